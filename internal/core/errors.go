@@ -1,0 +1,78 @@
+// Package core holds Palisade's domain: partners, subaccounts, websites, plans,
+// the credit ledger and the audit log, and the Service that applies the business
+// rules to them. Protocol adapters call the Service; the Store persists for it.
+package core
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Every adapter maps these (and only these) to its own error shape.
+const (
+	EINVALID         = "invalid"
+	ENOTFOUND        = "not_found"
+	ECONFLICT        = "conflict"
+	EUNAUTHORIZED    = "unauthorized"
+	EFORBIDDEN       = "forbidden"
+	EPAYMENTREQUIRED = "payment_required"
+	EPRECONDITION    = "precondition_failed"
+	ERATELIMITED     = "rate_limited"
+	EINTERNAL        = "internal"
+)
+
+// Error is a domain error with a code and a message that is safe to show to the
+// caller. Field, when set, names the input field the message is about.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("palisade: %s: %s (%s)", e.Code, e.Message, e.Field)
+	}
+	return fmt.Sprintf("palisade: %s: %s", e.Code, e.Message)
+}
+
+// Errorf returns a domain error with the given code.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns an EINVALID error about one input field.
+func FieldError(field, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of a domain error, or EINTERNAL for anything else.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if err == nil {
+		return ""
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the safe message of a domain error; internal errors get a
+// generic message so that nothing about the server leaks.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// ErrorField returns the field a domain error is about, if any.
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
+}

@@ -1,0 +1,173 @@
+package core
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Website statuses as the partner REST API shows them.
+const (
+	StatusSetup   = "setup"   // registered, no traffic seen yet
+	StatusOnline  = "online"  // protected and seeing traffic
+	StatusPaused  = "paused"  // suspended by the partner, e.g. an unpaid invoice
+	StatusDeleted = "deleted" // terminal; the domain may be registered again
+)
+
+// Plan is a package a website is sold on.
+type Plan struct {
+	ID           int64     `json:"id"`
+	Name         string    `json:"name"`
+	MonthlyQuota int64     `json:"monthly_quota"`
+	Price        Cents     `json:"price"`
+	Rank         int       `json:"rank"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Validate checks a plan's fields before it is stored.
+func (p *Plan) Validate() error {
+	switch {
+	case p.Name == "" || len(p.Name) > 64:
+		return FieldError("name", "plan name must be 1 to 64 characters")
+	case p.MonthlyQuota < 0:
+		return FieldError("quota", "monthly quota must not be negative")
+	case p.Price < 0:
+		return FieldError("price", "price must not be negative")
+	case p.Rank < 0:
+		return FieldError("rank", "rank must not be negative")
+	}
+	return nil
+}
+
+// DefaultPlans are seeded into an empty store. Rank orders them for
+// upgrade/downgrade decisions; quotas are requests per month.
+var DefaultPlans = []Plan{
+	{Name: "Free", MonthlyQuota: 5_000, Price: 0, Rank: 0},
+	{Name: "10k", MonthlyQuota: 10_000, Price: 500, Rank: 1},
+	{Name: "20k", MonthlyQuota: 20_000, Price: 900, Rank: 2},
+	{Name: "40k", MonthlyQuota: 40_000, Price: 1600, Rank: 3},
+	{Name: "100k", MonthlyQuota: 100_000, Price: 3500, Rank: 4},
+	{Name: "200k", MonthlyQuota: 200_000, Price: 6000, Rank: 5},
+}
+
+// Partner is a hosting provider that resells Palisade.
+type Partner struct {
+	ID             int64     `json:"id"`
+	Name           string    `json:"name"`
+	Email          string    `json:"email"`
+	Balance        Cents     `json:"balance"`
+	AllowDowngrade bool      `json:"allow_downgrade"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// APIKey is a partner's credential. The key itself is shown once; the store
+// keeps its SHA-256 for lookups and a sealed copy for protocols that need it.
+type APIKey struct {
+	ID           int64
+	PartnerID    int64
+	Prefix       string
+	Hash         string
+	Sealed       string
+	AllowedCIDRs []netip.Prefix
+	CreatedAt    time.Time
+}
+
+// Allows reports whether ip may use the key. An empty list allows any address.
+func (k *APIKey) Allows(ip netip.Addr) bool {
+	if len(k.AllowedCIDRs) == 0 {
+		return true
+	}
+	ip = ip.Unmap()
+	for _, p := range k.AllowedCIDRs {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Subaccount is one of a partner's end customers.
+type Subaccount struct {
+	ID           int64     `json:"id"`
+	PartnerID    int64     `json:"-"`
+	Email        string    `json:"email"`
+	FirstName    string    `json:"first_name"`
+	LastName     string    `json:"last_name"`
+	Company      string    `json:"company"`
+	Country      string    `json:"country"`
+	Address      string    `json:"address"`
+	Lang         string    `json:"lang"`
+	APIKey       string    `json:"api_key"`
+	APIKeyHash   string    `json:"-"`
+	APIKeySealed string    `json:"-"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Website is a customer's site under protection.
+type Website struct {
+	ID              int64
+	PartnerID       int64
+	SubaccountID    int64 // 0: none
+	Domain          string
+	PlanID          int64
+	Plan            Plan
+	Status          string
+	ServerKey       string
+	ServerKeyHash   string
+	ServerKeySealed string
+	Version         int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	RenewedAt       time.Time
+	ExpiresAt       time.Time
+	FirstSeenAt     *time.Time
+	PausedAt        *time.Time
+	DeletedAt       *time.Time
+}
+
+// LedgerEntry is one append-only change to a partner's credit.
+type LedgerEntry struct {
+	ID           int64     `json:"id"`
+	PartnerID    int64     `json:"-"`
+	Amount       Cents     `json:"amount"`
+	BalanceAfter Cents     `json:"balance_after"`
+	Kind         string    `json:"kind"` // topup, charge, refund, adjustment
+	Reason       string    `json:"reason"`
+	WebsiteID    int64     `json:"website_id,omitempty"`
+	Actor        string    `json:"actor"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Ledger entry kinds.
+const (
+	LedgerTopUp      = "topup"
+	LedgerCharge     = "charge"
+	LedgerRefund     = "refund"
+	LedgerAdjustment = "adjustment"
+)
+
+// AuditEntry records one state change: who, through which protocol, from
+// where, on which object, and the state before and after.
+type AuditEntry struct {
+	ID         int64     `json:"id"`
+	At         time.Time `json:"at"`
+	PartnerID  int64     `json:"partner_id,omitempty"`
+	Actor      string    `json:"actor"`
+	Protocol   string    `json:"protocol"`
+	SourceIP   string    `json:"source_ip"`
+	ObjectType string    `json:"object_type"`
+	ObjectID   string    `json:"object_id"`
+	Action     string    `json:"action"`
+	OldState   string    `json:"old_state,omitempty"`
+	NewState   string    `json:"new_state,omitempty"`
+}
+
+// IdempotencyRecord remembers which object a keyed POST created, so that a
+// retry returns it instead of doing (and charging) the work again.
+type IdempotencyRecord struct {
+	PartnerID   int64
+	Key         string
+	RequestHash string
+	ObjectType  string
+	ObjectID    string
+	CreatedAt   time.Time
+}

@@ -1,0 +1,514 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/secret"
+)
+
+// Protocols, as recorded in the audit log.
+const (
+	ProtocolREST = "rest" // BotGuard-compatible partner REST API
+	ProtocolV1   = "v1"   // native /v1 API
+	ProtocolCLI  = "cli"  // operator commands
+)
+
+// IdempotencyTTL is how long an Idempotency-Key is remembered.
+const IdempotencyTTL = 24 * time.Hour
+
+// billingMonth is the length of the month that pro-rata charges are measured
+// against: an upgrade costs the monthly price difference times the time left
+// divided by 30 days.
+const billingMonth = 30 * 24 * time.Hour
+
+// Caller is who asks for a change: a partner through an API, or the operator.
+type Caller struct {
+	PartnerID int64  // 0 for the operator
+	Actor     string // e.g. "partner:3 key:pk_abcd", "operator"
+	Protocol  string
+	SourceIP  string
+}
+
+// Operator is the caller for shell commands run by whoever runs Palisade.
+func Operator() Caller { return Caller{Actor: "operator", Protocol: ProtocolCLI, SourceIP: "local"} }
+
+// Idem carries an Idempotency-Key and a hash of the request it came with.
+type Idem struct {
+	Key  string
+	Hash string
+}
+
+// Config is what the Service needs to know about the deployment.
+type Config struct {
+	// PublicURL is the base URL customers reach dashboards under, e.g.
+	// https://palisade.example.net.
+	PublicURL string
+	// Nodes are the addresses web-server integrations call, primary first.
+	Nodes []string
+	// DefaultPlan is used when a website is registered without a plan.
+	DefaultPlan string
+}
+
+// Service applies Palisade's business rules on top of a Store.
+type Service struct {
+	store Store
+	box   *secret.Box
+	cfg   Config
+	now   func() time.Time
+	rand  io.Reader
+	log   *slog.Logger
+}
+
+// Option customises a Service, mostly for tests.
+type Option func(*Service)
+
+// WithClock replaces time.Now.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithLogger sets the logger for internal errors.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// NewService returns a Service over store; box seals keys at rest.
+func NewService(store Store, box *secret.Box, cfg Config, opts ...Option) *Service {
+	if cfg.DefaultPlan == "" {
+		cfg.DefaultPlan = "Free"
+	}
+	s := &Service{store: store, box: box, cfg: cfg, now: time.Now, rand: rand.Reader, log: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Store returns the underlying store (for health checks).
+func (s *Service) Store() Store { return s.store }
+
+// Config returns the deployment configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// audit records a state change inside tx.
+func (s *Service) audit(ctx context.Context, tx Tx, c Caller, at time.Time, objType, objID, action string, old, new any) error {
+	e := &AuditEntry{
+		At: at, PartnerID: c.PartnerID, Actor: c.Actor, Protocol: c.Protocol, SourceIP: c.SourceIP,
+		ObjectType: objType, ObjectID: objID, Action: action,
+		OldState: stateJSON(old), NewState: stateJSON(new),
+	}
+	return tx.InsertAudit(ctx, e)
+}
+
+func stateJSON(v any) string {
+	if v == nil {
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// post appends a ledger entry of amount (negative for charges) and updates the
+// cached balance in the same transaction. A charge that would take the balance
+// below zero fails with EPAYMENTREQUIRED and changes nothing.
+func (s *Service) post(ctx context.Context, tx Tx, p *Partner, c Caller, at time.Time, amount Cents, kind, reason string, websiteID int64) error {
+	if amount == 0 {
+		return nil
+	}
+	next := p.Balance + amount
+	if amount < 0 && next < 0 {
+		return Errorf(EPAYMENTREQUIRED, "insufficient credit: %s costs %s, the balance is %s", reason, (-amount).String(), p.Balance.String())
+	}
+	e := &LedgerEntry{PartnerID: p.ID, Amount: amount, BalanceAfter: next, Kind: kind, Reason: reason, WebsiteID: websiteID, Actor: c.Actor, CreatedAt: at}
+	if err := tx.InsertLedger(ctx, e); err != nil {
+		return err
+	}
+	if err := tx.SetPartnerBalance(ctx, p.ID, next); err != nil {
+		return err
+	}
+	p.Balance = next
+	return nil
+}
+
+// keyed runs do in one transaction, exactly once per Idempotency-Key: a retry
+// with the same key and request gets replay's result instead, a retry with a
+// different request is refused. The key row is inserted before any other write,
+// so a concurrent retry waits on it and then replays.
+func (s *Service) keyed(ctx context.Context, c Caller, idem Idem, objType string,
+	do func(tx Tx, now time.Time) (objectID string, err error),
+	replay func(tx Tx, objectID string) error,
+) (replayed bool, err error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		replayed = false
+		err = s.store.Update(ctx, func(tx Tx) error {
+			now := s.clock()
+			if idem.Key != "" {
+				rec, err := tx.Idempotency(ctx, c.PartnerID, idem.Key)
+				switch {
+				case err == nil && now.Sub(rec.CreatedAt) < IdempotencyTTL:
+					if rec.RequestHash != idem.Hash || rec.ObjectType != objType {
+						return Errorf(ECONFLICT, "Idempotency-Key %q was already used with a different request; use a new key for a new request", idem.Key)
+					}
+					if rec.ObjectID == "" {
+						return Errorf(ECONFLICT, "a request with Idempotency-Key %q is still in progress; retry shortly", idem.Key)
+					}
+					replayed = true
+					return replay(tx, rec.ObjectID)
+				case err == nil:
+					if err := tx.DeleteIdempotency(ctx, c.PartnerID, idem.Key); err != nil {
+						return err
+					}
+				case ErrorCode(err) != ENOTFOUND:
+					return err
+				}
+				if err := tx.InsertIdempotency(ctx, &IdempotencyRecord{PartnerID: c.PartnerID, Key: idem.Key, RequestHash: idem.Hash, ObjectType: objType, CreatedAt: now}); err != nil {
+					return err
+				}
+			}
+			id, err := do(tx, now)
+			if err != nil {
+				return err
+			}
+			if idem.Key != "" {
+				return tx.FinishIdempotency(ctx, c.PartnerID, idem.Key, id)
+			}
+			return nil
+		})
+		if !errors.Is(err, ErrIdempotencyRace) {
+			return replayed, err
+		}
+	}
+	return false, Errorf(ECONFLICT, "a request with Idempotency-Key %q is still in progress; retry shortly", idem.Key)
+}
+
+// ---- plans ----
+
+// Plans lists all plans by rank.
+func (s *Service) Plans(ctx context.Context) (plans []Plan, err error) {
+	err = s.store.View(ctx, func(tx Tx) error {
+		plans, err = tx.Plans(ctx)
+		return err
+	})
+	return plans, err
+}
+
+// CreatePlan adds a plan. Only the operator creates plans.
+func (s *Service) CreatePlan(ctx context.Context, c Caller, p Plan) (Plan, error) {
+	if c.PartnerID != 0 {
+		return Plan{}, Errorf(EFORBIDDEN, "only the operator can create plans")
+	}
+	if err := p.Validate(); err != nil {
+		return Plan{}, err
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		p.CreatedAt = s.clock()
+		if err := tx.InsertPlan(ctx, &p); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, p.CreatedAt, "plan", p.Name, "create", nil, p)
+	})
+	return p, err
+}
+
+// SeedPlans inserts DefaultPlans when there are no plans at all and reports
+// whether it did.
+func (s *Service) SeedPlans(ctx context.Context) (seeded bool, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		existing, err := tx.Plans(ctx)
+		if err != nil || len(existing) > 0 {
+			return err
+		}
+		now := s.clock()
+		for _, p := range DefaultPlans {
+			p.CreatedAt = now
+			if err := tx.InsertPlan(ctx, &p); err != nil {
+				return err
+			}
+		}
+		seeded = true
+		return s.audit(ctx, tx, Caller{Actor: "system", Protocol: ProtocolCLI, SourceIP: "local"}, now, "plan", "*", "seed", nil, DefaultPlans)
+	})
+	return seeded, err
+}
+
+// ---- partners (operator) ----
+
+// PartnerCreate is the input of CreatePartner.
+type PartnerCreate struct {
+	Name       string
+	Email      string
+	AllowedIPs []string // IPs or CIDRs; empty allows any source
+}
+
+// ParsePrefixes parses IPs and CIDRs ("203.0.113.7", "2001:db8::/32").
+func ParsePrefixes(field string, in []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(in))
+	for _, s := range in {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, FieldError(field, "%q is not an IP address or CIDR", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// CreatePartner creates a partner and its first API key, which is returned
+// here and never again.
+func (s *Service) CreatePartner(ctx context.Context, c Caller, in PartnerCreate) (Partner, string, error) {
+	if in.Name == "" || len(in.Name) > 100 {
+		return Partner{}, "", FieldError("name", "partner name must be 1 to 100 characters")
+	}
+	if in.Email != "" {
+		e, err := normalizeEmail(in.Email)
+		if err != nil {
+			return Partner{}, "", err
+		}
+		in.Email = e
+	}
+	cidrs, err := ParsePrefixes("allowed-ip", in.AllowedIPs)
+	if err != nil {
+		return Partner{}, "", err
+	}
+	key, err := secret.NewToken(s.rand, "pk_")
+	if err != nil {
+		return Partner{}, "", err
+	}
+	sealed, err := s.box.Seal(key)
+	if err != nil {
+		return Partner{}, "", err
+	}
+	var p Partner
+	err = s.store.Update(ctx, func(tx Tx) error {
+		now := s.clock()
+		p = Partner{Name: in.Name, Email: in.Email, CreatedAt: now}
+		if err := tx.InsertPartner(ctx, &p); err != nil {
+			return err
+		}
+		k := &APIKey{PartnerID: p.ID, Prefix: key[:7], Hash: secret.Hash(key), Sealed: sealed, AllowedCIDRs: cidrs, CreatedAt: now}
+		if err := tx.InsertAPIKey(ctx, k); err != nil {
+			return err
+		}
+		c.PartnerID = p.ID
+		return s.audit(ctx, tx, c, now, "partner", strconv.FormatInt(p.ID, 10), "create", nil, map[string]any{"name": p.Name, "email": p.Email, "allowed_ips": in.AllowedIPs})
+	})
+	if err != nil {
+		return Partner{}, "", err
+	}
+	return p, key, nil
+}
+
+// Partners lists every partner (operator only).
+func (s *Service) Partners(ctx context.Context) (ps []Partner, err error) {
+	err = s.store.View(ctx, func(tx Tx) error {
+		ps, err = tx.Partners(ctx)
+		return err
+	})
+	return ps, err
+}
+
+// PartnerByName finds a partner by its unique name (operator only).
+func (s *Service) PartnerByName(ctx context.Context, name string) (p Partner, err error) {
+	err = s.store.View(ctx, func(tx Tx) error {
+		p, err = tx.PartnerByName(ctx, name)
+		return err
+	})
+	return p, err
+}
+
+// PartnerKeys lists a partner's API keys (without the keys themselves).
+func (s *Service) PartnerKeys(ctx context.Context, partnerID int64) (keys []APIKey, err error) {
+	err = s.store.View(ctx, func(tx Tx) error {
+		keys, err = tx.APIKeys(ctx, partnerID)
+		return err
+	})
+	return keys, err
+}
+
+// TopUp adds credit to a partner (operator only).
+func (s *Service) TopUp(ctx context.Context, c Caller, partnerID int64, amount Cents, note string) (LedgerEntry, error) {
+	if amount <= 0 {
+		return LedgerEntry{}, FieldError("amount", "a top-up must be a positive amount")
+	}
+	if note == "" {
+		note = "top-up"
+	}
+	var entry LedgerEntry
+	err := s.store.Update(ctx, func(tx Tx) error {
+		now := s.clock()
+		p, err := tx.Partner(ctx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		old := p.Balance
+		if err := s.post(ctx, tx, &p, c, now, amount, LedgerTopUp, note, 0); err != nil {
+			return err
+		}
+		entries, err := tx.Ledger(ctx, p.ID, 0, 0)
+		if err != nil {
+			return err
+		}
+		entry = entries[len(entries)-1]
+		c.PartnerID = p.ID
+		return s.audit(ctx, tx, c, now, "partner", strconv.FormatInt(p.ID, 10), "topup", map[string]any{"balance": old}, map[string]any{"balance": p.Balance})
+	})
+	return entry, err
+}
+
+// SetAllowDowngrade lets (or stops) a partner move websites to cheaper plans.
+func (s *Service) SetAllowDowngrade(ctx context.Context, c Caller, partnerID int64, allow bool) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		p, err := tx.Partner(ctx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetPartnerAllowDowngrade(ctx, partnerID, allow); err != nil {
+			return err
+		}
+		c.PartnerID = partnerID
+		return s.audit(ctx, tx, c, s.clock(), "partner", strconv.FormatInt(partnerID, 10), "allow_downgrade",
+			map[string]any{"allow_downgrade": p.AllowDowngrade}, map[string]any{"allow_downgrade": allow})
+	})
+}
+
+// AllowIP adds an IP or CIDR to every active API key of a partner.
+func (s *Service) AllowIP(ctx context.Context, c Caller, partnerID int64, cidr string) error {
+	ps, err := ParsePrefixes("cidr", []string{cidr})
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		keys, err := tx.APIKeys(ctx, partnerID)
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return Errorf(ENOTFOUND, "partner %d has no API keys", partnerID)
+		}
+		for _, k := range keys {
+			old := prefixStrings(k.AllowedCIDRs)
+			next := k.AllowedCIDRs
+			dup := false
+			for _, p := range next {
+				if p == ps[0] {
+					dup = true
+				}
+			}
+			if !dup {
+				next = append(next, ps[0])
+			}
+			if err := tx.SetAPIKeyCIDRs(ctx, partnerID, k.ID, next); err != nil {
+				return err
+			}
+			c.PartnerID = partnerID
+			if err := s.audit(ctx, tx, c, s.clock(), "api_key", k.Prefix, "allow_ip", map[string]any{"allowed_ips": old}, map[string]any{"allowed_ips": prefixStrings(next)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Authenticate resolves a partner API key used from ip into a Caller.
+func (s *Service) Authenticate(ctx context.Context, key string, ip netip.Addr, protocol string) (Caller, error) {
+	if key == "" {
+		return Caller{}, Errorf(EUNAUTHORIZED, "missing API key: send Authorization: Bearer <partner api key>")
+	}
+	var k APIKey
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		k, err = tx.APIKeyByHash(ctx, secret.Hash(key))
+		return err
+	})
+	if ErrorCode(err) == ENOTFOUND {
+		return Caller{}, Errorf(EUNAUTHORIZED, "invalid API key")
+	}
+	if err != nil {
+		return Caller{}, err
+	}
+	if !k.Allows(ip) {
+		return Caller{}, Errorf(EFORBIDDEN, "source address %s is not allowed to use this API key", ip)
+	}
+	return Caller{
+		PartnerID: k.PartnerID,
+		Actor:     "partner:" + strconv.FormatInt(k.PartnerID, 10) + " key:" + k.Prefix,
+		Protocol:  protocol,
+		SourceIP:  ip.String(),
+	}, nil
+}
+
+// Partner returns the caller's own partner record, with its balance.
+func (s *Service) Partner(ctx context.Context, c Caller) (p Partner, err error) {
+	err = s.store.View(ctx, func(tx Tx) error {
+		p, err = tx.Partner(ctx, c.PartnerID, false)
+		return err
+	})
+	return p, err
+}
+
+// Ledger pages through the caller's ledger, oldest first.
+func (s *Service) Ledger(ctx context.Context, c Caller, after int64, limit int) (es []LedgerEntry, err error) {
+	err = s.store.View(ctx, func(tx Tx) error {
+		es, err = tx.Ledger(ctx, c.PartnerID, after, limit)
+		return err
+	})
+	return es, err
+}
+
+// Audit pages through the caller's audit log, oldest first.
+func (s *Service) Audit(ctx context.Context, c Caller, after int64, limit int) (es []AuditEntry, err error) {
+	err = s.store.View(ctx, func(tx Tx) error {
+		es, err = tx.Audit(ctx, c.PartnerID, after, limit)
+		return err
+	})
+	return es, err
+}
+
+// LedgerBalanced reports whether a partner's ledger sums to its balance.
+func (s *Service) LedgerBalanced(ctx context.Context, partnerID int64) (sum, balance Cents, err error) {
+	err = s.store.View(ctx, func(tx Tx) error {
+		p, err := tx.Partner(ctx, partnerID, false)
+		if err != nil {
+			return err
+		}
+		balance = p.Balance
+		sum, err = tx.LedgerSum(ctx, partnerID)
+		return err
+	})
+	return sum, balance, err
+}
+
+// ---- links ----
+
+// WebsiteLinks are the addresses a panel shows for a website.
+type WebsiteLinks struct {
+	Endpoints  []string `json:"endpoints"`
+	Statistics string   `json:"statistics"`
+	Events     string   `json:"events"`
+	Edit       string   `json:"edit"`
+}
+
+// Links returns the dashboard URLs (in lang, default "en") and integration
+// endpoints of a website.
+func (s *Service) Links(w Website, lang string) WebsiteLinks {
+	if lang == "" {
+		lang = "en"
+	}
+	base := s.cfg.PublicURL + "/" + url.PathEscape(lang) + "/website/" + url.PathEscape(w.Domain) + "/"
+	return WebsiteLinks{
+		Endpoints:  append([]string(nil), s.cfg.Nodes...),
+		Statistics: base + "statistics",
+		Events:     base + "events",
+		Edit:       base + "edit",
+	}
+}

@@ -1,0 +1,93 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// Store persists the domain. Update runs fn in one read-write transaction and
+// View in a read-only one; fn's error rolls the transaction back. Every
+// method on Tx takes the tenant (partner) as an argument where the object
+// belongs to one, so a query can never wander into another partner's data.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ErrIdempotencyRace is returned by Tx.InsertIdempotency when a concurrent
+// transaction inserted the same key first; the Service retries and replays.
+var ErrIdempotencyRace = errors.New("idempotency key inserted concurrently")
+
+// WebsiteFilter narrows Tx.Websites. Zero fields do not filter.
+type WebsiteFilter struct {
+	Status         string // one status; "" lists all but deleted
+	SubaccountID   int64
+	DomainContains string
+	Plan           string
+	After          int64 // cursor: list IDs greater than this
+	Limit          int   // 0: no limit
+}
+
+// SubaccountFilter narrows Tx.Subaccounts.
+type SubaccountFilter struct {
+	Email string
+	After int64
+	Limit int
+}
+
+// Tx is the set of queries the Service runs inside one transaction. Lookups
+// of a missing object return an *Error with code ENOTFOUND; inserts that
+// break a uniqueness rule return ECONFLICT.
+type Tx interface {
+	Plans(ctx context.Context) ([]Plan, error)
+	PlanByName(ctx context.Context, name string) (Plan, error)
+	PlanByID(ctx context.Context, id int64) (Plan, error)
+	InsertPlan(ctx context.Context, p *Plan) error
+
+	InsertPartner(ctx context.Context, p *Partner) error
+	// Partner loads a partner; lock holds its row until the transaction ends,
+	// which serialises every change of its balance.
+	Partner(ctx context.Context, id int64, lock bool) (Partner, error)
+	PartnerByName(ctx context.Context, name string) (Partner, error)
+	Partners(ctx context.Context) ([]Partner, error)
+	SetPartnerBalance(ctx context.Context, partnerID int64, balance Cents) error
+	SetPartnerAllowDowngrade(ctx context.Context, partnerID int64, allow bool) error
+
+	InsertAPIKey(ctx context.Context, k *APIKey) error
+	APIKeyByHash(ctx context.Context, hash string) (APIKey, error)
+	APIKeys(ctx context.Context, partnerID int64) ([]APIKey, error)
+	SetAPIKeyCIDRs(ctx context.Context, partnerID, keyID int64, cidrs []netip.Prefix) error
+
+	InsertLedger(ctx context.Context, e *LedgerEntry) error
+	Ledger(ctx context.Context, partnerID, after int64, limit int) ([]LedgerEntry, error)
+	LedgerSum(ctx context.Context, partnerID int64) (Cents, error)
+
+	InsertSubaccount(ctx context.Context, s *Subaccount) error
+	Subaccount(ctx context.Context, partnerID, id int64) (Subaccount, error)
+	Subaccounts(ctx context.Context, partnerID int64, f SubaccountFilter) ([]Subaccount, error)
+	DeleteSubaccount(ctx context.Context, partnerID, id int64, at time.Time) error
+
+	InsertWebsite(ctx context.Context, w *Website) error
+	// Website loads a partner's website that is not deleted, by domain.
+	Website(ctx context.Context, partnerID int64, domain string, lock bool) (Website, error)
+	// WebsiteByID loads a partner's website in any status.
+	WebsiteByID(ctx context.Context, partnerID, id int64) (Website, error)
+	Websites(ctx context.Context, partnerID int64, f WebsiteFilter) ([]Website, error)
+	// DomainTaken reports whether any partner has the domain registered.
+	DomainTaken(ctx context.Context, domain string) (bool, error)
+	// UpdateWebsite writes w's mutable fields (status, plan, subaccount, dates,
+	// version) to the row with w.ID and w.PartnerID.
+	UpdateWebsite(ctx context.Context, w *Website) error
+
+	InsertAudit(ctx context.Context, e *AuditEntry) error
+	Audit(ctx context.Context, partnerID, after int64, limit int) ([]AuditEntry, error)
+
+	Idempotency(ctx context.Context, partnerID int64, key string) (IdempotencyRecord, error)
+	InsertIdempotency(ctx context.Context, r *IdempotencyRecord) error
+	FinishIdempotency(ctx context.Context, partnerID int64, key, objectID string) error
+	DeleteIdempotency(ctx context.Context, partnerID int64, key string) error
+}

@@ -1,0 +1,408 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/secret"
+)
+
+// WebsiteCreate is the input of CreateWebsite.
+type WebsiteCreate struct {
+	Domain       string
+	SubaccountID int64  // 0: none
+	Plan         string // "": the configured default plan
+}
+
+// WebsiteUpdate is the input of UpdateWebsite; nil fields are left alone.
+type WebsiteUpdate struct {
+	Status       *string // "paused" or "online"
+	SubaccountID *int64  // 0 detaches the website from its subaccount
+}
+
+// websiteState is what the audit log keeps of a website.
+func websiteState(w Website) map[string]any {
+	m := map[string]any{
+		"domain": w.Domain, "status": w.Status, "plan": w.Plan.Name,
+		"expires_at": w.ExpiresAt.Format(time.RFC3339), "version": w.Version,
+	}
+	if w.SubaccountID != 0 {
+		m["user"] = w.SubaccountID
+	}
+	return m
+}
+
+func (s *Service) loadPlan(ctx context.Context, tx Tx, name string) (Plan, error) {
+	p, err := tx.PlanByName(ctx, name)
+	if ErrorCode(err) == ENOTFOUND {
+		return Plan{}, FieldError("plan", "unknown plan %q; GET /v1/plans lists the plans", name)
+	}
+	return p, err
+}
+
+func (s *Service) checkSubaccount(ctx context.Context, tx Tx, partnerID, id int64) error {
+	if id == 0 {
+		return nil
+	}
+	_, err := tx.Subaccount(ctx, partnerID, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return FieldError("user", "subaccount %d does not exist", id)
+	}
+	return err
+}
+
+func (s *Service) openServerKey(w *Website) error {
+	k, err := s.box.Open(w.ServerKeySealed)
+	if err != nil {
+		return fmt.Errorf("website %d server key: %w", w.ID, err)
+	}
+	w.ServerKey = k
+	return nil
+}
+
+// CreateWebsite registers a domain for the caller, charging the plan's monthly
+// price in the same transaction. It returns replayed=true when idem names an
+// earlier identical request, whose website is returned as it is now.
+func (s *Service) CreateWebsite(ctx context.Context, c Caller, in WebsiteCreate, idem Idem) (Website, bool, error) {
+	domain, err := NormalizeDomain(in.Domain)
+	if err != nil {
+		return Website{}, false, err
+	}
+	if in.SubaccountID < 0 {
+		return Website{}, false, FieldError("user", "user must be a subaccount id")
+	}
+	planName := in.Plan
+	if planName == "" {
+		planName = s.cfg.DefaultPlan
+	}
+	key, err := secret.NewToken(s.rand, "sk_")
+	if err != nil {
+		return Website{}, false, err
+	}
+	sealed, err := s.box.Seal(key)
+	if err != nil {
+		return Website{}, false, err
+	}
+	var w Website
+	replay := func(tx Tx, id string) error {
+		n, _ := strconv.ParseInt(id, 10, 64)
+		var err error
+		w, err = tx.WebsiteByID(ctx, c.PartnerID, n)
+		return err
+	}
+	replayed, err := s.keyed(ctx, c, idem, "website", func(tx Tx, now time.Time) (string, error) {
+		p, err := tx.Partner(ctx, c.PartnerID, true)
+		if err != nil {
+			return "", err
+		}
+		plan, err := s.loadPlan(ctx, tx, planName)
+		if err != nil {
+			return "", err
+		}
+		if err := s.checkSubaccount(ctx, tx, c.PartnerID, in.SubaccountID); err != nil {
+			return "", err
+		}
+		taken, err := tx.DomainTaken(ctx, domain)
+		if err != nil {
+			return "", err
+		}
+		if taken {
+			return "", Errorf(ECONFLICT, "website %s is already registered", domain)
+		}
+		w = Website{
+			PartnerID: c.PartnerID, SubaccountID: in.SubaccountID, Domain: domain,
+			PlanID: plan.ID, Plan: plan, Status: StatusSetup,
+			ServerKey: key, ServerKeyHash: secret.Hash(key), ServerKeySealed: sealed,
+			Version: 1, CreatedAt: now, UpdatedAt: now, RenewedAt: now, ExpiresAt: now.AddDate(0, 1, 0),
+		}
+		if err := tx.InsertWebsite(ctx, &w); err != nil {
+			return "", err
+		}
+		reason := fmt.Sprintf("register %s on plan %s for 1 month", domain, plan.Name)
+		if err := s.post(ctx, tx, &p, c, now, -plan.Price, LedgerCharge, reason, w.ID); err != nil {
+			return "", err
+		}
+		id := strconv.FormatInt(w.ID, 10)
+		return id, s.audit(ctx, tx, c, now, "website", domain, "create", nil, websiteState(w))
+	}, replay)
+	if err != nil {
+		return Website{}, false, err
+	}
+	return w, replayed, s.openServerKey(&w)
+}
+
+// Website returns one of the caller's websites that is not deleted.
+func (s *Service) Website(ctx context.Context, c Caller, domain string) (Website, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Website{}, err
+	}
+	var w Website
+	err = s.store.View(ctx, func(tx Tx) error {
+		w, err = tx.Website(ctx, c.PartnerID, d, false)
+		return err
+	})
+	if err != nil {
+		return Website{}, websiteNotFound(err, d)
+	}
+	return w, s.openServerKey(&w)
+}
+
+func websiteNotFound(err error, domain string) error {
+	if ErrorCode(err) == ENOTFOUND {
+		return Errorf(ENOTFOUND, "website %s is not registered", domain)
+	}
+	return err
+}
+
+// Websites lists the caller's websites, in registration order.
+func (s *Service) Websites(ctx context.Context, c Caller, f WebsiteFilter) ([]Website, error) {
+	switch f.Status {
+	case "", StatusSetup, StatusOnline, StatusPaused, StatusDeleted:
+	default:
+		return nil, FieldError("status", "status must be one of setup, online, paused, deleted")
+	}
+	var ws []Website
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		ws, err = tx.Websites(ctx, c.PartnerID, f)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range ws {
+		if err := s.openServerKey(&ws[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ws, nil
+}
+
+// mutateWebsite loads the caller's website under lock, checks ifMatch (0: no
+// check) against its version, lets change modify it, then writes it with a new
+// version and an audit entry. change returns false when nothing changed; then
+// nothing is written.
+func (s *Service) mutateWebsite(ctx context.Context, tx Tx, c Caller, domain string, ifMatch int64, action string, now time.Time,
+	change func(w *Website) (bool, error),
+) (Website, error) {
+	w, err := tx.Website(ctx, c.PartnerID, domain, true)
+	if err != nil {
+		return Website{}, websiteNotFound(err, domain)
+	}
+	if ifMatch != 0 && w.Version != ifMatch {
+		return Website{}, Errorf(EPRECONDITION, "website %s has changed since you read it (your version %d, now %d); read it again and retry", domain, ifMatch, w.Version)
+	}
+	old := websiteState(w)
+	changed, err := change(&w)
+	if err != nil || !changed {
+		return w, err
+	}
+	w.Version++
+	w.UpdatedAt = now
+	if err := tx.UpdateWebsite(ctx, &w); err != nil {
+		return Website{}, err
+	}
+	return w, s.audit(ctx, tx, c, now, "website", domain, action, old, websiteState(w))
+}
+
+// UpdateWebsite pauses or resumes a website, or moves it to another of the
+// partner's subaccounts. Resuming a website that never saw traffic puts it
+// back in "setup"; one that has seen traffic goes "online". Asking for the
+// status a website already has succeeds and changes nothing.
+func (s *Service) UpdateWebsite(ctx context.Context, c Caller, domain string, u WebsiteUpdate, ifMatch int64) (Website, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Website{}, err
+	}
+	if u.Status != nil {
+		switch *u.Status {
+		case StatusPaused, StatusOnline:
+		default:
+			return Website{}, FieldError("status", "status must be \"paused\" (suspend) or \"online\" (resume), not %q", *u.Status)
+		}
+	}
+	if u.SubaccountID != nil && *u.SubaccountID < 0 {
+		return Website{}, FieldError("user", "user must be a subaccount id")
+	}
+	var w Website
+	err = s.store.Update(ctx, func(tx Tx) error {
+		now := s.clock()
+		action := "update"
+		if u.Status != nil && u.SubaccountID == nil {
+			action = map[string]string{StatusPaused: "pause", StatusOnline: "resume"}[*u.Status]
+		}
+		var err error
+		w, err = s.mutateWebsite(ctx, tx, c, d, ifMatch, action, now, func(w *Website) (bool, error) {
+			changed := false
+			if u.SubaccountID != nil && *u.SubaccountID != w.SubaccountID {
+				if err := s.checkSubaccount(ctx, tx, c.PartnerID, *u.SubaccountID); err != nil {
+					return false, err
+				}
+				w.SubaccountID = *u.SubaccountID
+				changed = true
+			}
+			if u.Status != nil {
+				switch {
+				case *u.Status == StatusPaused && w.Status != StatusPaused:
+					w.Status = StatusPaused
+					w.PausedAt = &now
+					changed = true
+				case *u.Status == StatusOnline && w.Status == StatusPaused:
+					w.Status = StatusSetup
+					if w.FirstSeenAt != nil {
+						w.Status = StatusOnline
+					}
+					w.PausedAt = nil
+					changed = true
+				}
+			}
+			return changed, nil
+		})
+		return err
+	})
+	if err != nil {
+		return Website{}, err
+	}
+	return w, s.openServerKey(&w)
+}
+
+// DeleteWebsite deregisters a website. Deletion is final and frees the domain
+// for registration again; the unused part of the period is not refunded.
+func (s *Service) DeleteWebsite(ctx context.Context, c Caller, domain string, ifMatch int64) (Website, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Website{}, err
+	}
+	var w Website
+	err = s.store.Update(ctx, func(tx Tx) error {
+		now := s.clock()
+		var err error
+		w, err = s.mutateWebsite(ctx, tx, c, d, ifMatch, "delete", now, func(w *Website) (bool, error) {
+			w.Status = StatusDeleted
+			w.DeletedAt = &now
+			return true, nil
+		})
+		return err
+	})
+	if err != nil {
+		return Website{}, err
+	}
+	return w, s.openServerKey(&w)
+}
+
+// ChangePlan moves a website to another plan. An upgrade is charged at once
+// for the time left until expires_at, pro rata at 30 days a month and rounded
+// to the cent. A downgrade is refused unless the operator allowed downgrades
+// for the partner; an allowed downgrade refunds nothing and the cheaper price
+// applies from the next renewal. A paused website must be resumed first.
+func (s *Service) ChangePlan(ctx context.Context, c Caller, domain, planName string, ifMatch int64, idem Idem) (Website, bool, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Website{}, false, err
+	}
+	if planName == "" {
+		return Website{}, false, FieldError("plan", "plan is required")
+	}
+	var w Website
+	replay := func(tx Tx, id string) error {
+		n, _ := strconv.ParseInt(id, 10, 64)
+		var err error
+		w, err = tx.WebsiteByID(ctx, c.PartnerID, n)
+		return err
+	}
+	replayed, err := s.keyed(ctx, c, idem, "website.plan", func(tx Tx, now time.Time) (string, error) {
+		p, err := tx.Partner(ctx, c.PartnerID, true)
+		if err != nil {
+			return "", err
+		}
+		plan, err := s.loadPlan(ctx, tx, planName)
+		if err != nil {
+			return "", err
+		}
+		w, err = s.mutateWebsite(ctx, tx, c, d, ifMatch, "change_plan", now, func(w *Website) (bool, error) {
+			if w.Status == StatusPaused {
+				return false, Errorf(ECONFLICT, "website %s is paused; resume it before changing its plan", d)
+			}
+			if plan.ID == w.PlanID {
+				return false, nil
+			}
+			old := w.Plan
+			if plan.Rank < old.Rank && !p.AllowDowngrade {
+				return false, Errorf(EFORBIDDEN, "downgrade from %s to %s is not allowed; ask the operator to allow downgrades", old.Name, plan.Name)
+			}
+			if plan.Price > old.Price {
+				left := w.ExpiresAt.Sub(now)
+				charge := ProRata(plan.Price-old.Price, int64(left/time.Second), int64(billingMonth/time.Second))
+				reason := fmt.Sprintf("upgrade %s from %s to %s for the %s left of the period", d, old.Name, plan.Name, roundDays(left))
+				if err := s.post(ctx, tx, &p, c, now, -charge, LedgerCharge, reason, w.ID); err != nil {
+					return false, err
+				}
+			}
+			w.PlanID, w.Plan = plan.ID, plan
+			return true, nil
+		})
+		return strconv.FormatInt(w.ID, 10), err
+	}, replay)
+	if err != nil {
+		return Website{}, false, err
+	}
+	return w, replayed, s.openServerKey(&w)
+}
+
+func roundDays(d time.Duration) string {
+	if d <= 0 {
+		return "0 days"
+	}
+	days := float64(d) / float64(24*time.Hour)
+	return strconv.FormatFloat(days, 'f', 1, 64) + " days"
+}
+
+// MaxRenewMonths bounds one renewal.
+const MaxRenewMonths = 36
+
+// Renew extends a website by months, charging the plan's price for each. It
+// extends from expires_at, or from now when the website has already expired.
+func (s *Service) Renew(ctx context.Context, c Caller, domain string, months int, ifMatch int64, idem Idem) (Website, bool, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Website{}, false, err
+	}
+	if months < 1 || months > MaxRenewMonths {
+		return Website{}, false, FieldError("months", "months must be between 1 and %d", MaxRenewMonths)
+	}
+	var w Website
+	replay := func(tx Tx, id string) error {
+		n, _ := strconv.ParseInt(id, 10, 64)
+		var err error
+		w, err = tx.WebsiteByID(ctx, c.PartnerID, n)
+		return err
+	}
+	replayed, err := s.keyed(ctx, c, idem, "website.renew", func(tx Tx, now time.Time) (string, error) {
+		p, err := tx.Partner(ctx, c.PartnerID, true)
+		if err != nil {
+			return "", err
+		}
+		w, err = s.mutateWebsite(ctx, tx, c, d, ifMatch, "renew", now, func(w *Website) (bool, error) {
+			price := w.Plan.Price * Cents(months)
+			reason := fmt.Sprintf("renew %s on plan %s for %d month(s)", d, w.Plan.Name, months)
+			if err := s.post(ctx, tx, &p, c, now, -price, LedgerCharge, reason, w.ID); err != nil {
+				return false, err
+			}
+			from := w.ExpiresAt
+			if from.Before(now) {
+				from = now
+			}
+			w.ExpiresAt = from.AddDate(0, months, 0)
+			w.RenewedAt = now
+			return true, nil
+		})
+		return strconv.FormatInt(w.ID, 10), err
+	}, replay)
+	if err != nil {
+		return Website{}, false, err
+	}
+	return w, replayed, s.openServerKey(&w)
+}

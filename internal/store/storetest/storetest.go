@@ -1,0 +1,90 @@
+// Package storetest opens the stores a test suite runs against: SQLite in a
+// temporary directory always, and PostgreSQL when PALISADE_TEST_POSTGRES_URL
+// is set (required when CI=true). Each PostgreSQL store gets a schema of its
+// own that is dropped when the test ends.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/palisadehq/palisade/internal/store"
+)
+
+// PostgresURL returns the test PostgreSQL URL. Without one it skips the test,
+// or fails it under CI=true, where PostgreSQL is required.
+func PostgresURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv("PALISADE_TEST_POSTGRES_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("PALISADE_TEST_POSTGRES_URL is not set; CI must test PostgreSQL (see .ci/run)")
+		}
+		tb.Skip("PostgreSQL tests skipped: set PALISADE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run them")
+	}
+	return u
+}
+
+// SQLite opens a fresh SQLite store in a temporary directory.
+func SQLite(tb testing.TB) *store.DB {
+	tb.Helper()
+	db, err := store.OpenSQLite(context.Background(), filepath.Join(tb.TempDir(), "palisade.db"))
+	if err != nil {
+		tb.Fatalf("open SQLite: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// PostgresSchemaURL creates an empty schema and returns a URL whose
+// connections use it; the schema is dropped when the test ends.
+func PostgresSchemaURL(tb testing.TB) string {
+	tb.Helper()
+	base := PostgresURL(tb)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "palisade_test_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		admin.Close()
+		tb.Fatalf("create schema on %s: %v", base, err)
+	}
+	tb.Cleanup(func() {
+		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Postgres opens a PostgreSQL store in a fresh schema.
+func Postgres(tb testing.TB) *store.DB {
+	tb.Helper()
+	db, err := store.OpenPostgres(context.Background(), PostgresSchemaURL(tb))
+	if err != nil {
+		tb.Fatalf("open PostgreSQL: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Each runs fn as a subtest against every store.
+func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+}
