@@ -104,34 +104,34 @@ func TestWebsiteLifecycle(t *testing.T) {
 		}
 
 		paused := core.StatusPaused
-		w, err = f.svc.UpdateWebsite(ctx, c, "shop.example.com", core.WebsiteUpdate{Status: &paused}, 0)
+		w, err = f.svc.UpdateWebsite(ctx, c, "shop.example.com", core.WebsiteUpdate{Status: &paused}, core.Match{})
 		if err != nil || w.Status != core.StatusPaused || w.Version != 2 || w.PausedAt == nil {
 			t.Fatalf("pause: %+v %v", w, err)
 		}
 		// Pausing again is a no-op.
-		w, err = f.svc.UpdateWebsite(ctx, c, "shop.example.com", core.WebsiteUpdate{Status: &paused}, 0)
+		w, err = f.svc.UpdateWebsite(ctx, c, "shop.example.com", core.WebsiteUpdate{Status: &paused}, core.Match{})
 		if err != nil || w.Version != 2 {
 			t.Fatalf("pause again: %+v %v", w, err)
 		}
 		// A stale version is refused.
 		online := core.StatusOnline
-		_, err = f.svc.UpdateWebsite(ctx, c, "shop.example.com", core.WebsiteUpdate{Status: &online}, 1)
+		_, err = f.svc.UpdateWebsite(ctx, c, "shop.example.com", core.WebsiteUpdate{Status: &online}, core.Match{WebsiteID: w.ID, Version: 1})
 		wantCode(t, err, core.EPRECONDITION)
-		w, err = f.svc.UpdateWebsite(ctx, c, "shop.example.com", core.WebsiteUpdate{Status: &online}, 2)
+		w, err = f.svc.UpdateWebsite(ctx, c, "shop.example.com", core.WebsiteUpdate{Status: &online}, core.Match{WebsiteID: w.ID, Version: 2})
 		if err != nil || w.Status != core.StatusSetup || w.PausedAt != nil {
 			t.Fatalf("resume of a site without traffic: %+v %v", w, err)
 		}
 		bogus := "deleted"
-		_, err = f.svc.UpdateWebsite(ctx, c, "shop.example.com", core.WebsiteUpdate{Status: &bogus}, 0)
+		_, err = f.svc.UpdateWebsite(ctx, c, "shop.example.com", core.WebsiteUpdate{Status: &bogus}, core.Match{})
 		wantCode(t, err, core.EINVALID)
 
-		w, err = f.svc.DeleteWebsite(ctx, c, "shop.example.com", 0)
+		w, err = f.svc.DeleteWebsite(ctx, c, "shop.example.com", core.Match{})
 		if err != nil || w.Status != core.StatusDeleted {
 			t.Fatalf("delete: %+v %v", w, err)
 		}
 		_, err = f.svc.Website(ctx, c, "shop.example.com")
 		wantCode(t, err, core.ENOTFOUND)
-		_, err = f.svc.DeleteWebsite(ctx, c, "shop.example.com", 0)
+		_, err = f.svc.DeleteWebsite(ctx, c, "shop.example.com", core.Match{})
 		wantCode(t, err, core.ENOTFOUND)
 
 		// The domain is free again; no refund was made.
@@ -206,13 +206,13 @@ func TestTenantIsolation(t *testing.T) {
 		_, err = f.svc.Website(ctx, b, "a.example.com")
 		wantCode(t, err, core.ENOTFOUND)
 		paused := core.StatusPaused
-		_, err = f.svc.UpdateWebsite(ctx, b, "a.example.com", core.WebsiteUpdate{Status: &paused}, 0)
+		_, err = f.svc.UpdateWebsite(ctx, b, "a.example.com", core.WebsiteUpdate{Status: &paused}, core.Match{})
 		wantCode(t, err, core.ENOTFOUND)
-		_, err = f.svc.DeleteWebsite(ctx, b, "a.example.com", 0)
+		_, err = f.svc.DeleteWebsite(ctx, b, "a.example.com", core.Match{})
 		wantCode(t, err, core.ENOTFOUND)
-		_, _, err = f.svc.Renew(ctx, b, "a.example.com", 1, 0, core.Idem{})
+		_, _, err = f.svc.Renew(ctx, b, "a.example.com", 1, core.Match{}, core.Idem{})
 		wantCode(t, err, core.ENOTFOUND)
-		_, _, err = f.svc.ChangePlan(ctx, b, "a.example.com", "20k", 0, core.Idem{})
+		_, _, err = f.svc.ChangePlan(ctx, b, "a.example.com", "20k", core.Match{}, core.Idem{})
 		wantCode(t, err, core.ENOTFOUND)
 		ws, err := f.svc.Websites(ctx, b, core.WebsiteFilter{})
 		if err != nil || len(ws) != 0 {
@@ -369,30 +369,30 @@ func TestChangePlanAndRenew(t *testing.T) {
 		// 15 days later, 15 of 30 days are left (November has 30 days): the
 		// 4.00 difference between 10k and 20k is charged half: 2.00.
 		f.advance(15 * 24 * time.Hour)
-		w, _, err := f.svc.ChangePlan(ctx, c, "p.example.com", "20k", 0, core.Idem{})
+		w, _, err := f.svc.ChangePlan(ctx, c, "p.example.com", "20k", core.Match{}, core.Idem{})
 		if err != nil || w.Plan.Name != "20k" {
 			t.Fatalf("upgrade: %+v %v", w, err)
 		}
 		f.checkLedger(t, c, 9300)
 		// Same plan: nothing happens.
-		w2, _, err := f.svc.ChangePlan(ctx, c, "p.example.com", "20k", 0, core.Idem{})
+		w2, _, err := f.svc.ChangePlan(ctx, c, "p.example.com", "20k", core.Match{}, core.Idem{})
 		if err != nil || w2.Version != w.Version {
 			t.Fatalf("same plan: %+v %v", w2, err)
 		}
-		_, _, err = f.svc.ChangePlan(ctx, c, "p.example.com", "10k", 0, core.Idem{})
+		_, _, err = f.svc.ChangePlan(ctx, c, "p.example.com", "10k", core.Match{}, core.Idem{})
 		wantCode(t, err, core.EFORBIDDEN)
 		if err := f.svc.SetAllowDowngrade(ctx, core.Operator(), c.PartnerID, true); err != nil {
 			t.Fatal(err)
 		}
-		w, _, err = f.svc.ChangePlan(ctx, c, "p.example.com", "10k", 0, core.Idem{})
+		w, _, err = f.svc.ChangePlan(ctx, c, "p.example.com", "10k", core.Match{}, core.Idem{})
 		if err != nil || w.Plan.Name != "10k" {
 			t.Fatalf("allowed downgrade: %+v %v", w, err)
 		}
 		f.checkLedger(t, c, 9300) // no refund
-		_, _, err = f.svc.ChangePlan(ctx, c, "p.example.com", "platinum", 0, core.Idem{})
+		_, _, err = f.svc.ChangePlan(ctx, c, "p.example.com", "platinum", core.Match{}, core.Idem{})
 		wantCode(t, err, core.EINVALID)
 
-		w, _, err = f.svc.Renew(ctx, c, "p.example.com", 2, 0, core.Idem{Key: "renew-1", Hash: "r"})
+		w, _, err = f.svc.Renew(ctx, c, "p.example.com", 2, core.Match{}, core.Idem{Key: "renew-1", Hash: "r"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,32 +400,32 @@ func TestChangePlanAndRenew(t *testing.T) {
 			t.Fatalf("renewed to %v", w.ExpiresAt)
 		}
 		f.checkLedger(t, c, 8300)
-		w, replayed, err := f.svc.Renew(ctx, c, "p.example.com", 2, 0, core.Idem{Key: "renew-1", Hash: "r"})
+		w, replayed, err := f.svc.Renew(ctx, c, "p.example.com", 2, core.Match{}, core.Idem{Key: "renew-1", Hash: "r"})
 		if err != nil || !replayed || !w.ExpiresAt.Equal(time.Date(2027, 2, 1, 12, 0, 0, 0, time.UTC)) {
 			t.Fatalf("replayed renew: %v %v %v", w.ExpiresAt, replayed, err)
 		}
 		f.checkLedger(t, c, 8300)
-		_, _, err = f.svc.Renew(ctx, c, "p.example.com", 0, 0, core.Idem{})
+		_, _, err = f.svc.Renew(ctx, c, "p.example.com", 0, core.Match{}, core.Idem{})
 		wantCode(t, err, core.EINVALID)
-		_, _, err = f.svc.Renew(ctx, c, "p.example.com", 37, 0, core.Idem{})
+		_, _, err = f.svc.Renew(ctx, c, "p.example.com", 37, core.Match{}, core.Idem{})
 		wantCode(t, err, core.EINVALID)
 
 		// An expired website renews from now.
 		f.advance(200 * 24 * time.Hour)
 		now := *f.now.Load()
-		w, _, err = f.svc.Renew(ctx, c, "p.example.com", 1, 0, core.Idem{})
+		w, _, err = f.svc.Renew(ctx, c, "p.example.com", 1, core.Match{}, core.Idem{})
 		if err != nil || !w.ExpiresAt.Equal(now.AddDate(0, 1, 0)) {
 			t.Fatalf("renew after expiry: %v %v", w.ExpiresAt, err)
 		}
 		// A paused website's plan cannot change.
 		paused := core.StatusPaused
-		if _, err := f.svc.UpdateWebsite(ctx, c, "p.example.com", core.WebsiteUpdate{Status: &paused}, 0); err != nil {
+		if _, err := f.svc.UpdateWebsite(ctx, c, "p.example.com", core.WebsiteUpdate{Status: &paused}, core.Match{}); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = f.svc.ChangePlan(ctx, c, "p.example.com", "40k", 0, core.Idem{})
+		_, _, err = f.svc.ChangePlan(ctx, c, "p.example.com", "40k", core.Match{}, core.Idem{})
 		wantCode(t, err, core.ECONFLICT)
 		// Renewing beyond the balance fails and changes nothing.
-		_, _, err = f.svc.Renew(ctx, c, "p.example.com", 36, 0, core.Idem{})
+		_, _, err = f.svc.Renew(ctx, c, "p.example.com", 36, core.Match{}, core.Idem{})
 		wantCode(t, err, core.EPAYMENTREQUIRED)
 		f.checkLedger(t, c, 7800)
 	})
@@ -459,7 +459,7 @@ func TestSubaccounts(t *testing.T) {
 		}
 		err = f.svc.DeleteSubaccount(ctx, c, a.ID)
 		wantCode(t, err, core.ECONFLICT)
-		if _, err := f.svc.DeleteWebsite(ctx, c, "jane.example.com", 0); err != nil {
+		if _, err := f.svc.DeleteWebsite(ctx, c, "jane.example.com", core.Match{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := f.svc.DeleteSubaccount(ctx, c, a.ID); err != nil {

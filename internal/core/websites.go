@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/secret"
@@ -185,15 +186,15 @@ func (s *Service) Websites(ctx context.Context, c Caller, f WebsiteFilter) ([]We
 // check) against its version, lets change modify it, then writes it with a new
 // version and an audit entry. change returns false when nothing changed; then
 // nothing is written.
-func (s *Service) mutateWebsite(ctx context.Context, tx Tx, c Caller, domain string, ifMatch int64, action string, now time.Time,
+func (s *Service) mutateWebsite(ctx context.Context, tx Tx, c Caller, domain string, ifMatch Match, action string, now time.Time,
 	change func(w *Website) (bool, error),
 ) (Website, error) {
 	w, err := tx.Website(ctx, c.PartnerID, domain, true)
 	if err != nil {
 		return Website{}, websiteNotFound(err, domain)
 	}
-	if ifMatch != 0 && w.Version != ifMatch {
-		return Website{}, Errorf(EPRECONDITION, "website %s has changed since you read it (your version %d, now %d); read it again and retry", domain, ifMatch, w.Version)
+	if !ifMatch.matches(w) {
+		return Website{}, Errorf(EPRECONDITION, "website %s has changed since you read it (If-Match %s, now %s); read it again and retry", domain, ifMatch.ETag(), ETag(w))
 	}
 	old := websiteState(w)
 	changed, err := change(&w)
@@ -212,7 +213,7 @@ func (s *Service) mutateWebsite(ctx context.Context, tx Tx, c Caller, domain str
 // partner's subaccounts. Resuming a website that never saw traffic puts it
 // back in "setup"; one that has seen traffic goes "online". Asking for the
 // status a website already has succeeds and changes nothing.
-func (s *Service) UpdateWebsite(ctx context.Context, c Caller, domain string, u WebsiteUpdate, ifMatch int64) (Website, error) {
+func (s *Service) UpdateWebsite(ctx context.Context, c Caller, domain string, u WebsiteUpdate, ifMatch Match) (Website, error) {
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return Website{}, err
@@ -271,7 +272,7 @@ func (s *Service) UpdateWebsite(ctx context.Context, c Caller, domain string, u 
 
 // DeleteWebsite deregisters a website. Deletion is final and frees the domain
 // for registration again; the unused part of the period is not refunded.
-func (s *Service) DeleteWebsite(ctx context.Context, c Caller, domain string, ifMatch int64) (Website, error) {
+func (s *Service) DeleteWebsite(ctx context.Context, c Caller, domain string, ifMatch Match) (Website, error) {
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return Website{}, err
@@ -298,7 +299,7 @@ func (s *Service) DeleteWebsite(ctx context.Context, c Caller, domain string, if
 // to the cent. A downgrade is refused unless the operator allowed downgrades
 // for the partner; an allowed downgrade refunds nothing and the cheaper price
 // applies from the next renewal. A paused website must be resumed first.
-func (s *Service) ChangePlan(ctx context.Context, c Caller, domain, planName string, ifMatch int64, idem Idem) (Website, bool, error) {
+func (s *Service) ChangePlan(ctx context.Context, c Caller, domain, planName string, ifMatch Match, idem Idem) (Website, bool, error) {
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return Website{}, false, err
@@ -365,7 +366,7 @@ const MaxRenewMonths = 36
 
 // Renew extends a website by months, charging the plan's price for each. It
 // extends from expires_at, or from now when the website has already expired.
-func (s *Service) Renew(ctx context.Context, c Caller, domain string, months int, ifMatch int64, idem Idem) (Website, bool, error) {
+func (s *Service) Renew(ctx context.Context, c Caller, domain string, months int, ifMatch Match, idem Idem) (Website, bool, error) {
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return Website{}, false, err
@@ -405,4 +406,35 @@ func (s *Service) Renew(ctx context.Context, c Caller, domain string, months int
 		return Website{}, false, err
 	}
 	return w, replayed, s.openServerKey(&w)
+}
+
+// Match is an optimistic-concurrency precondition: the website's ID and
+// version as last read. The zero Match always matches.
+type Match struct {
+	WebsiteID int64
+	Version   int64
+}
+
+func (m Match) matches(w Website) bool {
+	return m == Match{} || (m.WebsiteID == w.ID && m.Version == w.Version)
+}
+
+// ETag renders the precondition as an HTTP entity tag.
+func (m Match) ETag() string { return fmt.Sprintf(`"%d.%d"`, m.WebsiteID, m.Version) }
+
+// ETag returns the entity tag of a website's current state.
+func ETag(w Website) string { return Match{w.ID, w.Version}.ETag() }
+
+// ParseETag parses an If-Match value made by ETag. "*" and "" give the zero
+// Match, which always matches.
+func ParseETag(s string) (Match, error) {
+	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "W/"))
+	if s == "" || s == "*" {
+		return Match{}, nil
+	}
+	var m Match
+	if _, err := fmt.Sscanf(s, `"%d.%d"`, &m.WebsiteID, &m.Version); err != nil || m.WebsiteID <= 0 || m.Version <= 0 {
+		return Match{}, FieldError("If-Match", "If-Match %q is not an entity tag this API issued; send the ETag of your last GET", s)
+	}
+	return m, nil
 }

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/palisadehq/palisade/internal/core"
+)
+
+const partnerUsage = `Usage: palisade partner <subcommand> [flags]
+
+Subcommands:
+  create           --name NAME [--email E] [--allowed-ip CIDR ...]   create a partner; prints its API key once
+  list                                                             list partners with their balances
+  show             --name NAME                                     one partner: balance, keys, allowed IPs
+  topup            --name NAME --amount 100.00 [--note TEXT]       add credit
+  allow-ip         --name NAME CIDR                                let the partner's keys be used from CIDR
+  allow-downgrade  --name NAME [--allow=false]                     let (or stop) the partner move websites to cheaper plans
+
+Every subcommand also takes the store flags (--data-dir, --database-url, --master-key); see 'palisade partner create --help'.
+`
+
+func cmdPartner(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+		fmt.Fprint(stderr, partnerUsage)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet("partner "+sub, "partner "+sub+" [flags]", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	name := fs.String("name", "", "partner name (unique)")
+	var (
+		email    *string
+		amount   *string
+		note     *string
+		allow    *bool
+		allowIPs stringList
+	)
+	switch sub {
+	case "create":
+		email = fs.String("email", "", "partner's contact email")
+		fs.Var(&allowIPs, "allowed-ip", "IP or CIDR the API key may be used from (repeatable; default: any)")
+	case "topup":
+		amount = fs.String("amount", "", "credit to add, e.g. 100.00")
+		note = fs.String("note", "", "reason shown in the ledger")
+	case "allow-downgrade":
+		allow = fs.Bool("allow", true, "true lets the partner downgrade plans; false stops it")
+	case "list", "show", "allow-ip":
+	default:
+		fmt.Fprint(stderr, partnerUsage)
+		return fmt.Errorf("unknown partner subcommand %q: %w", sub, errUsage)
+	}
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if sub != "list" && *name == "" {
+		return fmt.Errorf("partner %s: --name is required: %w", sub, errUsage)
+	}
+	if sub == "allow-ip" && fs.NArg() != 1 {
+		return fmt.Errorf("partner allow-ip: give exactly one IP or CIDR after the flags: %w", errUsage)
+	}
+	if sub != "allow-ip" && fs.NArg() > 0 {
+		return fmt.Errorf("partner %s: unexpected arguments %q: %w", sub, fs.Args(), errUsage)
+	}
+	var parsedAmount core.Cents
+	if sub == "topup" {
+		var err error
+		if parsedAmount, err = core.ParseCents(*amount); err != nil {
+			return fmt.Errorf("--amount: %v", err)
+		}
+	}
+	log, _ := newLogger(stderr, "warn", "text")
+	db, svc, err := sf.open(ctx, log, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	op := core.Operator()
+
+	switch sub {
+	case "create":
+		p, key, err := svc.CreatePartner(ctx, op, core.PartnerCreate{Name: *name, Email: *email, AllowedIPs: allowIPs})
+		if err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "partner: %s (id %d)\n", p.Name, p.ID)
+		fmt.Fprintf(stdout, "api_key: %s\n", key)
+		fmt.Fprintln(stdout, "Keep the key safe: it is shown only this once. Partners send it as: Authorization: Bearer <api_key>")
+		if len(allowIPs) > 0 {
+			fmt.Fprintf(stdout, "allowed source addresses: %s\n", strings.Join(allowIPs, ", "))
+		}
+		return nil
+	case "list":
+		ps, err := svc.Partners(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tEMAIL\tBALANCE\tDOWNGRADES\tCREATED")
+		for _, p := range ps {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%v\t%s\n", p.ID, p.Name, p.Email, p.Balance, p.AllowDowngrade, p.CreatedAt.Format("2006-01-02"))
+		}
+		return tw.Flush()
+	}
+	p, err := svc.PartnerByName(ctx, *name)
+	if err != nil {
+		return cliError(err)
+	}
+	switch sub {
+	case "show":
+		keys, err := svc.PartnerKeys(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		sum, bal, err := svc.LedgerBalanced(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "partner:    %s (id %d)\nemail:      %s\nbalance:    %s (ledger sum %s)\ndowngrades: %v\ncreated:    %s\n",
+			p.Name, p.ID, p.Email, bal, sum, p.AllowDowngrade, p.CreatedAt.Format("2006-01-02 15:04 MST"))
+		for _, k := range keys {
+			ips := "any"
+			if len(k.AllowedCIDRs) > 0 {
+				var s []string
+				for _, c := range k.AllowedCIDRs {
+					s = append(s, c.String())
+				}
+				ips = strings.Join(s, ", ")
+			}
+			fmt.Fprintf(stdout, "api key:    %s… (created %s), allowed from: %s\n", k.Prefix, k.CreatedAt.Format("2006-01-02"), ips)
+		}
+		return nil
+	case "topup":
+		e, err := svc.TopUp(ctx, op, p.ID, parsedAmount, *note)
+		if err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "added %s to %s; balance is now %s\n", e.Amount, p.Name, e.BalanceAfter)
+		return nil
+	case "allow-ip":
+		if err := svc.AllowIP(ctx, op, p.ID, fs.Arg(0)); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "%s's API keys may now be used from %s\n", p.Name, fs.Arg(0))
+		return nil
+	case "allow-downgrade":
+		if err := svc.SetAllowDowngrade(ctx, op, p.ID, *allow); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "%s may downgrade plans: %v\n", p.Name, *allow)
+		return nil
+	}
+	return nil
+}
+
+const planUsage = `Usage: palisade plan <subcommand> [flags]
+
+Subcommands:
+  list                                                       list plans
+  create  --name 10k --quota 10000 --price 5.00 --rank 2     add a plan (rank orders upgrades and downgrades)
+`
+
+func cmdPlan(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+		fmt.Fprint(stderr, planUsage)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet("plan "+sub, "plan "+sub+" [flags]", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	var name, price *string
+	var quota *int64
+	var rank *int
+	switch sub {
+	case "create":
+		name = fs.String("name", "", "plan name, e.g. 500k")
+		quota = fs.Int64("quota", -1, "requests per month")
+		price = fs.String("price", "", "monthly price, e.g. 5.00")
+		rank = fs.Int("rank", -1, "position for upgrade/downgrade: higher is bigger")
+	case "list":
+	default:
+		fmt.Fprint(stderr, planUsage)
+		return fmt.Errorf("unknown plan subcommand %q: %w", sub, errUsage)
+	}
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("plan %s: unexpected arguments %q: %w", sub, fs.Args(), errUsage)
+	}
+	var plan core.Plan
+	if sub == "create" {
+		if *name == "" || *quota < 0 || *price == "" || *rank < 0 {
+			return fmt.Errorf("plan create needs --name, --quota, --price and --rank: %w", errUsage)
+		}
+		p, err := core.ParseCents(*price)
+		if err != nil {
+			return fmt.Errorf("--price: %v", err)
+		}
+		plan = core.Plan{Name: *name, MonthlyQuota: *quota, Price: p, Rank: *rank}
+	}
+	log, _ := newLogger(stderr, "warn", "text")
+	db, svc, err := sf.open(ctx, log, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if sub == "create" {
+		p, err := svc.CreatePlan(ctx, core.Operator(), plan)
+		if err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "created plan %s: %d requests/month for %s, rank %d\n", p.Name, p.MonthlyQuota, p.Price, p.Rank)
+		return nil
+	}
+	plans, err := svc.Plans(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "NAME\tREQUESTS/MONTH\tPRICE\tRANK\t")
+	for _, p := range plans {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", p.Name, groupDigits(p.MonthlyQuota), p.Price, p.Rank)
+	}
+	return tw.Flush()
+}
+
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// cliError shows a domain error's safe message; anything else as it is.
+func cliError(err error) error {
+	if code := core.ErrorCode(err); code != core.EINTERNAL {
+		return fmt.Errorf("%s", core.ErrorMessage(err))
+	}
+	return err
+}

@@ -1,0 +1,80 @@
+// Command palisade runs Palisade, the white-label bot-protection service that
+// hosting providers resell, and holds the operator's admin commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "palisade:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+var errUsage = errors.New("usage error")
+
+const usage = `palisade — bot protection and website firewall for hosting providers
+
+Usage:
+  palisade <command> [flags]
+
+Commands:
+  serve      run Palisade (APIs, and later the decision plane and dashboards)
+  migrate    bring the database schema up to date and exit
+  partner    manage partners (hosting providers): create, list, show, topup, allow-ip, allow-downgrade
+  plan       manage plans: list, create
+  version    print the version
+
+Run 'palisade <command> --help' for a command's flags. Every flag has an
+environment twin: --database-url is PALISADE_DATABASE_URL. Flags win over
+the environment, the environment over a --config file.
+`
+
+// run is the whole program, so tests can drive it like a shell would.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "partner":
+		return cmdPartner(ctx, args[1:], getenv, stdout, stderr)
+	case "plan":
+		return cmdPlan(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "palisade", version)
+		return nil
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/server"
+)
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "serve [flags]", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	role := fs.String("role", "all", "which planes to run: all, edge or control (only all exists so far)")
+	var proxies stringList
+	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+	grace := fs.Duration("shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q: %w", fs.Args(), errUsage)
+	}
+	if *role != "all" && *role != "control" && *role != "edge" {
+		return fmt.Errorf("--role %q: use all, edge or control: %w", *role, errUsage)
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	var trusted []netip.Prefix
+	for _, p := range proxies {
+		ps, err := core.ParsePrefixes("trusted-proxy", []string{p})
+		if err != nil {
+			return fmt.Errorf("--trusted-proxy %q is not an IP or CIDR", p)
+		}
+		trusted = append(trusted, ps...)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	defer ln.Close()
+	if sf.publicURL == "" {
+		sf.publicURL = "http://" + ln.Addr().String()
+	}
+	db, svc, err := sf.open(ctx, log, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	partners, err := svc.Partners(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "palisade %s listening on http://%s (store: %s)\n", version, ln.Addr(), describeStore(sf))
+	fmt.Fprintf(stdout, "API docs: %s/docs\n", sf.publicURL)
+	if len(partners) == 0 {
+		fmt.Fprintf(stdout, "No partners yet. Create the first one in another shell (it prints the API key once):\n  palisade partner create --name \"My Hosting\"%s\n", storeArgs(sf))
+	}
+	h := server.NewHandler(server.Deps{Service: svc, Logger: log, TrustedProxies: trusted})
+	return server.Serve(ctx, ln, h, *grace, log)
+}
+
+func describeStore(sf storeFlags) string {
+	if strings.HasPrefix(sf.databaseURL, "postgres") {
+		return "PostgreSQL"
+	}
+	if sf.databaseURL != "" {
+		return "SQLite " + sf.databaseURL
+	}
+	return "SQLite " + sf.dataDir + "/palisade.db"
+}
+
+// storeArgs repeats the store flags a follow-up command needs.
+func storeArgs(sf storeFlags) string {
+	switch {
+	case sf.databaseURL != "":
+		return " --database-url '" + sf.databaseURL + "'"
+	case sf.dataDir != "./data":
+		return " --data-dir " + sf.dataDir
+	}
+	return ""
+}
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", "migrate [flags]", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	log, _ := newLogger(stderr, "warn", "text")
+	db, _, err := sf.open(ctx, log, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s schema is at version %d\n", describeStore(sf), v)
+	return nil
+}

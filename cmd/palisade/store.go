@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/secret"
+	"github.com/palisadehq/palisade/internal/store"
+)
+
+// storeFlags are the settings every command that opens the store shares.
+type storeFlags struct {
+	dataDir     string
+	databaseURL string
+	masterKey   string
+	publicURL   string
+	nodes       stringList
+	defaultPlan string
+}
+
+func (s *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory for the SQLite database and the generated master key")
+	fs.StringVar(&s.databaseURL, "database-url", "", "PostgreSQL URL (postgres://user@host/db); empty: SQLite in --data-dir")
+	fs.StringVar(&s.masterKey, "master-key", "", "32-byte key (64 hex digits or base64) sealing API keys at rest; empty: --data-dir/master.key, created on first start. Every node of a fleet needs the same one")
+	fs.StringVar(&s.publicURL, "public-url", "", "base URL partners and customers reach this server at (default http://<addr>)")
+	fs.Var(&s.nodes, "node", "address a web-server integration calls, primary first (repeatable; default: --public-url)")
+	fs.StringVar(&s.defaultPlan, "default-plan", "Free", "plan of a website registered without one")
+}
+
+// open opens the store and the service over it.
+func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Writer) (*store.DB, *core.Service, error) {
+	var key []byte
+	var err error
+	if s.masterKey != "" {
+		if key, err = secret.ParseKey(s.masterKey); err != nil {
+			return nil, nil, fmt.Errorf("--master-key: %w", err)
+		}
+	} else {
+		path := filepath.Join(s.dataDir, "master.key")
+		var created bool
+		if key, created, err = secret.LoadOrCreateKeyFile(path); err != nil {
+			return nil, nil, fmt.Errorf("master key: %w", err)
+		}
+		if created {
+			log.Info("generated a new master key; back it up, API keys cannot be read without it", "path", path)
+		}
+	}
+	box, err := secret.NewBox(key, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := store.Open(ctx, s.databaseURL, s.dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.publicURL == "" {
+		s.publicURL = "http://127.0.0.1:8080"
+	}
+	s.publicURL = strings.TrimRight(s.publicURL, "/")
+	nodes := []string(s.nodes)
+	if len(nodes) == 0 {
+		nodes = []string{s.publicURL}
+	}
+	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan}, core.WithLogger(log))
+	if _, err := svc.SeedPlans(ctx); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("seed plans: %w", err)
+	}
+	return db, svc, nil
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: palisade %s\n\nFlags (each also as PALISADE_<NAME> in the environment):\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}

@@ -1,0 +1,337 @@
+package partnerapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// op documents one endpoint.
+type op struct {
+	Tag     string
+	Summary string
+	Desc    string
+	Params  []param
+	Body    []field // request fields, sent as a form or a JSON object
+	Status  int     // success status; 0 means 200
+	Resp    string  // component schema of the success body; "" for none
+	Errors  []int   // error statuses besides 401/403/500
+	Public  bool    // no API key needed
+}
+
+type param struct {
+	Name     string
+	In       string // path, query, header
+	Type     string // string (default) or integer
+	Required bool
+	Desc     string
+}
+
+type field struct {
+	Name     string
+	Type     string
+	Required bool
+	Desc     string
+	Enum     []string
+}
+
+func typeOr(t string) string {
+	if t == "" {
+		return "string"
+	}
+	return t
+}
+
+var statusText = map[int]string{
+	200: "OK", 201: "Created", 204: "No Content",
+	400: "Bad input: the message says which field and why.",
+	401: "Missing or wrong API key.",
+	402: "Insufficient credit: top up and retry.",
+	403: "Source address not allowed for this key, or the action is not allowed for you.",
+	404: "No such object among yours.",
+	409: "Conflict: already exists, still in use, or an Idempotency-Key reused for another request.",
+	412: "If-Match does not match the current version.",
+	500: "Internal error; it is logged on the server.",
+}
+
+// schemas are the components of the OpenAPI document.
+func schemas() map[string]any {
+	str := map[string]any{"type": "string"}
+	strN := map[string]any{"type": []string{"string", "null"}}
+	intg := map[string]any{"type": "integer"}
+	money := map[string]any{"type": "string", "pattern": `^-?\d+\.\d{2}$`, "description": "Decimal amount with two places."}
+	obj := func(props map[string]any, required ...string) map[string]any {
+		return map[string]any{"type": "object", "properties": props, "required": required}
+	}
+	ref := func(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+	arr := func(name string) map[string]any { return map[string]any{"type": "array", "items": ref(name)} }
+	page := func(name string) map[string]any {
+		return obj(map[string]any{"data": arr(name), "next_cursor": strN}, "data", "next_cursor")
+	}
+	return map[string]any{
+		"Error": obj(map[string]any{
+			"status": map[string]any{"const": "error"}, "code": str, "message": str,
+			"field": map[string]any{"type": "string", "description": "The input field the message is about, when there is one."},
+		}, "status", "code", "message"),
+		"Website": obj(map[string]any{
+			"id": intg, "domain": str,
+			"status":        map[string]any{"enum": []string{"setup", "online", "paused", "deleted"}},
+			"user":          map[string]any{"type": []string{"integer", "null"}, "description": "Owning subaccount id."},
+			"plan":          str,
+			"package":       map[string]any{"type": "string", "description": "Same as plan."},
+			"monthly_quota": intg, "price": money,
+			"server_key": map[string]any{"type": "string", "description": "Key the web-server integration sends with each check."},
+			"nodes":      obj(map[string]any{"primary": str, "secondary": str}),
+			"urls":       obj(map[string]any{"statistics": str, "events": str, "edit": str}),
+			"created_at": str, "updated_at": str, "renewed_at": str, "expires_at": str, "paused_at": strN, "deleted_at": strN,
+			"version": intg, "etag": str,
+		}, "id", "domain", "status", "plan", "server_key", "expires_at"),
+		"WebsiteArray": arr("Website"),
+		"WebsiteList":  page("Website"),
+		"User": obj(map[string]any{
+			"id": intg, "email": str, "first_name": str, "last_name": str, "company": str, "country": str, "address": str, "lang": str,
+			"api_key": map[string]any{"type": "string", "description": "The subaccount's key for its dashboard pages."}, "created_at": str,
+		}, "id", "email", "api_key"),
+		"UserArray": arr("User"),
+		"UserList":  page("User"),
+		"Deleted":   obj(map[string]any{"status": map[string]any{"const": "ok"}, "id": intg, "deleted": map[string]any{"type": "boolean"}}),
+		"Plan":      obj(map[string]any{"name": str, "monthly_quota": intg, "price": money, "price_cents": intg, "rank": intg}),
+		"PlanList":  page("Plan"),
+		"Credit":    obj(map[string]any{"balance": money, "balance_cents": intg, "partner": str, "allow_downgrade": map[string]any{"type": "boolean"}}),
+		"LedgerEntry": obj(map[string]any{"id": intg, "amount": money, "amount_cents": intg, "balance_after": money, "balance_after_cents": intg,
+			"kind":   map[string]any{"enum": []string{"topup", "charge", "refund", "adjustment"}},
+			"reason": str, "website_id": map[string]any{"type": []string{"integer", "null"}}, "actor": str, "created_at": str}),
+		"LedgerList": page("LedgerEntry"),
+		"AuditEntry": obj(map[string]any{"id": intg, "at": str, "actor": str, "protocol": str, "source_ip": str, "object_type": str, "object_id": str, "action": str,
+			"old_state": map[string]any{}, "new_state": map[string]any{}}),
+		"AuditList": page("AuditEntry"),
+	}
+}
+
+// openAPI builds the OpenAPI 3.1 document from the route table.
+func (a *API) openAPI() map[string]any {
+	paths := map[string]map[string]any{}
+	for _, rt := range a.routes() {
+		d := rt.doc
+		o := map[string]any{
+			"summary":     d.Summary,
+			"operationId": operationID(rt.method, rt.path),
+			"tags":        []string{d.Tag},
+		}
+		if d.Desc != "" {
+			o["description"] = d.Desc
+		}
+		var params []any
+		for _, p := range d.Params {
+			params = append(params, map[string]any{"name": p.Name, "in": p.In, "required": p.Required || p.In == "path",
+				"description": p.Desc, "schema": map[string]any{"type": typeOr(p.Type)}})
+		}
+		if params != nil {
+			o["parameters"] = params
+		}
+		if len(d.Body) > 0 {
+			props := map[string]any{}
+			var req []string
+			for _, f := range d.Body {
+				s := map[string]any{"type": typeOr(f.Type)}
+				if f.Desc != "" {
+					s["description"] = f.Desc
+				}
+				if f.Enum != nil {
+					s["enum"] = f.Enum
+				}
+				props[f.Name] = s
+				if f.Required {
+					req = append(req, f.Name)
+				}
+			}
+			schema := map[string]any{"type": "object", "properties": props}
+			if req != nil {
+				schema["required"] = req
+			}
+			o["requestBody"] = map[string]any{"required": len(req) > 0, "content": map[string]any{
+				"application/json":                  map[string]any{"schema": schema},
+				"application/x-www-form-urlencoded": map[string]any{"schema": schema},
+			}}
+		}
+		status := d.Status
+		if status == 0 {
+			status = 200
+		}
+		ok := map[string]any{"description": statusText[status]}
+		if d.Resp != "" {
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + d.Resp}}}
+		}
+		resps := map[string]any{strconv.Itoa(status): ok}
+		errs := append([]int{401, 403, 500}, d.Errors...)
+		if d.Public {
+			errs = append([]int{500}, d.Errors...)
+		}
+		for _, code := range errs {
+			resps[strconv.Itoa(code)] = map[string]any{"description": statusText[code], "content": map[string]any{
+				"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+		}
+		o["responses"] = resps
+		if d.Public {
+			o["security"] = []any{}
+		}
+		if paths[rt.path] == nil {
+			paths[rt.path] = map[string]any{}
+		}
+		paths[rt.path][strings.ToLower(rt.method)] = o
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":   "Palisade partner API",
+			"version": "1.0.0",
+			"description": "Provision bot protection for your customers' websites. The untagged-version paths (/website, /user) are compatible with the BotGuard Partner API v2: " +
+				"existing panels work by changing the base URL. /v1 adds plans, renewals, credit, pagination, idempotency and optimistic locking. " +
+				"Request bodies may be JSON or form-encoded. Every error is {\"status\":\"error\",\"code\",\"message\"}; insufficient credit is 402.",
+		},
+		"servers":    []any{map[string]any{"url": a.svc.Config().PublicURL}},
+		"security":   []any{map[string]any{"bearer": []string{}}},
+		"tags":       []any{map[string]any{"name": "compat", "description": "BotGuard Partner API v2 compatible"}, map[string]any{"name": "v1", "description": "Native API"}},
+		"paths":      paths,
+		"components": map[string]any{"schemas": schemas(), "securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "Your partner API key."}}},
+	}
+}
+
+func operationID(method, path string) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	for _, part := range strings.Split(path, "/") {
+		part = strings.Trim(part, "{}")
+		if part == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+func (a *API) handleOpenAPI() http.Handler {
+	var once sync.Once
+	var body []byte
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { body, _ = json.MarshalIndent(a.openAPI(), "", "  ") })
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(body)
+	})
+}
+
+// docs page: rendered on the server from the same route table, no scripts.
+
+type docOp struct {
+	Method, Path, Summary, Desc, Anchor string
+	Status                              int
+	Resp                                string
+	Params                              []param
+	Body                                []field
+	Errors                              []string
+	Curl                                string
+}
+
+type docGroup struct {
+	Title, Intro string
+	Ops          []docOp
+}
+
+var docsTmpl = template.Must(template.New("docs").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Palisade partner API</title>
+<style>
+body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1d2330;background:#f7f8fa}
+main{max-width:960px;margin:0 auto;padding:1.5rem}
+h1{margin-top:0}h2{border-bottom:2px solid #d8dde6;padding-bottom:.3rem;margin-top:2.5rem}
+nav ul{columns:2;padding-left:1.2rem}
+section.op{background:#fff;border:1px solid #d8dde6;border-radius:6px;padding:1rem 1.2rem;margin:1rem 0}
+.m{display:inline-block;min-width:4.2rem;font-weight:700;font-family:ui-monospace,monospace}
+.GET{color:#0b6e4f}.POST{color:#1f5fbf}.PUT,.PATCH{color:#9a6700}.DELETE{color:#b42318}
+code,pre{font-family:ui-monospace,monospace;font-size:13px}pre{background:#1d2330;color:#e8ecf3;padding:.8rem;border-radius:4px;overflow-x:auto}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{text-align:left;border-bottom:1px solid #e5e8ee;padding:.3rem .4rem;vertical-align:top}
+.req{color:#b42318;font-size:12px}
+</style></head><body><main>
+<h1>Palisade partner API</h1>
+<p>Provision bot protection for your customers' websites. Authenticate every request with <code>Authorization: Bearer &lt;partner api key&gt;</code>
+(an operator creates a partner and its key with <code>palisade partner create</code>). Send request fields as JSON or as a form
+(<code>application/x-www-form-urlencoded</code>). Answers are JSON. Times are UTC, RFC 3339. Money is a decimal string with two places.</p>
+<p>Errors always look like <code>{"status":"error","code":"payment_required","message":"insufficient credit: …","field":"…"}</code>, with
+400 for bad input, 401 for a missing or wrong key, 402 for insufficient credit, 403 for a source address the key does not allow (or a refused action),
+404 for an object that is not yours or does not exist, 409 for conflicts, 412 for a failed If-Match, and 500 for internal errors.
+The machine-readable description is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
+<nav><ul>{{range .}}{{range .Ops}}<li><a href="#{{.Anchor}}"><span class="m {{.Method}}">{{.Method}}</span> {{.Path}}</a></li>{{end}}{{end}}</ul></nav>
+{{range .}}<h2>{{.Title}}</h2><p>{{.Intro}}</p>
+{{range .Ops}}<section class="op" id="{{.Anchor}}"><h3><span class="m {{.Method}}">{{.Method}}</span> <code>{{.Path}}</code> — {{.Summary}}</h3>
+{{if .Desc}}<p>{{.Desc}}</p>{{end}}
+{{if .Params}}<table><tr><th>Parameter</th><th>In</th><th>Description</th></tr>{{range .Params}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">required</span>{{end}}</td><td>{{.In}}</td><td>{{.Desc}}</td></tr>{{end}}</table>{{end}}
+{{if .Body}}<table><tr><th>Field</th><th>Type</th><th>Description</th></tr>{{range .Body}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">required</span>{{end}}</td><td>{{if .Type}}{{.Type}}{{else}}string{{end}}{{if .Enum}}: {{range $i, $e := .Enum}}{{if $i}}, {{end}}<code>{{$e}}</code>{{end}}{{end}}</td><td>{{.Desc}}</td></tr>{{end}}</table>{{end}}
+<p>Success: <strong>{{.Status}}</strong>{{if .Resp}}, body <code>{{.Resp}}</code> (see <a href="/openapi.json">schema</a>){{end}}.{{if .Errors}} Errors: {{range $i, $e := .Errors}}{{if $i}}; {{end}}{{$e}}{{end}}.{{end}}</p>
+<pre>{{.Curl}}</pre></section>{{end}}{{end}}
+</main></body></html>`))
+
+func (a *API) docGroups() []docGroup {
+	groups := []docGroup{
+		{Title: "BotGuard Partner API v2 compatible", Intro: "Panels and billing modules written against the BotGuard Partner API work unchanged: point them at this server's address."},
+		{Title: "Native API (/v1)", Intro: "Plans, plan changes, renewals, credit, the audit log, pagination with cursors, Idempotency-Key on every POST, and ETag/If-Match against lost updates."},
+	}
+	base := a.svc.Config().PublicURL
+	for _, rt := range a.routes() {
+		d := rt.doc
+		status := d.Status
+		if status == 0 {
+			status = 200
+		}
+		o := docOp{Method: rt.method, Path: rt.path, Summary: d.Summary, Desc: d.Desc, Status: status, Resp: d.Resp, Params: d.Params, Body: d.Body,
+			Anchor: operationID(rt.method, rt.path)}
+		codes := append([]int(nil), d.Errors...)
+		sort.Ints(codes)
+		for _, c := range codes {
+			o.Errors = append(o.Errors, fmt.Sprintf("%d %s", c, statusText[c]))
+		}
+		o.Curl = curlExample(base, rt.method, rt.path, d.Body)
+		i := 0
+		if d.Tag == "v1" {
+			i = 1
+		}
+		groups[i].Ops = append(groups[i].Ops, o)
+	}
+	return groups
+}
+
+func curlExample(base, method, path string, body []field) string {
+	path = strings.NewReplacer("{domain}", "shop.example.com", "{id}", "42").Replace(path)
+	var b strings.Builder
+	b.WriteString("curl")
+	if method != "GET" {
+		b.WriteString(" -X " + method)
+	}
+	b.WriteString(` -H "Authorization: Bearer $PALISADE_KEY"`)
+	for _, f := range body {
+		if !f.Required && f.Enum == nil {
+			continue
+		}
+		v := map[string]string{"domain": "shop.example.com", "email": "jane@example.com", "plan": "20k"}[f.Name]
+		if f.Enum != nil {
+			v = f.Enum[0]
+		}
+		b.WriteString(" \\\n  -d " + f.Name + "=" + v)
+	}
+	b.WriteString(" \\\n  " + base + path)
+	return b.String()
+}
+
+func (a *API) handleDocs() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		if err := docsTmpl.Execute(w, a.docGroups()); err != nil {
+			a.log.Error("render docs", "err", err)
+		}
+	})
+}

@@ -1,0 +1,229 @@
+package partnerapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/palisadehq/palisade/internal/core"
+)
+
+// maxBody bounds a request body; provisioning requests are small.
+const maxBody = 64 << 10
+
+// errorStatus is the one table from core error codes to HTTP statuses.
+var errorStatus = map[string]int{
+	core.EINVALID:         http.StatusBadRequest,
+	core.EUNAUTHORIZED:    http.StatusUnauthorized,
+	core.EPAYMENTREQUIRED: http.StatusPaymentRequired,
+	core.EFORBIDDEN:       http.StatusForbidden,
+	core.ENOTFOUND:        http.StatusNotFound,
+	core.ECONFLICT:        http.StatusConflict,
+	core.EPRECONDITION:    http.StatusPreconditionFailed,
+	core.ERATELIMITED:     http.StatusTooManyRequests,
+	core.EINTERNAL:        http.StatusInternalServerError,
+}
+
+// apiError is the error body BotGuard Partner API clients parse: they look at
+// status == "error" and show message. code and field are additions.
+type apiError struct {
+	Status  string `json:"status"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// writeError maps err to its status and body. Only internal errors are logged
+// as errors; their details never reach the client.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := core.ErrorCode(err)
+	status := errorStatus[code]
+	if code == core.EINTERNAL {
+		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if code == core.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="palisade"`)
+	}
+	writeJSON(w, status, apiError{Status: "error", Code: code, Message: core.ErrorMessage(err), Field: core.ErrorField(err)})
+}
+
+// input is a request's fields, from a form or a JSON object, so that handlers
+// read both the same way.
+type input struct {
+	vals  url.Values
+	known map[string]bool // when set, fields outside it are refused
+}
+
+// readInput parses the body as application/x-www-form-urlencoded (what PHP
+// clients send) or application/json. JSON numbers and booleans become their
+// text, so "user": 3 and user=3 read alike.
+func readInput(r *http.Request) (*input, error) {
+	in := &input{vals: url.Values{}}
+	ct := r.Header.Get("Content-Type")
+	mt := ""
+	if ct != "" {
+		var err error
+		mt, _, err = mime.ParseMediaType(ct)
+		if err != nil {
+			return nil, core.Errorf(core.EINVALID, "Content-Type %q cannot be parsed", ct)
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, core.Errorf(core.EINVALID, "request body is larger than %d bytes", maxBody)
+		}
+		return nil, core.Errorf(core.EINVALID, "cannot read request body: %v", err)
+	}
+	switch {
+	case len(strings.TrimSpace(string(body))) == 0:
+		// no fields
+	case mt == "application/json" || (mt == "" && strings.HasPrefix(strings.TrimSpace(string(body)), "{")):
+		var m map[string]any
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			return nil, core.Errorf(core.EINVALID, "request body is not a JSON object: %v", err)
+		}
+		if dec.More() {
+			return nil, core.Errorf(core.EINVALID, "request body has data after the JSON object")
+		}
+		for k, v := range m {
+			switch x := v.(type) {
+			case nil:
+				in.vals.Set(k, "")
+			case string:
+				in.vals.Set(k, x)
+			case json.Number:
+				in.vals.Set(k, x.String())
+			case bool:
+				in.vals.Set(k, strconv.FormatBool(x))
+			default:
+				return nil, core.FieldError(k, "%s must be a string or a number", k)
+			}
+		}
+	case mt == "application/x-www-form-urlencoded" || mt == "":
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, core.Errorf(core.EINVALID, "request body is not a valid form: %v", err)
+		}
+		in.vals = vals
+	default:
+		return nil, core.Errorf(core.EINVALID, "Content-Type %s is not supported; send application/json or application/x-www-form-urlencoded", mt)
+	}
+	return in, nil
+}
+
+// strict refuses fields other than names, to catch typos in native API calls.
+func (in *input) strict(names ...string) error {
+	ok := map[string]bool{}
+	for _, n := range names {
+		ok[n] = true
+	}
+	for k := range in.vals {
+		if !ok[k] {
+			return core.FieldError(k, "unknown field %q; this request accepts %s", k, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+func (in *input) str(name string) string { return strings.TrimSpace(in.vals.Get(name)) }
+
+func (in *input) has(name string) bool { _, ok := in.vals[name]; return ok }
+
+// id reads an optional positive integer; "" and "0" read as 0.
+func (in *input) id(name string) (int64, error) {
+	return parseID(name, in.str(name))
+}
+
+func parseID(name, s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, core.FieldError(name, "%s must be a positive integer id, not %q", name, s)
+	}
+	return n, nil
+}
+
+func (in *input) integer(name string, def int) (int, error) {
+	s := in.str(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, core.FieldError(name, "%s must be a whole number, not %q", name, s)
+	}
+	return n, nil
+}
+
+// page reads limit and cursor query parameters.
+func page(r *http.Request) (after int64, limit int, err error) {
+	q := r.URL.Query()
+	limit = 50
+	if s := q.Get("limit"); s != "" {
+		limit, err = strconv.Atoi(s)
+		if err != nil || limit < 1 || limit > 500 {
+			return 0, 0, core.FieldError("limit", "limit must be between 1 and 500")
+		}
+	}
+	if c := q.Get("cursor"); c != "" {
+		after, err = decodeCursor(c)
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	return after, limit, nil
+}
+
+// Cursors are opaque to clients: "c" plus the last ID seen, in base 36.
+func encodeCursor(id int64) string { return "c" + strconv.FormatInt(id, 36) }
+
+func decodeCursor(c string) (int64, error) {
+	if len(c) < 2 || c[0] != 'c' {
+		return 0, core.FieldError("cursor", "cursor %q is not one this API returned", c)
+	}
+	n, err := strconv.ParseInt(c[1:], 36, 64)
+	if err != nil || n < 0 {
+		return 0, core.FieldError("cursor", "cursor %q is not one this API returned", c)
+	}
+	return n, nil
+}
+
+// nextCursor returns the cursor for the page after items, or nil when the
+// page was not full.
+func nextCursor(n, limit int, lastID int64) *string {
+	if n < limit {
+		return nil
+	}
+	c := encodeCursor(lastID)
+	return &c
+}
+
+func methodNotAllowed(allow []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, apiError{Status: "error", Code: core.EINVALID,
+			Message: fmt.Sprintf("method %s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, ", "))})
+	})
+}

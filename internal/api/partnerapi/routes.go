@@ -1,0 +1,90 @@
+package partnerapi
+
+import (
+	"net/http"
+
+	"github.com/palisadehq/palisade/internal/core"
+)
+
+// route is one endpoint: where it is, what serves it, and its documentation,
+// from which /openapi.json and /docs are generated.
+type route struct {
+	method   string
+	path     string
+	protocol string // recorded in the audit log
+	handler  http.Handler
+	doc      op
+}
+
+// routes lists every endpoint of the partner API.
+func (a *API) routes() []route {
+	domain := param{Name: "domain", In: "path", Required: true, Desc: "The website's domain, e.g. shop.example.com (Unicode or punycode)."}
+	userID := param{Name: "id", In: "path", Required: true, Type: "integer", Desc: "Subaccount id."}
+	langQ := param{Name: "lang", In: "query", Desc: "Language of the dashboard URLs in the answer (two letters, default en)."}
+	ifMatchH := param{Name: "If-Match", In: "header", Desc: "The ETag of your last read; the change is refused with 412 if the website changed since."}
+	idemH := param{Name: "Idempotency-Key", In: "header", Desc: "Any unique string (up to 255 characters). A retry with the same key and request returns the first result and never charges twice; keys are kept for 24 hours."}
+	limitQ := param{Name: "limit", In: "query", Type: "integer", Desc: "Page size, 1 to 500 (default 50)."}
+	cursorQ := param{Name: "cursor", In: "query", Desc: "next_cursor from the previous page."}
+	createFields := []field{
+		{Name: "domain", Required: true, Desc: "Host name to protect. Lower-cased, IDNA to punycode; no scheme, path or port."},
+		{Name: "user", Type: "integer", Desc: "Subaccount id that owns the website."},
+		{Name: "plan", Desc: "Plan name (see GET /v1/plans); default: the server's default plan (Free)."},
+	}
+	userFields := []field{
+		{Name: "email", Required: true, Desc: "The customer's email; unique among your subaccounts."},
+		{Name: "first_name"}, {Name: "last_name"}, {Name: "company"},
+		{Name: "country", Desc: "ISO 3166-1 alpha-2 code, e.g. DE."},
+		{Name: "address"},
+		{Name: "lang", Desc: "Dashboard language, two letters (default en)."},
+	}
+	rest, v1 := core.ProtocolREST, core.ProtocolV1
+	return []route{
+		// BotGuard Partner API v2 compatible surface.
+		{"GET", "/website", rest, a.handleWebsiteList(), op{Tag: "compat", Summary: "List your websites", Resp: "WebsiteArray", Params: []param{langQ}}},
+		{"POST", "/website", rest, a.handleWebsiteCreate(false), op{Tag: "compat", Summary: "Register a website",
+			Desc: "Registers the domain in status setup and charges the plan's monthly price from your credit in the same transaction. Also accepts package as a synonym of plan.",
+			Body: createFields, Params: []param{idemH, langQ}, Status: 201, Resp: "Website", Errors: []int{400, 402, 409}}},
+		{"GET", "/website/{domain}", rest, a.handleWebsiteGet(), op{Tag: "compat", Summary: "Get a website", Params: []param{domain, langQ}, Resp: "Website", Errors: []int{400, 404}}},
+		{"PUT", "/website/{domain}", rest, a.handleWebsiteUpdate(false), op{Tag: "compat", Summary: "Suspend or resume a website",
+			Desc:   "status=paused suspends (e.g. an unpaid invoice); status=online resumes. user moves the website to another subaccount (0 detaches it).",
+			Body:   []field{{Name: "status", Enum: []string{"paused", "online"}}, {Name: "user", Type: "integer"}},
+			Params: []param{domain, ifMatchH, langQ}, Resp: "Website", Errors: []int{400, 404, 412}}},
+		{"DELETE", "/website/{domain}", rest, a.handleWebsiteDelete(), op{Tag: "compat", Summary: "Deregister a website",
+			Desc: "Deletion is final, frees the domain and refunds nothing. Answers the website in status deleted.", Params: []param{domain, ifMatchH}, Resp: "Website", Errors: []int{404, 412}}},
+		{"GET", "/user", rest, a.handleUserList(false), op{Tag: "compat", Summary: "Find subaccounts", Params: []param{{Name: "email", In: "query", Desc: "Only the subaccount with this email."}}, Resp: "UserArray"}},
+		{"POST", "/user", rest, a.handleUserCreate(false), op{Tag: "compat", Summary: "Create a subaccount", Body: userFields, Params: []param{idemH}, Status: 201, Resp: "User", Errors: []int{400, 409}}},
+		{"DELETE", "/user/{id}", rest, a.handleUserDelete(false), op{Tag: "compat", Summary: "Delete a subaccount",
+			Desc: "Refused with 409 while the subaccount still has websites.", Params: []param{userID}, Resp: "Deleted", Errors: []int{404, 409}}},
+
+		// Native API.
+		{"GET", "/v1/plans", v1, a.handlePlans(), op{Tag: "v1", Summary: "List plans", Resp: "PlanList"}},
+		{"GET", "/v1/websites", v1, a.handleV1WebsiteList(), op{Tag: "v1", Summary: "List websites, filtered and paginated", Params: []param{
+			{Name: "status", In: "query", Desc: "setup, online, paused or deleted (default: all but deleted)."},
+			{Name: "user", In: "query", Type: "integer", Desc: "Only this subaccount's websites."},
+			{Name: "domain", In: "query", Desc: "Only domains containing this text."},
+			{Name: "plan", In: "query", Desc: "Only websites on this plan."},
+			limitQ, cursorQ, langQ}, Resp: "WebsiteList", Errors: []int{400}}},
+		{"POST", "/v1/websites", v1, a.handleWebsiteCreate(true), op{Tag: "v1", Summary: "Register a website",
+			Desc: "As POST /website; unknown fields are refused.", Body: createFields, Params: []param{idemH, langQ}, Status: 201, Resp: "Website", Errors: []int{400, 402, 409}}},
+		{"GET", "/v1/websites/{domain}", v1, a.handleWebsiteGet(), op{Tag: "v1", Summary: "Get a website", Desc: "The ETag header is the website's version, for If-Match.", Params: []param{domain, langQ}, Resp: "Website", Errors: []int{400, 404}}},
+		{"PATCH", "/v1/websites/{domain}", v1, a.handleWebsiteUpdate(true), op{Tag: "v1", Summary: "Suspend, resume or reassign a website",
+			Body:   []field{{Name: "status", Enum: []string{"paused", "online"}}, {Name: "user", Type: "integer", Desc: "Subaccount id; 0 detaches."}},
+			Params: []param{domain, ifMatchH, langQ}, Resp: "Website", Errors: []int{400, 404, 412}}},
+		{"DELETE", "/v1/websites/{domain}", v1, a.handleWebsiteDelete(), op{Tag: "v1", Summary: "Deregister a website", Params: []param{domain, ifMatchH}, Resp: "Website", Errors: []int{404, 412}}},
+		{"POST", "/v1/websites/{domain}/plan", v1, a.handleChangePlan(), op{Tag: "v1", Summary: "Change a website's plan",
+			Desc:   "An upgrade is charged at once for the time left until expires_at: the monthly price difference times the days left divided by 30, rounded to the cent. A downgrade is refused with 403 unless the operator allowed downgrades for you; an allowed downgrade refunds nothing. A paused website must be resumed first (409).",
+			Body:   []field{{Name: "plan", Required: true}},
+			Params: []param{domain, ifMatchH, idemH, langQ}, Resp: "Website", Errors: []int{400, 402, 403, 404, 409, 412}}},
+		{"POST", "/v1/websites/{domain}/renew", v1, a.handleRenew(), op{Tag: "v1", Summary: "Renew a website",
+			Desc:   "Extends expires_at by months (from now if already expired) and charges the plan's price for each month.",
+			Body:   []field{{Name: "months", Type: "integer", Desc: "1 to 36, default 1."}},
+			Params: []param{domain, ifMatchH, idemH, langQ}, Resp: "Website", Errors: []int{400, 402, 404, 412}}},
+		{"GET", "/v1/users", v1, a.handleUserList(true), op{Tag: "v1", Summary: "List subaccounts", Params: []param{{Name: "email", In: "query"}, limitQ, cursorQ}, Resp: "UserList", Errors: []int{400}}},
+		{"POST", "/v1/users", v1, a.handleUserCreate(true), op{Tag: "v1", Summary: "Create a subaccount", Body: userFields, Params: []param{idemH}, Status: 201, Resp: "User", Errors: []int{400, 409}}},
+		{"GET", "/v1/users/{id}", v1, a.handleUserGet(), op{Tag: "v1", Summary: "Get a subaccount", Params: []param{userID}, Resp: "User", Errors: []int{400, 404}}},
+		{"DELETE", "/v1/users/{id}", v1, a.handleUserDelete(true), op{Tag: "v1", Summary: "Delete a subaccount", Desc: "Refused with 409 while the subaccount still has websites.", Params: []param{userID}, Status: 204, Errors: []int{400, 404, 409}}},
+		{"GET", "/v1/credit", v1, a.handleCredit(), op{Tag: "v1", Summary: "Your credit balance", Resp: "Credit"}},
+		{"GET", "/v1/credit/ledger", v1, a.handleLedger(), op{Tag: "v1", Summary: "Your credit ledger, oldest first", Desc: "Append-only; the balance is the sum of the amounts.", Params: []param{limitQ, cursorQ}, Resp: "LedgerList", Errors: []int{400}}},
+		{"GET", "/v1/audit", v1, a.handleAudit(), op{Tag: "v1", Summary: "Your audit log, oldest first", Desc: "Every state change: who, through which protocol, from which address, and the state before and after.", Params: []param{limitQ, cursorQ}, Resp: "AuditList", Errors: []int{400}}},
+	}
+}

@@ -1,0 +1,104 @@
+// Package server assembles Palisade's HTTP handler: health checks, the
+// partner API and (in later planes) the decision and dashboard endpoints, and
+// runs it with a graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/api/partnerapi"
+	"github.com/palisadehq/palisade/internal/core"
+)
+
+// Deps are what the handler needs.
+type Deps struct {
+	Service        *core.Service
+	Logger         *slog.Logger
+	TrustedProxies []netip.Prefix
+}
+
+// NewHandler returns the handler for every route Palisade serves.
+func NewHandler(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(d.Service.Store()))
+	partnerapi.New(d.Service, partnerapi.Options{Logger: d.Logger, TrustedProxies: d.TrustedProxies}).Register(mux)
+	mux.Handle("GET /{$}", http.RedirectHandler("/docs", http.StatusFound))
+	mux.Handle("/", partnerapi.NotFound())
+	return partnerapi.LogRequests(d.Logger, recoverPanics(d.Logger, mux))
+}
+
+// handleHealthz says the process is up; it touches nothing else.
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+}
+
+// handleReadyz says whether the store answers, so a load balancer stops
+// sending provisioning calls to a node that cannot serve them.
+func handleReadyz(store core.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if err := store.Ping(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"error","message":"store unreachable"}` + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+}
+
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = w.Write([]byte(`{"status":"error","code":"internal","message":"internal error"}` + "\n"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Serve serves h on ln until ctx is cancelled, then stops accepting
+// connections and lets in-flight requests finish for up to grace.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
