@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/store/storetest"
+)
+
+// lineWriter collects output and reports when a line matching re appears.
+type lineWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func (w *lineWriter) wait(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(w.String()); m != nil {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("output never matched %s:\n%s", re, w.String())
+	return nil
+}
+
+func noEnv(string) string { return "" }
+
+// startServe runs `palisade serve` on a free port and returns its base URL and
+// a function that stops it and returns run's error.
+func startServe(t *testing.T, getenv func(string) string, args ...string) (string, *lineWriter, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lineWriter{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, out, io.Discard)
+	}()
+	m := out.wait(t, regexp.MustCompile(`listening on (http://\S+)`))
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(20 * time.Second):
+			return fmt.Errorf("serve did not stop")
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return m[1], out, stop
+}
+
+func cli(t *testing.T, getenv func(string) string, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), args, getenv, &out, &errOut); err != nil {
+		t.Fatalf("palisade %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String()
+}
+
+type httpResult struct {
+	status int
+	body   map[string]any
+	raw    string
+}
+
+func request(t *testing.T, method, url, key, form string) httpResult {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(form))
+	req.Header.Set("Authorization", "Bearer "+key)
+	if form != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := httpResult{status: resp.StatusCode, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+// TestWalkthrough follows the README's five-minute walk-through against the
+// real binary's run function, on SQLite and on PostgreSQL.
+func TestWalkthrough(t *testing.T) {
+	cases := map[string]func(t *testing.T) []string{
+		"sqlite": func(t *testing.T) []string { return []string{"--data-dir", t.TempDir()} },
+		"postgres": func(t *testing.T) []string {
+			return []string{"--database-url", storetest.PostgresSchemaURL(t), "--data-dir", t.TempDir()}
+		},
+	}
+	for name, storeArgs := range cases {
+		t.Run(name, func(t *testing.T) {
+			sa := storeArgs(t)
+			base, out, stop := startServe(t, noEnv, sa...)
+			if !strings.Contains(out.String(), "No partners yet") || !strings.Contains(out.String(), "palisade partner create") {
+				t.Fatalf("first run does not say how to create a partner:\n%s", out)
+			}
+			created := cli(t, noEnv, append([]string{"partner", "create", "--name", "My Hosting", "--email", "ops@myhosting.example"}, sa...)...)
+			m := regexp.MustCompile(`(?m)^api_key: (pk_\S+)$`).FindStringSubmatch(created)
+			if m == nil {
+				t.Fatalf("partner create printed no api_key line:\n%s", created)
+			}
+			key := m[1]
+			if out := cli(t, noEnv, append([]string{"partner", "topup", "--name", "My Hosting", "--amount", "100.00"}, sa...)...); !strings.Contains(out, "balance is now 100.00") {
+				t.Fatalf("topup: %s", out)
+			}
+			if out := cli(t, noEnv, append([]string{"plan", "list"}, sa...)...); !strings.Contains(out, "200k") || !strings.Contains(out, "60.00") {
+				t.Fatalf("plan list: %s", out)
+			}
+
+			u := request(t, "POST", base+"/user", key, "email=jane@example.com&first_name=Jane&last_name=Doe&company=Doe+Ltd&country=DE&lang=en")
+			if u.status != 201 || u.body["api_key"] == nil {
+				t.Fatalf("create subaccount: %d %s", u.status, u.raw)
+			}
+			userID := fmt.Sprint(u.body["id"])
+			w := request(t, "POST", base+"/website", key, "domain=shop.example.com&user="+userID+"&plan=10k")
+			if w.status != 201 || w.body["status"] != "setup" {
+				t.Fatalf("register: %d %s", w.status, w.raw)
+			}
+			if g := request(t, "GET", base+"/website/shop.example.com", key, ""); g.status != 200 || g.body["server_key"] == nil {
+				t.Fatalf("get: %d %s", g.status, g.raw)
+			}
+			if p := request(t, "PUT", base+"/website/shop.example.com", key, "status=paused"); p.status != 200 || p.body["status"] != "paused" {
+				t.Fatalf("pause: %d %s", p.status, p.raw)
+			}
+			if p := request(t, "PUT", base+"/website/shop.example.com", key, "status=online"); p.status != 200 || p.body["status"] != "setup" {
+				t.Fatalf("resume: %d %s", p.status, p.raw)
+			}
+			if d := request(t, "DELETE", base+"/website/shop.example.com", key, ""); d.status != 200 || d.body["status"] != "deleted" {
+				t.Fatalf("delete: %d %s", d.status, d.raw)
+			}
+			if c := request(t, "GET", base+"/v1/credit", key, ""); c.body["balance"] != "95.00" {
+				t.Fatalf("credit: %s", c.raw)
+			}
+			show := cli(t, noEnv, append([]string{"partner", "show", "--name", "My Hosting"}, sa...)...)
+			if !strings.Contains(show, "balance:    95.00 (ledger sum 95.00)") {
+				t.Fatalf("partner show: %s", show)
+			}
+			if err := stop(); err != nil {
+				t.Fatalf("serve returned %v", err)
+			}
+		})
+	}
+}
+
+// TestGracefulShutdown: a request in flight when the signal arrives finishes.
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	base, _, stop := startServe(t, noEnv, "--data-dir", dir)
+	key := regexp.MustCompile(`api_key: (\S+)`).FindStringSubmatch(cli(t, noEnv, "partner", "create", "--name", "p", "--data-dir", dir))[1]
+
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", base+"/user", pr)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	type resp struct {
+		status int
+		err    error
+	}
+	got := make(chan resp, 1)
+	go func() {
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- resp{err: err}
+			return
+		}
+		r.Body.Close()
+		got <- resp{status: r.StatusCode}
+	}()
+	_, _ = pw.Write([]byte("email=slow@"))
+	time.Sleep(200 * time.Millisecond) // the request is now in flight
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(200 * time.Millisecond) // shutdown has begun
+	_, _ = pw.Write([]byte("example.com"))
+	pw.Close()
+	r := <-got
+	if r.err != nil || r.status != 201 {
+		t.Fatalf("in-flight request: %d %v", r.status, r.err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("server still answers after shutdown")
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "palisade.yaml")
+	os.WriteFile(cfg, []byte("# settings\naddr: 10.0.0.1:1\npublic-url: \"https://file.example\"\nnode:\n  - https://a.example\n  - https://b.example\nlog-level: debug # comment\n"), 0o600)
+	env := map[string]string{"PALISADE_CONFIG": cfg, "PALISADE_PUBLIC_URL": "https://env.example"}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "")
+	pub := fs.String("public-url", "", "")
+	lvl := fs.String("log-level", "info", "")
+	var nodes stringList
+	fs.Var(&nodes, "node", "")
+	if err := parseFlags(fs, []string{"--addr", "127.0.0.2:9"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if *addr != "127.0.0.2:9" || *pub != "https://env.example" || *lvl != "debug" || nodes.String() != "https://a.example,https://b.example" {
+		t.Fatalf("addr %s public-url %s log-level %s nodes %s", *addr, *pub, *lvl, nodes.String())
+	}
+
+	os.WriteFile(cfg, []byte("adr: x\n"), 0o600)
+	fs = flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.String("addr", "", "")
+	if err := parseFlags(fs, nil, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "unknown setting(s) adr") {
+		t.Fatalf("typo in config file: %v", err)
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, "unknown command"},
+		{[]string{"partner", "create", "--data-dir", dir}, "--name is required"},
+		{[]string{"partner", "topup", "--name", "x", "--amount", "1.234", "--data-dir", dir}, "--amount"},
+		{[]string{"partner", "topup", "--name", "nobody", "--amount", "5", "--data-dir", dir}, `no partner is named "nobody"`},
+		{[]string{"partner", "create", "--name", "x", "--allowed-ip", "nope", "--data-dir", dir}, "not an IP address or CIDR"},
+		{[]string{"plan", "create", "--name", "x", "--data-dir", dir}, "needs --name, --quota, --price and --rank"},
+		{[]string{"serve", "--role", "bogus", "--data-dir", dir}, "--role"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--master-key", "short", "--data-dir", dir}, "--master-key"},
+	} {
+		err := run(context.Background(), c.args, noEnv, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("palisade %s: error %v; want it to mention %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+	cli(t, noEnv, "partner", "create", "--name", "dup", "--data-dir", dir)
+	err := run(context.Background(), []string{"partner", "create", "--name", "dup", "--data-dir", dir}, noEnv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("duplicate partner: %v", err)
+	}
+	out := cli(t, noEnv, "plan", "create", "--name", "500k", "--quota", "500000", "--price", "120", "--rank", "6", "--data-dir", dir)
+	if !strings.Contains(out, "created plan 500k") || !strings.Contains(cli(t, noEnv, "plan", "list", "--data-dir", dir), "500,000") {
+		t.Fatalf("plan create: %s", out)
+	}
+	if out := cli(t, noEnv, "migrate", "--data-dir", dir); !strings.Contains(out, "schema is at version 1") {
+		t.Fatalf("migrate: %s", out)
+	}
+	var help bytes.Buffer
+	_ = run(context.Background(), []string{"serve", "--help"}, noEnv, io.Discard, &help)
+	for _, want := range []string{"-addr", "PALISADE_", "-database-url", "-data-dir"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("serve --help lacks %q:\n%s", want, help.String())
+		}
+	}
+	sc := bufio.NewScanner(strings.NewReader(cli(t, noEnv, "help")))
+	lines := 0
+	for sc.Scan() {
+		lines++
+	}
+	if lines < 5 {
+		t.Fatal("help is too short")
+	}
+}
