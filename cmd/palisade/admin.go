@@ -20,6 +20,8 @@ Subcommands:
   topup            --name NAME --amount 100.00 [--note TEXT]       add credit
   allow-ip         --name NAME CIDR                                let the partner's keys be used from CIDR
   allow-downgrade  --name NAME [--allow=false]                     let (or stop) the partner move websites to cheaper plans
+  rotate-key       --name NAME [--keep-old]                        issue a new API key (printed once); revoke the old ones unless --keep-old
+  revoke-key       --name NAME PREFIX                              revoke one key by the prefix 'partner show' lists
 
 Every subcommand also takes the store flags (--data-dir, --database-url, --master-key); see 'palisade partner create --help'.
 `
@@ -42,6 +44,7 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		amount   *string
 		note     *string
 		allow    *bool
+		keepOld  *bool
 		allowIPs stringList
 	)
 	switch sub {
@@ -53,7 +56,9 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		note = fs.String("note", "", "reason shown in the ledger")
 	case "allow-downgrade":
 		allow = fs.Bool("allow", true, "true lets the partner downgrade plans; false stops it")
-	case "list", "show", "allow-ip":
+	case "rotate-key":
+		keepOld = fs.Bool("keep-old", false, "keep the old keys working, for a changeover in two steps")
+	case "list", "show", "allow-ip", "revoke-key":
 	default:
 		fmt.Fprint(stderr, partnerUsage)
 		return fmt.Errorf("unknown partner subcommand %q: %w", sub, errUsage)
@@ -67,7 +72,10 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 	if sub == "allow-ip" && fs.NArg() != 1 {
 		return fmt.Errorf("partner allow-ip: give exactly one IP or CIDR after the flags: %w", errUsage)
 	}
-	if sub != "allow-ip" && fs.NArg() > 0 {
+	if sub == "revoke-key" && fs.NArg() != 1 {
+		return fmt.Errorf("partner revoke-key: give the key's prefix (see 'partner show') after the flags: %w", errUsage)
+	}
+	if sub != "allow-ip" && sub != "revoke-key" && fs.NArg() > 0 {
 		return fmt.Errorf("partner %s: unexpected arguments %q: %w", sub, fs.Args(), errUsage)
 	}
 	var parsedAmount core.Cents
@@ -77,7 +85,7 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 			return fmt.Errorf("--amount: %v", err)
 		}
 	}
-	log, _ := newLogger(stderr, "warn", "text")
+	log, _ := newLogger(stderr, "info", "text")
 	db, svc, err := sf.open(ctx, log, stderr)
 	if err != nil {
 		return err
@@ -151,6 +159,24 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		fmt.Fprintf(stdout, "%s's API keys may now be used from %s\n", p.Name, fs.Arg(0))
 		return nil
+	case "rotate-key":
+		key, err := svc.RotateKey(ctx, op, p.ID, *keepOld)
+		if err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "api_key: %s\n", key)
+		if *keepOld {
+			fmt.Fprintln(stdout, "The old keys still work until you revoke them with 'palisade partner revoke-key'. This key is shown only this once.")
+		} else {
+			fmt.Fprintln(stdout, "The old keys no longer work. This key is shown only this once.")
+		}
+		return nil
+	case "revoke-key":
+		if err := svc.RevokeKey(ctx, op, p.ID, fs.Arg(0)); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "revoked %s's key %s\n", p.Name, fs.Arg(0))
+		return nil
 	case "allow-downgrade":
 		if err := svc.SetAllowDowngrade(ctx, op, p.ID, *allow); err != nil {
 			return cliError(err)
@@ -211,7 +237,7 @@ func cmdPlan(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		plan = core.Plan{Name: *name, MonthlyQuota: *quota, Price: p, Rank: *rank}
 	}
-	log, _ := newLogger(stderr, "warn", "text")
+	log, _ := newLogger(stderr, "info", "text")
 	db, svc, err := sf.open(ctx, log, stderr)
 	if err != nil {
 		return err

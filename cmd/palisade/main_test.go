@@ -272,6 +272,13 @@ func TestCLIErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate partner: %v", err)
 	}
+	rotated := cli(t, noEnv, "partner", "rotate-key", "--name", "dup", "--keep-old", "--data-dir", dir)
+	if !regexp.MustCompile(`(?m)^api_key: pk_\S+$`).MatchString(rotated) {
+		t.Fatalf("rotate-key: %s", rotated)
+	}
+	if show := cli(t, noEnv, "partner", "show", "--name", "dup", "--data-dir", dir); strings.Count(show, "api key:") != 2 {
+		t.Fatalf("two keys expected after rotate --keep-old: %s", show)
+	}
 	out := cli(t, noEnv, "plan", "create", "--name", "500k", "--quota", "500000", "--price", "120", "--rank", "6", "--data-dir", dir)
 	if !strings.Contains(out, "created plan 500k") || !strings.Contains(cli(t, noEnv, "plan", "list", "--data-dir", dir), "500,000") {
 		t.Fatalf("plan create: %s", out)

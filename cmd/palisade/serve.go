@@ -100,7 +100,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	log, _ := newLogger(stderr, "warn", "text")
+	log, _ := newLogger(stderr, "info", "text")
 	db, _, err := sf.open(ctx, log, stderr)
 	if err != nil {
 		return err

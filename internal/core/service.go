@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/secret"
@@ -280,11 +281,7 @@ func (s *Service) CreatePartner(ctx context.Context, c Caller, in PartnerCreate)
 	if err != nil {
 		return Partner{}, "", err
 	}
-	key, err := secret.NewToken(s.rand, "pk_")
-	if err != nil {
-		return Partner{}, "", err
-	}
-	sealed, err := s.box.Seal(key)
+	key, sealed, err := s.newPartnerKey()
 	if err != nil {
 		return Partner{}, "", err
 	}
@@ -295,7 +292,7 @@ func (s *Service) CreatePartner(ctx context.Context, c Caller, in PartnerCreate)
 		if err := tx.InsertPartner(ctx, &p); err != nil {
 			return err
 		}
-		k := &APIKey{PartnerID: p.ID, Prefix: key[:7], Hash: secret.Hash(key), Sealed: sealed, AllowedCIDRs: cidrs, CreatedAt: now}
+		k := &APIKey{PartnerID: p.ID, Prefix: keyPrefix(key), Hash: secret.Hash(key), Sealed: sealed, AllowedCIDRs: cidrs, CreatedAt: now}
 		if err := tx.InsertAPIKey(ctx, k); err != nil {
 			return err
 		}
@@ -306,6 +303,98 @@ func (s *Service) CreatePartner(ctx context.Context, c Caller, in PartnerCreate)
 		return Partner{}, "", err
 	}
 	return p, key, nil
+}
+
+func (s *Service) newPartnerKey() (key, sealed string, err error) {
+	if key, err = secret.NewToken(s.rand, "pk_"); err != nil {
+		return "", "", err
+	}
+	sealed, err = s.box.Seal(key)
+	return key, sealed, err
+}
+
+// keyPrefix is the part of a key shown in listings and the audit log.
+func keyPrefix(key string) string { return key[:10] }
+
+// RotateKey issues a new API key for a partner, allowed from the same
+// addresses as its current keys, and revokes the old ones at once unless
+// keepOld is set (for a changeover in two steps). The new key is returned
+// here and never again.
+func (s *Service) RotateKey(ctx context.Context, c Caller, partnerID int64, keepOld bool) (string, error) {
+	key, sealed, err := s.newPartnerKey()
+	if err != nil {
+		return "", err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		now := s.clock()
+		if _, err := tx.Partner(ctx, partnerID, true); err != nil {
+			return err
+		}
+		old, err := tx.APIKeys(ctx, partnerID)
+		if err != nil {
+			return err
+		}
+		var cidrs []netip.Prefix
+		seen := map[netip.Prefix]bool{}
+		for _, k := range old {
+			for _, p := range k.AllowedCIDRs {
+				if !seen[p] {
+					seen[p] = true
+					cidrs = append(cidrs, p)
+				}
+			}
+		}
+		k := &APIKey{PartnerID: partnerID, Prefix: keyPrefix(key), Hash: secret.Hash(key), Sealed: sealed, AllowedCIDRs: cidrs, CreatedAt: now}
+		if err := tx.InsertAPIKey(ctx, k); err != nil {
+			return err
+		}
+		var revoked []string
+		if !keepOld {
+			for _, o := range old {
+				if err := tx.RevokeAPIKey(ctx, partnerID, o.ID, now); err != nil {
+					return err
+				}
+				revoked = append(revoked, o.Prefix)
+			}
+		}
+		c.PartnerID = partnerID
+		return s.audit(ctx, tx, c, now, "api_key", k.Prefix, "rotate", map[string]any{"revoked": revoked}, map[string]any{"key": k.Prefix, "allowed_ips": prefixStrings(cidrs)})
+	})
+	if err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// RevokeKey revokes the partner's active key whose prefix (as "partner show"
+// lists it) is given. The partner's last key cannot be revoked: rotate it.
+func (s *Service) RevokeKey(ctx context.Context, c Caller, partnerID int64, prefix string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		keys, err := tx.APIKeys(ctx, partnerID)
+		if err != nil {
+			return err
+		}
+		var match []APIKey
+		for _, k := range keys {
+			if k.Prefix == strings.TrimSuffix(prefix, "…") {
+				match = append(match, k)
+			}
+		}
+		switch {
+		case len(match) == 0:
+			return Errorf(ENOTFOUND, "partner %d has no active key starting %q", partnerID, prefix)
+		case len(keys) == 1:
+			return Errorf(ECONFLICT, "%s is the partner's only key; use rotate-key to replace it", prefix)
+		}
+		now := s.clock()
+		for _, k := range match {
+			if err := tx.RevokeAPIKey(ctx, partnerID, k.ID, now); err != nil {
+				return err
+			}
+		}
+		c.PartnerID = partnerID
+		return s.audit(ctx, tx, c, now, "api_key", match[0].Prefix, "revoke", map[string]any{"key": match[0].Prefix}, nil)
+	})
 }
 
 // Partners lists every partner (operator only).

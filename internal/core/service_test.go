@@ -522,3 +522,47 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 		}
 	})
 }
+
+func TestRotateAndRevokeKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		ip := mustAddr("203.0.113.5")
+		p, old, err := f.svc.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "acme", AllowedIPs: []string{"203.0.113.0/24"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, err := f.svc.RotateKey(ctx, core.Operator(), p.ID, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{old, kept} {
+			if _, err := f.svc.Authenticate(ctx, k, ip, core.ProtocolREST); err != nil {
+				t.Fatalf("key after rotate --keep-old: %v", err)
+			}
+		}
+		// The new key inherits the address binding.
+		_, err = f.svc.Authenticate(ctx, kept, mustAddr("198.51.100.1"), core.ProtocolREST)
+		wantCode(t, err, core.EFORBIDDEN)
+		if err := f.svc.RevokeKey(ctx, core.Operator(), p.ID, old[:10]); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.Authenticate(ctx, old, ip, core.ProtocolREST)
+		wantCode(t, err, core.EUNAUTHORIZED)
+		err = f.svc.RevokeKey(ctx, core.Operator(), p.ID, kept[:10])
+		wantCode(t, err, core.ECONFLICT) // the last key
+		err = f.svc.RevokeKey(ctx, core.Operator(), p.ID, "pk_nothing")
+		wantCode(t, err, core.ENOTFOUND)
+		fresh, err := f.svc.RotateKey(ctx, core.Operator(), p.ID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.Authenticate(ctx, kept, ip, core.ProtocolREST)
+		wantCode(t, err, core.EUNAUTHORIZED)
+		if _, err := f.svc.Authenticate(ctx, fresh, ip, core.ProtocolREST); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.RotateKey(ctx, core.Operator(), 9999, false)
+		wantCode(t, err, core.ENOTFOUND)
+	})
+}

@@ -61,6 +61,7 @@ type Tx interface {
 	APIKeyByHash(ctx context.Context, hash string) (APIKey, error)
 	APIKeys(ctx context.Context, partnerID int64) ([]APIKey, error)
 	SetAPIKeyCIDRs(ctx context.Context, partnerID, keyID int64, cidrs []netip.Prefix) error
+	RevokeAPIKey(ctx context.Context, partnerID, keyID int64, at time.Time) error
 
 	InsertLedger(ctx context.Context, e *LedgerEntry) error
 	Ledger(ctx context.Context, partnerID, after int64, limit int) ([]LedgerEntry, error)

@@ -205,6 +205,10 @@ func (t *tx) SetAPIKeyCIDRs(ctx context.Context, partnerID, keyID int64, cidrs [
 	return t.execOne(ctx, "API key", "UPDATE partner_api_keys SET allowed_cidrs = $1 WHERE id = $2 AND partner_id = $3", joinPrefixes(cidrs), keyID, partnerID)
 }
 
+func (t *tx) RevokeAPIKey(ctx context.Context, partnerID, keyID int64, at time.Time) error {
+	return t.execOne(ctx, "API key", "UPDATE partner_api_keys SET revoked_at = $1 WHERE id = $2 AND partner_id = $3 AND revoked_at IS NULL", at, keyID, partnerID)
+}
+
 // ---- ledger ----
 
 func (t *tx) InsertLedger(ctx context.Context, e *core.LedgerEntry) error {

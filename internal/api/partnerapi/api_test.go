@@ -212,6 +212,9 @@ func TestNativeAPI(t *testing.T) {
 			steps = append(steps, scenario{"create", call{method: "POST", path: "/v1/websites", key: a, body: `{"domain":"s` + string(rune('0'+i)) + `.example.com"}`}, 201, nil, nil, nil})
 		}
 		runScenarios(t, e, append(steps, []scenario{
+			{"get v1", call{method: "GET", path: "/v1/websites/S0.example.com", key: a}, 200, []string{`"domain":"s0.example.com"`, `"plan":"Free"`}, nil, map[string]string{"ETag": `"1.1"`}},
+			{"get v1 missing", call{method: "GET", path: "/v1/websites/none.example.com", key: a}, 404, []string{"not registered"}, nil, nil},
+			{"get v1 bad domain", call{method: "GET", path: "/v1/websites/localhost", key: a}, 400, []string{`"field":"domain"`}, nil, nil},
 			{"plans", call{method: "GET", path: "/v1/plans", key: a}, 200, []string{`"name":"Free"`, `"name":"200k"`, `"price":"60.00"`, `"price_cents":6000`, `"monthly_quota":200000`}, nil, nil},
 			{"unknown field", call{method: "POST", path: "/v1/websites", key: a, body: `{"domian":"x.example.com"}`}, 400, []string{`unknown field \"domian\"`}, nil, nil},
 			{"page 1", call{method: "GET", path: "/v1/websites?limit=2", key: a}, 200, []string{"s0.example.com", "s1.example.com", `"next_cursor":"c`}, []string{"s2.example.com"}, nil},
