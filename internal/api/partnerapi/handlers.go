@@ -8,6 +8,47 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 )
 
+// handlerFunc is a handler that returns its error; h writes it in the API's
+// error shape, so each handler reads as its happy path.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (a *API) h(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			writeError(w, r, a.log, err)
+		}
+	})
+}
+
+// mutation is what a changing request carries: its fields, its
+// Idempotency-Key and its If-Match precondition.
+type mutation struct {
+	in    *input
+	idem  core.Idem
+	match core.Match
+}
+
+// readMutation reads a request body and headers. With fields given, any
+// other field is refused (the native API); without, unknown fields are
+// ignored (the BotGuard-compatible API).
+func readMutation(r *http.Request, fields ...string) (mutation, error) {
+	var m mutation
+	var err error
+	if m.in, err = readInput(r); err != nil {
+		return m, err
+	}
+	if len(fields) > 0 {
+		if err = m.in.strict(fields...); err != nil {
+			return m, err
+		}
+	}
+	if m.match, err = ifMatch(r); err != nil {
+		return m, err
+	}
+	m.idem, err = idem(r, m.in)
+	return m, err
+}
+
 // lang picks the language of dashboard URLs in website responses.
 func lang(r *http.Request) string {
 	l := strings.ToLower(r.URL.Query().Get("lang"))
@@ -17,54 +58,7 @@ func lang(r *http.Request) string {
 	return "en"
 }
 
-// ---- BotGuard Partner API v2 compatible ----
-
-func (a *API) handleWebsiteList() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := a.svc.Websites(r.Context(), callerFrom(r.Context()), core.WebsiteFilter{})
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, a.websites(ws, lang(r)))
-	})
-}
-
-// handleWebsiteCreate serves both POST /website and POST /v1/websites.
-func (a *API) handleWebsiteCreate(strict bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := readInput(r)
-		if err == nil && strict {
-			err = in.strict("domain", "user", "plan")
-		}
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		user, err := in.id("user")
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		key, err := idem(r, in)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		plan := in.str("plan")
-		if plan == "" {
-			plan = in.str("package")
-		}
-		site, replayed, err := a.svc.CreateWebsite(r.Context(), callerFrom(r.Context()), core.WebsiteCreate{Domain: in.str("domain"), SubaccountID: user, Plan: plan}, key)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		a.writeWebsite(w, r, http.StatusCreated, site, replayed)
-	})
-}
-
-func (a *API) writeWebsite(w http.ResponseWriter, r *http.Request, status int, site core.Website, replayed bool) {
+func (a *API) writeWebsite(w http.ResponseWriter, r *http.Request, status int, site core.Website, replayed bool) error {
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
@@ -72,134 +66,218 @@ func (a *API) writeWebsite(w http.ResponseWriter, r *http.Request, status int, s
 		w.Header().Set("ETag", core.ETag(site))
 	}
 	writeJSON(w, status, a.website(site, lang(r)))
+	return nil
+}
+
+// writePage writes a native list page; lastID, the last item's ID, makes the
+// cursor of the next page when this one is full.
+func writePage[T any](w http.ResponseWriter, items []T, limit int, lastID int64) error {
+	writeJSON(w, http.StatusOK, list[T]{Data: items, NextCursor: nextCursor(len(items), limit, lastID)})
+	return nil
+}
+
+// strictFields returns fields for the native API and nothing for the
+// compatible one (which ignores unknown fields).
+func strictFields(strict bool, fields ...string) []string {
+	if strict {
+		return fields
+	}
+	return nil
+}
+
+// ---- websites ----
+
+func (a *API) handleWebsiteList() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		ws, err := a.svc.Websites(r.Context(), callerFrom(r.Context()), core.WebsiteFilter{})
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, a.websites(ws, lang(r)))
+		return nil
+	})
+}
+
+func (a *API) handleV1WebsiteList() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		after, limit, err := page(r)
+		if err != nil {
+			return err
+		}
+		user, err := parseID("user", q.Get("user"))
+		if err != nil {
+			return err
+		}
+		f := core.WebsiteFilter{Status: q.Get("status"), SubaccountID: user, DomainContains: q.Get("domain"), Plan: q.Get("plan"), After: after, Limit: limit}
+		ws, err := a.svc.Websites(r.Context(), callerFrom(r.Context()), f)
+		if err != nil {
+			return err
+		}
+		var last int64
+		if len(ws) > 0 {
+			last = ws[len(ws)-1].ID
+		}
+		return writePage(w, a.websites(ws, lang(r)), limit, last)
+	})
+}
+
+// handleWebsiteCreate serves POST /website and (strict) POST /v1/websites.
+func (a *API) handleWebsiteCreate(strict bool) http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		m, err := readMutation(r, strictFields(strict, "domain", "user", "plan")...)
+		if err != nil {
+			return err
+		}
+		user, err := m.in.id("user")
+		if err != nil {
+			return err
+		}
+		plan := m.in.str("plan")
+		if plan == "" {
+			plan = m.in.str("package") // BotGuard-era modules say package
+		}
+		site, replayed, err := a.svc.CreateWebsite(r.Context(), callerFrom(r.Context()), core.WebsiteCreate{Domain: m.in.str("domain"), SubaccountID: user, Plan: plan}, m.idem)
+		if err != nil {
+			return err
+		}
+		return a.writeWebsite(w, r, http.StatusCreated, site, replayed)
+	})
 }
 
 func (a *API) handleWebsiteGet() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		site, err := a.svc.Website(r.Context(), callerFrom(r.Context()), r.PathValue("domain"))
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
-		a.writeWebsite(w, r, http.StatusOK, site, false)
+		return a.writeWebsite(w, r, http.StatusOK, site, false)
 	})
 }
 
 // handleWebsiteUpdate serves PUT /website/{domain} (status=paused|online,
-// optional user) and PATCH /v1/websites/{domain}.
+// optional user) and (strict) PATCH /v1/websites/{domain}.
 func (a *API) handleWebsiteUpdate(strict bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := readInput(r)
-		if err == nil && strict {
-			err = in.strict("status", "user")
-		}
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		m, err := readMutation(r, strictFields(strict, "status", "user")...)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		match, err := ifMatch(r)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		var u core.WebsiteUpdate
-		if in.has("status") {
-			s := strings.ToLower(in.str("status"))
+		if m.in.has("status") {
+			s := strings.ToLower(m.in.str("status"))
 			u.Status = &s
 		}
-		if in.has("user") {
-			id, err := in.id("user")
+		if m.in.has("user") {
+			id, err := m.in.id("user")
 			if err != nil {
-				writeError(w, r, a.log, err)
-				return
+				return err
 			}
 			u.SubaccountID = &id
 		}
 		if u.Status == nil && u.SubaccountID == nil {
-			writeError(w, r, a.log, core.FieldError("status", "nothing to change: send status=paused to suspend or status=online to resume"))
-			return
+			return core.FieldError("status", "nothing to change: send status=paused to suspend or status=online to resume")
 		}
-		site, err := a.svc.UpdateWebsite(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), u, match)
+		site, err := a.svc.UpdateWebsite(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), u, m.match)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
-		a.writeWebsite(w, r, http.StatusOK, site, false)
+		return a.writeWebsite(w, r, http.StatusOK, site, false)
 	})
 }
 
 func (a *API) handleWebsiteDelete() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		match, err := ifMatch(r)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		site, err := a.svc.DeleteWebsite(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), match)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
-		a.writeWebsite(w, r, http.StatusOK, site, false)
+		return a.writeWebsite(w, r, http.StatusOK, site, false)
 	})
 }
 
+func (a *API) handleChangePlan() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		m, err := readMutation(r, "plan")
+		if err != nil {
+			return err
+		}
+		site, replayed, err := a.svc.ChangePlan(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), m.in.str("plan"), m.match, m.idem)
+		if err != nil {
+			return err
+		}
+		return a.writeWebsite(w, r, http.StatusOK, site, replayed)
+	})
+}
+
+func (a *API) handleRenew() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		m, err := readMutation(r, "months")
+		if err != nil {
+			return err
+		}
+		months, err := m.in.integer("months", 1)
+		if err != nil {
+			return err
+		}
+		site, replayed, err := a.svc.Renew(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), months, m.match, m.idem)
+		if err != nil {
+			return err
+		}
+		return a.writeWebsite(w, r, http.StatusOK, site, replayed)
+	})
+}
+
+// ---- subaccounts ----
+
 func (a *API) handleUserList(native bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		f := core.SubaccountFilter{Email: r.URL.Query().Get("email")}
 		if native {
 			var err error
-			f.After, f.Limit, err = page(r)
-			if err != nil {
-				writeError(w, r, a.log, err)
-				return
+			if f.After, f.Limit, err = page(r); err != nil {
+				return err
 			}
 		}
 		subs, err := a.svc.Subaccounts(r.Context(), callerFrom(r.Context()), f)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		if !native {
 			writeJSON(w, http.StatusOK, users(subs))
-			return
+			return nil
 		}
 		var last int64
 		if len(subs) > 0 {
 			last = subs[len(subs)-1].ID
 		}
-		writeJSON(w, http.StatusOK, list[userView]{Data: users(subs), NextCursor: nextCursor(len(subs), f.Limit, last)})
+		return writePage(w, users(subs), f.Limit, last)
 	})
 }
 
 func (a *API) handleUserCreate(strict bool) http.Handler {
-	fields := []string{"email", "first_name", "last_name", "company", "country", "address", "lang"}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := readInput(r)
-		if err == nil && strict {
-			err = in.strict(fields...)
-		}
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		m, err := readMutation(r, strictFields(strict, "email", "first_name", "last_name", "company", "country", "address", "lang")...)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
-		key, err := idem(r, in)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
+		in := m.in
 		sub, replayed, err := a.svc.CreateSubaccount(r.Context(), callerFrom(r.Context()), core.SubaccountCreate{
 			Email: in.str("email"), FirstName: in.str("first_name"), LastName: in.str("last_name"),
 			Company: in.str("company"), Country: in.str("country"), Address: in.str("address"), Lang: in.str("lang"),
-		}, key)
+		}, m.idem)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		if replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
 		writeJSON(w, http.StatusCreated, user(sub))
+		return nil
 	})
 }
 
@@ -212,169 +290,75 @@ func pathID(r *http.Request) (int64, error) {
 }
 
 func (a *API) handleUserGet() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		sub, err := a.svc.Subaccount(r.Context(), callerFrom(r.Context()), id)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, user(sub))
+		return nil
 	})
 }
 
 func (a *API) handleUserDelete(native bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		if err := a.svc.DeleteSubaccount(r.Context(), callerFrom(r.Context()), id); err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		if native {
 			w.WriteHeader(http.StatusNoContent)
-			return
+			return nil
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "id": id, "deleted": true})
+		return nil
 	})
 }
 
-// ---- native /v1 ----
+// ---- plans, credit, audit ----
 
 func (a *API) handlePlans() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		plans, err := a.svc.Plans(r.Context())
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		out := make([]planView, len(plans))
 		for i, p := range plans {
 			out[i] = planView{Name: p.Name, MonthlyQuota: p.MonthlyQuota, Price: p.Price, PriceCents: int64(p.Price), Rank: p.Rank}
 		}
-		writeJSON(w, http.StatusOK, list[planView]{Data: out})
-	})
-}
-
-func (a *API) handleV1WebsiteList() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		after, limit, err := page(r)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		user, err := parseID("user", q.Get("user"))
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		f := core.WebsiteFilter{Status: q.Get("status"), SubaccountID: user, DomainContains: q.Get("domain"), Plan: q.Get("plan"), After: after, Limit: limit}
-		ws, err := a.svc.Websites(r.Context(), callerFrom(r.Context()), f)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		var last int64
-		if len(ws) > 0 {
-			last = ws[len(ws)-1].ID
-		}
-		writeJSON(w, http.StatusOK, list[websiteView]{Data: a.websites(ws, lang(r)), NextCursor: nextCursor(len(ws), limit, last)})
-	})
-}
-
-func (a *API) handleChangePlan() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := readInput(r)
-		if err == nil {
-			err = in.strict("plan")
-		}
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		match, err := ifMatch(r)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		key, err := idem(r, in)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		site, replayed, err := a.svc.ChangePlan(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), in.str("plan"), match, key)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		a.writeWebsite(w, r, http.StatusOK, site, replayed)
-	})
-}
-
-func (a *API) handleRenew() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := readInput(r)
-		if err == nil {
-			err = in.strict("months")
-		}
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		months, err := in.integer("months", 1)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		match, err := ifMatch(r)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		key, err := idem(r, in)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		site, replayed, err := a.svc.Renew(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), months, match, key)
-		if err != nil {
-			writeError(w, r, a.log, err)
-			return
-		}
-		a.writeWebsite(w, r, http.StatusOK, site, replayed)
+		writeJSON(w, http.StatusOK, list[planView]{Data: out}) // all plans fit one page
+		return nil
 	})
 }
 
 func (a *API) handleCredit() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := a.svc.Partner(r.Context(), callerFrom(r.Context()))
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"balance": p.Balance, "balance_cents": int64(p.Balance), "partner": p.Name, "allow_downgrade": p.AllowDowngrade})
+		return nil
 	})
 }
 
 func (a *API) handleLedger() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		after, limit, err := page(r)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		es, err := a.svc.Ledger(r.Context(), callerFrom(r.Context()), after, limit)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		out := make([]ledgerView, len(es))
 		var last int64
@@ -387,21 +371,19 @@ func (a *API) handleLedger() http.Handler {
 			}
 			last = e.ID
 		}
-		writeJSON(w, http.StatusOK, list[ledgerView]{Data: out, NextCursor: nextCursor(len(es), limit, last)})
+		return writePage(w, out, limit, last)
 	})
 }
 
 func (a *API) handleAudit() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		after, limit, err := page(r)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		es, err := a.svc.Audit(r.Context(), callerFrom(r.Context()), after, limit)
 		if err != nil {
-			writeError(w, r, a.log, err)
-			return
+			return err
 		}
 		out := make([]auditView, len(es))
 		var last int64
@@ -410,7 +392,7 @@ func (a *API) handleAudit() http.Handler {
 				ObjectType: e.ObjectType, ObjectID: e.ObjectID, Action: e.Action, OldState: rawState(e.OldState), NewState: rawState(e.NewState)}
 			last = e.ID
 		}
-		writeJSON(w, http.StatusOK, list[auditView]{Data: out, NextCursor: nextCursor(len(es), limit, last)})
+		return writePage(w, out, limit, last)
 	})
 }
 
