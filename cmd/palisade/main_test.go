@@ -283,7 +283,11 @@ func TestCLIErrors(t *testing.T) {
 	if !strings.Contains(out, "created plan 500k") || !strings.Contains(cli(t, noEnv, "plan", "list", "--data-dir", dir), "500,000") {
 		t.Fatalf("plan create: %s", out)
 	}
-	if out := cli(t, noEnv, "migrate", "--data-dir", dir); !strings.Contains(out, "schema is at version 1") {
+	err = run(context.Background(), []string{"plan", "list", "--data-dir", dir, "--master-key", strings.Repeat("ab", 32)}, noEnv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "master key does not match") {
+		t.Fatalf("wrong master key: %v", err)
+	}
+	if out := cli(t, noEnv, "migrate", "--data-dir", dir); !strings.Contains(out, "schema is at version 2") {
 		t.Fatalf("migrate: %s", out)
 	}
 	var help bytes.Buffer

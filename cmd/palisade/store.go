@@ -68,6 +68,10 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 		nodes = []string{s.publicURL}
 	}
 	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan}, core.WithLogger(log))
+	if err := svc.CheckMasterKey(ctx); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
 	if _, err := svc.SeedPlans(ctx); err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("seed plans: %w", err)

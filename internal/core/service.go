@@ -192,6 +192,33 @@ func (s *Service) keyed(ctx context.Context, c Caller, idem Idem, objType string
 	return false, Errorf(ECONFLICT, "a request with Idempotency-Key %q is still in progress; retry shortly", idem.Key)
 }
 
+// masterKeyCheck is sealed into the store on first start, so that a node
+// started with another master key is stopped before it serves errors.
+const masterKeyCheck = "palisade master key check"
+
+// CheckMasterKey verifies the master key opens what this store was sealed
+// with, recording a check value on first use. Call it once at start-up.
+func (s *Service) CheckMasterKey(ctx context.Context) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		sealed, err := tx.Meta(ctx, "master_key_check")
+		if ErrorCode(err) == ENOTFOUND {
+			v, err := s.box.Seal(masterKeyCheck)
+			if err != nil {
+				return err
+			}
+			return tx.SetMeta(ctx, "master_key_check", v)
+		}
+		if err != nil {
+			return err
+		}
+		if v, err := s.box.Open(sealed); err != nil || v != masterKeyCheck {
+			return errors.New("the master key does not match this database: its API keys were sealed with another one. " +
+				"Restore the original master.key in --data-dir, or give every node the same --master-key")
+		}
+		return nil
+	})
+}
+
 // ---- plans ----
 
 // Plans lists all plans by rank.

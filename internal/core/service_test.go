@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -564,5 +565,24 @@ func TestRotateAndRevokeKeys(t *testing.T) {
 		}
 		_, err = f.svc.RotateKey(ctx, core.Operator(), 9999, false)
 		wantCode(t, err, core.ENOTFOUND)
+	})
+}
+
+func TestMasterKeyCheck(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		for i := 0; i < 2; i++ { // records the check value, then verifies it
+			if err := f.svc.CheckMasterKey(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		other := make([]byte, secret.KeySize)
+		other[0] = 1
+		box, _ := secret.NewBox(other, nil)
+		wrong := core.NewService(db, box, core.Config{})
+		if err := wrong.CheckMasterKey(ctx); err == nil || !strings.Contains(err.Error(), "master key does not match") {
+			t.Fatalf("another master key: %v", err)
+		}
 	})
 }

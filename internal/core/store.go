@@ -87,6 +87,9 @@ type Tx interface {
 	InsertAudit(ctx context.Context, e *AuditEntry) error
 	Audit(ctx context.Context, partnerID, after int64, limit int) ([]AuditEntry, error)
 
+	Meta(ctx context.Context, key string) (string, error)
+	SetMeta(ctx context.Context, key, value string) error
+
 	Idempotency(ctx context.Context, partnerID int64, key string) (IdempotencyRecord, error)
 	InsertIdempotency(ctx context.Context, r *IdempotencyRecord) error
 	FinishIdempotency(ctx context.Context, partnerID int64, key, objectID string) error

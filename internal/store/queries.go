@@ -452,6 +452,19 @@ func (t *tx) Audit(ctx context.Context, partnerID, after int64, limit int) ([]co
 	return out, rows.Err()
 }
 
+// ---- meta ----
+
+func (t *tx) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := t.queryRow(ctx, "SELECT value FROM meta WHERE key = $1", key).Scan(&v)
+	return v, notFound(err, "meta "+key)
+}
+
+func (t *tx) SetMeta(ctx context.Context, key, value string) error {
+	_, err := t.exec(ctx, "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+	return err
+}
+
 // ---- idempotency ----
 
 func (t *tx) Idempotency(ctx context.Context, partnerID int64, key string) (core.IdempotencyRecord, error) {
