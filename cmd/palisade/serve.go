@@ -68,6 +68,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if len(partners) == 0 {
 		fmt.Fprintf(stdout, "No partners yet. Create the first one in another shell (it prints the API key once):\n  palisade partner create --name \"My Hosting\"%s\n", storeArgs(sf))
 	}
+	mctx, stopMaintenance := context.WithCancel(ctx)
+	defer stopMaintenance()
+	go svc.RunMaintenance(mctx, time.Hour)
 	h := server.NewHandler(server.Deps{Service: svc, Logger: log, TrustedProxies: trusted})
 	return server.Serve(ctx, ln, h, *grace, log)
 }

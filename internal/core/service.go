@@ -123,22 +123,28 @@ func stateJSON(v any) string {
 // cached balance in the same transaction. A charge that would take the balance
 // below zero fails with EPAYMENTREQUIRED and changes nothing.
 func (s *Service) post(ctx context.Context, tx Tx, p *Partner, c Caller, at time.Time, amount Cents, kind, reason string, websiteID int64) error {
+	_, err := s.postEntry(ctx, tx, p, c, at, amount, kind, reason, websiteID)
+	return err
+}
+
+// postEntry is post returning the entry written (zero when amount is 0).
+func (s *Service) postEntry(ctx context.Context, tx Tx, p *Partner, c Caller, at time.Time, amount Cents, kind, reason string, websiteID int64) (LedgerEntry, error) {
 	if amount == 0 {
-		return nil
+		return LedgerEntry{}, nil
 	}
 	next := p.Balance + amount
 	if amount < 0 && next < 0 {
-		return Errorf(EPAYMENTREQUIRED, "insufficient credit: %s costs %s, the balance is %s", reason, (-amount).String(), p.Balance.String())
+		return LedgerEntry{}, Errorf(EPAYMENTREQUIRED, "insufficient credit: %s costs %s, the balance is %s", reason, (-amount).String(), p.Balance.String())
 	}
 	e := &LedgerEntry{PartnerID: p.ID, Amount: amount, BalanceAfter: next, Kind: kind, Reason: reason, WebsiteID: websiteID, Actor: c.Actor, CreatedAt: at}
 	if err := tx.InsertLedger(ctx, e); err != nil {
-		return err
+		return LedgerEntry{}, err
 	}
 	if err := tx.SetPartnerBalance(ctx, p.ID, next); err != nil {
-		return err
+		return LedgerEntry{}, err
 	}
 	p.Balance = next
-	return nil
+	return *e, nil
 }
 
 // keyed runs do in one transaction, exactly once per Idempotency-Key: a retry
@@ -217,6 +223,34 @@ func (s *Service) CheckMasterKey(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// PurgeIdempotencyKeys forgets Idempotency-Keys older than IdempotencyTTL,
+// which would otherwise pile up, and returns how many it removed.
+func (s *Service) PurgeIdempotencyKeys(ctx context.Context) (n int64, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		n, err = tx.PurgeIdempotency(ctx, s.clock().Add(-IdempotencyTTL))
+		return err
+	})
+	return n, err
+}
+
+// RunMaintenance does housekeeping every interval until ctx ends.
+func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := s.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("purge idempotency keys", "err", err)
+		} else if n > 0 {
+			s.log.Info("purged expired idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // ---- plans ----
@@ -467,14 +501,9 @@ func (s *Service) TopUp(ctx context.Context, c Caller, partnerID int64, amount C
 			return err
 		}
 		old := p.Balance
-		if err := s.post(ctx, tx, &p, c, now, amount, LedgerTopUp, note, 0); err != nil {
+		if entry, err = s.postEntry(ctx, tx, &p, c, now, amount, LedgerTopUp, note, 0); err != nil {
 			return err
 		}
-		entries, err := tx.Ledger(ctx, p.ID, 0, 0)
-		if err != nil {
-			return err
-		}
-		entry = entries[len(entries)-1]
 		c.PartnerID = p.ID
 		return s.audit(ctx, tx, c, now, "partner", strconv.FormatInt(p.ID, 10), "topup", map[string]any{"balance": old}, map[string]any{"balance": p.Balance})
 	})

@@ -335,8 +335,11 @@ func TestIdempotentCreate(t *testing.T) {
 		// The same key with another request is refused.
 		_, _, err = f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "other.example.com"}, core.Idem{Key: "order-1", Hash: "hash-b"})
 		wantCode(t, err, core.ECONFLICT)
-		// After the key expires it starts afresh (and the domain is taken).
+		// After the key expires it is purged and starts afresh (and the domain is taken).
 		f.advance(core.IdempotencyTTL + time.Minute)
+		if n, err := f.svc.PurgeIdempotencyKeys(ctx); err != nil || n != 1 {
+			t.Fatalf("purge: %d %v", n, err)
+		}
 		_, _, err = f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "once.example.com", Plan: "10k"}, idem)
 		wantCode(t, err, core.ECONFLICT)
 		f.checkLedger(t, c, 9500)

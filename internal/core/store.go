@@ -94,4 +94,6 @@ type Tx interface {
 	InsertIdempotency(ctx context.Context, r *IdempotencyRecord) error
 	FinishIdempotency(ctx context.Context, partnerID int64, key, objectID string) error
 	DeleteIdempotency(ctx context.Context, partnerID int64, key string) error
+	// PurgeIdempotency deletes every key recorded before the given time.
+	PurgeIdempotency(ctx context.Context, before time.Time) (int64, error)
 }

@@ -487,6 +487,14 @@ func (t *tx) FinishIdempotency(ctx context.Context, partnerID int64, key, object
 	return t.execOne(ctx, "idempotency key", "UPDATE idempotency_keys SET object_id = $1 WHERE partner_id = $2 AND key = $3", objectID, partnerID, key)
 }
 
+func (t *tx) PurgeIdempotency(ctx context.Context, before time.Time) (int64, error) {
+	res, err := t.exec(ctx, "DELETE FROM idempotency_keys WHERE created_at < $1", before)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func (t *tx) DeleteIdempotency(ctx context.Context, partnerID int64, key string) error {
 	_, err := t.exec(ctx, "DELETE FROM idempotency_keys WHERE partner_id = $1 AND key = $2", partnerID, key)
 	return err
