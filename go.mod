@@ -3,6 +3,7 @@ module github.com/palisadehq/palisade
 go 1.26.0
 
 require (
+	github.com/gaissmai/bart v0.30.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pressly/goose/v3 v3.29.0
 	golang.org/x/net v0.62.0

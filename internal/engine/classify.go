@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"net/netip"
+	"strings"
+	"sync/atomic"
+)
+
+// Classifier sorts requests into categories by their user agent, headers and
+// address. It is shared by every website's policy.
+type Classifier struct {
+	sigs   []Signature
+	m      *matcher
+	ranges atomic.Pointer[BotRanges]
+	rdns   *RDNSVerifier // nil: no reverse-DNS verification
+}
+
+// NewClassifier compiles the signatures. ranges may be nil; rdns may be nil.
+func NewClassifier(sigs []Signature, ranges *BotRanges, rdns *RDNSVerifier) *Classifier {
+	tokens := make([]string, len(sigs))
+	for i, s := range sigs {
+		tokens[i] = strings.ToLower(s.Token)
+	}
+	c := &Classifier{sigs: sigs, m: newMatcher(tokens), rdns: rdns}
+	if ranges == nil {
+		ranges = &BotRanges{}
+	}
+	c.ranges.Store(ranges)
+	return c
+}
+
+// SetRanges replaces the verified-bot ranges (after a refresh).
+func (c *Classifier) SetRanges(r *BotRanges) { c.ranges.Store(r) }
+
+// Ranges returns the verified-bot ranges in use.
+func (c *Classifier) Ranges() *BotRanges { return c.ranges.Load() }
+
+// classification is the classifier's result.
+type classification struct {
+	category Category
+	detail   string
+	verified bool // a verified good bot: exempt from rate limits
+}
+
+// classify finds the request's category. Signatures win over anomalies; of
+// several signatures the first (by file priority) whose regex agrees wins.
+func (c *Classifier) classify(r *Request) classification {
+	ua := r.UserAgent
+	if ua == "" {
+		return classification{category: SuspiciousBehaviour, detail: "no User-Agent"}
+	}
+	var buf [16]int32
+	hits := c.m.find(ua, buf[:0])
+	best := -1
+	for _, id := range hits {
+		if best != -1 && int(id) >= best {
+			continue
+		}
+		if s := &c.sigs[id]; s.re == nil || s.re.MatchString(ua) {
+			best = int(id)
+		}
+	}
+	if best >= 0 {
+		s := &c.sigs[best]
+		if s.category == SearchEngines {
+			return c.verify(s, r.IP)
+		}
+		return classification{category: s.category, detail: s.Name}
+	}
+	if !looksLikeBrowser(ua) {
+		return classification{category: AutomationTools, detail: "unknown client"}
+	}
+	if score, why := anomalies(r); score >= anomalyThreshold {
+		return classification{category: SuspiciousBehaviour, detail: why}
+	}
+	return classification{category: Humans}
+}
+
+// verify checks that a search-engine user agent comes from that engine: its
+// published ranges when loaded, else forward-confirmed reverse DNS (answered
+// from cache; a first sighting starts a lookup and counts as unverified).
+func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
+	ip = ip.Unmap()
+	ranges := c.ranges.Load()
+	if s.Ranges != "" && ranges.Has(s.Ranges) {
+		if ranges.Contains(s.Ranges, ip) {
+			return classification{category: SearchEngines, detail: s.Name, verified: true}
+		}
+		if len(s.RDNS) == 0 || c.rdns == nil {
+			return classification{category: EmulatedHumans, detail: "fake " + s.Name}
+		}
+	}
+	if len(s.RDNS) > 0 && c.rdns != nil {
+		switch c.rdns.Check(ip, s.RDNS) {
+		case rdnsVerified:
+			return classification{category: SearchEngines, detail: s.Name, verified: true}
+		case rdnsFailed:
+			return classification{category: EmulatedHumans, detail: "fake " + s.Name}
+		}
+		return classification{category: EmulatedHumans, detail: "unverified " + s.Name}
+	}
+	return classification{category: EmulatedHumans, detail: "unverified " + s.Name}
+}
+
+// looksLikeBrowser: every mainstream browser's user agent starts this way.
+func looksLikeBrowser(ua string) bool {
+	return strings.HasPrefix(ua, "Mozilla/") || strings.HasPrefix(ua, "Opera/")
+}
+
+const anomalyThreshold = 3
+
+// anomalies scores headers a real browser would not send the way this
+// request did, and names the weightiest finding.
+func anomalies(r *Request) (int, string) {
+	score, worst, why := 0, 0, ""
+	add := func(n int, reason string) {
+		score += n
+		if n > worst {
+			worst, why = n, reason
+		}
+	}
+	if r.Proto == "HTTP/1.0" {
+		add(3, "HTTP/1.0 with a browser user agent")
+	}
+	if r.header("Accept") == "" {
+		add(2, "no Accept header")
+	}
+	if r.header("Accept-Language") == "" {
+		add(2, "no Accept-Language header")
+	}
+	if r.header("Accept-Encoding") == "" {
+		add(1, "no Accept-Encoding header")
+	}
+	if conn := r.header("Connection"); conn != "" && (r.Proto == "HTTP/2.0" || r.Proto == "HTTP/3.0") {
+		add(2, "Connection header on HTTP/2") // forbidden by RFC 9113
+	} else if strings.EqualFold(conn, "close") {
+		add(1, "Connection: close")
+	}
+	return score, why
+}

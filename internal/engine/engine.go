@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/gaissmai/bart"
+)
+
+// Engine holds the current snapshot of every website's policy and decides
+// requests against it.
+type Engine struct {
+	cls     *Classifier
+	limiter *limiter
+	snap    atomic.Pointer[snapshot]
+	now     func() time.Time
+}
+
+type snapshot struct {
+	byKey    map[[32]byte]*Policy
+	byDomain map[string]*Policy
+	partners map[int64]*PartnerLists
+	loaded   time.Time
+}
+
+// PartnerLists are a partner's allow and deny lists, which apply to all of
+// its websites after the website's own.
+type PartnerLists struct {
+	Allow []string
+	Deny  []string
+}
+
+type partnerSets struct{ allow, deny *bart.Lite }
+
+// New returns an engine with no websites. now may be nil (time.Now).
+func New(cls *Classifier, now func() time.Time) *Engine {
+	if now == nil {
+		now = time.Now
+	}
+	e := &Engine{cls: cls, limiter: newLimiter(), now: now}
+	e.snap.Store(&snapshot{byKey: map[[32]byte]*Policy{}, byDomain: map[string]*Policy{}})
+	return e
+}
+
+// Classifier returns the engine's classifier.
+func (e *Engine) Classifier() *Classifier { return e.cls }
+
+// LoadError is a website whose stored settings did not compile; it is
+// protected with default settings until they are fixed.
+type LoadError struct {
+	WebsiteID int64
+	Err       error
+}
+
+// Load compiles sites (and partners' lists) into a new snapshot and swaps it
+// in. Deleted websites are left out. A site whose settings fail to compile
+// gets the defaults, and is reported.
+func (e *Engine) Load(sites []Site, partners map[int64]PartnerLists) []LoadError {
+	s := &snapshot{byKey: make(map[[32]byte]*Policy, len(sites)), byDomain: make(map[string]*Policy, len(sites)),
+		partners: map[int64]*PartnerLists{}, loaded: e.now()}
+	var errs []LoadError
+	for _, site := range sites {
+		if site.Status == "deleted" {
+			continue
+		}
+		p, err := Compile(site)
+		if err != nil {
+			errs = append(errs, LoadError{WebsiteID: site.ID, Err: err})
+			site.Settings = Settings{}
+			if p, err = Compile(site); err != nil {
+				errs = append(errs, LoadError{WebsiteID: site.ID, Err: err})
+				continue
+			}
+		}
+		if pl, ok := partners[site.PartnerID]; ok {
+			p.partner = &partnerSets{allow: prefixSet(pl.Allow), deny: prefixSet(pl.Deny)}
+		}
+		s.byKey[p.keyHash] = p
+		s.byDomain[p.Domain] = p
+	}
+	e.snap.Store(s)
+	return errs
+}
+
+// Len returns how many websites the snapshot holds.
+func (e *Engine) Len() int { return len(e.snap.Load().byDomain) }
+
+// ErrUnknownKey is returned for a server key no website has.
+var ErrUnknownKey = errors.New("unknown server key")
+
+// ByServerKey finds the policy of the website whose server key this is. The
+// key is looked up by its SHA-256 digest and the digest compared in
+// constant time.
+func (e *Engine) ByServerKey(key string) (*Policy, error) {
+	if key == "" {
+		return nil, ErrUnknownKey
+	}
+	h := sha256.Sum256([]byte(key))
+	p := e.snap.Load().byKey[h]
+	if p == nil || subtle.ConstantTimeCompare(h[:], p.keyHash[:]) != 1 {
+		return nil, ErrUnknownKey
+	}
+	return p, nil
+}
+
+// ByDomain finds a website's policy by its Host (any case, port ignored).
+func (e *Engine) ByDomain(host string) *Policy {
+	return e.snap.Load().byDomain[normalizeHost(host)]
+}
+
+// Decide returns the verdict for r on the website p (nil: unknown website,
+// which is granted as unprotected).
+//
+// Order: the website's then the partner's allow and deny lists; custom rules
+// in their order; the category (verified good bots, signatures, header
+// anomalies) and its action; for granted traffic other than verified bots,
+// the rate limits. In monitor mode the verdict is marked Monitored and the
+// request is to be granted.
+func (e *Engine) Decide(p *Policy, r *Request) Verdict {
+	if p == nil {
+		return Verdict{Action: Grant, Unprotected: true, Reason: "unknown website"}
+	}
+	v := Verdict{Website: p.WebsiteID, Partner: p.PartnerID, FailClosed: p.failClosed}
+	if !p.protected() {
+		v.Unprotected = true
+		v.Reason = "website " + p.Status
+		if p.mode == modeOff {
+			v.Reason = "protection off"
+		}
+		return v
+	}
+	e.decide(p, r, &v)
+	v.Monitored = p.mode == modeMonitor
+	return v
+}
+
+func (e *Engine) decide(p *Policy, r *Request, v *Verdict) {
+	ip := r.IP.Unmap()
+	switch {
+	case p.allow != nil && p.allow.Lookup(ip):
+		v.Action, v.Reason = Grant, "allow list"
+		return
+	case p.deny != nil && p.deny.Lookup(ip):
+		v.Action, v.Reason = Deny, "deny list"
+		return
+	case p.partner != nil && p.partner.allow != nil && p.partner.allow.Lookup(ip):
+		v.Action, v.Reason = Grant, "partner allow list"
+		return
+	case p.partner != nil && p.partner.deny != nil && p.partner.deny.Lookup(ip):
+		v.Action, v.Reason = Deny, "partner deny list"
+		return
+	}
+	for _, rl := range p.rules {
+		if rl.match(r) {
+			v.Action, v.Reason, v.Location = rl.action, rl.name, rl.location
+			return
+		}
+	}
+	c := e.cls.classify(r)
+	v.Category, v.Detail = c.category, c.detail
+	v.Action, v.Reason = p.actions[c.category], c.category.String()
+	if v.Action != Grant || c.verified || len(p.limits) == 0 {
+		return
+	}
+	now := e.now().UnixNano()
+	for _, rl := range p.limits {
+		if !rl.applies(r) {
+			continue
+		}
+		k := limitKey{website: p.WebsiteID, limit: rl.index, addr: rl.keyAddr(ip)}
+		if !e.limiter.allow(k, now, rl.interval, rl.tolerance) {
+			v.Action, v.Reason = rl.action, rl.name
+			return
+		}
+	}
+}
+
+// SweepLimits forgets idle rate-limit state; call it every minute or so.
+func (e *Engine) SweepLimits() int { return e.limiter.sweep(e.now().UnixNano()) }
+
+// String describes a verdict for logs.
+func (v Verdict) String() string {
+	s := fmt.Sprintf("%s (%s", v.Action, v.Reason)
+	if v.Detail != "" {
+		s += ": " + v.Detail
+	}
+	if v.Monitored {
+		s += ", monitor"
+	}
+	return s + ")"
+}

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/gaissmai/bart"
+)
+
+type mode uint8
+
+const (
+	modeProtect mode = iota
+	modeMonitor
+	modeOff
+)
+
+// Site is what the engine needs to know of a website to protect it.
+type Site struct {
+	ID            int64
+	PartnerID     int64
+	Domain        string
+	Status        string // setup, online, paused, deleted
+	ServerKeyHash string // hex SHA-256 of the server key
+	Settings      Settings
+}
+
+// Policy is a website's compiled, immutable settings.
+type Policy struct {
+	WebsiteID  int64
+	PartnerID  int64
+	Domain     string
+	Status     string
+	mode       mode
+	failClosed bool
+	actions    [numCategories]Action
+	rules      []*rule
+	limits     []*rateLimit
+	allow      *bart.Lite // nil when empty
+	deny       *bart.Lite
+	keyHash    [32]byte
+	partner    *partnerSets
+}
+
+// FailClosed reports whether web servers should refuse requests for this
+// website when Palisade is unreachable.
+func (p *Policy) FailClosed() bool { return p.failClosed }
+
+// Compile validates settings and compiles a site into a policy.
+func Compile(s Site) (*Policy, error) {
+	if err := s.Settings.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Policy{WebsiteID: s.ID, PartnerID: s.PartnerID, Domain: s.Domain, Status: s.Status, actions: defaultActions}
+	switch s.Settings.Mode {
+	case "monitor":
+		p.mode = modeMonitor
+	case "off":
+		p.mode = modeOff
+	}
+	p.failClosed = s.Settings.FailMode == "closed"
+	for c, a := range s.Settings.Categories {
+		cat, _ := ParseCategory(c)
+		p.actions[cat], _ = ParseAction(a)
+	}
+	for _, r := range s.Settings.Rules {
+		if r.Enabled != nil && !*r.Enabled {
+			continue
+		}
+		cr, err := compileRule(r)
+		if err != nil {
+			return nil, fmt.Errorf("rule %q: %w", r.Name, err)
+		}
+		p.rules = append(p.rules, cr)
+	}
+	for i, rl := range s.Settings.RateLimits {
+		p.limits = append(p.limits, compileRateLimit(i, rl))
+	}
+	p.allow = prefixSet(s.Settings.Allow)
+	p.deny = prefixSet(s.Settings.Deny)
+	if s.ServerKeyHash != "" {
+		b, err := hex.DecodeString(s.ServerKeyHash)
+		if err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("website %d: server key hash is not hex SHA-256", s.ID)
+		}
+		copy(p.keyHash[:], b)
+	}
+	return p, nil
+}
+
+func prefixSet(list []string) *bart.Lite {
+	if len(list) == 0 {
+		return nil
+	}
+	l := new(bart.Lite)
+	for _, s := range list {
+		if p, err := parsePrefix(s); err == nil {
+			l.Insert(p)
+		}
+	}
+	return l
+}
+
+// protected reports whether requests to the website are decided at all.
+func (p *Policy) protected() bool {
+	return p.mode != modeOff && (p.Status == "setup" || p.Status == "online")
+}
+
+// normalizeHost lower-cases a Host header and strips a port and trailing dot.
+func normalizeHost(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	h = strings.TrimSuffix(h, ".")
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}

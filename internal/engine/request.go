@@ -1,0 +1,33 @@
+package engine
+
+import (
+	"net/http"
+	"net/netip"
+)
+
+// Request is what the engine knows of one HTTP request. Adapters fill it from
+// their protocol; strings may point into the adapter's buffers.
+type Request struct {
+	IP        netip.Addr
+	Method    string
+	Host      string // the website's domain as the client sent it (no port)
+	Path      string
+	Query     string // without the "?"
+	Proto     string // "HTTP/1.1", "HTTP/2.0", ...
+	UserAgent string
+	Referer   string
+	Header    http.Header // canonical keys
+	// Country (ISO 3166 alpha-2) and ASN, when a GeoIP database is loaded.
+	Country string
+	ASN     uint32
+}
+
+func (r *Request) header(name string) string {
+	if r.Header == nil {
+		return ""
+	}
+	if v := r.Header[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}

@@ -1,0 +1,254 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Settings are a website's protection settings, as stored (JSON) and as
+// partners edit them. The zero value means the defaults.
+type Settings struct {
+	// Mode is "protect" (default), "monitor" (decide and record, always
+	// grant) or "off".
+	Mode string `json:"mode,omitempty"`
+	// FailMode is what integrations do when Palisade cannot be reached:
+	// "open" (default: serve the site) or "closed" (refuse).
+	FailMode string `json:"fail_mode,omitempty"`
+	// Categories overrides category actions by category name.
+	Categories map[string]string `json:"categories,omitempty"`
+	// Rules are custom rules, tried in order before any category.
+	Rules []Rule `json:"rules,omitempty"`
+	// RateLimits apply to traffic the categories granted.
+	RateLimits []RateLimit `json:"rate_limits,omitempty"`
+	// Allow and Deny are IPs or CIDRs granted or denied before anything else.
+	Allow []string `json:"allow,omitempty"`
+	Deny  []string `json:"deny,omitempty"`
+}
+
+// Rule is a custom rule: when every condition matches (and Expression, if
+// set), Action is taken with the rule's name as the reason.
+type Rule struct {
+	Name       string      `json:"name"`
+	Enabled    *bool       `json:"enabled,omitempty"` // default true
+	Action     string      `json:"action"`
+	Location   string      `json:"location,omitempty"` // for action redirect
+	Conditions []Condition `json:"conditions,omitempty"`
+}
+
+// Condition compares one field of the request with a value.
+type Condition struct {
+	// Field is ip, country, asn, user_agent, referrer, header, path, query,
+	// method or domain.
+	Field string `json:"field"`
+	// Header names the header when Field is "header".
+	Header string `json:"header,omitempty"`
+	// Op is is, is_not, contains, not_contains, starts_with, greater_than,
+	// less_than, is_any_of or regex.
+	Op     string   `json:"op"`
+	Value  string   `json:"value,omitempty"`
+	Values []string `json:"values,omitempty"` // for is_any_of
+}
+
+// RateLimit allows Requests per Period per key (GCRA): a key may use the
+// whole allowance at once, plus Burst more, and then gets one request every
+// Period/Requests. Excess requests get Action.
+type RateLimit struct {
+	Name string `json:"name"`
+	// Key is "ip" (default), "subnet" (/24 for IPv4, /64 for IPv6) or
+	// "ip_path" (IP and PathPrefix).
+	Key        string `json:"key,omitempty"`
+	PathPrefix string `json:"path_prefix,omitempty"` // only paths under it count; "" means all
+	Requests   int    `json:"requests"`
+	Period     string `json:"period"` // Go duration: "1m", "10s"
+	Burst      int    `json:"burst,omitempty"`
+	Action     string `json:"action,omitempty"` // challenge (default) or deny
+}
+
+// ParseSettings decodes stored settings; "" and "{}" are the defaults.
+func ParseSettings(s string) (Settings, error) {
+	var st Settings
+	if strings.TrimSpace(s) == "" {
+		return st, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return st, fmt.Errorf("settings: %w", err)
+	}
+	return st, nil
+}
+
+// FieldErrors lists problems by JSON path ("rules[2].conditions[0].value").
+type FieldErrors []FieldError
+
+// FieldError is one problem with one setting.
+type FieldError struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+func (fe FieldErrors) Error() string {
+	var b strings.Builder
+	for i, e := range fe {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(e.Path + ": " + e.Message)
+	}
+	return b.String()
+}
+
+var (
+	ruleFields = map[string]bool{"ip": true, "country": true, "asn": true, "user_agent": true, "referrer": true, "header": true, "path": true, "query": true, "method": true, "domain": true}
+	ruleOps    = map[string]bool{"is": true, "is_not": true, "contains": true, "not_contains": true, "starts_with": true, "greater_than": true, "less_than": true, "is_any_of": true, "regex": true}
+	headerName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]{1,64}$`)
+)
+
+const (
+	maxRules      = 200
+	maxRateLimits = 20
+	maxListItems  = 100_000
+)
+
+// Validate checks every setting and returns all problems at once, each with
+// the path of the setting it is about.
+func (s *Settings) Validate() error {
+	var errs FieldErrors
+	add := func(path, format string, args ...any) {
+		errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	switch s.Mode {
+	case "", "protect", "monitor", "off":
+	default:
+		add("mode", "must be protect, monitor or off, not %q", s.Mode)
+	}
+	switch s.FailMode {
+	case "", "open", "closed":
+	default:
+		add("fail_mode", "must be open or closed, not %q", s.FailMode)
+	}
+	for c, a := range s.Categories {
+		if _, ok := ParseCategory(c); !ok {
+			add("categories."+c, "unknown category; categories are %s", strings.Join(categoryNames[:], ", "))
+		}
+		if act, ok := ParseAction(a); !ok || act == Redirect {
+			add("categories."+c, "action must be grant, deny, challenge, captcha or return_fake_data, not %q", a)
+		}
+	}
+	if len(s.Rules) > maxRules {
+		add("rules", "at most %d rules", maxRules)
+	}
+	names := map[string]bool{}
+	for i, r := range s.Rules {
+		p := fmt.Sprintf("rules[%d]", i)
+		if strings.TrimSpace(r.Name) == "" || len(r.Name) > 100 {
+			add(p+".name", "a rule needs a name of 1 to 100 characters")
+		} else if names[strings.ToLower(r.Name)] {
+			add(p+".name", "another rule is already named %q", r.Name)
+		}
+		names[strings.ToLower(r.Name)] = true
+		act, ok := ParseAction(r.Action)
+		if !ok || act == ReturnFakeData {
+			add(p+".action", "must be grant, deny, challenge, captcha or redirect, not %q", r.Action)
+		}
+		if act == Redirect && ok {
+			if !strings.HasPrefix(r.Location, "https://") && !strings.HasPrefix(r.Location, "http://") && !strings.HasPrefix(r.Location, "/") {
+				add(p+".location", "a redirect needs a location: an absolute http(s) URL or a path starting with /")
+			}
+		}
+		if len(r.Conditions) == 0 {
+			add(p+".conditions", "a rule needs at least one condition")
+		}
+		for j, c := range r.Conditions {
+			if _, err := compileCondition(c); err != nil {
+				add(fmt.Sprintf("%s.conditions[%d]", p, j), "%s", err.Error())
+			}
+		}
+	}
+	if len(s.RateLimits) > maxRateLimits {
+		add("rate_limits", "at most %d rate limits", maxRateLimits)
+	}
+	for i, rl := range s.RateLimits {
+		p := fmt.Sprintf("rate_limits[%d]", i)
+		if strings.TrimSpace(rl.Name) == "" || len(rl.Name) > 100 {
+			add(p+".name", "a rate limit needs a name of 1 to 100 characters")
+		}
+		switch rl.Key {
+		case "", "ip", "subnet", "ip_path":
+		default:
+			add(p+".key", "must be ip, subnet or ip_path, not %q", rl.Key)
+		}
+		if rl.PathPrefix != "" && !strings.HasPrefix(rl.PathPrefix, "/") {
+			add(p+".path_prefix", "must start with /")
+		}
+		if rl.Key == "ip_path" && rl.PathPrefix == "" {
+			add(p+".path_prefix", "key ip_path needs a path_prefix")
+		}
+		if rl.Requests < 1 || rl.Requests > 1_000_000 {
+			add(p+".requests", "must be between 1 and 1000000")
+		}
+		if d, err := time.ParseDuration(rl.Period); err != nil || d < time.Second || d > 24*time.Hour {
+			add(p+".period", "must be a duration between 1s and 24h, such as 1m, not %q", rl.Period)
+		}
+		if rl.Burst < 0 || rl.Burst > 1_000_000 {
+			add(p+".burst", "must be between 0 and 1000000")
+		}
+		switch rl.Action {
+		case "", "challenge", "deny", "captcha":
+		default:
+			add(p+".action", "must be challenge, captcha or deny, not %q", rl.Action)
+		}
+	}
+	for name, list := range map[string][]string{"allow": s.Allow, "deny": s.Deny} {
+		if len(list) > maxListItems {
+			add(name, "at most %d entries", maxListItems)
+			continue
+		}
+		for i, v := range list {
+			if _, err := parsePrefix(v); err != nil {
+				add(fmt.Sprintf("%s[%d]", name, i), "%q is not an IP address or CIDR", v)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// parsePrefix accepts an IP (a single-address prefix) or a CIDR.
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p.Addr())).Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func unmapBits(a netip.Addr) int {
+	if a.Is4In6() {
+		return 96
+	}
+	return 0
+}
+
+// IsValidationError reports whether err lists setting problems.
+func IsValidationError(err error) (FieldErrors, bool) {
+	var fe FieldErrors
+	ok := errors.As(err, &fe)
+	return fe, ok
+}
