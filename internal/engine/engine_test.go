@@ -278,7 +278,7 @@ func TestValidateSettings(t *testing.T) {
 		"rules[2].name": "already named", "rules[2].conditions[0]": "does not compile", "rules[3].conditions": "at least one condition",
 		"rules[4].conditions[0]": "field ip supports is", "rules[5].conditions[0]": "not an IP address", "rules[6].conditions[0]": "needs a header name",
 		"rules[7].conditions[0]": "must be a number",
-		"rate_limits[0].key": "ip, subnet or ip_path", "rate_limits[0].requests": "between 1", "rate_limits[0].period": "duration", "rate_limits[0].action": "challenge, captcha or deny",
+		"rate_limits[0].key":     "ip, subnet or ip_path", "rate_limits[0].requests": "between 1", "rate_limits[0].period": "duration", "rate_limits[0].action": "challenge, captcha or deny",
 		"allow[0]": "not an IP address",
 	}
 	got := map[string]string{}

@@ -1,0 +1,58 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+)
+
+// realisticPolicy: 20 custom rules, 5,000 CIDRs in the deny list, the full
+// signature lists, and a rate limit.
+func realisticPolicy(tb testing.TB) (*Engine, *Policy) {
+	e, _ := newTestEngine(tb, nil)
+	st := Settings{RateLimits: []RateLimit{{Name: "flood", Requests: 1_000_000, Period: "1s"}}}
+	for i := 0; i < 20; i++ {
+		st.Rules = append(st.Rules, Rule{Name: fmt.Sprintf("rule %d", i), Action: "deny", Conditions: []Condition{
+			{Field: "path", Op: "starts_with", Value: fmt.Sprintf("/private-%d/", i)},
+			{Field: "user_agent", Op: "contains", Value: fmt.Sprintf("evil-%d", i)},
+		}})
+	}
+	for i := 0; i < 5000; i++ {
+		st.Deny = append(st.Deny, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24).String())
+	}
+	return e, load(tb, e, st)
+}
+
+func BenchmarkDecide(b *testing.B) {
+	e, p := realisticPolicy(b)
+	cases := map[string]*Request{
+		"browser": req("198.51.100.7", chromeUA),
+		"curl":    req("198.51.100.7", "curl/8.5.0"),
+		"gptbot":  req("198.51.100.7", "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)"),
+		"denied":  req("10.3.4.5", chromeUA),
+	}
+	for _, name := range []string{"browser", "curl", "gptbot", "denied"} {
+		r := cases[name]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				e.Decide(p, r)
+			}
+		})
+	}
+}
+
+// BenchmarkDecideParallel spreads browser requests over many client IPs.
+func BenchmarkDecideParallel(b *testing.B) {
+	e, p := realisticPolicy(b)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := req("198.51.100.7", chromeUA)
+		i := 0
+		for pb.Next() {
+			i++
+			r.IP = netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
+			e.Decide(p, r)
+		}
+	})
+}
