@@ -6,10 +6,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/server"
 )
 
@@ -21,6 +24,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	role := fs.String("role", "all", "which planes to run: all, edge or control (only all exists so far)")
 	var proxies stringList
 	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+	var webServers stringList
+	fs.Var(&webServers, "web-server", "IP or CIDR of a web server whose X-Real-IP / X-Forwarded-For the decision endpoints believe (repeatable; default 127.0.0.0/8 and ::1)")
+	botDataDir := fs.String("bot-data-dir", "", "folder of verified-bot range lists (NAME.json, the vendors' schema); default --data-dir/bots")
+	verifyRDNS := fs.Bool("verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
@@ -45,6 +52,31 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		trusted = append(trusted, ps...)
 	}
+	var wsTrusted protect.Trusted
+	for _, p := range webServers {
+		ps, err := core.ParsePrefixes("web-server", []string{p})
+		if err != nil {
+			return fmt.Errorf("--web-server %q is not an IP or CIDR", p)
+		}
+		wsTrusted = append(wsTrusted, ps...)
+	}
+	if *botDataDir == "" {
+		*botDataDir = filepath.Join(sf.dataDir, "bots")
+	}
+	sigs, err := engine.LoadSignatures()
+	if err != nil {
+		return fmt.Errorf("signatures: %w", err)
+	}
+	ranges, err := engine.LoadBotRanges(*botDataDir)
+	if err != nil {
+		return fmt.Errorf("--bot-data-dir: %w", err)
+	}
+	var rdns *engine.RDNSVerifier
+	if *verifyRDNS {
+		rdns = engine.NewRDNSVerifier(nil)
+	}
+	prot := protect.New(engine.New(engine.NewClassifier(sigs, ranges, rdns), nil), log)
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -53,11 +85,16 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if sf.publicURL == "" {
 		sf.publicURL = "http://" + ln.Addr().String()
 	}
-	db, svc, err := sf.open(ctx, log, stderr)
+	db, svc, err := sf.open(ctx, log, stderr, core.WithChangeHook(prot.Changed))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	prot.SetService(svc)
+	if err := prot.Reload(ctx); err != nil {
+		return fmt.Errorf("load websites into the engine: %w", err)
+	}
+	log.Info("decision engine loaded", "websites", prot.Engine.Len(), "signatures", len(sigs), "bot_range_lists", len(ranges.Info()), "bot_data_dir", *botDataDir)
 
 	partners, err := svc.Partners(ctx)
 	if err != nil {
@@ -71,7 +108,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	defer stopMaintenance()
 	go svc.RunMaintenance(mctx, time.Hour)
-	h := server.NewHandler(server.Deps{Service: svc, Logger: log, TrustedProxies: trusted})
+	go prot.Run(mctx, 10*time.Second)
+	h := server.NewHandler(server.Deps{Service: svc, Logger: log, TrustedProxies: trusted, Protector: prot, WebServers: wsTrusted})
 	return server.Serve(ctx, ln, h, *grace, log)
 }
 

@@ -34,7 +34,7 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 }
 
 // open opens the store and the service over it.
-func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Writer) (*store.DB, *core.Service, error) {
+func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Writer, opts ...core.Option) (*store.DB, *core.Service, error) {
 	var key []byte
 	var err error
 	if s.masterKey != "" {
@@ -67,7 +67,7 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 	if len(nodes) == 0 {
 		nodes = []string{s.publicURL}
 	}
-	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan}, core.WithLogger(log))
+	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan}, append([]core.Option{core.WithLogger(log)}, opts...)...)
 	if err := svc.CheckMasterKey(ctx); err != nil {
 		db.Close()
 		return nil, nil, err

@@ -27,6 +27,15 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
+	// Details lists every problem when there are several, each with the
+	// path of the field it is about (settings validation).
+	Details []FieldProblem
+}
+
+// FieldProblem is one of several validation problems.
+type FieldProblem struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
 }
 
 func (e *Error) Error() string {
@@ -75,4 +84,13 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// ErrorDetails returns the list of problems of a validation error, if any.
+func ErrorDetails(err error) []FieldProblem {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Details
+	}
+	return nil
 }

@@ -115,6 +115,7 @@ type Website struct {
 	ServerKeyHash   string
 	ServerKeySealed string
 	Version         int64
+	Settings        string // protection settings, JSON (see engine.Settings)
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	RenewedAt       time.Time

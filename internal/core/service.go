@@ -67,6 +67,8 @@ type Service struct {
 	now   func() time.Time
 	rand  io.Reader
 	log   *slog.Logger
+	// onChange is called after a change that the decision engine must see.
+	onChange func()
 }
 
 // Option customises a Service, mostly for tests.
@@ -77,6 +79,17 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // WithLogger sets the logger for internal errors.
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithChangeHook sets a function called after every change of a website
+// (create, status, plan, settings, delete); the decision engine reloads on it.
+// It must not block.
+func WithChangeHook(fn func()) Option { return func(s *Service) { s.onChange = fn } }
+
+func (s *Service) notify() {
+	if s.onChange != nil {
+		s.onChange()
+	}
+}
 
 // NewService returns a Service over store; box seals keys at rest.
 func NewService(store Store, box *secret.Box, cfg Config, opts ...Option) *Service {

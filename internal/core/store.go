@@ -84,6 +84,11 @@ type Tx interface {
 	// version) to the row with w.ID and w.PartnerID.
 	UpdateWebsite(ctx context.Context, w *Website) error
 
+	// AllWebsites lists every website that is not deleted, of all partners.
+	AllWebsites(ctx context.Context) ([]Website, error)
+	// MarkSeen moves a website from setup to online on its first traffic.
+	MarkSeen(ctx context.Context, websiteID int64, at time.Time) (bool, error)
+
 	InsertAudit(ctx context.Context, e *AuditEntry) error
 	Audit(ctx context.Context, partnerID, after int64, limit int) ([]AuditEntry, error)
 

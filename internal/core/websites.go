@@ -131,6 +131,7 @@ func (s *Service) CreateWebsite(ctx context.Context, c Caller, in WebsiteCreate,
 	if err != nil {
 		return Website{}, false, err
 	}
+	s.notify()
 	return w, replayed, s.openServerKey(&w)
 }
 
@@ -267,6 +268,7 @@ func (s *Service) UpdateWebsite(ctx context.Context, c Caller, domain string, u 
 	if err != nil {
 		return Website{}, err
 	}
+	s.notify()
 	return w, s.openServerKey(&w)
 }
 
@@ -291,6 +293,7 @@ func (s *Service) DeleteWebsite(ctx context.Context, c Caller, domain string, if
 	if err != nil {
 		return Website{}, err
 	}
+	s.notify()
 	return w, s.openServerKey(&w)
 }
 
@@ -350,6 +353,7 @@ func (s *Service) ChangePlan(ctx context.Context, c Caller, domain, planName str
 	if err != nil {
 		return Website{}, false, err
 	}
+	s.notify()
 	return w, replayed, s.openServerKey(&w)
 }
 
@@ -405,6 +409,7 @@ func (s *Service) Renew(ctx context.Context, c Caller, domain string, months int
 	if err != nil {
 		return Website{}, false, err
 	}
+	s.notify()
 	return w, replayed, s.openServerKey(&w)
 }
 

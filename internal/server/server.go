@@ -12,8 +12,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/api/forwardauth"
 	"github.com/palisadehq/palisade/internal/api/partnerapi"
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/protect"
 )
 
 // Deps are what the handler needs.
@@ -21,6 +23,11 @@ type Deps struct {
 	Service        *core.Service
 	Logger         *slog.Logger
 	TrustedProxies []netip.Prefix
+	// Protector serves the decision endpoints; nil leaves them out.
+	Protector *protect.Protector
+	// WebServers are the addresses of web servers whose forwarded client
+	// address the decision endpoints believe (default: loopback).
+	WebServers protect.Trusted
 }
 
 // NewHandler returns the handler for every route Palisade serves.
@@ -29,6 +36,13 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Service.Store()))
 	partnerapi.New(d.Service, partnerapi.Options{Logger: d.Logger, TrustedProxies: d.TrustedProxies}).Register(mux)
+	if d.Protector != nil {
+		ws := d.WebServers
+		if ws == nil {
+			ws = protect.Loopback
+		}
+		forwardauth.New(d.Protector, ws, d.Logger).Register(mux)
+	}
 	mux.Handle("GET /{$}", http.RedirectHandler("/docs", http.StatusFound))
 	mux.Handle("/", partnerapi.NotFound())
 	return partnerapi.LogRequests(d.Logger, recoverPanics(d.Logger, mux))

@@ -312,7 +312,7 @@ func (t *tx) DeleteSubaccount(ctx context.Context, partnerID, id int64, at time.
 
 // ---- websites ----
 
-const websiteCols = "w.id, w.partner_id, w.subaccount_id, w.domain, w.plan_id, w.status, w.server_key_hash, w.server_key_sealed, w.version, " +
+const websiteCols = "w.id, w.partner_id, w.subaccount_id, w.domain, w.plan_id, w.status, w.server_key_hash, w.server_key_sealed, w.version, w.settings, " +
 	"w.created_at, w.updated_at, w.renewed_at, w.expires_at, w.first_seen_at, w.paused_at, w.deleted_at, " +
 	"p.id, p.name, p.monthly_quota, p.price_cents, p.rank, p.created_at"
 
@@ -322,7 +322,7 @@ func scanWebsite(row interface{ Scan(...any) error }) (core.Website, error) {
 	var w core.Website
 	var sub sql.NullInt64
 	var price int64
-	err := row.Scan(&w.ID, &w.PartnerID, &sub, &w.Domain, &w.PlanID, &w.Status, &w.ServerKeyHash, &w.ServerKeySealed, &w.Version,
+	err := row.Scan(&w.ID, &w.PartnerID, &sub, &w.Domain, &w.PlanID, &w.Status, &w.ServerKeyHash, &w.ServerKeySealed, &w.Version, &w.Settings,
 		timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt}, timeCol{&w.RenewedAt}, timeCol{&w.ExpiresAt},
 		nullTimeCol{&w.FirstSeenAt}, nullTimeCol{&w.PausedAt}, nullTimeCol{&w.DeletedAt},
 		&w.Plan.ID, &w.Plan.Name, &w.Plan.MonthlyQuota, &price, &w.Plan.Rank, timeCol{&w.Plan.CreatedAt})
@@ -413,9 +413,46 @@ func (t *tx) DomainTaken(ctx context.Context, domain string) (bool, error) {
 func (t *tx) UpdateWebsite(ctx context.Context, w *core.Website) error {
 	return t.execOne(ctx, "website",
 		"UPDATE websites SET subaccount_id = $1, plan_id = $2, status = $3, version = $4, updated_at = $5, renewed_at = $6, expires_at = $7, "+
-			"first_seen_at = $8, paused_at = $9, deleted_at = $10 WHERE id = $11 AND partner_id = $12",
+			"first_seen_at = $8, paused_at = $9, deleted_at = $10, settings = $11 WHERE id = $12 AND partner_id = $13",
 		nullID(w.SubaccountID), w.PlanID, w.Status, w.Version, w.UpdatedAt, w.RenewedAt, w.ExpiresAt,
-		w.FirstSeenAt, w.PausedAt, w.DeletedAt, w.ID, w.PartnerID)
+		w.FirstSeenAt, w.PausedAt, w.DeletedAt, settingsOrDefault(w.Settings), w.ID, w.PartnerID)
+}
+
+func settingsOrDefault(s string) string {
+	if s == "" {
+		return "{}"
+	}
+	return s
+}
+
+// AllWebsites lists every website that is not deleted, of all partners, for
+// the decision engine.
+func (t *tx) AllWebsites(ctx context.Context) ([]core.Website, error) {
+	rows, err := t.query(ctx, "SELECT "+websiteCols+websiteFrom+" WHERE w.status <> 'deleted' ORDER BY w.id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.Website
+	for rows.Next() {
+		w, err := scanWebsite(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// MarkSeen moves a website in setup to online, recording when traffic was
+// first seen; it reports whether it changed anything.
+func (t *tx) MarkSeen(ctx context.Context, websiteID int64, at time.Time) (bool, error) {
+	res, err := t.exec(ctx, "UPDATE websites SET status = 'online', first_seen_at = $1, version = version + 1, updated_at = $1 WHERE id = $2 AND status = 'setup'", at, websiteID)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // ---- audit ----

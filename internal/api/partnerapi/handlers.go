@@ -2,10 +2,12 @@ package partnerapi
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
 )
 
 // handlerFunc is a handler that returns its error; h writes it in the API's
@@ -229,6 +231,59 @@ func (a *API) handleRenew() http.Handler {
 			return err
 		}
 		return a.writeWebsite(w, r, http.StatusOK, site, replayed)
+	})
+}
+
+// settingsView is a website's protection settings with what to send back
+// for optimistic locking.
+type settingsView struct {
+	Domain   string          `json:"domain"`
+	Settings engine.Settings `json:"settings"`
+	ETag     string          `json:"etag"`
+}
+
+func (a *API) handleSettingsGet() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		site, st, err := a.svc.WebsiteSettings(r.Context(), callerFrom(r.Context()), r.PathValue("domain"))
+		if err != nil {
+			return err
+		}
+		w.Header().Set("ETag", core.ETag(site))
+		writeJSON(w, http.StatusOK, settingsView{Domain: site.Domain, Settings: st, ETag: core.ETag(site)})
+		return nil
+	})
+}
+
+// handleSettingsPut replaces a website's settings with the JSON body (the
+// settings object itself, or {"settings": {...}} as GET returns it).
+func (a *API) handleSettingsPut() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		match, err := ifMatch(r)
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return core.Errorf(core.EINVALID, "request body is larger than %d bytes", maxBody)
+		}
+		var wrapped struct {
+			Settings json.RawMessage `json:"settings"`
+		}
+		if json.Unmarshal(body, &wrapped) == nil && len(wrapped.Settings) > 0 {
+			body = wrapped.Settings
+		}
+		st, err := engine.ParseSettings(string(body))
+		if err != nil {
+			return core.Errorf(core.EINVALID, "settings are not valid JSON of the documented shape: %s", strings.TrimPrefix(err.Error(), "settings: "))
+		}
+		site, err := a.svc.UpdateWebsiteSettings(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), st, match)
+		if err != nil {
+			return err
+		}
+		st, _ = engine.ParseSettings(site.Settings)
+		w.Header().Set("ETag", core.ETag(site))
+		writeJSON(w, http.StatusOK, settingsView{Domain: site.Domain, Settings: st, ETag: core.ETag(site)})
+		return nil
 	})
 }
 

@@ -18,10 +18,12 @@ type op struct {
 	Desc    string
 	Params  []param
 	Body    []field // request fields, sent as a form or a JSON object
-	Status  int     // success status; 0 means 200
-	Resp    string  // component schema of the success body; "" for none
-	Errors  []int   // error statuses besides 401/403/500
-	Public  bool    // no API key needed
+	// JSONBody names a component schema for a JSON-only body.
+	JSONBody string
+	Status   int    // success status; 0 means 200
+	Resp     string // component schema of the success body; "" for none
+	Errors   []int  // error statuses besides 401/403/500
+	Public   bool   // no API key needed
 }
 
 type param struct {
@@ -76,7 +78,8 @@ func schemas() map[string]any {
 	return map[string]any{
 		"Error": obj(map[string]any{
 			"status": map[string]any{"const": "error"}, "code": str, "message": str,
-			"field": map[string]any{"type": "string", "description": "The input field the message is about, when there is one."},
+			"field":  map[string]any{"type": "string", "description": "The input field the message is about, when there is one."},
+			"errors": map[string]any{"type": "array", "description": "Every problem, when there are several.", "items": obj(map[string]any{"path": str, "message": str})},
 		}, "status", "code", "message"),
 		"Website": obj(map[string]any{
 			"id": intg, "domain": str,
@@ -110,6 +113,29 @@ func schemas() map[string]any {
 		"AuditEntry": obj(map[string]any{"id": intg, "at": str, "actor": str, "protocol": str, "source_ip": str, "object_type": str, "object_id": str, "action": str,
 			"old_state": map[string]any{}, "new_state": map[string]any{}}),
 		"AuditList": page("AuditEntry"),
+		"Settings": obj(map[string]any{
+			"mode":       map[string]any{"enum": []string{"protect", "monitor", "off"}, "description": "monitor decides and records but always grants; off grants without deciding. Default protect."},
+			"fail_mode":  map[string]any{"enum": []string{"open", "closed"}, "description": "What web servers do when Palisade cannot be reached. Default open."},
+			"categories": map[string]any{"type": "object", "description": "Category name → action (grant, deny, challenge, captcha, return_fake_data). Categories: humans, search_engines, social_networks, services_and_payments, security_issues, content_scrapers, emulated_humans, suspicious_behaviour, ai_crawlers, automation_tools.", "additionalProperties": str},
+			"rules": map[string]any{"type": "array", "description": "Custom rules, tried in order before categories; the first whose conditions all match decides.", "items": obj(map[string]any{
+				"name": str, "enabled": map[string]any{"type": "boolean"}, "action": map[string]any{"enum": []string{"grant", "deny", "challenge", "captcha", "redirect"}},
+				"location": map[string]any{"type": "string", "description": "For redirect: an absolute http(s) URL or a path."},
+				"conditions": map[string]any{"type": "array", "items": obj(map[string]any{
+					"field":  map[string]any{"enum": []string{"ip", "country", "asn", "user_agent", "referrer", "header", "path", "query", "method", "domain"}},
+					"header": map[string]any{"type": "string", "description": "Header name, for field header."},
+					"op":     map[string]any{"enum": []string{"is", "is_not", "contains", "not_contains", "starts_with", "greater_than", "less_than", "is_any_of", "regex"}},
+					"value":  str, "values": map[string]any{"type": "array", "items": str},
+				}, "field", "op")},
+			}, "name", "action", "conditions")},
+			"rate_limits": map[string]any{"type": "array", "items": obj(map[string]any{
+				"name": str, "key": map[string]any{"enum": []string{"ip", "subnet", "ip_path"}}, "path_prefix": str,
+				"requests": intg, "period": map[string]any{"type": "string", "description": "Go duration, 1s to 24h, e.g. 1m."}, "burst": intg,
+				"action": map[string]any{"enum": []string{"challenge", "captcha", "deny"}},
+			}, "name", "requests", "period")},
+			"allow": map[string]any{"type": "array", "items": str, "description": "IPs/CIDRs always granted."},
+			"deny":  map[string]any{"type": "array", "items": str, "description": "IPs/CIDRs always denied."},
+		}),
+		"SettingsView": obj(map[string]any{"domain": str, "settings": ref("Settings"), "etag": str}, "domain", "settings", "etag"),
 	}
 }
 
@@ -158,6 +184,10 @@ func (a *API) openAPI() map[string]any {
 				"application/json":                  map[string]any{"schema": schema},
 				"application/x-www-form-urlencoded": map[string]any{"schema": schema},
 			}}
+		}
+		if d.JSONBody != "" {
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + d.JSONBody}}}}
 		}
 		status := d.Status
 		if status == 0 {

@@ -38,6 +38,8 @@ type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Errors lists every problem when there are several (settings).
+	Errors []core.FieldProblem `json:"errors,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -60,7 +62,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if code == core.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="palisade"`)
 	}
-	writeJSON(w, status, apiError{Status: "error", Code: code, Message: core.ErrorMessage(err), Field: core.ErrorField(err)})
+	writeJSON(w, status, apiError{Status: "error", Code: code, Message: core.ErrorMessage(err), Field: core.ErrorField(err), Errors: core.ErrorDetails(err)})
 }
 
 // input is a request's fields, from a form or a JSON object, so that handlers

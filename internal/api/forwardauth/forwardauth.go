@@ -1,0 +1,151 @@
+// Package forwardauth serves the forward-auth endpoint that nginx
+// (auth_request), Traefik (ForwardAuth) and Caddy (forward_auth) call before
+// serving each request of a protected website.
+//
+// The web server sends the website's server key in X-Palisade-Key and the
+// original request in X-Original-* (nginx) or X-Forwarded-* (Traefik, Caddy)
+// headers, with the client's own headers. The answer is 200 to serve the
+// request. Otherwise, by default (Traefik, Caddy: they pass the answer on to
+// the client) 403 with a page for deny and challenge, and 302 for redirect;
+// with X-Palisade-Mode: nginx (auth_request accepts only 2xx, 401 and 403)
+// 403 for deny and 401 for challenge, captcha and redirect, which the nginx
+// snippet routes with error_page. Every answer carries X-Palisade-Action,
+// X-Palisade-Reason and X-Palisade-Fail-Mode.
+package forwardauth
+
+import (
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/protect"
+)
+
+// Handler answers forward-auth requests.
+type Handler struct {
+	p       *protect.Protector
+	trusted protect.Trusted
+	log     *slog.Logger
+}
+
+// New returns the handler. trusted are the proxies (the web servers) whose
+// X-Real-IP / X-Forwarded-For is believed.
+func New(p *protect.Protector, trusted protect.Trusted, log *slog.Logger) *Handler {
+	return &Handler{p: p, trusted: trusted, log: log}
+}
+
+// Register adds /forward-auth (any method) to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("/forward-auth", h)
+}
+
+func firstHeader(r *http.Request, names ...string) string {
+	for _, n := range names {
+		if v := r.Header.Get(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// ServeHTTP decides the original request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	nginx := strings.EqualFold(r.Header.Get("X-Palisade-Mode"), "nginx")
+	pol, err := h.p.Engine.ByServerKey(r.Header.Get("X-Palisade-Key"))
+	if err != nil {
+		// A misconfigured key must not take a site down: answer 500, which
+		// the snippets treat like Palisade being unreachable (fail-open or
+		// fail-closed as the site chose), and say why.
+		w.Header().Set("X-Palisade-Error", "unknown or missing server key (X-Palisade-Key)")
+		http.Error(w, "palisade: unknown or missing server key; send the website's server key in X-Palisade-Key", http.StatusInternalServerError)
+		return
+	}
+	uri := firstHeader(r, "X-Original-Uri", "X-Forwarded-Uri")
+	if uri == "" {
+		uri = "/"
+	}
+	path, query := protect.SplitURI(uri)
+	host := firstHeader(r, "X-Original-Host", "X-Forwarded-Host")
+	if host == "" {
+		host = r.Host
+	}
+	method := firstHeader(r, "X-Original-Method", "X-Forwarded-Method")
+	if method == "" {
+		method = r.Method
+	}
+	proto := r.Header.Get("X-Original-Protocol")
+	if proto == "" {
+		proto = r.Proto
+	}
+	req := engine.Request{
+		IP: protect.ClientAddr(r, h.trusted), Method: method, Host: host, Path: path, Query: query, Proto: proto,
+		UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header,
+	}
+	v := h.p.Decide(pol, &req)
+	Write(w, v, nginx)
+}
+
+// Write answers a verdict in the forward-auth convention.
+func Write(w http.ResponseWriter, v engine.Verdict, nginx bool) {
+	hd := w.Header()
+	act := v.Enforced()
+	hd.Set("X-Palisade-Action", act.String())
+	hd.Set("X-Palisade-Reason", v.Reason)
+	if v.FailClosed {
+		hd.Set("X-Palisade-Fail-Mode", "closed")
+	} else {
+		hd.Set("X-Palisade-Fail-Mode", "open")
+	}
+	hd.Set("Cache-Control", "no-store")
+	switch act {
+	case engine.Grant:
+		w.WriteHeader(http.StatusOK)
+		return
+	case engine.Redirect:
+		hd.Set("X-Palisade-Location", v.Location)
+		if nginx {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		hd.Set("Location", v.Location)
+		w.WriteHeader(http.StatusFound)
+		return
+	case engine.Challenge, engine.Captcha:
+		if nginx {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		page(w, http.StatusForbidden, challengePage, v)
+		return
+	}
+	// deny, and return_fake_data, which a web server in front cannot do.
+	if nginx {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	page(w, http.StatusForbidden, denyPage, v)
+}
+
+func page(w http.ResponseWriter, status int, t *template.Template, v engine.Verdict) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_ = t.Execute(w, v)
+}
+
+var denyPage = template.Must(template.New("deny").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Access denied</title></head>
+<body style="font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem">
+<h1>Access denied</h1>
+<p>This website's protection refused your request ({{.Reason}}). If you think this is a mistake, contact the site's owner and quote this reason.</p>
+</body></html>
+`))
+
+var challengePage = template.Must(template.New("challenge").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Checking your browser</title></head>
+<body style="font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem">
+<h1 role="status">Checking your browser</h1>
+<p>This website asks visitors whose requests look automated ({{.Reason}}) to confirm they are using a browser before continuing.</p>
+</body></html>
+`))

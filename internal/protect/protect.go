@@ -1,0 +1,130 @@
+// Package protect connects the decision engine to the rest of Palisade: it
+// loads every website's settings from the core into the engine (at once on
+// a change, and periodically as a safety net), turns a website's first
+// traffic into status "online", and gives decision adapters one Decide.
+package protect
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
+)
+
+// Protector owns the engine's snapshot.
+type Protector struct {
+	Engine *engine.Engine
+	svc    *core.Service
+	log    *slog.Logger
+
+	kick chan struct{}
+	seen chan *engine.Policy
+
+	mu       sync.Mutex
+	reported map[int64]bool // websites whose first traffic was queued
+	loaded   chan struct{}  // closed after the first load
+	once     sync.Once
+}
+
+// New returns a Protector; call SetService, then Run.
+func New(eng *engine.Engine, log *slog.Logger) *Protector {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Protector{Engine: eng, log: log, kick: make(chan struct{}, 1), seen: make(chan *engine.Policy, 1024),
+		reported: map[int64]bool{}, loaded: make(chan struct{})}
+}
+
+// SetService gives the protector the service it loads websites from. (The
+// service is built with Changed as its change hook, hence two steps.)
+func (p *Protector) SetService(svc *core.Service) { p.svc = svc }
+
+// Changed asks for a reload soon; many calls coalesce into one reload. It
+// never blocks.
+func (p *Protector) Changed() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Reload loads every website into a new engine snapshot now.
+func (p *Protector) Reload(ctx context.Context) error {
+	sites, err := p.svc.EngineSites(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range p.Engine.Load(sites, nil) {
+		p.log.Warn("website settings do not compile; protecting it with the defaults", "website_id", e.WebsiteID, "err", e.Err)
+	}
+	p.once.Do(func() { close(p.loaded) })
+	return nil
+}
+
+// Loaded is closed once the first snapshot is in place.
+func (p *Protector) Loaded() <-chan struct{} { return p.loaded }
+
+// Run reloads on every change (coalesced) and every interval, marks first
+// traffic, and sweeps idle rate-limit state, until ctx ends.
+func (p *Protector) Run(ctx context.Context, interval time.Duration) {
+	if err := p.Reload(ctx); err != nil && ctx.Err() == nil {
+		p.log.Error("load websites into the engine", "err", err)
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	sweep := time.NewTicker(time.Minute)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.kick:
+		case <-tick.C:
+		case <-sweep.C:
+			p.Engine.SweepLimits()
+			continue
+		case pol := <-p.seen:
+			if _, err := p.svc.MarkSeen(ctx, pol.PartnerID, pol.WebsiteID, pol.Domain); err != nil && ctx.Err() == nil {
+				p.log.Warn("record first traffic", "website", pol.Domain, "err", err)
+				p.mu.Lock()
+				delete(p.reported, pol.WebsiteID) // try again on its next request
+				p.mu.Unlock()
+			}
+			continue
+		}
+		if err := p.Reload(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("reload websites into the engine; keeping the previous snapshot", "err", err)
+		}
+	}
+}
+
+// Decide decides r for the website p (nil: unknown) and notes first traffic.
+func (p *Protector) Decide(pol *engine.Policy, r *engine.Request) engine.Verdict {
+	v := p.Engine.Decide(pol, r)
+	if pol != nil && pol.Status == core.StatusSetup {
+		p.firstTraffic(pol)
+	}
+	return v
+}
+
+func (p *Protector) firstTraffic(pol *engine.Policy) {
+	p.mu.Lock()
+	done := p.reported[pol.WebsiteID]
+	if !done {
+		p.reported[pol.WebsiteID] = true
+	}
+	p.mu.Unlock()
+	if done {
+		return
+	}
+	select {
+	case p.seen <- pol:
+	default: // queue full: a later request reports it
+		p.mu.Lock()
+		delete(p.reported, pol.WebsiteID)
+		p.mu.Unlock()
+	}
+}
