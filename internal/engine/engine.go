@@ -142,27 +142,27 @@ func (e *Engine) decide(p *Policy, r *Request, v *Verdict) {
 	ip := r.IP.Unmap()
 	switch {
 	case p.allow != nil && p.allow.Lookup(ip):
-		v.Action, v.Reason = Grant, "allow list"
+		v.Action, v.Reason, v.Source = Grant, "allow list", SourceList
 		return
 	case p.deny != nil && p.deny.Lookup(ip):
-		v.Action, v.Reason = Deny, "deny list"
+		v.Action, v.Reason, v.Source = Deny, "deny list", SourceList
 		return
 	case p.partner != nil && p.partner.allow != nil && p.partner.allow.Lookup(ip):
-		v.Action, v.Reason = Grant, "partner allow list"
+		v.Action, v.Reason, v.Source = Grant, "partner allow list", SourceList
 		return
 	case p.partner != nil && p.partner.deny != nil && p.partner.deny.Lookup(ip):
-		v.Action, v.Reason = Deny, "partner deny list"
+		v.Action, v.Reason, v.Source = Deny, "partner deny list", SourceList
 		return
 	}
 	for _, rl := range p.rules {
 		if rl.match(r) {
-			v.Action, v.Reason, v.Location = rl.action, rl.name, rl.location
+			v.Action, v.Reason, v.Location, v.Source = rl.action, rl.name, rl.location, SourceRule
 			return
 		}
 	}
 	c := e.cls.classify(r)
 	v.Category, v.Detail = c.category, c.detail
-	v.Action, v.Reason = p.actions[c.category], c.category.String()
+	v.Action, v.Reason, v.Source = p.actions[c.category], c.category.String(), SourceCategory
 	if v.Action != Grant || c.verified || len(p.limits) == 0 {
 		return
 	}
@@ -173,7 +173,7 @@ func (e *Engine) decide(p *Policy, r *Request, v *Verdict) {
 		}
 		k := limitKey{website: p.WebsiteID, limit: rl.index, addr: rl.keyAddr(ip)}
 		if !e.limiter.allow(k, now, rl.interval, rl.tolerance) {
-			v.Action, v.Reason = rl.action, rl.name
+			v.Action, v.Reason, v.Source = rl.action, rl.name, SourceRateLimit
 			return
 		}
 	}

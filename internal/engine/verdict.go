@@ -91,12 +91,23 @@ var defaultActions = [numCategories]Action{
 	AutomationTools:     Challenge,
 }
 
+// What decided a verdict.
+const (
+	SourceList      = "list"
+	SourceRule      = "rule"
+	SourceCategory  = "category"
+	SourceRateLimit = "rate_limit"
+)
+
 // Verdict is the engine's answer for one request.
 type Verdict struct {
 	Action   Action
 	Category Category
 	// Reason is the rule name, rate-limit name, list or category that decided.
 	Reason string
+	// Source is what decided: SourceList, SourceRule, SourceCategory or
+	// SourceRateLimit ("" for unprotected websites).
+	Source string
 	// Detail says what was recognised: a signature ("curl"), an anomaly
 	// ("no Accept-Language"), "unverified Googlebot".
 	Detail string

@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/api/botbye"
+	"github.com/palisadehq/palisade/internal/api/botguard"
 	"github.com/palisadehq/palisade/internal/api/forwardauth"
 	"github.com/palisadehq/palisade/internal/api/partnerapi"
 	"github.com/palisadehq/palisade/internal/core"
@@ -42,6 +44,8 @@ func NewHandler(d Deps) http.Handler {
 			ws = protect.Loopback
 		}
 		forwardauth.New(d.Protector, ws, d.Logger).Register(mux)
+		botbye.New(d.Protector, d.Logger).Register(mux)
+		botguard.New(d.Protector, d.Logger).Register(mux)
 	}
 	mux.Handle("GET /{$}", http.RedirectHandler("/docs", http.StatusFound))
 	mux.Handle("/", partnerapi.NotFound())

@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -184,4 +187,133 @@ func TestForwardAuth(t *testing.T) {
 	eventually(t, "pause taking effect", func() bool {
 		return s.forwardAuth(t, faCall{ua: "sqlmap/1.7", uri: "/"}).StatusCode == 200
 	})
+}
+
+func post(t *testing.T, url, contentType string, body []byte, headers map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestBotByeValidate(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	st := engine.Settings{Rules: []engine.Rule{{Name: "No admin", Action: "deny", Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/admin"}}}}}
+	if _, err := s.svc.UpdateWebsiteSettings(ctx, s.caller, "shop.example.com", st, core.Match{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.prot.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	body := func(key, ip, uri, ua string) []byte {
+		b, _ := json.Marshal(map[string]any{
+			"server_key":    key,
+			"request_info":  map[string]any{"remote_addr": ip, "request_method": "GET", "request_uri": uri, "created_at": 1732450000, "server_port": 443, "server_name": "shop.example.com"},
+			"headers":       map[string]any{"User-Agent": ua, "Accept": "text/html", "Accept-Language": "de", "accept-encoding": "gzip"},
+			"custom_fields": map[string]any{"plan": "pro"},
+		})
+		return b
+	}
+	cases := []struct {
+		name   string
+		body   []byte
+		status int
+		has    []string
+	}{
+		{"allowed", body(s.site.ServerKey, "198.51.100.7", "/", chromeUA), 200, []string{`"result":{"isAllowed":true}`, `"error":null`, `"reqId":"`}},
+		{"rule", body(s.site.ServerKey, "198.51.100.7", "/admin/x", chromeUA), 200, []string{`"isAllowed":false`, `"message":"Banned by rule: No admin"`}},
+		{"scraper", body(s.site.ServerKey, "198.51.100.7", "/", "Scrapy/2.11 (+https://scrapy.org)"), 200, []string{`"isAllowed":false`, `Banned: content_scrapers`}},
+		{"bad key", body("sk_nope", "198.51.100.7", "/", chromeUA), 401, []string{`"result":null`, `"message":"[BotBye] Bad Request: Invalid Server Key"`}},
+		{"bad ip", body(s.site.ServerKey, "not-an-ip", "/", chromeUA), 400, []string{`"result":null`, "remote_addr"}},
+		{"not json", []byte(`{"server_key":`), 400, []string{`"result":null`, "not valid JSON"}},
+		{"empty", nil, 400, []string{"empty body"}},
+	}
+	for _, c := range cases {
+		resp, b := post(t, s.url+"/validate-request/v2?visitorId=v&sessionId=s&token=t", "application/json", c.body, nil)
+		if resp.StatusCode != c.status {
+			t.Fatalf("%s: %d %s", c.name, resp.StatusCode, b)
+		}
+		for _, h := range c.has {
+			if !strings.Contains(b, h) {
+				t.Fatalf("%s: %s lacks %s", c.name, b, h)
+			}
+		}
+	}
+	big := append([]byte(`{"server_key":"`), bytes.Repeat([]byte("x"), 70_000)...)
+	if resp, b := post(t, s.url+"/validate-request/v2", "application/json", big, nil); resp.StatusCode != 400 || !strings.Contains(b, "larger than") {
+		t.Fatalf("oversized: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := post(t, s.url+"/init-request/v1", "application/json", []byte(`{"serverKey":"`+s.site.ServerKey+`"}`), nil); resp.StatusCode != 200 || strings.TrimSpace(b) != `{"status":"ok"}` {
+		t.Fatalf("init: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := post(t, s.url+"/init-request/v1", "application/json", []byte(`{"serverKey":"x"}`), nil); resp.StatusCode != 401 || !strings.Contains(b, "Invalid Server Key") {
+		t.Fatalf("init bad key: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestBotGuardCheck(t *testing.T) {
+	s := newStack(t)
+	raw := func(ua, path string) []byte {
+		return []byte("GET " + path + " HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: " + ua + "\r\nAccept: text/html\r\nAccept-Language: en\r\nAccept-Encoding: gzip\r\n\r\n")
+	}
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(b)
+		zw.Close()
+		return buf.Bytes()
+	}
+	hdr := map[string]string{"BG-RemoteAddr": "198.51.100.7", "BG-RemotePort": "51000", "BG-ConnAddr": "192.0.2.1", "BG-SSLProto": "TLSv1.3"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range hdr {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	cases := []struct {
+		name       string
+		body       []byte
+		headers    map[string]string
+		status     int
+		mitigation string
+		has        string
+	}{
+		{"browser by host", raw(chromeUA, "/"), hdr, 200, "grant", ""},
+		{"gzip", gz(raw(chromeUA, "/")), with(map[string]string{"Content-Encoding": "gzip"}), 200, "grant", ""},
+		{"by key", raw(chromeUA, "/"), with(map[string]string{"BG-Key": s.site.ServerKey}), 200, "grant", ""},
+		{"curl", raw("curl/8.4", "/"), hdr, 403, "challenge", "Checking your browser"},
+		{"ai", raw("Mozilla/5.0 (compatible; GPTBot/1.2)", "/"), hdr, 403, "deny", "Access denied"},
+		{"bad key", raw(chromeUA, "/"), with(map[string]string{"BG-Key": "nope"}), 401, "", "unknown server key"},
+		{"not a request", []byte("hello"), hdr, 400, "", "not a raw HTTP request"},
+		{"empty", nil, hdr, 400, "", "empty body"},
+		{"bad gzip", raw(chromeUA, "/"), with(map[string]string{"Content-Encoding": "gzip"}), 400, "", "not gzip"},
+		{"no address", raw(chromeUA, "/"), map[string]string{}, 400, "", "BG-RemoteAddr"},
+		{"too big", append(raw(chromeUA, "/"), bytes.Repeat([]byte("x"), 300_000)...), hdr, 413, "", "larger than"},
+		{"gzip bomb", gz(append(raw(chromeUA, "/"), bytes.Repeat([]byte("x"), 1_000_000)...)), with(map[string]string{"Content-Encoding": "gzip"}), 413, "", "decompressed"},
+	}
+	for _, c := range cases {
+		resp, b := post(t, s.url+"/v2.1/check", "application/octet-stream", c.body, c.headers)
+		if resp.StatusCode != c.status || resp.Header.Get("BG-X-Mitigation") != c.mitigation || !strings.Contains(b, c.has) {
+			t.Fatalf("%s: %d %q %s", c.name, resp.StatusCode, resp.Header.Get("BG-X-Mitigation"), b)
+		}
+	}
+	// An unknown host is served unprotected.
+	resp, _ := post(t, s.url+"/v2.1/check", "application/octet-stream", []byte("GET / HTTP/1.1\r\nHost: other.example\r\nUser-Agent: sqlmap/1\r\n\r\n"), hdr)
+	if resp.StatusCode != 200 || resp.Header.Get("BG-X-Reason") != "unknown website" {
+		t.Fatalf("unknown host: %d %v", resp.StatusCode, resp.Header)
+	}
 }

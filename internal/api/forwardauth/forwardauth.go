@@ -14,7 +14,6 @@
 package forwardauth
 
 import (
-	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -117,7 +116,9 @@ func Write(w http.ResponseWriter, v engine.Verdict, nginx bool) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		page(w, http.StatusForbidden, challengePage, v)
+		hd.Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		protect.WritePage(w, v)
 		return
 	}
 	// deny, and return_fake_data, which a web server in front cannot do.
@@ -125,27 +126,7 @@ func Write(w http.ResponseWriter, v engine.Verdict, nginx bool) {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	page(w, http.StatusForbidden, denyPage, v)
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusForbidden)
+	protect.WritePage(w, v)
 }
-
-func page(w http.ResponseWriter, status int, t *template.Template, v engine.Verdict) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = t.Execute(w, v)
-}
-
-var denyPage = template.Must(template.New("deny").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Access denied</title></head>
-<body style="font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem">
-<h1>Access denied</h1>
-<p>This website's protection refused your request ({{.Reason}}). If you think this is a mistake, contact the site's owner and quote this reason.</p>
-</body></html>
-`))
-
-var challengePage = template.Must(template.New("challenge").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Checking your browser</title></head>
-<body style="font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem">
-<h1 role="status">Checking your browser</h1>
-<p>This website asks visitors whose requests look automated ({{.Reason}}) to confirm they are using a browser before continuing.</p>
-</body></html>
-`))

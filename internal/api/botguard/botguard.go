@@ -1,0 +1,157 @@
+// Package botguard serves the BotGuard-compatible check API, so that web
+// servers and the BotGuard PHP connector can point at Palisade:
+//
+//	POST /v2.1/check
+//	BG-RemoteAddr: <client IP>   BG-RemotePort, BG-ConnAddr, BG-SSLProto (optional)
+//	<body: the client's raw HTTP request — request line, headers, blank line,
+//	 body — gzip-compressed when Content-Encoding: gzip>
+//
+// The answer is 200 to serve the request, else 403 (the body is the page to
+// show), with BG-X-Mitigation (grant, deny, challenge, redirect, captcha,
+// return_fake_data), BG-X-Reason and, for a redirect, BG-Location.
+//
+// The website is found by the server key in BG-Key (or X-Palisade-Key) when
+// sent, else, as the BotGuard connector expects, by the Host of the raw
+// request.
+package botguard
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/protect"
+)
+
+// MaxBody bounds the raw request Palisade reads (compressed and not): the
+// request line and headers are what matter, the client's body is ignored.
+const MaxBody = 256 << 10
+
+// Handler serves /v2.1/check.
+type Handler struct {
+	p   *protect.Protector
+	log *slog.Logger
+}
+
+// New returns the handler.
+func New(p *protect.Protector, log *slog.Logger) *Handler { return &Handler{p: p, log: log} }
+
+// Register adds the endpoint to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v2.1/check", h.check)
+}
+
+func fail(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("BG-X-Error", msg)
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, "palisade: "+msg+"\n")
+}
+
+// ParseRaw parses a raw HTTP/1.x request (request line, headers, blank
+// line, optional body). It is exported for the fuzz test.
+func ParseRaw(raw []byte) (*http.Request, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, errors.New("empty body: send the client's raw request (request line, headers, blank line)")
+	}
+	// Tolerate a request that ends after its headers without the blank line.
+	if !bytes.Contains(raw, []byte("\r\n\r\n")) && !bytes.Contains(raw, []byte("\n\n")) {
+		raw = append(raw, "\r\n\r\n"...)
+	}
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("the body is not a raw HTTP request: %v", err)
+	}
+	return req, nil
+}
+
+func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
+	var body io.Reader = http.MaxBytesReader(w, r.Body, MaxBody)
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			fail(w, http.StatusBadRequest, "Content-Encoding is gzip but the body is not gzip data")
+			return
+		}
+		defer zr.Close()
+		body = io.LimitReader(zr, MaxBody+1)
+	}
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("raw request is larger than %d bytes", MaxBody))
+			return
+		}
+		fail(w, http.StatusBadRequest, "cannot read the raw request: "+err.Error())
+		return
+	}
+	if len(raw) > MaxBody {
+		fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("raw request is larger than %d bytes once decompressed", MaxBody))
+		return
+	}
+	orig, err := ParseRaw(raw)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ip, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("BG-RemoteAddr")))
+	if err != nil {
+		fail(w, http.StatusBadRequest, "BG-RemoteAddr must be the client's IP address")
+		return
+	}
+	var pol *engine.Policy
+	if key := firstNonEmpty(r.Header.Get("BG-Key"), r.Header.Get("X-Palisade-Key")); key != "" {
+		if pol, err = h.p.Engine.ByServerKey(key); err != nil {
+			fail(w, http.StatusUnauthorized, "unknown server key")
+			return
+		}
+	} else {
+		pol = h.p.Engine.ByDomain(orig.Host)
+	}
+	req := engine.Request{
+		IP: ip.Unmap(), Method: orig.Method, Host: orig.Host, Path: orig.URL.EscapedPath(), Query: orig.URL.RawQuery, Proto: orig.Proto,
+		UserAgent: orig.UserAgent(), Referer: orig.Referer(), Header: orig.Header,
+	}
+	if req.Path == "" {
+		req.Path = "/"
+	}
+	v := h.p.Decide(pol, &req)
+	Write(w, v)
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Write answers a verdict with BotGuard's headers.
+func Write(w http.ResponseWriter, v engine.Verdict) {
+	act := v.Enforced()
+	hd := w.Header()
+	hd.Set("BG-X-Mitigation", act.String())
+	hd.Set("BG-X-Reason", v.Reason)
+	hd.Set("Cache-Control", "no-store")
+	if act == engine.Grant {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if act == engine.Redirect {
+		hd.Set("BG-Location", v.Location)
+	}
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusForbidden)
+	protect.WritePage(w, v)
+}
