@@ -2,7 +2,8 @@
 // (auth_request), Traefik (ForwardAuth) and Caddy (forward_auth) call before
 // serving each request of a protected website.
 //
-// The web server sends the website's server key in X-Palisade-Key and the
+// The web server sends the website's server key in X-Palisade-Key (or the
+// key query parameter, for Traefik) and the
 // original request in X-Original-* (nginx) or X-Forwarded-* (Traefik, Caddy)
 // headers, with the client's own headers. The answer is 200 to serve the
 // request. Otherwise, by default (Traefik, Caddy: they pass the answer on to
@@ -35,9 +36,28 @@ func New(p *protect.Protector, trusted protect.Trusted, log *slog.Logger) *Handl
 	return &Handler{p: p, trusted: trusted, log: log}
 }
 
-// Register adds /forward-auth (any method) to mux.
+// Register adds /forward-auth (any method) and /forward-auth/page to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("/forward-auth", h)
+	mux.HandleFunc("GET /forward-auth/page", h.page)
+}
+
+// page renders the page for a verdict nginx received as 401 (challenge,
+// captcha): nginx passes the action and reason back in headers.
+func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.p.Engine.ByServerKey(r.Header.Get("X-Palisade-Key")); err != nil {
+		http.Error(w, "palisade: unknown or missing server key", http.StatusForbidden)
+		return
+	}
+	act, ok := engine.ParseAction(r.Header.Get("X-Palisade-Action"))
+	if !ok {
+		act = engine.Challenge
+	}
+	v := engine.Verdict{Action: act, Reason: r.Header.Get("X-Palisade-Reason")}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusForbidden)
+	protect.WritePage(w, v)
 }
 
 func firstHeader(r *http.Request, names ...string) string {
@@ -52,7 +72,11 @@ func firstHeader(r *http.Request, names ...string) string {
 // ServeHTTP decides the original request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	nginx := strings.EqualFold(r.Header.Get("X-Palisade-Mode"), "nginx")
-	pol, err := h.p.Engine.ByServerKey(r.Header.Get("X-Palisade-Key"))
+	key := r.Header.Get("X-Palisade-Key")
+	if key == "" {
+		key = r.URL.Query().Get("key") // Traefik's forwardAuth cannot add headers
+	}
+	pol, err := h.p.Engine.ByServerKey(key)
 	if err != nil {
 		// A misconfigured key must not take a site down: answer 500, which
 		// the snippets treat like Palisade being unreachable (fail-open or

@@ -1,0 +1,139 @@
+package deploy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/testenv"
+)
+
+// TestCaddyForwardAuth runs the shipped Caddyfile in a real Caddy.
+func TestCaddyForwardAuth(t *testing.T) {
+	caddy := need(t, "caddy", "/usr/bin/caddy")
+	pal := testenv.New(t)
+	w := pal.Website(t, "shop.example.com", engine.Settings{})
+	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(rw, "hello from %s%s", r.Host, r.URL.Path)
+	}))
+	defer site.Close()
+
+	b, err := os.ReadFile(filepath.Join("caddy", "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	cfg := string(b)
+	cfg = strings.Replace(cfg, "shop.example.com {", fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tstorage file_system %s\n}\n\nhttp://shop.example.com:%d {", t.TempDir(), port), 1)
+	cfg = strings.ReplaceAll(cfg, "sk_REPLACE_WITH_THE_SERVER_KEY", w.ServerKey)
+	cfg = strings.ReplaceAll(cfg, "127.0.0.1:8080", pal.Addr)
+	cfg = strings.ReplaceAll(cfg, "127.0.0.1:9000", strings.TrimPrefix(site.URL, "http://"))
+	path := filepath.Join(t.TempDir(), "Caddyfile")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(caddy, "run", "--config", path, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("caddy output:\n%s", logs.String())
+		}
+	})
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(ua string) (int, string) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/page", port), nil)
+		req.Host = fmt.Sprintf("shop.example.com:%d", port)
+		req.Header.Set("User-Agent", ua)
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Accept-Language", "en")
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if code, _ := get(chromeUA); code != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("caddy did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := get(chromeUA); code != 200 || !strings.HasPrefix(body, "hello from shop.example.com") {
+		t.Fatalf("browser: %d %q", code, body)
+	}
+	if code, body := get("sqlmap/1.7"); code != 403 || !strings.Contains(body, "Access denied") {
+		t.Fatalf("bad bot: %d %q", code, body)
+	}
+	if code, body := get("curl/8.5.0"); code != 403 || !strings.Contains(body, "Checking your browser") {
+		t.Fatalf("challenge: %d %q", code, body)
+	}
+	pal.Stop()
+	if code, body := get("sqlmap/1.7"); code != 200 || !strings.HasPrefix(body, "hello from") {
+		t.Fatalf("fail-open while Palisade is down: %d %q", code, body)
+	}
+}
+
+// TestTraefikForwardAuthProtocol sends what Traefik's forwardAuth sends for
+// the shipped palisade.yml (key in the query, X-Forwarded-* headers, the
+// client's headers) and checks the answers Traefik would relay. Traefik is
+// not packaged by Debian, so the real server is not run here.
+func TestTraefikForwardAuthProtocol(t *testing.T) {
+	pal := testenv.New(t)
+	w := pal.Website(t, "shop.example.com", engine.Settings{})
+	b, err := os.ReadFile(filepath.Join("traefik", "palisade.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(b), `address: "`)
+	if i < 0 {
+		t.Fatal("palisade.yml has no forwardAuth address")
+	}
+	addr := strings.SplitN(string(b)[i+len(`address: "`):], `"`, 2)[0]
+	addr = strings.ReplaceAll(strings.ReplaceAll(addr, "sk_REPLACE_WITH_THE_SERVER_KEY", w.ServerKey), "127.0.0.1:8080", pal.Addr)
+	ask := func(ua, xff string) *http.Response {
+		req, _ := http.NewRequest("GET", addr, nil)
+		req.Header.Set("X-Forwarded-Method", "GET")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Host", "shop.example.com")
+		req.Header.Set("X-Forwarded-Uri", "/cart?id=1")
+		req.Header.Set("X-Forwarded-For", xff)
+		req.Header.Set("User-Agent", ua)
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Accept-Language", "en")
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := ask(chromeUA, "198.51.100.7"); r.StatusCode != 200 {
+		t.Fatalf("browser: %d", r.StatusCode)
+	}
+	if r := ask("Mozilla/5.0 (compatible; GPTBot/1.2)", "198.51.100.7"); r.StatusCode != 403 || r.Header.Get("X-Palisade-Action") != "deny" {
+		t.Fatalf("AI crawler: %d %v", r.StatusCode, r.Header)
+	}
+}

@@ -1,0 +1,202 @@
+// Package deploy holds the web-server configurations users install; its
+// tests run them in the real servers.
+package deploy
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/testenv"
+)
+
+// need returns the path of a server binary, skipping the test without it
+// (failing under CI=true, where .ci/run installs it).
+func need(t *testing.T, name string, paths ...string) string {
+	t.Helper()
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed; CI must run this test (see .ci/run)", name)
+	}
+	t.Skipf("%s is not installed (Debian: apt-get install %s); skipping", name, name)
+	return ""
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+// TestNginxAuthRequest runs the shipped snippets in a real nginx in front of
+// a site, with Palisade deciding through /forward-auth.
+func TestNginxAuthRequest(t *testing.T) {
+	nginx := need(t, "nginx", "/usr/sbin/nginx")
+	pal := testenv.New(t)
+	open := pal.Website(t, "open.example.com", engine.Settings{Rules: []engine.Rule{
+		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}})
+	closed := pal.Website(t, "closed.example.com", engine.Settings{FailMode: "closed"})
+
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from %s%s", r.Host, r.URL.Path)
+	}))
+	defer site.Close()
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "palisade")
+	if err := os.MkdirAll(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"palisade-common.conf", "palisade.conf", "palisade-fail-closed.conf", "palisade-upstream.conf"} {
+		b, err := os.ReadFile(filepath.Join("nginx", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.ReplaceAll(string(b), "/etc/nginx/palisade/", conf+"/")
+		s = strings.ReplaceAll(s, "server 127.0.0.1:8080;", "server "+pal.Addr+";")
+		if err := os.WriteFile(filepath.Join(conf, f), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := freePort(t)
+	server := func(name, key, snippet string) string {
+		return fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:%d;
+        server_name %s;
+        set $palisade_key "%s";
+        include %s/%s;
+        location / { proxy_pass %s; proxy_set_header Host $host; }
+    }`, port, name, key, conf, snippet, site.URL)
+	}
+	cfg := fmt.Sprintf(`
+user root;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log info;
+events { worker_connections 64; }
+http {
+    access_log %[1]s/access.log;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+    include %[2]s/palisade-upstream.conf;
+    %[3]s
+    %[4]s
+}
+`, dir, conf, server("open.example.com", open.ServerKey, "palisade.conf"), server("closed.example.com", closed.ServerKey, "palisade-fail-closed.conf"))
+	cfgPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(nginx, "-t", "-c", cfgPath, "-p", dir).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	cmd := exec.Command(nginx, "-c", cfgPath, "-p", dir, "-g", "daemon off;")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx error.log:\n%s", b)
+		}
+	})
+
+	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(host, path, ua string) (int, string, http.Header) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
+		req.Host = host
+		req.Header.Set("User-Agent", ua)
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Accept-Language", "en")
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err.Error(), nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	// Wait for nginx to listen.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _, _ := get("open.example.com", "/", chromeUA); code != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nginx did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	if code, body, _ := get("open.example.com", "/page", chromeUA); code != 200 || body != "hello from open.example.com/page" {
+		t.Fatalf("browser: %d %q", code, body)
+	}
+	if code, body, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable"); code != 403 || strings.Contains(body, "hello") {
+		t.Fatalf("bad bot: %d %q", code, body)
+	}
+	if code, body, _ := get("open.example.com", "/", "curl/8.5.0"); code != 403 || !strings.Contains(body, "Checking your browser") {
+		t.Fatalf("challenge: %d %q", code, body)
+	}
+	if code, _, h := get("open.example.com", "/old", chromeUA); code != 302 || h.Get("Location") != "https://moved.example.test/" {
+		t.Fatalf("redirect: %d %v", code, h)
+	}
+	if code, body, _ := get("closed.example.com", "/", chromeUA); code != 200 || !strings.Contains(body, "hello from closed") {
+		t.Fatalf("fail-closed site while Palisade is up: %d %q", code, body)
+	}
+
+	pal.Stop()
+	if code, body, _ := get("open.example.com", "/page", "sqlmap/1.7.2#stable"); code != 200 || body != "hello from open.example.com/page" {
+		t.Fatalf("fail-open while Palisade is down: %d %q", code, body)
+	}
+	if code, body, _ := get("closed.example.com", "/", chromeUA); code < 500 || strings.Contains(body, "hello") {
+		t.Fatalf("fail-closed while Palisade is down: %d %q", code, body)
+	}
+	pal.Start(t)
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		code, _, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable")
+		if code == 403 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("protection did not come back after Palisade restarted: %d", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,121 @@
+// Package testenv builds a whole Palisade in-process for tests: SQLite
+// store, service, decision engine and HTTP server on a loopback port, with
+// one partner and one website. Tests of adapters and deploy snippets use it.
+package testenv
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/secret"
+	"github.com/palisadehq/palisade/internal/server"
+	"github.com/palisadehq/palisade/internal/store/storetest"
+)
+
+// Stack is a running Palisade.
+type Stack struct {
+	Addr       string // host:port of the HTTP server
+	URL        string
+	Service    *core.Service
+	Protector  *protect.Protector
+	Caller     core.Caller // the partner, as an API caller
+	PartnerKey string
+	handler    http.Handler
+	srv        *http.Server
+}
+
+// New starts a Palisade with one partner ("host", 1000.00 credit).
+func New(t testing.TB) *Stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	db := storetest.SQLite(t)
+	box, _ := secret.NewBox(make([]byte, secret.KeySize), nil)
+	sigs, err := engine.LoadSignatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	prot := protect.New(engine.New(engine.NewClassifier(sigs, nil, nil), nil), log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	svc := core.NewService(db, box, core.Config{PublicURL: url, Nodes: []string{url}}, core.WithChangeHook(prot.Changed))
+	prot.SetService(svc)
+	if _, err := svc.SeedPlans(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, key, err := svc.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.TopUp(ctx, core.Operator(), p.ID, 100000, ""); err != nil {
+		t.Fatal(err)
+	}
+	c, err := svc.Authenticate(ctx, key, protect.Loopback[0].Addr(), core.ProtocolV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prot.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go prot.Run(ctx, time.Hour)
+	s := &Stack{Addr: ln.Addr().String(), URL: url, Service: svc, Protector: prot, Caller: c, PartnerKey: key,
+		handler: server.NewHandler(server.Deps{Service: svc, Logger: log, Protector: prot})}
+	s.serve(t, ln)
+	return s
+}
+
+func (s *Stack) serve(t testing.TB, ln net.Listener) {
+	s.srv = &http.Server{Handler: s.handler}
+	go s.srv.Serve(ln)
+	t.Cleanup(func() { s.srv.Close() })
+}
+
+// Stop closes the HTTP server, as if Palisade were down.
+func (s *Stack) Stop() { s.srv.Close() }
+
+// Start serves again on the same address.
+func (s *Stack) Start(t testing.TB) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		if ln, err = net.Listen("tcp", s.Addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.serve(t, ln)
+}
+
+// Website registers a website with settings and waits until the engine has
+// it; it returns the website (with its server key).
+func (s *Stack) Website(t testing.TB, domain string, st engine.Settings) core.Website {
+	t.Helper()
+	ctx := context.Background()
+	w, _, err := s.Service.CreateWebsite(ctx, s.Caller, core.WebsiteCreate{Domain: domain}, core.Idem{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err = s.Service.UpdateWebsiteSettings(ctx, s.Caller, domain, st, core.Match{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Protector.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
