@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/events"
+	"github.com/palisadehq/palisade/internal/metrics"
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/server"
 )
@@ -28,6 +29,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Var(&webServers, "web-server", "IP or CIDR of a web server whose X-Real-IP / X-Forwarded-For the decision endpoints believe (repeatable; default 127.0.0.0/8 and ::1)")
 	botDataDir := fs.String("bot-data-dir", "", "folder of verified-bot range lists (NAME.json, the vendors' schema); default --data-dir/bots")
 	verifyRDNS := fs.Bool("verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
+	grantSample := fs.Float64("grant-sample", 0.01, "share of granted requests kept as events (0 to 1); denies and challenges are always kept")
+	var metricsAllow stringList
+	fs.Var(&metricsAllow, "metrics-allow", "IP or CIDR that may read /metrics (repeatable; default 127.0.0.0/8 and ::1)")
 	grace := fs.Duration("shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
@@ -44,21 +48,20 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	var trusted []netip.Prefix
-	for _, p := range proxies {
-		ps, err := core.ParsePrefixes("trusted-proxy", []string{p})
-		if err != nil {
-			return fmt.Errorf("--trusted-proxy %q is not an IP or CIDR", p)
-		}
-		trusted = append(trusted, ps...)
+	trusted, err := prefixFlag("trusted-proxy", proxies)
+	if err != nil {
+		return err
 	}
-	var wsTrusted protect.Trusted
-	for _, p := range webServers {
-		ps, err := core.ParsePrefixes("web-server", []string{p})
-		if err != nil {
-			return fmt.Errorf("--web-server %q is not an IP or CIDR", p)
-		}
-		wsTrusted = append(wsTrusted, ps...)
+	wsTrusted, err := prefixFlag("web-server", webServers)
+	if err != nil {
+		return err
+	}
+	metricsTrusted, err := prefixFlag("metrics-allow", metricsAllow)
+	if err != nil {
+		return err
+	}
+	if *grantSample < 0 || *grantSample > 1 {
+		return fmt.Errorf("--grant-sample %v: use a share between 0 and 1: %w", *grantSample, errUsage)
 	}
 	if *botDataDir == "" {
 		*botDataDir = filepath.Join(sf.dataDir, "bots")
@@ -91,6 +94,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 	prot.SetService(svc)
+	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: *grantSample, Logger: log})
+	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
 	if err := prot.Reload(ctx); err != nil {
 		return fmt.Errorf("load websites into the engine: %w", err)
 	}
@@ -109,8 +114,26 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer stopMaintenance()
 	go svc.RunMaintenance(mctx, time.Hour)
 	go prot.Run(mctx, 10*time.Second)
-	h := server.NewHandler(server.Deps{Service: svc, Logger: log, TrustedProxies: trusted, Protector: prot, WebServers: wsTrusted})
-	return server.Serve(ctx, ln, h, *grace, log)
+	recDone := make(chan struct{})
+	go func() { rec.Run(mctx); close(recDone) }()
+	h := server.NewHandler(server.Deps{Service: svc, Logger: log, TrustedProxies: trusted, Protector: prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted})
+	err = server.Serve(ctx, ln, h, *grace, log)
+	stopMaintenance() // the recorder writes what it still holds, then returns
+	<-recDone
+	return err
+}
+
+// prefixFlag parses a repeatable IP/CIDR flag; nil when it was not given.
+func prefixFlag(name string, vals []string) (protect.Trusted, error) {
+	var out protect.Trusted
+	for _, v := range vals {
+		ps, err := core.ParsePrefixes(name, []string{v})
+		if err != nil {
+			return nil, fmt.Errorf("--%s %q is not an IP or CIDR", name, v)
+		}
+		out = append(out, ps...)
+	}
+	return out, nil
 }
 
 func describeStore(sf storeFlags) string {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/secret"
@@ -22,6 +23,7 @@ type storeFlags struct {
 	publicURL   string
 	nodes       stringList
 	defaultPlan string
+	retention   time.Duration
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
@@ -31,6 +33,7 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.publicURL, "public-url", "", "base URL partners and customers reach this server at (default http://<addr>)")
 	fs.Var(&s.nodes, "node", "address a web-server integration calls, primary first (repeatable; default: --public-url)")
 	fs.StringVar(&s.defaultPlan, "default-plan", "Free", "plan of a website registered without one")
+	fs.DurationVar(&s.retention, "event-retention", 30*24*time.Hour, "how long events are kept (minute counters are kept 400 days)")
 }
 
 // open opens the store and the service over it.
@@ -67,7 +70,7 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 	if len(nodes) == 0 {
 		nodes = []string{s.publicURL}
 	}
-	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan}, append([]core.Option{core.WithLogger(log)}, opts...)...)
+	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan, EventRetention: s.retention}, append([]core.Option{core.WithLogger(log)}, opts...)...)
 	if err := svc.CheckMasterKey(ctx); err != nil {
 		db.Close()
 		return nil, nil, err

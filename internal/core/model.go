@@ -172,3 +172,45 @@ type IdempotencyRecord struct {
 	ObjectID    string
 	CreatedAt   time.Time
 }
+
+// Event is one decision worth keeping.
+type Event struct {
+	ID        int64     `json:"id"`
+	PartnerID int64     `json:"-"`
+	WebsiteID int64     `json:"-"`
+	At        time.Time `json:"at"`
+	IP        string    `json:"ip"`
+	Method    string    `json:"method"`
+	Host      string    `json:"host"`
+	Path      string    `json:"path"`
+	Query     string    `json:"query"`
+	UserAgent string    `json:"user_agent"`
+	Referrer  string    `json:"referrer"`
+	Action    string    `json:"action"`
+	Category  string    `json:"category"`
+	Source    string    `json:"source"` // list, rule, category, rate_limit
+	Reason    string    `json:"reason"` // rule or rate-limit name, list, category
+	Detail    string    `json:"detail"`
+	Monitored bool      `json:"monitored"`
+}
+
+// StatRow counts decisions of one website in one minute by action and
+// category.
+type StatRow struct {
+	WebsiteID int64
+	PartnerID int64
+	Minute    time.Time
+	Action    string
+	Category  string
+	Count     int64
+}
+
+// EventFilter narrows Tx.Events. Zero fields do not filter.
+type EventFilter struct {
+	From, To time.Time // To is exclusive
+	Action   string
+	IP       string
+	Reason   string // rule name, rate-limit name, list or category
+	Before   int64  // cursor: events with smaller IDs (newest first)
+	Limit    int
+}

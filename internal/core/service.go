@@ -57,6 +57,8 @@ type Config struct {
 	Nodes []string
 	// DefaultPlan is used when a website is registered without a plan.
 	DefaultPlan string
+	// EventRetention is how long events are kept (default 30 days).
+	EventRetention time.Duration
 }
 
 // Service applies Palisade's business rules on top of a Store.
@@ -95,6 +97,9 @@ func (s *Service) notify() {
 func NewService(store Store, box *secret.Box, cfg Config, opts ...Option) *Service {
 	if cfg.DefaultPlan == "" {
 		cfg.DefaultPlan = "Free"
+	}
+	if cfg.EventRetention <= 0 {
+		cfg.EventRetention = 30 * 24 * time.Hour
 	}
 	s := &Service{store: store, box: box, cfg: cfg, now: time.Now, rand: rand.Reader, log: slog.Default()}
 	for _, o := range opts {
@@ -257,6 +262,11 @@ func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) {
 			s.log.Warn("purge idempotency keys", "err", err)
 		} else if n > 0 {
 			s.log.Info("purged expired idempotency keys", "count", n)
+		}
+		if ne, ns, err := s.PurgeOldEvents(ctx, s.cfg.EventRetention); err != nil && ctx.Err() == nil {
+			s.log.Warn("purge old events", "err", err)
+		} else if ne+ns > 0 {
+			s.log.Info("purged old events and counters", "events", ne, "counters", ns)
 		}
 		select {
 		case <-ctx.Done():

@@ -589,3 +589,55 @@ func TestMasterKeyCheck(t *testing.T) {
 		}
 	})
 }
+
+func TestEventsStoreAndRetention(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		a := f.partner(t, "a", 0)
+		b := f.partner(t, "b", 0)
+		w, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "ev.example.com"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := *f.now.Load()
+		old := now.Add(-40 * 24 * time.Hour)
+		mk := func(at time.Time, action string) core.Event {
+			return core.Event{PartnerID: a.PartnerID, WebsiteID: w.ID, At: at, IP: "192.0.2.1", Method: "GET", Host: "ev.example.com", Path: "/", UserAgent: "x", Action: action, Category: "humans", Source: "category", Reason: "humans", Monitored: action == "deny"}
+		}
+		evs := []core.Event{mk(old, "deny"), mk(now.Add(-time.Minute), "challenge")}
+		for i := 0; i < 250; i++ { // more than one multi-row INSERT
+			evs = append(evs, mk(now.Add(-time.Duration(i)*time.Second), "grant"))
+		}
+		stats := []core.StatRow{{WebsiteID: w.ID, PartnerID: a.PartnerID, Minute: now.Truncate(time.Minute), Action: "grant", Category: "humans", Count: 5}}
+		if err := f.svc.RecordDecisions(ctx, evs, stats); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.RecordDecisions(ctx, nil, stats); err != nil { // counters add up
+			t.Fatal(err)
+		}
+		got, err := f.svc.Events(ctx, a, "ev.example.com", core.EventFilter{Action: "deny"})
+		if err != nil || len(got) != 1 || !got[0].Monitored || !got[0].At.Equal(old) {
+			t.Fatalf("deny events: %+v %v", got, err)
+		}
+		all, _ := f.svc.Events(ctx, a, "ev.example.com", core.EventFilter{})
+		if len(all) != 252 {
+			t.Fatalf("%d events", len(all))
+		}
+		pts, err := f.svc.Stats(ctx, a, "ev.example.com", "hour", time.Time{}, now.Add(time.Minute))
+		if err != nil || len(pts) != 1 || pts[0].Count != 10 {
+			t.Fatalf("stats: %+v %v", pts, err)
+		}
+		_, err = f.svc.Events(ctx, b, "ev.example.com", core.EventFilter{})
+		wantCode(t, err, core.ENOTFOUND)
+		_, err = f.svc.Stats(ctx, b, "ev.example.com", "hour", time.Time{}, time.Time{})
+		wantCode(t, err, core.ENOTFOUND)
+		ne, _, err := f.svc.PurgeOldEvents(ctx, 30*24*time.Hour)
+		if err != nil || ne != 1 {
+			t.Fatalf("purge: %d %v", ne, err)
+		}
+		if got, _ := f.svc.Events(ctx, a, "ev.example.com", core.EventFilter{Action: "deny"}); len(got) != 0 {
+			t.Fatal("old event survived the purge")
+		}
+	})
+}

@@ -89,6 +89,17 @@ type Tx interface {
 	// MarkSeen moves a website from setup to online on its first traffic.
 	MarkSeen(ctx context.Context, websiteID int64, at time.Time) (bool, error)
 
+	// InsertEvents and AddStats write what the decision plane recorded.
+	InsertEvents(ctx context.Context, es []Event) error
+	AddStats(ctx context.Context, rows []StatRow) error
+	// Events lists a website's events, newest first.
+	Events(ctx context.Context, partnerID, websiteID int64, f EventFilter) ([]Event, error)
+	// Stats returns a website's minute counters in [from, to).
+	Stats(ctx context.Context, partnerID, websiteID int64, from, to time.Time) ([]StatRow, error)
+	// PurgeEvents deletes events before t and minute counters before
+	// statsBefore, returning how many of each.
+	PurgeEvents(ctx context.Context, before, statsBefore time.Time) (events, stats int64, err error)
+
 	InsertAudit(ctx context.Context, e *AuditEntry) error
 	Audit(ctx context.Context, partnerID, after int64, limit int) ([]AuditEntry, error)
 

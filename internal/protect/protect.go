@@ -12,6 +12,8 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/events"
+	"github.com/palisadehq/palisade/internal/metrics"
 )
 
 // Protector owns the engine's snapshot.
@@ -22,6 +24,9 @@ type Protector struct {
 
 	kick chan struct{}
 	seen chan *engine.Policy
+
+	rec     *events.Recorder
+	metrics *metrics.Metrics
 
 	mu       sync.Mutex
 	reported map[int64]bool // websites whose first traffic was queued
@@ -37,6 +42,13 @@ func New(eng *engine.Engine, log *slog.Logger) *Protector {
 	return &Protector{Engine: eng, log: log, kick: make(chan struct{}, 1), seen: make(chan *engine.Policy, 1024),
 		reported: map[int64]bool{}, loaded: make(chan struct{})}
 }
+
+// Observe makes every decision go to rec (events and counters) and m
+// (Prometheus); either may be nil.
+func (p *Protector) Observe(rec *events.Recorder, m *metrics.Metrics) { p.rec, p.metrics = rec, m }
+
+// Metrics returns the metrics decisions are counted in (may be nil).
+func (p *Protector) Metrics() *metrics.Metrics { return p.metrics }
 
 // SetService gives the protector the service it loads websites from. (The
 // service is built with Changed as its change hook, hence two steps.)
@@ -101,9 +113,18 @@ func (p *Protector) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Decide decides r for the website p (nil: unknown) and notes first traffic.
+// Decide decides r for the website p (nil: unknown), records the decision
+// and notes first traffic.
 func (p *Protector) Decide(pol *engine.Policy, r *engine.Request) engine.Verdict {
+	start := time.Now()
 	v := p.Engine.Decide(pol, r)
+	took := time.Since(start)
+	if p.rec != nil {
+		p.rec.Observe(pol, r, v)
+	}
+	if p.metrics != nil {
+		p.metrics.Decision(v, events.StatCategory(v), took)
+	}
 	if pol != nil && pol.Status == core.StatusSetup {
 		p.firstTraffic(pol)
 	}

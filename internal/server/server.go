@@ -30,6 +30,19 @@ type Deps struct {
 	// WebServers are the addresses of web servers whose forwarded client
 	// address the decision endpoints believe (default: loopback).
 	WebServers protect.Trusted
+	// MetricsAllowed may read /metrics (default: loopback).
+	MetricsAllowed protect.Trusted
+}
+
+// onlyFrom serves h to peers in allowed and 403 to everyone else.
+func onlyFrom(allowed protect.Trusted, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !allowed.Contains(protect.PeerAddr(r.RemoteAddr)) {
+			http.Error(w, "metrics are served only to the addresses in --metrics-allow", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // NewHandler returns the handler for every route Palisade serves.
@@ -43,9 +56,17 @@ func NewHandler(d Deps) http.Handler {
 		if ws == nil {
 			ws = protect.Loopback
 		}
-		forwardauth.New(d.Protector, ws, d.Logger).Register(mux)
-		botbye.New(d.Protector, d.Logger).Register(mux)
-		botguard.New(d.Protector, d.Logger).Register(mux)
+		wrap := d.Protector.Metrics().Endpoint
+		forwardauth.New(d.Protector, ws, d.Logger).Register(mux, wrap)
+		botbye.New(d.Protector, d.Logger).Register(mux, wrap)
+		botguard.New(d.Protector, d.Logger).Register(mux, wrap)
+		if m := d.Protector.Metrics(); m != nil {
+			allowed := d.MetricsAllowed
+			if allowed == nil {
+				allowed = protect.Loopback
+			}
+			mux.Handle("GET /metrics", onlyFrom(allowed, m.Handler()))
+		}
 	}
 	mux.Handle("GET /{$}", http.RedirectHandler("/docs", http.StatusFound))
 	mux.Handle("/", partnerapi.NotFound())

@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,59 +14,25 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
-	"github.com/palisadehq/palisade/internal/secret"
-	"github.com/palisadehq/palisade/internal/server"
-	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv"
 )
 
 const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 type stack struct {
-	url        string
-	svc        *core.Service
-	prot       *protect.Protector
-	caller     core.Caller
-	partnerKey string
-	site       core.Website
+	*testenv.Stack
+	url    string
+	svc    *core.Service
+	prot   *protect.Protector
+	caller core.Caller
+	site   core.Website
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	db := storetest.SQLite(t)
-	box, _ := secret.NewBox(make([]byte, secret.KeySize), nil)
-	sigs, err := engine.LoadSignatures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	prot := protect.New(engine.New(engine.NewClassifier(sigs, nil, nil), nil), log)
-	svc := core.NewService(db, box, core.Config{PublicURL: "http://palisade.test"}, core.WithChangeHook(prot.Changed))
-	prot.SetService(svc)
-	if _, err := svc.SeedPlans(ctx); err != nil {
-		t.Fatal(err)
-	}
-	p, key, err := svc.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "host"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = p
-	c, err := svc.Authenticate(ctx, key, protect.Loopback[0].Addr(), core.ProtocolV1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, _, err := svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := prot.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	go prot.Run(ctx, time.Hour)
-	srv := httptest.NewServer(server.NewHandler(server.Deps{Service: svc, Logger: log, Protector: prot}))
-	t.Cleanup(srv.Close)
-	return &stack{url: srv.URL, svc: svc, prot: prot, caller: c, partnerKey: key, site: site}
+	e := testenv.New(t)
+	site := e.Website(t, "shop.example.com", engine.Settings{})
+	return &stack{Stack: e, url: e.URL, svc: e.Service, prot: e.Protector, caller: e.Caller, site: site}
 }
 
 type faCall struct {
@@ -315,5 +279,104 @@ func TestBotGuardCheck(t *testing.T) {
 	resp, _ := post(t, s.url+"/v2.1/check", "application/octet-stream", []byte("GET / HTTP/1.1\r\nHost: other.example\r\nUser-Agent: sqlmap/1\r\n\r\n"), hdr)
 	if resp.StatusCode != 200 || resp.Header.Get("BG-X-Reason") != "unknown website" {
 		t.Fatalf("unknown host: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func getJSON(t *testing.T, url, key string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s: %v: %s", url, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestEventsStatsAndMetrics(t *testing.T) {
+	s := newStack(t)
+	for i := 0; i < 3; i++ {
+		s.forwardAuth(t, faCall{ua: "sqlmap/1.7", uri: "/?id=1'", realIP: "203.0.113.9"})
+	}
+	s.forwardAuth(t, faCall{ua: "curl/8.5.0", uri: "/api", realIP: "198.51.100.7"})
+	s.forwardAuth(t, faCall{ua: chromeUA, uri: "/", realIP: "198.51.100.8"})
+	s.Recorder.Flush(context.Background())
+
+	var events struct {
+		Data []core.Event `json:"data"`
+	}
+	if code := getJSON(t, s.url+"/v1/websites/shop.example.com/events", s.PartnerKey, &events); code != 200 || len(events.Data) != 5 {
+		t.Fatalf("events: %d %+v", code, events)
+	}
+	if e := events.Data[0]; e.Action != "grant" || e.Path != "/" { // newest first; grants are all kept in tests
+		t.Fatalf("newest event %+v", e)
+	}
+	if code := getJSON(t, s.url+"/v1/websites/shop.example.com/events?action=deny&ip=203.0.113.9", s.PartnerKey, &events); code != 200 || len(events.Data) != 3 || events.Data[0].Reason != "security_issues" || events.Data[0].Query != "id=1'" {
+		t.Fatalf("filtered events: %d %+v", code, events)
+	}
+	if code := getJSON(t, s.url+"/v1/websites/shop.example.com/events?rule=automation_tools", s.PartnerKey, &events); code != 200 || len(events.Data) != 1 || events.Data[0].Detail != "curl" {
+		t.Fatalf("by rule: %d %+v", code, events)
+	}
+	var e2 struct {
+		Data       []core.Event `json:"data"`
+		NextCursor *string      `json:"next_cursor"`
+	}
+	getJSON(t, s.url+"/v1/websites/shop.example.com/events?limit=2", s.PartnerKey, &e2)
+	if len(e2.Data) != 2 || e2.NextCursor == nil {
+		t.Fatalf("page 1: %+v", e2)
+	}
+	getJSON(t, s.url+"/v1/websites/shop.example.com/events?limit=2&cursor="+*e2.NextCursor, s.PartnerKey, &e2)
+	if len(e2.Data) != 2 || e2.Data[0].ID >= events.Data[0].ID+10 {
+		t.Fatalf("page 2: %+v", e2)
+	}
+	for _, bad := range []string{"?action=explode", "?ip=nope", "?from=yesterday", "?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"} {
+		var er map[string]any
+		if code := getJSON(t, s.url+"/v1/websites/shop.example.com/events"+bad, s.PartnerKey, &er); code != 400 || er["status"] != "error" {
+			t.Fatalf("events%s: %d %v", bad, code, er)
+		}
+	}
+
+	var stats struct {
+		Period string           `json:"period"`
+		Data   []core.StatPoint `json:"data"`
+	}
+	if code := getJSON(t, s.url+"/v1/websites/shop.example.com/stats?period=minute", s.PartnerKey, &stats); code != 200 {
+		t.Fatalf("stats: %d", code)
+	}
+	sum := map[string]int64{}
+	for _, p := range stats.Data {
+		sum[p.Action+"/"+p.Category] += p.Count
+	}
+	if sum["deny/security_issues"] != 3 || sum["challenge/automation_tools"] != 1 || sum["grant/humans"] != 1 {
+		t.Fatalf("stats %+v", stats)
+	}
+	var er map[string]any
+	if code := getJSON(t, s.url+"/v1/websites/shop.example.com/stats?period=week", s.PartnerKey, &er); code != 400 {
+		t.Fatalf("bad period: %d", code)
+	}
+	if code := getJSON(t, s.url+"/v1/websites/shop.example.com/stats?period=minute&from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z", s.PartnerKey, &er); code != 400 {
+		t.Fatalf("span too long: %d", code)
+	}
+
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`palisade_decisions_total{action="deny",category="security_issues"} 3`, "palisade_decide_seconds_bucket", `palisade_decision_request_seconds_count{endpoint="forward-auth"}`, "palisade_engine_websites 1", "palisade_events_written_total 5"} {
+		if !strings.Contains(string(b), want) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(string(b), "shop.example.com") {
+		t.Fatal("/metrics is labelled by website")
 	}
 }

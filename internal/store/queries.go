@@ -546,7 +546,7 @@ type where struct {
 func (w *where) add(cond string, args ...any) {
 	for _, a := range args {
 		w.args = append(w.args, a)
-		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
+		cond = strings.Replace(cond, "?", "$"+itoa(len(w.args)), 1)
 	}
 	w.conds = append(w.conds, cond)
 }
@@ -560,7 +560,9 @@ func (w *where) sql(selectFrom, orderBy string, limit int) (string, []any) {
 	args := w.args
 	if limit > 0 {
 		args = append(args, limit)
-		q += " LIMIT $" + strconv.Itoa(len(args))
+		q += " LIMIT $" + itoa(len(args))
 	}
 	return q, args
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/events"
+	"github.com/palisadehq/palisade/internal/metrics"
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/server"
@@ -28,6 +30,7 @@ type Stack struct {
 	Protector  *protect.Protector
 	Caller     core.Caller // the partner, as an API caller
 	PartnerKey string
+	Recorder   *events.Recorder
 	handler    http.Handler
 	srv        *http.Server
 }
@@ -52,6 +55,9 @@ func New(t testing.TB) *Stack {
 	url := "http://" + ln.Addr().String()
 	svc := core.NewService(db, box, core.Config{PublicURL: url, Nodes: []string{url}}, core.WithChangeHook(prot.Changed))
 	prot.SetService(svc)
+	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: 1, Flush: 50 * time.Millisecond, Logger: log})
+	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
+	go rec.Run(ctx)
 	if _, err := svc.SeedPlans(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +76,7 @@ func New(t testing.TB) *Stack {
 		t.Fatal(err)
 	}
 	go prot.Run(ctx, time.Hour)
-	s := &Stack{Addr: ln.Addr().String(), URL: url, Service: svc, Protector: prot, Caller: c, PartnerKey: key,
+	s := &Stack{Addr: ln.Addr().String(), URL: url, Service: svc, Protector: prot, Caller: c, PartnerKey: key, Recorder: rec,
 		handler: server.NewHandler(server.Deps{Service: svc, Logger: log, Protector: prot})}
 	s.serve(t, ln)
 	return s

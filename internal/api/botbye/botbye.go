@@ -39,9 +39,9 @@ type Handler struct {
 func New(p *protect.Protector, log *slog.Logger) *Handler { return &Handler{p: p, log: log} }
 
 // Register adds the endpoints to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /init-request/v1", h.init)
-	mux.HandleFunc("POST /validate-request/v2", h.validate)
+func (h *Handler) Register(mux *http.ServeMux, wrap func(name string, h http.Handler) http.Handler) {
+	mux.Handle("POST /init-request/v1", wrap("botbye-init", http.HandlerFunc(h.init)))
+	mux.Handle("POST /validate-request/v2", wrap("botbye-validate", http.HandlerFunc(h.validate)))
 }
 
 // RequestInfo is the request being validated, as the SDK describes it.

@@ -45,8 +45,8 @@ type Handler struct {
 func New(p *protect.Protector, log *slog.Logger) *Handler { return &Handler{p: p, log: log} }
 
 // Register adds the endpoint to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v2.1/check", h.check)
+func (h *Handler) Register(mux *http.ServeMux, wrap func(name string, h http.Handler) http.Handler) {
+	mux.Handle("POST /v2.1/check", wrap("botguard-check", http.HandlerFunc(h.check)))
 }
 
 func fail(w http.ResponseWriter, status int, msg string) {

@@ -36,10 +36,11 @@ func New(p *protect.Protector, trusted protect.Trusted, log *slog.Logger) *Handl
 	return &Handler{p: p, trusted: trusted, log: log}
 }
 
-// Register adds /forward-auth (any method) and /forward-auth/page to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("/forward-auth", h)
-	mux.HandleFunc("GET /forward-auth/page", h.page)
+// Register adds /forward-auth (any method) and /forward-auth/page to mux,
+// each handler passed through wrap (for metrics).
+func (h *Handler) Register(mux *http.ServeMux, wrap func(name string, h http.Handler) http.Handler) {
+	mux.Handle("/forward-auth", wrap("forward-auth", h))
+	mux.Handle("GET /forward-auth/page", wrap("forward-auth-page", http.HandlerFunc(h.page)))
 }
 
 // page renders the page for a verdict nginx received as 401 (challenge,

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
@@ -283,6 +285,83 @@ func (a *API) handleSettingsPut() http.Handler {
 		st, _ = engine.ParseSettings(site.Settings)
 		w.Header().Set("ETag", core.ETag(site))
 		writeJSON(w, http.StatusOK, settingsView{Domain: site.Domain, Settings: st, ETag: core.ETag(site)})
+		return nil
+	})
+}
+
+// parseTime reads an optional RFC 3339 time query parameter.
+func parseTime(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, core.FieldError(name, "%s must be an RFC 3339 time such as 2026-11-24T10:00:00Z, not %q", name, v)
+	}
+	return t.UTC(), nil
+}
+
+func (a *API) handleEvents() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		before, limit, err := page(r)
+		if err != nil {
+			return err
+		}
+		f := core.EventFilter{Action: q.Get("action"), IP: q.Get("ip"), Reason: q.Get("rule"), Before: before, Limit: limit}
+		if f.Action != "" {
+			if _, ok := engine.ParseAction(f.Action); !ok {
+				return core.FieldError("action", "action must be grant, deny, challenge, captcha, redirect or return_fake_data")
+			}
+		}
+		if f.IP != "" {
+			ip, err := netip.ParseAddr(f.IP)
+			if err != nil {
+				return core.FieldError("ip", "ip %q is not an IP address", f.IP)
+			}
+			f.IP = ip.Unmap().String()
+		}
+		if f.From, err = parseTime(r, "from"); err != nil {
+			return err
+		}
+		if f.To, err = parseTime(r, "to"); err != nil {
+			return err
+		}
+		es, err := a.svc.Events(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), f)
+		if err != nil {
+			return err
+		}
+		var last int64
+		if len(es) > 0 {
+			last = es[len(es)-1].ID
+		}
+		if es == nil {
+			es = []core.Event{}
+		}
+		return writePage(w, es, limit, last)
+	})
+}
+
+func (a *API) handleStats() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		from, err := parseTime(r, "from")
+		if err != nil {
+			return err
+		}
+		to, err := parseTime(r, "to")
+		if err != nil {
+			return err
+		}
+		period := r.URL.Query().Get("period")
+		pts, err := a.svc.Stats(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), period, from, to)
+		if err != nil {
+			return err
+		}
+		if period == "" {
+			period = "hour"
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"domain": strings.ToLower(r.PathValue("domain")), "period": period, "data": pts})
 		return nil
 	})
 }

@@ -135,6 +135,11 @@ func schemas() map[string]any {
 			"allow": map[string]any{"type": "array", "items": str, "description": "IPs/CIDRs always granted."},
 			"deny":  map[string]any{"type": "array", "items": str, "description": "IPs/CIDRs always denied."},
 		}),
+		"Event": obj(map[string]any{"id": intg, "at": str, "ip": str, "method": str, "host": str, "path": str, "query": str, "user_agent": str, "referrer": str,
+			"action": str, "category": str, "source": map[string]any{"enum": []string{"list", "rule", "category", "rate_limit"}},
+			"reason": str, "detail": str, "monitored": map[string]any{"type": "boolean"}}),
+		"EventList":    page("Event"),
+		"Stats":        obj(map[string]any{"domain": str, "period": str, "data": map[string]any{"type": "array", "items": obj(map[string]any{"t": str, "action": str, "category": str, "count": intg})}}),
 		"SettingsView": obj(map[string]any{"domain": str, "settings": ref("Settings"), "etag": str}, "domain", "settings", "etag"),
 	}
 }

@@ -1,0 +1,128 @@
+package core
+
+import (
+	"context"
+	"sort"
+	"time"
+)
+
+// StatsRetention is how long minute counters are kept (statistics by month
+// need more than a year).
+const StatsRetention = 400 * 24 * time.Hour
+
+// RecordDecisions writes a batch of events and counters from the decision
+// plane, in one transaction. It is a system call: no caller, no audit.
+func (s *Service) RecordDecisions(ctx context.Context, events []Event, stats []StatRow) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.InsertEvents(ctx, events); err != nil {
+			return err
+		}
+		return tx.AddStats(ctx, stats)
+	})
+}
+
+// PurgeOldEvents deletes events older than retention and counters older
+// than StatsRetention.
+func (s *Service) PurgeOldEvents(ctx context.Context, retention time.Duration) (events, stats int64, err error) {
+	now := s.clock()
+	err = s.store.Update(ctx, func(tx Tx) error {
+		events, stats, err = tx.PurgeEvents(ctx, now.Add(-retention), now.Add(-StatsRetention))
+		return err
+	})
+	return events, stats, err
+}
+
+// MaxEventPage bounds one page of events.
+const MaxEventPage = 1000
+
+// Events lists a website's events, newest first, filtered.
+func (s *Service) Events(ctx context.Context, c Caller, domain string, f EventFilter) ([]Event, error) {
+	w, err := s.Website(ctx, c, domain)
+	if err != nil {
+		return nil, err
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return nil, FieldError("from", "from must be before to")
+	}
+	if f.Limit <= 0 || f.Limit > MaxEventPage {
+		f.Limit = MaxEventPage
+	}
+	var out []Event
+	err = s.store.View(ctx, func(tx Tx) error {
+		out, err = tx.Events(ctx, c.PartnerID, w.ID, f)
+		return err
+	})
+	return out, err
+}
+
+// StatPoint is one bucket of a statistics series.
+type StatPoint struct {
+	Time     time.Time `json:"t"`
+	Action   string    `json:"action"`
+	Category string    `json:"category"`
+	Count    int64     `json:"count"`
+}
+
+// Stats returns a website's decision counts in [from, to) by bucket
+// ("minute", "hour" or "day", in UTC), action and category.
+func (s *Service) Stats(ctx context.Context, c Caller, domain, bucket string, from, to time.Time) ([]StatPoint, error) {
+	var size time.Duration
+	var maxSpan time.Duration
+	switch bucket {
+	case "minute":
+		size, maxSpan = time.Minute, 48*time.Hour
+	case "hour", "":
+		bucket, size, maxSpan = "hour", time.Hour, 93*24*time.Hour
+	case "day":
+		size, maxSpan = 24*time.Hour, StatsRetention
+	default:
+		return nil, FieldError("period", "period must be minute, hour or day")
+	}
+	if to.IsZero() {
+		to = s.clock()
+	}
+	if from.IsZero() {
+		from = to.Add(-map[string]time.Duration{"minute": time.Hour, "hour": 24 * time.Hour, "day": 30 * 24 * time.Hour}[bucket])
+	}
+	if !from.Before(to) {
+		return nil, FieldError("from", "from must be before to")
+	}
+	if to.Sub(from) > maxSpan {
+		return nil, FieldError("from", "a %s series may span at most %s", bucket, maxSpan)
+	}
+	w, err := s.Website(ctx, c, domain)
+	if err != nil {
+		return nil, err
+	}
+	var rows []StatRow
+	err = s.store.View(ctx, func(tx Tx) error {
+		rows, err = tx.Stats(ctx, c.PartnerID, w.ID, from.Truncate(time.Minute), to)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	type key struct {
+		t                int64
+		action, category string
+	}
+	sums := map[key]int64{}
+	for _, r := range rows {
+		sums[key{r.Minute.Truncate(size).Unix(), r.Action, r.Category}] += r.Count
+	}
+	out := make([]StatPoint, 0, len(sums))
+	for k, n := range sums {
+		out = append(out, StatPoint{Time: time.Unix(k.t, 0).UTC(), Action: k.action, Category: k.category, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		if a.Action != b.Action {
+			return a.Action < b.Action
+		}
+		return a.Category < b.Category
+	})
+	return out, nil
+}

@@ -1,0 +1,248 @@
+// Package events records what the decision plane decided, off the hot path:
+// every deny and challenge and a sample of grants become events, and every
+// decision is counted per website, minute, action and category. Decisions
+// hand events to a bounded buffer and never wait for storage; when the
+// buffer is full, events are dropped and counted.
+package events
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
+)
+
+// Sink stores a batch (core.Service.RecordDecisions).
+type Sink func(ctx context.Context, events []core.Event, stats []core.StatRow) error
+
+// Options configure a Recorder.
+type Options struct {
+	Buffer      int           // events held for writing; default 65536
+	Batch       int           // events per write; default 500
+	Flush       time.Duration // longest wait before a write; default 1s
+	GrantSample float64       // share of granted requests kept as events; default 0.01
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// Recorder buffers events and counters and writes them in batches.
+type Recorder struct {
+	sink     Sink
+	opt      Options
+	ch       chan core.Event
+	sample   uint32
+	shards   [16]counterShard
+	dropped  atomic.Uint64
+	written  atomic.Uint64
+	failed   atomic.Uint64
+	flushNow chan chan struct{}
+}
+
+type counterKey struct {
+	website, partner int64
+	minute           int64
+	action           engine.Action
+	category         string
+}
+
+type counterShard struct {
+	mu sync.Mutex
+	m  map[counterKey]int64
+}
+
+// New returns a Recorder writing to sink; call Run.
+func New(sink Sink, opt Options) *Recorder {
+	if opt.Buffer <= 0 {
+		opt.Buffer = 65536
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = 500
+	}
+	if opt.Flush <= 0 {
+		opt.Flush = time.Second
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	r := &Recorder{sink: sink, opt: opt, ch: make(chan core.Event, opt.Buffer), flushNow: make(chan chan struct{})}
+	switch {
+	case opt.GrantSample >= 1:
+		r.sample = ^uint32(0)
+	case opt.GrantSample > 0:
+		r.sample = uint32(opt.GrantSample * float64(^uint32(0)))
+	}
+	for i := range r.shards {
+		r.shards[i].m = map[counterKey]int64{}
+	}
+	return r
+}
+
+// StatCategory is the category a verdict is counted under: the classified
+// category, or "custom_rules" / "lists" for requests decided before
+// classification.
+func StatCategory(v engine.Verdict) string {
+	switch v.Source {
+	case engine.SourceRule:
+		return "custom_rules"
+	case engine.SourceList:
+		return "lists"
+	}
+	return v.Category.String()
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Observe counts a decision and, when it is worth keeping, queues its event.
+// It never blocks.
+func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Verdict) {
+	if pol == nil || v.Unprotected {
+		return
+	}
+	now := r.opt.Now()
+	cat := StatCategory(v)
+	k := counterKey{website: pol.WebsiteID, partner: pol.PartnerID, minute: now.Unix() / 60, action: v.Action, category: cat}
+	s := &r.shards[uint64(pol.WebsiteID)%uint64(len(r.shards))]
+	s.mu.Lock()
+	s.m[k]++
+	s.mu.Unlock()
+
+	if v.Action == engine.Grant && (r.sample == 0 || rand.Uint32() > r.sample) {
+		return
+	}
+	e := core.Event{
+		PartnerID: pol.PartnerID, WebsiteID: pol.WebsiteID, At: now.UTC(),
+		IP: addrString(req.IP), Method: clip(req.Method, 16), Host: clip(req.Host, 253), Path: clip(req.Path, 2048), Query: clip(req.Query, 2048),
+		UserAgent: clip(req.UserAgent, 512), Referrer: clip(req.Referer, 1024),
+		Action: v.Action.String(), Category: cat, Source: v.Source, Reason: v.Reason, Detail: v.Detail, Monitored: v.Monitored,
+	}
+	select {
+	case r.ch <- e:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// Dropped returns how many events were dropped because the buffer was full
+// or a write failed twice.
+func (r *Recorder) Dropped() uint64 { return r.dropped.Load() }
+
+// Written returns how many events were stored.
+func (r *Recorder) Written() uint64 { return r.written.Load() }
+
+// Pending returns how many events wait in the buffer.
+func (r *Recorder) Pending() int { return len(r.ch) }
+
+// Flush writes everything buffered now and waits for it (for tests and
+// shutdown). It returns at once if Run is not running.
+func (r *Recorder) Flush(ctx context.Context) {
+	done := make(chan struct{})
+	select {
+	case r.flushNow <- done:
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	case <-ctx.Done():
+	}
+}
+
+// Run writes batches until ctx ends, then writes what is left.
+func (r *Recorder) Run(ctx context.Context) {
+	tick := time.NewTicker(r.opt.Flush)
+	defer tick.Stop()
+	batch := make([]core.Event, 0, r.opt.Batch)
+	for {
+		var done chan struct{}
+		select {
+		case e := <-r.ch:
+			batch = append(batch, e)
+			if len(batch) < r.opt.Batch {
+				continue
+			}
+		case <-tick.C:
+		case done = <-r.flushNow:
+			batch = r.drain(batch)
+		case <-ctx.Done():
+			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			r.write(wctx, r.drain(batch))
+			cancel()
+			return
+		}
+		r.write(ctx, batch)
+		batch = batch[:0]
+		if done != nil {
+			close(done)
+		}
+	}
+}
+
+func (r *Recorder) drain(batch []core.Event) []core.Event {
+	for {
+		select {
+		case e := <-r.ch:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+}
+
+func (r *Recorder) takeCounters() []core.StatRow {
+	var rows []core.StatRow
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		m := s.m
+		if len(m) > 0 {
+			s.m = map[counterKey]int64{}
+		}
+		s.mu.Unlock()
+		for k, n := range m {
+			rows = append(rows, core.StatRow{WebsiteID: k.website, PartnerID: k.partner, Minute: time.Unix(k.minute*60, 0).UTC(),
+				Action: k.action.String(), Category: k.category, Count: n})
+		}
+	}
+	return rows
+}
+
+// write stores a batch with its counters, retrying once; a batch that fails
+// twice is dropped (and counted) so that the buffer keeps moving.
+func (r *Recorder) write(ctx context.Context, batch []core.Event) {
+	stats := r.takeCounters()
+	if len(batch) == 0 && len(stats) == 0 {
+		return
+	}
+	err := r.sink(ctx, batch, stats)
+	if err != nil && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		err = r.sink(ctx, batch, stats)
+	}
+	if err != nil {
+		r.failed.Add(1)
+		r.dropped.Add(uint64(len(batch)))
+		r.opt.Logger.Warn("events not stored; dropped", "events", len(batch), "counters", len(stats), "err", err)
+		return
+	}
+	r.written.Add(uint64(len(batch)))
+}

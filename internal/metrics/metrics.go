@@ -1,0 +1,89 @@
+// Package metrics exposes Palisade's Prometheus metrics: decisions by action
+// and category, decision latency, the event pipeline, and the engine's size.
+// No metric is labelled by website: a fleet has thousands.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/palisadehq/palisade/internal/engine"
+)
+
+// Metrics holds the collectors.
+type Metrics struct {
+	Registry  *prometheus.Registry
+	decisions *prometheus.CounterVec
+	decide    prometheus.Histogram
+	endpoint  *prometheus.HistogramVec
+}
+
+// New registers the collectors. The gauges read their values from the
+// functions given (nil ones are left out).
+func New(websites func() int, eventsDropped, eventsWritten func() uint64, eventsPending func() int) *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: reg,
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "palisade_decisions_total", Help: "Decisions by action and category (monitor-mode decisions count as what they would have done).",
+		}, []string{"action", "category"}),
+		decide: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "palisade_decide_seconds", Help: "Time the engine took to decide one request.",
+			Buckets: []float64{250e-9, 500e-9, 1e-6, 2e-6, 5e-6, 10e-6, 50e-6, 250e-6, 1e-3},
+		}),
+		endpoint: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "palisade_decision_request_seconds", Help: "Time to answer a decision endpoint, by endpoint.",
+			Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3},
+		}, []string{"endpoint"}),
+	}
+	reg.MustRegister(m.decisions, m.decide, m.endpoint)
+	if websites != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_engine_websites", Help: "Websites in the decision engine's snapshot."},
+			func() float64 { return float64(websites()) }))
+	}
+	if eventsDropped != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_events_dropped_total", Help: "Events dropped because the buffer was full or storage failed."},
+			func() float64 { return float64(eventsDropped()) }))
+	}
+	if eventsWritten != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_events_written_total", Help: "Events stored."},
+			func() float64 { return float64(eventsWritten()) }))
+	}
+	if eventsPending != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_events_pending", Help: "Events waiting in the buffer."},
+			func() float64 { return float64(eventsPending()) }))
+	}
+	return m
+}
+
+// Decision counts one decision and its engine time.
+func (m *Metrics) Decision(v engine.Verdict, category string, took time.Duration) {
+	if m == nil || v.Unprotected {
+		return
+	}
+	m.decisions.WithLabelValues(v.Action.String(), category).Inc()
+	m.decide.Observe(took.Seconds())
+}
+
+// Endpoint wraps a decision endpoint's handler to time it.
+func (m *Metrics) Endpoint(name string, h http.Handler) http.Handler {
+	if m == nil {
+		return h
+	}
+	obs := m.endpoint.WithLabelValues(name)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h.ServeHTTP(w, r)
+		obs.Observe(time.Since(start).Seconds())
+	})
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+)
+
+// InsertEvents writes a batch of events with multi-row INSERTs.
+func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
+	const cols = 16
+	const chunk = 200 // keeps the placeholder count far below both engines' limits
+	for len(es) > 0 {
+		n := min(len(es), chunk)
+		var b strings.Builder
+		b.WriteString("INSERT INTO events (partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored) VALUES ")
+		args := make([]any, 0, n*cols)
+		for i, e := range es[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for j := 0; j < cols; j++ {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("$" + itoa(i*cols+j+1))
+			}
+			b.WriteString(")")
+			args = append(args, e.PartnerID, e.WebsiteID, e.At, e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer,
+				e.Action, e.Category, e.Source, e.Reason, e.Detail, e.Monitored)
+		}
+		if _, err := t.exec(ctx, b.String(), args...); err != nil {
+			return err
+		}
+		es = es[n:]
+	}
+	return nil
+}
+
+// AddStats adds counts to the minute counters.
+func (t *tx) AddStats(ctx context.Context, rows []core.StatRow) error {
+	for _, r := range rows {
+		if _, err := t.exec(ctx, "INSERT INTO stats_minute (website_id, partner_id, minute, action, category, count) VALUES ($1, $2, $3, $4, $5, $6) "+
+			"ON CONFLICT (website_id, minute, action, category) DO UPDATE SET count = stats_minute.count + excluded.count",
+			r.WebsiteID, r.PartnerID, r.Minute, r.Action, r.Category, r.Count); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.EventFilter) ([]core.Event, error) {
+	w := where{}
+	w.add("partner_id = ?", partnerID)
+	w.add("website_id = ?", websiteID)
+	if !f.From.IsZero() {
+		w.add("at >= ?", f.From)
+	}
+	if !f.To.IsZero() {
+		w.add("at < ?", f.To)
+	}
+	if f.Action != "" {
+		w.add("action = ?", f.Action)
+	}
+	if f.IP != "" {
+		w.add("ip = ?", f.IP)
+	}
+	if f.Reason != "" {
+		w.add("reason = ?", f.Reason)
+	}
+	if f.Before > 0 {
+		w.add("id < ?", f.Before)
+	}
+	q, args := w.sql("SELECT id, partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored FROM events", "id DESC", f.Limit)
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.Event
+	for rows.Next() {
+		var e core.Event
+		if err := rows.Scan(&e.ID, &e.PartnerID, &e.WebsiteID, timeCol{&e.At}, &e.IP, &e.Method, &e.Host, &e.Path, &e.Query, &e.UserAgent, &e.Referrer,
+			&e.Action, &e.Category, &e.Source, &e.Reason, &e.Detail, &e.Monitored); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Stats(ctx context.Context, partnerID, websiteID int64, from, to time.Time) ([]core.StatRow, error) {
+	rows, err := t.query(ctx, "SELECT website_id, partner_id, minute, action, category, count FROM stats_minute WHERE partner_id = $1 AND website_id = $2 AND minute >= $3 AND minute < $4 ORDER BY minute",
+		partnerID, websiteID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.StatRow
+	for rows.Next() {
+		var r core.StatRow
+		if err := rows.Scan(&r.WebsiteID, &r.PartnerID, timeCol{&r.Minute}, &r.Action, &r.Category, &r.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) PurgeEvents(ctx context.Context, before, statsBefore time.Time) (int64, int64, error) {
+	res, err := t.exec(ctx, "DELETE FROM events WHERE at < $1", before)
+	if err != nil {
+		return 0, 0, err
+	}
+	ne, _ := res.RowsAffected()
+	res, err = t.exec(ctx, "DELETE FROM stats_minute WHERE minute < $1", statsBefore)
+	if err != nil {
+		return ne, 0, err
+	}
+	ns, _ := res.RowsAffected()
+	return ne, ns, nil
+}
