@@ -42,7 +42,8 @@ Usage:
   palisade <command> [flags]
 
 Commands:
-  serve      run Palisade (APIs, and later the decision plane and dashboards)
+  serve      run Palisade: partner APIs, decision endpoints (forward-auth, BotBye, BotGuard), metrics
+  proxy      protect applications with no web server in front: decide, then forward by Host
   migrate    bring the database schema up to date and exit
   partner    manage partners (hosting providers): create, list, show, topup, allow-ip, allow-downgrade
   plan       manage plans: list, create
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return cmdServe(ctx, args[1:], getenv, stdout, stderr)
+	case "proxy":
+		return cmdProxy(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "partner":

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -304,5 +305,63 @@ func TestCLIErrors(t *testing.T) {
 	}
 	if lines < 5 {
 		t.Fatal("help is too short")
+	}
+}
+
+// TestProxyCommand: `palisade proxy` protects an application with no web
+// server in front, using the websites in the shared store.
+func TestProxyCommand(t *testing.T) {
+	dir := t.TempDir()
+	base, _, stop := startServe(t, noEnv, "--data-dir", dir)
+	key := regexp.MustCompile(`api_key: (\S+)`).FindStringSubmatch(cli(t, noEnv, "partner", "create", "--name", "p", "--data-dir", dir))[1]
+	if r := request(t, "POST", base+"/website", key, "domain=app.example.com"); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the app") }))
+	defer app.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lineWriter{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"proxy", "--addr", "127.0.0.1:0", "--upstream", app.URL, "--site", "App.Example.com", "--data-dir", dir, "--verify-rdns=false"}, noEnv, out, io.Discard)
+	}()
+	m := out.wait(t, regexp.MustCompile(`proxy listening on (http://\S+)`))
+	if !strings.Contains(out.String(), "app.example.com -> "+app.URL) {
+		t.Fatalf("proxy did not list its route:\n%s", out)
+	}
+	get := func(host, ua string) (int, string) {
+		req, _ := http.NewRequest("GET", m[1]+"/", nil)
+		req.Host = host
+		req.Header.Set("User-Agent", ua)
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Accept-Language", "en")
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("app.example.com", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"); code != 200 || body != "the app" {
+		t.Fatalf("browser: %d %q", code, body)
+	}
+	if code, _ := get("app.example.com", "sqlmap/1.7"); code != 403 {
+		t.Fatalf("bad bot: %d", code)
+	}
+	if code, _ := get("other.example.com", "sqlmap/1.7"); code != http.StatusMisdirectedRequest {
+		t.Fatalf("other host: %d", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("proxy: %v", err)
+	}
+	if err := run(context.Background(), []string{"proxy", "--data-dir", dir}, noEnv, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--upstream or at least one --route") {
+		t.Fatalf("proxy without upstream: %v", err)
 	}
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -14,27 +16,103 @@ import (
 	"github.com/palisadehq/palisade/internal/events"
 	"github.com/palisadehq/palisade/internal/metrics"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/proxy"
 	"github.com/palisadehq/palisade/internal/server"
+	"github.com/palisadehq/palisade/internal/store"
 )
+
+// planeFlags are the settings of the decision plane, shared by serve and proxy.
+type planeFlags struct {
+	botDataDir  string
+	verifyRDNS  bool
+	grantSample float64
+	grace       time.Duration
+	logLevel    string
+	logFormat   string
+}
+
+func (pf *planeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&pf.botDataDir, "bot-data-dir", "", "folder of verified-bot range lists (NAME.json, the vendors' schema); default --data-dir/bots")
+	fs.BoolVar(&pf.verifyRDNS, "verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
+	fs.Float64Var(&pf.grantSample, "grant-sample", 0.01, "share of granted requests kept as events (0 to 1); denies and challenges are always kept")
+	fs.DurationVar(&pf.grace, "shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
+	fs.StringVar(&pf.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&pf.logFormat, "log-format", "text", "text or json")
+}
+
+// plane is a running core and decision engine: the store, the service, the
+// engine with its loader, the event recorder.
+type plane struct {
+	log  *slog.Logger
+	db   *store.DB
+	svc  *core.Service
+	prot *protect.Protector
+	rec  *events.Recorder
+	stop func() // stops the background work and closes the store
+}
+
+func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.Writer) (*plane, error) {
+	log, err := newLogger(stderr, pf.logLevel, pf.logFormat)
+	if err != nil {
+		return nil, err
+	}
+	if pf.grantSample < 0 || pf.grantSample > 1 {
+		return nil, fmt.Errorf("--grant-sample %v: use a share between 0 and 1: %w", pf.grantSample, errUsage)
+	}
+	if pf.botDataDir == "" {
+		pf.botDataDir = filepath.Join(sf.dataDir, "bots")
+	}
+	sigs, err := engine.LoadSignatures()
+	if err != nil {
+		return nil, fmt.Errorf("signatures: %w", err)
+	}
+	ranges, err := engine.LoadBotRanges(pf.botDataDir)
+	if err != nil {
+		return nil, fmt.Errorf("--bot-data-dir: %w", err)
+	}
+	var rdns *engine.RDNSVerifier
+	if pf.verifyRDNS {
+		rdns = engine.NewRDNSVerifier(nil)
+	}
+	prot := protect.New(engine.New(engine.NewClassifier(sigs, ranges, rdns), nil), log)
+	db, svc, err := sf.open(ctx, log, stderr, core.WithChangeHook(prot.Changed))
+	if err != nil {
+		return nil, err
+	}
+	prot.SetService(svc)
+	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: pf.grantSample, Logger: log})
+	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
+	if err := prot.Reload(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("load websites into the engine: %w", err)
+	}
+	log.Info("decision engine loaded", "websites", prot.Engine.Len(), "signatures", len(sigs), "bot_range_lists", len(ranges.Info()), "bot_data_dir", pf.botDataDir)
+	bctx, cancel := context.WithCancel(ctx)
+	go svc.RunMaintenance(bctx, time.Hour)
+	go prot.Run(bctx, 10*time.Second)
+	recDone := make(chan struct{})
+	go func() { rec.Run(bctx); close(recDone) }()
+	pl := &plane{log: log, db: db, svc: svc, prot: prot, rec: rec}
+	pl.stop = func() {
+		cancel()
+		<-recDone // the recorder writes what it still holds
+		db.Close()
+	}
+	return pl, nil
+}
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "serve [flags]", stderr)
 	var sf storeFlags
 	sf.register(fs)
+	var pf planeFlags
+	pf.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	role := fs.String("role", "all", "which planes to run: all, edge or control (only all exists so far)")
-	var proxies stringList
-	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
-	var webServers stringList
+	var proxies, webServers, metricsAllow stringList
+	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a reverse proxy whose X-Forwarded-For is believed by the APIs (repeatable)")
 	fs.Var(&webServers, "web-server", "IP or CIDR of a web server whose X-Real-IP / X-Forwarded-For the decision endpoints believe (repeatable; default 127.0.0.0/8 and ::1)")
-	botDataDir := fs.String("bot-data-dir", "", "folder of verified-bot range lists (NAME.json, the vendors' schema); default --data-dir/bots")
-	verifyRDNS := fs.Bool("verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
-	grantSample := fs.Float64("grant-sample", 0.01, "share of granted requests kept as events (0 to 1); denies and challenges are always kept")
-	var metricsAllow stringList
 	fs.Var(&metricsAllow, "metrics-allow", "IP or CIDR that may read /metrics (repeatable; default 127.0.0.0/8 and ::1)")
-	grace := fs.Duration("shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "text or json")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -43,10 +121,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *role != "all" && *role != "control" && *role != "edge" {
 		return fmt.Errorf("--role %q: use all, edge or control: %w", *role, errUsage)
-	}
-	log, err := newLogger(stderr, *logLevel, *logFormat)
-	if err != nil {
-		return err
 	}
 	trusted, err := prefixFlag("trusted-proxy", proxies)
 	if err != nil {
@@ -60,26 +134,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if *grantSample < 0 || *grantSample > 1 {
-		return fmt.Errorf("--grant-sample %v: use a share between 0 and 1: %w", *grantSample, errUsage)
-	}
-	if *botDataDir == "" {
-		*botDataDir = filepath.Join(sf.dataDir, "bots")
-	}
-	sigs, err := engine.LoadSignatures()
-	if err != nil {
-		return fmt.Errorf("signatures: %w", err)
-	}
-	ranges, err := engine.LoadBotRanges(*botDataDir)
-	if err != nil {
-		return fmt.Errorf("--bot-data-dir: %w", err)
-	}
-	var rdns *engine.RDNSVerifier
-	if *verifyRDNS {
-		rdns = engine.NewRDNSVerifier(nil)
-	}
-	prot := protect.New(engine.New(engine.NewClassifier(sigs, ranges, rdns), nil), log)
-
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -88,20 +142,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if sf.publicURL == "" {
 		sf.publicURL = "http://" + ln.Addr().String()
 	}
-	db, svc, err := sf.open(ctx, log, stderr, core.WithChangeHook(prot.Changed))
+	pl, err := startPlane(ctx, &sf, &pf, stderr)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	prot.SetService(svc)
-	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: *grantSample, Logger: log})
-	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
-	if err := prot.Reload(ctx); err != nil {
-		return fmt.Errorf("load websites into the engine: %w", err)
-	}
-	log.Info("decision engine loaded", "websites", prot.Engine.Len(), "signatures", len(sigs), "bot_range_lists", len(ranges.Info()), "bot_data_dir", *botDataDir)
-
-	partners, err := svc.Partners(ctx)
+	defer pl.stop()
+	partners, err := pl.svc.Partners(ctx)
 	if err != nil {
 		return err
 	}
@@ -110,17 +156,73 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if len(partners) == 0 {
 		fmt.Fprintf(stdout, "No partners yet. Create the first one in another shell (it prints the API key once):\n  palisade partner create --name \"My Hosting\"%s\n", storeArgs(sf))
 	}
-	mctx, stopMaintenance := context.WithCancel(ctx)
-	defer stopMaintenance()
-	go svc.RunMaintenance(mctx, time.Hour)
-	go prot.Run(mctx, 10*time.Second)
-	recDone := make(chan struct{})
-	go func() { rec.Run(mctx); close(recDone) }()
-	h := server.NewHandler(server.Deps{Service: svc, Logger: log, TrustedProxies: trusted, Protector: prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted})
-	err = server.Serve(ctx, ln, h, *grace, log)
-	stopMaintenance() // the recorder writes what it still holds, then returns
-	<-recDone
-	return err
+	h := server.NewHandler(server.Deps{Service: pl.svc, Logger: pl.log, TrustedProxies: trusted, Protector: pl.prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted})
+	return server.Serve(ctx, ln, h, pf.grace, pl.log)
+}
+
+func cmdProxy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("proxy", "proxy --upstream http://127.0.0.1:9000 [--site example.com] | --route HOST=URL ... [flags]", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	var pf planeFlags
+	pf.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8081", "address visitors reach (e.g. :80 when nothing else serves the site)")
+	upstream := fs.String("upstream", "", "the application's address, for every site (or only --site)")
+	site := fs.String("site", "", "with --upstream: the only host to serve (others get 421)")
+	var routes, proxies stringList
+	fs.Var(&routes, "route", "HOST=URL: send HOST's requests to URL (repeatable, for many sites)")
+	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a load balancer in front whose X-Forwarded-For is believed (repeatable)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	var rts []proxy.Route
+	if *upstream != "" {
+		rt, err := proxy.ParseRoute(*upstream)
+		if err != nil {
+			return fmt.Errorf("--upstream: %v", err)
+		}
+		if *site != "" {
+			d, err := core.NormalizeDomain(*site)
+			if err != nil {
+				return fmt.Errorf("--site: %s", core.ErrorMessage(err))
+			}
+			rt.Host = d
+		}
+		rts = append(rts, rt)
+	}
+	for _, r := range routes {
+		rt, err := proxy.ParseRoute(r)
+		if err != nil || rt.Host == "" {
+			return fmt.Errorf("--route %q: want HOST=http://upstream: %w", r, errUsage)
+		}
+		rts = append(rts, rt)
+	}
+	if len(rts) == 0 {
+		return fmt.Errorf("proxy needs --upstream or at least one --route: %w", errUsage)
+	}
+	trusted, err := prefixFlag("trusted-proxy", proxies)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	defer ln.Close()
+	pl, err := startPlane(ctx, &sf, &pf, stderr)
+	if err != nil {
+		return err
+	}
+	defer pl.stop()
+	fmt.Fprintf(stdout, "palisade %s proxy listening on http://%s (store: %s)\n", version, ln.Addr(), describeStore(sf))
+	for _, rt := range rts {
+		host := rt.Host
+		if host == "" {
+			host = "*"
+		}
+		fmt.Fprintf(stdout, "  %s -> %s\n", host, rt.Upstream)
+	}
+	return server.Serve(ctx, ln, proxy.New(pl.prot, rts, trusted, pl.log), pf.grace, pl.log)
 }
 
 // prefixFlag parses a repeatable IP/CIDR flag; nil when it was not given.

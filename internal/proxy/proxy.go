@@ -1,0 +1,107 @@
+// Package proxy is Palisade's reverse-proxy mode: it protects applications
+// that have no web server in front, deciding each request in-process and
+// forwarding granted ones to the application by Host.
+package proxy
+
+import (
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/protect"
+)
+
+// Proxy decides and forwards.
+type Proxy struct {
+	p       *protect.Protector
+	routes  map[string]*httputil.ReverseProxy // by host; "" is the default
+	trusted protect.Trusted
+	log     *slog.Logger
+}
+
+// Route sends one site's requests to an upstream. Host "" matches every
+// host that has no route of its own.
+type Route struct {
+	Host     string
+	Upstream *url.URL
+}
+
+// ParseRoute reads "host=http://upstream" (or "http://upstream" alone for
+// the default route).
+func ParseRoute(s string) (Route, error) {
+	host, up, ok := strings.Cut(s, "=")
+	if !ok {
+		host, up = "", s
+	}
+	u, err := url.Parse(strings.TrimSpace(up))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Route{}, fmt.Errorf("upstream %q must be an http:// or https:// URL", up)
+	}
+	return Route{Host: strings.ToLower(strings.TrimSpace(host)), Upstream: u}, nil
+}
+
+// New returns a proxy for routes. trusted are load balancers in front of it
+// whose X-Forwarded-For is believed.
+func New(p *protect.Protector, routes []Route, trusted protect.Trusted, log *slog.Logger) *Proxy {
+	if log == nil {
+		log = slog.Default()
+	}
+	px := &Proxy{p: p, routes: map[string]*httputil.ReverseProxy{}, trusted: trusted, log: log}
+	for _, rt := range routes {
+		up := rt.Upstream
+		rp := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(up)
+				pr.Out.Host = pr.In.Host // the application sees the site's own Host
+				pr.SetXForwarded()
+			},
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				log.Warn("upstream unreachable", "host", r.Host, "upstream", up.String(), "err", err)
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.WriteHeader(http.StatusBadGateway)
+				fmt.Fprintf(w, "<!doctype html><title>Bad gateway</title><h1>Bad gateway</h1><p>The site %s cannot be reached right now.</p>\n", html.EscapeString(r.Host))
+			},
+		}
+		px.routes[rt.Host] = rp
+	}
+	return px
+}
+
+func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := hostOnly(r.Host)
+	rp := px.routes[host]
+	if rp == nil {
+		rp = px.routes[""]
+	}
+	if rp == nil {
+		http.Error(w, "palisade proxy: no route for host "+host, http.StatusMisdirectedRequest)
+		return
+	}
+	req := protect.FromHTTP(r, protect.ClientAddr(r, px.trusted))
+	v := px.p.Decide(px.p.Engine.ByDomain(host), &req)
+	switch v.Enforced() {
+	case engine.Grant:
+		rp.ServeHTTP(w, r)
+		return
+	case engine.Redirect:
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, v.Location, http.StatusFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusForbidden)
+	protect.WritePage(w, v)
+}
+
+func hostOnly(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i]
+	}
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}

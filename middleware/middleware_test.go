@@ -1,0 +1,110 @@
+package middleware_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/testenv"
+	"github.com/palisadehq/palisade/middleware"
+)
+
+const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+var app = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app: "+r.URL.Path) })
+
+func do(t *testing.T, h http.Handler, ua, path string) (int, string, http.Header) {
+	t.Helper()
+	req := httptest.NewRequest("GET", "http://shop.example.com"+path, nil)
+	req.RemoteAddr = "198.51.100.7:50000"
+	req.Header.Set("User-Agent", ua)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Accept-Language", "en")
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String(), rec.Header()
+}
+
+func TestProtect(t *testing.T) {
+	pal := testenv.New(t)
+	site := pal.Website(t, "shop.example.com", engine.Settings{
+		Deny: []string{"203.0.113.0/24"},
+		Rules: []engine.Rule{{Name: "Moved", Action: "redirect", Location: "/new", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}},
+	})
+	var errs int
+	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, OnError: func(error) { errs++ }})
+
+	if code, body, _ := do(t, h, chromeUA, "/cart"); code != 200 || body != "app: /cart" {
+		t.Fatalf("browser: %d %q", code, body)
+	}
+	if code, body, hd := do(t, h, "sqlmap/1.7", "/"); code != 403 || !strings.Contains(body, "Access denied") || hd.Get("X-Palisade-Action") != "deny" {
+		t.Fatalf("bad bot: %d %q", code, body)
+	}
+	if code, body, _ := do(t, h, "curl/8.5.0", "/"); code != 403 || !strings.Contains(body, "Checking your browser") {
+		t.Fatalf("challenge: %d %q", code, body)
+	}
+	if code, _, hd := do(t, h, chromeUA, "/old"); code != 302 || hd.Get("Location") != "/new" {
+		t.Fatalf("redirect: %d %v", code, hd)
+	}
+	// The client address Palisade sees is the request's.
+	req := httptest.NewRequest("GET", "http://shop.example.com/", nil)
+	req.RemoteAddr = "203.0.113.5:1"
+	req.Header.Set("User-Agent", chromeUA)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 403 || rec.Header().Get("X-Palisade-Reason") != "deny list" {
+		t.Fatalf("deny list: %d %v", rec.Code, rec.Header())
+	}
+
+	pal.Stop()
+	if code, body, _ := do(t, h, "sqlmap/1.7", "/x"); code != 200 || body != "app: /x" {
+		t.Fatalf("fail-open: %d %q", code, body)
+	}
+	if errs == 0 {
+		t.Fatal("OnError was not told")
+	}
+}
+
+func TestFailClosedLearnedFromPalisade(t *testing.T) {
+	pal := testenv.New(t)
+	site := pal.Website(t, "shop.example.com", engine.Settings{FailMode: "closed"})
+	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey})
+	if code, _, _ := do(t, h, chromeUA, "/"); code != 200 {
+		t.Fatalf("browser: %d", code)
+	}
+	pal.Stop()
+	if code, _, _ := do(t, h, chromeUA, "/"); code != 503 {
+		t.Fatalf("fail-closed site while Palisade is down: %d", code)
+	}
+}
+
+func TestFallbackAndTimeout(t *testing.T) {
+	pal := testenv.New(t)
+	site := pal.Website(t, "shop.example.com", engine.Settings{})
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer dead.Close()
+	// The primary hangs: after the timeout the secondary answers.
+	h := middleware.Protect(app, middleware.Config{Endpoint: dead.URL, Fallback: pal.URL, ServerKey: site.ServerKey, Timeout: 100 * time.Millisecond})
+	start := time.Now()
+	if code, _, _ := do(t, h, "sqlmap/1.7", "/"); code != 403 {
+		t.Fatalf("fallback: %d", code)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatal("the timeout was not applied")
+	}
+	// Both unreachable: fail-open within the timeouts.
+	h = middleware.Protect(app, middleware.Config{Endpoint: dead.URL, ServerKey: site.ServerKey, Timeout: 100 * time.Millisecond})
+	if code, body, _ := do(t, h, "sqlmap/1.7", "/y"); code != 200 || body != "app: /y" {
+		t.Fatalf("timeout fail-open: %d %q", code, body)
+	}
+}
