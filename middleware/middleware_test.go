@@ -33,7 +33,7 @@ func do(t *testing.T, h http.Handler, ua, path string) (int, string, http.Header
 func TestProtect(t *testing.T) {
 	pal := testenv.New(t)
 	site := pal.Website(t, "shop.example.com", engine.Settings{
-		Deny: []string{"203.0.113.0/24"},
+		Deny:  []string{"203.0.113.0/24"},
 		Rules: []engine.Rule{{Name: "Moved", Action: "redirect", Location: "/new", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}},
 	})
 	var errs int
