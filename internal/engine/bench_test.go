@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 )
 
@@ -55,4 +56,27 @@ func BenchmarkDecideParallel(b *testing.B) {
 			e.Decide(p, r)
 		}
 	})
+}
+
+// BenchmarkLoad10kWebsites compiles 10,000 websites with default settings
+// into a snapshot and reports the heap it holds.
+func BenchmarkLoad10kWebsites(b *testing.B) {
+	e, _ := newTestEngine(b, nil)
+	sites := make([]Site, 10_000)
+	for i := range sites {
+		sites[i] = Site{ID: int64(i + 1), PartnerID: int64(i%50 + 1), Domain: fmt.Sprintf("site-%d.example.com", i), Status: "online", ServerKeyHash: sha256hex(fmt.Sprint("key", i))}
+	}
+	var before, after runtime.MemStats
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		e.Load(sites, nil)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+	}
+	if e.Len() != 10_000 {
+		b.Fatalf("%d websites loaded", e.Len())
+	}
+	b.ReportMetric(float64(after.HeapInuse)/(1<<20), "heapMB")
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "snapshotMB")
 }

@@ -18,6 +18,9 @@ import (
 type Metrics struct {
 	Registry  *prometheus.Registry
 	decisions *prometheus.CounterVec
+	// byAction caches the counters of the known categories, so that a
+	// decision does not hash label values.
+	byAction [6]map[string]prometheus.Counter
 	decide    prometheus.Histogram
 	endpoint  *prometheus.HistogramVec
 }
@@ -42,6 +45,13 @@ func New(websites func() int, eventsDropped, eventsWritten func() uint64, events
 		}, []string{"endpoint"}),
 	}
 	reg.MustRegister(m.decisions, m.decide, m.endpoint)
+	cats := append(engine.Categories(), "custom_rules", "lists")
+	for a := range m.byAction {
+		m.byAction[a] = map[string]prometheus.Counter{}
+		for _, c := range cats {
+			m.byAction[a][c] = m.decisions.WithLabelValues(engine.Action(a).String(), c)
+		}
+	}
 	if websites != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_engine_websites", Help: "Websites in the decision engine's snapshot."},
 			func() float64 { return float64(websites()) }))
@@ -66,7 +76,11 @@ func (m *Metrics) Decision(v engine.Verdict, category string, took time.Duration
 	if m == nil || v.Unprotected {
 		return
 	}
-	m.decisions.WithLabelValues(v.Action.String(), category).Inc()
+	if int(v.Action) < len(m.byAction) && m.byAction[v.Action][category] != nil {
+		m.byAction[v.Action][category].Inc()
+	} else {
+		m.decisions.WithLabelValues(v.Action.String(), category).Inc()
+	}
 	m.decide.Observe(took.Seconds())
 }
 

@@ -70,7 +70,24 @@ func NewHandler(d Deps) http.Handler {
 	}
 	mux.Handle("GET /{$}", http.RedirectHandler("/docs", http.StatusFound))
 	mux.Handle("/", partnerapi.NotFound())
-	return partnerapi.LogRequests(d.Logger, recoverPanics(d.Logger, mux))
+	logged := partnerapi.LogRequests(d.Logger, mux)
+	// Decision endpoints and probes are not logged per request: a busy
+	// site would flood the log, and their outcomes are in events and metrics.
+	return recoverPanics(d.Logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if quiet(r.URL.Path) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		logged.ServeHTTP(w, r)
+	}))
+}
+
+func quiet(path string) bool {
+	switch path {
+	case "/forward-auth", "/forward-auth/page", "/validate-request/v2", "/init-request/v1", "/v2.1/check", "/metrics", "/healthz", "/readyz":
+		return true
+	}
+	return false
 }
 
 // handleHealthz says the process is up; it touches nothing else.
