@@ -47,6 +47,7 @@ Commands:
   migrate    bring the database schema up to date and exit
   partner    manage partners (hosting providers): create, list, show, topup, allow-ip, allow-downgrade
   plan       manage plans: list, create
+  bots       verified-bot range lists: refresh (download), list
   version    print the version
 
 Run 'palisade <command> --help' for a command's flags. Every flag has an
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdServe(ctx, args[1:], getenv, stdout, stderr)
 	case "proxy":
 		return cmdProxy(ctx, args[1:], getenv, stdout, stderr)
+	case "bots":
+		return cmdBots(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "partner":

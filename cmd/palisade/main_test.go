@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/botdata"
 	"github.com/palisadehq/palisade/internal/store/storetest"
 )
 
@@ -364,4 +365,43 @@ func TestProxyCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"proxy", "--data-dir", dir}, noEnv, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--upstream or at least one --route") {
 		t.Fatalf("proxy without upstream: %v", err)
 	}
+}
+
+func TestBotsCommands(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/html" {
+			w.Write([]byte("<html>moved</html>"))
+			return
+		}
+		w.Write([]byte(`{"creationTime":"2026-11-20T00:00:00","prefixes":[{"ipv4Prefix":"192.0.2.0/24"}]}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	// Every default source is dropped so that the test reaches only loopback.
+	args := []string{"bots", "refresh", "--data-dir", dir, "--bot-source", "mybot=" + srv.URL + "/x.json"}
+	args = append(args, dropDefaults()...)
+	if out := cli(t, noEnv, args...); !strings.Contains(out, "mybot") || !strings.Contains(out, "1 prefixes") {
+		t.Fatalf("refresh: %s", out)
+	}
+	if out := cli(t, noEnv, "bots", "list", "--data-dir", dir); !strings.Contains(out, "mybot") || !strings.Contains(out, "2026-11-20") {
+		t.Fatalf("list: %s", out)
+	}
+	bad := append([]string{"bots", "refresh", "--data-dir", dir, "--bot-source", "mybot=" + srv.URL + "/html"}, dropDefaults()...)
+	var out bytes.Buffer
+	err := run(context.Background(), bad, noEnv, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "1 of 1 lists were not refreshed") || !strings.Contains(out.String(), "FAILED") {
+		t.Fatalf("bad list: %v\n%s", err, out.String())
+	}
+	if out := cli(t, noEnv, "bots", "list", "--data-dir", dir); !strings.Contains(out, "2026-11-20") {
+		t.Fatalf("the last good copy was not kept: %s", out)
+	}
+}
+
+// dropDefaults returns flags that remove every default (internet) source.
+func dropDefaults() []string {
+	var out []string
+	for name := range botdata.DefaultSources {
+		out = append(out, "--bot-source", name+"=")
+	}
+	return out
 }

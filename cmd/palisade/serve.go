@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/botdata"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/events"
@@ -24,6 +25,8 @@ import (
 // planeFlags are the settings of the decision plane, shared by serve and proxy.
 type planeFlags struct {
 	botDataDir  string
+	botRefresh  time.Duration
+	botSources  stringList
 	verifyRDNS  bool
 	grantSample float64
 	grace       time.Duration
@@ -33,6 +36,8 @@ type planeFlags struct {
 
 func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&pf.botDataDir, "bot-data-dir", "", "folder of verified-bot range lists (NAME.json, the vendors' schema); default --data-dir/bots")
+	fs.DurationVar(&pf.botRefresh, "bot-refresh", 0, "download the verified-bot range lists this often (e.g. 24h); 0: never (run 'palisade bots refresh' yourself)")
+	fs.Var(&pf.botSources, "bot-source", "NAME=URL of a range list to download, over the defaults; NAME= drops one (repeatable)")
 	fs.BoolVar(&pf.verifyRDNS, "verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
 	fs.Float64Var(&pf.grantSample, "grant-sample", 0.01, "share of granted requests kept as events (0 to 1); denies and challenges are always kept")
 	fs.DurationVar(&pf.grace, "shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
@@ -90,6 +95,13 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 	bctx, cancel := context.WithCancel(ctx)
 	go svc.RunMaintenance(bctx, time.Hour)
 	go prot.Run(bctx, 10*time.Second)
+	sources, err := botdata.ParseSources(pf.botSources)
+	if err != nil {
+		cancel()
+		db.Close()
+		return nil, fmt.Errorf("--bot-source: %w", err)
+	}
+	go keepRangesFresh(bctx, prot.Engine.Classifier(), pf.botDataDir, pf.botRefresh, sources, log)
 	recDone := make(chan struct{})
 	go func() { rec.Run(bctx); close(recDone) }()
 	pl := &plane{log: log, db: db, svc: svc, prot: prot, rec: rec}
@@ -99,6 +111,46 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 		db.Close()
 	}
 	return pl, nil
+}
+
+// keepRangesFresh reloads the range lists from dir every ten minutes (so a
+// 'palisade bots refresh' run elsewhere takes effect) and, when every > 0,
+// downloads them that often first.
+func keepRangesFresh(ctx context.Context, cls *engine.Classifier, dir string, every time.Duration, sources map[string]string, log *slog.Logger) {
+	reload := time.NewTicker(10 * time.Minute)
+	defer reload.Stop()
+	var download <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		download = t.C
+		refreshRanges(ctx, sources, dir, log)
+	}
+	for {
+		r, err := engine.LoadBotRanges(dir)
+		if err != nil {
+			log.Warn("verified-bot range lists do not load; keeping the previous ones", "dir", dir, "err", err)
+		} else {
+			cls.SetRanges(r)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-reload.C:
+		case <-download:
+			refreshRanges(ctx, sources, dir, log)
+		}
+	}
+}
+
+func refreshRanges(ctx context.Context, sources map[string]string, dir string, log *slog.Logger) {
+	for _, r := range botdata.Refresh(ctx, nil, sources, dir) {
+		if r.Err != nil {
+			log.Warn("verified-bot range list not refreshed; keeping the last good copy", "list", r.Name, "err", r.Err)
+		} else {
+			log.Info("verified-bot range list refreshed", "list", r.Name, "prefixes", r.Prefixes)
+		}
+	}
 }
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

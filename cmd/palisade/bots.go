@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/palisadehq/palisade/internal/botdata"
+	"github.com/palisadehq/palisade/internal/engine"
+)
+
+const botsUsage = `Usage: palisade bots <subcommand> [flags]
+
+Subcommands:
+  refresh   download the search engines' and AI crawlers' published address ranges into --bot-data-dir
+  list      show the range lists in --bot-data-dir with their dates
+
+A running Palisade picks refreshed lists up within ten minutes.
+`
+
+func cmdBots(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "refresh" && args[0] != "list") {
+		fmt.Fprint(stderr, botsUsage)
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+			return nil
+		}
+		return errUsage
+	}
+	sub := args[0]
+	fs := newFlagSet("bots "+sub, "bots "+sub+" [flags]", stderr)
+	dataDir := fs.String("data-dir", "./data", "data directory (the lists go to --data-dir/bots unless --bot-data-dir is given)")
+	botDir := fs.String("bot-data-dir", "", "folder of range lists")
+	var sources stringList
+	if sub == "refresh" {
+		fs.Var(&sources, "bot-source", "NAME=URL of a list to download, over the defaults; NAME= drops one (repeatable)")
+	}
+	if err := parseFlags(fs, args[1:], getenv); err != nil {
+		return err
+	}
+	if *botDir == "" {
+		*botDir = filepath.Join(*dataDir, "bots")
+	}
+	if sub == "refresh" {
+		src, err := botdata.ParseSources(sources)
+		if err != nil {
+			return err
+		}
+		failed := 0
+		for _, r := range botdata.Refresh(ctx, nil, src, *botDir) {
+			if r.Err != nil {
+				failed++
+				fmt.Fprintf(stdout, "%-18s FAILED: %v\n", r.Name, r.Err)
+			} else {
+				fmt.Fprintf(stdout, "%-18s %5d prefixes\n", r.Name, r.Prefixes)
+			}
+		}
+		if failed > 0 {
+			return fmt.Errorf("%d of %d lists were not refreshed; their last good copies (if any) are kept in %s", failed, len(src), *botDir)
+		}
+		return nil
+	}
+	r, err := engine.LoadBotRanges(*botDir)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LIST\tPREFIXES\tPUBLISHED")
+	for _, i := range r.Info() {
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", i.Name, i.Prefixes, i.Created)
+	}
+	if len(r.Info()) == 0 {
+		fmt.Fprintf(tw, "(none in %s: run 'palisade bots refresh'; until then search engines are verified by reverse DNS)\n", *botDir)
+	}
+	return tw.Flush()
+}
