@@ -21,8 +21,8 @@ type Metrics struct {
 	// byAction caches the counters of the known categories, so that a
 	// decision does not hash label values.
 	byAction [6]map[string]prometheus.Counter
-	decide    prometheus.Histogram
-	endpoint  *prometheus.HistogramVec
+	decide   prometheus.Histogram
+	endpoint *prometheus.HistogramVec
 }
 
 // New registers the collectors. The gauges read their values from the
