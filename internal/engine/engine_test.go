@@ -332,3 +332,39 @@ func TestPartnerLists(t *testing.T) {
 		t.Fatalf("another partner's list applied: %+v", v)
 	}
 }
+
+func TestExpressionRules(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	p := load(t, e, Settings{Rules: []Rule{
+		{Name: "API needs a key", Action: "deny", Expression: `path.startsWith("/api/") && !("x-api-key" in headers)`},
+		{Name: "Office POSTs", Action: "grant", Conditions: []Condition{{Field: "method", Op: "is", Value: "POST"}}, Expression: `inCIDR(ip, "10.0.0.0/8")`},
+		{Name: "Tiny ASN", Action: "challenge", Expression: `asn > 0 && asn < 100`},
+	}})
+	cases := []struct {
+		r      *Request
+		action Action
+		reason string
+	}{
+		{req("198.51.100.7", chromeUA, func(r *Request) { r.Path = "/api/orders" }), Deny, "API needs a key"},
+		{req("198.51.100.7", chromeUA, func(r *Request) { r.Path = "/api/orders"; r.Header.Set("X-Api-Key", "k") }), Grant, "humans"},
+		{req("10.2.3.4", "curl/8", func(r *Request) { r.Method = "POST" }), Grant, "Office POSTs"},
+		{req("11.2.3.4", "curl/8", func(r *Request) { r.Method = "POST" }), Challenge, "automation_tools"},
+		{req("198.51.100.7", chromeUA, func(r *Request) { r.ASN = 42 }), Challenge, "Tiny ASN"},
+	}
+	for i, c := range cases {
+		if v := e.Decide(p, c.r); v.Action != c.action || v.Reason != c.reason {
+			t.Errorf("case %d: %s (%s); want %s (%s)", i, v.Action, v.Reason, c.action, c.reason)
+		}
+	}
+	for expr, want := range map[string]string{
+		`path.startsWith(`:   "does not compile",
+		`path + "x"`:         "must be true or false",
+		`unknown_var == "x"`: "undeclared reference",
+	} {
+		err := (&Settings{Rules: []Rule{{Name: "x", Action: "deny", Expression: expr}}}).Validate()
+		fe, _ := IsValidationError(err)
+		if len(fe) != 1 || fe[0].Path != "rules[0].expression" || !strings.Contains(fe[0].Message, want) {
+			t.Errorf("expression %q: %v; want %q", expr, err, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"cel.dev/cel-go/cel"
 	"github.com/gaissmai/bart"
 )
 
@@ -241,6 +242,7 @@ type rule struct {
 	action     Action
 	location   string
 	conditions []*condition
+	expr       cel.Program // nil: none
 	geo        bool
 }
 
@@ -255,6 +257,13 @@ func compileRule(r Rule) (*rule, error) {
 		cr.geo = cr.geo || k.needsGeo()
 		cr.conditions = append(cr.conditions, k)
 	}
+	if strings.TrimSpace(r.Expression) != "" {
+		prg, err := compileExpression(r.Expression)
+		if err != nil {
+			return nil, err
+		}
+		cr.expr = prg
+	}
 	return cr, nil
 }
 
@@ -264,5 +273,5 @@ func (r *rule) match(req *Request) bool {
 			return false
 		}
 	}
-	return true
+	return r.expr == nil || evalExpression(r.expr, req)
 }

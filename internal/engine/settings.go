@@ -38,6 +38,9 @@ type Rule struct {
 	Action     string      `json:"action"`
 	Location   string      `json:"location,omitempty"` // for action redirect
 	Conditions []Condition `json:"conditions,omitempty"`
+	// Expression is an advanced condition in CEL (see cel.go), ANDed with
+	// Conditions.
+	Expression string `json:"expression,omitempty"`
 }
 
 // Condition compares one field of the request with a value.
@@ -161,8 +164,13 @@ func (s *Settings) Validate() error {
 				add(p+".location", "a redirect needs a location: an absolute http(s) URL or a path starting with /")
 			}
 		}
-		if len(r.Conditions) == 0 {
-			add(p+".conditions", "a rule needs at least one condition")
+		if len(r.Conditions) == 0 && strings.TrimSpace(r.Expression) == "" {
+			add(p+".conditions", "a rule needs at least one condition or an expression")
+		}
+		if strings.TrimSpace(r.Expression) != "" {
+			if _, err := compileExpression(r.Expression); err != nil {
+				add(p+".expression", "%s", err.Error())
+			}
 		}
 		for j, c := range r.Conditions {
 			if _, err := compileCondition(c); err != nil {

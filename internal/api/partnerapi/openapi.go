@@ -120,13 +120,14 @@ func schemas() map[string]any {
 			"rules": map[string]any{"type": "array", "description": "Custom rules, tried in order before categories; the first whose conditions all match decides.", "items": obj(map[string]any{
 				"name": str, "enabled": map[string]any{"type": "boolean"}, "action": map[string]any{"enum": []string{"grant", "deny", "challenge", "captcha", "redirect"}},
 				"location": map[string]any{"type": "string", "description": "For redirect: an absolute http(s) URL or a path."},
+				"expression": map[string]any{"type": "string", "description": "Advanced condition in CEL, ANDed with conditions. Variables: ip, method, host, path, query, user_agent, referrer, country, asn, headers (lower-case names); function inCIDR(ip, cidr). Example: path.startsWith(\"/api/\") && !(\"x-api-key\" in headers)."},
 				"conditions": map[string]any{"type": "array", "items": obj(map[string]any{
 					"field":  map[string]any{"enum": []string{"ip", "country", "asn", "user_agent", "referrer", "header", "path", "query", "method", "domain"}},
 					"header": map[string]any{"type": "string", "description": "Header name, for field header."},
 					"op":     map[string]any{"enum": []string{"is", "is_not", "contains", "not_contains", "starts_with", "greater_than", "less_than", "is_any_of", "regex"}},
 					"value":  str, "values": map[string]any{"type": "array", "items": str},
 				}, "field", "op")},
-			}, "name", "action", "conditions")},
+			}, "name", "action")},
 			"rate_limits": map[string]any{"type": "array", "items": obj(map[string]any{
 				"name": str, "key": map[string]any{"enum": []string{"ip", "subnet", "ip_path"}}, "path_prefix": str,
 				"requests": intg, "period": map[string]any{"type": "string", "description": "Go duration, 1s to 24h, e.g. 1m."}, "burst": intg,

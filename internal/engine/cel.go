@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
+)
+
+// Advanced conditions are CEL expressions (https://cel.dev) over the
+// request, for what the field/op conditions cannot say:
+//
+//	path.startsWith("/api/") && !("x-api-key" in headers)
+//	method == "POST" && inCIDR(ip, "10.0.0.0/8") && user_agent.matches("(?i)bot")
+//
+// Variables: ip, method, host, path, query, user_agent, referrer, country
+// (strings), asn (int), headers (map of lower-case name to first value).
+// Functions: CEL's standard ones, and inCIDR(ip, cidr).
+var (
+	celEnvOnce sync.Once
+	celEnv     *cel.Env
+	celEnvErr  error
+)
+
+func celEnvironment() (*cel.Env, error) {
+	celEnvOnce.Do(func() {
+		celEnv, celEnvErr = cel.NewEnv(
+			cel.Variable("ip", cel.StringType),
+			cel.Variable("method", cel.StringType),
+			cel.Variable("host", cel.StringType),
+			cel.Variable("path", cel.StringType),
+			cel.Variable("query", cel.StringType),
+			cel.Variable("user_agent", cel.StringType),
+			cel.Variable("referrer", cel.StringType),
+			cel.Variable("country", cel.StringType),
+			cel.Variable("asn", cel.IntType),
+			cel.Variable("headers", cel.MapType(cel.StringType, cel.StringType)),
+			cel.Function("inCIDR", cel.Overload("inCIDR_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
+				cel.BinaryBinding(func(a, b ref.Val) ref.Val {
+					ip, err := netip.ParseAddr(fmt.Sprint(a.Value()))
+					if err != nil {
+						return types.False
+					}
+					p, err := parsePrefix(fmt.Sprint(b.Value()))
+					if err != nil {
+						return types.NewErr("inCIDR: %q is not a CIDR", b.Value())
+					}
+					return types.Bool(p.Contains(ip.Unmap()))
+				}))),
+		)
+	})
+	return celEnv, celEnvErr
+}
+
+// compileExpression checks and compiles a CEL expression that must be a bool.
+func compileExpression(expr string) (cel.Program, error) {
+	if len(expr) > 4096 {
+		return nil, fmt.Errorf("expression is longer than 4096 characters")
+	}
+	env, err := celEnvironment()
+	if err != nil {
+		return nil, err
+	}
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, fmt.Errorf("expression does not compile: %s", strings.ReplaceAll(iss.Err().Error(), "\n", " "))
+	}
+	if ast.OutputType() != cel.BoolType {
+		return nil, fmt.Errorf("expression must be true or false, but it is a %s", ast.OutputType())
+	}
+	prg, err := env.Program(ast, cel.CostLimit(10_000))
+	if err != nil {
+		return nil, fmt.Errorf("expression: %v", err)
+	}
+	return prg, nil
+}
+
+// celActivation resolves the expression's variables from the request on
+// demand, so unused ones cost nothing.
+type celActivation struct{ r *Request }
+
+func (a celActivation) Parent() interpreter.Activation { return nil }
+
+func (a celActivation) ResolveName(name string) (any, bool) {
+	r := a.r
+	switch name {
+	case "ip":
+		if r.IP.IsValid() {
+			return r.IP.Unmap().String(), true
+		}
+		return "", true
+	case "method":
+		return r.Method, true
+	case "host":
+		return r.Host, true
+	case "path":
+		return r.Path, true
+	case "query":
+		return r.Query, true
+	case "user_agent":
+		return r.UserAgent, true
+	case "referrer":
+		return r.Referer, true
+	case "country":
+		return r.Country, true
+	case "asn":
+		return int64(r.ASN), true
+	case "headers":
+		m := make(map[string]string, len(r.Header))
+		for k, v := range r.Header {
+			if len(v) > 0 {
+				m[strings.ToLower(k)] = v[0]
+			}
+		}
+		return m, true
+	}
+	return nil, false
+}
+
+// evalExpression runs a compiled expression; an evaluation error (such as
+// the cost limit) counts as no match.
+func evalExpression(prg cel.Program, r *Request) bool {
+	out, _, err := prg.Eval(celActivation{r})
+	if err != nil {
+		return false
+	}
+	b, ok := out.Value().(bool)
+	return ok && b
+}
