@@ -119,7 +119,7 @@ func schemas() map[string]any {
 			"categories": map[string]any{"type": "object", "description": "Category name → action (grant, deny, challenge, captcha, return_fake_data). Categories: humans, search_engines, social_networks, services_and_payments, security_issues, content_scrapers, emulated_humans, suspicious_behaviour, ai_crawlers, automation_tools.", "additionalProperties": str},
 			"rules": map[string]any{"type": "array", "description": "Custom rules, tried in order before categories; the first whose conditions all match decides.", "items": obj(map[string]any{
 				"name": str, "enabled": map[string]any{"type": "boolean"}, "action": map[string]any{"enum": []string{"grant", "deny", "challenge", "captcha", "redirect"}},
-				"location": map[string]any{"type": "string", "description": "For redirect: an absolute http(s) URL or a path."},
+				"location":   map[string]any{"type": "string", "description": "For redirect: an absolute http(s) URL or a path."},
 				"expression": map[string]any{"type": "string", "description": "Advanced condition in CEL, ANDed with conditions. Variables: ip, method, host, path, query, user_agent, referrer, country, asn, headers (lower-case names); function inCIDR(ip, cidr). Example: path.startsWith(\"/api/\") && !(\"x-api-key\" in headers)."},
 				"conditions": map[string]any{"type": "array", "items": obj(map[string]any{
 					"field":  map[string]any{"enum": []string{"ip", "country", "asn", "user_agent", "referrer", "header", "path", "query", "method", "domain"}},
