@@ -213,12 +213,14 @@ func (r *Recorder) takeCounters() []core.StatRow {
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
-		m := s.m
-		if len(m) > 0 {
-			s.m = map[counterKey]int64{}
+		if len(s.m) == 0 {
+			s.mu.Unlock()
+			continue
 		}
+		m := s.m
+		s.m = map[counterKey]int64{}
 		s.mu.Unlock()
-		for k, n := range m {
+		for k, n := range m { // m is ours alone now
 			rows = append(rows, core.StatRow{WebsiteID: k.website, PartnerID: k.partner, Minute: time.Unix(k.minute*60, 0).UTC(),
 				Action: k.action.String(), Category: k.category, Count: n})
 		}
