@@ -27,6 +27,8 @@ type planeFlags struct {
 	botDataDir  string
 	botRefresh  time.Duration
 	botSources  stringList
+	geoCountry  string
+	geoASN      string
 	verifyRDNS  bool
 	grantSample float64
 	grace       time.Duration
@@ -38,6 +40,8 @@ func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&pf.botDataDir, "bot-data-dir", "", "folder of verified-bot range lists (NAME.json, the vendors' schema); default --data-dir/bots")
 	fs.DurationVar(&pf.botRefresh, "bot-refresh", 0, "download the verified-bot range lists this often (e.g. 24h); 0: never (run 'palisade bots refresh' yourself)")
 	fs.Var(&pf.botSources, "bot-source", "NAME=URL of a range list to download, over the defaults; NAME= drops one (repeatable)")
+	fs.StringVar(&pf.geoCountry, "geoip-country", "", "MaxMind-format country database (.mmdb) for country conditions in rules")
+	fs.StringVar(&pf.geoASN, "geoip-asn", "", "MaxMind-format ASN database (.mmdb) for asn conditions in rules")
 	fs.BoolVar(&pf.verifyRDNS, "verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
 	fs.Float64Var(&pf.grantSample, "grant-sample", 0.01, "share of granted requests kept as events (0 to 1); denies and challenges are always kept")
 	fs.DurationVar(&pf.grace, "shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
@@ -80,6 +84,13 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 		rdns = engine.NewRDNSVerifier(nil)
 	}
 	prot := protect.New(engine.New(engine.NewClassifier(sigs, ranges, rdns), nil), log)
+	if pf.geoCountry != "" || pf.geoASN != "" {
+		geo, err := engine.OpenGeoIP(pf.geoCountry, pf.geoASN)
+		if err != nil {
+			return nil, fmt.Errorf("--geoip-*: %w", err)
+		}
+		prot.Engine.SetGeoIP(geo)
+	}
 	db, svc, err := sf.open(ctx, log, stderr, core.WithChangeHook(prot.Changed))
 	if err != nil {
 		return nil, err

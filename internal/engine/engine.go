@@ -15,6 +15,7 @@ import (
 // requests against it.
 type Engine struct {
 	cls     *Classifier
+	geo     atomic.Pointer[GeoIP]
 	limiter *limiter
 	snap    atomic.Pointer[snapshot]
 	now     func() time.Time
@@ -45,6 +46,13 @@ func New(cls *Classifier, now func() time.Time) *Engine {
 	e.snap.Store(&snapshot{byKey: map[[32]byte]*Policy{}, byDomain: map[string]*Policy{}})
 	return e
 }
+
+// SetGeoIP gives country and ASN conditions their data (nil: none, and
+// those conditions never match).
+func (e *Engine) SetGeoIP(g *GeoIP) { e.geo.Store(g) }
+
+// GeoIP returns the GeoIP databases in use (nil when none).
+func (e *Engine) GeoIP() *GeoIP { return e.geo.Load() }
 
 // Classifier returns the engine's classifier.
 func (e *Engine) Classifier() *Classifier { return e.cls }
@@ -153,6 +161,11 @@ func (e *Engine) decide(p *Policy, r *Request, v *Verdict) {
 	case p.partner != nil && p.partner.deny != nil && p.partner.deny.Lookup(ip):
 		v.Action, v.Reason, v.Source = Deny, "partner deny list", SourceList
 		return
+	}
+	if p.geo && r.Country == "" && r.ASN == 0 {
+		if g := e.geo.Load(); g != nil {
+			r.Country, r.ASN = g.Lookup(ip)
+		}
 	}
 	for _, rl := range p.rules {
 		if rl.match(r) {

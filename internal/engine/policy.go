@@ -41,6 +41,7 @@ type Policy struct {
 	allow      *bart.Lite // nil when empty
 	deny       *bart.Lite
 	keyHash    [32]byte
+	geo        bool // a rule reads country or asn
 	partner    *partnerSets
 }
 
@@ -74,6 +75,7 @@ func Compile(s Site) (*Policy, error) {
 			return nil, fmt.Errorf("rule %q: %w", r.Name, err)
 		}
 		p.rules = append(p.rules, cr)
+		p.geo = p.geo || cr.geo
 	}
 	for i, rl := range s.Settings.RateLimits {
 		p.limits = append(p.limits, compileRateLimit(i, rl))

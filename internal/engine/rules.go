@@ -263,6 +263,7 @@ func compileRule(r Rule) (*rule, error) {
 			return nil, err
 		}
 		cr.expr = prg
+		cr.geo = cr.geo || strings.Contains(r.Expression, "country") || strings.Contains(r.Expression, "asn")
 	}
 	return cr, nil
 }

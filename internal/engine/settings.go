@@ -260,3 +260,19 @@ func IsValidationError(err error) (FieldErrors, bool) {
 	ok := errors.As(err, &fe)
 	return fe, ok
 }
+
+// UsesGeoIP reports whether any rule reads country or asn, which need a GeoIP
+// database to ever match.
+func (s *Settings) UsesGeoIP() bool {
+	for _, r := range s.Rules {
+		for _, c := range r.Conditions {
+			if c.Field == "country" || c.Field == "asn" {
+				return true
+			}
+		}
+		if strings.Contains(r.Expression, "country") || strings.Contains(r.Expression, "asn") {
+			return true
+		}
+	}
+	return false
+}

@@ -50,7 +50,12 @@ func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Service.Store()))
-	partnerapi.New(d.Service, partnerapi.Options{Logger: d.Logger, TrustedProxies: d.TrustedProxies}).Register(mux)
+	var geo func() (bool, bool)
+	if d.Protector != nil {
+		eng := d.Protector.Engine
+		geo = func() (bool, bool) { g := eng.GeoIP(); return g.HasCountry(), g.HasASN() }
+	}
+	partnerapi.New(d.Service, partnerapi.Options{Logger: d.Logger, TrustedProxies: d.TrustedProxies, GeoIP: geo}).Register(mux)
 	if d.Protector != nil {
 		ws := d.WebServers
 		if ws == nil {

@@ -29,6 +29,7 @@ import (
 // API holds the dependencies of the partner API handlers.
 type API struct {
 	svc            *core.Service
+	geo            func() (country, asn bool)
 	log            *slog.Logger
 	trustedProxies []netip.Prefix
 }
@@ -39,6 +40,9 @@ type Options struct {
 	// TrustedProxies are the addresses of reverse proxies whose
 	// X-Forwarded-For is believed when finding a caller's source address.
 	TrustedProxies []netip.Prefix
+	// GeoIP says which GeoIP databases the engine has, so that settings
+	// answers can warn about country/asn conditions that cannot match.
+	GeoIP func() (country, asn bool)
 }
 
 // New returns the partner API.
@@ -46,7 +50,10 @@ func New(svc *core.Service, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &API{svc: svc, log: opts.Logger, trustedProxies: opts.TrustedProxies}
+	if opts.GeoIP == nil {
+		opts.GeoIP = func() (bool, bool) { return false, false }
+	}
+	return &API{svc: svc, log: opts.Logger, trustedProxies: opts.TrustedProxies, geo: opts.GeoIP}
 }
 
 // Register adds the API's routes, /openapi.json and /docs to mux.

@@ -2,6 +2,7 @@ package partnerapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -242,6 +243,22 @@ type settingsView struct {
 	Domain   string          `json:"domain"`
 	Settings engine.Settings `json:"settings"`
 	ETag     string          `json:"etag"`
+	// Warnings say why some settings cannot take effect on this server.
+	Warnings []string `json:"warnings"`
+}
+
+// settingsWarnings explains settings that this server cannot apply.
+func (a *API) settingsWarnings(st engine.Settings) []string {
+	w := []string{}
+	country, asn := a.geo()
+	for i, r := range st.Rules {
+		for j, c := range r.Conditions {
+			if (c.Field == "country" && !country) || (c.Field == "asn" && !asn) {
+				w = append(w, fmt.Sprintf("rules[%d].conditions[%d]: %[3]s conditions never match: this server has no GeoIP %[3]s database (--geoip-%[3]s)", i, j, c.Field))
+			}
+		}
+	}
+	return w
 }
 
 func (a *API) handleSettingsGet() http.Handler {
@@ -251,7 +268,7 @@ func (a *API) handleSettingsGet() http.Handler {
 			return err
 		}
 		w.Header().Set("ETag", core.ETag(site))
-		writeJSON(w, http.StatusOK, settingsView{Domain: site.Domain, Settings: st, ETag: core.ETag(site)})
+		writeJSON(w, http.StatusOK, settingsView{Domain: site.Domain, Settings: st, ETag: core.ETag(site), Warnings: a.settingsWarnings(st)})
 		return nil
 	})
 }
@@ -284,7 +301,7 @@ func (a *API) handleSettingsPut() http.Handler {
 		}
 		st, _ = engine.ParseSettings(site.Settings)
 		w.Header().Set("ETag", core.ETag(site))
-		writeJSON(w, http.StatusOK, settingsView{Domain: site.Domain, Settings: st, ETag: core.ETag(site)})
+		writeJSON(w, http.StatusOK, settingsView{Domain: site.Domain, Settings: st, ETag: core.ETag(site), Warnings: a.settingsWarnings(st)})
 		return nil
 	})
 }

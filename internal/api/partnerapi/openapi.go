@@ -139,9 +139,10 @@ func schemas() map[string]any {
 		"Event": obj(map[string]any{"id": intg, "at": str, "ip": str, "method": str, "host": str, "path": str, "query": str, "user_agent": str, "referrer": str,
 			"action": str, "category": str, "source": map[string]any{"enum": []string{"list", "rule", "category", "rate_limit"}},
 			"reason": str, "detail": str, "monitored": map[string]any{"type": "boolean"}}),
-		"EventList":    page("Event"),
-		"Stats":        obj(map[string]any{"domain": str, "period": str, "data": map[string]any{"type": "array", "items": obj(map[string]any{"t": str, "action": str, "category": str, "count": intg})}}),
-		"SettingsView": obj(map[string]any{"domain": str, "settings": ref("Settings"), "etag": str}, "domain", "settings", "etag"),
+		"EventList": page("Event"),
+		"Stats":     obj(map[string]any{"domain": str, "period": str, "data": map[string]any{"type": "array", "items": obj(map[string]any{"t": str, "action": str, "category": str, "count": intg})}}),
+		"SettingsView": obj(map[string]any{"domain": str, "settings": ref("Settings"), "etag": str,
+			"warnings": map[string]any{"type": "array", "items": str, "description": "Settings this server cannot apply, and why (such as country conditions without a GeoIP database)."}}, "domain", "settings", "etag", "warnings"),
 	}
 }
 
