@@ -57,6 +57,8 @@ type Partner struct {
 	Balance        Cents     `json:"balance"`
 	AllowDowngrade bool      `json:"allow_downgrade"`
 	CreatedAt      time.Time `json:"created_at"`
+	// Lists are the partner's allow and deny lists, JSON (PartnerLists).
+	Lists string `json:"-"`
 }
 
 // APIKey is a partner's credential. The key itself is shown once; the store

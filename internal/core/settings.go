@@ -68,6 +68,80 @@ func settingsError(err error) error {
 	return e
 }
 
+// PartnerLists are a partner's allow and deny lists of IPs and CIDRs, which
+// apply to all of its websites after each website's own lists.
+type PartnerLists struct {
+	Allow []string `json:"allow"`
+	Deny  []string `json:"deny"`
+}
+
+func parsePartnerLists(s string) PartnerLists {
+	var l PartnerLists
+	_ = json.Unmarshal([]byte(s), &l)
+	if l.Allow == nil {
+		l.Allow = []string{}
+	}
+	if l.Deny == nil {
+		l.Deny = []string{}
+	}
+	return l
+}
+
+// Lists returns the caller's allow and deny lists.
+func (s *Service) Lists(ctx context.Context, c Caller) (PartnerLists, error) {
+	p, err := s.Partner(ctx, c)
+	if err != nil {
+		return PartnerLists{}, err
+	}
+	return parsePartnerLists(p.Lists), nil
+}
+
+// UpdateLists replaces the caller's allow and deny lists; every entry must be
+// an IP or CIDR. They reach the decision engine at once.
+func (s *Service) UpdateLists(ctx context.Context, c Caller, l PartnerLists) (PartnerLists, error) {
+	check := engine.Settings{Allow: l.Allow, Deny: l.Deny}
+	if err := check.Validate(); err != nil {
+		return PartnerLists{}, settingsError(err)
+	}
+	body, err := json.Marshal(l)
+	if err != nil {
+		return PartnerLists{}, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		p, err := tx.Partner(ctx, c.PartnerID, true)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetPartnerLists(ctx, c.PartnerID, string(body)); err != nil {
+			return err
+		}
+		old := parsePartnerLists(p.Lists)
+		return s.audit(ctx, tx, c, s.clock(), "partner_lists", "", "update",
+			map[string]any{"allow": len(old.Allow), "deny": len(old.Deny)}, map[string]any{"allow": len(l.Allow), "deny": len(l.Deny)})
+	})
+	if err != nil {
+		return PartnerLists{}, err
+	}
+	s.notify()
+	return parsePartnerLists(string(body)), nil
+}
+
+// EnginePartnerLists loads every partner's lists for the decision engine.
+func (s *Service) EnginePartnerLists(ctx context.Context) (map[int64]engine.PartnerLists, error) {
+	ps, err := s.Partners(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]engine.PartnerLists{}
+	for _, p := range ps {
+		l := parsePartnerLists(p.Lists)
+		if len(l.Allow)+len(l.Deny) > 0 {
+			out[p.ID] = engine.PartnerLists{Allow: l.Allow, Deny: l.Deny}
+		}
+	}
+	return out, nil
+}
+
 // EngineSites loads every website (of all partners) for the decision
 // engine. It is a system call: no caller, no tenant.
 func (s *Service) EngineSites(ctx context.Context) ([]engine.Site, error) {

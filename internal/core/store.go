@@ -56,6 +56,7 @@ type Tx interface {
 	Partners(ctx context.Context) ([]Partner, error)
 	SetPartnerBalance(ctx context.Context, partnerID int64, balance Cents) error
 	SetPartnerAllowDowngrade(ctx context.Context, partnerID int64, allow bool) error
+	SetPartnerLists(ctx context.Context, partnerID int64, lists string) error
 
 	InsertAPIKey(ctx context.Context, k *APIKey) error
 	APIKeyByHash(ctx context.Context, hash string) (APIKey, error)

@@ -87,9 +87,16 @@ func New(sink Sink, opt Options) *Recorder {
 }
 
 // StatCategory is the category a verdict is counted under: the classified
-// category, or "custom_rules" / "lists" for requests decided before
-// classification.
+// category, "custom_rules" / "lists" for requests decided before
+// classification, or "unprotected" / "unknown_website" for requests granted
+// without deciding.
 func StatCategory(v engine.Verdict) string {
+	if v.Unprotected {
+		if v.Website == 0 {
+			return "unknown_website"
+		}
+		return "unprotected"
+	}
 	switch v.Source {
 	case engine.SourceRule:
 		return "custom_rules"
@@ -107,9 +114,11 @@ func clip(s string, n int) string {
 }
 
 // Observe counts a decision and, when it is worth keeping, queues its event.
-// It never blocks.
+// Requests to a paused or "off" website are counted (category
+// "unprotected") but not kept as events; requests for unknown websites have
+// no website to count them under. It never blocks.
 func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Verdict) {
-	if pol == nil || v.Unprotected {
+	if pol == nil {
 		return
 	}
 	now := r.opt.Now()
@@ -120,7 +129,7 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 	s.m[k]++
 	s.mu.Unlock()
 
-	if v.Action == engine.Grant && (r.sample == 0 || rand.Uint32() > r.sample) {
+	if v.Unprotected || (v.Action == engine.Grant && (r.sample == 0 || rand.Uint32() > r.sample)) {
 		return
 	}
 	e := core.Event{

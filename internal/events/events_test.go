@@ -56,6 +56,7 @@ func TestRecorderKeepsDeniesAndSamplesGrants(t *testing.T) {
 	r.Observe(pol, req(), engine.Verdict{Action: engine.Deny, Source: engine.SourceRule, Reason: "No admin"})
 	r.Observe(pol, req(), engine.Verdict{Action: engine.Challenge, Source: engine.SourceCategory, Category: engine.AutomationTools, Detail: "curl"})
 	r.Observe(nil, req(), engine.Verdict{Unprotected: true})
+	r.Observe(pol, req(), engine.Verdict{Unprotected: true, Website: 1})
 	r.Flush(ctx)
 	cancel()
 	<-done
@@ -65,7 +66,7 @@ func TestRecorderKeepsDeniesAndSamplesGrants(t *testing.T) {
 	if e := sink.events[0]; e.Reason != "No admin" || e.Category != "custom_rules" || e.IP != "192.0.2.1" || e.WebsiteID != 1 || e.PartnerID != 2 {
 		t.Fatalf("event %+v", e)
 	}
-	if sink.stats["grant/humans"] != 10 || sink.stats["deny/custom_rules"] != 1 || sink.stats["challenge/automation_tools"] != 1 {
+	if sink.stats["grant/humans"] != 10 || sink.stats["deny/custom_rules"] != 1 || sink.stats["challenge/automation_tools"] != 1 || sink.stats["grant/unprotected"] != 1 {
 		t.Fatalf("counters %v", sink.stats)
 	}
 }

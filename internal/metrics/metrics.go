@@ -45,7 +45,7 @@ func New(websites func() int, eventsDropped, eventsWritten func() uint64, events
 		}, []string{"endpoint"}),
 	}
 	reg.MustRegister(m.decisions, m.decide, m.endpoint)
-	cats := append(engine.Categories(), "custom_rules", "lists")
+	cats := append(engine.Categories(), "custom_rules", "lists", "unprotected", "unknown_website")
 	for a := range m.byAction {
 		m.byAction[a] = map[string]prometheus.Counter{}
 		for _, c := range cats {
@@ -72,8 +72,10 @@ func New(websites func() int, eventsDropped, eventsWritten func() uint64, events
 }
 
 // Decision counts one decision and its engine time.
+// Unprotected requests (paused, off or unknown websites) are counted as
+// grants of category "unprotected" or "unknown_website".
 func (m *Metrics) Decision(v engine.Verdict, category string, took time.Duration) {
-	if m == nil || v.Unprotected {
+	if m == nil {
 		return
 	}
 	if int(v.Action) < len(m.byAction) && m.byAction[v.Action][category] != nil {

@@ -69,7 +69,11 @@ func (p *Protector) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, e := range p.Engine.Load(sites, nil) {
+	lists, err := p.svc.EnginePartnerLists(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range p.Engine.Load(sites, lists) {
 		p.log.Warn("website settings do not compile; protecting it with the defaults", "website_id", e.WebsiteID, "err", e.Err)
 	}
 	p.once.Do(func() { close(p.loaded) })

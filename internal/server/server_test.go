@@ -143,6 +143,14 @@ func TestForwardAuth(t *testing.T) {
 	check("deny list via X-Real-IP", faCall{ua: chromeUA, uri: "/", realIP: "203.0.113.50"}, 403, "deny", "deny list")
 	check("X-Forwarded-For", faCall{ua: chromeUA, uri: "/", extra: map[string]string{"X-Forwarded-For": "203.0.113.51"}}, 403, "deny", "deny list")
 
+	// The partner's deny list applies to all its websites.
+	if _, err := s.svc.UpdateLists(ctx, s.caller, core.PartnerLists{Deny: []string{"192.0.2.0/24"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the partner list taking effect", func() bool {
+		return s.forwardAuth(t, faCall{ua: chromeUA, uri: "/", realIP: "192.0.2.44"}).Header.Get("X-Palisade-Reason") == "partner deny list"
+	})
+
 	// A paused website is served unprotected.
 	paused := core.StatusPaused
 	if _, err := s.svc.UpdateWebsite(ctx, s.caller, "shop.example.com", core.WebsiteUpdate{Status: &paused}, core.Match{}); err != nil {

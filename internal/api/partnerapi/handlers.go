@@ -383,6 +383,34 @@ func (a *API) handleStats() http.Handler {
 	})
 }
 
+func (a *API) handleListsGet() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		l, err := a.svc.Lists(r.Context(), callerFrom(r.Context()))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, l)
+		return nil
+	})
+}
+
+func (a *API) handleListsPut() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		var l core.PartnerLists
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			return core.Errorf(core.EINVALID, "send JSON {\"allow\": [...], \"deny\": [...]}: %v", err)
+		}
+		l, err := a.svc.UpdateLists(r.Context(), callerFrom(r.Context()), l)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, l)
+		return nil
+	})
+}
+
 // ---- subaccounts ----
 
 func (a *API) handleUserList(native bool) http.Handler {
