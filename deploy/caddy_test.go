@@ -58,10 +58,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 	get := func(ua string) (int, string) {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/page", port), nil)
 		req.Host = fmt.Sprintf("shop.example.com:%d", port)
-		req.Header.Set("User-Agent", ua)
-		req.Header.Set("Accept", "text/html")
-		req.Header.Set("Accept-Language", "en")
-		req.Header.Set("Accept-Encoding", "gzip")
+		testenv.AsBrowser(req, ua)
 		resp, err := client.Do(req)
 		if err != nil {
 			return 0, err.Error()
@@ -119,10 +116,7 @@ func TestTraefikForwardAuthProtocol(t *testing.T) {
 		req.Header.Set("X-Forwarded-Host", "shop.example.com")
 		req.Header.Set("X-Forwarded-Uri", "/cart?id=1")
 		req.Header.Set("X-Forwarded-For", xff)
-		req.Header.Set("User-Agent", ua)
-		req.Header.Set("Accept", "text/html")
-		req.Header.Set("Accept-Language", "en")
-		req.Header.Set("Accept-Encoding", "gzip")
+		testenv.AsBrowser(req, ua)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -140,10 +140,7 @@ http {
 	get := func(host, path, ua string) (int, string, http.Header) {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
 		req.Host = host
-		req.Header.Set("User-Agent", ua)
-		req.Header.Set("Accept", "text/html")
-		req.Header.Set("Accept-Language", "en")
-		req.Header.Set("Accept-Encoding", "gzip")
+		testenv.AsBrowser(req, ua)
 		resp, err := client.Do(req)
 		if err != nil {
 			return 0, err.Error(), nil

@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/netutil"
 )
 
 // Config configures the middleware.
@@ -147,7 +149,7 @@ func (g *guard) check(r *http.Request, base string) (*http.Response, error) {
 	req.Header.Set("X-Original-Uri", r.URL.RequestURI())
 	req.Header.Set("X-Original-Host", r.Host)
 	req.Header.Set("X-Original-Protocol", r.Proto)
-	req.Header.Set("X-Real-Ip", clientIP(r, g.cfg.TrustedProxies))
+	req.Header.Set("X-Real-Ip", netutil.ClientAddr(r, g.cfg.TrustedProxies).String())
 	req.Header.Del("X-Forwarded-For")
 	resp, err := g.cfg.Client.Do(req)
 	if err != nil {
@@ -172,38 +174,4 @@ func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err
-}
-
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	peer = peer.Unmap()
-	isTrusted := func(a netip.Addr) bool {
-		for _, p := range trusted {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
-	if !isTrusted(peer) {
-		return peer.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		if a = a.Unmap(); !isTrusted(a) {
-			return a.String()
-		}
-	}
-	return peer.String()
 }

@@ -21,10 +21,7 @@ func do(t *testing.T, h http.Handler, ua, path string) (int, string, http.Header
 	t.Helper()
 	req := httptest.NewRequest("GET", "http://shop.example.com"+path, nil)
 	req.RemoteAddr = "198.51.100.7:50000"
-	req.Header.Set("User-Agent", ua)
-	req.Header.Set("Accept", "text/html")
-	req.Header.Set("Accept-Language", "en")
-	req.Header.Set("Accept-Encoding", "gzip")
+	testenv.AsBrowser(req, ua)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String(), rec.Header()

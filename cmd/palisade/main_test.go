@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/palisadehq/palisade/internal/testenv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -337,10 +338,7 @@ func TestProxyCommand(t *testing.T) {
 	get := func(host, ua string) (int, string) {
 		req, _ := http.NewRequest("GET", m[1]+"/", nil)
 		req.Host = host
-		req.Header.Set("User-Agent", ua)
-		req.Header.Set("Accept", "text/html")
-		req.Header.Set("Accept-Language", "en")
-		req.Header.Set("Accept-Encoding", "gzip")
+		testenv.AsBrowser(req, ua)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

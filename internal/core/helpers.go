@@ -4,25 +4,12 @@ import (
 	"net/mail"
 	"net/netip"
 	"strings"
+
+	"github.com/palisadehq/palisade/internal/netutil"
 )
 
 // parsePrefix accepts an IP (a single-address prefix) or a CIDR.
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
+func parsePrefix(s string) (netip.Prefix, error) { return netutil.ParsePrefix(s) }
 
 func prefixStrings(ps []netip.Prefix) []string {
 	out := make([]string, len(ps))

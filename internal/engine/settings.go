@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/netutil"
 )
 
 // Settings are a website's protection settings, as stored (JSON) and as
@@ -230,29 +232,7 @@ func (s *Settings) Validate() error {
 }
 
 // parsePrefix accepts an IP (a single-address prefix) or a CIDR.
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p.Addr())).Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-func unmapBits(a netip.Addr) int {
-	if a.Is4In6() {
-		return 96
-	}
-	return 0
-}
+func parsePrefix(s string) (netip.Prefix, error) { return netutil.ParsePrefix(s) }
 
 // IsValidationError reports whether err lists setting problems.
 func IsValidationError(err error) (FieldErrors, bool) {

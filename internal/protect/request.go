@@ -1,74 +1,25 @@
 package protect
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/netutil"
 )
 
-// Trusted is a set of proxy addresses whose forwarded client address is
-// believed.
-type Trusted []netip.Prefix
+// Trusted, Loopback, PeerAddr and ClientAddr are netutil's, here for the
+// adapters' convenience.
+type Trusted = netutil.Trusted
 
-// Contains reports whether a is a trusted proxy.
-func (t Trusted) Contains(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range t {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// Loopback is the default trust: a web server on the same machine.
-var Loopback = Trusted{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+var Loopback = netutil.Loopback
 
 // PeerAddr parses an http.Request's RemoteAddr.
-func PeerAddr(remote string) netip.Addr {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a.Unmap()
-}
+func PeerAddr(remote string) netip.Addr { return netutil.PeerAddr(remote) }
 
-// ClientAddr returns the original client of a request that came through
-// proxies: X-Real-IP, else the rightmost X-Forwarded-For address that is not
-// a trusted proxy — but only when the direct peer is trusted; otherwise the
-// peer itself.
-func ClientAddr(r *http.Request, trusted Trusted) netip.Addr {
-	peer := PeerAddr(r.RemoteAddr)
-	if !peer.IsValid() || !trusted.Contains(peer) {
-		return peer
-	}
-	if v := strings.TrimSpace(r.Header.Get("X-Real-Ip")); v != "" {
-		if a, err := netip.ParseAddr(v); err == nil {
-			return a.Unmap()
-		}
-	}
-	hops := r.Header.Values("X-Forwarded-For")
-	for i := len(hops) - 1; i >= 0; i-- {
-		parts := strings.Split(hops[i], ",")
-		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
-				return peer
-			}
-			if a = a.Unmap(); !trusted.Contains(a) {
-				return a
-			}
-		}
-	}
-	return peer
-}
+// ClientAddr returns the original client of a request behind trusted proxies.
+func ClientAddr(r *http.Request, trusted Trusted) netip.Addr { return netutil.ClientAddr(r, trusted) }
 
 // SplitURI splits a request URI into path and query (without "?").
 func SplitURI(uri string) (path, query string) {

@@ -30,10 +30,7 @@ func TestProxy(t *testing.T) {
 	get := func(host, path, ua string) (int, string, http.Header) {
 		req, _ := http.NewRequest("GET", px.URL+path, nil)
 		req.Host = host
-		req.Header.Set("User-Agent", ua)
-		req.Header.Set("Accept", "text/html")
-		req.Header.Set("Accept-Language", "en")
-		req.Header.Set("Accept-Encoding", "gzip")
+		testenv.AsBrowser(req, ua)
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -125,3 +125,16 @@ func (s *Stack) Website(t testing.TB, domain string, st engine.Settings) core.We
 	}
 	return w
 }
+
+// ChromeUA is a current desktop Chrome's user agent.
+const ChromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+// AsBrowser gives req the user agent ua and the headers every browser sends
+// (Accept, Accept-Language, Accept-Encoding), so that only ua decides.
+func AsBrowser(req *http.Request, ua string) *http.Request {
+	req.Header.Set("User-Agent", ua)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Accept-Language", "en")
+	req.Header.Set("Accept-Encoding", "gzip")
+	return req
+}

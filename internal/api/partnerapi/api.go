@@ -16,7 +16,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"sort"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/netutil"
 )
 
 // API holds the dependencies of the partner API handlers.
@@ -113,42 +113,13 @@ func (a *API) authenticate(protocol string, next http.Handler) http.Handler {
 	})
 }
 
-// ClientIP returns the request's source address. X-Forwarded-For is used only
-// when the direct peer is a trusted proxy, and then the rightmost address not
-// itself a trusted proxy is the client.
+// ClientIP returns the caller's address: X-Real-IP or X-Forwarded-For when
+// the direct peer is a trusted proxy, else the peer.
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	if a := netutil.ClientAddr(r, trusted); a.IsValid() {
+		return a
 	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.IPv4Unspecified()
-	}
-	peer = peer.Unmap()
-	isTrusted := func(a netip.Addr) bool {
-		for _, p := range trusted {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
-	if !isTrusted(peer) {
-		return peer
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		a = a.Unmap()
-		if !isTrusted(a) {
-			return a
-		}
-	}
-	return peer
+	return netip.IPv4Unspecified()
 }
 
 // idem reads the Idempotency-Key header and fingerprints the request it came
