@@ -24,7 +24,6 @@ type Engine struct {
 type snapshot struct {
 	byKey    map[[32]byte]*Policy
 	byDomain map[string]*Policy
-	partners map[int64]*PartnerLists
 	loaded   time.Time
 }
 
@@ -68,9 +67,9 @@ type LoadError struct {
 // in. Deleted websites are left out. A site whose settings fail to compile
 // gets the defaults, and is reported.
 func (e *Engine) Load(sites []Site, partners map[int64]PartnerLists) []LoadError {
-	s := &snapshot{byKey: make(map[[32]byte]*Policy, len(sites)), byDomain: make(map[string]*Policy, len(sites)),
-		partners: map[int64]*PartnerLists{}, loaded: e.now()}
+	s := &snapshot{byKey: make(map[[32]byte]*Policy, len(sites)), byDomain: make(map[string]*Policy, len(sites)), loaded: e.now()}
 	var errs []LoadError
+	sets := map[int64]*partnerSets{}
 	for _, site := range sites {
 		if site.Status == "deleted" {
 			continue
@@ -85,7 +84,12 @@ func (e *Engine) Load(sites []Site, partners map[int64]PartnerLists) []LoadError
 			}
 		}
 		if pl, ok := partners[site.PartnerID]; ok {
-			p.partner = &partnerSets{allow: prefixSet(pl.Allow), deny: prefixSet(pl.Deny)}
+			ps := sets[site.PartnerID]
+			if ps == nil { // one trie per partner, shared by all of its websites
+				ps = &partnerSets{allow: prefixSet(pl.Allow), deny: prefixSet(pl.Deny)}
+				sets[site.PartnerID] = ps
+			}
+			p.partner = ps
 		}
 		s.byKey[p.keyHash] = p
 		s.byDomain[p.Domain] = p

@@ -368,3 +368,12 @@ func TestExpressionRules(t *testing.T) {
 		}
 	}
 }
+
+func TestPartnerListsShared(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	e.Load([]Site{{ID: 1, PartnerID: 7, Domain: "a.example.com", Status: "online"}, {ID: 2, PartnerID: 7, Domain: "b.example.com", Status: "online"}},
+		map[int64]PartnerLists{7: {Deny: []string{"203.0.113.0/24"}}})
+	if a, b := e.ByDomain("a.example.com"), e.ByDomain("b.example.com"); a.partner == nil || a.partner != b.partner {
+		t.Fatal("a partner's websites do not share its lists")
+	}
+}
