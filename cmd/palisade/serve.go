@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/internal/botdata"
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/events"
@@ -29,6 +30,7 @@ type planeFlags struct {
 	botSources  stringList
 	geoCountry  string
 	geoASN      string
+	webServers  protect.Trusted // set by the command from --web-server
 	verifyRDNS  bool
 	grantSample float64
 	grace       time.Duration
@@ -96,6 +98,17 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 		return nil, err
 	}
 	prot.SetService(svc)
+	keys, err := svc.ChallengeKeys(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("challenge keys: %w", err)
+	}
+	ck, err := challenge.NewKeys(keys[0], keys[1:]...)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	prot.EnableChallenges(challenge.NewIssuer(ck, challenge.NewMemorySpent(nil), nil), pf.webServers)
 	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: pf.grantSample, Logger: log})
 	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
 	if err := prot.Reload(ctx); err != nil {
@@ -197,6 +210,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	pf.webServers = wsTrusted
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)

@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 
@@ -154,13 +156,21 @@ func (s *Service) EngineSites(ctx context.Context) ([]engine.Site, error) {
 	if err != nil {
 		return nil, err
 	}
+	partners, err := s.Partners(ctx)
+	if err != nil {
+		return nil, err
+	}
+	brands := map[int64]string{}
+	for _, p := range partners {
+		brands[p.ID] = p.Name
+	}
 	out := make([]engine.Site, 0, len(ws))
 	for _, w := range ws {
 		st, err := engine.ParseSettings(w.Settings)
 		if err != nil {
 			s.log.Warn("website settings do not parse; protecting it with the defaults", "website", w.Domain, "err", err)
 		}
-		out = append(out, engine.Site{ID: w.ID, PartnerID: w.PartnerID, Domain: w.Domain, Status: w.Status, ServerKeyHash: w.ServerKeyHash, Settings: st})
+		out = append(out, engine.Site{ID: w.ID, PartnerID: w.PartnerID, Domain: w.Domain, Status: w.Status, ServerKeyHash: w.ServerKeyHash, Settings: st, Brand: brands[w.PartnerID]})
 	}
 	return out, nil
 }
@@ -182,4 +192,82 @@ func (s *Service) MarkSeen(ctx context.Context, partnerID, websiteID int64, doma
 		s.notify()
 	}
 	return changed, err
+}
+
+// ChallengeKeys returns the keys that sign challenges and clearances,
+// current first, creating one on first use. They live in the store, sealed
+// under the master key, so every node of a fleet shares them.
+func (s *Service) ChallengeKeys(ctx context.Context) ([][]byte, error) {
+	var keys [][]byte
+	err := s.store.Update(ctx, func(tx Tx) error {
+		v, err := tx.Meta(ctx, "challenge_keys")
+		if ErrorCode(err) == ENOTFOUND {
+			keys = [][]byte{newChallengeKey()}
+			return s.saveChallengeKeys(ctx, tx, keys)
+		}
+		if err != nil {
+			return err
+		}
+		keys, err = s.openChallengeKeys(v)
+		return err
+	})
+	return keys, err
+}
+
+// RotateChallengeKey makes a new signing key current and keeps the previous
+// one for verifying, so clearances already given stay valid until they
+// expire; older keys are dropped.
+func (s *Service) RotateChallengeKey(ctx context.Context, c Caller) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		keys := [][]byte{newChallengeKey()}
+		if v, err := tx.Meta(ctx, "challenge_keys"); err == nil {
+			old, err := s.openChallengeKeys(v)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, old[0])
+		} else if ErrorCode(err) != ENOTFOUND {
+			return err
+		}
+		if err := s.saveChallengeKeys(ctx, tx, keys); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, s.clock(), "challenge_key", "", "rotate", nil, map[string]any{"keys": len(keys)})
+	})
+}
+
+func newChallengeKey() []byte {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func (s *Service) saveChallengeKeys(ctx context.Context, tx Tx, keys [][]byte) error {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = hex.EncodeToString(k)
+	}
+	sealed, err := s.box.Seal(strings.Join(parts, ","))
+	if err != nil {
+		return err
+	}
+	return tx.SetMeta(ctx, "challenge_keys", sealed)
+}
+
+func (s *Service) openChallengeKeys(sealed string) ([][]byte, error) {
+	v, err := s.box.Open(sealed)
+	if err != nil {
+		return nil, err
+	}
+	var keys [][]byte
+	for _, p := range strings.Split(v, ",") {
+		k, err := hex.DecodeString(p)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }

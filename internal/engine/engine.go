@@ -15,6 +15,7 @@ import (
 // requests against it.
 type Engine struct {
 	cls     *Classifier
+	clear   atomic.Pointer[ClearanceChecker]
 	geo     atomic.Pointer[GeoIP]
 	limiter *limiter
 	snap    atomic.Pointer[snapshot]
@@ -45,6 +46,14 @@ func New(cls *Classifier, now func() time.Time) *Engine {
 	e.snap.Store(&snapshot{byKey: map[[32]byte]*Policy{}, byDomain: map[string]*Policy{}})
 	return e
 }
+
+// ClearanceChecker verifies a clearance a client presents.
+type ClearanceChecker interface {
+	Cleared(websiteID int64, r *Request) bool
+}
+
+// SetClearance lets requests with a valid clearance through challenges.
+func (e *Engine) SetClearance(c ClearanceChecker) { e.clear.Store(&c) }
 
 // SetGeoIP gives country and ASN conditions their data (nil: none, and
 // those conditions never match).
@@ -130,8 +139,9 @@ func (e *Engine) ByDomain(host string) *Policy {
 // Order: the website's then the partner's allow and deny lists; custom rules
 // in their order; the category (verified good bots, signatures, header
 // anomalies) and its action; for granted traffic other than verified bots,
-// the rate limits. In monitor mode the verdict is marked Monitored and the
-// request is to be granted.
+// the rate limits; finally a challenge or captcha becomes a grant when the
+// client carries a valid clearance. In monitor mode the verdict is marked
+// Monitored and the request is to be granted.
 func (e *Engine) Decide(p *Policy, r *Request) Verdict {
 	if p == nil {
 		return Verdict{Action: Grant, Unprotected: true, Reason: "unknown website"}
@@ -146,6 +156,14 @@ func (e *Engine) Decide(p *Policy, r *Request) Verdict {
 		return v
 	}
 	e.decide(p, r, &v)
+	// A browser that solved the challenge is let through what would
+	// challenge it; deny still denies.
+	if (v.Action == Challenge || v.Action == Captcha) && r.Clearance != "" {
+		if c := e.clear.Load(); c != nil && (*c).Cleared(p.WebsiteID, r) {
+			v.Action, v.Detail = Grant, "cleared "+v.Reason
+			v.Reason = "clearance"
+		}
+	}
 	v.Monitored = p.mode == modeMonitor
 	return v
 }

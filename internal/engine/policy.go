@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gaissmai/bart"
 )
@@ -25,11 +26,13 @@ type Site struct {
 	Status        string // setup, online, paused, deleted
 	ServerKeyHash string // hex SHA-256 of the server key
 	Settings      Settings
+	Brand         string // the partner's name, shown on challenge and deny pages
 }
 
 // Policy is a website's compiled, immutable settings.
 type Policy struct {
 	WebsiteID  int64
+	Brand      string
 	PartnerID  int64
 	Domain     string
 	Status     string
@@ -42,6 +45,9 @@ type Policy struct {
 	deny       *bart.Lite
 	keyHash    [32]byte
 	geo        bool // a rule reads country or asn
+	difficulty int
+	lifetime   time.Duration
+	nojsDelay  int
 	partner    *partnerSets
 }
 
@@ -49,12 +55,22 @@ type Policy struct {
 // website when Palisade is unreachable.
 func (p *Policy) FailClosed() bool { return p.failClosed }
 
+// ChallengeDifficulty, ClearanceLifetime and NoJSDelay are the website's
+// challenge settings, with defaults applied (0 delay: JavaScript required).
+func (p *Policy) ChallengeDifficulty() int { return p.difficulty }
+
+// ClearanceLifetime is how long a solved challenge clears a browser.
+func (p *Policy) ClearanceLifetime() time.Duration { return p.lifetime }
+
+// NoJSDelay is the meta-refresh delay for browsers without JavaScript (0: none allowed).
+func (p *Policy) NoJSDelay() int { return p.nojsDelay }
+
 // Compile validates settings and compiles a site into a policy.
 func Compile(s Site) (*Policy, error) {
 	if err := s.Settings.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Policy{WebsiteID: s.ID, PartnerID: s.PartnerID, Domain: s.Domain, Status: s.Status, actions: defaultActions}
+	p := &Policy{WebsiteID: s.ID, PartnerID: s.PartnerID, Domain: s.Domain, Status: s.Status, Brand: s.Brand, actions: defaultActions}
 	switch s.Settings.Mode {
 	case "monitor":
 		p.mode = modeMonitor
@@ -62,6 +78,15 @@ func Compile(s Site) (*Policy, error) {
 		p.mode = modeOff
 	}
 	p.failClosed = s.Settings.FailMode == "closed"
+	p.difficulty = s.Settings.Challenge.Difficulty
+	if p.difficulty == 0 {
+		p.difficulty = 16
+	}
+	p.lifetime = 24 * time.Hour
+	if d, err := time.ParseDuration(s.Settings.Challenge.Lifetime); err == nil {
+		p.lifetime = d
+	}
+	p.nojsDelay = s.Settings.Challenge.NoJSDelay
 	for c, a := range s.Settings.Categories {
 		cat, _ := ParseCategory(c)
 		p.actions[cat], _ = ParseAction(a)

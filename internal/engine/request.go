@@ -3,6 +3,7 @@ package engine
 import (
 	"net/http"
 	"net/netip"
+	"strings"
 )
 
 // Request is what the engine knows of one HTTP request. Adapters fill it from
@@ -20,6 +21,24 @@ type Request struct {
 	// Country (ISO 3166 alpha-2) and ASN, when a GeoIP database is loaded.
 	Country string
 	ASN     uint32
+	// Clearance is the clearance the client presented (cookie
+	// palisade_clearance, X-Palisade-Token header or validate-v2 token).
+	Clearance string
+}
+
+// ClearanceFromCookie finds the palisade_clearance cookie in a Cookie header
+// without allocating.
+func ClearanceFromCookie(cookie string) string {
+	const name = "palisade_clearance="
+	for cookie != "" {
+		var part string
+		part, cookie, _ = strings.Cut(cookie, ";")
+		part = strings.TrimSpace(part)
+		if strings.HasPrefix(part, name) {
+			return part[len(name):]
+		}
+	}
+	return ""
 }
 
 func (r *Request) header(name string) string {

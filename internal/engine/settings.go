@@ -30,6 +30,21 @@ type Settings struct {
 	// Allow and Deny are IPs or CIDRs granted or denied before anything else.
 	Allow []string `json:"allow,omitempty"`
 	Deny  []string `json:"deny,omitempty"`
+	// Challenge tunes the browser challenge.
+	Challenge ChallengeSettings `json:"challenge,omitzero"`
+}
+
+// ChallengeSettings tune the browser challenge of a website.
+type ChallengeSettings struct {
+	// Difficulty is the proof of work's leading zero bits (8 to 24; default
+	// 16, well under a second on a phone).
+	Difficulty int `json:"difficulty,omitempty"`
+	// Lifetime is how long a solved challenge clears the browser (Go
+	// duration, 1m to 720h; default 24h).
+	Lifetime string `json:"lifetime,omitempty"`
+	// NoJSDelay, when set (1 to 30 seconds), lets browsers without JavaScript
+	// pass by waiting that long on a page that refreshes itself.
+	NoJSDelay int `json:"nojs_delay,omitempty"`
 }
 
 // Rule is a custom rule: when every condition matches (and Expression, if
@@ -213,6 +228,17 @@ func (s *Settings) Validate() error {
 		default:
 			add(p+".action", "must be challenge, captcha or deny, not %q", rl.Action)
 		}
+	}
+	if d := s.Challenge.Difficulty; d != 0 && (d < 8 || d > 24) {
+		add("challenge.difficulty", "must be between 8 and 24 leading zero bits")
+	}
+	if l := s.Challenge.Lifetime; l != "" {
+		if d, err := time.ParseDuration(l); err != nil || d < time.Minute || d > 720*time.Hour {
+			add("challenge.lifetime", "must be a duration between 1m and 720h, such as 24h, not %q", l)
+		}
+	}
+	if n := s.Challenge.NoJSDelay; n < 0 || n > 30 {
+		add("challenge.nojs_delay", "must be between 1 and 30 seconds, or 0 to require JavaScript")
 	}
 	for name, list := range map[string][]string{"allow": s.Allow, "deny": s.Deny} {
 		if len(list) > maxListItems {

@@ -7,6 +7,7 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -48,6 +49,7 @@ type counterKey struct {
 	website, partner int64
 	minute           int64
 	action           engine.Action
+	outcome          string // challenge outcomes: "solved", "failed" (then action is unused)
 	category         string
 }
 
@@ -230,8 +232,12 @@ func (r *Recorder) takeCounters() []core.StatRow {
 		s.m = map[counterKey]int64{}
 		s.mu.Unlock()
 		for k, n := range m { // m is ours alone now
+			action := k.action.String()
+			if k.outcome != "" {
+				action = k.outcome
+			}
 			rows = append(rows, core.StatRow{WebsiteID: k.website, PartnerID: k.partner, Minute: time.Unix(k.minute*60, 0).UTC(),
-				Action: k.action.String(), Category: k.category, Count: n})
+				Action: action, Category: k.category, Count: n})
 		}
 	}
 	return rows
@@ -256,4 +262,29 @@ func (r *Recorder) write(ctx context.Context, batch []core.Event) {
 		return
 	}
 	r.written.Add(uint64(len(batch)))
+}
+
+// ObserveChallenge records a challenge's outcome: an event (always kept)
+// and a counter of action "solved" or "failed", category "challenge", so
+// statistics show the pass rate next to the challenges issued.
+func (r *Recorder) ObserveChallenge(pol *engine.Policy, ip netip.Addr, ua, path string, solved bool, reason string, solveMS int) {
+	if pol == nil {
+		return
+	}
+	now := r.opt.Now()
+	action, detail := "failed", reason
+	if solved {
+		action, detail = "solved", fmt.Sprintf("solved in %d ms", solveMS)
+	}
+	s := &r.shards[uint64(pol.WebsiteID)%uint64(len(r.shards))]
+	s.mu.Lock()
+	s.m[counterKey{website: pol.WebsiteID, partner: pol.PartnerID, minute: now.Unix() / 60, outcome: action, category: "challenge"}]++
+	s.mu.Unlock()
+	e := core.Event{PartnerID: pol.PartnerID, WebsiteID: pol.WebsiteID, At: now.UTC(), IP: addrString(ip), Method: "POST", Host: pol.Domain,
+		Path: clip(path, 2048), UserAgent: clip(ua, 512), Action: "challenge_" + action, Category: "challenge", Source: "challenge", Reason: "challenge", Detail: clip(detail, 200)}
+	select {
+	case r.ch <- e:
+	default:
+		r.dropped.Add(1)
+	}
 }

@@ -7,9 +7,12 @@ package protect
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/events"
@@ -27,6 +30,7 @@ type Protector struct {
 
 	rec     *events.Recorder
 	metrics *metrics.Metrics
+	web     *challenge.Web
 
 	mu       sync.Mutex
 	reported map[int64]bool // websites whose first traffic was queued
@@ -39,8 +43,41 @@ func New(eng *engine.Engine, log *slog.Logger) *Protector {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Protector{Engine: eng, log: log, kick: make(chan struct{}, 1), seen: make(chan *engine.Policy, 1024),
+	p := &Protector{Engine: eng, log: log, kick: make(chan struct{}, 1), seen: make(chan *engine.Policy, 1024),
 		reported: map[int64]bool{}, loaded: make(chan struct{})}
+	// Until EnableChallenges, challenge pages explain the check but cannot
+	// be solved.
+	p.web = &challenge.Web{Issuer: challenge.NewIssuer(mustKeys(), challenge.NewMemorySpent(nil), nil),
+		Resolve: func(*http.Request) (*engine.Policy, netip.Addr) { return nil, netip.Addr{} }}
+	return p
+}
+
+// EnableChallenges makes challenge verdicts solvable: is issues and checks
+// challenges and clearances; trusted are the web servers whose forwarded
+// client address the challenge endpoints believe. The engine lets cleared
+// clients through challenges from then on.
+func (p *Protector) EnableChallenges(is *challenge.Issuer, trusted Trusted) {
+	if trusted == nil {
+		trusted = Loopback
+	}
+	p.Engine.SetClearance(is)
+	p.web = &challenge.Web{
+		Issuer: is,
+		Resolve: func(r *http.Request) (*engine.Policy, netip.Addr) {
+			var pol *engine.Policy
+			if key := r.Header.Get("X-Palisade-Key"); key != "" {
+				pol, _ = p.Engine.ByServerKey(key)
+			} else {
+				pol = p.Engine.ByDomain(r.Host)
+			}
+			return pol, ClientAddr(r, trusted)
+		},
+		Report: func(o challenge.Outcome) {
+			if p.rec != nil {
+				p.rec.ObserveChallenge(o.Policy, o.Client.IP, o.Client.UserAgent, o.Path, o.Solved, o.Reason, o.SolveMS)
+			}
+		},
+	}
 }
 
 // Observe makes every decision go to rec (events and counters) and m
@@ -152,4 +189,12 @@ func (p *Protector) firstTraffic(pol *engine.Policy) {
 		delete(p.reported, pol.WebsiteID)
 		p.mu.Unlock()
 	}
+}
+
+func mustKeys() *challenge.Keys {
+	k, err := challenge.NewKeys(challenge.NewKey())
+	if err != nil {
+		panic(err)
+	}
+	return k
 }

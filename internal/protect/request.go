@@ -30,11 +30,20 @@ func SplitURI(uri string) (path, query string) {
 	return path, query
 }
 
+// Clearance returns the clearance a request carries: the X-Palisade-Token
+// header (palisade.js), else the palisade_clearance cookie.
+func Clearance(r *http.Request) string {
+	if t := r.Header.Get("X-Palisade-Token"); t != "" {
+		return t
+	}
+	return engine.ClearanceFromCookie(r.Header.Get("Cookie"))
+}
+
 // FromHTTP fills an engine request from a request Palisade received itself
 // (reverse proxy, Go middleware's own server).
 func FromHTTP(r *http.Request, ip netip.Addr) engine.Request {
 	return engine.Request{
 		IP: ip, Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Proto: r.Proto,
-		UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header,
+		UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header, Clearance: Clearance(r),
 	}
 }

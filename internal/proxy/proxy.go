@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
 )
@@ -22,6 +23,8 @@ type Proxy struct {
 	routes  map[string]*httputil.ReverseProxy // by host; "" is the default
 	trusted protect.Trusted
 	log     *slog.Logger
+	// challenges serves the challenge endpoints under /_palisade/ inline.
+	challenges *http.ServeMux
 }
 
 // Route sends one site's requests to an upstream. Host "" matches every
@@ -51,7 +54,8 @@ func New(p *protect.Protector, routes []Route, trusted protect.Trusted, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
-	px := &Proxy{p: p, routes: map[string]*httputil.ReverseProxy{}, trusted: trusted, log: log}
+	px := &Proxy{p: p, routes: map[string]*httputil.ReverseProxy{}, trusted: trusted, log: log, challenges: http.NewServeMux()}
+	p.Challenges().Register(px.challenges)
 	for _, rt := range routes {
 		up := rt.Upstream
 		rp := &httputil.ReverseProxy{
@@ -82,8 +86,13 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "palisade proxy: no route for host "+host, http.StatusMisdirectedRequest)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, challenge.Prefix) {
+		px.challenges.ServeHTTP(w, r)
+		return
+	}
 	req := protect.FromHTTP(r, protect.ClientAddr(r, px.trusted))
-	v := px.p.Decide(px.p.Engine.ByDomain(host), &req)
+	pol := px.p.Engine.ByDomain(host)
+	v := px.p.Decide(pol, &req)
 	switch v.Enforced() {
 	case engine.Grant:
 		rp.ServeHTTP(w, r)
@@ -93,10 +102,7 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, v.Location, http.StatusFound)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusForbidden)
-	protect.WritePage(w, v)
+	px.p.Page(w, r, pol, v, req.IP, r.URL.RequestURI(), http.StatusForbidden)
 }
 
 func hostOnly(h string) string {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/api/botbye"
@@ -61,6 +62,7 @@ func NewHandler(d Deps) http.Handler {
 		if ws == nil {
 			ws = protect.Loopback
 		}
+		d.Protector.Challenges().Register(mux)
 		wrap := d.Protector.Metrics().Endpoint
 		forwardauth.New(d.Protector, ws, d.Logger).Register(mux, wrap)
 		botbye.New(d.Protector, d.Logger).Register(mux, wrap)
@@ -92,7 +94,7 @@ func quiet(path string) bool {
 	case "/forward-auth", "/forward-auth/page", "/validate-request/v2", "/init-request/v1", "/v2.1/check", "/metrics", "/healthz", "/readyz":
 		return true
 	}
-	return false
+	return strings.HasPrefix(path, "/_palisade/")
 }
 
 // handleHealthz says the process is up; it touches nothing else.

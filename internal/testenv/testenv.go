@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/events"
@@ -55,6 +56,12 @@ func New(t testing.TB) *Stack {
 	url := "http://" + ln.Addr().String()
 	svc := core.NewService(db, box, core.Config{PublicURL: url, Nodes: []string{url}}, core.WithChangeHook(prot.Changed))
 	prot.SetService(svc)
+	keys, err := svc.ChallengeKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := challenge.NewKeys(keys[0])
+	prot.EnableChallenges(challenge.NewIssuer(ck, challenge.NewMemorySpent(nil), nil), protect.Loopback)
 	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: 1, Flush: 50 * time.Millisecond, Logger: log})
 	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
 	go rec.Run(ctx)

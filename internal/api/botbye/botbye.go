@@ -186,6 +186,9 @@ func (h *Handler) validate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := ParseValidate(&body)
+	if err == nil {
+		req.Clearance = r.URL.Query().Get("token") // ?visitorId=...&sessionId=...&token=<clearance>
+	}
 	if err != nil {
 		resp.Error = &errBody{Message: "[BotBye] Bad Request: " + err.Error()}
 		write(w, http.StatusBadRequest, resp)

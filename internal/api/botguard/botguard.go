@@ -119,13 +119,13 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	}
 	req := engine.Request{
 		IP: ip.Unmap(), Method: orig.Method, Host: orig.Host, Path: orig.URL.EscapedPath(), Query: orig.URL.RawQuery, Proto: orig.Proto,
-		UserAgent: orig.UserAgent(), Referer: orig.Referer(), Header: orig.Header,
+		UserAgent: orig.UserAgent(), Referer: orig.Referer(), Header: orig.Header, Clearance: protect.Clearance(orig),
 	}
 	if req.Path == "" {
 		req.Path = "/"
 	}
 	v := h.p.Decide(pol, &req)
-	Write(w, v)
+	h.write(w, orig, pol, v, req.IP)
 }
 
 func firstNonEmpty(vals ...string) string {
@@ -137,8 +137,9 @@ func firstNonEmpty(vals ...string) string {
 	return ""
 }
 
-// Write answers a verdict with BotGuard's headers.
-func Write(w http.ResponseWriter, v engine.Verdict) {
+// write answers a verdict with BotGuard's headers; the 403 body is the page
+// the connector shows the visitor (the challenge or the deny page).
+func (h *Handler) write(w http.ResponseWriter, orig *http.Request, pol *engine.Policy, v engine.Verdict, ip netip.Addr) {
 	act := v.Enforced()
 	hd := w.Header()
 	hd.Set("BG-X-Mitigation", act.String())
@@ -151,7 +152,5 @@ func Write(w http.ResponseWriter, v engine.Verdict) {
 	if act == engine.Redirect {
 		hd.Set("BG-Location", v.Location)
 	}
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusForbidden)
-	protect.WritePage(w, v)
+	h.p.Page(w, orig, pol, v, ip, orig.URL.RequestURI(), http.StatusForbidden)
 }

@@ -17,6 +17,7 @@ package forwardauth
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/palisadehq/palisade/internal/engine"
@@ -46,7 +47,8 @@ func (h *Handler) Register(mux *http.ServeMux, wrap func(name string, h http.Han
 // page renders the page for a verdict nginx received as 401 (challenge,
 // captcha): nginx passes the action and reason back in headers.
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.p.Engine.ByServerKey(r.Header.Get("X-Palisade-Key")); err != nil {
+	pol, err := h.p.Engine.ByServerKey(r.Header.Get("X-Palisade-Key"))
+	if err != nil {
 		http.Error(w, "palisade: unknown or missing server key", http.StatusForbidden)
 		return
 	}
@@ -55,10 +57,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		act = engine.Challenge
 	}
 	v := engine.Verdict{Action: act, Reason: r.Header.Get("X-Palisade-Reason")}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusForbidden)
-	protect.WritePage(w, v)
+	h.p.Page(w, r, pol, v, protect.ClientAddr(r, h.trusted), r.Header.Get("X-Original-Uri"), http.StatusForbidden)
 }
 
 func firstHeader(r *http.Request, names ...string) string {
@@ -105,14 +104,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req := engine.Request{
 		IP: protect.ClientAddr(r, h.trusted), Method: method, Host: host, Path: path, Query: query, Proto: proto,
-		UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header,
+		UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header, Clearance: protect.Clearance(r),
 	}
 	v := h.p.Decide(pol, &req)
-	Write(w, v, nginx)
+	h.write(w, r, pol, v, req.IP, uri, nginx)
 }
 
-// Write answers a verdict in the forward-auth convention.
-func Write(w http.ResponseWriter, v engine.Verdict, nginx bool) {
+// write answers a verdict in the forward-auth convention.
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, pol *engine.Policy, v engine.Verdict, ip netip.Addr, uri string, nginx bool) {
 	hd := w.Header()
 	act := v.Enforced()
 	hd.Set("X-Palisade-Action", act.String())
@@ -123,11 +122,10 @@ func Write(w http.ResponseWriter, v engine.Verdict, nginx bool) {
 		hd.Set("X-Palisade-Fail-Mode", "open")
 	}
 	hd.Set("Cache-Control", "no-store")
-	switch act {
-	case engine.Grant:
+	switch {
+	case act == engine.Grant:
 		w.WriteHeader(http.StatusOK)
-		return
-	case engine.Redirect:
+	case act == engine.Redirect:
 		hd.Set("X-Palisade-Location", v.Location)
 		if nginx {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -135,23 +133,13 @@ func Write(w http.ResponseWriter, v engine.Verdict, nginx bool) {
 		}
 		hd.Set("Location", v.Location)
 		w.WriteHeader(http.StatusFound)
-		return
-	case engine.Challenge, engine.Captcha:
-		if nginx {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		hd.Set("Content-Type", "text/html; charset=utf-8")
+	case nginx && (act == engine.Challenge || act == engine.Captcha):
+		w.WriteHeader(http.StatusUnauthorized) // the snippet fetches the page from /forward-auth/page
+	case nginx:
 		w.WriteHeader(http.StatusForbidden)
-		protect.WritePage(w, v)
-		return
+	default:
+		// deny, challenge, captcha, and return_fake_data (which a web server
+		// in front cannot do): the page, relayed to the visitor as it is.
+		h.p.Page(w, r, pol, v, ip, uri, http.StatusForbidden)
 	}
-	// deny, and return_fake_data, which a web server in front cannot do.
-	if nginx {
-		w.WriteHeader(http.StatusForbidden)
-		return
-	}
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusForbidden)
-	protect.WritePage(w, v)
 }
