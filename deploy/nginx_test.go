@@ -64,22 +64,6 @@ func TestNginxAuthRequest(t *testing.T) {
 	}))
 	defer site.Close()
 
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "palisade")
-	if err := os.MkdirAll(conf, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"palisade-common.conf", "palisade.conf", "palisade-fail-closed.conf", "palisade-upstream.conf"} {
-		b, err := os.ReadFile(filepath.Join("nginx", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := strings.ReplaceAll(string(b), "/etc/nginx/palisade/", conf+"/")
-		s = strings.ReplaceAll(s, "server 127.0.0.1:8080;", "server "+pal.Addr+";")
-		if err := os.WriteFile(filepath.Join(conf, f), []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	port := freePort(t)
 	server := func(name, key, snippet string) string {
 		return fmt.Sprintf(`
@@ -87,54 +71,11 @@ func TestNginxAuthRequest(t *testing.T) {
         listen 127.0.0.1:%d;
         server_name %s;
         set $palisade_key "%s";
-        include %s/%s;
+        include PALISADE_CONF/%s;
         location / { proxy_pass %s; proxy_set_header Host $host; }
-    }`, port, name, key, conf, snippet, site.URL)
+    }`, port, name, key, snippet, site.URL)
 	}
-	cfg := fmt.Sprintf(`
-user root;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log info;
-events { worker_connections 64; }
-http {
-    access_log %[1]s/access.log;
-    client_body_temp_path %[1]s/body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-    include %[2]s/palisade-upstream.conf;
-    %[3]s
-    %[4]s
-}
-`, dir, conf, server("open.example.com", open.ServerKey, "palisade.conf"), server("closed.example.com", closed.ServerKey, "palisade-fail-closed.conf"))
-	cfgPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(nginx, "-t", "-c", cfgPath, "-p", dir).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	cmd := exec.Command(nginx, "-c", cfgPath, "-p", dir, "-g", "daemon off;")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", b)
-		}
-	})
+	startNginx(t, nginx, pal, server("open.example.com", open.ServerKey, "palisade.conf")+server("closed.example.com", closed.ServerKey, "palisade-fail-closed.conf"))
 
 	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(host, path, ua string) (int, string, http.Header) {
@@ -196,4 +137,70 @@ http {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startNginx runs nginx with the shipped snippets (pointed at pal) and the
+// given server blocks, in which PALISADE_CONF stands for the snippets'
+// folder. nginx stops when the test ends.
+func startNginx(t *testing.T, nginx string, pal *testenv.Stack, servers string) {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "palisade")
+	if err := os.MkdirAll(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"palisade-common.conf", "palisade.conf", "palisade-fail-closed.conf", "palisade-upstream.conf"} {
+		b, err := os.ReadFile(filepath.Join("nginx", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.ReplaceAll(string(b), "/etc/nginx/palisade/", conf+"/")
+		s = strings.ReplaceAll(s, "server 127.0.0.1:8080;", "server "+pal.Addr+";")
+		if err := os.WriteFile(filepath.Join(conf, f), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := fmt.Sprintf(`
+user root;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log info;
+events { worker_connections 64; }
+http {
+    access_log %[1]s/access.log;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+    include %[2]s/palisade-upstream.conf;
+    %[3]s
+}
+`, dir, conf, strings.ReplaceAll(servers, "PALISADE_CONF", conf))
+	cfgPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(nginx, "-t", "-c", cfgPath, "-p", dir).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	cmd := exec.Command(nginx, "-c", cfgPath, "-p", dir, "-g", "daemon off;")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx error.log:\n%s", b)
+		}
+	})
 }

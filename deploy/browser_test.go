@@ -1,0 +1,170 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/palisadehq/palisade/internal/challenge"
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/testenv"
+)
+
+// TestBrowserSolvesChallenge: headless Chromium (Debian's) opens a page
+// behind real nginx, is challenged (its user agent says HeadlessChrome),
+// solves the proof of work, lands on the page and is not challenged again;
+// curl stays challenged, and a replayed solution is refused.
+func TestBrowserSolvesChallenge(t *testing.T) {
+	nginx := need(t, "nginx", "/usr/sbin/nginx")
+	chromium := need(t, "chromium", "/usr/bin/chromium")
+	pal := testenv.New(t)
+	w := pal.Website(t, "shop.example.com", engine.Settings{})
+	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(rw, "<!doctype html><title>shop</title><p id=content>hello from %s%s</p>", r.Host, r.URL.Path)
+	}))
+	defer site.Close()
+	port := freePort(t)
+	startNginx(t, nginx, pal, fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:%d;
+        server_name shop.example.com;
+        set $palisade_key "%s";
+        include PALISADE_CONF/palisade.conf;
+        location / { proxy_pass %s; proxy_set_header Host $host; }
+    }`, port, w.ServerKey, site.URL))
+	base := fmt.Sprintf("http://shop.example.com:%d", port)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		// shop.example.com is this machine: no DNS, no traffic elsewhere.
+		chromedp.Flag("host-resolver-rules", "MAP * 127.0.0.1"),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	ua, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.userAgent`))
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	start := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/products/42"), chromedp.WaitVisible(chromedp.CSS(`#content`))); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#content`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text != "hello from shop.example.com:"+strconv.Itoa(port)+"/products/42" && text != "hello from shop.example.com/products/42" {
+		t.Fatalf("landed on %q", text)
+	}
+	t.Logf("challenged, solved and landed in %s (user agent %q)", time.Since(start).Round(time.Millisecond), ua)
+	if !strings.Contains(ua, "HeadlessChrome") {
+		t.Fatalf("the browser's user agent %q is not one the default policy challenges", ua)
+	}
+	// The browser really was challenged and solved it: the events say so.
+	pal.Recorder.Flush(context.Background())
+	evs, err := pal.Service.Events(context.Background(), pal.Caller, "shop.example.com", core.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, e := range evs {
+		seen[e.Action]++
+	}
+	if seen["challenge"] == 0 || seen["challenge_solved"] != 1 {
+		t.Fatalf("events %v: want a challenge and one solve", seen)
+	}
+	// The next page is served at once: the clearance cookie lets it through.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/cart")); err != nil {
+		t.Fatal(err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.Title())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#content`))); err != nil {
+		t.Fatal(err)
+	}
+	if title != "shop" || !strings.HasSuffix(text, "/cart") {
+		t.Fatalf("second page: %q %q", title, text)
+	}
+
+	// curl, same URL: still challenged.
+	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path, ua string) (int, string) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
+		req.Host = "shop.example.com"
+		testenv.AsBrowser(req, ua)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/products/42", "curl/8.5.0"); code != 403 || !strings.Contains(body, "Checking your browser") {
+		t.Fatalf("curl: %d %q", code, body)
+	}
+
+	// A solution, once used, is refused when replayed.
+	code, page := get("/products/42", ua)
+	m := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page)
+	if code != 403 || m == nil {
+		t.Fatalf("challenge page for the script: %d %q", code, page)
+	}
+	token := m[1]
+	dm := regexp.MustCompile(`difficulty: *(\d+)`).FindStringSubmatch(page)
+	difficulty, _ := strconv.Atoi(dm[1])
+	counter := ""
+	for i := 0; i < 1<<26; i++ {
+		if challenge.Check(token, strconv.Itoa(i), difficulty) {
+			counter = strconv.Itoa(i)
+			break
+		}
+	}
+	post := func() *http.Response {
+		form := url.Values{"token": {token}, "counter": {counter}, "return": {"/products/42"}}
+		req, _ := http.NewRequest("POST", fmt.Sprintf("http://127.0.0.1:%d/_palisade/verify", port), strings.NewReader(form.Encode()))
+		req.Host = "shop.example.com"
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("User-Agent", ua)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	first := post()
+	if first.StatusCode != 303 || first.Header.Get("Location") != "/products/42" || !strings.Contains(first.Header.Get("Set-Cookie"), challenge.CookieName+"=") {
+		t.Fatalf("first solution: %d %v", first.StatusCode, first.Header)
+	}
+	if replay := post(); replay.StatusCode != 403 {
+		t.Fatalf("replayed solution: %d", replay.StatusCode)
+	}
+}
