@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/palisadehq/palisade/internal/botdata"
+	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 )
 
@@ -74,4 +75,28 @@ func cmdBots(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(tw, "(none in %s: run 'palisade bots refresh'; until then search engines are verified by reverse DNS)\n", *botDir)
 	}
 	return tw.Flush()
+}
+
+func cmdChallenge(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "rotate-key" {
+		fmt.Fprint(stderr, "Usage: palisade challenge rotate-key [store flags]\n\nMakes a new key sign challenges and clearance cookies; the previous key keeps verifying, so\nvisitors who already passed are not challenged again. Running nodes pick it up when restarted.\n")
+		return errUsage
+	}
+	fs := newFlagSet("challenge rotate-key", "challenge rotate-key [flags]", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	if err := parseFlags(fs, args[1:], getenv); err != nil {
+		return err
+	}
+	log, _ := newLogger(stderr, "info", "text")
+	db, svc, err := sf.open(ctx, log, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := svc.RotateChallengeKey(ctx, core.Operator()); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "challenge key rotated; restart running nodes to sign with it (clearances signed with the previous key stay valid)")
+	return nil
 }

@@ -48,6 +48,7 @@ Commands:
   partner    manage partners (hosting providers): create, list, show, topup, allow-ip, allow-downgrade
   plan       manage plans: list, create
   bots       verified-bot range lists: refresh (download), list
+  challenge  rotate-key: new key for challenges and clearances (the previous one still verifies)
   version    print the version
 
 Run 'palisade <command> --help' for a command's flags. Every flag has an
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdServe(ctx, args[1:], getenv, stdout, stderr)
 	case "proxy":
 		return cmdProxy(ctx, args[1:], getenv, stdout, stderr)
+	case "challenge":
+		return cmdChallenge(ctx, args[1:], getenv, stdout, stderr)
 	case "bots":
 		return cmdBots(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":

@@ -403,3 +403,14 @@ func dropDefaults() []string {
 	}
 	return out
 }
+
+func TestChallengeKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	cli(t, noEnv, "plan", "list", "--data-dir", dir) // creates the store
+	if out := cli(t, noEnv, "challenge", "rotate-key", "--data-dir", dir); !strings.Contains(out, "rotated") {
+		t.Fatalf("rotate: %s", out)
+	}
+	if err := run(context.Background(), []string{"challenge"}, noEnv, io.Discard, io.Discard); err == nil {
+		t.Fatal("challenge without a subcommand succeeded")
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/palisadehq/palisade/internal/botdata"
 	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/core"
@@ -31,6 +33,7 @@ type planeFlags struct {
 	geoCountry  string
 	geoASN      string
 	webServers  protect.Trusted // set by the command from --web-server
+	redisURL    string
 	verifyRDNS  bool
 	grantSample float64
 	grace       time.Duration
@@ -42,6 +45,7 @@ func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&pf.botDataDir, "bot-data-dir", "", "folder of verified-bot range lists (NAME.json, the vendors' schema); default --data-dir/bots")
 	fs.DurationVar(&pf.botRefresh, "bot-refresh", 0, "download the verified-bot range lists this often (e.g. 24h); 0: never (run 'palisade bots refresh' yourself)")
 	fs.Var(&pf.botSources, "bot-source", "NAME=URL of a range list to download, over the defaults; NAME= drops one (repeatable)")
+	fs.StringVar(&pf.redisURL, "redis-url", "", "Redis (or Valkey) URL, redis://host:6379/0: shares the challenge spent-set across nodes; empty: in memory, per node")
 	fs.StringVar(&pf.geoCountry, "geoip-country", "", "MaxMind-format country database (.mmdb) for country conditions in rules")
 	fs.StringVar(&pf.geoASN, "geoip-asn", "", "MaxMind-format ASN database (.mmdb) for asn conditions in rules")
 	fs.BoolVar(&pf.verifyRDNS, "verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
@@ -108,7 +112,21 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 		db.Close()
 		return nil, err
 	}
-	prot.EnableChallenges(challenge.NewIssuer(ck, challenge.NewMemorySpent(nil), nil), pf.webServers)
+	var spent challenge.SpentSet = challenge.NewMemorySpent(nil)
+	var rdb *redis.Client
+	if pf.redisURL != "" {
+		opt, err := redis.ParseURL(pf.redisURL)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		rdb = redis.NewClient(opt)
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			log.Warn("Redis does not answer yet; solved challenges cannot be checked until it does", "err", err)
+		}
+		spent = challenge.NewRedisSpent(rdb, "")
+	}
+	prot.EnableChallenges(challenge.NewIssuer(ck, spent, nil), pf.webServers)
 	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: pf.grantSample, Logger: log})
 	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
 	if err := prot.Reload(ctx); err != nil {
@@ -133,6 +151,9 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 		cancel()
 		<-recDone // the recorder writes what it still holds
 		db.Close()
+		if rdb != nil {
+			rdb.Close()
+		}
 	}
 	return pl, nil
 }

@@ -158,11 +158,12 @@ func (is *Issuer) Issue(c Client, difficulty int) Challenge {
 
 // Errors of Verify.
 var (
-	ErrMalformed = errors.New("the challenge is malformed or was not issued here")
-	ErrExpired   = errors.New("the challenge has expired; load the page again")
-	ErrMismatch  = errors.New("the challenge was issued to another website, network or browser")
-	ErrWrong     = errors.New("the solution does not solve the challenge")
-	ErrReplayed  = errors.New("the challenge was already solved")
+	ErrMalformed   = errors.New("the challenge is malformed or was not issued here")
+	ErrExpired     = errors.New("the challenge has expired; load the page again")
+	ErrMismatch    = errors.New("the challenge was issued to another website, network or browser")
+	ErrWrong       = errors.New("the solution does not solve the challenge")
+	ErrReplayed    = errors.New("the challenge was already solved")
+	ErrUnavailable = errors.New("the check cannot be completed right now; please try again")
 )
 
 // parsed is a challenge token's content.
@@ -248,7 +249,11 @@ func (is *Issuer) Verify(c Client, token, counter string) (difficulty int, err e
 	if !Check(token, counter, p.difficulty) {
 		return 0, ErrWrong
 	}
-	if !is.spent.Spend(p.nonce, time.Unix(p.expires, 0).Sub(now)+time.Minute) {
+	fresh, err := is.spent.Spend(p.nonce, time.Unix(p.expires, 0).Sub(now)+time.Minute)
+	if err != nil {
+		return 0, ErrUnavailable
+	}
+	if !fresh {
 		return 0, ErrReplayed
 	}
 	return p.difficulty, nil
@@ -297,8 +302,9 @@ func (is *Issuer) Valid(c Client, clearance string) bool {
 
 // SpentSet remembers solved challenges until they expire.
 type SpentSet interface {
-	// Spend marks nonce spent for ttl and reports whether it was not yet.
-	Spend(nonce string, ttl time.Duration) bool
+	// Spend marks nonce spent for ttl and reports whether it was not yet;
+	// an error means the set could not be consulted.
+	Spend(nonce string, ttl time.Duration) (bool, error)
 	// Spent reports whether nonce is spent.
 	Spent(nonce string) bool
 }
@@ -319,12 +325,12 @@ func NewMemorySpent(now func() time.Time) *MemorySpent {
 }
 
 // Spend implements SpentSet; it also forgets expired entries now and then.
-func (s *MemorySpent) Spend(nonce string, ttl time.Duration) bool {
+func (s *MemorySpent) Spend(nonce string, ttl time.Duration) (bool, error) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if exp, ok := s.m[nonce]; ok && now.Before(exp) {
-		return false
+		return false, nil
 	}
 	if len(s.m) > 0 && len(s.m)%1024 == 0 {
 		for k, exp := range s.m {
@@ -334,7 +340,7 @@ func (s *MemorySpent) Spend(nonce string, ttl time.Duration) bool {
 		}
 	}
 	s.m[nonce] = now.Add(ttl)
-	return true
+	return true, nil
 }
 
 // Spent implements SpentSet.

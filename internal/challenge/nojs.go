@@ -53,7 +53,11 @@ func (is *Issuer) VerifyNoJS(c Client, token string, delay time.Duration) error 
 	case now.After(at.Add(ChallengeTTL)):
 		return ErrExpired
 	}
-	if !is.spent.Spend(f[5], ChallengeTTL+time.Minute) {
+	fresh, err := is.spent.Spend(f[5], ChallengeTTL+time.Minute)
+	if err != nil {
+		return ErrUnavailable
+	}
+	if !fresh {
 		return ErrReplayed
 	}
 	return nil

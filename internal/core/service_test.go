@@ -641,3 +641,29 @@ func TestEventsStoreAndRetention(t *testing.T) {
 		}
 	})
 }
+
+func TestChallengeKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		k1, err := f.svc.ChallengeKeys(ctx)
+		if err != nil || len(k1) != 1 || len(k1[0]) != 32 {
+			t.Fatalf("first keys: %d %v", len(k1), err)
+		}
+		k1again, _ := f.svc.ChallengeKeys(ctx)
+		if string(k1again[0]) != string(k1[0]) {
+			t.Fatal("keys changed between reads")
+		}
+		if err := f.svc.RotateChallengeKey(ctx, core.Operator()); err != nil {
+			t.Fatal(err)
+		}
+		k2, _ := f.svc.ChallengeKeys(ctx)
+		if len(k2) != 2 || string(k2[1]) != string(k1[0]) || string(k2[0]) == string(k1[0]) {
+			t.Fatal("rotation did not keep the previous key second")
+		}
+		f.svc.RotateChallengeKey(ctx, core.Operator())
+		if k3, _ := f.svc.ChallengeKeys(ctx); len(k3) != 2 || string(k3[1]) != string(k2[0]) {
+			t.Fatal("more than two keys kept")
+		}
+	})
+}
