@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -167,4 +168,47 @@ func TestBrowserSolvesChallenge(t *testing.T) {
 	if replay := post(); replay.StatusCode != 403 {
 		t.Fatalf("replayed solution: %d", replay.StatusCode)
 	}
+}
+
+// solveChallenge does what the challenge page's script does, from Go: loads
+// path (challenged), finds the counter, posts it to /_palisade/verify and
+// follows the redirect back. client must keep cookies. It returns the final
+// status and body.
+func solveChallenge(t *testing.T, client *http.Client, origin, path, ua string) (int, string) {
+	t.Helper()
+	get := func(u string) (int, string) {
+		req, _ := http.NewRequest("GET", u, nil)
+		testenv.AsBrowser(req, ua)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, page := get(origin + path)
+	m := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page)
+	dm := regexp.MustCompile(`difficulty: *(\d+)`).FindStringSubmatch(page)
+	if code != 403 || m == nil || dm == nil {
+		t.Fatalf("expected a challenge page: %d %q", code, page)
+	}
+	difficulty, _ := strconv.Atoi(dm[1])
+	counter := ""
+	for i := 0; counter == ""; i++ {
+		if challenge.Check(html.UnescapeString(m[1]), strconv.Itoa(i), difficulty) {
+			counter = strconv.Itoa(i)
+		}
+	}
+	form := url.Values{"token": {html.UnescapeString(m[1])}, "counter": {counter}, "return": {path}}
+	req, _ := http.NewRequest("POST", origin+"/_palisade/verify", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", ua)
+	resp, err := client.Do(req) // follows the 303 back to path, with the cookie
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -1,9 +1,12 @@
 package deploy
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -86,6 +89,18 @@ func TestCaddyForwardAuth(t *testing.T) {
 	if code, body := get("curl/8.5.0"); code != 403 || !strings.Contains(body, "Checking your browser") {
 		t.Fatalf("challenge: %d %q", code, body)
 	}
+	// A script's challenge can be solved through Caddy: the clearance
+	// cookie then lets the same client through.
+	jar, _ := cookiejar.New(nil)
+	solver := &http.Client{Timeout: 5 * time.Second, Jar: jar}
+	origin := fmt.Sprintf("http://shop.example.com:%d", port)
+	solver.Transport = &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", port))
+	}}
+	if code, body := solveChallenge(t, solver, origin, "/page", "curl/8.5.0"); code != 200 || !strings.HasPrefix(body, "hello from") {
+		t.Fatalf("after solving through Caddy: %d %q", code, body)
+	}
+
 	pal.Stop()
 	if code, body := get("sqlmap/1.7"); code != 200 || !strings.HasPrefix(body, "hello from") {
 		t.Fatalf("fail-open while Palisade is down: %d %q", code, body)

@@ -95,6 +95,10 @@ func New(cfg Config) func(http.Handler) http.Handler {
 var hopHeaders = map[string]bool{"Connection": true, "Keep-Alive": true, "Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true}
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_palisade/") {
+		g.forward(w, r) // the browser challenge's endpoints, on the app's origin
+		return
+	}
 	resp, err := g.check(r, g.cfg.Endpoint)
 	if err != nil && g.cfg.Fallback != "" {
 		resp, err = g.check(r, g.cfg.Fallback)
@@ -120,10 +124,51 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Relay Palisade's answer: the page, or the redirect.
-	for _, h := range []string{"Content-Type", "Location", "Cache-Control", "X-Palisade-Action", "X-Palisade-Reason"} {
+	for _, h := range []string{"Content-Type", "Location", "Cache-Control", "Content-Security-Policy", "X-Palisade-Action", "X-Palisade-Reason"} {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
 		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, io.LimitReader(resp.Body, 1<<20))
+}
+
+// forward relays a request for the challenge's endpoints (/_palisade/...) to
+// Palisade, and its answer (with the clearance cookie) back.
+func (g *guard) forward(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*g.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, r.Method, g.cfg.Endpoint+r.URL.RequestURI(), io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		http.Error(w, "Bad request", http.StatusBadRequest)
+		return
+	}
+	for _, h := range []string{"Content-Type", "User-Agent", "Accept", "Accept-Language", "Cookie"} {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	req.Header.Set("X-Palisade-Key", g.cfg.ServerKey)
+	req.Header.Set("X-Real-Ip", netutil.ClientAddr(r, g.cfg.TrustedProxies).String())
+	if r.TLS != nil {
+		req.Header.Set("X-Forwarded-Proto", "https")
+	}
+	resp, err := g.cfg.Client.Do(req)
+	if err != nil {
+		if g.cfg.OnError != nil {
+			g.cfg.OnError(err)
+		}
+		http.Error(w, "Service temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	defer resp.Body.Close()
+	for _, h := range []string{"Content-Type", "Location", "Cache-Control", "Content-Security-Policy"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	for _, c := range resp.Header.Values("Set-Cookie") {
+		w.Header().Add("Set-Cookie", c)
 	}
 	w.WriteHeader(resp.StatusCode)
 	io.Copy(w, io.LimitReader(resp.Body, 1<<20))

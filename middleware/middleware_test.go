@@ -1,13 +1,19 @@
 package middleware_test
 
 import (
+	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
 	"github.com/palisadehq/palisade/middleware"
@@ -103,5 +109,55 @@ func TestFallbackAndTimeout(t *testing.T) {
 	h = middleware.Protect(app, middleware.Config{Endpoint: dead.URL, ServerKey: site.ServerKey, Timeout: 100 * time.Millisecond})
 	if code, body, _ := do(t, h, "sqlmap/1.7", "/y"); code != 200 || body != "app: /y" {
 		t.Fatalf("timeout fail-open: %d %q", code, body)
+	}
+}
+
+// TestChallengeThroughMiddleware: a script solves the challenge through the
+// app's own /_palisade/ endpoints and is let through afterwards.
+func TestChallengeThroughMiddleware(t *testing.T) {
+	pal := testenv.New(t)
+	site := pal.Website(t, "shop.example.com", engine.Settings{})
+	srv := httptest.NewServer(middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey}))
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		testenv.AsBrowser(req, "curl/8.5.0")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, page := get("/data")
+	m := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page)
+	if code != 403 || m == nil {
+		t.Fatalf("challenge: %d %q", code, page)
+	}
+	token := html.UnescapeString(m[1])
+	counter := ""
+	for i := 0; counter == ""; i++ {
+		if challenge.Check(token, strconv.Itoa(i), challenge.DefaultDifficulty) {
+			counter = strconv.Itoa(i)
+		}
+	}
+	form := url.Values{"token": {token}, "counter": {counter}, "return": {"/data"}}
+	req, _ := http.NewRequest("POST", srv.URL+"/_palisade/verify", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "curl/8.5.0")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "app: /data" {
+		t.Fatalf("after solving: %d %q", resp.StatusCode, b)
+	}
+	if code, body := get("/more"); code != 200 || body != "app: /more" {
+		t.Fatalf("next request: %d %q", code, body)
 	}
 }
