@@ -5,12 +5,17 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
@@ -386,5 +391,171 @@ func TestEventsStatsAndMetrics(t *testing.T) {
 	}
 	if strings.Contains(string(b), "shop.example.com") {
 		t.Fatal("/metrics is labelled by website")
+	}
+}
+
+// challengeOf fetches a challenge page for ua through forward-auth and
+// returns its token and difficulty.
+func challengeOf(t *testing.T, s *stack, ua, lang string) (string, int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.url+"/forward-auth", nil)
+	req.Header.Set("X-Palisade-Key", s.site.ServerKey)
+	req.Header.Set("X-Original-Uri", "/account?tab=1")
+	req.Header.Set("X-Real-Ip", "198.51.100.7")
+	testenv.AsBrowser(req, ua)
+	if lang != "" {
+		req.Header.Set("Accept-Language", lang)
+	}
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	page := string(b)
+	m := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page)
+	d := regexp.MustCompile(`difficulty: *(\d+)`).FindStringSubmatch(page)
+	if resp.StatusCode != 403 || m == nil || d == nil {
+		t.Fatalf("no challenge: %d %s", resp.StatusCode, page)
+	}
+	n, _ := strconv.Atoi(d[1])
+	return html.UnescapeString(m[1]), n, page
+}
+
+func solveToken(token string, difficulty int) string {
+	for i := 0; ; i++ {
+		if challenge.Check(token, strconv.Itoa(i), difficulty) {
+			return strconv.Itoa(i)
+		}
+	}
+}
+
+func TestChallengePagesAndTokens(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	_, _, page := challengeOf(t, s, "curl/8.5.0", "de-DE,de;q=0.9,en;q=0.5")
+	for _, want := range []string{`lang="de"`, "Ihr Browser wird geprüft", `role="status"`, `aria-live="polite"`, "Geschützt von host", `name="return" value="/account?tab=1"`, "<noscript>"} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("German challenge page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "<img") {
+		t.Fatal("the challenge page shows an image")
+	}
+
+	// palisade.js: challenge JSON, then a token for X-Palisade-Token.
+	ua := "curl/8.5.0"
+	req, _ := http.NewRequest("GET", s.url+"/_palisade/challenge", nil)
+	req.Header.Set("X-Palisade-Key", s.site.ServerKey)
+	req.Header.Set("X-Real-Ip", "198.51.100.7")
+	req.Header.Set("User-Agent", ua)
+	var ch struct {
+		Token      string `json:"token"`
+		Difficulty int    `json:"difficulty"`
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&ch)
+	resp.Body.Close()
+	body, _ := json.Marshal(map[string]any{"token": ch.Token, "counter": solveToken(ch.Token, ch.Difficulty), "ms": 12})
+	resp, tb := post(t, s.url+"/_palisade/token", "application/json", body, map[string]string{"X-Palisade-Key": s.site.ServerKey, "X-Real-Ip": "198.51.100.7", "User-Agent": ua})
+	var tok struct {
+		Token string `json:"token"`
+	}
+	json.Unmarshal([]byte(tb), &tok)
+	if resp.StatusCode != 200 || tok.Token == "" || !strings.Contains(resp.Header.Get("Set-Cookie"), "palisade_clearance=") || !strings.Contains(resp.Header.Get("Set-Cookie"), "HttpOnly") {
+		t.Fatalf("token: %d %s %v", resp.StatusCode, tb, resp.Header)
+	}
+	// The token lets the same client through: as a header, and as the
+	// validate-v2 query token.
+	r := s.forwardAuth(t, faCall{ua: ua, uri: "/api/orders", realIP: "198.51.100.7", extra: map[string]string{"X-Palisade-Token": tok.Token}})
+	if r.StatusCode != 200 || r.Header.Get("X-Palisade-Reason") != "clearance" {
+		t.Fatalf("with the token: %d %v", r.StatusCode, r.Header)
+	}
+	if r := s.forwardAuth(t, faCall{ua: ua, uri: "/api/orders", realIP: "203.0.113.7", extra: map[string]string{"X-Palisade-Token": tok.Token}}); r.StatusCode != 403 {
+		t.Fatalf("token from another network: %d", r.StatusCode)
+	}
+	vb, _ := json.Marshal(map[string]any{"server_key": s.site.ServerKey, "request_info": map[string]any{"remote_addr": "198.51.100.7", "request_method": "GET", "request_uri": "/api"},
+		"headers": map[string]any{"User-Agent": ua}})
+	if _, b := post(t, s.url+"/validate-request/v2?visitorId=v1&sessionId=s1&token="+url.QueryEscape(tok.Token), "application/json", vb, nil); !strings.Contains(b, `"isAllowed":true`) {
+		t.Fatalf("validate-v2 with the token: %s", b)
+	}
+	if _, b := post(t, s.url+"/validate-request/v2", "application/json", vb, nil); !strings.Contains(b, `"isAllowed":false`) {
+		t.Fatalf("validate-v2 without the token: %s", b)
+	}
+	// A deny is not lifted by a clearance.
+	if r := s.forwardAuth(t, faCall{ua: "sqlmap/1.7 " + ua, uri: "/", realIP: "198.51.100.7", extra: map[string]string{"X-Palisade-Token": tok.Token}}); r.StatusCode != 403 || r.Header.Get("X-Palisade-Action") != "deny" {
+		t.Fatalf("deny with a clearance: %d %v", r.StatusCode, r.Header)
+	}
+
+	// A failed solution shows the page again with the reason.
+	form := url.Values{"token": {ch.Token}, "counter": {"nope"}, "return": {"//evil.example/"}}
+	resp, fb := post(t, s.url+"/_palisade/verify", "application/x-www-form-urlencoded", []byte(form.Encode()), map[string]string{"X-Palisade-Key": s.site.ServerKey, "X-Real-Ip": "198.51.100.7", "User-Agent": ua})
+	if resp.StatusCode != 403 || !strings.Contains(fb, "does not solve the challenge") || !strings.Contains(fb, `name="return" value="/"`) {
+		t.Fatalf("failed solution: %d %s", resp.StatusCode, fb)
+	}
+
+	// Outcomes are events; statistics count them for the pass rate.
+	s.Recorder.Flush(ctx)
+	evs, _ := s.svc.Events(ctx, s.caller, "shop.example.com", core.EventFilter{})
+	got := map[string]int{}
+	for _, e := range evs {
+		got[e.Action]++
+	}
+	if got["challenge_solved"] != 1 || got["challenge_failed"] != 1 {
+		t.Fatalf("challenge events %v", got)
+	}
+	pts, _ := s.svc.Stats(ctx, s.caller, "shop.example.com", "minute", time.Time{}, time.Time{})
+	rate := map[string]int64{}
+	for _, p := range pts {
+		if p.Category == "challenge" {
+			rate[p.Action] += p.Count
+		}
+	}
+	if rate["solved"] != 1 || rate["failed"] != 1 {
+		t.Fatalf("challenge counters %v", rate)
+	}
+}
+
+func TestNoJavaScriptPath(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	if _, err := s.svc.UpdateWebsiteSettings(ctx, s.caller, "shop.example.com", engine.Settings{Challenge: engine.ChallengeSettings{NoJSDelay: 1}}, core.Match{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.prot.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, _, page := challengeOf(t, s, "Lynx/2.9", "")
+	m := regexp.MustCompile(`content="1;url=([^"]+)"`).FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, "please wait 1 seconds") {
+		t.Fatalf("no meta refresh:\n%s", page)
+	}
+	target := s.url + html.UnescapeString(m[1])
+	get := func() *http.Response {
+		req, _ := http.NewRequest("GET", target, nil)
+		req.Header.Set("X-Palisade-Key", s.site.ServerKey)
+		req.Header.Set("X-Real-Ip", "198.51.100.7")
+		testenv.AsBrowser(req, "Lynx/2.9")
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if r := get(); r.StatusCode != 403 {
+		t.Fatalf("before the delay: %d", r.StatusCode)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	r := get()
+	if r.StatusCode != 303 || r.Header.Get("Location") != "/account?tab=1" || !strings.Contains(r.Header.Get("Set-Cookie"), "palisade_clearance=") {
+		t.Fatalf("after the delay: %d %v", r.StatusCode, r.Header)
+	}
+	if r := get(); r.StatusCode != 403 {
+		t.Fatalf("the no-JS token was accepted twice: %d", r.StatusCode)
 	}
 }
