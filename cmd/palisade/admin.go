@@ -20,6 +20,7 @@ Subcommands:
   topup            --name NAME --amount 100.00 [--note TEXT]       add credit
   allow-ip         --name NAME CIDR                                let the partner's keys be used from CIDR
   allow-downgrade  --name NAME [--allow=false]                     let (or stop) the partner move websites to cheaper plans
+  brand            --name NAME --display "Acme Hosting" [--logo https://...]   what visitors see on challenge and deny pages
   rotate-key       --name NAME [--keep-old]                        issue a new API key (printed once); revoke the old ones unless --keep-old
   revoke-key       --name NAME PREFIX                              revoke one key by the prefix 'partner show' lists
 
@@ -45,6 +46,8 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		note     *string
 		allow    *bool
 		keepOld  *bool
+		display  *string
+		logo     *string
 		allowIPs stringList
 	)
 	switch sub {
@@ -56,6 +59,9 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		note = fs.String("note", "", "reason shown in the ledger")
 	case "allow-downgrade":
 		allow = fs.Bool("allow", true, "true lets the partner downgrade plans; false stops it")
+	case "brand":
+		display = fs.String("display", "", "name shown to visitors (default: the partner name)")
+		logo = fs.String("logo", "", "https URL of a logo shown beside it")
 	case "rotate-key":
 		keepOld = fs.Bool("keep-old", false, "keep the old keys working, for a changeover in two steps")
 	case "list", "show", "allow-ip", "revoke-key":
@@ -134,6 +140,9 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		fmt.Fprintf(stdout, "partner:    %s (id %d)\nemail:      %s\nbalance:    %s (ledger sum %s)\ndowngrades: %v\ncreated:    %s\n",
 			p.Name, p.ID, p.Email, bal, sum, p.AllowDowngrade, p.CreatedAt.Format("2006-01-02 15:04 MST"))
+		if p.BrandName != "" || p.BrandLogo != "" {
+			fmt.Fprintf(stdout, "brand:      %s %s\n", firstNonEmpty(p.BrandName, p.Name), p.BrandLogo)
+		}
 		for _, k := range keys {
 			ips := "any"
 			if len(k.AllowedCIDRs) > 0 {
@@ -170,6 +179,12 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		} else {
 			fmt.Fprintln(stdout, "The old keys no longer work. This key is shown only this once.")
 		}
+		return nil
+	case "brand":
+		if err := svc.SetBrand(ctx, op, p.ID, *display, *logo); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "%s's pages now say %q\n", p.Name, firstNonEmpty(*display, p.Name))
 		return nil
 	case "revoke-key":
 		if err := svc.RevokeKey(ctx, op, p.ID, fs.Arg(0)); err != nil {
@@ -277,4 +292,13 @@ func cliError(err error) error {
 		return fmt.Errorf("%s", core.ErrorMessage(err))
 	}
 	return err
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

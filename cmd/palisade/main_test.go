@@ -171,8 +171,11 @@ func TestWalkthrough(t *testing.T) {
 			if c := request(t, "GET", base+"/v1/credit", key, ""); c.body["balance"] != "95.00" {
 				t.Fatalf("credit: %s", c.raw)
 			}
+			if out := cli(t, noEnv, append([]string{"partner", "brand", "--name", "My Hosting", "--display", "My Hosting Shield", "--logo", "https://myhosting.example/logo.png"}, sa...)...); !strings.Contains(out, `"My Hosting Shield"`) {
+				t.Fatalf("partner brand: %s", out)
+			}
 			show := cli(t, noEnv, append([]string{"partner", "show", "--name", "My Hosting"}, sa...)...)
-			if !strings.Contains(show, "balance:    95.00 (ledger sum 95.00)") {
+			if !strings.Contains(show, "balance:    95.00 (ledger sum 95.00)") || !strings.Contains(show, "brand:      My Hosting Shield https://myhosting.example/logo.png") {
 				t.Fatalf("partner show: %s", show)
 			}
 			if err := stop(); err != nil {
@@ -261,6 +264,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"partner", "topup", "--name", "x", "--amount", "1.234", "--data-dir", dir}, "--amount"},
 		{[]string{"partner", "topup", "--name", "nobody", "--amount", "5", "--data-dir", dir}, `no partner is named "nobody"`},
 		{[]string{"partner", "create", "--name", "x", "--allowed-ip", "nope", "--data-dir", dir}, "not an IP address or CIDR"},
+		{[]string{"partner", "brand", "--name", "nobody", "--display", "X", "--data-dir", dir}, `no partner is named "nobody"`},
 		{[]string{"plan", "create", "--name", "x", "--data-dir", dir}, "needs --name, --quota, --price and --rank"},
 		{[]string{"serve", "--role", "bogus", "--data-dir", dir}, "--role"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--master-key", "short", "--data-dir", dir}, "--master-key"},
@@ -290,7 +294,7 @@ func TestCLIErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "master key does not match") {
 		t.Fatalf("wrong master key: %v", err)
 	}
-	if out := cli(t, noEnv, "migrate", "--data-dir", dir); !strings.Contains(out, "schema is at version 4") {
+	if out := cli(t, noEnv, "migrate", "--data-dir", dir); !strings.Contains(out, "schema is at version 5") {
 		t.Fatalf("migrate: %s", out)
 	}
 	var help bytes.Buffer

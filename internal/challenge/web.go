@@ -97,6 +97,7 @@ func pickLang(accept string) lang {
 type pageData struct {
 	L          lang
 	Brand      string
+	Logo       string
 	Reason     string
 	Token      string
 	Difficulty int
@@ -128,7 +129,7 @@ var challengeTmpl = template.Must(template.New("challenge").Funcs(template.FuncM
 <input type="hidden" name="return" value="{{.Return}}">
 <noscript><button type="submit" disabled>{{.L.Retry}}</button></noscript>
 </form>
-{{if .Brand}}<p class="brand">{{printf .L.Protected .Brand}}</p>{{end}}
+{{if .Brand}}<p class="brand">{{if .Logo}}<img src="{{.Logo}}" alt="" height="24" style="vertical-align:middle;margin-right:.4rem">{{end}}{{printf .L.Protected .Brand}}</p>{{end}}
 </main>
 <script nonce="{{.Nonce}}">
 (function () {
@@ -151,7 +152,7 @@ var denyTmpl = template.Must(template.New("deny").Funcs(template.FuncMap{"printf
 <body style="font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1d2330">
 <main><h1>{{.L.DeniedTitle}}</h1>
 <p>{{printf .L.Denied .Reason}}</p>
-{{if .Brand}}<p style="color:#5b6477;font-size:14px;margin-top:3rem">{{printf .L.Protected .Brand}}</p>{{end}}</main>
+{{if .Brand}}<p style="color:#5b6477;font-size:14px;margin-top:3rem">{{if .Logo}}<img src="{{.Logo}}" alt="" height="24" style="vertical-align:middle;margin-right:.4rem">{{end}}{{printf .L.Protected .Brand}}</p>{{end}}</main>
 </body></html>
 `))
 
@@ -179,7 +180,7 @@ func newNonce() string {
 func (wb *Web) Page(w http.ResponseWriter, r *http.Request, pol *engine.Policy, v engine.Verdict, c Client, returnTo string, status int) {
 	d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Reason: v.Reason, Return: safeReturn(returnTo)}
 	if pol != nil {
-		d.Brand = pol.Brand
+		d.Brand, d.Logo = pol.Brand, pol.BrandLogo
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -187,7 +188,7 @@ func (wb *Web) Page(w http.ResponseWriter, r *http.Request, pol *engine.Policy, 
 	h.Set("X-Robots-Tag", "noindex")
 	act := v.Enforced()
 	if pol == nil || (act != engine.Challenge && act != engine.Captcha) {
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https:")
 		w.WriteHeader(status)
 		_ = denyTmpl.Execute(w, d)
 		return
@@ -203,7 +204,7 @@ func (wb *Web) challengePage(w http.ResponseWriter, d pageData, pol *engine.Poli
 		d.NoJSURL = Prefix + "nojs?token=" + queryEscape(wb.Issuer.IssueNoJS(c)) + "&return=" + queryEscape(d.Return)
 	}
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+d.Nonce+"'; worker-src 'self'; form-action 'self'; connect-src 'self'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https:; script-src 'nonce-"+d.Nonce+"'; worker-src 'self'; form-action 'self'; connect-src 'self'")
 	w.WriteHeader(status)
 	_ = challengeTmpl.Execute(w, d)
 }
@@ -273,7 +274,7 @@ func (wb *Web) verify(w http.ResponseWriter, r *http.Request) {
 	_, err := wb.Issuer.Verify(c, r.PostForm.Get("token"), r.PostForm.Get("counter"))
 	wb.report(Outcome{Policy: pol, Client: c, Path: returnTo, Solved: err == nil, Reason: errString(err), SolveMS: ms})
 	if err != nil {
-		d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Brand: pol.Brand, Return: returnTo, Error: err.Error()}
+		d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Brand: pol.Brand, Logo: pol.BrandLogo, Return: returnTo, Error: err.Error()}
 		wb.challengePage(w, d, pol, c, http.StatusForbidden)
 		return
 	}

@@ -59,6 +59,10 @@ type Partner struct {
 	CreatedAt      time.Time `json:"created_at"`
 	// Lists are the partner's allow and deny lists, JSON (PartnerLists).
 	Lists string `json:"-"`
+	// BrandName and BrandLogo (an https URL) are shown to visitors on
+	// challenge and deny pages instead of the partner's account name.
+	BrandName string `json:"brand_name"`
+	BrandLogo string `json:"brand_logo"`
 }
 
 // APIKey is a partner's credential. The key itself is shown once; the store

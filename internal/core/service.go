@@ -549,6 +549,41 @@ func (s *Service) SetAllowDowngrade(ctx context.Context, c Caller, partnerID int
 	})
 }
 
+// SetBrand sets what visitors see on a partner's challenge and deny pages:
+// a display name and an https logo URL ("" for none).
+// The operator may brand any partner; a partner only itself.
+func (s *Service) SetBrand(ctx context.Context, c Caller, partnerID int64, name, logo string) error {
+	if c.PartnerID != 0 && c.PartnerID != partnerID {
+		return Errorf(EFORBIDDEN, "a partner can only change its own branding")
+	}
+	name = strings.TrimSpace(name)
+	if err := checkText("brand name", name, 100); err != nil {
+		return err
+	}
+	if logo != "" {
+		u, err := url.Parse(logo)
+		if err != nil || u.Scheme != "https" || u.Host == "" || len(logo) > 500 {
+			return FieldError("logo", "the logo must be an https:// URL of at most 500 characters")
+		}
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		p, err := tx.Partner(ctx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetPartnerBrand(ctx, partnerID, name, logo); err != nil {
+			return err
+		}
+		c.PartnerID = partnerID
+		return s.audit(ctx, tx, c, s.clock(), "partner", strconv.FormatInt(partnerID, 10), "brand",
+			map[string]any{"brand_name": p.BrandName, "brand_logo": p.BrandLogo}, map[string]any{"brand_name": name, "brand_logo": logo})
+	})
+	if err == nil {
+		s.notify()
+	}
+	return err
+}
+
 // AllowIP adds an IP or CIDR to every active API key of a partner.
 func (s *Service) AllowIP(ctx context.Context, c Caller, partnerID int64, cidr string) error {
 	ps, err := ParsePrefixes("cidr", []string{cidr})

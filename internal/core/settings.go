@@ -160,9 +160,13 @@ func (s *Service) EngineSites(ctx context.Context) ([]engine.Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	brands := map[int64]string{}
+	brands := map[int64][2]string{}
 	for _, p := range partners {
-		brands[p.ID] = p.Name
+		name := p.BrandName
+		if name == "" {
+			name = p.Name
+		}
+		brands[p.ID] = [2]string{name, p.BrandLogo}
 	}
 	out := make([]engine.Site, 0, len(ws))
 	for _, w := range ws {
@@ -170,7 +174,7 @@ func (s *Service) EngineSites(ctx context.Context) ([]engine.Site, error) {
 		if err != nil {
 			s.log.Warn("website settings do not parse; protecting it with the defaults", "website", w.Domain, "err", err)
 		}
-		out = append(out, engine.Site{ID: w.ID, PartnerID: w.PartnerID, Domain: w.Domain, Status: w.Status, ServerKeyHash: w.ServerKeyHash, Settings: st, Brand: brands[w.PartnerID]})
+		out = append(out, engine.Site{ID: w.ID, PartnerID: w.PartnerID, Domain: w.Domain, Status: w.Status, ServerKeyHash: w.ServerKeyHash, Settings: st, Brand: brands[w.PartnerID][0], BrandLogo: brands[w.PartnerID][1]})
 	}
 	return out, nil
 }

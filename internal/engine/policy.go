@@ -27,12 +27,14 @@ type Site struct {
 	ServerKeyHash string // hex SHA-256 of the server key
 	Settings      Settings
 	Brand         string // the partner's name, shown on challenge and deny pages
+	BrandLogo     string // an https URL of the partner's logo, or ""
 }
 
 // Policy is a website's compiled, immutable settings.
 type Policy struct {
 	WebsiteID  int64
 	Brand      string
+	BrandLogo  string
 	PartnerID  int64
 	Domain     string
 	Status     string
@@ -70,7 +72,7 @@ func Compile(s Site) (*Policy, error) {
 	if err := s.Settings.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Policy{WebsiteID: s.ID, PartnerID: s.PartnerID, Domain: s.Domain, Status: s.Status, Brand: s.Brand, actions: defaultActions}
+	p := &Policy{WebsiteID: s.ID, PartnerID: s.PartnerID, Domain: s.Domain, Status: s.Status, Brand: s.Brand, BrandLogo: s.BrandLogo, actions: defaultActions}
 	switch s.Settings.Mode {
 	case "monitor":
 		p.mode = modeMonitor

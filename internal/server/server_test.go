@@ -443,6 +443,23 @@ func TestChallengePagesAndTokens(t *testing.T) {
 		t.Fatal("the challenge page shows an image")
 	}
 
+	// White-label: the partner's display name and logo replace its account name.
+	if err := s.svc.SetBrand(ctx, s.caller, s.caller.PartnerID, "Acme Hosting", "http://logo.example/a.png"); err == nil {
+		t.Fatal("a plain-http logo was accepted")
+	}
+	if err := s.svc.SetBrand(ctx, s.caller, s.caller.PartnerID, "Acme Hosting", "https://cdn.acme.example/logo.svg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.prot.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, _, page = challengeOf(t, s, "curl/8.5.0", "de")
+	for _, want := range []string{"Geschützt von Acme Hosting", `<img src="https://cdn.acme.example/logo.svg" alt=""`} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("branded page lacks %q:\n%s", want, page)
+		}
+	}
+
 	// palisade.js: challenge JSON, then a token for X-Palisade-Token.
 	ua := "curl/8.5.0"
 	req, _ := http.NewRequest("GET", s.url+"/_palisade/challenge", nil)
