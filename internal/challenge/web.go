@@ -187,6 +187,8 @@ func (wb *Web) Page(w http.ResponseWriter, r *http.Request, pol *engine.Policy, 
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Robots-Tag", "noindex")
 	act := v.Enforced()
+	// Scripts (palisade.js) tell Palisade's answer from the site's own 403 by it.
+	h.Set("X-Palisade-Action", act.String())
 	if pol == nil || (act != engine.Challenge && act != engine.Captcha) {
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https:")
 		w.WriteHeader(status)
