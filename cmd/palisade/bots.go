@@ -79,7 +79,7 @@ func cmdBots(ctx context.Context, args []string, getenv func(string) string, std
 
 func cmdChallenge(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "rotate-key" {
-		fmt.Fprint(stderr, "Usage: palisade challenge rotate-key [store flags]\n\nMakes a new key sign challenges and clearance cookies; the previous key keeps verifying, so\nvisitors who already passed are not challenged again. Running nodes pick it up when restarted.\n")
+		fmt.Fprint(stderr, "Usage: palisade challenge rotate-key [store flags]\n\nMakes a new key sign challenges and clearance cookies; the previous key keeps verifying, so\nvisitors who already passed are not challenged again. Running nodes pick it up at their next reload (within 10 seconds).\n")
 		return errUsage
 	}
 	fs := newFlagSet("challenge rotate-key", "challenge rotate-key [flags]", stderr)
@@ -97,6 +97,6 @@ func cmdChallenge(ctx context.Context, args []string, getenv func(string) string
 	if err := svc.RotateChallengeKey(ctx, core.Operator()); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "challenge key rotated; restart running nodes to sign with it (clearances signed with the previous key stay valid)")
+	fmt.Fprintln(stdout, "challenge key rotated; running nodes sign with it within 10 seconds (clearances signed with the previous key stay valid)")
 	return nil
 }

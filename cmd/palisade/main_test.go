@@ -4,10 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/palisadehq/palisade/internal/testenv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/botdata"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv"
 )
 
 // lineWriter collects output and reports when a line matching re appears.
@@ -268,6 +270,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"plan", "create", "--name", "x", "--data-dir", dir}, "needs --name, --quota, --price and --rank"},
 		{[]string{"serve", "--role", "bogus", "--data-dir", dir}, "--role"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--master-key", "short", "--data-dir", dir}, "--master-key"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--challenge-key", "abcd", "--data-dir", dir}, "--challenge-key: 2 bytes"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--challenge-key", "not a key!", "--data-dir", dir}, "--challenge-key: not hex or base64"},
 	} {
 		err := run(context.Background(), c.args, noEnv, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -416,5 +420,18 @@ func TestChallengeKeyRotation(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"challenge"}, noEnv, io.Discard, io.Discard); err == nil {
 		t.Fatal("challenge without a subcommand succeeded")
+	}
+}
+
+func TestParseChallengeKey(t *testing.T) {
+	raw := bytes.Repeat([]byte{0xfe}, 32)
+	for _, v := range []string{hex.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw), " " + hex.EncodeToString(raw) + "\n"} {
+		k, err := parseChallengeKey(v)
+		if err != nil || !bytes.Equal(k, raw) {
+			t.Errorf("parseChallengeKey(%q) = %x, %v", v, k, err)
+		}
+	}
+	if k, err := parseChallengeKey(""); k != nil || err != nil {
+		t.Errorf("empty: %x %v", k, err)
 	}
 }

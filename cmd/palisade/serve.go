@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -27,18 +29,19 @@ import (
 
 // planeFlags are the settings of the decision plane, shared by serve and proxy.
 type planeFlags struct {
-	botDataDir  string
-	botRefresh  time.Duration
-	botSources  stringList
-	geoCountry  string
-	geoASN      string
-	webServers  protect.Trusted // set by the command from --web-server
-	redisURL    string
-	verifyRDNS  bool
-	grantSample float64
-	grace       time.Duration
-	logLevel    string
-	logFormat   string
+	botDataDir   string
+	botRefresh   time.Duration
+	botSources   stringList
+	geoCountry   string
+	geoASN       string
+	webServers   protect.Trusted // set by the command from --web-server
+	redisURL     string
+	challengeKey string
+	verifyRDNS   bool
+	grantSample  float64
+	grace        time.Duration
+	logLevel     string
+	logFormat    string
 }
 
 func (pf *planeFlags) register(fs *flag.FlagSet) {
@@ -46,6 +49,7 @@ func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&pf.botRefresh, "bot-refresh", 0, "download the verified-bot range lists this often (e.g. 24h); 0: never (run 'palisade bots refresh' yourself)")
 	fs.Var(&pf.botSources, "bot-source", "NAME=URL of a range list to download, over the defaults; NAME= drops one (repeatable)")
 	fs.StringVar(&pf.redisURL, "redis-url", "", "Redis (or Valkey) URL, redis://host:6379/0: shares the challenge spent-set across nodes; empty: in memory, per node")
+	fs.StringVar(&pf.challengeKey, "challenge-key", "", "key (hex or base64, at least 32 bytes) that signs challenges and clearance cookies; empty: a generated key kept in the store (see 'palisade challenge rotate-key')")
 	fs.StringVar(&pf.geoCountry, "geoip-country", "", "MaxMind-format country database (.mmdb) for country conditions in rules")
 	fs.StringVar(&pf.geoASN, "geoip-asn", "", "MaxMind-format ASN database (.mmdb) for asn conditions in rules")
 	fs.BoolVar(&pf.verifyRDNS, "verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
@@ -102,12 +106,24 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 		return nil, err
 	}
 	prot.SetService(svc)
-	keys, err := svc.ChallengeKeys(ctx)
+	configured, err := parseChallengeKey(pf.challengeKey)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("challenge keys: %w", err)
+		return nil, err
 	}
-	ck, err := challenge.NewKeys(keys[0], keys[1:]...)
+	// The configured key (if any) signs; the stored ones keep verifying, so
+	// switching to a configured key does not re-challenge cleared visitors.
+	keySource := func(ctx context.Context) (*challenge.Keys, error) {
+		keys, err := svc.ChallengeKeys(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("challenge keys: %w", err)
+		}
+		if configured != nil {
+			return challenge.NewKeys(configured, keys...)
+		}
+		return challenge.NewKeys(keys[0], keys[1:]...)
+	}
+	ck, err := keySource(ctx)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -127,6 +143,7 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 		spent = challenge.NewRedisSpent(rdb, "")
 	}
 	prot.EnableChallenges(challenge.NewIssuer(ck, spent, nil), pf.webServers)
+	prot.RefreshChallengeKeys(keySource)
 	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: pf.grantSample, Logger: log})
 	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
 	if err := prot.Reload(ctx); err != nil {
@@ -376,4 +393,31 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	fmt.Fprintf(stdout, "%s schema is at version %d\n", describeStore(sf), v)
 	return nil
+}
+
+// parseChallengeKey reads --challenge-key: hex or base64 (standard or URL
+// alphabet, padded or not), at least 32 bytes once decoded.
+func parseChallengeKey(v string) ([]byte, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	var k []byte
+	if b, err := hex.DecodeString(v); err == nil {
+		k = b
+	} else {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(v); err == nil {
+				k = b
+				break
+			}
+		}
+	}
+	if k == nil {
+		return nil, fmt.Errorf("--challenge-key: not hex or base64 (make one with: openssl rand -hex 32): %w", errUsage)
+	}
+	if len(k) < 32 {
+		return nil, fmt.Errorf("--challenge-key: %d bytes; use at least 32 (openssl rand -hex 32): %w", len(k), errUsage)
+	}
+	return k, nil
 }

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -65,6 +66,21 @@ func (k *Keys) sign(msg []byte, key []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write(msg)
 	return m.Sum(nil)[:16]
+}
+
+func (k *Keys) signCurrent(msg []byte) []byte { return k.sign(msg, k.keys[0]) }
+
+// Equal reports whether two key sets hold the same keys in the same order.
+func (k *Keys) Equal(o *Keys) bool {
+	if k == nil || o == nil || len(k.keys) != len(o.keys) {
+		return k == o
+	}
+	for i := range k.keys {
+		if !hmac.Equal(k.keys[i], o.keys[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (k *Keys) verify(msg, mac []byte) bool {
@@ -113,7 +129,7 @@ var b64 = base64.RawURLEncoding
 
 // Issuer issues and verifies challenges and clearances.
 type Issuer struct {
-	keys  *Keys
+	keys  atomic.Pointer[Keys]
 	spent SpentSet
 	now   func() time.Time
 }
@@ -123,8 +139,17 @@ func NewIssuer(keys *Keys, spent SpentSet, now func() time.Time) *Issuer {
 	if now == nil {
 		now = time.Now
 	}
-	return &Issuer{keys: keys, spent: spent, now: now}
+	is := &Issuer{spent: spent, now: now}
+	is.keys.Store(keys)
+	return is
 }
+
+// Keys returns the keys the issuer signs and verifies with.
+func (is *Issuer) Keys() *Keys { return is.keys.Load() }
+
+// SetKeys replaces the keys, for a rotation seen while running. Challenges
+// and clearances signed with a key the new set lacks stop verifying.
+func (is *Issuer) SetKeys(k *Keys) { is.keys.Store(k) }
 
 // Issue returns the challenge for a client. Requests from one client within
 // one time window get the same challenge, so that a page's many requests
@@ -145,13 +170,13 @@ func (is *Issuer) Issue(c Client, difficulty int) Challenge {
 		// The nonce derives from the client and the window: the same for
 		// concurrent requests, different after each solve.
 		seed := fmt.Sprintf("nonce|%d|%s|%x|%d|%d", c.Website, net, ua, window, seq)
-		nonce := b64.EncodeToString(is.keys.sign([]byte(seed), is.keys.keys[0])[:12])
+		nonce := b64.EncodeToString(is.Keys().signCurrent([]byte(seed))[:12])
 		if seq < 16 && is.spent.Spent(nonce) {
 			continue
 		}
 		expires := time.Unix((window+2)*int64(ChallengeTTL/time.Second), 0) // at least one full window to solve
 		payload := fmt.Sprintf("v1.%d.%s.%x.%d.%d.%s", c.Website, b64.EncodeToString(net.Addr().AsSlice()), ua, difficulty, expires.Unix(), nonce)
-		mac := is.keys.sign([]byte(payload), is.keys.keys[0])
+		mac := is.Keys().signCurrent([]byte(payload))
 		return Challenge{Token: payload + "." + b64.EncodeToString(mac), Difficulty: difficulty, Expires: expires, Nonce: nonce}
 	}
 }
@@ -183,7 +208,7 @@ func (is *Issuer) parse(token string) (parsed, error) {
 	}
 	payload, mac := token[:i], token[i+1:]
 	macBytes, err := b64.DecodeString(mac)
-	if err != nil || !is.keys.verify([]byte(payload), macBytes) {
+	if err != nil || !is.Keys().verify([]byte(payload), macBytes) {
 		return parsed{}, ErrMalformed
 	}
 	f := strings.Split(payload, ".")
@@ -266,7 +291,7 @@ func (is *Issuer) Clearance(c Client, lifetime time.Duration) string {
 	}
 	exp := is.now().Add(lifetime).Unix()
 	payload := fmt.Sprintf("c1.%d.%s.%x.%d", c.Website, b64.EncodeToString(Network(c.IP).Addr().AsSlice()), uaHash(c.UserAgent), exp)
-	return b64.EncodeToString([]byte(payload)) + "." + b64.EncodeToString(is.keys.sign([]byte(payload), is.keys.keys[0]))
+	return b64.EncodeToString([]byte(payload)) + "." + b64.EncodeToString(is.Keys().signCurrent([]byte(payload)))
 }
 
 // Valid reports whether a clearance is signed by us, unexpired, and bound
@@ -284,7 +309,7 @@ func (is *Issuer) Valid(c Client, clearance string) bool {
 		return false
 	}
 	mac, err := b64.DecodeString(clearance[i+1:])
-	if err != nil || !is.keys.verify(payload, mac) {
+	if err != nil || !is.Keys().verify(payload, mac) {
 		return false
 	}
 	f := strings.Split(string(payload), ".")

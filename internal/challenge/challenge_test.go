@@ -104,7 +104,7 @@ func TestClearance(t *testing.T) {
 		}
 	}
 	// Rotation: a new signing key still accepts clearances of the old one.
-	rotated, _ := NewKeys(NewKey(), is.keys.keys[0])
+	rotated, _ := NewKeys(NewKey(), is.Keys().keys[0])
 	is2 := NewIssuer(rotated, NewMemorySpent(nil), clk.now)
 	if !is2.Valid(client, c) {
 		t.Fatal("rotation invalidated clearances")

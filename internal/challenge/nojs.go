@@ -14,7 +14,7 @@ func (is *Issuer) IssueNoJS(c Client) string {
 	now := is.now()
 	nonce := b64.EncodeToString(NewKey()[:12])
 	payload := fmt.Sprintf("n1.%d.%s.%x.%d.%s", c.Website, b64.EncodeToString(Network(c.IP).Addr().AsSlice()), uaHash(c.UserAgent), now.Unix(), nonce)
-	return payload + "." + b64.EncodeToString(is.keys.sign([]byte(payload), is.keys.keys[0]))
+	return payload + "." + b64.EncodeToString(is.Keys().signCurrent([]byte(payload)))
 }
 
 // ErrTooEarly is a no-JavaScript token used before its delay passed.
@@ -31,7 +31,7 @@ func (is *Issuer) VerifyNoJS(c Client, token string, delay time.Duration) error 
 		return ErrMalformed
 	}
 	mac, err := b64.DecodeString(token[i+1:])
-	if err != nil || !is.keys.verify([]byte(token[:i]), mac) {
+	if err != nil || !is.Keys().verify([]byte(token[:i]), mac) {
 		return ErrMalformed
 	}
 	f := strings.Split(token[:i], ".")

@@ -303,7 +303,7 @@ func (wb *Web) nojs(w http.ResponseWriter, r *http.Request) {
 	err := wb.Issuer.VerifyNoJS(c, r.URL.Query().Get("token"), time.Duration(pol.NoJSDelay())*time.Second)
 	wb.report(Outcome{Policy: pol, Client: c, Path: returnTo, Solved: err == nil, Reason: errString(err), SolveMS: pol.NoJSDelay() * 1000})
 	if err != nil {
-		d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Brand: pol.Brand, Return: returnTo, Error: err.Error()}
+		d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Brand: pol.Brand, Logo: pol.BrandLogo, Return: returnTo, Error: err.Error()}
 		wb.challengePage(w, d, pol, c, http.StatusForbidden)
 		return
 	}

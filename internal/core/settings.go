@@ -201,9 +201,21 @@ func (s *Service) MarkSeen(ctx context.Context, partnerID, websiteID int64, doma
 // ChallengeKeys returns the keys that sign challenges and clearances,
 // current first, creating one on first use. They live in the store, sealed
 // under the master key, so every node of a fleet shares them.
+// Nodes call it every few seconds to see a rotation; that is one read.
 func (s *Service) ChallengeKeys(ctx context.Context) ([][]byte, error) {
 	var keys [][]byte
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.store.View(ctx, func(tx Tx) error {
+		v, err := tx.Meta(ctx, "challenge_keys")
+		if err != nil {
+			return err
+		}
+		keys, err = s.openChallengeKeys(v)
+		return err
+	})
+	if ErrorCode(err) != ENOTFOUND {
+		return keys, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
 		v, err := tx.Meta(ctx, "challenge_keys")
 		if ErrorCode(err) == ENOTFOUND {
 			keys = [][]byte{newChallengeKey()}

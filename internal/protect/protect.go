@@ -31,6 +31,8 @@ type Protector struct {
 	rec     *events.Recorder
 	metrics *metrics.Metrics
 	web     *challenge.Web
+	// keySource gives the challenge keys on each reload (nil: fixed keys).
+	keySource func(context.Context) (*challenge.Keys, error)
 
 	mu       sync.Mutex
 	reported map[int64]bool // websites whose first traffic was queued
@@ -100,8 +102,34 @@ func (p *Protector) Changed() {
 	}
 }
 
+// RefreshChallengeKeys makes every reload also ask keys for the challenge
+// keys and hand them to the issuer when they changed, so that a rotation
+// (palisade challenge rotate-key, on any node) reaches every running node
+// within one reload interval.
+func (p *Protector) RefreshChallengeKeys(keys func(context.Context) (*challenge.Keys, error)) {
+	p.keySource = keys
+}
+
+func (p *Protector) refreshKeys(ctx context.Context) {
+	if p.keySource == nil || p.web == nil {
+		return
+	}
+	k, err := p.keySource(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("read the challenge keys; keeping the previous ones", "err", err)
+		}
+		return
+	}
+	if !k.Equal(p.web.Issuer.Keys()) {
+		p.web.Issuer.SetKeys(k)
+		p.log.Info("challenge keys changed; signing with the new current key")
+	}
+}
+
 // Reload loads every website into a new engine snapshot now.
 func (p *Protector) Reload(ctx context.Context) error {
+	p.refreshKeys(ctx)
 	sites, err := p.svc.EngineSites(ctx)
 	if err != nil {
 		return err

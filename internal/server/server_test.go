@@ -422,6 +422,87 @@ func challengeOf(t *testing.T, s *stack, ua, lang string) (string, int, string) 
 	return html.UnescapeString(m[1]), n, page
 }
 
+type jsChallenge struct {
+	Token      string `json:"token"`
+	Difficulty int    `json:"difficulty"`
+}
+
+type jsToken struct {
+	Token string `json:"token"`
+}
+
+// palisadeToken does what palisade.js does: fetches a challenge, solves it
+// and trades the solution for a clearance token.
+func (s *stack) palisadeToken(t *testing.T, ua, ip string) (jsChallenge, jsToken) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.url+"/_palisade/challenge", nil)
+	req.Header.Set("X-Palisade-Key", s.site.ServerKey)
+	req.Header.Set("X-Real-Ip", ip)
+	req.Header.Set("User-Agent", ua)
+	var ch jsChallenge
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&ch)
+	resp.Body.Close()
+	body, _ := json.Marshal(map[string]any{"token": ch.Token, "counter": solveToken(ch.Token, ch.Difficulty), "ms": 12})
+	resp, tb := post(t, s.url+"/_palisade/token", "application/json", body, map[string]string{"X-Palisade-Key": s.site.ServerKey, "X-Real-Ip": ip, "User-Agent": ua})
+	var tok jsToken
+	json.Unmarshal([]byte(tb), &tok)
+	if resp.StatusCode != 200 || tok.Token == "" || !strings.Contains(resp.Header.Get("Set-Cookie"), "palisade_clearance=") || !strings.Contains(resp.Header.Get("Set-Cookie"), "HttpOnly") {
+		t.Fatalf("token: %d %s %v", resp.StatusCode, tb, resp.Header)
+	}
+	return ch, tok
+}
+
+// TestChallengeKeyRotationReachesRunningNode: a rotation saved in the store
+// (by 'palisade challenge rotate-key', here the service) reaches a running
+// node at its next reload; clearances signed with the previous key still
+// pass, those of a key rotated out do not.
+func TestChallengeKeyRotationReachesRunningNode(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	s.prot.RefreshChallengeKeys(func(ctx context.Context) (*challenge.Keys, error) {
+		keys, err := s.svc.ChallengeKeys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return challenge.NewKeys(keys[0], keys[1:]...)
+	})
+	ua, ip := "curl/8.5.0", "198.51.100.7"
+	_, old := s.palisadeToken(t, ua, ip)
+	passes := func(tok string) bool {
+		r := s.forwardAuth(t, faCall{ua: ua, uri: "/", realIP: ip, extra: map[string]string{"X-Palisade-Token": tok}})
+		return r.StatusCode == 200
+	}
+	if !passes(old.Token) {
+		t.Fatal("a fresh clearance does not pass")
+	}
+	if err := s.svc.RotateChallengeKey(ctx, core.Operator()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.prot.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, fresh := s.palisadeToken(t, ua, ip)
+	if !passes(old.Token) || !passes(fresh.Token) {
+		t.Fatal("after one rotation, the previous key's clearance or the new key's does not pass")
+	}
+	if err := s.svc.RotateChallengeKey(ctx, core.Operator()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.prot.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if passes(old.Token) {
+		t.Fatal("a clearance signed with a key rotated out still passes")
+	}
+	if !passes(fresh.Token) {
+		t.Fatal("the previous key's clearance does not pass after the second rotation")
+	}
+}
+
 func solveToken(token string, difficulty int) string {
 	for i := 0; ; i++ {
 		if challenge.Check(token, strconv.Itoa(i), difficulty) {
@@ -462,29 +543,7 @@ func TestChallengePagesAndTokens(t *testing.T) {
 
 	// palisade.js: challenge JSON, then a token for X-Palisade-Token.
 	ua := "curl/8.5.0"
-	req, _ := http.NewRequest("GET", s.url+"/_palisade/challenge", nil)
-	req.Header.Set("X-Palisade-Key", s.site.ServerKey)
-	req.Header.Set("X-Real-Ip", "198.51.100.7")
-	req.Header.Set("User-Agent", ua)
-	var ch struct {
-		Token      string `json:"token"`
-		Difficulty int    `json:"difficulty"`
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	json.NewDecoder(resp.Body).Decode(&ch)
-	resp.Body.Close()
-	body, _ := json.Marshal(map[string]any{"token": ch.Token, "counter": solveToken(ch.Token, ch.Difficulty), "ms": 12})
-	resp, tb := post(t, s.url+"/_palisade/token", "application/json", body, map[string]string{"X-Palisade-Key": s.site.ServerKey, "X-Real-Ip": "198.51.100.7", "User-Agent": ua})
-	var tok struct {
-		Token string `json:"token"`
-	}
-	json.Unmarshal([]byte(tb), &tok)
-	if resp.StatusCode != 200 || tok.Token == "" || !strings.Contains(resp.Header.Get("Set-Cookie"), "palisade_clearance=") || !strings.Contains(resp.Header.Get("Set-Cookie"), "HttpOnly") {
-		t.Fatalf("token: %d %s %v", resp.StatusCode, tb, resp.Header)
-	}
+	ch, tok := s.palisadeToken(t, ua, "198.51.100.7")
 	// The token lets the same client through: as a header, and as the
 	// validate-v2 query token.
 	r := s.forwardAuth(t, faCall{ua: ua, uri: "/api/orders", realIP: "198.51.100.7", extra: map[string]string{"X-Palisade-Token": tok.Token}})
