@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"math"
 	"sort"
 	"time"
 )
@@ -61,6 +62,38 @@ type StatPoint struct {
 	Action   string    `json:"action"`
 	Category string    `json:"category"`
 	Count    int64     `json:"count"`
+}
+
+// ChallengeStats sums a series' browser challenges: requests answered with
+// a challenge (or captcha), challenges solved and failed, and the pass rate,
+// solved per challenged request (0 to 1). A page whose many requests are
+// challenged at once shares one challenge, so the rate is a lower bound of
+// the share of challenged visitors who passed.
+type ChallengeStats struct {
+	Issued   int64   `json:"issued"`
+	Solved   int64   `json:"solved"`
+	Failed   int64   `json:"failed"`
+	PassRate float64 `json:"pass_rate"`
+}
+
+// SummarizeChallenges computes ChallengeStats from a Stats series.
+func SummarizeChallenges(pts []StatPoint) ChallengeStats {
+	var cs ChallengeStats
+	for _, p := range pts {
+		switch {
+		case p.Category == "challenge" && p.Action == "solved":
+			cs.Solved += p.Count
+		case p.Category == "challenge" && p.Action == "failed":
+			cs.Failed += p.Count
+		case p.Category != "challenge" && (p.Action == "challenge" || p.Action == "captcha"):
+			cs.Issued += p.Count
+		}
+	}
+	if cs.Issued > 0 {
+		cs.PassRate = math.Min(1, float64(cs.Solved)/float64(cs.Issued))
+		cs.PassRate = math.Round(cs.PassRate*10000) / 10000
+	}
+	return cs
 }
 
 // Stats returns a website's decision counts in [from, to) by bucket

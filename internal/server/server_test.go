@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -592,6 +593,17 @@ func TestChallengePagesAndTokens(t *testing.T) {
 	}
 	if rate["solved"] != 1 || rate["failed"] != 1 {
 		t.Fatalf("challenge counters %v", rate)
+	}
+	var st struct {
+		Challenges core.ChallengeStats `json:"challenges"`
+	}
+	if code := getJSON(t, s.url+"/v1/websites/shop.example.com/stats?period=minute", s.PartnerKey, &st); code != 200 {
+		t.Fatalf("stats: %d", code)
+	}
+	// Pass rate: solved per challenged request.
+	c := st.Challenges
+	if c.Solved != 1 || c.Failed != 1 || c.Issued < 2 || c.PassRate != math.Round(10000/float64(c.Issued))/10000 {
+		t.Fatalf("stats challenges %+v", c)
 	}
 }
 

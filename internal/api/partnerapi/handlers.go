@@ -378,7 +378,8 @@ func (a *API) handleStats() http.Handler {
 		if period == "" {
 			period = "hour"
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"domain": strings.ToLower(r.PathValue("domain")), "period": period, "data": pts})
+		writeJSON(w, http.StatusOK, map[string]any{"domain": strings.ToLower(r.PathValue("domain")), "period": period, "data": pts,
+			"challenges": core.SummarizeChallenges(pts)})
 		return nil
 	})
 }

@@ -140,8 +140,10 @@ func schemas() map[string]any {
 			"action": str, "category": str, "source": map[string]any{"enum": []string{"list", "rule", "category", "rate_limit"}},
 			"reason": str, "detail": str, "monitored": map[string]any{"type": "boolean"}}),
 		"EventList": page("Event"),
-		"Stats":     obj(map[string]any{"domain": str, "period": str, "data": map[string]any{"type": "array", "items": obj(map[string]any{"t": str, "action": str, "category": str, "count": intg})}}),
-		"Lists":     obj(map[string]any{"allow": map[string]any{"type": "array", "items": str}, "deny": map[string]any{"type": "array", "items": str}}),
+		"Stats": obj(map[string]any{"domain": str, "period": str, "data": map[string]any{"type": "array", "items": obj(map[string]any{"t": str, "action": str, "category": str, "count": intg})},
+			"challenges": obj(map[string]any{"issued": intg, "solved": intg, "failed": intg,
+				"pass_rate": map[string]any{"type": "number", "description": "Challenges solved per challenged request, 0 to 1."}})}),
+		"Lists": obj(map[string]any{"allow": map[string]any{"type": "array", "items": str}, "deny": map[string]any{"type": "array", "items": str}}),
 		"SettingsView": obj(map[string]any{"domain": str, "settings": ref("Settings"), "etag": str,
 			"warnings": map[string]any{"type": "array", "items": str, "description": "Settings this server cannot apply, and why (such as country conditions without a GeoIP database)."}}, "domain", "settings", "etag", "warnings"),
 	}

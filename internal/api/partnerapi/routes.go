@@ -94,7 +94,7 @@ func (a *API) routes() []route {
 				{Name: "rule", In: "query", Desc: "Only events decided by this rule, rate limit, list (allow list, deny list) or category."},
 				limitQ, cursorQ}, Resp: "EventList", Errors: []int{400, 404}}},
 		{"GET", "/v1/websites/{domain}/stats", v1, a.handleStats(), op{Tag: "v1", Summary: "A website's decision counts over time",
-			Desc: "Counts by bucket, action and category. Categories are the traffic categories, plus custom_rules and lists for requests decided before classification. Minute series span at most 48 hours, hourly ones 93 days.",
+			Desc: "Counts by bucket, action and category. Categories are the traffic categories, plus custom_rules and lists for requests decided before classification, and challenge (actions solved, failed) for browser-challenge outcomes; challenges sums them with the pass rate. Minute series span at most 48 hours, hourly ones 93 days.",
 			Params: []param{domain,
 				{Name: "period", In: "query", Desc: "Bucket size: minute, hour (default) or day (UTC)."},
 				{Name: "from", In: "query", Desc: "RFC 3339 start (default: one hour, day or 30 days before to)."},
