@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/challenge"
@@ -33,6 +34,7 @@ type Protector struct {
 	web     *challenge.Web
 	// keySource gives the challenge keys on each reload (nil: fixed keys).
 	keySource func(context.Context) (*challenge.Keys, error)
+	spentWarn everyMinute // logs "Redis does not answer" at most once a minute
 
 	mu       sync.Mutex
 	reported map[int64]bool // websites whose first traffic was queued
@@ -75,6 +77,9 @@ func (p *Protector) EnableChallenges(is *challenge.Issuer, trusted Trusted) {
 			return pol, ClientAddr(r, trusted)
 		},
 		Report: func(o challenge.Outcome) {
+			if o.Reason == challenge.ErrUnavailable.Error() && p.spentWarn.Allow() {
+				p.log.Warn("a challenge solution could not be checked: the spent set (Redis) does not answer", "website", o.Policy.Domain)
+			}
 			if p.rec != nil {
 				p.rec.ObserveChallenge(o.Policy, o.Client.IP, o.Client.UserAgent, o.Path, o.Solved, o.Reason, o.SolveMS)
 			}
@@ -225,4 +230,14 @@ func mustKeys() *challenge.Keys {
 		panic(err)
 	}
 	return k
+}
+
+// everyMinute allows one event a minute, for log lines that would otherwise
+// repeat with every request.
+type everyMinute struct{ last atomic.Int64 }
+
+func (e *everyMinute) Allow() bool {
+	now := time.Now().Unix()
+	last := e.last.Load()
+	return now-last >= 60 && e.last.CompareAndSwap(last, now)
 }
