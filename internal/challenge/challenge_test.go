@@ -141,3 +141,13 @@ func BenchmarkClearanceValid(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIssue is the cost of a challenge page's challenge (without the
+// HTML): one HMAC for the shared nonce, one for the signature.
+func BenchmarkIssue(b *testing.B) {
+	is, _ := newIssuer(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		is.Issue(client, DefaultDifficulty)
+	}
+}
