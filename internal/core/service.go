@@ -21,6 +21,9 @@ const (
 	ProtocolREST = "rest" // BotGuard-compatible partner REST API
 	ProtocolV1   = "v1"   // native /v1 API
 	ProtocolCLI  = "cli"  // operator commands
+	ProtocolGP   = "gp"   // GP reseller form-POST API
+	ProtocolXML  = "xml"  // SiteLock-style XML provisioning API
+	ProtocolSSO  = "sso"  // single-sign-on login links
 )
 
 // IdempotencyTTL is how long an Idempotency-Key is remembered.
@@ -267,6 +270,22 @@ func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) {
 			s.log.Warn("purge old events", "err", err)
 		} else if ne+ns > 0 {
 			s.log.Info("purged old events and counters", "events", ne, "counters", ns)
+		}
+		if n, err := s.QueueExpiryNotices(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("queue expiry notices", "err", err)
+		} else if n > 0 {
+			s.log.Info("queued expiry notices", "count", n)
+		}
+		if _, err := s.PurgeNonces(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("purge GP nonces", "err", err)
+		}
+		if _, err := s.PurgeLogins(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("purge login links and sessions", "err", err)
+		}
+		if n, err := s.FailStuckEmails(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("fail interrupted emails", "err", err)
+		} else if n > 0 {
+			s.log.Warn("emails whose delivery was interrupted are marked failed, not retried", "count", n)
 		}
 		select {
 		case <-ctx.Done():

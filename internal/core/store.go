@@ -108,6 +108,49 @@ type Tx interface {
 	Meta(ctx context.Context, key string) (string, error)
 	SetMeta(ctx context.Context, key, value string) error
 
+	// AllAPIKeys lists every partner's active API keys (for protocols that
+	// find the partner by a hash made with its key).
+	AllAPIKeys(ctx context.Context) ([]APIKey, error)
+	SetSubaccountPassword(ctx context.Context, partnerID, id int64, hash string) error
+	SubaccountPasswordHash(ctx context.Context, partnerID, id int64) (string, error)
+	// InsertNonce records a GP request; a repeated one is ECONFLICT.
+	InsertNonce(ctx context.Context, partnerID int64, domain, ts, hash string, at time.Time) error
+	PurgeNonces(ctx context.Context, before time.Time) (int64, error)
+
+	// InsertEmail queues an email; one with the same partner, kind and
+	// non-empty Dedupe as an earlier one is skipped (inserted false).
+	InsertEmail(ctx context.Context, e *Email) (inserted bool, err error)
+	Emails(ctx context.Context, partnerID int64, f EmailFilter) ([]Email, error)
+	Email(ctx context.Context, partnerID, id int64) (Email, error)
+	// ClaimEmail moves a due pending email to sending; false if another
+	// node (or the partner) took it first.
+	ClaimEmail(ctx context.Context, id int64, now time.Time) (bool, error)
+	// FailStuckEmails fails emails claimed before claimedBefore and never
+	// finished.
+	FailStuckEmails(ctx context.Context, claimedBefore time.Time) (int64, error)
+	DueEmails(ctx context.Context, now time.Time, limit int) ([]Email, error)
+	// SetEmailStatus writes status, attempts, next attempt, error and sent time.
+	SetEmailStatus(ctx context.Context, e *Email) error
+	EmailTemplate(ctx context.Context, partnerID int64, kind string) (EmailTemplate, error)
+	SetEmailTemplate(ctx context.Context, partnerID int64, t EmailTemplate) error
+	DeleteEmailTemplate(ctx context.Context, partnerID int64, kind string) error
+	// ExpiringWebsites lists websites of every partner, not paused or
+	// deleted, that expire in [from, to).
+	ExpiringWebsites(ctx context.Context, from, to time.Time) ([]Website, error)
+
+	InsertLoginToken(ctx context.Context, t *LoginToken) error
+	// UseLoginToken marks an unused, unexpired token used and returns it.
+	UseLoginToken(ctx context.Context, hash string, now time.Time) (LoginToken, error)
+	InsertSession(ctx context.Context, s *Session) error
+	Session(ctx context.Context, hash string, now time.Time) (Session, error)
+	DeleteSession(ctx context.Context, hash string) error
+	PurgeLogins(ctx context.Context, now time.Time) (int64, error)
+
+	InsertAddon(ctx context.Context, a *Addon) error
+	Addon(ctx context.Context, partnerID, id int64, lock bool) (Addon, error)
+	Addons(ctx context.Context, partnerID, websiteID int64) ([]Addon, error)
+	UpdateAddon(ctx context.Context, a *Addon) error
+
 	Idempotency(ctx context.Context, partnerID int64, key string) (IdempotencyRecord, error)
 	InsertIdempotency(ctx context.Context, r *IdempotencyRecord) error
 	FinishIdempotency(ctx context.Context, partnerID int64, key, objectID string) error

@@ -94,45 +94,56 @@ func (s *Service) CreateWebsite(ctx context.Context, c Caller, in WebsiteCreate,
 		return err
 	}
 	replayed, err := s.keyed(ctx, c, idem, "website", func(tx Tx, now time.Time) (string, error) {
-		p, err := tx.Partner(ctx, c.PartnerID, true)
-		if err != nil {
-			return "", err
-		}
-		plan, err := s.loadPlan(ctx, tx, planName)
-		if err != nil {
-			return "", err
-		}
-		if err := s.checkSubaccount(ctx, tx, c.PartnerID, in.SubaccountID); err != nil {
-			return "", err
-		}
-		taken, err := tx.DomainTaken(ctx, domain)
-		if err != nil {
-			return "", err
-		}
-		if taken {
-			return "", Errorf(ECONFLICT, "website %s is already registered", domain)
-		}
-		w = Website{
-			PartnerID: c.PartnerID, SubaccountID: in.SubaccountID, Domain: domain,
-			PlanID: plan.ID, Plan: plan, Status: StatusSetup,
-			ServerKey: key, ServerKeyHash: secret.Hash(key), ServerKeySealed: sealed,
-			Version: 1, CreatedAt: now, UpdatedAt: now, RenewedAt: now, ExpiresAt: now.AddDate(0, 1, 0),
-		}
-		if err := tx.InsertWebsite(ctx, &w); err != nil {
-			return "", err
-		}
-		reason := fmt.Sprintf("register %s on plan %s for 1 month", domain, plan.Name)
-		if err := s.post(ctx, tx, &p, c, now, -plan.Price, LedgerCharge, reason, w.ID); err != nil {
-			return "", err
-		}
-		id := strconv.FormatInt(w.ID, 10)
-		return id, s.audit(ctx, tx, c, now, "website", domain, "create", nil, websiteState(w))
+		var err error
+		w, err = s.createWebsiteTx(ctx, tx, c, now, domain, planName, in.SubaccountID, key, sealed)
+		return strconv.FormatInt(w.ID, 10), err
 	}, replay)
 	if err != nil {
 		return Website{}, false, err
 	}
 	s.notify()
 	return w, replayed, s.openServerKey(&w)
+}
+
+// createWebsiteTx registers domain in tx: it locks the partner, checks the
+// plan, the subaccount and that the domain is free, inserts the website,
+// charges the plan's monthly price, audits and queues the welcome email.
+func (s *Service) createWebsiteTx(ctx context.Context, tx Tx, c Caller, now time.Time, domain, planName string, subaccountID int64, key, sealed string) (Website, error) {
+	p, err := tx.Partner(ctx, c.PartnerID, true)
+	if err != nil {
+		return Website{}, err
+	}
+	plan, err := s.loadPlan(ctx, tx, planName)
+	if err != nil {
+		return Website{}, err
+	}
+	if err := s.checkSubaccount(ctx, tx, c.PartnerID, subaccountID); err != nil {
+		return Website{}, err
+	}
+	taken, err := tx.DomainTaken(ctx, domain)
+	if err != nil {
+		return Website{}, err
+	}
+	if taken {
+		return Website{}, Errorf(ECONFLICT, "website %s is already registered", domain)
+	}
+	w := Website{
+		PartnerID: c.PartnerID, SubaccountID: subaccountID, Domain: domain,
+		PlanID: plan.ID, Plan: plan, Status: StatusSetup,
+		ServerKey: key, ServerKeyHash: secret.Hash(key), ServerKeySealed: sealed,
+		Version: 1, CreatedAt: now, UpdatedAt: now, RenewedAt: now, ExpiresAt: now.AddDate(0, 1, 0),
+	}
+	if err := tx.InsertWebsite(ctx, &w); err != nil {
+		return Website{}, err
+	}
+	reason := fmt.Sprintf("register %s on plan %s for 1 month", domain, plan.Name)
+	if err := s.post(ctx, tx, &p, c, now, -plan.Price, LedgerCharge, reason, w.ID); err != nil {
+		return Website{}, err
+	}
+	if err := s.audit(ctx, tx, c, now, "website", domain, "create", nil, websiteState(w)); err != nil {
+		return Website{}, err
+	}
+	return w, s.queueWebsiteEmail(ctx, tx, p, w, EmailWelcome, now)
 }
 
 // Website returns one of the caller's websites that is not deleted.
@@ -207,8 +218,23 @@ func (s *Service) mutateWebsite(ctx context.Context, tx Tx, c Caller, domain str
 	if err := tx.UpdateWebsite(ctx, &w); err != nil {
 		return Website{}, err
 	}
-	return w, s.audit(ctx, tx, c, now, "website", domain, action, old, websiteState(w))
+	if err := s.audit(ctx, tx, c, now, "website", domain, action, old, websiteState(w)); err != nil {
+		return Website{}, err
+	}
+	if kind := actionEmails[action]; kind != "" {
+		p, err := tx.Partner(ctx, c.PartnerID, false)
+		if err != nil {
+			return Website{}, err
+		}
+		if err := s.queueWebsiteEmail(ctx, tx, p, w, kind, now); err != nil {
+			return Website{}, err
+		}
+	}
+	return w, nil
 }
+
+// actionEmails names the email each website change queues.
+var actionEmails = map[string]string{"pause": EmailSuspended, "resume": EmailResumed, "renew": EmailRenewed, "delete": EmailDeleted}
 
 // UpdateWebsite pauses or resumes a website, or moves it to another of the
 // partner's subaccounts. Resuming a website that never saw traffic puts it

@@ -1,0 +1,101 @@
+package core
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Password hashing: argon2id with OWASP's minimum parameters (19 MiB, two
+// passes, one lane), in the PHC string format so parameters can change later.
+const (
+	argonMemory = 19 * 1024
+	argonTime   = 2
+	argonLanes  = 1
+	argonKeyLen = 32
+)
+
+// HashPassword returns the PHC-format argon2id hash of pw.
+func HashPassword(pw string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	sum := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonLanes, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonLanes, b64.EncodeToString(salt), b64.EncodeToString(sum)), nil
+}
+
+// VerifyPassword reports whether pw matches a hash made by HashPassword.
+func VerifyPassword(hash, pw string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m uint32
+	var t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m > 1<<20 || t > 10 || p == 0 {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// CheckPasswordStrength refuses passwords that are easy to guess: fewer than
+// 8 characters, fewer than three kinds of character (lower case, upper
+// case, digits, others) unless 16 characters or longer, or containing the
+// customer's email name or domain.
+func CheckPasswordStrength(pw string, avoid ...string) error {
+	n := len([]rune(pw))
+	if n < 8 {
+		return FieldError("password", "weak password: use at least 8 characters")
+	}
+	if n > 128 {
+		return FieldError("password", "password is longer than 128 characters")
+	}
+	var lower, upper, digit, other bool
+	for _, r := range pw {
+		switch {
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsDigit(r):
+			digit = true
+		case unicode.IsControl(r):
+			return FieldError("password", "password contains a control character")
+		default:
+			other = true
+		}
+	}
+	kinds := 0
+	for _, k := range []bool{lower, upper, digit, other} {
+		if k {
+			kinds++
+		}
+	}
+	if kinds < 3 && n < 16 {
+		return FieldError("password", "weak password: mix at least three of lower case, upper case, digits and symbols, or use 16 characters or more")
+	}
+	low := strings.ToLower(pw)
+	for _, a := range avoid {
+		for _, part := range strings.FieldsFunc(strings.ToLower(a), func(r rune) bool { return r == '@' || r == '.' }) {
+			if len(part) >= 4 && strings.Contains(low, part) {
+				return FieldError("password", "weak password: it contains %q from the account's email or domain", part)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package core
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/secret"
+)
+
+// Single sign-on: a partner's panel asks for a login link (XML createToken,
+// or builds a signed GP link itself); the browser that opens it gets a
+// dashboard session, and the link is spent.
+
+const (
+	// LoginTokenTTL is how long a login link works.
+	LoginTokenTTL = 5 * time.Minute
+	// SessionTTL is how long a dashboard session lasts.
+	SessionTTL = 12 * time.Hour
+	// LinkClockSkew is how far a GP login link's timestamp may be from now.
+	LinkClockSkew = 5 * time.Minute
+)
+
+// Login is where an opened link leads: the session and the page to show.
+type Login struct {
+	Session Session
+	Value   string // the session cookie's value; only its hash is stored
+	Next    string // path of the page to open
+}
+
+// CreateLoginToken returns a single-use login URL, valid for LoginTokenTTL.
+// Scope "customer" opens the customer pages of domain (its subaccount's
+// session); scope "partner" opens the partner's own console.
+func (s *Service) CreateLoginToken(ctx context.Context, c Caller, scope, domain string) (string, time.Time, error) {
+	lt := LoginToken{PartnerID: c.PartnerID, Scope: scope}
+	switch scope {
+	case ScopePartner:
+	case ScopeCustomer:
+		w, err := s.Website(ctx, c, domain)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		lt.WebsiteID, lt.SubaccountID = w.ID, w.SubaccountID
+	default:
+		return "", time.Time{}, FieldError("scope", "scope must be partner or customer")
+	}
+	token, err := secret.NewToken(s.rand, "lt_")
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	now := s.clock()
+	lt.Hash, lt.CreatedAt, lt.ExpiresAt = secret.Hash(token), now, now.Add(LoginTokenTTL)
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.InsertLoginToken(ctx, &lt); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, now, "login_token", lt.Hash[:12], "create", nil, map[string]any{"scope": scope, "domain": domain})
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return s.cfg.PublicURL + "/sso?token=" + url.QueryEscape(token), lt.ExpiresAt, nil
+}
+
+// LoginWithToken spends a login token and opens a session.
+func (s *Service) LoginWithToken(ctx context.Context, token string) (Login, error) {
+	var lt LoginToken
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		lt, err = tx.UseLoginToken(ctx, secret.Hash(token), s.clock())
+		return err
+	})
+	if err != nil {
+		return Login{}, err
+	}
+	return s.openSession(ctx, lt.PartnerID, lt.Scope, lt.WebsiteID, lt.SubaccountID)
+}
+
+// LoginWithGPLink checks a login link a GP module built itself:
+// hash = sha1(sha1(key) . domain . timestamp) as for API calls, with
+// timestamp the current Unix time (within LinkClockSkew), and panel "admin"
+// (the partner's console) or "client" (the customer pages of domain). The
+// link is spent on first use. The browser opening it is the customer's, so
+// no source address is checked; only keys bound to addresses (GP keys) sign.
+func (s *Service) LoginWithGPLink(ctx context.Context, domain, timestamp, hash, panel string) (Login, error) {
+	now := s.clock()
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil || now.Sub(time.Unix(ts, 0)).Abs() > LinkClockSkew {
+		return Login{}, Errorf(EUNAUTHORIZED, "this login link has expired; open it again from your panel")
+	}
+	var keys []APIKey
+	if err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		keys, err = tx.AllAPIKeys(ctx)
+		return err
+	}); err != nil {
+		return Login{}, err
+	}
+	hash = strings.ToLower(hash)
+	var found *APIKey
+	for i := range keys {
+		if len(keys[i].AllowedCIDRs) == 0 {
+			continue
+		}
+		plain, err := s.box.Open(keys[i].Sealed)
+		if err != nil {
+			return Login{}, err
+		}
+		if subtle.ConstantTimeCompare([]byte(GPHash(plain, domain, timestamp)), []byte(hash)) == 1 {
+			found = &keys[i]
+			break
+		}
+	}
+	if found == nil {
+		return Login{}, Errorf(EUNAUTHORIZED, "this login link is not valid")
+	}
+	c := Caller{PartnerID: found.PartnerID, Actor: "partner:" + strconv.FormatInt(found.PartnerID, 10) + " key:" + found.Prefix + " (login link)", Protocol: ProtocolSSO}
+	if err := s.store.Update(ctx, func(tx Tx) error {
+		return tx.InsertNonce(ctx, found.PartnerID, "login:"+domain, timestamp, hash, now)
+	}); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return Login{}, Errorf(EUNAUTHORIZED, "this login link was already used; open it again from your panel")
+		}
+		return Login{}, err
+	}
+	switch panel {
+	case "admin", "":
+		return s.openSession(ctx, found.PartnerID, ScopePartner, 0, 0)
+	case "client":
+		w, err := s.Website(ctx, c, domain)
+		if err != nil {
+			return Login{}, err
+		}
+		return s.openSession(ctx, found.PartnerID, ScopeCustomer, w.ID, w.SubaccountID)
+	}
+	return Login{}, FieldError("panel", "panel must be admin or client")
+}
+
+func (s *Service) openSession(ctx context.Context, partnerID int64, scope string, websiteID, subID int64) (Login, error) {
+	value, err := secret.NewToken(s.rand, "ps_")
+	if err != nil {
+		return Login{}, err
+	}
+	now := s.clock()
+	ss := Session{Hash: secret.Hash(value), PartnerID: partnerID, SubaccountID: subID, WebsiteID: websiteID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+	next := "/partner"
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.InsertSession(ctx, &ss); err != nil {
+			return err
+		}
+		if scope == ScopeCustomer {
+			w, err := tx.WebsiteByID(ctx, partnerID, websiteID)
+			if err != nil {
+				return err
+			}
+			lang := "en"
+			if subID != 0 {
+				if a, err := tx.Subaccount(ctx, partnerID, subID); err == nil && a.Lang != "" {
+					lang = a.Lang
+				}
+			}
+			next = "/" + url.PathEscape(lang) + "/website/" + url.PathEscape(w.Domain) + "/statistics"
+		}
+		c := Caller{PartnerID: partnerID, Actor: "session", Protocol: ProtocolSSO}
+		return s.audit(ctx, tx, c, now, "session", ss.Hash[:12], "login", nil, map[string]any{"scope": scope, "website": websiteID})
+	})
+	if err != nil {
+		return Login{}, err
+	}
+	return Login{Session: ss, Value: value, Next: next}, nil
+}
+
+// SessionByValue returns the live session a cookie value names.
+func (s *Service) SessionByValue(ctx context.Context, value string) (Session, error) {
+	if value == "" {
+		return Session{}, Errorf(EUNAUTHORIZED, "not signed in; open the dashboard from your panel")
+	}
+	var ss Session
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		ss, err = tx.Session(ctx, secret.Hash(value), s.clock())
+		return err
+	})
+	if ErrorCode(err) == ENOTFOUND {
+		return Session{}, Errorf(EUNAUTHORIZED, "your session has ended; open the dashboard from your panel again")
+	}
+	return ss, err
+}
+
+// Logout ends a session.
+func (s *Service) Logout(ctx context.Context, value string) error {
+	return s.store.Update(ctx, func(tx Tx) error { return tx.DeleteSession(ctx, secret.Hash(value)) })
+}
+
+// PurgeLogins deletes expired login tokens and sessions.
+func (s *Service) PurgeLogins(ctx context.Context) (n int64, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		n, err = tx.PurgeLogins(ctx, s.clock())
+		return err
+	})
+	return n, err
+}

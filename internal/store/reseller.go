@@ -1,0 +1,295 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+)
+
+// Queries of the reseller protocols: GP nonces, the email outbox and its
+// templates, single-sign-on tokens and sessions, add-ons.
+
+func (t *tx) AllAPIKeys(ctx context.Context) ([]core.APIKey, error) {
+	rows, err := t.query(ctx, "SELECT "+keyCols+" FROM partner_api_keys WHERE revoked_at IS NULL ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.APIKey
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) SetSubaccountPassword(ctx context.Context, partnerID, id int64, hash string) error {
+	return t.execOne(ctx, "subaccount", "UPDATE subaccounts SET password_hash = $1 WHERE partner_id = $2 AND id = $3 AND deleted_at IS NULL", hash, partnerID, id)
+}
+
+func (t *tx) SubaccountPasswordHash(ctx context.Context, partnerID, id int64) (string, error) {
+	var h string
+	err := t.queryRow(ctx, "SELECT password_hash FROM subaccounts WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL", partnerID, id).Scan(&h)
+	return h, notFound(err, "subaccount")
+}
+
+func (t *tx) InsertNonce(ctx context.Context, partnerID int64, domain, ts, hash string, at time.Time) error {
+	_, err := t.exec(ctx, "INSERT INTO gp_nonces (partner_id, domain, ts, hash, created_at) VALUES ($1, $2, $3, $4, $5)", partnerID, domain, ts, hash, at)
+	if _, ok := t.d.uniqueViolation(err); ok {
+		return core.Errorf(core.ECONFLICT, "this request (domain, timestamp, hash) was already used; send a new timestamp")
+	}
+	return err
+}
+
+func (t *tx) PurgeNonces(ctx context.Context, before time.Time) (int64, error) {
+	res, err := t.exec(ctx, "DELETE FROM gp_nonces WHERE created_at < $1", before)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// ---- outbox ----
+
+const emailCols = "e.id, e.partner_id, e.subaccount_id, e.website_id, COALESCE(w.domain, ''), e.kind, e.dedupe, e.to_addr, e.subject, e.body, e.status, e.attempts, e.next_attempt_at, e.last_error, e.created_at, e.sent_at"
+const emailFrom = " FROM emails e LEFT JOIN websites w ON w.id = e.website_id"
+
+func scanEmail(row interface{ Scan(...any) error }) (core.Email, error) {
+	var e core.Email
+	var sub, web sql.NullInt64
+	err := row.Scan(&e.ID, &e.PartnerID, &sub, &web, &e.Domain, &e.Kind, &e.Dedupe, &e.To, &e.Subject, &e.Body, &e.Status, &e.Attempts,
+		timeCol{&e.NextAttemptAt}, &e.LastError, timeCol{&e.CreatedAt}, nullTimeCol{&e.SentAt})
+	e.SubaccountID, e.WebsiteID = sub.Int64, web.Int64
+	return e, err
+}
+
+func (t *tx) InsertEmail(ctx context.Context, e *core.Email) (bool, error) {
+	id, err := t.insert(ctx, "INSERT INTO emails (partner_id, subaccount_id, website_id, kind, dedupe, to_addr, subject, body, status, attempts, next_attempt_at, last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, '', $11)",
+		e.PartnerID, nullID(e.SubaccountID), nullID(e.WebsiteID), e.Kind, e.Dedupe, e.To, e.Subject, e.Body, e.Status, e.NextAttemptAt, e.CreatedAt)
+	if _, ok := t.d.uniqueViolation(err); ok {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	e.ID = id
+	return true, nil
+}
+
+func (t *tx) emails(ctx context.Context, q string, args ...any) ([]core.Email, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.Email
+	for rows.Next() {
+		e, err := scanEmail(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Emails(ctx context.Context, partnerID int64, f core.EmailFilter) ([]core.Email, error) {
+	w := where{}
+	w.add("e.partner_id = ?", partnerID)
+	if f.Status != "" {
+		w.add("e.status = ?", f.Status)
+	}
+	if !f.Before.IsZero() {
+		w.add("e.created_at < ?", f.Before)
+	}
+	if !f.After.IsZero() {
+		w.add("e.created_at > ?", f.After)
+	}
+	if f.Cursor > 0 {
+		w.add("e.id > ?", f.Cursor)
+	}
+	q, args := w.sql("SELECT "+emailCols+emailFrom, "e.id", f.Limit)
+	return t.emails(ctx, q, args...)
+}
+
+func (t *tx) Email(ctx context.Context, partnerID, id int64) (core.Email, error) {
+	e, err := scanEmail(t.queryRow(ctx, "SELECT "+emailCols+emailFrom+" WHERE e.partner_id = $1 AND e.id = $2", partnerID, id))
+	return e, notFound(err, "email")
+}
+
+func (t *tx) FailStuckEmails(ctx context.Context, claimedBefore time.Time) (int64, error) {
+	res, err := t.exec(ctx, "UPDATE emails SET status = 'failed', last_error = 'delivery was interrupted: it may or may not have been sent, so it is not retried (no email is ever sent twice)' WHERE status = 'sending' AND next_attempt_at < $1", claimedBefore)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t *tx) ClaimEmail(ctx context.Context, id int64, now time.Time) (bool, error) {
+	// next_attempt_at becomes the claim time, so that FailStuckEmails can
+	// tell a claim that never finished.
+	res, err := t.exec(ctx, "UPDATE emails SET status = 'sending', next_attempt_at = $2 WHERE id = $1 AND status = 'pending'", id, now)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (t *tx) DueEmails(ctx context.Context, now time.Time, limit int) ([]core.Email, error) {
+	return t.emails(ctx, "SELECT "+emailCols+emailFrom+" WHERE e.status = 'pending' AND e.next_attempt_at <= $1 ORDER BY e.next_attempt_at, e.id LIMIT $2", now, limit)
+}
+
+func (t *tx) SetEmailStatus(ctx context.Context, e *core.Email) error {
+	return t.execOne(ctx, "email", "UPDATE emails SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, sent_at = $5 WHERE id = $6 AND partner_id = $7",
+		e.Status, e.Attempts, e.NextAttemptAt, e.LastError, e.SentAt, e.ID, e.PartnerID)
+}
+
+func (t *tx) EmailTemplate(ctx context.Context, partnerID int64, kind string) (core.EmailTemplate, error) {
+	tm := core.EmailTemplate{Kind: kind, Custom: true}
+	err := t.queryRow(ctx, "SELECT subject, body, updated_at FROM email_templates WHERE partner_id = $1 AND kind = $2", partnerID, kind).
+		Scan(&tm.Subject, &tm.Body, timeCol{&tm.UpdatedAt})
+	return tm, notFound(err, "email template")
+}
+
+func (t *tx) SetEmailTemplate(ctx context.Context, partnerID int64, tm core.EmailTemplate) error {
+	_, err := t.exec(ctx, "INSERT INTO email_templates (partner_id, kind, subject, body, updated_at) VALUES ($1, $2, $3, $4, $5) "+
+		"ON CONFLICT (partner_id, kind) DO UPDATE SET subject = excluded.subject, body = excluded.body, updated_at = excluded.updated_at",
+		partnerID, tm.Kind, tm.Subject, tm.Body, tm.UpdatedAt)
+	return err
+}
+
+func (t *tx) DeleteEmailTemplate(ctx context.Context, partnerID int64, kind string) error {
+	_, err := t.exec(ctx, "DELETE FROM email_templates WHERE partner_id = $1 AND kind = $2", partnerID, kind)
+	return err
+}
+
+func (t *tx) ExpiringWebsites(ctx context.Context, from, to time.Time) ([]core.Website, error) {
+	rows, err := t.query(ctx, "SELECT "+websiteCols+websiteFrom+" WHERE w.status IN ('setup', 'online') AND w.expires_at >= $1 AND w.expires_at < $2 ORDER BY w.id", from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.Website
+	for rows.Next() {
+		w, err := scanWebsite(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// ---- single sign-on ----
+
+func (t *tx) InsertLoginToken(ctx context.Context, lt *core.LoginToken) error {
+	_, err := t.exec(ctx, "INSERT INTO login_tokens (hash, partner_id, subaccount_id, website_id, scope, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		lt.Hash, lt.PartnerID, nullID(lt.SubaccountID), nullID(lt.WebsiteID), lt.Scope, lt.CreatedAt, lt.ExpiresAt)
+	return err
+}
+
+func (t *tx) UseLoginToken(ctx context.Context, hash string, now time.Time) (core.LoginToken, error) {
+	res, err := t.exec(ctx, "UPDATE login_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1", now, hash)
+	if err != nil {
+		return core.LoginToken{}, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return core.LoginToken{}, core.Errorf(core.EUNAUTHORIZED, "this login link is invalid, expired or already used; ask for a new one")
+	}
+	lt := core.LoginToken{Hash: hash}
+	var sub, web sql.NullInt64
+	err = t.queryRow(ctx, "SELECT partner_id, subaccount_id, website_id, scope, created_at, expires_at FROM login_tokens WHERE hash = $1", hash).
+		Scan(&lt.PartnerID, &sub, &web, &lt.Scope, timeCol{&lt.CreatedAt}, timeCol{&lt.ExpiresAt})
+	lt.SubaccountID, lt.WebsiteID, lt.UsedAt = sub.Int64, web.Int64, &now
+	return lt, err
+}
+
+func (t *tx) InsertSession(ctx context.Context, s *core.Session) error {
+	_, err := t.exec(ctx, "INSERT INTO sessions (hash, partner_id, subaccount_id, website_id, scope, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		s.Hash, s.PartnerID, nullID(s.SubaccountID), nullID(s.WebsiteID), s.Scope, s.CreatedAt, s.ExpiresAt)
+	return err
+}
+
+func (t *tx) Session(ctx context.Context, hash string, now time.Time) (core.Session, error) {
+	s := core.Session{Hash: hash}
+	var sub, web sql.NullInt64
+	err := t.queryRow(ctx, "SELECT partner_id, subaccount_id, website_id, scope, created_at, expires_at FROM sessions WHERE hash = $1 AND expires_at > $2", hash, now).
+		Scan(&s.PartnerID, &sub, &web, &s.Scope, timeCol{&s.CreatedAt}, timeCol{&s.ExpiresAt})
+	s.SubaccountID, s.WebsiteID = sub.Int64, web.Int64
+	return s, notFound(err, "session")
+}
+
+func (t *tx) DeleteSession(ctx context.Context, hash string) error {
+	_, err := t.exec(ctx, "DELETE FROM sessions WHERE hash = $1", hash)
+	return err
+}
+
+func (t *tx) PurgeLogins(ctx context.Context, now time.Time) (int64, error) {
+	a, err := t.exec(ctx, "DELETE FROM login_tokens WHERE expires_at < $1", now.Add(-24*time.Hour))
+	if err != nil {
+		return 0, err
+	}
+	b, err := t.exec(ctx, "DELETE FROM sessions WHERE expires_at < $1", now)
+	if err != nil {
+		return 0, err
+	}
+	na, _ := a.RowsAffected()
+	nb, _ := b.RowsAffected()
+	return na + nb, nil
+}
+
+// ---- add-ons ----
+
+const addonCols = "a.id, a.partner_id, a.website_id, w.domain, a.product, a.quantity, a.status, a.created_at, a.updated_at"
+const addonFrom = " FROM addons a JOIN websites w ON w.id = a.website_id"
+
+func scanAddon(row interface{ Scan(...any) error }) (core.Addon, error) {
+	var a core.Addon
+	err := row.Scan(&a.ID, &a.PartnerID, &a.WebsiteID, &a.Domain, &a.Product, &a.Quantity, &a.Status, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt})
+	return a, err
+}
+
+func (t *tx) InsertAddon(ctx context.Context, a *core.Addon) error {
+	id, err := t.insert(ctx, "INSERT INTO addons (partner_id, website_id, product, quantity, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		a.PartnerID, a.WebsiteID, a.Product, a.Quantity, a.Status, a.CreatedAt, a.UpdatedAt)
+	a.ID = id
+	return err
+}
+
+func (t *tx) Addon(ctx context.Context, partnerID, id int64, lock bool) (core.Addon, error) {
+	q := "SELECT " + addonCols + addonFrom + " WHERE a.partner_id = $1 AND a.id = $2"
+	if lock {
+		q += strings.Replace(t.d.lock(), "FOR UPDATE", "FOR UPDATE OF a", 1)
+	}
+	a, err := scanAddon(t.queryRow(ctx, q, partnerID, id))
+	return a, notFound(err, "add-on")
+}
+
+func (t *tx) Addons(ctx context.Context, partnerID, websiteID int64) ([]core.Addon, error) {
+	rows, err := t.query(ctx, "SELECT "+addonCols+addonFrom+" WHERE a.partner_id = $1 AND a.website_id = $2 AND a.status = 'active' ORDER BY a.id", partnerID, websiteID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.Addon
+	for rows.Next() {
+		a, err := scanAddon(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) UpdateAddon(ctx context.Context, a *core.Addon) error {
+	return t.execOne(ctx, "add-on", "UPDATE addons SET quantity = $1, status = $2, updated_at = $3 WHERE id = $4 AND partner_id = $5",
+		a.Quantity, a.Status, a.UpdatedAt, a.ID, a.PartnerID)
+}
