@@ -27,8 +27,8 @@ func GPHash(key, domain, timestamp string) string {
 }
 
 // AuthenticateGP finds the partner whose API key made hash for (domain,
-// timestamp), among the keys bound to ip (GP keys must be bound to the
-// partner's addresses), and records the request as a nonce so that it cannot
+// timestamp) among the keys bound to addresses (GP keys must be), checks
+// that ip is one of that key's addresses, and records the request as a nonce so that it cannot
 // be replayed. It returns the caller and the key itself, which the protocol
 // needs to decrypt passwords.
 func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, timestamp, hash string) (Caller, string, error) {
@@ -42,25 +42,30 @@ func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, tim
 		return Caller{}, "", err
 	}
 	hash = strings.ToLower(strings.TrimSpace(hash))
-	bound := false
 	var found *APIKey
 	var key string
+	elsewhere := false
 	for i := range keys {
 		k := &keys[i]
-		if len(k.AllowedCIDRs) == 0 || !k.Allows(ip) {
-			continue
+		if len(k.AllowedCIDRs) == 0 {
+			continue // GP keys are bound to the reseller's addresses
 		}
-		bound = true
 		plain, err := s.box.Open(k.Sealed)
 		if err != nil {
 			return Caller{}, "", err
 		}
-		if subtle.ConstantTimeCompare([]byte(GPHash(plain, domain, timestamp)), []byte(hash)) == 1 && found == nil {
-			found, key = k, plain
+		if subtle.ConstantTimeCompare([]byte(GPHash(plain, domain, timestamp)), []byte(hash)) != 1 {
+			continue
 		}
+		if !k.Allows(ip) {
+			elsewhere = true
+			continue
+		}
+		found, key = k, plain
+		break
 	}
-	if !bound {
-		return Caller{}, "", Errorf(EFORBIDDEN, "access denied: %s is not a registered address of any reseller", ip)
+	if found == nil && elsewhere {
+		return Caller{}, "", Errorf(EFORBIDDEN, "access denied: %s is not a registered address of this reseller", ip)
 	}
 	if found == nil {
 		return Caller{}, "", Errorf(EUNAUTHORIZED, "invalid hash")

@@ -16,6 +16,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/botbye"
 	"github.com/palisadehq/palisade/internal/api/botguard"
 	"github.com/palisadehq/palisade/internal/api/forwardauth"
+	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/api/partnerapi"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/protect"
@@ -57,6 +58,7 @@ func NewHandler(d Deps) http.Handler {
 		geo = func() (bool, bool) { g := eng.GeoIP(); return g.HasCountry(), g.HasASN() }
 	}
 	partnerapi.New(d.Service, partnerapi.Options{Logger: d.Logger, TrustedProxies: d.TrustedProxies, GeoIP: geo}).Register(mux)
+	gp.New(d.Service, d.TrustedProxies, d.Logger).Register(mux)
 	if d.Protector != nil {
 		ws := d.WebServers
 		if ws == nil {

@@ -1,0 +1,354 @@
+// Package gp serves the GP reseller protocol: form POSTs to
+// /api/v1/<endpoint>/ signed with hash = sha1(sha1(trim(key)) . domain .
+// timestamp), from the reseller's registered addresses, answered with JSON
+// whose "status" string says what happened. Every endpoint calls the same
+// core.Service as the partner REST API; this package only translates.
+//
+// It also serves the GP login link, /api/v1/login/, which a module builds
+// to open the reseller's or a customer's dashboard (see docs/RESELLER.md).
+package gp
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/netutil"
+)
+
+// maxBody bounds a request's form.
+const maxBody = 16 << 10
+
+// Status strings of the protocol.
+const (
+	statusOK         = "ok"
+	missingData      = "Request Missing data!"
+	packageNotFound  = "Package not Found!"
+	invalidPackage   = "Invalid package name"
+	missingPassword  = "Missing Password"
+	downgrade        = "Downgrade not allowed."
+	packageSuspended = "Package is suspended. Please unsuspend it to continue."
+)
+
+// Handler serves the GP endpoints.
+type Handler struct {
+	svc     *core.Service
+	trusted []netip.Prefix
+	log     *slog.Logger
+}
+
+// New returns the GP handler; trusted are the reverse proxies whose
+// X-Forwarded-For is believed for the caller's address.
+func New(svc *core.Service, trusted []netip.Prefix, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handler{svc: svc, trusted: trusted, log: log}
+}
+
+// Endpoints lists the protocol's endpoints, in documentation order.
+var Endpoints = []string{"connection", "getcredit", "list", "autoregister", "suspended", "active", "delete", "packageupdate", "passwordreset", "renew"}
+
+// Register adds the routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("/api/v1/{endpoint}/", h.serve)
+	mux.HandleFunc("/api/v1/{endpoint}", h.serve)
+	mux.HandleFunc("GET /api/v1/login/", h.login)
+}
+
+// request is one parsed GP call.
+type request struct {
+	endpoint string
+	form     map[string]string
+	caller   core.Caller
+	key      string
+}
+
+func (r *request) get(name string) string { return r.form[name] }
+
+type answer map[string]any
+
+func status(s string) answer { return answer{"status": s} }
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
+	ep := strings.ToLower(r.PathValue("endpoint"))
+	if ep == "login" {
+		h.login(w, r)
+		return
+	}
+	if !knownEndpoint(ep) {
+		write(w, http.StatusNotFound, status("Unknown endpoint: "+ep+"; one of "+strings.Join(Endpoints, ", ")))
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		write(w, http.StatusMethodNotAllowed, status("Use POST with form fields domain, hash and timestamp"))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		write(w, http.StatusBadRequest, status("The form could not be read: send application/x-www-form-urlencoded fields of at most 16 KiB"))
+		return
+	}
+	form := map[string]string{}
+	for k, v := range r.PostForm {
+		if len(v) > 0 {
+			form[strings.ToLower(k)] = strings.TrimSpace(v[0])
+		}
+	}
+	req := &request{endpoint: ep, form: form}
+	for _, f := range []string{"domain", "hash", "timestamp"} {
+		if form[f] == "" {
+			write(w, http.StatusOK, status(missingData))
+			return
+		}
+	}
+	if len(form["timestamp"]) > 64 || len(form["hash"]) != 40 {
+		write(w, http.StatusOK, status("Invalid hash"))
+		return
+	}
+	ip := netutil.ClientAddr(r, h.trusted)
+	c, key, err := h.svc.AuthenticateGP(r.Context(), ip, form["domain"], form["timestamp"], form["hash"])
+	if err != nil {
+		h.fail(w, err, authMessages)
+		return
+	}
+	req.caller, req.key = c, key
+	a, err := h.dispatch(r, req)
+	if err != nil {
+		h.fail(w, err, nil)
+		return
+	}
+	write(w, http.StatusOK, a)
+}
+
+func knownEndpoint(ep string) bool {
+	for _, e := range Endpoints {
+		if e == ep {
+			return true
+		}
+	}
+	return false
+}
+
+// authMessages words authentication failures.
+var authMessages = map[string]string{
+	core.EFORBIDDEN:    "Access denied: this IP address is not allowed",
+	core.EUNAUTHORIZED: "Invalid hash",
+	core.ECONFLICT:     "Request already used: send a new timestamp",
+}
+
+// fail writes an error in the protocol's shape. msgs overrides the message
+// by error code; otherwise the core's own message is used.
+func (h *Handler) fail(w http.ResponseWriter, err error, msgs map[string]string) {
+	code := core.ErrorCode(err)
+	if code == core.EINTERNAL {
+		h.log.Error("gp request failed", "err", err)
+		write(w, http.StatusInternalServerError, status("Internal error; please try again later"))
+		return
+	}
+	if m, ok := msgs[code]; ok {
+		write(w, http.StatusOK, status(m))
+		return
+	}
+	if code == core.EPAYMENTREQUIRED {
+		write(w, http.StatusOK, status("Insufficient credit: "+core.ErrorMessage(err)))
+		return
+	}
+	write(w, http.StatusOK, status(upperFirst(core.ErrorMessage(err))))
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (h *Handler) dispatch(r *http.Request, req *request) (answer, error) {
+	ctx, c := r.Context(), req.caller
+	domain := req.get("domain")
+	switch req.endpoint {
+	case "connection":
+		return status(statusOK), nil
+
+	case "getcredit":
+		p, err := h.svc.Partner(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return status("OK - " + p.Balance.String()), nil
+
+	case "list":
+		site, err := h.svc.Website(ctx, c, domain)
+		if core.ErrorCode(err) == core.ENOTFOUND || core.ErrorCode(err) == core.EINVALID {
+			return status(packageNotFound), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		st := "active"
+		if site.Status == core.StatusPaused {
+			st = "suspended"
+		}
+		return answer{"status": st, "exist": "exists", "package": site.Plan.Name, "expires": site.ExpiresAt.UTC().Format("2006-01-02")}, nil
+
+	case "autoregister":
+		for _, f := range []string{"package", "uemail"} {
+			if req.get(f) == "" {
+				return status(missingData + " " + f), nil
+			}
+		}
+		if req.get("password") == "" {
+			return status(missingPassword), nil
+		}
+		pw, err := DecryptPassword(req.key, req.get("password"))
+		if err != nil {
+			return status("Invalid password: " + err.Error()), nil
+		}
+		_, site, err := h.svc.ProvisionAccount(ctx, c, core.Provision{
+			Account:  core.SubaccountCreate{Email: req.get("uemail"), FirstName: req.get("fname"), LastName: req.get("lname"), Company: req.get("company")},
+			Password: pw, Domain: domain, Plan: req.get("package"),
+		})
+		if err != nil {
+			switch {
+			case core.ErrorField(err) == "plan":
+				return status(invalidPackage), nil
+			case core.ErrorField(err) == "password":
+				return status(upperFirst(core.ErrorMessage(err))), nil
+			case core.ErrorCode(err) == core.ECONFLICT:
+				return status("Domain already exists: " + core.ErrorMessage(err)), nil
+			}
+			return nil, err
+		}
+		return answer{"status": statusOK, "token": site.ServerKey}, nil
+
+	case "suspended", "active":
+		want := core.StatusPaused
+		if req.endpoint == "active" {
+			want = core.StatusOnline
+		}
+		_, err := h.svc.UpdateWebsite(ctx, c, domain, core.WebsiteUpdate{Status: &want}, core.Match{})
+		return h.siteResult(err)
+
+	case "delete":
+		_, err := h.svc.DeleteWebsite(ctx, c, domain, core.Match{})
+		return h.siteResult(err)
+
+	case "packageupdate":
+		for _, f := range []string{"status", "package"} {
+			if req.get(f) == "" {
+				return status(missingData + " " + f), nil
+			}
+		}
+		if strings.EqualFold(req.get("status"), "suspended") {
+			return status(packageSuspended), nil
+		}
+		_, _, err := h.svc.ChangePlan(ctx, c, domain, req.get("package"), core.Match{}, core.Idem{})
+		switch {
+		case core.ErrorField(err) == "plan":
+			return status(invalidPackage), nil
+		case core.ErrorCode(err) == core.EFORBIDDEN:
+			return status(downgrade), nil
+		case core.ErrorCode(err) == core.ECONFLICT:
+			return status(packageSuspended), nil
+		}
+		return h.siteResult(err)
+
+	case "passwordreset":
+		if req.get("password") == "" {
+			return status(missingPassword), nil
+		}
+		pw, err := DecryptPassword(req.key, req.get("password"))
+		if err != nil {
+			return status("Invalid password: " + err.Error()), nil
+		}
+		err = h.svc.SetWebsitePassword(ctx, c, domain, pw)
+		if core.ErrorField(err) == "password" {
+			return status(upperFirst(core.ErrorMessage(err))), nil
+		}
+		return h.siteResult(err)
+
+	case "renew":
+		months := 1
+		if m := req.get("months"); m != "" {
+			n, err := strconv.Atoi(m)
+			if err != nil {
+				return status("Invalid months: send a whole number from 1 to " + strconv.Itoa(core.MaxRenewMonths)), nil
+			}
+			months = n
+		}
+		site, _, err := h.svc.Renew(ctx, c, domain, months, core.Match{}, core.Idem{})
+		if err != nil {
+			return h.siteResult(err)
+		}
+		return answer{"status": statusOK, "expires": site.ExpiresAt.UTC().Format("2006-01-02")}, nil
+	}
+	return nil, errors.New("unreachable: unknown endpoint " + req.endpoint)
+}
+
+// siteResult answers "ok", or the protocol's words for a website that does
+// not exist.
+func (h *Handler) siteResult(err error) (answer, error) {
+	switch {
+	case err == nil:
+		return status(statusOK), nil
+	case core.ErrorCode(err) == core.ENOTFOUND, core.ErrorField(err) == "domain":
+		return status(packageNotFound), nil
+	case core.ErrorCode(err) == core.EINTERNAL:
+		return nil, err
+	case core.ErrorCode(err) == core.EPAYMENTREQUIRED:
+		return status("Insufficient credit: " + core.ErrorMessage(err)), nil
+	}
+	return status(upperFirst(core.ErrorMessage(err))), nil
+}
+
+// login opens a dashboard from a link a module built:
+// /api/v1/login/?domain=D&timestamp=<unix time>&hash=H&panel=admin|client.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	l, err := h.svc.LoginWithGPLink(r.Context(), q.Get("domain"), q.Get("timestamp"), q.Get("hash"), q.Get("panel"))
+	if err != nil {
+		if core.ErrorCode(err) == core.EINTERNAL {
+			h.log.Error("gp login link", "err", err)
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(core.ErrorMessage(err) + "\n"))
+		return
+	}
+	SetSessionCookie(w, r, l)
+	http.Redirect(w, r, l.Next, http.StatusSeeOther)
+}
+
+// SessionCookie is the dashboard session cookie's name.
+const SessionCookie = "palisade_session"
+
+// SetSessionCookie sets the session cookie of a login. SameSite=None (with
+// Secure) over HTTPS, so that a partner can show the dashboard in an iframe
+// of its own panel; Lax over plain HTTP, where None is refused by browsers.
+func SetSessionCookie(w http.ResponseWriter, r *http.Request, l core.Login) {
+	secure := r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	c := &http.Cookie{Name: SessionCookie, Value: l.Value, Path: "/", HttpOnly: true, Secure: secure,
+		Expires: l.Session.ExpiresAt, MaxAge: int(time.Until(l.Session.ExpiresAt) / time.Second), SameSite: http.SameSiteLaxMode}
+	if secure {
+		c.SameSite = http.SameSiteNoneMode
+	}
+	http.SetCookie(w, c)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+}
+
+func write(w http.ResponseWriter, code int, a answer) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(a)
+}

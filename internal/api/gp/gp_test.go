@@ -1,0 +1,316 @@
+package gp_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/api/gp"
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/testenv"
+)
+
+// client is a GP client as a module would write it, in Go.
+type client struct {
+	t    *testing.T
+	base string
+	key  string
+	n    atomic.Int64
+}
+
+func (c *client) timestamp() string {
+	// A shuffled digit string, unique per call.
+	return strconv.FormatInt(time.Now().UnixNano(), 10) + strconv.FormatInt(c.n.Add(1), 10)
+}
+
+func (c *client) call(endpoint string, fields url.Values) map[string]any {
+	c.t.Helper()
+	fields = cloneValues(fields)
+	if fields.Get("timestamp") == "" {
+		fields.Set("timestamp", c.timestamp())
+	}
+	if fields.Get("hash") == "" {
+		fields.Set("hash", core.GPHash(c.key, fields.Get("domain"), fields.Get("timestamp")))
+	}
+	return c.post(endpoint, fields)
+}
+
+func (c *client) post(endpoint string, fields url.Values) map[string]any {
+	c.t.Helper()
+	resp, err := http.PostForm(c.base+"/api/v1/"+endpoint+"/", fields)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		c.t.Fatalf("%s: %d %q is not JSON", endpoint, resp.StatusCode, b)
+	}
+	return out
+}
+
+func setup(t *testing.T) (*testenv.Stack, *client) {
+	t.Helper()
+	e := testenv.New(t)
+	if err := e.Service.AllowIP(context.Background(), core.Operator(), e.Caller.PartnerID, "127.0.0.0/8"); err != nil {
+		t.Fatal(err)
+	}
+	return e, &client{t: t, base: e.URL, key: e.PartnerKey}
+}
+
+func want(t *testing.T, got map[string]any, status string) {
+	t.Helper()
+	if got["status"] != status {
+		t.Fatalf("status %q, want %q (answer %v)", got["status"], status, got)
+	}
+}
+
+func TestEveryEndpoint(t *testing.T) {
+	e, c := setup(t)
+	ctx := context.Background()
+	d := url.Values{"domain": {"shop.example.com"}}
+	with := func(kv ...string) url.Values {
+		v := url.Values{"domain": {"shop.example.com"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	enc := func(pw string) string { return gp.EncryptPassword(c.key, pw, []byte("0123456789abcdef")) }
+
+	want(t, c.call("connection", url.Values{"domain": {"panel.myhosting.example"}}), "ok")
+	want(t, c.call("getcredit", url.Values{"domain": {"panel.myhosting.example"}}), "OK - 1000.00")
+	want(t, c.call("list", d), "Package not Found!")
+
+	// autoregister: every refusal, then success.
+	want(t, c.call("autoregister", with("package", "10k", "password", enc("S3cure-Passw0rd"))), "Request Missing data! uemail")
+	want(t, c.call("autoregister", with("uemail", "jane@example.net", "password", enc("S3cure-Passw0rd"))), "Request Missing data! package")
+	want(t, c.call("autoregister", with("package", "10k", "uemail", "jane@example.net")), "Missing Password")
+	want(t, c.call("autoregister", with("package", "gold", "uemail", "jane@example.net", "password", enc("S3cure-Passw0rd"))), "Invalid package name")
+	if got := c.call("autoregister", with("package", "10k", "uemail", "jane@example.net", "password", enc("password"))); !strings.HasPrefix(got["status"].(string), "Weak password") {
+		t.Fatalf("weak password: %v", got)
+	}
+	if got := c.call("autoregister", with("package", "10k", "uemail", "jane@example.net", "password", gp.EncryptPassword("another key", "S3cure-Passw0rd", make([]byte, 16)))); !strings.HasPrefix(got["status"].(string), "Invalid password") {
+		t.Fatalf("password sealed with another key: %v", got)
+	}
+	if subs, _ := e.Service.Subaccounts(ctx, e.Caller, core.SubaccountFilter{}); len(subs) != 0 {
+		t.Fatalf("refused registrations left %d subaccounts behind", len(subs))
+	}
+	reg := c.call("autoregister", with("package", "10k", "uemail", "jane@example.net", "password", enc("S3cure-Passw0rd")))
+	want(t, reg, "ok")
+	site, err := e.Service.Website(ctx, e.Caller, "shop.example.com")
+	if err != nil || reg["token"] != site.ServerKey || site.Plan.Name != "10k" || site.SubaccountID == 0 {
+		t.Fatalf("registered %+v, token %v, err %v", site, reg["token"], err)
+	}
+	if ok, _ := e.Service.CheckSubaccountPassword(ctx, e.Caller, site.SubaccountID, "S3cure-Passw0rd"); !ok {
+		t.Fatal("the decrypted password was not stored")
+	}
+	if got := c.call("autoregister", with("package", "10k", "uemail", "jane@example.net", "password", enc("S3cure-Passw0rd"))); !strings.HasPrefix(got["status"].(string), "Domain already exists") {
+		t.Fatalf("registering twice: %v", got)
+	}
+	if got := c.call("list", d); got["status"] != "active" || got["exist"] != "exists" {
+		t.Fatalf("list: %v", got)
+	}
+
+	// Suspend, and what a suspended package refuses.
+	want(t, c.call("suspended", d), "ok")
+	want(t, c.call("suspended", d), "ok") // already suspended: nothing to do
+	if got := c.call("list", d); got["status"] != "suspended" {
+		t.Fatalf("list after suspend: %v", got)
+	}
+	want(t, c.call("packageupdate", with("status", "active", "package", "20k")), "Package is suspended. Please unsuspend it to continue.")
+	want(t, c.call("active", d), "ok")
+	want(t, c.call("packageupdate", with("status", "suspended", "package", "20k")), "Package is suspended. Please unsuspend it to continue.")
+	want(t, c.call("packageupdate", with("package", "20k")), "Request Missing data! status")
+	want(t, c.call("packageupdate", with("status", "active")), "Request Missing data! package")
+	want(t, c.call("packageupdate", with("status", "active", "package", "gold")), "Invalid package name")
+	want(t, c.call("packageupdate", with("status", "active", "package", "20k")), "ok")
+	want(t, c.call("packageupdate", with("status", "active", "package", "Free")), "Downgrade not allowed.")
+	if site, _ = e.Service.Website(ctx, e.Caller, "shop.example.com"); site.Plan.Name != "20k" {
+		t.Fatalf("plan after updates: %s", site.Plan.Name)
+	}
+
+	// Password reset.
+	want(t, c.call("passwordreset", d), "Missing Password")
+	if got := c.call("passwordreset", with("password", enc("short"))); !strings.HasPrefix(got["status"].(string), "Weak password") {
+		t.Fatalf("weak reset: %v", got)
+	}
+	want(t, c.call("passwordreset", with("password", enc("An0ther-Secret!"))), "ok")
+	if ok, _ := e.Service.CheckSubaccountPassword(ctx, e.Caller, site.SubaccountID, "An0ther-Secret!"); !ok {
+		t.Fatal("password reset not stored")
+	}
+
+	// Renew, delete.
+	renewed := c.call("renew", d)
+	want(t, renewed, "ok")
+	if renewed["expires"] != site.ExpiresAt.AddDate(0, 1, 0).UTC().Format("2006-01-02") {
+		t.Fatalf("renew: %v, was %s", renewed, site.ExpiresAt)
+	}
+	want(t, c.call("renew", with("months", "x")), "Invalid months: send a whole number from 1 to 36")
+	want(t, c.call("delete", d), "ok")
+	want(t, c.call("list", d), "Package not Found!")
+	for _, ep := range []string{"suspended", "active", "delete", "renew"} {
+		want(t, c.call(ep, d), "Package not Found!")
+	}
+
+	// Money: 10k registration, upgrade to 20k pro rata, one 20k renewal.
+	if sum, bal, _ := e.Service.LedgerBalanced(ctx, e.Caller.PartnerID); sum != bal {
+		t.Fatalf("ledger %s, balance %s", sum, bal)
+	}
+	// The outbox has the customer's emails, in order.
+	es, _ := e.Service.Emails(ctx, e.Caller, core.EmailFilter{})
+	var kinds []string
+	for _, m := range es {
+		kinds = append(kinds, m.Kind)
+		if m.To != "jane@example.net" || m.Domain != "shop.example.com" {
+			t.Fatalf("email %+v", m)
+		}
+	}
+	if strings.Join(kinds, ",") != "welcome,suspended,resumed,renewed,deleted" {
+		t.Fatalf("emails %v", kinds)
+	}
+	// The audit log says which protocol did it.
+	au, _ := e.Service.Audit(ctx, e.Caller, 0, 0)
+	if last := au[len(au)-1]; last.Protocol != core.ProtocolGP || last.SourceIP != "127.0.0.1" {
+		t.Fatalf("audit %+v", last)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	e, c := setup(t)
+	ctx := context.Background()
+	// Missing fields.
+	for _, drop := range []string{"domain", "hash", "timestamp"} {
+		v := url.Values{"domain": {"a.example"}, "timestamp": {"123"}}
+		v.Set("hash", core.GPHash(c.key, "a.example", "123"))
+		v.Del(drop)
+		want(t, c.post("connection", v), "Request Missing data!")
+	}
+	// Wrong hash: another key, or another domain than the one signed.
+	want(t, c.call("connection", url.Values{"domain": {"a.example"}, "hash": {core.GPHash("wrong key", "a.example", "1")}, "timestamp": {"1"}}), "Invalid hash")
+	want(t, c.call("connection", url.Values{"domain": {"b.example"}, "hash": {core.GPHash(c.key, "a.example", "2")}, "timestamp": {"2"}}), "Invalid hash")
+	want(t, c.call("connection", url.Values{"domain": {"b.example"}, "hash": {"xyz"}, "timestamp": {"2"}}), "Invalid hash")
+	// Replay: the same (domain, timestamp, hash) a second time.
+	v := url.Values{"domain": {"a.example"}, "timestamp": {"9182736450"}}
+	v.Set("hash", core.GPHash(c.key, "a.example", "9182736450"))
+	want(t, c.post("getcredit", v), "OK - 1000.00")
+	want(t, c.post("getcredit", v), "Request already used: send a new timestamp")
+	// A key bound to other addresses: refused from here.
+	p, key, err := e.Service.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "elsewhere", AllowedIPs: []string{"203.0.113.0/24"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = p
+	other := &client{t: t, base: e.URL, key: key}
+	want(t, other.call("connection", url.Values{"domain": {"a.example"}}), "Access denied: this IP address is not allowed")
+	// A key bound to no address at all is not a GP key.
+	_, free, err := e.Service.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "anywhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anywhere := &client{t: t, base: e.URL, key: free}
+	want(t, anywhere.call("connection", url.Values{"domain": {"a.example"}}), "Invalid hash")
+	// Method, endpoint, body.
+	resp, _ := http.Get(e.URL + "/api/v1/connection/")
+	if resp.StatusCode != 405 {
+		t.Fatalf("GET: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+	if got := c.call("bogus", url.Values{"domain": {"a.example"}}); !strings.HasPrefix(got["status"].(string), "Unknown endpoint: bogus") {
+		t.Fatalf("unknown endpoint: %v", got)
+	}
+	resp, _ = http.Post(e.URL+"/api/v1/connection/", "application/x-www-form-urlencoded", strings.NewReader("domain="+strings.Repeat("a", 20000)))
+	if resp.StatusCode != 400 {
+		t.Fatalf("oversized form: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+}
+
+func TestPasswordCrypto(t *testing.T) {
+	key := "pk_0123456789abcdefghijklmnopqrstuvwxyz"
+	iv := []byte("fedcba9876543210")
+	for _, pw := range []string{"a", "exactly16bytes!!", "Pässwörter mit Umlauten", strings.Repeat("x", 100)} {
+		enc := gp.EncryptPassword(key, pw, iv)
+		got, err := gp.DecryptPassword(key, enc)
+		if err != nil || got != pw {
+			t.Fatalf("%q: %q %v", pw, got, err)
+		}
+		// '+' sent unencoded in a form arrives as ' '.
+		if got, err := gp.DecryptPassword(key, strings.ReplaceAll(enc, "+", " ")); err != nil || got != pw {
+			t.Fatalf("%q with spaces: %q %v", pw, got, err)
+		}
+	}
+	enc := gp.EncryptPassword(key, "S3cure-Passw0rd", iv)
+	raw := []byte(enc)
+	raw[len(raw)-5] ^= 1 // flip a bit of the ciphertext
+	for _, bad := range []string{"", "not base64!", "AAAA", string(raw), enc[:40]} {
+		if _, err := gp.DecryptPassword(key, bad); err == nil {
+			t.Fatalf("%q decrypted", bad)
+		}
+	}
+	if _, err := gp.DecryptPassword("pk_another", enc); err == nil {
+		t.Fatal("decrypted with another key")
+	}
+	// A key shorter than 16 bytes is NUL-padded, as PHP does.
+	short := gp.EncryptPassword("k", "S3cure-Passw0rd", iv)
+	if got, err := gp.DecryptPassword("k", short); err != nil || got != "S3cure-Passw0rd" {
+		t.Fatalf("short key: %q %v", got, err)
+	}
+}
+
+func TestLoginLink(t *testing.T) {
+	_, c := setup(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	enc := gp.EncryptPassword(c.key, "S3cure-Passw0rd", make([]byte, 16))
+	want(t, c.call("autoregister", url.Values{"domain": {"shop.example.com"}, "package": {"10k"}, "uemail": {"jane@example.net"}, "password": {enc}}), "ok")
+	link := func(domain, panel string, ts int64) string {
+		s := strconv.FormatInt(ts, 10)
+		return c.base + "/api/v1/login/?" + url.Values{"domain": {domain}, "timestamp": {s}, "hash": {core.GPHash(c.key, domain, s)}, "panel": {panel}}.Encode()
+	}
+	open := func(u string) *http.Response {
+		resp, err := noRedirect.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	now := time.Now().Unix()
+	u := link("shop.example.com", "client", now)
+	resp := open(u)
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/en/website/shop.example.com/statistics" || !strings.Contains(resp.Header.Get("Set-Cookie"), gp.SessionCookie+"=ps_") {
+		t.Fatalf("client link: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := open(u); resp.StatusCode != 403 {
+		t.Fatalf("link used twice: %d", resp.StatusCode)
+	}
+	if resp := open(link("myhosting", "admin", now)); resp.StatusCode != 303 || resp.Header.Get("Location") != "/partner" {
+		t.Fatalf("admin link: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := open(link("shop.example.com", "client", now-3600)); resp.StatusCode != 403 {
+		t.Fatalf("hour-old link: %d", resp.StatusCode)
+	}
+	if resp := open(link("other.example.com", "client", now+1)); resp.StatusCode != 403 {
+		t.Fatalf("link to a site that is not registered: %d", resp.StatusCode)
+	}
+	bad := strings.Replace(link("shop.example.com", "client", now+2), "hash=", "hash=0", 1)
+	if resp := open(bad); resp.StatusCode != 403 {
+		t.Fatalf("forged link: %d", resp.StatusCode)
+	}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
