@@ -38,6 +38,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"get /v1/websites/{domain}/events", "get /v1/websites/{domain}/stats", "get /v1/lists", "put /v1/lists",
 		"get /v1/users", "post /v1/users", "get /v1/users/{id}", "delete /v1/users/{id}",
 		"get /v1/credit", "get /v1/credit/ledger", "get /v1/audit",
+		"get /v1/emails", "post /v1/emails/{id}/sent", "get /v1/email-templates", "put /v1/email-templates/{kind}",
 	}
 	for _, w := range want {
 		method, path, _ := strings.Cut(w, " ")
@@ -51,7 +52,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 		// Every documented endpoint is served: an unauthenticated call gets
 		// 401, never 404 or 405.
-		p := strings.NewReplacer("{domain}", "x.example.com", "{id}", "1").Replace(path)
+		p := strings.NewReplacer("{domain}", "x.example.com", "{id}", "1", "{kind}", "welcome").Replace(path)
 		if res := e.do(t, call{method: strings.ToUpper(method), path: p}); res.status != 401 {
 			t.Errorf("%s answered %d without a key; want 401", w, res.status)
 		}

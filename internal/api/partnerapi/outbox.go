@@ -1,0 +1,86 @@
+package partnerapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/palisadehq/palisade/internal/core"
+)
+
+// The outbox: emails queued by state changes, for partners that send them
+// themselves, and the templates they are written from.
+
+func (a *API) handleEmails() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		after, limit, err := page(r)
+		if err != nil {
+			return err
+		}
+		f := core.EmailFilter{Status: r.URL.Query().Get("status"), Cursor: after, Limit: limit}
+		if f.Before, err = parseTime(r, "before"); err != nil {
+			return err
+		}
+		if f.After, err = parseTime(r, "after"); err != nil {
+			return err
+		}
+		es, err := a.svc.Emails(r.Context(), callerFrom(r.Context()), f)
+		if err != nil {
+			return err
+		}
+		var last int64
+		if len(es) > 0 {
+			last = es[len(es)-1].ID
+		}
+		if es == nil {
+			es = []core.Email{}
+		}
+		return writePage(w, es, limit, last)
+	})
+}
+
+func (a *API) handleEmailSent() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			return core.FieldError("id", "id must be an email id, not %q", r.PathValue("id"))
+		}
+		e, err := a.svc.MarkEmailSent(r.Context(), callerFrom(r.Context()), id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, e)
+		return nil
+	})
+}
+
+func (a *API) handleEmailTemplates() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		ts, err := a.svc.EmailTemplates(r.Context(), callerFrom(r.Context()))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"data": ts})
+		return nil
+	})
+}
+
+func (a *API) handleEmailTemplatePut() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		var body struct {
+			Subject string `json:"subject"`
+			Body    string `json:"body"`
+		}
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			return core.Errorf(core.EINVALID, "send JSON {\"subject\": \"...\", \"body\": \"...\"}: %v", err)
+		}
+		t, err := a.svc.SetEmailTemplate(r.Context(), callerFrom(r.Context()), core.EmailTemplate{Kind: r.PathValue("kind"), Subject: body.Subject, Body: body.Body})
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, t)
+		return nil
+	})
+}
