@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/internal/botdata"
+	"github.com/palisadehq/palisade/internal/mail/mailtest"
 	"github.com/palisadehq/palisade/internal/store/storetest"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
@@ -434,4 +435,39 @@ func TestParseChallengeKey(t *testing.T) {
 	if k, err := parseChallengeKey(""); k != nil || err != nil {
 		t.Errorf("empty: %x %v", k, err)
 	}
+}
+
+// TestServeDeliversEmails: with --smtp-url, the welcome email of a website
+// registered through the API reaches the SMTP server, once.
+func TestServeDeliversEmails(t *testing.T) {
+	srv := mailtest.Start(t)
+	dir := t.TempDir()
+	cli(t, noEnv, "plan", "list", "--data-dir", dir)
+	key := regexp.MustCompile(`api_key: (\S+)`).FindStringSubmatch(cli(t, noEnv, "partner", "create", "--name", "p", "--data-dir", dir))[1]
+	cli(t, noEnv, "partner", "topup", "--name", "p", "--amount", "50", "--data-dir", dir)
+	base, _, stop := startServe(t, noEnv, "--data-dir", dir, "--smtp-url", "smtp://"+srv.Addr(), "--smtp-from", "Acme Hosting <noreply@acme.example>")
+	defer stop()
+	u := request(t, "POST", base+"/user", key, "email=jane@example.com&first_name=Jane")
+	if u.status != 201 {
+		t.Fatalf("user: %d %s", u.status, u.raw)
+	}
+	if w := request(t, "POST", base+"/website", key, "domain=shop.example.com&plan=10k&user="+fmt.Sprint(u.body["id"])); w.status != 201 {
+		t.Fatalf("website: %d %s", w.status, w.raw)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(srv.Messages()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Data, "shop.example.com is now protected by p") || !strings.HasPrefix(msgs[0].To, "<jane@example.com>") {
+		t.Fatalf("delivered %+v", msgs)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if e := request(t, "GET", base+"/v1/emails?status=sent", key, ""); strings.Contains(e.raw, `"kind":"welcome"`) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the delivered email is not marked sent")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/events"
+	"github.com/palisadehq/palisade/internal/mail"
 	"github.com/palisadehq/palisade/internal/metrics"
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/proxy"
@@ -223,6 +224,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	pf.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	role := fs.String("role", "all", "which planes to run: all, edge or control (only all exists so far)")
+	smtpURL := fs.String("smtp-url", "", "deliver the outbox's emails through this server: smtp://user:pass@mail.example.net:587 (STARTTLS) or smtps://…:465; empty: partners fetch them (GET /v1/emails)")
+	smtpFrom := fs.String("smtp-from", "", "sender of delivered emails, such as \"Acme Hosting <noreply@acme.example>\" (required with --smtp-url)")
 	var proxies, webServers, metricsAllow stringList
 	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a reverse proxy whose X-Forwarded-For is believed by the APIs (repeatable)")
 	fs.Var(&webServers, "web-server", "IP or CIDR of a web server whose X-Real-IP / X-Forwarded-For the decision endpoints believe (repeatable; default 127.0.0.0/8 and ::1)")
@@ -249,6 +252,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	pf.webServers = wsTrusted
+	var mailer *mail.SMTP
+	if *smtpURL != "" {
+		if mailer, err = mail.Parse(*smtpURL, *smtpFrom); err != nil {
+			return fmt.Errorf("%v: %w", err, errUsage)
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -262,6 +271,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer pl.stop()
+	if mailer != nil {
+		mctx, stopMail := context.WithCancel(ctx)
+		defer stopMail()
+		go pl.svc.RunMailer(mctx, mailer, 30*time.Second)
+		pl.log.Info("delivering the outbox's emails", "smtp", mailer.Addr, "from", mailer.From.String())
+	}
 	partners, err := pl.svc.Partners(ctx)
 	if err != nil {
 		return err

@@ -360,7 +360,8 @@ func (s *Service) DeliverDueEmails(ctx context.Context, m Mailer, limit int) (in
 	return sent, nil
 }
 
-// RunMailer delivers due emails every interval until ctx ends.
+// RunMailer delivers due emails every interval, and soon after a website
+// change queued one, until ctx ends.
 func (s *Service) RunMailer(ctx context.Context, m Mailer, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -372,6 +373,7 @@ func (s *Service) RunMailer(ctx context.Context, m Mailer, interval time.Duratio
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.mailKick:
 		}
 	}
 }

@@ -74,6 +74,8 @@ type Service struct {
 	log   *slog.Logger
 	// onChange is called after a change that the decision engine must see.
 	onChange func()
+	// mailKick wakes RunMailer when emails may have been queued.
+	mailKick chan struct{}
 }
 
 // Option customises a Service, mostly for tests.
@@ -94,6 +96,11 @@ func (s *Service) notify() {
 	if s.onChange != nil {
 		s.onChange()
 	}
+	// Website changes may have queued emails: wake the mailer.
+	select {
+	case s.mailKick <- struct{}{}:
+	default:
+	}
 }
 
 // NewService returns a Service over store; box seals keys at rest.
@@ -104,7 +111,7 @@ func NewService(store Store, box *secret.Box, cfg Config, opts ...Option) *Servi
 	if cfg.EventRetention <= 0 {
 		cfg.EventRetention = 30 * 24 * time.Hour
 	}
-	s := &Service{store: store, box: box, cfg: cfg, now: time.Now, rand: rand.Reader, log: slog.Default()}
+	s := &Service{store: store, box: box, cfg: cfg, now: time.Now, rand: rand.Reader, log: slog.Default(), mailKick: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}
