@@ -20,6 +20,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/partnerapi"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/web"
 )
 
 // Deps are what the handler needs.
@@ -59,6 +60,7 @@ func NewHandler(d Deps) http.Handler {
 	}
 	partnerapi.New(d.Service, partnerapi.Options{Logger: d.Logger, TrustedProxies: d.TrustedProxies, GeoIP: geo}).Register(mux)
 	gp.New(d.Service, d.TrustedProxies, d.Logger).Register(mux)
+	web.New(d.Service, d.Logger).Register(mux)
 	if d.Protector != nil {
 		ws := d.WebServers
 		if ws == nil {

@@ -290,11 +290,55 @@ func TestLoginLink(t *testing.T) {
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/en/website/shop.example.com/statistics" || !strings.Contains(resp.Header.Get("Set-Cookie"), gp.SessionCookie+"=ps_") {
 		t.Fatalf("client link: %d %v", resp.StatusCode, resp.Header)
 	}
+	cookie := resp.Cookies()[0]
+	get := func(path string, ck *http.Cookie) (int, string) {
+		req, _ := http.NewRequest("GET", c.base+path, nil)
+		if ck != nil {
+			req.AddCookie(ck)
+		}
+		r, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return r.StatusCode, string(b)
+	}
+	if code, body := get("/en/website/shop.example.com/statistics", cookie); code != 200 || !strings.Contains(body, "<h1>shop.example.com</h1>") || !strings.Contains(body, "10k") {
+		t.Fatalf("customer page: %d %s", code, body)
+	}
+	if code, _ := get("/en/website/shop.example.com/statistics", nil); code != 401 {
+		t.Fatalf("without the cookie: %d", code)
+	}
+	if code, _ := get("/partner", cookie); code != 403 {
+		t.Fatalf("a customer opened the partner page: %d", code)
+	}
+	// Another customer's website of the same partner stays closed.
+	want(t, c.call("autoregister", url.Values{"domain": {"blog.example.org"}, "package": {"10k"}, "uemail": {"bob@example.org"}, "password": {enc}}), "ok")
+	if code, _ := get("/en/website/blog.example.org/statistics", cookie); code != 404 {
+		t.Fatalf("another customer's site: %d", code)
+	}
 	if resp := open(u); resp.StatusCode != 403 {
 		t.Fatalf("link used twice: %d", resp.StatusCode)
 	}
-	if resp := open(link("myhosting", "admin", now)); resp.StatusCode != 303 || resp.Header.Get("Location") != "/partner" {
-		t.Fatalf("admin link: %d %v", resp.StatusCode, resp.Header)
+	admin := open(link("myhosting", "admin", now))
+	if admin.StatusCode != 303 || admin.Header.Get("Location") != "/partner" {
+		t.Fatalf("admin link: %d %v", admin.StatusCode, admin.Header)
+	}
+	if code, body := get("/partner", admin.Cookies()[0]); code != 200 || !strings.Contains(body, "shop.example.com") || !strings.Contains(body, "blog.example.org") {
+		t.Fatalf("partner page: %d %s", code, body)
+	}
+	if code, _ := get("/en/website/blog.example.org/statistics", admin.Cookies()[0]); code != 200 {
+		t.Fatalf("the partner opens any of its sites: %d", code)
+	}
+	// Signing out ends the session.
+	req, _ := http.NewRequest("POST", c.base+"/logout", nil)
+	req.AddCookie(admin.Cookies()[0])
+	if r, err := noRedirect.Do(req); err != nil || r.StatusCode != 200 {
+		t.Fatalf("logout: %v", err)
+	}
+	if code, _ := get("/partner", admin.Cookies()[0]); code != 401 {
+		t.Fatalf("after logout: %d", code)
 	}
 	if resp := open(link("shop.example.com", "client", now-3600)); resp.StatusCode != 403 {
 		t.Fatalf("hour-old link: %d", resp.StatusCode)
