@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,8 @@ type storeFlags struct {
 	nodes       stringList
 	defaultPlan string
 	retention   time.Duration
+	egressIPs   stringList
+	addonPrice  string
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
@@ -34,6 +37,8 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&s.nodes, "node", "address a web-server integration calls, primary first (repeatable; default: --public-url)")
 	fs.StringVar(&s.defaultPlan, "default-plan", "Free", "plan of a website registered without one")
 	fs.DurationVar(&s.retention, "event-retention", 30*24*time.Hour, "how long events are kept (minute counters are kept 400 days)")
+	fs.Var(&s.egressIPs, "egress-ip", "address Palisade connects to customers' sites from (free scans, the reverse proxy), which XML getIpAddresses tells their firewalls (repeatable)")
+	fs.StringVar(&s.addonPrice, "addon-price", "2.50", "monthly price of one add-on unit (10,000 extra requests a month)")
 }
 
 // open opens the store and the service over it.
@@ -70,7 +75,19 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 	if len(nodes) == 0 {
 		nodes = []string{s.publicURL}
 	}
-	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan, EventRetention: s.retention}, append([]core.Option{core.WithLogger(log)}, opts...)...)
+	addonPrice, err := core.ParseCents(s.addonPrice)
+	if err != nil || addonPrice <= 0 {
+		db.Close()
+		return nil, nil, fmt.Errorf("--addon-price %q: give a positive amount such as 2.50: %w", s.addonPrice, errUsage)
+	}
+	for _, ip := range s.egressIPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			db.Close()
+			return nil, nil, fmt.Errorf("--egress-ip %q is not an IP address: %w", ip, errUsage)
+		}
+	}
+	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan, EventRetention: s.retention,
+		EgressIPs: s.egressIPs, AddonUnitPrice: addonPrice}, append([]core.Option{core.WithLogger(log)}, opts...)...)
 	if err := svc.CheckMasterKey(ctx); err != nil {
 		db.Close()
 		return nil, nil, err

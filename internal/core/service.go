@@ -62,6 +62,12 @@ type Config struct {
 	DefaultPlan string
 	// EventRetention is how long events are kept (default 30 days).
 	EventRetention time.Duration
+	// AddonUnitPrice is the monthly price of one add-on unit (10,000 extra
+	// requests); 0 means DefaultAddonUnitPrice.
+	AddonUnitPrice Cents
+	// EgressIPs are the addresses Palisade connects from (free scans,
+	// reverse proxy), for customers' firewalls (XML getIpAddresses).
+	EgressIPs []string
 }
 
 // Service applies Palisade's business rules on top of a Store.

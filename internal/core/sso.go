@@ -35,18 +35,47 @@ type Login struct {
 // Scope "customer" opens the customer pages of domain (its subaccount's
 // session); scope "partner" opens the partner's own console.
 func (s *Service) CreateLoginToken(ctx context.Context, c Caller, scope, domain string) (string, time.Time, error) {
-	lt := LoginToken{PartnerID: c.PartnerID, Scope: scope}
 	switch scope {
 	case ScopePartner:
+		return s.createLoginToken(ctx, c, LoginToken{PartnerID: c.PartnerID, Scope: scope})
 	case ScopeCustomer:
 		w, err := s.Website(ctx, c, domain)
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		lt.WebsiteID, lt.SubaccountID = w.ID, w.SubaccountID
-	default:
-		return "", time.Time{}, FieldError("scope", "scope must be partner or customer")
+		return s.createLoginToken(ctx, c, LoginToken{PartnerID: c.PartnerID, Scope: scope, WebsiteID: w.ID, SubaccountID: w.SubaccountID})
 	}
+	return "", time.Time{}, FieldError("scope", "scope must be partner or customer")
+}
+
+// CreateCustomerLoginToken is CreateLoginToken for a customer (subaccount)
+// by id: websiteID opens that website (which must be theirs), 0 their first.
+func (s *Service) CreateCustomerLoginToken(ctx context.Context, c Caller, subaccountID, websiteID int64) (string, time.Time, error) {
+	if _, err := s.Subaccount(ctx, c, subaccountID); err != nil {
+		return "", time.Time{}, Errorf(ENOTFOUND, "account_id %d not found", subaccountID)
+	}
+	if websiteID != 0 {
+		w, err := s.WebsiteByID(ctx, c, websiteID)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if w.SubaccountID != subaccountID {
+			return "", time.Time{}, Errorf(ENOTFOUND, "site_id %d does not belong to account_id %d", websiteID, subaccountID)
+		}
+	} else {
+		ws, err := s.Websites(ctx, c, WebsiteFilter{SubaccountID: subaccountID, Limit: 1})
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if len(ws) == 0 {
+			return "", time.Time{}, Errorf(ECONFLICT, "account_id %d has no sites to open", subaccountID)
+		}
+		websiteID = ws[0].ID
+	}
+	return s.createLoginToken(ctx, c, LoginToken{PartnerID: c.PartnerID, Scope: ScopeCustomer, WebsiteID: websiteID, SubaccountID: subaccountID})
+}
+
+func (s *Service) createLoginToken(ctx context.Context, c Caller, lt LoginToken) (string, time.Time, error) {
 	token, err := secret.NewToken(s.rand, "lt_")
 	if err != nil {
 		return "", time.Time{}, err
@@ -57,7 +86,7 @@ func (s *Service) CreateLoginToken(ctx context.Context, c Caller, scope, domain 
 		if err := tx.InsertLoginToken(ctx, &lt); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, c, now, "login_token", lt.Hash[:12], "create", nil, map[string]any{"scope": scope, "domain": domain})
+		return s.audit(ctx, tx, c, now, "login_token", lt.Hash[:12], "create", nil, map[string]any{"scope": lt.Scope, "website": lt.WebsiteID, "user": lt.SubaccountID})
 	})
 	if err != nil {
 		return "", time.Time{}, err

@@ -112,6 +112,7 @@ type Tx interface {
 	// find the partner by a hash made with its key).
 	AllAPIKeys(ctx context.Context) ([]APIKey, error)
 	SetSubaccountPassword(ctx context.Context, partnerID, id int64, hash string) error
+	SetSubaccountEmail(ctx context.Context, partnerID, id int64, email string) error
 	SubaccountPasswordHash(ctx context.Context, partnerID, id int64) (string, error)
 	// InsertNonce records a GP request; a repeated one is ECONFLICT.
 	InsertNonce(ctx context.Context, partnerID int64, domain, ts, hash string, at time.Time) error

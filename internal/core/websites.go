@@ -417,8 +417,20 @@ func (s *Service) Renew(ctx context.Context, c Caller, domain string, months int
 			return "", err
 		}
 		w, err = s.mutateWebsite(ctx, tx, c, d, ifMatch, "renew", now, func(w *Website) (bool, error) {
-			price := w.Plan.Price * Cents(months)
+			addons, err := tx.Addons(ctx, c.PartnerID, w.ID)
+			if err != nil {
+				return false, err
+			}
+			monthly, units := w.Plan.Price, int64(0)
+			for _, a := range addons {
+				units += a.Quantity
+			}
+			monthly += s.addonUnitPrice() * Cents(units)
+			price := monthly * Cents(months)
 			reason := fmt.Sprintf("renew %s on plan %s for %d month(s)", d, w.Plan.Name, months)
+			if units > 0 {
+				reason += fmt.Sprintf(" with %d add-on unit(s)", units)
+			}
 			if err := s.post(ctx, tx, &p, c, now, -price, LedgerCharge, reason, w.ID); err != nil {
 				return false, err
 			}

@@ -17,9 +17,11 @@ import (
 	"github.com/palisadehq/palisade/internal/api/botguard"
 	"github.com/palisadehq/palisade/internal/api/forwardauth"
 	"github.com/palisadehq/palisade/internal/api/gp"
+	"github.com/palisadehq/palisade/internal/api/xmlapi"
 	"github.com/palisadehq/palisade/internal/api/partnerapi"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/scan"
 	"github.com/palisadehq/palisade/internal/web"
 )
 
@@ -35,6 +37,8 @@ type Deps struct {
 	WebServers protect.Trusted
 	// MetricsAllowed may read /metrics (default: loopback).
 	MetricsAllowed protect.Trusted
+	// Scanner runs the XML API's freeScan (nil: public addresses only).
+	Scanner *scan.Scanner
 }
 
 // onlyFrom serves h to peers in allowed and 403 to everyone else.
@@ -61,6 +65,7 @@ func NewHandler(d Deps) http.Handler {
 	partnerapi.New(d.Service, partnerapi.Options{Logger: d.Logger, TrustedProxies: d.TrustedProxies, GeoIP: geo}).Register(mux)
 	gp.New(d.Service, d.TrustedProxies, d.Logger).Register(mux)
 	web.New(d.Service, d.Logger).Register(mux)
+	xmlapi.New(d.Service, d.TrustedProxies, d.Scanner, d.Logger).Register(mux)
 	if d.Protector != nil {
 		ws := d.WebServers
 		if ws == nil {

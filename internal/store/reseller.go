@@ -33,6 +33,14 @@ func (t *tx) SetSubaccountPassword(ctx context.Context, partnerID, id int64, has
 	return t.execOne(ctx, "subaccount", "UPDATE subaccounts SET password_hash = $1 WHERE partner_id = $2 AND id = $3 AND deleted_at IS NULL", hash, partnerID, id)
 }
 
+func (t *tx) SetSubaccountEmail(ctx context.Context, partnerID, id int64, email string) error {
+	err := t.execOne(ctx, "subaccount", "UPDATE subaccounts SET email = $1 WHERE partner_id = $2 AND id = $3 AND deleted_at IS NULL", email, partnerID, id)
+	if _, ok := t.d.uniqueViolation(err); ok {
+		return core.Errorf(core.ECONFLICT, "another account already has the email %s", email)
+	}
+	return err
+}
+
 func (t *tx) SubaccountPasswordHash(ctx context.Context, partnerID, id int64) (string, error) {
 	var h string
 	err := t.queryRow(ctx, "SELECT password_hash FROM subaccounts WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL", partnerID, id).Scan(&h)

@@ -1,0 +1,682 @@
+// Package xmlapi serves the XML provisioning API in the style of SiteLock
+// Online Provisioning: POST /v1/partner with a <SiteLockOnlineRequest>
+// naming a method, answered by a <SiteLockOnlineResponse> holding an element
+// named after the method, with the method's fields or an <error>. Every
+// method calls the same core.Service as the partner REST API; this package
+// only parses and writes XML. docs/XML_API.md documents each method.
+package xmlapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/netutil"
+	"github.com/palisadehq/palisade/internal/scan"
+)
+
+// MaxBody bounds a request document.
+const MaxBody = 64 << 10
+
+// Handler serves POST /v1/partner.
+type Handler struct {
+	svc     *core.Service
+	trusted []netip.Prefix
+	log     *slog.Logger
+	scanner *scan.Scanner
+}
+
+// New returns the handler; trusted are reverse proxies whose
+// X-Forwarded-For is believed; scanner runs freeScan (nil: the default,
+// public addresses only).
+func New(svc *core.Service, trusted []netip.Prefix, scanner *scan.Scanner, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	if scanner == nil {
+		scanner = &scan.Scanner{}
+	}
+	return &Handler{svc: svc, trusted: trusted, scanner: scanner, log: log}
+}
+
+// Register adds the route to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/partner", h.serve)
+}
+
+// Request is a parsed request document. Fields a method does not use are
+// ignored.
+type Request struct {
+	XMLName xml.Name `xml:"SiteLockOnlineRequest"`
+	Auth    struct {
+		User     string `xml:"user"`
+		Password string `xml:"password"`
+	} `xml:"authentication"`
+	Method string `xml:"methodName"`
+
+	Account *Account `xml:"account"`
+	Site    *Site    `xml:"site"`
+
+	AccountID    string `xml:"account_id"`
+	SiteID       string `xml:"site_id"`
+	Login        string `xml:"login"`
+	Domain       string `xml:"domain"`
+	Email        string `xml:"email"`
+	Subscription string `xml:"subscription"`
+	RenewalDate  string `xml:"renewal_date"`
+	Status       string `xml:"status"`
+	Password     string `xml:"password"`
+	Limit        string `xml:"limit"`
+	Offset       string `xml:"offset"`
+	Before       string `xml:"before"`
+	After        string `xml:"after"`
+	QueueID      string `xml:"queue_id"`
+	Addon        string `xml:"addon"`
+	AddonID      string `xml:"addon_id"`
+	Quantity     string `xml:"quantity"`
+}
+
+// Account is provisionAccount's account information.
+type Account struct {
+	AccountID string `xml:"account_id"`
+	Email     string `xml:"email"`
+	FirstName string `xml:"first_name"`
+	LastName  string `xml:"last_name"`
+	Company   string `xml:"company"`
+	Country   string `xml:"country"`
+	Address   string `xml:"address"`
+	Lang      string `xml:"lang"`
+	Password  string `xml:"password"`
+}
+
+// Site is provisionAccount's site information.
+type Site struct {
+	Domain       string `xml:"domain"`
+	Subscription string `xml:"subscription"`
+}
+
+// Methods lists the methods, in documentation order.
+var Methods = []string{"provisionAccount", "modifyAccount", "deleteAccount", "createToken", "getAccounts", "getStatus",
+	"getPendingEmails", "markEmailSent", "passwordReset", "provisionAddon", "modifyAddon", "deleteAddon", "getIpAddresses", "freeScan"}
+
+// Parse reads a request document: at most MaxBody bytes, UTF-8, no DTD
+// (so no entities of any kind), one SiteLockOnlineRequest element.
+func Parse(r io.Reader) (*Request, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxBody+1))
+	if err != nil {
+		return nil, errors.New("the request could not be read")
+	}
+	if len(b) > MaxBody {
+		return nil, errors.New("the request is larger than 64 KiB")
+	}
+	if bytes.Contains(b, []byte("<!DOCTYPE")) || bytes.Contains(b, []byte("<!ENTITY")) {
+		return nil, errors.New("document type declarations and entities are not accepted")
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	dec.Strict = true
+	dec.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
+		if strings.EqualFold(label, "utf-8") || strings.EqualFold(label, "us-ascii") {
+			return in, nil
+		}
+		return nil, errors.New("only UTF-8 documents are accepted, not " + label)
+	}
+	var req Request
+	if err := dec.Decode(&req); err != nil {
+		var se *xml.SyntaxError
+		if errors.As(err, &se) {
+			return nil, errors.New("malformed XML at line " + strconv.Itoa(se.Line) + ": " + se.Msg)
+		}
+		if strings.Contains(err.Error(), "expected element type") {
+			return nil, errors.New("the document must be a <SiteLockOnlineRequest>")
+		}
+		return nil, errors.New("malformed XML: " + err.Error())
+	}
+	req.Method = strings.TrimSpace(req.Method)
+	return &req, nil
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody+1)
+	req, err := Parse(r.Body)
+	if err != nil {
+		writeDoc(w, http.StatusBadRequest, &Node{Name: "error", Text: err.Error()})
+		return
+	}
+	if req.Method == "" {
+		writeDoc(w, http.StatusBadRequest, &Node{Name: "error", Text: "methodName is required; one of " + strings.Join(Methods, ", ")})
+		return
+	}
+	if !known(req.Method) {
+		writeDoc(w, http.StatusBadRequest, &Node{Name: "methodName", Text: req.Method}, &Node{Name: req.Method, Kids: []*Node{{Name: "error", Text: "unknown method " + req.Method + "; one of " + strings.Join(Methods, ", ")}}})
+		return
+	}
+	ip := netutil.ClientAddr(r, h.trusted)
+	c, err := h.svc.AuthenticateXML(r.Context(), req.Auth.User, req.Auth.Password, ip)
+	if err == nil {
+		var out []*Node
+		out, err = h.dispatch(r.Context(), c, req)
+		if err == nil {
+			writeDoc(w, http.StatusOK, &Node{Name: "methodName", Text: req.Method}, &Node{Name: req.Method, Kids: out})
+			return
+		}
+	}
+	status := http.StatusOK
+	msg := message(err)
+	var me methodError
+	if core.ErrorCode(err) == core.EINTERNAL && !errors.As(err, &me) {
+		h.log.Error("xml request failed", "method", req.Method, "err", err)
+		status = http.StatusInternalServerError
+	}
+	writeDoc(w, status, &Node{Name: "methodName", Text: req.Method}, &Node{Name: req.Method, Kids: []*Node{{Name: "error", Text: msg}}})
+}
+
+func known(m string) bool {
+	for _, x := range Methods {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// methodError is a protocol-worded error.
+type methodError string
+
+func (e methodError) Error() string { return string(e) }
+
+func message(err error) string {
+	var me methodError
+	if errors.As(err, &me) {
+		return string(me)
+	}
+	return core.ErrorMessage(err)
+}
+
+func id(name, v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, methodError(name + " is required")
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, methodError(name + " must be a positive number, not " + strconv.Quote(v))
+	}
+	return n, nil
+}
+
+func optID(name, v string) (int64, error) {
+	if strings.TrimSpace(v) == "" {
+		return 0, nil
+	}
+	return id(name, v)
+}
+
+// emailTime parses the email filters' YYYY-MM-DD HH:MM:SS (UTC).
+func emailTime(name, v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse("2006-01-02 15:04:05", v)
+	if err != nil {
+		return time.Time{}, methodError(name + " must be a date and time as YYYY-MM-DD HH:MM:SS (UTC), not " + strconv.Quote(v))
+	}
+	return t, nil
+}
+
+func (h *Handler) dispatch(ctx context.Context, c core.Caller, req *Request) ([]*Node, error) {
+	switch req.Method {
+	case "provisionAccount":
+		return h.provisionAccount(ctx, c, req)
+	case "modifyAccount":
+		return h.modifyAccount(ctx, c, req)
+	case "deleteAccount":
+		accountID, err := optID("account_id", req.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		siteID, err := optID("site_id", req.SiteID)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case accountID != 0 && siteID != 0:
+			return nil, methodError("give account_id (the account and all its sites) or site_id (one site), not both")
+		case accountID != 0:
+			n, err := h.svc.DeleteAccount(ctx, c, accountID)
+			if err != nil {
+				return nil, err
+			}
+			return []*Node{text("account_id", accountID), text("sites_deleted", n), text("status", "deleted")}, nil
+		case siteID != 0:
+			w, err := h.svc.WebsiteByID(ctx, c, siteID)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := h.svc.DeleteWebsite(ctx, c, w.Domain, core.Match{}); err != nil {
+				return nil, err
+			}
+			return []*Node{text("site_id", siteID), text("status", "deleted")}, nil
+		}
+		return nil, methodError("account_id or site_id is required")
+	case "createToken":
+		accountID, err := optID("account_id", req.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		siteID, err := optID("site_id", req.SiteID)
+		if err != nil {
+			return nil, err
+		}
+		var u string
+		var exp time.Time
+		if accountID == 0 && siteID == 0 {
+			u, exp, err = h.svc.CreateLoginToken(ctx, c, core.ScopePartner, "")
+		} else {
+			if accountID == 0 {
+				w, werr := h.svc.WebsiteByID(ctx, c, siteID)
+				if werr != nil {
+					return nil, werr
+				}
+				if w.SubaccountID == 0 {
+					return nil, methodError("site_id " + strconv.FormatInt(siteID, 10) + " has no account to sign in as")
+				}
+				accountID = w.SubaccountID
+			}
+			u, exp, err = h.svc.CreateCustomerLoginToken(ctx, c, accountID, siteID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []*Node{text("url", u), text("expires", exp.UTC().Format(time.RFC3339))}, nil
+	case "getAccounts":
+		return h.getAccounts(ctx, c, req)
+	case "getStatus":
+		return h.getStatus(ctx, c, req)
+	case "getPendingEmails":
+		before, err := emailTime("before", req.Before)
+		if err != nil {
+			return nil, err
+		}
+		after, err := emailTime("after", req.After)
+		if err != nil {
+			return nil, err
+		}
+		es, err := h.svc.Emails(ctx, c, core.EmailFilter{Status: core.EmailPending, Before: before, After: after, Limit: 500})
+		if err != nil {
+			return nil, err
+		}
+		list := &Node{Name: "emails"}
+		for _, e := range es {
+			list.Kids = append(list.Kids, &Node{Name: "email", Kids: []*Node{
+				text("queue_id", e.ID), text("kind", e.Kind), text("to", e.To), text("subject", e.Subject), text("body", e.Body),
+				text("account_id", e.SubaccountID), text("domain", e.Domain), text("created", e.CreatedAt.UTC().Format("2006-01-02 15:04:05")),
+			}})
+		}
+		return []*Node{text("count", len(es)), list}, nil
+	case "markEmailSent":
+		qid, err := id("queue_id", req.QueueID)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := h.svc.MarkEmailSent(ctx, c, qid); err != nil {
+			return nil, err
+		}
+		return []*Node{text("queue_id", qid), text("status", "sent")}, nil
+	case "passwordReset":
+		if req.Password == "" {
+			return nil, methodError("password is required")
+		}
+		accountID, err := optID("account_id", req.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		if accountID == 0 {
+			siteID, err := id("account_id or site_id", req.SiteID)
+			if err != nil {
+				return nil, err
+			}
+			w, err := h.svc.WebsiteByID(ctx, c, siteID)
+			if err != nil {
+				return nil, err
+			}
+			if w.SubaccountID == 0 {
+				return nil, methodError("site_id " + strconv.FormatInt(siteID, 10) + " has no account")
+			}
+			accountID = w.SubaccountID
+		}
+		if err := h.svc.SetSubaccountPassword(ctx, c, accountID, req.Password); err != nil {
+			if core.ErrorCode(err) == core.ENOTFOUND {
+				return nil, methodError("account_id not found")
+			}
+			return nil, err
+		}
+		return []*Node{text("account_id", accountID), text("status", "ok")}, nil
+	case "provisionAddon":
+		siteID, err := id("site_id", req.SiteID)
+		if err != nil {
+			return nil, err
+		}
+		qty, err := id("quantity", req.Quantity)
+		if err != nil {
+			return nil, err
+		}
+		a, err := h.svc.ProvisionAddon(ctx, c, siteID, strings.TrimSpace(req.Addon), qty)
+		if err != nil {
+			return nil, err
+		}
+		return addonNodes(a), nil
+	case "modifyAddon":
+		aid, err := id("addon_id", req.AddonID)
+		if err != nil {
+			return nil, err
+		}
+		qty, err := id("quantity", req.Quantity)
+		if err != nil {
+			return nil, err
+		}
+		a, err := h.svc.ModifyAddon(ctx, c, aid, qty)
+		if err != nil {
+			return nil, err
+		}
+		return addonNodes(a), nil
+	case "deleteAddon":
+		aid, err := id("addon_id", req.AddonID)
+		if err != nil {
+			return nil, err
+		}
+		if err := h.svc.DeleteAddon(ctx, c, aid); err != nil {
+			return nil, err
+		}
+		return []*Node{text("addon_id", aid), text("status", "deleted")}, nil
+	case "getIpAddresses":
+		ips := h.svc.Config().EgressIPs
+		if len(ips) == 0 {
+			return nil, methodError("no addresses are configured on this Palisade; its operator sets them with --egress-ip")
+		}
+		list := &Node{Name: "ip_addresses"}
+		for _, ip := range ips {
+			list.Kids = append(list.Kids, text("ip", ip))
+		}
+		return []*Node{list}, nil
+	case "freeScan":
+		d := strings.TrimSpace(req.Domain)
+		if d == "" && req.Site != nil {
+			d = strings.TrimSpace(req.Site.Domain)
+		}
+		if d == "" {
+			return nil, methodError("domain is required")
+		}
+		domain, err := core.NormalizeDomain(d)
+		if err != nil {
+			return nil, err
+		}
+		res, err := h.scanner.Scan(ctx, domain)
+		if err != nil {
+			return nil, methodError("scan of " + domain + " failed: " + err.Error())
+		}
+		probe := func(name string, p scan.Probe) *Node {
+			n := &Node{Name: name, Kids: []*Node{text("answers", yesNo(p.OK))}}
+			if p.OK {
+				n.Kids = append(n.Kids, text("status", p.Status))
+			} else {
+				n.Kids = append(n.Kids, text("error", p.Error))
+			}
+			return n
+		}
+		return []*Node{text("domain", domain), text("addresses", strings.Join(res.Addresses, " ")), probe("http", res.HTTP), probe("https", res.HTTPS),
+			text("palisade", map[bool]string{true: "detected", false: "not detected"}[res.Palisade]), text("note", res.PalisadeNote)}, nil
+	}
+	return nil, methodError("unknown method " + req.Method)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func addonNodes(a core.Addon) []*Node {
+	return []*Node{text("addon_id", a.ID), text("site_id", a.WebsiteID), text("addon", a.Product), text("quantity", a.Quantity), text("status", a.Status)}
+}
+
+func (h *Handler) provisionAccount(ctx context.Context, c core.Caller, req *Request) ([]*Node, error) {
+	if req.Account == nil {
+		return nil, methodError("account information (<account>) is required")
+	}
+	acc := req.Account
+	var domain, plan string
+	if req.Site != nil {
+		domain, plan = strings.TrimSpace(req.Site.Domain), strings.TrimSpace(req.Site.Subscription)
+		if domain == "" {
+			return nil, methodError("site information needs a domain")
+		}
+		if plan == "" {
+			return nil, methodError("site information needs a subscription")
+		}
+	}
+	in := core.Provision{
+		Account:  core.SubaccountCreate{Email: acc.Email, FirstName: acc.FirstName, LastName: acc.LastName, Company: acc.Company, Country: acc.Country, Address: acc.Address, Lang: acc.Lang},
+		Password: acc.Password, Domain: domain, Plan: plan, MustBeNew: true,
+	}
+	if acc.AccountID != "" {
+		// A site for an existing account: the account is found by its id.
+		aid, err := id("account_id", acc.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		a, err := h.svc.Subaccount(ctx, c, aid)
+		if err != nil {
+			return nil, methodError("account_id not found")
+		}
+		if domain == "" {
+			return nil, methodError("site information (<site>) is required to add a site to an account")
+		}
+		in.Account = core.SubaccountCreate{Email: a.Email}
+		in.MustBeNew, in.Password = false, ""
+	}
+	a, w, err := h.svc.ProvisionAccount(ctx, c, in)
+	if err != nil {
+		switch {
+		case core.ErrorField(err) == "plan":
+			return nil, methodError("Subscription doesn't exist")
+		case core.ErrorCode(err) == core.ECONFLICT && strings.HasPrefix(core.ErrorMessage(err), "account already exists"):
+			return nil, methodError("Account already exists")
+		case core.ErrorCode(err) == core.ECONFLICT:
+			return nil, methodError("Site already exists")
+		}
+		return nil, err
+	}
+	out := []*Node{text("account_id", a.ID), text("login", a.Email)}
+	if domain != "" {
+		out = append(out, text("site_id", w.ID), text("domain", w.Domain), text("status", w.Status), text("subscription", w.Plan.Name),
+			text("server_key", w.ServerKey), text("expires", w.ExpiresAt.UTC().Format("2006-01-02")))
+	}
+	return out, nil
+}
+
+func (h *Handler) modifyAccount(ctx context.Context, c core.Caller, req *Request) ([]*Node, error) {
+	siteKind := req.Subscription != "" || req.RenewalDate != "" || req.Status != ""
+	accountKind := req.Email != ""
+	switch {
+	case siteKind && accountKind:
+		return nil, methodError("modifyAccount changes either a site (subscription, renewal_date, status) or the account's email, not both at once")
+	case accountKind:
+		aid, err := id("account_id", req.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		a, err := h.svc.UpdateSubaccountEmail(ctx, c, aid, req.Email)
+		if err != nil {
+			return nil, err
+		}
+		return []*Node{text("account_id", a.ID), text("login", a.Email)}, nil
+	case !siteKind:
+		return nil, methodError("nothing to change: give subscription, renewal_date or status (with site_id), or email (with account_id)")
+	}
+	siteID, err := id("site_id", req.SiteID)
+	if err != nil {
+		return nil, err
+	}
+	w, err := h.svc.WebsiteByID(ctx, c, siteID)
+	if err != nil {
+		return nil, err
+	}
+	if s := strings.TrimSpace(req.Status); s != "" {
+		st := map[string]string{"active": core.StatusOnline, "suspended": core.StatusPaused}[strings.ToLower(s)]
+		if st == "" {
+			return nil, methodError("status must be active or suspended, not " + strconv.Quote(s))
+		}
+		if w, err = h.svc.UpdateWebsite(ctx, c, w.Domain, core.WebsiteUpdate{Status: &st}, core.Match{}); err != nil {
+			return nil, err
+		}
+	}
+	if p := strings.TrimSpace(req.Subscription); p != "" {
+		if w, _, err = h.svc.ChangePlan(ctx, c, w.Domain, p, core.Match{}, core.Idem{}); err != nil {
+			if core.ErrorField(err) == "plan" {
+				return nil, methodError("Subscription doesn't exist")
+			}
+			return nil, err
+		}
+	}
+	if d := strings.TrimSpace(req.RenewalDate); d != "" {
+		until, perr := time.Parse("2006-01-02", d)
+		if perr != nil {
+			return nil, methodError("renewal_date must be a date as YYYY-MM-DD, not " + strconv.Quote(d))
+		}
+		if w, err = h.svc.RenewUntil(ctx, c, w.Domain, until); err != nil {
+			return nil, err
+		}
+	}
+	return siteNodes(w), nil
+}
+
+func siteNodes(w core.Website) []*Node {
+	return []*Node{text("site_id", w.ID), text("domain", w.Domain), text("status", siteStatus(w.Status)), text("subscription", w.Plan.Name),
+		text("expires", w.ExpiresAt.UTC().Format("2006-01-02"))}
+}
+
+// siteStatus words a website's status for this protocol.
+func siteStatus(s string) string {
+	switch s {
+	case core.StatusPaused:
+		return "suspended"
+	case core.StatusDeleted:
+		return "deleted"
+	case core.StatusSetup:
+		return "pending"
+	}
+	return "active"
+}
+
+func (h *Handler) accountNode(ctx context.Context, c core.Caller, a core.Subaccount) (*Node, error) {
+	ws, err := h.svc.Websites(ctx, c, core.WebsiteFilter{SubaccountID: a.ID})
+	if err != nil {
+		return nil, err
+	}
+	sites := &Node{Name: "sites"}
+	for _, w := range ws {
+		sites.Kids = append(sites.Kids, &Node{Name: "site", Kids: siteNodes(w)})
+	}
+	return &Node{Name: "account", Kids: []*Node{text("account_id", a.ID), text("login", a.Email), text("first_name", a.FirstName),
+		text("last_name", a.LastName), text("company", a.Company), sites}}, nil
+}
+
+func (h *Handler) getAccounts(ctx context.Context, c core.Caller, req *Request) ([]*Node, error) {
+	limit, offset := 50, 0
+	if req.Limit != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(req.Limit))
+		if err != nil || n < 1 || n > 500 {
+			return nil, methodError("limit must be between 1 and 500")
+		}
+		limit = n
+	}
+	if req.Offset != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(req.Offset))
+		if err != nil || n < 0 {
+			return nil, methodError("offset must be 0 or more")
+		}
+		offset = n
+	}
+	all, err := h.svc.Subaccounts(ctx, c, core.SubaccountFilter{})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	total := len(all)
+	if offset > len(all) {
+		offset = len(all)
+	}
+	page := all[offset:min(offset+limit, len(all))]
+	list := &Node{Name: "accounts"}
+	for _, a := range page {
+		n, err := h.accountNode(ctx, c, a)
+		if err != nil {
+			return nil, err
+		}
+		list.Kids = append(list.Kids, n)
+	}
+	return []*Node{text("total", total), text("limit", limit), text("offset", offset), list}, nil
+}
+
+func (h *Handler) getStatus(ctx context.Context, c core.Caller, req *Request) ([]*Node, error) {
+	var a core.Subaccount
+	switch {
+	case req.AccountID != "":
+		aid, err := id("account_id", req.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		if a, err = h.svc.Subaccount(ctx, c, aid); err != nil {
+			return nil, methodError("account_id not found")
+		}
+	case req.Login != "":
+		as, err := h.svc.Subaccounts(ctx, c, core.SubaccountFilter{Email: req.Login, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(as) == 0 {
+			return nil, methodError("login not found")
+		}
+		a = as[0]
+	case req.Domain != "", req.SiteID != "":
+		var w core.Website
+		var err error
+		if req.SiteID != "" {
+			sid, ierr := id("site_id", req.SiteID)
+			if ierr != nil {
+				return nil, ierr
+			}
+			w, err = h.svc.WebsiteByID(ctx, c, sid)
+		} else {
+			w, err = h.svc.Website(ctx, c, req.Domain)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if w.SubaccountID == 0 {
+			return []*Node{{Name: "site", Kids: siteNodes(w)}}, nil
+		}
+		if a, err = h.svc.Subaccount(ctx, c, w.SubaccountID); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, methodError("give account_id, login, domain or site_id")
+	}
+	n, err := h.accountNode(ctx, c, a)
+	if err != nil {
+		return nil, err
+	}
+	return []*Node{n}, nil
+}

@@ -1,0 +1,260 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Account-level operations of the provisioning protocols: a customer
+// (subaccount) with its websites, and websites' add-on products.
+
+// WebsiteByID returns one of the caller's websites that is not deleted.
+func (s *Service) WebsiteByID(ctx context.Context, c Caller, id int64) (Website, error) {
+	var w Website
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		w, err = tx.WebsiteByID(ctx, c.PartnerID, id)
+		return err
+	})
+	if ErrorCode(err) == ENOTFOUND || err == nil && w.Status == StatusDeleted {
+		return Website{}, Errorf(ENOTFOUND, "site_id %d not found", id)
+	}
+	if err != nil {
+		return Website{}, err
+	}
+	return w, s.openServerKey(&w)
+}
+
+// UpdateSubaccountEmail changes a customer's email (unique per partner).
+func (s *Service) UpdateSubaccountEmail(ctx context.Context, c Caller, id int64, email string) (Subaccount, error) {
+	e, err := normalizeEmail(email)
+	if err != nil {
+		return Subaccount{}, err
+	}
+	var a Subaccount
+	err = s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		a, err = tx.Subaccount(ctx, c.PartnerID, id)
+		if ErrorCode(err) == ENOTFOUND {
+			return Errorf(ENOTFOUND, "account_id %d not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		if a.Email == e {
+			return nil
+		}
+		others, err := tx.Subaccounts(ctx, c.PartnerID, SubaccountFilter{Email: e, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(others) > 0 {
+			return Errorf(ECONFLICT, "another account (id %d) already has the email %s", others[0].ID, e)
+		}
+		old := a.Email
+		if err := tx.SetSubaccountEmail(ctx, c.PartnerID, id, e); err != nil {
+			return err
+		}
+		a.Email = e
+		return s.audit(ctx, tx, c, s.clock(), "user", strconv.FormatInt(id, 10), "change_email", map[string]any{"email": old}, map[string]any{"email": e})
+	})
+	if err != nil {
+		return Subaccount{}, err
+	}
+	return a, s.openSubaccountKey(&a)
+}
+
+// DeleteAccount deletes a customer and every website of theirs, in one
+// transaction (each website gets its "deleted" email).
+func (s *Service) DeleteAccount(ctx context.Context, c Caller, id int64) (int, error) {
+	n := 0
+	err := s.store.Update(ctx, func(tx Tx) error {
+		now := s.clock()
+		a, err := tx.Subaccount(ctx, c.PartnerID, id)
+		if ErrorCode(err) == ENOTFOUND {
+			return Errorf(ENOTFOUND, "account_id %d not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		ws, err := tx.Websites(ctx, c.PartnerID, WebsiteFilter{SubaccountID: id})
+		if err != nil {
+			return err
+		}
+		for _, w := range ws {
+			if _, err := s.mutateWebsite(ctx, tx, c, w.Domain, Match{}, "delete", now, func(w *Website) (bool, error) {
+				w.Status = StatusDeleted
+				w.DeletedAt = &now
+				return true, nil
+			}); err != nil {
+				return err
+			}
+			n++
+		}
+		if err := tx.DeleteSubaccount(ctx, c.PartnerID, id, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, now, "user", strconv.FormatInt(id, 10), "delete", map[string]any{"email": a.Email, "websites": n}, nil)
+	})
+	if err == nil && n > 0 {
+		s.notify()
+	}
+	return n, err
+}
+
+// RenewUntil renews a website so that it expires on the given date, which
+// must be a whole number of months after its current expiry date.
+func (s *Service) RenewUntil(ctx context.Context, c Caller, domain string, until time.Time) (Website, error) {
+	w, err := s.Website(ctx, c, domain)
+	if err != nil {
+		return Website{}, err
+	}
+	cur := w.ExpiresAt.UTC()
+	y, m, d := until.Date()
+	if d != cur.Day() || !until.After(cur) {
+		return Website{}, FieldError("renewal_date", "renewal_date must be a whole number of months after the current expiry %s (such as %s)", cur.Format("2006-01-02"), cur.AddDate(0, 1, 0).Format("2006-01-02"))
+	}
+	months := (y-cur.Year())*12 + int(m-cur.Month())
+	w, _, err = s.Renew(ctx, c, domain, months, Match{WebsiteID: w.ID, Version: w.Version}, Idem{})
+	return w, err
+}
+
+// Add-on products. extra_requests adds Quantity × 10,000 requests a month
+// to a website's quota.
+const (
+	AddonExtraRequests = "extra_requests"
+	AddonUnitRequests  = 10_000
+	// MaxAddonQuantity bounds one add-on.
+	MaxAddonQuantity = 10_000
+)
+
+func (s *Service) addonUnitPrice() Cents {
+	if s.cfg.AddonUnitPrice > 0 {
+		return s.cfg.AddonUnitPrice
+	}
+	return DefaultAddonUnitPrice
+}
+
+// DefaultAddonUnitPrice is the monthly price of 10,000 extra requests.
+const DefaultAddonUnitPrice Cents = 250
+
+func checkAddon(product string, qty int64) error {
+	if product != AddonExtraRequests {
+		return FieldError("addon", "unknown add-on %q; the add-on products are: %s", product, AddonExtraRequests)
+	}
+	if qty < 1 || qty > MaxAddonQuantity {
+		return FieldError("quantity", "quantity must be between 1 and %d", MaxAddonQuantity)
+	}
+	return nil
+}
+
+// chargeAddon charges units more add-on units for the rest of w's period.
+func (s *Service) chargeAddon(ctx context.Context, tx Tx, c Caller, w Website, units int64, now time.Time, what string) error {
+	if units <= 0 {
+		return nil
+	}
+	p, err := tx.Partner(ctx, c.PartnerID, true)
+	if err != nil {
+		return err
+	}
+	left := w.ExpiresAt.Sub(now)
+	charge := ProRata(s.addonUnitPrice()*Cents(units), int64(left/time.Second), int64(billingMonth/time.Second))
+	reason := fmt.Sprintf("%s on %s: %d × %d extra requests a month for the %s left of the period", what, w.Domain, units, AddonUnitRequests, roundDays(left))
+	return s.post(ctx, tx, &p, c, now, -charge, LedgerCharge, reason, w.ID)
+}
+
+// ProvisionAddon adds an add-on to a website, charged pro rata for the rest
+// of the period and with every renewal.
+func (s *Service) ProvisionAddon(ctx context.Context, c Caller, websiteID int64, product string, qty int64) (Addon, error) {
+	product = strings.TrimSpace(product)
+	if err := checkAddon(product, qty); err != nil {
+		return Addon{}, err
+	}
+	var a Addon
+	err := s.store.Update(ctx, func(tx Tx) error {
+		now := s.clock()
+		w, err := tx.WebsiteByID(ctx, c.PartnerID, websiteID)
+		if ErrorCode(err) == ENOTFOUND || err == nil && w.Status == StatusDeleted {
+			return Errorf(ENOTFOUND, "site_id %d not found", websiteID)
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.chargeAddon(ctx, tx, c, w, qty, now, "add-on "+product); err != nil {
+			return err
+		}
+		a = Addon{PartnerID: c.PartnerID, WebsiteID: w.ID, Domain: w.Domain, Product: product, Quantity: qty, Status: "active", CreatedAt: now, UpdatedAt: now}
+		if err := tx.InsertAddon(ctx, &a); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, now, "addon", strconv.FormatInt(a.ID, 10), "create", nil, map[string]any{"website": w.Domain, "product": product, "quantity": qty})
+	})
+	return a, err
+}
+
+// ModifyAddon changes an add-on's quantity; an increase is charged pro
+// rata, a decrease refunds nothing and applies from the next renewal.
+func (s *Service) ModifyAddon(ctx context.Context, c Caller, id, qty int64) (Addon, error) {
+	var a Addon
+	err := s.store.Update(ctx, func(tx Tx) error {
+		now := s.clock()
+		var err error
+		a, err = tx.Addon(ctx, c.PartnerID, id, true)
+		if ErrorCode(err) == ENOTFOUND || err == nil && a.Status != "active" {
+			return Errorf(ENOTFOUND, "addon_id %d not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkAddon(a.Product, qty); err != nil {
+			return err
+		}
+		w, err := tx.WebsiteByID(ctx, c.PartnerID, a.WebsiteID)
+		if err != nil {
+			return err
+		}
+		if err := s.chargeAddon(ctx, tx, c, w, qty-a.Quantity, now, "more add-on "+a.Product); err != nil {
+			return err
+		}
+		old := a.Quantity
+		a.Quantity, a.UpdatedAt = qty, now
+		if err := tx.UpdateAddon(ctx, &a); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, now, "addon", strconv.FormatInt(id, 10), "modify", map[string]any{"quantity": old}, map[string]any{"quantity": qty})
+	})
+	return a, err
+}
+
+// DeleteAddon removes an add-on; nothing is refunded.
+func (s *Service) DeleteAddon(ctx context.Context, c Caller, id int64) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		now := s.clock()
+		a, err := tx.Addon(ctx, c.PartnerID, id, true)
+		if ErrorCode(err) == ENOTFOUND || err == nil && a.Status != "active" {
+			return Errorf(ENOTFOUND, "addon_id %d not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		a.Status, a.UpdatedAt = "deleted", now
+		if err := tx.UpdateAddon(ctx, &a); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, now, "addon", strconv.FormatInt(id, 10), "delete", map[string]any{"quantity": a.Quantity}, nil)
+	})
+}
+
+// Addons lists a website's active add-ons.
+func (s *Service) Addons(ctx context.Context, c Caller, websiteID int64) ([]Addon, error) {
+	var as []Addon
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		as, err = tx.Addons(ctx, c.PartnerID, websiteID)
+		return err
+	})
+	return as, err
+}
