@@ -37,7 +37,7 @@ type Stack struct {
 }
 
 // New starts a Palisade with one partner ("host", 1000.00 credit).
-func New(t testing.TB) *Stack {
+func New(t testing.TB, configure ...func(*core.Config)) *Stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -54,7 +54,11 @@ func New(t testing.TB) *Stack {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	svc := core.NewService(db, box, core.Config{PublicURL: url, Nodes: []string{url}}, core.WithChangeHook(prot.Changed))
+	cfg := core.Config{PublicURL: url, Nodes: []string{url}}
+	for _, fn := range configure {
+		fn(&cfg)
+	}
+	svc := core.NewService(db, box, cfg, core.WithChangeHook(prot.Changed))
 	prot.SetService(svc)
 	keys, err := svc.ChallengeKeys(ctx)
 	if err != nil {

@@ -500,7 +500,7 @@ func (h *Handler) provisionAccount(ctx context.Context, c core.Caller, req *Requ
 	}
 	out := []*Node{text("account_id", a.ID), text("login", a.Email)}
 	if domain != "" {
-		out = append(out, text("site_id", w.ID), text("domain", w.Domain), text("status", w.Status), text("subscription", w.Plan.Name),
+		out = append(out, text("site_id", w.ID), text("domain", w.Domain), text("status", siteStatus(w.Status)), text("subscription", w.Plan.Name),
 			text("server_key", w.ServerKey), text("expires", w.ExpiresAt.UTC().Format("2006-01-02")))
 	}
 	return out, nil

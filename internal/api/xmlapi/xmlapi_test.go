@@ -29,9 +29,9 @@ type env struct {
 	pass   string
 }
 
-func newEnv(t *testing.T, scanner *scan.Scanner) *env {
+func newEnv(t *testing.T, scanner *scan.Scanner, configure ...func(*core.Config)) *env {
 	t.Helper()
-	e := testenv.New(t)
+	e := testenv.New(t, configure...)
 	if err := e.Service.AllowIP(context.Background(), core.Operator(), e.Caller.PartnerID, "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestMethods(t *testing.T) {
 	wantErr(t, e.call(t, "provisionAccount", account+`<site><domain>shop.example.com</domain><subscription>gold</subscription></site>`), "Subscription doesn't exist")
 	p := ok(t, e.call(t, "provisionAccount", account+site))
 	accountID, siteID := p.get("account_id"), p.get("site_id")
-	if accountID == "" || siteID == "" || p.get("status") != "setup" || !strings.HasPrefix(p.get("server_key"), "sk_") {
+	if accountID == "" || siteID == "" || p.get("status") != "pending" || !strings.HasPrefix(p.get("server_key"), "sk_") {
 		t.Fatalf("provision: %s", p.raw)
 	}
 	if r := e.call(t, "provisionAccount", account+`<site><domain>blog.example.com</domain><subscription>10k</subscription></site>`); r.err() != "Account already exists" {
@@ -356,6 +356,10 @@ func TestFreeScanAndIPs(t *testing.T) {
 	}
 	wantErr(t, e2.call(t, "freeScan", "<domain>not a domain!</domain>"), "")
 	wantErr(t, e2.call(t, "freeScan", ""), "domain is required")
+	e4 := newEnv(t, nil, func(c *core.Config) { c.EgressIPs = []string{"192.0.2.10", "2001:db8::10"} })
+	if r = ok(t, e4.call(t, "getIpAddresses", "")); !strings.Contains(r.raw, "<ip_addresses><ip>192.0.2.10</ip><ip>2001:db8::10</ip></ip_addresses>") {
+		t.Fatalf("getIpAddresses: %s", r.raw)
+	}
 	// By default private addresses are refused.
 	e3 := newEnv(t, &scan.Scanner{Resolve: func(ctx context.Context, host string) ([]netip.Addr, error) {
 		return []netip.Addr{netip.MustParseAddr("10.1.2.3")}, nil
