@@ -129,4 +129,3 @@ func tokenOf(t *testing.T, u string) string {
 	}
 	return pu.Query().Get("token")
 }
-
