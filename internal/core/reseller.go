@@ -70,12 +70,7 @@ func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, tim
 	if found == nil {
 		return Caller{}, "", Errorf(EUNAUTHORIZED, "invalid hash")
 	}
-	c := Caller{
-		PartnerID: found.PartnerID,
-		Actor:     "partner:" + strconv.FormatInt(found.PartnerID, 10) + " key:" + found.Prefix,
-		Protocol:  ProtocolGP,
-		SourceIP:  ip.String(),
-	}
+	c := keyCaller(*found, ProtocolGP, ip)
 	err = s.store.Update(ctx, func(tx Tx) error {
 		return tx.InsertNonce(ctx, found.PartnerID, domain, timestamp, hash, s.clock())
 	})
@@ -114,12 +109,7 @@ func (s *Service) AuthenticateXML(ctx context.Context, user, password string, ip
 	if !k.Allows(ip) {
 		return Caller{}, Errorf(EFORBIDDEN, "access denied: %s is not an allowed address for this account", ip)
 	}
-	return Caller{
-		PartnerID: k.PartnerID,
-		Actor:     "partner:" + strconv.FormatInt(k.PartnerID, 10) + " key:" + k.Prefix,
-		Protocol:  ProtocolXML,
-		SourceIP:  ip.String(),
-	}, nil
+	return keyCaller(k, ProtocolXML, ip), nil
 }
 
 // PurgeNonces forgets GP nonces older than NonceRetention.

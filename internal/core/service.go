@@ -674,12 +674,17 @@ func (s *Service) Authenticate(ctx context.Context, key string, ip netip.Addr, p
 	if !k.Allows(ip) {
 		return Caller{}, Errorf(EFORBIDDEN, "source address %s is not allowed to use this API key", ip)
 	}
+	return keyCaller(k, protocol, ip), nil
+}
+
+// keyCaller is the Caller of a partner's API key used through protocol.
+func keyCaller(k APIKey, protocol string, ip netip.Addr) Caller {
 	return Caller{
 		PartnerID: k.PartnerID,
 		Actor:     "partner:" + strconv.FormatInt(k.PartnerID, 10) + " key:" + k.Prefix,
 		Protocol:  protocol,
 		SourceIP:  ip.String(),
-	}, nil
+	}
 }
 
 // Partner returns the caller's own partner record, with its balance.

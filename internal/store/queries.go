@@ -193,7 +193,11 @@ func (t *tx) APIKeyByHash(ctx context.Context, hash string) (core.APIKey, error)
 }
 
 func (t *tx) APIKeys(ctx context.Context, partnerID int64) ([]core.APIKey, error) {
-	rows, err := t.query(ctx, "SELECT "+keyCols+" FROM partner_api_keys WHERE partner_id = $1 AND revoked_at IS NULL ORDER BY id", partnerID)
+	return t.keys(ctx, "SELECT "+keyCols+" FROM partner_api_keys WHERE partner_id = $1 AND revoked_at IS NULL ORDER BY id", partnerID)
+}
+
+func (t *tx) keys(ctx context.Context, q string, args ...any) ([]core.APIKey, error) {
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

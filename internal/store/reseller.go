@@ -13,20 +13,7 @@ import (
 // templates, single-sign-on tokens and sessions, add-ons.
 
 func (t *tx) AllAPIKeys(ctx context.Context) ([]core.APIKey, error) {
-	rows, err := t.query(ctx, "SELECT "+keyCols+" FROM partner_api_keys WHERE revoked_at IS NULL ORDER BY id")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []core.APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return t.keys(ctx, "SELECT "+keyCols+" FROM partner_api_keys WHERE revoked_at IS NULL ORDER BY id")
 }
 
 func (t *tx) SetSubaccountPassword(ctx context.Context, partnerID, id int64, hash string) error {

@@ -234,6 +234,15 @@ func emailTime(name, v string) (time.Time, error) {
 	return t, nil
 }
 
+// ids reads the optional account_id and site_id.
+func (req *Request) ids() (accountID, siteID int64, err error) {
+	if accountID, err = optID("account_id", req.AccountID); err != nil {
+		return 0, 0, err
+	}
+	siteID, err = optID("site_id", req.SiteID)
+	return accountID, siteID, err
+}
+
 func (h *Handler) dispatch(ctx context.Context, c core.Caller, req *Request) ([]*Node, error) {
 	switch req.Method {
 	case "provisionAccount":
@@ -241,11 +250,7 @@ func (h *Handler) dispatch(ctx context.Context, c core.Caller, req *Request) ([]
 	case "modifyAccount":
 		return h.modifyAccount(ctx, c, req)
 	case "deleteAccount":
-		accountID, err := optID("account_id", req.AccountID)
-		if err != nil {
-			return nil, err
-		}
-		siteID, err := optID("site_id", req.SiteID)
+		accountID, siteID, err := req.ids()
 		if err != nil {
 			return nil, err
 		}
@@ -270,11 +275,7 @@ func (h *Handler) dispatch(ctx context.Context, c core.Caller, req *Request) ([]
 		}
 		return nil, methodError("account_id or site_id is required")
 	case "createToken":
-		accountID, err := optID("account_id", req.AccountID)
-		if err != nil {
-			return nil, err
-		}
-		siteID, err := optID("site_id", req.SiteID)
+		accountID, siteID, err := req.ids()
 		if err != nil {
 			return nil, err
 		}
