@@ -50,11 +50,12 @@ func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, tim
 		if len(k.AllowedCIDRs) == 0 {
 			continue // GP keys are bound to the reseller's addresses
 		}
-		plain, err := s.box.Open(k.Sealed)
+		plain, inner, err := s.gpKey(k)
 		if err != nil {
 			return Caller{}, "", err
 		}
-		if subtle.ConstantTimeCompare([]byte(GPHash(plain, domain, timestamp)), []byte(hash)) != 1 {
+		sum := sha1.Sum([]byte(inner + domain + timestamp))
+		if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(hash)) != 1 {
 			continue
 		}
 		if !k.Allows(ip) {
@@ -78,6 +79,23 @@ func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, tim
 		return Caller{}, "", err
 	}
 	return c, key, nil
+}
+
+// gpKey returns an API key in the clear and its sha1 (hex), opened once and
+// then remembered by key id: keys never change, a rotation makes new ones.
+func (s *Service) gpKey(k *APIKey) (plain, inner string, err error) {
+	if v, ok := s.gpKeys.Load(k.ID); ok {
+		e := v.([2]string)
+		return e[0], e[1], nil
+	}
+	plain, err = s.box.Open(k.Sealed)
+	if err != nil {
+		return "", "", err
+	}
+	h := sha1.Sum([]byte(strings.TrimSpace(plain)))
+	inner = hex.EncodeToString(h[:])
+	s.gpKeys.Store(k.ID, [2]string{plain, inner})
+	return plain, inner, nil
 }
 
 // AuthenticateXML resolves the XML API's user (the partner's name, any

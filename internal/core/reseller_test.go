@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
 )
@@ -128,4 +130,32 @@ func tokenOf(t *testing.T, u string) string {
 		t.Fatalf("login URL %q", u)
 	}
 	return pu.Query().Get("token")
+}
+
+// BenchmarkAuthenticateGP: finding the partner of a GP request among 200
+// address-bound keys (the hash names no partner, so every key is tried),
+// and recording its nonce, on SQLite.
+func BenchmarkAuthenticateGP(b *testing.B) {
+	db := storetest.SQLite(b)
+	box, _ := secret.NewBox(make([]byte, secret.KeySize), nil)
+	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test"})
+	ctx := context.Background()
+	var key string
+	for i := 0; i < 200; i++ {
+		_, k, err := svc.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "p" + strconv.Itoa(i), AllowedIPs: []string{"198.51.100.0/24"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		key = k // the last one: every other key is tried first
+	}
+	ip := netip.MustParseAddr("198.51.100.9")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		ts := strconv.Itoa(i)
+		if _, _, err := svc.AuthenticateGP(ctx, ip, "shop.example.com", ts, core.GPHash(key, "shop.example.com", ts)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

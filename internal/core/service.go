@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/secret"
@@ -82,6 +83,8 @@ type Service struct {
 	onChange func()
 	// mailKick wakes RunMailer when emails may have been queued.
 	mailKick chan struct{}
+	// gpKeys caches opened API keys for GP hashing (id → [key, sha1 hex]).
+	gpKeys sync.Map
 }
 
 // Option customises a Service, mostly for tests.

@@ -2,7 +2,9 @@ package core
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/url"
 	"strconv"
 	"strings"
@@ -134,11 +136,12 @@ func (s *Service) LoginWithGPLink(ctx context.Context, domain, timestamp, hash, 
 		if len(keys[i].AllowedCIDRs) == 0 {
 			continue
 		}
-		plain, err := s.box.Open(keys[i].Sealed)
+		_, inner, err := s.gpKey(&keys[i])
 		if err != nil {
 			return Login{}, err
 		}
-		if subtle.ConstantTimeCompare([]byte(GPHash(plain, domain, timestamp)), []byte(hash)) == 1 {
+		sum := sha1.Sum([]byte(inner + domain + timestamp))
+		if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(hash)) == 1 {
 			found = &keys[i]
 			break
 		}
