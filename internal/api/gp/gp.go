@@ -11,9 +11,11 @@ package gp
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -91,16 +93,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		write(w, http.StatusMethodNotAllowed, status("Use POST with form fields domain, hash and timestamp"))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
+	form, err := ReadForm(r.Body)
+	if err != nil {
 		write(w, http.StatusBadRequest, status("The form could not be read: send application/x-www-form-urlencoded fields of at most 16 KiB"))
 		return
-	}
-	form := map[string]string{}
-	for k, v := range r.PostForm {
-		if len(v) > 0 {
-			form[strings.ToLower(k)] = strings.TrimSpace(v[0])
-		}
 	}
 	req := &request{endpoint: ep, form: form}
 	for _, f := range []string{"domain", "hash", "timestamp"} {
@@ -126,6 +122,30 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	write(w, http.StatusOK, a)
+}
+
+// ReadForm reads a GP request body: URL-encoded fields of at most 16 KiB in
+// all, names in any case (the first value of each counts), values trimmed.
+func ReadForm(body io.Reader) (map[string]string, error) {
+	b, err := io.ReadAll(io.LimitReader(body, maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxBody {
+		return nil, errors.New("the form is larger than 16 KiB")
+	}
+	vals, err := url.ParseQuery(string(b))
+	if err != nil {
+		return nil, err
+	}
+	form := make(map[string]string, len(vals))
+	for k, v := range vals {
+		k = strings.ToLower(k)
+		if _, seen := form[k]; !seen && len(v) > 0 {
+			form[k] = strings.TrimSpace(v[0])
+		}
+	}
+	return form, nil
 }
 
 func knownEndpoint(ep string) bool {

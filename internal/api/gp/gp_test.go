@@ -380,3 +380,25 @@ func FuzzDecryptPassword(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadForm: any body is read or refused, never a panic; what is read
+// has lower-case names and trimmed values, within the size limit.
+func FuzzReadForm(f *testing.F) {
+	f.Add("domain=shop.example.com&hash=0123&timestamp=42")
+	f.Add("Domain=%20a%20&domain=b&password=a+b%2Bc%3D")
+	f.Add("%zz=1")
+	f.Fuzz(func(t *testing.T, body string) {
+		form, err := gp.ReadForm(strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		if len(body) > 16<<10 {
+			t.Fatal("an oversized form was read")
+		}
+		for k, v := range form {
+			if k != strings.ToLower(k) || v != strings.TrimSpace(v) {
+				t.Fatalf("field %q=%q", k, v)
+			}
+		}
+	})
+}
