@@ -35,6 +35,7 @@ type Protector struct {
 	// keySource gives the challenge keys on each reload (nil: fixed keys).
 	keySource func(context.Context) (*challenge.Keys, error)
 	spentWarn everyMinute // logs "Redis does not answer" at most once a minute
+	reloadMu  sync.Mutex  // one Reload at a time
 
 	mu       sync.Mutex
 	reported map[int64]bool // websites whose first traffic was queued
@@ -112,6 +113,8 @@ func (p *Protector) Changed() {
 // (palisade challenge rotate-key, on any node) reaches every running node
 // within one reload interval.
 func (p *Protector) RefreshChallengeKeys(keys func(context.Context) (*challenge.Keys, error)) {
+	p.reloadMu.Lock() // Reload reads it
+	defer p.reloadMu.Unlock()
 	p.keySource = keys
 }
 
@@ -132,8 +135,12 @@ func (p *Protector) refreshKeys(ctx context.Context) {
 	}
 }
 
-// Reload loads every website into a new engine snapshot now.
+// Reload loads every website into a new engine snapshot now. Reloads run
+// one at a time, so a snapshot read before a change can never replace one
+// read after it.
 func (p *Protector) Reload(ctx context.Context) error {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
 	p.refreshKeys(ctx)
 	sites, err := p.svc.EngineSites(ctx)
 	if err != nil {
