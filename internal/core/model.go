@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strings"
 	"net/netip"
 	"time"
 )
@@ -63,6 +64,36 @@ type Partner struct {
 	// challenge and deny pages instead of the partner's account name.
 	BrandName string `json:"brand_name"`
 	BrandLogo string `json:"brand_logo"`
+	// BrandColor (#rrggbb) and SupportURL style the dashboards;
+	// EmbedOrigins may show the customer pages in an iframe (space-separated
+	// origins such as https://panel.example.net; none: no framing).
+	BrandColor   string `json:"brand_color"`
+	SupportURL   string `json:"support_url"`
+	EmbedOrigins string `json:"-"`
+}
+
+// Branding is what a partner shows its customers.
+type Branding struct {
+	Name         string   `json:"name"`
+	Logo         string   `json:"logo"`
+	Color        string   `json:"color"`
+	SupportURL   string   `json:"support_url"`
+	EmbedOrigins []string `json:"embed_origins"`
+}
+
+// Branding returns the partner's branding, with defaults filled in.
+func (p Partner) Branding() Branding {
+	b := Branding{Name: p.BrandName, Logo: p.BrandLogo, Color: p.BrandColor, SupportURL: p.SupportURL, EmbedOrigins: strings.Fields(p.EmbedOrigins)}
+	if b.Name == "" {
+		b.Name = p.Name
+	}
+	if b.Color == "" {
+		b.Color = "#2f5bd3"
+	}
+	if b.EmbedOrigins == nil {
+		b.EmbedOrigins = []string{}
+	}
+	return b
 }
 
 // APIKey is a partner's credential. The key itself is shown once; the store

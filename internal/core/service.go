@@ -585,38 +585,108 @@ func (s *Service) SetAllowDowngrade(ctx context.Context, c Caller, partnerID int
 }
 
 // SetBrand sets what visitors see on a partner's challenge and deny pages:
-// a display name and an https logo URL ("" for none).
-// The operator may brand any partner; a partner only itself.
+// a display name and an https logo URL ("" for none), keeping the rest of
+// its branding. The operator may brand any partner; a partner only itself.
 func (s *Service) SetBrand(ctx context.Context, c Caller, partnerID int64, name, logo string) error {
-	if c.PartnerID != 0 && c.PartnerID != partnerID {
-		return Errorf(EFORBIDDEN, "a partner can only change its own branding")
-	}
-	name = strings.TrimSpace(name)
-	if err := checkText("brand name", name, 100); err != nil {
+	var b Branding
+	err := s.store.View(ctx, func(tx Tx) error {
+		p, err := tx.Partner(ctx, partnerID, false)
+		b = p.Branding()
+		if p.BrandColor == "" {
+			b.Color = ""
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	if logo != "" {
-		u, err := url.Parse(logo)
-		if err != nil || u.Scheme != "https" || u.Host == "" || len(logo) > 500 {
-			return FieldError("logo", "the logo must be an https:// URL of at most 500 characters")
+	b.Name, b.Logo = name, logo
+	_, err = s.SetBranding(ctx, c, partnerID, b)
+	return err
+}
+
+// SetBranding replaces a partner's branding after checking it: a name of at
+// most 100 characters ("" for the account name), an https logo, a #rrggbb
+// colour, an http(s) support link, and embed origins as scheme://host[:port].
+func (s *Service) SetBranding(ctx context.Context, c Caller, partnerID int64, b Branding) (Branding, error) {
+	if c.PartnerID != 0 && c.PartnerID != partnerID {
+		return Branding{}, Errorf(EFORBIDDEN, "a partner can only change its own branding")
+	}
+	b.Name = strings.TrimSpace(b.Name)
+	if err := checkText("name", b.Name, 100); err != nil {
+		return Branding{}, err
+	}
+	if b.Logo != "" {
+		u, err := url.Parse(b.Logo)
+		if err != nil || u.Scheme != "https" || u.Host == "" || len(b.Logo) > 500 {
+			return Branding{}, FieldError("logo", "the logo must be an https:// URL of at most 500 characters")
 		}
 	}
+	if b.Color != "" && !isHexColor(b.Color) {
+		return Branding{}, FieldError("color", "color must be #rrggbb, such as #2f5bd3, not %q", b.Color)
+	}
+	if b.SupportURL != "" {
+		u, err := url.Parse(b.SupportURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "mailto") || len(b.SupportURL) > 500 {
+			return Branding{}, FieldError("support_url", "support_url must be an https://, http:// or mailto: link of at most 500 characters")
+		}
+	}
+	origins := make([]string, 0, len(b.EmbedOrigins))
+	for _, o := range b.EmbedOrigins {
+		norm, err := NormalizeOrigin(o)
+		if err != nil {
+			return Branding{}, err
+		}
+		origins = append(origins, norm)
+	}
+	if len(origins) > 20 {
+		return Branding{}, FieldError("embed_origins", "at most 20 origins")
+	}
+	b.EmbedOrigins = origins
 	err := s.store.Update(ctx, func(tx Tx) error {
 		p, err := tx.Partner(ctx, partnerID, true)
 		if err != nil {
 			return err
 		}
-		if err := tx.SetPartnerBrand(ctx, partnerID, name, logo); err != nil {
+		if err := tx.SetPartnerBranding(ctx, partnerID, b); err != nil {
 			return err
 		}
 		c.PartnerID = partnerID
-		return s.audit(ctx, tx, c, s.clock(), "partner", strconv.FormatInt(partnerID, 10), "brand",
-			map[string]any{"brand_name": p.BrandName, "brand_logo": p.BrandLogo}, map[string]any{"brand_name": name, "brand_logo": logo})
+		return s.audit(ctx, tx, c, s.clock(), "partner", strconv.FormatInt(partnerID, 10), "branding", p.Branding(), b)
 	})
-	if err == nil {
-		s.notify()
+	if err != nil {
+		return Branding{}, err
 	}
-	return err
+	s.notify()
+	return b, nil
+}
+
+func isHexColor(s string) bool {
+	if len(s) != 7 || s[0] != '#' {
+		return false
+	}
+	for _, r := range s[1:] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// NormalizeOrigin checks an origin (scheme://host[:port], no path) and
+// returns it in lower case.
+func NormalizeOrigin(o string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(o))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return "", FieldError("embed_origins", "%q is not an origin such as https://panel.example.net", o)
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+// Branding returns the caller's branding.
+func (s *Service) Branding(ctx context.Context, c Caller) (Branding, error) {
+	p, err := s.Partner(ctx, c)
+	return p.Branding(), err
 }
 
 // AllowIP adds an IP or CIDR to every active API key of a partner.

@@ -57,7 +57,7 @@ type Tx interface {
 	SetPartnerBalance(ctx context.Context, partnerID int64, balance Cents) error
 	SetPartnerAllowDowngrade(ctx context.Context, partnerID int64, allow bool) error
 	SetPartnerLists(ctx context.Context, partnerID int64, lists string) error
-	SetPartnerBrand(ctx context.Context, partnerID int64, name, logo string) error
+	SetPartnerBranding(ctx context.Context, partnerID int64, b Branding) error
 
 	InsertAPIKey(ctx context.Context, k *APIKey) error
 	APIKeyByHash(ctx context.Context, hash string) (APIKey, error)

@@ -168,7 +168,29 @@ func (e *Engine) Decide(p *Policy, r *Request) Verdict {
 	return v
 }
 
-func (e *Engine) decide(p *Policy, r *Request, v *Verdict) {
+// Explain says what Decide would answer for r under p, for the rule
+// editor's "test a request": it changes no state, so rate limits are not
+// consulted (their verdict depends on traffic) and clearances are ignored.
+func (e *Engine) Explain(p *Policy, r *Request) Verdict {
+	if p == nil {
+		return Verdict{Action: Grant, Unprotected: true, Reason: "unknown website"}
+	}
+	v := Verdict{Website: p.WebsiteID, Partner: p.PartnerID, FailClosed: p.failClosed}
+	if !p.protected() {
+		v.Unprotected, v.Reason = true, "website "+p.Status
+		if p.mode == modeOff {
+			v.Reason = "protection off"
+		}
+		return v
+	}
+	e.decideLimits(p, r, &v, false)
+	v.Monitored = p.mode == modeMonitor
+	return v
+}
+
+func (e *Engine) decide(p *Policy, r *Request, v *Verdict) { e.decideLimits(p, r, v, true) }
+
+func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 	ip := r.IP.Unmap()
 	switch {
 	case p.allow != nil && p.allow.Lookup(ip):
@@ -198,7 +220,7 @@ func (e *Engine) decide(p *Policy, r *Request, v *Verdict) {
 	c := e.cls.classify(r)
 	v.Category, v.Detail = c.category, c.detail
 	v.Action, v.Reason, v.Source = p.actions[c.category], c.category.String(), SourceCategory
-	if v.Action != Grant || c.verified || len(p.limits) == 0 {
+	if v.Action != Grant || c.verified || len(p.limits) == 0 || !limits {
 		return
 	}
 	now := e.now().UnixNano()

@@ -63,12 +63,12 @@ func (t *tx) InsertPlan(ctx context.Context, p *core.Plan) error {
 
 // ---- partners ----
 
-const partnerCols = "id, name, email, balance_cents, allow_downgrade, created_at, lists, brand_name, brand_logo"
+const partnerCols = "id, name, email, balance_cents, allow_downgrade, created_at, lists, brand_name, brand_logo, brand_color, support_url, embed_origins"
 
 func scanPartner(row interface{ Scan(...any) error }) (core.Partner, error) {
 	var p core.Partner
 	var bal int64
-	err := row.Scan(&p.ID, &p.Name, &p.Email, &bal, &p.AllowDowngrade, timeCol{&p.CreatedAt}, &p.Lists, &p.BrandName, &p.BrandLogo)
+	err := row.Scan(&p.ID, &p.Name, &p.Email, &bal, &p.AllowDowngrade, timeCol{&p.CreatedAt}, &p.Lists, &p.BrandName, &p.BrandLogo, &p.BrandColor, &p.SupportURL, &p.EmbedOrigins)
 	p.Balance = core.Cents(bal)
 	return p, err
 }
@@ -121,8 +121,9 @@ func (t *tx) SetPartnerBalance(ctx context.Context, partnerID int64, balance cor
 	return t.execOne(ctx, "partner", "UPDATE partners SET balance_cents = $1 WHERE id = $2", int64(balance), partnerID)
 }
 
-func (t *tx) SetPartnerBrand(ctx context.Context, partnerID int64, name, logo string) error {
-	return t.execOne(ctx, "partner", "UPDATE partners SET brand_name = $1, brand_logo = $2 WHERE id = $3", name, logo, partnerID)
+func (t *tx) SetPartnerBranding(ctx context.Context, partnerID int64, b core.Branding) error {
+	return t.execOne(ctx, "partner", "UPDATE partners SET brand_name = $1, brand_logo = $2, brand_color = $3, support_url = $4, embed_origins = $5 WHERE id = $6",
+		b.Name, b.Logo, b.Color, b.SupportURL, strings.Join(b.EmbedOrigins, " "), partnerID)
 }
 
 func (t *tx) SetPartnerLists(ctx context.Context, partnerID int64, lists string) error {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
 )
@@ -81,6 +82,63 @@ func (a *API) handleEmailTemplatePut() http.Handler {
 			return err
 		}
 		writeJSON(w, http.StatusOK, t)
+		return nil
+	})
+}
+
+// ---- branding and login links ----
+
+func (a *API) handleBrandingGet() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		b, err := a.svc.Branding(r.Context(), callerFrom(r.Context()))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, b)
+		return nil
+	})
+}
+
+func (a *API) handleBrandingPut() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		var b core.Branding
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&b); err != nil {
+			return core.Errorf(core.EINVALID, "send JSON {\"name\", \"logo\", \"color\", \"support_url\", \"embed_origins\": [...]}: %v", err)
+		}
+		c := callerFrom(r.Context())
+		b, err := a.svc.SetBranding(r.Context(), c, c.PartnerID, b)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, b)
+		return nil
+	})
+}
+
+func (a *API) handleWebsiteLoginLink() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		u, exp, err := a.svc.CreateLoginToken(r.Context(), callerFrom(r.Context()), core.ScopeCustomer, r.PathValue("domain"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"url": u, "expires_at": exp.UTC().Format(time.RFC3339)})
+		return nil
+	})
+}
+
+func (a *API) handleUserLoginLink() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			return core.FieldError("id", "id must be a subaccount id, not %q", r.PathValue("id"))
+		}
+		u, exp, err := a.svc.CreateCustomerLoginToken(r.Context(), callerFrom(r.Context()), id, 0)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"url": u, "expires_at": exp.UTC().Format(time.RFC3339)})
 		return nil
 	})
 }

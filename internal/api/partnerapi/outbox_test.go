@@ -83,3 +83,47 @@ func TestOutbox(t *testing.T) {
 		}
 	})
 }
+
+func TestBrandingAndLoginLinks(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	do := func(c call, status int) string {
+		t.Helper()
+		r := e.do(t, c)
+		if r.status != status {
+			t.Fatalf("%s %s: %d %s", c.method, c.path, r.status, r.body)
+		}
+		return r.body
+	}
+	for field, body := range map[string]string{
+		"color":         `{"color":"blue"}`,
+		"logo":          `{"logo":"http://x.example/l.png"}`,
+		"embed_origins": `{"embed_origins":["https://panel.example.net/path"]}`,
+		"support_url":   `{"support_url":"javascript:alert(1)"}`,
+	} {
+		if b := do(call{method: "PUT", path: "/v1/branding", key: e.keyA, body: body}, 400); !strings.Contains(b, `"field":"`+field+`"`) {
+			t.Fatalf("%s: %s", field, b)
+		}
+	}
+	b := do(call{method: "PUT", path: "/v1/branding", key: e.keyA, body: `{"name":"Acme Shield","color":"#AA3300","support_url":"https://acme.example/help","embed_origins":["HTTPS://Panel.Acme.example"]}`}, 200)
+	if !strings.Contains(b, `"embed_origins":["https://panel.acme.example"]`) {
+		t.Fatalf("branding: %s", b)
+	}
+	if g := do(call{method: "GET", path: "/v1/branding", key: e.keyA}, 200); !strings.Contains(g, `"name":"Acme Shield"`) {
+		t.Fatalf("get branding: %s", g)
+	}
+	if g := do(call{method: "GET", path: "/v1/branding", key: e.keyB}, 200); strings.Contains(g, "Acme") {
+		t.Fatalf("partner B sees A's branding: %s", g)
+	}
+
+	user := do(call{method: "POST", path: "/v1/users", key: e.keyA, body: "email=jane@example.com"}, 201)
+	var u struct{ ID int64 }
+	json.Unmarshal([]byte(user), &u)
+	do(call{method: "POST", path: "/v1/users/" + strconv.FormatInt(u.ID, 10) + "/login-link", key: e.keyA}, 409) // no website yet
+	do(call{method: "POST", path: "/v1/websites", key: e.keyA, body: `{"domain":"shop.example.com","user":` + strconv.FormatInt(u.ID, 10) + `}`}, 201)
+	if l := do(call{method: "POST", path: "/v1/websites/shop.example.com/login-link", key: e.keyA}, 201); !strings.Contains(l, "/sso?token=lt_") {
+		t.Fatalf("login link: %s", l)
+	}
+	do(call{method: "POST", path: "/v1/users/" + strconv.FormatInt(u.ID, 10) + "/login-link", key: e.keyA}, 201)
+	do(call{method: "POST", path: "/v1/websites/shop.example.com/login-link", key: e.keyB}, 404)
+	do(call{method: "POST", path: "/v1/users/" + strconv.FormatInt(u.ID, 10) + "/login-link", key: e.keyB}, 404)
+}

@@ -122,6 +122,15 @@ func (a *API) routes() []route {
 		{"PUT", "/v1/email-templates/{kind}", v1, a.handleEmailTemplatePut(), op{Tag: "v1", Summary: "Set the template of one kind of email",
 			Desc:   "Go text/template syntax over {{.Brand}}, {{.Name}}, {{.Email}}, {{.Domain}}, {{.Plan}}, {{.ExpiresAt}}, {{.DashboardURL}}. Refused with the field and reason if it does not render. An empty subject and body restore the default.",
 			Params: []param{{Name: "kind", In: "path", Required: true, Desc: "welcome, suspended, resumed, renewed, expiring or deleted."}}, JSONBody: "EmailTemplateIn", Resp: "EmailTemplate", Errors: []int{400}}},
+		{"GET", "/v1/branding", v1, a.handleBrandingGet(), op{Tag: "v1", Summary: "Your branding", Resp: "Branding"}},
+		{"PUT", "/v1/branding", v1, a.handleBrandingPut(), op{Tag: "v1", Summary: "Set your branding",
+			Desc:     "What your customers see on Palisade's pages: product name, https logo, #rrggbb colour, support link, and the origins (such as https://panel.example.net) allowed to show the customer pages in an iframe; none: no framing.",
+			JSONBody: "Branding", Resp: "Branding", Errors: []int{400}}},
+		{"POST", "/v1/websites/{domain}/login-link", v1, a.handleWebsiteLoginLink(), op{Tag: "v1", Summary: "A single-sign-on link to a website's customer pages",
+			Desc:   "Single use, valid five minutes; opening it gives the browser a session for the website's customer and removes the token from the address bar.",
+			Params: []param{domain}, Status: 201, Resp: "LoginLink", Errors: []int{400, 404}}},
+		{"POST", "/v1/users/{id}/login-link", v1, a.handleUserLoginLink(), op{Tag: "v1", Summary: "A single-sign-on link for a subaccount",
+			Desc: "Opens the subaccount's first website; single use, valid five minutes.", Params: []param{userID}, Status: 201, Resp: "LoginLink", Errors: []int{400, 404, 409}}},
 		{"GET", "/v1/audit", v1, a.handleAudit(), op{Tag: "v1", Summary: "Your audit log, oldest first", Desc: "Every state change: who, through which protocol, from which address, and the state before and after.", Params: []param{limitQ, cursorQ}, Resp: "AuditList", Errors: []int{400}}},
 	}
 }
