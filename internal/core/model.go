@@ -1,8 +1,8 @@
 package core
 
 import (
-	"strings"
 	"net/netip"
+	"strings"
 	"time"
 )
 
