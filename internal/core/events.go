@@ -159,3 +159,19 @@ func (s *Service) Stats(ctx context.Context, c Caller, domain, bucket string, fr
 	})
 	return out, nil
 }
+
+// TopBlocked ranks the values of field (ip, path, user_agent) among a
+// website's blocked and challenged requests in [from, to).
+func (s *Service) TopBlocked(ctx context.Context, c Caller, domain, field string, from, to time.Time, limit int) ([]TopRow, error) {
+	w, err := s.Website(ctx, c, domain)
+	if err != nil {
+		return nil, err
+	}
+	var out []TopRow
+	err = s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.TopEvents(ctx, c.PartnerID, w.ID, field, from, to, limit)
+		return err
+	})
+	return out, err
+}

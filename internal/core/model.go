@@ -248,6 +248,14 @@ type EventFilter struct {
 	Action   string
 	IP       string
 	Reason   string // rule name, rate-limit name, list or category
+	Path     string // path prefix
+	ID       int64  // one event
 	Before   int64  // cursor: events with smaller IDs (newest first)
 	Limit    int
+}
+
+// TopRow is a value and how many blocked or challenged requests had it.
+type TopRow struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
 }

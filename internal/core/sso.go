@@ -110,6 +110,35 @@ func (s *Service) LoginWithToken(ctx context.Context, token string) (Login, erro
 	return s.openSession(ctx, lt.PartnerID, lt.Scope, lt.WebsiteID, lt.SubaccountID)
 }
 
+// LoginWithSubaccountKey opens a customer session from a subaccount's API
+// key (the ?api-key= of BotGuard-style panel links) for one of its websites.
+func (s *Service) LoginWithSubaccountKey(ctx context.Context, key, domain string) (Login, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Login{}, err
+	}
+	var a Subaccount
+	var w Website
+	err = s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if a, err = tx.SubaccountByKeyHash(ctx, secret.Hash(key)); err != nil {
+			return err
+		}
+		w, err = tx.Website(ctx, a.PartnerID, d, false)
+		return err
+	})
+	if err == nil && w.SubaccountID != a.ID {
+		err = Errorf(ENOTFOUND, "not found")
+	}
+	if ErrorCode(err) == ENOTFOUND {
+		return Login{}, Errorf(EUNAUTHORIZED, "this key does not open %s; ask your hosting provider for a new link", d)
+	}
+	if err != nil {
+		return Login{}, err
+	}
+	return s.openSession(ctx, a.PartnerID, ScopeCustomer, w.ID, a.ID)
+}
+
 // LoginWithGPLink checks a login link a GP module built itself:
 // hash = sha1(sha1(key) . domain . timestamp) as for API calls, with
 // timestamp the current Unix time (within LinkClockSkew), and panel "admin"

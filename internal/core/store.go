@@ -96,6 +96,10 @@ type Tx interface {
 	AddStats(ctx context.Context, rows []StatRow) error
 	// Events lists a website's events, newest first.
 	Events(ctx context.Context, partnerID, websiteID int64, f EventFilter) ([]Event, error)
+	// TopEvents ranks the values of field (ip, path, user_agent) among a
+	// website's blocked and challenged events in [from, to).
+	TopEvents(ctx context.Context, partnerID, websiteID int64, field string, from, to time.Time, limit int) ([]TopRow, error)
+	SubaccountByKeyHash(ctx context.Context, hash string) (Subaccount, error)
 	// Stats returns a website's minute counters in [from, to).
 	Stats(ctx context.Context, partnerID, websiteID int64, from, to time.Time) ([]StatRow, error)
 	// PurgeEvents deletes events before t and minute counters before

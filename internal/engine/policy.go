@@ -151,3 +151,12 @@ func normalizeHost(h string) string {
 	}
 	return h
 }
+
+// DefaultAction is a category's action on a website that did not change it.
+func DefaultAction(category string) string {
+	c, ok := ParseCategory(category)
+	if !ok {
+		return ""
+	}
+	return defaultActions[c].String()
+}

@@ -248,3 +248,13 @@ func (e *everyMinute) Allow() bool {
 	last := e.last.Load()
 	return now-last >= 60 && e.last.CompareAndSwap(last, now)
 }
+
+// Explain compiles site's settings and says what the engine would decide
+// for r under them, without recording anything or touching rate limits.
+func (p *Protector) Explain(site engine.Site, r *engine.Request) (engine.Verdict, error) {
+	pol, err := engine.Compile(site)
+	if err != nil {
+		return engine.Verdict{}, err
+	}
+	return p.Engine.Explain(pol, r), nil
+}

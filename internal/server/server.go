@@ -64,7 +64,11 @@ func NewHandler(d Deps) http.Handler {
 	}
 	partnerapi.New(d.Service, partnerapi.Options{Logger: d.Logger, TrustedProxies: d.TrustedProxies, GeoIP: geo}).Register(mux)
 	gp.New(d.Service, d.TrustedProxies, d.Logger).Register(mux)
-	web.New(d.Service, d.Logger).Register(mux)
+	var explain web.Explainer
+	if d.Protector != nil {
+		explain = d.Protector
+	}
+	web.New(d.Service, explain, d.Logger).Register(mux)
 	xmlapi.New(d.Service, d.TrustedProxies, d.Scanner, d.Logger).Register(mux)
 	if d.Protector != nil {
 		ws := d.WebServers

@@ -71,6 +71,12 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 	if f.Reason != "" {
 		w.add("reason = ?", f.Reason)
 	}
+	if f.Path != "" {
+		w.add("substr(path, 1, CAST(? AS INTEGER)) = ?", len(f.Path), f.Path)
+	}
+	if f.ID > 0 {
+		w.add("id = ?", f.ID)
+	}
 	if f.Before > 0 {
 		w.add("id < ?", f.Before)
 	}
@@ -122,4 +128,34 @@ func (t *tx) PurgeEvents(ctx context.Context, before, statsBefore time.Time) (in
 	}
 	ns, _ := res.RowsAffected()
 	return ne, ns, nil
+}
+
+// topColumns are the event columns TopEvents may group by.
+var topColumns = map[string]string{"ip": "ip", "path": "path", "user_agent": "user_agent"}
+
+func (t *tx) TopEvents(ctx context.Context, partnerID, websiteID int64, field string, from, to time.Time, limit int) ([]core.TopRow, error) {
+	col, ok := topColumns[field]
+	if !ok {
+		return nil, core.FieldError("field", "cannot rank events by %q", field)
+	}
+	rows, err := t.query(ctx, "SELECT "+col+", COUNT(*) FROM events WHERE partner_id = $1 AND website_id = $2 AND at >= $3 AND at < $4 "+
+		"AND action <> 'grant' AND action NOT LIKE 'challenge_%' GROUP BY "+col+" ORDER BY 2 DESC, 1 LIMIT $5", partnerID, websiteID, from, to, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.TopRow
+	for rows.Next() {
+		var r core.TopRow
+		if err := rows.Scan(&r.Value, &r.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) SubaccountByKeyHash(ctx context.Context, hash string) (core.Subaccount, error) {
+	a, err := scanSub(t.queryRow(ctx, "SELECT "+subCols+" FROM subaccounts WHERE api_key_hash = $1 AND deleted_at IS NULL", hash))
+	return a, notFound(err, "subaccount")
 }

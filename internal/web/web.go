@@ -1,34 +1,90 @@
-// Package web serves the pages people open in a browser: the single-sign-on
-// landing (/sso), a customer's website overview and the partner's overview,
-// behind the session cookie a login link sets. Server-rendered HTML, no
-// JavaScript. The full dashboards (charts, event browser, rule editor,
-// console) build on these routes.
+// Package web serves the pages people open in a browser: the customer
+// pages of a website (statistics, events, protection rules, integration
+// guide) that partners link to or embed in their panels, the single-sign-on
+// landing (/sso), and the partner's overview. Server-rendered HTML
+// (html/template); htmx and uPlot, vendored from the npm registry and
+// embedded, add live updates and the chart; every page works without
+// JavaScript except the chart, which has a table twin.
 package web
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
-	"sort"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
 )
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Explainer says what the engine would decide for a request under given
+// settings (the rule editor's "test a request").
+type Explainer interface {
+	Explain(site engine.Site, r *engine.Request) (engine.Verdict, error)
+}
 
 // Handler serves the pages.
 type Handler struct {
-	svc *core.Service
-	log *slog.Logger
+	svc     *core.Service
+	log     *slog.Logger
+	explain Explainer
+	pages   map[string]*template.Template
+	// Nodes is what the integration guide tells web servers to call.
+	assetVersion string
 }
 
-// New returns the page handler.
-func New(svc *core.Service, log *slog.Logger) *Handler {
+// New returns the page handler; explain may be nil (no "test a request").
+func New(svc *core.Service, explain Explainer, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{svc: svc, log: log}
+	h := &Handler{svc: svc, log: log, explain: explain, pages: map[string]*template.Template{}}
+	funcs := template.FuncMap{
+		"t":      tr,
+		"join":   strings.Join,
+		"lines":  func(v []string) string { return strings.Join(v, "\n") },
+		"time":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+		"date":   func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"pct":    func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
+		"add":    func(a, b int) int { return a + b },
+		"int64":  func(i int) int64 { return int64(i) },
+		"list4": func(a, b, c, d string) []string { return []string{a, b, c, d} },
+		"dict2": func(l string, rows []core.TopRow) map[string]any { return map[string]any{"Lang": l, "Rows": rows} },
+		"actions": func() []string {
+			return []string{"grant", "deny", "challenge", "captcha", "redirect", "return_fake_data"}
+		},
+	}
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	for _, p := range []string{"statistics", "events", "event", "rules", "integration", "partner", "message"} {
+		h.pages[p] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+p+".html"))
+	}
+	h.pages["rows"] = template.Must(template.New("rows.html").Funcs(funcs).ParseFS(templateFS, "templates/events.html"))
+	// Assets are cached for a year under a name that changes with them.
+	sum := sha256.New()
+	_ = fs.WalkDir(staticFS, "static", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := staticFS.ReadFile(path)
+			sum.Write(b)
+		}
+		return nil
+	})
+	h.assetVersion = hex.EncodeToString(sum.Sum(nil))[:12]
+	return h
 }
 
 // Register adds the routes to mux.
@@ -36,13 +92,40 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sso", h.sso)
 	mux.HandleFunc("POST /logout", h.logout)
 	mux.HandleFunc("GET /partner", h.partner)
+	mux.HandleFunc("GET /_assets/{file}", h.asset)
+	mux.HandleFunc("GET /_assets/vendor/{file}", h.asset)
 	mux.HandleFunc("GET /{lang}/website/{domain}/{page}", h.website)
+	mux.HandleFunc("POST /{lang}/website/{domain}/edit", h.editPost)
+	mux.HandleFunc("GET /{lang}/website/{domain}/events/{id}", h.eventDetail)
+}
+
+func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	if strings.HasPrefix(r.URL.Path, "/_assets/vendor/") {
+		name = "vendor/" + name
+	}
+	b, err := staticFS.ReadFile("static/" + name)
+	if err != nil || strings.Contains(name, "..") {
+		http.NotFound(w, r)
+		return
+	}
+	switch {
+	case strings.HasSuffix(name, ".js"):
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	case strings.HasSuffix(name, ".css"):
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(b)
 }
 
 func (h *Handler) sso(w http.ResponseWriter, r *http.Request) {
 	l, err := h.svc.LoginWithToken(r.Context(), r.URL.Query().Get("token"))
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, nil, err)
 		return
 	}
 	gp.SetSessionCookie(w, r, l)
@@ -52,24 +135,75 @@ func (h *Handler) sso(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(gp.SessionCookie); err == nil {
+		if !h.csrfOK(r, c.Value) {
+			h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; reload the page and try again"))
+			return
+		}
 		_ = h.svc.Logout(r.Context(), c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: gp.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-	page(w, http.StatusOK, "Signed out", "<p>You are signed out. Open the dashboard from your hosting panel to sign in again.</p>")
+	h.message(w, r, nil, http.StatusOK, "Signed out. Open the dashboard from your hosting panel to sign in again.")
 }
 
-// session returns the request's session, or writes the reason there is none.
-func (h *Handler) session(w http.ResponseWriter, r *http.Request) (core.Session, bool) {
+// csrfToken is derived from the session's secret value, so it needs no
+// storage and dies with the session.
+func csrfToken(sessionValue string) string {
+	m := hmac.New(sha256.New, []byte(sessionValue))
+	m.Write([]byte("palisade csrf"))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+func (h *Handler) csrfOK(r *http.Request, sessionValue string) bool {
+	got := r.PostFormValue("csrf")
+	if got == "" {
+		got = r.Header.Get("X-CSRF-Token")
+	}
+	return got != "" && hmac.Equal([]byte(got), []byte(csrfToken(sessionValue)))
+}
+
+// view is what every page template sees.
+type view struct {
+	Lang, Title, Tab, Base, CSRF, Assets string
+	Brand                                core.Branding
+	Site                                 core.Website
+	Customer                             bool
+	Data                                 any
+}
+
+// session finds the request's session: from ?api-key= or ?token= (both
+// exchanged for the cookie at once, with a redirect that drops them from the
+// address), else from the cookie. It writes the answer when there is none.
+func (h *Handler) session(w http.ResponseWriter, r *http.Request) (core.Session, string, bool) {
+	q := r.URL.Query()
+	if key, tok := q.Get("api-key"), q.Get("token"); key != "" || tok != "" {
+		var l core.Login
+		var err error
+		if key != "" {
+			l, err = h.svc.LoginWithSubaccountKey(r.Context(), key, r.PathValue("domain"))
+		} else {
+			l, err = h.svc.LoginWithToken(r.Context(), tok)
+		}
+		if err != nil {
+			h.fail(w, r, nil, err)
+			return core.Session{}, "", false
+		}
+		gp.SetSessionCookie(w, r, l)
+		q.Del("api-key")
+		q.Del("token")
+		u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+		http.Redirect(w, r, u.String(), http.StatusSeeOther)
+		return core.Session{}, "", false
+	}
 	v := ""
 	if c, err := r.Cookie(gp.SessionCookie); err == nil {
 		v = c.Value
 	}
 	s, err := h.svc.SessionByValue(r.Context(), v)
 	if err != nil {
-		h.fail(w, err)
-		return core.Session{}, false
+		h.fail(w, r, nil, err)
+		return core.Session{}, "", false
 	}
-	return s, true
+	return s, v, true
 }
 
 func callerOf(s core.Session) core.Caller {
@@ -80,114 +214,95 @@ func callerOf(s core.Session) core.Caller {
 	return core.Caller{PartnerID: s.PartnerID, Actor: actor, Protocol: core.ProtocolSSO}
 }
 
-type overview struct {
-	Site     core.Website
-	Counts   []count
-	Total    int64
-	Events   []core.Event
-	Pass     core.ChallengeStats
-	Customer bool
-}
-
-type count struct {
-	Action string
-	N      int64
-}
-
-var websiteTmpl = template.Must(template.New("w").Parse(`<h1>{{.Site.Domain}}</h1>
-<dl><dt>Status</dt><dd>{{.Site.Status}}</dd><dt>Plan</dt><dd>{{.Site.Plan.Name}} ({{.Site.Plan.MonthlyQuota}} requests a month)</dd>
-<dt>Protected until</dt><dd>{{.Site.ExpiresAt.Format "2006-01-02"}}</dd></dl>
-<h2>Last 24 hours</h2>
-{{if .Total}}<table><thead><tr><th scope="col">Decision</th><th scope="col">Requests</th></tr></thead><tbody>
-{{range .Counts}}<tr><td>{{.Action}}</td><td>{{.N}}</td></tr>{{end}}</tbody></table>
-<p>Browser challenges: {{.Pass.Issued}} issued, {{.Pass.Solved}} solved, {{.Pass.Failed}} failed.</p>
-{{else}}<p>No traffic seen yet. Once your web server asks Palisade about requests, they appear here.</p>{{end}}
-<h2>Latest blocked and challenged requests</h2>
-{{if .Events}}<table><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Decision</th><th scope="col">Reason</th><th scope="col">Client</th><th scope="col">Path</th></tr></thead><tbody>
-{{range .Events}}<tr><td>{{.At.Format "2006-01-02 15:04:05"}}</td><td>{{.Action}}</td><td>{{.Reason}}</td><td>{{.IP}}</td><td>{{.Path}}</td></tr>{{end}}</tbody></table>
-{{else}}<p>None.</p>{{end}}
-<form method="post" action="/logout"><button>Sign out</button></form>`))
-
-func (h *Handler) website(w http.ResponseWriter, r *http.Request) {
-	switch r.PathValue("page") {
-	case "statistics", "events", "edit":
-	default:
-		h.fail(w, core.Errorf(core.ENOTFOUND, "no such page: %s", r.PathValue("page")))
-		return
-	}
-	s, ok := h.session(w, r)
+// site loads the page's website and checks the session may see it.
+func (h *Handler) site(w http.ResponseWriter, r *http.Request) (view, core.Session, string, bool) {
+	s, value, ok := h.session(w, r)
 	if !ok {
-		return
+		return view{}, s, "", false
 	}
 	c := callerOf(s)
 	site, err := h.svc.Website(r.Context(), c, r.PathValue("domain"))
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
 	// A customer's session opens its own websites only.
-	if s.Scope == core.ScopeCustomer && site.ID != s.WebsiteID && (s.SubaccountID == 0 || site.SubaccountID != s.SubaccountID) {
-		h.fail(w, core.Errorf(core.ENOTFOUND, "website %s not found", site.Domain))
-		return
+	if err == nil && s.Scope == core.ScopeCustomer && site.ID != s.WebsiteID && (s.SubaccountID == 0 || site.SubaccountID != s.SubaccountID) {
+		err = core.Errorf(core.ENOTFOUND, "website %s not found", site.Domain)
 	}
-	now := time.Now()
-	pts, err := h.svc.Stats(r.Context(), c, site.Domain, "hour", now.Add(-24*time.Hour), now)
+	p, perr := h.svc.Partner(r.Context(), c)
+	if err == nil {
+		err = perr
+	}
 	if err != nil {
-		h.fail(w, err)
-		return
+		h.fail(w, r, &p, err)
+		return view{}, s, "", false
 	}
-	byAction := map[string]int64{}
-	ov := overview{Site: site, Pass: core.SummarizeChallenges(pts), Customer: s.Scope == core.ScopeCustomer}
-	for _, p := range pts {
-		if p.Category == "challenge" {
-			continue
-		}
-		byAction[p.Action] += p.Count
-		ov.Total += p.Count
-	}
-	for a, n := range byAction {
-		ov.Counts = append(ov.Counts, count{a, n})
-	}
-	sort.Slice(ov.Counts, func(i, j int) bool { return ov.Counts[i].N > ov.Counts[j].N })
-	if ov.Events, err = h.svc.Events(r.Context(), c, site.Domain, core.EventFilter{Limit: 20}); err != nil {
-		h.fail(w, err)
-		return
-	}
-	render(w, site.Domain, websiteTmpl, ov)
+	l := lang(r.PathValue("lang"))
+	v := view{Lang: l, Brand: p.Branding(), Site: site, Customer: s.Scope == core.ScopeCustomer, CSRF: csrfToken(value),
+		Base: "/" + l + "/website/" + url.PathEscape(site.Domain), Assets: "/_assets/", Tab: r.PathValue("page")}
+	return v, s, value, true
 }
 
-var partnerTmpl = template.Must(template.New("p").Parse(`<h1>{{.Partner.Name}}</h1>
-<p>Credit: {{.Partner.Balance}}</p>
-<h2>Websites</h2>
-{{if .Sites}}<table><thead><tr><th scope="col">Domain</th><th scope="col">Status</th><th scope="col">Plan</th><th scope="col">Until</th></tr></thead><tbody>
-{{range .Sites}}<tr><td><a href="/en/website/{{.Domain}}/statistics">{{.Domain}}</a></td><td>{{.Status}}</td><td>{{.Plan.Name}}</td><td>{{.ExpiresAt.Format "2006-01-02"}}</td></tr>{{end}}
-</tbody></table>{{else}}<p>No websites yet.</p>{{end}}
-<form method="post" action="/logout"><button>Sign out</button></form>`))
-
-func (h *Handler) partner(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.session(w, r)
+func (h *Handler) website(w http.ResponseWriter, r *http.Request) {
+	page := r.PathValue("page")
+	switch page {
+	case "statistics", "events", "edit", "integration":
+	default:
+		h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such page: %s", page))
+		return
+	}
+	v, s, _, ok := h.site(w, r)
 	if !ok {
 		return
 	}
-	if s.Scope != core.ScopePartner {
-		h.fail(w, core.Errorf(core.EFORBIDDEN, "this page is for the hosting provider's staff"))
-		return
+	switch page {
+	case "statistics":
+		h.statistics(w, r, v, s)
+	case "events":
+		h.events(w, r, v, s)
+	case "edit":
+		h.rulesPage(w, r, v, s, nil)
+	case "integration":
+		h.integration(w, r, v, s)
 	}
-	c := callerOf(s)
-	p, err := h.svc.Partner(r.Context(), c)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	sites, err := h.svc.Websites(r.Context(), c, core.WebsiteFilter{Limit: 500})
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	render(w, p.Name, partnerTmpl, map[string]any{"Partner": p, "Sites": sites})
 }
 
-func (h *Handler) fail(w http.ResponseWriter, err error) {
+// headers are every page's security headers: framing only by the partner's
+// embed origins.
+func headers(w http.ResponseWriter, b *core.Branding) {
+	ancestors := "'none'"
+	if b != nil && len(b.EmbedOrigins) > 0 {
+		ancestors = "'self' " + strings.Join(b.EmbedOrigins, " ")
+	}
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "+
+		"connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors "+ancestors)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Cache-Control", "no-store")
+}
+
+func (h *Handler) render(w http.ResponseWriter, name string, status int, v view) {
+	headers(w, &v.Brand)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var b strings.Builder
+	if err := h.pages[name].ExecuteTemplate(&b, "layout.html", v); err != nil {
+		h.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+func (h *Handler) message(w http.ResponseWriter, r *http.Request, p *core.Partner, status int, msg string) {
+	v := view{Lang: lang(r.PathValue("lang")), Title: "Palisade", Assets: "/_assets/", Data: msg}
+	if p != nil && p.ID != 0 {
+		v.Brand = p.Branding()
+	} else {
+		v.Brand = core.Branding{Name: "Palisade", Color: "#2f5bd3"}
+	}
+	h.render(w, "message", status, v)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *core.Partner, err error) {
 	code := http.StatusInternalServerError
 	switch core.ErrorCode(err) {
 	case core.EUNAUTHORIZED:
@@ -199,38 +314,32 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 	case core.EINVALID:
 		code = http.StatusBadRequest
 	default:
-		h.log.Error("page failed", "err", err)
+		h.log.Error("page failed", "path", r.URL.Path, "err", err)
 	}
-	page(w, code, "Palisade", "<p>"+template.HTMLEscapeString(core.ErrorMessage(err))+"</p>")
+	h.message(w, r, p, code, core.ErrorMessage(err))
 }
 
-var layout = template.Must(template.New("layout").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>{{.Title}}</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d2330}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #dde1e8}
-dt{font-weight:600}dd{margin:0 0 .5rem}</style></head>
-<body><main>{{.Body}}</main></body></html>`))
-
-func render(w http.ResponseWriter, title string, t *template.Template, data any) {
-	var b templateBuffer
-	if err := t.Execute(&b, data); err != nil {
-		page(w, http.StatusInternalServerError, "Palisade", "<p>internal error</p>")
+func (h *Handler) partner(w http.ResponseWriter, r *http.Request) {
+	s, value, ok := h.session(w, r)
+	if !ok {
 		return
 	}
-	page(w, http.StatusOK, title, string(b))
-}
-
-type templateBuffer []byte
-
-func (b *templateBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
-
-func page(w http.ResponseWriter, status int, title, body string) {
-	hd := w.Header()
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
-	hd.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-	_ = layout.Execute(w, map[string]any{"Title": title, "Body": template.HTML(body)})
+	if s.Scope != core.ScopePartner {
+		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "this page is for the hosting provider's staff"))
+		return
+	}
+	c := callerOf(s)
+	p, err := h.svc.Partner(r.Context(), c)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	sites, err := h.svc.Websites(r.Context(), c, core.WebsiteFilter{Limit: 500})
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	v := view{Lang: "en", Title: p.Name, Brand: p.Branding(), CSRF: csrfToken(value), Assets: "/_assets/",
+		Data: map[string]any{"Partner": p, "Sites": sites}}
+	h.render(w, "partner", http.StatusOK, v)
 }

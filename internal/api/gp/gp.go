@@ -359,7 +359,10 @@ func SetSessionCookie(w http.ResponseWriter, r *http.Request, l core.Login) {
 	c := &http.Cookie{Name: SessionCookie, Value: l.Value, Path: "/", HttpOnly: true, Secure: secure,
 		Expires: l.Session.ExpiresAt, MaxAge: int(time.Until(l.Session.ExpiresAt) / time.Second), SameSite: http.SameSiteLaxMode}
 	if secure {
-		c.SameSite = http.SameSiteNoneMode
+		// Framed in a partner's panel, the cookie is third-party: None,
+		// and partitioned per embedding site (CHIPS) where browsers block
+		// unpartitioned third-party cookies.
+		c.SameSite, c.Partitioned = http.SameSiteNoneMode, true
 	}
 	http.SetCookie(w, c)
 	w.Header().Set("Cache-Control", "no-store")

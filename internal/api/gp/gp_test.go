@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -304,7 +305,7 @@ func TestLoginLink(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		return r.StatusCode, string(b)
 	}
-	if code, body := get("/en/website/shop.example.com/statistics", cookie); code != 200 || !strings.Contains(body, "<h1>shop.example.com</h1>") || !strings.Contains(body, "10k") {
+	if code, body := get("/en/website/shop.example.com/statistics", cookie); code != 200 || !strings.Contains(body, "<strong>shop.example.com</strong>") || !strings.Contains(body, "10k") {
 		t.Fatalf("customer page: %d %s", code, body)
 	}
 	if code, _ := get("/en/website/shop.example.com/statistics", nil); code != 401 {
@@ -331,11 +332,28 @@ func TestLoginLink(t *testing.T) {
 	if code, _ := get("/en/website/blog.example.org/statistics", admin.Cookies()[0]); code != 200 {
 		t.Fatalf("the partner opens any of its sites: %d", code)
 	}
-	// Signing out ends the session.
-	req, _ := http.NewRequest("POST", c.base+"/logout", nil)
-	req.AddCookie(admin.Cookies()[0])
-	if r, err := noRedirect.Do(req); err != nil || r.StatusCode != 200 {
-		t.Fatalf("logout: %v", err)
+	// Signing out ends the session; it needs the page's CSRF token.
+	_, page := get("/partner", admin.Cookies()[0])
+	m := regexp.MustCompile(`name="csrf-token" content="([0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the page: %s", page)
+	}
+	logout := func(token string) int {
+		req, _ := http.NewRequest("POST", c.base+"/logout", strings.NewReader("csrf="+token))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(admin.Cookies()[0])
+		r, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if code := logout("0123"); code != 403 {
+		t.Fatalf("logout with a wrong CSRF token: %d", code)
+	}
+	if code := logout(m[1]); code != 200 {
+		t.Fatalf("logout: %d", code)
 	}
 	if code, _ := get("/partner", admin.Cookies()[0]); code != 401 {
 		t.Fatalf("after logout: %d", code)

@@ -1,0 +1,87 @@
+package web
+
+// Messages of the customer pages, by language. English is complete; a
+// missing key in another language falls back to English.
+var messages = map[string]map[string]string{
+	"en": {
+		"statistics": "Statistics", "events": "Events", "rules": "Protection rules", "integration": "Integration",
+		"signout": "Sign out", "support": "Support", "status": "Status", "plan": "Plan", "until": "Protected until",
+		"requests": "Requests", "decision": "Decision", "category": "Category", "reason": "Reason", "client": "Client",
+		"path": "Path", "time": "Time (UTC)", "useragent": "User agent", "count": "Count", "method": "Method",
+		"last24h": "Last 24 hours", "last30d": "Last 30 days", "last12m": "Last 12 months", "period": "Period",
+		"byhour": "By hour", "byday": "By day", "bymonth": "By month",
+		"quota": "Requests this month", "of": "of", "topips": "Top blocked clients", "toppaths": "Top blocked paths",
+		"topuas": "Top blocked user agents", "none": "None yet.", "nochart": "The chart needs JavaScript; the table below has the same numbers.",
+		"notraffic": "No traffic seen yet. Once your web server asks Palisade about requests, they appear here.",
+		"challenges": "Browser challenges", "issued": "issued", "solved": "solved", "failed": "failed", "passrate": "pass rate",
+		"filter": "Filter", "from": "From", "to": "To", "action": "Action", "any": "any", "rule": "Rule or category",
+		"ip": "IP address", "older": "Older events", "newest": "Newest", "csv": "Download CSV", "live": "Live: new events appear as they happen",
+		"detail": "Event", "back": "Back to events", "query": "Query", "referrer": "Referrer", "source": "Decided by", "monitored": "Monitor mode (not enforced)",
+		"general": "General", "mode": "Mode", "mode.protect": "Protect", "mode.monitor": "Monitor (decide and record, never block)", "mode.off": "Off",
+		"failmode": "When Palisade cannot be reached", "fail.open": "Serve the site (fail open)", "fail.closed": "Refuse requests (fail closed)",
+		"difficulty": "Challenge difficulty (8–24 bits)", "lifetime": "Clearance lifetime (e.g. 24h)", "nojs": "Let browsers without JavaScript pass after (seconds, 0 = no)",
+		"save": "Save", "saved": "Saved. The change takes effect within a second.", "categories": "Traffic categories",
+		"default": "default", "lists": "Allow and deny lists", "allow": "Always allow (one IP or CIDR a line)", "deny": "Always deny (one IP or CIDR a line)",
+		"customrules": "Custom rules", "customrules.help": "Tried in order before the categories; the first rule whose conditions all match decides.",
+		"name": "Name", "enabled": "Enabled", "conditions": "Conditions", "expression": "Advanced condition (CEL)", "location": "Redirect to",
+		"addrule": "Add a rule", "editrule": "Edit rule", "delete": "Delete", "up": "Move up", "down": "Move down", "enable": "Enable", "disable": "Disable", "edit": "Edit",
+		"field": "Field", "op": "Match", "value": "Value", "header": "Header name",
+		"ratelimits": "Rate limits", "addlimit": "Add a rate limit", "per": "per", "key": "Counted per", "pathprefix": "Path prefix", "burst": "Burst",
+		"test": "Test a request", "test.help": "Which rule or category would decide a request like this (rate limits are not evaluated).",
+		"test.run": "Test", "result": "Result", "fixerrors": "Nothing was saved; fix the fields marked below.",
+		"serverkey": "Server key", "seen": "We have seen traffic from your web server: protection is active.",
+		"notseen": "No traffic seen yet. Install one of the integrations below; this page updates by itself.",
+		"guide.nginx": "nginx", "guide.caddy": "Caddy", "guide.traefik": "Traefik", "guide.go": "Go application", "guide.proxy": "No web server (Palisade as reverse proxy)",
+		"rules.none": "No custom rules.", "limits.none": "No rate limits.",
+	},
+	"de": {
+		"statistics": "Statistik", "events": "Ereignisse", "rules": "Schutzregeln", "integration": "Einbindung",
+		"signout": "Abmelden", "support": "Hilfe", "status": "Status", "plan": "Paket", "until": "Geschützt bis",
+		"requests": "Anfragen", "decision": "Entscheidung", "category": "Kategorie", "reason": "Grund", "client": "Client",
+		"path": "Pfad", "time": "Zeit (UTC)", "useragent": "User-Agent", "count": "Anzahl", "method": "Methode",
+		"last24h": "Letzte 24 Stunden", "last30d": "Letzte 30 Tage", "last12m": "Letzte 12 Monate", "period": "Zeitraum",
+		"byhour": "Stündlich", "byday": "Täglich", "bymonth": "Monatlich",
+		"quota": "Anfragen in diesem Monat", "of": "von", "topips": "Am häufigsten blockierte Clients", "toppaths": "Am häufigsten blockierte Pfade",
+		"topuas": "Am häufigsten blockierte User-Agents", "none": "Noch keine.", "nochart": "Das Diagramm braucht JavaScript; die Tabelle unten enthält dieselben Zahlen.",
+		"notraffic": "Noch kein Verkehr. Sobald Ihr Webserver Palisade nach Anfragen fragt, erscheinen sie hier.",
+		"challenges": "Browser-Prüfungen", "issued": "gestellt", "solved": "gelöst", "failed": "fehlgeschlagen", "passrate": "Erfolgsquote",
+		"filter": "Filtern", "from": "Von", "to": "Bis", "action": "Aktion", "any": "alle", "rule": "Regel oder Kategorie",
+		"ip": "IP-Adresse", "older": "Ältere Ereignisse", "newest": "Neueste", "csv": "Als CSV herunterladen", "live": "Live: neue Ereignisse erscheinen sofort",
+		"detail": "Ereignis", "back": "Zurück zu den Ereignissen", "query": "Query", "referrer": "Referrer", "source": "Entschieden durch", "monitored": "Beobachtungsmodus (nicht durchgesetzt)",
+		"general": "Allgemein", "mode": "Modus", "mode.protect": "Schützen", "mode.monitor": "Beobachten (entscheiden und aufzeichnen, nie blockieren)", "mode.off": "Aus",
+		"failmode": "Wenn Palisade nicht erreichbar ist", "fail.open": "Website ausliefern (fail open)", "fail.closed": "Anfragen ablehnen (fail closed)",
+		"difficulty": "Schwierigkeit der Prüfung (8–24 Bit)", "lifetime": "Gültigkeit der Freigabe (z. B. 24h)", "nojs": "Browser ohne JavaScript durchlassen nach (Sekunden, 0 = nein)",
+		"save": "Speichern", "saved": "Gespeichert. Die Änderung gilt innerhalb einer Sekunde.", "categories": "Verkehrskategorien",
+		"default": "Standard", "lists": "Erlaubt- und Sperrlisten", "allow": "Immer erlauben (eine IP oder ein CIDR pro Zeile)", "deny": "Immer sperren (eine IP oder ein CIDR pro Zeile)",
+		"customrules": "Eigene Regeln", "customrules.help": "Werden der Reihe nach vor den Kategorien geprüft; die erste Regel, deren Bedingungen alle zutreffen, entscheidet.",
+		"name": "Name", "enabled": "Aktiv", "conditions": "Bedingungen", "expression": "Erweiterte Bedingung (CEL)", "location": "Weiterleiten nach",
+		"addrule": "Regel hinzufügen", "editrule": "Regel bearbeiten", "delete": "Löschen", "up": "Nach oben", "down": "Nach unten", "enable": "Aktivieren", "disable": "Deaktivieren", "edit": "Bearbeiten",
+		"field": "Feld", "op": "Vergleich", "value": "Wert", "header": "Header-Name",
+		"ratelimits": "Ratenbegrenzungen", "addlimit": "Ratenbegrenzung hinzufügen", "per": "pro", "key": "Gezählt pro", "pathprefix": "Pfad-Präfix", "burst": "Spitze",
+		"test": "Anfrage testen", "test.help": "Welche Regel oder Kategorie über eine solche Anfrage entscheiden würde (Ratenbegrenzungen werden nicht geprüft).",
+		"test.run": "Testen", "result": "Ergebnis", "fixerrors": "Nichts wurde gespeichert; korrigieren Sie die markierten Felder.",
+		"serverkey": "Server-Schlüssel", "seen": "Wir sehen Verkehr von Ihrem Webserver: der Schutz ist aktiv.",
+		"notseen": "Noch kein Verkehr. Richten Sie eine der Einbindungen unten ein; diese Seite aktualisiert sich selbst.",
+		"guide.proxy": "Ohne Webserver (Palisade als Reverse Proxy)", "guide.go": "Go-Anwendung",
+		"rules.none": "Keine eigenen Regeln.", "limits.none": "Keine Ratenbegrenzungen.",
+	},
+}
+
+// lang returns a supported language for code, English by default.
+func lang(code string) string {
+	if _, ok := messages[code]; ok {
+		return code
+	}
+	return "en"
+}
+
+// tr translates key into l.
+func tr(l, key string) string {
+	if m, ok := messages[l][key]; ok {
+		return m
+	}
+	if m, ok := messages["en"][key]; ok {
+		return m
+	}
+	return key
+}

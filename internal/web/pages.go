@@ -1,0 +1,312 @@
+package web
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
+)
+
+// ---- statistics ----
+
+type series struct {
+	Times   []int64            `json:"t"`      // Unix seconds
+	Actions map[string][]int64 `json:"series"` // action -> count per time
+}
+
+type statsView struct {
+	Period      string
+	Rows        []statsRow
+	Actions     []string
+	Chart       string // JSON for the chart script
+	Total       int64
+	QuotaUsed   int64
+	Quota       int64
+	QuotaPct    float64
+	Challenges  core.ChallengeStats
+	TopIPs      []core.TopRow
+	TopPaths    []core.TopRow
+	TopAgents   []core.TopRow
+	ByCategory  []core.TopRow
+	HasTraffic  bool
+	PeriodLabel string
+}
+
+type statsRow struct {
+	Label  string
+	Counts []int64
+	Total  int64
+}
+
+func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s core.Session) {
+	ctx, c := r.Context(), callerOf(s)
+	now := time.Now().UTC()
+	period := r.URL.Query().Get("period")
+	var from time.Time
+	bucket, label := "hour", "last24h"
+	switch period {
+	case "day":
+		from, bucket, label = now.AddDate(0, 0, -30).Truncate(24*time.Hour), "day", "last30d"
+	case "month":
+		from, bucket, label = time.Date(now.Year()-1, now.Month()+1, 1, 0, 0, 0, 0, time.UTC), "day", "last12m"
+	default:
+		period = "hour"
+		from = now.Add(-24 * time.Hour).Truncate(time.Hour)
+	}
+	pts, err := h.svc.Stats(ctx, c, v.Site.Domain, bucket, from, now)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	sv := statsView{Period: period, PeriodLabel: label, Challenges: core.SummarizeChallenges(pts)}
+	// Group into buckets (months from days when asked).
+	key := func(t time.Time) time.Time {
+		if period == "month" {
+			return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+		}
+		return t
+	}
+	byTime := map[time.Time]map[string]int64{}
+	actions := map[string]bool{}
+	cats := map[string]int64{}
+	for _, p := range pts {
+		if p.Category == "challenge" {
+			continue
+		}
+		k := key(p.Time)
+		if byTime[k] == nil {
+			byTime[k] = map[string]int64{}
+		}
+		byTime[k][p.Action] += p.Count
+		actions[p.Action] = true
+		sv.Total += p.Count
+		cats[p.Category] += p.Count
+	}
+	for a := range actions {
+		sv.Actions = append(sv.Actions, a)
+	}
+	sort.Strings(sv.Actions)
+	// Every bucket of the period, empty ones too, so the chart has a time axis.
+	step := func(t time.Time) time.Time {
+		switch period {
+		case "day":
+			return t.AddDate(0, 0, 1)
+		case "month":
+			return t.AddDate(0, 1, 0)
+		}
+		return t.Add(time.Hour)
+	}
+	ch := series{Actions: map[string][]int64{}}
+	for t := key(from); !t.After(now); t = step(t) {
+		row := statsRow{Label: t.Format(map[string]string{"hour": "01-02 15:00", "day": "2006-01-02", "month": "2006-01"}[period])}
+		ch.Times = append(ch.Times, t.Unix())
+		for _, a := range sv.Actions {
+			n := byTime[t][a]
+			row.Counts = append(row.Counts, n)
+			row.Total += n
+			ch.Actions[a] = append(ch.Actions[a], n)
+		}
+		sv.Rows = append(sv.Rows, row)
+	}
+	b, _ := json.Marshal(ch)
+	sv.Chart = string(b)
+	sv.HasTraffic = sv.Total > 0
+	for cat, n := range cats {
+		sv.ByCategory = append(sv.ByCategory, core.TopRow{Value: cat, Count: n})
+	}
+	sort.Slice(sv.ByCategory, func(i, j int) bool { return sv.ByCategory[i].Count > sv.ByCategory[j].Count })
+	// Quota: requests this calendar month against the plan.
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if mp, err := h.svc.Stats(ctx, c, v.Site.Domain, "day", month, now); err == nil {
+		for _, p := range mp {
+			if p.Category != "challenge" {
+				sv.QuotaUsed += p.Count
+			}
+		}
+	}
+	sv.Quota = v.Site.Plan.MonthlyQuota
+	if sv.Quota > 0 {
+		sv.QuotaPct = float64(sv.QuotaUsed) / float64(sv.Quota)
+	}
+	for field, dst := range map[string]*[]core.TopRow{"ip": &sv.TopIPs, "path": &sv.TopPaths, "user_agent": &sv.TopAgents} {
+		if *dst, err = h.svc.TopBlocked(ctx, c, v.Site.Domain, field, from, now, 10); err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
+	}
+	v.Title, v.Data = tr(v.Lang, "statistics")+" · "+v.Site.Domain, sv
+	h.render(w, "statistics", http.StatusOK, v)
+}
+
+// ---- events ----
+
+type eventsView struct {
+	Filter  map[string]string
+	Events  []core.Event
+	Older   string // query of the next page
+	Live    bool
+	Query   string // the filter as a query string
+	Problem string
+}
+
+const eventsPage = 50
+
+func (h *Handler) eventFilter(r *http.Request) (core.EventFilter, map[string]string, error) {
+	q := r.URL.Query()
+	f := core.EventFilter{Action: q.Get("action"), Reason: strings.TrimSpace(q.Get("rule")), Path: strings.TrimSpace(q.Get("path")), Limit: eventsPage}
+	vals := map[string]string{"action": f.Action, "rule": f.Reason, "path": f.Path, "ip": q.Get("ip"), "from": q.Get("from"), "to": q.Get("to")}
+	if f.Action != "" {
+		if _, ok := engine.ParseAction(f.Action); !ok && !strings.HasPrefix(f.Action, "challenge_") {
+			return f, vals, core.FieldError("action", "unknown action %q", f.Action)
+		}
+	}
+	if ip := strings.TrimSpace(q.Get("ip")); ip != "" {
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			return f, vals, core.FieldError("ip", "%q is not an IP address", ip)
+		}
+		f.IP = a.Unmap().String()
+	}
+	for _, k := range []string{"from", "to"} {
+		if s := strings.TrimSpace(q.Get(k)); s != "" {
+			t, err := time.Parse("2006-01-02T15:04", s)
+			if err != nil {
+				if t, err = time.Parse("2006-01-02", s); err != nil {
+					return f, vals, core.FieldError(k, "%s must be a date (2026-11-24) or date and time (2026-11-24T10:00)", k)
+				}
+			}
+			if k == "from" {
+				f.From = t
+			} else {
+				f.To = t
+			}
+		}
+	}
+	if b := q.Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			return f, vals, core.FieldError("before", "before must be an event id")
+		}
+		f.Before = n
+	}
+	return f, vals, nil
+}
+
+func (h *Handler) events(w http.ResponseWriter, r *http.Request, v view, s core.Session) {
+	f, vals, ferr := h.eventFilter(r)
+	ev := eventsView{Filter: vals, Live: r.URL.Query().Get("live") == "1"}
+	q := r.URL.Query()
+	q.Del("before")
+	q.Del("fragment")
+	q.Del("format")
+	ev.Query = q.Encode()
+	if ferr != nil {
+		ev.Problem = core.ErrorMessage(ferr)
+	} else {
+		csvOut := r.URL.Query().Get("format") == "csv"
+		if csvOut {
+			f.Limit = 10000
+		}
+		es, err := h.svc.Events(r.Context(), callerOf(s), v.Site.Domain, f)
+		if err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
+		if csvOut {
+			writeCSV(w, v.Site.Domain, es)
+			return
+		}
+		ev.Events = es
+		if len(es) == eventsPage {
+			q.Set("before", strconv.FormatInt(es[len(es)-1].ID, 10))
+			ev.Older = q.Encode()
+		}
+	}
+	v.Title, v.Data = tr(v.Lang, "events")+" · "+v.Site.Domain, ev
+	if r.URL.Query().Get("fragment") == "rows" {
+		// The live tail's refresh: the table body only.
+		headers(w, &v.Brand)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := h.pages["rows"].ExecuteTemplate(w, "rows", v); err != nil {
+			h.log.Error("render rows", "err", err)
+		}
+		return
+	}
+	h.render(w, "events", http.StatusOK, v)
+}
+
+func writeCSV(w http.ResponseWriter, domain string, es []core.Event) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+domain+`-events.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"id", "time", "action", "category", "source", "reason", "detail", "ip", "method", "host", "path", "query", "user_agent", "referrer", "monitored"})
+	for _, e := range es {
+		_ = cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, e.Category, e.Source, e.Reason, e.Detail,
+			e.IP, e.Method, e.Host, csvSafe(e.Path), csvSafe(e.Query), csvSafe(e.UserAgent), csvSafe(e.Referrer), strconv.FormatBool(e.Monitored)})
+	}
+	cw.Flush()
+}
+
+// csvSafe keeps a spreadsheet from reading a client-sent value as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func (h *Handler) eventDetail(w http.ResponseWriter, r *http.Request) {
+	v, s, _, ok := h.site(w, r)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such event"))
+		return
+	}
+	es, err := h.svc.Events(r.Context(), callerOf(s), v.Site.Domain, core.EventFilter{ID: id, Limit: 1})
+	if err != nil || len(es) == 0 {
+		h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such event"))
+		return
+	}
+	v.Tab, v.Title, v.Data = "events", tr(v.Lang, "detail")+" "+strconv.FormatInt(id, 10), es[0]
+	h.render(w, "event", http.StatusOK, v)
+}
+
+// ---- integration guide ----
+
+type guideView struct {
+	ServerKey string
+	Node      string
+	NodeHost  string
+	Seen      bool
+}
+
+func (h *Handler) integration(w http.ResponseWriter, r *http.Request, v view, s core.Session) {
+	nodes := h.svc.Config().Nodes
+	node := h.svc.Config().PublicURL
+	if len(nodes) > 0 {
+		node = nodes[0]
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(node, "https://"), "http://")
+	g := guideView{ServerKey: v.Site.ServerKey, Node: node, NodeHost: host, Seen: v.Site.FirstSeenAt != nil}
+	v.Title, v.Data = tr(v.Lang, "integration")+" · "+v.Site.Domain, g
+	if r.URL.Query().Get("fragment") == "status" {
+		headers(w, &v.Brand)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := h.pages["integration"].ExecuteTemplate(w, "seen", v); err != nil {
+			h.log.Error("render status", "err", err)
+		}
+		return
+	}
+	h.render(w, "integration", http.StatusOK, v)
+}
