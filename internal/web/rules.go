@@ -38,10 +38,10 @@ type condRow struct {
 }
 
 type ruleForm struct {
-	Index                          int // -1: a new rule
-	Name, Action, Location, Expr   string
-	Enabled                        bool
-	Conds                          []condRow
+	Index                        int // -1: a new rule
+	Name, Action, Location, Expr string
+	Enabled                      bool
+	Conds                        []condRow
 }
 
 type limitForm struct {
@@ -51,7 +51,7 @@ type limitForm struct {
 
 type testForm struct {
 	IP, UA, Path, Method string
-	Result              *engine.Verdict
+	Result               *engine.Verdict
 }
 
 type rulesView struct {
@@ -72,7 +72,7 @@ type rulesView struct {
 
 func newRulesView(st engine.Settings) *rulesView {
 	rv := &rulesView{Settings: st, Errors: map[string]string{}, Fields: condFields, Ops: condOps,
-		Rule: ruleForm{Index: -1, Enabled: true, Action: "deny", Conds: make([]condRow, condRows)},
+		Rule:  ruleForm{Index: -1, Enabled: true, Action: "deny", Conds: make([]condRow, condRows)},
 		Limit: limitForm{Key: "ip", Period: "1m", Action: "challenge"}, Test: testForm{Method: "GET", Path: "/"}}
 	for _, c := range engine.Categories() {
 		rv.Categories = append(rv.Categories, catRow{Name: c, Action: st.Categories[c], Default: engine.DefaultAction(c)})
@@ -295,7 +295,7 @@ func (h *Handler) editPost(w http.ResponseWriter, r *http.Request) {
 	h.rulesPage(w, r, v, s, rv)
 }
 
-var condPath = regexp.MustCompile(`^rules\[(\d+)\]\.conditions\[(\d+)\]\.(\w+)`)
+var condPath = regexp.MustCompile(`^rules\[(\d+)\]\.conditions\[(\d+)\](?:\.(\w+))?$`)
 
 // localErrors renames problem paths of the form just posted to its field
 // names: rules[i].name → rule.name, rules[i].conditions[j].value →
@@ -312,6 +312,9 @@ func localErrors(errs map[string]string, form string, ruleIndex, nRules, nLimits
 		switch {
 		case form == "rule" && condPath.MatchString(p) && strings.HasPrefix(p, rulePrefix):
 			g := condPath.FindStringSubmatch(p)
+			if g[3] == "" {
+				g[3] = "value" // a whole condition: shown by its value
+			}
 			out["cond."+g[2]+"."+g[3]] = m
 		case form == "rule" && strings.HasPrefix(p, rulePrefix):
 			out["rule."+strings.TrimPrefix(p, rulePrefix)] = m

@@ -55,14 +55,14 @@ func New(svc *core.Service, explain Explainer, log *slog.Logger) *Handler {
 	}
 	h := &Handler{svc: svc, log: log, explain: explain, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
-		"t":      tr,
-		"join":   strings.Join,
-		"lines":  func(v []string) string { return strings.Join(v, "\n") },
-		"time":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-		"date":   func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-		"pct":    func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
-		"add":    func(a, b int) int { return a + b },
-		"int64":  func(i int) int64 { return int64(i) },
+		"t":     tr,
+		"join":  strings.Join,
+		"lines": func(v []string) string { return strings.Join(v, "\n") },
+		"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+		"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"pct":   func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
+		"add":   func(a, b int) int { return a + b },
+		"int64": func(i int) int64 { return int64(i) },
 		"list4": func(a, b, c, d string) []string { return []string{a, b, c, d} },
 		"dict2": func(l string, rows []core.TopRow) map[string]any { return map[string]any{"Lang": l, "Rows": rows} },
 		"actions": func() []string {

@@ -1,0 +1,253 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/testenv"
+)
+
+type browser struct {
+	t      *testing.T
+	c      *http.Client
+	base   string
+	lastCT string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 10 * time.Second}, base: base}
+}
+
+func (b *browser) get(path string) (int, string, *http.Response) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp
+}
+
+func (b *browser) post(path string, form url.Values) (int, string) {
+	b.t.Helper()
+	resp, err := b.c.PostForm(b.base+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf-token" content="([0-9a-f]+)"`)
+
+func csrf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token in %s", page)
+	}
+	return m[1]
+}
+
+// fixture: a partner with embed origins, two customers with a site each.
+func fixture(t *testing.T) (*testenv.Stack, core.Subaccount, core.Subaccount, core.Website) {
+	t.Helper()
+	e := testenv.New(t)
+	ctx := context.Background()
+	if _, err := e.Service.SetBranding(ctx, e.Caller, e.Caller.PartnerID, core.Branding{Name: "Acme Shield", Color: "#aa3300", EmbedOrigins: []string{"https://panel.acme.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	jane, _, err := e.Service.CreateSubaccount(ctx, e.Caller, core.SubaccountCreate{Email: "jane@example.com", Lang: "de"}, core.Idem{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, _, _ := e.Service.CreateSubaccount(ctx, e.Caller, core.SubaccountCreate{Email: "bob@example.com"}, core.Idem{})
+	site, _, err := e.Service.CreateWebsite(ctx, e.Caller, core.WebsiteCreate{Domain: "shop.example.com", SubaccountID: jane.ID, Plan: "10k"}, core.Idem{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Service.CreateWebsite(ctx, e.Caller, core.WebsiteCreate{Domain: "bob.example.org", SubaccountID: bob.ID}, core.Idem{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Protector.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e, jane, bob, site
+}
+
+func forwardAuth(t *testing.T, e *testenv.Stack, key, ua, uri string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.URL+"/forward-auth", nil)
+	req.Header.Set("X-Palisade-Key", key)
+	req.Header.Set("X-Original-Uri", uri)
+	req.Header.Set("X-Original-Method", "GET")
+	req.Header.Set("X-Original-Host", "shop.example.com")
+	req.Header.Set("X-Real-Ip", "203.0.113.50")
+	testenv.AsBrowser(req, ua)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func TestCustomerPages(t *testing.T) {
+	e, jane, bob, site := fixture(t)
+	ctx := context.Background()
+	br := newBrowser(t, e.URL)
+
+	// The api-key is exchanged for a cookie and leaves the address.
+	code, page, resp := br.get("/de/website/shop.example.com/statistics?api-key=" + jane.APIKey + "&period=day")
+	if code != 200 || resp.Request.URL.Query().Get("api-key") != "" || resp.Request.URL.Query().Get("period") != "day" {
+		t.Fatalf("api-key login: %d %s", code, resp.Request.URL)
+	}
+	for _, want := range []string{"Statistik", "Acme Shield", "--brand: #aa3300", "10k"} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("statistics page lacks %q", want)
+		}
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "frame-ancestors 'self' https://panel.acme.example") || !strings.Contains(csp, "script-src 'self'") {
+		t.Fatalf("CSP %q", csp)
+	}
+	token := csrf(t, page)
+
+	// Tenant isolation: Jane's session does not open Bob's site, Bob's key
+	// does not open Jane's, and a wrong key opens nothing.
+	if code, _, _ := br.get("/en/website/bob.example.org/statistics"); code != 404 {
+		t.Fatalf("Jane opened Bob's site: %d", code)
+	}
+	other := newBrowser(t, e.URL)
+	if code, _, _ := other.get("/en/website/shop.example.com/statistics?api-key=" + bob.APIKey); code != 401 {
+		t.Fatalf("Bob's key opened Jane's site: %d", code)
+	}
+	if code, _, _ := other.get("/en/website/shop.example.com/events?api-key=ck_nope"); code != 401 {
+		t.Fatalf("a wrong key: %d", code)
+	}
+	if code, _, _ := other.get("/en/website/shop.example.com/events"); code != 401 {
+		t.Fatalf("no session: %d", code)
+	}
+
+	// The rule editor: add a rule; it takes effect on forward-auth.
+	edit := "/en/website/shop.example.com/edit"
+	if code, _ := br.post(edit, url.Values{"form": {"rule"}, "name": {"block-admin"}, "action": {"deny"}, "enabled": {"1"},
+		"cond.0.field": {"path"}, "cond.0.op": {"starts_with"}, "cond.0.value": {"/admin"}}); code != 403 {
+		t.Fatalf("a post without the CSRF token: %d", code)
+	}
+	code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"rule"}, "name": {"block-admin"}, "action": {"deny"}, "enabled": {"1"},
+		"cond.0.field": {"path"}, "cond.0.op": {"starts_with"}, "cond.0.value": {"/admin"}})
+	if code != 200 || !strings.Contains(page, "Saved.") || !strings.Contains(page, "block-admin") {
+		t.Fatalf("add rule: %d %s", code, page)
+	}
+	browserUA := testenv.ChromeUA
+	deadline := time.Now().Add(2 * time.Second)
+	var fa *http.Response
+	for time.Now().Before(deadline) {
+		if fa = forwardAuth(t, e, site.ServerKey, browserUA, "/admin/login"); fa.StatusCode == 403 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fa.StatusCode != 403 || fa.Header.Get("X-Palisade-Reason") != "block-admin" {
+		t.Fatalf("the new rule did not take effect within a second: %d %v", fa.StatusCode, fa.Header)
+	}
+	// A bad regex is refused next to its field; nothing is saved.
+	code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"rule"}, "name": {"bad"}, "action": {"deny"}, "enabled": {"1"},
+		"cond.0.field": {"user_agent"}, "cond.0.op": {"regex"}, "cond.0.value": {"(unclosed"}})
+	if code != 422 || !regexp.MustCompile(`name="cond.0.value" value="\(unclosed"[^>]*>\s*<span class="field-error" role="alert">`).MatchString(page) {
+		t.Fatalf("bad regex: %d %s", code, page)
+	}
+	_, st, _ := e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com")
+	if len(st.Rules) != 1 {
+		t.Fatalf("a refused rule was saved: %+v", st.Rules)
+	}
+	// Test a request.
+	code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"test"}, "ip": {"198.51.100.4"}, "method": {"GET"}, "path": {"/admin/x"}, "ua": {browserUA}})
+	if code != 200 || !strings.Contains(page, `<span class="badge act-deny">deny</span> — block-admin`) {
+		t.Fatalf("test a request: %d %s", code, page)
+	}
+	// Disable, move and delete the rule; general settings.
+	br.post(edit, url.Values{"csrf": {token}, "form": {"rule-toggle"}, "index": {"0"}})
+	if _, st, _ = e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com"); st.Rules[0].Enabled == nil || *st.Rules[0].Enabled {
+		t.Fatal("the rule was not disabled")
+	}
+	if code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"general"}, "mode": {"monitor"}, "fail_mode": {"closed"}, "difficulty": {"40"}}); code != 422 || !strings.Contains(page, "between 8 and 24") {
+		t.Fatalf("difficulty 40: %d", code)
+	}
+	br.post(edit, url.Values{"csrf": {token}, "form": {"general"}, "mode": {"protect"}, "fail_mode": {"closed"}, "difficulty": {"12"}, "lifetime": {"2h"}})
+	br.post(edit, url.Values{"csrf": {token}, "form": {"categories"}, "cat.ai_crawlers": {"challenge"}})
+	br.post(edit, url.Values{"csrf": {token}, "form": {"lists"}, "allow": {"192.0.2.0/24\n"}, "deny": {"198.51.100.66"}})
+	br.post(edit, url.Values{"csrf": {token}, "form": {"limit"}, "name": {"login"}, "requests": {"5"}, "period": {"1m"}, "key": {"ip_path"}, "path_prefix": {"/login"}, "action": {"deny"}})
+	_, st, _ = e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com")
+	if st.FailMode != "closed" || st.Challenge.Difficulty != 12 || st.Categories["ai_crawlers"] != "challenge" || len(st.Allow) != 1 || len(st.Deny) != 1 ||
+		len(st.RateLimits) != 1 || st.RateLimits[0].PathPrefix != "/login" {
+		t.Fatalf("settings after the forms: %+v", st)
+	}
+	br.post(edit, url.Values{"csrf": {token}, "form": {"rule-delete"}, "index": {"0"}})
+	if _, st, _ = e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com"); len(st.Rules) != 0 {
+		t.Fatal("rule not deleted")
+	}
+
+	// Events: the blocked request is there, filterable, exportable.
+	forwardAuth(t, e, site.ServerKey, "sqlmap/1.7", "/search?q=1'--")
+	e.Recorder.Flush(ctx)
+	code, page, _ = br.get("/en/website/shop.example.com/events?action=deny")
+	denied := page
+	if code != 200 || !strings.Contains(page, "security_issues") || !strings.Contains(page, "block-admin") {
+		t.Fatalf("events: %d %s", code, page)
+	}
+	if _, page, _ = br.get("/en/website/shop.example.com/events?path=/admin"); strings.Contains(page, "security_issues") || !strings.Contains(page, "block-admin") {
+		t.Fatalf("path filter: %s", page)
+	}
+	if code, page, _ = br.get("/en/website/shop.example.com/events?ip=nope"); code != 200 || !strings.Contains(page, `&#34;nope&#34; is not an IP address`) {
+		t.Fatalf("bad ip filter: %d", code)
+	}
+	code, csvBody, resp := br.get("/en/website/shop.example.com/events?action=deny&format=csv")
+	if code != 200 || !strings.HasPrefix(csvBody, "id,time,action") || !strings.Contains(csvBody, "security_issues") || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("csv: %d %s", code, csvBody)
+	}
+	id := regexp.MustCompile(`/events/(\d+)`).FindStringSubmatch(denied)
+	if id == nil {
+		t.Fatal("no event link")
+	}
+	if code, page, _ = br.get("/en/website/shop.example.com/events/" + id[1]); code != 200 || !strings.Contains(page, "203.0.113.50") {
+		t.Fatalf("event detail: %d", code)
+	}
+	if code, page, _ = br.get("/en/website/shop.example.com/events?live=1&fragment=rows"); code != 200 || !strings.HasPrefix(strings.TrimSpace(page), `<tbody id="rows" hx-get=`) {
+		t.Fatalf("live rows: %d %s", code, page)
+	}
+
+	// Statistics with traffic: chart data and top lists.
+	if _, page, _ = br.get("/en/website/shop.example.com/statistics"); !strings.Contains(page, `id="chart"`) || !strings.Contains(page, "203.0.113.50") {
+		t.Fatalf("statistics with traffic: %s", page)
+	}
+	// Integration guide: this site's values, and the live indicator.
+	if _, page, _ = br.get("/en/website/shop.example.com/integration"); !strings.Contains(page, site.ServerKey) || !strings.Contains(page, "include /etc/nginx/palisade/palisade.conf") ||
+		!strings.Contains(page, "We have seen traffic") {
+		t.Fatalf("integration: %s", page)
+	}
+	// Assets are served.
+	for _, a := range []string{"/_assets/app.css", "/_assets/dashboard.js", "/_assets/vendor/htmx.min.js", "/_assets/vendor/uPlot.iife.min.js"} {
+		if code, _, _ := br.get(a); code != 200 {
+			t.Fatalf("%s: %d", a, code)
+		}
+	}
+	// A partner without embed origins is not framed at all.
+	e.Service.SetBranding(ctx, e.Caller, e.Caller.PartnerID, core.Branding{})
+	if _, _, resp = br.get("/en/website/shop.example.com/statistics"); !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("CSP without origins: %q", resp.Header.Get("Content-Security-Policy"))
+	}
+
+}
