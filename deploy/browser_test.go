@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -337,4 +340,183 @@ func solveChallenge(t *testing.T, client *http.Client, origin, path, ua string) 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestBrowserDashboardInIframe: a partner's panel (on an allowed origin)
+// embeds a customer's pages in an iframe. In headless Chromium the customer
+// adds a custom rule in the editor inside the iframe; the rule blocks a
+// forward-auth request at once; the blocked request shows on the events
+// page and the statistics chart renders. The same pages refuse to load in
+// an iframe of another origin.
+func TestBrowserDashboardInIframe(t *testing.T) {
+	chromium := need(t, "chromium", "/usr/bin/chromium")
+	pal := testenv.New(t)
+	ctx0 := context.Background()
+	_, palPort, _ := net.SplitHostPort(pal.Addr)
+	panel := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(rw, `<!doctype html><title>My Hosting panel</title><h1>My Hosting</h1><iframe id="dash" width="1200" height="900" src="%s"></iframe>`, r.URL.Query().Get("src"))
+	}))
+	defer panel.Close()
+	_, panelPort, _ := net.SplitHostPort(strings.TrimPrefix(panel.URL, "http://"))
+	allowed := "http://panel.acme.example:" + panelPort
+	if _, err := pal.Service.SetBranding(ctx0, pal.Caller, pal.Caller.PartnerID, core.Branding{Name: "Acme Shield", Color: "#aa3300", EmbedOrigins: []string{allowed}}); err != nil {
+		t.Fatal(err)
+	}
+	jane, _, err := pal.Service.CreateSubaccount(ctx0, pal.Caller, core.SubaccountCreate{Email: "jane@example.com"}, core.Idem{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, _, err := pal.Service.CreateWebsite(ctx0, pal.Caller, core.WebsiteCreate{Domain: "shop.example.com", SubaccountID: jane.ID, Plan: "10k"}, core.Idem{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pal.Protector.Reload(ctx0)
+	dash := "http://palisade.acme.example:" + palPort + "/en/website/shop.example.com/"
+
+	ctx := newBrowser(t, chromium)
+	frame := func() *chromedp.Node {
+		t.Helper()
+		nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(`#dash`)))
+		if err != nil || len(nodes) == 0 {
+			t.Fatalf("iframe: %v", err)
+		}
+		return nodes[0]
+	}
+	open := func(origin, page string) {
+		t.Helper()
+		u := origin + "/?src=" + url.QueryEscape(dash+page)
+		if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The panel opens the rule editor with the customer's key.
+	open(allowed, "edit?api-key="+jane.APIKey)
+	f := frame()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#rule-form summary`), chromedp.FromNode(f))); err != nil {
+		t.Fatalf("the editor did not load in the iframe: %v", err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#rule-form summary`), chromedp.FromNode(f)),
+		chromedp.SendKeys(chromedp.CSS(`#rule-form input[name="name"]`), "block-admin", chromedp.FromNode(f)),
+		chromedp.SetValue(chromedp.CSS(`#rule-form select[name="action"]`), "deny", chromedp.FromNode(f)),
+		chromedp.SetValue(chromedp.CSS(`#rule-form select[name="cond.0.field"]`), "path", chromedp.FromNode(f)),
+		chromedp.SetValue(chromedp.CSS(`#rule-form select[name="cond.0.op"]`), "starts_with", chromedp.FromNode(f)),
+		chromedp.SendKeys(chromedp.CSS(`#rule-form input[name="cond.0.value"]`), "/admin", chromedp.FromNode(f)),
+		chromedp.Click(chromedp.CSS(`#rule-form button`), chromedp.FromNode(f)),
+	); err != nil {
+		t.Fatalf("filling the rule form: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, st, _ := pal.Service.WebsiteSettings(ctx0, pal.Caller, "shop.example.com")
+		if len(st.Rules) == 1 && st.Rules[0].Name == "block-admin" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rule was not saved: %+v", st.Rules)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// It takes effect on the decision endpoint within a second.
+	var blocked bool
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && !blocked; time.Sleep(20 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", pal.URL+"/forward-auth", nil)
+		req.Header.Set("X-Palisade-Key", site.ServerKey)
+		req.Header.Set("X-Original-Uri", "/admin/login")
+		req.Header.Set("X-Real-Ip", "203.0.113.77")
+		testenv.AsBrowser(req, testenv.ChromeUA)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		blocked = resp.StatusCode == 403 && resp.Header.Get("X-Palisade-Reason") == "block-admin"
+	}
+	if !blocked {
+		t.Fatal("the rule added in the iframe does not block")
+	}
+	screenshot(t, ctx, "rule-editor-in-panel.png")
+	pal.Recorder.Flush(ctx0)
+
+	// The events page, in the iframe, shows the blocked request.
+	open(allowed, "events")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`tr.act-deny`), chromedp.FromNode(frame()))); err != nil {
+		t.Fatalf("events in the iframe: %v", err)
+	}
+	screenshot(t, ctx, "events-in-panel.png")
+	row, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`tr.act-deny`), chromedp.FromNode(frame())))
+	if err != nil || !strings.Contains(row, "block-admin") || !strings.Contains(row, "203.0.113.77") {
+		t.Fatalf("event row %q: %v", row, err)
+	}
+	// The statistics chart renders (uPlot draws a canvas).
+	open(allowed, "statistics")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#chart[data-rendered="1"] canvas`), chromedp.FromNode(frame()))); err != nil {
+		t.Fatalf("the chart did not render in the iframe: %v", err)
+	}
+	screenshot(t, ctx, "statistics-in-panel.png")
+
+	// Another origin (another site, so Chromium runs the iframe in a
+	// process of its own): the browser refuses to show any of Palisade's
+	// pages there (frame-ancestors), not even the sign-in error.
+	evil := "http://evil.example:" + panelPort
+	open(evil, "statistics?api-key="+jane.APIKey)
+	if crossSiteFrameShows(t, ctx, "http://palisade.acme.example:"+palPort+"/", `header.top`, 3*time.Second) {
+		t.Fatal("Palisade's page loaded inside an iframe of another origin")
+	}
+	// Control: once the partner allows that origin, the same iframe shows
+	// Palisade's page (here its sign-in message: the session cookie is not
+	// sent to a cross-site iframe over plain HTTP).
+	if _, err := pal.Service.SetBranding(ctx0, pal.Caller, pal.Caller.PartnerID, core.Branding{EmbedOrigins: []string{allowed, evil}}); err != nil {
+		t.Fatal(err)
+	}
+	open(evil, "statistics")
+	if !crossSiteFrameShows(t, ctx, "http://palisade.acme.example:"+palPort+"/", `header.top`, 10*time.Second) {
+		t.Fatal("an allowed origin's iframe does not show the page")
+	}
+}
+
+// crossSiteFrameShows reports whether an iframe target whose URL starts
+// with prefix shows an element matching sel within wait. Chromium runs a
+// cross-site iframe as a target of its own, which the page's DOM does not
+// reach.
+func crossSiteFrameShows(t *testing.T, ctx context.Context, prefix, sel string, wait time.Duration) bool {
+	t.Helper()
+	end := time.Now().Add(wait)
+	for time.Now().Before(end) {
+		infos, err := chromedp.Targets(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, info := range infos {
+			if info.Type != "iframe" || !strings.HasPrefix(info.URL, prefix) {
+				continue
+			}
+			fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+			short, cancel2 := context.WithTimeout(fctx, time.Until(end))
+			err := chromedp.Do(short, chromedp.WaitVisible(chromedp.CSS(sel)))
+			cancel2()
+			cancel()
+			return err == nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
+// screenshot saves the browser's page as name in $PALISADE_ARTIFACTS, when
+// set (CI keeps the folder; a developer can look at the pages).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("PALISADE_ARTIFACTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, name), png, 0o644)
+	}
 }

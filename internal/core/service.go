@@ -683,6 +683,26 @@ func NormalizeOrigin(o string) (string, error) {
 	return strings.ToLower(u.Scheme + "://" + u.Host), nil
 }
 
+// BrandingOfDomain returns the branding of the partner that registered a
+// domain, for pages shown before anyone is signed in (so that they can show
+// inside that partner's panel).
+func (s *Service) BrandingOfDomain(ctx context.Context, domain string) (Partner, bool) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Partner{}, false
+	}
+	var p Partner
+	err = s.store.View(ctx, func(tx Tx) error {
+		id, err := tx.WebsitePartner(ctx, d)
+		if err != nil {
+			return err
+		}
+		p, err = tx.Partner(ctx, id, false)
+		return err
+	})
+	return p, err == nil
+}
+
 // Branding returns the caller's branding.
 func (s *Service) Branding(ctx context.Context, c Caller) (Branding, error) {
 	p, err := s.Partner(ctx, c)

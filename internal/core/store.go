@@ -100,6 +100,8 @@ type Tx interface {
 	// website's blocked and challenged events in [from, to).
 	TopEvents(ctx context.Context, partnerID, websiteID int64, field string, from, to time.Time, limit int) ([]TopRow, error)
 	SubaccountByKeyHash(ctx context.Context, hash string) (Subaccount, error)
+	// WebsitePartner returns the partner a live domain is registered by.
+	WebsitePartner(ctx context.Context, domain string) (int64, error)
 	// Stats returns a website's minute counters in [from, to).
 	Stats(ctx context.Context, partnerID, websiteID int64, from, to time.Time) ([]StatRow, error)
 	// PurgeEvents deletes events before t and minute counters before

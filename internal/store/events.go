@@ -159,3 +159,9 @@ func (t *tx) SubaccountByKeyHash(ctx context.Context, hash string) (core.Subacco
 	a, err := scanSub(t.queryRow(ctx, "SELECT "+subCols+" FROM subaccounts WHERE api_key_hash = $1 AND deleted_at IS NULL", hash))
 	return a, notFound(err, "subaccount")
 }
+
+func (t *tx) WebsitePartner(ctx context.Context, domain string) (int64, error) {
+	var id int64
+	err := t.queryRow(ctx, "SELECT partner_id FROM websites WHERE domain = $1 AND status <> 'deleted'", domain).Scan(&id)
+	return id, notFound(err, "website")
+}

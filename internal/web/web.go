@@ -316,6 +316,13 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *core.Partner, 
 	default:
 		h.log.Error("page failed", "path", r.URL.Path, "err", err)
 	}
+	if p == nil && r.PathValue("domain") != "" {
+		// Not signed in (yet): brand and frame the message as the
+		// website's partner would, so it shows inside its panel.
+		if bp, ok := h.svc.BrandingOfDomain(r.Context(), r.PathValue("domain")); ok {
+			p = &bp
+		}
+	}
 	h.message(w, r, p, code, core.ErrorMessage(err))
 }
 
