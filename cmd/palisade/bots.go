@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -98,5 +100,59 @@ func cmdChallenge(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	fmt.Fprintln(stdout, "challenge key rotated; running nodes sign with it within 10 seconds (clearances signed with the previous key stay valid)")
+	return nil
+}
+
+// cmdUser adds people who sign in to the partner console or the operator
+// pages.
+func cmdUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprint(stderr, "Usage: palisade user add --email E [--partner NAME] [--password P] [store flags]\n\nAdds a person who signs in at /console/login: to the console of partner NAME, or, without\n--partner, to the operator pages (/operator). Without --password a strong one is generated\nand printed once.\n")
+		return errUsage
+	}
+	fs := newFlagSet("user add", "user add --email E [--partner NAME] [flags]", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	email := fs.String("email", "", "the person's email, used to sign in")
+	partner := fs.String("partner", "", "the partner whose console it opens; empty: the operator pages")
+	password := fs.String("password", "", "the password (at least 8 characters, three kinds); empty: generated and printed")
+	if err := parseFlags(fs, args[1:], getenv); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("--email is required: %w", errUsage)
+	}
+	log, _ := newLogger(stderr, "info", "text")
+	db, svc, err := sf.open(ctx, log, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var partnerID int64
+	if *partner != "" {
+		p, err := svc.PartnerByName(ctx, *partner)
+		if err != nil {
+			return fmt.Errorf("no partner is named %q", *partner)
+		}
+		partnerID = p.ID
+	}
+	pw := *password
+	if pw == "" {
+		b := make([]byte, 15)
+		_, _ = rand.Read(b)
+		pw = "Pa1-" + base64.RawURLEncoding.EncodeToString(b)
+	}
+	u, err := svc.CreateConsoleUser(ctx, core.Operator(), partnerID, *email, pw)
+	if err != nil {
+		return cliError(err)
+	}
+	where := "the operator pages (/operator)"
+	if partnerID != 0 {
+		where = *partner + "'s console (/console)"
+	}
+	fmt.Fprintf(stdout, "%s can now sign in at /console/login to %s\n", u.Email, where)
+	if *password == "" {
+		fmt.Fprintf(stdout, "password: %s\n(shown only this once)\n", pw)
+	}
 	return nil
 }

@@ -47,6 +47,7 @@ Commands:
   migrate    bring the database schema up to date and exit
   partner    manage partners (hosting providers): create, list, show, topup, allow-ip, allow-downgrade
   plan       manage plans: list, create
+  user       add: people who sign in to a partner's console or the operator pages
   bots       verified-bot range lists: refresh (download), list
   challenge  rotate-key: new key for challenges and clearances (the previous one still verifies)
   version    print the version
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdPartner(ctx, args[1:], getenv, stdout, stderr)
 	case "plan":
 		return cmdPlan(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		return cmdUser(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "palisade", version)
 		return nil

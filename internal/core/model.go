@@ -106,6 +106,7 @@ type APIKey struct {
 	Sealed       string
 	AllowedCIDRs []netip.Prefix
 	CreatedAt    time.Time
+	Name         string // what the partner calls it, e.g. "WHMCS"
 }
 
 // Allows reports whether ip may use the key. An empty list allows any address.

@@ -79,11 +79,26 @@ type LoginToken struct {
 const (
 	ScopePartner  = "partner"
 	ScopeCustomer = "customer"
+	ScopeOperator = "operator"
 )
+
+// ConsoleUser is a person who signs in to the partner console (PartnerID
+// set) or the operator pages (Role operator).
+type ConsoleUser struct {
+	ID           int64
+	PartnerID    int64
+	Role         string
+	Email        string
+	PasswordHash string
+	TOTPSecret   string
+	TOTPLastStep int64
+	CreatedAt    time.Time
+}
 
 // Session is a dashboard session opened by a login token (stored hashed).
 type Session struct {
 	Hash         string
+	UserID       int64 // the console user who signed in, if any
 	PartnerID    int64
 	SubaccountID int64
 	WebsiteID    int64

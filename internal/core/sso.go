@@ -207,7 +207,7 @@ func (s *Service) openSession(ctx context.Context, partnerID int64, scope string
 	}
 	now := s.clock()
 	ss := Session{Hash: secret.Hash(value), PartnerID: partnerID, SubaccountID: subID, WebsiteID: websiteID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
-	next := "/partner"
+	next := "/console"
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.InsertSession(ctx, &ss); err != nil {
 			return err

@@ -153,6 +153,13 @@ type Tx interface {
 	DeleteSession(ctx context.Context, hash string) error
 	PurgeLogins(ctx context.Context, now time.Time) (int64, error)
 
+	InsertConsoleUser(ctx context.Context, u *ConsoleUser) error
+	ConsoleUserByEmail(ctx context.Context, email string) (ConsoleUser, error)
+	ConsoleUser(ctx context.Context, id int64) (ConsoleUser, error)
+	SetConsoleUserTOTP(ctx context.Context, id int64, secret string, lastStep int64) error
+	SetConsoleUserPassword(ctx context.Context, id int64, hash string) error
+	DeleteUserSessions(ctx context.Context, userID int64) error
+
 	InsertAddon(ctx context.Context, a *Addon) error
 	Addon(ctx context.Context, partnerID, id int64, lock bool) (Addon, error)
 	Addons(ctx context.Context, partnerID, websiteID int64) ([]Addon, error)

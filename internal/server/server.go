@@ -68,7 +68,7 @@ func NewHandler(d Deps) http.Handler {
 	if d.Protector != nil {
 		explain = d.Protector
 	}
-	web.New(d.Service, explain, d.Logger).Register(mux)
+	web.New(d.Service, explain, d.TrustedProxies, d.Logger).Register(mux)
 	xmlapi.New(d.Service, d.TrustedProxies, d.Scanner, d.Logger).Register(mux)
 	if d.Protector != nil {
 		ws := d.WebServers

@@ -152,12 +152,12 @@ func (t *tx) execOne(ctx context.Context, what, q string, args ...any) error {
 
 // ---- API keys ----
 
-const keyCols = "id, partner_id, key_prefix, key_hash, key_sealed, allowed_cidrs, created_at"
+const keyCols = "id, partner_id, key_prefix, key_hash, key_sealed, allowed_cidrs, created_at, name"
 
 func scanKey(row interface{ Scan(...any) error }) (core.APIKey, error) {
 	var k core.APIKey
 	var cidrs string
-	if err := row.Scan(&k.ID, &k.PartnerID, &k.Prefix, &k.Hash, &k.Sealed, &cidrs, timeCol{&k.CreatedAt}); err != nil {
+	if err := row.Scan(&k.ID, &k.PartnerID, &k.Prefix, &k.Hash, &k.Sealed, &cidrs, timeCol{&k.CreatedAt}, &k.Name); err != nil {
 		return k, err
 	}
 	for _, s := range strings.Split(cidrs, ",") {
@@ -182,8 +182,8 @@ func joinPrefixes(ps []netip.Prefix) string {
 }
 
 func (t *tx) InsertAPIKey(ctx context.Context, k *core.APIKey) error {
-	id, err := t.insert(ctx, "INSERT INTO partner_api_keys (partner_id, key_prefix, key_hash, key_sealed, allowed_cidrs, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-		k.PartnerID, k.Prefix, k.Hash, k.Sealed, joinPrefixes(k.AllowedCIDRs), k.CreatedAt)
+	id, err := t.insert(ctx, "INSERT INTO partner_api_keys (partner_id, key_prefix, key_hash, key_sealed, allowed_cidrs, created_at, name) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		k.PartnerID, k.Prefix, k.Hash, k.Sealed, joinPrefixes(k.AllowedCIDRs), k.CreatedAt, k.Name)
 	k.ID = id
 	return err
 }

@@ -207,17 +207,17 @@ func (t *tx) UseLoginToken(ctx context.Context, hash string, now time.Time) (cor
 }
 
 func (t *tx) InsertSession(ctx context.Context, s *core.Session) error {
-	_, err := t.exec(ctx, "INSERT INTO sessions (hash, partner_id, subaccount_id, website_id, scope, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		s.Hash, s.PartnerID, nullID(s.SubaccountID), nullID(s.WebsiteID), s.Scope, s.CreatedAt, s.ExpiresAt)
+	_, err := t.exec(ctx, "INSERT INTO sessions (hash, partner_id, subaccount_id, website_id, user_id, scope, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		s.Hash, nullID(s.PartnerID), nullID(s.SubaccountID), nullID(s.WebsiteID), nullID(s.UserID), s.Scope, s.CreatedAt, s.ExpiresAt)
 	return err
 }
 
 func (t *tx) Session(ctx context.Context, hash string, now time.Time) (core.Session, error) {
 	s := core.Session{Hash: hash}
-	var sub, web sql.NullInt64
-	err := t.queryRow(ctx, "SELECT partner_id, subaccount_id, website_id, scope, created_at, expires_at FROM sessions WHERE hash = $1 AND expires_at > $2", hash, now).
-		Scan(&s.PartnerID, &sub, &web, &s.Scope, timeCol{&s.CreatedAt}, timeCol{&s.ExpiresAt})
-	s.SubaccountID, s.WebsiteID = sub.Int64, web.Int64
+	var partner, sub, web, user sql.NullInt64
+	err := t.queryRow(ctx, "SELECT partner_id, subaccount_id, website_id, user_id, scope, created_at, expires_at FROM sessions WHERE hash = $1 AND expires_at > $2", hash, now).
+		Scan(&partner, &sub, &web, &user, &s.Scope, timeCol{&s.CreatedAt}, timeCol{&s.ExpiresAt})
+	s.PartnerID, s.SubaccountID, s.WebsiteID, s.UserID = partner.Int64, sub.Int64, web.Int64, user.Int64
 	return s, notFound(err, "session")
 }
 
@@ -287,4 +287,49 @@ func (t *tx) Addons(ctx context.Context, partnerID, websiteID int64) ([]core.Add
 func (t *tx) UpdateAddon(ctx context.Context, a *core.Addon) error {
 	return t.execOne(ctx, "add-on", "UPDATE addons SET quantity = $1, status = $2, updated_at = $3 WHERE id = $4 AND partner_id = $5",
 		a.Quantity, a.Status, a.UpdatedAt, a.ID, a.PartnerID)
+}
+
+// ---- console users ----
+
+const consoleCols = "id, partner_id, role, email, password_hash, totp_secret, totp_last_step, created_at"
+
+func scanConsoleUser(row interface{ Scan(...any) error }) (core.ConsoleUser, error) {
+	var u core.ConsoleUser
+	var partner sql.NullInt64
+	err := row.Scan(&u.ID, &partner, &u.Role, &u.Email, &u.PasswordHash, &u.TOTPSecret, &u.TOTPLastStep, timeCol{&u.CreatedAt})
+	u.PartnerID = partner.Int64
+	return u, err
+}
+
+func (t *tx) InsertConsoleUser(ctx context.Context, u *core.ConsoleUser) error {
+	id, err := t.insert(ctx, "INSERT INTO console_users (partner_id, role, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+		nullID(u.PartnerID), u.Role, u.Email, u.PasswordHash, u.CreatedAt)
+	if _, ok := t.d.uniqueViolation(err); ok {
+		return core.Errorf(core.ECONFLICT, "a console user with email %s already exists", u.Email)
+	}
+	u.ID = id
+	return err
+}
+
+func (t *tx) ConsoleUserByEmail(ctx context.Context, email string) (core.ConsoleUser, error) {
+	u, err := scanConsoleUser(t.queryRow(ctx, "SELECT "+consoleCols+" FROM console_users WHERE email = $1 AND disabled_at IS NULL", email))
+	return u, notFound(err, "console user")
+}
+
+func (t *tx) ConsoleUser(ctx context.Context, id int64) (core.ConsoleUser, error) {
+	u, err := scanConsoleUser(t.queryRow(ctx, "SELECT "+consoleCols+" FROM console_users WHERE id = $1 AND disabled_at IS NULL", id))
+	return u, notFound(err, "console user")
+}
+
+func (t *tx) SetConsoleUserTOTP(ctx context.Context, id int64, secret string, lastStep int64) error {
+	return t.execOne(ctx, "console user", "UPDATE console_users SET totp_secret = $1, totp_last_step = $2 WHERE id = $3", secret, lastStep, id)
+}
+
+func (t *tx) SetConsoleUserPassword(ctx context.Context, id int64, hash string) error {
+	return t.execOne(ctx, "console user", "UPDATE console_users SET password_hash = $1 WHERE id = $2", hash, id)
+}
+
+func (t *tx) DeleteUserSessions(ctx context.Context, userID int64) error {
+	_, err := t.exec(ctx, "DELETE FROM sessions WHERE user_id = $1", userID)
+	return err
 }

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -40,20 +41,22 @@ type Explainer interface {
 
 // Handler serves the pages.
 type Handler struct {
-	svc     *core.Service
-	log     *slog.Logger
-	explain Explainer
-	pages   map[string]*template.Template
-	// Nodes is what the integration guide tells web servers to call.
+	svc          *core.Service
+	log          *slog.Logger
+	explain      Explainer
+	trusted      []netip.Prefix // reverse proxies whose X-Forwarded-For is believed
+	logins       *loginLimiter
+	pages        map[string]*template.Template
 	assetVersion string
 }
 
-// New returns the page handler; explain may be nil (no "test a request").
-func New(svc *core.Service, explain Explainer, log *slog.Logger) *Handler {
+// New returns the page handler; explain may be nil (no "test a request");
+// trusted are the reverse proxies in front (for sign-in rate limits).
+func New(svc *core.Service, explain Explainer, trusted []netip.Prefix, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &Handler{svc: svc, log: log, explain: explain, pages: map[string]*template.Template{}}
+	h := &Handler{svc: svc, log: log, explain: explain, trusted: trusted, logins: &loginLimiter{hits: map[string][]time.Time{}}, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"t":     tr,
 		"join":  strings.Join,
@@ -64,13 +67,14 @@ func New(svc *core.Service, explain Explainer, log *slog.Logger) *Handler {
 		"add":   func(a, b int) int { return a + b },
 		"int64": func(i int) int64 { return int64(i) },
 		"list4": func(a, b, c, d string) []string { return []string{a, b, c, d} },
+		"list9": func(v ...string) []string { return v },
 		"dict2": func(l string, rows []core.TopRow) map[string]any { return map[string]any{"Lang": l, "Rows": rows} },
 		"actions": func() []string {
 			return []string{"grant", "deny", "challenge", "captcha", "redirect", "return_fake_data"}
 		},
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
-	for _, p := range []string{"statistics", "events", "event", "rules", "integration", "partner", "message"} {
+	for _, p := range []string{"statistics", "events", "event", "rules", "integration", "console", "login", "message"} {
 		h.pages[p] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+p+".html"))
 	}
 	h.pages["rows"] = template.Must(template.New("rows.html").Funcs(funcs).ParseFS(templateFS, "templates/events.html"))
@@ -91,7 +95,7 @@ func New(svc *core.Service, explain Explainer, log *slog.Logger) *Handler {
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sso", h.sso)
 	mux.HandleFunc("POST /logout", h.logout)
-	mux.HandleFunc("GET /partner", h.partner)
+	h.registerConsole(mux)
 	mux.HandleFunc("GET /_assets/{file}", h.asset)
 	mux.HandleFunc("GET /_assets/vendor/{file}", h.asset)
 	mux.HandleFunc("GET /{lang}/website/{domain}/{page}", h.website)
@@ -324,29 +328,4 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *core.Partner, 
 		}
 	}
 	h.message(w, r, p, code, core.ErrorMessage(err))
-}
-
-func (h *Handler) partner(w http.ResponseWriter, r *http.Request) {
-	s, value, ok := h.session(w, r)
-	if !ok {
-		return
-	}
-	if s.Scope != core.ScopePartner {
-		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "this page is for the hosting provider's staff"))
-		return
-	}
-	c := callerOf(s)
-	p, err := h.svc.Partner(r.Context(), c)
-	if err != nil {
-		h.fail(w, r, nil, err)
-		return
-	}
-	sites, err := h.svc.Websites(r.Context(), c, core.WebsiteFilter{Limit: 500})
-	if err != nil {
-		h.fail(w, r, &p, err)
-		return
-	}
-	v := view{Lang: "en", Title: p.Name, Brand: p.Branding(), CSRF: csrfToken(value), Assets: "/_assets/",
-		Data: map[string]any{"Partner": p, "Sites": sites}}
-	h.render(w, "partner", http.StatusOK, v)
 }

@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -250,4 +252,143 @@ func TestCustomerPages(t *testing.T) {
 		t.Fatalf("CSP without origins: %q", resp.Header.Get("Content-Security-Policy"))
 	}
 
+}
+
+func login(t *testing.T, br *browser, email, password, code string) (int, string) {
+	t.Helper()
+	f := url.Values{"email": {email}, "password": {password}}
+	if code != "" {
+		f.Set("code", code)
+	}
+	return br.post("/console/login", f)
+}
+
+func TestConsoleAndOperator(t *testing.T) {
+	e, _, _, _ := fixture(t)
+	ctx := context.Background()
+	if _, err := e.Service.CreateConsoleUser(ctx, core.Operator(), e.Caller.PartnerID, "ops@acme.example", "S3cure-Passw0rd"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Service.CreateConsoleUser(ctx, e.Caller, e.Caller.PartnerID, "x@acme.example", "S3cure-Passw0rd"); core.ErrorCode(err) != core.EFORBIDDEN {
+		t.Fatalf("a partner created a console user: %v", err)
+	}
+	br := newBrowser(t, e.URL)
+	if code, page, _ := br.get("/console"); code != 200 || !strings.Contains(page, "Sign in") {
+		t.Fatalf("console without a session: %d", code)
+	}
+	if code, page := login(t, br, "ops@acme.example", "wrong", ""); code != 401 || !strings.Contains(page, "wrong email or password") {
+		t.Fatalf("wrong password: %d", code)
+	}
+	for i := 0; i < 5; i++ {
+		login(t, br, "nobody@acme.example", "x", "")
+	}
+	if code, page := login(t, br, "nobody@acme.example", "x", ""); code != 429 || !strings.Contains(page, "Too many failed attempts") {
+		t.Fatalf("rate limit: %d", code)
+	}
+	code, page := login(t, br, "ops@acme.example", "S3cure-Passw0rd", "")
+	if code != 200 || !strings.Contains(page, "shop.example.com") || !strings.Contains(page, "bob.example.org") {
+		t.Fatalf("console: %d %s", code, page)
+	}
+	token := csrf(t, page)
+	// Suspend a website from the list.
+	if code, _ = br.post("/console/status", url.Values{"csrf": {token}, "domain": {"bob.example.org"}, "status": {"paused"}}); code != 200 {
+		t.Fatalf("suspend: %d", code)
+	}
+	if w, _ := e.Service.Website(ctx, e.Caller, "bob.example.org"); w.Status != core.StatusPaused {
+		t.Fatalf("status %s", w.Status)
+	}
+	if code, _ = br.post("/console/status", url.Values{"domain": {"bob.example.org"}, "status": {"online"}}); code != 403 {
+		t.Fatalf("a post without the CSRF token: %d", code)
+	}
+	// API keys: created with a name and addresses, shown once, revoked.
+	code, page = br.post("/console/keys", url.Values{"csrf": {token}, "name": {"WHMCS"}, "allowed_ips": {"203.0.113.0/24"}})
+	key := regexp.MustCompile(`id="new-key">(pk_[^<]+)<`).FindStringSubmatch(page)
+	if code != 200 || key == nil || !strings.Contains(page, "WHMCS") || !strings.Contains(page, "203.0.113.0/24") {
+		t.Fatalf("create key: %d", code)
+	}
+	if _, err := e.Service.Authenticate(ctx, key[1], netip.MustParseAddr("203.0.113.9"), core.ProtocolV1); err != nil {
+		t.Fatalf("the new key does not work: %v", err)
+	}
+	prefix := key[1][:len(regexp.MustCompile(`<code>(pk_[^<…]+)…</code>`).FindStringSubmatch(page)[1])]
+	if code, _ = br.post("/console/revoke", url.Values{"csrf": {token}, "prefix": {prefix}}); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if _, err := e.Service.Authenticate(ctx, key[1], netip.MustParseAddr("203.0.113.9"), core.ProtocolV1); err == nil {
+		t.Fatal("a revoked key still works")
+	}
+	// Branding: checked, then saved.
+	if code, page = br.post("/console/branding", url.Values{"csrf": {token}, "name": {"Acme"}, "color": {"red"}}); code != 422 || !strings.Contains(page, "#rrggbb") {
+		t.Fatalf("bad colour: %d", code)
+	}
+	br.post("/console/branding", url.Values{"csrf": {token}, "name": {"Acme Guard"}, "color": {"#123456"}, "embed_origins": {"https://panel.acme.example"}})
+	if b, _ := e.Service.Branding(ctx, e.Caller); b.Name != "Acme Guard" || len(b.EmbedOrigins) != 1 {
+		t.Fatalf("branding %+v", b)
+	}
+	for _, p := range []string{"customers", "credit", "plans", "emails", "audit"} {
+		if code, _, _ := br.get("/console/" + p); code != 200 {
+			t.Fatalf("/console/%s: %d", p, code)
+		}
+	}
+	// Two-factor sign-in.
+	_, page, _ = br.get("/console/security")
+	secret := regexp.MustCompile(`name="secret" value="([A-Z2-7]+)"`).FindStringSubmatch(page)
+	if secret == nil {
+		t.Fatalf("no TOTP secret offered: %s", page)
+	}
+	if code, _ = br.post("/console/totp", url.Values{"csrf": {token}, "secret": {secret[1]}, "code": {"000000"}}); code != 422 {
+		t.Fatalf("wrong code accepted: %d", code)
+	}
+	if code, page = br.post("/console/totp", url.Values{"csrf": {token}, "secret": {secret[1]}, "code": {core.TOTPCode(secret[1], time.Now())}}); code != 200 || !strings.Contains(page, "two-factor sign-in is on") {
+		t.Fatalf("enable TOTP: %d", code)
+	}
+	fresh := newBrowser(t, e.URL)
+	if code, page = login(t, fresh, "ops@acme.example", "S3cure-Passw0rd", ""); code != 401 || !strings.Contains(page, `name="code"`) {
+		t.Fatalf("sign-in without the code: %d", code)
+	}
+	if code, _ = login(t, fresh, "ops@acme.example", "S3cure-Passw0rd", core.TOTPCode(secret[1], time.Now().Add(30*time.Second))); code != 200 {
+		t.Fatalf("sign-in with the code: %d", code)
+	}
+	// The partner's staff cannot open the operator pages.
+	if code, _, _ = br.get("/operator"); code != 403 {
+		t.Fatalf("a partner opened the operator pages: %d", code)
+	}
+
+	// Operator: create a partner (key shown once), top up, create a plan.
+	if _, err := e.Service.CreateConsoleUser(ctx, core.Operator(), 0, "root@palisade.example", "0perator-Secret"); err != nil {
+		t.Fatal(err)
+	}
+	op := newBrowser(t, e.URL)
+	code, page = login(t, op, "root@palisade.example", "0perator-Secret", "")
+	if code != 200 || !strings.Contains(page, "Partners") {
+		t.Fatalf("operator: %d", code)
+	}
+	otok := csrf(t, page)
+	code, page = op.post("/operator/partners", url.Values{"csrf": {otok}, "name": {"Beta Hosting"}, "email": {"ops@beta.example"}})
+	if code != 200 || !regexp.MustCompile(`id="new-key">pk_`).MatchString(page) {
+		t.Fatalf("create partner: %d", code)
+	}
+	beta, err := e.Service.PartnerByName(ctx, "Beta Hosting")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.post("/operator/topup", url.Values{"csrf": {otok}, "partner": {strconv.FormatInt(beta.ID, 10)}, "amount": {"25.50"}})
+	if beta, _ = e.Service.PartnerByName(ctx, "Beta Hosting"); beta.Balance != 2550 {
+		t.Fatalf("top-up: %s", beta.Balance)
+	}
+	if code, page = op.post("/operator/topup", url.Values{"csrf": {otok}, "partner": {strconv.FormatInt(beta.ID, 10)}, "amount": {"1.234"}}); code != 422 {
+		t.Fatalf("bad amount: %d", code)
+	}
+	op.post("/operator/plans", url.Values{"csrf": {otok}, "name": {"500k"}, "quota": {"500000"}, "price": {"120.00"}, "rank": {"6"}})
+	if plans, _ := e.Service.Plans(ctx); plans[len(plans)-1].Name != "500k" {
+		t.Fatalf("plans: %+v", plans)
+	}
+	// Beta's staff see none of Acme's websites.
+	e.Service.CreateConsoleUser(ctx, core.Operator(), beta.ID, "ops@beta.example", "B3ta-Password!")
+	bb := newBrowser(t, e.URL)
+	if _, page = login(t, bb, "ops@beta.example", "B3ta-Password!", ""); strings.Contains(page, "shop.example.com") {
+		t.Fatal("another partner's console lists Acme's websites")
+	}
+	if code, _, _ = bb.get("/en/website/shop.example.com/statistics"); code != 404 {
+		t.Fatalf("another partner opened Acme's site: %d", code)
+	}
 }

@@ -311,7 +311,7 @@ func TestLoginLink(t *testing.T) {
 	if code, _ := get("/en/website/shop.example.com/statistics", nil); code != 401 {
 		t.Fatalf("without the cookie: %d", code)
 	}
-	if code, _ := get("/partner", cookie); code != 403 {
+	if code, _ := get("/console", cookie); code != 403 {
 		t.Fatalf("a customer opened the partner page: %d", code)
 	}
 	// Another customer's website of the same partner stays closed.
@@ -323,17 +323,17 @@ func TestLoginLink(t *testing.T) {
 		t.Fatalf("link used twice: %d", resp.StatusCode)
 	}
 	admin := open(link("myhosting", "admin", now))
-	if admin.StatusCode != 303 || admin.Header.Get("Location") != "/partner" {
+	if admin.StatusCode != 303 || admin.Header.Get("Location") != "/console" {
 		t.Fatalf("admin link: %d %v", admin.StatusCode, admin.Header)
 	}
-	if code, body := get("/partner", admin.Cookies()[0]); code != 200 || !strings.Contains(body, "shop.example.com") || !strings.Contains(body, "blog.example.org") {
+	if code, body := get("/console", admin.Cookies()[0]); code != 200 || !strings.Contains(body, "shop.example.com") || !strings.Contains(body, "blog.example.org") {
 		t.Fatalf("partner page: %d %s", code, body)
 	}
 	if code, _ := get("/en/website/blog.example.org/statistics", admin.Cookies()[0]); code != 200 {
 		t.Fatalf("the partner opens any of its sites: %d", code)
 	}
 	// Signing out ends the session; it needs the page's CSRF token.
-	_, page := get("/partner", admin.Cookies()[0])
+	_, page := get("/console", admin.Cookies()[0])
 	m := regexp.MustCompile(`name="csrf-token" content="([0-9a-f]+)"`).FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no CSRF token on the page: %s", page)
@@ -355,8 +355,8 @@ func TestLoginLink(t *testing.T) {
 	if code := logout(m[1]); code != 200 {
 		t.Fatalf("logout: %d", code)
 	}
-	if code, _ := get("/partner", admin.Cookies()[0]); code != 401 {
-		t.Fatalf("after logout: %d", code)
+	if code, _ := get("/console", admin.Cookies()[0]); code != 303 {
+		t.Fatalf("after logout: %d (want the redirect to sign in)", code)
 	}
 	if resp := open(link("shop.example.com", "client", now-3600)); resp.StatusCode != 403 {
 		t.Fatalf("hour-old link: %d", resp.StatusCode)

@@ -1,0 +1,235 @@
+package core
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base32"
+	"encoding/binary"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/secret"
+)
+
+// The partner console and the operator pages: people sign in with email
+// and password (argon2id), optionally a TOTP code (RFC 6238), and get a
+// session like single-sign-on ones.
+
+// CreateConsoleUser adds a person who signs in to partnerID's console, or,
+// with partnerID 0, to the operator pages. Only the operator may do it.
+func (s *Service) CreateConsoleUser(ctx context.Context, c Caller, partnerID int64, email, password string) (ConsoleUser, error) {
+	if c.PartnerID != 0 {
+		return ConsoleUser{}, Errorf(EFORBIDDEN, "only the operator creates console users")
+	}
+	e, err := normalizeEmail(email)
+	if err != nil {
+		return ConsoleUser{}, err
+	}
+	if err := CheckPasswordStrength(password, e); err != nil {
+		return ConsoleUser{}, err
+	}
+	h, err := HashPassword(password)
+	if err != nil {
+		return ConsoleUser{}, err
+	}
+	u := ConsoleUser{PartnerID: partnerID, Role: ScopePartner, Email: e, PasswordHash: h}
+	if partnerID == 0 {
+		u.Role = ScopeOperator
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if partnerID != 0 {
+			if _, err := tx.Partner(ctx, partnerID, false); err != nil {
+				return err
+			}
+		}
+		u.CreatedAt = s.clock()
+		if err := tx.InsertConsoleUser(ctx, &u); err != nil {
+			return err
+		}
+		cc := c
+		cc.PartnerID = partnerID
+		return s.audit(ctx, tx, cc, u.CreatedAt, "console_user", strconv.FormatInt(u.ID, 10), "create", nil, map[string]any{"email": e, "role": u.Role})
+	})
+	return u, err
+}
+
+// ErrTOTPRequired is answered by ConsoleLogin when the password is right
+// and a TOTP code is needed (or was wrong).
+var ErrTOTPRequired = Errorf(EUNAUTHORIZED, "enter the 6-digit code from your authenticator app")
+
+// ConsoleLogin checks email, password and (when the user has one) the TOTP
+// code, and opens a session. Wrong credentials get one message, whichever
+// part was wrong.
+func (s *Service) ConsoleLogin(ctx context.Context, email, password, code string) (Login, error) {
+	fail := Errorf(EUNAUTHORIZED, "wrong email or password")
+	e, err := normalizeEmail(email)
+	if err != nil {
+		return Login{}, fail
+	}
+	var u ConsoleUser
+	err = s.store.View(ctx, func(tx Tx) error {
+		var err error
+		u, err = tx.ConsoleUserByEmail(ctx, e)
+		return err
+	})
+	if ErrorCode(err) == ENOTFOUND {
+		VerifyPassword(dummyHash, password) // the same time as a real check
+		return Login{}, fail
+	}
+	if err != nil {
+		return Login{}, err
+	}
+	if !VerifyPassword(u.PasswordHash, password) {
+		return Login{}, fail
+	}
+	if u.TOTPSecret != "" {
+		step, ok := checkTOTP(u.TOTPSecret, code, s.clock())
+		if !ok || step <= u.TOTPLastStep {
+			return Login{}, ErrTOTPRequired
+		}
+		if err := s.store.Update(ctx, func(tx Tx) error { return tx.SetConsoleUserTOTP(ctx, u.ID, u.TOTPSecret, step) }); err != nil {
+			return Login{}, err
+		}
+	}
+	l, err := s.openUserSession(ctx, u)
+	if err != nil {
+		return Login{}, err
+	}
+	return l, nil
+}
+
+var dummyHash, _ = HashPassword("palisade timing equaliser")
+
+func (s *Service) openUserSession(ctx context.Context, u ConsoleUser) (Login, error) {
+	value, err := secret.NewToken(s.rand, "ps_")
+	if err != nil {
+		return Login{}, err
+	}
+	now := s.clock()
+	ss := Session{Hash: secret.Hash(value), UserID: u.ID, PartnerID: u.PartnerID, Scope: u.Role, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+	next := "/console"
+	if u.Role == ScopeOperator {
+		next = "/operator"
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.InsertSession(ctx, &ss); err != nil {
+			return err
+		}
+		c := Caller{PartnerID: u.PartnerID, Actor: "user:" + u.Email, Protocol: ProtocolSSO}
+		return s.audit(ctx, tx, c, now, "session", ss.Hash[:12], "login", nil, map[string]any{"scope": u.Role})
+	})
+	return Login{Session: ss, Value: value, Next: next}, err
+}
+
+// ConsoleUserOf returns the user of a session.
+func (s *Service) ConsoleUserOf(ctx context.Context, ss Session) (ConsoleUser, error) {
+	var u ConsoleUser
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		u, err = tx.ConsoleUser(ctx, ss.UserID)
+		return err
+	})
+	return u, err
+}
+
+// NewTOTPSecret returns a random base32 secret and its otpauth:// URI for
+// an authenticator app.
+func NewTOTPSecret(issuer, account string) (string, string) {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	sec := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)
+	u := url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + issuer + ":" + account,
+		RawQuery: url.Values{"secret": {sec}, "issuer": {issuer}, "period": {"30"}, "digits": {"6"}}.Encode()}
+	return sec, u.String()
+}
+
+// EnableTOTP turns on the second factor once the user shows a valid code
+// for secret; it signs out the user's other sessions.
+func (s *Service) EnableTOTP(ctx context.Context, userID int64, secret, code string) error {
+	step, ok := checkTOTP(secret, code, s.clock())
+	if !ok {
+		return FieldError("code", "that code is not right; check your device's clock and try the next one")
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		u, err := tx.ConsoleUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetConsoleUserTOTP(ctx, userID, secret, step); err != nil {
+			return err
+		}
+		c := Caller{PartnerID: u.PartnerID, Actor: "user:" + u.Email, Protocol: ProtocolSSO}
+		return s.audit(ctx, tx, c, s.clock(), "console_user", strconv.FormatInt(userID, 10), "enable_totp", nil, nil)
+	})
+}
+
+// TOTPCode is the code of secret at t (for tests and documentation).
+func TOTPCode(secret string, t time.Time) string {
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
+	if err != nil {
+		return ""
+	}
+	return hotp(key, t.Unix()/30)
+}
+
+func hotp(key []byte, counter int64) string {
+	var msg [8]byte
+	binary.BigEndian.PutUint64(msg[:], uint64(counter))
+	m := hmac.New(sha1.New, key)
+	m.Write(msg[:])
+	sum := m.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	v := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
+	return fmt.Sprintf("%06d", v%1_000_000)
+}
+
+// checkTOTP accepts the code of the current 30-second step or the one on
+// either side, returning the step it matched.
+func checkTOTP(secret, code string, now time.Time) (int64, bool) {
+	code = strings.TrimSpace(code)
+	if len(code) != 6 {
+		return 0, false
+	}
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
+	if err != nil {
+		return 0, false
+	}
+	step := now.Unix() / 30
+	for _, d := range []int64{0, -1, 1} {
+		if hmac.Equal([]byte(hotp(key, step+d)), []byte(code)) {
+			return step + d, true
+		}
+	}
+	return 0, false
+}
+
+// CreateAPIKey issues a named API key for the caller, usable from cidrs
+// (none: any address). The key is returned once.
+func (s *Service) CreateAPIKey(ctx context.Context, c Caller, name string, cidrs []string) (string, APIKey, error) {
+	name = strings.TrimSpace(name)
+	if err := checkText("name", name, 100); err != nil {
+		return "", APIKey{}, err
+	}
+	ps, err := ParsePrefixes("allowed_ips", cidrs)
+	if err != nil {
+		return "", APIKey{}, err
+	}
+	key, sealed, err := s.newPartnerKey()
+	if err != nil {
+		return "", APIKey{}, err
+	}
+	k := APIKey{PartnerID: c.PartnerID, Prefix: keyPrefix(key), Hash: secret.Hash(key), Sealed: sealed, AllowedCIDRs: ps, Name: name}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		k.CreatedAt = s.clock()
+		if err := tx.InsertAPIKey(ctx, &k); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, k.CreatedAt, "api_key", k.Prefix, "create", nil, map[string]any{"name": name, "allowed_ips": prefixStrings(ps)})
+	})
+	return key, k, err
+}

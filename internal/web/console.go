@@ -1,0 +1,374 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/api/gp"
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/netutil"
+)
+
+// The partner console (/console) and the operator pages (/operator).
+
+func (h *Handler) registerConsole(mux *http.ServeMux) {
+	mux.HandleFunc("GET /console/login", h.loginPage)
+	mux.HandleFunc("POST /console/login", h.loginPost)
+	mux.HandleFunc("GET /partner", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/console", http.StatusSeeOther) })
+	mux.HandleFunc("GET /console", h.console("websites"))
+	for _, p := range []string{"customers", "credit", "keys", "plans", "emails", "audit", "branding", "security"} {
+		mux.HandleFunc("GET /console/"+p, h.console(p))
+	}
+	mux.HandleFunc("POST /console/{action}", h.consolePost)
+	mux.HandleFunc("GET /operator", h.operator)
+	mux.HandleFunc("POST /operator/{action}", h.operatorPost)
+}
+
+// loginLimiter counts failed sign-ins per email and per address: five per
+// email and twenty per address in fifteen minutes, then refusals until the
+// window passes. It is per node.
+type loginLimiter struct {
+	mu   sync.Mutex
+	hits map[string][]time.Time
+}
+
+const loginWindow = 15 * time.Minute
+
+func (l *loginLimiter) blocked(keys map[string]int, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, max := range keys {
+		var keep []time.Time
+		for _, t := range l.hits[k] {
+			if now.Sub(t) < loginWindow {
+				keep = append(keep, t)
+			}
+		}
+		l.hits[k] = keep
+		if len(keep) >= max {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loginLimiter) fail(keys map[string]int, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range keys {
+		l.hits[k] = append(l.hits[k], now)
+	}
+	if len(l.hits) > 100_000 { // bounded: forget everything rather than grow
+		l.hits = map[string][]time.Time{}
+	}
+}
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	h.renderConsole(w, "login", http.StatusOK, view{Lang: "en", Title: "Sign in", Brand: core.Branding{Name: "Palisade", Color: "#2f5bd3"}, Assets: "/_assets/",
+		Data: map[string]any{"Email": "", "Error": "", "TOTP": false}})
+}
+
+func (h *Handler) loginPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	_ = r.ParseForm()
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	ip := netutil.ClientAddr(r, h.trusted)
+	keys := map[string]int{"email:" + email: 5, "ip:" + ip.String(): 20}
+	now := time.Now()
+	data := map[string]any{"Email": email, "Error": "", "TOTP": r.PostFormValue("code") != ""}
+	v := view{Lang: "en", Title: "Sign in", Brand: core.Branding{Name: "Palisade", Color: "#2f5bd3"}, Assets: "/_assets/", Data: data}
+	if h.logins.blocked(keys, now) {
+		data["Error"] = "Too many failed attempts. Wait a quarter of an hour and try again."
+		h.renderConsole(w, "login", http.StatusTooManyRequests, v)
+		return
+	}
+	l, err := h.svc.ConsoleLogin(r.Context(), email, r.PostFormValue("password"), r.PostFormValue("code"))
+	if err != nil {
+		if core.ErrorCode(err) != core.EUNAUTHORIZED {
+			h.fail(w, r, nil, err)
+			return
+		}
+		if err == core.ErrTOTPRequired {
+			data["TOTP"] = true
+		}
+		if err != core.ErrTOTPRequired || r.PostFormValue("code") != "" {
+			h.logins.fail(keys, now)
+		}
+		data["Error"] = core.ErrorMessage(err)
+		h.renderConsole(w, "login", http.StatusUnauthorized, v)
+		return
+	}
+	gp.SetSessionCookie(w, r, l)
+	http.Redirect(w, r, l.Next, http.StatusSeeOther)
+}
+
+// staff returns the session of a partner's staff (a console user, or a
+// partner single-sign-on link).
+func (h *Handler) staff(w http.ResponseWriter, r *http.Request, scope string) (core.Session, string, bool) {
+	v := ""
+	if c, err := r.Cookie(gp.SessionCookie); err == nil {
+		v = c.Value
+	}
+	s, err := h.svc.SessionByValue(r.Context(), v)
+	if err != nil {
+		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+		return s, "", false
+	}
+	if s.Scope != scope {
+		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "this page is for %s staff", map[string]string{core.ScopePartner: "the hosting provider's", core.ScopeOperator: "the operator's"}[scope]))
+		return s, "", false
+	}
+	return s, v, true
+}
+
+type consoleData struct {
+	Partner   core.Partner
+	Sites     []core.Website
+	Customers []core.Subaccount
+	Ledger    []core.LedgerEntry
+	Keys      []core.APIKey
+	NewKey    string
+	Plans     []core.Plan
+	Emails    []core.Email
+	Audit     []core.AuditEntry
+	Branding  core.Branding
+	Query     string
+	Status    string
+	Error     string
+	Notice    string
+	TOTPOn    bool
+	Secret    string
+	SecretURI string
+	Email     string
+}
+
+func (h *Handler) console(page string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, value, ok := h.staff(w, r, core.ScopePartner)
+		if !ok {
+			return
+		}
+		h.consolePage(w, r, s, value, page, &consoleData{Notice: r.URL.Query().Get("notice")}, http.StatusOK)
+	}
+}
+
+func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Session, value, page string, d *consoleData, status int) {
+	ctx, c := r.Context(), callerOf(s)
+	p, err := h.svc.Partner(ctx, c)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	d.Partner, d.Branding = p, p.Branding()
+	q := r.URL.Query()
+	switch page {
+	case "websites":
+		d.Query, d.Status = q.Get("q"), q.Get("status")
+		d.Sites, err = h.svc.Websites(ctx, c, core.WebsiteFilter{DomainContains: strings.ToLower(d.Query), Status: d.Status, Limit: 500})
+	case "customers":
+		d.Query = q.Get("q")
+		var all []core.Subaccount
+		all, err = h.svc.Subaccounts(ctx, c, core.SubaccountFilter{})
+		for _, a := range all {
+			if d.Query == "" || strings.Contains(a.Email, strings.ToLower(d.Query)) || strings.Contains(strings.ToLower(a.FirstName+" "+a.LastName+" "+a.Company), strings.ToLower(d.Query)) {
+				d.Customers = append(d.Customers, a)
+			}
+		}
+	case "credit":
+		d.Ledger, err = h.svc.Ledger(ctx, c, 0, 500)
+	case "keys":
+		d.Keys, err = h.svc.PartnerKeys(ctx, s.PartnerID)
+	case "plans":
+		d.Plans, err = h.svc.Plans(ctx)
+	case "emails":
+		d.Emails, err = h.svc.Emails(ctx, c, core.EmailFilter{Limit: 500})
+	case "audit":
+		d.Audit, err = h.svc.Audit(ctx, c, 0, 500)
+	case "security":
+		if s.UserID != 0 {
+			u, uerr := h.svc.ConsoleUserOf(ctx, s)
+			if uerr == nil {
+				d.TOTPOn, d.Email = u.TOTPSecret != "", u.Email
+				if !d.TOTPOn && d.Secret == "" {
+					d.Secret, d.SecretURI = core.NewTOTPSecret(p.Branding().Name, u.Email)
+				}
+			}
+		}
+	}
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	v := view{Lang: "en", Title: strings.ToUpper(page[:1]) + page[1:], Brand: p.Branding(), CSRF: csrfToken(value), Assets: "/_assets/", Tab: page, Data: d}
+	h.renderConsole(w, "console", status, v)
+}
+
+func (h *Handler) renderConsole(w http.ResponseWriter, name string, status int, v view) {
+	headers(w, nil) // the console is never framed
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var b strings.Builder
+	if err := h.pages[name].ExecuteTemplate(&b, "layout.html", v); err != nil {
+		h.log.Error("render console", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+func (h *Handler) consolePost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
+	_ = r.ParseForm()
+	s, value, ok := h.staff(w, r, core.ScopePartner)
+	if !ok {
+		return
+	}
+	if !h.csrfOK(r, value) {
+		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; reload the page and try again"))
+		return
+	}
+	ctx, c, f := r.Context(), callerOf(s), r.PostForm
+	back := func(page, notice string) {
+		u := "/console"
+		if page != "websites" {
+			u += "/" + page
+		}
+		http.Redirect(w, r, u+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
+	}
+	redo := func(page string, d *consoleData, err error) {
+		d.Error = core.ErrorMessage(err)
+		h.consolePage(w, r, s, value, page, d, http.StatusUnprocessableEntity)
+	}
+	switch r.PathValue("action") {
+	case "status":
+		st := f.Get("status")
+		if _, err := h.svc.UpdateWebsite(ctx, c, f.Get("domain"), core.WebsiteUpdate{Status: &st}, core.Match{}); err != nil {
+			redo("websites", &consoleData{}, err)
+			return
+		}
+		back("websites", f.Get("domain")+": "+st)
+	case "keys":
+		key, _, err := h.svc.CreateAPIKey(ctx, c, f.Get("name"), splitLines(f.Get("allowed_ips")))
+		if err != nil {
+			redo("keys", &consoleData{}, err)
+			return
+		}
+		// Shown once, on this answer only (not in a redirect URL).
+		h.consolePage(w, r, s, value, "keys", &consoleData{NewKey: key}, http.StatusOK)
+	case "revoke":
+		if err := h.svc.RevokeKey(ctx, c, s.PartnerID, f.Get("prefix")); err != nil {
+			redo("keys", &consoleData{}, err)
+			return
+		}
+		back("keys", "revoked "+f.Get("prefix"))
+	case "branding":
+		b := core.Branding{Name: f.Get("name"), Logo: strings.TrimSpace(f.Get("logo")), Color: strings.TrimSpace(f.Get("color")),
+			SupportURL: strings.TrimSpace(f.Get("support_url")), EmbedOrigins: splitLines(f.Get("embed_origins"))}
+		if _, err := h.svc.SetBranding(ctx, c, s.PartnerID, b); err != nil {
+			redo("branding", &consoleData{}, err)
+			return
+		}
+		back("branding", "saved")
+	case "totp":
+		if s.UserID == 0 {
+			h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "sign in with your email and password to set up a second factor"))
+			return
+		}
+		if err := h.svc.EnableTOTP(ctx, s.UserID, f.Get("secret"), f.Get("code")); err != nil {
+			redo("security", &consoleData{Secret: f.Get("secret")}, err)
+			return
+		}
+		back("security", "two-factor sign-in is on")
+	default:
+		h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such action"))
+	}
+}
+
+// ---- operator ----
+
+type operatorData struct {
+	Partners []core.Partner
+	Plans    []core.Plan
+	NewKey   string
+	Error    string
+	Notice   string
+}
+
+func (h *Handler) operator(w http.ResponseWriter, r *http.Request) {
+	s, value, ok := h.staff(w, r, core.ScopeOperator)
+	if !ok {
+		return
+	}
+	h.operatorPage(w, r, value, &operatorData{Notice: r.URL.Query().Get("notice")}, http.StatusOK)
+	_ = s
+}
+
+func (h *Handler) operatorPage(w http.ResponseWriter, r *http.Request, value string, d *operatorData, status int) {
+	var err error
+	if d.Partners, err = h.svc.Partners(r.Context()); err == nil {
+		d.Plans, err = h.svc.Plans(r.Context())
+	}
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	v := view{Lang: "en", Title: "Operator", Brand: core.Branding{Name: "Palisade operator", Color: "#1d2330"}, CSRF: csrfToken(value), Assets: "/_assets/", Tab: "operator", Data: d}
+	h.renderConsole(w, "console", status, v)
+}
+
+func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	_ = r.ParseForm()
+	s, value, ok := h.staff(w, r, core.ScopeOperator)
+	if !ok {
+		return
+	}
+	if !h.csrfOK(r, value) {
+		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; reload the page and try again"))
+		return
+	}
+	u, _ := h.svc.ConsoleUserOf(r.Context(), s)
+	op := core.Caller{Actor: "operator:" + u.Email, Protocol: core.ProtocolSSO, SourceIP: netutil.ClientAddr(r, h.trusted).String()}
+	ctx, f := r.Context(), r.PostForm
+	fail := func(err error) {
+		h.operatorPage(w, r, value, &operatorData{Error: core.ErrorMessage(err)}, http.StatusUnprocessableEntity)
+	}
+	switch r.PathValue("action") {
+	case "partners":
+		_, key, err := h.svc.CreatePartner(ctx, op, core.PartnerCreate{Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), AllowedIPs: splitLines(f.Get("allowed_ips"))})
+		if err != nil {
+			fail(err)
+			return
+		}
+		h.operatorPage(w, r, value, &operatorData{NewKey: key, Notice: "partner created; its API key is shown once below"}, http.StatusOK)
+	case "topup":
+		id, _ := strconv.ParseInt(f.Get("partner"), 10, 64)
+		amount, err := core.ParseCents(f.Get("amount"))
+		if err == nil {
+			_, err = h.svc.TopUp(ctx, op, id, amount, f.Get("note"))
+		}
+		if err != nil {
+			fail(err)
+			return
+		}
+		http.Redirect(w, r, "/operator?notice="+url.QueryEscape("credit added"), http.StatusSeeOther)
+	case "plans":
+		quota, _ := strconv.ParseInt(f.Get("quota"), 10, 64)
+		rank, _ := strconv.Atoi(f.Get("rank"))
+		price, err := core.ParseCents(f.Get("price"))
+		if err == nil {
+			_, err = h.svc.CreatePlan(ctx, op, core.Plan{Name: strings.TrimSpace(f.Get("name")), MonthlyQuota: quota, Price: price, Rank: rank})
+		}
+		if err != nil {
+			fail(err)
+			return
+		}
+		http.Redirect(w, r, "/operator?notice="+url.QueryEscape("plan created"), http.StatusSeeOther)
+	default:
+		h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such action"))
+	}
+}
