@@ -233,3 +233,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, c Caller, name string, cidrs
 	})
 	return key, k, err
 }
+
+// SignOutEverywhere ends every session of a console user.
+func (s *Service) SignOutEverywhere(ctx context.Context, userID int64) error {
+	return s.store.Update(ctx, func(tx Tx) error { return tx.DeleteUserSessions(ctx, userID) })
+}

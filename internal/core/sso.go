@@ -31,6 +31,9 @@ type Login struct {
 	Session Session
 	Value   string // the session cookie's value; only its hash is stored
 	Next    string // path of the page to open
+	// Framed is true when the partner lets its panels embed the customer
+	// pages, so the cookie must work in a third-party iframe.
+	Framed bool
 }
 
 // CreateLoginToken returns a single-use login URL, valid for LoginTokenTTL.
@@ -208,6 +211,7 @@ func (s *Service) openSession(ctx context.Context, partnerID int64, scope string
 	now := s.clock()
 	ss := Session{Hash: secret.Hash(value), PartnerID: partnerID, SubaccountID: subID, WebsiteID: websiteID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
 	next := "/console"
+	framed := false
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.InsertSession(ctx, &ss); err != nil {
 			return err
@@ -225,13 +229,16 @@ func (s *Service) openSession(ctx context.Context, partnerID int64, scope string
 			}
 			next = "/" + url.PathEscape(lang) + "/website/" + url.PathEscape(w.Domain) + "/statistics"
 		}
+		if p, err := tx.Partner(ctx, partnerID, false); err == nil {
+			framed = p.EmbedOrigins != ""
+		}
 		c := Caller{PartnerID: partnerID, Actor: "session", Protocol: ProtocolSSO}
 		return s.audit(ctx, tx, c, now, "session", ss.Hash[:12], "login", nil, map[string]any{"scope": scope, "website": websiteID})
 	})
 	if err != nil {
 		return Login{}, err
 	}
-	return Login{Session: ss, Value: value, Next: next}, nil
+	return Login{Session: ss, Value: value, Next: next, Framed: framed}, nil
 }
 
 // SessionByValue returns the live session a cookie value names.

@@ -283,6 +283,14 @@ func (h *Handler) consolePost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		back("security", "two-factor sign-in is on")
+	case "signout-all":
+		if s.UserID != 0 {
+			if err := h.svc.SignOutEverywhere(ctx, s.UserID); err != nil {
+				h.fail(w, r, nil, err)
+				return
+			}
+		}
+		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 	default:
 		h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such action"))
 	}

@@ -352,6 +352,11 @@ func TestConsoleAndOperator(t *testing.T) {
 	if code, _, _ = br.get("/operator"); code != 403 {
 		t.Fatalf("a partner opened the operator pages: %d", code)
 	}
+	// Sign out everywhere ends the other browser's session too.
+	br.post("/console/signout-all", url.Values{"csrf": {token}})
+	if _, page, _ = fresh.get("/console"); !strings.Contains(page, "Sign in") {
+		t.Fatal("another session survived 'sign out everywhere'")
+	}
 
 	// Operator: create a partner (key shown once), top up, create a plan.
 	if _, err := e.Service.CreateConsoleUser(ctx, core.Operator(), 0, "root@palisade.example", "0perator-Secret"); err != nil {

@@ -351,14 +351,15 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 // SessionCookie is the dashboard session cookie's name.
 const SessionCookie = "palisade_session"
 
-// SetSessionCookie sets the session cookie of a login. SameSite=None (with
-// Secure) over HTTPS, so that a partner can show the dashboard in an iframe
-// of its own panel; Lax over plain HTTP, where None is refused by browsers.
+// SetSessionCookie sets the session cookie of a login: HttpOnly, Secure over
+// HTTPS, and SameSite=Lax, except when the partner lets its panels embed
+// the customer pages (l.Framed) and the connection is HTTPS: then
+// SameSite=None and Partitioned, so it works in the panel's iframe.
 func SetSessionCookie(w http.ResponseWriter, r *http.Request, l core.Login) {
 	secure := r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 	c := &http.Cookie{Name: SessionCookie, Value: l.Value, Path: "/", HttpOnly: true, Secure: secure,
 		Expires: l.Session.ExpiresAt, MaxAge: int(time.Until(l.Session.ExpiresAt) / time.Second), SameSite: http.SameSiteLaxMode}
-	if secure {
+	if secure && l.Framed {
 		// Framed in a partner's panel, the cookie is third-party: None,
 		// and partitioned per embedding site (CHIPS) where browsers block
 		// unpartitioned third-party cookies.
