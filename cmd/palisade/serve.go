@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -145,7 +146,9 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 	}
 	prot.EnableChallenges(challenge.NewIssuer(ck, spent, nil), pf.webServers)
 	prot.RefreshChallengeKeys(keySource)
-	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: pf.grantSample, Logger: log})
+	eng := prot.Engine
+	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: pf.grantSample, Logger: log,
+		Country: func(ip netip.Addr) string { c, _ := eng.GeoIP().Lookup(ip); return c }})
 	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
 	if err := prot.Reload(ctx); err != nil {
 		db.Close()

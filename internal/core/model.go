@@ -230,6 +230,7 @@ type Event struct {
 	Reason    string    `json:"reason"` // rule or rate-limit name, list, category
 	Detail    string    `json:"detail"`
 	Monitored bool      `json:"monitored"`
+	Country   string    `json:"country,omitempty"` // with a GeoIP database
 }
 
 // StatRow counts decisions of one website in one minute by action and

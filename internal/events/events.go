@@ -30,6 +30,8 @@ type Options struct {
 	GrantSample float64       // share of granted requests kept as events; default 0.01
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// Country looks up a client's country for events (nil: none).
+	Country func(netip.Addr) string
 }
 
 // Recorder buffers events and counters and writes them in batches.
@@ -139,6 +141,10 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 		IP: addrString(req.IP), Method: clip(req.Method, 16), Host: clip(req.Host, 253), Path: clip(req.Path, 2048), Query: clip(req.Query, 2048),
 		UserAgent: clip(req.UserAgent, 512), Referrer: clip(req.Referer, 1024),
 		Action: v.Action.String(), Category: cat, Source: v.Source, Reason: v.Reason, Detail: v.Detail, Monitored: v.Monitored,
+		Country: req.Country,
+	}
+	if e.Country == "" && r.opt.Country != nil {
+		e.Country = r.opt.Country(req.IP)
 	}
 	select {
 	case r.ch <- e:

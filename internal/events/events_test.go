@@ -128,3 +128,26 @@ func BenchmarkObserve(b *testing.B) {
 		r.Observe(pol, rq, v)
 	}
 }
+
+func TestRecorderCountry(t *testing.T) {
+	sink := &memSink{}
+	r := New(sink.write, Options{Flush: time.Hour, Country: func(ip netip.Addr) string {
+		if ip == netip.MustParseAddr("192.0.2.1") {
+			return "DE"
+		}
+		return ""
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	r.Observe(pol, req(), engine.Verdict{Action: engine.Deny, Source: engine.SourceRule, Reason: "x"})
+	known := req()
+	known.Country = "FR" // looked up already by a country rule
+	r.Observe(pol, known, engine.Verdict{Action: engine.Deny, Source: engine.SourceRule, Reason: "y"})
+	r.Flush(ctx)
+	cancel()
+	<-done
+	if len(sink.events) != 2 || sink.events[0].Country != "DE" || sink.events[1].Country != "FR" {
+		t.Fatalf("events %+v", sink.events)
+	}
+}

@@ -10,12 +10,12 @@ import (
 
 // InsertEvents writes a batch of events with multi-row INSERTs.
 func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
-	const cols = 16
+	const cols = 17
 	const chunk = 200 // keeps the placeholder count far below both engines' limits
 	for len(es) > 0 {
 		n := min(len(es), chunk)
 		var b strings.Builder
-		b.WriteString("INSERT INTO events (partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored) VALUES ")
+		b.WriteString("INSERT INTO events (partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country) VALUES ")
 		args := make([]any, 0, n*cols)
 		for i, e := range es[:n] {
 			if i > 0 {
@@ -30,7 +30,7 @@ func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
 			}
 			b.WriteString(")")
 			args = append(args, e.PartnerID, e.WebsiteID, e.At, e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer,
-				e.Action, e.Category, e.Source, e.Reason, e.Detail, e.Monitored)
+				e.Action, e.Category, e.Source, e.Reason, e.Detail, e.Monitored, e.Country)
 		}
 		if _, err := t.exec(ctx, b.String(), args...); err != nil {
 			return err
@@ -80,7 +80,7 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 	if f.Before > 0 {
 		w.add("id < ?", f.Before)
 	}
-	q, args := w.sql("SELECT id, partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored FROM events", "id DESC", f.Limit)
+	q, args := w.sql("SELECT id, partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country FROM events", "id DESC", f.Limit)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 	for rows.Next() {
 		var e core.Event
 		if err := rows.Scan(&e.ID, &e.PartnerID, &e.WebsiteID, timeCol{&e.At}, &e.IP, &e.Method, &e.Host, &e.Path, &e.Query, &e.UserAgent, &e.Referrer,
-			&e.Action, &e.Category, &e.Source, &e.Reason, &e.Detail, &e.Monitored); err != nil {
+			&e.Action, &e.Category, &e.Source, &e.Reason, &e.Detail, &e.Monitored, &e.Country); err != nil {
 			return nil, err
 		}
 		out = append(out, e)
@@ -131,7 +131,7 @@ func (t *tx) PurgeEvents(ctx context.Context, before, statsBefore time.Time) (in
 }
 
 // topColumns are the event columns TopEvents may group by.
-var topColumns = map[string]string{"ip": "ip", "path": "path", "user_agent": "user_agent"}
+var topColumns = map[string]string{"ip": "ip", "path": "path", "user_agent": "user_agent", "country": "country"}
 
 func (t *tx) TopEvents(ctx context.Context, partnerID, websiteID int64, field string, from, to time.Time, limit int) ([]core.TopRow, error) {
 	col, ok := topColumns[field]
@@ -139,7 +139,7 @@ func (t *tx) TopEvents(ctx context.Context, partnerID, websiteID int64, field st
 		return nil, core.FieldError("field", "cannot rank events by %q", field)
 	}
 	rows, err := t.query(ctx, "SELECT "+col+", COUNT(*) FROM events WHERE partner_id = $1 AND website_id = $2 AND at >= $3 AND at < $4 "+
-		"AND action <> 'grant' AND action NOT LIKE 'challenge_%' GROUP BY "+col+" ORDER BY 2 DESC, 1 LIMIT $5", partnerID, websiteID, from, to, limit)
+		"AND action <> 'grant' AND action NOT LIKE 'challenge_%' AND "+col+" <> '' GROUP BY "+col+" ORDER BY 2 DESC, 1 LIMIT $5", partnerID, websiteID, from, to, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -22,21 +22,22 @@ type series struct {
 }
 
 type statsView struct {
-	Period      string
-	Rows        []statsRow
-	Actions     []string
-	Chart       string // JSON for the chart script
-	Total       int64
-	QuotaUsed   int64
-	Quota       int64
-	QuotaPct    float64
-	Challenges  core.ChallengeStats
-	TopIPs      []core.TopRow
-	TopPaths    []core.TopRow
-	TopAgents   []core.TopRow
-	ByCategory  []core.TopRow
-	HasTraffic  bool
-	PeriodLabel string
+	Period       string
+	Rows         []statsRow
+	Actions      []string
+	Chart        string // JSON for the chart script
+	Total        int64
+	QuotaUsed    int64
+	Quota        int64
+	QuotaPct     float64
+	Challenges   core.ChallengeStats
+	TopIPs       []core.TopRow
+	TopPaths     []core.TopRow
+	TopAgents    []core.TopRow
+	TopCountries []core.TopRow
+	ByCategory   []core.TopRow
+	HasTraffic   bool
+	PeriodLabel  string
 }
 
 type statsRow struct {
@@ -135,7 +136,7 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 	if sv.Quota > 0 {
 		sv.QuotaPct = float64(sv.QuotaUsed) / float64(sv.Quota)
 	}
-	for field, dst := range map[string]*[]core.TopRow{"ip": &sv.TopIPs, "path": &sv.TopPaths, "user_agent": &sv.TopAgents} {
+	for field, dst := range map[string]*[]core.TopRow{"ip": &sv.TopIPs, "path": &sv.TopPaths, "user_agent": &sv.TopAgents, "country": &sv.TopCountries} {
 		if *dst, err = h.svc.TopBlocked(ctx, c, v.Site.Domain, field, from, now, 10); err != nil {
 			h.fail(w, r, nil, err)
 			return

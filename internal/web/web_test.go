@@ -235,6 +235,14 @@ func TestCustomerPages(t *testing.T) {
 	if _, page, _ = br.get("/en/website/shop.example.com/statistics"); !strings.Contains(page, `id="chart"`) || !strings.Contains(page, "203.0.113.50") {
 		t.Fatalf("statistics with traffic: %s", page)
 	}
+	// With a GeoIP database, events carry countries and the page ranks them.
+	if err := e.Service.RecordDecisions(ctx, []core.Event{{PartnerID: site.PartnerID, WebsiteID: site.ID, At: time.Now().UTC(), IP: "198.51.100.9",
+		Method: "GET", Host: "shop.example.com", Path: "/", Action: "deny", Category: "security_issues", Source: "category", Reason: "security_issues", Country: "NL"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, page, _ = br.get("/en/website/shop.example.com/statistics"); !strings.Contains(page, "Top blocked countries") || !strings.Contains(page, ">NL<") {
+		t.Fatalf("countries: %s", page)
+	}
 	// Integration guide: this site's values, and the live indicator.
 	if _, page, _ = br.get("/en/website/shop.example.com/integration"); !strings.Contains(page, site.ServerKey) || !strings.Contains(page, "include /etc/nginx/palisade/palisade.conf") ||
 		!strings.Contains(page, "We have seen traffic") {
