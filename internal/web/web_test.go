@@ -126,6 +126,20 @@ func TestCustomerPages(t *testing.T) {
 	}
 	token := csrf(t, page)
 
+	// A single-sign-on token on a page URL works the same way, once.
+	link, _, err := e.Service.CreateLoginToken(ctx, e.Caller, core.ScopeCustomer, "shop.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := link[strings.Index(link, "token=")+len("token="):]
+	viaToken := newBrowser(t, e.URL)
+	if code, _, resp := viaToken.get("/en/website/shop.example.com/events?token=" + tok); code != 200 || resp.Request.URL.RawQuery != "" {
+		t.Fatalf("token login: %d %s", code, resp.Request.URL)
+	}
+	if code, _, _ := newBrowser(t, e.URL).get("/en/website/shop.example.com/events?token=" + tok); code != 401 {
+		t.Fatalf("token reused: %d", code)
+	}
+
 	// Tenant isolation: Jane's session does not open Bob's site, Bob's key
 	// does not open Jane's, and a wrong key opens nothing.
 	if code, _, _ := br.get("/en/website/bob.example.org/statistics"); code != 404 {
