@@ -208,27 +208,28 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 }
 
 func (h *Handler) renderConsole(w http.ResponseWriter, name string, status int, v view) {
-	headers(w, nil) // the console is never framed
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	var b strings.Builder
-	if err := h.pages[name].ExecuteTemplate(&b, "layout.html", v); err != nil {
-		h.log.Error("render console", "page", name, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(b.String()))
+	h.write(w, name, status, v, nil) // the console is never framed
 }
 
-func (h *Handler) consolePost(w http.ResponseWriter, r *http.Request) {
+// staffPost reads a staff form: bounded, from a session of scope, with
+// its CSRF token. It writes the answer when any of that is missing.
+func (h *Handler) staffPost(w http.ResponseWriter, r *http.Request, scope string) (core.Session, string, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
 	_ = r.ParseForm()
-	s, value, ok := h.staff(w, r, core.ScopePartner)
+	s, value, ok := h.staff(w, r, scope)
 	if !ok {
-		return
+		return s, "", false
 	}
 	if !h.csrfOK(r, value) {
 		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; reload the page and try again"))
+		return s, "", false
+	}
+	return s, value, true
+}
+
+func (h *Handler) consolePost(w http.ResponseWriter, r *http.Request) {
+	s, value, ok := h.staffPost(w, r, core.ScopePartner)
+	if !ok {
 		return
 	}
 	ctx, c, f := r.Context(), callerOf(s), r.PostForm
@@ -329,14 +330,8 @@ func (h *Handler) operatorPage(w http.ResponseWriter, r *http.Request, value str
 }
 
 func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	_ = r.ParseForm()
-	s, value, ok := h.staff(w, r, core.ScopeOperator)
+	s, value, ok := h.staffPost(w, r, core.ScopeOperator)
 	if !ok {
-		return
-	}
-	if !h.csrfOK(r, value) {
-		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; reload the page and try again"))
 		return
 	}
 	u, _ := h.svc.ConsoleUserOf(r.Context(), s)

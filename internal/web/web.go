@@ -284,7 +284,13 @@ func headers(w http.ResponseWriter, b *core.Branding) {
 }
 
 func (h *Handler) render(w http.ResponseWriter, name string, status int, v view) {
-	headers(w, &v.Brand)
+	h.write(w, name, status, v, &v.Brand)
+}
+
+// write renders page name with the layout; frame is the branding whose
+// embed origins may frame it (nil: none).
+func (h *Handler) write(w http.ResponseWriter, name string, status int, v view, frame *core.Branding) {
+	headers(w, frame)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	var b strings.Builder
 	if err := h.pages[name].ExecuteTemplate(&b, "layout.html", v); err != nil {
