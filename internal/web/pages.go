@@ -22,6 +22,7 @@ type series struct {
 }
 
 type statsView struct {
+	By           string // action or category: how the chart splits requests
 	Period       string
 	Rows         []statsRow
 	Actions      []string
@@ -74,6 +75,11 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 		}
 		return t
 	}
+	// The chart splits requests by decision (default) or by category.
+	sv.By = "action"
+	if r.URL.Query().Get("by") == "category" {
+		sv.By = "category"
+	}
 	byTime := map[time.Time]map[string]int64{}
 	actions := map[string]bool{}
 	cats := map[string]int64{}
@@ -85,8 +91,12 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 		if byTime[k] == nil {
 			byTime[k] = map[string]int64{}
 		}
-		byTime[k][p.Action] += p.Count
-		actions[p.Action] = true
+		group := p.Action
+		if sv.By == "category" {
+			group = p.Category
+		}
+		byTime[k][group] += p.Count
+		actions[group] = true
 		sv.Total += p.Count
 		cats[p.Category] += p.Count
 	}

@@ -249,6 +249,9 @@ func TestCustomerPages(t *testing.T) {
 	if _, page, _ = br.get("/en/website/shop.example.com/statistics"); !strings.Contains(page, `id="chart"`) || !strings.Contains(page, "203.0.113.50") {
 		t.Fatalf("statistics with traffic: %s", page)
 	}
+	if _, page, _ = br.get("/en/website/shop.example.com/statistics?by=category&period=month"); !strings.Contains(page, "security_issues") || !strings.Contains(page, `value="category" selected`) {
+		t.Fatalf("chart by category: %s", page)
+	}
 	// With a GeoIP database, events carry countries and the page ranks them.
 	if err := e.Service.RecordDecisions(ctx, []core.Event{{PartnerID: site.PartnerID, WebsiteID: site.ID, At: time.Now().UTC(), IP: "198.51.100.9",
 		Method: "GET", Host: "shop.example.com", Path: "/", Action: "deny", Category: "security_issues", Source: "category", Reason: "security_issues", Country: "NL"}}, nil); err != nil {

@@ -10,11 +10,13 @@
   if (!el || !window.uPlot) return;
   var data = JSON.parse(el.dataset.series);
   var colors = { grant: "#1a7f4b", deny: "#b3261e", challenge: "#c98a00", captcha: "#8a5a00", redirect: "#5b6477", return_fake_data: "#6b3fa0" };
+  var palette = ["#2f5bd3", "#1a7f4b", "#b3261e", "#c98a00", "#6b3fa0", "#0e7c86", "#8a5a00", "#5b6477", "#d14f8a", "#3a3a3a", "#7a9a01"];
   var names = Object.keys(data.series).sort();
   var series = [{}];
   var cols = [data.t];
-  names.forEach(function (n) {
-    series.push({ label: n, stroke: colors[n] || "#2f5bd3", width: 2, fill: (colors[n] || "#2f5bd3") + "22" });
+  names.forEach(function (n, i) {
+    var c = colors[n] || palette[i % palette.length];
+    series.push({ label: n, stroke: c, width: 2, fill: c + "22" });
     cols.push(data.series[n]);
   });
   el.textContent = "";
