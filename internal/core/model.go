@@ -70,6 +70,8 @@ type Partner struct {
 	BrandColor   string `json:"brand_color"`
 	SupportURL   string `json:"support_url"`
 	EmbedOrigins string `json:"-"`
+	// UserAPI is the partner's User API configuration, JSON (UserAPIConfig).
+	UserAPI string `json:"-"`
 }
 
 // Branding is what a partner shows its customers.

@@ -19,12 +19,13 @@ import (
 
 // Protocols, as recorded in the audit log.
 const (
-	ProtocolREST = "rest" // BotGuard-compatible partner REST API
-	ProtocolV1   = "v1"   // native /v1 API
-	ProtocolCLI  = "cli"  // operator commands
-	ProtocolGP   = "gp"   // GP reseller form-POST API
-	ProtocolXML  = "xml"  // SiteLock-style XML provisioning API
-	ProtocolSSO  = "sso"  // single-sign-on login links
+	ProtocolREST    = "rest"    // BotGuard-compatible partner REST API
+	ProtocolV1      = "v1"      // native /v1 API
+	ProtocolCLI     = "cli"     // operator commands
+	ProtocolGP      = "gp"      // GP reseller form-POST API
+	ProtocolXML     = "xml"     // SiteLock-style XML provisioning API
+	ProtocolSSO     = "sso"     // single-sign-on login links
+	ProtocolUserAPI = "userapi" // end-customer User API
 )
 
 // IdempotencyTTL is how long an Idempotency-Key is remembered.
@@ -294,6 +295,12 @@ func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) {
 		}
 		if _, err := s.PurgeNonces(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("purge GP nonces", "err", err)
+		}
+		if err := s.store.Update(ctx, func(tx Tx) error {
+			now := s.clock()
+			return tx.PurgeUserAPI(ctx, now.Add(-7*24*time.Hour), now.Add(-time.Hour))
+		}); err != nil && ctx.Err() == nil {
+			s.log.Warn("purge the User API log and tokens", "err", err)
 		}
 		if _, err := s.PurgeLogins(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("purge login links and sessions", "err", err)

@@ -160,6 +160,16 @@ type Tx interface {
 	SetConsoleUserPassword(ctx context.Context, id int64, hash string) error
 	DeleteUserSessions(ctx context.Context, userID int64) error
 
+	SetPartnerUserAPI(ctx context.Context, partnerID int64, cfg string) error
+	// SubaccountsByEmail finds customers by email across partners.
+	SubaccountsByEmail(ctx context.Context, email string) ([]Subaccount, error)
+	InsertUserAPIToken(ctx context.Context, t UserAPIToken) error
+	UserAPIToken(ctx context.Context, hash string) (UserAPIToken, error)
+	RevokeUserAPIToken(ctx context.Context, hash string, at time.Time) (bool, error)
+	InsertUserAPILog(ctx context.Context, e *UserAPILogEntry) error
+	UserAPILog(ctx context.Context, partnerID, before int64, limit int) ([]UserAPILogEntry, error)
+	PurgeUserAPI(ctx context.Context, logBefore, tokensBefore time.Time) error
+
 	InsertAddon(ctx context.Context, a *Addon) error
 	Addon(ctx context.Context, partnerID, id int64, lock bool) (Addon, error)
 	Addons(ctx context.Context, partnerID, websiteID int64) ([]Addon, error)

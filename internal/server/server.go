@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/forwardauth"
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/api/partnerapi"
+	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/api/xmlapi"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/protect"
@@ -39,6 +41,8 @@ type Deps struct {
 	MetricsAllowed protect.Trusted
 	// Scanner runs the XML API's freeScan (nil: public addresses only).
 	Scanner *scan.Scanner
+	// UserAPIKey signs the User API's tokens; nil leaves /api/ out.
+	UserAPIKey *rsa.PrivateKey
 }
 
 // onlyFrom serves h to peers in allowed and 403 to everyone else.
@@ -70,6 +74,10 @@ func NewHandler(d Deps) http.Handler {
 	}
 	web.New(d.Service, explain, d.TrustedProxies, d.Logger).Register(mux)
 	xmlapi.New(d.Service, d.TrustedProxies, d.Scanner, d.Logger).Register(mux)
+	var uapi http.Handler = http.NotFoundHandler()
+	if d.UserAPIKey != nil {
+		uapi = userapi.New(d.Service, d.UserAPIKey, d.Service.Config().PublicURL, d.TrustedProxies, d.Logger)
+	}
 	if d.Protector != nil {
 		ws := d.WebServers
 		if ws == nil {
@@ -94,6 +102,11 @@ func NewHandler(d Deps) http.Handler {
 	// Decision endpoints and probes are not logged per request: a busy
 	// site would flood the log, and their outcomes are in events and metrics.
 	return recoverPanics(d.Logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if userapi.Owns(r.URL.Path) {
+			logged := partnerapi.LogRequests(d.Logger, uapi)
+			logged.ServeHTTP(w, r)
+			return
+		}
 		if quiet(r.URL.Path) {
 			mux.ServeHTTP(w, r)
 			return

@@ -63,12 +63,12 @@ func (t *tx) InsertPlan(ctx context.Context, p *core.Plan) error {
 
 // ---- partners ----
 
-const partnerCols = "id, name, email, balance_cents, allow_downgrade, created_at, lists, brand_name, brand_logo, brand_color, support_url, embed_origins"
+const partnerCols = "id, name, email, balance_cents, allow_downgrade, created_at, lists, brand_name, brand_logo, brand_color, support_url, embed_origins, userapi"
 
 func scanPartner(row interface{ Scan(...any) error }) (core.Partner, error) {
 	var p core.Partner
 	var bal int64
-	err := row.Scan(&p.ID, &p.Name, &p.Email, &bal, &p.AllowDowngrade, timeCol{&p.CreatedAt}, &p.Lists, &p.BrandName, &p.BrandLogo, &p.BrandColor, &p.SupportURL, &p.EmbedOrigins)
+	err := row.Scan(&p.ID, &p.Name, &p.Email, &bal, &p.AllowDowngrade, timeCol{&p.CreatedAt}, &p.Lists, &p.BrandName, &p.BrandLogo, &p.BrandColor, &p.SupportURL, &p.EmbedOrigins, &p.UserAPI)
 	p.Balance = core.Cents(bal)
 	return p, err
 }

@@ -333,3 +333,88 @@ func (t *tx) DeleteUserSessions(ctx context.Context, userID int64) error {
 	_, err := t.exec(ctx, "DELETE FROM sessions WHERE user_id = $1", userID)
 	return err
 }
+
+// ---- user API ----
+
+func (t *tx) SetPartnerUserAPI(ctx context.Context, partnerID int64, cfg string) error {
+	return t.execOne(ctx, "partner", "UPDATE partners SET userapi = $1 WHERE id = $2", cfg, partnerID)
+}
+
+func (t *tx) SubaccountsByEmail(ctx context.Context, email string) ([]core.Subaccount, error) {
+	rows, err := t.query(ctx, "SELECT "+subCols+" FROM subaccounts WHERE email = $1 AND deleted_at IS NULL ORDER BY id", email)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.Subaccount
+	for rows.Next() {
+		a, err := scanSub(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) InsertUserAPIToken(ctx context.Context, tk core.UserAPIToken) error {
+	_, err := t.exec(ctx, "INSERT INTO userapi_tokens (hash, partner_id, subaccount_id, kind, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+		tk.Hash, tk.PartnerID, tk.SubaccountID, tk.Kind, tk.CreatedAt, tk.ExpiresAt)
+	return err
+}
+
+func (t *tx) UserAPIToken(ctx context.Context, hash string) (core.UserAPIToken, error) {
+	tk := core.UserAPIToken{Hash: hash}
+	err := t.queryRow(ctx, "SELECT partner_id, subaccount_id, kind, created_at, expires_at, revoked_at FROM userapi_tokens WHERE hash = $1", hash).
+		Scan(&tk.PartnerID, &tk.SubaccountID, &tk.Kind, timeCol{&tk.CreatedAt}, timeCol{&tk.ExpiresAt}, nullTimeCol{&tk.RevokedAt})
+	return tk, notFound(err, "token")
+}
+
+func (t *tx) RevokeUserAPIToken(ctx context.Context, hash string, at time.Time) (bool, error) {
+	res, err := t.exec(ctx, "UPDATE userapi_tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at IS NULL", at, hash)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (t *tx) InsertUserAPILog(ctx context.Context, e *core.UserAPILogEntry) error {
+	id, err := t.insert(ctx, "INSERT INTO userapi_log (partner_id, subaccount_id, at, method, route, path, status, source_ip, request, response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		e.PartnerID, nullID(e.SubaccountID), e.At, e.Method, e.Route, e.Path, e.Status, e.SourceIP, e.Request, e.Response)
+	e.ID = id
+	return err
+}
+
+func (t *tx) UserAPILog(ctx context.Context, partnerID, before int64, limit int) ([]core.UserAPILogEntry, error) {
+	w := where{}
+	w.add("partner_id = ?", partnerID)
+	if before > 0 {
+		w.add("id < ?", before)
+	}
+	q, args := w.sql("SELECT id, partner_id, subaccount_id, at, method, route, path, status, source_ip, request, response FROM userapi_log", "id DESC", limit)
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.UserAPILogEntry
+	for rows.Next() {
+		var e core.UserAPILogEntry
+		var sub sql.NullInt64
+		if err := rows.Scan(&e.ID, &e.PartnerID, &sub, timeCol{&e.At}, &e.Method, &e.Route, &e.Path, &e.Status, &e.SourceIP, &e.Request, &e.Response); err != nil {
+			return nil, err
+		}
+		e.SubaccountID = sub.Int64
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) PurgeUserAPI(ctx context.Context, logBefore, tokensBefore time.Time) error {
+	if _, err := t.exec(ctx, "DELETE FROM userapi_log WHERE at < $1", logBefore); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, "DELETE FROM userapi_tokens WHERE expires_at < $1", tokensBefore)
+	return err
+}

@@ -5,10 +5,13 @@ package testenv
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,7 +91,7 @@ func New(t testing.TB, configure ...func(*core.Config)) *Stack {
 	}
 	go prot.Run(ctx, time.Hour)
 	s := &Stack{Addr: ln.Addr().String(), URL: url, Service: svc, Protector: prot, Caller: c, PartnerKey: key, Recorder: rec,
-		handler: server.NewHandler(server.Deps{Service: svc, Logger: log, Protector: prot})}
+		handler: server.NewHandler(server.Deps{Service: svc, Logger: log, Protector: prot, UserAPIKey: userAPIKey(t)})}
 	s.serve(t, ln)
 	return s
 }
@@ -148,4 +151,22 @@ func AsBrowser(req *http.Request, ua string) *http.Request {
 	req.Header.Set("Accept-Language", "en")
 	req.Header.Set("Accept-Encoding", "gzip")
 	return req
+}
+
+var (
+	keyOnce sync.Once
+	testKey *rsa.PrivateKey
+)
+
+// userAPIKey is one RSA key for every stack of the test binary (generating
+// one takes a while).
+func userAPIKey(t testing.TB) *rsa.PrivateKey {
+	keyOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testKey = k
+	})
+	return testKey
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/core"
 )
 
@@ -140,5 +141,61 @@ func (a *API) handleUserLoginLink() http.Handler {
 		}
 		writeJSON(w, http.StatusCreated, map[string]any{"url": u, "expires_at": exp.UTC().Format(time.RFC3339)})
 		return nil
+	})
+}
+
+// ---- the end-customer User API ----
+
+func (a *API) handleUserAPIGet() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		c := callerFrom(r.Context())
+		cfg, err := a.svc.UserAPIConfigOf(r.Context(), c.PartnerID)
+		if err != nil {
+			return err
+		}
+		var routes []map[string]string
+		for _, rt := range userapi.Routes {
+			routes = append(routes, map[string]string{"id": rt.ID, "method": rt.Method, "path": rt.Path, "name": rt.Name, "category": rt.Category})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"config": cfg, "routes": routes})
+		return nil
+	})
+}
+
+func (a *API) handleUserAPIPut() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		var cfg core.UserAPIConfig
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg); err != nil {
+			return core.Errorf(core.EINVALID, "send JSON {\"basic\", \"jwt\", \"rate_requests\", \"rate_period\", \"log\", \"routes\": {id: {disabled, alias, name, category, description}}}: %v", err)
+		}
+		cfg, err := a.svc.SetUserAPIConfig(r.Context(), callerFrom(r.Context()), cfg, userapi.RoutePaths())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"config": cfg})
+		return nil
+	})
+}
+
+func (a *API) handleUserAPILog() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		before, limit, err := page(r)
+		if err != nil {
+			return err
+		}
+		es, err := a.svc.UserAPILog(r.Context(), callerFrom(r.Context()), before, limit)
+		if err != nil {
+			return err
+		}
+		var last int64
+		if len(es) > 0 {
+			last = es[len(es)-1].ID
+		}
+		if es == nil {
+			es = []core.UserAPILogEntry{}
+		}
+		return writePage(w, es, limit, last)
 	})
 }

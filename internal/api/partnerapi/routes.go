@@ -131,6 +131,13 @@ func (a *API) routes() []route {
 			Params: []param{domain}, Status: 201, Resp: "LoginLink", Errors: []int{400, 404}}},
 		{"POST", "/v1/users/{id}/login-link", v1, a.handleUserLoginLink(), op{Tag: "v1", Summary: "A single-sign-on link for a subaccount",
 			Desc: "Opens the subaccount's first website; single use, valid five minutes.", Params: []param{userID}, Status: 201, Resp: "LoginLink", Errors: []int{400, 404, 409}}},
+		{"GET", "/v1/userapi", v1, a.handleUserAPIGet(), op{Tag: "v1", Summary: "Your customers' User API: configuration and routes",
+			Desc: "Which authentications are on, the per-customer rate limit, whether requests are logged, and your changes to each route.", Resp: "UserAPIConfig"}},
+		{"PUT", "/v1/userapi", v1, a.handleUserAPIPut(), op{Tag: "v1", Summary: "Configure your customers' User API",
+			Desc:     "JSON: basic, jwt, rate_requests, rate_period (e.g. 1m), log, and routes by id: disabled, alias (a second path under /api/), name, category, description. Disabled routes answer 404 and leave /api/docs.",
+			JSONBody: "UserAPIConfig", Resp: "UserAPIConfig", Errors: []int{400}}},
+		{"GET", "/v1/userapi/log", v1, a.handleUserAPILog(), op{Tag: "v1", Summary: "The User API request log, newest first",
+			Desc: "Kept while logging is on (7 days); bodies are cut and passwords, tokens and keys redacted.", Params: []param{limitQ, cursorQ}, Resp: "UserAPILog", Errors: []int{400}}},
 		{"GET", "/v1/audit", v1, a.handleAudit(), op{Tag: "v1", Summary: "Your audit log, oldest first", Desc: "Every state change: who, through which protocol, from which address, and the state before and after.", Params: []param{limitQ, cursorQ}, Resp: "AuditList", Errors: []int{400}}},
 	}
 }

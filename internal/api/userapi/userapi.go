@@ -1,0 +1,932 @@
+// Package userapi serves the end-customer User API under /api/: a hosting
+// customer (subaccount) manages its own websites' protection from its own
+// scripts, with HTTP Basic or RS256 JWT authentication, a per-customer rate
+// limit, an optional request log with redaction, routes each partner can
+// disable, alias and describe, and docs (/api/docs, /api/openapi.json)
+// generated from the partner's routes. Everything goes through core.Service.
+package userapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/netutil"
+	"github.com/palisadehq/palisade/internal/secret"
+)
+
+const (
+	// Audience of every token.
+	Audience   = "palisade-user-api"
+	accessTTL  = 15 * time.Minute
+	refreshTTL = 30 * 24 * time.Hour
+	leeway     = 30 * time.Second
+	maxBody    = 256 << 10
+)
+
+// Handler serves /api/.
+type Handler struct {
+	svc     *core.Service
+	key     *rsa.PrivateKey
+	issuer  string
+	trusted []netip.Prefix
+	log     *slog.Logger
+	limits  *limiter
+	now     func() time.Time
+}
+
+// New returns the User API; key signs tokens, issuer names this server
+// (its public URL).
+func New(svc *core.Service, key *rsa.PrivateKey, issuer string, trusted []netip.Prefix, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handler{svc: svc, key: key, issuer: issuer, trusted: trusted, log: log, limits: newLimiter(), now: time.Now}
+}
+
+// Owns reports whether path is the User API's: /api/ except the GP
+// reseller API's /api/v1/. (The server routes these before its mux: a
+// catch-all /api/ pattern would clash with the customer pages' /{lang}/….)
+func Owns(path string) bool {
+	return strings.HasPrefix(path, "/api/") && !strings.HasPrefix(path, "/api/v1/")
+}
+
+// Route is one User API endpoint.
+type Route struct {
+	ID, Method, Path, Name, Category, Description string
+	Params                                        []Param
+	Body                                          string // example JSON body
+	handle                                        func(h *Handler, r *request) (any, error)
+}
+
+// Param documents a route parameter.
+type Param struct{ Name, In, Desc string }
+
+var domainP = Param{"domain", "path", "One of your websites, e.g. shop.example.com."}
+
+// Routes lists every route, in documentation order.
+var Routes = []Route{
+	{ID: "me", Method: "GET", Path: "/api/me", Name: "Your account", Category: "Account", Description: "Your details.", handle: (*Handler).me},
+	{ID: "websites.list", Method: "GET", Path: "/api/websites", Name: "Your websites", Category: "Websites", Description: "Every website of yours, paginated.",
+		Params: []Param{{"limit", "query", "Page size, 1 to 500 (default 50)."}, {"cursor", "query", "next_cursor of the previous page."}}, handle: (*Handler).websites},
+	{ID: "websites.get", Method: "GET", Path: "/api/websites/{domain}", Name: "A website", Category: "Websites", Params: []Param{domainP}, handle: (*Handler).website},
+	{ID: "settings.get", Method: "GET", Path: "/api/websites/{domain}/settings", Name: "Protection settings", Category: "Protection", Description: "Mode, fail mode, category actions, challenge settings, rules, rate limits and lists.", Params: []Param{domainP}, handle: (*Handler).settingsGet},
+	{ID: "settings.put", Method: "PUT", Path: "/api/websites/{domain}/settings", Name: "Replace protection settings", Category: "Protection", Description: "Validated as in the rule editor; takes effect within a second.", Params: []Param{domainP}, Body: `{"mode":"protect","categories":{"ai_crawlers":"deny"}}`, handle: (*Handler).settingsPut},
+	{ID: "rules.get", Method: "GET", Path: "/api/websites/{domain}/rules", Name: "Custom rules", Category: "Protection", Params: []Param{domainP}, handle: part("rules", false)},
+	{ID: "rules.put", Method: "PUT", Path: "/api/websites/{domain}/rules", Name: "Replace custom rules", Category: "Protection", Params: []Param{domainP}, Body: `[{"name":"block-admin","action":"deny","conditions":[{"field":"path","op":"starts_with","value":"/admin"}]}]`, handle: part("rules", true)},
+	{ID: "ratelimits.get", Method: "GET", Path: "/api/websites/{domain}/rate-limits", Name: "Rate limits", Category: "Protection", Params: []Param{domainP}, handle: part("rate_limits", false)},
+	{ID: "ratelimits.put", Method: "PUT", Path: "/api/websites/{domain}/rate-limits", Name: "Replace rate limits", Category: "Protection", Params: []Param{domainP}, Body: `[{"name":"login","requests":5,"period":"1m","key":"ip_path","path_prefix":"/login","action":"deny"}]`, handle: part("rate_limits", true)},
+	{ID: "lists.get", Method: "GET", Path: "/api/websites/{domain}/lists", Name: "Allow and deny lists", Category: "Protection", Params: []Param{domainP}, handle: part("lists", false)},
+	{ID: "lists.put", Method: "PUT", Path: "/api/websites/{domain}/lists", Name: "Replace allow and deny lists", Category: "Protection", Params: []Param{domainP}, Body: `{"allow":["192.0.2.0/24"],"deny":["198.51.100.7"]}`, handle: part("lists", true)},
+	{ID: "events.list", Method: "GET", Path: "/api/websites/{domain}/events", Name: "Events", Category: "Traffic", Description: "Blocked and challenged requests and a sample of granted ones, newest first. The log cannot be cleared.",
+		Params: []Param{domainP, {"from", "query", "RFC 3339 time."}, {"to", "query", "RFC 3339 time."}, {"action", "query", "grant, deny, challenge, …"}, {"ip", "query", "A client address."}, {"rule", "query", "Rule or category."}, {"limit", "query", "1 to 500."}, {"cursor", "query", "next_cursor."}}, handle: (*Handler).events},
+	{ID: "stats.get", Method: "GET", Path: "/api/websites/{domain}/stats", Name: "Statistics", Category: "Traffic", Description: "Requests by time bucket, decision and category.",
+		Params: []Param{domainP, {"period", "query", "minute, hour (default) or day."}, {"from", "query", "RFC 3339."}, {"to", "query", "RFC 3339."}}, handle: (*Handler).stats},
+}
+
+// RoutePaths maps route ids to their paths (for validating aliases).
+func RoutePaths() map[string]string {
+	m := map[string]string{}
+	for _, r := range Routes {
+		m[r.ID] = r.Method + " " + r.Path
+	}
+	// Aliases are compared by path alone.
+	for id, p := range m {
+		m[id] = p[strings.IndexByte(p, ' ')+1:]
+	}
+	return m
+}
+
+// request is one authenticated call.
+type request struct {
+	*http.Request
+	vars     map[string]string
+	customer core.Subaccount
+	caller   core.Caller
+}
+
+// apiError carries an HTTP status with the message.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func fail(status int, msg string) error { return &apiError{status, msg} }
+
+func statusOf(err error) (int, string) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.status, ae.msg
+	}
+	switch core.ErrorCode(err) {
+	case core.EINVALID:
+		return 400, core.ErrorMessage(err)
+	case core.EUNAUTHORIZED:
+		return 401, core.ErrorMessage(err)
+	case core.EFORBIDDEN:
+		return 403, core.ErrorMessage(err)
+	case core.ENOTFOUND:
+		return 404, core.ErrorMessage(err)
+	case core.ECONFLICT, core.EPRECONDITION:
+		return 409, core.ErrorMessage(err)
+	case core.ERATELIMITED:
+		return 429, core.ErrorMessage(err)
+	}
+	return 500, "internal error"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	status, msg := statusOf(err)
+	if status == 401 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Palisade User API", Bearer`)
+	}
+	if details := core.ErrorDetails(err); len(details) > 0 {
+		msgs := make([]string, 0, len(details))
+		for _, d := range details {
+			msgs = append(msgs, d.Path+": "+d.Message)
+		}
+		writeJSON(w, status, map[string]any{"success": false, "error": msgs})
+		return
+	}
+	writeJSON(w, status, map[string]any{"success": false, "error": []string{msg}})
+}
+
+// ServeHTTP routes /api/ requests.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	switch r.URL.Path {
+	case "/api/docs":
+		h.docs(w, r)
+		return
+	case "/api/openapi.json":
+		h.openapi(w, r)
+		return
+	case "/api/login", "/api/token", "/api/logout", "/api/revoke":
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeErr(w, fail(405, "use POST"))
+			return
+		}
+		h.auth(w, r)
+		return
+	}
+	// Authenticate first: the partner's routes depend on who asks.
+	a, cfg, err := h.authenticate(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	// The rate limit refuses before any work.
+	lim := h.limits.take(strconv.FormatInt(a.ID, 10), cfg.RateRequests, cfg.Period(), h.now())
+	w.Header().Set("RateLimit-Limit", strconv.Itoa(cfg.RateRequests))
+	w.Header().Set("RateLimit-Remaining", strconv.Itoa(lim.remaining))
+	w.Header().Set("RateLimit-Reset", strconv.Itoa(int(lim.reset.Seconds()+0.999)))
+	if !lim.ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(lim.reset.Seconds()+0.999)))
+		writeErr(w, fail(429, "too many requests; retry in "+strconv.Itoa(int(lim.reset.Seconds()+0.999))+" s"))
+		return
+	}
+	rt, vars, methodOK := match(cfg, r.Method, r.URL.Path)
+	if rt == nil {
+		if methodOK {
+			w.Header().Set("Allow", "GET, PUT")
+			msg := "method not allowed"
+			if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/events") {
+				msg = "clearing the event log is not allowed"
+			}
+			writeErr(w, fail(405, msg))
+			return
+		}
+		writeErr(w, fail(404, "no such route: "+r.Method+" "+r.URL.Path))
+		return
+	}
+	req := &request{Request: r, vars: vars, customer: a, caller: core.CustomerCaller(a, netutil.ClientAddr(r, h.trusted).String())}
+	var reqBody []byte
+	if cfg.Log && r.Body != nil {
+		reqBody, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	out, err := rt.handle(h, req)
+	var resp []byte
+	status := http.StatusOK
+	if err != nil {
+		status, _ = statusOf(err)
+		if status == 500 {
+			h.log.Error("user api", "route", rt.ID, "err", err)
+		}
+		rec := &recorder{ResponseWriter: w}
+		writeErr(rec, err)
+		resp = rec.body.Bytes()
+	} else {
+		body, _ := json.Marshal(map[string]any{"success": true, "data": out})
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_, _ = w.Write(append(body, '\n'))
+		resp = body
+	}
+	if cfg.Log {
+		e := core.UserAPILogEntry{PartnerID: a.PartnerID, SubaccountID: a.ID, Method: r.Method, Route: rt.ID, Path: r.URL.Path, Status: status,
+			SourceIP: req.caller.SourceIP, Request: Redact(reqBody, 2048), Response: Redact(resp, 2048)}
+		if err := h.svc.LogUserAPI(context.WithoutCancel(r.Context()), e); err != nil {
+			h.log.Warn("user api log", "err", err)
+		}
+	}
+}
+
+type recorder struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+// match finds the partner's route for method and path (by its path or its
+// alias); disabled routes do not match. methodOK says the path exists with
+// another method.
+func match(cfg core.UserAPIConfig, method, path string) (*Route, map[string]string, bool) {
+	pathOK := false
+	for i := range Routes {
+		rt := &Routes[i]
+		rc := cfg.Routes[rt.ID]
+		if rc.Disabled {
+			continue
+		}
+		for _, p := range []string{rt.Path, rc.Alias} {
+			if p == "" {
+				continue
+			}
+			if vars, ok := matchPath(p, path); ok {
+				if rt.Method == method {
+					return rt, vars, true
+				}
+				pathOK = true
+			}
+		}
+	}
+	if !pathOK && method == http.MethodDelete {
+		// DELETE of the events log is refused by name, even unmatched.
+		if _, ok := matchPath("/api/websites/{domain}/events", path); ok {
+			return nil, nil, true
+		}
+	}
+	return nil, nil, pathOK
+}
+
+func matchPath(pattern, path string) (map[string]string, bool) {
+	ps, xs := strings.Split(strings.Trim(pattern, "/"), "/"), strings.Split(strings.Trim(path, "/"), "/")
+	if len(ps) != len(xs) {
+		return nil, false
+	}
+	vars := map[string]string{}
+	for i := range ps {
+		if strings.HasPrefix(ps[i], "{") && strings.HasSuffix(ps[i], "}") {
+			if xs[i] == "" {
+				return nil, false
+			}
+			vars[ps[i][1:len(ps[i])-1]] = xs[i]
+			continue
+		}
+		if ps[i] != xs[i] {
+			return nil, false
+		}
+	}
+	return vars, true
+}
+
+// ---- authentication ----
+
+type claims struct {
+	jwt.RegisteredClaims
+	Type    string `json:"typ"`
+	Partner int64  `json:"pid"`
+}
+
+// authenticate resolves Basic or Bearer credentials into a customer and
+// the partner's configuration, refusing a method the partner turned off.
+func (h *Handler) authenticate(r *http.Request) (core.Subaccount, core.UserAPIConfig, error) {
+	auth := r.Header.Get("Authorization")
+	scheme, rest, _ := strings.Cut(auth, " ")
+	var a core.Subaccount
+	switch {
+	case strings.EqualFold(scheme, "Basic"):
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+		user, pass, ok := strings.Cut(string(raw), ":")
+		if err != nil || !ok {
+			return a, core.UserAPIConfig{}, fail(401, "malformed Basic credentials")
+		}
+		if h.limits.failedTooOften("basic:"+strings.ToLower(user), h.now()) {
+			return a, core.UserAPIConfig{}, fail(429, "too many failed sign-ins for this user; wait a quarter of an hour")
+		}
+		if a, err = h.svc.AuthenticateCustomer(r.Context(), user, pass); err != nil {
+			if core.ErrorCode(err) == core.EUNAUTHORIZED {
+				h.limits.failed("basic:"+strings.ToLower(user), h.now())
+			}
+			return a, core.UserAPIConfig{}, err
+		}
+		cfg, err := h.svc.UserAPIConfigOf(r.Context(), a.PartnerID)
+		if err != nil {
+			return a, cfg, err
+		}
+		if !cfg.Basic {
+			return a, cfg, fail(401, "Basic authentication is turned off for this account; sign in with POST /api/login")
+		}
+		return a, cfg, nil
+	case strings.EqualFold(scheme, "Bearer"):
+		c, err := h.verify(strings.TrimSpace(rest), "access")
+		if err != nil {
+			return a, core.UserAPIConfig{}, err
+		}
+		return h.tokenCustomer(r.Context(), c)
+	}
+	return a, core.UserAPIConfig{}, fail(401, "authentication required: HTTP Basic with your email and password, or Authorization: Bearer <access token from POST /api/login>")
+}
+
+// verify checks a token's signature, algorithm, issuer, audience, expiry
+// (with a small leeway) and type.
+func (h *Handler) verify(token, typ string) (*claims, error) {
+	var c claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return &h.key.PublicKey, nil },
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(h.issuer), jwt.WithAudience(Audience),
+		jwt.WithLeeway(leeway), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(h.now))
+	if err != nil {
+		msg := "invalid token"
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			msg = "the token has expired; get a new one with POST /api/token"
+		}
+		return nil, fail(401, msg)
+	}
+	if c.Type != typ || c.ID == "" || c.Partner == 0 {
+		return nil, fail(401, "invalid token: not an "+typ+" token")
+	}
+	return &c, nil
+}
+
+// tokenCustomer checks the token is live (not revoked) and loads its customer.
+func (h *Handler) tokenCustomer(ctx context.Context, c *claims) (core.Subaccount, core.UserAPIConfig, error) {
+	t, live, err := h.svc.UserAPITokenLive(ctx, secret.Hash(c.ID))
+	if err != nil {
+		return core.Subaccount{}, core.UserAPIConfig{}, err
+	}
+	if !live {
+		return core.Subaccount{}, core.UserAPIConfig{}, fail(401, "the token has been revoked")
+	}
+	cfg, err := h.svc.UserAPIConfigOf(ctx, t.PartnerID)
+	if err != nil {
+		return core.Subaccount{}, cfg, err
+	}
+	if !cfg.JWT {
+		return core.Subaccount{}, cfg, fail(401, "token authentication is turned off for this account; use HTTP Basic")
+	}
+	a, err := h.svc.Subaccount(ctx, core.Caller{PartnerID: t.PartnerID}, t.SubaccountID)
+	if err != nil {
+		return a, cfg, fail(401, "the account of this token no longer exists")
+	}
+	return a, cfg, nil
+}
+
+func (h *Handler) issue(ctx context.Context, a core.Subaccount) (map[string]any, error) {
+	now := h.now()
+	mk := func(typ string, ttl time.Duration) (string, core.UserAPIToken, error) {
+		id, err := secret.NewToken(rand.Reader, "")
+		if err != nil {
+			return "", core.UserAPIToken{}, err
+		}
+		c := claims{RegisteredClaims: jwt.RegisteredClaims{Issuer: h.issuer, Subject: strconv.FormatInt(a.ID, 10), Audience: jwt.ClaimStrings{Audience},
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)), IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ID: id}, Type: typ, Partner: a.PartnerID}
+		s, err := jwt.NewWithClaims(jwt.SigningMethodRS256, c).SignedString(h.key)
+		return s, core.UserAPIToken{Hash: secret.Hash(id), PartnerID: a.PartnerID, SubaccountID: a.ID, Kind: typ, CreatedAt: now, ExpiresAt: now.Add(ttl)}, err
+	}
+	access, at, err := mk("access", accessTTL)
+	if err != nil {
+		return nil, err
+	}
+	refresh, rt, err := mk("refresh", refreshTTL)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.RecordUserAPITokens(ctx, at, rt); err != nil {
+		return nil, err
+	}
+	return map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": int(accessTTL / time.Second), "refresh_token": refresh}, nil
+}
+
+func bodyFields(r *http.Request) map[string]string {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		m := map[string]string{}
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		return m
+	}
+	_ = r.ParseForm()
+	m := map[string]string{}
+	for k, v := range r.PostForm {
+		m[k] = v[0]
+	}
+	return m
+}
+
+func (h *Handler) auth(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f := bodyFields(r)
+	switch r.URL.Path {
+	case "/api/login":
+		user := f["username"]
+		if h.limits.failedTooOften("basic:"+strings.ToLower(user), h.now()) {
+			writeErr(w, fail(429, "too many failed sign-ins for this user; wait a quarter of an hour"))
+			return
+		}
+		a, err := h.svc.AuthenticateCustomer(ctx, user, f["password"])
+		if err != nil {
+			h.limits.failed("basic:"+strings.ToLower(user), h.now())
+			writeErr(w, err)
+			return
+		}
+		cfg, err := h.svc.UserAPIConfigOf(ctx, a.PartnerID)
+		if err == nil && !cfg.JWT {
+			err = fail(403, "token authentication is turned off for this account; use HTTP Basic")
+		}
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		out, err := h.issue(ctx, a)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, 200, map[string]any{"success": true, "data": out})
+	case "/api/token":
+		c, err := h.verify(f["refresh_token"], "refresh")
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		// Rotation: the refresh token is spent; a second use fails.
+		if ok, err := h.svc.RevokeUserAPIToken(ctx, secret.Hash(c.ID)); err != nil || !ok {
+			writeErr(w, fail(401, "the refresh token has been used or revoked"))
+			return
+		}
+		a, _, err := h.tokenCustomer(ctx, &claims{RegisteredClaims: c.RegisteredClaims, Type: c.Type, Partner: c.Partner})
+		if err != nil && !strings.Contains(err.Error(), "revoked") {
+			writeErr(w, err)
+			return
+		}
+		if a.ID == 0 {
+			// tokenCustomer refuses the refresh token we just spent; load
+			// the customer from the claims.
+			id, _ := strconv.ParseInt(c.Subject, 10, 64)
+			if a, err = h.svc.Subaccount(ctx, core.Caller{PartnerID: c.Partner}, id); err != nil {
+				writeErr(w, fail(401, "the account of this token no longer exists"))
+				return
+			}
+		}
+		out, err := h.issue(ctx, a)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, 200, map[string]any{"success": true, "data": out})
+	case "/api/logout":
+		_, rest, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		c, err := h.verify(strings.TrimSpace(rest), "access")
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		_, _ = h.svc.RevokeUserAPIToken(ctx, secret.Hash(c.ID))
+		if rt := f["refresh_token"]; rt != "" {
+			if rc, err := h.verify(rt, "refresh"); err == nil && rc.Subject == c.Subject {
+				_, _ = h.svc.RevokeUserAPIToken(ctx, secret.Hash(rc.ID))
+			}
+		}
+		writeJSON(w, 200, map[string]any{"success": true})
+	case "/api/revoke":
+		tok := f["token"]
+		var c *claims
+		var err error
+		if c, err = h.verify(tok, "refresh"); err != nil {
+			c, err = h.verify(tok, "access")
+		}
+		if err == nil {
+			_, _ = h.svc.RevokeUserAPIToken(ctx, secret.Hash(c.ID))
+		}
+		// As RFC 7009: the answer does not tell whether the token was valid.
+		writeJSON(w, 200, map[string]any{"success": true})
+	}
+}
+
+// ---- rate limits ----
+
+type limiter struct {
+	mu       sync.Mutex
+	windows  map[string]*window
+	failures map[string][]time.Time
+}
+
+type window struct {
+	start time.Time
+	n     int
+}
+
+type limitResult struct {
+	ok        bool
+	remaining int
+	reset     time.Duration
+}
+
+func newLimiter() *limiter {
+	return &limiter{windows: map[string]*window{}, failures: map[string][]time.Time{}}
+}
+
+// take counts a request of key in a fixed window of period.
+func (l *limiter) take(key string, limit int, period time.Duration, now time.Time) limitResult {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.windows) > 100_000 {
+		l.windows = map[string]*window{} // bounded
+	}
+	w := l.windows[key]
+	if w == nil || now.Sub(w.start) >= period {
+		w = &window{start: now}
+		l.windows[key] = w
+	}
+	reset := period - now.Sub(w.start)
+	if w.n >= limit {
+		return limitResult{ok: false, remaining: 0, reset: reset}
+	}
+	w.n++
+	return limitResult{ok: true, remaining: limit - w.n, reset: reset}
+}
+
+const failWindow = 15 * time.Minute
+
+func (l *limiter) failedTooOften(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var keep []time.Time
+	for _, t := range l.failures[key] {
+		if now.Sub(t) < failWindow {
+			keep = append(keep, t)
+		}
+	}
+	l.failures[key] = keep
+	return len(keep) >= 10
+}
+
+func (l *limiter) failed(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.failures) > 100_000 {
+		l.failures = map[string][]time.Time{}
+	}
+	l.failures[key] = append(l.failures[key], now)
+}
+
+// ---- redaction ----
+
+var secretKey = regexp.MustCompile(`(?i)pass|token|secret|key|authorization|otp`)
+
+// Redact prepares a body for the request log: values of fields whose names
+// look secret (password, token, key …) become "[redacted]", in JSON and in
+// form bodies; the result is cut to max bytes.
+func Redact(body []byte, max int) string {
+	if len(body) == 0 {
+		return ""
+	}
+	var v any
+	if json.Unmarshal(body, &v) == nil {
+		b, _ := json.Marshal(redactJSON(v))
+		return cut(string(b), max)
+	}
+	if q, err := parseForm(string(body)); err == nil && len(q) > 0 {
+		var parts []string
+		for _, kv := range q {
+			if secretKey.MatchString(kv[0]) {
+				kv[1] = "[redacted]"
+			}
+			parts = append(parts, kv[0]+"="+kv[1])
+		}
+		return cut(strings.Join(parts, "&"), max)
+	}
+	return cut(string(body), max)
+}
+
+func redactJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			if secretKey.MatchString(k) {
+				x[k] = "[redacted]"
+			} else {
+				x[k] = redactJSON(val)
+			}
+		}
+	case []any:
+		for i := range x {
+			x[i] = redactJSON(x[i])
+		}
+	}
+	return v
+}
+
+func parseForm(s string) ([][2]string, error) {
+	var out [][2]string
+	for _, part := range strings.Split(s, "&") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " {}[]\"") {
+			return nil, errors.New("not a form")
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out, nil
+}
+
+func cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}
+
+// ---- route handlers ----
+
+func (h *Handler) me(r *request) (any, error) {
+	a := r.customer
+	return map[string]any{"id": a.ID, "email": a.Email, "first_name": a.FirstName, "last_name": a.LastName, "company": a.Company, "country": a.Country, "lang": a.Lang}, nil
+}
+
+type websiteView struct {
+	Domain    string     `json:"domain"`
+	Status    string     `json:"status"`
+	Plan      string     `json:"plan"`
+	Quota     int64      `json:"monthly_quota"`
+	ServerKey string     `json:"server_key"`
+	Created   time.Time  `json:"created_at"`
+	Expires   time.Time  `json:"expires_at"`
+	FirstSeen *time.Time `json:"first_seen_at,omitempty"`
+}
+
+func view(w core.Website) websiteView {
+	return websiteView{Domain: w.Domain, Status: w.Status, Plan: w.Plan.Name, Quota: w.Plan.MonthlyQuota, ServerKey: w.ServerKey, Created: w.CreatedAt, Expires: w.ExpiresAt, FirstSeen: w.FirstSeenAt}
+}
+
+// site loads one of the customer's own websites; another's is not found.
+func (h *Handler) site(r *request) (core.Website, error) {
+	w, err := h.svc.Website(r.Context(), r.caller, r.vars["domain"])
+	if err == nil && w.SubaccountID != r.customer.ID {
+		err = core.Errorf(core.ENOTFOUND, "website %s not found", strings.ToLower(r.vars["domain"]))
+	}
+	if core.ErrorCode(err) == core.ENOTFOUND || core.ErrorField(err) == "domain" {
+		return w, fail(404, "website "+r.vars["domain"]+" not found")
+	}
+	return w, err
+}
+
+func page(r *request) (after int64, limit int, err error) {
+	q := r.URL.Query()
+	limit = 50
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 500 {
+			return 0, 0, core.FieldError("limit", "limit must be between 1 and 500")
+		}
+	}
+	if c := q.Get("cursor"); c != "" {
+		if after, err = strconv.ParseInt(c, 10, 64); err != nil || after < 0 {
+			return 0, 0, core.FieldError("cursor", "cursor must be the next_cursor of the previous page")
+		}
+	}
+	return after, limit, nil
+}
+
+type listPage struct {
+	Items      any    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func (h *Handler) websites(r *request) (any, error) {
+	after, limit, err := page(r)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := h.svc.Websites(r.Context(), r.caller, core.WebsiteFilter{SubaccountID: r.customer.ID, After: after, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]websiteView, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, view(w))
+	}
+	p := listPage{Items: out}
+	if len(ws) == limit {
+		p.NextCursor = strconv.FormatInt(ws[len(ws)-1].ID, 10)
+	}
+	return p, nil
+}
+
+func (h *Handler) website(r *request) (any, error) {
+	w, err := h.site(r)
+	if err != nil {
+		return nil, err
+	}
+	return view(w), nil
+}
+
+func (h *Handler) settingsGet(r *request) (any, error) {
+	w, err := h.site(r)
+	if err != nil {
+		return nil, err
+	}
+	_, st, err := h.svc.WebsiteSettings(r.Context(), r.caller, w.Domain)
+	return st, err
+}
+
+func decode(r *request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return core.Errorf(core.EINVALID, "send JSON: %v", err)
+	}
+	return nil
+}
+
+func (h *Handler) settingsPut(r *request) (any, error) {
+	w, err := h.site(r)
+	if err != nil {
+		return nil, err
+	}
+	var st engine.Settings
+	if err := decode(r, &st); err != nil {
+		return nil, err
+	}
+	if _, err := h.svc.UpdateWebsiteSettings(r.Context(), r.caller, w.Domain, st, core.Match{}); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// part reads or replaces one part of a website's settings: rules,
+// rate_limits or lists.
+func part(name string, write bool) func(*Handler, *request) (any, error) {
+	return func(h *Handler, r *request) (any, error) {
+		w, err := h.site(r)
+		if err != nil {
+			return nil, err
+		}
+		_, st, err := h.svc.WebsiteSettings(r.Context(), r.caller, w.Domain)
+		if err != nil {
+			return nil, err
+		}
+		if write {
+			switch name {
+			case "rules":
+				var rules []engine.Rule
+				if err := decode(r, &rules); err != nil {
+					return nil, err
+				}
+				st.Rules = rules
+			case "rate_limits":
+				var ls []engine.RateLimit
+				if err := decode(r, &ls); err != nil {
+					return nil, err
+				}
+				st.RateLimits = ls
+			case "lists":
+				var l struct {
+					Allow []string `json:"allow"`
+					Deny  []string `json:"deny"`
+				}
+				if err := decode(r, &l); err != nil {
+					return nil, err
+				}
+				st.Allow, st.Deny = l.Allow, l.Deny
+			}
+			if _, err := h.svc.UpdateWebsiteSettings(r.Context(), r.caller, w.Domain, st, core.Match{}); err != nil {
+				return nil, err
+			}
+		}
+		switch name {
+		case "rules":
+			if st.Rules == nil {
+				return []engine.Rule{}, nil
+			}
+			return st.Rules, nil
+		case "rate_limits":
+			if st.RateLimits == nil {
+				return []engine.RateLimit{}, nil
+			}
+			return st.RateLimits, nil
+		}
+		return map[string][]string{"allow": nonNil(st.Allow), "deny": nonNil(st.Deny)}, nil
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func parseTime(r *request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return t, core.FieldError(name, "%s must be an RFC 3339 time such as 2026-11-24T10:00:00Z", name)
+	}
+	return t, nil
+}
+
+func (h *Handler) events(r *request) (any, error) {
+	w, err := h.site(r)
+	if err != nil {
+		return nil, err
+	}
+	before, limit, err := page(r)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	f := core.EventFilter{Action: q.Get("action"), Reason: q.Get("rule"), Before: before, Limit: limit}
+	if f.Action != "" {
+		if _, ok := engine.ParseAction(f.Action); !ok {
+			return nil, core.FieldError("action", "action must be grant, deny, challenge, captcha, redirect or return_fake_data")
+		}
+	}
+	if ip := q.Get("ip"); ip != "" {
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			return nil, core.FieldError("ip", "ip %q is not an IP address", ip)
+		}
+		f.IP = a.Unmap().String()
+	}
+	if f.From, err = parseTime(r, "from"); err != nil {
+		return nil, err
+	}
+	if f.To, err = parseTime(r, "to"); err != nil {
+		return nil, err
+	}
+	es, err := h.svc.Events(r.Context(), r.caller, w.Domain, f)
+	if err != nil {
+		return nil, err
+	}
+	if es == nil {
+		es = []core.Event{}
+	}
+	p := listPage{Items: es}
+	if len(es) == limit {
+		p.NextCursor = strconv.FormatInt(es[len(es)-1].ID, 10)
+	}
+	return p, nil
+}
+
+func (h *Handler) stats(r *request) (any, error) {
+	w, err := h.site(r)
+	if err != nil {
+		return nil, err
+	}
+	from, err := parseTime(r, "from")
+	if err != nil {
+		return nil, err
+	}
+	to, err := parseTime(r, "to")
+	if err != nil {
+		return nil, err
+	}
+	pts, err := h.svc.Stats(r.Context(), r.caller, w.Domain, r.URL.Query().Get("period"), from, to)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"data": pts, "challenges": core.SummarizeChallenges(pts)}, nil
+}

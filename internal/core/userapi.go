@@ -1,0 +1,258 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The end-customer User API's business rules: each partner's configuration,
+// customer authentication, token bookkeeping for revocation, the request log.
+
+// UserAPIConfig is what a partner decides about its customers' User API.
+type UserAPIConfig struct {
+	Basic bool `json:"basic"` // HTTP Basic with email and password
+	JWT   bool `json:"jwt"`   // POST /api/login tokens
+	// RateRequests per RatePeriod (Go duration) per customer.
+	RateRequests int    `json:"rate_requests"`
+	RatePeriod   string `json:"rate_period"`
+	// Log keeps a request log (for debugging; off by default).
+	Log bool `json:"log"`
+	// Routes overrides routes by id: disabled, an alias path, display name,
+	// category and description.
+	Routes map[string]RouteConfig `json:"routes"`
+}
+
+// RouteConfig is a partner's change to one User API route.
+type RouteConfig struct {
+	Disabled    bool   `json:"disabled,omitempty"`
+	Alias       string `json:"alias,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Category    string `json:"category,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// DefaultUserAPIConfig: both authentications on, 60 requests a minute, no log.
+func DefaultUserAPIConfig() UserAPIConfig {
+	return UserAPIConfig{Basic: true, JWT: true, RateRequests: 60, RatePeriod: "1m", Routes: map[string]RouteConfig{}}
+}
+
+// Period parses RatePeriod.
+func (c UserAPIConfig) Period() time.Duration {
+	d, _ := time.ParseDuration(c.RatePeriod)
+	return d
+}
+
+// ParseUserAPIConfig reads a stored configuration ("" is the default).
+func ParseUserAPIConfig(s string) UserAPIConfig {
+	c := DefaultUserAPIConfig()
+	if strings.TrimSpace(s) != "" {
+		_ = json.Unmarshal([]byte(s), &c)
+	}
+	if c.Routes == nil {
+		c.Routes = map[string]RouteConfig{}
+	}
+	return c
+}
+
+// Validate checks a configuration; routes maps the known route ids to
+// their paths, so that aliases cannot take another route's path.
+func (c *UserAPIConfig) Validate(routes map[string]string) error {
+	if c.RateRequests < 1 || c.RateRequests > 100_000 {
+		return FieldError("rate_requests", "rate_requests must be between 1 and 100000")
+	}
+	if d, err := time.ParseDuration(c.RatePeriod); err != nil || d < time.Second || d > 24*time.Hour {
+		return FieldError("rate_period", "rate_period must be a duration between 1s and 24h, such as 1m")
+	}
+	if !c.Basic && !c.JWT {
+		return FieldError("basic", "turn on Basic or JWT authentication (or both)")
+	}
+	taken := map[string]string{}
+	for id, p := range routes {
+		taken[p] = id
+	}
+	for id, rc := range c.Routes {
+		if _, ok := routes[id]; !ok {
+			return FieldError("routes", "unknown route %q", id)
+		}
+		for f, v := range map[string]string{"name": rc.Name, "category": rc.Category, "description": rc.Description} {
+			if err := checkText("routes."+id+"."+f, v, 1000); err != nil {
+				return err
+			}
+		}
+		if rc.Alias == "" {
+			continue
+		}
+		if !strings.HasPrefix(rc.Alias, "/api/") || strings.HasPrefix(rc.Alias, "/api/v1/") || strings.ContainsAny(rc.Alias, " ?#") || len(rc.Alias) > 200 {
+			return FieldError("routes."+id+".alias", "an alias is a path under /api/ (not /api/v1/, the reseller API's), such as /api/domains")
+		}
+		if other, ok := taken[rc.Alias]; ok && other != id {
+			return FieldError("routes."+id+".alias", "%s is already the path of %s", rc.Alias, other)
+		}
+		taken[rc.Alias] = id
+	}
+	return nil
+}
+
+// UserAPIConfigOf returns a partner's configuration.
+func (s *Service) UserAPIConfigOf(ctx context.Context, partnerID int64) (UserAPIConfig, error) {
+	var p Partner
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		p, err = tx.Partner(ctx, partnerID, false)
+		return err
+	})
+	return ParseUserAPIConfig(p.UserAPI), err
+}
+
+// SetUserAPIConfig validates and stores the caller's configuration.
+func (s *Service) SetUserAPIConfig(ctx context.Context, c Caller, cfg UserAPIConfig, routes map[string]string) (UserAPIConfig, error) {
+	if cfg.Routes == nil {
+		cfg.Routes = map[string]RouteConfig{}
+	}
+	if err := cfg.Validate(routes); err != nil {
+		return UserAPIConfig{}, err
+	}
+	b, _ := json.Marshal(cfg)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		p, err := tx.Partner(ctx, c.PartnerID, true)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetPartnerUserAPI(ctx, c.PartnerID, string(b)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, s.clock(), "userapi", strconv.FormatInt(c.PartnerID, 10), "configure", ParseUserAPIConfig(p.UserAPI), cfg)
+	})
+	return cfg, err
+}
+
+// AuthenticateCustomer checks a customer's email and password. Emails are
+// unique per partner only, so every account with the email is tried.
+func (s *Service) AuthenticateCustomer(ctx context.Context, email, password string) (Subaccount, error) {
+	fail := Errorf(EUNAUTHORIZED, "wrong username or password")
+	e, err := normalizeEmail(email)
+	if err != nil || password == "" {
+		return Subaccount{}, fail
+	}
+	var as []Subaccount
+	var hashes []string
+	err = s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if as, err = tx.SubaccountsByEmail(ctx, e); err != nil {
+			return err
+		}
+		for _, a := range as {
+			h, err := tx.SubaccountPasswordHash(ctx, a.PartnerID, a.ID)
+			if err != nil {
+				return err
+			}
+			hashes = append(hashes, h)
+		}
+		return nil
+	})
+	if err != nil {
+		return Subaccount{}, err
+	}
+	if len(as) == 0 {
+		VerifyPassword(dummyHash, password)
+		return Subaccount{}, fail
+	}
+	for i, a := range as {
+		if hashes[i] != "" && VerifyPassword(hashes[i], password) {
+			return a, nil
+		}
+	}
+	return Subaccount{}, fail
+}
+
+// CustomerCaller is the Caller of a customer using the User API.
+func CustomerCaller(a Subaccount, ip string) Caller {
+	return Caller{PartnerID: a.PartnerID, Actor: "customer:" + strconv.FormatInt(a.ID, 10), Protocol: ProtocolUserAPI, SourceIP: ip}
+}
+
+// UserAPIToken is an issued User API token, by the hash of its id.
+type UserAPIToken struct {
+	Hash         string
+	PartnerID    int64
+	SubaccountID int64
+	Kind         string // access or refresh
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	RevokedAt    *time.Time
+}
+
+// RecordUserAPITokens stores issued tokens so that they can be revoked.
+func (s *Service) RecordUserAPITokens(ctx context.Context, ts ...UserAPIToken) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		for _, t := range ts {
+			if err := tx.InsertUserAPIToken(ctx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UserAPITokenLive reports whether a token id (hashed) was issued and is
+// neither revoked nor expired.
+func (s *Service) UserAPITokenLive(ctx context.Context, hash string) (UserAPIToken, bool, error) {
+	var t UserAPIToken
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		t, err = tx.UserAPIToken(ctx, hash)
+		return err
+	})
+	if ErrorCode(err) == ENOTFOUND {
+		return t, false, nil
+	}
+	if err != nil {
+		return t, false, err
+	}
+	return t, t.RevokedAt == nil && s.clock().Before(t.ExpiresAt), nil
+}
+
+// RevokeUserAPIToken ends a token at once; it reports whether it was live.
+func (s *Service) RevokeUserAPIToken(ctx context.Context, hash string) (bool, error) {
+	var ok bool
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		ok, err = tx.RevokeUserAPIToken(ctx, hash, s.clock())
+		return err
+	})
+	return ok, err
+}
+
+// UserAPILogEntry is one logged User API request.
+type UserAPILogEntry struct {
+	ID           int64     `json:"id"`
+	PartnerID    int64     `json:"-"`
+	SubaccountID int64     `json:"user,omitempty"`
+	At           time.Time `json:"at"`
+	Method       string    `json:"method"`
+	Route        string    `json:"route"`
+	Path         string    `json:"path"`
+	Status       int       `json:"status"`
+	SourceIP     string    `json:"source_ip"`
+	Request      string    `json:"request"`
+	Response     string    `json:"response"`
+}
+
+// LogUserAPI stores a request log entry (already redacted).
+func (s *Service) LogUserAPI(ctx context.Context, e UserAPILogEntry) error {
+	e.At = s.clock()
+	return s.store.Update(ctx, func(tx Tx) error { return tx.InsertUserAPILog(ctx, &e) })
+}
+
+// UserAPILog lists the caller's request log, newest first.
+func (s *Service) UserAPILog(ctx context.Context, c Caller, before int64, limit int) ([]UserAPILogEntry, error) {
+	var out []UserAPILogEntry
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.UserAPILog(ctx, c.PartnerID, before, limit)
+		return err
+	})
+	return out, err
+}
