@@ -647,3 +647,50 @@ func TestNoJavaScriptPath(t *testing.T) {
 		t.Fatalf("the no-JS token was accepted twice: %d", r.StatusCode)
 	}
 }
+
+// TestUserAPIWiring: the User API answers under /api/ beside the GP API's
+// /api/v1/, and partners configure it and read its log over REST.
+func TestUserAPIWiring(t *testing.T) {
+	s := newStack(t)
+	resp, err := http.Get(s.url + "/api/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(string(b), `"success":false`) {
+		t.Fatalf("/api/me: %d %s", resp.StatusCode, b)
+	}
+	if resp, _ := http.PostForm(s.url+"/api/v1/connection/", nil); resp.StatusCode != 200 {
+		t.Fatalf("the GP API under /api/v1/: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("PUT", s.url+"/v1/userapi", strings.NewReader(`{"basic":true,"jwt":true,"rate_requests":10,"rate_period":"1m","log":true,"routes":{"stats.get":{"alias":"/api/numbers/{domain}"}}}`))
+	req.Header.Set("Authorization", "Bearer "+s.PartnerKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"/api/numbers/{domain}"`) {
+		t.Fatalf("PUT /v1/userapi: %d %s", resp.StatusCode, b)
+	}
+	var cfg struct {
+		Config struct {
+			RateRequests int `json:"rate_requests"`
+		} `json:"config"`
+	}
+	if code := getJSON(t, s.url+"/v1/userapi", s.PartnerKey, &cfg); code != 200 || cfg.Config.RateRequests != 10 {
+		t.Fatalf("GET /v1/userapi: %d %+v", code, cfg)
+	}
+	var log struct {
+		Data []any `json:"data"`
+	}
+	if code := getJSON(t, s.url+"/v1/userapi/log", s.PartnerKey, &log); code != 200 {
+		t.Fatalf("GET /v1/userapi/log: %d", code)
+	}
+	if resp, _ := http.Get(s.url + "/api/docs?partner=host"); resp.StatusCode != 200 {
+		t.Fatalf("docs: %d", resp.StatusCode)
+	}
+}

@@ -20,7 +20,7 @@ func (h *Handler) registerConsole(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/login", h.loginPost)
 	mux.HandleFunc("GET /partner", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/console", http.StatusSeeOther) })
 	mux.HandleFunc("GET /console", h.console("websites"))
-	for _, p := range []string{"customers", "credit", "keys", "plans", "emails", "audit", "branding", "security"} {
+	for _, p := range []string{"customers", "credit", "keys", "plans", "emails", "audit", "branding", "security", "userapi"} {
 		mux.HandleFunc("GET /console/"+p, h.console(p))
 	}
 	mux.HandleFunc("POST /console/{action}", h.consolePost)
@@ -144,6 +144,8 @@ type consoleData struct {
 	Secret    string
 	SecretURI string
 	Email     string
+	UserAPI   core.UserAPIConfig
+	APILog    []core.UserAPILogEntry
 }
 
 func (h *Handler) console(page string) http.HandlerFunc {
@@ -188,6 +190,10 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 		d.Emails, err = h.svc.Emails(ctx, c, core.EmailFilter{Limit: 500})
 	case "audit":
 		d.Audit, err = h.svc.Audit(ctx, c, 0, 500)
+	case "userapi":
+		if d.UserAPI, err = h.svc.UserAPIConfigOf(ctx, s.PartnerID); err == nil {
+			d.APILog, err = h.svc.UserAPILog(ctx, c, 0, 200)
+		}
 	case "security":
 		if s.UserID != 0 {
 			u, uerr := h.svc.ConsoleUserOf(ctx, s)

@@ -349,7 +349,7 @@ func TestConsoleAndOperator(t *testing.T) {
 	if b, _ := e.Service.Branding(ctx, e.Caller); b.Name != "Acme Guard" || len(b.EmbedOrigins) != 1 {
 		t.Fatalf("branding %+v", b)
 	}
-	for _, p := range []string{"customers", "credit", "plans", "emails", "audit"} {
+	for _, p := range []string{"customers", "credit", "plans", "emails", "audit", "userapi"} {
 		if code, _, _ := br.get("/console/" + p); code != 200 {
 			t.Fatalf("/console/%s: %d", p, code)
 		}

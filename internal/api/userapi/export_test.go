@@ -1,0 +1,17 @@
+package userapi
+
+import (
+	"crypto/rsa"
+	"time"
+)
+
+// Hooks for the external tests (package userapi_test, which may import
+// testenv; this package may not, testenv serves it).
+
+type Claims = claims
+
+const AccessTTL = accessTTL
+
+func SetClock(h *Handler, now func() time.Time) { h.now = now }
+
+func SigningKey(h *Handler) *rsa.PrivateKey { return h.key }
