@@ -475,3 +475,29 @@ func TestServeDeliversEmails(t *testing.T) {
 	}
 	t.Fatal("the delivered email is not marked sent")
 }
+
+func TestUserAdd(t *testing.T) {
+	dir := t.TempDir()
+	cli(t, noEnv, "partner", "create", "--name", "p", "--data-dir", dir)
+	out := cli(t, noEnv, "user", "add", "--email", "ops@p.example", "--partner", "p", "--data-dir", dir)
+	if !strings.Contains(out, "ops@p.example can now sign in at /console/login to p's console") || !regexp.MustCompile(`password: \S{20,}`).MatchString(out) {
+		t.Fatalf("user add: %s", out)
+	}
+	if out := cli(t, noEnv, "user", "add", "--email", "root@p.example", "--password", "0perator-Secret", "--data-dir", dir); !strings.Contains(out, "operator pages") || strings.Contains(out, "password:") {
+		t.Fatalf("operator: %s", out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"user", "add", "--data-dir", dir}, "--email is required"},
+		{[]string{"user", "add", "--email", "x@p.example", "--partner", "nobody", "--data-dir", dir}, `no partner is named "nobody"`},
+		{[]string{"user", "add", "--email", "ops@p.example", "--data-dir", dir}, "already exists"},
+		{[]string{"user", "add", "--email", "y@p.example", "--password", "short", "--data-dir", dir}, "weak password"},
+	} {
+		err := run(context.Background(), c.args, noEnv, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("palisade %s: %v; want %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+}
