@@ -32,45 +32,25 @@ func GPHash(key, domain, timestamp string) string {
 // be replayed. It returns the caller and the key itself, which the protocol
 // needs to decrypt passwords.
 func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, timestamp, hash string) (Caller, string, error) {
-	var keys []APIKey
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		keys, err = tx.AllAPIKeys(ctx)
-		return err
-	})
+	signers, err := s.gpSigners(ctx, domain, timestamp, hash)
 	if err != nil {
 		return Caller{}, "", err
 	}
-	hash = strings.ToLower(strings.TrimSpace(hash))
 	var found *APIKey
 	var key string
-	elsewhere := false
-	for i := range keys {
-		k := &keys[i]
-		if len(k.AllowedCIDRs) == 0 {
-			continue // GP keys are bound to the reseller's addresses
+	for _, m := range signers {
+		if m.key.Allows(ip) {
+			found, key = &m.key, m.plain
+			break
 		}
-		plain, inner, err := s.gpKey(k)
-		if err != nil {
-			return Caller{}, "", err
-		}
-		sum := sha1.Sum([]byte(inner + domain + timestamp))
-		if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(hash)) != 1 {
-			continue
-		}
-		if !k.Allows(ip) {
-			elsewhere = true
-			continue
-		}
-		found, key = k, plain
-		break
 	}
-	if found == nil && elsewhere {
+	if found == nil && len(signers) > 0 {
 		return Caller{}, "", Errorf(EFORBIDDEN, "access denied: %s is not a registered address of this reseller", ip)
 	}
 	if found == nil {
 		return Caller{}, "", Errorf(EUNAUTHORIZED, "invalid hash")
 	}
+	hash = strings.ToLower(strings.TrimSpace(hash))
 	c := keyCaller(*found, ProtocolGP, ip)
 	err = s.store.Update(ctx, func(tx Tx) error {
 		return tx.InsertNonce(ctx, found.PartnerID, domain, timestamp, hash, s.clock())
@@ -79,6 +59,41 @@ func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, tim
 		return Caller{}, "", err
 	}
 	return c, key, nil
+}
+
+// gpMatch is an API key that signed a GP request, with the key itself.
+type gpMatch struct {
+	key   APIKey
+	plain string
+}
+
+// gpSigners returns the address-bound API keys (GP keys must be bound)
+// whose GP hash of (domain, timestamp) is hash, compared in constant time.
+func (s *Service) gpSigners(ctx context.Context, domain, timestamp, hash string) ([]gpMatch, error) {
+	var keys []APIKey
+	if err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		keys, err = tx.AllAPIKeys(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	want := []byte(strings.ToLower(strings.TrimSpace(hash)))
+	var out []gpMatch
+	for i := range keys {
+		if len(keys[i].AllowedCIDRs) == 0 {
+			continue
+		}
+		plain, inner, err := s.gpKey(&keys[i])
+		if err != nil {
+			return nil, err
+		}
+		sum := sha1.Sum([]byte(inner + domain + timestamp))
+		if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), want) == 1 {
+			out = append(out, gpMatch{keys[i], plain})
+		}
+	}
+	return out, nil
 }
 
 // gpKey returns an API key in the clear and its sha1 (hex), opened once and

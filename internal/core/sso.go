@@ -2,9 +2,6 @@ package core
 
 import (
 	"context"
-	"crypto/sha1"
-	"crypto/subtle"
-	"encoding/hex"
 	"net/url"
 	"strconv"
 	"strings"
@@ -154,33 +151,15 @@ func (s *Service) LoginWithGPLink(ctx context.Context, domain, timestamp, hash, 
 	if err != nil || now.Sub(time.Unix(ts, 0)).Abs() > LinkClockSkew {
 		return Login{}, Errorf(EUNAUTHORIZED, "this login link has expired; open it again from your panel")
 	}
-	var keys []APIKey
-	if err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		keys, err = tx.AllAPIKeys(ctx)
-		return err
-	}); err != nil {
+	signers, err := s.gpSigners(ctx, domain, timestamp, hash)
+	if err != nil {
 		return Login{}, err
 	}
-	hash = strings.ToLower(hash)
-	var found *APIKey
-	for i := range keys {
-		if len(keys[i].AllowedCIDRs) == 0 {
-			continue
-		}
-		_, inner, err := s.gpKey(&keys[i])
-		if err != nil {
-			return Login{}, err
-		}
-		sum := sha1.Sum([]byte(inner + domain + timestamp))
-		if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(hash)) == 1 {
-			found = &keys[i]
-			break
-		}
-	}
-	if found == nil {
+	if len(signers) == 0 {
 		return Login{}, Errorf(EUNAUTHORIZED, "this login link is not valid")
 	}
+	found := &signers[0].key
+	hash = strings.ToLower(hash)
 	c := Caller{PartnerID: found.PartnerID, Actor: "partner:" + strconv.FormatInt(found.PartnerID, 10) + " key:" + found.Prefix + " (login link)", Protocol: ProtocolSSO}
 	if err := s.store.Update(ctx, func(tx Tx) error {
 		return tx.InsertNonce(ctx, found.PartnerID, "login:"+domain, timestamp, hash, now)
