@@ -74,6 +74,30 @@ func (a *API) writeWebsite(w http.ResponseWriter, r *http.Request, status int, s
 	return nil
 }
 
+// decodeJSON reads a JSON body into v, refusing unknown fields; shape
+// says what to send.
+func decodeJSON(r *http.Request, v any, shape string) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return core.Errorf(core.EINVALID, "send JSON %s: %v", shape, err)
+	}
+	return nil
+}
+
+// writeRows writes a page of rows ordered by id (id gives a row's): an
+// empty page as [], and the next cursor from the last row.
+func writeRows[T any](w http.ResponseWriter, rows []T, limit int, id func(T) int64) error {
+	var last int64
+	if len(rows) > 0 {
+		last = id(rows[len(rows)-1])
+	}
+	if rows == nil {
+		rows = []T{}
+	}
+	return writePage(w, rows, limit, last)
+}
+
 // writePage writes a native list page; lastID, the last item's ID, makes the
 // cursor of the next page when this one is full.
 func writePage[T any](w http.ResponseWriter, items []T, limit int, lastID int64) error {
@@ -349,14 +373,7 @@ func (a *API) handleEvents() http.Handler {
 		if err != nil {
 			return err
 		}
-		var last int64
-		if len(es) > 0 {
-			last = es[len(es)-1].ID
-		}
-		if es == nil {
-			es = []core.Event{}
-		}
-		return writePage(w, es, limit, last)
+		return writeRows(w, es, limit, func(e core.Event) int64 { return e.ID })
 	})
 }
 
@@ -398,10 +415,8 @@ func (a *API) handleListsGet() http.Handler {
 func (a *API) handleListsPut() http.Handler {
 	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		var l core.PartnerLists
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
-			return core.Errorf(core.EINVALID, "send JSON {\"allow\": [...], \"deny\": [...]}: %v", err)
+		if err := decodeJSON(r, &l, "{\"allow\": [...], \"deny\": [...]}"); err != nil {
+			return err
 		}
 		l, err := a.svc.UpdateLists(r.Context(), callerFrom(r.Context()), l)
 		if err != nil {

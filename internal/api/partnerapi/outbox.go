@@ -1,7 +1,6 @@
 package partnerapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -30,14 +29,7 @@ func (a *API) handleEmails() http.Handler {
 		if err != nil {
 			return err
 		}
-		var last int64
-		if len(es) > 0 {
-			last = es[len(es)-1].ID
-		}
-		if es == nil {
-			es = []core.Email{}
-		}
-		return writePage(w, es, limit, last)
+		return writeRows(w, es, limit, func(e core.Email) int64 { return e.ID })
 	})
 }
 
@@ -73,10 +65,8 @@ func (a *API) handleEmailTemplatePut() http.Handler {
 			Subject string `json:"subject"`
 			Body    string `json:"body"`
 		}
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			return core.Errorf(core.EINVALID, "send JSON {\"subject\": \"...\", \"body\": \"...\"}: %v", err)
+		if err := decodeJSON(r, &body, "{\"subject\": \"...\", \"body\": \"...\"}"); err != nil {
+			return err
 		}
 		t, err := a.svc.SetEmailTemplate(r.Context(), callerFrom(r.Context()), core.EmailTemplate{Kind: r.PathValue("kind"), Subject: body.Subject, Body: body.Body})
 		if err != nil {
@@ -103,10 +93,8 @@ func (a *API) handleBrandingGet() http.Handler {
 func (a *API) handleBrandingPut() http.Handler {
 	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		var b core.Branding
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&b); err != nil {
-			return core.Errorf(core.EINVALID, "send JSON {\"name\", \"logo\", \"color\", \"support_url\", \"embed_origins\": [...]}: %v", err)
+		if err := decodeJSON(r, &b, "{\"name\", \"logo\", \"color\", \"support_url\", \"embed_origins\": [...]}"); err != nil {
+			return err
 		}
 		c := callerFrom(r.Context())
 		b, err := a.svc.SetBranding(r.Context(), c, c.PartnerID, b)
@@ -165,10 +153,8 @@ func (a *API) handleUserAPIGet() http.Handler {
 func (a *API) handleUserAPIPut() http.Handler {
 	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		var cfg core.UserAPIConfig
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg); err != nil {
-			return core.Errorf(core.EINVALID, "send JSON {\"basic\", \"jwt\", \"rate_requests\", \"rate_period\", \"log\", \"routes\": {id: {disabled, alias, name, category, description}}}: %v", err)
+		if err := decodeJSON(r, &cfg, "{\"basic\", \"jwt\", \"rate_requests\", \"rate_period\", \"log\", \"routes\": {id: {disabled, alias, name, category, description}}}"); err != nil {
+			return err
 		}
 		cfg, err := a.svc.SetUserAPIConfig(r.Context(), callerFrom(r.Context()), cfg, userapi.RoutePaths())
 		if err != nil {
@@ -189,13 +175,6 @@ func (a *API) handleUserAPILog() http.Handler {
 		if err != nil {
 			return err
 		}
-		var last int64
-		if len(es) > 0 {
-			last = es[len(es)-1].ID
-		}
-		if es == nil {
-			es = []core.UserAPILogEntry{}
-		}
-		return writePage(w, es, limit, last)
+		return writeRows(w, es, limit, func(e core.UserAPILogEntry) int64 { return e.ID })
 	})
 }
