@@ -400,14 +400,20 @@ func (h *Handler) tokenCustomer(ctx context.Context, c *claims) (core.Subaccount
 	if !live {
 		return core.Subaccount{}, core.UserAPIConfig{}, fail(401, "the token has been revoked")
 	}
-	cfg, err := h.svc.UserAPIConfigOf(ctx, t.PartnerID)
+	return h.tokenAccount(ctx, t.PartnerID, t.SubaccountID)
+}
+
+// tokenAccount loads the customer a token names, refused when its partner
+// turned token authentication off.
+func (h *Handler) tokenAccount(ctx context.Context, partnerID, subaccountID int64) (core.Subaccount, core.UserAPIConfig, error) {
+	cfg, err := h.svc.UserAPIConfigOf(ctx, partnerID)
 	if err != nil {
 		return core.Subaccount{}, cfg, err
 	}
 	if !cfg.JWT {
 		return core.Subaccount{}, cfg, fail(401, "token authentication is turned off for this account; use HTTP Basic")
 	}
-	a, err := h.svc.Subaccount(ctx, core.Caller{PartnerID: t.PartnerID}, t.SubaccountID)
+	a, err := h.svc.Subaccount(ctx, core.Caller{PartnerID: partnerID}, subaccountID)
 	if err != nil {
 		return a, cfg, fail(401, "the account of this token no longer exists")
 	}
@@ -495,19 +501,11 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, fail(401, "the refresh token has been used or revoked"))
 			return
 		}
-		a, _, err := h.tokenCustomer(ctx, &claims{RegisteredClaims: c.RegisteredClaims, Type: c.Type, Partner: c.Partner})
-		if err != nil && !strings.Contains(err.Error(), "revoked") {
+		sub, _ := strconv.ParseInt(c.Subject, 10, 64)
+		a, _, err := h.tokenAccount(ctx, c.Partner, sub)
+		if err != nil {
 			writeErr(w, err)
 			return
-		}
-		if a.ID == 0 {
-			// tokenCustomer refuses the refresh token we just spent; load
-			// the customer from the claims.
-			id, _ := strconv.ParseInt(c.Subject, 10, 64)
-			if a, err = h.svc.Subaccount(ctx, core.Caller{PartnerID: c.Partner}, id); err != nil {
-				writeErr(w, fail(401, "the account of this token no longer exists"))
-				return
-			}
 		}
 		out, err := h.issue(ctx, a)
 		if err != nil {

@@ -211,8 +211,10 @@ func TestTokens(t *testing.T) {
 	access4, _ := e.login(t, "jane@example.com", janePW)
 	cfg := core.DefaultUserAPIConfig()
 	cfg.JWT = false
+	_, refresh4 := e.login(t, "jane@example.com", janePW)
 	e.Service.SetUserAPIConfig(context.Background(), e.Caller, cfg, RoutePaths())
 	wantErr(t, e.do(t, "GET", "/api/me", "Bearer "+access4, ""), 401, "token authentication is turned off")
+	wantErr(t, e.do(t, "POST", "/api/token", "", "refresh_token="+refresh4), 401, "token authentication is turned off")
 	wantErr(t, e.do(t, "POST", "/api/login", "", "username=jane@example.com&password="+janePW), 403, "turned off")
 }
 
