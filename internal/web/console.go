@@ -109,11 +109,7 @@ func (h *Handler) loginPost(w http.ResponseWriter, r *http.Request) {
 // staff returns the session of a partner's staff (a console user, or a
 // partner single-sign-on link).
 func (h *Handler) staff(w http.ResponseWriter, r *http.Request, scope string) (core.Session, string, bool) {
-	v := ""
-	if c, err := r.Cookie(gp.SessionCookie); err == nil {
-		v = c.Value
-	}
-	s, err := h.svc.SessionByValue(r.Context(), v)
+	s, v, err := h.cookieSession(r)
 	if err != nil {
 		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 		return s, "", false

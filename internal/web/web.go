@@ -198,16 +198,23 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) (core.Session,
 		http.Redirect(w, r, u.String(), http.StatusSeeOther)
 		return core.Session{}, "", false
 	}
-	v := ""
-	if c, err := r.Cookie(gp.SessionCookie); err == nil {
-		v = c.Value
-	}
-	s, err := h.svc.SessionByValue(r.Context(), v)
+	s, v, err := h.cookieSession(r)
 	if err != nil {
 		h.fail(w, r, nil, err)
 		return core.Session{}, "", false
 	}
 	return s, v, true
+}
+
+// cookieSession returns the live session the request's cookie names, and
+// the cookie's value (the CSRF token derives from it).
+func (h *Handler) cookieSession(r *http.Request) (core.Session, string, error) {
+	v := ""
+	if c, err := r.Cookie(gp.SessionCookie); err == nil {
+		v = c.Value
+	}
+	s, err := h.svc.SessionByValue(r.Context(), v)
+	return s, v, err
 }
 
 func callerOf(s core.Session) core.Caller {
