@@ -33,7 +33,7 @@ type env struct {
 
 const janePW, bobPW = "Tulip-S3cret-pw", "Maple-Secret-9!"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{Stack: testenv.New(t)}
 	ctx := context.Background()
@@ -72,7 +72,7 @@ type answer struct {
 	raw    string
 }
 
-func (e *env) do(t *testing.T, method, path, auth, body string) answer {
+func (e *env) do(t testing.TB, method, path, auth, body string) answer {
 	t.Helper()
 	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
 	if auth != "" {
@@ -420,5 +420,27 @@ func TestNoCrossCustomerAccess(t *testing.T) {
 	access, _ := e.login(t, "bob@example.org", bobPW)
 	if a := e.do(t, "GET", "/api/websites/shop.example.com", "Bearer "+access, ""); a.status != 404 {
 		t.Fatalf("Bob's token on Jane's site: %d", a.status)
+	}
+}
+
+// BenchmarkBearerRequest: GET /api/websites/{domain}/rules with an access
+// token, served in-process: signature and claims check, revocation lookup,
+// partner configuration, rate limit, the website and its settings (SQLite).
+func BenchmarkBearerRequest(b *testing.B) {
+	e := newEnv(b)
+	cfg := core.DefaultUserAPIConfig()
+	cfg.RateRequests = 100_000
+	e.Service.SetUserAPIConfig(context.Background(), e.Caller, cfg, RoutePaths())
+	a := e.do(b, "POST", "/api/login", "", url.Values{"username": {"jane@example.com"}, "password": {janePW}}.Encode())
+	access := a.body["data"].(map[string]any)["access_token"].(string)
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("GET", "/api/websites/shop.example.com/rules", nil)
+		req.Header.Set("Authorization", "Bearer "+access)
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
 	}
 }
