@@ -286,11 +286,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "palisade %s listening on http://%s (store: %s)\n", version, ln.Addr(), describeStore(sf))
-	fmt.Fprintf(stdout, "API docs: %s/docs\n", sf.publicURL)
-	if len(partners) == 0 {
-		fmt.Fprintf(stdout, "No partners yet. Create the first one in another shell (it prints the API key once):\n  palisade partner create --name \"My Hosting\"%s\n", storeArgs(sf))
-	}
+	// Everything that can take time (generating the User API key on first
+	// start) happens before the line that says Palisade is listening.
 	if *userAPIKey == "" {
 		*userAPIKey = filepath.Join(sf.dataDir, "userapi-key.pem")
 	}
@@ -299,6 +296,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("--userapi-key: %w", err)
 	}
 	h := server.NewHandler(server.Deps{Service: pl.svc, Logger: pl.log, TrustedProxies: trusted, Protector: pl.prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted, UserAPIKey: ukey})
+	fmt.Fprintf(stdout, "palisade %s listening on http://%s (store: %s)\n", version, ln.Addr(), describeStore(sf))
+	fmt.Fprintf(stdout, "API docs: %s/docs\n", sf.publicURL)
+	if len(partners) == 0 {
+		fmt.Fprintf(stdout, "No partners yet. Create the first one in another shell (it prints the API key once):\n  palisade partner create --name \"My Hosting\"%s\n", storeArgs(sf))
+	}
 	return server.Serve(ctx, ln, h, pf.grace, pl.log)
 }
 
