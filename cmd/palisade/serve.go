@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -45,6 +47,7 @@ type planeFlags struct {
 	grace        time.Duration
 	logLevel     string
 	logFormat    string
+	configPoll   time.Duration
 }
 
 func (pf *planeFlags) register(fs *flag.FlagSet) {
@@ -58,6 +61,7 @@ func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&pf.verifyRDNS, "verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
 	fs.Float64Var(&pf.grantSample, "grant-sample", 0.01, "share of granted requests kept as events (0 to 1); denies and challenges are always kept")
 	fs.DurationVar(&pf.grace, "shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
+	fs.DurationVar(&pf.configPoll, "config-poll", time.Second, "how often to check the store's config version, so a change made on another node (or a missed PostgreSQL notification) reaches this one's engine")
 	fs.StringVar(&pf.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&pf.logFormat, "log-format", "text", "text or json")
 }
@@ -73,10 +77,16 @@ type plane struct {
 	stop func() // stops the background work and closes the store
 }
 
-func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.Writer) (*plane, error) {
+// startPlane opens the store and starts what role needs: the engine with its
+// loader and event recorder (all, edge) and the maintenance loop (all,
+// control). A control node keeps an engine only to explain rules.
+func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string, stderr io.Writer) (*plane, error) {
 	log, err := newLogger(stderr, pf.logLevel, pf.logFormat)
 	if err != nil {
 		return nil, err
+	}
+	if pf.configPoll <= 0 {
+		return nil, fmt.Errorf("--config-poll %v: give a positive duration such as 1s: %w", pf.configPoll, errUsage)
 	}
 	if pf.grantSample < 0 || pf.grantSample > 1 {
 		return nil, fmt.Errorf("--grant-sample %v: use a share between 0 and 1: %w", pf.grantSample, errUsage)
@@ -150,15 +160,25 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 	eng := prot.Engine
 	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: pf.grantSample, Logger: log,
 		Country: func(ip netip.Addr) string { c, _ := eng.GeoIP().Lookup(ip); return c }})
-	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
-	if err := prot.Reload(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("load websites into the engine: %w", err)
+	m := metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending)
+	prot.Observe(rec, m)
+	hostname, _ := os.Hostname()
+	m.WatchFleet(prot.Fleet(), hostname, role, version)
+	decides := role != server.RoleControl
+	if decides {
+		if err := prot.Reload(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("load websites into the engine: %w", err)
+		}
+		log.Info("decision engine loaded", "role", role, "websites", prot.Engine.Len(), "config_version", prot.Fleet().Version(), "signatures", len(sigs), "bot_range_lists", len(ranges.Info()), "bot_data_dir", pf.botDataDir)
 	}
-	log.Info("decision engine loaded", "websites", prot.Engine.Len(), "signatures", len(sigs), "bot_range_lists", len(ranges.Info()), "bot_data_dir", pf.botDataDir)
 	bctx, cancel := context.WithCancel(ctx)
-	go svc.RunMaintenance(bctx, time.Hour)
-	go prot.Run(bctx, 10*time.Second)
+	if role != server.RoleEdge {
+		go svc.RunMaintenance(bctx, time.Hour)
+	}
+	if decides {
+		go prot.Run(bctx, pf.configPoll)
+	}
 	sources, err := botdata.ParseSources(pf.botSources)
 	if err != nil {
 		cancel()
@@ -167,7 +187,11 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, stderr io.W
 	}
 	go keepRangesFresh(bctx, prot.Engine.Classifier(), pf.botDataDir, pf.botRefresh, sources, log)
 	recDone := make(chan struct{})
-	go func() { rec.Run(bctx); close(recDone) }()
+	if decides {
+		go func() { rec.Run(bctx); close(recDone) }()
+	} else {
+		close(recDone)
+	}
 	pl := &plane{log: log, db: db, svc: svc, prot: prot, rec: rec}
 	pl.stop = func() {
 		cancel()
@@ -227,7 +251,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	var pf planeFlags
 	pf.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	role := fs.String("role", "all", "which planes to run: all, edge or control (only all exists so far)")
+	role := fs.String("role", "all", "which planes to run: all; edge (only the decision endpoints, deciding from the in-memory snapshot even while the store is down); control (only the APIs and dashboards)")
 	smtpURL := fs.String("smtp-url", "", "deliver the outbox's emails through this server: smtp://user:pass@mail.example.net:587 (STARTTLS) or smtps://…:465; empty: partners fetch them (GET /v1/emails)")
 	userAPIKey := fs.String("userapi-key", "", "PEM file of the RSA key that signs User API tokens (RS256); created when missing (default --data-dir/userapi-key.pem). Every node needs the same file")
 	smtpFrom := fs.String("smtp-from", "", "sender of delivered emails, such as \"Acme Hosting <noreply@acme.example>\" (required with --smtp-url)")
@@ -271,11 +295,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if sf.publicURL == "" {
 		sf.publicURL = "http://" + ln.Addr().String()
 	}
-	pl, err := startPlane(ctx, &sf, &pf, stderr)
+	pl, err := startPlane(ctx, &sf, &pf, *role, stderr)
 	if err != nil {
 		return err
 	}
 	defer pl.stop()
+	if mailer != nil && *role == server.RoleEdge {
+		pl.log.Warn("--smtp-url is ignored on an edge node: control nodes deliver the outbox")
+		mailer = nil
+	}
 	if mailer != nil {
 		mctx, stopMail := context.WithCancel(ctx)
 		defer stopMail()
@@ -291,12 +319,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *userAPIKey == "" {
 		*userAPIKey = filepath.Join(sf.dataDir, "userapi-key.pem")
 	}
-	ukey, err := userapi.LoadOrCreateKey(*userAPIKey, pl.log)
-	if err != nil {
-		return fmt.Errorf("--userapi-key: %w", err)
+	var ukey *rsa.PrivateKey
+	if *role != server.RoleEdge {
+		if ukey, err = userapi.LoadOrCreateKey(*userAPIKey, pl.log); err != nil {
+			return fmt.Errorf("--userapi-key: %w", err)
+		}
 	}
-	h := server.NewHandler(server.Deps{Service: pl.svc, Logger: pl.log, TrustedProxies: trusted, Protector: pl.prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted, UserAPIKey: ukey})
-	fmt.Fprintf(stdout, "palisade %s listening on http://%s (store: %s)\n", version, ln.Addr(), describeStore(sf))
+	h := server.NewHandler(server.Deps{Service: pl.svc, Logger: pl.log, TrustedProxies: trusted, Protector: pl.prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted, UserAPIKey: ukey, Role: *role})
+	fmt.Fprintf(stdout, "palisade %s listening on http://%s (store: %s, role: %s)\n", version, ln.Addr(), describeStore(sf), *role)
 	fmt.Fprintf(stdout, "API docs: %s/docs\n", sf.publicURL)
 	if len(partners) == 0 {
 		fmt.Fprintf(stdout, "No partners yet. Create the first one in another shell (it prints the API key once):\n  palisade partner create --name \"My Hosting\"%s\n", storeArgs(sf))
@@ -353,7 +383,7 @@ func cmdProxy(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	defer ln.Close()
-	pl, err := startPlane(ctx, &sf, &pf, stderr)
+	pl, err := startPlane(ctx, &sf, &pf, server.RoleAll, stderr)
 	if err != nil {
 		return err
 	}

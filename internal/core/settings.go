@@ -287,3 +287,23 @@ func (s *Service) openChallengeKeys(sealed string) ([][]byte, error) {
 	}
 	return keys, nil
 }
+
+// ConfigVersion returns the store's config version: it grows with every
+// committed change the decision engine must see, on any node.
+func (s *Service) ConfigVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		v, err = tx.ConfigVersion(ctx)
+		return err
+	})
+	return v, err
+}
+
+// ConfigNotifier is a Store that pushes config changes as they commit
+// (PostgreSQL LISTEN/NOTIFY). ListenConfig calls fn with the new version
+// (0: unknown, after a reconnect) until ctx ends; onErr hears each lost
+// connection.
+type ConfigNotifier interface {
+	ListenConfig(ctx context.Context, fn func(version int64), onErr func(error)) error
+}

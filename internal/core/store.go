@@ -111,6 +111,10 @@ type Tx interface {
 	InsertAudit(ctx context.Context, e *AuditEntry) error
 	Audit(ctx context.Context, partnerID, after int64, limit int) ([]AuditEntry, error)
 
+	// ConfigVersion grows with every committed change the decision engine
+	// must see (websites, partners' lists and brands, challenge keys).
+	ConfigVersion(ctx context.Context) (int64, error)
+
 	Meta(ctx context.Context, key string) (string, error)
 	SetMeta(ctx context.Context, key, value string) error
 

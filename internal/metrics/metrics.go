@@ -103,3 +103,42 @@ func (m *Metrics) Endpoint(name string, h http.Handler) http.Handler {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }
+
+// FleetSource is what a node knows about config propagation and its store
+// (protect.Fleet).
+type FleetSource interface {
+	Version() int64
+	Newest() int64
+	Lag() time.Duration
+	Reloads() uint64
+	StoreOK() bool
+}
+
+// WatchFleet adds the metrics a fleet is watched by: the config version each
+// node decides by (equal across a healthy fleet), how long a node has lagged
+// behind a version it knows of, reloads, whether the store answers, and one
+// info series naming the node and its role.
+func (m *Metrics) WatchFleet(f FleetSource, node, role, version string) {
+	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_config_version", Help: "Config version of the policy snapshot this node decides by."},
+			func() float64 { return float64(f.Version()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_config_version_newest", Help: "Newest config version this node has heard of (notification or poll)."},
+			func() float64 { return float64(f.Newest()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_config_lag_seconds", Help: "How long this node has known of a newer config than it decides by (0: in step)."},
+			func() float64 { return f.Lag().Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_config_reloads_total", Help: "Policy snapshots loaded."},
+			func() float64 { return float64(f.Reloads()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_store_up", Help: "1 when the last read of the store succeeded; 0 while it does not answer (the engine decides from its last snapshot)."},
+			func() float64 {
+				if f.StoreOK() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_node_info", Help: "Always 1; labels name the node, its role and Palisade's version.",
+			ConstLabels: prometheus.Labels{"node": node, "role": role, "version": version}}, func() float64 { return 1 }),
+	)
+}

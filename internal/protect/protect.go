@@ -36,6 +36,7 @@ type Protector struct {
 	keySource func(context.Context) (*challenge.Keys, error)
 	spentWarn everyMinute // logs "Redis does not answer" at most once a minute
 	reloadMu  sync.Mutex  // one Reload at a time
+	fleet     Fleet
 
 	mu       sync.Mutex
 	reported map[int64]bool // websites whose first traffic was queued
@@ -137,37 +138,88 @@ func (p *Protector) refreshKeys(ctx context.Context) {
 
 // Reload loads every website into a new engine snapshot now. Reloads run
 // one at a time, so a snapshot read before a change can never replace one
-// read after it.
+// read after it. The config version is read first: the snapshot holds at
+// least every change up to it.
 func (p *Protector) Reload(ctx context.Context) error {
 	p.reloadMu.Lock()
 	defer p.reloadMu.Unlock()
+	version, err := p.svc.ConfigVersion(ctx)
+	if err != nil {
+		p.storeDown(ctx, err)
+		return err
+	}
 	p.refreshKeys(ctx)
 	sites, err := p.svc.EngineSites(ctx)
 	if err != nil {
+		p.storeDown(ctx, err)
 		return err
 	}
 	lists, err := p.svc.EnginePartnerLists(ctx)
 	if err != nil {
+		p.storeDown(ctx, err)
 		return err
 	}
 	for _, e := range p.Engine.Load(sites, lists) {
 		p.log.Warn("website settings do not compile; protecting it with the defaults", "website_id", e.WebsiteID, "err", e.Err)
 	}
+	p.fleet.applied(version)
+	p.storeUp()
 	p.once.Do(func() { close(p.loaded) })
 	return nil
+}
+
+// storeDown notes that the store did not answer; the engine keeps deciding
+// from the snapshot it has.
+func (p *Protector) storeDown(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	if p.fleet.storeOK.Swap(false) {
+		p.log.Error("the store does not answer; deciding from the last snapshot until it does", "err", err)
+	}
+}
+
+func (p *Protector) storeUp() {
+	if !p.fleet.storeOK.Swap(true) && p.fleet.reloads.Load() > 0 {
+		p.log.Info("the store answers again")
+	}
+	p.fleet.reloads.Add(1)
 }
 
 // Loaded is closed once the first snapshot is in place.
 func (p *Protector) Loaded() <-chan struct{} { return p.loaded }
 
-// Run reloads on every change (coalesced) and every interval, marks first
-// traffic, and sweeps idle rate-limit state, until ctx ends.
-func (p *Protector) Run(ctx context.Context, interval time.Duration) {
+// Fleet returns the node's view of config propagation (for metrics and
+// readiness).
+func (p *Protector) Fleet() *Fleet { return &p.fleet }
+
+// Run keeps the snapshot current until ctx ends: it reloads at once on a
+// local change and on a notification from another node (PostgreSQL
+// LISTEN), checks the store's config version every poll interval (so a
+// missed notification heals itself), and reloads everything every five
+// minutes regardless. It also marks first traffic and sweeps idle
+// rate-limit state.
+func (p *Protector) Run(ctx context.Context, poll time.Duration) {
 	if err := p.Reload(ctx); err != nil && ctx.Err() == nil {
 		p.log.Error("load websites into the engine", "err", err)
 	}
-	tick := time.NewTicker(interval)
+	if n, ok := p.svc.Store().(core.ConfigNotifier); ok {
+		var lost everyMinute
+		go n.ListenConfig(ctx, func(v int64) {
+			if v == 0 || v > p.fleet.version.Load() {
+				p.fleet.seen(v)
+				p.Changed()
+			}
+		}, func(err error) {
+			if lost.Allow() {
+				p.log.Warn("lost the config notification connection; reconnecting (polling meanwhile)", "err", err)
+			}
+		})
+	}
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
+	full := time.NewTicker(5 * time.Minute)
+	defer full.Stop()
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
 	for {
@@ -175,7 +227,19 @@ func (p *Protector) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-p.kick:
+		case <-full.C:
 		case <-tick.C:
+			v, err := p.svc.ConfigVersion(ctx)
+			if err != nil {
+				p.storeDown(ctx, err)
+				continue
+			}
+			if !p.fleet.storeOK.Load() {
+				p.log.Info("the store answers again; reloading")
+			} else if v == p.fleet.version.Load() {
+				continue
+			}
+			p.fleet.seen(v)
 		case <-sweep.C:
 			p.Engine.SweepLimits()
 			continue
@@ -189,8 +253,58 @@ func (p *Protector) Run(ctx context.Context, interval time.Duration) {
 			continue
 		}
 		if err := p.Reload(ctx); err != nil && ctx.Err() == nil {
-			p.log.Error("reload websites into the engine; keeping the previous snapshot", "err", err)
+			p.log.Debug("reload websites into the engine; keeping the previous snapshot", "err", err)
 		}
+	}
+}
+
+// Fleet is what a node knows about config propagation: the version its
+// snapshot holds, the newest it has heard of, and since when it lags.
+type Fleet struct {
+	version     atomic.Int64 // config version of the snapshot in use
+	newest      atomic.Int64 // newest version heard of (notification or poll)
+	behindSince atomic.Int64 // unix nanoseconds when the node first knew it lagged; 0: in step
+	reloads     atomic.Uint64
+	storeOK     atomic.Bool
+}
+
+// Version is the config version the engine's snapshot holds.
+func (f *Fleet) Version() int64 { return f.version.Load() }
+
+// Newest is the newest config version the node has heard of.
+func (f *Fleet) Newest() int64 { return max(f.newest.Load(), f.version.Load()) }
+
+// Lag is how long the node has known of a newer config than it decides by
+// (0 when in step).
+func (f *Fleet) Lag() time.Duration {
+	if s := f.behindSince.Load(); s != 0 {
+		return time.Since(time.Unix(0, s))
+	}
+	return 0
+}
+
+// Reloads counts snapshots loaded.
+func (f *Fleet) Reloads() uint64 { return f.reloads.Load() }
+
+// StoreOK reports whether the last read of the store succeeded.
+func (f *Fleet) StoreOK() bool { return f.storeOK.Load() }
+
+func (f *Fleet) seen(v int64) {
+	for {
+		cur := f.newest.Load()
+		if v <= cur || f.newest.CompareAndSwap(cur, v) {
+			break
+		}
+	}
+	if v == 0 || v > f.version.Load() {
+		f.behindSince.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
+func (f *Fleet) applied(v int64) {
+	f.version.Store(v)
+	if v >= f.newest.Load() {
+		f.behindSince.Store(0)
 	}
 }
 

@@ -6,11 +6,13 @@ package server
 import (
 	"context"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,7 +45,18 @@ type Deps struct {
 	Scanner *scan.Scanner
 	// UserAPIKey signs the User API's tokens; nil leaves /api/ out.
 	UserAPIKey *rsa.PrivateKey
+	// Role says which planes this node serves: RoleAll (the default),
+	// RoleEdge (decision endpoints only) or RoleControl (APIs and
+	// dashboards only).
+	Role string
 }
+
+// The roles a node can run in.
+const (
+	RoleAll     = "all"
+	RoleEdge    = "edge"
+	RoleControl = "control"
+)
 
 // onlyFrom serves h to peers in allowed and 403 to everyone else.
 func onlyFrom(allowed protect.Trusted, h http.Handler) http.Handler {
@@ -56,29 +69,39 @@ func onlyFrom(allowed protect.Trusted, h http.Handler) http.Handler {
 	})
 }
 
-// NewHandler returns the handler for every route Palisade serves.
+// NewHandler returns the handler for every route Palisade serves in d.Role.
 func NewHandler(d Deps) http.Handler {
+	if d.Role == "" {
+		d.Role = RoleAll
+	}
+	control, edge := d.Role != RoleEdge, d.Role != RoleControl && d.Protector != nil
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", handleHealthz())
-	mux.Handle("GET /readyz", handleReadyz(d.Service.Store()))
-	var geo func() (bool, bool)
-	if d.Protector != nil {
-		eng := d.Protector.Engine
-		geo = func() (bool, bool) { g := eng.GeoIP(); return g.HasCountry(), g.HasASN() }
+	mux.Handle("GET /readyz", handleReadyz(d.Service.Store(), d.Protector, d.Role))
+	uapi := http.Handler(http.NotFoundHandler())
+	if control {
+		var geo func() (bool, bool)
+		if d.Protector != nil {
+			eng := d.Protector.Engine
+			geo = func() (bool, bool) { g := eng.GeoIP(); return g.HasCountry(), g.HasASN() }
+		}
+		partnerapi.New(d.Service, partnerapi.Options{Logger: d.Logger, TrustedProxies: d.TrustedProxies, GeoIP: geo}).Register(mux)
+		gp.New(d.Service, d.TrustedProxies, d.Logger).Register(mux)
+		var explain web.Explainer
+		if d.Protector != nil {
+			explain = d.Protector
+		}
+		web.New(d.Service, explain, d.TrustedProxies, d.Logger).Register(mux)
+		xmlapi.New(d.Service, d.TrustedProxies, d.Scanner, d.Logger).Register(mux)
+		if d.UserAPIKey != nil {
+			uapi = userapi.New(d.Service, d.UserAPIKey, d.Service.Config().PublicURL, d.TrustedProxies, d.Logger)
+		}
+		mux.Handle("GET /{$}", http.RedirectHandler("/docs", http.StatusFound))
+	} else {
+		uapi = wrongRole(RoleEdge, "the partner, reseller, XML and User APIs and the dashboards")
+		mux.Handle("/", wrongRole(RoleEdge, "the partner, reseller, XML and User APIs and the dashboards"))
 	}
-	partnerapi.New(d.Service, partnerapi.Options{Logger: d.Logger, TrustedProxies: d.TrustedProxies, GeoIP: geo}).Register(mux)
-	gp.New(d.Service, d.TrustedProxies, d.Logger).Register(mux)
-	var explain web.Explainer
-	if d.Protector != nil {
-		explain = d.Protector
-	}
-	web.New(d.Service, explain, d.TrustedProxies, d.Logger).Register(mux)
-	xmlapi.New(d.Service, d.TrustedProxies, d.Scanner, d.Logger).Register(mux)
-	var uapi http.Handler = http.NotFoundHandler()
-	if d.UserAPIKey != nil {
-		uapi = userapi.New(d.Service, d.UserAPIKey, d.Service.Config().PublicURL, d.TrustedProxies, d.Logger)
-	}
-	if d.Protector != nil {
+	if edge {
 		ws := d.WebServers
 		if ws == nil {
 			ws = protect.Loopback
@@ -88,6 +111,8 @@ func NewHandler(d Deps) http.Handler {
 		forwardauth.New(d.Protector, ws, d.Logger).Register(mux, wrap)
 		botbye.New(d.Protector, d.Logger).Register(mux, wrap)
 		botguard.New(d.Protector, d.Logger).Register(mux, wrap)
+	}
+	if d.Protector != nil {
 		if m := d.Protector.Metrics(); m != nil {
 			allowed := d.MetricsAllowed
 			if allowed == nil {
@@ -96,12 +121,18 @@ func NewHandler(d Deps) http.Handler {
 			mux.Handle("GET /metrics", onlyFrom(allowed, m.Handler()))
 		}
 	}
-	mux.Handle("GET /{$}", http.RedirectHandler("/docs", http.StatusFound))
-	mux.Handle("/", partnerapi.NotFound())
+	if control {
+		mux.Handle("/", partnerapi.NotFound())
+	}
 	logged := partnerapi.LogRequests(d.Logger, mux)
 	// Decision endpoints and probes are not logged per request: a busy
 	// site would flood the log, and their outcomes are in events and metrics.
+	notDecider := wrongRole(RoleControl, "the decision endpoints")
 	return recoverPanics(d.Logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !edge && decisionPath(r.URL.Path) {
+			notDecider.ServeHTTP(w, r)
+			return
+		}
 		if userapi.Owns(r.URL.Path) {
 			logged := partnerapi.LogRequests(d.Logger, uapi)
 			logged.ServeHTTP(w, r)
@@ -115,9 +146,35 @@ func NewHandler(d Deps) http.Handler {
 	}))
 }
 
+// wrongRole answers requests for a plane this node does not run, naming
+// the role that does.
+func wrongRole(role, what string) http.Handler {
+	msg := "this Palisade node runs --role " + role + ", which does not serve " + what + "; send this request to a node with --role all or "
+	if role == RoleEdge {
+		msg += RoleControl
+	} else {
+		msg += RoleEdge
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		b, _ := json.Marshal(map[string]string{"status": "error", "code": "wrong_role", "message": msg})
+		_, _ = w.Write(append(b, '\n'))
+	})
+}
+
 func quiet(path string) bool {
 	switch path {
-	case "/forward-auth", "/forward-auth/page", "/validate-request/v2", "/init-request/v1", "/v2.1/check", "/metrics", "/healthz", "/readyz":
+	case "/metrics", "/healthz", "/readyz":
+		return true
+	}
+	return decisionPath(path)
+}
+
+// decisionPath reports whether path is one of the decision plane's.
+func decisionPath(path string) bool {
+	switch path {
+	case "/forward-auth", "/forward-auth/page", "/validate-request/v2", "/init-request/v1", "/v2.1/check":
 		return true
 	}
 	return strings.HasPrefix(path, "/_palisade/")
@@ -131,17 +188,59 @@ func handleHealthz() http.Handler {
 	})
 }
 
-// handleReadyz says whether the store answers, so a load balancer stops
-// sending provisioning calls to a node that cannot serve them.
-func handleReadyz(store core.Store) http.Handler {
+// handleReadyz says whether this node can serve its planes, so a load
+// balancer stops sending it what it cannot serve. The decision plane is
+// ready once the engine holds a snapshot, even while the store does not
+// answer (it decides from that snapshot); the control plane is ready while
+// the store answers. ?plane=decision or ?plane=control asks about one.
+func handleReadyz(store core.Store, prot *protect.Protector, role string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if err := store.Ping(r.Context()); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"status":"error","message":"store unreachable"}` + "\n"))
-			return
+		planes := map[string]string{}
+		storeErr := store.Ping(r.Context())
+		if role != RoleEdge {
+			planes["control"] = "ok"
+			if storeErr != nil {
+				planes["control"] = "store unreachable"
+			}
 		}
-		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+		if role != RoleControl && prot != nil {
+			select {
+			case <-prot.Loaded():
+				planes["decision"] = "ok"
+			default:
+				planes["decision"] = "no policy snapshot loaded yet"
+			}
+		}
+		want := r.URL.Query().Get("plane")
+		if want != "" {
+			if _, ok := planes[want]; !ok {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				b, _ := json.Marshal(map[string]string{"status": "error", "message": "plane " + strconv.Quote(want) + " is not served by this node (role " + role + ")"})
+				_, _ = w.Write(append(b, '\n'))
+				return
+			}
+		}
+		ready := true
+		for name, st := range planes {
+			if (want == "" || want == name) && st != "ok" {
+				ready = false
+			}
+		}
+		body := map[string]any{"status": "ok", "role": role, "planes": planes, "store": "ok"}
+		if storeErr != nil {
+			body["store"] = "unreachable"
+		}
+		if prot != nil {
+			body["config_version"] = prot.Fleet().Version()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if !ready {
+			body["status"] = "error"
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		b, _ := json.Marshal(body)
+		_, _ = w.Write(append(b, '\n'))
 	})
 }
 

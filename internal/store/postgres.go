@@ -36,7 +36,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 		p.Close()
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	db := &DB{dialect: postgresDialect{}, write: p, read: p, name: "postgres"}
+	db := &DB{dialect: postgresDialect{}, write: p, read: p, name: "postgres", url: url}
 	if err := db.migrate(ctx); err != nil {
 		p.Close()
 		return nil, err

@@ -94,7 +94,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	n := max(4, runtime.NumCPU())
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	db := &DB{dialect: sqliteDialect{}, write: w, read: r, name: "sqlite"}
+	db := &DB{dialect: sqliteDialect{}, write: w, read: r, name: "sqlite", path: path}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -21,6 +21,8 @@ type DB struct {
 	write   *sql.DB // SQLite: exactly one connection, so writers queue in-process
 	read    *sql.DB // SQLite: a pool of read-only connections; PostgreSQL: same as write
 	name    string
+	url     string // PostgreSQL: the URL, for the LISTEN connection
+	path    string // SQLite: the database file
 }
 
 var _ core.Store = (*DB)(nil)

@@ -56,7 +56,7 @@ func TestReopenAndMigrateTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, err := db.SchemaVersion(ctx)
-		if err != nil || v != 10 {
+		if err != nil || v != 11 {
 			t.Fatalf("schema version %d %v", v, err)
 		}
 		db.Close()

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/store/storetest"
+)
+
+// fleetNode is one running `palisade serve` of a test fleet.
+type fleetNode struct {
+	url  string
+	out  *lineWriter
+	stop func() error
+}
+
+// fleet is what the nodes of a test fleet share: the store settings (which
+// the CLI takes too: database and master key) and the User API signing key.
+type fleet struct {
+	store   []string
+	userKey string
+}
+
+func newFleet(t *testing.T, databaseURL string) fleet {
+	t.Helper()
+	mk := make([]byte, 32)
+	_, _ = rand.Read(mk)
+	return fleet{store: []string{"--database-url", databaseURL, "--master-key", hex.EncodeToString(mk)},
+		userKey: filepath.Join(t.TempDir(), "userapi-key.pem")}
+}
+
+// startNode starts a node of f, with its own data directory.
+func startNode(t *testing.T, f fleet, extra ...string) fleetNode {
+	t.Helper()
+	args := append(append([]string{"--data-dir", t.TempDir(), "--userapi-key", f.userKey}, f.store...), extra...)
+	url, out, stop := startServe(t, noEnv, args...)
+	return fleetNode{url: url, out: out, stop: stop}
+}
+
+// provisionSite creates a partner with credit through the CLI and a website
+// through node's partner API, and returns the partner key and server key.
+func provisionSite(t *testing.T, shared []string, node, domain string) (apiKey, serverKey string) {
+	t.Helper()
+	created := cli(t, noEnv, append([]string{"partner", "create", "--name", "Fleet Hosting"}, shared...)...)
+	m := regexp.MustCompile(`(?m)^api_key: (pk_\S+)$`).FindStringSubmatch(created)
+	if m == nil {
+		t.Fatalf("partner create: %s", created)
+	}
+	cli(t, noEnv, append([]string{"partner", "topup", "--name", "Fleet Hosting", "--amount", "1000.00"}, shared...)...)
+	w := request(t, "POST", node+"/website", m[1], "domain="+domain+"&plan=10k")
+	if w.status != 201 {
+		t.Fatalf("register: %d %s", w.status, w.raw)
+	}
+	return m[1], w.body["server_key"].(string)
+}
+
+// decide asks node's forward-auth about a request from ip and returns the
+// status and the action header.
+func decide(t *testing.T, node, serverKey, ip string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", node+"/forward-auth", nil)
+	req.Header.Set("X-Palisade-Key", serverKey)
+	req.Header.Set("X-Original-Uri", "/")
+	req.Header.Set("X-Real-Ip", ip)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36")
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Accept-Language", "en")
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("X-Palisade-Action")
+}
+
+var noFollow = &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// waitDeny polls node until it denies ip for the site and returns how long
+// that took from start.
+func waitDeny(t *testing.T, node, serverKey, ip string, start time.Time) time.Duration {
+	t.Helper()
+	deadline := start.Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, act := decide(t, node, serverKey, ip); act == "deny" {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s never denied %s", node, ip)
+	return 0
+}
+
+func putSettings(t *testing.T, node, key, domain, body string) {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", node+"/v1/websites/"+domain+"/settings", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT settings on %s: %d", node, resp.StatusCode)
+	}
+}
+
+// TestFleetConfigPropagation: three nodes share one PostgreSQL database. A
+// rule saved through node A reaches B and C by LISTEN/NOTIFY alone: they
+// poll the config version only hourly in this test.
+func TestFleetConfigPropagation(t *testing.T) {
+	f := newFleet(t, storetest.PostgresSchemaURL(t))
+	a := startNode(t, f)
+	b := startNode(t, f, "--config-poll", "1h")
+	c := startNode(t, f, "--config-poll", "1h")
+	key, sk := provisionSite(t, f.store, a.url, "fleet.example.com")
+	for _, n := range []fleetNode{b, c} { // the new website itself came by notification
+		if st, _ := waitAction(t, n.url, sk, "198.51.100.1", "grant"); st != 200 {
+			t.Fatalf("%s: %d", n.url, st)
+		}
+	}
+	for i, ip := range []string{"203.0.113.7", "203.0.113.8", "203.0.113.9"} {
+		start := time.Now()
+		putSettings(t, a.url, key, "fleet.example.com", `{"deny":["`+ip+`"]}`)
+		for _, n := range []fleetNode{a, b, c} {
+			t.Logf("change %d: %s denies after %v", i, n.url, waitDeny(t, n.url, sk, ip, start))
+		}
+	}
+	// Every node reports the same config version and no lag.
+	var versions []string
+	for _, n := range []fleetNode{a, b, c} {
+		m := regexp.MustCompile(`(?m)^palisade_config_version (\d+)$`).FindStringSubmatch(get(t, n.url+"/metrics"))
+		if m == nil {
+			t.Fatalf("%s: no palisade_config_version in /metrics", n.url)
+		}
+		versions = append(versions, m[1])
+	}
+	if versions[0] != versions[1] || versions[1] != versions[2] {
+		t.Fatalf("config versions differ across nodes: %v", versions)
+	}
+}
+
+// TestFleetPollHeals: without notifications (two nodes on one SQLite file,
+// where there are none), the periodic version check alone brings a change
+// to the other node.
+func TestFleetPollHeals(t *testing.T) {
+	f := fleet{store: []string{"--data-dir", t.TempDir()}, userKey: filepath.Join(t.TempDir(), "userapi-key.pem")}
+	a := startNode(t, f)
+	b := startNode(t, f, "--config-poll", "100ms")
+	key, sk := provisionSite(t, f.store, a.url, "poll.example.com")
+	start := time.Now()
+	putSettings(t, a.url, key, "poll.example.com", `{"deny":["203.0.113.50"]}`)
+	t.Logf("node B denies after %v (polling every 100ms)", waitDeny(t, b.url, sk, "203.0.113.50", start))
+}
+
+func waitAction(t *testing.T, node, serverKey, ip, want string) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st, act := decide(t, node, serverKey, ip)
+		if act == want || time.Now().After(deadline) {
+			return st, act
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, _ = io.Copy(&b, resp.Body)
+	return b.String()
+}
+
+// TestRoles: a control node serves the APIs and not the decision endpoints,
+// an edge node the reverse; a website provisioned on the control node is
+// decided on the edge node.
+func TestRoles(t *testing.T) {
+	f := newFleet(t, storetest.PostgresSchemaURL(t))
+	ctl := startNode(t, f, "--role", "control")
+	edge := startNode(t, f, "--role", "edge")
+	_, sk := provisionSite(t, f.store, ctl.url, "roles.example.com")
+	if st, act := waitAction(t, edge.url, sk, "198.51.100.1", "grant"); st != 200 || act != "grant" {
+		t.Fatalf("edge: %d %q", st, act)
+	}
+	for _, c := range []struct {
+		node, method, path string
+		want               int
+		body               string
+	}{
+		{edge.url, "GET", "/website", 404, "--role edge"},
+		{edge.url, "GET", "/api/account", 404, "--role edge"},
+		{edge.url, "GET", "/en/login", 404, "--role edge"},
+		{ctl.url, "GET", "/forward-auth", 404, "--role control"},
+		{ctl.url, "POST", "/v2.1/check", 404, "--role control"},
+		{ctl.url, "GET", "/_palisade/challenge.js", 404, "--role control"},
+		{edge.url, "GET", "/readyz", 200, `"role":"edge"`},
+		{ctl.url, "GET", "/readyz?plane=control", 200, `"control":"ok"`},
+		{ctl.url, "GET", "/readyz?plane=decision", 400, "not served by this node"},
+		{edge.url, "GET", "/metrics", 200, `palisade_node_info{node=`},
+	} {
+		req, _ := http.NewRequest(c.method, c.node+c.path, nil)
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || !strings.Contains(string(b), c.body) {
+			t.Errorf("%s %s on %s: %d %s", c.method, c.path, c.node, resp.StatusCode, b)
+		}
+	}
+}
