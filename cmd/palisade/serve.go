@@ -28,6 +28,7 @@ import (
 	"github.com/palisadehq/palisade/internal/metrics"
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/proxy"
+	"github.com/palisadehq/palisade/internal/ratelimit"
 	"github.com/palisadehq/palisade/internal/server"
 	"github.com/palisadehq/palisade/internal/store"
 )
@@ -54,7 +55,7 @@ func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&pf.botDataDir, "bot-data-dir", "", "folder of verified-bot range lists (NAME.json, the vendors' schema); default --data-dir/bots")
 	fs.DurationVar(&pf.botRefresh, "bot-refresh", 0, "download the verified-bot range lists this often (e.g. 24h); 0: never (run 'palisade bots refresh' yourself)")
 	fs.Var(&pf.botSources, "bot-source", "NAME=URL of a range list to download, over the defaults; NAME= drops one (repeatable)")
-	fs.StringVar(&pf.redisURL, "redis-url", "", "Redis (or Valkey) URL, redis://host:6379/0: shares the challenge spent-set across nodes; empty: in memory, per node")
+	fs.StringVar(&pf.redisURL, "redis-url", "", "Redis (or Valkey) URL, redis://host:6379/0: shares rate limits and the challenge spent-set across nodes; empty: both in memory, per node")
 	fs.StringVar(&pf.challengeKey, "challenge-key", "", "key (hex or base64, at least 32 bytes) that signs challenges and clearance cookies; empty: a generated key kept in the store (see 'palisade challenge rotate-key')")
 	fs.StringVar(&pf.geoCountry, "geoip-country", "", "MaxMind-format country database (.mmdb) for country conditions in rules")
 	fs.StringVar(&pf.geoASN, "geoip-asn", "", "MaxMind-format ASN database (.mmdb) for asn conditions in rules")
@@ -143,17 +144,27 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	}
 	var spent challenge.SpentSet = challenge.NewMemorySpent(nil)
 	var rdb *redis.Client
+	var redisSpent *challenge.RedisSpent
 	if pf.redisURL != "" {
 		opt, err := redis.ParseURL(pf.redisURL)
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("--redis-url: %w", err)
 		}
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
 		rdb = redis.NewClient(opt)
 		if err := rdb.Ping(ctx).Err(); err != nil {
-			log.Warn("Redis does not answer yet; solved challenges cannot be checked until it does", "err", err)
+			log.Warn("Redis does not answer yet; rate limits and the challenge spent-set are per node until it does", "err", err)
 		}
-		spent = challenge.NewRedisSpent(rdb, "")
+		redisSpent = challenge.NewRedisSpent(rdb, "")
+		redisSpent.OnChange = func(up bool, err error) {
+			if up {
+				log.Info("Redis answers again: the challenge spent-set is shared across nodes")
+			} else {
+				log.Warn("Redis does not answer: the challenge spent-set is per node until it does (a solved challenge could be replayed once on another node)", "err", err)
+			}
+		}
+		spent = redisSpent
 	}
 	prot.EnableChallenges(challenge.NewIssuer(ck, spent, nil), pf.webServers)
 	prot.RefreshChallengeKeys(keySource)
@@ -165,6 +176,11 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	hostname, _ := os.Hostname()
 	m.WatchFleet(prot.Fleet(), hostname, role, version)
 	decides := role != server.RoleControl
+	var syncer *ratelimit.Syncer
+	if rdb != nil && decides {
+		syncer = ratelimit.NewSyncer(prot.Engine, ratelimit.NewRedis(rdb, ""), 0, log)
+		m.WatchRedis(syncer.Shared, redisSpent.Shared, syncer.Failures)
+	}
 	if decides {
 		if err := prot.Reload(ctx); err != nil {
 			db.Close()
@@ -178,6 +194,9 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	}
 	if decides {
 		go prot.Run(bctx, pf.configPoll)
+	}
+	if syncer != nil {
+		go syncer.Run(bctx)
 	}
 	sources, err := botdata.ParseSources(pf.botSources)
 	if err != nil {

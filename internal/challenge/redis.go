@@ -2,6 +2,7 @@ package challenge
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -9,12 +10,19 @@ import (
 
 // RedisSpent is a SpentSet in Redis, shared by every node, so a challenge
 // solved on one node cannot be replayed on another. Each check is one round
-// trip with a short timeout; if Redis cannot be reached, Spend fails (a
-// challenge cannot be proven unspent) and the visitor is asked to retry.
+// trip with a short timeout. If Redis cannot be reached, the set falls back
+// to this node's memory (a replay is then refused on this node only), tries
+// Redis again a second later, and reports each change through OnChange.
 type RedisSpent struct {
 	c       redis.UniversalClient
 	prefix  string
 	timeout time.Duration
+	local   *MemorySpent
+	retryAt atomic.Int64 // unix nanoseconds; Redis is skipped before it
+	down    atomic.Bool
+	// OnChange hears when Redis stops (up false, with the error) and starts
+	// answering again; nil: nothing.
+	OnChange func(up bool, err error)
 }
 
 // NewRedisSpent returns a spent set using c; keys start with prefix.
@@ -22,24 +30,62 @@ func NewRedisSpent(c redis.UniversalClient, prefix string) *RedisSpent {
 	if prefix == "" {
 		prefix = "palisade:spent:"
 	}
-	return &RedisSpent{c: c, prefix: prefix, timeout: 300 * time.Millisecond}
+	return &RedisSpent{c: c, prefix: prefix, timeout: 300 * time.Millisecond, local: NewMemorySpent(nil)}
 }
 
-// Spend implements SpentSet with SET NX EX.
+// Shared reports whether the set is in Redis now (false: per node).
+func (s *RedisSpent) Shared() bool { return !s.down.Load() }
+
+func (s *RedisSpent) failed(err error) {
+	s.retryAt.Store(time.Now().Add(time.Second).UnixNano())
+	if !s.down.Swap(true) && s.OnChange != nil {
+		s.OnChange(false, err)
+	}
+}
+
+func (s *RedisSpent) answered() {
+	if s.down.Swap(false) && s.OnChange != nil {
+		s.OnChange(true, nil)
+	}
+}
+
+func (s *RedisSpent) skip() bool { return time.Now().UnixNano() < s.retryAt.Load() }
+
+// Spend implements SpentSet with SET NX EX. Nonces are also kept in this
+// node's memory, so one spent here while Redis was down stays spent here.
 func (s *RedisSpent) Spend(nonce string, ttl time.Duration) (bool, error) {
+	fresh, _ := s.local.Spend(nonce, ttl)
+	if s.skip() {
+		return fresh, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	return s.c.SetNX(ctx, s.prefix+nonce, 1, ttl).Result()
+	ok, err := s.c.SetNX(ctx, s.prefix+nonce, 1, ttl).Result()
+	if err != nil {
+		s.failed(err)
+		return fresh, nil
+	}
+	s.answered()
+	return ok && fresh, nil
 }
 
-// Spent implements SpentSet. On a Redis error it answers false: issuing a
-// challenge that may be spent only costs the visitor a second try.
+// Spent implements SpentSet. On a Redis error it answers from this node's
+// memory: issuing a challenge that may be spent only costs the visitor a
+// second try.
 func (s *RedisSpent) Spent(nonce string) bool {
+	if s.local.Spent(nonce) || s.skip() {
+		return s.local.Spent(nonce)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	n, err := s.c.Exists(ctx, s.prefix+nonce).Result()
-	return err == nil && n > 0
+	if err != nil {
+		s.failed(err)
+		return false
+	}
+	s.answered()
+	return n > 0
 }

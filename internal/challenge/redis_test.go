@@ -52,10 +52,21 @@ func TestRedisSpentAcrossNodes(t *testing.T) {
 	if err != nil || ttl <= 0 || ttl > ChallengeTTL*3 {
 		t.Fatalf("spent entry TTL %v %v", ttl, err)
 	}
-	// Redis down: nothing can be proven unspent, so verification refuses.
-	down := NewIssuer(keys, NewRedisSpent(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond}), prefix), nil)
+	// Redis down: the node falls back to its own memory, says so once, and
+	// still refuses a replay on this node.
+	var changes []bool
+	downSet := NewRedisSpent(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond}), prefix)
+	downSet.OnChange = func(up bool, err error) { changes = append(changes, up) }
+	down := NewIssuer(keys, downSet, nil)
 	ch2 := down.Issue(client, 10)
-	if _, err := down.Verify(client, ch2.Token, solve(t, ch2)); err != ErrUnavailable {
+	c2 := solve(t, ch2)
+	if _, err := down.Verify(client, ch2.Token, c2); err != nil {
 		t.Fatalf("Redis down: %v", err)
+	}
+	if _, err := down.Verify(client, ch2.Token, c2); err != ErrReplayed {
+		t.Fatalf("replay on the same node with Redis down: %v", err)
+	}
+	if len(changes) != 1 || changes[0] || downSet.Shared() {
+		t.Fatalf("Redis down reported %v times, shared %v", changes, downSet.Shared())
 	}
 }

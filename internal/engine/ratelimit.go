@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"context"
 	"net/netip"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,13 +57,29 @@ func (rl *rateLimit) keyAddr(ip netip.Addr) netip.Addr {
 // limiter keeps GCRA state (each key's theoretical arrival time) in memory,
 // in shards so that concurrent decisions rarely wait on each other. State
 // outlives policy recompiles: it is keyed by website and limit position.
+//
+// When shared (a fleet with Redis), decisions still never wait for the
+// network: each shard also notes how many requests each key admitted since
+// the last sync, and Sync (every 50 ms or so) adds those counts to the
+// shared state in one round trip and moves each key's schedule to the
+// fleet's. A key is then limited fleet-wide to within what the nodes admit
+// in one sync interval.
 type limiter struct {
 	shards [64]limiterShard
+	shared atomic.Bool
 }
 
 type limiterShard struct {
-	mu  sync.Mutex
-	tat map[limitKey]int64
+	mu    sync.Mutex
+	tat   map[limitKey]*limitState
+	dirty []limitKey // keys with pending > 0 (shared mode)
+}
+
+type limitState struct {
+	tat       int64 // theoretical arrival time, unix nanoseconds
+	pending   int64 // requests admitted since the last sync
+	interval  int64
+	tolerance int64
 }
 
 type limitKey struct {
@@ -72,45 +91,59 @@ type limitKey struct {
 func newLimiter() *limiter {
 	l := &limiter{}
 	for i := range l.shards {
-		l.shards[i].tat = map[limitKey]int64{}
+		l.shards[i].tat = map[limitKey]*limitState{}
 	}
 	return l
+}
+
+func (l *limiter) shard(k limitKey) *limiterShard {
+	h := uint64(k.website)*0x9E3779B97F4A7C15 ^ uint64(k.limit)
+	a16 := k.addr.As16()
+	for _, b := range a16[8:] {
+		h = (h ^ uint64(b)) * 0x100000001b3
+	}
+	return &l.shards[h%uint64(len(l.shards))]
 }
 
 // allow records one request for key at now and reports whether it is within
 // the limit (GCRA: the request is allowed if the key's schedule, advanced by
 // one interval, is not more than tolerance ahead of now).
 func (l *limiter) allow(k limitKey, now, interval, tolerance int64) bool {
-	h := uint64(k.website)*0x9E3779B97F4A7C15 ^ uint64(k.limit)
-	a16 := k.addr.As16()
-	for _, b := range a16[8:] {
-		h = (h ^ uint64(b)) * 0x100000001b3
-	}
-	s := &l.shards[h%uint64(len(l.shards))]
+	s := l.shard(k)
 	s.mu.Lock()
-	tat, ok := s.tat[k]
-	if !ok || tat < now {
-		tat = now
+	st := s.tat[k]
+	if st == nil {
+		st = &limitState{tat: now}
+		s.tat[k] = st
 	}
+	tat := max(st.tat, now)
 	next := tat + interval
 	if next-now > tolerance+interval {
 		s.mu.Unlock()
 		return false
 	}
-	s.tat[k] = next
+	st.tat = next
+	if l.shared.Load() {
+		if st.pending == 0 {
+			s.dirty = append(s.dirty, k)
+		}
+		st.pending++
+		st.interval, st.tolerance = interval, tolerance
+	}
 	s.mu.Unlock()
 	return true
 }
 
-// sweep forgets keys whose schedule is in the past: they are back to a full
-// allowance, which a missing entry also means.
+// sweep forgets keys whose schedule is in the past and that have nothing
+// to sync: they are back to a full allowance, which a missing entry also
+// means.
 func (l *limiter) sweep(now int64) int {
 	n := 0
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		for k, tat := range s.tat {
-			if tat < now {
+		for k, st := range s.tat {
+			if st.tat < now && st.pending == 0 {
 				delete(s.tat, k)
 				n++
 			}
@@ -129,4 +162,77 @@ func (l *limiter) size() int {
 		s.mu.Unlock()
 	}
 	return n
+}
+
+// LimitCount is one key's traffic since the last sync, for SharedLimits.
+type LimitCount struct {
+	Key       string // "website:limit:address"
+	Count     int64  // requests this node admitted
+	Interval  int64  // nanoseconds between requests at the sustained rate
+	Tolerance int64  // nanoseconds a key may run ahead (burst)
+}
+
+// SharedLimits keeps rate-limit state every node of a fleet shares
+// (ratelimit.Redis). Add adds each key's count to the shared schedule and
+// returns each key's shared theoretical arrival time (unix nanoseconds),
+// in order.
+type SharedLimits interface {
+	Add(ctx context.Context, now int64, counts []LimitCount) ([]int64, error)
+}
+
+// ShareLimits makes the engine note admitted requests for SyncLimits (on
+// true) or keep limits to this node (false).
+func (e *Engine) ShareLimits(on bool) { e.limiter.shared.Store(on) }
+
+// SyncLimits sends the requests admitted since the last call to shared and
+// moves each key's schedule to the fleet's. On an error the counts are
+// dropped: while the shared state is unreachable limits are per node, and
+// that traffic is not charged to the fleet afterwards.
+func (e *Engine) SyncLimits(ctx context.Context, shared SharedLimits) (int, error) {
+	type taken struct {
+		k     limitKey
+		count int64
+	}
+	var keys []taken
+	var counts []LimitCount
+	for i := range e.limiter.shards {
+		s := &e.limiter.shards[i]
+		s.mu.Lock()
+		for _, k := range s.dirty {
+			st := s.tat[k]
+			if st == nil || st.pending == 0 {
+				continue
+			}
+			keys = append(keys, taken{k, st.pending})
+			counts = append(counts, LimitCount{Key: limitKeyString(k), Count: st.pending, Interval: st.interval, Tolerance: st.tolerance})
+			st.pending = 0
+		}
+		s.dirty = s.dirty[:0]
+		s.mu.Unlock()
+	}
+	if len(counts) == 0 {
+		return 0, nil
+	}
+	tats, err := shared.Add(ctx, e.now().UnixNano(), counts)
+	if err != nil {
+		return 0, err
+	}
+	for i, t := range keys {
+		if i >= len(tats) {
+			break
+		}
+		s := e.limiter.shard(t.k)
+		s.mu.Lock()
+		if st := s.tat[t.k]; st != nil {
+			// The shared schedule holds this node's synced requests; the
+			// ones admitted since go on top of it.
+			st.tat = max(st.tat, tats[i]+st.pending*counts[i].Interval)
+		}
+		s.mu.Unlock()
+	}
+	return len(counts), nil
+}
+
+func limitKeyString(k limitKey) string {
+	return strconv.FormatInt(k.website, 10) + ":" + strconv.Itoa(int(k.limit)) + ":" + k.addr.String()
 }

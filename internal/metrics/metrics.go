@@ -142,3 +142,26 @@ func (m *Metrics) WatchFleet(f FleetSource, node, role, version string) {
 			ConstLabels: prometheus.Labels{"node": node, "role": role, "version": version}}, func() float64 { return 1 }),
 	)
 }
+
+// WatchRedis adds whether rate limits and the challenge spent-set are
+// shared through Redis now (0: Redis does not answer, so they are per
+// node) and how many limit syncs failed.
+func (m *Metrics) WatchRedis(limitsShared, spentShared func() bool, syncFailures func() uint64) {
+	if m == nil {
+		return
+	}
+	b := func(f func() bool) func() float64 {
+		return func() float64 {
+			if f() {
+				return 1
+			}
+			return 0
+		}
+	}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_ratelimit_shared", Help: "1 while rate limits are shared through Redis; 0 while Redis does not answer and they are per node."}, b(limitsShared)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_challenge_spent_shared", Help: "1 while the challenge spent-set is in Redis; 0 while it is per node."}, b(spentShared)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_ratelimit_sync_failures_total", Help: "Rate-limit syncs that did not reach Redis."},
+			func() float64 { return float64(syncFailures()) }),
+	)
+}
