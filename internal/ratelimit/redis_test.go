@@ -91,7 +91,11 @@ type logBuf struct {
 }
 
 func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) count(s string) int         { l.mu.Lock(); defer l.mu.Unlock(); return strings.Count(l.b.String(), s) }
+func (l *logBuf) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
 
 // TestSharedAcrossNodes: a client that used its allowance on node A is
 // limited on node B after one sync, and the fleet as a whole admits no more
