@@ -169,7 +169,7 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	prot.EnableChallenges(challenge.NewIssuer(ck, spent, nil), pf.webServers)
 	prot.RefreshChallengeKeys(keySource)
 	eng := prot.Engine
-	rec := events.New(svc.RecordDecisions, events.Options{GrantSample: pf.grantSample, Logger: log,
+	rec := events.New(svc.RecordBatch, events.Options{GrantSample: pf.grantSample, Logger: log,
 		Country: func(ip netip.Addr) string { c, _ := eng.GeoIP().Lookup(ip); return c }})
 	m := metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending)
 	prot.Observe(rec, m)

@@ -14,7 +14,20 @@ const StatsRetention = 400 * 24 * time.Hour
 // RecordDecisions writes a batch of events and counters from the decision
 // plane, in one transaction. It is a system call: no caller, no audit.
 func (s *Service) RecordDecisions(ctx context.Context, events []Event, stats []StatRow) error {
+	return s.RecordBatch(ctx, "", events, stats)
+}
+
+// RecordBatch is RecordDecisions for a batch with an id: a batch whose id
+// was stored before is skipped, so a writer that retries after losing the
+// commit's acknowledgement never stores it twice.
+func (s *Service) RecordBatch(ctx context.Context, id string, events []Event, stats []StatRow) error {
 	return s.store.Update(ctx, func(tx Tx) error {
+		if id != "" {
+			fresh, err := tx.InsertEventBatch(ctx, id, s.clock())
+			if err != nil || !fresh {
+				return err
+			}
+		}
 		if err := tx.InsertEvents(ctx, events); err != nil {
 			return err
 		}
@@ -27,6 +40,9 @@ func (s *Service) RecordDecisions(ctx context.Context, events []Event, stats []S
 func (s *Service) PurgeOldEvents(ctx context.Context, retention time.Duration) (events, stats int64, err error) {
 	now := s.clock()
 	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.PrepareEvents(ctx, now); err != nil {
+			return err
+		}
 		events, stats, err = tx.PurgeEvents(ctx, now.Add(-retention), now.Add(-StatsRetention))
 		return err
 	})

@@ -667,3 +667,63 @@ func TestChallengeKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestEventBatchesAndPartitions: a batch retried under its id is stored
+// once; on PostgreSQL, events land in daily partitions and retention drops
+// whole days.
+func TestEventBatchesAndPartitions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		a := f.partner(t, "a", 0)
+		w, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "days.example.com"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := *f.now.Load()
+		var evs []core.Event
+		for d := 0; d < 5; d++ { // today and four days back
+			evs = append(evs, core.Event{PartnerID: a.PartnerID, WebsiteID: w.ID, At: now.AddDate(0, 0, -d), IP: "192.0.2.1", Method: "GET", Host: "days.example.com",
+				Path: "/", UserAgent: "x", Action: "deny", Category: "humans", Source: "category", Reason: "humans"})
+		}
+		for i := 0; i < 2; i++ {
+			if err := f.svc.RecordBatch(ctx, "batch-1", evs, []core.StatRow{{WebsiteID: w.ID, PartnerID: a.PartnerID, Minute: now.Truncate(time.Minute), Action: "deny", Category: "humans", Count: 5}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, _ := f.svc.Events(ctx, a, "days.example.com", core.EventFilter{})
+		pts, _ := f.svc.Stats(ctx, a, "days.example.com", "hour", time.Time{}, now.Add(time.Minute))
+		if len(all) != 5 || len(pts) != 1 || pts[0].Count != 5 {
+			t.Fatalf("a batch sent twice: %d events, stats %+v", len(all), pts)
+		}
+		partitions := func() map[string]bool {
+			out := map[string]bool{}
+			if db.Name() != "postgres" {
+				return out
+			}
+			rows, err := storetest.Query(t, db, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				out[r] = true
+			}
+			return out
+		}
+		// Purge prepares today's partitions first; keep 2 days.
+		if _, _, err := f.svc.PurgeOldEvents(ctx, 2*24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		all, _ = f.svc.Events(ctx, a, "days.example.com", core.EventFilter{})
+		if len(all) != 3 { // now, a day ago and exactly two days ago
+			t.Fatalf("%d events after keeping two days", len(all))
+		}
+		if db.Name() == "postgres" {
+			p := partitions()
+			day := func(d int) string { return "events_" + now.AddDate(0, 0, d).Format("20060102") }
+			if !p[day(0)] || !p[day(1)] || !p[day(2)] || p[day(-3)] || !p["events_default"] {
+				t.Fatalf("partitions after purge: %v", p)
+			}
+		}
+	})
+}

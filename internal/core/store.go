@@ -107,6 +107,11 @@ type Tx interface {
 	// PurgeEvents deletes events before t and minute counters before
 	// statsBefore, returning how many of each.
 	PurgeEvents(ctx context.Context, before, statsBefore time.Time) (events, stats int64, err error)
+	// PrepareEvents readies storage for events around now (PostgreSQL:
+	// daily partitions).
+	PrepareEvents(ctx context.Context, now time.Time) error
+	// InsertEventBatch records a batch id; false if it was stored before.
+	InsertEventBatch(ctx context.Context, id string, at time.Time) (bool, error)
 
 	InsertAudit(ctx context.Context, e *AuditEntry) error
 	Audit(ctx context.Context, partnerID, after int64, limit int) ([]AuditEntry, error)

@@ -7,6 +7,8 @@ package events
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -19,8 +21,10 @@ import (
 	"github.com/palisadehq/palisade/internal/engine"
 )
 
-// Sink stores a batch (core.Service.RecordDecisions).
-type Sink func(ctx context.Context, events []core.Event, stats []core.StatRow) error
+// Sink stores a batch in one transaction (core.Service.RecordBatch). A
+// batch whose id was stored before must be skipped: the recorder retries a
+// batch whose commit it did not hear of.
+type Sink func(ctx context.Context, id string, events []core.Event, stats []core.StatRow) error
 
 // Options configure a Recorder.
 type Options struct {
@@ -249,25 +253,59 @@ func (r *Recorder) takeCounters() []core.StatRow {
 	return rows
 }
 
-// write stores a batch with its counters, retrying once; a batch that fails
-// twice is dropped (and counted) so that the buffer keeps moving.
+// write stores a batch with the counters gathered so far. While storage
+// fails it keeps trying the same batch (same id, so nothing is stored
+// twice), backing off up to 5 s; meanwhile new events wait in the buffer
+// and are dropped (and counted) only once it is full, and counters keep
+// adding up in memory. When ctx ends it tries for 5 s more, then drops
+// the batch and says so.
 func (r *Recorder) write(ctx context.Context, batch []core.Event) {
 	stats := r.takeCounters()
 	if len(batch) == 0 && len(stats) == 0 {
 		return
 	}
-	err := r.sink(ctx, batch, stats)
-	if err != nil && ctx.Err() == nil {
-		time.Sleep(100 * time.Millisecond)
-		err = r.sink(ctx, batch, stats)
-	}
-	if err != nil {
+	id := newBatchID()
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := r.sink(ctx, id, batch, stats)
+		if err == nil {
+			r.written.Add(uint64(len(batch)))
+			if attempt > 1 {
+				r.opt.Logger.Info("events stored again after a storage failure", "events", len(batch), "attempts", attempt)
+			}
+			return
+		}
 		r.failed.Add(1)
-		r.dropped.Add(uint64(len(batch)))
-		r.opt.Logger.Warn("events not stored; dropped", "events", len(batch), "counters", len(stats), "err", err)
-		return
+		if attempt == 1 {
+			r.opt.Logger.Warn("events not stored; retrying (new events wait in the buffer)", "events", len(batch), "counters", len(stats), "buffer", r.opt.Buffer, "err", err)
+		}
+		if ctx.Err() != nil {
+			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = r.sink(wctx, id, batch, stats)
+			cancel()
+			if err == nil {
+				r.written.Add(uint64(len(batch)))
+				return
+			}
+			r.dropped.Add(uint64(len(batch)))
+			r.opt.Logger.Error("events dropped at shutdown: storage does not answer", "events", len(batch), "counters", len(stats), "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
 	}
-	r.written.Add(uint64(len(batch)))
+}
+
+// Failures counts failed attempts to store a batch.
+func (r *Recorder) Failures() uint64 { return r.failed.Load() }
+
+func newBatchID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // ObserveChallenge records a challenge's outcome: an event (always kept)

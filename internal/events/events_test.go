@@ -16,11 +16,13 @@ type memSink struct {
 	mu     sync.Mutex
 	events []core.Event
 	stats  map[string]int64
-	fail   int // fail this many calls first
-	calls  int
+	fail    int // fail this many calls first
+	lostAck int // store this many calls but report an error (the commit's acknowledgement was lost)
+	calls   int
+	ids     map[string]bool
 }
 
-func (m *memSink) write(_ context.Context, es []core.Event, rows []core.StatRow) error {
+func (m *memSink) write(_ context.Context, id string, es []core.Event, rows []core.StatRow) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls++
@@ -28,6 +30,19 @@ func (m *memSink) write(_ context.Context, es []core.Event, rows []core.StatRow)
 		m.fail--
 		return errors.New("disk on fire")
 	}
+	if m.ids == nil {
+		m.ids = map[string]bool{}
+	}
+	if m.ids[id] {
+		return nil // stored before: skipped, like core.Service.RecordBatch
+	}
+	m.ids[id] = true
+	defer func() {
+		if m.lostAck > 0 {
+			m.lostAck--
+			panic(errLostAck)
+		}
+	}()
 	m.events = append(m.events, es...)
 	if m.stats == nil {
 		m.stats = map[string]int64{}
@@ -92,35 +107,69 @@ func TestRecorderDropsWhenFull(t *testing.T) {
 	}
 }
 
+var errLostAck = errors.New("connection reset after commit")
+
+// lossy turns memSink's lost-acknowledgement panic into an error after
+// the batch was stored, as a dropped connection after COMMIT would.
+func (m *memSink) lossy(ctx context.Context, id string, es []core.Event, rows []core.StatRow) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = v.(error)
+		}
+	}()
+	return m.write(ctx, id, es, rows)
+}
+
 func TestRecorderStorageFailure(t *testing.T) {
-	sink := &memSink{fail: 1}
-	r := New(sink.write, Options{})
+	sink := &memSink{fail: 3}
+	r := New(sink.lossy, Options{Buffer: 4, Batch: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
 	r.Observe(pol, req(), engine.Verdict{Action: engine.Deny})
-	r.Flush(ctx) // first call fails, the retry succeeds
-	if len(sink.events) != 1 || r.Dropped() != 0 {
-		t.Fatalf("after one failure: %d stored, %d dropped", len(sink.events), r.Dropped())
+	r.Flush(ctx) // three failures, then stored: nothing dropped
+	if len(sink.events) != 1 || r.Dropped() != 0 || sink.stats["deny/humans"] != 1 {
+		t.Fatalf("after three failures: %d stored, %d dropped, counters %v", len(sink.events), r.Dropped(), sink.stats)
 	}
-	sink.fail = 2
+	// A batch stored whose acknowledgement was lost is retried under the
+	// same id and not stored twice.
+	sink.lostAck = 1
 	r.Observe(pol, req(), engine.Verdict{Action: engine.Deny})
 	r.Flush(ctx)
-	if r.Dropped() != 1 {
-		t.Fatalf("after two failures: dropped %d", r.Dropped())
+	if len(sink.events) != 2 || sink.stats["deny/humans"] != 2 {
+		t.Fatalf("after a lost acknowledgement: %d stored, counters %v", len(sink.events), sink.stats)
+	}
+	// A long outage: the buffer (4) fills and the rest are dropped, counted.
+	sink.mu.Lock()
+	sink.fail = 1 << 30
+	sink.mu.Unlock()
+	r.Observe(pol, req(), engine.Verdict{Action: engine.Deny})
+	time.Sleep(50 * time.Millisecond) // Run takes it and starts failing
+	for i := 0; i < 10; i++ {
+		r.Observe(pol, req(), engine.Verdict{Action: engine.Deny})
+	}
+	if r.Dropped() != 6 || r.Pending() != 4 {
+		t.Fatalf("outage: dropped %d, pending %d", r.Dropped(), r.Pending())
+	}
+	sink.mu.Lock()
+	sink.fail = 0
+	sink.mu.Unlock()
+	r.Flush(ctx)
+	if len(sink.events) != 2+1+4 || sink.stats["deny/humans"] != 2+11 {
+		t.Fatalf("after the outage: %d stored, counters %v", len(sink.events), sink.stats)
 	}
 	// Events queued at shutdown are written.
 	r.Observe(pol, req(), engine.Verdict{Action: engine.Deny})
 	cancel()
 	<-done
-	if len(sink.events) != 2 {
+	if len(sink.events) != 8 {
 		t.Fatalf("shutdown flush: %d stored", len(sink.events))
 	}
 }
 
 // BenchmarkObserve: the cost a decision pays to be recorded.
 func BenchmarkObserve(b *testing.B) {
-	r := New(func(context.Context, []core.Event, []core.StatRow) error { return nil }, Options{Buffer: 1 << 20})
+	r := New(func(context.Context, string, []core.Event, []core.StatRow) error { return nil }, Options{Buffer: 1 << 20})
 	rq := req()
 	v := engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory}
 	b.ReportAllocs()

@@ -117,17 +117,96 @@ func (t *tx) Stats(ctx context.Context, partnerID, websiteID int64, from, to tim
 }
 
 func (t *tx) PurgeEvents(ctx context.Context, before, statsBefore time.Time) (int64, int64, error) {
+	var ne int64
+	if t.d.name() == "postgres" {
+		// Whole days go with their partition; only the day straddling the
+		// cut-off (and strays in the default partition) are deleted by row.
+		dropped, err := t.dropEventPartitions(ctx, before)
+		if err != nil {
+			return 0, 0, err
+		}
+		ne = dropped
+	}
 	res, err := t.exec(ctx, "DELETE FROM events WHERE at < $1", before)
 	if err != nil {
 		return 0, 0, err
 	}
-	ne, _ := res.RowsAffected()
+	n, _ := res.RowsAffected()
+	ne += n
+	if _, err := t.exec(ctx, "DELETE FROM event_batches WHERE at < $1", before.Add(-24*time.Hour)); err != nil {
+		return ne, 0, err
+	}
 	res, err = t.exec(ctx, "DELETE FROM stats_minute WHERE minute < $1", statsBefore)
 	if err != nil {
 		return ne, 0, err
 	}
 	ns, _ := res.RowsAffected()
 	return ne, ns, nil
+}
+
+// dropEventPartitions drops the daily event partitions that end before
+// cutoff and returns how many rows they held (estimated from the planner's
+// statistics: counting would read what is being dropped).
+func (t *tx) dropEventPartitions(ctx context.Context, cutoff time.Time) (int64, error) {
+	rows, err := t.query(ctx, "SELECT c.relname, GREATEST(c.reltuples, 0)::BIGINT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass")
+	if err != nil {
+		return 0, err
+	}
+	type part struct {
+		name string
+		rows int64
+	}
+	var drop []part
+	for rows.Next() {
+		var p part
+		if err := rows.Scan(&p.name, &p.rows); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		day, err := time.Parse("events_20060102", p.name)
+		if err == nil && !day.AddDate(0, 0, 1).After(cutoff) {
+			drop = append(drop, p)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, p := range drop {
+		if _, err := t.exec(ctx, `DROP TABLE "`+p.name+`"`); err != nil {
+			return n, err
+		}
+		n += p.rows
+	}
+	return n, nil
+}
+
+// PrepareEvents makes sure events around now have somewhere to go: on
+// PostgreSQL, the daily partitions from yesterday to two days ahead (rows
+// that reached the default partition meanwhile move into theirs).
+func (t *tx) PrepareEvents(ctx context.Context, now time.Time) error {
+	if t.d.name() != "postgres" {
+		return nil
+	}
+	day := now.UTC().Truncate(24 * time.Hour)
+	for i := -1; i <= 2; i++ {
+		if _, err := t.exec(ctx, "SELECT palisade_events_partition($1::date)", day.AddDate(0, 0, i).Format("2006-01-02")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InsertEventBatch records a batch's id; false when it was recorded
+// before (the batch is already stored).
+func (t *tx) InsertEventBatch(ctx context.Context, id string, at time.Time) (bool, error) {
+	res, err := t.exec(ctx, "INSERT INTO event_batches (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", id, at)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // topColumns are the event columns TopEvents may group by.

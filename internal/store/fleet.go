@@ -74,3 +74,21 @@ func (db *DB) listenOnce(ctx context.Context, fn func(int64), resumed bool) erro
 		fn(v)
 	}
 }
+
+// QueryStrings runs a query of one text column (for tests and diagnostics).
+func (db *DB) QueryStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func TestReopenAndMigrateTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, err := db.SchemaVersion(ctx)
-		if err != nil || v != 11 {
+		if err != nil || v != 12 {
 			t.Fatalf("schema version %d %v", v, err)
 		}
 		db.Close()
@@ -71,5 +72,42 @@ func TestReadOnlyView(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("a write inside View succeeded")
+	}
+}
+
+// TestEventPartitionMigration: PostgreSQL's migration 12 moves existing
+// events into daily partitions with their ids, and new ids follow on.
+func TestEventPartitionMigration(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := context.Background()
+	if err := db.MigrateDownTo(ctx, 11); err != nil {
+		t.Fatal(err)
+	}
+	ins := "INSERT INTO events (partner_id, website_id, at, ip, method, host, path, user_agent, action, category, source, reason) VALUES (1, 1, $1, '192.0.2.1', 'GET', 'a.example', '/', 'x', 'deny', 'humans', 'rule', 'r')"
+	for _, at := range []time.Time{time.Now().AddDate(0, 0, -3), time.Now(), time.Now().AddDate(0, 0, 9)} {
+		if err := db.Exec(ctx, ins, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := db.QueryStrings(ctx, "SELECT id::text FROM events ORDER BY id")
+	if err := db.MigrateUpTo(ctx, 12); err != nil {
+		t.Fatal(err)
+	}
+	after, err := db.QueryStrings(ctx, "SELECT id::text FROM events ORDER BY id")
+	if err != nil || strings.Join(after, ",") != strings.Join(before, ",") || len(after) != 3 {
+		t.Fatalf("ids before %v, after %v (%v)", before, after, err)
+	}
+	// The event nine days ahead waits in the default partition; the others
+	// are in their days.
+	def, _ := db.QueryStrings(ctx, "SELECT count(*)::text FROM events_default")
+	if len(def) != 1 || def[0] != "1" {
+		t.Fatalf("default partition holds %v", def)
+	}
+	if err := db.Exec(ctx, ins, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := db.QueryStrings(ctx, "SELECT (max(id) > "+after[2]+")::text FROM events")
+	if len(last) != 1 || last[0] != "true" {
+		t.Fatalf("new id does not follow %s: %v", after[2], last)
 	}
 }

@@ -88,3 +88,10 @@ func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
 }
+
+// Query runs a read-only query of one text column against db, for tests
+// that look at the schema itself.
+func Query(tb testing.TB, db *store.DB, q string, args ...any) ([]string, error) {
+	tb.Helper()
+	return db.QueryStrings(context.Background(), q, args...)
+}
