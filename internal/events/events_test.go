@@ -13,9 +13,9 @@ import (
 )
 
 type memSink struct {
-	mu     sync.Mutex
-	events []core.Event
-	stats  map[string]int64
+	mu      sync.Mutex
+	events  []core.Event
+	stats   map[string]int64
 	fail    int // fail this many calls first
 	lostAck int // store this many calls but report an error (the commit's acknowledgement was lost)
 	calls   int
