@@ -18,7 +18,10 @@ const (
 	EPAYMENTREQUIRED = "payment_required"
 	EPRECONDITION    = "precondition_failed"
 	ERATELIMITED     = "rate_limited"
-	EINTERNAL        = "internal"
+	// EUNAVAILABLE: the store does not answer or is full; nothing was
+	// changed, and the call may be retried.
+	EUNAVAILABLE = "unavailable"
+	EINTERNAL    = "internal"
 )
 
 // Error is a domain error with a code and a message that is safe to show to the
@@ -30,7 +33,12 @@ type Error struct {
 	// Details lists every problem when there are several, each with the
 	// path of the field it is about (settings validation).
 	Details []FieldProblem
+	// Cause is what went wrong underneath (for logs; never shown).
+	Cause error
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // FieldProblem is one of several validation problems.
 type FieldProblem struct {

@@ -24,6 +24,12 @@ func (postgresDialect) uniqueViolation(err error) (string, bool) {
 	return "", false
 }
 
+// full: disk_full (53100) and the other "insufficient resources" codes.
+func (postgresDialect) full(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "53100" || pe.Code == "53200")
+}
+
 // OpenPostgres connects to PostgreSQL at url and migrates the schema.
 func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	p, err := sql.Open("pgx", url)

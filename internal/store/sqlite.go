@@ -53,6 +53,16 @@ func (sqliteDialect) uniqueViolation(err error) (string, bool) {
 	return "", false
 }
 
+// full: SQLITE_FULL ("database or disk is full"), and I/O errors, which on
+// a full disk are what writes to the WAL report.
+func (sqliteDialect) full(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Code()&0xff == sqlite3.SQLITE_FULL || se.Code()&0xff == sqlite3.SQLITE_IOERR
+}
+
 // OpenSQLite opens (creating if needed) the SQLite database at path in WAL
 // mode, with one writer connection and a pool of readers, and migrates it.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {

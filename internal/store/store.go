@@ -7,10 +7,16 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/palisadehq/palisade/internal/core"
 )
@@ -35,6 +41,8 @@ type dialect interface {
 	arg(v any) any
 	// uniqueViolation reports whether err broke a unique constraint, and which.
 	uniqueViolation(err error) (constraint string, ok bool)
+	// full reports whether err says the disk (or database) is full.
+	full(err error) bool
 }
 
 // Open opens the store named by databaseURL: "postgres://..." or
@@ -88,17 +96,49 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(core
 	}
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return db.unavailable(fmt.Errorf("begin: %w", err))
 	}
 	t := &tx{tx: sqlTx, d: db.dialect}
 	if err := fn(t); err != nil {
 		_ = sqlTx.Rollback()
-		return err
+		return db.unavailable(err)
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return db.unavailable(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// unavailable turns errors that mean "the database cannot be reached" or
+// "the disk is full" into core EUNAVAILABLE errors, which adapters answer
+// with 503 and a message saying to retry; nothing was changed. Other
+// errors pass through.
+func (db *DB) unavailable(err error) error {
+	var ce *core.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	if db.dialect.full(err) {
+		return &core.Error{Code: core.EUNAVAILABLE, Message: "Palisade's storage is full, so nothing was changed; the operator has to free disk space. Retry later", Cause: err}
+	}
+	if unreachable(err) {
+		return &core.Error{Code: core.EUNAVAILABLE, Message: "Palisade's database does not answer, so nothing was changed; retry in a few seconds", Cause: err}
+	}
+	return err
+}
+
+// unreachable reports whether err means the connection to the database
+// failed or was lost.
+func unreachable(err error) bool {
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "failed to connect") || strings.Contains(msg, "connection reset")
 }
 
 // tx implements core.Tx.

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -330,6 +331,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *core.Partner, 
 		code = http.StatusNotFound
 	case core.EINVALID:
 		code = http.StatusBadRequest
+	case core.EUNAVAILABLE:
+		code = http.StatusServiceUnavailable
+		h.log.Warn("page failed: store unavailable", "path", r.URL.Path, "err", errors.Unwrap(err))
 	default:
 		h.log.Error("page failed", "path", r.URL.Path, "err", err)
 	}

@@ -168,6 +168,12 @@ var authMessages = map[string]string{
 // by error code; otherwise the core's own message is used.
 func (h *Handler) fail(w http.ResponseWriter, err error, msgs map[string]string) {
 	code := core.ErrorCode(err)
+	if code == core.EUNAVAILABLE {
+		h.log.Warn("gp request failed: store unavailable", "err", errors.Unwrap(err))
+		w.Header().Set("Retry-After", "5")
+		write(w, http.StatusServiceUnavailable, status(core.ErrorMessage(err)))
+		return
+	}
 	if code == core.EINTERNAL {
 		h.log.Error("gp request failed", "err", err)
 		write(w, http.StatusInternalServerError, status("Internal error; please try again later"))

@@ -28,6 +28,7 @@ var errorStatus = map[string]int{
 	core.ECONFLICT:        http.StatusConflict,
 	core.EPRECONDITION:    http.StatusPreconditionFailed,
 	core.ERATELIMITED:     http.StatusTooManyRequests,
+	core.EUNAVAILABLE:     http.StatusServiceUnavailable,
 	core.EINTERNAL:        http.StatusInternalServerError,
 }
 
@@ -61,6 +62,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	if code == core.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="palisade"`)
+	}
+	if code == core.EUNAVAILABLE {
+		log.WarnContext(r.Context(), "store unavailable", "method", r.Method, "path", r.URL.Path, "err", errors.Unwrap(err))
+		w.Header().Set("Retry-After", "5")
 	}
 	writeJSON(w, status, apiError{Status: "error", Code: code, Message: core.ErrorMessage(err), Field: core.ErrorField(err), Errors: core.ErrorDetails(err)})
 }

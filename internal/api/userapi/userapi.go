@@ -150,6 +150,8 @@ func statusOf(err error) (int, string) {
 		return 409, core.ErrorMessage(err)
 	case core.ERATELIMITED:
 		return 429, core.ErrorMessage(err)
+	case core.EUNAVAILABLE:
+		return 503, core.ErrorMessage(err)
 	}
 	return 500, "internal error"
 }

@@ -177,6 +177,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("xml request failed", "method", req.Method, "err", err)
 		status = http.StatusInternalServerError
 	}
+	if core.ErrorCode(err) == core.EUNAVAILABLE {
+		h.log.Warn("xml request failed: store unavailable", "method", req.Method, "err", errors.Unwrap(err))
+		w.Header().Set("Retry-After", "5")
+		status = http.StatusServiceUnavailable
+	}
 	writeDoc(w, status, &Node{Name: "methodName", Text: req.Method}, &Node{Name: req.Method, Kids: []*Node{{Name: "error", Text: msg}}})
 }
 
