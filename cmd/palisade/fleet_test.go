@@ -224,3 +224,44 @@ func TestRoles(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupRestore: a backup taken while serving holds what was there;
+// restore refuses while Palisade runs, then brings it back.
+func TestBackupRestore(t *testing.T) {
+	dir := t.TempDir()
+	f := fleet{store: []string{"--data-dir", dir}, userKey: filepath.Join(t.TempDir(), "userapi-key.pem")}
+	n := startNode(t, f)
+	key, _ := provisionSite(t, f.store, n.url, "kept.example.com")
+	backup := filepath.Join(t.TempDir(), "palisade-backup.db")
+	out := cli(t, noEnv, "backup", "--data-dir", dir, "--out", backup)
+	if !strings.Contains(out, "integrity checked") || !strings.Contains(out, "master.key") {
+		t.Fatalf("backup: %s", out)
+	}
+	if err := run(t.Context(), []string{"backup", "--data-dir", dir, "--out", backup}, noEnv, io.Discard, io.Discard); err == nil {
+		t.Fatal("a backup overwrote an existing file")
+	}
+	if r := request(t, "POST", n.url+"/website", key, "domain=later.example.com&plan=10k"); r.status != 201 {
+		t.Fatalf("register after the backup: %d %s", r.status, r.raw)
+	}
+	var errOut strings.Builder
+	if err := run(t.Context(), []string{"restore", "--data-dir", dir, "--from", backup}, noEnv, io.Discard, &errOut); err == nil || !strings.Contains(err.Error(), "running Palisade") {
+		t.Fatalf("restore while serving: %v", err)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(t, noEnv, "restore", "--data-dir", dir, "--from", backup); !strings.Contains(out, "restored") || !strings.Contains(out, "before-restore") {
+		t.Fatalf("restore: %s", out)
+	}
+	n2 := startNode(t, f)
+	if r := request(t, "GET", n2.url+"/website/kept.example.com", key, ""); r.status != 200 {
+		t.Fatalf("backed-up website after restore: %d %s", r.status, r.raw)
+	}
+	if r := request(t, "GET", n2.url+"/website/later.example.com", key, ""); r.status != 404 {
+		t.Fatalf("website made after the backup: %d %s", r.status, r.raw)
+	}
+	var pgErr error
+	if pgErr = run(t.Context(), []string{"backup", "--database-url", "postgres://x@127.0.0.1/none", "--out", filepath.Join(t.TempDir(), "x")}, noEnv, io.Discard, io.Discard); pgErr == nil || !strings.Contains(pgErr.Error(), "pg_dump") {
+		t.Fatalf("backup of PostgreSQL: %v", pgErr)
+	}
+}

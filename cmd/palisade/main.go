@@ -45,6 +45,8 @@ Commands:
   serve      run Palisade: partner APIs, decision endpoints (forward-auth, BotBye, BotGuard), metrics
   proxy      protect applications with no web server in front: decide, then forward by Host
   migrate    bring the database schema up to date and exit
+  backup     copy the SQLite database while Palisade runs (PostgreSQL: use pg_dump)
+  restore    put a backup in place (Palisade must be stopped)
   partner    manage partners (hosting providers): create, list, show, topup, allow-ip, allow-downgrade
   plan       manage plans: list, create
   user       add: people who sign in to a partner's console or the operator pages
@@ -74,6 +76,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdBots(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, args[1:], getenv, stdout, stderr)
+	case "restore":
+		return cmdRestore(ctx, args[1:], getenv, stdout, stderr)
 	case "partner":
 		return cmdPartner(ctx, args[1:], getenv, stdout, stderr)
 	case "plan":

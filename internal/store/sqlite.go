@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -65,11 +66,17 @@ func (sqliteDialect) full(err error) bool {
 
 // OpenSQLite opens (creating if needed) the SQLite database at path in WAL
 // mode, with one writer connection and a pool of readers, and migrates it.
+// It holds a shared lock on path.lock while open, so 'palisade restore'
+// cannot replace the file underneath.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
+	}
+	lock, err := lockFile(lockPath(path), syscall.LOCK_SH)
+	if err != nil {
+		return nil, fmt.Errorf("%s is being restored; try again when 'palisade restore' has finished: %w", path, err)
 	}
 	dsn := func(readOnly bool) string {
 		q := url.Values{}
@@ -86,6 +93,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	w, err := sql.Open("sqlite", dsn(false))
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
@@ -94,17 +102,19 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
+		lock.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r, err := sql.Open("sqlite", dsn(true))
 	if err != nil {
 		w.Close()
+		lock.Close()
 		return nil, err
 	}
 	n := max(4, runtime.NumCPU())
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	db := &DB{dialect: sqliteDialect{}, write: w, read: r, name: "sqlite", path: path}
+	db := &DB{dialect: sqliteDialect{}, write: w, read: r, name: "sqlite", path: path, lock: lock}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -27,8 +28,9 @@ type DB struct {
 	write   *sql.DB // SQLite: exactly one connection, so writers queue in-process
 	read    *sql.DB // SQLite: a pool of read-only connections; PostgreSQL: same as write
 	name    string
-	url     string // PostgreSQL: the URL, for the LISTEN connection
-	path    string // SQLite: the database file
+	url     string   // PostgreSQL: the URL, for the LISTEN connection
+	path    string   // SQLite: the database file
+	lock    *os.File // SQLite: shared lock held while open (see RestoreSQLite)
 }
 
 var _ core.Store = (*DB)(nil)
@@ -75,6 +77,9 @@ func (db *DB) Close() error {
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
+	}
+	if db.lock != nil {
+		db.lock.Close()
 	}
 	return err
 }
