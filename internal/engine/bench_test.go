@@ -80,3 +80,34 @@ func BenchmarkLoad10kWebsites(b *testing.B) {
 	b.ReportMetric(float64(after.HeapInuse)/(1<<20), "heapMB")
 	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "snapshotMB")
 }
+
+// BenchmarkLoadWebsitesWithRules compiles 1,000 websites that each have 5
+// custom rules, 20 deny-list entries and a rate limit, and reports the heap
+// a website's policy holds (for sizing: memory per 1,000 websites).
+func BenchmarkLoadWebsitesWithRules(b *testing.B) {
+	e, _ := newTestEngine(b, nil)
+	sites := make([]Site, 1000)
+	for i := range sites {
+		st := Settings{RateLimits: []RateLimit{{Name: "flood", Requests: 600, Period: "1m"}}}
+		for r := 0; r < 5; r++ {
+			st.Rules = append(st.Rules, Rule{Name: fmt.Sprintf("rule %d", r), Action: "deny", Conditions: []Condition{
+				{Field: "path", Op: "starts_with", Value: fmt.Sprintf("/wp-admin-%d/", r)},
+				{Field: "user_agent", Op: "contains", Value: fmt.Sprintf("scanner-%d", r)},
+			}})
+		}
+		for d := 0; d < 20; d++ {
+			st.Deny = append(st.Deny, netip.AddrFrom4([4]byte{203, 0, byte(i), byte(d)}).String())
+		}
+		sites[i] = Site{ID: int64(i + 1), PartnerID: int64(i%50 + 1), Domain: fmt.Sprintf("site-%d.example.com", i), Status: "online", ServerKeyHash: sha256hex(fmt.Sprint("key", i)), Settings: st}
+	}
+	var before, after runtime.MemStats
+	for b.Loop() {
+		e.Load(nil, nil)
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		e.Load(sites, nil)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+	}
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "MB/1000sites")
+}

@@ -12,6 +12,7 @@ import (
 func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
 	const cols = 17
 	const chunk = 200 // keeps the placeholder count far below both engines' limits
+	sqlite := t.d.name() == "sqlite"
 	for len(es) > 0 {
 		n := min(len(es), chunk)
 		var b strings.Builder
@@ -26,7 +27,13 @@ func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
 				if j > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString("$" + itoa(i*cols+j+1))
+				if sqlite {
+					// Plain ? is positional; SQLite parses $N as a name,
+					// in time quadratic in their number.
+					b.WriteString("?")
+				} else {
+					b.WriteString("$" + itoa(i*cols+j+1))
+				}
 			}
 			b.WriteString(")")
 			args = append(args, e.PartnerID, e.WebsiteID, e.At, e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer,

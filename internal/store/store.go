@@ -120,7 +120,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(core
 // errors pass through.
 func (db *DB) unavailable(err error) error {
 	var ce *core.Error
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) || errors.Is(err, context.Canceled) {
 		return err
 	}
 	if db.dialect.full(err) {
