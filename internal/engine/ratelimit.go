@@ -184,6 +184,9 @@ type SharedLimits interface {
 // true) or keep limits to this node (false).
 func (e *Engine) ShareLimits(on bool) { e.limiter.shared.Store(on) }
 
+// SharingLimits reports whether ShareLimits is on.
+func (e *Engine) SharingLimits() bool { return e.limiter.shared.Load() }
+
 // SyncLimits sends the requests admitted since the last call to shared and
 // moves each key's schedule to the fleet's. On an error the counts are
 // dropped: while the shared state is unreachable limits are per node, and

@@ -210,3 +210,48 @@ func BenchmarkSync(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecideShared: decisions on both cores over 1,024 client
+// addresses with a rate limit, limits kept per node ("local") and shared
+// with the syncer running against Redis every 50 ms ("shared").
+func BenchmarkDecideShared(b *testing.B) {
+	u := os.Getenv("PALISADE_TEST_REDIS_URL")
+	if u == "" {
+		b.Skip("set PALISADE_TEST_REDIS_URL")
+	}
+	opt, _ := redis.ParseURL(u)
+	c := redis.NewClient(opt)
+	defer c.Close()
+	for _, shared := range []bool{false, true} {
+		name := "local"
+		if shared {
+			name = "shared"
+		}
+		b.Run(name, func(b *testing.B) {
+			n := newNodeLimit(b, 1_000_000)
+			n.eng.ShareLimits(false)
+			if shared {
+				s := NewSyncer(n.eng, NewRedis(c, prefix()), 0, slog.New(slog.DiscardHandler))
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { s.Run(ctx); close(done) }()
+				defer func() { cancel(); <-done }()
+				for !n.eng.SharingLimits() {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				h := http.Header{"Accept": {"text/html"}, "Accept-Language": {"en"}, "Accept-Encoding": {"gzip"}}
+				r := &engine.Request{Method: "GET", Host: "shop.example.com", Path: "/", Proto: "HTTP/1.1", Header: h,
+					UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"}
+				i := 0
+				for pb.Next() {
+					i++
+					r.IP = netip.AddrFrom4([4]byte{198, 51, byte(i >> 8 & 3), byte(i)})
+					n.eng.Decide(n.pol, r)
+				}
+			})
+		})
+	}
+}
