@@ -211,6 +211,7 @@ func TestRoles(t *testing.T) {
 		{ctl.url, "GET", "/readyz?plane=control", 200, `"control":"ok"`},
 		{ctl.url, "GET", "/readyz?plane=decision", 400, "not served by this node"},
 		{edge.url, "GET", "/metrics", 200, `palisade_node_info{node=`},
+		{ctl.url, "GET", "/metrics", 200, "palisade_store_up 1"},
 	} {
 		req, _ := http.NewRequest(c.method, c.node+c.path, nil)
 		resp, err := noFollow.Do(req)

@@ -174,7 +174,7 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	m := metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending)
 	prot.Observe(rec, m)
 	hostname, _ := os.Hostname()
-	m.WatchFleet(prot.Fleet(), hostname, role, version)
+	m.WatchFleet(prot.Fleet(), hostname, role, version, role != server.RoleControl)
 	decides := role != server.RoleControl
 	var syncer *ratelimit.Syncer
 	if rdb != nil && decides {
@@ -194,6 +194,8 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	}
 	if decides {
 		go prot.Run(bctx, pf.configPoll)
+	} else {
+		go prot.Fleet().WatchStore(bctx, db, pf.configPoll)
 	}
 	if syncer != nil {
 		go syncer.Run(bctx)

@@ -118,8 +118,25 @@ type FleetSource interface {
 // node decides by (equal across a healthy fleet), how long a node has lagged
 // behind a version it knows of, reloads, whether the store answers, and one
 // info series naming the node and its role.
-func (m *Metrics) WatchFleet(f FleetSource, node, role, version string) {
+//
+// Nodes that do not decide (role control) keep no snapshot: decides false
+// leaves the config series out, so they do not look as if they lagged.
+func (m *Metrics) WatchFleet(f FleetSource, node, role, version string, decides bool) {
 	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_store_up", Help: "1 when the last read of the store succeeded; 0 while it does not answer (the engine decides from its last snapshot)."},
+			func() float64 {
+				if f.StoreOK() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_node_info", Help: "Always 1; labels name the node, its role and Palisade's version.",
+			ConstLabels: prometheus.Labels{"node": node, "role": role, "version": version}}, func() float64 { return 1 }),
+	)
+	if !decides {
 		return
 	}
 	m.Registry.MustRegister(
@@ -131,15 +148,6 @@ func (m *Metrics) WatchFleet(f FleetSource, node, role, version string) {
 			func() float64 { return f.Lag().Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_config_reloads_total", Help: "Policy snapshots loaded."},
 			func() float64 { return float64(f.Reloads()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_store_up", Help: "1 when the last read of the store succeeded; 0 while it does not answer (the engine decides from its last snapshot)."},
-			func() float64 {
-				if f.StoreOK() {
-					return 1
-				}
-				return 0
-			}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_node_info", Help: "Always 1; labels name the node, its role and Palisade's version.",
-			ConstLabels: prometheus.Labels{"node": node, "role": role, "version": version}}, func() float64 { return 1 }),
 	)
 }
 

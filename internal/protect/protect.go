@@ -234,9 +234,7 @@ func (p *Protector) Run(ctx context.Context, poll time.Duration) {
 				p.storeDown(ctx, err)
 				continue
 			}
-			if !p.fleet.storeOK.Load() {
-				p.log.Info("the store answers again; reloading")
-			} else if v == p.fleet.version.Load() {
+			if p.fleet.storeOK.Load() && v == p.fleet.version.Load() {
 				continue
 			}
 			p.fleet.seen(v)
@@ -288,6 +286,21 @@ func (f *Fleet) Reloads() uint64 { return f.reloads.Load() }
 
 // StoreOK reports whether the last read of the store succeeded.
 func (f *Fleet) StoreOK() bool { return f.storeOK.Load() }
+
+// WatchStore pings the store every interval until ctx ends and records
+// whether it answered, for nodes that run no loader (role control).
+func (f *Fleet) WatchStore(ctx context.Context, store core.Store, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		f.storeOK.Store(store.Ping(ctx) == nil || ctx.Err() != nil)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 func (f *Fleet) seen(v int64) {
 	for {
