@@ -32,8 +32,8 @@ import (
 // solves the proof of work, lands on the page and is not challenged again;
 // curl stays challenged, and a replayed solution is refused.
 func TestBrowserSolvesChallenge(t *testing.T) {
-	nginx := need(t, "nginx", "/usr/sbin/nginx")
-	chromium := need(t, "chromium", "/usr/bin/chromium")
+	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
+	chromium := testenv.NeedBinary(t, "chromium", "/usr/bin/chromium")
 	pal := testenv.New(t)
 	w := pal.Website(t, "shop.example.com", engine.Settings{})
 	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -185,8 +185,8 @@ func newBrowser(t *testing.T, chromium string) context.Context {
 // X-Palisade-Token; the same token lets a plain HTTP client with the
 // browser's user agent through, and nothing does without it.
 func TestBrowserSPAToken(t *testing.T) {
-	nginx := need(t, "nginx", "/usr/sbin/nginx")
-	chromium := need(t, "chromium", "/usr/bin/chromium")
+	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
+	chromium := testenv.NeedBinary(t, "chromium", "/usr/bin/chromium")
 	pal := testenv.New(t)
 	w := pal.Website(t, "app.example.com", engine.Settings{
 		Categories: map[string]string{"automation_tools": "grant"},
@@ -349,7 +349,7 @@ func solveChallenge(t *testing.T, client *http.Client, origin, path, ua string) 
 // page and the statistics chart renders. The same pages refuse to load in
 // an iframe of another origin.
 func TestBrowserDashboardInIframe(t *testing.T) {
-	chromium := need(t, "chromium", "/usr/bin/chromium")
+	chromium := testenv.NeedBinary(t, "chromium", "/usr/bin/chromium")
 	pal := testenv.New(t)
 	ctx0 := context.Background()
 	_, palPort, _ := net.SplitHostPort(pal.Addr)

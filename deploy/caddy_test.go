@@ -21,7 +21,7 @@ import (
 
 // TestCaddyForwardAuth runs the shipped Caddyfile in a real Caddy.
 func TestCaddyForwardAuth(t *testing.T) {
-	caddy := need(t, "caddy", "/usr/bin/caddy")
+	caddy := testenv.NeedBinary(t, "caddy", "/usr/bin/caddy")
 	pal := testenv.New(t)
 	w := pal.Website(t, "shop.example.com", engine.Settings{})
 	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {

@@ -19,25 +19,6 @@ import (
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
-// need returns the path of a server binary, skipping the test without it
-// (failing under CI=true, where .ci/run installs it).
-func need(t *testing.T, name string, paths ...string) string {
-	t.Helper()
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed; CI must run this test (see .ci/run)", name)
-	}
-	t.Skipf("%s is not installed (Debian: apt-get install %s); skipping", name, name)
-	return ""
-}
-
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -53,7 +34,7 @@ const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, lik
 // TestNginxAuthRequest runs the shipped snippets in a real nginx in front of
 // a site, with Palisade deciding through /forward-auth.
 func TestNginxAuthRequest(t *testing.T) {
-	nginx := need(t, "nginx", "/usr/sbin/nginx")
+	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
 	pal := testenv.New(t)
 	open := pal.Website(t, "open.example.com", engine.Settings{Rules: []engine.Rule{
 		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv"
 )
 
 // readEnvFile reads KEY=VALUE lines (# comments) into m.
@@ -37,43 +38,14 @@ func readEnvFile(t *testing.T, path string, m map[string]string) {
 	}
 }
 
-func testRedisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("PALISADE_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PALISADE_TEST_REDIS_URL is not set; CI must test Redis (see .ci/run)")
-		}
-		t.Skip("Redis tests skipped: set PALISADE_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run them")
-	}
-	return u
-}
-
-func needBinary(t *testing.T, name string, paths ...string) string {
-	t.Helper()
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed; CI must run this test (see .ci/run)", name)
-	}
-	t.Skipf("%s is not installed (Debian: apt-get install %s); skipping", name, name)
-	return ""
-}
-
 // TestClusterExample runs deploy/cluster as shipped: three nodes from its
 // environment files (with this machine's database, Redis and addresses
 // put in) behind nginx with its load-balancer configuration. Provisioning
 // and decisions go through the balancer, and keep working when a node
 // stops.
 func TestClusterExample(t *testing.T) {
-	nginx := needBinary(t, "nginx", "/usr/sbin/nginx")
-	dbURL, redisURL := storetest.PostgresSchemaURL(t), testRedisURL(t)
+	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
+	dbURL, redisURL := storetest.PostgresSchemaURL(t), storetest.RedisURL(t)
 	dir := filepath.Join("..", "..", "deploy", "cluster")
 	mk := make([]byte, 32)
 	for i := range mk {

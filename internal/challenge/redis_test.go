@@ -3,29 +3,18 @@ package challenge
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("PALISADE_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PALISADE_TEST_REDIS_URL is not set; CI must test Redis (see .ci/run)")
-		}
-		t.Skip("Redis tests skipped: set PALISADE_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run them")
-	}
-	return u
-}
+	"github.com/palisadehq/palisade/internal/store/storetest"
+)
 
 // TestRedisSpentAcrossNodes: two issuers (two nodes) share one Redis spent
 // set; a challenge solved on one cannot be replayed on the other.
 func TestRedisSpentAcrossNodes(t *testing.T) {
-	opt, err := redis.ParseURL(redisURL(t))
+	opt, err := redis.ParseURL(storetest.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,20 +17,14 @@ import (
 
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/faultnet"
+	"github.com/palisadehq/palisade/internal/store/storetest"
 )
 
-func redisOptions(t *testing.T) *redis.Options {
-	t.Helper()
-	u := os.Getenv("PALISADE_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PALISADE_TEST_REDIS_URL is not set; CI must test Redis (see .ci/run)")
-		}
-		t.Skip("Redis tests skipped: set PALISADE_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run them")
-	}
-	opt, err := redis.ParseURL(u)
+func redisOptions(tb testing.TB) *redis.Options {
+	tb.Helper()
+	opt, err := redis.ParseURL(storetest.RedisURL(tb))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return opt
 }
@@ -187,12 +180,7 @@ func TestRedisDown(t *testing.T) {
 // BenchmarkSync measures one sync of 100 busy keys (one pipelined round
 // trip to Redis).
 func BenchmarkSync(b *testing.B) {
-	u := os.Getenv("PALISADE_TEST_REDIS_URL")
-	if u == "" {
-		b.Skip("set PALISADE_TEST_REDIS_URL")
-	}
-	opt, _ := redis.ParseURL(u)
-	c := redis.NewClient(opt)
+	c := redis.NewClient(redisOptions(b))
 	defer c.Close()
 	n := newNodeLimit(b, 1_000_000)
 	s := NewSyncer(n.eng, NewRedis(c, prefix()), 0, nil)
@@ -215,12 +203,7 @@ func BenchmarkSync(b *testing.B) {
 // addresses with a rate limit, limits kept per node ("local") and shared
 // with the syncer running against Redis every 50 ms ("shared").
 func BenchmarkDecideShared(b *testing.B) {
-	u := os.Getenv("PALISADE_TEST_REDIS_URL")
-	if u == "" {
-		b.Skip("set PALISADE_TEST_REDIS_URL")
-	}
-	opt, _ := redis.ParseURL(u)
-	c := redis.NewClient(opt)
+	c := redis.NewClient(redisOptions(b))
 	defer c.Close()
 	for _, shared := range []bool{false, true} {
 		name := "local"

@@ -20,18 +20,17 @@ func (t *tx) ConfigVersion(ctx context.Context) (int64, error) {
 // ListenConfig calls fn with the new config version each time another
 // transaction (on any node) commits a change the engine must see, until ctx
 // ends. It keeps one PostgreSQL connection LISTENing on palisade_config and
-// reconnects after a failure, calling fn(0) once connected again (changes
-// may have been missed meanwhile). On SQLite it returns at once with
+// reconnects after a failure. Each time it starts listening it calls fn(0):
+// changes committed before the LISTEN (since the caller's last load, or
+// while disconnected) sent no notification this connection heard. On SQLite it returns at once with
 // ErrNoListen: nodes there rely on polling ConfigVersion.
 func (db *DB) ListenConfig(ctx context.Context, fn func(version int64), onErr func(error)) error {
 	if db.name != "postgres" {
 		return ErrNoListen
 	}
 	backoff := 100 * time.Millisecond
-	first := true
 	for ctx.Err() == nil {
-		err := db.listenOnce(ctx, fn, !first)
-		first = false
+		err := db.listenOnce(ctx, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -51,7 +50,7 @@ func (db *DB) ListenConfig(ctx context.Context, fn func(version int64), onErr fu
 // ErrNoListen says the store cannot push changes (SQLite).
 var ErrNoListen = errors.New("this store has no change notifications; poll its config version")
 
-func (db *DB) listenOnce(ctx context.Context, fn func(int64), resumed bool) error {
+func (db *DB) listenOnce(ctx context.Context, fn func(int64)) error {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	conn, err := pgx.Connect(cctx, db.url)
 	cancel()
@@ -62,9 +61,7 @@ func (db *DB) listenOnce(ctx context.Context, fn func(int64), resumed bool) erro
 	if _, err := conn.Exec(ctx, "LISTEN palisade_config"); err != nil {
 		return err
 	}
-	if resumed {
-		fn(0) // notifications may have been missed while disconnected
-	}
+	fn(0)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -169,4 +171,24 @@ func userAPIKey(t testing.TB) *rsa.PrivateKey {
 		testKey = k
 	})
 	return testKey
+}
+
+// NeedBinary returns the path of a server binary (first of paths that
+// exists, else name on PATH), skipping the test without it, or failing it
+// under CI=true, where .ci/run installs it.
+func NeedBinary(t testing.TB, name string, paths ...string) string {
+	t.Helper()
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed; CI must run this test (see .ci/run)", name)
+	}
+	t.Skipf("%s is not installed (Debian: apt-get install %s); skipping", name, name)
+	return ""
 }

@@ -95,3 +95,18 @@ func Query(tb testing.TB, db *store.DB, q string, args ...any) ([]string, error)
 	tb.Helper()
 	return db.QueryStrings(context.Background(), q, args...)
 }
+
+// RedisURL returns the test Redis URL (PALISADE_TEST_REDIS_URL). Without
+// one it skips the test, or fails it under CI=true, where Redis is
+// required.
+func RedisURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv("PALISADE_TEST_REDIS_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("PALISADE_TEST_REDIS_URL is not set; CI must test Redis (see .ci/run)")
+		}
+		tb.Skip("Redis tests skipped: set PALISADE_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run them")
+	}
+	return u
+}
