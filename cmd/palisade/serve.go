@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/palisadehq/palisade/internal/api/fcgiauth"
 	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/botdata"
 	"github.com/palisadehq/palisade/internal/challenge"
@@ -275,6 +276,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	role := fs.String("role", "all", "which planes to run: all; edge (only the decision endpoints, deciding from the in-memory snapshot even while the store is down); control (only the APIs and dashboards)")
 	smtpURL := fs.String("smtp-url", "", "deliver the outbox's emails through this server: smtp://user:pass@mail.example.net:587 (STARTTLS) or smtps://…:465; empty: partners fetch them (GET /v1/emails)")
 	userAPIKey := fs.String("userapi-key", "", "PEM file of the RSA key that signs User API tokens (RS256); created when missing (default --data-dir/userapi-key.pem). Every node needs the same file")
+	fastcgiAddr := fs.String("fastcgi-addr", "", "also answer Apache's mod_authnz_fcgi as a FastCGI authorizer on this address (e.g. 127.0.0.1:9081; see deploy/apache); only from --web-server addresses")
 	smtpFrom := fs.String("smtp-from", "", "sender of delivered emails, such as \"Acme Hosting <noreply@acme.example>\" (required with --smtp-url)")
 	var proxies, webServers, metricsAllow stringList
 	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a reverse proxy whose X-Forwarded-For is believed by the APIs (repeatable)")
@@ -345,6 +347,23 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		if ukey, err = userapi.LoadOrCreateKey(*userAPIKey, pl.log); err != nil {
 			return fmt.Errorf("--userapi-key: %w", err)
 		}
+	}
+	if *fastcgiAddr != "" {
+		if *role == server.RoleControl {
+			return fmt.Errorf("--fastcgi-addr serves decisions, which a --role control node does not: %w", errUsage)
+		}
+		fln, err := net.Listen("tcp", *fastcgiAddr)
+		if err != nil {
+			return fmt.Errorf("--fastcgi-addr %s: %w", *fastcgiAddr, err)
+		}
+		defer fln.Close()
+		fs := fcgiauth.New(pl.prot, wsTrusted, pl.log)
+		go func() {
+			if err := fs.Serve(ctx, fln); err != nil {
+				pl.log.Error("FastCGI authorizer stopped", "err", err)
+			}
+		}()
+		fmt.Fprintf(stdout, "FastCGI authorizer listening on %s\n", fln.Addr())
 	}
 	h := server.NewHandler(server.Deps{Service: pl.svc, Logger: pl.log, TrustedProxies: trusted, Protector: pl.prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted, UserAPIKey: ukey, Role: *role})
 	fmt.Fprintf(stdout, "palisade %s listening on http://%s (store: %s, role: %s)\n", version, ln.Addr(), describeStore(sf), *role)

@@ -46,10 +46,21 @@ func (h *Handler) Register(mux *http.ServeMux, wrap func(name string, h http.Han
 
 // page renders the page for a verdict nginx received as 401 (challenge,
 // captcha): nginx passes the action and reason back in headers.
+//
+// Without X-Palisade-Key the website is found by X-Original-Host or the
+// Host header (Apache's fail-open snippet, which knows no key).
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
-	pol, err := h.p.Engine.ByServerKey(r.Header.Get("X-Palisade-Key"))
-	if err != nil {
-		http.Error(w, "palisade: unknown or missing server key", http.StatusForbidden)
+	var pol *engine.Policy
+	if key := r.Header.Get("X-Palisade-Key"); key != "" {
+		pol, _ = h.p.Engine.ByServerKey(key)
+	} else {
+		pol = h.p.Engine.ByDomain(firstHeader(r, "X-Original-Host", "X-Forwarded-Host", "Host"))
+		if pol == nil {
+			pol = h.p.Engine.ByDomain(r.Host)
+		}
+	}
+	if pol == nil {
+		http.Error(w, "palisade: unknown website (send X-Palisade-Key or the website's Host)", http.StatusForbidden)
 		return
 	}
 	act, ok := engine.ParseAction(r.Header.Get("X-Palisade-Action"))
