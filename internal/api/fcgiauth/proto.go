@@ -88,15 +88,16 @@ func writeRecord(w io.Writer, t uint8, id uint16, c []byte) error {
 	binary.BigEndian.PutUint16(hb[2:4], id)
 	binary.BigEndian.PutUint16(hb[4:6], uint16(len(c)))
 	hb[6] = uint8(pad)
-	if _, err := w.Write(hb[:]); err != nil {
-		return err
-	}
-	if _, err := w.Write(c); err != nil {
-		return err
-	}
 	var zeros [8]byte
-	_, err := w.Write(zeros[:pad])
-	return err
+	for _, b := range [][]byte{hb[:], c, zeros[:pad]} {
+		if len(b) == 0 {
+			continue // a zero-length write is not free on every connection
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeStream writes b as records of type t (split at 65528 bytes) and
