@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/palisadehq/palisade/internal/api/fcgiauth"
+	"github.com/palisadehq/palisade/internal/api/spoe"
 	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/botdata"
 	"github.com/palisadehq/palisade/internal/challenge"
@@ -276,6 +277,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	role := fs.String("role", "all", "which planes to run: all; edge (only the decision endpoints, deciding from the in-memory snapshot even while the store is down); control (only the APIs and dashboards)")
 	smtpURL := fs.String("smtp-url", "", "deliver the outbox's emails through this server: smtp://user:pass@mail.example.net:587 (STARTTLS) or smtps://…:465; empty: partners fetch them (GET /v1/emails)")
 	userAPIKey := fs.String("userapi-key", "", "PEM file of the RSA key that signs User API tokens (RS256); created when missing (default --data-dir/userapi-key.pem). Every node needs the same file")
+	spoeAddr := fs.String("spoe-addr", "", "also answer HAProxy's SPOE (filter spoe) on this address (e.g. 127.0.0.1:9082; see deploy/haproxy); only from --web-server addresses")
 	fastcgiAddr := fs.String("fastcgi-addr", "", "also answer Apache's mod_authnz_fcgi as a FastCGI authorizer on this address (e.g. 127.0.0.1:9081; see deploy/apache); only from --web-server addresses")
 	smtpFrom := fs.String("smtp-from", "", "sender of delivered emails, such as \"Acme Hosting <noreply@acme.example>\" (required with --smtp-url)")
 	var proxies, webServers, metricsAllow stringList
@@ -364,6 +366,23 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		}()
 		fmt.Fprintf(stdout, "FastCGI authorizer listening on %s\n", fln.Addr())
+	}
+	if *spoeAddr != "" {
+		if *role == server.RoleControl {
+			return fmt.Errorf("--spoe-addr serves decisions, which a --role control node does not: %w", errUsage)
+		}
+		sln, err := net.Listen("tcp", *spoeAddr)
+		if err != nil {
+			return fmt.Errorf("--spoe-addr %s: %w", *spoeAddr, err)
+		}
+		defer sln.Close()
+		agent := spoe.New(pl.prot, wsTrusted, pl.log)
+		go func() {
+			if err := agent.Serve(ctx, sln); err != nil {
+				pl.log.Error("SPOE agent stopped", "err", err)
+			}
+		}()
+		fmt.Fprintf(stdout, "SPOE agent for HAProxy listening on %s\n", sln.Addr())
 	}
 	h := server.NewHandler(server.Deps{Service: pl.svc, Logger: pl.log, TrustedProxies: trusted, Protector: pl.prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted, UserAPIKey: ukey, Role: *role})
 	fmt.Fprintf(stdout, "palisade %s listening on http://%s (store: %s, role: %s)\n", version, ln.Addr(), describeStore(sf), *role)

@@ -1,0 +1,170 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/api/spoe"
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/testenv"
+)
+
+func spoeNode(t *testing.T, pal *testenv.Stack, addr string) (string, func()) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		_ = spoe.New(pal.Protector, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Serve(ctx, ln)
+		close(done)
+	}()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
+}
+
+// TestHAProxySPOE runs deploy/haproxy in Debian's HAProxy: SPOE decisions,
+// Palisade's pages and challenge endpoints, a redirect, and fail-open and
+// fail-closed hosts while Palisade is down.
+func TestHAProxySPOE(t *testing.T) {
+	haproxy := testenv.NeedBinary(t, "haproxy", "/usr/sbin/haproxy")
+	pal := testenv.New(t)
+	pal.Website(t, "open.example.com", engine.Settings{Rules: []engine.Rule{
+		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}})
+	pal.Website(t, "closed.example.com", engine.Settings{FailMode: "closed"})
+	agentAddr, stopAgent := spoeNode(t, pal, "127.0.0.1:0")
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from %s%s", r.Host, r.URL.Path)
+	}))
+	defer site.Close()
+
+	dir := t.TempDir()
+	port := freePort(t)
+	read := func(f string) string {
+		b, err := os.ReadFile(filepath.Join("haproxy", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	spoeConf := filepath.Join(dir, "palisade-spoe.conf")
+	if err := os.WriteFile(spoeConf, []byte(read("palisade-spoe.conf")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lst := filepath.Join(dir, "palisade-fail-closed.lst")
+	if err := os.WriteFile(lst, []byte(read("palisade-fail-closed.lst")+"closed.example.com\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fe := read("palisade-frontend.cfg")
+	for old, repl := range map[string]string{
+		"/etc/haproxy/palisade-spoe.conf":       spoeConf,
+		"/etc/haproxy/palisade-fail-closed.lst": lst,
+		"bind :80":                              fmt.Sprintf("bind 127.0.0.1:%d", port),
+		"server web1 127.0.0.1:8000":            "server web1 " + strings.TrimPrefix(site.URL, "http://"),
+		"server palisade 127.0.0.1:9082":        "server palisade " + agentAddr,
+		"server palisade 127.0.0.1:8080":        "server palisade " + pal.Addr,
+	} {
+		if !strings.Contains(fe, old) {
+			t.Fatalf("palisade-frontend.cfg no longer has %q", old)
+		}
+		fe = strings.ReplaceAll(fe, old, repl)
+	}
+	cfg := "global\n    log stderr format short local0 warning\n\ndefaults\n    log global\n    timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n\n" + fe
+	cfgPath := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(haproxy, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("haproxy -c: %v\n%s", err, out)
+	}
+	cmd := exec.Command(haproxy, "-db", "-f", cfgPath)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(host, path, ua string) (int, string, http.Header) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
+		req.Host = host
+		testenv.AsBrowser(req, ua)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err.Error(), nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _, _ := get("open.example.com", "/", chromeUA); code != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("HAProxy did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, host := range []string{"open.example.com", "closed.example.com"} {
+		if code, body, _ := get(host, "/page", chromeUA); code != 200 || body != "hello from "+host+"/page" {
+			t.Fatalf("%s, browser: %d %q", host, code, body)
+		}
+		if code, body, _ := get(host, "/", "sqlmap/1.7.2#stable"); code != 403 || strings.Contains(body, "hello") || !strings.Contains(body, "security_issues") {
+			t.Fatalf("%s, bad bot: %d %q", host, code, body)
+		}
+		if code, body, _ := get(host, "/", "curl/8.5.0"); code != 403 || !strings.Contains(body, "Checking your browser") {
+			t.Fatalf("%s, challenge: %d %q", host, code, body)
+		}
+		if code, body, _ := get(host, "/_palisade/worker.js", chromeUA); code != 200 || !strings.Contains(body, "postMessage") {
+			t.Fatalf("%s, challenge script through HAProxy: %d %.80q", host, code, body)
+		}
+	}
+	if code, _, h := get("open.example.com", "/old", chromeUA); code != 302 || h.Get("Location") != "https://moved.example.test/" {
+		t.Fatalf("redirect: %d %v", code, h)
+	}
+
+	stopAgent()
+	pal.Stop()
+	if code, body, _ := get("open.example.com", "/page", "sqlmap/1.7.2#stable"); code != 200 || body != "hello from open.example.com/page" {
+		t.Fatalf("fail-open while Palisade is down: %d %q", code, body)
+	}
+	if code, body, _ := get("closed.example.com", "/", chromeUA); code != 503 || strings.Contains(body, "hello") {
+		t.Fatalf("fail-closed while Palisade is down: %d %q", code, body)
+	}
+	pal.Start(t)
+	spoeNode(t, pal, agentAddr)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		code, _, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable")
+		if code == 403 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("protection did not come back after Palisade restarted: %d", code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
