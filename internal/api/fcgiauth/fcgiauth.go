@@ -103,6 +103,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
+type connBuf struct {
+	r   *bufio.Reader
+	w   *bufio.Writer
+	rec []byte
+}
+
+var connBufs = sync.Pool{New: func() any {
+	return &connBuf{r: bufio.NewReaderSize(nil, 8<<10), w: bufio.NewWriterSize(nil, 8<<10), rec: make([]byte, 0, 4096)}
+}}
+
 // request is one FastCGI request in progress on a connection.
 type request struct {
 	keepConn bool
@@ -115,10 +125,16 @@ const maxInFlight = 64
 // ServeConn serves the records of one connection until it ends or a
 // request without FCGI_KEEP_CONN is answered.
 func (s *Server) ServeConn(c net.Conn) error {
-	r := bufio.NewReaderSize(c, 16<<10)
-	w := bufio.NewWriterSize(c, 16<<10)
+	// mod_authnz_fcgi opens a connection per request: buffers are pooled.
+	bufs := connBufs.Get().(*connBuf)
+	defer connBufs.Put(bufs)
+	bufs.r.Reset(c)
+	bufs.w.Reset(c)
+	defer bufs.r.Reset(nil)
+	defer bufs.w.Reset(nil)
+	r, w := bufs.r, bufs.w
 	reqs := map[uint16]*request{}
-	buf := make([]byte, 0, 4096)
+	buf := bufs.rec[:0]
 	for {
 		if s.IdleTimeout > 0 {
 			_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))

@@ -3,7 +3,9 @@ package fcgiauth
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -220,5 +222,48 @@ func TestPairs(t *testing.T) {
 		if err := parsePairs(bad, map[string]string{}); err == nil {
 			t.Errorf("%v parsed", bad)
 		}
+	}
+}
+
+// BenchmarkAuthorize: one authorizer request as mod_authnz_fcgi sends it
+// (its own connection, ~25 CGI variables), over loopback TCP.
+func BenchmarkAuthorize(b *testing.B) {
+	pal := testenv.New(b)
+	pal.Website(b, "shop.example.com", engine.Settings{})
+	s := New(pal.Protector, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Serve(ctx, ln)
+	var req bytes.Buffer
+	var begin [8]byte
+	begin[1] = roleAuthorizer
+	_ = writeRecord(&req, typeBeginRequest, 1, begin[:])
+	var p []byte
+	for k, v := range browserParams("shop.example.com", chromeUA) {
+		p = appendPair(p, k, v)
+	}
+	for i := 0; i < 15; i++ {
+		p = appendPair(p, fmt.Sprintf("SERVER_VAR_%d", i), "some value of a typical length")
+	}
+	_ = writeRecord(&req, typeParams, 1, p)
+	_ = writeRecord(&req, typeParams, 1, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Write(req.Bytes()); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
 	}
 }
