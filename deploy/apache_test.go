@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,29 +138,8 @@ Include %[6]s/palisade.conf
 		}
 	})
 
-	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(host, path, ua string) (int, string, http.Header) {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
-		req.Host = host
-		testenv.AsBrowser(req, ua)
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err.Error(), nil
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if code, _, _ := get("open.example.com", "/", chromeUA); code != 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Apache did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	get := webGetter(port)
+	get.waitUp(t, "open.example.com", "Apache")
 
 	for _, host := range []string{"open.example.com", "closed.example.com"} {
 		if code, body, _ := get(host, "/", chromeUA); code != 200 || body != "hello from apache\n" {
@@ -192,7 +170,5 @@ Include %[6]s/palisade.conf
 	}
 	pal.Start(t)
 	fcgiNode(t, pal, fcgiAddr)
-	if code, _, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable"); code != 403 {
-		t.Fatalf("protection did not come back after Palisade restarted: %d", code)
-	}
+	get.waitCode(t, "open.example.com", "/", "sqlmap/1.7.2#stable", 403, "protection after Palisade restarted")
 }

@@ -105,29 +105,8 @@ func TestHAProxySPOE(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 
-	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(host, path, ua string) (int, string, http.Header) {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
-		req.Host = host
-		testenv.AsBrowser(req, ua)
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err.Error(), nil
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if code, _, _ := get("open.example.com", "/", chromeUA); code != 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("HAProxy did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	get := webGetter(port)
+	get.waitUp(t, "open.example.com", "HAProxy")
 	for _, host := range []string{"open.example.com", "closed.example.com"} {
 		if code, body, _ := get(host, "/page", chromeUA); code != 200 || body != "hello from "+host+"/page" {
 			t.Fatalf("%s, browser: %d %q", host, code, body)
@@ -156,15 +135,5 @@ func TestHAProxySPOE(t *testing.T) {
 	}
 	pal.Start(t)
 	spoeNode(t, pal, agentAddr)
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		code, _, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable")
-		if code == 403 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("protection did not come back after Palisade restarted: %d", code)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	get.waitCode(t, "open.example.com", "/", "sqlmap/1.7.2#stable", 403, "protection after Palisade restarted")
 }

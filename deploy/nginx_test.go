@@ -4,7 +4,6 @@ package deploy
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -58,30 +57,8 @@ func TestNginxAuthRequest(t *testing.T) {
 	}
 	startNginx(t, nginx, pal, server("open.example.com", open.ServerKey, "palisade.conf")+server("closed.example.com", closed.ServerKey, "palisade-fail-closed.conf"))
 
-	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(host, path, ua string) (int, string, http.Header) {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
-		req.Host = host
-		testenv.AsBrowser(req, ua)
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err.Error(), nil
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
-	}
-	// Wait for nginx to listen.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if code, _, _ := get("open.example.com", "/", chromeUA); code != 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nginx did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	get := webGetter(port)
+	get.waitUp(t, "open.example.com", "nginx")
 
 	if code, body, _ := get("open.example.com", "/page", chromeUA); code != 200 || body != "hello from open.example.com/page" {
 		t.Fatalf("browser: %d %q", code, body)
@@ -107,17 +84,7 @@ func TestNginxAuthRequest(t *testing.T) {
 		t.Fatalf("fail-closed while Palisade is down: %d %q", code, body)
 	}
 	pal.Start(t)
-	deadline = time.Now().Add(5 * time.Second)
-	for {
-		code, _, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable")
-		if code == 403 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("protection did not come back after Palisade restarted: %d", code)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	get.waitCode(t, "open.example.com", "/", "sqlmap/1.7.2#stable", 403, "protection after Palisade restarted")
 }
 
 // startNginx runs nginx with the shipped snippets (pointed at pal) and the

@@ -350,39 +350,30 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("--userapi-key: %w", err)
 		}
 	}
-	if *fastcgiAddr != "" {
+	for _, side := range []struct {
+		flag, addr, what string
+		serve        func(context.Context, net.Listener) error
+	}{
+		{"fastcgi-addr", *fastcgiAddr, "FastCGI authorizer for Apache", fcgiauth.New(pl.prot, wsTrusted, pl.log).Serve},
+		{"spoe-addr", *spoeAddr, "SPOE agent for HAProxy", spoe.New(pl.prot, wsTrusted, pl.log).Serve},
+	} {
+		if side.addr == "" {
+			continue
+		}
 		if *role == server.RoleControl {
-			return fmt.Errorf("--fastcgi-addr serves decisions, which a --role control node does not: %w", errUsage)
+			return fmt.Errorf("--%s serves decisions, which a --role control node does not: %w", side.flag, errUsage)
 		}
-		fln, err := net.Listen("tcp", *fastcgiAddr)
+		sln, err := net.Listen("tcp", side.addr)
 		if err != nil {
-			return fmt.Errorf("--fastcgi-addr %s: %w", *fastcgiAddr, err)
-		}
-		defer fln.Close()
-		fs := fcgiauth.New(pl.prot, wsTrusted, pl.log)
-		go func() {
-			if err := fs.Serve(ctx, fln); err != nil {
-				pl.log.Error("FastCGI authorizer stopped", "err", err)
-			}
-		}()
-		fmt.Fprintf(stdout, "FastCGI authorizer listening on %s\n", fln.Addr())
-	}
-	if *spoeAddr != "" {
-		if *role == server.RoleControl {
-			return fmt.Errorf("--spoe-addr serves decisions, which a --role control node does not: %w", errUsage)
-		}
-		sln, err := net.Listen("tcp", *spoeAddr)
-		if err != nil {
-			return fmt.Errorf("--spoe-addr %s: %w", *spoeAddr, err)
+			return fmt.Errorf("--%s %s: %w", side.flag, side.addr, err)
 		}
 		defer sln.Close()
-		agent := spoe.New(pl.prot, wsTrusted, pl.log)
 		go func() {
-			if err := agent.Serve(ctx, sln); err != nil {
-				pl.log.Error("SPOE agent stopped", "err", err)
+			if err := side.serve(ctx, sln); err != nil {
+				pl.log.Error(side.what+" stopped", "err", err)
 			}
 		}()
-		fmt.Fprintf(stdout, "SPOE agent for HAProxy listening on %s\n", sln.Addr())
+		fmt.Fprintf(stdout, "%s listening on %s\n", side.what, sln.Addr())
 	}
 	h := server.NewHandler(server.Deps{Service: pl.svc, Logger: pl.log, TrustedProxies: trusted, Protector: pl.prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted, UserAPIKey: ukey, Role: *role})
 	fmt.Fprintf(stdout, "palisade %s listening on http://%s (store: %s, role: %s)\n", version, ln.Addr(), describeStore(sf), *role)

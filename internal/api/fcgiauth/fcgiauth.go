@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,8 +38,6 @@ type Server struct {
 	// IdleTimeout closes a connection that sends nothing for this long.
 	IdleTimeout time.Duration
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
 }
 
 // New returns a server deciding through p; only peers in trusted (default
@@ -54,53 +50,12 @@ func New(p *protect.Protector, trusted protect.Trusted, log *slog.Logger) *Serve
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{p: p, trusted: trusted, log: log, IdleTimeout: 2 * time.Minute, conns: map[net.Conn]struct{}{}}
+	return &Server{p: p, trusted: trusted, log: log, IdleTimeout: 2 * time.Minute}
 }
 
 // Serve accepts connections on ln until ctx ends, then closes them.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		if !s.trusted.Contains(protect.PeerAddr(c.RemoteAddr().String())) {
-			s.log.Warn("FastCGI connection refused: the peer is not a trusted web server (--web-server)", "peer", c.RemoteAddr().String())
-			c.Close()
-			continue
-		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		go func() {
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-				c.Close()
-			}()
-			if err := s.ServeConn(c); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				s.log.Debug("FastCGI connection ended", "peer", c.RemoteAddr().String(), "err", err)
-			}
-		}()
-	}
+	return protect.ServeTrusted(ctx, ln, s.trusted, s.log, "FastCGI", s.ServeConn)
 }
 
 type connBuf struct {

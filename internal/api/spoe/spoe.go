@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/engine"
@@ -38,8 +36,6 @@ type Agent struct {
 	// IdleTimeout closes a connection that sends nothing for this long.
 	IdleTimeout time.Duration
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
 }
 
 // New returns an agent; only peers in trusted (default loopback) may
@@ -51,53 +47,12 @@ func New(p *protect.Protector, trusted protect.Trusted, log *slog.Logger) *Agent
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Agent{p: p, trusted: trusted, log: log, IdleTimeout: 5 * time.Minute, conns: map[net.Conn]struct{}{}}
+	return &Agent{p: p, trusted: trusted, log: log, IdleTimeout: 5 * time.Minute}
 }
 
 // Serve accepts HAProxy's connections on ln until ctx ends.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-		a.mu.Lock()
-		for c := range a.conns {
-			c.Close()
-		}
-		a.mu.Unlock()
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		if !a.trusted.Contains(protect.PeerAddr(c.RemoteAddr().String())) {
-			a.log.Warn("SPOE connection refused: the peer is not a trusted web server (--web-server)", "peer", c.RemoteAddr().String())
-			c.Close()
-			continue
-		}
-		a.mu.Lock()
-		a.conns[c] = struct{}{}
-		a.mu.Unlock()
-		go func() {
-			defer func() {
-				a.mu.Lock()
-				delete(a.conns, c)
-				a.mu.Unlock()
-				c.Close()
-			}()
-			if err := a.ServeConn(c); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				a.log.Debug("SPOE connection ended", "peer", c.RemoteAddr().String(), "err", err)
-			}
-		}()
-	}
+	return protect.ServeTrusted(ctx, ln, a.trusted, a.log, "SPOE", a.ServeConn)
 }
 
 // protoError ends a connection with an AGENT-DISCONNECT.
