@@ -20,10 +20,16 @@ import (
 
 // fcgiNode runs Palisade's FastCGI authorizer for pal on addr until stop.
 func fcgiNode(t *testing.T, pal *testenv.Stack, addr string) (string, func()) {
+	return sideNode(t, addr, fcgiauth.New(pal.Protector, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Serve)
+}
+
+// sideNode serves a side listener (FastCGI, SPOE) on addr until stop,
+// retrying the address a moment if a stopped one still holds it.
+func sideNode(t *testing.T, addr string, serve func(context.Context, net.Listener) error) (string, func()) {
 	t.Helper()
 	var ln net.Listener
 	var err error
-	for i := 0; i < 50; i++ { // the address may still be held briefly after a stop
+	for i := 0; i < 50; i++ {
 		if ln, err = net.Listen("tcp", addr); err == nil {
 			break
 		}
@@ -34,10 +40,7 @@ func fcgiNode(t *testing.T, pal *testenv.Stack, addr string) (string, func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() {
-		_ = fcgiauth.New(pal.Protector, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Serve(ctx, ln)
-		close(done)
-	}()
+	go func() { _ = serve(ctx, ln); close(done) }()
 	stop := func() { cancel(); <-done }
 	t.Cleanup(stop)
 	return ln.Addr().String(), stop

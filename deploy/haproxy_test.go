@@ -1,11 +1,9 @@
 package deploy
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,35 +11,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/palisadehq/palisade/internal/api/spoe"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
+// spoeNode runs Palisade's SPOE agent for pal on addr until stop.
 func spoeNode(t *testing.T, pal *testenv.Stack, addr string) (string, func()) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		_ = spoe.New(pal.Protector, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Serve(ctx, ln)
-		close(done)
-	}()
-	stop := func() { cancel(); <-done }
-	t.Cleanup(stop)
-	return ln.Addr().String(), stop
+	return sideNode(t, addr, spoe.New(pal.Protector, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Serve)
 }
 
 // TestHAProxySPOE runs deploy/haproxy in Debian's HAProxy: SPOE decisions,
