@@ -352,7 +352,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	for _, side := range []struct {
 		flag, addr, what string
-		serve        func(context.Context, net.Listener) error
+		serve            func(context.Context, net.Listener) error
 	}{
 		{"fastcgi-addr", *fastcgiAddr, "FastCGI authorizer for Apache", fcgiauth.New(pl.prot, wsTrusted, pl.log).Serve},
 		{"spoe-addr", *spoeAddr, "SPOE agent for HAProxy", spoe.New(pl.prot, wsTrusted, pl.log).Serve},

@@ -37,7 +37,6 @@ type Server struct {
 	log     *slog.Logger
 	// IdleTimeout closes a connection that sends nothing for this long.
 	IdleTimeout time.Duration
-
 }
 
 // New returns a server deciding through p; only peers in trusted (default

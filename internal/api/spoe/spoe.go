@@ -35,7 +35,6 @@ type Agent struct {
 	log     *slog.Logger
 	// IdleTimeout closes a connection that sends nothing for this long.
 	IdleTimeout time.Duration
-
 }
 
 // New returns an agent; only peers in trusted (default loopback) may
