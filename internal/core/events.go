@@ -39,14 +39,24 @@ func (s *Service) RecordBatch(ctx context.Context, id string, events []Event, st
 // than StatsRetention.
 func (s *Service) PurgeOldEvents(ctx context.Context, retention time.Duration) (events, stats int64, err error) {
 	now := s.clock()
+	// Three short transactions: partition changes lock the events table
+	// itself, so they commit at once instead of waiting on the deletes.
+	if err := s.store.Update(ctx, func(tx Tx) error { return tx.PrepareEvents(ctx, now) }); err != nil {
+		return 0, 0, err
+	}
+	var dropped int64
+	if err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		dropped, err = tx.DropEventPartitions(ctx, now.Add(-retention))
+		return err
+	}); err != nil {
+		return 0, 0, err
+	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.PrepareEvents(ctx, now); err != nil {
-			return err
-		}
 		events, stats, err = tx.PurgeEvents(ctx, now.Add(-retention), now.Add(-StatsRetention))
 		return err
 	})
-	return events, stats, err
+	return dropped + events, stats, err
 }
 
 // MaxEventPage bounds one page of events.

@@ -110,6 +110,9 @@ type Tx interface {
 	// PrepareEvents readies storage for events around now (PostgreSQL:
 	// daily partitions).
 	PrepareEvents(ctx context.Context, now time.Time) error
+	// DropEventPartitions drops whole days of events before t where the
+	// store keeps them by day (PostgreSQL), returning about how many.
+	DropEventPartitions(ctx context.Context, before time.Time) (int64, error)
 	// InsertEventBatch records a batch id; false if it was stored before.
 	InsertEventBatch(ctx context.Context, id string, at time.Time) (bool, error)
 

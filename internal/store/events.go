@@ -124,22 +124,14 @@ func (t *tx) Stats(ctx context.Context, partnerID, websiteID int64, from, to tim
 }
 
 func (t *tx) PurgeEvents(ctx context.Context, before, statsBefore time.Time) (int64, int64, error) {
-	var ne int64
-	if t.d.name() == "postgres" {
-		// Whole days go with their partition; only the day straddling the
-		// cut-off (and strays in the default partition) are deleted by row.
-		dropped, err := t.dropEventPartitions(ctx, before)
-		if err != nil {
-			return 0, 0, err
-		}
-		ne = dropped
-	}
+	// On PostgreSQL, DropEventPartitions has removed whole days first; only
+	// the day straddling the cut-off (and strays in the default partition)
+	// are deleted by row.
 	res, err := t.exec(ctx, "DELETE FROM events WHERE at < $1", before)
 	if err != nil {
 		return 0, 0, err
 	}
-	n, _ := res.RowsAffected()
-	ne += n
+	ne, _ := res.RowsAffected()
 	if _, err := t.exec(ctx, "DELETE FROM event_batches WHERE at < $1", before.Add(-24*time.Hour)); err != nil {
 		return ne, 0, err
 	}
@@ -151,10 +143,13 @@ func (t *tx) PurgeEvents(ctx context.Context, before, statsBefore time.Time) (in
 	return ne, ns, nil
 }
 
-// dropEventPartitions drops the daily event partitions that end before
-// cutoff and returns how many rows they held (estimated from the planner's
-// statistics: counting would read what is being dropped).
-func (t *tx) dropEventPartitions(ctx context.Context, cutoff time.Time) (int64, error) {
+// DropEventPartitions drops the daily event partitions (PostgreSQL) that
+// end before cutoff and returns how many rows they held (estimated from the
+// planner's statistics: counting would read what is being dropped).
+func (t *tx) DropEventPartitions(ctx context.Context, cutoff time.Time) (int64, error) {
+	if t.d.name() != "postgres" {
+		return 0, nil
+	}
 	rows, err := t.query(ctx, "SELECT c.relname, GREATEST(c.reltuples, 0)::BIGINT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass")
 	if err != nil {
 		return 0, err
