@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/client"
 	"github.com/palisadehq/palisade/internal/store/storetest"
 )
 
@@ -54,11 +57,11 @@ func provisionSite(t *testing.T, shared []string, node, domain string) (apiKey, 
 		t.Fatalf("partner create: %s", created)
 	}
 	cli(t, noEnv, append([]string{"partner", "topup", "--name", "Fleet Hosting", "--amount", "1000.00"}, shared...)...)
-	w := request(t, "POST", node+"/website", m[1], "domain="+domain+"&plan=10k")
-	if w.status != 201 {
-		t.Fatalf("register: %d %s", w.status, w.raw)
+	w, err := client.New(node, m[1]).CreateWebsite(context.Background(), client.WebsiteCreate{Domain: domain, Plan: "10k"})
+	if err != nil {
+		t.Fatalf("register: %v", err)
 	}
-	return m[1], w.body["server_key"].(string)
+	return m[1], w.ServerKey
 }
 
 // decide asks node's forward-auth about a request from ip and returns the
@@ -100,16 +103,12 @@ func waitDeny(t *testing.T, node, serverKey, ip string, start time.Time) time.Du
 
 func putSettings(t *testing.T, node, key, domain, body string) {
 	t.Helper()
-	req, _ := http.NewRequest("PUT", node+"/v1/websites/"+domain+"/settings", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	var st client.Settings
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("PUT settings on %s: %d", node, resp.StatusCode)
+	if _, err := client.New(node, key).PutSettings(context.Background(), domain, st); err != nil {
+		t.Fatalf("PUT settings on %s: %v", node, err)
 	}
 }
 

@@ -135,6 +135,11 @@ func schemas() map[string]any {
 			}, "name", "requests", "period")},
 			"allow": map[string]any{"type": "array", "items": str, "description": "IPs/CIDRs always granted."},
 			"deny":  map[string]any{"type": "array", "items": str, "description": "IPs/CIDRs always denied."},
+			"challenge": obj(map[string]any{
+				"difficulty": map[string]any{"type": "integer", "description": "Proof-of-work difficulty in bits, 8 to 24 (default 16)."},
+				"lifetime":   map[string]any{"type": "string", "description": "How long a solved challenge clears the browser, Go duration 1m to 720h (default 24h)."},
+				"nojs_delay": map[string]any{"type": "integer", "description": "1 to 30: browsers without JavaScript pass after waiting that many seconds on a self-refreshing page; 0 (default) refuses them."},
+			}),
 		}),
 		"Event": obj(map[string]any{"id": intg, "at": str, "ip": str, "method": str, "host": str, "path": str, "query": str, "user_agent": str, "referrer": str,
 			"action": str, "category": str, "source": map[string]any{"enum": []string{"list", "rule", "category", "rate_limit"}},
@@ -147,7 +152,12 @@ func schemas() map[string]any {
 			"embed_origins": map[string]any{"type": "array", "items": str}}),
 		"LoginLink": obj(map[string]any{"url": str, "expires_at": str}),
 		"UserAPIConfig": obj(map[string]any{"basic": map[string]any{"type": "boolean"}, "jwt": map[string]any{"type": "boolean"}, "rate_requests": intg,
-			"rate_period": str, "log": map[string]any{"type": "boolean"}, "routes": map[string]any{"type": "object"}}),
+			"rate_period": str, "log": map[string]any{"type": "boolean"},
+			"routes": map[string]any{"type": "object", "description": "Your changes, by route id.", "additionalProperties": obj(map[string]any{
+				"disabled": map[string]any{"type": "boolean"}, "alias": str, "name": str, "category": str, "description": str})}}),
+		"UserAPIState": obj(map[string]any{"config": map[string]any{"$ref": "#/components/schemas/UserAPIConfig"},
+			"routes": map[string]any{"type": "array", "description": "Every route (GET only), for your changes' ids.", "items": obj(map[string]any{
+				"id": str, "method": str, "path": str, "name": str, "category": str})}}),
 		"UserAPILogEntry": obj(map[string]any{"id": intg, "user": intg, "at": str, "method": str, "route": str, "path": str, "status": intg, "source_ip": str, "request": str, "response": str}),
 		"UserAPILog":      page("UserAPILogEntry"),
 		"EmailTemplate":   obj(map[string]any{"kind": str, "subject": str, "body": str, "updated_at": str, "custom": map[string]any{"type": "boolean"}}),
