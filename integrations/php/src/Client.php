@@ -1,0 +1,388 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Palisade;
+
+/**
+ * Client for Palisade's partner API: the BotGuard-compatible routes
+ * (/website, /user) and the native /v1 API. Results are the API's JSON
+ * objects as arrays; errors are ApiException. Needs PHP 8.1+ and nothing
+ * beyond the json extension (curl is used when loaded).
+ *
+ *     $p = new \Palisade\Client('https://shield.example.net', getenv('PALISADE_API_KEY'));
+ *     $site = $p->createWebsite('shop.example.com', user: 42, plan: '10k', idempotencyKey: 'order-1234');
+ *
+ * Every method names its operation of /openapi.json (@operation); a test
+ * checks the two cannot drift apart.
+ */
+final class Client
+{
+    private string $baseUrl;
+
+    public function __construct(
+        string $baseUrl,
+        private string $apiKey,
+        private int $timeout = 30,
+        private string $userAgent = 'palisade-php-client',
+    ) {
+        $this->baseUrl = rtrim($baseUrl, '/');
+    }
+
+    // ---- BotGuard-compatible routes ----
+
+    /** @operation GET /website */
+    public function websites(): array
+    {
+        return $this->call('GET', '/website');
+    }
+
+    /** @operation POST /website */
+    public function createWebsite(string $domain, ?int $user = null, ?string $plan = null, ?string $idempotencyKey = null): array
+    {
+        return $this->call('POST', '/website', body: self::clean(['domain' => $domain, 'user' => $user, 'plan' => $plan]), idempotencyKey: $idempotencyKey);
+    }
+
+    /** @operation GET /website/{domain} */
+    public function website(string $domain): array
+    {
+        return $this->call('GET', '/website/' . rawurlencode($domain));
+    }
+
+    /** Pauses ("paused") or resumes ("online") a website. @operation PUT /website/{domain} */
+    public function setWebsiteStatus(string $domain, string $status, ?string $ifMatch = null): array
+    {
+        return $this->call('PUT', '/website/' . rawurlencode($domain), body: ['status' => $status], ifMatch: $ifMatch);
+    }
+
+    /** Deregisters a website (final; nothing refunded). @operation DELETE /website/{domain} */
+    public function deleteWebsite(string $domain): array
+    {
+        return $this->call('DELETE', '/website/' . rawurlencode($domain));
+    }
+
+    /** Subaccounts, or the one with $email. @operation GET /user */
+    public function findUsers(?string $email = null): array
+    {
+        return $this->call('GET', '/user', self::clean(['email' => $email]));
+    }
+
+    /** @operation POST /user */
+    public function createUserCompat(array $user, ?string $idempotencyKey = null): array
+    {
+        return $this->call('POST', '/user', body: $user, idempotencyKey: $idempotencyKey);
+    }
+
+    /** @operation DELETE /user/{id} */
+    public function deleteUserCompat(int $id): array
+    {
+        return $this->call('DELETE', '/user/' . $id);
+    }
+
+    // ---- /v1 ----
+
+    /** @operation GET /v1/plans */
+    public function plans(): array
+    {
+        return $this->call('GET', '/v1/plans')['data'];
+    }
+
+    /** One page: ['data' => [...], 'next_cursor' => ?string]. @operation GET /v1/websites */
+    public function listWebsites(array $filter = []): array
+    {
+        return $this->call('GET', '/v1/websites', $filter);
+    }
+
+    /** @operation POST /v1/websites */
+    public function registerWebsite(string $domain, ?int $user = null, ?string $plan = null, ?string $idempotencyKey = null): array
+    {
+        return $this->call('POST', '/v1/websites', body: self::clean(['domain' => $domain, 'user' => $user, 'plan' => $plan]), idempotencyKey: $idempotencyKey);
+    }
+
+    /** @operation GET /v1/websites/{domain} */
+    public function getWebsite(string $domain): array
+    {
+        return $this->call('GET', '/v1/websites/' . rawurlencode($domain));
+    }
+
+    /** $changes: status (paused, online) and/or user. @operation PATCH /v1/websites/{domain} */
+    public function updateWebsite(string $domain, array $changes, ?string $ifMatch = null): array
+    {
+        return $this->call('PATCH', '/v1/websites/' . rawurlencode($domain), body: $changes, ifMatch: $ifMatch);
+    }
+
+    /** @operation DELETE /v1/websites/{domain} */
+    public function deregisterWebsite(string $domain, ?string $ifMatch = null): array
+    {
+        return $this->call('DELETE', '/v1/websites/' . rawurlencode($domain), ifMatch: $ifMatch);
+    }
+
+    /** Upgrades are charged pro rata; a downgrade is "forbidden" unless allowed. @operation POST /v1/websites/{domain}/plan */
+    public function changePlan(string $domain, string $plan, ?string $idempotencyKey = null): array
+    {
+        return $this->call('POST', '/v1/websites/' . rawurlencode($domain) . '/plan', body: ['plan' => $plan], idempotencyKey: $idempotencyKey);
+    }
+
+    /** @operation POST /v1/websites/{domain}/renew */
+    public function renew(string $domain, int $months = 1, ?string $idempotencyKey = null): array
+    {
+        return $this->call('POST', '/v1/websites/' . rawurlencode($domain) . '/renew', body: ['months' => $months], idempotencyKey: $idempotencyKey);
+    }
+
+    /** @operation GET /v1/websites/{domain}/settings */
+    public function settings(string $domain): array
+    {
+        return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/settings');
+    }
+
+    /** @operation PUT /v1/websites/{domain}/settings */
+    public function putSettings(string $domain, array $settings, ?string $ifMatch = null): array
+    {
+        return $this->call('PUT', '/v1/websites/' . rawurlencode($domain) . '/settings', body: (object) $settings, ifMatch: $ifMatch);
+    }
+
+    /** $filter: from, to, action, ip, rule, limit, cursor. @operation GET /v1/websites/{domain}/events */
+    public function events(string $domain, array $filter = []): array
+    {
+        return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/events', $filter);
+    }
+
+    /** $filter: period (minute, hour, day), from, to. @operation GET /v1/websites/{domain}/stats */
+    public function stats(string $domain, array $filter = []): array
+    {
+        return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/stats', $filter);
+    }
+
+    /** @operation GET /v1/lists */
+    public function lists(): array
+    {
+        return $this->call('GET', '/v1/lists');
+    }
+
+    /** @operation PUT /v1/lists */
+    public function putLists(array $allow, array $deny): array
+    {
+        return $this->call('PUT', '/v1/lists', body: ['allow' => array_values($allow), 'deny' => array_values($deny)]);
+    }
+
+    /** @operation GET /v1/users */
+    public function listUsers(array $filter = []): array
+    {
+        return $this->call('GET', '/v1/users', $filter);
+    }
+
+    /** The answer holds the subaccount's API key, once. @operation POST /v1/users */
+    public function createUser(array $user, ?string $idempotencyKey = null): array
+    {
+        return $this->call('POST', '/v1/users', body: $user, idempotencyKey: $idempotencyKey);
+    }
+
+    /** @operation GET /v1/users/{id} */
+    public function getUser(int $id): array
+    {
+        return $this->call('GET', '/v1/users/' . $id);
+    }
+
+    /** @operation DELETE /v1/users/{id} */
+    public function deleteUser(int $id): void
+    {
+        $this->call('DELETE', '/v1/users/' . $id);
+    }
+
+    /** @operation GET /v1/credit */
+    public function credit(): array
+    {
+        return $this->call('GET', '/v1/credit');
+    }
+
+    /** @operation GET /v1/credit/ledger */
+    public function ledger(array $page = []): array
+    {
+        return $this->call('GET', '/v1/credit/ledger', $page);
+    }
+
+    /** @operation GET /v1/emails */
+    public function emails(array $filter = []): array
+    {
+        return $this->call('GET', '/v1/emails', $filter);
+    }
+
+    /** @operation POST /v1/emails/{id}/sent */
+    public function markEmailSent(int $id): array
+    {
+        return $this->call('POST', '/v1/emails/' . $id . '/sent');
+    }
+
+    /** @operation GET /v1/email-templates */
+    public function emailTemplates(): array
+    {
+        return $this->call('GET', '/v1/email-templates')['data'];
+    }
+
+    /** @operation PUT /v1/email-templates/{kind} */
+    public function putEmailTemplate(string $kind, string $subject, string $body): array
+    {
+        return $this->call('PUT', '/v1/email-templates/' . rawurlencode($kind), body: ['subject' => $subject, 'body' => $body]);
+    }
+
+    /** @operation GET /v1/branding */
+    public function branding(): array
+    {
+        return $this->call('GET', '/v1/branding');
+    }
+
+    /** @operation PUT /v1/branding */
+    public function putBranding(array $branding): array
+    {
+        return $this->call('PUT', '/v1/branding', body: $branding);
+    }
+
+    /** A single-use sign-in link to the website's pages (five minutes). @operation POST /v1/websites/{domain}/login-link */
+    public function websiteLoginLink(string $domain): array
+    {
+        return $this->call('POST', '/v1/websites/' . rawurlencode($domain) . '/login-link');
+    }
+
+    /** @operation POST /v1/users/{id}/login-link */
+    public function userLoginLink(int $id): array
+    {
+        return $this->call('POST', '/v1/users/' . $id . '/login-link');
+    }
+
+    /** ['config' => [...], 'routes' => [...]]. @operation GET /v1/userapi */
+    public function userApi(): array
+    {
+        return $this->call('GET', '/v1/userapi');
+    }
+
+    /** @operation PUT /v1/userapi */
+    public function putUserApi(array $config): array
+    {
+        return $this->call('PUT', '/v1/userapi', body: $config);
+    }
+
+    /** @operation GET /v1/userapi/log */
+    public function userApiLog(array $page = []): array
+    {
+        return $this->call('GET', '/v1/userapi/log', $page);
+    }
+
+    /** @operation GET /v1/audit */
+    public function audit(array $page = []): array
+    {
+        return $this->call('GET', '/v1/audit', $page);
+    }
+
+    // ---- transport ----
+
+    private static function clean(array $a): array
+    {
+        return array_filter($a, static fn ($v) => $v !== null);
+    }
+
+    /**
+     * Sends one request and returns the decoded answer ([] for none).
+     *
+     * @throws ApiException
+     */
+    public function call(string $method, string $path, array $query = [], array|object|null $body = null, ?string $idempotencyKey = null, ?string $ifMatch = null): array
+    {
+        $url = $this->baseUrl . $path . ($query ? '?' . http_build_query($query) : '');
+        $headers = ['Authorization: Bearer ' . $this->apiKey, 'Accept: application/json', 'User-Agent: ' . $this->userAgent];
+        $payload = null;
+        if ($body !== null) {
+            $payload = json_encode($body, JSON_UNESCAPED_SLASHES | JSON_THROW_ON_ERROR);
+            $headers[] = 'Content-Type: application/json';
+        }
+        if ($idempotencyKey !== null && $idempotencyKey !== '') {
+            $headers[] = 'Idempotency-Key: ' . $idempotencyKey;
+        }
+        if ($ifMatch !== null && $ifMatch !== '') {
+            $headers[] = 'If-Match: ' . $ifMatch;
+        }
+        [$status, $respHeaders, $raw] = extension_loaded('curl')
+            ? $this->sendCurl($method, $url, $headers, $payload)
+            : $this->sendStream($method, $url, $headers, $payload);
+        $data = $raw === '' ? [] : json_decode($raw, true);
+        if ($status >= 300) {
+            $retry = (int) ($respHeaders['retry-after'] ?? 0);
+            if (is_array($data) && isset($data['message'])) {
+                throw new ApiException((string) $data['message'], $status, (string) ($data['code'] ?? 'internal'),
+                    (string) ($data['field'] ?? ''), (array) ($data['errors'] ?? []), $retry);
+            }
+            throw new ApiException("Palisade answered HTTP $status to $method $path", $status, 'internal', retryAfter: $retry);
+        }
+        if (!is_array($data)) {
+            throw new ApiException("Palisade's answer to $method $path is not JSON", $status, 'internal');
+        }
+        return $data;
+    }
+
+    private function unreachable(string $method, string $url, string $why): ApiException
+    {
+        return new ApiException("Palisade cannot be reached at {$this->baseUrl} ($method " . parse_url($url, PHP_URL_PATH) . "): $why", 0, 'unreachable');
+    }
+
+    /** @return array{int, array<string,string>, string} */
+    private function sendCurl(string $method, string $url, array $headers, ?string $payload): array
+    {
+        $respHeaders = [];
+        $ch = curl_init($url);
+        curl_setopt_array($ch, [
+            CURLOPT_CUSTOMREQUEST => $method,
+            CURLOPT_HTTPHEADER => $headers,
+            CURLOPT_RETURNTRANSFER => true,
+            CURLOPT_TIMEOUT => $this->timeout,
+            CURLOPT_CONNECTTIMEOUT => min(10, $this->timeout),
+            CURLOPT_HEADERFUNCTION => static function ($ch, string $line) use (&$respHeaders): int {
+                $parts = explode(':', $line, 2);
+                if (count($parts) === 2) {
+                    $respHeaders[strtolower(trim($parts[0]))] = trim($parts[1]);
+                }
+                return strlen($line);
+            },
+        ]);
+        if ($payload !== null) {
+            curl_setopt($ch, CURLOPT_POSTFIELDS, $payload);
+        }
+        $raw = curl_exec($ch);
+        if ($raw === false) {
+            $err = curl_error($ch);
+            curl_close($ch);
+            throw $this->unreachable($method, $url, $err);
+        }
+        $status = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
+        curl_close($ch);
+        return [$status, $respHeaders, (string) $raw];
+    }
+
+    /** @return array{int, array<string,string>, string} */
+    private function sendStream(string $method, string $url, array $headers, ?string $payload): array
+    {
+        $ctx = stream_context_create(['http' => [
+            'method' => $method,
+            'header' => implode("\r\n", $headers),
+            'content' => $payload ?? '',
+            'timeout' => $this->timeout,
+            'ignore_errors' => true,
+        ]]);
+        $raw = @file_get_contents($url, false, $ctx);
+        $lines = $http_response_header ?? [];
+        if ($raw === false || !$lines) {
+            $err = error_get_last()['message'] ?? 'no answer';
+            throw $this->unreachable($method, $url, $err);
+        }
+        $status = 0;
+        $respHeaders = [];
+        foreach ($lines as $line) {
+            if (preg_match('#^HTTP/\S+\s+(\d{3})#', $line, $m)) {
+                $status = (int) $m[1];
+                $respHeaders = [];
+            } elseif (str_contains($line, ':')) {
+                [$k, $v] = explode(':', $line, 2);
+                $respHeaders[strtolower(trim($k))] = trim($v);
+            }
+        }
+        return [$status, $respHeaders, (string) $raw];
+    }
+}
