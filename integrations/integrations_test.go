@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/palisadehq/palisade/client"
+	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
@@ -229,6 +230,17 @@ func TestWHMCSModule(t *testing.T) {
 		t.Fatal("the website survived TerminateAccount")
 	}
 	ok("TerminateAccount", params) // already terminated
+	// A domain another partner registered is a readable conflict.
+	_, otherKey, err := pal.Service.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "Other Hosting"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.New(pal.URL, otherKey).CreateWebsite(ctx, client.WebsiteCreate{Domain: "taken.example.com", Plan: "Free"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := call("CreateAccount", with(map[string]any{"serviceid": 103, "domain": "taken.example.com"})); r.Result == "success" || !strings.Contains(r.Result.(string), "taken.example.com") {
+		t.Fatalf("a domain registered by another partner: %v", r.Result)
+	}
 
 	// Failures are readable strings.
 	if r := call("CreateAccount", with(map[string]any{"serverpassword": "pk_wrong", "domain": "x.example.com"})); !strings.Contains(r.Result.(string), "refused the API key") {

@@ -168,7 +168,11 @@ function palisade_CreateAccount(array $params)
             if (!$e->is('conflict')) {
                 throw $e;
             }
-            $site = $c->getWebsite($domain);
+            try {
+                $site = $c->getWebsite($domain);
+            } catch (ApiException $notOurs) {
+                throw $e; // registered elsewhere: say so, not "not found"
+            }
         }
         if (($params['configoption2'] ?? '') === 'monitor') {
             $c->putSettings($domain, array_merge($c->settings($domain)['settings'] ?? [], ['mode' => 'monitor']));
