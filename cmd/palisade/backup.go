@@ -7,21 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/palisadehq/palisade/internal/store"
 )
 
 // sqlitePath is the SQLite file the store flags name ("" for PostgreSQL).
-func (s *storeFlags) sqlitePath() string {
-	switch {
-	case strings.HasPrefix(s.databaseURL, "postgres://"), strings.HasPrefix(s.databaseURL, "postgresql://"):
-		return ""
-	case s.databaseURL == "":
-		return filepath.Join(s.dataDir, "palisade.db")
-	}
-	return strings.TrimPrefix(strings.TrimPrefix(s.databaseURL, "sqlite://"), "sqlite:")
-}
+func (s *storeFlags) sqlitePath() string { return store.SQLitePath(s.databaseURL, s.dataDir) }
 
 func cmdBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("backup", "backup --out FILE [--data-dir DIR]", stderr)

@@ -51,14 +51,22 @@ type dialect interface {
 // "postgresql://..." for PostgreSQL, anything else ("", "sqlite:PATH" or a
 // path) for SQLite at that path (default dataDir/palisade.db).
 func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	if path := SQLitePath(databaseURL, dataDir); path != "" {
+		return OpenSQLite(ctx, path)
+	}
+	return OpenPostgres(ctx, databaseURL)
+}
+
+// SQLitePath is the SQLite file databaseURL names (see Open), or "" for a
+// PostgreSQL URL.
+func SQLitePath(databaseURL, dataDir string) string {
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		return OpenPostgres(ctx, databaseURL)
+		return ""
 	case databaseURL == "":
-		return OpenSQLite(ctx, dataDir+"/palisade.db")
-	default:
-		return OpenSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "sqlite:"))
+		return dataDir + "/palisade.db"
 	}
+	return strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "sqlite:")
 }
 
 // Name says which engine this is: "sqlite" or "postgres".
