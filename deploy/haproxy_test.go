@@ -85,23 +85,7 @@ func TestHAProxySPOE(t *testing.T) {
 
 	get := webGetter(port)
 	get.waitUp(t, "open.example.com", "HAProxy")
-	for _, host := range []string{"open.example.com", "closed.example.com"} {
-		if code, body, _ := get(host, "/page", chromeUA); code != 200 || body != "hello from "+host+"/page" {
-			t.Fatalf("%s, browser: %d %q", host, code, body)
-		}
-		if code, body, _ := get(host, "/", "sqlmap/1.7.2#stable"); code != 403 || strings.Contains(body, "hello") || !strings.Contains(body, "security_issues") {
-			t.Fatalf("%s, bad bot: %d %q", host, code, body)
-		}
-		if code, body, _ := get(host, "/", "curl/8.5.0"); code != 403 || !strings.Contains(body, "Checking your browser") {
-			t.Fatalf("%s, challenge: %d %q", host, code, body)
-		}
-		if code, body, _ := get(host, "/_palisade/worker.js", chromeUA); code != 200 || !strings.Contains(body, "postMessage") {
-			t.Fatalf("%s, challenge script through HAProxy: %d %.80q", host, code, body)
-		}
-	}
-	if code, _, h := get("open.example.com", "/old", chromeUA); code != 302 || h.Get("Location") != "https://moved.example.test/" {
-		t.Fatalf("redirect: %d %v", code, h)
-	}
+	get.checkVerdicts(t, "HAProxy", "/page", func(host string) string { return "hello from " + host + "/page" }, "open.example.com", "closed.example.com")
 
 	stopAgent()
 	pal.Stop()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +59,30 @@ func (get getter) waitCode(t *testing.T, host, path, ua string, want int, what s
 			t.Fatalf("%s: %d, want %d", what, code, want)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkVerdicts asks server for each host of a site as a browser (path
+// must answer 200 with body(host)), a bad bot (denied with Palisade's
+// page), curl (challenged) and the challenge's worker script, then follows
+// open.example.com's redirect rule for /old.
+func (get getter) checkVerdicts(t *testing.T, server, path string, body func(host string) string, hosts ...string) {
+	t.Helper()
+	for _, host := range hosts {
+		if code, b, _ := get(host, path, chromeUA); code != 200 || b != body(host) {
+			t.Fatalf("%s, browser: %d %q", host, code, b)
+		}
+		if code, b, _ := get(host, "/", "sqlmap/1.7.2#stable"); code != 403 || strings.Contains(b, "hello") || !strings.Contains(b, "security_issues") {
+			t.Fatalf("%s, bad bot: %d %q", host, code, b)
+		}
+		if code, b, _ := get(host, "/", "curl/8.5.0"); code != 403 || !strings.Contains(b, "Checking your browser") {
+			t.Fatalf("%s, challenge: %d %q", host, code, b)
+		}
+		if code, b, _ := get(host, "/_palisade/worker.js", chromeUA); code != 200 || !strings.Contains(b, "postMessage") {
+			t.Fatalf("%s, challenge script through %s: %d %.80q", host, server, code, b)
+		}
+	}
+	if code, _, h := get("open.example.com", "/old", chromeUA); code != 302 || h.Get("Location") != "https://moved.example.test/" {
+		t.Fatalf("redirect: %d %v", code, h)
 	}
 }
