@@ -21,12 +21,19 @@ import (
 // or fails it under CI=true, where PostgreSQL is required.
 func PostgresURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv("PALISADE_TEST_POSTGRES_URL")
+	return requiredURL(tb, "PALISADE_TEST_POSTGRES_URL", "PostgreSQL", "postgres://postgres@127.0.0.1:5432/test")
+}
+
+// requiredURL reads a test service's URL from env; without it the test is
+// skipped with how to set it, or failed under CI=true.
+func requiredURL(tb testing.TB, env, service, example string) string {
+	tb.Helper()
+	u := os.Getenv(env)
 	if u == "" {
 		if os.Getenv("CI") == "true" {
-			tb.Fatal("PALISADE_TEST_POSTGRES_URL is not set; CI must test PostgreSQL (see .ci/run)")
+			tb.Fatalf("%s is not set; CI must test %s (see .ci/run)", env, service)
 		}
-		tb.Skip("PostgreSQL tests skipped: set PALISADE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run them")
+		tb.Skipf("%s tests skipped: set %s=%s to run them", service, env, example)
 	}
 	return u
 }
@@ -101,12 +108,5 @@ func Query(tb testing.TB, db *store.DB, q string, args ...any) ([]string, error)
 // required.
 func RedisURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv("PALISADE_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("PALISADE_TEST_REDIS_URL is not set; CI must test Redis (see .ci/run)")
-		}
-		tb.Skip("Redis tests skipped: set PALISADE_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run them")
-	}
-	return u
+	return requiredURL(tb, "PALISADE_TEST_REDIS_URL", "Redis", "redis://127.0.0.1:6379/0")
 }
