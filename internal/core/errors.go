@@ -21,8 +21,17 @@ const (
 	// EUNAVAILABLE: the store does not answer or is full; nothing was
 	// changed, and the call may be retried.
 	EUNAVAILABLE = "unavailable"
-	EINTERNAL    = "internal"
+	// EUNKNOWN: the store lost the connection while committing, so the
+	// change may or may not have been applied. The caller must read the
+	// resource before retrying (a blind retry could charge twice).
+	EUNKNOWN  = "outcome_unknown"
+	EINTERNAL = "internal"
 )
+
+// Codes lists every error code, in a stable order; each adapter's error
+// table must map all of them (a test feeds every one to every adapter).
+var Codes = []string{EINVALID, ENOTFOUND, ECONFLICT, EUNAUTHORIZED, EFORBIDDEN, EPAYMENTREQUIRED,
+	EPRECONDITION, ERATELIMITED, EUNAVAILABLE, EUNKNOWN, EINTERNAL}
 
 // Error is a domain error with a code and a message that is safe to show to the
 // caller. Field, when set, names the input field the message is about.
