@@ -106,19 +106,10 @@ func (s *Service) DeleteAccount(ctx context.Context, c Caller, id int64) (int, e
 }
 
 // RenewUntil renews a website so that it expires on the given date, which
-// must be a whole number of months after its current expiry date.
+// must be a whole number of months after its current expiry date, counted on
+// the term's anniversary day (2027-01-31 → 2027-02-28 → 2027-03-31).
 func (s *Service) RenewUntil(ctx context.Context, c Caller, domain string, until time.Time) (Website, error) {
-	w, err := s.Website(ctx, c, domain)
-	if err != nil {
-		return Website{}, err
-	}
-	cur := w.ExpiresAt.UTC()
-	y, m, d := until.Date()
-	if d != cur.Day() || !until.After(cur) {
-		return Website{}, FieldError("renewal_date", "renewal_date must be a whole number of months after the current expiry %s (such as %s)", cur.Format("2006-01-02"), cur.AddDate(0, 1, 0).Format("2006-01-02"))
-	}
-	months := (y-cur.Year())*12 + int(m-cur.Month())
-	w, _, err = s.Renew(ctx, c, domain, months, Match{WebsiteID: w.ID, Version: w.Version}, Idem{})
+	w, _, err := s.modifyWebsite(ctx, c, domain, WebsiteChange{RenewUntil: until}, Match{}, Idem{}, "website.renew")
 	return w, err
 }
 
@@ -160,9 +151,8 @@ func (s *Service) chargeAddon(ctx context.Context, tx Tx, c Caller, w Website, u
 	if err != nil {
 		return err
 	}
-	left := w.ExpiresAt.Sub(now)
-	charge := ProRata(s.addonUnitPrice()*Cents(units), int64(left/time.Second), int64(billingMonth/time.Second))
-	reason := fmt.Sprintf("%s on %s: %d × %d extra requests a month for the %s left of the period", what, w.Domain, units, AddonUnitRequests, roundDays(left))
+	charge := TermCharge(s.addonUnitPrice()*Cents(units), now, w.ExpiresAt, w.BillingDay)
+	reason := fmt.Sprintf("%s on %s: %d × %d extra requests a month for the %s left of the term", what, w.Domain, units, AddonUnitRequests, termText(now, w.ExpiresAt, w.BillingDay))
 	return s.post(ctx, tx, &p, c, now, -charge, LedgerCharge, reason, w.ID)
 }
 

@@ -33,6 +33,16 @@ const (
 var Codes = []string{EINVALID, ENOTFOUND, ECONFLICT, EUNAUTHORIZED, EFORBIDDEN, EPAYMENTREQUIRED,
 	EPRECONDITION, ERATELIMITED, EUNAVAILABLE, EUNKNOWN, EINTERNAL}
 
+// Sentinel causes: a core *Error carries one of these as its Cause when a
+// protocol words that refusal its own way (GP's "Downgrade not allowed."), so
+// adapters test errors.Is(err, core.ErrDowngradeNotAllowed) and never match
+// message text.
+var (
+	ErrDowngradeNotAllowed = errors.New("downgrade not allowed")
+	ErrWebsitePaused       = errors.New("website is paused")
+	ErrOutcomeUnknown      = errors.New("commit outcome unknown")
+)
+
 // Error is a domain error with a code and a message that is safe to show to the
 // caller. Field, when set, names the input field the message is about.
 type Error struct {

@@ -160,9 +160,12 @@ type Website struct {
 	UpdatedAt       time.Time
 	RenewedAt       time.Time
 	ExpiresAt       time.Time
-	FirstSeenAt     *time.Time
-	PausedAt        *time.Time
-	DeletedAt       *time.Time
+	// BillingDay is the anniversary day of the term (1..31): renewals end
+	// on it, clamped to short months (AddMonths). 0: ExpiresAt's day.
+	BillingDay  int
+	FirstSeenAt *time.Time
+	PausedAt    *time.Time
+	DeletedAt   *time.Time
 }
 
 // LedgerEntry is one append-only change to a partner's credit.

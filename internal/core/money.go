@@ -3,7 +3,6 @@ package core
 import (
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
 )
@@ -65,20 +64,4 @@ func ParseCents(s string) (Cents, error) {
 		v = -v
 	}
 	return Cents(v), nil
-}
-
-// ProRata returns amount*num/den rounded half up, computed without overflow.
-// It is used to charge an upgrade for the remaining part of a period.
-func ProRata(amount Cents, num, den int64) Cents {
-	if den <= 0 || num <= 0 || amount == 0 {
-		return 0
-	}
-	if num > den {
-		num = den
-	}
-	p := new(big.Int).Mul(big.NewInt(int64(amount)), big.NewInt(num))
-	p.Mul(p, big.NewInt(2))
-	p.Add(p, big.NewInt(den))
-	p.Quo(p, new(big.Int).Mul(big.NewInt(den), big.NewInt(2)))
-	return Cents(p.Int64())
 }

@@ -21,24 +21,3 @@ func TestParseCents(t *testing.T) {
 		}
 	}
 }
-
-func TestProRata(t *testing.T) {
-	cases := []struct {
-		amount   Cents
-		num, den int64
-		want     Cents
-	}{
-		{1000, 1, 2, 500},
-		{1000, 1, 3, 333},
-		{1000, 2, 3, 667},
-		{1000, 0, 3, 0},
-		{1000, 5, 3, 1000},
-		{1, 1, 2, 1}, // half rounds up
-		{999, 15, 30, 500},
-	}
-	for _, c := range cases {
-		if got := ProRata(c.amount, c.num, c.den); got != c.want {
-			t.Errorf("ProRata(%v, %d, %d) = %v; want %v", c.amount, c.num, c.den, got, c.want)
-		}
-	}
-}

@@ -131,7 +131,7 @@ func (s *Service) createWebsiteTx(ctx context.Context, tx Tx, c Caller, now time
 		PartnerID: c.PartnerID, SubaccountID: subaccountID, Domain: domain,
 		PlanID: plan.ID, Plan: plan, Status: StatusSetup,
 		ServerKey: key, ServerKeyHash: secret.Hash(key), ServerKeySealed: sealed,
-		Version: 1, CreatedAt: now, UpdatedAt: now, RenewedAt: now, ExpiresAt: now.AddDate(0, 1, 0),
+		Version: 1, CreatedAt: now, UpdatedAt: now, RenewedAt: now, ExpiresAt: AddMonths(now, 1, now.Day()), BillingDay: now.Day(),
 	}
 	if err := tx.InsertWebsite(ctx, &w); err != nil {
 		return Website{}, err
@@ -221,7 +221,11 @@ func (s *Service) mutateWebsite(ctx context.Context, tx Tx, c Caller, domain str
 	if err := s.audit(ctx, tx, c, now, "website", domain, action, old, websiteState(w)); err != nil {
 		return Website{}, err
 	}
-	if kind := actionEmails[action]; kind != "" {
+	for _, a := range strings.Split(action, "+") {
+		kind := actionEmails[a]
+		if kind == "" {
+			continue
+		}
 		p, err := tx.Partner(ctx, c.PartnerID, false)
 		if err != nil {
 			return Website{}, err
@@ -233,69 +237,231 @@ func (s *Service) mutateWebsite(ctx context.Context, tx Tx, c Caller, domain str
 	return w, nil
 }
 
-// actionEmails names the email each website change queues.
+// actionEmails names the email each website change queues; an action of
+// several changes ("change_plan+renew") queues each one's.
 var actionEmails = map[string]string{"pause": EmailSuspended, "resume": EmailResumed, "renew": EmailRenewed, "delete": EmailDeleted}
+
+// WebsiteChange is every change one protocol call makes to a website.
+// ModifyWebsite applies all of them in one transaction, or none of them.
+// Zero fields are left alone.
+type WebsiteChange struct {
+	Status       *string // "paused" (suspend) or "online" (resume)
+	SubaccountID *int64  // 0 detaches the website from its subaccount
+	Plan         string  // another plan: an upgrade is charged for the rest of the term
+	RenewMonths  int     // extend the term by this many months, charged
+	// RenewUntil asks for the term to end on this date, which must be a
+	// whole number of months (1..MaxRenewMonths) after the current expiry,
+	// counted on the term's anniversary day (XML renewal_date).
+	RenewUntil time.Time
+}
+
+func (ch WebsiteChange) validate() error {
+	if ch.Status != nil {
+		switch *ch.Status {
+		case StatusPaused, StatusOnline:
+		default:
+			return FieldError("status", "status must be \"paused\" (suspend) or \"online\" (resume), not %q", *ch.Status)
+		}
+	}
+	if ch.SubaccountID != nil && *ch.SubaccountID < 0 {
+		return FieldError("user", "user must be a subaccount id")
+	}
+	if ch.RenewMonths != 0 && (ch.RenewMonths < 1 || ch.RenewMonths > MaxRenewMonths) {
+		return FieldError("months", "months must be between 1 and %d", MaxRenewMonths)
+	}
+	if ch.RenewMonths != 0 && !ch.RenewUntil.IsZero() {
+		return FieldError("months", "send either months or a renewal date, not both")
+	}
+	return nil
+}
+
+// actions names what a change does, for the audit log and the emails it
+// queues: "pause", "resume", "change_plan", "renew", "update", or several
+// joined by "+".
+func (ch WebsiteChange) actions() string {
+	var a []string
+	if ch.Status != nil {
+		a = append(a, map[string]string{StatusPaused: "pause", StatusOnline: "resume"}[*ch.Status])
+	}
+	if ch.Plan != "" {
+		a = append(a, "change_plan")
+	}
+	if ch.RenewMonths != 0 || !ch.RenewUntil.IsZero() {
+		a = append(a, "renew")
+	}
+	if ch.SubaccountID != nil {
+		a = append(a, "update")
+	}
+	if len(a) == 0 {
+		return "update"
+	}
+	return strings.Join(a, "+")
+}
+
+// ModifyWebsite applies every change of one protocol call to a website in
+// one transaction: either all of them happen (with their charges, audit
+// entries and emails) or none does. The order within the call is fixed:
+// resume, plan change, renewal, subaccount, pause; so "resume and upgrade"
+// works on a paused website, and "upgrade and suspend" upgrades it first.
+// A paused website cannot change plan unless the same call resumes it.
+func (s *Service) ModifyWebsite(ctx context.Context, c Caller, domain string, ch WebsiteChange, ifMatch Match, idem Idem) (Website, bool, error) {
+	return s.modifyWebsite(ctx, c, domain, ch, ifMatch, idem, "website.modify")
+}
+
+func (s *Service) modifyWebsite(ctx context.Context, c Caller, domain string, ch WebsiteChange, ifMatch Match, idem Idem, objType string) (Website, bool, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Website{}, false, err
+	}
+	if err := ch.validate(); err != nil {
+		return Website{}, false, err
+	}
+	var w Website
+	replay := func(tx Tx, id string) error {
+		n, _ := strconv.ParseInt(id, 10, 64)
+		var err error
+		w, err = tx.WebsiteByID(ctx, c.PartnerID, n)
+		return err
+	}
+	replayed, err := s.keyed(ctx, c, idem, objType, func(tx Tx, now time.Time) (string, error) {
+		var err error
+		w, err = s.modifyWebsiteTx(ctx, tx, c, d, ch, ifMatch, now)
+		return strconv.FormatInt(w.ID, 10), err
+	}, replay)
+	if err != nil {
+		return Website{}, false, err
+	}
+	s.notify()
+	return w, replayed, s.openServerKey(&w)
+}
+
+func (s *Service) modifyWebsiteTx(ctx context.Context, tx Tx, c Caller, d string, ch WebsiteChange, ifMatch Match, now time.Time) (Website, error) {
+	var p Partner
+	var plan Plan
+	if ch.Plan != "" || ch.RenewMonths != 0 || !ch.RenewUntil.IsZero() {
+		var err error
+		// Lock the partner first (as every charge does), then the website.
+		if p, err = tx.Partner(ctx, c.PartnerID, true); err != nil {
+			return Website{}, err
+		}
+	}
+	if ch.Plan != "" {
+		var err error
+		if plan, err = s.loadPlan(ctx, tx, ch.Plan); err != nil {
+			return Website{}, err
+		}
+	}
+	return s.mutateWebsite(ctx, tx, c, d, ifMatch, ch.actions(), now, func(w *Website) (bool, error) {
+		changed := false
+		if ch.Status != nil && *ch.Status == StatusOnline && w.Status == StatusPaused {
+			w.Status = StatusSetup
+			if w.FirstSeenAt != nil {
+				w.Status = StatusOnline
+			}
+			w.PausedAt = nil
+			changed = true
+		}
+		if ch.Plan != "" && plan.ID != w.PlanID {
+			if err := s.changePlan(ctx, tx, &p, c, w, plan, now); err != nil {
+				return false, err
+			}
+			changed = true
+		}
+		if ch.RenewMonths != 0 || !ch.RenewUntil.IsZero() {
+			if err := s.renew(ctx, tx, &p, c, w, ch, now); err != nil {
+				return false, err
+			}
+			changed = true
+		}
+		if ch.SubaccountID != nil && *ch.SubaccountID != w.SubaccountID {
+			if err := s.checkSubaccount(ctx, tx, c.PartnerID, *ch.SubaccountID); err != nil {
+				return false, err
+			}
+			w.SubaccountID = *ch.SubaccountID
+			changed = true
+		}
+		if ch.Status != nil && *ch.Status == StatusPaused && w.Status != StatusPaused {
+			w.Status = StatusPaused
+			w.PausedAt = &now
+			changed = true
+		}
+		return changed, nil
+	})
+}
+
+// changePlan moves w to plan, charging an upgrade for the rest of the
+// term (TermCharge). A downgrade is refused unless the operator allowed
+// downgrades for the partner; an allowed downgrade refunds nothing and the
+// cheaper price applies from the next renewal.
+func (s *Service) changePlan(ctx context.Context, tx Tx, p *Partner, c Caller, w *Website, plan Plan, now time.Time) error {
+	if w.Status == StatusPaused {
+		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("website %s is paused; resume it before changing its plan", w.Domain), Cause: ErrWebsitePaused}
+	}
+	old := w.Plan
+	if plan.Rank < old.Rank && !p.AllowDowngrade {
+		return &Error{Code: EFORBIDDEN, Cause: ErrDowngradeNotAllowed,
+			Message: fmt.Sprintf("downgrade from %s to %s is not allowed; ask the operator to allow downgrades", old.Name, plan.Name)}
+	}
+	if plan.Price > old.Price {
+		charge := TermCharge(plan.Price-old.Price, now, w.ExpiresAt, w.BillingDay)
+		reason := fmt.Sprintf("upgrade %s from %s to %s for the %s left of the term", w.Domain, old.Name, plan.Name, termText(now, w.ExpiresAt, w.BillingDay))
+		if err := s.post(ctx, tx, p, c, now, -charge, LedgerCharge, reason, w.ID); err != nil {
+			return err
+		}
+	}
+	w.PlanID, w.Plan = plan.ID, plan
+	return nil
+}
+
+// renew extends w's term by ch.RenewMonths, or to ch.RenewUntil, charging
+// the monthly price (plan and add-ons) for each month. A term that has
+// already ended restarts today, and today becomes its anniversary day.
+func (s *Service) renew(ctx context.Context, tx Tx, p *Partner, c Caller, w *Website, ch WebsiteChange, now time.Time) error {
+	months := ch.RenewMonths
+	from, day := w.ExpiresAt, w.BillingDay
+	if !ch.RenewUntil.IsZero() {
+		n, ok := MonthsBetween(w.ExpiresAt, ch.RenewUntil, day)
+		if !ok || n < 1 || n > MaxRenewMonths {
+			return FieldError("renewal_date", "renewal_date must be a whole number of months (1 to %d) after the current expiry %s, on the anniversary day of the term (such as %s)",
+				MaxRenewMonths, w.ExpiresAt.UTC().Format("2006-01-02"), AddMonths(w.ExpiresAt, 1, day).Format("2006-01-02"))
+		}
+		months = n
+	} else if from.Before(now) {
+		from, day = now, now.Day()
+	}
+	addons, err := tx.Addons(ctx, c.PartnerID, w.ID)
+	if err != nil {
+		return err
+	}
+	monthly, units := w.Plan.Price, int64(0)
+	for _, a := range addons {
+		units += a.Quantity
+	}
+	monthly += s.addonUnitPrice() * Cents(units)
+	price := monthly * Cents(months)
+	reason := fmt.Sprintf("renew %s on plan %s for %d month(s)", w.Domain, w.Plan.Name, months)
+	if units > 0 {
+		reason += fmt.Sprintf(" with %d add-on unit(s)", units)
+	}
+	if err := s.post(ctx, tx, p, c, now, -price, LedgerCharge, reason, w.ID); err != nil {
+		return err
+	}
+	w.ExpiresAt = AddMonths(from, months, day)
+	w.BillingDay = day
+	if w.BillingDay == 0 {
+		w.BillingDay = from.UTC().Day()
+	}
+	w.RenewedAt = now
+	return nil
+}
 
 // UpdateWebsite pauses or resumes a website, or moves it to another of the
 // partner's subaccounts. Resuming a website that never saw traffic puts it
 // back in "setup"; one that has seen traffic goes "online". Asking for the
 // status a website already has succeeds and changes nothing.
 func (s *Service) UpdateWebsite(ctx context.Context, c Caller, domain string, u WebsiteUpdate, ifMatch Match) (Website, error) {
-	d, err := NormalizeDomain(domain)
-	if err != nil {
-		return Website{}, err
-	}
-	if u.Status != nil {
-		switch *u.Status {
-		case StatusPaused, StatusOnline:
-		default:
-			return Website{}, FieldError("status", "status must be \"paused\" (suspend) or \"online\" (resume), not %q", *u.Status)
-		}
-	}
-	if u.SubaccountID != nil && *u.SubaccountID < 0 {
-		return Website{}, FieldError("user", "user must be a subaccount id")
-	}
-	var w Website
-	err = s.store.Update(ctx, func(tx Tx) error {
-		now := s.clock()
-		action := "update"
-		if u.Status != nil && u.SubaccountID == nil {
-			action = map[string]string{StatusPaused: "pause", StatusOnline: "resume"}[*u.Status]
-		}
-		var err error
-		w, err = s.mutateWebsite(ctx, tx, c, d, ifMatch, action, now, func(w *Website) (bool, error) {
-			changed := false
-			if u.SubaccountID != nil && *u.SubaccountID != w.SubaccountID {
-				if err := s.checkSubaccount(ctx, tx, c.PartnerID, *u.SubaccountID); err != nil {
-					return false, err
-				}
-				w.SubaccountID = *u.SubaccountID
-				changed = true
-			}
-			if u.Status != nil {
-				switch {
-				case *u.Status == StatusPaused && w.Status != StatusPaused:
-					w.Status = StatusPaused
-					w.PausedAt = &now
-					changed = true
-				case *u.Status == StatusOnline && w.Status == StatusPaused:
-					w.Status = StatusSetup
-					if w.FirstSeenAt != nil {
-						w.Status = StatusOnline
-					}
-					w.PausedAt = nil
-					changed = true
-				}
-			}
-			return changed, nil
-		})
-		return err
-	})
-	if err != nil {
-		return Website{}, err
-	}
-	s.notify()
-	return w, s.openServerKey(&w)
+	w, _, err := s.modifyWebsite(ctx, c, domain, WebsiteChange{Status: u.Status, SubaccountID: u.SubaccountID}, ifMatch, Idem{}, "website")
+	return w, err
 }
 
 // DeleteWebsite deregisters a website. Deletion is final and frees the domain
@@ -323,72 +489,13 @@ func (s *Service) DeleteWebsite(ctx context.Context, c Caller, domain string, if
 	return w, s.openServerKey(&w)
 }
 
-// ChangePlan moves a website to another plan. An upgrade is charged at once
-// for the time left until expires_at, pro rata at 30 days a month and rounded
-// to the cent. A downgrade is refused unless the operator allowed downgrades
-// for the partner; an allowed downgrade refunds nothing and the cheaper price
-// applies from the next renewal. A paused website must be resumed first.
+// ChangePlan moves a website to another plan (see changePlan for what it
+// costs). A paused website must be resumed first.
 func (s *Service) ChangePlan(ctx context.Context, c Caller, domain, planName string, ifMatch Match, idem Idem) (Website, bool, error) {
-	d, err := NormalizeDomain(domain)
-	if err != nil {
-		return Website{}, false, err
-	}
 	if planName == "" {
 		return Website{}, false, FieldError("plan", "plan is required")
 	}
-	var w Website
-	replay := func(tx Tx, id string) error {
-		n, _ := strconv.ParseInt(id, 10, 64)
-		var err error
-		w, err = tx.WebsiteByID(ctx, c.PartnerID, n)
-		return err
-	}
-	replayed, err := s.keyed(ctx, c, idem, "website.plan", func(tx Tx, now time.Time) (string, error) {
-		p, err := tx.Partner(ctx, c.PartnerID, true)
-		if err != nil {
-			return "", err
-		}
-		plan, err := s.loadPlan(ctx, tx, planName)
-		if err != nil {
-			return "", err
-		}
-		w, err = s.mutateWebsite(ctx, tx, c, d, ifMatch, "change_plan", now, func(w *Website) (bool, error) {
-			if w.Status == StatusPaused {
-				return false, Errorf(ECONFLICT, "website %s is paused; resume it before changing its plan", d)
-			}
-			if plan.ID == w.PlanID {
-				return false, nil
-			}
-			old := w.Plan
-			if plan.Rank < old.Rank && !p.AllowDowngrade {
-				return false, Errorf(EFORBIDDEN, "downgrade from %s to %s is not allowed; ask the operator to allow downgrades", old.Name, plan.Name)
-			}
-			if plan.Price > old.Price {
-				left := w.ExpiresAt.Sub(now)
-				charge := ProRata(plan.Price-old.Price, int64(left/time.Second), int64(billingMonth/time.Second))
-				reason := fmt.Sprintf("upgrade %s from %s to %s for the %s left of the period", d, old.Name, plan.Name, roundDays(left))
-				if err := s.post(ctx, tx, &p, c, now, -charge, LedgerCharge, reason, w.ID); err != nil {
-					return false, err
-				}
-			}
-			w.PlanID, w.Plan = plan.ID, plan
-			return true, nil
-		})
-		return strconv.FormatInt(w.ID, 10), err
-	}, replay)
-	if err != nil {
-		return Website{}, false, err
-	}
-	s.notify()
-	return w, replayed, s.openServerKey(&w)
-}
-
-func roundDays(d time.Duration) string {
-	if d <= 0 {
-		return "0 days"
-	}
-	days := float64(d) / float64(24*time.Hour)
-	return strconv.FormatFloat(days, 'f', 1, 64) + " days"
+	return s.modifyWebsite(ctx, c, domain, WebsiteChange{Plan: planName}, ifMatch, idem, "website.plan")
 }
 
 // MaxRenewMonths bounds one renewal.
@@ -397,58 +504,10 @@ const MaxRenewMonths = 36
 // Renew extends a website by months, charging the plan's price for each. It
 // extends from expires_at, or from now when the website has already expired.
 func (s *Service) Renew(ctx context.Context, c Caller, domain string, months int, ifMatch Match, idem Idem) (Website, bool, error) {
-	d, err := NormalizeDomain(domain)
-	if err != nil {
-		return Website{}, false, err
-	}
 	if months < 1 || months > MaxRenewMonths {
 		return Website{}, false, FieldError("months", "months must be between 1 and %d", MaxRenewMonths)
 	}
-	var w Website
-	replay := func(tx Tx, id string) error {
-		n, _ := strconv.ParseInt(id, 10, 64)
-		var err error
-		w, err = tx.WebsiteByID(ctx, c.PartnerID, n)
-		return err
-	}
-	replayed, err := s.keyed(ctx, c, idem, "website.renew", func(tx Tx, now time.Time) (string, error) {
-		p, err := tx.Partner(ctx, c.PartnerID, true)
-		if err != nil {
-			return "", err
-		}
-		w, err = s.mutateWebsite(ctx, tx, c, d, ifMatch, "renew", now, func(w *Website) (bool, error) {
-			addons, err := tx.Addons(ctx, c.PartnerID, w.ID)
-			if err != nil {
-				return false, err
-			}
-			monthly, units := w.Plan.Price, int64(0)
-			for _, a := range addons {
-				units += a.Quantity
-			}
-			monthly += s.addonUnitPrice() * Cents(units)
-			price := monthly * Cents(months)
-			reason := fmt.Sprintf("renew %s on plan %s for %d month(s)", d, w.Plan.Name, months)
-			if units > 0 {
-				reason += fmt.Sprintf(" with %d add-on unit(s)", units)
-			}
-			if err := s.post(ctx, tx, &p, c, now, -price, LedgerCharge, reason, w.ID); err != nil {
-				return false, err
-			}
-			from := w.ExpiresAt
-			if from.Before(now) {
-				from = now
-			}
-			w.ExpiresAt = from.AddDate(0, months, 0)
-			w.RenewedAt = now
-			return true, nil
-		})
-		return strconv.FormatInt(w.ID, 10), err
-	}, replay)
-	if err != nil {
-		return Website{}, false, err
-	}
-	s.notify()
-	return w, replayed, s.openServerKey(&w)
+	return s.modifyWebsite(ctx, c, domain, WebsiteChange{RenewMonths: months}, ifMatch, idem, "website.renew")
 }
 
 // Match is an optimistic-concurrency precondition: the website's ID and

@@ -326,7 +326,7 @@ func (t *tx) DeleteSubaccount(ctx context.Context, partnerID, id int64, at time.
 // ---- websites ----
 
 const websiteCols = "w.id, w.partner_id, w.subaccount_id, w.domain, w.plan_id, w.status, w.server_key_hash, w.server_key_sealed, w.version, w.settings, " +
-	"w.created_at, w.updated_at, w.renewed_at, w.expires_at, w.first_seen_at, w.paused_at, w.deleted_at, " +
+	"w.created_at, w.updated_at, w.renewed_at, w.expires_at, w.first_seen_at, w.paused_at, w.deleted_at, w.billing_day, " +
 	"p.id, p.name, p.monthly_quota, p.price_cents, p.rank, p.created_at"
 
 const websiteFrom = " FROM websites w JOIN plans p ON p.id = w.plan_id"
@@ -337,7 +337,7 @@ func scanWebsite(row interface{ Scan(...any) error }) (core.Website, error) {
 	var price int64
 	err := row.Scan(&w.ID, &w.PartnerID, &sub, &w.Domain, &w.PlanID, &w.Status, &w.ServerKeyHash, &w.ServerKeySealed, &w.Version, &w.Settings,
 		timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt}, timeCol{&w.RenewedAt}, timeCol{&w.ExpiresAt},
-		nullTimeCol{&w.FirstSeenAt}, nullTimeCol{&w.PausedAt}, nullTimeCol{&w.DeletedAt},
+		nullTimeCol{&w.FirstSeenAt}, nullTimeCol{&w.PausedAt}, nullTimeCol{&w.DeletedAt}, &w.BillingDay,
 		&w.Plan.ID, &w.Plan.Name, &w.Plan.MonthlyQuota, &price, &w.Plan.Rank, timeCol{&w.Plan.CreatedAt})
 	w.SubaccountID = sub.Int64
 	w.Plan.Price = core.Cents(price)
@@ -352,9 +352,9 @@ func nullID(id int64) any {
 }
 
 func (t *tx) InsertWebsite(ctx context.Context, w *core.Website) error {
-	id, err := t.insert(ctx, "INSERT INTO websites (partner_id, subaccount_id, domain, plan_id, status, server_key_hash, server_key_sealed, version, created_at, updated_at, renewed_at, expires_at) "+
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-		w.PartnerID, nullID(w.SubaccountID), w.Domain, w.PlanID, w.Status, w.ServerKeyHash, w.ServerKeySealed, w.Version, w.CreatedAt, w.UpdatedAt, w.RenewedAt, w.ExpiresAt)
+	id, err := t.insert(ctx, "INSERT INTO websites (partner_id, subaccount_id, domain, plan_id, status, server_key_hash, server_key_sealed, version, created_at, updated_at, renewed_at, expires_at, billing_day) "+
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+		w.PartnerID, nullID(w.SubaccountID), w.Domain, w.PlanID, w.Status, w.ServerKeyHash, w.ServerKeySealed, w.Version, w.CreatedAt, w.UpdatedAt, w.RenewedAt, w.ExpiresAt, w.BillingDay)
 	if _, ok := t.d.uniqueViolation(err); ok {
 		return core.Errorf(core.ECONFLICT, "website %s is already registered", w.Domain)
 	}
@@ -426,9 +426,9 @@ func (t *tx) DomainTaken(ctx context.Context, domain string) (bool, error) {
 func (t *tx) UpdateWebsite(ctx context.Context, w *core.Website) error {
 	return t.execOne(ctx, "website",
 		"UPDATE websites SET subaccount_id = $1, plan_id = $2, status = $3, version = $4, updated_at = $5, renewed_at = $6, expires_at = $7, "+
-			"first_seen_at = $8, paused_at = $9, deleted_at = $10, settings = $11 WHERE id = $12 AND partner_id = $13",
+			"first_seen_at = $8, paused_at = $9, deleted_at = $10, settings = $11, billing_day = $12 WHERE id = $13 AND partner_id = $14",
 		nullID(w.SubaccountID), w.PlanID, w.Status, w.Version, w.UpdatedAt, w.RenewedAt, w.ExpiresAt,
-		w.FirstSeenAt, w.PausedAt, w.DeletedAt, settingsOrDefault(w.Settings), w.ID, w.PartnerID)
+		w.FirstSeenAt, w.PausedAt, w.DeletedAt, settingsOrDefault(w.Settings), w.BillingDay, w.ID, w.PartnerID)
 }
 
 func settingsOrDefault(s string) string {

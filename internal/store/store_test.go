@@ -57,7 +57,7 @@ func TestReopenAndMigrateTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, err := db.SchemaVersion(ctx)
-		if err != nil || v != 12 {
+		if err != nil || v != 13 {
 			t.Fatalf("schema version %d %v", v, err)
 		}
 		db.Close()

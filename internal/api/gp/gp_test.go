@@ -153,7 +153,7 @@ func TestEveryEndpoint(t *testing.T) {
 	// Renew, delete.
 	renewed := c.call("renew", d)
 	want(t, renewed, "ok")
-	if renewed["expires"] != site.ExpiresAt.AddDate(0, 1, 0).UTC().Format("2006-01-02") {
+	if renewed["expires"] != core.AddMonths(site.ExpiresAt, 1, site.BillingDay).Format("2006-01-02") {
 		t.Fatalf("renew: %v, was %s", renewed, site.ExpiresAt)
 	}
 	want(t, c.call("renew", with("months", "x")), "Invalid months: send a whole number from 1 to 36")

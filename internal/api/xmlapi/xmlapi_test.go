@@ -172,7 +172,7 @@ func TestMethods(t *testing.T) {
 		t.Fatalf("upgrade: %s", r.raw)
 	}
 	w, _ := e.Service.WebsiteByID(ctx, e.Caller, mustID(siteID))
-	next := w.ExpiresAt.AddDate(0, 2, 0).Format("2006-01-02")
+	next := core.AddMonths(w.ExpiresAt, 2, w.BillingDay).Format("2006-01-02")
 	if r = ok(t, e.call(t, "modifyAccount", "<site_id>"+siteID+"</site_id><renewal_date>"+next+"</renewal_date>")); r.get("expires") != next {
 		t.Fatalf("renew: %s", r.raw)
 	}
