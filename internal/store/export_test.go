@@ -21,3 +21,10 @@ func (db *DB) MigrateUpTo(ctx context.Context, v int64) error {
 	_, err = p.UpTo(ctx, v)
 	return err
 }
+
+// ExecInTx runs a statement inside a core.Tx of this package (tests of
+// commit-time failures).
+func ExecInTx(ctx context.Context, t interface{}, q string) error {
+	_, err := t.(*tx).exec(ctx, q)
+	return err
+}

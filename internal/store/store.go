@@ -117,9 +117,26 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(core
 		return db.unavailable(err)
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return db.unavailable(fmt.Errorf("commit: %w", err))
+		return db.commitFailed(err)
 	}
 	return nil
+}
+
+// commitFailed classifies an error from COMMIT. When the server answered
+// with an error of its own, the transaction was rolled back: nothing
+// changed. When the connection broke while committing (reset, EOF, a
+// timeout), the server may have committed without our hearing it: the
+// outcome is unknown, and a blind retry of a charge could charge twice, so
+// the caller is told to check before retrying (core.EUNKNOWN). SQLite
+// commits in-process: its commit errors are always definite.
+func (db *DB) commitFailed(err error) error {
+	err = fmt.Errorf("commit: %w", err)
+	var pgErr *pgconn.PgError
+	if db.name == "postgres" && !errors.As(err, &pgErr) && !db.dialect.full(err) {
+		return &core.Error{Code: core.EUNKNOWN, Cause: errors.Join(core.ErrOutcomeUnknown, err),
+			Message: "the connection to Palisade's database broke while the change was being saved, so it may or may not have been applied; read the resource to check before retrying"}
+	}
+	return db.unavailable(err)
 }
 
 // unavailable turns errors that mean "the database cannot be reached" or
