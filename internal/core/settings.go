@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/palisadehq/palisade/internal/engine"
@@ -21,25 +23,79 @@ func (s *Service) WebsiteSettings(ctx context.Context, c Caller, domain string) 
 }
 
 // UpdateWebsiteSettings validates and stores a website's protection
-// settings; they reach the decision engine at once. Every problem is
-// reported, each with the path of its setting.
+// settings, replacing all of them; they reach the decision engine at once.
+// Every problem is reported, each with the path of its setting.
+//
+// ifMatch is the version the caller's change is based on. It is compared
+// with the stored version under the website's row lock, in the transaction
+// that writes, so a change based on a stale read is refused (EPRECONDITION,
+// with CurrentVersion) rather than undoing a change made in between. The zero
+// Match replaces unconditionally: only for callers that did not read the
+// settings first (a blind PUT without If-Match).
 func (s *Service) UpdateWebsiteSettings(ctx context.Context, c Caller, domain string, st engine.Settings, ifMatch Match) (Website, error) {
-	d, err := NormalizeDomain(domain)
-	if err != nil {
-		return Website{}, err
-	}
 	if err := st.Validate(); err != nil {
 		return Website{}, settingsError(err)
 	}
-	body, err := json.Marshal(st)
+	w, _, err := s.saveSettings(ctx, c, domain, ifMatch, func(string) (engine.Settings, error) { return st, nil })
+	return w, err
+}
+
+// EditWebsiteSettings applies edit to a website's current settings and
+// stores the result, reading, editing, validating and writing in one
+// transaction under the website's row lock. An edit of one part (the lists,
+// the rules) therefore never undoes a concurrent change of another part, and
+// an edit that adds or removes one item needs no version: set ifMatch only
+// when the edit is based on what the caller read (as UpdateWebsiteSettings).
+// edit may run more than once and must only change the settings it is given;
+// an error it returns is returned as is. The result is the website and its
+// settings as stored.
+func (s *Service) EditWebsiteSettings(ctx context.Context, c Caller, domain string, ifMatch Match, edit func(st *engine.Settings) error) (Website, engine.Settings, error) {
+	return s.saveSettings(ctx, c, domain, ifMatch, func(stored string) (engine.Settings, error) {
+		st, err := engine.ParseSettings(stored)
+		if err != nil {
+			return st, err
+		}
+		if err := edit(&st); err != nil {
+			return st, err
+		}
+		if err := st.Validate(); err != nil {
+			return st, settingsError(err)
+		}
+		return st, nil
+	})
+}
+
+// saveSettings is the one writer of a website's settings: it locks the
+// website's row, compares ifMatch with the stored version, computes the new
+// settings from the stored ones with next, and writes them (bumping the
+// version when they changed), all in one transaction.
+func (s *Service) saveSettings(ctx context.Context, c Caller, domain string, ifMatch Match, next func(stored string) (engine.Settings, error)) (Website, engine.Settings, error) {
+	d, err := NormalizeDomain(domain)
 	if err != nil {
-		return Website{}, err
+		return Website{}, engine.Settings{}, err
 	}
-	var w Website
+	var (
+		w  Website
+		st engine.Settings
+	)
 	err = s.store.Update(ctx, func(tx Tx) error {
-		now := s.clock()
-		var err error
-		w, err = s.mutateWebsite(ctx, tx, c, d, ifMatch, "update_settings", now, func(w *Website) (bool, error) {
+		cur, err := tx.Website(ctx, c.PartnerID, d, true)
+		if err != nil {
+			return websiteNotFound(err, d)
+		}
+		if !ifMatch.matches(cur) {
+			return staleSettings(d, ifMatch, cur)
+		}
+		if st, err = next(cur.Settings); err != nil {
+			return err
+		}
+		body, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		// mutateWebsite reads the row this transaction holds locked, so its
+		// own If-Match check sees the version compared above.
+		w, err = s.mutateWebsite(ctx, tx, c, d, ifMatch, "update_settings", s.clock(), func(w *Website) (bool, error) {
 			if w.Settings == string(body) {
 				return false, nil
 			}
@@ -49,10 +105,34 @@ func (s *Service) UpdateWebsiteSettings(ctx context.Context, c Caller, domain st
 		return err
 	})
 	if err != nil {
-		return Website{}, err
+		return Website{}, engine.Settings{}, err
 	}
 	s.notify()
-	return w, s.openServerKey(&w)
+	return w, st, s.openServerKey(&w)
+}
+
+// staleVersion is the cause of a settings write refused for a stale
+// version: the version the website has now.
+type staleVersion struct{ current Match }
+
+func (e staleVersion) Error() string { return "website is now at " + e.current.ETag() }
+
+func staleSettings(domain string, sent Match, now Website) error {
+	cur := Match{WebsiteID: now.ID, Version: now.Version}
+	return &Error{Code: EPRECONDITION, Cause: staleVersion{cur},
+		Message: fmt.Sprintf("website %s was changed elsewhere after you read its settings (you sent version %d.%d, it is now %d.%d); read the settings again, reapply your change and retry",
+			domain, sent.WebsiteID, sent.Version, cur.WebsiteID, cur.Version)}
+}
+
+// CurrentVersion returns the version a website had when a write of its
+// settings was refused as based on a stale version (EPRECONDITION), so an
+// adapter can tell the caller what to read and retry against.
+func CurrentVersion(err error) (Match, bool) {
+	var sv staleVersion
+	if errors.As(err, &sv) {
+		return sv.current, true
+	}
+	return Match{}, false
 }
 
 func settingsError(err error) error {
