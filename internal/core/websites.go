@@ -447,6 +447,9 @@ func (s *Service) renew(ctx context.Context, tx Tx, p *Partner, c Caller, w *Web
 		return err
 	}
 	w.ExpiresAt = AddMonths(from, months, day)
+	if !ch.RenewUntil.IsZero() && !w.ExpiresAt.After(now) {
+		return FieldError("renewal_date", "renewal_date %s is not in the future; renew to a later date", ch.RenewUntil.UTC().Format("2006-01-02"))
+	}
 	w.BillingDay = day
 	if w.BillingDay == 0 {
 		w.BillingDay = from.UTC().Day()
