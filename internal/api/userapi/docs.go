@@ -76,6 +76,10 @@ table{border-collapse:collapse}td,th{text-align:left;padding:.2rem .6rem;border-
 <p>Manage your websites' protection from your own scripts. Base URL: <code>{{.Base}}</code>. Answers are JSON:
 <code>{"success": true, "data": …}</code>, or <code>{"success": false, "error": ["…"]}</code> with the HTTP status. Lists are paginated
 (<code>limit</code>, <code>cursor</code> = <code>next_cursor</code>).</p>
+<p><b>Versions</b>: answers about protection settings carry the settings' version as the <code>ETag</code> header and as
+<code>"etag"</code> beside <code>data</code>. Send it back as <code>If-Match</code> when you replace settings you read: if they were
+changed meanwhile (in the dashboard, by another script), nothing is saved and the answer is <code>412</code> with the current
+<code>etag</code>; read again, reapply your change and retry. <code>PATCH …/lists</code> adds and removes entries without one.</p>
 <h2>Authentication</h2>
 {{if .Basic}}<p><b>HTTP Basic</b> with your email and password on every request: <code>curl -u you@example.com:PASSWORD {{.Base}}/api/me</code></p>{{end}}
 {{if .JWT}}<p><b>Tokens</b>: <code>POST /api/login</code> with <code>username</code> and <code>password</code> answers an RS256
@@ -88,7 +92,7 @@ Every answer carries <code>RateLimit-Limit</code>, <code>RateLimit-Remaining</co
 <p><span class="m">{{.Method}}</span> <code>{{.Path}}</code>{{range .Aliases}} · also <code>{{.}}</code>{{end}}</p>
 {{if .Description}}<p>{{.Description}}</p>{{end}}
 {{if .Params}}<table>{{range .Params}}<tr><td><code>{{.Name}}</code></td><td>{{.In}}</td><td>{{.Desc}}</td></tr>{{end}}</table>{{end}}
-<pre>curl {{if $.Basic}}-u you@example.com:PASSWORD{{else}}-H "Authorization: Bearer $TOKEN"{{end}} {{if eq .Method "PUT"}}-X PUT -H "Content-Type: application/json" -d '{{.Body}}' {{end}}{{$.Base}}{{.Example}}</pre>
+<pre>curl {{if $.Basic}}-u you@example.com:PASSWORD{{else}}-H "Authorization: Bearer $TOKEN"{{end}} {{if ne .Method "GET"}}-X {{.Method}} -H "Content-Type: application/json" -d '{{.Body}}' {{end}}{{$.Base}}{{.Example}}</pre>
 </div>{{end}}
 <p><a href="/api/openapi.json?partner={{.Partner}}">OpenAPI 3.1 document</a></p>
 </body></html>`))
@@ -153,6 +157,9 @@ func (h *Handler) OpenAPI(p core.Partner, cfg core.UserAPIConfig) map[string]any
 			if params != nil {
 				op["parameters"] = params
 			}
+			if d.Method != "GET" {
+				op["responses"].(map[string]any)["412"] = errorResp
+			}
 			if d.Body != "" {
 				op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{}, "example": d.Body}}}
 			}
@@ -174,9 +181,11 @@ func (h *Handler) OpenAPI(p core.Partner, cfg core.UserAPIConfig) map[string]any
 		"components": map[string]any{
 			"securitySchemes": schemes,
 			"schemas": map[string]any{
-				"Success": map[string]any{"type": "object", "properties": map[string]any{"success": map[string]any{"type": "boolean"}, "data": map[string]any{}}, "required": []string{"success"}},
+				"Success": map[string]any{"type": "object", "properties": map[string]any{"success": map[string]any{"type": "boolean"}, "data": map[string]any{},
+					"etag": map[string]any{"type": "string", "description": "The settings' version (also the ETag header), for If-Match."}}, "required": []string{"success"}},
 				"Error": map[string]any{"type": "object", "properties": map[string]any{"success": map[string]any{"type": "boolean"},
-					"error": map[string]any{"type": "array", "items": str}}, "required": []string{"success", "error"}},
+					"error": map[string]any{"type": "array", "items": str},
+					"etag":  map[string]any{"type": "string", "description": "On 412: the current version to read and retry against."}}, "required": []string{"success", "error"}},
 			},
 		},
 	}

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,7 +80,10 @@ type Route struct {
 // Param documents a route parameter.
 type Param struct{ Name, In, Desc string }
 
-var domainP = Param{"domain", "path", "One of your websites, e.g. shop.example.com."}
+var (
+	domainP  = Param{"domain", "path", "One of your websites, e.g. shop.example.com."}
+	ifMatchP = Param{"If-Match", "header", "Optional: the etag of your last read (the ETag header or \"etag\" of a settings answer). The change is refused with 412 if the settings were changed since; without it the part is replaced whatever it holds."}
+)
 
 // Routes lists every route, in documentation order.
 var Routes = []Route{
@@ -88,13 +92,16 @@ var Routes = []Route{
 		Params: []Param{{"limit", "query", "Page size, 1 to 500 (default 50)."}, {"cursor", "query", "next_cursor of the previous page."}}, handle: (*Handler).websites},
 	{ID: "websites.get", Method: "GET", Path: "/api/websites/{domain}", Name: "A website", Category: "Websites", Params: []Param{domainP}, handle: (*Handler).website},
 	{ID: "settings.get", Method: "GET", Path: "/api/websites/{domain}/settings", Name: "Protection settings", Category: "Protection", Description: "Mode, fail mode, category actions, challenge settings, rules, rate limits and lists.", Params: []Param{domainP}, handle: (*Handler).settingsGet},
-	{ID: "settings.put", Method: "PUT", Path: "/api/websites/{domain}/settings", Name: "Replace protection settings", Category: "Protection", Description: "Validated as in the rule editor; takes effect within a second.", Params: []Param{domainP}, Body: `{"mode":"protect","categories":{"ai_crawlers":"deny"}}`, handle: (*Handler).settingsPut},
+	{ID: "settings.put", Method: "PUT", Path: "/api/websites/{domain}/settings", Name: "Replace protection settings", Category: "Protection", Description: "Validated as in the rule editor; takes effect within a second. Send If-Match with the etag of your GET so a change made elsewhere meanwhile is not overwritten.", Params: []Param{domainP, ifMatchP}, Body: `{"mode":"protect","categories":{"ai_crawlers":"deny"}}`, handle: (*Handler).settingsPut},
 	{ID: "rules.get", Method: "GET", Path: "/api/websites/{domain}/rules", Name: "Custom rules", Category: "Protection", Params: []Param{domainP}, handle: part("rules", false)},
-	{ID: "rules.put", Method: "PUT", Path: "/api/websites/{domain}/rules", Name: "Replace custom rules", Category: "Protection", Params: []Param{domainP}, Body: `[{"name":"block-admin","action":"deny","conditions":[{"field":"path","op":"starts_with","value":"/admin"}]}]`, handle: part("rules", true)},
+	{ID: "rules.put", Method: "PUT", Path: "/api/websites/{domain}/rules", Name: "Replace custom rules", Category: "Protection", Params: []Param{domainP, ifMatchP}, Body: `[{"name":"block-admin","action":"deny","conditions":[{"field":"path","op":"starts_with","value":"/admin"}]}]`, handle: part("rules", true)},
 	{ID: "ratelimits.get", Method: "GET", Path: "/api/websites/{domain}/rate-limits", Name: "Rate limits", Category: "Protection", Params: []Param{domainP}, handle: part("rate_limits", false)},
-	{ID: "ratelimits.put", Method: "PUT", Path: "/api/websites/{domain}/rate-limits", Name: "Replace rate limits", Category: "Protection", Params: []Param{domainP}, Body: `[{"name":"login","requests":5,"period":"1m","key":"ip_path","path_prefix":"/login","action":"deny"}]`, handle: part("rate_limits", true)},
+	{ID: "ratelimits.put", Method: "PUT", Path: "/api/websites/{domain}/rate-limits", Name: "Replace rate limits", Category: "Protection", Params: []Param{domainP, ifMatchP}, Body: `[{"name":"login","requests":5,"period":"1m","key":"ip_path","path_prefix":"/login","action":"deny"}]`, handle: part("rate_limits", true)},
 	{ID: "lists.get", Method: "GET", Path: "/api/websites/{domain}/lists", Name: "Allow and deny lists", Category: "Protection", Params: []Param{domainP}, handle: part("lists", false)},
-	{ID: "lists.put", Method: "PUT", Path: "/api/websites/{domain}/lists", Name: "Replace allow and deny lists", Category: "Protection", Params: []Param{domainP}, Body: `{"allow":["192.0.2.0/24"],"deny":["198.51.100.7"]}`, handle: part("lists", true)},
+	{ID: "lists.put", Method: "PUT", Path: "/api/websites/{domain}/lists", Name: "Replace allow and deny lists", Category: "Protection", Params: []Param{domainP, ifMatchP}, Body: `{"allow":["192.0.2.0/24"],"deny":["198.51.100.7"]}`, handle: part("lists", true)},
+	{ID: "lists.patch", Method: "PATCH", Path: "/api/websites/{domain}/lists", Name: "Add to or remove from the allow and deny lists", Category: "Protection",
+		Description: "Adds and removes single IPs or CIDRs in one step, without reading the lists first and without a version: entries already there are not added twice, absent ones are not an error, and changes made meanwhile are kept.",
+		Params:      []Param{domainP, ifMatchP}, Body: `{"add":{"deny":["198.51.100.7"]},"remove":{"allow":["192.0.2.0/24"]}}`, handle: (*Handler).listsPatch},
 	{ID: "events.list", Method: "GET", Path: "/api/websites/{domain}/events", Name: "Events", Category: "Traffic", Description: "Blocked and challenged requests and a sample of granted ones, newest first. The log cannot be cleared.",
 		Params: []Param{domainP, {"from", "query", "RFC 3339 time."}, {"to", "query", "RFC 3339 time."}, {"action", "query", "grant, deny, challenge, …"}, {"ip", "query", "A client address."}, {"rule", "query", "Rule or category."}, {"limit", "query", "1 to 500."}, {"cursor", "query", "next_cursor."}}, handle: (*Handler).events},
 	{ID: "stats.get", Method: "GET", Path: "/api/websites/{domain}/stats", Name: "Statistics", Category: "Traffic", Description: "Requests by time bucket, decision and category.",
@@ -146,8 +153,10 @@ func statusOf(err error) (int, string) {
 		return 403, core.ErrorMessage(err)
 	case core.ENOTFOUND:
 		return 404, core.ErrorMessage(err)
-	case core.ECONFLICT, core.EPRECONDITION:
+	case core.ECONFLICT:
 		return 409, core.ErrorMessage(err)
+	case core.EPRECONDITION:
+		return 412, core.ErrorMessage(err)
 	case core.ERATELIMITED:
 		return 429, core.ErrorMessage(err)
 	case core.EUNAVAILABLE:
@@ -168,15 +177,21 @@ func writeErr(w http.ResponseWriter, err error) {
 	if status == 401 {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Palisade User API", Bearer`)
 	}
+	body := map[string]any{"success": false, "error": []string{msg}}
 	if details := core.ErrorDetails(err); len(details) > 0 {
 		msgs := make([]string, 0, len(details))
 		for _, d := range details {
 			msgs = append(msgs, d.Path+": "+d.Message)
 		}
-		writeJSON(w, status, map[string]any{"success": false, "error": msgs})
-		return
+		body["error"] = msgs
 	}
-	writeJSON(w, status, map[string]any{"success": false, "error": []string{msg}})
+	// A change refused for a stale version says which version to read and
+	// retry against.
+	if cur, ok := core.CurrentVersion(err); ok {
+		w.Header().Set("ETag", cur.ETag())
+		body["etag"] = cur.ETag()
+	}
+	writeJSON(w, status, body)
 }
 
 // ServeHTTP routes /api/ requests.
@@ -217,7 +232,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, vars, methodOK := match(cfg, r.Method, r.URL.Path)
 	if rt == nil {
 		if methodOK {
-			w.Header().Set("Allow", "GET, PUT")
+			w.Header().Set("Allow", allowed(cfg, r.URL.Path))
 			msg := "method not allowed"
 			if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/events") {
 				msg = "clearing the event log is not allowed"
@@ -246,7 +261,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(rec, err)
 		resp = rec.body.Bytes()
 	} else {
-		body, _ := json.Marshal(map[string]any{"success": true, "data": out})
+		answer := map[string]any{"success": true, "data": out}
+		if v, ok := out.(versioned); ok {
+			answer["data"], answer["etag"] = v.data, v.etag
+			w.Header().Set("ETag", v.etag)
+		}
+		body, _ := json.Marshal(answer)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(status)
@@ -302,6 +322,17 @@ func match(cfg core.UserAPIConfig, method, path string) (*Route, map[string]stri
 		}
 	}
 	return nil, nil, pathOK
+}
+
+// allowed lists the methods of the partner's routes at path, for Allow.
+func allowed(cfg core.UserAPIConfig, path string) string {
+	var ms []string
+	for _, m := range []string{"GET", "PUT", "PATCH"} {
+		if rt, _, _ := match(cfg, m, path); rt != nil {
+			ms = append(ms, m)
+		}
+	}
+	return strings.Join(ms, ", ")
 }
 
 func matchPath(pattern, path string) (map[string]string, bool) {
@@ -760,13 +791,30 @@ func (h *Handler) website(r *request) (any, error) {
 	return view(w), nil
 }
 
+// versioned is an answer about a website's settings with the version it
+// shows: ServeHTTP sends it as the ETag header and "etag" beside "data".
+type versioned struct {
+	data any
+	etag string
+}
+
+func versionOf(w core.Website) string { return core.ETag(w) }
+
+// ifMatch reads the optional If-Match header: the zero Match without one.
+func ifMatch(r *request) (core.Match, error) {
+	return core.ParseETag(r.Header.Get("If-Match"))
+}
+
 func (h *Handler) settingsGet(r *request) (any, error) {
 	w, err := h.site(r)
 	if err != nil {
 		return nil, err
 	}
-	_, st, err := h.svc.WebsiteSettings(r.Context(), r.caller, w.Domain)
-	return st, err
+	site, st, err := h.svc.WebsiteSettings(r.Context(), r.caller, w.Domain)
+	if err != nil {
+		return nil, err
+	}
+	return versioned{st, versionOf(site)}, nil
 }
 
 func decode(r *request, v any) error {
@@ -778,8 +826,14 @@ func decode(r *request, v any) error {
 	return nil
 }
 
+// settingsPut replaces all of a website's settings, only if they are still
+// at the If-Match version when one is sent.
 func (h *Handler) settingsPut(r *request) (any, error) {
 	w, err := h.site(r)
+	if err != nil {
+		return nil, err
+	}
+	match, err := ifMatch(r)
 	if err != nil {
 		return nil, err
 	}
@@ -787,66 +841,145 @@ func (h *Handler) settingsPut(r *request) (any, error) {
 	if err := decode(r, &st); err != nil {
 		return nil, err
 	}
-	if _, err := h.svc.UpdateWebsiteSettings(r.Context(), r.caller, w.Domain, st, core.Match{}); err != nil {
+	site, err := h.svc.UpdateWebsiteSettings(r.Context(), r.caller, w.Domain, st, match)
+	if err != nil {
 		return nil, err
 	}
-	return st, nil
+	st, err = engine.ParseSettings(site.Settings)
+	return versioned{st, versionOf(site)}, err
 }
 
 // part reads or replaces one part of a website's settings: rules,
-// rate_limits or lists.
+// rate_limits or lists. A replacement happens inside the core's
+// transaction, so the other parts are never set back to an older state;
+// If-Match, when sent, guards the part itself.
 func part(name string, write bool) func(*Handler, *request) (any, error) {
 	return func(h *Handler, r *request) (any, error) {
 		w, err := h.site(r)
 		if err != nil {
 			return nil, err
 		}
-		_, st, err := h.svc.WebsiteSettings(r.Context(), r.caller, w.Domain)
+		if !write {
+			site, st, err := h.svc.WebsiteSettings(r.Context(), r.caller, w.Domain)
+			if err != nil {
+				return nil, err
+			}
+			return versioned{partOf(name, st), versionOf(site)}, nil
+		}
+		match, err := ifMatch(r)
 		if err != nil {
 			return nil, err
 		}
-		if write {
-			switch name {
-			case "rules":
-				var rules []engine.Rule
-				if err := decode(r, &rules); err != nil {
-					return nil, err
-				}
-				st.Rules = rules
-			case "rate_limits":
-				var ls []engine.RateLimit
-				if err := decode(r, &ls); err != nil {
-					return nil, err
-				}
-				st.RateLimits = ls
-			case "lists":
-				var l struct {
-					Allow []string `json:"allow"`
-					Deny  []string `json:"deny"`
-				}
-				if err := decode(r, &l); err != nil {
-					return nil, err
-				}
-				st.Allow, st.Deny = l.Allow, l.Deny
+		var (
+			rules  []engine.Rule
+			limits []engine.RateLimit
+			lists  struct {
+				Allow []string `json:"allow"`
+				Deny  []string `json:"deny"`
 			}
-			if _, err := h.svc.UpdateWebsiteSettings(r.Context(), r.caller, w.Domain, st, core.Match{}); err != nil {
-				return nil, err
-			}
-		}
+		)
 		switch name {
 		case "rules":
-			if st.Rules == nil {
-				return []engine.Rule{}, nil
-			}
-			return st.Rules, nil
+			err = decode(r, &rules)
 		case "rate_limits":
-			if st.RateLimits == nil {
-				return []engine.RateLimit{}, nil
-			}
-			return st.RateLimits, nil
+			err = decode(r, &limits)
+		case "lists":
+			err = decode(r, &lists)
 		}
-		return map[string][]string{"allow": nonNil(st.Allow), "deny": nonNil(st.Deny)}, nil
+		if err != nil {
+			return nil, err
+		}
+		site, st, err := h.svc.EditWebsiteSettings(r.Context(), r.caller, w.Domain, match, func(st *engine.Settings) error {
+			switch name {
+			case "rules":
+				st.Rules = rules
+			case "rate_limits":
+				st.RateLimits = limits
+			case "lists":
+				st.Allow, st.Deny = lists.Allow, lists.Deny
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return versioned{partOf(name, st), versionOf(site)}, nil
 	}
+}
+
+func partOf(name string, st engine.Settings) any {
+	switch name {
+	case "rules":
+		if st.Rules == nil {
+			return []engine.Rule{}
+		}
+		return st.Rules
+	case "rate_limits":
+		if st.RateLimits == nil {
+			return []engine.RateLimit{}
+		}
+		return st.RateLimits
+	}
+	return map[string][]string{"allow": nonNil(st.Allow), "deny": nonNil(st.Deny)}
+}
+
+// listsChange is the body of PATCH …/lists.
+type listsChange struct {
+	Add, Remove struct {
+		Allow []string `json:"allow"`
+		Deny  []string `json:"deny"`
+	}
+}
+
+// listsPatch adds and removes list entries inside the core's transaction:
+// the scripts that call it ("block this address") need no version and
+// cannot undo each other's changes or anyone else's.
+func (h *Handler) listsPatch(r *request) (any, error) {
+	w, err := h.site(r)
+	if err != nil {
+		return nil, err
+	}
+	match, err := ifMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	var ch listsChange
+	if err := decode(r, &ch); err != nil {
+		return nil, err
+	}
+	if len(ch.Add.Allow)+len(ch.Add.Deny)+len(ch.Remove.Allow)+len(ch.Remove.Deny) == 0 {
+		return nil, core.FieldError("add", `nothing to change: send {"add": {"allow": [...], "deny": [...]}} and/or {"remove": {...}}`)
+	}
+	site, st, err := h.svc.EditWebsiteSettings(r.Context(), r.caller, w.Domain, match, func(st *engine.Settings) error {
+		st.Allow = editList(st.Allow, ch.Add.Allow, ch.Remove.Allow)
+		st.Deny = editList(st.Deny, ch.Add.Deny, ch.Remove.Deny)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return versioned{partOf("lists", st), versionOf(site)}, nil
+}
+
+// editList returns list without the entries of remove and with those of
+// add that it lacks, appended in order.
+func editList(list, add, remove []string) []string {
+	gone := make([]string, 0, len(remove))
+	for _, e := range remove {
+		gone = append(gone, strings.TrimSpace(e))
+	}
+	out := make([]string, 0, len(list)+len(add))
+	for _, e := range list {
+		if !slices.Contains(gone, e) {
+			out = append(out, e)
+		}
+	}
+	for _, e := range add {
+		if e = strings.TrimSpace(e); !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func nonNil(s []string) []string {
