@@ -49,7 +49,7 @@ type statsRow struct {
 
 func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s core.Session) {
 	ctx, c := r.Context(), callerOf(s)
-	now := time.Now().UTC()
+	now := h.now()
 	period := r.URL.Query().Get("period")
 	var from time.Time
 	bucket, label := "hour", "last24h"
@@ -57,7 +57,7 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 	case "day":
 		from, bucket, label = now.AddDate(0, 0, -30).Truncate(24*time.Hour), "day", "last30d"
 	case "month":
-		from, bucket, label = time.Date(now.Year()-1, now.Month()+1, 1, 0, 0, 0, 0, time.UTC), "day", "last12m"
+		from, bucket, label = core.AddMonths(core.MonthStart(now), -11, 1), "day", "last12m"
 	default:
 		period = "hour"
 		from = now.Add(-24 * time.Hour).Truncate(time.Hour)
@@ -71,7 +71,7 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 	// Group into buckets (months from days when asked).
 	key := func(t time.Time) time.Time {
 		if period == "month" {
-			return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+			return core.MonthStart(t)
 		}
 		return t
 	}
@@ -110,7 +110,7 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 		case "day":
 			return t.AddDate(0, 0, 1)
 		case "month":
-			return t.AddDate(0, 1, 0)
+			return core.AddMonths(t, 1, 1)
 		}
 		return t.Add(time.Hour)
 	}
@@ -134,7 +134,7 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 	}
 	sort.Slice(sv.ByCategory, func(i, j int) bool { return sv.ByCategory[i].Count > sv.ByCategory[j].Count })
 	// Quota: requests this calendar month against the plan.
-	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	month := core.MonthStart(now)
 	if mp, err := h.svc.Stats(ctx, c, v.Site.Domain, "day", month, now); err == nil {
 		for _, p := range mp {
 			if p.Category != "challenge" {
