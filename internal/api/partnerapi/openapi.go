@@ -80,6 +80,7 @@ func schemas() map[string]any {
 			"status": map[string]any{"const": "error"}, "code": str, "message": str,
 			"field":  map[string]any{"type": "string", "description": "The input field the message is about, when there is one."},
 			"errors": map[string]any{"type": "array", "description": "Every problem, when there are several.", "items": obj(map[string]any{"path": str, "message": str})},
+			"etag":   map[string]any{"type": "string", "description": "On a 412 for settings: their current version (also the ETag header), to read and retry against."},
 		}, "status", "code", "message"),
 		"Website": obj(map[string]any{
 			"id": intg, "domain": str,

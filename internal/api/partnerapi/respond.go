@@ -41,6 +41,8 @@ type apiError struct {
 	Field   string `json:"field,omitempty"`
 	// Errors lists every problem when there are several (settings).
 	Errors []core.FieldProblem `json:"errors,omitempty"`
+	// ETag is, on a 412 for settings, the version they have now.
+	ETag string `json:"etag,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -67,7 +69,13 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.WarnContext(r.Context(), "store unavailable", "method", r.Method, "path", r.URL.Path, "err", errors.Unwrap(err))
 		w.Header().Set("Retry-After", "5")
 	}
-	writeJSON(w, status, apiError{Status: "error", Code: code, Message: core.ErrorMessage(err), Field: core.ErrorField(err), Errors: core.ErrorDetails(err)})
+	body := apiError{Status: "error", Code: code, Message: core.ErrorMessage(err), Field: core.ErrorField(err), Errors: core.ErrorDetails(err)}
+	if cur, ok := core.CurrentVersion(err); ok {
+		// A change based on a stale read: the version to read and retry against.
+		body.ETag = cur.ETag()
+		w.Header().Set("ETag", body.ETag)
+	}
+	writeJSON(w, status, body)
 }
 
 // input is a request's fields, from a form or a JSON object, so that handlers
