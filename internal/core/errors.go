@@ -41,6 +41,17 @@ var (
 	ErrDowngradeNotAllowed = errors.New("downgrade not allowed")
 	ErrWebsitePaused       = errors.New("website is paused")
 	ErrOutcomeUnknown      = errors.New("commit outcome unknown")
+	// ErrDomainTaken: the domain is registered already (ECONFLICT).
+	ErrDomainTaken = errors.New("domain already registered")
+	// ErrAccountExists: a new customer account was asked for, and the
+	// partner has one with that email (ECONFLICT).
+	ErrAccountExists = errors.New("account already exists")
+	// ErrAddressNotAllowed: the key is not bound to the caller's address
+	// (EFORBIDDEN, GP and XML authentication).
+	ErrAddressNotAllowed = errors.New("source address not allowed")
+	// ErrRequestReplayed: a GP request (domain, timestamp, hash) was
+	// already used (ECONFLICT).
+	ErrRequestReplayed = errors.New("request already used")
 )
 
 // Error is a domain error with a code and a message that is safe to show to the

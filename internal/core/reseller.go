@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, tim
 		}
 	}
 	if found == nil && len(signers) > 0 {
-		return Caller{}, "", Errorf(EFORBIDDEN, "access denied: %s is not a registered address of this reseller", ip)
+		return Caller{}, "", &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("access denied: %s is not a registered address of this reseller", ip), Cause: ErrAddressNotAllowed}
 	}
 	if found == nil {
 		return Caller{}, "", Errorf(EUNAUTHORIZED, "invalid hash")
@@ -55,6 +56,10 @@ func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, tim
 	err = s.store.Update(ctx, func(tx Tx) error {
 		return tx.InsertNonce(ctx, found.PartnerID, domain, timestamp, hash, s.clock())
 	})
+	if ErrorCode(err) == ECONFLICT {
+		// The nonce's primary key: this very request was seen before.
+		return Caller{}, "", &Error{Code: ECONFLICT, Message: ErrorMessage(err), Cause: ErrRequestReplayed}
+	}
 	if err != nil {
 		return Caller{}, "", err
 	}
@@ -140,7 +145,7 @@ func (s *Service) AuthenticateXML(ctx context.Context, user, password string, ip
 		return Caller{}, Errorf(EFORBIDDEN, "this API key is not bound to any address; the XML API needs one (palisade partner allow-ip)")
 	}
 	if !k.Allows(ip) {
-		return Caller{}, Errorf(EFORBIDDEN, "access denied: %s is not an allowed address for this account", ip)
+		return Caller{}, &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("access denied: %s is not an allowed address for this account", ip), Cause: ErrAddressNotAllowed}
 	}
 	return keyCaller(k, ProtocolXML, ip), nil
 }
@@ -221,9 +226,15 @@ func (s *Service) ProvisionAccount(ctx context.Context, c Caller, in Provision) 
 		}
 		if len(existing) > 0 {
 			if in.MustBeNew {
-				return Errorf(ECONFLICT, "account already exists: %s (id %d)", in.Account.Email, existing[0].ID)
+				return &Error{Code: ECONFLICT, Message: fmt.Sprintf("account already exists: %s (id %d)", in.Account.Email, existing[0].ID), Cause: ErrAccountExists}
 			}
 			a = existing[0]
+			if in.Password != "" {
+				// The account's other websites count too.
+				if err := s.checkCustomerPassword(ctx, tx, a, in.Password, domain); err != nil {
+					return err
+				}
+			}
 		} else {
 			a = Subaccount{
 				PartnerID: c.PartnerID, Email: in.Account.Email, FirstName: in.Account.FirstName, LastName: in.Account.LastName,
@@ -250,6 +261,10 @@ func (s *Service) ProvisionAccount(ctx context.Context, c Caller, in Provision) 
 			return nil
 		}
 		w, err = s.createWebsiteTx(ctx, tx, c, now, domain, planName, a.ID, siteKey, siteSealed)
+		if ErrorCode(err) == ECONFLICT {
+			// createWebsiteTx's one conflict: the domain is registered.
+			err = &Error{Code: ECONFLICT, Message: ErrorMessage(err), Cause: ErrDomainTaken}
+		}
 		return err
 	})
 	if err != nil {
@@ -276,16 +291,19 @@ func (s *Service) SetWebsitePassword(ctx context.Context, c Caller, domain, pass
 	if w.SubaccountID == 0 {
 		return Errorf(ECONFLICT, "website %s has no customer account to set a password for", w.Domain)
 	}
-	return s.SetSubaccountPassword(ctx, c, w.SubaccountID, password, w.Domain)
+	return s.SetSubaccountPassword(ctx, c, w.SubaccountID, password)
 }
 
-// SetSubaccountPassword checks and sets a subaccount's password.
-func (s *Service) SetSubaccountPassword(ctx context.Context, c Caller, id int64, password string, avoid ...string) error {
+// SetSubaccountPassword checks and sets a subaccount's password. Every
+// protocol's password reset comes here, so one rule applies to all: strong
+// enough, and not containing the account's email name or the domain of
+// any of its websites (checkCustomerPassword).
+func (s *Service) SetSubaccountPassword(ctx context.Context, c Caller, id int64, password string) error {
 	a, err := s.Subaccount(ctx, c, id)
 	if err != nil {
 		return err
 	}
-	if err := CheckPasswordStrength(password, append(avoid, a.Email)...); err != nil {
+	if err := s.store.View(ctx, func(tx Tx) error { return s.checkCustomerPassword(ctx, tx, a, password) }); err != nil {
 		return err
 	}
 	h, err := HashPassword(password)
@@ -312,4 +330,19 @@ func (s *Service) CheckSubaccountPassword(ctx context.Context, c Caller, id int6
 		return false, err
 	}
 	return h != "" && VerifyPassword(h, password), nil
+}
+
+// checkCustomerPassword is the one password rule for customer accounts:
+// CheckPasswordStrength, avoiding the account's email and the domains of
+// its websites, plus extra (a domain being registered with the password).
+func (s *Service) checkCustomerPassword(ctx context.Context, tx Tx, a Subaccount, password string, extra ...string) error {
+	ws, err := tx.Websites(ctx, a.PartnerID, WebsiteFilter{SubaccountID: a.ID})
+	if err != nil {
+		return err
+	}
+	avoid := append([]string{a.Email}, extra...)
+	for _, w := range ws {
+		avoid = append(avoid, w.Domain)
+	}
+	return CheckPasswordStrength(password, avoid...)
 }

@@ -170,18 +170,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	status := http.StatusOK
-	msg := message(err)
-	var me methodError
-	if core.ErrorCode(err) == core.EINTERNAL && !errors.As(err, &me) {
-		h.log.Error("xml request failed", "method", req.Method, "err", err)
-		status = http.StatusInternalServerError
-	}
-	if core.ErrorCode(err) == core.EUNAVAILABLE {
-		h.log.Warn("xml request failed: store unavailable", "method", req.Method, "err", errors.Unwrap(err))
-		w.Header().Set("Retry-After", "5")
-		status = http.StatusServiceUnavailable
-	}
+	status, msg := h.errorAnswer(r.Context(), w, req.Method, err)
 	writeDoc(w, status, &Node{Name: "methodName", Text: req.Method}, &Node{Name: req.Method, Kids: []*Node{{Name: "error", Text: msg}}})
 }
 
@@ -192,19 +181,6 @@ func known(m string) bool {
 		}
 	}
 	return false
-}
-
-// methodError is a protocol-worded error.
-type methodError string
-
-func (e methodError) Error() string { return string(e) }
-
-func message(err error) string {
-	var me methodError
-	if errors.As(err, &me) {
-		return string(me)
-	}
-	return core.ErrorMessage(err)
 }
 
 func id(name, v string) (int64, error) {
@@ -290,14 +266,11 @@ func (h *Handler) dispatch(ctx context.Context, c core.Caller, req *Request) ([]
 			u, exp, err = h.svc.CreateLoginToken(ctx, c, core.ScopePartner, "")
 		} else {
 			if accountID == 0 {
-				w, werr := h.svc.WebsiteByID(ctx, c, siteID)
-				if werr != nil {
-					return nil, werr
+				a, _, aerr := h.account(ctx, c, accountRef{siteID: siteID})
+				if aerr != nil {
+					return nil, aerr
 				}
-				if w.SubaccountID == 0 {
-					return nil, methodError("site_id " + strconv.FormatInt(siteID, 10) + " has no account to sign in as")
-				}
-				accountID = w.SubaccountID
+				accountID = a.ID
 			}
 			u, exp, err = h.svc.CreateCustomerLoginToken(ctx, c, accountID, siteID)
 		}
@@ -343,31 +316,20 @@ func (h *Handler) dispatch(ctx context.Context, c core.Caller, req *Request) ([]
 		if req.Password == "" {
 			return nil, methodError("password is required")
 		}
-		accountID, err := optID("account_id", req.AccountID)
+		accountID, siteID, err := req.ids()
 		if err != nil {
 			return nil, err
 		}
-		if accountID == 0 {
-			siteID, err := id("account_id or site_id", req.SiteID)
-			if err != nil {
-				return nil, err
-			}
-			w, err := h.svc.WebsiteByID(ctx, c, siteID)
-			if err != nil {
-				return nil, err
-			}
-			if w.SubaccountID == 0 {
-				return nil, methodError("site_id " + strconv.FormatInt(siteID, 10) + " has no account")
-			}
-			accountID = w.SubaccountID
-		}
-		if err := h.svc.SetSubaccountPassword(ctx, c, accountID, req.Password); err != nil {
-			if core.ErrorCode(err) == core.ENOTFOUND {
-				return nil, methodError("account_id not found")
-			}
+		a, _, err := h.account(ctx, c, accountRef{accountID: accountID, siteID: siteID})
+		if err != nil {
 			return nil, err
 		}
-		return []*Node{text("account_id", accountID), text("status", "ok")}, nil
+		// The core's one password rule: strength, and none of the
+		// account's email name or its websites' domains.
+		if err := h.svc.SetSubaccountPassword(ctx, c, a.ID, req.Password); err != nil {
+			return nil, err
+		}
+		return []*Node{text("account_id", a.ID), text("status", "ok")}, nil
 	case "provisionAddon":
 		siteID, err := id("site_id", req.SiteID)
 		if err != nil {
@@ -482,9 +444,9 @@ func (h *Handler) provisionAccount(ctx context.Context, c core.Caller, req *Requ
 		if err != nil {
 			return nil, err
 		}
-		a, err := h.svc.Subaccount(ctx, c, aid)
+		a, _, err := h.account(ctx, c, accountRef{accountID: aid})
 		if err != nil {
-			return nil, methodError("account_id not found")
+			return nil, err
 		}
 		if domain == "" {
 			return nil, methodError("site information (<site>) is required to add a site to an account")
@@ -492,16 +454,10 @@ func (h *Handler) provisionAccount(ctx context.Context, c core.Caller, req *Requ
 		in.Account = core.SubaccountCreate{Email: a.Email}
 		in.MustBeNew, in.Password = false, ""
 	}
+	// Refusals are worded by errorAnswer: Subscription doesn't exist,
+	// Account already exists, Site already exists.
 	a, w, err := h.svc.ProvisionAccount(ctx, c, in)
 	if err != nil {
-		switch {
-		case core.ErrorField(err) == "plan":
-			return nil, methodError("Subscription doesn't exist")
-		case core.ErrorCode(err) == core.ECONFLICT && strings.HasPrefix(core.ErrorMessage(err), "account already exists"):
-			return nil, methodError("Account already exists")
-		case core.ErrorCode(err) == core.ECONFLICT:
-			return nil, methodError("Site already exists")
-		}
 		return nil, err
 	}
 	out := []*Node{text("account_id", a.ID), text("login", a.Email)}
@@ -535,35 +491,31 @@ func (h *Handler) modifyAccount(ctx context.Context, c core.Caller, req *Request
 	if err != nil {
 		return nil, err
 	}
-	w, err := h.svc.WebsiteByID(ctx, c, siteID)
-	if err != nil {
-		return nil, err
-	}
+	// Every change of the call is read first and then applied in one
+	// transaction: a refused part (a downgrade, too little credit) leaves
+	// the site as it was, status included.
+	var ch core.WebsiteChange
 	if s := strings.TrimSpace(req.Status); s != "" {
 		st := map[string]string{"active": core.StatusOnline, "suspended": core.StatusPaused}[strings.ToLower(s)]
 		if st == "" {
 			return nil, methodError("status must be active or suspended, not " + strconv.Quote(s))
 		}
-		if w, err = h.svc.UpdateWebsite(ctx, c, w.Domain, core.WebsiteUpdate{Status: &st}, core.Match{}); err != nil {
-			return nil, err
-		}
+		ch.Status = &st
 	}
-	if p := strings.TrimSpace(req.Subscription); p != "" {
-		if w, _, err = h.svc.ChangePlan(ctx, c, w.Domain, p, core.Match{}, core.Idem{}); err != nil {
-			if core.ErrorField(err) == "plan" {
-				return nil, methodError("Subscription doesn't exist")
-			}
-			return nil, err
-		}
-	}
+	ch.Plan = strings.TrimSpace(req.Subscription)
 	if d := strings.TrimSpace(req.RenewalDate); d != "" {
 		until, perr := time.Parse("2006-01-02", d)
 		if perr != nil {
 			return nil, methodError("renewal_date must be a date as YYYY-MM-DD, not " + strconv.Quote(d))
 		}
-		if w, err = h.svc.RenewUntil(ctx, c, w.Domain, until); err != nil {
-			return nil, err
-		}
+		ch.RenewUntil = until
+	}
+	w, err := h.svc.WebsiteByID(ctx, c, siteID)
+	if err != nil {
+		return nil, err
+	}
+	if w, _, err = h.svc.ModifyWebsite(ctx, c, w.Domain, ch, core.Match{}, core.Idem{}); err != nil {
+		return nil, err
 	}
 	return siteNodes(w), nil
 }
@@ -639,13 +591,18 @@ func (h *Handler) getAccounts(ctx context.Context, c core.Caller, req *Request) 
 func (h *Handler) getStatus(ctx context.Context, c core.Caller, req *Request) ([]*Node, error) {
 	var a core.Subaccount
 	switch {
-	case req.AccountID != "":
-		aid, err := id("account_id", req.AccountID)
+	case req.AccountID != "", req.Login == "" && (req.SiteID != "" || req.Domain != ""):
+		accountID, siteID, err := req.ids()
 		if err != nil {
 			return nil, err
 		}
-		if a, err = h.svc.Subaccount(ctx, c, aid); err != nil {
-			return nil, methodError("account_id not found")
+		ref := accountRef{accountID: accountID, siteID: siteID, domain: req.Domain, siteAlone: true}
+		var w core.Website
+		if a, w, err = h.account(ctx, c, ref); err != nil {
+			return nil, err
+		}
+		if a.ID == 0 {
+			return []*Node{{Name: "site", Kids: siteNodes(w)}}, nil
 		}
 	case req.Login != "":
 		as, err := h.svc.Subaccounts(ctx, c, core.SubaccountFilter{Email: req.Login, Limit: 1})
@@ -656,27 +613,6 @@ func (h *Handler) getStatus(ctx context.Context, c core.Caller, req *Request) ([
 			return nil, methodError("login not found")
 		}
 		a = as[0]
-	case req.Domain != "", req.SiteID != "":
-		var w core.Website
-		var err error
-		if req.SiteID != "" {
-			sid, ierr := id("site_id", req.SiteID)
-			if ierr != nil {
-				return nil, ierr
-			}
-			w, err = h.svc.WebsiteByID(ctx, c, sid)
-		} else {
-			w, err = h.svc.Website(ctx, c, req.Domain)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if w.SubaccountID == 0 {
-			return []*Node{{Name: "site", Kids: siteNodes(w)}}, nil
-		}
-		if a, err = h.svc.Subaccount(ctx, c, w.SubaccountID); err != nil {
-			return nil, err
-		}
 	default:
 		return nil, methodError("give account_id, login, domain or site_id")
 	}
@@ -685,4 +621,50 @@ func (h *Handler) getStatus(ctx context.Context, c core.Caller, req *Request) ([
 		return nil, err
 	}
 	return []*Node{n}, nil
+}
+
+// accountRef names a customer account: by its id, or as the owner of a
+// site (by site_id or domain).
+type accountRef struct {
+	accountID, siteID int64
+	domain            string
+	// siteAlone accepts a site without an account: the answer is then
+	// the zero account with the site.
+	siteAlone bool
+}
+
+// account is the one way this API finds a customer account: by
+// account_id, else as the owner of site_id or domain (which site it also
+// returns). An account_id that is not the partner's is "account_id not
+// found"; a site with no account is refused unless ref.siteAlone. Every
+// other error (the store unavailable, say) passes through as it is.
+func (h *Handler) account(ctx context.Context, c core.Caller, ref accountRef) (core.Subaccount, core.Website, error) {
+	accountID := ref.accountID
+	var w core.Website
+	if accountID == 0 {
+		var err error
+		switch {
+		case ref.siteID != 0:
+			w, err = h.svc.WebsiteByID(ctx, c, ref.siteID)
+		case strings.TrimSpace(ref.domain) != "":
+			w, err = h.svc.Website(ctx, c, ref.domain)
+		default:
+			return core.Subaccount{}, w, methodError("account_id or site_id is required")
+		}
+		if err != nil {
+			return core.Subaccount{}, w, err
+		}
+		if w.SubaccountID == 0 {
+			if ref.siteAlone {
+				return core.Subaccount{}, w, nil
+			}
+			return core.Subaccount{}, w, methodError("site_id " + strconv.FormatInt(w.ID, 10) + " has no account")
+		}
+		accountID = w.SubaccountID
+	}
+	a, err := h.svc.Subaccount(ctx, c, accountID)
+	if core.ErrorCode(err) == core.ENOTFOUND {
+		return a, w, methodError("account_id not found")
+	}
+	return a, w, err
 }
