@@ -33,6 +33,10 @@ var messages = map[string]map[string]string{
 		"notseen":     "No traffic seen yet. Install one of the integrations below; this page updates by itself.",
 		"guide.nginx": "nginx", "guide.caddy": "Caddy", "guide.traefik": "Traefik", "guide.go": "Go application", "guide.proxy": "No web server (Palisade as reverse proxy)",
 		"rules.none": "No custom rules.", "limits.none": "No rate limits.",
+		"conflict":        "Changed elsewhere: reload.",
+		"conflict.reload": "Reload the current settings (discards your input)",
+		"conflict.help":   "These settings were changed (in another window, by your hosting provider or through the API) after you opened this page, so nothing was saved. Your input is kept in its form below; the rest of the page shows the current settings. Save again to apply your input over them.",
+		"conflict.now":    "Saved now",
 	},
 	"de": {
 		"statistics": "Statistik", "events": "Ereignisse", "rules": "Schutzregeln", "integration": "Einbindung",
@@ -64,6 +68,10 @@ var messages = map[string]map[string]string{
 		"notseen":     "Noch kein Verkehr. Richten Sie eine der Einbindungen unten ein; diese Seite aktualisiert sich selbst.",
 		"guide.proxy": "Ohne Webserver (Palisade als Reverse Proxy)", "guide.go": "Go-Anwendung",
 		"rules.none": "Keine eigenen Regeln.", "limits.none": "Keine Ratenbegrenzungen.",
+		"conflict":        "Anderswo geändert: neu laden.",
+		"conflict.reload": "Aktuelle Einstellungen laden (verwirft Ihre Eingabe)",
+		"conflict.help":   "Diese Einstellungen wurden geändert (in einem anderen Fenster, von Ihrem Hoster oder über die API), nachdem Sie diese Seite geöffnet haben; nichts wurde gespeichert. Ihre Eingabe steht weiter unten in ihrem Formular, der Rest der Seite zeigt die aktuellen Einstellungen. Speichern Sie erneut, um Ihre Eingabe darauf anzuwenden.",
+		"conflict.now":    "Jetzt gespeichert",
 	},
 }
 

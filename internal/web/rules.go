@@ -1,8 +1,12 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,6 +18,13 @@ import (
 // The rule editor: one page of small forms, each posting one change. A
 // change is validated by the engine as a whole; refused, nothing is saved
 // and each problem is shown next to its field.
+//
+// Every form carries the website version the page was rendered from
+// (hidden field "version"); the core saves only if that is still the
+// current version, under the website's row lock. A change made elsewhere in
+// between (another window, the User API, the partner's panel) is never
+// overwritten: the page comes back with the user's input kept, the current
+// settings around it, and "changed elsewhere: reload".
 
 var (
 	condFields = []string{"ip", "country", "asn", "user_agent", "referrer", "header", "path", "query", "method", "domain"}
@@ -44,6 +55,16 @@ type ruleForm struct {
 	Conds                        []condRow
 }
 
+// generalForm and listsForm hold those forms' input as typed, so that a
+// refused save shows it again verbatim.
+type generalForm struct {
+	Mode, FailMode, Difficulty, Lifetime, NoJSDelay string
+}
+
+type listsForm struct {
+	Allow, Deny string
+}
+
 type limitForm struct {
 	Name, Key, PathPrefix, Period, Action string
 	Requests, Burst                       string
@@ -55,7 +76,10 @@ type testForm struct {
 }
 
 type rulesView struct {
-	Settings   engine.Settings
+	Settings   engine.Settings // as stored now
+	Version    string          // of Settings (see pageVersion), sent back by every form
+	General    generalForm
+	Lists      listsForm
 	Categories []catRow
 	Rules      []ruleRow
 	Limits     []engine.RateLimit
@@ -65,13 +89,19 @@ type rulesView struct {
 	Errors     map[string]string
 	Problem    string
 	Saved      bool
-	Fields     []string
-	Ops        []string
-	Open       string // the form to show open ("rule" when editing)
+	// Conflict: the form was based on an older version; nothing was saved.
+	// SavedNow describes what the posted form's part holds now.
+	Conflict bool
+	SavedNow string
+	Fields   []string
+	Ops      []string
+	Open     string // the form posted or to show open ("rule" when editing)
 }
 
-func newRulesView(st engine.Settings) *rulesView {
-	rv := &rulesView{Settings: st, Errors: map[string]string{}, Fields: condFields, Ops: condOps,
+func newRulesView(site core.Website, st engine.Settings) *rulesView {
+	rv := &rulesView{Settings: st, Version: pageVersion(site),
+		Errors: map[string]string{}, Fields: condFields, Ops: condOps,
+		General: generalFormOf(st), Lists: listsForm{Allow: strings.Join(st.Allow, "\n"), Deny: strings.Join(st.Deny, "\n")},
 		Rule:  ruleForm{Index: -1, Enabled: true, Action: "deny", Conds: make([]condRow, condRows)},
 		Limit: limitForm{Key: "ip", Period: "1m", Action: "challenge"}, Test: testForm{Method: "GET", Path: "/"}}
 	for _, c := range engine.Categories() {
@@ -82,6 +112,50 @@ func newRulesView(st engine.Settings) *rulesView {
 	}
 	rv.Limits = st.RateLimits
 	return rv
+}
+
+func generalFormOf(st engine.Settings) generalForm {
+	g := generalForm{Mode: st.Mode, FailMode: st.FailMode, Lifetime: st.Challenge.Lifetime, NoJSDelay: strconv.Itoa(st.Challenge.NoJSDelay)}
+	if g.Mode == "" {
+		g.Mode = "protect"
+	}
+	if g.FailMode == "" {
+		g.FailMode = "open"
+	}
+	if st.Challenge.Difficulty != 0 {
+		g.Difficulty = strconv.Itoa(st.Challenge.Difficulty)
+	}
+	return g
+}
+
+// pageVersion is what the page's forms send back: the website's id and
+// version, and a fingerprint of its settings ("12.5-1f2e3d4c5b6a7988"). The
+// version alone would also change with things the page does not show (the
+// first traffic, a renewal, a pause); the fingerprint lets a form whose
+// settings are still exactly as rendered be saved.
+func pageVersion(site core.Website) string {
+	return strconv.FormatInt(site.ID, 10) + "." + strconv.FormatInt(site.Version, 10) + "-" + settingsFingerprint(site.Settings)
+}
+
+func settingsFingerprint(stored string) string {
+	sum := sha256.Sum256([]byte(stored))
+	return hex.EncodeToString(sum[:8])
+}
+
+// formBase returns the version a form's change can be saved against: the
+// current one when the form was rendered from it, or from an older version
+// whose settings were exactly the current ones. ok is false for a form
+// based on other settings, or without a version (a page from before
+// versioning: never "no precondition"). The core compares the result again
+// under the website's row lock as it writes.
+func formBase(f url.Values, site core.Website) (core.Match, bool) {
+	ver, fp, _ := strings.Cut(f.Get("version"), "-")
+	m, err := core.ParseETag(`"` + ver + `"`)
+	cur := core.Match{WebsiteID: site.ID, Version: site.Version}
+	if err != nil || m.WebsiteID != site.ID || (m != cur && fp != settingsFingerprint(site.Settings)) {
+		return core.Match{}, false
+	}
+	return cur, true
 }
 
 func summarize(r engine.Rule) string {
@@ -105,12 +179,12 @@ func summarize(r engine.Rule) string {
 
 func (h *Handler) rulesPage(w http.ResponseWriter, r *http.Request, v view, s core.Session, rv *rulesView) {
 	if rv == nil {
-		_, st, err := h.svc.WebsiteSettings(r.Context(), callerOf(s), v.Site.Domain)
+		site, st, err := h.svc.WebsiteSettings(r.Context(), callerOf(s), v.Site.Domain)
 		if err != nil {
 			h.fail(w, r, nil, err)
 			return
 		}
-		rv = newRulesView(st)
+		rv = newRulesView(site, st)
 		if e := r.URL.Query().Get("rule"); e != "" {
 			if i, err := strconv.Atoi(e); err == nil && i >= 0 && i < len(st.Rules) {
 				rv.Rule = formOf(i, st.Rules[i])
@@ -121,7 +195,10 @@ func (h *Handler) rulesPage(w http.ResponseWriter, r *http.Request, v view, s co
 	}
 	v.Tab, v.Title, v.Data = "edit", tr(v.Lang, "rules")+" · "+v.Site.Domain, rv
 	status := http.StatusOK
-	if rv.Problem != "" {
+	switch {
+	case rv.Conflict:
+		status = http.StatusConflict
+	case rv.Problem != "":
 		status = http.StatusUnprocessableEntity
 	}
 	h.render(w, "rules", status, v)
@@ -162,8 +239,128 @@ func (h *Handler) editPost(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, err)
 		return
 	}
-	rv := newRulesView(st)
 	f := r.PostForm
+	rv := newRulesView(site, st)
+	if f.Get("form") == "test" {
+		// Changes nothing: runs against the settings as they are now.
+		rv.Test = testForm{IP: strings.TrimSpace(f.Get("ip")), UA: f.Get("ua"), Path: strings.TrimSpace(f.Get("path")), Method: strings.ToUpper(strings.TrimSpace(f.Get("method")))}
+		h.runTest(rv, site, st)
+		rv.Open = "test"
+		h.rulesPage(w, r, v, s, rv)
+		return
+	}
+	// A form from an older page is refused before it is applied: its
+	// indexes and values describe settings that are gone.
+	based, ok := formBase(f, site)
+	if !ok {
+		h.editConflict(w, r, v, s, f)
+		return
+	}
+	next, err := applyForm(rv, st, f)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	if len(rv.Errors) == 0 {
+		// based is compared again under the row lock as the change is
+		// written: a save elsewhere since the read above is not undone.
+		_, err = h.svc.UpdateWebsiteSettings(r.Context(), c, v.Site.Domain, next, based)
+		switch core.ErrorCode(err) {
+		case "":
+			// Post/redirect/get: a reload does not post again.
+			http.Redirect(w, r, v.Base+"/edit?saved=1", http.StatusSeeOther)
+			return
+		case core.EPRECONDITION:
+			h.editConflict(w, r, v, s, f)
+			return
+		case core.EINVALID:
+		default:
+			h.fail(w, r, nil, err)
+			return
+		}
+		for _, p := range core.ErrorDetails(err) {
+			rv.Errors[p.Path] = p.Message
+		}
+		if len(rv.Errors) == 0 {
+			rv.Errors[core.ErrorField(err)] = core.ErrorMessage(err)
+		}
+	}
+	rv.Problem = tr(v.Lang, "fixerrors")
+	// Show the errors of the rule or limit being edited on its own fields.
+	rv.Errors = localErrors(rv.Errors, f.Get("form"), rv.Rule.Index, len(st.Rules), len(st.RateLimits))
+	h.rulesPage(w, r, v, s, rv)
+}
+
+// editConflict answers a form based on a version that is no longer
+// current: nothing is saved; the page shows the current settings (and
+// version), the posted form with the user's input as typed, what its part
+// holds now, and a link to reload. Saving the form again applies the input
+// over the current settings.
+func (h *Handler) editConflict(w http.ResponseWriter, r *http.Request, v view, s core.Session, f url.Values) {
+	site, st, err := h.svc.WebsiteSettings(r.Context(), callerOf(s), v.Site.Domain)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	rv := newRulesView(site, st)
+	// Only to put the input back in its form; an index that no longer
+	// exists is not an error here.
+	_, _ = applyForm(rv, st, f)
+	rv.Errors = localErrors(rv.Errors, f.Get("form"), rv.Rule.Index, len(st.Rules), len(st.RateLimits))
+	rv.Conflict, rv.SavedNow = true, savedNow(st, f)
+	h.rulesPage(w, r, v, s, rv)
+}
+
+// savedNow describes what the part of the settings form f edits holds now.
+func savedNow(st engine.Settings, f url.Values) string {
+	orNone := func(v []string) string {
+		if len(v) == 0 {
+			return "none"
+		}
+		return strings.Join(v, ", ")
+	}
+	switch f.Get("form") {
+	case "general":
+		g := generalFormOf(st)
+		if g.Difficulty == "" {
+			g.Difficulty = "default"
+		}
+		if g.Lifetime == "" {
+			g.Lifetime = "default"
+		}
+		return fmt.Sprintf("mode %s, fail %s, difficulty %s, lifetime %s, no-JS delay %s", g.Mode, g.FailMode, g.Difficulty, g.Lifetime, g.NoJSDelay)
+	case "categories":
+		var cs []string
+		for _, c := range engine.Categories() {
+			if a := st.Categories[c]; a != "" {
+				cs = append(cs, c+": "+a)
+			}
+		}
+		if len(cs) == 0 {
+			return "every category on its default"
+		}
+		return strings.Join(cs, ", ")
+	case "lists":
+		return "allow " + orNone(st.Allow) + "; deny " + orNone(st.Deny)
+	case "rule", "rule-delete", "rule-up", "rule-down", "rule-toggle":
+		i, err := strconv.Atoi(f.Get("index"))
+		if err != nil || i < 0 {
+			return fmt.Sprintf("%d custom rules", len(st.Rules))
+		}
+		if i >= len(st.Rules) {
+			return fmt.Sprintf("rule %d no longer exists (%d custom rules)", i+1, len(st.Rules))
+		}
+		return fmt.Sprintf("rule %d is %q (%s): %s", i+1, st.Rules[i].Name, st.Rules[i].Action, summarize(st.Rules[i]))
+	case "limit", "limit-delete":
+		return fmt.Sprintf("%d rate limits", len(st.RateLimits))
+	}
+	return ""
+}
+
+// applyForm reads form f into rv (the input as typed, to show again) and
+// returns the settings st with the form's change applied. Input problems go
+// to rv.Errors; a form that cannot apply at all is an error.
+func applyForm(rv *rulesView, st engine.Settings, f url.Values) (engine.Settings, error) {
 	idx := func() (int, bool) {
 		i, err := strconv.Atoi(f.Get("index"))
 		return i, err == nil && i >= 0
@@ -171,21 +368,27 @@ func (h *Handler) editPost(w http.ResponseWriter, r *http.Request) {
 	next := st // the settings to save
 	next.Rules = append([]engine.Rule(nil), st.Rules...)
 	next.RateLimits = append([]engine.RateLimit(nil), st.RateLimits...)
+	rv.Open = f.Get("form")
 	switch f.Get("form") {
 	case "general":
-		next.Mode, next.FailMode = f.Get("mode"), f.Get("fail_mode")
-		next.Challenge.Lifetime = strings.TrimSpace(f.Get("lifetime"))
-		next.Challenge.Difficulty = atoiOr(f.Get("difficulty"), -1, rv.Errors, "challenge.difficulty")
-		next.Challenge.NoJSDelay = atoiOr(f.Get("nojs_delay"), -1, rv.Errors, "challenge.nojs_delay")
+		rv.General = generalForm{Mode: f.Get("mode"), FailMode: f.Get("fail_mode"), Difficulty: strings.TrimSpace(f.Get("difficulty")),
+			Lifetime: strings.TrimSpace(f.Get("lifetime")), NoJSDelay: strings.TrimSpace(f.Get("nojs_delay"))}
+		next.Mode, next.FailMode = rv.General.Mode, rv.General.FailMode
+		next.Challenge.Lifetime = rv.General.Lifetime
+		next.Challenge.Difficulty = atoiOr(rv.General.Difficulty, -1, rv.Errors, "challenge.difficulty")
+		next.Challenge.NoJSDelay = atoiOr(rv.General.NoJSDelay, -1, rv.Errors, "challenge.nojs_delay")
 	case "categories":
 		next.Categories = map[string]string{}
-		for _, cat := range engine.Categories() {
-			if a := f.Get("cat." + cat); a != "" {
+		for i, cat := range engine.Categories() {
+			a := f.Get("cat." + cat)
+			if a != "" {
 				next.Categories[cat] = a
 			}
+			rv.Categories[i].Action = a
 		}
 	case "lists":
-		next.Allow, next.Deny = splitLines(f.Get("allow")), splitLines(f.Get("deny"))
+		rv.Lists = listsForm{Allow: f.Get("allow"), Deny: f.Get("deny")}
+		next.Allow, next.Deny = splitLines(rv.Lists.Allow), splitLines(rv.Lists.Deny)
 	case "rule":
 		form := ruleForm{Index: -1, Name: strings.TrimSpace(f.Get("name")), Action: f.Get("action"), Location: strings.TrimSpace(f.Get("location")),
 			Expr: strings.TrimSpace(f.Get("expression")), Enabled: f.Get("enabled") != ""}
@@ -223,12 +426,11 @@ func (h *Handler) editPost(w http.ResponseWriter, r *http.Request) {
 		} else {
 			next.Rules = append(next.Rules, rule)
 		}
-		rv.Rule, rv.Open = form, "rule"
+		rv.Rule = form
 	case "rule-delete", "rule-up", "rule-down", "rule-toggle":
 		i, ok := idx()
 		if !ok || i >= len(next.Rules) {
-			h.fail(w, r, nil, core.FieldError("index", "no such rule"))
-			return
+			return next, core.FieldError("index", "no such rule")
 		}
 		switch f.Get("form") {
 		case "rule-delete":
@@ -253,46 +455,18 @@ func (h *Handler) editPost(w http.ResponseWriter, r *http.Request) {
 		rl.Requests = atoiOr(lf.Requests, -1, rv.Errors, prefix+"requests")
 		rl.Burst = atoiOr(lf.Burst, 0, rv.Errors, prefix+"burst")
 		next.RateLimits = append(next.RateLimits, rl)
-		rv.Limit, rv.Open = lf, "limit"
+		rv.Limit = lf
 	case "limit-delete":
 		i, ok := idx()
 		if !ok || i >= len(next.RateLimits) {
-			h.fail(w, r, nil, core.FieldError("index", "no such rate limit"))
-			return
+			return next, core.FieldError("index", "no such rate limit")
 		}
 		next.RateLimits = append(next.RateLimits[:i], next.RateLimits[i+1:]...)
-	case "test":
-		rv.Test = testForm{IP: strings.TrimSpace(f.Get("ip")), UA: f.Get("ua"), Path: strings.TrimSpace(f.Get("path")), Method: strings.ToUpper(strings.TrimSpace(f.Get("method")))}
-		h.runTest(rv, site, st)
-		rv.Open = "test"
-		h.rulesPage(w, r, v, s, rv)
-		return
 	default:
-		h.fail(w, r, nil, core.FieldError("form", "unknown form"))
-		return
+		rv.Open = ""
+		return next, core.FieldError("form", "unknown form")
 	}
-	if len(rv.Errors) == 0 {
-		_, err = h.svc.UpdateWebsiteSettings(r.Context(), c, v.Site.Domain, next, core.Match{})
-		if err == nil {
-			// Post/redirect/get: a reload does not post again.
-			http.Redirect(w, r, v.Base+"/edit?saved=1", http.StatusSeeOther)
-			return
-		}
-		if core.ErrorCode(err) != core.EINVALID {
-			h.fail(w, r, nil, err)
-			return
-		}
-		for _, p := range core.ErrorDetails(err) {
-			rv.Errors[p.Path] = p.Message
-		}
-		if len(rv.Errors) == 0 {
-			rv.Errors[core.ErrorField(err)] = core.ErrorMessage(err)
-		}
-	}
-	rv.Problem = tr(v.Lang, "fixerrors")
-	// Show the errors of the rule or limit being edited on its own fields.
-	rv.Errors = localErrors(rv.Errors, f.Get("form"), rv.Rule.Index, len(st.Rules), len(st.RateLimits))
-	h.rulesPage(w, r, v, s, rv)
+	return next, nil
 }
 
 var condPath = regexp.MustCompile(`^rules\[(\d+)\]\.conditions\[(\d+)\](?:\.(\w+))?$`)

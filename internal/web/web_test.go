@@ -158,11 +158,25 @@ func TestCustomerPages(t *testing.T) {
 
 	// The rule editor: add a rule; it takes effect on forward-auth.
 	edit := "/en/website/shop.example.com/edit"
+	// Each form posts the version of the page it is on (see rules_test.go
+	// for what a stale one gets); version follows the last page seen.
+	_, page, _ = br.get(edit)
+	version := formVersion(t, page)
+	save := func(form url.Values) (int, string) {
+		t.Helper()
+		form.Set("csrf", token)
+		form.Set("version", version)
+		code, page := br.post(edit, form)
+		if v := versionRe.FindStringSubmatch(page); v != nil {
+			version = v[1]
+		}
+		return code, page
+	}
 	if code, _ := br.post(edit, url.Values{"form": {"rule"}, "name": {"block-admin"}, "action": {"deny"}, "enabled": {"1"},
 		"cond.0.field": {"path"}, "cond.0.op": {"starts_with"}, "cond.0.value": {"/admin"}}); code != 403 {
 		t.Fatalf("a post without the CSRF token: %d", code)
 	}
-	code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"rule"}, "name": {"block-admin"}, "action": {"deny"}, "enabled": {"1"},
+	code, page = save(url.Values{"form": {"rule"}, "name": {"block-admin"}, "action": {"deny"}, "enabled": {"1"},
 		"cond.0.field": {"path"}, "cond.0.op": {"starts_with"}, "cond.0.value": {"/admin"}})
 	if code != 200 || !strings.Contains(page, "Saved.") || !strings.Contains(page, "block-admin") {
 		t.Fatalf("add rule: %d %s", code, page)
@@ -180,7 +194,7 @@ func TestCustomerPages(t *testing.T) {
 		t.Fatalf("the new rule did not take effect within a second: %d %v", fa.StatusCode, fa.Header)
 	}
 	// A bad regex is refused next to its field; nothing is saved.
-	code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"rule"}, "name": {"bad"}, "action": {"deny"}, "enabled": {"1"},
+	code, page = save(url.Values{"form": {"rule"}, "name": {"bad"}, "action": {"deny"}, "enabled": {"1"},
 		"cond.0.field": {"user_agent"}, "cond.0.op": {"regex"}, "cond.0.value": {"(unclosed"}})
 	if code != 422 || !regexp.MustCompile(`name="cond.0.value" value="\(unclosed"[^>]*>\s*<span class="field-error" role="alert">`).MatchString(page) {
 		t.Fatalf("bad regex: %d %s", code, page)
@@ -195,23 +209,30 @@ func TestCustomerPages(t *testing.T) {
 		t.Fatalf("test a request: %d %s", code, page)
 	}
 	// Disable, move and delete the rule; general settings.
-	br.post(edit, url.Values{"csrf": {token}, "form": {"rule-toggle"}, "index": {"0"}})
+	save(url.Values{"form": {"rule-toggle"}, "index": {"0"}})
 	if _, st, _ = e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com"); st.Rules[0].Enabled == nil || *st.Rules[0].Enabled {
 		t.Fatal("the rule was not disabled")
 	}
-	if code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"general"}, "mode": {"monitor"}, "fail_mode": {"closed"}, "difficulty": {"40"}}); code != 422 || !strings.Contains(page, "between 8 and 24") {
-		t.Fatalf("difficulty 40: %d", code)
+	if code, page = save(url.Values{"form": {"general"}, "mode": {"monitor"}, "fail_mode": {"closed"}, "difficulty": {"40"}}); code != 422 || !strings.Contains(page, "between 8 and 24") ||
+		!strings.Contains(page, `name="difficulty" inputmode="numeric" size="4" value="40"`) || !strings.Contains(page, `<option value="monitor" selected>`) {
+		t.Fatalf("difficulty 40 (refused, the input shown again): %d %s", code, page)
 	}
-	br.post(edit, url.Values{"csrf": {token}, "form": {"general"}, "mode": {"protect"}, "fail_mode": {"closed"}, "difficulty": {"12"}, "lifetime": {"2h"}})
-	br.post(edit, url.Values{"csrf": {token}, "form": {"categories"}, "cat.ai_crawlers": {"challenge"}})
-	br.post(edit, url.Values{"csrf": {token}, "form": {"lists"}, "allow": {"192.0.2.0/24\n"}, "deny": {"198.51.100.66"}})
-	br.post(edit, url.Values{"csrf": {token}, "form": {"limit"}, "name": {"login"}, "requests": {"5"}, "period": {"1m"}, "key": {"ip_path"}, "path_prefix": {"/login"}, "action": {"deny"}})
+	for _, form := range []url.Values{
+		{"form": {"general"}, "mode": {"protect"}, "fail_mode": {"closed"}, "difficulty": {"12"}, "lifetime": {"2h"}},
+		{"form": {"categories"}, "cat.ai_crawlers": {"challenge"}},
+		{"form": {"lists"}, "allow": {"192.0.2.0/24\n"}, "deny": {"198.51.100.66"}},
+		{"form": {"limit"}, "name": {"login"}, "requests": {"5"}, "period": {"1m"}, "key": {"ip_path"}, "path_prefix": {"/login"}, "action": {"deny"}},
+	} {
+		if code, page := save(form); code != 200 || !strings.Contains(page, "Saved.") {
+			t.Fatalf("form %s: %d", form.Get("form"), code)
+		}
+	}
 	_, st, _ = e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com")
 	if st.FailMode != "closed" || st.Challenge.Difficulty != 12 || st.Categories["ai_crawlers"] != "challenge" || len(st.Allow) != 1 || len(st.Deny) != 1 ||
 		len(st.RateLimits) != 1 || st.RateLimits[0].PathPrefix != "/login" {
 		t.Fatalf("settings after the forms: %+v", st)
 	}
-	br.post(edit, url.Values{"csrf": {token}, "form": {"rule-delete"}, "index": {"0"}})
+	save(url.Values{"form": {"rule-delete"}, "index": {"0"}})
 	if _, st, _ = e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com"); len(st.Rules) != 0 {
 		t.Fatal("rule not deleted")
 	}
