@@ -112,13 +112,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	ip := netutil.ClientAddr(r, h.trusted)
 	c, key, err := h.svc.AuthenticateGP(r.Context(), ip, form["domain"], form["timestamp"], form["hash"])
 	if err != nil {
-		h.fail(w, err, authMessages)
+		h.fail(w, r, ep, err)
 		return
 	}
 	req.caller, req.key = c, key
 	a, err := h.dispatch(r, req)
 	if err != nil {
-		h.fail(w, err, nil)
+		h.fail(w, r, ep, err)
 		return
 	}
 	write(w, http.StatusOK, a)
@@ -157,49 +157,24 @@ func knownEndpoint(ep string) bool {
 	return false
 }
 
-// authMessages words authentication failures.
-var authMessages = map[string]string{
-	core.EFORBIDDEN:    "Access denied: this IP address is not allowed",
-	core.EUNAUTHORIZED: "Invalid hash",
-	core.ECONFLICT:     "Request already used: send a new timestamp",
-}
+// siteEndpoints act on an existing package (website) named by domain.
+var siteEndpoints = map[string]bool{"list": true, "suspended": true, "active": true, "delete": true, "packageupdate": true, "passwordreset": true, "renew": true}
 
-// fail writes an error in the protocol's shape. msgs overrides the message
-// by error code; otherwise the core's own message is used.
-func (h *Handler) fail(w http.ResponseWriter, err error, msgs map[string]string) {
-	code := core.ErrorCode(err)
-	if code == core.EUNAVAILABLE {
-		h.log.Warn("gp request failed: store unavailable", "err", errors.Unwrap(err))
-		w.Header().Set("Retry-After", "5")
-		write(w, http.StatusServiceUnavailable, status(core.ErrorMessage(err)))
-		return
-	}
-	if code == core.EINTERNAL {
-		h.log.Error("gp request failed", "err", err)
-		write(w, http.StatusInternalServerError, status("Internal error; please try again later"))
-		return
-	}
-	if m, ok := msgs[code]; ok {
-		write(w, http.StatusOK, status(m))
-		return
-	}
-	if code == core.EPAYMENTREQUIRED {
-		write(w, http.StatusOK, status("Insufficient credit: "+core.ErrorMessage(err)))
-		return
-	}
-	write(w, http.StatusOK, status(upperFirst(core.ErrorMessage(err))))
-}
-
-func upperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
+// dispatch calls the core for one endpoint. Its errors are answered by
+// errorAnswer, the one table of this protocol; dispatch itself answers
+// only what is not a core error (missing fields, undecryptable passwords).
+// Every endpoint makes at most one core change (authentication records
+// the request's nonce before, in its own transaction, so that a refused
+// call still cannot be replayed).
 func (h *Handler) dispatch(r *http.Request, req *request) (answer, error) {
 	ctx, c := r.Context(), req.caller
 	domain := req.get("domain")
+	if siteEndpoints[req.endpoint] {
+		if _, err := core.NormalizeDomain(domain); err != nil {
+			// A domain that cannot be registered names no package.
+			return status(packageNotFound), nil
+		}
+	}
 	switch req.endpoint {
 	case "connection":
 		return status(statusOK), nil
@@ -213,9 +188,6 @@ func (h *Handler) dispatch(r *http.Request, req *request) (answer, error) {
 
 	case "list":
 		site, err := h.svc.Website(ctx, c, domain)
-		if core.ErrorCode(err) == core.ENOTFOUND || core.ErrorCode(err) == core.EINVALID {
-			return status(packageNotFound), nil
-		}
 		if err != nil {
 			return nil, err
 		}
@@ -243,14 +215,6 @@ func (h *Handler) dispatch(r *http.Request, req *request) (answer, error) {
 			Password: pw, Domain: domain, Plan: req.get("package"),
 		})
 		if err != nil {
-			switch {
-			case core.ErrorField(err) == "plan":
-				return status(invalidPackage), nil
-			case core.ErrorField(err) == "password":
-				return status(upperFirst(core.ErrorMessage(err))), nil
-			case core.ErrorCode(err) == core.ECONFLICT:
-				return status("Domain already exists: " + core.ErrorMessage(err)), nil
-			}
 			return nil, err
 		}
 		return answer{"status": statusOK, "token": site.ServerKey}, nil
@@ -261,11 +225,11 @@ func (h *Handler) dispatch(r *http.Request, req *request) (answer, error) {
 			want = core.StatusOnline
 		}
 		_, err := h.svc.UpdateWebsite(ctx, c, domain, core.WebsiteUpdate{Status: &want}, core.Match{})
-		return h.siteResult(err)
+		return ok(err)
 
 	case "delete":
 		_, err := h.svc.DeleteWebsite(ctx, c, domain, core.Match{})
-		return h.siteResult(err)
+		return ok(err)
 
 	case "packageupdate":
 		for _, f := range []string{"status", "package"} {
@@ -273,19 +237,16 @@ func (h *Handler) dispatch(r *http.Request, req *request) (answer, error) {
 				return status(missingData + " " + f), nil
 			}
 		}
+		// status is the package's status as the panel knows it, not a
+		// change: a package the panel has suspended is refused as a
+		// whole, and nothing is changed. One the panel thinks active but
+		// Palisade has paused is refused by the core (ErrWebsitePaused)
+		// in the same words; a downgrade by ErrDowngradeNotAllowed.
 		if strings.EqualFold(req.get("status"), "suspended") {
 			return status(packageSuspended), nil
 		}
 		_, _, err := h.svc.ChangePlan(ctx, c, domain, req.get("package"), core.Match{}, core.Idem{})
-		switch {
-		case core.ErrorField(err) == "plan":
-			return status(invalidPackage), nil
-		case core.ErrorCode(err) == core.EFORBIDDEN:
-			return status(downgrade), nil
-		case core.ErrorCode(err) == core.ECONFLICT:
-			return status(packageSuspended), nil
-		}
-		return h.siteResult(err)
+		return ok(err)
 
 	case "passwordreset":
 		if req.get("password") == "" {
@@ -295,11 +256,9 @@ func (h *Handler) dispatch(r *http.Request, req *request) (answer, error) {
 		if err != nil {
 			return status("Invalid password: " + err.Error()), nil
 		}
-		err = h.svc.SetWebsitePassword(ctx, c, domain, pw)
-		if core.ErrorField(err) == "password" {
-			return status(upperFirst(core.ErrorMessage(err))), nil
-		}
-		return h.siteResult(err)
+		// The core's one password rule: strength, and none of the
+		// account's email name or its websites' domains.
+		return ok(h.svc.SetWebsitePassword(ctx, c, domain, pw))
 
 	case "renew":
 		months := 1
@@ -312,27 +271,19 @@ func (h *Handler) dispatch(r *http.Request, req *request) (answer, error) {
 		}
 		site, _, err := h.svc.Renew(ctx, c, domain, months, core.Match{}, core.Idem{})
 		if err != nil {
-			return h.siteResult(err)
+			return nil, err
 		}
 		return answer{"status": statusOK, "expires": site.ExpiresAt.UTC().Format("2006-01-02")}, nil
 	}
 	return nil, errors.New("unreachable: unknown endpoint " + req.endpoint)
 }
 
-// siteResult answers "ok", or the protocol's words for a website that does
-// not exist.
-func (h *Handler) siteResult(err error) (answer, error) {
-	switch {
-	case err == nil:
-		return status(statusOK), nil
-	case core.ErrorCode(err) == core.ENOTFOUND, core.ErrorField(err) == "domain":
-		return status(packageNotFound), nil
-	case core.ErrorCode(err) == core.EINTERNAL:
+// ok answers "ok", or err.
+func ok(err error) (answer, error) {
+	if err != nil {
 		return nil, err
-	case core.ErrorCode(err) == core.EPAYMENTREQUIRED:
-		return status("Insufficient credit: " + core.ErrorMessage(err)), nil
 	}
-	return status(upperFirst(core.ErrorMessage(err))), nil
+	return status(statusOK), nil
 }
 
 // login opens a dashboard from a link a module built:
@@ -341,13 +292,17 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	l, err := h.svc.LoginWithGPLink(r.Context(), q.Get("domain"), q.Get("timestamp"), q.Get("hash"), q.Get("panel"))
 	if err != nil {
-		if core.ErrorCode(err) == core.EINTERNAL {
-			h.log.Error("gp login link", "err", err)
+		// The protocol's table, with a browser's status for a refusal
+		// and the core's message, which says what to do.
+		code, a := h.errorAnswer(r.Context(), w, "login", err)
+		msg := a["status"].(string)
+		if code == http.StatusOK {
+			code, msg = http.StatusForbidden, core.ErrorMessage(err)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write([]byte(core.ErrorMessage(err) + "\n"))
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(msg + "\n"))
 		return
 	}
 	SetSessionCookie(w, r, l)
