@@ -1,0 +1,5 @@
+//go:build !race
+
+package billingtest
+
+const raceEnabled = false
