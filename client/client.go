@@ -46,7 +46,14 @@ func New(baseURL, apiKey string) *Client {
 // Error is an error answer of the API: the HTTP status, Palisade's error
 // code (invalid, not_found, conflict, unauthorized, forbidden,
 // payment_required, precondition_failed, rate_limited, unavailable,
-// internal), its message, and the field or fields it is about.
+// outcome_unknown, internal), its message, and the field or fields it is
+// about.
+//
+// unavailable (503) means nothing was changed: retry after RetryAfter.
+// outcome_unknown (502) means the change may or may not have been made
+// (the server's database connection broke while saving it): read the
+// resource before retrying, or retry with the same IdempotencyKey, which
+// answers the first result and never charges twice.
 type Error struct {
 	Status  int
 	Code    string
@@ -90,13 +97,15 @@ var (
 	ErrPreconditionFailed = &Error{Code: "precondition_failed"}
 	ErrRateLimited        = &Error{Code: "rate_limited"}
 	ErrUnavailable        = &Error{Code: "unavailable"}
+	ErrOutcomeUnknown     = &Error{Code: "outcome_unknown"}
 	ErrInternal           = &Error{Code: "internal"}
 )
 
 // Options are the optional headers of a write.
 type Options struct {
-	// IdempotencyKey makes a retried create, plan change or renewal happen
-	// once (the server replays the first answer).
+	// IdempotencyKey makes a retried create, change, plan change or
+	// renewal happen once (the server replays the first answer), also
+	// after ErrOutcomeUnknown.
 	IdempotencyKey string
 	// IfMatch is a website's ETag: the change is refused with
 	// ErrPreconditionFailed if the website changed since.

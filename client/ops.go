@@ -142,13 +142,15 @@ func (c *Client) GetWebsite(ctx context.Context, domain string) (Website, error)
 	return out, c.call(ctx, "GET", "/v1/websites/"+pathEscape(domain), nil, nil, Options{}, &out)
 }
 
-// WebsiteUpdate changes a website; nil fields stay as they are.
+// WebsiteUpdate changes a website; nil (or empty) fields stay as they
+// are. The server applies all of them in one transaction, or none.
 type WebsiteUpdate struct {
 	Status *string `json:"status,omitempty"` // paused or online
 	User   *int64  `json:"user,omitempty"`   // 0 detaches
+	Plan   string  `json:"plan,omitempty"`   // another plan, as ChangePlan
 }
 
-// UpdateWebsite changes a website's status or owner.
+// UpdateWebsite changes a website's status, owner or plan, all at once.
 //
 // Operation: PATCH /v1/websites/{domain}
 func (c *Client) UpdateWebsite(ctx context.Context, domain string, u WebsiteUpdate, o ...Options) (Website, error) {

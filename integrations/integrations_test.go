@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -203,6 +204,28 @@ func TestWHMCSModule(t *testing.T) {
 	if w := status(); w.Plan != "20k" {
 		t.Fatalf("upgrade: %s", w.Plan)
 	}
+	// ChangePackage is one PATCH (one transaction); run again (WHMCS
+	// retrying after a timeout), it changes and charges nothing.
+	credit := func() string {
+		t.Helper()
+		c, err := api.Credit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(c.Balance)
+	}
+	upgraded := credit()
+	ok("ChangePackage", with(map[string]any{"configoption1": "20k"}))
+	if again := credit(); again != upgraded {
+		t.Fatalf("ChangePackage to the same plan charged: %s -> %s", upgraded, again)
+	}
+	// A paused website's plan changes only with a resume in the same call:
+	// the module says so rather than half-doing it.
+	ok("SuspendAccount", params)
+	if r := call("ChangePackage", with(map[string]any{"configoption1": "40k"})); !strings.Contains(r.Result.(string), "paused") || status().Plan != "20k" || credit() != upgraded {
+		t.Fatalf("ChangePackage of a suspended service: %v", r.Result)
+	}
+	ok("UnsuspendAccount", params)
 	if r := call("ChangePackage", with(map[string]any{"configoption1": "10k"})); !strings.Contains(r.Result.(string), "Palisade refused") {
 		t.Fatalf("downgrade: %v", r.Result)
 	}

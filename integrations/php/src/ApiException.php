@@ -10,8 +10,14 @@ namespace Palisade;
  * $status is the HTTP status (0 when Palisade could not be reached), $code
  * Palisade's error code (invalid, not_found, conflict, unauthorized,
  * forbidden, payment_required, precondition_failed, rate_limited,
- * unavailable, internal; "unreachable" without an answer), $field the input
- * field it is about, $errors every problem of an invalid settings document.
+ * unavailable, outcome_unknown, internal; "unreachable" without an answer),
+ * $field the input field it is about, $errors every problem of an invalid
+ * settings document.
+ *
+ * "unavailable" (503) means nothing was changed: retry after $retryAfter.
+ * "outcome_unknown" (502) means the change may or may not have been made:
+ * read the resource before retrying, or retry with the same idempotency
+ * key, which answers the first result and never charges twice.
  */
 final class ApiException extends \RuntimeException
 {

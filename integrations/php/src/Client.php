@@ -105,10 +105,10 @@ final class Client
         return $this->call('GET', '/v1/websites/' . rawurlencode($domain));
     }
 
-    /** $changes: status (paused, online) and/or user. @operation PATCH /v1/websites/{domain} */
-    public function updateWebsite(string $domain, array $changes, ?string $ifMatch = null): array
+    /** $changes: status (paused, online), user and/or plan, all or none. @operation PATCH /v1/websites/{domain} */
+    public function updateWebsite(string $domain, array $changes, ?string $ifMatch = null, ?string $idempotencyKey = null): array
     {
-        return $this->call('PATCH', '/v1/websites/' . rawurlencode($domain), body: $changes, ifMatch: $ifMatch);
+        return $this->call('PATCH', '/v1/websites/' . rawurlencode($domain), body: $changes, idempotencyKey: $idempotencyKey, ifMatch: $ifMatch);
     }
 
     /** @operation DELETE /v1/websites/{domain} */

@@ -184,34 +184,40 @@ func (a *API) handleWebsiteGet() http.Handler {
 	})
 }
 
-// handleWebsiteUpdate serves PUT /website/{domain} (status=paused|online,
-// optional user) and (strict) PATCH /v1/websites/{domain}.
+// handleWebsiteUpdate serves PUT /website/{domain} and (strict) PATCH
+// /v1/websites/{domain}: status=paused|online, user, and plan, all in one
+// transaction (core.ModifyWebsite): a refused part leaves the website as
+// it was. So "resume and upgrade" or "upgrade and suspend" is one call.
 func (a *API) handleWebsiteUpdate(strict bool) http.Handler {
 	return a.h(func(w http.ResponseWriter, r *http.Request) error {
-		m, err := readMutation(r, strictFields(strict, "status", "user")...)
+		m, err := readMutation(r, strictFields(strict, "status", "user", "plan")...)
 		if err != nil {
 			return err
 		}
-		var u core.WebsiteUpdate
+		var ch core.WebsiteChange
 		if m.in.has("status") {
 			s := strings.ToLower(m.in.str("status"))
-			u.Status = &s
+			ch.Status = &s
 		}
 		if m.in.has("user") {
 			id, err := m.in.id("user")
 			if err != nil {
 				return err
 			}
-			u.SubaccountID = &id
+			ch.SubaccountID = &id
 		}
-		if u.Status == nil && u.SubaccountID == nil {
-			return core.FieldError("status", "nothing to change: send status=paused to suspend or status=online to resume")
+		ch.Plan = m.in.str("plan")
+		if ch.Plan == "" && !strict {
+			ch.Plan = m.in.str("package") // BotGuard-era modules say package
 		}
-		site, err := a.svc.UpdateWebsite(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), u, m.match)
+		if ch.Status == nil && ch.SubaccountID == nil && ch.Plan == "" {
+			return core.FieldError("status", "nothing to change: send status=paused to suspend or status=online to resume, user, or plan")
+		}
+		site, replayed, err := a.svc.ModifyWebsite(r.Context(), callerFrom(r.Context()), r.PathValue("domain"), ch, m.match, m.idem)
 		if err != nil {
 			return err
 		}
-		return a.writeWebsite(w, r, http.StatusOK, site, false)
+		return a.writeWebsite(w, r, http.StatusOK, site, replayed)
 	})
 }
 

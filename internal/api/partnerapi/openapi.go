@@ -59,6 +59,8 @@ var statusText = map[int]string{
 	409: "Conflict: already exists, still in use, or an Idempotency-Key reused for another request.",
 	412: "If-Match does not match the current version.",
 	500: "Internal error; it is logged on the server.",
+	502: "Outcome unknown (outcome_unknown): the database connection broke while the change was saved, so it may or may not have been applied. Read the resource before retrying, or retry with the same Idempotency-Key. No Retry-After.",
+	503: "Unavailable (unavailable): the database does not answer or is full; nothing was changed. Retry after Retry-After seconds.",
 }
 
 // schemas are the components of the OpenAPI document.
@@ -232,9 +234,15 @@ func (a *API) openAPI() map[string]any {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + d.Resp}}}
 		}
 		resps := map[string]any{strconv.Itoa(status): ok}
-		errs := append([]int{401, 403, 500}, d.Errors...)
+		// Any call can meet an unavailable store; a change can also lose
+		// its COMMIT's answer (outcome_unknown).
+		generic := []int{500, 503}
+		if rt.method != "GET" {
+			generic = append(generic, 502)
+		}
+		errs := append(append([]int{401, 403}, generic...), d.Errors...)
 		if d.Public {
-			errs = append([]int{500}, d.Errors...)
+			errs = append(generic, d.Errors...)
 		}
 		for _, code := range errs {
 			resps[strconv.Itoa(code)] = map[string]any{"description": statusText[code], "content": map[string]any{
@@ -327,7 +335,9 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{text-align:left;b
 (<code>application/x-www-form-urlencoded</code>). Answers are JSON. Times are UTC, RFC 3339. Money is a decimal string with two places.</p>
 <p>Errors always look like <code>{"status":"error","code":"payment_required","message":"insufficient credit: …","field":"…"}</code>, with
 400 for bad input, 401 for a missing or wrong key, 402 for insufficient credit, 403 for a source address the key does not allow (or a refused action),
-404 for an object that is not yours or does not exist, 409 for conflicts, 412 for a failed If-Match, and 500 for internal errors.
+404 for an object that is not yours or does not exist, 409 for conflicts, 412 for a failed If-Match, 500 for internal errors,
+503 (with Retry-After) when the database does not answer: nothing was changed, retry; and 502 <code>outcome_unknown</code> when the database connection broke while a change
+was being saved: it may or may not have been applied, so read the resource before retrying, or retry with the same <code>Idempotency-Key</code>, which answers the first result and never charges twice.
 The machine-readable description is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
 <nav><ul>{{range .}}{{range .Ops}}<li><a href="#{{.Anchor}}"><span class="m {{.Method}}">{{.Method}}</span> {{.Path}}</a></li>{{end}}{{end}}</ul></nav>
 {{range .}}<h2>{{.Title}}</h2><p>{{.Intro}}</p>

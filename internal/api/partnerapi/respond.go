@@ -18,20 +18,6 @@ import (
 // maxBody bounds a request body; provisioning requests are small.
 const maxBody = 64 << 10
 
-// errorStatus is the one table from core error codes to HTTP statuses.
-var errorStatus = map[string]int{
-	core.EINVALID:         http.StatusBadRequest,
-	core.EUNAUTHORIZED:    http.StatusUnauthorized,
-	core.EPAYMENTREQUIRED: http.StatusPaymentRequired,
-	core.EFORBIDDEN:       http.StatusForbidden,
-	core.ENOTFOUND:        http.StatusNotFound,
-	core.ECONFLICT:        http.StatusConflict,
-	core.EPRECONDITION:    http.StatusPreconditionFailed,
-	core.ERATELIMITED:     http.StatusTooManyRequests,
-	core.EUNAVAILABLE:     http.StatusServiceUnavailable,
-	core.EINTERNAL:        http.StatusInternalServerError,
-}
-
 // apiError is the error body BotGuard Partner API clients parse: they look at
 // status == "error" and show message. code and field are additions.
 type apiError struct {
@@ -54,28 +40,36 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// writeError maps err to its status and body. Only internal errors are logged
-// as errors; their details never reach the client.
+// writeError maps err through ErrorTable to its status and body, and logs
+// it when its row says so (internal errors as errors, store failures as
+// warnings), once: nothing else logs a request's error. Details of
+// internal errors never reach the client.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	code := core.ErrorCode(err)
-	status := errorStatus[code]
-	if code == core.EINTERNAL {
-		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	shape, ok := ErrorTable[code]
+	if !ok {
+		code, shape = core.EINTERNAL, ErrorTable[core.EINTERNAL]
+	}
+	if shape.Log != nil {
+		log.Log(r.Context(), shape.Log.Level(), "request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}
 	if code == core.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="palisade"`)
 	}
-	if code == core.EUNAVAILABLE {
-		log.WarnContext(r.Context(), "store unavailable", "method", r.Method, "path", r.URL.Path, "err", errors.Unwrap(err))
-		w.Header().Set("Retry-After", "5")
+	if shape.RetryAfter != "" {
+		w.Header().Set("Retry-After", shape.RetryAfter)
 	}
-	body := apiError{Status: "error", Code: code, Message: core.ErrorMessage(err), Field: core.ErrorField(err), Errors: core.ErrorDetails(err)}
+	msg := shape.Message
+	if msg == "" {
+		msg = core.ErrorMessage(err)
+	}
+	body := apiError{Status: "error", Code: code, Message: msg, Field: core.ErrorField(err), Errors: core.ErrorDetails(err)}
 	if cur, ok := core.CurrentVersion(err); ok {
 		// A change based on a stale read: the version to read and retry against.
 		body.ETag = cur.ETag()
 		w.Header().Set("ETag", body.ETag)
 	}
-	writeJSON(w, status, body)
+	writeJSON(w, shape.Status, body)
 }
 
 // input is a request's fields, from a form or a JSON object, so that handlers

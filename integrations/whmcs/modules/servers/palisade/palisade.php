@@ -117,6 +117,10 @@ function palisade_error(ApiException $e): string
             return 'Your Palisade credit is too low: ' . $e->getMessage();
         case 'forbidden':
             return 'Palisade refused: ' . $e->getMessage();
+        case 'unavailable':
+            return 'Palisade is unavailable; nothing was changed. Retry in a few seconds (' . $e->getMessage() . ')';
+        case 'outcome_unknown':
+            return 'Palisade may or may not have made this change (its database connection broke while saving it): check the service in Palisade before retrying';
     }
     return 'Palisade: ' . $e->getMessage() . ($e->field !== '' ? ' (' . $e->field . ')' : '');
 }
@@ -218,10 +222,10 @@ function palisade_ChangePackage(array $params)
         if ($plan === '') {
             throw new ApiException('The product has no Palisade plan (module setting "Plan")', 0, 'invalid');
         }
-        $domain = palisade_domain($params);
-        if (($c->getWebsite($domain)['plan'] ?? '') !== $plan) {
-            $c->changePlan($domain, $plan);
-        }
+        // One call, one transaction. Asking for the plan the website
+        // already has changes and charges nothing, so a retry (after a
+        // timeout, say) is safe without reading first.
+        $c->updateWebsite(palisade_domain($params), ['plan' => $plan]);
         return 'success';
     });
 }
