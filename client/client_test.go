@@ -189,7 +189,7 @@ func TestLifecycle(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.Status != 400 || len(apiErr.Errors) < 2 {
 		t.Fatalf("invalid settings: %v", err)
 	}
-	_, err = c.Events(ctx, "shop.example.com", client.EventFilter{Action: "deny", From: time.Now().Add(-time.Hour)})
+	_, err = c.Events(ctx, "shop.example.com", client.EventFilter{Action: "deny", From: pal.Clock.Now().Add(-time.Hour)})
 	must(err)
 	st, err := c.Stats(ctx, "shop.example.com", "hour", time.Time{}, time.Time{})
 	must(err)
@@ -214,7 +214,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	link, err := c.WebsiteLoginLink(ctx, "shop.example.com")
 	must(err)
-	if !strings.HasPrefix(link.URL, pal.URL) || link.ExpiresAt.Before(time.Now()) {
+	if !strings.HasPrefix(link.URL, pal.URL) || link.ExpiresAt.Before(pal.Clock.Now()) {
 		t.Fatalf("login link: %+v", link)
 	}
 	if _, err := c.UserLoginLink(ctx, u.ID); err != nil {

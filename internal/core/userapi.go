@@ -184,6 +184,12 @@ type UserAPIToken struct {
 	RevokedAt    *time.Time
 }
 
+// UserAPITokenLeeway is how far past its expiry a token is still accepted,
+// for clocks that differ between the node that issued it and the one
+// checking it. The token's signature check and UserAPITokenLive both allow
+// it, so that a token the one accepts the other does not call revoked.
+const UserAPITokenLeeway = 30 * time.Second
+
 // RecordUserAPITokens stores issued tokens so that they can be revoked.
 func (s *Service) RecordUserAPITokens(ctx context.Context, ts ...UserAPIToken) error {
 	return s.store.Update(ctx, func(tx Tx) error {
@@ -197,7 +203,7 @@ func (s *Service) RecordUserAPITokens(ctx context.Context, ts ...UserAPIToken) e
 }
 
 // UserAPITokenLive reports whether a token id (hashed) was issued and is
-// neither revoked nor expired.
+// neither revoked nor expired (give or take UserAPITokenLeeway).
 func (s *Service) UserAPITokenLive(ctx context.Context, hash string) (UserAPIToken, bool, error) {
 	var t UserAPIToken
 	err := s.store.View(ctx, func(tx Tx) error {
@@ -211,7 +217,7 @@ func (s *Service) UserAPITokenLive(ctx context.Context, hash string) (UserAPITok
 	if err != nil {
 		return t, false, err
 	}
-	return t, t.RevokedAt == nil && s.clock().Before(t.ExpiresAt), nil
+	return t, t.RevokedAt == nil && s.clock().Before(t.ExpiresAt.Add(UserAPITokenLeeway)), nil
 }
 
 // RevokeUserAPIToken ends a token at once; it reports whether it was live.

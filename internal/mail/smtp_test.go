@@ -13,6 +13,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/mail/mailtest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 func TestSend(t *testing.T) {
@@ -21,6 +22,8 @@ func TestSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock := testclock.New(t)
+	m.Now = clock.Now
 	ctx := context.Background()
 	body := "Hello Jänë,\n\nyour site is protected.\nA line that is rather long, longer than seventy-six characters, so that it must be wrapped by quoted-printable.\n"
 	if err := m.Send(ctx, "jane@example.com", "Grüße: shop.example.com", body); err != nil {
@@ -40,6 +43,9 @@ func TestSend(t *testing.T) {
 	}
 	if msg.Header.Get("From") != `"Acme Hosting" <noreply@acme.example>` || msg.Header.Get("Message-Id") == "" {
 		t.Fatalf("headers %v", msg.Header)
+	}
+	if date, err := msg.Header.Date(); err != nil || clock.Now().Sub(date).Abs() > time.Minute {
+		t.Fatalf("Date: %q (%v); want the service's time, %v", msg.Header.Get("Date"), err, clock.Now())
 	}
 	b, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
 	if strings.ReplaceAll(string(b), "\r\n", "\n") != body {

@@ -1,6 +1,12 @@
 // Package testenv builds a whole Palisade in-process for tests: SQLite
 // store, service, decision engine and HTTP server on a loopback port, with
 // one partner and one website. Tests of adapters and deploy snippets use it.
+//
+// Every Stack runs on the test clock (package testclock, Stack.Clock): the
+// real time, or, when PALISADE_TEST_NOW is set to an RFC 3339 instant or a
+// date (YYYY-MM-DD, meaning 12:00 UTC), a time that starts there and runs at
+// real speed. `PALISADE_TEST_NOW=2027-01-31 go test ./...` runs the suite as
+// if it were that day; only tests read the variable.
 package testenv
 
 import (
@@ -26,6 +32,7 @@ import (
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/server"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 // Stack is a running Palisade.
@@ -37,8 +44,11 @@ type Stack struct {
 	Caller     core.Caller // the partner, as an API caller
 	PartnerKey string
 	Recorder   *events.Recorder
-	handler    http.Handler
-	srv        *http.Server
+	// Clock is the stack's clock (service, challenges, events, adapters);
+	// Advance it to test expiry.
+	Clock   *testclock.Clock
+	handler http.Handler
+	srv     *http.Server
 }
 
 // New starts a Palisade with one partner ("host", 1000.00 credit).
@@ -63,15 +73,16 @@ func New(t testing.TB, configure ...func(*core.Config)) *Stack {
 	for _, fn := range configure {
 		fn(&cfg)
 	}
-	svc := core.NewService(db, box, cfg, core.WithChangeHook(prot.Changed))
+	clock := testclock.New(t)
+	svc := core.NewService(db, box, cfg, core.WithChangeHook(prot.Changed), core.WithClock(clock.Now))
 	prot.SetService(svc)
 	keys, err := svc.ChallengeKeys(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ck, _ := challenge.NewKeys(keys[0])
-	prot.EnableChallenges(challenge.NewIssuer(ck, challenge.NewMemorySpent(nil), nil), protect.Loopback)
-	rec := events.New(svc.RecordBatch, events.Options{GrantSample: 1, Flush: 50 * time.Millisecond, Logger: log})
+	prot.EnableChallenges(challenge.NewIssuer(ck, challenge.NewMemorySpent(svc.Now), svc.Now), protect.Loopback)
+	rec := events.New(svc.RecordBatch, events.Options{GrantSample: 1, Flush: 50 * time.Millisecond, Logger: log, Now: svc.Now})
 	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
 	go rec.Run(ctx)
 	if _, err := svc.SeedPlans(ctx); err != nil {
@@ -92,7 +103,7 @@ func New(t testing.TB, configure ...func(*core.Config)) *Stack {
 		t.Fatal(err)
 	}
 	go prot.Run(ctx, time.Hour)
-	s := &Stack{Addr: ln.Addr().String(), URL: url, Service: svc, Protector: prot, Caller: c, PartnerKey: key, Recorder: rec,
+	s := &Stack{Addr: ln.Addr().String(), URL: url, Service: svc, Protector: prot, Caller: c, PartnerKey: key, Recorder: rec, Clock: clock,
 		handler: server.NewHandler(server.Deps{Service: svc, Logger: log, Protector: prot, UserAPIKey: userAPIKey(t)})}
 	s.serve(t, ln)
 	return s

@@ -78,7 +78,7 @@ func (h *Handler) loginPost(w http.ResponseWriter, r *http.Request) {
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	ip := netutil.ClientAddr(r, h.trusted)
 	keys := map[string]int{"email:" + email: 5, "ip:" + ip.String(): 20}
-	now := time.Now()
+	now := h.now()
 	data := map[string]any{"Email": email, "Error": "", "TOTP": r.PostFormValue("code") != ""}
 	v := view{Lang: "en", Title: "Sign in", Brand: core.Branding{Name: "Palisade", Color: "#2f5bd3"}, Assets: "/_assets/", Data: data}
 	if h.logins.blocked(keys, now) {

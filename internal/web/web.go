@@ -49,6 +49,7 @@ type Handler struct {
 	logins       *loginLimiter
 	pages        map[string]*template.Template
 	assetVersion string
+	now          func() time.Time // the service's clock (statistics periods, sign-in limits)
 }
 
 // New returns the page handler; explain may be nil (no "test a request");
@@ -57,7 +58,7 @@ func New(svc *core.Service, explain Explainer, trusted []netip.Prefix, log *slog
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &Handler{svc: svc, log: log, explain: explain, trusted: trusted, logins: &loginLimiter{hits: map[string][]time.Time{}}, pages: map[string]*template.Template{}}
+	h := &Handler{svc: svc, log: log, explain: explain, trusted: trusted, logins: &loginLimiter{hits: map[string][]time.Time{}}, pages: map[string]*template.Template{}, now: svc.Now}
 	funcs := template.FuncMap{
 		"t":     tr,
 		"join":  strings.Join,

@@ -274,7 +274,7 @@ func TestCustomerPages(t *testing.T) {
 		t.Fatalf("chart by category: %s", page)
 	}
 	// With a GeoIP database, events carry countries and the page ranks them.
-	if err := e.Service.RecordDecisions(ctx, []core.Event{{PartnerID: site.PartnerID, WebsiteID: site.ID, At: time.Now().UTC(), IP: "198.51.100.9",
+	if err := e.Service.RecordDecisions(ctx, []core.Event{{PartnerID: site.PartnerID, WebsiteID: site.ID, At: e.Clock.Now(), IP: "198.51.100.9",
 		Method: "GET", Host: "shop.example.com", Path: "/", Action: "deny", Category: "security_issues", Source: "category", Reason: "security_issues", Country: "NL"}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -384,14 +384,14 @@ func TestConsoleAndOperator(t *testing.T) {
 	if code, _ = br.post("/console/totp", url.Values{"csrf": {token}, "secret": {secret[1]}, "code": {"000000"}}); code != 422 {
 		t.Fatalf("wrong code accepted: %d", code)
 	}
-	if code, page = br.post("/console/totp", url.Values{"csrf": {token}, "secret": {secret[1]}, "code": {core.TOTPCode(secret[1], time.Now())}}); code != 200 || !strings.Contains(page, "two-factor sign-in is on") {
+	if code, page = br.post("/console/totp", url.Values{"csrf": {token}, "secret": {secret[1]}, "code": {core.TOTPCode(secret[1], e.Clock.Now())}}); code != 200 || !strings.Contains(page, "two-factor sign-in is on") {
 		t.Fatalf("enable TOTP: %d", code)
 	}
 	fresh := newBrowser(t, e.URL)
 	if code, page = login(t, fresh, "ops@acme.example", "S3cure-Passw0rd", ""); code != 401 || !strings.Contains(page, `name="code"`) {
 		t.Fatalf("sign-in without the code: %d", code)
 	}
-	if code, _ = login(t, fresh, "ops@acme.example", "S3cure-Passw0rd", core.TOTPCode(secret[1], time.Now().Add(30*time.Second))); code != 200 {
+	if code, _ = login(t, fresh, "ops@acme.example", "S3cure-Passw0rd", core.TOTPCode(secret[1], e.Clock.Now().Add(30*time.Second))); code != 200 {
 		t.Fatalf("sign-in with the code: %d", code)
 	}
 	// The partner's staff cannot open the operator pages.

@@ -315,11 +315,13 @@ const SessionCookie = "palisade_session"
 // SetSessionCookie sets the session cookie of a login: HttpOnly, Secure over
 // HTTPS, and SameSite=Lax, except when the partner lets its panels embed
 // the customer pages (l.Framed) and the connection is HTTPS: then
-// SameSite=None and Partitioned, so it works in the panel's iframe.
+// SameSite=None and Partitioned, so it works in the panel's iframe. Its
+// Max-Age is the session's lifetime (l is a session opened just now), not
+// time left by this machine's clock, which may differ from the service's.
 func SetSessionCookie(w http.ResponseWriter, r *http.Request, l core.Login) {
 	secure := r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 	c := &http.Cookie{Name: SessionCookie, Value: l.Value, Path: "/", HttpOnly: true, Secure: secure,
-		Expires: l.Session.ExpiresAt, MaxAge: int(time.Until(l.Session.ExpiresAt) / time.Second), SameSite: http.SameSiteLaxMode}
+		Expires: l.Session.ExpiresAt, MaxAge: int(l.Session.ExpiresAt.Sub(l.Session.CreatedAt) / time.Second), SameSite: http.SameSiteLaxMode}
 	if secure && l.Framed {
 		// Framed in a partner's panel, the cookie is third-party: None,
 		// and partitioned per embedding site (CHIPS) where browsers block

@@ -105,7 +105,7 @@ type docsRoute struct {
 func (h *Handler) docs(w http.ResponseWriter, r *http.Request) {
 	p, cfg, err := h.partnerOf(r)
 	if err != nil {
-		writeErr(w, err)
+		h.writeErr(w, r, err)
 		return
 	}
 	b := p.Branding()
@@ -194,7 +194,7 @@ func (h *Handler) OpenAPI(p core.Partner, cfg core.UserAPIConfig) map[string]any
 func (h *Handler) openapi(w http.ResponseWriter, r *http.Request) {
 	p, cfg, err := h.partnerOf(r)
 	if err != nil {
-		writeErr(w, err)
+		h.writeErr(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, h.OpenAPI(p, cfg))

@@ -1,9 +1,6 @@
 package userapi
 
-import (
-	"crypto/rsa"
-	"time"
-)
+import "crypto/rsa"
 
 // Hooks for the external tests (package userapi_test, which may import
 // testenv; this package may not, testenv serves it).
@@ -11,7 +8,5 @@ import (
 type Claims = claims
 
 const AccessTTL = accessTTL
-
-func SetClock(h *Handler, now func() time.Time) { h.now = now }
 
 func SigningKey(h *Handler) *rsa.PrivateKey { return h.key }

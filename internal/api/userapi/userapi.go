@@ -38,7 +38,7 @@ const (
 	Audience   = "palisade-user-api"
 	accessTTL  = 15 * time.Minute
 	refreshTTL = 30 * 24 * time.Hour
-	leeway     = 30 * time.Second
+	leeway     = core.UserAPITokenLeeway
 	maxBody    = 256 << 10
 )
 
@@ -50,7 +50,7 @@ type Handler struct {
 	trusted []netip.Prefix
 	log     *slog.Logger
 	limits  *limiter
-	now     func() time.Time
+	now     func() time.Time // the service's clock: tokens are stored and checked by it
 }
 
 // New returns the User API; key signs tokens, issuer names this server
@@ -59,7 +59,7 @@ func New(svc *core.Service, key *rsa.PrivateKey, issuer string, trusted []netip.
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{svc: svc, key: key, issuer: issuer, trusted: trusted, log: log, limits: newLimiter(), now: time.Now}
+	return &Handler{svc: svc, key: key, issuer: issuer, trusted: trusted, log: log, limits: newLimiter(), now: svc.Now}
 }
 
 // Owns reports whether path is the User API's: /api/ except the GP
@@ -129,71 +129,6 @@ type request struct {
 	caller   core.Caller
 }
 
-// apiError carries an HTTP status with the message.
-type apiError struct {
-	status int
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-func fail(status int, msg string) error { return &apiError{status, msg} }
-
-func statusOf(err error) (int, string) {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae.status, ae.msg
-	}
-	switch core.ErrorCode(err) {
-	case core.EINVALID:
-		return 400, core.ErrorMessage(err)
-	case core.EUNAUTHORIZED:
-		return 401, core.ErrorMessage(err)
-	case core.EFORBIDDEN:
-		return 403, core.ErrorMessage(err)
-	case core.ENOTFOUND:
-		return 404, core.ErrorMessage(err)
-	case core.ECONFLICT:
-		return 409, core.ErrorMessage(err)
-	case core.EPRECONDITION:
-		return 412, core.ErrorMessage(err)
-	case core.ERATELIMITED:
-		return 429, core.ErrorMessage(err)
-	case core.EUNAVAILABLE:
-		return 503, core.ErrorMessage(err)
-	}
-	return 500, "internal error"
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, err error) {
-	status, msg := statusOf(err)
-	if status == 401 {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Palisade User API", Bearer`)
-	}
-	body := map[string]any{"success": false, "error": []string{msg}}
-	if details := core.ErrorDetails(err); len(details) > 0 {
-		msgs := make([]string, 0, len(details))
-		for _, d := range details {
-			msgs = append(msgs, d.Path+": "+d.Message)
-		}
-		body["error"] = msgs
-	}
-	// A change refused for a stale version says which version to read and
-	// retry against.
-	if cur, ok := core.CurrentVersion(err); ok {
-		w.Header().Set("ETag", cur.ETag())
-		body["etag"] = cur.ETag()
-	}
-	writeJSON(w, status, body)
-}
-
 // ServeHTTP routes /api/ requests.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -207,7 +142,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/api/login", "/api/token", "/api/logout", "/api/revoke":
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
-			writeErr(w, fail(405, "use POST"))
+			h.writeErr(w, r, fail(405, "use POST"))
 			return
 		}
 		h.auth(w, r)
@@ -216,7 +151,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Authenticate first: the partner's routes depend on who asks.
 	a, cfg, err := h.authenticate(r)
 	if err != nil {
-		writeErr(w, err)
+		h.writeErr(w, r, err)
 		return
 	}
 	// The rate limit refuses before any work.
@@ -226,7 +161,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("RateLimit-Reset", strconv.Itoa(int(lim.reset.Seconds()+0.999)))
 	if !lim.ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(lim.reset.Seconds()+0.999)))
-		writeErr(w, fail(429, "too many requests; retry in "+strconv.Itoa(int(lim.reset.Seconds()+0.999))+" s"))
+		h.writeErr(w, r, fail(429, "too many requests; retry in "+strconv.Itoa(int(lim.reset.Seconds()+0.999))+" s"))
 		return
 	}
 	rt, vars, methodOK := match(cfg, r.Method, r.URL.Path)
@@ -237,10 +172,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/events") {
 				msg = "clearing the event log is not allowed"
 			}
-			writeErr(w, fail(405, msg))
+			h.writeErr(w, r, fail(405, msg))
 			return
 		}
-		writeErr(w, fail(404, "no such route: "+r.Method+" "+r.URL.Path))
+		h.writeErr(w, r, fail(404, "no such route: "+r.Method+" "+r.URL.Path))
 		return
 	}
 	req := &request{Request: r, vars: vars, customer: a, caller: core.CustomerCaller(a, netutil.ClientAddr(r, h.trusted).String())}
@@ -253,12 +188,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var resp []byte
 	status := http.StatusOK
 	if err != nil {
-		status, _ = statusOf(err)
-		if status == 500 {
-			h.log.Error("user api", "route", rt.ID, "err", err)
-		}
 		rec := &recorder{ResponseWriter: w}
-		writeErr(rec, err)
+		status = h.writeErr(rec, r, err)
 		resp = rec.body.Bytes()
 	} else {
 		answer := map[string]any{"success": true, "data": out}
@@ -453,7 +384,21 @@ func (h *Handler) tokenAccount(ctx context.Context, partnerID, subaccountID int6
 	return a, cfg, nil
 }
 
+// issue mints a customer's access and refresh tokens and records them.
 func (h *Handler) issue(ctx context.Context, a core.Subaccount) (map[string]any, error) {
+	out, ts, err := h.mint(a)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.RecordUserAPITokens(ctx, ts...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// mint makes a customer's access and refresh tokens: the answer, and the
+// records to store (which make them valid).
+func (h *Handler) mint(a core.Subaccount) (map[string]any, []core.UserAPIToken, error) {
 	now := h.now()
 	mk := func(typ string, ttl time.Duration) (string, core.UserAPIToken, error) {
 		id, err := secret.NewToken(rand.Reader, "")
@@ -467,16 +412,14 @@ func (h *Handler) issue(ctx context.Context, a core.Subaccount) (map[string]any,
 	}
 	access, at, err := mk("access", accessTTL)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	refresh, rt, err := mk("refresh", refreshTTL)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := h.svc.RecordUserAPITokens(ctx, at, rt); err != nil {
-		return nil, err
-	}
-	return map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": int(accessTTL / time.Second), "refresh_token": refresh}, nil
+	return map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": int(accessTTL / time.Second), "refresh_token": refresh},
+		[]core.UserAPIToken{at, rt}, nil
 }
 
 func bodyFields(r *http.Request) map[string]string {
@@ -500,13 +443,13 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request) {
 	case "/api/login":
 		user := f["username"]
 		if h.limits.failedTooOften("basic:"+strings.ToLower(user), h.now()) {
-			writeErr(w, fail(429, "too many failed sign-ins for this user; wait a quarter of an hour"))
+			h.writeErr(w, r, fail(429, "too many failed sign-ins for this user; wait a quarter of an hour"))
 			return
 		}
 		a, err := h.svc.AuthenticateCustomer(ctx, user, f["password"])
 		if err != nil {
 			h.limits.failed("basic:"+strings.ToLower(user), h.now())
-			writeErr(w, err)
+			h.writeErr(w, r, err)
 			return
 		}
 		cfg, err := h.svc.UserAPIConfigOf(ctx, a.PartnerID)
@@ -514,35 +457,41 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request) {
 			err = fail(403, "token authentication is turned off for this account; use HTTP Basic")
 		}
 		if err != nil {
-			writeErr(w, err)
+			h.writeErr(w, r, err)
 			return
 		}
 		out, err := h.issue(ctx, a)
 		if err != nil {
-			writeErr(w, err)
+			h.writeErr(w, r, err)
 			return
 		}
 		writeJSON(w, 200, map[string]any{"success": true, "data": out})
 	case "/api/token":
 		c, err := h.verify(f["refresh_token"], "refresh")
 		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		// Rotation: the refresh token is spent; a second use fails.
-		if ok, err := h.svc.RevokeUserAPIToken(ctx, secret.Hash(c.ID)); err != nil || !ok {
-			writeErr(w, fail(401, "the refresh token has been used or revoked"))
+			h.writeErr(w, r, err)
 			return
 		}
 		sub, _ := strconv.ParseInt(c.Subject, 10, 64)
 		a, _, err := h.tokenAccount(ctx, c.Partner, sub)
 		if err != nil {
-			writeErr(w, err)
+			h.writeErr(w, r, err)
 			return
 		}
-		out, err := h.issue(ctx, a)
+		out, issued, err := h.mint(a)
 		if err != nil {
-			writeErr(w, err)
+			h.writeErr(w, r, err)
+			return
+		}
+		// Rotation, in one transaction: the refresh token is spent and
+		// its successors recorded, or neither (a failure leaves the old
+		// token usable); a second use fails.
+		ok, err := h.svc.RotateUserAPITokens(ctx, secret.Hash(c.ID), issued...)
+		if err == nil && !ok {
+			err = fail(401, "the refresh token has been used or revoked")
+		}
+		if err != nil {
+			h.writeErr(w, r, err)
 			return
 		}
 		writeJSON(w, 200, map[string]any{"success": true, "data": out})
@@ -550,14 +499,20 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request) {
 		_, rest, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		c, err := h.verify(strings.TrimSpace(rest), "access")
 		if err != nil {
-			writeErr(w, err)
+			h.writeErr(w, r, err)
 			return
 		}
-		_, _ = h.svc.RevokeUserAPIToken(ctx, secret.Hash(c.ID))
+		hashes := []string{secret.Hash(c.ID)}
 		if rt := f["refresh_token"]; rt != "" {
 			if rc, err := h.verify(rt, "refresh"); err == nil && rc.Subject == c.Subject {
-				_, _ = h.svc.RevokeUserAPIToken(ctx, secret.Hash(rc.ID))
+				hashes = append(hashes, secret.Hash(rc.ID))
 			}
+		}
+		// Both tokens end in one transaction; a sign-out the store could
+		// not record is not answered as done.
+		if _, err := h.svc.RevokeUserAPITokens(ctx, hashes...); err != nil {
+			h.writeErr(w, r, err)
+			return
 		}
 		writeJSON(w, 200, map[string]any{"success": true})
 	case "/api/revoke":
@@ -568,7 +523,12 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request) {
 			c, err = h.verify(tok, "access")
 		}
 		if err == nil {
-			_, _ = h.svc.RevokeUserAPIToken(ctx, secret.Hash(c.ID))
+			if _, err := h.svc.RevokeUserAPITokens(ctx, secret.Hash(c.ID)); err != nil {
+				// RFC 7009 2.2.1: a revocation the store did not record
+				// is an error (503), never a success.
+				h.writeErr(w, r, err)
+				return
+			}
 		}
 		// As RFC 7009: the answer does not tell whether the token was valid.
 		writeJSON(w, 200, map[string]any{"success": true})

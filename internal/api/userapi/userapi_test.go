@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +25,6 @@ type env struct {
 	*testenv.Stack
 	h    *Handler
 	url  string
-	now  atomic.Pointer[time.Time]
 	jane core.Subaccount
 	bob  core.Subaccount
 }
@@ -41,10 +39,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.h = New(e.Service, key, "https://palisade.test", nil, nil)
-	start := time.Now()
-	e.now.Store(&start)
-	SetClock(e.h, func() time.Time { return *e.now.Load() })
+	e.h = New(e.Service, key, "https://palisade.test", nil, nil) // on the service's clock, e.Clock
 	srv := httptest.NewServer(e.h)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -60,10 +55,8 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-func (e *env) advance(d time.Duration) {
-	n := e.now.Load().Add(d)
-	e.now.Store(&n)
-}
+// advance moves the clock of the handler and the service it stores tokens in.
+func (e *env) advance(d time.Duration) { e.Clock.Advance(d) }
 
 type answer struct {
 	status int
@@ -155,7 +148,7 @@ func TestTokens(t *testing.T) {
 	wantErr(t, e.do(t, "GET", "/api/me", "Bearer "+tampered, ""), 401, "invalid token")
 	// Wrong algorithm: HS256 keyed with the public key, and "none".
 	c := Claims{RegisteredClaims: jwt.RegisteredClaims{Issuer: "https://palisade.test", Subject: strconv.FormatInt(e.jane.ID, 10), Audience: jwt.ClaimStrings{Audience},
-		ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)), IssuedAt: jwt.NewNumericDate(time.Now()), ID: "x"}, Type: "access", Partner: e.jane.PartnerID}
+		ExpiresAt: jwt.NewNumericDate(e.Clock.Now().Add(time.Hour)), IssuedAt: jwt.NewNumericDate(e.Clock.Now()), ID: "x"}, Type: "access", Partner: e.jane.PartnerID}
 	hs, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte("public key bytes"))
 	wantErr(t, e.do(t, "GET", "/api/me", "Bearer "+hs, ""), 401, "invalid token")
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)
