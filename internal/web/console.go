@@ -243,8 +243,9 @@ func (h *Handler) consolePost(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
 	}
 	redo := func(page string, d *consoleData, err error) {
-		d.Error = core.ErrorMessage(err)
-		h.consolePage(w, r, s, value, page, d, http.StatusUnprocessableEntity)
+		var status int
+		status, d.Error = h.problem(w, r, err, true)
+		h.consolePage(w, r, s, value, page, d, status)
 	}
 	switch r.PathValue("action") {
 	case "status":
@@ -340,7 +341,8 @@ func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
 	op := core.Caller{Actor: "operator:" + u.Email, Protocol: core.ProtocolSSO, SourceIP: netutil.ClientAddr(r, h.trusted).String()}
 	ctx, f := r.Context(), r.PostForm
 	fail := func(err error) {
-		h.operatorPage(w, r, value, &operatorData{Error: core.ErrorMessage(err)}, http.StatusUnprocessableEntity)
+		status, msg := h.problem(w, r, err, true)
+		h.operatorPage(w, r, value, &operatorData{Error: msg}, status)
 	}
 	switch r.PathValue("action") {
 	case "partners":
@@ -353,7 +355,9 @@ func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
 	case "topup":
 		id, _ := strconv.ParseInt(f.Get("partner"), 10, 64)
 		amount, err := core.ParseCents(f.Get("amount"))
-		if err == nil {
+		if err != nil {
+			err = core.FieldError("amount", "%v", err) // the operator's input, not an internal error
+		} else {
 			_, err = h.svc.TopUp(ctx, op, id, amount, f.Get("note"))
 		}
 		if err != nil {
@@ -365,7 +369,9 @@ func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
 		quota, _ := strconv.ParseInt(f.Get("quota"), 10, 64)
 		rank, _ := strconv.Atoi(f.Get("rank"))
 		price, err := core.ParseCents(f.Get("price"))
-		if err == nil {
+		if err != nil {
+			err = core.FieldError("price", "%v", err)
+		} else {
 			_, err = h.svc.CreatePlan(ctx, op, core.Plan{Name: strings.TrimSpace(f.Get("name")), MonthlyQuota: quota, Price: price, Rank: rank})
 		}
 		if err != nil {

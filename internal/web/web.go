@@ -12,7 +12,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -321,23 +320,9 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request, p *core.Partne
 	h.render(w, "message", status, v)
 }
 
+// fail answers err with a message page, through ErrorTable.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *core.Partner, err error) {
-	code := http.StatusInternalServerError
-	switch core.ErrorCode(err) {
-	case core.EUNAUTHORIZED:
-		code = http.StatusUnauthorized
-	case core.EFORBIDDEN:
-		code = http.StatusForbidden
-	case core.ENOTFOUND:
-		code = http.StatusNotFound
-	case core.EINVALID:
-		code = http.StatusBadRequest
-	case core.EUNAVAILABLE:
-		code = http.StatusServiceUnavailable
-		h.log.Warn("page failed: store unavailable", "path", r.URL.Path, "err", errors.Unwrap(err))
-	default:
-		h.log.Error("page failed", "path", r.URL.Path, "err", err)
-	}
+	code, msg := h.problem(w, r, err, false)
 	if p == nil && r.PathValue("domain") != "" {
 		// Not signed in (yet): brand and frame the message as the
 		// website's partner would, so it shows inside its panel.
@@ -345,5 +330,5 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *core.Partner, 
 			p = &bp
 		}
 	}
-	h.message(w, r, p, code, core.ErrorMessage(err))
+	h.message(w, r, p, code, msg)
 }
