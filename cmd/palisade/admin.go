@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
 )
@@ -27,7 +28,7 @@ Subcommands:
 Every subcommand also takes the store flags (--data-dir, --database-url, --master-key); see 'palisade partner create --help'.
 `
 
-func cmdPartner(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func cmdPartner(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
 		fmt.Fprint(stderr, partnerUsage)
 		if len(args) == 0 {
@@ -37,7 +38,7 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("partner "+sub, "partner "+sub+" [flags]", stderr)
-	var sf storeFlags
+	sf := storeFlags{now: now}
 	sf.register(fs)
 	name := fs.String("name", "", "partner name (unique)")
 	var (
@@ -209,7 +210,7 @@ Subcommands:
   create  --name 10k --quota 10000 --price 5.00 --rank 2     add a plan (rank orders upgrades and downgrades)
 `
 
-func cmdPlan(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func cmdPlan(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
 		fmt.Fprint(stderr, planUsage)
 		if len(args) == 0 {
@@ -219,7 +220,7 @@ func cmdPlan(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("plan "+sub, "plan "+sub+" [flags]", stderr)
-	var sf storeFlags
+	sf := storeFlags{now: now}
 	sf.register(fs)
 	var name, price *string
 	var quota *int64

@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/botdata"
 	"github.com/palisadehq/palisade/internal/core"
@@ -79,13 +80,13 @@ func cmdBots(ctx context.Context, args []string, getenv func(string) string, std
 	return tw.Flush()
 }
 
-func cmdChallenge(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func cmdChallenge(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "rotate-key" {
 		fmt.Fprint(stderr, "Usage: palisade challenge rotate-key [store flags]\n\nMakes a new key sign challenges and clearance cookies; the previous key keeps verifying, so\nvisitors who already passed are not challenged again. Running nodes pick it up at their next reload (within 10 seconds).\n")
 		return errUsage
 	}
 	fs := newFlagSet("challenge rotate-key", "challenge rotate-key [flags]", stderr)
-	var sf storeFlags
+	sf := storeFlags{now: now}
 	sf.register(fs)
 	if err := parseFlags(fs, args[1:], getenv); err != nil {
 		return err
@@ -105,13 +106,13 @@ func cmdChallenge(ctx context.Context, args []string, getenv func(string) string
 
 // cmdUser adds people who sign in to the partner console or the operator
 // pages.
-func cmdUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func cmdUser(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprint(stderr, "Usage: palisade user add --email E [--partner NAME] [--password P] [store flags]\n\nAdds a person who signs in at /console/login: to the console of partner NAME, or, without\n--partner, to the operator pages (/operator). Without --password a strong one is generated\nand printed once.\n")
 		return errUsage
 	}
 	fs := newFlagSet("user add", "user add --email E [--partner NAME] [flags]", stderr)
-	var sf storeFlags
+	sf := storeFlags{now: now}
 	sf.register(fs)
 	email := fs.String("email", "", "the person's email, used to sign in")
 	partner := fs.String("partner", "", "the partner whose console it opens; empty: the operator pages")

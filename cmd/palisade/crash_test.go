@@ -18,11 +18,13 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 // TestMain lets a test run this binary as `palisade` in a child process
 // (PALISADE_TEST_MAIN_ARGS holds the arguments as JSON), so that a test can
-// kill a real server process.
+// kill a real server process. The child runs on the test clock, which
+// startProcess starts where the parent's is.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("PALISADE_TEST_MAIN_ARGS"); args != "" {
 		var a []string
@@ -30,9 +32,13 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
+		clock, err := testclock.Load()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
 		os.Args = append([]string{"palisade"}, a...)
-		main()
-		os.Exit(0)
+		os.Exit(mainAt(clock.Now))
 	}
 	os.Exit(m.Run())
 }
@@ -43,6 +49,9 @@ func startProcess(t *testing.T, args ...string) (string, *exec.Cmd) {
 	a, _ := json.Marshal(append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "error"}, args...))
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "PALISADE_TEST_MAIN_ARGS="+string(a))
+	if env := testclock.New(t).Environ(); env != "" {
+		cmd.Env = append(cmd.Env, env)
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/palisadehq/palisade/client"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 // fleetNode is one running `palisade serve` of a test fleet.
@@ -237,14 +238,14 @@ func TestBackupRestore(t *testing.T) {
 	if !strings.Contains(out, "integrity checked") || !strings.Contains(out, "master.key") {
 		t.Fatalf("backup: %s", out)
 	}
-	if err := run(t.Context(), []string{"backup", "--data-dir", dir, "--out", backup}, noEnv, io.Discard, io.Discard); err == nil {
+	if err := run(t.Context(), []string{"backup", "--data-dir", dir, "--out", backup}, noEnv, testclock.New(t).Now, io.Discard, io.Discard); err == nil {
 		t.Fatal("a backup overwrote an existing file")
 	}
 	if r := request(t, "POST", n.url+"/website", key, "domain=later.example.com&plan=10k"); r.status != 201 {
 		t.Fatalf("register after the backup: %d %s", r.status, r.raw)
 	}
 	var errOut strings.Builder
-	if err := run(t.Context(), []string{"restore", "--data-dir", dir, "--from", backup}, noEnv, io.Discard, &errOut); err == nil || !strings.Contains(err.Error(), "running Palisade") {
+	if err := run(t.Context(), []string{"restore", "--data-dir", dir, "--from", backup}, noEnv, testclock.New(t).Now, io.Discard, &errOut); err == nil || !strings.Contains(err.Error(), "running Palisade") {
 		t.Fatalf("restore while serving: %v", err)
 	}
 	if err := n.stop(); err != nil {
@@ -261,7 +262,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("website made after the backup: %d %s", r.status, r.raw)
 	}
 	var pgErr error
-	if pgErr = run(t.Context(), []string{"backup", "--database-url", "postgres://x@127.0.0.1/none", "--out", filepath.Join(t.TempDir(), "x")}, noEnv, io.Discard, io.Discard); pgErr == nil || !strings.Contains(pgErr.Error(), "pg_dump") {
+	if pgErr = run(t.Context(), []string{"backup", "--database-url", "postgres://x@127.0.0.1/none", "--out", filepath.Join(t.TempDir(), "x")}, noEnv, testclock.New(t).Now, io.Discard, io.Discard); pgErr == nil || !strings.Contains(pgErr.Error(), "pg_dump") {
 		t.Fatalf("backup of PostgreSQL: %v", pgErr)
 	}
 }

@@ -11,20 +11,26 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
+func main() { os.Exit(mainAt(time.Now)) }
+
+// mainAt is main on the clock now, returning the exit code; a test running
+// this binary as palisade (see TestMain) passes its own clock.
+func mainAt(now func() time.Time) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, now, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "palisade:", err)
 		}
-		os.Exit(exitCode(err))
+		return exitCode(err)
 	}
+	return 0
 }
 
 func exitCode(err error) int {
@@ -59,33 +65,35 @@ environment twin: --database-url is PALISADE_DATABASE_URL. Flags win over
 the environment, the environment over a --config file.
 `
 
-// run is the whole program, so tests can drive it like a shell would.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is the whole program, so tests can drive it like a shell would. now
+// is its clock: time.Now, or in tests the test clock (PALISADE_TEST_NOW), so
+// that the suite can run as if it were another date; no flag sets it.
+func run(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
 	switch args[0] {
 	case "serve":
-		return cmdServe(ctx, args[1:], getenv, stdout, stderr)
+		return cmdServe(ctx, args[1:], getenv, now, stdout, stderr)
 	case "proxy":
-		return cmdProxy(ctx, args[1:], getenv, stdout, stderr)
+		return cmdProxy(ctx, args[1:], getenv, now, stdout, stderr)
 	case "challenge":
-		return cmdChallenge(ctx, args[1:], getenv, stdout, stderr)
+		return cmdChallenge(ctx, args[1:], getenv, now, stdout, stderr)
 	case "bots":
 		return cmdBots(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
-		return cmdMigrate(ctx, args[1:], getenv, stdout, stderr)
+		return cmdMigrate(ctx, args[1:], getenv, now, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, args[1:], getenv, stdout, stderr)
 	case "restore":
 		return cmdRestore(ctx, args[1:], getenv, stdout, stderr)
 	case "partner":
-		return cmdPartner(ctx, args[1:], getenv, stdout, stderr)
+		return cmdPartner(ctx, args[1:], getenv, now, stdout, stderr)
 	case "plan":
-		return cmdPlan(ctx, args[1:], getenv, stdout, stderr)
+		return cmdPlan(ctx, args[1:], getenv, now, stdout, stderr)
 	case "user":
-		return cmdUser(ctx, args[1:], getenv, stdout, stderr)
+		return cmdUser(ctx, args[1:], getenv, now, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "palisade", version)
 		return nil

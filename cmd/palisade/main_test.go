@@ -24,6 +24,7 @@ import (
 	"github.com/palisadehq/palisade/internal/mail/mailtest"
 	"github.com/palisadehq/palisade/internal/store/storetest"
 	"github.com/palisadehq/palisade/internal/testenv"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 // lineWriter collects output and reports when a line matching re appears.
@@ -66,8 +67,9 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) (strin
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lineWriter{}
 	done := make(chan error, 1)
+	now := testclock.New(t).Now
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, out, io.Discard)
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, now, out, io.Discard)
 	}()
 	m := out.wait(t, regexp.MustCompile(`listening on (http://\S+)`))
 	stopped := false
@@ -91,7 +93,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) (strin
 func cli(t *testing.T, getenv func(string) string, args ...string) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	if err := run(context.Background(), args, getenv, &out, &errOut); err != nil {
+	if err := run(context.Background(), args, getenv, testclock.New(t).Now, &out, &errOut); err != nil {
 		t.Fatalf("palisade %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}
 	return out.String()
@@ -278,13 +280,13 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--smtp-url", "smtp://127.0.0.1:25", "--data-dir", dir}, "--smtp-from is required"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--challenge-key", "not a key!", "--data-dir", dir}, "--challenge-key: not hex or base64"},
 	} {
-		err := run(context.Background(), c.args, noEnv, io.Discard, io.Discard)
+		err := run(context.Background(), c.args, noEnv, testclock.New(t).Now, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("palisade %s: error %v; want it to mention %q", strings.Join(c.args, " "), err, c.want)
 		}
 	}
 	cli(t, noEnv, "partner", "create", "--name", "dup", "--data-dir", dir)
-	err := run(context.Background(), []string{"partner", "create", "--name", "dup", "--data-dir", dir}, noEnv, io.Discard, io.Discard)
+	err := run(context.Background(), []string{"partner", "create", "--name", "dup", "--data-dir", dir}, noEnv, testclock.New(t).Now, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate partner: %v", err)
 	}
@@ -299,7 +301,7 @@ func TestCLIErrors(t *testing.T) {
 	if !strings.Contains(out, "created plan 500k") || !strings.Contains(cli(t, noEnv, "plan", "list", "--data-dir", dir), "500,000") {
 		t.Fatalf("plan create: %s", out)
 	}
-	err = run(context.Background(), []string{"plan", "list", "--data-dir", dir, "--master-key", strings.Repeat("ab", 32)}, noEnv, io.Discard, io.Discard)
+	err = run(context.Background(), []string{"plan", "list", "--data-dir", dir, "--master-key", strings.Repeat("ab", 32)}, noEnv, testclock.New(t).Now, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "master key does not match") {
 		t.Fatalf("wrong master key: %v", err)
 	}
@@ -307,7 +309,7 @@ func TestCLIErrors(t *testing.T) {
 		t.Fatalf("migrate: %s", out)
 	}
 	var help bytes.Buffer
-	_ = run(context.Background(), []string{"serve", "--help"}, noEnv, io.Discard, &help)
+	_ = run(context.Background(), []string{"serve", "--help"}, noEnv, testclock.New(t).Now, io.Discard, &help)
 	for _, want := range []string{"-addr", "PALISADE_", "-database-url", "-data-dir"} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("serve --help lacks %q:\n%s", want, help.String())
@@ -341,8 +343,9 @@ func TestProxyCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lineWriter{}
 	done := make(chan error, 1)
+	now := testclock.New(t).Now
 	go func() {
-		done <- run(ctx, []string{"proxy", "--addr", "127.0.0.1:0", "--upstream", app.URL, "--site", "App.Example.com", "--data-dir", dir, "--verify-rdns=false"}, noEnv, out, io.Discard)
+		done <- run(ctx, []string{"proxy", "--addr", "127.0.0.1:0", "--upstream", app.URL, "--site", "App.Example.com", "--data-dir", dir, "--verify-rdns=false"}, noEnv, now, out, io.Discard)
 	}()
 	m := out.wait(t, regexp.MustCompile(`proxy listening on (http://\S+)`))
 	if !strings.Contains(out.String(), "app.example.com -> "+app.URL) {
@@ -373,7 +376,7 @@ func TestProxyCommand(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("proxy: %v", err)
 	}
-	if err := run(context.Background(), []string{"proxy", "--data-dir", dir}, noEnv, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--upstream or at least one --route") {
+	if err := run(context.Background(), []string{"proxy", "--data-dir", dir}, noEnv, testclock.New(t).Now, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--upstream or at least one --route") {
 		t.Fatalf("proxy without upstream: %v", err)
 	}
 }
@@ -399,7 +402,7 @@ func TestBotsCommands(t *testing.T) {
 	}
 	bad := append([]string{"bots", "refresh", "--data-dir", dir, "--bot-source", "mybot=" + srv.URL + "/html"}, dropDefaults()...)
 	var out bytes.Buffer
-	err := run(context.Background(), bad, noEnv, &out, io.Discard)
+	err := run(context.Background(), bad, noEnv, testclock.New(t).Now, &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "1 of 1 lists were not refreshed") || !strings.Contains(out.String(), "FAILED") {
 		t.Fatalf("bad list: %v\n%s", err, out.String())
 	}
@@ -423,7 +426,7 @@ func TestChallengeKeyRotation(t *testing.T) {
 	if out := cli(t, noEnv, "challenge", "rotate-key", "--data-dir", dir); !strings.Contains(out, "rotated") {
 		t.Fatalf("rotate: %s", out)
 	}
-	if err := run(context.Background(), []string{"challenge"}, noEnv, io.Discard, io.Discard); err == nil {
+	if err := run(context.Background(), []string{"challenge"}, noEnv, testclock.New(t).Now, io.Discard, io.Discard); err == nil {
 		t.Fatal("challenge without a subcommand succeeded")
 	}
 }
@@ -495,7 +498,7 @@ func TestUserAdd(t *testing.T) {
 		{[]string{"user", "add", "--email", "ops@p.example", "--data-dir", dir}, "already exists"},
 		{[]string{"user", "add", "--email", "y@p.example", "--password", "short", "--data-dir", dir}, "weak password"},
 	} {
-		err := run(context.Background(), c.args, noEnv, io.Discard, io.Discard)
+		err := run(context.Background(), c.args, noEnv, testclock.New(t).Now, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("palisade %s: %v; want %q", strings.Join(c.args, " "), err, c.want)
 		}

@@ -144,7 +144,7 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 		db.Close()
 		return nil, err
 	}
-	var spent challenge.SpentSet = challenge.NewMemorySpent(nil)
+	var spent challenge.SpentSet = challenge.NewMemorySpent(svc.Now)
 	var rdb *redis.Client
 	var redisSpent *challenge.RedisSpent
 	if pf.redisURL != "" {
@@ -168,10 +168,10 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 		}
 		spent = redisSpent
 	}
-	prot.EnableChallenges(challenge.NewIssuer(ck, spent, nil), pf.webServers)
+	prot.EnableChallenges(challenge.NewIssuer(ck, spent, svc.Now), pf.webServers)
 	prot.RefreshChallengeKeys(keySource)
 	eng := prot.Engine
-	rec := events.New(svc.RecordBatch, events.Options{GrantSample: pf.grantSample, Logger: log,
+	rec := events.New(svc.RecordBatch, events.Options{GrantSample: pf.grantSample, Logger: log, Now: svc.Now,
 		Country: func(ip netip.Addr) string { c, _ := eng.GeoIP().Lookup(ip); return c }})
 	m := metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending)
 	prot.Observe(rec, m)
@@ -267,9 +267,9 @@ func refreshRanges(ctx context.Context, sources map[string]string, dir string, l
 	}
 }
 
-func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "serve [flags]", stderr)
-	var sf storeFlags
+	sf := storeFlags{now: now}
 	sf.register(fs)
 	var pf planeFlags
 	pf.register(fs)
@@ -332,6 +332,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if mailer != nil {
 		mctx, stopMail := context.WithCancel(ctx)
 		defer stopMail()
+		mailer.Now = pl.svc.Now
 		go pl.svc.RunMailer(mctx, mailer, 30*time.Second)
 		pl.log.Info("delivering the outbox's emails", "smtp", mailer.Addr, "from", mailer.From.String())
 	}
@@ -384,9 +385,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	return server.Serve(ctx, ln, h, pf.grace, pl.log)
 }
 
-func cmdProxy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func cmdProxy(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
 	fs := newFlagSet("proxy", "proxy --upstream http://127.0.0.1:9000 [--site example.com] | --route HOST=URL ... [flags]", stderr)
-	var sf storeFlags
+	sf := storeFlags{now: now}
 	sf.register(fs)
 	var pf planeFlags
 	pf.register(fs)
@@ -483,9 +484,9 @@ func storeArgs(sf storeFlags) string {
 	return ""
 }
 
-func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
 	fs := newFlagSet("migrate", "migrate [flags]", stderr)
-	var sf storeFlags
+	sf := storeFlags{now: now}
 	sf.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err

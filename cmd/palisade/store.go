@@ -27,6 +27,7 @@ type storeFlags struct {
 	retention   time.Duration
 	egressIPs   stringList
 	addonPrice  string
+	now         func() time.Time // the service's clock (run's)
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
@@ -86,8 +87,12 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 			return nil, nil, fmt.Errorf("--egress-ip %q is not an IP address: %w", ip, errUsage)
 		}
 	}
+	now := s.now
+	if now == nil {
+		now = time.Now
+	}
 	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan, EventRetention: s.retention,
-		EgressIPs: s.egressIPs, AddonUnitPrice: addonPrice}, append([]core.Option{core.WithLogger(log)}, opts...)...)
+		EgressIPs: s.egressIPs, AddonUnitPrice: addonPrice}, append([]core.Option{core.WithLogger(log), core.WithClock(now)}, opts...)...)
 	if err := svc.CheckMasterKey(ctx); err != nil {
 		db.Close()
 		return nil, nil, err
