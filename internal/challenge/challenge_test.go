@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 type clock struct{ t time.Time }
@@ -27,7 +29,7 @@ func newIssuer(t testing.TB) (*Issuer, *clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	c := &clock{t: testclock.Now(t)} // frozen at the test's time; tests move it
 	return NewIssuer(k, NewMemorySpent(c.now), c.now), c
 }
 
@@ -109,11 +111,11 @@ func TestClearance(t *testing.T) {
 	}
 	// Rotation: a new signing key still accepts clearances of the old one.
 	rotated, _ := NewKeys(NewKey(), is.Keys().keys[0])
-	is2 := NewIssuer(rotated, NewMemorySpent(nil), clk.now)
+	is2 := NewIssuer(rotated, NewMemorySpent(clk.now), clk.now)
 	if !is2.Valid(client, c) {
 		t.Fatal("rotation invalidated clearances")
 	}
-	if fresh, _ := NewKeys(NewKey()); NewIssuer(fresh, NewMemorySpent(nil), clk.now).Valid(client, c) {
+	if fresh, _ := NewKeys(NewKey()); NewIssuer(fresh, NewMemorySpent(clk.now), clk.now).Valid(client, c) {
 		t.Fatal("a clearance verified under an unrelated key")
 	}
 	clk.t = clk.t.Add(2 * time.Hour)
@@ -123,12 +125,12 @@ func TestClearance(t *testing.T) {
 }
 
 func BenchmarkVerify(b *testing.B) {
-	is, _ := newIssuer(b)
+	is, clk := newIssuer(b)
 	ch := is.Issue(client, 10)
 	counter := solve(b, ch)
 	b.ReportAllocs()
 	for b.Loop() {
-		is.spent = NewMemorySpent(nil) // each round verifies a fresh, unspent challenge
+		is.spent = NewMemorySpent(clk.now) // each round verifies a fresh, unspent challenge
 		if _, err := is.Verify(client, ch.Token, counter); err != nil {
 			b.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 // TestRedisSpentAcrossNodes: two issuers (two nodes) share one Redis spent
@@ -24,8 +25,9 @@ func TestRedisSpentAcrossNodes(t *testing.T) {
 	rand.Read(b)
 	prefix := "palisade-test:" + hex.EncodeToString(b) + ":"
 	keys, _ := NewKeys(NewKey())
-	nodeA := NewIssuer(keys, NewRedisSpent(c, prefix), nil)
-	nodeB := NewIssuer(keys, NewRedisSpent(c, prefix), nil)
+	clock := testclock.New(t)
+	nodeA := NewIssuer(keys, NewRedisSpent(c, prefix), clock.Now)
+	nodeB := NewIssuer(keys, NewRedisSpent(c, prefix), clock.Now)
 	ch := nodeA.Issue(client, 10)
 	counter := solve(t, ch)
 	if _, err := nodeA.Verify(client, ch.Token, counter); err != nil {
@@ -46,7 +48,7 @@ func TestRedisSpentAcrossNodes(t *testing.T) {
 	var changes []bool
 	downSet := NewRedisSpent(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond}), prefix)
 	downSet.OnChange = func(up bool, err error) { changes = append(changes, up) }
-	down := NewIssuer(keys, downSet, nil)
+	down := NewIssuer(keys, downSet, clock.Now)
 	ch2 := down.Issue(client, 10)
 	c2 := solve(t, ch2)
 	if _, err := down.Verify(client, ch2.Token, c2); err != nil {

@@ -80,17 +80,20 @@ func TestCalendarBilling(t *testing.T) {
 func TestUpgradeChargesTheWholeTerm(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db) // the clock starts 2026-11-01 12:00
+		f := newFixture(t, db) // the clock starts at the test's date
 		c := f.partner(t, "longterm", 1_000_000)
-		if _, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "long.example", Plan: "10k"}, core.Idem{}); err != nil {
+		created := *f.now.Load()
+		first, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "long.example", Plan: "10k"}, core.Idem{})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := f.svc.Renew(ctx, c, "long.example", 35, core.Match{}, core.Idem{}); err != nil {
 			t.Fatal(err)
 		}
 		f.checkLedger(t, c, 1_000_000-500*36)
-		// 15 days later: 35 whole months and 15 of November's 30 days.
-		f.advance(15 * 24 * time.Hour)
+		// Halfway through the first month, however long it is: 35 whole
+		// months and half of this one are left.
+		f.advance(first.ExpiresAt.Sub(created) / 2)
 		if _, _, err := f.svc.ChangePlan(ctx, c, "long.example", "200k", core.Match{}, core.Idem{}); err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +146,7 @@ func TestModifyWebsiteIsAtomic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w.Status != core.StatusPaused || w.Plan.Name != "40k" || w.Version != before.Version+1 || !w.ExpiresAt.Equal(core.AddMonths(before.ExpiresAt, 2, 1)) {
+		if w.Status != core.StatusPaused || w.Plan.Name != "40k" || w.Version != before.Version+1 || !w.ExpiresAt.Equal(core.AddMonths(before.ExpiresAt, 2, before.BillingDay)) {
 			t.Fatalf("combined change: %+v", w)
 		}
 		f.checkLedger(t, c, 20_000-900-700-1600*2)

@@ -130,14 +130,16 @@ func TestExpiryNotices(t *testing.T) {
 		ctx := context.Background()
 		c := f.partner(t, "host", 100000)
 		a, _, _ := f.svc.CreateSubaccount(ctx, c, core.SubaccountCreate{Email: "jane@example.com"}, core.Idem{})
-		f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "a.example.com", SubaccountID: a.ID, Plan: "10k"}, core.Idem{})
+		site, _, _ := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "a.example.com", SubaccountID: a.ID, Plan: "10k"}, core.Idem{})
 		f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "b.example.com", SubaccountID: a.ID, Plan: "10k"}, core.Idem{})
+		// Three days before an expiry, whatever the months' lengths.
+		threeDaysBefore := func(expires time.Time) { f.advance(expires.Sub(*f.now.Load()) - 3*24*time.Hour) }
 		pause := core.StatusPaused
 		f.svc.UpdateWebsite(ctx, c, "b.example.com", core.WebsiteUpdate{Status: &pause}, core.Match{})
 		if n, _ := f.svc.QueueExpiryNotices(ctx); n != 0 {
 			t.Fatalf("a month before expiry: %d notices", n)
 		}
-		f.advance(25 * 24 * time.Hour)
+		threeDaysBefore(site.ExpiresAt)
 		if n, err := f.svc.QueueExpiryNotices(ctx); n != 1 || err != nil { // b is paused: no notice
 			t.Fatalf("a week before: %d %v", n, err)
 		}
@@ -145,10 +147,11 @@ func TestExpiryNotices(t *testing.T) {
 			t.Fatal("the notice was queued twice")
 		}
 		// Renewed: the next period gets its own notice.
-		if _, _, err := f.svc.Renew(ctx, c, "a.example.com", 1, core.Match{}, core.Idem{}); err != nil {
+		renewed, _, err := f.svc.Renew(ctx, c, "a.example.com", 1, core.Match{}, core.Idem{})
+		if err != nil {
 			t.Fatal(err)
 		}
-		f.advance(30 * 24 * time.Hour)
+		threeDaysBefore(renewed.ExpiresAt)
 		if n, _ := f.svc.QueueExpiryNotices(ctx); n != 1 {
 			t.Fatalf("next period: %d", n)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 // TestResellerStore runs the reseller protocols' store queries against
@@ -138,7 +139,7 @@ func tokenOf(t *testing.T, u string) string {
 func BenchmarkAuthenticateGP(b *testing.B) {
 	db := storetest.SQLite(b)
 	box, _ := secret.NewBox(make([]byte, secret.KeySize), nil)
-	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test"})
+	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test"}, core.WithClock(testclock.New(b).Now))
 	ctx := context.Background()
 	var key string
 	for i := 0; i < 200; i++ {

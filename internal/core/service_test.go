@@ -13,6 +13,7 @@ import (
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 type fixture struct {
@@ -28,7 +29,9 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db, now: &atomic.Pointer[time.Time]{}}
-	start := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	// Frozen at the test clock's time (PALISADE_TEST_NOW pins its date), to
+	// the second; tests move it with advance.
+	start := testclock.Now(t).Truncate(time.Second)
 	f.now.Store(&start)
 	f.svc = core.NewService(db, box, core.Config{PublicURL: "https://palisade.test", Nodes: []string{"https://n1.test", "https://n2.test"}},
 		core.WithClock(func() time.Time { return *f.now.Load() }))
@@ -87,6 +90,7 @@ func TestWebsiteLifecycle(t *testing.T) {
 		f := newFixture(t, db)
 		c := f.partner(t, "acme", 2000)
 
+		created := *f.now.Load()
 		w, replayed, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "Shop.Example.COM", Plan: "10k"}, core.Idem{})
 		if err != nil || replayed {
 			t.Fatalf("create: %v %v", err, replayed)
@@ -94,8 +98,8 @@ func TestWebsiteLifecycle(t *testing.T) {
 		if w.Domain != "shop.example.com" || w.Status != core.StatusSetup || w.Plan.Name != "10k" || w.ServerKey == "" || w.Version != 1 {
 			t.Fatalf("created website %+v", w)
 		}
-		if !w.ExpiresAt.Equal(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)) {
-			t.Fatalf("expires_at %v", w.ExpiresAt)
+		if !w.ExpiresAt.Equal(monthsAfter(created, 1)) {
+			t.Fatalf("created %v, expires_at %v; want %v", created, w.ExpiresAt, monthsAfter(created, 1))
 		}
 		f.checkLedger(t, c, 1500)
 
@@ -366,13 +370,16 @@ func TestChangePlanAndRenew(t *testing.T) {
 		ctx := context.Background()
 		f := newFixture(t, db)
 		c := f.partner(t, "acme", 10000)
-		if _, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "p.example.com", Plan: "10k"}, core.Idem{}); err != nil {
+		created := *f.now.Load()
+		first, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "p.example.com", Plan: "10k"}, core.Idem{})
+		if err != nil {
 			t.Fatal(err)
 		}
 		f.checkLedger(t, c, 9500)
-		// 15 days later, 15 of 30 days are left (November has 30 days): the
-		// 4.00 difference between 10k and 20k is charged half: 2.00.
-		f.advance(15 * 24 * time.Hour)
+		// Halfway through the first month (however long that month is),
+		// half of it is left: the 4.00 difference between 10k and 20k is
+		// charged half: 2.00.
+		f.advance(first.ExpiresAt.Sub(created) / 2)
 		w, _, err := f.svc.ChangePlan(ctx, c, "p.example.com", "20k", core.Match{}, core.Idem{})
 		if err != nil || w.Plan.Name != "20k" {
 			t.Fatalf("upgrade: %+v %v", w, err)
@@ -400,12 +407,12 @@ func TestChangePlanAndRenew(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !w.ExpiresAt.Equal(time.Date(2027, 2, 1, 12, 0, 0, 0, time.UTC)) {
-			t.Fatalf("renewed to %v", w.ExpiresAt)
+		if !w.ExpiresAt.Equal(monthsAfter(created, 3)) {
+			t.Fatalf("created %v, renewed to %v; want %v", created, w.ExpiresAt, monthsAfter(created, 3))
 		}
 		f.checkLedger(t, c, 8300)
 		w, replayed, err := f.svc.Renew(ctx, c, "p.example.com", 2, core.Match{}, core.Idem{Key: "renew-1", Hash: "r"})
-		if err != nil || !replayed || !w.ExpiresAt.Equal(time.Date(2027, 2, 1, 12, 0, 0, 0, time.UTC)) {
+		if err != nil || !replayed || !w.ExpiresAt.Equal(monthsAfter(created, 3)) {
 			t.Fatalf("replayed renew: %v %v %v", w.ExpiresAt, replayed, err)
 		}
 		f.checkLedger(t, c, 8300)
@@ -418,8 +425,8 @@ func TestChangePlanAndRenew(t *testing.T) {
 		f.advance(200 * 24 * time.Hour)
 		now := *f.now.Load()
 		w, _, err = f.svc.Renew(ctx, c, "p.example.com", 1, core.Match{}, core.Idem{})
-		if err != nil || !w.ExpiresAt.Equal(now.AddDate(0, 1, 0)) {
-			t.Fatalf("renew after expiry: %v %v", w.ExpiresAt, err)
+		if err != nil || !w.ExpiresAt.Equal(monthsAfter(now, 1)) {
+			t.Fatalf("renew after expiry at %v: %v %v; want %v", now, w.ExpiresAt, err, monthsAfter(now, 1))
 		}
 		// A paused website's plan cannot change.
 		paused := core.StatusPaused

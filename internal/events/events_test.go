@@ -10,6 +10,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 type memSink struct {
@@ -61,7 +62,7 @@ func req() *engine.Request {
 
 func TestRecorderKeepsDeniesAndSamplesGrants(t *testing.T) {
 	sink := &memSink{}
-	r := New(sink.write, Options{GrantSample: 0, Flush: time.Hour})
+	r := New(sink.write, Options{GrantSample: 0, Flush: time.Hour, Now: testclock.New(t).Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
@@ -88,7 +89,7 @@ func TestRecorderKeepsDeniesAndSamplesGrants(t *testing.T) {
 
 func TestRecorderDropsWhenFull(t *testing.T) {
 	sink := &memSink{}
-	r := New(sink.write, Options{Buffer: 5})
+	r := New(sink.write, Options{Buffer: 5, Now: testclock.New(t).Now})
 	// Run is not running: nothing drains the buffer.
 	for i := 0; i < 20; i++ {
 		r.Observe(pol, req(), engine.Verdict{Action: engine.Deny})
@@ -122,7 +123,7 @@ func (m *memSink) lossy(ctx context.Context, id string, es []core.Event, rows []
 
 func TestRecorderStorageFailure(t *testing.T) {
 	sink := &memSink{fail: 3}
-	r := New(sink.lossy, Options{Buffer: 4, Batch: 1})
+	r := New(sink.lossy, Options{Buffer: 4, Batch: 1, Now: testclock.New(t).Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
@@ -169,7 +170,7 @@ func TestRecorderStorageFailure(t *testing.T) {
 
 // BenchmarkObserve: the cost a decision pays to be recorded.
 func BenchmarkObserve(b *testing.B) {
-	r := New(func(context.Context, string, []core.Event, []core.StatRow) error { return nil }, Options{Buffer: 1 << 20})
+	r := New(func(context.Context, string, []core.Event, []core.StatRow) error { return nil }, Options{Buffer: 1 << 20, Now: testclock.New(b).Now})
 	rq := req()
 	v := engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory}
 	b.ReportAllocs()
@@ -180,7 +181,7 @@ func BenchmarkObserve(b *testing.B) {
 
 func TestRecorderCountry(t *testing.T) {
 	sink := &memSink{}
-	r := New(sink.write, Options{Flush: time.Hour, Country: func(ip netip.Addr) string {
+	r := New(sink.write, Options{Flush: time.Hour, Now: testclock.New(t).Now, Country: func(ip netip.Addr) string {
 		if ip == netip.MustParseAddr("192.0.2.1") {
 			return "DE"
 		}

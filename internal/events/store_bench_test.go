@@ -16,6 +16,7 @@ import (
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 func benchStores(b *testing.B, fn func(b *testing.B, svc *core.Service)) {
@@ -28,7 +29,7 @@ func benchStores(b *testing.B, fn func(b *testing.B, svc *core.Service)) {
 				db = storetest.Postgres(b)
 			}
 			box, _ := secret.NewBox(make([]byte, secret.KeySize), nil)
-			fn(b, core.NewService(db, box, core.Config{PublicURL: "https://palisade.test"}))
+			fn(b, core.NewService(db, box, core.Config{PublicURL: "https://palisade.test"}, core.WithClock(testclock.New(b).Now)))
 		})
 	}
 }
@@ -53,8 +54,7 @@ func batch(n, site int, at time.Time) ([]core.Event, []core.StatRow) {
 func BenchmarkStoreEvents(b *testing.B) {
 	benchStores(b, func(b *testing.B, svc *core.Service) {
 		ctx := context.Background()
-		now := time.Now().UTC()
-		es, stats := batch(500, 0, now)
+		es, stats := batch(500, 0, svc.Now())
 		start := time.Now()
 		i := 0
 		for b.Loop() {
@@ -80,7 +80,7 @@ func BenchmarkDecideWhileStoring(b *testing.B) {
 	eng.Load([]engine.Site{{ID: 1, PartnerID: 1, Domain: "shop.example.com", Status: "online", ServerKeyHash: strings.Repeat("ab", 32)}}, nil)
 	pol := eng.ByDomain("shop.example.com")
 	run := func(b *testing.B, sink events.Sink) {
-		rec := events.New(sink, events.Options{GrantSample: 1, Logger: slog.New(slog.DiscardHandler)})
+		rec := events.New(sink, events.Options{GrantSample: 1, Logger: slog.New(slog.DiscardHandler), Now: testclock.New(b).Now})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { rec.Run(ctx); close(done) }()

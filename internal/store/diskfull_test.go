@@ -12,6 +12,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/secret"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 // smallDisk mounts a tmpfs of size (such as "2m") for the test and returns
@@ -57,7 +58,7 @@ func TestDiskFull(t *testing.T) {
 		grow = func(string) error { return db.Exec(ctx, "PRAGMA max_page_count = 1000000") }
 	}
 	box, _ := secret.NewBox(make([]byte, secret.KeySize), nil)
-	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test"})
+	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test"}, core.WithClock(testclock.New(t).Now))
 	if _, err := svc.SeedPlans(ctx); err != nil {
 		t.Fatal(err)
 	}

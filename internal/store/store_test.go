@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 func TestTimesRoundTrip(t *testing.T) {
@@ -68,7 +70,7 @@ func TestReadOnlyView(t *testing.T) {
 	db := storetest.SQLite(t)
 	ctx := context.Background()
 	err := db.View(ctx, func(tx core.Tx) error {
-		return tx.InsertPlan(ctx, &core.Plan{Name: "x", CreatedAt: time.Now()})
+		return tx.InsertPlan(ctx, &core.Plan{Name: "x", CreatedAt: testclock.Now(t)})
 	})
 	if err == nil {
 		t.Fatal("a write inside View succeeded")
@@ -84,7 +86,16 @@ func TestEventPartitionMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	ins := "INSERT INTO events (partner_id, website_id, at, ip, method, host, path, user_agent, action, category, source, reason) VALUES (1, 1, $1, '192.0.2.1', 'GET', 'a.example', '/', 'x', 'deny', 'humans', 'rule', 'r')"
-	for _, at := range []time.Time{time.Now().AddDate(0, 0, -3), time.Now(), time.Now().AddDate(0, 0, 9)} {
+	// The migration creates partitions up to two days past PostgreSQL's
+	// now(), so the events are placed by the database's clock, not the
+	// test clock (which PALISADE_TEST_NOW may have moved).
+	epoch, err := db.QueryStrings(ctx, "SELECT floor(extract(epoch FROM now()))::bigint::text")
+	if err != nil || len(epoch) != 1 {
+		t.Fatal(epoch, err)
+	}
+	sec, _ := strconv.ParseInt(epoch[0], 10, 64)
+	dbNow := time.Unix(sec, 0).UTC()
+	for _, at := range []time.Time{dbNow.AddDate(0, 0, -3), dbNow, dbNow.AddDate(0, 0, 9)} {
 		if err := db.Exec(ctx, ins, at); err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +114,7 @@ func TestEventPartitionMigration(t *testing.T) {
 	if len(def) != 1 || def[0] != "1" {
 		t.Fatalf("default partition holds %v", def)
 	}
-	if err := db.Exec(ctx, ins, time.Now()); err != nil {
+	if err := db.Exec(ctx, ins, dbNow); err != nil {
 		t.Fatal(err)
 	}
 	last, _ := db.QueryStrings(ctx, "SELECT (max(id) > "+after[2]+")::text FROM events")

@@ -15,6 +15,7 @@ import (
 	"github.com/palisadehq/palisade/internal/server"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 
 	"log/slog"
 )
@@ -32,7 +33,8 @@ func newEnv(t testing.TB, db *store.DB) *env {
 	t.Helper()
 	ctx := context.Background()
 	box, _ := secret.NewBox(make([]byte, secret.KeySize), nil)
-	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test", Nodes: []string{"https://n1.palisade.test", "https://n2.palisade.test"}})
+	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test", Nodes: []string{"https://n1.palisade.test", "https://n2.palisade.test"}},
+		core.WithClock(testclock.New(t).Now))
 	if _, err := svc.SeedPlans(ctx); err != nil {
 		t.Fatal(err)
 	}
