@@ -114,7 +114,7 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		return nil
 	case "list":
-		ps, err := svc.Partners(ctx)
+		ps, err := svc.AllPartners(ctx, op)
 		if err != nil {
 			return err
 		}
@@ -125,17 +125,17 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		return tw.Flush()
 	}
-	p, err := svc.PartnerByName(ctx, *name)
+	p, err := svc.PartnerByName(ctx, op, *name)
 	if err != nil {
 		return cliError(err)
 	}
 	switch sub {
 	case "show":
-		keys, err := svc.PartnerKeys(ctx, p.ID)
+		keys, err := svc.PartnerKeys(ctx, op, p.ID)
 		if err != nil {
 			return err
 		}
-		sum, bal, err := svc.LedgerBalanced(ctx, p.ID)
+		sum, bal, err := svc.LedgerBalanced(ctx, op, p.ID)
 		if err != nil {
 			return err
 		}

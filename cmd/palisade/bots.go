@@ -131,7 +131,7 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, now
 	defer db.Close()
 	var partnerID int64
 	if *partner != "" {
-		p, err := svc.PartnerByName(ctx, *partner)
+		p, err := svc.PartnerByName(ctx, core.Operator(), *partner)
 		if err != nil {
 			return fmt.Errorf("no partner is named %q", *partner)
 		}

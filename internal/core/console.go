@@ -23,8 +23,8 @@ import (
 // CreateConsoleUser adds a person who signs in to partnerID's console, or,
 // with partnerID 0, to the operator pages. Only the operator may do it.
 func (s *Service) CreateConsoleUser(ctx context.Context, c Caller, partnerID int64, email, password string) (ConsoleUser, error) {
-	if c.PartnerID != 0 {
-		return ConsoleUser{}, Errorf(EFORBIDDEN, "only the operator creates console users")
+	if err := c.operatorOnly("create console users"); err != nil {
+		return ConsoleUser{}, err
 	}
 	e, err := normalizeEmail(email)
 	if err != nil {
@@ -209,8 +209,11 @@ func checkTOTP(secret, code string, now time.Time) (int64, bool) {
 }
 
 // CreateAPIKey issues a named API key for the caller, usable from cidrs
-// (none: any address). The key is returned once.
+// (none: any address). The key is returned once. Only a partner has keys.
 func (s *Service) CreateAPIKey(ctx context.Context, c Caller, name string, cidrs []string) (string, APIKey, error) {
+	if err := c.partnerOnly("create API keys"); err != nil {
+		return "", APIKey{}, err
+	}
 	name = strings.TrimSpace(name)
 	if err := checkText("name", name, 100); err != nil {
 		return "", APIKey{}, err

@@ -62,9 +62,10 @@ func (s *Service) PurgeOldEvents(ctx context.Context, retention time.Duration) (
 // MaxEventPage bounds one page of events.
 const MaxEventPage = 1000
 
-// Events lists a website's events, newest first, filtered.
+// Events lists a website's events, newest first, filtered; a customer
+// only its own websites'.
 func (s *Service) Events(ctx context.Context, c Caller, domain string, f EventFilter) ([]Event, error) {
-	w, err := s.Website(ctx, c, domain)
+	w, err := s.OwnedWebsite(ctx, c, domain)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +124,8 @@ func SummarizeChallenges(pts []StatPoint) ChallengeStats {
 }
 
 // Stats returns a website's decision counts in [from, to) by bucket
-// ("minute", "hour" or "day", in UTC), action and category.
+// ("minute", "hour" or "day", in UTC), action and category; a customer
+// only its own websites'.
 func (s *Service) Stats(ctx context.Context, c Caller, domain, bucket string, from, to time.Time) ([]StatPoint, error) {
 	var size time.Duration
 	var maxSpan time.Duration
@@ -149,7 +151,7 @@ func (s *Service) Stats(ctx context.Context, c Caller, domain, bucket string, fr
 	if to.Sub(from) > maxSpan {
 		return nil, FieldError("from", "a %s series may span at most %s", bucket, maxSpan)
 	}
-	w, err := s.Website(ctx, c, domain)
+	w, err := s.OwnedWebsite(ctx, c, domain)
 	if err != nil {
 		return nil, err
 	}
@@ -187,9 +189,10 @@ func (s *Service) Stats(ctx context.Context, c Caller, domain, bucket string, fr
 }
 
 // TopBlocked ranks the values of field (ip, path, user_agent) among a
-// website's blocked and challenged requests in [from, to).
+// website's blocked and challenged requests in [from, to); a customer only
+// its own websites'.
 func (s *Service) TopBlocked(ctx context.Context, c Caller, domain, field string, from, to time.Time, limit int) ([]TopRow, error) {
-	w, err := s.Website(ctx, c, domain)
+	w, err := s.OwnedWebsite(ctx, c, domain)
 	if err != nil {
 		return nil, err
 	}

@@ -182,6 +182,9 @@ func (s *Service) QueueExpiryNotices(ctx context.Context) (int, error) {
 
 // Emails lists the caller's emails, oldest first.
 func (s *Service) Emails(ctx context.Context, c Caller, f EmailFilter) ([]Email, error) {
+	if err := c.partnerOnly("read the outbox"); err != nil {
+		return nil, err
+	}
 	switch f.Status {
 	case "", EmailPending, EmailSending, EmailSent, EmailFailed:
 	default:
@@ -203,6 +206,9 @@ func (s *Service) Emails(ctx context.Context, c Caller, f EmailFilter) ([]Email,
 // one already sent again succeeds; one Palisade is delivering right now is
 // a conflict.
 func (s *Service) MarkEmailSent(ctx context.Context, c Caller, id int64) (Email, error) {
+	if err := c.partnerOnly("mark emails sent"); err != nil {
+		return Email{}, err
+	}
 	var e Email
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
@@ -232,6 +238,9 @@ func (s *Service) MarkEmailSent(ctx context.Context, c Caller, id int64) (Email,
 // EmailTemplates lists the partner's templates of every kind, its own or
 // the defaults.
 func (s *Service) EmailTemplates(ctx context.Context, c Caller) ([]EmailTemplate, error) {
+	if err := c.partnerOnly("read email templates"); err != nil {
+		return nil, err
+	}
 	var out []EmailTemplate
 	err := s.store.View(ctx, func(tx Tx) error {
 		for _, k := range EmailKinds {
@@ -249,6 +258,9 @@ func (s *Service) EmailTemplates(ctx context.Context, c Caller) ([]EmailTemplate
 // SetEmailTemplate replaces the partner's template of a kind, after checking
 // that it renders; an empty subject and body restore the default.
 func (s *Service) SetEmailTemplate(ctx context.Context, c Caller, tm EmailTemplate) (EmailTemplate, error) {
+	if err := c.partnerOnly("change email templates"); err != nil {
+		return EmailTemplate{}, err
+	}
 	if err := validKind(tm.Kind); err != nil {
 		return EmailTemplate{}, err
 	}

@@ -174,6 +174,9 @@ type Provision struct {
 // password, and registers a website for it on a plan, charging the plan,
 // all in one transaction: either everything is done or nothing is.
 func (s *Service) ProvisionAccount(ctx context.Context, c Caller, in Provision) (Subaccount, Website, error) {
+	if err := c.partnerOnly("provision accounts"); err != nil {
+		return Subaccount{}, Website{}, err
+	}
 	if err := in.Account.Validate(); err != nil {
 		return Subaccount{}, Website{}, err
 	}
@@ -284,6 +287,9 @@ func (s *Service) ProvisionAccount(ctx context.Context, c Caller, in Provision) 
 
 // SetWebsitePassword sets the password of the subaccount a website belongs to.
 func (s *Service) SetWebsitePassword(ctx context.Context, c Caller, domain, password string) error {
+	if err := c.partnerOnly("set customers' passwords"); err != nil {
+		return err
+	}
 	w, err := s.Website(ctx, c, domain)
 	if err != nil {
 		return err
@@ -299,6 +305,9 @@ func (s *Service) SetWebsitePassword(ctx context.Context, c Caller, domain, pass
 // enough, and not containing the account's email name or the domain of
 // any of its websites (checkCustomerPassword).
 func (s *Service) SetSubaccountPassword(ctx context.Context, c Caller, id int64, password string) error {
+	if err := c.partnerOnly("set customers' passwords"); err != nil {
+		return err
+	}
 	a, err := s.Subaccount(ctx, c, id)
 	if err != nil {
 		return err
@@ -320,6 +329,9 @@ func (s *Service) SetSubaccountPassword(ctx context.Context, c Caller, id int64,
 
 // CheckSubaccountPassword reports whether password is the subaccount's.
 func (s *Service) CheckSubaccountPassword(ctx context.Context, c Caller, id int64, password string) (bool, error) {
+	if err := c.partnerOnly("check customers' passwords"); err != nil {
+		return false, err
+	}
 	var h string
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error

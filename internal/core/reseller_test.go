@@ -118,7 +118,7 @@ func TestResellerStore(t *testing.T) {
 		if _, err := f.svc.Website(ctx, c, "shop.example.com"); core.ErrorCode(err) != core.ENOTFOUND {
 			t.Fatalf("site after account deletion: %v", err)
 		}
-		if sum, bal, _ := f.svc.LedgerBalanced(ctx, p.ID); sum != bal {
+		if sum, bal, _ := f.svc.LedgerBalanced(ctx, core.Operator(), p.ID); sum != bal {
 			t.Fatalf("ledger %s, balance %s", sum, bal)
 		}
 	})

@@ -36,16 +36,26 @@ const IdempotencyTTL = 24 * time.Hour
 // divided by 30 days.
 const billingMonth = 30 * 24 * time.Hour
 
-// Caller is who asks for a change: a partner through an API, or the operator.
+// Caller is who asks: the operator, a partner through an API or its
+// console, or a partner's customer (subaccount). Role decides what it may
+// do (authz.go); the zero Caller has no role and may do nothing.
 type Caller struct {
-	PartnerID int64  // 0 for the operator
+	Role      Role
+	PartnerID int64 // the partner acting, or whose customer acts; 0 for the operator
+	// SubaccountID is the customer acting (RoleSubaccount); 0 for a
+	// customer session opened for a website that has no account.
+	SubaccountID int64
+	// WebsiteID is the website a customer session was opened for.
+	WebsiteID int64
 	Actor     string // e.g. "partner:3 key:pk_abcd", "operator"
 	Protocol  string
 	SourceIP  string
 }
 
 // Operator is the caller for shell commands run by whoever runs Palisade.
-func Operator() Caller { return Caller{Actor: "operator", Protocol: ProtocolCLI, SourceIP: "local"} }
+func Operator() Caller {
+	return Caller{Role: RoleOperator, Actor: "operator", Protocol: ProtocolCLI, SourceIP: "local"}
+}
 
 // Idem carries an Idempotency-Key and a hash of the request it came with.
 type Idem struct {
@@ -329,10 +339,10 @@ func (s *Service) Plans(ctx context.Context) (plans []Plan, err error) {
 	return plans, err
 }
 
-// CreatePlan adds a plan. Only the operator creates plans.
+// CreatePlan adds a plan (operator only).
 func (s *Service) CreatePlan(ctx context.Context, c Caller, p Plan) (Plan, error) {
-	if c.PartnerID != 0 {
-		return Plan{}, Errorf(EFORBIDDEN, "only the operator can create plans")
+	if err := c.operatorOnly("create plans"); err != nil {
+		return Plan{}, err
 	}
 	if err := p.Validate(); err != nil {
 		return Plan{}, err
@@ -391,8 +401,11 @@ func ParsePrefixes(field string, in []string) ([]netip.Prefix, error) {
 }
 
 // CreatePartner creates a partner and its first API key, which is returned
-// here and never again.
+// here and never again (operator only).
 func (s *Service) CreatePartner(ctx context.Context, c Caller, in PartnerCreate) (Partner, string, error) {
+	if err := c.operatorOnly("create partners"); err != nil {
+		return Partner{}, "", err
+	}
 	if in.Name == "" || len(in.Name) > 100 {
 		return Partner{}, "", FieldError("name", "partner name must be 1 to 100 characters")
 	}
@@ -445,8 +458,12 @@ func keyPrefix(key string) string { return key[:10] }
 // RotateKey issues a new API key for a partner, allowed from the same
 // addresses as its current keys, and revokes the old ones at once unless
 // keepOld is set (for a changeover in two steps). The new key is returned
-// here and never again.
+// here and never again. The operator rotates any partner's keys, a partner
+// its own.
 func (s *Service) RotateKey(ctx context.Context, c Caller, partnerID int64, keepOld bool) (string, error) {
+	if err := c.operatorOrPartner(partnerID, "rotate API keys"); err != nil {
+		return "", err
+	}
 	key, sealed, err := s.newPartnerKey()
 	if err != nil {
 		return "", err
@@ -494,7 +511,11 @@ func (s *Service) RotateKey(ctx context.Context, c Caller, partnerID int64, keep
 
 // RevokeKey revokes the partner's active key whose prefix (as "partner show"
 // lists it) is given. The partner's last key cannot be revoked: rotate it.
+// The operator revokes any partner's keys, a partner its own.
 func (s *Service) RevokeKey(ctx context.Context, c Caller, partnerID int64, prefix string) error {
+	if err := c.operatorOrPartner(partnerID, "revoke API keys"); err != nil {
+		return err
+	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		keys, err := tx.APIKeys(ctx, partnerID)
 		if err != nil {
@@ -523,7 +544,9 @@ func (s *Service) RevokeKey(ctx context.Context, c Caller, partnerID int64, pref
 	})
 }
 
-// Partners lists every partner (operator only).
+// Partners lists every partner for the system itself: the decision
+// engine's loaders and start-up, which act for nobody. A person's request
+// goes through AllPartners, which checks the caller.
 func (s *Service) Partners(ctx context.Context) (ps []Partner, err error) {
 	err = s.store.View(ctx, func(tx Tx) error {
 		ps, err = tx.Partners(ctx)
@@ -532,8 +555,19 @@ func (s *Service) Partners(ctx context.Context) (ps []Partner, err error) {
 	return ps, err
 }
 
+// AllPartners lists every partner (operator only).
+func (s *Service) AllPartners(ctx context.Context, c Caller) ([]Partner, error) {
+	if err := c.operatorOnly("list partners"); err != nil {
+		return nil, err
+	}
+	return s.Partners(ctx)
+}
+
 // PartnerByName finds a partner by its unique name (operator only).
-func (s *Service) PartnerByName(ctx context.Context, name string) (p Partner, err error) {
+func (s *Service) PartnerByName(ctx context.Context, c Caller, name string) (p Partner, err error) {
+	if err := c.operatorOnly("look partners up"); err != nil {
+		return Partner{}, err
+	}
 	err = s.store.View(ctx, func(tx Tx) error {
 		p, err = tx.PartnerByName(ctx, name)
 		return err
@@ -541,8 +575,31 @@ func (s *Service) PartnerByName(ctx context.Context, name string) (p Partner, er
 	return p, err
 }
 
-// PartnerKeys lists a partner's API keys (without the keys themselves).
-func (s *Service) PartnerKeys(ctx context.Context, partnerID int64) (keys []APIKey, err error) {
+// PublicPartner returns what anyone may know of the partner named name —
+// its id, name, branding and User API configuration — for pages read
+// before signing in (the User API's documentation).
+func (s *Service) PublicPartner(ctx context.Context, name string) (Partner, error) {
+	var p Partner
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		p, err = tx.PartnerByName(ctx, name)
+		return err
+	})
+	return p.public(), err
+}
+
+// public is the part of a partner its customers and the public may see.
+func (p Partner) public() Partner {
+	return Partner{ID: p.ID, Name: p.Name, BrandName: p.BrandName, BrandLogo: p.BrandLogo, BrandColor: p.BrandColor,
+		SupportURL: p.SupportURL, EmbedOrigins: p.EmbedOrigins, UserAPI: p.UserAPI}
+}
+
+// PartnerKeys lists a partner's API keys (without the keys themselves):
+// the operator any partner's, a partner its own.
+func (s *Service) PartnerKeys(ctx context.Context, c Caller, partnerID int64) (keys []APIKey, err error) {
+	if err := c.operatorOrPartner(partnerID, "list API keys"); err != nil {
+		return nil, err
+	}
 	err = s.store.View(ctx, func(tx Tx) error {
 		keys, err = tx.APIKeys(ctx, partnerID)
 		return err
@@ -552,6 +609,9 @@ func (s *Service) PartnerKeys(ctx context.Context, partnerID int64) (keys []APIK
 
 // TopUp adds credit to a partner (operator only).
 func (s *Service) TopUp(ctx context.Context, c Caller, partnerID int64, amount Cents, note string) (LedgerEntry, error) {
+	if err := c.operatorOnly("add credit"); err != nil {
+		return LedgerEntry{}, err
+	}
 	if amount <= 0 {
 		return LedgerEntry{}, FieldError("amount", "a top-up must be a positive amount")
 	}
@@ -575,8 +635,12 @@ func (s *Service) TopUp(ctx context.Context, c Caller, partnerID int64, amount C
 	return entry, err
 }
 
-// SetAllowDowngrade lets (or stops) a partner move websites to cheaper plans.
+// SetAllowDowngrade lets (or stops) a partner move websites to cheaper plans
+// (operator only).
 func (s *Service) SetAllowDowngrade(ctx context.Context, c Caller, partnerID int64, allow bool) error {
+	if err := c.operatorOnly("allow downgrades"); err != nil {
+		return err
+	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		p, err := tx.Partner(ctx, partnerID, true)
 		if err != nil {
@@ -595,6 +659,9 @@ func (s *Service) SetAllowDowngrade(ctx context.Context, c Caller, partnerID int
 // a display name and an https logo URL ("" for none), keeping the rest of
 // its branding. The operator may brand any partner; a partner only itself.
 func (s *Service) SetBrand(ctx context.Context, c Caller, partnerID int64, name, logo string) error {
+	if err := c.operatorOrPartner(partnerID, "change branding"); err != nil {
+		return err
+	}
 	var b Branding
 	err := s.store.View(ctx, func(tx Tx) error {
 		p, err := tx.Partner(ctx, partnerID, false)
@@ -615,9 +682,10 @@ func (s *Service) SetBrand(ctx context.Context, c Caller, partnerID int64, name,
 // SetBranding replaces a partner's branding after checking it: a name of at
 // most 100 characters ("" for the account name), an https logo, a #rrggbb
 // colour, an http(s) support link, and embed origins as scheme://host[:port].
+// The operator may brand any partner; a partner only itself.
 func (s *Service) SetBranding(ctx context.Context, c Caller, partnerID int64, b Branding) (Branding, error) {
-	if c.PartnerID != 0 && c.PartnerID != partnerID {
-		return Branding{}, Errorf(EFORBIDDEN, "a partner can only change its own branding")
+	if err := c.operatorOrPartner(partnerID, "change branding"); err != nil {
+		return Branding{}, err
 	}
 	b.Name = strings.TrimSpace(b.Name)
 	if err := checkText("name", b.Name, 100); err != nil {
@@ -710,14 +778,19 @@ func (s *Service) BrandingOfDomain(ctx context.Context, domain string) (Partner,
 	return p, err == nil
 }
 
-// Branding returns the caller's branding.
+// Branding returns the branding of the caller's partner (a customer's is
+// its hosting provider's).
 func (s *Service) Branding(ctx context.Context, c Caller) (Branding, error) {
 	p, err := s.Partner(ctx, c)
 	return p.Branding(), err
 }
 
-// AllowIP adds an IP or CIDR to every active API key of a partner.
+// AllowIP adds an IP or CIDR to every active API key of a partner
+// (operator only).
 func (s *Service) AllowIP(ctx context.Context, c Caller, partnerID int64, cidr string) error {
+	if err := c.operatorOnly("allow source addresses"); err != nil {
+		return err
+	}
 	ps, err := ParsePrefixes("cidr", []string{cidr})
 	if err != nil {
 		return err
@@ -779,25 +852,31 @@ func (s *Service) Authenticate(ctx context.Context, key string, ip netip.Addr, p
 
 // keyCaller is the Caller of a partner's API key used through protocol.
 func keyCaller(k APIKey, protocol string, ip netip.Addr) Caller {
-	return Caller{
-		PartnerID: k.PartnerID,
-		Actor:     "partner:" + strconv.FormatInt(k.PartnerID, 10) + " key:" + k.Prefix,
-		Protocol:  protocol,
-		SourceIP:  ip.String(),
-	}
+	return PartnerCaller(k.PartnerID, "partner:"+strconv.FormatInt(k.PartnerID, 10)+" key:"+k.Prefix, protocol, ip.String())
 }
 
-// Partner returns the caller's own partner record, with its balance.
+// Partner returns the caller's own partner record, with its balance; a
+// customer gets its hosting provider's public part only (name, branding,
+// User API configuration).
 func (s *Service) Partner(ctx context.Context, c Caller) (p Partner, err error) {
+	if err := c.tenant(); err != nil {
+		return Partner{}, err
+	}
 	err = s.store.View(ctx, func(tx Tx) error {
 		p, err = tx.Partner(ctx, c.PartnerID, false)
 		return err
 	})
+	if c.Role == RoleSubaccount {
+		p = p.public()
+	}
 	return p, err
 }
 
 // Ledger pages through the caller's ledger, oldest first.
 func (s *Service) Ledger(ctx context.Context, c Caller, after int64, limit int) (es []LedgerEntry, err error) {
+	if err := c.partnerOnly("read the ledger"); err != nil {
+		return nil, err
+	}
 	err = s.store.View(ctx, func(tx Tx) error {
 		es, err = tx.Ledger(ctx, c.PartnerID, after, limit)
 		return err
@@ -807,6 +886,9 @@ func (s *Service) Ledger(ctx context.Context, c Caller, after int64, limit int) 
 
 // Audit pages through the caller's audit log, oldest first.
 func (s *Service) Audit(ctx context.Context, c Caller, after int64, limit int) (es []AuditEntry, err error) {
+	if err := c.partnerOnly("read the audit log"); err != nil {
+		return nil, err
+	}
 	err = s.store.View(ctx, func(tx Tx) error {
 		es, err = tx.Audit(ctx, c.PartnerID, after, limit)
 		return err
@@ -814,8 +896,12 @@ func (s *Service) Audit(ctx context.Context, c Caller, after int64, limit int) (
 	return es, err
 }
 
-// LedgerBalanced reports whether a partner's ledger sums to its balance.
-func (s *Service) LedgerBalanced(ctx context.Context, partnerID int64) (sum, balance Cents, err error) {
+// LedgerBalanced returns a partner's ledger sum and balance, which must be
+// equal: the operator any partner's, a partner its own.
+func (s *Service) LedgerBalanced(ctx context.Context, c Caller, partnerID int64) (sum, balance Cents, err error) {
+	if err := c.operatorOrPartner(partnerID, "check the ledger"); err != nil {
+		return 0, 0, err
+	}
 	err = s.store.View(ctx, func(tx Tx) error {
 		p, err := tx.Partner(ctx, partnerID, false)
 		if err != nil {

@@ -68,7 +68,7 @@ func (f *fixture) partner(t *testing.T, name string, credit core.Cents) core.Cal
 
 func (f *fixture) checkLedger(t *testing.T, c core.Caller, want core.Cents) {
 	t.Helper()
-	sum, bal, err := f.svc.LedgerBalanced(context.Background(), c.PartnerID)
+	sum, bal, err := f.svc.LedgerBalanced(context.Background(), c, c.PartnerID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,12 @@ type Login struct {
 
 // CreateLoginToken returns a single-use login URL, valid for LoginTokenTTL.
 // Scope "customer" opens the customer pages of domain (its subaccount's
-// session); scope "partner" opens the partner's own console.
+// session); scope "partner" opens the partner's own console. Only a
+// partner creates login links.
 func (s *Service) CreateLoginToken(ctx context.Context, c Caller, scope, domain string) (string, time.Time, error) {
+	if err := c.partnerOnly("create login links"); err != nil {
+		return "", time.Time{}, err
+	}
 	switch scope {
 	case ScopePartner:
 		return s.createLoginToken(ctx, c, LoginToken{PartnerID: c.PartnerID, Scope: scope})
@@ -53,7 +57,11 @@ func (s *Service) CreateLoginToken(ctx context.Context, c Caller, scope, domain 
 // CreateCustomerLoginToken is CreateLoginToken for a customer (subaccount)
 // by id: websiteID opens that website (which must be theirs), 0 their first.
 func (s *Service) CreateCustomerLoginToken(ctx context.Context, c Caller, subaccountID, websiteID int64) (string, time.Time, error) {
-	if _, err := s.Subaccount(ctx, c, subaccountID); err != nil {
+	if err := c.partnerOnly("create login links"); err != nil {
+		return "", time.Time{}, err
+	}
+	a, err := s.Subaccount(ctx, c, subaccountID)
+	if err != nil {
 		return "", time.Time{}, Errorf(ENOTFOUND, "account_id %d not found", subaccountID)
 	}
 	if websiteID != 0 {
@@ -61,7 +69,8 @@ func (s *Service) CreateCustomerLoginToken(ctx context.Context, c Caller, subacc
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		if w.SubaccountID != subaccountID {
+		// The link opens what the customer may open, nothing more.
+		if CanSeeWebsite(CustomerCaller(a, c.SourceIP), w) != nil {
 			return "", time.Time{}, Errorf(ENOTFOUND, "site_id %d does not belong to account_id %d", websiteID, subaccountID)
 		}
 	} else {
@@ -127,8 +136,8 @@ func (s *Service) LoginWithSubaccountKey(ctx context.Context, key, domain string
 		w, err = tx.Website(ctx, a.PartnerID, d, false)
 		return err
 	})
-	if err == nil && w.SubaccountID != a.ID {
-		err = Errorf(ENOTFOUND, "not found")
+	if err == nil {
+		err = CanSeeWebsite(CustomerCaller(a, ""), w)
 	}
 	if ErrorCode(err) == ENOTFOUND {
 		return Login{}, Errorf(EUNAUTHORIZED, "this key does not open %s; ask your hosting provider for a new link", d)
@@ -160,7 +169,7 @@ func (s *Service) LoginWithGPLink(ctx context.Context, domain, timestamp, hash, 
 	}
 	found := &signers[0].key
 	hash = strings.ToLower(hash)
-	c := Caller{PartnerID: found.PartnerID, Actor: "partner:" + strconv.FormatInt(found.PartnerID, 10) + " key:" + found.Prefix + " (login link)", Protocol: ProtocolSSO}
+	c := PartnerCaller(found.PartnerID, "partner:"+strconv.FormatInt(found.PartnerID, 10)+" key:"+found.Prefix+" (login link)", ProtocolSSO, "")
 	if err := s.store.Update(ctx, func(tx Tx) error {
 		return tx.InsertNonce(ctx, found.PartnerID, "login:"+domain, timestamp, hash, now)
 	}); err != nil {

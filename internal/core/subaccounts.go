@@ -76,6 +76,9 @@ func (s *Service) openSubaccountKey(a *Subaccount) error {
 
 // CreateSubaccount adds an end customer. Emails are unique per partner.
 func (s *Service) CreateSubaccount(ctx context.Context, c Caller, in SubaccountCreate, idem Idem) (Subaccount, bool, error) {
+	if err := c.partnerOnly("create customer accounts"); err != nil {
+		return Subaccount{}, false, err
+	}
 	if err := in.Validate(); err != nil {
 		return Subaccount{}, false, err
 	}
@@ -118,8 +121,15 @@ func (s *Service) CreateSubaccount(ctx context.Context, c Caller, in SubaccountC
 	return a, replayed, s.openSubaccountKey(&a)
 }
 
-// Subaccount returns one of the caller's subaccounts.
+// Subaccount returns one of the caller's subaccounts; a customer may read
+// its own account only (another is not found).
 func (s *Service) Subaccount(ctx context.Context, c Caller, id int64) (Subaccount, error) {
+	if err := c.tenant(); err != nil {
+		return Subaccount{}, err
+	}
+	if c.Role == RoleSubaccount && (c.SubaccountID == 0 || id != c.SubaccountID) {
+		return Subaccount{}, Errorf(ENOTFOUND, "subaccount %d does not exist", id)
+	}
 	var a Subaccount
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -137,6 +147,9 @@ func (s *Service) Subaccount(ctx context.Context, c Caller, id int64) (Subaccoun
 
 // Subaccounts lists the caller's subaccounts, optionally by email.
 func (s *Service) Subaccounts(ctx context.Context, c Caller, f SubaccountFilter) ([]Subaccount, error) {
+	if err := c.partnerOnly("list customer accounts"); err != nil {
+		return nil, err
+	}
 	if f.Email != "" {
 		f.Email = strings.ToLower(strings.TrimSpace(f.Email))
 	}
@@ -160,6 +173,9 @@ func (s *Service) Subaccounts(ctx context.Context, c Caller, f SubaccountFilter)
 // DeleteSubaccount removes a subaccount. One that still has websites (other
 // than deleted ones) is refused: delete or move its websites first.
 func (s *Service) DeleteSubaccount(ctx context.Context, c Caller, id int64) error {
+	if err := c.partnerOnly("delete customer accounts"); err != nil {
+		return err
+	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock()
 		a, err := tx.Subaccount(ctx, c.PartnerID, id)

@@ -109,6 +109,9 @@ func (s *Service) UserAPIConfigOf(ctx context.Context, partnerID int64) (UserAPI
 
 // SetUserAPIConfig validates and stores the caller's configuration.
 func (s *Service) SetUserAPIConfig(ctx context.Context, c Caller, cfg UserAPIConfig, routes map[string]string) (UserAPIConfig, error) {
+	if err := c.partnerOnly("configure the User API"); err != nil {
+		return UserAPIConfig{}, err
+	}
 	if cfg.Routes == nil {
 		cfg.Routes = map[string]RouteConfig{}
 	}
@@ -170,7 +173,8 @@ func (s *Service) AuthenticateCustomer(ctx context.Context, email, password stri
 
 // CustomerCaller is the Caller of a customer using the User API.
 func CustomerCaller(a Subaccount, ip string) Caller {
-	return Caller{PartnerID: a.PartnerID, Actor: "customer:" + strconv.FormatInt(a.ID, 10), Protocol: ProtocolUserAPI, SourceIP: ip}
+	return Caller{Role: RoleSubaccount, PartnerID: a.PartnerID, SubaccountID: a.ID,
+		Actor: "customer:" + strconv.FormatInt(a.ID, 10), Protocol: ProtocolUserAPI, SourceIP: ip}
 }
 
 // UserAPIToken is an issued User API token, by the hash of its id.
@@ -254,6 +258,9 @@ func (s *Service) LogUserAPI(ctx context.Context, e UserAPILogEntry) error {
 
 // UserAPILog lists the caller's request log, newest first.
 func (s *Service) UserAPILog(ctx context.Context, c Caller, before int64, limit int) ([]UserAPILogEntry, error) {
+	if err := c.partnerOnly("read the User API log"); err != nil {
+		return nil, err
+	}
 	var out []UserAPILogEntry
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error

@@ -179,7 +179,7 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 	case "credit":
 		d.Ledger, err = h.svc.Ledger(ctx, c, 0, 500)
 	case "keys":
-		d.Keys, err = h.svc.PartnerKeys(ctx, s.PartnerID)
+		d.Keys, err = h.svc.PartnerKeys(ctx, c, s.PartnerID)
 	case "plans":
 		d.Plans, err = h.svc.Plans(ctx)
 	case "emails":
@@ -315,13 +315,12 @@ func (h *Handler) operator(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.operatorPage(w, r, value, &operatorData{Notice: r.URL.Query().Get("notice")}, http.StatusOK)
-	_ = s
+	h.operatorPage(w, r, callerOf(s), value, &operatorData{Notice: r.URL.Query().Get("notice")}, http.StatusOK)
 }
 
-func (h *Handler) operatorPage(w http.ResponseWriter, r *http.Request, value string, d *operatorData, status int) {
+func (h *Handler) operatorPage(w http.ResponseWriter, r *http.Request, op core.Caller, value string, d *operatorData, status int) {
 	var err error
-	if d.Partners, err = h.svc.Partners(r.Context()); err == nil {
+	if d.Partners, err = h.svc.AllPartners(r.Context(), op); err == nil {
 		d.Plans, err = h.svc.Plans(r.Context())
 	}
 	if err != nil {
@@ -338,11 +337,12 @@ func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, _ := h.svc.ConsoleUserOf(r.Context(), s)
-	op := core.Caller{Actor: "operator:" + u.Email, Protocol: core.ProtocolSSO, SourceIP: netutil.ClientAddr(r, h.trusted).String()}
+	op := callerOf(s)
+	op.Actor, op.SourceIP = "operator:"+u.Email, netutil.ClientAddr(r, h.trusted).String()
 	ctx, f := r.Context(), r.PostForm
 	fail := func(err error) {
 		status, msg := h.problem(w, r, err, true)
-		h.operatorPage(w, r, value, &operatorData{Error: msg}, status)
+		h.operatorPage(w, r, op, value, &operatorData{Error: msg}, status)
 	}
 	switch r.PathValue("action") {
 	case "partners":
@@ -351,7 +351,7 @@ func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
 			fail(err)
 			return
 		}
-		h.operatorPage(w, r, value, &operatorData{NewKey: key, Notice: "partner created; its API key is shown once below"}, http.StatusOK)
+		h.operatorPage(w, r, op, value, &operatorData{NewKey: key, Notice: "partner created; its API key is shown once below"}, http.StatusOK)
 	case "topup":
 		id, _ := strconv.ParseInt(f.Get("partner"), 10, 64)
 		amount, err := core.ParseCents(f.Get("amount"))

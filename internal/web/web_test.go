@@ -418,12 +418,12 @@ func TestConsoleAndOperator(t *testing.T) {
 	if code != 200 || !regexp.MustCompile(`id="new-key">pk_`).MatchString(page) {
 		t.Fatalf("create partner: %d", code)
 	}
-	beta, err := e.Service.PartnerByName(ctx, "Beta Hosting")
+	beta, err := e.Service.PartnerByName(ctx, core.Operator(), "Beta Hosting")
 	if err != nil {
 		t.Fatal(err)
 	}
 	op.post("/operator/topup", url.Values{"csrf": {otok}, "partner": {strconv.FormatInt(beta.ID, 10)}, "amount": {"25.50"}})
-	if beta, _ = e.Service.PartnerByName(ctx, "Beta Hosting"); beta.Balance != 2550 {
+	if beta, _ = e.Service.PartnerByName(ctx, core.Operator(), "Beta Hosting"); beta.Balance != 2550 {
 		t.Fatalf("top-up: %s", beta.Balance)
 	}
 	if code, page = op.post("/operator/topup", url.Values{"csrf": {otok}, "partner": {strconv.FormatInt(beta.ID, 10)}, "amount": {"1.234"}}); code != 422 {

@@ -164,7 +164,7 @@ func TestEveryEndpoint(t *testing.T) {
 	}
 
 	// Money: 10k registration, upgrade to 20k pro rata, one 20k renewal.
-	if sum, bal, _ := e.Service.LedgerBalanced(ctx, e.Caller.PartnerID); sum != bal {
+	if sum, bal, _ := e.Service.LedgerBalanced(ctx, e.Caller, e.Caller.PartnerID); sum != bal {
 		t.Fatalf("ledger %s, balance %s", sum, bal)
 	}
 	// The outbox has the customer's emails, in order.

@@ -20,7 +20,7 @@ func BenchmarkWebsiteHTTP(b *testing.B) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		b.Run(name, func(b *testing.B) {
 			e := newEnv(b, stores[name](b))
-			p, err := e.svc.PartnerByName(context.Background(), "b")
+			p, err := e.svc.PartnerByName(context.Background(), core.Operator(), "b")
 			if err != nil {
 				b.Fatal(err)
 			}

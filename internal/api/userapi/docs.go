@@ -24,14 +24,14 @@ func (h *Handler) partnerOf(r *http.Request) (core.Partner, core.UserAPIConfig, 
 		if err != nil {
 			return core.Partner{}, cfg, err
 		}
-		p, err := h.svc.Partner(r.Context(), core.Caller{PartnerID: a.PartnerID})
+		p, err := h.svc.Partner(r.Context(), core.CustomerCaller(a, ""))
 		return p, cfg, err
 	}
 	name := r.URL.Query().Get("partner")
 	if name == "" {
 		return core.Partner{}, core.UserAPIConfig{}, fail(404, "name your hosting provider: /api/docs?partner=<name>, or sign in")
 	}
-	p, err := h.svc.PartnerByName(r.Context(), name)
+	p, err := h.svc.PublicPartner(r.Context(), name)
 	if err != nil {
 		return p, core.UserAPIConfig{}, fail(404, "no such hosting provider")
 	}

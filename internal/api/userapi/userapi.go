@@ -377,7 +377,7 @@ func (h *Handler) tokenAccount(ctx context.Context, partnerID, subaccountID int6
 	if !cfg.JWT {
 		return core.Subaccount{}, cfg, fail(401, "token authentication is turned off for this account; use HTTP Basic")
 	}
-	a, err := h.svc.Subaccount(ctx, core.Caller{PartnerID: partnerID}, subaccountID)
+	a, err := h.svc.Subaccount(ctx, core.CustomerCaller(core.Subaccount{ID: subaccountID, PartnerID: partnerID}, ""), subaccountID)
 	if err != nil {
 		return a, cfg, fail(401, "the account of this token no longer exists")
 	}
@@ -692,10 +692,7 @@ func view(w core.Website) websiteView {
 
 // site loads one of the customer's own websites; another's is not found.
 func (h *Handler) site(r *request) (core.Website, error) {
-	w, err := h.svc.Website(r.Context(), r.caller, r.vars["domain"])
-	if err == nil && w.SubaccountID != r.customer.ID {
-		err = core.Errorf(core.ENOTFOUND, "website %s not found", strings.ToLower(r.vars["domain"]))
-	}
+	w, err := h.svc.OwnedWebsite(r.Context(), r.caller, r.vars["domain"])
 	if core.ErrorCode(err) == core.ENOTFOUND || core.ErrorField(err) == "domain" {
 		return w, fail(404, "website "+r.vars["domain"]+" not found")
 	}
@@ -728,7 +725,7 @@ func (h *Handler) websites(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, err := h.svc.Websites(r.Context(), r.caller, core.WebsiteFilter{SubaccountID: r.customer.ID, After: after, Limit: limit})
+	ws, err := h.svc.OwnedWebsites(r.Context(), r.caller, core.WebsiteFilter{After: after, Limit: limit})
 	if err != nil {
 		return nil, err
 	}

@@ -213,7 +213,7 @@ func TestMethods(t *testing.T) {
 	}
 	ok(t, e.call(t, "deleteAddon", "<addon_id>"+addonID+"</addon_id>"))
 	wantErr(t, e.call(t, "deleteAddon", "<addon_id>"+addonID+"</addon_id>"), "addon_id "+addonID+" not found")
-	if sum, bal, _ := e.Service.LedgerBalanced(ctx, e.Caller.PartnerID); sum != bal {
+	if sum, bal, _ := e.Service.LedgerBalanced(ctx, e.Caller, e.Caller.PartnerID); sum != bal {
 		t.Fatalf("ledger %s != balance %s", sum, bal)
 	}
 
