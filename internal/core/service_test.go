@@ -590,7 +590,7 @@ func TestMasterKeyCheck(t *testing.T) {
 		other := make([]byte, secret.KeySize)
 		other[0] = 1
 		box, _ := secret.NewBox(other, nil)
-		wrong := core.NewService(db, box, core.Config{})
+		wrong := core.NewService(db, box, core.Config{}, core.WithClock(f.svc.Now))
 		if err := wrong.CheckMasterKey(ctx); err == nil || !strings.Contains(err.Error(), "master key does not match") {
 			t.Fatalf("another master key: %v", err)
 		}

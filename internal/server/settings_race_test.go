@@ -26,6 +26,7 @@ import (
 	"github.com/palisadehq/palisade/internal/server"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 // TestNoLostSettingsUpdates: twenty editors change one website's settings
@@ -182,7 +183,7 @@ func newRace(t *testing.T, db *store.DB) *race {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test", Nodes: []string{"https://n1.palisade.test"}})
+	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test", Nodes: []string{"https://n1.palisade.test"}}, core.WithClock(testclock.New(t).Now))
 	if _, err := svc.SeedPlans(ctx); err != nil {
 		t.Fatal(err)
 	}

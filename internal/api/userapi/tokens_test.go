@@ -16,6 +16,7 @@ import (
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/store/storetest"
 	"github.com/palisadehq/palisade/internal/testenv/faultstore"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 // TestRefreshIsOneTransaction: a refresh spends the old token and records
@@ -25,7 +26,7 @@ func TestRefreshIsOneTransaction(t *testing.T) {
 	ctx := context.Background()
 	fs := faultstore.Wrap(storetest.SQLite(t))
 	box, _ := secret.NewBox(make([]byte, secret.KeySize), nil)
-	svc := core.NewService(fs, box, core.Config{PublicURL: "https://palisade.test"})
+	svc := core.NewService(fs, box, core.Config{PublicURL: "https://palisade.test"}, core.WithClock(testclock.New(t).Now))
 	if _, err := svc.SeedPlans(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/store/storetest"
 	"github.com/palisadehq/palisade/internal/testenv/faultstore"
+	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
 // books is what a change may touch: the partner's ledger and balance,
@@ -104,7 +105,7 @@ func faultEnv(t *testing.T) (*env, *faultstore.Store, *core.Service) {
 	ctx := context.Background()
 	fs := faultstore.Wrap(storetest.SQLite(t))
 	box, _ := secret.NewBox(make([]byte, secret.KeySize), nil)
-	svc := core.NewService(fs, box, core.Config{PublicURL: "https://palisade.test"})
+	svc := core.NewService(fs, box, core.Config{PublicURL: "https://palisade.test"}, core.WithClock(testclock.New(t).Now))
 	if _, err := svc.SeedPlans(ctx); err != nil {
 		t.Fatal(err)
 	}
