@@ -105,18 +105,19 @@ func (s *Service) createLoginToken(ctx context.Context, c Caller, lt LoginToken)
 	return s.cfg.PublicURL + "/sso?token=" + url.QueryEscape(token), lt.ExpiresAt, nil
 }
 
-// LoginWithToken spends a login token and opens a session.
+// LoginWithToken spends a login token and opens a session, in one
+// transaction: a session that could not be opened leaves the link unspent.
 func (s *Service) LoginWithToken(ctx context.Context, token string) (Login, error) {
-	var lt LoginToken
+	var l Login
 	err := s.store.Update(ctx, func(tx Tx) error {
-		var err error
-		lt, err = tx.UseLoginToken(ctx, secret.Hash(token), s.clock())
+		lt, err := tx.UseLoginToken(ctx, secret.Hash(token), s.clock())
+		if err != nil {
+			return err
+		}
+		l, err = s.openSessionTx(ctx, tx, lt.PartnerID, lt.Scope, lt.WebsiteID, lt.SubaccountID)
 		return err
 	})
-	if err != nil {
-		return Login{}, err
-	}
-	return s.openSession(ctx, lt.PartnerID, lt.Scope, lt.WebsiteID, lt.SubaccountID)
+	return l, err
 }
 
 // LoginWithSubaccountKey opens a customer session from a subaccount's API
@@ -170,60 +171,78 @@ func (s *Service) LoginWithGPLink(ctx context.Context, domain, timestamp, hash, 
 	found := &signers[0].key
 	hash = strings.ToLower(hash)
 	c := PartnerCaller(found.PartnerID, "partner:"+strconv.FormatInt(found.PartnerID, 10)+" key:"+found.Prefix+" (login link)", ProtocolSSO, "")
-	if err := s.store.Update(ctx, func(tx Tx) error {
-		return tx.InsertNonce(ctx, found.PartnerID, "login:"+domain, timestamp, hash, now)
-	}); err != nil {
-		if ErrorCode(err) == ECONFLICT {
-			return Login{}, Errorf(EUNAUTHORIZED, "this login link was already used; open it again from your panel")
-		}
-		return Login{}, err
-	}
+	scope, websiteID, subID := ScopePartner, int64(0), int64(0)
 	switch panel {
 	case "admin", "":
-		return s.openSession(ctx, found.PartnerID, ScopePartner, 0, 0)
 	case "client":
 		w, err := s.Website(ctx, c, domain)
 		if err != nil {
 			return Login{}, err
 		}
-		return s.openSession(ctx, found.PartnerID, ScopeCustomer, w.ID, w.SubaccountID)
+		scope, websiteID, subID = ScopeCustomer, w.ID, w.SubaccountID
+	default:
+		return Login{}, FieldError("panel", "panel must be admin or client")
 	}
-	return Login{}, FieldError("panel", "panel must be admin or client")
+	// The link is spent and the session opened in one transaction: a
+	// session that could not be opened leaves the link usable.
+	var l Login
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.InsertNonce(ctx, found.PartnerID, "login:"+domain, timestamp, hash, now); err != nil {
+			if ErrorCode(err) == ECONFLICT {
+				return Errorf(EUNAUTHORIZED, "this login link was already used; open it again from your panel")
+			}
+			return err
+		}
+		var err error
+		l, err = s.openSessionTx(ctx, tx, found.PartnerID, scope, websiteID, subID)
+		return err
+	})
+	return l, err
 }
 
+// openSession opens a session in a transaction of its own.
 func (s *Service) openSession(ctx context.Context, partnerID int64, scope string, websiteID, subID int64) (Login, error) {
+	var l Login
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		l, err = s.openSessionTx(ctx, tx, partnerID, scope, websiteID, subID)
+		return err
+	})
+	return l, err
+}
+
+// openSessionTx records a new session in tx, with its audit entry, and
+// returns it with the page to open.
+func (s *Service) openSessionTx(ctx context.Context, tx Tx, partnerID int64, scope string, websiteID, subID int64) (Login, error) {
 	value, err := secret.NewToken(s.rand, "ps_")
 	if err != nil {
 		return Login{}, err
 	}
 	now := s.clock()
 	ss := Session{Hash: secret.Hash(value), PartnerID: partnerID, SubaccountID: subID, WebsiteID: websiteID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+	if err := tx.InsertSession(ctx, &ss); err != nil {
+		return Login{}, err
+	}
 	next := "/console"
+	if scope == ScopeCustomer {
+		w, err := tx.WebsiteByID(ctx, partnerID, websiteID)
+		if err != nil {
+			return Login{}, err
+		}
+		lang := "en"
+		if subID != 0 {
+			if a, err := tx.Subaccount(ctx, partnerID, subID); err == nil && a.Lang != "" {
+				lang = a.Lang
+			}
+		}
+		next = "/" + url.PathEscape(lang) + "/website/" + url.PathEscape(w.Domain) + "/statistics"
+	}
 	framed := false
-	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.InsertSession(ctx, &ss); err != nil {
-			return err
-		}
-		if scope == ScopeCustomer {
-			w, err := tx.WebsiteByID(ctx, partnerID, websiteID)
-			if err != nil {
-				return err
-			}
-			lang := "en"
-			if subID != 0 {
-				if a, err := tx.Subaccount(ctx, partnerID, subID); err == nil && a.Lang != "" {
-					lang = a.Lang
-				}
-			}
-			next = "/" + url.PathEscape(lang) + "/website/" + url.PathEscape(w.Domain) + "/statistics"
-		}
-		if p, err := tx.Partner(ctx, partnerID, false); err == nil {
-			framed = p.EmbedOrigins != ""
-		}
-		c := Caller{PartnerID: partnerID, Actor: "session", Protocol: ProtocolSSO}
-		return s.audit(ctx, tx, c, now, "session", ss.Hash[:12], "login", nil, map[string]any{"scope": scope, "website": websiteID})
-	})
-	if err != nil {
+	if p, err := tx.Partner(ctx, partnerID, false); err == nil {
+		framed = p.EmbedOrigins != ""
+	}
+	c := Caller{PartnerID: partnerID, Actor: "session", Protocol: ProtocolSSO}
+	if err := s.audit(ctx, tx, c, now, "session", ss.Hash[:12], "login", nil, map[string]any{"scope": scope, "website": websiteID}); err != nil {
 		return Login{}, err
 	}
 	return Login{Session: ss, Value: value, Next: next, Framed: framed}, nil

@@ -19,7 +19,12 @@ type Store struct {
 	mu                     sync.Mutex
 	failViews, failUpdates plan
 	loseCommits            plan
+	updates                int
 }
+
+// Updates counts the read-write transactions begun so far, so a test can
+// check that one call is one transaction.
+func (s *Store) Updates() int { s.mu.Lock(); defer s.mu.Unlock(); return s.updates }
 
 // plan fails n transactions after letting skip pass.
 type plan struct{ skip, n int }
@@ -78,6 +83,7 @@ func (s *Store) View(ctx context.Context, fn func(core.Tx) error) error {
 // Update runs fn, or fails as planned.
 func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 	s.mu.Lock()
+	s.updates++
 	fail := s.failUpdates.take()
 	s.mu.Unlock()
 	if fail {
