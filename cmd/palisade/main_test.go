@@ -305,7 +305,7 @@ func TestCLIErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "master key does not match") {
 		t.Fatalf("wrong master key: %v", err)
 	}
-	if out := cli(t, noEnv, "migrate", "--data-dir", dir); !strings.Contains(out, "schema is at version 12") {
+	if out := cli(t, noEnv, "migrate", "--data-dir", dir); !strings.Contains(out, "schema is at version 13") {
 		t.Fatalf("migrate: %s", out)
 	}
 	var help bytes.Buffer
