@@ -31,11 +31,6 @@ const (
 // IdempotencyTTL is how long an Idempotency-Key is remembered.
 const IdempotencyTTL = 24 * time.Hour
 
-// billingMonth is the length of the month that pro-rata charges are measured
-// against: an upgrade costs the monthly price difference times the time left
-// divided by 30 days.
-const billingMonth = 30 * 24 * time.Hour
-
 // Caller is who asks: the operator, a partner through an API or its
 // console, or a partner's customer (subaccount). Role decides what it may
 // do (authz.go); the zero Caller has no role and may do nothing.
