@@ -13,13 +13,16 @@ import (
 
 // WebsiteByID returns one of the caller's websites that is not deleted.
 func (s *Service) WebsiteByID(ctx context.Context, c Caller, id int64) (Website, error) {
+	if err := c.tenant(); err != nil {
+		return Website{}, err
+	}
 	var w Website
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		w, err = tx.WebsiteByID(ctx, c.PartnerID, id)
 		return err
 	})
-	if ErrorCode(err) == ENOTFOUND || err == nil && w.Status == StatusDeleted {
+	if ErrorCode(err) == ENOTFOUND || err == nil && (w.Status == StatusDeleted || CanSeeWebsite(c, w) != nil) {
 		return Website{}, Errorf(ENOTFOUND, "site_id %d not found", id)
 	}
 	if err != nil {
@@ -30,6 +33,9 @@ func (s *Service) WebsiteByID(ctx context.Context, c Caller, id int64) (Website,
 
 // UpdateSubaccountEmail changes a customer's email (unique per partner).
 func (s *Service) UpdateSubaccountEmail(ctx context.Context, c Caller, id int64, email string) (Subaccount, error) {
+	if err := c.partnerOnly("change customers' emails"); err != nil {
+		return Subaccount{}, err
+	}
 	e, err := normalizeEmail(email)
 	if err != nil {
 		return Subaccount{}, err
@@ -70,6 +76,9 @@ func (s *Service) UpdateSubaccountEmail(ctx context.Context, c Caller, id int64,
 // DeleteAccount deletes a customer and every website of theirs, in one
 // transaction (each website gets its "deleted" email).
 func (s *Service) DeleteAccount(ctx context.Context, c Caller, id int64) (int, error) {
+	if err := c.partnerOnly("delete customer accounts"); err != nil {
+		return 0, err
+	}
 	n := 0
 	err := s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock()
@@ -159,6 +168,9 @@ func (s *Service) chargeAddon(ctx context.Context, tx Tx, c Caller, w Website, u
 // ProvisionAddon adds an add-on to a website, charged pro rata for the rest
 // of the period and with every renewal.
 func (s *Service) ProvisionAddon(ctx context.Context, c Caller, websiteID int64, product string, qty int64) (Addon, error) {
+	if err := c.partnerOnly("buy add-ons"); err != nil {
+		return Addon{}, err
+	}
 	product = strings.TrimSpace(product)
 	if err := checkAddon(product, qty); err != nil {
 		return Addon{}, err
@@ -188,6 +200,9 @@ func (s *Service) ProvisionAddon(ctx context.Context, c Caller, websiteID int64,
 // ModifyAddon changes an add-on's quantity; an increase is charged pro
 // rata, a decrease refunds nothing and applies from the next renewal.
 func (s *Service) ModifyAddon(ctx context.Context, c Caller, id, qty int64) (Addon, error) {
+	if err := c.partnerOnly("change add-ons"); err != nil {
+		return Addon{}, err
+	}
 	var a Addon
 	err := s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock()
@@ -221,6 +236,9 @@ func (s *Service) ModifyAddon(ctx context.Context, c Caller, id, qty int64) (Add
 
 // DeleteAddon removes an add-on; nothing is refunded.
 func (s *Service) DeleteAddon(ctx context.Context, c Caller, id int64) error {
+	if err := c.partnerOnly("remove add-ons"); err != nil {
+		return err
+	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock()
 		a, err := tx.Addon(ctx, c.PartnerID, id, true)
@@ -240,6 +258,9 @@ func (s *Service) DeleteAddon(ctx context.Context, c Caller, id int64) error {
 
 // Addons lists a website's active add-ons.
 func (s *Service) Addons(ctx context.Context, c Caller, websiteID int64) ([]Addon, error) {
+	if err := c.partnerOnly("list add-ons"); err != nil {
+		return nil, err
+	}
 	var as []Addon
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error

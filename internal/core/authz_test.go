@@ -49,6 +49,7 @@ func TestOperatorOnlyMethods(t *testing.T) {
 				_, _, err := f.svc.CreatePartner(ctx, c, core.PartnerCreate{Name: unique()})
 				return err
 			},
+			"RotateChallengeKey": func(c core.Caller) error { return f.svc.RotateChallengeKey(ctx, c) },
 			"AllPartners": func(c core.Caller) error {
 				_, err := f.svc.AllPartners(ctx, c)
 				return err
@@ -230,6 +231,83 @@ func TestPartnerOnlyMethods(t *testing.T) {
 				return err
 			},
 			"UserAPILog": func(c core.Caller) error { _, err := f.svc.UserAPILog(ctx, c, 0, 10); return err },
+			// Websites, their terms and add-ons: the partner's business,
+			// never its customers'.
+			"CreateWebsite": func(c core.Caller) error {
+				_, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: unique() + ".example.net"}, core.Idem{})
+				return err
+			},
+			"ModifyWebsite": func(c core.Caller) error {
+				paused := core.StatusPaused
+				_, _, err := f.svc.ModifyWebsite(ctx, c, w.Domain, core.WebsiteChange{Status: &paused}, core.Match{}, core.Idem{})
+				return err
+			},
+			"UpdateWebsite": func(c core.Caller) error {
+				online := core.StatusOnline
+				_, err := f.svc.UpdateWebsite(ctx, c, w.Domain, core.WebsiteUpdate{Status: &online}, core.Match{})
+				return err
+			},
+			"ChangePlan": func(c core.Caller) error {
+				_, _, err := f.svc.ChangePlan(ctx, c, w.Domain, "Free", core.Match{}, core.Idem{})
+				return err
+			},
+			"Renew": func(c core.Caller) error {
+				_, _, err := f.svc.Renew(ctx, c, w.Domain, 1, core.Match{}, core.Idem{})
+				return err
+			},
+			"RenewUntil": func(c core.Caller) error {
+				cur, err := f.svc.Website(ctx, p, w.Domain)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.svc.RenewUntil(ctx, c, w.Domain, core.AddMonths(cur.ExpiresAt, 1, cur.BillingDay))
+				return err
+			},
+			"DeleteWebsite": func(c core.Caller) error {
+				d := unique() + ".example.net"
+				if _, _, err := f.svc.CreateWebsite(ctx, p, core.WebsiteCreate{Domain: d}, core.Idem{}); err != nil {
+					t.Fatal(err)
+				}
+				_, err := f.svc.DeleteWebsite(ctx, c, d, core.Match{})
+				return err
+			},
+			"ProvisionAddon": func(c core.Caller) error {
+				_, err := f.svc.ProvisionAddon(ctx, c, w.ID, core.AddonExtraRequests, 1)
+				return err
+			},
+			"ModifyAddon": func(c core.Caller) error {
+				a, err := f.svc.ProvisionAddon(ctx, p, w.ID, core.AddonExtraRequests, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.svc.ModifyAddon(ctx, c, a.ID, 2)
+				return err
+			},
+			"DeleteAddon": func(c core.Caller) error {
+				a, err := f.svc.ProvisionAddon(ctx, p, w.ID, core.AddonExtraRequests, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f.svc.DeleteAddon(ctx, c, a.ID)
+			},
+			"Addons": func(c core.Caller) error { _, err := f.svc.Addons(ctx, c, w.ID); return err },
+			"UpdateSubaccountEmail": func(c core.Caller) error {
+				_, err := f.svc.UpdateSubaccountEmail(ctx, c, sub.ID, unique()+"@example.com")
+				return err
+			},
+			"DeleteAccount": func(c core.Caller) error {
+				a, _, err := f.svc.CreateSubaccount(ctx, p, core.SubaccountCreate{Email: unique() + "@example.com"}, core.Idem{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.svc.DeleteAccount(ctx, c, a.ID)
+				return err
+			},
+			"Lists": func(c core.Caller) error { _, err := f.svc.Lists(ctx, c); return err },
+			"UpdateLists": func(c core.Caller) error {
+				_, err := f.svc.UpdateLists(ctx, c, core.PartnerLists{Allow: []string{"192.0.2.0/24"}})
+				return err
+			},
 		}
 		for name, call := range methods {
 			for who, c := range cs {

@@ -83,6 +83,9 @@ func (s *Service) saveSettings(ctx context.Context, c Caller, domain string, ifM
 		if err != nil {
 			return websiteNotFound(err, d)
 		}
+		if err := CanSeeWebsite(c, cur); err != nil {
+			return err
+		}
 		if !ifMatch.matches(cur) {
 			return staleSettings(d, ifMatch, cur)
 		}
@@ -171,6 +174,9 @@ func parsePartnerLists(s string) PartnerLists {
 
 // Lists returns the caller's allow and deny lists.
 func (s *Service) Lists(ctx context.Context, c Caller) (PartnerLists, error) {
+	if err := c.partnerOnly("read the partner's allow and deny lists"); err != nil {
+		return PartnerLists{}, err
+	}
 	p, err := s.Partner(ctx, c)
 	if err != nil {
 		return PartnerLists{}, err
@@ -181,6 +187,9 @@ func (s *Service) Lists(ctx context.Context, c Caller) (PartnerLists, error) {
 // UpdateLists replaces the caller's allow and deny lists; every entry must be
 // an IP or CIDR. They reach the decision engine at once.
 func (s *Service) UpdateLists(ctx context.Context, c Caller, l PartnerLists) (PartnerLists, error) {
+	if err := c.partnerOnly("change the partner's allow and deny lists"); err != nil {
+		return PartnerLists{}, err
+	}
 	check := engine.Settings{Allow: l.Allow, Deny: l.Deny}
 	if err := check.Validate(); err != nil {
 		return PartnerLists{}, settingsError(err)
@@ -314,6 +323,9 @@ func (s *Service) ChallengeKeys(ctx context.Context) ([][]byte, error) {
 // one for verifying, so clearances already given stay valid until they
 // expire; older keys are dropped.
 func (s *Service) RotateChallengeKey(ctx context.Context, c Caller) error {
+	if err := c.operatorOnly("rotate the challenge signing key"); err != nil {
+		return err
+	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		keys := [][]byte{newChallengeKey()}
 		if v, err := tx.Meta(ctx, "challenge_keys"); err == nil {

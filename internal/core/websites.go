@@ -67,6 +67,9 @@ func (s *Service) openServerKey(w *Website) error {
 // price in the same transaction. It returns replayed=true when idem names an
 // earlier identical request, whose website is returned as it is now.
 func (s *Service) CreateWebsite(ctx context.Context, c Caller, in WebsiteCreate, idem Idem) (Website, bool, error) {
+	if err := c.partnerOnly("register websites"); err != nil {
+		return Website{}, false, err
+	}
 	domain, err := NormalizeDomain(in.Domain)
 	if err != nil {
 		return Website{}, false, err
@@ -125,7 +128,7 @@ func (s *Service) createWebsiteTx(ctx context.Context, tx Tx, c Caller, now time
 		return Website{}, err
 	}
 	if taken {
-		return Website{}, Errorf(ECONFLICT, "website %s is already registered", domain)
+		return Website{}, &Error{Code: ECONFLICT, Message: fmt.Sprintf("website %s is already registered", domain), Cause: ErrDomainTaken}
 	}
 	w := Website{
 		PartnerID: c.PartnerID, SubaccountID: subaccountID, Domain: domain,
@@ -146,8 +149,12 @@ func (s *Service) createWebsiteTx(ctx context.Context, tx Tx, c Caller, now time
 	return w, s.queueWebsiteEmail(ctx, tx, p, w, EmailWelcome, now)
 }
 
-// Website returns one of the caller's websites that is not deleted.
+// Website returns one of the caller's websites that is not deleted: a
+// partner's own, or a customer's (CanSeeWebsite).
 func (s *Service) Website(ctx context.Context, c Caller, domain string) (Website, error) {
+	if err := c.tenant(); err != nil {
+		return Website{}, err
+	}
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return Website{}, err
@@ -159,6 +166,9 @@ func (s *Service) Website(ctx context.Context, c Caller, domain string) (Website
 	})
 	if err != nil {
 		return Website{}, websiteNotFound(err, d)
+	}
+	if err := CanSeeWebsite(c, w); err != nil {
+		return Website{}, err
 	}
 	return w, s.openServerKey(&w)
 }
@@ -172,6 +182,16 @@ func websiteNotFound(err error, domain string) error {
 
 // Websites lists the caller's websites, in registration order.
 func (s *Service) Websites(ctx context.Context, c Caller, f WebsiteFilter) ([]Website, error) {
+	if err := c.tenant(); err != nil {
+		return nil, err
+	}
+	if c.Role == RoleSubaccount {
+		// A customer lists its own account's websites, whatever it asked.
+		if c.SubaccountID == 0 {
+			return []Website{}, nil
+		}
+		f.SubaccountID = c.SubaccountID
+	}
 	switch f.Status {
 	case "", StatusSetup, StatusOnline, StatusPaused, StatusDeleted:
 	default:
@@ -204,6 +224,9 @@ func (s *Service) mutateWebsite(ctx context.Context, tx Tx, c Caller, domain str
 	w, err := tx.Website(ctx, c.PartnerID, domain, true)
 	if err != nil {
 		return Website{}, websiteNotFound(err, domain)
+	}
+	if err := CanSeeWebsite(c, w); err != nil {
+		return Website{}, err
 	}
 	if !ifMatch.matches(w) {
 		return Website{}, Errorf(EPRECONDITION, "website %s has changed since you read it (If-Match %s, now %s); read it again and retry", domain, ifMatch.ETag(), ETag(w))
@@ -309,6 +332,9 @@ func (s *Service) ModifyWebsite(ctx context.Context, c Caller, domain string, ch
 }
 
 func (s *Service) modifyWebsite(ctx context.Context, c Caller, domain string, ch WebsiteChange, ifMatch Match, idem Idem, objType string) (Website, bool, error) {
+	if err := c.partnerOnly("change a website's status, plan or term"); err != nil {
+		return Website{}, false, err
+	}
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return Website{}, false, err
@@ -470,6 +496,9 @@ func (s *Service) UpdateWebsite(ctx context.Context, c Caller, domain string, u 
 // DeleteWebsite deregisters a website. Deletion is final and frees the domain
 // for registration again; the unused part of the period is not refunded.
 func (s *Service) DeleteWebsite(ctx context.Context, c Caller, domain string, ifMatch Match) (Website, error) {
+	if err := c.partnerOnly("deregister websites"); err != nil {
+		return Website{}, err
+	}
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return Website{}, err
