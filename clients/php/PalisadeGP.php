@@ -92,10 +92,12 @@ final class PalisadeGP
      * A link that opens a dashboard without a password, valid for five
      * minutes and only once: panel 'client' opens the customer pages of
      * $domain, 'admin' the reseller's console ($domain is then any label).
+     * $now (Unix time) is the link's timestamp, default time(); it must be
+     * within five minutes of Palisade's clock.
      */
-    public function loginLink(string $domain, string $panel = 'client'): string
+    public function loginLink(string $domain, string $panel = 'client', ?int $now = null): string
     {
-        $timestamp = (string) time();
+        $timestamp = (string) ($now ?? time());
         return $this->url . '/api/v1/login/?' . http_build_query([
             'domain' => $domain, 'timestamp' => $timestamp,
             'hash' => $this->hash($domain, $timestamp), 'panel' => $panel,

@@ -3,7 +3,7 @@
  * Command-line GP client, to try the API from a shell:
  *
  *   php gp.php URL API_KEY ENDPOINT DOMAIN [field=value ...]
- *   php gp.php URL API_KEY login DOMAIN [client|admin]
+ *   php gp.php URL API_KEY login DOMAIN [client|admin [UNIX_TIME]]
  *
  * It prints the JSON answer (or the login link). A 'password' field is
  * encrypted with the key before it is sent.
@@ -17,7 +17,8 @@ if ($argc < 5) {
 [$_, $url, $key, $endpoint, $domain] = array_slice($argv, 0, 5);
 $gp = new PalisadeGP($url, $key);
 if ($endpoint === 'login') {
-    echo $gp->loginLink($domain, $argv[5] ?? 'client'), "\n";
+    $now = isset($argv[6]) ? (int) $argv[6] : null;
+    echo $gp->loginLink($domain, $argv[5] ?? 'client', $now), "\n";
     exit(0);
 }
 $fields = [];

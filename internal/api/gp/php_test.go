@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,10 +83,12 @@ func TestPHPClient(t *testing.T) {
 	if ok, _ := e.Service.CheckSubaccountPassword(context.Background(), e.Caller, site.SubaccountID, "Dr0wssap+An0ther"); !ok {
 		t.Fatal("the password PHP encrypted did not arrive intact")
 	}
-	// The login link PHP builds opens the customer's dashboard.
+	// The login link PHP builds opens the customer's dashboard. Its
+	// timestamp is the service's time, not PHP's clock (PALISADE_TEST_NOW).
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, script, e.URL, c.key, "login", d, "client").Output()
+	now := strconv.FormatInt(e.Clock.Now().Unix(), 10)
+	out, err := exec.CommandContext(ctx, bin, script, e.URL, c.key, "login", d, "client", now).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
