@@ -479,6 +479,8 @@ func (w *world) changePlan(step int, fault int32, s *site) {
 		ok = false
 	case planRank[plan] < planRank[s.plan]:
 		ok = false
+	case planPrice[plan] > planPrice[s.plan] && !s.expires.After(now):
+		ok = false // an expired website is renewed before it is upgraded
 	case planPrice[plan] > planPrice[s.plan]:
 		charge = refTermCharge(planPrice[plan]-planPrice[s.plan], now, s.expires, s.day)
 		ok = charge <= w.balance
@@ -556,24 +558,27 @@ func (w *world) modify(step int, fault int32, s *site) {
 	if status == "active" && s.status == core.StatusPaused {
 		after.status = core.StatusSetup
 	}
+	body := fmt.Sprintf("<site_id>%d</site_id><status>%s</status><subscription>%s</subscription>", s.id, status, plan)
+	// The order of one call: resume, renewal (at the current price), plan
+	// change (charged for the term as renewed), pause.
+	if w.rng.IntN(2) == 0 {
+		months := 1 + w.rng.IntN(3)
+		renewed, price := w.renewal(after, months, true)
+		cost += price
+		after.expires, after.day = renewed.expires, renewed.day
+		ok = ok && after.expires.After(now)
+		body += "<renewal_date>" + after.expires.Format("2006-01-02") + "</renewal_date>"
+	}
 	if plan != s.plan {
 		switch {
 		case after.status == core.StatusPaused, planRank[plan] < planRank[s.plan]:
 			ok = false
+		case planPrice[plan] > planPrice[s.plan] && !after.expires.After(now):
+			ok = false
 		case planPrice[plan] > planPrice[s.plan]:
-			cost += refTermCharge(planPrice[plan]-planPrice[s.plan], now, s.expires, s.day)
+			cost += refTermCharge(planPrice[plan]-planPrice[s.plan], now, after.expires, after.day)
 		}
 		after.plan = plan
-	}
-	body := fmt.Sprintf("<site_id>%d</site_id><status>%s</status><subscription>%s</subscription>", s.id, status, plan)
-	if w.rng.IntN(2) == 0 {
-		months := 1 + w.rng.IntN(3)
-		tmp := clone(after)
-		renewed, _ := w.renewal(tmp, months, true)
-		cost += w.monthly(after) * int64(months)
-		after.expires, after.day = renewed.expires, renewed.day
-		ok = ok && after.expires.After(now)
-		body += "<renewal_date>" + after.expires.Format("2006-01-02") + "</renewal_date>"
 	}
 	if status == "suspended" {
 		after.status = core.StatusPaused

@@ -178,6 +178,12 @@ func (s *Service) ProvisionAddon(ctx context.Context, c Caller, websiteID int64,
 	var a Addon
 	err := s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock()
+		// Lock the partner before reading the website, as renewals do:
+		// a renewal in flight commits first, so the add-on is priced
+		// against the term as it now ends, never a stale one.
+		if _, err := tx.Partner(ctx, c.PartnerID, true); err != nil {
+			return err
+		}
 		w, err := tx.WebsiteByID(ctx, c.PartnerID, websiteID)
 		if ErrorCode(err) == ENOTFOUND || err == nil && w.Status == StatusDeleted {
 			return Errorf(ENOTFOUND, "site_id %d not found", websiteID)
@@ -206,6 +212,10 @@ func (s *Service) ModifyAddon(ctx context.Context, c Caller, id, qty int64) (Add
 	var a Addon
 	err := s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock()
+		// The partner first (see ProvisionAddon), then the add-on.
+		if _, err := tx.Partner(ctx, c.PartnerID, true); err != nil {
+			return err
+		}
 		var err error
 		a, err = tx.Addon(ctx, c.PartnerID, id, true)
 		if ErrorCode(err) == ENOTFOUND || err == nil && a.Status != "active" {
@@ -220,6 +230,10 @@ func (s *Service) ModifyAddon(ctx context.Context, c Caller, id, qty int64) (Add
 		w, err := tx.WebsiteByID(ctx, c.PartnerID, a.WebsiteID)
 		if err != nil {
 			return err
+		}
+		if w.Status == StatusDeleted {
+			// A deleted website's add-ons are over with it.
+			return Errorf(ENOTFOUND, "addon_id %d not found", id)
 		}
 		if err := s.chargeAddon(ctx, tx, c, w, qty-a.Quantity, now, "more add-on "+a.Product); err != nil {
 			return err

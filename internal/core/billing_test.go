@@ -2,10 +2,13 @@ package core_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/store"
@@ -166,3 +169,106 @@ func TestModifyWebsiteIsAtomic(t *testing.T) {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// TestAddonRacingARenewal: an add-on increase that waits on the partner's
+// lock behind a renewal is priced against the renewed term, so the total
+// equals one of the two orders run one after the other (PostgreSQL, where
+// writers run concurrently; before the fix the add-on was priced against
+// the stale expiry and the renewal's months went unpaid).
+func TestAddonRacingARenewal(t *testing.T) {
+	url := storetest.PostgresSchemaURL(t)
+	db, err := store.OpenPostgres(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	f := newFixture(t, db)
+	c := f.partner(t, "racer", 100_000_000)
+	w, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "race.example", Plan: "10k"}, core.Idem{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.svc.ProvisionAddon(ctx, c, w.ID, core.AddonExtraRequests, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _, err := f.svc.LedgerBalanced(ctx, core.Operator(), c.PartnerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the partner's row so that both calls queue behind it.
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	hold, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.ExecContext(ctx, "SELECT id FROM partners WHERE id = $1 FOR UPDATE", c.PartnerID); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() { _, _, err := f.svc.Renew(ctx, c, "race.example", 36, core.Match{}, core.Idem{}); errs <- err }()
+	time.Sleep(150 * time.Millisecond)
+	go func() { _, err := f.svc.ModifyAddon(ctx, c, a.ID, 1000); errs <- err }()
+	time.Sleep(150 * time.Millisecond)
+	if err := hold.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, _, err := f.svc.LedgerBalanced(ctx, core.Operator(), c.PartnerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, unit := *f.now.Load(), core.DefaultAddonUnitPrice
+	renewed := core.AddMonths(w.ExpiresAt, 36, w.BillingDay)
+	renewFirst := (500+unit)*36 + core.TermCharge(unit*999, now, renewed, w.BillingDay)
+	addonFirst := core.TermCharge(unit*999, now, w.ExpiresAt, w.BillingDay) + (500+unit*1000)*36
+	if paid := before - after; paid != renewFirst && paid != addonFirst {
+		t.Fatalf("paid %s; one order costs %s, the other %s", paid, renewFirst, addonFirst)
+	}
+}
+
+// TestExpiredAndDeleted: an expired website is renewed before it is
+// upgraded (there is no term left to charge), and a deleted website's
+// add-ons cannot be increased.
+func TestExpiredAndDeleted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		c := f.partner(t, "lapsed", 100_000)
+		w, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "lapsed.example", Plan: "10k"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := f.svc.ProvisionAddon(ctx, c, w.ID, core.AddonExtraRequests, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.advance(45 * 24 * time.Hour)
+		_, _, err = f.svc.ChangePlan(ctx, c, "lapsed.example", "200k", core.Match{}, core.Idem{})
+		if !errorsIs(err, core.ErrWebsiteExpired) {
+			t.Fatalf("upgrade of an expired website: %v", err)
+		}
+		// Renewing and upgrading in one call charges both, the upgrade for
+		// the renewed month.
+		bal, _, _ := f.svc.LedgerBalanced(ctx, core.Operator(), c.PartnerID)
+		w2, _, err := f.svc.ModifyWebsite(ctx, c, "lapsed.example", core.WebsiteChange{Plan: "200k", RenewMonths: 1}, core.Match{}, core.Idem{})
+		if err != nil || w2.Plan.Name != "200k" {
+			t.Fatalf("renew and upgrade: %+v %v", w2, err)
+		}
+		f.checkLedger(t, c, bal-(500+core.DefaultAddonUnitPrice)-5500)
+		if _, err := f.svc.DeleteWebsite(ctx, c, "lapsed.example", core.Match{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.ModifyAddon(ctx, c, a.ID, 3)
+		wantCode(t, err, core.ENOTFOUND)
+	})
+}

@@ -40,7 +40,10 @@ var Codes = []string{EINVALID, ENOTFOUND, ECONFLICT, EUNAUTHORIZED, EFORBIDDEN, 
 var (
 	ErrDowngradeNotAllowed = errors.New("downgrade not allowed")
 	ErrWebsitePaused       = errors.New("website is paused")
-	ErrOutcomeUnknown      = errors.New("commit outcome unknown")
+	// ErrWebsiteExpired: the website's term has ended; renew it before
+	// changing its plan (ECONFLICT).
+	ErrWebsiteExpired = errors.New("website term has ended")
+	ErrOutcomeUnknown = errors.New("commit outcome unknown")
 	// ErrDomainTaken: the domain is registered already (ECONFLICT).
 	ErrDomainTaken = errors.New("domain already registered")
 	// ErrAccountExists: a new customer account was asked for, and the

@@ -324,8 +324,9 @@ func (ch WebsiteChange) actions() string {
 // ModifyWebsite applies every change of one protocol call to a website in
 // one transaction: either all of them happen (with their charges, audit
 // entries and emails) or none does. The order within the call is fixed:
-// resume, plan change, renewal, subaccount, pause; so "resume and upgrade"
-// works on a paused website, and "upgrade and suspend" upgrades it first.
+// resume, renewal, plan change, subaccount, pause; so "resume and upgrade"
+// works on a paused website, "upgrade and suspend" upgrades it first, and
+// "renew and upgrade" works on an expired one.
 // A paused website cannot change plan unless the same call resumes it.
 func (s *Service) ModifyWebsite(ctx context.Context, c Caller, domain string, ch WebsiteChange, ifMatch Match, idem Idem) (Website, bool, error) {
 	return s.modifyWebsite(ctx, c, domain, ch, ifMatch, idem, "website.modify")
@@ -387,14 +388,19 @@ func (s *Service) modifyWebsiteTx(ctx context.Context, tx Tx, c Caller, d string
 			w.PausedAt = nil
 			changed = true
 		}
-		if ch.Plan != "" && plan.ID != w.PlanID {
-			if err := s.changePlan(ctx, tx, &p, c, w, plan, now); err != nil {
+		// Renew before changing plan: an expired term is extended first,
+		// so the upgrade is charged for the term the call leaves. (For a
+		// running term the order makes no difference to the total: the
+		// old price × months + the difference × (time left + months) =
+		// the difference × time left + the new price × months.)
+		if ch.RenewMonths != 0 || !ch.RenewUntil.IsZero() {
+			if err := s.renew(ctx, tx, &p, c, w, ch, now); err != nil {
 				return false, err
 			}
 			changed = true
 		}
-		if ch.RenewMonths != 0 || !ch.RenewUntil.IsZero() {
-			if err := s.renew(ctx, tx, &p, c, w, ch, now); err != nil {
+		if ch.Plan != "" && plan.ID != w.PlanID {
+			if err := s.changePlan(ctx, tx, &p, c, w, plan, now); err != nil {
 				return false, err
 			}
 			changed = true
@@ -424,6 +430,12 @@ func (s *Service) changePlan(ctx context.Context, tx Tx, p *Partner, c Caller, w
 		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("website %s is paused; resume it before changing its plan", w.Domain), Cause: ErrWebsitePaused}
 	}
 	old := w.Plan
+	if plan.Price > old.Price && !w.ExpiresAt.After(now) {
+		// Nothing is left of the term to charge an upgrade for: renew
+		// first (in the same call if wished), then upgrade.
+		return &Error{Code: ECONFLICT, Cause: ErrWebsiteExpired,
+			Message: fmt.Sprintf("website %s expired on %s; renew it before upgrading it (both may go in one request)", w.Domain, w.ExpiresAt.UTC().Format("2006-01-02"))}
+	}
 	if plan.Rank < old.Rank && !p.AllowDowngrade {
 		return &Error{Code: EFORBIDDEN, Cause: ErrDowngradeNotAllowed,
 			Message: fmt.Sprintf("downgrade from %s to %s is not allowed; ask the operator to allow downgrades", old.Name, plan.Name)}

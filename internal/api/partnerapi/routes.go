@@ -76,7 +76,7 @@ func (a *API) routes() []route {
 			Params: []param{domain, ifMatchH, idemH, langQ}, Resp: "Website", Errors: []int{400, 402, 403, 404, 409, 412}}},
 		{"DELETE", "/v1/websites/{domain}", v1, a.handleWebsiteDelete(), op{Tag: "v1", Summary: "Deregister a website", Params: []param{domain, ifMatchH}, Resp: "Website", Errors: []int{404, 412}}},
 		{"POST", "/v1/websites/{domain}/plan", v1, a.handleChangePlan(), op{Tag: "v1", Summary: "Change a website's plan",
-			Desc:   "An upgrade is charged at once for the time left until expires_at: the monthly price difference times the days left divided by 30, rounded to the cent. A downgrade is refused with 403 unless the operator allowed downgrades for you; an allowed downgrade refunds nothing. A paused website must be resumed first (409).",
+			Desc:   "An upgrade is charged at once for the whole remaining term: the monthly price difference times the whole billing months left plus the fraction left of the current billing month (measured by its own length), rounded half up to the cent; an expired website must be renewed first (409). A downgrade is refused with 403 unless the operator allowed downgrades for you; an allowed downgrade refunds nothing. A paused website must be resumed first (409).",
 			Body:   []field{{Name: "plan", Required: true}},
 			Params: []param{domain, ifMatchH, idemH, langQ}, Resp: "Website", Errors: []int{400, 402, 403, 404, 409, 412}}},
 		{"POST", "/v1/websites/{domain}/renew", v1, a.handleRenew(), op{Tag: "v1", Summary: "Renew a website",
