@@ -47,7 +47,9 @@ func (w *lineWriter) String() string {
 
 func (w *lineWriter) wait(t *testing.T, re *regexp.Regexp) []string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	// Generous: a node's start-up (migrations, an RSA key for the User
+	// API, the bot data) takes a few seconds on a loaded 2-core machine.
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(w.String()); m != nil {
 			return m
