@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/routes"
 )
 
 //go:embed assets/worker.js assets/palisade.js
@@ -212,7 +213,7 @@ func (wb *Web) challengePage(w http.ResponseWriter, d pageData, pol *engine.Poli
 }
 
 // Register adds the endpoints under Prefix to mux.
-func (wb *Web) Register(mux *http.ServeMux) {
+func (wb *Web) Register(mux routes.Mux) {
 	mux.HandleFunc("GET "+Prefix+"worker.js", wb.asset("assets/worker.js"))
 	mux.HandleFunc("GET "+Prefix+"palisade.js", wb.asset("assets/palisade.js"))
 	mux.HandleFunc("POST "+Prefix+"verify", wb.verify)

@@ -25,6 +25,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/xmlapi"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/routes"
 	"github.com/palisadehq/palisade/internal/scan"
 	"github.com/palisadehq/palisade/internal/web"
 )
@@ -75,7 +76,7 @@ func NewHandler(d Deps) http.Handler {
 		d.Role = RoleAll
 	}
 	control, edge := d.Role != RoleEdge, d.Role != RoleControl && d.Protector != nil
-	mux := http.NewServeMux()
+	mux := routes.NewTable()
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Service.Store(), d.Protector, d.Role))
 	uapi := http.Handler(http.NotFoundHandler())
@@ -128,7 +129,7 @@ func NewHandler(d Deps) http.Handler {
 	// Decision endpoints and probes are not logged per request: a busy
 	// site would flood the log, and their outcomes are in events and metrics.
 	notDecider := wrongRole(RoleControl, "the decision endpoints")
-	return recoverPanics(d.Logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return routes.List(mux, recoverPanics(d.Logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !edge && decisionPath(r.URL.Path) {
 			notDecider.ServeHTTP(w, r)
 			return
@@ -143,7 +144,7 @@ func NewHandler(d Deps) http.Handler {
 			return
 		}
 		logged.ServeHTTP(w, r)
-	}))
+	})))
 }
 
 // wrongRole answers requests for a plane this node does not run, naming

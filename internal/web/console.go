@@ -11,11 +11,12 @@ import (
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/netutil"
+	"github.com/palisadehq/palisade/internal/routes"
 )
 
 // The partner console (/console) and the operator pages (/operator).
 
-func (h *Handler) registerConsole(mux *http.ServeMux) {
+func (h *Handler) registerConsole(mux routes.Mux) {
 	mux.HandleFunc("GET /console/login", h.loginPage)
 	mux.HandleFunc("POST /console/login", h.loginPost)
 	mux.HandleFunc("GET /partner", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/console", http.StatusSeeOther) })

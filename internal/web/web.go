@@ -25,6 +25,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/routes"
 )
 
 //go:embed templates/*.html
@@ -93,7 +94,7 @@ func New(svc *core.Service, explain Explainer, trusted []netip.Prefix, log *slog
 }
 
 // Register adds the routes to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
+func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("GET /sso", h.sso)
 	mux.HandleFunc("POST /logout", h.logout)
 	h.registerConsole(mux)

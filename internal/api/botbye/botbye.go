@@ -22,6 +22,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/routes"
 )
 
 // MaxBody bounds a validation request: request metadata and headers only.
@@ -39,7 +40,7 @@ type Handler struct {
 func New(p *protect.Protector, log *slog.Logger) *Handler { return &Handler{p: p, log: log} }
 
 // Register adds the endpoints to mux.
-func (h *Handler) Register(mux *http.ServeMux, wrap func(name string, h http.Handler) http.Handler) {
+func (h *Handler) Register(mux routes.Mux, wrap func(name string, h http.Handler) http.Handler) {
 	mux.Handle("POST /init-request/v1", wrap("botbye-init", http.HandlerFunc(h.init)))
 	mux.Handle("POST /validate-request/v2", wrap("botbye-validate", http.HandlerFunc(h.validate)))
 }

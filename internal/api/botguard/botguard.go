@@ -29,6 +29,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/routes"
 )
 
 // MaxBody bounds the raw request Palisade reads (compressed and not): the
@@ -45,7 +46,7 @@ type Handler struct {
 func New(p *protect.Protector, log *slog.Logger) *Handler { return &Handler{p: p, log: log} }
 
 // Register adds the endpoint to mux.
-func (h *Handler) Register(mux *http.ServeMux, wrap func(name string, h http.Handler) http.Handler) {
+func (h *Handler) Register(mux routes.Mux, wrap func(name string, h http.Handler) http.Handler) {
 	mux.Handle("POST /v2.1/check", wrap("botguard-check", http.HandlerFunc(h.check)))
 }
 

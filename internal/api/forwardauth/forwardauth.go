@@ -22,6 +22,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/routes"
 )
 
 // Handler answers forward-auth requests.
@@ -39,7 +40,7 @@ func New(p *protect.Protector, trusted protect.Trusted, log *slog.Logger) *Handl
 
 // Register adds /forward-auth (any method) and /forward-auth/page to mux,
 // each handler passed through wrap (for metrics).
-func (h *Handler) Register(mux *http.ServeMux, wrap func(name string, h http.Handler) http.Handler) {
+func (h *Handler) Register(mux routes.Mux, wrap func(name string, h http.Handler) http.Handler) {
 	mux.Handle("/forward-auth", wrap("forward-auth", h))
 	mux.Handle("GET /forward-auth/page", wrap("forward-auth-page", http.HandlerFunc(h.page)))
 }

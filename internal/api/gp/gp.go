@@ -22,6 +22,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/netutil"
+	"github.com/palisadehq/palisade/internal/routes"
 )
 
 // maxBody bounds a request's form.
@@ -58,7 +59,7 @@ func New(svc *core.Service, trusted []netip.Prefix, log *slog.Logger) *Handler {
 var Endpoints = []string{"connection", "getcredit", "list", "autoregister", "suspended", "active", "delete", "packageupdate", "passwordreset", "renew"}
 
 // Register adds the routes to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
+func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("/api/v1/{endpoint}/", h.serve)
 	mux.HandleFunc("/api/v1/{endpoint}", h.serve)
 	mux.HandleFunc("GET /api/v1/login/", h.login)

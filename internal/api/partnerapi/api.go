@@ -24,6 +24,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/netutil"
+	"github.com/palisadehq/palisade/internal/routes"
 )
 
 // API holds the dependencies of the partner API handlers.
@@ -57,7 +58,7 @@ func New(svc *core.Service, opts Options) *API {
 }
 
 // Register adds the API's routes, /openapi.json and /docs to mux.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(mux routes.Mux) {
 	byPath := map[string][]string{}
 	for _, rt := range a.routes() {
 		h := rt.handler

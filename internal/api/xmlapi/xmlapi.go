@@ -22,6 +22,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/netutil"
+	"github.com/palisadehq/palisade/internal/routes"
 	"github.com/palisadehq/palisade/internal/scan"
 )
 
@@ -50,7 +51,7 @@ func New(svc *core.Service, trusted []netip.Prefix, scanner *scan.Scanner, log *
 }
 
 // Register adds the route to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
+func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("POST /v1/partner", h.serve)
 }
 
