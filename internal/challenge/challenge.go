@@ -151,10 +151,12 @@ func (is *Issuer) Keys() *Keys { return is.keys.Load() }
 // and clearances signed with a key the new set lacks stop verifying.
 func (is *Issuer) SetKeys(k *Keys) { is.keys.Store(k) }
 
-// Issue returns the challenge for a client. Requests from one client within
-// one time window get the same challenge, so that a page's many requests
-// share it instead of replacing each other; once it is solved the next
-// challenge of the window is issued.
+// Issue returns a new challenge for a client. Every challenge has its own
+// random nonce, and solving it spends exactly that nonce: any number of
+// visitors who share a network and a user agent (an office, a carrier NAT)
+// each solve their own challenge, and a solution counts once. Issuing keeps
+// no state and asks the spent set nothing, so a flood of challenge pages
+// costs one random read and one HMAC each.
 func (is *Issuer) Issue(c Client, difficulty int) Challenge {
 	if difficulty <= 0 {
 		difficulty = DefaultDifficulty
@@ -162,23 +164,15 @@ func (is *Issuer) Issue(c Client, difficulty int) Challenge {
 	if difficulty > MaxDifficulty {
 		difficulty = MaxDifficulty
 	}
-	now := is.now()
-	window := now.Unix() / int64(ChallengeTTL/time.Second)
-	net := Network(c.IP)
-	ua := uaHash(c.UserAgent)
-	for seq := 0; ; seq++ {
-		// The nonce derives from the client and the window: the same for
-		// concurrent requests, different after each solve.
-		seed := fmt.Sprintf("nonce|%d|%s|%x|%d|%d", c.Website, net, ua, window, seq)
-		nonce := b64.EncodeToString(is.Keys().signCurrent([]byte(seed))[:12])
-		if seq < 16 && is.spent.Spent(nonce) {
-			continue
-		}
-		expires := time.Unix((window+2)*int64(ChallengeTTL/time.Second), 0) // at least one full window to solve
-		payload := fmt.Sprintf("v1.%d.%s.%x.%d.%d.%s", c.Website, b64.EncodeToString(net.Addr().AsSlice()), ua, difficulty, expires.Unix(), nonce)
-		mac := is.Keys().signCurrent([]byte(payload))
-		return Challenge{Token: payload + "." + b64.EncodeToString(mac), Difficulty: difficulty, Expires: expires, Nonce: nonce}
+	var rnd [12]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		panic(err)
 	}
+	nonce := b64.EncodeToString(rnd[:])
+	expires := is.now().Add(2 * ChallengeTTL).Truncate(time.Second)
+	payload := fmt.Sprintf("v1.%d.%s.%x.%d.%d.%s", c.Website, b64.EncodeToString(Network(c.IP).Addr().AsSlice()), uaHash(c.UserAgent), difficulty, expires.Unix(), nonce)
+	mac := is.Keys().signCurrent([]byte(payload))
+	return Challenge{Token: payload + "." + b64.EncodeToString(mac), Difficulty: difficulty, Expires: expires, Nonce: nonce}
 }
 
 // Errors of Verify.
@@ -334,44 +328,101 @@ type SpentSet interface {
 	Spent(nonce string) bool
 }
 
-// MemorySpent is a SpentSet for one node.
+// DefaultSpentCap is how many solved challenges a MemorySpent remembers at
+// most (about 60 bytes each: some 30 MB at the cap).
+const DefaultSpentCap = 1 << 19
+
+// MemorySpent is a SpentSet for one node, bounded: entries expire with the
+// challenge they spend, and past the cap the oldest entry is forgotten
+// early. That only matters to a client that solves more than the cap in one
+// challenge lifetime (ten minutes); a solution forgotten early could be
+// traded once more for a clearance of the same website, network and user
+// agent, which its first clearance already opens. A fresh solution is never
+// refused because the set is full.
 type MemorySpent struct {
-	mu  sync.Mutex
-	m   map[string]time.Time
-	now func() time.Time
+	mu   sync.Mutex
+	m    map[[16]byte]int64 // nonce digest → expiry, unix nanoseconds
+	q    []spentEntry       // in the order spent; q[head:] is live
+	head int
+	max  int
+	now  func() time.Time
 }
 
-// NewMemorySpent returns an empty in-memory spent set.
+type spentEntry struct {
+	key [16]byte
+	exp int64
+}
+
+// NewMemorySpent returns an empty in-memory spent set holding at most
+// DefaultSpentCap entries.
 func NewMemorySpent(now func() time.Time) *MemorySpent {
+	return NewMemorySpentCap(now, DefaultSpentCap)
+}
+
+// NewMemorySpentCap returns an empty in-memory spent set holding at most
+// limit entries (at least 1).
+func NewMemorySpentCap(now func() time.Time, limit int) *MemorySpent {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemorySpent{m: map[string]time.Time{}, now: now}
+	return &MemorySpent{m: map[[16]byte]int64{}, max: max(1, limit), now: now}
 }
 
-// Spend implements SpentSet; it also forgets expired entries now and then.
-func (s *MemorySpent) Spend(nonce string, ttl time.Duration) (bool, error) {
-	now := s.now()
+func spentKey(nonce string) [16]byte {
+	h := sha256.Sum256([]byte(nonce))
+	return [16]byte(h[:16])
+}
+
+// Len returns how many entries the set holds.
+func (s *MemorySpent) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if exp, ok := s.m[nonce]; ok && now.Before(exp) {
+	return len(s.m)
+}
+
+// dropFront forgets the oldest entry (if the map still holds it with the
+// same expiry: a nonce spent again later has a newer entry).
+func (s *MemorySpent) dropFront() {
+	e := s.q[s.head]
+	if exp, ok := s.m[e.key]; ok && exp == e.exp {
+		delete(s.m, e.key)
+	}
+	s.q[s.head] = spentEntry{}
+	s.head++
+	if s.head == len(s.q) {
+		s.q, s.head = s.q[:0], 0
+	} else if s.head > 1024 && s.head > len(s.q)/2 {
+		n := copy(s.q, s.q[s.head:])
+		s.q, s.head = s.q[:n], 0
+	}
+}
+
+// Spend implements SpentSet.
+func (s *MemorySpent) Spend(nonce string, ttl time.Duration) (bool, error) {
+	k := spentKey(nonce)
+	now := s.now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.head < len(s.q) && s.q[s.head].exp <= now {
+		s.dropFront()
+	}
+	if exp, ok := s.m[k]; ok && now < exp {
 		return false, nil
 	}
-	if len(s.m) > 0 && len(s.m)%1024 == 0 {
-		for k, exp := range s.m {
-			if !now.Before(exp) {
-				delete(s.m, k)
-			}
-		}
+	for len(s.q)-s.head >= s.max {
+		s.dropFront()
 	}
-	s.m[nonce] = now.Add(ttl)
+	exp := now + int64(ttl)
+	s.m[k] = exp
+	s.q = append(s.q, spentEntry{key: k, exp: exp})
 	return true, nil
 }
 
 // Spent implements SpentSet.
 func (s *MemorySpent) Spent(nonce string) bool {
+	k := spentKey(nonce)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	exp, ok := s.m[nonce]
-	return ok && s.now().Before(exp)
+	exp, ok := s.m[k]
+	return ok && s.now().UnixNano() < exp
 }

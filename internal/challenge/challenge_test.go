@@ -38,8 +38,8 @@ var client = Client{Website: 7, IP: netip.MustParseAddr("198.51.100.23"), UserAg
 func TestSolveAndVerify(t *testing.T) {
 	is, clk := newIssuer(t)
 	ch := is.Issue(client, 12)
-	if again := is.Issue(client, 12); again.Token != ch.Token {
-		t.Fatal("concurrent requests of one client got different challenges")
+	if again := is.Issue(client, 12); again.Token == ch.Token || again.Nonce == ch.Nonce {
+		t.Fatal("two page loads got the same challenge: one solve would refuse the other")
 	}
 	if other := is.Issue(Client{Website: 7, IP: client.IP, UserAgent: "curl/8"}, 12); other.Token == ch.Token {
 		t.Fatal("another client got the same challenge")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -157,13 +158,38 @@ var denyTmpl = template.Must(template.New("deny").Funcs(template.FuncMap{"printf
 </body></html>
 `))
 
-// safeReturn keeps a return target on the same site: a path, never "//x".
+// safeReturn keeps a return target on the same site: a clean path of this
+// origin, or "/". Browsers drop tabs and newlines from a Location and read
+// a backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would
+// leave the site; web servers and frameworks that decode once more would
+// do the same with "%09" or "%2F". So the target must be printable ASCII
+// with no space or backslash, start with exactly one '/', parse as a URL
+// without scheme, host or user, and, percent-decoded, still hold no control
+// character or backslash and not start with "//". Anything else is "/".
 func safeReturn(s string) string {
-	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") || strings.ContainsAny(s, "\r\n") || len(s) > 2048 {
+	if len(s) == 0 || len(s) > 2048 || s[0] != '/' || strings.HasPrefix(s, Prefix) {
 		return "/"
 	}
-	if strings.HasPrefix(s, Prefix) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	if len(s) > 1 && s[1] == '/' {
 		return "/"
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return "/"
+	}
+	dec, err := url.PathUnescape(s)
+	if err != nil || strings.HasPrefix(dec, "//") || strings.HasPrefix(dec, Prefix) {
+		return "/"
+	}
+	for _, c := range dec {
+		if c < ' ' || c == 0x7f || c == '\\' || (c >= 0x80 && c <= 0x9f) || c == 0xa0 || c == 0x2028 || c == 0x2029 {
+			return "/"
+		}
 	}
 	return s
 }
