@@ -139,8 +139,11 @@ func (e *Engine) ByDomain(host string) *Policy {
 // Order: the website's then the partner's allow and deny lists; custom rules
 // in their order; the category (verified good bots, signatures, header
 // anomalies) and its action; for granted traffic other than verified bots,
-// the rate limits; finally a challenge or captcha becomes a grant when the
-// client carries a valid clearance. In monitor mode the verdict is marked
+// the rate limits. A challenge or captcha from a rule or the category
+// becomes a grant when the client carries a valid clearance, and that grant
+// still counts against the rate limits; a rate limit's verdict is never
+// lifted by a clearance, whatever its action, and a deny never is. In
+// monitor mode the verdict is marked
 // Monitored and the request is to be granted.
 func (e *Engine) Decide(p *Policy, r *Request) Verdict {
 	if p == nil {
@@ -156,14 +159,6 @@ func (e *Engine) Decide(p *Policy, r *Request) Verdict {
 		return v
 	}
 	e.decide(p, r, &v)
-	// A browser that solved the challenge is let through what would
-	// challenge it; deny still denies.
-	if (v.Action == Challenge || v.Action == Captcha) && r.Clearance != "" {
-		if c := e.clear.Load(); c != nil && (*c).Cleared(p.WebsiteID, r) {
-			v.Action, v.Detail = Grant, "cleared "+v.Reason
-			v.Reason = "clearance"
-		}
-	}
 	v.Monitored = p.mode == modeMonitor
 	return v
 }
@@ -211,16 +206,28 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 			r.Country, r.ASN = g.Lookup(ip)
 		}
 	}
+	ruled := false
 	for _, rl := range p.rules {
 		if rl.match(r) {
 			v.Action, v.Reason, v.Location, v.Source = rl.action, rl.name, rl.location, SourceRule
+			// A rule's grant skips the limits; its challenge, lifted by a
+			// clearance, does not.
+			if !limits || !e.cleared(p, r, v) {
+				return
+			}
+			ruled = true
+			break
+		}
+	}
+	if !ruled {
+		c := e.cls.classify(r)
+		v.Category, v.Detail = c.category, c.detail
+		v.Action, v.Reason, v.Source = p.actions[c.category], c.category.String(), SourceCategory
+		if c.verified || !limits || (v.Action != Grant && !e.cleared(p, r, v)) {
 			return
 		}
 	}
-	c := e.cls.classify(r)
-	v.Category, v.Detail = c.category, c.detail
-	v.Action, v.Reason, v.Source = p.actions[c.category], c.category.String(), SourceCategory
-	if v.Action != Grant || c.verified || len(p.limits) == 0 || !limits {
+	if len(p.limits) == 0 {
 		return
 	}
 	now := e.now().UnixNano()
@@ -234,6 +241,22 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 			return
 		}
 	}
+}
+
+// cleared turns a challenge or captcha into a grant when the request
+// carries a clearance the challenge issuer accepts, and reports whether it
+// did. Only challenged requests pay for the check. The caller still applies
+// the rate limits to the grant.
+func (e *Engine) cleared(p *Policy, r *Request, v *Verdict) bool {
+	if (v.Action != Challenge && v.Action != Captcha) || r.Clearance == "" {
+		return false
+	}
+	c := e.clear.Load()
+	if c == nil || !(*c).Cleared(p.WebsiteID, r) {
+		return false
+	}
+	v.Action, v.Detail, v.Reason = Grant, "cleared "+v.Reason, "clearance"
+	return true
 }
 
 // SweepLimits forgets idle rate-limit state; call it every minute or so.
