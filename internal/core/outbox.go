@@ -1,13 +1,11 @@
 package core
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 )
 
@@ -53,26 +51,6 @@ func validKind(kind string) error {
 		return FieldError("kind", "unknown email kind %q; one of %s", kind, strings.Join(EmailKinds, ", "))
 	}
 	return nil
-}
-
-func render(tm EmailTemplate, d EmailData) (subject, body string, err error) {
-	var sb, bb bytes.Buffer
-	st, err := template.New("subject").Option("missingkey=error").Parse(tm.Subject)
-	if err != nil {
-		return "", "", FieldError("subject", "subject template: %v", err)
-	}
-	bt, err := template.New("body").Option("missingkey=error").Parse(tm.Body)
-	if err != nil {
-		return "", "", FieldError("body", "body template: %v", err)
-	}
-	if err := st.Execute(&sb, d); err != nil {
-		return "", "", FieldError("subject", "subject template: %v", err)
-	}
-	if err := bt.Execute(&bb, d); err != nil {
-		return "", "", FieldError("body", "body template: %v", err)
-	}
-	subject = strings.Join(strings.Fields(sb.String()), " ") // one line
-	return subject, bb.String(), nil
 }
 
 func (s *Service) template(ctx context.Context, tx Tx, partnerID int64, kind string) (EmailTemplate, error) {
@@ -121,12 +99,12 @@ func (s *Service) queueEmail(ctx context.Context, tx Tx, p Partner, w Website, k
 	if err != nil {
 		return false, err
 	}
-	subject, body, err := render(tm, d)
+	subject, body, err := render(ctx, tm, d)
 	if err != nil {
 		// A partner's template that no longer renders must not block the
 		// state change: fall back to the default wording.
 		s.log.Warn("email template does not render; using the default", "partner", p.ID, "kind", kind, "err", err)
-		if subject, body, err = render(defaultTemplates[kind], d); err != nil {
+		if subject, body, err = render(ctx, defaultTemplates[kind], d); err != nil {
 			return false, err
 		}
 	}
@@ -281,15 +259,19 @@ func (s *Service) SetEmailTemplate(ctx context.Context, c Caller, tm EmailTempla
 	if strings.TrimSpace(tm.Body) == "" {
 		return EmailTemplate{}, FieldError("body", "body is required")
 	}
-	if len(tm.Subject) > 500 || len(tm.Body) > 64<<10 {
-		return EmailTemplate{}, FieldError("body", "subject is limited to 500 characters and body to 64 KiB")
-	}
-	sample := EmailData{Brand: "Brand", Name: "Jane", Email: "jane@example.com", Domain: "example.com", Plan: "10k", ExpiresAt: "2030-01-31", DashboardURL: "https://example.net/en/website/example.com/statistics"}
-	if _, _, err := render(tm, sample); err != nil {
+	// The shape and size rules of outbox_template.go, and a trial render
+	// within the output limits, with a domain of the longest length a
+	// domain can have.
+	long := strings.Repeat("d", 63) + "." + strings.Repeat("o", 63) + "." + strings.Repeat("m", 63) + "." + strings.Repeat("a", 53) + ".example"
+	sample := EmailData{Brand: "Brand", Name: "Jane", Email: "jane@example.com", Domain: long, Plan: "10k", ExpiresAt: "2030-01-31", DashboardURL: "https://example.net/en/website/" + long + "/statistics"}
+	rctx, cancel := context.WithTimeout(ctx, renderWait)
+	_, _, err := render(rctx, tm, sample)
+	cancel()
+	if err != nil {
 		return EmailTemplate{}, err
 	}
 	tm.UpdatedAt, tm.Custom = s.clock(), true
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.SetEmailTemplate(ctx, c.PartnerID, tm); err != nil {
 			return err
 		}
