@@ -10,7 +10,9 @@ func TestSamePrincipal(t *testing.T) {
 	cust := func(p, sub, site int64) core.Session {
 		return core.Session{Scope: core.ScopeCustomer, PartnerID: p, SubaccountID: sub, WebsiteID: site}
 	}
-	partner := func(p, user int64) core.Session { return core.Session{Scope: core.ScopePartner, PartnerID: p, UserID: user} }
+	partner := func(p, user int64) core.Session {
+		return core.Session{Scope: core.ScopePartner, PartnerID: p, UserID: user}
+	}
 	op := func(user int64) core.Session { return core.Session{Scope: core.ScopeOperator, UserID: user} }
 	for _, c := range []struct {
 		name string
