@@ -260,15 +260,23 @@ func writeCSV(w http.ResponseWriter, domain string, es []core.Event) {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"id", "time", "action", "category", "source", "reason", "detail", "ip", "method", "host", "path", "query", "user_agent", "referrer", "monitored"})
 	for _, e := range es {
-		_ = cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, e.Category, e.Source, e.Reason, e.Detail,
-			e.IP, e.Method, e.Host, csvSafe(e.Path), csvSafe(e.Query), csvSafe(e.UserAgent), csvSafe(e.Referrer), strconv.FormatBool(e.Monitored)})
+		row := []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, e.Category, e.Source, e.Reason, e.Detail,
+			e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer, strconv.FormatBool(e.Monitored)}
+		for i := range row {
+			row[i] = csvSafe(row[i])
+		}
+		_ = cw.Write(row)
 	}
 	cw.Flush()
 }
 
-// csvSafe keeps a spreadsheet from reading a client-sent value as a formula.
+// csvSafe keeps a spreadsheet from reading a cell as a formula (OWASP's CSV
+// injection guidance): a value starting with =, +, -, @, tab, carriage
+// return or line feed gets a single quote in front. Every cell of every CSV
+// Palisade writes goes through it: clients send hosts, methods, paths and
+// agents, and customers name rules and reasons.
 func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if s != "" && strings.ContainsRune("=+-@\t\r\n", rune(s[0])) {
 		return "'" + s
 	}
 	return s

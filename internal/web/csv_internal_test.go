@@ -1,0 +1,52 @@
+package web
+
+import (
+	"encoding/csv"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+)
+
+// TestCSVExportNeutralisesFormulas: every cell of the events export that a
+// client or a customer chose (host, method, rule names, reasons, details,
+// path, user agent …) and that starts like a spreadsheet formula (=, +, -,
+// @, tab, carriage return, line feed) is prefixed with a single quote, per
+// OWASP's CSV injection guidance; no cell starts a formula.
+func TestCSVExportNeutralisesFormulas(t *testing.T) {
+	formulas := []string{`=HYPERLINK("https://evil.example","x")`, "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "\n=1+1"}
+	var es []core.Event
+	for i, f := range formulas {
+		es = append(es, core.Event{ID: int64(i + 1), At: time.Unix(1e9, 0), IP: f, Method: f, Host: f, Path: f, Query: f, UserAgent: f,
+			Referrer: f, Action: f, Category: f, Source: f, Reason: f, Detail: f})
+	}
+	es = append(es, core.Event{ID: 99, At: time.Unix(1e9, 0), IP: "203.0.113.9", Method: "GET", Host: "shop.example.com", Path: "/a-b",
+		Action: "deny", Category: "security_issues", Source: "rule", Reason: "block-admin", Detail: "x"})
+	rec := httptest.NewRecorder()
+	writeCSV(rec, "shop.example.com", es)
+	rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(es)+1 {
+		t.Fatalf("%d rows for %d events", len(rows), len(es))
+	}
+	for i, row := range rows[1:] {
+		for j, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r\n", rune(cell[0])) {
+				t.Errorf("row %d column %s starts a formula: %q", i+1, rows[0][j], cell)
+			}
+		}
+	}
+	for j, cell := range rows[1] {
+		if j >= 2 && j <= 13 && cell != "'"+formulas[0] {
+			t.Errorf("column %s: %q, want the value after a single quote", rows[0][j], cell)
+		}
+	}
+	// Ordinary values are untouched.
+	if got := strings.Join(rows[len(rows)-1], ","); got != "99,2001-09-09T01:46:40Z,deny,security_issues,rule,block-admin,x,203.0.113.9,GET,shop.example.com,/a-b,,,,false" {
+		t.Fatalf("ordinary row: %s", got)
+	}
+}
