@@ -42,12 +42,16 @@ func (rl *rateLimit) applies(r *Request) bool {
 	return rl.pathPrefix == "" || (len(r.Path) >= len(rl.pathPrefix) && r.Path[:len(rl.pathPrefix)] == rl.pathPrefix)
 }
 
+// keyAddr is the address a limit counts ip under: for IPv6 always its /64
+// (one client is given a whole /64, so counting single addresses would let
+// it rotate past any limit); for IPv4 the address, or its /24 with the key
+// "subnet".
 func (rl *rateLimit) keyAddr(ip netip.Addr) netip.Addr {
-	if rl.key != "subnet" {
-		return ip
-	}
 	bits := 64
-	if ip.Is4() {
+	switch {
+	case ip.Is4() && rl.key != "subnet":
+		return ip
+	case ip.Is4():
 		bits = 24
 	}
 	p, _ := ip.Prefix(bits)
@@ -64,10 +68,24 @@ func (rl *rateLimit) keyAddr(ip netip.Addr) netip.Addr {
 // shared state in one round trip and moves each key's schedule to the
 // fleet's. A key is then limited fleet-wide to within what the nodes admit
 // in one sync interval.
+//
+// The state is bounded: each shard holds at most perShard keys. A new key
+// that finds its shard full evicts one of a few sampled keys: an idle one
+// (schedule in the past, which a missing entry also means) if there is
+// one, else the one closest to a full allowance. So a flood of one-request
+// keys from many addresses pushes out other one-request keys before a key
+// that is running against its limit, and a limit keeps applying to every
+// key it holds; a key that was evicted starts again with a full allowance,
+// as a new client does.
 type limiter struct {
-	shards [64]limiterShard
-	shared atomic.Bool
+	shards   [64]limiterShard
+	shared   atomic.Bool
+	perShard atomic.Int64
 }
+
+// DefaultLimitCap is how many rate-limit keys (website, limit, client) an
+// engine holds at most: about 100 bytes each, some 50 MB at the cap.
+const DefaultLimitCap = 1 << 19
 
 type limiterShard struct {
 	mu    sync.Mutex
@@ -93,7 +111,33 @@ func newLimiter() *limiter {
 	for i := range l.shards {
 		l.shards[i].tat = map[limitKey]*limitState{}
 	}
+	l.setCap(DefaultLimitCap)
 	return l
+}
+
+func (l *limiter) setCap(n int) { l.perShard.Store(int64(max(1, n/len(l.shards)))) }
+
+// evict makes room for one key in a full shard (s.mu held); see limiter.
+func (s *limiterShard) evict(now int64) {
+	const sample = 16
+	var victim limitKey
+	var victimTAT int64
+	found, seen := false, 0
+	for k, st := range s.tat {
+		if st.tat <= now && st.pending == 0 {
+			delete(s.tat, k)
+			return
+		}
+		if !found || st.tat < victimTAT {
+			victim, victimTAT, found = k, st.tat, true
+		}
+		if seen++; seen == sample {
+			break
+		}
+	}
+	if found {
+		delete(s.tat, victim)
+	}
 }
 
 func (l *limiter) shard(k limitKey) *limiterShard {
@@ -113,6 +157,9 @@ func (l *limiter) allow(k limitKey, now, interval, tolerance int64) bool {
 	s.mu.Lock()
 	st := s.tat[k]
 	if st == nil {
+		if int64(len(s.tat)) >= l.perShard.Load() {
+			s.evict(now)
+		}
 		st = &limitState{tat: now}
 		s.tat[k] = st
 	}
@@ -163,6 +210,14 @@ func (l *limiter) size() int {
 	}
 	return n
 }
+
+// SetLimitCap bounds the rate-limit state to about n keys (website, limit,
+// client); DefaultLimitCap unless set. See the limiter for what happens at
+// the cap.
+func (e *Engine) SetLimitCap(n int) { e.limiter.setCap(n) }
+
+// LimitEntries returns how many rate-limit keys the engine holds.
+func (e *Engine) LimitEntries() int { return e.limiter.size() }
 
 // LimitCount is one key's traffic since the last sync, for SharedLimits.
 type LimitCount struct {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"net"
@@ -25,52 +26,98 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
+// RDNSCacheSize is how many addresses an RDNSVerifier remembers by
+// default (a few hundred bytes each).
+const RDNSCacheSize = 1 << 17
+
 // RDNSVerifier verifies crawlers by forward-confirmed reverse DNS: the
 // address's PTR name must end in one of the crawler's domains and resolve
 // back to the address. Results are cached; lookups run in the background,
-// never on the request path.
+// never on the request path, at most 16 at a time (a request that finds
+// them all busy is answered "unknown" and tries again next time).
+//
+// The cache is bounded: entries expire (an answer after six hours, a DNS
+// failure after a minute), and when it is full the least recently used
+// entry makes room, so new crawlers are still verified after any number
+// of addresses (a client may send a crawler's user agent from each of
+// many addresses to fill it).
 type RDNSVerifier struct {
 	resolver Resolver
 	timeout  time.Duration
 	ttl      time.Duration
+	now      func() time.Time
 
 	mu       sync.Mutex
-	cache    map[netip.Addr]rdnsEntry
+	max      int
+	cache    map[netip.Addr]*list.Element // of *rdnsEntry, most recently used first
+	lru      list.List
 	inflight map[netip.Addr]bool
 	sem      chan struct{}
 }
 
 type rdnsEntry struct {
-	names   []string // verified host name (lower case), empty if none
+	ip      netip.Addr
+	names   []string // verified host names (lower case), empty if none
 	expires time.Time
 }
 
-// NewRDNSVerifier returns a verifier using r (nil: the system resolver).
+// NewRDNSVerifier returns a verifier using r (nil: the system resolver)
+// that caches up to RDNSCacheSize addresses.
 func NewRDNSVerifier(r Resolver) *RDNSVerifier {
 	if r == nil {
 		r = net.DefaultResolver
 	}
-	return &RDNSVerifier{resolver: r, timeout: 2 * time.Second, ttl: 6 * time.Hour,
-		cache: map[netip.Addr]rdnsEntry{}, inflight: map[netip.Addr]bool{}, sem: make(chan struct{}, 16)}
+	return &RDNSVerifier{resolver: r, timeout: 2 * time.Second, ttl: 6 * time.Hour, now: time.Now, max: RDNSCacheSize,
+		cache: map[netip.Addr]*list.Element{}, inflight: map[netip.Addr]bool{}, sem: make(chan struct{}, 16)}
+}
+
+// SetCapacity changes how many addresses the cache holds (at least 1).
+func (v *RDNSVerifier) SetCapacity(n int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.max = max(1, n)
+	for len(v.cache) > v.max {
+		v.removeOldest()
+	}
+}
+
+// Len returns how many addresses the cache holds.
+func (v *RDNSVerifier) Len() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.cache)
+}
+
+func (v *RDNSVerifier) removeOldest() {
+	if el := v.lru.Back(); el != nil {
+		delete(v.cache, el.Value.(*rdnsEntry).ip)
+		v.lru.Remove(el)
+	}
 }
 
 // Check returns the cached verdict for ip and domains, starting a lookup when
-// there is none yet.
+// there is none yet (or it expired).
 func (v *RDNSVerifier) Check(ip netip.Addr, domains []string) rdnsResult {
 	v.mu.Lock()
-	e, ok := v.cache[ip]
-	if ok && time.Now().Before(e.expires) {
-		v.mu.Unlock()
-		for _, n := range e.names {
-			for _, d := range domains {
-				if n == d || strings.HasSuffix(n, "."+d) {
-					return rdnsVerified
+	if el, ok := v.cache[ip]; ok {
+		e := el.Value.(*rdnsEntry)
+		if v.now().Before(e.expires) {
+			v.lru.MoveToFront(el)
+			names := e.names
+			v.mu.Unlock()
+			for _, n := range names {
+				for _, d := range domains {
+					if n == d || strings.HasSuffix(n, "."+d) {
+						return rdnsVerified
+					}
 				}
 			}
+			return rdnsFailed
 		}
-		return rdnsFailed
+		delete(v.cache, ip)
+		v.lru.Remove(el)
 	}
-	if !v.inflight[ip] && len(v.cache) < 1_000_000 {
+	if !v.inflight[ip] {
 		select {
 		case v.sem <- struct{}{}:
 			v.inflight[ip] = true
@@ -89,6 +136,9 @@ func (v *RDNSVerifier) lookup(ip netip.Addr) {
 	var confirmed []string
 	names, err := v.resolver.LookupAddr(ctx, ip.String())
 	if err == nil {
+		if len(names) > 8 {
+			names = names[:8] // a PTR answer is a handful of names; each costs a lookup
+		}
 		for _, n := range names {
 			n = strings.ToLower(strings.TrimSuffix(n, "."))
 			addrs, err := v.resolver.LookupNetIP(ctx, "ip", n)
@@ -108,9 +158,18 @@ func (v *RDNSVerifier) lookup(ip netip.Addr) {
 		ttl = time.Minute // a DNS failure, not an answer: retry soon
 	}
 	v.mu.Lock()
-	v.cache[ip] = rdnsEntry{names: confirmed, expires: time.Now().Add(ttl)}
+	defer v.mu.Unlock()
 	delete(v.inflight, ip)
-	v.mu.Unlock()
+	e := &rdnsEntry{ip: ip, names: confirmed, expires: v.now().Add(ttl)}
+	if el, ok := v.cache[ip]; ok {
+		el.Value = e
+		v.lru.MoveToFront(el)
+		return
+	}
+	for len(v.cache) >= v.max {
+		v.removeOldest()
+	}
+	v.cache[ip] = v.lru.PushFront(e)
 }
 
 func isNotFound(err error) bool {
