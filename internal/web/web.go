@@ -26,6 +26,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/routes"
+	"github.com/palisadehq/palisade/internal/web/signin"
 )
 
 //go:embed templates/*.html
@@ -76,7 +77,7 @@ func New(svc *core.Service, explain Explainer, trusted []netip.Prefix, log *slog
 		},
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
-	for _, p := range []string{"statistics", "events", "event", "rules", "integration", "console", "login", "message"} {
+	for _, p := range []string{"statistics", "events", "event", "rules", "integration", "console", "login", "message", "switch"} {
 		h.pages[p] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+p+".html"))
 	}
 	h.pages["rows"] = template.Must(template.New("rows.html").Funcs(funcs).ParseFS(templateFS, "templates/events.html"))
@@ -96,6 +97,8 @@ func New(svc *core.Service, explain Explainer, trusted []netip.Prefix, log *slog
 // Register adds the routes to mux.
 func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("GET /sso", h.sso)
+	mux.HandleFunc("GET "+signin.ConfirmPath, h.switchPage)
+	mux.HandleFunc("POST "+signin.ConfirmPath, h.switchPost)
 	mux.HandleFunc("POST /logout", h.logout)
 	h.registerConsole(mux)
 	mux.HandleFunc("GET /_assets/{file}", h.asset)
@@ -134,9 +137,9 @@ func (h *Handler) sso(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, err)
 		return
 	}
-	gp.SetSessionCookie(w, r, l)
-	// The token leaves the address bar (and any Referer) at once.
-	http.Redirect(w, r, l.Next, http.StatusSeeOther)
+	// The token leaves the address bar (and any Referer) at once; a
+	// session of someone else in this browser is not replaced unasked.
+	signin.Link(w, r, h.svc, l, l.Next, gp.SetSessionCookie)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
@@ -193,11 +196,12 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) (core.Session,
 			h.fail(w, r, nil, err)
 			return core.Session{}, "", false
 		}
-		gp.SetSessionCookie(w, r, l)
 		q.Del("api-key")
 		q.Del("token")
 		u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
-		http.Redirect(w, r, u.String(), http.StatusSeeOther)
+		// A session of someone else in this browser is not replaced
+		// unasked: signin.Link asks first (see package signin).
+		signin.Link(w, r, h.svc, l, u.String(), gp.SetSessionCookie)
 		return core.Session{}, "", false
 	}
 	s, v, err := h.cookieSession(r)
@@ -316,11 +320,15 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request, p *core.Partne
 // fail answers err with a message page, through ErrorTable.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *core.Partner, err error) {
 	code, msg := h.problem(w, r, err, false)
-	if p == nil && r.PathValue("domain") != "" {
-		// Not signed in (yet): brand and frame the message as the
-		// website's partner would, so it shows inside its panel.
-		if bp, ok := h.svc.BrandingOfDomain(r.Context(), r.PathValue("domain")); ok {
-			p = &bp
+	if p == nil {
+		// Branded as the visitor's own partner when signed in. Before
+		// sign-in the answer is Palisade's, unframed, and the same for a
+		// registered website and an unknown domain: it must not tell
+		// who serves a domain (or whether anyone does).
+		if s, _, serr := h.cookieSession(r); serr == nil {
+			if bp, perr := h.svc.Partner(r.Context(), callerOf(s)); perr == nil {
+				p = &bp
+			}
 		}
 	}
 	h.message(w, r, p, code, msg)

@@ -1,0 +1,129 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/palisadehq/palisade/internal/api/gp"
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/web/signin"
+)
+
+// The confirmation a link needs before it replaces a browser's session of
+// another principal (see package signin): GET shows it, POST with the
+// current session's CSRF token switches or cancels. GET never switches.
+
+type switchView struct {
+	Current, Target, Action string
+}
+
+// describe says in a few words what a session opens, without naming anyone
+// the visitor has not already seen.
+func describe(s core.Session, next string) string {
+	switch s.Scope {
+	case core.ScopeCustomer:
+		// next is /{lang}/website/{domain}/…: the link's own website.
+		if parts := strings.SplitN(strings.TrimPrefix(next, "/"), "/", 4); len(parts) >= 3 && parts[1] == "website" && parts[2] != "" {
+			return "the dashboard of " + parts[2]
+		}
+		return "a customer's dashboard"
+	case core.ScopePartner:
+		return "a partner console"
+	case core.ScopeOperator:
+		return "the operator pages"
+	}
+	return "another account"
+}
+
+func (h *Handler) switchPage(w http.ResponseWriter, r *http.Request) {
+	value, next, ok := signin.Pending(r)
+	if !ok {
+		h.message(w, r, nil, http.StatusNotFound, "There is no sign-in waiting for confirmation; open the link again.")
+		return
+	}
+	pending, err := h.svc.SessionByValue(r.Context(), value)
+	if err != nil {
+		signin.ClearPending(w)
+		h.fail(w, r, nil, core.Errorf(core.EUNAUTHORIZED, "this sign-in link has expired; open it again from your panel"))
+		return
+	}
+	cur, curValue, err := h.cookieSession(r)
+	if err != nil {
+		// Nothing left to replace (the session ended meanwhile): the
+		// link's sign-in proceeds as it would have without one.
+		if core.ErrorCode(err) != core.EUNAUTHORIZED {
+			h.fail(w, r, nil, err)
+			return
+		}
+		h.completeSwitch(w, r, pending, value, "", next)
+		return
+	}
+	// The page belongs to the session the browser holds: its partner's
+	// branding, framed only by that partner's panels.
+	p, err := h.svc.Partner(r.Context(), callerOf(cur))
+	if err != nil && cur.Scope != core.ScopeOperator {
+		h.fail(w, r, nil, err)
+		return
+	}
+	v := view{Lang: "en", Title: "Switch account?", Assets: "/_assets/", CSRF: csrfToken(curValue), Brand: p.Branding(),
+		Data: switchView{Current: describe(cur, ""), Target: describe(pending, next), Action: signin.ConfirmPath}}
+	if p.ID == 0 {
+		v.Brand = core.Branding{Name: "Palisade", Color: "#2f5bd3"}
+	}
+	h.render(w, "switch", http.StatusOK, v)
+}
+
+func (h *Handler) switchPost(w http.ResponseWriter, r *http.Request) {
+	value, next, ok := signin.Pending(r)
+	if !ok {
+		h.message(w, r, nil, http.StatusNotFound, "There is no sign-in waiting for confirmation; open the link again.")
+		return
+	}
+	cur, curValue, err := h.cookieSession(r)
+	switch {
+	case err == nil:
+		// The switch is the person's, not a cross-site form's.
+		if !h.csrfOK(r, curValue) {
+			h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; open the link again"))
+			return
+		}
+	case core.ErrorCode(err) != core.EUNAUTHORIZED:
+		h.fail(w, r, nil, err)
+		return
+	}
+	if r.PostFormValue("action") != "switch" {
+		// Cancelled: the parked session is ended, the current one stays.
+		signin.ClearPending(w)
+		_ = h.svc.Logout(r.Context(), value)
+		var p *core.Partner
+		if err == nil {
+			if pp, perr := h.svc.Partner(r.Context(), callerOf(cur)); perr == nil {
+				p = &pp
+			}
+		}
+		h.message(w, r, p, http.StatusOK, "The link was not used; you are still signed in as before.")
+		return
+	}
+	pending, perr := h.svc.SessionByValue(r.Context(), value)
+	if perr != nil {
+		signin.ClearPending(w)
+		h.fail(w, r, nil, core.Errorf(core.EUNAUTHORIZED, "this sign-in link has expired; open it again from your panel"))
+		return
+	}
+	h.completeSwitch(w, r, pending, value, curValue, next)
+}
+
+// completeSwitch puts the parked session in place, ends the one it
+// replaces (if any) and opens the link's page.
+func (h *Handler) completeSwitch(w http.ResponseWriter, r *http.Request, s core.Session, value, oldValue, next string) {
+	framed := false
+	if p, err := h.svc.Partner(r.Context(), callerOf(s)); err == nil {
+		framed = p.EmbedOrigins != ""
+	}
+	signin.ClearPending(w)
+	if oldValue != "" && oldValue != value {
+		_ = h.svc.Logout(r.Context(), oldValue)
+	}
+	gp.SetSessionCookie(w, r, core.Login{Session: s, Value: value, Next: next, Framed: framed})
+	http.Redirect(w, r, signin.SafeNext(next), http.StatusSeeOther)
+}
