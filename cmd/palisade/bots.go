@@ -19,6 +19,8 @@ const botsUsage = `Usage: palisade bots <subcommand> [flags]
 
 Subcommands:
   refresh   download the search engines' and AI crawlers' published address ranges into --bot-data-dir
+            (https only; a list with implausibly broad prefixes is refused, and one that changes
+            wholesale from the last good copy too unless --force; a refused list keeps the last good copy)
   list      show the range lists in --bot-data-dir with their dates
 
 A running Palisade picks refreshed lists up within ten minutes.
@@ -37,8 +39,10 @@ func cmdBots(ctx context.Context, args []string, getenv func(string) string, std
 	dataDir := fs.String("data-dir", "./data", "data directory (the lists go to --data-dir/bots unless --bot-data-dir is given)")
 	botDir := fs.String("bot-data-dir", "", "folder of range lists")
 	var sources stringList
+	force := new(bool)
 	if sub == "refresh" {
-		fs.Var(&sources, "bot-source", "NAME=URL of a list to download, over the defaults; NAME= drops one (repeatable)")
+		fs.Var(&sources, "bot-source", "NAME=https://URL of a list to download, over the defaults; NAME= drops one (repeatable; plain http only from a loopback address)")
+		force = fs.Bool("force", false, "accept lists that change wholesale from the last good copy (fewer than half its prefixes kept, or many times its address space); the other checks still apply")
 	}
 	if err := parseFlags(fs, args[1:], getenv); err != nil {
 		return err
@@ -52,7 +56,7 @@ func cmdBots(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		failed := 0
-		for _, r := range botdata.Refresh(ctx, nil, src, *botDir) {
+		for _, r := range botdata.RefreshWith(ctx, botdata.Options{Force: *force}, src, *botDir) {
 			if r.Err != nil {
 				failed++
 				fmt.Fprintf(stdout, "%-18s FAILED: %v\n", r.Name, r.Err)

@@ -80,7 +80,8 @@ type Condition struct {
 type RateLimit struct {
 	Name string `json:"name"`
 	// Key is "ip" (default), "subnet" (/24 for IPv4, /64 for IPv6) or
-	// "ip_path" (IP and PathPrefix).
+	// "ip_path" (IP and PathPrefix). An IPv6 client is always counted by
+	// its /64: one client is given a whole /64.
 	Key        string `json:"key,omitempty"`
 	PathPrefix string `json:"path_prefix,omitempty"` // only paths under it count; "" means all
 	Requests   int    `json:"requests"`
