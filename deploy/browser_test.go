@@ -463,15 +463,25 @@ func TestBrowserDashboardInIframe(t *testing.T) {
 	if crossSiteFrameShows(t, ctx, "http://palisade.acme.example:"+palPort+"/", `header.top`, 3*time.Second) {
 		t.Fatal("Palisade's page loaded inside an iframe of another origin")
 	}
-	// Control: once the partner allows that origin, the same iframe shows
-	// Palisade's page (here its sign-in message: the session cookie is not
-	// sent to a cross-site iframe over plain HTTP).
+	// Not even once the partner allows that origin: before sign-in (the
+	// session cookie is not sent to a cross-site iframe over plain HTTP)
+	// the answer is Palisade's own, unframed and unbranded, so that it does
+	// not tell who serves the domain (issue 16 item 17).
 	if _, err := pal.Service.SetBranding(ctx0, pal.Caller, pal.Caller.PartnerID, core.Branding{EmbedOrigins: []string{allowed, evil}}); err != nil {
 		t.Fatal(err)
 	}
 	open(evil, "statistics")
-	if !crossSiteFrameShows(t, ctx, "http://palisade.acme.example:"+palPort+"/", `header.top`, 10*time.Second) {
-		t.Fatal("an allowed origin's iframe does not show the page")
+	if crossSiteFrameShows(t, ctx, "http://palisade.acme.example:"+palPort+"/", `header.top`, 3*time.Second) {
+		t.Fatal("a page before sign-in loaded inside an iframe of another origin")
+	}
+	// Control: the same cross-site iframe does show what carries no
+	// frame-ancestors (a stylesheet, which Chromium shows as text), so the
+	// checks above are not vacuous.
+	if err := chromedp.Do(ctx, chromedp.Navigate(evil+"/?src="+url.QueryEscape("http://palisade.acme.example:"+palPort+"/_assets/app.css"))); err != nil {
+		t.Fatal(err)
+	}
+	if !crossSiteFrameShows(t, ctx, "http://palisade.acme.example:"+palPort+"/", `pre`, 10*time.Second) {
+		t.Fatal("a cross-site iframe does not show a frameable resource")
 	}
 }
 
