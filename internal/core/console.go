@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -208,8 +209,12 @@ func checkTOTP(secret, code string, now time.Time) (int64, bool) {
 	return 0, false
 }
 
-// CreateAPIKey issues a named API key for the caller, usable from cidrs
-// (none: any address). The key is returned once. Only a partner has keys.
+// CreateAPIKey issues a named API key for the caller, usable from cidrs.
+// Only the operator sets where a partner's keys may be used from, so each
+// of cidrs must be a binding (at least /8, or /32 for IPv6) within the
+// partner's operator-set ranges; none gives those ranges (or, for a
+// partner the operator bound nowhere, any address, as its own key). The
+// key is returned once. Only a partner has keys.
 func (s *Service) CreateAPIKey(ctx context.Context, c Caller, name string, cidrs []string) (string, APIKey, error) {
 	if err := c.partnerOnly("create API keys"); err != nil {
 		return "", APIKey{}, err
@@ -228,13 +233,32 @@ func (s *Service) CreateAPIKey(ctx context.Context, c Caller, name string, cidrs
 	}
 	k := APIKey{PartnerID: c.PartnerID, Prefix: keyPrefix(key), Hash: secret.Hash(key), Sealed: sealed, AllowedCIDRs: ps, Name: name}
 	err = s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if k.AllowedCIDRs, err = s.partnerMintedRanges(ctx, tx, c.PartnerID, ps); err != nil {
+			return err
+		}
 		k.CreatedAt = s.clock()
 		if err := tx.InsertAPIKey(ctx, &k); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, c, k.CreatedAt, "api_key", k.Prefix, "create", nil, map[string]any{"name": name, "allowed_ips": prefixStrings(ps)})
+		return s.audit(ctx, tx, c, k.CreatedAt, "api_key", k.Prefix, "create", nil, map[string]any{"name": name, "allowed_ips": prefixStrings(k.AllowedCIDRs)})
 	})
-	return key, k, err
+	if err != nil {
+		return "", APIKey{}, err
+	}
+	s.keysChanged()
+	return key, k, nil
+}
+
+// partnerMintedRanges decides, in tx, the ranges of a key a partner (not
+// the operator) mints for itself: requested must lie within the ranges
+// the operator set for it (checkMintedRanges).
+func (s *Service) partnerMintedRanges(ctx context.Context, tx Tx, partnerID int64, requested []netip.Prefix) ([]netip.Prefix, error) {
+	ops, err := tx.PartnerAllowedCIDRs(ctx, partnerID)
+	if err != nil {
+		return nil, err
+	}
+	return checkMintedRanges("allowed_ips", requested, ops)
 }
 
 // SignOutEverywhere ends every session of a console user.

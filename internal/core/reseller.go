@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"crypto/sha1"
-	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
@@ -14,9 +13,10 @@ import (
 	"github.com/palisadehq/palisade/internal/secret"
 )
 
-// NonceRetention is how long GP request nonces are remembered. The GP
-// timestamp is a shuffled digit string, not a time, so a replay can only be
-// recognised by having seen it: keep them for a year.
+// NonceRetention is how long GP request nonces are remembered. A GP
+// timestamp must shuffle the digits of a time near now, but the same
+// digits are also a time months away (1796123456, 1796213456), so a
+// request is remembered for a year.
 const NonceRetention = 365 * 24 * time.Hour
 
 // GPHash is the GP protocol's request signature:
@@ -27,34 +27,40 @@ func GPHash(key, domain, timestamp string) string {
 	return hex.EncodeToString(outer[:])
 }
 
-// AuthenticateGP finds the partner whose API key made hash for (domain,
-// timestamp) among the keys bound to addresses (GP keys must be), checks
-// that ip is one of that key's addresses, and records the request as a nonce so that it cannot
-// be replayed. It returns the caller and the key itself, which the protocol
+// AuthenticateGP checks a GP request from ip: its timestamp must shuffle
+// the digits of a time within GPTimestampWindow of now; its hash must be
+// made by a key usable from ip (bound to a range holding ip, within the
+// ranges the operator set for the partner); and the request is recorded as
+// a nonce so that it cannot be replayed. Only the keys usable from ip are
+// hashed. It returns the caller and the key itself, which the protocol
 // needs to decrypt passwords.
 func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, timestamp, hash string) (Caller, string, error) {
-	signers, err := s.gpSigners(ctx, domain, timestamp, hash)
+	now := s.clock()
+	if err := checkGPTimestamp(timestamp, now); err != nil {
+		return Caller{}, "", err
+	}
+	m, found, tried, err := s.gpSigner(ctx, ip, domain, timestamp, hash)
 	if err != nil {
 		return Caller{}, "", err
 	}
-	var found *APIKey
-	var key string
-	for _, m := range signers {
-		if m.key.Allows(ip) {
-			found, key = &m.key, m.plain
-			break
-		}
+	if !found && tried == 0 {
+		// No key may be used from ip at all: only keys usable from the
+		// caller's address are tried.
+		return Caller{}, "", &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("access denied: %s is not a registered address of any reseller", ip.Unmap()), Cause: ErrAddressNotAllowed}
 	}
-	if found == nil && len(signers) > 0 {
-		return Caller{}, "", &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("access denied: %s is not a registered address of this reseller", ip), Cause: ErrAddressNotAllowed}
-	}
-	if found == nil {
+	if !found {
 		return Caller{}, "", Errorf(EUNAUTHORIZED, "invalid hash")
 	}
 	hash = strings.ToLower(strings.TrimSpace(hash))
-	c := keyCaller(*found, ProtocolGP, ip)
 	err = s.store.Update(ctx, func(tx Tx) error {
-		return tx.InsertNonce(ctx, found.PartnerID, domain, timestamp, hash, s.clock())
+		ranges, err := s.confirmGPKey(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if !containsAddr(ranges, ip) {
+			return &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("access denied: %s is not a registered address of this reseller", ip.Unmap()), Cause: ErrAddressNotAllowed}
+		}
+		return tx.InsertNonce(ctx, m.key.PartnerID, domain, timestamp, hash, now)
 	})
 	if ErrorCode(err) == ECONFLICT {
 		// The nonce's primary key: this very request was seen before.
@@ -63,76 +69,30 @@ func (s *Service) AuthenticateGP(ctx context.Context, ip netip.Addr, domain, tim
 	if err != nil {
 		return Caller{}, "", err
 	}
-	return c, key, nil
-}
-
-// gpMatch is an API key that signed a GP request, with the key itself.
-type gpMatch struct {
-	key   APIKey
-	plain string
-}
-
-// gpSigners returns the address-bound API keys (GP keys must be bound)
-// whose GP hash of (domain, timestamp) is hash, compared in constant time.
-func (s *Service) gpSigners(ctx context.Context, domain, timestamp, hash string) ([]gpMatch, error) {
-	var keys []APIKey
-	if err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		keys, err = tx.AllAPIKeys(ctx)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	want := []byte(strings.ToLower(strings.TrimSpace(hash)))
-	var out []gpMatch
-	for i := range keys {
-		if len(keys[i].AllowedCIDRs) == 0 {
-			continue
-		}
-		plain, inner, err := s.gpKey(&keys[i])
-		if err != nil {
-			return nil, err
-		}
-		sum := sha1.Sum([]byte(inner + domain + timestamp))
-		if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), want) == 1 {
-			out = append(out, gpMatch{keys[i], plain})
-		}
-	}
-	return out, nil
-}
-
-// gpKey returns an API key in the clear and its sha1 (hex), opened once and
-// then remembered by key id: keys never change, a rotation makes new ones.
-func (s *Service) gpKey(k *APIKey) (plain, inner string, err error) {
-	if v, ok := s.gpKeys.Load(k.ID); ok {
-		e := v.([2]string)
-		return e[0], e[1], nil
-	}
-	plain, err = s.box.Open(k.Sealed)
-	if err != nil {
-		return "", "", err
-	}
-	h := sha1.Sum([]byte(strings.TrimSpace(plain)))
-	inner = hex.EncodeToString(h[:])
-	s.gpKeys.Store(k.ID, [2]string{plain, inner})
-	return plain, inner, nil
+	return keyCaller(m.key, ProtocolGP, ip), m.plain, nil
 }
 
 // AuthenticateXML resolves the XML API's user (the partner's name, any
-// case) and password (one of its API keys, which must be bound to its
-// addresses) used from ip.
+// case) and password (one of its API keys) used from ip. The key must be
+// bound to a range holding ip that lies within the ranges the operator
+// set for the partner; 0.0.0.0/0 and other ranges wider than a /8 (/32
+// for IPv6) bind nothing.
 func (s *Service) AuthenticateXML(ctx context.Context, user, password string, ip netip.Addr) (Caller, error) {
 	if user == "" || password == "" {
 		return Caller{}, Errorf(EUNAUTHORIZED, "authentication failed: user and password are required")
 	}
 	var k APIKey
 	var p Partner
+	var ops []netip.Prefix
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		if k, err = tx.APIKeyByHash(ctx, secret.Hash(password)); err != nil {
 			return err
 		}
-		p, err = tx.Partner(ctx, k.PartnerID, false)
+		if p, err = tx.Partner(ctx, k.PartnerID, false); err != nil {
+			return err
+		}
+		ops, err = tx.PartnerAllowedCIDRs(ctx, k.PartnerID)
 		return err
 	})
 	if ErrorCode(err) == ENOTFOUND || err == nil && !strings.EqualFold(strings.TrimSpace(user), p.Name) {
@@ -141,11 +101,12 @@ func (s *Service) AuthenticateXML(ctx context.Context, user, password string, ip
 	if err != nil {
 		return Caller{}, err
 	}
-	if len(k.AllowedCIDRs) == 0 {
-		return Caller{}, Errorf(EFORBIDDEN, "this API key is not bound to any address; the XML API needs one (palisade partner allow-ip)")
+	ranges := boundRanges(k.AllowedCIDRs, ops)
+	if len(ranges) == 0 {
+		return Caller{}, Errorf(EFORBIDDEN, "this API key is not bound to any address the operator allows for your account; the XML API needs one (palisade partner allow-ip; 0.0.0.0/0 and ranges wider than /%d or /%d for IPv6 do not count)", MinBindingBitsV4, MinBindingBitsV6)
 	}
-	if !k.Allows(ip) {
-		return Caller{}, &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("access denied: %s is not an allowed address for this account", ip), Cause: ErrAddressNotAllowed}
+	if !containsAddr(ranges, ip) {
+		return Caller{}, &Error{Code: EFORBIDDEN, Message: fmt.Sprintf("access denied: %s is not an allowed address for this account", ip.Unmap()), Cause: ErrAddressNotAllowed}
 	}
 	return keyCaller(k, ProtocolXML, ip), nil
 }

@@ -9,9 +9,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/secret"
@@ -89,8 +90,11 @@ type Service struct {
 	onChange func()
 	// mailKick wakes RunMailer when emails may have been queued.
 	mailKick chan struct{}
-	// gpKeys caches opened API keys for GP hashing (id → [key, sha1 hex]).
-	gpKeys sync.Map
+	// gpIdx indexes the keys that may sign GP requests and login links
+	// (gpauth.go); keyGen moves when a key changes on this node.
+	gpIdx             gpIndex
+	keyGen            atomic.Uint64
+	gpHashes, gpLoads atomic.Int64
 }
 
 // Option customises a Service, mostly for tests.
@@ -430,12 +434,17 @@ func (s *Service) CreatePartner(ctx context.Context, c Caller, in PartnerCreate)
 		if err := tx.InsertAPIKey(ctx, k); err != nil {
 			return err
 		}
+		// The operator's ranges for the partner (gpauth.go).
+		if err := tx.SetPartnerAllowedCIDRs(ctx, p.ID, cidrs); err != nil {
+			return err
+		}
 		c.PartnerID = p.ID
 		return s.audit(ctx, tx, c, now, "partner", strconv.FormatInt(p.ID, 10), "create", nil, map[string]any{"name": p.Name, "email": p.Email, "allowed_ips": in.AllowedIPs})
 	})
 	if err != nil {
 		return Partner{}, "", err
 	}
+	s.keysChanged()
 	return p, key, nil
 }
 
@@ -482,6 +491,14 @@ func (s *Service) RotateKey(ctx context.Context, c Caller, partnerID int64, keep
 				}
 			}
 		}
+		if c.Role != RoleOperator {
+			// A partner's new key stays within the operator's ranges.
+			ops, err := tx.PartnerAllowedCIDRs(ctx, partnerID)
+			if err != nil {
+				return err
+			}
+			cidrs = rotatedRanges(cidrs, ops)
+		}
 		k := &APIKey{PartnerID: partnerID, Prefix: keyPrefix(key), Hash: secret.Hash(key), Sealed: sealed, AllowedCIDRs: cidrs, CreatedAt: now}
 		if err := tx.InsertAPIKey(ctx, k); err != nil {
 			return err
@@ -501,6 +518,7 @@ func (s *Service) RotateKey(ctx context.Context, c Caller, partnerID int64, keep
 	if err != nil {
 		return "", err
 	}
+	s.keysChanged()
 	return key, nil
 }
 
@@ -511,6 +529,7 @@ func (s *Service) RevokeKey(ctx context.Context, c Caller, partnerID int64, pref
 	if err := c.operatorOrPartner(partnerID, "revoke API keys"); err != nil {
 		return err
 	}
+	defer s.keysChanged()
 	return s.store.Update(ctx, func(tx Tx) error {
 		keys, err := tx.APIKeys(ctx, partnerID)
 		if err != nil {
@@ -790,6 +809,7 @@ func (s *Service) AllowIP(ctx context.Context, c Caller, partnerID int64, cidr s
 	if err != nil {
 		return err
 	}
+	defer s.keysChanged()
 	return s.store.Update(ctx, func(tx Tx) error {
 		keys, err := tx.APIKeys(ctx, partnerID)
 		if err != nil {
@@ -797,6 +817,16 @@ func (s *Service) AllowIP(ctx context.Context, c Caller, partnerID int64, cidr s
 		}
 		if len(keys) == 0 {
 			return Errorf(ENOTFOUND, "partner %d has no API keys", partnerID)
+		}
+		// The operator's ranges for the partner (gpauth.go) grow too.
+		ops, err := tx.PartnerAllowedCIDRs(ctx, partnerID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(ops, ps[0]) {
+			if err := tx.SetPartnerAllowedCIDRs(ctx, partnerID, append(ops, ps[0])); err != nil {
+				return err
+			}
 		}
 		for _, k := range keys {
 			old := prefixStrings(k.AllowedCIDRs)

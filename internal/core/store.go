@@ -129,6 +129,20 @@ type Tx interface {
 	// AllAPIKeys lists every partner's active API keys (for protocols that
 	// find the partner by a hash made with its key).
 	AllAPIKeys(ctx context.Context) ([]APIKey, error)
+	// PartnerAllowedCIDRs are where the operator lets a partner's keys be
+	// used from (empty: the operator bound it nowhere).
+	PartnerAllowedCIDRs(ctx context.Context, partnerID int64) ([]netip.Prefix, error)
+	SetPartnerAllowedCIDRs(ctx context.Context, partnerID int64, cidrs []netip.Prefix) error
+	// BoundPartners maps every partner with operator-set ranges to them.
+	BoundPartners(ctx context.Context) (map[int64][]netip.Prefix, error)
+	// BoundAPIKeys lists the active keys bound to addresses whose partner
+	// has operator-set ranges: the only keys that may sign GP requests.
+	BoundAPIKeys(ctx context.Context) ([]APIKey, error)
+	// SubaccountPage is one page of a partner's customers by id, and how
+	// many there are.
+	SubaccountPage(ctx context.Context, partnerID int64, limit, offset int) (int, []Subaccount, error)
+	// WebsitesOfSubaccounts lists the live websites of these customers.
+	WebsitesOfSubaccounts(ctx context.Context, partnerID int64, ids []int64) ([]Website, error)
 	SetSubaccountPassword(ctx context.Context, partnerID, id int64, hash string) error
 	SetSubaccountEmail(ctx context.Context, partnerID, id int64, email string) error
 	SubaccountPasswordHash(ctx context.Context, partnerID, id int64) (string, error)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -14,6 +15,109 @@ import (
 
 func (t *tx) AllAPIKeys(ctx context.Context) ([]core.APIKey, error) {
 	return t.keys(ctx, "SELECT "+keyCols+" FROM partner_api_keys WHERE revoked_at IS NULL ORDER BY id")
+}
+
+// ---- where partners' keys may be used from (operator-set) ----
+
+func splitPrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (t *tx) PartnerAllowedCIDRs(ctx context.Context, partnerID int64) ([]netip.Prefix, error) {
+	var s string
+	if err := t.queryRow(ctx, "SELECT allowed_cidrs FROM partners WHERE id = $1", partnerID).Scan(&s); err != nil {
+		return nil, notFound(err, "partner")
+	}
+	return splitPrefixes(s)
+}
+
+func (t *tx) SetPartnerAllowedCIDRs(ctx context.Context, partnerID int64, cidrs []netip.Prefix) error {
+	return t.execOne(ctx, "partner", "UPDATE partners SET allowed_cidrs = $1 WHERE id = $2", joinPrefixes(cidrs), partnerID)
+}
+
+func (t *tx) BoundPartners(ctx context.Context) (map[int64][]netip.Prefix, error) {
+	rows, err := t.query(ctx, "SELECT id, allowed_cidrs FROM partners WHERE allowed_cidrs <> ''")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][]netip.Prefix{}
+	for rows.Next() {
+		var id int64
+		var s string
+		if err := rows.Scan(&id, &s); err != nil {
+			return nil, err
+		}
+		if out[id], err = splitPrefixes(s); err != nil {
+			return nil, err
+		}
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) BoundAPIKeys(ctx context.Context) ([]core.APIKey, error) {
+	return t.keys(ctx, "SELECT "+keyCols+" FROM partner_api_keys k WHERE revoked_at IS NULL AND allowed_cidrs <> '' "+
+		"AND EXISTS (SELECT 1 FROM partners p WHERE p.id = k.partner_id AND p.allowed_cidrs <> '') ORDER BY id")
+}
+
+// ---- getAccounts ----
+
+func (t *tx) SubaccountPage(ctx context.Context, partnerID int64, limit, offset int) (int, []core.Subaccount, error) {
+	var total int
+	if err := t.queryRow(ctx, "SELECT COUNT(*) FROM subaccounts WHERE partner_id = $1 AND deleted_at IS NULL", partnerID).Scan(&total); err != nil {
+		return 0, nil, err
+	}
+	rows, err := t.query(ctx, "SELECT "+subCols+" FROM subaccounts WHERE partner_id = $1 AND deleted_at IS NULL ORDER BY id LIMIT $2 OFFSET $3", partnerID, limit, offset)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	var out []core.Subaccount
+	for rows.Next() {
+		a, err := scanSub(rows)
+		if err != nil {
+			return 0, nil, err
+		}
+		out = append(out, a)
+	}
+	return total, out, rows.Err()
+}
+
+func (t *tx) WebsitesOfSubaccounts(ctx context.Context, partnerID int64, ids []int64) ([]core.Website, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := []any{partnerID}
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		args = append(args, id)
+		marks[i] = "$" + itoa(len(args))
+	}
+	rows, err := t.query(ctx, "SELECT "+websiteCols+websiteFrom+" WHERE w.partner_id = $1 AND w.status <> 'deleted' AND w.subaccount_id IN ("+strings.Join(marks, ", ")+") ORDER BY w.id", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.Website
+	for rows.Next() {
+		w, err := scanWebsite(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
 }
 
 func (t *tx) SetSubaccountPassword(ctx context.Context, partnerID, id int64, hash string) error {

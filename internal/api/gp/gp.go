@@ -106,7 +106,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if len(form["timestamp"]) > 64 || len(form["hash"]) != 40 {
+	if len(form["hash"]) != 40 {
 		write(w, http.StatusOK, status("Invalid hash"))
 		return
 	}
@@ -288,10 +288,11 @@ func ok(err error) (answer, error) {
 }
 
 // login opens a dashboard from a link a module built:
-// /api/v1/login/?domain=D&timestamp=<unix time>&hash=H&panel=admin|client.
+// /api/v1/login/?panel=admin|client&domain=D&timestamp=<unix time>&key=<key prefix>&hash=H
+// (core.GPLinkHash; docs/RESELLER.md).
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	l, err := h.svc.LoginWithGPLink(r.Context(), q.Get("domain"), q.Get("timestamp"), q.Get("hash"), q.Get("panel"))
+	l, err := h.svc.LoginWithGPLink(r.Context(), core.GPLink{Panel: q.Get("panel"), Domain: q.Get("domain"), Timestamp: q.Get("timestamp"), Key: q.Get("key"), Hash: q.Get("hash")})
 	if err != nil {
 		// The protocol's table, with a browser's status for a refusal
 		// and the core's message, which says what to do.
