@@ -55,6 +55,9 @@ var (
 	// ErrRequestReplayed: a GP request (domain, timestamp, hash) was
 	// already used (ECONFLICT).
 	ErrRequestReplayed = errors.New("request already used")
+	// ErrBadTimestamp: a GP timestamp is not the digits of a time near
+	// Palisade's clock (EINVALID).
+	ErrBadTimestamp = errors.New("timestamp not near the current time")
 )
 
 // Error is a domain error with a code and a message that is safe to show to the

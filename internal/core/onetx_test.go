@@ -3,7 +3,6 @@ package core_test
 import (
 	"context"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -62,21 +61,20 @@ func TestSignInIsOneTransaction(t *testing.T) {
 	}
 
 	// A GP login link, signed by the module.
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	hash := core.GPHash(key, "shop.example.com", ts)
+	gl := core.NewGPLink(key, "client", "shop.example.com", time.Now())
 	fs.FailUpdates(0, 1)
-	if _, err := svc.LoginWithGPLink(ctx, "shop.example.com", ts, hash, "client"); core.ErrorCode(err) != core.EUNAVAILABLE {
+	if _, err := svc.LoginWithGPLink(ctx, gl); core.ErrorCode(err) != core.EUNAVAILABLE {
 		t.Fatalf("GP link with the database down: %v", err)
 	}
 	n = fs.Updates()
-	l, err := svc.LoginWithGPLink(ctx, "shop.example.com", ts, hash, "client")
+	l, err := svc.LoginWithGPLink(ctx, gl)
 	if err != nil || l.Session.Scope != core.ScopeCustomer {
 		t.Fatalf("the GP link after the outage: %+v %v", l, err)
 	}
 	if got := fs.Updates() - n; got != 1 {
 		t.Fatalf("LoginWithGPLink ran %d transactions; want 1", got)
 	}
-	if _, err := svc.LoginWithGPLink(ctx, "shop.example.com", ts, hash, "client"); core.ErrorCode(err) != core.EUNAUTHORIZED {
+	if _, err := svc.LoginWithGPLink(ctx, gl); core.ErrorCode(err) != core.EUNAUTHORIZED {
 		t.Fatalf("a spent GP link: %v", err)
 	}
 }

@@ -31,14 +31,15 @@ func TestResellerStore(t *testing.T) {
 		ip := netip.MustParseAddr("198.51.100.9")
 
 		// GP: the hash finds the partner; a nonce is accepted once.
-		c, gotKey, err := f.svc.AuthenticateGP(ctx, ip, "shop.example.com", "7310", core.GPHash(key, "shop.example.com", "7310"))
+		ts1, ts2 := core.GPTimestamp(*f.now.Load(), 1), core.GPTimestamp(*f.now.Load(), 2)
+		c, gotKey, err := f.svc.AuthenticateGP(ctx, ip, "shop.example.com", ts1, core.GPHash(key, "shop.example.com", ts1))
 		if err != nil || c.PartnerID != p.ID || gotKey != key {
 			t.Fatalf("gp auth: %+v %v", c, err)
 		}
-		if _, _, err := f.svc.AuthenticateGP(ctx, ip, "shop.example.com", "7310", core.GPHash(key, "shop.example.com", "7310")); core.ErrorCode(err) != core.ECONFLICT {
+		if _, _, err := f.svc.AuthenticateGP(ctx, ip, "shop.example.com", ts1, core.GPHash(key, "shop.example.com", ts1)); core.ErrorCode(err) != core.ECONFLICT {
 			t.Fatalf("replay: %v", err)
 		}
-		if _, _, err := f.svc.AuthenticateGP(ctx, netip.MustParseAddr("203.0.113.1"), "shop.example.com", "7311", core.GPHash(key, "shop.example.com", "7311")); core.ErrorCode(err) != core.EFORBIDDEN {
+		if _, _, err := f.svc.AuthenticateGP(ctx, netip.MustParseAddr("203.0.113.1"), "shop.example.com", ts2, core.GPHash(key, "shop.example.com", ts2)); core.ErrorCode(err) != core.EFORBIDDEN {
 			t.Fatalf("other address: %v", err)
 		}
 		f.advance(core.NonceRetention + time.Hour)
@@ -154,7 +155,7 @@ func BenchmarkAuthenticateGP(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		ts := strconv.Itoa(i)
+		ts := core.GPTimestamp(svc.Now(), uint64(i))
 		if _, _, err := svc.AuthenticateGP(ctx, ip, "shop.example.com", ts, core.GPHash(key, "shop.example.com", ts)); err != nil {
 			b.Fatal(err)
 		}

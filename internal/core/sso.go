@@ -149,55 +149,73 @@ func (s *Service) LoginWithSubaccountKey(ctx context.Context, key, domain string
 	return s.openSession(ctx, a.PartnerID, ScopeCustomer, w.ID, a.ID)
 }
 
-// LoginWithGPLink checks a login link a GP module built itself:
-// hash = sha1(sha1(key) . domain . timestamp) as for API calls, with
-// timestamp the current Unix time (within LinkClockSkew), and panel "admin"
-// (the partner's console) or "client" (the customer pages of domain). The
-// link is spent on first use. The browser opening it is the customer's, so
-// no source address is checked; only keys bound to addresses (GP keys) sign.
-func (s *Service) LoginWithGPLink(ctx context.Context, domain, timestamp, hash, panel string) (Login, error) {
+// LoginWithGPLink checks a login link a GP module built (GPLink,
+// GPLinkHash) and opens what it names: panel "client" the customer pages
+// of domain (its customer's session, nothing more), panel "admin" the
+// partner's console. Everything that selects what the link opens (panel,
+// domain) is signed, with a function of the key that no GP request hash
+// is; the timestamp is the link's Unix time, within LinkClockSkew of now;
+// the link is spent on first use. The browser opening it is the
+// customer's, so no source address is checked; only keys bound to
+// addresses within the operator's ranges sign links.
+func (s *Service) LoginWithGPLink(ctx context.Context, l GPLink) (Login, error) {
 	now := s.clock()
-	ts, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil || now.Sub(time.Unix(ts, 0)).Abs() > LinkClockSkew {
+	switch l.Panel {
+	case "admin", "client":
+	default:
+		return Login{}, FieldError("panel", "panel must be admin or client")
+	}
+	if l.Key == "" && len(l.Hash) == 40 {
+		return Login{}, Errorf(EUNAUTHORIZED, "this login link has the old form (a request hash), which is no longer accepted: build it with key= and an HMAC-SHA256 hash (docs/RESELLER.md, Login links)")
+	}
+	if l.Domain == "" || len(l.Domain) > 253 || strings.ContainsAny(l.Domain, "|") || strings.IndexFunc(l.Domain, func(r rune) bool { return r < 0x21 || r == 0x7f }) >= 0 {
+		return Login{}, FieldError("domain", "domain must be 1 to 253 printable characters without |")
+	}
+	if len(l.Key) != 10 || len(l.Hash) != 64 {
+		return Login{}, Errorf(EUNAUTHORIZED, "this login link is not valid")
+	}
+	ts, err := strconv.ParseInt(l.Timestamp, 10, 64)
+	if err != nil || strconv.FormatInt(ts, 10) != l.Timestamp || now.Sub(time.Unix(ts, 0)).Abs() > LinkClockSkew {
 		return Login{}, Errorf(EUNAUTHORIZED, "this login link has expired; open it again from your panel")
 	}
-	signers, err := s.gpSigners(ctx, domain, timestamp, hash)
+	m, found, err := s.gpLinkSigner(ctx, l)
 	if err != nil {
 		return Login{}, err
 	}
-	if len(signers) == 0 {
+	if !found {
 		return Login{}, Errorf(EUNAUTHORIZED, "this login link is not valid")
 	}
-	found := &signers[0].key
-	hash = strings.ToLower(hash)
-	c := PartnerCaller(found.PartnerID, "partner:"+strconv.FormatInt(found.PartnerID, 10)+" key:"+found.Prefix+" (login link)", ProtocolSSO, "")
+	hash := strings.ToLower(l.Hash)
+	c := PartnerCaller(m.key.PartnerID, "partner:"+strconv.FormatInt(m.key.PartnerID, 10)+" key:"+m.key.Prefix+" (login link)", ProtocolSSO, "")
 	scope, websiteID, subID := ScopePartner, int64(0), int64(0)
-	switch panel {
-	case "admin", "":
-	case "client":
-		w, err := s.Website(ctx, c, domain)
+	if l.Panel == "client" {
+		w, err := s.Website(ctx, c, l.Domain)
 		if err != nil {
 			return Login{}, err
 		}
 		scope, websiteID, subID = ScopeCustomer, w.ID, w.SubaccountID
-	default:
-		return Login{}, FieldError("panel", "panel must be admin or client")
 	}
 	// The link is spent and the session opened in one transaction: a
 	// session that could not be opened leaves the link usable.
-	var l Login
+	var out Login
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.InsertNonce(ctx, found.PartnerID, "login:"+domain, timestamp, hash, now); err != nil {
+		ranges, err := s.confirmGPKey(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if len(ranges) == 0 {
+			return Errorf(EUNAUTHORIZED, "this login link is not valid")
+		}
+		if err := tx.InsertNonce(ctx, m.key.PartnerID, "login:"+l.Domain, l.Timestamp, hash, now); err != nil {
 			if ErrorCode(err) == ECONFLICT {
 				return Errorf(EUNAUTHORIZED, "this login link was already used; open it again from your panel")
 			}
 			return err
 		}
-		var err error
-		l, err = s.openSessionTx(ctx, tx, found.PartnerID, scope, websiteID, subID)
+		out, err = s.openSessionTx(ctx, tx, m.key.PartnerID, scope, websiteID, subID)
 		return err
 	})
-	return l, err
+	return out, err
 }
 
 // openSession opens a session in a transaction of its own.

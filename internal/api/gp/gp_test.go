@@ -24,12 +24,13 @@ type client struct {
 	t    *testing.T
 	base string
 	key  string
-	n    atomic.Int64
+	now  func() time.Time // the service's clock
+	n    atomic.Uint64
 }
 
 func (c *client) timestamp() string {
-	// A shuffled digit string, unique per call.
-	return strconv.FormatInt(time.Now().UnixNano(), 10) + strconv.FormatInt(c.n.Add(1), 10)
+	// The digits of the current time, shuffled differently for each call.
+	return core.GPTimestamp(c.now(), c.n.Add(1))
 }
 
 func (c *client) call(endpoint string, fields url.Values) map[string]any {
@@ -65,7 +66,7 @@ func setup(t *testing.T) (*testenv.Stack, *client) {
 	if err := e.Service.AllowIP(context.Background(), core.Operator(), e.Caller.PartnerID, "127.0.0.0/8"); err != nil {
 		t.Fatal(err)
 	}
-	return e, &client{t: t, base: e.URL, key: e.PartnerKey}
+	return e, &client{t: t, base: e.URL, key: e.PartnerKey, now: e.Clock.Now}
 }
 
 func want(t *testing.T, got map[string]any, status string) {
@@ -191,18 +192,21 @@ func TestAuthentication(t *testing.T) {
 	ctx := context.Background()
 	// Missing fields.
 	for _, drop := range []string{"domain", "hash", "timestamp"} {
-		v := url.Values{"domain": {"a.example"}, "timestamp": {"123"}}
-		v.Set("hash", core.GPHash(c.key, "a.example", "123"))
+		ts := c.timestamp()
+		v := url.Values{"domain": {"a.example"}, "timestamp": {ts}}
+		v.Set("hash", core.GPHash(c.key, "a.example", ts))
 		v.Del(drop)
 		want(t, c.post("connection", v), "Request Missing data!")
 	}
 	// Wrong hash: another key, or another domain than the one signed.
-	want(t, c.call("connection", url.Values{"domain": {"a.example"}, "hash": {core.GPHash("wrong key", "a.example", "1")}, "timestamp": {"1"}}), "Invalid hash")
-	want(t, c.call("connection", url.Values{"domain": {"b.example"}, "hash": {core.GPHash(c.key, "a.example", "2")}, "timestamp": {"2"}}), "Invalid hash")
-	want(t, c.call("connection", url.Values{"domain": {"b.example"}, "hash": {"xyz"}, "timestamp": {"2"}}), "Invalid hash")
+	ts := c.timestamp()
+	want(t, c.call("connection", url.Values{"domain": {"a.example"}, "hash": {core.GPHash("wrong key", "a.example", ts)}, "timestamp": {ts}}), "Invalid hash")
+	want(t, c.call("connection", url.Values{"domain": {"b.example"}, "hash": {core.GPHash(c.key, "a.example", ts)}, "timestamp": {ts}}), "Invalid hash")
+	want(t, c.call("connection", url.Values{"domain": {"b.example"}, "hash": {"xyz"}, "timestamp": {ts}}), "Invalid hash")
 	// Replay: the same (domain, timestamp, hash) a second time.
-	v := url.Values{"domain": {"a.example"}, "timestamp": {"9182736450"}}
-	v.Set("hash", core.GPHash(c.key, "a.example", "9182736450"))
+	ts = c.timestamp()
+	v := url.Values{"domain": {"a.example"}, "timestamp": {ts}}
+	v.Set("hash", core.GPHash(c.key, "a.example", ts))
 	want(t, c.post("getcredit", v), "OK - 1000.00")
 	want(t, c.post("getcredit", v), "Request already used: send a new timestamp")
 	// A key bound to other addresses: refused from here.
@@ -211,15 +215,23 @@ func TestAuthentication(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = p
-	other := &client{t: t, base: e.URL, key: key}
-	want(t, other.call("connection", url.Values{"domain": {"a.example"}}), "Access denied: this IP address is not allowed")
-	// A key bound to no address at all is not a GP key.
-	_, free, err := e.Service.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "anywhere"})
-	if err != nil {
-		t.Fatal(err)
+	// Only the keys usable from the caller's address are tried: this one
+	// is not, so its hash matches none of them.
+	other := &client{t: t, base: e.URL, key: key, now: e.Clock.Now}
+	want(t, other.call("connection", url.Values{"domain": {"a.example"}}), "Invalid hash")
+	// A key bound to no address at all, or to 0.0.0.0/0, is not a GP key.
+	for _, name := range []string{"anywhere", "everywhere"} {
+		var ips []string
+		if name == "everywhere" {
+			ips = []string{"0.0.0.0/0", "::/0"}
+		}
+		_, free, err := e.Service.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: name, AllowedIPs: ips})
+		if err != nil {
+			t.Fatal(err)
+		}
+		anywhere := &client{t: t, base: e.URL, key: free, now: e.Clock.Now}
+		want(t, anywhere.call("connection", url.Values{"domain": {"a.example"}}), "Invalid hash")
 	}
-	anywhere := &client{t: t, base: e.URL, key: free}
-	want(t, anywhere.call("connection", url.Values{"domain": {"a.example"}}), "Invalid hash")
 	// Method, endpoint, body.
 	resp, _ := http.Get(e.URL + "/api/v1/connection/")
 	if resp.StatusCode != 405 {
@@ -273,9 +285,11 @@ func TestLoginLink(t *testing.T) {
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	enc := gp.EncryptPassword(c.key, "S3cure-Passw0rd", make([]byte, 16))
 	want(t, c.call("autoregister", url.Values{"domain": {"shop.example.com"}, "package": {"10k"}, "uemail": {"jane@example.net"}, "password": {enc}}), "ok")
+	query := func(l core.GPLink) string {
+		return c.base + "/api/v1/login/?" + url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}.Encode()
+	}
 	link := func(domain, panel string, ts int64) string {
-		s := strconv.FormatInt(ts, 10)
-		return c.base + "/api/v1/login/?" + url.Values{"domain": {domain}, "timestamp": {s}, "hash": {core.GPHash(c.key, domain, s)}, "panel": {panel}}.Encode()
+		return query(core.NewGPLink(c.key, panel, domain, time.Unix(ts, 0)))
 	}
 	open := func(u string) *http.Response {
 		resp, err := noRedirect.Get(u)
@@ -368,6 +382,90 @@ func TestLoginLink(t *testing.T) {
 	if resp := open(bad); resp.StatusCode != 403 {
 		t.Fatalf("forged link: %d", resp.StatusCode)
 	}
+}
+
+// TestLoginLinkTampering: a customer's own link never becomes the
+// partner's console (panel is signed), a GP request's hash is no link, and
+// a link works once and only while it is fresh.
+func TestLoginLinkTampering(t *testing.T) {
+	e, c := setup(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	enc := gp.EncryptPassword(c.key, "S3cure-Passw0rd", make([]byte, 16))
+	want(t, c.call("autoregister", url.Values{"domain": {"shop.example.com"}, "package": {"10k"}, "uemail": {"jane@example.net"}, "password": {enc}}), "ok")
+	open := func(v url.Values) (int, string) {
+		resp, err := noRedirect.Get(c.base + "/api/v1/login/?" + v.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location") + string(b)
+	}
+	values := func(l core.GPLink) url.Values {
+		return url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}
+	}
+	now := e.Clock.Now()
+	mine := values(core.NewGPLink(c.key, "client", "shop.example.com", now))
+
+	// panel=client → admin in the customer's own link.
+	edited := cloneValues(mine)
+	edited.Set("panel", "admin")
+	if code, body := open(edited); code != 403 {
+		t.Fatalf("client link turned admin: %d %s", code, body)
+	}
+	edited.Del("panel")
+	if code, body := open(edited); code == 303 {
+		t.Fatalf("client link without panel: %d %s", code, body)
+	}
+	// A GP API call's hash (from API traffic or logs) as a link, with or
+	// without the key prefix, for either panel.
+	ts := strconv.FormatInt(now.Unix(), 10)
+	apiHash := core.GPHash(c.key, "shop.example.com", ts)
+	for _, panel := range []string{"client", "admin"} {
+		for _, key := range []string{"", c.key[:10]} {
+			v := url.Values{"panel": {panel}, "domain": {"shop.example.com"}, "timestamp": {ts}, "hash": {apiHash}}
+			if key != "" {
+				v.Set("key", key)
+			}
+			if code, body := open(v); code != 403 {
+				t.Fatalf("API hash as a %s link (key %q): %d %s", panel, key, code, body)
+			}
+		}
+	}
+	// The link itself works once.
+	if code, body := open(mine); code != 303 || !strings.HasPrefix(body, "/en/website/shop.example.com/") {
+		t.Fatalf("client link: %d %s", code, body)
+	}
+	if code, body := open(mine); code != 403 || !strings.Contains(body, "already used") {
+		t.Fatalf("client link replayed: %d %s", code, body)
+	}
+	// Old (and future) timestamps.
+	for _, at := range []time.Time{now.Add(-6 * time.Minute), now.Add(-24 * time.Hour), now.Add(6 * time.Minute)} {
+		if code, body := open(values(core.NewGPLink(c.key, "client", "shop.example.com", at))); code != 403 || !strings.Contains(body, "expired") {
+			t.Fatalf("link of %s: %d %s", at, code, body)
+		}
+	}
+	// The old form of a link (a request hash, no key) says what changed.
+	if code, body := open(url.Values{"panel": {"client"}, "domain": {"shop.example.com"}, "timestamp": {ts}, "hash": {apiHash}}); code != 403 || !strings.Contains(body, "old form") {
+		t.Fatalf("old-form link: %d %s", code, body)
+	}
+}
+
+// TestTimestamp: the timestamp must shuffle the digits of the current
+// time; 1, abc or a day-old time get a GP answer saying so.
+func TestTimestamp(t *testing.T) {
+	e, c := setup(t)
+	now := e.Clock.Now()
+	for _, ts := range []string{"1", "abc", strconv.FormatInt(now.Unix(), 10) + "42", strings.Repeat("9", 70)} {
+		got := c.call("getcredit", url.Values{"domain": {"panel.example"}, "timestamp": {ts}})
+		if s, _ := got["status"].(string); !strings.HasPrefix(s, "Invalid timestamp: send the digits of the current Unix time") {
+			t.Fatalf("timestamp %q: %v", ts, got)
+		}
+	}
+	// Shuffled digits of now: accepted once.
+	ts := core.GPTimestamp(now, 12345)
+	want(t, c.call("getcredit", url.Values{"domain": {"panel.example"}, "timestamp": {ts}}), "OK - 1000.00")
+	want(t, c.call("getcredit", url.Values{"domain": {"panel.example"}, "timestamp": {ts}}), "Request already used: send a new timestamp")
 }
 
 func cloneValues(v url.Values) url.Values {

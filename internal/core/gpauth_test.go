@@ -1,0 +1,356 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/store"
+	"github.com/palisadehq/palisade/internal/store/storetest"
+)
+
+// gpPartner creates a partner bound by the operator to ranges, with credit.
+func gpPartner(t *testing.T, f *fixture, name string, ranges ...string) (core.Partner, string, core.Caller) {
+	t.Helper()
+	ctx := context.Background()
+	p, key, err := f.svc.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: name, AllowedIPs: ranges})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.TopUp(ctx, core.Operator(), p.ID, 100000, ""); err != nil {
+		t.Fatal(err)
+	}
+	return p, key, core.PartnerCaller(p.ID, "test", core.ProtocolV1, "")
+}
+
+// TestGPTimestamp: a GP timestamp is the digits of a time within five
+// minutes of the service's clock, in any order; anything else (1, abc, a
+// time an hour away, extra digits) is refused as a bad timestamp before any
+// key is hashed, and a good one is still accepted only once.
+func TestGPTimestamp(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		_, key, _ := gpPartner(t, f, "host", "198.51.100.0/24")
+		ip := netip.MustParseAddr("198.51.100.9")
+		now := *f.now.Load()
+		try := func(ts string) error {
+			_, _, err := f.svc.AuthenticateGP(ctx, ip, "shop.example.com", ts, core.GPHash(key, "shop.example.com", ts))
+			return err
+		}
+		unix := strconv.FormatInt(now.Unix(), 10)
+		reversed := []byte(unix)
+		for i, j := 0, len(reversed)-1; i < j; i, j = i+1, j-1 {
+			reversed[i], reversed[j] = reversed[j], reversed[i]
+		}
+		// Times outside the window whose digits no time inside it has
+		// (the digits of 1796004150 are also those of 1796004510, six
+		// minutes on).
+		sorted := func(u int64) string {
+			b := []byte(strconv.FormatInt(u, 10))
+			slices.Sort(b)
+			return string(b)
+		}
+		inWindow := map[string]bool{}
+		for u := now.Add(-5 * time.Minute).Unix(); u <= now.Add(5*time.Minute).Unix(); u++ {
+			inWindow[sorted(u)] = true
+		}
+		outside := func(from time.Duration) string {
+			for u := now.Add(from).Unix(); ; u++ {
+				if !inWindow[sorted(u)] {
+					return strconv.FormatInt(u, 10)
+				}
+			}
+		}
+		hashesBefore := f.svc.GPStats().Hashes
+		for _, bad := range []string{"1", "abc", "", unix + "7", unix[:9], "-" + unix[1:], " " + unix,
+			outside(-time.Hour), outside(6 * time.Minute), outside(-6 * time.Minute)} {
+			err := try(bad)
+			if core.ErrorCode(err) != core.EINVALID || !errors.Is(err, core.ErrBadTimestamp) {
+				t.Fatalf("timestamp %q: %v", bad, err)
+			}
+		}
+		if n := f.svc.GPStats().Hashes - hashesBefore; n != 0 {
+			t.Fatalf("bad timestamps hashed %d keys", n)
+		}
+		for _, good := range []string{unix, string(reversed), strconv.FormatInt(now.Add(-4*time.Minute).Unix(), 10), core.GPTimestamp(now.Add(4*time.Minute), 7)} {
+			if err := try(good); err != nil {
+				t.Fatalf("timestamp %q: %v", good, err)
+			}
+			if err := try(good); !errors.Is(err, core.ErrRequestReplayed) {
+				t.Fatalf("timestamp %q replayed: %v", good, err)
+			}
+		}
+		// Ten minutes on, a time that was near is too old (one whose digits
+		// no time near the new one has).
+		f.advance(10 * time.Minute)
+		later := *f.now.Load()
+		inLater := map[string]bool{}
+		for u := later.Add(-5 * time.Minute).Unix(); u <= later.Add(5*time.Minute).Unix(); u++ {
+			inLater[sorted(u)] = true
+		}
+		old := ""
+		for u := now.Unix(); old == ""; u-- {
+			if !inLater[sorted(u)] {
+				old = strconv.FormatInt(u, 10)
+			}
+		}
+		if err := try(old); !errors.Is(err, core.ErrBadTimestamp) {
+			t.Fatalf("a timestamp from ten minutes ago: %v", err)
+		}
+	})
+}
+
+// TestGPTimestampSequence: GPTimestamp gives distinct shuffles of one
+// time's digits, each of them accepted.
+func TestGPTimestampSequence(t *testing.T) {
+	at := time.Unix(1796123456, 0)
+	seen := map[string]bool{}
+	for n := uint64(0); n < 5000; n++ {
+		ts := core.GPTimestamp(at, n)
+		if seen[ts] || len(ts) != 10 {
+			t.Fatalf("GPTimestamp(%d) = %q (seen: %v)", n, ts, seen[ts])
+		}
+		seen[ts] = true
+	}
+	if core.GPTimestamp(at, 0) != "1123456679" {
+		t.Fatalf("first shuffle %q", core.GPTimestamp(at, 0))
+	}
+}
+
+// TestGPLoginLinks: every parameter that chooses what a link opens is
+// signed; a client link cannot become an admin link; a GP request's hash is
+// not a link; a link works once and for five minutes; a key that binds
+// nothing signs no link.
+func TestGPLoginLinks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		_, key, c := gpPartner(t, f, "host", "198.51.100.0/24")
+		if _, _, err := f.svc.ProvisionAccount(ctx, c, core.Provision{Account: core.SubaccountCreate{Email: "jane@example.com"}, Domain: "shop.example.com", Plan: "10k"}); err != nil {
+			t.Fatal(err)
+		}
+		now := *f.now.Load()
+		client := core.NewGPLink(key, "client", "shop.example.com", now)
+
+		// The customer edits their own link: panel=admin, another domain.
+		edited := client
+		edited.Panel = "admin"
+		if _, err := f.svc.LoginWithGPLink(ctx, edited); core.ErrorCode(err) != core.EUNAUTHORIZED {
+			t.Fatalf("client link with panel=admin: %v", err)
+		}
+		edited = client
+		edited.Domain = "blog.example.org"
+		if _, err := f.svc.LoginWithGPLink(ctx, edited); core.ErrorCode(err) != core.EUNAUTHORIZED {
+			t.Fatalf("client link for another domain: %v", err)
+		}
+		// A GP request's hash (seen in API traffic), as a link of either
+		// form: refused.
+		ts := strconv.FormatInt(now.Unix(), 10)
+		apiHash := core.GPHash(key, "shop.example.com", ts)
+		for _, panel := range []string{"client", "admin"} {
+			for _, l := range []core.GPLink{
+				{Panel: panel, Domain: "shop.example.com", Timestamp: ts, Hash: apiHash},
+				{Panel: panel, Domain: "shop.example.com", Timestamp: ts, Key: client.Key, Hash: apiHash},
+				{Panel: panel, Domain: "shop.example.com", Timestamp: ts, Key: client.Key, Hash: apiHash + apiHash[:24]},
+			} {
+				if _, err := f.svc.LoginWithGPLink(ctx, l); core.ErrorCode(err) != core.EUNAUTHORIZED {
+					t.Fatalf("API hash as a %s link %+v: %v", panel, l, err)
+				}
+			}
+		}
+		// Unknown panel.
+		edited = client
+		edited.Panel = ""
+		if _, err := f.svc.LoginWithGPLink(ctx, edited); core.ErrorCode(err) != core.EINVALID {
+			t.Fatalf("no panel: %v", err)
+		}
+
+		// The real link opens the customer's pages, once.
+		l, err := f.svc.LoginWithGPLink(ctx, client)
+		if err != nil || l.Session.Scope != core.ScopeCustomer || l.Session.SubaccountID == 0 {
+			t.Fatalf("client link: %+v %v", l, err)
+		}
+		if _, err := f.svc.LoginWithGPLink(ctx, client); core.ErrorCode(err) != core.EUNAUTHORIZED {
+			t.Fatalf("client link replayed: %v", err)
+		}
+		// An admin link, signed as one, opens the console.
+		admin := core.NewGPLink(key, "admin", "panel.example", now)
+		if l, err := f.svc.LoginWithGPLink(ctx, admin); err != nil || l.Session.Scope != core.ScopePartner || l.Next != "/console" {
+			t.Fatalf("admin link: %+v %v", l, err)
+		}
+		if _, err := f.svc.LoginWithGPLink(ctx, admin); core.ErrorCode(err) != core.EUNAUTHORIZED {
+			t.Fatalf("admin link replayed: %v", err)
+		}
+		// Six minutes old, or six minutes ahead: refused.
+		for _, at := range []time.Time{now.Add(-6 * time.Minute), now.Add(6 * time.Minute)} {
+			if _, err := f.svc.LoginWithGPLink(ctx, core.NewGPLink(key, "client", "shop.example.com", at)); core.ErrorCode(err) != core.EUNAUTHORIZED {
+				t.Fatalf("link of %s: %v", at, err)
+			}
+		}
+		// A partner the operator bound to 0.0.0.0/0 is bound nowhere: its
+		// key signs no link.
+		_, open, oc := gpPartner(t, f, "open", "0.0.0.0/0")
+		if _, _, err := f.svc.ProvisionAccount(ctx, oc, core.Provision{Account: core.SubaccountCreate{Email: "bob@example.com"}, Domain: "open.example.com", Plan: "10k"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.LoginWithGPLink(ctx, core.NewGPLink(open, "client", "open.example.com", now)); core.ErrorCode(err) != core.EUNAUTHORIZED {
+			t.Fatalf("link of an unbound key: %v", err)
+		}
+		// A revoked key's links stop at once.
+		k2, err := f.svc.RotateKey(ctx, c, c.PartnerID, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := core.NewGPLink(key, "client", "shop.example.com", now.Add(time.Second))
+		if err := f.svc.RevokeKey(ctx, core.Operator(), c.PartnerID, key[:10]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.LoginWithGPLink(ctx, fresh); core.ErrorCode(err) != core.EUNAUTHORIZED {
+			t.Fatalf("revoked key's link: %v", err)
+		}
+		if _, err := f.svc.LoginWithGPLink(ctx, core.NewGPLink(k2, "client", "shop.example.com", now.Add(time.Second))); err != nil {
+			t.Fatalf("the rotated key's link: %v", err)
+		}
+	})
+}
+
+// TestKeyBinding: only the operator sets or widens where a partner's keys
+// may be used from. A key a partner mints lies within the operator's
+// ranges; 0.0.0.0/0, ::/0 and ranges wider than /8 (/32) bind nothing; GP
+// and XML need a real binding.
+func TestKeyBinding(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		_, key, c := gpPartner(t, f, "host", "198.51.100.0/24", "2001:db8:1::/48")
+		for _, bad := range [][]string{{"0.0.0.0/0"}, {"::/0"}, {"198.0.0.0/7"}, {"198.51.0.0/16"}, {"203.0.113.7"}, {"2001:db8::/32"}, {"198.51.100.0/25", "0.0.0.0/0"}} {
+			if _, _, err := f.svc.CreateAPIKey(ctx, c, "wide", bad); core.ErrorCode(err) != core.EINVALID {
+				t.Fatalf("partner minted a key for %v: %v", bad, err)
+			}
+		}
+		_, k, err := f.svc.CreateAPIKey(ctx, c, "default", nil)
+		if err != nil || len(k.AllowedCIDRs) != 2 || k.AllowedCIDRs[0].String() != "198.51.100.0/24" {
+			t.Fatalf("a key with no ranges given: %+v %v", k, err)
+		}
+		narrow, k, err := f.svc.CreateAPIKey(ctx, c, "narrow", []string{"198.51.100.7", "2001:db8:1:2::/64"})
+		if err != nil || len(k.AllowedCIDRs) != 2 {
+			t.Fatalf("a key within the operator's ranges: %+v %v", k, err)
+		}
+		// The narrow key works for GP from its address only.
+		now := *f.now.Load()
+		ts := core.GPTimestamp(now, 1)
+		if _, _, err := f.svc.AuthenticateGP(ctx, netip.MustParseAddr("198.51.100.7"), "a.example", ts, core.GPHash(narrow, "a.example", ts)); err != nil {
+			t.Fatalf("GP with the narrow key: %v", err)
+		}
+		ts = core.GPTimestamp(now, 2)
+		if _, _, err := f.svc.AuthenticateGP(ctx, netip.MustParseAddr("198.51.100.8"), "a.example", ts, core.GPHash(narrow, "a.example", ts)); err == nil {
+			t.Fatal("GP with the narrow key from another address")
+		}
+		// A partner's rotation stays within the operator's ranges.
+		rotated, err := f.svc.RotateKey(ctx, c, c.PartnerID, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AuthenticateXML(ctx, "host", rotated, netip.MustParseAddr("198.51.100.9")); err != nil {
+			t.Fatalf("XML with the rotated key: %v", err)
+		}
+		if _, err := f.svc.AuthenticateXML(ctx, "host", key, netip.MustParseAddr("203.0.113.9")); !errors.Is(err, core.ErrAddressNotAllowed) {
+			t.Fatalf("XML from outside: %v", err)
+		}
+
+		// The operator bound a partner to 0.0.0.0/0 and ::/0: that is no
+		// binding. Its own key cannot make GP or XML requests, and it
+		// cannot mint bound keys.
+		_, open, oc := gpPartner(t, f, "open", "0.0.0.0/0", "::/0")
+		ip := netip.MustParseAddr("192.0.2.1")
+		ts = core.GPTimestamp(now, 3)
+		if _, _, err := f.svc.AuthenticateGP(ctx, ip, "a.example", ts, core.GPHash(open, "a.example", ts)); err == nil {
+			t.Fatal("GP with a key bound to 0.0.0.0/0")
+		}
+		if _, err := f.svc.AuthenticateXML(ctx, "open", open, ip); core.ErrorCode(err) != core.EFORBIDDEN {
+			t.Fatalf("XML with a key bound to 0.0.0.0/0: %v", err)
+		}
+		if _, _, err := f.svc.CreateAPIKey(ctx, oc, "mine", []string{"192.0.2.0/24"}); core.ErrorCode(err) != core.EINVALID {
+			t.Fatalf("a partner bound nowhere minted a bound key: %v", err)
+		}
+		if _, k, err := f.svc.CreateAPIKey(ctx, oc, "rest", nil); err != nil || len(k.AllowedCIDRs) != 0 {
+			t.Fatalf("an unbound key for REST: %+v %v", k, err)
+		}
+		// Only the operator binds it; then GP works from there.
+		if err := f.svc.AllowIP(ctx, core.Operator(), oc.PartnerID, "192.0.2.0/24"); err != nil {
+			t.Fatal(err)
+		}
+		ts = core.GPTimestamp(now, 4)
+		if _, _, err := f.svc.AuthenticateGP(ctx, ip, "a.example", ts, core.GPHash(open, "a.example", ts)); err != nil {
+			t.Fatalf("GP after the operator bound the partner: %v", err)
+		}
+		if _, _, err := f.svc.CreateAPIKey(ctx, oc, "mine", []string{"192.0.2.0/24"}); err != nil {
+			t.Fatalf("a key within the new range: %v", err)
+		}
+		if err := f.svc.AllowIP(ctx, c, c.PartnerID, "0.0.0.0/0"); core.ErrorCode(err) != core.EFORBIDDEN {
+			t.Fatalf("a partner widened its own ranges: %v", err)
+		}
+	})
+}
+
+// TestGPFlood: a flood of GP requests with bad hashes, from addresses in
+// and out of many partners' ranges, hashes only the keys usable from each
+// address, reads the keys at most about once a second, and keeps the heap
+// bounded.
+func TestGPFlood(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t))
+	ctx := context.Background()
+	const partners = 120
+	for i := 0; i < partners; i++ {
+		// Spread over many /8s and a few shared /24s.
+		r := strconv.Itoa(10+i%100) + ".0." + strconv.Itoa(i/100) + ".0/24"
+		gpPartner(t, f, "p"+strconv.Itoa(i), r, "2001:db8:"+strconv.FormatInt(int64(i), 16)+"::/48")
+	}
+	now := *f.now.Load()
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := f.svc.GPStats()
+	const requests = 3000
+	for i := 0; i < requests; i++ {
+		var ip netip.Addr
+		switch i % 3 {
+		case 0: // inside partner i%100's range (shared by at most two partners)
+			ip = netip.MustParseAddr(strconv.Itoa(10+i%100) + ".0.0.9")
+		case 1: // nobody's range
+			ip = netip.MustParseAddr("192.0.2." + strconv.Itoa(i%250))
+		default:
+			ip = netip.MustParseAddr("2001:db8:" + strconv.FormatInt(int64(i%partners), 16) + "::" + strconv.FormatInt(int64(i), 16))
+		}
+		ts := core.GPTimestamp(now, uint64(i))
+		hash := core.GPHash("pk_guessed"+strconv.Itoa(i), "d"+strconv.Itoa(i)+".example", ts)
+		if _, _, err := f.svc.AuthenticateGP(ctx, ip, "d"+strconv.Itoa(i)+".example", ts, hash); err == nil {
+			t.Fatal("a guessed key was accepted")
+		}
+	}
+	got := f.svc.GPStats()
+	hashes, loads := got.Hashes-start.Hashes, got.Loads-start.Loads
+	// At most two keys are usable from any one address here; every key
+	// hashed for every request would be 120 × 3000.
+	if hashes > 2*2*requests {
+		t.Fatalf("%d requests hashed %d keys", requests, hashes)
+	}
+	// The clock is frozen: the index is read once, plus once after the
+	// last key change.
+	if loads > 2 {
+		t.Fatalf("%d requests read the key index %d times", requests, loads)
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grow := int64(after.HeapInuse) - int64(before.HeapInuse); grow > 8<<20 {
+		t.Fatalf("the flood grew the heap by %d bytes", grow)
+	}
+}
