@@ -16,8 +16,11 @@ type docRoute struct {
 	Aliases []string
 }
 
-// partnerOf finds whose docs to show: the signed-in customer's partner,
-// else ?partner=<name>.
+// partnerOf finds whose docs to show: the signed-in customer's partner.
+// Before authentication the answer is Palisade's generic docs (default
+// settings, no partner's name, names or aliases), whatever ?partner= or a
+// scope names: the same answer for a partner that exists and one that does
+// not, so the docs cannot be used to find out who is a partner.
 func (h *Handler) partnerOf(r *http.Request) (core.Partner, core.UserAPIConfig, error) {
 	if r.Header.Get("Authorization") != "" {
 		a, cfg, err := h.authenticate(r)
@@ -27,15 +30,7 @@ func (h *Handler) partnerOf(r *http.Request) (core.Partner, core.UserAPIConfig, 
 		p, err := h.svc.Partner(r.Context(), core.CustomerCaller(a, ""))
 		return p, cfg, err
 	}
-	name := r.URL.Query().Get("partner")
-	if name == "" {
-		return core.Partner{}, core.UserAPIConfig{}, fail(404, "name your hosting provider: /api/docs?partner=<name>, or sign in")
-	}
-	p, err := h.svc.PublicPartner(r.Context(), name)
-	if err != nil {
-		return p, core.UserAPIConfig{}, fail(404, "no such hosting provider")
-	}
-	return p, core.ParseUserAPIConfig(p.UserAPI), nil
+	return core.Partner{Name: "Palisade"}, core.DefaultUserAPIConfig(), nil
 }
 
 // visible lists the partner's enabled routes with its names and aliases.
@@ -94,7 +89,8 @@ Every answer carries <code>RateLimit-Limit</code>, <code>RateLimit-Remaining</co
 {{if .Params}}<table>{{range .Params}}<tr><td><code>{{.Name}}</code></td><td>{{.In}}</td><td>{{.Desc}}</td></tr>{{end}}</table>{{end}}
 <pre>curl {{if $.Basic}}-u you@example.com:PASSWORD{{else}}-H "Authorization: Bearer $TOKEN"{{end}} {{if ne .Method "GET"}}-X {{.Method}} -H "Content-Type: application/json" -d '{{.Body}}' {{end}}{{$.Base}}{{.Example}}</pre>
 </div>{{end}}
-<p><a href="/api/openapi.json?partner={{.Partner}}">OpenAPI 3.1 document</a></p>
+{{if .Generic}}<p>Your hosting provider may name, rename or switch off some of these routes: sign in (HTTP Basic, or a Bearer token) to read its own version of this page.</p>{{end}}
+<p><a href="/api/openapi.json">OpenAPI 3.1 document</a> (your provider's when you send your credentials)</p>
 </body></html>`))
 
 type docsRoute struct {
@@ -116,7 +112,7 @@ func (h *Handler) docs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	_ = docsTmpl.Execute(w, map[string]any{"Brand": b.Name, "Color": b.Color, "Base": h.issuer, "Basic": cfg.Basic, "JWT": cfg.JWT,
-		"Rate": cfg.RateRequests, "Period": cfg.RatePeriod, "Routes": rs, "Partner": p.Name})
+		"Rate": cfg.RateRequests, "Period": cfg.RatePeriod, "Routes": rs, "Generic": p.ID == 0})
 }
 
 // OpenAPI builds the partner's OpenAPI 3.1 document.
