@@ -59,6 +59,7 @@ func TestApacheFastCGI(t *testing.T) {
 	pal.Website(t, "open.example.com", engine.Settings{Rules: []engine.Rule{
 		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}})
 	pal.Website(t, "closed.example.com", engine.Settings{FailMode: "closed"})
+	pal.Website(t, "guarded.example.com", guardedSettings())
 	fcgiAddr, stopFCGI := fcgiNode(t, pal, "127.0.0.1:0")
 
 	dir := t.TempDir()
@@ -113,7 +114,7 @@ DocumentRoot %[5]s
 DirectoryIndex index.html
 Include %[6]s/palisade.conf
 %[7]s%[8]s`, dir, port, load.String(), user, docroot, conf,
-		vhost("open.example.com", ""), vhost("closed.example.com", "Include "+conf+"/palisade-vhost-fail-closed.conf"))
+		vhost("open.example.com", ""), vhost("closed.example.com", "Include "+conf+"/palisade-vhost-fail-closed.conf")+vhost("guarded.example.com", ""))
 	cfgPath := filepath.Join(dir, "httpd.conf")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -145,6 +146,7 @@ Include %[6]s/palisade.conf
 	get.waitUp(t, "open.example.com", "Apache")
 
 	get.checkVerdicts(t, "Apache", "/", func(string) string { return "hello from apache\n" }, "open.example.com", "closed.example.com")
+	checkForgedHeaders(t, "Apache", webHeaderGetter(port), "guarded.example.com")
 
 	// Palisade down: the fail-open site serves, the fail-closed one refuses.
 	stopFCGI()

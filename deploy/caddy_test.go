@@ -23,7 +23,7 @@ import (
 func TestCaddyForwardAuth(t *testing.T) {
 	caddy := testenv.NeedBinary(t, "caddy", "/usr/bin/caddy")
 	pal := testenv.New(t)
-	w := pal.Website(t, "shop.example.com", engine.Settings{})
+	w := pal.Website(t, "shop.example.com", guardedSettings())
 	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(rw, "hello from %s%s", r.Host, r.URL.Path)
 	}))
@@ -83,6 +83,8 @@ func TestCaddyForwardAuth(t *testing.T) {
 	if code, body := get(chromeUA); code != 200 || !strings.HasPrefix(body, "hello from shop.example.com") {
 		t.Fatalf("browser: %d %q", code, body)
 	}
+	checkForgedHeaders(t, "Caddy", webHeaderGetter(port), fmt.Sprintf("shop.example.com:%d", port))
+
 	if code, body := get("sqlmap/1.7"); code != 403 || !strings.Contains(body, "Access denied") {
 		t.Fatalf("bad bot: %d %q", code, body)
 	}
@@ -144,5 +146,36 @@ func TestTraefikForwardAuthProtocol(t *testing.T) {
 	}
 	if r := ask("Mozilla/5.0 (compatible; GPTBot/1.2)", "198.51.100.7"); r.StatusCode != 403 || r.Header.Get("X-Palisade-Action") != "deny" {
 		t.Fatalf("AI crawler: %d %v", r.StatusCode, r.Header)
+	}
+	// Traefik passes a visitor's other headers on: X-Original-* and
+	// X-Real-IP (which its entryPoint removes, but a visitor's copy would
+	// be read by a wrong endpoint) must not change the verdict.
+	w2 := pal.Website(t, "guarded.example.com", guardedSettings())
+	addr2 := strings.ReplaceAll(addr, w.ServerKey, w2.ServerKey)
+	visit := func(uri, xff string, forged map[string]string) string {
+		req, _ := http.NewRequest("GET", addr2, nil)
+		req.Header.Set("X-Forwarded-Method", "GET")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Host", "guarded.example.com")
+		req.Header.Set("X-Forwarded-Uri", uri)
+		req.Header.Set("X-Forwarded-For", xff)
+		testenv.AsBrowser(req, "sqlmap/1.7.2#stable")
+		for k, v := range forged {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Palisade-Action")
+	}
+	for _, forged := range []map[string]string{nil, {"X-Original-Uri": "/"}, {"X-Real-Ip": allowListed}, {"X-Original-Uri": "/", "X-Real-Ip": allowListed, "X-Palisade-Mode": "nginx"}} {
+		if act := visit("/admin/secret", "198.51.100.7", forged); act != "deny" {
+			t.Fatalf("Traefik, /admin/secret with %v: %s, want deny", forged, act)
+		}
+	}
+	if act := visit("/admin/secret", allowListed, nil); act != "grant" {
+		t.Fatalf("Traefik, an allow-listed X-Forwarded-For: %s", act)
 	}
 }

@@ -31,6 +31,7 @@ func TestHAProxySPOE(t *testing.T) {
 	pal.Website(t, "open.example.com", engine.Settings{Rules: []engine.Rule{
 		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}})
 	pal.Website(t, "closed.example.com", engine.Settings{FailMode: "closed"})
+	pal.Website(t, "guarded.example.com", guardedSettings())
 	agentAddr, stopAgent := spoeNode(t, pal, "127.0.0.1:0")
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from %s%s", r.Host, r.URL.Path)
@@ -86,6 +87,7 @@ func TestHAProxySPOE(t *testing.T) {
 	get := webGetter(port)
 	get.waitUp(t, "open.example.com", "HAProxy")
 	get.checkVerdicts(t, "HAProxy", "/page", func(host string) string { return "hello from " + host + "/page" }, "open.example.com", "closed.example.com")
+	checkForgedHeaders(t, "HAProxy", webHeaderGetter(port), "guarded.example.com")
 
 	stopAgent()
 	pal.Stop()

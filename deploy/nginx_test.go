@@ -55,10 +55,13 @@ func TestNginxAuthRequest(t *testing.T) {
         location / { proxy_pass %s; proxy_set_header Host $host; }
     }`, port, name, key, snippet, site.URL)
 	}
-	startNginx(t, nginx, pal, server("open.example.com", open.ServerKey, "palisade.conf")+server("closed.example.com", closed.ServerKey, "palisade-fail-closed.conf"))
+	guarded := pal.Website(t, "guarded.example.com", guardedSettings())
+	startNginx(t, nginx, pal, server("open.example.com", open.ServerKey, "palisade.conf")+server("closed.example.com", closed.ServerKey, "palisade-fail-closed.conf")+
+		server("guarded.example.com", guarded.ServerKey, "palisade.conf"))
 
 	get := webGetter(port)
 	get.waitUp(t, "open.example.com", "nginx")
+	checkForgedHeaders(t, "nginx", webHeaderGetter(port), "guarded.example.com")
 
 	if code, body, _ := get("open.example.com", "/page", chromeUA); code != 200 || body != "hello from open.example.com/page" {
 		t.Fatalf("browser: %d %q", code, body)

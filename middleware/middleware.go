@@ -149,7 +149,7 @@ func (g *guard) forward(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	req.Header.Set("X-Palisade-Key", g.cfg.ServerKey)
-	req.Header.Set("X-Real-Ip", netutil.ClientAddr(r, g.cfg.TrustedProxies).String())
+	req.Header.Set("X-Real-Ip", netutil.ForwardedFor(r, g.cfg.TrustedProxies).String())
 	if r.TLS != nil {
 		req.Header.Set("X-Forwarded-Proto", "https")
 	}
@@ -194,7 +194,7 @@ func (g *guard) check(r *http.Request, base string) (*http.Response, error) {
 	req.Header.Set("X-Original-Uri", r.URL.RequestURI())
 	req.Header.Set("X-Original-Host", r.Host)
 	req.Header.Set("X-Original-Protocol", r.Proto)
-	req.Header.Set("X-Real-Ip", netutil.ClientAddr(r, g.cfg.TrustedProxies).String())
+	req.Header.Set("X-Real-Ip", netutil.ForwardedFor(r, g.cfg.TrustedProxies).String())
 	req.Header.Del("X-Forwarded-For")
 	resp, err := g.cfg.Client.Do(req)
 	if err != nil {

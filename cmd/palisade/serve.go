@@ -28,6 +28,8 @@ import (
 	"github.com/palisadehq/palisade/internal/events"
 	"github.com/palisadehq/palisade/internal/mail"
 	"github.com/palisadehq/palisade/internal/metrics"
+	"github.com/palisadehq/palisade/internal/netutil"
+
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/proxy"
 	"github.com/palisadehq/palisade/internal/ratelimit"
@@ -281,8 +283,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 	fastcgiAddr := fs.String("fastcgi-addr", "", "also answer Apache's mod_authnz_fcgi as a FastCGI authorizer on this address (e.g. 127.0.0.1:9081; see deploy/apache); only from --web-server addresses")
 	smtpFrom := fs.String("smtp-from", "", "sender of delivered emails, such as \"Acme Hosting <noreply@acme.example>\" (required with --smtp-url)")
 	var proxies, webServers, metricsAllow stringList
-	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a reverse proxy whose X-Forwarded-For is believed by the APIs (repeatable)")
-	fs.Var(&webServers, "web-server", "IP or CIDR of a web server whose X-Real-IP / X-Forwarded-For the decision endpoints believe (repeatable; default 127.0.0.0/8 and ::1)")
+	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a load balancer in front of the APIs and dashboards, optionally =HEADER: the header it sets the client's address in (default X-Forwarded-For, right-most address that is not a trusted proxy; or e.g. 10.0.0.5=X-Real-IP for a proxy that overwrites X-Real-IP). Only that header is believed, only from that proxy (repeatable)")
+	fs.Var(&webServers, "web-server", "IP or CIDR of a web server that asks for decisions: its forwarded client address (each integration's own header, see docs/INTEGRATIONS.md) is believed, and it may look websites up by Host on /v2.1/check without a server key (repeatable; default 127.0.0.0/8 and ::1)")
 	fs.Var(&metricsAllow, "metrics-allow", "IP or CIDR that may read /metrics (repeatable; default 127.0.0.0/8 and ::1)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -293,7 +295,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 	if *role != "all" && *role != "control" && *role != "edge" {
 		return fmt.Errorf("--role %q: use all, edge or control: %w", *role, errUsage)
 	}
-	trusted, err := prefixFlag("trusted-proxy", proxies)
+	trusted, err := proxyFlag(proxies)
 	if err != nil {
 		return err
 	}
@@ -396,7 +398,7 @@ func cmdProxy(ctx context.Context, args []string, getenv func(string) string, no
 	site := fs.String("site", "", "with --upstream: the only host to serve (others get 421)")
 	var routes, proxies stringList
 	fs.Var(&routes, "route", "HOST=URL: send HOST's requests to URL (repeatable, for many sites)")
-	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a load balancer in front whose X-Forwarded-For is believed (repeatable)")
+	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a load balancer in front, optionally =HEADER: the header it sets the client's address in (default X-Forwarded-For, right-most address that is not a trusted proxy; e.g. 10.0.0.5=X-Real-IP). Only that header is believed, only from that proxy (repeatable)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -425,7 +427,7 @@ func cmdProxy(ctx context.Context, args []string, getenv func(string) string, no
 	if len(rts) == 0 {
 		return fmt.Errorf("proxy needs --upstream or at least one --route: %w", errUsage)
 	}
-	trusted, err := prefixFlag("trusted-proxy", proxies)
+	trusted, err := proxyFlag(proxies)
 	if err != nil {
 		return err
 	}
@@ -448,6 +450,19 @@ func cmdProxy(ctx context.Context, args []string, getenv func(string) string, no
 		fmt.Fprintf(stdout, "  %s -> %s\n", host, rt.Upstream)
 	}
 	return server.Serve(ctx, ln, proxy.New(pl.prot, rts, trusted, pl.log), pf.grace, pl.log)
+}
+
+// proxyFlag parses --trusted-proxy: IP or CIDR, optionally =HEADER.
+func proxyFlag(vals []string) (netutil.Proxies, error) {
+	var out netutil.Proxies
+	for _, v := range vals {
+		p, err := netutil.ParseProxy(v)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxy %q: %v: %w", v, err, errUsage)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // prefixFlag parses a repeatable IP/CIDR flag; nil when it was not given.

@@ -76,7 +76,7 @@ func (p *Protector) EnableChallenges(is *challenge.Issuer, trusted Trusted) {
 			} else {
 				pol = p.Engine.ByDomain(r.Host)
 			}
-			return pol, ClientAddr(r, trusted)
+			return pol, ChallengeClient(r, trusted)
 		},
 		Report: func(o challenge.Outcome) {
 			if o.Reason == challenge.ErrUnavailable.Error() && p.spentWarn.Allow() {

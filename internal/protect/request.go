@@ -9,8 +9,8 @@ import (
 	"github.com/palisadehq/palisade/internal/netutil"
 )
 
-// Trusted, Loopback, PeerAddr and ClientAddr are netutil's, here for the
-// adapters' convenience.
+// Trusted, Loopback and PeerAddr are netutil's, here for the adapters'
+// convenience.
 type Trusted = netutil.Trusted
 
 var Loopback = netutil.Loopback
@@ -18,8 +18,21 @@ var Loopback = netutil.Loopback
 // PeerAddr parses an http.Request's RemoteAddr.
 func PeerAddr(remote string) netip.Addr { return netutil.PeerAddr(remote) }
 
-// ClientAddr returns the original client of a request behind trusted proxies.
-func ClientAddr(r *http.Request, trusted Trusted) netip.Addr { return netutil.ClientAddr(r, trusted) }
+// RealIP is the client address of a request a web server in webServers
+// (--web-server) forwarded with X-Real-IP set to the address it received the
+// request from (nginx, Apache, HAProxy and Caddy's /_palisade/ routes, the
+// Go middleware); from anyone else the peer. No other header is read.
+func RealIP(r *http.Request, webServers Trusted) netip.Addr {
+	return netutil.HeaderAddr(r, webServers, netutil.XRealIP)
+}
+
+// ForwardedFor is the client address of a request a web server in
+// webServers forwarded with X-Forwarded-For (Caddy's forward_auth,
+// Traefik's ForwardAuth): the right-most address that is not a web server;
+// from anyone else the peer. X-Real-IP is not read.
+func ForwardedFor(r *http.Request, webServers Trusted) netip.Addr {
+	return netutil.ForwardedFor(r, webServers)
+}
 
 // SplitURI splits a request URI into path and query (without "?").
 func SplitURI(uri string) (path, query string) {
@@ -46,4 +59,22 @@ func FromHTTP(r *http.Request, ip netip.Addr) engine.Request {
 		IP: ip, Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Proto: r.Proto,
 		UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header, Clearance: Clearance(r),
 	}
+}
+
+// ChallengeClient is the client address for the challenge's own endpoints
+// (/_palisade/), which every integration proxies to Palisade: X-Real-IP
+// when a web server in webServers sets it (nginx, Apache, HAProxy, Caddy
+// and the Go middleware overwrite it), else the right-most X-Forwarded-For
+// address that is not a web server (Traefik, whose shipped configuration
+// removes X-Real-IP and whose entryPoint replaces a visitor's
+// X-Forwarded-For); from anyone else the peer.
+func ChallengeClient(r *http.Request, webServers Trusted) netip.Addr {
+	peer := PeerAddr(r.RemoteAddr)
+	if !webServers.Contains(peer) {
+		return peer
+	}
+	if len(r.Header.Values(netutil.XRealIP)) > 0 {
+		return RealIP(r, webServers)
+	}
+	return ForwardedFor(r, webServers)
 }

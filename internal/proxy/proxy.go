@@ -14,6 +14,8 @@ import (
 
 	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/netutil"
+
 	"github.com/palisadehq/palisade/internal/protect"
 )
 
@@ -21,7 +23,7 @@ import (
 type Proxy struct {
 	p       *protect.Protector
 	routes  map[string]*httputil.ReverseProxy // by host; "" is the default
-	trusted protect.Trusted
+	trusted netutil.Proxies
 	log     *slog.Logger
 	// challenges serves the challenge endpoints under /_palisade/ inline.
 	challenges *http.ServeMux
@@ -49,8 +51,9 @@ func ParseRoute(s string) (Route, error) {
 }
 
 // New returns a proxy for routes. trusted are load balancers in front of it
-// whose X-Forwarded-For is believed.
-func New(p *protect.Protector, routes []Route, trusted protect.Trusted, log *slog.Logger) *Proxy {
+// (--trusted-proxy) and the header each sets the client's address in
+// (X-Forwarded-For unless configured otherwise); nothing else is believed.
+func New(p *protect.Protector, routes []Route, trusted netutil.Proxies, log *slog.Logger) *Proxy {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -90,7 +93,7 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		px.challenges.ServeHTTP(w, r)
 		return
 	}
-	req := protect.FromHTTP(r, protect.ClientAddr(r, px.trusted))
+	req := protect.FromHTTP(r, netutil.ClientAddr(r, px.trusted))
 	pol := px.p.Engine.ByDomain(host)
 	v := px.p.Decide(pol, &req)
 	switch v.Enforced() {

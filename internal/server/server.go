@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/api/xmlapi"
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/routes"
 	"github.com/palisadehq/palisade/internal/scan"
@@ -32,9 +32,11 @@ import (
 
 // Deps are what the handler needs.
 type Deps struct {
-	Service        *core.Service
-	Logger         *slog.Logger
-	TrustedProxies []netip.Prefix
+	Service *core.Service
+	Logger  *slog.Logger
+	// TrustedProxies are the load balancers in front of the provisioning
+	// plane and the header each carries the client's address in.
+	TrustedProxies netutil.Proxies
 	// Protector serves the decision endpoints; nil leaves them out.
 	Protector *protect.Protector
 	// WebServers are the addresses of web servers whose forwarded client
@@ -175,7 +177,7 @@ func quiet(path string) bool {
 // decisionPath reports whether path is one of the decision plane's.
 func decisionPath(path string) bool {
 	switch path {
-	case "/forward-auth", "/forward-auth/page", "/validate-request/v2", "/init-request/v1", "/v2.1/check":
+	case "/forward-auth", "/forward-auth/page", "/forward-auth/nginx", "/forward-auth/caddy", "/forward-auth/traefik", "/validate-request/v2", "/init-request/v1", "/v2.1/check":
 		return true
 	}
 	return strings.HasPrefix(path, "/_palisade/")

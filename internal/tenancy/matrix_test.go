@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -644,6 +645,7 @@ func TestTenancyMatrix(t *testing.T) {
 		t.Fatalf("routes without a tenancy rule (see TestEveryRouteHasATenancyRule): %v", missing)
 	}
 	cells, exceptions := 0, 0
+	trace := os.Getenv("PALISADE_TENANCY_TRACE") != "" // every cell's answer, with -v
 	for _, k := range keys {
 		rl := rs[k]
 		if rl.class.dispatch {
@@ -665,6 +667,9 @@ func TestTenancyMatrix(t *testing.T) {
 				v, why = rl.check(x, resp, body)
 			}
 			statuses[p] = strconv.Itoa(resp.StatusCode)
+			if trace {
+				t.Logf("%s as %s: %s", k, p, why)
+			}
 			cells++
 			if rl.class.same {
 				if v == vOther {

@@ -16,7 +16,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/routes"
 	"github.com/palisadehq/palisade/internal/web/signin"
 )
@@ -46,7 +46,7 @@ type Handler struct {
 	svc          *core.Service
 	log          *slog.Logger
 	explain      Explainer
-	trusted      []netip.Prefix // reverse proxies whose X-Forwarded-For is believed
+	trusted      netutil.Proxies // --trusted-proxy: who may tell the client's address
 	logins       *loginLimiter
 	pages        map[string]*template.Template
 	assetVersion string
@@ -55,7 +55,7 @@ type Handler struct {
 
 // New returns the page handler; explain may be nil (no "test a request");
 // trusted are the reverse proxies in front (for sign-in rate limits).
-func New(svc *core.Service, explain Explainer, trusted []netip.Prefix, log *slog.Logger) *Handler {
+func New(svc *core.Service, explain Explainer, trusted netutil.Proxies, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}

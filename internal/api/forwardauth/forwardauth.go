@@ -1,14 +1,26 @@
-// Package forwardauth serves the forward-auth endpoint that nginx
-// (auth_request), Traefik (ForwardAuth) and Caddy (forward_auth) call before
-// serving each request of a protected website.
+// Package forwardauth serves the forward-auth endpoints that nginx
+// (auth_request), Caddy (forward_auth), Traefik (ForwardAuth) and the Go
+// middleware call before serving each request of a protected website.
 //
-// The web server sends the website's server key in X-Palisade-Key (or the
-// key query parameter, for Traefik) and the
-// original request in X-Original-* (nginx) or X-Forwarded-* (Traefik, Caddy)
-// headers, with the client's own headers. The answer is 200 to serve the
-// request. Otherwise, by default (Traefik, Caddy: they pass the answer on to
-// the client) 403 with a page for deny and challenge, and 302 for redirect;
-// with X-Palisade-Mode: nginx (auth_request accepts only 2xx, 401 and 403)
+// Each integration has its own endpoint, which reads only the headers that
+// integration's web server sets (and overwrites) itself; a header a visitor
+// sends that its web server passes on unchanged is never believed:
+//
+//	/forward-auth/nginx    X-Original-Method, -Uri, -Host, -Protocol; X-Real-IP    (deploy/nginx)
+//	/forward-auth/caddy    X-Forwarded-Method, -Uri, -Host; X-Forwarded-For       (deploy/caddy)
+//	/forward-auth/traefik  X-Forwarded-Method, -Uri, -Host; X-Forwarded-For       (deploy/traefik)
+//	/forward-auth          X-Original-Method, -Uri, -Host, -Protocol; X-Real-IP    (Go middleware, older nginx snippets)
+//
+// The client address is believed only from a --web-server peer (default
+// loopback); from anyone else it is the peer itself. X-Forwarded-For counts
+// from the right: the right-most address that is not a web server.
+//
+// The website's server key comes in X-Palisade-Key (or the key query
+// parameter, for Traefik, which cannot add headers). The answer is 200 to
+// serve the request. Otherwise (Caddy, Traefik, the middleware: they pass
+// the answer on to the client) 403 with a page for deny and challenge, and
+// 302 for redirect; nginx (/forward-auth/nginx, or /forward-auth with
+// X-Palisade-Mode: nginx: auth_request accepts only 2xx, 401 and 403) gets
 // 403 for deny and 401 for challenge, captcha and redirect, which the nginx
 // snippet routes with error_page. Every answer carries X-Palisade-Action,
 // X-Palisade-Reason and X-Palisade-Fail-Mode.
@@ -25,6 +37,31 @@ import (
 	"github.com/palisadehq/palisade/internal/routes"
 )
 
+// Contract is one integration's header contract: which headers carry the
+// original request and its client, as that integration's web server sets
+// them. An endpoint reads these and no others.
+type Contract struct {
+	Name                     string
+	Path                     string
+	Method, URI, Host, Proto string // header names; Proto "" uses the call's own protocol
+	ClientHeader             string // netutil.XRealIP or netutil.XForwardedFor
+	NginxAnswers             bool   // 401/403 only (auth_request)
+	ModeHeader               bool   // X-Palisade-Mode: nginx selects NginxAnswers (legacy /forward-auth)
+	client                   func(*http.Request, protect.Trusted) netip.Addr
+}
+
+// Contracts are the forward-auth endpoints, one per integration.
+var Contracts = []Contract{
+	{Name: "nginx", Path: "/forward-auth/nginx", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
+		ClientHeader: "X-Real-Ip", NginxAnswers: true, client: protect.RealIP},
+	{Name: "caddy", Path: "/forward-auth/caddy", Method: "X-Forwarded-Method", URI: "X-Forwarded-Uri", Host: "X-Forwarded-Host",
+		ClientHeader: "X-Forwarded-For", client: protect.ForwardedFor},
+	{Name: "traefik", Path: "/forward-auth/traefik", Method: "X-Forwarded-Method", URI: "X-Forwarded-Uri", Host: "X-Forwarded-Host",
+		ClientHeader: "X-Forwarded-For", client: protect.ForwardedFor},
+	{Name: "generic", Path: "/forward-auth", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
+		ClientHeader: "X-Real-Ip", ModeHeader: true, client: protect.RealIP},
+}
+
 // Handler answers forward-auth requests.
 type Handler struct {
 	p       *protect.Protector
@@ -32,33 +69,44 @@ type Handler struct {
 	log     *slog.Logger
 }
 
-// New returns the handler. trusted are the proxies (the web servers) whose
-// X-Real-IP / X-Forwarded-For is believed.
+// New returns the handler. trusted are the web servers (--web-server) whose
+// forwarded client address is believed.
 func New(p *protect.Protector, trusted protect.Trusted, log *slog.Logger) *Handler {
 	return &Handler{p: p, trusted: trusted, log: log}
 }
 
-// Register adds /forward-auth (any method) and /forward-auth/page to mux,
-// each handler passed through wrap (for metrics).
+// Register adds an endpoint per integration (any method) and
+// /forward-auth/page to mux, each handler passed through wrap (for
+// metrics).
 func (h *Handler) Register(mux routes.Mux, wrap func(name string, h http.Handler) http.Handler) {
-	mux.Handle("/forward-auth", wrap("forward-auth", h))
+	for _, c := range Contracts {
+		name := "forward-auth"
+		if c.Name != "generic" {
+			name += "-" + c.Name
+		}
+		mux.Handle(c.Path, wrap(name, h.endpoint(c)))
+	}
 	mux.Handle("GET /forward-auth/page", wrap("forward-auth-page", http.HandlerFunc(h.page)))
 }
 
-// page renders the page for a verdict nginx received as 401 (challenge,
-// captcha): nginx passes the action and reason back in headers.
+// page renders the page for a verdict the web server received as 401 or
+// refused itself (nginx's error_page, Apache's ErrorDocument, HAProxy): the
+// web server passes the action and reason back in headers, with the
+// original URI and host in X-Original-Uri and X-Original-Host and the client
+// in X-Real-IP, all of which it sets.
 //
-// Without X-Palisade-Key the website is found by X-Original-Host or the
+// Without X-Palisade-Key the website is found by X-Original-Host, else the
 // Host header (Apache's fail-open snippet, which knows no key).
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	var pol *engine.Policy
 	if key := r.Header.Get("X-Palisade-Key"); key != "" {
 		pol, _ = h.p.Engine.ByServerKey(key)
 	} else {
-		pol = h.p.Engine.ByDomain(firstHeader(r, "X-Original-Host", "X-Forwarded-Host", "Host"))
-		if pol == nil {
-			pol = h.p.Engine.ByDomain(r.Host)
+		host := r.Header.Get("X-Original-Host")
+		if host == "" {
+			host = r.Host
 		}
+		pol = h.p.Engine.ByDomain(host)
 	}
 	if pol == nil {
 		http.Error(w, "palisade: unknown website (send X-Palisade-Key or the website's Host)", http.StatusForbidden)
@@ -69,57 +117,69 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		act = engine.Challenge
 	}
 	v := engine.Verdict{Action: act, Reason: r.Header.Get("X-Palisade-Reason")}
-	h.p.Page(w, r, pol, v, protect.ClientAddr(r, h.trusted), r.Header.Get("X-Original-Uri"), http.StatusForbidden)
+	h.p.Page(w, r, pol, v, protect.RealIP(r, h.trusted), r.Header.Get("X-Original-Uri"), http.StatusForbidden)
 }
 
-func firstHeader(r *http.Request, names ...string) string {
-	for _, n := range names {
-		if v := r.Header.Get(n); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// ServeHTTP decides the original request.
+// ServeHTTP decides the original request under the generic contract
+// (/forward-auth).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	nginx := strings.EqualFold(r.Header.Get("X-Palisade-Mode"), "nginx")
-	key := r.Header.Get("X-Palisade-Key")
-	if key == "" {
-		key = r.URL.Query().Get("key") // Traefik's forwardAuth cannot add headers
-	}
-	pol, err := h.p.Engine.ByServerKey(key)
-	if err != nil {
-		// A misconfigured key must not take a site down: answer 500, which
-		// the snippets treat like Palisade being unreachable (fail-open or
-		// fail-closed as the site chose), and say why.
-		w.Header().Set("X-Palisade-Error", "unknown or missing server key (X-Palisade-Key)")
-		http.Error(w, "palisade: unknown or missing server key; send the website's server key in X-Palisade-Key", http.StatusInternalServerError)
-		return
-	}
-	uri := firstHeader(r, "X-Original-Uri", "X-Forwarded-Uri")
-	if uri == "" {
-		uri = "/"
-	}
-	path, query := protect.SplitURI(uri)
-	host := firstHeader(r, "X-Original-Host", "X-Forwarded-Host")
-	if host == "" {
-		host = r.Host
-	}
-	method := firstHeader(r, "X-Original-Method", "X-Forwarded-Method")
-	if method == "" {
-		method = r.Method
-	}
-	proto := r.Header.Get("X-Original-Protocol")
-	if proto == "" {
-		proto = r.Proto
-	}
-	req := engine.Request{
-		IP: protect.ClientAddr(r, h.trusted), Method: method, Host: host, Path: path, Query: query, Proto: proto,
-		UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header, Clearance: protect.Clearance(r),
-	}
-	v := h.p.Decide(pol, &req)
-	h.write(w, r, pol, v, req.IP, uri, nginx)
+	h.endpoint(Contracts[len(Contracts)-1]).ServeHTTP(w, r)
+}
+
+// misconfigured answers 500, which the shipped configurations treat like
+// Palisade being unreachable, and says why in X-Palisade-Error.
+func misconfigured(w http.ResponseWriter, msg string) {
+	w.Header().Set("X-Palisade-Error", msg)
+	http.Error(w, "palisade: "+msg, http.StatusInternalServerError)
+}
+
+// endpoint decides the original request as integration c describes it.
+func (h *Handler) endpoint(c Contract) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nginx := c.NginxAnswers || (c.ModeHeader && strings.EqualFold(r.Header.Get("X-Palisade-Mode"), "nginx"))
+		key := r.Header.Get("X-Palisade-Key")
+		if key == "" {
+			key = r.URL.Query().Get("key") // Traefik's forwardAuth cannot add headers
+		}
+		pol, err := h.p.Engine.ByServerKey(key)
+		if err != nil {
+			// A misconfigured key must not take a site down: answer 500, which
+			// the snippets treat like Palisade being unreachable (fail-open or
+			// fail-closed as the site chose), and say why.
+			misconfigured(w, "unknown or missing server key; send the website's server key in X-Palisade-Key")
+			return
+		}
+		uri := r.Header.Get(c.URI)
+		if uri == "" {
+			// Every integration's web server sets the URI; without it the
+			// request cannot be judged. (A Caddy or Traefik configuration
+			// that still calls /forward-auth lands here: it must call its
+			// own endpoint, see docs/INTEGRATIONS.md.)
+			misconfigured(w, c.URI+" is missing: "+c.Path+" is the "+c.Name+" endpoint; point each web server at its own (/forward-auth/nginx, /forward-auth/caddy, /forward-auth/traefik; see docs/INTEGRATIONS.md)")
+			return
+		}
+		path, query := protect.SplitURI(uri)
+		host := r.Header.Get(c.Host)
+		if host == "" {
+			host = r.Host
+		}
+		method := r.Header.Get(c.Method)
+		if method == "" {
+			method = r.Method
+		}
+		proto := r.Proto
+		if c.Proto != "" {
+			if p := r.Header.Get(c.Proto); p != "" {
+				proto = p
+			}
+		}
+		req := engine.Request{
+			IP: c.client(r, h.trusted), Method: method, Host: host, Path: path, Query: query, Proto: proto,
+			UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header, Clearance: protect.Clearance(r),
+		}
+		v := h.p.Decide(pol, &req)
+		h.write(w, r, pol, v, req.IP, uri, nginx)
+	})
 }
 
 // write answers a verdict in the forward-auth convention.

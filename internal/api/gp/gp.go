@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -42,13 +41,13 @@ const (
 // Handler serves the GP endpoints.
 type Handler struct {
 	svc     *core.Service
-	trusted []netip.Prefix
+	trusted netutil.Proxies
 	log     *slog.Logger
 }
 
 // New returns the GP handler; trusted are the reverse proxies whose
 // X-Forwarded-For is believed for the caller's address.
-func New(svc *core.Service, trusted []netip.Prefix, log *slog.Logger) *Handler {
+func New(svc *core.Service, trusted netutil.Proxies, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}

@@ -32,15 +32,15 @@ type API struct {
 	svc            *core.Service
 	geo            func() (country, asn bool)
 	log            *slog.Logger
-	trustedProxies []netip.Prefix
+	trustedProxies netutil.Proxies
 }
 
 // Options configure the API.
 type Options struct {
 	Logger *slog.Logger
-	// TrustedProxies are the addresses of reverse proxies whose
-	// X-Forwarded-For is believed when finding a caller's source address.
-	TrustedProxies []netip.Prefix
+	// TrustedProxies are the reverse proxies (--trusted-proxy) whose
+	// configured header is believed when finding a caller's source address.
+	TrustedProxies netutil.Proxies
 	// GeoIP says which GeoIP databases the engine has, so that settings
 	// answers can warn about country/asn conditions that cannot match.
 	GeoIP func() (country, asn bool)
@@ -114,9 +114,11 @@ func (a *API) authenticate(protocol string, next http.Handler) http.Handler {
 	})
 }
 
-// ClientIP returns the caller's address: X-Real-IP or X-Forwarded-For when
-// the direct peer is a trusted proxy, else the peer.
-func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+// ClientIP returns the caller's address as netutil.ClientAddr finds it for
+// every provisioning adapter (the header the trusted proxy is configured
+// with, else the peer), or 0.0.0.0 when there is none.
+func ClientIP(r *http.Request, trusted netutil.Proxies) netip.Addr {
+
 	if a := netutil.ClientAddr(r, trusted); a.IsValid() {
 		return a
 	}

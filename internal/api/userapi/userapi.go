@@ -47,7 +47,7 @@ type Handler struct {
 	svc     *core.Service
 	key     *rsa.PrivateKey
 	issuer  string
-	trusted []netip.Prefix
+	trusted netutil.Proxies
 	log     *slog.Logger
 	limits  *limiter
 	now     func() time.Time // the service's clock: tokens are stored and checked by it
@@ -55,7 +55,7 @@ type Handler struct {
 
 // New returns the User API; key signs tokens, issuer names this server
 // (its public URL).
-func New(svc *core.Service, key *rsa.PrivateKey, issuer string, trusted []netip.Prefix, log *slog.Logger) *Handler {
+func New(svc *core.Service, key *rsa.PrivateKey, issuer string, trusted netutil.Proxies, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}

@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +31,7 @@ const MaxBody = 64 << 10
 // Handler serves POST /v1/partner.
 type Handler struct {
 	svc     *core.Service
-	trusted []netip.Prefix
+	trusted netutil.Proxies
 	log     *slog.Logger
 	scanner *scan.Scanner
 }
@@ -40,7 +39,7 @@ type Handler struct {
 // New returns the handler; trusted are reverse proxies whose
 // X-Forwarded-For is believed; scanner runs freeScan (nil: the default,
 // public addresses only).
-func New(svc *core.Service, trusted []netip.Prefix, scanner *scan.Scanner, log *slog.Logger) *Handler {
+func New(svc *core.Service, trusted netutil.Proxies, scanner *scan.Scanner, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
