@@ -62,12 +62,13 @@ func TestRateLimitStateBounded(t *testing.T) {
 		r := req("192.0.2.1", chromeUA, func(r *Request) { r.Path = "/login"; r.IP = ip })
 		return e.Decide(p, r)
 	}
-	brute := netip.MustParseAddr("198.51.100.66")
+	brute, brute6 := netip.MustParseAddr("198.51.100.66"), v6(99, 1)
 	for range 10 {
 		login(brute)
+		login(brute6)
 	}
-	if v := login(brute); v.Action != Deny {
-		t.Fatalf("brute force not limited: %s", v)
+	if v, w := login(brute), login(brute6); v.Action != Deny || w.Action != Deny {
+		t.Fatalf("brute force not limited: %s, %s", v, w)
 	}
 	before := heapAlloc()
 	for i := range 200_000 {
@@ -85,8 +86,13 @@ func TestRateLimitStateBounded(t *testing.T) {
 	if grown := int64(heapAlloc()) - int64(before); grown > 8<<20 {
 		t.Fatalf("heap grew by %d bytes", grown)
 	}
-	if v := login(brute); v.Action != Deny {
-		t.Fatalf("the flood lifted a running limit: %s", v)
+	if v, w := login(brute), login(brute6); v.Action != Deny || w.Action != Deny {
+		t.Fatalf("the flood lifted a running limit: %s, %s", v, w)
+	}
+	// The keys spread over the shards (IPv6 keys are /64s, zero in their
+	// low half): the table fills to near its cap, not to one shard's.
+	if n := e.LimitEntries(); n < limitCap*9/10 {
+		t.Fatalf("only %d entries of a cap of %d: the flood landed in few shards", n, limitCap)
 	}
 	fresh := netip.MustParseAddr("203.0.113.5")
 	for i := range 8 {

@@ -142,8 +142,8 @@ func (s *limiterShard) evict(now int64) {
 
 func (l *limiter) shard(k limitKey) *limiterShard {
 	h := uint64(k.website)*0x9E3779B97F4A7C15 ^ uint64(k.limit)
-	a16 := k.addr.As16()
-	for _, b := range a16[8:] {
+	a16 := k.addr.As16() // all of it: an IPv6 key is a /64, zero in its low half
+	for _, b := range a16 {
 		h = (h ^ uint64(b)) * 0x100000001b3
 	}
 	return &l.shards[h%uint64(len(l.shards))]
