@@ -1,8 +1,8 @@
 package web
 
 import (
+	"context"
 	"net/http"
-	"strings"
 
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
@@ -17,14 +17,14 @@ type switchView struct {
 	Current, Target, Action string
 }
 
-// describe says in a few words what a session opens, without naming anyone
-// the visitor has not already seen.
-func describe(s core.Session, next string) string {
+// describe says in a few words what a session opens: the website a
+// customer's session was opened for (the visitor holds that session, or the
+// link to it, so names nothing new), a partner console, the operator pages.
+func (h *Handler) describe(ctx context.Context, s core.Session) string {
 	switch s.Scope {
 	case core.ScopeCustomer:
-		// next is /{lang}/website/{domain}/…: the link's own website.
-		if parts := strings.SplitN(strings.TrimPrefix(next, "/"), "/", 4); len(parts) >= 3 && parts[1] == "website" && parts[2] != "" {
-			return "the dashboard of " + parts[2]
+		if w, err := h.svc.WebsiteByID(ctx, callerOf(s), s.WebsiteID); err == nil && core.CanSeeWebsite(callerOf(s), w) == nil {
+			return "the dashboard of " + w.Domain
 		}
 		return "a customer's dashboard"
 	case core.ScopePartner:
@@ -66,7 +66,7 @@ func (h *Handler) switchPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := view{Lang: "en", Title: "Switch account?", Assets: "/_assets/", CSRF: csrfToken(curValue), Brand: p.Branding(),
-		Data: switchView{Current: describe(cur, ""), Target: describe(pending, next), Action: signin.ConfirmPath}}
+		Data: switchView{Current: h.describe(r.Context(), cur), Target: h.describe(r.Context(), pending), Action: signin.ConfirmPath}}
 	if p.ID == 0 {
 		v.Brand = core.Branding{Name: "Palisade", Color: "#2f5bd3"}
 	}
