@@ -113,7 +113,7 @@ func NewHandler(d Deps) http.Handler {
 		wrap := d.Protector.Metrics().Endpoint
 		forwardauth.New(d.Protector, ws, d.Logger).Register(mux, wrap)
 		botbye.New(d.Protector, d.Logger).Register(mux, wrap)
-		botguard.New(d.Protector, d.Logger).Register(mux, wrap)
+		botguard.New(d.Protector, ws, d.Logger).Register(mux, wrap)
 	}
 	if d.Protector != nil {
 		if m := d.Protector.Metrics(); m != nil {

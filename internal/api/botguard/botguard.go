@@ -10,9 +10,13 @@
 // show), with BG-X-Mitigation (grant, deny, challenge, redirect, captcha,
 // return_fake_data), BG-X-Reason and, for a redirect, BG-Location.
 //
-// The website is found by the server key in BG-Key (or X-Palisade-Key) when
-// sent, else, as the BotGuard connector expects, by the Host of the raw
-// request.
+// The website is found by the server key in BG-Key (or X-Palisade-Key).
+// Without a key, as the BotGuard connector expects, it is found by the Host
+// of the raw request, but only for a web server Palisade trusts (the
+// --web-server addresses, loopback by default): anyone else without the key
+// gets 401, so that nobody can read a site's lists and redirect targets from
+// its verdicts, or add requests and events to its statistics, by naming its
+// domain.
 package botguard
 
 import (
@@ -38,12 +42,19 @@ const MaxBody = 256 << 10
 
 // Handler serves /v2.1/check.
 type Handler struct {
-	p   *protect.Protector
-	log *slog.Logger
+	p          *protect.Protector
+	webServers protect.Trusted
+	log        *slog.Logger
 }
 
-// New returns the handler.
-func New(p *protect.Protector, log *slog.Logger) *Handler { return &Handler{p: p, log: log} }
+// New returns the handler; webServers (--web-server; nil: loopback) may ask
+// without a server key, naming the website by the raw request's Host.
+func New(p *protect.Protector, webServers protect.Trusted, log *slog.Logger) *Handler {
+	if webServers == nil {
+		webServers = protect.Loopback
+	}
+	return &Handler{p: p, webServers: webServers, log: log}
+}
 
 // Register adds the endpoint to mux.
 func (h *Handler) Register(mux routes.Mux, wrap func(name string, h http.Handler) http.Handler) {
@@ -75,6 +86,12 @@ func ParseRaw(raw []byte) (*http.Request, error) {
 }
 
 func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
+	key := firstNonEmpty(r.Header.Get("BG-Key"), r.Header.Get("X-Palisade-Key"))
+	if key == "" && !h.webServers.Contains(protect.PeerAddr(r.RemoteAddr)) {
+		// Refused before the body is read: no decision, no statistics.
+		fail(w, http.StatusUnauthorized, "send the website's server key in BG-Key (only a --web-server address may name the website by Host alone)")
+		return
+	}
 	var body io.Reader = http.MaxBytesReader(w, r.Body, MaxBody)
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(body)
@@ -110,7 +127,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var pol *engine.Policy
-	if key := firstNonEmpty(r.Header.Get("BG-Key"), r.Header.Get("X-Palisade-Key")); key != "" {
+	if key != "" {
 		if pol, err = h.p.Engine.ByServerKey(key); err != nil {
 			fail(w, http.StatusUnauthorized, "unknown server key")
 			return
