@@ -35,7 +35,7 @@ func TestKeylessCheckOnlyFromWebServers(t *testing.T) {
 		return srv.URL
 	}
 	elsewhere := serve(protect.Trusted{netip.MustParsePrefix("192.0.2.0/24")}) // the test client is not a web server
-	local := serve(nil)                                                         // default: loopback is
+	local := serve(nil)                                                        // default: loopback is
 	check := func(base, key, path, client string) (int, http.Header) {
 		req, _ := http.NewRequest("POST", base+"/v2.1/check", strings.NewReader("GET "+path+" HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: "+testenv.ChromeUA+"\r\nAccept: text/html\r\nAccept-Language: en\r\n\r\n"))
 		req.Header.Set("BG-RemoteAddr", client)
