@@ -34,7 +34,7 @@ func (s *Service) CreateConsoleUser(ctx context.Context, c Caller, partnerID int
 	if err := CheckPasswordStrength(password, e); err != nil {
 		return ConsoleUser{}, err
 	}
-	h, err := HashPassword(password)
+	h, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return ConsoleUser{}, err
 	}
@@ -59,18 +59,38 @@ func (s *Service) CreateConsoleUser(ctx context.Context, c Caller, partnerID int
 	return u, err
 }
 
-// ErrTOTPRequired is answered by ConsoleLogin when the password is right
-// and a TOTP code is needed (or was wrong).
-var ErrTOTPRequired = Errorf(EUNAUTHORIZED, "enter the 6-digit code from your authenticator app")
+// ConsoleSignIn is one attempt to sign in to the console or the operator
+// pages.
+type ConsoleSignIn struct {
+	Email, Password string
+	// Code is the TOTP code; the form asks everyone for it ("if you set
+	// one up"), so the answer never tells a right password from a wrong one.
+	Code string
+	Addr netip.Addr // the client's address, for the per-address limit
+}
 
 // ConsoleLogin checks email, password and (when the user has one) the TOTP
-// code, and opens a session. Wrong credentials get one message, whichever
-// part was wrong.
-func (s *Service) ConsoleLogin(ctx context.Context, email, password, code string) (Login, error) {
-	fail := Errorf(EUNAUTHORIZED, "wrong email or password")
-	e, err := normalizeEmail(email)
-	if err != nil {
+// code, and opens a session. Every failure gets the same answer, after the
+// same work (one argon2id run): unknown email, wrong password, and a right
+// password with a missing or wrong code, so that the second factor is not
+// an oracle for the first. Limits (guard.SignIn: per address, per account)
+// are checked before the password is hashed, and a right password without
+// the right code counts as a failure.
+func (s *Service) ConsoleLogin(ctx context.Context, in ConsoleSignIn) (Login, error) {
+	fail := Errorf(EUNAUTHORIZED, "wrong email, password or code")
+	now := s.clock()
+	lim := s.consoleSignIns
+	if !lim.AddressAllowed(in.Addr, now) {
+		return Login{}, errTooManySignIns()
+	}
+	e, err := normalizeEmail(in.Email)
+	if err != nil || len(in.Password) > 1024 {
+		lim.Failed("", in.Addr, now)
 		return Login{}, fail
+	}
+	account := "console:" + e
+	if !lim.Allowed(account, in.Addr, now) {
+		return Login{}, errTooManySignIns()
 	}
 	var u ConsoleUser
 	err = s.store.View(ctx, func(tx Tx) error {
@@ -78,30 +98,90 @@ func (s *Service) ConsoleLogin(ctx context.Context, email, password, code string
 		u, err = tx.ConsoleUserByEmail(ctx, e)
 		return err
 	})
+	hash := u.PasswordHash
 	if ErrorCode(err) == ENOTFOUND {
-		VerifyPassword(dummyHash, password) // the same time as a real check
-		return Login{}, fail
-	}
-	if err != nil {
+		hash = dummyHash // the same work as a real check
+	} else if err != nil {
 		return Login{}, err
 	}
-	if !VerifyPassword(u.PasswordHash, password) {
+	ok, verr := s.verifyPassword(ctx, hash, in.Password)
+	if verr != nil {
+		return Login{}, verr
+	}
+	if err != nil || !ok {
+		lim.Failed(account, in.Addr, now)
 		return Login{}, fail
 	}
 	if u.TOTPSecret != "" {
-		step, ok := checkTOTP(u.TOTPSecret, code, s.clock())
-		if !ok || step <= u.TOTPLastStep {
-			return Login{}, ErrTOTPRequired
+		sec, err := s.openTOTPSecret(u.TOTPSecret)
+		if err != nil {
+			return Login{}, err
 		}
-		if err := s.store.Update(ctx, func(tx Tx) error { return tx.SetConsoleUserTOTP(ctx, u.ID, u.TOTPSecret, step) }); err != nil {
+		step, ok := checkTOTP(sec, in.Code, now)
+		if !ok || step <= u.TOTPLastStep {
+			lim.Failed(account, in.Addr, now)
+			return Login{}, fail
+		}
+		sealed, err := s.sealTOTPSecret(u.TOTPSecret)
+		if err != nil {
+			return Login{}, err
+		}
+		if err := s.store.Update(ctx, func(tx Tx) error { return tx.SetConsoleUserTOTP(ctx, u.ID, sealed, step) }); err != nil {
 			return Login{}, err
 		}
 	}
-	l, err := s.openUserSession(ctx, u)
-	if err != nil {
-		return Login{}, err
+	lim.Succeeded(account, in.Addr, now)
+	return s.openUserSession(ctx, u)
+}
+
+// TOTP secrets are stored sealed under the master key ("v1:…", like
+// partner keys); a secret stored before that is plain base32, which never
+// starts with "v1:" (base32 has no ':'), and is sealed at start-up
+// (SealTOTPSecrets) or at its next use.
+
+func (s *Service) openTOTPSecret(stored string) (string, error) {
+	if !strings.HasPrefix(stored, "v1:") {
+		return stored, nil
 	}
-	return l, nil
+	sec, err := s.box.Open(stored)
+	if err != nil {
+		return "", Errorf(EINTERNAL, "open a TOTP secret: %v", err)
+	}
+	return sec, nil
+}
+
+// sealTOTPSecret seals a plain secret; a sealed one is returned as it is.
+func (s *Service) sealTOTPSecret(sec string) (string, error) {
+	if sec == "" || strings.HasPrefix(sec, "v1:") {
+		return sec, nil
+	}
+	return s.box.Seal(sec)
+}
+
+// SealTOTPSecrets seals every TOTP secret still stored in plain text (a
+// data migration, run at start-up after the master key is checked); it
+// reports how many it sealed.
+func (s *Service) SealTOTPSecrets(ctx context.Context) (int, error) {
+	n := 0
+	err := s.store.Update(ctx, func(tx Tx) error {
+		n = 0
+		us, err := tx.ConsoleUsersWithPlainTOTP(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			sealed, err := s.sealTOTPSecret(u.TOTPSecret)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetConsoleUserTOTP(ctx, u.ID, sealed, u.TOTPLastStep); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 var dummyHash, _ = HashPassword("palisade timing equaliser")
@@ -156,12 +236,16 @@ func (s *Service) EnableTOTP(ctx context.Context, userID int64, secret, code str
 	if !ok {
 		return FieldError("code", "that code is not right; check your device's clock and try the next one")
 	}
+	sealed, err := s.sealTOTPSecret(secret)
+	if err != nil {
+		return err
+	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		u, err := tx.ConsoleUser(ctx, userID)
 		if err != nil {
 			return err
 		}
-		if err := tx.SetConsoleUserTOTP(ctx, userID, secret, step); err != nil {
+		if err := tx.SetConsoleUserTOTP(ctx, userID, sealed, step); err != nil {
 			return err
 		}
 		c := Caller{PartnerID: u.PartnerID, Actor: "user:" + u.Email, Protocol: ProtocolSSO}

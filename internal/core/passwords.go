@@ -1,15 +1,87 @@
 package core
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/palisadehq/palisade/internal/guard"
 )
+
+// Sentinel causes of the sign-in refusals (code ERATELIMITED, so every
+// adapter answers them through its ErrorTable's rate_limited row: 429).
+var (
+	// ErrPasswordChecksBusy: every password-hashing slot is taken and the
+	// short queue is full; nothing was checked, retry in a second.
+	ErrPasswordChecksBusy = errors.New("too many password checks at once")
+	// ErrTooManySignIns: this address, or this address for this account,
+	// has failed too often (guard.SignIn); nothing was checked.
+	ErrTooManySignIns = errors.New("too many failed sign-ins")
+)
+
+func errBusy() error {
+	return &Error{Code: ERATELIMITED, Message: "too many sign-ins are being checked right now; retry in a second", Cause: ErrPasswordChecksBusy}
+}
+
+func errTooManySignIns() error {
+	return &Error{Code: ERATELIMITED, Message: "too many failed sign-ins; wait a quarter of an hour and try again", Cause: ErrTooManySignIns}
+}
+
+// WithPasswordGate replaces the Service's password-hashing gate (tests
+// use it to count concurrent hashes).
+func WithPasswordGate(g *guard.Gate) Option { return func(s *Service) { s.hashGate = g } }
+
+// WithSignInPolicies replaces the sign-in limits of the User API
+// (customers) and of the console.
+func WithSignInPolicies(customers, console guard.SignInPolicy) Option {
+	return func(s *Service) {
+		s.customerSignIns, s.consoleSignIns = guard.NewSignIn(customers), guard.NewSignIn(console)
+	}
+}
+
+// PasswordGate is the Service's password-hashing gate.
+func (s *Service) PasswordGate() *guard.Gate { return s.hashGate }
+
+// SignInEntries is how many keys the sign-in limiters hold (customers and
+// console together): bounded by their policies.
+func (s *Service) SignInEntries() int {
+	return s.customerSignIns.Entries() + s.consoleSignIns.Entries()
+}
+
+// hashPassword is HashPassword in a slot of the hashing gate: every
+// argon2id run of the Service (19 MiB each) goes through the gate, so a
+// flood of sign-ins or password changes costs at most Cap runs at once.
+func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
+	var h string
+	var err error
+	if gerr := s.hashGate.Do(ctx, func() { h, err = HashPassword(pw) }); gerr != nil {
+		return "", busyErr(gerr)
+	}
+	return h, err
+}
+
+// verifyPassword is VerifyPassword in a slot of the hashing gate.
+func (s *Service) verifyPassword(ctx context.Context, hash, pw string) (bool, error) {
+	var ok bool
+	if gerr := s.hashGate.Do(ctx, func() { ok = VerifyPassword(hash, pw) }); gerr != nil {
+		return false, busyErr(gerr)
+	}
+	return ok, nil
+}
+
+func busyErr(err error) error {
+	if errors.Is(err, guard.ErrBusy) {
+		return errBusy()
+	}
+	return Errorf(EUNAVAILABLE, "the request was cancelled before the password was checked")
+}
 
 // Password hashing: argon2id with OWASP's minimum parameters (19 MiB, two
 // passes, one lane), in the PHC string format so parameters can change later.

@@ -154,7 +154,7 @@ func (s *Service) ProvisionAccount(ctx context.Context, c Caller, in Provision) 
 		if err := CheckPasswordStrength(in.Password, in.Account.Email, domain); err != nil {
 			return Subaccount{}, Website{}, err
 		}
-		h, err := HashPassword(in.Password)
+		h, err := s.hashPassword(ctx, in.Password)
 		if err != nil {
 			return Subaccount{}, Website{}, err
 		}
@@ -217,6 +217,10 @@ func (s *Service) ProvisionAccount(ctx context.Context, c Caller, in Provision) 
 			if err := tx.SetSubaccountPassword(ctx, c.PartnerID, a.ID, pwHash); err != nil {
 				return err
 			}
+			// A new password ends the customer's User API tokens.
+			if _, err := tx.RevokeSubaccountUserAPITokens(ctx, c.PartnerID, a.ID, now); err != nil {
+				return err
+			}
 			if err := s.audit(ctx, tx, c, now, "user", strconv.FormatInt(a.ID, 10), "set_password", nil, nil); err != nil {
 				return err
 			}
@@ -276,12 +280,17 @@ func (s *Service) SetSubaccountPassword(ctx context.Context, c Caller, id int64,
 	if err := s.store.View(ctx, func(tx Tx) error { return s.checkCustomerPassword(ctx, tx, a, password) }); err != nil {
 		return err
 	}
-	h, err := HashPassword(password)
+	h, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return err
 	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.SetSubaccountPassword(ctx, c.PartnerID, id, h); err != nil {
+			return err
+		}
+		// A new password ends the customer's User API tokens (access and
+		// refresh), in the same transaction.
+		if _, err := tx.RevokeSubaccountUserAPITokens(ctx, c.PartnerID, id, s.clock()); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, c, s.clock(), "user", strconv.FormatInt(id, 10), "set_password", nil, nil)
@@ -302,7 +311,10 @@ func (s *Service) CheckSubaccountPassword(ctx context.Context, c Caller, id int6
 	if err != nil {
 		return false, err
 	}
-	return h != "" && VerifyPassword(h, password), nil
+	if h == "" {
+		return false, nil
+	}
+	return s.verifyPassword(ctx, h, password)
 }
 
 // checkCustomerPassword is the one password rule for customer accounts:

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/guard"
 	"github.com/palisadehq/palisade/internal/secret"
 )
 
@@ -95,6 +96,10 @@ type Service struct {
 	gpIdx             gpIndex
 	keyGen            atomic.Uint64
 	gpHashes, gpLoads atomic.Int64
+	// hashGate caps concurrent argon2id runs; customerSignIns and
+	// consoleSignIns limit failed sign-ins (passwords.go).
+	hashGate                        *guard.Gate
+	customerSignIns, consoleSignIns *guard.SignIn
 }
 
 // Option customises a Service, mostly for tests.
@@ -130,7 +135,8 @@ func NewService(store Store, box *secret.Box, cfg Config, opts ...Option) *Servi
 	if cfg.EventRetention <= 0 {
 		cfg.EventRetention = 30 * 24 * time.Hour
 	}
-	s := &Service{store: store, box: box, cfg: cfg, now: time.Now, rand: rand.Reader, log: slog.Default(), mailKick: make(chan struct{}, 1)}
+	s := &Service{store: store, box: box, cfg: cfg, now: time.Now, rand: rand.Reader, log: slog.Default(), mailKick: make(chan struct{}, 1),
+		hashGate: guard.DefaultGate(), customerSignIns: guard.NewSignIn(guard.DefaultSignInPolicy(10)), consoleSignIns: guard.NewSignIn(guard.DefaultSignInPolicy(5))}
 	for _, o := range opts {
 		o(s)
 	}
@@ -250,8 +256,18 @@ func (s *Service) keyed(ctx context.Context, c Caller, idem Idem, objType string
 const masterKeyCheck = "palisade master key check"
 
 // CheckMasterKey verifies the master key opens what this store was sealed
-// with, recording a check value on first use. Call it once at start-up.
+// with, recording a check value on first use, and then seals any console
+// TOTP secret still stored in plain text (SealTOTPSecrets). Call it once
+// at start-up.
 func (s *Service) CheckMasterKey(ctx context.Context) error {
+	if err := s.checkMasterKey(ctx); err != nil {
+		return err
+	}
+	_, err := s.SealTOTPSecrets(ctx)
+	return err
+}
+
+func (s *Service) checkMasterKey(ctx context.Context) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		sealed, err := tx.Meta(ctx, "master_key_check")
 		if ErrorCode(err) == ENOTFOUND {

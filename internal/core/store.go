@@ -183,6 +183,9 @@ type Tx interface {
 	ConsoleUserByEmail(ctx context.Context, email string) (ConsoleUser, error)
 	ConsoleUser(ctx context.Context, id int64) (ConsoleUser, error)
 	SetConsoleUserTOTP(ctx context.Context, id int64, secret string, lastStep int64) error
+	// ConsoleUsersWithPlainTOTP lists users whose TOTP secret is stored
+	// unsealed (from before secrets were sealed), for SealTOTPSecrets.
+	ConsoleUsersWithPlainTOTP(ctx context.Context) ([]ConsoleUser, error)
 	SetConsoleUserPassword(ctx context.Context, id int64, hash string) error
 	DeleteUserSessions(ctx context.Context, userID int64) error
 
@@ -192,6 +195,9 @@ type Tx interface {
 	InsertUserAPIToken(ctx context.Context, t UserAPIToken) error
 	UserAPIToken(ctx context.Context, hash string) (UserAPIToken, error)
 	RevokeUserAPIToken(ctx context.Context, hash string, at time.Time) (bool, error)
+	// RevokeSubaccountUserAPITokens revokes every live User API token of
+	// a customer (a password change), reporting how many.
+	RevokeSubaccountUserAPITokens(ctx context.Context, partnerID, subaccountID int64, at time.Time) (int64, error)
 	InsertUserAPILog(ctx context.Context, e *UserAPILogEntry) error
 	UserAPILog(ctx context.Context, partnerID, before int64, limit int) ([]UserAPILogEntry, error)
 	PurgeUserAPI(ctx context.Context, logBefore, tokensBefore time.Time) error

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -85,8 +86,8 @@ func (c *UserAPIConfig) Validate(routes map[string]string) error {
 		if rc.Alias == "" {
 			continue
 		}
-		if !strings.HasPrefix(rc.Alias, "/api/") || strings.HasPrefix(rc.Alias, "/api/v1/") || strings.ContainsAny(rc.Alias, " ?#") || len(rc.Alias) > 200 {
-			return FieldError("routes."+id+".alias", "an alias is a path under /api/ (not /api/v1/, the reseller API's), such as /api/domains")
+		if !strings.HasPrefix(rc.Alias, "/api/") || strings.HasPrefix(rc.Alias, "/api/v1/") || strings.HasPrefix(rc.Alias, "/api/p/") || strings.ContainsAny(rc.Alias, " ?#") || len(rc.Alias) > 200 {
+			return FieldError("routes."+id+".alias", "an alias is a path under /api/ (not /api/v1/, the reseller API's, nor /api/p/, the partner scopes), such as /api/domains")
 		}
 		if other, ok := taken[rc.Alias]; ok && other != id {
 			return FieldError("routes."+id+".alias", "%s is already the path of %s", rc.Alias, other)
@@ -132,43 +133,97 @@ func (s *Service) SetUserAPIConfig(ctx context.Context, c Caller, cfg UserAPICon
 	return cfg, err
 }
 
-// AuthenticateCustomer checks a customer's email and password. Emails are
-// unique per partner only, so every account with the email is tried.
-func (s *Service) AuthenticateCustomer(ctx context.Context, email, password string) (Subaccount, error) {
-	fail := Errorf(EUNAUTHORIZED, "wrong username or password")
-	e, err := normalizeEmail(email)
-	if err != nil || password == "" {
+// CustomerSignIn is one attempt to sign in to the User API.
+type CustomerSignIn struct {
+	// Partner is the scope: the name of the partner (hosting provider)
+	// whose customer signs in, from /api/p/<partner>/…. Empty: unscoped,
+	// which signs in only an email registered with exactly one partner.
+	Partner  string
+	Email    string
+	Password string
+	// Addr is the client's address, for the per-address limit.
+	Addr netip.Addr
+}
+
+// errWrongCustomerPassword is the one answer to every failed customer
+// sign-in: unknown partner, unknown email, wrong password, or an unscoped
+// email registered with more than one partner.
+const errWrongCustomerPassword = "wrong username or password (if your email is registered with more than one hosting provider, sign in at /api/p/<provider>/…)"
+
+// AuthenticateCustomer checks a customer's email and password within a
+// partner's scope. Before any password is hashed, the address's and then
+// the account's failures are checked (guard.SignIn: a locked account
+// still lets its owner in from a known-good or clean address); the hash
+// itself runs in a slot of the hashing gate. The email is normalised
+// (trimmed, lower case) before it is looked up or counted, so " Jane@…"
+// is the same account and the same counter as "jane@…"; the account's
+// counter is keyed by the account found (partner and email), so one
+// partner's customers cannot lock out another's.
+func (s *Service) AuthenticateCustomer(ctx context.Context, in CustomerSignIn) (Subaccount, error) {
+	fail := Errorf(EUNAUTHORIZED, "%s", errWrongCustomerPassword)
+	now := s.clock()
+	lim := s.customerSignIns
+	if !lim.AddressAllowed(in.Addr, now) {
+		return Subaccount{}, errTooManySignIns()
+	}
+	e, err := normalizeEmail(in.Email)
+	if err != nil || in.Password == "" || len(in.Password) > 1024 {
+		lim.Failed("", in.Addr, now)
 		return Subaccount{}, fail
 	}
+	scope := strings.TrimSpace(in.Partner)
 	var as []Subaccount
-	var hashes []string
+	hash := ""
 	err = s.store.View(ctx, func(tx Tx) error {
 		var err error
-		if as, err = tx.SubaccountsByEmail(ctx, e); err != nil {
-			return err
-		}
-		for _, a := range as {
-			h, err := tx.SubaccountPasswordHash(ctx, a.PartnerID, a.ID)
+		if scope != "" {
+			p, err := tx.PartnerByName(ctx, scope)
+			if ErrorCode(err) == ENOTFOUND {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
-			hashes = append(hashes, h)
+			if as, err = tx.Subaccounts(ctx, p.ID, SubaccountFilter{Email: e, Limit: 2}); err != nil {
+				return err
+			}
+		} else if as, err = tx.SubaccountsByEmail(ctx, e); err != nil {
+			return err
 		}
-		return nil
+		if len(as) == 1 {
+			hash, err = tx.SubaccountPasswordHash(ctx, as[0].PartnerID, as[0].ID)
+		}
+		return err
 	})
 	if err != nil {
 		return Subaccount{}, err
 	}
-	if len(as) == 0 {
-		VerifyPassword(dummyHash, password)
+	account := "scope:" + strings.ToLower(scope) + ":" + e
+	if len(as) == 1 {
+		account = "partner:" + strconv.FormatInt(as[0].PartnerID, 10) + ":" + e
+	}
+	if !lim.Allowed(account, in.Addr, now) {
+		return Subaccount{}, errTooManySignIns()
+	}
+	if len(as) != 1 || hash == "" {
+		// No account, or (unscoped) several: the same work and answer
+		// as a wrong password.
+		if _, err := s.verifyPassword(ctx, dummyHash, in.Password); err != nil {
+			return Subaccount{}, err
+		}
+		lim.Failed(account, in.Addr, now)
 		return Subaccount{}, fail
 	}
-	for i, a := range as {
-		if hashes[i] != "" && VerifyPassword(hashes[i], password) {
-			return a, nil
-		}
+	ok, err := s.verifyPassword(ctx, hash, in.Password)
+	if err != nil {
+		return Subaccount{}, err
 	}
-	return Subaccount{}, fail
+	if !ok {
+		lim.Failed(account, in.Addr, now)
+		return Subaccount{}, fail
+	}
+	lim.Succeeded(account, in.Addr, now)
+	return as[0], nil
 }
 
 // CustomerCaller is the Caller of a customer using the User API.

@@ -23,6 +23,7 @@ type Gate struct {
 	waiting atomic.Int64
 	inUse   atomic.Int64
 	peak    atomic.Int64
+	runs    atomic.Int64
 }
 
 // NewGate returns a Gate of n slots (minimum 1), a queue of queue waiters
@@ -60,6 +61,7 @@ func (g *Gate) Do(ctx context.Context, fn func()) error {
 			return ctx.Err()
 		}
 	}
+	g.runs.Add(1)
 	n := g.inUse.Add(1)
 	for {
 		p := g.peak.Load()
@@ -80,3 +82,7 @@ func (g *Gate) Cap() int { return cap(g.slots) }
 
 // Peak is the most slots ever in use at once (for tests).
 func (g *Gate) Peak() int { return int(g.peak.Load()) }
+
+// Runs is how many times Do ran its function (for tests: "refused before
+// hashing" means Runs did not move).
+func (g *Gate) Runs() int { return int(g.runs.Load()) }

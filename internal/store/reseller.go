@@ -429,6 +429,23 @@ func (t *tx) SetConsoleUserTOTP(ctx context.Context, id int64, secret string, la
 	return t.execOne(ctx, "console user", "UPDATE console_users SET totp_secret = $1, totp_last_step = $2 WHERE id = $3", secret, lastStep, id)
 }
 
+func (t *tx) ConsoleUsersWithPlainTOTP(ctx context.Context) ([]core.ConsoleUser, error) {
+	rows, err := t.query(ctx, "SELECT "+consoleCols+" FROM console_users WHERE totp_secret <> '' AND totp_secret NOT LIKE 'v1:%' ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.ConsoleUser
+	for rows.Next() {
+		u, err := scanConsoleUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) SetConsoleUserPassword(ctx context.Context, id int64, hash string) error {
 	return t.execOne(ctx, "console user", "UPDATE console_users SET password_hash = $1 WHERE id = $2", hash, id)
 }
@@ -481,6 +498,14 @@ func (t *tx) RevokeUserAPIToken(ctx context.Context, hash string, at time.Time) 
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+func (t *tx) RevokeSubaccountUserAPITokens(ctx context.Context, partnerID, subaccountID int64, at time.Time) (int64, error) {
+	res, err := t.exec(ctx, "UPDATE userapi_tokens SET revoked_at = $1 WHERE partner_id = $2 AND subaccount_id = $3 AND revoked_at IS NULL", at, partnerID, subaccountID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func (t *tx) InsertUserAPILog(ctx context.Context, e *core.UserAPILogEntry) error {

@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
@@ -29,82 +27,42 @@ func (h *Handler) registerConsole(mux routes.Mux) {
 	mux.HandleFunc("POST /operator/{action}", h.operatorPost)
 }
 
-// loginLimiter counts failed sign-ins per email and per address: five per
-// email and twenty per address in fifteen minutes, then refusals until the
-// window passes. It is per node.
-type loginLimiter struct {
-	mu   sync.Mutex
-	hits map[string][]time.Time
-}
-
-const loginWindow = 15 * time.Minute
-
-func (l *loginLimiter) blocked(keys map[string]int, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k, max := range keys {
-		var keep []time.Time
-		for _, t := range l.hits[k] {
-			if now.Sub(t) < loginWindow {
-				keep = append(keep, t)
-			}
-		}
-		l.hits[k] = keep
-		if len(keep) >= max {
-			return true
-		}
-	}
-	return false
-}
-
-func (l *loginLimiter) fail(keys map[string]int, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k := range keys {
-		l.hits[k] = append(l.hits[k], now)
-	}
-	if len(l.hits) > 100_000 { // bounded: forget everything rather than grow
-		l.hits = map[string][]time.Time{}
-	}
-}
-
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	h.renderConsole(w, "login", http.StatusOK, view{Lang: "en", Title: "Sign in", Brand: core.Branding{Name: "Palisade", Color: "#2f5bd3"}, Assets: "/_assets/",
 		Data: map[string]any{"Email": "", "Error": "", "TOTP": false}})
 }
 
+// loginPost signs a console user in. The form asks everyone for email,
+// password and the authenticator code ("if you set one up"), and every
+// failure — unknown email, wrong password, right password with a missing
+// or wrong code — gets the same page with the same status, so the code
+// field never confirms a password. The limits (per address, per account,
+// checked before the password is hashed) and the hashing gate are the
+// core's (ConsoleLogin).
 func (h *Handler) loginPost(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	_ = r.ParseForm()
-	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
-	ip := netutil.ClientAddr(r, h.trusted)
-	keys := map[string]int{"email:" + email: 5, "ip:" + ip.String(): 20}
-	now := h.now()
-	data := map[string]any{"Email": email, "Error": "", "TOTP": r.PostFormValue("code") != ""}
-	v := view{Lang: "en", Title: "Sign in", Brand: core.Branding{Name: "Palisade", Color: "#2f5bd3"}, Assets: "/_assets/", Data: data}
-	if h.logins.blocked(keys, now) {
-		data["Error"] = "Too many failed attempts. Wait a quarter of an hour and try again."
-		h.renderConsole(w, "login", http.StatusTooManyRequests, v)
-		return
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	if len(email) > 254 {
+		email = "" // not an address; not worth echoing back
 	}
-	l, err := h.svc.ConsoleLogin(r.Context(), email, r.PostFormValue("password"), r.PostFormValue("code"))
-	if err != nil {
-		if core.ErrorCode(err) != core.EUNAUTHORIZED {
-			h.fail(w, r, nil, err)
-			return
-		}
-		if err == core.ErrTOTPRequired {
-			data["TOTP"] = true
-		}
-		if err != core.ErrTOTPRequired || r.PostFormValue("code") != "" {
-			h.logins.fail(keys, now)
-		}
+	data := map[string]any{"Email": email, "Error": "", "TOTP": true}
+	v := view{Lang: "en", Title: "Sign in", Brand: core.Branding{Name: "Palisade", Color: "#2f5bd3"}, Assets: "/_assets/", Data: data}
+	l, err := h.svc.ConsoleLogin(r.Context(), core.ConsoleSignIn{Email: email, Password: r.PostFormValue("password"), Code: r.PostFormValue("code"),
+		Addr: netutil.ClientAddr(r, h.trusted)})
+	switch core.ErrorCode(err) {
+	case "":
+		gp.SetSessionCookie(w, r, l)
+		http.Redirect(w, r, l.Next, http.StatusSeeOther)
+	case core.ERATELIMITED:
+		data["Error"] = core.ErrorMessage(err)
+		h.renderConsole(w, "login", http.StatusTooManyRequests, v)
+	case core.EUNAUTHORIZED:
 		data["Error"] = core.ErrorMessage(err)
 		h.renderConsole(w, "login", http.StatusUnauthorized, v)
-		return
+	default:
+		h.fail(w, r, nil, err)
 	}
-	gp.SetSessionCookie(w, r, l)
-	http.Redirect(w, r, l.Next, http.StatusSeeOther)
 }
 
 // staff returns the session of a partner's staff (a console user, or a

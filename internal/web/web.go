@@ -47,7 +47,6 @@ type Handler struct {
 	log          *slog.Logger
 	explain      Explainer
 	trusted      netutil.Proxies // --trusted-proxy: who may tell the client's address
-	logins       *loginLimiter
 	pages        map[string]*template.Template
 	assetVersion string
 	now          func() time.Time // the service's clock (statistics periods, sign-in limits)
@@ -59,7 +58,7 @@ func New(svc *core.Service, explain Explainer, trusted netutil.Proxies, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &Handler{svc: svc, log: log, explain: explain, trusted: trusted, logins: &loginLimiter{hits: map[string][]time.Time{}}, pages: map[string]*template.Template{}, now: svc.Now}
+	h := &Handler{svc: svc, log: log, explain: explain, trusted: trusted, pages: map[string]*template.Template{}, now: svc.Now}
 	funcs := template.FuncMap{
 		"t":     tr,
 		"join":  strings.Join,

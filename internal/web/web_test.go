@@ -322,13 +322,13 @@ func TestConsoleAndOperator(t *testing.T) {
 	if code, page, _ := br.get("/console"); code != 200 || !strings.Contains(page, "Sign in") {
 		t.Fatalf("console without a session: %d", code)
 	}
-	if code, page := login(t, br, "ops@acme.example", "wrong", ""); code != 401 || !strings.Contains(page, "wrong email or password") {
+	if code, page := login(t, br, "ops@acme.example", "wrong", ""); code != 401 || !strings.Contains(page, "wrong email, password or code") {
 		t.Fatalf("wrong password: %d", code)
 	}
 	for i := 0; i < 5; i++ {
 		login(t, br, "nobody@acme.example", "x", "")
 	}
-	if code, page := login(t, br, "nobody@acme.example", "x", ""); code != 429 || !strings.Contains(page, "Too many failed attempts") {
+	if code, page := login(t, br, "nobody@acme.example", "x", ""); code != 429 || !strings.Contains(page, "too many failed sign-ins") {
 		t.Fatalf("rate limit: %d", code)
 	}
 	code, page := login(t, br, "ops@acme.example", "S3cure-Passw0rd", "")

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -129,9 +130,56 @@ type request struct {
 	caller   core.Caller
 }
 
+// scopeKey carries the partner scope of a request (/api/p/<partner>/…).
+type scopeKey struct{}
+
+// scopeOf is the name of the partner a request is scoped to ("" unscoped).
+func scopeOf(r *http.Request) string {
+	s, _ := r.Context().Value(scopeKey{}).(string)
+	return s
+}
+
+// ScopePrefix starts the paths of a partner's scope: /api/p/<partner>/me is
+// /api/me for the customers of the partner named <partner> (URL-escaped).
+// A customer signs in within that partner only; the same email at another
+// partner is another account.
+const ScopePrefix = "/api/p/"
+
+// scoped strips a partner scope from r's path: the request as the routes
+// see it (/api/…), with the scope in its context.
+func scoped(r *http.Request) (*http.Request, error) {
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), ScopePrefix)
+	if !ok {
+		return r, nil
+	}
+	raw, tail, _ := strings.Cut(rest, "/")
+	name, err := url.PathUnescape(raw)
+	if err != nil || strings.TrimSpace(name) == "" || len(name) > 100 {
+		return r, fail(404, "name your hosting provider: "+ScopePrefix+"<provider>/…")
+	}
+	u := *r.URL
+	if u.Path, err = url.PathUnescape("/api/" + tail); err != nil {
+		return r, fail(404, "malformed path")
+	}
+	u.RawPath = ""
+	if u.Path == "/api/docs" || u.Path == "/api/openapi.json" {
+		q := u.Query()
+		q.Set("partner", name)
+		u.RawQuery = q.Encode()
+	}
+	r = r.WithContext(context.WithValue(r.Context(), scopeKey{}, name))
+	r.URL = &u
+	return r, nil
+}
+
 // ServeHTTP routes /api/ requests.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	r, err := scoped(r)
+	if err != nil {
+		h.writeErr(w, r, err)
+		return
+	}
 	switch r.URL.Path {
 	case "/api/docs":
 		h.docs(w, r)
@@ -308,13 +356,9 @@ func (h *Handler) authenticate(r *http.Request) (core.Subaccount, core.UserAPICo
 		if err != nil || !ok {
 			return a, core.UserAPIConfig{}, fail(401, "malformed Basic credentials")
 		}
-		if h.limits.failedTooOften("basic:"+strings.ToLower(user), h.now()) {
-			return a, core.UserAPIConfig{}, fail(429, "too many failed sign-ins for this user; wait a quarter of an hour")
-		}
-		if a, err = h.svc.AuthenticateCustomer(r.Context(), user, pass); err != nil {
-			if core.ErrorCode(err) == core.EUNAUTHORIZED {
-				h.limits.failed("basic:"+strings.ToLower(user), h.now())
-			}
+		// The core normalises the email, checks the address's and the
+		// account's failures before hashing, and hashes in a bounded gate.
+		if a, err = h.svc.AuthenticateCustomer(r.Context(), h.signIn(r, user, pass)); err != nil {
 			return a, core.UserAPIConfig{}, err
 		}
 		cfg, err := h.svc.UserAPIConfigOf(r.Context(), a.PartnerID)
@@ -327,12 +371,33 @@ func (h *Handler) authenticate(r *http.Request) (core.Subaccount, core.UserAPICo
 		return a, cfg, nil
 	case strings.EqualFold(scheme, "Bearer"):
 		c, err := h.verify(strings.TrimSpace(rest), "access")
+		if err == nil {
+			err = h.inScope(r, c)
+		}
 		if err != nil {
 			return a, core.UserAPIConfig{}, err
 		}
 		return h.tokenCustomer(r.Context(), c)
 	}
 	return a, core.UserAPIConfig{}, fail(401, "authentication required: HTTP Basic with your email and password, or Authorization: Bearer <access token from POST /api/login>")
+}
+
+// signIn is the core's sign-in attempt of a request.
+func (h *Handler) signIn(r *http.Request, user, pass string) core.CustomerSignIn {
+	return core.CustomerSignIn{Partner: scopeOf(r), Email: user, Password: pass, Addr: netutil.ClientAddr(r, h.trusted)}
+}
+
+// inScope refuses a token of another partner than the request's scope.
+func (h *Handler) inScope(r *http.Request, c *claims) error {
+	name := scopeOf(r)
+	if name == "" {
+		return nil // the token names its partner
+	}
+	p, err := h.svc.PublicPartner(r.Context(), name)
+	if err != nil || p.ID != c.Partner {
+		return fail(401, "invalid token: it was not issued for this hosting provider's User API")
+	}
+	return nil
 }
 
 // verify checks a token's signature, algorithm, issuer, audience, expiry
@@ -441,14 +506,8 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request) {
 	f := bodyFields(r)
 	switch r.URL.Path {
 	case "/api/login":
-		user := f["username"]
-		if h.limits.failedTooOften("basic:"+strings.ToLower(user), h.now()) {
-			h.writeErr(w, r, fail(429, "too many failed sign-ins for this user; wait a quarter of an hour"))
-			return
-		}
-		a, err := h.svc.AuthenticateCustomer(ctx, user, f["password"])
+		a, err := h.svc.AuthenticateCustomer(ctx, h.signIn(r, f["username"], f["password"]))
 		if err != nil {
-			h.limits.failed("basic:"+strings.ToLower(user), h.now())
 			h.writeErr(w, r, err)
 			return
 		}
@@ -468,6 +527,9 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"success": true, "data": out})
 	case "/api/token":
 		c, err := h.verify(f["refresh_token"], "refresh")
+		if err == nil {
+			err = h.inScope(r, c)
+		}
 		if err != nil {
 			h.writeErr(w, r, err)
 			return
@@ -537,10 +599,12 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request) {
 
 // ---- rate limits ----
 
+// limiter is the per-customer request limit (keyed by the authenticated
+// customer's id, never by anything a client sends before signing in;
+// failed sign-ins are limited by the core, guard.SignIn).
 type limiter struct {
-	mu       sync.Mutex
-	windows  map[string]*window
-	failures map[string][]time.Time
+	mu      sync.Mutex
+	windows map[string]*window
 }
 
 type window struct {
@@ -555,7 +619,7 @@ type limitResult struct {
 }
 
 func newLimiter() *limiter {
-	return &limiter{windows: map[string]*window{}, failures: map[string][]time.Time{}}
+	return &limiter{windows: map[string]*window{}}
 }
 
 // take counts a request of key in a fixed window of period.
@@ -576,30 +640,6 @@ func (l *limiter) take(key string, limit int, period time.Duration, now time.Tim
 	}
 	w.n++
 	return limitResult{ok: true, remaining: limit - w.n, reset: reset}
-}
-
-const failWindow = 15 * time.Minute
-
-func (l *limiter) failedTooOften(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var keep []time.Time
-	for _, t := range l.failures[key] {
-		if now.Sub(t) < failWindow {
-			keep = append(keep, t)
-		}
-	}
-	l.failures[key] = keep
-	return len(keep) >= 10
-}
-
-func (l *limiter) failed(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.failures) > 100_000 {
-		l.failures = map[string][]time.Time{}
-	}
-	l.failures[key] = append(l.failures[key], now)
 }
 
 // ---- redaction ----

@@ -1,0 +1,213 @@
+package userapi_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+)
+
+// Issue 16 item 8: the limit counts the normalised email, so a leading
+// space or capital letters give an attacker no fresh tries.
+func TestSignInLimitNormalisesTheEmail(t *testing.T) {
+	e := newEnv(t)
+	spellings := []string{"bob@example.org", " bob@example.org", "BOB@example.org", "Bob@Example.org ", "\tbob@example.org"}
+	for i := 0; i < 10; i++ {
+		e.do(t, "GET", "/api/me", basic(spellings[i%len(spellings)], "guess"+fmt.Sprint(i)), "")
+	}
+	for _, s := range spellings {
+		wantErr(t, e.do(t, "GET", "/api/me", basic(s, bobPW), ""), 429, "too many failed sign-ins")
+		wantErr(t, e.do(t, "POST", "/api/login", "", url.Values{"username": {s}, "password": {bobPW}}.Encode()), 429, "too many failed sign-ins")
+	}
+	// Another customer of the same address is not locked out.
+	if a := e.do(t, "GET", "/api/me", basic("jane@example.com", janePW), ""); a.status != 200 {
+		t.Fatalf("jane: %d %s", a.status, a.raw)
+	}
+}
+
+// otherPartner adds a partner "other" with its own jane@example.com.
+func (e *env) otherPartner(t *testing.T, pw string) core.Subaccount {
+	t.Helper()
+	ctx := context.Background()
+	p, key, err := e.Service.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Service.TopUp(ctx, core.Operator(), p.ID, 100000, ""); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.Service.Authenticate(ctx, key, netip.MustParseAddr("127.0.0.1"), core.ProtocolV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := e.Service.ProvisionAccount(ctx, c, core.Provision{Account: core.SubaccountCreate{Email: "jane@example.com"}, Password: pw, Domain: "jane.example.net", Plan: "10k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// Issue 16 item 9: the same email at two partners is two accounts; each
+// partner's scope (/api/p/<partner>/…) signs in its own, and an unscoped
+// request for that email is refused, never resolved to the lower id.
+func TestPartnerScopes(t *testing.T) {
+	e := newEnv(t)
+	const otherPW = "Orchid-S3cret-pw"
+	other := e.otherPartner(t, otherPW)
+	me := func(path, auth string) map[string]any {
+		t.Helper()
+		a := e.do(t, "GET", path, auth, "")
+		if a.status != 200 {
+			t.Fatalf("GET %s: %d %s", path, a.status, a.raw)
+		}
+		return a.body["data"].(map[string]any)
+	}
+	if d := me("/api/p/host/me", basic("jane@example.com", janePW)); d["id"] != float64(e.jane.ID) {
+		t.Fatalf("host scope: %v", d)
+	}
+	if d := me("/api/p/other/me", basic("jane@example.com", otherPW)); d["id"] != float64(other.ID) {
+		t.Fatalf("other scope: %v", d)
+	}
+	if a := e.do(t, "GET", "/api/p/other/websites", basic("jane@example.com", otherPW), ""); !strings.Contains(a.raw, "jane.example.net") || strings.Contains(a.raw, "shop.example.com") {
+		t.Fatalf("other's websites: %s", a.raw)
+	}
+	// Within a scope, the other partner's password is just wrong.
+	wantErr(t, e.do(t, "GET", "/api/p/other/me", basic("jane@example.com", janePW), ""), 401, "wrong username or password")
+	// Unscoped, the email is ambiguous: refused whichever password, with
+	// the way to scope it.
+	for _, pw := range []string{janePW, otherPW} {
+		wantErr(t, e.do(t, "GET", "/api/me", basic("jane@example.com", pw), ""), 401, "/api/p/")
+	}
+	// An email with one account still works unscoped.
+	me("/api/me", basic("bob@example.org", bobPW))
+	// Tokens: signed in within a scope, usable there and unscoped (a token
+	// names its partner), not in another partner's scope.
+	a := e.do(t, "POST", "/api/p/other/login", "", url.Values{"username": {"jane@example.com"}, "password": {otherPW}}.Encode())
+	if a.status != 200 {
+		t.Fatalf("scoped login: %d %s", a.status, a.raw)
+	}
+	d := a.body["data"].(map[string]any)
+	bearer := "Bearer " + d["access_token"].(string)
+	if got := me("/api/p/other/me", bearer); got["id"] != float64(other.ID) {
+		t.Fatalf("scoped token: %v", got)
+	}
+	if got := me("/api/me", bearer); got["id"] != float64(other.ID) {
+		t.Fatalf("scoped token, unscoped path: %v", got)
+	}
+	wantErr(t, e.do(t, "GET", "/api/p/host/me", bearer, ""), 401, "not issued for this hosting provider")
+	wantErr(t, e.do(t, "POST", "/api/p/host/token", "", "refresh_token="+d["refresh_token"].(string)), 401, "not issued for this hosting provider")
+	wantErr(t, e.do(t, "POST", "/api/login", "", url.Values{"username": {"jane@example.com"}, "password": {otherPW}}.Encode()), 401, "/api/p/")
+	// An unknown partner answers like a wrong password.
+	wantErr(t, e.do(t, "GET", "/api/p/nobody/me", basic("jane@example.com", janePW), ""), 401, "wrong username or password")
+	// No partner named.
+	wantErr(t, e.do(t, "GET", "/api/p/", basic("jane@example.com", janePW), ""), 404, "name your hosting provider")
+}
+
+// Issue 16 item 10, through the User API: a password reset ends the
+// customer's access and refresh tokens at once.
+func TestPasswordResetEndsTokens(t *testing.T) {
+	e := newEnv(t)
+	access, refresh := e.login(t, "jane@example.com", janePW)
+	if err := e.Service.SetSubaccountPassword(context.Background(), e.Caller, e.jane.ID, "Fresh-Passw0rd-1"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, e.do(t, "GET", "/api/me", "Bearer "+access, ""), 401, "revoked")
+	wantErr(t, e.do(t, "POST", "/api/token", "", "refresh_token="+refresh), 401, "used or revoked")
+	wantErr(t, e.do(t, "GET", "/api/me", basic("jane@example.com", janePW), ""), 401, "wrong username or password")
+	if a := e.do(t, "GET", "/api/me", basic("jane@example.com", "Fresh-Passw0rd-1"), ""); a.status != 200 {
+		t.Fatalf("new password: %d %s", a.status, a.raw)
+	}
+}
+
+// Issue 16 item 6: a flood of sign-ins for unknown users (Basic and
+// /api/login, long usernames included) keeps the heap bounded, never
+// hashes more than the gate allows at once, and leaves the sign-in
+// limiters small.
+func TestSignInFloodBounded(t *testing.T) {
+	e := newEnv(t)
+	base := heapAfterGC()
+	peak := heapPeak(t)
+	var wg sync.WaitGroup
+	long := strings.Repeat("x", 15<<10) + "@example.com"
+	statuses := make(chan int, 200)
+	for i := 0; i < 120; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := fmt.Sprintf("nobody%d@example.com", i)
+			if i%3 == 0 {
+				user = long + fmt.Sprint(i)
+			}
+			var a answer
+			if i%2 == 0 {
+				a = e.do(t, "GET", "/api/me", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":guess")), "")
+			} else {
+				a = e.do(t, "POST", "/api/login", "", url.Values{"username": {user}, "password": {"guess"}}.Encode())
+			}
+			statuses <- a.status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != 401 && s != 429 {
+			t.Fatalf("status %d in a flood of wrong sign-ins", s)
+		}
+	}
+	if g := e.Service.PasswordGate(); g.Peak() > g.Cap() {
+		t.Fatalf("%d password hashes at once; the gate has %d slots", g.Peak(), g.Cap())
+	}
+	if n := e.Service.SignInEntries(); n > 200 {
+		t.Fatalf("the sign-in limiters hold %d entries after 120 attempts from one address", n)
+	}
+	if grew := peak() - base; grew > 200<<20 {
+		t.Fatalf("heap grew by %d MiB during the flood", grew>>20)
+	}
+	if held := int64(heapAfterGC()) - int64(base); held > 32<<20 {
+		t.Fatalf("the flood left %d MiB on the heap", held>>20)
+	}
+}
+
+func heapAfterGC() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// heapPeak samples HeapAlloc until the test ends; the function returns
+// the highest value seen.
+func heapPeak(t *testing.T) func() uint64 {
+	var mu sync.Mutex
+	var peak uint64
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			mu.Lock()
+			peak = max(peak, m.HeapAlloc)
+			mu.Unlock()
+			select {
+			case <-done:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); <-stopped })
+	return func() uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
