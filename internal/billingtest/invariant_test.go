@@ -227,7 +227,7 @@ func (w *world) rest(method, path string, form url.Values, idem string) outcome 
 
 func (w *world) gp(endpoint, domain string, form url.Values) outcome {
 	w.gpNonce++
-	ts := strconv.FormatInt(w.clock().Unix(), 10) + strconv.FormatInt(w.gpNonce, 10)
+	ts := core.GPTimestamp(w.clock(), uint64(w.gpNonce)) // the digits of now, shuffled anew each call
 	form.Set("domain", domain)
 	form.Set("timestamp", ts)
 	form.Set("hash", core.GPHash(w.key, domain, ts))
