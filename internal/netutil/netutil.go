@@ -243,3 +243,18 @@ func parseHop(s string) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
+
+// HTTPS reports whether the client reached Palisade over HTTPS: its own
+// connection is TLS, or the peer is one of proxies and says so in
+// X-Forwarded-Proto (which a proxy must overwrite, as deploy/cluster's
+// balancer does). A client's own X-Forwarded-Proto is never believed.
+func HTTPS(r *http.Request, proxies Proxies) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !proxies.Contains(PeerAddr(r.RemoteAddr)) {
+		return false
+	}
+	v := r.Header.Values("X-Forwarded-Proto")
+	return len(v) == 1 && strings.EqualFold(strings.TrimSpace(v[0]), "https")
+}

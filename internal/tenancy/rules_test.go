@@ -133,16 +133,22 @@ func rules() map[string]rule {
 	newSite := func(x *cell) url.Values {
 		return url.Values{"domain": {x.uniq("new") + ".example"}, "user": {strconv.FormatInt(x.t.userID, 10)}}
 	}
-	rest("GET /website", partnerAny, at("GET", "/website"), false)
+	add("GET /website", rule{class: partnerAny, kind: kREST, build: at("GET", "/website")})
 	rest("POST /website", partnerOwn, form("POST", "/website", newSite), false)
 	rest("GET /website/{domain}", partnerOwn, at("GET", "/website/{domain}"), false)
 	rest("PUT /website/{domain}", partnerOwn, form("PUT", "/website/{domain}", func(*cell) url.Values { return url.Values{"status": {"paused"}} }), true)
 	rest("DELETE /website/{domain}", partnerOwn, at("DELETE", "/website/{domain}"), true)
-	rest("GET /user", partnerAny, at("GET", "/user"), false)
+	add("GET /user", rule{class: partnerAny, kind: kREST, build: at("GET", "/user"),
+		also: []func(x *cell) req{at("GET", "/user?email=victim-owner@example.net")}})
 	rest("POST /user", partnerAny, form("POST", "/user", func(x *cell) url.Values { return url.Values{"email": {x.uniq("u") + "@example.net"}} }), false)
 	rest("DELETE /user/{id}", partnerOwn, at("DELETE", "/user/{id}"), true)
 	rest("GET /v1/plans", partnerAny, at("GET", "/v1/plans"), false)
-	rest("GET /v1/websites", partnerAny, at("GET", "/v1/websites"), false)
+	add("GET /v1/websites", rule{class: partnerAny, kind: kREST, build: at("GET", "/v1/websites"), also: []func(x *cell) req{
+		func(x *cell) req {
+			return req{method: "GET", path: "/v1/websites?user=" + strconv.FormatInt(x.w.victim.userID, 10)}
+		},
+		at("GET", "/v1/websites?domain=victim"),
+	}})
 	rest("POST /v1/websites", partnerOwn, jsonBody("POST", "/v1/websites", func(x *cell) any {
 		return map[string]any{"domain": x.uniq("new") + ".example", "user": x.t.userID}
 	}), false)
@@ -157,7 +163,8 @@ func rules() map[string]rule {
 	rest("GET /v1/websites/{domain}/stats", partnerOwn, at("GET", "/v1/websites/{domain}/stats"), false)
 	rest("GET /v1/lists", partnerAny, at("GET", "/v1/lists"), false)
 	rest("PUT /v1/lists", partnerAny, jsonBody("PUT", "/v1/lists", func(*cell) any { return map[string]any{"allow": []string{}, "deny": []string{"198.51.100.9"}} }), false)
-	rest("GET /v1/users", partnerAny, at("GET", "/v1/users"), false)
+	add("GET /v1/users", rule{class: partnerAny, kind: kREST, build: at("GET", "/v1/users"),
+		also: []func(x *cell) req{at("GET", "/v1/users?email=victim-owner@example.net")}})
 	rest("POST /v1/users", partnerAny, jsonBody("POST", "/v1/users", func(x *cell) any { return map[string]any{"email": x.uniq("v") + "@example.net"} }), false)
 	rest("GET /v1/users/{id}", partnerOwn, at("GET", "/v1/users/{id}"), false)
 	rest("DELETE /v1/users/{id}", partnerOwn, at("DELETE", "/v1/users/{id}"), true)
@@ -238,7 +245,22 @@ func rules() map[string]rule {
 		l := core.NewGPLink(key, "client", x.t.domain, x.w.e.Clock.Now())
 		q := url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}
 		return req{method: "GET", path: "/api/v1/login/?" + q.Encode()}
-	}})
+	}, also: []func(x *cell) req{func(x *cell) req {
+		// An admin link opens the signer's own console (partner-any);
+		// the customer edits the client link its partner gave it into
+		// an admin one (issue 16 item 1).
+		key := x.c.bearer
+		if key == "" {
+			key = "no key at all"
+		}
+		l := core.NewGPLink(key, "admin", x.c.ownDomain, x.w.e.Clock.Now().Add(-time.Second))
+		if x.p == customer {
+			l = core.NewGPLink(x.w.e.PartnerKey, "client", x.t.domain, x.w.e.Clock.Now().Add(-2*time.Second))
+			l.Panel = "admin"
+		}
+		q := url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}
+		return req{method: "GET", path: "/api/v1/login/?" + q.Encode(), class: &partnerAny}
+	}}})
 
 	// ---- XML API ----
 	xmlRule := func(m string, c class, scratch bool, inner func(x *cell) string) {
@@ -252,9 +274,14 @@ func rules() map[string]rule {
 		return el("account_id", x.t.userID) + el("email", x.uniq("moved")+"@example.net")
 	})
 	xmlRule("deleteAccount", partnerOwn, true, acct)
-	xmlRule("createToken", partnerOwn, false, acct)
+	add("POST /v1/partner methodName=createToken", rule{class: partnerOwn, kind: kXML, build: xmlCall("createToken", acct), also: []func(x *cell) req{
+		xmlCall("createToken", func(x *cell) string { return el("site_id", x.t.siteID) }),
+	}})
 	xmlRule("getAccounts", partnerAny, false, nil)
-	xmlRule("getStatus", partnerOwn, false, acct)
+	add("POST /v1/partner methodName=getStatus", rule{class: partnerOwn, kind: kXML, build: xmlCall("getStatus", acct), also: []func(x *cell) req{
+		xmlCall("getStatus", func(x *cell) string { return el("site_id", x.t.siteID) }),
+		xmlCall("getStatus", func(x *cell) string { return el("domain", x.t.domain) }),
+	}})
 	xmlRule("getPendingEmails", partnerAny, false, nil)
 	xmlRule("markEmailSent", partnerOwn, false, func(x *cell) string { return el("queue_id", x.w.email) })
 	xmlRule("passwordReset", partnerOwn, true, func(x *cell) string { return acct(x) + el("password", "Quiet-Meadow-Orbit-77") })
@@ -366,9 +393,12 @@ func rules() map[string]rule {
 	web("POST /{lang}/website/{domain}/edit", customerPage, form("POST", "/en/website/{domain}/edit", func(*cell) url.Values {
 		return url.Values{"form": {"test"}, "ip": {"192.0.2.1"}, "ua": {"curl/8"}, "path": {"/"}, "method": {"GET"}}
 	}))
-	web("GET /{lang}/website/{domain}/events/{id}", customerPage, func(x *cell) req {
+	add("GET /{lang}/website/{domain}/events/{id}", rule{class: customerPage, kind: kWeb, build: func(x *cell) req {
 		return req{method: "GET", path: "/en/website/" + x.t.domain + "/events/" + strconv.FormatInt(x.w.event, 10)}
-	})
+	}, also: []func(x *cell) req{func(x *cell) req {
+		// The victim's event id under a website the principal may open.
+		return req{method: "GET", path: "/en/website/" + x.c.ownDomain + "/events/" + strconv.FormatInt(x.w.event, 10)}
+	}}})
 
 	// ---- decision endpoints and the challenge ----
 	keyHeader := func(x *cell) http.Header {

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/routes"
@@ -52,7 +51,7 @@ func (h *Handler) loginPost(w http.ResponseWriter, r *http.Request) {
 		Addr: netutil.ClientAddr(r, h.trusted)})
 	switch core.ErrorCode(err) {
 	case "":
-		gp.SetSessionCookie(w, r, l)
+		h.setSessionCookie(w, r, l)
 		http.Redirect(w, r, l.Next, http.StatusSeeOther)
 	case core.ERATELIMITED:
 		data["Error"] = core.ErrorMessage(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/web/signin"
 )
@@ -124,6 +123,6 @@ func (h *Handler) completeSwitch(w http.ResponseWriter, r *http.Request, s core.
 	if oldValue != "" && oldValue != value {
 		_ = h.svc.Logout(r.Context(), oldValue)
 	}
-	gp.SetSessionCookie(w, r, core.Login{Session: s, Value: value, Next: next, Framed: framed})
+	h.setSessionCookie(w, r, core.Login{Session: s, Value: value, Next: next, Framed: framed})
 	http.Redirect(w, r, signin.SafeNext(next), http.StatusSeeOther)
 }

@@ -93,6 +93,13 @@ func New(svc *core.Service, explain Explainer, trusted netutil.Proxies, log *slo
 	return h
 }
 
+// setSessionCookie sets the dashboard session cookie; it is Secure when
+// --public-url is https or the request came over HTTPS as a trusted proxy
+// (--trusted-proxy) says, never because a client says so.
+func (h *Handler) setSessionCookie(w http.ResponseWriter, r *http.Request, l core.Login) {
+	gp.SessionCookies{PublicURL: h.svc.Config().PublicURL, Proxies: h.trusted}.Set(w, r, l)
+}
+
 // Register adds the routes to mux.
 func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("GET /sso", h.sso)
@@ -138,7 +145,7 @@ func (h *Handler) sso(w http.ResponseWriter, r *http.Request) {
 	}
 	// The token leaves the address bar (and any Referer) at once; a
 	// session of someone else in this browser is not replaced unasked.
-	signin.Link(w, r, h.svc, l, l.Next, gp.SetSessionCookie)
+	signin.Link(w, r, h.svc, l, l.Next, h.setSessionCookie)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +207,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) (core.Session,
 		u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
 		// A session of someone else in this browser is not replaced
 		// unasked: signin.Link asks first (see package signin).
-		signin.Link(w, r, h.svc, l, u.String(), gp.SetSessionCookie)
+		signin.Link(w, r, h.svc, l, u.String(), h.setSessionCookie)
 		return core.Session{}, "", false
 	}
 	s, v, err := h.cookieSession(r)

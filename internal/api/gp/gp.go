@@ -306,21 +306,44 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(msg + "\n"))
 		return
 	}
-	SetSessionCookie(w, r, l)
+	h.cookies().Set(w, r, l)
 	http.Redirect(w, r, l.Next, http.StatusSeeOther)
 }
 
 // SessionCookie is the dashboard session cookie's name.
 const SessionCookie = "palisade_session"
 
-// SetSessionCookie sets the session cookie of a login: HttpOnly, Secure over
-// HTTPS, and SameSite=Lax, except when the partner lets its panels embed
-// the customer pages (l.Framed) and the connection is HTTPS: then
-// SameSite=None and Partitioned, so it works in the panel's iframe. Its
-// Max-Age is the session's lifetime (l is a session opened just now), not
-// time left by this machine's clock, which may differ from the service's.
-func SetSessionCookie(w http.ResponseWriter, r *http.Request, l core.Login) {
-	secure := r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+// cookies are the session cookies of this handler's logins.
+func (h *Handler) cookies() SessionCookies {
+	return SessionCookies{PublicURL: h.svc.Config().PublicURL, Proxies: h.trusted}
+}
+
+// SessionCookies set the dashboard session cookie for every way in (GP
+// login links, the console's sign-in, /sso, customer links).
+type SessionCookies struct {
+	// PublicURL is --public-url: when it is https, the cookie is always
+	// Secure.
+	PublicURL string
+	// Proxies are --trusted-proxy: only their X-Forwarded-Proto says a
+	// plain-HTTP request came over HTTPS.
+	Proxies netutil.Proxies
+}
+
+// Secure reports whether r's session cookie gets the Secure flag: Palisade's
+// public URL is https, or r came over HTTPS (its own TLS, or a trusted
+// proxy's X-Forwarded-Proto). A client's X-Forwarded-Proto decides nothing.
+func (c SessionCookies) Secure(r *http.Request) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(c.PublicURL)), "https://") || netutil.HTTPS(r, c.Proxies)
+}
+
+// Set sets the session cookie of a login: HttpOnly, Secure (see Secure),
+// and SameSite=Lax, except when the partner lets its panels embed the
+// customer pages (l.Framed) and the cookie is Secure: then SameSite=None
+// and Partitioned, so it works in the panel's iframe. Its Max-Age is the
+// session's lifetime (l is a session opened just now), not time left by
+// this machine's clock, which may differ from the service's.
+func (sc SessionCookies) Set(w http.ResponseWriter, r *http.Request, l core.Login) {
+	secure := sc.Secure(r)
 	c := &http.Cookie{Name: SessionCookie, Value: l.Value, Path: "/", HttpOnly: true, Secure: secure,
 		Expires: l.Session.ExpiresAt, MaxAge: int(l.Session.ExpiresAt.Sub(l.Session.CreatedAt) / time.Second), SameSite: http.SameSiteLaxMode}
 	if secure && l.Framed {
