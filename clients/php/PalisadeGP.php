@@ -11,10 +11,12 @@
  *
  * Every call is a form POST to /api/v1/<endpoint>/ with domain, timestamp
  * and hash = sha1(sha1(trim(API_KEY)) . domain . timestamp). The timestamp
- * is a shuffled digit string that must never repeat (Palisade refuses a
- * repeated one). A 'password' field is encrypted with the API key before it
- * is sent, as the protocol requires. Calls must come from an address the
- * operator registered for the key (palisade partner allow-ip).
+ * is the digits of the current Unix time, shuffled: Palisade accepts only
+ * the digits of a time within five minutes of its clock, and each
+ * (domain, timestamp, hash) once. A 'password' field is encrypted with the
+ * API key before it is sent, as the protocol requires. Calls must come
+ * from an address the operator registered for the key (palisade partner
+ * allow-ip).
  *
  * Needs PHP 7.4+ with the openssl extension; no other dependency.
  */
@@ -23,19 +25,28 @@ final class PalisadeGP
     private $url;
     private $key;
     private $timeout;
+    private $clock;
 
-    public function __construct(string $url, string $apiKey, int $timeout = 15)
+    /**
+     * $clock returns the current Unix time (default time()); tests pass
+     * Palisade's clock.
+     */
+    public function __construct(string $url, string $apiKey, int $timeout = 15, ?callable $clock = null)
     {
         $this->url = rtrim($url, '/');
         $this->key = trim($apiKey);
         $this->timeout = $timeout;
+        $this->clock = $clock ?? 'time';
     }
 
-    /** A fresh shuffled digit string: the request's nonce. */
-    public static function timestamp(): string
+    /** The digits of the Unix time $now, shuffled: the request's nonce. */
+    public static function timestamp(int $now): string
     {
-        $digits = str_split((string) time() . (string) random_int(100000000, 999999999));
-        shuffle($digits);
+        $digits = str_split((string) $now);
+        for ($i = count($digits) - 1; $i > 0; $i--) {
+            $j = random_int(0, $i);
+            [$digits[$i], $digits[$j]] = [$digits[$j], $digits[$i]];
+        }
         return implode('', $digits);
     }
 
@@ -63,13 +74,24 @@ final class PalisadeGP
      */
     public function call(string $endpoint, string $domain, array $fields = []): array
     {
-        $timestamp = self::timestamp();
         if (isset($fields['password']) && $fields['password'] !== '') {
             $fields['password'] = $this->encryptPassword($fields['password']);
         }
         $fields['domain'] = $domain;
-        $fields['timestamp'] = $timestamp;
-        $fields['hash'] = $this->hash($domain, $timestamp);
+        // A refused repeat was not carried out: send it again with another
+        // shuffle (two calls in one second may draw the same one).
+        for ($try = 0; ; $try++) {
+            $fields['timestamp'] = self::timestamp(($this->clock)());
+            $fields['hash'] = $this->hash($domain, $fields['timestamp']);
+            $answer = $this->post($endpoint, $fields);
+            if ($answer['status'] !== 'Request already used: send a new timestamp' || $try >= 2) {
+                return $answer;
+            }
+        }
+    }
+
+    private function post(string $endpoint, array $fields): array
+    {
         $context = stream_context_create(['http' => [
             'method' => 'POST',
             'header' => "Content-Type: application/x-www-form-urlencoded\r\n",
@@ -91,16 +113,19 @@ final class PalisadeGP
     /**
      * A link that opens a dashboard without a password, valid for five
      * minutes and only once: panel 'client' opens the customer pages of
-     * $domain, 'admin' the reseller's console ($domain is then any label).
-     * $now (Unix time) is the link's timestamp, default time(); it must be
-     * within five minutes of Palisade's clock.
+     * $domain, 'admin' the reseller's console ($domain is then any label,
+     * such as the panel's host name). Panel, domain and time are signed
+     * with HMAC-SHA256 under the key, so a customer's link cannot be turned
+     * into an admin one. $now (Unix time) is the link's time, default
+     * time(); it must be within five minutes of Palisade's clock.
      */
     public function loginLink(string $domain, string $panel = 'client', ?int $now = null): string
     {
-        $timestamp = (string) ($now ?? time());
+        $timestamp = (string) ($now ?? ($this->clock)());
+        $hash = hash_hmac('sha256', 'palisade-gp-login|' . $panel . '|' . $domain . '|' . $timestamp, $this->key);
         return $this->url . '/api/v1/login/?' . http_build_query([
-            'domain' => $domain, 'timestamp' => $timestamp,
-            'hash' => $this->hash($domain, $timestamp), 'panel' => $panel,
+            'panel' => $panel, 'domain' => $domain, 'timestamp' => $timestamp,
+            'key' => substr($this->key, 0, 10), 'hash' => $hash,
         ]);
     }
 }

@@ -6,7 +6,8 @@
  *   php gp.php URL API_KEY login DOMAIN [client|admin [UNIX_TIME]]
  *
  * It prints the JSON answer (or the login link). A 'password' field is
- * encrypted with the key before it is sent.
+ * encrypted with the key before it is sent. PALISADE_GP_NOW (a Unix time)
+ * replaces this machine's clock, for tests on Palisade's.
  */
 require __DIR__ . '/PalisadeGP.php';
 
@@ -15,7 +16,12 @@ if ($argc < 5) {
     exit(2);
 }
 [$_, $url, $key, $endpoint, $domain] = array_slice($argv, 0, 5);
-$gp = new PalisadeGP($url, $key);
+$clock = null;
+if (getenv('PALISADE_GP_NOW') !== false && getenv('PALISADE_GP_NOW') !== '') {
+    $fixed = (int) getenv('PALISADE_GP_NOW');
+    $clock = function () use ($fixed) { return $fixed; };
+}
+$gp = new PalisadeGP($url, $key, 15, $clock);
 if ($endpoint === 'login') {
     $now = isset($argv[6]) ? (int) $argv[6] : null;
     echo $gp->loginLink($domain, $argv[5] ?? 'client', $now), "\n";

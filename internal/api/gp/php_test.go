@@ -41,7 +41,11 @@ func TestPHPClient(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, bin, append([]string{script, e.URL, c.key}, args...)...).CombinedOutput()
+		cmd := exec.CommandContext(ctx, bin, append([]string{script, e.URL, c.key}, args...)...)
+		// GP timestamps are the digits of the service's time, not PHP's
+		// clock (PALISADE_TEST_NOW may pin another date).
+		cmd.Env = append(os.Environ(), "PALISADE_GP_NOW="+strconv.FormatInt(e.Clock.Now().Unix(), 10))
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("php %v: %v\n%s", args, err, out)
 		}
@@ -100,6 +104,29 @@ func TestPHPClient(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/en/website/"+d+"/statistics" {
 		t.Fatalf("PHP login link: %d %v", resp.StatusCode, resp.Header)
+	}
+	// The same link with panel=admin opens nothing; PHP's admin link opens
+	// the console.
+	out, err = exec.CommandContext(ctx, bin, script, e.URL, c.key, "login", d, "client", now).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = noRedirect.Get(strings.Replace(strings.TrimSpace(string(out)), "panel=client", "panel=admin", 1)); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("PHP client link turned admin: %d %v", resp.StatusCode, resp.Header)
+	}
+	if out, err = exec.CommandContext(ctx, bin, script, e.URL, c.key, "login", "panel.example", "admin", now).Output(); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = noRedirect.Get(strings.TrimSpace(string(out))); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console" {
+		t.Fatalf("PHP admin link: %d %v", resp.StatusCode, resp.Header)
 	}
 	if got := run("delete", d); got["status"] != "ok" {
 		t.Fatalf("delete: %v", got)
