@@ -111,6 +111,52 @@ func (s *Service) AuthenticateXML(ctx context.Context, user, password string, ip
 	return keyCaller(k, ProtocolXML, ip), nil
 }
 
+// AccountsPage is one page of a partner's customers, with the live
+// websites of each (by subaccount id), and how many customers there are.
+type AccountsPage struct {
+	Total    int
+	Accounts []Subaccount
+	Websites map[int64][]Website
+}
+
+// MaxAccountsPage is the most customers AccountsPage returns at once.
+const MaxAccountsPage = 500
+
+// AccountsPage returns customers offset+1 … offset+limit of the caller's,
+// by id, with their websites: two indexed queries and a count, whatever
+// the number of customers (XML getAccounts).
+func (s *Service) AccountsPage(ctx context.Context, c Caller, limit, offset int) (AccountsPage, error) {
+	if err := c.partnerOnly("list customer accounts"); err != nil {
+		return AccountsPage{}, err
+	}
+	if limit < 1 || limit > MaxAccountsPage {
+		return AccountsPage{}, FieldError("limit", "limit must be between 1 and %d", MaxAccountsPage)
+	}
+	if offset < 0 {
+		return AccountsPage{}, FieldError("offset", "offset must be 0 or more")
+	}
+	out := AccountsPage{Websites: map[int64][]Website{}}
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if out.Total, out.Accounts, err = tx.SubaccountPage(ctx, c.PartnerID, limit, offset); err != nil {
+			return err
+		}
+		ids := make([]int64, len(out.Accounts))
+		for i, a := range out.Accounts {
+			ids[i] = a.ID
+		}
+		ws, err := tx.WebsitesOfSubaccounts(ctx, c.PartnerID, ids)
+		for _, w := range ws {
+			out.Websites[w.SubaccountID] = append(out.Websites[w.SubaccountID], w)
+		}
+		return err
+	})
+	if err != nil {
+		return AccountsPage{}, err
+	}
+	return out, nil
+}
+
 // PurgeNonces forgets GP nonces older than NonceRetention.
 func (s *Service) PurgeNonces(ctx context.Context) (n int64, err error) {
 	err = s.store.Update(ctx, func(tx Tx) error {

@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -543,12 +542,17 @@ func (h *Handler) accountNode(ctx context.Context, c core.Caller, a core.Subacco
 	if err != nil {
 		return nil, err
 	}
+	return accountNode(a, ws), nil
+}
+
+// accountNode is an account with its websites ws.
+func accountNode(a core.Subaccount, ws []core.Website) *Node {
 	sites := &Node{Name: "sites"}
 	for _, w := range ws {
 		sites.Kids = append(sites.Kids, &Node{Name: "site", Kids: siteNodes(w)})
 	}
 	return &Node{Name: "account", Kids: []*Node{text("account_id", a.ID), text("login", a.Email), text("first_name", a.FirstName),
-		text("last_name", a.LastName), text("company", a.Company), sites}}, nil
+		text("last_name", a.LastName), text("company", a.Company), sites}}
 }
 
 func (h *Handler) getAccounts(ctx context.Context, c core.Caller, req *Request) ([]*Node, error) {
@@ -567,25 +571,16 @@ func (h *Handler) getAccounts(ctx context.Context, c core.Caller, req *Request) 
 		}
 		offset = n
 	}
-	all, err := h.svc.Subaccounts(ctx, c, core.SubaccountFilter{})
+	// One page: a count and two indexed queries, however many accounts.
+	page, err := h.svc.AccountsPage(ctx, c, limit, offset)
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
-	total := len(all)
-	if offset > len(all) {
-		offset = len(all)
-	}
-	page := all[offset:min(offset+limit, len(all))]
 	list := &Node{Name: "accounts"}
-	for _, a := range page {
-		n, err := h.accountNode(ctx, c, a)
-		if err != nil {
-			return nil, err
-		}
-		list.Kids = append(list.Kids, n)
+	for _, a := range page.Accounts {
+		list.Kids = append(list.Kids, accountNode(a, page.Websites[a.ID]))
 	}
-	return []*Node{text("total", total), text("limit", limit), text("offset", offset), list}, nil
+	return []*Node{text("total", page.Total), text("limit", limit), text("offset", min(offset, page.Total)), list}, nil
 }
 
 func (h *Handler) getStatus(ctx context.Context, c core.Caller, req *Request) ([]*Node, error) {

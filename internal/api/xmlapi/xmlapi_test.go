@@ -302,6 +302,10 @@ func TestAuthenticationAndBadDocuments(t *testing.T) {
 	_, key, _ = e.Service.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "open"})
 	e.user, e.pass = "open", key
 	wantErr(t, e.call(t, "getAccounts", ""), "this API key is not bound to any address")
+	// 0.0.0.0/0 and ::/0 (or any range wider than a /8) bind nothing.
+	_, key, _ = e.Service.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "everywhere", AllowedIPs: []string{"0.0.0.0/0", "::/0", "127.0.0.0/7"}})
+	e.user, e.pass = "everywhere", key
+	wantErr(t, e.call(t, "getAccounts", ""), "this API key is not bound to any address")
 
 	for _, c := range []struct{ doc, want string }{
 		{"", "malformed XML"},
