@@ -4,14 +4,19 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
 )
 
@@ -210,4 +215,59 @@ func heapPeak(t *testing.T) func() uint64 {
 		defer mu.Unlock()
 		return peak
 	}
+}
+
+// Issue 16 item 10, per protocol on the wire: GP passwordreset and XML
+// passwordReset end the customer's User API tokens at once.
+func TestPasswordChangeByProtocolEndsTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.Service.AllowIP(ctx, core.Operator(), e.Caller.PartnerID, "127.0.0.0/8"); err != nil {
+		t.Fatal(err)
+	}
+	site, err := e.Service.Website(ctx, e.Caller, "shop.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Uint64
+	for name, change := range map[string]func(pw string) string{
+		"GP passwordreset": func(pw string) string {
+			ts := core.GPTimestamp(e.Clock.Now(), n.Add(1))
+			f := url.Values{"domain": {"shop.example.com"}, "timestamp": {ts}, "hash": {core.GPHash(e.PartnerKey, "shop.example.com", ts)},
+				"password": {gp.EncryptPassword(e.PartnerKey, pw, []byte("0123456789abcdef"))}}
+			return post(t, e.URL+"/api/v1/passwordreset/", "application/x-www-form-urlencoded", f.Encode())
+		},
+		"XML passwordReset": func(pw string) string {
+			doc := "<SiteLockOnlineRequest><authentication><user>host</user><password>" + e.PartnerKey + "</password></authentication>" +
+				"<methodName>passwordReset</methodName><site_id>" + strconv.FormatInt(site.ID, 10) + "</site_id><password>" + pw + "</password></SiteLockOnlineRequest>"
+			return post(t, e.URL+"/v1/partner", "application/xml", doc)
+		},
+	} {
+		pw := "Orbit-Lantern-" + strconv.Itoa(int(n.Add(1)))
+		access, refresh := e.login(t, "jane@example.com", janePW)
+		janePW2 := pw
+		if out := change(pw); !strings.Contains(out, "ok") && !strings.Contains(out, "success") {
+			t.Fatalf("%s: %s", name, out)
+		}
+		if ok, _ := e.Service.CheckSubaccountPassword(ctx, e.Caller, e.jane.ID, janePW2); !ok {
+			t.Fatalf("%s did not set the password", name)
+		}
+		wantErr(t, e.do(t, "GET", "/api/me", "Bearer "+access, ""), 401, "revoked")
+		wantErr(t, e.do(t, "POST", "/api/token", "", "refresh_token="+refresh), 401, "used or revoked")
+		// Back to the known password for the next protocol.
+		if err := e.Service.SetSubaccountPassword(ctx, e.Caller, e.jane.ID, janePW); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func post(t *testing.T, u, ct, body string) string {
+	t.Helper()
+	resp, err := http.Post(u, ct, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return fmt.Sprintf("%d %s", resp.StatusCode, b)
 }
