@@ -5,6 +5,12 @@
 // searches, the server checks with one hash, a constant-time signature
 // compare and a single-use spent set, then signs a clearance cookie bound to
 // the website, the user agent and the client's network.
+//
+// Each challenge carries its own random nonce and issuing keeps no state,
+// so any number of visitors sharing a network and a browser (an office, a
+// carrier NAT) each solve their own; the spent set holds one bounded,
+// expiring entry per accepted solution. A clearance lifts only challenges
+// (see engine.Decide); it never lifts a deny or a rate limit.
 package challenge
 
 import (

@@ -18,6 +18,13 @@ func heapAlloc() uint64 {
 	return m.HeapAlloc
 }
 
+// newBareEngine is an engine with the built-in signatures and no range
+// lists: these tests need no reference data.
+func newBareEngine(t testing.TB) (*Engine, *clock) {
+	c := &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	return New(NewClassifier(builtinSignatures(t), nil, nil), c.now), c
+}
+
 // v6 returns the address 2001:db8:<net>::<host>.
 func v6(network, host uint64) netip.Addr {
 	var b [16]byte
@@ -34,7 +41,7 @@ func v6(network, host uint64) netip.Addr {
 // TestRateLimitIPv6By64: an IPv6 client holds a whole /64, so a per-address
 // limit counts the /64: rotating addresses inside it escapes nothing.
 func TestRateLimitIPv6By64(t *testing.T) {
-	e, _ := newTestEngine(t, nil)
+	e, _ := newBareEngine(t)
 	p := load(t, e, Settings{RateLimits: []RateLimit{{Name: "Login", PathPrefix: "/login", Requests: 5, Period: "1m", Action: "deny"}}})
 	for i := range 20 {
 		r := req(v6(1, uint64(i)*7919+1).String(), chromeUA, func(r *Request) { r.Path = "/login" })
@@ -54,7 +61,7 @@ func TestRateLimitIPv6By64(t *testing.T) {
 // (the flood's one-request entries are forgotten first), and a new client
 // after the flood gets its allowance and then the limit's answer.
 func TestRateLimitStateBounded(t *testing.T) {
-	e, clk := newTestEngine(t, nil)
+	e, clk := newBareEngine(t)
 	const limitCap = 10_000
 	e.SetLimitCap(limitCap)
 	p := load(t, e, Settings{RateLimits: []RateLimit{{Name: "Login", PathPrefix: "/login", Requests: 5, Period: "1m", Action: "deny"}}})

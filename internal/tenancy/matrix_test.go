@@ -168,17 +168,19 @@ type cred struct {
 }
 
 type world struct {
-	t      *testing.T
-	e      *testenv.Stack
-	client *http.Client
-	creds  [nPrincipals]*cred
-	victim target
-	email  int64 // an outbox email of the victim
-	event  int64 // an event of the victim website
-	marks  []string
-	partB  core.Caller
-	n      atomic.Int64
-	gpTime atomic.Int64
+	t          *testing.T
+	e          *testenv.Stack
+	client     *http.Client
+	creds      [nPrincipals]*cred
+	victim     target
+	rival      target // partner B's customer, website, add-on and key prefix
+	rivalEmail int64
+	email      int64 // an outbox email of the victim
+	event      int64 // an event of the victim website
+	marks      []string
+	partB      core.Caller
+	n          atomic.Int64
+	gpTime     atomic.Int64
 }
 
 type cell struct {
@@ -248,7 +250,22 @@ func setUp(t *testing.T) *world {
 	}
 	a1, victim := sub(a, "victim-owner@example.net", "victim.example")
 	a2, nsite := sub(a, "neighbour@example.net", "neighbour.example")
-	_, _ = sub(b, "rival-customer@example.org", "rival.example")
+	rc, rsite := sub(b, "rival-customer@example.org", "rival.example")
+	raddon, err := svc.ProvisionAddon(ctx, b, rsite.ID, core.AddonExtraRequests, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bkeys, err := svc.PartnerKeys(ctx, b, b.PartnerID)
+	if err != nil || len(bkeys) == 0 {
+		t.Fatal("partner B's keys:", err)
+	}
+	w.rival = target{domain: rsite.Domain, siteID: rsite.ID, userID: rc.ID, addon: raddon.ID, key: bkeys[0].Prefix}
+	if es, err := svc.Emails(ctx, b, core.EmailFilter{Limit: 500}); err == nil && len(es) > 0 {
+		w.rivalEmail = es[0].ID
+	}
+	if w.rivalEmail == 0 {
+		t.Fatal("no outbox email of partner B to aim at")
+	}
 	addon, err := svc.ProvisionAddon(ctx, a, victim.ID, core.AddonExtraRequests, 1)
 	if err != nil {
 		t.Fatal(err)
