@@ -168,19 +168,20 @@ type cred struct {
 }
 
 type world struct {
-	t          *testing.T
-	e          *testenv.Stack
-	client     *http.Client
-	creds      [nPrincipals]*cred
-	victim     target
-	rival      target // partner B's customer, website, add-on and key prefix
-	rivalEmail int64
-	email      int64 // an outbox email of the victim
-	event      int64 // an event of the victim website
-	marks      []string
-	partB      core.Caller
-	n          atomic.Int64
-	gpTime     atomic.Int64
+	t            *testing.T
+	e            *testenv.Stack
+	client       *http.Client
+	creds        [nPrincipals]*cred
+	victim       target
+	rival        target // partner B's customer, website, add-on and key prefix
+	rivalEmail   int64
+	email        int64 // an outbox email of the victim
+	event        int64 // an event of the victim website
+	marks        []string
+	refusalMarks [nPrincipals][]string
+	partB        core.Caller
+	n            atomic.Int64
+	gpTime       atomic.Int64
 }
 
 type cell struct {
@@ -196,6 +197,9 @@ func (x *cell) uniq(prefix string) string {
 }
 
 const strongPassword = "Violet-Harbour-Lantern-42"
+
+// victimBrand is partner A's product name, shown on its customers' pages.
+const victimBrand = "Victim Hosting Brand"
 
 func must[T any](t *testing.T) func(v T, err error) T {
 	return func(v T, err error) T {
@@ -271,7 +275,23 @@ func setUp(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.victim = target{domain: victim.Domain, siteID: victim.ID, userID: a1.ID, addon: addon.ID}
-	w.marks = []string{"victim.example", "victim-owner@", victim.ServerKey, a1.APIKey, e.PartnerKey}
+	w.marks = []string{"victim.example", "victim-owner@", victim.ServerKey, a1.APIKey, e.PartnerKey, victimBrand}
+	// What a refusal must not show each principal: the victim tenant's
+	// data it does not hold already. (A refusal may echo the domain asked
+	// about; partner A's brand is its customers' everyday view.)
+	email, sk, ck, pk := "victim-owner@", victim.ServerKey, a1.APIKey, e.PartnerKey
+	w.refusalMarks = [nPrincipals][]string{
+		anonymous:    {victimBrand, email, sk, ck, pk},
+		serverKey:    {email, ck, pk},
+		customer:     {pk},
+		neighbour:    {email, sk, ck, pk},
+		partner:      nil,
+		otherPartner: {victimBrand, email, sk, ck, pk},
+		operator:     {email, sk, ck, pk},
+	}
+	if _, err := svc.SetBranding(ctx, a, a.PartnerID, core.Branding{Name: victimBrand, Color: "#336699"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.Protector.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -725,6 +745,9 @@ func TestTenancyMatrix(t *testing.T) {
 				switch want {
 				case refuse:
 					ok = v == vRefused
+					if ok && w.leaksIn(body, w.refusalMarks[p]) {
+						ok, why = false, why+" but the refusal shows the victim tenant's data"
+					}
 				case allow:
 					ok = v == vAllowed
 				case ownOnly:
@@ -757,8 +780,10 @@ func TestTenancyMatrix(t *testing.T) {
 }
 
 // leaks reports whether an answer shows anything of the victim tenant.
-func (w *world) leaks(body []byte) bool {
-	for _, m := range w.marks {
+func (w *world) leaks(body []byte) bool { return w.leaksIn(body, w.marks) }
+
+func (w *world) leaksIn(body []byte, marks []string) bool {
+	for _, m := range marks {
 		if m != "" && bytes.Contains(body, []byte(m)) {
 			return true
 		}

@@ -39,6 +39,15 @@ func jsonBody(method, pattern string, f func(x *cell) any) func(x *cell) req {
 
 func none(*cell) url.Values { return url.Values{} }
 
+// brandOf is the brand a partner sets: partner A keeps its own, which a
+// refusal must never show.
+func brandOf(x *cell) string {
+	if x.p == partner {
+		return victimBrand
+	}
+	return "Rival Brand"
+}
+
 func gpCall(ep string, extra func(x *cell) url.Values) func(x *cell) req {
 	return func(x *cell) req {
 		var f url.Values
@@ -179,7 +188,7 @@ func rules() map[string]rule {
 		return req{method: "PUT", path: "/v1/email-templates/welcome", body: `{"subject":"","body":""}`, ctype: "application/json"}
 	}, false)
 	rest("GET /v1/branding", partnerAny, at("GET", "/v1/branding"), false)
-	rest("PUT /v1/branding", partnerAny, jsonBody("PUT", "/v1/branding", func(*cell) any { return map[string]any{"name": "Hosting", "color": "#336699"} }), false)
+	rest("PUT /v1/branding", partnerAny, jsonBody("PUT", "/v1/branding", func(x *cell) any { return map[string]any{"name": brandOf(x), "color": "#336699"} }), false)
 	rest("POST /v1/websites/{domain}/login-link", partnerOwn, at("POST", "/v1/websites/{domain}/login-link"), false)
 	rest("POST /v1/users/{id}/login-link", partnerOwn, at("POST", "/v1/users/{id}/login-link"), false)
 	rest("GET /v1/userapi", partnerAny, at("GET", "/v1/userapi"), false)
@@ -356,7 +365,7 @@ func rules() map[string]rule {
 		return url.Values{"name": {x.uniq("k")}, "allowed_ips": {"127.0.0.1/32"}}
 	})
 	consoleAction("revoke", partnerOwn, true, false, func(x *cell) url.Values { return url.Values{"prefix": {x.t.key}} })
-	consoleAction("branding", partnerAny, false, false, func(*cell) url.Values { return url.Values{"name": {"Hosting"}, "color": {"#336699"}} })
+	consoleAction("branding", partnerAny, false, false, func(x *cell) url.Values { return url.Values{"name": {brandOf(x)}, "color": {"#336699"}} })
 	consoleAction("totp", partnerAny, false, true, func(x *cell) url.Values {
 		s, _ := core.NewTOTPSecret("Palisade", "x@example.net")
 		return url.Values{"secret": {s}, "code": {core.TOTPCode(s, x.w.e.Clock.Now())}}
