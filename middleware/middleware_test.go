@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -159,5 +160,48 @@ func TestChallengeThroughMiddleware(t *testing.T) {
 	}
 	if code, body := get("/more"); code != 200 || body != "app: /more" {
 		t.Fatalf("next request: %d %q", code, body)
+	}
+}
+
+// TestForgedHeadersThroughMiddleware is issue 16 item 3 for the Go
+// middleware: what a visitor sends in X-Original-*, X-Forwarded-* or
+// X-Real-IP changes neither the path judged nor the client address; behind
+// a trusted load balancer the right-most untrusted X-Forwarded-For counts.
+func TestForgedHeadersThroughMiddleware(t *testing.T) {
+	pal := testenv.New(t)
+	site := pal.Website(t, "shop.example.com", engine.Settings{
+		Allow: []string{"192.0.2.77"},
+		Deny:  []string{"203.0.113.0/24"},
+		Rules: []engine.Rule{{Name: "Admin", Action: "deny", Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/admin"}}}},
+	})
+	lb := netip.MustParsePrefix("10.0.0.5/32")
+	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, TrustedProxies: []netip.Prefix{lb}})
+	ask := func(peer, ua, path string, hd map[string]string) int {
+		req := httptest.NewRequest("GET", "http://shop.example.com"+path, nil)
+		req.RemoteAddr = peer
+		testenv.AsBrowser(req, ua)
+		for k, v := range hd {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	forged := map[string]string{"X-Original-Uri": "/", "X-Forwarded-Uri": "/", "X-Real-Ip": "192.0.2.77", "X-Forwarded-For": "192.0.2.77", "X-Palisade-Mode": "nginx"}
+	if code := ask("198.51.100.7:1", chromeUA, "/admin/x", forged); code != 403 {
+		t.Fatalf("/admin with forged headers: %d", code)
+	}
+	if code := ask("198.51.100.7:1", "sqlmap/1.7", "/", forged); code != 403 {
+		t.Fatalf("sqlmap naming an allow-listed address: %d", code)
+	}
+	// Behind the balancer: X-Forwarded-For from the right, X-Real-IP never.
+	if code := ask("10.0.0.5:1", chromeUA, "/", map[string]string{"X-Forwarded-For": "192.0.2.77, 203.0.113.9"}); code != 403 {
+		t.Fatalf("deny-listed client behind the balancer: %d", code)
+	}
+	if code := ask("10.0.0.5:1", "sqlmap/1.7", "/", map[string]string{"X-Forwarded-For": "198.51.100.7", "X-Real-Ip": "192.0.2.77"}); code != 403 {
+		t.Fatalf("X-Real-IP behind an X-Forwarded-For balancer: %d", code)
+	}
+	if code := ask("10.0.0.5:1", "sqlmap/1.7", "/", map[string]string{"X-Forwarded-For": "192.0.2.77"}); code != 200 {
+		t.Fatalf("the balancer's word for an allow-listed client: %d", code)
 	}
 }

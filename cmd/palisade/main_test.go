@@ -281,6 +281,9 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--smtp-url", "http://x", "--data-dir", dir}, "--smtp-url must look like"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--smtp-url", "smtp://127.0.0.1:25", "--data-dir", dir}, "--smtp-from is required"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--challenge-key", "not a key!", "--data-dir", dir}, "--challenge-key: not hex or base64"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--trusted-proxy", "10.0.0.5=X Real IP", "--data-dir", dir}, `--trusted-proxy "10.0.0.5=X Real IP"`},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--trusted-proxy", "lb.example.net", "--data-dir", dir}, "is not an IP or CIDR"},
+		{[]string{"proxy", "--upstream", "http://127.0.0.1:9", "--trusted-proxy", "10.0.0.5=", "--data-dir", dir}, "--trusted-proxy"},
 	} {
 		err := run(context.Background(), c.args, noEnv, testclock.New(t).Now, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

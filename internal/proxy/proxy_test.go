@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/proxy"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
@@ -71,5 +72,51 @@ func TestParseRoute(t *testing.T) {
 		if _, err := proxy.ParseRoute(bad); err == nil {
 			t.Errorf("ParseRoute(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestProxyForgedAddress is issue 16 items 3 and 4 for `palisade proxy`: a
+// visitor's X-Real-IP is never its address; behind a trusted load balancer
+// only the balancer's X-Forwarded-For (right-most untrusted hop) counts.
+func TestProxyForgedAddress(t *testing.T) {
+	pal := testenv.New(t)
+	pal.Website(t, "shop.example.com", engine.Settings{Allow: []string{"192.0.2.77"}, Deny: []string{"203.0.113.0/24"}})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "app") }))
+	defer app.Close()
+	up, _ := url.Parse(app.URL)
+	routes := []proxy.Route{{Host: "shop.example.com", Upstream: up}}
+	lb, _ := netutil.ParseProxy("127.0.0.1")
+	direct := httptest.NewServer(proxy.New(pal.Protector, routes, nil, nil))
+	defer direct.Close()
+	behindLB := httptest.NewServer(proxy.New(pal.Protector, routes, netutil.Proxies{lb}, nil))
+	defer behindLB.Close()
+	get := func(base, ua string, hd map[string]string) int {
+		req, _ := http.NewRequest("GET", base+"/", nil)
+		req.Host = "shop.example.com"
+		testenv.AsBrowser(req, ua)
+		for k, v := range hd {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, hd := range []map[string]string{{"X-Real-Ip": "192.0.2.77"}, {"X-Forwarded-For": "192.0.2.77"}} {
+		if code := get(direct.URL, "sqlmap/1.7", hd); code != 403 {
+			t.Fatalf("no trusted proxy, sqlmap naming an allow-listed address in %v: %d", hd, code)
+		}
+	}
+	// Behind the balancer: its X-Forwarded-For counts, X-Real-IP never.
+	if code := get(behindLB.URL, chromeUA, map[string]string{"X-Forwarded-For": "203.0.113.9"}); code != 403 {
+		t.Fatalf("deny-listed client in the balancer's X-Forwarded-For: %d", code)
+	}
+	if code := get(behindLB.URL, "sqlmap/1.7", map[string]string{"X-Forwarded-For": "198.51.100.1", "X-Real-Ip": "192.0.2.77"}); code != 403 {
+		t.Fatalf("X-Real-IP through an X-Forwarded-For balancer: %d", code)
+	}
+	if code := get(behindLB.URL, "sqlmap/1.7", map[string]string{"X-Forwarded-For": "192.0.2.77, 198.51.100.1"}); code != 403 {
+		t.Fatalf("a forged left-hand X-Forwarded-For entry: %d", code)
 	}
 }
