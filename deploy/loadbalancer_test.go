@@ -217,4 +217,23 @@ http {
 	if !found {
 		t.Fatalf("no audit entry for the registration in %s", body)
 	}
+
+	// The console's per-address sign-in limit counts the real client, not
+	// the address each attempt names.
+	limited := false
+	for i := 0; i < 30 && !limited; i++ {
+		ip := fmt.Sprintf("198.51.100.%d", i+1)
+		form := url.Values{"email": {fmt.Sprintf("nobody%d@example.net", i)}, "password": {"wrong password"}}
+		code, _ := do("POST", "/console/login", "application/x-www-form-urlencoded", form.Encode(), map[string]string{"X-Real-Ip": ip, "X-Forwarded-For": ip})
+		switch code {
+		case http.StatusTooManyRequests:
+			limited = true
+		case http.StatusUnauthorized:
+		default:
+			t.Fatalf("console sign-in %d: %d", i+1, code)
+		}
+	}
+	if !limited {
+		t.Fatal("30 failed console sign-ins from one client naming 30 addresses were never limited")
+	}
 }
