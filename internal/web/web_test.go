@@ -346,7 +346,11 @@ func TestConsoleAndOperator(t *testing.T) {
 	if code, _ = br.post("/console/status", url.Values{"domain": {"bob.example.org"}, "status": {"online"}}); code != 403 {
 		t.Fatalf("a post without the CSRF token: %d", code)
 	}
-	// API keys: created with a name and addresses, shown once, revoked.
+	// API keys: created with a name and addresses (within those the
+	// operator allows the partner), shown once, revoked.
+	if err := e.Service.AllowIP(ctx, core.Operator(), e.Caller.PartnerID, "203.0.113.0/24"); err != nil {
+		t.Fatal(err)
+	}
 	code, page = br.post("/console/keys", url.Values{"csrf": {token}, "name": {"WHMCS"}, "allowed_ips": {"203.0.113.0/24"}})
 	key := regexp.MustCompile(`id="new-key">(pk_[^<]+)<`).FindStringSubmatch(page)
 	if code != 200 || key == nil || !strings.Contains(page, "WHMCS") || !strings.Contains(page, "203.0.113.0/24") {
