@@ -275,7 +275,7 @@ func setUp(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.victim = target{domain: victim.Domain, siteID: victim.ID, userID: a1.ID, addon: addon.ID}
-	w.marks = []string{"victim.example", "victim-owner@", victim.ServerKey, a1.APIKey, e.PartnerKey, victimBrand}
+	w.marks = []string{"victim.example", "victim-owner@", victim.ServerKey, a1.APIKey, e.PartnerKey, victimBrand, keyPrefixOf(t, svc, a)}
 	// What a refusal must not show each principal: the victim tenant's
 	// data it does not hold already. (A refusal may echo the domain asked
 	// about; partner A's brand is its customers' everyday view.)
@@ -354,6 +354,26 @@ func setUp(t *testing.T) *world {
 	}
 	if w.event == 0 {
 		t.Fatal("no event recorded for the victim website")
+	}
+	// Partner A logs its customers' User API requests, so that its log
+	// holds the victim's: another partner's log must not show them.
+	cfg, err := svc.UserAPIConfigOf(ctx, a.PartnerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Log = true
+	if _, err := svc.SetUserAPIConfig(ctx, a, cfg, userapi.RoutePaths()); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = http.NewRequest("GET", e.URL+"/api/websites/"+victim.Domain+"/settings", nil)
+	r.Header.Set("Authorization", w.creds[customer].userAuth)
+	if resp, err := w.creds[customer].client.Do(r); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the victim's User API request: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if l, err := svc.UserAPILog(ctx, a, 0, 10); err != nil || len(l) == 0 {
+		t.Fatalf("partner A's User API log is empty: %v", err)
 	}
 	return w
 }
@@ -799,4 +819,15 @@ func clientFrom(addr netip.Addr) *http.Client {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: addr.AsSlice()}, Timeout: 5 * time.Second}
 	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: d.DialContext},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// keyPrefixOf is the listed prefix of partner c's first key (console and
+// /v1 answers show it).
+func keyPrefixOf(t *testing.T, svc *core.Service, c core.Caller) string {
+	t.Helper()
+	ks, err := svc.PartnerKeys(context.Background(), c, c.PartnerID)
+	if err != nil || len(ks) == 0 {
+		t.Fatal("partner keys:", err)
+	}
+	return ks[0].Prefix
 }
