@@ -245,7 +245,7 @@ func GPLinkHash(key, panel, domain, timestamp string) string {
 func NewGPLink(key, panel, domain string, t time.Time) GPLink {
 	key = strings.TrimSpace(key)
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return GPLink{Panel: panel, Domain: domain, Timestamp: ts, Key: keyPrefix(key), Hash: GPLinkHash(key, panel, domain, ts)}
+	return GPLink{Panel: panel, Domain: domain, Timestamp: ts, Key: key[:min(10, len(key))], Hash: GPLinkHash(key, panel, domain, ts)}
 }
 
 // ---- the GP key index ----
