@@ -249,12 +249,16 @@ func parseHop(s string) (netip.Addr, bool) {
 // X-Forwarded-Proto (which a proxy must overwrite, as deploy/cluster's
 // balancer does). A client's own X-Forwarded-Proto is never believed.
 func HTTPS(r *http.Request, proxies Proxies) bool {
-	if r.TLS != nil {
-		return true
-	}
-	if !proxies.Contains(PeerAddr(r.RemoteAddr)) {
-		return false
-	}
+	return r.TLS != nil || (proxies.Contains(PeerAddr(r.RemoteAddr)) && forwardedHTTPS(r))
+}
+
+// WebServerHTTPS is HTTPS for the decision plane: X-Forwarded-Proto is
+// believed from the web servers in trusted (--web-server) only.
+func WebServerHTTPS(r *http.Request, trusted Trusted) bool {
+	return r.TLS != nil || (trusted.Contains(PeerAddr(r.RemoteAddr)) && forwardedHTTPS(r))
+}
+
+func forwardedHTTPS(r *http.Request) bool {
 	v := r.Header.Values("X-Forwarded-Proto")
 	return len(v) == 1 && strings.EqualFold(strings.TrimSpace(v[0]), "https")
 }

@@ -138,3 +138,30 @@ func TestParsePrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPS: X-Forwarded-Proto is believed from a trusted proxy (or web
+// server) only (issue 16 item 21).
+func TestHTTPS(t *testing.T) {
+	lb, _ := ParseProxy("10.0.0.5")
+	for _, c := range []struct {
+		peer, xfp string
+		want      bool
+	}{
+		{"10.0.0.5:1", "https", true},
+		{"10.0.0.5:1", "http", false},
+		{"10.0.0.5:1", "", false},
+		{"203.0.113.9:1", "https", false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.peer
+		if c.xfp != "" {
+			r.Header.Set("X-Forwarded-Proto", c.xfp)
+		}
+		if got := HTTPS(r, Proxies{lb}); got != c.want {
+			t.Errorf("HTTPS(%s, %q) = %v", c.peer, c.xfp, got)
+		}
+		if got := WebServerHTTPS(r, Trusted{lb.Prefix}); got != c.want {
+			t.Errorf("WebServerHTTPS(%s, %q) = %v", c.peer, c.xfp, got)
+		}
+	}
+}

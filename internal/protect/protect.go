@@ -18,6 +18,7 @@ import (
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/events"
 	"github.com/palisadehq/palisade/internal/metrics"
+	"github.com/palisadehq/palisade/internal/netutil"
 )
 
 // Protector owns the engine's snapshot.
@@ -78,6 +79,9 @@ func (p *Protector) EnableChallenges(is *challenge.Issuer, trusted Trusted) {
 			}
 			return pol, ChallengeClient(r, trusted)
 		},
+		// The clearance cookie is Secure when the visitor came over HTTPS,
+		// as the connection or a web server (never the visitor) says.
+		Secure: func(r *http.Request) bool { return netutil.WebServerHTTPS(r, trusted) },
 		Report: func(o challenge.Outcome) {
 			if o.Reason == challenge.ErrUnavailable.Error() && p.spentWarn.Allow() {
 				p.log.Warn("a challenge solution could not be checked: the spent set (Redis) does not answer", "website", o.Policy.Domain)

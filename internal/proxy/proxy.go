@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -89,11 +90,12 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "palisade proxy: no route for host "+host, http.StatusMisdirectedRequest)
 		return
 	}
+	client := netutil.ClientAddr(r, px.trusted)
 	if strings.HasPrefix(r.URL.Path, challenge.Prefix) {
-		px.challenges.ServeHTTP(w, r)
+		px.challenges.ServeHTTP(w, px.asWebServer(r, client))
 		return
 	}
-	req := protect.FromHTTP(r, netutil.ClientAddr(r, px.trusted))
+	req := protect.FromHTTP(r, client)
 	pol := px.p.Engine.ByDomain(host)
 	v := px.p.Decide(pol, &req)
 	switch v.Enforced() {
@@ -106,6 +108,27 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	px.p.Page(w, r, pol, v, req.IP, r.URL.RequestURI(), http.StatusForbidden)
+}
+
+// asWebServer hands a request for the challenge's endpoints to them as a
+// web server in front would: from loopback (which the plane's challenge
+// endpoints trust, as palisade proxy has no --web-server), with X-Real-IP
+// and X-Forwarded-Proto as this proxy found them and none of the visitor's
+// own copies, so the challenge binds to the address decisions see.
+func (px *Proxy) asWebServer(r *http.Request, client netip.Addr) *http.Request {
+	r2 := r.Clone(r.Context())
+	r2.RemoteAddr = "127.0.0.1:0"
+	r2.TLS = r.TLS
+	for _, h := range []string{"X-Real-Ip", "X-Forwarded-For", "X-Forwarded-Proto"} {
+		r2.Header.Del(h)
+	}
+	r2.Header.Set("X-Real-Ip", client.String())
+	if netutil.HTTPS(r, px.trusted) {
+		r2.Header.Set("X-Forwarded-Proto", "https")
+	} else {
+		r2.Header.Set("X-Forwarded-Proto", "http")
+	}
+	return r2
 }
 
 func hostOnly(h string) string {

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,7 +9,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/proxy"
@@ -119,4 +122,45 @@ func TestProxyForgedAddress(t *testing.T) {
 	if code := get(behindLB.URL, "sqlmap/1.7", map[string]string{"X-Forwarded-For": "192.0.2.77, 198.51.100.1"}); code != 403 {
 		t.Fatalf("a forged left-hand X-Forwarded-For entry: %d", code)
 	}
+}
+
+// TestProxyChallengeAddress: the challenge's endpoints behind palisade
+// proxy see the address decisions see, not one the visitor names (a
+// failed solution is recorded with it).
+func TestProxyChallengeAddress(t *testing.T) {
+	pal := testenv.New(t)
+	pal.Website(t, "shop.example.com", engine.Settings{})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "app") }))
+	defer app.Close()
+	up, _ := url.Parse(app.URL)
+	px := httptest.NewServer(proxy.New(pal.Protector, []proxy.Route{{Host: "shop.example.com", Upstream: up}}, nil, nil))
+	defer px.Close()
+	form := url.Values{"token": {"bogus"}, "counter": {"1"}, "return": {"/"}}
+	req, _ := http.NewRequest("POST", px.URL+"/_palisade/verify", strings.NewReader(form.Encode()))
+	req.Host = "shop.example.com"
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Real-Ip", "192.0.2.77")
+	req.Header.Set("X-Forwarded-For", "192.0.2.77")
+	testenv.AsBrowser(req, chromeUA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		pal.Recorder.Flush(ctx)
+		evs, err := pal.Service.Events(ctx, pal.Caller, "shop.example.com", core.EventFilter{Action: "challenge_failed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) > 0 {
+			if evs[0].IP != "127.0.0.1" {
+				t.Fatalf("challenge outcome recorded for %s, want the real client 127.0.0.1", evs[0].IP)
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no challenge_failed event")
 }
