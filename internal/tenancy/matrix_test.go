@@ -29,7 +29,9 @@ import (
 	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/api/xmlapi"
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/routes"
+	"github.com/palisadehq/palisade/internal/server"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
@@ -216,6 +218,9 @@ func must[T any](t *testing.T) func(v T, err error) T {
 // its own customer and website, console users, sessions and an event.
 func setUp(t *testing.T) *world {
 	e := testenv.New(t)
+	// Only 127.0.0.1 (this test's own set-up requests) is a web server;
+	// each principal asks from an address of its own (clientFrom).
+	e.Restart(t, func(d *server.Deps) { d.WebServers = protect.Trusted{netip.MustParsePrefix("127.0.0.1/32")} })
 	ctx := context.Background()
 	svc := e.Service
 	op := core.Operator()

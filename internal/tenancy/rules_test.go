@@ -443,10 +443,6 @@ func rules() map[string]rule {
 			h.Set("BG-Key", x.c.bearer)
 		}
 		return req{method: "POST", path: "/v2.1/check", body: "GET / HTTP/1.1\r\nHost: " + x.t.domain + "\r\nUser-Agent: Mozilla/5.0\r\n\r\n", header: h}
-	}, except: map[principal]string{
-		// TODO(issue 16 item 7): /v2.1/check answers without a key, by Host.
-		anonymous: "issue 16 item 7: keyless /v2.1/check by Host",
-		operator:  "issue 16 item 7: keyless /v2.1/check by Host",
 	}})
 	for _, p := range []string{"GET /_palisade/worker.js", "GET /_palisade/palisade.js", "GET /_palisade/nojs", "GET /_palisade/challenge"} {
 		m, path, _ := strings.Cut(p, " ")
