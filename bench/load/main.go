@@ -2,7 +2,7 @@
 // does not slow the sender down, so queueing shows in the latencies) and
 // prints latency percentiles. It only targets loopback addresses.
 //
-//	go run ./bench/load -url http://127.0.0.1:18080/forward-auth -rate 5000 -duration 10s -H 'X-Palisade-Key: sk_...'
+//	go run ./bench/load -url http://127.0.0.1:18080/forward-auth -rate 5000 -duration 10s -H 'X-Palisade-Key: sk_...' -H 'X-Original-Uri: /'
 package main
 
 import (
