@@ -39,6 +39,16 @@ func jsonBody(method, pattern string, f func(x *cell) any) func(x *cell) req {
 
 func none(*cell) url.Values { return url.Values{} }
 
+// upper asks for the target's domain in capitals: the check and the act
+// must read the same, normalised name.
+func upper(b func(x *cell) req) func(x *cell) req {
+	return func(x *cell) req {
+		r := b(x)
+		r.path = strings.Replace(r.path, x.t.domain, strings.ToUpper(x.t.domain), 1)
+		return r
+	}
+}
+
 // brandOf is the brand a partner sets: partner A keeps its own, which a
 // refusal must never show.
 func brandOf(x *cell) string {
@@ -161,7 +171,7 @@ func rules() map[string]rule {
 	rest("POST /v1/websites", partnerOwn, jsonBody("POST", "/v1/websites", func(x *cell) any {
 		return map[string]any{"domain": x.uniq("new") + ".example", "user": x.t.userID}
 	}), false)
-	rest("GET /v1/websites/{domain}", partnerOwn, at("GET", "/v1/websites/{domain}"), false)
+	add("GET /v1/websites/{domain}", rule{class: partnerOwn, kind: kREST, build: at("GET", "/v1/websites/{domain}"), also: []func(x *cell) req{upper(at("GET", "/v1/websites/{domain}"))}})
 	rest("PATCH /v1/websites/{domain}", partnerOwn, jsonBody("PATCH", "/v1/websites/{domain}", func(*cell) any { return map[string]any{"status": "paused"} }), true)
 	rest("DELETE /v1/websites/{domain}", partnerOwn, at("DELETE", "/v1/websites/{domain}"), true)
 	rest("POST /v1/websites/{domain}/plan", partnerOwn, jsonBody("POST", "/v1/websites/{domain}/plan", func(*cell) any { return map[string]any{"plan": "10k"} }), true)
@@ -309,7 +319,11 @@ func rules() map[string]rule {
 		if !strings.Contains(r.Path, "{domain}") {
 			c = customerAny
 		}
-		add("userapi "+r.Method+" "+r.Path, rule{class: c, kind: kUser, build: userRoute(r.Method, r.Path)})
+		rl := rule{class: c, kind: kUser, build: userRoute(r.Method, r.Path)}
+		if r.Method == "GET" && strings.Contains(r.Path, "{domain}") {
+			rl.also = []func(x *cell) req{upper(userRoute(r.Method, r.Path))}
+		}
+		add("userapi "+r.Method+" "+r.Path, rl)
 	}
 	// Signed out, the documentation is the named partner's public face.
 	pub("userapi /api/docs", kNone, at("GET", "/api/docs?partner=host"))
@@ -397,7 +411,8 @@ func rules() map[string]rule {
 	pub("GET /_assets/vendor/{file}", kNone, at("GET", "/_assets/vendor/htmx.min.js"))
 	add("GET /{lang}/website/{domain}/{page}", rule{class: dispatcher})
 	for _, p := range []string{"statistics", "events", "edit", "integration"} {
-		web("GET /{lang}/website/{domain}/{page} page="+p, customerPage, at("GET", "/en/website/{domain}/"+p))
+		add("GET /{lang}/website/{domain}/{page} page="+p, rule{class: customerPage, kind: kWeb, build: at("GET", "/en/website/{domain}/"+p),
+			also: []func(x *cell) req{upper(at("GET", "/en/website/{domain}/"+p))}})
 	}
 	web("POST /{lang}/website/{domain}/edit", customerPage, form("POST", "/en/website/{domain}/edit", func(*cell) url.Values {
 		return url.Values{"form": {"test"}, "ip": {"192.0.2.1"}, "ua": {"curl/8"}, "path": {"/"}, "method": {"GET"}}
