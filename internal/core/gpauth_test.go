@@ -297,6 +297,33 @@ func TestKeyBinding(t *testing.T) {
 		if err := f.svc.AllowIP(ctx, c, c.PartnerID, "0.0.0.0/0"); core.ErrorCode(err) != core.EFORBIDDEN {
 			t.Fatalf("a partner widened its own ranges: %v", err)
 		}
+
+		// A key a partner minted before keys had to stay within the
+		// operator's ranges (here: widened behind the service's back) is
+		// still used only from those ranges, by every protocol.
+		legacy, lk, err := f.svc.CreateAPIKey(ctx, c, "legacy", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(ctx, func(tx core.Tx) error {
+			return tx.SetAPIKeyCIDRs(ctx, c.PartnerID, lk.ID, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		far := netip.MustParseAddr("203.0.113.50")
+		if _, err := f.svc.Authenticate(ctx, legacy, far, core.ProtocolV1); core.ErrorCode(err) != core.EFORBIDDEN {
+			t.Fatalf("REST with a 0.0.0.0/0 key from outside the operator's ranges: %v", err)
+		}
+		if _, err := f.svc.Authenticate(ctx, legacy, netip.MustParseAddr("198.51.100.20"), core.ProtocolV1); err != nil {
+			t.Fatalf("REST with the legacy key from inside: %v", err)
+		}
+		if _, err := f.svc.AuthenticateXML(ctx, "host", legacy, netip.MustParseAddr("198.51.100.20")); core.ErrorCode(err) != core.EFORBIDDEN {
+			t.Fatalf("XML with a key bound only to 0.0.0.0/0: %v", err)
+		}
+		ts = core.GPTimestamp(now, 5)
+		if _, _, err := f.svc.AuthenticateGP(ctx, netip.MustParseAddr("198.51.100.20"), "a.example", ts, core.GPHash(legacy, "a.example", ts)); err == nil {
+			t.Fatal("GP with a key bound only to 0.0.0.0/0")
+		}
 	})
 }
 

@@ -874,9 +874,13 @@ func (s *Service) Authenticate(ctx context.Context, key string, ip netip.Addr, p
 		return Caller{}, Errorf(EUNAUTHORIZED, "missing API key: send Authorization: Bearer <partner api key>")
 	}
 	var k APIKey
+	var ops []netip.Prefix
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		k, err = tx.APIKeyByHash(ctx, secret.Hash(key))
+		if k, err = tx.APIKeyByHash(ctx, secret.Hash(key)); err != nil {
+			return err
+		}
+		ops, err = tx.PartnerAllowedCIDRs(ctx, k.PartnerID)
 		return err
 	})
 	if ErrorCode(err) == ENOTFOUND {
@@ -885,7 +889,10 @@ func (s *Service) Authenticate(ctx context.Context, key string, ip netip.Addr, p
 	if err != nil {
 		return Caller{}, err
 	}
-	if !k.Allows(ip) {
+	// The key's own ranges, and those the operator set for the partner
+	// (gpauth.go): a key minted before partners' keys had to stay within
+	// them does not reach further.
+	if !k.Allows(ip) || len(ops) > 0 && !containsAddr(ops, ip) {
 		return Caller{}, Errorf(EFORBIDDEN, "source address %s is not allowed to use this API key", ip)
 	}
 	return keyCaller(k, protocol, ip), nil
