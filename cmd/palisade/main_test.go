@@ -310,7 +310,7 @@ func TestCLIErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "master key does not match") {
 		t.Fatalf("wrong master key: %v", err)
 	}
-	if out := cli(t, noEnv, "migrate", "--data-dir", dir); !strings.Contains(out, "schema is at version 13") {
+	if out := cli(t, noEnv, "migrate", "--data-dir", dir); !strings.Contains(out, fmt.Sprintf("schema is at version %d", newestMigration(t))) {
 		t.Fatalf("migrate: %s", out)
 	}
 	var help bytes.Buffer
@@ -508,4 +508,22 @@ func TestUserAdd(t *testing.T) {
 			t.Errorf("palisade %s: %v; want %q", strings.Join(c.args, " "), err, c.want)
 		}
 	}
+}
+
+// newestMigration is the version of the newest SQLite migration file, so
+// the migrate check follows new migrations without an edit.
+func newestMigration(t *testing.T) int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "internal", "store", "migrations", "sqlite", "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations: %v", err)
+	}
+	newest := 0
+	for _, f := range files {
+		var n int
+		if _, err := fmt.Sscanf(filepath.Base(f), "%05d_", &n); err == nil && n > newest {
+			newest = n
+		}
+	}
+	return newest
 }
