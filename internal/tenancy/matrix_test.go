@@ -177,6 +177,7 @@ type world struct {
 	victim       target
 	rival        target // partner B's customer, website, add-on and key prefix
 	rivalEmail   int64
+	neighbourID  int64 // the other customer of partner A
 	email        int64 // an outbox email of the victim
 	event        int64 // an event of the victim website
 	marks        []string
@@ -280,6 +281,7 @@ func setUp(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.victim = target{domain: victim.Domain, siteID: victim.ID, userID: a1.ID, addon: addon.ID}
+	w.neighbourID = a2.ID
 	w.marks = []string{"victim.example", "victim-owner@", victim.ServerKey, a1.APIKey, e.PartnerKey, victimBrand, keyPrefixOf(t, svc, a)}
 	// What a refusal must not show each principal: the victim tenant's
 	// data it does not hold already. (A refusal may echo the domain asked
