@@ -144,6 +144,22 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		if p.BrandName != "" || p.BrandLogo != "" {
 			fmt.Fprintf(stdout, "brand:      %s %s\n", firstNonEmpty(p.BrandName, p.Name), p.BrandLogo)
 		}
+		ranges, err := svc.PartnerAllowedRanges(ctx, op, p.ID)
+		if err != nil {
+			return err
+		}
+		allowed := []string{}
+		for _, r := range ranges {
+			if core.IsBinding(r) {
+				allowed = append(allowed, r.String())
+			} else {
+				allowed = append(allowed, r.String()+" (binds nothing)")
+			}
+		}
+		if len(allowed) == 0 {
+			allowed = append(allowed, "none set (REST from anywhere; no GP or XML; the partner cannot bind keys)")
+		}
+		fmt.Fprintf(stdout, "allowed:    %s\n", strings.Join(allowed, ", "))
 		for _, k := range keys {
 			ips := "any"
 			if len(k.AllowedCIDRs) > 0 {

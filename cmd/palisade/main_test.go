@@ -299,7 +299,7 @@ func TestCLIErrors(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^api_key: pk_\S+$`).MatchString(rotated) {
 		t.Fatalf("rotate-key: %s", rotated)
 	}
-	if show := cli(t, noEnv, "partner", "show", "--name", "dup", "--data-dir", dir); strings.Count(show, "api key:") != 2 {
+	if show := cli(t, noEnv, "partner", "show", "--name", "dup", "--data-dir", dir); strings.Count(show, "api key:") != 2 || !strings.Contains(show, "allowed:    ") {
 		t.Fatalf("two keys expected after rotate --keep-old: %s", show)
 	}
 	out := cli(t, noEnv, "plan", "create", "--name", "500k", "--quota", "500000", "--price", "120", "--rank", "6", "--data-dir", dir)

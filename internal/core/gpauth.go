@@ -143,6 +143,22 @@ func rotatedRanges(old, ops []netip.Prefix) []netip.Prefix {
 	return out
 }
 
+// PartnerAllowedRanges returns where the operator lets a partner's keys
+// be used from (empty: bound nowhere), each with whether it binds
+// (IsBinding). The operator reads any partner's, a partner its own.
+func (s *Service) PartnerAllowedRanges(ctx context.Context, c Caller, partnerID int64) ([]netip.Prefix, error) {
+	if err := c.operatorOrPartner(partnerID, "read allowed addresses"); err != nil {
+		return nil, err
+	}
+	var ops []netip.Prefix
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		ops, err = tx.PartnerAllowedCIDRs(ctx, partnerID)
+		return err
+	})
+	return ops, err
+}
+
 // ---- GP timestamps ----
 
 // digitCounts counts the decimal digits of s; ok is false if s has any

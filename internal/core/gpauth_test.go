@@ -298,6 +298,18 @@ func TestKeyBinding(t *testing.T) {
 			t.Fatalf("a partner widened its own ranges: %v", err)
 		}
 
+		// The operator's ranges are read by the operator and the partner,
+		// not by another partner; allow-ip added the new range.
+		if r, err := f.svc.PartnerAllowedRanges(ctx, core.Operator(), oc.PartnerID); err != nil || len(r) != 3 || r[2].String() != "192.0.2.0/24" {
+			t.Fatalf("allowed ranges: %v %v", r, err)
+		}
+		if _, err := f.svc.PartnerAllowedRanges(ctx, c, c.PartnerID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.PartnerAllowedRanges(ctx, c, oc.PartnerID); core.ErrorCode(err) != core.EFORBIDDEN {
+			t.Fatalf("another partner's ranges: %v", err)
+		}
+
 		// A key a partner minted before keys had to stay within the
 		// operator's ranges (here: widened behind the service's back) is
 		// still used only from those ranges, by every protocol.
