@@ -3,7 +3,6 @@ package tenancy_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/url"
 	"strconv"
 	"testing"
@@ -130,7 +129,5 @@ func TestMixedReferences(t *testing.T) {
 	if err != nil {
 		t.Error(err)
 	}
-	var out bytes.Buffer
-	_ = json.NewEncoder(&out).Encode(site)
-	t.Logf("%d probes; partner B's website after them: %s", len(probes), out.String())
+	t.Logf("%d probes; partner B's website, customer, key and email unchanged", len(probes))
 }
