@@ -125,7 +125,7 @@ final class PalisadeGP
         $hash = hash_hmac('sha256', 'palisade-gp-login|' . $panel . '|' . $domain . '|' . $timestamp, $this->key);
         return $this->url . '/api/v1/login/?' . http_build_query([
             'panel' => $panel, 'domain' => $domain, 'timestamp' => $timestamp,
-            'key' => substr($this->key, 0, 10), 'hash' => $hash,
+            'key' => substr(hash('sha256', 'palisade-gp-key-id|' . $this->key), 0, 16), 'hash' => $hash,
         ]);
     }
 }

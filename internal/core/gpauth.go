@@ -237,7 +237,7 @@ type GPLink struct {
 	Panel     string // "client" (the customer pages of Domain) or "admin" (the partner's console)
 	Domain    string
 	Timestamp string // the Unix time the link was made, not shuffled
-	Key       string // the signing key's first 10 characters (its listed prefix)
+	Key       string // GPKeyID of the signing key: names it without revealing any of it
 	Hash      string // GPLinkHash
 }
 
@@ -256,12 +256,21 @@ func GPLinkHash(key, panel, domain, timestamp string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// GPKeyID names a key in login links: the first 16 hex digits of
+// sha256("palisade-gp-key-id|" + trim(key)). It is one-way, so a link a
+// customer sees reveals nothing of the key (not even its first characters,
+// which are half the AES key of GP password fields).
+func GPKeyID(key string) string {
+	sum := sha256.Sum256([]byte("palisade-gp-key-id|" + strings.TrimSpace(key)))
+	return hex.EncodeToString(sum[:8])
+}
+
 // NewGPLink signs a login link for panel and domain at t (for Go clients
 // and tests).
 func NewGPLink(key, panel, domain string, t time.Time) GPLink {
 	key = strings.TrimSpace(key)
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return GPLink{Panel: panel, Domain: domain, Timestamp: ts, Key: key[:min(10, len(key))], Hash: GPLinkHash(key, panel, domain, ts)}
+	return GPLink{Panel: panel, Domain: domain, Timestamp: ts, Key: GPKeyID(key), Hash: GPLinkHash(key, panel, domain, ts)}
 }
 
 // ---- the GP key index ----
@@ -275,8 +284,8 @@ type gpEntry struct {
 }
 
 // gpIndex holds the keys that may sign GP requests, by the /8 (IPv4) or
-// /32 (IPv6) their ranges lie in, and by their listed prefix (for login
-// links), so that a request hashes only the keys usable from its address.
+// /32 (IPv6) their ranges lie in, and by GPKeyID (for login links), so
+// that a request hashes only the keys usable from its address.
 // It is a hint: the key a request matched is read again from the store
 // before it is trusted, so a revoked key or a narrowed range counts at
 // once; a new key or range from another node counts within a second.
@@ -285,7 +294,7 @@ type gpIndex struct {
 	loadedAt time.Time
 	gen      uint64
 	byBucket map[netip.Prefix][]*gpEntry
-	byPrefix map[string][]*gpEntry
+	byKeyID  map[string][]*gpEntry
 	byID     map[int64]*gpEntry
 }
 
@@ -343,7 +352,7 @@ func (s *Service) gpIndexFor(ctx context.Context, miss bool) (x *gpIndex, loaded
 		return nil, false, err
 	}
 	s.gpLoads.Add(1)
-	byBucket, byPrefix, byID := map[netip.Prefix][]*gpEntry{}, map[string][]*gpEntry{}, map[int64]*gpEntry{}
+	byBucket, byKeyID, byID := map[netip.Prefix][]*gpEntry{}, map[string][]*gpEntry{}, map[int64]*gpEntry{}
 	for i := range keys {
 		k := keys[i]
 		ranges := boundRanges(k.AllowedCIDRs, ops[k.PartnerID])
@@ -362,7 +371,8 @@ func (s *Service) gpIndexFor(ctx context.Context, miss bool) (x *gpIndex, loaded
 			e.plain, e.inner = plain, hex.EncodeToString(h[:])
 		}
 		byID[k.ID] = e
-		byPrefix[k.Prefix] = append(byPrefix[k.Prefix], e)
+		id := GPKeyID(e.plain)
+		byKeyID[id] = append(byKeyID[id], e)
 		seen := map[netip.Prefix]bool{}
 		for _, r := range ranges {
 			b := bucket(r.Addr())
@@ -372,7 +382,7 @@ func (s *Service) gpIndexFor(ctx context.Context, miss bool) (x *gpIndex, loaded
 			}
 		}
 	}
-	x.byBucket, x.byPrefix, x.byID, x.loadedAt, x.gen = byBucket, byPrefix, byID, now, gen
+	x.byBucket, x.byKeyID, x.byID, x.loadedAt, x.gen = byBucket, byKeyID, byID, now, gen
 	return x, true, nil
 }
 
@@ -433,7 +443,7 @@ func (s *Service) gpSigner(ctx context.Context, ip netip.Addr, domain, timestamp
 // gpLinkSigner finds the key named by l.Key that signed the login link.
 func (s *Service) gpLinkSigner(ctx context.Context, l GPLink) (gpMatch, bool, error) {
 	want := []byte(strings.ToLower(strings.TrimSpace(l.Hash)))
-	m, found, _, err := s.gpCandidates(ctx, func(x *gpIndex) []*gpEntry { return x.byPrefix[l.Key] }, func(e *gpEntry) bool {
+	m, found, _, err := s.gpCandidates(ctx, func(x *gpIndex) []*gpEntry { return x.byKeyID[l.Key] }, func(e *gpEntry) bool {
 		s.gpHashes.Add(1)
 		return subtle.ConstantTimeCompare([]byte(GPLinkHash(e.plain, l.Panel, l.Domain, l.Timestamp)), want) == 1
 	})

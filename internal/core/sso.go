@@ -171,7 +171,7 @@ func (s *Service) LoginWithGPLink(ctx context.Context, l GPLink) (Login, error) 
 	if l.Domain == "" || len(l.Domain) > 253 || strings.ContainsAny(l.Domain, "|") || strings.IndexFunc(l.Domain, func(r rune) bool { return r < 0x21 || r == 0x7f }) >= 0 {
 		return Login{}, FieldError("domain", "domain must be 1 to 253 printable characters without |")
 	}
-	if len(l.Key) != 10 || len(l.Hash) != 64 {
+	if len(l.Key) != 16 || len(l.Hash) != 64 {
 		return Login{}, Errorf(EUNAUTHORIZED, "this login link is not valid")
 	}
 	ts, err := strconv.ParseInt(l.Timestamp, 10, 64)

@@ -61,7 +61,7 @@ func TestFlood(t *testing.T) {
 		}
 		l := core.NewGPLink("pk_guess"+strconv.Itoa(i), "admin", domain, e.Clock.Now())
 		if i%2 == 0 {
-			l.Key = c.key[:10] // a real key's prefix, a guessed hash
+			l.Key = core.GPKeyID(c.key) // a real key's id, a guessed hash
 		}
 		q := url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}
 		req, _ = http.NewRequest("GET", e.URL+"/api/v1/login/?"+q.Encode(), nil)

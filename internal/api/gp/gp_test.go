@@ -406,6 +406,11 @@ func TestLoginLinkTampering(t *testing.T) {
 	}
 	now := e.Clock.Now()
 	mine := values(core.NewGPLink(c.key, "client", "shop.example.com", now))
+	// The link names its key without showing any of it (the key's first
+	// characters are also the AES key of GP password fields).
+	if enc := mine.Encode(); strings.Contains(enc, c.key[3:9]) {
+		t.Fatalf("the link %s shows part of the key", enc)
+	}
 
 	// panel=client → admin in the customer's own link.
 	edited := cloneValues(mine)
@@ -422,7 +427,7 @@ func TestLoginLinkTampering(t *testing.T) {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	apiHash := core.GPHash(c.key, "shop.example.com", ts)
 	for _, panel := range []string{"client", "admin"} {
-		for _, key := range []string{"", c.key[:10]} {
+		for _, key := range []string{"", core.GPKeyID(c.key), c.key[:10]} {
 			v := url.Values{"panel": {panel}, "domain": {"shop.example.com"}, "timestamp": {ts}, "hash": {apiHash}}
 			if key != "" {
 				v.Set("key", key)
