@@ -22,6 +22,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/routes"
+	"github.com/palisadehq/palisade/internal/web/signin"
 )
 
 // maxBody bounds a request's form.
@@ -306,8 +307,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(msg + "\n"))
 		return
 	}
-	h.cookies().Set(w, r, l)
-	http.Redirect(w, r, l.Next, http.StatusSeeOther)
+	// Never replace, unasked, a session the browser holds for someone
+	// else (issue 16 item 16): signin parks it and asks.
+	signin.Link(w, r, h.svc, l, l.Next, h.cookies().Set)
 }
 
 // SessionCookie is the dashboard session cookie's name.

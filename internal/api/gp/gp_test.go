@@ -17,6 +17,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/testenv"
+	"github.com/palisadehq/palisade/internal/web/signin"
 )
 
 // client is a GP client as a module would write it, in Go.
@@ -371,6 +372,27 @@ func TestLoginLink(t *testing.T) {
 	}
 	if code, _ := get("/console", admin.Cookies()[0]); code != 303 {
 		t.Fatalf("after logout: %d (want the redirect to sign in)", code)
+	}
+	// A link opened in a browser that holds someone else's session never
+	// replaces it unasked (issue 16 item 16): the customer's browser is
+	// sent to the confirmation page and keeps its own session.
+	req, _ := http.NewRequest("GET", link("myhosting", "admin", now+3), nil)
+	req.AddCookie(cookie)
+	parked, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parked.Body.Close()
+	if parked.StatusCode != 303 || parked.Header.Get("Location") != signin.ConfirmPath {
+		t.Fatalf("admin link over a customer's session: %d %v", parked.StatusCode, parked.Header)
+	}
+	for _, ck := range parked.Cookies() {
+		if ck.Name == gp.SessionCookie {
+			t.Fatalf("the link replaced the customer's session: %v", parked.Header)
+		}
+	}
+	if code, _ := get("/en/website/shop.example.com/statistics", cookie); code != 200 {
+		t.Fatalf("the customer's own session after the parked link: %d", code)
 	}
 	if resp := open(link("shop.example.com", "client", now-3600)); resp.StatusCode != 403 {
 		t.Fatalf("hour-old link: %d", resp.StatusCode)
