@@ -184,7 +184,8 @@ type world struct {
 	refusalMarks [nPrincipals][]string
 	partB        core.Caller
 	n            atomic.Int64
-	gpTime       atomic.Int64
+	gpTime       atomic.Int64     // calls signed so far
+	clock        func() time.Time // the service's clock
 }
 
 type cell struct {
@@ -226,7 +227,7 @@ func setUp(t *testing.T) *world {
 	svc := e.Service
 	op := core.Operator()
 	w := &world{t: t, e: e, client: &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	w.gpTime.Store(e.Clock.Now().Unix())
+	w.clock = e.Clock.Now
 	a := e.Caller
 	if err := svc.AllowIP(ctx, op, a.PartnerID, "127.0.0.0/8"); err != nil {
 		t.Fatal(err)
@@ -589,7 +590,9 @@ func (x *cell) gpForm(domain string, extra url.Values) string {
 	for k, v := range extra {
 		f[k] = v
 	}
-	ts := strconv.FormatInt(x.w.gpTime.Add(-1), 10)
+	// Distinct shuffles of the digits of the current time (as GP modules
+	// send), never repeated however many calls the matrix makes.
+	ts := core.GPTimestamp(x.w.clock(), uint64(x.w.gpTime.Add(1)))
 	key := x.c.bearer
 	if key == "" {
 		key = "no key at all"
