@@ -3,10 +3,13 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
 )
@@ -536,4 +539,339 @@ func TestCanSeeWebsite(t *testing.T) {
 			t.Errorf("%s: code %s, want not_found", tc.name, core.ErrorCode(err))
 		}
 	}
+}
+
+// The website, settings, account, add-on and list methods, each tried by
+// every kind of caller against customer ann's website (of partner acme):
+//
+//   - what a customer may do through the User API and the dashboards
+//     (read its websites, their settings, events and statistics; change
+//     the settings) answers ann and acme; another customer, a customer
+//     session opened for another website and another partner hear
+//     not_found in the words of an unknown target; the operator, nobody
+//     and a Caller without a role are refused (forbidden);
+//   - the partner's business (registering, deregistering, plan, term and
+//     status changes, add-ons, account management, the partner's lists)
+//     answers acme only: every customer (ann included), the operator and
+//     nobody are refused, and another partner hears not_found for acme's
+//     objects (or acts on its own, where the method names none);
+//   - the challenge signing key is the operator's.
+//
+// A refused or hidden call changes nothing of acme's.
+func TestWebsiteMethodsByCaller(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		tn := newTenants(t, f)
+		lone := core.SessionCaller(core.Session{Scope: core.ScopeCustomer, PartnerID: tn.acme.PartnerID, WebsiteID: tn.loneSite.ID})
+		whos := []struct {
+			name string
+			c    core.Caller
+		}{
+			{"zero", core.Caller{}},
+			{"no role", core.Caller{PartnerID: tn.acme.PartnerID, Actor: "partner:1", Protocol: core.ProtocolREST}},
+			{"operator", core.Operator()},
+			{"other partner", tn.beta},
+			{"other customer", core.CustomerCaller(tn.bob, "192.0.2.2")},
+			{"session of another website", lone},
+			{"customer", tn.annCaller},
+			{"partner", tn.acme},
+		}
+		type outcome string
+		const (
+			ok        outcome = "allowed"
+			forbidden outcome = "forbidden"
+			hidden    outcome = "not_found as for an unknown target"
+		)
+		type rule map[string]outcome
+		customerSite := rule{"zero": forbidden, "no role": forbidden, "operator": forbidden,
+			"other partner": hidden, "other customer": hidden, "session of another website": hidden,
+			"customer": ok, "partner": ok}
+		partnerSite := rule{"zero": forbidden, "no role": forbidden, "operator": forbidden,
+			"other partner": hidden, "other customer": forbidden, "session of another website": forbidden,
+			"customer": forbidden, "partner": ok}
+		partnerOwn := rule{"zero": forbidden, "no role": forbidden, "operator": forbidden,
+			"other partner": ok, "other customer": forbidden, "session of another website": forbidden,
+			"customer": forbidden, "partner": ok}
+		operatorOnly := rule{"zero": forbidden, "no role": forbidden, "operator": ok,
+			"other partner": forbidden, "other customer": forbidden, "session of another website": forbidden,
+			"customer": forbidden, "partner": forbidden}
+
+		// ref names what a call acts on: ann's website (and account) unless
+		// the method's setup makes a fresh target.
+		type ref struct {
+			Domain                   string
+			SiteID, AddonID, Account int64
+		}
+		ann := ref{Domain: tn.annSite.Domain, SiteID: tn.annSite.ID, Account: tn.ann.ID}
+		unknown := ref{Domain: "unknown.example.com", SiteID: 987654, AddonID: 987654, Account: 987654}
+		_, annSettings, err := f.svc.WebsiteSettings(ctx, tn.acme, ann.Domain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		unique := func() int { n++; return n }
+		editAllow := func(st engine.Settings) engine.Settings {
+			st.Allow = append(append([]string(nil), st.Allow...), fmt.Sprintf("198.51.100.%d", unique()%250))
+			return st
+		}
+		type method struct {
+			name  string
+			rule  rule
+			setup func(t *testing.T) ref
+			call  func(c core.Caller, r ref) error
+		}
+		methods := []method{
+			// What a customer uses.
+			{name: "Website", rule: customerSite, call: func(c core.Caller, r ref) error {
+				w, err := f.svc.Website(ctx, c, r.Domain)
+				if err == nil && w.ID != r.SiteID {
+					return fmt.Errorf("got website %d", w.ID)
+				}
+				return err
+			}},
+			{name: "OwnedWebsite", rule: customerSite, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.OwnedWebsite(ctx, c, r.Domain)
+				return err
+			}},
+			{name: "WebsiteByID", rule: customerSite, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.WebsiteByID(ctx, c, r.SiteID)
+				return err
+			}},
+			{name: "WebsiteSettings", rule: customerSite, call: func(c core.Caller, r ref) error {
+				_, _, err := f.svc.WebsiteSettings(ctx, c, r.Domain)
+				return err
+			}},
+			{name: "UpdateWebsiteSettings", rule: customerSite, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.UpdateWebsiteSettings(ctx, c, r.Domain, editAllow(annSettings), core.Match{})
+				return err
+			}},
+			{name: "EditWebsiteSettings", rule: customerSite, call: func(c core.Caller, r ref) error {
+				ip := editAllow(engine.Settings{}).Allow[0]
+				_, _, err := f.svc.EditWebsiteSettings(ctx, c, r.Domain, core.Match{}, func(st *engine.Settings) error {
+					st.Allow = append(st.Allow, ip)
+					return nil
+				})
+				return err
+			}},
+			{name: "Events", rule: customerSite, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.Events(ctx, c, r.Domain, core.EventFilter{})
+				return err
+			}},
+			{name: "Stats", rule: customerSite, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.Stats(ctx, c, r.Domain, "hour", time.Time{}, time.Time{})
+				return err
+			}},
+			{name: "TopBlocked", rule: customerSite, call: func(c core.Caller, r ref) error {
+				now := *f.now.Load()
+				_, err := f.svc.TopBlocked(ctx, c, r.Domain, "ip", now.Add(-time.Hour), now, 10)
+				return err
+			}},
+			{name: "Subaccount", rule: customerSite, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.Subaccount(ctx, c, r.Account)
+				return err
+			}},
+			// The partner's business.
+			{name: "CreateWebsite", rule: partnerOwn, call: func(c core.Caller, r ref) error {
+				_, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: fmt.Sprintf("new%d.example.net", unique())}, core.Idem{})
+				return err
+			}},
+			{name: "ModifyWebsite", rule: partnerSite, call: func(c core.Caller, r ref) error {
+				online := core.StatusOnline
+				_, _, err := f.svc.ModifyWebsite(ctx, c, r.Domain, core.WebsiteChange{Status: &online, RenewMonths: 1}, core.Match{}, core.Idem{})
+				return err
+			}},
+			{name: "UpdateWebsite", rule: partnerSite, call: func(c core.Caller, r ref) error {
+				sub := r.Account
+				_, err := f.svc.UpdateWebsite(ctx, c, r.Domain, core.WebsiteUpdate{SubaccountID: &sub}, core.Match{})
+				return err
+			}},
+			{name: "ChangePlan", rule: partnerSite, call: func(c core.Caller, r ref) error {
+				_, _, err := f.svc.ChangePlan(ctx, c, r.Domain, "Free", core.Match{}, core.Idem{})
+				return err
+			}},
+			{name: "Renew", rule: partnerSite, call: func(c core.Caller, r ref) error {
+				_, _, err := f.svc.Renew(ctx, c, r.Domain, 1, core.Match{}, core.Idem{})
+				return err
+			}},
+			{name: "RenewUntil", rule: partnerSite, call: func(c core.Caller, r ref) error {
+				cur, err := f.svc.Website(ctx, tn.acme, ann.Domain)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.svc.RenewUntil(ctx, c, r.Domain, core.AddMonths(cur.ExpiresAt, 1, cur.BillingDay))
+				return err
+			}},
+			{name: "DeleteWebsite", rule: partnerSite, setup: func(t *testing.T) ref {
+				// A website of ann's of its own, so the partner's
+				// deletion leaves ann's main one for the others.
+				d := fmt.Sprintf("del%d.example.com", unique())
+				w, _, err := f.svc.CreateWebsite(ctx, tn.acme, core.WebsiteCreate{Domain: d, SubaccountID: tn.ann.ID}, core.Idem{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ref{Domain: d, SiteID: w.ID, Account: tn.ann.ID}
+			}, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.DeleteWebsite(ctx, c, r.Domain, core.Match{})
+				return err
+			}},
+			{name: "ProvisionAddon", rule: partnerSite, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.ProvisionAddon(ctx, c, r.SiteID, core.AddonExtraRequests, 1)
+				return err
+			}},
+			{name: "ModifyAddon", rule: partnerSite, setup: func(t *testing.T) ref {
+				a, err := f.svc.ProvisionAddon(ctx, tn.acme, ann.SiteID, core.AddonExtraRequests, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := ann
+				r.AddonID = a.ID
+				return r
+			}, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.ModifyAddon(ctx, c, r.AddonID, 2)
+				return err
+			}},
+			{name: "DeleteAddon", rule: partnerSite, setup: func(t *testing.T) ref {
+				a, err := f.svc.ProvisionAddon(ctx, tn.acme, ann.SiteID, core.AddonExtraRequests, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := ann
+				r.AddonID = a.ID
+				return r
+			}, call: func(c core.Caller, r ref) error {
+				return f.svc.DeleteAddon(ctx, c, r.AddonID)
+			}},
+			{name: "Addons", rule: partnerSite, setup: func(t *testing.T) ref {
+				if _, err := f.svc.ProvisionAddon(ctx, tn.acme, ann.SiteID, core.AddonExtraRequests, 1); err != nil {
+					t.Fatal(err)
+				}
+				return ann
+			}, call: func(c core.Caller, r ref) error {
+				as, err := f.svc.Addons(ctx, c, r.SiteID)
+				if err == nil && len(as) == 0 {
+					// What a website nobody registered has: none.
+					return core.Errorf(core.ENOTFOUND, "no add-ons")
+				}
+				return err
+			}},
+			{name: "UpdateSubaccountEmail", rule: partnerSite, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.UpdateSubaccountEmail(ctx, c, r.Account, fmt.Sprintf("ann%d@example.com", unique()))
+				return err
+			}},
+			{name: "DeleteAccount", rule: partnerSite, setup: func(t *testing.T) ref {
+				a, _, err := f.svc.CreateSubaccount(ctx, tn.acme, core.SubaccountCreate{Email: fmt.Sprintf("gone%d@example.com", unique())}, core.Idem{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ref{Domain: ann.Domain, SiteID: ann.SiteID, Account: a.ID}
+			}, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.DeleteAccount(ctx, c, r.Account)
+				return err
+			}},
+			{name: "Lists", rule: partnerOwn, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.Lists(ctx, c)
+				return err
+			}},
+			{name: "UpdateLists", rule: partnerOwn, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.UpdateLists(ctx, c, core.PartnerLists{Deny: []string{fmt.Sprintf("203.0.113.%d", unique()%250)}})
+				return err
+			}},
+			{name: "RotateChallengeKey", rule: operatorOnly, call: func(c core.Caller, r ref) error {
+				return f.svc.RotateChallengeKey(ctx, c)
+			}},
+		}
+
+		// acme's state: balance, websites, add-ons, accounts, audit log.
+		state := func(t *testing.T) string {
+			t.Helper()
+			_, bal, err := f.svc.LedgerBalanced(ctx, core.Operator(), tn.acme.PartnerID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, err := f.svc.Websites(ctx, tn.acme, core.WebsiteFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := fmt.Sprintf("balance %s;", bal)
+			for _, w := range ws {
+				s += fmt.Sprintf(" %s v%d %s %s user %d;", w.Domain, w.Version, w.Status, w.Plan.Name, w.SubaccountID)
+			}
+			as, err := f.svc.Addons(ctx, tn.acme, ann.SiteID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range as {
+				s += fmt.Sprintf(" addon %d×%d;", a.ID, a.Quantity)
+			}
+			subs, err := f.svc.Subaccounts(ctx, tn.acme, core.SubaccountFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range subs {
+				s += fmt.Sprintf(" account %d %s;", a.ID, a.Email)
+			}
+			after, entries := int64(0), 0
+			for {
+				es, err := f.svc.Audit(ctx, tn.acme, after, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(es) == 0 {
+					break
+				}
+				entries += len(es)
+				after = es[len(es)-1].ID
+			}
+			l, err := f.svc.Lists(ctx, tn.acme)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s + fmt.Sprintf(" audit %d; lists %v", entries, l)
+		}
+		digits := regexp.MustCompile(`[0-9]+`)
+		shape := func(msg string, r ref) string {
+			return digits.ReplaceAllString(strings.ReplaceAll(msg, r.Domain, "<domain>"), "<n>")
+		}
+
+		for _, m := range methods {
+			for _, who := range whos {
+				want := m.rule[who.name]
+				t.Run(m.name+"/"+who.name, func(t *testing.T) {
+					r := ann
+					if m.setup != nil {
+						r = m.setup(t)
+					}
+					before := state(t)
+					err := m.call(who.c, r)
+					switch want {
+					case ok:
+						if err != nil {
+							t.Fatalf("%s was refused: %v", who.name, err)
+						}
+						return
+					case forbidden:
+						wantCode(t, err, core.EFORBIDDEN)
+					case hidden:
+						wantCode(t, err, core.ENOTFOUND)
+						// The answer for a target nobody registered, as
+						// acme itself hears it, in the same words.
+						u := m.call(tn.acme, unknown)
+						wantCode(t, u, core.ENOTFOUND)
+						if got, want := shape(core.ErrorMessage(err), r), shape(core.ErrorMessage(u), unknown); got != want {
+							t.Fatalf("answer %q differs from an unknown target's %q", core.ErrorMessage(err), core.ErrorMessage(u))
+						}
+					}
+					if after := state(t); after != before {
+						t.Fatalf("a refused call changed acme's state:\n before %s\n after  %s", before, after)
+					}
+				})
+			}
+		}
+		// A refused caller is refused before its input is looked at.
+		for _, c := range []core.Caller{{}, core.Operator()} {
+			_, err := f.svc.UpdateWebsiteSettings(ctx, c, ann.Domain, engine.Settings{Allow: []string{"not an address"}}, core.Match{})
+			wantCode(t, err, core.EFORBIDDEN)
+		}
+	})
 }

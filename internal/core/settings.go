@@ -12,7 +12,8 @@ import (
 	"github.com/palisadehq/palisade/internal/engine"
 )
 
-// WebsiteSettings returns a website's protection settings.
+// WebsiteSettings returns a website's protection settings, to whoever may
+// read the website (Website: its partner, or a customer of its own).
 func (s *Service) WebsiteSettings(ctx context.Context, c Caller, domain string) (Website, engine.Settings, error) {
 	w, err := s.Website(ctx, c, domain)
 	if err != nil {
@@ -33,6 +34,10 @@ func (s *Service) WebsiteSettings(ctx context.Context, c Caller, domain string) 
 // Match replaces unconditionally: only for callers that did not read the
 // settings first (a blind PUT without If-Match).
 func (s *Service) UpdateWebsiteSettings(ctx context.Context, c Caller, domain string, st engine.Settings, ifMatch Match) (Website, error) {
+	// Who asks first: a refused caller learns nothing about its input.
+	if err := c.tenant(); err != nil {
+		return Website{}, err
+	}
 	if err := st.Validate(); err != nil {
 		return Website{}, settingsError(err)
 	}
@@ -68,8 +73,13 @@ func (s *Service) EditWebsiteSettings(ctx context.Context, c Caller, domain stri
 // saveSettings is the one writer of a website's settings: it locks the
 // website's row, compares ifMatch with the stored version, computes the new
 // settings from the stored ones with next, and writes them (bumping the
-// version when they changed), all in one transaction.
+// version when they changed), all in one transaction. The caller is a
+// partner or a customer of it (the operator and nobody are refused), and
+// the website one it may see (CanSeeWebsite; another's is not_found).
 func (s *Service) saveSettings(ctx context.Context, c Caller, domain string, ifMatch Match, next func(stored string) (engine.Settings, error)) (Website, engine.Settings, error) {
+	if err := c.tenant(); err != nil {
+		return Website{}, engine.Settings{}, err
+	}
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return Website{}, engine.Settings{}, err
