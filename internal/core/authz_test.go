@@ -615,6 +615,17 @@ func TestWebsiteMethodsByCaller(t *testing.T) {
 			st.Allow = append(append([]string(nil), st.Allow...), fmt.Sprintf("198.51.100.%d", unique()%250))
 			return st
 		}
+		listed := func(err error, n int, is func(i int) bool) error {
+			if err != nil {
+				return err
+			}
+			for i := 0; i < n; i++ {
+				if is(i) {
+					return nil
+				}
+			}
+			return core.Errorf(core.ENOTFOUND, "not listed")
+		}
 		type method struct {
 			name  string
 			rule  rule
@@ -666,6 +677,16 @@ func TestWebsiteMethodsByCaller(t *testing.T) {
 				now := *f.now.Load()
 				_, err := f.svc.TopBlocked(ctx, c, r.Domain, "ip", now.Add(-time.Hour), now, 10)
 				return err
+			}},
+			// Lists hold the target for those who may see it; for the
+			// others it is missing, as an unknown one is.
+			{name: "Websites", rule: customerSite, call: func(c core.Caller, r ref) error {
+				ws, err := f.svc.Websites(ctx, c, core.WebsiteFilter{})
+				return listed(err, len(ws), func(i int) bool { return ws[i].ID == r.SiteID })
+			}},
+			{name: "OwnedWebsites", rule: customerSite, call: func(c core.Caller, r ref) error {
+				ws, err := f.svc.OwnedWebsites(ctx, c, core.WebsiteFilter{})
+				return listed(err, len(ws), func(i int) bool { return ws[i].ID == r.SiteID })
 			}},
 			{name: "Subaccount", rule: customerSite, call: func(c core.Caller, r ref) error {
 				_, err := f.svc.Subaccount(ctx, c, r.Account)
@@ -754,6 +775,23 @@ func TestWebsiteMethodsByCaller(t *testing.T) {
 					return core.Errorf(core.ENOTFOUND, "no add-ons")
 				}
 				return err
+			}},
+			{name: "CreateSubaccount", rule: partnerOwn, call: func(c core.Caller, r ref) error {
+				_, _, err := f.svc.CreateSubaccount(ctx, c, core.SubaccountCreate{Email: fmt.Sprintf("new%d@example.com", unique())}, core.Idem{})
+				return err
+			}},
+			{name: "Subaccounts", rule: partnerSite, call: func(c core.Caller, r ref) error {
+				as, err := f.svc.Subaccounts(ctx, c, core.SubaccountFilter{})
+				return listed(err, len(as), func(i int) bool { return as[i].ID == r.Account })
+			}},
+			{name: "DeleteSubaccount", rule: partnerSite, setup: func(t *testing.T) ref {
+				a, _, err := f.svc.CreateSubaccount(ctx, tn.acme, core.SubaccountCreate{Email: fmt.Sprintf("gone%d@example.com", unique())}, core.Idem{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ref{Domain: ann.Domain, SiteID: ann.SiteID, Account: a.ID}
+			}, call: func(c core.Caller, r ref) error {
+				return f.svc.DeleteSubaccount(ctx, c, r.Account)
 			}},
 			{name: "UpdateSubaccountEmail", rule: partnerSite, call: func(c core.Caller, r ref) error {
 				_, err := f.svc.UpdateSubaccountEmail(ctx, c, r.Account, fmt.Sprintf("ann%d@example.com", unique()))
