@@ -154,3 +154,39 @@ http {
 		t.Fatalf("register with a node down: %d %s", r.status, r.raw)
 	}
 }
+
+// TestClusterExampleNodes: the fleet's PALISADE_NODE names the nodes' own
+// addresses (the ones nginx-lb.conf balances over), never the public
+// balancer: web servers ask the nodes directly, and a decision asked
+// through the balancer would judge every visitor as the balancer's address.
+func TestClusterExampleNodes(t *testing.T) {
+	dir := filepath.Join("..", "..", "deploy", "cluster")
+	env := map[string]string{}
+	readEnvFile(t, filepath.Join(dir, "palisade.env"), env)
+	lb, err := os.ReadFile(filepath.Join(dir, "nginx-lb.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upstream []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*server\s+([0-9][^\s;]*)`).FindAllStringSubmatch(string(lb), -1) {
+		upstream = append(upstream, m[1])
+	}
+	var nodes stringList
+	nodes.Set(env["PALISADE_NODE"])
+	if len(nodes) == 0 {
+		t.Fatal("palisade.env sets no PALISADE_NODE")
+	}
+	for _, n := range nodes {
+		if n == env["PALISADE_PUBLIC_URL"] {
+			t.Errorf("PALISADE_NODE %q is the public balancer", n)
+		}
+		host := strings.TrimPrefix(strings.TrimPrefix(n, "http://"), "https://")
+		found := false
+		for _, u := range upstream {
+			found = found || u == host
+		}
+		if !found {
+			t.Errorf("PALISADE_NODE %q is not one of the nodes nginx-lb.conf balances over %v", n, upstream)
+		}
+	}
+}
