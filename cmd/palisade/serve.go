@@ -284,7 +284,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 	smtpFrom := fs.String("smtp-from", "", "sender of delivered emails, such as \"Acme Hosting <noreply@acme.example>\" (required with --smtp-url)")
 	var proxies, webServers, metricsAllow stringList
 	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a load balancer in front of the APIs and dashboards, optionally =HEADER: the header it sets the client's address in (default X-Forwarded-For, right-most address that is not a trusted proxy; or e.g. 10.0.0.5=X-Real-IP for a proxy that overwrites X-Real-IP). Only that header is believed, only from that proxy (repeatable)")
-	fs.Var(&webServers, "web-server", "IP or CIDR of a web server that asks for decisions: its forwarded client address (each integration's own header, see docs/INTEGRATIONS.md) is believed, and it may look websites up by Host on /v2.1/check without a server key (repeatable; default 127.0.0.0/8 and ::1)")
+	fs.Var(&webServers, "web-server", "IP or CIDR of a web server that asks for decisions: its forwarded client address (each integration's own header, see docs/INTEGRATIONS.md) is believed, and, when listed here, it may look websites up by Host on /v2.1/check without a server key (repeatable; not given: 127.0.0.0/8 and ::1 for addresses, and no keyless lookups)")
 	fs.Var(&metricsAllow, "metrics-allow", "IP or CIDR that may read /metrics (repeatable; default 127.0.0.0/8 and ::1)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err

@@ -113,7 +113,9 @@ func NewHandler(d Deps) http.Handler {
 		wrap := d.Protector.Metrics().Endpoint
 		forwardauth.New(d.Protector, ws, d.Logger).Register(mux, wrap)
 		botbye.New(d.Protector, d.Logger).Register(mux, wrap)
-		botguard.New(d.Protector, ws, d.Logger).Register(mux, wrap)
+		// Keyless Host lookups only from web servers the operator listed,
+		// never from loopback by default (docs/SECURITY.md).
+		botguard.New(d.Protector, d.WebServers, d.Logger).Register(mux, wrap)
 	}
 	if d.Protector != nil {
 		if m := d.Protector.Metrics(); m != nil {

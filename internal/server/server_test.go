@@ -20,6 +20,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/server"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
@@ -243,6 +244,14 @@ func TestBotByeValidate(t *testing.T) {
 
 func TestBotGuardCheck(t *testing.T) {
 	s := newStack(t)
+	// Without --web-server nobody may name a website by Host alone, not
+	// even loopback (any process on the host could).
+	keyless := []byte("GET / HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: " + chromeUA + "\r\n\r\n")
+	if resp, b := post(t, s.url+"/v2.1/check", "application/octet-stream", keyless, map[string]string{"BG-RemoteAddr": "198.51.100.7"}); resp.StatusCode != 401 || resp.Header.Get("BG-X-Mitigation") != "" {
+		t.Fatalf("keyless from loopback without --web-server: %d %s", resp.StatusCode, b)
+	}
+	// The operator lists the web server (here: loopback).
+	s.Restart(t, func(d *server.Deps) { d.WebServers = protect.Loopback })
 	raw := func(ua, path string) []byte {
 		return []byte("GET " + path + " HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: " + ua + "\r\nAccept: text/html\r\nAccept-Language: en\r\nAccept-Encoding: gzip\r\n\r\n")
 	}

@@ -47,12 +47,12 @@ type Handler struct {
 	log        *slog.Logger
 }
 
-// New returns the handler; webServers (--web-server; nil: loopback) may ask
-// without a server key, naming the website by the raw request's Host.
+// New returns the handler; webServers may ask without a server key, naming
+// the website by the raw request's Host. They are the --web-server addresses
+// the operator listed: nil (the flag not given) lets nobody ask keyless, not
+// loopback, because any process on the host (a shared-hosting customer's
+// PHP, say) could then read every site's verdicts and add to its statistics.
 func New(p *protect.Protector, webServers protect.Trusted, log *slog.Logger) *Handler {
-	if webServers == nil {
-		webServers = protect.Loopback
-	}
 	return &Handler{p: p, webServers: webServers, log: log}
 }
 
@@ -89,7 +89,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	key := firstNonEmpty(r.Header.Get("BG-Key"), r.Header.Get("X-Palisade-Key"))
 	if key == "" && !h.webServers.Contains(protect.PeerAddr(r.RemoteAddr)) {
 		// Refused before the body is read: no decision, no statistics.
-		fail(w, http.StatusUnauthorized, "send the website's server key in BG-Key (only a --web-server address may name the website by Host alone)")
+		fail(w, http.StatusUnauthorized, "send the website's server key in BG-Key (only an address listed with --web-server may name the website by Host alone)")
 		return
 	}
 	var body io.Reader = http.MaxBytesReader(w, r.Body, MaxBody)

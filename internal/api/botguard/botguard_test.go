@@ -35,7 +35,8 @@ func TestKeylessCheckOnlyFromWebServers(t *testing.T) {
 		return srv.URL
 	}
 	elsewhere := serve(protect.Trusted{netip.MustParsePrefix("192.0.2.0/24")}) // the test client is not a web server
-	local := serve(nil)                                                        // default: loopback is
+	local := serve(protect.Loopback)                                           // listed with --web-server
+	unlisted := serve(nil)                                                     // --web-server not given: nobody, not even loopback
 	check := func(base, key, path, client string) (int, http.Header) {
 		req, _ := http.NewRequest("POST", base+"/v2.1/check", strings.NewReader("GET "+path+" HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: "+testenv.ChromeUA+"\r\nAccept: text/html\r\nAccept-Language: en\r\n\r\n"))
 		req.Header.Set("BG-RemoteAddr", client)
@@ -55,6 +56,9 @@ func TestKeylessCheckOnlyFromWebServers(t *testing.T) {
 		if code != 401 || h.Get("BG-X-Mitigation") != "" || h.Get("BG-Location") != "" {
 			t.Fatalf("keyless %s from a non-web-server: %d %v, want 401 and no verdict", c.path, code, h)
 		}
+	}
+	if code, h := check(unlisted, "", "/", "198.51.100.7"); code != 401 || h.Get("BG-X-Mitigation") != "" {
+		t.Fatalf("keyless from loopback without --web-server: %d %v, want 401", code, h)
 	}
 	if code, h := check(elsewhere, "sk_wrong", "/", "198.51.100.7"); code != 401 || h.Get("BG-X-Mitigation") != "" {
 		t.Fatalf("wrong key: %d %v", code, h)
