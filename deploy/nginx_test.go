@@ -1,6 +1,6 @@
 // Package deploy holds the web-server configurations users install; its
 // tests run them in the real servers.
-package deploy
+package deploy_test
 
 import (
 	"fmt"

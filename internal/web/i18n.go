@@ -31,7 +31,7 @@ var messages = map[string]map[string]string{
 		"test.run": "Test", "result": "Result", "fixerrors": "Nothing was saved; fix the fields marked below.",
 		"serverkey": "Server key", "seen": "We have seen traffic from your web server: protection is active.",
 		"notseen":     "No traffic seen yet. Install one of the integrations below; this page updates by itself.",
-		"guide.nginx": "nginx", "guide.caddy": "Caddy", "guide.traefik": "Traefik", "guide.go": "Go application", "guide.proxy": "No web server (Palisade as reverse proxy)",
+		"guide.nginx": "nginx", "guide.caddy": "Caddy", "guide.traefik": "Traefik", "guide.apache": "Apache httpd", "guide.haproxy": "HAProxy", "guide.go": "Go application", "guide.proxy": "No web server (Palisade as reverse proxy)",
 		"rules.none": "No custom rules.", "limits.none": "No rate limits.",
 		"conflict":        "Changed elsewhere: reload.",
 		"conflict.reload": "Reload the current settings (discards your input)",

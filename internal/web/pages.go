@@ -308,6 +308,7 @@ type guideView struct {
 	Node      string
 	NodeHost  string
 	Seen      bool
+	Files     map[string][]guideFile // per integration: the shipped deploy/ files, filled in
 }
 
 func (h *Handler) integration(w http.ResponseWriter, r *http.Request, v view, s core.Session) {
@@ -316,8 +317,9 @@ func (h *Handler) integration(w http.ResponseWriter, r *http.Request, v view, s 
 	if len(nodes) > 0 {
 		node = nodes[0]
 	}
-	host := strings.TrimPrefix(strings.TrimPrefix(node, "https://"), "http://")
-	g := guideView{ServerKey: v.Site.ServerKey, Node: node, NodeHost: host, Seen: v.Site.FirstSeenAt != nil}
+	node = strings.TrimRight(node, "/")
+	g := guideView{ServerKey: v.Site.ServerKey, Node: node, NodeHost: nodeHostPort(node), Seen: v.Site.FirstSeenAt != nil,
+		Files: guideFiles(v.Site.Domain, v.Site.ServerKey, node)}
 	v.Title, v.Data = tr(v.Lang, "integration")+" · "+v.Site.Domain, g
 	if r.URL.Query().Get("fragment") == "status" {
 		headers(w, &v.Brand)
