@@ -19,11 +19,16 @@ Subcommands:
   list                                                             list partners with their balances
   show             --name NAME                                     one partner: balance, keys, allowed IPs
   topup            --name NAME --amount 100.00 [--note TEXT]       add credit
-  allow-ip         --name NAME CIDR                                let the partner's keys be used from CIDR
+  allow-ip         --name NAME CIDR                                add CIDR to the partner's allowed ranges (and its keys')
+  deny-ip          --name NAME CIDR                                remove CIDR from them (not the last one)
   allow-downgrade  --name NAME [--allow=false]                     let (or stop) the partner move websites to cheaper plans
   brand            --name NAME --display "Acme Hosting" [--logo https://...]   what visitors see on challenge and deny pages
   rotate-key       --name NAME [--keep-old]                        issue a new API key (printed once); revoke the old ones unless --keep-old
   revoke-key       --name NAME PREFIX                              revoke one key by the prefix 'partner show' lists
+
+Allowed ranges: where the partner's API keys may be used from, set only by
+the operator. None: REST from anywhere, GP and XML refused. A range wider
+than /8 (IPv4) or /32 (IPv6), 0.0.0.0/0 above all, binds nothing.
 
 Every subcommand also takes the store flags (--data-dir, --database-url, --master-key); see 'palisade partner create --help'.
 `
@@ -54,7 +59,7 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 	switch sub {
 	case "create":
 		email = fs.String("email", "", "partner's contact email")
-		fs.Var(&allowIPs, "allowed-ip", "IP or CIDR the API key may be used from (repeatable; default: any)")
+		fs.Var(&allowIPs, "allowed-ip", "IP or CIDR the partner's API keys may be used from: the partner's allowed ranges, which only the operator sets (repeatable; none: REST from anywhere, GP and XML refused; a range wider than /8, IPv6 /32, binds nothing)")
 	case "topup":
 		amount = fs.String("amount", "", "credit to add, e.g. 100.00")
 		note = fs.String("note", "", "reason shown in the ledger")
@@ -65,7 +70,7 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		logo = fs.String("logo", "", "https URL of a logo shown beside it")
 	case "rotate-key":
 		keepOld = fs.Bool("keep-old", false, "keep the old keys working, for a changeover in two steps")
-	case "list", "show", "allow-ip", "revoke-key":
+	case "list", "show", "allow-ip", "deny-ip", "revoke-key":
 	default:
 		fmt.Fprint(stderr, partnerUsage)
 		return fmt.Errorf("unknown partner subcommand %q: %w", sub, errUsage)
@@ -76,13 +81,13 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 	if sub != "list" && *name == "" {
 		return fmt.Errorf("partner %s: --name is required: %w", sub, errUsage)
 	}
-	if sub == "allow-ip" && fs.NArg() != 1 {
-		return fmt.Errorf("partner allow-ip: give exactly one IP or CIDR after the flags: %w", errUsage)
+	if (sub == "allow-ip" || sub == "deny-ip") && fs.NArg() != 1 {
+		return fmt.Errorf("partner %s: give exactly one IP or CIDR after the flags: %w", sub, errUsage)
 	}
 	if sub == "revoke-key" && fs.NArg() != 1 {
 		return fmt.Errorf("partner revoke-key: give the key's prefix (see 'partner show') after the flags: %w", errUsage)
 	}
-	if sub != "allow-ip" && sub != "revoke-key" && fs.NArg() > 0 {
+	if sub != "allow-ip" && sub != "deny-ip" && sub != "revoke-key" && fs.NArg() > 0 {
 		return fmt.Errorf("partner %s: unexpected arguments %q: %w", sub, fs.Args(), errUsage)
 	}
 	var parsedAmount core.Cents
@@ -106,6 +111,7 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		if err != nil {
 			return cliError(err)
 		}
+		warnNotBinding(stderr, allowIPs...)
 		fmt.Fprintf(stdout, "partner: %s (id %d)\n", p.Name, p.ID)
 		fmt.Fprintf(stdout, "api_key: %s\n", key)
 		fmt.Fprintln(stdout, "Keep the key safe: it is shown only this once. Partners send it as: Authorization: Bearer <api_key>")
@@ -184,6 +190,13 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 			return cliError(err)
 		}
 		fmt.Fprintf(stdout, "%s's API keys may now be used from %s\n", p.Name, fs.Arg(0))
+		warnNotBinding(stderr, fs.Arg(0))
+		return nil
+	case "deny-ip":
+		if err := svc.DenyIP(ctx, op, p.ID, fs.Arg(0)); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "%s removed from %s's allowed ranges (and its keys'); see 'palisade partner show'\n", fs.Arg(0), p.Name)
 		return nil
 	case "rotate-key":
 		key, err := svc.RotateKey(ctx, op, p.ID, *keepOld)
@@ -318,4 +331,20 @@ func firstNonEmpty(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// warnNotBinding tells the operator, on stderr, about each allowed range
+// that binds nothing (core.IsBinding): it is stored, but ties no key to
+// addresses and enables neither GP nor XML.
+func warnNotBinding(stderr io.Writer, cidrs ...string) {
+	ps, err := core.ParsePrefixes("allowed-ip", cidrs)
+	if err != nil {
+		return
+	}
+	for _, p := range ps {
+		if !core.IsBinding(p) {
+			fmt.Fprintf(stderr, "warning: %s is wider than /%d (IPv6: /%d) and binds nothing: it ties no API key to addresses and enables neither GP nor XML; give the partner's panel addresses instead (remove it with 'palisade partner deny-ip')\n",
+				p, core.MinBindingBitsV4, core.MinBindingBitsV6)
+		}
+	}
 }

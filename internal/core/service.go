@@ -868,6 +868,71 @@ func (s *Service) AllowIP(ctx context.Context, c Caller, partnerID int64, cidr s
 	})
 }
 
+// DenyIP removes one of a partner's allowed ranges (operator only): from
+// the operator's ranges for the partner and from every key's, where a key
+// range lying within it goes too. A key left without ranges gets the
+// partner's remaining ones. cidr must be one of the partner's ranges as
+// written, and not its last: without any, its keys would work for REST
+// from anywhere (allow the new range first).
+func (s *Service) DenyIP(ctx context.Context, c Caller, partnerID int64, cidr string) error {
+	if err := c.operatorOnly("remove allowed source addresses"); err != nil {
+		return err
+	}
+	ps, err := ParsePrefixes("cidr", []string{cidr})
+	if err != nil {
+		return err
+	}
+	gone := ps[0]
+	defer s.keysChanged()
+	return s.store.Update(ctx, func(tx Tx) error {
+		ops, err := tx.PartnerAllowedCIDRs(ctx, partnerID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(ops, gone) {
+			have := "none"
+			if len(ops) > 0 {
+				have = strings.Join(prefixStrings(ops), ", ")
+			}
+			return FieldError("cidr", "%s is not one of the partner's allowed ranges (%s)", gone, have)
+		}
+		if len(ops) == 1 {
+			return FieldError("cidr", "%s is the partner's last allowed range: without any, its API keys would work for REST from anywhere; allow the new range first (palisade partner allow-ip), then remove this one", gone)
+		}
+		rest := slices.DeleteFunc(slices.Clone(ops), func(p netip.Prefix) bool { return p == gone })
+		if err := tx.SetPartnerAllowedCIDRs(ctx, partnerID, rest); err != nil {
+			return err
+		}
+		c.PartnerID = partnerID
+		now := s.clock()
+		if err := s.audit(ctx, tx, c, now, "partner", strconv.FormatInt(partnerID, 10), "deny_ip", map[string]any{"allowed_ips": prefixStrings(ops)}, map[string]any{"allowed_ips": prefixStrings(rest)}); err != nil {
+			return err
+		}
+		keys, err := tx.APIKeys(ctx, partnerID)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			next := slices.DeleteFunc(slices.Clone(k.AllowedCIDRs), func(p netip.Prefix) bool {
+				return p == gone || gone.Bits() <= p.Bits() && gone.Contains(p.Addr())
+			})
+			if len(next) == len(k.AllowedCIDRs) {
+				continue
+			}
+			if len(next) == 0 {
+				next = slices.Clone(rest)
+			}
+			if err := tx.SetAPIKeyCIDRs(ctx, partnerID, k.ID, next); err != nil {
+				return err
+			}
+			if err := s.audit(ctx, tx, c, now, "api_key", k.Prefix, "deny_ip", map[string]any{"allowed_ips": prefixStrings(k.AllowedCIDRs)}, map[string]any{"allowed_ips": prefixStrings(next)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Authenticate resolves a partner API key used from ip into a Caller.
 func (s *Service) Authenticate(ctx context.Context, key string, ip netip.Addr, protocol string) (Caller, error) {
 	if key == "" {
