@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/routes"
@@ -99,6 +100,7 @@ type consoleData struct {
 	SecretURI string
 	Email     string
 	UserAPI   core.UserAPIConfig
+	APIBase   string // the base URL the partner gives its customers: its User API scope
 	APILog    []core.UserAPILogEntry
 }
 
@@ -145,6 +147,7 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 	case "audit":
 		d.Audit, err = h.svc.Audit(ctx, c, 0, 500)
 	case "userapi":
+		d.APIBase = userapi.ScopeBase(h.svc.Config().PublicURL, p.Name)
 		if d.UserAPI, err = h.svc.UserAPIConfigOf(ctx, s.PartnerID); err == nil {
 			d.APILog, err = h.svc.UserAPILog(ctx, c, 0, 200)
 		}

@@ -159,8 +159,10 @@ func schemas() map[string]any {
 			"routes": map[string]any{"type": "object", "description": "Your changes, by route id.", "additionalProperties": obj(map[string]any{
 				"disabled": map[string]any{"type": "boolean"}, "alias": str, "name": str, "category": str, "description": str})}}),
 		"UserAPIState": obj(map[string]any{"config": map[string]any{"$ref": "#/components/schemas/UserAPIConfig"},
+			"base_url": map[string]any{"type": "string", "description": "The base URL to give your customers: your scope, <public url>/api/p/<your URL-escaped name>; a route's path /api/<rest> is <base_url>/<rest>."},
+			"docs_url": map[string]any{"type": "string", "description": "Your customers' documentation, under your scope."},
 			"routes": map[string]any{"type": "array", "description": "Every route (GET only), for your changes' ids.", "items": obj(map[string]any{
-				"id": str, "method": str, "path": str, "name": str, "category": str})}}),
+				"id": str, "method": str, "path": str, "url": map[string]any{"type": "string", "description": "The route under your scope (GET only)."}, "name": str, "category": str})}}),
 		"UserAPILogEntry": obj(map[string]any{"id": intg, "user": intg, "at": str, "method": str, "route": str, "path": str, "status": intg, "source_ip": str, "request": str, "response": str}),
 		"UserAPILog":      page("UserAPILogEntry"),
 		"EmailTemplate":   obj(map[string]any{"kind": str, "subject": str, "body": str, "updated_at": str, "custom": map[string]any{"type": "boolean"}}),

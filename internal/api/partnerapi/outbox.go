@@ -3,6 +3,7 @@ package partnerapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/api/userapi"
@@ -141,13 +142,28 @@ func (a *API) handleUserAPIGet() http.Handler {
 		if err != nil {
 			return err
 		}
+		base, err := a.userAPIBase(r)
+		if err != nil {
+			return err
+		}
 		var routes []map[string]string
 		for _, rt := range userapi.Routes {
-			routes = append(routes, map[string]string{"id": rt.ID, "method": rt.Method, "path": rt.Path, "name": rt.Name, "category": rt.Category})
+			routes = append(routes, map[string]string{"id": rt.ID, "method": rt.Method, "path": rt.Path, "url": base + strings.TrimPrefix(rt.Path, "/api"),
+				"name": rt.Name, "category": rt.Category})
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"config": cfg, "routes": routes})
+		writeJSON(w, http.StatusOK, map[string]any{"config": cfg, "base_url": base, "docs_url": base + "/docs", "routes": routes})
 		return nil
 	})
+}
+
+// userAPIBase is the base URL the calling partner gives its customers:
+// its User API scope (docs/USER_API.md, "Partner scope").
+func (a *API) userAPIBase(r *http.Request) (string, error) {
+	p, err := a.svc.Partner(r.Context(), callerFrom(r.Context()))
+	if err != nil {
+		return "", err
+	}
+	return userapi.ScopeBase(a.svc.Config().PublicURL, p.Name), nil
 }
 
 func (a *API) handleUserAPIPut() http.Handler {
@@ -160,7 +176,11 @@ func (a *API) handleUserAPIPut() http.Handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"config": cfg})
+		base, err := a.userAPIBase(r)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"config": cfg, "base_url": base, "docs_url": base + "/docs"})
 		return nil
 	})
 }

@@ -68,7 +68,7 @@ code,pre{font-family:ui-monospace,monospace;font-size:13px}pre{background:#0f142
 h2{border-bottom:2px solid {{.Color}};padding-bottom:.2rem}.route{margin:1.2rem 0 2rem}.m{font-weight:700;color:{{.Color}}}
 table{border-collapse:collapse}td,th{text-align:left;padding:.2rem .6rem;border-bottom:1px solid #dde1e8}</style></head>
 <body><h1>{{.Brand}} User API</h1>
-<p>Manage your websites' protection from your own scripts. Base URL: <code>{{.Base}}</code>. Answers are JSON:
+<p>Manage your websites' protection from your own scripts. Base URL: <code>{{.Base}}</code>{{if not .Generic}} (your hosting provider's scope){{end}}: a route's path <code>/api/…</code> below is <code>{{.Base}}/…</code>. Answers are JSON:
 <code>{"success": true, "data": …}</code>, or <code>{"success": false, "error": ["…"]}</code> with the HTTP status. Lists are paginated
 (<code>limit</code>, <code>cursor</code> = <code>next_cursor</code>).</p>
 <p><b>Versions</b>: answers about protection settings carry the settings' version as the <code>ETag</code> header and as
@@ -76,11 +76,11 @@ table{border-collapse:collapse}td,th{text-align:left;padding:.2rem .6rem;border-
 changed meanwhile (in the dashboard, by another script), nothing is saved and the answer is <code>412</code> with the current
 <code>etag</code>; read again, reapply your change and retry. <code>PATCH …/lists</code> adds and removes entries without one.</p>
 <h2>Authentication</h2>
-{{if .Basic}}<p><b>HTTP Basic</b> with your email and password on every request: <code>curl -u you@example.com:PASSWORD {{.Base}}/api/me</code></p>{{end}}
-{{if .JWT}}<p><b>Tokens</b>: <code>POST /api/login</code> with <code>username</code> and <code>password</code> answers an RS256
+{{if .Basic}}<p><b>HTTP Basic</b> with your email and password on every request: <code>curl -u you@example.com:PASSWORD {{.Base}}/me</code></p>{{end}}
+{{if .JWT}}<p><b>Tokens</b>: <code>POST {{.Scope}}/login</code> with <code>username</code> and <code>password</code> answers an RS256
 <code>access_token</code> (15 minutes) and a <code>refresh_token</code> (30 days); send <code>Authorization: Bearer &lt;access_token&gt;</code>.
-<code>POST /api/token</code> with <code>refresh_token</code> gives a new pair (the old refresh token is spent); <code>POST /api/logout</code>
-ends the access token (and the <code>refresh_token</code> you send); <code>POST /api/revoke</code> with <code>token</code> ends any token.</p>{{end}}
+<code>POST {{.Scope}}/token</code> with <code>refresh_token</code> gives a new pair (the old refresh token is spent); <code>POST {{.Scope}}/logout</code>
+ends the access token (and the <code>refresh_token</code> you send); <code>POST {{.Scope}}/revoke</code> with <code>token</code> ends any token.</p>{{end}}
 <p><b>Rate limit</b>: {{.Rate}} requests per {{.Period}}; beyond it the answer is <code>429</code> with <code>Retry-After</code>.
 Every answer carries <code>RateLimit-Limit</code>, <code>RateLimit-Remaining</code> and <code>RateLimit-Reset</code>.</p>
 {{range .Routes}}<div class="route" id="{{.ID}}"><h2>{{.Name}} <small>· {{.Category}}</small></h2>
@@ -90,7 +90,7 @@ Every answer carries <code>RateLimit-Limit</code>, <code>RateLimit-Remaining</co
 <pre>curl {{if $.Basic}}-u you@example.com:PASSWORD{{else}}-H "Authorization: Bearer $TOKEN"{{end}} {{if ne .Method "GET"}}-X {{.Method}} -H "Content-Type: application/json" -d '{{.Body}}' {{end}}{{$.Base}}{{.Example}}</pre>
 </div>{{end}}
 {{if .Generic}}<p>Your hosting provider may name, rename or switch off some of these routes: sign in (HTTP Basic, or a Bearer token) to read its own version of this page.</p>{{end}}
-<p><a href="/api/openapi.json">OpenAPI 3.1 document</a> (your provider's when you send your credentials)</p>
+<p><a href="{{.Scope}}/openapi.json">OpenAPI 3.1 document</a> (your provider's when you send your credentials)</p>
 </body></html>`))
 
 type docsRoute struct {
@@ -107,11 +107,18 @@ func (h *Handler) docs(w http.ResponseWriter, r *http.Request) {
 	b := p.Branding()
 	var rs []docsRoute
 	for _, d := range visible(cfg) {
-		rs = append(rs, docsRoute{docRoute: d, Example: strings.ReplaceAll(d.Path, "{domain}", "shop.example.com")})
+		rs = append(rs, docsRoute{docRoute: d, Example: strings.TrimPrefix(strings.ReplaceAll(d.Path, "{domain}", "shop.example.com"), "/api")})
+	}
+	// A signed-in customer is shown its partner's scope (/api/p/<name>),
+	// which works whichever other providers share its email; the generic
+	// page names no partner.
+	scope := "/api"
+	if p.ID != 0 {
+		scope = ScopeBase("", p.Name)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	_ = docsTmpl.Execute(w, map[string]any{"Brand": b.Name, "Color": b.Color, "Base": h.issuer, "Basic": cfg.Basic, "JWT": cfg.JWT,
+	_ = docsTmpl.Execute(w, map[string]any{"Brand": b.Name, "Color": b.Color, "Base": strings.TrimRight(h.issuer, "/") + scope, "Scope": scope, "Basic": cfg.Basic, "JWT": cfg.JWT,
 		"Rate": cfg.RateRequests, "Period": cfg.RatePeriod, "Routes": rs, "Generic": p.ID == 0})
 }
 

@@ -145,6 +145,14 @@ func scopeOf(r *http.Request) string {
 // partner is another account.
 const ScopePrefix = "/api/p/"
 
+// ScopeBase is the base URL a partner gives its customers: its scope on
+// the server at publicURL, with the name URL-escaped
+// (https://palisade.example.net/api/p/My%20Hosting). A route's path
+// /api/<rest> is <ScopeBase>/<rest> there.
+func ScopeBase(publicURL, partnerName string) string {
+	return strings.TrimRight(publicURL, "/") + ScopePrefix + url.PathEscape(partnerName)
+}
+
 // scoped strips a partner scope from r's path: the request as the routes
 // see it (/api/…), with the scope in its context.
 func scoped(r *http.Request) (*http.Request, error) {
