@@ -23,9 +23,19 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		}
 		bits := p.Bits()
 		if p.Addr().Is4In6() {
+			// ::ffff:a.b.c.d/n is the IPv4 range a.b.c.d/(n-96); shorter
+			// than /96 it also covers IPv6 addresses, which no IPv4 range
+			// can say.
+			if bits < 96 {
+				return netip.Prefix{}, fmt.Errorf("%s: an IPv4-mapped (::ffff:) range must be /96 or longer; write the IPv4 range instead", s)
+			}
 			bits -= 96
 		}
-		return netip.PrefixFrom(p.Addr().Unmap(), bits).Masked(), nil
+		q := netip.PrefixFrom(p.Addr().Unmap(), bits).Masked()
+		if !q.IsValid() {
+			return netip.Prefix{}, fmt.Errorf("%s: not a valid range", s)
+		}
+		return q, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {

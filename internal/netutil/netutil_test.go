@@ -132,9 +132,9 @@ func TestParsePrefix(t *testing.T) {
 			t.Errorf("ParsePrefix(%q) = %v, %v; want %s", in, p, err, want)
 		}
 	}
-	for _, bad := range []string{"", "10.0.0.0/33", "nope", "1.2.3"} {
-		if _, err := ParsePrefix(bad); err == nil {
-			t.Errorf("ParsePrefix(%q) succeeded", bad)
+	for _, bad := range []string{"", "10.0.0.0/33", "nope", "1.2.3", "::ffff:0:0/64", "::ffff:10.0.0.0/95", "::ffff:0:0/0"} {
+		if p, err := ParsePrefix(bad); err == nil {
+			t.Errorf("ParsePrefix(%q) = %v (valid: %v), no error", bad, p, p.IsValid())
 		}
 	}
 }
