@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/palisadehq/palisade/internal/secret"
 )
@@ -18,14 +19,26 @@ type SubaccountCreate struct {
 	Company   string
 	Country   string // ISO 3166-1 alpha-2, optional
 	Address   string
-	Lang      string // two-letter language code for the dashboards; default "en"
+	// Lang is the dashboards' language: an ISO 639-1 code, a locale
+	// (en_US, pt-BR) or an English name such as WHMCS sends (english,
+	// russian, portuguese-br); see ParseLanguage. Empty or unknown:
+	// DefaultLanguage (an unknown one with a warning).
+	Lang string
 }
 
-// Validate normalises and checks the input.
+// Validate normalises and checks the input. An unknown language is not an
+// error: it becomes DefaultLanguage (validate says so in a warning).
 func (in *SubaccountCreate) Validate() error {
+	_, err := in.validate()
+	return err
+}
+
+// validate is Validate, also returning what it changed that the caller
+// should hear about.
+func (in *SubaccountCreate) validate() (warnings []string, err error) {
 	email, err := normalizeEmail(in.Email)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	in.Email = email
 	for _, f := range []struct {
@@ -35,21 +48,35 @@ func (in *SubaccountCreate) Validate() error {
 	}{{"first_name", &in.FirstName, 100}, {"last_name", &in.LastName, 100}, {"company", &in.Company, 200}, {"address", &in.Address, 500}} {
 		*f.v = strings.TrimSpace(*f.v)
 		if err := checkText(f.name, *f.v, f.max); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	in.Country = strings.ToUpper(strings.TrimSpace(in.Country))
 	if in.Country != "" && !isLetters(in.Country, 2) {
-		return FieldError("country", "country must be a two-letter ISO 3166 code such as DE, not %q", in.Country)
+		return nil, FieldError("country", "country must be a two-letter ISO 3166 code such as DE, not %q", in.Country)
 	}
-	in.Lang = strings.ToLower(strings.TrimSpace(in.Lang))
-	if in.Lang == "" {
-		in.Lang = "en"
+	lang := strings.TrimSpace(in.Lang)
+	switch code, ok := ParseLanguage(lang); {
+	case ok:
+		in.Lang = code
+	case lang == "":
+		in.Lang = DefaultLanguage
+	default:
+		in.Lang = DefaultLanguage
+		warnings = append(warnings, fmt.Sprintf("lang: %q is not a language Palisade knows (send an ISO 639-1 code such as de, a locale such as pt_BR, or an English name such as german); the account's language is %s", clip(lang, 64), DefaultLanguage))
 	}
-	if !isLetters(in.Lang, 2) {
-		return FieldError("lang", "lang must be a two-letter language code such as en, not %q", in.Lang)
+	return warnings, nil
+}
+
+// clip shortens s to at most n bytes, on a rune boundary, for messages.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return nil
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func isLetters(s string, n int) bool {
@@ -74,51 +101,145 @@ func (s *Service) openSubaccountKey(a *Subaccount) error {
 	return nil
 }
 
-// CreateSubaccount adds an end customer. Emails are unique per partner.
+// SubaccountResult is what ProvideSubaccount did.
+type SubaccountResult struct {
+	Subaccount Subaccount
+	// Existing: the partner already had a subaccount with this email and
+	// no conflicting fields, and this is it; nothing was created.
+	Existing bool
+	// Replayed: the answer repeats an earlier request with the same
+	// Idempotency-Key.
+	Replayed bool
+	// Warnings say what of the input was not taken as given (an unknown
+	// language, a field the existing subaccount has no value for).
+	Warnings []string
+}
+
+// CreateSubaccount is ProvideSubaccount for callers that need only the
+// subaccount and whether the answer was replayed.
 func (s *Service) CreateSubaccount(ctx context.Context, c Caller, in SubaccountCreate, idem Idem) (Subaccount, bool, error) {
+	r, err := s.ProvideSubaccount(ctx, c, in, idem)
+	return r.Subaccount, r.Replayed, err
+}
+
+// ProvideSubaccount adds an end customer, or answers the partner's existing
+// one. Emails are unique per partner; billing modules ask to create the
+// customer before each order, so a create whose email the partner already
+// has is answered with that subaccount (Existing) when nothing sent
+// contradicts it: every field sent non-empty (first_name, last_name,
+// company, country, address) must equal the stored one, ignoring case and
+// surrounding spaces. A field the stored subaccount has no value for, and
+// a different lang, change nothing and are reported in Warnings. Any
+// contradicting field is a conflict naming it. Only the caller's own
+// subaccounts are looked at: another partner's customer with the same
+// email is neither found nor revealed.
+func (s *Service) ProvideSubaccount(ctx context.Context, c Caller, in SubaccountCreate, idem Idem) (SubaccountResult, error) {
 	if err := c.partnerOnly("create customer accounts"); err != nil {
-		return Subaccount{}, false, err
+		return SubaccountResult{}, err
 	}
-	if err := in.Validate(); err != nil {
-		return Subaccount{}, false, err
+	_, langSent := ParseLanguage(in.Lang)
+	warnings, err := in.validate()
+	if err != nil {
+		return SubaccountResult{}, err
 	}
 	key, err := secret.NewToken(s.rand, "ck_")
 	if err != nil {
-		return Subaccount{}, false, err
+		return SubaccountResult{}, err
 	}
 	sealed, err := s.box.Seal(key)
 	if err != nil {
-		return Subaccount{}, false, err
+		return SubaccountResult{}, err
 	}
-	var a Subaccount
-	replayed, err := s.keyed(ctx, c, idem, "user", func(tx Tx, now time.Time) (string, error) {
-		existing, err := tx.Subaccounts(ctx, c.PartnerID, SubaccountFilter{Email: in.Email, Limit: 1})
-		if err != nil {
-			return "", err
+	var r SubaccountResult
+	for attempt := 0; ; attempt++ {
+		r = SubaccountResult{}
+		var inserting bool
+		r.Replayed, err = s.keyed(ctx, c, idem, "user", func(tx Tx, now time.Time) (string, error) {
+			existing, err := tx.Subaccounts(ctx, c.PartnerID, SubaccountFilter{Email: in.Email, Limit: 1})
+			if err != nil {
+				return "", err
+			}
+			if len(existing) > 0 {
+				a := existing[0]
+				notes, err := matchSubaccount(a, in, langSent)
+				if err != nil {
+					return "", err
+				}
+				r.Subaccount, r.Existing, r.Warnings = a, true, notes
+				return existingPrefix + strconv.FormatInt(a.ID, 10), nil
+			}
+			a := Subaccount{
+				PartnerID: c.PartnerID, Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
+				Company: in.Company, Country: in.Country, Address: in.Address, Lang: in.Lang,
+				APIKey: key, APIKeyHash: secret.Hash(key), APIKeySealed: sealed, CreatedAt: now,
+			}
+			inserting = true
+			if err := tx.InsertSubaccount(ctx, &a); err != nil {
+				return "", err
+			}
+			inserting = false
+			r.Subaccount, r.Existing, r.Warnings = a, false, nil
+			id := strconv.FormatInt(a.ID, 10)
+			return id, s.audit(ctx, tx, c, now, "user", id, "create", nil, map[string]any{"email": a.Email, "first_name": a.FirstName, "last_name": a.LastName, "company": a.Company, "country": a.Country, "lang": a.Lang})
+		}, func(tx Tx, id string) error {
+			// A replay answers as the first request did: the subaccount it
+			// created, or the existing one it found.
+			rest, found := strings.CutPrefix(id, existingPrefix)
+			n, _ := strconv.ParseInt(rest, 10, 64)
+			a, err := tx.Subaccount(ctx, c.PartnerID, n)
+			r.Subaccount, r.Existing = a, found
+			return err
+		})
+		// The same email inserted by a concurrent request that committed
+		// first: look again, and match it.
+		if inserting && ErrorCode(err) == ECONFLICT && attempt == 0 {
+			continue
 		}
-		if len(existing) > 0 {
-			return "", Errorf(ECONFLICT, "a subaccount with email %s already exists (id %d)", in.Email, existing[0].ID)
-		}
-		a = Subaccount{
-			PartnerID: c.PartnerID, Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
-			Company: in.Company, Country: in.Country, Address: in.Address, Lang: in.Lang,
-			APIKey: key, APIKeyHash: secret.Hash(key), APIKeySealed: sealed, CreatedAt: now,
-		}
-		if err := tx.InsertSubaccount(ctx, &a); err != nil {
-			return "", err
-		}
-		id := strconv.FormatInt(a.ID, 10)
-		return id, s.audit(ctx, tx, c, now, "user", id, "create", nil, map[string]any{"email": a.Email, "first_name": a.FirstName, "last_name": a.LastName, "company": a.Company, "country": a.Country, "lang": a.Lang})
-	}, func(tx Tx, id string) error {
-		n, _ := strconv.ParseInt(id, 10, 64)
-		var err error
-		a, err = tx.Subaccount(ctx, c.PartnerID, n)
-		return err
-	})
+		break
+	}
 	if err != nil {
-		return Subaccount{}, false, err
+		return SubaccountResult{}, err
 	}
-	return a, replayed, s.openSubaccountKey(&a)
+	r.Warnings = append(warnings, r.Warnings...)
+	return r, s.openSubaccountKey(&r.Subaccount)
+}
+
+// existingPrefix marks, in an idempotency record, a create answered with an
+// existing subaccount, so that a replay answers the same way.
+const existingPrefix = "existing:"
+
+// matchSubaccount compares a create with the partner's subaccount of the
+// same email (ProvideSubaccount): a conflict naming the fields sent that
+// contradict it (each in Details), else notes on what was sent but not
+// taken. langSent says whether in.Lang is a language the caller named.
+func matchSubaccount(a Subaccount, in SubaccountCreate, langSent bool) (notes []string, err error) {
+	var conflicts []FieldProblem
+	for _, f := range []struct{ name, have, sent string }{
+		{"first_name", a.FirstName, in.FirstName}, {"last_name", a.LastName, in.LastName},
+		{"company", a.Company, in.Company}, {"country", a.Country, in.Country}, {"address", a.Address, in.Address},
+	} {
+		have, sent := strings.TrimSpace(f.have), strings.TrimSpace(f.sent)
+		switch {
+		case sent == "" || strings.EqualFold(have, sent):
+		case have == "":
+			notes = append(notes, fmt.Sprintf("%s: subaccount %d (%s) already exists without a %s; it was kept as it is, without %q", f.name, a.ID, a.Email, f.name, clip(sent, 100)))
+		default:
+			conflicts = append(conflicts, FieldProblem{Path: f.name, Message: fmt.Sprintf("%s %q differs from subaccount %d's %q", f.name, clip(sent, 100), a.ID, clip(have, 100))})
+		}
+	}
+	if len(conflicts) > 0 {
+		names := make([]string, len(conflicts))
+		for i, p := range conflicts {
+			names[i] = p.Path
+		}
+		return nil, &Error{Code: ECONFLICT, Field: conflicts[0].Path, Details: conflicts, Cause: ErrAccountExists,
+			Message: fmt.Sprintf("a subaccount with email %s already exists (id %d) with a different %s: %s; send the stored values (or leave the fields out) to get the existing subaccount",
+				a.Email, a.ID, strings.Join(names, ", "), conflicts[0].Message)}
+	}
+	if langSent && in.Lang != a.Lang {
+		notes = append(notes, fmt.Sprintf("lang: subaccount %d (%s) already exists with language %s; it was kept", a.ID, a.Email, a.Lang))
+	}
+	return notes, nil
 }
 
 // Subaccount returns one of the caller's subaccounts; a customer may read
