@@ -53,7 +53,7 @@ Commands:
   migrate    bring the database schema up to date and exit
   backup     copy the SQLite database while Palisade runs (PostgreSQL: use pg_dump)
   restore    put a backup in place (Palisade must be stopped)
-  partner    manage partners (hosting providers): create, list, show, topup, allow-ip, allow-downgrade
+  partner    manage partners (hosting providers): create, list, show, topup, allow-ip, deny-ip, allow-downgrade
   plan       manage plans: list, create
   user       add: people who sign in to a partner's console or the operator pages
   bots       verified-bot range lists: refresh (download), list
