@@ -50,3 +50,39 @@ func TestCSVExportNeutralisesFormulas(t *testing.T) {
 		t.Fatalf("ordinary row: %s", got)
 	}
 }
+
+// TestCSVExportSemicolonLocales: a spreadsheet in a locale whose list
+// separator is ";" (Excel in German or French) splits unquoted text at
+// semicolons, so "/x;=1+1" would give a cell "=1+1". Every field is quoted,
+// so read with ";" as the separator each record stays whole and no cell
+// starts a formula.
+func TestCSVExportSemicolonLocales(t *testing.T) {
+	evil := []string{"/x;=1+1", "a;+cmd|' /C calc'!A0", "q=1;@SUM(1+1)", "ua;-2+3", `"quoted";=1`}
+	var es []core.Event
+	for i, f := range evil {
+		es = append(es, core.Event{ID: int64(i + 1), At: time.Unix(1e9, 0), IP: "203.0.113.9", Method: "GET", Host: "shop.example.com",
+			Path: f, Query: f, UserAgent: f, Referrer: f, Reason: f, Detail: f})
+	}
+	rec := httptest.NewRecorder()
+	writeCSV(rec, "shop.example.com", es)
+	body := rec.Body.String()
+	for _, sep := range []rune{',', ';'} {
+		r := csv.NewReader(strings.NewReader(body))
+		r.Comma = sep
+		r.LazyQuotes = sep == ';'
+		rows, err := r.ReadAll()
+		if err != nil {
+			t.Fatalf("read with %q: %v", sep, err)
+		}
+		for i, row := range rows {
+			for _, cell := range row {
+				if cell != "" && strings.ContainsRune("=+-@\t\r\n", rune(cell[0])) {
+					t.Fatalf("read with %q, row %d has a cell starting a formula: %q (line %q)", sep, i, cell, strings.Split(body, "\r\n")[i])
+				}
+			}
+		}
+		if sep == ',' && (len(rows) != len(es)+1 || rows[1][10] != evil[0]) {
+			t.Fatalf("comma-separated: %d rows, path %q", len(rows), rows[1][10])
+		}
+	}
+}

@@ -1,7 +1,7 @@
 package web
 
 import (
-	"encoding/csv"
+	"bufio"
 	"encoding/json"
 	"net/http"
 	"net/netip"
@@ -257,17 +257,29 @@ func writeCSV(w http.ResponseWriter, domain string, es []core.Event) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+domain+`-events.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"id", "time", "action", "category", "source", "reason", "detail", "ip", "method", "host", "path", "query", "user_agent", "referrer", "monitored"})
+	bw := bufio.NewWriter(w)
+	writeCSVRow(bw, []string{"id", "time", "action", "category", "source", "reason", "detail", "ip", "method", "host", "path", "query", "user_agent", "referrer", "monitored"})
 	for _, e := range es {
-		row := []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, e.Category, e.Source, e.Reason, e.Detail,
-			e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer, strconv.FormatBool(e.Monitored)}
-		for i := range row {
-			row[i] = csvSafe(row[i])
-		}
-		_ = cw.Write(row)
+		writeCSVRow(bw, []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, e.Category, e.Source, e.Reason, e.Detail,
+			e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer, strconv.FormatBool(e.Monitored)})
 	}
-	cw.Flush()
+	_ = bw.Flush()
+}
+
+// writeCSVRow writes one RFC 4180 record with every field quoted, each made
+// safe by csvSafe. Quoting every field keeps a value whole in a spreadsheet
+// that splits on semicolons (Excel in German or French locales): unquoted,
+// a path like "/x;=1+1" became a cell "=1+1", a formula.
+func writeCSVRow(w *bufio.Writer, fields []string) {
+	for i, f := range fields {
+		if i > 0 {
+			_ = w.WriteByte(',')
+		}
+		_ = w.WriteByte('"')
+		_, _ = w.WriteString(strings.ReplaceAll(csvSafe(f), `"`, `""`))
+		_ = w.WriteByte('"')
+	}
+	_, _ = w.WriteString("\r\n")
 }
 
 // csvSafe keeps a spreadsheet from reading a cell as a formula (OWASP's CSV
