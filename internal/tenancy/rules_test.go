@@ -312,6 +312,7 @@ func rules() map[string]rule {
 	xmlRule("getIpAddresses", partnerAny, false, nil)
 	xmlRule("freeScan", partnerAny, false, func(*cell) string { return el("domain", "localhost") }) // no network: refused as not public
 	add("POST /v1/partner", rule{class: dispatcher})
+	add("POST /v1/partner/{$}", rule{class: dispatcher}) // the same methods with a trailing slash
 
 	// ---- User API ----
 	for _, r := range userapi.Routes {

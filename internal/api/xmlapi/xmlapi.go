@@ -7,11 +7,7 @@
 package xmlapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -23,9 +19,6 @@ import (
 	"github.com/palisadehq/palisade/internal/routes"
 	"github.com/palisadehq/palisade/internal/scan"
 )
-
-// MaxBody bounds a request document.
-const MaxBody = 64 << 10
 
 // Handler serves POST /v1/partner.
 type Handler struct {
@@ -51,112 +44,29 @@ func New(svc *core.Service, trusted netutil.Proxies, scanner *scan.Scanner, log 
 // Register adds the route to mux.
 func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("POST /v1/partner", h.serve)
-}
-
-// Request is a parsed request document. Fields a method does not use are
-// ignored.
-type Request struct {
-	XMLName xml.Name `xml:"SiteLockOnlineRequest"`
-	Auth    struct {
-		User     string `xml:"user"`
-		Password string `xml:"password"`
-	} `xml:"authentication"`
-	Method string `xml:"methodName"`
-
-	Account *Account `xml:"account"`
-	Site    *Site    `xml:"site"`
-
-	AccountID    string `xml:"account_id"`
-	SiteID       string `xml:"site_id"`
-	Login        string `xml:"login"`
-	Domain       string `xml:"domain"`
-	Email        string `xml:"email"`
-	Subscription string `xml:"subscription"`
-	RenewalDate  string `xml:"renewal_date"`
-	Status       string `xml:"status"`
-	Password     string `xml:"password"`
-	Limit        string `xml:"limit"`
-	Offset       string `xml:"offset"`
-	Before       string `xml:"before"`
-	After        string `xml:"after"`
-	QueueID      string `xml:"queue_id"`
-	Addon        string `xml:"addon"`
-	AddonID      string `xml:"addon_id"`
-	Quantity     string `xml:"quantity"`
-}
-
-// Account is provisionAccount's account information.
-type Account struct {
-	AccountID string `xml:"account_id"`
-	Email     string `xml:"email"`
-	FirstName string `xml:"first_name"`
-	LastName  string `xml:"last_name"`
-	Company   string `xml:"company"`
-	Country   string `xml:"country"`
-	Address   string `xml:"address"`
-	Lang      string `xml:"lang"`
-	Password  string `xml:"password"`
-}
-
-// Site is provisionAccount's site information.
-type Site struct {
-	Domain       string `xml:"domain"`
-	Subscription string `xml:"subscription"`
-}
-
-// Methods lists the methods, in documentation order.
-var Methods = []string{"provisionAccount", "modifyAccount", "deleteAccount", "createToken", "getAccounts", "getStatus",
-	"getPendingEmails", "markEmailSent", "passwordReset", "provisionAddon", "modifyAddon", "deleteAddon", "getIpAddresses", "freeScan"}
-
-// Parse reads a request document: at most MaxBody bytes, UTF-8, no DTD
-// (so no entities of any kind), one SiteLockOnlineRequest element.
-func Parse(r io.Reader) (*Request, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxBody+1))
-	if err != nil {
-		return nil, errors.New("the request could not be read")
-	}
-	if len(b) > MaxBody {
-		return nil, errors.New("the request is larger than 64 KiB")
-	}
-	if bytes.Contains(b, []byte("<!DOCTYPE")) || bytes.Contains(b, []byte("<!ENTITY")) {
-		return nil, errors.New("document type declarations and entities are not accepted")
-	}
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	dec.Strict = true
-	dec.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
-		if strings.EqualFold(label, "utf-8") || strings.EqualFold(label, "us-ascii") {
-			return in, nil
-		}
-		return nil, errors.New("only UTF-8 documents are accepted, not " + label)
-	}
-	var req Request
-	if err := dec.Decode(&req); err != nil {
-		var se *xml.SyntaxError
-		if errors.As(err, &se) {
-			return nil, errors.New("malformed XML at line " + strconv.Itoa(se.Line) + ": " + se.Msg)
-		}
-		if strings.Contains(err.Error(), "expected element type") {
-			return nil, errors.New("the document must be a <SiteLockOnlineRequest>")
-		}
-		return nil, errors.New("malformed XML: " + err.Error())
-	}
-	req.Method = strings.TrimSpace(req.Method)
-	return &req, nil
+	// With the trailing slash too: SiteLock's scan endpoint is written so.
+	mux.HandleFunc("POST /v1/partner/{$}", h.serve)
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody+1)
-	req, err := Parse(r.Body)
+	req, err := Parse(r.Body, r.Header.Get("Content-Type"))
 	if err != nil {
 		writeDoc(w, http.StatusBadRequest, &Node{Name: "error", Text: err.Error()})
 		return
 	}
-	if req.Method == "" {
-		writeDoc(w, http.StatusBadRequest, &Node{Name: "error", Text: "methodName is required; one of " + strings.Join(Methods, ", ")})
-		return
+	// The answer is in the request's shape: the methodName shape names
+	// the method first; the wrapper shape answers with the method's
+	// element alone, as SiteLock does.
+	answer := func(status int, kids []*Node) {
+		nodes := []*Node{{Name: "methodName", Text: req.Name}, {Name: req.Name, Kids: kids}}
+		if req.Wrapped {
+			nodes = nodes[1:]
+		}
+		writeDoc(w, status, nodes...)
 	}
 	if !known(req.Method) {
-		writeDoc(w, http.StatusBadRequest, &Node{Name: "methodName", Text: req.Method}, &Node{Name: req.Method, Kids: []*Node{{Name: "error", Text: "unknown method " + req.Method + "; one of " + strings.Join(Methods, ", ")}}})
+		answer(http.StatusBadRequest, []*Node{{Name: "error", Text: "unknown method " + req.Name + "; one of " + strings.Join(Methods, ", ")}})
 		return
 	}
 	ip := netutil.ClientAddr(r, h.trusted)
@@ -165,12 +75,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		var out []*Node
 		out, err = h.dispatch(r.Context(), c, req)
 		if err == nil {
-			writeDoc(w, http.StatusOK, &Node{Name: "methodName", Text: req.Method}, &Node{Name: req.Method, Kids: out})
+			answer(http.StatusOK, out)
 			return
 		}
 	}
 	status, msg := h.errorAnswer(r.Context(), w, req.Method, err)
-	writeDoc(w, status, &Node{Name: "methodName", Text: req.Method}, &Node{Name: req.Method, Kids: []*Node{{Name: "error", Text: msg}}})
+	answer(status, []*Node{{Name: "error", Text: msg}})
 }
 
 func known(m string) bool {

@@ -77,11 +77,19 @@ func (r resp) get(path ...string) string {
 	return strings.TrimSpace(n.Text)
 }
 
+// method is the method's element: after <methodName> in the methodName
+// shape, the only child in the wrapper shape, or the root for a document
+// error.
 func (r resp) method() *elem {
-	if r.root == nil || len(r.root.Kids) < 2 {
+	if r.root == nil || len(r.root.Kids) == 0 {
 		return r.root
 	}
-	return r.root.Kids[1]
+	if first := r.root.Kids[0].XMLName.Local; first == "methodName" && len(r.root.Kids) >= 2 {
+		return r.root.Kids[1]
+	} else if first != "error" && first != "methodName" {
+		return r.root.Kids[0]
+	}
+	return r.root
 }
 
 func (r resp) err() string { return r.get("error") }
@@ -312,9 +320,10 @@ func TestAuthenticationAndBadDocuments(t *testing.T) {
 		{"<SiteLockOnlineRequest><methodName>getAccounts</methodName>", "malformed XML"},
 		{"<Other><methodName>getAccounts</methodName></Other>", "the document must be a <SiteLockOnlineRequest>"},
 		{`<!DOCTYPE x [<!ENTITY big "aaaa">]><SiteLockOnlineRequest><methodName>&big;</methodName></SiteLockOnlineRequest>`, "document type declarations and entities are not accepted"},
-		{`<?xml version="1.0" encoding="ISO-8859-1"?><SiteLockOnlineRequest/>`, "only UTF-8 documents are accepted"},
+		{`<?xml version="1.0" encoding="KOI8-R"?><SiteLockOnlineRequest/>`, "the document's encoding KOI8-R is not accepted: send UTF-8 (or ISO-8859-1, UTF-16)"},
+		{"<SiteLockOnlineRequest><methodName>getAccounts</methodName><company>M\xFCller</company></SiteLockOnlineRequest>", "the document is not UTF-8 (line 1): send UTF-8, or declare its encoding"},
 		{"<SiteLockOnlineRequest>" + strings.Repeat("<a>x</a>", 10000) + "</SiteLockOnlineRequest>", "the request is larger than 64 KiB"},
-		{"<SiteLockOnlineRequest></SiteLockOnlineRequest>", "methodName is required"},
+		{"<SiteLockOnlineRequest></SiteLockOnlineRequest>", "the method is missing: send <methodName>NAME</methodName> or wrap the parameters in <NAME>…</NAME>"},
 	} {
 		r := e.post(t, c.doc)
 		if r.status != 400 || !strings.Contains(r.err(), c.want) {
@@ -381,14 +390,18 @@ func freePort(t *testing.T) int {
 }
 
 // FuzzParse: any document is parsed or refused with a message, never a
-// panic, and a parsed one has a method name without surrounding space.
+// panic, and a parsed one has a method name without surrounding space, in
+// either shape.
 func FuzzParse(f *testing.F) {
 	f.Add("<SiteLockOnlineRequest><authentication><user>u</user><password>p</password></authentication><methodName>getAccounts</methodName></SiteLockOnlineRequest>")
 	f.Add(`<SiteLockOnlineRequest><methodName>provisionAccount</methodName>` + account + `</SiteLockOnlineRequest>`)
 	f.Add("<!DOCTYPE a><a/>")
 	f.Add("<SiteLockOnlineRequest><methodName> x </methodName>")
+	f.Add("\xEF\xBB\xBF<SiteLockOnlineRequest><scanDomain><domain>a.example</domain></scanDomain></SiteLockOnlineRequest>")
+	f.Add(`<?xml version="1.0" encoding="ISO-8859-1"?><SiteLockOnlineRequest><getStatus><accountInformation><id>1</id></accountInformation></getStatus><x/></SiteLockOnlineRequest>`)
+	f.Add("\xFF\xFE<\x00a\x00/\x00>\x00")
 	f.Fuzz(func(t *testing.T, doc string) {
-		req, err := xmlapi.Parse(strings.NewReader(doc))
+		req, err := xmlapi.Parse(strings.NewReader(doc), "text/xml; charset=utf-8")
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("an error without a message")
