@@ -7,8 +7,18 @@
 //	 body — gzip-compressed when Content-Encoding: gzip>
 //
 // The answer is 200 to serve the request, else 403 (the body is the page to
-// show), with BG-X-Mitigation (grant, deny, challenge, redirect, captcha,
-// return_fake_data), BG-X-Reason and, for a redirect, BG-Location.
+// show), with BG-X-Mitigation (grant, deny, challenge or redirect),
+// BG-X-Reason and, for a redirect, BG-Location. Every BG- header is written
+// exactly as BotGuard spells it (BG-X-Mitigation, not Go's canonical
+// Bg-X-Mitigation): BotGuard's PHP connector looks names up
+// case-sensitively and takes a missing BG-X-Mitigation for grant. A page
+// answer (challenge, deny) also carries the page's Content-Type,
+// Cache-Control and Content-Security-Policy as BG-Content-Type and so on,
+// which the connector passes to the visitor with a challenge page. Palisade's
+// captcha is a page, not a URL, and BotGuard's clients send a captcha to
+// BG-Location, so a captcha is answered as challenge. Errors are 400, 401
+// or 413 with BG-X-Error; the connector reads only 200 and 403 answers, so
+// its site serves the request (fails open).
 //
 // The website is found by the server key in BG-Key (or X-Palisade-Key).
 // Without a key, as the BotGuard connector expects, it is found by the Host
@@ -61,9 +71,17 @@ func (h *Handler) Register(mux routes.Mux, wrap func(name string, h http.Handler
 	mux.Handle("POST /v2.1/check", wrap("botguard-check", http.HandlerFunc(h.check)))
 }
 
+// setBG sets a header under exactly this name: http.Header.Set would
+// write BG-X-Mitigation as Bg-X-Mitigation, which BotGuard's connector
+// does not see. net/http writes a map key as it is.
+func setBG(h http.Header, name, value string) {
+	h.Del(name)
+	h[name] = []string{value}
+}
+
 func fail(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("BG-X-Error", msg)
+	setBG(w.Header(), "BG-X-Error", msg)
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, "palisade: "+msg+"\n")
 }
@@ -155,20 +173,63 @@ func firstNonEmpty(vals ...string) string {
 	return ""
 }
 
+// Mitigation is the BG-X-Mitigation value of an enforced action: its name,
+// but challenge for a captcha (Palisade's captcha is the challenge page;
+// BotGuard's clients would redirect a captcha to a BG-Location).
+func Mitigation(act engine.Action) string {
+	if act == engine.Captcha {
+		return engine.Challenge.String()
+	}
+	return act.String()
+}
+
 // write answers a verdict with BotGuard's headers; the 403 body is the page
 // the connector shows the visitor (the challenge or the deny page).
 func (h *Handler) write(w http.ResponseWriter, orig *http.Request, pol *engine.Policy, v engine.Verdict, ip netip.Addr) {
 	act := v.Enforced()
 	hd := w.Header()
-	hd.Set("BG-X-Mitigation", act.String())
-	hd.Set("BG-X-Reason", v.Reason)
+	setBG(hd, "BG-X-Mitigation", Mitigation(act))
+	setBG(hd, "BG-X-Reason", v.Reason)
 	hd.Set("Cache-Control", "no-store")
 	if act == engine.Grant {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 	if act == engine.Redirect {
-		hd.Set("BG-Location", v.Location)
+		setBG(hd, "BG-Location", v.Location)
 	}
-	h.p.Page(w, orig, pol, v, ip, orig.URL.RequestURI(), http.StatusForbidden)
+	h.p.Page(&pageHeaders{ResponseWriter: w}, orig, pol, v, ip, orig.URL.RequestURI(), http.StatusForbidden)
+}
+
+// pageForwarded are the page headers a 403 answer repeats as BG-<Name>:
+// the connector sends every BG- header that is not BG-X- to the visitor
+// with a challenge page, without the prefix. (X-Robots-Tag cannot go that
+// way: the connector keeps BG-X- headers to itself.)
+var pageForwarded = []string{"Content-Type", "Cache-Control", "Content-Security-Policy"}
+
+// pageHeaders copies the page's headers to their BG- names as the page
+// writes its status.
+type pageHeaders struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (p *pageHeaders) WriteHeader(status int) {
+	if !p.wrote {
+		p.wrote = true
+		h := p.Header()
+		for _, name := range pageForwarded {
+			if v := h.Get(name); v != "" {
+				setBG(h, "BG-"+name, v)
+			}
+		}
+	}
+	p.ResponseWriter.WriteHeader(status)
+}
+
+func (p *pageHeaders) Write(b []byte) (int, error) {
+	if !p.wrote {
+		p.WriteHeader(http.StatusOK)
+	}
+	return p.ResponseWriter.Write(b)
 }
