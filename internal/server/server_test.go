@@ -214,9 +214,9 @@ func TestBotByeValidate(t *testing.T) {
 		{"allowed", body(s.site.ServerKey, "198.51.100.7", "/", chromeUA), 200, []string{`"result":{"isAllowed":true}`, `"error":null`, `"reqId":"`}},
 		{"rule", body(s.site.ServerKey, "198.51.100.7", "/admin/x", chromeUA), 200, []string{`"isAllowed":false`, `"message":"Banned by rule: No admin"`}},
 		{"scraper", body(s.site.ServerKey, "198.51.100.7", "/", "Scrapy/2.11 (+https://scrapy.org)"), 200, []string{`"isAllowed":false`, `Banned: content_scrapers`}},
-		{"bad key", body("sk_nope", "198.51.100.7", "/", chromeUA), 401, []string{`"result":null`, `"message":"[BotBye] Bad Request: Invalid Server Key"`}},
-		{"bad ip", body(s.site.ServerKey, "not-an-ip", "/", chromeUA), 400, []string{`"result":null`, "remote_addr"}},
-		{"not json", []byte(`{"server_key":`), 400, []string{`"result":null`, "not valid JSON"}},
+		{"bad key", body("sk_nope", "198.51.100.7", "/", chromeUA), 401, []string{`"result":{"isAllowed":true}`, `"message":"[BotBye] Bad Request: Invalid Server Key"`}},
+		{"bad ip", body(s.site.ServerKey, "not-an-ip", "/", chromeUA), 400, []string{`"result":{"isAllowed":true}`, "remote_addr"}},
+		{"not json", []byte(`{"server_key":`), 400, []string{`"result":{"isAllowed":true}`, "not valid JSON"}},
 		{"empty", nil, 400, []string{"empty body"}},
 	}
 	for _, c := range cases {

@@ -470,7 +470,7 @@ func classify(k kind, resp *http.Response, body []byte) (verdict, string) {
 	why := strconv.Itoa(st)
 	switch k {
 	case kDecision:
-		if resp.Header.Get("X-Palisade-Action") != "" || resp.Header.Get("BG-X-Mitigation") != "" || bytes.Contains(body, []byte(`"result":{`)) ||
+		if resp.Header.Get("X-Palisade-Action") != "" || resp.Header.Get("BG-X-Mitigation") != "" || (st == 200 && bytes.Contains(body, []byte(`"result":{`))) ||
 			(st == 200 && bytes.Contains(body, []byte(`"status":"ok"`))) {
 			return vAllowed, why + " decided"
 		}

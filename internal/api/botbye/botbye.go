@@ -5,17 +5,37 @@
 //	POST /validate-request/v2?<token>  {server_key, request_info, headers, custom_fields}
 //	                             → {"reqId": "...", "result": {"isAllowed": bool}, "error": null | {"message": "..."}}
 //
-// The query string carries the client token of the browser challenge
-// (visitorId=...&sessionId=...&token=...), used from the challenge issue on.
+// The SDKs' shapes are all accepted (docs/INTEGRATIONS.md): headers as an
+// object ({name: value or [values]}) or as a list of [name, value] pairs
+// (Node's Object.entries(req.headers)); custom_fields an object or a list;
+// the server key in the body or in X-Botbye-Server-Key; bodies chunked or
+// not, whatever the Content-Type; fields Palisade does not know are
+// ignored. Only request_info.remote_addr is required.
+//
+// The client token of the browser challenge (palisade.js's
+// visitorId=...&sessionId=...&token=<clearance>) comes in the query string,
+// or in the body's token field, or the visitor's request carries the
+// clearance (X-Palisade-Token, or the palisade_clearance cookie).
+//
+// An error (an unknown key, a body Palisade cannot use) answers 400 or 401
+// with the reason in error.message and result {"isAllowed": true}: every
+// SDK then lets the request through, as BotBye's SDKs do when the service
+// fails. (BotBye documents result: null for an unknown key; the usage its
+// OpenResty and Nuxt READMEs show reads result.isAllowed without a null
+// check, which would fail the visitor's request instead.)
 package botbye
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -55,12 +75,16 @@ type RequestInfo struct {
 	ServerName    string          `json:"server_name"`
 }
 
-// ValidateBody is the body of /validate-request/v2.
+// ValidateBody is the body of /validate-request/v2. Headers is an object
+// or a list of [name, value] pairs (ParseValidate reads it); custom_fields
+// (an object or a list) is accepted and not used; Token is the Node and
+// OpenResty SDKs' copy of the client token.
 type ValidateBody struct {
-	ServerKey    string         `json:"server_key"`
-	RequestInfo  RequestInfo    `json:"request_info"`
-	Headers      map[string]any `json:"headers"`
-	CustomFields map[string]any `json:"custom_fields"`
+	ServerKey    string          `json:"server_key"`
+	RequestInfo  RequestInfo     `json:"request_info"`
+	Headers      json.RawMessage `json:"headers"`
+	CustomFields json.RawMessage `json:"custom_fields"`
+	Token        json.RawMessage `json:"token"`
 }
 
 type result struct {
@@ -84,6 +108,9 @@ func write(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// serverKeyHeader is where the PHP SDK also sends the key.
+const serverKeyHeader = "X-Botbye-Server-Key"
+
 func (h *Handler) init(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		ServerKey string `json:"serverKey"`
@@ -91,6 +118,9 @@ func (h *Handler) init(w http.ResponseWriter, r *http.Request) {
 	if err := decode(w, r, &body); err != nil {
 		write(w, http.StatusBadRequest, map[string]string{"status": "error", "message": "[BotBye] Bad Request: " + err.Error()})
 		return
+	}
+	if body.ServerKey == "" {
+		body.ServerKey = r.Header.Get(serverKeyHeader)
 	}
 	if _, err := h.p.Engine.ByServerKey(body.ServerKey); err != nil {
 		write(w, http.StatusUnauthorized, map[string]string{"status": "error", "message": invalidKey})
@@ -116,11 +146,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 // ParseValidate checks a validation body and turns it into an engine
-// request. It is exported for the fuzz test.
+// request (with the clearance the visitor's headers carry, if any). It is
+// exported for the fuzz test.
 func ParseValidate(b *ValidateBody) (engine.Request, error) {
 	ri := b.RequestInfo
-	ip, err := netip.ParseAddr(strings.TrimSpace(ri.RemoteAddr))
-	if err != nil {
+	ip, ok := parseAddr(ri.RemoteAddr)
+	if !ok {
 		return engine.Request{}, errors.New("request_info.remote_addr must be the client's IP address, not " + quote(ri.RemoteAddr))
 	}
 	method := strings.ToUpper(strings.TrimSpace(ri.RequestMethod))
@@ -130,39 +161,160 @@ func ParseValidate(b *ValidateBody) (engine.Request, error) {
 	if len(method) > 16 || strings.ContainsAny(method, " \t\r\n") {
 		return engine.Request{}, errors.New("request_info.request_method is not an HTTP method")
 	}
-	uri := ri.RequestURI
+	hd, err := parseHeaders(b.Headers)
+	if err != nil {
+		return engine.Request{}, err
+	}
+	uri, uriHost := ri.RequestURI, ""
+	if l := strings.ToLower(uri); strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") {
+		// An absolute URI (some frameworks give the full URL): its path
+		// and query are judged, its host only when nothing else names one.
+		if u, err := url.Parse(uri); err == nil {
+			uri, uriHost = u.RequestURI(), u.Host
+		}
+	}
 	if uri == "" {
 		uri = "/"
 	}
 	path, query := protect.SplitURI(uri)
-	hd := http.Header{}
-	for k, v := range b.Headers {
-		name := http.CanonicalHeaderKey(strings.TrimSpace(k))
-		if name == "" {
-			continue
-		}
-		switch x := v.(type) {
-		case string:
-			hd.Add(name, x)
-		case []any:
-			for _, e := range x {
-				if s, ok := e.(string); ok {
-					hd.Add(name, s)
-				}
-			}
-		case nil:
-		default:
-			return engine.Request{}, errors.New("headers." + k + " must be a string or a list of strings")
-		}
-	}
 	host := ri.ServerName
 	if host == "" {
 		host = hd.Get("Host")
 	}
+	if host == "" {
+		host = uriHost
+	}
 	return engine.Request{
 		IP: ip.Unmap(), Method: method, Host: host, Path: path, Query: query, Proto: "HTTP/1.1",
 		UserAgent: hd.Get("User-Agent"), Referer: hd.Get("Referer"), Header: hd,
+		Clearance: protect.Clearance(&http.Request{Header: hd}),
 	}, nil
+}
+
+// parseAddr reads a client address, also with a port ("1.2.3.4:5678",
+// "[2001:db8::1]:443").
+func parseAddr(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return ip, true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), true
+	}
+	return netip.Addr{}, false
+}
+
+// parseHeaders reads the headers in either shape the SDKs send: an object
+// of names to a value or a list of values, or a list of [name, value]
+// pairs whose value is a string or a list (Node's Object.entries). Numbers
+// and booleans are taken as their text; null values are skipped.
+func parseHeaders(raw json.RawMessage) (http.Header, error) {
+	hd := http.Header{}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return hd, nil
+	}
+	switch raw[0] {
+	case '{':
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, errors.New("headers must be an object or a list of [name, value] pairs")
+		}
+		for name, v := range m {
+			if err := addHeader(hd, name, v, "headers."+name); err != nil {
+				return nil, err
+			}
+		}
+	case '[':
+		var list []json.RawMessage
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, errors.New("headers must be an object or a list of [name, value] pairs")
+		}
+		for i, e := range list {
+			where := fmt.Sprintf("headers[%d]", i)
+			var pair []json.RawMessage
+			var name string
+			if json.Unmarshal(e, &pair) != nil || len(pair) < 2 || json.Unmarshal(pair[0], &name) != nil {
+				return nil, errors.New(where + " must be a [name, value] pair")
+			}
+			for _, v := range pair[1:] {
+				if err := addHeader(hd, name, v, where); err != nil {
+					return nil, err
+				}
+			}
+		}
+	default:
+		return nil, errors.New("headers must be an object or a list of [name, value] pairs")
+	}
+	return hd, nil
+}
+
+func addHeader(hd http.Header, name string, raw json.RawMessage, where string) error {
+	name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+	if name == "" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return errors.New(where + " must be a string or a list of strings")
+	}
+	add := func(v any) bool {
+		switch x := v.(type) {
+		case string:
+			hd.Add(name, x)
+		case json.Number:
+			hd.Add(name, x.String())
+		case bool:
+			hd.Add(name, strconv.FormatBool(x))
+		case nil:
+		default:
+			return false
+		}
+		return true
+	}
+	if list, ok := v.([]any); ok {
+		for _, e := range list {
+			if !add(e) {
+				return errors.New(where + " must be a string or a list of strings")
+			}
+		}
+		return nil
+	}
+	if !add(v) {
+		return errors.New(where + " must be a string or a list of strings")
+	}
+	return nil
+}
+
+// clientToken is the clearance of the SDK's client token: the query
+// string's token (palisade.query() passed through), a bare query string,
+// else the body's token field read the same way.
+func clientToken(r *http.Request, body json.RawMessage) string {
+	if t := fromToken(r.URL.RawQuery); t != "" {
+		return t
+	}
+	var s string
+	if json.Unmarshal(body, &s) == nil {
+		return fromToken(s)
+	}
+	return ""
+}
+
+func fromToken(s string) string {
+	if s == "" {
+		return ""
+	}
+	if !strings.Contains(s, "=") {
+		t, err := url.QueryUnescape(s)
+		if err != nil {
+			return ""
+		}
+		return t
+	}
+	q, _ := url.ParseQuery(s)
+	return q.Get("token")
 }
 
 func quote(s string) string {
@@ -172,28 +324,36 @@ func quote(s string) string {
 	return `"` + s + `"`
 }
 
+// failOpen answers an error: the reason in error.message, and a result
+// that lets the request through in every SDK.
+func failOpen(w http.ResponseWriter, status int, resp response, msg string) {
+	resp.Result = &result{IsAllowed: true}
+	resp.Error = &errBody{Message: msg}
+	write(w, status, resp)
+}
+
 func (h *Handler) validate(w http.ResponseWriter, r *http.Request) {
 	resp := response{ReqID: uuid.NewString()}
 	var body ValidateBody
 	if err := decode(w, r, &body); err != nil {
-		resp.Error = &errBody{Message: "[BotBye] Bad Request: " + err.Error()}
-		write(w, http.StatusBadRequest, resp)
+		failOpen(w, http.StatusBadRequest, resp, "[BotBye] Bad Request: "+err.Error())
 		return
+	}
+	if body.ServerKey == "" {
+		body.ServerKey = r.Header.Get(serverKeyHeader)
 	}
 	pol, err := h.p.Engine.ByServerKey(body.ServerKey)
 	if err != nil {
-		resp.Error = &errBody{Message: invalidKey}
-		write(w, http.StatusUnauthorized, resp)
+		failOpen(w, http.StatusUnauthorized, resp, invalidKey)
 		return
 	}
 	req, err := ParseValidate(&body)
-	if err == nil {
-		req.Clearance = r.URL.Query().Get("token") // ?visitorId=...&sessionId=...&token=<clearance>
-	}
 	if err != nil {
-		resp.Error = &errBody{Message: "[BotBye] Bad Request: " + err.Error()}
-		write(w, http.StatusBadRequest, resp)
+		failOpen(w, http.StatusBadRequest, resp, "[BotBye] Bad Request: "+err.Error())
 		return
+	}
+	if t := clientToken(r, body.Token); t != "" {
+		req.Clearance = t
 	}
 	v := h.p.Decide(pol, &req)
 	allowed := v.Enforced() == engine.Grant
