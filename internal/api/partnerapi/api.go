@@ -76,11 +76,16 @@ func (a *API) Register(mux routes.Mux) {
 	mux.Handle("GET /docs", a.handleDocs())
 }
 
-// NotFound answers unknown API paths in the API's error shape.
+// NotFound answers unknown API paths in the API's error shape. The API's
+// paths take no trailing slash (neither BotGuard's clients nor ours send
+// one); a path with one is told which path to use.
 func NotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, apiError{Status: "error", Code: core.ENOTFOUND,
-			Message: "no such endpoint: " + r.Method + " " + r.URL.Path + "; see /docs"})
+		msg := "no such endpoint: " + r.Method + " " + r.URL.Path + "; see /docs"
+		if p := strings.TrimRight(r.URL.Path, "/"); p != r.URL.Path && p != "" {
+			msg = "no such endpoint: " + r.Method + " " + r.URL.Path + ": the API's paths take no trailing slash; send " + r.Method + " " + p + " (see /docs)"
+		}
+		writeJSON(w, http.StatusNotFound, apiError{Status: "error", Code: core.ENOTFOUND, Message: msg})
 	})
 }
 

@@ -54,13 +54,13 @@ func readMutation(r *http.Request, fields ...string) (mutation, error) {
 	return m, err
 }
 
-// lang picks the language of dashboard URLs in website responses.
+// lang picks the language of dashboard URLs in website responses: any
+// form core.ParseLanguage reads (de, de_DE, german), else the default.
 func lang(r *http.Request) string {
-	l := strings.ToLower(r.URL.Query().Get("lang"))
-	if len(l) == 2 {
+	if l, ok := core.ParseLanguage(r.URL.Query().Get("lang")); ok {
 		return l
 	}
-	return "en"
+	return core.DefaultLanguage
 }
 
 func (a *API) writeWebsite(w http.ResponseWriter, r *http.Request, status int, site core.Website, replayed bool) error {
@@ -467,17 +467,27 @@ func (a *API) handleUserCreate(strict bool) http.Handler {
 			return err
 		}
 		in := m.in
-		sub, replayed, err := a.svc.CreateSubaccount(r.Context(), callerFrom(r.Context()), core.SubaccountCreate{
+		res, err := a.svc.ProvideSubaccount(r.Context(), callerFrom(r.Context()), core.SubaccountCreate{
 			Email: in.str("email"), FirstName: in.str("first_name"), LastName: in.str("last_name"),
 			Company: in.str("company"), Country: in.str("country"), Address: in.str("address"), Lang: in.str("lang"),
 		}, m.idem)
 		if err != nil {
 			return err
 		}
-		if replayed {
+		if res.Replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		writeJSON(w, http.StatusCreated, user(sub))
+		// 201 for a new subaccount; 200 for the existing one that matched
+		// (BotGuard's WHMCS module creates the customer before every order).
+		status := http.StatusCreated
+		if res.Existing {
+			status = http.StatusOK
+		}
+		warnings := res.Warnings
+		if warnings == nil {
+			warnings = []string{}
+		}
+		writeJSON(w, status, userCreated{userView: user(res.Subaccount), Warnings: warnings})
 		return nil
 	})
 }

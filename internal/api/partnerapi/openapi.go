@@ -20,10 +20,13 @@ type op struct {
 	Body    []field // request fields, sent as a form or a JSON object
 	// JSONBody names a component schema for a JSON-only body.
 	JSONBody string
-	Status   int    // success status; 0 means 200
-	Resp     string // component schema of the success body; "" for none
-	Errors   []int  // error statuses besides 401/403/500
-	Public   bool   // no API key needed
+	Status   int // success status; 0 means 200
+	// AltStatus is a second success status with the same body (POST
+	// /user: 200 for an existing subaccount).
+	AltStatus int
+	Resp      string // component schema of the success body; "" for none
+	Errors    []int  // error statuses besides 401/403/500
+	Public    bool   // no API key needed
 }
 
 type param struct {
@@ -103,6 +106,11 @@ func schemas() map[string]any {
 			"id": intg, "email": str, "first_name": str, "last_name": str, "company": str, "country": str, "address": str, "lang": str,
 			"api_key": map[string]any{"type": "string", "description": "The subaccount's key for its dashboard pages."}, "created_at": str,
 		}, "id", "email", "api_key"),
+		"UserCreated": obj(map[string]any{
+			"id": intg, "email": str, "first_name": str, "last_name": str, "company": str, "country": str, "address": str, "lang": str,
+			"api_key": map[string]any{"type": "string", "description": "The subaccount's key for its dashboard pages."}, "created_at": str,
+			"warnings": map[string]any{"type": "array", "items": str, "description": "What of the input was not taken as sent: an unknown lang (the account gets en), a field an existing subaccount had no value for, another lang than the existing subaccount's. Empty when everything was taken."},
+		}, "id", "email", "api_key", "warnings"),
 		"UserArray": arr("User"),
 		"UserList":  page("User"),
 		"Deleted":   obj(map[string]any{"status": map[string]any{"const": "ok"}, "id": intg, "deleted": map[string]any{"type": "boolean"}}),
@@ -236,6 +244,13 @@ func (a *API) openAPI() map[string]any {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + d.Resp}}}
 		}
 		resps := map[string]any{strconv.Itoa(status): ok}
+		if d.AltStatus != 0 {
+			alt := map[string]any{"description": statusText[d.AltStatus] + ": an existing object matched the request; nothing was created."}
+			if c, ok := ok["content"]; ok {
+				alt["content"] = c
+			}
+			resps[strconv.Itoa(d.AltStatus)] = alt
+		}
 		// Any call can meet an unavailable store; a change can also lose
 		// its COMMIT's answer (outcome_unknown).
 		generic := []int{500, 503}
@@ -303,7 +318,7 @@ func (a *API) handleOpenAPI() http.Handler {
 
 type docOp struct {
 	Method, Path, Summary, Desc, Anchor string
-	Status                              int
+	Status, AltStatus                   int
 	Resp                                string
 	Params                              []param
 	Body                                []field
@@ -347,7 +362,7 @@ The machine-readable description is <a href="/openapi.json">/openapi.json</a> (O
 {{if .Desc}}<p>{{.Desc}}</p>{{end}}
 {{if .Params}}<table><tr><th>Parameter</th><th>In</th><th>Description</th></tr>{{range .Params}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">required</span>{{end}}</td><td>{{.In}}</td><td>{{.Desc}}</td></tr>{{end}}</table>{{end}}
 {{if .Body}}<table><tr><th>Field</th><th>Type</th><th>Description</th></tr>{{range .Body}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">required</span>{{end}}</td><td>{{if .Type}}{{.Type}}{{else}}string{{end}}{{if .Enum}}: {{range $i, $e := .Enum}}{{if $i}}, {{end}}<code>{{$e}}</code>{{end}}{{end}}</td><td>{{.Desc}}</td></tr>{{end}}</table>{{end}}
-<p>Success: <strong>{{.Status}}</strong>{{if .Resp}}, body <code>{{.Resp}}</code> (see <a href="/openapi.json">schema</a>){{end}}.{{if .Errors}} Errors: {{range $i, $e := .Errors}}{{if $i}}; {{end}}{{$e}}{{end}}.{{end}}</p>
+<p>Success: <strong>{{.Status}}</strong>{{if .AltStatus}} (<strong>{{.AltStatus}}</strong> when an existing one matched){{end}}{{if .Resp}}, body <code>{{.Resp}}</code> (see <a href="/openapi.json">schema</a>){{end}}.{{if .Errors}} Errors: {{range $i, $e := .Errors}}{{if $i}}; {{end}}{{$e}}{{end}}.{{end}}</p>
 <pre>{{.Curl}}</pre></section>{{end}}{{end}}
 </main></body></html>`))
 
@@ -363,7 +378,7 @@ func (a *API) docGroups() []docGroup {
 		if status == 0 {
 			status = 200
 		}
-		o := docOp{Method: rt.method, Path: rt.path, Summary: d.Summary, Desc: d.Desc, Status: status, Resp: d.Resp, Params: d.Params, Body: d.Body,
+		o := docOp{Method: rt.method, Path: rt.path, Summary: d.Summary, Desc: d.Desc, Status: status, AltStatus: d.AltStatus, Resp: d.Resp, Params: d.Params, Body: d.Body,
 			Anchor: operationID(rt.method, rt.path)}
 		codes := append([]int(nil), d.Errors...)
 		sort.Ints(codes)

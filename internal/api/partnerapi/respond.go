@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/palisadehq/palisade/internal/core"
 )
@@ -85,13 +86,15 @@ type input struct {
 func readInput(r *http.Request) (*input, error) {
 	in := &input{vals: url.Values{}}
 	ct := r.Header.Get("Content-Type")
-	mt := ""
+	mt, charset := "", ""
 	if ct != "" {
+		var params map[string]string
 		var err error
-		mt, _, err = mime.ParseMediaType(ct)
+		mt, params, err = mime.ParseMediaType(ct)
 		if err != nil {
 			return nil, core.Errorf(core.EINVALID, "Content-Type %q cannot be parsed", ct)
 		}
+		charset = strings.ToLower(strings.TrimSpace(params["charset"]))
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -101,6 +104,19 @@ func readInput(r *http.Request) (*input, error) {
 		}
 		return nil, core.Errorf(core.EINVALID, "cannot read request body: %v", err)
 	}
+	switch charset {
+	case "", "utf-8", "utf8", "us-ascii":
+	case "iso-8859-1", "latin1", "iso8859-1", "l1":
+		// Older PHP panels declare Latin-1; its bytes are the first 256
+		// code points. A form's %XX escapes are decoded after this, so
+		// they are converted below too.
+		if mt != "application/x-www-form-urlencoded" {
+			body = latin1ToUTF8(body)
+		}
+	default:
+		return nil, core.Errorf(core.EINVALID, "charset %s is not supported; send UTF-8 (or ISO-8859-1)", charset)
+	}
+	latin1 := charset == "iso-8859-1" || charset == "latin1" || charset == "iso8859-1" || charset == "l1"
 	switch {
 	case len(strings.TrimSpace(string(body))) == 0:
 		// no fields
@@ -133,11 +149,66 @@ func readInput(r *http.Request) (*input, error) {
 		if err != nil {
 			return nil, core.Errorf(core.EINVALID, "request body is not a valid form: %v", err)
 		}
+		if latin1 {
+			for k, vs := range vals {
+				for i, v := range vs {
+					vs[i] = string(latin1ToUTF8([]byte(v)))
+				}
+				if nk := string(latin1ToUTF8([]byte(k))); nk != k {
+					delete(vals, k)
+					vals[nk] = vs
+				}
+			}
+		}
 		in.vals = vals
 	default:
 		return nil, core.Errorf(core.EINVALID, "Content-Type %s is not supported; send application/json or application/x-www-form-urlencoded", mt)
 	}
 	return in, nil
+}
+
+// latin1ToUTF8 converts ISO-8859-1 bytes to UTF-8.
+func latin1ToUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		out = utf8.AppendRune(out, rune(c))
+	}
+	return out
+}
+
+// withBodyParams serves h with the fields of a GET or DELETE request's body
+// added to its query string, for the BotGuard-compatible routes: BotGuard's
+// PHP wrapper sends GET parameters as a form body (GET /user with
+// email=… and Content-Type: application/x-www-form-urlencoded). A form or
+// JSON body is read as for POST (bounded by maxBody); a parameter in the
+// query string wins over the same one in the body.
+func (a *API) withBodyParams(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodDelete {
+			h.ServeHTTP(w, r)
+			return
+		}
+		in, err := readInput(r)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		if len(in.vals) == 0 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		q := r.URL.Query()
+		for k, vs := range in.vals {
+			if _, ok := q[k]; !ok {
+				q[k] = vs
+			}
+		}
+		u := *r.URL
+		u.RawQuery = q.Encode()
+		r2 := r.WithContext(r.Context())
+		r2.URL = &u
+		h.ServeHTTP(w, r2)
+	})
 }
 
 // strict refuses fields other than names, to catch typos in native API calls.

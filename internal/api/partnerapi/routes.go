@@ -16,11 +16,17 @@ type route struct {
 	doc      op
 }
 
+// userCreateDesc documents POST /user and POST /v1/users.
+const userCreateDesc = "201 with a new subaccount. Billing modules create the customer before every order, so an email you already have is not an error: " +
+	"the answer is 200 with that subaccount (same id and api_key) when no field you send contradicts it (first_name, last_name, company, country and address, " +
+	"compared ignoring case; fields left out or empty are not compared). A field the subaccount has no value for, or another lang, changes nothing and is said in warnings. " +
+	"A contradicting field is 409 conflict with field naming it and errors listing each. warnings is an array, empty when all was taken as sent."
+
 // routes lists every endpoint of the partner API.
 func (a *API) routes() []route {
 	domain := param{Name: "domain", In: "path", Required: true, Desc: "The website's domain, e.g. shop.example.com (Unicode or punycode)."}
 	userID := param{Name: "id", In: "path", Required: true, Type: "integer", Desc: "Subaccount id."}
-	langQ := param{Name: "lang", In: "query", Desc: "Language of the dashboard URLs in the answer (two letters, default en)."}
+	langQ := param{Name: "lang", In: "query", Desc: "Language of the dashboard URLs in the answer: an ISO 639-1 code (de), a locale (de_DE, pt-BR) or an English name (german); default en."}
 	ifMatchH := param{Name: "If-Match", In: "header", Desc: "The ETag of your last read; the change is refused with 412 if the website changed since."}
 	idemH := param{Name: "Idempotency-Key", In: "header", Desc: "Any unique string (up to 255 characters). A retry with the same key and request returns the first result and never charges twice; keys are kept for 24 hours."}
 	limitQ := param{Name: "limit", In: "query", Type: "integer", Desc: "Page size, 1 to 500 (default 50)."}
@@ -35,26 +41,29 @@ func (a *API) routes() []route {
 		{Name: "first_name"}, {Name: "last_name"}, {Name: "company"},
 		{Name: "country", Desc: "ISO 3166-1 alpha-2 code, e.g. DE."},
 		{Name: "address"},
-		{Name: "lang", Desc: "Dashboard language, two letters (default en)."},
+		{Name: "lang", Desc: "Dashboard language: an ISO 639-1 code (de), a locale (de_DE, pt-BR) or an English name as WHMCS sends it (german, portuguese-br, ukranian), case-insensitive. Empty: en. Unknown: en, with a warning in warnings (never an error)."},
 	}
 	rest, v1 := core.ProtocolREST, core.ProtocolV1
 	return []route{
 		// BotGuard Partner API v2 compatible surface.
-		{"GET", "/website", rest, a.handleWebsiteList(), op{Tag: "compat", Summary: "List your websites", Resp: "WebsiteArray", Params: []param{langQ}}},
+		{"GET", "/website", rest, a.withBodyParams(a.handleWebsiteList()), op{Tag: "compat", Summary: "List your websites", Resp: "WebsiteArray", Params: []param{langQ}}},
 		{"POST", "/website", rest, a.handleWebsiteCreate(false), op{Tag: "compat", Summary: "Register a website",
 			Desc: "Registers the domain in status setup and charges the plan's monthly price from your credit in the same transaction. Also accepts package as a synonym of plan.",
 			Body: createFields, Params: []param{idemH, langQ}, Status: 201, Resp: "Website", Errors: []int{400, 402, 409}}},
-		{"GET", "/website/{domain}", rest, a.handleWebsiteGet(), op{Tag: "compat", Summary: "Get a website", Params: []param{domain, langQ}, Resp: "Website", Errors: []int{400, 404}}},
+		{"GET", "/website/{domain}", rest, a.withBodyParams(a.handleWebsiteGet()), op{Tag: "compat", Summary: "Get a website", Params: []param{domain, langQ}, Resp: "Website", Errors: []int{400, 404}}},
 		{"PUT", "/website/{domain}", rest, a.handleWebsiteUpdate(false), op{Tag: "compat", Summary: "Suspend or resume a website, or change its plan",
 			Desc: "status=paused suspends (e.g. an unpaid invoice); status=online resumes. user moves the website to another subaccount (0 detaches it). plan (or package) changes the plan as POST /v1/websites/{domain}/plan does. " +
 				"Everything sent is applied in one transaction, or nothing is: resume and upgrade, or upgrade and suspend, is one call.",
 			Body:   []field{{Name: "status", Enum: []string{"paused", "online"}}, {Name: "user", Type: "integer"}, {Name: "plan", Desc: "Another plan: an upgrade is charged for the rest of the term; a downgrade needs the operator's permission."}},
 			Params: []param{domain, ifMatchH, idemH, langQ}, Resp: "Website", Errors: []int{400, 402, 403, 404, 409, 412}}},
-		{"DELETE", "/website/{domain}", rest, a.handleWebsiteDelete(), op{Tag: "compat", Summary: "Deregister a website",
+		{"DELETE", "/website/{domain}", rest, a.withBodyParams(a.handleWebsiteDelete()), op{Tag: "compat", Summary: "Deregister a website",
 			Desc: "Deletion is final, frees the domain and refunds nothing. Answers the website in status deleted.", Params: []param{domain, ifMatchH}, Resp: "Website", Errors: []int{404, 412}}},
-		{"GET", "/user", rest, a.handleUserList(false), op{Tag: "compat", Summary: "Find subaccounts", Params: []param{{Name: "email", In: "query", Desc: "Only the subaccount with this email."}}, Resp: "UserArray"}},
-		{"POST", "/user", rest, a.handleUserCreate(false), op{Tag: "compat", Summary: "Create a subaccount", Body: userFields, Params: []param{idemH}, Status: 201, Resp: "User", Errors: []int{400, 409}}},
-		{"DELETE", "/user/{id}", rest, a.handleUserDelete(false), op{Tag: "compat", Summary: "Delete a subaccount",
+		{"GET", "/user", rest, a.withBodyParams(a.handleUserList(false)), op{Tag: "compat", Summary: "Find subaccounts",
+			Desc:   "Parameters may also come in a form or JSON body, as BotGuard's PHP wrapper sends them (GET with email=… as the body); the query string wins over the body.",
+			Params: []param{{Name: "email", In: "query", Desc: "Only the subaccount with this email."}}, Resp: "UserArray"}},
+		{"POST", "/user", rest, a.handleUserCreate(false), op{Tag: "compat", Summary: "Create a subaccount, or get the existing one", Desc: userCreateDesc,
+			Body: userFields, Params: []param{idemH}, Status: 201, AltStatus: 200, Resp: "UserCreated", Errors: []int{400, 409}}},
+		{"DELETE", "/user/{id}", rest, a.withBodyParams(a.handleUserDelete(false)), op{Tag: "compat", Summary: "Delete a subaccount",
 			Desc: "Refused with 409 while the subaccount still has websites.", Params: []param{userID}, Resp: "Deleted", Errors: []int{404, 409}}},
 
 		// Native API.
@@ -108,7 +117,8 @@ func (a *API) routes() []route {
 		{"PUT", "/v1/lists", v1, a.handleListsPut(), op{Tag: "v1", Summary: "Replace your allow and deny lists",
 			Desc: "JSON only; every entry must be an IP or CIDR (up to 100,000 per list). Takes effect within a second.", JSONBody: "Lists", Resp: "Lists", Errors: []int{400}}},
 		{"GET", "/v1/users", v1, a.handleUserList(true), op{Tag: "v1", Summary: "List subaccounts", Params: []param{{Name: "email", In: "query"}, limitQ, cursorQ}, Resp: "UserList", Errors: []int{400}}},
-		{"POST", "/v1/users", v1, a.handleUserCreate(true), op{Tag: "v1", Summary: "Create a subaccount", Body: userFields, Params: []param{idemH}, Status: 201, Resp: "User", Errors: []int{400, 409}}},
+		{"POST", "/v1/users", v1, a.handleUserCreate(true), op{Tag: "v1", Summary: "Create a subaccount, or get the existing one", Desc: userCreateDesc + " Unknown fields are refused.",
+			Body: userFields, Params: []param{idemH}, Status: 201, AltStatus: 200, Resp: "UserCreated", Errors: []int{400, 409}}},
 		{"GET", "/v1/users/{id}", v1, a.handleUserGet(), op{Tag: "v1", Summary: "Get a subaccount", Params: []param{userID}, Resp: "User", Errors: []int{400, 404}}},
 		{"DELETE", "/v1/users/{id}", v1, a.handleUserDelete(true), op{Tag: "v1", Summary: "Delete a subaccount", Desc: "Refused with 409 while the subaccount still has websites.", Params: []param{userID}, Status: 204, Errors: []int{400, 404, 409}}},
 		{"GET", "/v1/credit", v1, a.handleCredit(), op{Tag: "v1", Summary: "Your credit balance", Resp: "Credit"}},

@@ -99,6 +99,13 @@ type userView struct {
 	CreatedAt string `json:"created_at"`
 }
 
+// userCreated answers a create: the subaccount and what of the input was
+// not taken as sent.
+type userCreated struct {
+	userView
+	Warnings []string `json:"warnings"`
+}
+
 func user(s core.Subaccount) userView {
 	return userView{ID: s.ID, Email: s.Email, FirstName: s.FirstName, LastName: s.LastName, Company: s.Company,
 		Country: s.Country, Address: s.Address, Lang: s.Lang, APIKey: s.APIKey, CreatedAt: rfc3339(s.CreatedAt)}
