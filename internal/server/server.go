@@ -134,6 +134,7 @@ func NewHandler(d Deps) http.Handler {
 	// site would flood the log, and their outcomes are in events and metrics.
 	notDecider := wrongRole(RoleControl, "the decision endpoints")
 	return routes.List(mux, recoverPanics(d.Logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		vendorAlias(r)
 		if !edge && decisionPath(r.URL.Path) {
 			notDecider.ServeHTTP(w, r)
 			return
@@ -174,6 +175,22 @@ func quiet(path string) bool {
 		return true
 	}
 	return decisionPath(path)
+}
+
+// vendorAlias serves the vendor-compatible decision endpoints also under
+// a doubled leading slash or a trailing slash (//validate-request/v2,
+// /v2.1/check/): vendor SDKs join a configured endpoint ending in "/" with
+// their path, and the mux's redirect or 404 would read to them as "allow"
+// without a word (docs/INTEGRATIONS.md). Nothing else is rewritten.
+func vendorAlias(r *http.Request) {
+	p := r.URL.Path
+	if !strings.HasPrefix(p, "//") && !strings.HasSuffix(p, "/") {
+		return
+	}
+	switch c := "/" + strings.Trim(p, "/"); c {
+	case "/validate-request/v2", "/init-request/v1", "/v2.1/check":
+		r.URL.Path, r.URL.RawPath = c, ""
+	}
 }
 
 // decisionPath reports whether path is one of the decision plane's.

@@ -375,3 +375,25 @@ func TestInitRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointWithTrailingSlash: an SDK configured with an endpoint that
+// ends in "/" asks for //validate-request/v2 (PHP, OpenResty, Kotlin join
+// endpoint and path); a hand-written client may add a trailing slash. The
+// whole server answers both as the endpoint itself, not with a redirect
+// or a 404, which every SDK would take for "allow" without a word.
+func TestEndpointWithTrailingSlash(t *testing.T) {
+	s := newSite(t)
+	body := `{"serverKey":"` + s.key + `","server_key":"` + s.key + `","headers":{"host":"shop.example.com"},"request_info":{"remote_addr":"198.51.100.7"}}`
+	for _, p := range []string{"//validate-request/v2?", "/validate-request/v2/?", "///validate-request/v2"} {
+		r := parse(t, exchange(t, s.pal.Addr, restyRequest(s.pal.Addr, p, body)))
+		if r.status != 200 || r.node() {
+			t.Fatalf("%s: %d allowed=%v\n%s", p, r.status, r.node(), r.raw)
+		}
+	}
+	for _, p := range []string{"//init-request/v1", "/init-request/v1/"} {
+		r := parse(t, exchange(t, s.pal.Addr, phpRequest(s.pal.Addr, p, s.key, body)))
+		if r.status != 200 || r.body["status"] != "ok" {
+			t.Fatalf("%s: %d\n%s", p, r.status, r.raw)
+		}
+	}
+}

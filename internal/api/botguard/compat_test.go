@@ -352,3 +352,17 @@ func TestUnknownWebsiteFailsOpen(t *testing.T) {
 		t.Fatalf("wrong key: %d\n%s", a.status, raw)
 	}
 }
+
+// TestCheckWithTrailingSlash: the whole server answers /v2.1/check/ and
+// //v2.1/check as /v2.1/check (a redirect or a 404 would be no profile to
+// the connector: every request served).
+func TestCheckWithTrailingSlash(t *testing.T) {
+	s := newCompatSite(t)
+	get := visitor("GET", "/", "HTTP/1.1", browser("shop.example.com"), "")
+	for _, p := range []string{"/v2.1/check/", "//v2.1/check"} {
+		raw := rawExchange(t, s.pal.Addr, checkRequest(s.pal.Addr, p, get, "BG-Key: "+s.key, "BG-RemoteAddr: 198.51.100.7"))
+		if a := parseAnswer(t, raw); a.status != 403 || !hasLine(raw, "BG-X-Mitigation: deny") {
+			t.Fatalf("%s: %d\n%s", p, a.status, raw)
+		}
+	}
+}
