@@ -18,8 +18,10 @@ import (
 //	path.startsWith("/api/") && !("x-api-key" in headers)
 //	method == "POST" && inCIDR(ip, "10.0.0.0/8") && user_agent.matches("(?i)bot")
 //
-// Variables: ip, method, host, path, query, user_agent, referrer, country
-// (strings), asn (int), headers (map of lower-case name to first value).
+// Variables: ip, method, host (lower-case, no port), path (canonical: see
+// CanonicalPath), raw_path (as the client sent it), query, user_agent,
+// referrer, country (strings), asn (int), headers (map of lower-case name
+// to first value).
 // Functions: CEL's standard ones, and inCIDR(ip, cidr).
 var (
 	celEnvOnce sync.Once
@@ -34,6 +36,7 @@ func celEnvironment() (*cel.Env, error) {
 			cel.Variable("method", cel.StringType),
 			cel.Variable("host", cel.StringType),
 			cel.Variable("path", cel.StringType),
+			cel.Variable("raw_path", cel.StringType),
 			cel.Variable("query", cel.StringType),
 			cel.Variable("user_agent", cel.StringType),
 			cel.Variable("referrer", cel.StringType),
@@ -97,8 +100,11 @@ func (a celActivation) ResolveName(name string) (any, bool) {
 	case "method":
 		return r.Method, true
 	case "host":
-		return r.Host, true
+		r.canonical()
+		return r.host, true
 	case "path":
+		return r.CanonicalPath(), true
+	case "raw_path":
 		return r.Path, true
 	case "query":
 		return r.Query, true

@@ -186,6 +186,7 @@ func (e *Engine) Explain(p *Policy, r *Request) Verdict {
 func (e *Engine) decide(p *Policy, r *Request, v *Verdict) { e.decideLimits(p, r, v, true) }
 
 func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
+	r.canonical()
 	ip := r.IP.Unmap()
 	switch {
 	case p.allow != nil && p.allow.Lookup(ip):

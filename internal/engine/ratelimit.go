@@ -27,19 +27,27 @@ func compileRateLimit(i int, rl RateLimit) *rateLimit {
 	if a, ok := ParseAction(rl.Action); ok {
 		act = a
 	}
+	prefix := rl.PathPrefix
+	if prefix != "" {
+		prefix = CanonicalPath(prefix) // compared with the canonical path
+	}
 	key := rl.Key
 	if key == "" {
 		key = "ip"
 	}
 	// A full period's allowance may be used at once (plus Burst more);
 	// after that requests are let through at the sustained rate.
-	return &rateLimit{name: rl.Name, index: uint8(i), key: key, pathPrefix: rl.PathPrefix, interval: interval,
+	return &rateLimit{name: rl.Name, index: uint8(i), key: key, pathPrefix: prefix, interval: interval,
 		tolerance: interval * int64(rl.Requests-1+rl.Burst), action: act}
 }
 
 // applies reports whether the request counts against this limit.
 func (rl *rateLimit) applies(r *Request) bool {
-	return rl.pathPrefix == "" || (len(r.Path) >= len(rl.pathPrefix) && r.Path[:len(rl.pathPrefix)] == rl.pathPrefix)
+	if rl.pathPrefix == "" {
+		return true
+	}
+	p := r.CanonicalPath()
+	return len(p) >= len(rl.pathPrefix) && p[:len(rl.pathPrefix)] == rl.pathPrefix
 }
 
 // keyAddr is the address a limit counts ip under: for IPv6 always its /64

@@ -9,9 +9,12 @@ import (
 // Request is what the engine knows of one HTTP request. Adapters fill it from
 // their protocol; strings may point into the adapter's buffers.
 type Request struct {
-	IP        netip.Addr
-	Method    string
-	Host      string // the website's domain as the client sent it (no port)
+	IP     netip.Addr
+	Method string
+	Host   string // the website's domain as the client sent it (no port)
+	// Path is the path as the client sent it (percent-encoded, no query);
+	// rules compare its canonical form (CanonicalPath), events record it
+	// as sent.
 	Path      string
 	Query     string // without the "?"
 	Proto     string // "HTTP/1.1", "HTTP/2.0", ...
@@ -24,6 +27,10 @@ type Request struct {
 	// Clearance is the clearance the client presented (cookie
 	// palisade_clearance, X-Palisade-Token header or validate-v2 token).
 	Clearance string
+
+	canon bool   // path and host are filled
+	path  string // CanonicalPath(Path)
+	host  string // Host lower-cased, without port or trailing dot
 }
 
 // ClearanceFromCookie finds the palisade_clearance cookie in a Cookie header

@@ -104,6 +104,23 @@ func compileCondition(c Condition) (*condition, error) {
 		}
 		k.num = n
 	}
+	if c.Field == "path" {
+		// Values are compared with the request's canonical path: write
+		// them in any spelling (see CanonicalPath).
+		switch c.Op {
+		case "is", "is_not", "starts_with", "is_any_of":
+			if strings.HasPrefix(k.value, "/") || strings.HasPrefix(k.value, "%") {
+				k.value = CanonicalPath(k.value)
+			}
+			k.values = make([]string, len(c.Values))
+			for i, v := range c.Values {
+				if strings.HasPrefix(v, "/") || strings.HasPrefix(v, "%") {
+					v = CanonicalPath(v)
+				}
+				k.values[i] = v
+			}
+		}
+	}
 	if k.fold {
 		k.value = strings.ToLower(k.value)
 		k.values = make([]string, len(c.Values))
@@ -158,13 +175,14 @@ func (k *condition) match(r *Request) bool {
 	case "header":
 		s = r.header(k.header)
 	case "path":
-		s = r.Path
+		s = r.CanonicalPath()
 	case "query":
 		s = r.Query
 	case "method":
 		s = r.Method
 	case "domain":
-		s = r.Host
+		r.canonical()
+		s = r.host
 	}
 	switch k.op {
 	case "is":
@@ -200,10 +218,22 @@ func (k *condition) match(r *Request) bool {
 }
 
 func (k *condition) eq(s, v string) bool {
+	if k.field == "path" && k.op != "starts_with" {
+		// /admin and /admin/ are one resource to a web server (a
+		// directory and its index).
+		s, v = trimSlash(s), trimSlash(v)
+	}
 	if k.fold {
 		return strings.EqualFold(s, v)
 	}
 	return s == v
+}
+
+func trimSlash(p string) string {
+	if len(p) > 1 && p[len(p)-1] == '/' {
+		return p[:len(p)-1]
+	}
+	return p
 }
 
 func (k *condition) contains(s, v string) bool {
