@@ -22,11 +22,11 @@
 //
 // The website is found by the server key in BG-Key (or X-Palisade-Key).
 // Without a key, as the BotGuard connector expects, it is found by the Host
-// of the raw request, but only for a web server Palisade trusts (the
-// --web-server addresses, loopback by default): anyone else without the key
+// of the raw request, but only for an address the operator listed with
+// --web-server (never the loopback default): anyone else without the key
 // gets 401, so that nobody can read a site's lists and redirect targets from
 // its verdicts, or add requests and events to its statistics, by naming its
-// domain.
+// domain. An unknown Host is a grant with BG-X-Reason: unknown website.
 package botguard
 
 import (
