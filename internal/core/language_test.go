@@ -104,6 +104,11 @@ func TestProvideSubaccount(t *testing.T) {
 			!strings.HasPrefix(r4.Warnings[0], "company: ") || !strings.HasPrefix(r4.Warnings[1], "lang: ") {
 			t.Fatalf("new field: %+v %v", r4, err)
 		}
+		// An unknown language for an existing subaccount: it keeps its own.
+		r5, err := f.svc.ProvideSubaccount(ctx, acme, core.SubaccountCreate{Email: "jane@example.com", Lang: "klingon"}, core.Idem{})
+		if err != nil || !r5.Existing || r5.Subaccount.Lang != "de" || len(r5.Warnings) != 1 || !strings.Contains(r5.Warnings[0], "keeps its language de") {
+			t.Fatalf("unknown language, existing: %+v %v", r5, err)
+		}
 		// Contradicting fields: a conflict naming them.
 		_, err = f.svc.ProvideSubaccount(ctx, acme, core.SubaccountCreate{Email: "jane@example.com", FirstName: "Jane", LastName: "Roe", Address: "Elsewhere 2"}, core.Idem{})
 		wantCode(t, err, core.ECONFLICT)

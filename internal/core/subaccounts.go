@@ -137,7 +137,8 @@ func (s *Service) ProvideSubaccount(ctx context.Context, c Caller, in Subaccount
 	if err := c.partnerOnly("create customer accounts"); err != nil {
 		return SubaccountResult{}, err
 	}
-	_, langSent := ParseLanguage(in.Lang)
+	rawLang := strings.TrimSpace(in.Lang)
+	_, langSent := ParseLanguage(rawLang)
 	warnings, err := in.validate()
 	if err != nil {
 		return SubaccountResult{}, err
@@ -199,6 +200,13 @@ func (s *Service) ProvideSubaccount(ctx context.Context, c Caller, in Subaccount
 	}
 	if err != nil {
 		return SubaccountResult{}, err
+	}
+	if r.Existing {
+		// validate's only warning is about a new account's language.
+		warnings = nil
+		if rawLang != "" && !langSent {
+			warnings = []string{fmt.Sprintf("lang: %q is not a language Palisade knows; subaccount %d (%s) keeps its language %s", clip(rawLang, 64), r.Subaccount.ID, r.Subaccount.Email, r.Subaccount.Lang)}
+		}
 	}
 	r.Warnings = append(warnings, r.Warnings...)
 	return r, s.openSubaccountKey(&r.Subaccount)
