@@ -1,9 +1,10 @@
 // Package xmlapi serves the XML provisioning API in the style of SiteLock
 // Online Provisioning: POST /v1/partner with a <SiteLockOnlineRequest>
-// naming a method, answered by a <SiteLockOnlineResponse> holding an element
+// naming a method (by <methodName>, or as a wrapper element holding its
+// parameters), answered by a <SiteLockOnlineResponse> holding an element
 // named after the method, with the method's fields or an <error>. Every
 // method calls the same core.Service as the partner REST API; this package
-// only parses and writes XML. docs/XML_API.md documents each method.
+// only parses and writes XML. docs/RESELLER.md documents each method.
 package xmlapi
 
 import (
