@@ -96,3 +96,46 @@ func TestOpenAPIDocument(t *testing.T) {
 		t.Fatalf("docs CSP %q", csp)
 	}
 }
+
+// TestUserCreateDocumented: both answers of a customer create (201 new,
+// 200 existing) and its warnings are in /openapi.json and /docs.
+func TestUserCreateDocumented(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	var doc struct {
+		Paths      map[string]map[string]struct{ Responses map[string]any } `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `json:"properties"`
+				Required   []string       `json:"required"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal([]byte(e.do(t, call{method: "GET", path: "/openapi.json"}).body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/user", "/v1/users"} {
+		rs := doc.Paths[p]["post"].Responses
+		if rs["201"] == nil || rs["200"] == nil || rs["409"] == nil {
+			t.Errorf("POST %s responses: %v", p, rs)
+		}
+		if !strings.Contains(string(mustJSON(t, rs["200"])), "UserCreated") {
+			t.Errorf("POST %s 200: %s", p, mustJSON(t, rs["200"]))
+		}
+	}
+	if _, ok := doc.Components.Schemas["UserCreated"].Properties["warnings"]; !ok {
+		t.Errorf("UserCreated lacks warnings: %v", doc.Components.Schemas["UserCreated"])
+	}
+	page := e.do(t, call{method: "GET", path: "/docs"}).body
+	if !strings.Contains(page, "<strong>201</strong> (<strong>200</strong> when an existing one matched)") || !strings.Contains(page, "portuguese-br") {
+		t.Errorf("docs page does not document the 200 answer or language names")
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
