@@ -219,6 +219,12 @@ func TestIssueExample(t *testing.T) {
 			t.Fatalf("%s: %q\n%q\nwant %q", path, r.head, r.body, want)
 		}
 	}
+	// The whole server routes the trailing slash to the XML API too.
+	want := "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SiteLockOnlineResponse><getIpAddresses><error>no addresses are configured on this Palisade; " +
+		"its operator sets them with --egress-ip</error></getIpAddresses></SiteLockOnlineResponse>\n"
+	if r := raw(t, e.Addr, xmlPost("/v1/partner/", "text/xml", []byte(e.wrapped("getIpAddresses", "")))); r.status != 200 || r.body != want {
+		t.Fatalf("server, /v1/partner/: %d %q", r.status, r.body)
+	}
 }
 
 // TestSiteLockElementNames: SiteLock's own element names for the same
