@@ -69,7 +69,7 @@ final class PalisadeGP
 
     /**
      * Calls an endpoint: connection, getcredit, list, autoregister, suspended,
-     * active, delete, packageupdate, passwordreset or renew. Returns the
+     * active, delete, packageupdate, passwordreset, renew or loginlink. Returns the
      * decoded answer; its 'status' says what happened.
      */
     public function call(string $endpoint, string $domain, array $fields = []): array
@@ -114,18 +114,19 @@ final class PalisadeGP
      * A link that opens a dashboard without a password, valid for five
      * minutes and only once: panel 'client' opens the customer pages of
      * $domain, 'admin' the reseller's console ($domain is then any label,
-     * such as the panel's host name). Panel, domain and time are signed
-     * with HMAC-SHA256 under the key, so a customer's link cannot be turned
-     * into an admin one. $now (Unix time) is the link's time, default
-     * time(); it must be within five minutes of Palisade's clock.
+     * such as the panel's host name). Palisade makes the link: this calls
+     * loginlink, authenticated like every call (so only from the panel's
+     * registered address), and returns the URL it answers, which the panel
+     * hands to the browser at once. Links the panel signed itself are no
+     * longer accepted. Throws RuntimeException with Palisade's status when
+     * no link is given (an unknown domain, an address not allowed).
      */
-    public function loginLink(string $domain, string $panel = 'client', ?int $now = null): string
+    public function loginLink(string $domain, string $panel = 'client'): string
     {
-        $timestamp = (string) ($now ?? ($this->clock)());
-        $hash = hash_hmac('sha256', 'palisade-gp-login|' . $panel . '|' . $domain . '|' . $timestamp, $this->key);
-        return $this->url . '/api/v1/login/?' . http_build_query([
-            'panel' => $panel, 'domain' => $domain, 'timestamp' => $timestamp,
-            'key' => substr(hash('sha256', 'palisade-gp-key-id|' . $this->key), 0, 16), 'hash' => $hash,
-        ]);
+        $answer = $this->call('loginlink', $domain, ['panel' => $panel]);
+        if ($answer['status'] !== 'ok' || !isset($answer['url']) || !is_string($answer['url'])) {
+            throw new RuntimeException('Palisade gave no login link: ' . $answer['status']);
+        }
+        return $answer['url'];
     }
 }

@@ -3,10 +3,10 @@
  * Command-line GP client, to try the API from a shell:
  *
  *   php gp.php URL API_KEY ENDPOINT DOMAIN [field=value ...]
- *   php gp.php URL API_KEY login DOMAIN [client|admin [UNIX_TIME]]
+ *   php gp.php URL API_KEY login DOMAIN [client|admin]
  *
- * It prints the JSON answer (or the login link). A 'password' field is
- * encrypted with the key before it is sent. PALISADE_GP_NOW (a Unix time)
+ * It prints the JSON answer (or the login link Palisade made, from the
+ * loginlink call). A 'password' field is encrypted with the key before it is sent. PALISADE_GP_NOW (a Unix time)
  * replaces this machine's clock, for tests on Palisade's.
  */
 require __DIR__ . '/PalisadeGP.php';
@@ -23,8 +23,12 @@ if (getenv('PALISADE_GP_NOW') !== false && getenv('PALISADE_GP_NOW') !== '') {
 }
 $gp = new PalisadeGP($url, $key, 15, $clock);
 if ($endpoint === 'login') {
-    $now = isset($argv[6]) ? (int) $argv[6] : null;
-    echo $gp->loginLink($domain, $argv[5] ?? 'client', $now), "\n";
+    try {
+        echo $gp->loginLink($domain, $argv[5] ?? 'client'), "\n";
+    } catch (RuntimeException $e) {
+        fwrite(STDERR, $e->getMessage() . "\n");
+        exit(1);
+    }
     exit(0);
 }
 $fields = [];

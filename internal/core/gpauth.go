@@ -232,44 +232,43 @@ func GPTimestamp(t time.Time, n uint64) string {
 	return string(out)
 }
 
-// ---- GP login links ----
+// ---- GP login links (retired) ----
 
-// GPLink is a login link a GP module built: /api/v1/login/?panel=&domain=
-// &timestamp=&key=&hash=.
+// GPLink is a login link a GP module signed itself, the form of the
+// previous release: /api/v1/login/?panel=&domain=&timestamp=&key=&hash=.
+// LoginWithGPLink refuses every one (a link made from the key alone opened
+// the console from anywhere); modules ask for links with the GP loginlink
+// call (GPLoginLink). The type and its signature stay for the refusal's
+// tests and for modules' authors to recognise.
 type GPLink struct {
 	Panel     string // "client" (the customer pages of Domain) or "admin" (the partner's console)
 	Domain    string
 	Timestamp string // the Unix time the link was made, not shuffled
-	Key       string // GPKeyID of the signing key: names it without revealing any of it
+	Key       string // GPKeyID of the signing key
 	Hash      string // GPLinkHash
 }
 
-// gpLinkContext starts every login link's signed message, so that no GP
-// request hash (a sha1 of other bytes) is ever a link.
+// gpLinkContext started every self-signed login link's message.
 const gpLinkContext = "palisade-gp-login"
 
-// GPLinkHash is a login link's signature: hex(HMAC-SHA256(key=trim(API
-// key), "palisade-gp-login|" + panel + "|" + domain + "|" + timestamp)).
-// The panel is signed, so a client link cannot be turned into an admin
-// one, and it is a different function of the key than a request hash (64
-// hex digits, not 40), so no API request signs a link.
+// GPLinkHash is a self-signed login link's signature: hex(HMAC-SHA256(
+// key=trim(API key), "palisade-gp-login|" + panel + "|" + domain + "|" +
+// timestamp)).
 func GPLinkHash(key, panel, domain, timestamp string) string {
 	m := hmac.New(sha256.New, []byte(strings.TrimSpace(key)))
 	m.Write([]byte(gpLinkContext + "|" + panel + "|" + domain + "|" + timestamp))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// GPKeyID names a key in login links: the first 16 hex digits of
-// sha256("palisade-gp-key-id|" + trim(key)). It is one-way, so a link a
-// customer sees reveals nothing of the key (not even its first characters,
-// which are half the AES key of GP password fields).
+// GPKeyID named a key in self-signed login links: the first 16 hex digits
+// of sha256("palisade-gp-key-id|" + trim(key)).
 func GPKeyID(key string) string {
 	sum := sha256.Sum256([]byte("palisade-gp-key-id|" + strings.TrimSpace(key)))
 	return hex.EncodeToString(sum[:8])
 }
 
-// NewGPLink signs a login link for panel and domain at t (for Go clients
-// and tests).
+// NewGPLink signs a self-signed login link for panel and domain at t, as
+// modules of the previous release did (tests of its refusal).
 func NewGPLink(key, panel, domain string, t time.Time) GPLink {
 	key = strings.TrimSpace(key)
 	ts := strconv.FormatInt(t.Unix(), 10)
@@ -287,8 +286,8 @@ type gpEntry struct {
 }
 
 // gpIndex holds the keys that may sign GP requests, by the /8 (IPv4) or
-// /32 (IPv6) their ranges lie in, and by GPKeyID (for login links), so
-// that a request hashes only the keys usable from its address.
+// /32 (IPv6) their ranges lie in, so that a request hashes only the keys
+// usable from its address.
 // It is a hint: the key a request matched is read again from the store
 // before it is trusted, so a revoked key or a narrowed range counts at
 // once; a new key or range from another node counts within a second.
@@ -297,7 +296,6 @@ type gpIndex struct {
 	loadedAt time.Time
 	gen      uint64
 	byBucket map[netip.Prefix][]*gpEntry
-	byKeyID  map[string][]*gpEntry
 	byID     map[int64]*gpEntry
 }
 
@@ -355,7 +353,7 @@ func (s *Service) gpIndexFor(ctx context.Context, miss bool) (x *gpIndex, loaded
 		return nil, false, err
 	}
 	s.gpLoads.Add(1)
-	byBucket, byKeyID, byID := map[netip.Prefix][]*gpEntry{}, map[string][]*gpEntry{}, map[int64]*gpEntry{}
+	byBucket, byID := map[netip.Prefix][]*gpEntry{}, map[int64]*gpEntry{}
 	for i := range keys {
 		k := keys[i]
 		ranges := boundRanges(k.AllowedCIDRs, ops[k.PartnerID])
@@ -374,8 +372,6 @@ func (s *Service) gpIndexFor(ctx context.Context, miss bool) (x *gpIndex, loaded
 			e.plain, e.inner = plain, hex.EncodeToString(h[:])
 		}
 		byID[k.ID] = e
-		id := GPKeyID(e.plain)
-		byKeyID[id] = append(byKeyID[id], e)
 		seen := map[netip.Prefix]bool{}
 		for _, r := range ranges {
 			b := bucket(r.Addr())
@@ -385,7 +381,7 @@ func (s *Service) gpIndexFor(ctx context.Context, miss bool) (x *gpIndex, loaded
 			}
 		}
 	}
-	x.byBucket, x.byKeyID, x.byID, x.loadedAt, x.gen = byBucket, byKeyID, byID, now, gen
+	x.byBucket, x.byID, x.loadedAt, x.gen = byBucket, byID, now, gen
 	return x, true, nil
 }
 
@@ -441,16 +437,6 @@ func (s *Service) gpSigner(ctx context.Context, ip netip.Addr, domain, timestamp
 		sum := sha1.Sum([]byte(e.inner + domain + timestamp))
 		return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), want) == 1
 	})
-}
-
-// gpLinkSigner finds the key named by l.Key that signed the login link.
-func (s *Service) gpLinkSigner(ctx context.Context, l GPLink) (gpMatch, bool, error) {
-	want := []byte(strings.ToLower(strings.TrimSpace(l.Hash)))
-	m, found, _, err := s.gpCandidates(ctx, func(x *gpIndex) []*gpEntry { return x.byKeyID[l.Key] }, func(e *gpEntry) bool {
-		s.gpHashes.Add(1)
-		return subtle.ConstantTimeCompare([]byte(GPLinkHash(e.plain, l.Panel, l.Domain, l.Timestamp)), want) == 1
-	})
-	return m, found, err
 }
 
 // confirmGPKey reads a matched key and its partner's ranges again, so that

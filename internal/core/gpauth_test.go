@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,10 +125,14 @@ func TestGPTimestampSequence(t *testing.T) {
 	}
 }
 
-// TestGPLoginLinks: every parameter that chooses what a link opens is
-// signed; a client link cannot become an admin link; a GP request's hash is
-// not a link; a link works once and for five minutes; a key that binds
-// nothing signs no link.
+// TestGPLoginLinks (issue 17 finding 2): a login link is asked for with
+// the GP loginlink call, so only from the key's addresses. A stolen key
+// bound to the panel's range, used from elsewhere, opens neither the
+// partner's console nor a customer's pages: its GP calls are refused and
+// every link signed with the key alone (admin or client, the previous
+// release's form or the older request-hash form) is refused with a message
+// naming the call. From the bound address, the call answers a single-use
+// /sso URL that opens exactly what it names, once.
 func TestGPLoginLinks(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
@@ -136,87 +141,80 @@ func TestGPLoginLinks(t *testing.T) {
 		if _, _, err := f.svc.ProvisionAccount(ctx, c, core.Provision{Account: core.SubaccountCreate{Email: "jane@example.com"}, Domain: "shop.example.com", Plan: "10k"}); err != nil {
 			t.Fatal(err)
 		}
-		now := *f.now.Load()
-		client := core.NewGPLink(key, "client", "shop.example.com", now)
-
-		// The customer edits their own link: panel=admin, another domain.
-		edited := client
-		edited.Panel = "admin"
-		if _, err := f.svc.LoginWithGPLink(ctx, edited); core.ErrorCode(err) != core.EUNAUTHORIZED {
-			t.Fatalf("client link with panel=admin: %v", err)
-		}
-		edited = client
-		edited.Domain = "blog.example.org"
-		if _, err := f.svc.LoginWithGPLink(ctx, edited); core.ErrorCode(err) != core.EUNAUTHORIZED {
-			t.Fatalf("client link for another domain: %v", err)
-		}
-		// A GP request's hash (seen in API traffic), as a link of either
-		// form: refused.
-		ts := strconv.FormatInt(now.Unix(), 10)
-		apiHash := core.GPHash(key, "shop.example.com", ts)
-		for _, panel := range []string{"client", "admin"} {
-			for _, l := range []core.GPLink{
-				{Panel: panel, Domain: "shop.example.com", Timestamp: ts, Hash: apiHash},
-				{Panel: panel, Domain: "shop.example.com", Timestamp: ts, Key: client.Key, Hash: apiHash},
-				{Panel: panel, Domain: "shop.example.com", Timestamp: ts, Key: client.Key, Hash: apiHash + apiHash[:24]},
-			} {
-				if _, err := f.svc.LoginWithGPLink(ctx, l); core.ErrorCode(err) != core.EUNAUTHORIZED {
-					t.Fatalf("API hash as a %s link %+v: %v", panel, l, err)
-				}
-			}
-		}
-		// Unknown panel.
-		edited = client
-		edited.Panel = ""
-		if _, err := f.svc.LoginWithGPLink(ctx, edited); core.ErrorCode(err) != core.EINVALID {
-			t.Fatalf("no panel: %v", err)
-		}
-
-		// The real link opens the customer's pages, once.
-		l, err := f.svc.LoginWithGPLink(ctx, client)
-		if err != nil || l.Session.Scope != core.ScopeCustomer || l.Session.SubaccountID == 0 {
-			t.Fatalf("client link: %+v %v", l, err)
-		}
-		if _, err := f.svc.LoginWithGPLink(ctx, client); core.ErrorCode(err) != core.EUNAUTHORIZED {
-			t.Fatalf("client link replayed: %v", err)
-		}
-		// An admin link, signed as one, opens the console.
-		admin := core.NewGPLink(key, "admin", "panel.example", now)
-		if l, err := f.svc.LoginWithGPLink(ctx, admin); err != nil || l.Session.Scope != core.ScopePartner || l.Next != "/console" {
-			t.Fatalf("admin link: %+v %v", l, err)
-		}
-		if _, err := f.svc.LoginWithGPLink(ctx, admin); core.ErrorCode(err) != core.EUNAUTHORIZED {
-			t.Fatalf("admin link replayed: %v", err)
-		}
-		// Six minutes old, or six minutes ahead: refused.
-		for _, at := range []time.Time{now.Add(-6 * time.Minute), now.Add(6 * time.Minute)} {
-			if _, err := f.svc.LoginWithGPLink(ctx, core.NewGPLink(key, "client", "shop.example.com", at)); core.ErrorCode(err) != core.EUNAUTHORIZED {
-				t.Fatalf("link of %s: %v", at, err)
-			}
-		}
-		// A partner the operator bound to 0.0.0.0/0 is bound nowhere: its
-		// key signs no link.
-		_, open, oc := gpPartner(t, f, "open", "0.0.0.0/0")
-		if _, _, err := f.svc.ProvisionAccount(ctx, oc, core.Provision{Account: core.SubaccountCreate{Email: "bob@example.com"}, Domain: "open.example.com", Plan: "10k"}); err != nil {
+		_, _, oc := gpPartner(t, f, "other", "203.0.113.0/24")
+		if _, _, err := f.svc.ProvisionAccount(ctx, oc, core.Provision{Account: core.SubaccountCreate{Email: "bob@example.com"}, Domain: "other.example.com", Plan: "10k"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.LoginWithGPLink(ctx, core.NewGPLink(open, "client", "open.example.com", now)); core.ErrorCode(err) != core.EUNAUTHORIZED {
-			t.Fatalf("link of an unbound key: %v", err)
+		now := *f.now.Load()
+		thief, panel := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("198.51.100.9")
+		n := uint64(0)
+		gpCall := func(ip netip.Addr, domain string) (core.Caller, error) {
+			n++
+			ts := core.GPTimestamp(now, n)
+			c, _, err := f.svc.AuthenticateGP(ctx, ip, domain, ts, core.GPHash(key, domain, ts))
+			return c, err
 		}
-		// A revoked key's links stop at once.
-		k2, err := f.svc.RotateKey(ctx, c, c.PartnerID, true)
+
+		// From the thief's address: no GP call, so no loginlink.
+		if _, err := gpCall(thief, "panel.example"); core.ErrorCode(err) != core.EFORBIDDEN || !errors.Is(err, core.ErrAddressNotAllowed) {
+			t.Fatalf("GP call from an unbound address: %v", err)
+		}
+		// Links signed with the key alone: refused, whatever they name.
+		ts := strconv.FormatInt(now.Unix(), 10)
+		for _, l := range []core.GPLink{
+			core.NewGPLink(key, "admin", "panel.example", now),
+			core.NewGPLink(key, "client", "shop.example.com", now),
+			{Panel: "admin", Domain: "panel.example", Timestamp: ts, Hash: core.GPHash(key, "panel.example", ts)},
+			{},
+		} {
+			_, err := f.svc.LoginWithGPLink(ctx, l)
+			if core.ErrorCode(err) != core.EUNAUTHORIZED || !errors.Is(err, core.ErrSelfSignedLink) || !strings.Contains(core.ErrorMessage(err), "/api/v1/loginlink/") {
+				t.Fatalf("self-signed link %+v: %v", l, err)
+			}
+		}
+
+		// From the bound address: the call answers links.
+		gc, err := gpCall(panel, "panel.example")
 		if err != nil {
 			t.Fatal(err)
 		}
-		fresh := core.NewGPLink(key, "client", "shop.example.com", now.Add(time.Second))
-		if err := f.svc.RevokeKey(ctx, core.Operator(), c.PartnerID, key[:10]); err != nil {
+		admin, exp, err := f.svc.GPLoginLink(ctx, gc, "admin", "panel.example")
+		if err != nil || !strings.Contains(admin, "/sso?token=lt_") || !exp.Equal(now.Add(core.LoginTokenTTL)) {
+			t.Fatalf("admin link: %q %v %v", admin, exp, err)
+		}
+		l, err := f.svc.LoginWithToken(ctx, tokenOf(t, admin))
+		if err != nil || l.Session.Scope != core.ScopePartner || l.Session.PartnerID != c.PartnerID || l.Next != "/console" {
+			t.Fatalf("admin link opened %+v %v", l, err)
+		}
+		if _, err := f.svc.LoginWithToken(ctx, tokenOf(t, admin)); err == nil {
+			t.Fatal("the admin link opened twice")
+		}
+		gc, _ = gpCall(panel, "shop.example.com")
+		client, _, err := f.svc.GPLoginLink(ctx, gc, "client", "shop.example.com")
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.LoginWithGPLink(ctx, fresh); core.ErrorCode(err) != core.EUNAUTHORIZED {
-			t.Fatalf("revoked key's link: %v", err)
+		l, err = f.svc.LoginWithToken(ctx, tokenOf(t, client))
+		if err != nil || l.Session.Scope != core.ScopeCustomer || l.Session.SubaccountID == 0 || !strings.Contains(l.Next, "/website/shop.example.com/") {
+			t.Fatalf("client link opened %+v %v", l, err)
 		}
-		if _, err := f.svc.LoginWithGPLink(ctx, core.NewGPLink(k2, "client", "shop.example.com", now.Add(time.Second))); err != nil {
-			t.Fatalf("the rotated key's link: %v", err)
+		// Another partner's customer, an unknown panel: nothing.
+		gc, _ = gpCall(panel, "other.example.com")
+		if _, _, err := f.svc.GPLoginLink(ctx, gc, "client", "other.example.com"); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Fatalf("a link to another partner's customer: %v", err)
+		}
+		if _, _, err := f.svc.GPLoginLink(ctx, gc, "root", "panel.example"); core.ErrorCode(err) != core.EINVALID {
+			t.Fatalf("panel=root: %v", err)
+		}
+		// Five minutes on, an unused link has expired.
+		gc, _ = gpCall(panel, "shop.example.com")
+		late, _, err := f.svc.GPLoginLink(ctx, gc, "client", "shop.example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.advance(core.LoginTokenTTL + time.Second)
+		if _, err := f.svc.LoginWithToken(ctx, tokenOf(t, late)); err == nil {
+			t.Fatal("a link opened after five minutes")
 		}
 	})
 }

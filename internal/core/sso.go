@@ -2,25 +2,22 @@ package core
 
 import (
 	"context"
+	"errors"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/secret"
 )
 
 // Single sign-on: a partner's panel asks for a login link (XML createToken,
-// or builds a signed GP link itself); the browser that opens it gets a
-// dashboard session, and the link is spent.
+// GP loginlink, REST login-link), authenticated from its addresses; the
+// browser that opens it gets a dashboard session, and the link is spent.
 
 const (
 	// LoginTokenTTL is how long a login link works.
 	LoginTokenTTL = 5 * time.Minute
 	// SessionTTL is how long a dashboard session lasts.
 	SessionTTL = 12 * time.Hour
-	// LinkClockSkew is how far a GP login link's timestamp may be from now.
-	LinkClockSkew = 5 * time.Minute
 )
 
 // Login is where an opened link leads: the session and the page to show.
@@ -149,73 +146,38 @@ func (s *Service) LoginWithSubaccountKey(ctx context.Context, key, domain string
 	return s.openSession(ctx, a.PartnerID, ScopeCustomer, w.ID, a.ID)
 }
 
-// LoginWithGPLink checks a login link a GP module built (GPLink,
-// GPLinkHash) and opens what it names: panel "client" the customer pages
-// of domain (its customer's session, nothing more), panel "admin" the
-// partner's console. Everything that selects what the link opens (panel,
-// domain) is signed, with a function of the key that no GP request hash
-// is; the timestamp is the link's Unix time, within LinkClockSkew of now;
-// the link is spent on first use. The browser opening it is the
-// customer's, so no source address is checked; only keys bound to
-// addresses within the operator's ranges sign links.
+// GPLoginLink answers the GP loginlink call (POST /api/v1/loginlink/): a
+// single-use login URL, valid for LoginTokenTTL, that opens panel "client"
+// (the customer pages of domain, its customer's session, nothing more) or
+// panel "admin" (the partner's console). c is the caller AuthenticateGP
+// returned, so the link was asked for with the key, from an address the
+// key is bound to, in a request that cannot be replayed: a stolen key
+// used elsewhere gets no link.
+func (s *Service) GPLoginLink(ctx context.Context, c Caller, panel, domain string) (string, time.Time, error) {
+	switch panel {
+	case "admin":
+		return s.CreateLoginToken(ctx, c, ScopePartner, "")
+	case "client":
+		return s.CreateLoginToken(ctx, c, ScopeCustomer, domain)
+	}
+	return "", time.Time{}, FieldError("panel", "panel must be admin or client")
+}
+
+// ErrSelfSignedLink marks the refusal of a login link a module signed
+// itself (GPLink).
+var ErrSelfSignedLink = errors.New("self-signed login links are not accepted")
+
+// LoginWithGPLink refuses a login link a GP module signed itself
+// (/api/v1/login/?panel=&domain=&timestamp=&key=&hash=, GPLinkHash, or the
+// older request-hash form). Such a link is made from the key alone,
+// anywhere: with a stolen key bound to the panel's addresses, it opened
+// the partner's console (where keys are minted and revoked) and any
+// customer's pages from any address. A module asks for the link instead
+// with the GP loginlink call, which is authenticated like every GP call,
+// from the key's addresses (GPLoginLink).
 func (s *Service) LoginWithGPLink(ctx context.Context, l GPLink) (Login, error) {
-	now := s.clock()
-	switch l.Panel {
-	case "admin", "client":
-	default:
-		return Login{}, FieldError("panel", "panel must be admin or client")
-	}
-	if l.Key == "" && len(l.Hash) == 40 {
-		return Login{}, Errorf(EUNAUTHORIZED, "this login link has the old form (a request hash), which is no longer accepted: build it with key= and an HMAC-SHA256 hash (docs/RESELLER.md, Login links)")
-	}
-	if l.Domain == "" || len(l.Domain) > 253 || strings.ContainsAny(l.Domain, "|") || strings.IndexFunc(l.Domain, func(r rune) bool { return r < 0x21 || r == 0x7f }) >= 0 {
-		return Login{}, FieldError("domain", "domain must be 1 to 253 printable characters without |")
-	}
-	if len(l.Key) != 16 || len(l.Hash) != 64 {
-		return Login{}, Errorf(EUNAUTHORIZED, "this login link is not valid")
-	}
-	ts, err := strconv.ParseInt(l.Timestamp, 10, 64)
-	if err != nil || strconv.FormatInt(ts, 10) != l.Timestamp || now.Sub(time.Unix(ts, 0)).Abs() > LinkClockSkew {
-		return Login{}, Errorf(EUNAUTHORIZED, "this login link has expired; open it again from your panel")
-	}
-	m, found, err := s.gpLinkSigner(ctx, l)
-	if err != nil {
-		return Login{}, err
-	}
-	if !found {
-		return Login{}, Errorf(EUNAUTHORIZED, "this login link is not valid")
-	}
-	hash := strings.ToLower(l.Hash)
-	c := PartnerCaller(m.key.PartnerID, "partner:"+strconv.FormatInt(m.key.PartnerID, 10)+" key:"+m.key.Prefix+" (login link)", ProtocolSSO, "")
-	scope, websiteID, subID := ScopePartner, int64(0), int64(0)
-	if l.Panel == "client" {
-		w, err := s.Website(ctx, c, l.Domain)
-		if err != nil {
-			return Login{}, err
-		}
-		scope, websiteID, subID = ScopeCustomer, w.ID, w.SubaccountID
-	}
-	// The link is spent and the session opened in one transaction: a
-	// session that could not be opened leaves the link usable.
-	var out Login
-	err = s.store.Update(ctx, func(tx Tx) error {
-		ranges, err := s.confirmGPKey(ctx, tx, m)
-		if err != nil {
-			return err
-		}
-		if len(ranges) == 0 {
-			return Errorf(EUNAUTHORIZED, "this login link is not valid")
-		}
-		if err := tx.InsertNonce(ctx, m.key.PartnerID, "login:"+l.Domain, l.Timestamp, hash, now); err != nil {
-			if ErrorCode(err) == ECONFLICT {
-				return Errorf(EUNAUTHORIZED, "this login link was already used; open it again from your panel")
-			}
-			return err
-		}
-		out, err = s.openSessionTx(ctx, tx, m.key.PartnerID, scope, websiteID, subID)
-		return err
-	})
-	return out, err
+	return Login{}, &Error{Code: EUNAUTHORIZED, Cause: ErrSelfSignedLink,
+		Message: "login links signed by the panel itself are no longer accepted: the panel must ask Palisade for the link with the GP call POST /api/v1/loginlink/ (fields domain, panel=admin|client, timestamp and hash, from the panel's address), which answers a single-use URL (docs/RESELLER.md, Login links)"}
 }
 
 // openSession opens a session in a transaction of its own.

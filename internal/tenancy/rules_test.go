@@ -256,7 +256,18 @@ func rules() map[string]rule {
 		return url.Values{"password": {gp.EncryptPassword(x.c.bearer, "Quiet-Meadow-Orbit-77", []byte("0123456789abcdef"))}}
 	})
 	gpRule("renew", partnerOwn, true, func(*cell) url.Values { return url.Values{"months": {"1"}} })
-	add("GET /api/v1/login/", rule{class: partnerOwn, kind: kGPLink, build: func(x *cell) req {
+	// A login link is asked for with the loginlink call, from the key's
+	// addresses (issue 17 finding 2): a client link for the partner's own
+	// customers only; an admin link opens the caller's own console.
+	add("/api/v1/{endpoint}/ endpoint=loginlink", rule{class: partnerOwn, kind: kGP,
+		build: gpCall("loginlink", func(*cell) url.Values { return url.Values{"panel": {"client"}} }),
+		also: []func(x *cell) req{func(x *cell) req {
+			return req{method: "POST", path: "/api/v1/loginlink/", body: x.gpForm(x.c.ownDomain, url.Values{"panel": {"admin"}}), class: &partnerAny}
+		}}})
+	// Links a module signs itself (the previous release's form) open
+	// nothing, for anyone: signed with the key alone, they worked from any
+	// address.
+	add("GET /api/v1/login/", rule{class: nobody, kind: kGPLink, build: func(x *cell) req {
 		key := x.c.bearer
 		if key == "" {
 			key = "no key at all"
@@ -265,20 +276,13 @@ func rules() map[string]rule {
 		q := url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}
 		return req{method: "GET", path: "/api/v1/login/?" + q.Encode()}
 	}, also: []func(x *cell) req{func(x *cell) req {
-		// An admin link opens the signer's own console (partner-any);
-		// the customer edits the client link its partner gave it into
-		// an admin one (issue 16 item 1).
 		key := x.c.bearer
 		if key == "" {
 			key = "no key at all"
 		}
 		l := core.NewGPLink(key, "admin", x.c.ownDomain, x.w.e.Clock.Now().Add(-time.Second))
-		if x.p == customer {
-			l = core.NewGPLink(x.w.e.PartnerKey, "client", x.t.domain, x.w.e.Clock.Now().Add(-2*time.Second))
-			l.Panel = "admin"
-		}
 		q := url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}
-		return req{method: "GET", path: "/api/v1/login/?" + q.Encode(), class: &partnerAny}
+		return req{method: "GET", path: "/api/v1/login/?" + q.Encode()}
 	}}})
 
 	// ---- XML API ----

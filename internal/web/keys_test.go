@@ -22,8 +22,18 @@ func TestConsoleKeysStayWithinOperatorRanges(t *testing.T) {
 	if err := e.Service.AllowIP(ctx, core.Operator(), e.Caller.PartnerID, "127.0.0.0/8"); err != nil {
 		t.Fatal(err)
 	}
-	l := core.NewGPLink(e.PartnerKey, "admin", "panel.acme.example", e.Clock.Now())
-	gpAdmin := "/api/v1/login/?" + url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}.Encode()
+	// A GP admin link: the loginlink call, from the panel's address.
+	ts := core.GPTimestamp(e.Clock.Now(), 1)
+	gc, _, err := e.Service.AuthenticateGP(ctx, netip.MustParseAddr("127.0.0.1"), "panel.acme.example", ts, core.GPHash(e.PartnerKey, "panel.acme.example", ts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpLink, _, err := e.Service.GPLoginLink(ctx, gc, "admin", "panel.acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gu, _ := url.Parse(gpLink)
+	gpAdmin := gu.RequestURI()
 	sso, _, err := e.Service.CreateLoginToken(ctx, e.Caller, core.ScopePartner, "")
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,9 @@
 // whose "status" string says what happened. Every endpoint calls the same
 // core.Service as the partner REST API; this package only translates.
 //
-// It also serves the GP login link, /api/v1/login/, which a module builds
-// to open the reseller's or a customer's dashboard (see docs/RESELLER.md).
+// Login links: the loginlink endpoint answers a single-use URL that opens
+// the reseller's console or a customer's pages; /api/v1/login/ refuses the
+// links modules used to sign themselves (see docs/RESELLER.md).
 package gp
 
 import (
@@ -56,7 +57,7 @@ func New(svc *core.Service, trusted netutil.Proxies, log *slog.Logger) *Handler 
 }
 
 // Endpoints lists the protocol's endpoints, in documentation order.
-var Endpoints = []string{"connection", "getcredit", "list", "autoregister", "suspended", "active", "delete", "packageupdate", "passwordreset", "renew"}
+var Endpoints = []string{"connection", "getcredit", "list", "autoregister", "suspended", "active", "delete", "packageupdate", "passwordreset", "renew", "loginlink"}
 
 // Register adds the routes to mux.
 func (h *Handler) Register(mux routes.Mux) {
@@ -94,9 +95,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		write(w, http.StatusMethodNotAllowed, status("Use POST with form fields domain, hash and timestamp"))
 		return
 	}
-	form, err := ReadForm(r.Body)
+	form, err := readForm(r)
 	if err != nil {
-		write(w, http.StatusBadRequest, status("The form could not be read: send application/x-www-form-urlencoded fields of at most 16 KiB"))
+		write(w, http.StatusBadRequest, status(formError))
 		return
 	}
 	req := &request{endpoint: ep, form: form}
@@ -275,6 +276,18 @@ func (h *Handler) dispatch(r *http.Request, req *request) (answer, error) {
 			return nil, err
 		}
 		return answer{"status": statusOK, "expires": site.ExpiresAt.UTC().Format("2006-01-02")}, nil
+
+	case "loginlink":
+		// A login link is asked for like every call, from the key's
+		// addresses; a link made from the key alone opens nothing.
+		if req.get("panel") == "" {
+			return status(missingData + " panel"), nil
+		}
+		u, expires, err := h.svc.GPLoginLink(ctx, c, strings.ToLower(req.get("panel")), domain)
+		if err != nil {
+			return nil, err
+		}
+		return answer{"status": statusOK, "url": u, "expires": expires.UTC().Format(time.RFC3339)}, nil
 	}
 	return nil, errors.New("unreachable: unknown endpoint " + req.endpoint)
 }
@@ -287,9 +300,9 @@ func ok(err error) (answer, error) {
 	return status(statusOK), nil
 }
 
-// login opens a dashboard from a link a module built:
-// /api/v1/login/?panel=admin|client&domain=D&timestamp=<unix time>&key=<key prefix>&hash=H
-// (core.GPLinkHash; docs/RESELLER.md).
+// login answers a link a module signed itself (/api/v1/login/?panel=&
+// domain=&timestamp=&key=&hash=): refused, with a message naming the
+// loginlink call (core.LoginWithGPLink; docs/RESELLER.md).
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	l, err := h.svc.LoginWithGPLink(r.Context(), core.GPLink{Panel: q.Get("panel"), Domain: q.Get("domain"), Timestamp: q.Get("timestamp"), Key: q.Get("key"), Hash: q.Get("hash")})

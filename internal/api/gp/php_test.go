@@ -87,46 +87,47 @@ func TestPHPClient(t *testing.T) {
 	if ok, _ := e.Service.CheckSubaccountPassword(context.Background(), e.Caller, site.SubaccountID, "Dr0wssap+An0ther"); !ok {
 		t.Fatal("the password PHP encrypted did not arrive intact")
 	}
-	// The login link PHP builds opens the customer's dashboard. Its
-	// timestamp is the service's time, not PHP's clock (PALISADE_TEST_NOW).
+	// PHP's loginLink asks Palisade for the link (the loginlink call, from
+	// the panel's address) and returns a single-use URL that opens the
+	// customer's dashboard; the admin link opens the console.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	now := strconv.FormatInt(e.Clock.Now().Unix(), 10)
-	out, err := exec.CommandContext(ctx, bin, script, e.URL, c.key, "login", d, "client", now).Output()
-	if err != nil {
-		t.Fatal(err)
+	login := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, bin, append([]string{script, e.URL, c.key, "login"}, args...)...)
+		cmd.Env = append(os.Environ(), "PALISADE_GP_NOW="+strconv.FormatInt(e.Clock.Now().Unix(), 10))
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
 	}
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noRedirect.Get(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatal(err)
+	get := func(u string) *http.Response {
+		t.Helper()
+		resp, err := noRedirect.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/en/website/"+d+"/statistics" {
+	u, err := login(d, "client")
+	if err != nil || !strings.HasPrefix(u, e.URL+"/sso?token=lt_") {
+		t.Fatalf("PHP login link: %v %q", err, u)
+	}
+	if resp := get(u); resp.StatusCode != 303 || resp.Header.Get("Location") != "/en/website/"+d+"/statistics" {
 		t.Fatalf("PHP login link: %d %v", resp.StatusCode, resp.Header)
 	}
-	// The same link with panel=admin opens nothing; PHP's admin link opens
-	// the console.
-	out, err = exec.CommandContext(ctx, bin, script, e.URL, c.key, "login", d, "client", now).Output()
-	if err != nil {
-		t.Fatal(err)
+	if resp := get(u); resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Fatalf("PHP login link opened twice: %d", resp.StatusCode)
 	}
-	if resp, err = noRedirect.Get(strings.Replace(strings.TrimSpace(string(out)), "panel=client", "panel=admin", 1)); err != nil {
-		t.Fatal(err)
+	if u, err = login("panel.example", "admin"); err != nil {
+		t.Fatalf("PHP admin link: %v %q", err, u)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 403 {
-		t.Fatalf("PHP client link turned admin: %d %v", resp.StatusCode, resp.Header)
-	}
-	if out, err = exec.CommandContext(ctx, bin, script, e.URL, c.key, "login", "panel.example", "admin", now).Output(); err != nil {
-		t.Fatal(err)
-	}
-	if resp, err = noRedirect.Get(strings.TrimSpace(string(out))); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console" {
+	if resp := get(u); resp.StatusCode != 303 || resp.Header.Get("Location") != "/console" {
 		t.Fatalf("PHP admin link: %d %v", resp.StatusCode, resp.Header)
+	}
+	// No link for a site that is not the partner's: an error with
+	// Palisade's status, no URL.
+	if out, err := login("other.example.com", "client"); err == nil || !strings.Contains(out, "Package not Found!") {
+		t.Fatalf("PHP link to an unknown site: %v %q", err, out)
 	}
 	if got := run("delete", d); got["status"] != "ok" {
 		t.Fatalf("delete: %v", got)
