@@ -313,6 +313,11 @@ type UserAPIRouteIn struct {
 type UserAPIState struct {
 	Config UserAPIConfig  `json:"config"`
 	Routes []UserAPIRoute `json:"routes"`
+	// BaseURL is the partner's scope of the User API
+	// (<public url>/api/p/<partner>): its customers sign in there.
+	BaseURL string `json:"base_url"`
+	// DocsURL is the scope's documentation page.
+	DocsURL string `json:"docs_url"`
 }
 
 // UserAPIRoute is one route of the User API.
@@ -320,6 +325,7 @@ type UserAPIRoute struct {
 	ID       string `json:"id"`
 	Method   string `json:"method"`
 	Path     string `json:"path"`
+	URL      string `json:"url,omitempty"` // the route under the partner's scope (GET routes)
 	Name     string `json:"name"`
 	Category string `json:"category"`
 }
