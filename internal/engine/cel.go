@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"sync"
@@ -60,8 +61,17 @@ func celEnvironment() (*cel.Env, error) {
 	return celEnv, celEnvErr
 }
 
-// compileExpression checks and compiles a CEL expression that must be a bool.
-func compileExpression(expr string) (cel.Program, error) {
+// celExpr is a compiled expression and its worst-case cost at the input
+// caps (budget.go).
+type celExpr struct {
+	prg  cel.Program
+	cost uint64
+}
+
+// compileExpression checks and compiles a CEL expression that must be a
+// bool. strict (Validate) also refuses non-literal or oversized regexes;
+// stored settings compile without it, and the budget applies at run time.
+func compileExpression(expr string, strict bool) (*celExpr, error) {
 	if len(expr) > 4096 {
 		return nil, fmt.Errorf("expression is longer than 4096 characters")
 	}
@@ -76,11 +86,23 @@ func compileExpression(expr string) (cel.Program, error) {
 	if ast.OutputType() != cel.BoolType {
 		return nil, fmt.Errorf("expression must be true or false, but it is a %s", ast.OutputType())
 	}
-	prg, err := env.Program(ast, cel.CostLimit(10_000))
+	if strict {
+		if err := checkPatterns(ast.NativeRep()); err != nil {
+			return nil, err
+		}
+	}
+	est, err := env.EstimateCost(ast, celEstimator{})
+	if err != nil {
+		est.Max = math.MaxUint64
+	}
+	// Constant regexes are compiled once here (OptOptimize), not per
+	// request; the cost is tracked (OptTrackCost) and charged to the
+	// request's budget.
+	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize, cel.OptTrackCost), cel.CostTracking(celActualCost{}), cel.CostLimit(RuleBudget))
 	if err != nil {
 		return nil, fmt.Errorf("expression: %v", err)
 	}
-	return prg, nil
+	return &celExpr{prg: prg, cost: est.Max}, nil
 }
 
 // celActivation resolves the expression's variables from the request on
@@ -90,6 +112,20 @@ type celActivation struct{ r *Request }
 func (a celActivation) Parent() interpreter.Activation { return nil }
 
 func (a celActivation) ResolveName(name string) (any, bool) {
+	v, ok := a.resolve(name)
+	if s, isStr := v.(string); isStr && uint64(len(s)) > inputCaps[name] {
+		return a.tooLong(name), true
+	}
+	return v, ok
+}
+
+// tooLong marks the request's expression unevaluated (budget.go).
+func (a celActivation) tooLong(name string) ref.Val {
+	a.r.overCap = true
+	return types.NewErr("%s is longer than rules read", name)
+}
+
+func (a celActivation) resolve(name string) (any, bool) {
 	r := a.r
 	switch name {
 	case "ip":
@@ -117,9 +153,15 @@ func (a celActivation) ResolveName(name string) (any, bool) {
 	case "asn":
 		return int64(r.ASN), true
 	case "headers":
+		if len(r.Header) > maxHeaderCount {
+			return a.tooLong("headers"), true
+		}
 		m := make(map[string]string, len(r.Header))
 		for k, v := range r.Header {
 			if len(v) > 0 {
+				if len(k) > maxHeaderName || len(v[0]) > maxHeaderValue {
+					return a.tooLong("headers"), true
+				}
 				m[strings.ToLower(k)] = v[0]
 			}
 		}
@@ -128,13 +170,24 @@ func (a celActivation) ResolveName(name string) (any, bool) {
 	return nil, false
 }
 
-// evalExpression runs a compiled expression; an evaluation error (such as
-// the cost limit) counts as no match.
-func evalExpression(prg cel.Program, r *Request) bool {
-	out, _, err := prg.Eval(celActivation{r})
+// evalExpression runs a compiled expression and returns whether it
+// matched, what it cost (CEL's ActualCost) and whether it was evaluated at
+// all: an input over its cap leaves it unevaluated. Another evaluation
+// error counts as no match.
+func evalExpression(x *celExpr, r *Request) (match bool, spent uint64, evaluated bool) {
+	r.overCap = false
+	out, det, err := x.prg.Eval(celActivation{r})
+	if det != nil {
+		if c := det.ActualCost(); c != nil {
+			spent = *c
+		}
+	}
+	if r.overCap {
+		return false, spent, false
+	}
 	if err != nil {
-		return false
+		return false, spent, true
 	}
 	b, ok := out.Value().(bool)
-	return ok && b
+	return ok && b, spent, true
 }

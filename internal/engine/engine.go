@@ -208,8 +208,16 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 		}
 	}
 	ruled := false
+	r.spent = 0
 	for _, rl := range p.rules {
-		if rl.match(r) {
+		match, evaluated := rl.eval(r)
+		if !evaluated && p.failClosed {
+			// Not evaluated within the website's rule budget (budget.go):
+			// a fail-closed website refuses the request.
+			v.Action, v.Reason, v.Source = Deny, ReasonOverBudget, SourceRule
+			return
+		}
+		if match {
 			v.Action, v.Reason, v.Location, v.Source = rl.action, rl.name, rl.location, SourceRule
 			// A rule's grant skips the limits; its challenge, lifted by a
 			// clearance, does not.

@@ -28,6 +28,6 @@ func FuzzRuleCompiler(f *testing.F) {
 			t.Fatalf("validated settings did not compile: %v", err)
 		}
 		r := &Request{IP: netip.MustParseAddr("192.0.2.1"), Method: "GET", Path: value, Query: value, UserAgent: value, Header: http.Header{"X-Test": {value}}, Country: "DE", ASN: 100}
-		p.rules[0].match(r)
+		p.rules[0].eval(r)
 	})
 }

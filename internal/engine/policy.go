@@ -69,7 +69,7 @@ func (p *Policy) NoJSDelay() int { return p.nojsDelay }
 
 // Compile validates settings and compiles a site into a policy.
 func Compile(s Site) (*Policy, error) {
-	if err := s.Settings.Validate(); err != nil {
+	if err := s.Settings.validate(false); err != nil {
 		return nil, err
 	}
 	p := &Policy{WebsiteID: s.ID, PartnerID: s.PartnerID, Domain: s.Domain, Status: s.Status, Brand: s.Brand, BrandLogo: s.BrandLogo, actions: defaultActions}
@@ -97,7 +97,7 @@ func Compile(s Site) (*Policy, error) {
 		if r.Enabled != nil && !*r.Enabled {
 			continue
 		}
-		cr, err := compileRule(r)
+		cr, err := compileRule(r, false)
 		if err != nil {
 			return nil, fmt.Errorf("rule %q: %w", r.Name, err)
 		}

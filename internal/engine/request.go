@@ -31,6 +31,9 @@ type Request struct {
 	canon bool   // path and host are filled
 	path  string // CanonicalPath(Path)
 	host  string // Host lower-cased, without port or trailing dot
+
+	spent   uint64 // rule budget used (budget.go)
+	overCap bool   // an expression read an input over its cap
 }
 
 // ClearanceFromCookie finds the palisade_clearance cookie in a Cookie header

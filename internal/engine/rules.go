@@ -2,12 +2,12 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 
-	"cel.dev/cel-go/cel"
 	"github.com/gaissmai/bart"
 )
 
@@ -155,35 +155,10 @@ func (k *condition) match(r *Request) bool {
 		}
 		return hit
 	}
-	var s string
-	var buf [10]byte
-	switch k.field {
-	case "country":
-		if r.Country == "" {
-			return false // no GeoIP data: country conditions never match
-		}
-		s = r.Country
-	case "asn":
-		if r.ASN == 0 {
-			return false
-		}
-		s = string(strconv.AppendUint(buf[:0], uint64(r.ASN), 10))
-	case "user_agent":
-		s = r.UserAgent
-	case "referrer":
-		s = r.Referer
-	case "header":
-		s = r.header(k.header)
-	case "path":
-		s = r.CanonicalPath()
-	case "query":
-		s = r.Query
-	case "method":
-		s = r.Method
-	case "domain":
-		r.canonical()
-		s = r.host
+	if (k.field == "country" && r.Country == "") || (k.field == "asn" && r.ASN == 0) {
+		return false // no GeoIP data: country and asn conditions never match
 	}
+	s := k.input(r)
 	switch k.op {
 	case "is":
 		return k.eq(s, k.value)
@@ -215,6 +190,39 @@ func (k *condition) match(r *Request) bool {
 		return n < k.num
 	}
 	return false
+}
+
+// input is the request field the condition reads.
+func (k *condition) input(r *Request) string {
+	var s string
+	switch k.field {
+	case "country":
+		if r.Country == "" {
+			return ""
+		}
+		s = r.Country
+	case "asn":
+		if r.ASN == 0 {
+			return ""
+		}
+		s = strconv.FormatUint(uint64(r.ASN), 10)
+	case "user_agent":
+		s = r.UserAgent
+	case "referrer":
+		s = r.Referer
+	case "header":
+		s = r.header(k.header)
+	case "path":
+		s = r.CanonicalPath()
+	case "query":
+		s = r.Query
+	case "method":
+		s = r.Method
+	case "domain":
+		r.canonical()
+		s = r.host
+	}
+	return s
 }
 
 func (k *condition) eq(s, v string) bool {
@@ -272,11 +280,12 @@ type rule struct {
 	action     Action
 	location   string
 	conditions []*condition
-	expr       cel.Program // nil: none
+	expr       *celExpr // nil: none
 	geo        bool
+	cost       uint64 // worst case at the input caps (budget.go)
 }
 
-func compileRule(r Rule) (*rule, error) {
+func compileRule(r Rule, strict bool) (*rule, error) {
 	act, _ := ParseAction(r.Action)
 	cr := &rule{name: r.Name, action: act, location: r.Location}
 	for _, c := range r.Conditions {
@@ -286,23 +295,50 @@ func compileRule(r Rule) (*rule, error) {
 		}
 		cr.geo = cr.geo || k.needsGeo()
 		cr.conditions = append(cr.conditions, k)
+		cr.cost = addCost(cr.cost, conditionCost(k))
 	}
 	if strings.TrimSpace(r.Expression) != "" {
-		prg, err := compileExpression(r.Expression)
+		x, err := compileExpression(r.Expression, strict)
 		if err != nil {
 			return nil, err
 		}
-		cr.expr = prg
+		cr.expr = x
+		cr.cost = addCost(cr.cost, x.cost)
 		cr.geo = cr.geo || strings.Contains(r.Expression, "country") || strings.Contains(r.Expression, "asn")
 	}
 	return cr, nil
 }
 
-func (r *rule) match(req *Request) bool {
-	for _, c := range r.conditions {
+func addCost(a, b uint64) uint64 {
+	if a+b < a {
+		return math.MaxUint64
+	}
+	return a + b
+}
+
+// eval reports whether the request matches the rule, and whether the rule
+// could be evaluated within what is left of the request's budget
+// (budget.go); it charges what the rule cost.
+func (rl *rule) eval(req *Request) (match, evaluated bool) {
+	for _, c := range rl.conditions {
+		if c.re != nil {
+			n := regexCost(len(c.input(req)), len(c.re.String()))
+			if req.spent+n > RuleBudget {
+				return false, false
+			}
+			req.spent += n
+		}
 		if !c.match(req) {
-			return false
+			return false, true
 		}
 	}
-	return r.expr == nil || evalExpression(r.expr, req)
+	if rl.expr == nil {
+		return true, true
+	}
+	if req.spent+rl.expr.cost > RuleBudget || rl.expr.cost > RuleBudget {
+		return false, false
+	}
+	m, spent, ok := evalExpression(rl.expr, req)
+	req.spent += spent
+	return m, ok
 }

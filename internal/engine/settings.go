@@ -138,7 +138,12 @@ const (
 
 // Validate checks every setting and returns all problems at once, each with
 // the path of the setting it is about.
-func (s *Settings) Validate() error {
+func (s *Settings) Validate() error { return s.validate(true) }
+
+// validate is Validate; without strict (stored settings being compiled)
+// the regex limits and the rule budget are not checked: the budget then
+// applies when requests are decided (budget.go).
+func (s *Settings) validate(strict bool) error {
 	var errs FieldErrors
 	add := func(path, format string, args ...any) {
 		errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
@@ -165,6 +170,8 @@ func (s *Settings) Validate() error {
 		add("rules", "at most %d rules", maxRules)
 	}
 	names := map[string]bool{}
+	var total uint64
+	overBudget := false
 	for i, r := range s.Rules {
 		p := fmt.Sprintf("rules[%d]", i)
 		if strings.TrimSpace(r.Name) == "" || len(r.Name) > 100 {
@@ -185,15 +192,31 @@ func (s *Settings) Validate() error {
 		if len(r.Conditions) == 0 && strings.TrimSpace(r.Expression) == "" {
 			add(p+".conditions", "a rule needs at least one condition or an expression")
 		}
+		var own uint64
 		if strings.TrimSpace(r.Expression) != "" {
-			if _, err := compileExpression(r.Expression); err != nil {
+			if x, err := compileExpression(r.Expression, strict); err != nil {
 				add(p+".expression", "%s", err.Error())
+			} else {
+				own = addCost(own, x.cost)
 			}
 		}
 		for j, c := range r.Conditions {
-			if _, err := compileCondition(c); err != nil {
-				add(fmt.Sprintf("%s.conditions[%d]", p, j), "%s", err.Error())
+			k, err := compileCondition(c)
+			if err == nil && c.Op == "regex" && strict {
+				err = checkRegex(c.Value)
 			}
+			if err != nil {
+				add(fmt.Sprintf("%s.conditions[%d]", p, j), "%s", err.Error())
+				continue
+			}
+			own = addCost(own, conditionCost(k))
+		}
+		// The website's rules together stay within its evaluation budget
+		// (budget.go); the first rule that goes over is named. Disabled
+		// rules count: enabling one must not need another check.
+		if total = addCost(total, own); strict && total > RuleBudget && !overBudget {
+			overBudget = true
+			add(p, "%s", budgetError(total, own))
 		}
 	}
 	if len(s.RateLimits) > maxRateLimits {
