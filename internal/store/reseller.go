@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
@@ -59,9 +60,15 @@ func (t *tx) BoundPartners(ctx context.Context) (map[int64][]netip.Prefix, error
 		if err := rows.Scan(&id, &s); err != nil {
 			return nil, err
 		}
-		if out[id], err = splitPrefixes(s); err != nil {
-			return nil, err
+		ps, err := splitPrefixes(s)
+		if err != nil {
+			// One partner's unreadable ranges leave that partner unbound
+			// (no GP, no XML), not every partner's GP failing.
+			slog.Warn("partner allowed ranges unreadable; the partner is treated as bound nowhere until the operator sets them again (palisade partner show, deny-ip, allow-ip)",
+				"partner", id, "allowed_cidrs", s, "err", err)
+			continue
 		}
+		out[id] = ps
 	}
 	return out, rows.Err()
 }
