@@ -73,9 +73,14 @@ type ConsoleSignIn struct {
 // code, and opens a session. Every failure gets the same answer, after the
 // same work (one argon2id run): unknown email, wrong password, and a right
 // password with a missing or wrong code, so that the second factor is not
-// an oracle for the first. Limits (guard.SignIn: per address, per account)
-// are checked before the password is hashed, and a right password without
-// the right code counts as a failure.
+// an oracle for the first. Limits (guard.SignIn: per address and network,
+// per account) are checked before the password is hashed, the hash runs
+// in the gate's priority lane when the address is known-good for the
+// user, and a right password without the right code counts as a failure
+// and as a wrong code of the account: after five of those in a quarter of
+// an hour, codes are checked only from the user's known-good addresses
+// (any other address gets the same answer, whatever its code), so a thief
+// with the password cannot spread code guesses over fresh addresses.
 func (s *Service) ConsoleLogin(ctx context.Context, in ConsoleSignIn) (Login, error) {
 	fail := Errorf(EUNAUTHORIZED, "wrong email, password or code")
 	now := s.clock()
@@ -92,6 +97,12 @@ func (s *Service) ConsoleLogin(ctx context.Context, in ConsoleSignIn) (Login, er
 	if !lim.Allowed(account, in.Addr, now) {
 		return Login{}, errTooManySignIns()
 	}
+	ticket := lim.Ticket(account, in.Addr, now)
+	if !s.hashGate.Room(ticket) {
+		// The client's network already holds its share of the gate, or
+		// the queue is full: refused before any lookup.
+		return Login{}, errBusy()
+	}
 	var u ConsoleUser
 	err = s.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -104,7 +115,7 @@ func (s *Service) ConsoleLogin(ctx context.Context, in ConsoleSignIn) (Login, er
 	} else if err != nil {
 		return Login{}, err
 	}
-	ok, verr := s.verifyPassword(ctx, hash, in.Password)
+	ok, _, verr := s.verifySignIn(ctx, ticket, hash, in.Password)
 	if verr != nil {
 		return Login{}, verr
 	}
@@ -117,9 +128,15 @@ func (s *Service) ConsoleLogin(ctx context.Context, in ConsoleSignIn) (Login, er
 		if err != nil {
 			return Login{}, err
 		}
+		if !lim.CodeAllowed(account, in.Addr, now) {
+			lim.Failed(account, in.Addr, now)
+			lim.CodeFailed(account, now)
+			return Login{}, fail
+		}
 		step, ok := checkTOTP(sec, in.Code, now)
 		if !ok || step <= u.TOTPLastStep {
 			lim.Failed(account, in.Addr, now)
+			lim.CodeFailed(account, now)
 			return Login{}, fail
 		}
 		sealed, err := s.sealTOTPSecret(u.TOTPSecret)

@@ -113,7 +113,7 @@ func TestCustomerSignInLimits(t *testing.T) {
 }
 
 // Issue 16 item 9: a customer signs in within a partner's scope; an
-// unscoped sign-in is answered only for an email with one account.
+// unscoped sign-in opens the one account whose password matches.
 func TestCustomerSignInScope(t *testing.T) {
 	f := newFixture(t, storetest.SQLite(t))
 	_, _, janeHost, janeOther := twoPartners(t, f)
@@ -127,12 +127,15 @@ func TestCustomerSignInScope(t *testing.T) {
 	if _, err := signIn(f, "other", "jane@example.com", hostPW, "192.0.2.2"); core.ErrorCode(err) != core.EUNAUTHORIZED {
 		t.Fatalf("cross-scope password: %v", err)
 	}
-	// Unscoped: ambiguous for jane (whichever password), one account for bob.
-	for _, pw := range []string{hostPW, otherPW} {
-		_, err := signIn(f, "", "jane@example.com", pw, "192.0.2.3")
-		if core.ErrorCode(err) != core.EUNAUTHORIZED || !strings.Contains(core.ErrorMessage(err), "/api/p/") {
-			t.Fatalf("unscoped, email at two partners: %v", err)
+	// Unscoped: jane's password opens the one account it belongs to
+	// (TestUnscopedSignInChecksEachAccount); a wrong one names /api/p/.
+	for pw, want := range map[string]int64{hostPW: janeHost.ID, otherPW: janeOther.ID} {
+		if a, err := signIn(f, "", "jane@example.com", pw, "192.0.2.3"); err != nil || a.ID != want {
+			t.Fatalf("unscoped, email at two partners: %+v %v", a, err)
 		}
+	}
+	if _, err := signIn(f, "", "jane@example.com", "Wrong-Passw0rd", "192.0.2.3"); core.ErrorCode(err) != core.EUNAUTHORIZED || !strings.Contains(core.ErrorMessage(err), "/api/p/") {
+		t.Fatalf("unscoped, wrong password: %v", err)
 	}
 	if _, err := signIn(f, "", "bob@example.org", "Maple-Secret-9!", "192.0.2.4"); err != nil {
 		t.Fatalf("unscoped, one account: %v", err)

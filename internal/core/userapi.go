@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/guard"
 )
 
 // The end-customer User API's business rules: each partner's configuration,
@@ -137,7 +139,8 @@ func (s *Service) SetUserAPIConfig(ctx context.Context, c Caller, cfg UserAPICon
 type CustomerSignIn struct {
 	// Partner is the scope: the name of the partner (hosting provider)
 	// whose customer signs in, from /api/p/<partner>/…. Empty: unscoped,
-	// which signs in only an email registered with exactly one partner.
+	// which checks the password against every account of the email (at
+	// most UnscopedMaxAccounts) and signs in the one it opens.
 	Partner  string
 	Email    string
 	Password string
@@ -146,19 +149,40 @@ type CustomerSignIn struct {
 }
 
 // errWrongCustomerPassword is the one answer to every failed customer
-// sign-in: unknown partner, unknown email, wrong password, or an unscoped
-// email registered with more than one partner.
+// sign-in: unknown partner, unknown email, wrong password.
 const errWrongCustomerPassword = "wrong username or password (if your email is registered with more than one hosting provider, sign in at /api/p/<provider>/…)"
 
+// errAmbiguousCustomer answers an unscoped sign-in whose password opens
+// more than one account (only someone who knows that password sees it).
+const errAmbiguousCustomer = "this email and password open accounts at more than one hosting provider: sign in at /api/p/<provider>/…"
+
+// UnscopedMaxAccounts is how many accounts of one email an unscoped
+// sign-in checks the password against; an email with more accounts signs
+// in only within its partner's scope.
+const UnscopedMaxAccounts = 4
+
 // AuthenticateCustomer checks a customer's email and password within a
-// partner's scope. Before any password is hashed, the address's and then
-// the account's failures are checked (guard.SignIn: a locked account
-// still lets its owner in from a known-good or clean address); the hash
-// itself runs in a slot of the hashing gate. The email is normalised
-// (trimmed, lower case) before it is looked up or counted, so " Jane@…"
-// is the same account and the same counter as "jane@…"; the account's
-// counter is keyed by the account found (partner and email), so one
-// partner's customers cannot lock out another's.
+// partner's scope, or, unscoped, against each account of the email.
+// Before any password is hashed, the address's (and its networks') and
+// then the account's failures are checked (guard.SignIn: a locked account
+// still lets its owner in from a known-good or clean address); each hash
+// runs in a slot of the hashing gate, in the priority lane when the
+// address is known-good for the account, on behalf of the address's
+// networks. The email is normalised (trimmed, lower case) before it is
+// looked up or counted, so " Jane@…" is the same account and the same
+// counter as "jane@…"; an account's counter is keyed by the account
+// (partner and email), so one partner's customers cannot lock out
+// another's.
+//
+// Unscoped, the password is checked against each account of the email
+// (at most UnscopedMaxAccounts, oldest first), and the sign-in succeeds
+// when exactly one matches: so a partner who registers an email that is
+// another host's customer's learns nothing by signing in unscoped (its
+// own password opens its own account) and does not break that customer's
+// unscoped sign-in. None matches: the wrong-password answer; several:
+// errAmbiguousCustomer, pointing to /api/p/. The answer then waits as
+// long as UnscopedMaxAccounts hashes would have taken, so its time does
+// not tell how many accounts the email has either.
 func (s *Service) AuthenticateCustomer(ctx context.Context, in CustomerSignIn) (Subaccount, error) {
 	fail := Errorf(EUNAUTHORIZED, "%s", errWrongCustomerPassword)
 	now := s.clock()
@@ -172,9 +196,19 @@ func (s *Service) AuthenticateCustomer(ctx context.Context, in CustomerSignIn) (
 		return Subaccount{}, fail
 	}
 	scope := strings.TrimSpace(in.Partner)
+	// The attempt as the client names it: known-good once it succeeded
+	// from this address, so an owner passes the gate's fast refusal.
+	attempt := "scope:" + strings.ToLower(scope) + ":" + e
+	if !lim.KnownGood(attempt, in.Addr, now) && !s.hashGate.Room(guard.Ticket{Shares: guard.NetworkShares(in.Addr)}) {
+		// The client's network already holds its share of the gate, or
+		// the queue is full: refused before any lookup.
+		return Subaccount{}, errBusy()
+	}
 	var as []Subaccount
-	hash := ""
+	var hashes []string
+	more := false // unscoped: the email has more accounts than were checked
 	err = s.store.View(ctx, func(tx Tx) error {
+		as, hashes, more = nil, nil, false
 		var err error
 		if scope != "" {
 			p, err := tx.PartnerByName(ctx, scope)
@@ -187,43 +221,90 @@ func (s *Service) AuthenticateCustomer(ctx context.Context, in CustomerSignIn) (
 			if as, err = tx.Subaccounts(ctx, p.ID, SubaccountFilter{Email: e, Limit: 2}); err != nil {
 				return err
 			}
+			if len(as) != 1 {
+				as = nil
+			}
 		} else if as, err = tx.SubaccountsByEmail(ctx, e); err != nil {
 			return err
 		}
-		if len(as) == 1 {
-			hash, err = tx.SubaccountPasswordHash(ctx, as[0].PartnerID, as[0].ID)
+		if len(as) > UnscopedMaxAccounts {
+			as, more = as[:UnscopedMaxAccounts], true
 		}
-		return err
+		for _, a := range as {
+			h, err := tx.SubaccountPasswordHash(ctx, a.PartnerID, a.ID)
+			if err != nil {
+				return err
+			}
+			hashes = append(hashes, h)
+		}
+		return nil
 	})
 	if err != nil {
 		return Subaccount{}, err
 	}
-	account := "scope:" + strings.ToLower(scope) + ":" + e
-	if len(as) == 1 {
-		account = "partner:" + strconv.FormatInt(as[0].PartnerID, 10) + ":" + e
+	accounts := make([]string, len(as))
+	for i, a := range as {
+		accounts[i] = "partner:" + strconv.FormatInt(a.PartnerID, 10) + ":" + e
 	}
-	if !lim.Allowed(account, in.Addr, now) {
-		return Subaccount{}, errTooManySignIns()
+	if len(as) == 0 {
+		accounts = []string{attempt}
 	}
-	if len(as) != 1 || hash == "" {
-		// No account, or (unscoped) several: the same work and answer
-		// as a wrong password.
-		if _, err := s.verifyPassword(ctx, dummyHash, in.Password); err != nil {
+	for _, acct := range accounts {
+		if !lim.Allowed(acct, in.Addr, now) {
+			return Subaccount{}, errTooManySignIns()
+		}
+	}
+	// One ticket for every check of the attempt: the priority lane when
+	// the address is known-good for one of the accounts (the owner of two
+	// accounts signing in unscoped from home is not starved on the other).
+	ticket := lim.Ticket(accounts[0], in.Addr, now)
+	for _, acct := range accounts[1:] {
+		if ticket.Priority {
+			break
+		}
+		ticket = lim.Ticket(acct, in.Addr, now)
+	}
+	var matched []int
+	var took time.Duration
+	checks := 0
+	for i := range accounts {
+		hash := dummyHash // no account, or one without a password: the same work
+		if i < len(hashes) && hashes[i] != "" {
+			hash = hashes[i]
+		}
+		ok, d, err := s.verifySignIn(ctx, ticket, hash, in.Password)
+		if err != nil {
 			return Subaccount{}, err
 		}
-		lim.Failed(account, in.Addr, now)
+		checks++
+		took += d
+		if ok && hash != dummyHash {
+			matched = append(matched, i)
+		}
+	}
+	if scope == "" && checks < UnscopedMaxAccounts {
+		// As long as UnscopedMaxAccounts checks: the time of the answer
+		// does not count the email's accounts.
+		t := time.NewTimer(took / time.Duration(checks) * time.Duration(UnscopedMaxAccounts-checks))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	switch {
+	case len(matched) == 0:
+		lim.Failed(accounts[0], in.Addr, now)
+		for _, acct := range accounts[1:] {
+			lim.AccountFailed(acct, now)
+		}
 		return Subaccount{}, fail
+	case len(matched) > 1 || more:
+		return Subaccount{}, Errorf(EUNAUTHORIZED, "%s", errAmbiguousCustomer)
 	}
-	ok, err := s.verifyPassword(ctx, hash, in.Password)
-	if err != nil {
-		return Subaccount{}, err
-	}
-	if !ok {
-		lim.Failed(account, in.Addr, now)
-		return Subaccount{}, fail
-	}
-	lim.Succeeded(account, in.Addr, now)
-	return as[0], nil
+	lim.Succeeded(accounts[matched[0]], in.Addr, now)
+	lim.Succeeded(attempt, in.Addr, now)
+	return as[matched[0]], nil
 }
 
 // CustomerCaller is the Caller of a customer using the User API.

@@ -121,3 +121,233 @@ func TestGateCapAndQueue(t *testing.T) {
 		t.Fatalf("only %d of 20 refused with two slots held", busy)
 	}
 }
+
+// holdSlots fills g's n slots with work that runs until release is closed.
+func holdSlots(t *testing.T, g *Gate, n int, release chan struct{}, tk Ticket) *sync.WaitGroup {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.Enter(context.Background(), tk, func() { <-release })
+		}()
+	}
+	for g.inUse.Load() < int64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	return &wg
+}
+
+// Finding 5 of the red-team follow-up: a waiter of the priority lane gets
+// the next free slot before every waiter of the normal lane, and has a
+// queue of its own that the normal lane cannot fill.
+func TestGatePriorityLane(t *testing.T) {
+	g := NewGate(2, 4, 5*time.Second)
+	release := make(chan struct{})
+	held := holdSlots(t, g, 2, release, Ticket{})
+	var order []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	enter := func(name string, tk Ticket) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.Enter(context.Background(), tk, func() {
+				mu.Lock()
+				order = append(order, name)
+				mu.Unlock()
+			}); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		enter("normal", Ticket{})
+	}
+	for g.lo.Len() < 4 {
+		time.Sleep(time.Millisecond)
+	}
+	// The normal lane's queue is full: another normal attempt is refused,
+	// a priority one waits.
+	if err := g.Do(context.Background(), func() {}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a fifth normal waiter: %v", err)
+	}
+	enter("priority", Ticket{Priority: true, Account: "jane"})
+	for g.hi.Len() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	held.Wait()
+	wg.Wait()
+	if len(order) != 5 || order[0] != "priority" {
+		t.Fatalf("order %v; the priority waiter must be first", order)
+	}
+	if g.PriorityRuns() != 1 || g.Held() != 0 {
+		t.Fatalf("priority runs %d, held %d", g.PriorityRuns(), g.Held())
+	}
+}
+
+// One network holds at most its share of a lane's places (slots and
+// waits); others still queue. In the priority lane an account holds one
+// place, and a second attempt of the same account waits in the normal
+// lane.
+func TestGateShares(t *testing.T) {
+	g := NewGate(2, 32, 5*time.Second)
+	release := make(chan struct{})
+	attacker := NetworkShares(netip.MustParseAddr("2001:db8:77:1::1"))
+	held := holdSlots(t, g, 2, release, Ticket{Shares: attacker})
+	var wg sync.WaitGroup
+	var ok, busy, other int
+	var mu sync.Mutex
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Fresh /64s of the same /48.
+			sh := NetworkShares(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77, 0, byte(i + 2), 15: 1}))
+			err := g.Enter(context.Background(), Ticket{Shares: sh}, func() {})
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				ok++
+			} else if errors.Is(err, ErrBusy) {
+				busy++
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if g.Room(Ticket{Shares: NetworkShares(netip.MustParseAddr("2001:db8:77:ff::1"))}) {
+		t.Fatal("the /48 holds all its share and Room says there is room")
+	}
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.Enter(context.Background(), Ticket{Shares: NetworkShares(netip.AddrFrom4([4]byte{203, byte(i), 113, 1}))}, func() {}); err == nil {
+				mu.Lock()
+				other++
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	held.Wait()
+	wg.Wait()
+	if ok != NarrowShare-2 || busy != 20-ok {
+		t.Fatalf("the /48: %d ran, %d refused; its share is %d places (2 held)", ok, busy, NarrowShare)
+	}
+	if other != 5 {
+		t.Fatalf("only %d of 5 attempts from another network ran", other)
+	}
+	// Priority: one place per account, the rest go to the normal lane.
+	release = make(chan struct{})
+	g2 := NewGate(1, 4, 5*time.Second)
+	h2 := holdSlots(t, g2, 1, release, Ticket{})
+	jane := Ticket{Priority: true, Account: "jane", Shares: NetworkShares(netip.MustParseAddr("192.0.2.10"))}
+	var wg2 sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg2.Add(1)
+		go func() { defer wg2.Done(); g2.Enter(context.Background(), jane, func() {}) }()
+	}
+	for g2.hi.Len()+g2.lo.Len() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	if g2.hi.Len() != 1 || g2.lo.Len() != 2 {
+		t.Fatalf("priority lane %d, normal lane %d; want 1 and 2", g2.hi.Len(), g2.lo.Len())
+	}
+	close(release)
+	h2.Wait()
+	wg2.Wait()
+	if g2.Held() != 0 || g2.PriorityRuns() != 1 {
+		t.Fatalf("held %d, priority runs %d", g2.Held(), g2.PriorityRuns())
+	}
+}
+
+// A waiter that gives up (its wait or its context ends) leaves its place
+// and its shares; a slot that came as it gave up passes on.
+func TestGateWaiterGivesUp(t *testing.T) {
+	g := NewGate(1, 4, 20*time.Millisecond)
+	release := make(chan struct{})
+	held := holdSlots(t, g, 1, release, Ticket{})
+	sh := NetworkShares(netip.MustParseAddr("198.51.100.1"))
+	if err := g.Enter(context.Background(), Ticket{Shares: sh}, func() {}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("the wait ran out: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := g.Enter(ctx, Ticket{Shares: sh}, func() {}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if g.lo.Len() != 0 || g.Held() != 0 {
+		t.Fatalf("left %d waiters, %d held keys", g.lo.Len(), g.Held())
+	}
+	close(release)
+	held.Wait()
+	if err := g.Do(context.Background(), func() {}); err != nil {
+		t.Fatalf("the gate is stuck: %v", err)
+	}
+}
+
+// Finding 5(a): failures add up per IPv6 /48 and /32 and IPv4 /24 and /16,
+// whatever /64 or address each came from; a known-good pair still passes.
+func TestSignInNetworkLimit(t *testing.T) {
+	p := DefaultSignInPolicy(10)
+	p.PerNetwork, p.PerWideNetwork = 5, 8
+	s := NewSignIn(p)
+	s.Succeeded("jane", netip.MustParseAddr("2001:db8:77:ffff::1"), t0)
+	for i := 0; i < 5; i++ {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77, 0, byte(i), 15: 1})
+		if !s.Allowed("x", a, t0) {
+			t.Fatalf("attempt %d refused", i)
+		}
+		s.Failed("", a, t0)
+	}
+	if s.Allowed("bob", netip.MustParseAddr("2001:db8:77:100::1"), t0) {
+		t.Fatal("a fresh /64 of a /48 at its limit")
+	}
+	if !s.Allowed("jane", netip.MustParseAddr("2001:db8:77:ffff::2"), t0) {
+		t.Fatal("a known-good /64 inside the refused /48")
+	}
+	// The /32: three more failures from other /48s of it.
+	for i := 0; i < 3; i++ {
+		s.Failed("", netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(0x80 + i), 15: 1}), t0)
+	}
+	if s.Allowed("bob", netip.MustParseAddr("2001:db8:ff::1"), t0) {
+		t.Fatal("a fresh /48 of a /32 at its limit")
+	}
+	if !s.Allowed("bob", netip.MustParseAddr("2001:db9::1"), t0) || !s.Allowed("bob", netip.MustParseAddr("2001:db8:ff::1"), t0.Add(16*time.Minute)) {
+		t.Fatal("another /32, or the window passed: still refused")
+	}
+	for i := 0; i < 5; i++ {
+		s.Failed("", netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), t0)
+	}
+	if s.Allowed("bob", netip.MustParseAddr("198.51.100.200"), t0) || !s.Allowed("bob", netip.MustParseAddr("198.51.101.1"), t0) {
+		t.Fatal("IPv4: the /24's limit")
+	}
+}
+
+// Finding 6: wrong codes count per account; at the limit only known-good
+// addresses may try a code.
+func TestSignInCodeLimit(t *testing.T) {
+	s := NewSignIn(DefaultSignInPolicy(5))
+	home := netip.MustParseAddr("192.0.2.1")
+	s.Succeeded("root", home, t0)
+	for i := 0; i < 5; i++ {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x66, 0, byte(i), 15: 1})
+		if !s.CodeAllowed("root", a, t0) {
+			t.Fatalf("code %d refused", i)
+		}
+		s.CodeFailed("root", t0)
+	}
+	if s.CodeAllowed("root", netip.MustParseAddr("2001:db8:66:100::1"), t0) {
+		t.Fatal("a sixth code from a fresh /64")
+	}
+	if !s.CodeAllowed("root", home, t0) || !s.CodeAllowed("other", netip.MustParseAddr("2001:db8:66:100::1"), t0) {
+		t.Fatal("the owner at home, or another account, refused")
+	}
+	if !s.CodeAllowed("root", netip.MustParseAddr("2001:db8:66:100::1"), t0.Add(16*time.Minute)) {
+		t.Fatal("the window passed: still refused")
+	}
+}

@@ -125,35 +125,86 @@ func AddrKey(a netip.Addr) string {
 	return "ip:" + a.String()
 }
 
+// NetworkKeys are the keys of the networks around a client address, for
+// the aggregate failure limits and the gate's shares: an IPv6 address's
+// /48 and /32, an IPv4 address's /24 and /16 (narrow first). An invalid
+// address has none.
+func NetworkKeys(a netip.Addr) (narrow, wide string) {
+	a = a.Unmap()
+	if !a.IsValid() {
+		return "", ""
+	}
+	bits := [2]int{24, 16}
+	if a.Is6() {
+		bits = [2]int{48, 32}
+	}
+	n, _ := a.Prefix(bits[0])
+	w, _ := a.Prefix(bits[1])
+	return "net:" + n.String(), "net:" + w.String()
+}
+
+// Shares of the password-hashing gate held by one network: an IPv6 /48 or
+// IPv4 /24 holds at most NarrowShare places of a lane at once, an IPv6
+// /32 or IPv4 /16 at most WideShare.
+const (
+	NarrowShare = 4
+	WideShare   = 8
+)
+
+// NetworkShares are the gate shares of a client address (none for an
+// invalid one).
+func NetworkShares(a netip.Addr) []Share {
+	n, w := NetworkKeys(a)
+	if n == "" {
+		return nil
+	}
+	return []Share{{Key: n, Max: NarrowShare}, {Key: w, Max: WideShare}}
+}
+
 // SignInPolicy sets the limits of a sign-in surface.
 type SignInPolicy struct {
 	// PerAddress failures from one address (IPv6: /64) in Window, for any
 	// accounts, refuse that address's further attempts until the window
 	// passes.
 	PerAddress int
+	// PerNetwork failures from one IPv6 /48 or IPv4 /24, and PerWideNetwork
+	// from one IPv6 /32 or IPv4 /16, in Window refuse attempts from that
+	// network, except at an account from one of its known-good addresses:
+	// one attacker cannot hop from /64 to /64 (or address to address)
+	// forever, and a network's customers still reach their own accounts.
+	PerNetwork, PerWideNetwork int
 	// PerAccount failures for one account in Window lock the account
 	// against addresses that have failed in their window and are not
 	// known-good for it (see SignIn).
 	PerAccount int
-	Window     time.Duration
+	// PerAccountCodes wrong second-factor codes (after a right password)
+	// for one account in Window refuse further codes for it from every
+	// address that is not known-good for it (0: no limit).
+	PerAccountCodes int
+	Window          time.Duration
 	// Remember is how long a successful sign-in makes its address
 	// known-good for the account.
 	Remember time.Duration
-	// MaxEntries bounds each of the three tables.
+	// MaxEntries bounds each of the tables.
 	MaxEntries int
 }
 
-// DefaultSignInPolicy: twenty failures per address and perAccount per
-// account in fifteen minutes; known-good addresses for 30 days; 100,000
-// entries a table.
+// DefaultSignInPolicy: twenty failures per address (IPv6: /64), 200 per
+// IPv6 /48 or IPv4 /24, 1,000 per IPv6 /32 or IPv4 /16, perAccount per
+// account and five wrong codes per account in fifteen minutes; known-good
+// addresses for 30 days; 100,000 entries a table.
 func DefaultSignInPolicy(perAccount int) SignInPolicy {
-	return SignInPolicy{PerAddress: 20, PerAccount: perAccount, Window: 15 * time.Minute, Remember: 30 * 24 * time.Hour, MaxEntries: 100_000}
+	return SignInPolicy{PerAddress: 20, PerNetwork: 200, PerWideNetwork: 1000, PerAccount: perAccount, PerAccountCodes: 5,
+		Window: 15 * time.Minute, Remember: 30 * 24 * time.Hour, MaxEntries: 100_000}
 }
 
 // SignIn applies a SignInPolicy. Its rule, checked before any password is
 // hashed:
 //
 //   - an address with PerAddress failures in its window is refused;
+//   - a network (IPv6 /48 and /32, IPv4 /24 and /16) with PerNetwork or
+//     PerWideNetwork failures is refused, except from an address that is
+//     known-good for the account tried;
 //   - an account with PerAccount failures in its window is "locked", but a
 //     lock never shuts its owner out: an attempt is still checked when it
 //     comes from an address where the account signed in successfully
@@ -163,16 +214,23 @@ func DefaultSignInPolicy(perAccount int) SignInPolicy {
 //     gets one guess per address per window while the account is locked,
 //     and the owner, who is not failing, still gets in.
 //
-// All three tables are Limiters: bounded, expiring, created only by
-// Failed and Succeeded.
+// And after the password was right (CodeAllowed): an account with
+// PerAccountCodes wrong second-factor codes in its window takes codes
+// only from its known-good addresses, so a thief who has the password
+// cannot spread code guesses over fresh addresses.
+//
+// All tables are Limiters: bounded, expiring, created only by Failed,
+// CodeFailed and Succeeded. Networks have a table of their own, so a flood
+// of fresh /64s cannot push them out.
 type SignIn struct {
-	p                 SignInPolicy
-	addr, acct, known *Limiter
+	p                             SignInPolicy
+	addr, net, acct, codes, known *Limiter
 }
 
 // NewSignIn returns the limiter of one sign-in surface.
 func NewSignIn(p SignInPolicy) *SignIn {
-	return &SignIn{p: p, addr: NewLimiter(p.Window, p.MaxEntries), acct: NewLimiter(p.Window, p.MaxEntries), known: NewLimiter(p.Remember, p.MaxEntries)}
+	return &SignIn{p: p, addr: NewLimiter(p.Window, p.MaxEntries), net: NewLimiter(p.Window, p.MaxEntries), acct: NewLimiter(p.Window, p.MaxEntries),
+		codes: NewLimiter(p.Window, p.MaxEntries), known: NewLimiter(p.Remember, p.MaxEntries)}
 }
 
 func pairKey(account, addr string) string { return keyOf(account) + "\x00" + addr }
@@ -183,6 +241,22 @@ func (s *SignIn) AddressAllowed(addr netip.Addr, now time.Time) bool {
 	return s.addr.Count(AddrKey(addr), now) < s.p.PerAddress
 }
 
+// KnownGood reports whether account signed in successfully from addr
+// (IPv6: its /64) within Remember.
+func (s *SignIn) KnownGood(account string, addr netip.Addr, now time.Time) bool {
+	return s.known.Count(pairKey(account, AddrKey(addr)), now) > 0
+}
+
+// networkAllowed reports whether addr's networks are under their limits.
+func (s *SignIn) networkAllowed(addr netip.Addr, now time.Time) bool {
+	n, w := NetworkKeys(addr)
+	if n == "" {
+		return true
+	}
+	return (s.p.PerNetwork <= 0 || s.net.Count(n, now) < s.p.PerNetwork) &&
+		(s.p.PerWideNetwork <= 0 || s.net.Count(w, now) < s.p.PerWideNetwork)
+}
+
 // Allowed reports whether an attempt at account from addr may be checked.
 // It creates no entry.
 func (s *SignIn) Allowed(account string, addr netip.Addr, now time.Time) bool {
@@ -191,26 +265,52 @@ func (s *SignIn) Allowed(account string, addr netip.Addr, now time.Time) bool {
 	if failing >= s.p.PerAddress {
 		return false
 	}
+	known := s.known.Count(pairKey(account, a), now) > 0
+	if !known && !s.networkAllowed(addr, now) {
+		return false
+	}
 	if s.acct.Count(account, now) < s.p.PerAccount {
 		return true
 	}
-	if s.known.Count(pairKey(account, a), now) > 0 {
-		return true
-	}
-	return failing == 0
+	return known || failing == 0
 }
 
 // Failed counts a wrong password for account from addr (account "" counts
-// against the address only).
+// against the address and its networks only).
 func (s *SignIn) Failed(account string, addr netip.Addr, now time.Time) {
 	s.addr.Add(AddrKey(addr), now)
+	if n, w := NetworkKeys(addr); n != "" {
+		s.net.Add(n, now)
+		s.net.Add(w, now)
+	}
 	if account != "" {
 		s.acct.Add(account, now)
 	}
 }
 
+// AccountFailed counts a failure for account only (one attempt checked
+// against several accounts counts against its address once, with Failed).
+func (s *SignIn) AccountFailed(account string, now time.Time) {
+	s.acct.Add(account, now)
+}
+
+// CodeAllowed reports whether a second-factor code for account (whose
+// password was right) may be checked from addr. It creates no entry.
+func (s *SignIn) CodeAllowed(account string, addr netip.Addr, now time.Time) bool {
+	if s.p.PerAccountCodes <= 0 || s.codes.Count(account, now) < s.p.PerAccountCodes {
+		return true
+	}
+	return s.KnownGood(account, addr, now)
+}
+
+// CodeFailed counts a right password with a wrong or missing code for
+// account (the caller counts it as a failure with Failed too).
+func (s *SignIn) CodeFailed(account string, now time.Time) {
+	s.codes.Add(account, now)
+}
+
 // Succeeded remembers addr as known-good for account. The account's
-// failure count is kept: a success does not give a guesser fresh tries.
+// failure counts are kept: a success does not give a guesser fresh tries.
 func (s *SignIn) Succeeded(account string, addr netip.Addr, now time.Time) {
 	k := pairKey(account, AddrKey(addr))
 	if s.known.Count(k, now) == 0 {
@@ -218,5 +318,14 @@ func (s *SignIn) Succeeded(account string, addr netip.Addr, now time.Time) {
 	}
 }
 
+// Ticket is the password-hashing gate's ticket of an attempt at account
+// from addr: the priority lane when addr is known-good for account, and
+// addr's networks' shares.
+func (s *SignIn) Ticket(account string, addr netip.Addr, now time.Time) Ticket {
+	return Ticket{Priority: s.KnownGood(account, addr, now), Account: account, Shares: NetworkShares(addr)}
+}
+
 // Entries is how many keys the tables hold in all (for tests and metrics).
-func (s *SignIn) Entries() int { return s.addr.Len() + s.acct.Len() + s.known.Len() }
+func (s *SignIn) Entries() int {
+	return s.addr.Len() + s.net.Len() + s.acct.Len() + s.codes.Len() + s.known.Len()
+}
