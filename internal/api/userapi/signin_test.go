@@ -62,7 +62,7 @@ func (e *env) otherPartner(t *testing.T, pw string) core.Subaccount {
 
 // Issue 16 item 9: the same email at two partners is two accounts; each
 // partner's scope (/api/p/<partner>/…) signs in its own, and an unscoped
-// request for that email is refused, never resolved to the lower id.
+// request opens the one account its password matches, never the lower id.
 func TestPartnerScopes(t *testing.T) {
 	e := newEnv(t)
 	const otherPW = "Orchid-S3cret-pw"
@@ -86,11 +86,17 @@ func TestPartnerScopes(t *testing.T) {
 	}
 	// Within a scope, the other partner's password is just wrong.
 	wantErr(t, e.do(t, "GET", "/api/p/other/me", basic("jane@example.com", janePW), ""), 401, "wrong username or password")
-	// Unscoped, the email is ambiguous: refused whichever password, with
-	// the way to scope it.
-	for _, pw := range []string{janePW, otherPW} {
-		wantErr(t, e.do(t, "GET", "/api/me", basic("jane@example.com", pw), ""), 401, "/api/p/")
+	// Unscoped, each password opens the one account it belongs to (the
+	// red team's finding 7: "other" registering the host's customer's
+	// email learns nothing and breaks nothing); a wrong one is answered
+	// with the way to scope it.
+	if d := me("/api/me", basic("jane@example.com", otherPW)); d["id"] != float64(other.ID) {
+		t.Fatalf("unscoped, the other partner's password: %v", d)
 	}
+	if d := me("/api/me", basic("jane@example.com", janePW)); d["id"] != float64(e.jane.ID) {
+		t.Fatalf("unscoped, the host's password: %v", d)
+	}
+	wantErr(t, e.do(t, "GET", "/api/me", basic("jane@example.com", "Wrong-Passw0rd-1"), ""), 401, "/api/p/")
 	// An email with one account still works unscoped.
 	me("/api/me", basic("bob@example.org", bobPW))
 	// Tokens: signed in within a scope, usable there and unscoped (a token
@@ -109,7 +115,10 @@ func TestPartnerScopes(t *testing.T) {
 	}
 	wantErr(t, e.do(t, "GET", "/api/p/host/me", bearer, ""), 401, "not issued for this hosting provider")
 	wantErr(t, e.do(t, "POST", "/api/p/host/token", "", "refresh_token="+d["refresh_token"].(string)), 401, "not issued for this hosting provider")
-	wantErr(t, e.do(t, "POST", "/api/login", "", url.Values{"username": {"jane@example.com"}, "password": {otherPW}}.Encode()), 401, "/api/p/")
+	if a := e.do(t, "POST", "/api/login", "", url.Values{"username": {"jane@example.com"}, "password": {janePW}}.Encode()); a.status != 200 {
+		t.Fatalf("unscoped login, the host's password: %d %s", a.status, a.raw)
+	}
+	wantErr(t, e.do(t, "POST", "/api/login", "", url.Values{"username": {"jane@example.com"}, "password": {"Wrong-Passw0rd-1"}}.Encode()), 401, "/api/p/")
 	// An unknown partner answers like a wrong password.
 	wantErr(t, e.do(t, "GET", "/api/p/nobody/me", basic("jane@example.com", janePW), ""), 401, "wrong username or password")
 	// No partner named.
