@@ -1,8 +1,10 @@
 package middleware_test
 
 import (
+	"bufio"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -203,5 +205,45 @@ func TestForgedHeadersThroughMiddleware(t *testing.T) {
 	}
 	if code := ask("10.0.0.5:1", "sqlmap/1.7", "/", map[string]string{"X-Forwarded-For": "192.0.2.77"}); code != 200 {
 		t.Fatalf("the balancer's word for an allow-listed client: %d", code)
+	}
+}
+
+// TestMiddlewarePathSpellings: Go's server decodes /%61dmin/secret to
+// /admin/secret before the application's mux routes it; the middleware's
+// verdict is about that path (issue 16 follow-up, finding 1).
+func TestMiddlewarePathSpellings(t *testing.T) {
+	pal := testenv.New(t)
+	site := pal.Website(t, "shop.example.com", engine.Settings{Rules: []engine.Rule{{Name: "Admin", Action: "deny", Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/admin"}}}}})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the admin secret") })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "home") })
+	plain := httptest.NewServer(mux)
+	defer plain.Close()
+	guarded := httptest.NewServer(middleware.Protect(mux, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey}))
+	defer guarded.Close()
+	raw := func(srv *httptest.Server, target string) (int, string) {
+		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: "+chromeUA+"\r\nAccept: text/html\r\nAccept-Language: en\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, target := range []string{"/admin/secret", "/%61dmin/secret", "/%61dmin%2Fsecret", "/admin/./secret"} {
+		if code, body := raw(plain, target); code != 200 || body != "the admin secret" {
+			t.Logf("without the middleware %s answers %d", target, code)
+			continue
+		}
+		if code, body := raw(guarded, target); code != 403 || strings.Contains(body, "secret") {
+			t.Errorf("%s (which the mux serves as /admin/): %d %.80q, want 403", target, code, body)
+		}
 	}
 }

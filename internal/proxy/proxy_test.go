@@ -1,9 +1,11 @@
 package proxy_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -163,4 +165,45 @@ func TestProxyChallengeAddress(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("no challenge_failed event")
+}
+
+// rawStatus sends target byte for byte (Go's client would clean it) and
+// returns the status code and body.
+func rawStatus(t *testing.T, addr, host, target string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: text/html\r\nAccept-Language: en\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n", target, host, chromeUA)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestProxyPathSpellings: the reverse proxy judges the path its upstream
+// resolves, whatever the spelling (issue 16 follow-up, finding 1).
+func TestProxyPathSpellings(t *testing.T) {
+	pal := testenv.New(t)
+	pal.Website(t, "shop.example.com", engine.Settings{Rules: []engine.Rule{{Name: "Admin", Action: "deny", Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/admin"}}}}})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "app %s", r.URL.Path) }))
+	defer app.Close()
+	up, _ := url.Parse(app.URL)
+	px := httptest.NewServer(proxy.New(pal.Protector, []proxy.Route{{Host: "shop.example.com", Upstream: up}}, nil, nil))
+	defer px.Close()
+	addr := strings.TrimPrefix(px.URL, "http://")
+	for _, target := range []string{"/admin/secret", "/%61dmin/secret", "//admin/secret", "/./admin/secret", "/x/../admin/secret", "/admin%2Fsecret"} {
+		if code, body := rawStatus(t, addr, "shop.example.com", target); code != 403 || strings.Contains(body, "app") {
+			t.Errorf("%s: %d %.80q, want 403", target, code, body)
+		}
+	}
+	if code, body := rawStatus(t, addr, "shop.example.com", "/shop/admin"); code != 200 {
+		t.Errorf("/shop/admin: %d %q", code, body)
+	}
 }

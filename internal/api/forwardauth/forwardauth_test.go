@@ -102,3 +102,25 @@ func TestEachEndpointReadsOnlyItsContract(t *testing.T) {
 		}
 	}
 }
+
+// TestPathSpellingsEveryEndpoint: whatever spelling of /admin the web
+// server passes on as the visitor sent it ($request_uri, {uri}), every
+// endpoint judges the path the web server serves (issue 16 follow-up,
+// finding 1).
+func TestPathSpellingsEveryEndpoint(t *testing.T) {
+	e := testenv.New(t)
+	w := e.Website(t, "shop.example.com", guarded())
+	for _, uri := range []string{"/admin/secret", "/%61dmin/secret", "//admin/secret", "/./admin/secret", "/x/../admin/secret?a=1", "/admin%2Fsecret", "/..;/admin", `/x\..\admin`} {
+		for _, c := range []struct{ path, uriHeader, ipHeader string }{
+			{"/forward-auth/nginx", "X-Original-Uri", "X-Real-Ip"},
+			{"/forward-auth", "X-Original-Uri", "X-Real-Ip"},
+			{"/forward-auth/caddy", "X-Forwarded-Uri", "X-Forwarded-For"},
+			{"/forward-auth/traefik", "X-Forwarded-Uri", "X-Forwarded-For"},
+		} {
+			hd := map[string]string{c.uriHeader: uri, c.ipHeader: "203.0.113.5", "X-Original-Method": "GET", "X-Forwarded-Method": "GET"}
+			if _, act := ask(t, e.URL+c.path, w.ServerKey, hd); act != "deny" {
+				t.Errorf("%s, %s: %q, want deny", c.path, uri, act)
+			}
+		}
+	}
+}
