@@ -46,9 +46,28 @@ import (
 	"github.com/palisadehq/palisade/internal/routes"
 )
 
-// MaxBody bounds the raw request Palisade reads (compressed and not): the
-// request line and headers are what matter, the client's body is ignored.
+// MaxBody bounds the raw request Palisade reads (decompressed): the
+// request line and headers are what matter and must fit; the client's body
+// is ignored, and what of it goes past MaxBody is read and dropped, up to
+// MaxDrain (beyond that the connection is closed).
 const MaxBody = 256 << 10
+
+// MaxDrain is how much of a raw request past MaxBody is read and dropped,
+// so that the connector gets its answer on a live connection.
+const MaxDrain = 64 << 20
+
+// headOf returns raw up to and with the blank line after the headers, or
+// nil when it holds no blank line.
+func headOf(raw []byte) []byte {
+	i, n := bytes.Index(raw, []byte("\r\n\r\n")), 4
+	if j := bytes.Index(raw, []byte("\n\n")); j >= 0 && (i < 0 || j < i) {
+		i, n = j, 2
+	}
+	if i < 0 {
+		return nil
+	}
+	return raw[:i+n]
+}
 
 // Handler serves /v2.1/check.
 type Handler struct {
@@ -110,29 +129,32 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusUnauthorized, "send the website's server key in BG-Key (only an address listed with --web-server may name the website by Host alone)")
 		return
 	}
-	var body io.Reader = http.MaxBytesReader(w, r.Body, MaxBody)
+	// The visitor's body is not judged: read what holds the request line
+	// and headers (at most MaxBody, decompressed) and drop the rest, so
+	// that a visitor cannot escape the verdict by sending a big body.
+	defer func() { _, _ = io.CopyN(io.Discard, r.Body, MaxDrain) }()
+	var src io.Reader = r.Body
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		zr, err := gzip.NewReader(body)
+		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
 			fail(w, http.StatusBadRequest, "Content-Encoding is gzip but the body is not gzip data")
 			return
 		}
 		defer zr.Close()
-		body = io.LimitReader(zr, MaxBody+1)
+		src = zr
 	}
-	raw, err := io.ReadAll(body)
+	raw, err := io.ReadAll(io.LimitReader(src, MaxBody+1))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("raw request is larger than %d bytes", MaxBody))
-			return
-		}
 		fail(w, http.StatusBadRequest, "cannot read the raw request: "+err.Error())
 		return
 	}
 	if len(raw) > MaxBody {
-		fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("raw request is larger than %d bytes once decompressed", MaxBody))
-		return
+		head := headOf(raw[:MaxBody])
+		if head == nil {
+			fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the raw request's request line and headers are larger than %d bytes", MaxBody))
+			return
+		}
+		raw = head
 	}
 	orig, err := ParseRaw(raw)
 	if err != nil {

@@ -366,3 +366,32 @@ func TestCheckWithTrailingSlash(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeBodyIsStillJudged: the connector sends the visitor's whole
+// body. A visitor must not escape the verdict by sending more than
+// MaxBody of it (a 413 is no profile to the connector: served): the
+// request line and headers are judged and the rest is read and dropped.
+// Only headers beyond MaxBody are refused.
+func TestLargeBodyIsStillJudged(t *testing.T) {
+	s := newCompatSite(t)
+	hd := []string{"BG-RemoteAddr: 198.51.100.7", "BG-RemotePort: 1", "BG-ConnAddr: 127.0.0.1"}
+	pad := strings.Repeat("x", botguard.MaxBody+100_000)
+	post := visitor("POST", "/upload", "HTTP/1.1", append(browser("shop.example.com"), "Content-Type: application/octet-stream", "Content-Length: "+strconv.Itoa(len(pad))), pad)
+	raw := rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", post, hd...))
+	if a := parseAnswer(t, raw); a.status != 403 || a.mitigation() != "deny" {
+		t.Fatalf("a body over MaxBody: %d %q\n%.600s", a.status, a.mitigation(), raw)
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte(post))
+	zw.Close()
+	gz := "POST /v2.1/check HTTP/1.1\r\nHost: x\r\nConnection: close\r\nBG-RemoteAddr: 198.51.100.7\r\nContent-Encoding: gzip\r\nContent-Length: " + strconv.Itoa(z.Len()) + "\r\n\r\n" + z.String()
+	if raw := rawExchange(t, s.webServer, gz); !hasLine(raw, "BG-X-Mitigation: deny") {
+		t.Fatalf("gzip, over MaxBody once decompressed: %.600s", raw)
+	}
+	huge := visitor("GET", "/", "HTTP/1.1", append(browser("shop.example.com"), "Cookie: "+pad), "")
+	raw = rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", huge, hd...))
+	if a := parseAnswer(t, raw); a.status != 413 || !strings.Contains(a.headers["BG-X-Error"], "headers") {
+		t.Fatalf("headers over MaxBody: %d\n%.600s", a.status, raw)
+	}
+}
