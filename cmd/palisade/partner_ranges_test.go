@@ -19,8 +19,8 @@ func runBoth(t *testing.T, args ...string) (string, string, error) {
 
 // TestCLIPartnerAllowedRanges: --allowed-ip's help says what the ranges
 // are (set by the operator only; none: REST from anywhere, no GP or XML);
-// a range wider than /8 (IPv6 /32) is accepted with a warning on stderr
-// that it binds nothing; partner deny-ip removes a range (and refuses one
+// partner create accepts a range wider than /8 (IPv6 /32) with a warning
+// on stderr that it binds nothing, allow-ip refuses it; partner deny-ip removes a range (and refuses one
 // the partner lacks, and its last).
 func TestCLIPartnerAllowedRanges(t *testing.T) {
 	dir := t.TempDir()
@@ -32,15 +32,18 @@ func TestCLIPartnerAllowedRanges(t *testing.T) {
 		t.Fatalf("partner usage lacks deny-ip: %s", usage)
 	}
 
-	for _, args := range [][]string{
-		{"partner", "create", "--name", "wide", "--allowed-ip", "0.0.0.0/0", "--data-dir", dir},
-		{"partner", "allow-ip", "--name", "wide", "--data-dir", dir, "::/0"},
-		{"partner", "allow-ip", "--name", "wide", "--data-dir", dir, "10.0.0.0/7"},
-	} {
-		_, stderr, err := runBoth(t, args...)
-		if err != nil || !strings.Contains(stderr, "warning:") || !strings.Contains(stderr, "binds nothing") {
-			t.Fatalf("palisade %s: %v; stderr %q", strings.Join(args, " "), err, stderr)
+	if _, stderr, err := runBoth(t, "partner", "create", "--name", "wide", "--allowed-ip", "0.0.0.0/0", "--data-dir", dir); err != nil || !strings.Contains(stderr, "warning:") || !strings.Contains(stderr, "binds nothing") {
+		t.Fatalf("partner create --allowed-ip 0.0.0.0/0: %v; stderr %q", err, stderr)
+	}
+	// allow-ip refuses a range that binds nothing, and one that is not a
+	// range (issue 17 findings 3 and 9): nothing is stored.
+	for _, c := range []struct{ cidr, want string }{{"::/0", "binds nothing"}, {"10.0.0.0/7", "binds nothing"}, {"::ffff:0:0/64", "not an IP address or CIDR"}} {
+		if _, _, err := runBoth(t, "partner", "allow-ip", "--name", "wide", "--data-dir", dir, c.cidr); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("partner allow-ip %s: %v; want %q", c.cidr, err, c.want)
 		}
+	}
+	if show := cli(t, noEnv, "partner", "show", "--name", "wide", "--data-dir", dir); !strings.Contains(show, "allowed:    0.0.0.0/0 (binds nothing)\n") {
+		t.Fatalf("show after refused allow-ip: %s", show)
 	}
 	if _, stderr, err := runBoth(t, "partner", "create", "--name", "host", "--allowed-ip", "198.51.100.0/24", "--data-dir", dir); err != nil || stderr != "" {
 		t.Fatalf("a binding range: %v %q", err, stderr)

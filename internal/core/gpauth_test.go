@@ -391,3 +391,45 @@ func TestGPFlood(t *testing.T) {
 		t.Fatalf("the flood grew the heap by %d bytes", grow)
 	}
 }
+
+// TestNonBindingRangesWidenNothing (issue 17 finding 3): partner allow-ip
+// refuses a range that binds nothing (0.0.0.0/0, ::/0, wider than /8 or
+// /32) with a clear error, and one already stored (partner create
+// --allowed-ip 0.0.0.0/0 warns but stores it) never lets REST in from
+// outside the operator's binding ranges.
+func TestNonBindingRangesWidenNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		p, key, _ := gpPartner(t, f, "host", "198.51.100.0/24", "0.0.0.0/0")
+		for _, wide := range []string{"0.0.0.0/0", "::/0", "10.0.0.0/7", "2001::/16", "::ffff:0:0/64"} {
+			err := f.svc.AllowIP(ctx, core.Operator(), p.ID, wide)
+			if core.ErrorCode(err) != core.EINVALID || core.ErrorField(err) != "cidr" {
+				t.Fatalf("allow-ip %s: %v", wide, err)
+			}
+			if wide != "::ffff:0:0/64" && !strings.Contains(core.ErrorMessage(err), "binds nothing") {
+				t.Fatalf("allow-ip %s: %q does not say why", wide, core.ErrorMessage(err))
+			}
+		}
+		ranges, err := f.svc.PartnerAllowedRanges(ctx, core.Operator(), p.ID)
+		if err != nil || len(ranges) != 2 {
+			t.Fatalf("ranges after refused allow-ip: %v %v", ranges, err)
+		}
+		if err := f.svc.AllowIP(ctx, core.Operator(), p.ID, "203.0.113.0/24"); err != nil {
+			t.Fatalf("allow-ip of a binding range: %v", err)
+		}
+		// REST: the stored 0.0.0.0/0 binds nothing; the binding ranges do.
+		for ip, ok := range map[string]bool{"198.51.100.9": true, "203.0.113.9": true, "192.0.2.1": false, "2001:db8::1": false} {
+			_, err := f.svc.Authenticate(ctx, key, netip.MustParseAddr(ip), core.ProtocolV1)
+			if ok && err != nil || !ok && core.ErrorCode(err) != core.EFORBIDDEN {
+				t.Fatalf("REST from %s: %v", ip, err)
+			}
+		}
+		// Only non-binding ranges: no binding at all, REST from anywhere
+		// (as with none), GP and XML refused.
+		_, open, _ := gpPartner(t, f, "open", "0.0.0.0/0", "::/0")
+		if _, err := f.svc.Authenticate(ctx, open, netip.MustParseAddr("192.0.2.1"), core.ProtocolV1); err != nil {
+			t.Fatalf("REST of a partner bound nowhere: %v", err)
+		}
+	})
+}

@@ -825,6 +825,12 @@ func (s *Service) AllowIP(ctx context.Context, c Caller, partnerID int64, cidr s
 	if err != nil {
 		return err
 	}
+	// A range that binds nothing would look like a restriction in the
+	// partner's ranges while widening what its keys allow (issue 17).
+	if !IsBinding(ps[0]) {
+		return FieldError("cidr", "%s binds nothing: it is wider than /%d (IPv6: /%d), so it ties no key to addresses; give the partner's panel addresses (an IP or a range of at least /%d, IPv6 /%d)",
+			ps[0], MinBindingBitsV4, MinBindingBitsV6, MinBindingBitsV4, MinBindingBitsV6)
+	}
 	defer s.keysChanged()
 	return s.store.Update(ctx, func(tx Tx) error {
 		keys, err := tx.APIKeys(ctx, partnerID)
@@ -954,10 +960,17 @@ func (s *Service) Authenticate(ctx context.Context, key string, ip netip.Addr, p
 	if err != nil {
 		return Caller{}, err
 	}
-	// The key's own ranges, and those the operator set for the partner
-	// (gpauth.go): a key minted before partners' keys had to stay within
-	// them does not reach further.
-	if !k.Allows(ip) || len(ops) > 0 && !containsAddr(ops, ip) {
+	// The key's own ranges, and the binding ones the operator set for the
+	// partner (gpauth.go): a key minted before partners' keys had to stay
+	// within them does not reach further, and a stored 0.0.0.0/0 (or any
+	// range wider than /8, /32) binds nothing, so it widens nothing.
+	var bound []netip.Prefix
+	for _, o := range ops {
+		if IsBinding(o) {
+			bound = append(bound, o)
+		}
+	}
+	if !k.Allows(ip) || len(bound) > 0 && !containsAddr(bound, ip) {
 		return Caller{}, Errorf(EFORBIDDEN, "source address %s is not allowed to use this API key", ip)
 	}
 	return keyCaller(k, protocol, ip), nil
