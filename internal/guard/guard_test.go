@@ -143,9 +143,9 @@ func holdSlots(t *testing.T, g *Gate, n int, release chan struct{}, tk Ticket) *
 // the next free slot before every waiter of the normal lane, and has a
 // queue of its own that the normal lane cannot fill.
 func TestGatePriorityLane(t *testing.T) {
-	g := NewGate(2, 4, 5*time.Second)
+	g := NewGate(1, 4, 5*time.Second) // one slot: the order is the order of service
 	release := make(chan struct{})
-	held := holdSlots(t, g, 2, release, Ticket{})
+	held := holdSlots(t, g, 1, release, Ticket{})
 	var order []string
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -165,7 +165,7 @@ func TestGatePriorityLane(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		enter("normal", Ticket{})
 	}
-	for g.lo.Len() < 4 {
+	for waiting(g, false) < 4 {
 		time.Sleep(time.Millisecond)
 	}
 	// The normal lane's queue is full: another normal attempt is refused,
@@ -174,7 +174,7 @@ func TestGatePriorityLane(t *testing.T) {
 		t.Fatalf("a fifth normal waiter: %v", err)
 	}
 	enter("priority", Ticket{Priority: true, Account: "jane"})
-	for g.hi.Len() < 1 {
+	for waiting(g, true) < 1 {
 		time.Sleep(time.Millisecond)
 	}
 	close(release)
@@ -216,7 +216,8 @@ func TestGateShares(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Wait until every attempt of the /48 is either refused or queued.
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return busy+waiting(g, false) == 20 })
 	if g.Room(Ticket{Shares: NetworkShares(netip.MustParseAddr("2001:db8:77:ff::1"))}) {
 		t.Fatal("the /48 holds all its share and Room says there is room")
 	}
@@ -231,7 +232,7 @@ func TestGateShares(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, func() bool { return waiting(g, false) == NarrowShare-2+5 })
 	close(release)
 	held.Wait()
 	wg.Wait()
@@ -251,11 +252,11 @@ func TestGateShares(t *testing.T) {
 		wg2.Add(1)
 		go func() { defer wg2.Done(); g2.Enter(context.Background(), jane, func() {}) }()
 	}
-	for g2.hi.Len()+g2.lo.Len() < 3 {
+	for waiting(g2, true)+waiting(g2, false) < 3 {
 		time.Sleep(time.Millisecond)
 	}
-	if g2.hi.Len() != 1 || g2.lo.Len() != 2 {
-		t.Fatalf("priority lane %d, normal lane %d; want 1 and 2", g2.hi.Len(), g2.lo.Len())
+	if waiting(g2, true) != 1 || waiting(g2, false) != 2 {
+		t.Fatalf("priority lane %d, normal lane %d; want 1 and 2", waiting(g2, true), waiting(g2, false))
 	}
 	close(release)
 	h2.Wait()
@@ -280,8 +281,8 @@ func TestGateWaiterGivesUp(t *testing.T) {
 	if err := g.Enter(ctx, Ticket{Shares: sh}, func() {}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
-	if g.lo.Len() != 0 || g.Held() != 0 {
-		t.Fatalf("left %d waiters, %d held keys", g.lo.Len(), g.Held())
+	if waiting(g, false) != 0 || g.Held() != 0 {
+		t.Fatalf("left %d waiters, %d held keys", waiting(g, false), g.Held())
 	}
 	close(release)
 	held.Wait()
@@ -350,4 +351,24 @@ func TestSignInCodeLimit(t *testing.T) {
 	if !s.CodeAllowed("root", netip.MustParseAddr("2001:db8:66:100::1"), t0.Add(16*time.Minute)) {
 		t.Fatal("the window passed: still refused")
 	}
+}
+
+// waitFor polls cond for up to ten seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("timed out waiting")
+		}
+	}
+}
+
+// waiting is how many wait in a lane of g.
+func waiting(g *Gate, priority bool) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if priority {
+		return g.hi.Len()
+	}
+	return g.lo.Len()
 }
