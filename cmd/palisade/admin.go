@@ -19,7 +19,7 @@ Subcommands:
   list                                                             list partners with their balances
   show             --name NAME                                     one partner: balance, keys, allowed IPs
   topup            --name NAME --amount 100.00 [--note TEXT]       add credit
-  allow-ip         --name NAME CIDR                                add CIDR to the partner's allowed ranges (and its keys')
+  allow-ip         --name NAME CIDR                                add CIDR (at least /8, IPv6 /32) to the partner's allowed ranges (and its keys')
   deny-ip          --name NAME CIDR                                remove CIDR from them (not the last one)
   allow-downgrade  --name NAME [--allow=false]                     let (or stop) the partner move websites to cheaper plans
   brand            --name NAME --display "Acme Hosting" [--logo https://...]   what visitors see on challenge and deny pages
@@ -190,7 +190,6 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 			return cliError(err)
 		}
 		fmt.Fprintf(stdout, "%s's API keys may now be used from %s\n", p.Name, fs.Arg(0))
-		warnNotBinding(stderr, fs.Arg(0))
 		return nil
 	case "deny-ip":
 		if err := svc.DenyIP(ctx, op, p.ID, fs.Arg(0)); err != nil {
