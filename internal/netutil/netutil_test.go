@@ -118,7 +118,7 @@ func TestParseProxy(t *testing.T) {
 			t.Errorf("ParseProxy(%q) = %v, %v; want %s", in, p, err, want)
 		}
 	}
-	for _, bad := range []string{"", "nope", "10.0.0.5=", "10.0.0.5=X Real", "10.0.0.5=a:b"} {
+	for _, bad := range []string{"", "nope", "10.0.0.5=", "10.0.0.5=X Real", "10.0.0.5=a:b", "::ffff:0:0/64", "::ffff:0:0/64=X-Real-IP"} {
 		if _, err := ParseProxy(bad); err == nil {
 			t.Errorf("ParseProxy(%q) succeeded", bad)
 		}
