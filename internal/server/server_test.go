@@ -230,7 +230,7 @@ func TestBotByeValidate(t *testing.T) {
 			}
 		}
 	}
-	big := append([]byte(`{"server_key":"`), bytes.Repeat([]byte("x"), 70_000)...)
+	big := append([]byte(`{"server_key":"`), bytes.Repeat([]byte("x"), 1_100_000)...) // over botbye.MaxBody (1 MiB)
 	if resp, b := post(t, s.url+"/validate-request/v2", "application/json", big, nil); resp.StatusCode != 400 || !strings.Contains(b, "larger than") {
 		t.Fatalf("oversized: %d %s", resp.StatusCode, b)
 	}

@@ -45,8 +45,10 @@ import (
 	"github.com/palisadehq/palisade/internal/routes"
 )
 
-// MaxBody bounds a validation request: request metadata and headers only.
-const MaxBody = 64 << 10
+// MaxBody bounds a validation request: request metadata and the visitor's
+// headers, which the visitor sizes (Apache passes up to 100 lines of 8 KiB)
+// and an error answer lets through, so it is well above what browsers send.
+const MaxBody = 1 << 20
 
 const invalidKey = "[BotBye] Bad Request: Invalid Server Key"
 
@@ -136,7 +138,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
-			return errors.New("body is larger than 64 KiB")
+			return fmt.Errorf("body is larger than %d KiB", MaxBody>>10)
 		case errors.Is(err, io.EOF):
 			return errors.New("empty body; send a JSON object")
 		}

@@ -397,3 +397,20 @@ func TestEndpointWithTrailingSlash(t *testing.T) {
 		}
 	}
 }
+
+// TestBigHeadersStillJudged: the body is the visitor's headers, and a
+// visitor controls their size (Apache passes up to 100 lines of 8 KiB):
+// an error answer lets the request through, so a body of several hundred
+// KiB must still be judged (MaxBody is 1 MiB).
+func TestBigHeadersStillJudged(t *testing.T) {
+	s := newSite(t)
+	var hd []string
+	for i := 0; i < 100; i++ {
+		hd = append(hd, fmt.Sprintf(`"X-Pad-%d":"%s"`, i, strings.Repeat("a", 8000)))
+	}
+	body := `{"server_key":"` + s.key + `","headers":{"host":"shop.example.com",` + strings.Join(hd, ",") + `},"request_info":{"remote_addr":"198.51.100.7"}}`
+	r := parse(t, exchange(t, s.addr, phpRequest(s.addr, "/validate-request/v2?", s.key, body)))
+	if r.status != 200 || r.node() {
+		t.Fatalf("%d allowed=%v %q", r.status, r.node(), r.message())
+	}
+}
