@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"regexp/syntax"
-	"strings"
 
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
@@ -33,7 +32,9 @@ import (
 //     match (the next rules, the categories and the rate limits still
 //     apply), on a fail-closed one the request is denied ("rule budget
 //     exceeded"). Saved settings never get there with inputs within the
-//     caps; settings stored before the budget existed can.
+//     caps; settings stored before the budget existed can. A stored rule
+//     over the whole budget on its own never runs, whatever the fail mode
+//     (Load reports it as Degraded).
 const (
 	// RuleBudget is a website's rule evaluation budget per request, about
 	// a millisecond of one core (bench/README.md).
@@ -205,5 +206,3 @@ func fmtCost(c uint64) string {
 	}
 	return fmt.Sprint(c)
 }
-
-var _ = strings.TrimSpace

@@ -127,10 +127,40 @@ func TestRuleBudgetAtRunTime(t *testing.T) {
 	if r.spent == 0 {
 		t.Fatal("no cost charged")
 	}
+	// A rule over the budget on its own never runs, whatever the fail
+	// mode (a fail-closed site would otherwise refuse every request), and
+	// Load says so.
 	st.FailMode = "closed"
-	pol, _ = Compile(Site{ID: 1, Domain: "shop.example.com", Status: "online", Settings: st})
-	if v := e.Decide(pol, req("198.51.100.7", ua)); v.Action != Deny || v.Reason != ReasonOverBudget {
+	errs := e.Load([]Site{{ID: 1, Domain: "shop.example.com", Status: "online", Settings: st}}, nil)
+	if len(errs) != 1 || !errs[0].Degraded || !strings.Contains(errs[0].Err.Error(), "heavy 0") {
+		t.Fatalf("Load: %+v", errs)
+	}
+	if v := e.Decide(e.ByDomain("shop.example.com"), req("198.51.100.7", ua)); v.Action != Grant {
 		t.Fatalf("forced heavy site, fail-closed: %s (%s)", v.Action, v.Reason)
+	}
+	// Rules that fit one by one but not together: the ones left over are
+	// not evaluated, and a fail-closed site refuses the request.
+	var words []string
+	for i := 0; len(strings.Join(words, "|")) < 190; i++ {
+		words = append(words, fmt.Sprintf("tok%d", i))
+	}
+	sum := Settings{FailMode: "closed"}
+	for i := 0; i < 3; i++ {
+		sum.Rules = append(sum.Rules, Rule{Name: fmt.Sprintf("alt %d", i), Action: "deny", Expression: fmt.Sprintf("user_agent.matches(%q)", "("+strings.Join(words, "|")+")")})
+	}
+	pol, err = Compile(Site{ID: 1, Domain: "shop.example.com", Status: "online", Settings: sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = req("198.51.100.7", ua)
+	if v := e.Decide(pol, r); v.Action != Deny || v.Reason != ReasonOverBudget || r.spent > RuleBudget || r.spent == 0 {
+		t.Fatalf("over the budget together, fail-closed: %s (%s), cost %d", v.Action, v.Reason, r.spent)
+	}
+	sum.FailMode = ""
+	pol, _ = Compile(Site{ID: 1, Domain: "shop.example.com", Status: "online", Settings: sum})
+	r = req("198.51.100.7", ua)
+	if v := e.Decide(pol, r); v.Action != Grant || r.spent > RuleBudget {
+		t.Fatalf("over the budget together, fail-open: %s (%s), cost %d", v.Action, v.Reason, r.spent)
 	}
 }
 

@@ -70,6 +70,9 @@ func (e *Engine) Classifier() *Classifier { return e.cls }
 type LoadError struct {
 	WebsiteID int64
 	Err       error
+	// Degraded: the settings compiled, but some rules never run (stored
+	// before the rule budget and over it on their own, budget.go).
+	Degraded bool
 }
 
 // Load compiles sites (and partners' lists) into a new snapshot and swaps it
@@ -91,6 +94,9 @@ func (e *Engine) Load(sites []Site, partners map[int64]PartnerLists) []LoadError
 				errs = append(errs, LoadError{WebsiteID: site.ID, Err: err})
 				continue
 			}
+		}
+		if len(p.overBudget) > 0 {
+			errs = append(errs, LoadError{WebsiteID: site.ID, Degraded: true, Err: fmt.Errorf("rules %q are over the rule budget (%d) on their own and never run; simplify them", p.overBudget, RuleBudget)})
 		}
 		if pl, ok := partners[site.PartnerID]; ok {
 			ps := sets[site.PartnerID]

@@ -51,6 +51,7 @@ type Policy struct {
 	lifetime   time.Duration
 	nojsDelay  int
 	partner    *partnerSets
+	overBudget []string // rules whose expression alone exceeds RuleBudget: never run
 }
 
 // FailClosed reports whether web servers should refuse requests for this
@@ -102,6 +103,9 @@ func Compile(s Site) (*Policy, error) {
 			return nil, fmt.Errorf("rule %q: %w", r.Name, err)
 		}
 		p.rules = append(p.rules, cr)
+		if cr.expr != nil && cr.expr.cost > RuleBudget {
+			p.overBudget = append(p.overBudget, r.Name)
+		}
 		p.geo = p.geo || cr.geo
 	}
 	for i, rl := range s.Settings.RateLimits {

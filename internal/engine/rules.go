@@ -323,6 +323,9 @@ func (rl *rule) eval(req *Request) (match, evaluated bool) {
 	for _, c := range rl.conditions {
 		if c.re != nil {
 			n := regexCost(len(c.input(req)), len(c.re.String()))
+			if n > RuleBudget {
+				return false, true // as an expression over the budget on its own
+			}
 			if req.spent+n > RuleBudget {
 				return false, false
 			}
@@ -335,7 +338,12 @@ func (rl *rule) eval(req *Request) (match, evaluated bool) {
 	if rl.expr == nil {
 		return true, true
 	}
-	if req.spent+rl.expr.cost > RuleBudget || rl.expr.cost > RuleBudget {
+	if rl.expr.cost > RuleBudget {
+		// Stored before the budget existed and over it on its own: never
+		// runs, whatever the fail mode (Load reports it).
+		return false, true
+	}
+	if req.spent+rl.expr.cost > RuleBudget {
 		return false, false
 	}
 	m, spent, ok := evalExpression(rl.expr, req)

@@ -164,6 +164,10 @@ func (p *Protector) Reload(ctx context.Context) error {
 		return err
 	}
 	for _, e := range p.Engine.Load(sites, lists) {
+		if e.Degraded {
+			p.log.Warn("website rules skipped", "website_id", e.WebsiteID, "err", e.Err)
+			continue
+		}
 		p.log.Warn("website settings do not compile; protecting it with the defaults", "website_id", e.WebsiteID, "err", e.Err)
 	}
 	p.fleet.applied(version)
