@@ -147,6 +147,7 @@ Include %[6]s/palisade.conf
 
 	get.checkVerdicts(t, "Apache", "/", func(string) string { return "hello from apache\n" }, "open.example.com", "closed.example.com")
 	checkForgedHeaders(t, "Apache", webHeaderGetter(port), "guarded.example.com")
+	checkNoSpellingServed(t, "Apache", port, "guarded.example.com")
 
 	// Palisade down: the fail-open site serves, the fail-closed one refuses.
 	stopFCGI()

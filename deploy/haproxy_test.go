@@ -88,6 +88,7 @@ func TestHAProxySPOE(t *testing.T) {
 	get.waitUp(t, "open.example.com", "HAProxy")
 	get.checkVerdicts(t, "HAProxy", "/page", func(host string) string { return "hello from " + host + "/page" }, "open.example.com", "closed.example.com")
 	checkForgedHeaders(t, "HAProxy", webHeaderGetter(port), "guarded.example.com")
+	checkNoSpellingServed(t, "HAProxy", port, "guarded.example.com")
 
 	stopAgent()
 	pal.Stop()

@@ -186,3 +186,18 @@ func TestCaddyPathSpellings(t *testing.T) {
 	})
 	checkSpellings(t, "Caddy", port, fmt.Sprintf("plain.example.com:%d", port), fmt.Sprintf("shop.example.com:%d", port))
 }
+
+// checkNoSpellingServed: through server, no spelling of /admin/secret on
+// host (a website with guardedSettings) is answered 200; each is denied
+// (403) or refused by the server itself (400, 404).
+func checkNoSpellingServed(t *testing.T, server string, port int, host string) {
+	t.Helper()
+	for _, target := range append(adminSpellings, "/..;/admin/secret", "/admin;x=1/secret") {
+		code, body := rawGet(t, port, host, target)
+		if code == 200 || code == 0 {
+			t.Errorf("%s: %s got %d, want it denied\n%.200s", server, target, code, body)
+		} else if code != 403 {
+			t.Logf("%s refuses %s itself: %d", server, target, code)
+		}
+	}
+}
