@@ -47,10 +47,11 @@ import (
 )
 
 // MaxBody bounds the raw request Palisade reads (decompressed): the
-// request line and headers are what matter and must fit; the client's body
-// is ignored, and what of it goes past MaxBody is read and dropped, up to
-// MaxDrain (beyond that the connection is closed).
-const MaxBody = 256 << 10
+// request line and headers are what matter and must fit (the visitor sizes
+// them, and Apache passes up to 100 lines of 8 KiB, so 1 MiB); the
+// client's body is ignored, and what of it goes past MaxBody is read and
+// dropped, up to MaxDrain (beyond that the connection is closed).
+const MaxBody = 1 << 20
 
 // MaxDrain is how much of a raw request past MaxBody is read and dropped,
 // so that the connector gets its answer on a live connection.

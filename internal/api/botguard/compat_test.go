@@ -389,6 +389,16 @@ func TestLargeBodyIsStillJudged(t *testing.T) {
 	if raw := rawExchange(t, s.webServer, gz); !hasLine(raw, "BG-X-Mitigation: deny") {
 		t.Fatalf("gzip, over MaxBody once decompressed: %.600s", raw)
 	}
+	// Apache passes up to 100 header lines of 8 KiB, and getallheaders()
+	// gives them all: still judged.
+	many := browser("shop.example.com")
+	for i := 0; i < 100; i++ {
+		many = append(many, fmt.Sprintf("X-Pad-%d: %s", i, strings.Repeat("a", 8000)))
+	}
+	raw = rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", visitor("GET", "/", "HTTP/1.1", many, ""), hd...))
+	if a := parseAnswer(t, raw); a.status != 403 || a.mitigation() != "deny" {
+		t.Fatalf("800 KB of headers: %d %q\n%.600s", a.status, a.mitigation(), raw)
+	}
 	huge := visitor("GET", "/", "HTTP/1.1", append(browser("shop.example.com"), "Cookie: "+pad), "")
 	raw = rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", huge, hd...))
 	if a := parseAnswer(t, raw); a.status != 413 || !strings.Contains(a.headers["BG-X-Error"], "headers") {
