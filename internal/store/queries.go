@@ -166,12 +166,19 @@ func scanKey(row interface{ Scan(...any) error }) (core.APIKey, error) {
 		}
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return k, err
+			return k, badRangesError{err}
 		}
 		k.AllowedCIDRs = append(k.AllowedCIDRs, p)
 	}
 	return k, nil
 }
+
+// badRangesError is a stored key whose ranges do not parse (an old
+// partner allow-ip stored "invalid Prefix").
+type badRangesError struct{ err error }
+
+func (e badRangesError) Error() string { return "API key allowed ranges: " + e.err.Error() }
+func (e badRangesError) Unwrap() error { return e.err }
 
 func joinPrefixes(ps []netip.Prefix) string {
 	s := make([]string, len(ps))

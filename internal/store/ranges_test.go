@@ -124,5 +124,24 @@ func TestBoundPartnersSkipsBadRows(t *testing.T) {
 		if len(bound) != 1 || len(bound[goodID]) != 1 || bound[goodID][0] != "198.51.100.0/24" {
 			t.Fatalf("BoundPartners = %v; want only partner 1's range", bound)
 		}
+		// allow-ip stored the bad range on the partner's keys too: those
+		// keys are skipped, the good partner's key is still found.
+		for _, q := range []string{
+			"INSERT INTO partner_api_keys (partner_id, key_prefix, key_hash, key_sealed, allowed_cidrs, created_at) VALUES ((SELECT id FROM partners WHERE name = 'good'), 'pk_good', 'h-good', 's', '198.51.100.0/24', '2026-11-01 00:00:00')",
+			"INSERT INTO partner_api_keys (partner_id, key_prefix, key_hash, key_sealed, allowed_cidrs, created_at) VALUES ((SELECT id FROM partners WHERE name = 'half'), 'pk_half', 'h-half', 's', '203.0.113.0/24,invalid Prefix', '2026-11-01 00:00:00')",
+		} {
+			if err := db.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var keys []core.APIKey
+		err = db.View(ctx, func(tx core.Tx) error {
+			var err error
+			keys, err = tx.BoundAPIKeys(ctx)
+			return err
+		})
+		if err != nil || len(keys) != 1 || keys[0].Prefix != "pk_good" {
+			t.Fatalf("BoundAPIKeys = %+v, %v; want only pk_good", keys, err)
+		}
 	})
 }

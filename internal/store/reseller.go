@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -74,8 +75,29 @@ func (t *tx) BoundPartners(ctx context.Context) (map[int64][]netip.Prefix, error
 }
 
 func (t *tx) BoundAPIKeys(ctx context.Context) ([]core.APIKey, error) {
-	return t.keys(ctx, "SELECT "+keyCols+" FROM partner_api_keys k WHERE revoked_at IS NULL AND allowed_cidrs <> '' "+
+	rows, err := t.query(ctx, "SELECT "+keyCols+" FROM partner_api_keys k WHERE revoked_at IS NULL AND allowed_cidrs <> '' "+
 		"AND EXISTS (SELECT 1 FROM partners p WHERE p.id = k.partner_id AND p.allowed_cidrs <> '') ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.APIKey
+	for rows.Next() {
+		k, err := scanKey(rows)
+		var bad badRangesError
+		if errors.As(err, &bad) {
+			// As BoundPartners: that key signs no GP request; every
+			// other key still does.
+			slog.Warn("API key allowed ranges unreadable; the key is treated as bound nowhere (revoke or rotate it)",
+				"partner", k.PartnerID, "key", k.Prefix, "err", err)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }
 
 // ---- getAccounts ----
