@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp/syntax"
+	"strings"
 
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
@@ -76,7 +77,7 @@ func checkRegex(p string) error {
 	}
 	re, err := syntax.Parse(p, syntax.Perl)
 	if err != nil {
-		return nil // the caller reports the syntax error
+		return fmt.Errorf("regex %q does not compile: %v", p, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}
 	prog, err := syntax.Compile(re.Simplify())
 	if err == nil && len(prog.Inst) > 4*MaxRegexLength {
@@ -124,13 +125,15 @@ func (celEstimator) EstimateCallCost(function, overloadID string, target *cost.A
 		return nil
 	}
 	n := cost.EstimateSize(celEstimator{}, *in)
-	plen := uint64(MaxRegexLength)
+	plen := uint64(math.MaxUint32)
 	if (*pat).Expr().Kind() == ast.LiteralKind {
 		if s, ok := (*pat).Expr().AsLiteral().Value().(string); ok {
 			plen = uint64(len(s))
 		}
 	}
-	if n.Max > math.MaxInt32 {
+	if n.Max > math.MaxInt32 || plen > math.MaxInt32 {
+		// A pattern that is not a literal (stored before Validate refused
+		// it) is compiled from the request on every evaluation: unbounded.
 		return &cost.CallEstimate{CostEstimate: cost.CostEstimate{Min: 0, Max: math.MaxUint64}}
 	}
 	return &cost.CallEstimate{CostEstimate: cost.CostEstimate{Min: 0, Max: regexCost(int(n.Max), int(plen))}}

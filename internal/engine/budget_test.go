@@ -75,6 +75,7 @@ func TestRuleBudgetValidation(t *testing.T) {
 
 	for expr, want := range map[string]string{
 		`user_agent.matches(path)`:                                                  "literal pattern",
+		`user_agent.matches("(")`:                                                   "does not compile",
 		`user_agent.matches("` + strings.Repeat("a", 300) + `")`:                    "at most 256",
 		`path.matches("((a|b){30}){30}")`:                                           "instructions",
 		`headers.exists(k, headers[k].matches("(?i)(bot|crawler|spider|scraper)"))`: "over the budget",
@@ -262,5 +263,28 @@ func BenchmarkRedTeamSite(b *testing.B) {
 	r := req("198.51.100.7", chromeUA+strings.Repeat(" x", 512)[:1024-len(chromeUA)])
 	for b.Loop() {
 		e.Decide(p, r)
+	}
+}
+
+// TestStoredInvalidRegexStillLoads: an expression with an invalid regex
+// literal, which Validate accepted before regexes were checked, still
+// compiles from storage and never matches, as before.
+func TestStoredInvalidRegexStillLoads(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	st := Settings{Rules: []Rule{{Name: "Broken", Action: "deny", Expression: `user_agent.matches("(")`}, {Name: "Next", Action: "deny", Expression: `path == "/x"`},
+		{Name: "Visitor's regex", Action: "deny", Expression: `user_agent.matches(query)`}}}
+	// A pattern from the request is unbounded: that rule never runs.
+	if errs := e.Load([]Site{{ID: 1, Domain: "shop.example.com", Status: "online", Settings: st}}, nil); len(errs) != 1 || !errs[0].Degraded || !strings.Contains(errs[0].Err.Error(), "Visitor's regex") {
+		t.Fatalf("Load: %+v", errs)
+	}
+	if v := e.Decide(e.ByDomain("shop.example.com"), req("198.51.100.7", chromeUA, func(r *Request) { r.Query = "Mozilla" })); v.Action != Grant {
+		t.Errorf("a visitor's pattern: %s (%s)", v.Action, v.Reason)
+	}
+	p := e.ByDomain("shop.example.com")
+	if v := e.Decide(p, req("198.51.100.7", chromeUA)); v.Action != Grant {
+		t.Errorf("%s (%s)", v.Action, v.Reason)
+	}
+	if v := e.Decide(p, req("198.51.100.7", chromeUA, func(r *Request) { r.Path = "//x" })); v.Reason != "Next" {
+		t.Errorf("%s (%s)", v.Action, v.Reason)
 	}
 }

@@ -99,6 +99,11 @@ func compileExpression(expr string, strict bool) (*celExpr, error) {
 	// request; the cost is tracked (OptTrackCost) and charged to the
 	// request's budget.
 	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize, cel.OptTrackCost), cel.CostTracking(celActualCost{}), cel.CostLimit(RuleBudget))
+	if err != nil && !strict {
+		// Stored before regexes were checked (an invalid literal): as
+		// before, it fails when evaluated and never matches.
+		prg, err = env.Program(ast, cel.EvalOptions(cel.OptTrackCost), cel.CostTracking(celActualCost{}), cel.CostLimit(RuleBudget))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("expression: %v", err)
 	}
