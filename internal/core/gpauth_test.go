@@ -425,6 +425,20 @@ func TestNonBindingRangesWidenNothing(t *testing.T) {
 				t.Fatalf("REST from %s: %v", ip, err)
 			}
 		}
+		// deny-ip never leaves only ranges that bind nothing: that would
+		// let the keys in over REST from anywhere, like no range at all.
+		if err := f.svc.DenyIP(ctx, core.Operator(), p.ID, "198.51.100.0/24"); err != nil {
+			t.Fatalf("deny-ip with another binding range left: %v", err)
+		}
+		if err := f.svc.DenyIP(ctx, core.Operator(), p.ID, "203.0.113.0/24"); core.ErrorCode(err) != core.EINVALID || !strings.Contains(core.ErrorMessage(err), "last") {
+			t.Fatalf("deny-ip of the last binding range: %v", err)
+		}
+		if err := f.svc.DenyIP(ctx, core.Operator(), p.ID, "0.0.0.0/0"); err != nil {
+			t.Fatalf("deny-ip of a range that binds nothing: %v", err)
+		}
+		if _, err := f.svc.Authenticate(ctx, key, netip.MustParseAddr("192.0.2.1"), core.ProtocolV1); core.ErrorCode(err) != core.EFORBIDDEN {
+			t.Fatalf("REST from outside after deny-ip: %v", err)
+		}
 		// Only non-binding ranges: no binding at all, REST from anywhere
 		// (as with none), GP and XML refused.
 		_, open, _ := gpPartner(t, f, "open", "0.0.0.0/0", "::/0")

@@ -902,10 +902,12 @@ func (s *Service) DenyIP(ctx context.Context, c Caller, partnerID int64, cidr st
 			}
 			return FieldError("cidr", "%s is not one of the partner's allowed ranges (%s)", gone, have)
 		}
-		if len(ops) == 1 {
+		rest := slices.DeleteFunc(slices.Clone(ops), func(p netip.Prefix) bool { return p == gone })
+		// Ranges that bind nothing left alone are no range at all (issue
+		// 17): the keys would work for REST from anywhere.
+		if IsBinding(gone) && !slices.ContainsFunc(rest, IsBinding) {
 			return FieldError("cidr", "%s is the partner's last allowed range: without any, its API keys would work for REST from anywhere; allow the new range first (palisade partner allow-ip), then remove this one", gone)
 		}
-		rest := slices.DeleteFunc(slices.Clone(ops), func(p netip.Prefix) bool { return p == gone })
 		if err := tx.SetPartnerAllowedCIDRs(ctx, partnerID, rest); err != nil {
 			return err
 		}
