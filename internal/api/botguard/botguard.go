@@ -39,6 +39,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/palisadehq/palisade/internal/engine"
@@ -106,8 +107,14 @@ func fail(w http.ResponseWriter, status int, msg string) {
 	_, _ = io.WriteString(w, "palisade: "+msg+"\n")
 }
 
-// ParseRaw parses a raw HTTP/1.x request (request line, headers, blank
-// line, optional body). It is exported for the fuzz test.
+// ParseRaw parses a raw HTTP request (request line, headers, blank line,
+// optional body; the body is not read). What Go's strict parser refuses
+// but a web server may still pass on (control characters in a value, two
+// Content-Lengths, an unknown Transfer-Encoding, two Hosts, "HTTP/2", a
+// space in the target) is read leniently: an error here is an answer the
+// connector takes for "serve", so a visitor must not be able to cause one.
+// Only a body whose first line is not METHOD TARGET HTTP/x is refused. It
+// is exported for the fuzz test.
 func ParseRaw(raw []byte) (*http.Request, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, errors.New("empty body: send the client's raw request (request line, headers, blank line)")
@@ -116,11 +123,64 @@ func ParseRaw(raw []byte) (*http.Request, error) {
 	if !bytes.Contains(raw, []byte("\r\n\r\n")) && !bytes.Contains(raw, []byte("\n\n")) {
 		raw = append(raw, "\r\n\r\n"...)
 	}
-	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	if req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw))); err == nil {
+		return req, nil
+	}
+	return parseLenient(raw)
+}
+
+// parseLenient reads the request line and the header lines of raw,
+// skipping lines that are no header.
+func parseLenient(raw []byte) (*http.Request, error) {
+	head := raw
+	if h := headOf(raw); h != nil {
+		head = h
+	}
+	lines := strings.Split(strings.ReplaceAll(string(head), "\r\n", "\n"), "\n")
+	first := strings.TrimSpace(lines[0])
+	sp, last := strings.IndexByte(first, ' '), strings.LastIndexByte(first, ' ')
+	if sp <= 0 || last <= sp {
+		return nil, errors.New("the body is not a raw HTTP request: its first line must be METHOD TARGET HTTP/x")
+	}
+	method, target, proto := first[:sp], strings.TrimSpace(first[sp+1:last]), first[last+1:]
+	if !strings.HasPrefix(proto, "HTTP/") || len(method) > 32 || strings.ContainsFunc(method, func(r rune) bool { return r <= ' ' || r >= 0x7f }) || target == "" {
+		return nil, errors.New("the body is not a raw HTTP request: its first line must be METHOD TARGET HTTP/x")
+	}
+	u, err := url.ParseRequestURI(target)
 	if err != nil {
-		return nil, fmt.Errorf("the body is not a raw HTTP request: %v", err)
+		if u, err = url.ParseRequestURI(escapeOdd(target)); err != nil {
+			u = &url.URL{Path: "/"}
+		}
+	}
+	hd := http.Header{}
+	for _, l := range lines[1:] {
+		name, value, ok := strings.Cut(l, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			continue
+		}
+		hd.Add(http.CanonicalHeaderKey(name), strings.TrimSpace(value))
+	}
+	req := &http.Request{Method: method, URL: u, Proto: proto, Header: hd, Host: u.Host, RequestURI: target, Body: http.NoBody}
+	req.ProtoMajor, req.ProtoMinor, _ = http.ParseHTTPVersion(proto)
+	if req.Host == "" {
+		req.Host = hd.Get("Host")
 	}
 	return req, nil
+}
+
+// escapeOdd percent-encodes the bytes of a request target that a URL may
+// not hold (spaces, control characters, non-ASCII).
+func escapeOdd(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' || c == '`' || c == '{' || c == '|' || c == '}' {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 func (h *Handler) check(w http.ResponseWriter, r *http.Request) {

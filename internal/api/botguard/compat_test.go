@@ -405,3 +405,37 @@ func TestLargeBodyIsStillJudged(t *testing.T) {
 		t.Fatalf("headers over MaxBody: %d\n%.600s", a.status, raw)
 	}
 }
+
+// TestOddVisitorRequestsStillJudged: whatever a visitor sends that the
+// web server passes on, the connector copies into the raw request, and an
+// answer other than 200/403 serves the page. So a raw request that Go's
+// strict HTTP parser refuses (control characters in a header, two
+// Content-Lengths, an unknown Transfer-Encoding, two Hosts, "HTTP/2", a
+// space in the target) is still judged.
+func TestOddVisitorRequestsStillJudged(t *testing.T) {
+	s := newCompatSite(t)
+	hd := []string{"BG-RemoteAddr: 203.0.113.5", "BG-RemotePort: 1", "BG-ConnAddr: 127.0.0.1"}
+	for _, c := range []struct {
+		name, proto, uri string
+		extra            []string
+	}{
+		{"control character", "HTTP/1.1", "/old", []string{"X-Evil: a\x01b\x7fc"}},
+		{"two Content-Lengths", "HTTP/1.1", "/old", []string{"Content-Length: 5", "Content-Length: 6"}},
+		{"bad Content-Length", "HTTP/1.1", "/old", []string{"Content-Length: abc"}},
+		{"unknown Transfer-Encoding", "HTTP/1.1", "/old", []string{"Transfer-Encoding: gzip, chunked"}},
+		{"two Hosts", "HTTP/1.1", "/old", []string{"Host: shop.example.com"}},
+		{"HTTP/2 without minor", "HTTP/2", "/old", nil},
+		{"space in the target", "HTTP/1.1", "/old?q=a b", nil},
+		{"empty header name", "HTTP/1.1", "/old", []string{": x"}},
+	} {
+		raw := rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", visitor("GET", c.uri, c.proto, append(browser("shop.example.com"), c.extra...), ""), hd...))
+		if a := parseAnswer(t, raw); a.status != 403 || a.mitigation() != "redirect" {
+			t.Fatalf("%s: %d %q\n%.600s", c.name, a.status, a.mitigation(), raw)
+		}
+	}
+	// Not a request at all is still refused, with the reason.
+	raw := rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", "hello", hd...))
+	if a := parseAnswer(t, raw); a.status != 400 || !strings.Contains(a.headers["BG-X-Error"], "not a raw HTTP request") {
+		t.Fatalf("hello: %d\n%s", a.status, raw)
+	}
+}
