@@ -288,3 +288,20 @@ func TestStoredInvalidRegexStillLoads(t *testing.T) {
 		t.Errorf("%s (%s)", v.Action, v.Reason)
 	}
 }
+
+// TestRegexConditionLongInput: a regex condition has no input cap, but a
+// visitor's oversized input cannot make it cost more than the budget: it
+// is then not evaluated, and a fail-closed site refuses the request.
+func TestRegexConditionLongInput(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	st := Settings{FailMode: "closed", Rules: []Rule{{Name: "Admin", Action: "deny", Conditions: []Condition{{Field: "path", Op: "regex", Value: `^/(admin|wp-admin|administrator)(/|$)`}}}}}
+	p := load(t, e, st)
+	long := "/admin/" + strings.Repeat("a", 200_000)
+	r := req("198.51.100.7", chromeUA, func(r *Request) { r.Path = long })
+	if v := e.Decide(p, r); v.Action != Deny || v.Reason != ReasonOverBudget || r.spent > RuleBudget {
+		t.Fatalf("fail-closed, 200 KB path: %s (%s), cost %d", v.Action, v.Reason, r.spent)
+	}
+	if v := e.Decide(p, req("198.51.100.7", chromeUA, func(r *Request) { r.Path = "/admin/x" })); v.Reason != "Admin" {
+		t.Fatalf("short path: %s (%s)", v.Action, v.Reason)
+	}
+}

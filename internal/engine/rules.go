@@ -322,10 +322,10 @@ func addCost(a, b uint64) uint64 {
 func (rl *rule) eval(req *Request) (match, evaluated bool) {
 	for _, c := range rl.conditions {
 		if c.re != nil {
-			n := regexCost(len(c.input(req)), len(c.re.String()))
-			if n > RuleBudget {
-				return false, true // as an expression over the budget on its own
+			if conditionCost(c) > RuleBudget {
+				return false, true // stored over the budget on its own: never runs
 			}
+			n := regexCost(len(c.input(req)), len(c.re.String()))
 			if req.spent+n > RuleBudget {
 				return false, false
 			}
