@@ -156,12 +156,20 @@ func ParseValidate(b *ValidateBody) (engine.Request, error) {
 	if !ok {
 		return engine.Request{}, errors.New("request_info.remote_addr must be the client's IP address, not " + quote(ri.RemoteAddr))
 	}
-	method := strings.ToUpper(strings.TrimSpace(ri.RequestMethod))
+	// The method is the visitor's choice: an odd one is judged as it is
+	// (blanks made _, at most 16 bytes), never an error, which would let
+	// the request through.
+	method := strings.Map(func(r rune) rune {
+		if r <= ' ' || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, strings.ToUpper(strings.TrimSpace(ri.RequestMethod)))
+	if len(method) > 16 {
+		method = method[:16]
+	}
 	if method == "" {
 		method = "GET"
-	}
-	if len(method) > 16 || strings.ContainsAny(method, " \t\r\n") {
-		return engine.Request{}, errors.New("request_info.request_method is not an HTTP method")
 	}
 	hd, err := parseHeaders(b.Headers)
 	if err != nil {

@@ -313,6 +313,8 @@ func TestOptionalAndUnknownFields(t *testing.T) {
 		{"extra fields", `{"type":"validate","integration":{"module_name":"x"},"token":{"nested":true},"server_key":"` + s.key + `","request_info":{"remote_addr":"203.0.113.5","server_name":"shop.example.com","server_port":443,"future":[1,2]},"headers":{"user-agent":"` + chrome + `","accept":"text/html","accept-language":"en","accept-encoding":"gzip"},"custom_fields":{"a":"b"},"more":1}`, true},
 		{"absolute request_uri", `{"server_key":"` + s.key + `","request_info":{"remote_addr":"203.0.113.5","request_uri":"https://shop.example.com/admin?x=1"},"headers":{"host":"shop.example.com","user-agent":"` + chrome + `","accept":"text/html","accept-language":"en","accept-encoding":"gzip"}}`, false},
 		{"address with port", `{"server_key":"` + s.key + `","request_info":{"remote_addr":"198.51.100.7:51234"}}`, false},
+		// The method is the visitor's: an odd one is judged, not an error (which lets it through).
+		{"odd method", `{"server_key":"` + s.key + `","request_info":{"remote_addr":"198.51.100.7","request_method":"PROPFIND-WITH-A-VERY-LONG NAME\t"}}`, false},
 	} {
 		req := strings.Replace(restyRequest(s.addr, "/validate-request/v2?", c.body), "Content-Type: application/json", "Content-Type: application/json; charset=UTF-8", 1)
 		r := parse(t, exchange(t, s.addr, req))
