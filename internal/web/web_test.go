@@ -252,7 +252,7 @@ func TestCustomerPages(t *testing.T) {
 		t.Fatalf("bad ip filter: %d", code)
 	}
 	code, csvBody, resp := br.get("/en/website/shop.example.com/events?action=deny&format=csv")
-	if code != 200 || !strings.HasPrefix(csvBody, "id,time,action") || !strings.Contains(csvBody, "security_issues") || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
+	if code != 200 || !strings.HasPrefix(csvBody, `"id","time","action"`) || !strings.Contains(csvBody, "security_issues") || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("csv: %d %s", code, csvBody)
 	}
 	id := regexp.MustCompile(`/events/(\d+)`).FindStringSubmatch(denied)
