@@ -143,7 +143,7 @@ func parseLenient(raw []byte) (*http.Request, error) {
 		return nil, errors.New("the body is not a raw HTTP request: its first line must be METHOD TARGET HTTP/x")
 	}
 	method, target, proto := first[:sp], strings.TrimSpace(first[sp+1:last]), first[last+1:]
-	if !strings.HasPrefix(proto, "HTTP/") || len(method) > 32 || strings.ContainsFunc(method, func(r rune) bool { return r <= ' ' || r >= 0x7f }) || target == "" {
+	if !strings.HasPrefix(proto, "HTTP/") || strings.ContainsFunc(method, func(r rune) bool { return r <= ' ' || r >= 0x7f }) || target == "" {
 		return nil, errors.New("the body is not a raw HTTP request: its first line must be METHOD TARGET HTTP/x")
 	}
 	u, err := url.ParseRequestURI(target)

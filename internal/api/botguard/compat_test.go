@@ -427,8 +427,13 @@ func TestOddVisitorRequestsStillJudged(t *testing.T) {
 		{"HTTP/2 without minor", "HTTP/2", "/old", nil},
 		{"space in the target", "HTTP/1.1", "/old?q=a b", nil},
 		{"empty header name", "HTTP/1.1", "/old", []string{": x"}},
+		{"long method", "HTTP/1.1", "/old", []string{"X-Evil: \x01"}},
 	} {
-		raw := rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", visitor("GET", c.uri, c.proto, append(browser("shop.example.com"), c.extra...), ""), hd...))
+		method := "GET"
+		if c.name == "long method" {
+			method = strings.Repeat("M", 64)
+		}
+		raw := rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", visitor(method, c.uri, c.proto, append(browser("shop.example.com"), c.extra...), ""), hd...))
 		if a := parseAnswer(t, raw); a.status != 403 || a.mitigation() != "redirect" {
 			t.Fatalf("%s: %d %q\n%.600s", c.name, a.status, a.mitigation(), raw)
 		}
