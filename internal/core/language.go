@@ -2,10 +2,19 @@ package core
 
 import "strings"
 
-// DefaultLanguage is the language a customer account gets when none is
-// given or the one given is not known. Partners have no language setting
-// of their own, so it is the same for every partner.
+// DefaultLanguage is a partner's default language until it or the
+// operator sets another (Partner.DefaultLang): the language a customer
+// account gets when none is given or the one given is not known.
 const DefaultLanguage = "en"
+
+// parsePartnerLanguage reads a partner's default language for field.
+func parsePartnerLanguage(field, s string) (string, error) {
+	code, ok := ParseLanguage(s)
+	if !ok {
+		return "", FieldError(field, "%s: %q is not a language Palisade knows; send an ISO 639-1 code such as de, a locale such as pt_BR, or an English name such as german", field, clip(strings.TrimSpace(s), 64))
+	}
+	return code, nil
+}
 
 // ParseLanguage reads a language as provisioning clients send it and
 // returns its ISO 639-1 code. It accepts, case-insensitively:

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -182,6 +183,99 @@ func TestProvideSubaccountConcurrent(t *testing.T) {
 		}
 		if len(seen) != 1 {
 			t.Fatalf("subaccounts made: %v; want one", seen)
+		}
+	})
+}
+
+// TestPartnerDefaultLanguage: a partner's default language (operator:
+// CreatePartner, SetDefaultLanguage; partner: SetBranding's DefaultLang) is
+// what its new customers get when a request names no language or one
+// Palisade does not know, and the warning names it (issue 17 item 2).
+func TestPartnerDefaultLanguage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		op := core.Operator()
+		// A partner created without a language has en, as every partner had.
+		plain := f.partner(t, "plain", 0)
+		if b, err := f.svc.Branding(ctx, plain); err != nil || b.DefaultLang != "en" {
+			t.Fatalf("default of a partner created without one: %+v %v", b, err)
+		}
+		// Names and codes through ParseLanguage; unknown ones refused.
+		p, key, err := f.svc.CreatePartner(ctx, op, core.PartnerCreate{Name: "acme", Lang: "German"})
+		if err != nil || p.DefaultLang != "de" {
+			t.Fatalf("create with lang German: %+v %v", p, err)
+		}
+		_, _, err = f.svc.CreatePartner(ctx, op, core.PartnerCreate{Name: "odd", Lang: "klingon"})
+		wantCode(t, err, core.EINVALID)
+		if core.ErrorField(err) != "lang" || !strings.Contains(core.ErrorMessage(err), `"klingon"`) {
+			t.Fatalf("create with lang klingon: field %q, %q", core.ErrorField(err), core.ErrorMessage(err))
+		}
+		got, err := f.svc.PartnerByName(ctx, op, "acme")
+		if err != nil || got.DefaultLang != "de" {
+			t.Fatalf("stored: %+v %v", got, err)
+		}
+		acme, err := f.svc.Authenticate(ctx, key, mustAddr("127.0.0.1"), core.ProtocolREST)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Unknown and empty languages fall back to the partner's, not en.
+		for i, tc := range []struct{ lang, want, warn string }{
+			{"klingon", "de", `lang: "klingon" is not a language Palisade knows`}, {"", "de", ""}, {"french", "fr", ""},
+		} {
+			r, err := f.svc.ProvideSubaccount(ctx, acme, core.SubaccountCreate{Email: fmt.Sprintf("c%d@example.com", i), Lang: tc.lang}, core.Idem{})
+			if err != nil || r.Subaccount.Lang != tc.want {
+				t.Fatalf("lang %q: %+v %v; want %s", tc.lang, r.Subaccount, err, tc.want)
+			}
+			if tc.warn == "" && len(r.Warnings) > 0 || tc.warn != "" && (len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], tc.warn) ||
+				!strings.Contains(r.Warnings[0], "the partner's default language de")) {
+				t.Errorf("lang %q: warnings %q", tc.lang, r.Warnings)
+			}
+		}
+		// The XML (and GP) path: ProvisionAccount.
+		a, _, err := f.svc.ProvisionAccount(ctx, acme, core.Provision{Account: core.SubaccountCreate{Email: "xml@example.com", Lang: "klingon"}})
+		if err != nil || a.Lang != "de" {
+			t.Fatalf("ProvisionAccount with lang klingon: %+v %v", a, err)
+		}
+		a, _, err = f.svc.ProvisionAccount(ctx, acme, core.Provision{Account: core.SubaccountCreate{Email: "xml2@example.com", Lang: "russian"}})
+		if err != nil || a.Lang != "ru" {
+			t.Fatalf("ProvisionAccount with lang russian: %+v %v", a, err)
+		}
+
+		// The operator changes it; the partner too, through its branding.
+		if err := f.svc.SetDefaultLanguage(ctx, op, p.ID, "pt_BR"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, f.svc.SetDefaultLanguage(ctx, op, p.ID, "klingon"), core.EINVALID)
+		wantCode(t, f.svc.SetDefaultLanguage(ctx, acme, p.ID, "fr"), core.EFORBIDDEN)
+		b, err := f.svc.Branding(ctx, acme)
+		if err != nil || b.DefaultLang != "pt" {
+			t.Fatalf("after SetDefaultLanguage: %+v %v", b, err)
+		}
+		// A branding without default_lang keeps it (older clients PUT
+		// branding without the field).
+		b.DefaultLang, b.Name = "", "Acme Hosting"
+		if b, err = f.svc.SetBranding(ctx, acme, acme.PartnerID, b); err != nil || b.DefaultLang != "pt" {
+			t.Fatalf("branding without default_lang: %+v %v", b, err)
+		}
+		b.DefaultLang = "spanish"
+		if b, err = f.svc.SetBranding(ctx, acme, acme.PartnerID, b); err != nil || b.DefaultLang != "es" {
+			t.Fatalf("branding with default_lang spanish: %+v %v", b, err)
+		}
+		b.DefaultLang = "klingon"
+		_, err = f.svc.SetBranding(ctx, acme, acme.PartnerID, b)
+		wantCode(t, err, core.EINVALID)
+		if core.ErrorField(err) != "default_lang" {
+			t.Fatalf("branding with default_lang klingon: field %q", core.ErrorField(err))
+		}
+		if r, err := f.svc.ProvideSubaccount(ctx, acme, core.SubaccountCreate{Email: "late@example.com"}, core.Idem{}); err != nil || r.Subaccount.Lang != "es" {
+			t.Fatalf("after the partner's change: %+v %v", r.Subaccount, err)
+		}
+		// Another partner's customers are untouched by acme's setting.
+		if r, err := f.svc.ProvideSubaccount(ctx, plain, core.SubaccountCreate{Email: "p@example.com", Lang: "klingon"}, core.Idem{}); err != nil || r.Subaccount.Lang != "en" ||
+			len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "default language en") {
+			t.Fatalf("plain partner: %+v %v", r, err)
 		}
 	})
 }

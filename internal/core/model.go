@@ -72,6 +72,17 @@ type Partner struct {
 	EmbedOrigins string `json:"-"`
 	// UserAPI is the partner's User API configuration, JSON (UserAPIConfig).
 	UserAPI string `json:"-"`
+	// DefaultLang (ISO 639-1) is the language its new customers get when a
+	// provisioning request names none, or one Palisade does not know.
+	DefaultLang string `json:"default_lang"`
+}
+
+// Language is the partner's default language (DefaultLanguage if unset).
+func (p Partner) Language() string {
+	if p.DefaultLang == "" {
+		return DefaultLanguage
+	}
+	return p.DefaultLang
 }
 
 // Branding is what a partner shows its customers.
@@ -81,11 +92,14 @@ type Branding struct {
 	Color        string   `json:"color"`
 	SupportURL   string   `json:"support_url"`
 	EmbedOrigins []string `json:"embed_origins"`
+	// DefaultLang is the partner's default language (Partner.DefaultLang);
+	// SetBranding keeps the current one when it is "".
+	DefaultLang string `json:"default_lang"`
 }
 
 // Branding returns the partner's branding, with defaults filled in.
 func (p Partner) Branding() Branding {
-	b := Branding{Name: p.BrandName, Logo: p.BrandLogo, Color: p.BrandColor, SupportURL: p.SupportURL, EmbedOrigins: strings.Fields(p.EmbedOrigins)}
+	b := Branding{Name: p.BrandName, Logo: p.BrandLogo, Color: p.BrandColor, SupportURL: p.SupportURL, EmbedOrigins: strings.Fields(p.EmbedOrigins), DefaultLang: p.Language()}
 	if b.Name == "" {
 		b.Name = p.Name
 	}

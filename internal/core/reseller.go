@@ -184,7 +184,8 @@ func (s *Service) ProvisionAccount(ctx context.Context, c Caller, in Provision) 
 	if err := c.partnerOnly("provision accounts"); err != nil {
 		return Subaccount{}, Website{}, err
 	}
-	if err := in.Account.Validate(); err != nil {
+	// An empty or unknown language becomes the partner's default below.
+	if _, err := in.Account.validate(); err != nil {
 		return Subaccount{}, Website{}, err
 	}
 	var domain string
@@ -246,9 +247,17 @@ func (s *Service) ProvisionAccount(ctx context.Context, c Caller, in Provision) 
 				}
 			}
 		} else {
+			lang := in.Account.Lang
+			if lang == "" {
+				p, err := tx.Partner(ctx, c.PartnerID, false)
+				if err != nil {
+					return err
+				}
+				lang = p.Language()
+			}
 			a = Subaccount{
 				PartnerID: c.PartnerID, Email: in.Account.Email, FirstName: in.Account.FirstName, LastName: in.Account.LastName,
-				Company: in.Account.Company, Country: in.Account.Country, Address: in.Account.Address, Lang: in.Account.Lang,
+				Company: in.Account.Company, Country: in.Account.Country, Address: in.Account.Address, Lang: lang,
 				APIKeyHash: secret.Hash(subKey), APIKeySealed: subSealed, CreatedAt: now,
 			}
 			if err := tx.InsertSubaccount(ctx, &a); err != nil {

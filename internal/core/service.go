@@ -400,6 +400,9 @@ type PartnerCreate struct {
 	Name       string
 	Email      string
 	AllowedIPs []string // IPs or CIDRs; empty allows any source
+	// Lang is the partner's default language (Partner.DefaultLang), any
+	// form ParseLanguage reads; "" is DefaultLanguage.
+	Lang string
 }
 
 // ParsePrefixes parses IPs and CIDRs ("203.0.113.7", "2001:db8::/32").
@@ -435,6 +438,12 @@ func (s *Service) CreatePartner(ctx context.Context, c Caller, in PartnerCreate)
 	if err != nil {
 		return Partner{}, "", err
 	}
+	lang := DefaultLanguage
+	if strings.TrimSpace(in.Lang) != "" {
+		if lang, err = parsePartnerLanguage("lang", in.Lang); err != nil {
+			return Partner{}, "", err
+		}
+	}
 	key, sealed, err := s.newPartnerKey()
 	if err != nil {
 		return Partner{}, "", err
@@ -442,7 +451,7 @@ func (s *Service) CreatePartner(ctx context.Context, c Caller, in PartnerCreate)
 	var p Partner
 	err = s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock()
-		p = Partner{Name: in.Name, Email: in.Email, CreatedAt: now}
+		p = Partner{Name: in.Name, Email: in.Email, CreatedAt: now, DefaultLang: lang}
 		if err := tx.InsertPartner(ctx, &p); err != nil {
 			return err
 		}
@@ -455,7 +464,7 @@ func (s *Service) CreatePartner(ctx context.Context, c Caller, in PartnerCreate)
 			return err
 		}
 		c.PartnerID = p.ID
-		return s.audit(ctx, tx, c, now, "partner", strconv.FormatInt(p.ID, 10), "create", nil, map[string]any{"name": p.Name, "email": p.Email, "allowed_ips": in.AllowedIPs})
+		return s.audit(ctx, tx, c, now, "partner", strconv.FormatInt(p.ID, 10), "create", nil, map[string]any{"name": p.Name, "email": p.Email, "allowed_ips": in.AllowedIPs, "default_lang": p.DefaultLang})
 	})
 	if err != nil {
 		return Partner{}, "", err
@@ -709,13 +718,52 @@ func (s *Service) SetBrand(ctx context.Context, c Caller, partnerID int64, name,
 	return err
 }
 
+// SetDefaultLanguage sets the language a partner's new customers get when
+// a provisioning request names none or one Palisade does not know: any form
+// ParseLanguage reads (de, de_DE, german). The operator may set any
+// partner's; a partner its own (through SetBranding's DefaultLang).
+func (s *Service) SetDefaultLanguage(ctx context.Context, c Caller, partnerID int64, lang string) error {
+	if err := c.operatorOnly("set a partner's default language"); err != nil {
+		return err
+	}
+	code, err := parsePartnerLanguage("lang", lang)
+	if err != nil {
+		return err
+	}
+	var b Branding
+	err = s.store.View(ctx, func(tx Tx) error {
+		p, err := tx.Partner(ctx, partnerID, false)
+		b = p.Branding()
+		if p.BrandColor == "" {
+			b.Color = ""
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.DefaultLang = code
+	_, err = s.SetBranding(ctx, c, partnerID, b)
+	return err
+}
+
 // SetBranding replaces a partner's branding after checking it: a name of at
 // most 100 characters ("" for the account name), an https logo, a #rrggbb
-// colour, an http(s) support link, and embed origins as scheme://host[:port].
-// The operator may brand any partner; a partner only itself.
+// colour, an http(s) support link, embed origins as scheme://host[:port],
+// and the default language (any form ParseLanguage reads; "" keeps the
+// current one). The operator may brand any partner; a partner only itself.
 func (s *Service) SetBranding(ctx context.Context, c Caller, partnerID int64, b Branding) (Branding, error) {
 	if err := c.operatorOrPartner(partnerID, "change branding"); err != nil {
 		return Branding{}, err
+	}
+	if strings.TrimSpace(b.DefaultLang) != "" {
+		code, err := parsePartnerLanguage("default_lang", b.DefaultLang)
+		if err != nil {
+			return Branding{}, err
+		}
+		b.DefaultLang = code
+	} else {
+		b.DefaultLang = ""
 	}
 	b.Name = strings.TrimSpace(b.Name)
 	if err := checkText("name", b.Name, 100); err != nil {
@@ -752,6 +800,9 @@ func (s *Service) SetBranding(ctx context.Context, c Caller, partnerID int64, b 
 		p, err := tx.Partner(ctx, partnerID, true)
 		if err != nil {
 			return err
+		}
+		if b.DefaultLang == "" {
+			b.DefaultLang = p.Language()
 		}
 		if err := tx.SetPartnerBranding(ctx, partnerID, b); err != nil {
 			return err

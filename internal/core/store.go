@@ -57,6 +57,8 @@ type Tx interface {
 	SetPartnerBalance(ctx context.Context, partnerID int64, balance Cents) error
 	SetPartnerAllowDowngrade(ctx context.Context, partnerID int64, allow bool) error
 	SetPartnerLists(ctx context.Context, partnerID int64, lists string) error
+	// SetPartnerBranding writes the branding and the default language
+	// (b.DefaultLang, an ISO 639-1 code).
 	SetPartnerBranding(ctx context.Context, partnerID int64, b Branding) error
 
 	InsertAPIKey(ctx context.Context, k *APIKey) error

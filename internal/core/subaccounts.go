@@ -21,24 +21,30 @@ type SubaccountCreate struct {
 	Address   string
 	// Lang is the dashboards' language: an ISO 639-1 code, a locale
 	// (en_US, pt-BR) or an English name such as WHMCS sends (english,
-	// russian, portuguese-br); see ParseLanguage. Empty or unknown:
-	// DefaultLanguage (an unknown one with a warning).
+	// russian, portuguese-br); see ParseLanguage. Empty or unknown: the
+	// partner's default language (Partner.DefaultLang; an unknown one with
+	// a warning).
 	Lang string
 }
 
 // Validate normalises and checks the input. An unknown language is not an
-// error: it becomes DefaultLanguage (validate says so in a warning).
+// error: Validate, which knows no partner, makes it DefaultLanguage;
+// ProvideSubaccount and ProvisionAccount use the partner's default.
 func (in *SubaccountCreate) Validate() error {
 	_, err := in.validate()
+	if in.Lang == "" {
+		in.Lang = DefaultLanguage
+	}
 	return err
 }
 
-// validate is Validate, also returning what it changed that the caller
-// should hear about.
-func (in *SubaccountCreate) validate() (warnings []string, err error) {
+// validate is Validate, leaving Lang "" when it is empty or unknown (the
+// caller fills in the partner's default), and returning the unknown
+// language sent, if any, for the caller's warning.
+func (in *SubaccountCreate) validate() (unknownLang string, err error) {
 	email, err := normalizeEmail(in.Email)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	in.Email = email
 	for _, f := range []struct {
@@ -48,24 +54,26 @@ func (in *SubaccountCreate) validate() (warnings []string, err error) {
 	}{{"first_name", &in.FirstName, 100}, {"last_name", &in.LastName, 100}, {"company", &in.Company, 200}, {"address", &in.Address, 500}} {
 		*f.v = strings.TrimSpace(*f.v)
 		if err := checkText(f.name, *f.v, f.max); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
 	in.Country = strings.ToUpper(strings.TrimSpace(in.Country))
 	if in.Country != "" && !isLetters(in.Country, 2) {
-		return nil, FieldError("country", "country must be a two-letter ISO 3166 code such as DE, not %q", in.Country)
+		return "", FieldError("country", "country must be a two-letter ISO 3166 code such as DE, not %q", in.Country)
 	}
 	lang := strings.TrimSpace(in.Lang)
-	switch code, ok := ParseLanguage(lang); {
-	case ok:
-		in.Lang = code
-	case lang == "":
-		in.Lang = DefaultLanguage
-	default:
-		in.Lang = DefaultLanguage
-		warnings = append(warnings, fmt.Sprintf("lang: %q is not a language Palisade knows (send an ISO 639-1 code such as de, a locale such as pt_BR, or an English name such as german); the account's language is %s", clip(lang, 64), DefaultLanguage))
+	code, _ := ParseLanguage(lang)
+	in.Lang = code
+	if code == "" && lang != "" {
+		return lang, nil
 	}
-	return warnings, nil
+	return "", nil
+}
+
+// unknownLangWarning is the warning of a new account created with the
+// partner's default language lang because the one sent, raw, is unknown.
+func unknownLangWarning(raw, lang string) string {
+	return fmt.Sprintf("lang: %q is not a language Palisade knows (send an ISO 639-1 code such as de, a locale such as pt_BR, or an English name such as german); the account's language is %s, the partner's default language %s", clip(raw, 64), lang, lang)
 }
 
 // clip shortens s to at most n bytes, on a rune boundary, for messages.
@@ -137,12 +145,11 @@ func (s *Service) ProvideSubaccount(ctx context.Context, c Caller, in Subaccount
 	if err := c.partnerOnly("create customer accounts"); err != nil {
 		return SubaccountResult{}, err
 	}
-	rawLang := strings.TrimSpace(in.Lang)
-	_, langSent := ParseLanguage(rawLang)
-	warnings, err := in.validate()
+	unknownLang, err := in.validate()
 	if err != nil {
 		return SubaccountResult{}, err
 	}
+	langSent := in.Lang != ""
 	key, err := secret.NewToken(s.rand, "ck_")
 	if err != nil {
 		return SubaccountResult{}, err
@@ -169,9 +176,18 @@ func (s *Service) ProvideSubaccount(ctx context.Context, c Caller, in Subaccount
 				r.Subaccount, r.Existing, r.Warnings = a, true, notes
 				return existingPrefix + strconv.FormatInt(a.ID, 10), nil
 			}
+			lang := in.Lang
+			if lang == "" {
+				// None sent, or an unknown one: the partner's default.
+				p, err := tx.Partner(ctx, c.PartnerID, false)
+				if err != nil {
+					return "", err
+				}
+				lang = p.Language()
+			}
 			a := Subaccount{
 				PartnerID: c.PartnerID, Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
-				Company: in.Company, Country: in.Country, Address: in.Address, Lang: in.Lang,
+				Company: in.Company, Country: in.Country, Address: in.Address, Lang: lang,
 				APIKey: key, APIKeyHash: secret.Hash(key), APIKeySealed: sealed, CreatedAt: now,
 			}
 			inserting = true
@@ -201,12 +217,13 @@ func (s *Service) ProvideSubaccount(ctx context.Context, c Caller, in Subaccount
 	if err != nil {
 		return SubaccountResult{}, err
 	}
-	if r.Existing {
-		// validate's only warning is about a new account's language.
-		warnings = nil
-		if rawLang != "" && !langSent {
-			warnings = []string{fmt.Sprintf("lang: %q is not a language Palisade knows; subaccount %d (%s) keeps its language %s", clip(rawLang, 64), r.Subaccount.ID, r.Subaccount.Email, r.Subaccount.Lang)}
-		}
+	var warnings []string
+	switch {
+	case unknownLang == "":
+	case r.Existing:
+		warnings = []string{fmt.Sprintf("lang: %q is not a language Palisade knows; subaccount %d (%s) keeps its language %s", clip(unknownLang, 64), r.Subaccount.ID, r.Subaccount.Email, r.Subaccount.Lang)}
+	default:
+		warnings = []string{unknownLangWarning(unknownLang, r.Subaccount.Lang)}
 	}
 	r.Warnings = append(warnings, r.Warnings...)
 	return r, s.openSubaccountKey(&r.Subaccount)

@@ -63,19 +63,19 @@ func (t *tx) InsertPlan(ctx context.Context, p *core.Plan) error {
 
 // ---- partners ----
 
-const partnerCols = "id, name, email, balance_cents, allow_downgrade, created_at, lists, brand_name, brand_logo, brand_color, support_url, embed_origins, userapi"
+const partnerCols = "id, name, email, balance_cents, allow_downgrade, created_at, lists, brand_name, brand_logo, brand_color, support_url, embed_origins, userapi, default_lang"
 
 func scanPartner(row interface{ Scan(...any) error }) (core.Partner, error) {
 	var p core.Partner
 	var bal int64
-	err := row.Scan(&p.ID, &p.Name, &p.Email, &bal, &p.AllowDowngrade, timeCol{&p.CreatedAt}, &p.Lists, &p.BrandName, &p.BrandLogo, &p.BrandColor, &p.SupportURL, &p.EmbedOrigins, &p.UserAPI)
+	err := row.Scan(&p.ID, &p.Name, &p.Email, &bal, &p.AllowDowngrade, timeCol{&p.CreatedAt}, &p.Lists, &p.BrandName, &p.BrandLogo, &p.BrandColor, &p.SupportURL, &p.EmbedOrigins, &p.UserAPI, &p.DefaultLang)
 	p.Balance = core.Cents(bal)
 	return p, err
 }
 
 func (t *tx) InsertPartner(ctx context.Context, p *core.Partner) error {
-	id, err := t.insert(ctx, "INSERT INTO partners (name, email, balance_cents, allow_downgrade, created_at) VALUES ($1, $2, 0, $3, $4)",
-		p.Name, p.Email, p.AllowDowngrade, p.CreatedAt)
+	id, err := t.insert(ctx, "INSERT INTO partners (name, email, balance_cents, allow_downgrade, created_at, default_lang) VALUES ($1, $2, 0, $3, $4, $5)",
+		p.Name, p.Email, p.AllowDowngrade, p.CreatedAt, p.Language())
 	if _, ok := t.d.uniqueViolation(err); ok {
 		return core.Errorf(core.ECONFLICT, "a partner named %q already exists", p.Name)
 	}
@@ -122,8 +122,12 @@ func (t *tx) SetPartnerBalance(ctx context.Context, partnerID int64, balance cor
 }
 
 func (t *tx) SetPartnerBranding(ctx context.Context, partnerID int64, b core.Branding) error {
-	return t.execOne(ctx, "partner", "UPDATE partners SET brand_name = $1, brand_logo = $2, brand_color = $3, support_url = $4, embed_origins = $5 WHERE id = $6",
-		b.Name, b.Logo, b.Color, b.SupportURL, strings.Join(b.EmbedOrigins, " "), partnerID)
+	lang := b.DefaultLang
+	if lang == "" {
+		lang = core.DefaultLanguage
+	}
+	return t.execOne(ctx, "partner", "UPDATE partners SET brand_name = $1, brand_logo = $2, brand_color = $3, support_url = $4, embed_origins = $5, default_lang = $6 WHERE id = $7",
+		b.Name, b.Logo, b.Color, b.SupportURL, strings.Join(b.EmbedOrigins, " "), lang, partnerID)
 }
 
 func (t *tx) SetPartnerLists(ctx context.Context, partnerID int64, lists string) error {
