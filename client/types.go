@@ -280,6 +280,10 @@ type Branding struct {
 	Color        string   `json:"color"`
 	SupportURL   string   `json:"support_url"`
 	EmbedOrigins []string `json:"embed_origins"`
+	// DefaultLang is the language new customers get when a create names
+	// none or an unknown one: ISO 639-1 in answers; on SetBranding any form
+	// the server reads (de, de_DE, german), "" keeps the current one.
+	DefaultLang string `json:"default_lang,omitempty"`
 }
 
 // LoginLink is a single-use sign-in link for a customer (schema LoginLink).

@@ -41,7 +41,7 @@ func (a *API) routes() []route {
 		{Name: "first_name"}, {Name: "last_name"}, {Name: "company"},
 		{Name: "country", Desc: "ISO 3166-1 alpha-2 code, e.g. DE."},
 		{Name: "address"},
-		{Name: "lang", Desc: "Dashboard language: an ISO 639-1 code (de), a locale (de_DE, pt-BR) or an English name as WHMCS sends it (german, portuguese-br, ukranian), case-insensitive. Empty: en. Unknown: en, with a warning in warnings (never an error)."},
+		{Name: "lang", Desc: "Dashboard language: an ISO 639-1 code (de), a locale (de_DE, pt-BR) or an English name as WHMCS sends it (german, portuguese-br, ukranian), case-insensitive. Empty: your default language (default_lang, PUT /v1/branding; en until you set one). Unknown: your default language, with a warning in warnings naming it (never an error)."},
 	}
 	rest, v1 := core.ProtocolREST, core.ProtocolV1
 	return []route{
@@ -138,7 +138,9 @@ func (a *API) routes() []route {
 			Params: []param{{Name: "kind", In: "path", Required: true, Desc: "welcome, suspended, resumed, renewed, expiring or deleted."}}, JSONBody: "EmailTemplateIn", Resp: "EmailTemplate", Errors: []int{400}}},
 		{"GET", "/v1/branding", v1, a.handleBrandingGet(), op{Tag: "v1", Summary: "Your branding", Resp: "Branding"}},
 		{"PUT", "/v1/branding", v1, a.handleBrandingPut(), op{Tag: "v1", Summary: "Set your branding",
-			Desc:     "What your customers see on Palisade's pages: product name, https logo, #rrggbb colour, support link, and the origins (such as https://panel.example.net) allowed to show the customer pages in an iframe; none: no framing.",
+			Desc: "What your customers see on Palisade's pages: product name, https logo, #rrggbb colour, support link, and the origins (such as https://panel.example.net) allowed to show the customer pages in an iframe; none: no framing. " +
+				"default_lang is the language your new customers get when a create names none or one Palisade does not know: an ISO 639-1 code (de), a locale (de_DE) or an English name (german), answered as the code; " +
+				"left out or empty keeps the current one (en until set); an unknown one is 400 with field default_lang.",
 			JSONBody: "Branding", Resp: "Branding", Errors: []int{400}}},
 		{"POST", "/v1/websites/{domain}/login-link", v1, a.handleWebsiteLoginLink(), op{Tag: "v1", Summary: "A single-sign-on link to a website's customer pages",
 			Desc:   "Single use, valid five minutes; opening it gives the browser a session for the website's customer and removes the token from the address bar.",
