@@ -15,7 +15,7 @@ import (
 const partnerUsage = `Usage: palisade partner <subcommand> [flags]
 
 Subcommands:
-  create           --name NAME [--email E] [--allowed-ip CIDR ...]   create a partner; prints its API key once
+  create           --name NAME [--email E] [--allowed-ip CIDR ...] [--lang LANG]   create a partner; prints its API key once
   list                                                             list partners with their balances
   show             --name NAME                                     one partner: balance, keys, allowed IPs
   topup            --name NAME --amount 100.00 [--note TEXT]       add credit
@@ -23,6 +23,7 @@ Subcommands:
   deny-ip          --name NAME CIDR                                remove CIDR from them (not the last one)
   allow-downgrade  --name NAME [--allow=false]                     let (or stop) the partner move websites to cheaper plans
   brand            --name NAME --display "Acme Hosting" [--logo https://...]   what visitors see on challenge and deny pages
+  set-lang         --name NAME LANG                                the partner's default language (de, pt_BR, german): what its new customers get when an order names none or an unknown one
   rotate-key       --name NAME [--keep-old]                        issue a new API key (printed once); revoke the old ones unless --keep-old
   revoke-key       --name NAME PREFIX                              revoke one key by the prefix 'partner show' lists
 
@@ -54,11 +55,13 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		keepOld  *bool
 		display  *string
 		logo     *string
+		lang     *string
 		allowIPs stringList
 	)
 	switch sub {
 	case "create":
 		email = fs.String("email", "", "partner's contact email")
+		lang = fs.String("lang", "", "the partner's default language, an ISO 639-1 code (de), a locale (pt_BR) or an English name (german): what its new customers get when an order names none or one Palisade does not know (default en)")
 		fs.Var(&allowIPs, "allowed-ip", "IP or CIDR the partner's API keys may be used from: the partner's allowed ranges, which only the operator sets (repeatable; none: REST from anywhere, GP and XML refused; a range wider than /8, IPv6 /32, binds nothing)")
 	case "topup":
 		amount = fs.String("amount", "", "credit to add, e.g. 100.00")
@@ -70,7 +73,7 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		logo = fs.String("logo", "", "https URL of a logo shown beside it")
 	case "rotate-key":
 		keepOld = fs.Bool("keep-old", false, "keep the old keys working, for a changeover in two steps")
-	case "list", "show", "allow-ip", "deny-ip", "revoke-key":
+	case "list", "show", "allow-ip", "deny-ip", "revoke-key", "set-lang":
 	default:
 		fmt.Fprint(stderr, partnerUsage)
 		return fmt.Errorf("unknown partner subcommand %q: %w", sub, errUsage)
@@ -87,8 +90,24 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 	if sub == "revoke-key" && fs.NArg() != 1 {
 		return fmt.Errorf("partner revoke-key: give the key's prefix (see 'partner show') after the flags: %w", errUsage)
 	}
-	if sub != "allow-ip" && sub != "deny-ip" && sub != "revoke-key" && fs.NArg() > 0 {
+	if sub == "set-lang" && fs.NArg() != 1 {
+		return fmt.Errorf("partner set-lang: give exactly one language (de, pt_BR, german) after the flags: %w", errUsage)
+	}
+	if sub != "allow-ip" && sub != "deny-ip" && sub != "revoke-key" && sub != "set-lang" && fs.NArg() > 0 {
 		return fmt.Errorf("partner %s: unexpected arguments %q: %w", sub, fs.Args(), errUsage)
+	}
+	var parsedLang string
+	switch {
+	case sub == "set-lang":
+		var err error
+		if parsedLang, err = langArg("partner set-lang", fs.Arg(0)); err != nil {
+			return err
+		}
+	case sub == "create" && *lang != "":
+		var err error
+		if parsedLang, err = langArg("partner create --lang", *lang); err != nil {
+			return err
+		}
 	}
 	var parsedAmount core.Cents
 	if sub == "topup" {
@@ -107,7 +126,7 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 
 	switch sub {
 	case "create":
-		p, key, err := svc.CreatePartner(ctx, op, core.PartnerCreate{Name: *name, Email: *email, AllowedIPs: allowIPs})
+		p, key, err := svc.CreatePartner(ctx, op, core.PartnerCreate{Name: *name, Email: *email, AllowedIPs: allowIPs, Lang: parsedLang})
 		if err != nil {
 			return cliError(err)
 		}
@@ -118,6 +137,7 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		if len(allowIPs) > 0 {
 			fmt.Fprintf(stdout, "allowed source addresses: %s\n", strings.Join(allowIPs, ", "))
 		}
+		fmt.Fprintf(stdout, "default language: %s\n", p.Language())
 		return nil
 	case "list":
 		ps, err := svc.AllPartners(ctx, op)
@@ -145,8 +165,8 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "partner:    %s (id %d)\nemail:      %s\nbalance:    %s (ledger sum %s)\ndowngrades: %v\ncreated:    %s\n",
-			p.Name, p.ID, p.Email, bal, sum, p.AllowDowngrade, p.CreatedAt.Format("2006-01-02 15:04 MST"))
+		fmt.Fprintf(stdout, "partner:    %s (id %d)\nemail:      %s\nbalance:    %s (ledger sum %s)\ndowngrades: %v\nlanguage:   %s\ncreated:    %s\n",
+			p.Name, p.ID, p.Email, bal, sum, p.AllowDowngrade, p.Language(), p.CreatedAt.Format("2006-01-02 15:04 MST"))
 		if p.BrandName != "" || p.BrandLogo != "" {
 			fmt.Fprintf(stdout, "brand:      %s %s\n", firstNonEmpty(p.BrandName, p.Name), p.BrandLogo)
 		}
@@ -215,6 +235,12 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		fmt.Fprintf(stdout, "%s's pages now say %q\n", p.Name, firstNonEmpty(*display, p.Name))
 		return nil
+	case "set-lang":
+		if err := svc.SetDefaultLanguage(ctx, op, p.ID, parsedLang); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "%s's default language is now %s: its new customers get it when an order names no language or one Palisade does not know\n", p.Name, parsedLang)
+		return nil
 	case "revoke-key":
 		if err := svc.RevokeKey(ctx, op, p.ID, fs.Arg(0)); err != nil {
 			return cliError(err)
@@ -229,6 +255,16 @@ func cmdPartner(ctx context.Context, args []string, getenv func(string) string, 
 		return nil
 	}
 	return nil
+}
+
+// langArg reads a partner's default language as the operator gives it: an
+// ISO 639-1 code, a locale or an English name (core.ParseLanguage).
+func langArg(what, s string) (string, error) {
+	code, ok := core.ParseLanguage(s)
+	if !ok {
+		return "", fmt.Errorf("%s: %q is not a language Palisade knows; give an ISO 639-1 code (de), a locale (pt_BR) or an English name (german): %w", what, s, errUsage)
+	}
+	return code, nil
 }
 
 const planUsage = `Usage: palisade plan <subcommand> [flags]
