@@ -36,9 +36,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/palisadehq/palisade/internal/testenv/rawhttp"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -80,20 +80,7 @@ func newSite(t *testing.T) site {
 
 func exchange(t *testing.T, addr, req string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("reading the answer: %v (got %q)", err, b)
-	}
-	return string(b)
+	return string(rawhttp.Exchange(t, addr, []byte(req)))
 }
 
 // phpRequest is the PHP SDK's POST (Symfony HttpClient's header order).

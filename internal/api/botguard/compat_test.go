@@ -34,6 +34,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"github.com/palisadehq/palisade/internal/testenv/rawhttp"
 	"io"
 	"log/slog"
 	"net"
@@ -58,20 +59,7 @@ const connectorUA = "Mozilla/5.0 (compatible; php/1.1.2; +https://botguard.net/h
 // request asks the server to close the connection after it).
 func rawExchange(t *testing.T, addr, req string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("reading the answer: %v (got %q)", err, b)
-	}
-	return string(b)
+	return string(rawhttp.Exchange(t, addr, []byte(req)))
 }
 
 // checkRequest is the connector's POST /v2.1/check, byte for byte as curl

@@ -9,17 +9,13 @@ package gp_test
 // byte for byte.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"io"
-	"net"
-	"net/http"
+	"github.com/palisadehq/palisade/internal/testenv/rawhttp"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
@@ -34,26 +30,8 @@ type rawResp struct {
 // raw sends req, exactly these bytes, to addr and reads the whole answer.
 func raw(t *testing.T, addr string, req []byte) rawResp {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := c.Write(req); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(c)
-	i := bytes.Index(b, []byte("\r\n\r\n"))
-	if i < 0 {
-		t.Fatalf("no HTTP answer: %q", b)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
-	if err != nil {
-		t.Fatalf("%q: %v", b, err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	return rawResp{status: resp.StatusCode, head: string(b[:i+2]), body: string(body)}
+	a := rawhttp.Do(t, addr, req)
+	return rawResp{status: a.Status, head: a.Head, body: string(a.Body)}
 }
 
 // post is a POST as PHP's curl writes it.

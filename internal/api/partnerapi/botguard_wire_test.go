@@ -27,18 +27,13 @@ package partnerapi_test
 // Content-Type byte for byte.
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http/httputil"
+	"github.com/palisadehq/palisade/internal/testenv/rawhttp"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
@@ -65,33 +60,8 @@ func (a rawAnswer) header(name string) string {
 func (e *env) raw(t *testing.T, req string) rawAnswer {
 	t.Helper()
 	u, _ := url.Parse(e.url)
-	conn, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(conn, strings.ReplaceAll(req, "{host}", u.Host)); err != nil {
-		t.Fatal(err)
-	}
-	all, err := io.ReadAll(conn)
-	if err != nil && len(all) == 0 {
-		// A server that refuses a body before reading it may reset the
-		// connection after its answer; what arrived is the answer.
-		t.Fatal(err)
-	}
-	head, body, ok := bytes.Cut(all, []byte("\r\n\r\n"))
-	if !ok {
-		t.Fatalf("no end of headers in %q", all)
-	}
-	lines := strings.Split(string(head), "\r\n")
-	a := rawAnswer{statusLine: lines[0], headers: lines[1:], body: body}
-	if a.header("Transfer-Encoding") == "chunked" {
-		if a.body, err = io.ReadAll(httputil.NewChunkedReader(bufio.NewReader(bytes.NewReader(body)))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return a
+	a := rawhttp.Do(t, u.Host, []byte(strings.ReplaceAll(req, "{host}", u.Host)))
+	return rawAnswer{statusLine: a.StatusLine, headers: a.Headers, body: a.Body}
 }
 
 // phpStream is a request as PHP's http stream wrapper sends it for the

@@ -11,19 +11,15 @@ package xmlapi_test
 // the answers are read byte for byte.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/xml"
-	"io"
-	"net"
-	"net/http"
+	"github.com/palisadehq/palisade/internal/testenv/rawhttp"
 	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf16"
 
 	"github.com/palisadehq/palisade/internal/api/xmlapi"
@@ -41,29 +37,8 @@ type rawResp struct {
 // raw sends req, exactly these bytes, to addr and reads the whole answer.
 func raw(t *testing.T, addr string, req []byte) rawResp {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := c.Write(req); err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(c)
-	if err != nil && len(b) == 0 {
-		t.Fatal(err)
-	}
-	i := bytes.Index(b, []byte("\r\n\r\n"))
-	if i < 0 {
-		t.Fatalf("no HTTP answer: %q", b)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
-	if err != nil {
-		t.Fatalf("%q: %v", b, err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	return rawResp{status: resp.StatusCode, head: string(b[:i+2]), body: string(body)}
+	a := rawhttp.Do(t, addr, req)
+	return rawResp{status: a.Status, head: a.Head, body: string(a.Body)}
 }
 
 // xmlPost is a POST as SiteLock-style PHP clients write it (curl with
