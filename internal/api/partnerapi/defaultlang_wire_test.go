@@ -81,6 +81,22 @@ func TestPartnerDefaultLanguageWire(t *testing.T) {
 		if u.Lang != "de" || len(u.Warnings) != 1 || !strings.Contains(u.Warnings[0], "default language de") {
 			t.Fatalf("POST /v1/users lang Klingon: %+v", u)
 		}
+		// Dashboard links: ?lang= as sent, else the partner's language.
+		var site struct {
+			URLs struct {
+				Statistics string `json:"statistics"`
+			} `json:"urls"`
+		}
+		wantJSON(t, "POST /website", e.raw(t, phpStream("POST", "/website", key, &url.Values{"domain": {"shop.example.com"}})), "201 Created", &site)
+		if !strings.Contains(site.URLs.Statistics, "/de/website/shop.example.com/") {
+			t.Fatalf("dashboard link without ?lang: %q", site.URLs.Statistics)
+		}
+		for l, want := range map[string]string{"english": "/en/", "klingon": "/de/"} {
+			wantJSON(t, "GET /website/shop.example.com?lang="+l, e.raw(t, jsonRequest("GET", "/website/shop.example.com?lang="+l, key, "")), "200 OK", &site)
+			if !strings.Contains(site.URLs.Statistics, want+"website/shop.example.com/") {
+				t.Fatalf("dashboard link with ?lang=%s: %q; want %s", l, site.URLs.Statistics, want)
+			}
+		}
 		// Another partner keeps en.
 		u = wireUser{}
 		wantJSON(t, "other partner", e.raw(t, phpStream("POST", "/user", e.keyA, &url.Values{"email": {"k@example.com"}, "lang": {"klingon"}})), "201 Created", &u)

@@ -55,10 +55,15 @@ func readMutation(r *http.Request, fields ...string) (mutation, error) {
 }
 
 // lang picks the language of dashboard URLs in website responses: any
-// form core.ParseLanguage reads (de, de_DE, german), else the default.
-func lang(r *http.Request) string {
+// form core.ParseLanguage reads (de, de_DE, german), else the partner's
+// default language (en if it cannot be read: a link is no reason to fail
+// an answer).
+func (a *API) lang(r *http.Request) string {
 	if l, ok := core.ParseLanguage(r.URL.Query().Get("lang")); ok {
 		return l
+	}
+	if b, err := a.svc.Branding(r.Context(), callerFrom(r.Context())); err == nil && b.DefaultLang != "" {
+		return b.DefaultLang
 	}
 	return core.DefaultLanguage
 }
@@ -70,7 +75,7 @@ func (a *API) writeWebsite(w http.ResponseWriter, r *http.Request, status int, s
 	if site.Status != core.StatusDeleted {
 		w.Header().Set("ETag", core.ETag(site))
 	}
-	writeJSON(w, status, a.website(site, lang(r)))
+	writeJSON(w, status, a.website(site, a.lang(r)))
 	return nil
 }
 
@@ -122,7 +127,7 @@ func (a *API) handleWebsiteList() http.Handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, a.websites(ws, lang(r)))
+		writeJSON(w, http.StatusOK, a.websites(ws, a.lang(r)))
 		return nil
 	})
 }
@@ -147,7 +152,7 @@ func (a *API) handleV1WebsiteList() http.Handler {
 		if len(ws) > 0 {
 			last = ws[len(ws)-1].ID
 		}
-		return writePage(w, a.websites(ws, lang(r)), limit, last)
+		return writePage(w, a.websites(ws, a.lang(r)), limit, last)
 	})
 }
 

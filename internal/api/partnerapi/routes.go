@@ -26,7 +26,7 @@ const userCreateDesc = "201 with a new subaccount. Billing modules create the cu
 func (a *API) routes() []route {
 	domain := param{Name: "domain", In: "path", Required: true, Desc: "The website's domain, e.g. shop.example.com (Unicode or punycode)."}
 	userID := param{Name: "id", In: "path", Required: true, Type: "integer", Desc: "Subaccount id."}
-	langQ := param{Name: "lang", In: "query", Desc: "Language of the dashboard URLs in the answer: an ISO 639-1 code (de), a locale (de_DE, pt-BR) or an English name (german); default en."}
+	langQ := param{Name: "lang", In: "query", Desc: "Language of the dashboard URLs in the answer: an ISO 639-1 code (de), a locale (de_DE, pt-BR) or an English name (german); left out or unknown: your default language (default_lang, PUT /v1/branding; en until set)."}
 	ifMatchH := param{Name: "If-Match", In: "header", Desc: "The ETag of your last read; the change is refused with 412 if the website changed since."}
 	idemH := param{Name: "Idempotency-Key", In: "header", Desc: "Any unique string (up to 255 characters). A retry with the same key and request returns the first result and never charges twice; keys are kept for 24 hours."}
 	limitQ := param{Name: "limit", In: "query", Type: "integer", Desc: "Page size, 1 to 500 (default 50)."}
