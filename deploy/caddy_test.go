@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,24 +38,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 	cfg = strings.ReplaceAll(cfg, "sk_REPLACE_WITH_THE_SERVER_KEY", w.ServerKey)
 	cfg = strings.ReplaceAll(cfg, "127.0.0.1:8080", pal.Addr)
 	cfg = strings.ReplaceAll(cfg, "127.0.0.1:9000", strings.TrimPrefix(site.URL, "http://"))
-	path := filepath.Join(t.TempDir(), "Caddyfile")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(caddy, "run", "--config", path, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("caddy output:\n%s", logs.String())
-		}
-	})
+	testenv.RunCaddy(t, caddy, cfg)
 	client := &http.Client{Timeout: 5 * time.Second}
 	get := func(ua string) (int, string) {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/page", port), nil)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/textproto"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -166,24 +165,7 @@ func TestCaddyPathSpellings(t *testing.T) {
 		t.Fatal("the Caddyfile no longer proxies the site to 127.0.0.1:9000")
 	}
 	cfg = strings.ReplaceAll(cfg, "reverse_proxy 127.0.0.1:9000", "root * "+root+"\n\t\tfile_server")
-	path := filepath.Join(t.TempDir(), "Caddyfile")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(caddy, "run", "--config", path, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("caddy output:\n%s", logs.String())
-		}
-	})
+	testenv.RunCaddy(t, caddy, cfg)
 	checkSpellings(t, "Caddy", port, fmt.Sprintf("plain.example.com:%d", port), fmt.Sprintf("shop.example.com:%d", port))
 }
 
