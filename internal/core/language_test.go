@@ -229,7 +229,7 @@ func TestPartnerDefaultLanguage(t *testing.T) {
 				t.Fatalf("lang %q: %+v %v; want %s", tc.lang, r.Subaccount, err, tc.want)
 			}
 			if tc.warn == "" && len(r.Warnings) > 0 || tc.warn != "" && (len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], tc.warn) ||
-				!strings.Contains(r.Warnings[0], "the partner's default language de")) {
+				!strings.Contains(r.Warnings[0], "the partner's default language, de")) {
 				t.Errorf("lang %q: warnings %q", tc.lang, r.Warnings)
 			}
 		}
@@ -274,7 +274,7 @@ func TestPartnerDefaultLanguage(t *testing.T) {
 		}
 		// Another partner's customers are untouched by acme's setting.
 		if r, err := f.svc.ProvideSubaccount(ctx, plain, core.SubaccountCreate{Email: "p@example.com", Lang: "klingon"}, core.Idem{}); err != nil || r.Subaccount.Lang != "en" ||
-			len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "default language en") {
+			len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "default language, en") {
 			t.Fatalf("plain partner: %+v %v", r, err)
 		}
 	})

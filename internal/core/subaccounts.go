@@ -73,7 +73,7 @@ func (in *SubaccountCreate) validate() (unknownLang string, err error) {
 // unknownLangWarning is the warning of a new account created with the
 // partner's default language lang because the one sent, raw, is unknown.
 func unknownLangWarning(raw, lang string) string {
-	return fmt.Sprintf("lang: %q is not a language Palisade knows (send an ISO 639-1 code such as de, a locale such as pt_BR, or an English name such as german); the account's language is %s, the partner's default language %s", clip(raw, 64), lang, lang)
+	return fmt.Sprintf("lang: %q is not a language Palisade knows (send an ISO 639-1 code such as de, a locale such as pt_BR, or an English name such as german); the account's language is the partner's default language, %s", clip(raw, 64), lang)
 }
 
 // clip shortens s to at most n bytes, on a rune boundary, for messages.

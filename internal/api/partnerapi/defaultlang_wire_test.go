@@ -59,7 +59,7 @@ func TestPartnerDefaultLanguageWire(t *testing.T) {
 		// know: the order goes through with the partner's language.
 		var u wireUser
 		wantJSON(t, "POST /user lang=klingon", e.raw(t, phpStream("POST", "/user", key, whmcsClient("k@example.com", "K", "L", "", "DE", "a", "1", "b", "klingon"))), "201 Created", &u)
-		if u.Lang != "de" || len(u.Warnings) != 1 || !strings.Contains(u.Warnings[0], `"klingon"`) || !strings.Contains(u.Warnings[0], "default language de") {
+		if u.Lang != "de" || len(u.Warnings) != 1 || !strings.Contains(u.Warnings[0], `"klingon"`) || !strings.Contains(u.Warnings[0], "default language, de") {
 			t.Fatalf("POST /user lang=klingon: %+v", u)
 		}
 		// None (an empty lang; the WHMCS module itself sends en for a
@@ -78,7 +78,7 @@ func TestPartnerDefaultLanguageWire(t *testing.T) {
 		// /v1/users, JSON.
 		u = wireUser{}
 		wantJSON(t, "POST /v1/users lang klingon", e.raw(t, jsonRequest("POST", "/v1/users", key, `{"email":"v1@example.com","lang":"Klingon"}`)), "201 Created", &u)
-		if u.Lang != "de" || len(u.Warnings) != 1 || !strings.Contains(u.Warnings[0], "default language de") {
+		if u.Lang != "de" || len(u.Warnings) != 1 || !strings.Contains(u.Warnings[0], "default language, de") {
 			t.Fatalf("POST /v1/users lang Klingon: %+v", u)
 		}
 		// Dashboard links: ?lang= as sent, else the partner's language.
@@ -100,7 +100,7 @@ func TestPartnerDefaultLanguageWire(t *testing.T) {
 		// Another partner keeps en.
 		u = wireUser{}
 		wantJSON(t, "other partner", e.raw(t, phpStream("POST", "/user", e.keyA, &url.Values{"email": {"k@example.com"}, "lang": {"klingon"}})), "201 Created", &u)
-		if u.Lang != "en" || len(u.Warnings) != 1 || !strings.Contains(u.Warnings[0], "default language en") {
+		if u.Lang != "en" || len(u.Warnings) != 1 || !strings.Contains(u.Warnings[0], "default language, en") {
 			t.Fatalf("other partner: %+v", u)
 		}
 	})
