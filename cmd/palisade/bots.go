@@ -18,16 +18,22 @@ import (
 const botsUsage = `Usage: palisade bots <subcommand> [flags]
 
 Subcommands:
+  status    show each verified-crawler range list in use: prefixes, publication date, age, whether it is
+            the snapshot shipped in the binary or a downloaded copy in --bot-data-dir, and its source
   refresh   download the search engines' and AI crawlers' published address ranges into --bot-data-dir
             (https only; a list with implausibly broad prefixes is refused, and one that changes
-            wholesale from the last good copy too unless --force; a refused list keeps the last good copy)
-  list      show the range lists in --bot-data-dir with their dates
+            wholesale from the last good copy, or from the shipped snapshot when there is none, too
+            unless --force; a refused list keeps the last good copy)
+  import    convert the vendors' published lists (NAME.json) in --from into the snapshot format in --out
+            (how the snapshot shipped in the binary, internal/botdata/snapshot, is made)
+  list      the same as status
 
-A running Palisade picks refreshed lists up within ten minutes.
+Palisade ships a dated snapshot of the lists and uses it until a refresh succeeds; 'serve' refreshes
+every 24 hours by default (--bot-refresh). A running Palisade picks refreshed lists up within ten minutes.
 `
 
-func cmdBots(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "refresh" && args[0] != "list") {
+func cmdBots(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "refresh" && args[0] != "list" && args[0] != "status" && args[0] != "import") {
 		fmt.Fprint(stderr, botsUsage)
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
 			return nil
@@ -35,6 +41,9 @@ func cmdBots(ctx context.Context, args []string, getenv func(string) string, std
 		return errUsage
 	}
 	sub := args[0]
+	if sub == "import" {
+		return cmdBotsImport(args[1:], getenv, stdout, stderr)
+	}
 	fs := newFlagSet("bots "+sub, "bots "+sub+" [flags]", stderr)
 	dataDir := fs.String("data-dir", "./data", "data directory (the lists go to --data-dir/bots unless --bot-data-dir is given)")
 	botDir := fs.String("bot-data-dir", "", "folder of range lists")
@@ -74,14 +83,62 @@ func cmdBots(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LIST\tPREFIXES\tPUBLISHED")
+	fmt.Fprintln(tw, "LIST\tPREFIXES\tPUBLISHED\tAGE\tFROM\tSOURCE")
 	for _, i := range r.Info() {
-		fmt.Fprintf(tw, "%s\t%d\t%s\n", i.Name, i.Prefixes, i.Created)
-	}
-	if len(r.Info()) == 0 {
-		fmt.Fprintf(tw, "(none in %s: run 'palisade bots refresh'; until then search engines are verified by reverse DNS)\n", *botDir)
+		src := i.Source
+		if src == "" {
+			src = botdata.DefaultSources[i.Name]
+		}
+		if src == "" {
+			src = "(no list URL published; not refreshed)"
+		}
+		from := "shipped snapshot"
+		if i.Origin == engine.OriginDownloaded {
+			from = filepath.Join(*botDir, i.Name+".json")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", i.Name, i.Prefixes, i.Created, listAge(i.Created, now()), from, src)
 	}
 	return tw.Flush()
+}
+
+// listAge is how long ago a list was published, in days.
+func listAge(created string, now time.Time) string {
+	if len(created) < 10 {
+		return "?"
+	}
+	t, err := time.Parse("2006-01-02", created[:10])
+	if err != nil {
+		return "?"
+	}
+	days := int(now.Sub(t).Hours() / 24)
+	if days < 1 {
+		return "today"
+	}
+	return fmt.Sprintf("%d days", days)
+}
+
+func cmdBotsImport(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bots import", "bots import --from DIR --out DIR", stderr)
+	from := fs.String("from", "", "folder of the vendors' published lists, NAME.json in their own schema (creationTime, prefixes, source)")
+	out := fs.String("out", "", "folder to write the snapshot to (NAME.ranges); internal/botdata/snapshot for the one shipped in the binary")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if *from == "" || *out == "" {
+		return fmt.Errorf("--from and --out are required: %w", errUsage)
+	}
+	res, err := botdata.Import(*from, *out)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		src := r.URL
+		if src == "" {
+			src = "(no source URL)"
+		}
+		fmt.Fprintf(stdout, "%-38s %5d prefixes  %s\n", r.Name, r.Prefixes, src)
+	}
+	return nil
 }
 
 func cmdChallenge(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {

@@ -6,8 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
@@ -52,5 +55,55 @@ func TestBotsRefreshRefusesForgedLists(t *testing.T) {
 	args := append([]string{"bots", "refresh", "--data-dir", dir, "--bot-source", "mybot=http://192.0.2.1/x.json"}, dropDefaults()...)
 	if err := run(context.Background(), args, noEnv, testclock.New(t).Now, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "https") {
 		t.Fatalf("plain http source: %v", err)
+	}
+}
+
+// TestBotsStatus: with nothing downloaded, 'palisade bots status' shows the
+// snapshot shipped in the binary, each list with its date, age and source; a
+// downloaded list shows its file instead.
+func TestBotsStatus(t *testing.T) {
+	dir := t.TempDir()
+	now := func() time.Time { return time.Date(2026, 9, 19, 12, 0, 0, 0, time.UTC) }
+	status := func() string {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"bots", "status", "--data-dir", dir}, noEnv, now, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	out := status()
+	var google string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "googlebot ") {
+			google = l
+		}
+	}
+	for _, want := range []string{"2026-08-20", "30 days", "shipped snapshot", "https://developers.google.com/static/search/apis/ipranges/googlebot.json"} {
+		if !strings.Contains(google, want) {
+			t.Fatalf("googlebot line %q lacks %q:\n%s", google, want, out)
+		}
+	}
+	for _, name := range []string{"bingbot", "applebot", "duckduckbot", "common-crawl", "openai-gptbot", "openai-searchbot", "perplexitybot"} {
+		if !strings.Contains(out, "\n"+name+" ") {
+			t.Errorf("no %s list:\n%s", name, out)
+		}
+	}
+	os.MkdirAll(filepath.Join(dir, "bots"), 0o755)
+	os.WriteFile(filepath.Join(dir, "bots", "googlebot.json"), []byte(`{"creationTime":"2026-09-18T00:00:00","prefixes":[{"ipv4Prefix":"66.249.64.0/27"}]}`), 0o644)
+	if out := status(); !strings.Contains(out, filepath.Join(dir, "bots", "googlebot.json")) || !strings.Contains(out, "2026-09-18") {
+		t.Fatalf("the downloaded list is not shown:\n%s", out)
+	}
+}
+
+// TestBotsImport: 'palisade bots import' writes the snapshot format.
+func TestBotsImport(t *testing.T) {
+	from, to := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(from, "examplebot.json"), []byte(`{"creationTime":"2026-08-20T00:00:00","source":"https://bots.example.com/x.json","prefixes":[{"ipv4Prefix":"192.0.2.0/24"}]}`), 0o644)
+	if out := cli(t, noEnv, "bots", "import", "--from", from, "--out", to); !strings.Contains(out, "examplebot") || !strings.Contains(out, "1 prefixes") {
+		t.Fatalf("import: %s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(to, "examplebot.ranges"))
+	if err != nil || !strings.Contains(string(b), "published 2026-08-20\n192.0.2.0/24\n") {
+		t.Fatalf("%s %v", b, err)
 	}
 }

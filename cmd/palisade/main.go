@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, now fun
 	case "challenge":
 		return cmdChallenge(ctx, args[1:], getenv, now, stdout, stderr)
 	case "bots":
-		return cmdBots(ctx, args[1:], getenv, stdout, stderr)
+		return cmdBots(ctx, args[1:], getenv, now, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], getenv, now, stdout, stderr)
 	case "backup":

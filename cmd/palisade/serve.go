@@ -57,7 +57,7 @@ type planeFlags struct {
 
 func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&pf.botDataDir, "bot-data-dir", "", "folder of verified-bot range lists (NAME.json, the vendors' schema); default --data-dir/bots")
-	fs.DurationVar(&pf.botRefresh, "bot-refresh", 0, "download the verified-bot range lists this often (e.g. 24h); 0: never (run 'palisade bots refresh' yourself)")
+	fs.DurationVar(&pf.botRefresh, "bot-refresh", defaultBotRefresh, "download the verified-bot range lists this often (the first time a minute after start); until a list's download succeeds the snapshot shipped in the binary is used; 0: never (run 'palisade bots refresh' yourself)")
 	fs.Var(&pf.botSources, "bot-source", "NAME=URL of a range list to download, over the defaults; NAME= drops one (repeatable)")
 	fs.StringVar(&pf.redisURL, "redis-url", "", "Redis (or Valkey) URL, redis://host:6379/0: shares rate limits and the challenge spent-set across nodes; empty: both in memory, per node")
 	fs.StringVar(&pf.challengeKey, "challenge-key", "", "key (hex or base64, at least 32 bytes) that signs challenges and clearance cookies; empty: a generated key kept in the store (see 'palisade challenge rotate-key')")
@@ -229,18 +229,25 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	return pl, nil
 }
 
+// defaultBotRefresh is how often serve downloads the verified-bot range
+// lists unless --bot-refresh says otherwise; firstBotRefresh is how long after
+// start it does so the first time (the shipped snapshot serves until then).
+const (
+	defaultBotRefresh = 24 * time.Hour
+	firstBotRefresh   = time.Minute
+)
+
 // keepRangesFresh reloads the range lists from dir every ten minutes (so a
 // 'palisade bots refresh' run elsewhere takes effect) and, when every > 0,
-// downloads them that often first.
+// downloads them a minute after start and then that often.
 func keepRangesFresh(ctx context.Context, cls *engine.Classifier, dir string, every time.Duration, sources map[string]string, log *slog.Logger) {
 	reload := time.NewTicker(10 * time.Minute)
 	defer reload.Stop()
 	var download <-chan time.Time
 	if every > 0 {
-		t := time.NewTicker(every)
+		t := time.NewTimer(min(firstBotRefresh, every))
 		defer t.Stop()
 		download = t.C
-		refreshRanges(ctx, sources, dir, log)
 	}
 	for {
 		r, err := engine.LoadBotRanges(dir)
@@ -255,6 +262,7 @@ func keepRangesFresh(ctx context.Context, cls *engine.Classifier, dir string, ev
 		case <-reload.C:
 		case <-download:
 			refreshRanges(ctx, sources, dir, log)
+			download = time.After(every)
 		}
 	}
 }

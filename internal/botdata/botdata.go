@@ -33,6 +33,7 @@ import (
 
 	"github.com/gaissmai/bart"
 
+	"github.com/palisadehq/palisade/internal/botdata/snapshot"
 	"github.com/palisadehq/palisade/internal/engine"
 )
 
@@ -302,6 +303,8 @@ func fetch(ctx context.Context, client *http.Client, url, path string, force boo
 	var last []netip.Prefix
 	if b, err := os.ReadFile(path); err == nil {
 		last, _ = prefixes(b) // a last copy that does not parse is no reference
+	} else if l, ok := snapshot.Get(strings.TrimSuffix(filepath.Base(path), ".json")); ok {
+		last = l.Prefixes // never refreshed: the shipped snapshot is the last good copy
 	}
 	if err := Check(next, last, force); err != nil {
 		return 0, fmt.Errorf("%s: %w; kept the previous copy", url, err)
@@ -327,4 +330,87 @@ func fetch(ctx context.Context, client *http.Client, url, path string, force boo
 		return 0, err
 	}
 	return n, os.Rename(tmp.Name(), path)
+}
+
+// Import converts every vendor list (NAME.json, the vendors' schema with
+// their "source" URL) in from into the snapshot format in out (NAME.ranges),
+// and removes lists from out that from no longer has. Each list must pass the
+// same plausibility checks as a download. The source is the list's own
+// "source", else the default URL of that name; the date is its creationTime.
+func Import(from, out string) ([]Result, error) {
+	files, err := filepath.Glob(filepath.Join(from, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s holds no NAME.json range lists", from)
+	}
+	var lists []snapshot.List
+	var res []Result
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		if name == "" || strings.ContainsAny(name, " .") {
+			return nil, fmt.Errorf("%s: a list's name has no dots or spaces", f)
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		ps, err := prefixes(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if err := Check(ps, nil, false); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		var rl engine.RangeList
+		_ = json.Unmarshal(b, &rl) // prefixes parsed it
+		published, err := publishedDate(rl.CreationTime)
+		if err != nil {
+			return nil, fmt.Errorf("%s: creationTime %q: %w", f, rl.CreationTime, err)
+		}
+		src := rl.Source
+		if src == "" {
+			src = DefaultSources[name]
+		}
+		if src != "" {
+			if err := checkURL(src); err != nil {
+				return nil, fmt.Errorf("%s: source %q: %w", f, src, err)
+			}
+		}
+		lists = append(lists, snapshot.List{Name: name, Source: src, Published: published, Prefixes: ps})
+		res = append(res, Result{Name: name, URL: src, Prefixes: len(ps)})
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{}
+	for _, l := range lists {
+		keep[l.Name+snapshot.Ext] = true
+		if err := os.WriteFile(filepath.Join(out, l.Name+snapshot.Ext), snapshot.Format(l), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	old, _ := filepath.Glob(filepath.Join(out, "*"+snapshot.Ext))
+	for _, f := range old {
+		if !keep[filepath.Base(f)] {
+			if err := os.Remove(f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// publishedDate is the date of a creationTime such as
+// "2026-08-20T00:00:00.000000".
+func publishedDate(s string) (string, error) {
+	if len(s) < 10 {
+		return "", errors.New("want a date such as 2026-08-20T00:00:00")
+	}
+	d, err := time.Parse("2006-01-02", s[:10])
+	if err != nil {
+		return "", errors.New("want a date such as 2026-08-20T00:00:00")
+	}
+	return d.Format("2006-01-02"), nil
 }

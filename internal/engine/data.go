@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gaissmai/bart"
+
+	botsnapshot "github.com/palisadehq/palisade/internal/botdata/snapshot"
 )
 
 // The curated signature lists, one file per category, in priority order: when
@@ -115,13 +117,38 @@ type RangeInfo struct {
 	Created  string    `json:"created"`
 	Prefixes int       `json:"prefixes"`
 	Loaded   time.Time `json:"loaded"`
+	Source   string    `json:"source,omitempty"` // the vendor's URL, where known
+	// Origin is "snapshot" for the copy shipped in the binary, "downloaded"
+	// for one a refresh wrote to the bot data directory.
+	Origin string `json:"origin"`
 }
 
-// LoadBotRanges reads every NAME.json range list in dir. A missing directory
-// gives empty ranges (search engines are then verified by reverse DNS only);
-// a file that does not parse is an error.
+// Origins of a range list.
+const (
+	OriginSnapshot   = "snapshot"
+	OriginDownloaded = "downloaded"
+)
+
+// LoadBotRanges loads the range lists shipped in the binary (the dated
+// snapshot of the vendors' published lists) and over them every NAME.json
+// range list in dir, which a refresh wrote: a list in dir replaces the
+// snapshot's list of that name. A missing directory leaves the snapshot; a
+// file that does not parse is an error.
 func LoadBotRanges(dir string) (*BotRanges, error) {
 	br := &BotRanges{lists: map[string]*bart.Lite{}, info: map[string]RangeInfo{}}
+	shipped, err := botsnapshot.Lists()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	for _, sl := range shipped {
+		l := new(bart.Lite)
+		for _, p := range sl.Prefixes {
+			l.Insert(p)
+		}
+		br.lists[sl.Name] = l
+		br.info[sl.Name] = RangeInfo{Name: sl.Name, Created: sl.Published, Prefixes: len(sl.Prefixes), Loaded: now, Source: sl.Source, Origin: OriginSnapshot}
+	}
 	if dir == "" {
 		return br, nil
 	}
@@ -142,7 +169,7 @@ func LoadBotRanges(dir string) (*BotRanges, error) {
 		var rl RangeList
 		_ = json.Unmarshal(b, &rl)
 		br.lists[name] = l
-		br.info[name] = RangeInfo{Name: name, Created: rl.CreationTime, Prefixes: n, Loaded: time.Now().UTC()}
+		br.info[name] = RangeInfo{Name: name, Created: rl.CreationTime, Prefixes: n, Loaded: now, Source: rl.Source, Origin: OriginDownloaded}
 	}
 	return br, nil
 }

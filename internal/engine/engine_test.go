@@ -1,14 +1,13 @@
 package engine
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	botsnapshot "github.com/palisadehq/palisade/internal/botdata/snapshot"
 )
 
 const chromeUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
@@ -30,19 +29,15 @@ func req(ip, ua string, mods ...func(*Request)) *Request {
 }
 
 // firstPrefixAddr returns an address inside the first IPv4 prefix of a
-// shared verified-bot range file.
+// verified-bot range list of the snapshot shipped in the binary.
 func firstPrefixAddr(t testing.TB, name string) string {
-	b, err := os.ReadFile(filepath.Join(sharedData(t), "verified-bots", name+".json"))
-	if err != nil {
-		t.Fatal(err)
+	l, ok := botsnapshot.Get(name)
+	if !ok {
+		t.Fatalf("the shipped snapshot has no list %q", name)
 	}
-	var rl RangeList
-	if err := json.Unmarshal(b, &rl); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range rl.Prefixes {
-		if p.IPv4 != "" {
-			return netip.MustParsePrefix(p.IPv4).Addr().Next().String()
+	for _, p := range l.Prefixes {
+		if p.Addr().Is4() {
+			return p.Addr().Next().String()
 		}
 	}
 	t.Fatalf("%s has no IPv4 prefix", name)
@@ -55,7 +50,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func newTestEngine(t testing.TB, rdns *RDNSVerifier) (*Engine, *clock) {
 	t.Helper()
-	ranges, err := LoadBotRanges(filepath.Join(sharedData(t), "verified-bots"))
+	ranges, err := LoadBotRanges("") // the snapshot shipped in the binary
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestFreshEngineVerifiesGooglebot: with no bot data directory, no refresh
+// and no reverse DNS (no network), the range lists shipped in the binary
+// verify Googlebot: its user agent from inside Google's published ranges is
+// granted, the same user agent from elsewhere is not.
+func TestFreshEngineVerifiesGooglebot(t *testing.T) {
+	ranges, err := LoadBotRanges(filepath.Join(t.TempDir(), "no-such-dir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := LoadSignatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(NewClassifier(sigs, ranges, nil), nil)
+	p := load(t, e, Settings{})
+	const googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+	for _, ip := range []string{"66.249.66.1", "66.249.64.5", "2001:4860:4801:10::1"} {
+		if v := e.Decide(p, req(ip, googlebot)); v.Action != Grant || v.Category != SearchEngines || v.Detail != "Googlebot" {
+			t.Errorf("Googlebot from %s: %s %s %q; want granted as a verified search engine", ip, v.Action, v.Category, v.Detail)
+		}
+	}
+	for _, ip := range []string{"203.0.113.9", "198.51.100.7", "2001:db8::1"} {
+		if v := e.Decide(p, req(ip, googlebot)); v.Action == Grant || v.Category != EmulatedHumans {
+			t.Errorf("Googlebot's user agent from %s: %s %s %q; want not granted", ip, v.Action, v.Category, v.Detail)
+		}
+	}
+	for _, i := range ranges.Info() {
+		if i.Origin != OriginSnapshot || i.Created == "" || i.Prefixes == 0 {
+			t.Errorf("list %+v: want a dated list from the snapshot", i)
+		}
+	}
+}
+
+// TestDownloadedListReplacesSnapshot: a list a refresh wrote to the bot data
+// directory replaces the shipped list of that name; the others stay.
+func TestDownloadedListReplacesSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "googlebot.json"), []byte(`{"creationTime":"2026-11-01T00:00:00","prefixes":[{"ipv4Prefix":"192.0.2.0/24"}]}`), 0o644)
+	r, err := LoadBotRanges(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Contains("googlebot", mustAddr("66.249.66.1")) || !r.Contains("googlebot", mustAddr("192.0.2.7")) {
+		t.Fatal("the downloaded googlebot list did not replace the shipped one")
+	}
+	if !r.Has("bingbot") {
+		t.Fatal("the shipped bingbot list is gone")
+	}
+	for _, i := range r.Info() {
+		want := OriginSnapshot
+		if i.Name == "googlebot" {
+			want = OriginDownloaded
+		}
+		if i.Origin != want {
+			t.Errorf("%s: origin %q, want %q", i.Name, i.Origin, want)
+		}
+	}
+}
