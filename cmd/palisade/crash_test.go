@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 // startProcess runs `palisade serve` in a child process and returns its URL.
 func startProcess(t *testing.T, args ...string) (string, *exec.Cmd) {
 	t.Helper()
-	a, _ := json.Marshal(append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "error"}, args...))
+	a, _ := json.Marshal(append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "error", "--bot-refresh", "0"}, args...))
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "PALISADE_TEST_MAIN_ARGS="+string(a))
 	if env := testclock.New(t).Environ(); env != "" {
