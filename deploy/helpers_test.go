@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,9 @@ func (get getter) checkVerdicts(t *testing.T, server, path string, body func(hos
 		if code, b, _ := get(host, path, chromeUA); code != 200 || b != body(host) {
 			t.Fatalf("%s, browser: %d %q", host, code, b)
 		}
-		if code, b, _ := get(host, "/", "sqlmap/1.7.2#stable"); code != 403 || strings.Contains(b, "hello") || !strings.Contains(b, "security_issues") {
+		// Palisade's deny page, with the verdict's reason in plain words and
+		// its reference ID, carried through the web server to the page.
+		if code, b, _ := get(host, "/", "sqlmap/1.7.2#stable"); code != 403 || strings.Contains(b, "hello") || !strings.Contains(b, "looked like an attack") || !pageRef.MatchString(b) {
 			t.Fatalf("%s, bad bot: %d %q", host, code, b)
 		}
 		if code, b, _ := get(host, "/", "curl/8.5.0"); code != 403 || !strings.Contains(b, "Checking your browser") {
@@ -87,6 +90,9 @@ func (get getter) checkVerdicts(t *testing.T, server, path string, body func(hos
 		t.Fatalf("redirect: %d %v", code, h)
 	}
 }
+
+// pageRef is a reference ID as a challenge or deny page shows it.
+var pageRef = regexp.MustCompile(`<code>[A-Z2-7]{10}</code>`)
 
 // allowListed is on the allow list of guardedSettings; the tests' real
 // client (127.0.0.1) is not.

@@ -69,7 +69,8 @@ func TestNginxAuthRequest(t *testing.T) {
 	if code, body, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable"); code != 403 || strings.Contains(body, "hello") {
 		t.Fatalf("bad bot: %d %q", code, body)
 	}
-	if code, body, _ := get("open.example.com", "/", "curl/8.5.0"); code != 403 || !strings.Contains(body, "Checking your browser") {
+	// The page nginx fetches after the verdict shows the verdict's reference ID.
+	if code, body, _ := get("open.example.com", "/", "curl/8.5.0"); code != 403 || !strings.Contains(body, "Checking your browser") || !pageRef.MatchString(body) {
 		t.Fatalf("challenge: %d %q", code, body)
 	}
 	if code, _, h := get("open.example.com", "/old", chromeUA); code != 302 || h.Get("Location") != "https://moved.example.test/" {

@@ -33,6 +33,9 @@ type Outcome struct {
 	Solved  bool
 	Reason  string // why it failed
 	SolveMS int    // how long the browser worked, as it reported
+	// Ref is the reference ID the failed check's page showed ("" when
+	// solved or answered as JSON).
+	Ref string
 }
 
 // Web renders challenge and deny pages and serves the endpoints under Prefix.
@@ -50,6 +53,10 @@ type Web struct {
 
 type lang struct {
 	Code, Title, Explain, Working, Done, NoScript, NoScriptWait, Failed, Retry, DeniedTitle, Denied, Protected string
+	Why, Stuck, Contact, ContactNoRef, RefLabel                                                                string
+	// Reasons says in plain words why a request was challenged or denied,
+	// by reasonKey.
+	Reasons map[string]string
 }
 
 var langs = map[string]lang{
@@ -62,8 +69,24 @@ var langs = map[string]lang{
 		Failed:       "The check did not succeed: %s.",
 		Retry:        "Try again",
 		DeniedTitle:  "Access denied",
-		Denied:       "This website's protection refused your request (%s). If you think this is a mistake, contact the site's owner and quote this reason.",
-		Protected:    "Protected by %s"},
+		Denied:       "This website's protection refused your request.",
+		Protected:    "Protected by %s",
+		Why:          "Why: %s",
+		Stuck:        "Not going on?",
+		Contact:      "If you still cannot get through, or think this is a mistake, contact the website's owner and quote the reference ID below.",
+		ContactNoRef: "If you still cannot get through, or think this is a mistake, contact the website's owner.",
+		RefLabel:     "Reference ID",
+		Reasons: map[string]string{
+			"rule":       "A rule the website's owner set up matches your request.",
+			"list":       "Your address or network is on this website's block list.",
+			"rate_limit": "Too many requests came from your address in a short time; wait a minute before you try again.",
+			"attack":     "Your request looked like an attack on the website.",
+			"bot":        "Your request identified itself as a crawler or service, and this website does not admit automated clients of that kind.",
+			"tool":       "Your request came from a program for automated access rather than a browser.",
+			"unusual":    "Your browser sent a request unlike what browsers usually send (privacy extensions or an unusual set-up can cause this).",
+			"humans":     "This website asks every visitor to pass a short browser check.",
+			"other":      "The website's protection judged your request to be automated.",
+		}},
 	"de": {Code: "de", Title: "Ihr Browser wird geprüft",
 		Explain:      "Diese Website schützt sich vor automatisierten Zugriffen. Ihr Browser führt eine kurze Berechnung aus, um zu zeigen, dass er kein Bot ist; persönliche Daten werden dabei nicht verwendet.",
 		Working:      "Prüfung läuft… das dauert meist weniger als eine Sekunde.",
@@ -73,8 +96,52 @@ var langs = map[string]lang{
 		Failed:       "Die Prüfung ist fehlgeschlagen: %s.",
 		Retry:        "Erneut versuchen",
 		DeniedTitle:  "Zugriff verweigert",
-		Denied:       "Der Schutz dieser Website hat Ihre Anfrage abgelehnt (%s). Wenn Sie das für einen Fehler halten, wenden Sie sich an den Betreiber der Website und nennen Sie diesen Grund.",
-		Protected:    "Geschützt von %s"},
+		Denied:       "Der Schutz dieser Website hat Ihre Anfrage abgelehnt.",
+		Protected:    "Geschützt von %s",
+		Why:          "Grund: %s",
+		Stuck:        "Es geht nicht weiter?",
+		Contact:      "Wenn Sie weiterhin nicht auf die Seite kommen oder das für einen Fehler halten, wenden Sie sich an den Betreiber der Website und nennen Sie die Referenz-ID unten.",
+		ContactNoRef: "Wenn Sie weiterhin nicht auf die Seite kommen oder das für einen Fehler halten, wenden Sie sich an den Betreiber der Website.",
+		RefLabel:     "Referenz-ID",
+		Reasons: map[string]string{
+			"rule":       "Eine Regel, die der Betreiber der Website eingerichtet hat, trifft auf Ihre Anfrage zu.",
+			"list":       "Ihre Adresse oder Ihr Netz steht auf der Sperrliste dieser Website.",
+			"rate_limit": "Zu viele Anfragen kamen in kurzer Zeit von Ihrer Adresse; warten Sie eine Minute, bevor Sie es erneut versuchen.",
+			"attack":     "Ihre Anfrage sah wie ein Angriff auf die Website aus.",
+			"bot":        "Ihre Anfrage gab sich als Crawler oder Dienst zu erkennen, und diese Website lässt automatisierte Zugriffe dieser Art nicht zu.",
+			"tool":       "Ihre Anfrage kam von einem Programm für automatisierte Zugriffe, nicht von einem Browser.",
+			"unusual":    "Ihr Browser hat eine Anfrage gesendet, die anders aussieht als bei Browsern üblich (Datenschutz-Erweiterungen oder eine ungewöhnliche Einrichtung können das verursachen).",
+			"humans":     "Diese Website bittet jeden Besucher um eine kurze Browser-Prüfung.",
+			"other":      "Der Schutz der Website hat Ihre Anfrage als automatisiert eingestuft.",
+		}},
+}
+
+// reasonKey groups what decided a verdict into the few reasons a page
+// explains in plain words; the rule, list or limit's own name stays with
+// the site's owner, who finds it in the event by the reference ID.
+func reasonKey(v engine.Verdict) string {
+	switch v.Source {
+	case engine.SourceRule:
+		return "rule"
+	case engine.SourceList:
+		return "list"
+	case engine.SourceRateLimit:
+		return "rate_limit"
+	case engine.SourceCategory:
+		switch v.Category {
+		case engine.Humans:
+			return "humans"
+		case engine.SecurityIssues:
+			return "attack"
+		case engine.SearchEngines, engine.SocialNetworks, engine.ServicesAndPayments, engine.AICrawlers:
+			return "bot"
+		case engine.ContentScrapers, engine.AutomationTools:
+			return "tool"
+		case engine.EmulatedHumans, engine.SuspiciousBehaviour:
+			return "unusual"
+		}
+	}
+	return "other"
 }
 
 // pickLang chooses a language from Accept-Language (English by default).
@@ -97,10 +164,15 @@ func pickLang(accept string) lang {
 }
 
 type pageData struct {
-	L          lang
-	Brand      string
-	Logo       string
-	Reason     string
+	L     lang
+	Brand string
+	Logo  string
+	Why   string // the reason in plain words ("" on a failed check's page)
+	Ref   string // the reference ID, as stored with the event
+	// Retry is the "try again" link: "" (this very address) on a page
+	// shown in place of the visitor's request, the return target on a
+	// failed check's page.
+	Retry      string
 	Token      string
 	Difficulty int
 	Return     string
@@ -110,32 +182,47 @@ type pageData struct {
 	Error      string
 }
 
-var challengeTmpl = template.Must(template.New("challenge").Funcs(template.FuncMap{"printf": sprintf}).Parse(`<!doctype html>
+// pageStyle is the pages' whole look: without it they read in order as
+// plain HTML, and a visitor who asks for less motion gets no animation.
+const pageStyle = `<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1d2330}
+.brand{color:#5b6477;font-size:14px;margin-top:3rem}.brand img{vertical-align:middle;margin-right:.4rem}
+progress{width:100%;height:.6rem}code{font-size:1.1em;letter-spacing:.05em}
+@media (prefers-reduced-motion: reduce){*{animation:none!important;transition:none!important}progress{display:none}}</style>`
+
+// pageHelp is the way forward every page offers: try again, or quote the
+// reference ID to the website's owner.
+const pageHelp = `{{define "help"}}<p>{{if .Token}}{{.L.Stuck}} {{end}}<a href="{{.Retry}}">{{.L.Retry}}</a></p>
+{{if .Ref}}<p>{{.L.Contact}}</p>
+<p>{{.L.RefLabel}}: <strong><code>{{.Ref}}</code></strong></p>{{else}}<p>{{.L.ContactNoRef}}</p>{{end}}
+{{if .Brand}}<p class="brand">{{if .Logo}}<img src="{{.Logo}}" alt="" height="24">{{end}}{{printf .L.Protected .Brand}}</p>{{end}}{{end}}`
+
+var challengeTmpl = template.Must(template.New("challenge").Funcs(template.FuncMap{"printf": sprintf}).Parse(pageHelp + `<!doctype html>
 <html lang="{{.L.Code}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 {{if .NoJSDelay}}<noscript><meta http-equiv="refresh" content="{{.NoJSDelay}};url={{.NoJSURL}}"></noscript>{{end}}
 <title>{{.L.Title}}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1d2330}
-.brand{color:#5b6477;font-size:14px;margin-top:3rem}progress{width:100%;height:.6rem}</style></head>
+` + pageStyle + `</head>
 <body><main>
 <h1>{{.L.Title}}</h1>
 <p>{{.L.Explain}}</p>
+{{if .Why}}<p>{{printf .L.Why .Why}}</p>{{end}}
 {{if .Error}}<p role="alert"><strong>{{printf .L.Failed .Error}}</strong></p>{{end}}
-<p id="status" role="status" aria-live="polite">{{.L.Working}}</p>
-<progress id="bar" aria-hidden="true"></progress>
+<p id="status" role="status" aria-live="polite"></p>
+<progress id="bar" hidden aria-hidden="true"></progress>
 <noscript><p role="alert">{{if .NoJSDelay}}{{printf .L.NoScriptWait .NoJSDelay}}{{else}}{{.L.NoScript}}{{end}}</p></noscript>
 <form id="form" method="post" action="/_palisade/verify">
 <input type="hidden" name="token" value="{{.Token}}">
 <input type="hidden" name="counter" value="">
 <input type="hidden" name="ms" value="">
 <input type="hidden" name="return" value="{{.Return}}">
-<noscript><button type="submit" disabled>{{.L.Retry}}</button></noscript>
 </form>
-{{if .Brand}}<p class="brand">{{if .Logo}}<img src="{{.Logo}}" alt="" height="24" style="vertical-align:middle;margin-right:.4rem">{{end}}{{printf .L.Protected .Brand}}</p>{{end}}
+{{template "help" .}}
 </main>
 <script nonce="{{.Nonce}}">
 (function () {
   var f = document.getElementById("form"), s = document.getElementById("status");
+  s.textContent = {{.L.Working}};
+  document.getElementById("bar").hidden = false;
   var w = new Worker("/_palisade/worker.js");
   w.onmessage = function (ev) {
     if (ev.data.counter === undefined) return;
@@ -149,12 +236,13 @@ var challengeTmpl = template.Must(template.New("challenge").Funcs(template.FuncM
 </body></html>
 `))
 
-var denyTmpl = template.Must(template.New("deny").Funcs(template.FuncMap{"printf": sprintf}).Parse(`<!doctype html>
-<html lang="{{.L.Code}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{{.L.DeniedTitle}}</title></head>
-<body style="font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1d2330">
-<main><h1>{{.L.DeniedTitle}}</h1>
-<p>{{printf .L.Denied .Reason}}</p>
-{{if .Brand}}<p style="color:#5b6477;font-size:14px;margin-top:3rem">{{if .Logo}}<img src="{{.Logo}}" alt="" height="24" style="vertical-align:middle;margin-right:.4rem">{{end}}{{printf .L.Protected .Brand}}</p>{{end}}</main>
+var denyTmpl = template.Must(template.New("deny").Funcs(template.FuncMap{"printf": sprintf}).Parse(pageHelp + `<!doctype html>
+<html lang="{{.L.Code}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{{.L.DeniedTitle}}</title>
+` + pageStyle + `</head>
+<body><main><h1>{{.L.DeniedTitle}}</h1>
+<p>{{.L.Denied}}</p>
+<p>{{printf .L.Why .Why}}</p>
+{{template "help" .}}</main>
 </body></html>
 `))
 
@@ -205,7 +293,8 @@ func newNonce() string {
 // the deny page otherwise. r is the visitor's request (for its language),
 // returnTo where to go after solving.
 func (wb *Web) Page(w http.ResponseWriter, r *http.Request, pol *engine.Policy, v engine.Verdict, c Client, returnTo string, status int) {
-	d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Reason: v.Reason, Return: safeReturn(returnTo)}
+	l := pickLang(r.Header.Get("Accept-Language"))
+	d := pageData{L: l, Why: l.Reasons[reasonKey(v)], Ref: v.Ref, Return: safeReturn(returnTo)}
 	if pol != nil {
 		d.Brand, d.Logo = pol.Brand, pol.BrandLogo
 	}
@@ -301,14 +390,23 @@ func (wb *Web) verify(w http.ResponseWriter, r *http.Request) {
 	returnTo := safeReturn(r.PostForm.Get("return"))
 	ms, _ := strconv.Atoi(r.PostForm.Get("ms"))
 	_, err := wb.Issuer.Verify(c, r.PostForm.Get("token"), r.PostForm.Get("counter"))
-	wb.report(Outcome{Policy: pol, Client: c, Path: returnTo, Solved: err == nil, Reason: errString(err), SolveMS: ms})
+	ref := failedRef(err)
+	wb.report(Outcome{Policy: pol, Client: c, Path: returnTo, Solved: err == nil, Reason: errString(err), SolveMS: ms, Ref: ref})
 	if err != nil {
-		d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Brand: pol.Brand, Logo: pol.BrandLogo, Return: returnTo, Error: err.Error()}
+		d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Brand: pol.Brand, Logo: pol.BrandLogo, Return: returnTo, Error: err.Error(), Ref: ref, Retry: returnTo}
 		wb.challengePage(w, d, pol, c, http.StatusForbidden)
 		return
 	}
 	wb.setClearance(w, r, pol, c)
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+// failedRef is the reference ID of a failed check's page ("" for none).
+func failedRef(err error) string {
+	if err == nil {
+		return ""
+	}
+	return NewRef()
 }
 
 func errString(err error) string {
@@ -328,9 +426,10 @@ func (wb *Web) nojs(w http.ResponseWriter, r *http.Request) {
 	}
 	returnTo := safeReturn(r.URL.Query().Get("return"))
 	err := wb.Issuer.VerifyNoJS(c, r.URL.Query().Get("token"), time.Duration(pol.NoJSDelay())*time.Second)
-	wb.report(Outcome{Policy: pol, Client: c, Path: returnTo, Solved: err == nil, Reason: errString(err), SolveMS: pol.NoJSDelay() * 1000})
+	ref := failedRef(err)
+	wb.report(Outcome{Policy: pol, Client: c, Path: returnTo, Solved: err == nil, Reason: errString(err), SolveMS: pol.NoJSDelay() * 1000, Ref: ref})
 	if err != nil {
-		d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Brand: pol.Brand, Logo: pol.BrandLogo, Return: returnTo, Error: err.Error()}
+		d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Brand: pol.Brand, Logo: pol.BrandLogo, Return: returnTo, Error: err.Error(), Ref: ref, Retry: returnTo}
 		wb.challengePage(w, d, pol, c, http.StatusForbidden)
 		return
 	}

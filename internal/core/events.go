@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -203,4 +204,15 @@ func (s *Service) TopBlocked(ctx context.Context, c Caller, domain, field string
 		return err
 	})
 	return out, err
+}
+
+// ParseRef reads a reference ID as a visitor quotes it from a challenge or
+// deny page (challenge.NewRef: ten characters of base32, A–Z and 2–7):
+// case, spaces and dashes do not matter.
+func ParseRef(s string) (string, error) {
+	r := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s)))
+	if len(r) != 10 || strings.Trim(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" {
+		return "", FieldError("ref", "ref %q is not a reference ID (ten letters and digits, as the page shows it)", s)
+	}
+	return r, nil
 }

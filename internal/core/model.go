@@ -250,6 +250,9 @@ type Event struct {
 	Detail    string    `json:"detail"`
 	Monitored bool      `json:"monitored"`
 	Country   string    `json:"country,omitempty"` // with a GeoIP database
+	// Ref is the reference ID the visitor's challenge or deny page showed
+	// ("" for decisions that showed no page).
+	Ref string `json:"ref,omitempty"`
 }
 
 // StatRow counts decisions of one website in one minute by action and
@@ -270,6 +273,7 @@ type EventFilter struct {
 	IP       string
 	Reason   string // rule name, rate-limit name, list or category
 	Path     string // path prefix
+	Ref      string // the reference ID a challenge or deny page showed
 	ID       int64  // one event
 	Before   int64  // cursor: events with smaller IDs (newest first)
 	Limit    int

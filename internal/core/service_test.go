@@ -618,6 +618,8 @@ func TestEventsStoreAndRetention(t *testing.T) {
 			return core.Event{PartnerID: a.PartnerID, WebsiteID: w.ID, At: at, IP: "192.0.2.1", Method: "GET", Host: "ev.example.com", Path: "/", UserAgent: "x", Action: action, Category: "humans", Source: "category", Reason: "humans", Monitored: action == "deny"}
 		}
 		evs := []core.Event{mk(old, "deny"), mk(now.Add(-time.Minute), "challenge")}
+		// the reference ID its challenge page showed
+		evs[1].Ref = "K7Q2M4XW6P"
 		for i := 0; i < 250; i++ { // more than one multi-row INSERT
 			evs = append(evs, mk(now.Add(-time.Duration(i)*time.Second), "grant"))
 		}
@@ -631,6 +633,10 @@ func TestEventsStoreAndRetention(t *testing.T) {
 		got, err := f.svc.Events(ctx, a, "ev.example.com", core.EventFilter{Action: "deny"})
 		if err != nil || len(got) != 1 || !got[0].Monitored || !got[0].At.Equal(old) {
 			t.Fatalf("deny events: %+v %v", got, err)
+		}
+		got, err = f.svc.Events(ctx, a, "ev.example.com", core.EventFilter{Ref: "K7Q2M4XW6P"})
+		if err != nil || len(got) != 1 || got[0].Action != "challenge" || got[0].Ref != "K7Q2M4XW6P" {
+			t.Fatalf("events by ref: %+v %v", got, err)
 		}
 		all, _ := f.svc.Events(ctx, a, "ev.example.com", core.EventFilter{})
 		if len(all) != 252 {
@@ -738,4 +744,17 @@ func TestEventBatchesAndPartitions(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestParseRef(t *testing.T) {
+	for in, want := range map[string]string{"K7Q2M4XW6P": "K7Q2M4XW6P", " k7q2-m4xw 6p ": "K7Q2M4XW6P"} {
+		if got, err := core.ParseRef(in); err != nil || got != want {
+			t.Errorf("ParseRef(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "K7Q2M4XW9", "K7Q2M4XW6PP", "K7Q2M4XW91", "K7Q2M4XW9'"} {
+		if _, err := core.ParseRef(in); err == nil {
+			t.Errorf("ParseRef(%q) accepted", in)
+		}
+	}
 }

@@ -125,6 +125,10 @@ type Verdict struct {
 	// FailClosed reports the website's choice for when Palisade cannot be
 	// reached; integrations that ask ahead of time use it.
 	FailClosed bool
+	// Ref is the reference ID of a decision that shows the visitor a page
+	// (challenge or deny): shown on the page and stored with the event.
+	// Set by the protector, "" otherwise.
+	Ref string
 }
 
 // Enforced is the action the web server must apply: Grant in monitor mode

@@ -145,7 +145,7 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 		IP: addrString(req.IP), Method: clip(req.Method, 16), Host: clip(req.Host, 253), Path: clip(req.Path, 2048), Query: clip(req.Query, 2048),
 		UserAgent: clip(req.UserAgent, 512), Referrer: clip(req.Referer, 1024),
 		Action: v.Action.String(), Category: cat, Source: v.Source, Reason: v.Reason, Detail: v.Detail, Monitored: v.Monitored,
-		Country: req.Country,
+		Country: req.Country, Ref: v.Ref,
 	}
 	if e.Country == "" && r.opt.Country != nil {
 		e.Country = r.opt.Country(req.IP)
@@ -310,8 +310,9 @@ func newBatchID() string {
 
 // ObserveChallenge records a challenge's outcome: an event (always kept)
 // and a counter of action "solved" or "failed", category "challenge", so
-// statistics show the pass rate next to the challenges issued.
-func (r *Recorder) ObserveChallenge(pol *engine.Policy, ip netip.Addr, ua, path string, solved bool, reason string, solveMS int) {
+// statistics show the pass rate next to the challenges issued. ref is the
+// reference ID the failed check's page showed.
+func (r *Recorder) ObserveChallenge(pol *engine.Policy, ip netip.Addr, ua, path string, solved bool, reason string, solveMS int, ref string) {
 	if pol == nil {
 		return
 	}
@@ -325,7 +326,7 @@ func (r *Recorder) ObserveChallenge(pol *engine.Policy, ip netip.Addr, ua, path 
 	s.m[counterKey{website: pol.WebsiteID, partner: pol.PartnerID, minute: now.Unix() / 60, outcome: action, category: "challenge"}]++
 	s.mu.Unlock()
 	e := core.Event{PartnerID: pol.PartnerID, WebsiteID: pol.WebsiteID, At: now.UTC(), IP: addrString(ip), Method: "POST", Host: pol.Domain,
-		Path: clip(path, 2048), UserAgent: clip(ua, 512), Action: "challenge_" + action, Category: "challenge", Source: "challenge", Reason: "challenge", Detail: clip(detail, 200)}
+		Path: clip(path, 2048), UserAgent: clip(ua, 512), Action: "challenge_" + action, Category: "challenge", Source: "challenge", Reason: "challenge", Detail: clip(detail, 200), Ref: ref}
 	select {
 	case r.ch <- e:
 	default:

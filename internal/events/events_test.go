@@ -201,3 +201,21 @@ func TestRecorderCountry(t *testing.T) {
 		t.Fatalf("events %+v", sink.events)
 	}
 }
+
+// TestEventsKeepThePagesRef: the reference ID a page showed is stored with
+// the decision's event and with a failed check's event.
+func TestEventsKeepThePagesRef(t *testing.T) {
+	sink := &memSink{}
+	r := New(sink.write, Options{Flush: time.Hour, Now: testclock.New(t).Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	r.Observe(pol, req(), engine.Verdict{Action: engine.Deny, Source: engine.SourceRule, Reason: "No admin", Ref: "K7Q2M4XW6P"})
+	r.ObserveChallenge(pol, netip.MustParseAddr("192.0.2.1"), "Mozilla/5.0", "/cart", false, "the solution is wrong", 0, "AB2CD3EF4G")
+	r.Flush(ctx)
+	cancel()
+	<-done
+	if len(sink.events) != 2 || sink.events[0].Ref != "K7Q2M4XW6P" || sink.events[1].Ref != "AB2CD3EF4G" || sink.events[1].Action != "challenge_failed" {
+		t.Fatalf("events %+v", sink.events)
+	}
+}

@@ -87,7 +87,7 @@ func (p *Protector) EnableChallenges(is *challenge.Issuer, trusted Trusted) {
 				p.log.Warn("a challenge solution could not be checked: the spent set (Redis) does not answer", "website", o.Policy.Domain)
 			}
 			if p.rec != nil {
-				p.rec.ObserveChallenge(o.Policy, o.Client.IP, o.Client.UserAgent, o.Path, o.Solved, o.Reason, o.SolveMS)
+				p.rec.ObserveChallenge(o.Policy, o.Client.IP, o.Client.UserAgent, o.Path, o.Solved, o.Reason, o.SolveMS, o.Ref)
 			}
 		},
 	}
@@ -330,11 +330,15 @@ func (f *Fleet) applied(v int64) {
 }
 
 // Decide decides r for the website p (nil: unknown), records the decision
-// and notes first traffic.
+// and notes first traffic. A verdict that shows the visitor a page
+// (challenge or deny) gets a reference ID, on the page and in its event.
 func (p *Protector) Decide(pol *engine.Policy, r *engine.Request) engine.Verdict {
 	start := time.Now()
 	v := p.Engine.Decide(pol, r)
 	took := time.Since(start)
+	if act := v.Enforced(); act != engine.Grant && act != engine.Redirect {
+		v.Ref = challenge.NewRef()
+	}
 	if p.rec != nil {
 		p.rec.Observe(pol, r, v)
 	}

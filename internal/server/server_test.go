@@ -707,3 +707,60 @@ func TestUserAPIWiring(t *testing.T) {
 		t.Fatalf("docs: %d", resp.StatusCode)
 	}
 }
+
+// TestPageRefFindsItsEvent: the reference ID a challenge or deny page shows
+// is stored with the decision's event, and the site's owner finds that
+// event by it through the REST API (issue 18).
+func TestPageRefFindsItsEvent(t *testing.T) {
+	s := newStack(t)
+	page := func(ua string) (int, string) {
+		req, _ := http.NewRequest("GET", s.url+"/forward-auth", nil)
+		req.Header.Set("X-Palisade-Key", s.site.ServerKey)
+		req.Header.Set("X-Original-Uri", "/shop")
+		req.Header.Set("X-Original-Method", "GET")
+		req.Header.Set("X-Original-Host", "shop.example.com")
+		req.Header.Set("X-Real-Ip", "203.0.113.9")
+		req.Header.Set("User-Agent", ua)
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Accept-Language", "en")
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	refOf := regexp.MustCompile(`<code>([A-Z2-7]{10})</code>`)
+	refs := map[string]string{}
+	for action, ua := range map[string]string{"deny": "sqlmap/1.7", "challenge": "curl/8.5.0"} {
+		code, body := page(ua)
+		m := refOf.FindStringSubmatch(body)
+		if code != 403 || m == nil || !strings.Contains(body, "Try again") {
+			t.Fatalf("%s page: %d, no reference ID or way forward:\n%s", action, code, body)
+		}
+		refs[action] = m[1]
+	}
+	s.forwardAuth(t, faCall{ua: chromeUA, uri: "/", realIP: "198.51.100.8"})
+	s.Recorder.Flush(context.Background())
+
+	var events struct {
+		Data []core.Event `json:"data"`
+	}
+	for action, ref := range refs {
+		quoted := strings.ToLower(ref[:5] + "-" + ref[5:]) // as a visitor reads it out
+		if code := getJSON(t, s.url+"/v1/websites/shop.example.com/events?ref="+quoted, s.PartnerKey, &events); code != 200 || len(events.Data) != 1 ||
+			events.Data[0].Action != action || events.Data[0].Ref != ref || events.Data[0].IP != "203.0.113.9" {
+			t.Fatalf("events?ref=%s: %d %+v", quoted, code, events)
+		}
+	}
+	events.Data = nil // "ref" is left out when empty
+	getJSON(t, s.url+"/v1/websites/shop.example.com/events?action=grant", s.PartnerKey, &events)
+	if len(events.Data) != 1 || events.Data[0].Ref != "" {
+		t.Fatalf("a grant shows no page and has no reference ID: %+v", events.Data)
+	}
+	var er map[string]any
+	if code := getJSON(t, s.url+"/v1/websites/shop.example.com/events?ref=nope", s.PartnerKey, &er); code != 400 || er["status"] != "error" {
+		t.Fatalf("events?ref=nope: %d %v", code, er)
+	}
+}

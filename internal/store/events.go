@@ -10,13 +10,13 @@ import (
 
 // InsertEvents writes a batch of events with multi-row INSERTs.
 func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
-	const cols = 17
+	const cols = 18
 	const chunk = 200 // keeps the placeholder count far below both engines' limits
 	sqlite := t.d.name() == "sqlite"
 	for len(es) > 0 {
 		n := min(len(es), chunk)
 		var b strings.Builder
-		b.WriteString("INSERT INTO events (partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country) VALUES ")
+		b.WriteString("INSERT INTO events (partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref) VALUES ")
 		args := make([]any, 0, n*cols)
 		for i, e := range es[:n] {
 			if i > 0 {
@@ -37,7 +37,7 @@ func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
 			}
 			b.WriteString(")")
 			args = append(args, e.PartnerID, e.WebsiteID, e.At, e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer,
-				e.Action, e.Category, e.Source, e.Reason, e.Detail, e.Monitored, e.Country)
+				e.Action, e.Category, e.Source, e.Reason, e.Detail, e.Monitored, e.Country, e.Ref)
 		}
 		if _, err := t.exec(ctx, b.String(), args...); err != nil {
 			return err
@@ -81,13 +81,16 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 	if f.Path != "" {
 		w.add("substr(path, 1, CAST(? AS INTEGER)) = ?", len(f.Path), f.Path)
 	}
+	if f.Ref != "" {
+		w.add("ref = ?", f.Ref)
+	}
 	if f.ID > 0 {
 		w.add("id = ?", f.ID)
 	}
 	if f.Before > 0 {
 		w.add("id < ?", f.Before)
 	}
-	q, args := w.sql("SELECT id, partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country FROM events", "id DESC", f.Limit)
+	q, args := w.sql("SELECT id, partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref FROM events", "id DESC", f.Limit)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -97,7 +100,7 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 	for rows.Next() {
 		var e core.Event
 		if err := rows.Scan(&e.ID, &e.PartnerID, &e.WebsiteID, timeCol{&e.At}, &e.IP, &e.Method, &e.Host, &e.Path, &e.Query, &e.UserAgent, &e.Referrer,
-			&e.Action, &e.Category, &e.Source, &e.Reason, &e.Detail, &e.Monitored, &e.Country); err != nil {
+			&e.Action, &e.Category, &e.Source, &e.Reason, &e.Detail, &e.Monitored, &e.Country, &e.Ref); err != nil {
 			return nil, err
 		}
 		out = append(out, e)

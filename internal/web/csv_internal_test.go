@@ -22,7 +22,7 @@ func TestCSVExportNeutralisesFormulas(t *testing.T) {
 		es = append(es, core.Event{ID: int64(i + 1), At: time.Unix(1e9, 0), IP: f, Method: f, Host: f, Path: f, Query: f, UserAgent: f,
 			Referrer: f, Action: f, Category: f, Source: f, Reason: f, Detail: f})
 	}
-	es = append(es, core.Event{ID: 99, At: time.Unix(1e9, 0), IP: "203.0.113.9", Method: "GET", Host: "shop.example.com", Path: "/a-b",
+	es = append(es, core.Event{ID: 99, At: time.Unix(1e9, 0), IP: "203.0.113.9", Method: "GET", Host: "shop.example.com", Path: "/a-b", Ref: "K7Q2M4XW6P",
 		Action: "deny", Category: "security_issues", Source: "rule", Reason: "block-admin", Detail: "x"})
 	rec := httptest.NewRecorder()
 	writeCSV(rec, "shop.example.com", es)
@@ -46,7 +46,7 @@ func TestCSVExportNeutralisesFormulas(t *testing.T) {
 		}
 	}
 	// Ordinary values are untouched.
-	if got := strings.Join(rows[len(rows)-1], ","); got != "99,2001-09-09T01:46:40Z,deny,security_issues,rule,block-admin,x,203.0.113.9,GET,shop.example.com,/a-b,,,,false" {
+	if got := strings.Join(rows[len(rows)-1], ","); got != "99,2001-09-09T01:46:40Z,deny,security_issues,rule,block-admin,x,203.0.113.9,GET,shop.example.com,/a-b,,,,false,K7Q2M4XW6P" {
 		t.Fatalf("ordinary row: %s", got)
 	}
 }

@@ -6,7 +6,7 @@ var messages = map[string]map[string]string{
 	"en": {
 		"statistics": "Statistics", "events": "Events", "rules": "Protection rules", "integration": "Integration",
 		"signout": "Sign out", "support": "Support", "status": "Status", "plan": "Plan", "until": "Protected until",
-		"requests": "Requests", "decision": "Decision", "category": "Category", "reason": "Reason", "client": "Client",
+		"requests": "Requests", "decision": "Decision", "category": "Category", "reason": "Reason", "client": "Client", "ref": "Reference ID",
 		"path": "Path", "time": "Time (UTC)", "useragent": "User agent", "count": "Count", "method": "Method",
 		"last24h": "Last 24 hours", "last30d": "Last 30 days", "last12m": "Last 12 months", "period": "Period", "splitby": "Split by",
 		"byhour": "By hour", "byday": "By day", "bymonth": "By month",
@@ -41,7 +41,7 @@ var messages = map[string]map[string]string{
 	"de": {
 		"statistics": "Statistik", "events": "Ereignisse", "rules": "Schutzregeln", "integration": "Einbindung",
 		"signout": "Abmelden", "support": "Hilfe", "status": "Status", "plan": "Paket", "until": "Geschützt bis",
-		"requests": "Anfragen", "decision": "Entscheidung", "category": "Kategorie", "reason": "Grund", "client": "Client",
+		"requests": "Anfragen", "decision": "Entscheidung", "category": "Kategorie", "reason": "Grund", "client": "Client", "ref": "Referenz-ID",
 		"path": "Pfad", "time": "Zeit (UTC)", "useragent": "User-Agent", "count": "Anzahl", "method": "Methode",
 		"last24h": "Letzte 24 Stunden", "last30d": "Letzte 30 Tage", "last12m": "Letzte 12 Monate", "period": "Zeitraum", "splitby": "Aufgeteilt nach",
 		"byhour": "Stündlich", "byday": "Täglich", "bymonth": "Monatlich",

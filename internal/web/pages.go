@@ -172,11 +172,19 @@ const eventsPage = 50
 func (h *Handler) eventFilter(r *http.Request) (core.EventFilter, map[string]string, error) {
 	q := r.URL.Query()
 	f := core.EventFilter{Action: q.Get("action"), Reason: strings.TrimSpace(q.Get("rule")), Path: strings.TrimSpace(q.Get("path")), Limit: eventsPage}
-	vals := map[string]string{"action": f.Action, "rule": f.Reason, "path": f.Path, "ip": q.Get("ip"), "from": q.Get("from"), "to": q.Get("to")}
+	vals := map[string]string{"action": f.Action, "rule": f.Reason, "path": f.Path, "ip": q.Get("ip"), "from": q.Get("from"), "to": q.Get("to"), "ref": q.Get("ref")}
 	if f.Action != "" {
 		if _, ok := engine.ParseAction(f.Action); !ok && !strings.HasPrefix(f.Action, "challenge_") {
 			return f, vals, core.FieldError("action", "unknown action %q", f.Action)
 		}
+	}
+	if ref := q.Get("ref"); strings.TrimSpace(ref) != "" {
+		// The reference ID a visitor quotes from a challenge or deny page.
+		r, err := core.ParseRef(ref)
+		if err != nil {
+			return f, vals, err
+		}
+		f.Ref = r
 	}
 	if ip := strings.TrimSpace(q.Get("ip")); ip != "" {
 		a, err := netip.ParseAddr(ip)
@@ -258,10 +266,10 @@ func writeCSV(w http.ResponseWriter, domain string, es []core.Event) {
 	w.Header().Set("Content-Disposition", `attachment; filename="`+domain+`-events.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
 	bw := bufio.NewWriter(w)
-	writeCSVRow(bw, []string{"id", "time", "action", "category", "source", "reason", "detail", "ip", "method", "host", "path", "query", "user_agent", "referrer", "monitored"})
+	writeCSVRow(bw, []string{"id", "time", "action", "category", "source", "reason", "detail", "ip", "method", "host", "path", "query", "user_agent", "referrer", "monitored", "ref"})
 	for _, e := range es {
 		writeCSVRow(bw, []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, e.Category, e.Source, e.Reason, e.Detail,
-			e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer, strconv.FormatBool(e.Monitored)})
+			e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer, strconv.FormatBool(e.Monitored), e.Ref})
 	}
 	_ = bw.Flush()
 }

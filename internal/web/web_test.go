@@ -265,6 +265,35 @@ func TestCustomerPages(t *testing.T) {
 	if code, page, _ = br.get("/en/website/shop.example.com/events?live=1&fragment=rows"); code != 200 || !strings.HasPrefix(strings.TrimSpace(page), `<tbody id="rows" hx-get=`) {
 		t.Fatalf("live rows: %d %s", code, page)
 	}
+	// The reference ID on a visitor's deny page finds its event (issue 18).
+	req, _ := http.NewRequest("GET", e.URL+"/forward-auth", nil)
+	req.Header.Set("X-Palisade-Key", site.ServerKey)
+	req.Header.Set("X-Original-Uri", "/wp-login.php?x=1'--")
+	req.Header.Set("X-Original-Host", "shop.example.com")
+	req.Header.Set("X-Real-Ip", "203.0.113.51")
+	testenv.AsBrowser(req, "sqlmap/1.7")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denyPage, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	ref := regexp.MustCompile(`<code>([A-Z2-7]{10})</code>`).FindSubmatch(denyPage)
+	if resp.StatusCode != 403 || ref == nil {
+		t.Fatalf("deny page without a reference ID: %d %s", resp.StatusCode, denyPage)
+	}
+	e.Recorder.Flush(ctx)
+	code, page, _ = br.get("/en/website/shop.example.com/events?ref=" + strings.ToLower(string(ref[1])))
+	if code != 200 || !strings.Contains(page, "203.0.113.51") || strings.Contains(page, "203.0.113.50") || !strings.Contains(page, `name="ref" value="`+strings.ToLower(string(ref[1]))) {
+		t.Fatalf("events by ref %s: %d %s", ref[1], code, page)
+	}
+	id = regexp.MustCompile(`/events/(\d+)`).FindStringSubmatch(page)
+	if code, page, _ = br.get("/en/website/shop.example.com/events/" + id[1]); code != 200 || !strings.Contains(page, "<code>"+string(ref[1])+"</code>") {
+		t.Fatalf("event detail without its reference ID: %d %s", code, page)
+	}
+	if code, page, _ = br.get("/en/website/shop.example.com/events?ref=nope"); code != 200 || !strings.Contains(page, "is not a reference ID") {
+		t.Fatalf("bad ref filter: %d %s", code, page)
+	}
 
 	// Statistics with traffic: chart data and top lists.
 	if _, page, _ = br.get("/en/website/shop.example.com/statistics"); !strings.Contains(page, `id="chart"`) || !strings.Contains(page, "203.0.113.50") {

@@ -247,6 +247,9 @@ func (s *Server) Decide(params map[string]string) []byte {
 		if act == engine.Redirect {
 			fmt.Fprintf(&b, "Variable-PALISADE_LOCATION: %s\r\n", headerValue(v.Location))
 		}
+		if v.Ref != "" { // the page's reference ID, which the page request sends back
+			fmt.Fprintf(&b, "Variable-PALISADE_REF: %s\r\n", v.Ref)
+		}
 		b.WriteString("\r\n")
 		return b.Bytes()
 	}

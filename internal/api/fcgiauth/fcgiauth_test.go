@@ -111,6 +111,8 @@ func TestAuthorizerVerdicts(t *testing.T) {
 		{"curl/8.5.0", "shop.example.com", "Checking your browser", nil},
 		{"sqlmap/1.7", "unknown.example.org", "Status: 200\r\n", nil}, // not a Palisade website: unprotected
 		{"sqlmap/1.7", "shop.example.com", "Variable-PALISADE_ACTION: deny", map[string]string{"PALISADE_AUTHORITATIVE": "off"}},
+		// the page Apache then fetches shows the reference ID sent back
+		{"sqlmap/1.7", "shop.example.com", "Variable-PALISADE_REF: ", map[string]string{"PALISADE_AUTHORITATIVE": "off"}},
 		{"sqlmap/1.7", "shop.example.com", "Variable-PALISADE_ERROR: unknown server key", map[string]string{"PALISADE_KEY": "sk_wrong"}},
 	}
 	for i, tc := range cases {

@@ -32,6 +32,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/routes"
@@ -117,6 +118,12 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		act = engine.Challenge
 	}
 	v := engine.Verdict{Action: act, Reason: r.Header.Get("X-Palisade-Reason")}
+	if c, ok := engine.ParseCategory(v.Reason); ok {
+		v.Source, v.Category = engine.SourceCategory, c // the page names the reason in plain words
+	}
+	if ref, err := core.ParseRef(r.Header.Get("X-Palisade-Ref")); err == nil {
+		v.Ref = ref // the decision's, as its answer gave it to the web server
+	}
 	h.p.Page(w, r, pol, v, protect.RealIP(r, h.trusted), r.Header.Get("X-Original-Uri"), http.StatusForbidden)
 }
 
@@ -188,6 +195,11 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, pol *engine.Poli
 	act := v.Enforced()
 	hd.Set("X-Palisade-Action", act.String())
 	hd.Set("X-Palisade-Reason", v.Reason)
+	if v.Ref != "" {
+		// The page's reference ID, for web servers that fetch the page
+		// from /forward-auth/page (nginx, HAProxy) and send it back.
+		hd.Set("X-Palisade-Ref", v.Ref)
+	}
 	if v.FailClosed {
 		hd.Set("X-Palisade-Fail-Mode", "closed")
 	} else {

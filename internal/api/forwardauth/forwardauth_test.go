@@ -3,6 +3,7 @@ package forwardauth_test
 import (
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/palisadehq/palisade/internal/engine"
@@ -122,5 +123,48 @@ func TestPathSpellingsEveryEndpoint(t *testing.T) {
 				t.Errorf("%s, %s: %q, want deny", c.path, uri, act)
 			}
 		}
+	}
+}
+
+// TestPageFetchedLaterShowsTheDecisionsRef: nginx and HAProxy get the
+// verdict first and fetch the page from /forward-auth/page afterwards; the
+// reference ID travels with the verdict (X-Palisade-Ref) and back, so the
+// page shows the one stored with the event, and the reason in plain words.
+func TestPageFetchedLaterShowsTheDecisionsRef(t *testing.T) {
+	e := testenv.New(t)
+	w := e.Website(t, "shop.example.com", guarded())
+	req, _ := http.NewRequest("GET", e.URL+"/forward-auth/nginx", nil)
+	req.Header.Set("X-Palisade-Key", w.ServerKey)
+	for k, v := range map[string]string{"X-Original-Method": "GET", "X-Original-Uri": "/", "X-Original-Host": "shop.example.com", "X-Real-Ip": "203.0.113.5"} {
+		req.Header.Set(k, v)
+	}
+	testenv.AsBrowser(req, "sqlmap/1.7")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ref, reason := resp.Header.Get("X-Palisade-Ref"), resp.Header.Get("X-Palisade-Reason")
+	if resp.StatusCode != 403 || len(ref) != 10 {
+		t.Fatalf("nginx deny: %d, ref %q", resp.StatusCode, ref)
+	}
+	page := func(ref string) string {
+		req, _ := http.NewRequest("GET", e.URL+"/forward-auth/page", nil)
+		for k, v := range map[string]string{"X-Palisade-Key": w.ServerKey, "X-Palisade-Action": "deny", "X-Palisade-Reason": reason, "X-Palisade-Ref": ref, "X-Original-Uri": "/"} {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if body := page(ref); !strings.Contains(body, "<code>"+ref+"</code>") || !strings.Contains(body, "looked like an attack") {
+		t.Fatalf("page for %s (%s):\n%s", ref, reason, body)
+	}
+	if body := page("<b>not a ref</b>"); strings.Contains(body, "<code>") || strings.Contains(body, "not a ref") {
+		t.Fatalf("a malformed X-Palisade-Ref reached the page:\n%s", body)
 	}
 }

@@ -374,6 +374,11 @@ func (a *API) handleEvents() http.Handler {
 			}
 			f.IP = ip.Unmap().String()
 		}
+		if ref := q.Get("ref"); ref != "" {
+			if f.Ref, err = core.ParseRef(ref); err != nil {
+				return err
+			}
+		}
 		if f.From, err = parseTime(r, "from"); err != nil {
 			return err
 		}

@@ -191,6 +191,9 @@ func (a *Agent) decide(acts []byte, args map[string]value) []byte {
 	act := v.Enforced()
 	acts = appendSetVar(acts, "action", act.String())
 	acts = appendSetVar(acts, "reason", v.Reason)
+	if v.Ref != "" {
+		acts = appendSetVar(acts, "ref", v.Ref) // the page's reference ID (see deploy/haproxy)
+	}
 	if act == engine.Redirect {
 		acts = appendSetVar(acts, "location", v.Location)
 	}

@@ -148,7 +148,8 @@ func TestAgent(t *testing.T) {
 		if f.typ != frameAck || f.streamID != want.stream || f.frameID != want.id {
 			t.Fatalf("ack %+v", f)
 		}
-		if acts := actions(t, f.payload); acts["action"] != want.action {
+		// A deny carries the reference ID its page shows (HAProxy sends it back for the page).
+		if acts := actions(t, f.payload); acts["action"] != want.action || (len(acts["ref"]) == 10) != (want.action == "deny") {
 			t.Fatalf("stream %d: %v", want.stream, acts)
 		}
 	}

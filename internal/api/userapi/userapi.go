@@ -104,7 +104,7 @@ var Routes = []Route{
 		Description: "Adds and removes single IPs or CIDRs in one step, without reading the lists first and without a version: entries already there are not added twice, absent ones are not an error, and changes made meanwhile are kept.",
 		Params:      []Param{domainP, ifMatchP}, Body: `{"add":{"deny":["198.51.100.7"]},"remove":{"allow":["192.0.2.0/24"]}}`, handle: (*Handler).listsPatch},
 	{ID: "events.list", Method: "GET", Path: "/api/websites/{domain}/events", Name: "Events", Category: "Traffic", Description: "Blocked and challenged requests and a sample of granted ones, newest first. The log cannot be cleared.",
-		Params: []Param{domainP, {"from", "query", "RFC 3339 time."}, {"to", "query", "RFC 3339 time."}, {"action", "query", "grant, deny, challenge, …"}, {"ip", "query", "A client address."}, {"rule", "query", "Rule or category."}, {"limit", "query", "1 to 500."}, {"cursor", "query", "next_cursor."}}, handle: (*Handler).events},
+		Params: []Param{domainP, {"from", "query", "RFC 3339 time."}, {"to", "query", "RFC 3339 time."}, {"action", "query", "grant, deny, challenge, …"}, {"ip", "query", "A client address."}, {"rule", "query", "Rule or category."}, {"ref", "query", "The reference ID a challenge or deny page showed the visitor."}, {"limit", "query", "1 to 500."}, {"cursor", "query", "next_cursor."}}, handle: (*Handler).events},
 	{ID: "stats.get", Method: "GET", Path: "/api/websites/{domain}/stats", Name: "Statistics", Category: "Traffic", Description: "Requests by time bucket, decision and category.",
 		Params: []Param{domainP, {"period", "query", "minute, hour (default) or day."}, {"from", "query", "RFC 3339."}, {"to", "query", "RFC 3339."}}, handle: (*Handler).stats},
 }
@@ -1028,6 +1028,11 @@ func (h *Handler) events(r *request) (any, error) {
 			return nil, core.FieldError("ip", "ip %q is not an IP address", ip)
 		}
 		f.IP = a.Unmap().String()
+	}
+	if ref := q.Get("ref"); ref != "" {
+		if f.Ref, err = core.ParseRef(ref); err != nil {
+			return nil, err
+		}
 	}
 	if f.From, err = parseTime(r, "from"); err != nil {
 		return nil, err

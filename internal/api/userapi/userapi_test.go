@@ -310,6 +310,10 @@ func TestRoutesAndDocs(t *testing.T) {
 	if a := e.do(t, "GET", "/api/websites/shop.example.com/events", auth, ""); a.status != 200 {
 		t.Fatalf("original path: %d", a.status)
 	}
+	if a := e.do(t, "GET", "/api/websites/shop.example.com/events?ref=k7q2m4xw6p", auth, ""); a.status != 200 {
+		t.Fatalf("events by reference ID: %d %s", a.status, a.raw)
+	}
+	wantErr(t, e.do(t, "GET", "/api/websites/shop.example.com/events?ref=nope", auth, ""), 400, "is not a reference ID")
 	html, doc = docs()
 	if strings.Contains(doc, `"/api/websites":`) || strings.Contains(html, `id="websites.list"`) || !strings.Contains(html, "Blocked requests") ||
 		!strings.Contains(html, "/api/sites/{domain}/log") || !strings.Contains(doc, `"/api/sites/{domain}/log"`) {

@@ -1,0 +1,158 @@
+package challenge
+
+import (
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/palisadehq/palisade/internal/engine"
+)
+
+func renderPage(t *testing.T, wb *Web, pol *engine.Policy, v engine.Verdict, lang string) string {
+	t.Helper()
+	r := httptest.NewRequest("GET", "/products/42", nil)
+	r.Header.Set("Accept-Language", lang)
+	w := httptest.NewRecorder()
+	wb.Page(w, r, pol, v, Client{Website: pol.WebsiteID, IP: webClientIP, UserAgent: "curl/8.5.0"}, "/products/42", http.StatusForbidden)
+	return html.UnescapeString(w.Body.String())
+}
+
+// noJSText is what a browser without JavaScript shows: the page without
+// its scripts, with <noscript> content shown.
+func noJSText(body string) string {
+	body = regexp.MustCompile(`(?s)<script.*?</script>|<style.*?</style>`).ReplaceAllString(body, "")
+	return regexp.MustCompile(`<[^>]*>`).ReplaceAllString(body, "")
+}
+
+// TestPagesNeverLeaveAVisitorStuck: challenge and deny pages show the
+// decision's reference ID, the reason in plain words and a way forward,
+// in the visitor's language.
+func TestPagesNeverLeaveAVisitorStuck(t *testing.T) {
+	is, _ := newIssuer(t)
+	wb, pol := testWeb(t, is)
+	ref := NewRef()
+	cases := []struct {
+		name, lang string
+		v          engine.Verdict
+		want       []string
+	}{
+		{"deny ai crawler", "en", engine.Verdict{Action: engine.Deny, Category: engine.AICrawlers, Source: engine.SourceCategory, Reason: "ai_crawlers", Ref: ref},
+			[]string{"Access denied", "does not admit automated clients", ref, `href=""`, "Try again", "contact the website's owner"}},
+		{"deny rate limit de", "de-DE,de;q=0.9", engine.Verdict{Action: engine.Deny, Source: engine.SourceRateLimit, Reason: "login-burst", Ref: ref},
+			[]string{"Zugriff verweigert", "Zu viele Anfragen", ref, "Erneut versuchen", "Betreiber der Website"}},
+		{"challenge rule", "en", engine.Verdict{Action: engine.Challenge, Source: engine.SourceRule, Reason: "admin", Ref: ref},
+			[]string{"Checking your browser", "A rule the website's owner set up", ref, `href=""`, "contact the website's owner"}},
+	}
+	for _, c := range cases {
+		body := renderPage(t, wb, pol, c.v, c.lang)
+		for _, s := range c.want {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s: page lacks %q:\n%s", c.name, s, body)
+			}
+		}
+		if strings.Contains(body, "login-burst") {
+			t.Errorf("%s: the page shows the rate limit's name; the reference ID is for the owner to look it up", c.name)
+		}
+	}
+}
+
+// TestPageWithoutRefPromisesNone: a page fetched without its reference ID
+// (an old web-server snippet) does not point to one.
+func TestPageWithoutRefPromisesNone(t *testing.T) {
+	is, _ := newIssuer(t)
+	wb, pol := testWeb(t, is)
+	body := renderPage(t, wb, pol, engine.Verdict{Action: engine.Deny}, "en")
+	if !strings.Contains(body, "contact the website's owner.") || strings.Contains(body, "reference ID") || strings.Contains(body, "<code>") {
+		t.Fatalf("deny page without a reference ID:\n%s", body)
+	}
+}
+
+// TestChallengePageAccessible: progress is announced in a live region,
+// motion stops when the visitor asks for less, and the page reads in order
+// without its CSS.
+func TestChallengePageAccessible(t *testing.T) {
+	is, _ := newIssuer(t)
+	wb, pol := testWeb(t, is)
+	body := renderPage(t, wb, pol, engine.Verdict{Action: engine.Challenge, Category: engine.EmulatedHumans, Source: engine.SourceCategory, Ref: NewRef()}, "en")
+	for _, s := range []string{`role="status"`, `aria-live="polite"`, "@media (prefers-reduced-motion: reduce)", "<main>", "<h1>", `lang="en"`} {
+		if !strings.Contains(body, s) {
+			t.Errorf("challenge page lacks %q", s)
+		}
+	}
+	if strings.Contains(body, "style=") {
+		t.Error("inline style attributes: the page's look belongs in its <style>, so that it reads in order without CSS")
+	}
+}
+
+// TestNoJSPageSaysOneThing: without JavaScript the page says that
+// JavaScript is off and never "checking…" at the same time; with it, the
+// script says "checking…".
+func TestNoJSPageSaysOneThing(t *testing.T) {
+	is, _ := newIssuer(t)
+	wb, pol := testWeb(t, is)
+	st := engine.Settings{}
+	st.Challenge.Difficulty = 8
+	st.Challenge.NoJSDelay = 5
+	waitPol, err := engine.Compile(engine.Site{ID: 7, PartnerID: 1, Domain: "shop.example.com", Status: "online", ServerKeyHash: strings.Repeat("ab", 32), Settings: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pol  *engine.Policy
+		want string
+	}{{pol, "This check needs JavaScript"}, {waitPol, "JavaScript is off: please wait 5 seconds"}} {
+		body := renderPage(t, wb, c.pol, engine.Verdict{Action: engine.Challenge, Ref: NewRef()}, "en")
+		text := noJSText(body)
+		if !strings.Contains(text, c.want) {
+			t.Errorf("no-JS page lacks %q:\n%s", c.want, text)
+		}
+		if strings.Contains(text, "Checking…") {
+			t.Errorf("no-JS page says both %q and checking:\n%s", c.want, text)
+		}
+		if !strings.Contains(body, `"Checking… this usually takes less than a second."`) {
+			t.Error("the script does not announce the check")
+		}
+	}
+}
+
+// TestFailedCheckPageHasReportedRef: a failed solution's page shows a
+// reference ID, the same the outcome reports (and events store).
+func TestFailedCheckPageHasReportedRef(t *testing.T) {
+	is, _ := newIssuer(t)
+	wb, pol := testWeb(t, is)
+	var got []Outcome
+	wb.Report = func(o Outcome) { got = append(got, o) }
+	mux := http.NewServeMux()
+	wb.Register(mux)
+	ch := is.Issue(Client{Website: pol.WebsiteID, IP: webClientIP, UserAgent: "Mozilla/5.0 Test"}, 8)
+	form := url.Values{"token": {ch.Token}, "counter": {"12345"}, "return": {"/cart"}}
+	r := httptest.NewRequest("POST", Prefix+"verify", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("User-Agent", "Mozilla/5.0 Test")
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	if w.Code != http.StatusForbidden || len(got) != 1 || got[0].Solved {
+		t.Fatalf("%d, outcomes %+v", w.Code, got)
+	}
+	if !strings.Contains(w.Body.String(), `<a href="/cart">Try again</a>`) {
+		t.Errorf("the failed check's page does not lead back to where the visitor was going:\n%s", w.Body.String())
+	}
+	if len(got[0].Ref) != 10 || !strings.Contains(w.Body.String(), got[0].Ref) {
+		t.Fatalf("reported ref %q not on the page:\n%s", got[0].Ref, w.Body.String())
+	}
+}
+
+func TestNewRef(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		r := NewRef()
+		if !regexp.MustCompile(`^[A-Z2-7]{10}$`).MatchString(r) || seen[r] {
+			t.Fatalf("ref %q (repeat: %v)", r, seen[r])
+		}
+		seen[r] = true
+	}
+}
