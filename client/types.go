@@ -210,6 +210,9 @@ type Event struct {
 	Reason    string    `json:"reason"`
 	Detail    string    `json:"detail"`
 	Monitored bool      `json:"monitored"`
+	// Ref is the reference ID the visitor's page showed (deny and
+	// challenge events).
+	Ref string `json:"ref,omitempty"`
 }
 
 // EventFilter narrows Events; zero fields do not filter.
@@ -218,6 +221,7 @@ type EventFilter struct {
 	Action   string
 	IP       string
 	Rule     string
+	Ref      string // a page's reference ID, as the visitor quotes it
 	ListOptions
 }
 
