@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -71,37 +70,7 @@ func TestLoadBalancerClientAddress(t *testing.T) {
 	port := freePort(t)
 	conf = strings.Replace(conf, "listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d;", port), 1)
 	conf = regexp.MustCompile(`(?m)^\s*(ssl_certificate\S*|http2) .*\n`).ReplaceAllString(conf, "")
-	dir := t.TempDir()
-	main := fmt.Sprintf(`worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-%[2]s
-}
-`, dir, conf)
-	if os.Geteuid() == 0 {
-		main = "user root;\n" + main
-	}
-	cfg := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cfg, []byte(main), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(nginx, "-t", "-c", cfg, "-p", dir).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	cmd := exec.Command(nginx, "-c", cfg, "-p", dir, "-g", "daemon off;")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	testenv.RunNginx(t, nginx, t.TempDir(), conf)
 
 	// The client connects from 127.0.0.2: not the balancer.
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{

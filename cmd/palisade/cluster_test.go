@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -92,37 +91,7 @@ func TestClusterExample(t *testing.T) {
 	}
 	conf = strings.Replace(conf, "listen 443 ssl;", "listen "+lbAddr+";", 1)
 	conf = regexp.MustCompile(`(?m)^\s*(ssl_certificate\S*|http2) .*\n`).ReplaceAllString(conf, "")
-	tmp := t.TempDir()
-	main := fmt.Sprintf(`worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-%[2]s
-}
-`, tmp, conf)
-	if os.Geteuid() == 0 {
-		main = "user root;\n" + main
-	}
-	cfg := filepath.Join(tmp, "nginx.conf")
-	if err := os.WriteFile(cfg, []byte(main), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(nginx, "-t", "-c", cfg, "-p", tmp).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	cmd := exec.Command(nginx, "-c", cfg, "-p", tmp, "-g", "daemon off;")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	testenv.RunNginx(t, nginx, t.TempDir(), conf)
 	lb := "http://" + lbAddr
 	waitFor(t, "nginx to listen", 10*time.Second, func() bool {
 		c, err := net.Dial("tcp", lbAddr)
