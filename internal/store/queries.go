@@ -408,20 +408,7 @@ func (t *tx) Websites(ctx context.Context, partnerID int64, f core.WebsiteFilter
 		w.add("w.id > ?", f.After)
 	}
 	q, args := w.sql("SELECT "+websiteCols+websiteFrom, "w.id", f.Limit)
-	rows, err := t.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []core.Website
-	for rows.Next() {
-		site, err := scanWebsite(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, site)
-	}
-	return out, rows.Err()
+	return t.websites(ctx, q, args...)
 }
 
 func escapeLike(s string) string {
@@ -449,10 +436,9 @@ func settingsOrDefault(s string) string {
 	return s
 }
 
-// AllWebsites lists every website that is not deleted, of all partners, for
-// the decision engine.
-func (t *tx) AllWebsites(ctx context.Context) ([]core.Website, error) {
-	rows, err := t.query(ctx, "SELECT "+websiteCols+websiteFrom+" WHERE w.status <> 'deleted' ORDER BY w.id")
+// websites runs a query of websiteCols and returns its rows.
+func (t *tx) websites(ctx context.Context, q string, args ...any) ([]core.Website, error) {
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -466,6 +452,12 @@ func (t *tx) AllWebsites(ctx context.Context) ([]core.Website, error) {
 		out = append(out, w)
 	}
 	return out, rows.Err()
+}
+
+// AllWebsites lists every website that is not deleted, of all partners, for
+// the decision engine.
+func (t *tx) AllWebsites(ctx context.Context) ([]core.Website, error) {
+	return t.websites(ctx, "SELECT "+websiteCols+websiteFrom+" WHERE w.status <> 'deleted' ORDER BY w.id")
 }
 
 // MarkSeen moves a website in setup to online, recording when traffic was

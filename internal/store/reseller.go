@@ -133,20 +133,7 @@ func (t *tx) WebsitesOfSubaccounts(ctx context.Context, partnerID int64, ids []i
 		args = append(args, id)
 		marks[i] = "$" + itoa(len(args))
 	}
-	rows, err := t.query(ctx, "SELECT "+websiteCols+websiteFrom+" WHERE w.partner_id = $1 AND w.status <> 'deleted' AND w.subaccount_id IN ("+strings.Join(marks, ", ")+") ORDER BY w.id", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []core.Website
-	for rows.Next() {
-		w, err := scanWebsite(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return t.websites(ctx, "SELECT "+websiteCols+websiteFrom+" WHERE w.partner_id = $1 AND w.status <> 'deleted' AND w.subaccount_id IN ("+strings.Join(marks, ", ")+") ORDER BY w.id", args...)
 }
 
 func (t *tx) SetSubaccountPassword(ctx context.Context, partnerID, id int64, hash string) error {
@@ -299,20 +286,7 @@ func (t *tx) DeleteEmailTemplate(ctx context.Context, partnerID int64, kind stri
 }
 
 func (t *tx) ExpiringWebsites(ctx context.Context, from, to time.Time) ([]core.Website, error) {
-	rows, err := t.query(ctx, "SELECT "+websiteCols+websiteFrom+" WHERE w.status IN ('setup', 'online') AND w.expires_at >= $1 AND w.expires_at < $2 ORDER BY w.id", from, to)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []core.Website
-	for rows.Next() {
-		w, err := scanWebsite(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return t.websites(ctx, "SELECT "+websiteCols+websiteFrom+" WHERE w.status IN ('setup', 'online') AND w.expires_at >= $1 AND w.expires_at < $2 ORDER BY w.id", from, to)
 }
 
 // ---- single sign-on ----
