@@ -2,9 +2,7 @@ package core
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"net/netip"
@@ -230,49 +228,6 @@ func GPTimestamp(t time.Time, n uint64) string {
 		}
 	}
 	return string(out)
-}
-
-// ---- GP login links (retired) ----
-
-// GPLink is a login link a GP module signed itself, the form of the
-// previous release: /api/v1/login/?panel=&domain=&timestamp=&key=&hash=.
-// LoginWithGPLink refuses every one (a link made from the key alone opened
-// the console from anywhere); modules ask for links with the GP loginlink
-// call (GPLoginLink). The type and its signature stay for the refusal's
-// tests and for modules' authors to recognise.
-type GPLink struct {
-	Panel     string // "client" (the customer pages of Domain) or "admin" (the partner's console)
-	Domain    string
-	Timestamp string // the Unix time the link was made, not shuffled
-	Key       string // GPKeyID of the signing key
-	Hash      string // GPLinkHash
-}
-
-// gpLinkContext started every self-signed login link's message.
-const gpLinkContext = "palisade-gp-login"
-
-// GPLinkHash is a self-signed login link's signature: hex(HMAC-SHA256(
-// key=trim(API key), "palisade-gp-login|" + panel + "|" + domain + "|" +
-// timestamp)).
-func GPLinkHash(key, panel, domain, timestamp string) string {
-	m := hmac.New(sha256.New, []byte(strings.TrimSpace(key)))
-	m.Write([]byte(gpLinkContext + "|" + panel + "|" + domain + "|" + timestamp))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// GPKeyID named a key in self-signed login links: the first 16 hex digits
-// of sha256("palisade-gp-key-id|" + trim(key)).
-func GPKeyID(key string) string {
-	sum := sha256.Sum256([]byte("palisade-gp-key-id|" + strings.TrimSpace(key)))
-	return hex.EncodeToString(sum[:8])
-}
-
-// NewGPLink signs a self-signed login link for panel and domain at t, as
-// modules of the previous release did (tests of its refusal).
-func NewGPLink(key, panel, domain string, t time.Time) GPLink {
-	key = strings.TrimSpace(key)
-	ts := strconv.FormatInt(t.Unix(), 10)
-	return GPLink{Panel: panel, Domain: domain, Timestamp: ts, Key: GPKeyID(key), Hash: GPLinkHash(key, panel, domain, ts)}
 }
 
 // ---- the GP key index ----

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/secret"
@@ -62,7 +61,7 @@ func TestSignInIsOneTransaction(t *testing.T) {
 
 	// GP login links are /sso tokens too (GPLoginLink); a link the module
 	// signs itself opens nothing and spends nothing.
-	if _, err := svc.LoginWithGPLink(ctx, core.NewGPLink(key, "client", "shop.example.com", time.Now())); core.ErrorCode(err) != core.EUNAUTHORIZED {
+	if err := svc.LoginWithGPLink(ctx); core.ErrorCode(err) != core.EUNAUTHORIZED {
 		t.Fatalf("a self-signed GP link: %v", err)
 	}
 }

@@ -164,19 +164,20 @@ func (s *Service) GPLoginLink(ctx context.Context, c Caller, panel, domain strin
 }
 
 // ErrSelfSignedLink marks the refusal of a login link a module signed
-// itself (GPLink).
+// itself.
 var ErrSelfSignedLink = errors.New("self-signed login links are not accepted")
 
-// LoginWithGPLink refuses a login link a GP module signed itself
-// (/api/v1/login/?panel=&domain=&timestamp=&key=&hash=, GPLinkHash, or the
-// older request-hash form). Such a link is made from the key alone,
+// LoginWithGPLink refuses every login link a GP module signed itself
+// (/api/v1/login/?panel=&domain=&timestamp=&key=&hash=, an HMAC of the key,
+// or the older request-hash form; package testenv/gplink makes them for
+// tests), whatever it names, so it reads none of its parameters. Such a link is made from the key alone,
 // anywhere: with a stolen key bound to the panel's addresses, it opened
 // the partner's console (where keys are minted and revoked) and any
 // customer's pages from any address. A module asks for the link instead
 // with the GP loginlink call, which is authenticated like every GP call,
 // from the key's addresses (GPLoginLink).
-func (s *Service) LoginWithGPLink(ctx context.Context, l GPLink) (Login, error) {
-	return Login{}, &Error{Code: EUNAUTHORIZED, Cause: ErrSelfSignedLink,
+func (s *Service) LoginWithGPLink(ctx context.Context) error {
+	return &Error{Code: EUNAUTHORIZED, Cause: ErrSelfSignedLink,
 		Message: "login links signed by the panel itself are no longer accepted: the panel must ask Palisade for the link with the GP call POST /api/v1/loginlink/ (fields domain, panel=admin|client, timestamp and hash, from the panel's address), which answers a single-use URL (docs/RESELLER.md, Login links)"}
 }
 

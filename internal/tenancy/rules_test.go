@@ -2,6 +2,7 @@ package tenancy_test
 
 import (
 	"encoding/json"
+	"github.com/palisadehq/palisade/internal/testenv/gplink"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -272,7 +273,7 @@ func rules() map[string]rule {
 		if key == "" {
 			key = "no key at all"
 		}
-		l := core.NewGPLink(key, "client", x.t.domain, x.w.e.Clock.Now())
+		l := gplink.New(key, "client", x.t.domain, x.w.e.Clock.Now())
 		q := url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}
 		return req{method: "GET", path: "/api/v1/login/?" + q.Encode()}
 	}, also: []func(x *cell) req{func(x *cell) req {
@@ -280,7 +281,7 @@ func rules() map[string]rule {
 		if key == "" {
 			key = "no key at all"
 		}
-		l := core.NewGPLink(key, "admin", x.c.ownDomain, x.w.e.Clock.Now().Add(-time.Second))
+		l := gplink.New(key, "admin", x.c.ownDomain, x.w.e.Clock.Now().Add(-time.Second))
 		q := url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}
 		return req{method: "GET", path: "/api/v1/login/?" + q.Encode()}
 	}}})

@@ -2,6 +2,7 @@ package gp_test
 
 import (
 	"context"
+	"github.com/palisadehq/palisade/internal/testenv/gplink"
 	"io"
 	"net/http"
 	"net/url"
@@ -59,9 +60,9 @@ func TestFlood(t *testing.T) {
 		if code := do(req); code != 200 {
 			t.Fatalf("getcredit: %d", code)
 		}
-		l := core.NewGPLink("pk_guess"+strconv.Itoa(i), "admin", domain, e.Clock.Now())
+		l := gplink.New("pk_guess"+strconv.Itoa(i), "admin", domain, e.Clock.Now())
 		if i%2 == 0 {
-			l.Key = core.GPKeyID(c.key) // a real key's id, a guessed hash
+			l.Key = gplink.KeyID(c.key) // a real key's id, a guessed hash
 		}
 		q := url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "key": {l.Key}, "hash": {l.Hash}}
 		req, _ = http.NewRequest("GET", e.URL+"/api/v1/login/?"+q.Encode(), nil)

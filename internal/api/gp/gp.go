@@ -23,7 +23,6 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/routes"
-	"github.com/palisadehq/palisade/internal/web/signin"
 )
 
 // maxBody bounds a request's form.
@@ -304,25 +303,18 @@ func ok(err error) (answer, error) {
 // domain=&timestamp=&key=&hash=): refused, with a message naming the
 // loginlink call (core.LoginWithGPLink; docs/RESELLER.md).
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	l, err := h.svc.LoginWithGPLink(r.Context(), core.GPLink{Panel: q.Get("panel"), Domain: q.Get("domain"), Timestamp: q.Get("timestamp"), Key: q.Get("key"), Hash: q.Get("hash")})
-	if err != nil {
-		// The protocol's table, with a browser's status for a refusal
-		// and the core's message, which says what to do.
-		code, a := h.errorAnswer(r.Context(), w, "login", err)
-		msg := a["status"].(string)
-		if code == http.StatusOK {
-			code, msg = http.StatusForbidden, core.ErrorMessage(err)
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(code)
-		_, _ = w.Write([]byte(msg + "\n"))
-		return
+	err := h.svc.LoginWithGPLink(r.Context())
+	// The protocol's table, with a browser's status for a refusal and the
+	// core's message, which says what to do.
+	code, a := h.errorAnswer(r.Context(), w, "login", err)
+	msg := a["status"].(string)
+	if code == http.StatusOK {
+		code, msg = http.StatusForbidden, core.ErrorMessage(err)
 	}
-	// Never replace, unasked, a session the browser holds for someone
-	// else (issue 16 item 16): signin parks it and asks.
-	signin.Link(w, r, h.svc, l, l.Next, h.cookies().Set)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(msg + "\n"))
 }
 
 // SessionCookie is the dashboard session cookie's name.

@@ -3,6 +3,7 @@ package gp_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/palisadehq/palisade/internal/testenv/gplink"
 	"io"
 	"net"
 	"net/http"
@@ -90,9 +91,9 @@ func TestLoginLinkOnlyFromBoundAddress(t *testing.T) {
 	now := e.Clock.Now()
 	ts := strconv.FormatInt(now.Unix(), 10)
 	for _, hc := range []*http.Client{thief, panel} {
-		for _, l := range []core.GPLink{
-			core.NewGPLink(e.PartnerKey, "admin", "panel.example", now),
-			core.NewGPLink(e.PartnerKey, "client", "shop.example.com", now),
+		for _, l := range []gplink.Link{
+			gplink.New(e.PartnerKey, "admin", "panel.example", now),
+			gplink.New(e.PartnerKey, "client", "shop.example.com", now),
 			{Panel: "admin", Domain: "shop.example.com", Timestamp: ts, Hash: core.GPHash(e.PartnerKey, "shop.example.com", ts)},
 		} {
 			q := url.Values{"panel": {l.Panel}, "domain": {l.Domain}, "timestamp": {l.Timestamp}, "hash": {l.Hash}}
