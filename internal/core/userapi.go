@@ -198,7 +198,10 @@ func (s *Service) AuthenticateCustomer(ctx context.Context, in CustomerSignIn) (
 	scope := strings.TrimSpace(in.Partner)
 	// The attempt as the client names it: known-good once it succeeded
 	// from this address, so an owner passes the gate's fast refusal.
-	attempt := "scope:" + strings.ToLower(scope) + ":" + e
+	attempt := unscopedAttempt(e)
+	if scope != "" {
+		attempt = "scope:" + strings.ToLower(scope) + ":" + e
+	}
 	if !lim.KnownGood(attempt, in.Addr, now) && !s.hashGate.Room(guard.Ticket{Shares: guard.NetworkShares(in.Addr)}) {
 		// The client's network already holds its share of the gate, or
 		// the queue is full: refused before any lookup.
@@ -304,8 +307,17 @@ func (s *Service) AuthenticateCustomer(ctx context.Context, in CustomerSignIn) (
 	}
 	lim.Succeeded(accounts[matched[0]], in.Addr, now)
 	lim.Succeeded(attempt, in.Addr, now)
+	if scope != "" {
+		// Whoever proved this email's password here may sign in unscoped
+		// next (the User API's own /api/ paths): that attempt is known-good
+		// too, so a flood cannot refuse it before its lookup.
+		lim.Succeeded(unscopedAttempt(e), in.Addr, now)
+	}
 	return as[matched[0]], nil
 }
+
+// unscopedAttempt is the limiter's name of an unscoped sign-in as email.
+func unscopedAttempt(email string) string { return "scope::" + email }
 
 // CustomerCaller is the Caller of a customer using the User API.
 func CustomerCaller(a Subaccount, ip string) Caller {
