@@ -13,6 +13,7 @@ type Classifier struct {
 	m      *matcher
 	ranges atomic.Pointer[BotRanges]
 	rdns   *RDNSVerifier // nil: no reverse-DNS verification
+	agents atomic.Pointer[agentVerifier]
 }
 
 // NewClassifier compiles the signatures. ranges may be nil; rdns may be nil.
@@ -40,11 +41,17 @@ type classification struct {
 	category Category
 	detail   string
 	verified bool // a verified good bot: exempt from rate limits
+	// pending: a crawler whose reverse-DNS lookup has not answered yet
+	// (category EmulatedHumans, detail "unverified <name>").
+	pending bool
 }
 
 // classify finds the request's category. Signatures win over anomalies; of
 // several signatures the first (by file priority) whose regex agrees wins.
 func (c *Classifier) classify(r *Request) classification {
+	if r.SignedAgent != "" {
+		return classification{category: SignedAgents, detail: r.SignedAgent}
+	}
 	ua := r.UserAgent
 	if ua == "" {
 		return classification{category: SuspiciousBehaviour, detail: "no User-Agent"}
@@ -97,44 +104,7 @@ func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
 		case rdnsFailed:
 			return classification{category: EmulatedHumans, detail: "fake " + s.Name}
 		}
-		return classification{category: EmulatedHumans, detail: "unverified " + s.Name}
+		return classification{category: EmulatedHumans, detail: "unverified " + s.Name, pending: true}
 	}
 	return classification{category: EmulatedHumans, detail: "unverified " + s.Name}
-}
-
-// looksLikeBrowser: every mainstream browser's user agent starts this way.
-func looksLikeBrowser(ua string) bool {
-	return strings.HasPrefix(ua, "Mozilla/") || strings.HasPrefix(ua, "Opera/")
-}
-
-const anomalyThreshold = 3
-
-// anomalies scores headers a real browser would not send the way this
-// request did, and names the weightiest finding.
-func anomalies(r *Request) (int, string) {
-	score, worst, why := 0, 0, ""
-	add := func(n int, reason string) {
-		score += n
-		if n > worst {
-			worst, why = n, reason
-		}
-	}
-	if r.Proto == "HTTP/1.0" {
-		add(3, "HTTP/1.0 with a browser user agent")
-	}
-	if r.header("Accept") == "" {
-		add(2, "no Accept header")
-	}
-	if r.header("Accept-Language") == "" {
-		add(2, "no Accept-Language header")
-	}
-	if r.header("Accept-Encoding") == "" {
-		add(1, "no Accept-Encoding header")
-	}
-	if conn := r.header("Connection"); conn != "" && (r.Proto == "HTTP/2.0" || r.Proto == "HTTP/3.0") {
-		add(2, "Connection header on HTTP/2") // forbidden by RFC 9113
-	} else if strings.EqualFold(conn, "close") {
-		add(1, "Connection: close")
-	}
-	return score, why
 }

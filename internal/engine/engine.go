@@ -143,9 +143,10 @@ func (e *Engine) ByDomain(host string) *Policy {
 // which is granted as unprotected).
 //
 // Order: the website's then the partner's allow and deny lists; custom rules
-// in their order; the category (verified good bots, signatures, header
-// anomalies) and its action; for granted traffic other than verified bots,
-// the rate limits. A challenge or captcha from a rule or the category
+// in their order; the category (signed agents, verified good bots,
+// signatures, header anomalies) and its action; a built-in grant
+// (builtin.go) when that action is not grant; for granted traffic other
+// than verified bots, the rate limits. A challenge or captcha from a rule or the category
 // becomes a grant when the client carries a valid clearance, and that grant
 // still counts against the rate limits; a rate limit's verdict is never
 // lifted by a clearance, whatever its action, and a deny never is. In
@@ -213,6 +214,7 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 			r.Country, r.ASN = g.Lookup(ip)
 		}
 	}
+	e.cls.signedAgent(r)
 	ruled := false
 	r.spent = 0
 	for _, rl := range p.rules {
@@ -238,6 +240,13 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 		c := e.cls.classify(r)
 		v.Category, v.Detail = c.category, c.detail
 		v.Action, v.Reason, v.Source = p.actions[c.category], c.category.String(), SourceCategory
+		if v.Action != Grant && !c.verified {
+			// Built-in grants (builtin.go) still count against the rate
+			// limits.
+			if name := p.builtinGrant(r, c); name != "" {
+				v.Action, v.Reason, v.Source = Grant, name, SourceBuiltin
+			}
+		}
 		if c.verified || !limits || (v.Action != Grant && !e.cleared(p, r, v)) {
 			return
 		}

@@ -24,6 +24,14 @@ type Request struct {
 	// Country (ISO 3166 alpha-2) and ASN, when a GeoIP database is loaded.
 	Country string
 	ASN     uint32
+	// Server is the address of the web server that asked for the verdict
+	// (the forward-auth or SPOE peer), when the adapter knows it; a client
+	// at that address is the site's own server calling itself.
+	Server netip.Addr
+	// SignedAgent is the identity of a verified Web Bot Auth signature
+	// (signed.go), filled by the engine before rules run; "" when the
+	// request carries none or it did not verify.
+	SignedAgent string
 	// Clearance is the clearance the client presented (cookie
 	// palisade_clearance, X-Palisade-Token header or validate-v2 token).
 	Clearance string

@@ -51,11 +51,12 @@ const (
 	SuspiciousBehaviour
 	AICrawlers
 	AutomationTools
+	SignedAgents // a valid Web Bot Auth signature (signed.go)
 	numCategories
 )
 
 var categoryNames = [...]string{"humans", "search_engines", "social_networks", "services_and_payments", "security_issues",
-	"content_scrapers", "emulated_humans", "suspicious_behaviour", "ai_crawlers", "automation_tools"}
+	"content_scrapers", "emulated_humans", "suspicious_behaviour", "ai_crawlers", "automation_tools", "signed_agents"}
 
 func (c Category) String() string {
 	if int(c) < len(categoryNames) {
@@ -89,6 +90,7 @@ var defaultActions = [numCategories]Action{
 	SuspiciousBehaviour: Challenge,
 	AICrawlers:          Deny,
 	AutomationTools:     Challenge,
+	SignedAgents:        Grant,
 }
 
 // What decided a verdict.
@@ -97,6 +99,9 @@ const (
 	SourceRule      = "rule"
 	SourceCategory  = "category"
 	SourceRateLimit = "rate_limit"
+	// SourceBuiltin: a built-in grant (builtin.go) such as robots.txt or a
+	// declared webhook; Reason names it.
+	SourceBuiltin = "builtin"
 )
 
 // Verdict is the engine's answer for one request.
@@ -105,8 +110,8 @@ type Verdict struct {
 	Category Category
 	// Reason is the rule name, rate-limit name, list or category that decided.
 	Reason string
-	// Source is what decided: SourceList, SourceRule, SourceCategory or
-	// SourceRateLimit ("" for unprotected websites).
+	// Source is what decided: SourceList, SourceRule, SourceCategory,
+	// SourceBuiltin or SourceRateLimit ("" for unprotected websites).
 	Source string
 	// Detail says what was recognised: a signature ("curl"), an anomaly
 	// ("no Accept-Language"), "unverified Googlebot".

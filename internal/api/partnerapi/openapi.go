@@ -127,7 +127,7 @@ func schemas() map[string]any {
 		"Settings": obj(map[string]any{
 			"mode":       map[string]any{"enum": []string{"protect", "monitor", "off"}, "description": "monitor decides and records but always grants; off grants without deciding. Default protect."},
 			"fail_mode":  map[string]any{"enum": []string{"open", "closed"}, "description": "What web servers do when Palisade cannot be reached. Default open."},
-			"categories": map[string]any{"type": "object", "description": "Category name → action (grant, deny, challenge, captcha, return_fake_data). Categories: humans, search_engines, social_networks, services_and_payments, security_issues, content_scrapers, emulated_humans, suspicious_behaviour, ai_crawlers, automation_tools.", "additionalProperties": str},
+			"categories": map[string]any{"type": "object", "description": "Category name → action (grant, deny, challenge, captcha, return_fake_data). Categories: humans, search_engines, social_networks, services_and_payments, security_issues, content_scrapers, emulated_humans, suspicious_behaviour, ai_crawlers, automation_tools, signed_agents.", "additionalProperties": str},
 			"rules": map[string]any{"type": "array", "description": "Custom rules, tried in order before categories; the first whose conditions all match decides.", "items": obj(map[string]any{
 				"name": str, "enabled": map[string]any{"type": "boolean"}, "action": map[string]any{"enum": []string{"grant", "deny", "challenge", "captcha", "redirect"}},
 				"location":   map[string]any{"type": "string", "description": "For redirect: an absolute http(s) URL or a path."},
