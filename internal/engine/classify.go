@@ -69,7 +69,7 @@ func (c *Classifier) classify(r *Request) classification {
 	}
 	if best >= 0 {
 		s := &c.sigs[best]
-		if s.category == SearchEngines {
+		if s.Ranges != "" || len(s.RDNS) > 0 {
 			return c.verify(s, r.IP)
 		}
 		return classification{category: s.category, detail: s.Name}
@@ -83,7 +83,8 @@ func (c *Classifier) classify(r *Request) classification {
 	return classification{category: Humans}
 }
 
-// verify checks that a search-engine user agent comes from that engine: its
+// verify checks that a user agent whose owner publishes its addresses (a
+// search engine, a monitor, a payment provider) comes from that owner: its
 // published ranges when loaded, else forward-confirmed reverse DNS (answered
 // from cache; a first sighting starts a lookup and counts as unverified).
 func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
@@ -91,7 +92,7 @@ func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
 	ranges := c.ranges.Load()
 	if s.Ranges != "" && ranges.Has(s.Ranges) {
 		if ranges.Contains(s.Ranges, ip) {
-			return classification{category: SearchEngines, detail: s.Name, verified: true}
+			return classification{category: s.category, detail: s.Name, verified: true}
 		}
 		if len(s.RDNS) == 0 || c.rdns == nil {
 			return classification{category: EmulatedHumans, detail: "fake " + s.Name}
@@ -100,7 +101,7 @@ func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
 	if len(s.RDNS) > 0 && c.rdns != nil {
 		switch c.rdns.Check(ip, s.RDNS) {
 		case rdnsVerified:
-			return classification{category: SearchEngines, detail: s.Name, verified: true}
+			return classification{category: s.category, detail: s.Name, verified: true}
 		case rdnsFailed:
 			return classification{category: EmulatedHumans, detail: "fake " + s.Name}
 		}
