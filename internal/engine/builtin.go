@@ -4,6 +4,6 @@ package engine
 // declared webhook, ...) that lets r through on p although its category's
 // action is not grant, or "" when none applies. c is the request's
 // classification.
-func (p *Policy) builtinGrant(r *Request, c classification) string {
+func (p *Policy) builtinGrant(r *Request, c classification, rdns *RDNSVerifier, claim bool) string {
 	return ""
 }

@@ -243,7 +243,7 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 		if v.Action != Grant && !c.verified {
 			// Built-in grants (builtin.go) still count against the rate
 			// limits.
-			if name := p.builtinGrant(r, c); name != "" {
+			if name := p.builtinGrant(r, c, e.cls.rdns, limits); name != "" {
 				v.Action, v.Reason, v.Source = Grant, name, SourceBuiltin
 			}
 		}

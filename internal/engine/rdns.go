@@ -52,7 +52,11 @@ type RDNSVerifier struct {
 	cache    map[netip.Addr]*list.Element // of *rdnsEntry, most recently used first
 	lru      list.List
 	inflight map[netip.Addr]bool
-	sem      chan struct{}
+	// claimed: in-flight lookups whose first request a site's
+	// pending_crawlers built-in let through (builtin.go); at most one per
+	// lookup, and no more entries than lookups in flight.
+	claimed map[netip.Addr]bool
+	sem     chan struct{}
 }
 
 type rdnsEntry struct {
@@ -68,7 +72,7 @@ func NewRDNSVerifier(r Resolver) *RDNSVerifier {
 		r = net.DefaultResolver
 	}
 	return &RDNSVerifier{resolver: r, timeout: 2 * time.Second, ttl: 6 * time.Hour, now: time.Now, max: RDNSCacheSize,
-		cache: map[netip.Addr]*list.Element{}, inflight: map[netip.Addr]bool{}, sem: make(chan struct{}, 16)}
+		cache: map[netip.Addr]*list.Element{}, inflight: map[netip.Addr]bool{}, claimed: map[netip.Addr]bool{}, sem: make(chan struct{}, 16)}
 }
 
 // SetCapacity changes how many addresses the cache holds (at least 1).
@@ -160,6 +164,7 @@ func (v *RDNSVerifier) lookup(ip netip.Addr) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	delete(v.inflight, ip)
+	delete(v.claimed, ip)
 	e := &rdnsEntry{ip: ip, names: confirmed, expires: v.now().Add(ttl)}
 	if el, ok := v.cache[ip]; ok {
 		el.Value = e
@@ -175,4 +180,19 @@ func (v *RDNSVerifier) lookup(ip netip.Addr) {
 func isNotFound(err error) bool {
 	var de *net.DNSError
 	return errors.As(err, &de) && de.IsNotFound
+}
+
+// firstPending reports whether a lookup for ip is in flight and no request
+// has been let through on it yet; with claim, it also marks that one has
+// (so the next request waits for the answer).
+func (v *RDNSVerifier) firstPending(ip netip.Addr, claim bool) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.inflight[ip] || v.claimed[ip] {
+		return false
+	}
+	if claim {
+		v.claimed[ip] = true
+	}
+	return true
 }
