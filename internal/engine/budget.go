@@ -54,6 +54,7 @@ const (
 var inputCaps = map[string]uint64{
 	"ip": 64, "method": 32, "host": 255, "country": 8, "asn": 8,
 	"user_agent": 1024, "path": 8192, "raw_path": 8192, "query": 8192, "referrer": 8192,
+	"signed_agent": 255,
 }
 
 const (

@@ -22,7 +22,9 @@ import (
 // Variables: ip, method, host (lower-case, no port), path (canonical: see
 // CanonicalPath), raw_path (as the client sent it), query, user_agent,
 // referrer, country (strings), asn (int), headers (map of lower-case name
-// to first value).
+// to first value), signed_agent (string: the identity of a verified Web Bot
+// Auth signature, such as "agent.example", or "" when the request carries
+// none that verified; see signed.go).
 // Functions: CEL's standard ones, and inCIDR(ip, cidr).
 var (
 	celEnvOnce sync.Once
@@ -44,6 +46,7 @@ func celEnvironment() (*cel.Env, error) {
 			cel.Variable("country", cel.StringType),
 			cel.Variable("asn", cel.IntType),
 			cel.Variable("headers", cel.MapType(cel.StringType, cel.StringType)),
+			cel.Variable("signed_agent", cel.StringType),
 			cel.Function("inCIDR", cel.Overload("inCIDR_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
 				cel.BinaryBinding(func(a, b ref.Val) ref.Val {
 					ip, err := netip.ParseAddr(fmt.Sprint(a.Value()))
@@ -157,6 +160,8 @@ func (a celActivation) resolve(name string) (any, bool) {
 		return r.Country, true
 	case "asn":
 		return int64(r.ASN), true
+	case "signed_agent":
+		return r.SignedAgent, true
 	case "headers":
 		if len(r.Header) > maxHeaderCount {
 			return a.tooLong("headers"), true
