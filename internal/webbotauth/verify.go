@@ -61,7 +61,7 @@ var (
 	ErrParams       = errors.New("signature parameters missing or malformed")
 	ErrNotYetValid  = errors.New("signature created in the future")
 	ErrExpired      = errors.New("signature expired")
-	ErrValidity     = errors.New("signature valid for longer than allowed")
+	ErrValidity     = errors.New("signature's expires is not after created, or too long after it")
 	ErrAuthority    = errors.New(`signature does not cover "@authority"`)
 	ErrAgentCovered = errors.New("signature does not cover Signature-Agent")
 	ErrAgent        = errors.New("Signature-Agent unusable")
