@@ -18,18 +18,24 @@ import (
 const botsUsage = `Usage: palisade bots <subcommand> [flags]
 
 Subcommands:
-  status    show each verified-crawler range list in use: prefixes, publication date, age, whether it is
-            the snapshot shipped in the binary or a downloaded copy in --bot-data-dir, and its source
-  refresh   download the search engines' and AI crawlers' published address ranges into --bot-data-dir
-            (https only; a list with implausibly broad prefixes is refused, and one that changes
-            wholesale from the last good copy, or from the shipped snapshot when there is none, too
-            unless --force; a refused list keeps the last good copy)
-  import    convert the vendors' published lists (NAME.json) in --from into the snapshot format in --out
+  status    show each verified-bot range list: prefixes, publication date, age, whether it is the
+            snapshot shipped in the binary (or a list the snapshot holds no copy of) or a downloaded
+            copy in --bot-data-dir, and its source
+  refresh   download the published address ranges of search engines, AI crawlers, uptime monitors,
+            payment providers and link-preview fetchers into --bot-data-dir (https only, or an
+            operator's file:///path; a list with implausibly broad prefixes is refused, and one that
+            changes wholesale from the last good copy, or from the shipped snapshot when there is
+            none, too unless --force; a refused list keeps the last good copy)
+  import    convert published lists (NAME.json, NAME.txt) in --from into the snapshot format in --out
             (how the snapshot shipped in the binary, internal/botdata/snapshot, is made)
   list      the same as status
 
 Palisade ships a dated snapshot of the lists and uses it until a refresh succeeds; 'serve' refreshes
 every 24 hours by default (--bot-refresh). A running Palisade picks refreshed lists up within ten minutes.
+A source is [FORMAT:]URL[,URL...]: FORMAT google (the crawlers' JSON), text (one address or CIDR a
+line), json (every address in the document) or json.KEY (those under KEY); left out, it is told by
+the content. --bot-source NAME=SOURCE replaces a default or adds a list a signature refers to
+(facebookexternalhit's "meta", for one, has no published URL).
 `
 
 func cmdBots(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
@@ -50,7 +56,7 @@ func cmdBots(ctx context.Context, args []string, getenv func(string) string, now
 	var sources stringList
 	force := new(bool)
 	if sub == "refresh" {
-		fs.Var(&sources, "bot-source", "NAME=https://URL of a list to download, over the defaults; NAME= drops one (repeatable; plain http only from a loopback address)")
+		fs.Var(&sources, "bot-source", "NAME=[FORMAT:]https://URL[,URL...] of a list to download, over the defaults, or NAME=file:///path of an operator's own; NAME= drops one (repeatable; plain http only from a loopback address)")
 		force = fs.Bool("force", false, "accept lists that change wholesale from the last good copy (fewer than half its prefixes kept, or many times its address space); the other checks still apply")
 	}
 	if err := parseFlags(fs, args[1:], getenv); err != nil {
@@ -87,14 +93,19 @@ func cmdBots(ctx context.Context, args []string, getenv func(string) string, now
 	for _, i := range r.Info() {
 		src := i.Source
 		if src == "" {
-			src = botdata.DefaultSources[i.Name]
+			src = botdata.DefaultWhere(i.Name)
 		}
 		if src == "" {
-			src = "(no list URL published; not refreshed)"
+			src = "(no list URL published; not refreshed unless an operator supplies one with --bot-source " + i.Name + "=...)"
 		}
 		from := "shipped snapshot"
-		if i.Origin == engine.OriginDownloaded {
+		switch {
+		case i.Origin == engine.OriginDownloaded:
 			from = filepath.Join(*botDir, i.Name+".json")
+		case i.Prefixes == 0 && botdata.DefaultWhere(i.Name) != "":
+			from = "no snapshot copy, awaiting first download"
+		case i.Prefixes == 0:
+			from = "no snapshot copy, none published"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", i.Name, i.Prefixes, i.Created, listAge(i.Created, now()), from, src)
 	}
@@ -119,7 +130,7 @@ func listAge(created string, now time.Time) string {
 
 func cmdBotsImport(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bots import", "bots import --from DIR --out DIR", stderr)
-	from := fs.String("from", "", "folder of the vendors' published lists, NAME.json in their own schema (creationTime, prefixes, source)")
+	from := fs.String("from", "", "folder of published lists: NAME.json (Google's schema with creationTime, prefixes and source, or other JSON with a date) or NAME.txt (one address or CIDR a line, with '# published YYYY-MM-DD' and '# source URL' lines)")
 	out := fs.String("out", "", "folder to write the snapshot to (NAME.ranges); internal/botdata/snapshot for the one shipped in the binary")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -135,6 +146,14 @@ func cmdBotsImport(args []string, getenv func(string) string, stdout, stderr io.
 		src := r.URL
 		if src == "" {
 			src = "(no source URL)"
+		}
+		if r.Prefixes == 0 && r.URL == "" {
+			fmt.Fprintf(stdout, "%-38s empty: no list URL published (an operator may supply one)\n", r.Name)
+			continue
+		}
+		if r.Prefixes == 0 {
+			fmt.Fprintf(stdout, "%-38s empty: no copy at hand (dated; a refresh downloads it)  %s\n", r.Name, src)
+			continue
 		}
 		fmt.Fprintf(stdout, "%-38s %5d prefixes  %s\n", r.Name, r.Prefixes, src)
 	}

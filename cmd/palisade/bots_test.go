@@ -78,9 +78,29 @@ func TestBotsStatus(t *testing.T) {
 			google = l
 		}
 	}
-	for _, want := range []string{"2026-08-20", "30 days", "shipped snapshot", "https://developers.google.com/static/search/apis/ipranges/googlebot.json"} {
+	for _, want := range []string{"2026-08-20", "30 days", "shipped snapshot", "https://developers.google.com/static/crawling/ipranges/common-crawlers.json"} {
 		if !strings.Contains(google, want) {
 			t.Fatalf("googlebot line %q lacks %q:\n%s", google, want, out)
+		}
+	}
+	// Lists the snapshot holds no copy of are shown empty and dated, with
+	// their source, or as published nowhere.
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines[f[0]] = l
+		}
+	}
+	for name, want := range map[string][]string{
+		"stripe-webhooks":         {" 0 ", "2026-08-20", "30 days", "no snapshot copy, awaiting first download", "https://stripe.com/files/ips/ips_webhooks.txt"},
+		"google-special-crawlers": {" 0 ", "2026-08-20", "awaiting first download", "https://developers.google.com/static/crawling/ipranges/special-crawlers.json"},
+		"pingdom":                 {"https://my.pingdom.com/probes/ipv4 https://my.pingdom.com/probes/ipv6"},
+		"meta":                    {" 0 ", "2026-08-20", "none published", "--bot-source meta="},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[name], w) {
+				t.Errorf("%s line %q lacks %q", name, lines[name], w)
+			}
 		}
 	}
 	for _, name := range []string{"bingbot", "applebot", "duckduckbot", "common-crawl", "openai-gptbot", "openai-searchbot", "perplexitybot"} {

@@ -24,7 +24,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,19 +36,6 @@ import (
 	"github.com/palisadehq/palisade/internal/engine"
 )
 
-// DefaultSources are the vendors' published lists, in their own schema
-// (creationTime, prefixes[].ipv4Prefix/ipv6Prefix). The file name is the key
-// plus ".json", which the engine's signatures refer to.
-var DefaultSources = map[string]string{
-	"googlebot":        "https://developers.google.com/static/search/apis/ipranges/googlebot.json",
-	"bingbot":          "https://www.bing.com/toolbox/bingbot.json",
-	"applebot":         "https://search.developer.apple.com/applebot.json",
-	"openai-gptbot":    "https://openai.com/gptbot.json",
-	"openai-searchbot": "https://openai.com/searchbot.json",
-	"perplexitybot":    "https://www.perplexity.com/perplexitybot.json",
-	"common-crawl":     "https://index.commoncrawl.org/ccbot.json",
-}
-
 // MaxListSize bounds one download.
 const MaxListSize = 8 << 20
 
@@ -61,30 +47,6 @@ type Result struct {
 	Err      error
 }
 
-// ParseSources reads name=url pairs over the defaults; "name=" removes one.
-func ParseSources(pairs []string) (map[string]string, error) {
-	out := map[string]string{}
-	for k, v := range DefaultSources {
-		out[k] = v
-	}
-	for _, p := range pairs {
-		name, url, ok := strings.Cut(p, "=")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" || strings.ContainsAny(name, "/\\. ") {
-			return nil, fmt.Errorf("source %q: want NAME=https://... (NAME without dots or slashes)", p)
-		}
-		if url == "" {
-			delete(out, name)
-			continue
-		}
-		if err := checkURL(url); err != nil {
-			return nil, fmt.Errorf("source %q: %w", p, err)
-		}
-		out[name] = url
-	}
-	return out, nil
-}
-
 // Options change how Refresh works.
 type Options struct {
 	// Client makes the requests (nil: one with a 30-second timeout). Its
@@ -93,6 +55,8 @@ type Options struct {
 	// Force accepts a list that changes wholesale from the last good copy
 	// (an operator's decision); every other check still applies.
 	Force bool
+	// Now dates a list that carries no date of its own (nil: time.Now).
+	Now func() time.Time
 }
 
 // Refresh downloads every source into dir. A list that fails to download,
@@ -123,37 +87,24 @@ func RefreshWith(ctx context.Context, opt Options, sources map[string]string, di
 		}
 		return nil
 	}
-	names := make([]string, 0, len(sources))
-	for n := range sources {
-		names = append(names, n)
+	now := opt.Now
+	if now == nil {
+		now = time.Now
 	}
-	sort.Strings(names)
 	var out []Result
-	for _, name := range names {
+	for _, name := range SourceNames(sources) {
 		r := Result{Name: name, URL: sources[name]}
-		r.Prefixes, r.Err = fetch(ctx, &c, r.URL, filepath.Join(dir, name+".json"), opt.Force)
+		if !validName(name) {
+			r.Err = fmt.Errorf("%q cannot name a list (letters, digits, '-' and '_')", name)
+		} else if src, err := ParseSource(sources[name]); err != nil {
+			r.Err = err
+		} else {
+			r.URL = src.Where()
+			r.Prefixes, r.Err = fetch(ctx, &c, name, src, filepath.Join(dir, name+".json"), opt.Force, now)
+		}
 		out = append(out, r)
 	}
 	return out
-}
-
-// checkURL accepts https URLs, and plain http only to a loopback address
-// (127.0.0.0/8, ::1), which no one on the network can answer for.
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return errors.New("the URL must be https://host/...")
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if a, err := netip.ParseAddr(u.Hostname()); err == nil && a.Unmap().IsLoopback() {
-			return nil
-		}
-		return errors.New("the URL must be https (plain http is accepted only from a loopback address): a list fetched in the clear can be replaced on the way")
-	}
-	return errors.New("the URL must be https")
 }
 
 // Plausibility bounds of a range list (see the package comment).
@@ -179,28 +130,11 @@ var special = func() []netip.Prefix {
 // ErrWholesale is a list that changes too much from the last good copy.
 var ErrWholesale = errors.New("the list changed wholesale from the last good copy")
 
-// prefixes reads a range list's prefixes (masked).
+// prefixes reads a list in Google's schema (a downloaded copy) and
+// returns its prefixes (masked).
 func prefixes(b []byte) ([]netip.Prefix, error) {
-	if _, _, err := engine.ParseRangeList(b); err != nil {
-		return nil, err
-	}
-	var rl engine.RangeList
-	if err := json.Unmarshal(b, &rl); err != nil {
-		return nil, err
-	}
-	out := make([]netip.Prefix, 0, len(rl.Prefixes))
-	for _, p := range rl.Prefixes {
-		s := p.IPv4
-		if s == "" {
-			s = p.IPv6
-		}
-		pfx, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, pfx.Masked())
-	}
-	return out, nil
+	p, err := parseGoogle(b)
+	return p.prefixes, err
 }
 
 // coverage is the address space of a set of prefixes, overlaps counted
@@ -269,47 +203,98 @@ func Check(next, last []netip.Prefix, force bool) error {
 	return nil
 }
 
-func fetch(ctx context.Context, client *http.Client, url, path string, force bool) (int, error) {
-	if err := checkURL(url); err != nil {
-		return 0, err
+// download reads one URL of a source: over http(s), or a local file.
+func download(ctx context.Context, client *http.Client, raw string) ([]byte, error) {
+	if strings.HasPrefix(strings.ToLower(raw), "file:") {
+		path, err := filePath(raw)
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		body, err := io.ReadAll(io.LimitReader(f, MaxListSize+1))
+		if err != nil {
+			return nil, err
+		}
+		if len(body) > MaxListSize {
+			return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxListSize)
+		}
+		return body, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err := checkURL(raw); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", "application/json, text/plain;q=0.9")
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if err := checkURL(resp.Request.URL.String()); err != nil {
-		return 0, fmt.Errorf("answered from %s: %w", resp.Request.URL.Redacted(), err)
+		return nil, fmt.Errorf("answered from %s: %w", resp.Request.URL.Redacted(), err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("%s answered %s", url, resp.Status)
+		return nil, fmt.Errorf("%s answered %s", raw, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxListSize+1))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if len(body) > MaxListSize {
-		return 0, fmt.Errorf("%s is larger than %d bytes", url, MaxListSize)
+		return nil, fmt.Errorf("%s is larger than %d bytes", raw, MaxListSize)
 	}
-	next, err := prefixes(body)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w; kept the previous copy", url, err)
+	return body, nil
+}
+
+// fetch downloads every URL of a source, reads each in the source's format,
+// checks the merged list and writes it to path. A list of one URL in
+// Google's schema is kept as the vendor published it; any other is kept in
+// Google's schema, dated by its own date or else now, with its source.
+func fetch(ctx context.Context, client *http.Client, name string, src Source, path string, force bool, now func() time.Time) (int, error) {
+	var next []netip.Prefix
+	var body []byte
+	created := ""
+	asPublished := len(src.URLs) == 1
+	for _, u := range src.URLs {
+		b, err := download(ctx, client, u)
+		if err != nil {
+			return 0, err
+		}
+		p, err := parseList(b, src.Format)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w; kept the previous copy", u, err)
+		}
+		if p.format != FormatGoogle {
+			asPublished = false
+		}
+		if created == "" || p.created > created {
+			created = p.created
+		}
+		next = append(next, p.prefixes...)
+		body = b
 	}
 	var last []netip.Prefix
 	if b, err := os.ReadFile(path); err == nil {
 		last, _ = prefixes(b) // a last copy that does not parse is no reference
-	} else if l, ok := snapshot.Get(strings.TrimSuffix(filepath.Base(path), ".json")); ok {
+	} else if l, ok := snapshot.Get(name); ok {
 		last = l.Prefixes // never refreshed: the shipped snapshot is the last good copy
 	}
 	if err := Check(next, last, force); err != nil {
-		return 0, fmt.Errorf("%s: %w; kept the previous copy", url, err)
+		return 0, fmt.Errorf("%s: %w; kept the previous copy", src.Where(), err)
 	}
-	n := len(next)
+	if !asPublished {
+		if _, err := publishedDate(created); err != nil {
+			created = now().UTC().Format("2006-01-02T15:04:05")
+		}
+		body = rangeListJSON(next, created, src.Where())
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return 0, err
 	}
@@ -329,58 +314,112 @@ func fetch(ctx context.Context, client *http.Client, url, path string, force boo
 	if err := tmp.Close(); err != nil {
 		return 0, err
 	}
-	return n, os.Rename(tmp.Name(), path)
+	return len(next), os.Rename(tmp.Name(), path)
 }
 
-// Import converts every vendor list (NAME.json, the vendors' schema with
-// their "source" URL) in from into the snapshot format in out (NAME.ranges),
-// and removes lists from out that from no longer has. Each list must pass the
-// same plausibility checks as a download. The source is the list's own
-// "source", else the default URL of that name; the date is its creationTime.
+// Import converts every published list in from (NAME.json: Google's schema
+// or other JSON; NAME.txt: one address or CIDR a line) into the snapshot
+// format in out (NAME.ranges), and removes lists from out that from no longer
+// has. Each list must pass the same checks as a download.
+//
+// A list's source is the default URL of that name, else its own "source"
+// (JSON) or "# source URL" line (text); its date is its own (creationTime,
+// Datadog's modified, or a "# published YYYY-MM-DD" line); a list without
+// a date is refused.
+//
+// Every list a refresh downloads by default or a signature refers to, but
+// which from does not hold, is written empty, dated with the snapshot's date
+// (the newest of the imported lists' dates) and with its source, so that the
+// snapshot says it had no copy rather than guessing.
 func Import(from, out string) ([]Result, error) {
-	files, err := filepath.Glob(filepath.Join(from, "*.json"))
-	if err != nil {
-		return nil, err
+	var files []string
+	for _, ext := range []string{"*.json", "*.txt"} {
+		f, err := filepath.Glob(filepath.Join(from, ext))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f...)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("%s holds no NAME.json range lists", from)
+		return nil, fmt.Errorf("%s holds no NAME.json or NAME.txt range lists", from)
 	}
+	sort.Strings(files)
 	var lists []snapshot.List
 	var res []Result
+	have := map[string]bool{}
+	newest := ""
 	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		if name == "" || strings.ContainsAny(name, " .") {
-			return nil, fmt.Errorf("%s: a list's name has no dots or spaces", f)
+		ext := filepath.Ext(f)
+		name := strings.TrimSuffix(filepath.Base(f), ext)
+		if !validName(name) {
+			return nil, fmt.Errorf("%s: a list's name is letters, digits, '-' and '_'", f)
 		}
+		if have[name] {
+			return nil, fmt.Errorf("%s: there is another list named %s", f, name)
+		}
+		have[name] = true
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
-		ps, err := prefixes(b)
+		if len(b) > MaxListSize {
+			return nil, fmt.Errorf("%s is larger than %d bytes", f, MaxListSize)
+		}
+		format := ""
+		if ext == ".txt" {
+			format = FormatText
+		}
+		p, err := parseList(b, format)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-		if err := Check(ps, nil, false); err != nil {
+		if err := Check(p.prefixes, nil, false); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-		var rl engine.RangeList
-		_ = json.Unmarshal(b, &rl) // prefixes parsed it
-		published, err := publishedDate(rl.CreationTime)
-		if err != nil {
-			return nil, fmt.Errorf("%s: creationTime %q: %w", f, rl.CreationTime, err)
+		created, ownSource := p.created, ""
+		if p.format == FormatText {
+			created, ownSource = textHeader(b)
+		} else {
+			var meta struct {
+				Source string `json:"source"`
+			}
+			_ = json.Unmarshal(b, &meta) // a JSON list without an object has no source
+			ownSource = meta.Source
 		}
-		src := rl.Source
+		published, err := publishedDate(created)
+		if err != nil {
+			return nil, fmt.Errorf("%s: the list's date %q: %w (a text list gives it in a '# published YYYY-MM-DD' line)", f, created, err)
+		}
+		if published > newest {
+			newest = published
+		}
+		src := DefaultWhere(name)
 		if src == "" {
-			src = DefaultSources[name]
+			src = ownSource
 		}
 		if src != "" {
-			if err := checkURL(src); err != nil {
-				return nil, fmt.Errorf("%s: source %q: %w", f, src, err)
+			for _, u := range strings.Fields(src) {
+				if err := checkURL(u); err != nil {
+					return nil, fmt.Errorf("%s: source %q: %w", f, u, err)
+				}
 			}
 		}
-		lists = append(lists, snapshot.List{Name: name, Source: src, Published: published, Prefixes: ps})
-		res = append(res, Result{Name: name, URL: src, Prefixes: len(ps)})
+		lists = append(lists, snapshot.List{Name: name, Source: src, Published: published, Prefixes: p.prefixes})
+		res = append(res, Result{Name: name, URL: src, Prefixes: len(p.prefixes)})
 	}
+	wanted, err := wantedLists()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range wanted {
+		if have[name] {
+			continue
+		}
+		src := DefaultWhere(name)
+		lists = append(lists, snapshot.List{Name: name, Source: src, Published: newest})
+		res = append(res, Result{Name: name, URL: src})
+	}
+	sort.Slice(res, func(i, j int) bool { return res[i].Name < res[j].Name })
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
@@ -400,6 +439,49 @@ func Import(from, out string) ([]Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// wantedLists is every list a refresh downloads by default or a signature
+// refers to, sorted.
+func wantedLists() ([]string, error) {
+	sigs, err := engine.LoadSignatures()
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for n := range DefaultSources {
+		set[n] = true
+	}
+	for _, s := range sigs {
+		if s.Ranges != "" {
+			set[s.Ranges] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// textHeader reads the "# published YYYY-MM-DD" and "# source URL" comment
+// lines of a text list.
+func textHeader(b []byte) (published, source string) {
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(strings.TrimPrefix(line, "#"))
+		if len(f) == 2 && f[0] == "published" && published == "" {
+			published = f[1]
+		}
+		if len(f) == 2 && f[0] == "source" && source == "" {
+			source = f[1]
+		}
+	}
+	return published, source
 }
 
 // publishedDate is the date of a creationTime such as

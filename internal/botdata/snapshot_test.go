@@ -15,7 +15,9 @@ import (
 
 // TestShippedSnapshot: the snapshot in the binary holds the major crawlers'
 // lists, each dated, with its source where the vendor publishes one, and each
-// passes the checks a download must pass.
+// passes the checks a download must pass; every list a refresh downloads by
+// default or a signature refers to is in it, those not at hand when it was
+// made empty, dated and with their source.
 func TestShippedSnapshot(t *testing.T) {
 	lists, err := snapshot.Lists()
 	if err != nil {
@@ -32,8 +34,27 @@ func TestShippedSnapshot(t *testing.T) {
 		}
 	}
 	for name := range DefaultSources {
-		if got[name].Source != DefaultSources[name] {
-			t.Errorf("%s: source %q, want %q", name, got[name].Source, DefaultSources[name])
+		if got[name].Source != DefaultWhere(name) {
+			t.Errorf("%s: source %q, want %q", name, got[name].Source, DefaultWhere(name))
+		}
+	}
+	wanted, err := wantedLists()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range wanted {
+		if _, ok := got[name]; !ok {
+			t.Errorf("no list %s in the snapshot", name)
+		}
+	}
+	for _, name := range []string{"googlebot", "bingbot", "applebot", "duckduckbot", "common-crawl", "openai-gptbot", "openai-searchbot", "perplexitybot", "internet-archive"} {
+		if len(got[name].Prefixes) == 0 {
+			t.Errorf("the %s list is empty", name)
+		}
+	}
+	for _, name := range []string{"stripe-webhooks", "uptimerobot", "google-special-crawlers", "meta"} {
+		if l := got[name]; len(l.Prefixes) != 0 || l.Published != "2026-08-20" {
+			t.Errorf("%s: %+v, want an empty list dated with the snapshot", name, l)
 		}
 	}
 	if !contains(got["googlebot"].Prefixes, "66.249.66.1") {
@@ -62,7 +83,11 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 2 || res[0].Name != "bingbot" || res[1].Name != "examplebot" || res[1].Prefixes != 4 {
+	imported := map[string]Result{}
+	for _, r := range res {
+		imported[r.Name] = r
+	}
+	if imported["bingbot"].Prefixes != 1 || imported["examplebot"].Prefixes != 4 || imported["mollie"].Prefixes != 0 || imported["mollie"].URL != DefaultWhere("mollie") {
 		t.Fatalf("%+v", res)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "examplebot.ranges"))
@@ -83,6 +108,32 @@ func TestImport(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "gone.ranges")); err == nil {
 		t.Error("a list the vendor folder no longer has was kept")
+	}
+	// Lists not in the folder are written empty, dated with the newest of the
+	// imported lists' dates, with their source.
+	b, _ = os.ReadFile(filepath.Join(out, "stripe-webhooks.ranges"))
+	if l, err := snapshot.Parse(b); err != nil || len(l.Prefixes) != 0 || l.Published != "2026-08-20" || l.Source != "https://stripe.com/files/ips/ips_webhooks.txt" || !strings.Contains(string(b), "No copy") {
+		t.Fatalf("stripe-webhooks.ranges: %+v %v\n%s", l, err, b)
+	}
+	b, _ = os.ReadFile(filepath.Join(out, "meta.ranges"))
+	if !strings.Contains(string(b), "source -\npublished 2026-08-20\n") {
+		t.Fatalf("meta.ranges:\n%s", b)
+	}
+
+	// A text list carries its date and source in comment lines; without a
+	// date it is refused.
+	txt := t.TempDir()
+	os.WriteFile(filepath.Join(txt, "meta.txt"), []byte("# published 2026-11-25\n# source https://example.com/meta\n31.13.24.0/21\n2a03:2880::/32\n"), 0o644)
+	if _, err := Import(txt, out); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(filepath.Join(out, "meta.ranges"))
+	if !strings.HasSuffix(string(b), "list meta\nsource https://example.com/meta\npublished 2026-11-25\n31.13.24.0/21\n2a03:2880::/32\n") {
+		t.Fatalf("meta.ranges:\n%s", b)
+	}
+	os.WriteFile(filepath.Join(txt, "meta.txt"), []byte("31.13.24.0/21\n"), 0o644)
+	if _, err := Import(txt, t.TempDir()); err == nil || !strings.Contains(err.Error(), "published YYYY-MM-DD") {
+		t.Fatalf("a text list without a date: %v", err)
 	}
 
 	bad := t.TempDir()

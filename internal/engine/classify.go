@@ -84,13 +84,26 @@ func (c *Classifier) classify(r *Request) classification {
 }
 
 // verify checks that a user agent whose owner publishes its addresses (a
-// search engine, a monitor, a payment provider) comes from that owner: its
-// published ranges when loaded, else forward-confirmed reverse DNS (answered
-// from cache; a first sighting starts a lookup and counts as unverified).
+// search engine, a monitor, a payment provider, a link-preview fetcher)
+// comes from that owner: its published ranges when loaded, else (or from
+// outside them, where it has domains) forward-confirmed reverse DNS
+// (answered from cache; a first sighting starts a lookup and counts as
+// unverified).
+//
+// When neither can be consulted (its list is not loaded, because the
+// shipped snapshot holds it empty and no refresh has fetched it yet or
+// because no list is published, and it has no reverse-DNS domains or
+// reverse DNS is off), a search engine's claim is unverified
+// (EmulatedHumans, as a crawler claim that cannot be checked), while any
+// other owner's claim keeps its category, unverified: granted where its
+// category is, but not exempt from rate limits. A monitor or a payment
+// notification is not challenged just because its list is not at hand;
+// once the list is loaded, a claim from outside it is "fake <name>".
 func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
 	ip = ip.Unmap()
 	ranges := c.ranges.Load()
-	if s.Ranges != "" && ranges.Has(s.Ranges) {
+	listed := s.Ranges != "" && ranges.Has(s.Ranges)
+	if listed {
 		if ranges.Contains(s.Ranges, ip) {
 			return classification{category: s.category, detail: s.Name, verified: true}
 		}
@@ -106,6 +119,9 @@ func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
 			return classification{category: EmulatedHumans, detail: "fake " + s.Name}
 		}
 		return classification{category: EmulatedHumans, detail: "unverified " + s.Name, pending: true}
+	}
+	if s.category != SearchEngines {
+		return classification{category: s.category, detail: "unverified " + s.Name}
 	}
 	return classification{category: EmulatedHumans, detail: "unverified " + s.Name}
 }

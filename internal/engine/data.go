@@ -29,8 +29,9 @@ type Signature struct {
 	Name  string `json:"name"`
 	Token string `json:"token"` // literal every matching user agent contains, any case
 	Regex string `json:"regex,omitempty"`
-	// For search engines: the range file (in the bot data directory) with the
-	// crawler's published addresses, and the reverse-DNS domains it uses.
+	// The range list (by name: the shipped snapshot's, or a refresh's copy in
+	// the bot data directory) with the owner's published addresses, and the
+	// reverse-DNS domains it uses (see Classifier.verify).
 	Ranges string   `json:"ranges,omitempty"`
 	RDNS   []string `json:"rdns,omitempty"`
 
@@ -133,7 +134,9 @@ const (
 // snapshot of the vendors' published lists) and over them every NAME.json
 // range list in dir, which a refresh wrote: a list in dir replaces the
 // snapshot's list of that name. A missing directory leaves the snapshot; a
-// file that does not parse is an error.
+// file that does not parse is an error. A list the snapshot holds empty (no
+// copy was at hand when it was made) is described by Info, with no
+// prefixes, but is not loaded (Has is false) until a refresh writes it.
 func LoadBotRanges(dir string) (*BotRanges, error) {
 	br := &BotRanges{lists: map[string]*bart.Lite{}, info: map[string]RangeInfo{}}
 	shipped, err := botsnapshot.Lists()
@@ -142,6 +145,11 @@ func LoadBotRanges(dir string) (*BotRanges, error) {
 	}
 	now := time.Now().UTC()
 	for _, sl := range shipped {
+		if len(sl.Prefixes) == 0 {
+			// The snapshot holds no copy: known and dated, not loaded.
+			br.info[sl.Name] = RangeInfo{Name: sl.Name, Created: sl.Published, Loaded: now, Source: sl.Source, Origin: OriginSnapshot}
+			continue
+		}
 		l := new(bart.Lite)
 		for _, p := range sl.Prefixes {
 			l.Insert(p)

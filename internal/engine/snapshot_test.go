@@ -33,9 +33,17 @@ func TestFreshEngineVerifiesGooglebot(t *testing.T) {
 		}
 	}
 	for _, i := range ranges.Info() {
-		if i.Origin != OriginSnapshot || i.Created == "" || i.Prefixes == 0 {
+		if i.Origin != OriginSnapshot || len(i.Created) < 10 {
 			t.Errorf("list %+v: want a dated list from the snapshot", i)
 		}
+		// A list the snapshot holds no copy of is listed, dated and empty,
+		// and not loaded; every other one has prefixes.
+		if (i.Prefixes == 0) != !ranges.Has(i.Name) {
+			t.Errorf("list %+v: loaded %v", i, ranges.Has(i.Name))
+		}
+	}
+	if !ranges.Has("googlebot") || !ranges.Has("bingbot") {
+		t.Error("the snapshot's crawler lists are not loaded")
 	}
 }
 

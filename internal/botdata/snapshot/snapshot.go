@@ -15,9 +15,14 @@
 //	66.249.64.0/27
 //	2001:4860:4801:10::/64
 //
-// The source is the vendor's URL ("-" when the vendor publishes the ranges
-// elsewhere than at a URL of a list) and published the list's own creation
-// date.
+// The source is the vendor's URL, or several separated by spaces ("-" when
+// the vendor publishes the ranges elsewhere than at a URL of a list), and
+// published the list's own creation date.
+//
+// A list with no prefixes is one the snapshot holds no copy of (its owner
+// publishes it only online, or not at a URL at all): it is dated with the
+// snapshot's date and says so in a comment, and the engine treats it as not
+// loaded until a refresh (or an operator's list) supplies it.
 package snapshot
 
 import (
@@ -40,9 +45,9 @@ const Ext = ".ranges"
 // List is one vendor's published ranges.
 type List struct {
 	Name      string
-	Source    string // the vendor's URL; "" when none is known
-	Published string // the list's creation date, YYYY-MM-DD
-	Prefixes  []netip.Prefix
+	Source    string         // the vendor's URL (several: separated by spaces); "" when none is known
+	Published string         // the list's creation date, YYYY-MM-DD
+	Prefixes  []netip.Prefix // none: the snapshot holds no copy of the list
 }
 
 // Lists returns the embedded lists, by name. They are checked when the
@@ -97,7 +102,7 @@ func Parse(b []byte) (List, error) {
 			l.Name = val
 		case "source":
 			if val != "-" {
-				l.Source = val
+				l.Source = strings.Join(strings.Fields(val), " ")
 			}
 		case "published":
 			l.Published = val
@@ -112,8 +117,8 @@ func Parse(b []byte) (List, error) {
 	if err := sc.Err(); err != nil {
 		return List{}, err
 	}
-	if l.Name == "" || l.Published == "" || len(l.Prefixes) == 0 {
-		return List{}, fmt.Errorf("a list needs a name, a published date and at least one prefix")
+	if l.Name == "" || l.Published == "" {
+		return List{}, fmt.Errorf("a list needs a name and a published date")
 	}
 	return l, nil
 }
@@ -133,6 +138,9 @@ func Format(l List) []byte {
 	})
 	var b strings.Builder
 	b.WriteString("# Verified-crawler ranges as the vendor publishes them; written by 'palisade bots import', do not edit.\n")
+	if len(ps) == 0 {
+		b.WriteString("# No copy of this list was at hand when the snapshot was made: it is used once a refresh downloads it.\n")
+	}
 	fmt.Fprintf(&b, "list %s\n", l.Name)
 	src := l.Source
 	if src == "" {
