@@ -44,7 +44,7 @@ var DefaultSources = map[string]string{
 	"pingdom":            "text:https://my.pingdom.com/probes/ipv4,https://my.pingdom.com/probes/ipv6",
 	"statuscake":         "json:https://app.statuscake.com/Workfloor/Locations.php?format=json",
 	"betterstack":        "text:https://uptime.betterstack.com/ips.txt",
-	"datadog-synthetics": "json.synthetics:https://ip-ranges.datadoghq.com/synthetics.json",
+	"datadog-synthetics": "json.synthetics:https://ip-ranges.datadoghq.com/",
 	// Payment notifications.
 	"stripe-webhooks": "text:https://stripe.com/files/ips/ips_webhooks.txt",
 	"mollie":          "text:https://ip-ranges.mollie.com/ips.txt",
