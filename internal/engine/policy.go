@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -52,6 +53,10 @@ type Policy struct {
 	nojsDelay  int
 	partner    *partnerSets
 	overBudget []string // rules whose expression alone exceeds RuleBudget: never run
+	builtinsOn uint16   // bit i: builtins[i] is on (builtin.go)
+	webhooks   []webhook
+	apiPaths   []string
+	servers    []netip.Prefix
 }
 
 // FailClosed reports whether web servers should refuse requests for this
@@ -111,6 +116,21 @@ func Compile(s Site) (*Policy, error) {
 	for i, rl := range s.Settings.RateLimits {
 		p.limits = append(p.limits, compileRateLimit(i, rl))
 	}
+	for i, b := range builtins {
+		on, set := s.Settings.Builtins[b.Name]
+		if (set && on) || (!set && b.Default) {
+			p.builtinsOn |= 1 << i
+		}
+	}
+	for _, w := range s.Settings.Webhooks {
+		ws, err := compileWebhook(w)
+		if err != nil {
+			return nil, fmt.Errorf("webhook %q: %w", w, err)
+		}
+		p.webhooks = append(p.webhooks, ws...)
+	}
+	p.apiPaths = append([]string(nil), s.Settings.APIPaths...)
+	p.servers = serverPrefixes(s.Settings.ServerAddresses)
 	p.allow = prefixSet(s.Settings.Allow)
 	p.deny = prefixSet(s.Settings.Deny)
 	if s.ServerKeyHash != "" {

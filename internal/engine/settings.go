@@ -32,6 +32,23 @@ type Settings struct {
 	Deny  []string `json:"deny,omitempty"`
 	// Challenge tunes the browser challenge.
 	Challenge ChallengeSettings `json:"challenge,omitzero"`
+	// Builtins switches built-in grants (builtin.go, Builtins()) on or off
+	// by name; a name left out keeps its default.
+	Builtins map[string]bool `json:"builtins,omitempty"`
+	// Webhooks are the webhook endpoints the site declares, never
+	// challenged for POST (builtin webhooks): "preset:<name>" (see
+	// WebhookPresets), a path ("/hooks/stripe": it and everything under
+	// it) or a path with a query ("/?wc-api=wc_stripe": exactly that query;
+	// a value * is any value).
+	Webhooks []string `json:"webhooks,omitempty"`
+	// APIPaths are path prefixes of the site's API: a request with an
+	// Authorization header there is not challenged (builtin
+	// api_credentials).
+	APIPaths []string `json:"api_paths,omitempty"`
+	// ServerAddresses are the site's own server's IPs or CIDRs (at most a
+	// /24 or an IPv6 /64 each), whose requests to the site are not
+	// challenged (builtin self_calls), besides the web server's own.
+	ServerAddresses []string `json:"server_addresses,omitempty"`
 }
 
 // ChallengeSettings tune the browser challenge of a website.
@@ -128,6 +145,12 @@ var (
 	ruleFields = map[string]bool{"ip": true, "country": true, "asn": true, "user_agent": true, "referrer": true, "header": true, "path": true, "query": true, "method": true, "domain": true}
 	ruleOps    = map[string]bool{"is": true, "is_not": true, "contains": true, "not_contains": true, "starts_with": true, "greater_than": true, "less_than": true, "is_any_of": true, "regex": true}
 	headerName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]{1,64}$`)
+)
+
+const (
+	maxWebhooks        = 50
+	maxAPIPaths        = 50
+	maxServerAddresses = 20
 )
 
 const (
@@ -275,10 +298,71 @@ func (s *Settings) validate(strict bool) error {
 			}
 		}
 	}
+	s.validateBuiltins(add)
 	if len(errs) == 0 {
 		return nil
 	}
 	return errs
+}
+
+// validateBuiltins checks the built-in grants' settings (builtin.go).
+func (s *Settings) validateBuiltins(add func(path, format string, args ...any)) {
+	for name := range s.Builtins {
+		if builtinIndex(name) < 0 {
+			names := make([]string, len(builtins))
+			for i, b := range builtins {
+				names[i] = b.Name
+			}
+			add("builtins."+name, "unknown built-in; built-ins are %s", strings.Join(names, ", "))
+		}
+	}
+	if len(s.Webhooks) > maxWebhooks {
+		add("webhooks", "at most %d webhook endpoints", maxWebhooks)
+	}
+	seen := map[string]bool{}
+	for i, w := range s.Webhooks {
+		p := fmt.Sprintf("webhooks[%d]", i)
+		if len(w) > 200 {
+			add(p, "at most 200 characters")
+			continue
+		}
+		if seen[w] {
+			add(p, "%q is listed twice", w)
+		}
+		seen[w] = true
+		if _, err := compileWebhook(w); err != nil {
+			add(p, "%s", err.Error())
+		}
+	}
+	if len(s.APIPaths) > maxAPIPaths {
+		add("api_paths", "at most %d API paths", maxAPIPaths)
+	}
+	seen = map[string]bool{}
+	for i, a := range s.APIPaths {
+		p := fmt.Sprintf("api_paths[%d]", i)
+		if seen[a] {
+			add(p, "%q is listed twice", a)
+		}
+		seen[a] = true
+		if strings.Contains(a, "?") {
+			add(p, "an API path has no query: %q", a)
+		} else if err := checkDeclaredPath(a, false); err != nil {
+			add(p, "%s", err.Error())
+		}
+	}
+	if len(s.ServerAddresses) > maxServerAddresses {
+		add("server_addresses", "at most %d addresses", maxServerAddresses)
+	}
+	for i, a := range s.ServerAddresses {
+		p := fmt.Sprintf("server_addresses[%d]", i)
+		pfx, err := parsePrefix(a)
+		switch {
+		case err != nil:
+			add(p, "%q is not an IP address or CIDR", a)
+		case pfx.Addr().Is4() && pfx.Bits() < 24, pfx.Addr().Is6() && pfx.Bits() < 64:
+			add(p, "%q is wider than a server: at most a /24 (IPv4) or /64 (IPv6)", a)
+		}
+	}
 }
 
 // parsePrefix accepts an IP (a single-address prefix) or a CIDR.
