@@ -35,6 +35,7 @@ import (
 	"github.com/palisadehq/palisade/internal/ratelimit"
 	"github.com/palisadehq/palisade/internal/server"
 	"github.com/palisadehq/palisade/internal/store"
+	"github.com/palisadehq/palisade/internal/webbotauth"
 )
 
 // planeFlags are the settings of the decision plane, shared by serve and proxy.
@@ -48,6 +49,8 @@ type planeFlags struct {
 	redisURL     string
 	challengeKey string
 	verifyRDNS   bool
+	webBotAuth   bool
+	agentDirs    stringList
 	grantSample  float64
 	grace        time.Duration
 	logLevel     string
@@ -64,6 +67,8 @@ func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&pf.geoCountry, "geoip-country", "", "MaxMind-format country database (.mmdb) for country conditions in rules")
 	fs.StringVar(&pf.geoASN, "geoip-asn", "", "MaxMind-format ASN database (.mmdb) for asn conditions in rules")
 	fs.BoolVar(&pf.verifyRDNS, "verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
+	fs.BoolVar(&pf.webBotAuth, "web-bot-auth", true, "verify Web Bot Auth signatures (RFC 9421, Ed25519, keys from the agent's https key directory, fetched in the background): a verified request is in category signed_agents, its agent in events and rules (signed_agent); with --redis-url the replay cache is shared")
+	fs.Var(&pf.agentDirs, "web-bot-auth-directory", "ORIGIN=FILE: an agent's key directory (JWK Set) read from FILE instead of fetched, e.g. https://agent.example=/etc/palisade/agent-keys.json (repeatable)")
 	fs.Float64Var(&pf.grantSample, "grant-sample", 0.01, "share of granted requests kept as events (0 to 1); denies and challenges are always kept")
 	fs.DurationVar(&pf.grace, "shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	fs.DurationVar(&pf.configPoll, "config-poll", time.Second, "how often to check the store's config version, so a change made on another node (or a missed PostgreSQL notification) reaches this one's engine")
@@ -170,6 +175,12 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 		}
 		spent = redisSpent
 	}
+	if pf.webBotAuth {
+		if err := enableWebBotAuth(prot.Engine.Classifier(), pf.agentDirs, rdb, log); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	prot.EnableChallenges(challenge.NewIssuer(ck, spent, svc.Now), pf.webServers)
 	prot.RefreshChallengeKeys(keySource)
 	eng := prot.Engine
@@ -227,6 +238,40 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 		}
 	}
 	return pl, nil
+}
+
+// enableWebBotAuth gives the classifier a Web Bot Auth verifier: key
+// directories fetched in the background (and those configured by file),
+// the replay cache in Redis when there is one.
+func enableWebBotAuth(cls *engine.Classifier, dirs []string, rdb *redis.Client, log *slog.Logger) error {
+	o := webbotauth.Options{Fetcher: webbotauth.NewFetcher(), Logger: log}
+	if rdb != nil {
+		rr := webbotauth.NewRedisReplay(rdb, "", nil)
+		rr.OnChange = func(up bool, err error) {
+			if up {
+				log.Info("Redis answers again: the Web Bot Auth replay cache is shared across nodes")
+			} else {
+				log.Warn("Redis does not answer: the Web Bot Auth replay cache is per node until it does (a signature could be used once more on another node)", "err", err)
+			}
+		}
+		o.Replay = rr
+	}
+	v := webbotauth.New(o)
+	for _, d := range dirs {
+		origin, file, ok := strings.Cut(d, "=")
+		if !ok || file == "" {
+			return fmt.Errorf("--web-bot-auth-directory %q: give ORIGIN=FILE, e.g. https://agent.example=/etc/palisade/agent-keys.json: %w", d, errUsage)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("--web-bot-auth-directory %s: %w", origin, err)
+		}
+		if err := v.AddDirectory(origin, b); err != nil {
+			return fmt.Errorf("--web-bot-auth-directory %s: %w", origin, err)
+		}
+	}
+	cls.SetAgentVerifier(v)
+	return nil
 }
 
 // defaultBotRefresh is how often serve downloads the verified-bot range
