@@ -278,6 +278,9 @@ func fetch(ctx context.Context, client *http.Client, name string, src Source, pa
 			created = p.created
 		}
 		next = append(next, p.prefixes...)
+		if len(next) > MaxPrefixes {
+			return 0, fmt.Errorf("%s: more than the %d prefixes a list may have; kept the previous copy", src.Where(), MaxPrefixes)
+		}
 		body = b
 	}
 	var last []netip.Prefix

@@ -108,7 +108,8 @@ func TestRefreshFormats(t *testing.T) {
 // not a plausible one, is refused and the last good copy kept: a web page
 // where a text list was, Google's moved-list notice (JSON without
 // prefixes), a JSON document without the section asked for, a text list of
-// 0.0.0.0/0, a merged list one of whose URLs fails, and a text list that
+// 0.0.0.0/0, an address range that is not a CIDR, more prefixes than a list
+// may have, a merged list one of whose URLs fails, and a text list that
 // replaces the last good copy wholesale.
 func TestRefreshFormatsRefuse(t *testing.T) {
 	srv := published(t)
@@ -117,6 +118,11 @@ func TestRefreshFormatsRefuse(t *testing.T) {
 		"/elsewhere.txt":  "198.51.100.1\n198.51.100.2\n198.51.100.3\n",
 		"/range.txt":      "192.0.2.1-192.0.2.9\n",
 	}
+	var many strings.Builder
+	for i := 0; i <= MaxPrefixes; i++ {
+		many.WriteString(netip.AddrFrom4([4]byte{5, byte(i >> 16), byte(i >> 8), byte(i)}).String() + "\n")
+	}
+	extra["/many.txt"] = many.String()
 	mux := http.NewServeMux()
 	mux.Handle("/", http.FileServer(http.Dir(filepath.Join("testdata", "published"))))
 	for p, body := range extra {
@@ -134,6 +140,7 @@ func TestRefreshFormatsRefuse(t *testing.T) {
 		"broad":     {u("everything.txt"), "implausibly broad"},
 		"range":     {u("range.txt"), "is not an address or a CIDR"},
 		"halfgone":  {"text:" + u("pingdom-ipv4.txt") + "," + u("no-such.txt"), "404"},
+		"toomany":   {u("many.txt"), "more than the 100000 a list may have"},
 	}
 	sources := map[string]string{"stripe-webhooks": "text:" + u("elsewhere.txt")}
 	for name, c := range cases {
