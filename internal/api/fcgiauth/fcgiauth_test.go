@@ -114,6 +114,9 @@ func TestAuthorizerVerdicts(t *testing.T) {
 		// the page Apache then fetches shows the reference ID sent back
 		{"sqlmap/1.7", "shop.example.com", "Variable-PALISADE_REF: ", map[string]string{"PALISADE_AUTHORITATIVE": "off"}},
 		{"sqlmap/1.7", "shop.example.com", "Variable-PALISADE_ERROR: unknown server key", map[string]string{"PALISADE_KEY": "sk_wrong"}},
+		// Apache calling itself (REMOTE_ADDR is its own SERVER_ADDR): built-in self_calls
+		{"curl/8.5.0", "shop.example.com", "Status: 200\r\n", map[string]string{"REMOTE_ADDR": "10.0.0.5", "SERVER_ADDR": "10.0.0.5"}},
+		{"curl/8.5.0", "shop.example.com", "Checking your browser", map[string]string{"REMOTE_ADDR": "10.0.0.6", "SERVER_ADDR": "10.0.0.5"}},
 	}
 	for i, tc := range cases {
 		id := uint16(i + 1)

@@ -184,6 +184,12 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 			IP: c.client(r, h.trusted), Method: method, Host: host, Path: path, Query: query, Proto: proto,
 			UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header, Clearance: protect.Clearance(r),
 		}
+		// The web server that asked, when it is one whose client address
+		// is believed and it sent one: a client at its address (or
+		// loopback) is the site calling itself (builtin self_calls).
+		if peer := protect.PeerAddr(r.RemoteAddr); h.trusted.Contains(peer) && len(r.Header.Values(c.ClientHeader)) > 0 {
+			req.Server = peer
+		}
 		v := h.p.Decide(pol, &req)
 		h.write(w, r, pol, v, req.IP, uri, nginx)
 	})

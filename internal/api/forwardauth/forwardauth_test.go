@@ -168,3 +168,31 @@ func TestPageFetchedLaterShowsTheDecisionsRef(t *testing.T) {
 		t.Fatalf("a malformed X-Palisade-Ref reached the page:\n%s", body)
 	}
 }
+
+// TestSelfCallNeedsForwardedClient: a web server that sends its client's
+// address tells Palisade who asked (Request.Server): a client on loopback
+// is the site calling itself (built-in self_calls). Without the client's
+// address every visitor would look like loopback, so then nothing is.
+func TestSelfCallNeedsForwardedClient(t *testing.T) {
+	e := testenv.New(t)
+	w := e.Website(t, "shop.example.com", engine.Settings{})
+	nginx := func(extra map[string]string) map[string]string {
+		m := map[string]string{"X-Original-Method": "GET", "X-Original-Uri": "/wp-cron.php", "X-Original-Host": "shop.example.com", "User-Agent": "curl/8.5.0"}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	for _, c := range []struct {
+		hd   map[string]string
+		want string
+	}{
+		{nginx(map[string]string{"X-Real-Ip": "127.0.0.1"}), "grant"},
+		{nginx(map[string]string{"X-Real-Ip": "203.0.113.5"}), "challenge"},
+		{nginx(nil), "challenge"},
+	} {
+		if _, act := ask(t, e.URL+"/forward-auth/nginx", w.ServerKey, c.hd); act != c.want {
+			t.Errorf("%v: %s; want %s", c.hd, act, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -69,6 +70,12 @@ func (a *Agent) ServeConn(c net.Conn) error {
 	buf := make([]byte, maxFrame)
 	hello := false
 	var out []byte
+	// HAProxy, which sends the client's address as an argument: a client
+	// at its address (or loopback) is the site calling itself.
+	var server netip.Addr
+	if tc, ok := c.(*net.TCPConn); ok {
+		server = protect.PeerAddr(tc.RemoteAddr().String())
+	}
 	for {
 		if a.IdleTimeout > 0 {
 			_ = c.SetReadDeadline(time.Now().Add(a.IdleTimeout))
@@ -123,7 +130,7 @@ func (a *Agent) ServeConn(c net.Conn) error {
 			}
 			var acts []byte
 			for _, m := range msgs {
-				acts = a.decide(acts, m.args)
+				acts = a.decide(acts, m.args, server)
 			}
 			out = appendFrame(out[:0], frameAck, f.streamID, f.frameID, acts)
 			if err := writeFrame(w, out); err != nil {
@@ -163,7 +170,7 @@ func (a *Agent) disconnect(w *bufio.Writer, e *protoError) error {
 // decide turns one message's arguments into SET-VAR actions: action,
 // reason, and location for redirects. Arguments (deploy/haproxy): method,
 // path, query, host, ip, headers (req.hdrs_bin), key (optional server key).
-func (a *Agent) decide(acts []byte, args map[string]value) []byte {
+func (a *Agent) decide(acts []byte, args map[string]value, server netip.Addr) []byte {
 	h := http.Header{}
 	if hb := args["headers"]; hb.typ == typeBinary || hb.typ == typeString {
 		_ = parseHeaders(hb.s, func(n, v string) { h.Add(n, v) })
@@ -180,7 +187,7 @@ func (a *Agent) decide(acts []byte, args map[string]value) []byte {
 	}
 	hr := &http.Request{Method: args["method"].s, Host: host, Header: h}
 	req := engine.Request{IP: args["ip"].addr, Method: args["method"].s, Host: host, Path: args["path"].s, Query: args["query"].s,
-		Proto: "HTTP/1.1", UserAgent: h.Get("User-Agent"), Referer: h.Get("Referer"), Header: h, Clearance: protect.Clearance(hr)}
+		Proto: "HTTP/1.1", UserAgent: h.Get("User-Agent"), Referer: h.Get("Referer"), Header: h, Clearance: protect.Clearance(hr), Server: server}
 	if req.Path == "" {
 		req.Path = "/"
 	}
