@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -70,6 +71,23 @@ type limitForm struct {
 	Requests, Burst                       string
 }
 
+// builtinRow is one built-in grant (engine.Builtins) with its switch.
+type builtinRow struct {
+	engine.BuiltinInfo
+	On bool
+}
+
+// presetRow is one webhook preset (engine.WebhookPresets) with its switch.
+type presetRow struct {
+	engine.WebhookPreset
+	On bool
+}
+
+// grantsForm holds the built-in grants form's lists as typed.
+type grantsForm struct {
+	Webhooks, APIPaths, Servers string
+}
+
 type testForm struct {
 	IP, UA, Path, Method string
 	Result               *engine.Verdict
@@ -81,6 +99,9 @@ type rulesView struct {
 	General    generalForm
 	Lists      listsForm
 	Categories []catRow
+	Builtins   []builtinRow
+	Presets    []presetRow
+	Grants     grantsForm
 	Rules      []ruleRow
 	Limits     []engine.RateLimit
 	Rule       ruleForm
@@ -107,11 +128,40 @@ func newRulesView(site core.Website, st engine.Settings) *rulesView {
 	for _, c := range engine.Categories() {
 		rv.Categories = append(rv.Categories, catRow{Name: c, Action: st.Categories[c], Default: engine.DefaultAction(c)})
 	}
+	for _, b := range engine.Builtins() {
+		on, set := st.Builtins[b.Name]
+		rv.Builtins = append(rv.Builtins, builtinRow{BuiltinInfo: b, On: on || (!set && b.Default)})
+	}
+	declared := map[string]bool{}
+	for _, p := range engine.WebhookPresets() {
+		on := slices.Contains(st.Webhooks, presetName(p.Name))
+		declared[presetName(p.Name)] = on
+		rv.Presets = append(rv.Presets, presetRow{WebhookPreset: p, On: on})
+	}
+	var custom []string
+	for _, w := range st.Webhooks {
+		if !declared[w] {
+			custom = append(custom, w)
+		}
+	}
+	rv.Grants = grantsForm{Webhooks: strings.Join(custom, "\n"), APIPaths: strings.Join(st.APIPaths, "\n"), Servers: strings.Join(st.ServerAddresses, "\n")}
 	for i, r := range st.Rules {
 		rv.Rules = append(rv.Rules, ruleRow{Index: i, Rule: r, Enabled: r.Enabled == nil || *r.Enabled, Summary: summarize(r)})
 	}
 	rv.Limits = st.RateLimits
 	return rv
+}
+
+func presetName(name string) string { return "preset:" + name }
+
+// localize puts the built-ins' explanations in the page's language, where
+// there is a translation (engine.Builtins has them in English).
+func (rv *rulesView) localize(lang string) {
+	for i := range rv.Builtins {
+		if m, ok := messages[lang]["builtin."+rv.Builtins[i].Name]; ok {
+			rv.Builtins[i].Explanation = m
+		}
+	}
 }
 
 func generalFormOf(st engine.Settings) generalForm {
@@ -193,6 +243,7 @@ func (h *Handler) rulesPage(w http.ResponseWriter, r *http.Request, v view, s co
 		}
 		rv.Saved = r.URL.Query().Get("saved") == "1"
 	}
+	rv.localize(v.Lang)
 	v.Tab, v.Title, v.Data = "edit", tr(v.Lang, "rules")+" · "+v.Site.Domain, rv
 	status := http.StatusOK
 	switch {
@@ -342,6 +393,21 @@ func savedNow(st engine.Settings, f url.Values) string {
 		return strings.Join(cs, ", ")
 	case "lists":
 		return "allow " + orNone(st.Allow) + "; deny " + orNone(st.Deny)
+	case "builtins":
+		var changed []string
+		for _, b := range engine.Builtins() {
+			if on, set := st.Builtins[b.Name]; set && on != b.Default {
+				state := "off"
+				if on {
+					state = "on"
+				}
+				changed = append(changed, b.Name+" "+state)
+			}
+		}
+		if len(changed) == 0 {
+			changed = []string{"every built-in on its default"}
+		}
+		return strings.Join(changed, ", ") + "; webhooks " + orNone(st.Webhooks) + "; API paths " + orNone(st.APIPaths) + "; server addresses " + orNone(st.ServerAddresses)
 	case "rule", "rule-delete", "rule-up", "rule-down", "rule-toggle":
 		i, err := strconv.Atoi(f.Get("index"))
 		if err != nil || i < 0 {
@@ -389,6 +455,34 @@ func applyForm(rv *rulesView, st engine.Settings, f url.Values) (engine.Settings
 	case "lists":
 		rv.Lists = listsForm{Allow: f.Get("allow"), Deny: f.Get("deny")}
 		next.Allow, next.Deny = splitLines(rv.Lists.Allow), splitLines(rv.Lists.Deny)
+	case "builtins":
+		// Only a switch that differs from its default is stored: a site
+		// that never changed one follows the default.
+		next.Builtins = nil
+		for i, b := range rv.Builtins {
+			on := f.Get("builtin."+b.Name) != ""
+			rv.Builtins[i].On = on
+			if on != b.Default {
+				if next.Builtins == nil {
+					next.Builtins = map[string]bool{}
+				}
+				next.Builtins[b.Name] = on
+			}
+		}
+		next.Webhooks = nil
+		for i, p := range rv.Presets {
+			rv.Presets[i].On = f.Get("preset."+p.Name) != ""
+			if rv.Presets[i].On {
+				next.Webhooks = append(next.Webhooks, presetName(p.Name))
+			}
+		}
+		rv.Grants = grantsForm{Webhooks: f.Get("webhooks"), APIPaths: f.Get("api_paths"), Servers: f.Get("server_addresses")}
+		for _, w := range onePerLine(rv.Grants.Webhooks) {
+			if !slices.Contains(next.Webhooks, w) { // a checked preset typed again
+				next.Webhooks = append(next.Webhooks, w)
+			}
+		}
+		next.APIPaths, next.ServerAddresses = onePerLine(rv.Grants.APIPaths), splitLines(rv.Grants.Servers)
 	case "rule":
 		form := ruleForm{Index: -1, Name: strings.TrimSpace(f.Get("name")), Action: f.Get("action"), Location: strings.TrimSpace(f.Get("location")),
 			Expr: strings.TrimSpace(f.Get("expression")), Enabled: f.Get("enabled") != ""}
@@ -500,6 +594,14 @@ func localErrors(errs map[string]string, form string, ruleIndex, nRules, nLimits
 			out["deny"] = m
 		case strings.HasPrefix(p, "categories."):
 			out["cat."+strings.TrimPrefix(p, "categories.")] = m
+		case strings.HasPrefix(p, "builtins."):
+			out["builtins"] = m
+		case strings.HasPrefix(p, "webhooks["):
+			out["webhooks"] = m
+		case strings.HasPrefix(p, "api_paths["):
+			out["api_paths"] = m
+		case strings.HasPrefix(p, "server_addresses["):
+			out["server_addresses"] = m
 		default:
 			out[p] = m
 		}
@@ -549,6 +651,18 @@ func atoiOr(s string, def int, errs map[string]string, path string) int {
 		errs[path] = "must be a whole number"
 	}
 	return n
+}
+
+// onePerLine splits a textarea into its non-empty lines (paths may hold
+// commas).
+func onePerLine(s string) []string {
+	var out []string
+	for _, l := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func splitLines(s string) []string {

@@ -136,3 +136,97 @@ func TestRuleEditorConflict(t *testing.T) {
 		t.Fatalf("German conflict page: %d %s", code, page)
 	}
 }
+
+// TestRuleEditorBuiltins: every built-in grant is shown with its
+// explanation and a switch; saving the form toggles them, declares
+// webhooks (presets and paths), API paths and server addresses; bad input
+// is refused next to its field; "test a request" names a built-in grant.
+func TestRuleEditorBuiltins(t *testing.T) {
+	e, jane, _, _ := fixture(t)
+	ctx := context.Background()
+	br := newBrowser(t, e.URL)
+	edit := "/en/website/shop.example.com/edit"
+	code, page, _ := br.get(edit + "?api-key=" + jane.APIKey)
+	if code != 200 {
+		t.Fatalf("editor: %d", code)
+	}
+	text := html.UnescapeString(page)
+	for _, b := range engine.Builtins() {
+		box := regexp.MustCompile(`<input type="checkbox" name="builtin\.` + b.Name + `" value="1"( checked)?>`).FindStringSubmatch(page)
+		if box == nil || (box[1] != "") != b.Default {
+			t.Errorf("built-in %s: switch %q; want checked %v", b.Name, box, b.Default)
+		}
+		if !strings.Contains(text, b.Explanation) {
+			t.Errorf("built-in %s: the explanation %q is not shown", b.Name, b.Explanation)
+		}
+	}
+	for _, p := range engine.WebhookPresets() {
+		if !strings.Contains(page, `name="preset.`+p.Name+`" value="1">`) || !strings.Contains(text, p.Description) {
+			t.Errorf("preset %s is not offered", p.Name)
+		}
+	}
+	token, version := csrf(t, page), formVersion(t, page)
+	form := url.Values{"csrf": {token}, "version": {version}, "form": {"builtins"}, "preset.woocommerce": {"1"},
+		"webhooks": {"/hooks/pay\n/?give-listener=stripe\npreset:woocommerce"}, "api_paths": {"/api/\n/wp-json/wc/v3/"}, "server_addresses": {"192.0.2.10, 2001:db8::/64"}}
+	for _, b := range engine.Builtins() {
+		// robots_txt off, pending_crawlers on, the rest as they were.
+		if (b.Default && b.Name != "robots_txt") || b.Name == "pending_crawlers" {
+			form.Set("builtin."+b.Name, "1")
+		}
+	}
+	// Refused: nothing saved, the problems next to their fields.
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Set("webhooks", "hooks/pay\n")
+	bad.Set("server_addresses", "10.0.0.0/8")
+	code, page = br.post(edit, bad)
+	if code != 422 || !strings.Contains(page, "hooks/pay\n</textarea>"+`<span class="field-error" role="alert">&#34;hooks/pay&#34; must start with /</span>`) ||
+		!strings.Contains(page, `wider than a server`) {
+		t.Fatalf("bad built-in settings: %d %s", code, page)
+	}
+	settings := func() engine.Settings {
+		t.Helper()
+		_, st, err := e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := settings(); st.Builtins != nil || st.Webhooks != nil {
+		t.Fatalf("a refused form was saved: %+v", st)
+	}
+	code, page = br.post(edit, form)
+	if code != 200 || !strings.Contains(page, "Saved.") {
+		t.Fatalf("save built-ins: %d %s", code, page)
+	}
+	st := settings()
+	if len(st.Builtins) != 2 || st.Builtins["robots_txt"] || !st.Builtins["pending_crawlers"] ||
+		!slices.Equal(st.Webhooks, []string{"preset:woocommerce", "/hooks/pay", "/?give-listener=stripe"}) ||
+		!slices.Equal(st.APIPaths, []string{"/api/", "/wp-json/wc/v3/"}) || !slices.Equal(st.ServerAddresses, []string{"192.0.2.10", "2001:db8::/64"}) {
+		t.Fatalf("saved built-in settings: %+v", st)
+	}
+	for name, want := range map[string]bool{"robots_txt": false, "pending_crawlers": true, "sitemaps": true} {
+		if got := strings.Contains(page, `name="builtin.`+name+`" value="1" checked>`); got != want {
+			t.Errorf("after saving, %s checked %v; want %v", name, got, want)
+		}
+	}
+	if !strings.Contains(page, `name="preset.woocommerce" value="1" checked>`) || !strings.Contains(page, ">/hooks/pay\n/?give-listener=stripe</textarea>") {
+		t.Errorf("after saving, the webhooks are not shown as saved: %s", page)
+	}
+	// Test a request: a built-in grant is named as the reason.
+	code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"test"}, "ip": {"198.51.100.4"}, "method": {"GET"}, "path": {"/sitemap.xml"}, "ua": {"curl/8.5.0"}})
+	if code != 200 || !strings.Contains(page, `<span class="badge act-grant">grant</span> — built-in grant sitemaps`) {
+		t.Fatalf("test a request: %d %s", code, page)
+	}
+	code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"test"}, "ip": {"198.51.100.4"}, "method": {"GET"}, "path": {"/robots.txt"}, "ua": {"curl/8.5.0"}})
+	if code != 200 || !strings.Contains(page, `<span class="badge act-challenge">challenge</span> — automation_tools`) {
+		t.Fatalf("test a request with robots_txt off: %d %s", code, page)
+	}
+	// German pages explain in German.
+	_, page, _ = br.get("/de/website/shop.example.com/edit")
+	if !strings.Contains(html.UnescapeString(page), "Standardmäßig nicht geprüft") || !strings.Contains(html.UnescapeString(page), "ein Crawler muss sie lesen") {
+		t.Fatalf("German built-ins: %s", page)
+	}
+}
