@@ -145,6 +145,13 @@ type Settings struct {
 	Allow      []string           `json:"allow,omitempty"`
 	Deny       []string           `json:"deny,omitempty"`
 	Challenge  *ChallengeSettings `json:"challenge,omitempty"`
+	// Builtins switches built-in grants by name (absent: the default);
+	// Webhooks, APIPaths and ServerAddresses declare what some of them
+	// grant (see the Settings schema).
+	Builtins        map[string]bool `json:"builtins,omitempty"`
+	Webhooks        []string        `json:"webhooks,omitempty"`
+	APIPaths        []string        `json:"api_paths,omitempty"`
+	ServerAddresses []string        `json:"server_addresses,omitempty"`
 }
 
 // Rule is a custom rule.

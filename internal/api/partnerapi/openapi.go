@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/palisadehq/palisade/internal/engine"
 )
 
 // op documents one endpoint.
@@ -146,6 +148,14 @@ func schemas() map[string]any {
 			}, "name", "requests", "period")},
 			"allow": map[string]any{"type": "array", "items": str, "description": "IPs/CIDRs always granted."},
 			"deny":  map[string]any{"type": "array", "items": str, "description": "IPs/CIDRs always denied."},
+			"builtins": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "boolean"},
+				"description": "Built-in grants by name → on (true) or off (false); a name left out keeps its default. Built-ins lift a challenge for legitimate non-browser traffic (robots_txt and acme_challenge also a category's deny), never for security_issues or failed/pending crawler claims; custom rules, lists and rate limits still apply. A request they grant has source builtin and the built-in's name as reason. " + builtinsDoc()},
+			"webhooks": map[string]any{"type": "array", "items": str, "maxItems": 50,
+				"description": "Webhook endpoints whose POSTs are not challenged (built-in webhooks): \"/path\" (it and everything under it), \"/path?key=value\" (that path with exactly that query; value * is any value) or \"preset:<name>\". Plain paths only (no %-escapes, dot segments, // or wildcards), at most 200 characters, never / alone. " + presetsDoc()},
+			"api_paths": map[string]any{"type": "array", "items": str, "maxItems": 50,
+				"description": "Path prefixes of the site's API: a request with an Authorization header there is not challenged (built-in api_credentials). Plain paths, not / alone."},
+			"server_addresses": map[string]any{"type": "array", "items": str, "maxItems": 20,
+				"description": "The site's own server's IPs or CIDRs (at most a /24 or an IPv6 /64 each): their requests are not challenged (built-in self_calls), besides the web server's own address and loopback where the integration tells Palisade which web server asked."},
 			"challenge": obj(map[string]any{
 				"difficulty": map[string]any{"type": "integer", "description": "Proof-of-work difficulty in bits, 8 to 24 (default 16)."},
 				"lifetime":   map[string]any{"type": "string", "description": "How long a solved challenge clears the browser, Go duration 1m to 720h (default 24h)."},
@@ -153,7 +163,7 @@ func schemas() map[string]any {
 			}),
 		}),
 		"Event": obj(map[string]any{"id": intg, "at": str, "ip": str, "method": str, "host": str, "path": str, "query": str, "user_agent": str, "referrer": str,
-			"action": str, "category": str, "source": map[string]any{"enum": []string{"list", "rule", "category", "rate_limit"}},
+			"action": str, "category": str, "source": map[string]any{"enum": []string{"list", "rule", "category", "builtin", "rate_limit"}},
 			"reason": str, "detail": str, "monitored": map[string]any{"type": "boolean"},
 			"ref": map[string]any{"type": "string", "description": "The reference ID the visitor's challenge or deny page showed (absent for decisions that showed none)."}}),
 		"EventList": page("Event"),
@@ -427,4 +437,28 @@ func (a *API) handleDocs() http.Handler {
 			a.log.Error("render docs", "err", err)
 		}
 	})
+}
+
+// builtinsDoc lists the built-in grants for the settings schema.
+func builtinsDoc() string {
+	var b strings.Builder
+	b.WriteString("Built-ins:")
+	for _, bi := range engine.Builtins() {
+		state := "on"
+		if !bi.Default {
+			state = "off"
+		}
+		fmt.Fprintf(&b, " %s (default %s): %s", bi.Name, state, bi.Explanation)
+	}
+	return b.String()
+}
+
+// presetsDoc lists the webhook presets for the settings schema.
+func presetsDoc() string {
+	var b strings.Builder
+	b.WriteString("Presets:")
+	for _, p := range engine.WebhookPresets() {
+		fmt.Fprintf(&b, " %s: %s (%s).", p.Name, p.Description, strings.Join(p.Endpoints, ", "))
+	}
+	return b.String()
 }

@@ -2,9 +2,11 @@ package partnerapi_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
 )
@@ -53,6 +55,57 @@ func TestSettingsIfMatch(t *testing.T) {
 		}
 		if r = put(`"1"`, `{}`); r.status != 400 {
 			t.Fatalf("a malformed If-Match: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// TestSettingsBuiltinsRoundTrip: the built-in grants' settings go through
+// PUT and come back from GET as sent; bad ones are refused with each
+// problem at its path, and nothing saved.
+func TestSettingsBuiltinsRoundTrip(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		const path = "/v1/websites/shop.example.com/settings"
+		if r := e.do(t, call{method: "POST", path: "/v1/websites", key: e.keyA, body: `{"domain":"shop.example.com"}`}); r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		const sent = `{"builtins":{"pending_crawlers":true,"robots_txt":false},"webhooks":["preset:woocommerce","/hooks/pay"],"api_paths":["/wp-json/wc/v3/"],"server_addresses":["192.0.2.10"]}`
+		if r := e.do(t, call{method: "PUT", path: path, key: e.keyA, body: sent}); r.status != 200 {
+			t.Fatalf("PUT built-ins: %d %s", r.status, r.body)
+		}
+		r := e.do(t, call{method: "GET", path: path, key: e.keyA})
+		var got struct {
+			Settings json.RawMessage `json:"settings"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &got); err != nil || string(got.Settings) != sent {
+			t.Fatalf("GET after PUT: %s; want settings %s", r.body, sent)
+		}
+		r = e.do(t, call{method: "PUT", path: path, key: e.keyA, body: `{"builtins":{"robots":false},"webhooks":["preset:shopify"],"api_paths":["api"],"server_addresses":["0.0.0.0/0"]}`})
+		var refused struct {
+			Errors []struct{ Path, Message string }
+		}
+		_ = json.Unmarshal([]byte(r.body), &refused)
+		paths := map[string]bool{}
+		for _, p := range refused.Errors {
+			paths[p.Path] = true
+		}
+		if r.status != 400 || !paths["builtins.robots"] || !paths["webhooks[0]"] || !paths["api_paths[0]"] || !paths["server_addresses[0]"] {
+			t.Fatalf("bad built-in settings: %d %s", r.status, r.body)
+		}
+		if r = e.do(t, call{method: "GET", path: path, key: e.keyA}); !strings.Contains(r.body, `"robots_txt":false`) {
+			t.Fatalf("a refused PUT changed the settings: %s", r.body)
+		}
+		// The schema documents every built-in and preset.
+		doc := e.do(t, call{method: "GET", path: "/openapi.json"}).body
+		for _, b := range engine.Builtins() {
+			if !strings.Contains(doc, b.Name+" (default ") {
+				t.Errorf("the settings schema does not document built-in %s", b.Name)
+			}
+		}
+		for _, p := range engine.WebhookPresets() {
+			if !strings.Contains(doc, " "+p.Name+": ") {
+				t.Errorf("the settings schema does not document preset %s", p.Name)
+			}
 		}
 	})
 }
