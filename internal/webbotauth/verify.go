@@ -275,7 +275,7 @@ func (v *Verifier) verifyOne(r *engine.Request, m *member, sigs dictionary, agen
 		}
 		switch it.bare.s {
 		case "@authority":
-			authority = len(it.params) == 0
+			authority = authority || len(it.params) == 0
 		case "signature-agent":
 			if k, ok := it.params.get("key"); ok && k.kind == kindString {
 				if agentMember == "" {
