@@ -245,7 +245,7 @@ type Event struct {
 	Referrer  string    `json:"referrer"`
 	Action    string    `json:"action"`
 	Category  string    `json:"category"`
-	Source    string    `json:"source"` // list, rule, category, rate_limit
+	Source    string    `json:"source"` // list, rule, category, builtin, rate_limit
 	Reason    string    `json:"reason"` // rule or rate-limit name, list, category
 	Detail    string    `json:"detail"`
 	Monitored bool      `json:"monitored"`
