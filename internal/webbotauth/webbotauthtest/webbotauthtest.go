@@ -81,7 +81,8 @@ type Signature struct {
 
 // Sign adds Signature-Agent (when s.Agent is set), Signature-Input and
 // Signature to h (replacing any), signing the request s describes with the
-// headers in h.
+// headers in h. It panics when a covered component cannot be built (a
+// header h lacks, an unsupported derived component): a test's mistake.
 func Sign(h http.Header, s Signature) {
 	if s.Method == "" {
 		s.Method = "GET"
