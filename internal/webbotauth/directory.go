@@ -92,11 +92,15 @@ func NewFetcher() *Fetcher {
 
 // publicAddr reports whether a is a globally routable unicast address: not
 // private, loopback, link-local, shared (100.64/10), unspecified, multicast,
-// documentation, benchmarking, reserved, NAT64, 6to4 or Teredo.
+// documentation, benchmarking, reserved, NAT64, 6to4 or Teredo, and for
+// IPv6 inside 2000::/3 (so no IPv4-compatible ::a.b.c.d either).
 func publicAddr(a netip.Addr) bool {
 	a = a.Unmap()
 	if !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
 		return false
+	}
+	if a.Is6() && !globalUnicast6.Contains(a) {
+		return false // only 2000::/3 is allocated for global unicast
 	}
 	for _, p := range reserved {
 		if p.Contains(a) {
@@ -105,6 +109,8 @@ func publicAddr(a netip.Addr) bool {
 	}
 	return true
 }
+
+var globalUnicast6 = netip.MustParsePrefix("2000::/3")
 
 var reserved = func() []netip.Prefix {
 	var ps []netip.Prefix
