@@ -364,8 +364,8 @@ var feedFiles = map[string]bool{"feed.xml": true, "atom.xml": true, "rss.xml": t
 var feedQueryKeys = map[string]bool{"feed": true, "cat": true, "tag": true, "author": true, "p": true, "page_id": true, "paged": true, "post_type": true}
 
 // isFeed: a feed of the site. By path: a "feed" segment last (/feed/,
-// /comments/feed/, /category/news/feed/) or followed by its format
-// (/feed/atom/), a last segment rss or atom, or a feed file (/atom.xml,
+// /comments/feed/, /category/news/feed/) or followed by one word, its
+// format or name (/feed/atom/, /feed/podcast/), a last segment rss or atom, or a feed file (/atom.xml,
 // /index.xml, /blog/feed.rss, *.rss, *.atom); no dot in the directories
 // above, outside WordPress's own areas, no query. By query: / or
 // /index.php with feed= and only WordPress's feed keys, short plain values.
@@ -384,8 +384,9 @@ func isFeed(path, query string) bool {
 	switch last {
 	case "feed", "rss", "atom":
 		return true
-	case "rss2", "rdf":
-		return len(segs) > 1 && strings.EqualFold(segs[len(segs)-2], "feed")
+	}
+	if len(segs) > 1 && strings.EqualFold(segs[len(segs)-2], "feed") && wordChars(last) && len(last) <= 32 {
+		return true // a feed's format or a named feed: /feed/atom/, /feed/podcast/
 	}
 	if trailing || strings.Count(last, ".") != 1 || scriptExt(last) {
 		return false
@@ -436,7 +437,9 @@ var feedReaders = []string{
 	"freshrss", "tiny tiny rss", "tt-rss", "feedfetcher-google", "nextcloud-news", "newsboat", "liferea",
 	"akregator", "quiterss", "rssowl", "feedbro", "bazqux", "feedspot", "flipboard", "commafeed", "selfoss",
 	"feedparser", "simplepie", "rss2email", "blogtrottr", "superfeedr", "readwise", "netvibes", "feedburner",
-	"newsify", "feeder.co", "rssbot", "feedvalidator", "inforss", "feedreader",
+	"newsify", "feeder.co", "rssbot", "feedvalidator", "inforss", "feedreader", "reeder/",
+	// Podcast apps read the site's podcast feed.
+	"podcast", "overcast", "pocket casts", "pocketcasts", "antennapod", "castro", "player fm", "podbean", "podverse",
 }
 
 func isFeedReader(ua string) bool {

@@ -157,6 +157,10 @@ func TestBuiltinFeeds(t *testing.T) {
 		{freshRSS, "GET /comments/feed/", nil, "feed_readers", 0},
 		{freshRSS, "GET /category/news/feed/", nil, "feed_readers", 0},
 		{freshRSS, "GET /feed/atom/", nil, "feed_readers", 0},
+		{"Overcast/1.0 Podcast Sync (123 subscribers; feed-id=1482913; +http://overcast.fm/)", "GET /feed/podcast/", nil, "feed_readers", 0},
+		{"Reeder/5050.02.04 CFNetwork/1568.200.51 Darwin/24.1.0", "GET /product/feed/", nil, "feed_readers", 0},
+		{freshRSS, "GET /feed/x.php", nil, "", Challenge},
+		{freshRSS, "GET /feed/a/b/", nil, "", Challenge},
 		{freshRSS, "GET /atom.xml", nil, "feed_readers", 0},
 		{freshRSS, "GET /blog/index.xml", nil, "feed_readers", 0},
 		{freshRSS, "GET /news.rss", nil, "feed_readers", 0},
@@ -210,6 +214,16 @@ func TestBuiltinDenyAndFakes(t *testing.T) {
 		if v.Source == SourceBuiltin || v.Action != Challenge || v.Detail != "fake Googlebot" {
 			t.Errorf("fake Googlebot %s: %s (source %s)", target, v, v.Source)
 		}
+	}
+	// A verified crawler of a denied category still reads robots.txt, and
+	// only that.
+	gptbot := "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)"
+	gptIP := firstPrefixAddr(t, "openai-gptbot")
+	if v := e.Explain(p, req(gptIP, gptbot, func(r *Request) { r.Path = "/robots.txt" })); v.Action != Grant || v.Reason != "robots_txt" {
+		t.Errorf("verified GPTBot on robots.txt: %s (source %s)", v, v.Source)
+	}
+	if v := e.Explain(p, req(gptIP, gptbot, func(r *Request) { r.Path = "/sitemap.xml" })); v.Action != Deny {
+		t.Errorf("verified GPTBot on the sitemap: %s (source %s)", v, v.Source)
 	}
 	// The real one is granted as a verified crawler, not by a built-in.
 	v := e.Explain(p, req(firstPrefixAddr(t, "googlebot"), googleUA, func(r *Request) { r.Path = "/robots.txt" }))

@@ -240,9 +240,10 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 		c := e.cls.classify(r)
 		v.Category, v.Detail = c.category, c.detail
 		v.Action, v.Reason, v.Source = p.actions[c.category], c.category.String(), SourceCategory
-		if v.Action != Grant && !c.verified {
+		if v.Action != Grant {
 			// Built-in grants (builtin.go) still count against the rate
-			// limits.
+			// limits. A verified crawler the site denies still gets
+			// robots.txt (and stays exempt from the limits).
 			if name := p.builtinGrant(r, c, e.cls.rdns, limits); name != "" {
 				v.Action, v.Reason, v.Source = Grant, name, SourceBuiltin
 			}
