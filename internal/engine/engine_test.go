@@ -97,9 +97,15 @@ func TestDecideCategories(t *testing.T) {
 		{"uptime robot", req("198.51.100.7", "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"), Grant, ServicesAndPayments, "unverified UptimeRobot"},
 		{"no UA", req("198.51.100.7", ""), Challenge, SuspiciousBehaviour, "no User-Agent"},
 		{"HTTP/1.0 browser", req("198.51.100.7", chromeUA, func(r *Request) { r.Proto = "HTTP/1.0" }), Challenge, SuspiciousBehaviour, "HTTP/1.0 with a browser user agent"},
-		{"bare browser UA", req("198.51.100.7", chromeUA, func(r *Request) { r.Header = http.Header{} }), Challenge, SuspiciousBehaviour, "no Accept header"},
-		{"browser without language", req("198.51.100.7", chromeUA, func(r *Request) { r.Header.Del("Accept-Language"); r.Header.Del("Accept-Encoding") }), Challenge, SuspiciousBehaviour, "no Accept-Language header"},
-		{"one missing header is fine", req("198.51.100.7", chromeUA, func(r *Request) { r.Header.Del("Accept-Language") }), Grant, Humans, ""},
+		{"bare browser UA", req("198.51.100.7", chromeUA, func(r *Request) { r.Header = http.Header{"User-Agent": {chromeUA}} }), Challenge, SuspiciousBehaviour, "no Accept header"},
+		{"browser without language", req("198.51.100.7", chromeUA, func(r *Request) {
+			r.Header.Set("User-Agent", chromeUA)
+			r.Header.Del("Accept-Language")
+			r.Header.Del("Accept-Encoding")
+		}), Challenge, SuspiciousBehaviour, "no Accept-Language header"},
+		// Every browser sends Accept-Language: its absence alone is enough
+		// (issue 18 item 6; headers_test.go has the full header sets).
+		{"only Accept-Language missing", req("198.51.100.7", chromeUA, func(r *Request) { r.Header.Set("User-Agent", chromeUA); r.Header.Del("Accept-Language") }), Challenge, SuspiciousBehaviour, "no Accept-Language header"},
 	}
 	for _, c := range cases {
 		v := e.Decide(p, c.r)
