@@ -108,17 +108,17 @@ func (p *Policy) builtinGrant(r *Request, c classification, rdns *RDNSVerifier, 
 		return ""
 	}
 	on := func(i int) bool { return p.builtinsOn&(1<<i) != 0 }
+	act := p.actions[c.category]
+	lift := act == Challenge || act == Captcha // a deny only for OverridesDeny
 	if c.category == EmulatedHumans {
 		// A crawler claim that failed verification gets nothing; one still
 		// being verified gets its first request, if the site says so.
-		if c.pending && on(biPendingCrawlers) && rdns != nil && rdns.firstPending(r.IP.Unmap(), claim) {
+		if lift && c.pending && on(biPendingCrawlers) && rdns != nil && rdns.firstPending(r.IP.Unmap(), claim) {
 			return builtins[biPendingCrawlers].Name
 		}
 		return ""
 	}
 	r.canonical()
-	act := p.actions[c.category]
-	lift := act == Challenge || act == Captcha // a deny only for OverridesDeny
 	path, plain := r.path, plainPath(r.Path)
 	read := plain && (r.Method == "GET" || r.Method == "HEAD")
 	if read && r.Query == "" {

@@ -472,6 +472,11 @@ func TestBuiltinPendingCrawlers(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// A site that denies emulated_humans keeps its deny.
+	pd := load(t, e, Settings{Builtins: map[string]bool{"pending_crawlers": true}, Categories: map[string]string{"emulated_humans": "deny"}})
+	if v := e.Explain(pd, call(ua, "GET /", at("203.0.113.200"))); v.Action != Deny {
+		t.Fatalf("pending crawler where emulated_humans is denied: %s", v)
+	}
 	// Without a reverse-DNS verifier nothing is ever pending.
 	e2 := New(NewClassifier(sigs, nil, nil), c.now)
 	p2 := load(t, e2, Settings{Builtins: map[string]bool{"pending_crawlers": true}})
