@@ -160,6 +160,12 @@ func TestRuleEditorBuiltins(t *testing.T) {
 			t.Errorf("built-in %s: the explanation %q is not shown", b.Name, b.Explanation)
 		}
 	}
+	// Every category, the default grants among them, has its explanation.
+	for _, c := range engine.Categories() {
+		if !regexp.MustCompile(`<select name="cat\.` + c + `">.*?</select><br><span class="muted">[^<]{10,}</span>`).MatchString(page) {
+			t.Errorf("category %s has no explanation", c)
+		}
+	}
 	for _, p := range engine.WebhookPresets() {
 		if !strings.Contains(page, `name="preset.`+p.Name+`" value="1">`) || !strings.Contains(text, p.Description) {
 			t.Errorf("preset %s is not offered", p.Name)
