@@ -144,9 +144,10 @@ func (p *Policy) builtinGrant(r *Request, c classification, rdns *RDNSVerifier, 
 			return builtins[biFeedReaders].Name
 		}
 	}
-	if plain && on(biWebhooks) && r.Method == "POST" {
+	if plain && on(biWebhooks) && r.Method == "POST" && len(p.webhooks) > 0 {
+		q := parseWebhookQuery(r.Query) // once, whatever the number of endpoints
 		for i := range p.webhooks {
-			if p.webhooks[i].matches(path, r.Query) {
+			if p.webhooks[i].matches(path, q) {
 				return builtins[biWebhooks].Name
 			}
 		}
@@ -483,24 +484,39 @@ type webhook struct {
 	lang  bool              // an optional language segment may come first (/en/module/...)
 }
 
-func (w *webhook) matches(path, query string) bool {
+// parseWebhookQuery reads a request's query for the webhook endpoints that
+// name one: nil when it cannot be read or is longer than any such endpoint
+// takes (8 keys).
+func parseWebhookQuery(query string) url.Values {
+	if query == "" || len(query) > 1024 {
+		return nil
+	}
+	v, err := url.ParseQuery(query)
+	if err != nil || len(v) > 8 {
+		return nil
+	}
+	return v
+}
+
+// matches reports whether a request for path, with query q
+// (parseWebhookQuery), is for this endpoint.
+func (w *webhook) matches(path string, q url.Values) bool {
 	if w.lang {
-		if segs, _ := segments(path); len(segs) > 1 && isLangSegment(segs[0]) && w.matchPath(path[len(segs[0])+1:], query) {
+		if segs, _ := segments(path); len(segs) > 1 && isLangSegment(segs[0]) && w.matchPath(path[len(segs[0])+1:], q) {
 			return true
 		}
 	}
-	return w.matchPath(path, query)
+	return w.matchPath(path, q)
 }
 
-func (w *webhook) matchPath(path, query string) bool {
+func (w *webhook) matchPath(path string, v url.Values) bool {
 	if w.query == nil {
 		return underPrefix(path, w.path)
 	}
 	if path != w.path && !(w.path == "/" && path == "/index.php") {
 		return false
 	}
-	v, err := url.ParseQuery(query)
-	if err != nil || len(v) != len(w.query) {
+	if len(v) != len(w.query) {
 		return false
 	}
 	for k, vals := range v {

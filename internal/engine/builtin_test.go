@@ -562,3 +562,22 @@ func TestBuiltinSettingsValidation(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBuiltinMiss: the cost the built-ins add to a challenged request
+// none of them grants (the common case), with every preset declared.
+func BenchmarkBuiltinMiss(b *testing.B) {
+	e, _ := newTestEngine(b, nil)
+	var hooks []string
+	for _, p := range WebhookPresets() {
+		hooks = append(hooks, "preset:"+p.Name)
+	}
+	p := load(b, e, Settings{Webhooks: hooks, APIPaths: []string{"/api/"}, ServerAddresses: []string{"192.0.2.10"}})
+	r := call(curlUA, "POST /wp-login.php?redirect_to=%2Fwp-admin%2F&reauth=1")
+	b.ReportAllocs()
+	for b.Loop() {
+		r.canon = false
+		if v := e.Explain(p, r); v.Source == SourceBuiltin {
+			b.Fatal(v)
+		}
+	}
+}
