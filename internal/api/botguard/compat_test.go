@@ -89,7 +89,7 @@ func visitor(method, uri, proto string, headers []string, body string) string {
 }
 
 func browser(host string) []string {
-	return []string{"Host: " + host, "User-Agent: " + testenv.ChromeUA, "Accept: text/html,application/xhtml+xml", "Accept-Language: en-US,en;q=0.9", "Accept-Encoding: gzip, deflate, br"}
+	return []string{"Host: " + host, "User-Agent: " + testenv.ChromeUA, "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7", "Sec-Fetch-Site: none", "Sec-Fetch-Mode: navigate", "Sec-Fetch-Dest: document", "Accept-Language: en-US,en;q=0.9", "Accept-Encoding: gzip, deflate, br"}
 }
 
 // answer is an answer as the connector sees it.
@@ -266,7 +266,7 @@ func TestConnectorRequestShapes(t *testing.T) {
 			t.Fatalf("%s: connector sees %q, want %q\n%s", name, a.mitigation(), want, raw)
 		}
 	}
-	h2 := []string{"host: shop.example.com", "user-agent: " + testenv.ChromeUA, "accept: text/html", "accept-language: de-DE,de;q=0.9", "accept-encoding: gzip, br"}
+	h2 := []string{"host: shop.example.com", "user-agent: " + testenv.ChromeUA, "accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7", "sec-fetch-site: none", "sec-fetch-mode: navigate", "sec-fetch-dest: document", "accept-language: de-DE,de;q=0.9", "accept-encoding: gzip, br"}
 	expect("HTTP/2 visitor", rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", visitor("GET", "/old?x=1", "HTTP/2.0", h2, ""), hd...)), "redirect")
 	expect("HTTP/3 visitor", rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", visitor("GET", "/", "HTTP/3.0", h2, ""), hd...)), "grant")
 
