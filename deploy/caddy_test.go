@@ -116,6 +116,12 @@ func TestTraefikForwardAuthProtocol(t *testing.T) {
 		req.Header.Set("X-Forwarded-Uri", "/cart?id=1")
 		req.Header.Set("X-Forwarded-For", xff)
 		testenv.AsBrowser(req, ua)
+		// a browser over HTTPS (X-Forwarded-Proto) sends its page request's
+		// Accept and Sec-Fetch headers, which Traefik passes on
+		req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7")
+		req.Header.Set("Sec-Fetch-Site", "none")
+		req.Header.Set("Sec-Fetch-Mode", "navigate")
+		req.Header.Set("Sec-Fetch-Dest", "document")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
