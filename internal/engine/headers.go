@@ -564,24 +564,17 @@ func navigationAccept(r *Request, ua string, s *scorer) {
 	}
 }
 
-// secureTransport: the visitor's request certainly came over HTTPS. A CDN
-// or proxy in front of the web server (Cloudflare, CloudFront, Fastly,
-// Akamai, anything that adds Via or CDN-Loop) speaks its own protocol to
-// the web server and rewrites Accept-Encoding (Cloudflare sends "gzip, br"
-// whatever the visitor sent), so behind one only its word on the visitor's
-// scheme counts (CF-Visitor, CloudFront-Forwarded-Proto, X-Forwarded-Proto).
-// Without one, HTTP/2 or HTTP/3 (which browsers speak over TLS only), or
-// br or zstd in Accept-Encoding, proves HTTPS.
+// secureTransport: the visitor's request certainly came over HTTPS:
+// HTTP/2 or HTTP/3 (which browsers speak over TLS only), or br or zstd in
+// Accept-Encoding (which Chrome and Firefox advertise to HTTPS origins
+// only). A CDN, load balancer or caching proxy in front of the web server
+// speaks its own protocol to it and may rewrite Accept-Encoding
+// (Cloudflare sends "gzip, br" whatever the visitor sent), so behind one
+// (its headers in behindProxy) nothing is concluded. Headers that claim
+// the visitor's scheme (X-Forwarded-Proto, CF-Visitor) are not read: a
+// visitor can send them, and none of its X-Forwarded-* may change a
+// verdict.
 func secureTransport(r *Request) bool {
-	if xfp := r.header("X-Forwarded-Proto"); xfp != "" {
-		return xfp == "https"
-	}
-	if v := r.header("Cf-Visitor"); v != "" {
-		return strings.Contains(v, `"https"`)
-	}
-	if v := r.header("Cloudfront-Forwarded-Proto"); v != "" {
-		return v == "https"
-	}
 	for _, h := range behindProxy {
 		if _, ok := r.Header[h]; ok {
 			return false
@@ -594,9 +587,13 @@ func secureTransport(r *Request) bool {
 	return strings.Contains(enc, "br") || strings.Contains(enc, "zstd")
 }
 
-// behindProxy are headers CDNs and caching proxies add on their way to the
-// web server.
-var behindProxy = []string{"Via", "Cdn-Loop", "Cf-Ray", "X-Amz-Cf-Id", "Fastly-Client-Ip", "Akamai-Origin-Hop", "X-Varnish"}
+// behindProxy are headers CDNs, cloud load balancers and caching proxies
+// add on their way to the web server: Via (CloudFront, Google, Akamai,
+// Varnish, Squid), CDN-Loop (Cloudflare, Fastly, RFC 8586), Cloudflare's
+// CF-Ray, CloudFront's X-Amz-Cf-Id, AWS load balancers' X-Amzn-Trace-Id,
+// Fastly-Client-IP, Akamai-Origin-Hop, Azure Front Door's X-Azure-Ref,
+// Sucuri's X-Sucuri-ClientIP, Imperva's Incap-Client-IP, X-Varnish.
+var behindProxy = []string{"Via", "Cdn-Loop", "Cf-Ray", "X-Amz-Cf-Id", "X-Amzn-Trace-Id", "Fastly-Client-Ip", "Akamai-Origin-Hop", "X-Azure-Ref", "X-Sucuri-Clientip", "Incap-Client-Ip", "X-Varnish"}
 
 // absences judges headers every browser sends on every request: Accept,
 // Accept-Language and Accept-Encoding (Chrome, Edge, Opera, Brave, Samsung

@@ -164,6 +164,27 @@ func TestAbsenceNeedsTheHeaderBlock(t *testing.T) {
 	}
 }
 
+// TestSchemeClaimsChangeNothing: headers that claim the visitor's scheme
+// (which a visitor can send, and which no X-Forwarded-* may use to change a
+// verdict) leave every score as it was.
+func TestSchemeClaimsChangeNothing(t *testing.T) {
+	for _, file := range []string{"browsers.txt", "suspicious.txt"} {
+		for _, c := range readHeaderCases(t, file) {
+			want, why := anomalies(&c.r)
+			for _, h := range []map[string]string{{"X-Forwarded-Proto": "https"}, {"X-Forwarded-Proto": "http"}, {"Cf-Visitor": `{"scheme":"https"}`}, {"Forwarded": "proto=https"}} {
+				r := c.r
+				r.Header = c.r.Header.Clone()
+				for k, v := range h {
+					r.Header.Set(k, v)
+				}
+				if got, gotWhy := anomalies(&r); got != want || gotWhy != why {
+					t.Errorf("%s with %v: score %d %q; without %d %q", c.name, h, got, gotWhy, want, why)
+				}
+			}
+		}
+	}
+}
+
 func TestOutdatedThresholds(t *testing.T) {
 	chrome := func(v string) string {
 		return "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + v + " Safari/537.36"
