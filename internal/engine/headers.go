@@ -48,21 +48,50 @@ func (s *scorer) add(n int, reason string) {
 	}
 }
 
+// uaFacts is what several checks need to know of the user agent, found
+// once.
+type uaFacts struct {
+	ua                string
+	chrome, firefox   int // index of "Chrome/", "Firefox/"; -1: none
+	chromeV, firefoxV int // their major versions; -1: none
+	plainCh, plainFx  bool
+	webview           bool // Android WebView ("; wv)")
+}
+
+func factsOf(ua string) uaFacts {
+	f := uaFacts{ua: ua, chrome: strings.Index(ua, "Chrome/"), firefox: -1, chromeV: -1, firefoxV: -1}
+	if f.chrome >= 0 {
+		if v, ok := leadingInt(ua[f.chrome+len("Chrome/"):]); ok {
+			f.chromeV = v
+		}
+		f.plainCh = plainChrome(ua, f.chrome)
+		f.webview = strings.Contains(ua, "; wv)")
+		return f
+	}
+	if f.firefox = strings.Index(ua, "Firefox/"); f.firefox >= 0 {
+		if v, ok := leadingInt(ua[f.firefox+len("Firefox/"):]); ok {
+			f.firefoxV = v
+		}
+		f.plainFx = plainFirefox(ua, f.firefox)
+	}
+	return f
+}
+
 // anomalies scores headers a real browser would not send the way this
 // request did, and names the weightiest finding in plain words (the
 // verdict's Detail, shown to site owners).
 func anomalies(r *Request) (int, string) {
 	var s scorer
-	ua := r.UserAgent
+	ua := factsOf(r.UserAgent)
 	scannerHeaders(r, &s)
-	if why := outdated(ua); why != "" {
+	if why := outdated(&ua); why != "" {
 		s.add(wDecides, why)
 	}
-	clientHints(r, ua, &s)
+	clientHints(r, &ua, &s)
 	fetchMetadata(r, &s)
 	absences(r, &s)
-	fetchMetadataMissing(r, ua, &s)
-	navigationAccept(r, ua, &s)
+	fetchMetadataMissing(r, &ua, &s)
+	navigationAccept(r, &ua, &s)
 	if r.Proto == "HTTP/1.0" {
 		// Every browser speaks HTTP/1.1 or later; HTTP/1.0 is ApacheBench (ab),
 		// libraries and hand-written scripts.
@@ -137,7 +166,25 @@ const (
 )
 
 // outdated names a dead browser the user agent claims, or "".
-func outdated(ua string) string {
+func outdated(f *uaFacts) string {
+	ua := f.ua
+	if f.chrome >= 0 {
+		switch {
+		case f.chromeV < 0:
+		case strings.Contains(ua, " Edge/"):
+			// EdgeHTML Edge ("Chrome/70 ... Edge/18"; Chromium Edge says
+			// "Edg/"), retired March 2021.
+			return "outdated browser: Edge Legacy (EdgeHTML)"
+		case !f.plainCh:
+		case f.webview:
+			if f.chromeV < minWebView {
+				return "outdated browser: Android WebView older than 80"
+			}
+		case f.chromeV < minChrome:
+			return "outdated browser: Chrome older than 100"
+		}
+		return ""
+	}
 	switch {
 	case strings.Contains(ua, "MSIE ") || strings.Contains(ua, "Trident/"):
 		// Internet Explorer, any version (retired June 2022); Office's
@@ -151,29 +198,9 @@ func outdated(ua string) string {
 			return ""
 		}
 		return "outdated browser: Opera 12 or older (Presto)"
-	case strings.Contains(ua, " Edge/"):
-		// EdgeHTML Edge ("Edge/18"; Chromium Edge says "Edg/"), retired
-		// March 2021.
-		return "outdated browser: Edge Legacy (EdgeHTML)"
 	}
-	if i := strings.Index(ua, "Chrome/"); i >= 0 {
-		v, ok := leadingInt(ua[i+len("Chrome/"):])
-		if !ok || !plainChrome(ua, i) {
-			return ""
-		}
-		if strings.Contains(ua, "; wv)") {
-			if v < minWebView {
-				return "outdated browser: Android WebView older than 80"
-			}
-			return ""
-		}
-		if v < minChrome {
-			return "outdated browser: Chrome older than 100"
-		}
-		return ""
-	}
-	if i := strings.Index(ua, "Firefox/"); i >= 0 {
-		if v, ok := leadingInt(ua[i+len("Firefox/"):]); ok && v < minFirefox && plainFirefox(ua, i) {
+	if f.firefox >= 0 {
+		if f.firefoxV >= 0 && f.firefoxV < minFirefox && f.plainFx {
 			return "outdated browser: Firefox older than 91"
 		}
 		return ""
@@ -294,8 +321,9 @@ func uaOS(ua string) string {
 // (all are WebKit, Chrome and Edge on iOS included) or Safari. "" for
 // anything else, including user agents without a "Chrome/" token that may
 // still be Chromium underneath (smart TVs).
-func uaFamily(ua string) string {
-	if strings.Contains(ua, "Chrome/") || strings.Contains(ua, "Chromium/") {
+func uaFamily(f *uaFacts) string {
+	ua := f.ua
+	if f.chrome >= 0 || strings.Contains(ua, "Chromium/") {
 		return ""
 	}
 	switch {
@@ -316,13 +344,13 @@ func uaFamily(ua string) string {
 // and only to HTTPS origins: their absence proves nothing (plain-HTTP sites,
 // other browsers, apps with their own user agent), so only what they say is
 // judged.
-func clientHints(r *Request, ua string, s *scorer) {
+func clientHints(r *Request, f *uaFacts, s *scorer) {
 	ch := r.header("Sec-Ch-Ua")
 	platform := r.header("Sec-Ch-Ua-Platform")
 	if ch == "" && platform == "" {
 		return
 	}
-	if fam := uaFamily(ua); fam != "" {
+	if fam := uaFamily(f); fam != "" {
 		// Firefox and Safari have never sent client hints; neither has any
 		// browser on iOS (WebKit). A Chromium browser whose user agent an
 		// extension changed does send them: it is challenged, and passes.
@@ -338,16 +366,12 @@ func clientHints(r *Request, ua string, s *scorer) {
 		// Chrome/ version of the same browser's user agent (Chrome, Edge,
 		// Opera, Brave, Samsung Internet, Yandex, WebView alike). Tools
 		// that rotate user agents over a fixed set of headers break it.
-		if chromium >= 0 {
-			if i := strings.Index(ua, "Chrome/"); i >= 0 {
-				if v, ok := leadingInt(ua[i+len("Chrome/"):]); ok && v != chromium {
-					s.add(wDecides, "client hints and user agent name different Chrome versions")
-				}
-			}
+		if chromium >= 0 && f.chromeV >= 0 && f.chromeV != chromium {
+			s.add(wDecides, "client hints and user agent name different Chrome versions")
 		}
 	}
 	if platform != "" {
-		if why := platformMismatch(strings.Trim(platform, `"`), uaOS(ua), r.header("Sec-Ch-Ua-Mobile")); why != "" {
+		if why := platformMismatch(strings.Trim(platform, `"`), uaOS(f.ua), r.header("Sec-Ch-Ua-Mobile")); why != "" {
 			s.add(wDecides, why)
 		}
 	}
@@ -516,22 +540,17 @@ func fetchMetadata(r *Request, s *scorer) {
 // own HTTP client. And only when the request carries the visitor's header
 // block (see absences) and nothing in between can have changed the
 // protocol or Accept-Encoding the integration saw: see secureTransport.
-func fetchMetadataMissing(r *Request, ua string, s *scorer) {
+func fetchMetadataMissing(r *Request, f *uaFacts, s *scorer) {
 	if len(r.Header["User-Agent"]) == 0 || r.header("Sec-Fetch-Site") != "" || r.header("Sec-Fetch-Mode") != "" || r.header("Sec-Fetch-Dest") != "" || exempt(r) {
 		return
 	}
 	var why string
-	if i := strings.Index(ua, "Chrome/"); i >= 0 {
-		if v, ok := leadingInt(ua[i+len("Chrome/"):]); !ok || v < minChrome || !plainChrome(ua, i) || strings.Contains(ua, "; wv)") {
-			return
-		}
+	switch {
+	case f.plainCh && !f.webview && f.chromeV >= minChrome:
 		why = "Chrome over HTTPS without the Sec-Fetch headers it always sends"
-	} else if i := strings.Index(ua, "Firefox/"); i >= 0 {
-		if v, ok := leadingInt(ua[i+len("Firefox/"):]); !ok || v < minFirefox || !plainFirefox(ua, i) {
-			return
-		}
+	case f.plainFx && f.firefoxV >= minFirefox:
 		why = "Firefox over HTTPS without the Sec-Fetch headers it always sends"
-	} else {
+	default:
 		return
 	}
 	if secureTransport(r) {
@@ -548,17 +567,18 @@ func fetchMetadataMissing(r *Request, ua string, s *scorer) {
 // that rotates user agents over one copied header set sends the other
 // browser's. Judged for the plain user agents only (see
 // fetchMetadataMissing), so WebViews whose app sets its own headers are not.
-func navigationAccept(r *Request, ua string, s *scorer) {
+func navigationAccept(r *Request, f *uaFacts, s *scorer) {
 	accept := r.header("Accept")
 	if accept == "" || (r.header("Upgrade-Insecure-Requests") != "1" && r.header("Sec-Fetch-Mode") != "navigate") {
 		return
 	}
-	if i := strings.Index(ua, "Chrome/"); i >= 0 {
-		if plainChrome(ua, i) && !strings.Contains(ua, "; wv)") && !strings.Contains(accept, "image/webp") {
+	switch {
+	case f.plainCh && !f.webview:
+		if !strings.Contains(accept, "image/webp") {
 			s.add(wDecides, "a Chrome page request without Chrome's Accept header")
 		}
-	} else if i := strings.Index(ua, "Firefox/"); i >= 0 {
-		if plainFirefox(ua, i) && (strings.Contains(accept, "image/apng") || strings.Contains(accept, "application/signed-exchange")) {
+	case f.plainFx:
+		if strings.Contains(accept, "image/apng") || strings.Contains(accept, "application/signed-exchange") {
 			s.add(wDecides, "a Firefox page request with Chrome's Accept header")
 		}
 	}

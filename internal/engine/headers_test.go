@@ -221,7 +221,8 @@ func TestOutdatedThresholds(t *testing.T) {
 		{"Opera/9.80 (J2ME/MIDP; Opera Mini/9.80 (S60; SymbOS; Opera Mobi/23.348; U; en) Presto/2.5.25 Version/10.54", ""},
 		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/90.0.4430.93 Safari/537.36", ""}, // a signature's, not judged here
 	} {
-		if got := outdated(c.ua); got != c.want {
+		f := factsOf(c.ua)
+		if got := outdated(&f); got != c.want {
 			t.Errorf("%s: %q; want %q", c.ua, got, c.want)
 		}
 	}
