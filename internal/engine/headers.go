@@ -560,27 +560,23 @@ func fetchMetadataMissing(r *Request, f *uaFacts, s *scorer) {
 
 // navigationAccept: a page request (Upgrade-Insecure-Requests: 1, which
 // browsers send on navigations only, or Sec-Fetch-Mode: navigate) carries
-// the browser's own fixed Accept header. Chrome's (and every Chromium
-// browser's) has listed image/webp since 2014 ("text/html,...,image/avif,
-// image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7");
-// Firefox's never lists image/apng or application/signed-exchange. A script
-// that rotates user agents over one copied header set sends the other
-// browser's. Judged for the plain user agents only (see
-// fetchMetadataMissing), so WebViews whose app sets its own headers are not.
+// the browser's own fixed Accept header. Chrome's lists image/apng and
+// application/signed-exchange, which Firefox's never has (Mozilla never
+// shipped signed exchanges): a script that rotates user agents over one
+// copied header set sends Chrome's with a Firefox user agent. The other way
+// round is not judged: Firefox's Accept is the Fetch standard's default for
+// navigations, which Chrome may adopt at any time. Judged for the plain
+// Firefox user agents only (see fetchMetadataMissing).
 func navigationAccept(r *Request, f *uaFacts, s *scorer) {
+	if !f.plainFx {
+		return
+	}
 	accept := r.header("Accept")
 	if accept == "" || (r.header("Upgrade-Insecure-Requests") != "1" && r.header("Sec-Fetch-Mode") != "navigate") {
 		return
 	}
-	switch {
-	case f.plainCh && !f.webview:
-		if !strings.Contains(accept, "image/webp") {
-			s.add(wDecides, "a Chrome page request without Chrome's Accept header")
-		}
-	case f.plainFx:
-		if strings.Contains(accept, "image/apng") || strings.Contains(accept, "application/signed-exchange") {
-			s.add(wDecides, "a Firefox page request with Chrome's Accept header")
-		}
+	if strings.Contains(accept, "image/apng") || strings.Contains(accept, "application/signed-exchange") {
+		s.add(wDecides, "a Firefox page request with Chrome's Accept header")
 	}
 }
 
