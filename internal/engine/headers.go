@@ -3,19 +3,20 @@ package engine
 import "strings"
 
 // Header consistency: a request whose user agent claims a browser is judged
-// by whether its other headers are what that browser sends. Every signal is
-// a contradiction a real browser cannot produce, or the absence of a header
-// every browser sends on every request of the kind judged. Header order is
-// not judged: engine.Request.Header is a Go map, and no adapter passes the
-// order on.
+// by whether its other headers are what that browser sends. Every signal
+// that decides on its own is a contradiction a real browser cannot produce,
+// the absence of a header every browser sends on every request of the kind
+// judged, a tool's own header, or a browser out of support for years.
+// Header order is not judged: engine.Request.Header is a Go map, and no
+// adapter passes the order on.
 //
-// The facts below were checked against the browsers current on the date
-// the thresholds were chosen (2026-11-30): Chrome, Edge, Opera, Brave,
-// Samsung Internet, Android WebView, Firefox (also ESR, Tor Browser and
-// resistFingerprinting), Safari on macOS, iOS and iPadOS, and the in-app
-// browsers of Facebook, Instagram, TikTok, LINE and WeChat.
-// docs/INTEGRATIONS.md ("Header consistency") explains each signal to site
-// owners.
+// Each check states the browser behaviour it relies on, as of 2026-11-30
+// (current Chrome, Edge, Opera, Brave, Samsung Internet, Android WebView,
+// Firefox with its ESR, Tor Browser and resistFingerprinting, Safari on
+// macOS, iOS and iPadOS, and the in-app browsers of Facebook, Instagram,
+// TikTok, LINE and WeChat); testdata/headers/browsers.txt holds their
+// header sets. docs/INTEGRATIONS.md ("Header consistency") explains each
+// signal to site owners.
 
 // looksLikeBrowser: every mainstream browser's user agent starts this way.
 func looksLikeBrowser(ua string) bool {
@@ -148,9 +149,11 @@ const (
 	// every Chrome below 100 is on Windows XP/Vista (49), Android 4/5
 	// (≤ 95) or has not been updated for years.
 	minChrome = 100
-	// Android WebView on Android 5 and later updates through the Play
-	// Store (or the maker's store); only Android 4.4 and older keep the
-	// WebView they shipped with (Chromium 30–33).
+	// Android WebView (the "; wv)" token, Android 5 and later) updates
+	// through the Play Store or the maker's store, separately from the
+	// system: one below 80 (February 2020) has had no update for six
+	// years. (Android 4.4's WebView, Chromium 30–33, has no "wv" token and
+	// counts as Chrome.)
 	minWebView = 80
 	// Firefox 91 ESR shipped in August 2021. Windows 7/8.1 and macOS
 	// 10.12–10.14 get ESR 115; Tor Browser and resistFingerprinting

@@ -203,7 +203,8 @@ func TestOutdatedThresholds(t *testing.T) {
 		{"Mozilla/5.0 (Linux; Android 12; V2111A Build/SP1A.210812.003; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/89.0.4389.72 MQQBrowser/6.2 TBS/046295 Mobile Safari/537.36 MMWEBID/1234 MicroMessenger/8.0.30", ""},
 		// Android WebView (updatable since Android 5)
 		{"Mozilla/5.0 (Linux; Android 6.0; LG-K430 Build/MRA58K; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/95.0.4638.74 Mobile Safari/537.36", ""},
-		{"Mozilla/5.0 (Linux; Android 4.4.4; SM-G530H Build/KTU84P; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/79.0.3945.93 Mobile Safari/537.36", "outdated browser: Android WebView older than 80"},
+		{"Mozilla/5.0 (Linux; Android 5.1.1; SM-G530H Build/LMY48B; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/79.0.3945.93 Mobile Safari/537.36", "outdated browser: Android WebView older than 80"},
+		{"Mozilla/5.0 (Linux; Android 5.1.1; SM-G530H Build/LMY48B; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/80.0.3987.99 Mobile Safari/537.36", ""},
 		{"Mozilla/5.0 (Windows NT 6.1; rv:90.0) Gecko/20100101 Firefox/90.0", "outdated browser: Firefox older than 91"},
 		{"Mozilla/5.0 (Windows NT 6.1; rv:91.0) Gecko/20100101 Firefox/91.0", ""},
 		{"Mozilla/5.0 (Android 9; Mobile; rv:68.0) Gecko/68.0 Firefox/68.0", "outdated browser: Firefox older than 91"},
