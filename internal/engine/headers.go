@@ -538,8 +538,7 @@ func fetchMetadata(r *Request, s *scorer) {
 //
 // Judged only for the plain user agents of Chrome, Edge, Opera, Brave
 // (plainChrome) and Firefox, Tor Browser, LibreWolf (plainFirefox): Safari
-// before 16.4 sends no Sec-Fetch headers and advertises br over plain HTTP
-// too; apps (Android WebView, in-app browsers) may fetch pages with their
+// before 16.4 sends no Sec-Fetch headers; apps (Android WebView, in-app browsers) may fetch pages with their
 // own HTTP client. And only when the request carries the visitor's header
 // block (see absences) and nothing in between can have changed the
 // protocol or Accept-Encoding the integration saw: see secureTransport.
