@@ -119,7 +119,10 @@ func TestFallbackAndTimeout(t *testing.T) {
 // app's own /_palisade/ endpoints and is let through afterwards.
 func TestChallengeThroughMiddleware(t *testing.T) {
 	pal := testenv.New(t)
-	site := pal.Website(t, "shop.example.com", engine.Settings{})
+	// The test's visitor connects from loopback, which is the site's own
+	// server calling itself (built-in grant self_calls): switched off here
+	// so the visitor is judged like one from elsewhere.
+	site := pal.Website(t, "shop.example.com", engine.Settings{Builtins: map[string]bool{"self_calls": false}})
 	srv := httptest.NewServer(middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey}))
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)

@@ -78,3 +78,35 @@ func ChallengeClient(r *http.Request, webServers Trusted) netip.Addr {
 	}
 	return ForwardedFor(r, webServers)
 }
+
+// proxyHeaders are headers a proxy in front of a web server adds to say who
+// its client was. A web server whose request carries one is behind such a
+// proxy, and a loopback client is then that proxy, not the site calling
+// itself.
+var proxyHeaders = []string{"Forwarded", "Via", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+	"X-Real-Ip", "Cf-Connecting-Ip", "True-Client-Ip", "Fastly-Client-Ip", "X-Client-Ip"}
+
+// SelfCallServer returns server, the web server that asked for a verdict,
+// for engine.Request.Server (which makes a client at loopback or at that
+// address the site's own server, builtin self_calls), or the zero address
+// when the request's headers show a proxy in front of that web server: a
+// web server behind a proxy it does not take the client address from sees
+// every visitor as the proxy, often loopback, and they must not all pass as
+// the site calling itself. own are the headers the integration's own
+// contract sets (they say nothing about a proxy in front); a visitor who
+// sends one of the others only loses the self-call grant.
+func SelfCallServer(server netip.Addr, h http.Header, own ...string) netip.Addr {
+	for _, name := range proxyHeaders {
+		if len(h[name]) == 0 {
+			continue
+		}
+		mine := false
+		for _, o := range own {
+			mine = mine || http.CanonicalHeaderKey(o) == name
+		}
+		if !mine {
+			return netip.Addr{}
+		}
+	}
+	return server
+}

@@ -236,8 +236,10 @@ func (s *Server) Decide(params map[string]string) []byte {
 	req := engine.Request{IP: ip, Method: hr.Method, Host: hr.Host, Path: path, Query: query, Proto: params["SERVER_PROTOCOL"],
 		UserAgent: hr.UserAgent(), Referer: hr.Referer(), Header: hr.Header, Clearance: protect.Clearance(hr)}
 	// Apache's own address for this request: a client there (or on
-	// loopback) is the site calling itself (builtin self_calls).
-	req.Server, _ = netip.ParseAddr(params["SERVER_ADDR"])
+	// loopback) is the site calling itself (builtin self_calls), unless a
+	// proxy in front of Apache shows in the headers.
+	server, _ := netip.ParseAddr(params["SERVER_ADDR"])
+	req.Server = protect.SelfCallServer(server, hr.Header)
 	v := s.p.Decide(pol, &req)
 	act := v.Enforced()
 	var b bytes.Buffer

@@ -117,6 +117,11 @@ func TestAuthorizerVerdicts(t *testing.T) {
 		// Apache calling itself (REMOTE_ADDR is its own SERVER_ADDR): built-in self_calls
 		{"curl/8.5.0", "shop.example.com", "Status: 200\r\n", map[string]string{"REMOTE_ADDR": "10.0.0.5", "SERVER_ADDR": "10.0.0.5"}},
 		{"curl/8.5.0", "shop.example.com", "Checking your browser", map[string]string{"REMOTE_ADDR": "10.0.0.6", "SERVER_ADDR": "10.0.0.5"}},
+		// Apache behind a proxy it takes no client address from (nginx in
+		// front on the same machine): every visitor is 127.0.0.1, and the
+		// proxy's headers say so, so none of them is a self call.
+		{"curl/8.5.0", "shop.example.com", "Checking your browser", map[string]string{"REMOTE_ADDR": "127.0.0.1", "SERVER_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}},
+		{"curl/8.5.0", "shop.example.com", "Status: 200\r\n", map[string]string{"REMOTE_ADDR": "127.0.0.1", "SERVER_ADDR": "127.0.0.1"}},
 	}
 	for i, tc := range cases {
 		id := uint16(i + 1)

@@ -51,6 +51,12 @@ type Contract struct {
 	client                   func(*http.Request, protect.Trusted) netip.Addr
 }
 
+// ownHeaders are the headers the integration's web server sets on the
+// verdict request itself.
+func (c Contract) ownHeaders() []string {
+	return []string{c.Method, c.URI, c.Host, c.Proto, c.ClientHeader}
+}
+
 // Contracts are the forward-auth endpoints, one per integration.
 var Contracts = []Contract{
 	{Name: "nginx", Path: "/forward-auth/nginx", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
@@ -187,8 +193,10 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 		// The web server that asked, when it is one whose client address
 		// is believed and it sent one: a client at its address (or
 		// loopback) is the site calling itself (builtin self_calls).
+		// Headers a proxy in front of that web server adds withdraw it
+		// (protect.SelfCallServer).
 		if peer := protect.PeerAddr(r.RemoteAddr); h.trusted.Contains(peer) && len(r.Header.Values(c.ClientHeader)) > 0 {
-			req.Server = peer
+			req.Server = protect.SelfCallServer(peer, r.Header, c.ownHeaders()...)
 		}
 		v := h.p.Decide(pol, &req)
 		h.write(w, r, pol, v, req.IP, uri, nginx)

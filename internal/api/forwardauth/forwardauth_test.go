@@ -172,7 +172,8 @@ func TestPageFetchedLaterShowsTheDecisionsRef(t *testing.T) {
 // TestSelfCallNeedsForwardedClient: a web server that sends its client's
 // address tells Palisade who asked (Request.Server): a client on loopback
 // is the site calling itself (built-in self_calls). Without the client's
-// address every visitor would look like loopback, so then nothing is.
+// address every visitor would look like loopback, so then nothing is; nor
+// when the headers show a proxy in front of the web server.
 func TestSelfCallNeedsForwardedClient(t *testing.T) {
 	e := testenv.New(t)
 	w := e.Website(t, "shop.example.com", engine.Settings{})
@@ -188,6 +189,11 @@ func TestSelfCallNeedsForwardedClient(t *testing.T) {
 		want string
 	}{
 		{nginx(map[string]string{"X-Real-Ip": "127.0.0.1"}), "grant"},
+		// A proxy in front of nginx that nginx does not take the client
+		// from: loopback is that proxy, so nobody is the site itself.
+		{nginx(map[string]string{"X-Real-Ip": "127.0.0.1", "Via": "1.1 front"}), "challenge"},
+		{nginx(map[string]string{"X-Real-Ip": "127.0.0.1", "Forwarded": "for=198.51.100.7"}), "challenge"},
+		{nginx(map[string]string{"X-Real-Ip": "127.0.0.1", "X-Forwarded-Proto": "https"}), "challenge"},
 		{nginx(map[string]string{"X-Real-Ip": "203.0.113.5"}), "challenge"},
 		{nginx(nil), "challenge"},
 	} {

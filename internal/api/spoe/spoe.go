@@ -187,7 +187,7 @@ func (a *Agent) decide(acts []byte, args map[string]value, server netip.Addr) []
 	}
 	hr := &http.Request{Method: args["method"].s, Host: host, Header: h}
 	req := engine.Request{IP: args["ip"].addr, Method: args["method"].s, Host: host, Path: args["path"].s, Query: args["query"].s,
-		Proto: "HTTP/1.1", UserAgent: h.Get("User-Agent"), Referer: h.Get("Referer"), Header: h, Clearance: protect.Clearance(hr), Server: server}
+		Proto: "HTTP/1.1", UserAgent: h.Get("User-Agent"), Referer: h.Get("Referer"), Header: h, Clearance: protect.Clearance(hr), Server: protect.SelfCallServer(server, h)}
 	if req.Path == "" {
 		req.Path = "/"
 	}
