@@ -214,7 +214,7 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 			r.Country, r.ASN = g.Lookup(ip)
 		}
 	}
-	e.cls.signedAgent(r)
+	e.cls.signedAgent(r, limits)
 	ruled := false
 	r.spent = 0
 	for _, rl := range p.rules {

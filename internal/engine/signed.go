@@ -12,9 +12,11 @@ package engine
 // the key's) when the signature is valid, and "" otherwise: unsigned,
 // invalid, expired, replayed or its key directory not fetched yet. It must
 // not block on the network: directories are fetched in the background, and
-// a request whose directory is not cached yet counts as unsigned.
+// a request whose directory is not cached yet counts as unsigned. record
+// false (Explain, which changes no state) checks the signature without
+// using it up in the replay cache.
 type AgentVerifier interface {
-	VerifyAgent(r *Request) string
+	VerifyAgent(r *Request, record bool) string
 }
 
 type agentVerifier struct{ v AgentVerifier }
@@ -30,11 +32,12 @@ func (c *Classifier) SetAgentVerifier(v AgentVerifier) {
 
 // signedAgent fills r.SignedAgent when the request carries a signature that
 // verifies. Only requests with a Signature-Input header pay for the check.
-func (c *Classifier) signedAgent(r *Request) {
+// record: see AgentVerifier.
+func (c *Classifier) signedAgent(r *Request, record bool) {
 	r.SignedAgent = ""
 	a := c.agents.Load()
 	if a == nil || r.header("Signature-Input") == "" || r.header("Signature") == "" {
 		return
 	}
-	r.SignedAgent = a.v.VerifyAgent(r)
+	r.SignedAgent = a.v.VerifyAgent(r, record)
 }

@@ -11,7 +11,7 @@ type fakeAgents struct {
 	calls int
 }
 
-func (f *fakeAgents) VerifyAgent(r *Request) string {
+func (f *fakeAgents) VerifyAgent(r *Request, _ bool) string {
 	f.calls++
 	if r.header("Signature") == "good" {
 		return f.agent

@@ -42,6 +42,11 @@ func TestEngineSignedAgents(t *testing.T) {
 		return &engine.Request{IP: netip.MustParseAddr("203.0.113.7"), Method: "GET", Host: "shop.example.com", Path: path,
 			Proto: "HTTP/1.1", UserAgent: "curl/8.5.0", Header: h}
 	}
+	// The rule editor's "test a request" (Explain) checks the signature
+	// without using it up: the same request is then still signed.
+	if v := e.Explain(p, request("/products", "n1", true)); v.Category != engine.SignedAgents {
+		t.Fatalf("explained signed request: %v", v)
+	}
 	v := e.Decide(p, request("/products", "n1", true))
 	if v.Category != engine.SignedAgents || v.Detail != "agent.example" || v.Action != engine.Grant {
 		t.Fatalf("signed request: %v", v)

@@ -168,9 +168,10 @@ func (v *Verifier) Directories() int { return v.dirs.len() }
 // Wait waits for the directory fetches in flight (tests, shutdown).
 func (v *Verifier) Wait() { v.fetches.Wait() }
 
-// VerifyAgent implements engine.AgentVerifier.
-func (v *Verifier) VerifyAgent(r *engine.Request) string {
-	id, err := v.Verify(r)
+// VerifyAgent implements engine.AgentVerifier. record false (the rule
+// editor's "test a request") checks the signature without using it up.
+func (v *Verifier) VerifyAgent(r *engine.Request, record bool) string {
+	id, err := v.verify(r, record)
 	if err != nil {
 		v.log.Debug("Web Bot Auth signature not verified", "host", r.Host, "err", err)
 	}
@@ -190,8 +191,11 @@ func field(r *engine.Request, name string) (string, error) {
 }
 
 // Verify checks r's signatures and returns the identity of the first that
-// verifies, or why none did (the error of the last one tried).
-func (v *Verifier) Verify(r *engine.Request) (string, error) {
+// verifies, or why none did (the error of the last one tried). A signature
+// that verifies is used up (the replay cache).
+func (v *Verifier) Verify(r *engine.Request) (string, error) { return v.verify(r, true) }
+
+func (v *Verifier) verify(r *engine.Request, record bool) (string, error) {
 	if r.Header == nil {
 		return "", ErrUnsigned
 	}
@@ -228,7 +232,7 @@ func (v *Verifier) Verify(r *engine.Request) (string, error) {
 		if tried++; tried > maxSignatures {
 			break
 		}
-		id, err := v.verifyOne(r, m, sigs, ag)
+		id, err := v.verifyOne(r, m, sigs, ag, record)
 		if err == nil {
 			return id, nil
 		}
@@ -238,7 +242,7 @@ func (v *Verifier) Verify(r *engine.Request) (string, error) {
 }
 
 // verifyOne checks the signature labelled m.key.
-func (v *Verifier) verifyOne(r *engine.Request, m *member, sigs dictionary, agentField string) (string, error) {
+func (v *Verifier) verifyOne(r *engine.Request, m *member, sigs dictionary, agentField string, record bool) (string, error) {
 	sm, ok := sigs.get(m.key)
 	if !ok || sm.inner || sm.item.kind != kindBytes {
 		return "", fmt.Errorf("%w: no byte sequence in Signature for this label", ErrParams)
@@ -330,7 +334,7 @@ func (v *Verifier) verifyOne(r *engine.Request, m *member, sigs dictionary, agen
 	if hasNonce {
 		rk = "n:" + nonce.s
 	}
-	if !v.replay.Use(keyid.s+"\x00"+rk, e.Add(v.skew)) {
+	if record && !v.replay.Use(keyid.s+"\x00"+rk, e.Add(v.skew)) {
 		return "", ErrReplayed
 	}
 	return identity, nil

@@ -131,7 +131,7 @@ func TestVerifyCases(t *testing.T) {
 				if err != nil || id != c.want {
 					t.Fatalf("Verify = %q, %v; want %q", id, err, c.want)
 				}
-				if got := v.VerifyAgent(r); got != "" {
+				if got := v.VerifyAgent(r, true); got != "" {
 					t.Fatalf("second use verified as %q", got)
 				}
 				return
