@@ -47,7 +47,9 @@ type classification struct {
 }
 
 // classify finds the request's category. Signatures win over anomalies; of
-// several signatures the first (by file priority) whose regex agrees wins.
+// several signatures the first (by file priority) whose regex agrees wins,
+// unless another names an owner that publishes its addresses and the
+// request verifies as that owner's.
 func (c *Classifier) classify(r *Request) classification {
 	if r.SignedAgent != "" {
 		return classification{category: SignedAgents, detail: r.SignedAgent}
@@ -58,13 +60,27 @@ func (c *Classifier) classify(r *Request) classification {
 	}
 	var buf [16]int32
 	hits := c.m.find(ua, buf[:0])
-	best := -1
+	best, checkable := -1, -1
 	for _, id := range hits {
-		if best != -1 && int(id) >= best {
+		s := &c.sigs[id]
+		first := best == -1 || int(id) < best
+		firstCheckable := (s.Ranges != "" || len(s.RDNS) > 0) && (checkable == -1 || int(id) < checkable)
+		if !first && !firstCheckable || s.re != nil && !s.re.MatchString(ua) {
 			continue
 		}
-		if s := &c.sigs[id]; s.re == nil || s.re.MatchString(ua) {
+		if first {
 			best = int(id)
+		}
+		if firstCheckable {
+			checkable = int(id)
+		}
+	}
+	// A signature whose owner can be verified (ranges, reverse DNS) and is
+	// wins over any other the user agent names: Arquivo.pt's crawler is
+	// built on Heritrix, whose token alone marks a scraper.
+	if checkable >= 0 && checkable != best {
+		if v := c.verify(&c.sigs[checkable], r.IP); v.verified {
+			return v
 		}
 	}
 	if best >= 0 {

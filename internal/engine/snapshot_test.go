@@ -72,3 +72,27 @@ func TestDownloadedListReplacesSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifiedOwnerWinsOverFramework: a user agent that names both a
+// verifiable owner and a tool wins as the owner when the request verifies
+// (Arquivo.pt's crawler is built on Heritrix), and is judged by the tool
+// when it does not.
+func TestVerifiedOwnerWinsOverFramework(t *testing.T) {
+	ranges, err := LoadBotRanges(filepath.Join(t.TempDir(), "no-such-dir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := LoadSignatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(NewClassifier(sigs, ranges, nil), nil)
+	p := load(t, e, Settings{})
+	const ua = "Mozilla/5.0 (compatible; arquivo-web-crawler (compatible; heritrix/3.4.0-20200304 +https://arquivo.pt/faq-crawling)"
+	if v := e.Decide(p, req("194.210.235.7", ua)); v.Action != Grant || v.Category != SearchEngines || v.Detail != "Arquivo.pt" {
+		t.Errorf("Arquivo.pt from its range: %s %s %q; want granted as verified", v.Action, v.Category, v.Detail)
+	}
+	if v := e.Decide(p, req("203.0.113.9", ua)); v.Category != ContentScrapers || v.Detail != "Heritrix" {
+		t.Errorf("Arquivo.pt's user agent from elsewhere: %s %s %q; want judged as Heritrix", v.Action, v.Category, v.Detail)
+	}
+}
