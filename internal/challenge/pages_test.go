@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -129,7 +130,12 @@ func TestFailedCheckPageHasReportedRef(t *testing.T) {
 	mux := http.NewServeMux()
 	wb.Register(mux)
 	ch := is.Issue(Client{Website: pol.WebsiteID, IP: webClientIP, UserAgent: "Mozilla/5.0 Test"}, 8)
-	form := url.Values{"token": {ch.Token}, "counter": {"12345"}, "return": {"/cart"}}
+	// A counter that does not solve it (one in 256 does, at 8 bits).
+	wrong := 0
+	for Check(ch.Token, strconv.Itoa(wrong), 8) {
+		wrong++
+	}
+	form := url.Values{"token": {ch.Token}, "counter": {strconv.Itoa(wrong)}, "return": {"/cart"}}
 	r := httptest.NewRequest("POST", Prefix+"verify", strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.Header.Set("User-Agent", "Mozilla/5.0 Test")
