@@ -195,7 +195,7 @@ func ParseValidate(b *ValidateBody) (engine.Request, error) {
 		host = uriHost
 	}
 	return engine.Request{
-		IP: ip.Unmap(), Method: method, Host: host, Path: path, Query: query, Proto: "HTTP/1.1",
+		IP: ip.Unmap(), Method: method, Host: host, Path: path, Query: query, // the visitor's protocol is not sent: not judged
 		UserAgent: hd.Get("User-Agent"), Referer: hd.Get("Referer"), Header: hd,
 		Clearance: protect.Clearance(&http.Request{Header: hd}),
 	}, nil

@@ -44,7 +44,7 @@ import (
 type Contract struct {
 	Name                     string
 	Path                     string
-	Method, URI, Host, Proto string // header names; Proto "" uses the call's own protocol
+	Method, URI, Host, Proto string // header names; Proto "": the visitor's protocol is not sent
 	ClientHeader             string // netutil.XRealIP or netutil.XForwardedFor
 	NginxAnswers             bool   // 401/403 only (auth_request)
 	ModeHeader               bool   // X-Palisade-Mode: nginx selects NginxAnswers (legacy /forward-auth)
@@ -180,7 +180,10 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 		if method == "" {
 			method = r.Method
 		}
-		proto := r.Proto
+		// The visitor's protocol, when the contract sends it; "" (not
+		// judged) otherwise: Caddy and Traefik call over HTTP/1.1 whatever
+		// the visitor spoke.
+		proto := ""
 		if c.Proto != "" {
 			if p := r.Header.Get(c.Proto); p != "" {
 				proto = p
