@@ -56,10 +56,10 @@ func TestApacheFastCGI(t *testing.T) {
 		t.Fatalf("Apache is installed without mod_authnz_fcgi in %s", mods)
 	}
 	pal := testenv.New(t)
-	pal.Website(t, "open.example.com", engine.Settings{Rules: []engine.Rule{
-		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}})
-	pal.Website(t, "closed.example.com", engine.Settings{FailMode: "closed"})
-	pal.Website(t, "guarded.example.com", guardedSettings())
+	pal.Website(t, "open.example.com", remoteVisitors(engine.Settings{Rules: []engine.Rule{
+		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}}))
+	pal.Website(t, "closed.example.com", remoteVisitors(engine.Settings{FailMode: "closed"}))
+	pal.Website(t, "guarded.example.com", remoteVisitors(guardedSettings()))
 	fcgiAddr, stopFCGI := fcgiNode(t, pal, "127.0.0.1:0")
 
 	dir := t.TempDir()

@@ -35,7 +35,7 @@ func TestBrowserSolvesChallenge(t *testing.T) {
 	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
 	chromium := testenv.NeedBinary(t, "chromium", "/usr/bin/chromium")
 	pal := testenv.New(t)
-	w := pal.Website(t, "shop.example.com", engine.Settings{})
+	w := pal.Website(t, "shop.example.com", remoteVisitors(engine.Settings{}))
 	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(rw, "<!doctype html><title>shop</title><p id=content>hello from %s%s</p>", r.Host, r.URL.Path)
 	}))
@@ -188,11 +188,11 @@ func TestBrowserSPAToken(t *testing.T) {
 	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
 	chromium := testenv.NeedBinary(t, "chromium", "/usr/bin/chromium")
 	pal := testenv.New(t)
-	w := pal.Website(t, "app.example.com", engine.Settings{
+	w := pal.Website(t, "app.example.com", remoteVisitors(engine.Settings{
 		Categories: map[string]string{"automation_tools": "grant"},
 		Rules: []engine.Rule{{Name: "api needs a browser", Action: "challenge",
 			Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/api/"}}}},
-	})
+	}))
 	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			fmt.Fprintf(rw, "api ok, token header %v", r.Header.Get("X-Palisade-Token") != "")

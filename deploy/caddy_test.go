@@ -22,7 +22,7 @@ import (
 func TestCaddyForwardAuth(t *testing.T) {
 	caddy := testenv.NeedBinary(t, "caddy", "/usr/bin/caddy")
 	pal := testenv.New(t)
-	w := pal.Website(t, "shop.example.com", guardedSettings())
+	w := pal.Website(t, "shop.example.com", remoteVisitors(guardedSettings()))
 	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(rw, "hello from %s%s", r.Host, r.URL.Path)
 	}))
@@ -97,7 +97,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 // not packaged by Debian, so the real server is not run here.
 func TestTraefikForwardAuthProtocol(t *testing.T) {
 	pal := testenv.New(t)
-	w := pal.Website(t, "shop.example.com", engine.Settings{})
+	w := pal.Website(t, "shop.example.com", remoteVisitors(engine.Settings{}))
 	b, err := os.ReadFile(filepath.Join("traefik", "palisade.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestTraefikForwardAuthProtocol(t *testing.T) {
 	// Traefik passes a visitor's other headers on: X-Original-* and
 	// X-Real-IP (which its entryPoint removes, but a visitor's copy would
 	// be read by a wrong endpoint) must not change the verdict.
-	w2 := pal.Website(t, "guarded.example.com", guardedSettings())
+	w2 := pal.Website(t, "guarded.example.com", remoteVisitors(guardedSettings()))
 	addr2 := strings.ReplaceAll(addr, w.ServerKey, w2.ServerKey)
 	visit := func(uri, xff string, forged map[string]string) string {
 		req, _ := http.NewRequest("GET", addr2, nil)

@@ -28,10 +28,10 @@ func spoeNode(t *testing.T, pal *testenv.Stack, addr string) (string, func()) {
 func TestHAProxySPOE(t *testing.T) {
 	haproxy := testenv.NeedBinary(t, "haproxy", "/usr/sbin/haproxy")
 	pal := testenv.New(t)
-	pal.Website(t, "open.example.com", engine.Settings{Rules: []engine.Rule{
-		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}})
-	pal.Website(t, "closed.example.com", engine.Settings{FailMode: "closed"})
-	pal.Website(t, "guarded.example.com", guardedSettings())
+	pal.Website(t, "open.example.com", remoteVisitors(engine.Settings{Rules: []engine.Rule{
+		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}}))
+	pal.Website(t, "closed.example.com", remoteVisitors(engine.Settings{FailMode: "closed"}))
+	pal.Website(t, "guarded.example.com", remoteVisitors(guardedSettings()))
 	agentAddr, stopAgent := spoeNode(t, pal, "127.0.0.1:0")
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from %s%s", r.Host, r.URL.Path)

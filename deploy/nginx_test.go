@@ -33,9 +33,9 @@ const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, lik
 func TestNginxAuthRequest(t *testing.T) {
 	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
 	pal := testenv.New(t)
-	open := pal.Website(t, "open.example.com", engine.Settings{Rules: []engine.Rule{
-		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}})
-	closed := pal.Website(t, "closed.example.com", engine.Settings{FailMode: "closed"})
+	open := pal.Website(t, "open.example.com", remoteVisitors(engine.Settings{Rules: []engine.Rule{
+		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}}))
+	closed := pal.Website(t, "closed.example.com", remoteVisitors(engine.Settings{FailMode: "closed"}))
 
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from %s%s", r.Host, r.URL.Path)
@@ -53,7 +53,7 @@ func TestNginxAuthRequest(t *testing.T) {
         location / { proxy_pass %s; proxy_set_header Host $host; }
     }`, port, name, key, snippet, site.URL)
 	}
-	guarded := pal.Website(t, "guarded.example.com", guardedSettings())
+	guarded := pal.Website(t, "guarded.example.com", remoteVisitors(guardedSettings()))
 	startNginx(t, nginx, pal, server("open.example.com", open.ServerKey, "palisade.conf")+server("closed.example.com", closed.ServerKey, "palisade-fail-closed.conf")+
 		server("guarded.example.com", guarded.ServerKey, "palisade.conf"))
 
@@ -111,4 +111,35 @@ func startNginx(t *testing.T, nginx string, pal *testenv.Stack, servers string) 
 		}
 	}
 	testenv.RunNginx(t, nginx, dir, fmt.Sprintf("    include %s/palisade-upstream.conf;\n    %s", conf, strings.ReplaceAll(servers, "PALISADE_CONF", conf)))
+}
+
+// TestSelfCallThroughNginx: through the shipped nginx snippet, the site's
+// own server calling itself (from loopback, as WordPress's cron does) is
+// granted by the built-in self_calls; the same request showing a proxy in
+// front of nginx (Via) is judged like any other.
+func TestSelfCallThroughNginx(t *testing.T) {
+	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
+	pal := testenv.New(t)
+	w := pal.Website(t, "shop.example.com", engine.Settings{})
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from %s%s", r.Host, r.URL.Path)
+	}))
+	defer site.Close()
+	port := freePort(t)
+	startNginx(t, nginx, pal, fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:%d;
+        server_name shop.example.com;
+        set $palisade_key "%s";
+        include PALISADE_CONF/palisade.conf;
+        location / { proxy_pass %s; proxy_set_header Host $host; }
+    }`, port, w.ServerKey, site.URL))
+	get := webHeaderGetter(port)
+	webGetter(port).waitUp(t, "shop.example.com", "nginx")
+	if code, body := get("shop.example.com", "/wp-cron.php", "curl/8.5.0", nil); code != 200 || body != "hello from shop.example.com/wp-cron.php" {
+		t.Fatalf("the site calling itself: %d %q", code, body)
+	}
+	if code, body := get("shop.example.com", "/wp-cron.php", "curl/8.5.0", map[string]string{"Via": "1.1 front-proxy"}); code != 403 || strings.Contains(body, "hello") {
+		t.Fatalf("a loopback client behind a proxy: %d %q", code, body)
+	}
 }

@@ -124,7 +124,7 @@ func checkSpellings(t *testing.T, server string, port int, plain, guarded string
 func TestNginxPathSpellings(t *testing.T) {
 	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
 	pal := testenv.New(t)
-	w := pal.Website(t, "guarded.example.com", spelledSettings())
+	w := pal.Website(t, "guarded.example.com", remoteVisitors(spelledSettings()))
 	root := siteRoot(t)
 	port := freePort(t)
 	startNginx(t, nginx, pal, fmt.Sprintf(`
@@ -150,7 +150,7 @@ func TestNginxPathSpellings(t *testing.T) {
 func TestCaddyPathSpellings(t *testing.T) {
 	caddy := testenv.NeedBinary(t, "caddy", "/usr/bin/caddy")
 	pal := testenv.New(t)
-	w := pal.Website(t, "shop.example.com", spelledSettings())
+	w := pal.Website(t, "shop.example.com", remoteVisitors(spelledSettings()))
 	root := siteRoot(t)
 	b, err := os.ReadFile(filepath.Join("caddy", "Caddyfile"))
 	if err != nil {
