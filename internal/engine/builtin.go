@@ -144,7 +144,9 @@ func (p *Policy) builtinGrant(r *Request, c classification, rdns *RDNSVerifier, 
 			return builtins[biFeedReaders].Name
 		}
 	}
-	if plain && on(biWebhooks) && r.Method == "POST" && len(p.webhooks) > 0 {
+	// A declared path's query may not send the request to another handler.
+	declared := plain && (len(p.webhooks) > 0 || len(p.apiPaths) > 0) && !routesElsewhere(r.Query)
+	if declared && on(biWebhooks) && r.Method == "POST" && len(p.webhooks) > 0 {
 		q := parseWebhookQuery(r.Query) // once, whatever the number of endpoints
 		for i := range p.webhooks {
 			if p.webhooks[i].matches(path, q) {
@@ -152,7 +154,7 @@ func (p *Policy) builtinGrant(r *Request, c classification, rdns *RDNSVerifier, 
 			}
 		}
 	}
-	if plain && on(biAPICredentials) && len(p.apiPaths) > 0 && hasCredentials(r.header("Authorization")) {
+	if declared && on(biAPICredentials) && len(p.apiPaths) > 0 && hasCredentials(r.header("Authorization")) {
 		for _, a := range p.apiPaths {
 			if underPrefix(path, a) {
 				return builtins[biAPICredentials].Name
@@ -465,6 +467,39 @@ func acceptsFeed(accept string) bool {
 	for _, t := range []string{"application/rss+xml", "application/atom+xml", "application/feed+json", "application/rdf+xml"} {
 		if strings.Contains(a, t) {
 			return true
+		}
+	}
+	return false
+}
+
+// routingKeys are query keys that choose the handler whatever the path:
+// WordPress takes its public query vars from the query string (and the form
+// body) before the rewrite rule's match, so /wp-json/wc/v3/x?rest_route=/wp/v2/users
+// is the users endpoint, and WooCommerce runs ?wc-ajax= (checkout) on any
+// front-end path. A declared webhook or API path does not carry them in.
+var routingKeys = []string{"rest_route", "wc-ajax"}
+
+// routesElsewhere reports whether query has a key PHP reads as one of
+// routingKeys (., space and an unmatched [ read as _, a key[...] as key),
+// or cannot be read.
+func routesElsewhere(query string) bool {
+	if query == "" {
+		return false
+	}
+	for _, pair := range strings.Split(query, "&") {
+		k, _, _ := strings.Cut(pair, "=")
+		if u, err := url.QueryUnescape(k); err == nil {
+			k = u
+		} else {
+			return true
+		}
+		k = strings.TrimLeft(k, " ")
+		base, _, _ := strings.Cut(k, "[")
+		flat := strings.NewReplacer(".", "_", " ", "_", "[", "_").Replace(k)
+		for _, rk := range routingKeys {
+			if base == rk || flat == rk {
+				return true
+			}
 		}
 	}
 	return false

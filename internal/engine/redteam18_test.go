@@ -1,0 +1,57 @@
+package engine
+
+import "testing"
+
+// WordPress reads its public query vars from the query string and the form
+// body whatever the path (WP::parse_request: $_POST and $_GET come before
+// the rewrite rule's match), so /wp-json/wc/v3/x?rest_route=/wp/v2/users is
+// the users endpoint, and WooCommerce's ?wc-ajax= runs its AJAX actions
+// (checkout) on any front-end path. A declared webhook or API path must not
+// carry them in.
+func TestRedteam18RoutingQueryOnDeclaredPaths(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	const ua = "python-requests/2.32.3"
+	bearer := withHeader("Authorization", "Bearer x")
+	p := load(t, e, Settings{APIPaths: []string{"/wp-json/wc/"}, Webhooks: []string{"preset:wordpress_paypal", "/hooks/stripe"}})
+	for _, target := range []string{
+		"GET /wp-json/wc/v3/x?rest_route=/wp/v2/users",
+		"POST /wp-json/wc/v3/x?rest.route=/wc/store/v1/checkout",
+		"POST /wp-json/wc/v3/x?rest%5Froute=/wc/store/v1/checkout",
+		"POST /wp-json/wc/v3/x?wc-ajax=checkout",
+	} {
+		checkBuiltin(t, e, p, call(ua, target, bearer), "", Challenge)
+	}
+	for _, target := range []string{
+		"POST /wp-json/paypal/v1/incoming?rest_route=/wc/store/v1/checkout",
+		"POST /wp-json/paypal/v1/incoming?REST_ROUTE=/x&rest_route=/wc/store/v1/checkout",
+		"POST /hooks/stripe?wc-ajax=checkout",
+		"POST /hooks/stripe?a=1&rest_route=/wp/v2/users",
+	} {
+		checkBuiltin(t, e, p, call(ua, target), "", Challenge)
+	}
+	// The endpoints themselves, with a query of their own, still pass.
+	checkBuiltin(t, e, p, call(ua, "POST /wp-json/paypal/v1/incoming?token=abc"), "webhooks", 0)
+	checkBuiltin(t, e, p, call(ua, "GET /wp-json/wc/v3/orders?per_page=10", bearer), "api_credentials", 0)
+}
+
+func TestRedteam18RoutesElsewherePHPKeys(t *testing.T) {
+	for q, want := range map[string]bool{
+		"":                     false,
+		"token=abc":            false,
+		"rest_route=/x":        true,
+		"rest.route=/x":        true,
+		"rest+route=/x":        true,
+		"rest[route=/x":        true, // PHP: an unmatched [ is _
+		"rest_route[]=/x":      true,
+		"%20rest_route=/x":     true,
+		"a=1&wc-ajax=checkout": true,
+		"rest_routes=/x":       false,
+		"a=%zz":                false,
+		"%zz=1":                true, // unreadable: not trusted
+		"wc-ajax_x=1":          false,
+	} {
+		if got := routesElsewhere(q); got != want {
+			t.Errorf("routesElsewhere(%q) = %v; want %v", q, got, want)
+		}
+	}
+}
