@@ -370,7 +370,8 @@ var feedQueryKeys = map[string]bool{"feed": true, "cat": true, "tag": true, "aut
 // /comments/feed/, /category/news/feed/) or followed by one word, its
 // format or name (/feed/atom/, /feed/podcast/), a last segment rss or atom, or a feed file (/atom.xml,
 // /index.xml, /blog/feed.rss, *.rss, *.atom); no dot in the directories
-// above, outside WordPress's own areas, no query. By query: / or
+// above, outside WordPress's own areas, no "search" segment (search results'
+// feeds), no query. By query: / or
 // /index.php with feed= and only WordPress's feed keys, short plain values.
 func isFeed(path, query string) bool {
 	if path == "/" || path == "/index.php" {
@@ -382,6 +383,13 @@ func isFeed(path, query string) bool {
 	segs, trailing := segments(path)
 	if len(segs) == 0 || len(segs) > 6 || !dotsOnlyLast(segs) {
 		return false
+	}
+	for _, s := range segs {
+		if strings.EqualFold(s, "search") {
+			// WordPress's search results have feeds (/search/<terms>/feed/):
+			// a database search for any terms a client makes up.
+			return false
+		}
 	}
 	last := strings.ToLower(segs[len(segs)-1])
 	switch last {

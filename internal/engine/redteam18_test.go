@@ -55,3 +55,25 @@ func TestRedteam18RoutesElsewherePHPKeys(t *testing.T) {
 		}
 	}
 }
+
+// WordPress's search results have feeds (/search/<terms>/feed/rss2/, rewrite
+// rules search/(.+)/feed/...): an uncached full-text query of the
+// database for every term a client makes up, and the site's content by any
+// query. Asking for a feed type must not let any client run searches past a
+// challenge.
+func TestRedteam18SearchFeedNotAFeed(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	p := load(t, e, Settings{})
+	rss := withHeader("Accept", "application/rss+xml")
+	for _, target := range []string{
+		"GET /search/password/feed/rss2/",
+		"GET /search/x/feed/",
+		"GET /search/x/rss/",
+		"GET /Search/x/atom",
+		"GET /en/search/x/feed/",
+	} {
+		checkBuiltin(t, e, p, call(curlUA, target, rss), "", Challenge)
+		checkBuiltin(t, e, p, call(freshRSS, target), "", Challenge)
+	}
+	checkBuiltin(t, e, p, call(curlUA, "GET /category/news/feed/", rss), "feed_readers", 0)
+}
