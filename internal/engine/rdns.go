@@ -57,6 +57,27 @@ type RDNSVerifier struct {
 	// lookup, and no more entries than lookups in flight.
 	claimed map[netip.Addr]bool
 	sem     chan struct{}
+	// nets counts the lookups in flight by network (rdnsNet): one network
+	// (whose reverse zone can take the whole timeout to answer nothing)
+	// gets at most rdnsPerNet of the slots. No more entries than lookups
+	// in flight.
+	nets map[netip.Prefix]int
+}
+
+// rdnsPerNet is how many reverse-DNS lookups one network may have in
+// flight at once, of the verifier's 16.
+const rdnsPerNet = 4
+
+// rdnsNet is the network an address's lookups count against: its IPv4 /24
+// or IPv6 /48 (what one customer of a host or a tunnel broker holds).
+func rdnsNet(ip netip.Addr) netip.Prefix {
+	ip = ip.Unmap()
+	bits := 24
+	if ip.Is6() {
+		bits = 48
+	}
+	p, _ := ip.Prefix(bits)
+	return p
 }
 
 type rdnsEntry struct {
@@ -72,7 +93,8 @@ func NewRDNSVerifier(r Resolver) *RDNSVerifier {
 		r = net.DefaultResolver
 	}
 	return &RDNSVerifier{resolver: r, timeout: 2 * time.Second, ttl: 6 * time.Hour, now: time.Now, max: RDNSCacheSize,
-		cache: map[netip.Addr]*list.Element{}, inflight: map[netip.Addr]bool{}, claimed: map[netip.Addr]bool{}, sem: make(chan struct{}, 16)}
+		cache: map[netip.Addr]*list.Element{}, inflight: map[netip.Addr]bool{}, claimed: map[netip.Addr]bool{}, sem: make(chan struct{}, 16),
+		nets: map[netip.Prefix]int{}}
 }
 
 // SetCapacity changes how many addresses the cache holds (at least 1).
@@ -121,10 +143,11 @@ func (v *RDNSVerifier) Check(ip netip.Addr, domains []string) rdnsResult {
 		delete(v.cache, ip)
 		v.lru.Remove(el)
 	}
-	if !v.inflight[ip] {
+	if n := rdnsNet(ip); !v.inflight[ip] && v.nets[n] < rdnsPerNet {
 		select {
 		case v.sem <- struct{}{}:
 			v.inflight[ip] = true
+			v.nets[n]++
 			go v.lookup(ip)
 		default: // too many lookups at once: try on a later request
 		}
@@ -165,6 +188,11 @@ func (v *RDNSVerifier) lookup(ip netip.Addr) {
 	defer v.mu.Unlock()
 	delete(v.inflight, ip)
 	delete(v.claimed, ip)
+	if n := rdnsNet(ip); v.nets[n] <= 1 {
+		delete(v.nets, n)
+	} else {
+		v.nets[n]--
+	}
 	e := &rdnsEntry{ip: ip, names: confirmed, expires: v.now().Add(ttl)}
 	if el, ok := v.cache[ip]; ok {
 		el.Value = e

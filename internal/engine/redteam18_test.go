@@ -1,6 +1,10 @@
 package engine
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
 
 // WordPress reads its public query vars from the query string and the form
 // body whatever the path (WP::parse_request: $_POST and $_GET come before
@@ -76,4 +80,37 @@ func TestRedteam18SearchFeedNotAFeed(t *testing.T) {
 		checkBuiltin(t, e, p, call(freshRSS, target), "", Challenge)
 	}
 	checkBuiltin(t, e, p, call(curlUA, "GET /category/news/feed/", rss), "feed_readers", 0)
+}
+
+// A fake crawler from one network whose reverse zone never answers (its
+// own, so a lookup waits the whole timeout) held every lookup slot: from
+// fresh IPv6 addresses of one /48 it kept the 16 slots busy, so a real
+// crawler's new address was never looked up (challenged as unverified for
+// as long as the flood lasted), and with pending_crawlers on each fresh
+// address got its own first request through. One network gets at most
+// rdnsPerNet lookups at once.
+func TestRedteam18RDNSSlotsPerNetwork(t *testing.T) {
+	res := &pendingResolver{release: make(chan struct{})}
+	defer close(res.release)
+	rdns := NewRDNSVerifier(res)
+	rdns.timeout = time.Minute
+	domains := []string{"crawl.rdnsbot.example"}
+	for i := range 64 {
+		rdns.Check(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)}), domains)
+	}
+	for i := range 64 {
+		rdns.Check(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), domains)
+	}
+	real := mustAddr("203.0.113.9")
+	rdns.Check(real, domains)
+	rdns.mu.Lock()
+	started := rdns.inflight[real]
+	n := len(rdns.inflight)
+	rdns.mu.Unlock()
+	if !started {
+		t.Fatalf("a crawler's first address got no lookup while %d lookups of two networks were in flight", n)
+	}
+	if n != 2*rdnsPerNet+1 {
+		t.Fatalf("%d lookups in flight; want %d per network", n, rdnsPerNet)
+	}
 }
