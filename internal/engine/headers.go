@@ -658,10 +658,12 @@ func absences(r *Request, s *scorer) {
 }
 
 // exempt: a WebSocket handshake (Sec-WebSocket-Key stays when a web server
-// drops the hop-by-hop Upgrade) or a CORS preflight (OPTIONS), which
-// browsers send with fewer headers than other requests.
+// drops the hop-by-hop Upgrade) or a CORS preflight (OPTIONS with
+// Access-Control-Request-Method, which every preflight carries), which
+// browsers send with fewer headers than other requests. Another OPTIONS is
+// judged: PHP applications answer it like a GET.
 func exempt(r *Request) bool {
-	return r.Method == "OPTIONS" || r.header("Sec-Websocket-Key") != "" || strings.EqualFold(r.header("Upgrade"), "websocket") || r.header("Sec-Fetch-Mode") == "websocket"
+	return r.Method == "OPTIONS" && r.header("Access-Control-Request-Method") != "" || r.header("Sec-Websocket-Key") != "" || strings.EqualFold(r.header("Upgrade"), "websocket") || r.header("Sec-Fetch-Mode") == "websocket"
 }
 
 // library recognises the default headers of HTTP libraries (with a browser

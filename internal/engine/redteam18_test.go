@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/http"
 	"net/netip"
 	"testing"
 	"time"
@@ -112,5 +113,33 @@ func TestRedteam18RDNSSlotsPerNetwork(t *testing.T) {
 	}
 	if n != 2*rdnsPerNet+1 {
 		t.Fatalf("%d lookups in flight; want %d per network", n, rdnsPerNet)
+	}
+}
+
+// An OPTIONS request was exempt from every absence check, preflight or
+// not: a script sending only a Chrome user agent with method OPTIONS was a
+// person, granted, and PHP applications answer OPTIONS like GET (WordPress
+// renders the page; xmlrpc.php reads its body whatever the method). Every
+// CORS preflight carries Access-Control-Request-Method (Fetch standard);
+// only those are exempt.
+func TestRedteam18OptionsNotPreflight(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	p := load(t, e, Settings{})
+	const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	bare := func(r *Request) {
+		r.Method, r.Path = "OPTIONS", "/2024/05/article/"
+		r.Header = http.Header{"User-Agent": {chrome}}
+	}
+	if v := e.Explain(p, req(outsideIP, chrome, bare)); v.Action != Challenge || v.Category != SuspiciousBehaviour {
+		t.Errorf("OPTIONS with a Chrome user agent and nothing else: %s (%s); want challenged as suspicious_behaviour", v, v.Category)
+	}
+	preflight := func(r *Request) {
+		r.Method, r.Path, r.Proto = "OPTIONS", "/api/cart", "HTTP/2.0"
+		r.Header = http.Header{"User-Agent": {chrome}, "Accept": {"*/*"}, "Access-Control-Request-Method": {"POST"},
+			"Origin": {"https://www.example.com"}, "Sec-Fetch-Mode": {"cors"}, "Sec-Fetch-Site": {"same-site"}, "Sec-Fetch-Dest": {"empty"},
+			"Accept-Encoding": {"gzip, deflate, br, zstd"}}
+	}
+	if v := e.Explain(p, req(outsideIP, chrome, preflight)); v.Action != Grant || v.Category != Humans {
+		t.Errorf("a CORS preflight without Accept-Language: %s (%s); want granted", v, v.Category)
 	}
 }
