@@ -371,7 +371,10 @@ func (c *dirCache) done(origin string, keys keySet, ttl time.Duration, now time.
 	c.add(e)
 }
 
-// add inserts e, dropping the least recently used fetched entry when full.
+// add inserts e, dropping when full the least recently used failed fetch
+// (only a note not to retry soon: any client can name agents whose fetch
+// fails, and those must not push working directories out), else the least
+// recently used fetched entry.
 func (c *dirCache) add(e *dirEntry) {
 	if el, ok := c.m[e.origin]; ok {
 		c.lru.Remove(el)
@@ -379,6 +382,12 @@ func (c *dirCache) add(e *dirEntry) {
 	}
 	for c.lru.Len() >= c.max {
 		el := c.lru.Back()
+		for el != nil && (el.Value.(*dirEntry).static || el.Value.(*dirEntry).keys != nil) {
+			el = el.Prev()
+		}
+		if el == nil {
+			el = c.lru.Back()
+		}
 		for el != nil && el.Value.(*dirEntry).static {
 			el = el.Prev()
 		}
