@@ -51,6 +51,7 @@ type planeFlags struct {
 	verifyRDNS   bool
 	webBotAuth   bool
 	agentDirs    stringList
+	agents       stringList
 	grantSample  float64
 	grace        time.Duration
 	logLevel     string
@@ -68,6 +69,7 @@ func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&pf.geoASN, "geoip-asn", "", "MaxMind-format ASN database (.mmdb) for asn conditions in rules")
 	fs.BoolVar(&pf.verifyRDNS, "verify-rdns", true, "verify search-engine crawlers by forward-confirmed reverse DNS where no range list is loaded")
 	fs.BoolVar(&pf.webBotAuth, "web-bot-auth", true, "verify Web Bot Auth signatures (RFC 9421, Ed25519, keys from the agent's https key directory, fetched in the background): a verified request is in category signed_agents, its agent in events and rules (signed_agent); with --redis-url the replay cache is shared")
+	fs.Var(&pf.agents, "web-bot-auth-agent", "IDENTITY: a signed agent whose verified requests are in category signed_agents (repeatable; default "+strings.Join(engine.DefaultTrustedAgents, ",")+"; none: no agent). Others who sign are judged as if unsigned: anyone with a domain can sign; a site grants one by a rule on signed_agent")
 	fs.Var(&pf.agentDirs, "web-bot-auth-directory", "ORIGIN=FILE: an agent's key directory (JWK Set) read from FILE instead of fetched, e.g. https://agent.example=/etc/palisade/agent-keys.json (repeatable)")
 	fs.Float64Var(&pf.grantSample, "grant-sample", 0.01, "share of granted requests kept as events (0 to 1); denies and challenges are always kept")
 	fs.DurationVar(&pf.grace, "shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
@@ -176,7 +178,7 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 		spent = redisSpent
 	}
 	if pf.webBotAuth {
-		if err := enableWebBotAuth(prot.Engine.Classifier(), pf.agentDirs, rdb, log); err != nil {
+		if err := enableWebBotAuth(prot.Engine.Classifier(), pf.agentDirs, pf.agents, rdb, log); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -243,7 +245,11 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 // enableWebBotAuth gives the classifier a Web Bot Auth verifier: key
 // directories fetched in the background (and those configured by file),
 // the replay cache in Redis when there is one.
-func enableWebBotAuth(cls *engine.Classifier, dirs []string, rdb *redis.Client, log *slog.Logger) error {
+func enableWebBotAuth(cls *engine.Classifier, dirs, agents []string, rdb *redis.Client, log *slog.Logger) error {
+	trusted, err := trustedAgents(agents)
+	if err != nil {
+		return err
+	}
 	o := webbotauth.Options{Fetcher: webbotauth.NewFetcher(), Logger: log}
 	if rdb != nil {
 		rr := webbotauth.NewRedisReplay(rdb, "", nil)
@@ -270,8 +276,29 @@ func enableWebBotAuth(cls *engine.Classifier, dirs []string, rdb *redis.Client, 
 			return fmt.Errorf("--web-bot-auth-directory %s: %w", origin, err)
 		}
 	}
+	cls.SetTrustedAgents(trusted)
 	cls.SetAgentVerifier(v)
 	return nil
+}
+
+// trustedAgents reads --web-bot-auth-agent: identities as the verifier
+// gives them (a host name, with its port when not 443); none given: the
+// defaults; "none": no agent.
+func trustedAgents(list []string) ([]string, error) {
+	if len(list) == 0 {
+		return engine.DefaultTrustedAgents, nil
+	}
+	if len(list) == 1 && list[0] == "none" {
+		return nil, nil
+	}
+	for _, id := range list {
+		host, port, hasPort := strings.Cut(id, ":")
+		if len(id) > 255 || host == "" || strings.ContainsAny(host, "/@ ") || host != strings.ToLower(host) || !strings.Contains(host, ".") ||
+			hasPort && (port == "" || strings.Trim(port, "0123456789") != "") {
+			return nil, fmt.Errorf("--web-bot-auth-agent %q: give the agent's host name as its Signature-Agent names it, e.g. chatgpt.com (lower case, no scheme or path): %w", id, errUsage)
+		}
+	}
+	return list, nil
 }
 
 // defaultBotRefresh is how often serve downloads the verified-bot range

@@ -14,6 +14,9 @@ type Classifier struct {
 	ranges atomic.Pointer[BotRanges]
 	rdns   *RDNSVerifier // nil: no reverse-DNS verification
 	agents atomic.Pointer[agentVerifier]
+	// trusted are the signed agents' identities that make up the
+	// signed_agents category (signed.go).
+	trusted atomic.Pointer[map[string]bool]
 }
 
 // NewClassifier compiles the signatures. ranges may be nil; rdns may be nil.
@@ -40,7 +43,7 @@ func (c *Classifier) Ranges() *BotRanges { return c.ranges.Load() }
 type classification struct {
 	category Category
 	detail   string
-	verified bool // a verified good bot: exempt from rate limits
+	verified bool // from its owner's addresses (a verified search engine skips rate limits)
 	// pending: a crawler whose reverse-DNS lookup has not answered yet
 	// (category EmulatedHumans, detail "unverified <name>").
 	pending bool
@@ -50,12 +53,16 @@ type classification struct {
 // several signatures the first (by file priority) whose regex agrees wins,
 // unless another names an owner that publishes its addresses and the
 // request verifies as that owner's.
+//
+// A request signed by a trusted agent (signed.go) is a signed agent, unless
+// its user agent names an attack tool.
 func (c *Classifier) classify(r *Request) classification {
-	if r.SignedAgent != "" {
-		return classification{category: SignedAgents, detail: r.SignedAgent}
-	}
+	trustedSigned := r.SignedAgent != "" && c.trustedAgent(r.SignedAgent)
 	ua := r.UserAgent
 	if ua == "" {
+		if trustedSigned {
+			return classification{category: SignedAgents, detail: r.SignedAgent}
+		}
 		return classification{category: SuspiciousBehaviour, detail: "no User-Agent"}
 	}
 	var buf [16]int32
@@ -74,6 +81,12 @@ func (c *Classifier) classify(r *Request) classification {
 		if firstCheckable {
 			checkable = int(id)
 		}
+	}
+	if best >= 0 && c.sigs[best].category == SecurityIssues {
+		return classification{category: SecurityIssues, detail: c.sigs[best].Name}
+	}
+	if trustedSigned {
+		return classification{category: SignedAgents, detail: r.SignedAgent}
 	}
 	// A signature whose owner can be verified (ranges, reverse DNS) and is
 	// wins over any other the user agent names: Arquivo.pt's crawler is

@@ -423,6 +423,7 @@ func runCorpus(t *testing.T, c *corpus, withLists bool) []engine.Verdict {
 	// agent.example's directory.
 	decide := func(final bool) []engine.Verdict {
 		cls.SetAgentVerifier(webbotauthtest.NewVerifier(clock, webbotauthtest.Agent))
+		cls.SetTrustedAgents([]string{webbotauthtest.Agent}) // as the operator's --web-bot-auth-agent
 		out := make([]engine.Verdict, len(reqs))
 		for i := range reqs {
 			if c.lines[i].sign != nil && !final {

@@ -1,9 +1,16 @@
 package engine
 
+import "strings"
+
 // Signed agents (Web Bot Auth): a request that carries a valid HTTP
-// Message Signature (RFC 9421) from an agent's published key directory is
-// classified SignedAgents, and the agent's identity is in events and CEL
-// rules (signed_agent). The verification itself (keys, directories, the
+// Message Signature (RFC 9421) from an agent's published key directory has
+// the agent's identity in CEL rules (signed_agent). When that identity is a
+// trusted one (SetTrustedAgents: the operator's list, DefaultTrustedAgents
+// by default) the request is classified SignedAgents, with the identity in
+// events; any other signer is classified as if unsigned, because anyone
+// with a domain can publish keys and sign (a site grants such an agent by a
+// rule on signed_agent). An attack tool's user agent wins even over a
+// trusted signature. The verification itself (keys, directories, the
 // replay cache) lives in internal/webbotauth; the engine asks it through
 // AgentVerifier.
 
@@ -40,4 +47,25 @@ func (c *Classifier) signedAgent(r *Request, record bool) {
 		return
 	}
 	r.SignedAgent = a.v.VerifyAgent(r, record)
+}
+
+// DefaultTrustedAgents are the signed agents classified signed_agents when
+// the operator names none: OpenAI's ChatGPT agent, which signs as
+// https://chatgpt.com.
+var DefaultTrustedAgents = []string{"chatgpt.com"}
+
+// SetTrustedAgents sets the identities (as AgentVerifier returns them, e.g.
+// "chatgpt.com") whose verified signatures make a request a signed agent.
+// nil or empty: none.
+func (c *Classifier) SetTrustedAgents(ids []string) {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[strings.ToLower(strings.TrimSpace(id))] = true
+	}
+	c.trusted.Store(&m)
+}
+
+func (c *Classifier) trustedAgent(id string) bool {
+	m := c.trusted.Load()
+	return m != nil && (*m)[id]
 }

@@ -19,13 +19,15 @@ func (f *fakeAgents) VerifyAgent(r *Request, _ bool) string {
 	return ""
 }
 
-// TestSignedAgentInRulesAndCategory: a verified agent is in signed_agents
-// with its identity as the detail, CEL rules see it as signed_agent, and
-// only requests carrying both signature headers are checked.
+// TestSignedAgentInRulesAndCategory: a verified, trusted agent is in
+// signed_agents with its identity as the detail (an untrusted one is judged
+// as if unsigned), CEL rules see it as signed_agent, and only requests
+// carrying both signature headers are checked.
 func TestSignedAgentInRulesAndCategory(t *testing.T) {
 	e, _ := newTestEngine(t, nil)
 	f := &fakeAgents{agent: "agent.example"}
 	e.Classifier().SetAgentVerifier(f)
+	e.Classifier().SetTrustedAgents([]string{"Agent.Example"})
 	p := load(t, e, Settings{Rules: []Rule{{Name: "no agent on admin", Action: "deny",
 		Expression: `signed_agent == "agent.example" && path.startsWith("/admin")`}}})
 	signed := func(sig string) func(*Request) {
@@ -45,6 +47,19 @@ func TestSignedAgentInRulesAndCategory(t *testing.T) {
 	v = e.Decide(p, req("203.0.113.9", "curl/8.0", signed("bad"), func(r *Request) { r.Path = "/admin/x" }))
 	if v.Category == SignedAgents || v.Source == SourceRule {
 		t.Fatalf("unverified signature: %v", v)
+	}
+	// An attack tool's user agent wins over a trusted signature.
+	if v := e.Decide(p, req("203.0.113.9", "sqlmap/1.7", signed("good"))); v.Category != SecurityIssues || v.Action != Deny {
+		t.Fatalf("signed sqlmap: %v", v)
+	}
+	// A signer that is not trusted is judged as if unsigned, but rules
+	// still see who signed.
+	e.Classifier().SetTrustedAgents(nil)
+	if v := e.Decide(p, req("203.0.113.9", "curl/8.0", signed("good"))); v.Category != AutomationTools || v.Action != Challenge {
+		t.Fatalf("signed by an agent not trusted: %v", v)
+	}
+	if v := e.Decide(p, req("203.0.113.9", "curl/8.0", signed("good"), func(r *Request) { r.Path = "/admin/x" })); v.Reason != "no agent on admin" {
+		t.Fatalf("rule on an untrusted signed_agent: %v", v)
 	}
 	calls := f.calls
 	e.Decide(p, req("203.0.113.9", "curl/8.0", func(r *Request) { r.Header.Set("Signature", "good") }))

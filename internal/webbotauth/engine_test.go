@@ -23,6 +23,7 @@ func TestEngineSignedAgents(t *testing.T) {
 	clock := &testClock{t0}
 	cls := engine.NewClassifier(sigs, nil, nil)
 	cls.SetAgentVerifier(webbotauthtest.NewVerifier(clock.now))
+	cls.SetTrustedAgents([]string{webbotauthtest.Agent}) // as --web-bot-auth-agent does
 	e := engine.New(cls, clock.now)
 	st := engine.Settings{Rules: []engine.Rule{{Name: "agents stay out of /private", Action: "deny",
 		Expression: `signed_agent == "agent.example" && path.startsWith("/private")`}}}
