@@ -252,7 +252,7 @@ func enableWebBotAuth(cls *engine.Classifier, dirs, agents []string, rdb *redis.
 	}
 	o := webbotauth.Options{Fetcher: webbotauth.NewFetcher(), Logger: log}
 	if rdb != nil {
-		rr := webbotauth.NewRedisReplay(rdb, "", nil)
+		rr := challenge.NewRedisSpent(rdb, webbotauth.RedisReplayPrefix)
 		rr.OnChange = func(up bool, err error) {
 			if up {
 				log.Info("Redis answers again: the Web Bot Auth replay cache is shared across nodes")

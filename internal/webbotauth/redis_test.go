@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/store/storetest"
 	"github.com/palisadehq/palisade/internal/webbotauth"
 	"github.com/palisadehq/palisade/internal/webbotauth/webbotauthtest"
@@ -28,15 +29,15 @@ func TestRedisReplayAcrossNodes(t *testing.T) {
 	rand.Read(b)
 	prefix := "palisade-test:" + hex.EncodeToString(b) + ":"
 	clock := &testClock{t0}
-	node := func(r webbotauth.ReplayCache) *webbotauth.Verifier {
+	node := func(r challenge.SpentSet) *webbotauth.Verifier {
 		v := webbotauth.New(webbotauth.Options{Now: clock.now, Replay: r})
 		if err := v.AddDirectory("https://"+webbotauthtest.Agent, webbotauthtest.Directory()); err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
-	a := node(webbotauth.NewRedisReplay(c, prefix, clock.now))
-	bnode := node(webbotauth.NewRedisReplay(c, prefix, clock.now))
+	a := node(challenge.NewRedisSpent(c, prefix))
+	bnode := node(challenge.NewRedisSpent(c, prefix))
 	s := webbotauthtest.Signature{Agent: webbotauthtest.Agent, Nonce: "shared", Created: clock.t, Expires: clock.t.Add(5 * time.Minute)}
 	if id, err := a.Verify(signedRequest(s)); err != nil || id != webbotauthtest.Agent {
 		t.Fatalf("node A: %q %v", id, err)
@@ -55,7 +56,7 @@ func TestRedisReplayAcrossNodes(t *testing.T) {
 	c.Del(t.Context(), keys...)
 
 	var changes []bool
-	down := webbotauth.NewRedisReplay(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond}), prefix, clock.now)
+	down := challenge.NewRedisSpent(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond}), prefix)
 	down.OnChange = func(up bool, err error) { changes = append(changes, up) }
 	d := node(down)
 	s.Nonce = "down"

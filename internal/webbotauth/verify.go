@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/engine"
 )
 
@@ -76,8 +77,9 @@ type Options struct {
 	Now         func() time.Time // default time.Now
 	Skew        time.Duration    // default DefaultSkew
 	MaxValidity time.Duration    // default DefaultMaxValidity
-	// Replay remembers used signatures (default a MemoryReplay).
-	Replay ReplayCache
+	// Replay remembers used signatures (replay.go; default an in-memory
+	// set of DefaultReplayCap entries).
+	Replay challenge.SpentSet
 	// Fetcher downloads directories named by Signature-Agent; nil: only
 	// directories added with AddDirectory are used.
 	Fetcher *Fetcher
@@ -96,7 +98,7 @@ type Verifier struct {
 	now         func() time.Time
 	skew        time.Duration
 	maxValidity time.Duration
-	replay      ReplayCache
+	replay      challenge.SpentSet
 	fetcher     *Fetcher
 	allowTest   bool
 	log         *slog.Logger
@@ -120,7 +122,7 @@ func New(o Options) *Verifier {
 		v.maxValidity = DefaultMaxValidity
 	}
 	if v.replay == nil {
-		v.replay = NewMemoryReplay(v.now, 0)
+		v.replay = challenge.NewMemorySpentCap(v.now, DefaultReplayCap)
 	}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
@@ -334,7 +336,7 @@ func (v *Verifier) verifyOne(r *engine.Request, m *member, sigs dictionary, agen
 	if hasNonce {
 		rk = "n:" + nonce.s
 	}
-	if record && !v.replay.Use(keyid.s+"\x00"+rk, e.Add(v.skew)) {
+	if record && !v.use(keyid.s+"\x00"+rk, e.Add(v.skew)) {
 		return "", ErrReplayed
 	}
 	return identity, nil

@@ -175,28 +175,3 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("nonce of an expired signature: %v", err)
 	}
 }
-
-// TestMemoryReplayBounded: the cache never holds more than its cap, and
-// entries leave when their signature expires.
-func TestMemoryReplayBounded(t *testing.T) {
-	clock := &testClock{t0}
-	c := webbotauth.NewMemoryReplay(clock.now, 100)
-	for i := range 1000 {
-		if !c.Use(strings.Repeat("k", i%7)+string(rune('a'+i%26))+time.Duration(i).String(), t0.Add(time.Hour)) {
-			t.Fatalf("fresh key %d refused", i)
-		}
-		if c.Len() > 100 {
-			t.Fatalf("%d entries over a cap of 100", c.Len())
-		}
-	}
-	if !c.Use("x", t0.Add(time.Minute)) || c.Use("x", t0.Add(time.Minute)) {
-		t.Fatal("replay of x not refused")
-	}
-	clock.t = t0.Add(2 * time.Hour)
-	if !c.Use("y", clock.t.Add(time.Minute)) || c.Len() != 1 {
-		t.Fatalf("expired entries kept: %d", c.Len())
-	}
-	if !c.Use("x", clock.t.Add(time.Minute)) {
-		t.Fatal("x refused after its signature expired")
-	}
-}
