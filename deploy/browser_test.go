@@ -41,14 +41,7 @@ func TestBrowserSolvesChallenge(t *testing.T) {
 	}))
 	defer site.Close()
 	port := freePort(t)
-	startNginx(t, nginx, pal, fmt.Sprintf(`
-    server {
-        listen 127.0.0.1:%d;
-        server_name shop.example.com;
-        set $palisade_key "%s";
-        include PALISADE_CONF/palisade.conf;
-        location / { proxy_pass %s; proxy_set_header Host $host; }
-    }`, port, w.ServerKey, site.URL))
+	startNginx(t, nginx, pal, nginxServer(port, "shop.example.com", w.ServerKey, "palisade.conf", site.URL))
 	base := fmt.Sprintf("http://shop.example.com:%d", port)
 
 	ctx := newBrowser(t, chromium)
@@ -208,14 +201,7 @@ fetch("/api/data").then(function (r) { return r.text(); }).then(function (t) {
 	}))
 	defer site.Close()
 	port := freePort(t)
-	startNginx(t, nginx, pal, fmt.Sprintf(`
-    server {
-        listen 127.0.0.1:%d;
-        server_name app.example.com;
-        set $palisade_key "%s";
-        include PALISADE_CONF/palisade.conf;
-        location / { proxy_pass %s; proxy_set_header Host $host; }
-    }`, port, w.ServerKey, site.URL))
+	startNginx(t, nginx, pal, nginxServer(port, "app.example.com", w.ServerKey, "palisade.conf", site.URL))
 
 	ctx := newBrowser(t, chromium)
 	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("http://app.example.com:%d/", port)), chromedp.WaitVisible(chromedp.CSS(`#done`))); err != nil {

@@ -43,16 +43,7 @@ func TestNginxAuthRequest(t *testing.T) {
 	defer site.Close()
 
 	port := freePort(t)
-	server := func(name, key, snippet string) string {
-		return fmt.Sprintf(`
-    server {
-        listen 127.0.0.1:%d;
-        server_name %s;
-        set $palisade_key "%s";
-        include PALISADE_CONF/%s;
-        location / { proxy_pass %s; proxy_set_header Host $host; }
-    }`, port, name, key, snippet, site.URL)
-	}
+	server := func(name, key, snippet string) string { return nginxServer(port, name, key, snippet, site.URL) }
 	guarded := pal.Website(t, "guarded.example.com", remoteVisitors(guardedSettings()))
 	startNginx(t, nginx, pal, server("open.example.com", open.ServerKey, "palisade.conf")+server("closed.example.com", closed.ServerKey, "palisade-fail-closed.conf")+
 		server("guarded.example.com", guarded.ServerKey, "palisade.conf"))
@@ -92,6 +83,20 @@ func TestNginxAuthRequest(t *testing.T) {
 // startNginx runs nginx with the shipped snippets (pointed at pal) and the
 // given server blocks, in which PALISADE_CONF stands for the snippets'
 // folder. nginx stops when the test ends.
+// nginxServer is an nginx server block for the website name on port,
+// protected by the shipped snippet (palisade.conf or
+// palisade-fail-closed.conf) with its server key, in front of upstream.
+func nginxServer(port int, name, key, snippet, upstream string) string {
+	return fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:%d;
+        server_name %s;
+        set $palisade_key "%s";
+        include PALISADE_CONF/%s;
+        location / { proxy_pass %s; proxy_set_header Host $host; }
+    }`, port, name, key, snippet, upstream)
+}
+
 func startNginx(t *testing.T, nginx string, pal *testenv.Stack, servers string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -126,14 +131,7 @@ func TestSelfCallThroughNginx(t *testing.T) {
 	}))
 	defer site.Close()
 	port := freePort(t)
-	startNginx(t, nginx, pal, fmt.Sprintf(`
-    server {
-        listen 127.0.0.1:%d;
-        server_name shop.example.com;
-        set $palisade_key "%s";
-        include PALISADE_CONF/palisade.conf;
-        location / { proxy_pass %s; proxy_set_header Host $host; }
-    }`, port, w.ServerKey, site.URL))
+	startNginx(t, nginx, pal, nginxServer(port, "shop.example.com", w.ServerKey, "palisade.conf", site.URL))
 	get := webHeaderGetter(port)
 	webGetter(port).waitUp(t, "shop.example.com", "nginx")
 	if code, body := get("shop.example.com", "/wp-cron.php", "curl/8.5.0", nil); code != 200 || body != "hello from shop.example.com/wp-cron.php" {
