@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestFreshEngineVerifiesGooglebot: with no bot data directory, no refresh
-// and no reverse DNS (no network), the range lists shipped in the binary
-// verify Googlebot: its user agent from inside Google's published ranges is
-// granted, the same user agent from elsewhere is not.
-func TestFreshEngineVerifiesGooglebot(t *testing.T) {
+// freshEngine is an engine as a fresh install starts: the shipped
+// signatures and range snapshot, no bot data directory, no reverse DNS, and
+// one website with default settings.
+func freshEngine(t *testing.T) (*Engine, *Policy, *BotRanges) {
+	t.Helper()
 	ranges, err := LoadBotRanges(filepath.Join(t.TempDir(), "no-such-dir"))
 	if err != nil {
 		t.Fatal(err)
@@ -20,7 +20,15 @@ func TestFreshEngineVerifiesGooglebot(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := New(NewClassifier(sigs, ranges, nil), nil)
-	p := load(t, e, Settings{})
+	return e, load(t, e, Settings{}), ranges
+}
+
+// TestFreshEngineVerifiesGooglebot: with no bot data directory, no refresh
+// and no reverse DNS (no network), the range lists shipped in the binary
+// verify Googlebot: its user agent from inside Google's published ranges is
+// granted, the same user agent from elsewhere is not.
+func TestFreshEngineVerifiesGooglebot(t *testing.T) {
+	e, p, ranges := freshEngine(t)
 	const googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 	for _, ip := range []string{"66.249.66.1", "66.249.64.5", "2001:4860:4801:10::1"} {
 		if v := e.Decide(p, req(ip, googlebot)); v.Action != Grant || v.Category != SearchEngines || v.Detail != "Googlebot" {
@@ -78,16 +86,7 @@ func TestDownloadedListReplacesSnapshot(t *testing.T) {
 // (Arquivo.pt's crawler is built on Heritrix), and is judged by the tool
 // when it does not.
 func TestVerifiedOwnerWinsOverFramework(t *testing.T) {
-	ranges, err := LoadBotRanges(filepath.Join(t.TempDir(), "no-such-dir"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sigs, err := LoadSignatures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := New(NewClassifier(sigs, ranges, nil), nil)
-	p := load(t, e, Settings{})
+	e, p, _ := freshEngine(t)
 	const ua = "Mozilla/5.0 (compatible; arquivo-web-crawler (compatible; heritrix/3.4.0-20200304 +https://arquivo.pt/faq-crawling)"
 	if v := e.Decide(p, req("194.210.235.7", ua)); v.Action != Grant || v.Category != SearchEngines || v.Detail != "Arquivo.pt" {
 		t.Errorf("Arquivo.pt from its range: %s %s %q; want granted as verified", v.Action, v.Category, v.Detail)
