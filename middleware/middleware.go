@@ -195,7 +195,10 @@ func (g *guard) check(r *http.Request, base string) (*http.Response, error) {
 	req.Header.Set("X-Original-Host", r.Host)
 	req.Header.Set("X-Original-Protocol", r.Proto)
 	req.Header.Set("X-Real-Ip", netutil.ForwardedFor(r, g.cfg.TrustedProxies).String())
-	req.Header.Del("X-Forwarded-For")
+	// X-Forwarded-For goes along as received: /forward-auth never reads
+	// it for the address, and it shows a proxy in front of the application
+	// (a client at loopback is then that proxy, not the site calling
+	// itself: built-in self_calls).
 	resp, err := g.cfg.Client.Do(req)
 	if err != nil {
 		cancel()

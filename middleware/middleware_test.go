@@ -250,3 +250,30 @@ func TestMiddlewarePathSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestSelfCallThroughMiddleware: the application's own server calling
+// itself from loopback is granted (built-in self_calls); a loopback client
+// whose request shows a proxy in front (X-Forwarded-For from a proxy not in
+// TrustedProxies) is that proxy, and is judged like any visitor.
+func TestSelfCallThroughMiddleware(t *testing.T) {
+	pal := testenv.New(t)
+	site := pal.Website(t, "shop.example.com", engine.Settings{})
+	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey})
+	ask := func(hd map[string]string) int {
+		req := httptest.NewRequest("GET", "http://shop.example.com/wp-cron.php", nil)
+		req.RemoteAddr = "127.0.0.1:50000"
+		req.Header.Set("User-Agent", "curl/8.5.0")
+		for k, v := range hd {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := ask(nil); code != 200 {
+		t.Fatalf("the site calling itself: %d", code)
+	}
+	if code := ask(map[string]string{"X-Forwarded-For": "198.51.100.7"}); code != 403 {
+		t.Fatalf("a loopback client behind a proxy: %d", code)
+	}
+}
