@@ -209,9 +209,9 @@ func TestCustomerPages(t *testing.T) {
 		t.Fatalf("test a request: %d %s", code, page)
 	}
 	// Disable, move and delete the rule; general settings.
-	save(url.Values{"form": {"rule-toggle"}, "index": {"0"}})
+	code, page = save(url.Values{"form": {"rule-toggle"}, "index": {"0"}})
 	if _, st, _ = e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com"); st.Rules[0].Enabled == nil || *st.Rules[0].Enabled {
-		t.Fatal("the rule was not disabled")
+		t.Fatalf("the rule was not disabled: %d %.2000s", code, page)
 	}
 	if code, page = save(url.Values{"form": {"general"}, "mode": {"monitor"}, "fail_mode": {"closed"}, "difficulty": {"40"}}); code != 422 || !strings.Contains(page, "between 8 and 24") ||
 		!strings.Contains(page, `name="difficulty" inputmode="numeric" size="4" value="40"`) || !strings.Contains(page, `<option value="monitor" selected>`) {
