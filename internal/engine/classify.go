@@ -21,9 +21,13 @@ type Classifier struct {
 
 // NewClassifier compiles the signatures. ranges may be nil; rdns may be nil.
 func NewClassifier(sigs []Signature, ranges *BotRanges, rdns *RDNSVerifier) *Classifier {
+	sigs = append([]Signature(nil), sigs...)
 	tokens := make([]string, len(sigs))
 	for i, s := range sigs {
 		tokens[i] = strings.ToLower(s.Token)
+		// The details of failed and pending verifications, made once
+		// rather than on every request.
+		sigs[i].fake, sigs[i].unverified = "fake "+s.Name, "unverified "+s.Name
 	}
 	c := &Classifier{sigs: sigs, m: newMatcher(tokens), rdns: rdns}
 	if ranges == nil {
@@ -137,7 +141,7 @@ func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
 			return classification{category: s.category, detail: s.Name, verified: true}
 		}
 		if len(s.RDNS) == 0 || c.rdns == nil {
-			return classification{category: EmulatedHumans, detail: "fake " + s.Name}
+			return classification{category: EmulatedHumans, detail: s.fake}
 		}
 	}
 	if len(s.RDNS) > 0 && c.rdns != nil {
@@ -145,12 +149,12 @@ func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
 		case rdnsVerified:
 			return classification{category: s.category, detail: s.Name, verified: true}
 		case rdnsFailed:
-			return classification{category: EmulatedHumans, detail: "fake " + s.Name}
+			return classification{category: EmulatedHumans, detail: s.fake}
 		}
-		return classification{category: EmulatedHumans, detail: "unverified " + s.Name, pending: true}
+		return classification{category: EmulatedHumans, detail: s.unverified, pending: true}
 	}
 	if s.category != SearchEngines {
-		return classification{category: s.category, detail: "unverified " + s.Name}
+		return classification{category: s.category, detail: s.unverified}
 	}
-	return classification{category: EmulatedHumans, detail: "unverified " + s.Name}
+	return classification{category: EmulatedHumans, detail: s.unverified}
 }

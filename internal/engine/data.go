@@ -37,6 +37,8 @@ type Signature struct {
 
 	category Category
 	re       *regexp.Regexp
+	// "fake <Name>", "unverified <Name>" (NewClassifier)
+	fake, unverified string
 }
 
 type signatureFile struct {
