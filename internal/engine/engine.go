@@ -146,7 +146,7 @@ func (e *Engine) ByDomain(host string) *Policy {
 // in their order; the category (signed agents, verified good bots,
 // signatures, header anomalies) and its action; a built-in grant
 // (builtin.go) when that action is not grant; for granted traffic other
-// than verified bots, the rate limits. A challenge or captcha from a rule or the category
+// than verified search engines, the rate limits. A challenge or captcha from a rule or the category
 // becomes a grant when the client carries a valid clearance, and that grant
 // still counts against the rate limits; a rate limit's verdict is never
 // lifted by a clearance, whatever its action, and a deny never is. In
@@ -243,7 +243,7 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 		if v.Action != Grant {
 			// Built-in grants (builtin.go) still count against the rate
 			// limits. A verified crawler the site denies still gets
-			// robots.txt (and stays exempt from the limits).
+			// robots.txt (a search engine's skips the limits, below).
 			if name := p.builtinGrant(r, c, e.cls.rdns, limits); name != "" {
 				v.Action, v.Reason, v.Source = Grant, name, SourceBuiltin
 			}
