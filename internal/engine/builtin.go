@@ -562,11 +562,16 @@ func (w *webhook) matchPath(path string, v url.Values) bool {
 	if len(v) != len(w.query) {
 		return false
 	}
+	// Every key of the endpoint once: two spellings PHP reads as one key
+	// (a_b, a.b) must not stand in for another key.
+	seen := make(map[string]bool, len(v))
 	for k, vals := range v {
-		want, ok := w.query[phpKey(k)]
-		if !ok || len(vals) != 1 || vals[0] == "" || (want != "*" && !strings.EqualFold(vals[0], want)) {
+		k = phpKey(k)
+		want, ok := w.query[k]
+		if !ok || seen[k] || len(vals) != 1 || vals[0] == "" || (want != "*" && !strings.EqualFold(vals[0], want)) {
 			return false
 		}
+		seen[k] = true
 	}
 	return true
 }

@@ -269,7 +269,7 @@ func TestBuiltinWebhooks(t *testing.T) {
 	p := load(t, e, Settings{})
 	checkBuiltin(t, e, p, call(ua, "POST /wc-api/WC_Gateway_Paypal"), "", Challenge)
 
-	p = load(t, e, Settings{Webhooks: []string{"preset:woocommerce", "preset:prestashop", "preset:whmcs", "preset:magento", "preset:wordpress_paypal", "/hooks/stripe", "/shop/?wc-api=wc_stripe"}})
+	p = load(t, e, Settings{Webhooks: []string{"preset:woocommerce", "preset:prestashop", "preset:whmcs", "preset:magento", "preset:wordpress_paypal", "/hooks/stripe", "/shop/?wc-api=wc_stripe", "/ipn/?pay_gw=paypal&mode=live"}})
 	for _, c := range []struct {
 		target string
 		ok     bool
@@ -289,6 +289,8 @@ func TestBuiltinWebhooks(t *testing.T) {
 		{"POST /hooks/stripe", true},
 		{"POST /hooks/stripe/live", true},
 		{"POST /shop/?wc-api=WC_STRIPE", true},
+		{"POST /ipn/?pay_gw=paypal&mode=live", true},
+		{"POST /ipn/?pay_gw=paypal&pay.gw=paypal", false}, // PHP reads pay.gw as pay_gw: one key twice stands in for no other
 
 		{"GET /wc-api/WC_Gateway_Paypal", false}, // a webhook is a POST
 		{"POST /?wc-api=wc_stripe&rest_route=/wp/v2/users", false},
