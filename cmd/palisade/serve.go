@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -250,7 +251,7 @@ func enableWebBotAuth(cls *engine.Classifier, dirs, agents []string, rdb *redis.
 	if err != nil {
 		return err
 	}
-	o := webbotauth.Options{Fetcher: webbotauth.NewFetcher(), Logger: log}
+	o := webbotauth.Options{Fetcher: webbotauth.NewFetcher(), Logger: log, Shared: func(id string) bool { return slices.Contains(trusted, id) }}
 	if rdb != nil {
 		rr := challenge.NewRedisSpent(rdb, webbotauth.RedisReplayPrefix)
 		rr.OnChange = func(up bool, err error) {
@@ -294,8 +295,8 @@ func trustedAgents(list []string) ([]string, error) {
 	for _, id := range list {
 		host, port, hasPort := strings.Cut(id, ":")
 		if len(id) > 255 || host == "" || strings.ContainsAny(host, "/@ ") || host != strings.ToLower(host) || !strings.Contains(host, ".") ||
-			hasPort && (port == "" || strings.Trim(port, "0123456789") != "") {
-			return nil, fmt.Errorf("--web-bot-auth-agent %q: give the agent's host name as its Signature-Agent names it, e.g. chatgpt.com (lower case, no scheme or path): %w", id, errUsage)
+			hasPort && (port == "" || port == "443" || strings.Trim(port, "0123456789") != "") {
+			return nil, fmt.Errorf("--web-bot-auth-agent %q: give the agent's host name as its Signature-Agent names it, e.g. chatgpt.com (lower case, no scheme, path or :443): %w", id, errUsage)
 		}
 	}
 	return list, nil

@@ -54,7 +54,7 @@ func TestEnableWebBotAuth(t *testing.T) {
 	if err := enableWebBotAuth(cls, []string{"nofile"}, nil, nil, log); !errors.Is(err, errUsage) {
 		t.Fatalf("no =FILE: %v", err)
 	}
-	for _, bad := range []string{"https://agent.example", "Agent.Example", "agent.example/x", "agent.example:", "localhost"} {
+	for _, bad := range []string{"https://agent.example", "Agent.Example", "agent.example/x", "agent.example:", "agent.example:443", "localhost"} {
 		if err := enableWebBotAuth(cls, nil, []string{bad}, nil, log); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--web-bot-auth-agent") {
 			t.Errorf("--web-bot-auth-agent %s: %v", bad, err)
 		}

@@ -61,7 +61,7 @@ type Fetcher struct {
 	// allow lets a test dial non-public addresses it names (never set in
 	// production code; see export_test.go).
 	allow func(netip.Addr) bool
-	// rootCAs, when set (tests), replaces the system roots.
+	// dialer dials every connection, checking each address (Control).
 	dialer net.Dialer
 }
 

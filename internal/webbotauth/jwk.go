@@ -49,7 +49,7 @@ type jwk struct {
 	Exp *int64 `json:"exp"`
 }
 
-// ParseDirectory reads a key directory (a JWK Set, RFC 7517 section 5). It
+// parseDirectory reads a key directory (a JWK Set, RFC 7517 section 5). It
 // keeps the Ed25519 keys and skips others (RSA, EC: not supported here);
 // a key whose kid is not its thumbprint, or with use other than "sig", is
 // skipped. allowTestKeys false skips the RFC 9421 test key. It returns the

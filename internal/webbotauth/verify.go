@@ -15,7 +15,7 @@
 // ;key="…" or the whole field); the key with that keyid (its JWK
 // thumbprint) is in the agent's directory; the Ed25519 signature over the
 // signature base checks; and the nonce (or, without one, the signature) was
-// not used before (ReplayCache, shared by the fleet through Redis).
+// not used before (Options.Replay, shared by the fleet through Redis).
 //
 // The identity is the Signature-Agent's host (with its port when not 443),
 // e.g. "chatgpt.com"; a signature without Signature-Agent is checked against
@@ -78,8 +78,14 @@ type Options struct {
 	Skew        time.Duration    // default DefaultSkew
 	MaxValidity time.Duration    // default DefaultMaxValidity
 	// Replay remembers used signatures (replay.go; default an in-memory
-	// set of DefaultReplayCap entries).
+	// set of DefaultReplayCap entries): those of the identities Shared
+	// names (nil: all). The others go to a node-local set of their own.
 	Replay challenge.SpentSet
+	// Shared reports whether an identity's signatures are remembered in
+	// Replay. Anyone with a domain can sign; given the trusted agents
+	// (--web-bot-auth-agent), other signers can neither push a trusted
+	// agent's signatures out of Replay nor make a Redis call per request.
+	Shared func(identity string) bool
 	// Fetcher downloads directories named by Signature-Agent; nil: only
 	// directories added with AddDirectory are used.
 	Fetcher *Fetcher
@@ -99,6 +105,8 @@ type Verifier struct {
 	skew        time.Duration
 	maxValidity time.Duration
 	replay      challenge.SpentSet
+	shared      func(string) bool
+	others      challenge.SpentSet // node-local, for identities not shared
 	fetcher     *Fetcher
 	allowTest   bool
 	log         *slog.Logger
@@ -123,6 +131,10 @@ func New(o Options) *Verifier {
 	}
 	if v.replay == nil {
 		v.replay = challenge.NewMemorySpentCap(v.now, DefaultReplayCap)
+	}
+	v.shared = o.Shared
+	if v.shared != nil {
+		v.others = challenge.NewMemorySpentCap(v.now, DefaultReplayCap)
 	}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
@@ -336,7 +348,7 @@ func (v *Verifier) verifyOne(r *engine.Request, m *member, sigs dictionary, agen
 	if hasNonce {
 		rk = "n:" + nonce.s
 	}
-	if record && !v.use(keyid.s+"\x00"+rk, e.Add(v.skew)) {
+	if record && !v.use(identity, keyid.s+"\x00"+rk, e.Add(v.skew)) {
 		return "", ErrReplayed
 	}
 	return identity, nil

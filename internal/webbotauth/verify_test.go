@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/webbotauth"
 	"github.com/palisadehq/palisade/internal/webbotauth/webbotauthtest"
@@ -173,5 +174,45 @@ func TestReplay(t *testing.T) {
 	s4 := webbotauthtest.Signature{Agent: webbotauthtest.Agent, Nonce: "abc", Created: clock.t, Expires: clock.t.Add(time.Minute)}
 	if _, err := v.Verify(signedRequest(s4)); err != nil {
 		t.Fatalf("nonce of an expired signature: %v", err)
+	}
+}
+
+// countingSet is a shared replay set that counts what reaches it.
+type countingSet struct {
+	challenge.SpentSet
+	spends int
+}
+
+func (c *countingSet) Spend(nonce string, ttl time.Duration) (bool, error) {
+	c.spends++
+	return c.SpentSet.Spend(nonce, ttl)
+}
+
+// TestUntrustedSignersStayOffTheSharedSet: only the identities Shared names
+// are remembered in the shared replay set (Redis in a fleet); any other
+// signer's replays are refused from a node-local set, so signers anyone can
+// be neither fill the shared set nor cost it a call per request.
+func TestUntrustedSignersStayOffTheSharedSet(t *testing.T) {
+	clock := &testClock{t0}
+	shared := &countingSet{SpentSet: challenge.NewMemorySpent(clock.now)}
+	trusted := ""
+	v := webbotauth.New(webbotauth.Options{Now: clock.now, Replay: shared, Shared: func(id string) bool { return id == trusted }})
+	if err := v.AddDirectory("https://"+webbotauthtest.Agent, webbotauthtest.Directory()); err != nil {
+		t.Fatal(err)
+	}
+	s := webbotauthtest.Signature{Agent: webbotauthtest.Agent, Nonce: "n1", Created: t0, Expires: t0.Add(time.Minute)}
+	if _, err := v.Verify(signedRequest(s)); err != nil {
+		t.Fatalf("untrusted signer: %v", err)
+	}
+	if _, err := v.Verify(signedRequest(s)); !errors.Is(err, webbotauth.ErrReplayed) {
+		t.Fatalf("untrusted signer's replay: %v", err)
+	}
+	if shared.spends != 0 {
+		t.Fatalf("an untrusted signer reached the shared set %d times", shared.spends)
+	}
+	trusted = webbotauthtest.Agent
+	s.Nonce = "n2"
+	if _, err := v.Verify(signedRequest(s)); err != nil || shared.spends != 1 {
+		t.Fatalf("trusted signer: %v, shared set used %d times", err, shared.spends)
 	}
 }
