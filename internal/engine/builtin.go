@@ -437,8 +437,16 @@ func phpKey(k string) string {
 	if strings.ContainsAny(k, "[]") {
 		return "\x00array"
 	}
-	return strings.NewReplacer(".", "_", " ", "_").Replace(k)
+	return phpDots.Replace(k)
 }
+
+// phpDots and phpFlat spell a query key as PHP names it ($_GET): a dot or
+// space becomes "_", and for the first [ of a key that is not an array,
+// "_" too.
+var (
+	phpDots = strings.NewReplacer(".", "_", " ", "_")
+	phpFlat = strings.NewReplacer(".", "_", " ", "_", "[", "_")
+)
 
 // feedReaders are tokens of feed readers' user agents, lower case. Some
 // (Feedly, Inoreader, NewsBlur) are also services_and_payments
@@ -503,7 +511,7 @@ func routesElsewhere(query string) bool {
 		}
 		k = strings.TrimLeft(k, " ")
 		base, _, _ := strings.Cut(k, "[")
-		flat := strings.NewReplacer(".", "_", " ", "_", "[", "_").Replace(k)
+		flat := phpFlat.Replace(k)
 		for _, rk := range routingKeys {
 			if base == rk || flat == rk {
 				return true

@@ -18,8 +18,10 @@ import "strings"
 // returns the agent's identity (the Signature-Agent's directory host, or
 // the key's) when the signature is valid, and "" otherwise: unsigned,
 // invalid, expired, replayed or its key directory not fetched yet. It must
-// not block on the network: directories are fetched in the background, and
-// a request whose directory is not cached yet counts as unsigned. record
+// not wait for key directories: they are fetched in the background, and a
+// request whose directory is not cached yet counts as unsigned (a trusted
+// agent's valid signature costs one round trip to the fleet's replay set,
+// bounded by its timeout). record
 // false (Explain, which changes no state) checks the signature without
 // using it up in the replay cache.
 type AgentVerifier interface {
