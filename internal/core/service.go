@@ -701,6 +701,18 @@ func (s *Service) SetBrand(ctx context.Context, c Caller, partnerID int64, name,
 	if err := c.operatorOrPartner(partnerID, "change branding"); err != nil {
 		return err
 	}
+	b, err := s.storedBranding(ctx, partnerID)
+	if err != nil {
+		return err
+	}
+	b.Name, b.Logo = name, logo
+	_, err = s.SetBranding(ctx, c, partnerID, b)
+	return err
+}
+
+// storedBranding is a partner's branding as stored (an unset colour stays
+// unset rather than the default), for a change of one part of it.
+func (s *Service) storedBranding(ctx context.Context, partnerID int64) (Branding, error) {
 	var b Branding
 	err := s.store.View(ctx, func(tx Tx) error {
 		p, err := tx.Partner(ctx, partnerID, false)
@@ -710,12 +722,7 @@ func (s *Service) SetBrand(ctx context.Context, c Caller, partnerID int64, name,
 		}
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	b.Name, b.Logo = name, logo
-	_, err = s.SetBranding(ctx, c, partnerID, b)
-	return err
+	return b, err
 }
 
 // SetDefaultLanguage sets the language a partner's new customers get when
@@ -730,15 +737,7 @@ func (s *Service) SetDefaultLanguage(ctx context.Context, c Caller, partnerID in
 	if err != nil {
 		return err
 	}
-	var b Branding
-	err = s.store.View(ctx, func(tx Tx) error {
-		p, err := tx.Partner(ctx, partnerID, false)
-		b = p.Branding()
-		if p.BrandColor == "" {
-			b.Color = ""
-		}
-		return err
-	})
+	b, err := s.storedBranding(ctx, partnerID)
 	if err != nil {
 		return err
 	}
