@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/netutil"
 )
 
 // MaxPrefixes bounds the prefixes of one list.
@@ -93,25 +94,11 @@ func parseGoogle(b []byte) (parsed, error) {
 
 // addrOrPrefix reads "192.0.2.1" (a /32), "2001:db8::1" (a /128) or a CIDR.
 func addrOrPrefix(s string) (netip.Prefix, bool) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, false
-		}
-		if p.Addr().Is4In6() {
-			if p.Bits() < 96 {
-				return netip.Prefix{}, false
-			}
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		return p.Masked(), p.IsValid()
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
+	if strings.Contains(s, "%") { // a zone names a local interface
 		return netip.Prefix{}, false
 	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), true
+	p, err := netutil.ParsePrefix(s)
+	return p, err == nil
 }
 
 func parseText(b []byte) (parsed, error) {
