@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -178,10 +177,8 @@ func (p *Policy) selfCall(r *Request) bool {
 	if !ip.IsValid() {
 		return false
 	}
-	for _, s := range p.servers {
-		if s.Contains(ip) {
-			return true
-		}
+	if p.servers != nil && p.servers.Lookup(ip) {
+		return true
 	}
 	if !r.Server.IsValid() {
 		return false
@@ -632,13 +629,15 @@ var webhookPresets = []WebhookPreset{
 // "preset:<name>".
 func WebhookPresets() []WebhookPreset { return append([]WebhookPreset(nil), webhookPresets...) }
 
-const presetPrefix = "preset:"
+// PresetPrefix starts a webhook entry that names a preset:
+// PresetPrefix + WebhookPreset.Name.
+const PresetPrefix = "preset:"
 
 // compileWebhook reads one declared webhook entry: "preset:<name>", a path
 // (a segment prefix) or a path with a query (that path with exactly that
 // query; a value * is any value).
 func compileWebhook(s string) ([]webhook, error) {
-	if name, ok := strings.CutPrefix(s, presetPrefix); ok {
+	if name, ok := strings.CutPrefix(s, PresetPrefix); ok {
 		for _, p := range webhookPresets {
 			if p.Name == name {
 				var out []webhook
@@ -706,15 +705,4 @@ func checkDeclaredPath(path string, hasQuery bool) error {
 		return fmt.Errorf("/ would cover the whole site; name the endpoint's path")
 	}
 	return nil
-}
-
-// serverPrefixes parses the site's own server addresses (validated).
-func serverPrefixes(list []string) []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range list {
-		if p, err := parsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-		}
-	}
-	return out
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -56,7 +55,7 @@ type Policy struct {
 	builtinsOn uint16   // bit i: builtins[i] is on (builtin.go)
 	webhooks   []webhook
 	apiPaths   []string
-	servers    []netip.Prefix
+	servers    *bart.Lite // the site's own server addresses (nil when none)
 }
 
 // FailClosed reports whether web servers should refuse requests for this
@@ -130,7 +129,7 @@ func Compile(s Site) (*Policy, error) {
 		p.webhooks = append(p.webhooks, ws...)
 	}
 	p.apiPaths = append([]string(nil), s.Settings.APIPaths...)
-	p.servers = serverPrefixes(s.Settings.ServerAddresses)
+	p.servers = prefixSet(s.Settings.ServerAddresses)
 	p.allow = prefixSet(s.Settings.Allow)
 	p.deny = prefixSet(s.Settings.Deny)
 	if s.ServerKeyHash != "" {

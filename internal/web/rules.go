@@ -152,7 +152,7 @@ func newRulesView(site core.Website, st engine.Settings) *rulesView {
 	return rv
 }
 
-func presetName(name string) string { return "preset:" + name }
+func presetName(name string) string { return engine.PresetPrefix + name }
 
 // localize puts the built-ins' explanations in the page's language, where
 // there is a translation (engine.Builtins has them in English).
