@@ -168,14 +168,7 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			log.Warn("Redis does not answer yet; rate limits and the challenge spent-set are per node until it does", "err", err)
 		}
-		redisSpent = challenge.NewRedisSpent(rdb, "")
-		redisSpent.OnChange = func(up bool, err error) {
-			if up {
-				log.Info("Redis answers again: the challenge spent-set is shared across nodes")
-			} else {
-				log.Warn("Redis does not answer: the challenge spent-set is per node until it does (a solved challenge could be replayed once on another node)", "err", err)
-			}
-		}
+		redisSpent = sharedSpentSet(rdb, "", "the challenge spent-set", "a solved challenge could be replayed once on another node", log)
 		spent = redisSpent
 	}
 	if pf.webBotAuth {
@@ -243,6 +236,21 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	return pl, nil
 }
 
+// sharedSpentSet is a spent set in Redis under prefix, shared by the
+// fleet, that logs when Redis stops answering (what is then per node, and
+// the risk while it is) and when it answers again.
+func sharedSpentSet(rdb *redis.Client, prefix, what, risk string, log *slog.Logger) *challenge.RedisSpent {
+	s := challenge.NewRedisSpent(rdb, prefix)
+	s.OnChange = func(up bool, err error) {
+		if up {
+			log.Info("Redis answers again: " + what + " is shared across nodes")
+		} else {
+			log.Warn("Redis does not answer: "+what+" is per node until it does ("+risk+")", "err", err)
+		}
+	}
+	return s
+}
+
 // enableWebBotAuth gives the classifier a Web Bot Auth verifier: key
 // directories fetched in the background (and those configured by file),
 // the replay cache in Redis when there is one.
@@ -253,15 +261,7 @@ func enableWebBotAuth(cls *engine.Classifier, dirs, agents []string, rdb *redis.
 	}
 	o := webbotauth.Options{Fetcher: webbotauth.NewFetcher(), Logger: log, Shared: func(id string) bool { return slices.Contains(trusted, id) }}
 	if rdb != nil {
-		rr := challenge.NewRedisSpent(rdb, webbotauth.RedisReplayPrefix)
-		rr.OnChange = func(up bool, err error) {
-			if up {
-				log.Info("Redis answers again: the Web Bot Auth replay cache is shared across nodes")
-			} else {
-				log.Warn("Redis does not answer: the Web Bot Auth replay cache is per node until it does (a signature could be used once more on another node)", "err", err)
-			}
-		}
-		o.Replay = rr
+		o.Replay = sharedSpentSet(rdb, webbotauth.RedisReplayPrefix, "the Web Bot Auth replay cache", "a signature could be used once more on another node", log)
 	}
 	v := webbotauth.New(o)
 	for _, d := range dirs {
