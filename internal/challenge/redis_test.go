@@ -1,8 +1,6 @@
 package challenge
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
 
@@ -21,9 +19,7 @@ func TestRedisSpentAcrossNodes(t *testing.T) {
 	}
 	c := redis.NewClient(opt)
 	defer c.Close()
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "palisade-test:" + hex.EncodeToString(b) + ":"
+	prefix := storetest.RedisPrefix()
 	keys, _ := NewKeys(NewKey())
 	clock := testclock.New(t)
 	nodeA := NewIssuer(keys, NewRedisSpent(c, prefix), clock.Now)

@@ -3,8 +3,6 @@ package ratelimit
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -29,11 +27,7 @@ func redisOptions(tb testing.TB) *redis.Options {
 	return opt
 }
 
-func prefix() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "palisade-test:" + hex.EncodeToString(b) + ":"
-}
+func prefix() string { return storetest.RedisPrefix() }
 
 // node is one engine of a test fleet with a limit of 10 requests a minute
 // per client address.

@@ -1,8 +1,6 @@
 package webbotauth_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
 
@@ -25,9 +23,7 @@ func TestRedisReplayAcrossNodes(t *testing.T) {
 	}
 	c := redis.NewClient(opt)
 	defer c.Close()
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "palisade-test:" + hex.EncodeToString(b) + ":"
+	prefix := storetest.RedisPrefix()
 	clock := &testClock{t0}
 	node := func(r challenge.SpentSet) *webbotauth.Verifier {
 		v := webbotauth.New(webbotauth.Options{Now: clock.now, Replay: r})

@@ -110,3 +110,11 @@ func RedisURL(tb testing.TB) string {
 	tb.Helper()
 	return requiredURL(tb, "PALISADE_TEST_REDIS_URL", "Redis", "redis://127.0.0.1:6379/0")
 }
+
+// RedisPrefix is a key prefix of its own for one test, so tests sharing the
+// test Redis never see each other's keys.
+func RedisPrefix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "palisade-test:" + hex.EncodeToString(b) + ":"
+}
