@@ -13,12 +13,7 @@ import (
 // TestRedisSpentAcrossNodes: two issuers (two nodes) share one Redis spent
 // set; a challenge solved on one cannot be replayed on the other.
 func TestRedisSpentAcrossNodes(t *testing.T) {
-	opt, err := redis.ParseURL(storetest.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	defer c.Close()
+	c := storetest.RedisClient(t)
 	prefix := storetest.RedisPrefix()
 	keys, _ := NewKeys(NewKey())
 	clock := testclock.New(t)

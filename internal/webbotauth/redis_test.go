@@ -17,12 +17,7 @@ import (
 // as the signature; with Redis down a node falls back to its own memory
 // and says so once.
 func TestRedisReplayAcrossNodes(t *testing.T) {
-	opt, err := redis.ParseURL(storetest.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	defer c.Close()
+	c := storetest.RedisClient(t)
 	prefix := storetest.RedisPrefix()
 	clock := &testClock{t0}
 	node := func(r challenge.SpentSet) *webbotauth.Verifier {

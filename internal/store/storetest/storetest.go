@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/palisadehq/palisade/internal/store"
 )
 
@@ -109,6 +111,19 @@ func Query(tb testing.TB, db *store.DB, q string, args ...any) ([]string, error)
 func RedisURL(tb testing.TB) string {
 	tb.Helper()
 	return requiredURL(tb, "PALISADE_TEST_REDIS_URL", "Redis", "redis://127.0.0.1:6379/0")
+}
+
+// RedisClient is a client of the test Redis (RedisURL: skipped without
+// one, failed under CI), closed when the test ends.
+func RedisClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	opt, err := redis.ParseURL(RedisURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	tb.Cleanup(func() { c.Close() })
+	return c
 }
 
 // RedisPrefix is a key prefix of its own for one test, so tests sharing the
