@@ -253,6 +253,32 @@ type Event struct {
 	// Ref is the reference ID the visitor's challenge or deny page showed
 	// ("" for decisions that showed no page).
 	Ref string `json:"ref,omitempty"`
+	// WAF is what the website firewall found (nil: it matched nothing).
+	WAF *EventWAF `json:"waf,omitempty"`
+}
+
+// EventWAF is the website firewall's part of an event (docs/WAF.md).
+type EventWAF struct {
+	// Mode is the firewall's mode when it matched: "block" or "detect".
+	Mode string `json:"mode"`
+	// Blocked: the score reached the threshold or a virtual patch blocks
+	// (in detect mode, what block mode would have done).
+	Blocked bool           `json:"blocked"`
+	Score   int            `json:"score"`
+	Class   string         `json:"class"` // attack class of the highest-scoring match
+	Rules   []EventWAFRule `json:"rules"`
+}
+
+// EventWAFRule is one firewall rule that matched.
+type EventWAFRule struct {
+	ID    int    `json:"id"`
+	Msg   string `json:"msg"`
+	Class string `json:"class,omitempty"`
+	// Var is where it matched ("ARGS:id"); Data the matched data, at most
+	// 64 bytes, cookie values, credentials and passwords redacted.
+	Var   string `json:"var,omitempty"`
+	Data  string `json:"data,omitempty"`
+	Patch string `json:"patch,omitempty"` // a virtual patch's name
 }
 
 // StatRow counts decisions of one website in one minute by action and

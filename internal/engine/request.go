@@ -35,6 +35,11 @@ type Request struct {
 	// Clearance is the clearance the client presented (cookie
 	// palisade_clearance, X-Palisade-Token header or validate-v2 token).
 	Clearance string
+	// Body is the request body, when the integration passes it (at most
+	// waf.MaxBody bytes; BodyTruncated: there was more). nil: not seen.
+	// Only the website firewall reads it.
+	Body          []byte
+	BodyTruncated bool
 
 	canon bool   // path and host are filled
 	path  string // CanonicalPath(Path)

@@ -49,6 +49,8 @@ type Settings struct {
 	// /24 or an IPv6 /64 each), whose requests to the site are not
 	// challenged (builtin self_calls), besides the web server's own.
 	ServerAddresses []string `json:"server_addresses,omitempty"`
+	// WAF is the website firewall (waf.go, docs/WAF.md).
+	WAF WAFSettings `json:"waf,omitzero"`
 }
 
 // ChallengeSettings tune the browser challenge of a website.
@@ -299,6 +301,7 @@ func (s *Settings) validate(strict bool) error {
 		}
 	}
 	s.validateBuiltins(add)
+	s.WAF.validate(add)
 	if len(errs) == 0 {
 		return nil
 	}

@@ -5,6 +5,8 @@
 // short per-shard ones), does no I/O and allocates as little as it can.
 package engine
 
+import "github.com/palisadehq/palisade/internal/waf"
+
 // Action is what the web server should do with a request. The names are the
 // BotGuard vocabulary that every integration maps to its protocol.
 type Action uint8
@@ -102,6 +104,9 @@ const (
 	// SourceBuiltin: a built-in grant (builtin.go) such as robots.txt or a
 	// declared webhook; Reason names it.
 	SourceBuiltin = "builtin"
+	// SourceWAF: the website firewall (waf.go); Reason is "waf" or
+	// "virtual patch", Detail the attack class and rule.
+	SourceWAF = "waf"
 )
 
 // Verdict is the engine's answer for one request.
@@ -134,6 +139,10 @@ type Verdict struct {
 	// (challenge or deny): shown on the page and stored with the event.
 	// Set by the protector, "" otherwise.
 	Ref string
+	// WAF is what the website firewall found, when any rule matched (in
+	// block or detect mode); nil otherwise. The protector records every
+	// verdict that carries one.
+	WAF *waf.Result
 }
 
 // Enforced is the action the web server must apply: Grant in monitor mode

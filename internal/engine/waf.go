@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/palisadehq/palisade/internal/waf"
+)
+
+// WAFSettings are a website's firewall settings (docs/WAF.md). The zero
+// value is the default: block at paranoia level 1, threshold 5, the
+// exclusion sets that are on by default.
+type WAFSettings struct {
+	// Mode is "block" (default: a request whose anomaly score reaches the
+	// threshold is denied), "detect" (record only) or "off".
+	Mode string `json:"mode,omitempty"`
+	// Paranoia is the CRS paranoia level, 1 (default) to 4.
+	Paranoia int `json:"paranoia,omitempty"`
+	// Threshold is the inbound anomaly score that blocks (default 5: one
+	// critical match), 1 to 1000.
+	Threshold int `json:"threshold,omitempty"`
+	// ExclusionSets switches the ready exclusion sets (waf.Sets()) on or
+	// off by name; a set left out keeps its default.
+	ExclusionSets map[string]bool `json:"exclusion_sets,omitempty"`
+	// Exclusions are the website's own.
+	Exclusions []waf.Exclusion `json:"exclusions,omitempty"`
+}
+
+// WAF defaults.
+const (
+	DefaultParanoia  = 1
+	DefaultThreshold = 5
+	maxExclusions    = 200
+)
+
+// WAFModes are the firewall's modes.
+var WAFModes = []string{"block", "detect", "off"}
+
+func (w *WAFSettings) validate(add func(path, format string, args ...any)) {
+	switch w.Mode {
+	case "", "block", "detect", "off":
+	default:
+		add("waf.mode", "must be block, detect or off, not %q", w.Mode)
+	}
+	if w.Paranoia != 0 && (w.Paranoia < 1 || w.Paranoia > 4) {
+		add("waf.paranoia", "must be a paranoia level from 1 to 4, not %d", w.Paranoia)
+	}
+	if w.Threshold != 0 && (w.Threshold < 1 || w.Threshold > 1000) {
+		add("waf.threshold", "must be an anomaly score from 1 to 1000, not %d", w.Threshold)
+	}
+	known := map[string]bool{}
+	var names []string
+	for _, s := range waf.Sets() {
+		known[s.Name] = true
+		names = append(names, s.Name)
+	}
+	for name := range w.ExclusionSets {
+		if !known[name] {
+			add("waf.exclusion_sets."+name, "unknown exclusion set; sets are %s", strings.Join(names, ", "))
+		}
+	}
+	if len(w.Exclusions) > maxExclusions {
+		add("waf.exclusions", "at most %d exclusions", maxExclusions)
+		return
+	}
+	for i, e := range w.Exclusions {
+		if err := waf.ValidateExclusion(e); err != nil {
+			add(fmt.Sprintf("waf.exclusions[%d]", i), "%s", err.Error())
+		}
+	}
+}
+
+// wafPolicy is a website's compiled firewall settings.
+type wafPolicy struct {
+	mode string // block, detect
+	fw   *waf.Firewall
+	opt  waf.Options // Patches and Now are filled per request
+}
+
+func compileWAF(w WAFSettings) (*wafPolicy, error) {
+	mode := w.Mode
+	if mode == "" {
+		mode = "block"
+	}
+	if mode == "off" {
+		return nil, nil
+	}
+	pl := w.Paranoia
+	if pl == 0 {
+		pl = DefaultParanoia
+	}
+	th := w.Threshold
+	if th == 0 {
+		th = DefaultThreshold
+	}
+	ex, err := waf.CompileExclusions(w.ExclusionSets, w.Exclusions)
+	if err != nil {
+		return nil, fmt.Errorf("waf exclusions: %w", err)
+	}
+	fw, err := waf.Default.Firewall(pl)
+	if err != nil {
+		return nil, fmt.Errorf("waf: %w", err)
+	}
+	return &wafPolicy{mode: mode, fw: fw, opt: waf.Options{Paranoia: pl, Threshold: th, Exclusions: ex}}, nil
+}
