@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gaissmai/bart"
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
 // Engine holds the current snapshot of every website's policy and decides
@@ -33,7 +34,14 @@ type snapshot struct {
 type PartnerLists struct {
 	Allow []string
 	Deny  []string
+	// Patches are the partner's virtual patches (waf.go); under the key
+	// Everyone, the operator's, which apply to every website.
+	Patches []waf.Patch
 }
+
+// Everyone is the PartnerLists key of what applies to every partner's
+// websites: the operator's virtual patches (partner IDs start at 1).
+const Everyone int64 = 0
 
 type partnerSets struct{ allow, deny *bart.Lite }
 

@@ -28,6 +28,9 @@ type Site struct {
 	Settings      Settings
 	Brand         string // the partner's name, shown on challenge and deny pages
 	BrandLogo     string // an https URL of the partner's logo, or ""
+	// NoWAF: the website's plan does not include the website firewall
+	// (plans.waf), whatever its settings say.
+	NoWAF bool
 }
 
 // Policy is a website's compiled, immutable settings.
