@@ -1,11 +1,6 @@
 package waf
 
-// STUB: the signatures the rest of Palisade builds against while the
-// implementation is written; replaced file by file.
-
-import "errors"
-
-var errTODO = errors.New("waf: not built yet")
+// STUB (owner: the eval helper): delete each piece as it is implemented.
 
 // Firewall is the Core Rule Set compiled at one paranoia level, shared by
 // every website at that level; safe for concurrent use.
@@ -25,11 +20,8 @@ func NewRegistry() *Registry { return &Registry{} }
 // first use.
 func (r *Registry) Firewall(paranoia int) (*Firewall, error) { return &Firewall{paranoia}, nil }
 
-// PatchSet compiles patches into one set (shared with any other caller
-// asking for the same patches).
-func (r *Registry) PatchSet(ps []Patch) (*PatchSet, error) { return &PatchSet{}, nil }
-
-// Evaluate runs the request through the firewall under o.
+// Evaluate runs the request through the firewall under o: the prefilter
+// (prefilter.go), then CRS, then o's patch sets (patch.go).
 func (f *Firewall) Evaluate(in *Input, o *Options) Result { return Result{} }
 
 // Exclusions are a website's exclusions, compiled: its chosen sets and its
@@ -45,13 +37,3 @@ func CompileExclusions(sets map[string]bool, own []Exclusion) (*Exclusions, erro
 // ValidateExclusion says what is wrong with one exclusion, in words a
 // customer can act on (nil: fine).
 func ValidateExclusion(e Exclusion) error { return nil }
-
-// Sets lists the ready exclusion sets.
-func Sets() []ExclusionSet { return nil }
-
-// PatchSet is compiled virtual patches.
-type PatchSet struct{}
-
-// ValidatePatch says precisely what is wrong with a patch (for SecLang:
-// the directive, line and Coraza's message), nil when it compiles.
-func ValidatePatch(p Patch) error { return errTODO }
