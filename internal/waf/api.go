@@ -53,6 +53,10 @@ type Input struct {
 	Query      string // without "?"
 	Proto      string // "HTTP/1.1"; "" is taken as HTTP/1.1
 	Header     http.Header
+	// IgnoreHeaders are canonical header names the WAF does not inspect:
+	// the ones the integration's web server sets on the verdict request
+	// (X-Palisade-Key, X-Original-Uri, ...), which are not the visitor's.
+	IgnoreHeaders []string
 	// Body is the request body the integration passed (at most MaxBody
 	// bytes); nil when it passed none. BodyTruncated: the body was longer.
 	Body          []byte
@@ -143,6 +147,9 @@ type Result struct {
 	// blocks. Whether that blocks the request is the engine's business
 	// (detect mode only records).
 	Blocked bool
+	// Patch is the name of the virtual patch that blocks ("" when none
+	// does): a patch blocks whatever the website's WAF mode.
+	Patch   string
 	Score   int    // CRS inbound anomaly score after exclusions
 	Class   string // the attack class of the highest-scoring match ("" none)
 	Matches []Match
