@@ -90,6 +90,24 @@ func (e *Engine) Load(sites []Site, partners map[int64]PartnerLists) []LoadError
 	s := &snapshot{byKey: make(map[[32]byte]*Policy, len(sites)), byDomain: make(map[string]*Policy, len(sites)), loaded: e.now()}
 	var errs []LoadError
 	sets := map[int64]*partnerSets{}
+	patchSets := map[int64]*waf.PatchSet{}
+	patchSet := func(id int64) *waf.PatchSet {
+		ps, done := patchSets[id]
+		if done {
+			return ps
+		}
+		if pl := partners[id]; len(pl.Patches) > 0 {
+			var err error
+			if ps, err = waf.Default.PatchSet(pl.Patches); err != nil {
+				// Validated when saved; one that no longer compiles (a
+				// newer Coraza) must not take the others down with it.
+				errs = append(errs, LoadError{WebsiteID: 0, Err: fmt.Errorf("virtual patches of partner %d: %w", id, err)})
+				ps = nil
+			}
+		}
+		patchSets[id] = ps
+		return ps
+	}
 	for _, site := range sites {
 		if site.Status == "deleted" {
 			continue
@@ -105,6 +123,9 @@ func (e *Engine) Load(sites []Site, partners map[int64]PartnerLists) []LoadError
 		}
 		if len(p.overBudget) > 0 {
 			errs = append(errs, LoadError{WebsiteID: site.ID, Degraded: true, Err: fmt.Errorf("rules %q are over the rule budget (%d) on their own and never run; simplify them", p.overBudget, RuleBudget)})
+		}
+		if !p.noWAF {
+			p.patches = [2]*waf.PatchSet{patchSet(Everyone), patchSet(site.PartnerID)}
 		}
 		if pl, ok := partners[site.PartnerID]; ok {
 			ps := sets[site.PartnerID]
@@ -223,6 +244,17 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 		}
 	}
 	e.cls.signedAgent(r, limits)
+	// The website firewall comes after the lists and before the site's
+	// rules, so no rule's grant and no clearance lifts its deny. Verified
+	// search engines skip it (docs/WAF.md says why and what that costs).
+	var c classification
+	classified := false
+	if p.wafApplies() {
+		c, classified = e.cls.classify(r), true
+		if !(c.verified && c.category == SearchEngines) && e.checkWAF(p, r, v) {
+			return
+		}
+	}
 	ruled := false
 	r.spent = 0
 	for _, rl := range p.rules {
@@ -245,7 +277,9 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 		}
 	}
 	if !ruled {
-		c := e.cls.classify(r)
+		if !classified {
+			c = e.cls.classify(r)
+		}
 		v.Category, v.Detail = c.category, c.detail
 		v.Action, v.Reason, v.Source = p.actions[c.category], c.category.String(), SourceCategory
 		if v.Action != Grant {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gaissmai/bart"
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
 type mode uint8
@@ -59,6 +60,11 @@ type Policy struct {
 	webhooks   []webhook
 	apiPaths   []string
 	servers    *bart.Lite // the site's own server addresses (nil when none)
+	waf        *wafPolicy // nil: the site's firewall is off (waf.go)
+	noWAF      bool       // the plan has no firewall: not even virtual patches
+	// patches are the operator's and the partner's virtual patches, set
+	// by Load.
+	patches [2]*waf.PatchSet
 }
 
 // FailClosed reports whether web servers should refuse requests for this
@@ -133,6 +139,14 @@ func Compile(s Site) (*Policy, error) {
 	}
 	p.apiPaths = append([]string(nil), s.Settings.APIPaths...)
 	p.servers = prefixSet(s.Settings.ServerAddresses)
+	p.noWAF = s.NoWAF
+	if !s.NoWAF {
+		w, err := compileWAF(s.Settings.WAF)
+		if err != nil {
+			return nil, err
+		}
+		p.waf = w
+	}
 	p.allow = prefixSet(s.Settings.Allow)
 	p.deny = prefixSet(s.Settings.Deny)
 	if s.ServerKeyHash != "" {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/palisadehq/palisade/internal/waf"
@@ -102,4 +103,61 @@ func compileWAF(w WAFSettings) (*wafPolicy, error) {
 		return nil, fmt.Errorf("waf: %w", err)
 	}
 	return &wafPolicy{mode: mode, fw: fw, opt: waf.Options{Paranoia: pl, Threshold: th, Exclusions: ex}}, nil
+}
+
+// integrationHeaders are headers web servers set on the verdict request
+// for Palisade (the header contracts, docs/INTEGRATIONS.md); they are not
+// the visitor's and the firewall does not inspect them. The original
+// request's URI, method and host reach it as Request fields.
+var integrationHeaders = []string{
+	"X-Palisade-Key", "X-Palisade-Mode", "X-Palisade-Token",
+	"X-Original-Method", "X-Original-Uri", "X-Original-Host", "X-Original-Protocol",
+	"X-Forwarded-Method", "X-Forwarded-Uri", "X-Forwarded-Host",
+}
+
+// wafApplies reports whether the firewall (its CRS part or a virtual
+// patch) looks at requests to p at all.
+func (p *Policy) wafApplies() bool {
+	return p.waf != nil || (!p.noWAF && (p.patches[0] != nil || p.patches[1] != nil))
+}
+
+// checkWAF runs the website firewall on r. It records what the firewall
+// found in v.WAF (when any rule matched) and reports whether the request is
+// denied: the anomaly score reached the threshold in block mode, or a
+// virtual patch blocks (whatever the mode: a patch is the host's).
+func (e *Engine) checkWAF(p *Policy, r *Request, v *Verdict) bool {
+	in := waf.Input{ClientAddr: r.IP, Method: r.Method, Host: r.Host, Path: r.Path, Query: r.Query, Proto: r.Proto,
+		Header: r.Header, IgnoreHeaders: integrationHeaders, Body: r.Body, BodyTruncated: r.BodyTruncated}
+	var res waf.Result
+	if p.waf != nil {
+		opt := p.waf.opt
+		opt.Patches, opt.Now = p.patches[:], e.now()
+		res = p.waf.fw.Evaluate(&in, &opt)
+	} else {
+		// The site's CRS is off (or its plan has none) but the host's
+		// patches apply: evaluate them alone.
+		res = waf.EvaluatePatches(&in, p.patches[:], e.now())
+	}
+	if len(res.Matches) == 0 {
+		return false
+	}
+	v.WAF = &res
+	block := res.Patch != "" || (res.Blocked && p.waf != nil && p.waf.mode == "block")
+	if !block {
+		return false
+	}
+	v.Action, v.Source, v.Reason = Deny, SourceWAF, "waf"
+	if res.Patch != "" {
+		v.Reason = "virtual patch"
+		v.Detail = res.Patch
+		return true
+	}
+	v.Detail = res.Class
+	for _, m := range res.Matches {
+		if m.Class == res.Class {
+			v.Detail = res.Class + ": " + strconv.Itoa(m.ID) + " " + m.Message
+			break
+		}
+	}
+	return true
 }

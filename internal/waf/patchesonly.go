@@ -1,0 +1,16 @@
+package waf
+
+import "time"
+
+// EvaluatePatches runs only virtual patches on in, for a website whose
+// Core Rule Set is off (its mode, or its plan) while its host's patches
+// still apply.
+func EvaluatePatches(in *Input, sets []*PatchSet, now time.Time) Result {
+	var res Result
+	for _, ps := range sets {
+		if ps != nil {
+			ps.evaluate(in, now, &res)
+		}
+	}
+	return res
+}
