@@ -171,7 +171,9 @@ func (e *Engine) ByDomain(host string) *Policy {
 // Decide returns the verdict for r on the website p (nil: unknown website,
 // which is granted as unprotected).
 //
-// Order: the website's then the partner's allow and deny lists; custom rules
+// Order: the website's then the partner's allow and deny lists; the
+// website firewall (waf.go: CRS and virtual patches; verified search
+// engines skip it), whose deny nothing after it lifts; custom rules
 // in their order; the category (signed agents, verified good bots,
 // signatures, header anomalies) and its action; a built-in grant
 // (builtin.go) when that action is not grant; for granted traffic other

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/palisadehq/palisade/internal/waf"
 )
@@ -71,6 +72,12 @@ func (w *WAFSettings) validate(add func(path, format string, args ...any)) {
 	}
 }
 
+var defaultExclusions struct {
+	once sync.Once
+	ex   *waf.Exclusions
+	err  error
+}
+
 // wafPolicy is a website's compiled firewall settings.
 type wafPolicy struct {
 	mode string // block, detect
@@ -94,7 +101,15 @@ func compileWAF(w WAFSettings) (*wafPolicy, error) {
 	if th == 0 {
 		th = DefaultThreshold
 	}
-	ex, err := waf.CompileExclusions(w.ExclusionSets, w.Exclusions)
+	var ex *waf.Exclusions
+	var err error
+	if len(w.ExclusionSets) == 0 && len(w.Exclusions) == 0 {
+		// Most websites keep the default sets: they share one compiled copy.
+		defaultExclusions.once.Do(func() { defaultExclusions.ex, defaultExclusions.err = waf.CompileExclusions(nil, nil) })
+		ex, err = defaultExclusions.ex, defaultExclusions.err
+	} else {
+		ex, err = waf.CompileExclusions(w.ExclusionSets, w.Exclusions)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("waf exclusions: %w", err)
 	}
