@@ -1,0 +1,197 @@
+package waf
+
+import (
+	"strings"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/corazawaf/coraza/v3/types"
+	"github.com/corazawaf/coraza/v3/types/variables"
+)
+
+// Evaluation limits and defaults.
+const (
+	// MaxMatches is the most matches a Result lists (the score counts all).
+	MaxMatches = 20
+	// MaxData is the most bytes of matched data a Match keeps.
+	MaxData = 64
+	// DefaultThreshold is the inbound anomaly score that blocks when
+	// Options.Threshold is not set (CRS's own default).
+	DefaultThreshold = 5
+)
+
+// recovered counts panics Evaluate recovered from (a bug in the rule
+// engine on some input); tests insist it stays 0.
+var recovered atomic.Int64
+
+// Evaluate runs the request through the firewall under o: the prefilter
+// (prefilter.go), then CRS, then o's patch sets (patch.go). The score is
+// the sum of CRS's anomaly points of every scoring CRS request rule that
+// matched (each rule once), after o's exclusions; Blocked when it reaches
+// o.Threshold or a patch blocks. Safe for concurrent use; in is only read.
+func (f *Firewall) Evaluate(in *Input, o *Options) Result {
+	var res Result
+	if in == nil {
+		in = &Input{}
+	}
+	if o == nil {
+		o = &Options{}
+	}
+	if prefilterClean(in) {
+		res.Skipped = true
+	} else {
+		f.evaluateCRS(in, o, &res)
+	}
+	for _, ps := range o.Patches {
+		if ps != nil {
+			ps.evaluate(in, o.Now, &res)
+		}
+	}
+	return res
+}
+
+// evaluateCRS runs CRS on in and fills res. A panic in the rule engine
+// is recovered (and counted): the request is then judged by the patches
+// alone.
+func (f *Firewall) evaluateCRS(in *Input, o *Options, res *Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			recovered.Add(1)
+			*res = Result{}
+		}
+	}()
+	tx := f.waf.NewTransactionWithID("palisade")
+	defer tx.Close()
+
+	client := ""
+	if in.ClientAddr.IsValid() {
+		client = in.ClientAddr.Unmap().String()
+	}
+	tx.ProcessConnection(client, 0, "", 0)
+	method, proto, path := in.Method, in.Proto, in.Path
+	if method == "" {
+		method = "GET"
+	}
+	if proto == "" {
+		proto = "HTTP/1.1"
+	}
+	if path == "" {
+		path = "/"
+	}
+	uri := path
+	if in.Query != "" {
+		uri = path + "?" + in.Query
+	}
+	tx.ProcessURI(uri, method, proto)
+	if in.Host != "" {
+		tx.AddRequestHeader("Host", in.Host)
+	}
+	for k, vs := range in.Header {
+		if in.Host != "" && strings.EqualFold(k, "Host") {
+			continue
+		}
+		if ignoredHeader(in, k) {
+			continue
+		}
+		for _, v := range vs {
+			tx.AddRequestHeader(k, v)
+		}
+	}
+	tx.ProcessRequestHeaders()
+	if in.Body != nil && tx.IsRequestBodyAccessible() {
+		body := in.Body
+		if len(body) > MaxBody {
+			body = body[:MaxBody]
+		}
+		_, _, _ = tx.WriteRequestBody(body)
+	}
+	_, _ = tx.ProcessRequestBody()
+
+	f.collect(in, o, tx.MatchedRules(), res)
+}
+
+// collect turns Coraza's matched rules into res (before the transaction
+// closes: its match data go back to Coraza's pool).
+func (f *Firewall) collect(in *Input, o *Options, matched []types.MatchedRule, res *Result) {
+	threshold := o.Threshold
+	if threshold <= 0 {
+		threshold = DefaultThreshold
+	}
+	rc := reqContext{in: in}
+	var cs classScores
+	for _, mr := range matched {
+		meta := mr.Rule()
+		id := meta.ID()
+		info := f.rules[id]
+		if info == nil || info.points == 0 {
+			continue
+		}
+		if id == ruleBodyError && in.BodyTruncated {
+			// A cut JSON or XML body cannot parse; that is the
+			// integration's limit, not the client's fault.
+			continue
+		}
+		mds := mr.MatchedDatas()
+		if o.Exclusions.drops(id, info, mds, &rc) {
+			continue
+		}
+		res.Score += info.points
+		cs.add(info.class, info.points)
+		if len(res.Matches) >= MaxMatches {
+			continue
+		}
+		m := Match{ID: id, Message: mr.Message(), Class: info.class, Severity: info.severity}
+		if md := reported(mds); md != nil {
+			name, key := md.Variable().Name(), md.Key()
+			m.Variable = name
+			if key != "" {
+				m.Variable = name + ":" + key
+			}
+			m.Data = truncate(rc.redact(md.Variable(), key, md.Value()), MaxData)
+		}
+		res.Matches = append(res.Matches, m)
+	}
+	res.Class = cs.best()
+	res.Blocked = res.Blocked || res.Score >= threshold
+}
+
+// reported picks the match datum a Match shows: the first of the rule
+// itself (chain level 0) on a request variable, else the first.
+func reported(mds []types.MatchData) types.MatchData {
+	for _, md := range mds {
+		if md.ChainLevel() == 0 && md.Variable() != variables.TX {
+			return md
+		}
+	}
+	if len(mds) > 0 {
+		return mds[0]
+	}
+	return nil
+}
+
+// ignoredHeader reports whether the integration asked the WAF not to
+// inspect header k.
+func ignoredHeader(in *Input, k string) bool {
+	for _, h := range in.IgnoreHeaders {
+		if strings.EqualFold(h, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence;
+// invalid UTF-8 is replaced, so the result is always valid.
+func truncate(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}

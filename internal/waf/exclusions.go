@@ -1,0 +1,372 @@
+package waf
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/corazawaf/coraza/v3/types"
+	"github.com/corazawaf/coraza/v3/types/variables"
+)
+
+// Limits on one exclusion.
+const (
+	maxExclusionRuleIDs = 100
+	maxExclusionTags    = 20
+	maxExclusionParams  = 50
+	maxExclusionPath    = 512
+	maxExclusionTag     = 100
+	maxExclusionParam   = 128
+	maxExclusionCookie  = 64
+	maxExclusionNote    = 200
+	maxRuleID           = 99999999
+)
+
+// Exclusions are a website's exclusions, compiled: its chosen sets and its
+// own entries. A nil *Exclusions excludes nothing.
+//
+// How an exclusion's Parameters name an input:
+//
+//	id                       the request parameter "id": query string, urlencoded
+//	                         or multipart body (also as an uploaded file's field),
+//	                         and its name (ARGS_NAMES)
+//	json.user.email          a JSON body field, as Coraza flattens it: "json",
+//	                         then each key, dot-separated; array elements by index
+//	                         (json.items.0.title)
+//	cookie:NAME              the cookie NAME (its value and its name)
+//	header:NAME              the request header NAME (case-insensitive)
+//	ARGS:id, ARGS_GET:id,    the forms a WAF event shows (Match.Variable) are
+//	ARGS_POST:id,            accepted as they are: every ARGS* form is the
+//	ARGS_NAMES:id,           parameter, REQUEST_COOKIES* a cookie,
+//	REQUEST_COOKIES:sid,     REQUEST_HEADERS* a header
+//	REQUEST_HEADERS:Referer
+//
+// Names compare case-insensitively. A trailing "*" makes a name a prefix
+// ("json.items.*", "wp_*", "cookie:wordpress_*"). Inputs that are not one
+// named parameter, cookie or header (the path, the raw body, XML) cannot
+// be named: exclude such matches by rule id or tag, narrowed by path.
+type Exclusions struct {
+	list []exclusion
+}
+
+type exclusion struct {
+	ids    map[int]struct{}
+	tags   []string
+	path   string // canonical
+	cookie string
+	params []param
+}
+
+type paramKind uint8
+
+const (
+	paramArg paramKind = iota + 1
+	paramCookie
+	paramHeader
+)
+
+// param is one named input of an exclusion.
+type param struct {
+	kind   paramKind
+	name   string // lower case
+	prefix bool
+}
+
+// CompileExclusions compiles the sets a website switched (name → on; a set
+// left out keeps its Default) and its own exclusions.
+func CompileExclusions(sets map[string]bool, own []Exclusion) (*Exclusions, error) {
+	ex := &Exclusions{}
+	known := map[string]bool{}
+	for _, s := range Sets() {
+		known[s.Name] = true
+		on := s.Default
+		if v, ok := sets[s.Name]; ok {
+			on = v
+		}
+		if !on {
+			continue
+		}
+		for i, e := range s.Exclusions {
+			c, err := compileExclusion(e)
+			if err != nil {
+				return nil, fmt.Errorf("exclusion set %s, entry %d: %w", s.Name, i, err)
+			}
+			ex.list = append(ex.list, c)
+		}
+	}
+	for name := range sets {
+		if !known[name] {
+			return nil, fmt.Errorf("unknown exclusion set %q", name)
+		}
+	}
+	for i, e := range own {
+		c, err := compileExclusion(e)
+		if err != nil {
+			return nil, fmt.Errorf("exclusions[%d]: %w", i, err)
+		}
+		ex.list = append(ex.list, c)
+	}
+	return ex, nil
+}
+
+func compileExclusion(e Exclusion) (exclusion, error) {
+	if err := ValidateExclusion(e); err != nil {
+		return exclusion{}, err
+	}
+	c := exclusion{cookie: e.Cookie}
+	if len(e.RuleIDs) > 0 {
+		c.ids = make(map[int]struct{}, len(e.RuleIDs))
+		for _, id := range e.RuleIDs {
+			c.ids[id] = struct{}{}
+		}
+	}
+	c.tags = append(c.tags, e.Tags...)
+	if e.Path != "" {
+		c.path = canonicalPath(e.Path)
+	}
+	for _, p := range e.Parameters {
+		c.params = append(c.params, parseParam(p))
+	}
+	return c, nil
+}
+
+// ValidateExclusion says what is wrong with one exclusion, in words a
+// customer can act on (nil: fine).
+func ValidateExclusion(e Exclusion) error {
+	var errs []string
+	add := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	if len(e.RuleIDs) == 0 && len(e.Tags) == 0 && e.Path == "" && len(e.Parameters) == 0 {
+		add("an exclusion must name at least one of rule_ids, tags, path or parameters (one that names none would switch the firewall off)")
+	}
+	if len(e.RuleIDs) > maxExclusionRuleIDs {
+		add("rule_ids: at most %d rule ids, not %d", maxExclusionRuleIDs, len(e.RuleIDs))
+	}
+	for _, id := range e.RuleIDs {
+		if id < 1 || id > maxRuleID {
+			add("rule_ids: %d is not a rule id (CRS rule ids are numbers like 942100)", id)
+			break
+		}
+	}
+	if len(e.Tags) > maxExclusionTags {
+		add("tags: at most %d tags, not %d", maxExclusionTags, len(e.Tags))
+	}
+	for _, t := range e.Tags {
+		if t == "" || len(t) > maxExclusionTag || !printable(t) {
+			add("tags: %s is not a rule tag (1 to %d printable characters, like attack-sqli or paranoia-level/2)", quote(t), maxExclusionTag)
+			break
+		}
+	}
+	if e.Path != "" {
+		switch {
+		case !strings.HasPrefix(e.Path, "/"):
+			add("path: %s must start with / (a path prefix like /wp-admin/)", quote(e.Path))
+		case len(e.Path) > maxExclusionPath:
+			add("path: at most %d bytes, not %d", maxExclusionPath, len(e.Path))
+		case !printable(e.Path):
+			add("path: %s holds a control character or a space (percent-encode it)", quote(e.Path))
+		}
+	}
+	if len(e.Parameters) > maxExclusionParams {
+		add("parameters: at most %d parameters, not %d", maxExclusionParams, len(e.Parameters))
+	}
+	for _, p := range e.Parameters {
+		if p == "" || len(p) > maxExclusionParam || !printableOrSpace(p) {
+			add("parameters: %s is not a parameter name (1 to %d printable bytes, like id, json.user.email, cookie:session or header:Referer)", quote(p), maxExclusionParam)
+			break
+		}
+		if pr := parseParam(p); pr.name == "" && !pr.prefix {
+			add("parameters: %s names no parameter after the colon", quote(p))
+			break
+		}
+	}
+	if len(e.Cookie) > maxExclusionCookie {
+		add("cookie: at most %d bytes, not %d", maxExclusionCookie, len(e.Cookie))
+	} else if e.Cookie != "" && !cookieName(e.Cookie) {
+		add("cookie: %s is not the start of a cookie name (letters, digits and !#$%%&'*+-.^_`|~)", quote(e.Cookie))
+	}
+	if len(e.Note) > maxExclusionNote {
+		add("note: at most %d bytes, not %d", maxExclusionNote, len(e.Note))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "; "))
+}
+
+// quote quotes a customer's string for an error, shortened.
+func quote(s string) string {
+	if len(s) > 40 {
+		s = truncate(s, 40) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r == utf8RuneError || !unicode.IsPrint(r) || r == ' ' {
+			return false
+		}
+	}
+	return true
+}
+
+func printableOrSpace(s string) bool {
+	for _, r := range s {
+		if r == utf8RuneError || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+const utf8RuneError = '\uFFFD'
+
+// cookieName reports whether s holds only RFC 6265 token characters.
+func cookieName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// parseParam reads one Parameters entry.
+func parseParam(s string) param {
+	p := param{kind: paramArg}
+	if i := strings.IndexByte(s, ':'); i > 0 {
+		switch strings.ToUpper(s[:i]) {
+		case "COOKIE", "REQUEST_COOKIES", "REQUEST_COOKIES_NAMES":
+			p.kind, s = paramCookie, s[i+1:]
+		case "HEADER", "REQUEST_HEADERS", "REQUEST_HEADERS_NAMES":
+			p.kind, s = paramHeader, s[i+1:]
+		case "ARG", "ARGS", "ARGS_GET", "ARGS_POST", "ARGS_NAMES", "ARGS_GET_NAMES", "ARGS_POST_NAMES", "FILES", "FILES_NAMES":
+			s = s[i+1:]
+		}
+	}
+	if strings.HasSuffix(s, "*") {
+		p.prefix, s = true, strings.TrimSuffix(s, "*")
+	}
+	p.name = strings.ToLower(s)
+	return p
+}
+
+// kindOf says which kind of named input a Coraza variable is (0: none).
+func kindOf(v variables.RuleVariable) paramKind {
+	switch v {
+	case variables.Args, variables.ArgsGet, variables.ArgsPost, variables.ArgsPath,
+		variables.ArgsNames, variables.ArgsGetNames, variables.ArgsPostNames,
+		variables.Files, variables.FilesNames:
+		return paramArg
+	case variables.RequestCookies, variables.RequestCookiesNames:
+		return paramCookie
+	case variables.RequestHeaders, variables.RequestHeadersNames:
+		return paramHeader
+	}
+	return 0
+}
+
+func (p param) covers(kind paramKind, key string) bool {
+	if kind != p.kind {
+		return false
+	}
+	if p.prefix {
+		return len(key) >= len(p.name) && strings.EqualFold(key[:len(p.name)], p.name)
+	}
+	return strings.EqualFold(key, p.name)
+}
+
+// drops reports whether an exclusion drops rule id's match.
+func (ex *Exclusions) drops(id int, info *ruleInfo, mds []types.MatchData, rc *reqContext) bool {
+	if ex == nil {
+		return false
+	}
+	for i := range ex.list {
+		if ex.list[i].drops(id, info, mds, rc) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *exclusion) drops(id int, info *ruleInfo, mds []types.MatchData, rc *reqContext) bool {
+	if len(e.ids) > 0 || len(e.tags) > 0 {
+		_, named := e.ids[id]
+		for _, t := range e.tags {
+			if named {
+				break
+			}
+			for _, rt := range info.tags {
+				if strings.EqualFold(t, rt) {
+					named = true
+					break
+				}
+			}
+		}
+		if !named {
+			return false
+		}
+	}
+	if e.path != "" && !pathHasPrefix(rc.path(), e.path) {
+		return false
+	}
+	if e.cookie != "" && !rc.hasCookiePrefix(e.cookie) {
+		return false
+	}
+	if len(e.params) == 0 {
+		return true
+	}
+	// Every input the rule itself matched must be one the exclusion
+	// names: an attack in another parameter still counts.
+	seen := false
+	for _, md := range mds {
+		if md.ChainLevel() != 0 {
+			continue
+		}
+		kind := kindOf(md.Variable())
+		if kind == 0 {
+			return false
+		}
+		covered := false
+		for _, p := range e.params {
+			if p.covers(kind, md.Key()) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			return false
+		}
+		seen = true
+	}
+	return seen
+}
+
+// pathHasPrefix is strings.HasPrefix; a named function so the rule is in
+// one place: a plain prefix of the canonical path ("/wp-admin" also
+// covers "/wp-admin.php"; write "/wp-admin/" for the directory).
+func pathHasPrefix(p, prefix string) bool { return strings.HasPrefix(p, prefix) }
+
+// canonicalPath decodes percent-escapes once and resolves dot segments
+// and repeated slashes; a trailing slash stays.
+func canonicalPath(p string) string {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	if d, err := url.PathUnescape(p); err == nil {
+		p = d
+	}
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	c := path.Clean(p)
+	if c != "/" && (strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")) {
+		c += "/"
+	}
+	return c
+}
