@@ -4,6 +4,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"html"
 	"log/slog"
@@ -12,12 +13,14 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/netutil"
 
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/proxy/bodypeek"
 )
 
 // Proxy decides and forwards.
@@ -28,6 +31,13 @@ type Proxy struct {
 	log     *slog.Logger
 	// challenges serves the challenge endpoints under /_palisade/ inline.
 	challenges *http.ServeMux
+	// BodyTimeout bounds the wait for the part of a request body the
+	// website firewall inspects (the first bodypeek.Max bytes, or all of
+	// a shorter body); a client that is slower gets 408 and is not
+	// forwarded. Default bodypeek.DefaultTimeout.
+	BodyTimeout time.Duration
+	// decide is p.Decide (tests watch the requests the engine gets).
+	decide func(*engine.Policy, *engine.Request) engine.Verdict
 }
 
 // Route sends one site's requests to an upstream. Host "" matches every
@@ -58,7 +68,8 @@ func New(p *protect.Protector, routes []Route, trusted netutil.Proxies, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
-	px := &Proxy{p: p, routes: map[string]*httputil.ReverseProxy{}, trusted: trusted, log: log, challenges: http.NewServeMux()}
+	px := &Proxy{p: p, routes: map[string]*httputil.ReverseProxy{}, trusted: trusted, log: log, challenges: http.NewServeMux(),
+		BodyTimeout: bodypeek.DefaultTimeout, decide: p.Decide}
 	p.Challenges().Register(px.challenges)
 	for _, rt := range routes {
 		up := rt.Upstream
@@ -96,8 +107,17 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := protect.FromHTTP(r, client)
+	// The website firewall sees the first bodypeek.Max bytes of the body;
+	// r.Body then yields the whole body again for the upstream (prefix,
+	// then the rest, streamed; Content-Length unchanged).
+	body, truncated, err := bodypeek.Request(w, r, bodypeek.Max, px.BodyTimeout)
+	if err != nil {
+		px.badBody(w, r, err)
+		return
+	}
+	req.Body, req.BodyTruncated = body, truncated
 	pol := px.p.Engine.ByDomain(host)
-	v := px.p.Decide(pol, &req)
+	v := px.decide(pol, &req)
 	switch v.Enforced() {
 	case engine.Grant:
 		rp.ServeHTTP(w, r)
@@ -108,6 +128,19 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	px.p.Page(w, r, pol, v, req.IP, r.URL.RequestURI(), http.StatusForbidden)
+}
+
+// badBody answers a request whose body could not be read for inspection:
+// 408 when it was too slow, 400 when the client broke it off or sent a
+// malformed one. Nothing is forwarded; the connection is closed.
+func (px *Proxy) badBody(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Connection", "close")
+	if errors.Is(err, bodypeek.ErrTimeout) {
+		px.log.Info("request body too slow", "host", r.Host, "timeout", px.BodyTimeout.String())
+		http.Error(w, "palisade proxy: the request body did not arrive in time", http.StatusRequestTimeout)
+		return
+	}
+	http.Error(w, "palisade proxy: cannot read the request body: "+err.Error(), http.StatusBadRequest)
 }
 
 // asWebServer hands a request for the challenge's endpoints to them as a
