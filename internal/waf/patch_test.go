@@ -1,0 +1,456 @@
+package waf
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+var patchNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const vulnPatch = `# CVE-0000-0001: the vuln plugin's AJAX handler
+SecRule REQUEST_FILENAME "@streq /wp-content/plugins/vuln/ajax.php" \
+    "id:1001,phase:2,deny,log,msg:'vuln plugin exploit',chain"
+    SecRule ARGS:action "@streq exploit" "t:none"
+`
+
+func patchReq(method, path, query string, body string, hdr ...string) *Input {
+	in := &Input{ClientAddr: netip.MustParseAddr("192.0.2.7"), Method: method, Host: "shop.example", Path: path, Query: query,
+		Header: http.Header{"User-Agent": {"Mozilla/5.0"}}}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		in.Header.Add(hdr[i], hdr[i+1])
+	}
+	if body != "" {
+		in.Body = []byte(body)
+		if in.Header.Get("Content-Type") == "" {
+			in.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	}
+	return in
+}
+
+func mustSet(t *testing.T, r *Registry, ps ...Patch) *PatchSet {
+	t.Helper()
+	for _, p := range ps {
+		if err := ValidatePatch(p); err != nil {
+			t.Fatalf("ValidatePatch(%q): %v", p.Name, err)
+		}
+	}
+	s, err := r.PatchSet(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func runSet(s *PatchSet, in *Input, now time.Time) Result {
+	var res Result
+	s.evaluate(in, now, &res)
+	return res
+}
+
+func TestPatchSecLangBlocksExactlyTheExploit(t *testing.T) {
+	s := mustSet(t, NewRegistry(), Patch{ID: 1, Name: "vuln-ajax", Reason: "CVE-0000-0001", SecLang: vulnPatch})
+	for _, c := range []struct {
+		name  string
+		in    *Input
+		block bool
+	}{
+		{"exploit in the query", patchReq("GET", "/wp-content/plugins/vuln/ajax.php", "action=exploit", ""), true},
+		{"exploit in the body", patchReq("POST", "/wp-content/plugins/vuln/ajax.php", "", "action=exploit&x=1"), true},
+		{"exploit in multipart", patchReq("POST", "/wp-content/plugins/vuln/ajax.php", "", "--B\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\nexploit\r\n--B--\r\n", "Content-Type", "multipart/form-data; boundary=B"), true},
+		{"JSON (its parameter is json.action)", patchReq("POST", "/wp-content/plugins/vuln/ajax.php", "", `{"action":"exploit"}`, "Content-Type", "application/json"), false},
+		{"another action", patchReq("GET", "/wp-content/plugins/vuln/ajax.php", "action=list", ""), false},
+		{"another path", patchReq("GET", "/wp-content/plugins/other/ajax.php", "action=exploit", ""), false},
+		{"no parameters", patchReq("GET", "/wp-content/plugins/vuln/ajax.php", "", ""), false},
+		{"home page", patchReq("GET", "/", "", ""), false},
+	} {
+		res := runSet(s, c.in, patchNow)
+		if res.Blocked != c.block {
+			t.Errorf("%s: blocked %v, want %v (%+v)", c.name, res.Blocked, c.block, res)
+			continue
+		}
+		if !c.block {
+			if len(res.Matches) != 0 {
+				t.Errorf("%s: matches %+v", c.name, res.Matches)
+			}
+			continue
+		}
+		if res.Class != ClassPatch || res.Patch != "vuln-ajax" || len(res.Matches) != 1 {
+			t.Fatalf("%s: %+v", c.name, res)
+		}
+		m := res.Matches[0]
+		if m.ID != 1001 || m.Class != ClassPatch || m.Patch != "vuln-ajax" || m.Message != "vuln plugin exploit" {
+			t.Errorf("%s: match %+v", c.name, m)
+		}
+	}
+}
+
+func TestPatchLogOnlyRecordsWithoutBlocking(t *testing.T) {
+	log := strings.Replace(vulnPatch, "deny,", "pass,", 1)
+	own := &PatchRule{Path: "/wp-login.php", Target: "arg:log", Op: "equals", Value: "admin", Action: "log"}
+	s := mustSet(t, NewRegistry(), Patch{ID: 1, Name: "watch-vuln", SecLang: log}, Patch{ID: 2, Name: "watch-admin", Rule: own})
+	res := runSet(s, patchReq("GET", "/wp-content/plugins/vuln/ajax.php", "action=exploit", ""), patchNow)
+	if res.Blocked || res.Class != "" || res.Patch != "" || len(res.Matches) != 1 || res.Matches[0].Patch != "watch-vuln" {
+		t.Fatalf("log-only SecLang: %+v", res)
+	}
+	res = runSet(s, patchReq("POST", "/wp-login.php", "", "log=admin&pwd=x"), patchNow)
+	if res.Blocked || len(res.Matches) != 1 || res.Matches[0].Patch != "watch-admin" || res.Matches[0].Message != "watch-admin" {
+		t.Fatalf("log-only own form: %+v", res)
+	}
+	if m := res.Matches[0]; m.Variable != "ARGS:log" || m.Data != "admin" {
+		t.Errorf("own form match reports %q=%q, want the target ARGS:log=admin", m.Variable, m.Data)
+	}
+}
+
+func TestPatchExpiredIsIgnored(t *testing.T) {
+	p := Patch{ID: 1, Name: "vuln-ajax", SecLang: vulnPatch, Expires: patchNow.Add(time.Hour)}
+	s := mustSet(t, NewRegistry(), p)
+	in := patchReq("GET", "/wp-content/plugins/vuln/ajax.php", "action=exploit", "")
+	if res := runSet(s, in, patchNow); !res.Blocked {
+		t.Fatalf("before expiry: %+v", res)
+	}
+	for _, now := range []time.Time{p.Expires, p.Expires.Add(time.Second)} {
+		if res := runSet(s, in, now); res.Blocked || len(res.Matches) != 0 {
+			t.Fatalf("at %v (expires %v): %+v", now, p.Expires, res)
+		}
+	}
+	// An expired patch sharing a set with a live one: only the live one counts.
+	live := Patch{ID: 2, Name: "live", Rule: &PatchRule{Target: "arg:action", Op: "equals", Value: "exploit"}}
+	s = mustSet(t, NewRegistry(), p, live)
+	res := runSet(s, in, p.Expires.Add(time.Minute))
+	if !res.Blocked || len(res.Matches) != 1 || res.Matches[0].Patch != "live" {
+		t.Fatalf("expired and live: %+v", res)
+	}
+}
+
+func TestPatchOwnFormTargetsAndOps(t *testing.T) {
+	cases := []struct {
+		rule       PatchRule
+		hit, miss  *Input
+		wantVarPfx string
+	}{
+		{PatchRule{Target: "path", Op: "starts_with", Value: "/wp-content/plugins/vuln/"},
+			patchReq("GET", "/wp-content/plugins/vuln/x.php", "", ""), patchReq("GET", "/wp-content/plugins/vulnx/x.php", "", ""), "REQUEST_FILENAME"},
+		{PatchRule{Target: "path", Op: "equals", Value: "/xmlrpc.php"},
+			patchReq("GET", "/a/../xmlrpc.php", "", ""), patchReq("GET", "/xmlrpc.php.bak", "", ""), "REQUEST_FILENAME"},
+		{PatchRule{Target: "query", Op: "contains", Value: "debug=1"},
+			patchReq("GET", "/", "a=b&debug=1", ""), patchReq("GET", "/", "debug=0", ""), "QUERY_STRING"},
+		{PatchRule{Target: "body", Op: "contains", Value: "<!ENTITY"},
+			patchReq("POST", "/api", "", "<!ENTITY x>", "Content-Type", "text/plain"), patchReq("POST", "/api", "", "hello", "Content-Type", "text/plain"), "REQUEST_BODY"},
+		{PatchRule{Target: "arg:json.user.role", Op: "equals", Value: "admin"},
+			patchReq("POST", "/api", "", `{"user":{"role":"admin"}}`, "Content-Type", "application/json"), patchReq("POST", "/api", "", `{"user":{"role":"editor"}}`, "Content-Type", "application/json"), "ARGS:json.user.role"},
+		{PatchRule{Target: "args", Op: "regex", Value: `(?i)union\s+select`},
+			patchReq("GET", "/", "q=1%20UNION%20%20select%202", ""), patchReq("GET", "/", "q=union", ""), "ARGS:q"},
+		{PatchRule{Target: "arg:id", Op: "regex", Value: `^[0-9]+$`, Method: "GET"},
+			patchReq("GET", "/", "id=42", ""), patchReq("GET", "/", "id=42x", ""), "ARGS:id"},
+		{PatchRule{Target: "arg:id", Op: "exists", Method: "POST", Path: "/checkout"},
+			patchReq("POST", "/checkout/pay", "", "id=1"), patchReq("GET", "/checkout/pay", "id=1", ""), "ARGS"},
+		{PatchRule{Target: "args", Op: "exists", Path: "/static/"},
+			patchReq("GET", "/static/app.js", "v=1", ""), patchReq("GET", "/static/app.js", "", ""), "ARGS"},
+		{PatchRule{Target: "query", Op: "exists"},
+			patchReq("GET", "/", "x", ""), patchReq("GET", "/", "", ""), "QUERY_STRING"},
+		{PatchRule{Target: "header:X-Exploit", Op: "equals", Value: "yes"},
+			patchReq("GET", "/", "", "", "X-Exploit", "yes"), patchReq("GET", "/", "", "", "X-Exploit", "yes please"), "REQUEST_HEADERS:x-exploit"},
+		{PatchRule{Target: "cookie:wp_lang", Op: "contains", Value: "../"},
+			patchReq("GET", "/", "", "", "Cookie", "wp_lang=../../etc"), patchReq("GET", "/", "", "", "Cookie", "wp_lang=en_US"), "REQUEST_COOKIES:wp_lang"},
+		{PatchRule{Target: "user_agent", Op: "starts_with", Value: "sqlmap/"},
+			patchReq("GET", "/", "", "", "User-Agent", "sqlmap/1.7"), patchReq("GET", "/", "", "", "User-Agent", "x sqlmap/1.7"), "REQUEST_HEADERS:"},
+	}
+	for i, c := range cases {
+		rule := c.rule
+		s := mustSet(t, NewRegistry(), Patch{ID: int64(100 + i), Name: "own", Rule: &rule})
+		hit := runSet(s, c.hit, patchNow)
+		if !hit.Blocked || len(hit.Matches) != 1 {
+			sl, _ := rule.SecLang(1)
+			t.Errorf("%+v: hit not blocked: %+v\n%s", rule, hit, sl)
+			continue
+		}
+		if m := hit.Matches[0]; !strings.HasPrefix(strings.ToLower(m.Variable), strings.ToLower(c.wantVarPfx)) || m.ID != patchOwnRuleID(int64(100+i)) {
+			t.Errorf("%+v: match %+v, want variable %s", rule, m, c.wantVarPfx)
+		}
+		if miss := runSet(s, c.miss, patchNow); miss.Blocked || len(miss.Matches) != 0 {
+			t.Errorf("%+v: miss matched: %+v", rule, miss)
+		}
+	}
+}
+
+func TestPatchCookieMatchIsRedacted(t *testing.T) {
+	s := mustSet(t, NewRegistry(), Patch{ID: 1, Name: "c", Rule: &PatchRule{Target: "cookie:session", Op: "exists"}},
+		Patch{ID: 2, Name: "pw", Rule: &PatchRule{Target: "arg:password", Op: "contains", Value: "hunter"}})
+	res := runSet(s, patchReq("POST", "/", "", "password=hunter2", "Cookie", "session=s3cr3tvalue"), patchNow)
+	if len(res.Matches) != 2 {
+		t.Fatalf("%+v", res)
+	}
+	for _, m := range res.Matches {
+		if strings.Contains(m.Data, "s3cr3t") || strings.Contains(m.Data, "hunter") {
+			t.Errorf("match shows a secret: %+v", m)
+		}
+	}
+}
+
+func TestPatchDataIsTruncated(t *testing.T) {
+	s := mustSet(t, NewRegistry(), Patch{ID: 1, Name: "long", Rule: &PatchRule{Target: "arg:q", Op: "contains", Value: "evil"}})
+	res := runSet(s, patchReq("GET", "/", "q=evil"+strings.Repeat("é", 100), ""), patchNow)
+	if len(res.Matches) != 1 || len(res.Matches[0].Data) > MaxData || !strings.HasPrefix(res.Matches[0].Data, "evil") {
+		t.Fatalf("%+v", res)
+	}
+}
+
+// Two patches (of one owner) may use the same rule id or marker: the set
+// keeps both.
+func TestPatchSameIDsInOneSet(t *testing.T) {
+	a := Patch{ID: 1, Name: "a", SecLang: `SecRule ARGS:a "@streq 1" "id:10,deny"
+SecMarker END`}
+	b := Patch{ID: 2, Name: "b", SecLang: `SecRule ARGS:b "@streq 1" "id:10,deny,skipAfter:END"
+SecMarker END`}
+	s := mustSet(t, NewRegistry(), a, b)
+	if len(s.groups) != 2 {
+		t.Fatalf("groups %d, want 2", len(s.groups))
+	}
+	for _, q := range []string{"a=1", "b=1"} {
+		res := runSet(s, patchReq("GET", "/", q, ""), patchNow)
+		if !res.Blocked || len(res.Matches) != 1 || res.Matches[0].Patch != q[:1] {
+			t.Errorf("%s: %+v", q, res)
+		}
+	}
+}
+
+func TestPatchValidateRefuses(t *testing.T) {
+	big := strings.Repeat("SecMarker M\n", 1) + strings.Repeat("#", PatchMaxSecLang)
+	many := ""
+	for i := 1; i <= PatchMaxDirectives+1; i++ {
+		many += "SecMarker M" + strings.Repeat("x", i) + "\n"
+	}
+	for _, c := range []struct {
+		name    string
+		seclang string
+		want    string
+	}{
+		{"Include", `Include /etc/passwd`, `directive 1 (line 1): directive "Include" is not allowed`},
+		{"SecRuleEngine", `SecRuleEngine Off`, `directive "SecRuleEngine" is not allowed`},
+		{"SecAuditLog", `SecAuditLog /tmp/x`, `directive "SecAuditLog" is not allowed`},
+		{"SecAuditEngine", `SecAuditEngine On`, `directive "SecAuditEngine" is not allowed`},
+		{"SecDataDir", `SecDataDir /tmp`, `directive "SecDataDir" is not allowed`},
+		{"SecDebugLog", `SecDebugLog /tmp/x`, `directive "SecDebugLog" is not allowed`},
+		{"SecRequestBodyAccess", `SecRequestBodyAccess Off`, `directive "SecRequestBodyAccess" is not allowed`},
+		{"SecDefaultAction", `SecDefaultAction "phase:2,deny"`, `directive "SecDefaultAction" is not allowed`},
+		{"SecRuleRemoveById", `SecRuleRemoveById 1`, `directive "SecRuleRemoveById" is not allowed`},
+		{"SecDataset", "SecDataset x `\na\n`", "backtick blocks (SecDataset) are not allowed"},
+		{"second directive, line", "SecRule ARGS \"@rx a\" \"id:1,deny\"\n\n# c\nSecRuleEngine Off", `directive 2 (line 4)`},
+		{"pmFromFile", `SecRule ARGS "@pmFromFile /etc/passwd" "id:1,deny"`, `operator @pmFromFile reads files`},
+		{"pmf", `SecRule ARGS "@pmf x.txt" "id:1,deny"`, `operator @pmf reads files`},
+		{"ipMatchFromFile", `SecRule REMOTE_ADDR "@ipMatchFromFile ips.txt" "id:1,deny"`, `operator @ipMatchFromFile reads files`},
+		{"ipMatchF", `SecRule REMOTE_ADDR "@ipMatchF ips.txt" "id:1,deny"`, `operator @ipMatchF reads files`},
+		{"inspectFile", `SecRule FILES "@inspectFile /bin/sh" "id:1,deny"`, `operator @inspectFile runs programs`},
+		{"rbl", `SecRule REMOTE_ADDR "@rbl zen.spamhaus.org" "id:1,deny"`, `operator @rbl makes DNS queries`},
+		{"geoLookup", `SecRule REMOTE_ADDR "@geoLookup" "id:1,deny"`, `operator @geoLookup needs a geo database`},
+		{"validateSchema", `SecRule REQUEST_BODY "@validateSchema /x.json" "id:1,deny"`, `operator @validateSchema reads files`},
+		{"negated refused operator", `SecRule ARGS "!@pmFromFile x" "id:1,deny"`, `operator @pmFromFile reads files`},
+		{"unknown operator", `SecRule ARGS "@fuzzyHash x" "id:1,deny"`, `operator @fuzzyHash is not allowed`},
+		{"exec", `SecRule ARGS "@rx a" "id:1,deny,exec:/bin/sh"`, `action "exec:/bin/sh" runs programs`},
+		{"setenv", `SecRule ARGS "@rx a" "id:1,pass,setenv:PATH=/tmp"`, `action "setenv:PATH=/tmp" changes the process environment`},
+		{"ctl:ruleEngine", `SecRule ARGS "@rx a" "id:1,pass,ctl:ruleEngine=Off"`, `action "ctl:ruleEngine=Off" changes the engine's configuration`},
+		{"ctl:auditEngine", `SecAction "id:1,phase:1,pass,ctl:auditEngine=On"`, `action "ctl:auditEngine=On" changes`},
+		{"ctl:requestBodyAccess", `SecAction "id:1,phase:1,pass,ctl:requestBodyAccess=Off"`, `action "ctl:requestBodyAccess=Off" changes`},
+		{"ctl:ruleRemoveById", `SecAction "id:1,phase:1,pass,ctl:ruleRemoveById=942100"`, `action "ctl:ruleRemoveById=942100" changes`},
+		{"initcol", `SecAction "id:1,phase:1,pass,initcol:ip=%{REMOTE_ADDR}"`, `action "initcol:ip=%{REMOTE_ADDR}" opens persistent collections`},
+		{"allow", `SecRule ARGS "@rx a" "id:1,allow"`, `action "allow" would stop other patches`},
+		{"redirect", `SecRule ARGS "@rx a" "id:1,redirect:http://x"`, `action "redirect:http://x" is not a blocking action`},
+		{"skip", `SecRule ARGS "@rx a" "id:1,pass,skip:2"`, `action "skip:2" counts rules across patches`},
+		{"setvar outside TX", `SecRule ARGS "@rx a" "id:1,pass,setvar:ip.x=1"`, `setvar may only set TX variables`},
+		{"skipAfter to nowhere", `SecRule ARGS "@rx a" "id:1,pass,skipAfter:NOPE"`, `skipAfter:NOPE names no SecMarker of this patch`},
+		{"ENV variable", `SecRule ENV:HOME "@rx ." "id:1,deny"`, `variable "ENV" is not allowed`},
+		{"response variable", `SecRule RESPONSE_BODY "@rx ." "id:1,deny"`, `variable "RESPONSE_BODY" is not allowed`},
+		{"second variable", `SecRule ARGS|FILES_TMP_CONTENT "@rx ." "id:1,deny"`, `variable "FILES_TMP_CONTENT" is not allowed`},
+		{"ENV macro", `SecRule ARGS "@rx a" "id:1,deny,msg:'%{ENV.HOME}'"`, `macro %{ENV} is not allowed`},
+		{"no id", `SecRule ARGS "@rx a" "deny"`, `every rule needs an id`},
+		{"CRS id", `SecRule ARGS "@rx a" "id:942100,deny"`, `id "942100": a virtual patch's rule ids are 1-899999`},
+		{"id 0", `SecRule ARGS "@rx a" "id:0,deny"`, `id "0"`},
+		{"duplicate id", "SecRule ARGS \"@rx a\" \"id:5,deny\"\nSecRule ARGS \"@rx b\" \"id:5,deny\"", `directive 2 (line 2): id 5 is already used by directive 1`},
+		{"phase 3", `SecRule ARGS "@rx a" "id:1,phase:3,deny"`, `phase "3": a virtual patch runs in phase 1 (headers) or 2 (body) only`},
+		{"phase response", `SecRule ARGS "@rx a" "id:1,phase:response,deny"`, `phase "response"`},
+		{"dangling chain", `SecRule ARGS "@rx a" "id:1,deny,chain"`, `asks for a chain but no SecRule follows`},
+		{"chain link with id", "SecRule ARGS \"@rx a\" \"id:1,deny,chain\"\nSecRule ARGS \"@rx b\" \"id:2\"", `directive 2 (line 2): a chained rule takes no id or phase`},
+		{"continuation at the end", "SecRule ARGS \"@rx a\" \"id:1,deny\" \\", `ends with a backslash`},
+		{"too long", big, `at most 16384 bytes`},
+		{"too many", many, `at most 50 directives`},
+		{"empty", "# nothing\n", `seclang: no directive`},
+		{"unquoted operator", `SecRule ARGS @rx "id:1"`, `operator must be in double quotes`},
+		{"Coraza's own error", "SecRule ARGS \"@rx a\" \"id:1,deny\"\nSecRule ARGS \"@rx (\" \"id:2,deny\"", `directive 2 (line 2): Coraza: `},
+		{"Coraza: bad transformation", `SecRule ARGS "@rx a" "id:1,deny,t:nope"`, `directive 1 (line 1): Coraza: `},
+	} {
+		err := ValidatePatch(Patch{Name: "p", SecLang: c.seclang})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestPatchValidateFields(t *testing.T) {
+	ok := `SecRule ARGS "@rx a" "id:1,deny"`
+	for _, c := range []struct {
+		p    Patch
+		want string
+	}{
+		{Patch{Name: "", SecLang: ok}, "name: required"},
+		{Patch{Name: strings.Repeat("n", 101), SecLang: ok}, "name: at most 100"},
+		{Patch{Name: "a\nb", SecLang: ok}, "name: no control characters"},
+		{Patch{Name: "n", Reason: strings.Repeat("r", 501), SecLang: ok}, "reason: at most 500"},
+		{Patch{Name: "n"}, "seclang or rule: required"},
+		{Patch{Name: "n", SecLang: ok, Rule: &PatchRule{Target: "args", Op: "exists"}}, "not both"},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "arg:a b", Op: "exists"}}, `target "arg:a b"`},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "header:X\"", Op: "exists"}}, `target "header:X\""`},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "response", Op: "exists"}}, `rule.target "response": one of`},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "args", Op: "like", Value: "x"}}, `rule.op "like"`},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "args", Op: "regex", Value: "(a"}}, `not an RE2 regular expression`},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "args", Op: "regex", Value: `(?<=a)b`}}, `not an RE2 regular expression`},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "args", Op: "contains"}}, `rule.value: required`},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "args", Op: "exists", Value: "x"}}, `takes no value`},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "args", Op: "exists", Path: "wp-admin"}}, `rule.path: must start with /`},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "args", Op: "exists", Method: "get it"}}, `rule.method "get it"`},
+		{Patch{Name: "n", Rule: &PatchRule{Target: "args", Op: "exists", Action: "drop"}}, `rule.action "drop"`},
+	} {
+		err := ValidatePatch(c.p)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.p, err, c.want)
+		}
+	}
+	if err := ValidatePatch(Patch{Name: "fine", Reason: "x", SecLang: vulnPatch}); err != nil {
+		t.Errorf("vulnPatch: %v", err)
+	}
+}
+
+// Whatever a PatchRule's values hold, the rule stays one chain matching
+// the value literally.
+func TestPatchRuleValuesCannotInject(t *testing.T) {
+	for _, v := range []string{
+		`x" "id:5,phase:1,pass,ctl:ruleEngine=Off`,
+		`a\" "id:6,deny`,
+		`back\\slash\`,
+		"new\nSecRuleEngine Off\n",
+		"cr\r\nSecRule ARGS \"@rx .\" \"id:7,deny\"",
+		`%{TX.anomaly_score}`,
+		`%{ENV.HOME}`,
+		"tab\tspace quote' comma,colon:",
+		"`backtick`",
+		"#comment",
+		`\`,
+	} {
+		for _, op := range []string{"contains", "equals", "starts_with"} {
+			r := &PatchRule{Path: "/p" + v, Target: "arg:q", Op: op, Value: v}
+			p := Patch{ID: 3, Name: "inj", Rule: r}
+			if err := ValidatePatch(p); err != nil {
+				t.Fatalf("%q %s: %v", v, op, err)
+			}
+			sl, _ := r.SecLang(1)
+			dirs, err := checkPatchSecLang(sl)
+			if err != nil || len(dirs) != 2 || strings.Count(sl, "\n") != 2 || strings.Contains(sl, "ctl:") || strings.Contains(sl, "%{") {
+				t.Fatalf("%q %s: the rule changed shape (%v):\n%s", v, op, err, sl)
+			}
+			s := mustSet(t, NewRegistry(), p)
+			in := &Input{Method: "GET", Path: "/p" + urlEscape(v), Query: "q=" + urlEscape(v), Header: http.Header{}}
+			if res := runSet(s, in, patchNow); !res.Blocked {
+				t.Errorf("%q %s: the literal value does not match: %+v\n%s", v, op, res, sl)
+			}
+			in.Query = "q=" + urlEscape("other")
+			if res := runSet(s, in, patchNow); res.Blocked {
+				t.Errorf("%q %s: another value matches\n%s", v, op, sl)
+			}
+		}
+	}
+	// A regex with quotes, spaces and macros stays a regex of the value.
+	r := &PatchRule{Target: "arg:q", Op: "regex", Value: `^a" "id:9,ctl:ruleEngine=Off %{TX.x} [" ]b$`}
+	sl, err := r.SecLang(1)
+	if err != nil || strings.Count(sl, "\n") != 1 || strings.Contains(sl, "ctl:ruleEngine=Off %") || strings.Contains(sl, "%{") {
+		t.Fatalf("regex: %v\n%s", err, sl)
+	}
+	s := mustSet(t, NewRegistry(), Patch{ID: 4, Name: "rx", Rule: r})
+	hit := `a" "id:9,ctl:ruleEngine=Off %{TX.x} "b`
+	if res := runSet(s, &Input{Method: "GET", Path: "/", Query: "q=" + urlEscape(hit), Header: http.Header{}}, patchNow); !res.Blocked {
+		t.Errorf("regex does not match its literal text\n%s", sl)
+	}
+	if res := runSet(s, &Input{Method: "GET", Path: "/", Query: "q=x%0a" + urlEscape(hit), Header: http.Header{}}, patchNow); res.Blocked {
+		t.Errorf("^ matched after a newline (multiline)\n%s", sl)
+	}
+}
+
+func urlEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteByte(c)
+		} else {
+			b.WriteString("%")
+			b.WriteString(strings.ToUpper(string("0123456789abcdef"[c>>4])) + strings.ToUpper(string("0123456789abcdef"[c&15])))
+		}
+	}
+	return b.String()
+}
+
+func TestPatchSetCache(t *testing.T) {
+	r := NewRegistry()
+	p := []Patch{{ID: 1, Name: "a", SecLang: vulnPatch}}
+	s1 := mustSet(t, r, p...)
+	s2 := mustSet(t, r, Patch{ID: 1, Name: "a", Reason: "another reason", SecLang: vulnPatch})
+	if s1 != s2 {
+		t.Fatal("equal content, different sets")
+	}
+	for _, other := range []Patch{
+		{ID: 2, Name: "a", SecLang: vulnPatch},
+		{ID: 1, Name: "b", SecLang: vulnPatch},
+		{ID: 1, Name: "a", SecLang: vulnPatch, Expires: patchNow},
+		{ID: 1, Name: "a", SecLang: vulnPatch + "\n"},
+	} {
+		if s := mustSet(t, r, other); s == s1 {
+			t.Errorf("%+v shares the set of %+v", other, p[0])
+		}
+	}
+	if s, err := r.PatchSet(nil); s != nil || err != nil {
+		t.Errorf("no patches: %v %v", s, err)
+	}
+
+	old := patchCacheSize
+	patchCacheSize = 3
+	defer func() { patchCacheSize = old }()
+	r = NewRegistry()
+	var sets []*PatchSet
+	for i := 0; i < 5; i++ {
+		sets = append(sets, mustSet(t, r, Patch{ID: int64(i + 1), Name: "n", Rule: &PatchRule{Target: "args", Op: "exists"}}))
+		_ = mustSet(t, r, Patch{ID: 1, Name: "n", Rule: &PatchRule{Target: "args", Op: "exists"}}) // keep the first in use
+	}
+	if len(r.patchSets) != 3 || len(r.patchOrder) != 3 {
+		t.Fatalf("cache holds %d sets (%d in order), want 3", len(r.patchSets), len(r.patchOrder))
+	}
+	if s := mustSet(t, r, Patch{ID: 1, Name: "n", Rule: &PatchRule{Target: "args", Op: "exists"}}); s != sets[0] {
+		t.Error("the most recently used set was dropped")
+	}
+	if s := mustSet(t, r, Patch{ID: 2, Name: "n", Rule: &PatchRule{Target: "args", Op: "exists"}}); s == sets[1] {
+		t.Error("the least recently used set was kept")
+	}
+}
+
+func TestPatchSetConcurrent(t *testing.T) {
+	r := NewRegistry()
+	done := make(chan *PatchSet, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			s, _ := r.PatchSet([]Patch{{ID: 1, Name: "a", SecLang: vulnPatch}})
+			var res Result
+			s.evaluate(patchReq("GET", "/wp-content/plugins/vuln/ajax.php", "action=exploit", ""), patchNow, &res)
+			if !res.Blocked {
+				s = nil
+			}
+			done <- s
+		}()
+	}
+	first := <-done
+	for i := 1; i < 8; i++ {
+		if s := <-done; s != first || s == nil {
+			t.Fatal("concurrent callers got different (or failing) sets")
+		}
+	}
+}
