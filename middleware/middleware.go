@@ -7,8 +7,9 @@
 //	})
 //
 // Each request is first sent to Palisade's forward-auth endpoint (method,
-// host, URI, client address and headers; never the body) over a pooled
-// keep-alive connection with a short timeout. A grant passes the request to
+// host, URI, client address, headers and the first 128 KiB of the body, for
+// the website firewall) over a pooled keep-alive connection with a short
+// timeout. The application then receives the whole body, unchanged. A grant passes the request to
 // the application; anything else is answered with Palisade's own answer (the
 // deny or challenge page, or a redirect). When Palisade cannot be reached the
 // request is served (fail-open) unless the website is set to fail closed —
@@ -17,6 +18,7 @@
 package middleware
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -28,6 +30,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/internal/netutil"
+	"github.com/palisadehq/palisade/internal/proxy/bodypeek"
 )
 
 // Config configures the middleware.
@@ -51,6 +54,18 @@ type Config struct {
 	Client *http.Client
 	// OnError is told when a check fails (default: nothing).
 	OnError func(error)
+	// SkipBody sends no request body to Palisade: its website firewall
+	// then inspects method, URI, headers and cookies only. By default the
+	// first 128 KiB of each body go with the check (X-Original-Body), and
+	// the application still receives the whole body.
+	SkipBody bool
+	// BodyTimeout bounds the wait for the part of a body that is sent
+	// (default 10s); a client that is slower is answered 408 and the
+	// application never sees the request. The wait is enforced through
+	// the connection's read deadline (http.ResponseController), which is
+	// touched only when it passes; a ResponseWriter that cannot set one
+	// leaves only your server's ReadTimeout.
+	BodyTimeout time.Duration
 }
 
 type guard struct {
@@ -69,6 +84,9 @@ func Protect(next http.Handler, cfg Config) http.Handler {
 func New(cfg Config) func(http.Handler) http.Handler {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 500 * time.Millisecond
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = bodypeek.DefaultTimeout
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{
@@ -99,9 +117,25 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.forward(w, r) // the browser challenge's endpoints, on the app's origin
 		return
 	}
-	resp, err := g.check(r, g.cfg.Endpoint)
+	// The first bodypeek.Max bytes of the body go with the check; r.Body
+	// then yields the whole body again for the application.
+	var body []byte
+	var more bool
+	if !g.cfg.SkipBody {
+		var err error
+		if body, more, err = bodypeek.Request(w, r, bodypeek.Max, g.cfg.BodyTimeout); err != nil {
+			w.Header().Set("Connection", "close")
+			if errors.Is(err, bodypeek.ErrTimeout) {
+				http.Error(w, "Request timeout", http.StatusRequestTimeout)
+			} else {
+				http.Error(w, "Bad request body", http.StatusBadRequest)
+			}
+			return
+		}
+	}
+	resp, err := g.check(r, g.cfg.Endpoint, body, more)
 	if err != nil && g.cfg.Fallback != "" {
-		resp, err = g.check(r, g.cfg.Fallback)
+		resp, err = g.check(r, g.cfg.Fallback, body, more)
 	}
 	if err != nil {
 		if g.cfg.OnError != nil {
@@ -177,9 +211,15 @@ func (g *guard) forward(w http.ResponseWriter, r *http.Request) {
 // errStatus is a check that Palisade answered with a server error.
 var errStatus = errors.New("palisade answered with a server error")
 
-func (g *guard) check(r *http.Request, base string) (*http.Response, error) {
+// check asks base's /forward-auth about r; body (nil: not sent) is the
+// first part of r's body, more says there was more.
+func (g *guard) check(r *http.Request, base string, body []byte, more bool) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Timeout)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/forward-auth", nil)
+	method, rb := http.MethodGet, io.Reader(nil)
+	if len(body) > 0 {
+		method, rb = http.MethodPost, bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+"/forward-auth", rb)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -195,6 +235,13 @@ func (g *guard) check(r *http.Request, base string) (*http.Response, error) {
 	req.Header.Set("X-Original-Host", r.Host)
 	req.Header.Set("X-Original-Protocol", r.Proto)
 	req.Header.Set("X-Real-Ip", netutil.ForwardedFor(r, g.cfg.TrustedProxies).String())
+	switch {
+	case body == nil:
+	case more:
+		req.Header.Set("X-Original-Body", "truncated") // this body is the original's first part
+	default:
+		req.Header.Set("X-Original-Body", "full") // this body is the original's
+	}
 	// X-Forwarded-For goes along as received: /forward-auth never reads
 	// it for the address, and it shows a proxy in front of the application
 	// (a client at loopback is then that proxy, not the site calling

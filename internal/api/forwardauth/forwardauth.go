@@ -10,6 +10,7 @@
 //	/forward-auth/caddy    X-Forwarded-Method, -Uri, -Host; X-Forwarded-For       (deploy/caddy)
 //	/forward-auth/traefik  X-Forwarded-Method, -Uri, -Host; X-Forwarded-For       (deploy/traefik)
 //	/forward-auth          X-Original-Method, -Uri, -Host, -Protocol; X-Real-IP    (Go middleware, older nginx snippets)
+//	                       X-Original-Body: full|truncated: this request's body is the original's (its first 128 KiB)
 //
 // The client address is believed only from a --web-server peer (default
 // loopback); from anyone else it is the peer itself. X-Forwarded-For counts
@@ -30,11 +31,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/proxy/bodypeek"
 	"github.com/palisadehq/palisade/internal/routes"
 )
 
@@ -46,15 +50,19 @@ type Contract struct {
 	Path                     string
 	Method, URI, Host, Proto string // header names; Proto "": the visitor's protocol is not sent
 	ClientHeader             string // netutil.XRealIP or netutil.XForwardedFor
-	NginxAnswers             bool   // 401/403 only (auth_request)
-	ModeHeader               bool   // X-Palisade-Mode: nginx selects NginxAnswers (legacy /forward-auth)
-	client                   func(*http.Request, protect.Trusted) netip.Addr
+	// Body is the header that says this request's own body is the
+	// original request's (its first bodypeek.Max bytes): "full" or
+	// "truncated" (there was more). "": the integration passes no body.
+	Body         string
+	NginxAnswers bool // 401/403 only (auth_request)
+	ModeHeader   bool // X-Palisade-Mode: nginx selects NginxAnswers (legacy /forward-auth)
+	client       func(*http.Request, protect.Trusted) netip.Addr
 }
 
 // ownHeaders are the headers the integration's web server sets on the
 // verdict request itself.
 func (c Contract) ownHeaders() []string {
-	return []string{c.Method, c.URI, c.Host, c.Proto, c.ClientHeader}
+	return []string{c.Method, c.URI, c.Host, c.Proto, c.ClientHeader, c.Body}
 }
 
 // Contracts are the forward-auth endpoints, one per integration.
@@ -66,20 +74,26 @@ var Contracts = []Contract{
 	{Name: "traefik", Path: "/forward-auth/traefik", Method: "X-Forwarded-Method", URI: "X-Forwarded-Uri", Host: "X-Forwarded-Host",
 		ClientHeader: "X-Forwarded-For", client: protect.ForwardedFor},
 	{Name: "generic", Path: "/forward-auth", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
-		ClientHeader: "X-Real-Ip", ModeHeader: true, client: protect.RealIP},
+		ClientHeader: "X-Real-Ip", ModeHeader: true, Body: "X-Original-Body", client: protect.RealIP},
 }
+
+// BodyTimeout bounds the wait for a body the caller said it sends
+// (X-Original-Body): the Go middleware sends it from memory at once.
+const BodyTimeout = 2 * time.Second
 
 // Handler answers forward-auth requests.
 type Handler struct {
 	p       *protect.Protector
 	trusted protect.Trusted
 	log     *slog.Logger
+	// decide is p.Decide (tests watch the requests the engine gets).
+	decide func(*engine.Policy, *engine.Request) engine.Verdict
 }
 
 // New returns the handler. trusted are the web servers (--web-server) whose
 // forwarded client address is believed.
 func New(p *protect.Protector, trusted protect.Trusted, log *slog.Logger) *Handler {
-	return &Handler{p: p, trusted: trusted, log: log}
+	return &Handler{p: p, trusted: trusted, log: log, decide: p.Decide}
 }
 
 // Register adds an endpoint per integration (any method) and
@@ -201,7 +215,23 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 		if peer := protect.PeerAddr(r.RemoteAddr); h.trusted.Contains(peer) && len(r.Header.Values(c.ClientHeader)) > 0 {
 			req.Server = protect.SelfCallServer(peer, r.Header, c.ownHeaders()...)
 		}
-		v := h.p.Decide(pol, &req)
+		if c.Body != "" {
+			if mode := r.Header.Get(c.Body); mode != "" {
+				if mode != "full" && mode != "truncated" {
+					misconfigured(w, c.Body+" must be full (this request's body is the original's) or truncated (its first 128 KiB), not "+strconv.Quote(mode))
+					return
+				}
+				// The original's body (the caller sends at most
+				// bodypeek.Max bytes; more is cut and counts as truncated).
+				body, more, err := bodypeek.Request(w, r, bodypeek.Max, BodyTimeout)
+				if err != nil {
+					misconfigured(w, c.Body+" is set but the body could not be read: "+err.Error())
+					return
+				}
+				req.Body, req.BodyTruncated = body, more || mode == "truncated"
+			}
+		}
+		v := h.decide(pol, &req)
 		h.write(w, r, pol, v, req.IP, uri, nginx)
 	})
 }
