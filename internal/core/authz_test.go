@@ -48,6 +48,11 @@ func TestOperatorOnlyMethods(t *testing.T) {
 				_, err := f.svc.CreatePlan(ctx, c, core.Plan{Name: name, MonthlyQuota: 1000, Price: 100, Rank: 50 + n})
 				return err
 			},
+			"SetPlanWAF": func(c core.Caller) error {
+				n++
+				_, err := f.svc.SetPlanWAF(ctx, c, "Free", n%2 == 0)
+				return err
+			},
 			"CreatePartner": func(c core.Caller) error {
 				_, _, err := f.svc.CreatePartner(ctx, c, core.PartnerCreate{Name: unique()})
 				return err
@@ -671,6 +676,10 @@ func TestWebsiteMethodsByCaller(t *testing.T) {
 			}},
 			{name: "Stats", rule: customerSite, call: func(c core.Caller, r ref) error {
 				_, err := f.svc.Stats(ctx, c, r.Domain, "hour", time.Time{}, time.Time{})
+				return err
+			}},
+			{name: "WAFStats", rule: customerSite, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.WAFStats(ctx, c, r.SiteID, time.Time{}, time.Time{})
 				return err
 			}},
 			{name: "TopBlocked", rule: customerSite, call: func(c core.Caller, r ref) error {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
 // StatsRetention is how long minute counters are kept (statistics by month
@@ -32,8 +34,103 @@ func (s *Service) RecordBatch(ctx context.Context, id string, events []Event, st
 		if err := tx.InsertEvents(ctx, events); err != nil {
 			return err
 		}
-		return tx.AddStats(ctx, stats)
+		decisions, waf := splitWAFStats(stats)
+		if err := tx.AddStats(ctx, decisions); err != nil {
+			return err
+		}
+		return tx.AddWAFStats(ctx, waf)
 	})
+}
+
+// splitWAFStats parts a batch's counters into decision counters and
+// website-firewall counters (rows with WAFClass), keeping their order; it
+// allocates only when both kinds are there.
+func splitWAFStats(rows []StatRow) (decisions, waf []StatRow) {
+	n := 0
+	for _, r := range rows {
+		if r.WAFClass != "" {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return rows, nil
+	case len(rows):
+		return nil, rows
+	}
+	decisions = make([]StatRow, 0, len(rows)-n)
+	waf = make([]StatRow, 0, n)
+	for _, r := range rows {
+		if r.WAFClass != "" {
+			waf = append(waf, r)
+		} else {
+			decisions = append(decisions, r)
+		}
+	}
+	return decisions, waf
+}
+
+// MaxWAFStatsSpan is the longest span WAFStats sums over: the counters'
+// retention.
+const MaxWAFStatsSpan = StatsRetention
+
+// WAFStats sums a website's website-firewall decisions in [from, to) by
+// attack class (waf.Classes: sqli, xss, rce, lfi, …): how many requests the
+// firewall blocked and how many it only detected. A zero to is now, a zero
+// from a day before to. Classes without a decision are left out; the
+// answer is in class order. A customer sees only its own websites';
+// another tenant's website is not_found, as an unknown one.
+func (s *Service) WAFStats(ctx context.Context, c Caller, websiteID int64, from, to time.Time) ([]WAFClassCount, error) {
+	if err := c.tenant(); err != nil {
+		return nil, err
+	}
+	if to.IsZero() {
+		to = s.clock()
+	}
+	if from.IsZero() {
+		from = to.Add(-24 * time.Hour)
+	}
+	if !from.Before(to) {
+		return nil, FieldError("from", "from must be before to")
+	}
+	if to.Sub(from) > MaxWAFStatsSpan {
+		return nil, FieldError("from", "firewall statistics may span at most %s", MaxWAFStatsSpan)
+	}
+	var out []WAFClassCount
+	err := s.store.View(ctx, func(tx Tx) error {
+		w, err := tx.WebsiteByID(ctx, c.PartnerID, websiteID)
+		if ErrorCode(err) == ENOTFOUND || err == nil && (w.Status == StatusDeleted || CanSeeWebsite(c, w) != nil) {
+			return Errorf(ENOTFOUND, "site_id %d not found", websiteID)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = tx.WAFStats(ctx, c.PartnerID, w.ID, from.Truncate(time.Minute), to)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []WAFClassCount{}
+	}
+	order := map[string]int{}
+	for i, c := range waf.Classes() {
+		order[c] = i + 1
+	}
+	rank := func(c string) int {
+		if i, ok := order[c]; ok {
+			return i
+		}
+		return len(order) + 1
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if ri, rj := rank(out[i].Class), rank(out[j].Class); ri != rj {
+			return ri < rj
+		}
+		return out[i].Class < out[j].Class
+	})
+	return out, nil
 }
 
 // PurgeOldEvents deletes events older than retention and counters older

@@ -16,12 +16,16 @@ const (
 
 // Plan is a package a website is sold on.
 type Plan struct {
-	ID           int64     `json:"id"`
-	Name         string    `json:"name"`
-	MonthlyQuota int64     `json:"monthly_quota"`
-	Price        Cents     `json:"price"`
-	Rank         int       `json:"rank"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           int64  `json:"id"`
+	Name         string `json:"name"`
+	MonthlyQuota int64  `json:"monthly_quota"`
+	Price        Cents  `json:"price"`
+	Rank         int    `json:"rank"`
+	// WAF: websites on the plan have the website firewall (a GP package
+	// "includes the WAF"); without it the engine runs no firewall for them,
+	// whatever their settings say. The default plans include it.
+	WAF       bool      `json:"waf"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Validate checks a plan's fields before it is stored.
@@ -42,12 +46,12 @@ func (p *Plan) Validate() error {
 // DefaultPlans are seeded into an empty store. Rank orders them for
 // upgrade/downgrade decisions; quotas are requests per month.
 var DefaultPlans = []Plan{
-	{Name: "Free", MonthlyQuota: 5_000, Price: 0, Rank: 0},
-	{Name: "10k", MonthlyQuota: 10_000, Price: 500, Rank: 1},
-	{Name: "20k", MonthlyQuota: 20_000, Price: 900, Rank: 2},
-	{Name: "40k", MonthlyQuota: 40_000, Price: 1600, Rank: 3},
-	{Name: "100k", MonthlyQuota: 100_000, Price: 3500, Rank: 4},
-	{Name: "200k", MonthlyQuota: 200_000, Price: 6000, Rank: 5},
+	{Name: "Free", MonthlyQuota: 5_000, Price: 0, Rank: 0, WAF: true},
+	{Name: "10k", MonthlyQuota: 10_000, Price: 500, Rank: 1, WAF: true},
+	{Name: "20k", MonthlyQuota: 20_000, Price: 900, Rank: 2, WAF: true},
+	{Name: "40k", MonthlyQuota: 40_000, Price: 1600, Rank: 3, WAF: true},
+	{Name: "100k", MonthlyQuota: 100_000, Price: 3500, Rank: 4, WAF: true},
+	{Name: "200k", MonthlyQuota: 200_000, Price: 6000, Rank: 5, WAF: true},
 }
 
 // Partner is a hosting provider that resells Palisade.
@@ -283,6 +287,10 @@ type EventWAFRule struct {
 
 // StatRow counts decisions of one website in one minute by action and
 // category.
+//
+// A row with WAFClass set counts website-firewall decisions of that attack
+// class instead: Action is WAFBlocked or WAFDetected and Category is empty.
+// Those rows are kept apart (Tx.AddWAFStats) and read by Service.WAFStats.
 type StatRow struct {
 	WebsiteID int64
 	PartnerID int64
@@ -290,6 +298,24 @@ type StatRow struct {
 	Action    string
 	Category  string
 	Count     int64
+	WAFClass  string
+}
+
+// The two ways a website-firewall decision is counted (StatRow.Action of a
+// WAF row): the firewall denied the request, or it matched and only
+// recorded (detect mode, the website in monitor mode, or a score below the
+// threshold).
+const (
+	WAFBlocked  = "blocked"
+	WAFDetected = "detected"
+)
+
+// WAFClassCount is how many of a website's requests the firewall blocked
+// and only detected for one attack class.
+type WAFClassCount struct {
+	Class    string `json:"class"`
+	Blocked  int64  `json:"blocked"`
+	Detected int64  `json:"detected"`
 }
 
 // EventFilter narrows Tx.Events. Zero fields do not filter.

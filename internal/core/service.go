@@ -372,6 +372,36 @@ func (s *Service) CreatePlan(ctx context.Context, c Caller, p Plan) (Plan, error
 	return p, err
 }
 
+// SetPlanWAF says whether websites on the named plan have the website
+// firewall (operator only). Every node reloads its websites: a plan
+// without it turns the firewall off for them, whatever their settings.
+func (s *Service) SetPlanWAF(ctx context.Context, c Caller, name string, on bool) (Plan, error) {
+	if err := c.operatorOnly("change plans"); err != nil {
+		return Plan{}, err
+	}
+	var p Plan
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if p, err = tx.PlanByName(ctx, name); err != nil {
+			return err
+		}
+		if p.WAF == on {
+			return nil
+		}
+		old := p
+		p.WAF = on
+		if err := tx.SetPlanWAF(ctx, p.ID, on); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, s.clock(), "plan", p.Name, "set_waf", map[string]any{"waf": old.WAF}, map[string]any{"waf": on})
+	})
+	if err != nil {
+		return Plan{}, err
+	}
+	s.notify()
+	return p, nil
+}
+
 // SeedPlans inserts DefaultPlans when there are no plans at all and reports
 // whether it did.
 func (s *Service) SeedPlans(ctx context.Context) (seeded bool, err error) {

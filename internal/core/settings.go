@@ -273,7 +273,8 @@ func (s *Service) EngineSites(ctx context.Context) ([]engine.Site, error) {
 		if err != nil {
 			s.log.Warn("website settings do not parse; protecting it with the defaults", "website", w.Domain, "err", err)
 		}
-		out = append(out, engine.Site{ID: w.ID, PartnerID: w.PartnerID, Domain: w.Domain, Status: w.Status, ServerKeyHash: w.ServerKeyHash, Settings: st, Brand: brands[w.PartnerID][0], BrandLogo: brands[w.PartnerID][1]})
+		out = append(out, engine.Site{ID: w.ID, PartnerID: w.PartnerID, Domain: w.Domain, Status: w.Status, ServerKeyHash: w.ServerKeyHash, Settings: st, Brand: brands[w.PartnerID][0], BrandLogo: brands[w.PartnerID][1],
+			NoWAF: !w.Plan.WAF})
 	}
 	return out, nil
 }

@@ -47,6 +47,8 @@ type Tx interface {
 	PlanByName(ctx context.Context, name string) (Plan, error)
 	PlanByID(ctx context.Context, id int64) (Plan, error)
 	InsertPlan(ctx context.Context, p *Plan) error
+	// SetPlanWAF says whether websites on the plan have the website firewall.
+	SetPlanWAF(ctx context.Context, planID int64, on bool) error
 
 	InsertPartner(ctx context.Context, p *Partner) error
 	// Partner loads a partner; lock holds its row until the transaction ends,
@@ -96,6 +98,10 @@ type Tx interface {
 	// InsertEvents and AddStats write what the decision plane recorded.
 	InsertEvents(ctx context.Context, es []Event) error
 	AddStats(ctx context.Context, rows []StatRow) error
+	// AddWAFStats adds the website-firewall counters (rows with WAFClass).
+	AddWAFStats(ctx context.Context, rows []StatRow) error
+	// WAFStats sums a website's firewall counters in [from, to) by class.
+	WAFStats(ctx context.Context, partnerID, websiteID int64, from, to time.Time) ([]WAFClassCount, error)
 	// Events lists a website's events, newest first.
 	Events(ctx context.Context, partnerID, websiteID int64, f EventFilter) ([]Event, error)
 	// TopEvents ranks the values of field (ip, path, user_agent) among a

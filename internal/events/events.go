@@ -1,6 +1,8 @@
 // Package events records what the decision plane decided, off the hot path:
-// every deny and challenge and a sample of grants become events, and every
-// decision is counted per website, minute, action and category. Decisions
+// every deny and challenge, every decision the website firewall matched on
+// and a sample of other grants become events, and every decision is counted
+// per website, minute, action and category (firewall decisions also per
+// attack class). Decisions
 // hand events to a bounded buffer and never wait for storage; when the
 // buffer is full, events are dropped and counted.
 package events
@@ -19,6 +21,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
 // Sink stores a batch in one transaction (core.Service.RecordBatch). A
@@ -59,9 +62,20 @@ type counterKey struct {
 	category         string
 }
 
+// wafKey counts website-firewall decisions. class is always one of
+// waf.Classes (wafClass), never a string from the request, so the map is
+// bounded like the decision counters: websites × minutes × classes × 2.
+type wafKey struct {
+	website, partner int64
+	minute           int64
+	class            string
+	blocked          bool
+}
+
 type counterShard struct {
-	mu sync.Mutex
-	m  map[counterKey]int64
+	mu  sync.Mutex
+	m   map[counterKey]int64
+	waf map[wafKey]int64
 }
 
 // New returns a Recorder writing to sink; call Run.
@@ -90,6 +104,7 @@ func New(sink Sink, opt Options) *Recorder {
 	}
 	for i := range r.shards {
 		r.shards[i].m = map[counterKey]int64{}
+		r.shards[i].waf = map[wafKey]int64{}
 	}
 	return r
 }
@@ -110,6 +125,8 @@ func StatCategory(v engine.Verdict) string {
 		return "custom_rules"
 	case engine.SourceList:
 		return "lists"
+	case engine.SourceWAF:
+		return "waf"
 	}
 	return v.Category.String()
 }
@@ -121,23 +138,84 @@ func clip(s string, n int) string {
 	return s
 }
 
+// wafClass is the attack class a firewall decision is counted under: one
+// of waf.Classes, generic for anything else.
+func wafClass(c string) string {
+	switch c {
+	case waf.ClassSQLi:
+		return waf.ClassSQLi
+	case waf.ClassXSS:
+		return waf.ClassXSS
+	case waf.ClassRCE:
+		return waf.ClassRCE
+	case waf.ClassLFI:
+		return waf.ClassLFI
+	case waf.ClassRFI:
+		return waf.ClassRFI
+	case waf.ClassPHP:
+		return waf.ClassPHP
+	case waf.ClassJava:
+		return waf.ClassJava
+	case waf.ClassSession:
+		return waf.ClassSession
+	case waf.ClassProtocol:
+		return waf.ClassProtocol
+	case waf.ClassScanner:
+		return waf.ClassScanner
+	case waf.ClassPatch:
+		return waf.ClassPatch
+	}
+	return waf.ClassGeneric
+}
+
+// WAFBlocked reports whether the website firewall decided v: it denied the
+// request (block mode). A verdict that carries a firewall finding without
+// it was only detected (detect mode, or below the threshold).
+func WAFBlocked(v engine.Verdict) bool { return v.Source == engine.SourceWAF }
+
+// maxWAFRules bounds the rules an event keeps of one firewall finding.
+const maxWAFRules = 20
+
+// eventWAF is the event's part of a firewall finding: mode, score, class
+// and at most maxWAFRules of the matches, clipped.
+func eventWAF(v engine.Verdict) *core.EventWAF {
+	res := v.WAF
+	mode := "detect"
+	if WAFBlocked(v) {
+		mode = "block"
+	}
+	w := &core.EventWAF{Mode: mode, Blocked: res.Blocked, Score: res.Score, Class: clip(res.Class, 32),
+		Rules: make([]core.EventWAFRule, 0, min(len(res.Matches), maxWAFRules))}
+	for _, m := range res.Matches[:min(len(res.Matches), maxWAFRules)] {
+		w.Rules = append(w.Rules, core.EventWAFRule{ID: m.ID, Msg: clip(m.Message, 256), Class: clip(m.Class, 32),
+			Var: clip(m.Variable, 128), Data: clip(m.Data, 64), Patch: clip(m.Patch, 128)})
+	}
+	return w
+}
+
 // Observe counts a decision and, when it is worth keeping, queues its event.
 // Requests to a paused or "off" website are counted (category
 // "unprotected") but not kept as events; requests for unknown websites have
-// no website to count them under. It never blocks.
+// no website to count them under. A decision the website firewall matched
+// on (v.WAF) is also counted by attack class and always kept, even a grant
+// in detect mode. It never blocks.
 func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Verdict) {
 	if pol == nil {
 		return
 	}
 	now := r.opt.Now()
 	cat := StatCategory(v)
-	k := counterKey{website: pol.WebsiteID, partner: pol.PartnerID, minute: now.Unix() / 60, action: v.Action, category: cat}
+	minute := now.Unix() / 60
+	k := counterKey{website: pol.WebsiteID, partner: pol.PartnerID, minute: minute, action: v.Action, category: cat}
 	s := &r.shards[uint64(pol.WebsiteID)%uint64(len(r.shards))]
 	s.mu.Lock()
 	s.m[k]++
+	if v.WAF != nil {
+		s.waf[wafKey{website: pol.WebsiteID, partner: pol.PartnerID, minute: minute, class: wafClass(v.WAF.Class), blocked: WAFBlocked(v)}]++
+	}
 	s.mu.Unlock()
 
-	if v.Unprotected || (v.Action == engine.Grant && (r.sample == 0 || rand.Uint32() > r.sample)) {
+	if v.Unprotected || (v.Action == engine.Grant && v.WAF == nil && (r.sample == 0 || rand.Uint32() > r.sample)) {
 		return
 	}
 	e := core.Event{
@@ -146,6 +224,9 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 		UserAgent: clip(req.UserAgent, 512), Referrer: clip(req.Referer, 1024),
 		Action: v.Action.String(), Category: cat, Source: v.Source, Reason: v.Reason, Detail: v.Detail, Monitored: v.Monitored,
 		Country: req.Country, Ref: v.Ref,
+	}
+	if v.WAF != nil {
+		e.WAF = eventWAF(v)
 	}
 	if e.Country == "" && r.opt.Country != nil {
 		e.Country = r.opt.Country(req.IP)
@@ -234,14 +315,28 @@ func (r *Recorder) takeCounters() []core.StatRow {
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
-		if len(s.m) == 0 {
+		if len(s.m) == 0 && len(s.waf) == 0 {
 			s.mu.Unlock()
 			continue
 		}
-		m := s.m
-		s.m = map[counterKey]int64{}
+		var m map[counterKey]int64 // taken maps are ours alone now
+		var wm map[wafKey]int64
+		if len(s.m) > 0 {
+			m, s.m = s.m, map[counterKey]int64{}
+		}
+		if len(s.waf) > 0 {
+			wm, s.waf = s.waf, map[wafKey]int64{}
+		}
 		s.mu.Unlock()
-		for k, n := range m { // m is ours alone now
+		for k, n := range wm {
+			action := core.WAFDetected
+			if k.blocked {
+				action = core.WAFBlocked
+			}
+			rows = append(rows, core.StatRow{WebsiteID: k.website, PartnerID: k.partner, Minute: time.Unix(k.minute*60, 0).UTC(),
+				Action: action, WAFClass: k.class, Count: n})
+		}
+		for k, n := range m {
 			action := k.action.String()
 			if k.outcome != "" {
 				action = k.outcome

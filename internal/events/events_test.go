@@ -11,6 +11,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv/testclock"
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
 type memSink struct {
@@ -49,6 +50,10 @@ func (m *memSink) write(_ context.Context, id string, es []core.Event, rows []co
 		m.stats = map[string]int64{}
 	}
 	for _, r := range rows {
+		if r.WAFClass != "" {
+			m.stats["waf:"+r.WAFClass+"/"+r.Action] += r.Count
+			continue
+		}
 		m.stats[r.Action+"/"+r.Category] += r.Count
 	}
 	return nil
@@ -217,5 +222,97 @@ func TestEventsKeepThePagesRef(t *testing.T) {
 	<-done
 	if len(sink.events) != 2 || sink.events[0].Ref != "K7Q2M4XW6P" || sink.events[1].Ref != "AB2CD3EF4G" || sink.events[1].Action != "challenge_failed" {
 		t.Fatalf("events %+v", sink.events)
+	}
+}
+
+func sqliResult(n int) *waf.Result {
+	res := &waf.Result{Blocked: true, Score: 5 * n, Class: waf.ClassSQLi}
+	for i := 0; i < n; i++ {
+		res.Matches = append(res.Matches, waf.Match{ID: 942100 + i, Message: "SQL Injection Attack Detected via libinjection", Class: waf.ClassSQLi,
+			Severity: "critical", Variable: "ARGS:id", Data: "1' OR '1'='1"})
+	}
+	return res
+}
+
+// TestRecorderKeepsEveryWAFDecision: a decision the firewall matched on is
+// always an event, even a grant in detect mode with grants not sampled at
+// all; the event carries the finding (mode, score, class, at most 20
+// rules); and firewall decisions are counted by attack class, blocked
+// apart from detected, besides the decision counters.
+func TestRecorderKeepsEveryWAFDecision(t *testing.T) {
+	sink := &memSink{}
+	r := New(sink.write, Options{GrantSample: 0, Flush: time.Hour, Now: testclock.New(t).Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	// Block mode: the firewall denied.
+	r.Observe(pol, req(), engine.Verdict{Action: engine.Deny, Source: engine.SourceWAF, Reason: "waf", Detail: "sqli 942100", WAF: sqliResult(30)})
+	// Detect mode: granted as humans, the finding only recorded.
+	detect := sqliResult(1)
+	detect.Class = waf.ClassXSS
+	detect.Matches[0].Class = waf.ClassXSS
+	r.Observe(pol, req(), engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory, Category: engine.Humans, WAF: detect})
+	r.Observe(pol, req(), engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory, Category: engine.Humans, WAF: detect})
+	// A class the recorder does not know is counted as generic (the
+	// counters stay bounded whatever a finding says).
+	odd := sqliResult(1)
+	odd.Class = "made-up"
+	r.Observe(pol, req(), engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory, Category: engine.Humans, WAF: odd})
+	// A plain grant is still sampled away.
+	r.Observe(pol, req(), engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory, Category: engine.Humans})
+	r.Flush(ctx)
+	cancel()
+	<-done
+	if len(sink.events) != 4 {
+		t.Fatalf("%d events; want the WAF deny and the three detect-mode grants", len(sink.events))
+	}
+	blocked, detected := sink.events[0], sink.events[1]
+	if blocked.WAF == nil || blocked.WAF.Mode != "block" || !blocked.WAF.Blocked || blocked.WAF.Score != 150 || blocked.WAF.Class != waf.ClassSQLi ||
+		len(blocked.WAF.Rules) != 20 || blocked.Category != "waf" || blocked.Source != engine.SourceWAF {
+		t.Fatalf("blocked event %+v, waf %+v", blocked, blocked.WAF)
+	}
+	if rule := blocked.WAF.Rules[0]; rule.ID != 942100 || rule.Var != "ARGS:id" || rule.Data != "1' OR '1'='1" || rule.Class != waf.ClassSQLi || rule.Msg == "" {
+		t.Fatalf("rule %+v", rule)
+	}
+	if detected.Action != "grant" || detected.WAF == nil || detected.WAF.Mode != "detect" || detected.WAF.Class != waf.ClassXSS || len(detected.WAF.Rules) != 1 {
+		t.Fatalf("detected event %+v, waf %+v", detected, detected.WAF)
+	}
+	want := map[string]int64{"deny/waf": 1, "grant/humans": 4,
+		"waf:sqli/blocked": 1, "waf:xss/detected": 2, "waf:generic/detected": 1}
+	for k, n := range want {
+		if sink.stats[k] != n {
+			t.Errorf("counter %s = %d, want %d (all: %v)", k, sink.stats[k], n, sink.stats)
+		}
+	}
+	if len(sink.stats) != len(want) {
+		t.Errorf("counters %v, want %v", sink.stats, want)
+	}
+}
+
+// BenchmarkObserveWAF: what a decision the firewall matched on pays to be
+// counted and queued.
+func BenchmarkObserveWAF(b *testing.B) {
+	r := New(func(context.Context, string, []core.Event, []core.StatRow) error { return nil }, Options{Buffer: 1 << 20, Now: testclock.New(b).Now})
+	rq := req()
+	v := engine.Verdict{Action: engine.Deny, Source: engine.SourceWAF, WAF: sqliResult(3)}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Observe(pol, rq, v)
+		if r.Pending() > 1<<19 {
+			r.drain(nil)
+		}
+	}
+}
+
+// TestObserveCountsWithoutAllocating: counting a decision, firewall or
+// not, allocates nothing once its counters exist (grants not sampled).
+func TestObserveCountsWithoutAllocating(t *testing.T) {
+	at := testclock.Now(t)
+	r := New(func(context.Context, string, []core.Event, []core.StatRow) error { return nil }, Options{Now: func() time.Time { return at }})
+	rq := req()
+	grant := engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory}
+	r.Observe(pol, rq, grant)
+	if n := testing.AllocsPerRun(100, func() { r.Observe(pol, rq, grant) }); n != 0 {
+		t.Errorf("a grant: %v allocations", n)
 	}
 }

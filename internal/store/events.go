@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,15 +12,19 @@ import (
 
 // InsertEvents writes a batch of events with multi-row INSERTs.
 func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
-	const cols = 18
+	const cols = 20
 	const chunk = 200 // keeps the placeholder count far below both engines' limits
 	sqlite := t.d.name() == "sqlite"
 	for len(es) > 0 {
 		n := min(len(es), chunk)
 		var b strings.Builder
-		b.WriteString("INSERT INTO events (partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref) VALUES ")
+		b.WriteString("INSERT INTO events (partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref, waf_class, waf) VALUES ")
 		args := make([]any, 0, n*cols)
 		for i, e := range es[:n] {
+			wafClass, wafJSON, err := encodeEventWAF(e.WAF)
+			if err != nil {
+				return err
+			}
 			if i > 0 {
 				b.WriteString(", ")
 			}
@@ -37,7 +43,7 @@ func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
 			}
 			b.WriteString(")")
 			args = append(args, e.PartnerID, e.WebsiteID, e.At, e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer,
-				e.Action, e.Category, e.Source, e.Reason, e.Detail, e.Monitored, e.Country, e.Ref)
+				e.Action, e.Category, e.Source, e.Reason, e.Detail, e.Monitored, e.Country, e.Ref, wafClass, wafJSON)
 		}
 		if _, err := t.exec(ctx, b.String(), args...); err != nil {
 			return err
@@ -57,6 +63,58 @@ func (t *tx) AddStats(ctx context.Context, rows []core.StatRow) error {
 		}
 	}
 	return nil
+}
+
+// encodeEventWAF is an event's firewall finding as stored: its class and
+// the whole of it as JSON ("", "" when there is none).
+func encodeEventWAF(w *core.EventWAF) (class, js string, err error) {
+	if w == nil {
+		return "", "", nil
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		return "", "", err
+	}
+	return w.Class, string(b), nil
+}
+
+// AddWAFStats adds counts to the firewall's minute counters by class.
+func (t *tx) AddWAFStats(ctx context.Context, rows []core.StatRow) error {
+	for _, r := range rows {
+		var blocked, detected int64
+		switch r.Action {
+		case core.WAFBlocked:
+			blocked = r.Count
+		case core.WAFDetected:
+			detected = r.Count
+		default:
+			return fmt.Errorf("firewall counter of website %d: action %q is neither %s nor %s", r.WebsiteID, r.Action, core.WAFBlocked, core.WAFDetected)
+		}
+		if _, err := t.exec(ctx, "INSERT INTO waf_stats (website_id, partner_id, minute, class, blocked, detected) VALUES ($1, $2, $3, $4, $5, $6) "+
+			"ON CONFLICT (website_id, minute, class) DO UPDATE SET blocked = waf_stats.blocked + excluded.blocked, detected = waf_stats.detected + excluded.detected",
+			r.WebsiteID, r.PartnerID, r.Minute, r.WAFClass, blocked, detected); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) WAFStats(ctx context.Context, partnerID, websiteID int64, from, to time.Time) ([]core.WAFClassCount, error) {
+	rows, err := t.query(ctx, "SELECT class, CAST(SUM(blocked) AS BIGINT), CAST(SUM(detected) AS BIGINT) FROM waf_stats WHERE partner_id = $1 AND website_id = $2 AND minute >= $3 AND minute < $4 GROUP BY class ORDER BY class",
+		partnerID, websiteID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.WAFClassCount
+	for rows.Next() {
+		var c core.WAFClassCount
+		if err := rows.Scan(&c.Class, &c.Blocked, &c.Detected); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.EventFilter) ([]core.Event, error) {
@@ -90,7 +148,7 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 	if f.Before > 0 {
 		w.add("id < ?", f.Before)
 	}
-	q, args := w.sql("SELECT id, partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref FROM events", "id DESC", f.Limit)
+	q, args := w.sql("SELECT id, partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref, waf FROM events", "id DESC", f.Limit)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -99,9 +157,16 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 	var out []core.Event
 	for rows.Next() {
 		var e core.Event
+		var wafJSON string
 		if err := rows.Scan(&e.ID, &e.PartnerID, &e.WebsiteID, timeCol{&e.At}, &e.IP, &e.Method, &e.Host, &e.Path, &e.Query, &e.UserAgent, &e.Referrer,
-			&e.Action, &e.Category, &e.Source, &e.Reason, &e.Detail, &e.Monitored, &e.Country, &e.Ref); err != nil {
+			&e.Action, &e.Category, &e.Source, &e.Reason, &e.Detail, &e.Monitored, &e.Country, &e.Ref, &wafJSON); err != nil {
 			return nil, err
+		}
+		if wafJSON != "" {
+			e.WAF = new(core.EventWAF)
+			if err := json.Unmarshal([]byte(wafJSON), e.WAF); err != nil {
+				return nil, fmt.Errorf("event %d: stored firewall finding: %w", e.ID, err)
+			}
 		}
 		out = append(out, e)
 	}
@@ -143,7 +208,12 @@ func (t *tx) PurgeEvents(ctx context.Context, before, statsBefore time.Time) (in
 		return ne, 0, err
 	}
 	ns, _ := res.RowsAffected()
-	return ne, ns, nil
+	res, err = t.exec(ctx, "DELETE FROM waf_stats WHERE minute < $1", statsBefore)
+	if err != nil {
+		return ne, ns, err
+	}
+	nw, _ := res.RowsAffected()
+	return ne, ns + nw, nil
 }
 
 // DropEventPartitions drops the daily event partitions (PostgreSQL) that

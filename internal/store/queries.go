@@ -14,12 +14,12 @@ import (
 
 // ---- plans ----
 
-const planCols = "id, name, monthly_quota, price_cents, rank, created_at"
+const planCols = "id, name, monthly_quota, price_cents, rank, waf, created_at"
 
 func scanPlan(row interface{ Scan(...any) error }) (core.Plan, error) {
 	var p core.Plan
 	var price int64
-	err := row.Scan(&p.ID, &p.Name, &p.MonthlyQuota, &price, &p.Rank, timeCol{&p.CreatedAt})
+	err := row.Scan(&p.ID, &p.Name, &p.MonthlyQuota, &price, &p.Rank, &p.WAF, timeCol{&p.CreatedAt})
 	p.Price = core.Cents(price)
 	return p, err
 }
@@ -52,13 +52,17 @@ func (t *tx) PlanByID(ctx context.Context, id int64) (core.Plan, error) {
 }
 
 func (t *tx) InsertPlan(ctx context.Context, p *core.Plan) error {
-	id, err := t.insert(ctx, "INSERT INTO plans (name, monthly_quota, price_cents, rank, created_at) VALUES ($1, $2, $3, $4, $5)",
-		p.Name, p.MonthlyQuota, int64(p.Price), p.Rank, p.CreatedAt)
+	id, err := t.insert(ctx, "INSERT INTO plans (name, monthly_quota, price_cents, rank, waf, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+		p.Name, p.MonthlyQuota, int64(p.Price), p.Rank, p.WAF, p.CreatedAt)
 	if _, ok := t.d.uniqueViolation(err); ok {
 		return core.Errorf(core.ECONFLICT, "plan %q already exists", p.Name)
 	}
 	p.ID = id
 	return err
+}
+
+func (t *tx) SetPlanWAF(ctx context.Context, planID int64, on bool) error {
+	return t.execOne(ctx, "plan", "UPDATE plans SET waf = $1 WHERE id = $2", on, planID)
 }
 
 // ---- partners ----
@@ -338,7 +342,7 @@ func (t *tx) DeleteSubaccount(ctx context.Context, partnerID, id int64, at time.
 
 const websiteCols = "w.id, w.partner_id, w.subaccount_id, w.domain, w.plan_id, w.status, w.server_key_hash, w.server_key_sealed, w.version, w.settings, " +
 	"w.created_at, w.updated_at, w.renewed_at, w.expires_at, w.first_seen_at, w.paused_at, w.deleted_at, w.billing_day, " +
-	"p.id, p.name, p.monthly_quota, p.price_cents, p.rank, p.created_at"
+	"p.id, p.name, p.monthly_quota, p.price_cents, p.rank, p.waf, p.created_at"
 
 const websiteFrom = " FROM websites w JOIN plans p ON p.id = w.plan_id"
 
@@ -349,7 +353,7 @@ func scanWebsite(row interface{ Scan(...any) error }) (core.Website, error) {
 	err := row.Scan(&w.ID, &w.PartnerID, &sub, &w.Domain, &w.PlanID, &w.Status, &w.ServerKeyHash, &w.ServerKeySealed, &w.Version, &w.Settings,
 		timeCol{&w.CreatedAt}, timeCol{&w.UpdatedAt}, timeCol{&w.RenewedAt}, timeCol{&w.ExpiresAt},
 		nullTimeCol{&w.FirstSeenAt}, nullTimeCol{&w.PausedAt}, nullTimeCol{&w.DeletedAt}, &w.BillingDay,
-		&w.Plan.ID, &w.Plan.Name, &w.Plan.MonthlyQuota, &price, &w.Plan.Rank, timeCol{&w.Plan.CreatedAt})
+		&w.Plan.ID, &w.Plan.Name, &w.Plan.MonthlyQuota, &price, &w.Plan.Rank, &w.Plan.WAF, timeCol{&w.Plan.CreatedAt})
 	w.SubaccountID = sub.Int64
 	w.Plan.Price = core.Cents(price)
 	return w, err
