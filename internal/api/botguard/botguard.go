@@ -6,6 +6,9 @@
 //	<body: the client's raw HTTP request — request line, headers, blank line,
 //	 body — gzip-compressed when Content-Encoding: gzip>
 //
+// The visitor's body (after the blank line, up to waf.MaxBody bytes) goes
+// to the website firewall.
+//
 // The answer is 200 to serve the request, else 403 (the body is the page to
 // show), with BG-X-Mitigation (grant, deny, challenge or redirect),
 // BG-X-Reason and, for a redirect, BG-Location. Every BG- header is written
@@ -45,12 +48,14 @@ import (
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/routes"
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
-// MaxBody bounds the raw request Palisade reads (decompressed): the
-// request line and headers are what matter and must fit (the visitor sizes
-// them, and Apache passes up to 100 lines of 8 KiB, so 1 MiB); the
-// client's body is ignored, and what of it goes past MaxBody is read and
+// MaxBody bounds the request line and headers of the raw request
+// (decompressed), which must fit (the visitor sizes them, and Apache passes
+// up to 100 lines of 8 KiB, so 1 MiB). After them, the first waf.MaxBody
+// bytes of the visitor's body are read for the website firewall
+// (Request.Body; BodyTruncated when there is more); the rest is read and
 // dropped, up to MaxDrain (beyond that the connection is closed).
 const MaxBody = 1 << 20
 
@@ -76,6 +81,8 @@ type Handler struct {
 	p          *protect.Protector
 	webServers protect.Trusted
 	log        *slog.Logger
+	// decide is p.Decide (tests watch the requests the engine gets).
+	decide func(*engine.Policy, *engine.Request) engine.Verdict
 }
 
 // New returns the handler; webServers may ask without a server key, naming
@@ -84,7 +91,7 @@ type Handler struct {
 // loopback, because any process on the host (a shared-hosting customer's
 // PHP, say) could then read every site's verdicts and add to its statistics.
 func New(p *protect.Protector, webServers protect.Trusted, log *slog.Logger) *Handler {
-	return &Handler{p: p, webServers: webServers, log: log}
+	return &Handler{p: p, webServers: webServers, log: log, decide: p.Decide}
 }
 
 // Register adds the endpoint to mux.
@@ -190,9 +197,10 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusUnauthorized, "send the website's server key in BG-Key (only an address listed with --web-server may name the website by Host alone)")
 		return
 	}
-	// The visitor's body is not judged: read what holds the request line
-	// and headers (at most MaxBody, decompressed) and drop the rest, so
-	// that a visitor cannot escape the verdict by sending a big body.
+	// Read the request line and headers (at most MaxBody, decompressed)
+	// and the first waf.MaxBody bytes of the visitor's body, and drop the
+	// rest, so that a visitor cannot escape the verdict by sending a big
+	// body.
 	defer func() { _, _ = io.CopyN(io.Discard, r.Body, MaxDrain) }()
 	var src io.Reader = r.Body
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
@@ -204,18 +212,25 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 		defer zr.Close()
 		src = zr
 	}
-	raw, err := io.ReadAll(io.LimitReader(src, MaxBody+1))
+	raw, err := io.ReadAll(io.LimitReader(src, MaxBody+waf.MaxBody+1))
 	if err != nil {
 		fail(w, http.StatusBadRequest, "cannot read the raw request: "+err.Error())
 		return
 	}
-	if len(raw) > MaxBody {
-		head := headOf(raw[:MaxBody])
-		if head == nil {
-			fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the raw request's request line and headers are larger than %d bytes", MaxBody))
-			return
+	head := headOf(raw[:min(len(raw), MaxBody)])
+	if head == nil && len(raw) > MaxBody {
+		fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the raw request's request line and headers are larger than %d bytes", MaxBody))
+		return
+	}
+	// The visitor's body is what follows the blank line, as the caller
+	// sent it (BotGuard's connector: as PHP received it, de-chunked);
+	// a raw request without a blank line has none.
+	body, truncated := []byte{}, false
+	if head != nil {
+		body, raw = raw[len(head):], head
+		if len(body) > waf.MaxBody {
+			body, truncated = body[:waf.MaxBody], true
 		}
-		raw = head
 	}
 	orig, err := ParseRaw(raw)
 	if err != nil {
@@ -243,7 +258,8 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	if req.Path == "" {
 		req.Path = "/"
 	}
-	v := h.p.Decide(pol, &req)
+	req.Body, req.BodyTruncated = body, truncated
+	v := h.decide(pol, &req)
 	h.write(w, orig, pol, v, req.IP)
 }
 
