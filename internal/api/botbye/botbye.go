@@ -10,7 +10,9 @@
 // (Node's Object.entries(req.headers)); custom_fields an object or a list;
 // the server key in the body or in X-Botbye-Server-Key; bodies chunked or
 // not, whatever the Content-Type; fields Palisade does not know are
-// ignored. Only request_info.remote_addr is required.
+// ignored. Only request_info.remote_addr is required. The visitor's own
+// request body, for the website firewall, may come in custom_fields.body
+// (text) or custom_fields.body_base64, with custom_fields.body_truncated.
 //
 // The client token of the browser challenge (palisade.js's
 // visitorId=...&sessionId=...&token=<clearance>) comes in the query string,
@@ -27,6 +29,7 @@ package botbye
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +46,7 @@ import (
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/routes"
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
 // MaxBody bounds a validation request: request metadata and the visitor's
@@ -56,10 +60,14 @@ const invalidKey = "[BotBye] Bad Request: Invalid Server Key"
 type Handler struct {
 	p   *protect.Protector
 	log *slog.Logger
+	// decide is p.Decide (tests watch the requests the engine gets).
+	decide func(*engine.Policy, *engine.Request) engine.Verdict
 }
 
 // New returns the handler.
-func New(p *protect.Protector, log *slog.Logger) *Handler { return &Handler{p: p, log: log} }
+func New(p *protect.Protector, log *slog.Logger) *Handler {
+	return &Handler{p: p, log: log, decide: p.Decide}
+}
 
 // Register adds the endpoints to mux.
 func (h *Handler) Register(mux routes.Mux, wrap func(name string, h http.Handler) http.Handler) {
@@ -79,8 +87,10 @@ type RequestInfo struct {
 
 // ValidateBody is the body of /validate-request/v2. Headers is an object
 // or a list of [name, value] pairs (ParseValidate reads it); custom_fields
-// (an object or a list) is accepted and not used; Token is the Node and
-// OpenResty SDKs' copy of the client token.
+// is an object or a list, of which Palisade reads only the object's body
+// keys (BodyField, BodyBase64Field, BodyTruncatedField: the visitor's
+// request body for the website firewall); Token is the Node and OpenResty
+// SDKs' copy of the client token.
 type ValidateBody struct {
 	ServerKey    string          `json:"server_key"`
 	RequestInfo  RequestInfo     `json:"request_info"`
@@ -88,6 +98,18 @@ type ValidateBody struct {
 	CustomFields json.RawMessage `json:"custom_fields"`
 	Token        json.RawMessage `json:"token"`
 }
+
+// The custom_fields keys that carry the visitor's request body to the
+// website firewall: the body as text (a JSON string) or, for any bytes,
+// base64 (standard alphabet, padded or not), one of the two; and
+// body_truncated: true when the SDK sent only the body's first part. At
+// most waf.MaxBody bytes are inspected; a longer body is cut and counts as
+// truncated.
+const (
+	BodyField          = "body"
+	BodyBase64Field    = "body_base64"
+	BodyTruncatedField = "body_truncated"
+)
 
 type result struct {
 	IsAllowed bool `json:"isAllowed"`
@@ -194,11 +216,78 @@ func ParseValidate(b *ValidateBody) (engine.Request, error) {
 	if host == "" {
 		host = uriHost
 	}
+	body, truncated, err := parseBody(b.CustomFields)
+	if err != nil {
+		return engine.Request{}, err
+	}
 	return engine.Request{
 		IP: ip.Unmap(), Method: method, Host: host, Path: path, Query: query, // the visitor's protocol is not sent: not judged
 		UserAgent: hd.Get("User-Agent"), Referer: hd.Get("Referer"), Header: hd,
 		Clearance: protect.Clearance(&http.Request{Header: hd}),
+		Body:      body, BodyTruncated: truncated,
 	}, nil
+}
+
+// parseBody reads the visitor's body from custom_fields (an object with
+// BodyField or BodyBase64Field); nil when it carries none (a list, no
+// such key, null).
+func parseBody(raw json.RawMessage) (body []byte, truncated bool, err error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, false, nil // absent, null, or the list form (no names)
+	}
+	var f struct {
+		Body      *json.RawMessage `json:"body"`
+		Base64    *json.RawMessage `json:"body_base64"`
+		Truncated *json.RawMessage `json:"body_truncated"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, false, errors.New("custom_fields must be an object or a list")
+	}
+	str := func(m *json.RawMessage, name string) (string, bool, error) {
+		if m == nil || string(bytes.TrimSpace(*m)) == "null" {
+			return "", false, nil
+		}
+		var v string
+		if json.Unmarshal(*m, &v) != nil {
+			return "", false, errors.New("custom_fields." + name + " must be a string")
+		}
+		return v, true, nil
+	}
+	text, hasText, err := str(f.Body, BodyField)
+	if err != nil {
+		return nil, false, err
+	}
+	b64, hasB64, err := str(f.Base64, BodyBase64Field)
+	if err != nil {
+		return nil, false, err
+	}
+	switch {
+	case hasText && hasB64:
+		return nil, false, errors.New("custom_fields: send the body as " + BodyField + " or as " + BodyBase64Field + ", not both")
+	case hasText:
+		body = []byte(text)
+	case hasB64:
+		enc := base64.StdEncoding
+		if !strings.HasSuffix(b64, "=") && len(b64)%4 != 0 {
+			enc = base64.RawStdEncoding
+		}
+		if body, err = enc.DecodeString(b64); err != nil {
+			return nil, false, errors.New("custom_fields." + BodyBase64Field + " must be base64 (standard alphabet): " + err.Error())
+		}
+	}
+	if f.Truncated != nil && string(bytes.TrimSpace(*f.Truncated)) != "null" {
+		if json.Unmarshal(*f.Truncated, &truncated) != nil {
+			return nil, false, errors.New("custom_fields." + BodyTruncatedField + " must be true or false")
+		}
+	}
+	if body == nil {
+		return nil, false, nil // body_truncated alone says nothing
+	}
+	if len(body) > waf.MaxBody {
+		body, truncated = body[:waf.MaxBody], true
+	}
+	return body, truncated, nil
 }
 
 // parseAddr reads a client address, also with a port ("1.2.3.4:5678",
@@ -365,7 +454,7 @@ func (h *Handler) validate(w http.ResponseWriter, r *http.Request) {
 	if t := clientToken(r, body.Token); t != "" {
 		req.Clearance = t
 	}
-	v := h.p.Decide(pol, &req)
+	v := h.decide(pol, &req)
 	allowed := v.Enforced() == engine.Grant
 	resp.Result = &result{IsAllowed: allowed}
 	if !allowed {
