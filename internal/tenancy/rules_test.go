@@ -429,6 +429,14 @@ func rules() map[string]rule {
 		// The victim's event id under a website the principal may open.
 		return req{method: "GET", path: "/en/website/" + x.c.ownDomain + "/events/" + strconv.FormatInt(x.w.event, 10)}
 	}}})
+	// "This is fine": an exclusion made from the victim's event (or, for
+	// an event without firewall findings, a refusal of that: 422).
+	add("POST /{lang}/website/{domain}/events/{id}/allow", rule{class: customerPage, kind: kWeb, build: func(x *cell) req {
+		return req{method: "POST", path: "/en/website/" + x.t.domain + "/events/" + strconv.FormatInt(x.w.event, 10) + "/allow"}
+	}, also: []func(x *cell) req{func(x *cell) req {
+		// The victim's event id under a website the principal may open.
+		return req{method: "POST", path: "/en/website/" + x.c.ownDomain + "/events/" + strconv.FormatInt(x.w.event, 10) + "/allow"}
+	}}})
 
 	// ---- decision endpoints and the challenge ----
 	keyHeader := func(x *cell) http.Header {

@@ -37,6 +37,7 @@ type statsView struct {
 	TopAgents    []core.TopRow
 	TopCountries []core.TopRow
 	ByCategory   []core.TopRow
+	WAF          []core.WAFClassCount // attacks by class (website firewall)
 	HasTraffic   bool
 	PeriodLabel  string
 }
@@ -151,6 +152,10 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 			h.fail(w, r, nil, err)
 			return
 		}
+	}
+	if sv.WAF, err = h.svc.WAFStats(ctx, c, v.Site.ID, from, now); err != nil {
+		h.fail(w, r, nil, err)
+		return
 	}
 	v.Title, v.Data = tr(v.Lang, "statistics")+" · "+v.Site.Domain, sv
 	h.render(w, "statistics", http.StatusOK, v)
@@ -307,18 +312,12 @@ func (h *Handler) eventDetail(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such event"))
+	ev, err := h.event(r, s, v)
+	if err != nil {
+		h.fail(w, r, nil, err)
 		return
 	}
-	es, err := h.svc.Events(r.Context(), callerOf(s), v.Site.Domain, core.EventFilter{ID: id, Limit: 1})
-	if err != nil || len(es) == 0 {
-		h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such event"))
-		return
-	}
-	v.Tab, v.Title, v.Data = "events", tr(v.Lang, "detail")+" "+strconv.FormatInt(id, 10), es[0]
-	h.render(w, "event", http.StatusOK, v)
+	h.eventPage(w, r, v, ev, nil)
 }
 
 // ---- integration guide ----

@@ -104,6 +104,7 @@ type rulesView struct {
 	Grants     grantsForm
 	Rules      []ruleRow
 	Limits     []engine.RateLimit
+	WAF        wafView
 	Rule       ruleForm
 	Limit      limitForm
 	Test       testForm
@@ -149,6 +150,7 @@ func newRulesView(site core.Website, st engine.Settings) *rulesView {
 		rv.Rules = append(rv.Rules, ruleRow{Index: i, Rule: r, Enabled: r.Enabled == nil || *r.Enabled, Summary: summarize(r)})
 	}
 	rv.Limits = st.RateLimits
+	rv.WAF = newWAFView(st.WAF)
 	return rv
 }
 
@@ -338,7 +340,7 @@ func (h *Handler) editPost(w http.ResponseWriter, r *http.Request) {
 	}
 	rv.Problem = tr(v.Lang, "fixerrors")
 	// Show the errors of the rule or limit being edited on its own fields.
-	rv.Errors = localErrors(rv.Errors, f.Get("form"), rv.Rule.Index, len(st.Rules), len(st.RateLimits))
+	rv.Errors = localErrors(rv.Errors, f.Get("form"), rv.Rule.Index, len(st.Rules), len(st.RateLimits), len(st.WAF.Exclusions))
 	h.rulesPage(w, r, v, s, rv)
 }
 
@@ -357,7 +359,7 @@ func (h *Handler) editConflict(w http.ResponseWriter, r *http.Request, v view, s
 	// Only to put the input back in its form; an index that no longer
 	// exists is not an error here.
 	_, _ = applyForm(rv, st, f)
-	rv.Errors = localErrors(rv.Errors, f.Get("form"), rv.Rule.Index, len(st.Rules), len(st.RateLimits))
+	rv.Errors = localErrors(rv.Errors, f.Get("form"), rv.Rule.Index, len(st.Rules), len(st.RateLimits), len(st.WAF.Exclusions))
 	rv.Conflict, rv.SavedNow = true, savedNow(st, f)
 	h.rulesPage(w, r, v, s, rv)
 }
@@ -419,6 +421,8 @@ func savedNow(st engine.Settings, f url.Values) string {
 		return fmt.Sprintf("rule %d is %q (%s): %s", i+1, st.Rules[i].Name, st.Rules[i].Action, summarize(st.Rules[i]))
 	case "limit", "limit-delete":
 		return fmt.Sprintf("%d rate limits", len(st.RateLimits))
+	case "waf", "waf-exclusion", "waf-exclusion-delete":
+		return wafSavedNow(st, f)
 	}
 	return ""
 }
@@ -556,6 +560,10 @@ func applyForm(rv *rulesView, st engine.Settings, f url.Values) (engine.Settings
 			return next, core.FieldError("index", "no such rate limit")
 		}
 		next.RateLimits = append(next.RateLimits[:i], next.RateLimits[i+1:]...)
+	case "waf", "waf-exclusion", "waf-exclusion-delete":
+		if err := applyWAFForm(rv, st, &next, f); err != nil {
+			return next, err
+		}
 	default:
 		rv.Open = ""
 		return next, core.FieldError("form", "unknown form")
@@ -568,7 +576,7 @@ var condPath = regexp.MustCompile(`^rules\[(\d+)\]\.conditions\[(\d+)\](?:\.(\w+
 // localErrors renames problem paths of the form just posted to its field
 // names: rules[i].name → rule.name, rules[i].conditions[j].value →
 // cond.j.value, rate_limits[n].period → limit.period, allow[3] → allow.
-func localErrors(errs map[string]string, form string, ruleIndex, nRules, nLimits int) map[string]string {
+func localErrors(errs map[string]string, form string, ruleIndex, nRules, nLimits, nExclusions int) map[string]string {
 	out := map[string]string{}
 	ri := ruleIndex
 	if ri < 0 {
@@ -577,6 +585,10 @@ func localErrors(errs map[string]string, form string, ruleIndex, nRules, nLimits
 	rulePrefix := "rules[" + strconv.Itoa(ri) + "]."
 	limitPrefix := "rate_limits[" + strconv.Itoa(nLimits) + "]."
 	for p, m := range errs {
+		if l := wafLocalError(p, form, nExclusions); l != "" {
+			out[l] = m
+			continue
+		}
 		switch {
 		case form == "rule" && condPath.MatchString(p) && strings.HasPrefix(p, rulePrefix):
 			g := condPath.FindStringSubmatch(p)

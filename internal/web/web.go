@@ -112,6 +112,7 @@ func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("GET /{lang}/website/{domain}/{page}", h.website)
 	mux.HandleFunc("POST /{lang}/website/{domain}/edit", h.editPost)
 	mux.HandleFunc("GET /{lang}/website/{domain}/events/{id}", h.eventDetail)
+	mux.HandleFunc("POST /{lang}/website/{domain}/events/{id}/allow", h.eventAllow)
 }
 
 func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {

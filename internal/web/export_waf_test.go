@@ -1,0 +1,4 @@
+package web
+
+// ExclusionFromEvent is exclusionFromEvent, for the external tests.
+var ExclusionFromEvent = exclusionFromEvent
