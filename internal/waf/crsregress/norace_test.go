@@ -1,0 +1,5 @@
+//go:build !race
+
+package crsregress
+
+const raceEnabled = false
