@@ -12,6 +12,7 @@ import (
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
 // callers are the kinds of Caller every check is tried with: the operator,
@@ -601,15 +602,21 @@ func TestWebsiteMethodsByCaller(t *testing.T) {
 		operatorOnly := rule{"zero": forbidden, "no role": forbidden, "operator": ok,
 			"other partner": forbidden, "other customer": forbidden, "session of another website": forbidden,
 			"customer": forbidden, "partner": forbidden}
+		operatorOrPartner := rule{"zero": forbidden, "no role": forbidden, "operator": ok,
+			"other partner": ok, "other customer": forbidden, "session of another website": forbidden,
+			"customer": forbidden, "partner": ok}
+		partnerObject := rule{"zero": forbidden, "no role": forbidden, "operator": ok,
+			"other partner": hidden, "other customer": forbidden, "session of another website": forbidden,
+			"customer": forbidden, "partner": ok}
 
 		// ref names what a call acts on: ann's website (and account) unless
 		// the method's setup makes a fresh target.
 		type ref struct {
-			Domain                   string
-			SiteID, AddonID, Account int64
+			Domain                            string
+			SiteID, AddonID, Account, PatchID int64
 		}
 		ann := ref{Domain: tn.annSite.Domain, SiteID: tn.annSite.ID, Account: tn.ann.ID}
-		unknown := ref{Domain: "unknown.example.com", SiteID: 987654, AddonID: 987654, Account: 987654}
+		unknown := ref{Domain: "unknown.example.com", SiteID: 987654, AddonID: 987654, Account: 987654, PatchID: 987654}
 		_, annSettings, err := f.svc.WebsiteSettings(ctx, tn.acme, ann.Domain)
 		if err != nil {
 			t.Fatal(err)
@@ -826,6 +833,33 @@ func TestWebsiteMethodsByCaller(t *testing.T) {
 			}},
 			{name: "RotateChallengeKey", rule: operatorOnly, call: func(c core.Caller, r ref) error {
 				return f.svc.RotateChallengeKey(ctx, c)
+			}},
+			// Virtual patches: the operator's and each partner's own.
+			{name: "CreateWAFPatch", rule: operatorOrPartner, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.CreateWAFPatch(ctx, c, core.WAFPatch{Name: fmt.Sprintf("p%d", unique()), Rule: &waf.PatchRule{Target: "arg:x", Op: "exists"}})
+				return err
+			}},
+			{name: "WAFPatches", rule: operatorOrPartner, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.WAFPatches(ctx, c)
+				return err
+			}},
+			{name: "DeleteWAFPatch", rule: partnerObject, setup: func(t *testing.T) ref {
+				p, err := f.svc.CreateWAFPatch(ctx, tn.acme, core.WAFPatch{Name: fmt.Sprintf("p%d", unique()), Rule: &waf.PatchRule{Target: "arg:x", Op: "exists"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := ann
+				r.PatchID = p.ID
+				return r
+			}, call: func(c core.Caller, r ref) error {
+				return f.svc.DeleteWAFPatch(ctx, c, r.PatchID)
+			}},
+			{name: "WAFNewSiteMode", rule: partnerOwn, call: func(c core.Caller, r ref) error {
+				_, err := f.svc.WAFNewSiteMode(ctx, c)
+				return err
+			}},
+			{name: "SetWAFNewSiteMode", rule: partnerOwn, call: func(c core.Caller, r ref) error {
+				return f.svc.SetWAFNewSiteMode(ctx, c, []string{core.WAFModeBlock, core.WAFModeDetect}[unique()%2])
 			}},
 		}
 

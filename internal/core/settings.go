@@ -227,18 +227,27 @@ func (s *Service) UpdateLists(ctx context.Context, c Caller, l PartnerLists) (Pa
 	return parsePartnerLists(string(body)), nil
 }
 
-// EnginePartnerLists loads every partner's lists for the decision engine.
+// EnginePartnerLists loads every partner's lists and live virtual patches
+// for the decision engine, and the operator's patches under engine.Everyone.
 func (s *Service) EnginePartnerLists(ctx context.Context) (map[int64]engine.PartnerLists, error) {
 	ps, err := s.Partners(ctx)
+	if err != nil {
+		return nil, err
+	}
+	patches, err := s.enginePatches(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := map[int64]engine.PartnerLists{}
 	for _, p := range ps {
 		l := parsePartnerLists(p.Lists)
-		if len(l.Allow)+len(l.Deny) > 0 {
-			out[p.ID] = engine.PartnerLists{Allow: l.Allow, Deny: l.Deny}
+		if len(l.Allow)+len(l.Deny)+len(patches[p.ID]) > 0 {
+			out[p.ID] = engine.PartnerLists{Allow: l.Allow, Deny: l.Deny, Patches: patches[p.ID]}
 		}
+	}
+	// The operator's virtual patches apply to every website.
+	if ops := patches[engine.Everyone]; len(ops) > 0 {
+		out[engine.Everyone] = engine.PartnerLists{Patches: ops}
 	}
 	return out, nil
 }

@@ -43,6 +43,8 @@ type SubaccountFilter struct {
 // of a missing object return an *Error with code ENOTFOUND; inserts that
 // break a uniqueness rule return ECONFLICT.
 type Tx interface {
+	WAFPatchTx // virtual patches (waf.go)
+
 	Plans(ctx context.Context) ([]Plan, error)
 	PlanByName(ctx context.Context, name string) (Plan, error)
 	PlanByID(ctx context.Context, id int64) (Plan, error)

@@ -139,6 +139,9 @@ func (s *Service) createWebsiteTx(ctx context.Context, tx Tx, c Caller, now time
 	if err := tx.InsertWebsite(ctx, &w); err != nil {
 		return Website{}, err
 	}
+	if err := applyNewSiteWAFMode(ctx, tx, &w); err != nil {
+		return Website{}, err
+	}
 	reason := fmt.Sprintf("register %s on plan %s for 1 month", domain, plan.Name)
 	if err := s.post(ctx, tx, &p, c, now, -plan.Price, LedgerCharge, reason, w.ID); err != nil {
 		return Website{}, err
