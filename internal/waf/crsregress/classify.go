@@ -125,8 +125,8 @@ func head(raw []byte) []byte {
 }
 
 // lineRefused reports whether Go's HTTP server (the proxy's) refuses raw
-// for its request line or HTTP version, and why: such a request reaches no
-// HTTP/1.x server as a request at all.
+// for its request line or HTTP version, or answers it itself, and why:
+// such a request reaches no website.
 func lineRefused(raw []byte) (string, bool) {
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
 	if err != nil {
@@ -137,6 +137,9 @@ func lineRefused(raw []byte) (string, bool) {
 			}
 		}
 		return "", false
+	}
+	if req.Method == "OPTIONS" && req.RequestURI == "*" {
+		return "Go's server answers OPTIONS * itself (200) and passes it to no handler", true
 	}
 	if req.ProtoMajor != 1 {
 		return fmt.Sprintf("version %s (answered 505)", req.Proto), true

@@ -178,6 +178,8 @@ func TestClassify(t *testing.T) {
 		{"REQUEST-942/942100.yaml", stage(Input{Version: str("HTTP/0.9")}, none(942100)), 1, NAUncarried},
 		{"REQUEST-942/942100.yaml", stage(Input{Version: str("HTTP/0.9")}, expect(942100)), 1, ""},
 		{"REQUEST-942/942100.yaml", stage(Input{Version: str("HTTP/1.0")}, none(942100)), 1, ""},
+		{"REQUEST-942/942100.yaml", stage(Input{Method: str("OPTIONS"), URI: str("*")}, none(942100)), 1, NAUncarried},
+		{"REQUEST-942/942100.yaml", stage(Input{Method: str("OPTIONS"), URI: str("/")}, none(942100)), 1, ""},
 		{"REQUEST-942/942100.yaml", stage(Input{Data: str(`{{ nosuch }}`)}, none(942100)), 1, NABuildError},
 	} {
 		f := File{Path: c.file} // the rule from the file's name
@@ -217,6 +219,8 @@ func TestJudge(t *testing.T) {
 		{"949110 not expected: under it", Output{Log: Log{NoExpectIDs: []int{949110}}}, ev("grant", "category", 3, 920350), true, false},
 		{"server refused, ids expected", Output{Log: Log{ExpectIDs: []int{920100}}}, Answer{Status: 400}, true, true},
 		{"server refused, none expected", Output{Log: Log{NoExpectIDs: []int{920100}}}, Answer{Status: 400}, false, true},
+		{"server refused with the status CRS expects", Output{Status: 400, Log: Log{NoExpectIDs: []int{921140}}}, Answer{Status: 400}, true, true},
+		{"server refused with another status", Output{Status: 400, Log: Log{NoExpectIDs: []int{921140}}}, Answer{Status: 505}, false, true},
 		{"no event for a 200", Output{Log: Log{NoExpectIDs: []int{920100}}}, Answer{Status: 200}, false, false},
 	} {
 		pass, rej, why := Judge(c.out, c.a, 5)

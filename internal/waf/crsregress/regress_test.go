@@ -91,3 +91,52 @@ func TestCRSRegression(t *testing.T) {
 		}
 	}
 }
+
+// TestHarnessWithoutWAF: with the firewall off, every test that expects a
+// rule fails and every test that expects none passes, so the judge cannot
+// pass a run the firewall did not do.
+func TestHarnessWithoutWAF(t *testing.T) {
+	all, err := Load(tests.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := Rules(coreruleset.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []File
+	for _, f := range all {
+		if f.RuleID == 942100 || f.RuleID == 920350 {
+			files = append(files, f)
+		}
+	}
+	res, err := Run(context.Background(), files, rules, 1, `{"waf":{"mode":"off"}}`, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expecting, judged := 0, 0
+	for _, r := range res {
+		if !r.NA.Applicable() {
+			continue
+		}
+		judged++
+		var ts Test
+		for _, f := range files {
+			for _, x := range f.Tests {
+				if x.Name == r.Test {
+					ts = x
+				}
+			}
+		}
+		expects := len(ts.Stages[0].Output.Log.ExpectIDs) > 0
+		if expects {
+			expecting++
+		}
+		if r.Pass == expects {
+			t.Errorf("%s with the firewall off: pass %v (%s)", r.Test, r.Pass, r.Why)
+		}
+	}
+	if expecting < 10 || judged == expecting {
+		t.Fatalf("%d judged, %d expecting ids: the sample proves nothing", judged, expecting)
+	}
+}

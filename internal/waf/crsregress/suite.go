@@ -35,7 +35,8 @@ type Result struct {
 // matched rules, no unexpected one, and a firewall deny exactly when the
 // recorded score reaches threshold. A request Go's HTTP server refused
 // (no decision, an error status) passes when CRS expects ids (it is
-// blocked before the site) and fails when CRS expects none.
+// blocked before the site) or expects the web server to answer that very
+// status, and fails when CRS expects no rule to match.
 func Judge(out Output, a Answer, threshold int) (pass, rejected bool, why string) {
 	if a.Event == nil {
 		if a.Status >= 400 || (a.Status == 0 && a.Err != "") {
@@ -45,6 +46,9 @@ func Judge(out Output, a Answer, threshold int) (pass, rejected bool, why string
 			}
 			if len(out.Log.ExpectIDs) > 0 {
 				return true, true, what + ": blocked before the site"
+			}
+			if out.Status != 0 && out.Status == a.Status {
+				return true, true, what + ", the status CRS expects of the web server"
 			}
 			return false, true, what + ", but CRS expects no rule to match"
 		}
