@@ -316,6 +316,9 @@ func rules() map[string]rule {
 	xmlRule("deleteAddon", partnerOwn, true, func(x *cell) string { return el("addon_id", x.t.addon) })
 	xmlRule("getIpAddresses", partnerAny, false, nil)
 	xmlRule("freeScan", partnerAny, false, func(*cell) string { return el("domain", "localhost") }) // no network: refused as not public
+	add("POST /v1/partner methodName=getWafSettings", rule{class: partnerOwn, kind: kXML, build: xmlCall("getWafSettings", func(x *cell) string { return el("site_id", x.t.siteID) }),
+		also: []func(x *cell) req{xmlCall("getWafSettings", func(x *cell) string { return el("domain", x.t.domain) })}})
+	xmlRule("setWafSettings", partnerOwn, true, func(x *cell) string { return el("site_id", x.t.siteID) + el("mode", "detect") })
 	add("POST /v1/partner", rule{class: dispatcher})
 	add("POST /v1/partner/{$}", rule{class: dispatcher}) // the same methods with a trailing slash
 

@@ -169,6 +169,15 @@ func TestWrapperShape(t *testing.T) {
 	done["freeScan"] = true
 	wantErr(t, same("freeScan", "<domain>intranet.example.com</domain>"), "scan of intranet.example.com failed")
 	wantErr(t, same("getStatus", "<domain>unknown.example.org</domain>"), "website unknown.example.org is not registered")
+	// TrueShield's configuration (the website firewall).
+	if r := call("setWafSettings", "<site_id>"+siteID+"</site_id><mode>detect</mode><paranoia>2</paranoia>"); r.get("mode", "setting") != "detect" || r.get("paranoia", "setting") != "2" {
+		t.Fatalf("setWafSettings: %s", r.raw)
+	}
+	done["getWafSettings"] = true
+	if r := ok(t, same("getWafSettings", "<siteInformation><id>"+siteID+"</id></siteInformation>")); r.get("mode", "setting") != "detect" || r.get("threshold", "setting") != "5" {
+		t.Fatalf("getWafSettings: %s", r.raw)
+	}
+	wantErr(t, same("setWafSettings", "<site_id>"+siteID+"</site_id><mode>panic</mode>"), "invalid settings: waf.mode")
 	call("deleteAccount", "<account_id>"+accountID+"</account_id>")
 
 	for _, m := range xmlapi.Methods {

@@ -63,6 +63,25 @@ type Params struct {
 	Addon        string `xml:"addon"`
 	AddonID      string `xml:"addon_id"`
 	Quantity     string `xml:"quantity"`
+	// setWafSettings: the website firewall's settings (TrueShield's
+	// configuration).
+	Mode          string         `xml:"mode"`
+	Paranoia      string         `xml:"paranoia"`
+	Threshold     string         `xml:"threshold"`
+	ExclusionSets *ExclusionSets `xml:"exclusion_sets"`
+}
+
+// ExclusionSets are setWafSettings' switches of the firewall's ready
+// exclusion sets, one element per set named after it:
+// <exclusion_sets><wordpress>on</wordpress><joomla>off</joomla></exclusion_sets>.
+type ExclusionSets struct {
+	Sets []ExclusionSetting `xml:",any"`
+}
+
+// ExclusionSetting is one set's switch: on, off or default.
+type ExclusionSetting struct {
+	XMLName xml.Name
+	Value   string `xml:",chardata"`
 }
 
 // Account is provisionAccount's account information; the other methods
@@ -102,7 +121,8 @@ type Site struct {
 
 // Methods lists the methods, in documentation order.
 var Methods = []string{"provisionAccount", "modifyAccount", "deleteAccount", "createToken", "getAccounts", "getStatus",
-	"getPendingEmails", "markEmailSent", "passwordReset", "provisionAddon", "modifyAddon", "deleteAddon", "getIpAddresses", "freeScan"}
+	"getPendingEmails", "markEmailSent", "passwordReset", "provisionAddon", "modifyAddon", "deleteAddon", "getIpAddresses", "freeScan",
+	"getWafSettings", "setWafSettings"}
 
 // aliases are other names clients send for a method: SiteLock's.
 var aliases = map[string]string{"scanDomain": "freeScan"}
@@ -298,11 +318,13 @@ func (p *Params) set() string {
 		return "accountInformation"
 	case p.SiteInformation != nil:
 		return "siteInformation"
+	case p.ExclusionSets != nil:
+		return "exclusion_sets"
 	}
 	for _, f := range []struct{ name, v string }{{"account_id", p.AccountID}, {"site_id", p.SiteID}, {"login", p.Login}, {"domain", p.Domain},
 		{"email", p.Email}, {"subscription", p.Subscription}, {"renewal_date", p.RenewalDate}, {"status", p.Status}, {"password", p.Password},
 		{"limit", p.Limit}, {"offset", p.Offset}, {"before", p.Before}, {"after", p.After}, {"queue_id", p.QueueID}, {"addon", p.Addon},
-		{"addon_id", p.AddonID}, {"quantity", p.Quantity}} {
+		{"addon_id", p.AddonID}, {"quantity", p.Quantity}, {"mode", p.Mode}, {"paranoia", p.Paranoia}, {"threshold", p.Threshold}} {
 		if f.v != "" {
 			return f.name
 		}

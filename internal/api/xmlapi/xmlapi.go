@@ -314,6 +314,8 @@ func (h *Handler) dispatch(ctx context.Context, c core.Caller, req *Request) ([]
 		}
 		return []*Node{text("domain", domain), text("addresses", strings.Join(res.Addresses, " ")), probe("http", res.HTTP), probe("https", res.HTTPS),
 			text("palisade", map[bool]string{true: "detected", false: "not detected"}[res.Palisade]), text("note", res.PalisadeNote)}, nil
+	case "getWafSettings", "setWafSettings":
+		return h.wafSettings(ctx, c, req)
 	}
 	return nil, methodError("unknown method " + req.Method)
 }
