@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 // chromeHeaders are the headers Chrome sends for a top-level navigation.
@@ -130,4 +131,137 @@ func TestConcurrentEvaluate(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestThresholdLetsOneCriticalThrough(t *testing.T) {
+	fw := firewall(t, 1)
+	in := get("/products?id=1%27%20OR%20%271%27%3D%271")
+	res := fw.Evaluate(in, &Options{Threshold: 10})
+	if res.Blocked || res.Score != 5 || len(res.Matches) != 1 || res.Class != ClassSQLi {
+		t.Fatalf("threshold 10: blocked %v score %d class %q rules %v, want recorded (score 5, sqli) and not blocked", res.Blocked, res.Score, res.Class, ids(res))
+	}
+	if res := fw.Evaluate(in, &Options{Threshold: 5}); !res.Blocked {
+		t.Fatalf("threshold 5: not blocked (score %d)", res.Score)
+	}
+	if res := fw.Evaluate(in, &Options{}); !res.Blocked {
+		t.Fatalf("default threshold: not blocked (score %d)", res.Score)
+	}
+}
+
+func TestParanoia2MatchesMore(t *testing.T) {
+	for _, target := range []string{"/?q=select+name+from+users", "/?u=http://example.com/x.txt", "/?v=%3Cb%3Ehi%3C/b%3E"} {
+		r1 := firewall(t, 1).Evaluate(get(target), &Options{})
+		r2 := firewall(t, 2).Evaluate(get(target), &Options{})
+		if r1.Score != 0 || r2.Score == 0 || !r2.Blocked {
+			t.Errorf("%s: PL1 score %d %v, PL2 score %d %v; want PL1 clean and PL2 blocking", target, r1.Score, ids(r1), r2.Score, ids(r2))
+		}
+		for _, m := range r2.Matches {
+			if m.ID/1000 < 911 || m.ID/1000 > 944 || m.Severity == "" || m.Message == "" || m.Class == "" {
+				t.Errorf("%s: match %+v lacks an id in CRS's detection files, a severity, a message or a class", target, m)
+			}
+		}
+	}
+	if fw, err := testReg.Firewall(0); err == nil || fw != nil {
+		t.Error("paranoia 0 compiled")
+	}
+	if _, err := testReg.Firewall(5); err == nil {
+		t.Error("paranoia 5 compiled")
+	}
+	a, _ := testReg.Firewall(2)
+	b, _ := testReg.Firewall(2)
+	if a != b || a.Paranoia() != 2 {
+		t.Error("a level is compiled more than once")
+	}
+}
+
+func TestMatchFields(t *testing.T) {
+	fw := firewall(t, 1)
+	res := fw.Evaluate(get("/products?id=1%27%20OR%20%271%27%3D%271"), &Options{})
+	if len(res.Matches) != 1 {
+		t.Fatalf("matches %+v", res.Matches)
+	}
+	m := res.Matches[0]
+	want := Match{ID: 942100, Message: "SQL Injection Attack Detected via libinjection", Class: ClassSQLi, Severity: "critical", Variable: "ARGS:id", Data: "1' OR '1'='1"}
+	if m != want {
+		t.Fatalf("match\n %+v\nwant\n %+v", m, want)
+	}
+}
+
+func TestDataTruncatedToValidUTF8(t *testing.T) {
+	fw := firewall(t, 1)
+	long := "%C3%A9%C3%A9%C3%A9' UNION SELECT password FROM users WHERE name = 'admin' AND 1=1 -- " + strings.Repeat("%C3%A9", 40)
+	res := fw.Evaluate(get("/?q="+long), &Options{})
+	if !res.Blocked {
+		t.Fatalf("not blocked: %+v", res)
+	}
+	for _, m := range res.Matches {
+		if len(m.Data) > MaxData || !utf8.ValidString(m.Data) {
+			t.Errorf("rule %d: data %q is %d bytes or invalid UTF-8", m.ID, m.Data, len(m.Data))
+		}
+	}
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{{"abc", 5, "abc"}, {"abcdef", 3, "abc"}, {"aé", 2, "a"}, {"a\xffb", 10, "a\uFFFDb"}, {"", 3, ""}} {
+		if got := truncate(c.in, c.n); got != c.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
+
+func TestJSONAndXMLBodiesAreParsed(t *testing.T) {
+	fw := firewall(t, 1)
+	res := fw.Evaluate(post("/api/comments", "application/json", `{"post":7,"comment":{"content":"<script>alert(1)</script>"}}`), &Options{})
+	if !res.Blocked || res.Class != ClassXSS || res.Matches[0].Variable != "ARGS:json.comment.content" {
+		t.Fatalf("JSON body: %+v", res)
+	}
+	res = fw.Evaluate(post("/api/order", "application/xml", `<order><id>1' OR '1'='1</id></order>`), &Options{})
+	if !res.Blocked || res.Class != ClassSQLi {
+		t.Fatalf("XML body: %+v", res)
+	}
+	// A body the parser refuses is scored (it was not inspected), unless
+	// the integration cut it.
+	bad := post("/api/comments", "application/json", `{"comment": "abc`)
+	if res := fw.Evaluate(bad, &Options{}); !res.Blocked || res.Matches[0].ID != ruleBodyError {
+		t.Fatalf("broken JSON: %+v", res)
+	}
+	bad.BodyTruncated = true
+	if res := fw.Evaluate(bad, &Options{}); res.Blocked {
+		t.Fatalf("truncated JSON: %+v", res)
+	}
+}
+
+func TestIgnoreHeaders(t *testing.T) {
+	fw := firewall(t, 1)
+	in := get("/")
+	in.Header.Set("X-Original-Uri", "/?id=1' OR '1'='1")
+	in.Header.Set("Referer", "https://shop.example.com/?id=1' OR '1'='1")
+	if res := fw.Evaluate(in, &Options{}); !res.Blocked {
+		t.Fatalf("attack in Referer not seen: %+v", res)
+	}
+	in.Header.Del("Referer")
+	in.IgnoreHeaders = []string{"X-Original-Uri"}
+	if res := fw.Evaluate(in, &Options{}); res.Score != 0 {
+		t.Fatalf("ignored header inspected: %+v", res)
+	}
+}
+
+func TestHostileInputDoesNotPanic(t *testing.T) {
+	fw := firewall(t, 1)
+	before := recovered.Load()
+	for _, in := range []*Input{
+		nil,
+		{},
+		{Method: "\x00", Path: "\xff\xfe", Query: "%%%&&==;;", Proto: "HTTP/9", Header: http.Header{"": {""}, "\x00": {"\xff"}}},
+		{Method: "POST", Path: "/", Header: http.Header{"Content-Type": {"multipart/form-data; boundary="}}, Body: []byte("--\r\n\r\n")},
+		{Method: "POST", Path: "/", Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(strings.Repeat("[", 5000))},
+		{Method: "POST", Path: "/", Header: http.Header{"Content-Type": {"text/xml"}}, Body: []byte("<!DOCTYPE x [<!ENTITY a \"aaaa\">]><x>&a;&a;</x>")},
+		{Method: "POST", Path: "/", Body: make([]byte, MaxBody+10), BodyTruncated: true},
+	} {
+		fw.Evaluate(in, nil)
+	}
+	if n := recovered.Load() - before; n != 0 {
+		t.Fatalf("%d panics recovered", n)
+	}
 }

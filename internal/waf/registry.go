@@ -97,6 +97,7 @@ func directives(paranoia int) string {
 	pl := strconv.Itoa(paranoia)
 	return `
 SecRuleEngine DetectionOnly
+SecRxPreFilter On
 SecRequestBodyAccess On
 SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" \
      "id:'200000',phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
@@ -159,7 +160,11 @@ func (f *Firewall) observe(r types.RuleMetadata) {
 	case id == ruleBodyError || id == ruleMultipartError:
 		info.points, info.severity = 5, "critical"
 	case scoringPhase(id):
-		info.points = anomalyPoints(r.Raw())
+		// Chained rules add their points in the chain's last link, which
+		// the observer does not see: their severity says them.
+		if info.points = anomalyPoints(r.Raw()); info.points == 0 {
+			info.points = severityPoints[info.severity]
+		}
 	}
 	f.rules[id] = info
 }
@@ -170,6 +175,9 @@ func scoringPhase(id int) bool {
 	file := id / 1000
 	return file >= 910 && file < 949 && file != 905
 }
+
+// severityPoints are CRS's anomaly points by severity.
+var severityPoints = map[string]int{"critical": 5, "error": 4, "warning": 3, "notice": 2}
 
 // anomalyPoints reads the inbound anomaly points a CRS rule adds
 // (setvar:'tx.inbound_anomaly_score_plN=+%{tx.critical_anomaly_score}'),

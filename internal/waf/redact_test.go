@@ -1,0 +1,104 @@
+package waf
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// secretsLeft reports which of secrets appear anywhere in res.
+func secretsLeft(res Result, secrets ...string) []string {
+	b, _ := json.Marshal(res)
+	s := strings.ToLower(string(b))
+	var left []string
+	for _, sec := range secrets {
+		if strings.Contains(s, strings.ToLower(sec)) {
+			left = append(left, sec)
+		}
+	}
+	return left
+}
+
+func TestRedaction(t *testing.T) {
+	fw := firewall(t, 1)
+	cases := []struct {
+		name    string
+		in      *Input
+		secrets []string
+	}{
+		{"password parameter", get("/login?user=bob&password=hunter2%27%20OR%20%271%27%3D%271"), []string{"hunter2"}},
+		{"password in a POST form", post("/login", "application/x-www-form-urlencoded", "log=bob&pwd=hunter2%27%20OR%20%271%27%3D%271"), []string{"hunter2"}},
+		{"token in JSON", post("/api", "application/json", `{"user":"bob","api_key":"s3cr3tk3y' OR '1'='1"}`), []string{"s3cr3tk3y"}},
+		{"card number", get("/pay?card_number=4111111111111111%27%20OR%20%271%27%3D%271"), []string{"4111111111111111"}},
+		{"secret in the raw URI", get("/index.php?page=../../../../etc/passwd&password=hunter2secret"), []string{"hunter2secret"}},
+	}
+	cookie := get("/")
+	cookie.Header.Set("Cookie", "session=zz9plural' OR '1'='1; theme=dark")
+	cases = append(cases, struct {
+		name    string
+		in      *Input
+		secrets []string
+	}{"cookie value", cookie, []string{"zz9plural"}})
+	auth := get("/")
+	auth.Header.Set("Authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l\x00")
+	cases = append(cases, struct {
+		name    string
+		in      *Input
+		secrets []string
+	}{"authorization", auth, []string{"YWxhZGRpbjpvcGVuc2VzYW1l"}})
+	for _, c := range cases {
+		res := fw.Evaluate(c.in, &Options{})
+		if len(res.Matches) == 0 {
+			t.Errorf("%s: no match (the test must see a match to check its data)", c.name)
+			continue
+		}
+		if left := secretsLeft(res, c.secrets...); len(left) > 0 {
+			t.Errorf("%s: %v in %+v", c.name, left, res.Matches)
+		}
+		redacted := false
+		for _, m := range res.Matches {
+			redacted = redacted || strings.Contains(m.Data, Redacted)
+		}
+		if !redacted {
+			t.Errorf("%s: no match says %s: %+v", c.name, Redacted, res.Matches)
+		}
+	}
+	// The variable's name stays; ordinary parameters are shown.
+	res := fw.Evaluate(get("/login?password=1%27%20OR%20%271%27%3D%271&q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"), &Options{})
+	seen := map[string]string{}
+	for _, m := range res.Matches {
+		seen[m.Variable] = m.Data
+	}
+	if seen["ARGS:password"] != Redacted || seen["ARGS:q"] != "<script>alert(1)</script>" {
+		t.Errorf("matches %+v", res.Matches)
+	}
+}
+
+func TestSecretName(t *testing.T) {
+	for _, n := range []string{"password", "Passwd", "user_pass", "pwd", "client_secret", "access_token", "api_key", "X-API-KEY", "card_number", "cvv", "json.user.password", "PHPSESSID"} {
+		if !secretName(n) {
+			t.Errorf("%q is not taken for a secret", n)
+		}
+	}
+	for _, n := range []string{"id", "q", "page", "author", "name", "email", "json.content"} {
+		if secretName(n) {
+			t.Errorf("%q is taken for a secret", n)
+		}
+	}
+}
+
+func TestScrub(t *testing.T) {
+	rc := &reqContext{in: &Input{Query: "user=bob&password=red", Header: map[string][]string{"Cookie": {"sid=abcdef"}}}}
+	for in, want := range map[string]string{
+		"/x?user=bob&password=red":   "/x?user=bob&password=[redacted]",
+		"cookie sid=abcdef":          "cookie sid=[redacted]",
+		`{"token": "t0k3n", "a": 1}`: `{"token": "[redacted]", "a": 1}`,
+		"ABCDEF and more":            "[redacted] and more",
+		"redacted red":               "[redacted]acted [redacted]",
+		"":                           "",
+	} {
+		if got := rc.scrub(in); got != want {
+			t.Errorf("scrub(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
