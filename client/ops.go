@@ -408,3 +408,49 @@ func (c *Client) Audit(ctx context.Context, o ListOptions) (Page[AuditEntry], er
 	var out Page[AuditEntry]
 	return out, c.call(ctx, "GET", "/v1/audit", listQuery(o), nil, Options{}, &out)
 }
+
+// WAFPatches lists the virtual patches on the partner's websites: its own
+// (scope partner) and the operator's (scope all, read-only).
+//
+// Operation: GET /v1/waf/patches
+func (c *Client) WAFPatches(ctx context.Context) ([]WAFPatch, error) {
+	var out struct {
+		Data []WAFPatch `json:"data"`
+	}
+	return out.Data, c.call(ctx, "GET", "/v1/waf/patches", nil, nil, Options{}, &out)
+}
+
+// CreateWAFPatch pushes a virtual patch to all the partner's websites. A
+// patch the server refuses is ErrInvalid, with the precise reason (for
+// SecLang: the directive, its line and Coraza's words) in the message.
+//
+// Operation: POST /v1/waf/patches
+func (c *Client) CreateWAFPatch(ctx context.Context, p WAFPatchCreate) (WAFPatch, error) {
+	var out WAFPatch
+	return out, c.call(ctx, "POST", "/v1/waf/patches", nil, p, Options{}, &out)
+}
+
+// DeleteWAFPatch deletes one of the partner's virtual patches (another's,
+// or the operator's, is ErrNotFound).
+//
+// Operation: DELETE /v1/waf/patches/{id}
+func (c *Client) DeleteWAFPatch(ctx context.Context, id int64) error {
+	return c.call(ctx, "DELETE", "/v1/waf/patches/"+idPath(id), nil, nil, Options{}, nil)
+}
+
+// WAFDefaults returns the partner's website-firewall defaults.
+//
+// Operation: GET /v1/waf/defaults
+func (c *Client) WAFDefaults(ctx context.Context) (WAFDefaults, error) {
+	var out WAFDefaults
+	return out, c.call(ctx, "GET", "/v1/waf/defaults", nil, nil, Options{}, &out)
+}
+
+// PutWAFDefaults sets the partner's website-firewall defaults (for
+// websites created from now on).
+//
+// Operation: PUT /v1/waf/defaults
+func (c *Client) PutWAFDefaults(ctx context.Context, d WAFDefaults) (WAFDefaults, error) {
+	var out WAFDefaults
+	return out, c.call(ctx, "PUT", "/v1/waf/defaults", nil, d, Options{}, &out)
+}

@@ -1,6 +1,7 @@
 package tenancy_test
 
 import (
+	"context"
 	"encoding/json"
 	"github.com/palisadehq/palisade/internal/testenv/gplink"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
 // The tenancy rules: one per route of every adapter (docs/TENANCY.md).
@@ -129,6 +131,17 @@ func userTokens(x *cell) (access, refresh string) {
 	return x.c.bearer, x.c.bearer
 }
 
+// victimPatch pushes a fresh virtual patch of partner A's, named after the
+// victim's domain, and returns its id.
+func victimPatch(x *cell) int64 {
+	p, err := x.w.e.Service.CreateWAFPatch(context.Background(), x.w.e.Caller,
+		core.WAFPatch{Name: "victim.example " + x.uniq("patch"), Rule: &waf.PatchRule{Target: "arg:x", Op: "exists"}})
+	if err != nil {
+		x.w.t.Fatal(err)
+	}
+	return p.ID
+}
+
 func rules() map[string]rule {
 	rs := map[string]rule{}
 	add := func(key string, r rule) {
@@ -186,6 +199,20 @@ func rules() map[string]rule {
 	add("GET /v1/users", rule{class: partnerAny, kind: kREST, build: at("GET", "/v1/users"),
 		also: []func(x *cell) req{at("GET", "/v1/users?email=victim-owner@example.net")}})
 	rest("POST /v1/users", partnerAny, jsonBody("POST", "/v1/users", func(x *cell) any { return map[string]any{"email": x.uniq("v") + "@example.net"} }), false)
+	// Virtual patches: partner A's carry the victim's domain in their name,
+	// so another partner's list must not show them.
+	rest("GET /v1/waf/patches", partnerAny, func(x *cell) req {
+		victimPatch(x)
+		return req{method: "GET", path: "/v1/waf/patches"}
+	}, false)
+	rest("POST /v1/waf/patches", partnerAny, jsonBody("POST", "/v1/waf/patches", func(x *cell) any {
+		return map[string]any{"name": x.uniq("patch"), "rule": map[string]any{"target": "arg:x", "op": "exists"}, "expires_in": "1h"}
+	}), false)
+	rest("DELETE /v1/waf/patches/{id}", partnerOwn, func(x *cell) req {
+		return req{method: "DELETE", path: "/v1/waf/patches/" + strconv.FormatInt(victimPatch(x), 10)}
+	}, false)
+	rest("GET /v1/waf/defaults", partnerAny, at("GET", "/v1/waf/defaults"), false)
+	rest("PUT /v1/waf/defaults", partnerAny, jsonBody("PUT", "/v1/waf/defaults", func(*cell) any { return map[string]any{"new_site_mode": "block"} }), false)
 	rest("GET /v1/users/{id}", partnerOwn, at("GET", "/v1/users/{id}"), false)
 	rest("DELETE /v1/users/{id}", partnerOwn, at("DELETE", "/v1/users/{id}"), true)
 	rest("GET /v1/credit", partnerAny, at("GET", "/v1/credit"), false)
@@ -228,7 +255,7 @@ func rules() map[string]rule {
 		"/v1/websites/{domain}/plan", "/v1/websites/{domain}/renew", "/v1/websites/{domain}/settings", "/v1/websites/{domain}/events",
 		"/v1/websites/{domain}/stats", "/v1/lists", "/v1/users", "/v1/users/{id}", "/v1/credit", "/v1/credit/ledger", "/v1/emails",
 		"/v1/emails/{id}/sent", "/v1/email-templates", "/v1/email-templates/{kind}", "/v1/branding", "/v1/websites/{domain}/login-link",
-		"/v1/users/{id}/login-link", "/v1/userapi", "/v1/userapi/log", "/v1/audit"} {
+		"/v1/users/{id}/login-link", "/v1/userapi", "/v1/userapi/log", "/v1/audit", "/v1/waf/patches", "/v1/waf/patches/{id}", "/v1/waf/defaults"} {
 		pub(p, kNone, func(x *cell) req {
 			return req{method: "TRACE", path: expand(p, x.t, map[string]string{"kind": "welcome"})}
 		})

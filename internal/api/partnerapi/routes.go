@@ -117,6 +117,21 @@ func (a *API) routes() []route {
 			Desc: "IPs and CIDRs granted or denied on all your websites, after each website's own lists.", Resp: "Lists"}},
 		{"PUT", "/v1/lists", v1, a.handleListsPut(), op{Tag: "v1", Summary: "Replace your allow and deny lists",
 			Desc: "JSON only; every entry must be an IP or CIDR (up to 100,000 per list). Takes effect within a second.", JSONBody: "Lists", Resp: "Lists", Errors: []int{400}}},
+		{"GET", "/v1/waf/patches", v1, a.handleWAFPatchList(), op{Tag: "v1", Summary: "Virtual patches on your websites",
+			Desc: "Your virtual patches (scope partner) and the operator's, which apply to every website (scope all, read_only), oldest first, expired ones included.", Resp: "WAFPatchList"}},
+		{"POST", "/v1/waf/patches", v1, a.handleWAFPatchCreate(), op{Tag: "v1", Summary: "Push a virtual patch to all your websites",
+			Desc: "JSON: name (1-100 characters), reason (at most 500), exactly one of seclang (Coraza SecLang: SecRule, SecAction and SecMarker only; rule ids 1-899999; phase 1 or 2; " +
+				"no operator or action that reads files or changes the engine) and rule (Palisade's own form), and optionally expires_at (RFC 3339) or expires_in (a duration such as 72h), " +
+				"in the future and within a year; neither: never expires. A rule with deny, block or drop (own form: action block, the default) blocks the request whatever the website's firewall mode; " +
+				"pass (action log) only records. Validated at once: a problem is 400 with field and a precise message (for SecLang the directive, its line and Coraza's words). " +
+				"Takes effect on every node within a second. At most 100 live patches (409 beyond).",
+			JSONBody: "WAFPatchIn", Status: 201, Resp: "WAFPatch", Errors: []int{400, 409}}},
+		{"DELETE", "/v1/waf/patches/{id}", v1, a.handleWAFPatchDelete(), op{Tag: "v1", Summary: "Delete a virtual patch",
+			Desc: "Only your own; the operator's are read-only.", Params: []param{{Name: "id", In: "path", Required: true, Type: "integer", Desc: "Virtual patch id."}}, Status: 204, Errors: []int{400, 404}}},
+		{"GET", "/v1/waf/defaults", v1, a.handleWAFDefaultsGet(), op{Tag: "v1", Summary: "Your website-firewall defaults", Resp: "WAFDefaults"}},
+		{"PUT", "/v1/waf/defaults", v1, a.handleWAFDefaultsPut(), op{Tag: "v1", Summary: "Set your website-firewall defaults",
+			Desc:     "new_site_mode: the firewall mode of the websites you create from now on, block (the default) or detect (record only); existing websites keep theirs.",
+			JSONBody: "WAFDefaults", Resp: "WAFDefaults", Errors: []int{400}}},
 		{"GET", "/v1/users", v1, a.handleUserList(true), op{Tag: "v1", Summary: "List subaccounts", Params: []param{{Name: "email", In: "query"}, limitQ, cursorQ}, Resp: "UserList", Errors: []int{400}}},
 		{"POST", "/v1/users", v1, a.handleUserCreate(true), op{Tag: "v1", Summary: "Create a subaccount, or get the existing one", Desc: userCreateDesc + " Unknown fields are refused.",
 			Body: userFields, Params: []param{idemH}, Status: 201, AltStatus: 200, Resp: "UserCreated", Errors: []int{400, 409}}},
