@@ -110,6 +110,12 @@ func TestOrdinaryRequestsPass(t *testing.T) {
 		if res.Blocked || res.Score != 0 {
 			t.Errorf("%s: blocked %v score %d matches %+v", name, res.Blocked, res.Score, res.Matches)
 		}
+		// CRS itself, whatever the prefilter says.
+		var crs Result
+		fw.evaluateCRS(in, &Options{}, &crs)
+		if crs.Blocked || crs.Score != 0 || crs.Skipped {
+			t.Errorf("%s: CRS: %+v", name, crs)
+		}
 	}
 }
 
