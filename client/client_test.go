@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/client"
+	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
@@ -74,6 +75,7 @@ func TestMatchesOpenAPI(t *testing.T) {
 		"Stats": client.Stats{}, "Lists": client.Lists{}, "Email": client.Email{}, "EmailTemplate": client.EmailTemplate{},
 		"Branding": client.Branding{}, "LoginLink": client.LoginLink{}, "UserAPIConfig": client.UserAPIConfig{},
 		"UserAPILogEntry": client.UserAPILogEntry{}, "Deleted": client.Deleted{}, "UserAPIState": client.UserAPIState{},
+		"WAFStats": client.WAFStats{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]
@@ -115,6 +117,11 @@ func TestLifecycle(t *testing.T) {
 	must(err)
 	if len(plans) < 3 {
 		t.Fatalf("plans: %+v", plans)
+	}
+	for _, p := range plans {
+		if !p.WAF {
+			t.Fatalf("default plan %s without the website firewall", p.Name)
+		}
 	}
 	u, err := c.CreateUser(ctx, client.UserCreate{Email: "jane@example.com", FirstName: "Jane", Lang: "en"}, client.Options{IdempotencyKey: "u-1"})
 	must(err)
@@ -195,6 +202,32 @@ func TestLifecycle(t *testing.T) {
 	must(err)
 	if st.Domain != "shop.example.com" || st.Period != "hour" {
 		t.Fatalf("stats: %+v", st)
+	}
+	// The website firewall: a blocked SQL injection, its event and its
+	// class counter, as the recorder would have stored them.
+	now := pal.Clock.Now()
+	if err := pal.Service.RecordDecisions(ctx, []core.Event{{PartnerID: pal.Caller.PartnerID, WebsiteID: w.ID, At: now, IP: "192.0.2.66", Method: "GET",
+		Host: "shop.example.com", Path: "/products", Query: "id=1' OR '1'='1", UserAgent: "Mozilla/5.0", Action: "deny", Category: "waf", Source: "waf", Reason: "waf",
+		WAF: &core.EventWAF{Mode: "block", Blocked: true, Score: 5, Class: "sqli", Rules: []core.EventWAFRule{{ID: 942100, Msg: "SQL Injection Attack Detected via libinjection", Class: "sqli", Var: "ARGS:id", Data: "1' OR '1'='1"}}}}},
+		[]core.StatRow{{WebsiteID: w.ID, PartnerID: pal.Caller.PartnerID, Minute: now.Truncate(time.Minute), WAFClass: "sqli", Action: core.WAFBlocked, Count: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := c.WAFStats(ctx, "shop.example.com", now.Add(-time.Hour), now.Add(time.Minute))
+	must(err)
+	if ws.Domain != "shop.example.com" || len(ws.Data) != 1 || ws.Data[0] != (client.WAFClassCount{Class: "sqli", Blocked: 1}) {
+		t.Fatalf("waf stats: %+v", ws)
+	}
+	wafEvents, err := c.Events(ctx, "shop.example.com", client.EventFilter{IP: "192.0.2.66"})
+	must(err)
+	if len(wafEvents.Data) != 1 || wafEvents.Data[0].WAF == nil || wafEvents.Data[0].WAF.Class != "sqli" || len(wafEvents.Data[0].WAF.Rules) != 1 ||
+		wafEvents.Data[0].WAF.Rules[0].Var != "ARGS:id" {
+		t.Fatalf("waf event: %+v", wafEvents.Data)
+	}
+	if _, err := c.WAFStats(ctx, "nobody.example.com", time.Time{}, time.Time{}); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("waf stats of an unknown website: %v", err)
+	}
+	if _, err := c.WAFStats(ctx, "shop.example.com", now, now.Add(-time.Hour)); !errors.Is(err, client.ErrInvalid) {
+		t.Fatalf("waf stats from after to: %v", err)
 	}
 	lists, err := c.PutLists(ctx, client.Lists{Allow: []string{"192.0.2.10"}, Deny: []string{}})
 	must(err)

@@ -85,6 +85,7 @@ type Plan struct {
 	Price        string `json:"price"`
 	PriceCents   int64  `json:"price_cents"`
 	Rank         int    `json:"rank"`
+	WAF          bool   `json:"waf"` // the plan includes the website firewall
 }
 
 // Page is one page of a list; NextCursor continues it (nil: last page).
@@ -220,6 +221,42 @@ type Event struct {
 	// Ref is the reference ID the visitor's page showed (deny and
 	// challenge events).
 	Ref string `json:"ref,omitempty"`
+	// WAF is what the website firewall found (nil: it matched nothing).
+	WAF *EventWAF `json:"waf,omitempty"`
+}
+
+// EventWAF is the website firewall's finding in an event.
+type EventWAF struct {
+	Mode    string         `json:"mode"` // block (the firewall denied) or detect (only recorded)
+	Blocked bool           `json:"blocked"`
+	Score   int            `json:"score"` // CRS inbound anomaly score
+	Class   string         `json:"class"` // sqli, xss, rce, lfi, …
+	Rules   []EventWAFRule `json:"rules"`
+}
+
+// EventWAFRule is one firewall rule that matched.
+type EventWAFRule struct {
+	ID    int    `json:"id"`
+	Msg   string `json:"msg"`
+	Class string `json:"class,omitempty"`
+	Var   string `json:"var,omitempty"`
+	Data  string `json:"data,omitempty"` // at most 64 bytes, secrets redacted
+	Patch string `json:"patch,omitempty"`
+}
+
+// WAFStats are a website's firewall decisions by attack class (schema
+// WAFStats).
+type WAFStats struct {
+	Domain string          `json:"domain"`
+	Data   []WAFClassCount `json:"data"`
+}
+
+// WAFClassCount is how many requests of one attack class the firewall
+// blocked and only detected.
+type WAFClassCount struct {
+	Class    string `json:"class"`
+	Blocked  int64  `json:"blocked"`
+	Detected int64  `json:"detected"`
 }
 
 // EventFilter narrows Events; zero fields do not filter.

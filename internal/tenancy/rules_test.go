@@ -194,6 +194,8 @@ func rules() map[string]rule {
 	rest("PUT /v1/websites/{domain}/settings", partnerOwn, jsonBody("PUT", "/v1/websites/{domain}/settings", func(*cell) any { return map[string]any{"mode": "monitor"} }), true)
 	rest("GET /v1/websites/{domain}/events", partnerOwn, at("GET", "/v1/websites/{domain}/events"), false)
 	rest("GET /v1/websites/{domain}/stats", partnerOwn, at("GET", "/v1/websites/{domain}/stats"), false)
+	add("GET /v1/websites/{domain}/waf/stats", rule{class: partnerOwn, kind: kREST, build: at("GET", "/v1/websites/{domain}/waf/stats"),
+		also: []func(x *cell) req{upper(at("GET", "/v1/websites/{domain}/waf/stats"))}})
 	rest("GET /v1/lists", partnerAny, at("GET", "/v1/lists"), false)
 	rest("PUT /v1/lists", partnerAny, jsonBody("PUT", "/v1/lists", func(*cell) any { return map[string]any{"allow": []string{}, "deny": []string{"198.51.100.9"}} }), false)
 	add("GET /v1/users", rule{class: partnerAny, kind: kREST, build: at("GET", "/v1/users"),
@@ -253,7 +255,7 @@ func rules() map[string]rule {
 	// Each path's other methods: 405 to everyone, before authentication.
 	for _, p := range []string{"/website", "/website/{domain}", "/user", "/user/{id}", "/v1/plans", "/v1/websites", "/v1/websites/{domain}",
 		"/v1/websites/{domain}/plan", "/v1/websites/{domain}/renew", "/v1/websites/{domain}/settings", "/v1/websites/{domain}/events",
-		"/v1/websites/{domain}/stats", "/v1/lists", "/v1/users", "/v1/users/{id}", "/v1/credit", "/v1/credit/ledger", "/v1/emails",
+		"/v1/websites/{domain}/stats", "/v1/websites/{domain}/waf/stats", "/v1/lists", "/v1/users", "/v1/users/{id}", "/v1/credit", "/v1/credit/ledger", "/v1/emails",
 		"/v1/emails/{id}/sent", "/v1/email-templates", "/v1/email-templates/{kind}", "/v1/branding", "/v1/websites/{domain}/login-link",
 		"/v1/users/{id}/login-link", "/v1/userapi", "/v1/userapi/log", "/v1/audit", "/v1/waf/patches", "/v1/waf/patches/{id}", "/v1/waf/defaults"} {
 		pub(p, kNone, func(x *cell) req {
@@ -403,7 +405,7 @@ func rules() map[string]rule {
 	pub("GET /partner", kNone, at("GET", "/partner"))
 	web := func(key string, c class, b func(x *cell) req) { add(key, rule{class: c, kind: kWeb, build: b}) }
 	web("GET /console", partnerAny, at("GET", "/console"))
-	for _, p := range []string{"customers", "credit", "keys", "plans", "emails", "audit", "branding", "security", "userapi"} {
+	for _, p := range []string{"customers", "credit", "keys", "plans", "emails", "audit", "branding", "security", "userapi", "firewall"} {
 		web("GET /console/"+p, partnerAny, at("GET", "/console/"+p))
 	}
 	add("POST /console/{action}", rule{class: dispatcher})
@@ -416,6 +418,20 @@ func rules() map[string]rule {
 	})
 	consoleAction("revoke", partnerOwn, true, false, func(x *cell) url.Values { return url.Values{"prefix": {x.t.key}} })
 	consoleAction("branding", partnerAny, false, false, func(x *cell) url.Values { return url.Values{"name": {brandOf(x)}, "color": {"#336699"}} })
+	// The firewall page: the principal's own new-site mode and patches; a
+	// patch of partner A's, made for the cell, to delete.
+	consoleAction("waf-mode", partnerAny, false, false, func(*cell) url.Values { return url.Values{"mode": {"block"}} })
+	consoleAction("patch", partnerAny, false, false, func(x *cell) url.Values {
+		return url.Values{"name": {x.uniq("patch")}, "reason": {"r"}, "kind": {"rule"}, "target": {"arg:x"}, "op": {"exists"}}
+	})
+	consoleAction("patch-delete", partnerOwn, false, false, func(x *cell) url.Values {
+		p, err := x.w.e.Service.CreateWAFPatch(x.w.t.Context(), x.w.e.Caller, core.WAFPatch{Name: x.uniq("victim-patch"), Reason: "r",
+			SecLang: `SecRule ARGS:x "@rx ." "id:100002,phase:1,deny"`})
+		if err != nil {
+			x.w.t.Fatal(err)
+		}
+		return url.Values{"id": {strconv.FormatInt(p.ID, 10)}}
+	})
 	consoleAction("totp", partnerAny, false, true, func(x *cell) url.Values {
 		s, _ := core.NewTOTPSecret("Palisade", "x@example.net")
 		return url.Values{"secret": {s}, "code": {core.TOTPCode(s, x.w.e.Clock.Now())}}

@@ -417,6 +417,30 @@ func (a *API) handleStats() http.Handler {
 	})
 }
 
+func (a *API) handleWAFStats() http.Handler {
+	return a.h(func(w http.ResponseWriter, r *http.Request) error {
+		from, err := parseTime(r, "from")
+		if err != nil {
+			return err
+		}
+		to, err := parseTime(r, "to")
+		if err != nil {
+			return err
+		}
+		c := callerFrom(r.Context())
+		site, err := a.svc.OwnedWebsite(r.Context(), c, r.PathValue("domain"))
+		if err != nil {
+			return err
+		}
+		counts, err := a.svc.WAFStats(r.Context(), c, site.ID, from, to)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"domain": site.Domain, "data": counts})
+		return nil
+	})
+}
+
 func (a *API) handleListsGet() http.Handler {
 	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		l, err := a.svc.Lists(r.Context(), callerFrom(r.Context()))
@@ -553,7 +577,7 @@ func (a *API) handlePlans() http.Handler {
 		}
 		out := make([]planView, len(plans))
 		for i, p := range plans {
-			out[i] = planView{Name: p.Name, MonthlyQuota: p.MonthlyQuota, Price: p.Price, PriceCents: int64(p.Price), Rank: p.Rank}
+			out[i] = planView{Name: p.Name, MonthlyQuota: p.MonthlyQuota, Price: p.Price, PriceCents: int64(p.Price), Rank: p.Rank, WAF: p.WAF}
 		}
 		writeJSON(w, http.StatusOK, list[planView]{Data: out}) // all plans fit one page
 		return nil

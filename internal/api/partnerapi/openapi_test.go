@@ -35,7 +35,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"get /v1/plans", "get /v1/websites", "post /v1/websites", "get /v1/websites/{domain}", "patch /v1/websites/{domain}",
 		"delete /v1/websites/{domain}", "post /v1/websites/{domain}/plan", "post /v1/websites/{domain}/renew",
 		"get /v1/websites/{domain}/settings", "put /v1/websites/{domain}/settings",
-		"get /v1/websites/{domain}/events", "get /v1/websites/{domain}/stats", "get /v1/lists", "put /v1/lists",
+		"get /v1/websites/{domain}/events", "get /v1/websites/{domain}/stats", "get /v1/websites/{domain}/waf/stats", "get /v1/lists", "put /v1/lists",
 		"get /v1/users", "post /v1/users", "get /v1/users/{id}", "delete /v1/users/{id}",
 		"get /v1/credit", "get /v1/credit/ledger", "get /v1/audit",
 		"get /v1/emails", "post /v1/emails/{id}/sent", "get /v1/email-templates", "put /v1/email-templates/{kind}",

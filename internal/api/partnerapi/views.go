@@ -125,6 +125,7 @@ type planView struct {
 	Price        core.Cents `json:"price"`
 	PriceCents   int64      `json:"price_cents"`
 	Rank         int        `json:"rank"`
+	WAF          bool       `json:"waf"`
 }
 
 type ledgerView struct {

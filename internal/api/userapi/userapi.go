@@ -107,6 +107,9 @@ var Routes = []Route{
 		Params: []Param{domainP, {"from", "query", "RFC 3339 time."}, {"to", "query", "RFC 3339 time."}, {"action", "query", "grant, deny, challenge, …"}, {"ip", "query", "A client address."}, {"rule", "query", "Rule or category."}, {"ref", "query", "The reference ID a challenge or deny page showed the visitor."}, {"limit", "query", "1 to 500."}, {"cursor", "query", "next_cursor."}}, handle: (*Handler).events},
 	{ID: "stats.get", Method: "GET", Path: "/api/websites/{domain}/stats", Name: "Statistics", Category: "Traffic", Description: "Requests by time bucket, decision and category.",
 		Params: []Param{domainP, {"period", "query", "minute, hour (default) or day."}, {"from", "query", "RFC 3339."}, {"to", "query", "RFC 3339."}}, handle: (*Handler).stats},
+	{ID: "wafstats.get", Method: "GET", Path: "/api/websites/{domain}/waf/stats", Name: "Firewall statistics", Category: "Traffic",
+		Description: "Requests the website firewall matched on, by attack class (sqli, xss, rce, lfi, rfi, php, java, generic, session, protocol, scanner, virtual_patch): blocked, and detected (only recorded). Default: the last day.",
+		Params:      []Param{domainP, {"from", "query", "RFC 3339 (default: a day before to)."}, {"to", "query", "RFC 3339, exclusive (default: now)."}}, handle: (*Handler).wafStats},
 }
 
 // RoutePaths maps route ids to their paths (for validating aliases).
@@ -1052,6 +1055,26 @@ func (h *Handler) events(r *request) (any, error) {
 		p.NextCursor = strconv.FormatInt(es[len(es)-1].ID, 10)
 	}
 	return p, nil
+}
+
+func (h *Handler) wafStats(r *request) (any, error) {
+	w, err := h.site(r)
+	if err != nil {
+		return nil, err
+	}
+	from, err := parseTime(r, "from")
+	if err != nil {
+		return nil, err
+	}
+	to, err := parseTime(r, "to")
+	if err != nil {
+		return nil, err
+	}
+	counts, err := h.svc.WAFStats(r.Context(), r.caller, w.ID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"data": counts}, nil
 }
 
 func (h *Handler) stats(r *request) (any, error) {
