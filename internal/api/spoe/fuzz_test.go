@@ -33,6 +33,9 @@ func FuzzServeConn(f *testing.F) {
 	f.Add(framed(hello(), notify(1, 1, "curl/8")))
 	f.Add(framed(hello("healthcheck")))
 	f.Add(framed(hello(), []byte{frameNotify, 0, 0, 0, 1, 0xf0, 0xff}))
+	body := notifyBody("id=1", true, 4, "")
+	f.Add(framed(hello(), fragFrame(frameNotify, 0, 1, 1, body[:20]), fragFrame(frameUnset, flagFin, 1, 1, body[20:])))
+	f.Add(framed(hello(), fragFrame(frameNotify, 0, 1, 1, body[:20]), fragFrame(frameUnset, flagFin|flagAbort, 1, 1, nil)))
 	a := testAgent(f)
 	a.IdleTimeout = 0
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -16,6 +16,7 @@ import (
 
 // Frame types.
 const (
+	frameUnset             = 0 // the fragments after the first
 	frameHaproxyHello      = 1
 	frameHaproxyDisconnect = 2
 	frameNotify            = 3
@@ -23,7 +24,8 @@ const (
 	frameAgentDisconnect   = 102
 	frameAck               = 103
 
-	flagFin = 1
+	flagFin   = 1
+	flagAbort = 2
 )
 
 // Typed data types.

@@ -15,10 +15,22 @@ import (
 
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
-// maxFrame is the largest frame Palisade accepts and announces.
-const maxFrame = 16384
+// maxFrame is the largest frame Palisade accepts and announces: room for
+// waf.MaxBody of request body and the headers, when HAProxy's tune.bufsize
+// is that large (HAProxy's max-frame-size is tune.bufsize-4, and the
+// smaller of the two is used). Frame buffers grow to the frames received.
+const maxFrame = waf.MaxBody + 32<<10
+
+// maxPayload bounds a NOTIFY payload HAProxy sends in fragments (it
+// fragments a message larger than the frame size, such as a request with
+// its body, since Palisade announces the capability).
+const maxPayload = 4 * maxFrame
+
+// ioBuffer is the connection's read and write buffer size.
+const ioBuffer = 16 << 10
 
 // Disconnect status codes (doc/SPOE.txt).
 const (
@@ -36,6 +48,9 @@ type Agent struct {
 	log     *slog.Logger
 	// IdleTimeout closes a connection that sends nothing for this long.
 	IdleTimeout time.Duration
+	// Decide decides each request (New sets the Protector's Decide);
+	// tests wrap it to watch the requests HAProxy's messages became.
+	Decide func(*engine.Policy, *engine.Request) engine.Verdict
 }
 
 // New returns an agent; only peers in trusted (default loopback) may
@@ -47,7 +62,7 @@ func New(p *protect.Protector, trusted protect.Trusted, log *slog.Logger) *Agent
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Agent{p: p, trusted: trusted, log: log, IdleTimeout: 5 * time.Minute}
+	return &Agent{p: p, trusted: trusted, log: log, IdleTimeout: 5 * time.Minute, Decide: p.Decide}
 }
 
 // Serve accepts HAProxy's connections on ln until ctx ends.
@@ -65,11 +80,16 @@ func (e *protoError) Error() string { return fmt.Sprintf("spoe: %s (status %d)",
 
 // ServeConn speaks SPOP on one connection until HAProxy disconnects.
 func (a *Agent) ServeConn(c net.Conn) error {
-	r := bufio.NewReaderSize(c, maxFrame+4)
-	w := bufio.NewWriterSize(c, maxFrame+4)
-	buf := make([]byte, maxFrame)
+	r := bufio.NewReaderSize(c, ioBuffer)
+	w := bufio.NewWriterSize(c, ioBuffer)
+	var buf []byte
 	hello := false
+	size := uint32(maxFrame) // the frame size agreed in the HELLOs
 	var out []byte
+	// A NOTIFY payload arriving in fragments: its ids and what came so far.
+	var frag []byte
+	var fragStream, fragID uint64
+	fragging := false
 	// HAProxy, which sends the client's address as an argument: a client
 	// at its address (or loopback) is the site calling itself.
 	var server netip.Addr
@@ -85,8 +105,11 @@ func (a *Agent) ServeConn(c net.Conn) error {
 			return err
 		}
 		n := binary.BigEndian.Uint32(lb[:])
-		if n > maxFrame {
+		if n > size {
 			return a.disconnect(w, &protoError{statusTooBig, "frame too big"})
+		}
+		if uint32(cap(buf)) < n {
+			buf = make([]byte, n)
 		}
 		b := buf[:n]
 		if _, err := io.ReadFull(r, b); err != nil {
@@ -96,8 +119,32 @@ func (a *Agent) ServeConn(c net.Conn) error {
 		if err != nil {
 			return a.disconnect(w, &protoError{statusInvalid, err.Error()})
 		}
-		if f.flags&flagFin == 0 {
-			return a.disconnect(w, &protoError{10, "fragmentation is not supported"})
+		// Fragments (doc/SPOE.txt 3.2): a NOTIFY without FIN, then UNSET
+		// frames with its ids, the last with FIN; ABORT drops them.
+		if fragging {
+			if f.typ != frameUnset || f.streamID != fragStream || f.frameID != fragID {
+				return a.disconnect(w, &protoError{statusInvalid, "a fragmented NOTIFY was interrupted by another frame"})
+			}
+			if f.flags&flagAbort != 0 {
+				fragging, frag = false, frag[:0]
+				continue
+			}
+			if len(frag)+len(f.payload) > maxPayload {
+				return a.disconnect(w, &protoError{statusTooBig, "fragmented payload too big"})
+			}
+			frag = append(frag, f.payload...)
+			if f.flags&flagFin == 0 {
+				continue
+			}
+			fragging = false
+			f.typ, f.payload = frameNotify, frag
+		} else if f.flags&flagFin == 0 {
+			if f.typ != frameNotify || !hello {
+				return a.disconnect(w, &protoError{statusInvalid, "only a NOTIFY may come in fragments"})
+			}
+			fragging, fragStream, fragID = true, f.streamID, f.frameID
+			frag = append(frag[:0], f.payload...)
+			continue
 		}
 		switch {
 		case f.typ == frameHaproxyHello && !hello:
@@ -108,14 +155,13 @@ func (a *Agent) ServeConn(c net.Conn) error {
 			if !strings.Contains(kv["supported-versions"].s, "2.0") {
 				return a.disconnect(w, &protoError{statusNoVersion, "Palisade speaks SPOP 2.0"})
 			}
-			size := uint32(maxFrame)
 			if m := kv["max-frame-size"]; m.n > 0 && m.n < uint64(size) {
-				size = uint32(m.n)
+				size = max(uint32(m.n), 256)
 			}
 			var p []byte
 			p = appendStringValue(appendString(p, "version"), "2.0")
 			p = appendUint32Value(appendString(p, "max-frame-size"), size)
-			p = appendStringValue(appendString(p, "capabilities"), "pipelining")
+			p = appendStringValue(appendString(p, "capabilities"), "pipelining,fragmentation")
 			if err := writeFrame(w, appendFrame(out[:0], frameAgentHello, 0, 0, p)); err != nil {
 				return err
 			}
@@ -169,7 +215,9 @@ func (a *Agent) disconnect(w *bufio.Writer, e *protoError) error {
 
 // decide turns one message's arguments into SET-VAR actions: action,
 // reason, and location for redirects. Arguments (deploy/haproxy): method,
-// path, query, host, ip, headers (req.hdrs_bin), key (optional server key).
+// path, query, host, ip, headers (req.hdrs_bin), key (optional server key),
+// and, with HAProxy's option http-buffer-request, body (req.body) and
+// body_size (req.body_size) for the website firewall.
 func (a *Agent) decide(acts []byte, args map[string]value, server netip.Addr) []byte {
 	h := http.Header{}
 	if hb := args["headers"]; hb.typ == typeBinary || hb.typ == typeString {
@@ -194,7 +242,8 @@ func (a *Agent) decide(acts []byte, args map[string]value, server netip.Addr) []
 	if v := args["version"].s; v != "" {
 		req.Proto = "HTTP/" + v
 	}
-	v := a.p.Decide(pol, &req)
+	req.Body, req.BodyTruncated = body(args, h)
+	v := a.Decide(pol, &req)
 	act := v.Enforced()
 	acts = appendSetVar(acts, "action", act.String())
 	acts = appendSetVar(acts, "reason", v.Reason)
@@ -205,4 +254,28 @@ func (a *Agent) decide(acts []byte, args map[string]value, server netip.Addr) []
 		acts = appendSetVar(acts, "location", v.Location)
 	}
 	return acts
+}
+
+// body is the request body HAProxy passed (nil: no body argument): at
+// most waf.MaxBody bytes, truncated when HAProxy had less than the
+// Content-Length announced (its buffer, tune.bufsize, was full), or the
+// body was chunked (HAProxy then reports what it had, never whether more
+// followed), or it is over waf.MaxBody.
+func body(args map[string]value, h http.Header) ([]byte, bool) {
+	v, ok := args["body"]
+	if !ok || (v.typ != typeBinary && v.typ != typeString) {
+		return nil, false
+	}
+	b := []byte(v.s)
+	truncated := false
+	if sz := args["body_size"]; sz.n > uint64(len(b)) {
+		truncated = true
+	}
+	if len(b) > 0 && strings.Contains(strings.ToLower(h.Get("Transfer-Encoding")), "chunked") {
+		truncated = true
+	}
+	if len(b) > waf.MaxBody {
+		b, truncated = b[:waf.MaxBody], true
+	}
+	return b, truncated
 }
