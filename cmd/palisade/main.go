@@ -56,6 +56,7 @@ Commands:
   partner    manage partners (hosting providers): create, list, show, topup, allow-ip, deny-ip, allow-downgrade
   plan       manage plans: list, create
   user       add: people who sign in to a partner's console or the operator pages
+  waf        patch add, list, rm: virtual patches the operator pushes to every website
   bots       verified-bot range lists: refresh (download), list
   challenge  rotate-key: new key for challenges and clearances (the previous one still verifies)
   version    print the version
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, now fun
 		return cmdPlan(ctx, args[1:], getenv, now, stdout, stderr)
 	case "user":
 		return cmdUser(ctx, args[1:], getenv, now, stdout, stderr)
+	case "waf":
+		return cmdWAF(ctx, args[1:], getenv, now, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "palisade", version)
 		return nil
