@@ -165,6 +165,36 @@ final class Client
         return $this->call('PUT', '/v1/lists', body: ['allow' => array_values($allow), 'deny' => array_values($deny)]);
     }
 
+    /** Your virtual patches and the operator's (read_only). @operation GET /v1/waf/patches */
+    public function wafPatches(): array
+    {
+        return $this->call('GET', '/v1/waf/patches');
+    }
+
+    /** $patch: name, reason, seclang or rule, expires_at (RFC 3339) or expires_in (72h). @operation POST /v1/waf/patches */
+    public function createWafPatch(array $patch): array
+    {
+        return $this->call('POST', '/v1/waf/patches', body: $patch);
+    }
+
+    /** @operation DELETE /v1/waf/patches/{id} */
+    public function deleteWafPatch(int $id): void
+    {
+        $this->call('DELETE', '/v1/waf/patches/' . $id);
+    }
+
+    /** @operation GET /v1/waf/defaults */
+    public function wafDefaults(): array
+    {
+        return $this->call('GET', '/v1/waf/defaults');
+    }
+
+    /** $newSiteMode: block or detect, for websites created from now on. @operation PUT /v1/waf/defaults */
+    public function putWafDefaults(string $newSiteMode): array
+    {
+        return $this->call('PUT', '/v1/waf/defaults', body: ['new_site_mode' => $newSiteMode]);
+    }
+
     /** @operation GET /v1/users */
     public function listUsers(array $filter = []): array
     {
