@@ -474,7 +474,7 @@ var (
 	patchMacroCollections = patchSet("RULE")
 	patchOperators        = patchSet("rx", "pm", "contains", "containsWord", "beginsWith", "endsWith", "streq",
 		"strmatch", "eq", "ge", "gt", "le", "lt", "within", "ipMatch", "detectSQLi", "detectXSS",
-		"validateByteRange", "validateUrlEncoding", "validateUtf8Encoding", "unconditionalMatch", "noMatch",
+		"validateByteRange", "validateUrlEncoding", "validateUtf8Encoding", "validateNid", "unconditionalMatch", "noMatch",
 		"restpath")
 	// Operators refused with a reason.
 	patchRefusedOperators = map[string]string{
@@ -482,7 +482,6 @@ var (
 		"ipMatchF": "reads files", "inspectFile": "runs programs", "rbl": "makes DNS queries",
 		"geoLookup": "needs a geo database the WAF does not load", "pmFromDataset": "needs SecDataset",
 		"ipMatchFromDataset": "needs SecDataset", "validateSchema": "reads files",
-		"validateNid": "is not offered",
 	}
 	patchActions = patchSet("id", "phase", "msg", "logdata", "severity", "tag", "rev", "ver", "maturity",
 		"accuracy", "t", "chain", "log", "nolog", "auditlog", "noauditlog", "capture", "multimatch", "pass",
