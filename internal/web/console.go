@@ -19,7 +19,7 @@ func (h *Handler) registerConsole(mux routes.Mux) {
 	mux.HandleFunc("POST /console/login", h.loginPost)
 	mux.HandleFunc("GET /partner", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/console", http.StatusSeeOther) })
 	mux.HandleFunc("GET /console", h.console("websites"))
-	for _, p := range []string{"customers", "credit", "keys", "plans", "emails", "audit", "branding", "security", "userapi"} {
+	for _, p := range []string{"customers", "credit", "keys", "plans", "emails", "audit", "branding", "security", "userapi", "firewall"} {
 		mux.HandleFunc("GET /console/"+p, h.console(p))
 	}
 	mux.HandleFunc("POST /console/{action}", h.consolePost)
@@ -102,6 +102,7 @@ type consoleData struct {
 	UserAPI   core.UserAPIConfig
 	APIBase   string // the base URL the partner gives its customers: its User API scope
 	APILog    []core.UserAPILogEntry
+	WAF       *wafConsole // the firewall page
 }
 
 func (h *Handler) console(page string) http.HandlerFunc {
@@ -151,6 +152,8 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 		if d.UserAPI, err = h.svc.UserAPIConfigOf(ctx, s.PartnerID); err == nil {
 			d.APILog, err = h.svc.UserAPILog(ctx, c, 0, 200)
 		}
+	case "firewall":
+		err = h.wafConsoleData(r, s, d)
 	case "security":
 		if s.UserID != 0 {
 			u, uerr := h.svc.ConsoleUserOf(ctx, s)
@@ -248,6 +251,8 @@ func (h *Handler) consolePost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		back("security", "two-factor sign-in is on")
+	case "waf-mode", "patch", "patch-delete":
+		h.consoleWAF(w, r, s, value, r.PathValue("action"))
 	case "signout-all":
 		if s.UserID != 0 {
 			if err := h.svc.SignOutEverywhere(ctx, s.UserID); err != nil {
