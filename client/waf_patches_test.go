@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/client"
+	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
@@ -126,4 +127,56 @@ func TestWAFPatchLifecycle(t *testing.T) {
 	if _, err := c.PutWAFDefaults(ctx, client.WAFDefaults{NewSiteMode: "off"}); !errors.Is(err, client.ErrInvalid) {
 		t.Fatalf("bad mode: %v", err)
 	}
+}
+
+// A patch pushed through the API reaches the decision engine: forward-auth
+// denies exactly the exploit within a second, and grants it again once the
+// patch is deleted.
+func TestWAFPatchReachesTheEngine(t *testing.T) {
+	pal := testenv.New(t)
+	ctx := context.Background()
+	c := client.New(pal.URL, pal.PartnerKey)
+	site := pal.Website(t, "shop.example.com", engine.Settings{})
+	decide := func(uri string) int {
+		req, _ := http.NewRequest("GET", pal.URL+"/forward-auth", nil)
+		testenv.AsBrowser(req, testenv.ChromeUA)
+		req.Header.Set("X-Palisade-Key", site.ServerKey)
+		req.Header.Set("X-Original-Uri", uri)
+		req.Header.Set("X-Original-Method", "GET")
+		req.Header.Set("X-Original-Host", "shop.example.com")
+		req.Header.Set("X-Real-Ip", "198.51.100.20")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	within := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within a second", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	exploit, other := "/wp-content/plugins/vuln/ajax.php?action=exploit", "/wp-content/plugins/vuln/ajax.php?action=list"
+	if s := decide(exploit); s != http.StatusOK {
+		t.Fatalf("before the patch: %d", s)
+	}
+	p, err := c.CreateWAFPatch(ctx, client.WAFPatchCreate{Name: "vuln-ajax", SecLang: `SecRule REQUEST_FILENAME "@streq /wp-content/plugins/vuln/ajax.php" "id:1001,phase:2,deny,chain"
+SecRule ARGS:action "@streq exploit"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	within("the patch blocks", func() bool { return decide(exploit) == http.StatusForbidden })
+	if s := decide(other); s != http.StatusOK {
+		t.Fatalf("another action with the patch: %d", s)
+	}
+	if err := c.DeleteWAFPatch(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	within("the deleted patch stops blocking", func() bool { return decide(exploit) == http.StatusOK })
 }
