@@ -271,3 +271,26 @@ func TestHostileInputDoesNotPanic(t *testing.T) {
 		t.Fatalf("%d panics recovered", n)
 	}
 }
+
+func TestRegistryCompilesOncePerLevel(t *testing.T) {
+	r := NewRegistry()
+	got := make([]*Firewall, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fw, err := r.Firewall(1)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = fw
+		}()
+	}
+	wg.Wait()
+	for _, fw := range got {
+		if fw == nil || fw != got[0] {
+			t.Fatal("concurrent callers got different firewalls")
+		}
+	}
+}

@@ -46,11 +46,12 @@ func secretAlternation() string {
 	return strings.Join(q, "|")
 }
 
-// jsonPair and multipartField find a JSON string member and a multipart
-// form field, to learn secret values from the body.
+// jsonSecret and multipartSecret find a JSON string member and a
+// multipart form field whose name looks like a secret's, to learn the
+// secret values the body carries.
 var (
-	jsonPair       = regexp.MustCompile(`"([^"\\]{1,128})"\s*:\s*"((?:[^"\\]|\\.){1,1000})"`)
-	multipartField = regexp.MustCompile(`(?i)name="([^"]{1,128})"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n([^\r\n]{1,1000})`)
+	jsonSecret      = regexp.MustCompile(`(?i)"([^"\\]{0,64}(?:` + secretAlternation() + `)[^"\\]{0,64})"\s*:\s*"((?:[^"\\]|\\.){1,1000})"`)
+	multipartSecret = regexp.MustCompile(`(?i)name="([^"]{0,64}(?:` + secretAlternation() + `)[^"]{0,64})"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n([^\r\n]{1,1000})`)
 )
 
 // reqContext holds what the evaluation of one request's matches learns of
@@ -74,8 +75,14 @@ type reqContext struct {
 // still redacted whole.
 const minSecret = 3
 
-// maxSecrets bounds the secret values collected from one request.
-const maxSecrets = 64
+// maxSecrets bounds the secret values collected from one request, and
+// maxSecretLen the bytes of each that are searched for (a longer secret's
+// start is found and replaced; the rest lies beyond what a Match shows).
+const (
+	maxSecrets   = 64
+	maxSecretLen = 1024
+	scrubWindow  = MaxData + maxSecretLen + 256
+)
 
 // path is the request's canonical path.
 func (rc *reqContext) path() string {
@@ -134,6 +141,11 @@ func (rc *reqContext) scrub(s string) string {
 	if s == "" {
 		return s
 	}
+	// A Match shows MaxData bytes: scrub only what can reach them (a
+	// secret starting there is at most maxSecretLen long).
+	if len(s) > scrubWindow {
+		s = s[:scrubWindow]
+	}
 	rc.collectSecrets()
 	if len(rc.secrets) > 0 {
 		// Each secret becomes a NUL first (secrets hold none), so one
@@ -188,16 +200,12 @@ func (rc *reqContext) collectSecrets() {
 	if len(in.Body) > 0 {
 		body := string(in.Body)
 		rc.formSecrets(body)
-		for _, m := range jsonPair.FindAllStringSubmatch(body, maxSecrets) {
-			if secretName(m[1]) {
-				rc.addSecret(m[2])
-			}
+		for _, m := range jsonSecret.FindAllStringSubmatch(body, maxSecrets) {
+			rc.addSecret(m[2])
 		}
 		if strings.Contains(body, "name=\"") {
-			for _, m := range multipartField.FindAllStringSubmatch(body, maxSecrets) {
-				if secretName(m[1]) {
-					rc.addSecret(strings.TrimSpace(m[2]))
-				}
+			for _, m := range multipartSecret.FindAllStringSubmatch(body, maxSecrets) {
+				rc.addSecret(strings.TrimSpace(m[2]))
 			}
 		}
 	}
@@ -230,8 +238,8 @@ func (rc *reqContext) addSecret(v string) {
 	if len(v) < minSecret || len(rc.secrets) >= maxSecrets || strings.IndexByte(v, 0) >= 0 {
 		return
 	}
-	if len(v) > 1024 {
-		v = v[:1024]
+	if len(v) > maxSecretLen {
+		v = v[:maxSecretLen]
 	}
 	l := strings.ToLower(v)
 	for _, s := range rc.secrets {

@@ -102,3 +102,18 @@ func TestScrub(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretsFoundAmongManyFields(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i < 200; i++ {
+		b.WriteString(`"f` + itoa(i) + `":"v",`)
+	}
+	b.WriteString(`"password":"opensesame42"}`)
+	mp := "--X\r\nContent-Disposition: form-data; name=\"user_pass\"\r\n\r\nopensesame43\r\n--X--\r\n"
+	rc := &reqContext{in: &Input{Body: []byte(b.String() + mp), Header: map[string][]string{}}}
+	got := rc.scrub("x opensesame42 y opensesame43 z")
+	if got != "x [redacted] y [redacted] z" {
+		t.Fatalf("scrub: %q", got)
+	}
+}
