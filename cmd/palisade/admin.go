@@ -271,7 +271,9 @@ const planUsage = `Usage: palisade plan <subcommand> [flags]
 
 Subcommands:
   list                                                       list plans
-  create  --name 10k --quota 10000 --price 5.00 --rank 2     add a plan (rank orders upgrades and downgrades)
+  create  --name 10k --quota 10000 --price 5.00 --rank 2     add a plan (rank orders upgrades and downgrades);
+          [--waf=false]                                      --waf=false: websites on it get no website firewall
+  set-waf --name 10k --waf=false                             say whether websites on a plan have the website firewall
 `
 
 func cmdPlan(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
@@ -289,12 +291,17 @@ func cmdPlan(ctx context.Context, args []string, getenv func(string) string, now
 	var name, price *string
 	var quota *int64
 	var rank *int
+	var wafOn *bool
 	switch sub {
 	case "create":
 		name = fs.String("name", "", "plan name, e.g. 500k")
 		quota = fs.Int64("quota", -1, "requests per month")
 		price = fs.String("price", "", "monthly price, e.g. 5.00")
 		rank = fs.Int("rank", -1, "position for upgrade/downgrade: higher is bigger")
+		wafOn = fs.Bool("waf", true, "websites on the plan have the website firewall (false: none, whatever their settings say)")
+	case "set-waf":
+		name = fs.String("name", "", "plan name")
+		wafOn = fs.Bool("waf", true, "true: websites on the plan have the website firewall; false: they have none")
 	case "list":
 	default:
 		fmt.Fprint(stderr, planUsage)
@@ -315,7 +322,10 @@ func cmdPlan(ctx context.Context, args []string, getenv func(string) string, now
 		if err != nil {
 			return fmt.Errorf("--price: %v", err)
 		}
-		plan = core.Plan{Name: *name, MonthlyQuota: *quota, Price: p, Rank: *rank}
+		plan = core.Plan{Name: *name, MonthlyQuota: *quota, Price: p, Rank: *rank, WAF: *wafOn}
+	}
+	if sub == "set-waf" && *name == "" {
+		return fmt.Errorf("plan set-waf needs --name: %w", errUsage)
 	}
 	log, _ := newLogger(stderr, "info", "text")
 	db, svc, err := sf.open(ctx, log, stderr)
@@ -328,7 +338,15 @@ func cmdPlan(ctx context.Context, args []string, getenv func(string) string, now
 		if err != nil {
 			return cliError(err)
 		}
-		fmt.Fprintf(stdout, "created plan %s: %d requests/month for %s, rank %d\n", p.Name, p.MonthlyQuota, p.Price, p.Rank)
+		fmt.Fprintf(stdout, "created plan %s: %d requests/month for %s, rank %d, %s\n", p.Name, p.MonthlyQuota, p.Price, p.Rank, planWAF(p.WAF))
+		return nil
+	}
+	if sub == "set-waf" {
+		p, err := svc.SetPlanWAF(ctx, core.Operator(), *name, *wafOn)
+		if err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "plan %s: %s\n", p.Name, planWAF(p.WAF))
 		return nil
 	}
 	plans, err := svc.Plans(ctx)
@@ -336,11 +354,23 @@ func cmdPlan(ctx context.Context, args []string, getenv func(string) string, now
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "NAME\tREQUESTS/MONTH\tPRICE\tRANK\t")
+	fmt.Fprintln(tw, "NAME\tREQUESTS/MONTH\tPRICE\tRANK\tWAF\t")
 	for _, p := range plans {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", p.Name, groupDigits(p.MonthlyQuota), p.Price, p.Rank)
+		w := "yes"
+		if !p.WAF {
+			w = "no"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t\n", p.Name, groupDigits(p.MonthlyQuota), p.Price, p.Rank, w)
 	}
 	return tw.Flush()
+}
+
+// planWAF says what a plan's WAF flag means.
+func planWAF(on bool) string {
+	if on {
+		return "website firewall included"
+	}
+	return "no website firewall"
 }
 
 func groupDigits(n int64) string {
