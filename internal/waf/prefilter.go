@@ -1,5 +1,1396 @@
 package waf
 
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+
+	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+)
+
+// The prefilter answers one question cheaply: can any CRS request rule,
+// at any paranoia level, match this request? When the answer is surely
+// no, Evaluate skips the full evaluation (Result.Skipped).
+//
+// It is an allow list, not a detector: a request is clean only when
+// every part CRS's request rules read has a shape known to be safe, and
+// anything else goes to CRS. Specifically:
+//
+//   - GET or HEAD, HTTP/1.0 to HTTP/3, no body;
+//   - the path from [A-Za-z0-9/._-], no "//", no segment starting with
+//     "." (dot files, "..", "."), no extension CRS restricts
+//     (tx.restricted_extensions, read from CRS);
+//   - the query, if any: at most 16 distinct name=value pairs of
+//     [A-Za-z0-9_.] and at most one "-" each (paranoia level 4 counts two
+//     special characters in a parameter as an attack), no "..";
+//   - only headers browsers send, each of a browser's shape: User-Agent
+//     as product/version tokens and flat comments, Accept, Accept-Language
+//     and Accept-Encoding as lists of known items, Referer and Origin as
+//     plain http(s) URLs (a Referer's query of the request query's shape), the Sec-Fetch and client hint
+//     headers with their defined values, cookies of [A-Za-z0-9_.-] with
+//     at most two "-" per name and value, Host a domain name (not an
+//     address);
+//   - no keyword of the CRS data files the request rules use
+//     (@pmFromFile: lfi-os-files, restricted-files, ai-critical-artifacts,
+//     unix-shell, windows-powershell-commands, java-classes, ssrf,
+//     ssrf-no-scheme, scanners-user-agents) nor of a list of SQL, script,
+//     PHP, Java and session words, anywhere in the path, the query, the
+//     cookies or the free-form header values.
+//
+// Every byte check is done in place; prefilterClean allocates nothing.
+// prefilter_test.go checks soundness: the full evaluation at paranoia
+// levels 1 and 4 matches no rule for any request it passes, from the
+// corpora, generated browser requests and their mutations.
+
+// pfKeywords are words CRS's regular expressions look for that the
+// shapes above do not already exclude: checked as case-insensitive
+// substrings.
+var pfKeywords = []string{
+	// SQL: 942140, 942190, 942280, 942470 (names), 942480 (phrases: one
+	// word of each), 942210 (like followed by a digit), 942250 (merge ...
+	// using), 942361 (union, alter), 942380 (having), 942450 (0x...),
+	// 942560 (1.e.), 942220 (whole-value magic numbers, as substrings)
+	"information_", "msysaccess", "msysmodules", "msysobjects", "msysqueries", "msysrelationships",
+	"msdb", "mysql.db", "northwind", "pg_", "tempdb", "schema_name", "sqlite_", "sysaux",
+	"sys.database_name", "sysdatabases", "autonomous_transaction", "current_user", "varchar",
+	"tbcreator", "dba_users", "dbms_", "openowa_util", "openquery", "openrowset", "sp_", "sql_",
+	"utl_", "xp_", "waitfor", "select", "union", "insert", "delete", "having", "join", "outfile",
+	"dumpfile", "infile", "load_file", "alter", "merge", "declare",
+	// script (941130, 941170, 941180, 934100, 934130)
+	"javascript", "vbscript", "livescript", "data:", "xhtml", "xmlns", "xlink", "formaction",
+	"document.", "window.location", ".parentnode", ".innerhtml", "-moz-binding", "fromcharcode",
+	"constructor", "prototype", "__proto__", "_js_function",
+	// PHP (933131 server variables, 933140 php://)
+	"auth_type", "http_", "path_info", "path_translated", "query_string", "request_uri", "php:",
+	// Java (944100 to 944260; 944300 is read from CRS)
+	"java", "processbuilder", "unmarshaller", "base64data", "clonetransformer", "xmldecoder",
+	"forclosure", "filewriter", "instantiate", "invokertransformer", "prototypeclonefactory",
+	"prototypeserializationfactory", "getproperty", "whileclosure", "classloader", "springframework",
+	"ro0abq", "kztaau", "cs7qaf",
+	// RCE launchers (932236, 932239, 932260, 932350): after these any
+	// command later in the value counts, even inside a word ("Uptime ")
+	"busybox", "nohup", "strace", "ltrace", "timeout", "time ", "time)", "time,", "command ", "command)",
+	"command,", "env ", "env)", "env,", "eval ", "eval)", "eval,", "watch ", "watch)", "watch,",
+}
+
+// pfArgKeywords are looked for in parameters and cookies only (the
+// rules that want them read no header): 942210 (like followed by a
+// digit), 942450 (0x...), 942560 (1.e.), 942220 (whole-value magic
+// numbers, as substrings).
+var pfArgKeywords = []string{"like", "0x", "1.e.", "e-308", "1e309", "4294967295", "4294967296",
+	"2147483647", "2147483648", "2147483649", "0000012345", "0000023456"}
+
+// pfCommandWords are command words CRS's RCE expressions know beyond
+// unix-shell.data.
+var pfCommandWords = []string{"w", "id", "ls", "env", "set", "top", "htop", "who", "whoami", "whois", "ps",
+	"psql", "pwd", "su", "df", "dir", "dmesg", "last", "uname", "hostname", "history", "iostat", "vmstat",
+	"reboot", "shutdown", "screen", "aptitude", "mysql", "busybox", "command", "exec", "eval", "echo",
+	"print", "printf", "kill", "sudo", "doas", "nc", "ncat", "netcat", "python", "python3", "perl", "ruby",
+	"php", "node", "lua", "sh", "bash", "zsh", "ksh", "csh", "tcsh", "dash", "fish", "cat", "tac", "more",
+	"less", "head", "tail", "grep", "find", "xargs", "wget", "curl", "ping", "telnet", "ssh", "scp", "ftp",
+	"tftp", "rm", "cp", "mv", "chmod", "chown", "touch", "mkdir", "rmdir", "ln", "tar", "zip", "unzip",
+	"gzip", "base64", "xxd", "od", "nl", "sort", "uniq", "cut", "awk", "sed", "tee", "time", "timeout",
+	"nohup", "crontab", "at", "passwd", "shadow", "group", "ifconfig", "ip", "netstat", "ss", "route",
+	"arp", "nmap", "yes", "help", "yum", "yarn", "apt", "dnf", "get", "post", "head", "7z"}
+
+// pfCommandRules are the RCE rules whose command lists are read (a
+// command's own regular expression, evasions left out).
+var pfCommandRules = []int{932236, 932237, 932238, 932239, 932250, 932260, 932350}
+
+// pfSessionNames are the parameter names 943110 and 943120 (session
+// fixation) look for, whole and case-insensitive.
+var pfSessionNames = []string{"jsessionid", "jservsession", "jwsession", "aspsessionid", "asp.net_sessionid",
+	"asp.netsessionid", "phpsessid", "sessid", "sessionid", "weblogic", "session-id", "session_id", "cfid",
+	"cftoken", "cfsid"}
+
+// pfRegexRules are CRS rules whose regular expression is an alternation
+// of plain words: the words are read from the rule and added to the
+// keywords.
+var pfRegexRules = []int{944300}
+
+// pfDataFiles are the CRS data files request rules read with
+// @pmFromFile (and the scanners' user agents), all keywords.
+var pfDataFiles = []string{
+	"lfi-os-files.data", "restricted-files.data", "ai-critical-artifacts.data", "unix-shell.data",
+	"windows-powershell-commands.data", "java-classes.data", "ssrf.data", "ssrf-no-scheme.data",
+	"scanners-user-agents.data", "php-variables.data", "restricted-upload.data",
+}
+
+// The path (REQUEST_FILENAME, REQUEST_BASENAME) is read by fewer rules:
+// its own keywords are the data files of 930130, 930140, 934110, 934190
+// and 944130 and the words of 934100, 934130 and 934170.
+var (
+	pfPathDataFiles = []string{"restricted-files.data", "ai-critical-artifacts.data", "ssrf.data",
+		"ssrf-no-scheme.data", "java-classes.data", "lfi-os-files.data"}
+	pfPathKeywords = []string{"fromcharcode", "constructor", "__proto__", "_js_function", "data:",
+		"javascript", "vbscript"}
+)
+
+// pf is the prefilter's data, built once at start.
+var pf = mustBuildPrefilter()
+
+type prefilter struct {
+	// commands are Unix command and shell words (the basenames of
+	// unix-shell.data, the shell builtins and aliases): 932236, 932260
+	// and 932350 read a parameter or cookie that starts with one as a
+	// command ("id", "ls", "w", "passwd.x").
+	commands map[string]struct{}
+	// prefixes are the commands those rules read as such at the start
+	// of a parameter whatever follows ("passwdx").
+	prefixes   trie
+	keywords   acDFA               // headers
+	args       acDFA               // parameters and cookies: keywords and pfArgKeywords
+	path       acDFA               // the path
+	extensions map[string]struct{} // restricted extensions, lower case, without the dot
+}
+
+func mustBuildPrefilter() *prefilter {
+	p, err := buildPrefilter(coreruleset.FS)
+	if err != nil {
+		panic("waf: building the prefilter: " + err.Error())
+	}
+	return p
+}
+
+var restrictedExtRE = regexp.MustCompile(`tx\.restricted_extensions=([^']*)'`)
+
+func buildPrefilter(crs fs.FS) (*prefilter, error) {
+	readData := func(names []string) ([]string, error) {
+		var words []string
+		for _, name := range names {
+			data, err := fs.ReadFile(crs, "@owasp_crs/"+name)
+			if err != nil {
+				return nil, err
+			}
+			sc := bufio.NewScanner(bytes.NewReader(data))
+			for sc.Scan() {
+				line := strings.TrimSpace(sc.Text())
+				if line == "" || strings.HasPrefix(line, "#") {
+					continue
+				}
+				words = append(words, line)
+			}
+		}
+		return words, nil
+	}
+	all, err := readData(pfDataFiles)
+	if err != nil {
+		return nil, err
+	}
+	all = append(all, pfKeywords...)
+	for _, id := range pfRegexRules {
+		w, err := ruleWords(crs, id)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, w...)
+	}
+	shell, err := readData([]string{"unix-shell.data", "unix-shell-builtins.data", "unix-shell-aliases.data"})
+	if err != nil {
+		return nil, err
+	}
+	commands := map[string]struct{}{}
+	addCommand := func(w string) {
+		w = strings.ToLower(w[strings.LastIndexByte(w, '/')+1:])
+		w = strings.TrimRight(w, "-_.")
+		if w != "" && !strings.ContainsAny(w, "${}") {
+			commands[w] = struct{}{}
+		}
+	}
+	for _, w := range append(shell, pfCommandWords...) {
+		addCommand(w)
+	}
+	var prefixes []string
+	for _, id := range pfCommandRules {
+		lits, err := ruleCommands(crs, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lits {
+			w, open := strings.CutSuffix(l.s, "\x00")
+			if w == "" || strings.ContainsRune(w, 0) {
+				continue
+			}
+			// A command after a separator (";ls", "&ls", "$(ls") cannot
+			// occur in the shapes the prefilter lets through.
+			if c := w[0]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+				continue
+			}
+			addCommand(w)
+			// What may follow a short command is not read reliably
+			// from the expressions; three letters and more are
+			// checked as prefixes too ("passwdx").
+			if (!l.end || open) && len(w) >= 3 {
+				prefixes = append(prefixes, w)
+			}
+		}
+	}
+	path, err := readData(pfPathDataFiles)
+	if err != nil {
+		return nil, err
+	}
+	path = append(path, pfPathKeywords...)
+
+	init, err := fs.ReadFile(crs, "@owasp_crs/REQUEST-901-INITIALIZATION.conf")
+	if err != nil {
+		return nil, err
+	}
+	m := restrictedExtRE.FindSubmatch(init)
+	if m == nil {
+		return nil, fmt.Errorf("no tx.restricted_extensions in REQUEST-901-INITIALIZATION.conf")
+	}
+	p := &prefilter{extensions: map[string]struct{}{}, commands: commands}
+	if err := p.prefixes.build(prefixes); err != nil {
+		return nil, err
+	}
+	for _, e := range strings.Fields(string(m[1])) {
+		e = strings.ToLower(strings.Trim(e, "./"))
+		if e != "" {
+			p.extensions[e] = struct{}{}
+		}
+	}
+	if len(p.extensions) < 20 {
+		return nil, fmt.Errorf("only %d restricted extensions read", len(p.extensions))
+	}
+	if err := p.keywords.build(all); err != nil {
+		return nil, err
+	}
+	if err := p.args.build(append(all, pfArgKeywords...)); err != nil {
+		return nil, err
+	}
+	if err := p.path.build(path); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ruleRegexp reads and parses the @rx of a CRS request rule.
+func ruleRegexp(crs fs.FS, id int) (*syntax.Regexp, error) {
+	files, err := fs.Glob(crs, "@owasp_crs/REQUEST-*.conf")
+	if err != nil {
+		return nil, err
+	}
+	marker := fmt.Sprintf(`"id:%d,`, id)
+	for _, f := range files {
+		data, err := fs.ReadFile(crs, f)
+		if err != nil {
+			return nil, err
+		}
+		text := string(data)
+		i := strings.Index(text, marker)
+		if i < 0 {
+			continue
+		}
+		j := strings.LastIndex(text[:i], `"@rx `)
+		if j < 0 {
+			return nil, fmt.Errorf("rule %d: no @rx before it", id)
+		}
+		pat := text[j+5 : i]
+		end := -1
+		for k := 0; k < len(pat); k++ {
+			if pat[k] == '"' && (k == 0 || pat[k-1] != '\\') {
+				end = k
+				break
+			}
+		}
+		if end < 0 {
+			return nil, fmt.Errorf("rule %d: unterminated @rx", id)
+		}
+		re, err := syntax.Parse(pat[:end], syntax.Perl)
+		if err != nil {
+			return nil, fmt.Errorf("rule %d: %v", id, err)
+		}
+		return re.Simplify(), nil
+	}
+	return nil, fmt.Errorf("rule %d not found", id)
+}
+
+// ruleWords reads the words a CRS rule's regular expression is an
+// alternation of (a rule of another shape is an error).
+func ruleWords(crs fs.FS, id int) ([]string, error) {
+	re, err := ruleRegexp(crs, id)
+	if err != nil {
+		return nil, err
+	}
+	words, ok := literals(re, 0)
+	if !ok || len(words) == 0 {
+		return nil, fmt.Errorf("rule %d: its expression is not an alternation of words", id)
+	}
+	return words, nil
+}
+
+// cmdLit is a command an RCE rule looks for: end is set when the rule
+// wants a non-word character or the end after it, else any start of a
+// parameter that begins with s matches.
+type cmdLit struct {
+	s   string
+	end bool
+}
+
+// ruleCommands lists the commands of an RCE rule's expression: its
+// literal paths with every optional part (the evasions CRS allows
+// between letters) left out.
+func ruleCommands(crs fs.FS, id int) ([]cmdLit, error) {
+	re, err := ruleRegexp(crs, id)
+	if err != nil {
+		return nil, err
+	}
+	lits, ok := cmdLiterals(re, 0)
+	if !ok || len(lits) < 10 {
+		return nil, fmt.Errorf("rule %d: cannot list its commands", id)
+	}
+	return lits, nil
+}
+
+func cmdLiterals(re *syntax.Regexp, depth int) ([]cmdLit, bool) {
+	if depth > 100 {
+		return nil, false
+	}
+	wordRune := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_'
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []cmdLit{{s: strings.ToLower(string(re.Rune))}}, true
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpBeginText, syntax.OpNoWordBoundary,
+		syntax.OpStar, syntax.OpQuest:
+		return []cmdLit{{}}, true
+	case syntax.OpEndLine, syntax.OpEndText, syntax.OpWordBoundary:
+		return []cmdLit{{end: true}}, true
+	case syntax.OpRepeat:
+		if re.Min == 0 {
+			return []cmdLit{{}}, true
+		}
+		return []cmdLit{{s: "\x00"}}, true // something must follow: a prefix
+	case syntax.OpPlus, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return []cmdLit{{s: "\x00"}}, true // anything may follow: a prefix
+	case syntax.OpCharClass:
+		words, others, n := 0, 0, 0
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			n += int(re.Rune[i+1]-re.Rune[i]) + 1
+			for r := re.Rune[i]; r <= re.Rune[i+1] && r-re.Rune[i] < 256; r++ {
+				if wordRune(r) {
+					words++
+				} else {
+					others++
+				}
+			}
+		}
+		switch {
+		case words == 0:
+			return []cmdLit{{end: true}}, true
+		case others == 0 && n <= 16:
+			var out []cmdLit
+			for i := 0; i+1 < len(re.Rune); i += 2 {
+				for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+					out = append(out, cmdLit{s: strings.ToLower(string(r))})
+				}
+			}
+			return out, true
+		}
+		return []cmdLit{{s: "\x00"}}, true
+	case syntax.OpCapture:
+		return cmdLiterals(re.Sub[0], depth+1)
+	case syntax.OpAlternate:
+		var out []cmdLit
+		for _, sub := range re.Sub {
+			l, ok := cmdLiterals(sub, depth+1)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, l...)
+		}
+		return out, true
+	case syntax.OpConcat:
+		out := []cmdLit{{}}
+		for _, sub := range re.Sub {
+			l, ok := cmdLiterals(sub, depth+1)
+			if !ok {
+				return nil, false
+			}
+			var next []cmdLit
+			for _, a := range out {
+				if a.end || strings.HasSuffix(a.s, "\x00") {
+					next = append(next, a)
+					continue
+				}
+				for _, b := range l {
+					if a.s == "" && b.s == "" && b.end {
+						// a boundary before the word
+						next = append(next, cmdLit{})
+						continue
+					}
+					next = append(next, cmdLit{s: a.s + b.s, end: b.end})
+				}
+			}
+			if len(next) > 200000 {
+				return nil, false
+			}
+			out = next
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// literals lists every string re matches when re is made of literals,
+// concatenations, alternations and small character classes only.
+func literals(re *syntax.Regexp, depth int) ([]string, bool) {
+	if depth > 50 {
+		return nil, false
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []string{string(re.Rune)}, true
+	case syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpCapture:
+		return literals(re.Sub[0], depth+1)
+	case syntax.OpCharClass:
+		var out []string
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i+1]-re.Rune[i] > 64 {
+				return nil, false
+			}
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				out = append(out, string(r))
+			}
+		}
+		return out, true
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			l, ok := literals(sub, depth+1)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, l...)
+		}
+		return out, true
+	case syntax.OpConcat:
+		out := []string{""}
+		for _, sub := range re.Sub {
+			l, ok := literals(sub, depth+1)
+			if !ok {
+				return nil, false
+			}
+			var next []string
+			for _, a := range out {
+				for _, b := range l {
+					next = append(next, a+b)
+				}
+			}
+			if len(next) > 10000 {
+				return nil, false
+			}
+			out = next
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// trie answers whether a string starts with one of its words
+// (case-insensitively), over pfAlphabet.
+type trie struct {
+	class  [256]uint8
+	stride int
+	next   []uint16 // 0: no such word
+	final  []bool
+}
+
+func (t *trie) build(words []string) error {
+	for i := 0; i < len(pfAlphabet); i++ {
+		c := pfAlphabet[i]
+		t.class[c] = uint8(i + 1)
+		if c >= 'a' && c <= 'z' {
+			t.class[c-'a'+'A'] = uint8(i + 1)
+		}
+	}
+	t.stride = len(pfAlphabet) + 1
+	t.next = make([]uint16, t.stride)
+	t.final = []bool{false}
+	for _, w := range words {
+		ok := w != ""
+		for i := 0; i < len(w) && ok; i++ {
+			ok = t.class[w[i]] != 0
+		}
+		if !ok {
+			continue
+		}
+		s := 0
+		for i := 0; i < len(w); i++ {
+			c := int(t.class[w[i]])
+			if t.next[s*t.stride+c] == 0 {
+				if len(t.final) >= 65535 {
+					return fmt.Errorf("command prefix trie too large")
+				}
+				t.next[s*t.stride+c] = uint16(len(t.final))
+				t.final = append(t.final, false)
+				t.next = append(t.next, make([]uint16, t.stride)...)
+			}
+			s = int(t.next[s*t.stride+c])
+		}
+		t.final[s] = true
+	}
+	return nil
+}
+
+// hasPrefixOf reports whether s starts with a word of t.
+func (t *trie) hasPrefixOf(s string) bool {
+	st := 0
+	for i := 0; i < len(s); i++ {
+		c := t.class[s[i]]
+		if c == 0 {
+			return false
+		}
+		st = int(t.next[st*t.stride+int(c)])
+		if st == 0 {
+			return false
+		}
+		if t.final[st] {
+			return true
+		}
+	}
+	return false
+}
+
+// acDFA is an Aho-Corasick automaton compiled to a dense DFA over the
+// bytes the prefilter lets through (case folded); a keyword with any
+// other byte can never occur in a checked string and is left out.
+type acDFA struct {
+	class  [256]uint8 // 0: not in the alphabet
+	stride int
+	next   []uint16 // state*stride + class
+	final  []bool
+}
+
+// pfAlphabet is every byte a checked string may hold (upper case folds
+// to lower case).
+const pfAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789 ._-/:;,()+=*?\"!"
+
+func (d *acDFA) build(words []string) error {
+	for i := 0; i < len(pfAlphabet); i++ {
+		c := pfAlphabet[i]
+		d.class[c] = uint8(i + 1)
+		if c >= 'a' && c <= 'z' {
+			d.class[c-'a'+'A'] = uint8(i + 1)
+		}
+	}
+	d.stride = len(pfAlphabet) + 1
+	// The trie, with children in a map while building.
+	type node struct {
+		child map[uint8]int
+		fail  int
+		final bool
+	}
+	nodes := []node{{child: map[uint8]int{}}}
+	for _, w := range words {
+		ok := w != ""
+		for i := 0; i < len(w) && ok; i++ {
+			ok = d.class[w[i]] != 0
+		}
+		if !ok {
+			continue
+		}
+		s := 0
+		for i := 0; i < len(w); i++ {
+			c := d.class[w[i]]
+			n, found := nodes[s].child[c]
+			if !found {
+				nodes = append(nodes, node{child: map[uint8]int{}})
+				n = len(nodes) - 1
+				nodes[s].child[c] = n
+			}
+			s = n
+		}
+		nodes[s].final = true
+	}
+	if len(nodes) > 65535 {
+		return fmt.Errorf("keyword automaton has %d states", len(nodes))
+	}
+	d.next = make([]uint16, len(nodes)*d.stride)
+	d.final = make([]bool, len(nodes))
+	// Breadth first: a state's failure state is complete before it.
+	queue := []int{0}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		if nodes[s].final || nodes[nodes[s].fail].final {
+			nodes[s].final = true
+		}
+		d.final[s] = nodes[s].final
+		for c := 1; c < d.stride; c++ {
+			if n, ok := nodes[s].child[uint8(c)]; ok {
+				if s != 0 {
+					nodes[n].fail = int(d.next[nodes[s].fail*d.stride+c])
+				}
+				d.next[s*d.stride+c] = uint16(n)
+				queue = append(queue, n)
+			} else if s != 0 {
+				d.next[s*d.stride+c] = d.next[nodes[s].fail*d.stride+c]
+			}
+		}
+	}
+	return nil
+}
+
+// contains reports whether s holds a keyword (case-insensitively).
+func (d *acDFA) contains(s string) bool {
+	st := 0
+	for i := 0; i < len(s); i++ {
+		c := d.class[s[i]]
+		if c == 0 {
+			st = 0
+			continue
+		}
+		st = int(d.next[st*d.stride+int(c)])
+		if d.final[st] {
+			return true
+		}
+	}
+	return false
+}
+
+// containsCmdLine is contains on s as CRS's t:cmdLine sees it: "," and
+// ";" are spaces, runs of spaces are one, and a space before "/" or "("
+// is dropped.
+func (d *acDFA) containsCmdLine(s string) bool {
+	st := 0
+	space := false
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch b {
+		case ' ', ',', ';', '\t':
+			space = true
+			continue
+		}
+		if space {
+			space = false
+			if b != '/' && b != '(' {
+				st = int(d.next[st*d.stride+int(d.class[' '])])
+				if d.final[st] {
+					return true
+				}
+			}
+		}
+		c := d.class[b]
+		if c == 0 {
+			st = 0
+			continue
+		}
+		st = int(d.next[st*d.stride+int(c)])
+		if d.final[st] {
+			return true
+		}
+	}
+	return false
+}
+
 // prefilterClean reports whether in holds nothing any CRS request rule
 // could match, so the full evaluation can be skipped.
-func prefilterClean(in *Input) bool { return false }
+func prefilterClean(in *Input) bool {
+	if in == nil || len(in.Body) > 0 || in.BodyTruncated {
+		return false
+	}
+	switch in.Method {
+	case "GET", "HEAD":
+	default:
+		return false
+	}
+	switch in.Proto {
+	case "", "HTTP/1.1", "HTTP/2.0", "HTTP/2", "HTTP/1.0", "HTTP/3", "HTTP/3.0":
+	default:
+		return false
+	}
+	if !pfPath(in.Path) || !pfQuery(in.Query) {
+		return false
+	}
+	host := in.Host
+	hasUA, hasAccept := false, false
+	for name, vs := range in.Header {
+		if ignoredHeader(in, name) {
+			continue
+		}
+		if name == "Cookie" {
+			for _, v := range vs {
+				if !pfCookies(v) {
+					return false
+				}
+			}
+			continue
+		}
+		if len(vs) != 1 {
+			return false
+		}
+		v := vs[0]
+		var ok bool
+		switch name {
+		case "Host":
+			if in.Host != "" {
+				continue // the Input's Host is the one inspected
+			}
+			host, ok = v, true
+		case "User-Agent":
+			hasUA, ok = true, pfUserAgent(v)
+		case "Accept":
+			hasAccept, ok = true, pfList(v, pfAcceptItem)
+		case "Accept-Language":
+			ok = len(v) <= 200 && pfList(v, pfLanguageItem) && !pf.keywords.contains(v)
+		case "Accept-Encoding":
+			ok = len(v) <= 100 && pfList(v, pfEncodingItem)
+		case "Referer":
+			ok = pfURL(v, true) && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v)
+		case "Origin":
+			ok = pfURL(v, false)
+		case "Connection":
+			ok = v == "keep-alive" || v == "Keep-Alive" || v == "close"
+		case "Cache-Control":
+			ok = v == "max-age=0" || v == "no-cache"
+		case "Pragma":
+			ok = v == "no-cache"
+		case "Upgrade-Insecure-Requests", "Sec-Gpc":
+			ok = v == "1"
+		case "Dnt":
+			ok = v == "1" || v == "0"
+		case "Sec-Fetch-Site":
+			ok = v == "same-origin" || v == "same-site" || v == "cross-site" || v == "none"
+		case "Sec-Fetch-Mode":
+			ok = v == "navigate" || v == "cors" || v == "no-cors" || v == "same-origin"
+		case "Sec-Fetch-Dest":
+			ok = pfOneOf(v, pfFetchDests)
+		case "Sec-Fetch-User":
+			ok = v == "?1"
+		case "Sec-Ch-Ua-Mobile":
+			ok = v == "?0" || v == "?1"
+		case "Sec-Ch-Ua-Platform":
+			ok = pfOneOf(v, pfPlatforms)
+		case "Sec-Ch-Ua":
+			ok = pfClientHintBrands(v)
+		case "Priority":
+			ok = pfOneOf(v, pfPriorities)
+		case "Sec-Purpose", "Purpose":
+			ok = v == "prefetch" || v == "prefetch;prerender"
+		case "X-Requested-With":
+			ok = v == "XMLHttpRequest" || pfAppID(v)
+		case "Te":
+			ok = v == "trailers"
+		case "If-None-Match":
+			ok = pfETag(v)
+		case "If-Modified-Since":
+			ok = pfHTTPDate(v)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+	return hasUA && hasAccept && pfHost(host)
+}
+
+var (
+	pfFetchDests = []string{"document", "empty", "image", "script", "style", "font", "iframe", "frame",
+		"audio", "video", "manifest", "track", "worker", "sharedworker", "serviceworker"}
+	pfPlatforms = []string{`"Windows"`, `"macOS"`, `"Linux"`, `"Android"`, `"Chrome OS"`, `"Chromium OS"`,
+		`"iOS"`, `"Unknown"`, `""`}
+	pfPriorities = []string{"u=0, i", "u=1, i", "u=2, i", "u=3, i", "u=4, i", "u=5, i", "u=6, i", "u=7, i",
+		"u=0", "u=1", "u=2", "u=3", "u=4", "u=5", "u=6", "u=7", "i"}
+	pfBrands = []string{"Google Chrome", "Chromium", "Microsoft Edge", "Opera", "Opera GX", "Brave",
+		"Vivaldi", "YaBrowser", "Yandex", "Samsung Internet", "Android WebView", "DuckDuckGo", "Whale"}
+	pfAcceptTypes = []string{"*/*", "text/html", "application/xhtml+xml", "application/xml", "text/xml",
+		"image/avif", "image/webp", "image/apng", "image/svg+xml", "image/*", "image/png", "image/jpeg",
+		"image/gif", "image/jxl", "image/heic", "image/heic-sequence", "video/*", "audio/*", "text/css", "text/plain",
+		"text/javascript", "application/javascript", "application/json", "application/signed-exchange",
+		"application/font-woff2", "font/woff2", "font/woff", "application/manifest+json",
+		"application/rss+xml", "application/atom+xml", "application/pdf", "text/*", "application/*"}
+	pfEncodings = []string{"gzip", "deflate", "br", "zstd", "identity", "compress", "*", "x-gzip", "dcb", "dcz"}
+)
+
+func pfOneOf(v string, set []string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// pfList checks a comma-separated header list item by item (items may
+// be followed by ";q=..." parameters, which the item check sees too).
+func pfList(v string, item func(string) bool) bool {
+	if v == "" || len(v) > 512 {
+		return false
+	}
+	for len(v) > 0 {
+		i := strings.IndexByte(v, ',')
+		var it string
+		if i < 0 {
+			it, v = v, ""
+		} else {
+			it, v = v[:i], v[i+1:]
+			if v == "" {
+				return false
+			}
+		}
+		if len(it) > 0 && it[0] == ' ' {
+			it = it[1:]
+		}
+		if !item(it) {
+			return false
+		}
+	}
+	return true
+}
+
+// pfSplitParams cuts ";q=0.9" (and for Accept ";v=b3") off an item and
+// checks it.
+func pfSplitParams(it string, allowV bool) (string, bool) {
+	base := it
+	for {
+		i := strings.LastIndexByte(base, ';')
+		if i < 0 {
+			return base, true
+		}
+		p := base[i+1:]
+		if len(p) > 0 && p[0] == ' ' {
+			p = p[1:]
+		}
+		base = base[:i]
+		switch {
+		case pfQValue(p):
+		case allowV && p == "v=b3":
+		default:
+			return "", false
+		}
+	}
+}
+
+// pfQValue: q=0, q=1, q=0.N to q=0.NNN, q=1.0.
+func pfQValue(p string) bool {
+	if len(p) < 3 || p[0] != 'q' || p[1] != '=' {
+		return false
+	}
+	n := p[2:]
+	if n == "0" || n == "1" || n == "1.0" {
+		return true
+	}
+	if len(n) < 3 || len(n) > 5 || n[0] != '0' || n[1] != '.' {
+		return false
+	}
+	for i := 2; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func pfAcceptItem(it string) bool {
+	base, ok := pfSplitParams(it, true)
+	return ok && pfOneOf(base, pfAcceptTypes)
+}
+
+func pfEncodingItem(it string) bool {
+	base, ok := pfSplitParams(it, false)
+	return ok && pfOneOf(base, pfEncodings)
+}
+
+// pfLanguageItem: a language tag (letters, digits, single "-" between
+// subtags of 1 to 8) or "*", with an optional q.
+func pfLanguageItem(it string) bool {
+	base, ok := pfSplitParams(it, false)
+	if !ok || base == "" {
+		return false
+	}
+	if base == "*" {
+		return true
+	}
+	if len(base) > 35 {
+		return false
+	}
+	sub := 0
+	for i := 0; i < len(base); i++ {
+		c := base[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			sub++
+			if sub > 8 {
+				return false
+			}
+		case c == '-' && sub > 0 && i+1 < len(base):
+			sub = 0
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// pfClientHintBrands: Sec-CH-UA as Chromium sends it: "Brand";v="N"
+// items of known brands and Chromium's GREASE brand.
+func pfClientHintBrands(v string) bool {
+	return pfList(v, func(it string) bool {
+		if len(it) < 8 || it[0] != '"' {
+			return false
+		}
+		end := strings.Index(it[1:], `";v="`)
+		if end < 0 {
+			return false
+		}
+		brand, ver := it[1:1+end], it[1+end+5:]
+		if len(ver) < 2 || ver[len(ver)-1] != '"' {
+			return false
+		}
+		ver = ver[:len(ver)-1]
+		if ver == "" || len(ver) > 20 {
+			return false
+		}
+		for i := 0; i < len(ver); i++ {
+			if (ver[i] < '0' || ver[i] > '9') && ver[i] != '.' {
+				return false
+			}
+		}
+		return pfOneOf(brand, pfBrands) || pfGreaseBrand(brand)
+	})
+}
+
+// pfGreaseBrand: Chromium's "Not?A?Brand", the ? from its GREASE set.
+func pfGreaseBrand(b string) bool {
+	if len(b) != 11 || b[:3] != "Not" || b[4] != 'A' || b[6:] != "Brand" {
+		return false
+	}
+	const grease = " (:-./);=?_"
+	return strings.IndexByte(grease, b[3]) >= 0 && strings.IndexByte(grease, b[5]) >= 0
+}
+
+// pfAppID: an Android application id (com.instagram.android), which
+// Android's WebView sends in X-Requested-With.
+func pfAppID(v string) bool {
+	if len(v) < 3 || len(v) > 100 || v[0] < 'a' || v[0] > 'z' || strings.IndexByte(v, '.') < 0 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.') || c == '.' && v[i-1] == '.' {
+			return false
+		}
+	}
+	return v[len(v)-1] != '.' && !pf.keywords.contains(v)
+}
+
+// pfETag: one entity tag, "x" or W/"x", of [A-Za-z0-9_.:-].
+func pfETag(v string) bool {
+	v = strings.TrimPrefix(v, "W/")
+	if len(v) < 3 || len(v) > 80 || v[0] != '"' || v[len(v)-1] != '"' {
+		return false
+	}
+	for i := 1; i < len(v)-1; i++ {
+		c := v[i]
+		if !(pfWord(c) || c == '.' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return !pf.keywords.contains(v)
+}
+
+// pfHTTPDate: "Sun, 06 Nov 1994 08:49:37 GMT".
+func pfHTTPDate(v string) bool {
+	if len(v) != 29 || v[3] != ',' || v[25:] != " GMT" {
+		return false
+	}
+	for i := 0; i < 25; i++ {
+		c := v[i]
+		if !(pfWord(c) || c == ' ' || c == ',' || c == ':') || c == '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func pfWord(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// pfPath: [A-Za-z0-9/._-], starting with "/", at most 512 bytes, no
+// "//", no segment starting with ".", no restricted extension, no
+// keyword.
+func pfPath(p string) bool {
+	if len(p) == 0 || len(p) > 512 || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case pfWord(c), c == '-':
+		case c == '.':
+			if p[i-1] == '/' {
+				return false
+			}
+		case c == '/':
+			if i > 0 && p[i-1] == '/' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	if pf.path.contains(p) {
+		return false
+	}
+	// The last segment's extension.
+	last := p[strings.LastIndexByte(p, '/')+1:]
+	if i := strings.LastIndexByte(last, '.'); i >= 0 {
+		ext := last[i+1:]
+		if len(ext) > 16 {
+			return false
+		}
+		var buf [16]byte
+		for j := 0; j < len(ext); j++ {
+			c := ext[j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[j] = c
+		}
+		if _, bad := pf.extensions[string(buf[:len(ext)])]; bad {
+			return false
+		}
+	}
+	return true
+}
+
+// pfQuery: at most 16 name=value (or name) pairs joined by "&", names
+// of 1 to 64 and values of at most 128 bytes of [A-Za-z0-9_.-] with at
+// most one "-" each and no "..", every name once, no keyword.
+func pfQuery(q string) bool {
+	if q == "" {
+		return true
+	}
+	if len(q) > 1024 {
+		return false
+	}
+	var names [16]string
+	n := 0
+	for len(q) > 0 {
+		pair := q
+		if i := strings.IndexByte(q, '&'); i >= 0 {
+			pair, q = q[:i], q[i+1:]
+			if q == "" {
+				return false
+			}
+		} else {
+			q = ""
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		if name == "" || len(name) > 64 || len(value) > 128 || !pfToken(name) || !pfToken(value) {
+			return false
+		}
+		if n == len(names) {
+			return false
+		}
+		for _, seen := range names[:n] {
+			if seen == name {
+				return false
+			}
+		}
+		for _, sn := range pfSessionNames {
+			if strings.EqualFold(name, sn) {
+				return false
+			}
+		}
+		names[n] = name
+		n++
+	}
+	return true
+}
+
+// pfToken: [A-Za-z0-9_.-], at most one "-", no "..", no keyword.
+func pfToken(s string) bool {
+	dashes := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case pfWord(c):
+		case c == '.':
+			if i > 0 && s[i-1] == '.' {
+				return false
+			}
+		case c == '-':
+			dashes++
+			if dashes > 1 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return !pf.args.contains(s) && !pfStartsWithCommand(s)
+}
+
+// pfStartsWithCommand reports whether s's first word (up to ".", "-"
+// or "_") is a command word, or s starts with a command CRS reads
+// whatever follows it.
+func pfStartsWithCommand(s string) bool {
+	if pf.prefixes.hasPrefixOf(s) {
+		return true
+	}
+	end := len(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '.' || c == '-' || c == '_' {
+			end = i
+			break
+		}
+	}
+	if end == 0 || end > 32 {
+		return false
+	}
+	var buf [32]byte
+	for i := 0; i < end; i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	_, ok := pf.commands[string(buf[:end])]
+	return ok
+}
+
+// pfCookies: "name=value; name=value", at most 32 cookies, names and
+// values of [A-Za-z0-9_.-] with at most two "-" each (paranoia level 4
+// counts three special characters in a cookie as an attack), no "..",
+// no keyword.
+func pfCookies(v string) bool {
+	if v == "" || len(v) > 4096 {
+		return false
+	}
+	count := 0
+	for len(v) > 0 {
+		c := v
+		if i := strings.IndexByte(v, ';'); i >= 0 {
+			c, v = v[:i], v[i+1:]
+			if len(v) == 0 || v[0] != ' ' {
+				return false
+			}
+			v = v[1:]
+		} else {
+			v = ""
+		}
+		count++
+		if count > 32 {
+			return false
+		}
+		name, value, ok := strings.Cut(c, "=")
+		if !ok || name == "" || len(name) > 64 || len(value) > 256 || !pfCookieToken(name) || !pfCookieToken(value) {
+			return false
+		}
+	}
+	return true
+}
+
+func pfCookieToken(s string) bool {
+	// WooCommerce's session cookie: customer||expiry, the bars
+	// percent-encoded; one such pair, digits after it.
+	if i := strings.Index(s, "%7C%7C"); i >= 0 {
+		tail := s[i+6:]
+		if tail == "" || len(tail) > 12 {
+			return false
+		}
+		for j := 0; j < len(tail); j++ {
+			if tail[j] < '0' || tail[j] > '9' {
+				return false
+			}
+		}
+		s = s[:i]
+		return pfCookieWord(s, 0)
+	}
+	return pfCookieWord(s, 2)
+}
+
+// pfCookieWord: [A-Za-z0-9_.-] with at most maxDashes single "-", no
+// "..", no keyword.
+func pfCookieWord(s string, maxDashes int) bool {
+	dashes := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case pfWord(c):
+		case c == '.':
+			if i > 0 && s[i-1] == '.' {
+				return false
+			}
+		case c == '-':
+			dashes++
+			if dashes > maxDashes || (i > 0 && s[i-1] == '-') {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return !pf.args.contains(s) && !pfStartsWithCommand(s)
+}
+
+// pfHost: a domain name, lower or upper case letters, digits, "-" and
+// ".", with a letter in its last label (not an IPv4 address), and an
+// optional port.
+func pfHost(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		port := h[i+1:]
+		if port == "" || len(port) > 5 {
+			return false
+		}
+		for j := 0; j < len(port); j++ {
+			if port[j] < '0' || port[j] > '9' {
+				return false
+			}
+		}
+		h = h[:i]
+	}
+	if h == "" || h[0] == '.' || h[0] == '-' || h[len(h)-1] == '.' {
+		return false
+	}
+	letter := false
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			letter = true
+		case c >= '0' && c <= '9':
+		case c == '.':
+			if h[i-1] == '.' {
+				return false
+			}
+			letter = false
+		case c == '-':
+		default:
+			return false
+		}
+	}
+	return letter && !pf.keywords.contains(h)
+}
+
+// pfURL: http(s)://host[:port] and, when withPath, an optional path of
+// pfPath's shape and a query of pfQuery's shape in which no digit
+// stands before "on" (941120 reads "1onx=" in a header as an event
+// handler); no fragment, no user info.
+func pfURL(v string, withPath bool) bool {
+	if withPath {
+		if i := strings.IndexByte(v, '?'); i >= 0 {
+			q := v[i+1:]
+			for j := 1; j+1 < len(q); j++ {
+				if q[j-1] >= '0' && q[j-1] <= '9' && (q[j] == 'o' || q[j] == 'O') && (q[j+1] == 'n' || q[j+1] == 'N') {
+					return false
+				}
+			}
+			if q == "" || !pfQuery(q) {
+				return false
+			}
+			v = v[:i]
+		}
+	}
+	rest, ok := strings.CutPrefix(v, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(v, "http://"); !ok {
+			return false
+		}
+	}
+	host, path := rest, ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		if !withPath {
+			return false
+		}
+		host, path = rest[:i], rest[i:]
+	}
+	if !pfHost(host) {
+		return false
+	}
+	return path == "" || pfPath(path)
+}
+
+// pfAfterVersion reports whether s ends in a comment or in a product
+// token name/version whose version starts with a digit (so no word of
+// a rule stands right before the comment's "(").
+func pfAfterVersion(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[len(s)-1] == ')' {
+		return true
+	}
+	tok := s[strings.LastIndexByte(s, ' ')+1:]
+	i := strings.LastIndexByte(tok, '/')
+	return i >= 0 && i+1 < len(tok) && tok[i+1] >= '0' && tok[i+1] <= '9'
+}
+
+// pfUserAgent: product tokens (name or name/version of
+// [A-Za-z0-9_.+-]) separated by single spaces, and flat comments
+// "(...)" of [A-Za-z0-9 _.,;:/+-] that follow a space after a
+// name/version token whose version starts with a digit, or after a ")", at most 512 bytes, no "//", no keyword (also as
+// t:cmdLine reads it).
+func pfUserAgent(v string) bool {
+	if v == "" || len(v) > 512 {
+		return false
+	}
+	depth := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case pfWord(c), c == '.', c == '-', c == '+':
+		case c == '/':
+			if i > 0 && v[i-1] == '/' {
+				return false
+			}
+			if depth == 0 && (i == 0 || v[i-1] == ' ') {
+				return false
+			}
+		case c == ' ':
+			if i == 0 || v[i-1] == ' ' || i+1 == len(v) {
+				return false
+			}
+		case c == '(':
+			if depth > 0 || i < 2 || v[i-1] != ' ' || !pfAfterVersion(v[:i-1]) {
+				return false
+			}
+			depth++
+		case c == ')':
+			if depth == 0 || v[i-1] == '(' {
+				return false
+			}
+			depth--
+		case depth > 0 && (c == ',' || c == ';' || c == ':'):
+		default:
+			return false
+		}
+	}
+	return depth == 0 && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v) && !pfHasCommandWord(v)
+}
+
+// pfHasCommandWord reports whether any word (run of letters and digits)
+// of v is a command word: 932237 and 932239 read a user agent's
+// "uptime " or "openssl/" as a command.
+func pfHasCommandWord(v string) bool {
+	start := -1
+	for i := 0; i <= len(v); i++ {
+		alnum := i < len(v) && (v[i] >= 'a' && v[i] <= 'z' || v[i] >= 'A' && v[i] <= 'Z' || v[i] >= '0' && v[i] <= '9')
+		if alnum {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && pfStartsWithCommand(v[start:i]) {
+			return true
+		}
+		start = -1
+	}
+	return false
+}
