@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"html"
+	"net/http"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/testenv"
 	"github.com/palisadehq/palisade/internal/waf"
 	"github.com/palisadehq/palisade/internal/web"
 )
@@ -378,5 +380,55 @@ func TestStatisticsWAFClasses(t *testing.T) {
 	_, page, _ = br.get("/de/website/shop.example.com/statistics")
 	if !strings.Contains(page, "Angriffe nach Art") || !strings.Contains(page, "SQL-Injection") {
 		t.Fatalf("German attacks by class: %s", page)
+	}
+}
+
+// TestEventAllowEndToEnd: a browser's request with SQL injection in one
+// parameter is denied by the website firewall; on its event's page the
+// customer clicks "this is fine", and within a second the same request is
+// let through, while the same payload on another path is still denied.
+func TestEventAllowEndToEnd(t *testing.T) {
+	e, jane, _, site := fixture(t)
+	ctx := context.Background()
+	const attack = "/products?id=1%27%20OR%20%271%27%3D%271"
+	if fa := forwardAuth(t, e, site.ServerKey, testenv.ChromeUA, attack); fa.StatusCode != 403 || fa.Header.Get("X-Palisade-Reason") != "waf" {
+		t.Fatalf("SQL injection from a browser: %d %v", fa.StatusCode, fa.Header)
+	}
+	e.Recorder.Flush(ctx)
+	es, err := e.Service.Events(ctx, e.Caller, site.Domain, core.EventFilter{Reason: "waf"})
+	if err != nil || len(es) != 1 || es[0].WAF == nil || es[0].Path != "/products" {
+		t.Fatalf("the firewall's event: %+v %v", es, err)
+	}
+	br := newBrowser(t, e.URL)
+	code, page, _ := br.get("/en/website/shop.example.com/events/" + strconv.FormatInt(es[0].ID, 10) + "?api-key=" + jane.APIKey)
+	if code != 200 || !strings.Contains(page, "ARGS:id") || !strings.Contains(page, "/allow") {
+		t.Fatalf("the event's page: %d %s", code, page)
+	}
+	if code, page = br.post("/en/website/shop.example.com/events/"+strconv.FormatInt(es[0].ID, 10)+"/allow", url.Values{"csrf": {csrf(t, page)}}); code != 200 || !strings.Contains(page, "Saved.") {
+		t.Fatalf("this is fine: %d %s", code, page)
+	}
+	_, st, _ := e.Service.WebsiteSettings(ctx, e.Caller, site.Domain)
+	if len(st.WAF.Exclusions) != 1 || st.WAF.Exclusions[0].Path != "/products" {
+		t.Fatalf("exclusions %+v", st.WAF.Exclusions)
+	}
+	t.Logf("the exclusion made: %+v", st.WAF.Exclusions[0])
+	deadline := time.Now().Add(2 * time.Second)
+	var fa *http.Response
+	for time.Now().Before(deadline) {
+		if fa = forwardAuth(t, e, site.ServerKey, testenv.ChromeUA, attack); fa.StatusCode == 200 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fa.StatusCode != 200 {
+		t.Fatalf("the allowed request is still refused a second later: %d %v (exclusion %+v)", fa.StatusCode, fa.Header, st.WAF.Exclusions[0])
+	}
+	if fa = forwardAuth(t, e, site.ServerKey, testenv.ChromeUA, "/search?q=1%27%20OR%20%271%27%3D%271"); fa.StatusCode != 403 || fa.Header.Get("X-Palisade-Reason") != "waf" {
+		t.Fatalf("the payload on another path: %d %v", fa.StatusCode, fa.Header)
+	}
+	if len(st.WAF.Exclusions[0].Parameters) > 0 {
+		if fa = forwardAuth(t, e, site.ServerKey, testenv.ChromeUA, "/products?name=1%27%20OR%20%271%27%3D%271"); fa.StatusCode != 403 {
+			t.Fatalf("the payload in another parameter: %d %v", fa.StatusCode, fa.Header)
+		}
 	}
 }
