@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/corazawaf/coraza/v3/types"
@@ -50,7 +51,10 @@ const (
 // named parameter, cookie or header (the path, the raw body, XML) cannot
 // be named: exclude such matches by rule id or tag, narrowed by path.
 type Exclusions struct {
-	list []exclusion
+	// sets are the chosen ready sets, compiled once per process and
+	// shared by every website; own are the website's entries.
+	sets [][]exclusion
+	own  []exclusion
 }
 
 type exclusion struct {
@@ -76,39 +80,88 @@ type param struct {
 	prefix bool
 }
 
-// CompileExclusions compiles the sets a website switched (name → on; a set
-// left out keeps its Default) and its own exclusions.
-func CompileExclusions(sets map[string]bool, own []Exclusion) (*Exclusions, error) {
-	ex := &Exclusions{}
-	known := map[string]bool{}
-	for _, s := range Sets() {
-		known[s.Name] = true
-		on := s.Default
-		if v, ok := sets[s.Name]; ok {
-			on = v
-		}
-		if !on {
-			continue
-		}
-		for i, e := range s.Exclusions {
-			c, err := compileExclusion(e)
-			if err != nil {
-				return nil, fmt.Errorf("exclusion set %s, entry %d: %w", s.Name, i, err)
+// readySets are the ready exclusion sets, compiled once.
+var readySets struct {
+	once   sync.Once
+	order  []string
+	byName map[string][]exclusion
+	err    error
+
+	mu sync.Mutex
+	// shared holds one *Exclusions per combination of sets chosen by
+	// websites without exclusions of their own (at most 2^len(Sets())).
+	shared map[string]*Exclusions
+}
+
+func compiledSets() (order []string, byName map[string][]exclusion, err error) {
+	readySets.once.Do(func() {
+		readySets.byName = map[string][]exclusion{}
+		for _, s := range Sets() {
+			readySets.order = append(readySets.order, s.Name)
+			list := make([]exclusion, 0, len(s.Exclusions))
+			for i, e := range s.Exclusions {
+				c, err := compileExclusion(e)
+				if err != nil {
+					readySets.err = fmt.Errorf("exclusion set %s, entry %d: %w", s.Name, i, err)
+					return
+				}
+				list = append(list, c)
 			}
-			ex.list = append(ex.list, c)
+			readySets.byName[s.Name] = list
 		}
+	})
+	return readySets.order, readySets.byName, readySets.err
+}
+
+// CompileExclusions compiles the sets a website switched (name → on; a set
+// left out keeps its Default) and its own exclusions. The sets are
+// compiled once per process; websites without exclusions of their own
+// that chose the same sets share one *Exclusions.
+func CompileExclusions(sets map[string]bool, own []Exclusion) (*Exclusions, error) {
+	order, byName, err := compiledSets()
+	if err != nil {
+		return nil, err
 	}
 	for name := range sets {
-		if !known[name] {
-			return nil, fmt.Errorf("unknown exclusion set %q", name)
+		if _, ok := byName[name]; !ok {
+			return nil, fmt.Errorf("unknown exclusion set %q; sets are %s", name, strings.Join(order, ", "))
 		}
+	}
+	defaults := map[string]bool{}
+	for _, s := range Sets() {
+		defaults[s.Name] = s.Default
+	}
+	ex := &Exclusions{}
+	var key strings.Builder
+	for _, name := range order {
+		on := defaults[name]
+		if v, ok := sets[name]; ok {
+			on = v
+		}
+		if on && len(byName[name]) > 0 {
+			ex.sets = append(ex.sets, byName[name])
+			key.WriteString(name)
+			key.WriteByte(',')
+		}
+	}
+	if len(own) == 0 {
+		readySets.mu.Lock()
+		defer readySets.mu.Unlock()
+		if shared := readySets.shared[key.String()]; shared != nil {
+			return shared, nil
+		}
+		if readySets.shared == nil {
+			readySets.shared = map[string]*Exclusions{}
+		}
+		readySets.shared[key.String()] = ex
+		return ex, nil
 	}
 	for i, e := range own {
 		c, err := compileExclusion(e)
 		if err != nil {
 			return nil, fmt.Errorf("exclusions[%d]: %w", i, err)
 		}
-		ex.list = append(ex.list, c)
+		ex.own = append(ex.own, c)
 	}
 	return ex, nil
 }
@@ -286,9 +339,16 @@ func (ex *Exclusions) drops(id int, info *ruleInfo, mds []types.MatchData, rc *r
 	if ex == nil {
 		return false
 	}
-	for i := range ex.list {
-		if ex.list[i].drops(id, info, mds, rc) {
+	for i := range ex.own {
+		if ex.own[i].drops(id, info, mds, rc) {
 			return true
+		}
+	}
+	for _, set := range ex.sets {
+		for i := range set {
+			if set[i].drops(id, info, mds, rc) {
+				return true
+			}
 		}
 	}
 	return false

@@ -192,3 +192,35 @@ func TestCanonicalPath(t *testing.T) {
 		}
 	}
 }
+
+func TestExclusionSetsAreShared(t *testing.T) {
+	sets := Sets()
+	if len(sets) == 0 {
+		t.Skip("no ready sets yet")
+	}
+	a, err := CompileExclusions(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := CompileExclusions(map[string]bool{}, nil)
+	if a != b {
+		t.Error("two websites with the default sets and no exclusions of their own do not share one *Exclusions")
+	}
+	c, _ := CompileExclusions(nil, []Exclusion{{Path: "/x"}})
+	if c == a || len(c.own) != 1 || len(c.sets) != len(a.sets) {
+		t.Errorf("own exclusions: %d own, %d sets (default %d)", len(c.own), len(c.sets), len(a.sets))
+	}
+	for _, s := range sets {
+		if len(s.Exclusions) == 0 {
+			continue
+		}
+		off, _ := CompileExclusions(map[string]bool{s.Name: false}, nil)
+		on, _ := CompileExclusions(map[string]bool{s.Name: true}, nil)
+		if len(on.sets) != len(off.sets)+1 {
+			t.Errorf("set %s: on gives %d sets, off %d", s.Name, len(on.sets), len(off.sets))
+		}
+		if len(c.sets) > 0 && &c.sets[0][0] != &a.sets[0][0] {
+			t.Error("a set is compiled per website")
+		}
+	}
+}
