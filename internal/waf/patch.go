@@ -738,45 +738,79 @@ func patchRuleParts(opts string) (vars, op, acts string, err error) {
 	return vars, op, rest[1 : len(rest)-1], nil
 }
 
-// patchCheckVariables checks every collection a rule reads.
+// patchCheckVariables checks every collection a rule reads. It reads the
+// variables more strictly than Coraza: each is [!&]NAME[:KEY], KEY being
+// a plain name (an XPath for XML and JSON), a /regex/ or a '/regex/', and
+// a regex ends the variable (Coraza would read what follows it as the next
+// variable's name); anything else is refused.
 func patchCheckVariables(vars string) error {
-	inRegex, afterColon := false, false
-	start := 0
-	check := func(part string) error {
-		part = strings.TrimLeft(part, "!&")
-		name, _, _ := strings.Cut(part, ":")
+	if vars == "" {
+		return errors.New("SecRule needs variables")
+	}
+	for i := 0; i < len(vars); {
+		j := i
+		for j < len(vars) && (vars[j] == '!' || vars[j] == '&') {
+			j++
+		}
+		k := j
+		for k < len(vars) && vars[k] != ':' && vars[k] != '|' {
+			k++
+		}
+		name := vars[j:k]
 		if !patchVariables[strings.ToUpper(name)] {
 			return fmt.Errorf("variable %q is not allowed in a virtual patch", name)
 		}
-		return nil
-	}
-	for i := 0; i < len(vars); i++ {
-		c := vars[i]
-		switch {
-		case inRegex:
-			if c == '\\' {
+		i = k
+		if i < len(vars) && vars[i] == ':' {
+			i++
+			quoted := i < len(vars) && vars[i] == '\''
+			if quoted {
 				i++
-			} else if c == '/' {
-				inRegex = false
 			}
-		case c == ':':
-			afterColon = true
-			if i+1 < len(vars) && (vars[i+1] == '/' || (vars[i+1] == '\'' && i+2 < len(vars) && vars[i+2] == '/')) {
-				inRegex = true
+			if i < len(vars) && vars[i] == '/' && !(strings.EqualFold(name, "XML") || strings.EqualFold(name, "JSON")) {
+				// A regex key, to its unescaped closing slash.
 				i++
-				if vars[i] == '\'' {
+				for i < len(vars) && vars[i] != '/' {
+					if vars[i] == '\\' {
+						i++
+					}
 					i++
 				}
+				if i >= len(vars) {
+					return fmt.Errorf("variable %q: its /regex/ key is not closed", name)
+				}
+				i++
+				if quoted {
+					if i >= len(vars) || vars[i] != '\'' {
+						return fmt.Errorf("variable %q: its '/regex/' key is not closed", name)
+					}
+					i++
+				}
+			} else {
+				if quoted {
+					return fmt.Errorf("variable %q: a quoted key must be a '/regex/'", name)
+				}
+				k := i
+				for k < len(vars) && vars[k] != '|' {
+					if c := vars[k]; c == '\'' || c == '"' || (c == '/' && !(strings.EqualFold(name, "XML") || strings.EqualFold(name, "JSON"))) {
+						return fmt.Errorf("variable %q: its key has a %q (a regex key is /regex/)", name, c)
+					}
+					k++
+				}
+				i = k
 			}
-		case c == '|':
-			if err := check(vars[start:i]); err != nil {
-				return err
+		}
+		if i < len(vars) {
+			if vars[i] != '|' {
+				return fmt.Errorf("variable %q: %q follows it where '|' or a space should", name, vars[i:])
 			}
-			start, afterColon = i+1, false
+			i++
+			if i == len(vars) {
+				return errors.New("the variables end with '|'")
+			}
 		}
 	}
-	_ = afterColon
-	return check(vars[start:])
+	return nil
 }
 
 // patchCheckOperator checks a rule's operator against the allow list.

@@ -265,6 +265,10 @@ func TestPatchValidateRefuses(t *testing.T) {
 		{"ENV variable", `SecRule ENV:HOME "@rx ." "id:1,deny"`, `variable "ENV" is not allowed`},
 		{"response variable", `SecRule RESPONSE_BODY "@rx ." "id:1,deny"`, `variable "RESPONSE_BODY" is not allowed`},
 		{"second variable", `SecRule ARGS|FILES_TMP_CONTENT "@rx ." "id:1,deny"`, `variable "FILES_TMP_CONTENT" is not allowed`},
+		{"a variable hidden after a regex key", `SecRule ARGS:/a/XENV "@rx ." "id:1,deny"`, `follows it where '|' or a space should`},
+		{"unclosed regex key", `SecRule ARGS:/a "@rx ." "id:1,deny"`, `regex/ key is not closed`},
+		{"slash in a plain key", `SecRule ARGS:a/|ENV "@rx ." "id:1,deny"`, `its key has a '/'`},
+		{"trailing pipe", `SecRule ARGS| "@rx ." "id:1,deny"`, `end with '|'`},
 		{"ENV macro", `SecRule ARGS "@rx a" "id:1,deny,msg:'%{ENV.HOME}'"`, `macro %{ENV} is not allowed`},
 		{"no id", `SecRule ARGS "@rx a" "deny"`, `every rule needs an id`},
 		{"CRS id", `SecRule ARGS "@rx a" "id:942100,deny"`, `id "942100": a virtual patch's rule ids are 1-899999`},
@@ -318,8 +322,14 @@ func TestPatchValidateFields(t *testing.T) {
 			t.Errorf("%+v: error %v, want %q", c.p, err, c.want)
 		}
 	}
-	if err := ValidatePatch(Patch{Name: "fine", Reason: "x", SecLang: vulnPatch}); err != nil {
-		t.Errorf("vulnPatch: %v", err)
+	for _, sl := range []string{vulnPatch,
+		`SecRule ARGS:/^user\/[a-z]+$/|!ARGS:'/^x/'|&REQUEST_HEADERS:User-Agent|REQUEST_COOKIES_NAMES "@rx a" "id:1,deny"`,
+		`SecRule XML:/root/item/@id|JSON "@rx a" "id:2,phase:2,log,pass,setvar:'tx.seen=1'"`,
+		"SecAction \"id:3,phase:1,nolog,pass,setvar:tx.x=1\"\nSecRule TX:x \"@eq 1\" \"id:4,deny,skipAfter:END\"\nSecMarker END",
+	} {
+		if err := ValidatePatch(Patch{Name: "fine", Reason: "x", SecLang: sl}); err != nil {
+			t.Errorf("%s: %v", sl, err)
+		}
 	}
 }
 
