@@ -639,12 +639,18 @@ func checkPatchSecLang(src string) ([]patchDirective, error) {
 			}
 			switch a.key {
 			case "id":
+				if id != 0 {
+					return nil, fmt.Errorf("%s: a rule has one id", d.where())
+				}
 				n, err := strconv.Atoi(a.value)
 				if err != nil || n < 1 || n > PatchMaxRuleID {
 					return nil, fmt.Errorf("%s: id %q: a virtual patch's rule ids are 1-%d (CRS owns 900000-999999)", d.where(), a.value, PatchMaxRuleID)
 				}
 				id = n
 			case "phase":
+				if phase != "" {
+					return nil, fmt.Errorf("%s: a rule has one phase", d.where())
+				}
 				phase = a.value
 			case "chain":
 				chain = true

@@ -272,6 +272,8 @@ func TestPatchValidateRefuses(t *testing.T) {
 		{"ENV macro", `SecRule ARGS "@rx a" "id:1,deny,msg:'%{ENV.HOME}'"`, `macro %{ENV} is not allowed`},
 		{"no id", `SecRule ARGS "@rx a" "deny"`, `every rule needs an id`},
 		{"CRS id", `SecRule ARGS "@rx a" "id:942100,deny"`, `id "942100": a virtual patch's rule ids are 1-899999`},
+		{"two ids", `SecRule ARGS "@rx a" "id:1,id:2,deny"`, `a rule has one id`},
+		{"two phases", `SecRule ARGS "@rx a" "id:1,phase:1,phase:2,deny"`, `a rule has one phase`},
 		{"id 0", `SecRule ARGS "@rx a" "id:0,deny"`, `id "0"`},
 		{"duplicate id", "SecRule ARGS \"@rx a\" \"id:5,deny\"\nSecRule ARGS \"@rx b\" \"id:5,deny\"", `directive 2 (line 2): id 5 is already used by directive 1`},
 		{"phase 3", `SecRule ARGS "@rx a" "id:1,phase:3,deny"`, `phase "3": a virtual patch runs in phase 1 (headers) or 2 (body) only`},
