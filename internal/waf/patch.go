@@ -300,6 +300,15 @@ func (m patchMeta) live(now time.Time) bool {
 }
 
 func (ps *PatchSet) evaluateGroup(g *patchGroup, in *Input, now time.Time, res *Result) {
+	// A panic in the rule engine on some input is recovered and counted
+	// (as Evaluate does for CRS): the group's patches then found nothing.
+	n, blocked, class, patch := len(res.Matches), res.Blocked, res.Class, res.Patch
+	defer func() {
+		if p := recover(); p != nil {
+			recovered.Add(1)
+			res.Matches, res.Blocked, res.Class, res.Patch = res.Matches[:n], blocked, class, patch
+		}
+	}()
 	tx := g.waf.NewTransaction()
 	defer func() { _ = tx.Close() }()
 	patchFeed(tx, in)
