@@ -50,3 +50,28 @@ func FuzzEvaluate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExclusion feeds customer input to ValidateExclusion and, when it
+// passes, to the compiler and the path canonicaliser.
+func FuzzExclusion(f *testing.F) {
+	f.Add(942100, "attack-sqli", "/wp-admin/", "json.content", "wordpress_logged_in_", "note")
+	f.Add(0, "", "wp-admin", "cookie:", "a=b", "")
+	f.Add(99999999, "paranoia-level/2", "/%2e%2e/%zz/./x//", "ARGS:*", "", "\xff")
+	f.Fuzz(func(t *testing.T, id int, tag, path, parameter, cookie, note string) {
+		e := Exclusion{RuleIDs: []int{id}, Tags: []string{tag}, Path: path, Parameters: []string{parameter}, Cookie: cookie, Note: note}
+		err := ValidateExclusion(e)
+		if err != nil {
+			if !utf8.ValidString(err.Error()) {
+				t.Fatalf("error is not UTF-8: %q", err)
+			}
+			return
+		}
+		if _, err := CompileExclusions(nil, []Exclusion{e}); err != nil {
+			t.Fatalf("valid exclusion does not compile: %v", err)
+		}
+		c := canonicalPath(path)
+		if !strings.HasPrefix(c, "/") || strings.Contains(c, "//") || strings.Contains(c, "/../") || strings.Contains(c, "/./") || strings.HasSuffix(c, "/..") {
+			t.Fatalf("canonicalPath(%q) = %q", path, c)
+		}
+	})
+}
