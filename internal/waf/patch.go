@@ -322,6 +322,16 @@ func (ps *PatchSet) evaluateGroup(g *patchGroup, in *Input, now time.Time, res *
 		if !p.live(now) || (!info.blocks && !info.log) {
 			continue
 		}
+		if info.blocks {
+			res.Blocked = true
+			res.Class = ClassPatch
+			if res.Patch == "" {
+				res.Patch = p.name
+			}
+		}
+		if len(res.Matches) >= MaxMatches {
+			continue
+		}
 		m := Match{ID: mr.Rule().ID(), Message: mr.Message(), Class: ClassPatch, Patch: p.name}
 		if m.Message == "" {
 			m.Message = p.name
@@ -338,13 +348,6 @@ func (ps *PatchSet) evaluateGroup(g *patchGroup, in *Input, now time.Time, res *
 			m.Data = truncate(rc.redact(md.Variable(), md.Key(), md.Value()), MaxData)
 		}
 		res.Matches = append(res.Matches, m)
-		if info.blocks {
-			res.Blocked = true
-			res.Class = ClassPatch
-			if res.Patch == "" {
-				res.Patch = p.name
-			}
-		}
 	}
 }
 

@@ -491,3 +491,16 @@ func BenchmarkPatchSet(b *testing.B) {
 		})
 	}
 }
+
+func TestPatchMatchesAreBounded(t *testing.T) {
+	var ps []Patch
+	for i := 1; i <= MaxMatches+5; i++ {
+		ps = append(ps, Patch{ID: int64(i), Name: "p", Rule: &PatchRule{Target: "arg:x", Op: "exists", Action: "log"}})
+	}
+	ps[len(ps)-1].Rule = &PatchRule{Target: "arg:x", Op: "exists"} // the last one blocks
+	ps[len(ps)-1].Name = "last"
+	res := runSet(mustSet(t, NewRegistry(), ps...), patchReq("GET", "/", "x=1", ""), patchNow)
+	if len(res.Matches) != MaxMatches || !res.Blocked || res.Patch != "last" {
+		t.Fatalf("%d matches, blocked %v by %q", len(res.Matches), res.Blocked, res.Patch)
+	}
+}
