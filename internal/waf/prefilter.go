@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"hash/maphash"
 	"io/fs"
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"sync/atomic"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 )
@@ -125,7 +127,7 @@ var pfDataFiles = []string{
 // and 944130 and the words of 934100, 934130 and 934170.
 var (
 	pfPathDataFiles = []string{"restricted-files.data", "ai-critical-artifacts.data", "ssrf.data",
-		"ssrf-no-scheme.data", "java-classes.data", "lfi-os-files.data"}
+		"ssrf-no-scheme.data", "java-classes.data"}
 	pfPathKeywords = []string{"fromcharcode", "constructor", "__proto__", "_js_function", "data:",
 		"javascript", "vbscript"}
 )
@@ -256,13 +258,13 @@ func buildPrefilter(crs fs.FS) (*prefilter, error) {
 	if len(p.extensions) < 20 {
 		return nil, fmt.Errorf("only %d restricted extensions read", len(p.extensions))
 	}
-	if err := p.keywords.build(all); err != nil {
+	if err := p.keywords.build(all, ""); err != nil {
 		return nil, err
 	}
-	if err := p.args.build(append(all, pfArgKeywords...)); err != nil {
+	if err := p.args.build(append(all, pfArgKeywords...), pfTokenBytes); err != nil {
 		return nil, err
 	}
-	if err := p.path.build(path); err != nil {
+	if err := p.path.build(path, pfTokenBytes+"/"); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -569,11 +571,21 @@ type acDFA struct {
 	final  []bool
 }
 
+// pfTokenBytes are the bytes of a parameter or cookie the prefilter
+// lets through.
+const pfTokenBytes = "abcdefghijklmnopqrstuvwxyz0123456789._-"
+
 // pfAlphabet is every byte a checked string may hold (upper case folds
 // to lower case).
 const pfAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789 ._-/:;,()+=*?\"!"
 
-func (d *acDFA) build(words []string) error {
+// build compiles the words that hold only bytes of only (case folded; ""
+// is pfAlphabet): a word with another byte cannot occur in the strings
+// checked with d.
+func (d *acDFA) build(words []string, only string) error {
+	if only == "" {
+		only = pfAlphabet
+	}
 	for i := 0; i < len(pfAlphabet); i++ {
 		c := pfAlphabet[i]
 		d.class[c] = uint8(i + 1)
@@ -592,7 +604,11 @@ func (d *acDFA) build(words []string) error {
 	for _, w := range words {
 		ok := w != ""
 		for i := 0; i < len(w) && ok; i++ {
-			ok = d.class[w[i]] != 0
+			c := w[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			ok = strings.IndexByte(only, c) >= 0
 		}
 		if !ok {
 			continue
@@ -707,7 +723,7 @@ func prefilterClean(in *Input) bool {
 	default:
 		return false
 	}
-	if !pfPath(in.Path) || !pfQuery(in.Query) {
+	if !pfCached(pfKindPath, in.Path, pfPath) || (in.Query != "" && !pfCached(pfKindQuery, in.Query, pfQuery)) {
 		return false
 	}
 	host := in.Host
@@ -718,7 +734,7 @@ func prefilterClean(in *Input) bool {
 		}
 		if name == "Cookie" {
 			for _, v := range vs {
-				if !pfCookies(v) {
+				if !pfCached(pfKindCookie, v, pfCookies) {
 					return false
 				}
 			}
@@ -736,15 +752,15 @@ func prefilterClean(in *Input) bool {
 			}
 			host, ok = v, true
 		case "User-Agent":
-			hasUA, ok = true, pfUserAgent(v)
+			hasUA, ok = true, pfCached(pfKindUA, v, pfUserAgent)
 		case "Accept":
 			hasAccept, ok = true, pfList(v, pfAcceptItem)
 		case "Accept-Language":
-			ok = len(v) <= 200 && pfList(v, pfLanguageItem) && !pf.keywords.contains(v)
+			ok = pfCached(pfKindLanguage, v, pfAcceptLanguage)
 		case "Accept-Encoding":
 			ok = len(v) <= 100 && pfList(v, pfEncodingItem)
 		case "Referer":
-			ok = pfURL(v, true) && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v)
+			ok = pfCached(pfKindReferer, v, pfReferer)
 		case "Origin":
 			ok = pfURL(v, false)
 		case "Connection":
@@ -770,7 +786,7 @@ func prefilterClean(in *Input) bool {
 		case "Sec-Ch-Ua-Platform":
 			ok = pfOneOf(v, pfPlatforms)
 		case "Sec-Ch-Ua":
-			ok = pfClientHintBrands(v)
+			ok = pfCached(pfKindBrands, v, pfClientHintBrands)
 		case "Priority":
 			ok = pfOneOf(v, pfPriorities)
 		case "Sec-Purpose", "Purpose":
@@ -790,7 +806,64 @@ func prefilterClean(in *Input) bool {
 			return false
 		}
 	}
-	return hasUA && hasAccept && pfHost(host)
+	return hasUA && hasAccept && pfCached(pfKindHost, host, pfHost)
+}
+
+// The verdicts on the header values that repeat from request to request
+// (a visitor's User-Agent, cookies, Referer, language, client hints) are
+// kept: a direct-mapped table of the last clean value per slot, compared
+// byte for byte, so a value is only ever taken as clean after it was
+// checked in full. Only clean values are stored (a miss allocates the
+// copy; a hit nothing).
+const (
+	pfKindUA uint8 = iota + 1
+	pfKindCookie
+	pfKindReferer
+	pfKindLanguage
+	pfKindBrands
+	pfKindHost
+	pfKindPath
+	pfKindQuery
+
+	pfCacheSlots = 4096 // a power of two
+	pfCacheMax   = 2048 // longer values are not kept
+)
+
+type pfCacheEntry struct {
+	kind uint8
+	v    string
+}
+
+var (
+	pfCache     [pfCacheSlots]atomic.Pointer[pfCacheEntry]
+	pfCacheSeed = maphash.MakeSeed()
+	// pfCacheOff makes every check run in full (benchmarks of the cold
+	// path).
+	pfCacheOff bool
+)
+
+func pfCached(kind uint8, v string, check func(string) bool) bool {
+	if pfCacheOff || len(v) > pfCacheMax {
+		return check(v)
+	}
+	h := maphash.String(pfCacheSeed, v) + uint64(kind)*0x9e3779b97f4a7c15
+	slot := &pfCache[h&(pfCacheSlots-1)]
+	if e := slot.Load(); e != nil && e.kind == kind && e.v == v {
+		return true
+	}
+	if !check(v) {
+		return false
+	}
+	slot.Store(&pfCacheEntry{kind: kind, v: strings.Clone(v)})
+	return true
+}
+
+func pfAcceptLanguage(v string) bool {
+	return len(v) <= 200 && pfList(v, pfLanguageItem) && !pf.keywords.contains(v)
+}
+
+func pfReferer(v string) bool {
+	return pfURL(v, true) && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v)
 }
 
 var (

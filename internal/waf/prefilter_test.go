@@ -531,6 +531,40 @@ func BenchmarkPrefilterAssetGET(b *testing.B) {
 	}
 }
 
+// BenchmarkPrefilterAssetGETCold: the same request with every header
+// value checked in full (a visitor's first request).
+func BenchmarkPrefilterAssetGETCold(b *testing.B) {
+	in := assetGET()
+	pfCacheOff = true
+	defer func() { pfCacheOff = false }()
+	b.ReportAllocs()
+	for b.Loop() {
+		prefilterClean(in)
+	}
+}
+
+func TestPrefilterCacheKeepsOnlyCleanValues(t *testing.T) {
+	in := assetGET()
+	in.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Probe/1.0")
+	if !prefilterClean(in) {
+		t.Fatal("not clean")
+	}
+	// The same bytes as another header kind, and a dirty value, are
+	// judged on their own.
+	dirty := assetGET()
+	dirty.Header.Set("Cookie", "Mozilla/5.0 (X11; Linux x86_64) Probe/1.0")
+	if prefilterClean(dirty) {
+		t.Error("a user agent's clean verdict made a cookie clean")
+	}
+	for i := 0; i < 3; i++ {
+		bad := assetGET()
+		bad.Header.Set("User-Agent", "sqlmap/1.8")
+		if prefilterClean(bad) {
+			t.Error("scanner clean")
+		}
+	}
+}
+
 func BenchmarkPrefilterRefusesAttack(b *testing.B) {
 	in := assetGET()
 	in.Query = "id=1%27%20OR%20%271%27%3D%271"
