@@ -184,6 +184,17 @@ func TestRuleEditorWAF(t *testing.T) {
 		t.Fatal("a stale delete removed an exclusion")
 	}
 
+	if strings.Contains(page, `id="waf-noplan"`) {
+		t.Fatal("a plan with the firewall: the editor says it has none")
+	}
+	// A plan without the firewall: the editor says so.
+	if _, err := e.Service.SetPlanWAF(ctx, core.Operator(), "10k", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, page, _ = br.get(edit); !strings.Contains(page, `<p class="notice wait" id="waf-noplan">Your plan does not include the website firewall`) {
+		t.Fatalf("a plan without the firewall: %s", page)
+	}
+
 	// German.
 	_, page, _ = br.get("/de/website/shop.example.com/edit")
 	if text := html.UnescapeString(page); !strings.Contains(text, "Website-Firewall") || !strings.Contains(text, "Paranoia-Stufe") || !strings.Contains(text, "Eigene Ausnahmen") {
