@@ -24,6 +24,9 @@ func TestCSVExportNeutralisesFormulas(t *testing.T) {
 	}
 	es = append(es, core.Event{ID: 99, At: time.Unix(1e9, 0), IP: "203.0.113.9", Method: "GET", Host: "shop.example.com", Path: "/a-b", Ref: "K7Q2M4XW6P",
 		Action: "deny", Category: "security_issues", Source: "rule", Reason: "block-admin", Detail: "x"})
+	es = append(es, core.Event{ID: 100, At: time.Unix(1e9, 0), IP: "203.0.113.9", Method: "GET", Host: "shop.example.com", Path: "/search", Query: "q=1'",
+		Action: "deny", Category: "waf", Source: "waf", Reason: "waf", WAF: &core.EventWAF{Mode: "block", Blocked: true, Score: 10, Class: "sqli",
+			Rules: []core.EventWAFRule{{ID: 942100, Var: "ARGS:q", Data: "=cmd|' /C calc'!A0"}, {ID: 942190}, {ID: 949110}}}})
 	rec := httptest.NewRecorder()
 	writeCSV(rec, "shop.example.com", es)
 	rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
@@ -46,8 +49,12 @@ func TestCSVExportNeutralisesFormulas(t *testing.T) {
 		}
 	}
 	// Ordinary values are untouched.
-	if got := strings.Join(rows[len(rows)-1], ","); got != "99,2001-09-09T01:46:40Z,deny,security_issues,rule,block-admin,x,203.0.113.9,GET,shop.example.com,/a-b,,,,false,K7Q2M4XW6P" {
+	if got := strings.Join(rows[len(rows)-2], ","); got != "99,2001-09-09T01:46:40Z,deny,security_issues,rule,block-admin,x,203.0.113.9,GET,shop.example.com,/a-b,,,,false,K7Q2M4XW6P,,," {
 		t.Fatalf("ordinary row: %s", got)
+	}
+	// A firewall event: its class, score and rule ids.
+	if got := strings.Join(rows[len(rows)-1], ","); got != "100,2001-09-09T01:46:40Z,deny,waf,waf,waf,,203.0.113.9,GET,shop.example.com,/search,q=1',,,false,,sqli,10,942100 942190 949110" {
+		t.Fatalf("firewall row: %s", got)
 	}
 }
 

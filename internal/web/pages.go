@@ -271,10 +271,22 @@ func writeCSV(w http.ResponseWriter, domain string, es []core.Event) {
 	w.Header().Set("Content-Disposition", `attachment; filename="`+domain+`-events.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
 	bw := bufio.NewWriter(w)
-	writeCSVRow(bw, []string{"id", "time", "action", "category", "source", "reason", "detail", "ip", "method", "host", "path", "query", "user_agent", "referrer", "monitored", "ref"})
+	writeCSVRow(bw, []string{"id", "time", "action", "category", "source", "reason", "detail", "ip", "method", "host", "path", "query", "user_agent", "referrer", "monitored", "ref",
+		"waf_class", "waf_score", "waf_rules"})
 	for _, e := range es {
+		// The firewall's finding: its class, score and the matched rules'
+		// ids ("942100 949110"), empty when it found nothing.
+		var class, score, rules string
+		if e.WAF != nil {
+			class, score = e.WAF.Class, strconv.Itoa(e.WAF.Score)
+			ids := make([]string, len(e.WAF.Rules))
+			for i, r := range e.WAF.Rules {
+				ids[i] = strconv.Itoa(r.ID)
+			}
+			rules = strings.Join(ids, " ")
+		}
 		writeCSVRow(bw, []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, e.Category, e.Source, e.Reason, e.Detail,
-			e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer, strconv.FormatBool(e.Monitored), e.Ref})
+			e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer, strconv.FormatBool(e.Monitored), e.Ref, class, score, rules})
 	}
 	_ = bw.Flush()
 }
