@@ -15,6 +15,9 @@ const (
 	MaxMatches = 20
 	// MaxData is the most bytes of matched data a Match keeps.
 	MaxData = 64
+	// maxMessage bounds a rule's message (a few CRS messages quote a
+	// header or parameter name).
+	maxMessage = 200
 	// DefaultThreshold is the inbound anomaly score that blocks when
 	// Options.Threshold is not set (CRS's own default).
 	DefaultThreshold = 5
@@ -140,7 +143,7 @@ func (f *Firewall) collect(in *Input, o *Options, matched []types.MatchedRule, r
 		if len(res.Matches) >= MaxMatches {
 			continue
 		}
-		m := Match{ID: id, Message: mr.Message(), Class: info.class, Severity: info.severity}
+		m := Match{ID: id, Message: truncate(mr.Message(), maxMessage), Class: info.class, Severity: info.severity}
 		if md := reported(mds); md != nil {
 			name, key := md.Variable().Name(), md.Key()
 			m.Variable = name

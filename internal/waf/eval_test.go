@@ -3,6 +3,7 @@ package waf
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -292,5 +293,15 @@ func TestRegistryCompilesOncePerLevel(t *testing.T) {
 		if fw == nil || fw != got[0] {
 			t.Fatal("concurrent callers got different firewalls")
 		}
+	}
+}
+
+// TestEveryRegexRuns: Coraza's experimental regex prefilter (SecRxPreFilter)
+// misses this one; it must stay off.
+func TestEveryRegexRuns(t *testing.T) {
+	var res Result
+	firewall(t, 1).evaluateCRS(get("/get?i=2.2250738585072011e-308"), &Options{}, &res)
+	if !slices.Contains(ids(res), 942220) {
+		t.Fatalf("942220 did not match: %v", ids(res))
 	}
 }
