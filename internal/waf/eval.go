@@ -129,9 +129,9 @@ func (f *Firewall) collect(in *Input, o *Options, matched []types.MatchedRule, r
 		if info == nil || info.points == 0 {
 			continue
 		}
-		if id == ruleBodyError && in.BodyTruncated {
-			// A cut JSON or XML body cannot parse; that is the
-			// integration's limit, not the client's fault.
+		if (id == ruleBodyError || id == ruleMultipartError) && in.BodyTruncated {
+			// A cut JSON, XML or multipart body cannot parse; that is
+			// the integration's limit, not the client's fault.
 			continue
 		}
 		mds := mr.MatchedDatas()

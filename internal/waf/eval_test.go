@@ -305,3 +305,22 @@ func TestEveryRegexRuns(t *testing.T) {
 		t.Fatalf("942220 did not match: %v", ids(res))
 	}
 }
+
+func TestTruncatedMultipart(t *testing.T) {
+	fw := firewall(t, 1)
+	body := "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\n" + strings.Repeat("plain text ", 50)
+	in := post("/upload", "multipart/form-data; boundary=XyZ", body+"\r\n--XyZ--\r\n")
+	if res := fw.Evaluate(in, &Options{}); res.Score != 0 {
+		t.Fatalf("whole multipart body: %+v", res)
+	}
+	in = post("/upload", "multipart/form-data; boundary=XyZ", body)
+	in.BodyTruncated = true
+	if res := fw.Evaluate(in, &Options{}); res.Score != 0 {
+		t.Fatalf("cut multipart body: %+v", res)
+	}
+	in.BodyTruncated = false
+	// Not marked cut, the broken body is a protocol violation.
+	if res := fw.Evaluate(in, &Options{}); !res.Blocked || res.Class != ClassProtocol || res.Matches[0].ID != ruleMultipartError {
+		t.Fatalf("broken multipart body: %+v", res)
+	}
+}
