@@ -156,12 +156,18 @@ func newRulesView(site core.Website, st engine.Settings) *rulesView {
 
 func presetName(name string) string { return engine.PresetPrefix + name }
 
-// localize puts the built-ins' explanations in the page's language, where
-// there is a translation (engine.Builtins has them in English).
+// localize puts the built-ins' explanations and the firewall's exclusion
+// sets' descriptions in the page's language, where there is a translation
+// (engine.Builtins and waf.Sets have them in English).
 func (rv *rulesView) localize(lang string) {
 	for i := range rv.Builtins {
 		if m, ok := messages[lang]["builtin."+rv.Builtins[i].Name]; ok {
 			rv.Builtins[i].Explanation = m
+		}
+	}
+	for i := range rv.WAF.Sets {
+		if m, ok := messages[lang]["wafset."+rv.WAF.Sets[i].Name]; ok {
+			rv.WAF.Sets[i].Description = m
 		}
 	}
 }

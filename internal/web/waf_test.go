@@ -200,6 +200,12 @@ func TestRuleEditorWAF(t *testing.T) {
 	if text := html.UnescapeString(page); !strings.Contains(text, "Website-Firewall") || !strings.Contains(text, "Paranoia-Stufe") || !strings.Contains(text, "Eigene Ausnahmen") {
 		t.Fatalf("German firewall section: %s", page)
 	}
+	// Every exclusion set is described in German too.
+	for _, s := range waf.Sets() {
+		if !regexp.MustCompile(`name="set\.` + s.Name + `" value="1"[^>]*> [^<]+(<span class="badge">standardmäßig an</span>)?<br><span class="muted">[^<]*(Cross-Site-Scripting|SQL-Injection|Daten sind|Anbindungen)`).MatchString(page) {
+			t.Errorf("exclusion set %s has no German description", s.Name)
+		}
+	}
 }
 
 // wafEvent records an event of site with the firewall's findings.
