@@ -165,6 +165,9 @@ func (rv *rulesView) localize(lang string) {
 			rv.Builtins[i].Explanation = m
 		}
 	}
+	for i := range rv.WAF.Exclusions {
+		rv.WAF.Exclusions[i].Summary = summarizeExclusionIn(lang, rv.WAF.Exclusions[i].E)
+	}
 	for i := range rv.WAF.Sets {
 		if m, ok := messages[lang]["wafset."+rv.WAF.Sets[i].Name]; ok {
 			rv.WAF.Sets[i].Description = m

@@ -87,35 +87,38 @@ func wafFormOf(w engine.WAFSettings) wafForm {
 	return wafForm{Mode: mode, Paranoia: strconv.Itoa(pl), Threshold: strconv.Itoa(th)}
 }
 
-// summarizeExclusion says what an exclusion lets through, in one line.
-func summarizeExclusion(e waf.Exclusion) string {
+// summarizeExclusion says what an exclusion lets through, in one line, in
+// English (the conflict notice's words).
+func summarizeExclusion(e waf.Exclusion) string { return summarizeExclusionIn("en", e) }
+
+// summarizeExclusionIn says it in language l.
+func summarizeExclusionIn(l string, e waf.Exclusion) string {
 	var parts []string
-	switch {
-	case len(e.RuleIDs) > 0:
+	if len(e.RuleIDs) > 0 {
 		ids := make([]string, len(e.RuleIDs))
 		for i, id := range e.RuleIDs {
 			ids[i] = strconv.Itoa(id)
 		}
-		parts = append(parts, "rules "+strings.Join(ids, ", "))
+		parts = append(parts, tr(l, "exc.rules")+" "+strings.Join(ids, ", "))
 	}
 	if len(e.Tags) > 0 {
-		parts = append(parts, "tags "+strings.Join(e.Tags, ", "))
+		parts = append(parts, tr(l, "exc.tags")+" "+strings.Join(e.Tags, ", "))
 	}
 	if len(e.RuleIDs)+len(e.Tags) == 0 {
-		parts = append(parts, "every rule")
+		parts = append(parts, tr(l, "exc.everyrule"))
 	}
 	if e.Path != "" {
-		parts = append(parts, "under "+e.Path)
+		parts = append(parts, tr(l, "exc.under")+" "+e.Path)
 	} else {
-		parts = append(parts, "everywhere")
+		parts = append(parts, tr(l, "exc.everywhere"))
 	}
 	if len(e.Parameters) > 0 {
-		parts = append(parts, "in "+strings.Join(e.Parameters, ", "))
+		parts = append(parts, tr(l, "exc.in")+" "+strings.Join(e.Parameters, ", "))
 	} else {
-		parts = append(parts, "in every input")
+		parts = append(parts, tr(l, "exc.anyinput"))
 	}
 	if e.Cookie != "" {
-		parts = append(parts, "with a cookie "+e.Cookie+"…")
+		parts = append(parts, tr(l, "exc.cookie")+" "+e.Cookie+"…")
 	}
 	return strings.Join(parts, " · ")
 }
@@ -334,10 +337,10 @@ func (h *Handler) event(r *http.Request, s core.Session, v view) (core.Event, er
 	return es[0], nil
 }
 
-func newEventView(ev core.Event) eventView {
+func newEventView(l string, ev core.Event) eventView {
 	out := eventView{Event: ev}
 	if e, ok := exclusionFromEvent(ev); ok {
-		out.Allow, out.AllowSummary = &e, summarizeExclusion(e)
+		out.Allow, out.AllowSummary = &e, summarizeExclusionIn(l, e)
 	}
 	return out
 }
@@ -398,7 +401,7 @@ func (h *Handler) eventAllow(w http.ResponseWriter, r *http.Request) {
 // eventPage renders an event's page; problem, when set, is shown above it
 // (a refused "this is fine").
 func (h *Handler) eventPage(w http.ResponseWriter, r *http.Request, v view, ev core.Event, problem error) {
-	ew := newEventView(ev)
+	ew := newEventView(v.Lang, ev)
 	status := http.StatusOK
 	if problem != nil {
 		status, ew.Problem = h.problem(w, r, problem, true)

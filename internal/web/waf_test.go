@@ -200,6 +200,9 @@ func TestRuleEditorWAF(t *testing.T) {
 	if text := html.UnescapeString(page); !strings.Contains(text, "Website-Firewall") || !strings.Contains(text, "Paranoia-Stufe") || !strings.Contains(text, "Eigene Ausnahmen") {
 		t.Fatalf("German firewall section: %s", page)
 	}
+	if !strings.Contains(html.UnescapeString(page), "Tags attack-xss · unter /wp-admin/ · in jeder Eingabe · mit einem Cookie wordpress_logged_in…") {
+		t.Fatalf("the exclusion is not summarised in German: %s", page)
+	}
 	// Every exclusion set is described in German too.
 	for _, s := range waf.Sets() {
 		if !regexp.MustCompile(`name="set\.` + s.Name + `" value="1"[^>]*> [^<]+(<span class="badge">standardmäßig an</span>)?<br><span class="muted">[^<]*(Cross-Site-Scripting|SQL-Injection|Daten sind|Anbindungen)`).MatchString(page) {
