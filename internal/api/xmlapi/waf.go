@@ -136,7 +136,9 @@ func wafEdit(p *Params) (func(w *engine.WAFSettings), error) {
 	}, nil
 }
 
-// wafNodes answer both methods: the site, then each setting as SiteLock's
+// wafNodes answer both methods: the site and whether its plan includes the
+// firewall (without it the firewall is off whatever the settings say), then
+// each setting as SiteLock's
 // getWafSettings words a policy (options, setting, status), the exclusion
 // sets one element each, and how many exclusions of its own the site has
 // (set in the dashboard or the REST and User APIs).
@@ -168,7 +170,7 @@ func wafNodes(site core.Website, w engine.WAFSettings) []*Node {
 		on, chosen := w.ExclusionSets[s.Name]
 		sets.Kids = append(sets.Kids, policy(s.Name, map[bool]string{true: "on", false: "off"}[on || (!chosen && s.Default)], "on", "off"))
 	}
-	return []*Node{text("site_id", site.ID), text("domain", site.Domain),
+	return []*Node{text("site_id", site.ID), text("domain", site.Domain), text("firewall_included", yesNo(site.Plan.WAF)),
 		policy("mode", mode, engine.WAFModes...), policy("paranoia", strconv.Itoa(pl), "1", "2", "3", "4"), policy("threshold", strconv.Itoa(th)),
 		sets, text("exclusions", len(w.Exclusions))}
 }

@@ -16,7 +16,7 @@ import (
 // wafAnswer is the answer of getWafSettings and setWafSettings, byte for
 // byte, in the methodName shape: each setting as SiteLock's getWafSettings
 // words a policy.
-func wafAnswer(method string, siteID int64, domain, mode string, paranoia, threshold int, sets map[string]bool, exclusions int) string {
+func wafAnswer(method string, siteID int64, domain, included, mode string, paranoia, threshold int, sets map[string]bool, exclusions int) string {
 	policy := func(name, setting string, options ...string) string {
 		s := "<" + name + ">"
 		if len(options) > 0 {
@@ -29,7 +29,7 @@ func wafAnswer(method string, siteID int64, domain, mode string, paranoia, thres
 		return s + "<setting>" + setting + "</setting><status>ok</status></" + name + ">"
 	}
 	b := `<?xml version="1.0" encoding="UTF-8"?>` + "\n<SiteLockOnlineResponse><methodName>" + method + "</methodName><" + method + ">" +
-		"<site_id>" + strconv.FormatInt(siteID, 10) + "</site_id><domain>" + domain + "</domain>" +
+		"<site_id>" + strconv.FormatInt(siteID, 10) + "</site_id><domain>" + domain + "</domain><firewall_included>" + included + "</firewall_included>" +
 		policy("mode", mode, "block", "detect", "off") + policy("paranoia", strconv.Itoa(paranoia), "1", "2", "3", "4") + policy("threshold", strconv.Itoa(threshold)) +
 		"<exclusion_sets>"
 	for _, s := range waf.Sets() {
@@ -70,8 +70,8 @@ func TestWafSettings(t *testing.T) {
 		}
 	}
 	// The defaults; by site_id and by domain.
-	exact(e.call(t, "getWafSettings", sid), wafAnswer("getWafSettings", site.ID, site.Domain, "block", 1, 5, nil, 0))
-	exact(e.call(t, "getWafSettings", "<domain>SHOP.example.com</domain>"), wafAnswer("getWafSettings", site.ID, site.Domain, "block", 1, 5, nil, 0))
+	exact(e.call(t, "getWafSettings", sid), wafAnswer("getWafSettings", site.ID, site.Domain, "yes", "block", 1, 5, nil, 0))
+	exact(e.call(t, "getWafSettings", "<domain>SHOP.example.com</domain>"), wafAnswer("getWafSettings", site.ID, site.Domain, "yes", "block", 1, 5, nil, 0))
 
 	// A change elsewhere (the dashboard) that a set must keep.
 	if _, _, err := e.Service.EditWebsiteSettings(ctx, e.Caller, site.Domain, core.Match{}, func(st *engine.Settings) error {
@@ -86,7 +86,7 @@ func TestWafSettings(t *testing.T) {
 		flipped[s.Name] = !s.Default
 	}
 	r := e.call(t, "setWafSettings", sid+"<mode>Detect</mode><paranoia>2</paranoia><threshold> 7 </threshold><exclusion_sets>"+sets+"</exclusion_sets>")
-	exact(r, wafAnswer("setWafSettings", site.ID, site.Domain, "detect", 2, 7, flipped, 1))
+	exact(r, wafAnswer("setWafSettings", site.ID, site.Domain, "yes", "detect", 2, 7, flipped, 1))
 	want := engine.WAFSettings{Mode: "detect", Paranoia: 2, Threshold: 7, Exclusions: []waf.Exclusion{{RuleIDs: []int{942100}, Path: "/search", Parameters: []string{"q"}}}}
 	if len(flipped) > 0 {
 		want.ExclusionSets = flipped
@@ -94,17 +94,24 @@ func TestWafSettings(t *testing.T) {
 	if w := stored(); !reflect.DeepEqual(w, want) {
 		t.Fatalf("stored %+v; want %+v", w, want)
 	}
-	exact(e.call(t, "getWafSettings", sid), wafAnswer("getWafSettings", site.ID, site.Domain, "detect", 2, 7, flipped, 1))
+	exact(e.call(t, "getWafSettings", sid), wafAnswer("getWafSettings", site.ID, site.Domain, "yes", "detect", 2, 7, flipped, 1))
 	// Only what is given changes; "default" gives a set back its default.
 	r = e.call(t, "setWafSettings", sid+"<mode>block</mode>")
-	exact(r, wafAnswer("setWafSettings", site.ID, site.Domain, "block", 2, 7, flipped, 1))
+	exact(r, wafAnswer("setWafSettings", site.ID, site.Domain, "yes", "block", 2, 7, flipped, 1))
 	if len(waf.Sets()) > 0 {
 		s := waf.Sets()[0]
 		ok(t, e.call(t, "setWafSettings", sid+"<exclusion_sets><"+s.Name+">default</"+s.Name+"></exclusion_sets>"))
 		if _, chosen := stored().ExclusionSets[s.Name]; chosen {
 			t.Fatalf("%s=default kept the choice: %+v", s.Name, stored())
 		}
+		delete(flipped, s.Name)
 	}
+
+	// A plan without the firewall: the answer says so.
+	if _, err := e.Service.SetPlanWAF(ctx, core.Operator(), site.Plan.Name, false); err != nil {
+		t.Fatal(err)
+	}
+	exact(e.call(t, "getWafSettings", sid), wafAnswer("getWafSettings", site.ID, site.Domain, "no", "block", 2, 7, flipped, 1))
 
 	// Refusals: nothing changes, the error says what is wrong.
 	before := stored()
