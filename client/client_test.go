@@ -217,11 +217,17 @@ func TestLifecycle(t *testing.T) {
 	if ws.Domain != "shop.example.com" || len(ws.Data) != 1 || ws.Data[0] != (client.WAFClassCount{Class: "sqli", Blocked: 1}) {
 		t.Fatalf("waf stats: %+v", ws)
 	}
-	wafEvents, err := c.Events(ctx, "shop.example.com", client.EventFilter{IP: "192.0.2.66"})
+	wafEvents, err := c.Events(ctx, "shop.example.com", client.EventFilter{WAFClass: "sqli"})
 	must(err)
 	if len(wafEvents.Data) != 1 || wafEvents.Data[0].WAF == nil || wafEvents.Data[0].WAF.Class != "sqli" || len(wafEvents.Data[0].WAF.Rules) != 1 ||
 		wafEvents.Data[0].WAF.Rules[0].Var != "ARGS:id" {
 		t.Fatalf("waf event: %+v", wafEvents.Data)
+	}
+	if none, err := c.Events(ctx, "shop.example.com", client.EventFilter{WAFClass: "xss"}); err != nil || len(none.Data) != 0 {
+		t.Fatalf("xss events: %+v %v", none, err)
+	}
+	if _, err := c.Events(ctx, "shop.example.com", client.EventFilter{WAFClass: "nonsense"}); !errors.Is(err, client.ErrInvalid) {
+		t.Fatalf("events of an unknown class: %v", err)
 	}
 	if _, err := c.WAFStats(ctx, "nobody.example.com", time.Time{}, time.Time{}); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("waf stats of an unknown website: %v", err)

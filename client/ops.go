@@ -211,7 +211,7 @@ func (c *Client) Events(ctx context.Context, domain string, f EventFilter) (Page
 	if !f.To.IsZero() {
 		q.Set("to", f.To.UTC().Format(time.RFC3339))
 	}
-	for k, v := range map[string]string{"action": f.Action, "ip": f.IP, "rule": f.Rule, "ref": f.Ref} {
+	for k, v := range map[string]string{"action": f.Action, "ip": f.IP, "rule": f.Rule, "ref": f.Ref, "waf_class": f.WAFClass} {
 		if v != "" {
 			q.Set(k, v)
 		}

@@ -266,6 +266,7 @@ type EventFilter struct {
 	IP       string
 	Rule     string
 	Ref      string // a page's reference ID, as the visitor quotes it
+	WAFClass string // only events the website firewall matched on with this attack class; "any": every class
 	ListOptions
 }
 

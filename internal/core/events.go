@@ -70,6 +70,23 @@ func splitWAFStats(rows []StatRow) (decisions, waf []StatRow) {
 	return decisions, waf
 }
 
+// WAFAnyClass is the EventFilter.WAFClass of events with any website
+// firewall finding.
+const WAFAnyClass = "any"
+
+// checkWAFClass refuses a filter class that is not an attack class.
+func checkWAFClass(c string) error {
+	if c == "" || c == WAFAnyClass {
+		return nil
+	}
+	for _, k := range waf.Classes() {
+		if c == k {
+			return nil
+		}
+	}
+	return FieldError("waf_class", "waf_class must be any or an attack class (%s), not %q", strings.Join(waf.Classes(), ", "), c)
+}
+
 // MaxWAFStatsSpan is the longest span WAFStats sums over: the counters'
 // retention.
 const MaxWAFStatsSpan = StatsRetention
@@ -169,6 +186,9 @@ func (s *Service) Events(ctx context.Context, c Caller, domain string, f EventFi
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return nil, FieldError("from", "from must be before to")
+	}
+	if err := checkWAFClass(f.WAFClass); err != nil {
+		return nil, err
 	}
 	if f.Limit <= 0 || f.Limit > MaxEventPage {
 		f.Limit = MaxEventPage

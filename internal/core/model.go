@@ -326,8 +326,11 @@ type EventFilter struct {
 	Reason   string // rule name, rate-limit name, list or category
 	Path     string // path prefix
 	Ref      string // the reference ID a challenge or deny page showed
-	ID       int64  // one event
-	Before   int64  // cursor: events with smaller IDs (newest first)
+	// WAFClass: only events with a website-firewall finding of this attack
+	// class (sqli, xss, …); "any": with any finding.
+	WAFClass string
+	ID       int64 // one event
+	Before   int64 // cursor: events with smaller IDs (newest first)
 	Limit    int
 }
 

@@ -56,6 +56,17 @@ func TestWAFEventRoundTrip(t *testing.T) {
 		if err != nil || len(byRef) != 1 || !reflect.DeepEqual(byRef[0].WAF, finding) {
 			t.Fatalf("by ref: %+v %v", byRef, err)
 		}
+		// Filtered by the finding's class, or by having one.
+		for _, c := range []struct {
+			class string
+			n     int
+		}{{"sqli", 1}, {"xss", 0}, {core.WAFAnyClass, 1}, {"", 2}} {
+			if got, err := f.svc.Events(ctx, a, w.Domain, core.EventFilter{WAFClass: c.class}); err != nil || len(got) != c.n {
+				t.Fatalf("waf_class %q: %d events (%v), want %d", c.class, len(got), err, c.n)
+			}
+		}
+		_, err = f.svc.Events(ctx, a, w.Domain, core.EventFilter{WAFClass: "sqli' OR 1=1"})
+		wantCode(t, err, core.EINVALID)
 		// An event for a day without a partition yet (PostgreSQL: the
 		// default partition) keeps its finding when the day's partition is
 		// made and the row moves there.

@@ -142,6 +142,13 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 	if f.Ref != "" {
 		w.add("ref = ?", f.Ref)
 	}
+	switch f.WAFClass {
+	case "":
+	case core.WAFAnyClass:
+		w.add("waf_class <> ''")
+	default:
+		w.add("waf_class = ?", f.WAFClass)
+	}
 	if f.ID > 0 {
 		w.add("id = ?", f.ID)
 	}

@@ -361,7 +361,7 @@ func (a *API) handleEvents() http.Handler {
 		if err != nil {
 			return err
 		}
-		f := core.EventFilter{Action: q.Get("action"), IP: q.Get("ip"), Reason: q.Get("rule"), Before: before, Limit: limit}
+		f := core.EventFilter{Action: q.Get("action"), IP: q.Get("ip"), Reason: q.Get("rule"), WAFClass: q.Get("waf_class"), Before: before, Limit: limit}
 		if f.Action != "" {
 			if _, ok := engine.ParseAction(f.Action); !ok {
 				return core.FieldError("action", "action must be grant, deny, challenge, captcha, redirect or return_fake_data")

@@ -106,6 +106,7 @@ func (a *API) routes() []route {
 				{Name: "ip", In: "query", Desc: "Only this client address."},
 				{Name: "rule", In: "query", Desc: "Only events decided by this rule, rate limit, list (allow list, deny list) or category."},
 				{Name: "ref", In: "query", Desc: "Only the event with this reference ID, as a challenge or deny page showed it to the visitor (ten letters A-Z and digits 2-7; case, spaces and dashes do not matter)."},
+				{Name: "waf_class", In: "query", Desc: "Only events the website firewall matched on with this attack class (sqli, xss, rce, lfi, rfi, php, java, generic, session, protocol, scanner, virtual_patch), or any for every class."},
 				limitQ, cursorQ}, Resp: "EventList", Errors: []int{400, 404}}},
 		{"GET", "/v1/websites/{domain}/stats", v1, a.handleStats(), op{Tag: "v1", Summary: "A website's decision counts over time",
 			Desc: "Counts by bucket, action and category. Categories are the traffic categories, plus custom_rules, lists and waf (the website firewall; by attack class: GET /v1/websites/{domain}/waf/stats) for requests decided before classification, and challenge (actions solved, failed) for browser-challenge outcomes; challenges sums them with the pass rate. Minute series span at most 48 hours, hourly ones 93 days.",

@@ -104,7 +104,7 @@ var Routes = []Route{
 		Description: "Adds and removes single IPs or CIDRs in one step, without reading the lists first and without a version: entries already there are not added twice, absent ones are not an error, and changes made meanwhile are kept.",
 		Params:      []Param{domainP, ifMatchP}, Body: `{"add":{"deny":["198.51.100.7"]},"remove":{"allow":["192.0.2.0/24"]}}`, handle: (*Handler).listsPatch},
 	{ID: "events.list", Method: "GET", Path: "/api/websites/{domain}/events", Name: "Events", Category: "Traffic", Description: "Blocked and challenged requests and a sample of granted ones, newest first. The log cannot be cleared.",
-		Params: []Param{domainP, {"from", "query", "RFC 3339 time."}, {"to", "query", "RFC 3339 time."}, {"action", "query", "grant, deny, challenge, …"}, {"ip", "query", "A client address."}, {"rule", "query", "Rule or category."}, {"ref", "query", "The reference ID a challenge or deny page showed the visitor."}, {"limit", "query", "1 to 500."}, {"cursor", "query", "next_cursor."}}, handle: (*Handler).events},
+		Params: []Param{domainP, {"from", "query", "RFC 3339 time."}, {"to", "query", "RFC 3339 time."}, {"action", "query", "grant, deny, challenge, …"}, {"ip", "query", "A client address."}, {"rule", "query", "Rule or category."}, {"ref", "query", "The reference ID a challenge or deny page showed the visitor."}, {"waf_class", "query", "Only events the website firewall matched on with this attack class (sqli, xss, …), or any."}, {"limit", "query", "1 to 500."}, {"cursor", "query", "next_cursor."}}, handle: (*Handler).events},
 	{ID: "stats.get", Method: "GET", Path: "/api/websites/{domain}/stats", Name: "Statistics", Category: "Traffic", Description: "Requests by time bucket, decision and category.",
 		Params: []Param{domainP, {"period", "query", "minute, hour (default) or day."}, {"from", "query", "RFC 3339."}, {"to", "query", "RFC 3339."}}, handle: (*Handler).stats},
 	{ID: "wafstats.get", Method: "GET", Path: "/api/websites/{domain}/waf/stats", Name: "Firewall statistics", Category: "Traffic",
@@ -1019,7 +1019,7 @@ func (h *Handler) events(r *request) (any, error) {
 		return nil, err
 	}
 	q := r.URL.Query()
-	f := core.EventFilter{Action: q.Get("action"), Reason: q.Get("rule"), Before: before, Limit: limit}
+	f := core.EventFilter{Action: q.Get("action"), Reason: q.Get("rule"), WAFClass: q.Get("waf_class"), Before: before, Limit: limit}
 	if f.Action != "" {
 		if _, ok := engine.ParseAction(f.Action); !ok {
 			return nil, core.FieldError("action", "action must be grant, deny, challenge, captcha, redirect or return_fake_data")
