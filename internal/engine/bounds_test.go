@@ -42,7 +42,7 @@ func v6(network, host uint64) netip.Addr {
 // limit counts the /64: rotating addresses inside it escapes nothing.
 func TestRateLimitIPv6By64(t *testing.T) {
 	e, _ := newBareEngine(t)
-	p := load(t, e, Settings{RateLimits: []RateLimit{{Name: "Login", PathPrefix: "/login", Requests: 5, Period: "1m", Action: "deny"}}})
+	p := load(t, e, Settings{WAF: wafOff, RateLimits: []RateLimit{{Name: "Login", PathPrefix: "/login", Requests: 5, Period: "1m", Action: "deny"}}}) // state bounds, not the firewall
 	for i := range 20 {
 		r := req(v6(1, uint64(i)*7919+1).String(), chromeUA, func(r *Request) { r.Path = "/login" })
 		v := e.Decide(p, r)
@@ -64,7 +64,7 @@ func TestRateLimitStateBounded(t *testing.T) {
 	e, clk := newBareEngine(t)
 	const limitCap = 10_000
 	e.SetLimitCap(limitCap)
-	p := load(t, e, Settings{RateLimits: []RateLimit{{Name: "Login", PathPrefix: "/login", Requests: 5, Period: "1m", Action: "deny"}}})
+	p := load(t, e, Settings{WAF: wafOff, RateLimits: []RateLimit{{Name: "Login", PathPrefix: "/login", Requests: 5, Period: "1m", Action: "deny"}}}) // state bounds, not the firewall
 	login := func(ip netip.Addr) Verdict {
 		r := req("192.0.2.1", chromeUA, func(r *Request) { r.Path = "/login"; r.IP = ip })
 		return e.Decide(p, r)

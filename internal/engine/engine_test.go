@@ -122,6 +122,7 @@ func TestDecideRulesAndLists(t *testing.T) {
 	e, _ := newTestEngine(t, nil)
 	off := false
 	p := load(t, e, Settings{
+		WAF:        wafOff, // a GET with a Content-Length is a protocol violation to the firewall
 		Categories: map[string]string{"automation_tools": "deny"},
 		Allow:      []string{"192.0.2.0/24"},
 		Deny:       []string{"198.51.100.66", "2001:db8:bad::/48"},

@@ -1,13 +1,15 @@
 package engine
 
 import (
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/waf"
 )
+
+// wafOff turns the firewall off in tests of the other layers.
+var wafOff = WAFSettings{Mode: "off"}
 
 // wafReq is a Chrome request for target (path and query).
 func wafReq(target string, mods ...func(*Request)) *Request {
@@ -111,7 +113,6 @@ func TestWAFOrder(t *testing.T) {
 	}
 }
 
-func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // TestWAFModes: detect records and lets the other layers decide; off and a
 // plan without the firewall do nothing; monitor mode marks the deny.
