@@ -45,6 +45,10 @@ func TestPagesNeverLeaveAVisitorStuck(t *testing.T) {
 			[]string{"Access denied", "does not admit automated clients", ref, `href=""`, "Try again", "contact the website's owner"}},
 		{"deny rate limit de", "de-DE,de;q=0.9", engine.Verdict{Action: engine.Deny, Source: engine.SourceRateLimit, Reason: "login-burst", Ref: ref},
 			[]string{"Zugriff verweigert", "Zu viele Anfragen", ref, "Erneut versuchen", "Betreiber der Website"}},
+		{"deny waf", "en", engine.Verdict{Action: engine.Deny, Source: engine.SourceWAF, Reason: "waf", Detail: "sqli: 942100 SQL Injection", Ref: ref},
+			[]string{"Access denied", "firewall found something", ref, "contact the website's owner"}},
+		{"deny waf de", "de", engine.Verdict{Action: engine.Deny, Source: engine.SourceWAF, Reason: "waf", Ref: ref},
+			[]string{"Zugriff verweigert", "Firewall der Website", ref}},
 		{"challenge rule", "en", engine.Verdict{Action: engine.Challenge, Source: engine.SourceRule, Reason: "admin", Ref: ref},
 			[]string{"Checking your browser", "A rule the website's owner set up", ref, `href=""`, "contact the website's owner"}},
 	}

@@ -81,6 +81,7 @@ var langs = map[string]lang{
 			"list":       "Your address or network is on this website's block list.",
 			"rate_limit": "Too many requests came from your address in a short time; wait a minute before you try again.",
 			"attack":     "Your request looked like an attack on the website.",
+			"waf":        "The website's firewall found something in your request that looks like an attack, such as code or database commands in a form field or the address. If you were only filling in a form, tell the website's owner the reference below: they can allow it.",
 			"bot":        "Your request identified itself as a crawler or service, and this website does not admit automated clients of that kind.",
 			"tool":       "Your request came from a program for automated access rather than a browser.",
 			"unusual":    "Your browser sent a request unlike what browsers usually send (privacy extensions or an unusual set-up can cause this).",
@@ -108,6 +109,7 @@ var langs = map[string]lang{
 			"list":       "Ihre Adresse oder Ihr Netz steht auf der Sperrliste dieser Website.",
 			"rate_limit": "Zu viele Anfragen kamen in kurzer Zeit von Ihrer Adresse; warten Sie eine Minute, bevor Sie es erneut versuchen.",
 			"attack":     "Ihre Anfrage sah wie ein Angriff auf die Website aus.",
+			"waf":        "Die Firewall der Website hat in Ihrer Anfrage etwas gefunden, das wie ein Angriff aussieht, etwa Programmcode oder Datenbankbefehle in einem Formularfeld oder in der Adresse. Wenn Sie nur ein Formular ausgefüllt haben, nennen Sie dem Betreiber der Website die Referenz unten: Er kann es freigeben.",
 			"bot":        "Ihre Anfrage gab sich als Crawler oder Dienst zu erkennen, und diese Website lässt automatisierte Zugriffe dieser Art nicht zu.",
 			"tool":       "Ihre Anfrage kam von einem Programm für automatisierte Zugriffe, nicht von einem Browser.",
 			"unusual":    "Ihr Browser hat eine Anfrage gesendet, die anders aussieht als bei Browsern üblich (Datenschutz-Erweiterungen oder eine ungewöhnliche Einrichtung können das verursachen).",
@@ -127,6 +129,8 @@ func reasonKey(v engine.Verdict) string {
 		return "list"
 	case engine.SourceRateLimit:
 		return "rate_limit"
+	case engine.SourceWAF:
+		return "waf"
 	case engine.SourceCategory:
 		switch v.Category {
 		case engine.Humans:
