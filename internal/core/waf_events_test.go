@@ -147,6 +147,21 @@ func TestWAFStatsByClass(t *testing.T) {
 		}
 		_, err = f.svc.WAFStats(ctx, core.Operator(), tn.annSite.ID, from, to)
 		wantCode(t, err, core.EFORBIDDEN)
+		// Kept as long as the decision counters, then purged with them.
+		f.advance(core.StatsRetention - 2*time.Hour)
+		if _, _, err := f.svc.PurgeOldEvents(ctx, 30*24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.svc.WAFStats(ctx, tn.acme, tn.annSite.ID, from, to); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("within the retention: %+v %v", got, err)
+		}
+		f.advance(3 * time.Hour)
+		if _, _, err := f.svc.PurgeOldEvents(ctx, 30*24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.svc.WAFStats(ctx, tn.acme, tn.annSite.ID, from, to); err != nil || len(got) != 0 {
+			t.Fatalf("after the retention: %+v %v", got, err)
+		}
 	})
 }
 
