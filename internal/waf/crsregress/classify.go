@@ -17,7 +17,7 @@ const (
 	NAResponse   = "response phase"
 	NAParanoia   = "rule above the paranoia level"
 	NAGated      = "rule off in CRS's default setup"
-	NALogOnly    = "asserts a log line or status only"
+	NALogOnly    = "asserts a log line only"
 	NABodyLimit  = "body over the inspection limit"
 	NAUncarried  = "request the endpoint cannot carry"
 	NABuildError = "request cannot be built"
@@ -90,7 +90,7 @@ func Classify(f File, t Test, rules map[int]Rule, pl int) Applicability {
 			case s.Output.Log.NoMatchRegex != "":
 				return Applicability{NALogOnly, fmt.Sprintf("asserts no ModSecurity log line matching %q, no rule ids", s.Output.Log.NoMatchRegex)}
 			case s.Output.Status != 0:
-				return Applicability{NALogOnly, fmt.Sprintf("asserts only the web server's status %d (Apache/nginx refuse the request), no rule ids", s.Output.Status)}
+				continue // judged by the status (Judge)
 			default:
 				return Applicability{NALogOnly, "asserts no rule ids"}
 			}
@@ -104,7 +104,7 @@ func Classify(f File, t Test, rules map[int]Rule, pl int) Applicability {
 		if n := len(raw) - len(head(raw)); n > waf.MaxBody {
 			return Applicability{NABodyLimit, fmt.Sprintf("body of %d bytes, over the %d the WAF inspects", n, waf.MaxBody)}
 		}
-		if why, refused := lineRefused(raw); refused && !expects {
+		if why, refused := lineRefused(raw); refused && !expects && s.Output.Status < 400 {
 			return Applicability{NAUncarried, "expects no rule ids and the proxy's HTTP server cannot read the request line: " + why}
 		}
 	}

@@ -33,7 +33,9 @@ type Result struct {
 
 // Judge judges one stage from its answer: every expected id among the
 // matched rules, no unexpected one, and a firewall deny exactly when the
-// recorded score reaches threshold. A request Go's HTTP server refused
+// recorded score reaches threshold. A stage that only expects the web
+// server to refuse the request (status 400, no ids) passes when Go's
+// server refused it with that status or the firewall denied it. A request Go's HTTP server refused
 // (no decision, an error status) passes when CRS expects ids (it is
 // blocked before the site) or expects the web server to answer that very
 // status, and fails when CRS expects no rule to match.
@@ -47,8 +49,11 @@ func Judge(out Output, a Answer, threshold int) (pass, rejected bool, why string
 			if len(out.Log.ExpectIDs) > 0 {
 				return true, true, what + ": blocked before the site"
 			}
-			if out.Status != 0 && out.Status == a.Status {
-				return true, true, what + ", the status CRS expects of the web server"
+			if out.Status >= 400 && a.Status >= 400 {
+				if out.Status == a.Status {
+					return true, true, what + ", the status CRS expects of the web server"
+				}
+				return true, true, fmt.Sprintf("%s, where CRS expects the web server to refuse it with %d", what, out.Status)
 			}
 			return false, true, what + ", but CRS expects no rule to match"
 		}
@@ -63,6 +68,11 @@ func Judge(out Output, a Answer, threshold int) (pass, rejected bool, why string
 	blocked := score >= threshold
 	deny := e.Source == "waf" && e.Action == "deny"
 	var problems []string
+	if !out.HasIDs() && out.Status >= 400 && !deny {
+		// A test of the web server's refusal (Apache answers 400): Go's
+		// server let it through, so Palisade's firewall must refuse it.
+		problems = append(problems, fmt.Sprintf("CRS expects the web server to refuse it (%d), Go's server passed it and the firewall did not deny it", out.Status))
+	}
 	var missing, unexpected []int
 	for _, id := range out.Log.ExpectIDs {
 		if id == BlockingRule {
@@ -264,7 +274,7 @@ func WriteReport(w io.Writer, sums []Summary) {
 		if nf == 0 {
 			fmt.Fprintf(w, "None.\n")
 		}
-		fmt.Fprintf(w, "\n### Refused by Go's HTTP server, counted as passing (CRS expects a rule to match)\n\n")
+		fmt.Fprintf(w, "\n### Refused by Go's HTTP server before the proxy, counted as passing (CRS expects a rule to match, or the web server's refusal)\n\n")
 		nr := 0
 		for _, r := range s.Results {
 			if r.NA.Applicable() && r.Pass && r.Rejected {
