@@ -338,6 +338,20 @@ func TestTrafficCorpus(t *testing.T) {
 				l.no, l.class, l.req.IP, l.req.Proto, l.raw, l.ua, v.Action, v.Category, v.Source, v.Reason, v.Detail, want))
 		}
 	}
+	// The website firewall is on (block, paranoia 1, the default
+	// exclusion sets): no request the corpus expects granted may even
+	// reach its threshold, in block or detect mode.
+	wafRun := 0
+	for i, l := range c.lines {
+		v := verdicts[i]
+		if v.WAF != nil || v.Source == engine.SourceWAF {
+			wafRun++
+		}
+		if l.grant && v.WAF != nil && v.WAF.Blocked {
+			t.Errorf("line %d %s (%s %q): the website firewall would block it: %+v", l.no, l.class, l.raw, l.ua, v.WAF.Matches)
+		}
+	}
+	t.Logf("the website firewall matched on %d of %d requests", wafRun, len(c.lines))
 	fresh := classFigures{}
 	for i, v := range runCorpus(t, c, false) {
 		fresh.add(c.lines[i], v)
