@@ -66,7 +66,9 @@ func bodyAgent(t *testing.T, frame uint32) (*peer, chan bodySeen, chan error) {
 	done := make(chan error, 1)
 	go func() { done <- a.ServeConn(y); y.Close() }()
 	t.Cleanup(func() { x.Close() })
-	_ = x.SetDeadline(time.Now().Add(5 * time.Second))
+	// The firewall (on by default) takes its time over a 128 KiB body,
+	// the more so under the race detector.
+	_ = x.SetDeadline(time.Now().Add(60 * time.Second))
 	p := &peer{t: t, c: x, r: bufio.NewReader(x)}
 	var h []byte
 	h = appendStringValue(appendString(h, "supported-versions"), "2.0")

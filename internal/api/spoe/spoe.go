@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/engine"
@@ -81,11 +82,16 @@ func (e *protoError) Error() string { return fmt.Sprintf("spoe: %s (status %d)",
 // ServeConn speaks SPOP on one connection until HAProxy disconnects.
 func (a *Agent) ServeConn(c net.Conn) error {
 	r := bufio.NewReaderSize(c, ioBuffer)
-	w := bufio.NewWriterSize(c, ioBuffer)
+	w := &frameWriter{w: bufio.NewWriterSize(c, ioBuffer)}
+	// NOTIFYs are decided concurrently (a large body can take the firewall
+	// a while, and HAProxy pipelines), at most maxInflight at a time; each
+	// ACK is written when ready (pipelining lets them come in any order).
+	inflight := make(chan struct{}, maxInflight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	var buf []byte
 	hello := false
 	size := uint32(maxFrame) // the frame size agreed in the HELLOs
-	var out []byte
 	// A NOTIFY payload arriving in fragments: its ids and what came so far.
 	var frag []byte
 	var fragStream, fragID uint64
@@ -162,7 +168,7 @@ func (a *Agent) ServeConn(c net.Conn) error {
 			p = appendStringValue(appendString(p, "version"), "2.0")
 			p = appendUint32Value(appendString(p, "max-frame-size"), size)
 			p = appendStringValue(appendString(p, "capabilities"), "pipelining,fragmentation")
-			if err := writeFrame(w, appendFrame(out[:0], frameAgentHello, 0, 0, p)); err != nil {
+			if err := w.write(appendFrame(nil, frameAgentHello, 0, 0, p)); err != nil {
 				return err
 			}
 			if kv["healthcheck"].b {
@@ -174,14 +180,18 @@ func (a *Agent) ServeConn(c net.Conn) error {
 			if err != nil {
 				return a.disconnect(w, &protoError{statusInvalid, err.Error()})
 			}
-			var acts []byte
-			for _, m := range msgs {
-				acts = a.decide(acts, m.args, server)
-			}
-			out = appendFrame(out[:0], frameAck, f.streamID, f.frameID, acts)
-			if err := writeFrame(w, out); err != nil {
-				return err
-			}
+			inflight <- struct{}{}
+			wg.Add(1)
+			go func(stream, id uint64) {
+				defer func() { <-inflight; wg.Done() }()
+				var acts []byte
+				for _, m := range msgs {
+					acts = a.decide(acts, m.args, server)
+				}
+				if err := w.write(appendFrame(nil, frameAck, stream, id, acts)); err != nil {
+					_ = c.Close() // the reading loop ends with it
+				}
+			}(f.streamID, f.frameID)
 		case f.typ == frameHaproxyDisconnect:
 			return a.disconnect(w, &protoError{statusNormal, ""})
 		default:
@@ -190,23 +200,34 @@ func (a *Agent) ServeConn(c net.Conn) error {
 	}
 }
 
-func writeFrame(w *bufio.Writer, f []byte) error {
-	var lb [4]byte
-	binary.BigEndian.PutUint32(lb[:], uint32(len(f)))
-	if _, err := w.Write(lb[:]); err != nil {
-		return err
-	}
-	if _, err := w.Write(f); err != nil {
-		return err
-	}
-	return w.Flush()
+// maxInflight bounds the NOTIFYs of one connection being decided at once.
+const maxInflight = 64
+
+// frameWriter writes whole frames, one at a time.
+type frameWriter struct {
+	mu sync.Mutex
+	w  *bufio.Writer
 }
 
-func (a *Agent) disconnect(w *bufio.Writer, e *protoError) error {
+func (fw *frameWriter) write(f []byte) error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	var lb [4]byte
+	binary.BigEndian.PutUint32(lb[:], uint32(len(f)))
+	if _, err := fw.w.Write(lb[:]); err != nil {
+		return err
+	}
+	if _, err := fw.w.Write(f); err != nil {
+		return err
+	}
+	return fw.w.Flush()
+}
+
+func (a *Agent) disconnect(w *frameWriter, e *protoError) error {
 	var p []byte
 	p = appendUint32Value(appendString(p, "status-code"), e.status)
 	p = appendStringValue(appendString(p, "message"), e.msg)
-	_ = writeFrame(w, appendFrame(nil, frameAgentDisconnect, 0, 0, p))
+	_ = w.write(appendFrame(nil, frameAgentDisconnect, 0, 0, p))
 	if e.status == statusNormal {
 		return nil
 	}

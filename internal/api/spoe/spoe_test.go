@@ -140,17 +140,21 @@ func TestAgent(t *testing.T) {
 		p.send(notify(7, 1, "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"))
 		p.send(notify(9, 300, "sqlmap/1.7"))
 	}()
-	for _, want := range []struct {
-		stream, id uint64
-		action     string
-	}{{7, 1, "grant"}, {9, 300, "deny"}} {
+	// They are decided concurrently: the ACKs may come in either order.
+	want := map[uint64]struct {
+		id     uint64
+		action string
+	}{7: {1, "grant"}, 9: {300, "deny"}}
+	for range 2 {
 		f := p.recv()
-		if f.typ != frameAck || f.streamID != want.stream || f.frameID != want.id {
+		w, ok := want[f.streamID]
+		if f.typ != frameAck || !ok || f.frameID != w.id {
 			t.Fatalf("ack %+v", f)
 		}
+		delete(want, f.streamID)
 		// A deny carries the reference ID its page shows (HAProxy sends it back for the page).
-		if acts := actions(t, f.payload); acts["action"] != want.action || (len(acts["ref"]) == 10) != (want.action == "deny") {
-			t.Fatalf("stream %d: %v", want.stream, acts)
+		if acts := actions(t, f.payload); acts["action"] != w.action || (len(acts["ref"]) == 10) != (w.action == "deny") {
+			t.Fatalf("stream %d: %v", f.streamID, acts)
 		}
 	}
 	p.send(appendFrame(nil, frameHaproxyDisconnect, 0, 0, nil))
