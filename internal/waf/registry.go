@@ -136,8 +136,9 @@ Include @owasp_crs/REQUEST-*.conf
 func compileFirewall(paranoia int) (*Firewall, error) {
 	start := time.Now()
 	f := &Firewall{paranoia: paranoia, rules: make(map[int]*ruleInfo, 700)}
+	registerRxCache()
 	cfg := coraza.NewWAFConfig().
-		WithRootFS(coreruleset.FS).
+		WithRootFS(rxCacheFS{coreruleset.FS}).
 		WithDirectives(directives(paranoia))
 	cfg = experimental.WAFConfigWithRuleObserver(cfg, func(r types.RuleMetadata) { f.observe(r) })
 	w, err := coraza.NewWAF(cfg)
