@@ -2,13 +2,21 @@ package waf
 
 import (
 	"runtime"
+	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+	"github.com/corazawaf/coraza/v3"
 )
 
 // benchEvaluate measures Evaluate on in (prefilter included: a request it
-// passes skips CRS) and, as "crs", the full CRS evaluation alone.
+// passes skips CRS), the full CRS evaluation alone ("crs": the same
+// request again and again, so its values come from the @rx memory;
+// "crs-unique": a new query and cookie value each time), and CRS with
+// Coraza's plain @rx.
 func benchEvaluate(b *testing.B, in *Input) {
 	fw := firewall(b, 1)
 	o := &Options{Paranoia: 1, Threshold: 5}
@@ -35,6 +43,45 @@ func benchEvaluate(b *testing.B, in *Input) {
 			fw.evaluateCRS(in, o, &res)
 		})
 	})
+	// Every request new to the @rx memory in its query and cookie: a
+	// unique value in each (the headers stay a browser's).
+	b.Run("crs-unique", func(b *testing.B) {
+		u := *in
+		u.Header = in.Header.Clone()
+		n := 0
+		run(b, func() {
+			n++
+			s := strconv.Itoa(n)
+			u.Query = in.Query + "&v=" + s
+			u.Header.Set("Cookie", "_ga=GA1.1."+s+".1700000000; sid=a"+s+"b")
+			var res Result
+			fw.evaluateCRS(&u, o, &res)
+		})
+	})
+	// Coraza's own @rx (no memory), for comparison.
+	b.Run("crs-plain-rx", func(b *testing.B) {
+		plain := plainFirewall(b, 1)
+		run(b, func() {
+			var res Result
+			plain.evaluateCRS(in, o, &res)
+		})
+	})
+}
+
+var plainFirewalls sync.Map
+
+// plainFirewall compiles CRS with Coraza's @rx, for comparison.
+func plainFirewall(b testing.TB, pl int) *Firewall {
+	if fw, ok := plainFirewalls.Load(pl); ok {
+		return fw.(*Firewall)
+	}
+	w, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives(pl)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fw := &Firewall{paranoia: pl, waf: w, rules: firewall(b, pl).rules}
+	plainFirewalls.Store(pl, fw)
+	return fw
 }
 
 // cpuTime is the process's user and system CPU time in nanoseconds.
