@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+	"github.com/corazawaf/libinjection-go"
 )
 
 // The prefilter answers one question cheaply: can any CRS request rule,
@@ -84,7 +85,9 @@ var pfKeywords = []string{
 // digit), 942450 (0x...), 942560 (1.e.), 942220 (whole-value magic
 // numbers, as substrings).
 var pfArgKeywords = []string{"like", "0x", "1.e.", "e-308", "1e309", "4294967295", "4294967296",
-	"2147483647", "2147483648", "2147483649", "0000012345", "0000023456"}
+	"2147483647", "2147483648", "2147483649", "0000012345", "0000023456",
+	// 942120 (also on the path)
+	"xor", "regexp", "rlike", "isnull", "ilike", "notnull", "collate"}
 
 // pfCommandWords are command words CRS's RCE expressions know beyond
 // unix-shell.data.
@@ -129,7 +132,7 @@ var (
 	pfPathDataFiles = []string{"restricted-files.data", "ai-critical-artifacts.data", "ssrf.data",
 		"ssrf-no-scheme.data", "java-classes.data"}
 	pfPathKeywords = []string{"fromcharcode", "constructor", "__proto__", "_js_function", "data:",
-		"javascript", "vbscript"}
+		"javascript", "vbscript", "xor", "regexp", "rlike", "isnull", "ilike", "notnull", "collate"}
 )
 
 // pf is the prefilter's data, built once at start.
@@ -858,12 +861,25 @@ func pfCached(kind uint8, v string, check func(string) bool) bool {
 	return true
 }
 
+// pfInjection runs the libinjection checks CRS runs (942100, 942101:
+// SQL injection; 941100, 941101: XSS) on s as they see it: for the bytes
+// the prefilter lets through, CRS's transformations change nothing.
+func pfInjection(s string) bool {
+	if s == "" {
+		return false
+	}
+	if sqli, _ := libinjection.IsSQLi(s); sqli {
+		return true
+	}
+	return libinjection.IsXSS(s)
+}
+
 func pfAcceptLanguage(v string) bool {
 	return len(v) <= 200 && pfList(v, pfLanguageItem) && !pf.keywords.contains(v)
 }
 
 func pfReferer(v string) bool {
-	return pfURL(v, true) && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v)
+	return pfURL(v, true) && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v) && !pfInjection(v)
 }
 
 var (
@@ -1115,8 +1131,11 @@ func pfPath(p string) bool {
 	if pf.path.contains(p) {
 		return false
 	}
-	// The last segment's extension.
 	last := p[strings.LastIndexByte(p, '/')+1:]
+	if pfInjection(p) || pfInjection(last) {
+		return false
+	}
+	// The last segment's extension.
 	if i := strings.LastIndexByte(last, '.'); i >= 0 {
 		ext := last[i+1:]
 		if len(ext) > 16 {
@@ -1202,7 +1221,7 @@ func pfToken(s string) bool {
 			return false
 		}
 	}
-	return !pf.args.contains(s) && !pfStartsWithCommand(s)
+	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s)
 }
 
 // pfStartsWithCommand reports whether s's first word (up to ".", "-"
@@ -1279,8 +1298,11 @@ func pfCookieToken(s string) bool {
 				return false
 			}
 		}
-		s = s[:i]
-		return pfCookieWord(s, 0)
+		// 942100 reads it URL-decoded.
+		if pfInjection(s[:i] + "||" + tail) {
+			return false
+		}
+		return pfCookieWord(s[:i], 0)
 	}
 	return pfCookieWord(s, 2)
 }
@@ -1306,7 +1328,7 @@ func pfCookieWord(s string, maxDashes int) bool {
 			return false
 		}
 	}
-	return !pf.args.contains(s) && !pfStartsWithCommand(s)
+	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s)
 }
 
 // pfHost: a domain name, lower or upper case letters, digits, "-" and
@@ -1444,7 +1466,8 @@ func pfUserAgent(v string) bool {
 			return false
 		}
 	}
-	return depth == 0 && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v) && !pfHasCommandWord(v)
+	return depth == 0 && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v) && !pfHasCommandWord(v) &&
+		!pfInjection(v)
 }
 
 // pfHasCommandWord reports whether any word (run of letters and digits)

@@ -196,6 +196,18 @@ func TestPrefilterRejects(t *testing.T) {
 		"method override":       mod(func(in *Input) { in.Header.Set("X-Http-Method-Override", "PUT") }),
 		"java base64":           mod(func(in *Input) { in.Header.Set("Cookie", "s=rO0ABQxyz") }),
 		"nil":                   nil,
+		// found by the mutation search (CRS matched at PL1, PL2 or PL4)
+		"942120 xor":             mod(func(in *Input) { in.Query = "xor" }),
+		"942101 comment in path": mod(func(in *Input) { in.Path = "/false--.xml" }),
+		"942100 libinjection":    mod(func(in *Input) { in.Query = "ver=1-null" }),
+		"932236 command prefix":  mod(func(in *Input) { in.Query = "passwdrder=x" }),
+		"932350 command value":   mod(func(in *Input) { in.Query = "page=id" }),
+		"932350 command name":    mod(func(in *Input) { in.Query = "w=1" }),
+		"932350 command cookie":  mod(func(in *Input) { in.Header.Set("Cookie", "id=1") }),
+		"932239 launcher in agent": mod(func(in *Input) {
+			in.Header.Set("User-Agent", "Better Uptime Bot Mozilla/5.0 (X11; Linux x86_64) Chrome/90.0")
+		}),
+		"932237 command in agent": mod(func(in *Input) { in.Header.Set("User-Agent", "PycURL/7.45.3 libcurl/8.9.1 OpenSSL/3.3.2") }),
 	} {
 		if prefilterClean(in) {
 			t.Errorf("%s: clean", name)
