@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
 // ---- statistics ----
@@ -165,6 +167,7 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 
 type eventsView struct {
 	Filter  map[string]string
+	Classes []string // the firewall's attack classes, for the filter
 	Events  []core.Event
 	Older   string // query of the next page
 	Live    bool
@@ -177,7 +180,15 @@ const eventsPage = 50
 func (h *Handler) eventFilter(r *http.Request) (core.EventFilter, map[string]string, error) {
 	q := r.URL.Query()
 	f := core.EventFilter{Action: q.Get("action"), Reason: strings.TrimSpace(q.Get("rule")), Path: strings.TrimSpace(q.Get("path")), Limit: eventsPage}
-	vals := map[string]string{"action": f.Action, "rule": f.Reason, "path": f.Path, "ip": q.Get("ip"), "from": q.Get("from"), "to": q.Get("to"), "ref": q.Get("ref")}
+	vals := map[string]string{"action": f.Action, "rule": f.Reason, "path": f.Path, "ip": q.Get("ip"), "from": q.Get("from"), "to": q.Get("to"), "ref": q.Get("ref"),
+		"waf_class": q.Get("waf_class")}
+	if c := q.Get("waf_class"); c != "" {
+		// The website firewall's findings: of one attack class, or "any".
+		if c != core.WAFAnyClass && !slices.Contains(waf.Classes(), c) {
+			return f, vals, core.FieldError("waf_class", "unknown attack class %q", c)
+		}
+		f.WAFClass = c
+	}
 	if f.Action != "" {
 		if _, ok := engine.ParseAction(f.Action); !ok && !strings.HasPrefix(f.Action, "challenge_") {
 			return f, vals, core.FieldError("action", "unknown action %q", f.Action)
@@ -225,7 +236,7 @@ func (h *Handler) eventFilter(r *http.Request) (core.EventFilter, map[string]str
 
 func (h *Handler) events(w http.ResponseWriter, r *http.Request, v view, s core.Session) {
 	f, vals, ferr := h.eventFilter(r)
-	ev := eventsView{Filter: vals, Live: r.URL.Query().Get("live") == "1"}
+	ev := eventsView{Filter: vals, Live: r.URL.Query().Get("live") == "1", Classes: waf.Classes()}
 	q := r.URL.Query()
 	q.Del("before")
 	q.Del("fragment")

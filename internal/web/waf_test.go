@@ -316,6 +316,20 @@ func TestEventAllowsWAFExclusion(t *testing.T) {
 	if code, page = allow(plainID, token); code != 422 || !strings.Contains(page, "this event has no firewall findings to allow") || !reflect.DeepEqual(exclusions(), want) {
 		t.Fatalf("a plain event: %d %s", code, page)
 	}
+	// The events list filters by attack class.
+	if code, page, _ = br.get(base + "/events?waf_class=sqli"); code != 200 || !strings.Contains(page, `<td class="val">/search</td>`) || strings.Contains(page, "203.0.113.8") ||
+		!strings.Contains(page, `waf <span class="badge">sqli</span>`) || !strings.Contains(page, `<option value="sqli" selected>SQL injection</option>`) {
+		t.Fatalf("events of class sqli: %d %s", code, page)
+	}
+	if _, page, _ = br.get(base + "/events?waf_class=any"); !strings.Contains(page, `<td class="val">/search</td>`) || strings.Contains(page, "203.0.113.8") {
+		t.Fatalf("events with any finding: %s", page)
+	}
+	if _, page, _ = br.get(base + "/events?waf_class=xss"); strings.Contains(page, `<td class="val">/search</td>`) {
+		t.Fatalf("events of class xss: %s", page)
+	}
+	if _, page, _ = br.get(base + "/events?waf_class=nope"); !strings.Contains(page, `unknown attack class &#34;nope&#34;`) {
+		t.Fatalf("an unknown class: %s", page)
+	}
 	// Another tenant's event is not there, by either website's address.
 	if code, _ = allow(bobID, token); code != 404 {
 		t.Fatalf("Bob's event under Jane's website: %d", code)
@@ -393,8 +407,8 @@ func TestStatisticsWAFClasses(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, page, _ = br.get("/en/website/shop.example.com/statistics")
-	if !regexp.MustCompile(`SQL injection <span class="muted val">sqli</span></td><td class="num">3</td><td class="num">1</td>`).MatchString(page) ||
-		!regexp.MustCompile(`Cross-site scripting <span class="muted val">xss</span></td><td class="num">0</td><td class="num">2</td>`).MatchString(page) {
+	if !regexp.MustCompile(`<a href="/en/website/shop.example.com/events\?waf_class=sqli">SQL injection</a> <span class="muted val">sqli</span></td><td class="num">3</td><td class="num">1</td>`).MatchString(page) ||
+		!regexp.MustCompile(`Cross-site scripting</a> <span class="muted val">xss</span></td><td class="num">0</td><td class="num">2</td>`).MatchString(page) {
 		t.Fatalf("attacks by class: %s", page)
 	}
 	_, page, _ = br.get("/de/website/shop.example.com/statistics")
