@@ -29,22 +29,36 @@ import (
 //     (tx.restricted_extensions, read from CRS);
 //   - the query, if any: at most 16 distinct name=value pairs of
 //     [A-Za-z0-9_.] and at most one "-" each (paranoia level 4 counts two
-//     special characters in a parameter as an attack), no "..";
+//     special characters in a parameter as an attack), no "..", no
+//     session-fixation name;
 //   - only headers browsers send, each of a browser's shape: User-Agent
 //     as product/version tokens and flat comments, Accept, Accept-Language
 //     and Accept-Encoding as lists of known items, Referer and Origin as
-//     plain http(s) URLs (a Referer's query of the request query's shape), the Sec-Fetch and client hint
-//     headers with their defined values, cookies of [A-Za-z0-9_.-] with
-//     at most two "-" per name and value, Host a domain name (not an
-//     address);
+//     plain http(s) URLs (a Referer's query of the request query's
+//     shape), the Sec-Fetch and client hint headers with their defined
+//     values and known brands, cookies of [A-Za-z0-9_.-] with at most two
+//     "-" per name and value (and WooCommerce's session cookie), Host a
+//     domain name (not an address);
 //   - no keyword of the CRS data files the request rules use
 //     (@pmFromFile: lfi-os-files, restricted-files, ai-critical-artifacts,
 //     unix-shell, windows-powershell-commands, java-classes, ssrf,
-//     ssrf-no-scheme, scanners-user-agents) nor of a list of SQL, script,
-//     PHP, Java and session words, anywhere in the path, the query, the
-//     cookies or the free-form header values.
+//     ssrf-no-scheme, scanners-user-agents, and 944300's words) nor of a
+//     list of SQL, script, PHP and Java words, anywhere in the path, the
+//     query, the cookies or the free-form header values;
+//   - no parameter, cookie or user-agent word that is (or, for the
+//     longer ones, starts with) a command of CRS's RCE rules, read from
+//     their expressions at start;
+//   - libinjection (the SQL injection and XSS detector of 942100,
+//     942101, 941100 and 941101) finds nothing in the parameters, cookies,
+//     user agent, Referer and path.
 //
-// Every byte check is done in place; prefilterClean allocates nothing.
+// The checks read the bytes in place. The verdicts on values that repeat
+// (path, query, user agent, cookies, Referer, language, client hints,
+// host) are kept, only when clean, in a small direct-mapped table of
+// exact copies: a typical browser request is answered from it without
+// allocating; a value seen for the first time is checked in full (and
+// libinjection allocates).
+//
 // prefilter_test.go checks soundness: the full evaluation at paranoia
 // levels 1 and 4 matches no rule for any request it passes, from the
 // corpora, generated browser requests and their mutations.
