@@ -338,7 +338,9 @@ func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			err = core.FieldError("price", "%v", err)
 		} else {
-			_, err = h.svc.CreatePlan(ctx, op, core.Plan{Name: strings.TrimSpace(f.Get("name")), MonthlyQuota: quota, Price: price, Rank: rank})
+			// The form's "website firewall" box is ticked unless the
+			// operator unticks it (the CLI's --waf defaults to true too).
+			_, err = h.svc.CreatePlan(ctx, op, core.Plan{Name: strings.TrimSpace(f.Get("name")), MonthlyQuota: quota, Price: price, Rank: rank, WAF: f.Get("waf") != ""})
 		}
 		if err != nil {
 			fail(err)

@@ -113,3 +113,48 @@ func TestConsoleFirewall(t *testing.T) {
 		t.Fatalf("after deleting: %+v", ps)
 	}
 }
+
+// TestOperatorPlansWAF: a plan the operator creates on its page includes
+// the website firewall unless the box is unticked, and both plan lists say
+// which plans include it.
+func TestOperatorPlansWAF(t *testing.T) {
+	e, _, _, _ := fixture(t)
+	ctx := context.Background()
+	if _, err := e.Service.CreateConsoleUser(ctx, core.Operator(), 0, "root@palisade.example", "0perator-Secret"); err != nil {
+		t.Fatal(err)
+	}
+	op := newBrowser(t, e.URL)
+	_, page := login(t, op, "root@palisade.example", "0perator-Secret", "")
+	if !strings.Contains(page, `<input type="checkbox" name="waf" value="1" checked> Website firewall included`) {
+		t.Fatalf("the plan form offers no firewall box: %s", page)
+	}
+	token := csrf(t, page)
+	op.post("/operator/plans", url.Values{"csrf": {token}, "name": {"with-waf"}, "quota": {"1000"}, "price": {"1.00"}, "rank": {"20"}, "waf": {"1"}})
+	_, page = op.post("/operator/plans", url.Values{"csrf": {token}, "name": {"bots-only"}, "quota": {"1000"}, "price": {"1.00"}, "rank": {"21"}})
+	plans, err := e.Service.Plans(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, p := range plans {
+		got[p.Name] = p.WAF
+	}
+	if w, ok := got["with-waf"]; !ok || !w {
+		t.Fatalf("with-waf: %v %v", w, ok)
+	}
+	if w, ok := got["bots-only"]; !ok || w {
+		t.Fatalf("bots-only: %v %v", w, ok)
+	}
+	if !strings.Contains(page, `<td>bots-only</td><td class="num">1000</td><td class="num">1.00</td><td>21</td><td>not included</td>`) {
+		t.Fatalf("the operator's plan list: %s", page)
+	}
+	if _, err := e.Service.CreateConsoleUser(ctx, core.Operator(), e.Caller.PartnerID, "ops@acme.example", "S3cure-Passw0rd"); err != nil {
+		t.Fatal(err)
+	}
+	br := newBrowser(t, e.URL)
+	login(t, br, "ops@acme.example", "S3cure-Passw0rd", "")
+	if _, page, _ = br.get("/console/plans"); !strings.Contains(page, `<td>bots-only</td><td class="num">1000</td><td class="num">1.00</td><td>not included</td>`) ||
+		!strings.Contains(page, `<td>with-waf</td><td class="num">1000</td><td class="num">1.00</td><td>included</td>`) {
+		t.Fatalf("the partner's plan list: %s", page)
+	}
+}
