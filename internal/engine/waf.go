@@ -120,6 +120,16 @@ func compileWAF(w WAFSettings) (*wafPolicy, error) {
 	return &wafPolicy{mode: mode, fw: fw, opt: waf.Options{Paranoia: pl, Threshold: th, Exclusions: ex}}, nil
 }
 
+// WAFMode is the website's firewall mode as compiled: "block", "detect",
+// or "off" (its settings or its plan; its host's virtual patches may still
+// apply).
+func (p *Policy) WAFMode() string {
+	if p.waf == nil {
+		return "off"
+	}
+	return p.waf.mode
+}
+
 // integrationHeaders are headers web servers set on the verdict request
 // for Palisade (the header contracts, docs/INTEGRATIONS.md); they are not
 // the visitor's and the firewall does not inspect them. The original

@@ -176,14 +176,13 @@ func WAFBlocked(v engine.Verdict) bool { return v.Source == engine.SourceWAF }
 // maxWAFRules bounds the rules an event keeps of one firewall finding.
 const maxWAFRules = 20
 
-// eventWAF is the event's part of a firewall finding: mode, score, class
+// eventWAF is the event's part of a firewall finding: the website's
+// firewall mode at the time (block, detect, or off when only its host's
+// virtual patches ran), score, class
 // and at most maxWAFRules of the matches, clipped.
-func eventWAF(v engine.Verdict) *core.EventWAF {
+func eventWAF(pol *engine.Policy, v engine.Verdict) *core.EventWAF {
 	res := v.WAF
-	mode := "detect"
-	if WAFBlocked(v) {
-		mode = "block"
-	}
+	mode := pol.WAFMode()
 	w := &core.EventWAF{Mode: mode, Blocked: res.Blocked, Score: res.Score, Class: clip(res.Class, 32),
 		Rules: make([]core.EventWAFRule, 0, min(len(res.Matches), maxWAFRules))}
 	for _, m := range res.Matches[:min(len(res.Matches), maxWAFRules)] {
@@ -226,7 +225,7 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 		Country: req.Country, Ref: v.Ref,
 	}
 	if v.WAF != nil {
-		e.WAF = eventWAF(v)
+		e.WAF = eventWAF(pol, v)
 	}
 	if e.Country == "" && r.opt.Country != nil {
 		e.Country = r.opt.Country(req.IP)

@@ -245,14 +245,23 @@ func TestRecorderKeepsEveryWAFDecision(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
+	// The event's mode is the website's firewall mode, as compiled.
+	compile := func(st engine.Settings) *engine.Policy {
+		p, err := engine.Compile(engine.Site{ID: pol.WebsiteID, PartnerID: pol.PartnerID, Domain: pol.Domain, Status: "online", Settings: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	blockPol, detectPol := compile(engine.Settings{}), compile(engine.Settings{WAF: engine.WAFSettings{Mode: "detect"}})
 	// Block mode: the firewall denied.
-	r.Observe(pol, req(), engine.Verdict{Action: engine.Deny, Source: engine.SourceWAF, Reason: "waf", Detail: "sqli 942100", WAF: sqliResult(30)})
+	r.Observe(blockPol, req(), engine.Verdict{Action: engine.Deny, Source: engine.SourceWAF, Reason: "waf", Detail: "sqli 942100", WAF: sqliResult(30)})
 	// Detect mode: granted as humans, the finding only recorded.
 	detect := sqliResult(1)
 	detect.Class = waf.ClassXSS
 	detect.Matches[0].Class = waf.ClassXSS
-	r.Observe(pol, req(), engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory, Category: engine.Humans, WAF: detect})
-	r.Observe(pol, req(), engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory, Category: engine.Humans, WAF: detect})
+	r.Observe(detectPol, req(), engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory, Category: engine.Humans, WAF: detect})
+	r.Observe(detectPol, req(), engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory, Category: engine.Humans, WAF: detect})
 	// A class the recorder does not know is counted as generic (the
 	// counters stay bounded whatever a finding says).
 	odd := sqliResult(1)
