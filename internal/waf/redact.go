@@ -46,11 +46,12 @@ func secretAlternation() string {
 	return strings.Join(q, "|")
 }
 
-// jsonSecret and multipartSecret find a JSON string member and a
-// multipart form field whose name looks like a secret's, to learn the
+// jsonSecret, xmlSecret and multipartSecret find a JSON string member,
+// an XML element and a multipart form field whose name looks like a secret's, to learn the
 // secret values the body carries.
 var (
 	jsonSecret      = regexp.MustCompile(`(?i)"([^"\\]{0,64}(?:` + secretAlternation() + `)[^"\\]{0,64})"\s*:\s*"((?:[^"\\]|\\.){1,1000})"`)
+	xmlSecret       = regexp.MustCompile(`(?i)<([\w:.\-]{0,64}(?:` + secretAlternation() + `)[\w:.\-]{0,64})(?:\s[^>]{0,256})?>([^<]{1,1000})<`)
 	multipartSecret = regexp.MustCompile(`(?i)name="([^"]{0,64}(?:` + secretAlternation() + `)[^"]{0,64})"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n([^\r\n]{1,1000})`)
 )
 
@@ -202,6 +203,11 @@ func (rc *reqContext) collectSecrets() {
 		rc.formSecrets(body)
 		for _, m := range jsonSecret.FindAllStringSubmatch(body, maxSecrets) {
 			rc.addSecret(m[2])
+		}
+		if strings.IndexByte(body, '<') >= 0 {
+			for _, m := range xmlSecret.FindAllStringSubmatch(body, maxSecrets) {
+				rc.addSecret(strings.TrimSpace(m[2]))
+			}
 		}
 		if strings.Contains(body, "name=\"") {
 			for _, m := range multipartSecret.FindAllStringSubmatch(body, maxSecrets) {

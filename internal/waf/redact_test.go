@@ -30,6 +30,7 @@ func TestRedaction(t *testing.T) {
 		{"password in a POST form", post("/login", "application/x-www-form-urlencoded", "log=bob&pwd=hunter2%27%20OR%20%271%27%3D%271"), []string{"hunter2"}},
 		{"token in JSON", post("/api", "application/json", `{"user":"bob","api_key":"s3cr3tk3y' OR '1'='1"}`), []string{"s3cr3tk3y"}},
 		{"card number", get("/pay?card_number=4111111111111111%27%20OR%20%271%27%3D%271"), []string{"4111111111111111"}},
+		{"password in XML", post("/api/login", "application/xml", `<login><user>bob</user><password>xmlsecret77' OR '1'='1</password></login>`), []string{"xmlsecret77"}},
 		{"secret in the raw URI", get("/index.php?page=../../../../etc/passwd&password=hunter2secret"), []string{"hunter2secret"}},
 	}
 	cookie := get("/")
