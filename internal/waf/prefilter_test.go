@@ -424,8 +424,11 @@ func genBrowserGET(rng *rand.Rand) *Input {
 		h.Set("Sec-Fetch-Mode", "no-cors")
 		h.Set("Sec-Fetch-Dest", "image")
 	}
-	if rng.IntN(3) > 0 {
+	switch rng.IntN(4) {
+	case 1, 2:
 		h.Set("Referer", "https://shop.example.com/"+pick(genPathWords)+"/")
+	case 3:
+		h.Set("Referer", "https://shop.example.com/"+pick(genPathWords)+"/?"+pick(genParamNames)+"="+pick(genParamValues))
 	}
 	if rng.IntN(3) > 0 {
 		var c []string
