@@ -10,3 +10,13 @@ func Watch(px *Proxy, f func(*engine.Request)) {
 		return decide(pol, r)
 	}
 }
+
+// Verdicts has f see every verdict px's engine gives, with its request.
+func Verdicts(px *Proxy, f func(*engine.Request, engine.Verdict)) {
+	decide := px.decide
+	px.decide = func(pol *engine.Policy, r *engine.Request) engine.Verdict {
+		v := decide(pol, r)
+		f(r, v)
+		return v
+	}
+}

@@ -400,6 +400,12 @@ func TestLargeBodyIsStillJudged(t *testing.T) {
 // strict HTTP parser refuses (control characters in a header, two
 // Content-Lengths, an unknown Transfer-Encoding, two Hosts, "HTTP/2", a
 // space in the target) is still judged.
+// firewallObjects are the odd requests the website firewall denies at its
+// default paranoia 1: CRS's method and protocol-enforcement rules (911,
+// 920: a Content-Length that is not a number or on a GET, a GET with a
+// Transfer-Encoding, a method not allowed).
+var firewallObjects = map[string]bool{"two Content-Lengths": true, "bad Content-Length": true, "unknown Transfer-Encoding": true, "long method": true}
+
 func TestOddVisitorRequestsStillJudged(t *testing.T) {
 	s := newCompatSite(t)
 	hd := []string{"BG-RemoteAddr: 203.0.113.5", "BG-RemotePort: 1", "BG-ConnAddr: 127.0.0.1"}
@@ -422,8 +428,15 @@ func TestOddVisitorRequestsStillJudged(t *testing.T) {
 			method = strings.Repeat("M", 64)
 		}
 		raw := rawExchange(t, s.webServer, checkRequest(s.webServer, "/v2.1/check", visitor(method, c.uri, c.proto, append(browser("shop.example.com"), c.extra...), ""), hd...))
-		if a := parseAnswer(t, raw); a.status != 403 || a.mitigation() != "redirect" {
-			t.Fatalf("%s: %d %q\n%.600s", c.name, a.status, a.mitigation(), raw)
+		// Judged: the redirect rule on /old, or, for what CRS's protocol
+		// rules object to (which run before custom rules), the website
+		// firewall's deny; never an error that serves the page.
+		want, reason := "redirect", "Moved"
+		if firewallObjects[c.name] {
+			want, reason = "deny", "waf"
+		}
+		if a := parseAnswer(t, raw); a.status != 403 || a.mitigation() != want || a.headers["BG-X-Reason"] != reason {
+			t.Errorf("%s: %d %q %q, want %s (%s)\n%.600s", c.name, a.status, a.mitigation(), a.headers["BG-X-Reason"], want, reason, raw)
 		}
 	}
 	// Not a request at all is still refused, with the reason.

@@ -140,6 +140,8 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	v := engine.Verdict{Action: act, Reason: r.Header.Get("X-Palisade-Reason")}
 	if c, ok := engine.ParseCategory(v.Reason); ok {
 		v.Source, v.Category = engine.SourceCategory, c // the page names the reason in plain words
+	} else if v.Reason == "waf" || v.Reason == "virtual patch" {
+		v.Source = engine.SourceWAF // the website firewall's reasons (engine.checkWAF)
 	}
 	if ref, err := core.ParseRef(r.Header.Get("X-Palisade-Ref")); err == nil {
 		v.Ref = ref // the decision's, as its answer gave it to the web server
@@ -229,6 +231,7 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 					return
 				}
 				req.Body, req.BodyTruncated = body, more || mode == "truncated"
+				r.Header.Del(c.Body) // the contract's, not the visitor's: not for the firewall
 			}
 		}
 		v := h.decide(pol, &req)
