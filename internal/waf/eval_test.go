@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -341,5 +342,27 @@ func TestMatchesAreBounded(t *testing.T) {
 	}
 	if res.Score <= sum {
 		t.Errorf("score %d counts only the listed matches (%d)", res.Score, sum)
+	}
+}
+
+// TestEvaluateRunsPatches: patches run after CRS, also on a request the
+// prefilter skips; nil entries are skipped.
+func TestEvaluateRunsPatches(t *testing.T) {
+	ps, err := testReg.PatchSet([]Patch{{ID: 1, Name: "block-export", Rule: &PatchRule{Path: "/export", Target: "arg:format", Op: "equals", Value: "csv"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := firewall(t, 1)
+	o := &Options{Patches: []*PatchSet{nil, ps}, Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	res := fw.Evaluate(get("/export?format=csv"), o)
+	if !res.Blocked || res.Patch != "block-export" || res.Score != 0 {
+		t.Fatalf("patched request: %+v", res)
+	}
+	if res := fw.Evaluate(get("/export?format=pdf"), o); res.Blocked || len(res.Matches) != 0 {
+		t.Fatalf("unpatched request: %+v", res)
+	}
+	res = fw.Evaluate(get("/export?format=csv&"+sqliID), o)
+	if !res.Blocked || res.Score != 5 || len(res.Matches) != 2 {
+		t.Fatalf("patch and CRS: %+v", res)
 	}
 }
