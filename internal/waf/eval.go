@@ -138,8 +138,12 @@ func (f *Firewall) collect(in *Input, o *Options, matched []types.MatchedRule, r
 		if o.Exclusions.drops(id, info, mds, &rc) {
 			continue
 		}
-		res.Score += info.points
-		cs.add(info.class, info.points)
+		// CRS adds a rule's points once per input it matched (Coraza runs
+		// a rule's setvar for each matched variable); a chained rule's
+		// once per chain.
+		points := info.points * matchedInputs(mds)
+		res.Score += points
+		cs.add(info.class, points)
 		if len(res.Matches) >= MaxMatches {
 			continue
 		}
@@ -156,6 +160,19 @@ func (f *Firewall) collect(in *Input, o *Options, matched []types.MatchedRule, r
 	}
 	res.Class = cs.best()
 	res.Blocked = res.Blocked || res.Score >= threshold
+}
+
+// matchedInputs is how many inputs a rule matched (at least one): the
+// match data of the rule itself, or one for a chained rule.
+func matchedInputs(mds []types.MatchData) int {
+	n := 0
+	for _, md := range mds {
+		if md.ChainLevel() != 0 {
+			return 1
+		}
+		n++
+	}
+	return max(n, 1)
 }
 
 // reported picks the match datum a Match shows: the first of the rule
