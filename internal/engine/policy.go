@@ -141,7 +141,7 @@ func Compile(s Site) (*Policy, error) {
 	p.servers = prefixSet(s.Settings.ServerAddresses)
 	p.noWAF = s.NoWAF
 	if !s.NoWAF {
-		w, err := compileWAF(s.Settings.WAF)
+		w, err := compileWAF(s.Settings)
 		if err != nil {
 			return nil, err
 		}

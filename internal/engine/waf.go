@@ -85,7 +85,13 @@ type wafPolicy struct {
 	opt  waf.Options // Patches and Now are filled per request
 }
 
-func compileWAF(w WAFSettings) (*wafPolicy, error) {
+// apiMethodsRule is CRS's method enforcement (911100: GET, HEAD, POST and
+// OPTIONS only). A website's declared API paths (Settings.APIPaths) take
+// PUT, PATCH and DELETE as well.
+const apiMethodsRule = 911100
+
+func compileWAF(st Settings) (*wafPolicy, error) {
+	w := st.WAF
 	mode := w.Mode
 	if mode == "" {
 		mode = "block"
@@ -103,12 +109,19 @@ func compileWAF(w WAFSettings) (*wafPolicy, error) {
 	}
 	var ex *waf.Exclusions
 	var err error
-	if len(w.ExclusionSets) == 0 && len(w.Exclusions) == 0 {
+	own := w.Exclusions
+	if len(st.APIPaths) > 0 {
+		own = append([]waf.Exclusion(nil), w.Exclusions...)
+		for _, p := range st.APIPaths {
+			own = append(own, waf.Exclusion{RuleIDs: []int{apiMethodsRule}, Path: p, Note: "declared API path: PUT, PATCH, DELETE"})
+		}
+	}
+	if len(w.ExclusionSets) == 0 && len(own) == 0 {
 		// Most websites keep the default sets: they share one compiled copy.
 		defaultExclusions.once.Do(func() { defaultExclusions.ex, defaultExclusions.err = waf.CompileExclusions(nil, nil) })
 		ex, err = defaultExclusions.ex, defaultExclusions.err
 	} else {
-		ex, err = waf.CompileExclusions(w.ExclusionSets, w.Exclusions)
+		ex, err = waf.CompileExclusions(w.ExclusionSets, own)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("waf exclusions: %w", err)

@@ -143,6 +143,17 @@ func TestWAFModes(t *testing.T) {
 	if v := e.Decide(load(t, e, st), wafReq("/products?q=1'%20OR%20'1'='1")); v.Source != SourceWAF {
 		t.Errorf("another parameter on the excluded path: %s source %q; want the firewall's deny", v, v.Source)
 	}
+	// CRS allows GET, HEAD, POST and OPTIONS; a declared API path takes
+	// PUT, PATCH and DELETE too, and only there.
+	api := Settings{APIPaths: []string{"/api/"}}
+	for _, m := range []string{"PUT", "PATCH", "DELETE"} {
+		if v := e.Decide(load(t, e, api), wafReq("/api/orders/7", func(r *Request) { r.Method = m })); v.Source == SourceWAF {
+			t.Errorf("%s on a declared API path: %s; want not denied by the firewall", m, v)
+		}
+		if v := e.Decide(load(t, e, api), wafReq("/shop/orders/7", func(r *Request) { r.Method = m })); v.Source != SourceWAF {
+			t.Errorf("%s elsewhere: %s; want the firewall's deny (911100)", m, v)
+		}
+	}
 	// A plan without the firewall.
 	if errs := e.Load([]Site{{ID: 1, PartnerID: 7, Domain: "shop.example.com", Status: "online", NoWAF: true}}, nil); len(errs) > 0 {
 		t.Fatal(errs[0].Err)
