@@ -154,7 +154,8 @@ var pf = mustBuildPrefilter()
 
 type prefilter struct {
 	// commands are Unix command and shell words (the basenames of
-	// unix-shell.data, the shell builtins and aliases): 932236, 932260
+	// unix-shell.data, the shell builtins, the commands of the RCE rules'
+	// expressions): 932236, 932237, 932260
 	// and 932350 read a parameter or cookie that starts with one as a
 	// command ("id", "ls", "w", "passwd.x").
 	commands map[string]struct{}
@@ -208,7 +209,10 @@ func buildPrefilter(crs fs.FS) (*prefilter, error) {
 		}
 		all = append(all, w...)
 	}
-	shell, err := readData([]string{"unix-shell.data", "unix-shell-builtins.data", "unix-shell-aliases.data"})
+	// (unix-shell-aliases.data, "l", "la", "ll", is not read: CRS's
+	// expressions do not take them for commands, and "l." starts
+	// Facebook's link-shim Referers.)
+	shell, err := readData([]string{"unix-shell.data", "unix-shell-builtins.data"})
 	if err != nil {
 		return nil, err
 	}
@@ -893,7 +897,8 @@ func pfAcceptLanguage(v string) bool {
 }
 
 func pfReferer(v string) bool {
-	return pfURL(v, true) && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v) && !pfInjection(v)
+	return pfURL(v, true) && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v) && !pfHasCommandWord(v) &&
+		!pfInjection(v)
 }
 
 var (
@@ -1263,7 +1268,29 @@ func pfStartsWithCommand(s string) bool {
 		}
 		buf[i] = c
 	}
+	// A one-letter command ("l") counts in a parameter only as "w"
+	// (932350); the others only before a separator (pfHasCommandWord).
+	if end == 1 && buf[0] != 'w' {
+		return false
+	}
 	_, ok := pf.commands[string(buf[:end])]
+	return ok
+}
+
+// pfIsCommand reports whether word (at most 32 bytes) is a command word.
+func pfIsCommand(word string) bool {
+	if word == "" || len(word) > 32 {
+		return false
+	}
+	var buf [32]byte
+	for i := 0; i < len(word); i++ {
+		c := word[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	_, ok := pf.commands[string(buf[:len(word)])]
 	return ok
 }
 
@@ -1486,7 +1513,7 @@ func pfUserAgent(v string) bool {
 
 // pfHasCommandWord reports whether any word (run of letters and digits)
 // of v is a command word: 932237 and 932239 read a user agent's
-// "uptime " or "openssl/" as a command.
+// "openssl/" or a Referer's "/passwd/" as a command.
 func pfHasCommandWord(v string) bool {
 	start := -1
 	for i := 0; i <= len(v); i++ {
@@ -1497,8 +1524,16 @@ func pfHasCommandWord(v string) bool {
 			}
 			continue
 		}
-		if start >= 0 && pfStartsWithCommand(v[start:i]) {
-			return true
+		if start >= 0 {
+			w := v[start:i]
+			if pfStartsWithCommand(w) {
+				return true
+			}
+			// 932237 reads "L," and "l)" in a user agent as the command
+			// l: any command word right before a separator counts.
+			if i < len(v) && strings.IndexByte(" ,)&|<>;", v[i]) >= 0 && pfIsCommand(w) {
+				return true
+			}
 		}
 		start = -1
 	}
