@@ -1,0 +1,83 @@
+package redteam19
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/waf"
+)
+
+// heapAfterGC is the live heap after a full collection.
+func heapAfterGC() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// letters is a SecLang @rx of n counted repeats of \pL{999}: a few
+// bytes of RE2 that compile to n*999 instructions, each a Unicode class.
+func letters(n int) string { return strings.Repeat(`\pL{999}`, n) }
+
+// FINDING (high, hostile partner): a virtual patch's regular expression
+// is checked for syntax only. Ten counted repeats, 80 bytes of SecLang
+// well inside every limit (16 KiB, 50 directives), make Go's NFA run
+// ~10,000 threads over every byte: one request with a 16 KiB parameter
+// costs the node most of a second of CPU (a 128 KiB body, seconds). A
+// partner (or a careless operator, whose patches run on every website)
+// slows every tenant on the node. Bound the compiled program (e.g.
+// regexp/syntax Prog size, or the product of repeat counts) at save time
+// and the patch set's time per request.
+func TestFAILS_PatchRegexCPUPerRequest(t *testing.T) {
+	p := waf.Patch{ID: 1, Name: "letters", Reason: "red team",
+		SecLang: fmt.Sprintf(`SecRule ARGS "@rx %s" "id:1001,phase:2,deny,msg:'x'"`, letters(10))}
+	if err := waf.ValidatePatch(p); err != nil {
+		t.Fatalf("the patch is refused at save time (good, if that is the fix): %v", err)
+	}
+	ps, err := waf.NewRegistry().PatchSet([]waf.Patch{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := get("/search?q=" + strings.Repeat("b", 16<<10))
+	opt := &waf.Options{Patches: []*waf.PatchSet{ps}, Now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	start := time.Now()
+	waf.EvaluatePatches(in, opt.Patches, opt.Now)
+	took := time.Since(start)
+	t.Logf("one request with a 16 KiB parameter under an 80-byte patch regex: %v", took)
+	if took > 100*time.Millisecond {
+		t.Errorf("a hostile partner's 80-byte patch costs %v of CPU per request (16 KiB parameter); want < 100ms", took)
+	}
+}
+
+// FINDING (high, hostile partner): a patch regex of a few KiB compiles
+// to tens of MiB (here 200 repeats, 1.6 KiB of SecLang: ~9 MiB), and
+// Coraza memoizes every compiled pattern in a process-wide cache that
+// is only released by WAF.Close, which Palisade never calls: every
+// POST /v1/waf/patches (ValidatePatch compiles it; even one refused
+// afterwards for the 100-live-patches limit) and every evicted patch
+// set leaves its patterns on the heap for good. A partner who pushes
+// and deletes distinct patches in a loop grows every node's memory
+// until it is killed. Close validation WAFs and evicted sets
+// (experimental.WAFCloser) or build with coraza.no_memoize, and bound
+// the compiled size.
+func TestFAILS_PatchValidationRetainsCompiledRegexes(t *testing.T) {
+	before := heapAfterGC()
+	const n = 5
+	for i := 0; i < n; i++ {
+		p := waf.Patch{ID: int64(i + 1), Name: "leak", Reason: "red team",
+			SecLang: fmt.Sprintf(`SecRule ARGS:x%d "@rx %s" "id:1001,phase:2,deny"`, i, letters(200)+fmt.Sprintf("z%d", i))}
+		if err := waf.ValidatePatch(p); err != nil {
+			t.Fatalf("refused at save time (good, if that is the fix): %v", err)
+		}
+	}
+	after := heapAfterGC()
+	grew := int64(after) - int64(before)
+	t.Logf("heap after validating %d patches and dropping them: %+d KiB", n, grew/1024)
+	if grew > 8<<20 {
+		t.Errorf("validating %d patches (nothing stored) left %d MiB on the heap; want it released", n, grew>>20)
+	}
+}
