@@ -215,3 +215,35 @@ func TestMiddlewareBodyThroughPalisade(t *testing.T) {
 // firewall's own judgement is tested in waf_test.go, and its time over
 // large bodies is not under test here.
 var wafOff = engine.WAFSettings{Mode: "off"}
+
+// TestMiddlewareLargeBodyCheckTimeout: a check that carries a large body
+// waits BodyCheckTimeout rather than Timeout (the firewall takes longer
+// over a large body, and a timed-out check fails open); a small one keeps
+// Timeout.
+func TestMiddlewareLargeBodyCheckTimeout(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(400 * time.Millisecond):
+		}
+		w.Header().Set("X-Palisade-Action", "deny")
+		http.Error(w, "denied", http.StatusForbidden)
+	}))
+	defer slow.Close()
+	h := middleware.Protect(app, middleware.Config{Endpoint: slow.URL, ServerKey: "sk_test", Timeout: 100 * time.Millisecond, BodyCheckTimeout: 2 * time.Second})
+	post := func(n int) int {
+		r := httptest.NewRequest("POST", "/comment", strings.NewReader("c="+strings.Repeat("a", n)))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := post(20 << 10); code != http.StatusForbidden {
+		t.Errorf("large body: %d; want the verdict (403) after the slower check, not fail-open", code)
+	}
+	if code := post(100); code != http.StatusOK {
+		t.Errorf("small body: %d; want fail-open after Timeout", code)
+	}
+}

@@ -41,8 +41,14 @@ type Config struct {
 	Fallback string
 	// ServerKey is the website's server key.
 	ServerKey string
-	// Timeout bounds one check (default 500ms).
+	// Timeout bounds one check (default 500ms). A check that carries a
+	// body of more than 8 KiB gets BodyCheckTimeout instead: the website
+	// firewall may take most of a second over a large body (docs/WAF.md),
+	// and a check that times out fails open.
 	Timeout time.Duration
+	// BodyCheckTimeout bounds a check with a large body (default 3s, and
+	// never less than Timeout).
+	BodyCheckTimeout time.Duration
 	// FailClosed refuses requests (503) while Palisade is unreachable. By
 	// default the website's own fail mode, as Palisade last reported it,
 	// decides, and fail-open until it has reported one.
@@ -84,6 +90,9 @@ func Protect(next http.Handler, cfg Config) http.Handler {
 func New(cfg Config) func(http.Handler) http.Handler {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 500 * time.Millisecond
+	}
+	if cfg.BodyCheckTimeout <= 0 {
+		cfg.BodyCheckTimeout = 3 * time.Second
 	}
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = bodypeek.DefaultTimeout
@@ -208,13 +217,21 @@ func (g *guard) forward(w http.ResponseWriter, r *http.Request) {
 	io.Copy(w, io.LimitReader(resp.Body, 1<<20))
 }
 
+// largeBody is the body size above which a check gets BodyCheckTimeout
+// (waf.HeavyBytes; the middleware does not import the firewall).
+const largeBody = 8 << 10
+
 // errStatus is a check that Palisade answered with a server error.
 var errStatus = errors.New("palisade answered with a server error")
 
 // check asks base's /forward-auth about r; body (nil: not sent) is the
 // first part of r's body, more says there was more.
 func (g *guard) check(r *http.Request, base string, body []byte, more bool) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Timeout)
+	timeout := g.cfg.Timeout
+	if len(body) > largeBody {
+		timeout = max(g.cfg.BodyCheckTimeout, timeout)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	method, rb := http.MethodGet, io.Reader(nil)
 	if len(body) > 0 {
 		method, rb = http.MethodPost, bytes.NewReader(body)

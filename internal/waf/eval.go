@@ -40,10 +40,16 @@ func (f *Firewall) Evaluate(in *Input, o *Options) Result {
 	if o == nil {
 		o = &Options{}
 	}
-	if prefilterClean(in) {
+	switch {
+	case prefilterClean(in):
 		res.Skipped = true
-	} else {
+	case inspectedBytes(in) <= HeavyBytes:
 		f.evaluateCRS(in, o, &res)
+	case heavy.acquire(HeavyWait):
+		f.evaluateCRS(in, o, &res)
+		heavy.release()
+	default:
+		busyResult(&res)
 	}
 	for _, ps := range o.Patches {
 		if ps != nil {
