@@ -81,7 +81,7 @@ func haproxyWithBody(t *testing.T, global, agentExtra string, fw engine.WAFSetti
 		return strings.Replace(s, "#"+line+"\n", line+"\n", 1)
 	}
 	spoeConf := filepath.Join(dir, "palisade-spoe.conf")
-	sc := uncomment(uncomment(read("palisade-spoe.conf"), "args body=req.body body_size=req.body_size"), "timeout processing 1s")
+	sc := uncomment(uncomment(read("palisade-spoe.conf"), "args body=req.body body_size=req.body_size"), "timeout processing 3s")
 	sc = strings.Replace(sc, "    use-backend palisade-spoe\n", "    use-backend palisade-spoe\n"+agentExtra, 1)
 	if err := os.WriteFile(spoeConf, []byte(sc), 0o644); err != nil {
 		t.Fatal(err)
