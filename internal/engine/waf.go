@@ -149,7 +149,7 @@ func (p *Policy) WAFMode() string {
 // request's URI, method and host reach it as Request fields.
 var integrationHeaders = []string{
 	"X-Palisade-Key", "X-Palisade-Mode", "X-Palisade-Token",
-	"X-Original-Method", "X-Original-Uri", "X-Original-Host", "X-Original-Protocol",
+	"X-Original-Method", "X-Original-Uri", "X-Original-Host", "X-Original-Protocol", "X-Original-Body",
 	"X-Forwarded-Method", "X-Forwarded-Uri", "X-Forwarded-Host",
 }
 
