@@ -369,6 +369,58 @@ func ruleCommands(crs fs.FS, id int) ([]cmdLit, error) {
 	return lits, nil
 }
 
+// startsWithWord reports whether a match of re may begin with a letter,
+// digit or "_" (conservatively: true when unsure).
+func startsWithWord(re *syntax.Regexp, depth int) bool {
+	if depth > 50 {
+		return true
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		r := re.Rune[0]
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_'
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			meets := func(a, b rune) bool { return lo <= b && hi >= a }
+			if meets('0', '9') || meets('A', 'Z') || meets('a', 'z') || meets('_', '_') {
+				return true
+			}
+		}
+		return false
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpBeginText, syntax.OpEndLine, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return false
+	case syntax.OpCapture, syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
+		return startsWithWord(re.Sub[0], depth+1)
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			if startsWithWord(sub, depth+1) {
+				return true
+			}
+		}
+		return false
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			if startsWithWord(sub, depth+1) {
+				return true
+			}
+			switch sub.Op {
+			case syntax.OpStar, syntax.OpQuest, syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpBeginText,
+				syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+				continue // may match nothing: the next part may start the match
+			case syntax.OpRepeat:
+				if sub.Min == 0 {
+					continue
+				}
+			}
+			return false
+		}
+		return false
+	}
+	return true
+}
+
 func cmdLiterals(re *syntax.Regexp, depth int) ([]cmdLit, bool) {
 	if depth > 100 {
 		return nil, false
@@ -379,16 +431,21 @@ func cmdLiterals(re *syntax.Regexp, depth int) ([]cmdLit, bool) {
 	switch re.Op {
 	case syntax.OpLiteral:
 		return []cmdLit{{s: strings.ToLower(string(re.Rune))}}, true
-	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpBeginText, syntax.OpNoWordBoundary,
-		syntax.OpStar, syntax.OpQuest:
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpBeginText, syntax.OpNoWordBoundary:
 		return []cmdLit{{}}, true
 	case syntax.OpEndLine, syntax.OpEndText, syntax.OpWordBoundary:
 		return []cmdLit{{end: true}}, true
-	case syntax.OpRepeat:
-		if re.Min == 0 {
-			return []cmdLit{{}}, true
+	case syntax.OpStar, syntax.OpQuest, syntax.OpRepeat:
+		if re.Op == syntax.OpRepeat && re.Min > 0 {
+			return []cmdLit{{s: "\x00"}}, true // something must follow: a prefix
 		}
-		return []cmdLit{{s: "\x00"}}, true // something must follow: a prefix
+		// An optional part: left out (CRS's evasions between letters),
+		// or, when it may go on with a letter or digit ("mysql" then
+		// [^\s]{1,10}), any continuation: a prefix too.
+		if startsWithWord(re.Sub[0], 0) {
+			return []cmdLit{{}, {s: "\x00"}}, true
+		}
+		return []cmdLit{{}}, true
 	case syntax.OpPlus, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
 		return []cmdLit{{s: "\x00"}}, true // anything may follow: a prefix
 	case syntax.OpCharClass:

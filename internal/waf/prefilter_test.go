@@ -303,6 +303,32 @@ func TestPrefilterSoundness(t *testing.T) {
 	if mutated < 1000 {
 		t.Errorf("only %d clean mutations", mutated)
 	}
+	// Words of CRS's own data files and SQL, PHP and HTML names, put in
+	// each part of ordinary requests.
+	vocab := crsVocabulary(t)
+	withWords := 0
+	for i := 0; i < 100000 && withWords < 1500; i++ {
+		in := genBrowserGET(rng)
+		w, w2 := vocab[rng.IntN(len(vocab))], vocab[rng.IntN(len(vocab))]
+		switch rng.IntN(5) {
+		case 0:
+			in.Query = "q=" + w
+		case 1:
+			in.Query = w + "=" + w2
+		case 2:
+			in.Path = "/" + w + "/" + w2 + ".js"
+		case 3:
+			in.Header.Set("Cookie", w+"="+w2)
+		default:
+			in.Header.Set("Referer", "https://shop.example.com/"+w+"/?a="+w2)
+		}
+		if check(fmt.Sprintf("CRS words #%d", i), in) {
+			withWords++
+		}
+	}
+	if withWords < 500 {
+		t.Errorf("only %d clean requests with CRS's words", withWords)
+	}
 	t.Logf("%d requests checked, %d passed the prefilter and matched nothing at PL1 and PL4 (%d mutations)", checked, clean, mutated)
 }
 
@@ -328,6 +354,33 @@ func TestPrefilterSkipRate(t *testing.T) {
 			t.Errorf("only %d of %d browser requests skipped", skipped, len(ins))
 		}
 	}
+}
+
+// crsVocabulary is the words of CRS data files the prefilter does not
+// refuse outright, and SQL function, HTML tag and event names.
+func crsVocabulary(t testing.TB) []string {
+	var out []string
+	for _, f := range []string{"php-function-names-933150.data", "windows-powershell-commands.data", "java-classes.data",
+		"sql-errors.data", "php-errors.data"} {
+		data, err := fs.ReadFile(coreruleset.FS, "@owasp_crs/"+f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line == "" || line[0] == '#' {
+				continue
+			}
+			out = append(out, strings.FieldsFunc(line, func(r rune) bool {
+				return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-')
+			})...)
+		}
+	}
+	return append(out, strings.Fields("iframe svg img body onload onerror onmouseover src href style abs acos ascii avg "+
+		"bin cast ceil char concat conv count cot crc32 curdate date day degrees elt exp extract field floor format "+
+		"greatest hex if ifnull instr isnull last lcase least left length ln load locate log lower lpad ltrim max md5 "+
+		"mid min mod month now nullif oct ord pi pow power quote radians rand repeat replace reverse right round rpad "+
+		"rtrim sha sha1 sha2 sign sin soundex space sqrt std stddev strcmp substr sum sysdate tan trim truncate ucase "+
+		"unhex upper user uuid values variance version week weekday year yearweek")...)
 }
 
 func describe(in *Input) string {
