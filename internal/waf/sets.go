@@ -85,14 +85,23 @@ func Sets() []ExclusionSet {
 		{
 			Name:  "woocommerce",
 			Title: "WooCommerce",
-			Description: "Product descriptions saved by signed-in shop managers, and the REST API's PUT, PATCH and DELETE " +
-				"for API clients (ERP, marketplace and shipping integrations) under /wp-json/wc/.",
+			Description: "Product descriptions saved by signed-in shop managers or written by API clients (ERP, PIM, " +
+				"marketplace integrations) to /wp-json/wc/v3/products, and the REST API's PUT, PATCH and DELETE under /wp-json/wc/.",
 			Default: true,
 			Exclusions: []Exclusion{
 				{
 					Path:    "/wp-json/wc/",
 					RuleIDs: []int{911100},
 					Note:    "REST API clients (consumer key, no cookie) update with PUT and PATCH and delete with DELETE",
+				},
+				{
+					// API clients authenticate with a consumer key, not a
+					// cookie; WooCommerce refuses product writes without
+					// one, so the fields are the limit.
+					Path:       "/wp-json/wc/v3/products",
+					Tags:       editorTags,
+					Parameters: []string{"json.description", "json.short_description"},
+					Note:       "product descriptions (HTML) written by PIM, ERP and marketplace sync clients",
 				},
 				{
 					Path:       "/wp-admin/post.php",

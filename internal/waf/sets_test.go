@@ -198,6 +198,7 @@ var blockedWithoutSets = map[string][]int{
 	"phpmyadmin/import-sql":            {942100},
 	"phpmyadmin/import-sql-update":     {932235, 932370},
 	"woocommerce/rest-products-update": {911100},
+	"woocommerce/rest-products-video":  {911100, 941100, 941160},
 	"wordpress/block-editor-autosave":  {941180},
 	"wordpress/block-editor-page-save": {932370, 941100, 941160, 941180},
 	"wordpress/block-editor-save":      {932370, 941100, 941160, 941180},
@@ -248,6 +249,7 @@ var unconditioned = map[string]string{
 	"nextcloud/web-chunk-upload":       "file content",
 	"nextcloud/web-report-favorites":   "WebDAV method",
 	"woocommerce/rest-products-update": "REST clients authenticate with API keys (PUT, PATCH, DELETE)",
+	"woocommerce/rest-products-video":  "REST clients authenticate with API keys; the exclusion names the description fields",
 }
 
 // TestAdminCorpusSignedOut: the admin payloads the sets let through for
@@ -373,5 +375,14 @@ func TestSetsKeepOtherClasses(t *testing.T) {
 		if !res.Blocked {
 			t.Errorf("%s: not blocked (score %d, rules %v)", c.name, res.Score, matchedIDs(res))
 		}
+	}
+	// WooCommerce's API-client exclusion names the description fields
+	// only: a script in the product's name still blocks.
+	in := post("/wp-json/wc/v3/products/44", "application/json",
+		`{"name":"<script>alert(document.cookie)</script>","description":"<p><iframe src=\"https://player.vimeo.com/video/1\"></iframe></p>"}`)
+	in.Method = "PUT"
+	in.Header.Del("Cookie")
+	if res := fw.Evaluate(in, corpusOptions(t, "woocommerce")); !res.Blocked {
+		t.Errorf("WooCommerce REST, script in json.name: not blocked (score %d, rules %v)", res.Score, matchedIDs(res))
 	}
 }
