@@ -53,8 +53,8 @@ import (
 //     user agent, Referer and path.
 //
 // The checks read the bytes in place. The verdicts on values that repeat
-// (path, query, user agent, cookies, Referer, language, client hints,
-// host) are kept, only when clean, in a small direct-mapped table of
+// (path, query, user agent, cookies, Referer, Accept headers, client
+// hints, host) are kept, only when clean, in a small direct-mapped table of
 // exact copies: a typical browser request is answered from it without
 // allocating; a value seen for the first time is checked in full (and
 // libinjection allocates).
@@ -832,11 +832,11 @@ func prefilterClean(in *Input) bool {
 		case "User-Agent":
 			hasUA, ok = true, pfCached(pfKindUA, v, pfUserAgent)
 		case "Accept":
-			hasAccept, ok = true, pfList(v, pfAcceptItem)
+			hasAccept, ok = true, pfCached(pfKindAccept, v, pfAccept)
 		case "Accept-Language":
 			ok = pfCached(pfKindLanguage, v, pfAcceptLanguage)
 		case "Accept-Encoding":
-			ok = len(v) <= 100 && pfList(v, pfEncodingItem)
+			ok = pfCached(pfKindEncoding, v, pfAcceptEncoding)
 		case "Referer":
 			ok = pfCached(pfKindReferer, v, pfReferer)
 		case "Origin":
@@ -902,6 +902,8 @@ const (
 	pfKindHost
 	pfKindPath
 	pfKindQuery
+	pfKindAccept
+	pfKindEncoding
 
 	pfCacheSlots = 4096 // a power of two
 	pfCacheMax   = 2048 // longer values are not kept
@@ -948,6 +950,10 @@ func pfInjection(s string) bool {
 	}
 	return libinjection.IsXSS(s)
 }
+
+func pfAccept(v string) bool { return pfList(v, pfAcceptItem) }
+
+func pfAcceptEncoding(v string) bool { return len(v) <= 100 && pfList(v, pfEncodingItem) }
 
 func pfAcceptLanguage(v string) bool {
 	return len(v) <= 200 && pfList(v, pfLanguageItem) && !pf.keywords.contains(v)
