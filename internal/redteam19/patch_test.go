@@ -81,3 +81,41 @@ func TestFAILS_PatchValidationRetainsCompiledRegexes(t *testing.T) {
 		t.Errorf("validating %d patches (nothing stored) left %d MiB on the heap; want it released", n, grew>>20)
 	}
 }
+
+// FINDING (medium, hostile partner / careless operator): a patch's msg
+// (and logdata) may expand macros of request collections
+// (%{REQUEST_HEADERS.authorization}, %{REQUEST_COOKIES.x},
+// %{ARGS.password}, %{REQUEST_BODY}: every one is on the allow list),
+// and the expanded message goes into the event without redaction or
+// truncation (the event clips it at 256 bytes, after the secrets). A
+// partner harvests its customers' visitors' bearer tokens, session
+// cookies and passwords into events; an operator's patch written that
+// way does it on every website of every partner, shown to each customer.
+// Refuse request-collection macros in msg/logdata (allow RULE.*,
+// MATCHED_VAR_NAME) or pass the message through the same redaction as
+// Match.Data.
+func TestFAILS_PatchMessageMacrosLeakSecrets(t *testing.T) {
+	p := waf.Patch{ID: 7, Name: "harvest", Reason: "red team",
+		SecLang: `SecRule REQUEST_URI "@rx ." "id:1001,phase:2,pass,log,msg:'%{REQUEST_HEADERS.authorization} %{REQUEST_COOKIES.sid} %{ARGS.password}'"`}
+	if err := waf.ValidatePatch(p); err != nil {
+		t.Skipf("refused at save time (the fix): %v", err)
+	}
+	ps, err := waf.NewRegistry().PatchSet([]waf.Patch{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := post("/login", "application/x-www-form-urlencoded", []byte("user=bob&password=Hunter2Secret"))
+	in.Header.Set("Authorization", "Bearer TopSecretBearer")
+	in.Header.Set("Cookie", "sid=SessionSecret")
+	r := waf.EvaluatePatches(in, []*waf.PatchSet{ps}, time.Now())
+	if len(r.Matches) == 0 {
+		t.Fatal("the patch did not match")
+	}
+	for _, m := range r.Matches {
+		for _, secret := range []string{"TopSecretBearer", "SessionSecret", "Hunter2Secret"} {
+			if strings.Contains(m.Message, secret) {
+				t.Errorf("patch %q's event message carries the visitor's %s: %q", m.Patch, secret, m.Message)
+			}
+		}
+	}
+}
