@@ -80,3 +80,5 @@ func ruleIDs(r waf.Result) []int {
 	}
 	return out
 }
+
+func ipOf(s string) netip.Addr { return netip.MustParseAddr(s) }
