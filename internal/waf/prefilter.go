@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io/fs"
+	"net/netip"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -873,6 +874,12 @@ func prefilterClean(in *Input) bool {
 			ok = v == "XMLHttpRequest" || pfAppID(v)
 		case "Te":
 			ok = v == "trailers"
+		case "X-Real-Ip", "X-Forwarded-For":
+			// The client address as a web server or balancer passes it
+			// (nginx's snippet sets X-Real-IP): addresses only.
+			ok = pfAddrList(v)
+		case "X-Forwarded-Proto":
+			ok = v == "https" || v == "http"
 		case "If-None-Match":
 			ok = pfETag(v)
 		case "If-Modified-Since":
@@ -885,6 +892,28 @@ func prefilterClean(in *Input) bool {
 		}
 	}
 	return hasUA && hasAccept && pfCached(pfKindHost, host, pfHost)
+}
+
+// pfAddrList reports whether v is a comma-separated list of at most 8 IP
+// addresses (X-Forwarded-For's shape), nothing else.
+func pfAddrList(v string) bool {
+	if v == "" || len(v) > 8*40 {
+		return false
+	}
+	for n := 0; ; n++ {
+		if n == 8 {
+			return false
+		}
+		item, rest, more := strings.Cut(v, ",")
+		item = strings.TrimLeft(item, " ")
+		if _, err := netip.ParseAddr(item); err != nil || strings.Contains(item, "%") {
+			return false
+		}
+		if !more {
+			return true
+		}
+		v = rest
+	}
 }
 
 // The verdicts on the header values that repeat from request to request

@@ -477,6 +477,15 @@ func genBrowserGET(rng *rand.Rand) *Input {
 		h.Set("Sec-Fetch-Mode", "no-cors")
 		h.Set("Sec-Fetch-Dest", "image")
 	}
+	// The client address and scheme as web servers pass them (nginx's
+	// X-Real-IP, a balancer's X-Forwarded-For and -Proto).
+	switch rng.IntN(4) {
+	case 1:
+		h.Set("X-Real-Ip", pick([]string{"203.0.113.9", "2001:db8::7", "198.51.100.200"}))
+	case 2:
+		h.Set("X-Forwarded-For", pick([]string{"203.0.113.9", "203.0.113.9, 10.0.0.2", "2001:db8::7,192.0.2.1"}))
+		h.Set("X-Forwarded-Proto", pick([]string{"https", "http"}))
+	}
 	switch rng.IntN(4) {
 	case 1, 2:
 		h.Set("Referer", "https://shop.example.com/"+pick(genPathWords)+"/")
@@ -664,5 +673,33 @@ func BenchmarkEvaluateAssetGET(b *testing.B) {
 		if !fw.Evaluate(in, o).Skipped {
 			b.Fatal("not skipped")
 		}
+	}
+}
+
+// TestPrefilterClientAddressHeaders: the client address and scheme headers
+// web servers add pass the prefilter only as addresses and schemes.
+func TestPrefilterClientAddressHeaders(t *testing.T) {
+	base := func() *Input {
+		return &Input{Method: "GET", Host: "shop.example.com", Path: "/assets/app.css", Proto: "HTTP/1.1", Header: http.Header{
+			"User-Agent": {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"},
+			"Accept":     {"text/css,*/*;q=0.1"}}}
+	}
+	for v, want := range map[string]bool{
+		"203.0.113.9": true, "2001:db8::7": true, "203.0.113.9, 10.0.0.2": true, "203.0.113.9,10.0.0.2": true,
+		"": false, "unknown": false, "203.0.113.9,": false, "fe80::1%eth0": false, "1' or '1'='1": false,
+		"203.0.113.9, <script>": false, "1,2,3,4,5,6,7,8,9": false,
+	} {
+		for _, h := range []string{"X-Real-Ip", "X-Forwarded-For"} {
+			in := base()
+			in.Header.Set(h, v)
+			if got := prefilterClean(in); got != want {
+				t.Errorf("%s: %q: clean %v, want %v", h, v, got, want)
+			}
+		}
+	}
+	in := base()
+	in.Header.Set("X-Forwarded-Proto", "javascript")
+	if prefilterClean(in) {
+		t.Error("X-Forwarded-Proto: javascript passed")
 	}
 }
