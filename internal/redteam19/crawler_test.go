@@ -39,6 +39,7 @@ func productionEngine(t *testing.T) (*engine.Engine, *engine.Policy) {
 //   - Internet Archive (archive.org "Save Page Now", no account needed)
 //     fetches any URL from archive.org's addresses and publishes the copy;
 //   - likewise Arquivo.pt's save-page, AdsBot-Google for any advertiser.
+//
 // docs/WAF.md accepts "a link planted for Googlebot"; these are not
 // links: an attacker sends ?id=1' UNION SELECT ... through Google's or
 // the Archive's addresses on demand, CRS never runs, and the page with
