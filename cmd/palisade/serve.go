@@ -36,6 +36,7 @@ import (
 	"github.com/palisadehq/palisade/internal/ratelimit"
 	"github.com/palisadehq/palisade/internal/server"
 	"github.com/palisadehq/palisade/internal/store"
+	"github.com/palisadehq/palisade/internal/waf"
 	"github.com/palisadehq/palisade/internal/webbotauth"
 )
 
@@ -119,6 +120,14 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	if pf.verifyRDNS {
 		rdns = engine.NewRDNSVerifier(nil)
 	}
+	// The website firewall's default rule set is compiled before the
+	// first website loads, so a website created a moment after start is
+	// protected (and found) at once rather than after the compile.
+	fw, err := waf.Default.Firewall(engine.DefaultParanoia)
+	if err != nil {
+		return nil, fmt.Errorf("website firewall: %w", err)
+	}
+	log.Info("website firewall ready", "rule_set", "OWASP CRS v4 on Coraza v3", "paranoia", engine.DefaultParanoia, "compiled_in", fw.Compiled.Round(time.Millisecond))
 	prot := protect.New(engine.New(engine.NewClassifier(sigs, ranges, rdns), nil), log)
 	if pf.geoCountry != "" || pf.geoASN != "" {
 		geo, err := engine.OpenGeoIP(pf.geoCountry, pf.geoASN)
