@@ -113,7 +113,6 @@ func TestWAFOrder(t *testing.T) {
 	}
 }
 
-
 // TestWAFModes: detect records and lets the other layers decide; off and a
 // plan without the firewall do nothing; monitor mode marks the deny.
 func TestWAFModes(t *testing.T) {
