@@ -119,3 +119,32 @@ func TestFAILS_PatchMessageMacrosLeakSecrets(t *testing.T) {
 		}
 	}
 }
+
+// FINDING (high, hostile partner; availability of every node): one patch
+// within the limits (8 KiB of SecLang of 16, 1 directive of 50) compiles
+// to ~47 MiB of heap in ~0.5 s. A partner's 100 live patches are then
+// ~4.7 GiB and ~50 s of compile on every node at every reload (each
+// config change of anyone reloads: Engine.Load compiles the patch sets
+// before swapping, so every tenant's changes wait), and ValidatePatch
+// compiles each push again on the API node. Bound the compiled size (Go's
+// regexp/syntax Prog length per pattern and per patch), not only the text.
+func TestFAILS_PatchCompiledSizeBounded(t *testing.T) {
+	p := waf.Patch{ID: 2, Name: "big", Reason: "red team",
+		SecLang: fmt.Sprintf(`SecRule ARGS:big "@rx %s" "id:1002,phase:2,deny"`, letters(1000))}
+	if len(p.SecLang) > waf.PatchMaxSecLang {
+		t.Fatalf("the patch is %d bytes, over the limit", len(p.SecLang))
+	}
+	before := heapAfterGC()
+	start := time.Now()
+	ps, err := waf.NewRegistry().PatchSet([]waf.Patch{p})
+	took := time.Since(start)
+	if err != nil {
+		t.Skipf("refused (the fix): %v", err)
+	}
+	grew := int64(heapAfterGC()) - int64(before)
+	runtime.KeepAlive(ps)
+	t.Logf("one %d-byte patch: compiled in %v, %d MiB of heap", len(p.SecLang), took, grew>>20)
+	if grew > 16<<20 || took > 200*time.Millisecond {
+		t.Errorf("one %d-byte patch (the limit is %d) compiles to %d MiB in %v; want under 16 MiB and 200ms", len(p.SecLang), waf.PatchMaxSecLang, grew>>20, took)
+	}
+}
