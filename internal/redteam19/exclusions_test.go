@@ -51,3 +51,35 @@ func TestHeld_WordPressCookieOpensNoSQLiNorOtherParameters(t *testing.T) {
 	}
 	_ = waf.Sets
 }
+
+// FINDING (low, careless customer/operator): "an exclusion must narrow
+// something; exclude everything is mode: off" (docs/WAF.md) is checked
+// only as "names at least one field". {path: "/"}, {parameters: ["*"]}
+// and {tags: ["OWASP_CRS"]} (a tag every CRS rule carries) each switch
+// CRS off for the whole website (for parameters, for every input) while
+// the website still shows mode "block" in every dashboard, API and
+// statistic. Refuse path "/" without rules/tags/parameters, a bare "*"
+// parameter, and tags that every rule carries (OWASP_CRS,
+// platform-multi, ...), or show such a site as effectively off.
+func TestFAILS_ExclusionThatExcludesEverythingAccepted(t *testing.T) {
+	attack := get("/admin/login?user=1%27%20OR%20%271%27%3D%271&q=%3Cscript%3Ealert(1)%3C/script%3E")
+	for name, e := range map[string]waf.Exclusion{
+		"path /":         {Path: "/"},
+		"parameters *":   {Parameters: []string{"*"}},
+		"tag OWASP_CRS":  {Tags: []string{"OWASP_CRS"}},
+		"tag capec/1000": {Tags: []string{"capec/1000"}},
+	} {
+		if err := waf.ValidateExclusion(e); err != nil {
+			continue // refused: fixed
+		}
+		ex, err := waf.CompileExclusions(nil, []waf.Exclusion{e})
+		if err != nil {
+			continue
+		}
+		opt := defaultOptions(t)
+		opt.Exclusions = ex
+		if r := firewall(t, 1).Evaluate(attack, opt); !r.Blocked {
+			t.Errorf("exclusion %s is accepted and lets SQL injection and XSS through everywhere (score %d)", name, r.Score)
+		}
+	}
+}
