@@ -1,0 +1,50 @@
+package redteam19
+
+import (
+	"strings"
+	"testing"
+)
+
+// deepJSON nests inner n objects deep: {"a":{"a":...inner...}}.
+func deepJSON(n int, inner string) string {
+	return strings.Repeat(`{"a":`, n) + inner + strings.Repeat(`}`, n)
+}
+
+// FINDING (high, anonymous visitor; JSON APIs): a body the integration
+// cut (BodyTruncated) has its body-parse error forgiven (rule 200002 is
+// skipped: "a cut JSON body cannot parse"), whatever the error was. A
+// JSON body nested 300 deep fails Coraza's depth limit (256) long before
+// the cut, so nothing of it is parsed or inspected; with 128 KiB of
+// padding after it, the failure is forgiven and an SQL injection at the
+// very start of the body passes. PHP's json_decode (depth 512), Node's
+// JSON.parse and most others parse it fine. (Without the padding 200002
+// blocks it, as it should.) Forgive only an error at the cut (unexpected
+// end of input), never a depth or syntax error before it.
+func TestFAILS_TruncatedBodyForgivesJSONDepthError(t *testing.T) {
+	sqli := `"1' OR '1'='1"`
+	small := `{"x":` + deepJSON(300, sqli) + `}`
+	if r := evaluate(t, post("/api/login", "application/json", []byte(small))); !r.Blocked {
+		t.Fatalf("control: deep JSON without padding not blocked: %v", ruleIDs(r))
+	}
+	padded := `{"x":` + deepJSON(300, sqli) + `,"pad":"` + strings.Repeat("A", 130<<10) + `"}`
+	if r := evaluate(t, post("/api/login", "application/json", []byte(padded))); !r.Blocked {
+		t.Errorf("SQL injection 300 levels deep in a JSON body padded past 128 KiB passes: score %d, matches %v (the SQL injection is in the first %d bytes)",
+			r.Score, ruleIDs(r), len(`{"x":`+deepJSON(300, sqli)))
+	}
+}
+
+// HELD: a JSON, XML, multipart or urlencoded body longer than 128 KiB is
+// parsed as far as it goes: an attack in its first part is blocked.
+func TestHeld_AttackAtTheStartOfATruncatedBody(t *testing.T) {
+	pad := strings.Repeat("A", 130<<10)
+	for name, c := range map[string][2]string{
+		"json":      {"application/json", `{"id":"1' OR '1'='1","pad":"` + pad + `"}`},
+		"xml":       {"application/xml", `<r><id>1' OR '1'='1</id><pad>` + pad + `</pad></r>`},
+		"multipart": {"multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"id\"\r\n\r\n1' OR '1'='1\r\n--XyZ\r\nContent-Disposition: form-data; name=\"pad\"\r\n\r\n" + pad + "\r\n--XyZ--\r\n"},
+		"form":      {"application/x-www-form-urlencoded", "id=1%27+OR+%271%27%3D%271&pad=" + pad},
+	} {
+		if r := evaluate(t, post("/api", c[0], []byte(c[1]))); !r.Blocked {
+			t.Errorf("%s: %v", name, ruleIDs(r))
+		}
+	}
+}
