@@ -184,3 +184,19 @@ func TestHeld_ProxyDeflateEncodedBodySQLiDenied(t *testing.T) {
 	}
 	t.Errorf("deflate-encoded form with SQL injection answered %d (want 403 or 415); decompressed, the application got %.40q", code, got)
 }
+
+// End to end through palisade proxy: see TestFAILS_ArgumentLimitHidesTheAttack.
+func TestFAILS_ProxyArgumentLimitSQLiReachesApp(t *testing.T) {
+	base, app := proxyStack(t)
+	var sb strings.Builder
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&sb, "a%d=&", i)
+	}
+	if code := send(t, base, "GET", "/search?id=1%27%20OR%20%271%27%3D%271", nil, nil); code != 403 {
+		t.Fatalf("control: %d", code)
+	}
+	before := app.count()
+	if code := send(t, base, "GET", "/search?"+sb.String()+"id=1%27%20OR%20%271%27%3D%271", nil, nil); code != 403 {
+		t.Errorf("SQL injection as the 1001st query parameter answered %d; the application got it: %v", code, app.count() > before)
+	}
+}
