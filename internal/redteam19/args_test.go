@@ -14,10 +14,12 @@ import (
 // SQL injection past the limit: CRS never sees it, nothing is scored,
 // and the request is granted. It fits nginx's default 8 KiB request line,
 // so it passes through auth_request (which has no body) as well as the
-// proxy; the same works for a form or a JSON body. Go (net/url), Java
-// (Tomcat: 10,000), Flask, Rails and most frameworks hand "id" to the
-// application (PHP's max_input_vars and Node's qs stop at 1000 too, for
-// now). Set tx.max_num_args (920380) at or below Coraza's limit so an
+// proxy; the same works for a form or a JSON body. Go (net/url), Flask,
+// Rails and Tomcat (10,000) hand "id" to the application; PHP's
+// max_input_vars and Node's qs also stop at 1000 for the query and forms,
+// but not for JSON: PHP's json_decode reads every member, so a WordPress
+// REST route (or any PHP JSON API) gets the 1001st member uninspected.
+// Set tx.max_num_args (920380) at or below Coraza's limit so an
 // over-long parameter list is itself an anomaly, or count the
 // parameters before Coraza and block past the limit.
 func TestFAILS_ArgumentLimitHidesTheAttack(t *testing.T) {
