@@ -3,6 +3,7 @@ package redteam19
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,5 +55,65 @@ func TestFAILS_MiddlewareFailsOpenOnASlowFirewall(t *testing.T) {
 	code := do(cookieHeader(24 << 10))
 	if code != http.StatusForbidden || got.Load() != 0 {
 		t.Errorf("SQL injection with 24 KiB of harmless cookies: %d after %v; the application got it: %v", code, time.Since(start), got.Load() > 0)
+	}
+}
+
+// FINDING (critical under load, nginx): nginx gives /forward-auth/nginx
+// 2 s (proxy_read_timeout) and then serves the request (palisade.conf,
+// fail-open, the default). Requests of nginx's default size (a Cookie
+// line under 8 KiB, which the heavy gate does not count as heavy) cost
+// ~0.25 s of firewall CPU each; two dozen at once on a 2-core node take
+// longer than 2 s each, so nginx serves every one of them, each carrying
+// its SQL injection. Here the 2 s are the client's timeout, as nginx's.
+func TestFAILS_NginxTimeoutUnderCookieFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load")
+	}
+	pal := testenv.New(t)
+	site := pal.Website(t, "shop.example.com", grantAfterWAF)
+	cookie := cookieHeader(8<<10 - 600)
+	client := &http.Client{Timeout: 2 * time.Second}
+	newReq := func() *http.Request {
+		req, _ := http.NewRequest("GET", pal.URL+"/forward-auth/nginx", nil)
+		testenv.AsBrowser(req, testenv.ChromeUA)
+		req.Header.Set("X-Palisade-Key", site.ServerKey)
+		req.Header.Set("X-Original-Uri", "/products?id=1%27%20OR%20%271%27%3D%271")
+		req.Header.Set("X-Original-Method", "GET")
+		req.Header.Set("X-Original-Host", "shop.example.com")
+		req.Header.Set("X-Original-Protocol", "HTTP/1.1")
+		req.Header.Set("X-Real-Ip", "203.0.113.9")
+		req.Header.Set("Cookie", cookie)
+		return req
+	}
+	// Control: one such request alone is denied well within 2 s.
+	start := time.Now()
+	if resp, err := client.Do(newReq()); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("control: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	t.Logf("one request alone: denied in %v", time.Since(start))
+	const n = 24
+	var timedOut, denied atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Do(newReq())
+			if err != nil {
+				timedOut.Add(1)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusForbidden {
+				denied.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d concurrent attacks: %d denied within 2 s, %d timed out (nginx serves those)", n, denied.Load(), timedOut.Load())
+	if timedOut.Load() > 0 {
+		t.Errorf("%d of %d SQL injections with 7.6 KiB of cookies took over nginx's 2 s: nginx (fail-open by default) serves them", timedOut.Load(), n)
 	}
 }
