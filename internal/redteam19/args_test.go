@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/waf"
 )
 
 // FINDING (critical, anonymous visitor, every integration): Coraza reads
@@ -46,5 +49,31 @@ func TestFAILS_ArgumentLimitHidesTheAttack(t *testing.T) {
 	jb.WriteString(`"id":"1' OR '1'='1"}`)
 	if r := evaluate(t, post("/api/login", "application/json", []byte(jb.String()))); !r.Blocked {
 		t.Errorf("JSON body with the SQL injection as the 1001st member is not blocked (score %d)", r.Score)
+	}
+}
+
+// The same limit hides the target of a virtual patch: a patch on a JSON
+// member (a WordPress REST route's parameter, "arg:json.action") does
+// not fire when 1000 other members come first; PHP's json_decode reads
+// them all.
+func TestFAILS_ArgumentLimitHidesAVirtualPatchTarget(t *testing.T) {
+	p := waf.Patch{ID: 3, Name: "vuln-plugin REST", Reason: "CVE",
+		Rule: &waf.PatchRule{Path: "/wp-json/vuln/v1/", Target: "arg:json.action", Op: "equals", Value: "save_options"}}
+	ps, err := waf.NewRegistry().PatchSet([]waf.Patch{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	if r := waf.EvaluatePatches(post("/wp-json/vuln/v1/options", "application/json", []byte(`{"action":"save_options"}`)), []*waf.PatchSet{ps}, now); r.Patch == "" {
+		t.Fatalf("control: the patch does not fire: %+v", r)
+	}
+	var jb strings.Builder
+	jb.WriteString("{")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&jb, `"a%d":0,`, i)
+	}
+	jb.WriteString(`"action":"save_options"}`)
+	if r := waf.EvaluatePatches(post("/wp-json/vuln/v1/options", "application/json", []byte(jb.String())), []*waf.PatchSet{ps}, now); r.Patch == "" {
+		t.Errorf("the virtual patch does not fire when its parameter is the 1001st JSON member (%d bytes)", jb.Len())
 	}
 }
