@@ -148,3 +148,30 @@ func TestFAILS_PatchCompiledSizeBounded(t *testing.T) {
 		t.Errorf("one %d-byte patch (the limit is %d) compiles to %d MiB in %v; want under 16 MiB and 200ms", len(p.SecLang), waf.PatchMaxSecLang, grew>>20, took)
 	}
 }
+
+// FINDING (medium, careless operator/partner; patch authoring): a
+// patch in the project's own form scopes by a path prefix, the natural
+// way to patch a WordPress REST route ("/wp-json/vuln/v1/"), but
+// WordPress serves every REST route also as /?rest_route=/vuln/v1/... and
+// /index.php/wp-json/vuln/v1/... (both always on); neither matches the
+// patch, so the exploit goes around the emergency patch. Offer a REST
+// route target (path or rest_route) in the own form, or document it
+// next to the example and check it when the path starts with /wp-json/.
+func TestFAILS_RESTRoutePatchBypassedByRestRouteParam(t *testing.T) {
+	p := waf.Patch{ID: 4, Name: "vuln-plugin REST", Reason: "CVE",
+		Rule: &waf.PatchRule{Path: "/wp-json/vuln/v1/", Method: "POST", Target: "args", Op: "exists"}}
+	ps, err := waf.NewRegistry().PatchSet([]waf.Patch{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	form := []byte("option=siteurl&value=https://evil.example")
+	if r := waf.EvaluatePatches(post("/wp-json/vuln/v1/options", "application/x-www-form-urlencoded", form), []*waf.PatchSet{ps}, now); r.Patch == "" {
+		t.Fatalf("control: the patch does not fire")
+	}
+	for _, target := range []string{"/?rest_route=/vuln/v1/options", "/index.php/wp-json/vuln/v1/options"} {
+		if r := waf.EvaluatePatches(post(target, "application/x-www-form-urlencoded", form), []*waf.PatchSet{ps}, now); r.Patch == "" {
+			t.Errorf("POST %s reaches the same WordPress REST route and the patch does not fire", target)
+		}
+	}
+}
