@@ -200,3 +200,42 @@ func TestFAILS_ProxyArgumentLimitSQLiReachesApp(t *testing.T) {
 		t.Errorf("SQL injection as the 1001st query parameter answered %d; the application got it: %v", code, app.count() > before)
 	}
 }
+
+// FINDING (high, anonymous visitor; palisade proxy --upstream without
+// --site): the default route ("--upstream URL", for every host) sends a
+// request whose Host is no registered website to the application too,
+// and the engine grants an unknown website as unprotected: no firewall,
+// no bot rules. The visitor changes the Host header
+// (curl -H 'Host: x' http://site/?id=1'…) and WordPress, like most
+// applications, answers whatever the Host. Refuse (421) hosts that are
+// not a website of this Palisade on the default route, or make --site
+// required with --upstream.
+func TestFAILS_ProxyDefaultRouteUnknownHostUnprotected(t *testing.T) {
+	pal := testenv.New(t)
+	pal.Website(t, "shop.example.com", grantAfterWAF)
+	app := &upstream{}
+	as := httptest.NewServer(app)
+	defer as.Close()
+	u, _ := url.Parse(as.URL)
+	px := proxy.New(pal.Protector, []proxy.Route{{Host: "", Upstream: u}}, nil, nil)
+	srv := httptest.NewServer(px)
+	defer srv.Close()
+	attack := "/products?id=1%27%20OR%20%271%27%3D%271"
+	if code := send(t, srv.URL, "GET", attack, nil, nil); code != 403 {
+		t.Fatalf("control (Host shop.example.com): %d", code)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+attack, nil)
+	req.Host = "not-a-website.example"
+	for k, vs := range browserHeaders() {
+		req.Header[k] = vs
+	}
+	before := app.count()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 && resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("the SQL injection with Host: not-a-website.example answered %d; the application got it: %v", resp.StatusCode, app.count() > before)
+	}
+}
