@@ -31,6 +31,12 @@ func TestFAILS_TruncatedBodyForgivesJSONDepthError(t *testing.T) {
 		t.Errorf("SQL injection 300 levels deep in a JSON body padded past 128 KiB passes: score %d, matches %v (the SQL injection is in the first %d bytes)",
 			r.Score, ruleIDs(r), len(`{"x":`+deepJSON(300, sqli)))
 	}
+	// Any early parse error will do: a UTF-8 byte order mark (which
+	// ASP.NET Core's and Java's readers skip) in front of flat JSON.
+	bom := "\xEF\xBB\xBF{\"id\":" + sqli + `,"pad":"` + strings.Repeat("A", 130<<10) + `"}`
+	if r := evaluate(t, post("/api/login", "application/json", []byte(bom))); !r.Blocked {
+		t.Errorf("SQL injection in a BOM-prefixed JSON body padded past 128 KiB passes: score %d, matches %v", r.Score, ruleIDs(r))
+	}
 }
 
 // FINDING (high for PHP sites): the same forgiveness for multipart. A
