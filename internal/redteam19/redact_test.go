@@ -73,20 +73,28 @@ func TestHeld_EventsRedactListedSecrets(t *testing.T) {
 // from it excludes the wrong header. Report the datum the chain's last
 // link confirmed (MATCHED_VAR at the end of the chain).
 func TestFAILS_ReportedVariableIsTheCulprit(t *testing.T) {
-	in := post("/login", "application/x-www-form-urlencoded", []byte("a=b"))
-	in.Header.Set("Content-Encoding", "deflate")
-	r := evaluate(t, in)
-	found := false
-	for _, m := range r.Matches {
-		if m.ID != 920450 {
-			continue
+	// The headers reach Coraza in map order: which datum comes first
+	// varies, so the request is judged 20 times.
+	wrong := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		in := post("/login", "application/x-www-form-urlencoded", []byte("a=b"))
+		in.Header.Set("Content-Encoding", "deflate")
+		r := evaluate(t, in)
+		found := false
+		for _, m := range r.Matches {
+			if m.ID != 920450 {
+				continue
+			}
+			found = true
+			if !strings.Contains(strings.ToLower(m.Variable+" "+m.Data), "content-encoding") {
+				wrong[m.Variable] = true
+			}
 		}
-		found = true
-		if !strings.Contains(strings.ToLower(m.Variable+" "+m.Data), "content-encoding") {
-			t.Errorf("920450 reported on %s %q; want the restricted header, Content-Encoding", m.Variable, m.Data)
+		if !found {
+			t.Fatalf("920450 did not match: %+v", r.Matches)
 		}
 	}
-	if !found {
-		t.Fatalf("920450 did not match: %+v", r.Matches)
+	if len(wrong) > 0 {
+		t.Errorf("920450 (Content-Encoding is restricted) reported on %v; want Content-Encoding", wrong)
 	}
 }
