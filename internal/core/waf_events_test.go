@@ -181,7 +181,11 @@ func TestDetectModeWAFGrantIsRecorded(t *testing.T) {
 		rec := events.New(f.svc.RecordBatch, events.Options{GrantSample: 0, Flush: time.Hour, Now: f.svc.Now, Logger: slog.New(slog.DiscardHandler)})
 		done := make(chan struct{})
 		go func() { rec.Run(ctx); close(done) }()
-		pol := &engine.Policy{WebsiteID: w.ID, PartnerID: w.PartnerID, Domain: w.Domain}
+		pol, err := engine.Compile(engine.Site{ID: w.ID, PartnerID: w.PartnerID, Domain: w.Domain, Status: "online",
+			Settings: engine.Settings{WAF: engine.WAFSettings{Mode: "detect"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		req := &engine.Request{IP: netip.MustParseAddr("192.0.2.7"), Method: "GET", Host: w.Domain, Path: "/search", Query: "q=<script>alert(1)</script>", UserAgent: "Mozilla/5.0"}
 		found := &waf.Result{Blocked: true, Score: 5, Class: waf.ClassXSS, Matches: []waf.Match{{ID: 941100, Message: "XSS Attack Detected via libinjection", Class: waf.ClassXSS, Variable: "ARGS:q", Data: "<script>alert(1)</script>"}}}
 		rec.Observe(pol, req, engine.Verdict{Action: engine.Grant, Source: engine.SourceCategory, Category: engine.Humans, WAF: found})
