@@ -164,7 +164,14 @@ func (p *Policy) wafApplies() bool {
 // denied: the anomaly score reached the threshold in block mode, or a
 // virtual patch blocks (whatever the mode: a patch is the host's).
 func (e *Engine) checkWAF(p *Policy, r *Request, v *Verdict) bool {
-	in := waf.Input{ClientAddr: r.IP, Method: r.Method, Host: r.Host, Path: r.Path, Query: r.Query, Proto: r.Proto,
+	proto := r.Proto
+	if !strings.HasPrefix(proto, "HTTP/") {
+		// Apache's authorizer says SERVER_PROTOCOL "INCLUDED" for its
+		// internal subrequests (DirectoryIndex, ErrorDocument): not the
+		// visitor's protocol, which the web server already accepted.
+		proto = ""
+	}
+	in := waf.Input{ClientAddr: r.IP, Method: r.Method, Host: r.Host, Path: r.Path, Query: r.Query, Proto: proto,
 		Header: r.Header, IgnoreHeaders: integrationHeaders, Body: r.Body, BodyTruncated: r.BodyTruncated}
 	var res waf.Result
 	if p.waf != nil {

@@ -224,3 +224,14 @@ func TestVirtualPatches(t *testing.T) {
 		t.Errorf("expired patch: %s; want granted", v)
 	}
 }
+
+// TestWAFApacheSubrequestProtocol: Apache's authorizer reports
+// SERVER_PROTOCOL "INCLUDED" for its internal subrequests; that is not the
+// visitor's protocol and is not judged as one (CRS 920430 would deny it).
+func TestWAFApacheSubrequestProtocol(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	p := load(t, e, Settings{})
+	if v := e.Decide(p, wafReq("/index.html", func(r *Request) { r.Proto = "INCLUDED" })); v.Source == SourceWAF {
+		t.Errorf("INCLUDED subrequest: %s; want not denied by the firewall", v)
+	}
+}
