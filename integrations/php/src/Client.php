@@ -153,6 +153,12 @@ final class Client
         return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/stats', $filter);
     }
 
+    /** Website firewall decisions by attack class (blocked, detected); $filter: from, to. @operation GET /v1/websites/{domain}/waf/stats */
+    public function wafStats(string $domain, array $filter = []): array
+    {
+        return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/waf/stats', $filter);
+    }
+
     /** @operation GET /v1/lists */
     public function lists(): array
     {
