@@ -48,6 +48,9 @@ type classification struct {
 	category Category
 	detail   string
 	verified bool // from its owner's addresses (a verified search engine skips rate limits)
+	// onDemand: a verified agent that fetches what a person asks
+	// (Signature.OnDemand): the website firewall still judges it.
+	onDemand bool
 	// pending: a crawler whose reverse-DNS lookup has not answered yet
 	// (category EmulatedHumans, detail "unverified <name>").
 	pending bool
@@ -138,7 +141,7 @@ func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
 	listed := s.Ranges != "" && ranges.Has(s.Ranges)
 	if listed {
 		if ranges.Contains(s.Ranges, ip) {
-			return classification{category: s.category, detail: s.Name, verified: true}
+			return classification{category: s.category, detail: s.Name, verified: true, onDemand: s.OnDemand}
 		}
 		if len(s.RDNS) == 0 || c.rdns == nil {
 			return classification{category: EmulatedHumans, detail: s.fake}
@@ -147,7 +150,7 @@ func (c *Classifier) verify(s *Signature, ip netip.Addr) classification {
 	if len(s.RDNS) > 0 && c.rdns != nil {
 		switch c.rdns.Check(ip, s.RDNS) {
 		case rdnsVerified:
-			return classification{category: s.category, detail: s.Name, verified: true}
+			return classification{category: s.category, detail: s.Name, verified: true, onDemand: s.OnDemand}
 		case rdnsFailed:
 			return classification{category: EmulatedHumans, detail: s.fake}
 		}

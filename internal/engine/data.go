@@ -34,6 +34,11 @@ type Signature struct {
 	// reverse-DNS domains it uses (see Classifier.verify).
 	Ranges string   `json:"ranges,omitempty"`
 	RDNS   []string `json:"rdns,omitempty"`
+	// OnDemand: the agent fetches what a person asks it to (a testing
+	// tool, an archive's "save this page", an ad's landing page review),
+	// so anyone can aim it at a URL of their choice. Verified, it is still
+	// judged by the website firewall, which verified index crawlers skip.
+	OnDemand bool `json:"on_demand,omitempty"`
 
 	category Category
 	re       *regexp.Regexp

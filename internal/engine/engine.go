@@ -248,12 +248,13 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 	e.cls.signedAgent(r, limits)
 	// The website firewall comes after the lists and before the site's
 	// rules, so no rule's grant and no clearance lifts its deny. Verified
-	// search engines skip it (docs/WAF.md says why and what that costs).
+	// index crawlers skip it, not the on-demand fetchers anyone can aim at a
+	// URL (docs/WAF.md says why and what that costs).
 	var c classification
 	classified := false
 	if p.wafApplies() {
 		c, classified = e.cls.classify(r), true
-		if !(c.verified && c.category == SearchEngines) && e.checkWAF(p, r, v) {
+		if !(c.verified && c.category == SearchEngines && !c.onDemand) && e.checkWAF(p, r, v) {
 			return
 		}
 	}

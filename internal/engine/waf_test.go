@@ -94,6 +94,12 @@ func TestWAFOrder(t *testing.T) {
 	if v := e.Decide(p, wafReq(attack, func(r *Request) { r.IP, r.UserAgent = mustAddr(google), gb })); v.Action != Grant || v.WAF != nil {
 		t.Errorf("verified Googlebot: %s source %q; want granted without the firewall", v, v.Source)
 	}
+	// A verified on-demand fetcher (Google's Rich Results Test, which
+	// anyone can point at a URL) is judged like anyone.
+	inspect := "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 (compatible; Google-InspectionTool/1.0;)"
+	if v := e.Decide(p, wafReq(attack, func(r *Request) { r.IP, r.UserAgent = mustAddr(google), inspect })); v.Source != SourceWAF {
+		t.Errorf("verified Google-InspectionTool: %s source %q detail %q; want the firewall's deny", v, v.Source, v.Detail)
+	}
 	// The same user agent from elsewhere is judged.
 	if v := e.Decide(p, wafReq(attack, func(r *Request) { r.UserAgent = gb })); v.Source != SourceWAF {
 		t.Errorf("unverified Googlebot: %s source %q; want the firewall's deny", v, v.Source)

@@ -46,7 +46,7 @@ func productionEngine(t *testing.T) (*engine.Engine, *engine.Policy) {
 // the query's output comes back to them. Restrict the skip to the index
 // crawlers proper (Googlebot, Bingbot, ... by token) or inspect every
 // verified crawler and only soften the action (e.g. detect) for them.
-func TestFAILS_UserTriggeredCrawlersSkipTheFirewall(t *testing.T) {
+func TestFixed_UserTriggeredCrawlersSkipTheFirewall(t *testing.T) {
 	e, pol := productionEngine(t)
 	decideURL := func(u, ua, ip string) engine.Verdict {
 		req, _ := http.NewRequest("GET", u, nil)
