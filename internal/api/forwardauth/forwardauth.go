@@ -164,6 +164,15 @@ func misconfigured(w http.ResponseWriter, msg string) {
 
 // endpoint decides the original request as integration c describes it.
 func (h *Handler) endpoint(c Contract) http.Handler {
+	// The headers the web server set on this verdict request for
+	// Palisade: the website firewall does not inspect them (they are not
+	// the visitor's; the visitor's own values of these names were replaced).
+	var own []string
+	for _, name := range append(c.ownHeaders(), "X-Palisade-Key", "X-Palisade-Mode") {
+		if name != "" {
+			own = append(own, http.CanonicalHeaderKey(name))
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nginx := c.NginxAnswers || (c.ModeHeader && strings.EqualFold(r.Header.Get("X-Palisade-Mode"), "nginx"))
 		key := r.Header.Get("X-Palisade-Key")
@@ -208,6 +217,7 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 		req := engine.Request{
 			IP: c.client(r, h.trusted), Method: method, Host: host, Path: path, Query: query, Proto: proto,
 			UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header, Clearance: protect.Clearance(r),
+			IntegrationHeaders: own,
 		}
 		// The web server that asked, when it is one whose client address
 		// is believed and it sent one: a client at its address (or
