@@ -246,4 +246,12 @@ func TestMiddlewareLargeBodyCheckTimeout(t *testing.T) {
 	if code := post(100); code != http.StatusOK {
 		t.Errorf("small body: %d; want fail-open after Timeout", code)
 	}
+	// Large cookies count too.
+	r := httptest.NewRequest("GET", "/products?id=1", nil)
+	r.Header.Set("Cookie", "prefs="+strings.Repeat("b", 20<<10))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusForbidden {
+		t.Errorf("large cookies: %d; want the verdict (403) after the slower check, not fail-open", w.Code)
+	}
 }

@@ -41,13 +41,14 @@ type Config struct {
 	Fallback string
 	// ServerKey is the website's server key.
 	ServerKey string
-	// Timeout bounds one check (default 500ms). A check that carries a
-	// body of more than 8 KiB gets BodyCheckTimeout instead: the website
-	// firewall may take most of a second over a large body (docs/WAF.md),
-	// and a check that times out fails open.
+	// Timeout bounds one check (default 500ms). A check of a request with
+	// more than 8 KiB of body, headers (cookies) and query together gets
+	// BodyCheckTimeout instead: the website firewall may take most of a
+	// second over a large request (docs/WAF.md), and a check that times
+	// out fails open.
 	Timeout time.Duration
-	// BodyCheckTimeout bounds a check with a large body (default 3s, and
-	// never less than Timeout).
+	// BodyCheckTimeout bounds the check of a large request (default 3s,
+	// and never less than Timeout).
 	BodyCheckTimeout time.Duration
 	// FailClosed refuses requests (503) while Palisade is unreachable. By
 	// default the website's own fail mode, as Palisade last reported it,
@@ -217,9 +218,21 @@ func (g *guard) forward(w http.ResponseWriter, r *http.Request) {
 	io.Copy(w, io.LimitReader(resp.Body, 1<<20))
 }
 
-// largeBody is the body size above which a check gets BodyCheckTimeout
-// (waf.HeavyBytes; the middleware does not import the firewall).
+// largeBody is the request size (body, headers, query) above which a
+// check gets BodyCheckTimeout (about waf.HeavyBytes; the middleware does
+// not import the firewall).
 const largeBody = 8 << 10
+
+// headerBytes is about how many bytes of headers a request carries.
+func headerBytes(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v)
+		}
+	}
+	return n
+}
 
 // errStatus is a check that Palisade answered with a server error.
 var errStatus = errors.New("palisade answered with a server error")
@@ -228,7 +241,7 @@ var errStatus = errors.New("palisade answered with a server error")
 // first part of r's body, more says there was more.
 func (g *guard) check(r *http.Request, base string, body []byte, more bool) (*http.Response, error) {
 	timeout := g.cfg.Timeout
-	if len(body) > largeBody {
+	if len(body)+headerBytes(r.Header)+len(r.URL.RawQuery) > largeBody {
 		timeout = max(g.cfg.BodyCheckTimeout, timeout)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)

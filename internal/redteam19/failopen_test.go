@@ -29,7 +29,7 @@ import (
 // make the middleware's timeout follow what Palisade will inspect
 // (headers too), or have Palisade answer "deny" itself before the
 // integration's deadline (a firewall deadline inside the request).
-func TestFAILS_MiddlewareFailsOpenOnASlowFirewall(t *testing.T) {
+func TestFixed_MiddlewareFailsOpenOnASlowFirewall(t *testing.T) {
 	pal := testenv.New(t)
 	site := pal.Website(t, "shop.example.com", grantAfterWAF)
 	var got atomic.Int32
