@@ -34,7 +34,7 @@ func cookieHeader(size int) string {
 // Bound the cookies (and headers) the firewall hands Coraza (e.g. 100
 // cookies, scoring the excess as a protocol anomaly) and charge the gate
 // by count, not bytes.
-func TestFAILS_CookieFloodUnderHeavyGate(t *testing.T) {
+func TestFixed_CookieFloodUnderHeavyGate(t *testing.T) {
 	fw := firewall(t, 1)
 	opt := defaultOptions(t)
 	in := get("/")
@@ -58,7 +58,7 @@ func TestFAILS_CookieFloodUnderHeavyGate(t *testing.T) {
 // ("too many large requests at once") in block mode. Fix as above (bound
 // cookies/headers so no request can cost more than its bytes say) and
 // bound the time per evaluation or the per-client share of the gate.
-func TestFAILS_HeavyGateStarvedByOneCookieRequest(t *testing.T) {
+func TestFixed_HeavyGateStarvedByOneCookieRequest(t *testing.T) {
 	fw := firewall(t, 1)
 	opt := defaultOptions(t)
 	slots := max(runtime.GOMAXPROCS(0)/2, 1)

@@ -66,7 +66,7 @@ func TestFixed_MiddlewareFailsOpenOnASlowFirewall(t *testing.T) {
 // ~0.25 s of firewall CPU each; two dozen at once on a 2-core node take
 // longer than 2 s each, so nginx serves every one of them, each carrying
 // its SQL injection. Here the 2 s are the client's timeout, as nginx's.
-func TestFAILS_NginxTimeoutUnderCookieFlood(t *testing.T) {
+func TestFixed_NginxTimeoutUnderCookieFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load")
 	}

@@ -27,8 +27,10 @@ const (
 // engine on some input); tests insist it stays 0.
 var recovered atomic.Int64
 
-// Evaluate runs the request through the firewall under o: the prefilter
-// (prefilter.go), then CRS, then o's patch sets (patch.go). The score is
+// Evaluate runs the request through the firewall under o: the header
+// limits (gate.go: a request over them is blocked uninspected), the
+// prefilter (prefilter.go), then CRS (through the heavy gate when the
+// request weighs more than HeavyBytes), then o's patch sets (patch.go). The score is
 // the sum of CRS's anomaly points of every scoring CRS request rule that
 // matched (each rule once), after o's exclusions; Blocked when it reaches
 // o.Threshold or a patch blocks. Safe for concurrent use; in is only read.
@@ -40,7 +42,10 @@ func (f *Firewall) Evaluate(in *Input, o *Options) Result {
 	if o == nil {
 		o = &Options{}
 	}
+	why := headersOverLimits(in)
 	switch {
+	case why != "":
+		headersResult(&res, why)
 	case prefilterClean(in):
 		res.Skipped = true
 	case inspectedBytes(in) <= HeavyBytes:

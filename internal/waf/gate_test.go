@@ -61,3 +61,97 @@ func TestHeavyGate(t *testing.T) {
 	heavy.waiting.Store(0)
 	heavy.release()
 }
+
+// cookieFlood is a Cookie header of about size bytes of tiny cookies.
+func cookieFlood(size int) string {
+	var sb strings.Builder
+	for i := 0; sb.Len() < size; i++ {
+		if i > 0 {
+			sb.WriteString("; ")
+		}
+		sb.WriteString("c" + itoa(i) + "=1")
+	}
+	return sb.String()
+}
+
+// TestHeadersOverLimitsNotInspected: a header value over MaxHeaderValue,
+// headers over MaxHeaderBytes in all, or more than MaxCookies cookies are
+// blocked with RuleHeaders at once, without CRS; just under the limits,
+// and in headers the integration set, they are not.
+func TestHeadersOverLimitsNotInspected(t *testing.T) {
+	fw := firewall(t, 1)
+	o := &Options{Paranoia: 1, Threshold: 5}
+	longCookie := func(n int) string { return "sid=" + strings.Repeat("a", n-len("sid=")) }
+	many := func() *Input {
+		in := get("/")
+		for i := 0; i < 5; i++ {
+			in.Header.Set("X-Big-"+itoa(i), strings.Repeat("b", 7000))
+		}
+		return in
+	}
+	for name, c := range map[string]struct {
+		in      func() *Input
+		refused bool
+	}{
+		"cookie 8191":    {func() *Input { in := get("/"); in.Header.Set("Cookie", longCookie(8191)); return in }, true},
+		"cookie 8190":    {func() *Input { in := get("/"); in.Header.Set("Cookie", longCookie(8190)); return in }, false},
+		"user agent 9k":  {func() *Input { in := get("/"); in.Header.Set("User-Agent", strings.Repeat("M", 9000)); return in }, true},
+		"35 KiB headers": {many, true},
+		"301 cookies":    {func() *Input { in := get("/"); in.Header.Set("Cookie", cookieFlood(0)+strings.Repeat("; x=1", 300)); return in }, true},
+		"300 cookies":    {func() *Input { in := get("/"); in.Header.Set("Cookie", cookieFlood(0)+strings.Repeat("; x=1", 299)); return in }, false},
+		"ignored 9k header": {func() *Input {
+			in := get("/")
+			in.Header.Set("X-Original-Uri", "/"+strings.Repeat("a", 9000))
+			in.IgnoreHeaders = []string{"X-Original-Uri"}
+			return in
+		}, false},
+	} {
+		res := fw.Evaluate(c.in(), o)
+		refused := len(res.Matches) == 1 && res.Matches[0].ID == RuleHeaders
+		if refused != c.refused {
+			t.Errorf("%s: %+v; want refused with %d: %v", name, res, RuleHeaders, c.refused)
+			continue
+		}
+		if refused && (!res.Blocked || res.Class != ClassProtocol || !strings.HasPrefix(res.Matches[0].Message, "request headers over the limits web servers accept")) {
+			t.Errorf("%s: %+v; want blocked, class protocol", name, res)
+		}
+	}
+}
+
+// TestInspectedBytesWeighsHeaders: headers and cookies weigh by what CRS
+// spends on them, so a request of 7.6 KiB of tiny cookies or 1000 tiny
+// parameters goes through the heavy gate, while an ordinary browser
+// request with 2.5 KiB of cookies does not.
+func TestInspectedBytesWeighsHeaders(t *testing.T) {
+	in := get("/")
+	in.Header.Set("Cookie", cookieFlood(8<<10-600))
+	if n := inspectedBytes(in); n <= HeavyBytes {
+		t.Errorf("7.6 KiB of tiny cookies weighs %d; want over HeavyBytes %d", n, HeavyBytes)
+	}
+	var q strings.Builder
+	for i := 0; i < 1000; i++ {
+		q.WriteString("a" + itoa(i) + "=&")
+	}
+	if n := inspectedBytes(get("/search?" + q.String())); n <= HeavyBytes {
+		t.Errorf("1000 tiny parameters (%d bytes) weigh %d; want over HeavyBytes", q.Len(), n)
+	}
+	in = get("/products/shoes?utm_source=newsletter&utm_medium=email&utm_campaign=winter")
+	var c strings.Builder
+	for i := 0; c.Len() < 2500; i++ {
+		if i > 0 {
+			c.WriteString("; ")
+		}
+		c.WriteString("_cookie" + itoa(i) + "=GA1.1.1234567890.1700000000.abcdefabcdef")
+	}
+	in.Header.Set("Cookie", c.String())
+	in.Header.Set("Referer", "https://www.google.com/search?q=winter+shoes+for+women&source=hp&ei=abcdefghijkl")
+	if n := inspectedBytes(in); n > HeavyBytes/2 {
+		t.Errorf("an ordinary browser request with %d bytes of cookies weighs %d; want well under HeavyBytes %d", c.Len(), n, HeavyBytes)
+	}
+	// A header CRS reads only as a whole weighs less than its bytes.
+	in = get("/")
+	in.Header.Set("X-Trace", strings.Repeat("t", 8000))
+	if n := inspectedBytes(in); n > HeavyBytes/2 {
+		t.Errorf("one 8000-byte X-Trace header weighs %d", n)
+	}
+}
