@@ -97,8 +97,16 @@ func TestHeadersOverLimitsNotInspected(t *testing.T) {
 		"cookie 8190":    {func() *Input { in := get("/"); in.Header.Set("Cookie", longCookie(8190)); return in }, false},
 		"user agent 9k":  {func() *Input { in := get("/"); in.Header.Set("User-Agent", strings.Repeat("M", 9000)); return in }, true},
 		"35 KiB headers": {many, true},
-		"301 cookies":    {func() *Input { in := get("/"); in.Header.Set("Cookie", cookieFlood(0)+strings.Repeat("; x=1", 300)); return in }, true},
-		"300 cookies":    {func() *Input { in := get("/"); in.Header.Set("Cookie", cookieFlood(0)+strings.Repeat("; x=1", 299)); return in }, false},
+		"301 cookies": {func() *Input {
+			in := get("/")
+			in.Header.Set("Cookie", cookieFlood(0)+strings.Repeat("; x=1", 300))
+			return in
+		}, true},
+		"300 cookies": {func() *Input {
+			in := get("/")
+			in.Header.Set("Cookie", cookieFlood(0)+strings.Repeat("; x=1", 299))
+			return in
+		}, false},
 		"ignored 9k header": {func() *Input {
 			in := get("/")
 			in.Header.Set("X-Original-Uri", "/"+strings.Repeat("a", 9000))
