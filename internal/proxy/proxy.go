@@ -117,6 +117,12 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Body, req.BodyTruncated = body, truncated
 	pol := px.p.Engine.ByDomain(host)
+	if pol == nil {
+		// A Host no website has: forwarding it would reach the upstream
+		// with no protection at all (the default route takes every Host).
+		http.Error(w, "palisade proxy: no protected website for host "+host, http.StatusMisdirectedRequest)
+		return
+	}
 	v := px.decide(pol, &req)
 	switch v.Enforced() {
 	case engine.Grant:

@@ -186,7 +186,7 @@ func TestHeld_ProxyDeflateEncodedBodySQLiDenied(t *testing.T) {
 }
 
 // End to end through palisade proxy: see TestFAILS_ArgumentLimitHidesTheAttack.
-func TestFAILS_ProxyArgumentLimitSQLiReachesApp(t *testing.T) {
+func TestFixed_ProxyArgumentLimitSQLiReachesApp(t *testing.T) {
 	base, app := proxyStack(t)
 	var sb strings.Builder
 	for i := 0; i < 1000; i++ {
@@ -210,7 +210,7 @@ func TestFAILS_ProxyArgumentLimitSQLiReachesApp(t *testing.T) {
 // applications, answers whatever the Host. Refuse (421) hosts that are
 // not a website of this Palisade on the default route, or make --site
 // required with --upstream.
-func TestFAILS_ProxyDefaultRouteUnknownHostUnprotected(t *testing.T) {
+func TestFixed_ProxyDefaultRouteUnknownHostUnprotected(t *testing.T) {
 	pal := testenv.New(t)
 	pal.Website(t, "shop.example.com", grantAfterWAF)
 	app := &upstream{}
