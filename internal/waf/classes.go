@@ -3,7 +3,7 @@ package waf
 // classOf files a rule id under an attack class by its CRS file
 // (942xxx: REQUEST-942-APPLICATION-ATTACK-SQLI), "" when it is none.
 func classOf(id int) string {
-	if id == ruleBodyError || id == ruleMultipartError {
+	if id == ruleBodyError || id == ruleMultipartError || id == RuleArgs {
 		return ClassProtocol
 	}
 	switch id / 1000 {

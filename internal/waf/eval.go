@@ -146,7 +146,7 @@ func (f *Firewall) collect(in *Input, o *Options, matched []types.MatchedRule, r
 			continue
 		}
 		mds := mr.MatchedDatas()
-		if o.Exclusions.drops(id, info, mds, &rc) {
+		if id != RuleArgs && o.Exclusions.drops(id, info, mds, &rc) {
 			continue
 		}
 		// CRS adds a rule's points once per input it matched (Coraza runs

@@ -366,3 +366,59 @@ func TestEvaluateRunsPatches(t *testing.T) {
 		t.Fatalf("patch and CRS: %+v", res)
 	}
 }
+
+// argList is n empty parameters "a0=&a1=&...".
+func argList(n int) string {
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		sb.WriteString("a" + itoa(i) + "=&")
+	}
+	return sb.String()
+}
+
+// TestArgumentLimit: a request with more than MaxArgs arguments is
+// blocked (920380 at every paranoia level), in the query, a form and a
+// JSON body, so an attack placed past Coraza's argument limit is never
+// let through; one whose arguments were dropped also carries RuleArgs,
+// which no exclusion drops. MaxArgs arguments pass.
+func TestArgumentLimit(t *testing.T) {
+	o := &Options{Paranoia: 1, Threshold: 5}
+	sqli := "id=1%27%20OR%20%271%27%3D%271"
+	jsonArgs := func(n int, last string) string {
+		var sb strings.Builder
+		sb.WriteString("{")
+		for i := 0; i < n; i++ {
+			sb.WriteString(`"a` + itoa(i) + `":0,`)
+		}
+		return sb.String() + last + "}"
+	}
+	for pl := 1; pl <= 4; pl++ {
+		fw := firewall(t, pl)
+		for name, in := range map[string]*Input{
+			"query":     get("/search?" + argList(MaxArgs) + sqli),
+			"form":      post("/login", "application/x-www-form-urlencoded", argList(MaxArgs)+sqli),
+			"json":      post("/api/login", "application/json", jsonArgs(MaxArgs, `"id":"1' OR '1'='1"`)),
+			"harmless":  get("/search?" + argList(MaxArgs+1)),
+			"json 1001": post("/api/x", "application/json", jsonArgs(MaxArgs, `"z":0`)),
+		} {
+			res := fw.Evaluate(in, o)
+			if !res.Blocked || !slices.Contains(ids(res), 920380) {
+				t.Errorf("PL%d %s: %d arguments: %v (score %d); want blocked with 920380", pl, name, MaxArgs+1, ids(res), res.Score)
+			}
+		}
+	}
+	fw := firewall(t, 1)
+	if res := fw.Evaluate(get("/search?"+strings.TrimSuffix(argList(MaxArgs), "&")), o); res.Blocked || slices.Contains(ids(res), 920380) {
+		t.Errorf("%d arguments: %v; want them let through", MaxArgs, ids(res))
+	}
+	// Past the limit, arguments are dropped: RuleArgs, even with 920380
+	// and every protocol rule excluded.
+	ex, err := CompileExclusions(map[string]bool{}, []Exclusion{{RuleIDs: []int{920380}}, {Tags: []string{"attack-protocol"}, Path: "/search"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := fw.Evaluate(get("/search?"+argList(MaxArgs+1)+sqli), &Options{Paranoia: 1, Threshold: 5, Exclusions: ex})
+	if !res.Blocked || !slices.Contains(ids(res), RuleArgs) || res.Class != ClassProtocol {
+		t.Errorf("%d arguments with 920380 excluded: %+v; want blocked with %d", MaxArgs+2, res, RuleArgs)
+	}
+}

@@ -83,6 +83,17 @@ const (
 	ruleMultipartError = 200003
 )
 
+// MaxArgs is the most arguments (query, form or JSON parameters) a
+// request may have: CRS's 920380 ("Too many arguments in request", PL1,
+// critical) scores more. Coraza keeps MaxArgs+1 per collection and
+// drops the rest uninspected; a request with arguments dropped also
+// carries RuleArgs, which no exclusion drops.
+const MaxArgs = 1000
+
+// RuleArgs is the id of the match a request whose arguments were not all
+// inspected (more than MaxArgs+1 in a collection) carries (Palisade's own).
+const RuleArgs = 999102
+
 // crsVersion is the CRS setup version the 901001 check wants
 // (tx.crs_setup_version), from the module's version.
 const crsVersion = 4250
@@ -109,6 +120,7 @@ SecRule REQUEST_HEADERS:Content-Type "^application/json" \
 SecRule REQUEST_HEADERS:Content-Type "^application/[a-z0-9.-]+[+]json" \
      "id:'200006',phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 SecRequestBodyJsonDepthLimit 256
+SecArgumentsLimit ` + strconv.Itoa(MaxArgs+1) + `
 SecRequestBodyLimit ` + strconv.Itoa(MaxBody) + `
 SecRequestBodyNoFilesLimit ` + strconv.Itoa(MaxBody) + `
 SecRequestBodyInMemoryLimit ` + strconv.Itoa(MaxBody) + `
@@ -118,6 +130,9 @@ SecRule REQBODY_ERROR "!@eq 0" \
 SecRule MULTIPART_STRICT_ERROR "!@eq 0" \
     "id:'200003',phase:2,t:none,log,deny,status:400,severity:2, \
     msg:'Multipart request body failed strict validation.'"
+SecRule ARGUMENTS_LIMIT_REACHED "@eq 1" \
+    "id:'` + strconv.Itoa(RuleArgs) + `',phase:2,t:none,log,pass,severity:2, \
+    msg:'request not inspected in full: more than ` + strconv.Itoa(MaxArgs+1) + ` arguments'"
 SecResponseBodyAccess Off
 SecAuditEngine Off
 
@@ -126,6 +141,7 @@ SecDefaultAction "phase:2,log,auditlog,pass"
 SecAction "id:900990,phase:1,pass,t:none,nolog,tag:'OWASP_CRS',setvar:tx.crs_setup_version=` + strconv.Itoa(crsVersion) + `"
 SecAction "id:900000,phase:1,pass,t:none,nolog,tag:'OWASP_CRS',setvar:tx.blocking_paranoia_level=` + pl + `,setvar:tx.detection_paranoia_level=` + pl + `"
 SecAction "id:900110,phase:1,pass,t:none,nolog,tag:'OWASP_CRS',setvar:tx.inbound_anomaly_score_threshold=100000,setvar:tx.outbound_anomaly_score_threshold=100000"
+SecAction "id:900300,phase:1,pass,t:none,nolog,tag:'OWASP_CRS',setvar:tx.max_num_args=` + strconv.Itoa(MaxArgs) + `"
 SecAction "id:900120,phase:1,pass,t:none,nolog,tag:'OWASP_CRS',setvar:tx.early_blocking=0"
 SecAction "id:900400,phase:1,pass,t:none,nolog,tag:'OWASP_CRS',setvar:tx.sampling_percentage=100"
 Include @owasp_crs/REQUEST-*.conf
@@ -161,7 +177,7 @@ func (f *Firewall) observe(r types.RuleMetadata) {
 		info.severity = s.String()
 	}
 	switch {
-	case id == ruleBodyError || id == ruleMultipartError:
+	case id == ruleBodyError || id == ruleMultipartError || id == RuleArgs:
 		info.points, info.severity = 5, "critical"
 	case scoringPhase(id):
 		// Chained rules add their points in the chain's last link, which
