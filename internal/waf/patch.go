@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/corazawaf/coraza/v3"
+	"github.com/corazawaf/coraza/v3/experimental"
 	"github.com/corazawaf/coraza/v3/types"
 )
 
@@ -25,6 +26,19 @@ const (
 	PatchMaxDirectives = 50
 	PatchMaxRuleID     = 899999 // CRS owns 900000-999999
 	PatchMaxValue      = 4096   // a PatchRule's Value
+
+	// PatchMaxRegexInsts bounds one regular expression of a patch: the
+	// instructions of its compiled program (regexp/syntax, simplified).
+	// Go's matcher runs up to one thread per instruction over every byte
+	// it reads, about 18 ns per instruction and byte in the worst case
+	// (Unicode classes): 150 instructions over a 16 KiB parameter are
+	// ~45 ms. A pattern that is a plain literal, or a literal anchored at
+	// the start of the value (\A), runs in linear time and counts 1.
+	PatchMaxRegexInsts = 150
+	// PatchMaxRegexCost bounds a whole patch: the sum over its patterns
+	// of instructions times the variables the rule reads (each may hold
+	// the same bytes), times the transformations + 1 under multiMatch.
+	PatchMaxRegexCost = 150
 )
 
 // patchCacheSize bounds the registry's compiled patch sets (a variable
@@ -90,6 +104,26 @@ func patchNewWAF(directives string) (coraza.WAF, error) {
 		WithDirectives(patchBase + directives))
 }
 
+// patchCloseWAF releases what Coraza's process-wide memoize cache keeps
+// of w's compiled patterns (entries other WAFs share stay until their last
+// owner closes). w keeps working: its rules hold their own references.
+func patchCloseWAF(w coraza.WAF) {
+	if c, ok := w.(experimental.WAFCloser); ok {
+		_ = c.Close()
+	}
+}
+
+// close releases the set's patterns from Coraza's memoize cache (the set
+// still evaluates; its compiled rules are freed with it).
+func (ps *PatchSet) close() {
+	if ps == nil {
+		return
+	}
+	for _, g := range ps.groups {
+		patchCloseWAF(g.waf)
+	}
+}
+
 // patchKey is the SHA-256 of the patches' content: id, name, expiry and
 // rule text, each length-prefixed.
 func patchKey(ps []Patch) [32]byte {
@@ -136,12 +170,16 @@ func (r *Registry) PatchSet(ps []Patch) (*PatchSet, error) {
 		return s, nil
 	}
 	// Compiled outside the lock: two callers may compile the same set at
-	// once; the first stored wins.
+	// once; the first stored wins (the other is closed).
 	s, err := compilePatchSet(ps)
 	if err != nil {
 		return nil, err
 	}
-	return r.storePatchSet(k, s), nil
+	stored := r.storePatchSet(k, s)
+	if stored != s {
+		s.close()
+	}
+	return stored, nil
 }
 
 // cachedPatchSet returns the set stored under k (nil: none) and marks it
@@ -171,6 +209,7 @@ func (r *Registry) storePatchSet(k [32]byte, s *PatchSet) *PatchSet {
 	r.patchSets[k] = s
 	r.patchOrder = append(r.patchOrder, k)
 	for len(r.patchOrder) > patchCacheSize {
+		r.patchSets[r.patchOrder[0]].close()
 		delete(r.patchSets, r.patchOrder[0])
 		r.patchOrder = r.patchOrder[1:]
 	}
@@ -257,6 +296,7 @@ func compilePatchSet(ps []Patch) (*PatchSet, error) {
 	for _, g := range groups {
 		w, err := patchNewWAF(g.text.String())
 		if err != nil {
+			set.close()
 			return nil, fmt.Errorf("compiling virtual patches: %w", err)
 		}
 		set.groups = append(set.groups, &patchGroup{waf: w, patches: g.idx, rules: g.rules})
@@ -413,15 +453,21 @@ func ValidatePatch(p Patch) error {
 	if err != nil {
 		return err
 	}
-	if _, err := patchNewWAF(text); err != nil {
+	// Every WAF compiled here is closed: validation keeps nothing in
+	// Coraza's memoize cache.
+	w, err := patchNewWAF(text)
+	if err != nil {
 		// Find the directive Coraza refuses: the shortest prefix that fails.
 		for i := range dirs {
-			if _, perr := patchNewWAF(patchJoin(dirs[:i+1])); perr != nil {
+			pw, perr := patchNewWAF(patchJoin(dirs[:i+1]))
+			if perr != nil {
 				return fmt.Errorf("%s: Coraza: %s", dirs[i].where(), perr.Error())
 			}
+			patchCloseWAF(pw)
 		}
 		return fmt.Errorf("Coraza: %s", err.Error())
 	}
+	patchCloseWAF(w)
 	return nil
 }
 
@@ -507,6 +553,7 @@ var (
 	}
 	patchMarkerName = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,100}$`)
 	patchMacro      = regexp.MustCompile(`%\{([^}.]*)`)
+	patchAnyMacro   = regexp.MustCompile(`%\{([^}]*)\}?`)
 )
 
 func patchSet(names ...string) map[string]bool {
@@ -579,6 +626,7 @@ func checkPatchSecLang(src string) ([]patchDirective, error) {
 		marker string
 	}
 	inChain := false // the previous rule asked for a chain link
+	totalCost := 0   // the patch's regular expressions (PatchMaxRegexCost)
 	for i := range dirs {
 		d := &dirs[i]
 		name, opts, _ := strings.Cut(d.text, " ")
@@ -636,6 +684,14 @@ func checkPatchSecLang(src string) ([]patchDirective, error) {
 					return nil, fmt.Errorf("%s: %w", d.where(), err)
 				}
 			}
+			cost, err := patchRegexCost(op, vars, acts)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", d.where(), err)
+			}
+			totalCost += cost
+			if totalCost > PatchMaxRegexCost {
+				return nil, fmt.Errorf("%s: the patch's regular expressions are too complex together: %d instructions so far (each pattern's instructions times the variables its rule reads), at most %d in one patch", d.where(), totalCost, PatchMaxRegexCost)
+			}
 		default:
 			return nil, fmt.Errorf("%s: directive %q is not allowed in a virtual patch (only SecRule, SecAction and SecMarker)", d.where(), name)
 		}
@@ -648,6 +704,16 @@ func checkPatchSecLang(src string) ([]patchDirective, error) {
 			}
 			if !patchActions[a.key] {
 				return nil, fmt.Errorf("%s: action %q is not allowed in a virtual patch", d.where(), a.raw)
+			}
+			switch a.key {
+			case "msg", "logdata", "tag":
+				// What these expand goes into events: no request data.
+				for _, m := range patchAnyMacro.FindAllStringSubmatch(a.value, -1) {
+					coll, _, _ := strings.Cut(m[1], ".")
+					if !strings.EqualFold(coll, "RULE") {
+						return nil, fmt.Errorf("%s: %s: macro %%{%s} may carry request data into events; a virtual patch's msg, logdata and tag may only use %%{RULE.…}", d.where(), a.key, m[1])
+					}
+				}
 			}
 			switch a.key {
 			case "id":
@@ -716,6 +782,84 @@ func checkPatchSecLang(src string) ([]patchDirective, error) {
 		}
 	}
 	return dirs, nil
+}
+
+// patchRegexCost checks the regular expression of a rule's operator (@rx,
+// also negated; other operators cost nothing here) and returns its cost:
+// the instructions of its compiled program (Coraza compiles "(?sm)" and
+// the pattern), times the variables the rule reads, times the
+// transformations + 1 under multiMatch. A plain literal, or a literal
+// anchored at the start of the value, costs 1 (linear whatever its length).
+func patchRegexCost(op, vars string, acts []patchAction) (int, error) {
+	op = strings.TrimPrefix(strings.TrimSpace(op), "!")
+	pat := op
+	if strings.HasPrefix(op, "@") {
+		name, arg, _ := strings.Cut(op[1:], " ")
+		if name != "rx" {
+			return 0, nil
+		}
+		pat = arg
+	}
+	re, err := syntax.Parse("(?sm)"+pat, syntax.Perl)
+	if err != nil {
+		return 0, nil // Coraza refuses it, in its words
+	}
+	re = re.Simplify()
+	insts := 1
+	if !patchLinearRegex(re) {
+		prog, err := syntax.Compile(re)
+		if err != nil {
+			return 0, fmt.Errorf("@rx pattern: %v", err)
+		}
+		insts = len(prog.Inst)
+		if insts > PatchMaxRegexInsts {
+			return 0, fmt.Errorf("@rx pattern too complex: %d instructions, at most %d", insts, PatchMaxRegexInsts)
+		}
+	}
+	nvars := 0
+	for _, v := range strings.Split(vars, "|") {
+		if v != "" && v[0] != '!' && v[0] != '&' {
+			nvars++
+		}
+	}
+	if nvars == 0 {
+		nvars = 1
+	}
+	mult, ts := false, 0
+	for _, a := range acts {
+		switch a.key {
+		case "multimatch":
+			mult = true
+		case "t":
+			if !strings.EqualFold(a.value, "none") {
+				ts++
+			}
+		}
+	}
+	cost := insts * nvars
+	if mult {
+		cost *= ts + 1
+	}
+	return cost, nil
+}
+
+// patchLinearRegex reports whether re starts with \A and is then a
+// literal: one thread from the value's start, linear in the input. (An
+// unanchored literal is not: Go's matcher starts a thread at every byte,
+// and "aaa…ab" over "aaaa…" keeps as many alive as the literal is long.)
+func patchLinearRegex(re *syntax.Regexp) bool {
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	if re.Op != syntax.OpConcat || re.Sub[0].Op != syntax.OpBeginText {
+		return false
+	}
+	for _, sub := range re.Sub[1:] {
+		if sub.Op != syntax.OpLiteral && sub.Op != syntax.OpEndText {
+			return false
+		}
+	}
+	return true
 }
 
 // patchRuleParts splits a SecRule's arguments as Coraza does: variables up
@@ -1025,6 +1169,9 @@ func (r *PatchRule) SecLang(id int) (string, error) {
 		case "starts_with":
 			lit = `\A` + lit
 		}
+		if _, err := patchRegexCost("@rx "+lit, variable, nil); err != nil {
+			return "", fmt.Errorf("rule.value: %w (a substring of at most %d characters)", err, PatchMaxRegexInsts-5)
+		}
 		target = fmt.Sprintf(`SecRule %s "@rx %s" "%s"`, variable, lit, trans)
 	case "regex":
 		if r.Value == "" {
@@ -1033,6 +1180,9 @@ func (r *PatchRule) SecLang(id int) (string, error) {
 		re, err := patchRegex(r.Value)
 		if err != nil {
 			return "", fmt.Errorf("rule.value: not an RE2 regular expression: %v", err)
+		}
+		if _, err := patchRegexCost("@rx "+re, variable, nil); err != nil {
+			return "", fmt.Errorf("rule.value: %w", err)
 		}
 		target = fmt.Sprintf(`SecRule %s "@rx %s" "%s"`, variable, re, trans)
 	case "exists":

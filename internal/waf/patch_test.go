@@ -1,6 +1,7 @@
 package waf
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -502,5 +503,131 @@ func TestPatchMatchesAreBounded(t *testing.T) {
 	res := runSet(mustSet(t, NewRegistry(), ps...), patchReq("GET", "/", "x=1", ""), patchNow)
 	if len(res.Matches) != MaxMatches || !res.Blocked || res.Patch != "last" {
 		t.Fatalf("%d matches, blocked %v by %q", len(res.Matches), res.Blocked, res.Patch)
+	}
+}
+
+// TestPatchRegexBounds: a pattern whose program is over
+// PatchMaxRegexInsts, or a patch whose patterns together cost over
+// PatchMaxRegexCost, is refused with the directive and the figures; a
+// literal anchored at the value's start counts 1 whatever its length.
+func TestPatchRegexBounds(t *testing.T) {
+	rule := func(vars, op string) string {
+		return `SecRule ` + vars + ` "` + op + `" "id:1001,phase:2,deny"`
+	}
+	for _, c := range []struct{ seclang, want string }{
+		{rule("ARGS", `@rx \pL{999}`), "directive 1 (line 1): @rx pattern too complex: 1001 instructions, at most 150"},
+		{rule("ARGS", `!@rx [a-z]{200}`), "directive 1 (line 1): @rx pattern too complex: 202 instructions"},
+		{rule("ARGS", `(?:ab|c){80}`), "@rx pattern too complex"},
+		{`SecAction "id:1,phase:1,pass,nolog"` + "\n" + rule("ARGS", strings.Repeat("a", 300)), "directive 2 (line 2): @rx pattern too complex: 302 instructions"},
+		// 80 instructions, read in three variables: 240
+		{rule("ARGS|REQUEST_BODY|REQUEST_HEADERS", `\pL{78}`), "directive 1 (line 1): the patch's regular expressions are too complex together: 240 instructions"},
+		// 80 instructions under multiMatch with one transformation: 160
+		{`SecRule ARGS "@rx \pL{78}" "id:1001,phase:2,deny,t:lowercase,multiMatch"`, "too complex together: 160 instructions"},
+		{rule("ARGS", `\pL{78}`) + "\n" + `SecRule ARGS "@rx \pL{78}" "id:1002,phase:2,deny"`, "directive 2 (line 2): the patch's regular expressions are too complex together: 160 instructions so far"},
+	} {
+		err := ValidatePatch(Patch{ID: 1, Name: "x", SecLang: c.seclang})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.seclang, err, c.want)
+		}
+	}
+	for _, ok := range []string{
+		rule("ARGS:action", `@rx ^(?:vuln_save_options|vuln_import|vuln_delete)$`),
+		rule("ARGS|REQUEST_BODY", `(?i)union[\s(]+select`),
+		rule("REQUEST_FILENAME", `@rx \A/wp-content/plugins/`+strings.Repeat("x", 2000)),
+		rule("ARGS", `@pm `+strings.Repeat("word ", 500)),
+		rule("ARGS", `@rx \pL{140}`),
+	} {
+		if err := ValidatePatch(Patch{ID: 1, Name: "x", SecLang: ok}); err != nil {
+			t.Errorf("%.80s: %v", ok, err)
+		}
+	}
+	// The own form: long literals where they run in linear time.
+	for _, r := range []PatchRule{
+		{Path: "/" + strings.Repeat("p", 900), Target: "arg:action", Op: "equals", Value: strings.Repeat("v", 4000)},
+		{Target: "args", Op: "starts_with", Value: strings.Repeat("v", 4000)},
+	} {
+		if err := ValidatePatch(Patch{ID: 1, Name: "x", Rule: &r}); err != nil {
+			t.Errorf("%s %.20s: %v", r.Op, r.Value, err)
+		}
+	}
+	for _, c := range []struct {
+		r    PatchRule
+		want string
+	}{
+		{PatchRule{Target: "args", Op: "contains", Value: strings.Repeat("v", 400)}, "rule.value: @rx pattern too complex: 402 instructions, at most 150 (a substring of at most 145 characters)"},
+		{PatchRule{Target: "args", Op: "regex", Value: `\w{500}`}, "rule.value: @rx pattern too complex"},
+	} {
+		err := ValidatePatch(Patch{ID: 1, Name: "x", Rule: &c.r})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %.20s: %v, want %q", c.r.Op, c.r.Value, err, c.want)
+		}
+	}
+}
+
+// TestPatchRegexWorstCaseCost measures the costliest patch ValidatePatch
+// accepts (a never-matching pattern at PatchMaxRegexInsts, Unicode
+// classes, the slowest instructions) on a request with a 16 KiB
+// parameter.
+func TestPatchRegexWorstCaseCost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	var p Patch
+	for n := PatchMaxRegexInsts; ; n-- {
+		p = Patch{ID: 1, Name: "worst", SecLang: fmt.Sprintf(`SecRule ARGS "@rx \pL{%d}\PL" "id:1001,phase:2,deny"`, n)}
+		if ValidatePatch(p) == nil {
+			break
+		}
+	}
+	s := mustSet(t, NewRegistry(), p)
+	in := patchReq("GET", "/search", "q="+strings.Repeat("b", 16<<10), "")
+	best := time.Duration(1 << 62)
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		runSet(s, in, patchNow)
+		if d := time.Since(start); d < best {
+			best = d
+		}
+	}
+	t.Logf("worst accepted patch %s, 16 KiB parameter: %v per request", p.SecLang, best)
+	if best > 100*time.Millisecond {
+		t.Errorf("the costliest accepted patch takes %v per request with a 16 KiB parameter", best)
+	}
+}
+
+// TestPatchMessageMacros: msg, logdata and tag go into events: only
+// %{RULE.…} macros, which carry no request data.
+func TestPatchMessageMacros(t *testing.T) {
+	for _, act := range []string{
+		`msg:'%{REQUEST_HEADERS.authorization}'`, `logdata:'%{ARGS.password}'`, `msg:'x %{request_cookies.sid}'`,
+		`logdata:'%{MATCHED_VAR}'`, `msg:'%{TX.0}'`, `tag:'%{REQUEST_BODY}'`, `msg:'%{MATCHED_VAR_NAME}'`,
+	} {
+		err := ValidatePatch(Patch{ID: 1, Name: "x", SecLang: `SecRule ARGS "@rx a" "id:1001,phase:2,deny,` + act + `"`})
+		if err == nil || !strings.Contains(err.Error(), "directive 1 (line 1): ") || !strings.Contains(err.Error(), "may carry request data into events") {
+			t.Errorf("%s: %v", act, err)
+		}
+	}
+	ok := `SecRule ARGS "@rx a" "id:1001,phase:2,deny,msg:'rule %{RULE.id} matched',logdata:'%{rule.msg}',setvar:'tx.x=%{MATCHED_VAR}'"`
+	if err := ValidatePatch(Patch{ID: 1, Name: "x", SecLang: ok}); err != nil {
+		t.Errorf("RULE macros: %v", err)
+	}
+}
+
+// TestPatchSetEvictedStillEvaluates: an evicted set is closed (its
+// patterns leave Coraza's memoize cache) and still works for a policy
+// that holds it.
+func TestPatchSetEvictedStillEvaluates(t *testing.T) {
+	old := patchCacheSize
+	patchCacheSize = 1
+	defer func() { patchCacheSize = old }()
+	r := NewRegistry()
+	first := mustSet(t, r, Patch{ID: 1, Name: "vuln-ajax", SecLang: vulnPatch})
+	mustSet(t, r, Patch{ID: 2, Name: "other", Rule: &PatchRule{Target: "args", Op: "exists"}})
+	if len(r.patchSets) != 1 {
+		t.Fatalf("%d sets cached", len(r.patchSets))
+	}
+	res := runSet(first, patchReq("POST", "/wp-content/plugins/vuln/ajax.php", "", "action=exploit"), patchNow)
+	if !res.Blocked {
+		t.Error("the evicted set no longer blocks")
 	}
 }
