@@ -20,7 +20,7 @@ func deepJSON(n int, inner string) string {
 // JSON.parse and most others parse it fine. (Without the padding 200002
 // blocks it, as it should.) Forgive only an error at the cut (unexpected
 // end of input), never a depth or syntax error before it.
-func TestFAILS_TruncatedBodyForgivesJSONDepthError(t *testing.T) {
+func TestFixed_TruncatedBodyForgivesJSONDepthError(t *testing.T) {
 	sqli := `"1' OR '1'='1"`
 	small := `{"x":` + deepJSON(300, sqli) + `}`
 	if r := evaluate(t, post("/api/login", "application/json", []byte(small))); !r.Blocked {
@@ -45,7 +45,7 @@ func TestFAILS_TruncatedBodyForgivesJSONDepthError(t *testing.T) {
 // padded past 128 KiB, both are forgiven and no field is inspected. PHP's
 // rfc1867 parser skips a header line without a colon and hands the field
 // to the application.
-func TestFAILS_TruncatedBodyForgivesMultipartParseError(t *testing.T) {
+func TestFixed_TruncatedBodyForgivesMultipartParseError(t *testing.T) {
 	head := "--XyZ\r\nGarbage line\r\nContent-Disposition: form-data; name=\"log\"\r\n\r\n1' OR '1'='1"
 	const ct = "multipart/form-data; boundary=XyZ"
 	if r := evaluate(t, post("/wp-login.php", ct, []byte(head+"\r\n--XyZ--\r\n"))); !r.Blocked {

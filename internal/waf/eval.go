@@ -1,6 +1,8 @@
 package waf
 
 import (
+	"encoding/json"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
@@ -77,6 +79,14 @@ func (f *Firewall) evaluateCRS(in *Input, o *Options, res *Result) {
 	tx := f.waf.NewTransactionWithID("palisade")
 	defer tx.Close()
 
+	feed(tx, in)
+	f.collect(in, o, tx.MatchedRules(), res)
+}
+
+// feed gives in to a transaction: connection, URI, headers (with Host,
+// without the ignored ones), phase 1, then the body (when any) and
+// phase 2.
+func feed(tx types.Transaction, in *Input) {
 	client := ""
 	if in.ClientAddr.IsValid() {
 		client = in.ClientAddr.Unmap().String()
@@ -121,7 +131,6 @@ func (f *Firewall) evaluateCRS(in *Input, o *Options, res *Result) {
 	}
 	_, _ = tx.ProcessRequestBody()
 
-	f.collect(in, o, tx.MatchedRules(), res)
 }
 
 // collect turns Coraza's matched rules into res (before the transaction
@@ -140,9 +149,14 @@ func (f *Firewall) collect(in *Input, o *Options, matched []types.MatchedRule, r
 		if info == nil || info.points == 0 {
 			continue
 		}
-		if (id == ruleBodyError || id == ruleMultipartError) && in.BodyTruncated {
-			// A cut JSON, XML or multipart body cannot parse; that is
-			// the integration's limit, not the client's fault.
+		if id == ruleBodyError && bodyErrorAtTheCut(in, mr.Data()) {
+			// A cut body that parses up to the cut: the integration's
+			// limit, not the client's fault.
+			continue
+		}
+		if id == ruleMultipartError && in.BodyTruncated && len(in.Body) < MaxBody && !bodyErrorBeforeTheCut(in, matched) {
+			// A multipart body cut below MaxBody ends inside a part, a
+			// strict error Coraza cannot tell from a cut it did not make.
 			continue
 		}
 		mds := mr.MatchedDatas()
@@ -171,6 +185,45 @@ func (f *Firewall) collect(in *Input, o *Options, matched []types.MatchedRule, r
 	}
 	res.Class = cs.best()
 	res.Blocked = res.Blocked || res.Score >= threshold
+}
+
+// bodyErrorAtTheCut reports whether the body-parse error Coraza gave
+// (rule 200002's data, "JSON: invalid JSON", "MULTIPART: ...") is the
+// integration's cut and nothing else: the body is truncated, and for
+// JSON the part that was passed is valid JSON up to its end (Go's
+// scanner ends with "unexpected end of JSON input"), for XML and
+// multipart the parser ran out of input (an EOF). A depth error, a byte
+// order mark, a syntax error or a malformed part header before the cut
+// still counts.
+func bodyErrorAtTheCut(in *Input, msg string) bool {
+	if !in.BodyTruncated {
+		return false
+	}
+	switch {
+	case msg == "JSON: invalid JSON":
+		body := in.Body
+		if len(body) > MaxBody {
+			body = body[:MaxBody]
+		}
+		var raw json.RawMessage
+		var se *json.SyntaxError
+		err := json.Unmarshal(body, &raw)
+		return errors.As(err, &se) && se.Offset == int64(len(body)) && strings.Contains(se.Error(), "unexpected end of JSON input")
+	case strings.HasPrefix(msg, "XML: "), strings.HasPrefix(msg, "MULTIPART: "):
+		return strings.HasSuffix(msg, "EOF")
+	}
+	return false
+}
+
+// bodyErrorBeforeTheCut reports whether rule 200002 matched with an
+// error that is not the cut's.
+func bodyErrorBeforeTheCut(in *Input, matched []types.MatchedRule) bool {
+	for _, mr := range matched {
+		if mr.Rule().ID() == ruleBodyError && !bodyErrorAtTheCut(in, mr.Data()) {
+			return true
+		}
+	}
+	return false
 }
 
 // matchedInputs is how many inputs a rule matched (at least one): the

@@ -422,3 +422,49 @@ func TestArgumentLimit(t *testing.T) {
 		t.Errorf("%d arguments with 920380 excluded: %+v; want blocked with %d", MaxArgs+2, res, RuleArgs)
 	}
 }
+
+// TestTruncatedBodyForgivesOnlyTheCut: a body the integration cut
+// (BodyTruncated) is forgiven a parse error only when the error is the
+// cut's (unexpected end of input); an error before the cut still blocks.
+func TestTruncatedBodyForgivesOnlyTheCut(t *testing.T) {
+	fw := firewall(t, 1)
+	o := &Options{Paranoia: 1, Threshold: 5}
+	pad := strings.Repeat("A", 130<<10)
+	deep := strings.Repeat(`{"a":`, 300) + `"v"` + strings.Repeat(`}`, 300)
+	mp := "multipart/form-data; boundary=XyZ"
+	part := func(name, value string) string {
+		return "--XyZ\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n"
+	}
+	for _, c := range []struct {
+		name, ct, body string
+		cut            int // bytes passed (0: MaxBody)
+		blocked        bool
+	}{
+		{"json cut in a string", "application/json", `{"title":"hello","pad":"` + pad + `"}`, 0, false},
+		{"json cut in a number", "application/json", `{"ids":[1,2,` + strings.Repeat("1", 140<<10) + `]}`, 0, false},
+		{"json cut after a colon", "application/json", `{"title":"` + pad[:MaxBody-16] + `","b":"more"}`, 0, false},
+		{"json cut below MaxBody", "application/json", `{"title":"hello","pad":"` + pad + `"}`, 10 << 10, false},
+		{"json too deep", "application/json", `{"x":` + deep + `,"pad":"` + pad + `"}`, 0, true},
+		{"json with a BOM", "application/json", "\xEF\xBB\xBF{\"title\":\"hello\",\"pad\":\"" + pad + `"}`, 0, true},
+		{"json syntax error", "application/json", `{"title":hello,"pad":"` + pad + `"}`, 0, true},
+		{"xml cut", "application/xml", `<r><title>hello</title><pad>` + pad + `</pad></r>`, 0, false},
+		{"xml cut below MaxBody", "application/xml", `<r><title>hello</title><pad>` + pad + `</pad></r>`, 10 << 10, false},
+		{"xml syntax error", "application/xml", `<r><title>hello</titl><pad>` + pad + `</pad></r>`, 0, true},
+		{"multipart cut", mp, part("title", "hello") + part("pad", pad) + "--XyZ--\r\n", 0, false},
+		{"multipart cut below MaxBody", mp, part("title", "hello") + part("pad", pad) + "--XyZ--\r\n", 10 << 10, false},
+		{"multipart bad part header", mp, "--XyZ\r\nGarbage line\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhello\r\n" + part("pad", pad) + "--XyZ--\r\n", 0, true},
+		{"multipart bad part header below MaxBody", mp, "--XyZ\r\nGarbage line\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhello\r\n" + part("pad", pad) + "--XyZ--\r\n", 10 << 10, true},
+	} {
+		cut := c.cut
+		if cut == 0 {
+			cut = MaxBody
+		}
+		in := post("/api/items", c.ct, c.body[:cut])
+		in.Header.Set("Content-Length", itoa(len(c.body)))
+		in.BodyTruncated = true
+		res := fw.Evaluate(in, o)
+		if res.Blocked != c.blocked {
+			t.Errorf("%s: %v (score %d); want blocked: %v", c.name, ids(res), res.Score, c.blocked)
+		}
+	}
+}
