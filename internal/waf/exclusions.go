@@ -58,6 +58,7 @@ type Exclusions struct {
 }
 
 type exclusion struct {
+	off    bool // excludes everything: ignored (compileExclusion)
 	ids    map[int]struct{}
 	tags   []string
 	path   string // canonical
@@ -166,9 +167,16 @@ func CompileExclusions(sets map[string]bool, own []Exclusion) (*Exclusions, erro
 	return ex, nil
 }
 
+// compileExclusion compiles one exclusion. One that excludes everything
+// (switchesOff; refused when saved since it was introduced) compiles to
+// an exclusion that drops nothing, so a website stored with one before
+// keeps its firewall, and its policy still compiles.
 func compileExclusion(e Exclusion) (exclusion, error) {
-	if err := ValidateExclusion(e); err != nil {
+	if err := validateExclusionFields(e); err != nil {
 		return exclusion{}, err
+	}
+	if switchesOff(e) != "" {
+		return exclusion{off: true}, nil
 	}
 	c := exclusion{cookie: e.Cookie}
 	if len(e.RuleIDs) > 0 {
@@ -188,8 +196,113 @@ func compileExclusion(e Exclusion) (exclusion, error) {
 }
 
 // ValidateExclusion says what is wrong with one exclusion, in words a
-// customer can act on (nil: fine).
+// customer can act on (nil: fine). An exclusion that would switch the
+// firewall off for the whole website (switchesOff) is refused: that is
+// mode off or detect.
 func ValidateExclusion(e Exclusion) error {
+	if err := validateExclusionFields(e); err != nil {
+		return err
+	}
+	if why := switchesOff(e); why != "" {
+		return errors.New(why)
+	}
+	return nil
+}
+
+// switchesOff says why e would drop every rule's matches on the whole
+// website ("" when it would not): it names no rule ids and no tags (or
+// only tags almost every CRS rule carries), on every path ("" or "/"),
+// on every parameter (none named, or "*"); or it names a tag almost every
+// CRS rule carries (commonTag), which is the same on its path.
+func switchesOff(e Exclusion) string {
+	const instead = `; to stop the firewall from blocking, set waf.mode to "detect" (record only) or "off" instead`
+	for _, t := range e.Tags {
+		if commonTag(t) {
+			return fmt.Sprintf("tags: %s is carried by almost every CRS rule, so this exclusion would switch the firewall off; name the rule ids or an attack tag (attack-sqli, attack-xss, paranoia-level/2, …)%s", quote(t), instead)
+		}
+	}
+	if len(e.RuleIDs) > 0 || len(e.Tags) > 0 {
+		return ""
+	}
+	if e.Path != "" && canonicalPath(e.Path) != "/" {
+		return ""
+	}
+	every := len(e.Parameters) == 0
+	for _, p := range e.Parameters {
+		if pr := parseParam(p); pr.kind == paramArg && pr.prefix && pr.name == "" {
+			every = true
+		}
+	}
+	if !every {
+		return ""
+	}
+	return "this exclusion names no rule_ids or tags, on every path and every parameter: it would switch the firewall off for the whole website; name the rules, a path or the parameters that are fine" + instead
+}
+
+// alwaysCommonTags are tags every CRS request rule carries (or nearly).
+var alwaysCommonTags = []string{"owasp_crs", "owasp_crs/*", "application-multi", "language-multi", "platform-multi"}
+
+var commonTags struct {
+	once sync.Once
+	set  map[string]bool
+}
+
+// commonTag reports whether tag t (case-insensitive) is one of
+// alwaysCommonTags or carried by more than half of the scoring CRS rules
+// at paranoia level 4, from the compiled rule infos (every level's
+// compiled set holds every rule, the level only decides at run time which
+// of them run: the default level's set, compiled anyway, is read).
+func commonTag(t string) bool {
+	commonTags.once.Do(func() {
+		commonTags.set = map[string]bool{}
+		for _, t := range alwaysCommonTags {
+			commonTags.set[t] = true
+		}
+		fw, err := Default.Firewall(1)
+		if err != nil {
+			return
+		}
+		for t, n := range fw.tagCounts() {
+			if 2*n > fw.scoringRules() {
+				commonTags.set[t] = true
+			}
+		}
+	})
+	return commonTags.set[strings.ToLower(t)]
+}
+
+// tagCounts counts, per tag (lower case), the scoring CRS rules that
+// carry it.
+func (f *Firewall) tagCounts() map[string]int {
+	counts := map[string]int{}
+	for id, info := range f.rules {
+		if info.points == 0 || !scoringPhase(id) {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, t := range info.tags {
+			if l := strings.ToLower(t); !seen[l] {
+				seen[l] = true
+				counts[l]++
+			}
+		}
+	}
+	return counts
+}
+
+// scoringRules is how many scoring CRS rules f holds.
+func (f *Firewall) scoringRules() int {
+	n := 0
+	for id, info := range f.rules {
+		if info.points > 0 && scoringPhase(id) {
+			n++
+		}
+	}
+	return n
+}
+
+// validateExclusionFields checks each field of e on its own.
+func validateExclusionFields(e Exclusion) error {
 	var errs []string
 	add := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
 	if len(e.RuleIDs) == 0 && len(e.Tags) == 0 && e.Path == "" && len(e.Parameters) == 0 {
@@ -355,6 +468,9 @@ func (ex *Exclusions) drops(id int, info *ruleInfo, mds []types.MatchData, rc *r
 }
 
 func (e *exclusion) drops(id int, info *ruleInfo, mds []types.MatchData, rc *reqContext) bool {
+	if e.off {
+		return false
+	}
 	if len(e.ids) > 0 || len(e.tags) > 0 {
 		_, named := e.ids[id]
 		for _, t := range e.tags {

@@ -50,7 +50,7 @@ func TestExclusions(t *testing.T) {
 		{"tag drops its rules", Exclusion{Tags: []string{"attack-sqli"}}, get("/p?" + sqliID), nil},
 		{"tag is case-insensitive", Exclusion{Tags: []string{"ATTACK-XSS"}}, get("/p?" + sqliID + "&" + xssQ), []string{ClassSQLi}},
 		{"crs file tag", Exclusion{Tags: []string{"OWASP_CRS/ATTACK-SQLI"}}, get("/p?" + sqliID), nil},
-		{"paranoia tag", Exclusion{Tags: []string{"paranoia-level/1"}}, get("/p?" + sqliID + "&" + xssQ), nil},
+		{"file tags", Exclusion{Tags: []string{"OWASP_CRS/ATTACK-SQLI", "OWASP_CRS/ATTACK-XSS"}}, get("/p?" + sqliID + "&" + xssQ), nil},
 		{"path drops everything under it", Exclusion{Path: "/wp-admin/"}, get("/wp-admin/post.php?" + sqliID + "&" + xssQ), nil},
 		{"path is a prefix of the canonical path", Exclusion{Path: "/wp-admin/"}, get("/static/../wp-admin/x.php?" + xssQ), nil},
 		{"path elsewhere", Exclusion{Path: "/wp-admin/"}, get("/shop?" + sqliID), []string{ClassSQLi}},
@@ -221,6 +221,57 @@ func TestExclusionSetsAreShared(t *testing.T) {
 		}
 		if len(c.sets) > 0 && &c.sets[0][0] != &a.sets[0][0] {
 			t.Error("a set is compiled per website")
+		}
+	}
+}
+
+// TestExclusionThatSwitchesTheFirewallOffRefused: an exclusion that drops
+// every rule on the whole website (no rule ids or tags on every path and
+// parameter, or a tag almost every CRS rule carries) is refused with a
+// message pointing at mode off or detect, and one stored before is
+// ignored at run time; narrower ones are accepted.
+func TestExclusionThatSwitchesTheFirewallOffRefused(t *testing.T) {
+	for name, e := range map[string]Exclusion{
+		"path /":                {Path: "/"},
+		"path //":               {Path: "//"},
+		"parameters *":          {Parameters: []string{"*"}},
+		"path / parameters *":   {Path: "/", Parameters: []string{"ARGS:*"}},
+		"path / and a cookie":   {Path: "/", Cookie: "wordpress_logged_in_"},
+		"tag OWASP_CRS":         {Tags: []string{"OWASP_CRS"}},
+		"tag owasp_crs on /x/":  {Tags: []string{"owasp_crs"}, Path: "/x/"},
+		"tag OWASP_CRS/*":       {Tags: []string{"OWASP_CRS/*"}},
+		"tag platform-multi":    {Tags: []string{"attack-sqli", "platform-multi"}},
+		"tag application-multi": {Tags: []string{"application-multi"}, Parameters: []string{"q"}},
+		"tag language-multi":    {Tags: []string{"language-multi"}},
+		"tag paranoia-level/1":  {Tags: []string{"paranoia-level/1"}}, // over half of the rules
+	} {
+		err := ValidateExclusion(e)
+		if err == nil || !strings.Contains(err.Error(), `"detect"`) || !strings.Contains(err.Error(), `"off"`) {
+			t.Errorf("%s: %v; want refused, pointing at mode detect or off", name, err)
+		}
+		ex, err := CompileExclusions(map[string]bool{}, []Exclusion{e})
+		if err != nil {
+			t.Errorf("%s stored before: %v; want compiled (and ignored)", name, err)
+			continue
+		}
+		res := firewall(t, 1).Evaluate(get("/x/login?user=1%27%20OR%20%271%27%3D%271&q=%3Cscript%3Ealert(1)%3C/script%3E"),
+			&Options{Paranoia: 1, Threshold: 5, Exclusions: ex})
+		if !res.Blocked {
+			t.Errorf("%s stored before: the attack passes (score %d); want the exclusion ignored", name, res.Score)
+		}
+	}
+	for name, e := range map[string]Exclusion{
+		"path /wp-admin/":           {Path: "/wp-admin/"},
+		"parameter content":         {Parameters: []string{"content"}},
+		"parameters json.*":         {Parameters: []string{"json.*"}},
+		"rule on /":                 {RuleIDs: []int{942100}, Path: "/"},
+		"tag attack-xss":            {Tags: []string{"attack-xss"}},
+		"tag paranoia-level/2":      {Tags: []string{"paranoia-level/2"}},
+		"cookies everywhere":        {Parameters: []string{"cookie:*"}},
+		"tag OWASP_CRS/ATTACK-SQLI": {Tags: []string{"OWASP_CRS/ATTACK-SQLI"}},
+	} {
+		if err := ValidateExclusion(e); err != nil {
+			t.Errorf("%s: %v; want accepted", name, err)
 		}
 	}
 }
