@@ -16,13 +16,26 @@ const Redacted = "[redacted]"
 var secretWords = []string{
 	"pass", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_key", "private_key",
 	"authorization", "credential", "card", "cvv", "cvc", "ccnum", "cc_num", "iban", "ssn",
-	"session", "sessid",
+	"session", "sessid", "signature",
 }
+
+// secretSegments are short secret names that count only as a whole name
+// or a whole segment of one (separated by _ - . [ ] or a space): "key",
+// "api-key" and "json.user.pw" are secrets, "keyword" and "shipping" are
+// not.
+var secretSegments = []string{"pw", "key", "sid", "otp", "pin", "sig", "auth", "jwt"}
+
+// secretHeaderWords mark a request header whose value is a secret: a name
+// holding one of them (case-insensitive).
+var secretHeaderWords = []string{"token", "auth", "key", "secret", "session", "cookie", "signature", "password"}
+
+// maxSecretName bounds the bytes of a name that are looked at.
+const maxSecretName = 256
 
 // secretName reports whether a parameter name looks like a secret's.
 func secretName(name string) bool {
-	if len(name) > 256 {
-		name = name[:256]
+	if len(name) > maxSecretName {
+		name = name[:maxSecretName]
 	}
 	l := strings.ToLower(name)
 	for _, w := range secretWords {
@@ -30,29 +43,104 @@ func secretName(name string) bool {
 			return true
 		}
 	}
+	for len(l) > 0 {
+		i := strings.IndexAny(l, "_-.[] ")
+		seg := l
+		if i >= 0 {
+			seg, l = l[:i], l[i+1:]
+		} else {
+			l = ""
+		}
+		if len(seg) <= 4 {
+			for _, w := range secretSegments {
+				if seg == w {
+					return true
+				}
+			}
+		}
+	}
 	return false
 }
 
-// secretAssignment finds name=value and "name": "value" pairs whose name
-// looks like a secret's, in data that is not one named input (a URI, a
-// raw body).
-var secretAssignment = regexp.MustCompile(`(?i)([\w.\-\[\]]*(?:` + secretAlternation() + `)[\w.\-\[\]]*"?\s*[=:]\s*"?)[^&;,"\s]*`)
-
-func secretAlternation() string {
-	q := make([]string, len(secretWords))
-	for i, w := range secretWords {
-		q[i] = regexp.QuoteMeta(w)
+// secretHeader reports whether a request header's value is a secret.
+func secretHeader(name string) bool {
+	if len(name) > maxSecretName {
+		name = name[:maxSecretName]
 	}
-	return strings.Join(q, "|")
+	l := strings.ToLower(name)
+	for _, w := range secretHeaderWords {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
 }
 
-// jsonSecret, xmlSecret and multipartSecret find a JSON string member,
-// an XML element and a multipart form field whose name looks like a secret's, to learn the
-// secret values the body carries.
+// RedactQuery returns the query string q with the value of every
+// parameter whose name looks like a secret's (secretName: password, pw,
+// token, key, session, …) replaced by Redacted; everything else is kept
+// byte for byte. Its work is linear in len(q).
+func RedactQuery(q string) string {
+	if !strings.Contains(q, "=") {
+		return q
+	}
+	var b strings.Builder
+	rest := q
+	changed := false
+	for first := true; first || rest != ""; first = false {
+		part := rest
+		if i := strings.IndexByte(rest, '&'); i >= 0 {
+			part, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if !first {
+			b.WriteByte('&')
+		}
+		name, value, ok := strings.Cut(part, "=")
+		if ok && value != "" && secretName(queryName(name)) {
+			b.WriteString(name)
+			b.WriteString("=" + Redacted)
+			changed = true
+			continue
+		}
+		b.WriteString(part)
+	}
+	if !changed {
+		return q
+	}
+	if strings.HasSuffix(q, "&") {
+		b.WriteByte('&')
+	}
+	return b.String()
+}
+
+// queryName decodes a query parameter's name (its first maxSecretName
+// bytes) as PHP and Go read it.
+func queryName(name string) string {
+	if len(name) > maxSecretName {
+		name = name[:maxSecretName]
+	}
+	if strings.ContainsAny(name, "%+") {
+		if d, err := url.QueryUnescape(name); err == nil {
+			return d
+		}
+	}
+	return name
+}
+
+// secretAssignment finds name=value and "name": "value" pairs in data
+// that is not one named input (a URI, a raw body); the ones whose name
+// looks like a secret's (secretName) have their value cut out.
+var secretAssignment = regexp.MustCompile(`([\w.\-\[\]]{1,128})("?\s*[=:]\s*"?)([^&;,"\s]*)`)
+
+// jsonPair, xmlElement and multipartField find a JSON string member, an
+// XML element and a multipart form field, to learn the secret values the
+// body carries (those whose name looks like a secret's).
 var (
-	jsonSecret      = regexp.MustCompile(`(?i)"([^"\\]{0,64}(?:` + secretAlternation() + `)[^"\\]{0,64})"\s*:\s*"((?:[^"\\]|\\.){1,1000})"`)
-	xmlSecret       = regexp.MustCompile(`(?i)<([\w:.\-]{0,64}(?:` + secretAlternation() + `)[\w:.\-]{0,64})(?:\s[^>]{0,256})?>([^<]{1,1000})<`)
-	multipartSecret = regexp.MustCompile(`(?i)name="([^"]{0,64}(?:` + secretAlternation() + `)[^"]{0,64})"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n([^\r\n]{1,1000})`)
+	jsonPair       = regexp.MustCompile(`"([^"\\]{1,128})"\s*:\s*"((?:[^"\\]|\\.){1,1000})"`)
+	xmlElement     = regexp.MustCompile(`<([\w:.\-]{1,128})(?:\s[^>]{0,256})?>([^<]{1,1000})<`)
+	multipartField = regexp.MustCompile(`name="([^"]{1,128})"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n([^\r\n]{1,1000})`)
 )
 
 // reqContext holds what the evaluation of one request's matches learns of
@@ -124,8 +212,7 @@ func (rc *reqContext) redact(v variables.RuleVariable, key, value string) string
 	case variables.RequestCookies:
 		return Redacted
 	case variables.RequestHeaders:
-		switch strings.ToLower(key) {
-		case "authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token":
+		if secretHeader(key) {
 			return Redacted
 		}
 	case variables.Args, variables.ArgsGet, variables.ArgsPost, variables.ArgsPath, variables.Files:
@@ -171,7 +258,31 @@ func (rc *reqContext) scrub(s string) string {
 			s = strings.ReplaceAll(s, "\x00", Redacted)
 		}
 	}
-	return secretAssignment.ReplaceAllString(s, "${1}"+Redacted)
+	return scrubAssignments(s)
+}
+
+// scrubAssignments replaces the value of every secret-named name=value or
+// "name": "value" pair in s with Redacted.
+func scrubAssignments(s string) string {
+	idx := secretAssignment.FindAllStringSubmatchIndex(s, -1)
+	if len(idx) == 0 {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range idx {
+		if m[6] == m[7] || !secretName(s[m[2]:m[3]]) {
+			continue
+		}
+		b.WriteString(s[last:m[6]])
+		b.WriteString(Redacted)
+		last = m[7]
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // collectSecrets learns the secret values the request carries: cookie
@@ -189,8 +300,11 @@ func (rc *reqContext) collectSecrets() {
 			rc.addSecret(strings.Trim(strings.TrimSpace(v), `"`))
 		}
 	}
-	for _, name := range []string{"Authorization", "Proxy-Authorization", "X-Api-Key", "X-Auth-Token"} {
-		for _, v := range in.Header.Values(name) {
+	for name, vs := range in.Header {
+		if strings.EqualFold(name, "Cookie") || !secretHeader(name) {
+			continue
+		}
+		for _, v := range vs {
 			rc.addSecret(v)
 			if _, cred, ok := strings.Cut(v, " "); ok {
 				rc.addSecret(strings.TrimSpace(cred))
@@ -201,18 +315,25 @@ func (rc *reqContext) collectSecrets() {
 	if len(in.Body) > 0 {
 		body := string(in.Body)
 		rc.formSecrets(body)
-		for _, m := range jsonSecret.FindAllStringSubmatch(body, maxSecrets) {
-			rc.addSecret(m[2])
-		}
+		rc.bodySecrets(jsonPair, body)
 		if strings.IndexByte(body, '<') >= 0 {
-			for _, m := range xmlSecret.FindAllStringSubmatch(body, maxSecrets) {
-				rc.addSecret(strings.TrimSpace(m[2]))
-			}
+			rc.bodySecrets(xmlElement, body)
 		}
 		if strings.Contains(body, "name=\"") {
-			for _, m := range multipartSecret.FindAllStringSubmatch(body, maxSecrets) {
-				rc.addSecret(strings.TrimSpace(m[2]))
-			}
+			rc.bodySecrets(multipartField, body)
+		}
+	}
+}
+
+// bodySecrets learns the values of the pairs re finds in body (name, then
+// value) whose name looks like a secret's.
+func (rc *reqContext) bodySecrets(re *regexp.Regexp, body string) {
+	for _, m := range re.FindAllStringSubmatchIndex(body, -1) {
+		if len(rc.secrets) >= maxSecrets {
+			return
+		}
+		if secretName(body[m[2]:m[3]]) {
+			rc.addSecret(strings.TrimSpace(body[m[4]:m[5]]))
 		}
 	}
 }

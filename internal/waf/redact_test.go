@@ -118,3 +118,77 @@ func TestSecretsFoundAmongManyFields(t *testing.T) {
 		t.Fatalf("scrub: %q", got)
 	}
 }
+
+// TestSecretNamesBeyondTheList: the short secret names count as whole
+// names or segments (pw, key, sid, otp, pin, sig, auth), not inside other
+// words; secret headers go by words in their names.
+func TestSecretNamesBeyondTheList(t *testing.T) {
+	for _, n := range []string{"pw", "PW", "user_pw", "json.pw", "key", "api-key", "license_key", "json.auth.key", "keys[key]", "sid", "otp", "otp_code", "pin", "card.pin", "sig", "signature", "auth", "auth_code", "passphrase", "passwd", "apikey", "access_token", "session", "secret", "jwt"} {
+		if !secretName(n) {
+			t.Errorf("%q is not taken for a secret", n)
+		}
+	}
+	for _, n := range []string{"shipping", "keyword", "keyboard", "monkey", "author", "authors", "spin", "pinned", "sigma", "side", "opt", "json.content", "shopping_cart_id"} {
+		if secretName(n) {
+			t.Errorf("%q is taken for a secret", n)
+		}
+	}
+	for _, h := range []string{"X-Access-Token", "X-Api-Token", "X-Csrf-Token", "Authorization", "Proxy-Authorization", "X-Api-Key", "X-Session-Id", "X-Client-Secret", "Cookie"} {
+		if !secretHeader(h) {
+			t.Errorf("header %s is not taken for a secret", h)
+		}
+	}
+	for _, h := range []string{"User-Agent", "Referer", "Accept", "Keep-Alive", "X-Forwarded-For"} {
+		if secretHeader(h) {
+			t.Errorf("header %s is taken for a secret", h)
+		}
+	}
+}
+
+// TestEventsRedactSecretsBeyondTheList: ?pw=, ?key=, a JSON "pw" and an
+// X-Access-Token header are redacted in the matches.
+func TestEventsRedactSecretsBeyondTheList(t *testing.T) {
+	const secret = "Hunter2Secret"
+	fw := firewall(t, 1)
+	hdr := get("/x")
+	hdr.Header.Set("X-Access-Token", secret+".<script>")
+	for name, in := range map[string]*Input{
+		"query pw":       get("/x/..%2f..%2fetc/passwd?pw=" + secret),
+		"query key":      get("/x/..%2f..%2fetc/passwd?key=AIza" + secret),
+		"query otp[sig]": get("/x/..%2f..%2fetc/passwd?otp%5Bsig%5D=" + secret),
+		"json pw":        post("/login", "application/json", `{"user":"bob","pw":"`+secret+`' OR 1=1 --"}`),
+		"X-Access-Token": hdr,
+	} {
+		res := fw.Evaluate(in, &Options{})
+		if len(res.Matches) == 0 {
+			t.Fatalf("%s: no match", name)
+		}
+		if left := secretsLeft(res, secret); len(left) > 0 {
+			t.Errorf("%s: the secret is in %+v", name, res.Matches)
+		}
+	}
+}
+
+func TestRedactQuery(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                              "",
+		"q=shoes&page=2":                "q=shoes&page=2",
+		"user=bob&password=hunter2&q=x": "user=bob&password=[redacted]&q=x",
+		"pw=a&key=b&sid=c&otp=d&pin=e":  "pw=[redacted]&key=[redacted]&sid=[redacted]&otp=[redacted]&pin=[redacted]",
+		"shipping=express&keyword=red":  "shipping=express&keyword=red",
+		"api%5Fkey=abc&x=1":             "api%5Fkey=[redacted]&x=1",
+		"access_token=t&&a=%zz&b":       "access_token=[redacted]&&a=%zz&b",
+		"token=&session":                "token=&session",
+		"a=1&signature=xyz&":            "a=1&signature=[redacted]&",
+		"q=%3Cscript%3E&auth=Basic+x":   "q=%3Cscript%3E&auth=[redacted]",
+	} {
+		if got := RedactQuery(in); got != want {
+			t.Errorf("RedactQuery(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Linear work: a long query of many parameters.
+	long := strings.Repeat("a=1&", 1<<16) + "pw=x"
+	if got := RedactQuery(long); !strings.HasSuffix(got, "pw=[redacted]") || len(got) != len(long)-1+len(Redacted) {
+		t.Errorf("long query: %d bytes, ends %q", len(got), got[len(got)-20:])
+	}
+}
