@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"path/filepath"
 	"sync/atomic"
+	"unicode"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/libinjection-go"
@@ -167,6 +169,19 @@ type prefilter struct {
 	args       acDFA               // parameters and cookies: keywords and pfArgKeywords
 	path       acDFA               // the path
 	extensions map[string]struct{} // restricted extensions, lower case, without the dot
+	// tokenRaw and tokenLower are every CRS @rx that reads parameters or
+	// cookies (names or values) and whose transformations leave a token
+	// of pfTokenAlphabet as it is (tokenLower: but for lower case),
+	// restricted to that alphabet (see pfRestrict): a token matches one
+	// exactly when the rule would match it.
+	tokenRaw, tokenLower *regexp.Regexp
+	tokenRules           int // how many rules (or chains) they stand for
+	// tokenNames are the parameter names rules read by name
+	// (ARGS:_method), lower case: such a parameter or cookie goes to CRS.
+	tokenNames map[string]bool
+	// headerRules are the rules on the User-Agent and Referer read the
+	// same way ("user-agent", "referer"), by list of transformations.
+	headerRules map[string][]*pfPipeline
 }
 
 func mustBuildPrefilter() *prefilter {
@@ -280,6 +295,11 @@ func buildPrefilter(crs fs.FS) (*prefilter, error) {
 	if len(p.extensions) < 20 {
 		return nil, fmt.Errorf("only %d restricted extensions read", len(p.extensions))
 	}
+	rules, err := buildTokenRules(crs)
+	if err != nil {
+		return nil, err
+	}
+	p.tokenRaw, p.tokenLower, p.tokenNames, p.tokenRules, p.headerRules = rules.raw, rules.lower, rules.names, rules.n, rules.headers
 	if err := p.keywords.build(all, ""); err != nil {
 		return nil, err
 	}
@@ -290,6 +310,508 @@ func buildPrefilter(crs fs.FS) (*prefilter, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// pfTokenAlphabet is every byte a parameter or cookie token the
+// prefilter passes may hold (WooCommerce's session cookie brings "%").
+const pfTokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-%"
+
+// pfTokenVars are the collections whose values are single parameters or
+// cookies (names or values) as the prefilter reads them.
+var pfTokenVars = map[string]bool{"ARGS": true, "ARGS_NAMES": true, "ARGS_GET": true, "ARGS_GET_NAMES": true,
+	"REQUEST_COOKIES": true, "REQUEST_COOKIES_NAMES": true}
+
+// pfSameOnTokens are the transformations that change no token of
+// pfTokenAlphabet without "%" (no byte they decode, strip or fold), and
+// pfLowerOnTokens those that only lower its case. A rule with any other
+// (base64Decode, hexDecode, length, …) is left to the keyword checks.
+var (
+	pfSameOnTokens = map[string]bool{"none": true, "urldecode": true, "urldecodeuni": true, "htmlentitydecode": true,
+		"jsdecode": true, "cssdecode": true, "removenulls": true, "replacenulls": true, "compresswhitespace": true,
+		"removewhitespace": true, "trim": true, "trimleft": true, "trimright": true, "utf8tounicode": true,
+		"escapeseqdecode": true, "replacecomments": true, "removecomments": true, "removecommentschar": true}
+	pfLowerOnTokens = map[string]bool{"lowercase": true, "cmdline": true}
+)
+
+// pfHeaderAlphabets are the bytes the prefilter lets through in the
+// headers whose rules are read like the parameters' (pfUserAgent, pfURL).
+var pfHeaderAlphabets = map[string]string{
+	"user-agent": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-+/ (),;:",
+	"referer":    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/:?=&",
+}
+
+// pfPipeline is a header's rules that share one list of
+// transformations: their expressions restricted to the header's
+// alphabet, run on the value as the transformations leave it.
+type pfPipeline struct {
+	ts    []string // lower case
+	multi bool     // multiMatch: every intermediate value too
+	pats  []string
+	re    *regexp.Regexp
+}
+
+// pfApplyT is a transformation on a header value of the alphabets above
+// (false: not emulated).
+func pfApplyT(t, v string) (string, bool) {
+	switch {
+	case pfSameOnTokens[t]:
+		if t == "removewhitespace" {
+			return strings.ReplaceAll(v, " ", ""), true
+		}
+		return v, true
+	case t == "lowercase":
+		return strings.ToLower(v), true
+	case t == "cmdline":
+		var b strings.Builder
+		space := false
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			switch c {
+			case ' ', ',', ';':
+				if !space {
+					b.WriteByte(' ')
+					space = true
+				}
+			case '/', '(':
+				if space {
+					s := b.String()[:b.Len()-1]
+					b.Reset()
+					b.WriteString(s)
+				}
+				space = false
+				b.WriteByte(c)
+			default:
+				if c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				b.WriteByte(c)
+				space = false
+			}
+		}
+		return b.String(), true
+	case t == "normalizepath" || t == "normalisepath":
+		if v == "" {
+			return v, true
+		}
+		clean := filepath.Clean(v)
+		if clean == "." {
+			return "", true
+		}
+		if v[len(v)-1] == '/' {
+			return clean + "/", true
+		}
+		return clean, true
+	}
+	return "", false
+}
+
+// pfHeaderRuleMatch reports whether a rule of the header's pipelines
+// matches v (a value of the header's alphabet).
+func pfHeaderRuleMatch(header, v string) bool {
+	for _, p := range pf.headerRules[header] {
+		cur := v
+		if p.multi && p.re.MatchString(cur) {
+			return true
+		}
+		for _, t := range p.ts {
+			cur, _ = pfApplyT(t, cur)
+			if p.multi && p.re.MatchString(cur) {
+				return true
+			}
+		}
+		if p.re.MatchString(cur) {
+			return true
+		}
+	}
+	return false
+}
+
+// pfRules is what buildTokenRules reads from CRS.
+type pfRules struct {
+	raw, lower *regexp.Regexp
+	names      map[string]bool
+	headers    map[string][]*pfPipeline
+	n          int // rules and chains read
+	loose      int // chains left out (see buildTokenRules)
+}
+
+// buildTokenRules reads every rule (or chain) of CRS's request rules
+// that applies @rx to parameters, cookies, the User-Agent or the Referer
+// and compiles their expressions restricted to the bytes the prefilter
+// lets through there (pfRestrict): for tokens (parameter and cookie
+// names and values) two alternations, raw (run on the token) and lower
+// (on it in lower case); for the two headers one per list of
+// transformations. A chain matches only when every link does, so one
+// link stands for it (the one that matches the fewest ordinary values),
+// checked on every variable of it the prefilter reads this way; a link
+// that reads parameters only by name (ARGS:_method) stands for them by
+// the name (any parameter or cookie of that name goes to CRS). Links
+// with transformations not emulated here (base64Decode, hexDecode, …)
+// are left to the keyword checks, and rules that do not log (nolog: they
+// set variables for others) are left out: what those others count
+// (duplicate names) the shapes already exclude.
+func buildTokenRules(crs fs.FS) (*pfRules, error) {
+	files, err := fs.Glob(crs, "@owasp_crs/REQUEST-*.conf")
+	if err != nil {
+		return nil, err
+	}
+	type link struct {
+		vars, op string
+		acts     []patchAction
+	}
+	var chains [][]link
+	var cur []link
+	for _, f := range files {
+		data, err := fs.ReadFile(crs, f)
+		if err != nil {
+			return nil, err
+		}
+		var buf strings.Builder
+		for _, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if strings.HasSuffix(line, "\\") {
+				buf.WriteString(strings.TrimSuffix(line, "\\"))
+				continue
+			}
+			buf.WriteString(line)
+			d := buf.String()
+			buf.Reset()
+			opts, ok := strings.CutPrefix(d, "SecRule ")
+			if !ok {
+				continue
+			}
+			vars, op, acts, err := patchRuleParts(opts)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v: %.80s", f, err, d)
+			}
+			actions, err := patchParseActions(acts)
+			if err != nil {
+				return nil, err
+			}
+			cur = append(cur, link{vars, op, actions})
+			chained := false
+			for _, a := range actions {
+				chained = chained || a.key == "chain"
+			}
+			if !chained {
+				chains = append(chains, cur)
+				cur = nil
+			}
+		}
+	}
+	ordinary := map[string][]string{
+		"token": {"ver", "v", "4.6.0", "1", "2", "price", "paged", "orderby", "_ga", "GA1.1.417261248.1730758080",
+			"woocommerce_items_in_cart", "utm_source", "google", "en", "a1b2c3", "1730758080123", "de_DE", "IwAR0abcdef"},
+		"user-agent": {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+			"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"},
+		"referer": {"https://shop.example.com/product/merino-scarf/", "https://www.google.com/"},
+	}
+	type cand struct {
+		token, tokenLow string // restricted expressions ("" none)
+		keys            []string
+		headers         map[string]*pfPipeline // one pattern each
+		hits            int
+	}
+	out := &pfRules{names: map[string]bool{}, headers: map[string][]*pfPipeline{}}
+	pipes := map[string]*pfPipeline{}
+	var raws, lowers []string
+	for _, chain := range chains {
+		nolog := false
+		for _, a := range chain[0].acts {
+			nolog = nolog || a.key == "nolog"
+		}
+		if nolog {
+			continue
+		}
+		var best *cand
+		for _, l := range chain {
+			pat, isRx := strings.CutPrefix(l.op, "@rx ")
+			if !isRx {
+				continue
+			}
+			var ts []string
+			emulated, low, multi := true, false, false
+			for _, a := range l.acts {
+				switch a.key {
+				case "multimatch":
+					multi = true
+				case "t":
+					t := strings.ToLower(a.value)
+					if t == "none" {
+						ts = ts[:0]
+						continue
+					}
+					if _, ok := pfApplyT(t, "x"); !ok {
+						emulated = false
+					}
+					low = low || pfLowerOnTokens[t]
+					ts = append(ts, t)
+				}
+			}
+			c := &cand{headers: map[string]*pfPipeline{}}
+			readsTokens, unkeyed := false, false
+			for _, v := range strings.Split(l.vars, "|") {
+				if strings.HasPrefix(v, "!") || strings.HasPrefix(v, "&") {
+					continue
+				}
+				name, key, hasKey := strings.Cut(v, ":")
+				name = strings.ToUpper(name)
+				switch {
+				case pfTokenVars[name]:
+					readsTokens = true
+					if hasKey && key != "" && !strings.HasPrefix(key, "/") && !strings.HasPrefix(key, "'") {
+						c.keys = append(c.keys, strings.ToLower(key))
+					} else {
+						unkeyed = true
+					}
+				case name == "REQUEST_HEADERS":
+					k := strings.ToLower(key)
+					for h := range pfHeaderAlphabets {
+						if !hasKey || k == h || strings.HasPrefix(k, "/") || strings.HasPrefix(k, "'") {
+							c.headers[h] = nil
+						}
+					}
+				}
+			}
+			if !readsTokens && len(c.headers) == 0 || !emulated {
+				continue
+			}
+			re, err := syntax.Parse("(?sm)"+pat, syntax.Perl)
+			if err != nil {
+				return nil, err
+			}
+			hits := func(r *syntax.Regexp, kind string, f func(string) string) (int, error) {
+				cre, err := regexp.Compile(r.String())
+				if err != nil {
+					return 0, err
+				}
+				n := 0
+				for _, o := range ordinary[kind] {
+					if cre.MatchString(f(o)) {
+						n++
+					}
+				}
+				return n, nil
+			}
+			if unkeyed {
+				if r, ok := pfRestrictTo(re, pfTokenAlphabet); ok {
+					n, err := hits(r, "token", func(o string) string {
+						if low {
+							return strings.ToLower(o)
+						}
+						return o
+					})
+					if err != nil {
+						return nil, err
+					}
+					c.hits += n
+					if low {
+						c.tokenLow = r.String()
+					} else {
+						c.token = r.String()
+					}
+				}
+			} else if !readsTokens {
+				c.keys = nil
+			}
+			for h := range c.headers {
+				r, ok := pfRestrictTo(re, pfHeaderAlphabets[h])
+				if !ok {
+					delete(c.headers, h)
+					continue
+				}
+				p := &pfPipeline{ts: ts, multi: multi, pats: []string{r.String()}}
+				n, err := hits(r, h, func(o string) string {
+					for _, t := range ts {
+						o, _ = pfApplyT(t, o)
+					}
+					return o
+				})
+				if err != nil {
+					return nil, err
+				}
+				c.hits += n
+				c.headers[h] = p
+			}
+			if best == nil || c.hits < best.hits {
+				best = c
+			}
+		}
+		if best == nil {
+			continue
+		}
+		if len(chain) > 1 && best.hits > 0 {
+			// Every link this way reads matches ordinary requests: the
+			// chain is selective by a link read otherwise (the Host, a
+			// TX variable); left to the keyword checks, as before.
+			out.loose++
+			continue
+		}
+		out.n++
+		for _, k := range best.keys {
+			out.names[k] = true
+		}
+		if best.token != "" {
+			raws = append(raws, best.token)
+		}
+		if best.tokenLow != "" {
+			lowers = append(lowers, best.tokenLow)
+		}
+		for h, p := range best.headers {
+			key := fmt.Sprint(h, p.ts, p.multi)
+			if q := pipes[key]; q != nil {
+				q.pats = append(q.pats, p.pats...)
+				continue
+			}
+			pipes[key] = p
+			out.headers[h] = append(out.headers[h], p)
+		}
+	}
+	if out.n < 40 {
+		return nil, fmt.Errorf("only %d CRS rules read parameters or headers with @rx", out.n)
+	}
+	compile := func(pats []string) (*regexp.Regexp, error) {
+		if len(pats) == 0 {
+			return regexp.Compile(`[^\x00-\x{10FFFF}]`) // matches nothing
+		}
+		return regexp.Compile("(?:" + strings.Join(pats, ")|(?:") + ")")
+	}
+	if out.raw, err = compile(raws); err != nil {
+		return nil, err
+	}
+	if out.lower, err = compile(lowers); err != nil {
+		return nil, err
+	}
+	for _, ps := range out.headers {
+		for _, p := range ps {
+			if p.re, err = compile(p.pats); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// pfRestrict rewrites re to match exactly the same strings of
+// pfTokenAlphabet, leaving out every branch that needs another byte
+// (false: re matches no such string). On a token, a match of re can only
+// read the token's bytes, so the rewritten expression matches a token
+// exactly when re does.
+func pfRestrictTo(re *syntax.Regexp, alphabet string) (*syntax.Regexp, bool) {
+	return pfRestrict(re, alphabet, 0)
+}
+
+func pfRestrict(re *syntax.Regexp, alphabet string, depth int) (*syntax.Regexp, bool) {
+	if depth > 1000 {
+		return re, true // too deep to rewrite: keep it whole (still exact)
+	}
+	inAlpha := func(r rune) bool { return r < 0x80 && strings.IndexByte(alphabet, byte(r)) >= 0 }
+	empty := &syntax.Regexp{Op: syntax.OpEmptyMatch}
+	switch re.Op {
+	case syntax.OpNoMatch:
+		return nil, false
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			ok := inAlpha(r)
+			if re.Flags&syntax.FoldCase != 0 {
+				for f := unicode.SimpleFold(r); f != r && !ok; f = unicode.SimpleFold(f) {
+					ok = inAlpha(f)
+				}
+			}
+			if !ok {
+				return nil, false
+			}
+		}
+		return re, true
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		var rs []rune
+		for i := 0; i < len(alphabet); i++ {
+			c := rune(alphabet[i])
+			in := re.Op != syntax.OpCharClass
+			for j := 0; !in && j+1 < len(re.Rune); j += 2 {
+				in = re.Rune[j] <= c && c <= re.Rune[j+1]
+			}
+			if in {
+				rs = append(rs, c, c)
+			}
+		}
+		if len(rs) == 0 {
+			return nil, false
+		}
+		return &syntax.Regexp{Op: syntax.OpCharClass, Rune: rs}, true
+	case syntax.OpCapture:
+		return pfRestrict(re.Sub[0], alphabet, depth+1)
+	case syntax.OpStar, syntax.OpQuest, syntax.OpPlus, syntax.OpRepeat:
+		sub, ok := pfRestrict(re.Sub[0], alphabet, depth+1)
+		if !ok {
+			if re.Op == syntax.OpPlus || re.Op == syntax.OpRepeat && re.Min > 0 {
+				return nil, false
+			}
+			return empty, true
+		}
+		c := *re
+		c.Sub = []*syntax.Regexp{sub}
+		c.Sub0 = [1]*syntax.Regexp{}
+		return &c, true
+	case syntax.OpConcat, syntax.OpAlternate:
+		var subs []*syntax.Regexp
+		for _, s := range re.Sub {
+			r, ok := pfRestrict(s, alphabet, depth+1)
+			if !ok {
+				if re.Op == syntax.OpConcat {
+					return nil, false
+				}
+				continue
+			}
+			subs = append(subs, r)
+		}
+		if len(subs) == 0 {
+			return nil, false
+		}
+		c := *re
+		c.Sub = subs
+		c.Sub0 = [1]*syntax.Regexp{}
+		return &c, true
+	}
+	return re, true // anchors, word boundaries, empty match
+}
+
+// pfTokenName reports whether a CRS rule reads the parameter or cookie
+// name by name (case-insensitively).
+func pfTokenName(name string) bool {
+	if len(name) > 64 {
+		return true
+	}
+	var buf [64]byte
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return pf.tokenNames[string(buf[:len(name)])]
+}
+
+// pfTokenRuleMatch reports whether a CRS rule of tokenRaw or tokenLower
+// matches the token s.
+func pfTokenRuleMatch(s string) bool {
+	if pf.tokenRaw.MatchString(s) {
+		return true
+	}
+	var buf [256]byte
+	if len(s) > len(buf) {
+		return true // longer than any token the prefilter passes
+	}
+	b := buf[:len(s)]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return pf.tokenLower.Match(b)
 }
 
 // ruleRegexp reads and parses the @rx of a CRS request rule.
@@ -990,7 +1512,7 @@ func pfAcceptLanguage(v string) bool {
 
 func pfReferer(v string) bool {
 	return pfURL(v, true) && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v) && !pfHasCommandWord(v) &&
-		!pfInjection(v)
+		!pfInjection(v) && !pfHeaderRuleMatch("referer", v)
 }
 
 var (
@@ -1306,6 +1828,9 @@ func pfQuery(q string) bool {
 				return false
 			}
 		}
+		if pfTokenName(name) {
+			return false
+		}
 		names[n] = name
 		n++
 	}
@@ -1332,7 +1857,7 @@ func pfToken(s string) bool {
 			return false
 		}
 	}
-	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s)
+	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s) && !pfTokenRuleMatch(s)
 }
 
 // pfStartsWithCommand reports whether s's first word (up to ".", "-"
@@ -1411,7 +1936,8 @@ func pfCookies(v string) bool {
 			return false
 		}
 		name, value, ok := strings.Cut(c, "=")
-		if !ok || name == "" || len(name) > 64 || len(value) > 256 || !pfCookieToken(name) || !pfCookieToken(value) {
+		if !ok || name == "" || len(name) > 64 || len(value) > 256 || !pfCookieToken(name) || !pfCookieToken(value) ||
+			pfTokenName(name) {
 			return false
 		}
 	}
@@ -1461,7 +1987,7 @@ func pfCookieWord(s string, maxDashes int) bool {
 			return false
 		}
 	}
-	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s)
+	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s) && !pfTokenRuleMatch(s)
 }
 
 // pfHost: a domain name, lower or upper case letters, digits, "-" and
@@ -1600,7 +2126,7 @@ func pfUserAgent(v string) bool {
 		}
 	}
 	return depth == 0 && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v) && !pfHasCommandWord(v) &&
-		!pfInjection(v)
+		!pfInjection(v) && !pfHeaderRuleMatch("user-agent", v)
 }
 
 // pfHasCommandWord reports whether any word (run of letters and digits)

@@ -208,6 +208,15 @@ func TestPrefilterRejects(t *testing.T) {
 			in.Header.Set("User-Agent", "Better Uptime Bot Mozilla/5.0 (X11; Linux x86_64) Chrome/90.0")
 		}),
 		"932237 command in agent": mod(func(in *Input) { in.Header.Set("User-Agent", "PycURL/7.45.3 libcurl/8.9.1 OpenSSL/3.3.2") }),
+		// found by the red team (redteam19): a command inside a token
+		// (932260 reads "xzfgrep" whatever follows), an SQL word after
+		// non-letters (942362), a command before a version (932237)
+		"932260 command in token": mod(func(in *Input) { in.Query = "a=xzfgrep1php" }),
+		"942362 digits then load": mod(func(in *Input) { in.Query = "401LOAd=1" }),
+		"932237 check_log agent": mod(func(in *Input) {
+			in.Header.Set("User-Agent", "Mozilla/5.0 (hanDlER-IndIa; ChAR ARguMEnTS) check_Log/1.0")
+		}),
+		"920 _method by name": mod(func(in *Input) { in.Query = "_method=put" }),
 	} {
 		if prefilterClean(in) {
 			t.Errorf("%s: clean", name)
@@ -329,6 +338,34 @@ func TestPrefilterSoundness(t *testing.T) {
 	if withWords < 500 {
 		t.Errorf("only %d clean requests with CRS's words", withWords)
 	}
+	// Command and SQL words inside tokens, the way 932260, 932236 and
+	// 942362 read them: after digits or other characters, before
+	// anything, in any case, as parameter names and values and cookies.
+	inTokens := 0
+	words := commandAndSQLWords(t)
+	prefixes := []string{"", "", "1", "401", "0.", "x", "_", "a.", "-"}
+	suffixes := []string{"", "", "1php", "1", "_x", ".x", "-1", "x", "s"}
+	for i := 0; i < 60000 && inTokens < 1500; i++ {
+		in := genBrowserGET(rng)
+		w := prefixes[rng.IntN(len(prefixes))] + mixCase(rng, words[rng.IntN(len(words))]) + suffixes[rng.IntN(len(suffixes))]
+		switch rng.IntN(4) {
+		case 0:
+			in.Query = "a=" + w
+		case 1:
+			in.Query = w + "=1"
+		case 2:
+			in.Header.Set("Cookie", "c="+w)
+		default:
+			in.Header.Set("User-Agent", "Mozilla/5.0 (X11; "+w+") "+w+"/1.0")
+		}
+		if check(fmt.Sprintf("word in token #%d", i), in) {
+			inTokens++
+		}
+	}
+	if inTokens < 300 {
+		t.Errorf("only %d clean requests with words in tokens", inTokens)
+	}
+	t.Logf("%d clean requests with command and SQL words inside tokens", inTokens)
 	t.Logf("%d requests checked, %d passed the prefilter and matched nothing at PL1 and PL4 (%d mutations)", checked, clean, mutated)
 }
 
@@ -354,6 +391,45 @@ func TestPrefilterSkipRate(t *testing.T) {
 			t.Errorf("only %d of %d browser requests skipped", skipped, len(ins))
 		}
 	}
+}
+
+// commandAndSQLWords are the Unix commands of CRS's lists (unix-shell.data
+// by basename, the builtins, the prefilter's own list) and SQL words.
+func commandAndSQLWords(t testing.TB) []string {
+	var out []string
+	for _, f := range []string{"unix-shell.data", "unix-shell-builtins.data"} {
+		data, err := fs.ReadFile(coreruleset.FS, "@owasp_crs/"+f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line == "" || line[0] == '#' {
+				continue
+			}
+			w := line[strings.LastIndexByte(line, '/')+1:]
+			if w != "" && !strings.ContainsAny(w, "${}") {
+				out = append(out, w)
+			}
+		}
+	}
+	out = append(out, pfCommandWords...)
+	return append(out, strings.Fields("load select union insert update delete drop alter create rename truncate desc "+
+		"having sleep benchmark waitfor exec execute declare like rlike regexp xor or and not null")...)
+}
+
+// mixCase changes the case of some letters of w.
+func mixCase(rng *rand.Rand, w string) string {
+	b := []byte(w)
+	for i := range b {
+		if rng.IntN(3) == 0 {
+			if b[i] >= 'a' && b[i] <= 'z' {
+				b[i] -= 32
+			} else if b[i] >= 'A' && b[i] <= 'Z' {
+				b[i] += 32
+			}
+		}
+	}
+	return string(b)
 }
 
 // crsVocabulary is the words of CRS data files the prefilter does not
