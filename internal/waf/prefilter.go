@@ -7,10 +7,10 @@ import (
 	"hash/maphash"
 	"io/fs"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"regexp/syntax"
 	"strings"
-	"path/filepath"
 	"sync/atomic"
 	"unicode"
 
