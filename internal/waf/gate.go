@@ -140,10 +140,10 @@ func inspectedBytes(in *Input) int {
 func headersOverLimits(in *Input) string {
 	total, cookies := 0, 0
 	for k, vs := range in.Header {
-		if ignoredHeader(in, k) {
+		if len(in.IgnoreHeaders) > 0 && ignoredHeader(in, k) {
 			continue
 		}
-		cookie := textproto.CanonicalMIMEHeaderKey(k) == "Cookie"
+		cookie := len(k) == 6 && strings.EqualFold(k, "Cookie")
 		for _, v := range vs {
 			if len(v) > MaxHeaderValue {
 				return "request headers over the limits web servers accept: " + truncate(k, 64) + " longer than " + strconv.Itoa(MaxHeaderValue) + " bytes"
