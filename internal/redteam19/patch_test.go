@@ -181,7 +181,10 @@ func TestFixed_PatchCompiledSizeBounded(t *testing.T) {
 // patch, so the exploit goes around the emergency patch. Offer a REST
 // route target (path or rest_route) in the own form, or document it
 // next to the example and check it when the path starts with /wp-json/.
-func TestFAILS_RESTRoutePatchBypassedByRestRouteParam(t *testing.T) {
+//
+// Fixed: an own-form path under /wp-json/ also matches ?rest_route= (query
+// or form) and /index.php/wp-json/, case-insensitively (docs/WAF.md).
+func TestFixed_RESTRoutePatchBypassedByRestRouteParam(t *testing.T) {
 	p := waf.Patch{ID: 4, Name: "vuln-plugin REST", Reason: "CVE",
 		Rule: &waf.PatchRule{Path: "/wp-json/vuln/v1/", Method: "POST", Target: "args", Op: "exists"}}
 	ps, err := waf.NewRegistry().PatchSet([]waf.Patch{p})

@@ -1198,7 +1198,16 @@ func (r *PatchRule) SecLang(id int) (string, error) {
 		return "", fmt.Errorf(`rule.op %q: one of "contains", "equals", "starts_with", "regex", "exists"`, r.Op)
 	}
 	var links []string
-	if r.Path != "" {
+	if before, route, rest := strings.Cut(r.Path, "/wp-json/"); rest {
+		// A WordPress REST route: WordPress serves it also as
+		// ?rest_route=/route (query or form) and /index.php/wp-json/route,
+		// and matches routes case-insensitively.
+		pat := fmt.Sprintf(`(?i)\A(?:%s(?:\x2findex\x2ephp)?\x2fwp\x2djson)?\x2f%s`, patchLiteral(before), patchLiteral(route))
+		if _, err := patchRegexCost("@rx "+pat, "REQUEST_FILENAME|ARGS:rest_route", nil); err != nil {
+			return "", fmt.Errorf("rule.path: a path with /wp-json/ is also matched as ?rest_route=, and this one is too long for that: %w", err)
+		}
+		links = append(links, fmt.Sprintf(`SecRule REQUEST_FILENAME|ARGS:rest_route "@rx %s" "t:none,t:urlDecodeUni,t:normalizePath"`, pat))
+	} else if r.Path != "" {
 		links = append(links, fmt.Sprintf(`SecRule REQUEST_FILENAME "@rx \A%s" "t:none,t:urlDecodeUni,t:normalizePath"`, patchLiteral(r.Path)))
 	}
 	if r.Method != "" {

@@ -631,3 +631,33 @@ func TestPatchSetEvictedStillEvaluates(t *testing.T) {
 		t.Error("the evicted set no longer blocks")
 	}
 }
+
+// TestPatchRESTRouteSpellings: an own-form patch whose path is under
+// /wp-json/ fires on every spelling WordPress serves the route under.
+func TestPatchRESTRouteSpellings(t *testing.T) {
+	s := mustSet(t, NewRegistry(),
+		Patch{ID: 4, Name: "vuln REST", Rule: &PatchRule{Path: "/wp-json/vuln/v1/", Method: "POST", Target: "args", Op: "exists"}},
+		Patch{ID: 5, Name: "blog REST", Rule: &PatchRule{Path: "/blog/wp-json/other/v2/", Target: "arg:x", Op: "equals", Value: "1"}})
+	body := "option=siteurl"
+	for _, c := range []struct {
+		method, path, query, body string
+		want                      string
+	}{
+		{"POST", "/wp-json/vuln/v1/options", "", body, "vuln REST"},
+		{"POST", "/", "rest_route=/vuln/v1/options", body, "vuln REST"},
+		{"POST", "/", "", body + "&rest_route=/vuln/v1/options", "vuln REST"},
+		{"POST", "/index.php/wp-json/vuln/v1/options", "", body, "vuln REST"},
+		{"POST", "/wp-json/VULN/v1/options", "", body, "vuln REST"},
+		{"POST", "/index.php", "rest_route=%2Fvuln%2Fv1%2Foptions", body, "vuln REST"},
+		{"GET", "/blog/wp-json/other/v2/x", "x=1", "", "blog REST"},
+		{"GET", "/blog/", "rest_route=/other/v2/x&x=1", "", "blog REST"},
+		{"POST", "/wp-json/other/v1/options", "", body, ""},
+		{"POST", "/", "rest_route=/other/v1/options", body, ""},
+		{"GET", "/wp-json/vuln/v1/options", "a=1", "", ""},
+	} {
+		res := runSet(s, patchReq(c.method, c.path, c.query, c.body), patchNow)
+		if res.Patch != c.want {
+			t.Errorf("%s %s?%s %s: patch %q, want %q", c.method, c.path, c.query, c.body, res.Patch, c.want)
+		}
+	}
+}
