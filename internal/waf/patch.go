@@ -676,6 +676,14 @@ func checkPatchSecLang(src string) ([]patchDirective, error) {
 			if err := patchCheckVariables(vars); err != nil {
 				return nil, fmt.Errorf("%s: %w", d.where(), err)
 			}
+			// A /regex/ key is matched against every name of its collection.
+			for _, key := range patchVariableRegexes(vars) {
+				cost, err := patchRegexCost("@rx "+key, "", nil)
+				if err != nil {
+					return nil, fmt.Errorf("%s: variable key /%s/: %w", d.where(), key, err)
+				}
+				totalCost += cost
+			}
 			if err := patchCheckOperator(op); err != nil {
 				return nil, fmt.Errorf("%s: %w", d.where(), err)
 			}
@@ -973,6 +981,80 @@ func patchCheckVariables(vars string) error {
 		}
 	}
 	return nil
+}
+
+// patchVariableRegexes lists the /regex/ keys of a rule's variables (as
+// patchCheckVariables reads them).
+func patchVariableRegexes(vars string) []string {
+	var out []string
+	for i := 0; i < len(vars); i++ {
+		if vars[i] != ':' {
+			continue
+		}
+		j := i + 1
+		if j < len(vars) && vars[j] == '\'' {
+			j++
+		}
+		if j >= len(vars) || vars[j] != '/' {
+			continue
+		}
+		k := j + 1
+		for k < len(vars) && vars[k] != '/' {
+			if vars[k] == '\\' {
+				k++
+			}
+			k++
+		}
+		if k <= len(vars) {
+			out = append(out, vars[j+1:min(k, len(vars))])
+		}
+		i = k
+	}
+	return out
+}
+
+// PatchRegexCost is a patch's regular expression cost, as bounded by
+// PatchMaxRegexCost (0 for a patch without regular expressions): what
+// the patches of one owner cost together on every request they run on.
+func PatchRegexCost(p Patch) (int, error) {
+	text := p.SecLang
+	if p.Rule != nil {
+		var err error
+		if text, err = p.Rule.SecLang(patchOwnRuleID(p.ID)); err != nil {
+			return 0, err
+		}
+	}
+	dirs, err := patchSplit(text)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, d := range dirs {
+		name, opts, _ := strings.Cut(d.text, " ")
+		if !strings.EqualFold(name, "SecRule") {
+			continue
+		}
+		vars, op, actText, err := patchRuleParts(strings.TrimSpace(opts))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", d.where(), err)
+		}
+		acts, err := patchParseActions(actText)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", d.where(), err)
+		}
+		c, err := patchRegexCost(op, vars, acts)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", d.where(), err)
+		}
+		total += c
+		for _, key := range patchVariableRegexes(vars) {
+			if c, err = patchRegexCost("@rx "+key, "", nil); err != nil {
+				return 0, fmt.Errorf("%s: %w", d.where(), err)
+			}
+			total += c
+		}
+	}
+	return total, nil
 }
 
 // patchCheckOperator checks a rule's operator against the allow list.

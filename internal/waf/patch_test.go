@@ -661,3 +661,28 @@ func TestPatchRESTRouteSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchVariableKeyRegexBounded: a /regex/ key is matched against
+// every name of its collection and is bounded like an operator's.
+func TestPatchVariableKeyRegexBounded(t *testing.T) {
+	err := ValidatePatch(Patch{ID: 1, Name: "x", SecLang: `SecRule ARGS:/\pL{999}/ "@rx a" "id:1001,phase:2,deny"`})
+	if err == nil || !strings.Contains(err.Error(), `directive 1 (line 1): variable key /\pL{999}/: @rx pattern too complex: 1001 instructions, at most 150`) {
+		t.Errorf("key regex: %v", err)
+	}
+	if err := ValidatePatch(Patch{ID: 1, Name: "x", SecLang: `SecRule ARGS:/^vuln_/|ARGS_NAMES "@rx a" "id:1001,phase:2,deny"`}); err != nil {
+		t.Errorf("small key regex: %v", err)
+	}
+	for _, c := range []struct {
+		p    Patch
+		want int
+	}{
+		{Patch{SecLang: vulnPatch}, 0},
+		{Patch{SecLang: `SecRule ARGS|REQUEST_BODY "@rx a[bc]+d" "id:1,phase:2,deny"`}, 2 * 6},
+		{Patch{Rule: &PatchRule{Target: "args", Op: "equals", Value: strings.Repeat("v", 4000)}}, 1},
+	} {
+		got, err := PatchRegexCost(c.p)
+		if err != nil || got != c.want {
+			t.Errorf("%+v: cost %d, %v; want %d", c.p, got, err, c.want)
+		}
+	}
+}
