@@ -219,7 +219,7 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 	}
 	e := core.Event{
 		PartnerID: pol.PartnerID, WebsiteID: pol.WebsiteID, At: now.UTC(),
-		IP: addrString(req.IP), Method: clip(req.Method, 16), Host: clip(req.Host, 253), Path: clip(req.Path, 2048), Query: clip(req.Query, 2048),
+		IP: addrString(req.IP), Method: clip(req.Method, 16), Host: clip(req.Host, 253), Path: clip(req.Path, 2048), Query: clip(waf.RedactQuery(req.Query), 2048),
 		UserAgent: clip(req.UserAgent, 512), Referrer: clip(req.Referer, 1024),
 		Action: v.Action.String(), Category: cat, Source: v.Source, Reason: v.Reason, Detail: v.Detail, Monitored: v.Monitored,
 		Country: req.Country, Ref: v.Ref,

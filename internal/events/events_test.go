@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -323,5 +324,28 @@ func TestObserveCountsWithoutAllocating(t *testing.T) {
 	r.Observe(pol, rq, grant)
 	if n := testing.AllocsPerRun(100, func() { r.Observe(pol, rq, grant) }); n != 0 {
 		t.Errorf("a grant: %v allocations", n)
+	}
+}
+
+// TestEventQueryRedacted: an event never stores a secret from the query
+// string (a password or token in a GET), whatever decided the request.
+func TestEventQueryRedacted(t *testing.T) {
+	sink := &memSink{}
+	r := New(sink.write, Options{GrantSample: 0, Flush: time.Hour, Now: testclock.New(t).Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	rq := req()
+	rq.Query = "user=jane&password=Hunter2Secret&api_key=sk_live_123&page=2"
+	r.Observe(pol, rq, engine.Verdict{Action: engine.Deny, Source: engine.SourceCategory, Category: engine.AutomationTools})
+	r.Flush(ctx)
+	cancel()
+	<-done
+	if len(sink.events) != 1 {
+		t.Fatalf("%d events", len(sink.events))
+	}
+	q := sink.events[0].Query
+	if strings.Contains(q, "Hunter2Secret") || strings.Contains(q, "sk_live_123") || !strings.Contains(q, "user=jane") || !strings.Contains(q, "page=2") {
+		t.Errorf("stored query %q: want the password and key redacted, the rest kept", q)
 	}
 }

@@ -23,7 +23,7 @@ import (
 // event next to "[redacted]" in its waf part. Redact secret-named
 // parameters in Event.Query (and Referrer) with the same rules, at least
 // for events kept because of the firewall.
-func TestFAILS_WAFEventStoresTheRawQuery(t *testing.T) {
+func TestFixed_WAFEventStoresTheRawQuery(t *testing.T) {
 	e, pol := productionEngine(t)
 	var mu sync.Mutex
 	var got []core.Event
