@@ -72,7 +72,7 @@ func TestHeld_EventsRedactListedSecrets(t *testing.T) {
 // Content-Length", so the customer adding an exclusion ("this is fine")
 // from it excludes the wrong header. Report the datum the chain's last
 // link confirmed (MATCHED_VAR at the end of the chain).
-func TestFAILS_ReportedVariableIsTheCulprit(t *testing.T) {
+func TestFixed_ReportedVariableIsTheCulprit(t *testing.T) {
 	// The headers reach Coraza in map order: which datum comes first
 	// varies, so the request is judged 20 times.
 	wrong := map[string]bool{}

@@ -239,9 +239,17 @@ func matchedInputs(mds []types.MatchData) int {
 	return max(n, 1)
 }
 
-// reported picks the match datum a Match shows: the first of the rule
-// itself (chain level 0) on a request variable, else the first.
+// reported picks the match datum a Match shows: for a chained rule whose
+// last link checked a value the first link captured (CRS's 920450 walks
+// every header name, keeps each in TX:header_name_920450_<name> as
+// "/<name>/", then checks those against the restricted list), the input
+// of the first link whose value the last link's datum holds (the longest
+// such); otherwise the first of the rule itself (chain level 0) on a
+// request variable, else the first.
 func reported(mds []types.MatchData) types.MatchData {
+	if md := chainCulprit(mds); md != nil {
+		return md
+	}
 	for _, md := range mds {
 		if md.ChainLevel() == 0 && md.Variable() != variables.TX {
 			return md
@@ -251,6 +259,35 @@ func reported(mds []types.MatchData) types.MatchData {
 		return mds[0]
 	}
 	return nil
+}
+
+// chainCulprit is the first link's datum the chain's last link confirmed
+// (nil: not a chain, or none found).
+func chainCulprit(mds []types.MatchData) types.MatchData {
+	var last types.MatchData
+	for _, md := range mds {
+		if md.ChainLevel() > 0 && (last == nil || md.ChainLevel() >= last.ChainLevel()) {
+			last = md
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	lv := strings.ToLower(last.Value())
+	var best types.MatchData
+	for _, md := range mds {
+		if md.ChainLevel() != 0 || md.Variable() == variables.TX {
+			continue
+		}
+		v := md.Value()
+		if v == "" || len(v) > len(lv) || (best != nil && len(v) <= len(best.Value())) {
+			continue
+		}
+		if strings.Contains(lv, strings.ToLower(v)) {
+			best = md
+		}
+	}
+	return best
 }
 
 // ignoredHeader reports whether the integration asked the WAF not to

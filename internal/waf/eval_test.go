@@ -468,3 +468,28 @@ func TestTruncatedBodyForgivesOnlyTheCut(t *testing.T) {
 		}
 	}
 }
+
+// TestReportedVariableOfAChain: a chained rule is reported on the input
+// its last link confirmed: 920450 (restricted header) on
+// Content-Encoding, not on the first header its first link walked.
+func TestReportedVariableOfAChain(t *testing.T) {
+	fw := firewall(t, 1)
+	for i := 0; i < 20; i++ { // headers reach Coraza in map order
+		in := post("/login", "application/x-www-form-urlencoded", "a=b")
+		in.Header.Set("Content-Encoding", "deflate")
+		res := fw.Evaluate(in, &Options{})
+		found := false
+		for _, m := range res.Matches {
+			if m.ID != 920450 {
+				continue
+			}
+			found = true
+			if m.Variable != "REQUEST_HEADERS_NAMES:Content-Encoding" || m.Data != "content-encoding" {
+				t.Fatalf("920450 reported on %s %q; want REQUEST_HEADERS_NAMES:Content-Encoding", m.Variable, m.Data)
+			}
+		}
+		if !found {
+			t.Fatalf("920450 did not match: %v", ids(res))
+		}
+	}
+}
