@@ -174,7 +174,7 @@ type prefilter struct {
 	// of pfTokenAlphabet as it is (tokenLower: but for lower case),
 	// restricted to that alphabet (see pfRestrict): a token matches one
 	// exactly when the rule would match it.
-	tokenRaw, tokenLower *regexp.Regexp
+	tokenRaw, tokenLower *pfMatcher
 	tokenRules           int // how many rules (or chains) they stand for
 	// tokenNames are the parameter names rules read by name
 	// (ARGS:_method), lower case: such a parameter or cookie goes to CRS.
@@ -347,7 +347,7 @@ type pfPipeline struct {
 	ts    []string // lower case
 	multi bool     // multiMatch: every intermediate value too
 	pats  []string
-	re    *regexp.Regexp
+	re    *pfMatcher
 }
 
 // pfApplyT is a transformation on a header value of the alphabets above
@@ -426,9 +426,243 @@ func pfHeaderRuleMatch(header, v string) bool {
 	return false
 }
 
+// pfMatcher runs alternatives of restricted expressions: those anchored
+// at the value's start as one expression (one thread from the start:
+// cheap however many), each of the others on its own (small: Go's
+// backtracker).
+type pfMatcher struct {
+	anchored *regexp.Regexp // nil: none
+	others   []*regexp.Regexp
+	// needs[i], when set, holds strings one of which every match of
+	// others[i] contains (case-insensitively): others[i] runs only on a
+	// value that holds one.
+	needs []*acDFA
+	pats  []string // the alternatives as given (tests)
+}
+
+// newPFMatcher compiles the alternatives pats (syntax strings).
+func newPFMatcher(pats []string) (*pfMatcher, error) {
+	m := &pfMatcher{pats: pats}
+	var anchored []string
+	var res []*syntax.Regexp
+	for _, p := range pats {
+		re, err := syntax.Parse(p, syntax.Perl)
+		if err != nil {
+			return nil, err
+		}
+		res = append(res, pfSplitStart(re.Simplify())...)
+	}
+	for _, re := range res {
+		p := re.String()
+		if rest, ok := pfStripAnchor(re); ok {
+			anchored = append(anchored, rest.String())
+			continue
+		}
+		c, err := regexp.Compile(p)
+		if err != nil {
+			return nil, err
+		}
+		m.others = append(m.others, c)
+		var need *acDFA
+		if words, ok := pfNeeded(re.Simplify(), 0); ok && len(words) > 0 && len(words) <= 5000 {
+			usable := true
+			for _, w := range words {
+				for i := 0; i < len(w) && usable; i++ {
+					c := w[i]
+					if c >= 'A' && c <= 'Z' {
+						c += 'a' - 'A'
+					}
+					usable = strings.IndexByte(pfAlphabet, c) >= 0
+				}
+			}
+			if usable {
+				need = &acDFA{}
+				if err := need.build(words, ""); err != nil {
+					need = nil
+				}
+			}
+		}
+		m.needs = append(m.needs, need)
+	}
+	if len(anchored) > 0 {
+		var err error
+		if m.anchored, err = regexp.Compile(`\A(?:(?:` + strings.Join(anchored, ")|(?:") + "))"); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// pfSplitStart splits (?:\A|X)Y (CRS's RCE rules: a command at the start
+// or after a launcher word) into \AY and XY, which match the same.
+func pfSplitStart(re *syntax.Regexp) []*syntax.Regexp {
+	if re.Op != syntax.OpConcat || len(re.Sub) < 2 {
+		return []*syntax.Regexp{re}
+	}
+	first := re.Sub[0]
+	for first.Op == syntax.OpCapture {
+		first = first.Sub[0]
+	}
+	if first.Op != syntax.OpAlternate {
+		return []*syntax.Regexp{re}
+	}
+	var others []*syntax.Regexp
+	anchored := false
+	for _, b := range first.Sub {
+		if b.Op == syntax.OpBeginText {
+			anchored = true
+		} else {
+			others = append(others, b)
+		}
+	}
+	if !anchored || len(others) == 0 {
+		return []*syntax.Regexp{re}
+	}
+	with := func(head *syntax.Regexp) *syntax.Regexp {
+		return &syntax.Regexp{Op: syntax.OpConcat, Sub: append([]*syntax.Regexp{head}, re.Sub[1:]...)}
+	}
+	return []*syntax.Regexp{
+		with(&syntax.Regexp{Op: syntax.OpBeginText}),
+		with(&syntax.Regexp{Op: syntax.OpAlternate, Sub: others}),
+	}
+}
+
+// pfStripAnchor returns re without its leading \A when every match of
+// re starts with it.
+func pfStripAnchor(re *syntax.Regexp) (*syntax.Regexp, bool) {
+	switch re.Op {
+	case syntax.OpCapture:
+		return pfStripAnchor(re.Sub[0])
+	case syntax.OpBeginText:
+		return &syntax.Regexp{Op: syntax.OpEmptyMatch}, true
+	case syntax.OpConcat:
+		first, ok := pfStripAnchor(re.Sub[0])
+		if !ok {
+			return nil, false
+		}
+		c := *re
+		c.Sub = append([]*syntax.Regexp{first}, re.Sub[1:]...)
+		c.Sub0 = [1]*syntax.Regexp{}
+		return &c, true
+	case syntax.OpAlternate:
+		c := *re
+		c.Sub = nil
+		c.Sub0 = [1]*syntax.Regexp{}
+		for _, sub := range re.Sub {
+			r, ok := pfStripAnchor(sub)
+			if !ok {
+				return nil, false
+			}
+			c.Sub = append(c.Sub, r)
+		}
+		return &c, true
+	}
+	return nil, false
+}
+
+func (m *pfMatcher) MatchString(s string) bool {
+	if m.anchored != nil && m.anchored.MatchString(s) {
+		return true
+	}
+	for i, re := range m.others {
+		if n := m.needs[i]; n != nil && !n.contains(s) {
+			continue
+		}
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *pfMatcher) Match(b []byte) bool {
+	if m.anchored != nil && m.anchored.Match(b) {
+		return true
+	}
+	for i, re := range m.others {
+		if n := m.needs[i]; n != nil && !n.containsBytes(b) {
+			continue
+		}
+		if re.Match(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// pfNeeded lists strings one of which every match of re contains
+// (compared case-insensitively), each at least 3 bytes (false: none
+// known).
+func pfNeeded(re *syntax.Regexp, depth int) ([]string, bool) {
+	if depth > 200 {
+		return nil, false
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		if len(re.Rune) < 3 {
+			return nil, false
+		}
+		return []string{string(re.Rune)}, true
+	case syntax.OpCapture, syntax.OpPlus:
+		return pfNeeded(re.Sub[0], depth+1)
+	case syntax.OpRepeat:
+		if re.Min == 0 {
+			return nil, false
+		}
+		return pfNeeded(re.Sub[0], depth+1)
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			w, ok := pfNeeded(sub, depth+1)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, w...)
+		}
+		return out, true
+	case syntax.OpConcat:
+		// Adjacent literals together, else the most selective part: the
+		// one whose shortest string is longest.
+		var best []string
+		bestMin := 0
+		consider := func(w []string) {
+			m := 1 << 30
+			for _, x := range w {
+				m = min(m, len(x))
+			}
+			if m > bestMin {
+				best, bestMin = w, m
+			}
+		}
+		var run []rune
+		flush := func() {
+			if len(run) >= 3 {
+				consider([]string{string(run)})
+			}
+			run = nil
+		}
+		for _, sub := range re.Sub {
+			if sub.Op == syntax.OpLiteral {
+				run = append(run, sub.Rune...)
+				continue
+			}
+			if sub.Op == syntax.OpEmptyMatch {
+				continue // what the alphabet left of an evasion: nothing
+			}
+			flush()
+			if w, ok := pfNeeded(sub, depth+1); ok {
+				consider(w)
+			}
+		}
+		flush()
+		return best, best != nil
+	}
+	return nil, false
+}
+
 // pfRules is what buildTokenRules reads from CRS.
 type pfRules struct {
-	raw, lower *regexp.Regexp
+	raw, lower *pfMatcher
 	names      map[string]bool
 	headers    map[string][]*pfPipeline
 	n          int // rules and chains read
@@ -670,12 +904,7 @@ func buildTokenRules(crs fs.FS) (*pfRules, error) {
 	if out.n < 40 {
 		return nil, fmt.Errorf("only %d CRS rules read parameters or headers with @rx", out.n)
 	}
-	compile := func(pats []string) (*regexp.Regexp, error) {
-		if len(pats) == 0 {
-			return regexp.Compile(`[^\x00-\x{10FFFF}]`) // matches nothing
-		}
-		return regexp.Compile("(?:" + strings.Join(pats, ")|(?:") + ")")
-	}
+	compile := newPFMatcher
 	if out.raw, err = compile(raws); err != nil {
 		return nil, err
 	}
@@ -772,6 +1001,12 @@ func pfRestrict(re *syntax.Regexp, alphabet string, depth int) (*syntax.Regexp, 
 		c.Sub = subs
 		c.Sub0 = [1]*syntax.Regexp{}
 		return &c, true
+	case syntax.OpBeginLine:
+		// No alphabet holds a line break: the start of a line is the
+		// start of the value (and so for the end).
+		return &syntax.Regexp{Op: syntax.OpBeginText}, true
+	case syntax.OpEndLine:
+		return &syntax.Regexp{Op: syntax.OpEndText}, true
 	}
 	return re, true // anchors, word boundaries, empty match
 }
@@ -1261,6 +1496,23 @@ func (d *acDFA) contains(s string) bool {
 	st := 0
 	for i := 0; i < len(s); i++ {
 		c := d.class[s[i]]
+		if c == 0 {
+			st = 0
+			continue
+		}
+		st = int(d.next[st*d.stride+int(c)])
+		if d.final[st] {
+			return true
+		}
+	}
+	return false
+}
+
+// containsBytes is contains on b.
+func (d *acDFA) containsBytes(b []byte) bool {
+	st := 0
+	for i := 0; i < len(b); i++ {
+		c := d.class[b[i]]
 		if c == 0 {
 			st = 0
 			continue

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"regexp"
 	"regexp/syntax"
 	"strings"
 	"testing"
@@ -777,5 +778,55 @@ func TestPrefilterClientAddressHeaders(t *testing.T) {
 	in.Header.Set("X-Forwarded-Proto", "javascript")
 	if prefilterClean(in) {
 		t.Error("X-Forwarded-Proto: javascript passed")
+	}
+}
+
+// TestPrefilterMatcherExact: the split (anchored alternatives together,
+// the others each behind the strings they need) matches exactly what the
+// plain alternation of the same expressions matches.
+func TestPrefilterMatcherExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 260))
+	words := commandAndSQLWords(t)
+	gen := func(alphabet string) string {
+		var b strings.Builder
+		for n := rng.IntN(4); n >= 0; n-- {
+			switch rng.IntN(3) {
+			case 0:
+				b.WriteString(mixCase(rng, words[rng.IntN(len(words))]))
+			default:
+				for k := rng.IntN(4); k >= 0; k-- {
+					b.WriteByte(alphabet[rng.IntN(len(alphabet))])
+				}
+			}
+		}
+		return b.String()
+	}
+	check := func(name string, m *pfMatcher, alphabet string, lower bool) {
+		plain := regexp.MustCompile("(?:" + strings.Join(m.pats, ")|(?:") + ")")
+		hits := 0
+		for i := 0; i < 3000; i++ {
+			v := gen(alphabet)
+			if lower {
+				v = strings.ToLower(v)
+			}
+			got, want := m.MatchString(v), plain.MatchString(v)
+			if got != m.Match([]byte(v)) {
+				t.Errorf("%s: Match and MatchString differ on %q", name, v)
+			}
+			if got != want {
+				t.Errorf("%s: %q: matcher %v, plain alternation %v", name, v, got, want)
+			}
+			if want {
+				hits++
+			}
+		}
+		t.Logf("%s: %d of 3000 generated values match", name, hits)
+	}
+	check("tokens", pf.tokenRaw, pfTokenAlphabet, false)
+	check("tokens lower case", pf.tokenLower, pfTokenAlphabet, true)
+	for h, ps := range pf.headerRules {
+		for _, p := range ps {
+			check(fmt.Sprint(h, p.ts), p.re, pfHeaderAlphabets[h], false)
+		}
 	}
 }
