@@ -16,6 +16,7 @@ import (
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/libinjection-go"
+	"golang.org/x/net/html"
 )
 
 // The prefilter answers one question cheaply: can any CRS request rule,
@@ -169,13 +170,12 @@ type prefilter struct {
 	args       acDFA               // parameters and cookies: keywords and pfArgKeywords
 	path       acDFA               // the path
 	extensions map[string]struct{} // restricted extensions, lower case, without the dot
-	// tokenRaw and tokenLower are every CRS @rx that reads parameters or
+	// (Formerly tokenRaw and tokenLower: see headerRules.) Every CRS @rx that reads parameters or
 	// cookies (names or values) and whose transformations leave a token
 	// of pfTokenAlphabet as it is (tokenLower: but for lower case),
 	// restricted to that alphabet (see pfRestrict): a token matches one
 	// exactly when the rule would match it.
-	tokenRaw, tokenLower *pfMatcher
-	tokenRules           int // how many rules (or chains) they stand for
+	tokenRules int // how many rules (or chains) they stand for
 	// tokenNames are the parameter names rules read by name
 	// (ARGS:_method), lower case: such a parameter or cookie goes to CRS.
 	tokenNames map[string]bool
@@ -299,7 +299,7 @@ func buildPrefilter(crs fs.FS) (*prefilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.tokenRaw, p.tokenLower, p.tokenNames, p.tokenRules, p.headerRules = rules.raw, rules.lower, rules.names, rules.n, rules.headers
+	p.tokenNames, p.tokenRules, p.headerRules = rules.names, rules.n, rules.headers
 	if err := p.keywords.build(all, ""); err != nil {
 		return nil, err
 	}
@@ -313,17 +313,19 @@ func buildPrefilter(crs fs.FS) (*prefilter, error) {
 }
 
 // pfTokenAlphabet is every byte a parameter or cookie token the
-// prefilter passes may hold (WooCommerce's session cookie brings "%").
-const pfTokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-%"
+// prefilter passes may hold (WooCommerce's session cookie brings "%", and
+// "|" once URL-decoded).
+const pfTokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-%|"
 
 // pfTokenVars are the collections whose values are single parameters or
 // cookies (names or values) as the prefilter reads them.
-var pfTokenVars = map[string]bool{"ARGS": true, "ARGS_NAMES": true, "ARGS_GET": true, "ARGS_GET_NAMES": true,
-	"REQUEST_COOKIES": true, "REQUEST_COOKIES_NAMES": true}
+var pfTokenVars = map[string]string{"ARGS": "arg", "ARGS_NAMES": "arg", "ARGS_GET": "arg", "ARGS_GET_NAMES": "arg",
+	"REQUEST_COOKIES": "cookie", "REQUEST_COOKIES_NAMES": "cookie"}
 
 // pfSameOnTokens are the transformations that change no token of
-// pfTokenAlphabet without "%" (no byte they decode, strip or fold), and
-// pfLowerOnTokens those that only lower its case. A rule with any other
+// pfTokenAlphabet without "%" (no byte they decode, strip or fold: a
+// token with "%" is also checked URL-decoded), and pfLowerOnTokens those
+// that only lower its case. A rule with any other
 // (base64Decode, hexDecode, length, …) is left to the keyword checks.
 var (
 	pfSameOnTokens = map[string]bool{"none": true, "urldecode": true, "urldecodeuni": true, "htmlentitydecode": true,
@@ -336,6 +338,8 @@ var (
 // pfHeaderAlphabets are the bytes the prefilter lets through in the
 // headers whose rules are read like the parameters' (pfUserAgent, pfURL).
 var pfHeaderAlphabets = map[string]string{
+	"arg":        pfTokenAlphabet,
+	"cookie":     pfTokenAlphabet,
 	"user-agent": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-+/ (),;:",
 	"referer":    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/:?=&",
 }
@@ -350,18 +354,40 @@ type pfPipeline struct {
 	re    *pfMatcher
 }
 
-// pfApplyT is a transformation on a header value of the alphabets above
-// (false: not emulated).
+// pfApplyT is a transformation on a value of the alphabets above as
+// Coraza does it (false: not emulated, or not for this value).
 func pfApplyT(t, v string) (string, bool) {
-	switch {
-	case pfSameOnTokens[t]:
-		if t == "removewhitespace" {
-			return strings.ReplaceAll(v, " ", ""), true
+	switch t {
+	case "urldecode", "urldecodeuni":
+		if strings.IndexByte(v, '%') >= 0 {
+			// Only WooCommerce's session cookie has one: "%7C" ("|").
+			d := strings.ReplaceAll(strings.ReplaceAll(v, "%7C", "|"), "%7c", "|")
+			if strings.IndexByte(d, '%') >= 0 {
+				return "", false
+			}
+			v = d
+		}
+		return strings.ReplaceAll(v, "+", " "), true
+	case "htmlentitydecode":
+		return html.UnescapeString(v), true // Coraza's own
+	case "removewhitespace":
+		return strings.ReplaceAll(v, " ", ""), true
+	case "compresswhitespace", "trim", "trimleft", "trimright":
+		if strings.Contains(v, "  ") || strings.HasPrefix(v, " ") || strings.HasSuffix(v, " ") {
+			return "", false
 		}
 		return v, true
-	case t == "lowercase":
+	case "replacecomments", "removecomments", "removecommentschar":
+		if strings.Contains(v, "--") || strings.Contains(v, "/*") || strings.Contains(v, "*/") || strings.IndexByte(v, '#') >= 0 {
+			return "", false
+		}
+		return v, true
+	case "none", "jsdecode", "cssdecode", "escapeseqdecode", "removenulls", "replacenulls", "utf8tounicode":
+		// They act on "\\", NUL and bytes above 0x7f, in no alphabet.
+		return v, true
+	case "lowercase":
 		return strings.ToLower(v), true
-	case t == "cmdline":
+	case "cmdline":
 		var b strings.Builder
 		space := false
 		for i := 0; i < len(v); i++ {
@@ -389,7 +415,7 @@ func pfApplyT(t, v string) (string, bool) {
 			}
 		}
 		return b.String(), true
-	case t == "normalizepath" || t == "normalisepath":
+	case "normalizepath", "normalisepath":
 		if v == "" {
 			return v, true
 		}
@@ -405,16 +431,31 @@ func pfApplyT(t, v string) (string, bool) {
 	return "", false
 }
 
+// pfInAlphabet reports whether every byte of v is in alphabet.
+func pfInAlphabet(v, alphabet string) bool {
+	for i := 0; i < len(v); i++ {
+		if strings.IndexByte(alphabet, v[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // pfHeaderRuleMatch reports whether a rule of the header's pipelines
 // matches v (a value of the header's alphabet).
 func pfHeaderRuleMatch(header, v string) bool {
+	alphabet := pfHeaderAlphabets[header]
 	for _, p := range pf.headerRules[header] {
 		cur := v
 		if p.multi && p.re.MatchString(cur) {
 			return true
 		}
 		for _, t := range p.ts {
-			cur, _ = pfApplyT(t, cur)
+			var ok bool
+			if cur, ok = pfApplyT(t, cur); !ok || !pfInAlphabet(cur, alphabet) {
+				// Not a value the restricted expressions judge exactly.
+				return true
+			}
 			if p.multi && p.re.MatchString(cur) {
 				return true
 			}
@@ -662,11 +703,10 @@ func pfNeeded(re *syntax.Regexp, depth int) ([]string, bool) {
 
 // pfRules is what buildTokenRules reads from CRS.
 type pfRules struct {
-	raw, lower *pfMatcher
-	names      map[string]bool
-	headers    map[string][]*pfPipeline
-	n          int // rules and chains read
-	loose      int // chains left out (see buildTokenRules)
+	names   map[string]bool
+	headers map[string][]*pfPipeline
+	n       int // rules and chains read
+	loose   int // chains left out (see buildTokenRules)
 }
 
 // buildTokenRules reads every rule (or chain) of CRS's request rules
@@ -734,21 +774,19 @@ func buildTokenRules(crs fs.FS) (*pfRules, error) {
 		}
 	}
 	ordinary := map[string][]string{
-		"token": {"ver", "v", "4.6.0", "1", "2", "price", "paged", "orderby", "_ga", "GA1.1.417261248.1730758080",
+		"arg": {"ver", "v", "4.6.0", "1", "2", "price", "paged", "orderby", "_ga", "GA1.1.417261248.1730758080",
 			"woocommerce_items_in_cart", "utm_source", "google", "en", "a1b2c3", "1730758080123", "de_DE", "IwAR0abcdef"},
 		"user-agent": {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
 			"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"},
 		"referer": {"https://shop.example.com/product/merino-scarf/", "https://www.google.com/"},
 	}
 	type cand struct {
-		token, tokenLow string // restricted expressions ("" none)
-		keys            []string
-		headers         map[string]*pfPipeline // one pattern each
-		hits            int
+		keys    []string
+		headers map[string]*pfPipeline // one pattern each
+		hits    int
 	}
 	out := &pfRules{names: map[string]bool{}, headers: map[string][]*pfPipeline{}}
 	pipes := map[string]*pfPipeline{}
-	var raws, lowers []string
 	for _, chain := range chains {
 		nolog := false
 		for _, a := range chain[0].acts {
@@ -783,31 +821,28 @@ func buildTokenRules(crs fs.FS) (*pfRules, error) {
 				}
 			}
 			c := &cand{headers: map[string]*pfPipeline{}}
-			readsTokens, unkeyed := false, false
 			for _, v := range strings.Split(l.vars, "|") {
 				if strings.HasPrefix(v, "!") || strings.HasPrefix(v, "&") {
 					continue
 				}
 				name, key, hasKey := strings.Cut(v, ":")
 				name = strings.ToUpper(name)
-				switch {
-				case pfTokenVars[name]:
-					readsTokens = true
-					if hasKey && key != "" && !strings.HasPrefix(key, "/") && !strings.HasPrefix(key, "'") {
-						c.keys = append(c.keys, strings.ToLower(key))
-					} else {
-						unkeyed = true
-					}
+				plainKey := hasKey && key != "" && !strings.HasPrefix(key, "/") && !strings.HasPrefix(key, "'")
+				switch kind := pfTokenVars[name]; {
+				case kind != "" && plainKey:
+					c.keys = append(c.keys, strings.ToLower(key))
+				case kind != "":
+					c.headers[kind] = nil
 				case name == "REQUEST_HEADERS":
 					k := strings.ToLower(key)
-					for h := range pfHeaderAlphabets {
+					for _, h := range []string{"user-agent", "referer"} {
 						if !hasKey || k == h || strings.HasPrefix(k, "/") || strings.HasPrefix(k, "'") {
 							c.headers[h] = nil
 						}
 					}
 				}
 			}
-			if !readsTokens && len(c.headers) == 0 || !emulated {
+			if len(c.keys) == 0 && len(c.headers) == 0 || !emulated {
 				continue
 			}
 			re, err := syntax.Parse("(?sm)"+pat, syntax.Perl)
@@ -826,27 +861,6 @@ func buildTokenRules(crs fs.FS) (*pfRules, error) {
 					}
 				}
 				return n, nil
-			}
-			if unkeyed {
-				if r, ok := pfRestrictTo(re, pfTokenAlphabet); ok {
-					n, err := hits(r, "token", func(o string) string {
-						if low {
-							return strings.ToLower(o)
-						}
-						return o
-					})
-					if err != nil {
-						return nil, err
-					}
-					c.hits += n
-					if low {
-						c.tokenLow = r.String()
-					} else {
-						c.token = r.String()
-					}
-				}
-			} else if !readsTokens {
-				c.keys = nil
 			}
 			for h := range c.headers {
 				r, ok := pfRestrictTo(re, pfHeaderAlphabets[h])
@@ -885,12 +899,6 @@ func buildTokenRules(crs fs.FS) (*pfRules, error) {
 		for _, k := range best.keys {
 			out.names[k] = true
 		}
-		if best.token != "" {
-			raws = append(raws, best.token)
-		}
-		if best.tokenLow != "" {
-			lowers = append(lowers, best.tokenLow)
-		}
 		for h, p := range best.headers {
 			key := fmt.Sprint(h, p.ts, p.multi)
 			if q := pipes[key]; q != nil {
@@ -905,12 +913,6 @@ func buildTokenRules(crs fs.FS) (*pfRules, error) {
 		return nil, fmt.Errorf("only %d CRS rules read parameters or headers with @rx", out.n)
 	}
 	compile := newPFMatcher
-	if out.raw, err = compile(raws); err != nil {
-		return nil, err
-	}
-	if out.lower, err = compile(lowers); err != nil {
-		return nil, err
-	}
 	for _, ps := range out.headers {
 		for _, p := range ps {
 			if p.re, err = compile(p.pats); err != nil {
@@ -1028,25 +1030,13 @@ func pfTokenName(name string) bool {
 	return pf.tokenNames[string(buf[:len(name)])]
 }
 
-// pfTokenRuleMatch reports whether a CRS rule of tokenRaw or tokenLower
-// matches the token s.
-func pfTokenRuleMatch(s string) bool {
-	if pf.tokenRaw.MatchString(s) {
-		return true
+// pfTokenRuleMatch reports whether a CRS rule on parameters (kind
+// "arg") or cookies ("cookie") matches the token s.
+func pfTokenRuleMatch(kind, s string) bool {
+	if s == "." {
+		return true // normalizePath makes it "": not judged here
 	}
-	var buf [256]byte
-	if len(s) > len(buf) {
-		return true // longer than any token the prefilter passes
-	}
-	b := buf[:len(s)]
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b[i] = c
-	}
-	return pf.tokenLower.Match(b)
+	return pfHeaderRuleMatch(kind, s)
 }
 
 // ruleRegexp reads and parses the @rx of a CRS request rule.
@@ -2109,7 +2099,7 @@ func pfToken(s string) bool {
 			return false
 		}
 	}
-	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s) && !pfTokenRuleMatch(s)
+	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s) && !pfTokenRuleMatch("arg", s)
 }
 
 // pfStartsWithCommand reports whether s's first word (up to ".", "-"
@@ -2209,8 +2199,8 @@ func pfCookieToken(s string) bool {
 				return false
 			}
 		}
-		// 942100 reads it URL-decoded.
-		if pfInjection(s[:i] + "||" + tail) {
+		// 942100 reads it URL-decoded, and so do rules with urlDecodeUni.
+		if pfInjection(s[:i]+"||"+tail) || pfTokenRuleMatch("cookie", s) {
 			return false
 		}
 		return pfCookieWord(s[:i], 0)
@@ -2239,7 +2229,7 @@ func pfCookieWord(s string, maxDashes int) bool {
 			return false
 		}
 	}
-	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s) && !pfTokenRuleMatch(s)
+	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s) && !pfTokenRuleMatch("cookie", s)
 }
 
 // pfHost: a domain name, lower or upper case letters, digits, "-" and
