@@ -431,6 +431,40 @@ func pfApplyT(t, v string) (string, bool) {
 	return "", false
 }
 
+// pfCanonical drops from ts the transformations that change no value of
+// kind the prefilter lets through (so that rules share pipelines):
+// decoders of bytes no alphabet holds everywhere; for parameters and
+// cookies (no space, "&", "/", "*", "#", "--", "..", and "." alone is
+// judged apart) also the whitespace, comment, entity and path ones, and
+// cmdLine is lowercase there; for the user agent (single inner spaces,
+// no "&") the whitespace and entity ones.
+func pfCanonical(kind string, ts []string) []string {
+	var out []string
+	for _, t := range ts {
+		switch t {
+		case "none", "jsdecode", "cssdecode", "escapeseqdecode", "removenulls", "replacenulls", "utf8tounicode":
+			continue
+		case "htmlentitydecode", "compresswhitespace", "trim", "trimleft", "trimright":
+			if kind != "referer" {
+				continue
+			}
+		case "removewhitespace", "replacecomments", "removecomments", "removecommentschar", "normalizepath", "normalisepath":
+			if kind == "arg" || kind == "cookie" {
+				continue
+			}
+		case "cmdline":
+			if kind == "arg" || kind == "cookie" {
+				t = "lowercase"
+			}
+		}
+		if len(out) > 0 && out[len(out)-1] == t && (t == "lowercase") {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 // pfInAlphabet reports whether every byte of v is in alphabet.
 func pfInAlphabet(v, alphabet string) bool {
 	for i := 0; i < len(v); i++ {
@@ -868,9 +902,10 @@ func buildTokenRules(crs fs.FS) (*pfRules, error) {
 					delete(c.headers, h)
 					continue
 				}
-				p := &pfPipeline{ts: ts, multi: multi, pats: []string{r.String()}}
+				cts := pfCanonical(h, ts)
+				p := &pfPipeline{ts: cts, multi: multi, pats: []string{r.String()}}
 				n, err := hits(r, h, func(o string) string {
-					for _, t := range ts {
+					for _, t := range cts {
 						o, _ = pfApplyT(t, o)
 					}
 					return o
