@@ -56,7 +56,9 @@ func TestFixed_ArgumentLimitHidesTheAttack(t *testing.T) {
 // member (a WordPress REST route's parameter, "arg:json.action") does
 // not fire when 1000 other members come first; PHP's json_decode reads
 // them all.
-func TestFAILS_ArgumentLimitHidesAVirtualPatchTarget(t *testing.T) {
+//
+// Fixed: patch sets read every argument (patch.go, patchMaxArgs).
+func TestFixed_ArgumentLimitHidesAVirtualPatchTarget(t *testing.T) {
 	p := waf.Patch{ID: 3, Name: "vuln-plugin REST", Reason: "CVE",
 		Rule: &waf.PatchRule{Path: "/wp-json/vuln/v1/", Target: "arg:json.action", Op: "equals", Value: "save_options"}}
 	ps, err := waf.NewRegistry().PatchSet([]waf.Patch{p})

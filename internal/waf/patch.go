@@ -89,12 +89,18 @@ SecRequestBodyLimit %d
 SecRequestBodyInMemoryLimit %d
 SecRequestBodyLimitAction ProcessPartial
 SecRequestBodyJsonDepthLimit 1024
-SecArgumentsLimit 1000
+SecArgumentsLimit %d
 SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" "id:%d,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
 SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:%d,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 SecRule REQUEST_HEADERS:Content-Type "^application/[a-z0-9.-]+[+]json" "id:%d,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 SecAction "id:%d,phase:1,pass,nolog,ctl:forceRequestBodyVariable=On"
-`, MaxBody, MaxBody, patchBaseRuleID, patchBaseRuleID+1, patchBaseRuleID+2, patchBaseRuleID+3)
+`, MaxBody, MaxBody, patchMaxArgs, patchBaseRuleID, patchBaseRuleID+1, patchBaseRuleID+2, patchBaseRuleID+3)
+
+// patchMaxArgs is the patch sets' argument limit: more than a request
+// can hold (each argument takes at least one byte of the body or query
+// besides its separator), so that a patch reads every argument, not only
+// the first 1000 (CRS's limit; PHP's json_decode reads them all).
+const patchMaxArgs = 2 * MaxBody
 
 func patchNewWAF(directives string) (coraza.WAF, error) {
 	return coraza.NewWAF(coraza.NewWAFConfig().

@@ -686,3 +686,25 @@ func TestPatchVariableKeyRegexBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchReadsEveryArgument: a patch's target is found however many
+// arguments come first (CRS's collections stop at 1000).
+func TestPatchReadsEveryArgument(t *testing.T) {
+	s := mustSet(t, NewRegistry(), Patch{ID: 3, Name: "vuln REST",
+		Rule: &PatchRule{Path: "/wp-json/vuln/v1/", Target: "arg:json.action", Op: "equals", Value: "save_options"}},
+		Patch{ID: 4, Name: "vuln ajax", Rule: &PatchRule{Target: "arg:action", Op: "equals", Value: "vuln_save"}})
+	var jb, fb strings.Builder
+	jb.WriteString("{")
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&jb, `"a%d":0,`, i)
+		fmt.Fprintf(&fb, "a%d=&", i)
+	}
+	jb.WriteString(`"action":"save_options"}`)
+	fb.WriteString("action=vuln_save")
+	if res := runSet(s, patchReq("POST", "/wp-json/vuln/v1/options", "", jb.String(), "Content-Type", "application/json"), patchNow); res.Patch != "vuln REST" {
+		t.Errorf("the 5001st JSON member: patch %q", res.Patch)
+	}
+	if res := runSet(s, patchReq("POST", "/wp-admin/admin-ajax.php", "", fb.String()), patchNow); res.Patch != "vuln ajax" {
+		t.Errorf("the 5001st form field: patch %q", res.Patch)
+	}
+}
