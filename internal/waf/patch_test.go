@@ -574,7 +574,7 @@ func TestPatchRegexWorstCaseCost(t *testing.T) {
 	}
 	var p Patch
 	for n := PatchMaxRegexInsts; ; n-- {
-		p = Patch{ID: 1, Name: "worst", SecLang: fmt.Sprintf(`SecRule ARGS "@rx \pL{%d}\PL" "id:1001,phase:2,deny"`, n)}
+		p = Patch{ID: 1, Name: "worst", SecLang: fmt.Sprintf(`SecRule ARGS "@rx (\pL{%d})\PL" "id:1001,phase:2,deny,capture"`, n)}
 		if ValidatePatch(p) == nil {
 			break
 		}
