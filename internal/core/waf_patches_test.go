@@ -312,3 +312,43 @@ func TestWAFNewSiteMode(t *testing.T) {
 		}
 	})
 }
+
+// TestWAFPatchesRegexCostBounded: one owner's live patches together stay
+// within MaxPatchesRegexCost (they all run on every request to its
+// websites); a patch that would go over is refused and nothing is stored.
+func TestWAFPatchesRegexCostBounded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		acme := f.partner(t, "acme", 0)
+		rule := &waf.PatchRule{Target: "arg:q", Op: "regex", Value: `(?i)(union|select|insert|update|delete|drop|alter|create)\s+(all|distinct|into|from|table)`}
+		cost, err := waf.PatchRegexCost(waf.Patch{Name: "x", Rule: rule})
+		if err != nil || cost <= 0 {
+			t.Fatalf("cost %d %v", cost, err)
+		}
+		n := core.MaxPatchesRegexCost / cost
+		if n >= core.MaxPartnerPatches {
+			t.Fatalf("a patch of cost %d never reaches the bound within %d patches: choose a costlier one", cost, core.MaxPartnerPatches)
+		}
+		for i := 0; i < n; i++ {
+			if _, err := f.svc.CreateWAFPatch(ctx, acme, core.WAFPatch{Name: fmt.Sprintf("p%d", i), Rule: rule}); err != nil {
+				t.Fatal(i, err)
+			}
+		}
+		_, err = f.svc.CreateWAFPatch(ctx, acme, core.WAFPatch{Name: "over", Rule: rule})
+		wantCode(t, err, core.ECONFLICT)
+		ps, err := f.svc.WAFPatches(ctx, acme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := 0
+		for _, p := range ps {
+			if !p.ReadOnly {
+				own++
+			}
+		}
+		if own != n {
+			t.Errorf("%d patches stored, want %d", own, n)
+		}
+	})
+}
