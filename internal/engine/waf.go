@@ -143,7 +143,6 @@ func (p *Policy) WAFMode() string {
 	return p.waf.mode
 }
 
-
 // wafApplies reports whether the firewall (its CRS part or a virtual
 // patch) looks at requests to p at all.
 func (p *Policy) wafApplies() bool {
