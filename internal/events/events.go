@@ -170,8 +170,9 @@ func wafClass(c string) string {
 
 // WAFBlocked reports whether the website firewall decided v: it denied the
 // request (block mode). A verdict that carries a firewall finding without
-// it was only detected (detect mode, or below the threshold).
-func WAFBlocked(v engine.Verdict) bool { return v.Source == engine.SourceWAF }
+// it was only detected (detect mode, below the threshold, or the website
+// in monitor mode, which lets the request through).
+func WAFBlocked(v engine.Verdict) bool { return v.Source == engine.SourceWAF && !v.Monitored }
 
 // maxWAFRules bounds the rules an event keeps of one firewall finding.
 const maxWAFRules = 20

@@ -316,6 +316,10 @@ func validateExclusionFields(e Exclusion) error {
 			add("rule_ids: %d is not a rule id (CRS rule ids are numbers like 942100)", id)
 			break
 		}
+		if id >= RuleBusy && id < RuleBusy+100 {
+			add("rule_ids: %d is Palisade's own check (a request too large to inspect), which no exclusion lifts", id)
+			break
+		}
 	}
 	if len(e.Tags) > maxExclusionTags {
 		add("tags: at most %d tags, not %d", maxExclusionTags, len(e.Tags))

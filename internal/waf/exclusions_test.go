@@ -196,7 +196,7 @@ func TestCanonicalPath(t *testing.T) {
 func TestExclusionSetsAreShared(t *testing.T) {
 	sets := Sets()
 	if len(sets) == 0 {
-		t.Skip("no ready sets yet")
+		t.Fatal("no ready exclusion sets: Sets() is empty")
 	}
 	a, err := CompileExclusions(nil, nil)
 	if err != nil {
@@ -272,6 +272,16 @@ func TestExclusionThatSwitchesTheFirewallOffRefused(t *testing.T) {
 	} {
 		if err := ValidateExclusion(e); err != nil {
 			t.Errorf("%s: %v; want accepted", name, err)
+		}
+	}
+}
+
+// TestExclusionCannotLiftPalisadeChecks: Palisade's own checks (a request
+// too large to inspect, 999100 and up) are not excludable.
+func TestExclusionCannotLiftPalisadeChecks(t *testing.T) {
+	for _, id := range []int{RuleBusy, RuleBusy + 1, RuleBusy + 2} {
+		if err := ValidateExclusion(Exclusion{RuleIDs: []int{id}, Path: "/upload"}); err == nil || !strings.Contains(err.Error(), "Palisade's own check") {
+			t.Errorf("rule %d: %v; want refused as Palisade's own check", id, err)
 		}
 	}
 }

@@ -290,7 +290,9 @@ func exclusionFromEvent(ev core.Event) (waf.Exclusion, bool) {
 	var params []string
 	inParams := true
 	for _, r := range ev.WAF.Rules {
-		if r.Patch != "" || scoringRule(r.ID) || r.ID <= 0 {
+		if r.Patch != "" || scoringRule(r.ID) || r.ID <= 0 || r.ID >= waf.RuleBusy {
+			// Virtual patches and Palisade's own checks (999100 and up) are
+			// not the customer's to lift.
 			continue
 		}
 		if !slices.Contains(e.RuleIDs, r.ID) {
