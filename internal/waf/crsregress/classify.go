@@ -77,7 +77,7 @@ func Classify(f File, t Test, rules map[int]Rule, pl int) Applicability {
 	}
 	for _, s := range t.Stages {
 		for _, id := range s.Output.Log.ExpectIDs {
-			if r := rules[id]; r.Gate != "" {
+			if r := rules[id]; r.Gate != "" && !palisadeSets[r.Gate] {
 				return Applicability{NAGated, fmt.Sprintf("expects %d, which runs only when %s is set (CRS's crs-setup.conf leaves it commented out)", id, r.Gate)}
 			}
 		}
@@ -146,3 +146,7 @@ func lineRefused(raw []byte) (string, bool) {
 	}
 	return "", false
 }
+
+// palisadeSets are the optional CRS settings Palisade sets (internal/waf's
+// setup: tx.max_num_args), whose rules therefore run and are judged.
+var palisadeSets = map[string]bool{"tx.max_num_args": true}
