@@ -101,7 +101,11 @@ func (e *Engine) Load(sites []Site, partners map[int64]PartnerLists) []LoadError
 			if ps, err = waf.Default.PatchSet(pl.Patches); err != nil {
 				// Validated when saved; one that no longer compiles (a
 				// newer Coraza) must not take the others down with it.
-				errs = append(errs, LoadError{WebsiteID: 0, Err: fmt.Errorf("virtual patches of partner %d: %w", id, err)})
+				owner := fmt.Sprintf("partner %d", id)
+				if id == Everyone {
+					owner = "the operator"
+				}
+				errs = append(errs, LoadError{WebsiteID: 0, Err: fmt.Errorf("virtual patches of %s: %w", owner, err)})
 				ps = nil
 			}
 		}

@@ -134,8 +134,8 @@ func compileWAF(st Settings) (*wafPolicy, error) {
 }
 
 // WAFMode is the website's firewall mode as compiled: "block", "detect",
-// or "off" (its settings or its plan; its host's virtual patches may still
-// apply).
+// or "off" (its settings, when its host's virtual patches still apply, or
+// a plan without the firewall, when nothing does).
 func (p *Policy) WAFMode() string {
 	if p.waf == nil {
 		return "off"
@@ -169,8 +169,8 @@ func (e *Engine) checkWAF(p *Policy, r *Request, v *Verdict) bool {
 		opt.Patches, opt.Now = p.patches[:], e.now()
 		res = p.waf.fw.Evaluate(&in, &opt)
 	} else {
-		// The site's CRS is off (or its plan has none) but the host's
-		// patches apply: evaluate them alone.
+		// The site turned its CRS off, but the host's patches apply
+		// (wafApplies is false for a plan without the firewall).
 		res = waf.EvaluatePatches(&in, p.patches[:], e.now())
 	}
 	if len(res.Matches) == 0 {
