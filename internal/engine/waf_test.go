@@ -83,6 +83,16 @@ func TestWAFOrder(t *testing.T) {
 			{Name: "challenge search", Action: "challenge", Conditions: []Condition{{Field: "path", Op: "starts_with", Value: "/search"}}},
 		},
 	})
+	// A deny-listed address is denied by the list, before the firewall.
+	pd := load(t, e, Settings{Deny: []string{"198.51.100.66"}})
+	if v := e.Decide(pd, wafReq(attack, func(r *Request) { r.IP = mustAddr("198.51.100.66") })); v.Action != Deny || v.Source != SourceList || v.WAF != nil {
+		t.Errorf("deny list: %s source %q; want denied by the list, firewall not run", v, v.Source)
+	}
+	// A built-in grant does not lift the firewall's deny: robots.txt with
+	// a payload in its query is still denied.
+	if v := e.Decide(p, wafReq("/robots.txt?x=1'%20OR%20'1'='1")); v.Action != Deny || v.Source != SourceWAF {
+		t.Errorf("built-in robots.txt with a payload: %s source %q; want the firewall's deny", v, v.Source)
+	}
 	// An allow-listed address is granted before the firewall runs.
 	if v := e.Decide(p, wafReq(attack, func(r *Request) { r.IP = mustAddr("198.51.100.7") })); v.Action != Grant || v.Source != SourceList || v.WAF != nil {
 		t.Errorf("allow list: %s source %q; want granted by the list, firewall not run", v, v.Source)
