@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"regexp/syntax"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/corazawaf/coraza/v3"
 	"github.com/corazawaf/coraza/v3/experimental"
-	"github.com/corazawaf/coraza/v3/types"
 )
 
 // Limits on one virtual patch.
@@ -357,7 +355,7 @@ func (ps *PatchSet) evaluateGroup(g *patchGroup, in *Input, now time.Time, res *
 	}()
 	tx := g.waf.NewTransaction()
 	defer func() { _ = tx.Close() }()
-	patchFeed(tx, in)
+	feed(tx, in)
 	rc := reqContext{in: in}
 	for _, mr := range tx.MatchedRules() {
 		info, ok := g.rules[mr.Rule().ID()]
@@ -395,51 +393,6 @@ func (ps *PatchSet) evaluateGroup(g *patchGroup, in *Input, now time.Time, res *
 		}
 		res.Matches = append(res.Matches, m)
 	}
-}
-
-// patchFeed gives the request to a transaction: connection, URI, headers
-// (with Host), phase 1, then the body (when any) and phase 2.
-// TODO(eval): share eval's Input mapping once it lands.
-func patchFeed(tx types.Transaction, in *Input) {
-	client := ""
-	if in.ClientAddr.IsValid() {
-		client = in.ClientAddr.Unmap().String()
-	}
-	tx.ProcessConnection(client, 0, "", 0)
-	method, proto, uri := in.Method, in.Proto, in.Path
-	if method == "" {
-		method = http.MethodGet
-	}
-	if proto == "" {
-		proto = "HTTP/1.1"
-	}
-	if uri == "" {
-		uri = "/"
-	}
-	if in.Query != "" {
-		uri += "?" + in.Query
-	}
-	tx.ProcessURI(uri, method, proto)
-	if in.Host != "" {
-		tx.AddRequestHeader("Host", in.Host)
-	}
-	for k, vs := range in.Header {
-		if (in.Host != "" && strings.EqualFold(k, "Host")) || ignoredHeader(in, k) {
-			continue
-		}
-		for _, v := range vs {
-			tx.AddRequestHeader(k, v)
-		}
-	}
-	tx.ProcessRequestHeaders()
-	if in.Body != nil && tx.IsRequestBodyAccessible() {
-		body := in.Body
-		if len(body) > MaxBody {
-			body = body[:MaxBody]
-		}
-		_, _, _ = tx.WriteRequestBody(body)
-	}
-	_, _ = tx.ProcessRequestBody()
 }
 
 // ValidatePatch says precisely what is wrong with a patch (for SecLang:
