@@ -193,6 +193,23 @@ func TestCustomerPages(t *testing.T) {
 	if fa.StatusCode != 403 || fa.Header.Get("X-Palisade-Reason") != "block-admin" {
 		t.Fatalf("the new rule did not take effect within a second: %d %v", fa.StatusCode, fa.Header)
 	}
+	// That first decision moves the website from setup to online in the
+	// background, which changes its version: a form posted with the page's
+	// earlier version would (rightly) be told "changed elsewhere". Wait for
+	// it, then take the editor's current version, as a person reloading
+	// would.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		w, err := e.Service.Website(ctx, e.Caller, "shop.example.com")
+		if err == nil && w.Status == core.StatusOnline {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the website did not go online after its first traffic: %+v %v", w, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, page, _ = br.get(edit)
+	version = formVersion(t, page)
 	// A bad regex is refused next to its field; nothing is saved.
 	code, page = save(url.Values{"form": {"rule"}, "name": {"bad"}, "action": {"deny"}, "enabled": {"1"},
 		"cond.0.field": {"user_agent"}, "cond.0.op": {"regex"}, "cond.0.value": {"(unclosed"}})
