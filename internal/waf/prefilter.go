@@ -1517,27 +1517,16 @@ func (d *acDFA) build(words []string, only string) error {
 }
 
 // contains reports whether s holds a keyword (case-insensitively).
-func (d *acDFA) contains(s string) bool {
+func (d *acDFA) contains(s string) bool { return acContains(d, s) }
+
+// containsBytes is contains on b.
+func (d *acDFA) containsBytes(b []byte) bool { return acContains(d, b) }
+
+// acContains runs the automaton over s, a string or bytes.
+func acContains[T string | []byte](d *acDFA, s T) bool {
 	st := 0
 	for i := 0; i < len(s); i++ {
 		c := d.class[s[i]]
-		if c == 0 {
-			st = 0
-			continue
-		}
-		st = int(d.next[st*d.stride+int(c)])
-		if d.final[st] {
-			return true
-		}
-	}
-	return false
-}
-
-// containsBytes is contains on b.
-func (d *acDFA) containsBytes(b []byte) bool {
-	st := 0
-	for i := 0; i < len(b); i++ {
-		c := d.class[b[i]]
 		if c == 0 {
 			st = 0
 			continue
