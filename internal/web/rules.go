@@ -282,17 +282,8 @@ func formOf(i int, r engine.Rule) ruleForm {
 }
 
 func (h *Handler) editPost(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	if err := r.ParseForm(); err != nil {
-		h.fail(w, r, nil, core.Errorf(core.EINVALID, "the form could not be read"))
-		return
-	}
-	v, s, value, ok := h.site(w, r)
+	v, s, _, ok := h.sitePost(w, r, 1<<20)
 	if !ok {
-		return
-	}
-	if !h.csrfOK(r, value) {
-		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; reload the page and try again"))
 		return
 	}
 	c := callerOf(s)

@@ -353,17 +353,8 @@ func newEventView(l string, ev core.Event) eventView {
 // entry, as a list entry is added), and an identical exclusion already
 // there is not added twice.
 func (h *Handler) eventAllow(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		h.fail(w, r, nil, core.Errorf(core.EINVALID, "the form could not be read"))
-		return
-	}
-	v, s, value, ok := h.site(w, r)
+	v, s, _, ok := h.sitePost(w, r, 64<<10)
 	if !ok {
-		return
-	}
-	if !h.csrfOK(r, value) {
-		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; reload the page and try again"))
 		return
 	}
 	ev, err := h.event(r, s, v)

@@ -234,6 +234,26 @@ func (h *Handler) cookieSession(r *http.Request) (core.Session, string, error) {
 func callerOf(s core.Session) core.Caller { return core.SessionCaller(s) }
 
 // site loads the page's website and checks the session may see it.
+// sitePost reads a customer page's form (at most limit bytes), finds the
+// website of the page and checks the form's CSRF token; when it returns
+// false it has answered the request.
+func (h *Handler) sitePost(w http.ResponseWriter, r *http.Request, limit int64) (view, core.Session, string, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, nil, core.Errorf(core.EINVALID, "the form could not be read"))
+		return view{}, core.Session{}, "", false
+	}
+	v, s, value, ok := h.site(w, r)
+	if !ok {
+		return v, s, value, false
+	}
+	if !h.csrfOK(r, value) {
+		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; reload the page and try again"))
+		return v, s, value, false
+	}
+	return v, s, value, true
+}
+
 func (h *Handler) site(w http.ResponseWriter, r *http.Request) (view, core.Session, string, bool) {
 	s, value, ok := h.session(w, r)
 	if !ok {
