@@ -138,32 +138,17 @@ func clip(s string, n int) string {
 	return s
 }
 
+// wafClasses are the attack classes counters are kept for.
+var wafClasses = waf.Classes()
+
 // wafClass is the attack class a firewall decision is counted under: one
-// of waf.Classes, generic for anything else.
+// of waf.Classes (the package's own string), generic for anything else,
+// so the counters stay bounded whatever a finding says.
 func wafClass(c string) string {
-	switch c {
-	case waf.ClassSQLi:
-		return waf.ClassSQLi
-	case waf.ClassXSS:
-		return waf.ClassXSS
-	case waf.ClassRCE:
-		return waf.ClassRCE
-	case waf.ClassLFI:
-		return waf.ClassLFI
-	case waf.ClassRFI:
-		return waf.ClassRFI
-	case waf.ClassPHP:
-		return waf.ClassPHP
-	case waf.ClassJava:
-		return waf.ClassJava
-	case waf.ClassSession:
-		return waf.ClassSession
-	case waf.ClassProtocol:
-		return waf.ClassProtocol
-	case waf.ClassScanner:
-		return waf.ClassScanner
-	case waf.ClassPatch:
-		return waf.ClassPatch
+	for _, k := range wafClasses {
+		if c == k {
+			return k
+		}
 	}
 	return waf.ClassGeneric
 }
