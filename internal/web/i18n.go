@@ -1,229 +1,64 @@
 package web
 
-// Messages of the customer pages, by language. English is complete; a
-// missing key in another language falls back to English.
-var messages = map[string]map[string]string{
-	"en": {
-		"statistics": "Statistics", "events": "Events", "rules": "Protection rules", "integration": "Integration",
-		"signout": "Sign out", "support": "Support", "status": "Status", "plan": "Plan", "until": "Protected until",
-		"requests": "Requests", "decision": "Decision", "category": "Category", "reason": "Reason", "client": "Client", "ref": "Reference ID",
-		"path": "Path", "time": "Time (UTC)", "useragent": "User agent", "count": "Count", "method": "Method",
-		"last24h": "Last 24 hours", "last30d": "Last 30 days", "last12m": "Last 12 months", "period": "Period", "splitby": "Split by",
-		"byhour": "By hour", "byday": "By day", "bymonth": "By month",
-		"quota": "Requests this month", "of": "of", "topips": "Top blocked clients", "toppaths": "Top blocked paths",
-		"topuas": "Top blocked user agents", "topcountries": "Top blocked countries", "none": "None yet.", "nochart": "The chart needs JavaScript; the table below has the same numbers.",
-		"notraffic":  "No traffic seen yet. Once your web server asks Palisade about requests, they appear here.",
-		"challenges": "Browser challenges", "issued": "issued", "solved": "solved", "failed": "failed", "passrate": "pass rate",
-		"filter": "Filter", "from": "From", "to": "To", "action": "Action", "any": "any", "rule": "Rule or category",
-		"ip": "IP address", "older": "Older events", "newest": "Newest", "csv": "Download CSV", "live": "Live: new events appear as they happen",
-		"detail": "Event", "back": "Back to events", "query": "Query", "referrer": "Referrer", "source": "Decided by", "monitored": "Monitor mode (not enforced)",
-		"general": "General", "mode": "Mode", "mode.protect": "Protect", "mode.monitor": "Monitor (decide and record, never block)", "mode.off": "Off",
-		"failmode": "When Palisade cannot be reached", "fail.open": "Serve the site (fail open)", "fail.closed": "Refuse requests (fail closed)",
-		"difficulty": "Challenge difficulty (8–24 bits)", "lifetime": "Clearance lifetime (e.g. 24h)", "nojs": "Let browsers without JavaScript pass after (seconds, 0 = no)",
-		"save": "Save", "saved": "Saved. The change takes effect within a second.", "categories": "Traffic categories",
-		"default": "default", "lists": "Allow and deny lists", "allow": "Always allow (one IP or CIDR a line)", "deny": "Always deny (one IP or CIDR a line)",
-		"customrules": "Custom rules", "customrules.help": "Tried in order before the categories; the first rule whose conditions all match decides.",
-		"name": "Name", "enabled": "Enabled", "conditions": "Conditions", "expression": "Advanced condition (CEL)", "location": "Redirect to",
-		"addrule": "Add a rule", "editrule": "Edit rule", "delete": "Delete", "up": "Move up", "down": "Move down", "enable": "Enable", "disable": "Disable", "edit": "Edit",
-		"field": "Field", "op": "Match", "value": "Value", "header": "Header name",
-		"ratelimits": "Rate limits", "addlimit": "Add a rate limit", "per": "per", "key": "Counted per", "pathprefix": "Path prefix", "burst": "Burst",
-		"test": "Test a request", "test.help": "Which rule or category would decide a request like this (rate limits are not evaluated).",
-		"test.run": "Test", "result": "Result", "fixerrors": "Nothing was saved; fix the fields marked below.",
-		"serverkey": "Server key", "seen": "We have seen traffic from your web server: protection is active.",
-		"notseen":     "No traffic seen yet. Install one of the integrations below; this page updates by itself.",
-		"guide.nginx": "nginx", "guide.caddy": "Caddy", "guide.traefik": "Traefik", "guide.apache": "Apache httpd", "guide.haproxy": "HAProxy", "guide.go": "Go application", "guide.proxy": "No web server (Palisade as reverse proxy)",
-		"rules.none": "No custom rules.", "limits.none": "No rate limits.",
-		"conflict":                  "Changed elsewhere: reload.",
-		"conflict.reload":           "Reload the current settings (discards your input)",
-		"conflict.help":             "These settings were changed (in another window, by your hosting provider or through the API) after you opened this page, so nothing was saved. Your input is kept in its form below; the rest of the page shows the current settings. Save again to apply your input over them.",
-		"conflict.now":              "Saved now",
-		"cat.humans":                "Browsers with ordinary headers.",
-		"cat.search_engines":        "Search-engine crawlers, verified by their published addresses or reverse DNS; exempt from rate limits.",
-		"cat.social_networks":       "Link previews (Facebook, X, Slack, Telegram …), verified by published addresses where there are any.",
-		"cat.services_and_payments": "Payment notifications, uptime monitors, feed services; verified by their published addresses where there are any.",
-		"cat.security_issues":       "Vulnerability scanners and exploit probes.",
-		"cat.content_scrapers":      "Site copiers, scraping frameworks, SEO crawlers.",
-		"cat.emulated_humans":       "A crawler's or service's user agent from outside its verified addresses (a fake), or one not verified yet.",
-		"cat.suspicious_behaviour":  "A browser user agent whose headers no browser sends that way.",
-		"cat.ai_crawlers":           "AI training and answer crawlers (GPTBot, ClaudeBot, CCBot …); robots.txt stays readable to them.",
-		"cat.automation_tools":      "curl, HTTP libraries, headless browsers, any user agent that is not a browser's.",
-		"cat.signed_agents":         "Agents whose requests carry a valid Web Bot Auth signature from their published keys.",
-		"builtins":                  "Not challenged by default",
-		"builtins.help":             "Legitimate non-browser traffic Palisade can tell apart safely. These lift a challenge (robots.txt and ACME also a category's deny), never for attack tools or fake crawlers; your custom rules, lists and rate limits still come first.",
-		"builtins.switches":         "Built-in grants", "builtin.offdefault": "off by default", "builtin.overridesdeny": "also where a category is denied",
-		"builtin.reason": "built-in grant",
-		"webhooks":       "Webhook endpoints", "webhooks.help": "POSTs to these paths are not challenged: your shop checks each webhook's signature. They still count against your rate limits.",
-		"webhooks.custom": "Your own webhook paths (one a line: /path covers everything under it; /path?key=value exactly that query)",
-		"apipaths":        "API paths (one a line): requests with an Authorization header there are not challenged",
-		"serveraddrs":     "Your server's own addresses (one IP or CIDR a line), besides the web server's own and loopback",
-		"waf":             "Website firewall",
-		"waf.help":        "The OWASP Core Rule Set looks at what each request asks for (SQL injection, cross-site scripting, command injection, file inclusion …) and adds up an anomaly score; a request whose score reaches the threshold is blocked. Your allow lists and verified crawlers come first; solving a challenge never lifts a firewall block.",
-		"exc.rules":       "rules", "exc.tags": "tags", "exc.everyrule": "every rule", "exc.under": "under", "exc.everywhere": "everywhere",
-		"exc.in": "in", "exc.anyinput": "in every input", "exc.cookie": "with a cookie",
-		"waf.anyclass":        "any firewall finding",
-		"waf.noplan":          "Your plan does not include the website firewall: it is off for this website whatever these settings say. They take effect when your plan includes it.",
-		"waf.mode":            "Firewall mode",
-		"waf.mode.block":      "Block (deny requests whose score reaches the threshold)",
-		"waf.mode.detect":     "Detect (record what would be blocked, never block)",
-		"waf.mode.off":        "Off",
-		"waf.paranoia":        "Paranoia level",
-		"waf.pl.1":            "1 (default): only rules that almost never match ordinary traffic; right for nearly every site.",
-		"waf.pl.2":            "2: more rules against SQL, script and code injection; now and then a false alarm on forms that take HTML or code.",
-		"waf.pl.3":            "3: strict rules for sites with sensitive data; expect false alarms and add exclusions for them.",
-		"waf.pl.4":            "4: paranoid: many false alarms, for high-security sites with time to tune every one.",
-		"waf.threshold":       "Anomaly threshold (default 5: one critical finding blocks; higher lets more through)",
-		"waf.sets":            "Exclusion sets for applications",
-		"waf.sets.help":       "Ready exclusions that keep these applications' admin screens and checkouts working; switch on those your site runs.",
-		"waf.set.default":     "on by default",
-		"waf.exclusions":      "Your exclusions",
-		"waf.exclusions.help": "Findings these describe are fine: the rules named (or tagged) are ignored on requests under the path, in the inputs named. Add one from an event with \"This is fine\".",
-		"waf.exclusions.none": "No exclusions of your own.",
-		"waf.addexclusion":    "Add an exclusion",
-		"waf.ruleids":         "Rule IDs (comma separated, e.g. 942100, 941160)",
-		"waf.tags":            "Rule tags (comma separated, e.g. attack-sqli)",
-		"waf.path":            "Path prefix (e.g. /wp-admin/; empty: everywhere)",
-		"waf.parameters":      "Parameter or cookie names (comma separated; empty: every input)",
-		"waf.cookie":          "Only for requests with a cookie whose name starts with (e.g. wordpress_logged_in)",
-		"waf.note":            "Note",
-		"waf.class":           "Attack class", "waf.score": "Anomaly score", "waf.outcome": "Outcome",
-		"waf.blocked": "blocked", "waf.wouldblock": "would have been blocked (detect mode: recorded only)", "waf.recorded": "recorded (below the threshold)", "waf.belowthreshold": "below the threshold: not blocked by the firewall",
-		"waf.rule": "Rule", "waf.message": "Message", "waf.where": "Matched in", "waf.data": "Matched data (shortened, secrets removed)", "waf.patch": "virtual patch",
-		"waf.allow":       "This is fine: allow this parameter on this path",
-		"waf.allow.rules": "This is fine: allow these rules on this path",
-		"waf.allow.adds":  "Adds this exclusion to your firewall settings:",
-		"waf.allow.none":  "Only virtual patches of your hosting provider matched; an exclusion cannot lift them.",
-		"waf.byclass":     "Attacks by class", "waf.blockedn": "Blocked", "waf.detectedn": "Detected only", "waf.noattacks": "No attacks recorded in this period.",
-		"class.sqli": "SQL injection", "class.xss": "Cross-site scripting", "class.rce": "Remote command execution", "class.lfi": "Local file inclusion, path traversal",
-		"class.rfi": "Remote file inclusion", "class.php": "PHP injection", "class.java": "Java injection", "class.generic": "Other injection (Node.js, SSRF …)",
-		"class.session": "Session fixation", "class.protocol": "Protocol violation", "class.scanner": "Security scanner", "class.virtual_patch": "Virtual patch",
-	},
-	"de": {
-		"statistics": "Statistik", "events": "Ereignisse", "rules": "Schutzregeln", "integration": "Einbindung",
-		"signout": "Abmelden", "support": "Hilfe", "status": "Status", "plan": "Paket", "until": "Geschützt bis",
-		"requests": "Anfragen", "decision": "Entscheidung", "category": "Kategorie", "reason": "Grund", "client": "Client", "ref": "Referenz-ID",
-		"path": "Pfad", "time": "Zeit (UTC)", "useragent": "User-Agent", "count": "Anzahl", "method": "Methode",
-		"last24h": "Letzte 24 Stunden", "last30d": "Letzte 30 Tage", "last12m": "Letzte 12 Monate", "period": "Zeitraum", "splitby": "Aufgeteilt nach",
-		"byhour": "Stündlich", "byday": "Täglich", "bymonth": "Monatlich",
-		"quota": "Anfragen in diesem Monat", "of": "von", "topips": "Am häufigsten blockierte Clients", "toppaths": "Am häufigsten blockierte Pfade",
-		"topuas": "Am häufigsten blockierte User-Agents", "topcountries": "Am häufigsten blockierte Länder", "none": "Noch keine.", "nochart": "Das Diagramm braucht JavaScript; die Tabelle unten enthält dieselben Zahlen.",
-		"notraffic":  "Noch kein Verkehr. Sobald Ihr Webserver Palisade nach Anfragen fragt, erscheinen sie hier.",
-		"challenges": "Browser-Prüfungen", "issued": "gestellt", "solved": "gelöst", "failed": "fehlgeschlagen", "passrate": "Erfolgsquote",
-		"filter": "Filtern", "from": "Von", "to": "Bis", "action": "Aktion", "any": "alle", "rule": "Regel oder Kategorie",
-		"ip": "IP-Adresse", "older": "Ältere Ereignisse", "newest": "Neueste", "csv": "Als CSV herunterladen", "live": "Live: neue Ereignisse erscheinen sofort",
-		"detail": "Ereignis", "back": "Zurück zu den Ereignissen", "query": "Query", "referrer": "Referrer", "source": "Entschieden durch", "monitored": "Beobachtungsmodus (nicht durchgesetzt)",
-		"general": "Allgemein", "mode": "Modus", "mode.protect": "Schützen", "mode.monitor": "Beobachten (entscheiden und aufzeichnen, nie blockieren)", "mode.off": "Aus",
-		"failmode": "Wenn Palisade nicht erreichbar ist", "fail.open": "Website ausliefern (fail open)", "fail.closed": "Anfragen ablehnen (fail closed)",
-		"difficulty": "Schwierigkeit der Prüfung (8–24 Bit)", "lifetime": "Gültigkeit der Freigabe (z. B. 24h)", "nojs": "Browser ohne JavaScript durchlassen nach (Sekunden, 0 = nein)",
-		"save": "Speichern", "saved": "Gespeichert. Die Änderung gilt innerhalb einer Sekunde.", "categories": "Verkehrskategorien",
-		"default": "Standard", "lists": "Erlaubt- und Sperrlisten", "allow": "Immer erlauben (eine IP oder ein CIDR pro Zeile)", "deny": "Immer sperren (eine IP oder ein CIDR pro Zeile)",
-		"customrules": "Eigene Regeln", "customrules.help": "Werden der Reihe nach vor den Kategorien geprüft; die erste Regel, deren Bedingungen alle zutreffen, entscheidet.",
-		"name": "Name", "enabled": "Aktiv", "conditions": "Bedingungen", "expression": "Erweiterte Bedingung (CEL)", "location": "Weiterleiten nach",
-		"addrule": "Regel hinzufügen", "editrule": "Regel bearbeiten", "delete": "Löschen", "up": "Nach oben", "down": "Nach unten", "enable": "Aktivieren", "disable": "Deaktivieren", "edit": "Bearbeiten",
-		"field": "Feld", "op": "Vergleich", "value": "Wert", "header": "Header-Name",
-		"ratelimits": "Ratenbegrenzungen", "addlimit": "Ratenbegrenzung hinzufügen", "per": "pro", "key": "Gezählt pro", "pathprefix": "Pfad-Präfix", "burst": "Spitze",
-		"test": "Anfrage testen", "test.help": "Welche Regel oder Kategorie über eine solche Anfrage entscheiden würde (Ratenbegrenzungen werden nicht geprüft).",
-		"test.run": "Testen", "result": "Ergebnis", "fixerrors": "Nichts wurde gespeichert; korrigieren Sie die markierten Felder.",
-		"serverkey": "Server-Schlüssel", "seen": "Wir sehen Verkehr von Ihrem Webserver: der Schutz ist aktiv.",
-		"notseen":     "Noch kein Verkehr. Richten Sie eine der Einbindungen unten ein; diese Seite aktualisiert sich selbst.",
-		"guide.proxy": "Ohne Webserver (Palisade als Reverse Proxy)", "guide.go": "Go-Anwendung",
-		"rules.none": "Keine eigenen Regeln.", "limits.none": "Keine Ratenbegrenzungen.",
-		"conflict":                  "Anderswo geändert: neu laden.",
-		"conflict.reload":           "Aktuelle Einstellungen laden (verwirft Ihre Eingabe)",
-		"conflict.help":             "Diese Einstellungen wurden geändert (in einem anderen Fenster, von Ihrem Hoster oder über die API), nachdem Sie diese Seite geöffnet haben; nichts wurde gespeichert. Ihre Eingabe steht weiter unten in ihrem Formular, der Rest der Seite zeigt die aktuellen Einstellungen. Speichern Sie erneut, um Ihre Eingabe darauf anzuwenden.",
-		"conflict.now":              "Jetzt gespeichert",
-		"cat.humans":                "Browser mit gewöhnlichen Headern.",
-		"cat.search_engines":        "Suchmaschinen-Crawler, geprüft über ihre veröffentlichten Adressen oder Reverse-DNS; ohne Ratenbegrenzung.",
-		"cat.social_networks":       "Link-Vorschauen (Facebook, X, Slack, Telegram …), geprüft über veröffentlichte Adressen, wo es sie gibt.",
-		"cat.services_and_payments": "Zahlungsbenachrichtigungen, Uptime-Monitore, Feed-Dienste; geprüft über veröffentlichte Adressen, wo es sie gibt.",
-		"cat.security_issues":       "Schwachstellen-Scanner und Exploit-Versuche.",
-		"cat.content_scrapers":      "Website-Kopierer, Scraping-Frameworks, SEO-Crawler.",
-		"cat.emulated_humans":       "Der User-Agent eines Crawlers oder Dienstes von außerhalb seiner geprüften Adressen (eine Fälschung) oder noch nicht geprüft.",
-		"cat.suspicious_behaviour":  "Ein Browser-User-Agent mit Headern, die kein Browser so sendet.",
-		"cat.ai_crawlers":           "KI-Trainings- und Antwort-Crawler (GPTBot, ClaudeBot, CCBot …); robots.txt bleibt für sie lesbar.",
-		"cat.automation_tools":      "curl, HTTP-Bibliotheken, Headless-Browser, jeder User-Agent, der nicht von einem Browser stammt.",
-		"cat.signed_agents":         "Agenten, deren Anfragen eine gültige Web-Bot-Auth-Signatur mit ihren veröffentlichten Schlüsseln tragen.",
-		"builtins":                  "Standardmäßig nicht geprüft",
-		"builtins.help":             "Legitimer Verkehr ohne Browser, den Palisade sicher erkennt. Diese Freigaben ersetzen eine Prüfung (robots.txt und ACME auch die Sperre einer Kategorie), nie für Angriffswerkzeuge oder gefälschte Crawler; Ihre eigenen Regeln, Listen und Ratenbegrenzungen gelten zuerst.",
-		"builtins.switches":         "Eingebaute Freigaben", "builtin.offdefault": "standardmäßig aus", "builtin.overridesdeny": "auch bei gesperrter Kategorie",
-		"builtin.reason": "eingebaute Freigabe",
-		"webhooks":       "Webhook-Endpunkte", "webhooks.help": "POST-Anfragen an diese Pfade werden nicht geprüft: Ihr Shop prüft die Signatur jedes Webhooks. Sie zählen weiter für Ihre Ratenbegrenzungen.",
-		"webhooks.custom":          "Eigene Webhook-Pfade (einer pro Zeile: /pfad umfasst alles darunter; /pfad?schlüssel=wert genau diese Query)",
-		"apipaths":                 "API-Pfade (einer pro Zeile): Anfragen mit Authorization-Header werden dort nicht geprüft",
-		"serveraddrs":              "Eigene Adressen Ihres Servers (eine IP oder ein CIDR pro Zeile), zusätzlich zu der des Webservers und Loopback",
-		"builtin.acme_challenge":   "GET /.well-known/acme-challenge/<Token>: Let's Encrypt und andere ACME-Zertifizierungsstellen prüfen ihn vor der Ausstellung des Zertifikats.",
-		"builtin.robots_txt":       "GET /robots.txt für jeden Client, auch gesperrte Kategorien: ein Crawler muss sie lesen, um zu erfahren, was er nicht abrufen darf.",
-		"builtin.sitemaps":         "GET von Sitemap-Dateien (/sitemap.xml, /sitemap_index.xml, /wp-sitemap-posts-post-1.xml, .xml.gz): für Suchmaschinen und SEO-Werkzeuge.",
-		"builtin.favicon":          "GET /favicon.ico und /apple-touch-icon.png: von Feedreadern, Link-Vorschauen und Lesezeichen-Diensten abgerufen.",
-		"builtin.well_known":       "GET /.well-known/… (security.txt, App-Links, OpenID-Konfiguration, WebFinger, NodeInfo): Standarddateien für Programme.",
-		"builtin.feed_readers":     "GET der Feeds der Website (/feed/, /rss.xml, /atom.xml, ?feed=rss2) durch einen bekannten Feedreader oder jeden Client, der einen Feed-Typ anfragt.",
-		"builtin.webhooks":         "POST an die Webhook-Endpunkte, die Sie angeben (oder eine Plattform-Vorlage): die Anwendung prüft die Signatur des Webhooks selbst.",
-		"builtin.api_credentials":  "Anfragen mit Authorization-Header an die API-Pfade, die Sie angeben: die API prüft die Zugangsdaten selbst.",
-		"builtin.self_calls":       "Der eigene Server der Website ruft sie selbst auf (WordPress-Cron, Loopback-Healthchecks): von Ihren angegebenen Adressen oder der des Webservers.",
-		"builtin.pending_crawlers": "Lässt die erste Anfrage eines Crawlers durch, solange seine Reverse-DNS-Prüfung läuft; ein gefälschter bekommt diese erste Anfrage ebenfalls.",
-		"waf":                      "Website-Firewall",
-		"waf.help":                 "Das OWASP Core Rule Set prüft, was jede Anfrage verlangt (SQL-Injection, Cross-Site-Scripting, Befehlsausführung, Dateieinbindung …), und zählt eine Anomalie-Punktzahl zusammen; eine Anfrage, deren Punktzahl die Schwelle erreicht, wird blockiert. Ihre Erlaubt-Listen und geprüfte Crawler gehen vor; eine gelöste Prüfung hebt eine Firewall-Sperre nie auf.",
-		"exc.rules":                "Regeln", "exc.tags": "Tags", "exc.everyrule": "jede Regel", "exc.under": "unter", "exc.everywhere": "überall",
-		"exc.in": "in", "exc.anyinput": "in jeder Eingabe", "exc.cookie": "mit einem Cookie",
-		"wafset.wordpress":    "Block-Editor, klassischer Editor, Widgets und Customizer angemeldeter WordPress-Benutzer (Cookie wordpress_logged_in_): ihr HTML-Inhalt gilt nicht als Cross-Site-Scripting. Für Besucher ohne dieses Cookie ändert sich nichts.",
-		"wafset.woocommerce":  "Produktbeschreibungen, die angemeldete Shop-Manager speichern, und PUT, PATCH und DELETE der REST-API für API-Clients (ERP-, Marktplatz- und Versand-Anbindungen) unter /wp-json/wc/.",
-		"wafset.joomla":       "Beiträge, Module und Kategorien, die im Joomla-Administrator (/administrator/) bearbeitet werden, und Beiträge, die angemeldete Autoren auf der Website bearbeiten: ihr HTML gilt nicht als Cross-Site-Scripting.",
-		"wafset.drupal":       "Inhalte, Blöcke und Kommentare angemeldeter Drupal-Benutzer (Session-Cookie SSESS/SESS): das HTML des Inhalts gilt nicht als Cross-Site-Scripting.",
-		"wafset.nextcloud":    "Nextclouds WebDAV: die Methoden der Desktop-, Mobil- und Web-Clients (PROPFIND, PUT, MOVE, …) und der Inhalt hochgeladener Dateien, der Daten sind, keine Parameter.",
-		"wafset.phpmyadmin":   "SQL, das ein angemeldeter Benutzer in phpMyAdmin eingibt (Cookie pmaAuth- der Cookie-Anmeldung), ist Aufgabe von phpMyAdmin, keine SQL-Injection.",
-		"waf.anyclass":        "jeder Firewall-Fund",
-		"waf.noplan":          "Ihr Paket enthält die Website-Firewall nicht: sie ist für diese Website aus, was diese Einstellungen auch sagen. Sie gelten, sobald Ihr Paket sie enthält.",
-		"waf.mode":            "Firewall-Modus",
-		"waf.mode.block":      "Blockieren (Anfragen ab der Schwelle ablehnen)",
-		"waf.mode.detect":     "Erkennen (aufzeichnen, was blockiert würde, nie blockieren)",
-		"waf.mode.off":        "Aus",
-		"waf.paranoia":        "Paranoia-Stufe",
-		"waf.pl.1":            "1 (Standard): nur Regeln, die gewöhnlichen Verkehr fast nie treffen; richtig für fast jede Website.",
-		"waf.pl.2":            "2: mehr Regeln gegen SQL-, Skript- und Code-Injection; ab und zu ein Fehlalarm bei Formularen mit HTML oder Code.",
-		"waf.pl.3":            "3: strenge Regeln für Websites mit sensiblen Daten; rechnen Sie mit Fehlalarmen und legen Sie Ausnahmen dafür an.",
-		"waf.pl.4":            "4: paranoid: viele Fehlalarme, für Hochsicherheits-Websites mit Zeit, jeden einzeln abzustimmen.",
-		"waf.threshold":       "Anomalie-Schwelle (Standard 5: ein kritischer Fund blockiert; höher lässt mehr durch)",
-		"waf.sets":            "Ausnahme-Sets für Anwendungen",
-		"waf.sets.help":       "Fertige Ausnahmen, damit Admin-Bereiche und Kassen dieser Anwendungen funktionieren; schalten Sie die ein, die Ihre Website nutzt.",
-		"waf.set.default":     "standardmäßig an",
-		"waf.exclusions":      "Eigene Ausnahmen",
-		"waf.exclusions.help": "Was diese beschreiben, ist in Ordnung: die genannten (oder markierten) Regeln werden bei Anfragen unter dem Pfad in den genannten Eingaben ignoriert. Aus einem Ereignis legen Sie eine mit „Das ist in Ordnung“ an.",
-		"waf.exclusions.none": "Keine eigenen Ausnahmen.",
-		"waf.addexclusion":    "Ausnahme hinzufügen",
-		"waf.ruleids":         "Regel-IDs (durch Kommas getrennt, z. B. 942100, 941160)",
-		"waf.tags":            "Regel-Tags (durch Kommas getrennt, z. B. attack-sqli)",
-		"waf.path":            "Pfad-Präfix (z. B. /wp-admin/; leer: überall)",
-		"waf.parameters":      "Parameter- oder Cookie-Namen (durch Kommas getrennt; leer: jede Eingabe)",
-		"waf.cookie":          "Nur für Anfragen mit einem Cookie, dessen Name so beginnt (z. B. wordpress_logged_in)",
-		"waf.note":            "Notiz",
-		"waf.class":           "Angriffsart", "waf.score": "Anomalie-Punktzahl", "waf.outcome": "Ergebnis",
-		"waf.blocked": "blockiert", "waf.wouldblock": "wäre blockiert worden (Erkennungsmodus: nur aufgezeichnet)", "waf.recorded": "aufgezeichnet (unter der Schwelle)", "waf.belowthreshold": "unter der Schwelle: von der Firewall nicht blockiert",
-		"waf.rule": "Regel", "waf.message": "Meldung", "waf.where": "Gefunden in", "waf.data": "Gefundene Daten (gekürzt, Geheimnisse entfernt)", "waf.patch": "virtueller Patch",
-		"waf.allow":       "Das ist in Ordnung: diesen Parameter auf diesem Pfad erlauben",
-		"waf.allow.rules": "Das ist in Ordnung: diese Regeln auf diesem Pfad erlauben",
-		"waf.allow.adds":  "Fügt Ihren Firewall-Einstellungen diese Ausnahme hinzu:",
-		"waf.allow.none":  "Nur virtuelle Patches Ihres Hosters haben angeschlagen; eine Ausnahme hebt sie nicht auf.",
-		"waf.byclass":     "Angriffe nach Art", "waf.blockedn": "Blockiert", "waf.detectedn": "Nur erkannt", "waf.noattacks": "Keine Angriffe in diesem Zeitraum.",
-		"class.sqli": "SQL-Injection", "class.xss": "Cross-Site-Scripting", "class.rce": "Befehlsausführung aus der Ferne", "class.lfi": "Lokale Dateieinbindung, Pfad-Traversal",
-		"class.rfi": "Entfernte Dateieinbindung", "class.php": "PHP-Injection", "class.java": "Java-Injection", "class.generic": "Andere Injection (Node.js, SSRF …)",
-		"class.session": "Session-Fixation", "class.protocol": "Protokollverstoß", "class.scanner": "Sicherheits-Scanner", "class.virtual_patch": "Virtueller Patch",
-	},
-}
+import (
+	"html/template"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/i18n"
+)
+
+// The pages' words are in the catalogue of internal/i18n
+// (internal/i18n/locales/<area>.<lang>.json); these are the template
+// functions that read it.
 
 // lang returns a supported language for code, English by default.
-func lang(code string) string {
-	if _, ok := messages[code]; ok {
-		return code
-	}
-	return "en"
-}
+func lang(code string) string { return i18n.Pick(code) }
 
 // tr translates key into l.
-func tr(l, key string) string {
-	if m, ok := messages[l][key]; ok {
-		return m
+func tr(l, key string) string { return i18n.T(l, key) }
+
+// i18nFuncs are the templates' functions for words, numbers and dates:
+//
+//	{{t .Lang "id"}}                      a message
+//	{{tf .Lang "id" "Name" .X "Other" .Y}} a message with placeholders ({{.Name}})
+//	{{tn .Lang "id" .Count}}              a plural message ({{.Count}} is formatted)
+//	{{num .Lang 10000}}                   10,000 · 10.000
+//	{{lpct .Lang 0.125}}                  12.5% · 12,5 %
+//	{{ldate .Lang .T}} {{ltime .Lang .T}} 30 Nov 2026 · 30.11.2026 15:04:05
+func i18nFuncs() template.FuncMap {
+	return template.FuncMap{
+		"t": tr,
+		"tf": func(l, id string, kv ...any) string {
+			d := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				if k, ok := kv[i].(string); ok {
+					d[k] = kv[i+1]
+				}
+			}
+			return i18n.T(l, id, d)
+		},
+		"tn":    func(l, id string, n any) string { return i18n.N(l, id, toInt64(n)) },
+		"num":   func(l string, n any) string { return i18n.Number(l, toInt64(n)) },
+		"lpct":  func(l string, f float64) string { return i18n.Percent(l, f) },
+		"ldate": func(l string, t time.Time) string { return i18n.Date(l, t) },
+		"ltime": func(l string, t time.Time) string { return i18n.DateTime(l, t) },
 	}
-	if m, ok := messages["en"][key]; ok {
-		return m
+}
+
+func toInt64(n any) int64 {
+	switch v := n.(type) {
+	case int:
+		return int64(v)
+	case int64:
+		return v
+	case int32:
+		return int64(v)
+	case uint64:
+		return int64(v)
+	case uint32:
+		return int64(v)
+	case float64:
+		return int64(v)
 	}
-	return key
+	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/palisadehq/palisade/internal/i18n"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -161,16 +162,16 @@ func presetName(name string) string { return engine.PresetPrefix + name }
 // (engine.Builtins and waf.Sets have them in English).
 func (rv *rulesView) localize(lang string) {
 	for i := range rv.Builtins {
-		if m, ok := messages[lang]["builtin."+rv.Builtins[i].Name]; ok {
-			rv.Builtins[i].Explanation = m
+		if id := "builtin." + rv.Builtins[i].Name; i18n.Has(lang, id) {
+			rv.Builtins[i].Explanation = i18n.T(lang, id)
 		}
 	}
 	for i := range rv.WAF.Exclusions {
 		rv.WAF.Exclusions[i].Summary = summarizeExclusionIn(lang, rv.WAF.Exclusions[i].E)
 	}
 	for i := range rv.WAF.Sets {
-		if m, ok := messages[lang]["wafset."+rv.WAF.Sets[i].Name]; ok {
-			rv.WAF.Sets[i].Description = m
+		if id := "wafset." + rv.WAF.Sets[i].Name; i18n.Has(lang, id) {
+			rv.WAF.Sets[i].Description = i18n.T(lang, id)
 		}
 	}
 }

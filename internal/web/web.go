@@ -60,7 +60,6 @@ func New(svc *core.Service, explain Explainer, trusted netutil.Proxies, log *slo
 	}
 	h := &Handler{svc: svc, log: log, explain: explain, trusted: trusted, pages: map[string]*template.Template{}, now: svc.Now}
 	funcs := template.FuncMap{
-		"t":     tr,
 		"join":  strings.Join,
 		"lines": func(v []string) string { return strings.Join(v, "\n") },
 		"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
@@ -74,6 +73,9 @@ func New(svc *core.Service, explain Explainer, trusted netutil.Proxies, log *slo
 		"actions": func() []string {
 			return []string{"grant", "deny", "challenge", "captcha", "redirect", "return_fake_data"}
 		},
+	}
+	for k, f := range i18nFuncs() {
+		funcs[k] = f
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
 	for _, p := range []string{"statistics", "events", "event", "rules", "integration", "console", "login", "message", "switch"} {
