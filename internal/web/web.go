@@ -78,7 +78,7 @@ func New(svc *core.Service, explain Explainer, trusted netutil.Proxies, log *slo
 		funcs[k] = f
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
-	for _, p := range []string{"statistics", "events", "event", "rules", "integration", "console", "login", "message", "switch"} {
+	for _, p := range []string{"statistics", "events", "event", "rules", "integration", "console", "operator", "overview", "login", "message", "switch"} {
 		h.pages[p] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+p+".html"))
 	}
 	h.pages["rows"] = template.Must(template.New("rows.html").Funcs(funcs).ParseFS(templateFS, "templates/events.html"))
@@ -109,6 +109,7 @@ func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("POST "+signin.ConfirmPath, h.switchPost)
 	mux.HandleFunc("POST /logout", h.logout)
 	h.registerConsole(mux)
+	h.registerOverview(mux)
 	mux.HandleFunc("GET /_assets/{file}", h.asset)
 	mux.HandleFunc("GET /_assets/vendor/{file}", h.asset)
 	mux.HandleFunc("GET /{lang}/website/{domain}/{page}", h.website)
