@@ -304,20 +304,20 @@ func TestPrefilterSoundness(t *testing.T) {
 		t.Fatalf("only %d of 600 generated browser GETs are clean", len(base))
 	}
 	mutated := 0
-	for i := 0; i < 40000 && mutated < 3000; i++ {
+	for i := 0; i < 40000/soundnessShare && mutated < 3000/soundnessShare; i++ {
 		in := mutate(rng, base[rng.IntN(len(base))])
 		if check(fmt.Sprintf("mutation #%d", i), in) {
 			mutated++
 		}
 	}
-	if mutated < 1000 {
+	if mutated < 1000/soundnessShare {
 		t.Errorf("only %d clean mutations", mutated)
 	}
 	// Words of CRS's own data files and SQL, PHP and HTML names, put in
 	// each part of ordinary requests.
 	vocab := crsVocabulary(t)
 	withWords := 0
-	for i := 0; i < 100000 && withWords < 1500; i++ {
+	for i := 0; i < 100000/soundnessShare && withWords < 1500/soundnessShare; i++ {
 		in := genBrowserGET(rng)
 		w, w2 := vocab[rng.IntN(len(vocab))], vocab[rng.IntN(len(vocab))]
 		switch rng.IntN(5) {
@@ -336,7 +336,7 @@ func TestPrefilterSoundness(t *testing.T) {
 			withWords++
 		}
 	}
-	if withWords < 500 {
+	if withWords < 500/soundnessShare {
 		t.Errorf("only %d clean requests with CRS's words", withWords)
 	}
 	// Command and SQL words inside tokens, the way 932260, 932236 and
@@ -346,7 +346,7 @@ func TestPrefilterSoundness(t *testing.T) {
 	words := commandAndSQLWords(t)
 	prefixes := []string{"", "", "1", "401", "0.", "x", "_", "a.", "-"}
 	suffixes := []string{"", "", "1php", "1", "_x", ".x", "-1", "x", "s"}
-	for i := 0; i < 60000 && inTokens < 1500; i++ {
+	for i := 0; i < 60000/soundnessShare && inTokens < 1500/soundnessShare; i++ {
 		in := genBrowserGET(rng)
 		w := prefixes[rng.IntN(len(prefixes))] + mixCase(rng, words[rng.IntN(len(words))]) + suffixes[rng.IntN(len(suffixes))]
 		switch rng.IntN(4) {
@@ -363,7 +363,7 @@ func TestPrefilterSoundness(t *testing.T) {
 			inTokens++
 		}
 	}
-	if inTokens < 300 {
+	if inTokens < 300/soundnessShare {
 		t.Errorf("only %d clean requests with words in tokens", inTokens)
 	}
 	t.Logf("%d clean requests with command and SQL words inside tokens", inTokens)
