@@ -148,7 +148,7 @@ func (s *Service) ConsoleLogin(ctx context.Context, in ConsoleSignIn) (Login, er
 		}
 	}
 	lim.Succeeded(account, in.Addr, now)
-	return s.openUserSession(ctx, u)
+	return s.openUserSession(ctx, u, in.Addr)
 }
 
 // TOTP secrets are stored sealed under the master key ("v1:…", like
@@ -203,7 +203,11 @@ func (s *Service) SealTOTPSecrets(ctx context.Context) (int, error) {
 
 var dummyHash, _ = HashPassword("palisade timing equaliser")
 
-func (s *Service) openUserSession(ctx context.Context, u ConsoleUser) (Login, error) {
+// ProtocolConsole is the audit log's protocol of the console's and the
+// operator pages' sign-in form (email, password, code).
+const ProtocolConsole = "console"
+
+func (s *Service) openUserSession(ctx context.Context, u ConsoleUser, addr netip.Addr) (Login, error) {
 	value, err := secret.NewToken(s.rand, "ps_")
 	if err != nil {
 		return Login{}, err
@@ -218,7 +222,10 @@ func (s *Service) openUserSession(ctx context.Context, u ConsoleUser) (Login, er
 		if err := tx.InsertSession(ctx, &ss); err != nil {
 			return err
 		}
-		c := Caller{PartnerID: u.PartnerID, Actor: "user:" + u.Email, Protocol: ProtocolSSO}
+		c := Caller{PartnerID: u.PartnerID, Actor: "user:" + u.Email, Protocol: ProtocolConsole}
+		if addr.IsValid() {
+			c.SourceIP = addr.String()
+		}
 		return s.audit(ctx, tx, c, now, "session", ss.Hash[:12], "login", nil, map[string]any{"scope": u.Role})
 	})
 	return Login{Session: ss, Value: value, Next: next}, err
@@ -265,7 +272,7 @@ func (s *Service) EnableTOTP(ctx context.Context, userID int64, secret, code str
 		if err := tx.SetConsoleUserTOTP(ctx, userID, sealed, step); err != nil {
 			return err
 		}
-		c := Caller{PartnerID: u.PartnerID, Actor: "user:" + u.Email, Protocol: ProtocolSSO}
+		c := Caller{PartnerID: u.PartnerID, Actor: "user:" + u.Email, Protocol: ProtocolConsole}
 		return s.audit(ctx, tx, c, s.clock(), "console_user", strconv.FormatInt(userID, 10), "enable_totp", nil, nil)
 	})
 }

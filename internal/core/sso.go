@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/secret"
@@ -111,7 +112,7 @@ func (s *Service) LoginWithToken(ctx context.Context, token string) (Login, erro
 		if err != nil {
 			return err
 		}
-		l, err = s.openSessionTx(ctx, tx, lt.PartnerID, lt.Scope, lt.WebsiteID, lt.SubaccountID)
+		l, err = s.openSessionTx(ctx, tx, lt.PartnerID, lt.Scope, lt.WebsiteID, lt.SubaccountID, ProtocolSSO)
 		return err
 	})
 	return l, err
@@ -143,7 +144,7 @@ func (s *Service) LoginWithSubaccountKey(ctx context.Context, key, domain string
 	if err != nil {
 		return Login{}, err
 	}
-	return s.openSession(ctx, a.PartnerID, ScopeCustomer, w.ID, a.ID)
+	return s.openSession(ctx, a.PartnerID, ScopeCustomer, w.ID, a.ID, ProtocolKeyLink)
 }
 
 // GPLoginLink answers the GP loginlink call (POST /api/v1/loginlink/): a
@@ -181,20 +182,27 @@ func (s *Service) LoginWithGPLink(ctx context.Context) error {
 		Message: "login links signed by the panel itself are no longer accepted: the panel must ask Palisade for the link with the GP call POST /api/v1/loginlink/ (fields domain, panel=admin|client, timestamp and hash, from the panel's address), which answers a single-use URL (docs/RESELLER.md, Login links)"}
 }
 
+// ProtocolKeyLink is the audit log's protocol of a customer's sign-in
+// with its API key in the dashboard link (?api-key=, BotGuard-style panel
+// links); a sign-in through a single-use login link is ProtocolSSO.
+const ProtocolKeyLink = "key_link"
+
 // openSession opens a session in a transaction of its own.
-func (s *Service) openSession(ctx context.Context, partnerID int64, scope string, websiteID, subID int64) (Login, error) {
+func (s *Service) openSession(ctx context.Context, partnerID int64, scope string, websiteID, subID int64, protocol string) (Login, error) {
 	var l Login
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		l, err = s.openSessionTx(ctx, tx, partnerID, scope, websiteID, subID)
+		l, err = s.openSessionTx(ctx, tx, partnerID, scope, websiteID, subID, protocol)
 		return err
 	})
 	return l, err
 }
 
 // openSessionTx records a new session in tx, with its audit entry, and
-// returns it with the page to open.
-func (s *Service) openSessionTx(ctx context.Context, tx Tx, partnerID int64, scope string, websiteID, subID int64) (Login, error) {
+// returns it with the page to open. The audit entry names who signed in
+// (the customer, or the partner's staff) and how (protocol: a login link or
+// a customer's API key).
+func (s *Service) openSessionTx(ctx context.Context, tx Tx, partnerID int64, scope string, websiteID, subID int64, protocol string) (Login, error) {
 	value, err := secret.NewToken(s.rand, "ps_")
 	if err != nil {
 		return Login{}, err
@@ -222,7 +230,14 @@ func (s *Service) openSessionTx(ctx context.Context, tx Tx, partnerID int64, sco
 	if p, err := tx.Partner(ctx, partnerID, false); err == nil {
 		framed = p.EmbedOrigins != ""
 	}
-	c := Caller{PartnerID: partnerID, Actor: "session", Protocol: ProtocolSSO}
+	actor := "partner:" + strconv.FormatInt(partnerID, 10)
+	if scope == ScopeCustomer {
+		actor = "customer"
+		if subID != 0 {
+			actor += ":" + strconv.FormatInt(subID, 10)
+		}
+	}
+	c := Caller{PartnerID: partnerID, Actor: actor, Protocol: protocol}
 	if err := s.audit(ctx, tx, c, now, "session", ss.Hash[:12], "login", nil, map[string]any{"scope": scope, "website": websiteID}); err != nil {
 		return Login{}, err
 	}
