@@ -44,6 +44,8 @@ type SubaccountFilter struct {
 // break a uniqueness rule return ECONFLICT.
 type Tx interface {
 	WAFPatchTx // virtual patches (waf.go)
+	OverviewTx // the overviews (overview.go)
+	RuleHitsTx // per-rule hit counts (rulehits.go)
 
 	Plans(ctx context.Context) ([]Plan, error)
 	PlanByName(ctx context.Context, name string) (Plan, error)
