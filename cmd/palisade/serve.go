@@ -89,6 +89,9 @@ type plane struct {
 	prot *protect.Protector
 	rec  *events.Recorder
 	stop func() // stops the background work and closes the store
+	// heartbeat starts writing this node's heartbeat (the operator's
+	// overview), naming it by the address it listens on.
+	heartbeat func(listen string)
 }
 
 // startPlane opens the store and starts what role needs: the engine with its
@@ -234,6 +237,11 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 		close(recDone)
 	}
 	pl := &plane{log: log, db: db, svc: svc, prot: prot, rec: rec}
+	beat := &protect.Heartbeat{Service: svc, Fleet: prot.Fleet(), Role: role, Version: version, Dropped: rec.Dropped, Started: svc.Now(), Log: log}
+	if rdb != nil {
+		beat.Redis = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+	}
+	pl.heartbeat = func(listen string) { beat.Name = protect.NodeName(listen); go beat.Run(bctx) }
 	pl.stop = func() {
 		cancel()
 		<-recDone // the recorder writes what it still holds
@@ -417,6 +425,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 		return err
 	}
 	defer pl.stop()
+	pl.heartbeat(ln.Addr().String())
 	if mailer != nil && *role == server.RoleEdge {
 		pl.log.Warn("--smtp-url is ignored on an edge node: control nodes deliver the outbox")
 		mailer = nil
@@ -531,6 +540,7 @@ func cmdProxy(ctx context.Context, args []string, getenv func(string) string, no
 		return err
 	}
 	defer pl.stop()
+	pl.heartbeat(ln.Addr().String())
 	fmt.Fprintf(stdout, "palisade %s proxy listening on http://%s (store: %s)\n", version, ln.Addr(), describeStore(sf))
 	for _, rt := range rts {
 		host := rt.Host
