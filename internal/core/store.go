@@ -47,6 +47,8 @@ type Tx interface {
 	OverviewTx // the overviews (overview.go)
 	RuleHitsTx // per-rule hit counts (rulehits.go)
 
+	AllowThisTx // "allow this" from an event (allowthis.go)
+
 	Plans(ctx context.Context) ([]Plan, error)
 	PlanByName(ctx context.Context, name string) (Plan, error)
 	PlanByID(ctx context.Context, id int64) (Plan, error)
