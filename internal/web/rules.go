@@ -31,9 +31,31 @@ import (
 var (
 	condFields = []string{"ip", "country", "asn", "user_agent", "referrer", "header", "path", "query", "method", "domain"}
 	condOps    = []string{"is", "is_not", "contains", "not_contains", "starts_with", "greater_than", "less_than", "is_any_of", "regex"}
+	// A custom rule may not serve fake data; a category may not redirect
+	// (engine.Settings.Validate).
+	ruleActions  = []string{"grant", "deny", "challenge", "captcha", "redirect"}
+	catActions   = []string{"grant", "deny", "challenge", "captcha", "return_fake_data"}
+	limitActions = []string{"challenge", "captcha", "deny"}
+	limitKeys    = []string{"ip", "subnet", "ip_path"}
 )
 
-const condRows = 4 // condition rows in the rule form
+// maxCondRows bounds the condition rows one rule form reads and shows.
+const maxCondRows = 30
+
+// celExample is an advanced condition shown under the CEL box: the
+// expression (TestRuleEditorCELExamples compiles each against the engine)
+// and the id of its explanation.
+type celExample struct {
+	Expr, ID string
+}
+
+var celExamples = []celExample{
+	{`path.startsWith("/wp-admin/") && !inCIDR(ip, "203.0.113.0/24")`, "rules.cel.ex.admin"},
+	{`method == "POST" && path == "/xmlrpc.php"`, "rules.cel.ex.xmlrpc"},
+	{`path.startsWith("/api/") && !("authorization" in headers)`, "rules.cel.ex.api"},
+	{`country in ["KP", "IR"] && path.startsWith("/checkout")`, "rules.cel.ex.country"},
+	{`user_agent.matches("(?i)python-requests|go-http-client") && asn == 16509`, "rules.cel.ex.ua"},
+}
 
 type catRow struct {
 	Name, Action, Default string
@@ -44,10 +66,22 @@ type ruleRow struct {
 	Rule    engine.Rule
 	Enabled bool
 	Summary string
+	// Hits is how many recorded decisions the rule made in the window
+	// (core.RuleHits); Sampled when grants are among them (a sample).
+	Hits    int64
+	Sampled bool
 }
 
 type condRow struct {
 	Field, Header, Op, Value string
+}
+
+// hitsView is the rule table's hit-count column: the window and the
+// exact total of all custom rules (from the counters).
+type hitsView struct {
+	OK    bool // counted; false when the store could not answer
+	Days  int
+	Total int64
 }
 
 type ruleForm struct {
@@ -119,13 +153,19 @@ type rulesView struct {
 	Fields   []string
 	Ops      []string
 	Open     string // the form posted or to show open ("rule" when editing)
+
+	RuleActions, CatActions, LimitActions, LimitKeys []string
+	CELExamples                                      []celExample
+	Hits                                             hitsView
+	MaxConds                                         int
 }
 
 func newRulesView(site core.Website, st engine.Settings) *rulesView {
 	rv := &rulesView{Settings: st, Version: pageVersion(site),
 		Errors: map[string]string{}, Fields: condFields, Ops: condOps,
+		RuleActions: ruleActions, CatActions: catActions, LimitActions: limitActions, LimitKeys: limitKeys, CELExamples: celExamples, MaxConds: maxCondRows,
 		General: generalFormOf(st), Lists: listsForm{Allow: strings.Join(st.Allow, "\n"), Deny: strings.Join(st.Deny, "\n")},
-		Rule:  ruleForm{Index: -1, Enabled: true, Action: "deny", Conds: make([]condRow, condRows)},
+		Rule:  ruleForm{Index: -1, Enabled: true, Action: "deny", Conds: make([]condRow, 1)},
 		Limit: limitForm{Key: "ip", Period: "1m", Action: "challenge"}, Test: testForm{Method: "GET", Path: "/"}}
 	for _, c := range engine.Categories() {
 		rv.Categories = append(rv.Categories, catRow{Name: c, Action: st.Categories[c], Default: engine.DefaultAction(c)})
@@ -172,6 +212,76 @@ func (rv *rulesView) localize(lang string) {
 	for i := range rv.WAF.Sets {
 		if id := "wafset." + rv.WAF.Sets[i].Name; i18n.Has(lang, id) {
 			rv.WAF.Sets[i].Description = i18n.T(lang, id)
+		}
+	}
+	for i := range rv.Rules {
+		rv.Rules[i].Summary = summarizeIn(lang, rv.Rules[i].Rule)
+	}
+	localizeRuleErrors(lang, rv.Errors)
+}
+
+// summarizeIn is a rule's conditions in words of lang: "Path starts with
+// "/admin" and Country is "KP"".
+func summarizeIn(lang string, r engine.Rule) string {
+	var parts []string
+	for _, c := range r.Conditions {
+		f := label(lang, "rules.field.", c.Field)
+		if c.Field == "header" {
+			f += " " + c.Header
+		}
+		v := strconv.Quote(c.Value)
+		if len(c.Values) > 0 {
+			q := make([]string, len(c.Values))
+			for i, x := range c.Values {
+				q[i] = strconv.Quote(x)
+			}
+			v = strings.Join(q, ", ")
+		}
+		parts = append(parts, f+" "+label(lang, "rules.op.", c.Op)+" "+v)
+	}
+	if r.Expression != "" {
+		parts = append(parts, tr(lang, "rules.summary.cel")+" "+r.Expression)
+	}
+	return strings.Join(parts, " "+tr(lang, "rules.and")+" ")
+}
+
+// ruleErrorIDs are the messages of the engine's problems with a rule's own
+// fields, by the start of the engine's English message.
+var ruleErrorIDs = []struct{ key, prefix, id string }{
+	{"rule.name", "a rule needs a name", "rules.err.name"},
+	{"rule.name", "another rule is already named", "rules.err.dupname"},
+	{"rule.action", "must be grant", "rules.err.action"},
+	{"rule.location", "a redirect needs a location", "rules.err.location"},
+	{"rule.location", "only for redirect", "rules.err.locationonly"},
+	{"rule.conditions", "a rule needs at least one condition", "rules.err.conditions"},
+}
+
+// localizeRuleErrors puts the engine's problems with the rule form in
+// lang. A condition's or an expression's problem keeps the engine's
+// detail (the CEL compiler's, the regex parser's) after a sentence in
+// lang.
+func localizeRuleErrors(lang string, errs map[string]string) {
+	for k, m := range errs {
+		switch {
+		case k == "rule.expression":
+			detail := strings.TrimPrefix(strings.TrimPrefix(m, "expression does not compile: "), "expression: ")
+			errs[k] = tr(lang, "rules.err.cel") + " " + detail
+			continue
+		case strings.HasPrefix(k, "cond.") && strings.HasSuffix(k, ".header") && strings.HasPrefix(m, "field header needs a header name"):
+			errs[k] = tr(lang, "rules.err.header")
+			continue
+		case strings.HasPrefix(k, "cond.") && (strings.HasSuffix(k, ".value") || strings.HasSuffix(k, ".field") || strings.HasSuffix(k, ".op")):
+			if strings.HasPrefix(m, "field header needs a header name") {
+				errs[k] = tr(lang, "rules.err.header")
+			} else {
+				errs[k] = tr(lang, "rules.err.cond") + " " + m
+			}
+			continue
+		}
+		for _, e := range ruleErrorIDs {
+			if k == e.key && strings.HasPrefix(m, e.prefix) {
+				errs[k] = tr(lang, e.id)
+			}
 		}
 	}
 }
@@ -255,6 +365,7 @@ func (h *Handler) rulesPage(w http.ResponseWriter, r *http.Request, v view, s co
 		}
 		rv.Saved = r.URL.Query().Get("saved") == "1"
 	}
+	h.ruleHits(r, s, v, rv)
 	rv.localize(v.Lang)
 	v.Tab, v.Title, v.Data = "edit", tr(v.Lang, "rules")+" · "+v.Site.Domain, rv
 	status := http.StatusOK
@@ -267,8 +378,28 @@ func (h *Handler) rulesPage(w http.ResponseWriter, r *http.Request, v view, s co
 	h.render(w, "rules", status, v)
 }
 
+// ruleHits puts each custom rule's decisions of the last 30 days into
+// the rule table. Counting is a read beside the editor: when it fails the
+// editor still opens, without the counts.
+func (h *Handler) ruleHits(r *http.Request, s core.Session, v view, rv *rulesView) {
+	hits, err := h.svc.RuleHits(r.Context(), callerOf(s), v.Site.Domain)
+	if err != nil {
+		h.log.Warn("rule hit counts", "domain", v.Site.Domain, "err", err)
+		return
+	}
+	rv.Hits = hitsView{OK: true, Days: hits.Days(), Total: hits.Total()}
+	for i := range rv.Rules {
+		rv.Rules[i].Hits, rv.Rules[i].Sampled = hits.Of(rv.Rules[i].Rule.Name)
+	}
+}
+
+// formOf is the rule form for stored rule r: its conditions and one empty
+// row for another.
 func formOf(i int, r engine.Rule) ruleForm {
-	f := ruleForm{Index: i, Name: r.Name, Action: r.Action, Location: r.Location, Expr: r.Expression, Enabled: r.Enabled == nil || *r.Enabled}
+	f := ruleForm{Index: i, Name: r.Name, Action: r.Action, Expr: r.Expression, Enabled: r.Enabled == nil || *r.Enabled}
+	if r.Action == "redirect" {
+		f.Location = r.Location
+	}
 	for _, c := range r.Conditions {
 		v := c.Value
 		if len(c.Values) > 0 {
@@ -276,10 +407,39 @@ func formOf(i int, r engine.Rule) ruleForm {
 		}
 		f.Conds = append(f.Conds, condRow{Field: c.Field, Header: c.Header, Op: c.Op, Value: v})
 	}
-	for len(f.Conds) < condRows {
-		f.Conds = append(f.Conds, condRow{})
-	}
+	f.Conds = append(f.Conds, condRow{})
 	return f
+}
+
+// condRowsPosted reads the rule form's condition rows as posted, with the
+// number each was posted under (cond.<n>.field …), in order; a row
+// removed with remove_condition=<n> is left out.
+func condRowsPosted(f url.Values) []condRow {
+	remove := -1
+	if v := f.Get("remove_condition"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			remove = n
+		}
+	}
+	var rows []condRow
+	for j := 0; j < maxCondRows; j++ {
+		p := "cond." + strconv.Itoa(j) + "."
+		if !f.Has(p+"field") && !f.Has(p+"op") && !f.Has(p+"value") && !f.Has(p+"header") {
+			continue
+		}
+		if j == remove {
+			continue
+		}
+		rows = append(rows, condRow{Field: f.Get(p + "field"), Header: strings.TrimSpace(f.Get(p + "header")), Op: f.Get(p + "op"), Value: strings.TrimSpace(f.Get(p + "value"))})
+	}
+	return rows
+}
+
+// adjustsRows says whether a rule form was posted to add or remove a
+// condition row (the buttons that work without JavaScript): the form comes
+// back with the input kept, and nothing is saved.
+func adjustsRows(f url.Values) bool {
+	return f.Get("form") == "rule" && (f.Has("add_condition") || f.Has("remove_condition"))
 }
 
 func (h *Handler) editPost(w http.ResponseWriter, r *http.Request) {
@@ -313,6 +473,13 @@ func (h *Handler) editPost(w http.ResponseWriter, r *http.Request) {
 	next, err := applyForm(rv, st, f)
 	if err != nil {
 		h.fail(w, r, nil, err)
+		return
+	}
+	if adjustsRows(f) {
+		// A row added or removed without JavaScript: the form again with
+		// the input kept; nothing is saved.
+		rv.Open = "rule"
+		h.rulesPage(w, r, v, s, rv)
 		return
 	}
 	if len(rv.Errors) == 0 {
@@ -494,16 +661,35 @@ func applyForm(rv *rulesView, st engine.Settings, f url.Values) (engine.Settings
 		if i, ok := idx(); ok && i < len(next.Rules) {
 			form.Index = i
 		}
+		rows := condRowsPosted(f)
+		if adjustsRows(f) {
+			// Only the rows change: kept as typed, one more or one less.
+			if f.Has("add_condition") && len(rows) < maxCondRows {
+				rows = append(rows, condRow{})
+			}
+			if len(rows) == 0 {
+				rows = append(rows, condRow{})
+			}
+			form.Conds = rows
+			rv.Rule = form
+			return next, nil
+		}
 		rule := engine.Rule{Name: form.Name, Action: form.Action, Location: form.Location, Expression: form.Expr}
 		if !form.Enabled {
 			off := false
 			rule.Enabled = &off
 		}
-		for j := 0; j < condRows+4; j++ {
-			p := "cond." + strconv.Itoa(j) + "."
-			cr := condRow{Field: f.Get(p + "field"), Header: strings.TrimSpace(f.Get(p + "header")), Op: f.Get(p + "op"), Value: strings.TrimSpace(f.Get(p + "value"))}
+		// Only a redirect goes somewhere: an address for another action
+		// would be kept and never used.
+		if form.Location != "" && form.Action != "redirect" {
+			rv.Errors["rule.location"] = "only for redirect"
+		}
+		for _, cr := range rows {
 			if cr.Field == "" && cr.Value == "" {
-				continue
+				continue // an empty row
+			}
+			if cr.Field != "header" {
+				cr.Header = "" // the box is for the header field only
 			}
 			form.Conds = append(form.Conds, cr)
 			cond := engine.Condition{Field: cr.Field, Header: cr.Header, Op: cr.Op, Value: cr.Value}
@@ -517,9 +703,7 @@ func applyForm(rv *rulesView, st engine.Settings, f url.Values) (engine.Settings
 			}
 			rule.Conditions = append(rule.Conditions, cond)
 		}
-		for len(form.Conds) < condRows {
-			form.Conds = append(form.Conds, condRow{})
-		}
+		form.Conds = append(form.Conds, condRow{})
 		if form.Index >= 0 {
 			next.Rules[form.Index] = rule
 		} else {
@@ -597,6 +781,8 @@ func localErrors(errs map[string]string, form string, ruleIndex, nRules, nLimits
 				g[3] = "value" // a whole condition: shown by its value
 			}
 			out["cond."+g[2]+"."+g[3]] = m
+		case form == "rule" && p == strings.TrimSuffix(rulePrefix, "."):
+			out["rule.conditions"] = m // the rule as a whole: over the budget
 		case form == "rule" && strings.HasPrefix(p, rulePrefix):
 			out["rule."+strings.TrimPrefix(p, rulePrefix)] = m
 		case form == "limit" && strings.HasPrefix(p, limitPrefix):

@@ -132,7 +132,7 @@ func TestRuleEditorConflict(t *testing.T) {
 	// German pages say it in German.
 	_, page, _ = br.get("/de/website/shop.example.com/edit")
 	code, page = br.post("/de/website/shop.example.com/edit", url.Values{"csrf": {csrf(t, page)}, "version": {stale}, "form": {"categories"}, "cat.ai_crawlers": {"deny"}})
-	if code != 409 || !strings.Contains(html.UnescapeString(page), "Anderswo geändert: neu laden.") || !strings.Contains(page, `<option selected>deny</option>`) {
+	if code != 409 || !strings.Contains(html.UnescapeString(page), "Anderswo geändert: neu laden.") || !strings.Contains(page, `<option value="deny" selected>Blockieren</option>`) {
 		t.Fatalf("German conflict page: %d %s", code, page)
 	}
 }
@@ -223,11 +223,11 @@ func TestRuleEditorBuiltins(t *testing.T) {
 	}
 	// Test a request: a built-in grant is named as the reason.
 	code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"test"}, "ip": {"198.51.100.4"}, "method": {"GET"}, "path": {"/sitemap.xml"}, "ua": {"curl/8.5.0"}})
-	if code != 200 || !strings.Contains(page, `<span class="badge act-grant">grant</span> — built-in grant sitemaps`) {
+	if code != 200 || !strings.Contains(page, `<span class="badge act-grant">Allow</span> <code class="api">grant</code> — built-in grant sitemaps`) {
 		t.Fatalf("test a request: %d %s", code, page)
 	}
 	code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"test"}, "ip": {"198.51.100.4"}, "method": {"GET"}, "path": {"/robots.txt"}, "ua": {"curl/8.5.0"}})
-	if code != 200 || !strings.Contains(page, `<span class="badge act-challenge">challenge</span> — automation_tools`) {
+	if code != 200 || !strings.Contains(page, `<span class="badge act-challenge">Browser challenge</span> <code class="api">challenge</code> — Automation tools`) {
 		t.Fatalf("test a request with robots_txt off: %d %s", code, page)
 	}
 	// German pages explain in German.
