@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
@@ -37,16 +39,23 @@ func TestNginxAuthRequest(t *testing.T) {
 		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}}))
 	closed := pal.Website(t, "closed.example.com", remoteVisitors(engine.Settings{FailMode: "closed"}))
 
-	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "hello from %s%s", r.Host, r.URL.Path)
-	}))
+	site := httptest.NewServer(siteWithOwnRefusals())
 	defer site.Close()
 
 	port := freePort(t)
 	server := func(name, key, snippet string) string { return nginxServer(port, name, key, snippet, site.URL) }
 	guarded := pal.Website(t, "guarded.example.com", remoteVisitors(guardedSettings()))
+	// own.example.com refuses in nginx itself too: deny (403) and
+	// auth_basic (401), whose answers carry no verdict.
+	own := pal.Website(t, "own.example.com", remoteVisitors(engine.Settings{}))
+	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(htpasswd, []byte("member:{PLAIN}secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ownServer := strings.Replace(server("own.example.com", own.ServerKey, "palisade.conf"), "location / {",
+		"location /private { deny all; }\n        location /members { auth_basic \"Members\"; auth_basic_user_file "+htpasswd+"; }\n        location / {", 1)
 	startNginx(t, nginx, pal, server("open.example.com", open.ServerKey, "palisade.conf")+server("closed.example.com", closed.ServerKey, "palisade-fail-closed.conf")+
-		server("guarded.example.com", guarded.ServerKey, "palisade.conf"))
+		server("guarded.example.com", guarded.ServerKey, "palisade.conf")+ownServer)
 
 	get := webGetter(port)
 	get.waitUp(t, "open.example.com", "nginx")
@@ -55,8 +64,21 @@ func TestNginxAuthRequest(t *testing.T) {
 	if code, body, _ := get("open.example.com", "/page", chromeUA); code != 200 || body != "hello from open.example.com/page" {
 		t.Fatalf("browser: %d %q", code, body)
 	}
-	if code, body, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable"); code != 403 || strings.Contains(body, "hello") {
-		t.Fatalf("bad bot: %d %q", code, body)
+	// A deny: the service's deny page, with the verdict's reference ID,
+	// never nginx's stock "403 Forbidden".
+	checkDenyPage(t, get, "open.example.com")
+	checkOwnRefusals(t, get, "open.example.com")
+	// The refusals nginx makes for the site itself are nginx's own, as
+	// without the service: deny answers the stock 403, auth_basic asks for
+	// the password.
+	if code, body, h := get("own.example.com", "/private", chromeUA); code != 403 || h.Get("X-Palisade-Action") != "" || !strings.Contains(body, "<hr><center>nginx") {
+		t.Fatalf("the site's own deny in nginx: %d %v %q", code, h, body)
+	}
+	if code, body, h := get("own.example.com", "/members", chromeUA); code != 401 || h.Get("WWW-Authenticate") != `Basic realm="Members"` || h.Get("X-Palisade-Action") != "" {
+		t.Fatalf("the site's own auth_basic in nginx: %d %v %q", code, h, body)
+	}
+	if code, body, _ := get("own.example.com", "/page", chromeUA); code != 200 || body != "hello from own.example.com/page" {
+		t.Fatalf("own.example.com, browser: %d %q", code, body)
 	}
 	// The page nginx fetches after the verdict shows the verdict's reference ID.
 	if code, body, _ := get("open.example.com", "/", "curl/8.5.0"); code != 403 || !strings.Contains(body, "Checking your browser") || !pageRef.MatchString(body) {
@@ -80,12 +102,10 @@ func TestNginxAuthRequest(t *testing.T) {
 	get.waitCode(t, "open.example.com", "/", "sqlmap/1.7.2#stable", 403, "protection after Palisade restarted")
 }
 
-// startNginx runs nginx with the shipped snippets (pointed at pal) and the
-// given server blocks, in which PALISADE_CONF stands for the snippets'
-// folder. nginx stops when the test ends.
 // nginxServer is an nginx server block for the website name on port,
 // protected by the shipped snippet (palisade.conf or
 // palisade-fail-closed.conf) with its server key, in front of upstream.
+// PALISADE_CONF stands for the snippets' folder (startNginx fills it in).
 func nginxServer(port int, name, key, snippet, upstream string) string {
 	return fmt.Sprintf(`
     server {
@@ -97,20 +117,28 @@ func nginxServer(port int, name, key, snippet, upstream string) string {
     }`, port, name, key, snippet, upstream)
 }
 
+// nginxSnippets are the shipped include files (nginx.conf is the example
+// that includes them).
+var nginxSnippets = []string{"palisade.conf", "palisade-fail-closed.conf", "palisade-upstream.conf"}
+
+// startNginx runs nginx with the shipped snippets, copied as they are into
+// a folder of the test's own (they include nothing, so they work from any
+// directory) with only the node's address pointed at pal, and the given
+// server blocks, in which PALISADE_CONF stands for that folder. nginx stops
+// when the test ends.
 func startNginx(t *testing.T, nginx string, pal *testenv.Stack, servers string) {
 	t.Helper()
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "palisade")
+	conf := filepath.Join(dir, "snippets")
 	if err := os.MkdirAll(conf, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"palisade-common.conf", "palisade.conf", "palisade-fail-closed.conf", "palisade-upstream.conf"} {
+	for _, f := range nginxSnippets {
 		b, err := os.ReadFile(filepath.Join("nginx", f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := strings.ReplaceAll(string(b), "/etc/nginx/palisade/", conf+"/")
-		s = strings.ReplaceAll(s, "server 127.0.0.1:8080;", "server "+pal.Addr+";")
+		s := strings.ReplaceAll(string(b), "server 127.0.0.1:8080;", "server "+pal.Addr+";")
 		if err := os.WriteFile(filepath.Join(conf, f), []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -141,5 +169,165 @@ func TestSelfCallThroughNginx(t *testing.T) {
 		if code, body := get("shop.example.com", "/wp-cron.php", "curl/8.5.0", front); code != 403 || strings.Contains(body, "hello") {
 			t.Fatalf("a loopback client behind a proxy (%v): %d %q", front, code, body)
 		}
+	}
+}
+
+// siteWithOwnRefusals is a protected site: "hello from <host><path>", but
+// /own-403 and /own-401 answer the site's own refusals, which the web
+// server must pass on untouched.
+func siteWithOwnRefusals() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/own-403":
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, "the site's own 403")
+		case "/own-401":
+			w.Header().Set("WWW-Authenticate", `Basic realm="site"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, "the site's own 401")
+		default:
+			fmt.Fprintf(w, "hello from %s%s", r.Host, r.URL.Path)
+		}
+	})
+}
+
+// checkDenyPage asks host for / as sqlmap, which the website firewall's
+// scanner rules (or the category security_issues) deny: the answer is the
+// service's deny page (X-Palisade-Action: deny, the reference ID), not the
+// web server's own.
+func checkDenyPage(t *testing.T, get getter, host string) {
+	t.Helper()
+	code, body, h := get(host, "/", "sqlmap/1.7.2#stable")
+	if code != 403 || h.Get("X-Palisade-Action") != "deny" || !pageRef.MatchString(body) || strings.Contains(body, "hello") || strings.Contains(body, "<hr><center>nginx") {
+		t.Fatalf("%s, bad bot: want the deny page with its reference ID, got %d %v %q", host, code, h, body)
+	}
+}
+
+// checkOwnRefusals asks host (siteWithOwnRefusals behind the web server)
+// for its own 403 and 401 as a browser: both reach the visitor as the site
+// answered them.
+func checkOwnRefusals(t *testing.T, get getter, host string) {
+	t.Helper()
+	if code, body, h := get(host, "/own-403", chromeUA); code != 403 || body != "the site's own 403" || h.Get("X-Palisade-Action") != "" {
+		t.Fatalf("%s: the upstream's own 403 was replaced: %d %v %q", host, code, h, body)
+	}
+	if code, body, h := get(host, "/own-401", chromeUA); code != 401 || body != "the site's own 401" || h.Get("WWW-Authenticate") != `Basic realm="site"` {
+		t.Fatalf("%s: the upstream's own 401 was replaced: %d %v %q", host, code, h, body)
+	}
+}
+
+// TestNginxSnippetsSelfContained: palisade.conf and
+// palisade-fail-closed.conf include nothing (so they work from any
+// directory) and carry the same shared part, word for word; they differ
+// only in their header and in what happens when the service is unreachable.
+func TestNginxSnippetsSelfContained(t *testing.T) {
+	const begin, end = "# ---- the shared part:", "# ---- end of the shared part ----"
+	var parts []string
+	for _, f := range nginxSnippets {
+		b, err := os.ReadFile(filepath.Join("nginx", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		for i, line := range strings.Split(s, "\n") {
+			if fields := strings.Fields(line); len(fields) > 0 && fields[0] == "include" {
+				t.Errorf("nginx/%s:%d includes another file (%q): the snippets must work from any directory", f, i+1, line)
+			}
+		}
+		if f == "palisade-upstream.conf" {
+			continue
+		}
+		i, j := strings.Index(s, begin), strings.Index(s, end)
+		if i < 0 || j < i {
+			t.Fatalf("nginx/%s has no shared part (%q … %q)", f, begin, end)
+		}
+		parts = append(parts, s[i:j+len(end)])
+		rest := s[:i] + s[j+len(end):]
+		if !strings.Contains(rest, "location @palisade_unreachable") {
+			t.Errorf("nginx/%s lacks its own @palisade_unreachable", f)
+		}
+	}
+	if len(parts) != 2 || parts[0] != parts[1] {
+		t.Fatalf("the shared part of palisade.conf and palisade-fail-closed.conf differs: keep them word for word the same")
+	}
+}
+
+// TestNginxExampleAsShipped runs deploy/nginx as shipped: the directory
+// copied to a folder of the test's own, only the placeholders the
+// integration guide fills in (the website's server key, the node) and the
+// ones the test must (the listen address, the site's own server) put in,
+// then nginx -t and nginx with -p/-c. A browser gets the site; curl the
+// challenge page and sqlmap the deny page, both the service's with the
+// reference ID; the site's own 403 and 401 pass untouched; with the
+// service down the site is served (fail-open).
+func TestNginxExampleAsShipped(t *testing.T) {
+	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
+	pal := testenv.New(t)
+	w := pal.Website(t, "shop.example.com", remoteVisitors(engine.Settings{}))
+	site := httptest.NewServer(siteWithOwnRefusals())
+	defer site.Close()
+	port := freePort(t)
+
+	dir := t.TempDir()
+	files, err := os.ReadDir("nginx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := strings.NewReplacer(
+		"sk_REPLACE_WITH_THE_SERVER_KEY", w.ServerKey,
+		"127.0.0.1:8080", pal.Addr,
+		"127.0.0.1:9000", strings.TrimPrefix(site.URL, "http://"),
+		"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
+	)
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join("nginx", f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name()), []byte(put.Replace(string(b))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The process's own files (its pid, its log) go to the test's folder
+	// through -g, not the file.
+	global := fmt.Sprintf("pid %s; error_log %s info;", filepath.Join(dir, "nginx.pid"), filepath.Join(dir, "error.log"))
+	if out, err := exec.Command(nginx, "-t", "-p", dir, "-c", "nginx.conf", "-g", global).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t on the shipped example: %v\n%s", err, out)
+	}
+	cmd := exec.Command(nginx, "-p", dir, "-c", "nginx.conf", "-g", "daemon off; "+global)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx error.log:\n%s", b)
+		}
+	})
+
+	get := webGetter(port)
+	get.waitUp(t, "shop.example.com", "nginx")
+	if code, body, _ := get("shop.example.com", "/page", chromeUA); code != 200 || body != "hello from shop.example.com/page" {
+		t.Fatalf("browser: %d %q", code, body)
+	}
+	if code, body, h := get("shop.example.com", "/", "curl/8.5.0"); code != 403 || h.Get("X-Palisade-Action") != "challenge" || !pageRef.MatchString(body) {
+		t.Fatalf("challenge: want the challenge page with its reference ID, got %d %v %q", code, h, body)
+	}
+	checkDenyPage(t, get, "shop.example.com")
+	checkOwnRefusals(t, get, "shop.example.com")
+
+	pal.Stop()
+	if code, body, _ := get("shop.example.com", "/page", "sqlmap/1.7.2#stable"); code != 200 || body != "hello from shop.example.com/page" {
+		t.Fatalf("fail-open while the service is down: %d %q", code, body)
 	}
 }
