@@ -2,12 +2,12 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/waf"
 )
 
@@ -15,6 +15,7 @@ import (
 // websites get, and its virtual patches (listed with the operator's, which
 // apply to its websites too; pushed in SecLang or Palisade's own rule form;
 // deleted). The core validates, limits and audits (core.CreateWAFPatch).
+// The page speaks the console's language (consoleData.Lang).
 
 // patchForm holds the patch form's input as typed.
 type patchForm struct {
@@ -25,9 +26,13 @@ type patchForm struct {
 // patchRow is a virtual patch as the console lists it.
 type patchRow struct {
 	core.WAFPatch
-	Rule    string // the SecLang's first line or the rule form in words
+	Rule    string // the rule form in words
+	SecLang string // or the SecLang's first line
 	Expired bool
 }
+
+// opChoice is a match operator of the rule form: its API name and label.
+type opChoice struct{ Value, Label string }
 
 // wafConsole is the firewall page's data.
 type wafConsole struct {
@@ -35,8 +40,11 @@ type wafConsole struct {
 	Patches     []patchRow
 	Form        patchForm
 	Field       string // the form field the error is about
-	Ops         []string
+	Ops         []opChoice
 }
+
+// patchOps are the rule form's match operators (waf.PatchRule.Op).
+var patchOps = []string{"contains", "equals", "starts_with", "regex", "exists"}
 
 func (h *Handler) wafConsoleData(r *http.Request, s core.Session, d *consoleData) error {
 	ctx, c := r.Context(), callerOf(s)
@@ -51,33 +59,52 @@ func (h *Handler) wafConsoleData(r *http.Request, s core.Session, d *consoleData
 	if d.WAF == nil {
 		d.WAF = &wafConsole{Form: patchForm{Kind: "rule", Op: "contains", Action: "block"}}
 	}
-	d.WAF.NewSiteMode, d.WAF.Ops = mode, []string{"contains", "equals", "starts_with", "regex", "exists"}
+	d.WAF.NewSiteMode = mode
+	for _, op := range patchOps {
+		d.WAF.Ops = append(d.WAF.Ops, opChoice{Value: op, Label: i18n.T(d.Lang, "console.waf.op."+op)})
+	}
 	now := h.now()
 	for _, p := range ps {
-		d.WAF.Patches = append(d.WAF.Patches, patchRow{WAFPatch: p, Rule: patchSummary(p), Expired: p.Expired(now)})
+		row := patchRow{WAFPatch: p, Expired: p.Expired(now)}
+		if p.Rule != nil {
+			row.Rule = patchSummary(d.Lang, *p.Rule)
+		} else {
+			row.SecLang, _, _ = strings.Cut(strings.TrimSpace(p.SecLang), "\n")
+		}
+		d.WAF.Patches = append(d.WAF.Patches, row)
 	}
 	return nil
 }
 
-// patchSummary says what a patch matches in one line.
-func patchSummary(p core.WAFPatch) string {
-	if p.Rule == nil {
-		first, _, _ := strings.Cut(strings.TrimSpace(p.SecLang), "\n")
-		return first
+// patchSummary says what a rule-form patch matches, in lang: "POST
+// requests: parameter action equals “forms_upload”, under
+// /wp-admin/admin-ajax.php (log only)".
+func patchSummary(lang string, r waf.PatchRule) string {
+	name, target := "", r.Target
+	if k, v, ok := strings.Cut(r.Target, ":"); ok {
+		target, name = k, v
 	}
-	r := p.Rule
-	s := r.Target + " " + strings.ReplaceAll(r.Op, "_", " ")
-	if r.Op != "exists" {
-		s += " " + strconv.Quote(r.Value)
+	switch target {
+	case "path", "query", "body", "args", "arg", "header", "cookie", "user_agent":
+		target = i18n.T(lang, "console.waf.target."+target, map[string]any{"Name": name})
+	default:
+		target = r.Target
 	}
+	op := r.Op
+	switch op {
+	case "contains", "equals", "starts_with", "regex", "exists":
+	default:
+		op = "other"
+	}
+	s := i18n.T(lang, "console.waf.sum."+op, map[string]any{"Target": target, "Value": r.Value, "Op": r.Op})
 	if r.Method != "" {
-		s = r.Method + " " + s
+		s = i18n.T(lang, "console.waf.sum.method", map[string]any{"Method": r.Method, "Rule": s})
 	}
 	if r.Path != "" {
-		s += " under " + r.Path
+		s = i18n.T(lang, "console.waf.sum.path", map[string]any{"Path": r.Path, "Rule": s})
 	}
 	if r.Action == "log" {
-		s += " (log only)"
+		s = i18n.T(lang, "console.waf.sum.log", map[string]any{"Rule": s})
 	}
 	return s
 }
@@ -85,10 +112,7 @@ func patchSummary(p core.WAFPatch) string {
 // consoleWAF handles the firewall page's forms: waf-mode, patch and
 // patch-delete.
 func (h *Handler) consoleWAF(w http.ResponseWriter, r *http.Request, s core.Session, value, action string) {
-	ctx, c, f := r.Context(), callerOf(s), r.PostForm
-	back := func(notice string) {
-		http.Redirect(w, r, "/console/firewall?notice="+url.QueryEscape(notice), http.StatusSeeOther)
-	}
+	ctx, c, f := r.Context(), h.consoleCaller(r, s), r.PostForm
 	redo := func(d *consoleData, err error) {
 		var status int
 		status, d.Error = h.problem(w, r, err, true)
@@ -101,7 +125,7 @@ func (h *Handler) consoleWAF(w http.ResponseWriter, r *http.Request, s core.Sess
 			redo(&consoleData{}, err)
 			return
 		}
-		back("new websites get the firewall in " + mode + " mode")
+		consoleBack(w, r, "firewall", "waf_"+mode, "")
 	case "patch":
 		pf := patchForm{Name: strings.TrimSpace(f.Get("name")), Reason: strings.TrimSpace(f.Get("reason")), Expires: strings.TrimSpace(f.Get("expires")),
 			Kind: f.Get("kind"), SecLang: f.Get("seclang"), Path: strings.TrimSpace(f.Get("path")), Method: strings.TrimSpace(f.Get("method")),
@@ -118,7 +142,7 @@ func (h *Handler) consoleWAF(w http.ResponseWriter, r *http.Request, s core.Sess
 			if err != nil {
 				if t, err = time.Parse("2006-01-02", pf.Expires); err != nil {
 					d.WAF.Field = "expires_at"
-					redo(d, core.FieldError("expires_at", "expires must be a date (2026-12-24) or date and time (2026-12-24T18:00), UTC"))
+					redo(d, core.FieldError("expires_at", "%s", i18n.T(h.consoleLang(w, r, "en"), "console.waf.badexpires")))
 					return
 				}
 			}
@@ -130,7 +154,7 @@ func (h *Handler) consoleWAF(w http.ResponseWriter, r *http.Request, s core.Sess
 			redo(d, err)
 			return
 		}
-		back("virtual patch " + strconv.Quote(got.Name) + " pushed to your websites")
+		consoleBack(w, r, "firewall", "patch", got.Name)
 	case "patch-delete":
 		id, err := strconv.ParseInt(f.Get("id"), 10, 64)
 		if err != nil || id <= 0 {
@@ -141,6 +165,6 @@ func (h *Handler) consoleWAF(w http.ResponseWriter, r *http.Request, s core.Sess
 			redo(&consoleData{}, err)
 			return
 		}
-		back("virtual patch deleted")
+		consoleBack(w, r, "firewall", "patch_deleted", "")
 	}
 }

@@ -28,7 +28,7 @@ func TestConsoleFirewall(t *testing.T) {
 		t.Fatalf("sign-in: %d", code)
 	}
 	code, page, _ := br.get("/console/firewall")
-	if code != 200 || !strings.Contains(page, `<option value="block" selected>block</option>`) || !strings.Contains(page, "No virtual patches.") {
+	if code != 200 || !strings.Contains(page, `<option value="block" selected>Block attacks</option>`) || !strings.Contains(page, "No virtual patches.") {
 		t.Fatalf("firewall page: %d %s", code, page)
 	}
 	token := csrf(t, page)
@@ -60,7 +60,7 @@ func TestConsoleFirewall(t *testing.T) {
 	}
 	patch.Set("expires", e.Clock.Now().AddDate(0, 1, 0).Format("2006-01-02"))
 	if code, page = br.post("/console/patch", patch); code != 200 || !strings.Contains(page, "CVE-2026-1234 forms") ||
-		!strings.Contains(page, `POST arg:action equals &#34;forms_upload&#34; under /wp-admin/admin-ajax.php`) {
+		!strings.Contains(page, `POST requests: parameter action equals “forms_upload”, under /wp-admin/admin-ajax.php`) {
 		t.Fatalf("push a patch: %d %s", code, page)
 	}
 	bad := url.Values{"csrf": {token}, "name": {"broken"}, "reason": {"x"}, "kind": {"seclang"}, "seclang": {"SecRule ARGS"}}
@@ -145,7 +145,7 @@ func TestOperatorPlansWAF(t *testing.T) {
 	if w, ok := got["bots-only"]; !ok || w {
 		t.Fatalf("bots-only: %v %v", w, ok)
 	}
-	if !strings.Contains(page, `<td>bots-only</td><td class="num">1000</td><td class="num">1.00</td><td>21</td><td>not included</td>`) {
+	if !strings.Contains(page, `<td>bots-only</td><td class="num">1,000</td><td class="num">1.00</td><td class="num">21</td><td>not included</td>`) {
 		t.Fatalf("the operator's plan list: %s", page)
 	}
 	if _, err := e.Service.CreateConsoleUser(ctx, core.Operator(), e.Caller.PartnerID, "ops@acme.example", "S3cure-Passw0rd"); err != nil {
@@ -153,8 +153,8 @@ func TestOperatorPlansWAF(t *testing.T) {
 	}
 	br := newBrowser(t, e.URL)
 	login(t, br, "ops@acme.example", "S3cure-Passw0rd", "")
-	if _, page, _ = br.get("/console/plans"); !strings.Contains(page, `<td>bots-only</td><td class="num">1000</td><td class="num">1.00</td><td>not included</td>`) ||
-		!strings.Contains(page, `<td>with-waf</td><td class="num">1000</td><td class="num">1.00</td><td>included</td>`) {
+	if _, page, _ = br.get("/console/plans"); !strings.Contains(page, `<td>bots-only</td><td class="num">1,000</td><td class="num">1.00</td><td>not included</td>`) ||
+		!strings.Contains(page, `<td>with-waf</td><td class="num">1,000</td><td class="num">1.00</td><td>included</td>`) {
 		t.Fatalf("the partner's plan list: %s", page)
 	}
 }
