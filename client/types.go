@@ -333,6 +333,9 @@ type Branding struct {
 	// none or an unknown one: ISO 639-1 in answers; on SetBranding any form
 	// the server reads (de, de_DE, german), "" keeps the current one.
 	DefaultLang string `json:"default_lang,omitempty"`
+	// PoweredBy shows a small "Powered by Palisade" line on the visitors'
+	// and customers' pages and emails (default false).
+	PoweredBy bool `json:"powered_by"`
 }
 
 // LoginLink is a single-use sign-in link for a customer (schema LoginLink).

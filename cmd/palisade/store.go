@@ -27,6 +27,7 @@ type storeFlags struct {
 	retention   time.Duration
 	egressIPs   stringList
 	addonPrice  string
+	brandName   string
 	now         func() time.Time // the service's clock (run's)
 }
 
@@ -39,6 +40,7 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.defaultPlan, "default-plan", "Free", "plan of a website registered without one")
 	fs.DurationVar(&s.retention, "event-retention", 30*24*time.Hour, "how long events are kept (minute counters are kept 400 days)")
 	fs.Var(&s.egressIPs, "egress-ip", "address Palisade connects to customers' sites from (free scans, the reverse proxy), which XML getIpAddresses tells their firewalls (repeatable)")
+	fs.StringVar(&s.brandName, "brand-name", "", "your product's name, shown on the pages before sign-in, the operator pages and the pages of a website no partner brands (an unknown host's deny page, the User API docs before sign-in); empty: no name at all")
 	fs.StringVar(&s.addonPrice, "addon-price", "2.50", "monthly price of one add-on unit (10,000 extra requests a month)")
 }
 
@@ -92,7 +94,7 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 		now = time.Now
 	}
 	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan, EventRetention: s.retention,
-		EgressIPs: s.egressIPs, AddonUnitPrice: addonPrice}, append([]core.Option{core.WithLogger(log), core.WithClock(now)}, opts...)...)
+		EgressIPs: s.egressIPs, AddonUnitPrice: addonPrice, BrandName: strings.TrimSpace(s.brandName)}, append([]core.Option{core.WithLogger(log), core.WithClock(now)}, opts...)...)
 	if err := svc.CheckMasterKey(ctx); err != nil {
 		db.Close()
 		return nil, nil, err

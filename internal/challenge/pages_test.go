@@ -4,6 +4,7 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/i18n"
 )
 
 func renderPage(t *testing.T, wb *Web, pol *engine.Policy, v engine.Verdict, lang string) string {
@@ -164,5 +166,131 @@ func TestNewRef(t *testing.T) {
 			t.Fatalf("ref %q (repeat: %v)", r, seen[r])
 		}
 		seen[r] = true
+	}
+}
+
+// visibleText is what a visitor reads on a page: its text without
+// markup, scripts' code or style, plus its <title>.
+func visibleText(body string) string {
+	title := ""
+	if m := regexp.MustCompile(`(?s)<title>(.*?)</title>`).FindStringSubmatch(body); m != nil {
+		title = m[1]
+	}
+	body = regexp.MustCompile(`(?s)<script.*?</script>|<style.*?</style>|<title>.*?</title>`).ReplaceAllString(body, "")
+	return title + "\n" + html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(body, " "))
+}
+
+// TestPagesInEveryLanguage: challenge, deny and failed-check pages speak
+// each of the five languages through the catalogue (no English left), show
+// the reference ID with the sentence asking to quote it, carry the
+// partner's name, and name the product only when the partner turned on
+// "powered by".
+func TestPagesInEveryLanguage(t *testing.T) {
+	is, _ := newIssuer(t)
+	wb, _ := testWeb(t, is)
+	site := func(powered bool) *engine.Policy {
+		st := engine.Settings{}
+		st.Challenge.Difficulty = 8
+		st.Challenge.NoJSDelay = 5
+		pol, err := engine.Compile(engine.Site{ID: 7, PartnerID: 1, Domain: "shop.example.com", Status: "online", ServerKeyHash: strings.Repeat("ab", 32), Settings: st,
+			Brand: "Acme Hosting", BrandLogo: "https://acme.example/logo.png", BrandColor: "#aa3300", PoweredBy: powered})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pol
+	}
+	ref := NewRef()
+	verdicts := map[string]engine.Verdict{
+		"deny":      {Action: engine.Deny, Source: engine.SourceWAF, Reason: "waf", Ref: ref},
+		"challenge": {Action: engine.Challenge, Category: engine.AICrawlers, Source: engine.SourceCategory, Ref: ref},
+	}
+	for _, lang := range i18n.Languages {
+		for _, powered := range []bool{false, true} {
+			pol := site(powered)
+			for name, v := range verdicts {
+				body := renderPage(t, wb, pol, v, lang+";q=0.9")
+				text := visibleText(body)
+				if left := i18n.Untranslated(lang, text); len(left) > 0 {
+					t.Errorf("%s %s: English left: %q\n%s", lang, name, left, text)
+				}
+				for _, want := range []string{`lang="` + lang + `"`, ref, i18n.T(lang, "ch.contact"), i18n.T(lang, "ch.ref_label"), "Acme Hosting", "#aa3300", "https://acme.example/logo.png"} {
+					if !strings.Contains(body, html.EscapeString(want)) && !strings.Contains(body, want) {
+						t.Errorf("%s %s: page lacks %q", lang, name, want)
+					}
+				}
+				if has := strings.Contains(text, "Palisade"); has != powered {
+					t.Errorf("%s %s powered_by=%v: product name shown %v:\n%s", lang, name, powered, has, text)
+				}
+			}
+		}
+	}
+	// The partner's language when the browser names none we speak.
+	pol := site(false)
+	pol.Lang = "nl"
+	if body := renderPage(t, wb, pol, verdicts["deny"], "ja"); !strings.Contains(body, `lang="nl"`) || !strings.Contains(body, i18n.T("nl", "ch.denied_title")) {
+		t.Errorf("a Japanese visitor of a Dutch partner's site:\n%s", body)
+	}
+}
+
+// TestUnknownSitePageIsNeutral: a deny page for a request no website
+// answers carries the operator's --brand-name, or no name at all, and
+// never the product's; so do the challenge endpoints' error pages.
+func TestUnknownSitePageIsNeutral(t *testing.T) {
+	is, _ := newIssuer(t)
+	for _, brand := range []string{"", "Example Cloud"} {
+		wb := &Web{Issuer: is, BrandName: brand, Resolve: func(*http.Request) (*engine.Policy, netip.Addr) { return nil, netip.Addr{} }}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Accept-Language", "fr-FR")
+		w := httptest.NewRecorder()
+		wb.Page(w, r, nil, engine.Verdict{Action: engine.Deny, Ref: "ABCDEFGHJK"}, Client{IP: webClientIP}, "/", http.StatusForbidden)
+		mux := http.NewServeMux()
+		wb.Register(mux)
+		for _, req := range []*http.Request{httptest.NewRequest("POST", Prefix+"verify", strings.NewReader("token=x")), httptest.NewRequest("GET", Prefix+"nojs?token=x", nil)} {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Accept-Language", "fr-FR")
+			ew := httptest.NewRecorder()
+			mux.ServeHTTP(ew, req)
+			if ew.Code != http.StatusNotFound || !strings.Contains(ew.Body.String(), html.EscapeString(i18n.T("fr", "ch.err.unknown_site"))) {
+				t.Errorf("%s %s: %d\n%s", req.Method, req.URL.Path, ew.Code, ew.Body.String())
+			}
+			if strings.Contains(ew.Body.String(), "alisade") {
+				t.Errorf("%s: the product's name on an error page:\n%s", req.URL.Path, ew.Body.String())
+			}
+		}
+		text := visibleText(w.Body.String())
+		if strings.Contains(text, "Palisade") || strings.Contains(text, "palisade") {
+			t.Errorf("brand %q: the product's name on an unknown site's page:\n%s", brand, text)
+		}
+		if brand != "" && !strings.Contains(text, brand) {
+			t.Errorf("the operator's name %q is missing:\n%s", brand, text)
+		}
+		if brand == "" && strings.Contains(text, i18n.T("fr", "ch.protected", map[string]any{"Brand": ""})) {
+			t.Errorf("an empty brand line:\n%s", text)
+		}
+		if left := i18n.Untranslated("fr", text); len(left) > 0 {
+			t.Errorf("English left: %q", left)
+		}
+	}
+}
+
+// TestFailedCheckInTheVisitorsWords: a failed check's cause is told in the
+// visitor's language, not as the error's English text.
+func TestFailedCheckInTheVisitorsWords(t *testing.T) {
+	is, _ := newIssuer(t)
+	wb, _ := testWeb(t, is)
+	mux := http.NewServeMux()
+	wb.Register(mux)
+	form := url.Values{"token": {"garbage"}, "counter": {"1"}, "return": {"/cart"}}
+	r := httptest.NewRequest("POST", Prefix+"verify", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Accept-Language", "es")
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	body := html.UnescapeString(w.Body.String())
+	if w.Code != http.StatusForbidden || !strings.Contains(body, i18n.T("es", "ch.err.malformed")) || strings.Contains(body, ErrMalformed.Error()) {
+		t.Fatalf("%d\n%s", w.Code, body)
+	}
+	if left := i18n.Untranslated("es", visibleText(w.Body.String())); len(left) > 0 {
+		t.Errorf("English left: %q", left)
 	}
 }

@@ -3,7 +3,6 @@ package challenge
 import (
 	"crypto/rand"
 	"encoding/base32"
-	"fmt"
 	"net/url"
 )
 
@@ -16,7 +15,5 @@ func NewRef() string {
 	_, _ = rand.Read(b[:])
 	return base32.StdEncoding.EncodeToString(b[:])[:10]
 }
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 func queryEscape(s string) string { return url.QueryEscape(s) }

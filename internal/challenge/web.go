@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/routes"
 )
 
@@ -49,73 +51,9 @@ type Web struct {
 	// Secure marks cookies Secure when the original request was HTTPS; by
 	// default it trusts X-Forwarded-Proto from the web server.
 	Secure func(r *http.Request) bool
-}
-
-type lang struct {
-	Code, Title, Explain, Working, Done, NoScript, NoScriptWait, Failed, Retry, DeniedTitle, Denied, Protected string
-	Why, Stuck, Contact, ContactNoRef, RefLabel                                                                string
-	// Reasons says in plain words why a request was challenged or denied,
-	// by reasonKey.
-	Reasons map[string]string
-}
-
-var langs = map[string]lang{
-	"en": {Code: "en", Title: "Checking your browser",
-		Explain:      "This website protects itself from automated traffic. Your browser is doing a short calculation to show it is not a bot; no personal data is involved.",
-		Working:      "Checking… this usually takes less than a second.",
-		Done:         "Done. Taking you to the page…",
-		NoScript:     "This check needs JavaScript. Please enable JavaScript for this site and reload the page.",
-		NoScriptWait: "JavaScript is off: please wait %d seconds; the page will continue by itself.",
-		Failed:       "The check did not succeed: %s.",
-		Retry:        "Try again",
-		DeniedTitle:  "Access denied",
-		Denied:       "This website's protection refused your request.",
-		Protected:    "Protected by %s",
-		Why:          "Why: %s",
-		Stuck:        "Not going on?",
-		Contact:      "If you still cannot get through, or think this is a mistake, contact the website's owner and quote the reference ID below.",
-		ContactNoRef: "If you still cannot get through, or think this is a mistake, contact the website's owner.",
-		RefLabel:     "Reference ID",
-		Reasons: map[string]string{
-			"rule":       "A rule the website's owner set up matches your request.",
-			"list":       "Your address or network is on this website's block list.",
-			"rate_limit": "Too many requests came from your address in a short time; wait a minute before you try again.",
-			"attack":     "Your request looked like an attack on the website.",
-			"waf":        "The website's firewall found something in your request that looks like an attack, such as code or database commands in a form field or the address. If you were only filling in a form, tell the website's owner the reference below: they can allow it.",
-			"bot":        "Your request identified itself as a crawler or service, and this website does not admit automated clients of that kind.",
-			"tool":       "Your request came from a program for automated access rather than a browser.",
-			"unusual":    "Your browser sent a request unlike what browsers usually send (privacy extensions or an unusual set-up can cause this).",
-			"humans":     "This website asks every visitor to pass a short browser check.",
-			"other":      "The website's protection judged your request to be automated.",
-		}},
-	"de": {Code: "de", Title: "Ihr Browser wird geprüft",
-		Explain:      "Diese Website schützt sich vor automatisierten Zugriffen. Ihr Browser führt eine kurze Berechnung aus, um zu zeigen, dass er kein Bot ist; persönliche Daten werden dabei nicht verwendet.",
-		Working:      "Prüfung läuft… das dauert meist weniger als eine Sekunde.",
-		Done:         "Fertig. Sie werden weitergeleitet…",
-		NoScript:     "Diese Prüfung benötigt JavaScript. Bitte aktivieren Sie JavaScript für diese Website und laden Sie die Seite neu.",
-		NoScriptWait: "JavaScript ist ausgeschaltet: Bitte warten Sie %d Sekunden; die Seite geht dann von selbst weiter.",
-		Failed:       "Die Prüfung ist fehlgeschlagen: %s.",
-		Retry:        "Erneut versuchen",
-		DeniedTitle:  "Zugriff verweigert",
-		Denied:       "Der Schutz dieser Website hat Ihre Anfrage abgelehnt.",
-		Protected:    "Geschützt von %s",
-		Why:          "Grund: %s",
-		Stuck:        "Es geht nicht weiter?",
-		Contact:      "Wenn Sie weiterhin nicht auf die Seite kommen oder das für einen Fehler halten, wenden Sie sich an den Betreiber der Website und nennen Sie die Referenz-ID unten.",
-		ContactNoRef: "Wenn Sie weiterhin nicht auf die Seite kommen oder das für einen Fehler halten, wenden Sie sich an den Betreiber der Website.",
-		RefLabel:     "Referenz-ID",
-		Reasons: map[string]string{
-			"rule":       "Eine Regel, die der Betreiber der Website eingerichtet hat, trifft auf Ihre Anfrage zu.",
-			"list":       "Ihre Adresse oder Ihr Netz steht auf der Sperrliste dieser Website.",
-			"rate_limit": "Zu viele Anfragen kamen in kurzer Zeit von Ihrer Adresse; warten Sie eine Minute, bevor Sie es erneut versuchen.",
-			"attack":     "Ihre Anfrage sah wie ein Angriff auf die Website aus.",
-			"waf":        "Die Firewall der Website hat in Ihrer Anfrage etwas gefunden, das wie ein Angriff aussieht, etwa Programmcode oder Datenbankbefehle in einem Formularfeld oder in der Adresse. Wenn Sie nur ein Formular ausgefüllt haben, nennen Sie dem Betreiber der Website die Referenz unten: Er kann es freigeben.",
-			"bot":        "Ihre Anfrage gab sich als Crawler oder Dienst zu erkennen, und diese Website lässt automatisierte Zugriffe dieser Art nicht zu.",
-			"tool":       "Ihre Anfrage kam von einem Programm für automatisierte Zugriffe, nicht von einem Browser.",
-			"unusual":    "Ihr Browser hat eine Anfrage gesendet, die anders aussieht als bei Browsern üblich (Datenschutz-Erweiterungen oder eine ungewöhnliche Einrichtung können das verursachen).",
-			"humans":     "Diese Website bittet jeden Besucher um eine kurze Browser-Prüfung.",
-			"other":      "Der Schutz der Website hat Ihre Anfrage als automatisiert eingestuft.",
-		}},
+	// BrandName is the operator's name (core.Config.BrandName), shown on
+	// pages for requests no website answers; "" shows none.
+	BrandName string
 }
 
 // reasonKey groups what decided a verdict into the few reasons a page
@@ -148,31 +86,48 @@ func reasonKey(v engine.Verdict) string {
 	return "other"
 }
 
-// pickLang chooses a language from Accept-Language (English by default).
-func pickLang(accept string) lang {
-	best, bestQ := "en", -1.0
-	for _, part := range strings.Split(accept, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				q = f
-			}
-		}
-		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
-		if _, ok := langs[base]; ok && q > bestQ {
-			best, bestQ = base, q
-		}
+// errKey names a failed check's cause for its page (ch.err.<key>); the
+// outcome keeps the error's English text for the site's owner.
+func errKey(err error) string {
+	switch {
+	case errors.Is(err, ErrExpired):
+		return "expired"
+	case errors.Is(err, ErrMismatch):
+		return "mismatch"
+	case errors.Is(err, ErrWrong):
+		return "wrong"
+	case errors.Is(err, ErrReplayed):
+		return "replayed"
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, ErrTooEarly):
+		return "too_early"
 	}
-	return langs[best]
+	return "malformed"
+}
+
+// pageLang is the language of a page for visitor request r: the best
+// of its Accept-Language we speak, else the website's partner's default
+// language (pol may be nil), else English.
+func pageLang(r *http.Request, pol *engine.Policy) string {
+	if l := i18n.Negotiate(r.Header.Get("Accept-Language")); l != "" {
+		return l
+	}
+	if pol != nil && pol.Lang != "" {
+		return i18n.Pick(pol.Lang)
+	}
+	return "en"
 }
 
 type pageData struct {
-	L     lang
-	Brand string
+	Lang  string
+	Brand string // the partner's name (the operator's --brand-name for no website), or ""
 	Logo  string
-	Why   string // the reason in plain words ("" on a failed check's page)
-	Ref   string // the reference ID, as stored with the event
+	Color string // the partner's #rrggbb colour, or ""
+	// PoweredBy: the partner shows "Powered by Palisade".
+	PoweredBy bool
+	Why       string // the reason in plain words ("" on a failed check's page)
+	Ref       string // the reference ID, as stored with the event
 	// Retry is the "try again" link: "" (this very address) on a page
 	// shown in place of the visitor's request, the return target on a
 	// failed check's page.
@@ -183,37 +138,50 @@ type pageData struct {
 	Nonce      string
 	NoJSDelay  int
 	NoJSURL    string
-	Error      string
+	Error      string // the failed check's cause in the visitor's language
+	Message    string // an error page's message
 }
 
 // pageStyle is the pages' whole look: without it they read in order as
 // plain HTML, and a visitor who asks for less motion gets no animation.
-const pageStyle = `<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1d2330}
-.brand{color:#5b6477;font-size:14px;margin-top:3rem}.brand img{vertical-align:middle;margin-right:.4rem}
+// The partner's colour is a stripe above the page, never the colour of
+// text (whose contrast it could not promise).
+const pageStyle = `<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:0 auto;padding:4rem 1rem 2rem;color:#1d2330;border-top:6px solid {{if .Color}}{{.Color}}{{else}}#5b6477{{end}}}
+a{color:#1d4ed8}.brand{color:#4a5263;font-size:14px;margin-top:3rem}.brand img{vertical-align:middle;margin-right:.4rem}
+.powered{color:#4a5263;font-size:12px}.ref{font-size:1.05rem;border:1px solid #c9ced8;border-radius:6px;padding:.6rem .8rem;overflow-wrap:anywhere}
 progress{width:100%;height:.6rem}code{font-size:1.1em;letter-spacing:.05em}
 @media (prefers-reduced-motion: reduce){*{animation:none!important;transition:none!important}progress{display:none}}</style>`
 
 // pageHelp is the way forward every page offers: try again, or quote the
-// reference ID to the website's owner.
-const pageHelp = `{{define "help"}}<p>{{if .Token}}{{.L.Stuck}} {{end}}<a href="{{.Retry}}">{{.L.Retry}}</a></p>
-{{if .Ref}}<p>{{.L.Contact}}</p>
-<p>{{.L.RefLabel}}: <strong><code>{{.Ref}}</code></strong></p>{{else}}<p>{{.L.ContactNoRef}}</p>{{end}}
-{{if .Brand}}<p class="brand">{{if .Logo}}<img src="{{.Logo}}" alt="" height="24">{{end}}{{printf .L.Protected .Brand}}</p>{{end}}{{end}}`
+// reference ID to the website's owner; then whose protection it is.
+const pageHelp = `{{define "help"}}{{if not .Message}}<p>{{if .Token}}{{t .Lang "ch.stuck"}} {{end}}<a href="{{.Retry}}">{{t .Lang "ch.retry"}}</a></p>{{end}}
+{{if .Ref}}<p>{{t .Lang "ch.contact"}}</p>
+<p class="ref">{{t .Lang "ch.ref_label"}}: <strong><code>{{.Ref}}</code></strong></p>{{else if not .Message}}<p>{{t .Lang "ch.contact_noref"}}</p>{{end}}
+{{if .Brand}}<p class="brand">{{if .Logo}}<img src="{{.Logo}}" alt="" height="24">{{end}}{{tf .Lang "ch.protected" "Brand" .Brand}}</p>{{end}}
+{{if .PoweredBy}}<p class="powered">{{t .Lang "ch.powered_by"}}</p>{{end}}{{end}}`
 
-var challengeTmpl = template.Must(template.New("challenge").Funcs(template.FuncMap{"printf": sprintf}).Parse(pageHelp + `<!doctype html>
-<html lang="{{.L.Code}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+var pageFuncs = template.FuncMap{
+	"t": func(lang, id string) string { return i18n.T(lang, id) },
+	"tf": func(lang, id, k string, v any) string {
+		return i18n.T(lang, id, map[string]any{k: v})
+	},
+	"tn": func(lang, id string, n int) string { return i18n.N(lang, id, int64(n)) },
+}
+
+var challengeTmpl = template.Must(template.New("challenge").Funcs(pageFuncs).Parse(pageHelp + `<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 {{if .NoJSDelay}}<noscript><meta http-equiv="refresh" content="{{.NoJSDelay}};url={{.NoJSURL}}"></noscript>{{end}}
-<title>{{.L.Title}}</title>
+<title>{{t .Lang "ch.title"}}{{if .Brand}} · {{.Brand}}{{end}}</title>
 ` + pageStyle + `</head>
 <body><main>
-<h1>{{.L.Title}}</h1>
-<p>{{.L.Explain}}</p>
-{{if .Why}}<p>{{printf .L.Why .Why}}</p>{{end}}
-{{if .Error}}<p role="alert"><strong>{{printf .L.Failed .Error}}</strong></p>{{end}}
+<h1>{{t .Lang "ch.title"}}</h1>
+<p>{{t .Lang "ch.explain"}}</p>
+{{if .Why}}<p>{{tf .Lang "ch.why" "Reason" .Why}}</p>{{end}}
+{{if .Error}}<p role="alert"><strong>{{tf .Lang "ch.failed" "Error" .Error}}</strong></p>{{end}}
 <p id="status" role="status" aria-live="polite"></p>
 <progress id="bar" hidden aria-hidden="true"></progress>
-<noscript><p role="alert">{{if .NoJSDelay}}{{printf .L.NoScriptWait .NoJSDelay}}{{else}}{{.L.NoScript}}{{end}}</p></noscript>
+<noscript><p role="alert">{{if .NoJSDelay}}{{tn .Lang "ch.nojs_wait" .NoJSDelay}}{{else}}{{t .Lang "ch.nojs"}}{{end}}</p></noscript>
 <form id="form" method="post" action="/_palisade/verify">
 <input type="hidden" name="token" value="{{.Token}}">
 <input type="hidden" name="counter" value="">
@@ -225,13 +193,13 @@ var challengeTmpl = template.Must(template.New("challenge").Funcs(template.FuncM
 <script nonce="{{.Nonce}}">
 (function () {
   var f = document.getElementById("form"), s = document.getElementById("status");
-  s.textContent = {{.L.Working}};
+  s.textContent = {{t .Lang "ch.working"}};
   document.getElementById("bar").hidden = false;
   var w = new Worker("/_palisade/worker.js");
   w.onmessage = function (ev) {
     if (ev.data.counter === undefined) return;
     f.counter.value = ev.data.counter; f.ms.value = ev.data.ms;
-    s.textContent = {{.L.Done}};
+    s.textContent = {{t .Lang "ch.done"}};
     f.submit();
   };
   w.postMessage({ token: {{.Token}}, difficulty: {{.Difficulty}} });
@@ -240,15 +208,41 @@ var challengeTmpl = template.Must(template.New("challenge").Funcs(template.FuncM
 </body></html>
 `))
 
-var denyTmpl = template.Must(template.New("deny").Funcs(template.FuncMap{"printf": sprintf}).Parse(pageHelp + `<!doctype html>
-<html lang="{{.L.Code}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{{.L.DeniedTitle}}</title>
+var denyTmpl = template.Must(template.New("deny").Funcs(pageFuncs).Parse(pageHelp + `<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{{t .Lang "ch.denied_title"}}{{if .Brand}} · {{.Brand}}{{end}}</title>
 ` + pageStyle + `</head>
-<body><main><h1>{{.L.DeniedTitle}}</h1>
-<p>{{.L.Denied}}</p>
-<p>{{printf .L.Why .Why}}</p>
+<body><main><h1>{{t .Lang "ch.denied_title"}}</h1>
+{{if .Message}}<p>{{.Message}}</p>{{else}}<p>{{t .Lang "ch.denied"}}</p>
+<p>{{tf .Lang "ch.why" "Reason" .Why}}</p>{{end}}
 {{template "help" .}}</main>
 </body></html>
 `))
+
+// brand fills d's branding from the website's partner, or, for a request
+// no website answers, the operator's own name.
+func (wb *Web) brand(d *pageData, pol *engine.Policy) {
+	if pol == nil {
+		d.Brand = wb.BrandName
+		return
+	}
+	d.Brand, d.Logo, d.Color, d.PoweredBy = pol.Brand, pol.BrandLogo, pol.BrandColor, pol.PoweredBy
+}
+
+// errorPage answers a request to Prefix that cannot go on (an unreadable
+// form, a website not protected here) with a short page in the visitor's
+// language: message id msg.
+func (wb *Web) errorPage(w http.ResponseWriter, r *http.Request, pol *engine.Policy, status int, msg string) {
+	l := pageLang(r, pol)
+	d := pageData{Lang: l, Message: i18n.T(l, msg)}
+	wb.brand(&d, pol)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Robots-Tag", "noindex")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https:")
+	w.WriteHeader(status)
+	_ = denyTmpl.Execute(w, d)
+}
 
 // safeReturn keeps a return target on the same site: a clean path of this
 // origin, or "/". Browsers drop tabs and newlines from a Location and read
@@ -297,11 +291,9 @@ func newNonce() string {
 // the deny page otherwise. r is the visitor's request (for its language),
 // returnTo where to go after solving.
 func (wb *Web) Page(w http.ResponseWriter, r *http.Request, pol *engine.Policy, v engine.Verdict, c Client, returnTo string, status int) {
-	l := pickLang(r.Header.Get("Accept-Language"))
-	d := pageData{L: l, Why: l.Reasons[reasonKey(v)], Ref: v.Ref, Return: safeReturn(returnTo)}
-	if pol != nil {
-		d.Brand, d.Logo = pol.Brand, pol.BrandLogo
-	}
+	l := pageLang(r, pol)
+	d := pageData{Lang: l, Why: i18n.T(l, "ch.reason."+reasonKey(v)), Ref: v.Ref, Return: safeReturn(returnTo)}
+	wb.brand(&d, pol)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -383,12 +375,12 @@ func (wb *Web) setClearance(w http.ResponseWriter, r *http.Request, pol *engine.
 func (wb *Web) verify(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "palisade: the form could not be read", http.StatusBadRequest)
+		wb.errorPage(w, r, nil, http.StatusBadRequest, "ch.err.form")
 		return
 	}
 	pol, c, ok := wb.client(r)
 	if !ok {
-		http.Error(w, "palisade: this site is not protected here", http.StatusNotFound)
+		wb.errorPage(w, r, pol, http.StatusNotFound, "ch.err.unknown_site")
 		return
 	}
 	returnTo := safeReturn(r.PostForm.Get("return"))
@@ -397,12 +389,20 @@ func (wb *Web) verify(w http.ResponseWriter, r *http.Request) {
 	ref := failedRef(err)
 	wb.report(Outcome{Policy: pol, Client: c, Path: returnTo, Solved: err == nil, Reason: errString(err), SolveMS: ms, Ref: ref})
 	if err != nil {
-		d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Brand: pol.Brand, Logo: pol.BrandLogo, Return: returnTo, Error: err.Error(), Ref: ref, Retry: returnTo}
-		wb.challengePage(w, d, pol, c, http.StatusForbidden)
+		wb.failedPage(w, r, pol, c, returnTo, err, ref)
 		return
 	}
 	wb.setClearance(w, r, pol, c)
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+// failedPage answers a failed check with a fresh challenge, the cause in
+// the visitor's words and the reference ID the outcome reported.
+func (wb *Web) failedPage(w http.ResponseWriter, r *http.Request, pol *engine.Policy, c Client, returnTo string, err error, ref string) {
+	l := pageLang(r, pol)
+	d := pageData{Lang: l, Return: returnTo, Error: i18n.T(l, "ch.err."+errKey(err)), Ref: ref, Retry: returnTo}
+	wb.brand(&d, pol)
+	wb.challengePage(w, d, pol, c, http.StatusForbidden)
 }
 
 // failedRef is the reference ID of a failed check's page ("" for none).
@@ -424,8 +424,12 @@ func errString(err error) string {
 // JavaScript lands after its delay.
 func (wb *Web) nojs(w http.ResponseWriter, r *http.Request) {
 	pol, c, ok := wb.client(r)
-	if !ok || pol.NoJSDelay() == 0 {
-		http.Error(w, "palisade: this site requires JavaScript for its check", http.StatusForbidden)
+	if !ok {
+		wb.errorPage(w, r, pol, http.StatusNotFound, "ch.err.unknown_site")
+		return
+	}
+	if pol.NoJSDelay() == 0 {
+		wb.errorPage(w, r, pol, http.StatusForbidden, "ch.err.needs_js")
 		return
 	}
 	returnTo := safeReturn(r.URL.Query().Get("return"))
@@ -433,8 +437,7 @@ func (wb *Web) nojs(w http.ResponseWriter, r *http.Request) {
 	ref := failedRef(err)
 	wb.report(Outcome{Policy: pol, Client: c, Path: returnTo, Solved: err == nil, Reason: errString(err), SolveMS: pol.NoJSDelay() * 1000, Ref: ref})
 	if err != nil {
-		d := pageData{L: pickLang(r.Header.Get("Accept-Language")), Brand: pol.Brand, Logo: pol.BrandLogo, Return: returnTo, Error: err.Error(), Ref: ref, Retry: returnTo}
-		wb.challengePage(w, d, pol, c, http.StatusForbidden)
+		wb.failedPage(w, r, pol, c, returnTo, err, ref)
 		return
 	}
 	wb.setClearance(w, r, pol, c)

@@ -79,6 +79,10 @@ type Partner struct {
 	// DefaultLang (ISO 639-1) is the language its new customers get when a
 	// provisioning request names none, or one Palisade does not know.
 	DefaultLang string `json:"default_lang"`
+	// PoweredBy: the partner shows "Powered by Palisade" on the pages its
+	// visitors and customers see, and in its emails. Off (the default), the
+	// product's name reaches none of them.
+	PoweredBy bool `json:"powered_by"`
 }
 
 // Language is the partner's default language (DefaultLanguage if unset).
@@ -99,11 +103,15 @@ type Branding struct {
 	// DefaultLang is the partner's default language (Partner.DefaultLang);
 	// SetBranding keeps the current one when it is "".
 	DefaultLang string `json:"default_lang"`
+	// PoweredBy shows a small "Powered by Palisade" line on the challenge
+	// and deny pages, the customer pages and in emails (default false: the
+	// product's name appears nowhere a customer or visitor looks).
+	PoweredBy bool `json:"powered_by"`
 }
 
 // Branding returns the partner's branding, with defaults filled in.
 func (p Partner) Branding() Branding {
-	b := Branding{Name: p.BrandName, Logo: p.BrandLogo, Color: p.BrandColor, SupportURL: p.SupportURL, EmbedOrigins: strings.Fields(p.EmbedOrigins), DefaultLang: p.Language()}
+	b := Branding{Name: p.BrandName, Logo: p.BrandLogo, Color: p.BrandColor, SupportURL: p.SupportURL, EmbedOrigins: strings.Fields(p.EmbedOrigins), DefaultLang: p.Language(), PoweredBy: p.PoweredBy}
 	if b.Name == "" {
 		b.Name = p.Name
 	}

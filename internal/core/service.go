@@ -77,6 +77,11 @@ type Config struct {
 	// EgressIPs are the addresses Palisade connects from (free scans,
 	// reverse proxy), for customers' firewalls (XML getIpAddresses).
 	EgressIPs []string
+	// BrandName is the operator's own product name, shown on the pages
+	// before sign-in, the operator's pages and the pages of a website no
+	// partner brands (such as an unknown host's deny page). "" (the
+	// default): no name at all, a neutral page.
+	BrandName string
 }
 
 // Service applies Palisade's business rules on top of a Store.
@@ -660,7 +665,7 @@ func (s *Service) PublicPartner(ctx context.Context, name string) (Partner, erro
 // public is the part of a partner its customers and the public may see.
 func (p Partner) public() Partner {
 	return Partner{ID: p.ID, Name: p.Name, BrandName: p.BrandName, BrandLogo: p.BrandLogo, BrandColor: p.BrandColor,
-		SupportURL: p.SupportURL, EmbedOrigins: p.EmbedOrigins, UserAPI: p.UserAPI}
+		SupportURL: p.SupportURL, EmbedOrigins: p.EmbedOrigins, UserAPI: p.UserAPI, DefaultLang: p.DefaultLang, PoweredBy: p.PoweredBy}
 }
 
 // PartnerKeys lists a partner's API keys (without the keys themselves):

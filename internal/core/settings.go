@@ -268,13 +268,9 @@ func (s *Service) EngineSites(ctx context.Context) ([]engine.Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	brands := map[int64][2]string{}
+	brands := map[int64]Partner{}
 	for _, p := range partners {
-		name := p.BrandName
-		if name == "" {
-			name = p.Name
-		}
-		brands[p.ID] = [2]string{name, p.BrandLogo}
+		brands[p.ID] = p
 	}
 	out := make([]engine.Site, 0, len(ws))
 	for _, w := range ws {
@@ -282,8 +278,12 @@ func (s *Service) EngineSites(ctx context.Context) ([]engine.Site, error) {
 		if err != nil {
 			s.log.Warn("website settings do not parse; protecting it with the defaults", "website", w.Domain, "err", err)
 		}
-		out = append(out, engine.Site{ID: w.ID, PartnerID: w.PartnerID, Domain: w.Domain, Status: w.Status, ServerKeyHash: w.ServerKeyHash, Settings: st, Brand: brands[w.PartnerID][0], BrandLogo: brands[w.PartnerID][1],
-			NoWAF: !w.Plan.WAF})
+		site := engine.Site{ID: w.ID, PartnerID: w.PartnerID, Domain: w.Domain, Status: w.Status, ServerKeyHash: w.ServerKeyHash, Settings: st, NoWAF: !w.Plan.WAF}
+		if p, ok := brands[w.PartnerID]; ok {
+			b := p.Branding()
+			site.Brand, site.BrandLogo, site.BrandColor, site.PoweredBy, site.Lang = b.Name, b.Logo, p.BrandColor, b.PoweredBy, b.DefaultLang
+		}
+		out = append(out, site)
 	}
 	return out, nil
 }

@@ -29,6 +29,9 @@ type Site struct {
 	Settings      Settings
 	Brand         string // the partner's name, shown on challenge and deny pages
 	BrandLogo     string // an https URL of the partner's logo, or ""
+	BrandColor    string // the partner's #rrggbb colour, or ""
+	PoweredBy     bool   // the partner shows "Powered by Palisade" on these pages
+	Lang          string // the partner's default language, for visitors whose browser names none we speak
 	// NoWAF: the website's plan does not include the website firewall
 	// (plans.waf), whatever its settings say.
 	NoWAF bool
@@ -39,6 +42,9 @@ type Policy struct {
 	WebsiteID  int64
 	Brand      string
 	BrandLogo  string
+	BrandColor string
+	PoweredBy  bool
+	Lang       string
 	PartnerID  int64
 	Domain     string
 	Status     string
@@ -86,7 +92,7 @@ func Compile(s Site) (*Policy, error) {
 	if err := s.Settings.validate(false); err != nil {
 		return nil, err
 	}
-	p := &Policy{WebsiteID: s.ID, PartnerID: s.PartnerID, Domain: s.Domain, Status: s.Status, Brand: s.Brand, BrandLogo: s.BrandLogo, actions: defaultActions}
+	p := &Policy{WebsiteID: s.ID, PartnerID: s.PartnerID, Domain: s.Domain, Status: s.Status, Brand: s.Brand, BrandLogo: s.BrandLogo, BrandColor: s.BrandColor, PoweredBy: s.PoweredBy, Lang: s.Lang, actions: defaultActions}
 	switch s.Settings.Mode {
 	case "monitor":
 		p.mode = modeMonitor

@@ -79,6 +79,8 @@ func (p *Protector) EnableChallenges(is *challenge.Issuer, trusted Trusted) {
 			}
 			return pol, ChallengeClient(r, trusted)
 		},
+		// A request no website answers shows the operator's own name.
+		BrandName: p.brandName(),
 		// The clearance cookie is Secure when the visitor came over HTTPS,
 		// as the connection or a web server (never the visitor) says.
 		Secure: func(r *http.Request) bool { return netutil.WebServerHTTPS(r, trusted) },
@@ -91,6 +93,15 @@ func (p *Protector) EnableChallenges(is *challenge.Issuer, trusted Trusted) {
 			}
 		},
 	}
+}
+
+// brandName is the operator's name (core.Config.BrandName) once the
+// service is set, else "".
+func (p *Protector) brandName() string {
+	if p.svc == nil {
+		return ""
+	}
+	return p.svc.Config().BrandName
 }
 
 // Observe makes every decision go to rec (events and counters) and m

@@ -67,12 +67,12 @@ func (t *tx) SetPlanWAF(ctx context.Context, planID int64, on bool) error {
 
 // ---- partners ----
 
-const partnerCols = "id, name, email, balance_cents, allow_downgrade, created_at, lists, brand_name, brand_logo, brand_color, support_url, embed_origins, userapi, default_lang"
+const partnerCols = "id, name, email, balance_cents, allow_downgrade, created_at, lists, brand_name, brand_logo, brand_color, support_url, embed_origins, userapi, default_lang, powered_by"
 
 func scanPartner(row interface{ Scan(...any) error }) (core.Partner, error) {
 	var p core.Partner
 	var bal int64
-	err := row.Scan(&p.ID, &p.Name, &p.Email, &bal, &p.AllowDowngrade, timeCol{&p.CreatedAt}, &p.Lists, &p.BrandName, &p.BrandLogo, &p.BrandColor, &p.SupportURL, &p.EmbedOrigins, &p.UserAPI, &p.DefaultLang)
+	err := row.Scan(&p.ID, &p.Name, &p.Email, &bal, &p.AllowDowngrade, timeCol{&p.CreatedAt}, &p.Lists, &p.BrandName, &p.BrandLogo, &p.BrandColor, &p.SupportURL, &p.EmbedOrigins, &p.UserAPI, &p.DefaultLang, &p.PoweredBy)
 	p.Balance = core.Cents(bal)
 	return p, err
 }
@@ -130,8 +130,8 @@ func (t *tx) SetPartnerBranding(ctx context.Context, partnerID int64, b core.Bra
 	if lang == "" {
 		lang = core.DefaultLanguage
 	}
-	return t.execOne(ctx, "partner", "UPDATE partners SET brand_name = $1, brand_logo = $2, brand_color = $3, support_url = $4, embed_origins = $5, default_lang = $6 WHERE id = $7",
-		b.Name, b.Logo, b.Color, b.SupportURL, strings.Join(b.EmbedOrigins, " "), lang, partnerID)
+	return t.execOne(ctx, "partner", "UPDATE partners SET brand_name = $1, brand_logo = $2, brand_color = $3, support_url = $4, embed_origins = $5, default_lang = $6, powered_by = $7 WHERE id = $8",
+		b.Name, b.Logo, b.Color, b.SupportURL, strings.Join(b.EmbedOrigins, " "), lang, b.PoweredBy, partnerID)
 }
 
 func (t *tx) SetPartnerLists(ctx context.Context, partnerID int64, lists string) error {

@@ -94,7 +94,7 @@ func (a *API) handleBrandingGet() http.Handler {
 func (a *API) handleBrandingPut() http.Handler {
 	return a.h(func(w http.ResponseWriter, r *http.Request) error {
 		var b core.Branding
-		if err := decodeJSON(r, &b, "{\"name\", \"logo\", \"color\", \"support_url\", \"embed_origins\": [...], \"default_lang\"}"); err != nil {
+		if err := decodeJSON(r, &b, "{\"name\", \"logo\", \"color\", \"support_url\", \"embed_origins\": [...], \"default_lang\", \"powered_by\": false}"); err != nil {
 			return err
 		}
 		c := callerFrom(r.Context())

@@ -162,7 +162,8 @@ func (a *API) routes() []route {
 		{"PUT", "/v1/branding", v1, a.handleBrandingPut(), op{Tag: "v1", Summary: "Set your branding",
 			Desc: "What your customers see on Palisade's pages: product name, https logo, #rrggbb colour, support link, and the origins (such as https://panel.example.net) allowed to show the customer pages in an iframe; none: no framing. " +
 				"default_lang is the language your new customers get when a create names none or one Palisade does not know: an ISO 639-1 code (de), a locale (de_DE) or an English name (german), answered as the code; " +
-				"left out or empty keeps the current one (en until set); an unknown one is 400 with field default_lang.",
+				"left out or empty keeps the current one (en until set); an unknown one is 400 with field default_lang. " +
+				"powered_by (default false) adds a small \"Powered by Palisade\" line to your visitors' challenge and deny pages, your customers' pages and emails; off, the product's name appears nowhere they look. A PUT without it turns it off.",
 			JSONBody: "Branding", Resp: "Branding", Errors: []int{400}}},
 		{"POST", "/v1/websites/{domain}/login-link", v1, a.handleWebsiteLoginLink(), op{Tag: "v1", Summary: "A single-sign-on link to a website's customer pages",
 			Desc:   "Single use, valid five minutes; opening it gives the browser a session for the website's customer and removes the token from the address bar.",

@@ -1,0 +1,8 @@
+-- +goose Up
+-- Whether the partner shows "Powered by Palisade" on the pages its
+-- visitors and customers see (issue 20): off by default, so the product
+-- name reaches no one unless the partner chooses it.
+ALTER TABLE partners ADD COLUMN powered_by BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- +goose Down
+ALTER TABLE partners DROP COLUMN powered_by;
