@@ -48,6 +48,9 @@ type WebsiteTotal struct {
 // monitor mode); a firewall deny is already a denied request.
 func (t WebsiteTotal) Attacks() int64 { return t.Blocked + t.WAFDetected }
 
+// Findings are the website firewall's findings, blocked or only detected.
+func (t WebsiteTotal) Findings() int64 { return t.WAFBlocked + t.WAFDetected }
+
 // Overview periods: the last 24 hours by hour, the last 30 days by day.
 const (
 	OverviewDay   = "day"
@@ -121,6 +124,16 @@ type PartnerOverview struct {
 	// Recent are the partner's latest changes (its audit log), newest
 	// first, at most OverviewTop.
 	Recent []AuditEntry
+	// Sites are all its live websites with their counters over the
+	// period and this month, by domain (the overview's export).
+	Sites []SiteSummary
+}
+
+// SiteSummary is one website's line of the overview's export.
+type SiteSummary struct {
+	Website Website
+	WebsiteTotal
+	MonthRequests int64 // this calendar month, against Website.Plan.MonthlyQuota
 }
 
 // PartnerOverview returns the partner's overview over period (OverviewDay:
@@ -235,10 +248,17 @@ func (s *Service) PartnerOverview(ctx context.Context, c Caller, period string) 
 	for _, u := range usage {
 		used[u.WebsiteID] = u.Requests
 	}
+	inPeriod := make(map[int64]WebsiteTotal, len(totals))
+	for _, t := range totals {
+		inPeriod[t.WebsiteID] = t
+	}
 	for _, w := range sites {
 		if _, ok := byID[w.ID]; !ok {
 			continue
 		}
+		sum := SiteSummary{Website: w, WebsiteTotal: inPeriod[w.ID], MonthRequests: used[w.ID]}
+		sum.WebsiteID = w.ID
+		o.Sites = append(o.Sites, sum)
 		if w.Status == StatusSetup {
 			o.Setup = append(o.Setup, SiteSetup{Website: w, Age: max(0, now.Sub(w.CreatedAt))})
 		}
@@ -250,6 +270,7 @@ func (s *Service) PartnerOverview(ctx context.Context, c Caller, period string) 
 			}
 		}
 	}
+	sort.Slice(o.Sites, func(i, j int) bool { return o.Sites[i].Website.Domain < o.Sites[j].Website.Domain })
 	sort.SliceStable(o.Setup, func(i, j int) bool { return o.Setup[i].Age > o.Setup[j].Age })
 	sort.SliceStable(o.Quota, func(i, j int) bool { return o.Quota[i].Share > o.Quota[j].Share })
 	return o, nil

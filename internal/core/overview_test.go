@@ -108,6 +108,10 @@ func TestPartnerOverview(t *testing.T) {
 			}
 		}
 
+		if len(o.Sites) != 3 || o.Sites[0].Website.ID != a3.ID || o.Sites[0].Blocked != 40 || o.Sites[1].Website.ID != a1.ID || o.Sites[1].MonthRequests != 8500 ||
+			o.Sites[2].Website.ID != a2.ID || o.Sites[2].Requests != 0 {
+			t.Fatalf("sites: %+v", o.Sites)
+		}
 		// B sees its own website, over its quota, and nothing of A's.
 		ob, err := f.svc.PartnerOverview(ctx, b, core.OverviewMonth)
 		if err != nil {

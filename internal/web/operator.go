@@ -2,11 +2,11 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/routes"
 )
@@ -19,32 +19,107 @@ func (h *Handler) registerOperator(mux routes.Mux) {
 }
 
 type operatorData struct {
+	Lang     string
+	Langs    []langChoice
 	Partners []core.Partner
 	Plans    []core.Plan
 	NewKey   string
 	Error    string
 	Notice   string
+	// The fleet's overview (Service.OperatorOverview), with its durations
+	// in words.
+	Fleet    core.OperatorOverview
+	Statuses []statusCount
+	Nodes    []nodeRow
+	Store    string // the store's answer in words
+	Redis    string // Redis's, or "not used"
 }
+
+// statusCount is how many websites have one status.
+type statusCount struct {
+	Status string
+	Count  int64
+}
+
+// nodeRow is a node as the operator's page lists it.
+type nodeRow struct {
+	core.NodeStatus
+	Lag, Seen string
+	Behind    bool // its engine decides by an older config than the store's
+}
+
+// Money is an amount in the page's language.
+func (d *operatorData) Money(c core.Cents) string { return money(d.Lang, c) }
+
+// operatorNotices are the notices a redirect after a form may ask for.
+var operatorNotices = map[string]bool{"credit": true, "plan": true}
 
 func (h *Handler) operator(w http.ResponseWriter, r *http.Request) {
 	s, value, ok := h.staff(w, r, core.ScopeOperator)
 	if !ok {
 		return
 	}
-	h.operatorPage(w, r, callerOf(s), value, &operatorData{Notice: r.URL.Query().Get("notice")}, http.StatusOK)
+	d := &operatorData{}
+	if n := r.URL.Query().Get("notice"); operatorNotices[n] {
+		d.Notice = "op.notice." + n
+	}
+	h.operatorPage(w, r, callerOf(s), value, d, http.StatusOK)
 }
 
 func (h *Handler) operatorPage(w http.ResponseWriter, r *http.Request, op core.Caller, value string, d *operatorData, status int) {
-	var err error
-	if d.Partners, err = h.svc.AllPartners(r.Context(), op); err == nil {
-		d.Plans, err = h.svc.Plans(r.Context())
+	ctx := r.Context()
+	l := h.consoleLang(w, r, "en")
+	d.Lang, d.Langs = l, langChoices(l)
+	if d.Notice != "" {
+		d.Notice = tr(l, d.Notice)
 	}
-	if err != nil {
+	var err error
+	if d.Fleet, err = h.svc.OperatorOverview(ctx, op); err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
-	v := view{Lang: "en", Title: "Operator", Brand: core.Branding{Name: "Palisade operator", Color: "#1d2330"}, CSRF: csrfToken(value), Assets: "/_assets/", Tab: "operator", Data: d}
+	if d.Partners, err = h.svc.AllPartners(ctx, op); err == nil {
+		d.Plans, err = h.svc.Plans(ctx)
+	}
+	if err != nil && d.Fleet.Store.OK {
+		// With the store down the page still says so, and what nodes
+		// it could not list.
+		h.fail(w, r, nil, err)
+		return
+	}
+	h.fleetWords(d)
+	v := view{Lang: l, Title: tr(l, "op.title"), Brand: h.operatorBrand(), CSRF: csrfToken(value), Assets: "/_assets/", Tab: "operator", Data: d}
 	h.renderConsole(w, "operator", status, v)
+}
+
+// fleetWords says the fleet overview's states and durations in d.Lang.
+func (h *Handler) fleetWords(d *operatorData) {
+	l, f := d.Lang, d.Fleet
+	for _, st := range []string{core.StatusSetup, core.StatusOnline, core.StatusPaused, core.StatusDeleted} {
+		d.Statuses = append(d.Statuses, statusCount{Status: st, Count: f.Websites[st]})
+	}
+	for _, n := range f.Nodes {
+		row := nodeRow{NodeStatus: n, Lag: "—", Seen: i18n.T(l, "op.ago", map[string]any{"Span": span(l, n.Ago)}), Behind: !n.Gone && n.ConfigVersion < f.ConfigVersion}
+		if n.Lag > 0 {
+			row.Lag = span(l, n.Lag)
+		}
+		d.Nodes = append(d.Nodes, row)
+	}
+	if f.Store.OK {
+		d.Store = i18n.T(l, "op.health.ok", map[string]any{"Latency": millis(l, f.Store.Latency)})
+	} else {
+		d.Store = i18n.T(l, "op.health.down", map[string]any{"Error": f.Store.Error})
+	}
+	switch {
+	case !f.Store.OK:
+		d.Redis = "—"
+	case !f.RedisUsed:
+		d.Redis = tr(l, "op.redis.notused")
+	case f.Redis.OK:
+		d.Redis = i18n.T(l, "op.health.ok", map[string]any{"Latency": millis(l, f.Redis.Latency)})
+	default:
+		d.Redis = i18n.T(l, "op.health.down", map[string]any{"Error": f.Redis.Error})
+	}
 }
 
 func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +142,7 @@ func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
 			fail(err)
 			return
 		}
-		h.operatorPage(w, r, op, value, &operatorData{NewKey: key, Notice: "partner created; its API key is shown once below"}, http.StatusOK)
+		h.operatorPage(w, r, op, value, &operatorData{NewKey: key, Notice: "op.notice.partner"}, http.StatusOK)
 	case "topup":
 		id, _ := strconv.ParseInt(f.Get("partner"), 10, 64)
 		amount, err := core.ParseCents(f.Get("amount"))
@@ -80,7 +155,7 @@ func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
 			fail(err)
 			return
 		}
-		http.Redirect(w, r, "/operator?notice="+url.QueryEscape("credit added"), http.StatusSeeOther)
+		http.Redirect(w, r, "/operator?notice=credit", http.StatusSeeOther)
 	case "plans":
 		quota, _ := strconv.ParseInt(f.Get("quota"), 10, 64)
 		rank, _ := strconv.Atoi(f.Get("rank"))
@@ -96,7 +171,7 @@ func (h *Handler) operatorPost(w http.ResponseWriter, r *http.Request) {
 			fail(err)
 			return
 		}
-		http.Redirect(w, r, "/operator?notice="+url.QueryEscape("plan created"), http.StatusSeeOther)
+		http.Redirect(w, r, "/operator?notice=plan", http.StatusSeeOther)
 	default:
 		h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such action"))
 	}
