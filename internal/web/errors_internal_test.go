@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/i18n"
 )
 
 // TestErrorTable feeds every core code, and a plain error, through the
@@ -59,22 +60,36 @@ func TestErrorTable(t *testing.T) {
 		}
 		var logs bytes.Buffer
 		h := New(nil, nil, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+		// Before sign-in the page says what kind of error it is in words
+		// (the core's message could repeat a domain asked for); a
+		// signed-in person's page adds the core's message.
+		code := name
+		if _, ok := ErrorTable[code]; !ok {
+			code = core.EINTERNAL
+		}
+		heading := i18n.T("en", "common.err."+code+".title")
 		rec := httptest.NewRecorder()
 		h.fail(rec, httptest.NewRequest("GET", "/console", nil), nil, err)
 		page := html.UnescapeString(rec.Body.String())
-		if rec.Code != w.page || !strings.Contains(page, w.message) || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") ||
+		if rec.Code != w.page || !strings.Contains(page, heading) || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") ||
 			rec.Header().Get("Retry-After") != w.retryAfter {
-			t.Errorf("%s page: %d Retry-After %q; want %d with %q, Retry-After %q", name, rec.Code, rec.Header().Get("Retry-After"), w.page, w.message, w.retryAfter)
+			t.Errorf("%s page: %d Retry-After %q; want %d with %q, Retry-After %q", name, rec.Code, rec.Header().Get("Retry-After"), w.page, heading, w.retryAfter)
 		}
-		if strings.Contains(page, "secret") {
-			t.Errorf("%s: the cause leaked into the page", name)
+		if strings.Contains(page, "the message") || strings.Contains(page, "secret") {
+			t.Errorf("%s: the core's message or the cause reached a page before sign-in: %s", name, page)
+		}
+		rec = httptest.NewRecorder()
+		h.fail(rec, httptest.NewRequest("GET", "/de/website/x.example/statistics", nil), &core.Partner{ID: 1, Name: "Acme"}, err)
+		page = html.UnescapeString(rec.Body.String())
+		if rec.Code != w.page || !strings.Contains(page, w.message) || strings.Contains(page, "secret") {
+			t.Errorf("%s signed-in page: %d; want %d with %q and no cause: %s", name, rec.Code, w.page, w.message, page)
 		}
 		status, msg := h.problem(httptest.NewRecorder(), httptest.NewRequest("POST", "/console/branding", nil), err, true)
 		if status != w.form || !strings.HasPrefix(msg, w.message) {
 			t.Errorf("%s form: %d %q; want %d %q…", name, status, msg, w.form, w.message)
 		}
-		if n := strings.Count(logs.String(), "page failed"); n != map[bool]int{true: 2, false: 0}[w.logged] {
-			t.Errorf("%s: logged %d times for two answers: %s", name, n, logs.String())
+		if n := strings.Count(logs.String(), "page failed"); n != map[bool]int{true: 3, false: 0}[w.logged] {
+			t.Errorf("%s: logged %d times for three answers: %s", name, n, logs.String())
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/waf"
 )
 
@@ -20,11 +21,18 @@ import (
 
 type series struct {
 	Times   []int64            `json:"t"`      // Unix seconds
-	Actions map[string][]int64 `json:"series"` // action -> count per time
+	Labels  []string           `json:"labels"` // each time as the page's language writes it
+	Actions map[string][]int64 `json:"series"` // action (or category) -> count per time
+	Names   map[string]string  `json:"names"`  // action (or category) -> its label in the page's language
+	Colors  map[string]string  `json:"colors"` // action -> its colour (categories take the palette)
+	YLabel  string             `json:"y"`      // the count axis's title
+	Decimal string             `json:"dec"`    // the language's decimal separator
+	Group   string             `json:"grp"`    // and digit-grouping one
 }
 
 type statsView struct {
 	By           string // action or category: how the chart splits requests
+	Prefix       string // the message prefix of By's labels: act. or catname.
 	Period       string
 	Rows         []statsRow
 	Actions      []string
@@ -34,6 +42,7 @@ type statsView struct {
 	Quota        int64
 	QuotaPct     float64
 	Challenges   core.ChallengeStats
+	Abandoned    int64 // challenges issued but neither solved nor failed
 	TopIPs       []core.TopRow
 	TopPaths     []core.TopRow
 	TopAgents    []core.TopRow
@@ -55,12 +64,12 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 	now := h.now()
 	period := r.URL.Query().Get("period")
 	var from time.Time
-	bucket, label := "hour", "last24h"
+	bucket, plabel := "hour", "last24h"
 	switch period {
 	case "day":
-		from, bucket, label = now.AddDate(0, 0, -30).Truncate(24*time.Hour), "day", "last30d"
+		from, bucket, plabel = now.AddDate(0, 0, -30).Truncate(24*time.Hour), "day", "last30d"
 	case "month":
-		from, bucket, label = core.AddMonths(core.MonthStart(now), -11, 1), "day", "last12m"
+		from, bucket, plabel = core.AddMonths(core.MonthStart(now), -11, 1), "day", "last12m"
 	default:
 		period = "hour"
 		from = now.Add(-24 * time.Hour).Truncate(time.Hour)
@@ -70,7 +79,8 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 		h.fail(w, r, nil, err)
 		return
 	}
-	sv := statsView{Period: period, PeriodLabel: label, Challenges: core.SummarizeChallenges(pts)}
+	sv := statsView{Period: period, PeriodLabel: plabel, Challenges: core.SummarizeChallenges(pts)}
+	sv.Abandoned = max(0, sv.Challenges.Issued-sv.Challenges.Solved-sv.Challenges.Failed)
 	// Group into buckets (months from days when asked).
 	key := func(t time.Time) time.Time {
 		if period == "month" {
@@ -79,9 +89,9 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 		return t
 	}
 	// The chart splits requests by decision (default) or by category.
-	sv.By = "action"
+	sv.By, sv.Prefix = "action", "act."
 	if r.URL.Query().Get("by") == "category" {
-		sv.By = "category"
+		sv.By, sv.Prefix = "category", "catname."
 	}
 	byTime := map[time.Time]map[string]int64{}
 	actions := map[string]bool{}
@@ -117,10 +127,18 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 		}
 		return t.Add(time.Hour)
 	}
-	ch := series{Actions: map[string][]int64{}}
-	for t := key(from); !t.After(now); t = step(t) {
-		row := statsRow{Label: t.Format(map[string]string{"hour": "01-02 15:00", "day": "2006-01-02", "month": "2006-01"}[period])}
+	dec, grp := i18n.Separators(v.Lang)
+	ch := series{Actions: map[string][]int64{}, Names: map[string]string{}, Colors: map[string]string{}, YLabel: tr(v.Lang, "requests"), Decimal: dec, Group: grp}
+	for _, a := range sv.Actions {
+		ch.Names[a] = label(v.Lang, sv.Prefix, a)
+		if c, ok := actionColors[a]; ok && sv.By == "action" {
+			ch.Colors[a] = c
+		}
+	}
+	for t, n := key(from), 0; !t.After(now) && n < 1000; t, n = step(t), n+1 {
+		row := statsRow{Label: bucketLabel(v.Lang, period, t)}
 		ch.Times = append(ch.Times, t.Unix())
+		ch.Labels = append(ch.Labels, row.Label)
 		for _, a := range sv.Actions {
 			n := byTime[t][a]
 			row.Counts = append(row.Counts, n)
@@ -161,6 +179,22 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 	}
 	v.Title, v.Data = tr(v.Lang, "statistics")+" · "+v.Site.Domain, sv
 	h.render(w, "statistics", http.StatusOK, v)
+}
+
+// actionColors are the chart's colours of the decisions (each at least
+// 3:1 against white, the contrast of graphics).
+var actionColors = map[string]string{"grant": "#1a7f4b", "deny": "#b3261e", "challenge": "#9a6700", "captcha": "#7a4d00", "redirect": "#5b6477", "return_fake_data": "#6b3fa0"}
+
+// bucketLabel writes a chart bucket's time the way lang does: the day and
+// hour (30.11. 14:00), the day (30.11.) or the month (Nov. 2026).
+func bucketLabel(lang, period string, t time.Time) string {
+	switch period {
+	case "day":
+		return i18n.DayMonth(lang, t)
+	case "month":
+		return i18n.MonthsShort(lang)[t.Month()-1] + " " + strconv.Itoa(t.Year())
+	}
+	return i18n.DayMonth(lang, t) + " " + t.UTC().Format("15:04")
 }
 
 // ---- events ----

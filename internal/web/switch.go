@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/web/signin"
 )
 
@@ -19,31 +20,32 @@ type switchView struct {
 // describe says in a few words what a session opens: the website a
 // customer's session was opened for (the visitor holds that session, or the
 // link to it, so names nothing new), a partner console, the operator pages.
-func (h *Handler) describe(ctx context.Context, s core.Session) string {
+func (h *Handler) describe(ctx context.Context, l string, s core.Session) string {
 	switch s.Scope {
 	case core.ScopeCustomer:
 		if w, err := h.svc.WebsiteByID(ctx, callerOf(s), s.WebsiteID); err == nil && core.CanSeeWebsite(callerOf(s), w) == nil {
-			return "the dashboard of " + w.Domain
+			return i18n.T(l, "common.switch.dashboardof", map[string]any{"Domain": w.Domain})
 		}
-		return "a customer's dashboard"
+		return tr(l, "common.switch.customer")
 	case core.ScopePartner:
-		return "a partner console"
+		return tr(l, "common.switch.console")
 	case core.ScopeOperator:
-		return "the operator pages"
+		return tr(l, "common.switch.operator")
 	}
-	return "another account"
+	return tr(l, "common.switch.other")
 }
 
 func (h *Handler) switchPage(w http.ResponseWriter, r *http.Request) {
 	value, next, ok := signin.Pending(r)
+	l := pageLang(r)
 	if !ok {
-		h.message(w, r, nil, http.StatusNotFound, "There is no sign-in waiting for confirmation; open the link again.")
+		h.message(w, r, nil, http.StatusNotFound, tr(l, "common.switch.nothing.title"), tr(l, "common.switch.nothing"))
 		return
 	}
 	pending, err := h.svc.SessionByValue(r.Context(), value)
 	if err != nil {
 		signin.ClearPending(w)
-		h.fail(w, r, nil, core.Errorf(core.EUNAUTHORIZED, "this sign-in link has expired; open it again from your panel"))
+		h.fail(w, r, nil, core.Errorf(core.EUNAUTHORIZED, "%s", tr(l, "common.switch.expired")))
 		return
 	}
 	cur, curValue, err := h.cookieSession(r)
@@ -64,18 +66,19 @@ func (h *Handler) switchPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, err)
 		return
 	}
-	v := view{Lang: "en", Title: "Switch account?", Assets: "/_assets/", CSRF: csrfToken(curValue), Brand: p.Branding(),
-		Data: switchView{Current: h.describe(r.Context(), cur), Target: h.describe(r.Context(), pending), Action: signin.ConfirmPath}}
+	v := view{Lang: l, Title: tr(l, "common.switch.title"), Assets: "/_assets/", CSRF: csrfToken(curValue), Brand: p.Branding(),
+		Data: switchView{Current: h.describe(r.Context(), l, cur), Target: h.describe(r.Context(), l, pending), Action: signin.ConfirmPath}}
 	if p.ID == 0 {
-		v.Brand = core.Branding{Name: "Palisade", Color: "#2f5bd3"}
+		v.Brand = h.operatorBrand()
 	}
 	h.render(w, "switch", http.StatusOK, v)
 }
 
 func (h *Handler) switchPost(w http.ResponseWriter, r *http.Request) {
 	value, next, ok := signin.Pending(r)
+	l := pageLang(r)
 	if !ok {
-		h.message(w, r, nil, http.StatusNotFound, "There is no sign-in waiting for confirmation; open the link again.")
+		h.message(w, r, nil, http.StatusNotFound, tr(l, "common.switch.nothing.title"), tr(l, "common.switch.nothing"))
 		return
 	}
 	cur, curValue, err := h.cookieSession(r)
@@ -83,7 +86,7 @@ func (h *Handler) switchPost(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		// The switch is the person's, not a cross-site form's.
 		if !h.csrfOK(r, curValue) {
-			h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; open the link again"))
+			h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "%s", tr(l, "common.switch.formexpired")))
 			return
 		}
 	case core.ErrorCode(err) != core.EUNAUTHORIZED:
@@ -100,13 +103,13 @@ func (h *Handler) switchPost(w http.ResponseWriter, r *http.Request) {
 				p = &pp
 			}
 		}
-		h.message(w, r, p, http.StatusOK, "The link was not used; you are still signed in as before.")
+		h.message(w, r, p, http.StatusOK, tr(l, "common.switch.cancelled.title"), tr(l, "common.switch.cancelled"))
 		return
 	}
 	pending, perr := h.svc.SessionByValue(r.Context(), value)
 	if perr != nil {
 		signin.ClearPending(w)
-		h.fail(w, r, nil, core.Errorf(core.EUNAUTHORIZED, "this sign-in link has expired; open it again from your panel"))
+		h.fail(w, r, nil, core.Errorf(core.EUNAUTHORIZED, "%s", tr(l, "common.switch.expired")))
 		return
 	}
 	h.completeSwitch(w, r, pending, value, curValue, next)

@@ -17,6 +17,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/gp"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/routes"
 	"github.com/palisadehq/palisade/internal/web/signin"
@@ -73,6 +76,18 @@ func New(svc *core.Service, explain Explainer, trusted netutil.Proxies, log *slo
 		"actions": func() []string {
 			return []string{"grant", "deny", "challenge", "captcha", "redirect", "return_fake_data"}
 		},
+		"wbrpath": wbrPath,
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				if k, ok := kv[i].(string); ok {
+					m[k] = kv[i+1]
+				}
+			}
+			return m
+		},
+		"label":  label,
+		"reason": reasonLabel,
 	}
 	for k, f := range i18nFuncs() {
 		funcs[k] = f
@@ -110,6 +125,9 @@ func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("POST /logout", h.logout)
 	h.registerConsole(mux)
 	h.registerOverview(mux)
+	h.registerGuide(mux)
+	mux.HandleFunc("GET /favicon.ico", h.favicon)
+	mux.HandleFunc("GET /favicon.svg", h.favicon)
 	mux.HandleFunc("GET /_assets/{file}", h.asset)
 	mux.HandleFunc("GET /_assets/vendor/{file}", h.asset)
 	mux.HandleFunc("GET /{lang}/website/{domain}/{page}", h.website)
@@ -133,6 +151,8 @@ func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	case strings.HasSuffix(name, ".css"):
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case strings.HasSuffix(name, ".svg"):
+		w.Header().Set("Content-Type", "image/svg+xml")
 	default:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	}
@@ -155,13 +175,14 @@ func (h *Handler) sso(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(gp.SessionCookie); err == nil {
 		if !h.csrfOK(r, c.Value) {
-			h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; reload the page and try again"))
+			h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "%s", tr(pageLang(r), "common.formexpired")))
 			return
 		}
 		_ = h.svc.Logout(r.Context(), c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: gp.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-	h.message(w, r, nil, http.StatusOK, "Signed out. Open the dashboard from your hosting panel to sign in again.")
+	l := pageLang(r)
+	h.message(w, r, nil, http.StatusOK, tr(l, "common.signedout.title"), tr(l, "common.signedout"))
 }
 
 // csrfToken is derived from the session's secret value, so it needs no
@@ -187,6 +208,85 @@ type view struct {
 	Site                                 core.Website
 	Customer                             bool
 	Data                                 any
+	// Langs are the language switch's links (the same page in every
+	// language); empty: no switch.
+	Langs []langLink
+	// PoweredBy shows "Powered by Palisade" in the footer: only when the
+	// partner chose it (render sets it from the branding).
+	PoweredBy bool
+	// Icon is the favicon's address, in the brand's colour.
+	Icon string
+}
+
+// hexColor is a colour as six hex digits (the favicon's ?c=).
+var hexColor = regexp.MustCompile(`^[0-9a-fA-F]{6}$`)
+
+// langLink is one entry of the language switch.
+type langLink struct {
+	Code, Name, Href string
+	Current          bool
+}
+
+// langLinks are the links to the page of path (which starts with
+// /{lang}/) in every language, keeping the query.
+func langLinks(cur, path, rawQuery string) []langLink {
+	rest := path
+	if i := strings.IndexByte(strings.TrimPrefix(path, "/"), '/'); i >= 0 {
+		rest = path[i+1:]
+	}
+	var out []langLink
+	for _, l := range i18n.Languages {
+		u := url.URL{Path: "/" + l + rest, RawQuery: rawQuery}
+		out = append(out, langLink{Code: l, Name: i18n.Names[l], Href: u.String(), Current: l == cur})
+	}
+	return out
+}
+
+// pageLang is the language of a page: the address's /{lang}/ (an unknown
+// code is English), else, for pages without one (sign-out, the switch
+// confirmation), the browser's Accept-Language, else English.
+func pageLang(r *http.Request) string {
+	if l := r.PathValue("lang"); l != "" {
+		return lang(l)
+	}
+	if l := i18n.Negotiate(r.Header.Get("Accept-Language")); l != "" {
+		return l
+	}
+	return "en"
+}
+
+// operatorBrand is the branding of pages no partner owns (before sign-in,
+// unknown domains): the operator's own name (core.Config's BrandName,
+// --brand-name) or none at all, a neutral page. Never the product's name.
+func (h *Handler) operatorBrand() core.Branding {
+	b := core.Branding{Color: "#2f5bd3", EmbedOrigins: []string{}}
+	if h.svc != nil {
+		b.Name = configBrandName(h.svc.Config())
+	}
+	return b
+}
+
+// wbrPath escapes a path for HTML and lets it break only after each "/"
+// (<wbr>), so "/shop/cart" wraps as "/shop/ cart", never "/shop/car t".
+func wbrPath(p string) template.HTML {
+	parts := strings.Split(p, "/")
+	for i := range parts {
+		parts[i] = template.HTMLEscapeString(parts[i])
+	}
+	return template.HTML(strings.Join(parts, "/<wbr>"))
+}
+
+// label is the human label of an API name in l: the message prefix+v
+// ("catname." + "humans"), or v itself when there is none (a rule's own
+// name, a category added later).
+func label(l, prefix, v string) string {
+	if v != "" && i18n.Has(l, prefix+v) {
+		return i18n.T(l, prefix+v)
+	}
+	if v != "" && i18n.Has("en", prefix+v) {
+		return i18n.T("en", prefix+v)
+	}
+	return v
 }
 
 // session finds the request's session: from ?api-key= or ?token= (both
@@ -243,7 +343,7 @@ func callerOf(s core.Session) core.Caller { return core.SessionCaller(s) }
 func (h *Handler) sitePost(w http.ResponseWriter, r *http.Request, limit int64) (view, core.Session, string, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseForm(); err != nil {
-		h.fail(w, r, nil, core.Errorf(core.EINVALID, "the form could not be read"))
+		h.fail(w, r, nil, core.Errorf(core.EINVALID, "%s", tr(pageLang(r), "common.formunreadable")))
 		return view{}, core.Session{}, "", false
 	}
 	v, s, value, ok := h.site(w, r)
@@ -251,7 +351,7 @@ func (h *Handler) sitePost(w http.ResponseWriter, r *http.Request, limit int64) 
 		return v, s, value, false
 	}
 	if !h.csrfOK(r, value) {
-		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "the form expired; reload the page and try again"))
+		h.fail(w, r, nil, core.Errorf(core.EFORBIDDEN, "%s", tr(pageLang(r), "common.formexpired")))
 		return v, s, value, false
 	}
 	return v, s, value, true
@@ -276,6 +376,11 @@ func (h *Handler) site(w http.ResponseWriter, r *http.Request) (view, core.Sessi
 	l := lang(r.PathValue("lang"))
 	v := view{Lang: l, Brand: p.Branding(), Site: site, Customer: s.Scope == core.ScopeCustomer, CSRF: csrfToken(value),
 		Base: "/" + l + "/website/" + url.PathEscape(site.Domain), Assets: "/_assets/", Tab: r.PathValue("page")}
+	if r.Method == http.MethodGet {
+		v.Langs = langLinks(l, r.URL.Path, r.URL.RawQuery)
+	} else {
+		v.Langs = langLinks(l, r.URL.Path, "")
+	}
 	return v, s, value, true
 }
 
@@ -322,11 +427,30 @@ func (h *Handler) render(w http.ResponseWriter, name string, status int, v view)
 	h.write(w, name, status, v, &v.Brand)
 }
 
+// favicon is a neutral shield (no vendor's mark), in the colour ?c=rrggbb
+// (the partner's; the pages link it), for /favicon.svg and for browsers
+// that ask for /favicon.ico before reading a page.
+func (h *Handler) favicon(w http.ResponseWriter, r *http.Request) {
+	b, _ := staticFS.ReadFile("static/favicon.svg")
+	if c := r.URL.Query().Get("c"); hexColor.MatchString(c) {
+		b = []byte(strings.Replace(string(b), "#2f5bd3", "#"+strings.ToLower(c), 1))
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(b)
+}
+
 // write renders page name with the layout; frame is the branding whose
 // embed origins may frame it (nil: none).
 func (h *Handler) write(w http.ResponseWriter, name string, status int, v view, frame *core.Branding) {
 	headers(w, frame)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	v.PoweredBy = poweredBy(v.Brand)
+	v.Icon = "/favicon.svg"
+	if c := strings.TrimPrefix(v.Brand.Color, "#"); hexColor.MatchString(c) {
+		v.Icon += "?c=" + strings.ToLower(c)
+	}
 	var b strings.Builder
 	if err := h.pages[name].ExecuteTemplate(&b, "layout.html", v); err != nil {
 		h.log.Error("render page", "page", name, "err", err)
@@ -337,29 +461,100 @@ func (h *Handler) write(w http.ResponseWriter, name string, status int, v view, 
 	_, _ = w.Write([]byte(b.String()))
 }
 
-func (h *Handler) message(w http.ResponseWriter, r *http.Request, p *core.Partner, status int, msg string) {
-	v := view{Lang: lang(r.PathValue("lang")), Title: "Palisade", Assets: "/_assets/", Data: msg}
+// messageView is the message page's: a heading, what happened in words,
+// and (for a signed-in person only) the service's own detail.
+type messageView struct {
+	Heading, Text, Detail string
+}
+
+// message answers with a page saying text under heading (both already in
+// the page's language), branded as partner p when given, else as the
+// operator (a neutral page when the operator set no name).
+func (h *Handler) message(w http.ResponseWriter, r *http.Request, p *core.Partner, status int, heading, text string) {
+	h.messagePage(w, r, p, status, messageView{Heading: heading, Text: text})
+}
+
+func (h *Handler) messagePage(w http.ResponseWriter, r *http.Request, p *core.Partner, status int, m messageView) {
+	v := view{Lang: pageLang(r), Title: m.Heading, Assets: "/_assets/", Data: m}
 	if p != nil && p.ID != 0 {
 		v.Brand = p.Branding()
 	} else {
-		v.Brand = core.Branding{Name: "Palisade", Color: "#2f5bd3"}
+		v.Brand = h.operatorBrand()
 	}
 	h.render(w, "message", status, v)
 }
 
-// fail answers err with a message page, through ErrorTable.
+// fail answers err with a message page, through ErrorTable: a heading and
+// sentence in the page's language for the error's kind, and, for a
+// signed-in person, the service's detail.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *core.Partner, err error) {
 	code, msg := h.problem(w, r, err, false)
-	if p == nil {
+	signedIn := p != nil
+	if p == nil && h.svc != nil {
 		// Branded as the visitor's own partner when signed in. Before
-		// sign-in the answer is Palisade's, unframed, and the same for a
-		// registered website and an unknown domain: it must not tell
-		// who serves a domain (or whether anyone does).
+		// sign-in the answer is the operator's (its --brand-name, or no
+		// name), unframed, and the same for a registered website and an
+		// unknown domain: it must not tell who serves a domain (or
+		// whether anyone does), nor repeat the domain asked for.
 		if s, _, serr := h.cookieSession(r); serr == nil {
 			if bp, perr := h.svc.Partner(r.Context(), callerOf(s)); perr == nil {
-				p = &bp
+				p, signedIn = &bp, true
 			}
 		}
 	}
-	h.message(w, r, p, code, msg)
+	l := pageLang(r)
+	kind := core.ErrorCode(err)
+	if _, ok := ErrorTable[kind]; !ok {
+		kind = core.EINTERNAL
+	}
+	m := messageView{Heading: tr(l, "common.err."+kind+".title"), Text: tr(l, "common.err."+kind)}
+	if signedIn {
+		// The detail is the core's safe message (or the table's fixed
+		// one); before sign-in it could name the domain asked for.
+		m.Detail = msg
+	}
+	h.messagePage(w, r, p, code, m)
+}
+
+// configBrandName is the operator's name for pages no partner owns
+// (core.Config.BrandName, --brand-name); "" when unset. Read by field name
+// so the pages build before and after the field exists.
+func configBrandName(c core.Config) string {
+	f := reflect.ValueOf(c).FieldByName("BrandName")
+	if f.IsValid() && f.Kind() == reflect.String {
+		return f.String()
+	}
+	return ""
+}
+
+// poweredBy says whether the partner chose to show "Powered by Palisade"
+// (core.Branding.PoweredBy; false when the field does not exist).
+func poweredBy(b core.Branding) bool {
+	f := reflect.ValueOf(b).FieldByName("PoweredBy")
+	return f.IsValid() && f.Kind() == reflect.Bool && f.Bool()
+}
+
+// reasonLabel says in lang what decided a request, from an event's or
+// verdict's source and reason: a category's or list's label, the website
+// firewall, a built-in grant, or the customer's own rule or rate limit by
+// its name.
+func reasonLabel(l, source, reason string) string {
+	switch source {
+	case engine.SourceCategory:
+		return label(l, "catname.", reason)
+	case engine.SourceList:
+		return label(l, "reason.", strings.ReplaceAll(reason, " ", "_"))
+	case engine.SourceWAF:
+		if reason == "waf" {
+			return tr(l, "waf")
+		}
+		return label(l, "reason.", strings.ReplaceAll(reason, " ", "_"))
+	case engine.SourceBuiltin:
+		return i18n.T(l, "reason.builtin", map[string]any{"Name": reason})
+	case engine.SourceRule:
+		return i18n.T(l, "reason.rule", map[string]any{"Name": reason})
+	case engine.SourceRateLimit:
+		return i18n.T(l, "reason.ratelimit", map[string]any{"Name": reason})
+	}
+	return reason
 }

@@ -213,7 +213,7 @@ func TestCustomerPages(t *testing.T) {
 	// A bad regex is refused next to its field; nothing is saved.
 	code, page = save(url.Values{"form": {"rule"}, "name": {"bad"}, "action": {"deny"}, "enabled": {"1"},
 		"cond.0.field": {"user_agent"}, "cond.0.op": {"regex"}, "cond.0.value": {"(unclosed"}})
-	if code != 422 || !regexp.MustCompile(`name="cond.0.value" value="\(unclosed"[^>]*>\s*<span class="field-error" role="alert">`).MatchString(page) {
+	if code != 422 || !regexp.MustCompile(`name="cond.0.value" value="\(unclosed"[\s\S]{0,400}?<span class="field-error" role="alert">`).MatchString(page) {
 		t.Fatalf("bad regex: %d %s", code, page)
 	}
 	_, st, _ := e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com")
@@ -222,7 +222,7 @@ func TestCustomerPages(t *testing.T) {
 	}
 	// Test a request.
 	code, page = br.post(edit, url.Values{"csrf": {token}, "form": {"test"}, "ip": {"198.51.100.4"}, "method": {"GET"}, "path": {"/admin/x"}, "ua": {browserUA}})
-	if code != 200 || !strings.Contains(page, `<span class="badge act-deny">deny</span> — block-admin`) {
+	if code != 200 || !regexp.MustCompile(`<span class="badge act-deny">[^<]+</span>[\s\S]{0,160}?block-admin`).MatchString(page) {
 		t.Fatalf("test a request: %d %s", code, page)
 	}
 	// Disable, move and delete the rule; general settings.
@@ -330,7 +330,7 @@ func TestCustomerPages(t *testing.T) {
 		t.Fatalf("countries: %s", page)
 	}
 	// Integration guide: this site's values, and the live indicator.
-	if _, page, _ = br.get("/en/website/shop.example.com/integration"); !strings.Contains(page, site.ServerKey) || !strings.Contains(page, "include /etc/nginx/palisade/palisade.conf") ||
+	if _, page, _ = br.get("/en/website/shop.example.com/integration"); !strings.Contains(page, site.ServerKey) || !strings.Contains(page, "include protection.conf;") ||
 		!strings.Contains(page, "We have seen traffic") {
 		t.Fatalf("integration: %s", page)
 	}

@@ -1,5 +1,7 @@
-// Palisade customer pages: the statistics chart (uPlot) and the CSRF header
-// for htmx requests. Everything else is plain HTML.
+// The customer pages' scripts: the statistics chart (uPlot) and the CSRF
+// header for htmx requests. Everything else is plain HTML. The chart's
+// words, times and number separators come from the page (data-series), in
+// the page's language.
 (function () {
   "use strict";
   var token = document.querySelector('meta[name="csrf-token"]');
@@ -9,18 +11,38 @@
   var el = document.getElementById("chart");
   if (!el || !window.uPlot) return;
   var data = JSON.parse(el.dataset.series);
-  var colors = { grant: "#1a7f4b", deny: "#b3261e", challenge: "#c98a00", captcha: "#8a5a00", redirect: "#5b6477", return_fake_data: "#6b3fa0" };
-  var palette = ["#2f5bd3", "#1a7f4b", "#b3261e", "#c98a00", "#6b3fa0", "#0e7c86", "#8a5a00", "#5b6477", "#d14f8a", "#3a3a3a", "#7a9a01"];
+  var labels = data.labels || [];
+  var dec = data.dec || ".", grp = data.grp || ",";
+  // num writes n with the page language's separators (10.000 · 10 000).
+  function num(n) {
+    if (n == null || isNaN(n)) return "";
+    var neg = n < 0, s = Math.abs(n).toFixed(Math.round(n) === n ? 0 : 1), parts = s.split(".");
+    var i = parts[0], out = "";
+    while (i.length > 3) { out = grp + i.slice(-3) + out; i = i.slice(0, -3); }
+    return (neg ? "-" : "") + i + out + (parts[1] ? dec + parts[1] : "");
+  }
+  var palette = ["#2f5bd3", "#1a7f4b", "#b3261e", "#9a6700", "#6b3fa0", "#0e7c86", "#7a4d00", "#5b6477", "#c2185b", "#3a3a3a", "#4d7c0f"];
   var names = Object.keys(data.series).sort();
-  var series = [{}];
-  var cols = [data.t];
+  var xs = labels.map(function (_, i) { return i; });
+  var series = [{ label: "", value: function (u, i) { return i == null ? "" : (labels[i] || ""); } }];
+  var cols = [xs];
   names.forEach(function (n, i) {
-    var c = colors[n] || palette[i % palette.length];
-    series.push({ label: n, stroke: c, width: 2, fill: c + "22" });
+    var c = (data.colors && data.colors[n]) || palette[i % palette.length];
+    series.push({ label: (data.names && data.names[n]) || n, stroke: c, width: 2, fill: c + "22",
+      value: function (u, v) { return v == null ? "—" : num(v); } });
     cols.push(data.series[n]);
   });
   el.textContent = "";
-  var plot = new uPlot({ width: el.clientWidth || 800, height: 300, series: series, axes: [{}, { label: "requests" }] }, cols, el);
+  var opts = {
+    width: el.clientWidth || 800, height: 300, series: series,
+    scales: { x: { time: false } },
+    axes: [
+      { incrs: [1, 2, 3, 4, 6, 8, 12, 24, 48, 96], space: 70,
+        values: function (u, splits) { return splits.map(function (v) { return v === Math.round(v) ? (labels[v] || "") : ""; }); } },
+      { label: data.y || "", size: 60, values: function (u, splits) { return splits.map(num); } }
+    ]
+  };
+  var plot = new uPlot(opts, cols, el);
   el.setAttribute("data-rendered", "1");
   window.addEventListener("resize", function () { plot.setSize({ width: el.clientWidth, height: 300 }); });
 })();
