@@ -2,23 +2,51 @@ package web
 
 import (
 	"io/fs"
+	"mime"
+	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/palisadehq/palisade/deploy"
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/routes"
 )
 
 // guideFile is one shipped configuration file as the integration guide
-// shows it: deploy/<Name> with the website's values put in.
+// shows it and offers it for download: deploy/<Name> with the website's
+// values put in and the comments left out.
 type guideFile struct {
 	Name string
 	Text string
 }
 
+// Kind is the integration the file belongs to ("nginx"), the first part of
+// its download address.
+func (f guideFile) Kind() string { return path.Dir(f.Name) }
+
+// File is the name the customer saves the file under: the shipped name
+// with the product's name replaced (customerName).
+func (f guideFile) File() string { return customerName(path.Base(f.Name)) }
+
+// customerName is a shipped file's name as the guide offers it:
+// "palisade-upstream.conf" becomes "protection-upstream.conf". The guide
+// speaks of the customer's own files; the shipped files' identifiers that
+// the service's protocol needs (X-Palisade-* headers, the /_palisade/
+// path, $palisade_key, which hosts already set in their server blocks)
+// stay as they are.
+func customerName(base string) string { return strings.Replace(base, "palisade", "protection", 1) }
+
+// Href is the file's download address under the website's pages (Base):
+// integration/<kind>/<file>.
+func (f guideFile) Href() string {
+	return "/integration/" + url.PathEscape(f.Kind()) + "/" + url.PathEscape(f.File())
+}
+
 // guideIntegrations lists, per integration card, the files of deploy/ it
 // shows. TestIntegrationGuideMatchesDeploy checks the cards against them.
 var guideIntegrations = map[string][]string{
-	"nginx":   {"nginx/palisade-upstream.conf", "nginx/palisade.conf", "nginx/palisade-fail-closed.conf", "nginx/palisade-common.conf"},
+	"nginx":   {"nginx/palisade-upstream.conf", "nginx/palisade.conf", "nginx/palisade-fail-closed.conf", "nginx/nginx.conf"},
 	"caddy":   {"caddy/Caddyfile"},
 	"traefik": {"traefik/palisade.yml"},
 	"apache":  {"apache/palisade.conf", "apache/palisade-unreachable.lua", "apache/palisade-vhost-fail-closed.conf"},
@@ -44,7 +72,10 @@ func nodeHostPort(node string) string {
 // guideFiles returns the shipped files of each integration with the
 // website's domain and server key and the node put in place of the
 // placeholders (see deploy.Files), so that the guide is the shipped
-// configuration, never a copy of it that can drift.
+// configuration, never a copy of it that can drift. The comments are left
+// out (withoutComments): they are written for the host's administrators,
+// name the product and point at its documentation, while the guide's own
+// words, translated, explain the files to the customer.
 func guideFiles(domain, key, node string) map[string][]guideFile {
 	node = strings.TrimRight(node, "/")
 	hostPort := nodeHostPort(node)
@@ -69,13 +100,112 @@ func guideFiles(domain, key, node string) map[string][]guideFile {
 		if name == "caddy" {
 			r = put(caddyNode)
 		}
+		// The files name each other (includes, scripts, lists): by the
+		// names the customer saves them under.
+		var names []string
+		for _, p := range paths {
+			names = append(names, path.Base(p), customerName(path.Base(p)))
+		}
+		rename := strings.NewReplacer(names...)
 		for _, p := range paths {
 			b, err := fs.ReadFile(deploy.Files, p)
 			if err != nil {
 				panic("deploy.Files lacks " + p) // embedded at build time
 			}
-			out[name] = append(out[name], guideFile{Name: p, Text: r.Replace(string(b))})
+			text := withoutComments(r.Replace(string(b)), commentMark(p))
+			out[name] = append(out[name], guideFile{Name: p, Text: rename.Replace(text)})
 		}
 	}
 	return out
+}
+
+// commentMark is how a comment starts in the file at p: "--" in Lua, "#"
+// in the web servers' configurations and YAML.
+func commentMark(p string) string {
+	if strings.HasSuffix(p, ".lua") {
+		return "--"
+	}
+	return "#"
+}
+
+// withoutComments drops the comments of a configuration: whole comment
+// lines, and a comment after a directive (the mark at the start of a word,
+// outside double quotes). Runs of blank lines left behind become one, and
+// the text starts with its first directive.
+func withoutComments(text, mark string) string {
+	var out []string
+	blank := true // no blank line at the start
+	for _, line := range strings.Split(text, "\n") {
+		code := strings.TrimRight(cutComment(line, mark), " \t")
+		if strings.TrimSpace(code) == "" {
+			if strings.TrimSpace(line) != "" {
+				continue // a comment line: gone without a trace
+			}
+			if blank {
+				continue
+			}
+			blank = true
+			out = append(out, "")
+			continue
+		}
+		blank = false
+		out = append(out, code)
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// cutComment returns line up to its comment: mark where a word starts
+// (at the line's start or after a space or tab), outside double quotes.
+func cutComment(line, mark string) string {
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == '"' && (i == 0 || line[i-1] != '\\'):
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(line[i:], mark) && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t'):
+			return line[:i]
+		}
+	}
+	return line
+}
+
+// guideNode is the node the website's web server asks: the first of
+// --nodes, else the public URL.
+func (h *Handler) guideNode() string {
+	node := h.svc.Config().PublicURL
+	if nodes := h.svc.Config().Nodes; len(nodes) > 0 {
+		node = nodes[0]
+	}
+	return strings.TrimRight(node, "/")
+}
+
+// registerGuide adds the integration guide's downloads: each file a card
+// shows, filled in for the website, as an attachment.
+func (h *Handler) registerGuide(mux routes.Mux) {
+	mux.HandleFunc("GET /{lang}/website/{domain}/integration/{kind}/{file}", h.guideDownload)
+}
+
+// guideDownload answers one file of the integration guide, filled in for
+// the website, behind the same session and authorisation as the guide.
+func (h *Handler) guideDownload(w http.ResponseWriter, r *http.Request) {
+	v, _, _, ok := h.site(w, r)
+	if !ok {
+		return
+	}
+	kind, name := r.PathValue("kind"), r.PathValue("file")
+	for _, f := range guideFiles(v.Site.Domain, v.Site.ServerKey, h.guideNode())[kind] {
+		if f.File() != name {
+			continue
+		}
+		headers(w, &v.Brand)
+		hd := w.Header()
+		hd.Set("Content-Type", "text/plain; charset=utf-8")
+		hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.File()}))
+		_, _ = w.Write([]byte(f.Text))
+		return
+	}
+	h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such file: %s/%s", kind, name))
 }

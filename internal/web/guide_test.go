@@ -8,19 +8,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
 // guideFiles are the shipped configurations each card of the integration
 // guide must reproduce (paths under deploy/).
 var guideFiles = map[string][]string{
-	"nginx":   {"nginx/palisade-upstream.conf", "nginx/palisade.conf", "nginx/palisade-fail-closed.conf", "nginx/palisade-common.conf"},
+	"nginx":   {"nginx/palisade-upstream.conf", "nginx/palisade.conf", "nginx/palisade-fail-closed.conf", "nginx/nginx.conf"},
 	"caddy":   {"caddy/Caddyfile"},
 	"traefik": {"traefik/palisade.yml"},
 	"apache":  {"apache/palisade.conf", "apache/palisade-unreachable.lua", "apache/palisade-vhost-fail-closed.conf"},
@@ -37,12 +39,50 @@ func guideSection(t *testing.T, page, name string) string {
 	return html.UnescapeString(m)
 }
 
+// configLines are the configuration lines of a shipped file: trimmed, its
+// comments (whole lines, and those after a directive) left out.
+func configLines(f, text string) []string {
+	mark := "#"
+	if strings.HasSuffix(f, ".lua") {
+		mark = "--"
+	}
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if i := strings.Index(line, " "+mark); i >= 0 && !strings.Contains(line[:i], `"`) {
+			line = strings.TrimSpace(line[:i])
+		}
+		if line == "" || strings.HasPrefix(line, mark) {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// savedAs is the name the guide offers a shipped file under: the
+// product's name in it replaced ("palisade-upstream.conf" is saved as
+// "protection-upstream.conf").
+func savedAs(f string) string { return strings.Replace(filepath.Base(f), "palisade", "protection", 1) }
+
+// savedNames are old, new pairs for strings.NewReplacer: the files of a
+// card name each other by the names they are saved under.
+func savedNames(files []string) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, filepath.Base(f), savedAs(f))
+	}
+	return out
+}
+
 // TestIntegrationGuideMatchesDeploy renders a website's integration guide
 // and checks that every configuration line (each endpoint, each header
 // set or removed) of the shipped deploy/ files appears in the card of its
 // integration, with the website's key, domain and node put in: the guide
 // and deploy/ cannot drift apart again (the guide once sent Caddy to the
-// old /forward-auth, which answers every Caddy request with 500).
+// old /forward-auth, which answers every Caddy request with 500). The
+// files' comments, written for the host's administrators, are left out of
+// the guide: no code block of it holds a comment line.
 func TestIntegrationGuideMatchesDeploy(t *testing.T) {
 	e, jane, _, site := fixture(t)
 	br := newBrowser(t, e.URL)
@@ -50,19 +90,15 @@ func TestIntegrationGuideMatchesDeploy(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("integration: %d %s", code, page)
 	}
-	put := strings.NewReplacer("sk_REPLACE_WITH_THE_SERVER_KEY", site.ServerKey, "http://127.0.0.1:8080", e.URL, "127.0.0.1:8080", e.Addr)
 	for name, files := range guideFiles {
 		card := guideSection(t, page, name)
+		put := strings.NewReplacer(append([]string{"sk_REPLACE_WITH_THE_SERVER_KEY", site.ServerKey, "http://127.0.0.1:8080", e.URL, "127.0.0.1:8080", e.Addr}, savedNames(files)...)...)
 		for _, f := range files {
 			b, err := os.ReadFile(filepath.Join("..", "..", "deploy", f))
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, line := range strings.Split(string(b), "\n") {
-				line = strings.TrimSpace(line)
-				if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "--") {
-					continue
-				}
+			for _, line := range configLines(f, string(b)) {
 				if want := put.Replace(line); !strings.Contains(card, want) {
 					t.Errorf("%s card lacks %q of deploy/%s", name, want, f)
 				}
@@ -71,10 +107,109 @@ func TestIntegrationGuideMatchesDeploy(t *testing.T) {
 		if strings.Contains(card, "sk_REPLACE_WITH_THE_SERVER_KEY") || !strings.Contains(card, e.Addr) {
 			t.Errorf("%s card does not carry this website's values:\n%s", name, card)
 		}
+		for _, block := range regexp.MustCompile(`(?s)<pre><code>(.*?)</code></pre>`).FindAllStringSubmatch(card, -1) {
+			for _, line := range strings.Split(block[1], "\n") {
+				if l := strings.TrimSpace(line); strings.HasPrefix(l, "#") || strings.HasPrefix(l, "--") || strings.Contains(l, " # ") {
+					t.Errorf("%s card shows a comment of the shipped files: %q", name, line)
+				}
+			}
+		}
 	}
 	for _, old := range []string{"uri /forward-auth\n", "/forward-auth?key="} {
 		if strings.Contains(html.UnescapeString(page), old) {
 			t.Errorf("the guide still shows the old endpoint %q", old)
+		}
+	}
+}
+
+// TestIntegrationGuideDownloads: every file a card shows is offered for
+// download, filled in for the website as the card shows it, as an
+// attachment under its own name, behind the guide's session and
+// authorisation (another customer's session gets nothing).
+func TestIntegrationGuideDownloads(t *testing.T) {
+	e, jane, bob, site := fixture(t)
+	br := newBrowser(t, e.URL)
+	_, page, _ := br.get("/en/website/shop.example.com/integration?api-key=" + jane.APIKey)
+	n := 0
+	for name, files := range guideFiles {
+		card := guideSection(t, page, name)
+		for _, f := range files {
+			href := "/en/website/shop.example.com/integration/" + filepath.Dir(f) + "/" + savedAs(f)
+			if !strings.Contains(card, `href="`+href+`"`) {
+				t.Errorf("%s card does not link %s", name, href)
+			}
+			code, body, resp := br.get(href)
+			if code != 200 {
+				t.Fatalf("%s: %d %s", href, code, body)
+			}
+			if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename=`+savedAs(f) {
+				t.Errorf("%s: Content-Disposition %q", href, cd)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+				t.Errorf("%s: Content-Type %q", href, ct)
+			}
+			if !strings.Contains(card, "<pre><code>"+body+"</code></pre>") {
+				t.Errorf("%s is not the file the card shows:\n%s", href, body)
+			}
+			if (strings.Contains(body, "set $palisade_key") || strings.Contains(body, "server_key")) && !strings.Contains(body, site.ServerKey) {
+				t.Errorf("%s lacks the website's server key:\n%s", href, body)
+			}
+			n++
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d files offered", n)
+	}
+	if code, _, _ := br.get("/en/website/shop.example.com/integration/nginx/nosuch.conf"); code != 404 {
+		t.Errorf("an unknown file: %d, want 404", code)
+	}
+	other := newBrowser(t, e.URL)
+	other.get("/en/website/bob.example.org/integration?api-key=" + bob.APIKey)
+	if code, body, _ := other.get("/en/website/shop.example.com/integration/nginx/protection.conf"); code == 200 || strings.Contains(body, site.ServerKey) {
+		t.Fatalf("another customer downloaded the file: %d %s", code, body)
+	}
+	anon := newBrowser(t, e.URL)
+	if code, body, _ := anon.get("/en/website/shop.example.com/integration/nginx/protection.conf"); code == 200 || strings.Contains(body, site.ServerKey) {
+		t.Fatalf("a visitor without a session downloaded the file: %d %s", code, body)
+	}
+}
+
+// guideProse is the visible prose of the guide (<div id="guide">): its
+// text without the code (<pre>, <code>), whose configuration names the
+// service's own identifiers (X-Palisade-Key, $palisade_key, /_palisade/,
+// the Go module and the program): those are configuration, not words.
+func guideProse(t *testing.T, page string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<div id="guide">(.*)</section>\s*</div>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no guide on the page:\n%s", page)
+	}
+	s := regexp.MustCompile(`(?s)<pre>.*?</pre>|<code[^>]*>.*?</code>`).ReplaceAllString(m[1], " ")
+	s = regexp.MustCompile(`(?s)<[^>]*>`).ReplaceAllString(s, " ")
+	return strings.Join(strings.Fields(html.UnescapeString(s)), " ")
+}
+
+// TestIntegrationGuideTranslated: the guide in every language, without a
+// word of English left (i18n.Untranslated) and without the product's name
+// in its prose; the partner of the fixture shows no "powered by".
+func TestIntegrationGuideTranslated(t *testing.T) {
+	e, jane, _, _ := fixture(t)
+	br := newBrowser(t, e.URL)
+	br.get("/en/website/shop.example.com/integration?api-key=" + jane.APIKey)
+	for _, lang := range i18n.Languages {
+		code, page, _ := br.get("/" + lang + "/website/shop.example.com/integration")
+		if code != 200 {
+			t.Fatalf("%s: %d %s", lang, code, page)
+		}
+		prose := guideProse(t, page)
+		if left := i18n.Untranslated(lang, prose); len(left) > 0 {
+			t.Errorf("%s: English left in the guide: %q\n%s", lang, left, prose)
+		}
+		if strings.Contains(strings.ToLower(prose), "palisade") || strings.Contains(prose, "[[") {
+			t.Errorf("%s: the guide's prose names the product or lacks a message:\n%s", lang, prose)
+		}
+		if !strings.Contains(prose, "shop.example.com") || len(prose) < 1500 {
+			t.Errorf("%s: the guide's prose is not all there:\n%s", lang, prose)
 		}
 	}
 }
@@ -132,5 +267,100 @@ func TestIntegrationGuideCaddy(t *testing.T) {
 	}
 	if code, body := get("sqlmap/1.7"); code != 403 {
 		t.Fatalf("bad bot through the guide's Caddyfile: %d %q", code, body)
+	}
+}
+
+// TestIntegrationGuideNginx runs the nginx files as a customer downloads
+// them from the guide (their key and node filled in, saved under the
+// guide's names into one directory) in a real nginx, with only the listen
+// address and the site's own server put in: a browser gets the site, a
+// bad bot the deny page with its reference ID. The requests show a proxy
+// in front (X-Forwarded-For), so that loopback is not the site calling
+// itself (built-in self_calls).
+func TestIntegrationGuideNginx(t *testing.T) {
+	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
+	e, jane, _, _ := fixture(t)
+	br := newBrowser(t, e.URL)
+	_, page, _ := br.get("/en/website/shop.example.com/integration?api-key=" + jane.APIKey)
+	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(rw, "hello from %s%s", r.Host, r.URL.Path)
+	}))
+	defer site.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+
+	dir := t.TempDir()
+	put := strings.NewReplacer("listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port), "127.0.0.1:9000", strings.TrimPrefix(site.URL, "http://"))
+	card := guideSection(t, page, "nginx")
+	for _, f := range guideFiles["nginx"] {
+		href := "/en/website/shop.example.com/integration/nginx/" + savedAs(f)
+		if !strings.Contains(card, href) {
+			t.Fatalf("the nginx card does not offer %s", href)
+		}
+		code, body, _ := br.get(href)
+		if code != 200 {
+			t.Fatalf("%s: %d", href, code)
+		}
+		if err := os.WriteFile(filepath.Join(dir, savedAs(f)), []byte(put.Replace(body)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	global := fmt.Sprintf("pid %s; error_log %s info;", filepath.Join(dir, "nginx.pid"), filepath.Join(dir, "error.log"))
+	if out, err := exec.Command(nginx, "-t", "-p", dir, "-c", "nginx.conf", "-g", global).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t on the guide's files: %v\n%s", err, out)
+	}
+	cmd := exec.Command(nginx, "-p", dir, "-c", "nginx.conf", "-g", "daemon off; "+global)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx error.log:\n%s", b)
+		}
+	})
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(ua string) (int, string, http.Header) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/page", port), nil)
+		req.Host = "shop.example.com"
+		req.Header.Set("X-Forwarded-For", "198.51.100.7")
+		testenv.AsBrowser(req, ua)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err.Error(), nil
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), resp.Header
+	}
+	const chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if code, _, _ := get(chrome); code != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nginx did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body, _ := get(chrome); code != 200 || body != "hello from shop.example.com/page" {
+		t.Fatalf("browser through the guide's nginx files: %d %q", code, body)
+	}
+	if code, body, h := get("sqlmap/1.7.2#stable"); code != 403 || h.Get("X-Palisade-Action") != "deny" || !regexp.MustCompile(`<code>[A-Z2-7]{10}</code>`).MatchString(body) {
+		t.Fatalf("bad bot through the guide's nginx files: want the deny page, got %d %v %q", code, h, body)
 	}
 }
