@@ -214,6 +214,11 @@ func (rv *rulesView) localize(lang string) {
 			rv.WAF.Sets[i].Description = i18n.T(lang, id)
 		}
 	}
+	for i := range rv.Presets {
+		if id := "rules.preset." + rv.Presets[i].Name; i18n.Has(lang, id) {
+			rv.Presets[i].Description = i18n.T(lang, id)
+		}
+	}
 	for i := range rv.Rules {
 		rv.Rules[i].Summary = summarizeIn(lang, rv.Rules[i].Rule)
 	}
