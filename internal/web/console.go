@@ -510,7 +510,7 @@ func (n *auditNames) what(lang string, e core.AuditEntry) string {
 		Balance string `json:"balance"`
 		Mode    string `json:"new_site_mode"`
 	}
-	for _, s := range []string{e.NewState, e.OldState} {
+	for _, s := range []string{e.OldState, e.NewState} { // the state after wins
 		if s != "" {
 			_ = json.Unmarshal([]byte(s), &state)
 		}
@@ -600,7 +600,7 @@ func ledgerWhat(lang string, e core.LedgerEntry) string {
 		return e.Reason
 	}
 	label := i18n.T(lang, "console.ledger."+kind)
-	if e.Reason != "" {
+	if e.Reason != "" && e.Reason != "top-up" { // the core's note when the operator gave none
 		return label + ": " + e.Reason
 	}
 	return label
