@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,41 +25,26 @@ type EmailData struct {
 	Plan         string
 	ExpiresAt    string // YYYY-MM-DD
 	DashboardURL string
-}
-
-var defaultTemplates = map[string]EmailTemplate{
-	EmailWelcome: {Subject: "{{.Domain}} is now protected by {{.Brand}}",
-		Body: "Hello {{.Name}},\n\n{{.Domain}} is now registered for bot protection on the {{.Plan}} plan, until {{.ExpiresAt}}.\n" +
-			"Protection starts as soon as your web server asks {{.Brand}} about requests; your dashboard shows when traffic arrives:\n\n{{.DashboardURL}}\n\n-- \n{{.Brand}}\n"},
-	EmailSuspended: {Subject: "Protection of {{.Domain}} is suspended",
-		Body: "Hello {{.Name}},\n\nprotection of {{.Domain}} has been suspended. Your website is still served, but no longer protected from bots.\n" +
-			"Please contact us to resume it.\n\n-- \n{{.Brand}}\n"},
-	EmailResumed: {Subject: "Protection of {{.Domain}} is active again",
-		Body: "Hello {{.Name}},\n\nprotection of {{.Domain}} has been resumed.\n\n{{.DashboardURL}}\n\n-- \n{{.Brand}}\n"},
-	EmailRenewed: {Subject: "{{.Domain}} renewed until {{.ExpiresAt}}",
-		Body: "Hello {{.Name}},\n\nprotection of {{.Domain}} on the {{.Plan}} plan has been renewed until {{.ExpiresAt}}.\n\n-- \n{{.Brand}}\n"},
-	EmailExpiring: {Subject: "Protection of {{.Domain}} expires on {{.ExpiresAt}}",
-		Body: "Hello {{.Name}},\n\nprotection of {{.Domain}} expires on {{.ExpiresAt}}. Renew it to stay protected.\n\n-- \n{{.Brand}}\n"},
-	EmailDeleted: {Subject: "{{.Domain}} is no longer protected",
-		Body: "Hello {{.Name}},\n\n{{.Domain}} has been removed from bot protection. Remove the {{.Brand}} configuration from your web server, or it keeps asking.\n\n-- \n{{.Brand}}\n"},
+	// PoweredBy: the partner shows "Powered by Palisade" (Branding.PoweredBy).
+	PoweredBy bool
 }
 
 // ExpiryNotice is how long before a website expires the "expiring" email goes.
 const ExpiryNotice = 7 * 24 * time.Hour
 
 func validKind(kind string) error {
-	if _, ok := defaultTemplates[kind]; !ok {
+	if !slices.Contains(EmailKinds, kind) {
 		return FieldError("kind", "unknown email kind %q; one of %s", kind, strings.Join(EmailKinds, ", "))
 	}
 	return nil
 }
 
-func (s *Service) template(ctx context.Context, tx Tx, partnerID int64, kind string) (EmailTemplate, error) {
+// template is the partner's own template of kind, or the default one in
+// lang.
+func (s *Service) template(ctx context.Context, tx Tx, partnerID int64, kind, lang string) (EmailTemplate, error) {
 	tm, err := tx.EmailTemplate(ctx, partnerID, kind)
 	if ErrorCode(err) == ENOTFOUND {
-		d := defaultTemplates[kind]
-		d.Kind = kind
-		return d, nil
+		return defaultTemplate(kind, lang), nil
 	}
 	return tm, err
 }
@@ -74,16 +60,18 @@ func (s *Service) queueWebsiteEmail(ctx context.Context, tx Tx, p Partner, w Web
 // queueEmail is queueWebsiteEmail reporting whether an email was queued (an
 // expiry notice already sent for this period is not queued again).
 func (s *Service) queueEmail(ctx context.Context, tx Tx, p Partner, w Website, kind string, now time.Time) (bool, error) {
-	d := EmailData{Brand: firstNonEmptyStr(p.BrandName, p.Name), Domain: w.Domain, Plan: w.Plan.Name,
-		ExpiresAt: w.ExpiresAt.UTC().Format("2006-01-02")}
-	to, lang := p.Email, "en"
+	d := EmailData{Brand: firstNonEmptyStr(p.BrandName, p.Name), Domain: w.Domain, Plan: w.Plan.Name, PoweredBy: p.PoweredBy}
+	to, lang := p.Email, p.Language()
 	if w.SubaccountID != 0 {
 		a, err := tx.Subaccount(ctx, p.ID, w.SubaccountID)
 		if err != nil && ErrorCode(err) != ENOTFOUND {
 			return false, err
 		}
 		if err == nil {
-			to, lang = a.Email, a.Lang
+			to = a.Email
+			if a.Lang != "" {
+				lang = a.Lang
+			}
 			d.Name = a.FirstName
 		}
 	}
@@ -95,7 +83,8 @@ func (s *Service) queueEmail(ctx context.Context, tx Tx, p Partner, w Website, k
 	}
 	d.Email = to
 	d.DashboardURL = s.Links(w, lang).Statistics
-	tm, err := s.template(ctx, tx, p.ID, kind)
+	d.ExpiresAt = emailDate(lang, w.ExpiresAt)
+	tm, err := s.template(ctx, tx, p.ID, kind, lang)
 	if err != nil {
 		return false, err
 	}
@@ -104,7 +93,7 @@ func (s *Service) queueEmail(ctx context.Context, tx Tx, p Partner, w Website, k
 		// A partner's template that no longer renders must not block the
 		// state change: fall back to the default wording.
 		s.log.Warn("email template does not render; using the default", "partner", p.ID, "kind", kind, "err", err)
-		if subject, body, err = render(ctx, defaultTemplates[kind], d); err != nil {
+		if subject, body, err = render(ctx, defaultTemplate(kind, lang), d); err != nil {
 			return false, err
 		}
 	}
@@ -221,8 +210,12 @@ func (s *Service) EmailTemplates(ctx context.Context, c Caller) ([]EmailTemplate
 	}
 	var out []EmailTemplate
 	err := s.store.View(ctx, func(tx Tx) error {
+		p, err := tx.Partner(ctx, c.PartnerID, false)
+		if err != nil {
+			return err
+		}
 		for _, k := range EmailKinds {
-			tm, err := s.template(ctx, tx, c.PartnerID, k)
+			tm, err := s.template(ctx, tx, c.PartnerID, k, p.Language())
 			if err != nil {
 				return err
 			}
@@ -249,9 +242,11 @@ func (s *Service) SetEmailTemplate(ctx context.Context, c Caller, tm EmailTempla
 			}
 			return s.audit(ctx, tx, c, s.clock(), "email_template", tm.Kind, "reset", nil, nil)
 		})
-		d := defaultTemplates[tm.Kind]
-		d.Kind = tm.Kind
-		return d, err
+		lang := DefaultLanguage
+		if b, berr := s.storedBranding(ctx, c.PartnerID); berr == nil {
+			lang = b.DefaultLang
+		}
+		return defaultTemplate(tm.Kind, lang), err
 	}
 	if strings.TrimSpace(tm.Subject) == "" {
 		return EmailTemplate{}, FieldError("subject", "subject is required")

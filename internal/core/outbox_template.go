@@ -8,6 +8,8 @@ import (
 	"text/template"
 	"text/template/parse"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/i18n"
 )
 
 // Email templates are partner input executed on Palisade's nodes, so their
@@ -224,4 +226,40 @@ func renderError(field string, err error, max int) error {
 		return FieldError(field, "%s template renders to more than %d KiB", field, max>>10)
 	}
 	return FieldError(field, "%s template: %v", field, err)
+}
+
+// Default templates come from the message catalogue (mail.<kind>.subject
+// and mail.<kind>.body in internal/i18n/locales/mail.<lang>.json), in the
+// customer's language: a partner's own template of a kind replaces them in
+// every language. They name the partner ({{.Brand}}), never the product,
+// unless the partner shows "Powered by Palisade" (EmailData.PoweredBy).
+
+// emailFields are EmailData's fields as template source: filled into a
+// catalogue message, they give back the placeholders the template keeps.
+var emailFields = map[string]any{"Brand": "{{.Brand}}", "Name": "{{.Name}}", "Email": "{{.Email}}", "Domain": "{{.Domain}}",
+	"Plan": "{{.Plan}}", "ExpiresAt": "{{.ExpiresAt}}", "DashboardURL": "{{.DashboardURL}}"}
+
+// emailLinks are the kinds whose default body ends with the dashboard link.
+var emailLinks = map[string]bool{EmailWelcome: true, EmailResumed: true}
+
+// defaultTemplate is the default template of kind in lang (English for a
+// language the catalogue does not hold).
+func defaultTemplate(kind, lang string) EmailTemplate {
+	lang = i18n.Pick(lang)
+	body := i18n.T(lang, "mail.hello", emailFields) + "\n\n" + i18n.T(lang, "mail."+kind+".body", emailFields) + "\n"
+	if emailLinks[kind] {
+		body += "\n{{.DashboardURL}}\n"
+	}
+	body += "\n-- \n{{.Brand}}\n{{if .PoweredBy}}" + i18n.T(lang, "mail.powered_by") + "\n{{end}}"
+	return EmailTemplate{Kind: kind, Subject: i18n.T(lang, "mail."+kind+".subject", emailFields), Body: body}
+}
+
+// emailDate writes a date the way lang does (31.01.2030 in German), for
+// {{.ExpiresAt}}; ISO 8601 (2030-01-31) in a language the catalogue does
+// not hold.
+func emailDate(lang string, t time.Time) string {
+	if !i18n.Supported(lang) {
+		return t.UTC().Format("2006-01-02")
+	}
+	return i18n.Date(lang, t)
 }

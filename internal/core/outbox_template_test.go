@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -113,6 +114,79 @@ func TestEmailTemplateBombRefused(t *testing.T) {
 		es, _ := f.svc.Emails(ctx, c, core.EmailFilter{})
 		if len(es) != 1 || !strings.Contains(es[0].Subject, "is now protected") || len(es[0].Body) > 4096 {
 			t.Fatalf("emails: %+v", es)
+		}
+	})
+}
+
+// TestEmailsInTheCustomersLanguage: a customer's email is in its language
+// (the partner's default when it has none), with its date written that
+// way, names the partner and not the product, adds "Powered by Palisade"
+// only when the partner shows it, and a partner's own template still wins.
+func TestEmailsInTheCustomersLanguage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		c := f.partner(t, "host", 100000)
+		if _, err := f.svc.SetBranding(ctx, c, c.PartnerID, core.Branding{Name: "Acme Hosting", DefaultLang: "nl"}); err != nil {
+			t.Fatal(err)
+		}
+		welcome := func(email, lang, domain string) core.Email {
+			t.Helper()
+			a, _, err := f.svc.CreateSubaccount(ctx, c, core.SubaccountCreate{Email: email, FirstName: "Jane", Lang: lang}, core.Idem{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: domain, SubaccountID: a.ID, Plan: "10k"}, core.Idem{}); err != nil {
+				t.Fatal(err)
+			}
+			es, err := f.svc.Emails(ctx, c, core.EmailFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range es {
+				if e.To == email {
+					return e
+				}
+			}
+			t.Fatalf("no email to %s: %+v", email, es)
+			return core.Email{}
+		}
+		for _, tc := range []struct{ lang, want string }{
+			{"de", "ist jetzt durch Acme Hosting geschützt"}, {"fr", "est désormais protégé par Acme Hosting"},
+			{"es", "ya está protegido por Acme Hosting"}, {"en", "is now protected by Acme Hosting"}, {"", "wordt nu beveiligd door Acme Hosting"},
+		} {
+			e := welcome("jane-"+tc.lang+"@example.com", tc.lang, "shop"+tc.lang+".example.com")
+			if !strings.Contains(e.Subject, tc.want) || strings.Contains(e.Subject+e.Body, "Palisade") {
+				t.Errorf("lang %q: %q\n%s", tc.lang, e.Subject, e.Body)
+			}
+		}
+		if e := welcome("jane-de2@example.com", "de", "de2.example.com"); !regexp.MustCompile(`bis zum \d\d\.\d\d\.\d{4}\.`).MatchString(e.Body) {
+			t.Errorf("a German email's date: %s", e.Body)
+		}
+		b, err := f.svc.Branding(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.PoweredBy = true
+		if _, err := f.svc.SetBranding(ctx, c, c.PartnerID, b); err != nil {
+			t.Fatal(err)
+		}
+		if e := welcome("jane-fr2@example.com", "fr", "fr2.example.com"); !strings.Contains(e.Body, "Propulsé par Palisade") {
+			t.Errorf("powered_by on, French: %s", e.Body)
+		}
+		if _, err := f.svc.SetEmailTemplate(ctx, c, core.EmailTemplate{Kind: core.EmailWelcome, Subject: "Willkommen {{.Domain}}", Body: "Hi {{.Name}}"}); err != nil {
+			t.Fatal(err)
+		}
+		if e := welcome("jane-es2@example.com", "es", "es2.example.com"); e.Subject != "Willkommen es2.example.com" || e.Body != "Hi Jane" {
+			t.Errorf("the partner's own template: %q %q", e.Subject, e.Body)
+		}
+		// The defaults the partner reads are in its default language.
+		if _, err := f.svc.SetEmailTemplate(ctx, c, core.EmailTemplate{Kind: core.EmailWelcome}); err != nil {
+			t.Fatal(err)
+		}
+		tms, err := f.svc.EmailTemplates(ctx, c)
+		if err != nil || len(tms) != len(core.EmailKinds) || !strings.Contains(tms[0].Subject, "wordt nu beveiligd door") {
+			t.Fatalf("templates: %v %+v", err, tms)
 		}
 	})
 }

@@ -33,7 +33,7 @@ func TestOutbox(t *testing.T) {
 		}
 		json.Unmarshal([]byte(ok(call{method: "GET", path: "/v1/emails?status=pending", key: e.keyA}, 200)), &page)
 		if len(page.Data) != 1 || page.Data[0].Kind != "welcome" || page.Data[0].To != "jane@example.com" ||
-			!strings.Contains(page.Data[0].Body, "Hello Jane") || !strings.Contains(page.Data[0].Body, "https://palisade.test/de/website/shop.example.com/statistics") {
+			!strings.Contains(page.Data[0].Body, "Hallo Jane") || !strings.Contains(page.Data[0].Body, "https://palisade.test/de/website/shop.example.com/statistics") {
 			t.Fatalf("pending: %+v", page.Data)
 		}
 		id := strconv.FormatInt(page.Data[0].ID, 10)
