@@ -6,9 +6,12 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
@@ -554,5 +557,78 @@ func TestRuleEditorTranslated(t *testing.T) {
 		if left := i18n.Untranslated(l, text); len(left) > 0 {
 			t.Errorf("%s: English left on the page: %q", l, left)
 		}
+	}
+}
+
+// TestRuleEditorScript: with JavaScript (headless Chromium), rows are
+// added and removed in place and renumbered as the server reads them, the
+// header box shows only for the header field and the redirect address only
+// for redirect (hidden boxes are not posted), and the form saves what it
+// shows.
+func TestRuleEditorScript(t *testing.T) {
+	chromium := testenv.NeedBinary(t, "chromium", "/usr/bin/chromium")
+	e, jane, _, _ := fixture(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true), chromedp.Flag("no-first-run", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+"/en/website/shop.example.com/edit?api-key="+jane.APIKey), chromedp.WaitReady(chromedp.CSS(`[data-rule-form]`))); err != nil {
+		t.Fatal(err)
+	}
+	eval := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function(){ const f = document.querySelector("[data-rule-form]"); `+js+` })()`))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	// rows: each row's field name and whether its header box is shown.
+	rows := `return Array.from(f.querySelectorAll("[data-cond]")).map(r => r.querySelector("select").name + ":" + (r.querySelector("[data-cond-header]").hidden ? "-" : "header")).join(" ");`
+	if got := eval(rows); got != "cond.0.field:-" {
+		t.Fatalf("on load: %s", got)
+	}
+	if got := eval(`return String(f.querySelector("[data-only-action]").hidden) + " " + String(f.querySelector("[name=location]").disabled);`); got != "true true" {
+		t.Fatalf("the redirect address for deny: hidden, disabled = %s", got)
+	}
+	set := func(name, value string) {
+		eval(`const el = f.querySelector("[name='` + name + `']"); el.value = ` + strconv.Quote(value) + `; el.dispatchEvent(new Event("change", {bubbles: true})); return "";`)
+	}
+	set("cond.0.field", "header")
+	if got := eval(rows); got != "cond.0.field:header" {
+		t.Fatalf("field header: %s", got)
+	}
+	eval(`f.querySelector("[data-add-cond]").click(); f.querySelector("[data-add-cond]").click(); return "";`)
+	if got := eval(rows); got != "cond.0.field:header cond.1.field:- cond.2.field:-" {
+		t.Fatalf("after adding two rows: %s", got)
+	}
+	set("cond.0.header", "X-Debug")
+	set("cond.0.value", "1")
+	set("cond.1.field", "path")
+	set("cond.1.op", "starts_with")
+	set("cond.1.value", "/admin")
+	eval(`f.querySelectorAll("[data-remove-cond]")[0].click(); return "";`)
+	if got := eval(rows); got != "cond.0.field:- cond.1.field:-" {
+		t.Fatalf("after removing the first row: %s", got)
+	}
+	if got := eval(`return f.querySelector("[name='cond.0.value']").value + " " + f.querySelectorAll("[data-remove-cond]")[1].value;`); got != "/admin 1" {
+		t.Fatalf("the rows were not renumbered: %s", got)
+	}
+	set("action", "redirect")
+	if got := eval(`return String(f.querySelector("[data-only-action]").hidden);`); got != "false" {
+		t.Fatal("the redirect address stays hidden for redirect")
+	}
+	set("name", "to-new-admin")
+	set("location", "/new-admin/")
+	eval(`f.requestSubmit(); return "";`)
+	if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS(`p.notice[role=status]`))); err != nil {
+		t.Fatal(err)
+	}
+	st := siteSettings(t, e)
+	if len(st.Rules) != 1 || st.Rules[0].Location != "/new-admin/" || len(st.Rules[0].Conditions) != 1 || st.Rules[0].Conditions[0].Value != "/admin" {
+		t.Fatalf("saved from the browser: %+v", st.Rules)
 	}
 }
