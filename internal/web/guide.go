@@ -209,3 +209,17 @@ func (h *Handler) guideDownload(w http.ResponseWriter, r *http.Request) {
 	}
 	h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such file: %s/%s", kind, name))
 }
+
+// guideCard is what a card of the guide lists: its files, with the page's
+// language and the website's base address for the download links.
+type guideCard struct {
+	Lang, Base string
+	Files      []guideFile
+}
+
+// GuideFiles is the integration page's card kind ("nginx"), for the
+// template "guidefiles".
+func (v view) GuideFiles(kind string) guideCard {
+	g, _ := v.Data.(guideView)
+	return guideCard{Lang: v.Lang, Base: v.Base, Files: g.Files[kind]}
+}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"io"
@@ -211,6 +212,29 @@ func TestIntegrationGuideTranslated(t *testing.T) {
 		if !strings.Contains(prose, "shop.example.com") || len(prose) < 1500 {
 			t.Errorf("%s: the guide's prose is not all there:\n%s", lang, prose)
 		}
+		// The Go middleware and the stand-alone proxy are the product's
+		// own module and program, named in their code: offered only when
+		// the partner shows "powered by".
+		for _, card := range []string{`id="guide-go"`, `id="guide-proxy"`} {
+			if strings.Contains(page, card) {
+				t.Errorf("%s: the guide offers %s though the partner shows no product name", lang, card)
+			}
+		}
+	}
+	b, _ := e.Service.Partner(context.Background(), e.Caller)
+	brand := b.Branding()
+	brand.PoweredBy = true
+	if _, err := e.Service.SetBranding(context.Background(), e.Caller, e.Caller.PartnerID, brand); err != nil {
+		t.Fatal(err)
+	}
+	_, page, _ := br.get("/de/website/shop.example.com/integration")
+	for _, card := range []string{`id="guide-go"`, `id="guide-proxy"`} {
+		if !strings.Contains(page, card) {
+			t.Errorf("powered by: the guide lacks %s", card)
+		}
+	}
+	if left := i18n.Untranslated("de", guideProse(t, page)); len(left) > 0 {
+		t.Errorf("de, powered by: English left in the guide: %q", left)
 	}
 }
 
