@@ -106,9 +106,10 @@ func overviewChart(l string, o core.PartnerOverview) string {
 		Times  []int64  `json:"t"`
 		Series []series `json:"series"`
 		Axis   string   `json:"axis"`
+		Time   string   `json:"time"`
 		Lang   string   `json:"lang"`
 		Hourly bool     `json:"hourly"`
-	}{Axis: tr(l, "ov.requests"), Lang: l, Hourly: o.Bucket == "hour"}
+	}{Axis: tr(l, "ov.requests"), Time: tr(l, "ov.time"), Lang: l, Hourly: o.Bucket == "hour"}
 	req := series{Key: "requests", Label: tr(l, "ov.requests"), Color: "#2f5bd3"}
 	blk := series{Key: "blocked", Label: tr(l, "ov.blocked"), Color: "#b3261e"}
 	chl := series{Key: "challenged", Label: tr(l, "ov.challenged"), Color: "#8a5a00"}
@@ -172,7 +173,11 @@ func span(l string, d time.Duration) string {
 }
 
 // millis says a short duration in milliseconds with one decimal, in l's
-// number format ("0.8 ms", "0,8 ms").
+// number format ("1.8 ms", "1,8 ms"), or in microseconds below one
+// millisecond ("85 µs").
 func millis(l string, d time.Duration) string {
+	if d < time.Millisecond {
+		return i18n.T(l, "ov.dur.us", map[string]any{"N": i18n.Number(l, d.Microseconds())})
+	}
 	return i18n.T(l, "ov.dur.ms", map[string]any{"N": i18n.Decimal(l, float64(d.Microseconds())/1000, 1)})
 }

@@ -15,7 +15,7 @@
   var full = new Intl.DateTimeFormat(lang, data.hourly
     ? { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: "UTC" }
     : { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
-  var series = [{ value: function (u, v) { return v == null ? "" : full.format(new Date(v * 1000)) + " UTC"; } }];
+  var series = [{ label: data.time, value: function (u, v) { return v == null ? "" : full.format(new Date(v * 1000)); } }];
   var cols = [data.t];
   data.series.forEach(function (s) {
     series.push({ label: s.Label, stroke: s.Color, width: 2, fill: s.Color + "22",
@@ -24,9 +24,9 @@
   });
   el.textContent = "";
   var opts = {
-    width: el.clientWidth || 800, height: 300, series: series,
+    width: el.clientWidth || 800, height: 300, series: series, padding: [12, 28, 0, 0],
     axes: [
-      { values: function (u, ticks) { return ticks.map(function (t) { return df.format(new Date(t * 1000)); }); } },
+      { space: 80, values: function (u, ticks) { return ticks.map(function (t) { return df.format(new Date(t * 1000)); }); } },
       { label: data.axis, size: 70, values: function (u, ticks) { return ticks.map(function (t) { return nf.format(t); }); } }
     ]
   };
