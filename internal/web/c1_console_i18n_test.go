@@ -16,7 +16,7 @@ import (
 )
 
 var (
-	c1Hidden = regexp.MustCompile(`(?is)<(script|style|head)\b.*?</(script|style|head)>|<code class="api">[^<]*</code>|<td translate="no">[^<]*</td>`)
+	c1Hidden = regexp.MustCompile(`(?is)<(script|style|head)\b.*?</(script|style|head)>|<code class="api">[^<]*</code>|<(td|small)[^>]* translate="no">[^<]*</(td|small)>`)
 	c1Tag    = regexp.MustCompile(`(?s)<[^>]*>`)
 	c1Title  = regexp.MustCompile(`(?s)<title>(.*?)</title>`)
 	c1Lang   = regexp.MustCompile(`<html lang="([a-z]+)"`)
@@ -293,5 +293,32 @@ func TestC1ConsoleNotices(t *testing.T) {
 	}
 	if _, page, _ := br.get("/console?notice=" + url.QueryEscape("Your account is closed, call +1 555")); strings.Contains(page, "555") || strings.Contains(page, `class="notice"`) {
 		t.Fatal("a notice of the address's own words is shown")
+	}
+}
+
+// TestC1Branding: the branding form sets the customers' default language
+// and the "powered by" line (off unless ticked); a refused form says what
+// went wrong in the page's language, with the service's detail.
+func TestC1Branding(t *testing.T) {
+	e, br := c1Console(t)
+	ctx := context.Background()
+	_, page, _ := br.get("/console/branding?lang=de")
+	token := csrf(t, page)
+	if !strings.Contains(page, `name="powered_by" value="1">`) || !strings.Contains(page, `<option value="de" lang="de">Deutsch</option>`) {
+		t.Fatalf("the branding form:\n%s", page)
+	}
+	code, page := br.post("/console/branding", url.Values{"csrf": {token}, "name": {"Acme Shield"}, "color": {"rot"}})
+	if code != 422 || !strings.Contains(page, i18n.T("de", "common.err.invalid")) || !strings.Contains(page, `<small lang="en">`) || !strings.Contains(page, "#rrggbb") {
+		t.Fatalf("a bad colour: %d\n%s", code, c1Visible(page))
+	}
+	c1Check(t, "a refused branding form", "de", strings.Replace(page, `<small lang="en">`, `<small lang="en" translate="no">`, 1))
+	br.post("/console/branding", url.Values{"csrf": {token}, "name": {"Acme Shield"}, "color": {"#123456"}, "default_lang": {"fr"}, "powered_by": {"1"}})
+	b, err := e.Service.Branding(ctx, e.Caller)
+	if err != nil || !b.PoweredBy || b.DefaultLang != "fr" {
+		t.Fatalf("branding after the form: %+v %v", b, err)
+	}
+	br.post("/console/branding", url.Values{"csrf": {token}, "name": {"Acme Shield"}, "color": {"#123456"}, "default_lang": {"fr"}})
+	if b, _ = e.Service.Branding(ctx, e.Caller); b.PoweredBy {
+		t.Fatal("the powered-by line stays on when unticked")
 	}
 }

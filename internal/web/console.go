@@ -113,9 +113,11 @@ type consoleData struct {
 	Emails    []core.Email
 	Audit     []auditRow
 	Branding  core.Branding
+	Languages []langChoice // the branding page's default language, its choice marked
 	Query     string
 	Status    string
-	Error     string
+	Error     string // what went wrong, in the page's language
+	Detail    string // and the service's own words (English), when a form was refused
 	Notice    string // the notice in the page's language
 	TOTPOn    bool
 	Secret    string
@@ -207,7 +209,11 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 	if d.Notice == "?" {
 		d.Notice = notice(d.Lang, r.URL.Query())
 	}
+	if strings.HasPrefix(d.Error, "common.err.") || strings.HasPrefix(d.Error, "console.") {
+		d.Error = i18n.T(d.Lang, d.Error)
+	}
 	d.Partner, d.Branding = p, p.Branding()
+	d.Languages = langChoices(d.Branding.DefaultLang)
 	q := r.URL.Query()
 	switch page {
 	case "websites":
@@ -295,6 +301,25 @@ func (h *Handler) staffPost(w http.ResponseWriter, r *http.Request, scope string
 	return s, value, true
 }
 
+// formError readies a refused console form's message: the error's kind
+// in the page's language (common.err.*, said once the page knows its
+// language), the service's own words as the detail; it returns the
+// status.
+func (h *Handler) formError(w http.ResponseWriter, r *http.Request, d *consoleData, err error) int {
+	status, detail := h.problem(w, r, err, true)
+	kind := core.ErrorCode(err)
+	if _, ok := ErrorTable[kind]; !ok {
+		kind = core.EINTERNAL
+	}
+	if d.Error == "" {
+		d.Error = "common.err." + kind
+	}
+	if kind != core.EINTERNAL && d.Detail == "" && !strings.HasPrefix(d.Error, "console.") { // our own words need no detail
+		d.Detail = detail
+	}
+	return status
+}
+
 // consoleBack redirects to a console page with a notice (an id of
 // consoleNotices) and the value its words name.
 func consoleBack(w http.ResponseWriter, r *http.Request, page, id, arg string) {
@@ -316,9 +341,7 @@ func (h *Handler) consolePost(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, c, f := r.Context(), h.consoleCaller(r, s), r.PostForm
 	redo := func(page string, d *consoleData, err error) {
-		var status int
-		status, d.Error = h.problem(w, r, err, true)
-		h.consolePage(w, r, s, value, page, d, status)
+		h.consolePage(w, r, s, value, page, d, h.formError(w, r, d, err))
 	}
 	switch r.PathValue("action") {
 	case "status":
@@ -348,7 +371,8 @@ func (h *Handler) consolePost(w http.ResponseWriter, r *http.Request) {
 		consoleBack(w, r, "keys", "revoked", f.Get("prefix"))
 	case "branding":
 		b := core.Branding{Name: f.Get("name"), Logo: strings.TrimSpace(f.Get("logo")), Color: strings.TrimSpace(f.Get("color")),
-			SupportURL: strings.TrimSpace(f.Get("support_url")), EmbedOrigins: splitLines(f.Get("embed_origins"))}
+			SupportURL: strings.TrimSpace(f.Get("support_url")), EmbedOrigins: splitLines(f.Get("embed_origins")),
+			DefaultLang: f.Get("default_lang"), PoweredBy: f.Get("powered_by") != ""}
 		if _, err := h.svc.SetBranding(ctx, c, s.PartnerID, b); err != nil {
 			redo("branding", &consoleData{}, err)
 			return

@@ -114,9 +114,7 @@ func patchSummary(lang string, r waf.PatchRule) string {
 func (h *Handler) consoleWAF(w http.ResponseWriter, r *http.Request, s core.Session, value, action string) {
 	ctx, c, f := r.Context(), h.consoleCaller(r, s), r.PostForm
 	redo := func(d *consoleData, err error) {
-		var status int
-		status, d.Error = h.problem(w, r, err, true)
-		h.consolePage(w, r, s, value, "firewall", d, status)
+		h.consolePage(w, r, s, value, "firewall", d, h.formError(w, r, d, err))
 	}
 	switch action {
 	case "waf-mode":
@@ -141,8 +139,8 @@ func (h *Handler) consoleWAF(w http.ResponseWriter, r *http.Request, s core.Sess
 			t, err := time.Parse("2006-01-02T15:04", pf.Expires)
 			if err != nil {
 				if t, err = time.Parse("2006-01-02", pf.Expires); err != nil {
-					d.WAF.Field = "expires_at"
-					redo(d, core.FieldError("expires_at", "%s", i18n.T(h.consoleLang(w, r, "en"), "console.waf.badexpires")))
+					d.WAF.Field, d.Error = "expires_at", "console.waf.badexpires"
+					redo(d, core.FieldError("expires_at", "expires must be a date (2026-12-24) or date and time (2026-12-24T18:00), UTC"))
 					return
 				}
 			}
