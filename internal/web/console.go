@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/core"
@@ -137,6 +138,32 @@ func (d *consoleData) Money(c core.Cents) string { return money(d.Lang, c) }
 // Num formats a count in the page's language.
 func (d *consoleData) Num(n int64) string { return i18n.Number(d.Lang, n) }
 
+// Period says a rate limit's period (a Go duration, "1m") in words: "minute",
+// "10 seconds".
+func (d *consoleData) Period(p string) string {
+	v, err := time.ParseDuration(p)
+	if err != nil || v <= 0 {
+		return p
+	}
+	switch {
+	case v%time.Hour == 0:
+		return i18n.N(d.Lang, "console.per.hours", int64(v/time.Hour))
+	case v%time.Minute == 0:
+		return i18n.N(d.Lang, "console.per.minutes", int64(v/time.Minute))
+	case v%time.Second == 0:
+		return i18n.N(d.Lang, "console.per.seconds", int64(v/time.Second))
+	}
+	return p
+}
+
+// CustomerEmail is a customer's email by id, for the User API's log.
+func (d *consoleData) CustomerEmail(id int64) string {
+	if d.names != nil && d.names.customers[id] != "" {
+		return d.names.customers[id]
+	}
+	return i18n.T(d.Lang, "console.who.customerno", map[string]any{"ID": id})
+}
+
 // Who says in words who an actor of the audit log (or a patch's author)
 // is.
 func (d *consoleData) Who(actor string) string { return d.names.who(d.Lang, actor) }
@@ -248,7 +275,9 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 	case "userapi":
 		d.APIBase = userapi.ScopeBase(h.svc.Config().PublicURL, p.Name)
 		if d.UserAPI, err = h.svc.UserAPIConfigOf(ctx, s.PartnerID); err == nil {
-			d.APILog, err = h.svc.UserAPILog(ctx, c, 0, 200)
+			if d.APILog, err = h.svc.UserAPILog(ctx, c, 0, 200); err == nil && len(d.APILog) > 0 {
+				d.names, err = h.auditNames(r, s)
+			}
 		}
 	case "firewall":
 		if d.names, err = h.auditNames(r, s); err == nil {
