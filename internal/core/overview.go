@@ -19,7 +19,9 @@ type OverviewTx interface {
 	// WebsiteTotals sums each of a partner's websites' counters in
 	// [from, to); websites without any are left out.
 	WebsiteTotals(ctx context.Context, partnerID int64, from, to time.Time) ([]WebsiteTotal, error)
-	// RecentAudit is a partner's latest audit entries, newest first.
+	// RecentAudit is a partner's latest audit entries that change
+	// something, newest first: sign-ins and sign-on links (object types
+	// session and login_token) are left out.
 	RecentAudit(ctx context.Context, partnerID int64, limit int) ([]AuditEntry, error)
 	// WebsiteStatusCounts counts every partner's websites by status.
 	WebsiteStatusCounts(ctx context.Context) (map[string]int64, error)
@@ -121,8 +123,8 @@ type PartnerOverview struct {
 	// Quota are the websites at or over QuotaNear of their monthly quota,
 	// fullest first.
 	Quota []SiteQuota
-	// Recent are the partner's latest changes (its audit log), newest
-	// first, at most OverviewTop.
+	// Recent are the partner's latest changes (its audit log without
+	// sign-ins), newest first, at most OverviewTop.
 	Recent []AuditEntry
 	// Sites are all its live websites with their counters over the
 	// period and this month, by domain (the overview's export).

@@ -112,7 +112,7 @@ func (t *tx) WebsiteTotals(ctx context.Context, partnerID int64, from, to time.T
 
 func (t *tx) RecentAudit(ctx context.Context, partnerID int64, limit int) ([]core.AuditEntry, error) {
 	rows, err := t.query(ctx, "SELECT id, at, partner_id, actor, protocol, source_ip, object_type, object_id, action, old_state, new_state FROM audit_log "+
-		"WHERE partner_id = $1 ORDER BY id DESC LIMIT $2", partnerID, limit)
+		"WHERE partner_id = $1 AND object_type NOT IN ('session', 'login_token') ORDER BY id DESC LIMIT $2", partnerID, limit)
 	if err != nil {
 		return nil, err
 	}
