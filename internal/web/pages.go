@@ -25,6 +25,7 @@ type series struct {
 	Actions map[string][]int64 `json:"series"` // action (or category) -> count per time
 	Names   map[string]string  `json:"names"`  // action (or category) -> its label in the page's language
 	Colors  map[string]string  `json:"colors"` // action -> its colour (categories take the palette)
+	XLabel  string             `json:"x"`      // the time axis's name (legend)
 	YLabel  string             `json:"y"`      // the count axis's title
 	Decimal string             `json:"dec"`    // the language's decimal separator
 	Group   string             `json:"grp"`    // and digit-grouping one
@@ -128,7 +129,7 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 		return t.Add(time.Hour)
 	}
 	dec, grp := i18n.Separators(v.Lang)
-	ch := series{Actions: map[string][]int64{}, Names: map[string]string{}, Colors: map[string]string{}, YLabel: tr(v.Lang, "requests"), Decimal: dec, Group: grp}
+	ch := series{Actions: map[string][]int64{}, Names: map[string]string{}, Colors: map[string]string{}, XLabel: tr(v.Lang, "time"), YLabel: tr(v.Lang, "requests"), Decimal: dec, Group: grp}
 	for _, a := range sv.Actions {
 		ch.Names[a] = label(v.Lang, sv.Prefix, a)
 		if c, ok := actionColors[a]; ok && sv.By == "action" {

@@ -24,7 +24,10 @@
   var palette = ["#2f5bd3", "#1a7f4b", "#b3261e", "#9a6700", "#6b3fa0", "#0e7c86", "#7a4d00", "#5b6477", "#c2185b", "#3a3a3a", "#4d7c0f"];
   var names = Object.keys(data.series).sort();
   var xs = labels.map(function (_, i) { return i; });
-  var series = [{ label: "", value: function (u, i) { return i == null ? "" : (labels[i] || ""); } }];
+  var series = [{ label: data.x || "", value: function (u, i) { return i == null ? "" : (labels[i] || ""); } }];
+  // Room for the longest time label, so the axis's labels never overlap.
+  var longest = labels.reduce(function (m, s) { return Math.max(m, s.length); }, 0);
+  var labelPx = longest * 7 + 16;
   var cols = [xs];
   names.forEach(function (n, i) {
     var c = (data.colors && data.colors[n]) || palette[i % palette.length];
@@ -36,8 +39,9 @@
   var opts = {
     width: el.clientWidth || 800, height: 300, series: series,
     scales: { x: { time: false } },
+    padding: [12, Math.ceil(labelPx / 2), 0, 0],
     axes: [
-      { incrs: [1, 2, 3, 4, 6, 8, 12, 24, 48, 96], space: 70,
+      { incrs: [1, 2, 3, 4, 6, 8, 12, 24, 48, 96, 192, 384], space: labelPx,
         values: function (u, splits) { return splits.map(function (v) { return v === Math.round(v) ? (labels[v] || "") : ""; }); } },
       { label: data.y || "", size: 60, values: function (u, splits) { return splits.map(num); } }
     ]
