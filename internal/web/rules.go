@@ -3,7 +3,6 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"github.com/palisadehq/palisade/internal/i18n"
 	"net/http"
 	"net/netip"
@@ -250,6 +249,34 @@ func summarizeIn(lang string, r engine.Rule) string {
 	return strings.Join(parts, " "+tr(lang, "rules.and")+" ")
 }
 
+// The editor's own problems with its input, put in the page's language by
+// localizeRuleErrors.
+const (
+	errNotIP     = "not an IP address"
+	errPathSlash = "a path starts with /"
+	errNoTest    = "testing is not available on this server"
+	errNumber    = "must be a whole number"
+)
+
+// fixedErrorIDs are the messages of the editor's own problems and of the
+// engine's problems with the general settings and rate limits, by the
+// start of their English text.
+var fixedErrorIDs = []struct{ prefix, id string }{
+	{errNotIP, "rules.err.notip"},
+	{errPathSlash, "rules.err.pathslash"},
+	{errNoTest, "rules.err.notest"},
+	{errNumber, "rules.err.number"},
+	{"must be between 8 and 24 leading zero bits", "rules.err.difficulty"},
+	{"must be a duration between 1m and 720h", "rules.err.lifetime"},
+	{"must be between 1 and 30 seconds", "rules.err.nojs"},
+	{"a rate limit needs a name", "rules.err.limitname"},
+	{"must be between 1 and 1000000", "rules.err.limitrequests"},
+	{"must be between 0 and 1000000", "rules.err.limitburst"},
+	{"must be a duration between 1s and 24h", "rules.err.limitperiod"},
+	{"key ip_path needs a path_prefix", "rules.err.limitprefix"},
+	{"must start with /", "rules.err.slash"},
+}
+
 // ruleErrorIDs are the messages of the engine's problems with a rule's own
 // fields, by the start of the engine's English message.
 var ruleErrorIDs = []struct{ key, prefix, id string }{
@@ -285,6 +312,12 @@ func localizeRuleErrors(lang string, errs map[string]string) {
 		}
 		for _, e := range ruleErrorIDs {
 			if k == e.key && strings.HasPrefix(m, e.prefix) {
+				errs[k] = tr(lang, e.id)
+			}
+		}
+		for _, e := range fixedErrorIDs {
+			// The firewall's fields (waf.go) keep their own words.
+			if !strings.HasPrefix(k, "waf.") && !strings.HasPrefix(k, "exclusion") && strings.HasPrefix(m, e.prefix) {
 				errs[k] = tr(lang, e.id)
 			}
 		}
@@ -533,67 +566,74 @@ func (h *Handler) editConflict(w http.ResponseWriter, r *http.Request, v view, s
 	// exists is not an error here.
 	_, _ = applyForm(rv, st, f)
 	rv.Errors = localErrors(rv.Errors, f.Get("form"), rv.Rule.Index, len(st.Rules), len(st.RateLimits), len(st.WAF.Exclusions))
-	rv.Conflict, rv.SavedNow = true, savedNow(st, f)
+	rv.Conflict, rv.SavedNow = true, savedNow(v.Lang, st, f)
 	h.rulesPage(w, r, v, s, rv)
 }
 
-// savedNow describes what the part of the settings form f edits holds now.
-func savedNow(st engine.Settings, f url.Values) string {
+// savedNow describes, in lang, what the part of the settings form f edits
+// holds now.
+func savedNow(lang string, st engine.Settings, f url.Values) string {
+	none := tr(lang, "rules.now.none")
 	orNone := func(v []string) string {
 		if len(v) == 0 {
-			return "none"
+			return none
 		}
 		return strings.Join(v, ", ")
 	}
+	def := tr(lang, "default")
 	switch f.Get("form") {
 	case "general":
 		g := generalFormOf(st)
 		if g.Difficulty == "" {
-			g.Difficulty = "default"
+			g.Difficulty = def
 		}
 		if g.Lifetime == "" {
-			g.Lifetime = "default"
+			g.Lifetime = def
 		}
-		return fmt.Sprintf("mode %s, fail %s, difficulty %s, lifetime %s, no-JS delay %s", g.Mode, g.FailMode, g.Difficulty, g.Lifetime, g.NoJSDelay)
+		return i18n.T(lang, "rules.now.general", map[string]any{"Mode": tr(lang, "mode."+g.Mode), "Fail": tr(lang, "fail."+g.FailMode),
+			"Difficulty": g.Difficulty, "Lifetime": g.Lifetime, "NoJS": g.NoJSDelay})
 	case "categories":
 		var cs []string
 		for _, c := range engine.Categories() {
 			if a := st.Categories[c]; a != "" {
-				cs = append(cs, c+": "+a)
+				cs = append(cs, label(lang, "rules.catname.", c)+": "+label(lang, "rules.action.", a))
 			}
 		}
 		if len(cs) == 0 {
-			return "every category on its default"
+			return tr(lang, "rules.now.catdefault")
 		}
 		return strings.Join(cs, ", ")
 	case "lists":
-		return "allow " + orNone(st.Allow) + "; deny " + orNone(st.Deny)
+		return i18n.T(lang, "rules.now.lists", map[string]any{"Allow": orNone(st.Allow), "Deny": orNone(st.Deny)})
 	case "builtins":
 		var changed []string
 		for _, b := range engine.Builtins() {
 			if on, set := st.Builtins[b.Name]; set && on != b.Default {
-				state := "off"
+				state := tr(lang, "rules.now.off")
 				if on {
-					state = "on"
+					state = tr(lang, "rules.now.on")
 				}
 				changed = append(changed, b.Name+" "+state)
 			}
 		}
 		if len(changed) == 0 {
-			changed = []string{"every built-in on its default"}
+			changed = []string{tr(lang, "rules.now.builtindefault")}
 		}
-		return strings.Join(changed, ", ") + "; webhooks " + orNone(st.Webhooks) + "; API paths " + orNone(st.APIPaths) + "; server addresses " + orNone(st.ServerAddresses)
+		return i18n.T(lang, "rules.now.builtins", map[string]any{"Builtins": strings.Join(changed, ", "), "Webhooks": orNone(st.Webhooks),
+			"APIPaths": orNone(st.APIPaths), "Servers": orNone(st.ServerAddresses)})
 	case "rule", "rule-delete", "rule-up", "rule-down", "rule-toggle":
+		n := len(st.Rules)
 		i, err := strconv.Atoi(f.Get("index"))
 		if err != nil || i < 0 {
-			return fmt.Sprintf("%d custom rules", len(st.Rules))
+			return i18n.N(lang, "rules.now.rules", int64(n))
 		}
-		if i >= len(st.Rules) {
-			return fmt.Sprintf("rule %d no longer exists (%d custom rules)", i+1, len(st.Rules))
+		if i >= n {
+			return i18n.T(lang, "rules.now.rulegone", map[string]any{"N": i + 1}) + " (" + i18n.N(lang, "rules.now.rules", int64(n)) + ")"
 		}
-		return fmt.Sprintf("rule %d is %q (%s): %s", i+1, st.Rules[i].Name, st.Rules[i].Action, summarize(st.Rules[i]))
+		r := st.Rules[i]
+		return i18n.T(lang, "rules.now.rule", map[string]any{"N": i + 1, "Name": r.Name, "Action": label(lang, "rules.action.", r.Action), "Summary": summarizeIn(lang, r)})
 	case "limit", "limit-delete":
-		return fmt.Sprintf("%d rate limits", len(st.RateLimits))
+		return i18n.N(lang, "rules.now.limits", int64(len(st.RateLimits)))
 	case "waf", "waf-exclusion", "waf-exclusion-delete":
 		return wafSavedNow(st, f)
 	}
@@ -817,18 +857,18 @@ func (h *Handler) runTest(rv *rulesView, site core.Website, st engine.Settings) 
 	t := &rv.Test
 	ip, err := netip.ParseAddr(t.IP)
 	if err != nil {
-		rv.Errors["test.ip"] = "not an IP address"
+		rv.Errors["test.ip"] = errNotIP
 		return
 	}
 	if t.Path == "" || t.Path[0] != '/' {
-		rv.Errors["test.path"] = "a path starts with /"
+		rv.Errors["test.path"] = errPathSlash
 		return
 	}
 	if t.Method == "" {
 		t.Method = "GET"
 	}
 	if h.explain == nil {
-		rv.Errors["test.ip"] = "testing is not available on this server"
+		rv.Errors["test.ip"] = errNoTest
 		return
 	}
 	path, query, _ := strings.Cut(t.Path, "?")
@@ -852,7 +892,7 @@ func atoiOr(s string, def int, errs map[string]string, path string) int {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		errs[path] = "must be a whole number"
+		errs[path] = errNumber
 	}
 	return n
 }

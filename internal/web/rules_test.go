@@ -130,7 +130,7 @@ func TestRuleEditorConflict(t *testing.T) {
 	version = formVersion(t, page)
 	elsewhere("198.51.100.2")
 	code, page = br.post(edit, url.Values{"csrf": {token}, "version": {version}, "form": {"rule-delete"}, "index": {"0"}})
-	conflicted(t, code, page, `Saved now: rule 1 is "block-admin" (deny)`)
+	conflicted(t, code, page, `Saved now: rule 1 is "block-admin" (Block): Path starts with "/admin/secret"`)
 	if st := settings(); len(st.Rules) != 1 || len(st.Deny) != 2 {
 		t.Fatalf("a stale delete changed the settings: %+v", st)
 	}
@@ -557,6 +557,19 @@ func TestRuleEditorTranslated(t *testing.T) {
 		if left := i18n.Untranslated(l, text); len(left) > 0 {
 			t.Errorf("%s: English left on the page: %q", l, left)
 		}
+	}
+	// What a conflict notice says is saved now, and the editor's own
+	// problems with input, are in the page's language too.
+	br, page := editorAt(t, e, jane, "de")
+	token, stale := csrf(t, page), formVersion(t, page)
+	setRules(t, e, engine.Rule{Name: "block-admin", Action: "deny", Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/admin"}}})
+	code, page := br.post("/de/website/shop.example.com/edit", url.Values{"csrf": {token}, "version": {stale}, "form": {"rule-delete"}, "index": {"0"}})
+	if code != 409 || !strings.Contains(html.UnescapeString(page), `Regel 1 ist „block-admin“ (Blockieren): Pfad beginnt mit "/admin"`) {
+		t.Errorf("German conflict notice: %d %s", code, page)
+	}
+	code, page = br.post("/de/website/shop.example.com/edit", url.Values{"csrf": {token}, "form": {"test"}, "ip": {"nobody"}, "method": {"GET"}, "path": {"/"}})
+	if code != 200 || !strings.Contains(page, "Geben Sie eine IP-Adresse ein, etwa 203.0.113.7.") {
+		t.Errorf("German test error: %d %s", code, page)
 	}
 }
 
