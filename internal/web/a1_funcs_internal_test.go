@@ -58,3 +58,14 @@ func TestA1Brands(t *testing.T) {
 		t.Error("a brand or 'powered by' out of nothing")
 	}
 }
+
+// TestA1OperatorBrand: the operator's --brand-name is the brand of pages
+// no partner owns; a partner's "powered by" shows only when chosen.
+func TestA1OperatorBrand(t *testing.T) {
+	if configBrandName(core.Config{BrandName: "Hostco Shield"}) != "Hostco Shield" {
+		t.Error("the operator's name is not used")
+	}
+	if !poweredBy(core.Branding{PoweredBy: true}) {
+		t.Error("powered by, chosen, is not shown")
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/i18n"
+	"github.com/palisadehq/palisade/internal/testenv"
 )
 
 var (
@@ -205,5 +206,30 @@ func TestA1BeforeSignIn(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(b), html.EscapeString(i18n.T("es", "common.signedout"))) || namesProduct(string(b)) {
 		t.Errorf("signed out in Spanish: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestA1BrandAndPoweredBy: the operator's --brand-name heads the pages
+// before sign-in; a partner that chose "powered by" gets the small footer
+// line in the page's language, one that did not gets none.
+func TestA1BrandAndPoweredBy(t *testing.T) {
+	e := testenv.New(t, func(c *core.Config) { c.BrandName = "Hostco Shield" })
+	anon := newBrowser(t, e.URL)
+	code, page, _ := anon.get("/de/website/nosuch.example.net/statistics?api-key=ck_nope")
+	if code != 401 || !strings.Contains(page, "Hostco Shield") || !regexp.MustCompile(`<title>[^<]+ · Hostco Shield</title>`).MatchString(page) ||
+		strings.Contains(page, "nosuch.example.net") || namesProduct(page) {
+		t.Errorf("before sign-in with --brand-name: %d %s", code, page)
+	}
+
+	f, jane, _, _ := fixture(t)
+	br := newBrowser(t, f.URL)
+	if _, page, _ = br.get("/fr/website/shop.example.com/statistics?api-key=" + jane.APIKey); strings.Contains(page, `class="powered"`) || namesProduct(page) {
+		t.Errorf("powered by without the partner's choice: %s", page)
+	}
+	if _, err := f.Service.SetBranding(context.Background(), f.Caller, f.Caller.PartnerID, core.Branding{Name: "Acme Shield", Color: "#aa3300", PoweredBy: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, page, _ = br.get("/fr/website/shop.example.com/statistics"); !strings.Contains(page, i18n.T("fr", "common.poweredby")) {
+		t.Errorf("powered by, chosen, is not on the page: %s", page)
 	}
 }

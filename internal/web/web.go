@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -134,6 +133,7 @@ func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("POST /{lang}/website/{domain}/edit", h.editPost)
 	mux.HandleFunc("GET /{lang}/website/{domain}/events/{id}", h.eventDetail)
 	mux.HandleFunc("POST /{lang}/website/{domain}/events/{id}/allow", h.eventAllow)
+	h.registerEventAllow(mux)
 }
 
 func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {
@@ -517,22 +517,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *core.Partner, 
 }
 
 // configBrandName is the operator's name for pages no partner owns
-// (core.Config.BrandName, --brand-name); "" when unset. Read by field name
-// so the pages build before and after the field exists.
-func configBrandName(c core.Config) string {
-	f := reflect.ValueOf(c).FieldByName("BrandName")
-	if f.IsValid() && f.Kind() == reflect.String {
-		return f.String()
-	}
-	return ""
-}
+// (core.Config.BrandName, --brand-name); "" when unset.
+func configBrandName(c core.Config) string { return c.BrandName }
 
 // poweredBy says whether the partner chose to show "Powered by Palisade"
-// (core.Branding.PoweredBy; false when the field does not exist).
-func poweredBy(b core.Branding) bool {
-	f := reflect.ValueOf(b).FieldByName("PoweredBy")
-	return f.IsValid() && f.Kind() == reflect.Bool && f.Bool()
-}
+// (core.Branding.PoweredBy, off by default).
+func poweredBy(b core.Branding) bool { return b.PoweredBy }
 
 // reasonLabel says in lang what decided a request, from an event's or
 // verdict's source and reason: a category's or list's label, the website
