@@ -108,7 +108,7 @@ func TestIntegrationGuideMatchesDeploy(t *testing.T) {
 		if strings.Contains(card, "sk_REPLACE_WITH_THE_SERVER_KEY") || !strings.Contains(card, e.Addr) {
 			t.Errorf("%s card does not carry this website's values:\n%s", name, card)
 		}
-		for _, block := range regexp.MustCompile(`(?s)<pre><code>(.*?)</code></pre>`).FindAllStringSubmatch(card, -1) {
+		for _, block := range regexp.MustCompile(`(?s)<pre[^>]*><code>(.*?)</code></pre>`).FindAllStringSubmatch(card, -1) {
 			for _, line := range strings.Split(block[1], "\n") {
 				if l := strings.TrimSpace(line); strings.HasPrefix(l, "#") || strings.HasPrefix(l, "--") || strings.Contains(l, " # ") {
 					t.Errorf("%s card shows a comment of the shipped files: %q", name, line)
@@ -149,7 +149,7 @@ func TestIntegrationGuideDownloads(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
 				t.Errorf("%s: Content-Type %q", href, ct)
 			}
-			if !strings.Contains(card, "<pre><code>"+body+"</code></pre>") {
+			if !strings.Contains(card, "<pre tabindex=\"0\"><code>"+body+"</code></pre>") {
 				t.Errorf("%s is not the file the card shows:\n%s", href, body)
 			}
 			if (strings.Contains(body, "set $palisade_key") || strings.Contains(body, "server_key")) && !strings.Contains(body, site.ServerKey) {
@@ -185,7 +185,7 @@ func guideProse(t *testing.T, page string) string {
 	if m == nil {
 		t.Fatalf("no guide on the page:\n%s", page)
 	}
-	s := regexp.MustCompile(`(?s)<pre>.*?</pre>|<code[^>]*>.*?</code>`).ReplaceAllString(m[1], " ")
+	s := regexp.MustCompile(`(?s)<pre[^>]*>.*?</pre>|<code[^>]*>.*?</code>`).ReplaceAllString(m[1], " ")
 	s = regexp.MustCompile(`(?s)<[^>]*>`).ReplaceAllString(s, " ")
 	return strings.Join(strings.Fields(html.UnescapeString(s)), " ")
 }
@@ -245,7 +245,7 @@ func TestIntegrationGuideCaddy(t *testing.T) {
 	e, jane, _, _ := fixture(t)
 	br := newBrowser(t, e.URL)
 	_, page, _ := br.get("/en/website/shop.example.com/integration?api-key=" + jane.APIKey)
-	m := regexp.MustCompile(`(?s)<pre><code>(.*?)</code></pre>`).FindStringSubmatch(guideSection(t, page, "caddy"))
+	m := regexp.MustCompile(`(?s)<pre[^>]*><code>(.*?)</code></pre>`).FindStringSubmatch(guideSection(t, page, "caddy"))
 	if m == nil {
 		t.Fatalf("no Caddyfile in the caddy card")
 	}
