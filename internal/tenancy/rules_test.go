@@ -483,6 +483,14 @@ func rules() map[string]rule {
 		// The victim's event id under a website the principal may open.
 		return req{method: "POST", path: "/en/website/" + x.c.ownDomain + "/events/" + strconv.FormatInt(x.w.event, 10) + "/allow"}
 	}}})
+	// "Allow this": the victim's event's client into the allow list (an
+	// event that was not refused: a refusal of that, 422).
+	add("POST /{lang}/website/{domain}/events/{id}/allow-this", rule{class: customerPage, kind: kWeb, build: func(x *cell) req {
+		return req{method: "POST", path: "/en/website/" + x.t.domain + "/events/" + strconv.FormatInt(x.w.event, 10) + "/allow-this", body: "kind=client"}
+	}, also: []func(x *cell) req{func(x *cell) req {
+		// The victim's event id under a website the principal may open.
+		return req{method: "POST", path: "/en/website/" + x.c.ownDomain + "/events/" + strconv.FormatInt(x.w.event, 10) + "/allow-this", body: "kind=client"}
+	}}})
 
 	// ---- decision endpoints and the challenge ----
 	keyHeader := func(x *cell) http.Header {

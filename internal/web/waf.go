@@ -10,6 +10,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/waf"
 )
 
@@ -239,6 +240,10 @@ type eventView struct {
 	Allow        *waf.Exclusion
 	AllowSummary string
 	Problem      string
+	// Explain says what decided, in words; AllowThis is what "allow
+	// this" offers (eventallow.go).
+	Explain   explainView
+	AllowThis allowView
 }
 
 // scoringRule says whether a CRS rule id is one of the rules that add up
@@ -364,9 +369,9 @@ func (h *Handler) eventAllow(w http.ResponseWriter, r *http.Request) {
 	}
 	ex, ok := exclusionFromEvent(ev)
 	if !ok {
-		msg := "this event has no firewall findings to allow"
+		msg := i18n.T(v.Lang, "event.waf.nofindings")
 		if ev.WAF != nil {
-			msg = "only virtual patches of your hosting provider matched this request; an exclusion does not lift them"
+			msg = i18n.T(v.Lang, "event.waf.patchonly")
 		}
 		h.eventPage(w, r, v, ev, core.Errorf(core.EINVALID, "%s", msg))
 		return
@@ -393,12 +398,36 @@ func (h *Handler) eventAllow(w http.ResponseWriter, r *http.Request) {
 
 // eventPage renders an event's page; problem, when set, is shown above it
 // (a refused "this is fine").
+//
+// The page says what decided in words (explainEvent, against the
+// website's settings as they are now) and what "allow this" offers, with
+// its preview (Service.AllowThisOptions, as the session's caller).
 func (h *Handler) eventPage(w http.ResponseWriter, r *http.Request, v view, ev core.Event, problem error) {
 	ew := newEventView(v.Lang, ev)
+	st, err := engine.ParseSettings(v.Site.Settings)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	ew.Explain = explainEvent(v.Lang, ev, v.Site, st)
+	// The page was reached through the session's cookie (site checked
+	// it); the core decides again what the caller may see.
+	s, _, err := h.cookieSession(r)
+	if err == nil {
+		var at core.AllowThis
+		if at, err = h.svc.AllowThisOptions(r.Context(), callerOf(s), v.Site.Domain, ev.ID); err == nil {
+			ew.AllowThis = newAllowView(v.Lang, at)
+		}
+	}
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	ew.AllowThis.Done = allowDone(v.Lang, r.URL.Query())
 	status := http.StatusOK
 	if problem != nil {
 		status, ew.Problem = h.problem(w, r, problem, true)
 	}
-	v.Tab, v.Title, v.Data = "events", tr(v.Lang, "detail")+" "+strconv.FormatInt(ev.ID, 10), ew
+	v.Tab, v.Title, v.Data = "events", i18n.T(v.Lang, "event.title", map[string]any{"ID": strconv.FormatInt(ev.ID, 10)}), ew
 	h.render(w, "event", status, v)
 }

@@ -267,7 +267,7 @@ func TestEventAllowsWAFExclusion(t *testing.T) {
 	code, page, _ := br.get(base + "/events/" + strconv.FormatInt(wafID, 10) + "?api-key=" + jane.APIKey)
 	text := html.UnescapeString(page)
 	for _, want := range []string{"Website firewall", "SQL injection", "<dd>5</dd>", "942100", "SQL Injection Attack Detected via libinjection", "ARGS:q", "1' or '1'='1",
-		`<dd>blocked</dd>`, "rules 942100 · under /search · in q", "This is fine: allow this parameter on this path",
+		`<dd>Blocked</dd>`, "rules 942100 · under /search · in q", "This is fine: allow this parameter on this path",
 		`action="/en/website/shop.example.com/events/` + strconv.FormatInt(wafID, 10) + `/allow"`} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("the firewall event's page lacks %q: %d %s", want, code, page)
@@ -310,10 +310,10 @@ func TestEventAllowsWAFExclusion(t *testing.T) {
 	}
 	// An event without firewall findings offers nothing and is refused.
 	code, page, _ = br.get(base + "/events/" + strconv.FormatInt(plainID, 10))
-	if code != 200 || strings.Contains(page, "/allow") || strings.Contains(page, `id="waf"`) {
+	if code != 200 || strings.Contains(page, `/allow"`) || strings.Contains(page, `id="waf"`) {
 		t.Fatalf("a plain event's page: %d %s", code, page)
 	}
-	if code, page = allow(plainID, token); code != 422 || !strings.Contains(page, "this event has no firewall findings to allow") || !reflect.DeepEqual(exclusions(), want) {
+	if code, page = allow(plainID, token); code != 422 || !strings.Contains(page, "The website firewall found nothing in this request") || !reflect.DeepEqual(exclusions(), want) {
 		t.Fatalf("a plain event: %d %s", code, page)
 	}
 	// The events list filters by attack class.
