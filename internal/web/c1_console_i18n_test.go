@@ -17,6 +17,7 @@ import (
 
 var (
 	c1Hidden = regexp.MustCompile(`(?is)<(script|style|head)\b.*?</(script|style|head)>|<code class="api">[^<]*</code>|<(td|small)[^>]* translate="no">[^<]*</(td|small)>`)
+	c1Subject = regexp.MustCompile(`<td lang="(en|de)" translate="no">([^<]*)</td>`)
 	c1Tag    = regexp.MustCompile(`(?s)<[^>]*>`)
 	c1Title  = regexp.MustCompile(`(?s)<title>(.*?)</title>`)
 	c1Lang   = regexp.MustCompile(`<html lang="([a-z]+)"`)
@@ -281,6 +282,20 @@ func TestC1AuditInWords(t *testing.T) {
 		if !strings.Contains(c1Visible(page), want) {
 			t.Errorf("the German audit log lacks %q", want)
 		}
+	}
+}
+
+// TestC1EmailSubjects: an email's subject is in its recipient's language
+// and marked so.
+func TestC1EmailSubjects(t *testing.T) {
+	_, br := c1Console(t)
+	_, page, _ := br.get("/console/emails?lang=fr")
+	got := map[string]bool{}
+	for _, m := range c1Subject.FindAllStringSubmatch(page, -1) {
+		got[m[1]+" "+html.UnescapeString(m[2])] = true
+	}
+	if !got["de shop.example.com ist jetzt durch Acme Shield geschützt"] || !got["en bob.example.org is now protected by Acme Shield"] {
+		t.Fatalf("subjects: %v", got)
 	}
 }
 

@@ -164,6 +164,15 @@ func (d *consoleData) CustomerEmail(id int64) string {
 	return i18n.T(d.Lang, "console.who.customerno", map[string]any{"ID": id})
 }
 
+// RecipientLang is the language of an email to customer id (its subject
+// is in that language).
+func (d *consoleData) RecipientLang(id int64) string {
+	if d.names != nil && d.names.langs[id] != "" {
+		return d.names.langs[id]
+	}
+	return d.Partner.Language()
+}
+
 // Who says in words who an actor of the audit log (or a patch's author)
 // is.
 func (d *consoleData) Who(actor string) string { return d.names.who(d.Lang, actor) }
@@ -262,7 +271,9 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 	case "plans":
 		d.Plans, err = h.svc.Plans(ctx)
 	case "emails":
-		d.Emails, err = h.svc.Emails(ctx, c, core.EmailFilter{Limit: 500})
+		if d.Emails, err = h.svc.Emails(ctx, c, core.EmailFilter{Limit: 500}); err == nil && len(d.Emails) > 0 {
+			d.names, err = h.auditNames(r, s)
+		}
 	case "audit":
 		var entries []core.AuditEntry
 		if entries, err = h.svc.Audit(ctx, c, 0, 500); err == nil {
@@ -446,12 +457,13 @@ type auditRow struct {
 type auditNames struct {
 	keys      map[string]string
 	customers map[int64]string
+	langs     map[int64]string // the customers' languages
 	sites     map[int64]string
 }
 
 func (h *Handler) auditNames(r *http.Request, s core.Session) (*auditNames, error) {
 	ctx, c := r.Context(), callerOf(s)
-	n := &auditNames{keys: map[string]string{}, customers: map[int64]string{}, sites: map[int64]string{}}
+	n := &auditNames{keys: map[string]string{}, customers: map[int64]string{}, langs: map[int64]string{}, sites: map[int64]string{}}
 	keys, err := h.svc.PartnerKeys(ctx, c, s.PartnerID)
 	if err != nil {
 		return nil, err
@@ -464,7 +476,7 @@ func (h *Handler) auditNames(r *http.Request, s core.Session) (*auditNames, erro
 		return nil, err
 	}
 	for _, a := range subs {
-		n.customers[a.ID] = a.Email
+		n.customers[a.ID], n.langs[a.ID] = a.Email, i18n.Pick(a.Lang)
 	}
 	sites, err := h.svc.Websites(ctx, c, core.WebsiteFilter{Limit: 5000})
 	if err != nil {

@@ -238,7 +238,8 @@ type axeViolation struct {
 
 // factsJS runs axe-core on the page and reads its text and width. Text
 // leaves out API names (<code class="api">), which the pages show small
-// next to the words for those who script. Wide lists the elements that
+// next to the words for those who script, and text marked translate="no"
+// (a customer's email subject, in its own language). Wide lists the elements that
 // stick out past the phone's right edge (%d), to say what scrolls
 // sideways.
 const factsJS = `(async () => {
@@ -255,7 +256,7 @@ const factsJS = `(async () => {
       if (!inner) wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\s+/).join('.') : '') + ' (right edge ' + Math.round(b.right) + ' px)');
     }
   }
-  const api = document.querySelectorAll('code.api');
+  const api = document.querySelectorAll('code.api, [translate="no"]');
   api.forEach(c => { c.dataset.display = c.style.display; c.style.display = 'none'; });
   const words = document.body ? document.body.innerText : '';
   api.forEach(c => { c.style.display = c.dataset.display; });
