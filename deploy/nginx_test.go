@@ -3,6 +3,7 @@
 package deploy_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
@@ -263,6 +265,10 @@ func TestNginxSnippetsSelfContained(t *testing.T) {
 func TestNginxExampleAsShipped(t *testing.T) {
 	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
 	pal := testenv.New(t)
+	// The host's brand, which the service's pages carry.
+	if _, err := pal.Service.SetBranding(context.Background(), pal.Caller, pal.Caller.PartnerID, core.Branding{Name: "Acme Shield"}); err != nil {
+		t.Fatal(err)
+	}
 	w := pal.Website(t, "shop.example.com", remoteVisitors(engine.Settings{}))
 	site := httptest.NewServer(siteWithOwnRefusals())
 	defer site.Close()
@@ -320,10 +326,13 @@ func TestNginxExampleAsShipped(t *testing.T) {
 	if code, body, _ := get("shop.example.com", "/page", chromeUA); code != 200 || body != "hello from shop.example.com/page" {
 		t.Fatalf("browser: %d %q", code, body)
 	}
-	if code, body, h := get("shop.example.com", "/", "curl/8.5.0"); code != 403 || h.Get("X-Palisade-Action") != "challenge" || !pageRef.MatchString(body) {
-		t.Fatalf("challenge: want the challenge page with its reference ID, got %d %v %q", code, h, body)
+	if code, body, h := get("shop.example.com", "/", "curl/8.5.0"); code != 403 || h.Get("X-Palisade-Action") != "challenge" || !pageRef.MatchString(body) || !strings.Contains(body, "Acme Shield") {
+		t.Fatalf("challenge: want the host's challenge page with its reference ID, got %d %v %q", code, h, body)
 	}
 	checkDenyPage(t, get, "shop.example.com")
+	if _, body, _ := get("shop.example.com", "/", "sqlmap/1.7.2#stable"); !strings.Contains(body, "Acme Shield") {
+		t.Fatalf("the deny page does not carry the host's brand: %q", body)
+	}
 	checkOwnRefusals(t, get, "shop.example.com")
 
 	pal.Stop()
