@@ -337,3 +337,41 @@ func TestC1Branding(t *testing.T) {
 		t.Fatal("the powered-by line stays on when unticked")
 	}
 }
+
+// TestC1CreditInWords: each charge of the ledger reads in words in the
+// page's language (the core's English reasons read back), for a new
+// website, a renewal, an upgrade and extra requests.
+func TestC1CreditInWords(t *testing.T) {
+	e, br := c1Console(t)
+	ctx := context.Background()
+	site, err := e.Service.Website(ctx, e.Caller, "shop.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Service.ModifyWebsite(ctx, e.Caller, "shop.example.com", core.WebsiteChange{RenewMonths: 3}, core.Match{}, core.Idem{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Service.ModifyWebsite(ctx, e.Caller, "shop.example.com", core.WebsiteChange{Plan: "20k"}, core.Match{}, core.Idem{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Service.ProvisionAddon(ctx, e.Caller, site.ID, core.AddonExtraRequests, 2); err != nil {
+		t.Fatal(err)
+	}
+	_, page, _ := br.get("/console/credit?lang=en")
+	text := c1Visible(page)
+	for _, want := range []string{"New website shop.example.com, plan 10k, first month", "Renewal of shop.example.com, plan 10k, for 3 months",
+		"shop.example.com moved from plan 10k to 20k, for the rest of the term", "Extra requests for shop.example.com: 2 units of 10,000 a month"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the ledger lacks %q:\n%s", want, text)
+		}
+	}
+	for _, raw := range []string{"register ", "renew ", "upgrade ", "month(s)"} {
+		if strings.Contains(text, raw) {
+			t.Errorf("the ledger shows the core's %q:\n%s", raw, text)
+		}
+	}
+	_, page, _ = br.get("/console/credit?lang=de")
+	if text = c1Visible(page); !strings.Contains(text, "Verlängerung von shop.example.com, Tarif 10k, um 3 Monate") || !strings.Contains(text, "2 Einheiten zu 10.000 pro Monat") {
+		t.Errorf("the German ledger:\n%s", text)
+	}
+}
