@@ -16,11 +16,11 @@ import (
 )
 
 var (
-	c1Hidden = regexp.MustCompile(`(?is)<(script|style|head)\b.*?</(script|style|head)>|<code class="api">[^<]*</code>|<(td|small)[^>]* translate="no">[^<]*</(td|small)>`)
+	c1Hidden  = regexp.MustCompile(`(?is)<(script|style|head)\b.*?</(script|style|head)>|<code class="api">[^<]*</code>|<(td|small)[^>]* translate="no">[^<]*</(td|small)>`)
 	c1Subject = regexp.MustCompile(`<td lang="(en|de)" translate="no">([^<]*)</td>`)
-	c1Tag    = regexp.MustCompile(`(?s)<[^>]*>`)
-	c1Title  = regexp.MustCompile(`(?s)<title>(.*?)</title>`)
-	c1Lang   = regexp.MustCompile(`<html lang="([a-z]+)"`)
+	c1Tag     = regexp.MustCompile(`(?s)<[^>]*>`)
+	c1Title   = regexp.MustCompile(`(?s)<title>(.*?)</title>`)
+	c1Lang    = regexp.MustCompile(`<html lang="([a-z]+)"`)
 )
 
 // c1Visible is a page's visible text: its title and its body's text,
