@@ -48,6 +48,9 @@ type celExample struct {
 	Expr, ID string
 }
 
+// celNames are what an expression may use (engine/cel.go).
+var celNames = []string{"ip", "method", "host", "path", "raw_path", "query", "user_agent", "referrer", "country", "asn", "headers", "signed_agent", "inCIDR(ip, cidr)"}
+
 var celExamples = []celExample{
 	{`path.startsWith("/wp-admin/") && !inCIDR(ip, "203.0.113.0/24")`, "rules.cel.ex.admin"},
 	{`method == "POST" && path == "/xmlrpc.php"`, "rules.cel.ex.xmlrpc"},
@@ -155,6 +158,7 @@ type rulesView struct {
 
 	RuleActions, CatActions, LimitActions, LimitKeys []string
 	CELExamples                                      []celExample
+	CELNames                                         []string
 	Hits                                             hitsView
 	MaxConds                                         int
 }
@@ -162,7 +166,7 @@ type rulesView struct {
 func newRulesView(site core.Website, st engine.Settings) *rulesView {
 	rv := &rulesView{Settings: st, Version: pageVersion(site),
 		Errors: map[string]string{}, Fields: condFields, Ops: condOps,
-		RuleActions: ruleActions, CatActions: catActions, LimitActions: limitActions, LimitKeys: limitKeys, CELExamples: celExamples, MaxConds: maxCondRows,
+		RuleActions: ruleActions, CatActions: catActions, LimitActions: limitActions, LimitKeys: limitKeys, CELExamples: celExamples, CELNames: celNames, MaxConds: maxCondRows,
 		General: generalFormOf(st), Lists: listsForm{Allow: strings.Join(st.Allow, "\n"), Deny: strings.Join(st.Deny, "\n")},
 		Rule:  ruleForm{Index: -1, Enabled: true, Action: "deny", Conds: make([]condRow, 1)},
 		Limit: limitForm{Key: "ip", Period: "1m", Action: "challenge"}, Test: testForm{Method: "GET", Path: "/"}}

@@ -446,7 +446,7 @@ func TestRuleEditorActionFields(t *testing.T) {
 	}
 }
 
-var celExampleRe = regexp.MustCompile(`<code class="cel">(.*?)</code>`)
+var celExampleRe = regexp.MustCompile(`<pre class="cel"><code>(.*?)</code></pre>`)
 
 // TestRuleEditorCELExamples: every example shown under the CEL box
 // compiles against the engine's CEL environment (as Validate checks a
