@@ -45,7 +45,11 @@ type statusCount struct {
 type nodeRow struct {
 	core.NodeStatus
 	Lag, Seen string
-	Behind    bool // its engine decides by an older config than the store's
+	// Behind: the node reported knowing of a newer config than its
+	// engine decides by (its lag). Its version is as of its last
+	// heartbeat, so a version below the store's alone is not a lag: the
+	// change may have come after the heartbeat.
+	Behind bool
 }
 
 // Money is an amount in the page's language.
@@ -99,7 +103,7 @@ func (h *Handler) fleetWords(d *operatorData) {
 		d.Statuses = append(d.Statuses, statusCount{Status: st, Count: f.Websites[st]})
 	}
 	for _, n := range f.Nodes {
-		row := nodeRow{NodeStatus: n, Lag: "—", Seen: i18n.T(l, "op.ago", map[string]any{"Span": span(l, n.Ago)}), Behind: !n.Gone && n.ConfigVersion < f.ConfigVersion}
+		row := nodeRow{NodeStatus: n, Lag: "—", Seen: i18n.T(l, "op.ago", map[string]any{"Span": span(l, n.Ago)}), Behind: !n.Gone && n.Lag > 0}
 		if n.Lag > 0 {
 			row.Lag = span(l, n.Lag)
 		}

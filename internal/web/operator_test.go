@@ -41,21 +41,28 @@ func TestOperatorOverview(t *testing.T) {
 	if err := me.Beat(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// A node that reports knowing of a newer config than it decides by.
+	if err := e.Service.RecordHeartbeat(ctx, core.Node{Name: "lagging-node 10.1.1.1:8080", Role: "edge", Lag: 3 * time.Second, StartedAt: e.Service.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	op := operatorBrowser(t, e)
 	code, page, _ := op.get("/operator?lang=en")
 	if code != 200 {
 		t.Fatalf("operator: %d %s", code, page)
 	}
 	nodes := section(page, "nodes")
-	mine, retired := strings.Index(nodes, me.Name), strings.Index(nodes, "retired-node")
-	if mine < 0 || retired < 0 || mine > retired {
-		t.Fatalf("nodes: %s", nodes)
+	mine, retired, lagging := rowOf(nodes, me.Name), rowOf(nodes, "retired-node"), rowOf(nodes, "lagging-node")
+	if !strings.Contains(mine, ">running<") || !strings.Contains(mine, "v1.0-test") || !strings.Contains(mine, "all planes") {
+		t.Errorf("this node's row: %s", mine)
 	}
-	if row := nodes[mine:retired]; !strings.Contains(row, ">running<") || !strings.Contains(row, "v1.0-test") || !strings.Contains(row, "all planes") {
-		t.Errorf("this node's row: %s", row)
+	if !strings.Contains(retired, ">gone<") || !strings.Contains(retired, "3 minutes ago") {
+		t.Errorf("the retired node's row: %s", retired)
 	}
-	if row := nodes[retired:]; !strings.Contains(row, ">gone<") || !strings.Contains(row, "3 minutes ago") {
-		t.Errorf("the retired node's row: %s", row)
+	if !strings.Contains(lagging, ">behind<") || !strings.Contains(lagging, "3 seconds") {
+		t.Errorf("the lagging node's row: %s", lagging)
+	}
+	if strings.Index(nodes, "retired-node") < strings.Index(nodes, me.Name) {
+		t.Errorf("a gone node listed before a running one: %s", nodes)
 	}
 	fleet := section(page, "fleet")
 	for _, want := range []string{"answers in", "not used", "Partners", ">2<" /* partners */, "setting up", "online"} {
@@ -109,4 +116,14 @@ func TestOperatorLanguages(t *testing.T) {
 			t.Errorf("%s: the product's name on the operator's page: %s", l, text)
 		}
 	}
+}
+
+// rowOf is the table row of html that holds name ("" if none).
+func rowOf(html, name string) string {
+	for _, row := range strings.Split(html, "<tr") {
+		if strings.Contains(row, name) {
+			return row
+		}
+	}
+	return ""
 }
