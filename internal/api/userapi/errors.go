@@ -86,7 +86,7 @@ func (h *Handler) writeErr(w http.ResponseWriter, r *http.Request, err error) in
 		h.log.Log(r.Context(), shape.Log.Level(), "user api request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}
 	if shape.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Palisade User API", Bearer`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="User API", Bearer`)
 	}
 	if shape.RetryAfter != "" {
 		w.Header().Set("Retry-After", shape.RetryAfter)

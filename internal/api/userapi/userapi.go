@@ -188,6 +188,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	r, err := scoped(r)
 	if err != nil {
+		// A browser that opened a malformed docs link reads where the
+		// right one is, not a JSON error.
+		if strings.HasSuffix(r.URL.Path, "/docs") && wantsHTML(r) {
+			h.welcome(w, r, http.StatusNotFound, false)
+			return
+		}
 		h.writeErr(w, r, err)
 		return
 	}
