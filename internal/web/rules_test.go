@@ -302,7 +302,7 @@ func TestRuleEditorLabels(t *testing.T) {
 		`<option value="deny" selected>Block</option>`,
 		`<option value="challenge">Browser challenge</option>`,
 		`<strong>Serve fake data</strong> <code class="api">return_fake_data</code>: Lets the request through but tells your application to answer with worthless data`,
-		`Search engines <code class="api">search_engines</code> <select name="cat.search_engines"><option value="">Default (Allow)</option>`,
+		`Search engines <code class="api">search_engines</code><br><select name="cat.search_engines"><option value="">Default (Allow)</option>`,
 		`<span class="badge act-deny">Block</span> <code class="api">deny</code>`,
 		`Path starts with &#34;/admin&#34; and Request header X-Debug is &#34;1&#34;`,
 	} {
