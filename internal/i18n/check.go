@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -13,9 +14,25 @@ import (
 // placeholder matches a message's template actions ({{.Name}}).
 var placeholder = regexp.MustCompile(`\{\{[^}]*\}\}`)
 
+var (
+	catalogues   = map[string]map[string][]string{}
+	cataloguesMu sync.Mutex
+)
+
 // catalogue reads every file of lang: id → the message's texts (one, or
-// one per plural form).
+// one per plural form). Read once per language; callers must not change it.
 func catalogue(lang string) map[string][]string {
+	cataloguesMu.Lock()
+	defer cataloguesMu.Unlock()
+	if c, ok := catalogues[lang]; ok {
+		return c
+	}
+	out := readCatalogue(lang)
+	catalogues[lang] = out
+	return out
+}
+
+func readCatalogue(lang string) map[string][]string {
 	out := map[string][]string{}
 	files, _ := fs.Glob(localeFS, "locales/*."+lang+".json")
 	for _, f := range files {
@@ -125,4 +142,6 @@ func containsWord(text, f string) bool {
 	}
 }
 
-func isWordRune(r rune) bool { return r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r)) }
+func isWordRune(r rune) bool {
+	return r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r))
+}
