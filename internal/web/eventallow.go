@@ -250,7 +250,15 @@ func explainEvent(l string, ev core.Event, w core.Website, st engine.Settings) e
 		say("event.why.other", map[string]any{"Reason": ev.Reason})
 	}
 	if ev.Reason == "clearance" {
-		x.Lines = []string{i18n.T(l, "event.why.clearance", map[string]any{"What": strings.TrimPrefix(ev.Detail, "cleared ")})}
+		// Detail is "cleared <reason>": the category or the rule that
+		// would have challenged it.
+		what := strings.TrimPrefix(ev.Detail, "cleared ")
+		if _, ok := engine.ParseCategory(what); ok {
+			what = catLabel(l, what)
+		} else {
+			what = quote(l, what)
+		}
+		x.Lines, x.Conds, x.Expr = []string{i18n.T(l, "event.why.clearance", map[string]any{"What": what})}, nil, ""
 	}
 	if ev.Monitored {
 		note("event.why.monitor", map[string]any{"Action": act})

@@ -63,7 +63,7 @@ func TestExplainEvent(t *testing.T) {
 		{"rate limit deleted", ev("rate_limit", "Search", "challenge", "humans", ""), site, []string{"no rate limit named “Search”"}},
 		{"waf", wafEv, site, []string{"website firewall refused it", "SQL injection", "anomaly score of 5", "none of them can lift"}},
 		{"patch", ev("waf", "virtual patch", "deny", "waf", "CVE-2025-1234"), site, []string{"virtual patch of your hosting provider", "CVE-2025-1234"}},
-		{"clearance", ev("category", "clearance", "grant", "automation_tools", "cleared automation_tools"), site, []string{"solved a browser challenge earlier"}},
+		{"clearance", ev("category", "clearance", "grant", "automation_tools", "cleared automation_tools"), site, []string{"solved a browser challenge earlier", "(Automation tools)"}},
 		{"monitor", monitored, site, []string{"monitor mode: Blocked is what protection would have done"}},
 		{"solved", ev("challenge", "challenge", "challenge_solved", "challenge", "solved in 300 ms"), site, []string{"solved the browser challenge"}},
 		{"unprotected", ev("", "protection off", "grant", "unprotected", ""), site, []string{"not active"}},
