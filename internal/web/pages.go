@@ -98,7 +98,9 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, v view, s c
 	actions := map[string]bool{}
 	cats := map[string]int64{}
 	for _, p := range pts {
-		if p.Category == "challenge" {
+		if p.Category == "challenge" || p.Category == "" {
+			// Challenge answers are the funnel's; every decision has a
+			// category, so a row without one is no request.
 			continue
 		}
 		k := key(p.Time)

@@ -8,6 +8,18 @@
   document.body.addEventListener("htmx:configRequest", function (e) {
     if (token) e.detail.headers["X-CSRF-Token"] = token.content;
   });
+  // A table that scrolls sideways inside its box (.table-wrap) can be
+  // reached and scrolled with the keyboard; one that fits is no tab stop.
+  function focusableWraps() {
+    var ws = document.querySelectorAll(".table-wrap");
+    for (var i = 0; i < ws.length; i++) {
+      if (ws[i].scrollWidth > ws[i].clientWidth + 1) ws[i].setAttribute("tabindex", "0");
+      else if (ws[i].getAttribute("tabindex") === "0") ws[i].removeAttribute("tabindex");
+    }
+  }
+  focusableWraps();
+  window.addEventListener("resize", focusableWraps);
+  document.body.addEventListener("htmx:afterSwap", focusableWraps);
   var el = document.getElementById("chart");
   if (!el || !window.uPlot) return;
   var data = JSON.parse(el.dataset.series);
