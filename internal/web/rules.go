@@ -600,7 +600,7 @@ func savedNow(lang string, st engine.Settings, f url.Values) string {
 		var cs []string
 		for _, c := range engine.Categories() {
 			if a := st.Categories[c]; a != "" {
-				cs = append(cs, label(lang, "rules.catname.", c)+": "+label(lang, "rules.action.", a))
+				cs = append(cs, label(lang, "catname.", c)+": "+label(lang, "rules.action.", a))
 			}
 		}
 		if len(cs) == 0 {
