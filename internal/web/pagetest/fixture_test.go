@@ -113,13 +113,23 @@ func newFixture(t testing.TB) *fixture {
 
 	site, err := e.Service.Website(ctx, e.Caller, shop)
 	must(err)
-	seedHistory(t, e, site)
 	for day := 0; day < seedDays; day++ {
-		if day > 0 {
-			e.Clock.Advance(24 * time.Hour)
-		}
+		dayStart := e.Clock.Now()
 		seedDay(t, e, site.ServerKey, day)
+		if day < seedDays-1 {
+			e.Clock.Advance(dayStart.Add(24 * time.Hour).Sub(e.Clock.Now()))
+		}
 	}
+	e.Recorder.Flush(ctx)
+	seedHistory(t, e, site, 1)
+
+	// Another customer's forum, busy: near its plan's quota this month.
+	bob, _, err := e.Service.CreateSubaccount(ctx, e.Caller, core.SubaccountCreate{Email: "bob@forum.example.org"}, core.Idem{})
+	must(err)
+	forum, _, err := e.Service.CreateWebsite(ctx, e.Caller, core.WebsiteCreate{Domain: "forum.example.org", SubaccountID: bob.ID, Plan: "10k"}, core.Idem{})
+	must(err)
+	seedHistory(t, e, forum, 3)
+	visitHost(t, e, forum.ServerKey, forum.Domain, testenv.ChromeUA, "198.51.100.200", "GET", "/")
 	e.Recorder.Flush(ctx)
 
 	// The people and the operator's and partner's settings.
@@ -193,12 +203,17 @@ const (
 	phoneUA     = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
 )
 
-// seedDay sends one day's requests through forward-auth, as nginx would:
-// people browsing, an AI crawler, a script, a WordPress scanner, the uptime
-// monitor, SQL injection and cross-site scripting, and (on the last day)
-// a client searching too fast.
+// seedDay sends one day's requests through forward-auth, as nginx would,
+// spread over the day: people browsing, an AI crawler, a script, a
+// WordPress scanner, the uptime monitor, SQL injection and cross-site
+// scripting, and (on the last day) a client searching too fast.
 func seedDay(t testing.TB, e *testenv.Stack, key string, day int) {
 	t.Helper()
+	visit := func(t testing.TB, e *testenv.Stack, key, ua, ip, method, uri string) {
+		t.Helper()
+		e.Clock.Advance(time.Duration(31+day%4*7) * time.Minute)
+		visit(t, e, key, ua, ip, method, uri)
+	}
 	paths := []string{"/", "/shop/cart", "/products/42", "/products/category/garden-furniture/outdoor-lounge-chairs?page=2",
 		"/blog/2026/10/how-to-choose-a-parasol-for-a-small-balcony", "/account/orders", "/checkout/payment", "/contact"}
 	n := 4 + day%5
@@ -224,21 +239,29 @@ func seedDay(t testing.TB, e *testenv.Stack, key string, day int) {
 		visit(t, e, key, testenv.ChromeUA, "185.220.101.34", "GET", "/search?q=%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E")
 	}
 	if day == seedDays-1 {
-		for i := 0; i < 8; i++ {
-			visit(t, e, key, testenv.ChromeUA, "203.0.113.99", "GET", fmt.Sprintf("/search?q=garden+chair+%d", i))
+		for i := 0; i < 8; i++ { // within a minute
+			visitNow(t, e, key, testenv.ChromeUA, "203.0.113.99", "GET", fmt.Sprintf("/search?q=garden+chair+%d", i))
 		}
 	}
 }
 
-// visit asks Palisade about one request, as nginx's auth_request does.
+// visitNow is visit, for seedDay, whose visit comes a while later.
+var visitNow = visit
+
+// visit asks Palisade about one request to the shop, as nginx's
+// auth_request does.
 func visit(t testing.TB, e *testenv.Stack, key, ua, ip, method, uri string) *http.Response {
+	t.Helper()
+	return visitHost(t, e, key, shop, ua, ip, method, uri)
+}
+
+func visitHost(t testing.TB, e *testenv.Stack, key, host, ua, ip, method, uri string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest("GET", e.URL+"/forward-auth/nginx", nil)
 	req.Header.Set("X-Palisade-Key", key)
 	req.Header.Set("X-Original-Uri", uri)
 	req.Header.Set("X-Original-Method", method)
-	req.Header.Set("X-Original-Host", shop)
-	req.Header.Set("X-Original-Protocol", "HTTP/2.0")
+	req.Header.Set("X-Original-Host", host)
 	req.Header.Set("X-Real-Ip", ip)
 	testenv.AsBrowser(req, ua)
 	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
@@ -267,10 +290,10 @@ func visit(t testing.TB, e *testenv.Stack, key, ua, ip, method, uri string) *htt
 	return resp
 }
 
-// seedHistory stores a year of counted decisions before the seeded days
-// (the counters the event writer keeps), so that the month and day charts
-// have a shape: a few hundred requests a day, most of them people.
-func seedHistory(t testing.TB, e *testenv.Stack, w core.Website) {
+// seedHistory stores a year of counted decisions before today (the
+// counters the event writer keeps), so that the month and day charts have
+// a shape: a few hundred requests a day times busy, most of them people.
+func seedHistory(t testing.TB, e *testenv.Stack, w core.Website, busy int64) {
 	t.Helper()
 	now := e.Clock.Now()
 	var rows []core.StatRow
@@ -279,8 +302,8 @@ func seedHistory(t testing.TB, e *testenv.Stack, w core.Website) {
 	}
 	for d := 1; d <= 330; d++ {
 		at := now.AddDate(0, 0, -d).Truncate(24 * time.Hour).Add(13 * time.Hour)
-		k := int64(d%7 + 3)
-		add(at, "grant", "humans", 120+k*9)
+		k := int64(d%7+3) * busy
+		add(at, "grant", "humans", 120*busy+k*9)
 		add(at, "grant", "search_engines", 20+k)
 		add(at, "deny", "ai_crawlers", 4+k)
 		add(at, "challenge", "automation_tools", 6+k/2)
