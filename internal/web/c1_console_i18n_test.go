@@ -19,6 +19,7 @@ var (
 	c1Hidden  = regexp.MustCompile(`(?is)<(script|style|head)\b.*?</(script|style|head)>|<code class="api">[^<]*</code>|<(td|small)[^>]* translate="no">[^<]*</(td|small)>`)
 	c1Subject = regexp.MustCompile(`<td lang="(en|de)" translate="no">([^<]*)</td>`)
 	c1Tag     = regexp.MustCompile(`(?s)<[^>]*>`)
+	c1Inline  = regexp.MustCompile(`<wbr>|</?span[^>]*>`)
 	c1Title   = regexp.MustCompile(`(?s)<title>(.*?)</title>`)
 	c1Lang    = regexp.MustCompile(`<html lang="([a-z]+)"`)
 )
@@ -33,7 +34,7 @@ func c1Visible(page string) string {
 	if m := c1Title.FindStringSubmatch(page); m != nil {
 		title = m[1]
 	}
-	body := c1Tag.ReplaceAllString(c1Hidden.ReplaceAllString(page, " "), " ")
+	body := c1Tag.ReplaceAllString(c1Inline.ReplaceAllString(c1Hidden.ReplaceAllString(page, " "), ""), " ")
 	return html.UnescapeString(title + "\n" + body)
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,8 +27,8 @@ type patchForm struct {
 // patchRow is a virtual patch as the console lists it.
 type patchRow struct {
 	core.WAFPatch
-	Rule    string // the rule form in words
-	SecLang string // or the SecLang's first line
+	Rule    template.HTML // the rule form in words, its path breaking only after a "/"
+	SecLang string        // or the SecLang's first line
 	Expired bool
 }
 
@@ -67,7 +68,7 @@ func (h *Handler) wafConsoleData(r *http.Request, s core.Session, d *consoleData
 	for _, p := range ps {
 		row := patchRow{WAFPatch: p, Expired: p.Expired(now)}
 		if p.Rule != nil {
-			row.Rule = patchSummary(d.Lang, *p.Rule)
+			row.Rule = patchSummaryHTML(d.Lang, *p.Rule)
 		} else {
 			row.SecLang, _, _ = strings.Cut(strings.TrimSpace(p.SecLang), "\n")
 		}
@@ -107,6 +108,30 @@ func patchSummary(lang string, r waf.PatchRule) string {
 		s = i18n.T(lang, "console.waf.sum.log", map[string]any{"Rule": s})
 	}
 	return s
+}
+
+// pathMark stands for the path in a summary until it is escaped.
+const pathMark = "PATHMARKc1f7"
+
+// patchSummaryHTML is patchSummary as HTML, with the path breaking only
+// after a "/" (each piece between them kept whole: "admin-ajax.php" does
+// not wrap at its hyphen).
+func patchSummaryHTML(lang string, r waf.PatchRule) template.HTML {
+	path := r.Path
+	if path != "" {
+		r.Path = pathMark
+	}
+	s := template.HTMLEscapeString(patchSummary(lang, r))
+	if path != "" {
+		parts := strings.Split(path, "/")
+		for i, p := range parts {
+			if p != "" {
+				parts[i] = `<span class="nowrap">` + template.HTMLEscapeString(p) + `</span>`
+			}
+		}
+		s = strings.Replace(s, pathMark, `<span class="path">`+strings.Join(parts, "/<wbr>")+`</span>`, 1)
+	}
+	return template.HTML(s)
 }
 
 // consoleWAF handles the firewall page's forms: waf-mode, patch and

@@ -60,7 +60,7 @@ func TestConsoleFirewall(t *testing.T) {
 	}
 	patch.Set("expires", e.Clock.Now().AddDate(0, 1, 0).Format("2006-01-02"))
 	if code, page = br.post("/console/patch", patch); code != 200 || !strings.Contains(page, "CVE-2026-1234 forms") ||
-		!strings.Contains(page, `POST requests: parameter action equals “forms_upload”, under /wp-admin/admin-ajax.php`) {
+		!strings.Contains(page, `POST requests: parameter action equals “forms_upload”, under <span class="path">/<wbr><span class="nowrap">wp-admin</span>/<wbr><span class="nowrap">admin-ajax.php</span></span>`) {
 		t.Fatalf("push a patch: %d %s", code, page)
 	}
 	bad := url.Values{"csrf": {token}, "name": {"broken"}, "reason": {"x"}, "kind": {"seclang"}, "seclang": {"SecRule ARGS"}}
