@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/protect"
+	"github.com/palisadehq/palisade/internal/store/storetest"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
@@ -126,4 +128,32 @@ func rowOf(html, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestOperatorRedis: Redis's health is what the nodes that use it report:
+// a node pinging the test Redis shows it answering; when another node's
+// ping fails, the page says Redis does not answer, and which node found so.
+func TestOperatorRedis(t *testing.T) {
+	rdb := storetest.RedisClient(t)
+	e := testenv.New(t)
+	ctx := context.Background()
+	ok := &protect.Heartbeat{Service: e.Service, Fleet: e.Protector.Fleet(), Name: "redis-user 10.0.0.2:8080", Role: "edge", Started: e.Service.Now(),
+		Redis: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}
+	if err := ok.Beat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op := operatorBrowser(t, e)
+	_, page, _ := op.get("/operator?lang=en")
+	if h := rowOf(section(page, "fleet"), "<th scope=\"row\">Redis"); !strings.Contains(h, ">OK<") || !strings.Contains(h, "answers in") {
+		t.Fatalf("Redis answering: %s", h)
+	}
+	bad := &protect.Heartbeat{Service: e.Service, Name: "cut-off 10.0.0.3:8080", Role: "edge", Started: e.Service.Now(),
+		Redis: func(context.Context) error { return errors.New("dial tcp 10.0.0.9:6379: connect: connection refused") }}
+	if err := bad.Beat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, page, _ = op.get("/operator?lang=en")
+	if h := rowOf(section(page, "fleet"), "<th scope=\"row\">Redis"); !strings.Contains(h, ">down<") || !strings.Contains(h, "cut-off 10.0.0.3:8080: dial tcp") {
+		t.Fatalf("Redis failing on one node: %s", h)
+	}
 }
