@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/testenv/testclock"
 )
 
@@ -55,7 +56,9 @@ func TestChallengeEndpointsFlood(t *testing.T) {
 	}
 	form := "application/x-www-form-urlencoded"
 	big := strings.Repeat("a", 64<<10)
-	// Warm up (templates, pools) before measuring.
+	// Warm up (templates, pools, the message catalogue, loaded once per
+	// process by the first page) before measuring.
+	i18n.T("en", "ch.title")
 	for i := range 200 {
 		do("GET", Prefix+"challenge", ipOf(i), "", "")
 	}

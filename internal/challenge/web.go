@@ -140,6 +140,7 @@ type pageData struct {
 	NoJSURL    string
 	Error      string // the failed check's cause in the visitor's language
 	Message    string // an error page's message
+	Title      string // an error page's title ("": the deny page's)
 }
 
 // pageStyle is the pages' whole look: without it they read in order as
@@ -209,9 +210,9 @@ var challengeTmpl = template.Must(template.New("challenge").Funcs(pageFuncs).Par
 `))
 
 var denyTmpl = template.Must(template.New("deny").Funcs(pageFuncs).Parse(pageHelp + `<!doctype html>
-<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{{t .Lang "ch.denied_title"}}{{if .Brand}} · {{.Brand}}{{end}}</title>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{{if .Title}}{{.Title}}{{else}}{{t .Lang "ch.denied_title"}}{{end}}{{if .Brand}} · {{.Brand}}{{end}}</title>
 ` + pageStyle + `</head>
-<body><main><h1>{{t .Lang "ch.denied_title"}}</h1>
+<body><main><h1>{{if .Title}}{{.Title}}{{else}}{{t .Lang "ch.denied_title"}}{{end}}</h1>
 {{if .Message}}<p>{{.Message}}</p>{{else}}<p>{{t .Lang "ch.denied"}}</p>
 <p>{{tf .Lang "ch.why" "Reason" .Why}}</p>{{end}}
 {{template "help" .}}</main>
@@ -228,12 +229,38 @@ func (wb *Web) brand(d *pageData, pol *engine.Policy) {
 	d.Brand, d.Logo, d.Color, d.PoweredBy = pol.Brand, pol.BrandLogo, pol.BrandColor, pol.PoweredBy
 }
 
-// errorPage answers a request to Prefix that cannot go on (an unreadable
-// form, a website not protected here) with a short page in the visitor's
-// language: message id msg.
+// Messages of ErrorPage: the page's title and text, by catalogue id.
+const (
+	// MsgUnknownSite: this address is not (or no longer) protected here.
+	MsgUnknownSite = "ch.err.unknown_site"
+	// MsgUnreachable: the website's own server does not answer.
+	MsgUnreachable = "ch.err.unreachable"
+	// MsgBodyTimeout: the request's body did not arrive in time.
+	MsgBodyTimeout = "ch.err.body_timeout"
+	// MsgBadBody: the request's body could not be read.
+	MsgBadBody = "ch.err.bad_body"
+)
+
+// errorTitles are the titles of ErrorPage's messages (the deny page's
+// title for the others).
+var errorTitles = map[string]string{MsgUnreachable: "ch.err.unreachable_title", MsgBodyTimeout: "ch.err.title", MsgBadBody: "ch.err.title", "ch.err.form": "ch.err.title"}
+
+// ErrorPage answers a visitor's request that cannot go on (a website not
+// protected here, an upstream that does not answer, a body that cannot be
+// read) with a short page in the visitor's language, branded by pol's
+// partner or, for nil, the operator: msg is one of the Msg… ids.
+func (wb *Web) ErrorPage(w http.ResponseWriter, r *http.Request, pol *engine.Policy, status int, msg string) {
+	wb.errorPage(w, r, pol, status, msg)
+}
+
+// errorPage is ErrorPage for any message id of the ch.err area.
 func (wb *Web) errorPage(w http.ResponseWriter, r *http.Request, pol *engine.Policy, status int, msg string) {
 	l := pageLang(r, pol)
-	d := pageData{Lang: l, Message: i18n.T(l, msg)}
+	title := errorTitles[msg]
+	if title == "" {
+		title = "ch.denied_title"
+	}
+	d := pageData{Lang: l, Message: i18n.T(l, msg), Title: i18n.T(l, title)}
 	wb.brand(&d, pol)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -380,7 +407,7 @@ func (wb *Web) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	pol, c, ok := wb.client(r)
 	if !ok {
-		wb.errorPage(w, r, pol, http.StatusNotFound, "ch.err.unknown_site")
+		wb.errorPage(w, r, pol, http.StatusNotFound, MsgUnknownSite)
 		return
 	}
 	returnTo := safeReturn(r.PostForm.Get("return"))
@@ -425,7 +452,7 @@ func errString(err error) string {
 func (wb *Web) nojs(w http.ResponseWriter, r *http.Request) {
 	pol, c, ok := wb.client(r)
 	if !ok {
-		wb.errorPage(w, r, pol, http.StatusNotFound, "ch.err.unknown_site")
+		wb.errorPage(w, r, pol, http.StatusNotFound, MsgUnknownSite)
 		return
 	}
 	if pol.NoJSDelay() == 0 {

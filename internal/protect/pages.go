@@ -20,5 +20,12 @@ func (p *Protector) Page(w http.ResponseWriter, visitor *http.Request, pol *engi
 	p.web.Page(w, visitor, pol, v, c, returnTo, status)
 }
 
+// ErrorPage answers a visitor's request that cannot go on with a short
+// page in the visitor's language, branded by pol's partner (nil: the
+// operator's name or none): msg is one of challenge.Msg….
+func (p *Protector) ErrorPage(w http.ResponseWriter, visitor *http.Request, pol *engine.Policy, status int, msg string) {
+	p.web.ErrorPage(w, visitor, pol, status, msg)
+}
+
 // Challenges returns the challenge endpoints' handler set.
 func (p *Protector) Challenges() *challenge.Web { return p.web }

@@ -6,7 +6,6 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"html"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -81,9 +80,7 @@ func New(p *protect.Protector, routes []Route, trusted netutil.Proxies, log *slo
 			},
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				log.Warn("upstream unreachable", "host", r.Host, "upstream", up.String(), "err", err)
-				w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				w.WriteHeader(http.StatusBadGateway)
-				fmt.Fprintf(w, "<!doctype html><title>Bad gateway</title><h1>Bad gateway</h1><p>The site %s cannot be reached right now.</p>\n", html.EscapeString(r.Host))
+				p.ErrorPage(w, r, p.Engine.ByDomain(hostOnly(r.Host)), http.StatusBadGateway, challenge.MsgUnreachable)
 			},
 		}
 		px.routes[rt.Host] = rp
@@ -98,7 +95,7 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rp = px.routes[""]
 	}
 	if rp == nil {
-		http.Error(w, "palisade proxy: no route for host "+host, http.StatusMisdirectedRequest)
+		px.p.ErrorPage(w, r, nil, http.StatusMisdirectedRequest, challenge.MsgUnknownSite)
 		return
 	}
 	client := netutil.ClientAddr(r, px.trusted)
@@ -120,7 +117,7 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if pol == nil {
 		// A Host no website has: forwarding it would reach the upstream
 		// with no protection at all (the default route takes every Host).
-		http.Error(w, "palisade proxy: no protected website for host "+host, http.StatusMisdirectedRequest)
+		px.p.ErrorPage(w, r, nil, http.StatusMisdirectedRequest, challenge.MsgUnknownSite)
 		return
 	}
 	v := px.decide(pol, &req)
@@ -143,10 +140,11 @@ func (px *Proxy) badBody(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Connection", "close")
 	if errors.Is(err, bodypeek.ErrTimeout) {
 		px.log.Info("request body too slow", "host", r.Host, "timeout", px.BodyTimeout.String())
-		http.Error(w, "palisade proxy: the request body did not arrive in time", http.StatusRequestTimeout)
+		px.p.ErrorPage(w, r, px.p.Engine.ByDomain(hostOnly(r.Host)), http.StatusRequestTimeout, challenge.MsgBodyTimeout)
 		return
 	}
-	http.Error(w, "palisade proxy: cannot read the request body: "+err.Error(), http.StatusBadRequest)
+	px.log.Debug("request body unreadable", "host", r.Host, "err", err)
+	px.p.ErrorPage(w, r, px.p.Engine.ByDomain(hostOnly(r.Host)), http.StatusBadRequest, challenge.MsgBadBody)
 }
 
 // asWebServer hands a request for the challenge's endpoints to them as a

@@ -61,7 +61,7 @@ func TestProxy(t *testing.T) {
 		t.Fatalf("unrouted host: %d", code)
 	}
 	app.Close()
-	if code, body, _ := get("shop.example.com", "/", chromeUA); code != 502 || !strings.Contains(body, "cannot be reached") {
+	if code, body, _ := get("shop.example.com", "/", chromeUA); code != 502 || !strings.Contains(body, "does not answer right now") || strings.Contains(strings.ToLower(body), "palisade") {
 		t.Fatalf("upstream down: %d %q", code, body)
 	}
 }

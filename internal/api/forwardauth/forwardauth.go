@@ -35,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/protect"
@@ -130,7 +131,10 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		pol = h.p.Engine.ByDomain(host)
 	}
 	if pol == nil {
-		http.Error(w, "palisade: unknown website (send X-Palisade-Key or the website's Host)", http.StatusForbidden)
+		// The visitor reads this page: a neutral one in its language; the
+		// web server's operator reads why in X-Palisade-Error.
+		w.Header().Set("X-Palisade-Error", "unknown website (send X-Palisade-Key or the website's Host)")
+		h.p.ErrorPage(w, r, nil, http.StatusForbidden, challenge.MsgUnknownSite)
 		return
 	}
 	act, ok := engine.ParseAction(r.Header.Get("X-Palisade-Action"))
