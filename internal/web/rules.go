@@ -281,6 +281,23 @@ var fixedErrorIDs = []struct{ prefix, id string }{
 	{"must start with /", "rules.err.slash"},
 }
 
+// condErrorIDs are the messages of the engine's problems with one
+// condition (engine.compileCondition), by a part of its English text;
+// the rest (a regex's parser error) keep the engine's detail.
+var condErrorIDs = []struct{ part, id string }{
+	{"unknown field", "rules.err.field"},
+	{"unknown op", "rules.err.op"},
+	{"field header needs a header name", "rules.err.header"},
+	{"is_any_of needs a non-empty values list", "rules.err.condvalues"},
+	{"needs a value", "rules.err.condvalue"},
+	{"field ip supports", "rules.err.ipops"},
+	{"is not an IP address or CIDR", "rules.err.cidr"},
+	{"must be a two-letter ISO 3166 code", "rules.err.country"},
+	{"must be a number such as 13335", "rules.err.asn"},
+	{"field method cannot be compared", "rules.err.methodop"},
+	{"compares numbers", "rules.err.notnumber"},
+}
+
 // ruleErrorIDs are the messages of the engine's problems with a rule's own
 // fields, by the start of the engine's English message.
 var ruleErrorIDs = []struct{ key, prefix, id string }{
@@ -303,14 +320,13 @@ func localizeRuleErrors(lang string, errs map[string]string) {
 			detail := strings.TrimPrefix(strings.TrimPrefix(m, "expression does not compile: "), "expression: ")
 			errs[k] = tr(lang, "rules.err.cel") + " " + detail
 			continue
-		case strings.HasPrefix(k, "cond.") && strings.HasSuffix(k, ".header") && strings.HasPrefix(m, "field header needs a header name"):
-			errs[k] = tr(lang, "rules.err.header")
-			continue
-		case strings.HasPrefix(k, "cond.") && (strings.HasSuffix(k, ".value") || strings.HasSuffix(k, ".field") || strings.HasSuffix(k, ".op")):
-			if strings.HasPrefix(m, "field header needs a header name") {
-				errs[k] = tr(lang, "rules.err.header")
-			} else {
-				errs[k] = tr(lang, "rules.err.cond") + " " + m
+		case strings.HasPrefix(k, "cond."):
+			errs[k] = tr(lang, "rules.err.cond") + " " + m
+			for _, e := range condErrorIDs {
+				if strings.Contains(m, e.part) {
+					errs[k] = tr(lang, e.id)
+					break
+				}
 			}
 			continue
 		}

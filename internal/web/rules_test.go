@@ -444,6 +444,14 @@ func TestRuleEditorActionFields(t *testing.T) {
 	if code != 422 || !strings.Contains(page, `Enter the header&#39;s name, such as X-Requested-With.`) {
 		t.Fatalf("a header condition without a name: %d %s", code, page)
 	}
+	// The engine's problem with a condition, in words, beside its row.
+	base.Set("cond.0.field", "ip")
+	base.Set("cond.0.op", "starts_with")
+	base.Set("cond.0.value", "10.")
+	code, page = post("deny", "")
+	if code != 422 || !strings.Contains(page, `<span class="field-error" role="alert">A client IP address is compared with “is”, “is not” or “is one of”`) {
+		t.Fatalf("an IP condition with starts_with: %d %s", code, page)
+	}
 }
 
 var celExampleRe = regexp.MustCompile(`<pre class="cel"><code>(.*?)</code></pre>`)
