@@ -8,7 +8,7 @@
   var form = document.querySelector("[data-rule-form]");
   if (!form) return;
   var list = form.querySelector("[data-conds]");
-  var MAX = 30; // maxCondRows in rules.go
+  var MAX = parseInt(form.getAttribute("data-max-conds"), 10) || 30; // maxCondRows in rules.go
 
   // Hints written for pages without JavaScript ("only for the header
   // field") are not needed once boxes come and go by themselves.
