@@ -107,7 +107,9 @@ func (s *SMTP) Send(ctx context.Context, to, subject, body string) error {
 		return classify(err)
 	}
 	defer c.Close()
-	if err := c.Hello("palisade"); err != nil {
+	// The greeting names the sender's domain: it is written into the
+	// Received header every customer's email carries.
+	if err := c.Hello(s.heloName()); err != nil {
 		return classify(err)
 	}
 	if !s.Implicit {
@@ -177,10 +179,7 @@ func (s *SMTP) message(to *mail.Address, subject, body string) ([]byte, error) {
 	}
 	id := make([]byte, 12)
 	_, _ = rand.Read(id)
-	domain := "palisade.invalid"
-	if at := strings.LastIndexByte(s.From.Address, '@'); at >= 0 {
-		domain = s.From.Address[at+1:]
-	}
+	domain := s.heloName()
 	var b strings.Builder
 	hdr := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
 	hdr("From", s.From.String())
@@ -206,4 +205,14 @@ func (s *SMTP) message(to *mail.Address, subject, body string) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(b.String()), nil
+}
+
+// heloName is the domain of the From address ("localhost" without one):
+// the SMTP greeting and the Message-ID's right side, so a customer's email
+// names the partner's or operator's domain, not the product.
+func (s *SMTP) heloName() string {
+	if at := strings.LastIndexByte(s.From.Address, '@'); at >= 0 && at+1 < len(s.From.Address) {
+		return s.From.Address[at+1:]
+	}
+	return "localhost"
 }
