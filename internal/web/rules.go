@@ -38,6 +38,13 @@ var (
 	limitKeys    = []string{"ip", "subnet", "ip_path"}
 )
 
+// fieldOps are the comparisons a field takes where it does not take them
+// all (engine.compileCondition); rules.js offers only these.
+var fieldOps = map[string]string{
+	"ip":     "is is_not is_any_of",
+	"method": "is is_not contains not_contains starts_with is_any_of regex",
+}
+
 // maxCondRows bounds the condition rows one rule form reads and shows.
 const maxCondRows = 30
 
@@ -159,6 +166,7 @@ type rulesView struct {
 	RuleActions, CatActions, LimitActions, LimitKeys []string
 	CELExamples                                      []celExample
 	CELNames                                         []string
+	FieldOps                                         map[string]string
 	Hits                                             hitsView
 	MaxConds                                         int
 }
@@ -166,7 +174,7 @@ type rulesView struct {
 func newRulesView(site core.Website, st engine.Settings) *rulesView {
 	rv := &rulesView{Settings: st, Version: pageVersion(site),
 		Errors: map[string]string{}, Fields: condFields, Ops: condOps,
-		RuleActions: ruleActions, CatActions: catActions, LimitActions: limitActions, LimitKeys: limitKeys, CELExamples: celExamples, CELNames: celNames, MaxConds: maxCondRows,
+		RuleActions: ruleActions, CatActions: catActions, LimitActions: limitActions, LimitKeys: limitKeys, CELExamples: celExamples, CELNames: celNames, FieldOps: fieldOps, MaxConds: maxCondRows,
 		General: generalFormOf(st), Lists: listsForm{Allow: strings.Join(st.Allow, "\n"), Deny: strings.Join(st.Deny, "\n")},
 		Rule:  ruleForm{Index: -1, Enabled: true, Action: "deny", Conds: make([]condRow, 1)},
 		Limit: limitForm{Key: "ip", Period: "1m", Action: "challenge"}, Test: testForm{Method: "GET", Path: "/"}}

@@ -294,7 +294,7 @@ func TestRuleEditorLabels(t *testing.T) {
 		{Field: "path", Op: "starts_with", Value: "/admin"}, {Field: "header", Header: "X-Debug", Op: "is", Value: "1"}}})
 	_, page := editorAt(t, e, jane, "en")
 	for _, want := range []string{
-		`<option value="ip">Client IP address</option>`,
+		`<option value="ip" data-ops="is is_not is_any_of">Client IP address</option>`,
 		`<option value="user_agent">User agent</option>`,
 		`<option value="starts_with">starts with</option>`,
 		`<td>starts with</td><td><code class="api">starts_with</code></td>`,
@@ -618,9 +618,18 @@ func TestRuleEditorScript(t *testing.T) {
 	set := func(name, value string) {
 		eval(`const el = f.querySelector("[name='` + name + `']"); el.value = ` + strconv.Quote(value) + `; el.dispatchEvent(new Event("change", {bubbles: true})); return "";`)
 	}
+	// A client IP address is compared with is, is not or is one of only.
+	eval(`f.querySelector("[name='cond.0.op']").value = "starts_with"; return "";`)
+	set("cond.0.field", "ip")
+	if got := eval(`const op = f.querySelector("[name='cond.0.op']"); return op.value + " " + Array.from(op.options).filter(o => !o.disabled).map(o => o.value).join(",");`); got != "is is,is_not,is_any_of" {
+		t.Fatalf("comparisons offered for an IP address: %s", got)
+	}
 	set("cond.0.field", "header")
 	if got := eval(rows); got != "cond.0.field:header" {
 		t.Fatalf("field header: %s", got)
+	}
+	if got := eval(`return String(f.querySelector("[name='cond.0.op'] option[value=starts_with]").disabled);`); got != "false" {
+		t.Fatal("a header's comparisons stay limited to an IP address's")
 	}
 	eval(`f.querySelector("[data-add-cond]").click(); f.querySelector("[data-add-cond]").click(); return "";`)
 	if got := eval(rows); got != "cond.0.field:header cond.1.field:- cond.2.field:-" {

@@ -28,10 +28,26 @@
     label.querySelectorAll("input, select, textarea").forEach(function (i) { i.disabled = !on; });
   }
 
+  // syncRow shows the header box for the header field only, and offers
+  // only the comparisons the field takes (data-ops on its option).
   function syncRow(row) {
     var field = row.querySelector("[data-cond-field]");
     var header = row.querySelector("[data-cond-header]");
-    if (field && header) show(header, field.value === "header");
+    var op = row.querySelector("[data-cond-op]");
+    if (!field) return;
+    if (header) show(header, field.value === "header");
+    if (!op) return;
+    var chosen = field.options[field.selectedIndex];
+    var allowed = chosen && chosen.getAttribute("data-ops");
+    var ok = allowed ? allowed.split(" ") : null;
+    Array.prototype.forEach.call(op.options, function (o) {
+      o.disabled = ok !== null && ok.indexOf(o.value) < 0;
+    });
+    if (op.options[op.selectedIndex] && op.options[op.selectedIndex].disabled) {
+      for (var i = 0; i < op.options.length; i++) {
+        if (!op.options[i].disabled) { op.selectedIndex = i; break; }
+      }
+    }
   }
 
   function syncAction() {
