@@ -147,6 +147,7 @@ var docsTmpl = template.Must(template.New("docs").Funcs(docsFuncs).Parse(`<!doct
 </div>{{end}}
 {{if .Generic}}<p>{{t .Lang "docs.generic_note"}} <a href="?signin=1">{{t .Lang "docs.signin"}}</a></p>{{end}}
 <p><a href="{{.Scope}}/openapi.json">{{t .Lang "docs.openapi"}}</a> {{t .Lang "docs.openapi_note"}}</p>
+{{if .PoweredBy}}<p class="note">{{t .Lang "ch.powered_by"}}</p>{{end}}
 </main></body></html>`))
 
 // welcomeTmpl is what a browser reads at /api/docs before signing in: no
@@ -278,7 +279,7 @@ func (h *Handler) docs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	w.Header().Set("Vary", "Accept, Accept-Language, Authorization")
 	_ = docsTmpl.Execute(w, map[string]any{"Lang": lang, "Brand": brand, "Color": color, "Base": strings.TrimRight(h.issuer, "/") + scope, "Scope": scope, "Basic": cfg.Basic, "JWT": cfg.JWT,
-		"Rate": cfg.RateRequests, "Period": cfg.RatePeriod, "Routes": rs, "Generic": p.ID == 0})
+		"Rate": cfg.RateRequests, "Period": cfg.RatePeriod, "Routes": rs, "Generic": p.ID == 0, "PoweredBy": p.ID != 0 && b.PoweredBy})
 }
 
 // OpenAPI builds the partner's OpenAPI 3.1 document.

@@ -174,6 +174,15 @@ func TestDocsForBrowsersAndScripts(t *testing.T) {
 				t.Errorf("signed-in docs in %s: English left %q", c.lang, left)
 			}
 		}
+		// A partner that shows "Powered by Palisade" has the line on its docs.
+		b, _ := st.Service.Branding(ctx, st.Caller)
+		b.PoweredBy = true
+		if _, err := st.Service.SetBranding(ctx, st.Caller, st.Caller.PartnerID, b); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, body := docsGet(t, srv.URL, "/api/docs", "Accept", browserAccept, "Accept-Language", "nl", "Authorization", auth); !strings.Contains(docsText(body), i18n.T("nl", "ch.powered_by")) {
+			t.Errorf("powered_by on: the docs lack the line:\n%s", docsText(body))
+		}
 		// The generic reference, asked for: the operator's name or none.
 		_, _, body = docsGet(t, srv.URL, "/api/docs?generic=1", "Accept", browserAccept, "Accept-Language", "es")
 		if text := docsText(body); strings.Contains(text, "Palisade") || !strings.Contains(body, "/api/me") || (brand != "" && !strings.Contains(text, brand)) {
