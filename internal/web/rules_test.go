@@ -662,3 +662,34 @@ func TestRuleEditorScript(t *testing.T) {
 		t.Fatalf("saved from the browser: %+v", st.Rules)
 	}
 }
+
+var fieldOpsRe = regexp.MustCompile(`<option value="(\w+)" data-ops="([\w ]+)"`)
+
+// TestRuleEditorFieldOps: the comparisons the page offers a field with
+// JavaScript (data-ops) are exactly those the engine takes for it.
+func TestRuleEditorFieldOps(t *testing.T) {
+	e, jane, _, _ := fixture(t)
+	_, page := editorAt(t, e, jane, "en")
+	rule := page[strings.Index(page, `id="rule-form"`):strings.Index(page, `id="categories"`)]
+	limited := map[string][]string{}
+	for _, m := range fieldOpsRe.FindAllStringSubmatch(rule, -1) {
+		limited[m[1]] = strings.Fields(m[2])
+	}
+	if len(limited) == 0 {
+		t.Fatal("no field limits its comparisons")
+	}
+	sample := map[string]string{"ip": "192.0.2.1", "method": "1"}
+	ops := []string{"is", "is_not", "contains", "not_contains", "starts_with", "greater_than", "less_than", "is_any_of", "regex"}
+	for field, allowed := range limited {
+		for _, op := range ops {
+			c := engine.Condition{Field: field, Op: op, Value: sample[field]}
+			if op == "is_any_of" {
+				c.Value, c.Values = "", []string{sample[field]}
+			}
+			st := engine.Settings{Rules: []engine.Rule{{Name: "x", Action: "deny", Conditions: []engine.Condition{c}}}}
+			if err := st.Validate(); (err == nil) != slices.Contains(allowed, op) {
+				t.Errorf("field %s, op %s: offered %v, engine says %v", field, op, slices.Contains(allowed, op), err)
+			}
+		}
+	}
+}
