@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -41,6 +43,14 @@ const (
 const (
 	AllowNotRefused = "not_refused" // it was granted, or is a challenge's outcome
 	AllowFirewall   = "firewall"    // the website firewall refused it: an exclusion, not an allow entry
+)
+
+// Why AllowFromEvent refuses a choice (the Cause of its EINVALID error),
+// for adapters that say it in their own words.
+var (
+	ErrAllowNotRefused = errors.New("the event was not refused")
+	ErrAllowFirewall   = errors.New("the website firewall refused the event")
+	ErrAllowNotOffered = errors.New("the event does not offer this choice")
 )
 
 // AllowThisTx is the store's part of "allow this" (embedded in Tx): a
@@ -394,16 +404,19 @@ func (s *Service) AllowFromEvent(ctx context.Context, c Caller, domain string, e
 	}
 	switch refusable(ev) {
 	case AllowNotRefused:
-		return AllowOption{}, false, Errorf(EINVALID, "this request was not refused: there is nothing to allow")
+		return AllowOption{}, false, &Error{Code: EINVALID, Field: "event", Cause: ErrAllowNotRefused,
+			Message: "this request was not refused: there is nothing to allow"}
 	case AllowFirewall:
-		return AllowOption{}, false, Errorf(EINVALID, "the website firewall refused this request, and nothing after the firewall lifts its deny: allow the match with an exclusion (\"this is fine\") instead")
+		return AllowOption{}, false, &Error{Code: EINVALID, Field: "event", Cause: ErrAllowFirewall,
+			Message: "the website firewall refused this request, and nothing after the firewall lifts its deny: allow the match with an exclusion (\"this is fine\") instead"}
 	}
 	_, _, err = s.EditWebsiteSettings(ctx, c, w.Domain, Match{}, func(st *engine.Settings) error {
 		added = false
 		var ok bool
 		opt, ok = AllowThis{Options: allowOptions(ev, *st)}.Option(ch.Kind, ch.Value)
 		if !ok {
-			return FieldError("kind", "this event offers no %q to allow", ch.Kind)
+			return &Error{Code: EINVALID, Field: "kind", Cause: ErrAllowNotOffered,
+				Message: fmt.Sprintf("this event offers no %s %q to allow", ch.Kind, ch.Value)}
 		}
 		if opt.Exists {
 			return nil

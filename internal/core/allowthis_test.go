@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"testing"
@@ -280,12 +281,17 @@ func TestAllowFromEvent(t *testing.T) {
 		for _, c := range []struct {
 			id          int64
 			kind, value string
+			cause       error
 		}{
-			{x.target, core.AllowPath, "/"}, {x.target, core.AllowPath, "/blog/"}, {x.target, "everything", ""},
-			{x.ids["firewall"], core.AllowClient, ""}, {x.ids["granted"], core.AllowClient, ""}, {x.ids["same ua list"], core.AllowUserAgent, ""},
+			{x.target, core.AllowPath, "/", core.ErrAllowNotOffered}, {x.target, core.AllowPath, "/blog/", core.ErrAllowNotOffered}, {x.target, "everything", "", core.ErrAllowNotOffered},
+			{x.ids["firewall"], core.AllowClient, "", core.ErrAllowFirewall}, {x.ids["granted"], core.AllowClient, "", core.ErrAllowNotRefused},
+			{x.ids["same ua list"], core.AllowUserAgent, "", core.ErrAllowNotOffered},
 		} {
 			_, _, err := allow(x.a, c.id, c.kind, c.value, "")
 			wantCode(t, err, core.EINVALID)
+			if !errors.Is(err, c.cause) {
+				t.Errorf("%s %q of event %d: %v, want %v", c.kind, c.value, c.id, err, c.cause)
+			}
 		}
 		// Not found: another customer, another partner, another website's
 		// event, no event.

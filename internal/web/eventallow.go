@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -361,6 +362,18 @@ func allowDone(l string, q url.Values) string {
 	return i18n.T(l, "event.allow.done."+kind, map[string]any{"Value": q.Get("value")})
 }
 
+// allowProblem says a refused choice in l (the core's reasons, by their
+// sentinel); other problems (the settings' own limits) keep the core's
+// words.
+func allowProblem(l string, err error) error {
+	for cause, id := range map[error]string{core.ErrAllowNotRefused: "event.allow.notrefused", core.ErrAllowFirewall: "event.allow.firewall", core.ErrAllowNotOffered: "event.allow.notoffered"} {
+		if errors.Is(err, cause) {
+			return core.Errorf(core.EINVALID, "%s", i18n.T(l, id))
+		}
+	}
+	return err
+}
+
 // eventAllowThis lets what the visitor chose of a refused event through
 // from now on (Service.AllowFromEvent: the allow list, or a grant rule
 // placed first), then shows the event again saying what it did. A choice
@@ -382,7 +395,7 @@ func (h *Handler) eventAllowThis(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if core.ErrorCode(err) == core.EINVALID {
 			if ev, everr := h.event(r, s, v); everr == nil {
-				h.eventPage(w, r, v, ev, err)
+				h.eventPage(w, r, v, ev, allowProblem(v.Lang, err))
 				return
 			}
 		}

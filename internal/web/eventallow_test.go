@@ -220,7 +220,7 @@ func TestAllowThisEndToEnd(t *testing.T) {
 		t.Fatalf("rules: %+v", st.Rules)
 	}
 	// A prefix the event does not offer is refused on the page.
-	if code, body := br.post(pPage+"/allow-this", url.Values{"csrf": {token}, "kind": {"path"}, "value": {"/"}}); code != 422 || !strings.Contains(body, `id="problem"`) {
+	if code, body := br.post(pPage+"/allow-this", url.Values{"csrf": {token}, "kind": {"path"}, "value": {"/"}}); code != 422 || !strings.Contains(body, "This event does not offer that choice.") {
 		t.Fatalf("allow every path: %d", code)
 	}
 	// The old event of the rule now says the rule moved down.
