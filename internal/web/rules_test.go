@@ -527,8 +527,8 @@ func TestRuleEditorHits(t *testing.T) {
 	_, page := editorAt(t, e, jane, "en")
 	for _, want := range []string{
 		`<th scope="col">Decisions recorded, last 30 days</th>`,
-		`<td class="num">3</td>`,
-		`<td class="num">1<sup><a href="#hits-note" aria-label="a sample: allowed requests are only partly recorded">*</a></sup></td>`,
+		`<td class="num"><a href="/en/website/shop.example.com/events?rule=block-admin" title="Show these decisions in the events">3</a></td>`,
+		`<td class="num"><a href="/en/website/shop.example.com/events?rule=office" title="Show these decisions in the events">1</a><sup><a href="#hits-note" aria-label="a sample: allowed requests are only partly recorded">*</a></sup></td>`,
 		`<td class="num">0</td>`,
 		`All custom rules together decided 1,234 requests in this time (every request counted).`,
 	} {
