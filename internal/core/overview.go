@@ -13,12 +13,14 @@ import (
 // OverviewTx is the store's part of the overviews (embedded in Tx).
 type OverviewTx interface {
 	// PartnerTraffic sums a partner's decision counters in [from, to) by
-	// bucket ("hour" or "day", UTC), action and category: each row's
-	// Minute is its bucket's start, WebsiteID is 0.
+	// website, bucket ("hour" or "day", UTC), action and category: each
+	// row's Minute is its bucket's start. One scan of the span serves the
+	// chart, the websites' totals and this month's usage.
 	PartnerTraffic(ctx context.Context, partnerID int64, bucket string, from, to time.Time) ([]StatRow, error)
-	// WebsiteTotals sums each of a partner's websites' counters in
-	// [from, to); websites without any are left out.
-	WebsiteTotals(ctx context.Context, partnerID int64, from, to time.Time) ([]WebsiteTotal, error)
+	// WAFTotals sums each of a partner's websites' website-firewall
+	// counters in [from, to) (WebsiteTotal's WAF fields); websites without
+	// any are left out.
+	WAFTotals(ctx context.Context, partnerID int64, from, to time.Time) ([]WebsiteTotal, error)
 	// RecentAudit is a partner's latest audit entries that change
 	// something, newest first: sign-ins and sign-on links (object types
 	// session and login_token) are left out.
@@ -158,22 +160,26 @@ func (s *Service) PartnerOverview(ctx context.Context, c Caller, period string) 
 	default:
 		return PartnerOverview{}, FieldError("period", "period must be %s or %s", OverviewDay, OverviewMonth)
 	}
+	// One scan from the earlier of the period's start and the month's
+	// (both on a bucket boundary) gives the chart, the period's totals per
+	// website and this month's usage.
 	month := MonthStart(now)
+	scanFrom := o.From
+	if month.Before(scanFrom) {
+		scanFrom = month
+	}
 	var traffic []StatRow
-	var totals, usage []WebsiteTotal
+	var wafTotals []WebsiteTotal
 	var sites []Website
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		if sites, err = tx.Websites(ctx, c.PartnerID, WebsiteFilter{Limit: overviewSites}); err != nil {
 			return err
 		}
-		if traffic, err = tx.PartnerTraffic(ctx, c.PartnerID, o.Bucket, o.From, now); err != nil {
+		if traffic, err = tx.PartnerTraffic(ctx, c.PartnerID, o.Bucket, scanFrom, now); err != nil {
 			return err
 		}
-		if totals, err = tx.WebsiteTotals(ctx, c.PartnerID, o.From, now); err != nil {
-			return err
-		}
-		if usage, err = tx.WebsiteTotals(ctx, c.PartnerID, month, now); err != nil {
+		if wafTotals, err = tx.WAFTotals(ctx, c.PartnerID, o.From, now); err != nil {
 			return err
 		}
 		o.Recent, err = tx.RecentAudit(ctx, c.PartnerID, OverviewTop)
@@ -191,12 +197,30 @@ func (s *Service) PartnerOverview(ctx context.Context, c Caller, period string) 
 		byID[w.ID] = w
 	}
 
-	// The traffic series: every bucket of the period, empty ones too.
+	// The traffic series (every bucket of the period, empty ones too), the
+	// period's totals per website and this month's requests per website.
 	points := make([]StatPoint, 0, len(traffic))
 	sums := map[int64]*OverviewBucket{}
+	inPeriod := map[int64]*WebsiteTotal{}
+	used := map[int64]int64{}
+	total := func(id int64) *WebsiteTotal {
+		t := inPeriod[id]
+		if t == nil {
+			t = &WebsiteTotal{WebsiteID: id}
+			inPeriod[id] = t
+		}
+		return t
+	}
 	for _, r := range traffic {
+		request := r.Category != "challenge" // a challenge's outcome is not a request
+		if request && !r.Minute.Before(month) {
+			used[r.WebsiteID] += r.Count
+		}
+		if r.Minute.Before(o.From) {
+			continue
+		}
 		points = append(points, StatPoint{Time: r.Minute, Action: r.Action, Category: r.Category, Count: r.Count})
-		if r.Category == "challenge" { // a challenge's outcome, not a request
+		if !request {
 			continue
 		}
 		b := sums[r.Minute.Unix()]
@@ -204,13 +228,21 @@ func (s *Service) PartnerOverview(ctx context.Context, c Caller, period string) 
 			b = &OverviewBucket{Time: r.Minute.UTC()}
 			sums[r.Minute.Unix()] = b
 		}
+		t := total(r.WebsiteID)
 		b.Requests += r.Count
+		t.Requests += r.Count
 		switch r.Action {
 		case "deny":
 			b.Blocked += r.Count
+			t.Blocked += r.Count
 		case "challenge", "captcha":
 			b.Challenged += r.Count
+			t.Challenged += r.Count
 		}
+	}
+	for _, w := range wafTotals {
+		t := total(w.WebsiteID)
+		t.WAFBlocked, t.WAFDetected = w.WAFBlocked, w.WAFDetected
 	}
 	o.Challenges = SummarizeChallenges(points)
 	o.Total.Time = o.From
@@ -226,12 +258,12 @@ func (s *Service) PartnerOverview(ctx context.Context, c Caller, period string) 
 	}
 
 	// The most attacked websites of the period.
-	for _, t := range totals {
-		w, ok := byID[t.WebsiteID]
+	for id, t := range inPeriod {
+		w, ok := byID[id]
 		if !ok || t.Attacks() == 0 {
 			continue
 		}
-		o.MostAttacked = append(o.MostAttacked, SiteAttacks{Website: w, WebsiteTotal: t})
+		o.MostAttacked = append(o.MostAttacked, SiteAttacks{Website: w, WebsiteTotal: *t})
 	}
 	sort.Slice(o.MostAttacked, func(i, j int) bool {
 		a, b := o.MostAttacked[i], o.MostAttacked[j]
@@ -246,20 +278,14 @@ func (s *Service) PartnerOverview(ctx context.Context, c Caller, period string) 
 
 	// Websites still waiting for their first request, and those near or
 	// over their quota this month.
-	used := make(map[int64]int64, len(usage))
-	for _, u := range usage {
-		used[u.WebsiteID] = u.Requests
-	}
-	inPeriod := make(map[int64]WebsiteTotal, len(totals))
-	for _, t := range totals {
-		inPeriod[t.WebsiteID] = t
-	}
 	for _, w := range sites {
 		if _, ok := byID[w.ID]; !ok {
 			continue
 		}
-		sum := SiteSummary{Website: w, WebsiteTotal: inPeriod[w.ID], MonthRequests: used[w.ID]}
-		sum.WebsiteID = w.ID
+		sum := SiteSummary{Website: w, WebsiteTotal: WebsiteTotal{WebsiteID: w.ID}, MonthRequests: used[w.ID]}
+		if t := inPeriod[w.ID]; t != nil {
+			sum.WebsiteTotal = *t
+		}
 		o.Sites = append(o.Sites, sum)
 		if w.Status == StatusSetup {
 			o.Setup = append(o.Setup, SiteSetup{Website: w, Age: max(0, now.Sub(w.CreatedAt))})

@@ -36,8 +36,8 @@ func (t *tx) PartnerTraffic(ctx context.Context, partnerID int64, bucket string,
 	if err != nil {
 		return nil, err
 	}
-	rows, err := t.query(ctx, "SELECT "+b+" AS bucket, action, category, CAST(SUM(count) AS BIGINT) FROM stats_minute "+
-		"WHERE partner_id = $1 AND minute >= $2 AND minute < $3 GROUP BY 1, action, category ORDER BY 1, action, category", partnerID, from, to)
+	rows, err := t.query(ctx, "SELECT website_id, "+b+" AS bucket, action, category, CAST(SUM(count) AS BIGINT) FROM stats_minute "+
+		"WHERE partner_id = $1 AND minute >= $2 AND minute < $3 GROUP BY website_id, 2, action, category ORDER BY website_id, 2, action, category", partnerID, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func (t *tx) PartnerTraffic(ctx context.Context, partnerID int64, bucket string,
 	var out []core.StatRow
 	for rows.Next() {
 		r := core.StatRow{PartnerID: partnerID}
-		if err := rows.Scan(timeCol{&r.Minute}, &r.Action, &r.Category, &r.Count); err != nil {
+		if err := rows.Scan(&r.WebsiteID, timeCol{&r.Minute}, &r.Action, &r.Category, &r.Count); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -53,61 +53,22 @@ func (t *tx) PartnerTraffic(ctx context.Context, partnerID int64, bucket string,
 	return out, rows.Err()
 }
 
-func (t *tx) WebsiteTotals(ctx context.Context, partnerID int64, from, to time.Time) ([]core.WebsiteTotal, error) {
-	byID := map[int64]*core.WebsiteTotal{}
-	var order []int64
-	get := func(id int64) *core.WebsiteTotal {
-		w := byID[id]
-		if w == nil {
-			w = &core.WebsiteTotal{WebsiteID: id}
-			byID[id] = w
-			order = append(order, id)
-		}
-		return w
-	}
-	rows, err := t.query(ctx, "SELECT website_id, "+
-		"CAST(SUM(CASE WHEN category <> 'challenge' THEN count ELSE 0 END) AS BIGINT), "+
-		"CAST(SUM(CASE WHEN category <> 'challenge' AND action = 'deny' THEN count ELSE 0 END) AS BIGINT), "+
-		"CAST(SUM(CASE WHEN category <> 'challenge' AND action IN ('challenge', 'captcha') THEN count ELSE 0 END) AS BIGINT) "+
-		"FROM stats_minute WHERE partner_id = $1 AND minute >= $2 AND minute < $3 GROUP BY website_id ORDER BY website_id", partnerID, from, to)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var id, req, blocked, challenged int64
-		if err := rows.Scan(&id, &req, &blocked, &challenged); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		w := get(id)
-		w.Requests, w.Blocked, w.Challenged = req, blocked, challenged
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = t.query(ctx, "SELECT website_id, CAST(SUM(blocked) AS BIGINT), CAST(SUM(detected) AS BIGINT) FROM waf_stats "+
+func (t *tx) WAFTotals(ctx context.Context, partnerID int64, from, to time.Time) ([]core.WebsiteTotal, error) {
+	rows, err := t.query(ctx, "SELECT website_id, CAST(SUM(blocked) AS BIGINT), CAST(SUM(detected) AS BIGINT) FROM waf_stats "+
 		"WHERE partner_id = $1 AND minute >= $2 AND minute < $3 GROUP BY website_id ORDER BY website_id", partnerID, from, to)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	var out []core.WebsiteTotal
 	for rows.Next() {
-		var id, blocked, detected int64
-		if err := rows.Scan(&id, &blocked, &detected); err != nil {
+		var w core.WebsiteTotal
+		if err := rows.Scan(&w.WebsiteID, &w.WAFBlocked, &w.WAFDetected); err != nil {
 			return nil, err
 		}
-		w := get(id)
-		w.WAFBlocked, w.WAFDetected = blocked, detected
+		out = append(out, w)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]core.WebsiteTotal, 0, len(order))
-	for _, id := range order {
-		out = append(out, *byID[id])
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 func (t *tx) RecentAudit(ctx context.Context, partnerID int64, limit int) ([]core.AuditEntry, error) {

@@ -16,5 +16,12 @@ CREATE TABLE nodes (
     seen_at          TIMESTAMP NOT NULL
 );
 
+-- The partner overview sums one partner's counters over up to a month:
+-- by partner and time, not by scanning every partner's rows of the span.
+CREATE INDEX stats_minute_partner ON stats_minute(partner_id, minute);
+CREATE INDEX waf_stats_partner ON waf_stats(partner_id, minute);
+
 -- +goose Down
+DROP INDEX waf_stats_partner;
+DROP INDEX stats_minute_partner;
 DROP TABLE nodes;
