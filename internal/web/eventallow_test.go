@@ -133,6 +133,10 @@ func TestAllowThisEndToEnd(t *testing.T) {
 			t.Errorf("event page lacks %q", want)
 		}
 	}
+	// The reference ID the visitor's page showed, and what it is.
+	if ev.Ref == "" || !strings.Contains(body, `<code id="ref">`+ev.Ref+`</code>`) || !strings.Contains(body, "The visitor saw this reference ID on the page they were shown") {
+		t.Errorf("the event page does not show the reference ID %q with its explanation", ev.Ref)
+	}
 	token := csrf(t, body)
 	allowURL := page + "/allow-this"
 
