@@ -244,10 +244,18 @@ func langLinks(cur, path, rawQuery string) []langLink {
 
 // pageLang is the language of a page: the address's /{lang}/ (an unknown
 // code is English), else, for pages without one (sign-out, the switch
-// confirmation), the browser's Accept-Language, else English.
+// confirmation, the console's), the ?lang= or the language a staff page
+// remembered (langCookie), else the browser's Accept-Language, else
+// English.
 func pageLang(r *http.Request) string {
 	if l := r.PathValue("lang"); l != "" {
 		return lang(l)
+	}
+	if q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("lang"))); i18n.Supported(q) {
+		return q
+	}
+	if c, err := r.Cookie(langCookie); err == nil && i18n.Supported(c.Value) {
+		return c.Value
 	}
 	if l := i18n.Negotiate(r.Header.Get("Accept-Language")); l != "" {
 		return l
