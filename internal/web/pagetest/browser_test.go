@@ -3,6 +3,7 @@ package pagetest_test
 import (
 	"context"
 	_ "embed"
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -34,6 +35,9 @@ type pageSpec struct {
 	// "console", "operator", or "switch" (the customer, with a partner's
 	// sign-in link waiting for confirmation).
 	Who string
+	// Header holds request headers the browser sends besides its own
+	// (Authorization for the User API's documentation).
+	Header map[string]string
 	// Status is the answer expected: 0 for 200, statusClient for any 4xx,
 	// statusAny for anything below 500.
 	Status int
@@ -87,8 +91,10 @@ func pages(f *fixture) []pageSpec {
 	visitor("visitor-deny", "/deny")
 	visitor("visitor-firewall", "/firewall")
 	visitor("visitor-rule", "/rule")
-	plain("api-docs", "/api/docs", "", statusAny)
-	plain("api-docs-partner", "/api/docs?partner=host", "", statusAny)
+	plain("api-docs", "/api/docs", "", 0)
+	plain("api-docs-generic", "/api/docs?generic", "", 0)
+	plain("api-docs-customer", "/api/docs", "", 0)
+	ps[len(ps)-1].Header = map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(janeEmail+":"+janePass))}
 	return ps
 }
 
@@ -175,8 +181,11 @@ func (b *tab) open(p pageSpec, lang string, width int64) (status int64, mime str
 			Width: width, Height: 900, DeviceScaleFactor: 1, Mobile: width < 600}); err != nil {
 			return err
 		}
-		if _, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
-			Headers: network.Headers{"Accept-Language": lang}}); err != nil {
+		h := network.Headers{"Accept-Language": lang}
+		for k, v := range p.Header {
+			h[k] = v
+		}
+		if _, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: h}); err != nil {
 			return err
 		}
 		if _, err := cdp.Call(ctx, tg, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
@@ -218,7 +227,7 @@ func (b *tab) open(p pageSpec, lang string, width int64) (status int64, mime str
 type pageFacts struct {
 	Title        string         `json:"title"`
 	Text         string         `json:"text"`
-	Words        string         `json:"words"` // Text without API names
+	Words        string         `json:"words"` // Text without code
 	ViewportMeta bool           `json:"viewportMeta"`
 	Lang         string         `json:"lang"`
 	URL          string         `json:"url"`
@@ -236,12 +245,12 @@ type axeViolation struct {
 	Nodes   int      `json:"nodes"`
 }
 
-// factsJS runs axe-core on the page and reads its text and width. Text
-// leaves out API names (<code class="api">), which the pages show small
-// next to the words for those who script, and text marked translate="no"
-// (a customer's email subject, in its own language). Wide lists the elements that
-// stick out past the phone's right edge (%d), to say what scrolls
-// sideways.
+// factsJS runs axe-core on the page and reads its text and width. Words is
+// the text without code (code, pre, kbd, samp: API names, configuration,
+// commands and JSON, which stay as they are in every language) and without
+// text marked translate="no" (data, such as a customer's email subject in
+// its own language). Wide lists the elements that stick out past the
+// phone's right edge (%d), to say what scrolls sideways.
 const factsJS = `(async () => {
   const r = await axe.run(document, {resultTypes: ['violations']});
   const vw = %d, wide = [];
@@ -256,7 +265,7 @@ const factsJS = `(async () => {
       if (!inner) wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\s+/).join('.') : '') + ' (right edge ' + Math.round(b.right) + ' px)');
     }
   }
-  const api = document.querySelectorAll('code.api, [translate="no"]');
+  const api = document.querySelectorAll('code, pre, kbd, samp, [translate="no"]');
   api.forEach(c => { c.dataset.display = c.style.display; c.style.display = 'none'; });
   const words = document.body ? document.body.innerText : '';
   api.forEach(c => { c.style.display = c.dataset.display; });

@@ -45,6 +45,8 @@ const (
 	staffPass = "Reseller-Consol3!"
 	root      = "root@operator.example"
 	rootPass  = "0perator-Secret!"
+	janeEmail = "jane@shop.example.com"
+	janePass  = "Garden-Parasol-42!"
 )
 
 // fixture is a running Palisade with everything the pages show.
@@ -84,10 +86,13 @@ func newFixture(t testing.TB) *fixture {
 	_, err := e.Service.SetBranding(ctx, e.Caller, e.Caller.PartnerID, core.Branding{Name: brandName, Color: "#1d6f5f",
 		SupportURL: "https://support.myhosting.example/"})
 	must(err)
-	jane, _, err := e.Service.CreateSubaccount(ctx, e.Caller, core.SubaccountCreate{Email: "jane@shop.example.com", FirstName: "Jane", LastName: "Doe",
+	jane, _, err := e.Service.CreateSubaccount(ctx, e.Caller, core.SubaccountCreate{Email: janeEmail, FirstName: "Jane", LastName: "Doe",
 		Company: "Jane's Shop"}, core.Idem{})
 	must(err)
-	for _, d := range []string{shop, newSite, gone} {
+	// Jane's password, for the User API's documentation.
+	_, _, err = e.Service.ProvisionAccount(ctx, e.Caller, core.Provision{Account: core.SubaccountCreate{Email: janeEmail}, Password: janePass, Domain: shop, Plan: "10k"})
+	must(err)
+	for _, d := range []string{newSite, gone} {
 		_, _, err := e.Service.CreateWebsite(ctx, e.Caller, core.WebsiteCreate{Domain: d, SubaccountID: jane.ID, Plan: "10k"}, core.Idem{})
 		must(err)
 	}
