@@ -408,6 +408,10 @@ func rules() map[string]rule {
 	for _, p := range []string{"customers", "credit", "keys", "plans", "emails", "audit", "branding", "security", "userapi", "firewall"} {
 		web("GET /console/"+p, partnerAny, at("GET", "/console/"+p))
 	}
+	// The partner's overview of its own websites (and its export): a
+	// partner's page; what it shows is scoped in the core (PartnerOverview).
+	web("GET /console/overview", partnerAny, at("GET", "/console/overview"))
+	web("GET /console/overview.csv", partnerAny, at("GET", "/console/overview.csv"))
 	add("POST /console/{action}", rule{class: dispatcher})
 	consoleAction := func(a string, c class, scratch, fresh bool, f func(x *cell) url.Values) {
 		add("POST /console/{action} action="+a, rule{class: c, kind: kWeb, scratch: scratch, fresh: fresh, build: form("POST", "/console/"+a, f)})
@@ -459,6 +463,8 @@ func rules() map[string]rule {
 	operatorAction("plans", func(x *cell) url.Values {
 		return url.Values{"name": {x.uniq("plan")}, "quota": {"1000"}, "price": {"1.00"}, "rank": {strconv.FormatInt(100+x.seq, 10)}}
 	})
+	pub("GET /favicon.ico", kNone, at("GET", "/favicon.ico"))
+	pub("GET /favicon.svg", kNone, at("GET", "/favicon.svg"))
 	pub("GET /_assets/{file}", kNone, at("GET", "/_assets/app.css"))
 	pub("GET /_assets/vendor/{file}", kNone, at("GET", "/_assets/vendor/htmx.min.js"))
 	add("GET /{lang}/website/{domain}/{page}", rule{class: dispatcher})
@@ -466,6 +472,11 @@ func rules() map[string]rule {
 		add("GET /{lang}/website/{domain}/{page} page="+p, rule{class: customerPage, kind: kWeb, build: at("GET", "/en/website/{domain}/"+p),
 			also: []func(x *cell) req{upper(at("GET", "/en/website/{domain}/"+p))}})
 	}
+	// A filled-in configuration file of the integration guide: it carries
+	// the website's server key, so only who may open the guide may.
+	add("GET /{lang}/website/{domain}/integration/{kind}/{file}", rule{class: customerPage, kind: kWeb,
+		build: at("GET", "/en/website/{domain}/integration/nginx/protection.conf"),
+		also:  []func(x *cell) req{upper(at("GET", "/en/website/{domain}/integration/nginx/protection.conf"))}})
 	web("POST /{lang}/website/{domain}/edit", customerPage, form("POST", "/en/website/{domain}/edit", func(*cell) url.Values {
 		return url.Values{"form": {"test"}, "ip": {"192.0.2.1"}, "ua": {"curl/8"}, "path": {"/"}, "method": {"GET"}}
 	}))
