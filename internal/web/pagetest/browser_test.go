@@ -69,6 +69,7 @@ func pages(f *fixture) []pageSpec {
 	customer("setup-statistics", newSite, "statistics", "customer", 0)
 	customer("setup-integration", newSite, "integration", "customer", 0)
 	customer("deleted-website", gone, "statistics", "customer", statusClient)
+	customer("unknown-page", shop, "nonsense", "customer", statusClient)
 	customer("wrong-key", shop, "statistics?api-key=not-a-key", "", statusClient)
 	plain := func(name, path, who string, status int) {
 		ps = append(ps, pageSpec{Name: name, Who: who, Status: status, URL: func(string) string { return f.URL + path }})
@@ -293,11 +294,29 @@ func (b *tab) facts(width int64) (pageFacts, error) {
 	return chromedp.Run(ctx, chromedp.Evaluate[pageFacts](fmt.Sprintf(factsJS, width), chromedp.EvalAwaitPromise))
 }
 
+// maxShotHeight cuts a screenshot of a long page (the event list) to what
+// shows the page; the rest is more of the same.
+const maxShotHeight = 2400
+
+// screenshot opens p and returns a PNG of the whole page, at most
+// maxShotHeight pixels tall.
 func (b *tab) screenshot(p pageSpec, lang string, width int64) ([]byte, error) {
 	if _, _, err := b.open(p, lang, width); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	return chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	height, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)`))
+	if err != nil {
+		return nil, err
+	}
+	return chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]byte, error) {
+		r, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{
+			Format: page.CaptureScreenshotFormatPng, CaptureBeyondViewport: &yes, FromSurface: &yes,
+			Clip: &page.Viewport{X: 0, Y: 0, Width: float64(width), Height: min(height, maxShotHeight), Scale: 1},
+		})
+		return r.Data, err
+	})
 }
+
+var yes = true
