@@ -591,7 +591,7 @@ func TestChallengePagesAndTokens(t *testing.T) {
 	// A failed solution shows the page again with the reason.
 	form := url.Values{"token": {ch.Token}, "counter": {"nope"}, "return": {"//evil.example/"}}
 	resp, fb := post(t, s.url+"/_palisade/verify", "application/x-www-form-urlencoded", []byte(form.Encode()), map[string]string{"X-Palisade-Key": s.site.ServerKey, "X-Real-Ip": "198.51.100.7", "User-Agent": ua})
-	if resp.StatusCode != 403 || !strings.Contains(fb, "does not solve the challenge") || !strings.Contains(fb, `name="return" value="/"`) {
+	if resp.StatusCode != 403 || !strings.Contains(fb, "answer was not correct") || !strings.Contains(fb, `name="return" value="/"`) {
 		t.Fatalf("failed solution: %d %s", resp.StatusCode, fb)
 	}
 
@@ -639,7 +639,7 @@ func TestNoJavaScriptPath(t *testing.T) {
 	}
 	_, _, page := challengeOf(t, s, "Lynx/2.9", "")
 	m := regexp.MustCompile(`content="1;url=([^"]+)"`).FindStringSubmatch(page)
-	if m == nil || !strings.Contains(page, "please wait 1 seconds") {
+	if m == nil || !strings.Contains(page, "please wait 1 second;") {
 		t.Fatalf("no meta refresh:\n%s", page)
 	}
 	target := s.url + html.UnescapeString(m[1])
