@@ -117,6 +117,7 @@ type tab struct {
 	f   *fixture
 	// Time spent loading pages and checking them.
 	loading, checking time.Duration
+	width             int64 // the viewport's, once set
 }
 
 func newBrowser(t testing.TB, chromium string, f *fixture) *browser {
@@ -178,9 +179,12 @@ func (b *tab) open(p pageSpec, lang string, width int64) (status int64, mime str
 	defer cancel()
 	f := b.f
 	setup := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
-			Width: width, Height: 900, DeviceScaleFactor: 1, Mobile: width < 600}); err != nil {
-			return err
+		if b.width != width {
+			if _, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+				Width: width, Height: 900, DeviceScaleFactor: 1, Mobile: width < 600}); err != nil {
+				return err
+			}
+			b.width = width
 		}
 		h := network.Headers{"Accept-Language": lang}
 		for k, v := range p.Header {
@@ -255,7 +259,7 @@ type axeViolation struct {
 const factsJS = `(async () => {
   const r = await axe.run(document, {resultTypes: ['violations']});
   const vw = %d, wide = [];
-  for (const el of document.body ? document.body.querySelectorAll('*') : []) {
+  for (const el of document.body && vw < 600 ? document.body.querySelectorAll('*') : []) {
     const b = el.getBoundingClientRect();
     if (b.right > vw + 1 && b.width > 0 && wide.length < 5) {
       let inner = false;

@@ -60,8 +60,8 @@ func TestPagesInEveryLanguage(t *testing.T) {
 			tb := <-tabs
 			defer func() { tabs <- tb }()
 			var found []finding
-			for _, lang := range i18n.Languages {
-				for _, width := range widths {
+			for _, width := range widths { // one change of width per page
+				for _, lang := range i18n.Languages {
 					views.Add(1)
 					for _, fd := range tb.check(p, lang, width) {
 						fd.Page, fd.Where = p.Name, fmt.Sprintf("%s %d", lang, width)
