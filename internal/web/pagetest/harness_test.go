@@ -24,7 +24,7 @@ func TestHarnessFindsProblems(t *testing.T) {
 <title>Statistik · Palisade</title></head><body><main><h1>Statistik</h1>
 <p style="color:#d8d8d8;background:#fff">Protection rules</p>
 <p>Senden Sie den Kopf X-Palisade-Key; die Seite /_palisade/verify; die Datei palisade.conf.</p>
-<img src="/chart.png"><div style="width:700px">breit</div></main></body></html>`)
+<p>[[rules.none]]</p><img src="/chart.png"><div style="width:700px">breit</div></main></body></html>`)
 	}))
 	defer srv.Close()
 	f := &fixture{Stack: &testenv.Stack{URL: srv.URL}}
@@ -37,7 +37,7 @@ func TestHarnessFindsProblems(t *testing.T) {
 	t.Logf("findings: %q", got)
 	want := map[string][]string{
 		kindVendor: {`"Statistik · Palisade"`},
-		kindPage:   {`<html lang="en">, want "de"`},
+		kindPage:   {`unfilled text: ["[[rules.none]]"]`, `<html lang="en">, want "de"`},
 	}
 	for k, v := range want {
 		if !reflect.DeepEqual(got[k], v) {

@@ -88,6 +88,12 @@ func TestPagesInEveryLanguage(t *testing.T) {
 // share them), more on bigger ones.
 var parallelTabs = max(1, min(4, runtime.NumCPU()/2))
 
+// residue finds what a page shows when a message or a value is missing: a
+// message id with no text in the catalogue (i18n's "[[id]]"), a template's
+// missing field, a formatting verb that did not match, a template action.
+var residue = regexp.MustCompile(`\[\[[A-Za-z0-9_.-]+\]\]|<no value>|%!\w?\(|\{\{`)
+
+// productName finds the product's name with some words around it.
 var productName = regexp.MustCompile(`(?i)(.{0,40})palisade(.{0,40})`)
 
 // productNames returns the places text names the product, leaving out
@@ -151,6 +157,9 @@ func (b *tab) check(p pageSpec, lang string, width int64) []finding {
 	}
 	if hits := productNames(fa.Title + "\n" + fa.Text); len(hits) > 0 {
 		add(kindVendor, "%s", strings.Join(hits, ", "))
+	}
+	if m := residue.FindAllString(fa.Title+"\n"+fa.Text, 5); len(m) > 0 {
+		add(kindPage, "unfilled text: %q", m)
 	}
 	if lang != "en" {
 		if left := i18n.Untranslated(lang, fa.Title+"\n"+fa.Words); len(left) > 0 {
