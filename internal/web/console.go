@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,22 +114,27 @@ type consoleData struct {
 	Plans     []core.Plan
 	Emails    []core.Email
 	Audit     []auditRow
-	Branding  core.Branding
-	Languages []langChoice // the branding page's default language, its choice marked
-	Query     string
-	Status    string
-	Error     string // what went wrong, in the page's language
-	Detail    string // and the service's own words (English), when a form was refused
-	Notice    string // the notice in the page's language
-	TOTPOn    bool
-	Secret    string
-	SecretURI string
-	Email     string
-	UserAPI   core.UserAPIConfig
-	APIBase   string // the base URL the partner gives its customers: its User API scope
-	APILog    []core.UserAPILogEntry
-	WAF       *wafConsole // the firewall page
-	names     *auditNames // who is who, for the audit log and the patches' authors
+	// Truncated: the log is longer than the console reads (logPages
+	// pages); the API named in TruncatedAPI lists all of it.
+	Truncated    bool
+	TruncatedAPI string
+	ReadLimit    int64 // how many entries the console reads at most
+	Branding     core.Branding
+	Languages    []langChoice // the branding page's default language, its choice marked
+	Query        string
+	Status       string
+	Error        string // what went wrong, in the page's language
+	Detail       string // and the service's own words (English), when a form was refused
+	Notice       string // the notice in the page's language
+	TOTPOn       bool
+	Secret       string
+	SecretURI    string
+	Email        string
+	UserAPI      core.UserAPIConfig
+	APIBase      string // the base URL the partner gives its customers: its User API scope
+	APILog       []core.UserAPILogEntry
+	WAF          *wafConsole // the firewall page
+	names        *auditNames // who is who, for the audit log and the patches' authors
 }
 
 // Money formats an amount of credit in the page's language (1,234.50 ·
@@ -179,6 +185,38 @@ func (d *consoleData) Who(actor string) string { return d.names.who(d.Lang, acto
 
 // LedgerWhat says what a credit entry was for, in the page's language.
 func (d *consoleData) LedgerWhat(e core.LedgerEntry) string { return ledgerWhat(d.Lang, e) }
+
+// logPage is how many entries of the audit log or the ledger the
+// console lists, and reads at a time; logPages bounds how many pages
+// it reads to find the latest.
+const (
+	logPage  = 500
+	logPages = 40
+)
+
+// latest returns the last logPage entries of an oldest-first log, newest
+// first, reading it page by page after each page's last id (at most
+// logPages pages); truncated says the log goes on past them.
+func latest[T any](fetch func(after int64) ([]T, error), id func(T) int64) (out []T, truncated bool, err error) {
+	var after int64
+	for i := 0; i < logPages; i++ {
+		page, err := fetch(after)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, page...)
+		if len(out) > logPage {
+			out = out[len(out)-logPage:]
+		}
+		if len(page) < logPage {
+			slices.Reverse(out)
+			return out, false, nil
+		}
+		after = id(page[len(page)-1])
+	}
+	slices.Reverse(out)
+	return out, true, nil
+}
 
 // money formats cents as a decimal with two places in lang's way.
 func money(lang string, c core.Cents) string {
@@ -248,7 +286,7 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 	if strings.HasPrefix(d.Error, "common.err.") || strings.HasPrefix(d.Error, "console.") {
 		d.Error = i18n.T(d.Lang, d.Error)
 	}
-	d.Partner, d.Branding = p, p.Branding()
+	d.Partner, d.Branding, d.ReadLimit = p, p.Branding(), logPage*logPages
 	d.Languages = langChoices(d.Branding.DefaultLang)
 	q := r.URL.Query()
 	switch page {
@@ -265,7 +303,9 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 			}
 		}
 	case "credit":
-		d.Ledger, err = h.svc.Ledger(ctx, c, 0, 500)
+		d.Ledger, d.Truncated, err = latest(func(after int64) ([]core.LedgerEntry, error) { return h.svc.Ledger(ctx, c, after, logPage) },
+			func(e core.LedgerEntry) int64 { return e.ID })
+		d.TruncatedAPI = "GET /v1/credit/ledger"
 	case "keys":
 		d.Keys, err = h.svc.PartnerKeys(ctx, c, s.PartnerID)
 	case "plans":
@@ -276,7 +316,9 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 		}
 	case "audit":
 		var entries []core.AuditEntry
-		if entries, err = h.svc.Audit(ctx, c, 0, 500); err == nil {
+		d.TruncatedAPI = "GET /v1/audit"
+		if entries, d.Truncated, err = latest(func(after int64) ([]core.AuditEntry, error) { return h.svc.Audit(ctx, c, after, logPage) },
+			func(e core.AuditEntry) int64 { return e.ID }); err == nil {
 			if d.names, err = h.auditNames(r, s); err == nil {
 				for _, e := range entries {
 					d.Audit = append(d.Audit, d.names.row(d.Lang, e))
