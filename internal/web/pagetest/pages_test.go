@@ -158,7 +158,7 @@ func (b *tab) check(p pageSpec, lang string, width int64) []finding {
 	if hits := productNames(fa.Title + "\n" + fa.Text); len(hits) > 0 {
 		add(kindVendor, "%s", strings.Join(hits, ", "))
 	}
-	if m := residue.FindAllString(fa.Title+"\n"+fa.Text, 5); len(m) > 0 {
+	if m := residue.FindAllString(fa.Title+"\n"+fa.Words, 5); len(m) > 0 { // code may show a template
 		add(kindPage, "unfilled text: %q", m)
 	}
 	if lang != "en" {
