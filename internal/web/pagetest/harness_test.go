@@ -24,7 +24,7 @@ func TestHarnessFindsProblems(t *testing.T) {
 <title>Statistik · Palisade</title></head><body><main><h1>Statistik</h1>
 <p style="color:#d8d8d8;background:#fff">Protection rules</p>
 <p>Senden Sie den Kopf X-Palisade-Key; die Seite /_palisade/verify; die Datei palisade.conf.</p>
-<p>[[rules.none]]</p><img src="/chart.png"><div style="width:700px">breit</div></main></body></html>`)
+<p>[[rules.none]]</p><p>10,000 Anfragen am 21 Oct, 10/22/2026; 12,5 %, 5. Nov. 2026, 1.043</p><img src="/chart.png"><div style="width:700px">breit</div></main></body></html>`)
 	}))
 	defer srv.Close()
 	f := &fixture{Stack: &testenv.Stack{URL: srv.URL}}
@@ -43,6 +43,9 @@ func TestHarnessFindsProblems(t *testing.T) {
 		if !reflect.DeepEqual(got[k], v) {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
+	}
+	if l := got[kindLocale]; len(l) != 1 || l[0] != `written the English way: ["10,000" "10/22/2026" "21 Oct"]` {
+		t.Errorf("locale: %q", l)
 	}
 	if u := got[kindUntranslated]; len(u) != 1 || !strings.Contains(u[0], `"Protection rules"`) {
 		t.Errorf("untranslated: %q", u)
@@ -70,6 +73,25 @@ func TestProductNames(t *testing.T) {
 	} {
 		if got := productNames(text); len(got) != want {
 			t.Errorf("productNames(%q) = %q, want %d", text, got, want)
+		}
+	}
+}
+
+func TestEnglishFormats(t *testing.T) {
+	for _, c := range []struct {
+		lang, text string
+		want       int
+	}{
+		{"de", "10.000 Anfragen, 12,5 %, 22. Okt. 2026, 5. Nov. 2026, 22.10.2026", 0},
+		{"de", "1,043 of 10,000; 22 Oct 2026", 3},
+		{"fr", "10 000 requêtes, 22 oct. 2026, 22/10/2026, 1,5", 0},
+		{"fr", "Oct 22", 1},
+		{"es", "10.000 solicitudes, 22 oct 2026, 05/11/2026", 0},
+		{"nl", "10.000 verzoeken, 22 okt 2026, 10/22/2026", 1},
+		{"nl", "Chrome/131.0.0.0, 203.0.113.99, 2001:db8::1, /products/42?page=2", 0},
+	} {
+		if got := englishFormats(c.lang, c.text); len(got) != c.want {
+			t.Errorf("%s %q: %q, want %d", c.lang, c.text, got, c.want)
 		}
 	}
 }

@@ -18,16 +18,20 @@ import (
 // language at 1280 and 390 px in headless Chromium, and checks on each:
 //
 //   - the visible text and the title do not name the product: the fixture's
-//     partner chose no "powered by", and the operator set no brand name;
+//     partner chose no "powered by", and the operator set no brand name
+//     (identifiers such as X-Palisade-Key or palisade.conf aside);
 //   - a page in another language than English holds none of the English
-//     catalogue's strings (i18n.Untranslated);
+//     catalogue's strings (i18n.Untranslated) outside code, and writes its
+//     numbers and dates its own way (not 10,000, 21 Oct or 10/22/2026);
+//   - no message id without text ([[id]]) or template residue shows;
 //   - axe-core finds no serious or critical accessibility violation;
-//   - the document is HTML in the page's language (<html lang>);
-//   - at 390 px nothing scrolls sideways.
+//   - the answer has the expected status, is HTML, and is in the page's
+//     language (<html lang>);
+//   - at 390 px nothing scrolls sideways, and the page has a viewport.
 //
 // Each page is a subtest (-run 'TestPagesInEveryLanguage/console' checks the
 // console's pages), failing once with every problem of every language and
-// width.
+// width, grouped; -report=FILE writes all of them as Markdown too.
 func TestPagesInEveryLanguage(t *testing.T) {
 	chromium := testenv.NeedBinary(t, "chromium", "/usr/bin/chromium")
 	start := time.Now()
@@ -93,6 +97,42 @@ var parallelTabs = max(1, min(4, runtime.NumCPU()/2))
 // missing field, a formatting verb that did not match, a template action.
 var residue = regexp.MustCompile(`\[\[[A-Za-z0-9_.-]+\]\]|<no value>|%!\w?\(|\{\{`)
 
+// englishNumber is a number grouped the English way (10,000), which reads
+// as a decimal in de, fr, es and nl.
+var englishNumber = regexp.MustCompile(`(?:^|[^\d.,])(\d{1,3}(?:,\d{3})+)(?:$|[^\d,])`)
+
+// usDate is a date written month first (10/22/2026), seen when the day is
+// over 12.
+var usDate = regexp.MustCompile(`\b(1[0-2]|0?[1-9])/(1[3-9]|2\d|3[01])/\d{4}\b`)
+
+// englishFormats returns numbers and dates in text (a page in lang, not
+// English) that are written the English way: 10,000, "21 Oct", 10/22/2026.
+func englishFormats(lang, text string) []string {
+	var out []string
+	for _, m := range englishNumber.FindAllStringSubmatch(text, 5) {
+		out = append(out, m[1])
+	}
+	out = append(out, usDate.FindAllString(text, 5)...)
+	// English short month names that lang writes otherwise, next to a
+	// number ("21 Oct", "Oct 2026").
+	own := map[string]bool{}
+	for _, m := range i18n.MonthsShort(lang) {
+		own[strings.TrimSuffix(m, ".")] = true
+	}
+	var names []string
+	for _, m := range i18n.MonthsShort("en") {
+		if !own[m] {
+			names = append(names, m)
+		}
+	}
+	if len(names) > 0 {
+		alt := strings.Join(names, "|")
+		re := regexp.MustCompile(`\b\d{1,2}\.? (?:` + alt + `)\b|\b(?:` + alt + `) \d{1,4}\b`)
+		out = append(out, re.FindAllString(text, 5)...)
+	}
+	return out
+}
+
 // productName finds the product's name with some words around it.
 var productName = regexp.MustCompile(`(?i)(.{0,40})palisade(.{0,40})`)
 
@@ -120,7 +160,7 @@ func productNames(text string) []string {
 // A finding is one thing wrong with a page in one language at one width.
 type finding struct {
 	Page, Where string // page name; language and width ("de 390")
-	Kind        string // kindVendor, kindUntranslated, kindAxe, kindPhone or kindPage
+	Kind        string // kindVendor, kindUntranslated, kindLocale, kindAxe, kindPhone or kindPage
 	Text        string
 }
 
@@ -129,6 +169,7 @@ const (
 	kindUntranslated = "untranslated"
 	kindAxe          = "axe"
 	kindPhone        = "at 390 px"
+	kindLocale       = "locale"
 	kindPage         = "page"
 )
 
@@ -167,6 +208,11 @@ func (b *tab) check(p pageSpec, lang string, width int64) []finding {
 				left[i] = fmt.Sprintf("%q", s)
 			}
 			add(kindUntranslated, "(%d) %s", len(left), strings.Join(left, ", "))
+		}
+	}
+	if lang != "en" {
+		if bad := englishFormats(lang, fa.Words); len(bad) > 0 {
+			add(kindLocale, "written the English way: %q", bad)
 		}
 	}
 	if fa.Lang != lang {

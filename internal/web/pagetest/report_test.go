@@ -48,9 +48,10 @@ func writeReport(t testing.TB, file string, fs []finding, views int64, took time
 	fmt.Fprintf(&b, "Each line: page — the finding — [languages and widths where seen].\n")
 	gs := group(fs)
 	sort.SliceStable(gs, func(i, j int) bool { return gs[i].Page < gs[j].Page })
-	for _, kind := range []string{kindPage, kindVendor, kindUntranslated, kindAxe, kindPhone} {
+	for _, kind := range []string{kindPage, kindVendor, kindUntranslated, kindLocale, kindAxe, kindPhone} {
 		title := map[string]string{kindPage: "Pages that did not load as expected (status, type, <html lang>)", kindVendor: "Product name shown",
-			kindUntranslated: "Untranslated strings (English catalogue strings on a non-English page)", kindAxe: "axe-core: serious and critical violations",
+			kindUntranslated: "Untranslated strings (English catalogue strings on a non-English page)",
+			kindLocale:       "Numbers and dates written the English way on a non-English page", kindAxe: "axe-core: serious and critical violations",
 			kindPhone: "At 390 px: horizontal scroll"}[kind]
 		var lines []string
 		for _, g := range gs {
