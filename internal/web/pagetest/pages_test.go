@@ -55,14 +55,18 @@ func TestPagesInEveryLanguage(t *testing.T) {
 	})
 	var mu sync.Mutex
 	var all []finding
+	var checked []string // page names, as -run selects them
 	if *reportFile != "" {
-		t.Cleanup(func() { writeReport(t, *reportFile, all, views.Load(), time.Since(start)) })
+		t.Cleanup(func() { writeReport(t, *reportFile, checked, all, views.Load(), time.Since(start)) })
 	}
 	for _, p := range pages(f) {
 		t.Run(p.Name, func(t *testing.T) {
 			t.Parallel()
 			tb := <-tabs
 			defer func() { tabs <- tb }()
+			mu.Lock()
+			checked = append(checked, p.Name)
+			mu.Unlock()
 			var found []finding
 			for _, width := range widths { // one change of width per page
 				for _, lang := range i18n.Languages {

@@ -37,7 +37,7 @@ func group(fs []finding) []grouped {
 }
 
 // writeReport writes the findings as Markdown, by kind and then by page.
-func writeReport(t testing.TB, file string, fs []finding, views int64, took time.Duration) {
+func writeReport(t testing.TB, file string, checked []string, fs []finding, views int64, took time.Duration) {
 	var b strings.Builder
 	pages := map[string]bool{}
 	for _, f := range fs {
@@ -45,7 +45,8 @@ func writeReport(t testing.TB, file string, fs []finding, views int64, took time
 	}
 	fmt.Fprintf(&b, "# Page test report\n\n`go test ./internal/web/pagetest -run TestPagesInEveryLanguage` at %s UTC: %d page views in %s; %d findings on %d pages.\n",
 		time.Now().UTC().Format("2006-01-02 15:04"), views, took.Round(time.Second), len(fs), len(pages))
-	fmt.Fprintf(&b, "Each line: page — the finding — [languages and widths where seen].\n")
+	fmt.Fprintf(&b, "Each line: page — the finding — [languages and widths where seen].\n\nPages checked (%d, each in en, de, fr, es, nl at 1280 and 390 px): %s.\n",
+		len(checked), strings.Join(checked, ", "))
 	gs := group(fs)
 	sort.SliceStable(gs, func(i, j int) bool { return gs[i].Page < gs[j].Page })
 	for _, kind := range []string{kindPage, kindVendor, kindUntranslated, kindLocale, kindAxe, kindPhone} {
