@@ -2,6 +2,7 @@ package redteam19
 
 import (
 	"fmt"
+	"github.com/palisadehq/palisade/internal/testenv/cputime"
 	"os"
 	"runtime"
 	"strings"
@@ -40,10 +41,9 @@ func TestFixed_CookieFloodUnderHeavyGate(t *testing.T) {
 	opt := defaultOptions(t)
 	in := get("/")
 	in.Header.Set("Cookie", cookieHeader(8<<10-600))
-	start := time.Now()
-	r := fw.Evaluate(in, opt)
-	took := time.Since(start)
-	t.Logf("just under 8 KiB of harmless cookies (not gated): %v, score %d", took, r.Score)
+	var r waf.Result
+	took := cputime.Of(func() { r = fw.Evaluate(in, opt) }) // CPU time: a loaded machine does not count
+	t.Logf("just under 8 KiB of harmless cookies (not gated): %v of CPU, score %d", took, r.Score)
 	if took > raceSlowdown*50*time.Millisecond && !r.Blocked {
 		t.Errorf("one GET with %d bytes of harmless cookies (under the heavy gate) costs %v of CPU; want < 50ms", len(in.Header.Get("Cookie")), took)
 	}
