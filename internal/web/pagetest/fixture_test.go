@@ -148,6 +148,19 @@ func newFixture(t testing.TB) *fixture {
 	must(err)
 	must(e.Protector.Reload(ctx))
 
+	// Another partner, and the fleet's two nodes, for the operator.
+	_, _, err = e.Service.CreatePartner(ctx, op, core.PartnerCreate{Name: "Nordic Webhosting", Email: "ops@nordic-webhosting.example", Lang: "nl"})
+	must(err)
+	version, err := e.Service.ConfigVersion(ctx)
+	must(err)
+	started := e.Clock.Now().Add(-72 * time.Hour)
+	for _, n := range []core.Node{
+		{Name: "edge-1 10.0.0.5:8080", Role: "all", Version: "v1.8.0", ConfigVersion: version, StartedAt: started},
+		{Name: "edge-2 10.0.0.6:8080", Role: "edge", Version: "v1.8.0", ConfigVersion: version - 1, Lag: 1500 * time.Millisecond, StartedAt: started},
+	} {
+		must(e.Service.RecordHeartbeat(ctx, n))
+	}
+
 	login := func(email, pass string) string {
 		t.Helper()
 		l, err := e.Service.ConsoleLogin(ctx, core.ConsoleSignIn{Email: email, Password: pass, Addr: netip.MustParseAddr("127.0.0.1")})
