@@ -3,15 +3,20 @@ package pagetest_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/challenge"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
@@ -257,9 +262,64 @@ func seedDay(t testing.TB, e *testenv.Stack, key string, day int) {
 		visit(t, e, key, testenv.ChromeUA, "185.220.101.34", "GET", "/search?q=%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E")
 	}
 	if day == seedDays-1 {
+		solveChallenge(t, e, key)
 		for i := 0; i < 8; i++ { // within a minute
 			visitNow(t, e, key, testenv.ChromeUA, "203.0.113.99", "GET", fmt.Sprintf("/search?q=garden+chair+%d", i))
 		}
+	}
+}
+
+// solveChallenge: a browser that speaks HTTP/2 without the headers its
+// user agent always sends then is challenged, and solves the proof of work on the page, as the
+// page's script would.
+func solveChallenge(t testing.TB, e *testenv.Stack, key string) {
+	t.Helper()
+	const ua, ip, uri = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "198.51.100.77", "/products/42"
+	answer := visitHost(t, e, key, shop, ua, ip, "GET", uri, "X-Original-Protocol", "HTTP/2.0")
+	if a := answer.Header.Get("X-Palisade-Action"); a != "challenge" {
+		t.Fatalf("a browser without its headers: %s, want a challenge", a)
+	}
+	req, _ := http.NewRequest("GET", e.URL+"/forward-auth/page", nil)
+	for _, h := range []string{"X-Palisade-Action", "X-Palisade-Reason", "X-Palisade-Ref"} {
+		req.Header.Set(h, answer.Header.Get(h))
+	}
+	req.Header.Set("X-Palisade-Key", key)
+	req.Header.Set("X-Original-Uri", uri)
+	req.Header.Set("X-Original-Host", shop)
+	req.Header.Set("X-Real-Ip", ip)
+	req.Header.Set("User-Agent", ua)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tm := regexp.MustCompile(`name="token" value="([^"]+)"`).FindSubmatch(page)
+	dm := regexp.MustCompile(`difficulty: *(\d+)`).FindSubmatch(page)
+	if tm == nil || dm == nil {
+		t.Fatalf("challenge page: %s", page)
+	}
+	token, difficulty := html.UnescapeString(string(tm[1])), 0
+	fmt.Sscan(string(dm[1]), &difficulty)
+	counter := ""
+	for i := 0; i < 1<<26 && counter == ""; i++ {
+		if challenge.Check(token, strconv.Itoa(i), difficulty) {
+			counter = strconv.Itoa(i)
+		}
+	}
+	form := url.Values{"token": {token}, "counter": {counter}, "return": {uri}, "ms": {"740"}}
+	req, _ = http.NewRequest("POST", e.URL+"/_palisade/verify", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Palisade-Key", key)
+	req.Header.Set("X-Real-Ip", ip)
+	req.Header.Set("User-Agent", ua)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err = client.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the solution was refused: %d", resp.StatusCode)
 	}
 }
 
@@ -273,7 +333,8 @@ func visit(t testing.TB, e *testenv.Stack, key, ua, ip, method, uri string) *htt
 	return visitHost(t, e, key, shop, ua, ip, method, uri)
 }
 
-func visitHost(t testing.TB, e *testenv.Stack, key, host, ua, ip, method, uri string) *http.Response {
+// visitHost is visit to host; extra are more headers, name and value.
+func visitHost(t testing.TB, e *testenv.Stack, key, host, ua, ip, method, uri string, extra ...string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest("GET", e.URL+"/forward-auth/nginx", nil)
 	req.Header.Set("X-Palisade-Key", key)
@@ -298,6 +359,9 @@ func visitHost(t testing.TB, e *testenv.Stack, key, host, ua, ip, method, uri st
 		req.Header.Set("Sec-Fetch-Mode", "navigate")
 		req.Header.Set("Sec-Fetch-Dest", "document")
 		req.Header.Set("Priority", "u=0, i")
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		req.Header.Set(extra[i], extra[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
