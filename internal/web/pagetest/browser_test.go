@@ -300,7 +300,7 @@ func (b *tab) facts(width int64) (pageFacts, error) {
 
 // maxShotHeight cuts a screenshot of a long page (the event list) to what
 // shows the page; the rest is more of the same.
-const maxShotHeight = 2400
+const maxShotHeight = 4000
 
 // screenshot opens p and returns a PNG of the whole page, at most
 // maxShotHeight pixels tall.
