@@ -75,7 +75,8 @@ func New(svc *core.Service, explain Explainer, trusted netutil.Proxies, log *slo
 		"actions": func() []string {
 			return []string{"grant", "deny", "challenge", "captcha", "redirect", "return_fake_data"}
 		},
-		"wbrpath": wbrPath,
+		"wbrpath":  wbrPath,
+		"readable": readableBrand,
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {
