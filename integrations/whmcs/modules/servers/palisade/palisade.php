@@ -276,7 +276,7 @@ function palisade_AdminServicesTabFields(array $params)
         'Palisade status' => htmlspecialchars((string) $r['status']) . ' (expires ' . htmlspecialchars(substr((string) $r['expires_at'], 0, 10)) . ')',
         'Palisade plan' => htmlspecialchars((string) $r['plan']),
         'Server key' => '<code>' . $key . '</code>',
-        'Integration' => 'nginx: <code>set $palisade_key "' . $key . '"; include /etc/nginx/palisade/palisade.conf;</code> (node ' . $node . ').'
+        'Integration' => 'nginx: <code>set $palisade_key "' . $key . '"; include palisade.conf;</code> (the files of the integration guide in the nginx configuration directory; node ' . $node . ').'
             . ' Apache: Palisade\'s global include finds the site by its domain. See docs/INTEGRATIONS.md.',
     ];
 }
