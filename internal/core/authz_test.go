@@ -181,8 +181,10 @@ func TestPartnerOnlyMethods(t *testing.T) {
 		n := 0
 		unique := func() string { n++; return fmt.Sprintf("u%d", n) }
 		methods := map[string]func(c core.Caller) error{
-			"Ledger": func(c core.Caller) error { _, err := f.svc.Ledger(ctx, c, 0, 10); return err },
-			"Audit":  func(c core.Caller) error { _, err := f.svc.Audit(ctx, c, 0, 10); return err },
+			"Ledger":       func(c core.Caller) error { _, err := f.svc.Ledger(ctx, c, 0, 10); return err },
+			"Audit":        func(c core.Caller) error { _, err := f.svc.Audit(ctx, c, 0, 10); return err },
+			"LatestLedger": func(c core.Caller) error { _, err := f.svc.LatestLedger(ctx, c, 10); return err },
+			"LatestAudit":  func(c core.Caller) error { _, err := f.svc.LatestAudit(ctx, c, 10); return err },
 			"Subaccounts": func(c core.Caller) error {
 				_, err := f.svc.Subaccounts(ctx, c, core.SubaccountFilter{})
 				return err

@@ -1109,6 +1109,32 @@ func (s *Service) Audit(ctx context.Context, c Caller, after int64, limit int) (
 	return es, err
 }
 
+// LatestLedger is the caller's last limit (at most 1000) credit entries,
+// newest first (the console's credit page).
+func (s *Service) LatestLedger(ctx context.Context, c Caller, limit int) (es []LedgerEntry, err error) {
+	if err := c.partnerOnly("read the ledger"); err != nil {
+		return nil, err
+	}
+	err = s.store.View(ctx, func(tx Tx) error {
+		es, err = tx.LatestLedger(ctx, c.PartnerID, min(max(limit, 1), 1000))
+		return err
+	})
+	return es, err
+}
+
+// LatestAudit is the caller's last limit (at most 1000) audit entries,
+// newest first (the console's audit log and overview).
+func (s *Service) LatestAudit(ctx context.Context, c Caller, limit int) (es []AuditEntry, err error) {
+	if err := c.partnerOnly("read the audit log"); err != nil {
+		return nil, err
+	}
+	err = s.store.View(ctx, func(tx Tx) error {
+		es, err = tx.LatestAudit(ctx, c.PartnerID, min(max(limit, 1), 1000))
+		return err
+	})
+	return es, err
+}
+
 // LedgerBalanced returns a partner's ledger sum and balance, which must be
 // equal: the operator any partner's, a partner its own.
 func (s *Service) LedgerBalanced(ctx context.Context, c Caller, partnerID int64) (sum, balance Cents, err error) {

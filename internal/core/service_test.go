@@ -149,6 +149,17 @@ func TestWebsiteLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The console's view: the same log, newest first, as many as asked.
+		if latest, err := f.svc.LatestAudit(ctx, c, 2); err != nil || len(latest) != 2 || latest[0].ID != audit[len(audit)-1].ID || latest[1].ID != audit[len(audit)-2].ID {
+			t.Fatalf("LatestAudit(2) = %+v, %v; the log ends with %+v", latest, err, audit[len(audit)-2:])
+		}
+		ledger, err := f.svc.Ledger(ctx, c, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if latest, err := f.svc.LatestLedger(ctx, c, 1); err != nil || len(latest) != 1 || latest[0].ID != ledger[len(ledger)-1].ID {
+			t.Fatalf("LatestLedger(1) = %+v, %v; the ledger ends with %+v", latest, err, ledger[len(ledger)-1])
+		}
 		var actions []string
 		for _, e := range audit {
 			if e.ObjectType == "website" {

@@ -77,6 +77,7 @@ type Tx interface {
 
 	InsertLedger(ctx context.Context, e *LedgerEntry) error
 	Ledger(ctx context.Context, partnerID, after int64, limit int) ([]LedgerEntry, error)
+	LatestLedger(ctx context.Context, partnerID int64, limit int) ([]LedgerEntry, error) // newest first
 	LedgerSum(ctx context.Context, partnerID int64) (Cents, error)
 
 	InsertSubaccount(ctx context.Context, s *Subaccount) error
@@ -132,6 +133,7 @@ type Tx interface {
 
 	InsertAudit(ctx context.Context, e *AuditEntry) error
 	Audit(ctx context.Context, partnerID, after int64, limit int) ([]AuditEntry, error)
+	LatestAudit(ctx context.Context, partnerID int64, limit int) ([]AuditEntry, error) // newest first
 
 	// ConfigVersion grows with every committed change the decision engine
 	// must see (websites, partners' lists and brands, challenge keys).

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -71,24 +70,13 @@ func (t *tx) WAFTotals(ctx context.Context, partnerID int64, from, to time.Time)
 	return out, rows.Err()
 }
 
+// RecentAudit is the partner's last limit audit entries, newest first,
+// without sign-ins and sign-on links (the overview's recent changes).
 func (t *tx) RecentAudit(ctx context.Context, partnerID int64, limit int) ([]core.AuditEntry, error) {
-	rows, err := t.query(ctx, "SELECT id, at, partner_id, actor, protocol, source_ip, object_type, object_id, action, old_state, new_state FROM audit_log "+
-		"WHERE partner_id = $1 AND object_type NOT IN ('session', 'login_token') ORDER BY id DESC LIMIT $2", partnerID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []core.AuditEntry
-	for rows.Next() {
-		var e core.AuditEntry
-		var pid sql.NullInt64
-		if err := rows.Scan(&e.ID, timeCol{&e.At}, &pid, &e.Actor, &e.Protocol, &e.SourceIP, &e.ObjectType, &e.ObjectID, &e.Action, &e.OldState, &e.NewState); err != nil {
-			return nil, err
-		}
-		e.PartnerID = pid.Int64
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	w := where{}
+	w.add("partner_id = ?", partnerID)
+	w.add("object_type NOT IN ('session', 'login_token')")
+	return t.audit(ctx, w, limit, "id DESC")
 }
 
 func (t *tx) WebsiteStatusCounts(ctx context.Context) (map[string]int64, error) {

@@ -251,12 +251,21 @@ func (t *tx) InsertLedger(ctx context.Context, e *core.LedgerEntry) error {
 }
 
 func (t *tx) Ledger(ctx context.Context, partnerID, after int64, limit int) ([]core.LedgerEntry, error) {
+	return t.ledger(ctx, partnerID, after, limit, "id")
+}
+
+// LatestLedger is the partner's last limit ledger entries, newest first.
+func (t *tx) LatestLedger(ctx context.Context, partnerID int64, limit int) ([]core.LedgerEntry, error) {
+	return t.ledger(ctx, partnerID, 0, limit, "id DESC")
+}
+
+func (t *tx) ledger(ctx context.Context, partnerID, after int64, limit int, order string) ([]core.LedgerEntry, error) {
 	w := where{}
 	w.add("partner_id = ?", partnerID)
 	if after > 0 {
 		w.add("id > ?", after)
 	}
-	q, args := w.sql("SELECT id, partner_id, amount_cents, balance_after_cents, kind, reason, website_id, actor, created_at FROM ledger", "id", limit)
+	q, args := w.sql("SELECT id, partner_id, amount_cents, balance_after_cents, kind, reason, website_id, actor, created_at FROM ledger", order, limit)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -490,7 +499,19 @@ func (t *tx) Audit(ctx context.Context, partnerID, after int64, limit int) ([]co
 	if after > 0 {
 		w.add("id > ?", after)
 	}
-	q, args := w.sql("SELECT id, at, partner_id, actor, protocol, source_ip, object_type, object_id, action, old_state, new_state FROM audit_log", "id", limit)
+	return t.audit(ctx, w, limit, "id")
+}
+
+// LatestAudit is the partner's last limit audit entries, newest first.
+func (t *tx) LatestAudit(ctx context.Context, partnerID int64, limit int) ([]core.AuditEntry, error) {
+	w := where{}
+	w.add("partner_id = ?", partnerID)
+	return t.audit(ctx, w, limit, "id DESC")
+}
+
+// audit reads audit entries matching w in order.
+func (t *tx) audit(ctx context.Context, w where, limit int, order string) ([]core.AuditEntry, error) {
+	q, args := w.sql("SELECT id, at, partner_id, actor, protocol, source_ip, object_type, object_id, action, old_state, new_state FROM audit_log", order, limit)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,7 +117,6 @@ type consoleData struct {
 	// pages); the API named in TruncatedAPI lists all of it.
 	Truncated    bool
 	TruncatedAPI string
-	ReadLimit    int64 // how many entries the console reads at most
 	Branding     core.Branding
 	Languages    []langChoice // the branding page's default language, its choice marked
 	Query        string
@@ -187,35 +185,20 @@ func (d *consoleData) Who(actor string) string { return d.names.who(d.Lang, acto
 func (d *consoleData) LedgerWhat(e core.LedgerEntry) string { return ledgerWhat(d.Lang, e) }
 
 // logPage is how many entries of the audit log or the ledger the
-// console lists, and reads at a time; logPages bounds how many pages
-// it reads to find the latest.
-const (
-	logPage  = 500
-	logPages = 40
-)
+// console lists, the latest first; the APIs page through all of them.
+const logPage = 500
 
-// latest returns the last logPage entries of an oldest-first log, newest
-// first, reading it page by page after each page's last id (at most
-// logPages pages); truncated says the log goes on past them.
-func latest[T any](fetch func(after int64) ([]T, error), id func(T) int64) (out []T, truncated bool, err error) {
-	var after int64
-	for i := 0; i < logPages; i++ {
-		page, err := fetch(after)
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, page...)
-		if len(out) > logPage {
-			out = out[len(out)-logPage:]
-		}
-		if len(page) < logPage {
-			slices.Reverse(out)
-			return out, false, nil
-		}
-		after = id(page[len(page)-1])
+// latest returns the last logPage entries, newest first, read by fetch
+// (asked for one more, so that truncated can say the log goes on).
+func latest[T any](fetch func(limit int) ([]T, error)) (out []T, truncated bool, err error) {
+	out, err = fetch(logPage + 1)
+	if err != nil {
+		return nil, false, err
 	}
-	slices.Reverse(out)
-	return out, true, nil
+	if len(out) > logPage {
+		return out[:logPage], true, nil
+	}
+	return out, false, nil
 }
 
 // money formats cents as a decimal with two places in lang's way.
@@ -286,7 +269,7 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 	if strings.HasPrefix(d.Error, "common.err.") || strings.HasPrefix(d.Error, "console.") {
 		d.Error = i18n.T(d.Lang, d.Error)
 	}
-	d.Partner, d.Branding, d.ReadLimit = p, p.Branding(), logPage*logPages
+	d.Partner, d.Branding = p, p.Branding()
 	d.Languages = langChoices(d.Branding.DefaultLang)
 	q := r.URL.Query()
 	switch page {
@@ -303,8 +286,7 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 			}
 		}
 	case "credit":
-		d.Ledger, d.Truncated, err = latest(func(after int64) ([]core.LedgerEntry, error) { return h.svc.Ledger(ctx, c, after, logPage) },
-			func(e core.LedgerEntry) int64 { return e.ID })
+		d.Ledger, d.Truncated, err = latest(func(n int) ([]core.LedgerEntry, error) { return h.svc.LatestLedger(ctx, c, n) })
 		d.TruncatedAPI = "GET /v1/credit/ledger"
 	case "keys":
 		d.Keys, err = h.svc.PartnerKeys(ctx, c, s.PartnerID)
@@ -317,8 +299,7 @@ func (h *Handler) consolePage(w http.ResponseWriter, r *http.Request, s core.Ses
 	case "audit":
 		var entries []core.AuditEntry
 		d.TruncatedAPI = "GET /v1/audit"
-		if entries, d.Truncated, err = latest(func(after int64) ([]core.AuditEntry, error) { return h.svc.Audit(ctx, c, after, logPage) },
-			func(e core.AuditEntry) int64 { return e.ID }); err == nil {
+		if entries, d.Truncated, err = latest(func(n int) ([]core.AuditEntry, error) { return h.svc.LatestAudit(ctx, c, n) }); err == nil {
 			if d.names, err = h.auditNames(r, s); err == nil {
 				for _, e := range entries {
 					d.Audit = append(d.Audit, d.names.row(d.Lang, e))
