@@ -1,0 +1,87 @@
+//go:build redteam
+
+// Package redteam20 holds the security review of issue 20 (translated,
+// white-label dashboards, "allow this", overviews): each TestFAILS_* test
+// fails while the weakness it names exists; each TestHeld_* test is an
+// attack that was tried and held. Run:
+//
+//	go test -tags redteam ./internal/redteam20/
+package redteam20
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/testenv"
+)
+
+const shop = "shop.example.com"
+
+// askNginx is nginx's auth_request to /forward-auth/nginx for a visitor
+// at ip with user agent ua asking for uri; it returns the status.
+func askNginx(t *testing.T, e *testenv.Stack, key, ip, ua, uri string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.URL+"/forward-auth/nginx", nil)
+	req.Header.Set("X-Palisade-Key", key)
+	req.Header.Set("X-Original-Uri", uri)
+	req.Header.Set("X-Original-Method", "GET")
+	req.Header.Set("X-Original-Host", shop)
+	req.Header.Set("X-Real-Ip", ip)
+	testenv.AsBrowser(req, ua)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// refusedEvent waits until a refused request of ip is stored and returns
+// the newest.
+func refusedEvent(t *testing.T, e *testenv.Stack, ip string) core.Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		es, err := e.Service.Events(context.Background(), e.Caller, shop, core.EventFilter{IP: ip, Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range es {
+			if ev.Action != "grant" && ev.Action != "" {
+				return ev
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no refused event of %s stored", ip)
+	return core.Event{}
+}
+
+// caughtUp waits until the engine has loaded every committed change.
+func caughtUp(t *testing.T, e *testenv.Stack) {
+	t.Helper()
+	v, err := e.Service.ConfigVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.Protector.Fleet().Version() < v {
+		if time.Now().After(deadline) {
+			t.Fatalf("engine at %d, store at %d", e.Protector.Fleet().Version(), v)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// site starts a stack with shop.example.com under settings st.
+func site(t *testing.T, st engine.Settings) (*testenv.Stack, core.Website) {
+	t.Helper()
+	e := testenv.New(t)
+	w := e.Website(t, shop, st)
+	caughtUp(t, e)
+	return e, w
+}
