@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/palisadehq/palisade/internal/engine"
 )
@@ -15,11 +18,18 @@ import (
 // "Allow this": from a refused event (denied or challenged), let the same
 // client, its network, its user agent or its path through from now on.
 // The client and the network go into the website's allow list (tried
-// before anything else, the firewall included); the user agent and the
-// path become a grant rule placed first among the custom rules (after the
-// lists and the firewall, which a rule does not lift). Before the click,
-// a preview says what else the choice would have let through: the
-// website's refused events of the last AllowWindow that match it.
+// before anything else, the firewall and the rate limits included); the
+// user agent and the path become a grant rule placed where it lifts only
+// what refused the event (grantPlace): just before the custom rule that
+// refused it, or after all of the website's own rules when a category
+// refused it, so the site's own deny rules still apply. A rate limit's
+// refusal offers only the client and its network (a grant rule would lift
+// the limit for everyone), and the user agent is offered only where it is
+// what the site refused (uaRefused), never for a crawler impostor.
+// Before the click, a preview says what else the choice would have let
+// through: among the website's latest AllowScan refused events of the
+// last AllowWindow, those it matches (compared as the engine compares
+// them: the canonical path, the user agent ignoring case).
 
 // AllowWindow is how far back the preview of "allow this" looks.
 const AllowWindow = 30 * 24 * time.Hour
@@ -27,16 +37,32 @@ const AllowWindow = 30 * 24 * time.Hour
 // AllowExamples is how many example events a preview lists.
 const AllowExamples = 5
 
-// allowMaxClients bounds the clients a network's preview counts one by
-// one; past it the counts are a lower bound (AllowPreview.AtLeast).
-const allowMaxClients = 10000
+// AllowScan is how many of the latest refused events of the window the
+// previews read (one query for all the options); past it the previews
+// say "among the last AllowScan refused requests".
+const AllowScan = 20000
+
+// allowScanRows bounds the events (refused or not) of the window the
+// previews' query reads to find AllowScan refused ones; past it the
+// previews cover fewer (AllowPreview.Scanned, Capped).
+const allowScanRows = 4 * AllowScan
+
+// UserAgentMax is how many bytes of a user agent an event keeps
+// (internal/events cuts it there, at a rune boundary, so a cut agent is
+// up to utf8.UTFMax-1 bytes shorter). A stored agent that long may be cut:
+// a rule "user agent is <it>" could never match, so it is not offered.
+const UserAgentMax = 512
+
+// eventPathMax is how many bytes of a path an event keeps
+// (internal/events); a path that long may be cut and offers no prefix.
+const eventPathMax = 2048
 
 // What "allow this" can let through (AllowOption.Kind).
 const (
 	AllowClient    = "client"     // the client's address, in the allow list
 	AllowNetwork   = "network"    // its /24 (IPv4) or /64 (IPv6), in the allow list
-	AllowUserAgent = "user_agent" // a grant rule, first: the user agent is exactly this one
-	AllowPath      = "path"       // a grant rule, first: the path starts with this
+	AllowUserAgent = "user_agent" // a grant rule (grantPlace): the user agent is exactly this one
+	AllowPath      = "path"       // a grant rule (grantPlace): the canonical path starts with this
 )
 
 // Why an event offers no "allow this" (AllowThis.NotOffered).
@@ -53,63 +79,59 @@ var (
 	ErrAllowNotOffered = errors.New("the event does not offer this choice")
 )
 
-// AllowThisTx is the store's part of "allow this" (embedded in Tx): a
-// website's refused events (neither granted nor a challenge's outcome) in
-// [from, to) matching a RefusedFilter.
+// AllowThisTx is the store's part of "allow this" (embedded in Tx).
 type AllowThisTx interface {
-	// RefusedCount counts them, and the distinct client addresses among
-	// them.
-	RefusedCount(ctx context.Context, partnerID, websiteID int64, f RefusedFilter, from, to time.Time) (requests, clients int64, err error)
-	// RefusedByIP counts them by client address, the most frequent first,
-	// at most limit addresses.
-	RefusedByIP(ctx context.Context, partnerID, websiteID int64, f RefusedFilter, from, to time.Time, limit int) ([]TopRow, error)
-	// RefusedEvents lists them, newest first (by time), at most limit.
-	RefusedEvents(ctx context.Context, partnerID, websiteID int64, f RefusedFilter, from, to time.Time, limit int) ([]Event, error)
-}
-
-// RefusedFilter narrows AllowThisTx's queries; zero fields do not filter.
-type RefusedFilter struct {
-	IP string // the client address, exactly
-	// IPPrefix: the client address's text starts with it (a network's
-	// candidates; the caller checks each address).
-	IPPrefix   string
-	UserAgent  string // exactly, ignoring case (as a rule's "is")
-	PathPrefix string
-	// RuleCanLift leaves out what the lists and the website firewall
-	// refused, which a grant rule does not lift.
-	RuleCanLift bool
+	// LatestRefused lists a website's refused events (neither granted nor
+	// a challenge's outcome) in [from, to), newest first, at most limit,
+	// reading at most maxRows events of the window (refused or not, newest
+	// first) to find them. Only ID, At, IP, Path, UserAgent, Action,
+	// Category, Source and Reason are filled. capped: the window may hold
+	// more refused events than were read.
+	LatestRefused(ctx context.Context, partnerID, websiteID int64, from, to time.Time, limit, maxRows int) (es []Event, capped bool, err error)
 }
 
 // AllowOption is one thing "allow this" can do for an event.
 type AllowOption struct {
 	Kind string `json:"kind"`
 	// Value is the address, the network (CIDR), the user agent or the path
-	// prefix let through.
+	// prefix let through. A path is in the engine's canonical form
+	// (engine.CanonicalPath), which it is its own canonical form of: the
+	// rule compiles to exactly this value.
 	Value string `json:"value"`
-	// Rule: it makes a grant rule (first in the order); else an entry of
-	// the website's allow list.
+	// Rule: it makes a grant rule; else an entry of the website's allow
+	// list (which also lifts every rate limit).
 	Rule bool `json:"rule"`
+	// Position is where a grant rule goes among the custom rules (0 is
+	// first); Before names the rule it goes just before ("" when it goes
+	// after all of them, RulesBefore being their number).
+	Position int    `json:"position,omitempty"`
+	Before   string `json:"before,omitempty"`
 	// Exists: the settings have it already; allowing adds nothing.
 	Exists  bool         `json:"exists"`
 	Preview AllowPreview `json:"preview"`
 }
 
-// AllowPreview is what an option would have let through: the website's
-// refused requests in [From, To) that match it, this event's included.
+// AllowPreview is what an option would have let through: among the
+// website's latest refused requests in [From, To) (at most AllowScan),
+// those that match it and that it would have lifted.
 type AllowPreview struct {
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
 	Requests int64     `json:"requests"`
 	Clients  int64     `json:"clients"`
-	// AtLeast: more clients than were counted one by one; the counts are
-	// a lower bound.
-	AtLeast  bool    `json:"at_least,omitempty"`
+	// Scanned is how many refused requests were read; Capped: the window
+	// may hold more (older) ones, not counted.
+	Scanned  int64   `json:"scanned"`
+	Capped   bool    `json:"capped,omitempty"`
 	Examples []Event `json:"examples"`
 }
 
 // AllowThis is what "allow this" offers for one event.
 type AllowThis struct {
 	Event Event `json:"event"`
+	// Rules is how many custom rules the website has (a grant rule that
+	// goes after all of them says so).
+	Rules int `json:"rules"`
 	// NotOffered says why Options is empty (AllowNotRefused,
 	// AllowFirewall); "" when options are offered.
 	NotOffered string        `json:"not_offered,omitempty"`
@@ -159,9 +181,15 @@ func Network(a netip.Addr) netip.Prefix {
 	return p
 }
 
-// PathPrefixes are the path prefixes "allow this" offers for a path: the
-// path itself, then its parent folders, nearest first, at most three in
-// all; never "/" (which would be every path).
+// PathPrefixes are the path prefixes "allow this" offers for a path (as
+// the client sent it): its canonical form (engine.CanonicalPath, the form
+// rules compare), then its parent folders, nearest first, at most three in
+// all. Each is a fixed point of CanonicalPath, so the grant rule made of
+// it compiles to exactly the prefix shown (a double-encoded "/%252f/" is
+// "/%2f/" to the engine, which a rule value would canonicalise again to
+// "/": such a spelling is never offered, only its parents that are). Never
+// "/" nor anything shorter (every path), never a prefix with control
+// characters or invalid UTF-8 (which the settings could not keep as is).
 func PathPrefixes(path string) []string {
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
 		path = path[:i]
@@ -171,7 +199,7 @@ func PathPrefixes(path string) []string {
 	}
 	p := engine.CanonicalPath(path)
 	var out []string
-	if p != "/" {
+	if offerablePath(p) {
 		out = append(out, p)
 	}
 	for dir := strings.TrimSuffix(p, "/"); len(out) < 3; {
@@ -180,37 +208,110 @@ func PathPrefixes(path string) []string {
 			break
 		}
 		dir = dir[:i]
-		if d := dir + "/"; d != p {
+		if d := dir + "/"; d != p && offerablePath(d) {
 			out = append(out, d)
 		}
 	}
 	return out
 }
 
-// ipPrefixText is the text every address of network n starts with, as
-// the store keeps addresses (netip's canonical form), or a shorter text
-// that still does (the caller then checks each address): an IPv6 network
-// with a zero group in its first four is written with "::" in varying
-// places.
-func ipPrefixText(n netip.Prefix) string {
-	a := n.Addr()
-	if a.Is4() {
-		s := a.String()
-		return s[:strings.LastIndexByte(s, '.')+1]
+// offerablePath: p may become a grant rule's "path starts with p": it
+// compiles to itself, it is longer than "/", and it holds only printable
+// UTF-8.
+func offerablePath(p string) bool {
+	if len(p) < 2 || p[0] != '/' || engine.CanonicalPath(p) != p || !utf8.ValidString(p) {
+		return false
 	}
-	b := a.As16()
-	var groups []string
-	for i := 0; i < 4; i++ {
-		g := uint16(b[2*i])<<8 | uint16(b[2*i+1])
-		if g == 0 {
-			break
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return false
 		}
-		groups = append(groups, strconv.FormatUint(uint64(g), 16))
 	}
-	if len(groups) == 0 {
-		return ""
+	return true
+}
+
+// grantPlace is where a grant rule made from ev goes among st's rules, and
+// the name of the rule it goes before ("" after all of them): just before
+// the custom rule that refused the event (the rules before it still
+// apply), or after all of the website's own rules when a category (or
+// anything after the rules) refused it, so that every rule of the site's
+// own still applies.
+func grantPlace(ev Event, st engine.Settings) (int, string) {
+	if ev.Source == engine.SourceRule && ev.Reason != engine.ReasonOverBudget {
+		for i, r := range st.Rules {
+			if r.Name == ev.Reason {
+				return i, r.Name
+			}
+		}
 	}
-	return strings.Join(groups, ":") + ":"
+	return len(st.Rules), ""
+}
+
+var (
+	sigOnce    sync.Once
+	verifiable map[string]bool // signatures whose owner publishes addresses or reverse-DNS names
+)
+
+// verifiableSignature: the classifier checks a claim to be name against
+// its owner's addresses, so the user agent alone is not its identity.
+func verifiableSignature(name string) bool {
+	sigOnce.Do(func() {
+		verifiable = map[string]bool{}
+		sigs, err := engine.LoadSignatures()
+		if err != nil {
+			return
+		}
+		for _, s := range sigs {
+			if s.Ranges != "" || len(s.RDNS) > 0 {
+				verifiable[s.Name] = true
+			}
+		}
+	})
+	return verifiable[name]
+}
+
+// uaRefused reports whether the user agent itself is what refused ev, so
+// that "allow this user agent" lifts what the site chose to refuse and
+// nothing else:
+//   - a custom rule with a condition on the user agent (or an advanced
+//     condition reading it) refused it;
+//   - a category refused it for a signature its user agent names alone
+//     (automation tools, scrapers, AI crawlers and the like without
+//     published addresses; an "unknown client").
+//
+// Never for an impostor or an unchecked claim ("fake"/"unverified" crawler,
+// emulated humans), a crawler whose owner is verified by address (its user
+// agent is what every spoofer sends), suspicious behaviour (the signals,
+// not the agent), a signed agent (the signature, not the agent), a rate
+// limit, a list, or a user agent the event may have cut (UserAgentMax).
+func uaRefused(ev Event, st engine.Settings) bool {
+	if ev.UserAgent == "" || len(ev.UserAgent) > UserAgentMax-utf8.UTFMax {
+		return false
+	}
+	switch ev.Source {
+	case engine.SourceRule:
+		for _, r := range st.Rules {
+			if r.Name != ev.Reason {
+				continue
+			}
+			for _, c := range r.Conditions {
+				if c.Field == "user_agent" {
+					return true
+				}
+			}
+			return strings.Contains(r.Expression, "user_agent")
+		}
+		return false
+	case engine.SourceCategory:
+		switch ev.Category {
+		case "automation_tools", "ai_crawlers", "content_scrapers", "security_issues", "search_engines", "social_networks", "services_and_payments":
+		default:
+			return false
+		}
+		d := ev.Detail
+		return !strings.HasPrefix(d, "fake ") && !strings.HasPrefix(d, "unverified ") && d != "no User-Agent" && !verifiableSignature(d)
+	}
+	return false
 }
 
 // allowOptions are the options for ev (refusable), without previews.
@@ -222,15 +323,23 @@ func allowOptions(ev Event, st engine.Settings) []AllowOption {
 			AllowOption{Kind: AllowClient, Value: a.String(), Exists: allowListed(st, netip.PrefixFrom(a, a.BitLen()))},
 			AllowOption{Kind: AllowNetwork, Value: Network(a).String(), Exists: allowListed(st, Network(a))})
 	}
-	// A grant rule comes after the lists: it does not lift their deny.
-	if ev.Source == engine.SourceList {
+	// A grant rule comes after the lists: it does not lift their deny. It
+	// skips every rate limit: for a rate limit's refusal only the client
+	// (or its network) may be let through, not everyone on its path. Past
+	// the rule budget no rule is evaluated in order.
+	if ev.Source == engine.SourceList || ev.Source == engine.SourceRateLimit || (ev.Source == engine.SourceRule && ev.Reason == engine.ReasonOverBudget) {
 		return out
 	}
-	if ev.UserAgent != "" {
-		out = append(out, AllowOption{Kind: AllowUserAgent, Value: ev.UserAgent, Rule: true, Exists: hasGrantRule(st, "user_agent", "is", ev.UserAgent) >= 0})
+	pos, before := grantPlace(ev, st)
+	if uaRefused(ev, st) {
+		out = append(out, AllowOption{Kind: AllowUserAgent, Value: ev.UserAgent, Rule: true, Position: pos, Before: before,
+			Exists: hasGrantRule(st, "user_agent", "is", ev.UserAgent, pos) >= 0})
 	}
-	for _, p := range PathPrefixes(ev.Path) {
-		out = append(out, AllowOption{Kind: AllowPath, Value: p, Rule: true, Exists: hasGrantRule(st, "path", "starts_with", p) >= 0})
+	if len(ev.Path) < eventPathMax-utf8.UTFMax {
+		for _, p := range PathPrefixes(ev.Path) {
+			out = append(out, AllowOption{Kind: AllowPath, Value: p, Rule: true, Position: pos, Before: before,
+				Exists: hasGrantRule(st, "path", "starts_with", p, pos) >= 0})
+		}
 	}
 	return out
 }
@@ -253,10 +362,14 @@ func allowListed(st engine.Settings, p netip.Prefix) bool {
 	return false
 }
 
-// hasGrantRule is the index of an enabled grant rule of just the one
-// condition field op value, or -1.
-func hasGrantRule(st engine.Settings, field, op, value string) int {
+// hasGrantRule is the index of an enabled grant rule among st's first n
+// rules of just the one condition field op value (a path's compiled as
+// the engine does), or -1.
+func hasGrantRule(st engine.Settings, field, op, value string, n int) int {
 	for i, r := range st.Rules {
+		if i >= n {
+			break
+		}
 		if r.Action != "grant" || (r.Enabled != nil && !*r.Enabled) || strings.TrimSpace(r.Expression) != "" || len(r.Conditions) != 1 {
 			continue
 		}
@@ -264,7 +377,7 @@ func hasGrantRule(st engine.Settings, field, op, value string) int {
 		if c.Field != field || c.Op != op {
 			continue
 		}
-		if c.Value == value || (field == "user_agent" && strings.EqualFold(c.Value, value)) {
+		if c.Value == value || (field == "user_agent" && strings.EqualFold(c.Value, value)) || (field == "path" && (strings.HasPrefix(c.Value, "/") || strings.HasPrefix(c.Value, "%")) && engine.CanonicalPath(c.Value) == value) {
 			return i
 		}
 	}
@@ -289,7 +402,9 @@ func allowEvent(ctx context.Context, tx Tx, w Website, id int64) (Event, error) 
 // AllowThisOptions says what "allow this" offers for one of a website's
 // events, each option with its preview. Only the website's partner and
 // the customer that owns it may ask (another's website, or another
-// website's event, is not_found).
+// website's event, is not_found). The previews cost one query, bounded
+// (AllowScan refused events, allowScanRows events read), whatever the
+// number of options and of events in the window.
 func (s *Service) AllowThisOptions(ctx context.Context, c Caller, domain string, eventID int64) (AllowThis, error) {
 	w, err := s.OwnedWebsite(ctx, c, domain)
 	if err != nil {
@@ -307,83 +422,96 @@ func (s *Service) AllowThisOptions(ctx context.Context, c Caller, domain string,
 		if err != nil {
 			return err
 		}
-		out = AllowThis{Event: ev, NotOffered: refusable(ev), Options: []AllowOption{}}
+		out = AllowThis{Event: ev, NotOffered: refusable(ev), Options: []AllowOption{}, Rules: len(st.Rules)}
 		if out.NotOffered != "" {
 			return nil
 		}
 		out.Options = allowOptions(ev, st)
-		for i := range out.Options {
-			if out.Options[i].Preview, err = allowPreview(ctx, tx, w, out.Options[i], from, to); err != nil {
-				return err
-			}
+		if len(out.Options) == 0 {
+			return nil
 		}
+		es, capped, err := tx.LatestRefused(ctx, w.PartnerID, w.ID, from, to, AllowScan, allowScanRows)
+		if err != nil {
+			return err
+		}
+		allowPreviews(out.Options, es, capped, st, from, to)
 		return nil
 	})
 	return out, err
 }
 
-// allowPreview counts what option o would have let through in [from, to).
-func allowPreview(ctx context.Context, tx Tx, w Website, o AllowOption, from, to time.Time) (AllowPreview, error) {
-	pv := AllowPreview{From: from, To: to, Examples: []Event{}}
-	f := RefusedFilter{RuleCanLift: o.Rule}
-	var network netip.Prefix
-	switch o.Kind {
-	case AllowClient:
-		f.IP = o.Value
-	case AllowNetwork:
-		network = netip.MustParsePrefix(o.Value)
-		f.IPPrefix = ipPrefixText(network)
-	case AllowUserAgent:
-		f.UserAgent = o.Value
-	case AllowPath:
-		f.PathPrefix = o.Value
+// allowPreviews fills each option's preview from es, the website's latest
+// refused events of [from, to), newest first: those the option matches
+// as the engine would (the address in the network; the user agent
+// ignoring case; the canonical path starting with the prefix) and that it
+// would have lifted (a grant rule lifts neither a list's nor the
+// firewall's deny, nor a rule placed before it).
+func allowPreviews(opts []AllowOption, es []Event, capped bool, st engine.Settings, from, to time.Time) {
+	if capped && len(es) > 0 {
+		from = es[len(es)-1].At
 	}
-	var err error
-	if !network.IsValid() {
-		pv.Requests, pv.Clients, err = tx.RefusedCount(ctx, w.PartnerID, w.ID, f, from, to)
-		if err != nil {
-			return pv, err
-		}
-		ex, err := tx.RefusedEvents(ctx, w.PartnerID, w.ID, f, from, to, AllowExamples)
-		if err != nil {
-			return pv, err
-		}
-		pv.Examples = append(pv.Examples, ex...)
-		return pv, nil
-	}
-	in := func(ip string) bool {
-		a, err := netip.ParseAddr(ip)
-		return err == nil && network.Contains(a.Unmap())
-	}
-	rows, err := tx.RefusedByIP(ctx, w.PartnerID, w.ID, f, from, to, allowMaxClients)
-	if err != nil {
-		return pv, err
-	}
-	pv.AtLeast = len(rows) == allowMaxClients
-	for _, r := range rows {
-		if in(r.Value) {
-			pv.Requests += r.Count
-			pv.Clients++
+	addrs := make([]netip.Addr, len(es))
+	paths := make([]string, len(es))
+	ruleAt := map[string]int{}
+	for i, r := range st.Rules {
+		if _, ok := ruleAt[r.Name]; !ok {
+			ruleAt[r.Name] = i
 		}
 	}
-	// Candidates newest first, those in the network kept; a text prefix
-	// shorter than the network's reads a bounded number of them.
-	ex, err := tx.RefusedEvents(ctx, w.PartnerID, w.ID, f, from, to, 50*AllowExamples)
-	if err != nil {
-		return pv, err
-	}
-	for _, e := range ex {
-		if in(e.IP) && len(pv.Examples) < AllowExamples {
-			pv.Examples = append(pv.Examples, e)
+	for i, e := range es {
+		if a, err := netip.ParseAddr(e.IP); err == nil {
+			addrs[i] = a.Unmap()
 		}
+		paths[i] = engine.CanonicalPath(e.Path)
 	}
-	return pv, nil
+	for k := range opts {
+		o := &opts[k]
+		pv := AllowPreview{From: from, To: to, Scanned: int64(len(es)), Capped: capped, Examples: []Event{}}
+		var match func(i int) bool
+		switch o.Kind {
+		case AllowClient:
+			a, _ := netip.ParseAddr(o.Value)
+			match = func(i int) bool { return addrs[i] == a }
+		case AllowNetwork:
+			n, _ := netip.ParsePrefix(o.Value)
+			match = func(i int) bool { return addrs[i].IsValid() && n.Contains(addrs[i]) }
+		case AllowUserAgent:
+			match = func(i int) bool { return strings.EqualFold(es[i].UserAgent, o.Value) }
+		case AllowPath:
+			match = func(i int) bool { return strings.HasPrefix(paths[i], o.Value) }
+		default:
+			match = func(int) bool { return false }
+		}
+		clients := map[netip.Addr]bool{}
+		for i, e := range es {
+			if !match(i) {
+				continue
+			}
+			if o.Rule {
+				if e.Source == engine.SourceList || e.Source == engine.SourceWAF || e.Source == "challenge" {
+					continue
+				}
+				if e.Source == engine.SourceRule {
+					if at, ok := ruleAt[e.Reason]; e.Reason == engine.ReasonOverBudget || ok && at < o.Position {
+						continue
+					}
+				}
+			}
+			pv.Requests++
+			clients[addrs[i]] = true
+			if len(pv.Examples) < AllowExamples {
+				pv.Examples = append(pv.Examples, e)
+			}
+		}
+		pv.Clients = int64(len(clients))
+		o.Preview = pv
+	}
 }
 
 // AllowFromEvent lets what the caller chose of a refused event through
 // from now on: the client or its network into the website's allow list,
-// or a grant rule on its user agent or path placed first among the custom
-// rules. It edits the settings under the website's row lock (no version
+// or a grant rule on its user agent or path placed where it lifts only
+// what refused the event (grantPlace). It edits the settings under the website's row lock (no version
 // needed: it adds one entry) and adds nothing when the settings have the
 // entry already; added says whether it added one. Only the website's
 // partner and the customer that owns it may (another's website, or another
@@ -432,7 +560,17 @@ func (s *Service) AllowFromEvent(ctx context.Context, c Caller, domain string, e
 		}
 		r := engine.Rule{Name: ruleName(*st, ch.RuleName, ev.ID, opt.Kind), Action: "grant",
 			Conditions: []engine.Condition{{Field: field, Op: op, Value: opt.Value}}}
-		st.Rules = append([]engine.Rule{r}, st.Rules...)
+		pos := opt.Position
+		if pos < 0 || pos > len(st.Rules) {
+			pos = len(st.Rules)
+		}
+		if opt.Kind == AllowPath && (engine.CanonicalPath(opt.Value) != opt.Value || len(opt.Value) < 2) {
+			// Never reached (PathPrefixes offers only such values): a rule
+			// that would compile to another, shorter prefix is refused.
+			return &Error{Code: EINVALID, Field: "value", Cause: ErrAllowNotOffered,
+				Message: fmt.Sprintf("the path %q cannot be allowed as written", opt.Value)}
+		}
+		st.Rules = slices.Insert(append([]engine.Rule(nil), st.Rules...), pos, r)
 		return nil
 	})
 	if err != nil {

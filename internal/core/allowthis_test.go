@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,7 +262,7 @@ func TestAllowFromEvent(t *testing.T) {
 		if _, added, err := allow(x.a, x.ids["same net"], core.AllowClient, "", ""); err != nil || added {
 			t.Fatalf("a client of an allowed network: %v %v", added, err)
 		}
-		// The user agent and a path: grant rules, each placed first.
+		// The user agent and a path: grant rules, after the site's own.
 		if o, added, err := allow(x.owner, x.target, core.AllowUserAgent, "", "Erlaubt aus Ereignis"); err != nil || !added || o.Value != "curl/8.5.0" {
 			t.Fatalf("user agent: %+v %v %v", o, added, err)
 		}
@@ -272,7 +273,9 @@ func TestAllowFromEvent(t *testing.T) {
 			t.Fatalf("path: %v %v", added, err)
 		}
 		_, list, rules := settings()
-		want := []string{"Erlaubt aus Ereignis 2: grant path starts_with /shop/cart/", "Erlaubt aus Ereignis: grant user_agent is curl/8.5.0", "Block carts: deny path starts_with /shop/cart/"}
+		// A category refused the target: the rules go after the site's own
+		// (whose deny still applies).
+		want := []string{"Block carts: deny path starts_with /shop/cart/", "Erlaubt aus Ereignis: grant user_agent is curl/8.5.0", "Erlaubt aus Ereignis 2: grant path starts_with /shop/cart/"}
 		if !slices.Equal(rules, want) || !slices.Equal(list, []string{"203.0.113.7", "203.0.113.0/24"}) {
 			t.Fatalf("rules %q, allow list %q", rules, list)
 		}
@@ -304,5 +307,148 @@ func TestAllowFromEvent(t *testing.T) {
 		}
 		_, _, err = svc.AllowFromEvent(ctx, core.Operator(), "shop.example.com", x.target, core.AllowChoice{Kind: core.AllowClient})
 		wantCode(t, err, core.EFORBIDDEN)
+	})
+}
+
+// TestPathPrefixesCompileToThemselves: every prefix offered is its own
+// canonical form, so the grant rule made of it, compiled by the engine,
+// matches exactly the paths under the prefix shown; a spelling the engine
+// would canonicalise again (double encoding) is never offered.
+func TestPathPrefixesCompileToThemselves(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"/%252f/", nil},
+		{"/%255c/", nil},
+		{"/blog/%252e%252e/x", []string{"/blog/"}},
+		{"/a/%2525/b", []string{"/a/"}},
+		{"/caf%C3%A9/menu", []string{"/café/menu", "/café/"}},
+		{"/%FF/x", nil},
+		{"/a%00b/c", nil},
+		{"/x/%2e%2e/%2e%2e/admin/", []string{"/admin/"}},
+	} {
+		if got := core.PathPrefixes(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("PathPrefixes(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	sigs, err := engine.LoadSignatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.NewClassifier(sigs, nil, nil), time.Now)
+	for _, raw := range []string{"/%252f/", "/%255c/", "/blog/%252e%252e/x", "/caf%C3%A9/menu", "/shop/cart/add", "/a//b/../c/%2e/d", "/%2561dmin/x", "/..;/x/y"} {
+		for _, p := range core.PathPrefixes(raw) {
+			st := engine.Settings{Categories: map[string]string{"automation_tools": "deny"}, WAF: engine.WAFSettings{Mode: "off"},
+				Rules: []engine.Rule{{Name: "allow", Action: "grant", Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: p}}}}}
+			pol, err := engine.Compile(engine.Site{ID: 1, PartnerID: 1, Domain: "shop.example.com", Status: "online", ServerKeyHash: strings.Repeat("ab", 32), Settings: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			granted := func(path string) bool {
+				v := eng.Explain(pol, &engine.Request{IP: netip.MustParseAddr("192.0.2.1"), Method: "GET", Host: "shop.example.com", Path: path, UserAgent: "curl/8.5.0"})
+				return v.Action == engine.Grant && v.Source == engine.SourceRule
+			}
+			if !granted(raw) {
+				v := eng.Explain(pol, &engine.Request{IP: netip.MustParseAddr("192.0.2.1"), Method: "GET", Host: "shop.example.com", Path: raw, UserAgent: "curl/8.5.0"})
+				t.Errorf("%q: the rule for %q does not let the event's own path through: %v %s", raw, p, v, v.Source)
+			}
+			for _, other := range []string{"/", "/admin/users", "/zz", "//", "/%2f"} {
+				if granted(other) {
+					t.Errorf("%q: the rule for %q (shown as such) lets %q through", raw, p, other)
+				}
+			}
+		}
+	}
+}
+
+// TestAllowThisChoicesByDecision: what refused the event decides what is
+// offered and where a grant rule goes.
+func TestAllowThisChoicesByDecision(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		x := newAllowFixture(t, db)
+		svc := x.f.svc
+		if _, _, err := svc.EditWebsiteSettings(ctx, x.owner, "shop.example.com", core.Match{}, func(st *engine.Settings) error {
+			st.Rules = append(st.Rules,
+				engine.Rule{Name: "No admin", Action: "deny", Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/admin/"}}},
+				engine.Rule{Name: "No probes", Action: "deny", Conditions: []engine.Condition{{Field: "user_agent", Op: "contains", Value: "Probe"}}})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		now := *x.f.now.Load()
+		const chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+		ev := func(ip, ua, path, category, source, reason, detail string) core.Event {
+			return core.Event{PartnerID: x.a.PartnerID, WebsiteID: x.w.ID, At: now.Add(-time.Second), IP: ip, Method: "GET", Host: "shop.example.com",
+				Path: path, UserAgent: ua, Action: "deny", Category: category, Source: source, Reason: reason, Detail: detail}
+		}
+		cases := []struct {
+			name  string
+			e     core.Event
+			kinds []string
+			place int
+		}{
+			{"rate limit", ev("192.0.2.10", chrome, "/login", "humans", "rate_limit", "login", ""), []string{"client", "network"}, 0},
+			{"fake crawler", ev("192.0.2.11", "Mozilla/5.0 (compatible; Googlebot/2.1)", "/x/y", "emulated_humans", "category", "emulated_humans", "fake Googlebot"), []string{"client", "network", "path", "path"}, 2},
+			{"unverified", ev("192.0.2.12", "Mozilla/5.0 (compatible; Googlebot/2.1)", "/x/y", "emulated_humans", "category", "emulated_humans", "unverified Googlebot"), []string{"client", "network", "path", "path"}, 2},
+			{"verified crawler", ev("192.0.2.13", "Mozilla/5.0 (compatible; Googlebot/2.1)", "/x/y", "search_engines", "category", "search_engines", "Googlebot"), []string{"client", "network", "path", "path"}, 2},
+			{"signals", ev("192.0.2.14", chrome, "/x/y", "suspicious_behaviour", "category", "suspicious_behaviour", "no Accept-Language"), []string{"client", "network", "path", "path"}, 2},
+			{"automation tool", ev("192.0.2.15", "curl/8.5.0", "/x/y", "automation_tools", "category", "automation_tools", "curl"), []string{"client", "network", "user_agent", "path", "path"}, 2},
+			{"rule on the path", ev("192.0.2.16", "curl/8.5.0", "/admin/x", "", "rule", "No admin", ""), []string{"client", "network", "path", "path"}, 0},
+			{"rule on the agent", ev("192.0.2.17", "UptimeProbe/1", "/health", "", "rule", "No probes", ""), []string{"client", "network", "user_agent", "path"}, 1},
+			{"cut agent", ev("192.0.2.18", "curl/8.5.0 "+strings.Repeat("x", core.UserAgentMax-11), "/x/y", "automation_tools", "category", "automation_tools", "curl"), []string{"client", "network", "path", "path"}, 2},
+			{"over budget", ev("192.0.2.19", "curl/8.5.0", "/x/y", "", "rule", engine.ReasonOverBudget, ""), []string{"client", "network"}, 0},
+		}
+		var es []core.Event
+		for _, c := range cases {
+			es = append(es, c.e)
+		}
+		if err := svc.RecordDecisions(ctx, es, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases {
+			got, err := svc.Events(ctx, x.a, "shop.example.com", core.EventFilter{IP: c.e.IP})
+			if err != nil || len(got) != 1 {
+				t.Fatalf("%s: %v %d", c.name, err, len(got))
+			}
+			at, err := svc.AllowThisOptions(ctx, x.a, "shop.example.com", got[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, o := range at.Options {
+				kinds = append(kinds, o.Kind)
+				if o.Rule && o.Position != c.place {
+					t.Errorf("%s: %s %q placed at %d, want %d", c.name, o.Kind, o.Value, o.Position, c.place)
+				}
+			}
+			if !slices.Equal(kinds, c.kinds) {
+				t.Errorf("%s: offers %q, want %q", c.name, kinds, c.kinds)
+			}
+			if at.Event.Source == "rule" && c.place < 2 {
+				for _, o := range at.Options {
+					if o.Rule && o.Before != at.Event.Reason {
+						t.Errorf("%s: placed before %q", c.name, o.Before)
+					}
+				}
+			}
+		}
+		// The rule on the agent: created just before "No probes", after
+		// "No admin" (which still applies to the agent).
+		got, _ := svc.Events(ctx, x.a, "shop.example.com", core.EventFilter{IP: "192.0.2.17"})
+		if _, added, err := svc.AllowFromEvent(ctx, x.a, "shop.example.com", got[0].ID, core.AllowChoice{Kind: core.AllowUserAgent}); err != nil || !added {
+			t.Fatal(added, err)
+		}
+		_, st, _ := svc.WebsiteSettings(ctx, x.a, "shop.example.com")
+		if len(st.Rules) != 3 || st.Rules[0].Name != "No admin" || st.Rules[1].Action != "grant" || st.Rules[2].Name != "No probes" {
+			t.Errorf("rules: %+v", st.Rules)
+		}
+		// A rate limit's event refuses a path rule.
+		got, _ = svc.Events(ctx, x.a, "shop.example.com", core.EventFilter{IP: "192.0.2.10"})
+		_, _, err := svc.AllowFromEvent(ctx, x.a, "shop.example.com", got[0].ID, core.AllowChoice{Kind: core.AllowPath, Value: "/login"})
+		if !errors.Is(err, core.ErrAllowNotOffered) {
+			t.Errorf("path on a rate limit's event: %v", err)
+		}
 	})
 }

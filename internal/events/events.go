@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
@@ -131,8 +132,13 @@ func StatCategory(v engine.Verdict) string {
 	return v.Category.String()
 }
 
+// clip cuts s to at most n bytes, at a rune boundary (PostgreSQL refuses
+// invalid UTF-8).
 func clip(s string, n int) string {
 	if len(s) > n {
+		for i := 1; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(s[n]); i++ {
+			n--
+		}
 		return s[:n]
 	}
 	return s
@@ -206,7 +212,7 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 	e := core.Event{
 		PartnerID: pol.PartnerID, WebsiteID: pol.WebsiteID, At: now.UTC(),
 		IP: addrString(req.IP), Method: clip(req.Method, 16), Host: clip(req.Host, 253), Path: clip(req.Path, 2048), Query: clip(waf.RedactQuery(req.Query), 2048),
-		UserAgent: clip(req.UserAgent, 512), Referrer: clip(req.Referer, 1024),
+		UserAgent: clip(req.UserAgent, core.UserAgentMax), Referrer: clip(req.Referer, 1024),
 		Action: v.Action.String(), Category: cat, Source: v.Source, Reason: v.Reason, Detail: v.Detail, Monitored: v.Monitored,
 		Country: req.Country, Ref: v.Ref,
 	}
@@ -406,7 +412,7 @@ func (r *Recorder) ObserveChallenge(pol *engine.Policy, ip netip.Addr, ua, path 
 	s.m[counterKey{website: pol.WebsiteID, partner: pol.PartnerID, minute: now.Unix() / 60, outcome: action, category: "challenge"}]++
 	s.mu.Unlock()
 	e := core.Event{PartnerID: pol.PartnerID, WebsiteID: pol.WebsiteID, At: now.UTC(), IP: addrString(ip), Method: "POST", Host: pol.Domain,
-		Path: clip(path, 2048), UserAgent: clip(ua, 512), Action: "challenge_" + action, Category: "challenge", Source: "challenge", Reason: "challenge", Detail: clip(detail, 200), Ref: ref}
+		Path: clip(path, 2048), UserAgent: clip(ua, core.UserAgentMax), Action: "challenge_" + action, Category: "challenge", Source: "challenge", Reason: "challenge", Detail: clip(detail, 200), Ref: ref}
 	select {
 	case r.ch <- e:
 	default:

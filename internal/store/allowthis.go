@@ -2,9 +2,8 @@ package store
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"strings"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
@@ -12,92 +11,47 @@ import (
 
 // ---- "allow this" previews (core.AllowThisTx) ----
 
-// refusedWhere selects a website's refused events in [from, to) matching
-// f: neither granted nor a challenge's outcome (as TopEvents counts them).
-func refusedWhere(partnerID, websiteID int64, f core.RefusedFilter, from, to time.Time) *where {
+// LatestRefused reads a website's latest refused events (neither granted
+// nor a challenge's outcome) in [from, to), newest first, at most limit,
+// among at most maxRows events of the window: first the time of the
+// maxRows-th newest event of the window (an index-only read of
+// events_website_at), which becomes the window's start when there is one;
+// then one range scan of that index, newest first, stopping at limit. The
+// whole month of a website under attack is never read. capped says the
+// window may hold more refused events than were read.
+func (t *tx) LatestRefused(ctx context.Context, partnerID, websiteID int64, from, to time.Time, limit, maxRows int) ([]core.Event, bool, error) {
+	capped := false
+	if maxRows > 0 {
+		var at time.Time
+		err := t.queryRow(ctx, "SELECT at FROM events WHERE website_id = $1 AND at >= $2 AND at < $3 ORDER BY at DESC, id DESC LIMIT 1 OFFSET $4",
+			websiteID, from, to, maxRows-1).Scan(timeCol{&at})
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, false, err
+		default:
+			from, capped = at, true
+		}
+	}
 	w := &where{}
-	// events_website_at (website_id, at, id) narrows the scan to the
-	// window; the tenant is in the WHERE as everywhere.
 	w.add("partner_id = ?", partnerID)
 	w.add("website_id = ?", websiteID)
 	w.add("at >= ?", from)
 	w.add("at < ?", to)
 	w.add("action <> 'grant' AND action NOT LIKE 'challenge_%'")
-	if f.RuleCanLift {
-		w.add("source NOT IN ('list', 'waf')")
-	}
-	if f.IP != "" {
-		w.add("ip = ?", f.IP)
-	}
-	if f.IPPrefix != "" {
-		w.add("substr(ip, 1, CAST(? AS INTEGER)) = ?", len(f.IPPrefix), f.IPPrefix)
-	}
-	if f.UserAgent != "" {
-		w.add("LOWER(user_agent) = LOWER(?)", f.UserAgent)
-	}
-	if f.PathPrefix != "" {
-		w.add("substr(path, 1, CAST(? AS INTEGER)) = ?", len(f.PathPrefix), f.PathPrefix)
-	}
-	return w
-}
-
-// whereClause is w's conditions as a WHERE clause.
-func whereClause(w *where) string {
-	if len(w.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
-func (t *tx) RefusedCount(ctx context.Context, partnerID, websiteID int64, f core.RefusedFilter, from, to time.Time) (int64, int64, error) {
-	w := refusedWhere(partnerID, websiteID, f, from, to)
-	var n, clients int64
-	err := t.queryRow(ctx, "SELECT COUNT(*), COUNT(DISTINCT ip) FROM events"+whereClause(w), w.args...).Scan(&n, &clients)
-	return n, clients, err
-}
-
-func (t *tx) RefusedByIP(ctx context.Context, partnerID, websiteID int64, f core.RefusedFilter, from, to time.Time, limit int) ([]core.TopRow, error) {
-	w := refusedWhere(partnerID, websiteID, f, from, to)
-	args := append(w.args, limit)
-	rows, err := t.query(ctx, "SELECT ip, COUNT(*) FROM events"+whereClause(w)+" GROUP BY ip ORDER BY 2 DESC, 1 LIMIT $"+itoa(len(args)), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []core.TopRow
-	for rows.Next() {
-		var r core.TopRow
-		if err := rows.Scan(&r.Value, &r.Count); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-func (t *tx) RefusedEvents(ctx context.Context, partnerID, websiteID int64, f core.RefusedFilter, from, to time.Time, limit int) ([]core.Event, error) {
-	w := refusedWhere(partnerID, websiteID, f, from, to)
-	q, args := w.sql("SELECT id, partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref, waf FROM events", "at DESC, id DESC", limit)
+	q, args := w.sql("SELECT id, at, ip, path, user_agent, action, category, source, reason FROM events", "at DESC, id DESC", limit)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
 	var out []core.Event
 	for rows.Next() {
-		var e core.Event
-		var wafJSON string
-		if err := rows.Scan(&e.ID, &e.PartnerID, &e.WebsiteID, timeCol{&e.At}, &e.IP, &e.Method, &e.Host, &e.Path, &e.Query, &e.UserAgent, &e.Referrer,
-			&e.Action, &e.Category, &e.Source, &e.Reason, &e.Detail, &e.Monitored, &e.Country, &e.Ref, &wafJSON); err != nil {
-			return nil, err
-		}
-		if wafJSON != "" {
-			e.WAF = new(core.EventWAF)
-			if err := json.Unmarshal([]byte(wafJSON), e.WAF); err != nil {
-				return nil, fmt.Errorf("event %d: stored firewall finding: %w", e.ID, err)
-			}
+		e := core.Event{PartnerID: partnerID, WebsiteID: websiteID}
+		if err := rows.Scan(&e.ID, timeCol{&e.At}, &e.IP, &e.Path, &e.UserAgent, &e.Action, &e.Category, &e.Source, &e.Reason); err != nil {
+			return nil, false, err
 		}
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	return out, capped || (limit > 0 && len(out) >= limit), rows.Err()
 }

@@ -49,7 +49,8 @@ type allowView struct {
 
 type allowOption struct {
 	core.AllowOption
-	Title, Creates, Says, Button string
+	// Place says where a grant rule goes (empty for an allow-list entry).
+	Title, Creates, Place, Says, Button string
 }
 
 // label of an action and a category, in l.
@@ -304,8 +305,11 @@ func newAllowView(l string, at core.AllowThis) allowView {
 		v.Why = i18n.T(l, "event.allow.firewall")
 		return v
 	}
-	if at.Event.Source == engine.SourceList {
+	switch at.Event.Source {
+	case engine.SourceList:
 		v.Why = i18n.T(l, "event.allow.listonly")
+	case engine.SourceRateLimit:
+		v.Why = i18n.T(l, "event.allow.ratelimit")
 	}
 	for _, o := range at.Options {
 		ov := allowOption{AllowOption: o}
@@ -313,13 +317,21 @@ func newAllowView(l string, at core.AllowThis) allowView {
 		ov.Title = i18n.T(l, "event.allow."+o.Kind+".title", data)
 		ov.Creates = i18n.T(l, "event.allow."+o.Kind+".creates", data)
 		ov.Button = i18n.T(l, "event.allow."+o.Kind+".button")
+		if o.Rule {
+			if o.Before != "" {
+				ov.Place = i18n.T(l, "event.allow.place.before", map[string]any{"Name": o.Before})
+			} else {
+				ov.Place = i18n.T(l, "event.allow.place.after")
+			}
+		}
 		p := o.Preview
 		reqs, clients := i18n.N(l, "event.preview.requests", p.Requests), i18n.N(l, "event.preview.clients", p.Clients)
-		id := "event.preview"
-		if p.AtLeast {
-			id = "event.preview.atleast"
+		if p.Capped {
+			ov.Says = i18n.T(l, "event.preview.capped", map[string]any{"Requests": reqs, "Clients": clients,
+				"Scanned": i18n.Number(l, p.Scanned), "Since": i18n.DateTime(l, p.From)})
+		} else {
+			ov.Says = i18n.T(l, "event.preview", map[string]any{"Requests": reqs, "Clients": clients, "Days": int(core.AllowWindow / (24 * time.Hour))})
 		}
-		ov.Says = i18n.T(l, id, map[string]any{"Requests": reqs, "Clients": clients, "Days": int(core.AllowWindow / (24 * time.Hour))})
 		v.Options = append(v.Options, ov)
 	}
 	return v
@@ -376,7 +388,7 @@ func allowProblem(l string, err error) error {
 
 // eventAllowThis lets what the visitor chose of a refused event through
 // from now on (Service.AllowFromEvent: the allow list, or a grant rule
-// placed first), then shows the event again saying what it did. A choice
+// placed where it lifts only what refused the event), then shows the event again saying what it did. A choice
 // the event does not offer, a firewall's or a granted event shows the
 // event with the problem; another website's event is not found.
 func (h *Handler) eventAllowThis(w http.ResponseWriter, r *http.Request) {

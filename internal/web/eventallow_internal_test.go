@@ -99,8 +99,9 @@ func TestExplainEvent(t *testing.T) {
 func TestAllowViewWords(t *testing.T) {
 	at := core.AllowThis{Event: core.Event{ID: 7, Source: "category"}, Options: []core.AllowOption{
 		{Kind: core.AllowClient, Value: "192.0.2.1", Preview: core.AllowPreview{Requests: 1, Clients: 1}},
-		{Kind: core.AllowNetwork, Value: "192.0.2.0/24", Preview: core.AllowPreview{Requests: 12000, Clients: 3, AtLeast: true}},
-		{Kind: core.AllowUserAgent, Value: "curl/8", Rule: true},
+		{Kind: core.AllowNetwork, Value: "192.0.2.0/24", Preview: core.AllowPreview{Requests: 12000, Clients: 3, Scanned: 20000, Capped: true,
+			From: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)}},
+		{Kind: core.AllowUserAgent, Value: "curl/8", Rule: true, Before: "No robots"},
 		{Kind: core.AllowPath, Value: "/a/", Rule: true, Exists: true},
 	}}
 	for _, l := range i18n.Languages {
@@ -109,7 +110,10 @@ func TestAllowViewWords(t *testing.T) {
 		for _, o := range v.Options {
 			all = append(all, o.Title, o.Creates, o.Says, o.Button)
 		}
-		for _, a := range []core.AllowThis{{NotOffered: core.AllowFirewall}, {NotOffered: core.AllowNotRefused}, {Event: core.Event{Source: "list"}}} {
+		for _, o := range v.Options {
+			all = append(all, o.Place)
+		}
+		for _, a := range []core.AllowThis{{NotOffered: core.AllowFirewall}, {NotOffered: core.AllowNotRefused}, {Event: core.Event{Source: "list"}}, {Event: core.Event{Source: "rate_limit"}}} {
 			all = append(all, newAllowView(l, a).Why)
 		}
 		for _, k := range []string{core.AllowClient, core.AllowNetwork, core.AllowUserAgent, core.AllowPath} {
@@ -121,8 +125,17 @@ func TestAllowViewWords(t *testing.T) {
 		}
 	}
 	v := newAllowView("en", at)
-	if v.Options[1].Says != "In the last 30 days this would have let through at least 12,000 refused requests from at least 3 different clients, this one included." {
+	if !strings.HasPrefix(v.Options[1].Says, "Among the last 20,000 refused requests (since ") || !strings.HasSuffix(v.Options[1].Says, ") this would have let through 12,000 refused requests from 3 different clients.") {
 		t.Errorf("network preview: %q", v.Options[1].Says)
+	}
+	if !strings.Contains(v.Options[0].Creates, "never rate-limited") || v.Options[0].Place != "" {
+		t.Errorf("client: %q / %q", v.Options[0].Creates, v.Options[0].Place)
+	}
+	if !strings.Contains(v.Options[2].Place, "just before your rule “No robots”") || !strings.Contains(v.Options[3].Place, "after all of your own rules") {
+		t.Errorf("places: %q / %q", v.Options[2].Place, v.Options[3].Place)
+	}
+	if w := newAllowView("en", core.AllowThis{Event: core.Event{Source: "rate_limit"}}).Why; !strings.Contains(w, "never rate-limited") {
+		t.Errorf("rate limit: %q", w)
 	}
 	if got := allowRuleName("de", 7, core.AllowPath); got != "Erlaubt aus Ereignis 7 (Pfad)" {
 		t.Errorf("German rule name %q", got)

@@ -126,7 +126,7 @@ func TestAllowThisEndToEnd(t *testing.T) {
 		// The choices, each with its preview (the 30 days by the clock).
 		"This client: 203.0.113.50", "would have let through 3 refused requests from 1 client, this one included",
 		"This network: 203.0.113.0/24", "would have let through 4 refused requests from 2 different clients",
-		"This user agent: curl/8.5.0", "This path: /shop/cart",
+		"This user agent: curl/8.5.0", "This path: /shop/cart", "The rule goes after all of your own rules",
 		"Allow this client", "Allow this network", "Allow this user agent", "Allow this path",
 	} {
 		if !strings.Contains(body, want) {
@@ -197,14 +197,17 @@ func TestAllowThisEndToEnd(t *testing.T) {
 		t.Fatalf("the allowed user agent's next request: %d, want 200", code)
 	}
 
-	// ---- this path: a custom rule's deny, lifted by a rule placed first ----
+	// ---- this path: a custom rule's deny, lifted by a rule placed just before it ----
 	if code := askNginx(t, e, key, "192.0.2.30", testenv.ChromeUA, "/upload/a/b.png"); code != 403 {
 		t.Fatalf("upload before: %d", code)
 	}
 	pEv := eventOf(t, e, "192.0.2.30", "/upload/")
 	pPage := "/en/website/shop.example.com/events/" + strconv.FormatInt(pEv.ID, 10)
 	code, body, _ = br.get(pPage)
-	for _, want := range []string{"Your custom rule “No uploads” decided: Blocked.", "It is rule 2 of 2.", "the path starts with “/upload/”", "the request method is “GET”", "This path: /upload/a/"} {
+	// (The user agent's grant rule went after the site's own rule: a
+	// category refused the monitor.)
+	for _, want := range []string{"Your custom rule “No uploads” decided: Blocked.", "It is rule 1 of 2.", "the path starts with “/upload/”", "the request method is “GET”", "This path: /upload/a/",
+		"The rule goes just before your rule “No uploads”, which refused this request"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("the rule's event page lacks %q", want)
 		}
@@ -220,7 +223,8 @@ func TestAllowThisEndToEnd(t *testing.T) {
 		t.Fatalf("a path beside it: %d, want 403", code)
 	}
 	_, st, _ := e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com")
-	if len(st.Rules) != 3 || st.Rules[0].Name != "Allowed from event "+strconv.FormatInt(pEv.ID, 10)+" (path)" || st.Rules[2].Name != "No uploads" {
+	if len(st.Rules) != 3 || st.Rules[0].Name != "Allowed from event "+strconv.FormatInt(pEv.ID, 10)+" (path)" || st.Rules[1].Name != "No uploads" ||
+		st.Rules[2].Name != "Allowed from event "+strconv.FormatInt(uaEv.ID, 10)+" (user agent)" {
 		t.Fatalf("rules: %+v", st.Rules)
 	}
 	// A prefix the event does not offer is refused on the page.
@@ -228,7 +232,7 @@ func TestAllowThisEndToEnd(t *testing.T) {
 		t.Fatalf("allow every path: %d", code)
 	}
 	// The old event of the rule now says the rule moved down.
-	if _, body, _ := br.get(pPage); !strings.Contains(body, "It is rule 3 of 3.") || !strings.Contains(body, "settings have changed since this request") {
+	if _, body, _ := br.get(pPage); !strings.Contains(body, "It is rule 2 of 3.") || !strings.Contains(body, "settings have changed since this request") {
 		t.Errorf("the rule's event page after the change does not say so")
 	}
 }
