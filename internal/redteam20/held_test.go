@@ -1,5 +1,3 @@
-//go:build redteam
-
 package redteam20
 
 import (

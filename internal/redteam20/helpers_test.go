@@ -1,11 +1,9 @@
-//go:build redteam
-
 // Package redteam20 holds the security review of issue 20 (translated,
-// white-label dashboards, "allow this", overviews): each TestFAILS_* test
-// fails while the weakness it names exists; each TestHeld_* test is an
-// attack that was tried and held. Run:
+// white-label dashboards, "allow this", overviews): each TestFixed_* test
+// is a finding that was fixed, now checking the fix; each TestHeld_* test
+// is an attack that was tried and held. They run in the normal suite:
 //
-//	go test -tags redteam ./internal/redteam20/
+//	go test ./internal/redteam20/
 package redteam20
 
 import (
