@@ -214,7 +214,7 @@ func (s *Service) openUserSession(ctx context.Context, u ConsoleUser, addr netip
 	}
 	now := s.clock()
 	ss := Session{Hash: secret.Hash(value), UserID: u.ID, PartnerID: u.PartnerID, Scope: u.Role, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
-	next := "/console"
+	next := "/console/overview" // the partner's staff land on the overview of all its websites
 	if u.Role == ScopeOperator {
 		next = "/operator"
 	}

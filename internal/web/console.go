@@ -113,8 +113,8 @@ type consoleData struct {
 	Plans     []core.Plan
 	Emails    []core.Email
 	Audit     []auditRow
-	// Truncated: the log is longer than the console reads (logPages
-	// pages); the API named in TruncatedAPI lists all of it.
+	// Truncated: the log has older entries than the latest logPage the
+	// console shows; the API named in TruncatedAPI lists all of it.
 	Truncated    bool
 	TruncatedAPI string
 	Branding     core.Branding
