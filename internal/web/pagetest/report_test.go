@@ -45,8 +45,8 @@ func writeReport(t testing.TB, file string, checked []string, fs []finding, view
 	}
 	fmt.Fprintf(&b, "# Page test report\n\n`go test ./internal/web/pagetest -run TestPagesInEveryLanguage` at %s UTC: %d page views in %s; %d findings on %d pages.\n",
 		time.Now().UTC().Format("2006-01-02 15:04"), views, took.Round(time.Second), len(fs), len(pages))
-	fmt.Fprintf(&b, "Each line: page — the finding — [languages and widths where seen].\n\nPages checked (%d, each in en, de, fr, es, nl at 1280 and 390 px): %s.\n",
-		len(checked), strings.Join(checked, ", "))
+	fmt.Fprintf(&b, "Each line: page — the finding — [languages and widths where seen].\n\nPages checked (%d, each in %s at 1280 and 390 px): %s.\n",
+		len(checked), strings.Join(checkedLanguages, ", "), strings.Join(checked, ", "))
 	gs := group(fs)
 	sort.SliceStable(gs, func(i, j int) bool { return gs[i].Page < gs[j].Page })
 	for _, kind := range []string{kindPage, kindVendor, kindUntranslated, kindLocale, kindAxe, kindPhone} {
