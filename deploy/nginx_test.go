@@ -9,11 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
@@ -297,29 +295,7 @@ func TestNginxExampleAsShipped(t *testing.T) {
 	// The process's own files (its pid, its log) go to the test's folder
 	// through -g, not the file.
 	global := fmt.Sprintf("pid %s; error_log %s info;", filepath.Join(dir, "nginx.pid"), filepath.Join(dir, "error.log"))
-	if out, err := exec.Command(nginx, "-t", "-p", dir, "-c", "nginx.conf", "-g", global).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t on the shipped example: %v\n%s", err, out)
-	}
-	cmd := exec.Command(nginx, "-p", dir, "-c", "nginx.conf", "-g", "daemon off; "+global)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", b)
-		}
-	})
+	testenv.RunNginxConf(t, nginx, dir, "nginx.conf", global)
 
 	get := webGetter(port)
 	get.waitUp(t, "shop.example.com", "nginx")

@@ -252,9 +252,11 @@ var (
 	verifiable map[string]bool // signatures whose owner publishes addresses or reverse-DNS names
 )
 
-// verifiableSignature: the classifier checks a claim to be name against
-// its owner's addresses, so the user agent alone is not its identity.
-func verifiableSignature(name string) bool {
+// VerifiableSignature says whether name is a signature whose claim the
+// classifier checks against its owner's addresses or reverse DNS: its user
+// agent alone is not its identity, and an event naming it without
+// "fake"/"unverified" came from a verified crawler.
+func VerifiableSignature(name string) bool {
 	sigOnce.Do(func() {
 		verifiable = map[string]bool{}
 		sigs, err := engine.LoadSignatures()
@@ -309,7 +311,7 @@ func uaRefused(ev Event, st engine.Settings) bool {
 			return false
 		}
 		d := ev.Detail
-		return !strings.HasPrefix(d, "fake ") && !strings.HasPrefix(d, "unverified ") && d != "no User-Agent" && !verifiableSignature(d)
+		return !strings.HasPrefix(d, "fake ") && !strings.HasPrefix(d, "unverified ") && d != "no User-Agent" && !VerifiableSignature(d)
 	}
 	return false
 }

@@ -36,10 +36,24 @@ http {
 	if err := os.WriteFile(cfg, []byte(main), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(nginx, "-t", "-c", cfg, "-p", dir).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
+	RunNginxConf(t, nginx, dir, "nginx.conf", "")
+}
+
+// RunNginxConf runs nginx in the foreground on a configuration file as it
+// stands (conf, relative to the prefix dir), after `nginx -t` has accepted
+// it; global are extra -g directives (such as the pid and error_log paths a
+// shipped file leaves to the system). nginx stops when the test ends; its
+// error log (dir/error.log) is printed if the test failed.
+func RunNginxConf(t testing.TB, nginx, dir, conf, global string) {
+	t.Helper()
+	test := []string{"-t", "-p", dir, "-c", conf}
+	if global != "" {
+		test = append(test, "-g", global)
 	}
-	cmd := exec.Command(nginx, "-c", cfg, "-p", dir, "-g", "daemon off;")
+	if out, err := exec.Command(nginx, test...).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t on %s: %v\n%s", conf, err, out)
+	}
+	cmd := exec.Command(nginx, "-p", dir, "-c", conf, "-g", "daemon off; "+global)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
@@ -59,30 +58,6 @@ func catLabel(l, c string) string { return label(l, "catname.", c) }
 
 // quote puts a value in l's quotation marks.
 func quote(l, v string) string { return i18n.T(l, "event.quote", map[string]any{"V": v}) }
-
-var (
-	sigOnce    sync.Once
-	verifiable map[string]bool // signature names whose owner publishes addresses or reverse DNS
-)
-
-// verifiableCrawler says whether name is a signature whose claim the
-// classifier checks (so an event naming it without "fake"/"unverified"
-// came from a verified crawler).
-func verifiableCrawler(name string) bool {
-	sigOnce.Do(func() {
-		verifiable = map[string]bool{}
-		sigs, err := engine.LoadSignatures()
-		if err != nil {
-			return
-		}
-		for _, s := range sigs {
-			if s.Ranges != "" || len(s.RDNS) > 0 {
-				verifiable[s.Name] = true
-			}
-		}
-	})
-	return verifiable[name]
-}
 
 // condText is one rule condition in words.
 func condText(l string, c engine.Condition) condView {
@@ -281,7 +256,7 @@ func explainDetail(l string, ev core.Event, say func(string, ...map[string]any))
 		say("event.why.fake", map[string]any{"Name": strings.TrimPrefix(d, "fake ")})
 	case strings.HasPrefix(d, "unverified "):
 		say("event.why.unverified", map[string]any{"Name": strings.TrimPrefix(d, "unverified ")})
-	case verifiableCrawler(d):
+	case core.VerifiableSignature(d):
 		say("event.why.verified", map[string]any{"Name": d})
 	case d == "no User-Agent":
 		say("event.why.noua")

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -334,28 +333,7 @@ func TestIntegrationGuideNginx(t *testing.T) {
 		}
 	}
 	global := fmt.Sprintf("pid %s; error_log %s info;", filepath.Join(dir, "nginx.pid"), filepath.Join(dir, "error.log"))
-	if out, err := exec.Command(nginx, "-t", "-p", dir, "-c", "nginx.conf", "-g", global).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t on the guide's files: %v\n%s", err, out)
-	}
-	cmd := exec.Command(nginx, "-p", dir, "-c", "nginx.conf", "-g", "daemon off; "+global)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", b)
-		}
-	})
+	testenv.RunNginxConf(t, nginx, dir, "nginx.conf", global)
 	client := &http.Client{Timeout: 5 * time.Second}
 	get := func(ua string) (int, string, http.Header) {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/page", port), nil)

@@ -589,12 +589,8 @@ func TestRuleEditorTranslated(t *testing.T) {
 func TestRuleEditorScript(t *testing.T) {
 	chromium := testenv.NeedBinary(t, "chromium", "/usr/bin/chromium")
 	e, jane, _, _ := fixture(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.UserDataDir(t.TempDir()),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true), chromedp.Flag("no-first-run", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	ctx, cancelTimeout := context.WithTimeout(testenv.Browser(t, chromium), 60*time.Second)
+	t.Cleanup(cancelTimeout)
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+"/en/website/shop.example.com/edit?api-key="+jane.APIKey), chromedp.WaitReady(chromedp.CSS(`[data-rule-form]`))); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/palisadehq/palisade/internal/testenv"
+
 	"github.com/palisadehq/palisade/internal/web/signin"
 )
 
@@ -122,22 +124,7 @@ type tab struct {
 
 func newBrowser(t testing.TB, chromium string, f *fixture) *browser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("host-resolver-rules", "MAP * 127.0.0.1"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	ctx := testenv.Browser(t, chromium, chromedp.Flag("hide-scrollbars", true))
 	b := &browser{ctx: ctx, f: f}
 	b.tabs = append(b.tabs, b.prepare(t, ctx))
 	return b
