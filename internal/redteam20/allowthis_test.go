@@ -51,7 +51,7 @@ func TestFixed_AllowThisLongUserAgentNeverMatches(t *testing.T) {
 	if _, _, err := e.Service.AllowFromEvent(ctx, e.Caller, shop, sev.ID, core.AllowChoice{Kind: core.AllowUserAgent}); err != nil {
 		t.Fatal(err)
 	}
-	caughtUp(t, e)
+	e.EngineCaughtUp(t)
 	if code := askNginx(t, e, w.ServerKey, "198.51.100.22", short, "/health"); code != 200 {
 		t.Errorf("after 'allow this user agent' the agent's next request: %d, want 200", code)
 	}
@@ -99,7 +99,7 @@ func TestFixed_AllowThisOnRateLimitRemovesTheLimitForEveryone(t *testing.T) {
 	if _, _, err := e.Service.AllowFromEvent(ctx, e.Caller, shop, ev.ID, core.AllowChoice{Kind: core.AllowClient}); err != nil {
 		t.Fatal(err)
 	}
-	caughtUp(t, e)
+	e.EngineCaughtUp(t)
 	// The allowed client is never rate-limited; an unrelated one still is.
 	mine, other := 0, 0
 	for i := 0; i < 20; i++ {
@@ -162,7 +162,7 @@ func TestFixed_AllowThisUserAgentOfAFakeCrawler(t *testing.T) {
 	if _, _, err := e.Service.AllowFromEvent(ctx, e.Caller, shop, cev.ID, core.AllowChoice{Kind: core.AllowUserAgent}); err != nil {
 		t.Fatal(err)
 	}
-	caughtUp(t, e)
+	e.EngineCaughtUp(t)
 	if code := askNginx(t, e, w.ServerKey, "192.0.2.200", "curl/8.5.0", "/shop"); code != 200 {
 		t.Errorf("curl after 'allow this user agent': %d, want 200", code)
 	}

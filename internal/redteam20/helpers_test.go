@@ -59,27 +59,11 @@ func refusedEvent(t *testing.T, e *testenv.Stack, ip string) core.Event {
 	return core.Event{}
 }
 
-// caughtUp waits until the engine has loaded every committed change.
-func caughtUp(t *testing.T, e *testenv.Stack) {
-	t.Helper()
-	v, err := e.Service.ConfigVersion(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for e.Protector.Fleet().Version() < v {
-		if time.Now().After(deadline) {
-			t.Fatalf("engine at %d, store at %d", e.Protector.Fleet().Version(), v)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // site starts a stack with shop.example.com under settings st.
 func site(t *testing.T, st engine.Settings) (*testenv.Stack, core.Website) {
 	t.Helper()
 	e := testenv.New(t)
 	w := e.Website(t, shop, st)
-	caughtUp(t, e)
+	e.EngineCaughtUp(t)
 	return e, w
 }

@@ -75,7 +75,7 @@ func TestFixed_AllowThisPathDoubleDecodeGrantsTheWholeSite(t *testing.T) {
 			if _, _, err := e.Service.AllowFromEvent(ctx, e.Caller, shop, ev.ID, core.AllowChoice{Kind: core.AllowPath, Value: choice}); err != nil {
 				t.Fatal(err)
 			}
-			caughtUp(t, e)
+			e.EngineCaughtUp(t)
 			// Another client: under the prefix it is let through; elsewhere
 			// the category's deny and the site's own deny rule still hold.
 			if code := askNginx(t, e, w.ServerKey, "192.0.2.99", curl, c.under); code != 200 {

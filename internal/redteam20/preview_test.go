@@ -45,7 +45,7 @@ func TestFixed_AllowThisPathPreviewMissesEncodedPaths(t *testing.T) {
 	if _, _, err := e.Service.AllowFromEvent(context.Background(), e.Caller, shop, ev.ID, core.AllowChoice{Kind: core.AllowPath, Value: "/café/"}); err != nil {
 		t.Fatal(err)
 	}
-	caughtUp(t, e)
+	e.EngineCaughtUp(t)
 	if code := askNginx(t, e, w.ServerKey, "192.0.2.1", "curl/8.5.0", "/caf%C3%A9/wine"); code != 200 {
 		t.Errorf("after allowing /café/: %d", code)
 	}

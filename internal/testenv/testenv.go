@@ -153,6 +153,24 @@ func (s *Stack) Website(t testing.TB, domain string, st engine.Settings) core.We
 	return w
 }
 
+// EngineCaughtUp waits (at most five seconds) until the engine has loaded
+// every change committed so far, as a node does by its config version: for
+// tests that change settings through an adapter and then decide.
+func (s *Stack) EngineCaughtUp(t testing.TB) {
+	t.Helper()
+	v, err := s.Service.ConfigVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Protector.Fleet().Version() < v {
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine is at config version %d, the store at %d", s.Protector.Fleet().Version(), v)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // ChromeUA is a current desktop Chrome's user agent.
 const ChromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 

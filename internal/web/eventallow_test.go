@@ -53,22 +53,6 @@ func eventOf(t *testing.T, e *testenv.Stack, ip, path string) core.Event {
 	return core.Event{}
 }
 
-// engineCaughtUp waits until the engine has loaded every committed change.
-func engineCaughtUp(t *testing.T, e *testenv.Stack) {
-	t.Helper()
-	v, err := e.Service.ConfigVersion(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for e.Protector.Fleet().Version() < v {
-		if time.Now().After(deadline) {
-			t.Fatalf("the engine is at config version %d, the store at %d", e.Protector.Fleet().Version(), v)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestAllowThisEndToEnd: a request refused at forward-auth is an event;
 // "allow this client", "this user agent" and "this path", clicked on the
 // event's page with the session's CSRF token, let the very next such
@@ -85,7 +69,7 @@ func TestAllowThisEndToEnd(t *testing.T) {
 	}, core.Match{}); err != nil {
 		t.Fatal(err)
 	}
-	engineCaughtUp(t, e)
+	e.EngineCaughtUp(t)
 	const curl = "curl/8.5.0"
 	key := site.ServerKey
 
@@ -163,7 +147,7 @@ func TestAllowThisEndToEnd(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "Done: 203.0.113.50 is on your allow list") || !strings.Contains(body, "Already allowed.") {
 		t.Fatalf("allow this client: %d %s", code, body)
 	}
-	engineCaughtUp(t, e)
+	e.EngineCaughtUp(t)
 	if code := askNginx(t, e, key, "203.0.113.50", curl, "/shop/cart"); code != 200 {
 		t.Fatalf("the allowed client's next request: %d, want 200", code)
 	}
@@ -191,7 +175,7 @@ func TestAllowThisEndToEnd(t *testing.T) {
 	if code, body := br.post(uaPage+"/allow-this", url.Values{"csrf": {token}, "kind": {"user_agent"}}); code != 200 || !strings.Contains(body, "a rule now allows the user agent") {
 		t.Fatalf("allow this user agent: %d %s", code, body)
 	}
-	engineCaughtUp(t, e)
+	e.EngineCaughtUp(t)
 	// From another address too: the rule is on the user agent.
 	if code := askNginx(t, e, key, "198.51.100.99", monitor, "/health"); code != 200 {
 		t.Fatalf("the allowed user agent's next request: %d, want 200", code)
@@ -215,7 +199,7 @@ func TestAllowThisEndToEnd(t *testing.T) {
 	if code, body := br.post(pPage+"/allow-this", url.Values{"csrf": {token}, "kind": {"path"}, "value": {"/upload/a/"}}); code != 200 || !strings.Contains(body, "a rule now allows paths starting with /upload/a/") {
 		t.Fatalf("allow this path: %d %s", code, body)
 	}
-	engineCaughtUp(t, e)
+	e.EngineCaughtUp(t)
 	if code := askNginx(t, e, key, "192.0.2.31", testenv.ChromeUA, "/upload/a/c.png"); code != 200 {
 		t.Fatalf("the allowed path's next request: %d, want 200", code)
 	}
