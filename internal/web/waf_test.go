@@ -317,14 +317,14 @@ func TestEventAllowsWAFExclusion(t *testing.T) {
 		t.Fatalf("a plain event: %d %s", code, page)
 	}
 	// The events list filters by attack class.
-	if code, page, _ = br.get(base + "/events?waf_class=sqli"); code != 200 || !strings.Contains(page, `<td class="path">/<wbr>search</td>`) || strings.Contains(page, "203.0.113.8") ||
+	if code, page, _ = br.get(base + "/events?waf_class=sqli"); code != 200 || !strings.Contains(page, `<td class="path" data-label="Path">/<wbr>search</td>`) || strings.Contains(page, "203.0.113.8") ||
 		!strings.Contains(page, `Website firewall <span class="badge">SQL injection</span>`) || !strings.Contains(page, `<option value="sqli" selected>SQL injection</option>`) {
 		t.Fatalf("events of class sqli: %d %s", code, page)
 	}
-	if _, page, _ = br.get(base + "/events?waf_class=any"); !strings.Contains(page, `<td class="path">/<wbr>search</td>`) || strings.Contains(page, "203.0.113.8") {
+	if _, page, _ = br.get(base + "/events?waf_class=any"); !strings.Contains(page, `<td class="path" data-label="Path">/<wbr>search</td>`) || strings.Contains(page, "203.0.113.8") {
 		t.Fatalf("events with any finding: %s", page)
 	}
-	if _, page, _ = br.get(base + "/events?waf_class=xss"); strings.Contains(page, `<td class="path">/<wbr>search</td>`) {
+	if _, page, _ = br.get(base + "/events?waf_class=xss"); strings.Contains(page, `<td class="path" data-label="Path">/<wbr>search</td>`) {
 		t.Fatalf("events of class xss: %s", page)
 	}
 	if _, page, _ = br.get(base + "/events?waf_class=nope"); !strings.Contains(page, `unknown attack class &#34;nope&#34;`) {
