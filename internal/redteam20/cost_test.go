@@ -76,7 +76,7 @@ func TestFixed_EventPagePreviewScansTheMonth(t *testing.T) {
 	if ua, ok := at.Option(core.AllowUserAgent, ""); !ok || ua.Preview.Requests != core.AllowScan {
 		t.Errorf("user agent preview: %+v", ua.Preview)
 	}
-	if d > 500*time.Millisecond {
+	if d > raceSlowdown*500*time.Millisecond {
 		t.Errorf("one view of one event's page spends %v in previews over %d refused events", d, n)
 	}
 
@@ -91,7 +91,7 @@ func TestFixed_EventPagePreviewScansTheMonth(t *testing.T) {
 			t.Errorf("%s %s after the grants: scanned %d, capped %v", o.Kind, o.Value, p.Scanned, p.Capped)
 		}
 	}
-	if d > 500*time.Millisecond {
+	if d > raceSlowdown*500*time.Millisecond {
 		t.Errorf("previews with 90,000 newer granted events: %v", d)
 	}
 }
