@@ -24,7 +24,7 @@ func TestFixed_AllowThisLongUserAgentNeverMatches(t *testing.T) {
 	// "é" (2 bytes) straddles byte 512.
 	head := "Mozilla/5.0 (compatible; UptimeProbe/3.1; +https://probe.example/"
 	ua := head + strings.Repeat("x", core.UserAgentMax-1-len(head)) + strings.Repeat("é", 60) + ")"
-	if code := askNginx(t, e, w.ServerKey, "198.51.100.20", ua, "/health"); code != 403 {
+	if code := e.AskNginx(t, w.ServerKey, shop, "198.51.100.20", ua, "/health"); code != 403 {
 		t.Fatalf("before: %d, want 403", code)
 	}
 	ev := refusedEvent(t, e, "198.51.100.20")
@@ -44,7 +44,7 @@ func TestFixed_AllowThisLongUserAgentNeverMatches(t *testing.T) {
 	}
 	// A short agent refused by the same rule is offered, and works.
 	const short = "UptimeProbe/3.1"
-	if code := askNginx(t, e, w.ServerKey, "198.51.100.21", short, "/health"); code != 403 {
+	if code := e.AskNginx(t, w.ServerKey, shop, "198.51.100.21", short, "/health"); code != 403 {
 		t.Fatalf("short agent before: %d", code)
 	}
 	sev := refusedEvent(t, e, "198.51.100.21")
@@ -52,7 +52,7 @@ func TestFixed_AllowThisLongUserAgentNeverMatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.EngineCaughtUp(t)
-	if code := askNginx(t, e, w.ServerKey, "198.51.100.22", short, "/health"); code != 200 {
+	if code := e.AskNginx(t, w.ServerKey, shop, "198.51.100.22", short, "/health"); code != 200 {
 		t.Errorf("after 'allow this user agent' the agent's next request: %d, want 200", code)
 	}
 }
@@ -68,7 +68,7 @@ func TestFixed_AllowThisOnRateLimitRemovesTheLimitForEveryone(t *testing.T) {
 		Requests: 3, Period: "1m", Action: "deny"}}})
 	refused := 0
 	for i := 0; i < 6; i++ {
-		if askNginx(t, e, w.ServerKey, "203.0.113.9", testenv.ChromeUA, "/login") == 403 {
+		if e.AskNginx(t, w.ServerKey, shop, "203.0.113.9", testenv.ChromeUA, "/login") == 403 {
 			refused++
 		}
 	}
@@ -103,10 +103,10 @@ func TestFixed_AllowThisOnRateLimitRemovesTheLimitForEveryone(t *testing.T) {
 	// The allowed client is never rate-limited; an unrelated one still is.
 	mine, other := 0, 0
 	for i := 0; i < 20; i++ {
-		if askNginx(t, e, w.ServerKey, "203.0.113.9", testenv.ChromeUA, "/login") == 200 {
+		if e.AskNginx(t, w.ServerKey, shop, "203.0.113.9", testenv.ChromeUA, "/login") == 200 {
 			mine++
 		}
-		if askNginx(t, e, w.ServerKey, "192.0.2.66", testenv.ChromeUA, "/login") == 200 {
+		if e.AskNginx(t, w.ServerKey, shop, "192.0.2.66", testenv.ChromeUA, "/login") == 200 {
 			other++
 		}
 	}
@@ -130,7 +130,7 @@ func TestFixed_AllowThisUserAgentOfAFakeCrawler(t *testing.T) {
 		Rules: []engine.Rule{{Name: "no admin", Action: "deny",
 			Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/admin/"}}}}})
 	const gbot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-	if code := askNginx(t, e, w.ServerKey, "203.0.113.77", gbot, "/blog/post"); code == 200 {
+	if code := e.AskNginx(t, w.ServerKey, shop, "203.0.113.77", gbot, "/blog/post"); code == 200 {
 		t.Fatalf("a fake Googlebot is not refused by default here: %d", code)
 	}
 	ev := refusedEvent(t, e, "203.0.113.77")
@@ -147,7 +147,7 @@ func TestFixed_AllowThisUserAgentOfAFakeCrawler(t *testing.T) {
 	}
 	// An automation tool's user agent is offered (the site refused that
 	// agent), and its rule goes after the site's own deny rule.
-	if code := askNginx(t, e, w.ServerKey, "203.0.113.78", "curl/8.5.0", "/shop"); code != 403 {
+	if code := e.AskNginx(t, w.ServerKey, shop, "203.0.113.78", "curl/8.5.0", "/shop"); code != 403 {
 		t.Fatalf("curl before: %d", code)
 	}
 	cev := refusedEvent(t, e, "203.0.113.78")
@@ -163,15 +163,15 @@ func TestFixed_AllowThisUserAgentOfAFakeCrawler(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.EngineCaughtUp(t)
-	if code := askNginx(t, e, w.ServerKey, "192.0.2.200", "curl/8.5.0", "/shop"); code != 200 {
+	if code := e.AskNginx(t, w.ServerKey, shop, "192.0.2.200", "curl/8.5.0", "/shop"); code != 200 {
 		t.Errorf("curl after 'allow this user agent': %d, want 200", code)
 	}
 	for _, ua := range []string{"curl/8.5.0", gbot} {
-		if code := askNginx(t, e, w.ServerKey, "192.0.2.200", ua, "/admin/users"); code != 403 {
+		if code := e.AskNginx(t, w.ServerKey, shop, "192.0.2.200", ua, "/admin/users"); code != 403 {
 			t.Errorf("%s reads /admin/ past the site's own deny rule: %d", ua, code)
 		}
 	}
-	if code := askNginx(t, e, w.ServerKey, "192.0.2.201", gbot, "/blog/post"); code == 200 {
+	if code := e.AskNginx(t, w.ServerKey, shop, "192.0.2.201", gbot, "/blog/post"); code == 200 {
 		t.Errorf("another fake Googlebot is let through: %d", code)
 	}
 	_, st, err := e.Service.WebsiteSettings(ctx, e.Caller, shop)

@@ -8,7 +8,6 @@ package redteam20
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -18,25 +17,6 @@ import (
 )
 
 const shop = "shop.example.com"
-
-// askNginx is nginx's auth_request to /forward-auth/nginx for a visitor
-// at ip with user agent ua asking for uri; it returns the status.
-func askNginx(t *testing.T, e *testenv.Stack, key, ip, ua, uri string) int {
-	t.Helper()
-	req, _ := http.NewRequest("GET", e.URL+"/forward-auth/nginx", nil)
-	req.Header.Set("X-Palisade-Key", key)
-	req.Header.Set("X-Original-Uri", uri)
-	req.Header.Set("X-Original-Method", "GET")
-	req.Header.Set("X-Original-Host", shop)
-	req.Header.Set("X-Real-Ip", ip)
-	testenv.AsBrowser(req, ua)
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
 
 // refusedEvent waits until a refused request of ip is stored and returns
 // the newest.

@@ -37,7 +37,7 @@ func TestFixed_AllowThisPathDoubleDecodeGrantsTheWholeSite(t *testing.T) {
 				Rules: []engine.Rule{{Name: "no admin", Action: "deny",
 					Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/admin/"}}}}})
 			const curl = "curl/8.5.0"
-			if code := askNginx(t, e, w.ServerKey, "203.0.113.50", curl, c.raw); code != 403 {
+			if code := e.AskNginx(t, w.ServerKey, shop, "203.0.113.50", curl, c.raw); code != 403 {
 				t.Fatalf("%s: %d, want 403", c.raw, code)
 			}
 			ev := refusedEvent(t, e, "203.0.113.50")
@@ -78,11 +78,11 @@ func TestFixed_AllowThisPathDoubleDecodeGrantsTheWholeSite(t *testing.T) {
 			e.EngineCaughtUp(t)
 			// Another client: under the prefix it is let through; elsewhere
 			// the category's deny and the site's own deny rule still hold.
-			if code := askNginx(t, e, w.ServerKey, "192.0.2.99", curl, c.under); code != 200 {
+			if code := e.AskNginx(t, w.ServerKey, shop, "192.0.2.99", curl, c.under); code != 200 {
 				t.Errorf("after allowing %q, %s: %d, want 200", choice, c.under, code)
 			}
 			for _, p := range []string{"/admin/users", "/", "/shop/cart", "/%2f/", "/blo"} {
-				if code := askNginx(t, e, w.ServerKey, "192.0.2.99", curl, p); code != 403 {
+				if code := e.AskNginx(t, w.ServerKey, shop, "192.0.2.99", curl, p); code != 403 {
 					t.Errorf("after allowing %q (%s), curl from another address reads %s: %d, want 403", choice, c.raw, p, code)
 				}
 			}

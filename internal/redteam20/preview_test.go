@@ -17,7 +17,7 @@ import (
 func TestFixed_AllowThisPathPreviewMissesEncodedPaths(t *testing.T) {
 	e, w := site(t, engine.Settings{Categories: map[string]string{"automation_tools": "deny"}})
 	for _, c := range []struct{ ip, path string }{{"203.0.113.50", "/caf%C3%A9/menu"}, {"203.0.113.51", "/caf%c3%a9/menu"}, {"203.0.113.52", "/caf%C3%A9//./menu"}} {
-		if code := askNginx(t, e, w.ServerKey, c.ip, "curl/8.5.0", c.path); code != 403 {
+		if code := e.AskNginx(t, w.ServerKey, shop, c.ip, "curl/8.5.0", c.path); code != 403 {
 			t.Fatalf("before: %d", code)
 		}
 	}
@@ -46,10 +46,10 @@ func TestFixed_AllowThisPathPreviewMissesEncodedPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.EngineCaughtUp(t)
-	if code := askNginx(t, e, w.ServerKey, "192.0.2.1", "curl/8.5.0", "/caf%C3%A9/wine"); code != 200 {
+	if code := e.AskNginx(t, w.ServerKey, shop, "192.0.2.1", "curl/8.5.0", "/caf%C3%A9/wine"); code != 200 {
 		t.Errorf("after allowing /café/: %d", code)
 	}
-	if code := askNginx(t, e, w.ServerKey, "192.0.2.1", "curl/8.5.0", "/cafe/wine"); code != 403 {
+	if code := e.AskNginx(t, w.ServerKey, shop, "192.0.2.1", "curl/8.5.0", "/cafe/wine"); code != 403 {
 		t.Errorf("beside it: %d", code)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // adds one allow entry and one rule; the other clicks add nothing.
 func TestHeld_AllowThisConcurrentClicksAddOnce(t *testing.T) {
 	e, w := site(t, engine.Settings{Categories: map[string]string{"automation_tools": "deny"}})
-	if code := askNginx(t, e, w.ServerKey, "203.0.113.50", "curl/8.5.0", "/shop/cart"); code != 403 {
+	if code := e.AskNginx(t, w.ServerKey, shop, "203.0.113.50", "curl/8.5.0", "/shop/cart"); code != 403 {
 		t.Fatalf("before: %d", code)
 	}
 	ev := refusedEvent(t, e, "203.0.113.50")

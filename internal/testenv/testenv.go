@@ -171,6 +171,26 @@ func (s *Stack) EngineCaughtUp(t testing.TB) {
 	}
 }
 
+// AskNginx is nginx's auth_request to /forward-auth/nginx (the headers
+// the shipped snippet sets) for a browser at ip with user agent ua asking
+// host for uri with the website's server key; it returns the status.
+func (s *Stack) AskNginx(t testing.TB, key, host, ip, ua, uri string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.URL+"/forward-auth/nginx", nil)
+	req.Header.Set("X-Palisade-Key", key)
+	req.Header.Set("X-Original-Uri", uri)
+	req.Header.Set("X-Original-Method", "GET")
+	req.Header.Set("X-Original-Host", host)
+	req.Header.Set("X-Real-Ip", ip)
+	AsBrowser(req, ua)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // ChromeUA is a current desktop Chrome's user agent.
 const ChromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,26 +12,6 @@ import (
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
-
-// askNginx is nginx's auth_request to /forward-auth/nginx for a visitor
-// at ip (X-Real-IP, set by the web server, a trusted peer here) with user
-// agent ua asking for uri; it returns the status nginx gets.
-func askNginx(t *testing.T, e *testenv.Stack, key, ip, ua, uri string) int {
-	t.Helper()
-	req, _ := http.NewRequest("GET", e.URL+"/forward-auth/nginx", nil)
-	req.Header.Set("X-Palisade-Key", key)
-	req.Header.Set("X-Original-Uri", uri)
-	req.Header.Set("X-Original-Method", "GET")
-	req.Header.Set("X-Original-Host", "shop.example.com")
-	req.Header.Set("X-Real-Ip", ip)
-	testenv.AsBrowser(req, ua)
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
 
 // eventOf waits until the refused request of ip to path is stored and
 // returns it.
@@ -75,12 +54,12 @@ func TestAllowThisEndToEnd(t *testing.T) {
 
 	// ---- this client ----
 	for i := 0; i < 3; i++ {
-		if code := askNginx(t, e, key, "203.0.113.50", curl, "/shop/cart?i="+strconv.Itoa(i)); code != 403 {
+		if code := e.AskNginx(t, key, "shop.example.com", "203.0.113.50", curl, "/shop/cart?i="+strconv.Itoa(i)); code != 403 {
 			t.Fatalf("curl before: %d, want 403", code)
 		}
 	}
 	// A neighbour in the same /24 with another agent.
-	if code := askNginx(t, e, key, "203.0.113.51", "Wget/1.21", "/"); code != 403 {
+	if code := e.AskNginx(t, key, "shop.example.com", "203.0.113.51", "Wget/1.21", "/"); code != 403 {
 		t.Fatalf("wget: %d", code)
 	}
 	ev := eventOf(t, e, "203.0.113.50", "/shop/cart")
@@ -148,10 +127,10 @@ func TestAllowThisEndToEnd(t *testing.T) {
 		t.Fatalf("allow this client: %d %s", code, body)
 	}
 	e.EngineCaughtUp(t)
-	if code := askNginx(t, e, key, "203.0.113.50", curl, "/shop/cart"); code != 200 {
+	if code := e.AskNginx(t, key, "shop.example.com", "203.0.113.50", curl, "/shop/cart"); code != 200 {
 		t.Fatalf("the allowed client's next request: %d, want 200", code)
 	}
-	if code := askNginx(t, e, key, "203.0.113.51", curl, "/shop/cart"); code != 403 {
+	if code := e.AskNginx(t, key, "shop.example.com", "203.0.113.51", curl, "/shop/cart"); code != 403 {
 		t.Fatalf("its neighbour: %d, want 403", code)
 	}
 	// Twice: nothing added.
@@ -164,7 +143,7 @@ func TestAllowThisEndToEnd(t *testing.T) {
 
 	// ---- this user agent ----
 	const monitor = "UptimeProbe/2.0 (probe.example)"
-	if code := askNginx(t, e, key, "198.51.100.20", monitor, "/health"); code != 403 {
+	if code := e.AskNginx(t, key, "shop.example.com", "198.51.100.20", monitor, "/health"); code != 403 {
 		t.Fatalf("monitor before: %d", code)
 	}
 	uaEv := eventOf(t, e, "198.51.100.20", "/health")
@@ -177,12 +156,12 @@ func TestAllowThisEndToEnd(t *testing.T) {
 	}
 	e.EngineCaughtUp(t)
 	// From another address too: the rule is on the user agent.
-	if code := askNginx(t, e, key, "198.51.100.99", monitor, "/health"); code != 200 {
+	if code := e.AskNginx(t, key, "shop.example.com", "198.51.100.99", monitor, "/health"); code != 200 {
 		t.Fatalf("the allowed user agent's next request: %d, want 200", code)
 	}
 
 	// ---- this path: a custom rule's deny, lifted by a rule placed just before it ----
-	if code := askNginx(t, e, key, "192.0.2.30", testenv.ChromeUA, "/upload/a/b.png"); code != 403 {
+	if code := e.AskNginx(t, key, "shop.example.com", "192.0.2.30", testenv.ChromeUA, "/upload/a/b.png"); code != 403 {
 		t.Fatalf("upload before: %d", code)
 	}
 	pEv := eventOf(t, e, "192.0.2.30", "/upload/")
@@ -200,10 +179,10 @@ func TestAllowThisEndToEnd(t *testing.T) {
 		t.Fatalf("allow this path: %d %s", code, body)
 	}
 	e.EngineCaughtUp(t)
-	if code := askNginx(t, e, key, "192.0.2.31", testenv.ChromeUA, "/upload/a/c.png"); code != 200 {
+	if code := e.AskNginx(t, key, "shop.example.com", "192.0.2.31", testenv.ChromeUA, "/upload/a/c.png"); code != 200 {
 		t.Fatalf("the allowed path's next request: %d, want 200", code)
 	}
-	if code := askNginx(t, e, key, "192.0.2.31", testenv.ChromeUA, "/upload/b/c.png"); code != 403 {
+	if code := e.AskNginx(t, key, "shop.example.com", "192.0.2.31", testenv.ChromeUA, "/upload/b/c.png"); code != 403 {
 		t.Fatalf("a path beside it: %d, want 403", code)
 	}
 	_, st, _ := e.Service.WebsiteSettings(ctx, e.Caller, "shop.example.com")
