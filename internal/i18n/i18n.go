@@ -237,20 +237,26 @@ func MonthsShort(lang string) []string {
 	return m[:]
 }
 
+// dateLayouts are each language's layouts of a date and of a day and
+// month (time.Format's), English's for any other language.
+var dateLayouts = map[string]struct{ date, dayMonth string }{
+	"en": {"2 Jan 2006", "2 Jan"},
+	"de": {"02.01.2006", "02.01."},
+	"fr": {"02/01/2006", "02/01"},
+	"es": {"02/01/2006", "02/01"},
+	"nl": {"02-01-2006", "02-01"},
+}
+
+func layouts(lang string) struct{ date, dayMonth string } {
+	if l, ok := dateLayouts[lang]; ok {
+		return l
+	}
+	return dateLayouts["en"]
+}
+
 // Date formats t's UTC day the way lang writes dates: 30 Nov 2026,
 // 30.11.2026, 30/11/2026, 30/11/2026, 30-11-2026.
-func Date(lang string, t time.Time) string {
-	t = t.UTC()
-	switch lang {
-	case "de":
-		return t.Format("02.01.2006")
-	case "fr", "es":
-		return t.Format("02/01/2006")
-	case "nl":
-		return t.Format("02-01-2006")
-	}
-	return fmt.Sprintf("%d %s %d", t.Day(), monthsShort["en"][t.Month()-1], t.Year())
-}
+func Date(lang string, t time.Time) string { return t.UTC().Format(layouts(lang).date) }
 
 // DateTime formats t in UTC as Date and a 24-hour time (15:04:05).
 func DateTime(lang string, t time.Time) string {
@@ -259,18 +265,7 @@ func DateTime(lang string, t time.Time) string {
 
 // DayMonth formats t's day and month for chart axes: 30 Nov, 30.11.,
 // 30/11, 30/11, 30-11.
-func DayMonth(lang string, t time.Time) string {
-	t = t.UTC()
-	switch lang {
-	case "de":
-		return t.Format("02.01.")
-	case "fr", "es":
-		return t.Format("02/01")
-	case "nl":
-		return t.Format("02-01")
-	}
-	return fmt.Sprintf("%d %s", t.Day(), monthsShort["en"][t.Month()-1])
-}
+func DayMonth(lang string, t time.Time) string { return t.UTC().Format(layouts(lang).dayMonth) }
 
 // Separators are lang's decimal and grouping separators (for scripts
 // that format numbers in the browser, such as the chart's axis).

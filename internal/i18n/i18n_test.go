@@ -101,6 +101,14 @@ func TestNumbersAndDates(t *testing.T) {
 			t.Errorf("Percent(%s) = %q, want %q", c.lang, got, c.pct)
 		}
 	}
+	for lang, want := range map[string]string{"en": "30 Nov", "de": "30.11.", "fr": "30/11", "es": "30/11", "nl": "30-11", "xx": "30 Nov"} {
+		if got := DayMonth(lang, d); got != want {
+			t.Errorf("DayMonth(%s) = %q, want %q", lang, got, want)
+		}
+	}
+	if got := Date("en", time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC)); got != "2 Jan 2027" {
+		t.Errorf("Date(en) of a single-digit day = %q", got)
+	}
 	if dec, grp := Separators("de"); dec != "," || grp != "." {
 		t.Errorf("Separators(de) = %q %q", dec, grp)
 	}
