@@ -23,21 +23,31 @@ const langCookie = "palisade_lang"
 // (the partner's default language on its console; "en" before sign-in and
 // on the operator pages), else English.
 func (h *Handler) consoleLang(w http.ResponseWriter, r *http.Request, fallback string) string {
-	if q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("lang"))); i18n.Supported(q) {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: q, Path: "/", MaxAge: int((365 * 24 * time.Hour).Seconds()),
+	l, chosen := chosenLang(r, fallback)
+	if chosen {
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: int((365 * 24 * time.Hour).Seconds()),
 			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(h.svc.Config().PublicURL, "https://")})
-		return q
+	}
+	return l
+}
+
+// chosenLang is the language of a page whose address names none: ?lang=
+// (a choice: chosen is true), else the remembered choice (the cookie),
+// else the browser's Accept-Language, else fallback, else English.
+func chosenLang(r *http.Request, fallback string) (l string, chosen bool) {
+	if q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("lang"))); i18n.Supported(q) {
+		return q, true
 	}
 	if c, err := r.Cookie(langCookie); err == nil && i18n.Supported(c.Value) {
-		return c.Value
+		return c.Value, false
 	}
 	if l := i18n.Negotiate(r.Header.Get("Accept-Language")); l != "" {
-		return l
+		return l, false
 	}
 	if i18n.Supported(fallback) {
-		return fallback
+		return fallback, false
 	}
-	return "en"
+	return "en", false
 }
 
 // langChoice is one entry of a staff page's language switch.

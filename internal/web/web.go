@@ -252,16 +252,8 @@ func pageLang(r *http.Request) string {
 	if l := r.PathValue("lang"); l != "" {
 		return lang(l)
 	}
-	if q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("lang"))); i18n.Supported(q) {
-		return q
-	}
-	if c, err := r.Cookie(langCookie); err == nil && i18n.Supported(c.Value) {
-		return c.Value
-	}
-	if l := i18n.Negotiate(r.Header.Get("Accept-Language")); l != "" {
-		return l
-	}
-	return "en"
+	l, _ := chosenLang(r, "en")
+	return l
 }
 
 // operatorBrand is the branding of pages no partner owns (before sign-in,
