@@ -159,7 +159,7 @@ const pageHelp = `{{define "help"}}{{if not .Message}}<p>{{if .Token}}{{t .Lang 
 {{if .Ref}}<p>{{t .Lang "ch.contact"}}</p>
 <p class="ref">{{t .Lang "ch.ref_label"}}: <strong><code>{{.Ref}}</code></strong></p>{{else if not .Message}}<p>{{t .Lang "ch.contact_noref"}}</p>{{end}}
 {{if .Brand}}<p class="brand">{{if .Logo}}<img src="{{.Logo}}" alt="" height="24">{{end}}{{tf .Lang "ch.protected" "Brand" .Brand}}</p>{{end}}
-{{if .PoweredBy}}<p class="powered">{{t .Lang "ch.powered_by"}}</p>{{end}}{{end}}`
+{{if .PoweredBy}}<p class="powered">{{t .Lang "common.poweredby"}}</p>{{end}}{{end}}`
 
 var pageFuncs = template.FuncMap{
 	"t": func(lang, id string) string { return i18n.T(lang, id) },

@@ -250,7 +250,7 @@ func defaultTemplate(kind, lang string) EmailTemplate {
 	if emailLinks[kind] {
 		body += "\n{{.DashboardURL}}\n"
 	}
-	body += "\n-- \n{{.Brand}}\n{{if .PoweredBy}}" + i18n.T(lang, "mail.powered_by") + "\n{{end}}"
+	body += "\n-- \n{{.Brand}}\n{{if .PoweredBy}}" + i18n.T(lang, "common.poweredby") + "\n{{end}}"
 	return EmailTemplate{Kind: kind, Subject: i18n.T(lang, "mail."+kind+".subject", emailFields), Body: body}
 }
 

@@ -147,7 +147,7 @@ var docsTmpl = template.Must(template.New("docs").Funcs(docsFuncs).Parse(`<!doct
 </div>{{end}}
 {{if .Generic}}<p>{{t .Lang "docs.generic_note"}} <a href="?signin=1">{{t .Lang "docs.signin"}}</a></p>{{end}}
 <p><a href="{{.Scope}}/openapi.json">{{t .Lang "docs.openapi"}}</a> {{t .Lang "docs.openapi_note"}}</p>
-{{if .PoweredBy}}<p class="note">{{t .Lang "ch.powered_by"}}</p>{{end}}
+{{if .PoweredBy}}<p class="note">{{t .Lang "common.poweredby"}}</p>{{end}}
 </main></body></html>`))
 
 // welcomeTmpl is what a browser reads at /api/docs before signing in: no

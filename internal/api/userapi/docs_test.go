@@ -180,7 +180,7 @@ func TestDocsForBrowsersAndScripts(t *testing.T) {
 		if _, err := st.Service.SetBranding(ctx, st.Caller, st.Caller.PartnerID, b); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, body := docsGet(t, srv.URL, "/api/docs", "Accept", browserAccept, "Accept-Language", "nl", "Authorization", auth); !strings.Contains(docsText(body), i18n.T("nl", "ch.powered_by")) {
+		if _, _, body := docsGet(t, srv.URL, "/api/docs", "Accept", browserAccept, "Accept-Language", "nl", "Authorization", auth); !strings.Contains(docsText(body), i18n.T("nl", "common.poweredby")) {
 			t.Errorf("powered_by on: the docs lack the line:\n%s", docsText(body))
 		}
 		// The generic reference, asked for: the operator's name or none.
