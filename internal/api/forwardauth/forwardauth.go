@@ -9,6 +9,7 @@
 //	/forward-auth/nginx    X-Original-Method, -Uri, -Host, -Protocol; X-Real-IP    (deploy/nginx)
 //	/forward-auth/caddy    X-Forwarded-Method, -Uri, -Host; X-Forwarded-For       (deploy/caddy)
 //	/forward-auth/traefik  X-Forwarded-Method, -Uri, -Host; X-Forwarded-For       (deploy/traefik)
+//	/forward-auth/apache   X-Original-Method, -Uri, -Host, -Protocol; X-Real-IP    (deploy/apache/mod_palisade)
 //	/forward-auth          X-Original-Method, -Uri, -Host, -Protocol; X-Real-IP    (Go middleware, older nginx snippets)
 //	                       X-Original-Body: full|truncated: this request's body is the original's (its first 128 KiB)
 //
@@ -74,6 +75,12 @@ var Contracts = []Contract{
 		ClientHeader: "X-Forwarded-For", client: protect.ForwardedFor},
 	{Name: "traefik", Path: "/forward-auth/traefik", Method: "X-Forwarded-Method", URI: "X-Forwarded-Uri", Host: "X-Forwarded-Host",
 		ClientHeader: "X-Forwarded-For", client: protect.ForwardedFor},
+	// Apache's native module (deploy/apache/mod_palisade) builds each
+	// verdict request itself from the visitor's request: it sets these
+	// names and drops any the visitor sent. It relays the answer (the page
+	// with 403, or 302) to the visitor as it is.
+	{Name: "apache", Path: "/forward-auth/apache", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
+		ClientHeader: "X-Real-Ip", client: protect.RealIP},
 	{Name: "generic", Path: "/forward-auth", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
 		ClientHeader: "X-Real-Ip", ModeHeader: true, Body: "X-Original-Body", client: protect.RealIP},
 }
@@ -197,7 +204,7 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 			// request cannot be judged. (A Caddy or Traefik configuration
 			// that still calls /forward-auth lands here: it must call its
 			// own endpoint, see docs/INTEGRATIONS.md.)
-			misconfigured(w, c.URI+" is missing: "+c.Path+" is the "+c.Name+" endpoint; point each web server at its own (/forward-auth/nginx, /forward-auth/caddy, /forward-auth/traefik; see docs/INTEGRATIONS.md)")
+			misconfigured(w, c.URI+" is missing: "+c.Path+" is the "+c.Name+" endpoint; point each web server at its own (/forward-auth/nginx, /forward-auth/caddy, /forward-auth/traefik, /forward-auth/apache; see docs/INTEGRATIONS.md)")
 			return
 		}
 		path, query := protect.SplitURI(uri)
