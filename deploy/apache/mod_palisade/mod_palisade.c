@@ -1,0 +1,988 @@
+/*
+ * mod_palisade: Palisade's native module for Apache httpd 2.4.
+ *
+ * For every request of a vhost or directory with "Palisade On" it asks
+ * Palisade (GET /forward-auth/apache, the header contract in
+ * docs/INTEGRATIONS.md) whether to serve it, over keep-alive connections
+ * that each Apache process keeps open, and acts on the answer: 200 serves
+ * the request, a verdict (403 with Palisade's deny or challenge page, 302
+ * for a redirect rule) goes to the visitor as Palisade wrote it, and no
+ * answer (down, too slow, 5xx) serves or refuses (503) as the site chose:
+ * PalisadeFailMode, else what Palisade last said for the site
+ * (X-Palisade-Fail-Mode, remembered in memory shared by Apache's
+ * processes), else open.
+ *
+ * Build and install (Debian: apt-get install apache2-dev):
+ *   apxs -i -a -c mod_palisade.c
+ * Configuration: deploy/apache/palisade-module.conf.
+ *
+ * Trust: the verdict request carries the contract's headers, set here from
+ * Apache's own view of the request (the method, the URI as the client sent
+ * it, the host, the protocol, r->useragent_ip, so mod_remoteip is honoured);
+ * a visitor's own X-Original-*, X-Real-IP and X-Palisade-* are dropped, as
+ * are hop-by-hop and framing headers; no value may carry CR, LF or NUL.
+ *
+ * Works with mpm_event, mpm_worker and mpm_prefork: the idle connections
+ * are a per-process pool behind a mutex.
+ */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "apr_strings.h"
+#include "apr_shm.h"
+#include "apr_time.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+module AP_MODULE_DECLARE_DATA palisade_module;
+
+#define PAL_HEAD_MAX (16 * 1024)        /* the answer's status line and headers */
+#define PAL_BODY_MAX (64 * 1024)        /* the answer's body (the page) */
+#define PAL_BUF_CAP (PAL_HEAD_MAX + PAL_BODY_MAX + 64 * 16)     /* room for chunk framing */
+#define PAL_MAX_HEADERS 64
+#define PAL_POOL_MAX 128                /* idle connections kept per process and Palisade */
+#define PAL_IDLE_MAX apr_time_from_sec(50)      /* Palisade closes idle ones after 120 s */
+#define PAL_LOG_EVERY apr_time_from_sec(10)
+#define PAL_DEFAULT_TIMEOUT_MS 300
+#define PAL_PATH "/forward-auth/apache"
+
+enum { FAIL_UNSET = -1, FAIL_OPEN = 0, FAIL_CLOSED = 1 };
+
+/* A connection to Palisade, with its own read buffer. */
+typedef struct pal_conn {
+    int fd;
+    apr_time_t last_used;
+    size_t len;                 /* bytes in buf */
+    char *buf;                  /* PAL_BUF_CAP + 1 */
+} pal_conn;
+
+/* One Palisade address and this process's idle connections to it. */
+typedef struct pal_upstream {
+    struct pal_upstream *next;
+    const char *hostport;       /* as written in PalisadeURL, for Host: */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    pthread_mutex_t mu;
+    int nidle;
+    pal_conn *idle[PAL_POOL_MAX];
+    apr_time_t last_log;        /* last "unreachable" log line */
+} pal_upstream;
+
+typedef struct {
+    pal_upstream *up;
+    const char *key;
+    int timeout_ms;             /* -1 unset */
+    int fail_mode;              /* configured; FAIL_UNSET: learned, else open */
+    int slot;                   /* this server's cell in the learned fail modes */
+} pal_server_conf;
+
+typedef struct {
+    int on;                     /* -1 unset */
+} pal_dir_conf;
+
+/* The upstreams of the current configuration (allocated in pconf). */
+static pal_upstream *upstreams;
+/* What Palisade last said of each server's site, shared by all processes:
+ * 0 unknown, 1 open, 2 closed. */
+static apr_shm_t *learned_shm;
+static volatile int *learned;
+static int nslots;
+
+/* ---------------------------------------------------------------- config */
+
+static void *create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    pal_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    (void)s;
+    c->timeout_ms = -1;
+    c->fail_mode = FAIL_UNSET;
+    c->slot = -1;
+    return c;
+}
+
+static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    pal_server_conf *base = basev, *add = addv;
+    pal_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    c->up = add->up ? add->up : base->up;
+    c->key = add->key ? add->key : base->key;
+    c->timeout_ms = add->timeout_ms >= 0 ? add->timeout_ms : base->timeout_ms;
+    c->fail_mode = add->fail_mode != FAIL_UNSET ? add->fail_mode : base->fail_mode;
+    c->slot = -1;
+    return c;
+}
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    pal_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+    (void)dir;
+    c->on = -1;
+    return c;
+}
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    pal_dir_conf *base = basev, *add = addv;
+    pal_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+    c->on = add->on >= 0 ? add->on : base->on;
+    return c;
+}
+
+static apr_status_t forget_upstreams(void *data)
+{
+    (void)data;
+    upstreams = NULL;
+    learned = NULL;
+    learned_shm = NULL;
+    return APR_SUCCESS;
+}
+
+/* upstream_for parses "http://host:port[/]" (or "host:port") and returns the
+ * upstream for it, shared by every server naming the same address. */
+static const char *upstream_for(apr_pool_t *p, const char *url, pal_upstream **out)
+{
+    const char *hp = url, *host, *port;
+    char *h, *slash;
+    struct addrinfo hints, *res = NULL;
+    pal_upstream *u;
+    int rc;
+
+    if (strncasecmp(hp, "https://", 8) == 0)
+        return "PalisadeURL: https is not supported; ask Palisade over loopback or a private network with http://";
+    if (strncasecmp(hp, "http://", 7) == 0)
+        hp += 7;
+    h = apr_pstrdup(p, hp);
+    if ((slash = strchr(h, '/')) != NULL) {
+        if (slash[1] != '\0')
+            return "PalisadeURL takes an address only (http://127.0.0.1:8080), no path";
+        *slash = '\0';
+    }
+    for (u = upstreams; u; u = u->next) {
+        if (strcmp(u->hostport, h) == 0) {
+            *out = u;
+            return NULL;
+        }
+    }
+    if (h[0] == '[') {
+        char *end = strchr(h, ']');
+        if (!end || end[1] != ':')
+            return "PalisadeURL: write an IPv6 address as http://[::1]:8080";
+        host = apr_pstrndup(p, h + 1, end - h - 1);
+        port = end + 2;
+    }
+    else {
+        char *colon = strrchr(h, ':');
+        if (!colon)
+            return "PalisadeURL needs a port: http://127.0.0.1:8080";
+        host = apr_pstrndup(p, h, colon - h);
+        port = colon + 1;
+    }
+    if (*host == '\0' || *port == '\0' || strspn(port, "0123456789") != strlen(port))
+        return apr_psprintf(p, "PalisadeURL %s: want http://host:port", url);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    if ((rc = getaddrinfo(host, port, &hints, &res)) != 0 || !res)
+        return apr_psprintf(p, "PalisadeURL %s: %s", url, gai_strerror(rc));
+    u = apr_pcalloc(p, sizeof(*u));
+    memcpy(&u->addr, res->ai_addr, res->ai_addrlen);
+    u->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    u->hostport = h;
+    pthread_mutex_init(&u->mu, NULL);
+    if (!upstreams)
+        apr_pool_cleanup_register(p, NULL, forget_upstreams, apr_pool_cleanup_null);
+    u->next = upstreams;
+    upstreams = u;
+    *out = u;
+    return NULL;
+}
+
+static const char *set_url(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pal_server_conf *c = ap_get_module_config(cmd->server->module_config, &palisade_module);
+    (void)dummy;
+    return upstream_for(cmd->pool, arg, &c->up);
+}
+
+static const char *set_key(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pal_server_conf *c = ap_get_module_config(cmd->server->module_config, &palisade_module);
+    (void)dummy;
+    if (strpbrk(arg, "\r\n") || !*arg)
+        return "PalisadeKey: the website's server key (server_key)";
+    c->key = arg;
+    return NULL;
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pal_server_conf *c = ap_get_module_config(cmd->server->module_config, &palisade_module);
+    char *end;
+    long ms = strtol(arg, &end, 10);
+    (void)dummy;
+    if (*end == 'm' && end[1] == 's' && end[2] == '\0')
+        end += 2;
+    if (*end != '\0' || ms < 1 || ms > 60000)
+        return "PalisadeTimeout: milliseconds for connecting and answering, 1 to 60000 (e.g. 300)";
+    c->timeout_ms = (int)ms;
+    return NULL;
+}
+
+static const char *set_fail_mode(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pal_server_conf *c = ap_get_module_config(cmd->server->module_config, &palisade_module);
+    (void)dummy;
+    if (strcasecmp(arg, "open") == 0)
+        c->fail_mode = FAIL_OPEN;
+    else if (strcasecmp(arg, "closed") == 0)
+        c->fail_mode = FAIL_CLOSED;
+    else
+        return "PalisadeFailMode: open or closed";
+    return NULL;
+}
+
+static const char *set_on(cmd_parms *cmd, void *dirv, int flag)
+{
+    pal_dir_conf *d = dirv;
+    (void)cmd;
+    d->on = flag;
+    return NULL;
+}
+
+static const command_rec pal_cmds[] = {
+    AP_INIT_FLAG("Palisade", set_on, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On: ask Palisade about every request here; Off: do not"),
+    AP_INIT_TAKE1("PalisadeURL", set_url, NULL, RSRC_CONF,
+                  "Palisade's address, http://host:port (default http://127.0.0.1:8080)"),
+    AP_INIT_TAKE1("PalisadeKey", set_key, NULL, RSRC_CONF,
+                  "the website's server key (one per VirtualHost)"),
+    AP_INIT_TAKE1("PalisadeTimeout", set_timeout, NULL, RSRC_CONF,
+                  "milliseconds to connect and answer, else Palisade counts as unreachable (default 300)"),
+    AP_INIT_TAKE1("PalisadeFailMode", set_fail_mode, NULL, RSRC_CONF,
+                  "open or closed when Palisade is unreachable (default: what Palisade last said for the site, else open)"),
+    {NULL}
+};
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    pal_upstream *def = NULL;
+    server_rec *v;
+    int n = 0;
+    (void)plog;
+    (void)ptemp;
+    for (v = s; v; v = v->next) {
+        pal_server_conf *c = ap_get_module_config(v->module_config, &palisade_module);
+        if (!c->up) {
+            if (!def) {
+                const char *err = upstream_for(pconf, "http://127.0.0.1:8080", &def);
+                if (err) {
+                    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "palisade: %s", err);
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+            c->up = def;
+        }
+        c->slot = n++;
+    }
+    nslots = n;
+    /* Anonymous shared memory, inherited by the processes Apache forks. */
+    if (apr_shm_create(&learned_shm, sizeof(int) * (apr_size_t)n, NULL, pconf) == APR_SUCCESS) {
+        learned = apr_shm_baseaddr_get(learned_shm);
+        memset((void *)learned, 0, sizeof(int) * (size_t)n);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "palisade: no shared memory; each Apache process learns the sites' fail modes itself");
+        learned = apr_pcalloc(pconf, sizeof(int) * (apr_size_t)n);
+    }
+    return OK;
+}
+
+/* -------------------------------------------------------------- network */
+
+static int wait_fd(int fd, short ev, apr_time_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd;
+        apr_time_t now = apr_time_now();
+        int n;
+        if (now >= deadline)
+            return ETIMEDOUT;
+        pfd.fd = fd;
+        pfd.events = ev;
+        pfd.revents = 0;
+        n = poll(&pfd, 1, (int)((deadline - now + 999) / 1000));
+        if (n > 0)
+            return 0;
+        if (n == 0)
+            return ETIMEDOUT;
+        if (errno != EINTR)
+            return errno;
+    }
+}
+
+static void conn_close(pal_conn *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->buf);
+    free(c);
+}
+
+static int conn_open(pal_upstream *u, apr_time_t deadline, pal_conn **out)
+{
+    int one = 1, err = 0, rc;
+    socklen_t elen = sizeof(err);
+    pal_conn *c;
+    int fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&u->addr, u->addrlen) < 0) {
+        if (errno != EINPROGRESS) {
+            err = errno;
+            close(fd);
+            return err;
+        }
+        if ((rc = wait_fd(fd, POLLOUT, deadline)) != 0) {
+            close(fd);
+            return rc;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
+            close(fd);
+            return err ? err : ECONNREFUSED;
+        }
+    }
+    c = malloc(sizeof(*c));
+    if (c)
+        c->buf = malloc(PAL_BUF_CAP + 1);
+    if (!c || !c->buf) {
+        free(c);
+        close(fd);
+        return ENOMEM;
+    }
+    c->fd = fd;
+    c->len = 0;
+    c->last_used = 0;
+    *out = c;
+    return 0;
+}
+
+/* pool_get pops a live idle connection (NULL: none). */
+static pal_conn *pool_get(pal_upstream *u, apr_time_t now)
+{
+    pal_conn *c = NULL, *stale[PAL_POOL_MAX];
+    int nstale = 0, i;
+    pthread_mutex_lock(&u->mu);
+    while (u->nidle > 0) {
+        c = u->idle[--u->nidle];
+        if (now - c->last_used < PAL_IDLE_MAX)
+            break;
+        stale[nstale++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&u->mu);
+    for (i = 0; i < nstale; i++)
+        conn_close(stale[i]);
+    return c;
+}
+
+static void pool_put(pal_upstream *u, pal_conn *c)
+{
+    c->len = 0;
+    c->last_used = apr_time_now();
+    pthread_mutex_lock(&u->mu);
+    if (u->nidle < PAL_POOL_MAX) {
+        u->idle[u->nidle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&u->mu);
+    conn_close(c);
+}
+
+/* pool_flush closes every idle connection: one failed on reuse, so Palisade
+ * has most likely restarted and the others are dead too. */
+static void pool_flush(pal_upstream *u)
+{
+    pal_conn *all[PAL_POOL_MAX];
+    int n, i;
+    pthread_mutex_lock(&u->mu);
+    n = u->nidle;
+    memcpy(all, u->idle, sizeof(pal_conn *) * (size_t)n);
+    u->nidle = 0;
+    pthread_mutex_unlock(&u->mu);
+    for (i = 0; i < n; i++)
+        conn_close(all[i]);
+}
+
+static int send_all(pal_conn *c, const char *p, size_t n, apr_time_t deadline)
+{
+    while (n > 0) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int rc = wait_fd(c->fd, POLLOUT, deadline);
+            if (rc)
+                return rc;
+            continue;
+        }
+        return w < 0 ? errno : EPIPE;
+    }
+    return 0;
+}
+
+/* fill reads more of the answer into the buffer: 0, EPIPE at the end of the
+ * stream, E2BIG when the buffer is full, or an errno. */
+static int fill(pal_conn *c, apr_time_t deadline)
+{
+    for (;;) {
+        ssize_t n;
+        int rc;
+        if (c->len >= PAL_BUF_CAP)
+            return E2BIG;
+        n = recv(c->fd, c->buf + c->len, PAL_BUF_CAP - c->len, MSG_DONTWAIT);
+        if (n > 0) {
+            c->len += (size_t)n;
+            return 0;
+        }
+        if (n == 0)
+            return EPIPE;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return errno;
+        if ((rc = wait_fd(c->fd, POLLIN, deadline)) != 0)
+            return rc;
+    }
+}
+
+/* -------------------------------------------------------------- answers */
+
+typedef struct {
+    const char *name, *value;
+} pal_header;
+
+typedef struct {
+    int status;
+    int keepalive;
+    int nheaders;
+    pal_header h[PAL_MAX_HEADERS];
+    const char *body;
+    size_t body_len;
+} pal_answer;
+
+static const char *answer_header(const pal_answer *a, const char *name)
+{
+    int i;
+    for (i = 0; i < a->nheaders; i++)
+        if (strcasecmp(a->h[i].name, name) == 0)
+            return a->h[i].value;
+    return NULL;
+}
+
+static char *find_crlf2(char *p, size_t n)
+{
+    size_t i;
+    for (i = 3; i < n; i++)
+        if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' && p[i - 3] == '\r')
+            return p + i + 1;
+    return NULL;
+}
+
+/* parse_head splits the status line and headers (in place, NUL-terminated);
+ * the head is buf[0, headlen). */
+static int parse_head(char *buf, size_t headlen, pal_answer *a)
+{
+    char *p = buf, *end = buf + headlen, *eol;
+    const char *conn;
+    int minor;
+    if (headlen < 14 || strncmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ')
+        return -1;
+    minor = p[7] - '0';
+    if (p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9')
+        return -1;
+    a->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+        return -1;
+    p = eol + 1;
+    a->nheaders = 0;
+    while (p < end) {
+        char *colon, *v, *e;
+        if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+            return -1;
+        e = eol;
+        if (e > p && e[-1] == '\r')
+            e--;
+        if (e == p)
+            break;              /* the blank line */
+        if (*p == ' ' || *p == '\t')
+            return -1;          /* obsolete line folding: not from Palisade */
+        if ((colon = memchr(p, ':', (size_t)(e - p))) == NULL || colon == p)
+            return -1;
+        *colon = '\0';
+        v = colon + 1;
+        while (v < e && (*v == ' ' || *v == '\t'))
+            v++;
+        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        *e = '\0';
+        if (a->nheaders == PAL_MAX_HEADERS)
+            return -1;
+        a->h[a->nheaders].name = p;
+        a->h[a->nheaders].value = v;
+        a->nheaders++;
+        p = eol + 1;
+    }
+    conn = answer_header(a, "Connection");
+    a->keepalive = minor == 1 ? !(conn && ap_find_token(NULL, conn, "close")) : 0;
+    return 0;
+}
+
+/* chunked_scan checks p[0, n) for a whole chunked body: its raw length, 0
+ * when more is needed, -1 when malformed or too big; *decoded is the body's
+ * length. With out, it also copies the body there. */
+static long chunked_scan(const char *p, size_t n, size_t *decoded, char *out)
+{
+    size_t i = 0, total = 0;
+    for (;;) {
+        size_t size = 0, digits = 0;
+        while (i < n) {
+            char ch = p[i];
+            int d = (ch >= '0' && ch <= '9') ? ch - '0' : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 :
+                    (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : -1;
+            if (d < 0)
+                break;
+            if (++digits > 8)
+                return -1;
+            size = size * 16 + (size_t)d;
+            i++;
+        }
+        if (i >= n)
+            return 0;
+        if (digits == 0)
+            return -1;
+        while (i < n && p[i] != '\n')   /* chunk extensions */
+            i++;
+        if (i >= n)
+            return 0;
+        i++;
+        if (size == 0) {
+            /* trailers, then the blank line */
+            for (;;) {
+                size_t start = i;
+                while (i < n && p[i] != '\n')
+                    i++;
+                if (i >= n)
+                    return 0;
+                i++;
+                if (i - start <= 2) {
+                    *decoded = total;
+                    return (long)i;
+                }
+            }
+        }
+        if (total + size > PAL_BODY_MAX)
+            return -1;
+        if (n - i < size + 2)
+            return 0;
+        if (out)
+            memcpy(out + total, p + i, size);
+        total += size;
+        i += size;
+        if (p[i] == '\r')
+            i++;
+        if (p[i] != '\n')
+            return -1;
+        i++;
+    }
+}
+
+/* read_answer reads one whole answer. *got is set once any byte arrived
+ * (then the request must not be retried on another connection). */
+static int read_answer(request_rec *r, pal_conn *c, apr_time_t deadline, pal_answer *a, int *got)
+{
+    char *headend;
+    size_t headlen;
+    const char *cl, *te;
+    int rc;
+    *got = 0;
+    c->len = 0;
+    for (;;) {
+        if ((rc = fill(c, deadline)) != 0)
+            return rc == E2BIG ? EMSGSIZE : rc;
+        *got = 1;
+        if ((headend = find_crlf2(c->buf, c->len)) != NULL)
+            break;
+        if (c->len > PAL_HEAD_MAX)
+            return EMSGSIZE;
+    }
+    headlen = (size_t)(headend - c->buf);
+    if (headlen > PAL_HEAD_MAX)
+        return EMSGSIZE;
+    if (parse_head(c->buf, headlen, a) != 0)
+        return EPROTO;
+    te = answer_header(a, "Transfer-Encoding");
+    cl = answer_header(a, "Content-Length");
+    if (te && strcasecmp(te, "chunked") == 0) {
+        long raw;
+        size_t dec = 0;
+        char *out;
+        for (;;) {
+            raw = chunked_scan(headend, c->len - headlen, &dec, NULL);
+            if (raw < 0)
+                return EMSGSIZE;
+            if (raw > 0)
+                break;
+            if ((rc = fill(c, deadline)) != 0)
+                return rc == E2BIG ? EMSGSIZE : rc;
+        }
+        out = apr_palloc(r->pool, dec + 1);
+        chunked_scan(headend, c->len - headlen, &dec, out);
+        out[dec] = '\0';
+        a->body = out;
+        a->body_len = dec;
+        if ((size_t)raw != c->len - headlen)
+            a->keepalive = 0;   /* more than one answer: not ours */
+    }
+    else if (te) {
+        return EPROTO;
+    }
+    else if (cl) {
+        char *end;
+        unsigned long n = strtoul(cl, &end, 10);
+        if (*end != '\0' || end == cl || n > PAL_BODY_MAX)
+            return EMSGSIZE;
+        while (c->len - headlen < n)
+            if ((rc = fill(c, deadline)) != 0)
+                return rc == E2BIG ? EMSGSIZE : rc;
+        a->body = headend;
+        a->body_len = n;
+        if (c->len - headlen != n)
+            a->keepalive = 0;
+    }
+    else if (a->status == 204 || a->status == 304) {
+        a->body = headend;
+        a->body_len = 0;
+    }
+    else {
+        /* No length: the body runs to the end of the stream. */
+        a->keepalive = 0;
+        for (;;) {
+            rc = fill(c, deadline);
+            if (rc == EPIPE)
+                break;
+            if (rc != 0)
+                return rc == E2BIG ? EMSGSIZE : rc;
+        }
+        if (c->len - headlen > PAL_BODY_MAX)
+            return EMSGSIZE;
+        a->body = headend;
+        a->body_len = c->len - headlen;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------ verdict request */
+
+/* dropped: the visitor's headers never passed on to Palisade. */
+static int dropped(const char *name, const char *connection)
+{
+    static const char *const names[] = {
+        "Host", "X-Real-IP", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
+        "Upgrade", "Expect", "TE", "Trailer", "Proxy-Connection", "Proxy-Authorization",
+        "Proxy-Authenticate", "HTTP2-Settings", NULL
+    };
+    int i;
+    if (strncasecmp(name, "X-Original-", 11) == 0 || strncasecmp(name, "X-Palisade-", 11) == 0)
+        return 1;
+    for (i = 0; names[i]; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    /* Hop-by-hop by the visitor's own Connection header. */
+    return connection && ap_find_token(NULL, connection, name);
+}
+
+static int token_name(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch <= 32 || ch >= 127 || strchr("()<>@,;:\\\"/[]?={}", ch))
+            return 0;
+    }
+    return 1;
+}
+
+/* put appends s (n bytes) to the request being built, CR, LF and NUL
+ * turned into spaces. */
+static char *put(char *w, const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        char ch = s[i];
+        *w++ = (ch == '\r' || ch == '\n' || ch == '\0') ? ' ' : ch;
+    }
+    return w;
+}
+
+#define PUTS(w, s) put((w), (s), strlen(s))
+#define LIT(w, s) (memcpy((w), (s), sizeof(s) - 1), (w) + sizeof(s) - 1)
+
+typedef struct {
+    const char *connection;
+    size_t n;
+} size_ctx;
+
+static int size_header(void *rec, const char *k, const char *v)
+{
+    size_ctx *z = rec;
+    if (!dropped(k, z->connection) && token_name(k))
+        z->n += strlen(k) + strlen(v) + 4;
+    return 1;
+}
+
+typedef struct {
+    const char *connection;
+    char *w;
+} write_ctx;
+
+static int write_header(void *rec, const char *k, const char *v)
+{
+    write_ctx *z = rec;
+    if (!dropped(k, z->connection) && token_name(k)) {
+        z->w = PUTS(z->w, k);
+        z->w = LIT(z->w, ": ");
+        z->w = PUTS(z->w, v);
+        z->w = LIT(z->w, "\r\n");
+    }
+    return 1;
+}
+
+static char *build_request(request_rec *r, pal_server_conf *sc, size_t *len)
+{
+    const char *host = r->hostname ? r->hostname : apr_table_get(r->headers_in, "Host");
+    const char *uri = r->unparsed_uri ? r->unparsed_uri : r->uri;
+    const char *ip = r->useragent_ip ? r->useragent_ip : r->connection->client_ip;
+    const char *proto = r->protocol ? r->protocol : "HTTP/1.1";
+    size_ctx sz;
+    write_ctx wr;
+    char *buf, *w;
+    if (!host)
+        host = "";
+    sz.connection = apr_table_get(r->headers_in, "Connection");
+    sz.n = 512 + strlen(sc->up->hostport) + strlen(sc->key ? sc->key : "") + strlen(r->method) +
+        strlen(uri) + strlen(host) + strlen(proto) + strlen(ip);
+    apr_table_do(size_header, &sz, r->headers_in, NULL);
+    buf = w = apr_palloc(r->pool, sz.n);
+    w = LIT(w, "GET " PAL_PATH " HTTP/1.1\r\nHost: ");
+    w = PUTS(w, sc->up->hostport);
+    if (sc->key) {
+        w = LIT(w, "\r\nX-Palisade-Key: ");
+        w = PUTS(w, sc->key);
+    }
+    w = LIT(w, "\r\nX-Original-Method: ");
+    w = PUTS(w, r->method);
+    w = LIT(w, "\r\nX-Original-Uri: ");
+    w = PUTS(w, uri);
+    w = LIT(w, "\r\nX-Original-Host: ");
+    w = PUTS(w, host);
+    w = LIT(w, "\r\nX-Original-Protocol: ");
+    w = PUTS(w, proto);
+    w = LIT(w, "\r\nX-Real-IP: ");
+    w = PUTS(w, ip);
+    w = LIT(w, "\r\n");
+    wr.connection = sz.connection;
+    wr.w = w;
+    apr_table_do(write_header, &wr, r->headers_in, NULL);
+    w = LIT(wr.w, "\r\n");
+    *len = (size_t)(w - buf);
+    return buf;
+}
+
+/* ---------------------------------------------------------------- hook */
+
+/* relay sends Palisade's verdict (status, headers, page) to the visitor. */
+static int relay(request_rec *r, const pal_answer *a)
+{
+    static const char *const skip[] = {
+        "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Keep-Alive", "Date",
+        "Server", "Upgrade", "Trailer", "TE", "Proxy-Connection", NULL
+    };
+    int i, j;
+    ap_discard_request_body(r);
+    r->status = a->status;
+    for (i = 0; i < a->nheaders; i++) {
+        const char *k = a->h[i].name;
+        int keep = strncasecmp(k, "X-Palisade-", 11) != 0;
+        for (j = 0; keep && skip[j]; j++)
+            if (strcasecmp(k, skip[j]) == 0)
+                keep = 0;
+        if (keep)
+            apr_table_add(r->headers_out, apr_pstrdup(r->pool, k), apr_pstrdup(r->pool, a->h[i].value));
+    }
+    {
+        const char *ct = answer_header(a, "Content-Type");
+        if (ct)
+            ap_set_content_type(r, apr_pstrdup(r->pool, ct));
+    }
+    if (a->body_len > 0)
+        ap_rwrite(a->body, (int)a->body_len, r);
+    return DONE;
+}
+
+static void note(request_rec *r, const char *name, const char *value)
+{
+    if (value)
+        apr_table_set(r->subprocess_env, name, value);
+}
+
+static int unreachable(request_rec *r, pal_server_conf *sc, const char *why, int err)
+{
+    int mode = sc->fail_mode;
+    apr_time_t now = apr_time_now(), last;
+    pal_upstream *u = sc->up;
+    if (mode == FAIL_UNSET)
+        mode = (learned && sc->slot >= 0 && sc->slot < nslots && learned[sc->slot] == 2) ? FAIL_CLOSED : FAIL_OPEN;
+    apr_table_setn(r->subprocess_env, "PALISADE_ERROR", why);
+    last = u->last_log;
+    if (now - last >= PAL_LOG_EVERY && __sync_bool_compare_and_swap(&u->last_log, last, now))
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
+                      "palisade: %s (Palisade at %s); failing %s (logged at most every 10 s per process)",
+                      why, u->hostport, mode == FAIL_CLOSED ? "closed" : "open");
+    if (mode == FAIL_OPEN)
+        return DECLINED;
+    ap_discard_request_body(r);
+    r->status = HTTP_SERVICE_UNAVAILABLE;
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "Retry-After", "10");
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_rputs("<!doctype html><meta charset=utf-8><title>Temporarily unavailable</title>"
+             "<h1>Temporarily unavailable</h1><p>This site cannot be reached safely just now. "
+             "Please try again in a moment.</p>\n", r);
+    return DONE;
+}
+
+static int check_access(request_rec *r)
+{
+    pal_dir_conf *dc;
+    pal_server_conf *sc;
+    pal_upstream *u;
+    pal_conn *c;
+    pal_answer a;
+    const char *fm, *action;
+    char *req;
+    size_t reqlen;
+    apr_time_t deadline;
+    int rc, got, reused, attempt;
+
+    if (!ap_is_initial_req(r))
+        return DECLINED;        /* its original request was judged */
+    dc = ap_get_module_config(r->per_dir_config, &palisade_module);
+    if (dc->on != 1)
+        return DECLINED;
+    sc = ap_get_module_config(r->server->module_config, &palisade_module);
+    u = sc->up;
+    deadline = apr_time_now() + apr_time_from_msec(sc->timeout_ms >= 0 ? sc->timeout_ms : PAL_DEFAULT_TIMEOUT_MS);
+    req = build_request(r, sc, &reqlen);
+
+    for (attempt = 0;; attempt++) {
+        c = pool_get(u, apr_time_now());
+        reused = c != NULL;
+        if (!c && (rc = conn_open(u, deadline, &c)) != 0)
+            return unreachable(r, sc, rc == ETIMEDOUT ? "connecting timed out" : "cannot connect", rc);
+        got = 0;
+        rc = send_all(c, req, reqlen, deadline);
+        if (rc == 0)
+            rc = read_answer(r, c, deadline, &a, &got);
+        if (rc == 0)
+            break;
+        conn_close(c);
+        /* An idle connection Palisade closed (a restart, its idle timeout):
+         * try once more on a new one, unless time is up or it answered. */
+        if (reused && !got && rc != ETIMEDOUT && attempt == 0) {
+            pool_flush(u);
+            continue;
+        }
+        return unreachable(r, sc, rc == ETIMEDOUT ? "no answer in time" :
+                           rc == EMSGSIZE ? "answer too large" : rc == EPROTO ? "answer malformed" : "connection failed", rc);
+    }
+
+    fm = answer_header(&a, "X-Palisade-Fail-Mode");
+    if (fm && learned && sc->slot >= 0 && sc->slot < nslots) {
+        int v = strcmp(fm, "closed") == 0 ? 2 : strcmp(fm, "open") == 0 ? 1 : 0;
+        if (v && learned[sc->slot] != v)
+            learned[sc->slot] = v;
+    }
+    action = answer_header(&a, "X-Palisade-Action");
+    if (action) {
+        note(r, "PALISADE_ACTION", apr_pstrdup(r->pool, action));
+        note(r, "PALISADE_REASON", apr_pstrdup(r->pool, answer_header(&a, "X-Palisade-Reason")));
+        note(r, "PALISADE_REF", apr_pstrdup(r->pool, answer_header(&a, "X-Palisade-Ref")));
+    }
+    if (a.status == 200) {
+        rc = DECLINED;
+    }
+    else if (action && a.status >= 300 && a.status < 500) {
+        rc = relay(r, &a);
+    }
+    else {
+        /* 5xx (Palisade misconfigured: an unknown key) or no verdict: as if
+         * unreachable, and say why. */
+        const char *why = answer_header(&a, "X-Palisade-Error");
+        why = apr_psprintf(r->pool, "answered %d%s%s", a.status, why ? ": " : "", why ? why : "");
+        if (a.keepalive)
+            pool_put(u, c);
+        else
+            conn_close(c);
+        return unreachable(r, sc, why, 0);
+    }
+    if (a.keepalive)
+        pool_put(u, c);
+    else
+        conn_close(c);
+    return rc;
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* access_checker: after the URL is mapped (so <Location>, <Directory>
+     * and .htaccess settings apply), before authentication, for every
+     * request including static files. */
+    ap_hook_access_checker(check_access, NULL, NULL, APR_HOOK_FIRST);
+}
+
+AP_DECLARE_MODULE(palisade) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,
+    merge_dir_conf,
+    create_server_conf,
+    merge_server_conf,
+    pal_cmds,
+    register_hooks
+};

@@ -1,0 +1,253 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/testenv"
+)
+
+// moduleIndex is the static file the Apache of TestApacheModule serves.
+const moduleIndex = "<!doctype html><title>site</title><p id=content>hello from apache</p>\n"
+
+// TestApacheModule builds deploy/apache/mod_palisade with apxs and runs it
+// in a real Apache httpd 2.4 (Debian's), with mpm_event and mpm_prefork,
+// configured by deploy/apache/palisade-module.conf, against a real
+// Palisade: the cases of TestApacheFastCGI (browser served, bad bot denied
+// with Palisade's page, curl challenged and solving the challenge, the
+// redirect rule, forged headers, fail-open, fail-closed, protection back
+// after Palisade restarts) plus what only the module does: keep-alive
+// connections to Palisade, reconnecting after a restart without a failed
+// request, a fail mode learned from Palisade or pinned in the vhost, and an
+// unknown key served as unreachable.
+func TestApacheModule(t *testing.T) {
+	apache := testenv.NeedBinary(t, "apache2", "/usr/sbin/apache2")
+	so := buildApacheModule(t)
+	for _, mpm := range []string{"event", "prefork"} {
+		t.Run(mpm, func(t *testing.T) { testApacheModule(t, apache, so, mpm) })
+	}
+}
+
+func testApacheModule(t *testing.T, apache, so, mpm string) {
+	pal := testenv.New(t)
+	open := pal.Website(t, "open.example.com", remoteVisitors(engine.Settings{Rules: []engine.Rule{
+		{Name: "Moved", Action: "redirect", Location: "https://moved.example.test/", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}}}))
+	closed := pal.Website(t, "closed.example.com", remoteVisitors(engine.Settings{FailMode: "closed"}))
+	guarded := pal.Website(t, "guarded.example.com", remoteVisitors(guardedSettings()))
+	pinned := pal.Website(t, "pinned.example.com", remoteVisitors(engine.Settings{}))
+	// The module's verdict requests go to a server of their own (the same
+	// Palisade), which counts connections and can be stopped and started;
+	// the challenge's endpoints (/_palisade/, through mod_proxy) to pal.
+	decisions := newCountedServer(t, pal.Handler())
+
+	dir := t.TempDir()
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		_ = os.Chmod(d, 0o755) // Apache's children run as www-data when the test is root
+	}
+	docroot := filepath.Join(dir, "htdocs")
+	for _, d := range []string{docroot, filepath.Join(dir, "logs")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(docroot, "index.html"), []byte(moduleIndex), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := os.ReadFile(filepath.Join("apache", "palisade-module.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc := string(shipped)
+	for old, new := range map[string]string{
+		"/usr/lib/apache2/modules/mod_palisade.so": so,
+		"PalisadeURL http://127.0.0.1:8080":        "PalisadeURL http://" + decisions.addr,
+		"http://127.0.0.1:8080/_palisade/":         "http://" + pal.Addr + "/_palisade/",
+	} {
+		if !strings.Contains(inc, old) {
+			t.Fatalf("palisade-module.conf no longer has %q", old)
+		}
+		inc = strings.ReplaceAll(inc, old, new)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "palisade-module.conf"), []byte(inc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	port := freePort(t)
+	mods := "/usr/lib/apache2/modules"
+	var load strings.Builder
+	for _, m := range []string{"mpm_" + mpm, "authz_core", "mime", "dir", "headers", "proxy", "proxy_http"} {
+		fmt.Fprintf(&load, "LoadModule %s_module %s/mod_%s.so\n", m, mods, m)
+	}
+	if mpm == "event" {
+		load.WriteString("StartServers 2\nServerLimit 2\nThreadsPerChild 8\nMaxRequestWorkers 16\nMinSpareThreads 8\nMaxSpareThreads 16\n")
+	} else {
+		load.WriteString("StartServers 3\nMinSpareServers 3\nMaxSpareServers 4\nMaxRequestWorkers 4\n")
+	}
+	if os.Geteuid() == 0 {
+		load.WriteString("User www-data\nGroup www-data\n")
+	}
+	vhost := func(name, key, extra string) string {
+		return fmt.Sprintf("<VirtualHost 127.0.0.1:%d>\n    ServerName %s\n    DocumentRoot %s\n    Palisade On\n    PalisadeKey %s\n%s</VirtualHost>\n",
+			port, name, docroot, key, extra)
+	}
+	cfg := fmt.Sprintf(`ServerRoot %[1]s
+PidFile %[1]s/httpd.pid
+Listen 127.0.0.1:%[2]d
+ServerName localhost
+%[3]sErrorLog %[1]s/logs/error.log
+LogLevel warn
+TypesConfig /etc/mime.types
+DocumentRoot %[4]s
+DirectoryIndex index.html
+Include %[1]s/palisade-module.conf
+%[5]s`, dir, port, load.String(), docroot,
+		vhost("open.example.com", open.ServerKey, "")+
+			vhost("closed.example.com", closed.ServerKey, "")+
+			vhost("guarded.example.com", guarded.ServerKey, "")+
+			vhost("pinned.example.com", pinned.ServerKey, "    PalisadeFailMode closed\n")+
+			vhost("unknownkey.example.com", "sk_not_a_key_palisade_knows", "")+
+			fmt.Sprintf("<VirtualHost 127.0.0.1:%d>\n    ServerName unprotected.example.com\n    DocumentRoot %s\n</VirtualHost>\n", port, docroot))
+	cfgPath := filepath.Join(dir, "httpd.conf")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runApache(t, apache, cfgPath, filepath.Join(dir, "logs", "error.log"))
+
+	get := webGetter(port)
+	get.waitUp(t, "open.example.com", "Apache")
+	server := "Apache mod_palisade (" + mpm + ")"
+
+	// The verdicts, as through mod_authnz_fcgi.
+	get.checkVerdicts(t, server, "/", func(string) string { return moduleIndex }, "open.example.com", "closed.example.com", "pinned.example.com")
+	checkForgedHeaders(t, server, webHeaderGetter(port), "guarded.example.com")
+	checkNoSpellingServed(t, server, port, "guarded.example.com")
+	// Another site's key, sent by the visitor with the path it would like
+	// judged, is not the vhost's: /admin stays denied.
+	if code, _ := webHeaderGetter(port)("guarded.example.com", "/admin/secret", chromeUA,
+		map[string]string{"X-Palisade-Key": open.ServerKey, "X-Original-Uri": "/", "X-Real-IP": allowListed}); code != 403 {
+		t.Fatalf("%s: /admin/secret with a forged X-Palisade-Key, X-Original-Uri and X-Real-IP: %d, want 403", server, code)
+	}
+	// The page comes with the headers Palisade set for it; Palisade's own
+	// X-Palisade-* stay between Palisade and Apache.
+	code, body, h := get("open.example.com", "/", "curl/8.5.0")
+	if code != 403 || !strings.Contains(body, "Checking your browser") || h.Get("Content-Security-Policy") == "" ||
+		!strings.HasPrefix(h.Get("Content-Type"), "text/html") || h.Get("Cache-Control") == "" || h.Get("X-Palisade-Fail-Mode") != "" || h.Get("X-Palisade-Action") != "" {
+		t.Fatalf("%s: challenge page: %d %v", server, code, h)
+	}
+	// A vhost without Palisade On is not asked about; one whose key Palisade
+	// does not know is served (Palisade answers 500: as if unreachable).
+	if code, body, _ := get("unprotected.example.com", "/", "sqlmap/1.7.2#stable"); code != 200 || body != moduleIndex {
+		t.Fatalf("%s: a vhost without Palisade: %d %q", server, code, body)
+	}
+	if code, body, _ := get("unknownkey.example.com", "/", "sqlmap/1.7.2#stable"); code != 200 || body != moduleIndex {
+		t.Fatalf("%s: a vhost with an unknown key (fail-open): %d %q", server, code, body)
+	}
+
+	// A script solves the challenge through Apache; its clearance cookie
+	// then lets it through.
+	jar, _ := cookiejar.New(nil)
+	solver := &http.Client{Timeout: 5 * time.Second, Jar: jar, Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", port))
+	}}}
+	origin := fmt.Sprintf("http://open.example.com:%d", port)
+	if code, body := solveChallenge(t, solver, origin, "/", "curl/8.5.0"); code != 200 || body != moduleIndex {
+		t.Fatalf("%s: after solving the challenge: %d %q", server, code, body)
+	}
+
+	// Keep-alive: 200 requests of one visitor (on one connection to
+	// Apache) take a handful of connections to Palisade, not 200.
+	before := decisions.accepted.Load()
+	for i := 0; i < 200; i++ {
+		if code, _, _ := get("open.example.com", fmt.Sprintf("/?n=%d", i), chromeUA); code != 200 {
+			t.Fatalf("%s: request %d: %d", server, i, code)
+		}
+	}
+	if decisions.accepted.Load() == 0 {
+		t.Fatalf("%s: no connection to Palisade counted at all", server)
+	}
+	if n := decisions.accepted.Load() - before; n > 8 {
+		t.Fatalf("%s: 200 requests opened %d connections to Palisade; want them kept alive", server, n)
+	} else {
+		t.Logf("%s: 200 requests, %d new connections to Palisade", server, n)
+	}
+
+	// Palisade restarts between two requests: the idle connections are
+	// dead, the module finds out and reconnects within the same request.
+	decisions.stop()
+	decisions.start(t)
+	for i := 0; i < 6; i++ { // prefork: each process meets its own dead connection
+		if code, _, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable"); code != 403 {
+			t.Fatalf("%s: a bad bot right after Palisade restarted (request %d): %d, want 403", server, i+1, code)
+		}
+	}
+
+	// Palisade down: the fail-open site serves; the site set fail-closed in
+	// Palisade (learned from its answers, by every Apache process) and the
+	// one pinned closed in its vhost answer 503.
+	decisions.stop()
+	for i := 0; i < 4; i++ {
+		if code, body, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable"); code != 200 || body != moduleIndex {
+			t.Fatalf("%s: fail-open while Palisade is down: %d %q", server, code, body)
+		}
+		for _, host := range []string{"closed.example.com", "pinned.example.com"} {
+			if code, body, _ := get(host, "/", chromeUA); code != 503 || strings.Contains(body, "hello") {
+				t.Fatalf("%s: %s (fail-closed) while Palisade is down: %d %q", server, host, code, body)
+			}
+		}
+	}
+	decisions.start(t)
+	get.waitCode(t, "open.example.com", "/", "sqlmap/1.7.2#stable", 403, "protection after Palisade restarted")
+	if code, body, _ := get("closed.example.com", "/", chromeUA); code != 200 || body != moduleIndex {
+		t.Fatalf("%s: fail-closed site once Palisade is back: %d %q", server, code, body)
+	}
+
+	if mpm == "event" {
+		browserThroughApacheModule(t, pal, port)
+	}
+}
+
+// browserThroughApacheModule: headless Chromium (its user agent says
+// HeadlessChrome, which is challenged) opens a page behind the module,
+// solves the proof of work and lands on the page.
+func browserThroughApacheModule(t *testing.T, pal *testenv.Stack, port int) {
+	chromium := testenv.NeedBinary(t, "chromium", "/usr/bin/chromium")
+	ctx := newBrowser(t, chromium)
+	base := fmt.Sprintf("http://open.example.com:%d", port)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#content`))); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#content`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text != "hello from apache" {
+		t.Fatalf("browser landed on %q", text)
+	}
+	pal.Recorder.Flush(context.Background())
+	evs, err := pal.Service.Events(context.Background(), pal.Caller, "open.example.com", core.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	solved := 0
+	for _, e := range evs {
+		if e.Action == "challenge_solved" {
+			solved++
+		}
+	}
+	// One by the script above, one by the browser.
+	if solved < 2 {
+		t.Fatalf("the browser was not challenged and did not solve: %d solves in the events", solved)
+	}
+}
