@@ -21,6 +21,9 @@ type Engine struct {
 	limiter *limiter
 	snap    atomic.Pointer[snapshot]
 	now     func() time.Time
+	// grantCache is how long a cacheable grant may be reused
+	// (cachekey.go), in nanoseconds.
+	grantCache atomic.Int64
 }
 
 type snapshot struct {
@@ -51,6 +54,7 @@ func New(cls *Classifier, now func() time.Time) *Engine {
 		now = time.Now
 	}
 	e := &Engine{cls: cls, limiter: newLimiter(), now: now}
+	e.grantCache.Store(int64(DefaultGrantCache))
 	e.snap.Store(&snapshot{byKey: map[[32]byte]*Policy{}, byDomain: map[string]*Policy{}})
 	return e
 }

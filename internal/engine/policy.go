@@ -71,6 +71,10 @@ type Policy struct {
 	// patches are the operator's and the partner's virtual patches, set
 	// by Load.
 	patches [2]*waf.PatchSet
+	// cacheable: grants may be cached (cachekey.go); cacheBlock says
+	// why not.
+	cacheable  bool
+	cacheBlock string
 }
 
 // FailClosed reports whether web servers should refuse requests for this
@@ -155,6 +159,8 @@ func Compile(s Site) (*Policy, error) {
 	}
 	p.allow = prefixSet(s.Settings.Allow)
 	p.deny = prefixSet(s.Settings.Deny)
+	p.cacheBlock = cacheBlocker(s.Settings)
+	p.cacheable = p.cacheBlock == ""
 	if s.ServerKeyHash != "" {
 		b, err := hex.DecodeString(s.ServerKeyHash)
 		if err != nil || len(b) != sha256.Size {
