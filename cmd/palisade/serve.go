@@ -192,7 +192,7 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	prot.EnableChallenges(challenge.NewIssuer(ck, spent, svc.Now), pf.webServers)
 	prot.RefreshChallengeKeys(keySource)
 	eng := prot.Engine
-	rec := events.New(svc.RecordBatch, events.Options{GrantSample: pf.grantSample, Logger: log, Now: svc.Now,
+	rec := events.New(svc.RecordBatch, events.Options{GrantSample: pf.grantSample, Logger: log, Now: svc.Now, Counts: svc.RecordEventCounts,
 		Country: func(ip netip.Addr) string { c, _ := eng.GeoIP().Lookup(ip); return c }})
 	m := metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending)
 	prot.Observe(rec, m)

@@ -460,7 +460,9 @@ func allowPreviews(opts []AllowOption, es []Event, capped bool, st engine.Settin
 			ruleAt[r.Name] = i
 		}
 	}
+	var scanned int64
 	for i, e := range es {
+		scanned += e.Requests()
 		if a, err := netip.ParseAddr(e.IP); err == nil {
 			addrs[i] = a.Unmap()
 		}
@@ -468,7 +470,7 @@ func allowPreviews(opts []AllowOption, es []Event, capped bool, st engine.Settin
 	}
 	for k := range opts {
 		o := &opts[k]
-		pv := AllowPreview{From: from, To: to, Scanned: int64(len(es)), Capped: capped, Examples: []Event{}}
+		pv := AllowPreview{From: from, To: to, Scanned: scanned, Capped: capped, Examples: []Event{}}
 		var match func(i int) bool
 		switch o.Kind {
 		case AllowClient:
@@ -499,7 +501,16 @@ func allowPreviews(opts []AllowOption, es []Event, capped bool, st engine.Settin
 					}
 				}
 			}
-			pv.Requests++
+			// An event stands for its identical repeats (Event.Count):
+			// same client, user agent and reason, so they match a client,
+			// network or user-agent option as it does. Their paths are not
+			// kept (only the first request's), so a path option counts
+			// the first request alone.
+			if o.Kind == AllowPath {
+				pv.Requests++
+			} else {
+				pv.Requests += e.Requests()
+			}
 			clients[addrs[i]] = true
 			if len(pv.Examples) < AllowExamples {
 				pv.Examples = append(pv.Examples, e)

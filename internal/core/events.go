@@ -42,6 +42,24 @@ func (s *Service) RecordBatch(ctx context.Context, id string, events []Event, st
 	})
 }
 
+// RecordEventCounts adds repeats to stored events (package events'
+// aggregation) in one transaction; like RecordBatch, a batch whose id was
+// stored before is skipped.
+func (s *Service) RecordEventCounts(ctx context.Context, id string, counts []EventCount) error {
+	if len(counts) == 0 {
+		return nil
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		if id != "" {
+			fresh, err := tx.InsertEventBatch(ctx, id, s.clock())
+			if err != nil || !fresh {
+				return err
+			}
+		}
+		return tx.AddEventCounts(ctx, counts)
+	})
+}
+
 // splitWAFStats parts a batch's counters into decision counters and
 // website-firewall counters (rows with WAFClass), keeping their order; it
 // allocates only when both kinds are there.

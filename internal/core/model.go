@@ -267,6 +267,30 @@ type Event struct {
 	Ref string `json:"ref,omitempty"`
 	// WAF is what the website firewall found (nil: it matched nothing).
 	WAF *EventWAF `json:"waf,omitempty"`
+	// Count is how many requests the event stands for: identical refused
+	// requests (same client address, user agent, action and reason; see
+	// package events) within a short window are stored as one event,
+	// with the first request's path, query and referrer. 1 for one request
+	// (0 is read as 1).
+	Count int64 `json:"count"`
+	// LastAt is when the last of the Count requests came (At for one).
+	LastAt time.Time `json:"last_at"`
+}
+
+// Requests is how many requests e stands for (Count, at least 1).
+func (e Event) Requests() int64 { return max(e.Count, 1) }
+
+// EventCount adds repeats to a stored event: the identical requests that
+// came after it within its window (package events). The event is found
+// by its website, reference ID and time (At as stored).
+type EventCount struct {
+	PartnerID, WebsiteID int64
+	Ref                  string
+	At                   time.Time
+	// Add is how many more requests the event stands for; LastAt is when
+	// the last of them came.
+	Add    int64
+	LastAt time.Time
 }
 
 // EventWAF is the website firewall's part of an event (docs/WAF.md).

@@ -104,6 +104,9 @@ type Tx interface {
 
 	// InsertEvents and AddStats write what the decision plane recorded.
 	InsertEvents(ctx context.Context, es []Event) error
+	// AddEventCounts adds repeats to events stored before (an event that
+	// is gone, purged or never stored, is skipped).
+	AddEventCounts(ctx context.Context, cs []EventCount) error
 	AddStats(ctx context.Context, rows []StatRow) error
 	// AddWAFStats adds the website-firewall counters (rows with WAFClass).
 	AddWAFStats(ctx context.Context, rows []StatRow) error

@@ -23,6 +23,7 @@ type memSink struct {
 	lostAck int // store this many calls but report an error (the commit's acknowledgement was lost)
 	calls   int
 	ids     map[string]bool
+	orphans int64 // repeats whose event was not there
 }
 
 func (m *memSink) write(_ context.Context, id string, es []core.Event, rows []core.StatRow) error {

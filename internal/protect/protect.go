@@ -342,16 +342,18 @@ func (f *Fleet) applied(v int64) {
 
 // Decide decides r for the website p (nil: unknown), records the decision
 // and notes first traffic. A verdict that shows the visitor a page
-// (challenge or deny) gets a reference ID, on the page and in its event.
+// (challenge or deny) gets a reference ID, on the page and in its event:
+// the recorder's, which is the first request's when the request repeats an
+// identical one of the last seconds (events.Recorder aggregates floods
+// into one event), so every page's ID finds the event that counts it.
 func (p *Protector) Decide(pol *engine.Policy, r *engine.Request) engine.Verdict {
 	start := time.Now()
 	v := p.Engine.Decide(pol, r)
 	took := time.Since(start)
-	if act := v.Enforced(); act != engine.Grant && act != engine.Redirect {
-		v.Ref = challenge.NewRef()
-	}
 	if p.rec != nil {
-		p.rec.Observe(pol, r, v)
+		v.Ref = p.rec.Observe(pol, r, v)
+	} else if events.ShowsPage(v) {
+		v.Ref = events.NewRef()
 	}
 	if p.metrics != nil {
 		p.metrics.Decision(v, events.StatCategory(v), took)

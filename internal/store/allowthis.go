@@ -39,7 +39,7 @@ func (t *tx) LatestRefused(ctx context.Context, partnerID, websiteID int64, from
 	w.add("at >= ?", from)
 	w.add("at < ?", to)
 	w.add("action <> 'grant' AND action NOT LIKE 'challenge_%'")
-	q, args := w.sql("SELECT id, at, ip, path, user_agent, action, category, source, reason FROM events", "at DESC, id DESC", limit)
+	q, args := w.sql("SELECT id, at, ip, path, user_agent, action, category, source, reason, count FROM events", "at DESC, id DESC", limit)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, false, err
@@ -48,7 +48,7 @@ func (t *tx) LatestRefused(ctx context.Context, partnerID, websiteID int64, from
 	var out []core.Event
 	for rows.Next() {
 		e := core.Event{PartnerID: partnerID, WebsiteID: websiteID}
-		if err := rows.Scan(&e.ID, timeCol{&e.At}, &e.IP, &e.Path, &e.UserAgent, &e.Action, &e.Category, &e.Source, &e.Reason); err != nil {
+		if err := rows.Scan(&e.ID, timeCol{&e.At}, &e.IP, &e.Path, &e.UserAgent, &e.Action, &e.Category, &e.Source, &e.Reason, &e.Count); err != nil {
 			return nil, false, err
 		}
 		out = append(out, e)

@@ -12,13 +12,13 @@ import (
 
 // InsertEvents writes a batch of events with multi-row INSERTs.
 func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
-	const cols = 20
+	const cols = 22
 	const chunk = 200 // keeps the placeholder count far below both engines' limits
 	sqlite := t.d.name() == "sqlite"
 	for len(es) > 0 {
 		n := min(len(es), chunk)
 		var b strings.Builder
-		b.WriteString("INSERT INTO events (partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref, waf_class, waf) VALUES ")
+		b.WriteString("INSERT INTO events (partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref, waf_class, waf, count, last_at) VALUES ")
 		args := make([]any, 0, n*cols)
 		for i, e := range es[:n] {
 			wafClass, wafJSON, err := encodeEventWAF(e.WAF)
@@ -42,13 +42,33 @@ func (t *tx) InsertEvents(ctx context.Context, es []core.Event) error {
 				}
 			}
 			b.WriteString(")")
+			last := e.LastAt
+			if last.Before(e.At) {
+				last = e.At
+			}
 			args = append(args, e.PartnerID, e.WebsiteID, e.At, e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer,
-				e.Action, e.Category, e.Source, e.Reason, e.Detail, e.Monitored, e.Country, e.Ref, wafClass, wafJSON)
+				e.Action, e.Category, e.Source, e.Reason, e.Detail, e.Monitored, e.Country, e.Ref, wafClass, wafJSON, e.Requests(), last)
 		}
 		if _, err := t.exec(ctx, b.String(), args...); err != nil {
 			return err
 		}
 		es = es[n:]
+	}
+	return nil
+}
+
+// AddEventCounts adds repeats to stored events, each found by website,
+// reference ID (events_website_ref) and time (on PostgreSQL, the
+// partition). An event not there (purged, or never stored) is skipped.
+func (t *tx) AddEventCounts(ctx context.Context, cs []core.EventCount) error {
+	for _, c := range cs {
+		if c.Ref == "" || c.Add <= 0 {
+			continue
+		}
+		if _, err := t.exec(ctx, "UPDATE events SET count = count + $1, last_at = CASE WHEN last_at IS NULL OR last_at < $2 THEN $2 ELSE last_at END "+
+			"WHERE website_id = $3 AND ref = $4 AND at = $5 AND partner_id = $6", c.Add, c.LastAt, c.WebsiteID, c.Ref, c.At, c.PartnerID); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -155,7 +175,7 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 	if f.Before > 0 {
 		w.add("id < ?", f.Before)
 	}
-	q, args := w.sql("SELECT id, partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref, waf FROM events", "id DESC", f.Limit)
+	q, args := w.sql("SELECT id, partner_id, website_id, at, ip, method, host, path, query, user_agent, referrer, action, category, source, reason, detail, monitored, country, ref, waf, count, last_at FROM events", "id DESC", f.Limit)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -165,10 +185,12 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 	for rows.Next() {
 		var e core.Event
 		var wafJSON string
+		var last *time.Time
 		if err := rows.Scan(&e.ID, &e.PartnerID, &e.WebsiteID, timeCol{&e.At}, &e.IP, &e.Method, &e.Host, &e.Path, &e.Query, &e.UserAgent, &e.Referrer,
-			&e.Action, &e.Category, &e.Source, &e.Reason, &e.Detail, &e.Monitored, &e.Country, &e.Ref, &wafJSON); err != nil {
+			&e.Action, &e.Category, &e.Source, &e.Reason, &e.Detail, &e.Monitored, &e.Country, &e.Ref, &wafJSON, &e.Count, nullTimeCol{&last}); err != nil {
 			return nil, err
 		}
+		e.LastAt = lastAt(e.At, last)
 		if wafJSON != "" {
 			e.WAF = new(core.EventWAF)
 			if err := json.Unmarshal([]byte(wafJSON), e.WAF); err != nil {
@@ -299,7 +321,8 @@ func (t *tx) TopEvents(ctx context.Context, partnerID, websiteID int64, field st
 	if !ok {
 		return nil, core.FieldError("field", "cannot rank events by %q", field)
 	}
-	rows, err := t.query(ctx, "SELECT "+col+", COUNT(*) FROM events WHERE partner_id = $1 AND website_id = $2 AND at >= $3 AND at < $4 "+
+	// Requests, not events: an event counts its identical repeats.
+	rows, err := t.query(ctx, "SELECT "+col+", CAST(SUM(count) AS BIGINT) FROM events WHERE partner_id = $1 AND website_id = $2 AND at >= $3 AND at < $4 "+
 		"AND action <> 'grant' AND action NOT LIKE 'challenge_%' AND "+col+" <> '' GROUP BY "+col+" ORDER BY 2 DESC, 1 LIMIT $5", partnerID, websiteID, from, to, limit)
 	if err != nil {
 		return nil, err
@@ -325,4 +348,13 @@ func (t *tx) WebsitePartner(ctx context.Context, domain string) (int64, error) {
 	var id int64
 	err := t.queryRow(ctx, "SELECT partner_id FROM websites WHERE domain = $1 AND status <> 'deleted'", domain).Scan(&id)
 	return id, notFound(err, "website")
+}
+
+// lastAt is an event's last request time as read: last_at, or its own
+// time when it has none (events before migration 22, or one request).
+func lastAt(at time.Time, last *time.Time) time.Time {
+	if last == nil || last.Before(at) {
+		return at
+	}
+	return *last
 }

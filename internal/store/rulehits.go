@@ -12,7 +12,8 @@ import (
 func (t *tx) RuleHits(ctx context.Context, partnerID, websiteID int64, from, to time.Time) ([]core.RuleHit, error) {
 	// events_website_at (website_id, at, id) narrows the scan to the
 	// window; the tenant is in the WHERE as everywhere.
-	rows, err := t.query(ctx, "SELECT reason, action, COUNT(*) FROM events WHERE partner_id = $1 AND website_id = $2 AND at >= $3 AND at < $4 AND source = 'rule' "+
+	// Requests, not events: an event counts its identical repeats.
+	rows, err := t.query(ctx, "SELECT reason, action, CAST(SUM(count) AS BIGINT) FROM events WHERE partner_id = $1 AND website_id = $2 AND at >= $3 AND at < $4 AND source = 'rule' "+
 		"GROUP BY reason, action ORDER BY reason, action", partnerID, websiteID, from, to)
 	if err != nil {
 		return nil, err

@@ -82,7 +82,7 @@ func New(t testing.TB, configure ...func(*core.Config)) *Stack {
 	}
 	ck, _ := challenge.NewKeys(keys[0])
 	prot.EnableChallenges(challenge.NewIssuer(ck, challenge.NewMemorySpent(svc.Now), svc.Now), protect.Loopback)
-	rec := events.New(svc.RecordBatch, events.Options{GrantSample: 1, Flush: 50 * time.Millisecond, Logger: log, Now: svc.Now})
+	rec := events.New(svc.RecordBatch, events.Options{GrantSample: 1, Flush: 50 * time.Millisecond, Logger: log, Now: svc.Now, Counts: svc.RecordEventCounts})
 	prot.Observe(rec, metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending))
 	go rec.Run(ctx)
 	if _, err := svc.SeedPlans(ctx); err != nil {
