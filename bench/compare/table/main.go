@@ -1,0 +1,298 @@
+// Command table reads what bench/compare.sh recorded (wrk's and bench/load's
+// output, one file a run) and prints the side-by-side table: per case the
+// median of the rounds, each round's figure, p50 and p99, whether every
+// answer had the expected status, the ratio to the case's reference, and
+// the issue's four targets as met or not met.
+//
+//	go run ./bench/compare/table -dir /tmp/palisade-compare.XXXX
+//
+// The directory holds cases.tsv (name, reference, expected answers "2xx" or
+// "4xx", description; tab-separated, in the order to print), NAME.ROUND.wrk
+// files, and for the latency comparison lat.rate and lat.NAME.load.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type run struct {
+	rps, p50, p99 float64 // req/s, ms, ms
+	requests      int64
+	non2xx        int64
+	sockErrs      int64
+}
+
+type result struct {
+	name, ref, expect, desc string
+	runs                    []run
+	rps, p50, p99           float64 // medians
+	answers                 string
+	ok                      bool // every answer as expected, and Palisade in the path where it should be
+}
+
+func main() {
+	dir := flag.String("dir", "", "the run's directory")
+	flag.Parse()
+	if *dir == "" {
+		fmt.Fprintln(os.Stderr, "table: -dir is required")
+		os.Exit(2)
+	}
+	f, err := os.Open(filepath.Join(*dir, "cases.tsv"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "table:", err)
+		os.Exit(1)
+	}
+	guard := map[string]string{} // case → the status curl's request got (cases with Palisade in the path)
+	if b, err := os.ReadFile(filepath.Join(*dir, "guard.tsv")); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if n, code, ok := strings.Cut(l, "\t"); ok {
+				guard[n] = code
+			}
+		}
+	}
+	var results []*result
+	byName := map[string]*result{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Split(sc.Text(), "\t")
+		if len(fs) < 4 {
+			continue
+		}
+		r := &result{name: fs[0], ref: fs[1], expect: fs[2], desc: fs[3]}
+		files, _ := filepath.Glob(filepath.Join(*dir, r.name+".*.wrk"))
+		sort.Strings(files)
+		for _, p := range files {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			if x, ok := parseWrk(string(b)); ok {
+				r.runs = append(r.runs, x)
+			}
+		}
+		if len(r.runs) == 0 {
+			continue
+		}
+		r.rps = median(r.runs, func(x run) float64 { return x.rps })
+		r.p50 = median(r.runs, func(x run) float64 { return x.p50 })
+		r.p99 = median(r.runs, func(x run) float64 { return x.p99 })
+		r.answers, r.ok = answers(r)
+		if code, ok := guard[r.name]; ok && !strings.HasPrefix(code, "4") {
+			r.answers += "; NOT PROTECTED: curl's request got " + code
+			r.ok = false
+		}
+		results = append(results, r)
+		byName[r.name] = r
+	}
+	f.Close()
+
+	fmt.Println("| case | what | req/s (median) | rounds | p50 | p99 | answers | ratio | to |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for _, r := range results {
+		var rounds []string
+		for _, x := range r.runs {
+			rounds = append(rounds, thousands(x.rps))
+		}
+		ratio, to := "", ""
+		if ref := byName[r.ref]; ref != nil && ref.rps > 0 {
+			ratio, to = fmt.Sprintf("**%.2f**", r.rps/ref.rps), ref.name
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, r.desc, thousands(r.rps), strings.Join(rounds, " / "),
+			ms(r.p50), ms(r.p99), r.answers, ratio, to)
+	}
+
+	// Latency at half of Apache alone's peak (open loop, bench/load).
+	lat := map[string][2]float64{}
+	rate := ""
+	if b, err := os.ReadFile(filepath.Join(*dir, "lat.rate")); err == nil {
+		rate = strings.TrimSpace(string(b))
+		files, _ := filepath.Glob(filepath.Join(*dir, "lat.*.load"))
+		sort.Strings(files)
+		if len(files) > 0 {
+			fmt.Printf("\nOpen loop (bench/load) at %s req/s, half of apache-static's median peak:\n\n", rate)
+			fmt.Println("| case | p50 | p99 | sent, answered, errors, skipped |")
+			fmt.Println("|---|---|---|---|")
+		}
+		for _, p := range files {
+			name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "lat."), ".load")
+			b, _ := os.ReadFile(p)
+			p50, p99, info, ok := parseLoad(string(b))
+			if !ok {
+				fmt.Printf("| %s | — | — | no result |\n", name)
+				continue
+			}
+			lat[name] = [2]float64{p50, p99}
+			fmt.Printf("| %s | %s | %s | %s |\n", name, ms(p50), ms(p99), info)
+		}
+	}
+
+	fmt.Println("\nTargets (issue 21):")
+	check := func(label, a, b string, min float64) {
+		ra, rb := byName[a], byName[b]
+		if ra == nil || rb == nil || rb.rps == 0 {
+			fmt.Printf("- %s: not measured (%s or %s did not run)\n", label, a, b)
+			return
+		}
+		ratio := ra.rps / rb.rps
+		met := "MET"
+		if ratio < min || !ra.ok || !rb.ok {
+			met = "NOT MET"
+		}
+		note := ""
+		if !ra.ok || !rb.ok {
+			note = " (unexpected answers: see the table)"
+		}
+		fmt.Printf("- %s: %s / %s = %s / %s = %.2f (want ≥ %.2f): %s%s\n", label, a, b, thousands(ra.rps), thousands(rb.rps), ratio, min, met, note)
+	}
+	apache := "apache-module"
+	if byName[apache] == nil {
+		apache = "apache-fcgi"
+	}
+	check("1. Apache + Palisade ≥ 0.70 of Apache alone (static file)", apache, "apache-static", 0.70)
+	if l, ok := lat["apache-static"]; ok {
+		with, okw := lat[apache]
+		if okw {
+			d := with[1] - l[1]
+			met := "MET"
+			if d > 2 {
+				met = "NOT MET"
+			}
+			fmt.Printf("- 1. p99 within 2 ms of Apache alone at half load (%s req/s): %s %s − apache-static %s = %+.2f ms: %s\n", rate, apache, ms(with[1]), ms(l[1]), d, met)
+		} else {
+			fmt.Printf("- 1. p99 at half load: %s not measured\n", apache)
+		}
+	} else {
+		fmt.Println("- 1. p99 at half load: not measured")
+	}
+	check("2. forward-auth deny ≥ 0.65 of bare", "fa-deny", "bare", 0.65)
+	check("2. forward-auth challenge ≥ 0.65 of bare", "fa-challenge", "bare", 0.65)
+	check("3. nginx auth_request → Palisade ≥ 0.95 of auth_request → bare", "nginx-authreq-palisade", "nginx-authreq-bare", 0.95)
+	check("3. page with 20 assets through nginx + Palisade (grant cache) ≥ 0.6 of nginx alone", "nginx-page-palisade-cache", "nginx-page", 0.6)
+	check("4. palisade proxy → bare ≥ 0.8 of nginx proxy_pass → bare", "proxy", "nginx-proxy", 0.8)
+}
+
+var (
+	reRPS   = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reReq   = regexp.MustCompile(`(\d+) requests in`)
+	reNon   = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	reSock  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	rePct   = regexp.MustCompile(`(?m)^\s+(50|99)(?:\.000)?%\s+([0-9.]+)(us|ms|s)\s*$`)
+	reLoad  = regexp.MustCompile(`latency p50 (\S+)\s+p90 (\S+)\s+p99 (\S+)`)
+	reLoadI = regexp.MustCompile(`sent (\d+) \(([0-9]+) req/s\), answered (\d+), errors (\d+), 5xx (\d+), skipped \(all \d+ connections busy\) (\d+)`)
+)
+
+func parseWrk(s string) (run, bool) {
+	var x run
+	m := reRPS.FindStringSubmatch(s)
+	if m == nil {
+		return x, false
+	}
+	x.rps, _ = strconv.ParseFloat(m[1], 64)
+	if m := reReq.FindStringSubmatch(s); m != nil {
+		x.requests, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	if m := reNon.FindStringSubmatch(s); m != nil {
+		x.non2xx, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	if m := reSock.FindStringSubmatch(s); m != nil {
+		for _, v := range m[1:] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			x.sockErrs += n
+		}
+	}
+	for _, m := range rePct.FindAllStringSubmatch(s, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		switch m[3] {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		if m[1] == "50" {
+			x.p50 = v
+		} else {
+			x.p99 = v
+		}
+	}
+	return x, true
+}
+
+func parseLoad(s string) (p50, p99 float64, info string, ok bool) {
+	m := reLoad.FindStringSubmatch(s)
+	if m == nil {
+		return 0, 0, "", false
+	}
+	d50, e1 := time.ParseDuration(m[1])
+	d99, e2 := time.ParseDuration(m[3])
+	if e1 != nil || e2 != nil {
+		return 0, 0, "", false
+	}
+	if i := reLoadI.FindStringSubmatch(s); i != nil {
+		info = fmt.Sprintf("%s (%s req/s), %s, %s, %s", i[1], i[2], i[3], i[4], i[6])
+	}
+	return float64(d50) / 1e6, float64(d99) / 1e6, info, true
+}
+
+// answers says whether every answer of every round had the expected kind
+// of status: "2xx" (wrk counts none as non-2xx) or "4xx" (all of them).
+// Socket errors are reported but do not count against it: wrk counts a
+// connection the server closes after its keep-alive limit (Apache's
+// MaxKeepAliveRequests 100) as a read error.
+func answers(r *result) (string, bool) {
+	var req, non, sock int64
+	for _, x := range r.runs {
+		req += x.requests
+		non += x.non2xx
+		sock += x.sockErrs
+	}
+	ok := (r.expect == "2xx" && non == 0) || (r.expect == "4xx" && non == req)
+	s := "as expected"
+	if !ok {
+		s = fmt.Sprintf("%d of %d non-2xx, want %s", non, req, map[string]string{"2xx": "none", "4xx": "all"}[r.expect])
+	}
+	if sock > 0 {
+		s += fmt.Sprintf("; %d socket errors", sock)
+	}
+	return s, ok
+}
+
+func median(runs []run, f func(run) float64) float64 {
+	v := make([]float64, len(runs))
+	for i, x := range runs {
+		v[i] = f(x)
+	}
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+func ms(v float64) string {
+	switch {
+	case v == 0:
+		return "—"
+	case v < 10:
+		return fmt.Sprintf("%.2f ms", v)
+	default:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+}
+
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
