@@ -50,7 +50,8 @@ func testApacheModule(t *testing.T, apache, so, mpm string) {
 	// The module's verdict requests go to a server of their own (the same
 	// Palisade), which counts connections and can be stopped and started;
 	// the challenge's endpoints (/_palisade/, through mod_proxy) to pal.
-	decisions := newCountedServer(t, pal.Handler())
+	watch := &verdictWatch{h: pal.Handler()}
+	decisions := newCountedServer(t, watch)
 
 	dir := t.TempDir()
 	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
@@ -183,6 +184,8 @@ Include %[1]s/palisade-module.conf
 		t.Logf("%s: 200 requests, %d new connections to Palisade", server, n)
 	}
 
+	checkModuleGrantCache(t, server, port, watch)
+
 	// Palisade restarts between two requests: the idle connections are
 	// dead, the module finds out and reconnects within the same request.
 	decisions.stop()
@@ -249,5 +252,60 @@ func browserThroughApacheModule(t *testing.T, pal *testenv.Stack, port int) {
 	// One by the script above, one by the browser.
 	if solved < 2 {
 		t.Fatalf("the browser was not challenged and did not solve: %d solves in the events", solved)
+	}
+}
+
+// checkModuleGrantCache: the module reuses a grant only when Palisade says
+// it may (X-Palisade-Cache), and only for a request Palisade would see
+// exactly as the one it granted.
+func checkModuleGrantCache(t *testing.T, server string, port int, watch *verdictWatch) {
+	t.Helper()
+	get := webHeaderGetter(port)
+	asks := func(path string, hd map[string]string, n int) int64 {
+		t.Helper()
+		before := watch.asks.Load()
+		for i := 0; i < n; i++ {
+			if code, body := get("open.example.com", path, chromeUA, hd); code != 200 || body != moduleIndex {
+				t.Fatalf("%s: %s: %d %q", server, path, code, body)
+			}
+		}
+		return watch.asks.Load() - before
+	}
+	// What Palisade says of this grant today: every request is asked
+	// unless it says the grant may be reused.
+	asks("/?cache=palisade", nil, 1)
+	said, _ := watch.lastCache.Load().(string)
+	t.Logf("%s: Palisade says X-Palisade-Cache: %q for a browser's grant on /forward-auth/apache", server, said)
+	if said == "" || said == "0" {
+		if n := asks("/?cache=palisade", nil, 20); n != 20 {
+			t.Fatalf("%s: Palisade said X-Palisade-Cache: %q, yet 20 requests asked it %d times", server, said, n)
+		}
+	} else if n := asks("/?cache=palisade", nil, 20); n > 4 {
+		t.Fatalf("%s: Palisade said X-Palisade-Cache: %s, yet 20 requests asked it %d times", server, said, n)
+	}
+	// A cacheable grant (the stand-in says so, as Palisade does for one):
+	// the same request again is answered from the cache (at most once per
+	// Apache process asked); anything Palisade would see differently (a
+	// header more, another value, another path) is asked.
+	watch.standIn.Store(true)
+	defer watch.standIn.Store(false)
+	if n := asks("/?cache=module", nil, 1); n != 1 {
+		t.Fatalf("%s: the first request asked Palisade %d times", server, n)
+	}
+	if n := asks("/?cache=module", nil, 20); n > 4 {
+		t.Fatalf("%s: a cacheable grant: 20 more requests asked Palisade %d times", server, n)
+	}
+	for _, c := range []struct {
+		path string
+		hd   map[string]string
+	}{
+		{"/?cache=module", map[string]string{"X-Extra": "1' OR '1'='1"}},
+		{"/?cache=module", map[string]string{"Accept-Language": "de"}},
+		{"/?cache=module", map[string]string{"Cookie": "a=b"}},
+		{"/?cache=other", nil},
+	} {
+		if n := asks(c.path, c.hd, 1); n != 1 {
+			t.Fatalf("%s: %s with %v after a cached grant asked Palisade %d times, want 1", server, c.path, c.hd, n)
+		}
 	}
 }

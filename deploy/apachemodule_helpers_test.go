@@ -113,3 +113,36 @@ func runApache(t *testing.T, apache, cfg, errorLog string) {
 		}
 	})
 }
+
+// verdictWatch wraps Palisade's handler to count the verdict requests of
+// Apache's module and note the X-Palisade-Cache of the last answer.
+// standIn makes every 200 answer cacheable for 5 s, as Palisade says of a
+// cacheable grant (engine.GrantCache) on the endpoints that send it.
+type verdictWatch struct {
+	h         http.Handler
+	asks      atomic.Int64
+	lastCache atomic.Value // string
+	standIn   atomic.Bool
+}
+
+func (v *verdictWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/forward-auth/apache" {
+		v.h.ServeHTTP(w, r)
+		return
+	}
+	v.asks.Add(1)
+	v.h.ServeHTTP(&watchedWriter{ResponseWriter: w, v: v}, r)
+}
+
+type watchedWriter struct {
+	http.ResponseWriter
+	v *verdictWatch
+}
+
+func (w *watchedWriter) WriteHeader(code int) {
+	if code == http.StatusOK && w.v.standIn.Load() {
+		w.Header().Set("X-Palisade-Cache", "5")
+	}
+	w.v.lastCache.Store(w.Header().Get("X-Palisade-Cache"))
+	w.ResponseWriter.WriteHeader(code)
+}

@@ -60,6 +60,9 @@ module AP_MODULE_DECLARE_DATA palisade_module;
 #define PAL_LOG_EVERY apr_time_from_sec(10)
 #define PAL_DEFAULT_TIMEOUT_MS 300
 #define PAL_PATH "/forward-auth/apache"
+#define PAL_CACHE_SLOTS 1024            /* cached grants per process (a power of two) */
+#define PAL_CACHE_KEY_MAX 4096          /* a longer verdict request is never cached */
+#define PAL_CACHE_TTL_MAX 60            /* seconds; Palisade's MaxGrantCache */
 
 enum { FAIL_UNSET = -1, FAIL_OPEN = 0, FAIL_CLOSED = 1 };
 
@@ -823,6 +826,81 @@ static char *build_request(request_rec *r, pal_server_conf *sc, size_t *len)
     return buf;
 }
 
+/* ---------------------------------------------------------- grant cache */
+
+/* Palisade may say a grant can be reused for a few seconds
+ * (X-Palisade-Cache: seconds) for requests with the same cache key. The key
+ * here is the whole verdict request as built (server key, method, URI,
+ * host, protocol, client address and every header passed on, in order):
+ * a cached grant only answers a request that Palisade would have seen
+ * byte for byte as the one it granted, so no header, outside
+ * engine.CacheKeyHeaders or in it, can change a cached verdict. Palisade
+ * itself allows caching only for requests whose headers are all in
+ * engine.CacheKeyHeaders. The cache is per process, direct-mapped and
+ * bounded (PAL_CACHE_SLOTS entries of at most PAL_CACHE_KEY_MAX bytes). */
+
+typedef struct {
+    apr_uint64_t hash;
+    apr_time_t expires;
+    size_t len, cap;
+    char *key;
+} pal_cached;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static pal_cached cache[PAL_CACHE_SLOTS];
+
+static apr_uint64_t fnv1a(const char *p, size_t n)
+{
+    apr_uint64_t h = APR_UINT64_C(14695981039346656037);
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= APR_UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+static int cache_hit(const char *key, size_t len, apr_uint64_t hash, apr_time_t now)
+{
+    pal_cached *e = &cache[hash & (PAL_CACHE_SLOTS - 1)];
+    int hit;
+    if (len > PAL_CACHE_KEY_MAX)
+        return 0;
+    pthread_mutex_lock(&cache_mu);
+    hit = e->hash == hash && e->len == len && e->expires > now && memcmp(e->key, key, len) == 0;
+    pthread_mutex_unlock(&cache_mu);
+    return hit;
+}
+
+static void cache_put(const char *key, size_t len, apr_uint64_t hash, const char *seconds)
+{
+    pal_cached *e = &cache[hash & (PAL_CACHE_SLOTS - 1)];
+    char *end;
+    long secs;
+    if (!seconds || len > PAL_CACHE_KEY_MAX)
+        return;
+    secs = strtol(seconds, &end, 10);
+    if (*end != '\0' || end == seconds || secs <= 0)
+        return;
+    if (secs > PAL_CACHE_TTL_MAX)
+        secs = PAL_CACHE_TTL_MAX;
+    pthread_mutex_lock(&cache_mu);
+    if (e->cap < len) {
+        char *k = realloc(e->key, len);
+        if (!k) {
+            pthread_mutex_unlock(&cache_mu);
+            return;
+        }
+        e->key = k;
+        e->cap = len;
+    }
+    memcpy(e->key, key, len);
+    e->len = len;
+    e->hash = hash;
+    e->expires = apr_time_now() + apr_time_from_sec(secs);
+    pthread_mutex_unlock(&cache_mu);
+}
+
 /* ---------------------------------------------------------------- hook */
 
 /* relay sends Palisade's verdict (status, headers, page) to the visitor. */
@@ -896,7 +974,8 @@ static int check_access(request_rec *r)
     const char *fm, *action;
     char *req;
     size_t reqlen;
-    apr_time_t deadline;
+    apr_time_t deadline, now;
+    apr_uint64_t hash;
     int rc, got, reused, attempt;
 
     if (!ap_is_initial_req(r))
@@ -906,8 +985,15 @@ static int check_access(request_rec *r)
         return DECLINED;
     sc = ap_get_module_config(r->server->module_config, &palisade_module);
     u = sc->up;
-    deadline = apr_time_now() + apr_time_from_msec(sc->timeout_ms >= 0 ? sc->timeout_ms : PAL_DEFAULT_TIMEOUT_MS);
+    now = apr_time_now();
+    deadline = now + apr_time_from_msec(sc->timeout_ms >= 0 ? sc->timeout_ms : PAL_DEFAULT_TIMEOUT_MS);
     req = build_request(r, sc, &reqlen);
+    hash = fnv1a(req, reqlen);
+    if (cache_hit(req, reqlen, hash, now)) {
+        apr_table_setn(r->subprocess_env, "PALISADE_ACTION", "grant");
+        apr_table_setn(r->subprocess_env, "PALISADE_CACHE", "hit");
+        return DECLINED;
+    }
 
     for (attempt = 0;; attempt++) {
         c = pool_get(u, apr_time_now());
@@ -944,6 +1030,7 @@ static int check_access(request_rec *r)
         note(r, "PALISADE_REF", apr_pstrdup(r->pool, answer_header(&a, "X-Palisade-Ref")));
     }
     if (a.status == 200) {
+        cache_put(req, reqlen, hash, answer_header(&a, "X-Palisade-Cache"));
         rc = DECLINED;
     }
     else if (action && a.status >= 300 && a.status < 500) {
