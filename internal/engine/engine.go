@@ -163,7 +163,13 @@ func (e *Engine) ByServerKey(key string) (*Policy, error) {
 	if key == "" {
 		return nil, ErrUnknownKey
 	}
-	h := sha256.Sum256([]byte(key))
+	var h [32]byte
+	if len(key) <= 128 {
+		var buf [128]byte // the usual key, hashed without a copy on the heap
+		h = sha256.Sum256(append(buf[:0], key...))
+	} else {
+		h = sha256.Sum256([]byte(key))
+	}
 	p := e.snap.Load().byKey[h]
 	if p == nil || subtle.ConstantTimeCompare(h[:], p.keyHash[:]) != 1 {
 		return nil, ErrUnknownKey

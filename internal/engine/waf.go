@@ -149,6 +149,8 @@ func (p *Policy) wafApplies() bool {
 	return p.waf != nil || (!p.noWAF && (p.patches[0] != nil || p.patches[1] != nil))
 }
 
+var wafInputs = sync.Pool{New: func() any { return new(waf.Input) }}
+
 // checkWAF runs the website firewall on r. It records what the firewall
 // found in v.WAF (when any rule matched) and reports whether the request is
 // denied: the anomaly score reached the threshold in block mode, or a
@@ -161,21 +163,28 @@ func (e *Engine) checkWAF(p *Policy, r *Request, v *Verdict) bool {
 		// visitor's protocol, which the web server already accepted.
 		proto = ""
 	}
-	in := waf.Input{ClientAddr: r.IP, Method: r.Method, Host: r.Host, Path: r.Path, Query: r.Query, Proto: proto,
+	// The input comes from a pool: the firewall's rule engine keeps a
+	// pointer to it while it runs, which would move a local one to the
+	// heap on every request (Evaluate is synchronous and keeps nothing).
+	in := wafInputs.Get().(*waf.Input)
+	*in = waf.Input{ClientAddr: r.IP, Method: r.Method, Host: r.Host, Path: r.Path, Query: r.Query, Proto: proto,
 		Header: r.Header, IgnoreHeaders: r.IntegrationHeaders, Body: r.Body, BodyTruncated: r.BodyTruncated}
-	var res waf.Result
+	var found waf.Result
 	if p.waf != nil {
 		opt := p.waf.opt
 		opt.Patches, opt.Now = p.patches[:], e.now()
-		res = p.waf.fw.Evaluate(&in, &opt)
+		found = p.waf.fw.Evaluate(in, &opt)
 	} else {
 		// The site turned its CRS off, but the host's patches apply
 		// (wafApplies is false for a plan without the firewall).
-		res = waf.EvaluatePatches(&in, p.patches[:], e.now())
+		found = waf.EvaluatePatches(in, p.patches[:], e.now())
 	}
-	if len(res.Matches) == 0 {
+	*in = waf.Input{}
+	wafInputs.Put(in)
+	if len(found.Matches) == 0 {
 		return false
 	}
+	res := found // on the heap only when the firewall found something
 	v.WAF = &res
 	block := res.Patch != "" || (res.Blocked && p.waf != nil && p.waf.mode == "block")
 	if !block {

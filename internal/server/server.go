@@ -79,6 +79,7 @@ func NewHandler(d Deps) http.Handler {
 	}
 	control, edge := d.Role != RoleEdge, d.Role != RoleControl && d.Protector != nil
 	mux := routes.NewTable()
+	fast := map[string]http.Handler{}
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Service.Store(), d.Protector, d.Role))
 	uapi := http.Handler(http.NotFoundHandler())
@@ -111,7 +112,10 @@ func NewHandler(d Deps) http.Handler {
 		}
 		d.Protector.Challenges().Register(mux)
 		wrap := d.Protector.Metrics().Endpoint
-		forwardauth.New(d.Protector, ws, d.Logger).Register(mux, wrap)
+		// The forward-auth endpoints are asked once per request of every
+		// protected site: they are also served straight from a table of
+		// their exact paths, past the mux (whose matching allocates).
+		forwardauth.New(d.Protector, ws, d.Logger).Register(direct{Mux: mux, to: fast}, wrap)
 		botbye.New(d.Protector, d.Logger).Register(mux, wrap)
 		// Keyless Host lookups only from web servers the operator listed,
 		// never from loopback by default (docs/SECURITY.md).
@@ -134,6 +138,10 @@ func NewHandler(d Deps) http.Handler {
 	// site would flood the log, and their outcomes are in events and metrics.
 	notDecider := wrongRole(RoleControl, "the decision endpoints")
 	return routes.List(mux, recoverPanics(d.Logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := fast[r.URL.Path]; h != nil && r.URL.RawPath == "" {
+			h.ServeHTTP(w, r) // a decision endpoint of an edge node: not logged (below)
+			return
+		}
 		vendorAlias(r)
 		if !edge && decisionPath(r.URL.Path) {
 			notDecider.ServeHTTP(w, r)
@@ -150,6 +158,21 @@ func NewHandler(d Deps) http.Handler {
 		}
 		logged.ServeHTTP(w, r)
 	})))
+}
+
+// direct registers on Mux and also keeps each handler of an exact path
+// (a pattern with neither method, host nor wildcard) in to, which
+// NewHandler serves before the mux.
+type direct struct {
+	routes.Mux
+	to map[string]http.Handler
+}
+
+func (d direct) Handle(pattern string, h http.Handler) {
+	d.Mux.Handle(pattern, h)
+	if strings.HasPrefix(pattern, "/") && !strings.ContainsAny(pattern, " {") && !strings.HasSuffix(pattern, "/") {
+		d.to[pattern] = h
+	}
 }
 
 // wrongRole answers requests for a plane this node does not run, naming

@@ -25,7 +25,14 @@
 // X-Palisade-Mode: nginx: auth_request accepts only 2xx, 401 and 403) gets
 // 403 for deny and 401 for challenge, captcha and redirect, which the nginx
 // snippet routes with error_page. Every answer carries X-Palisade-Action,
-// X-Palisade-Reason and X-Palisade-Fail-Mode.
+// X-Palisade-Reason, X-Palisade-Fail-Mode and X-Palisade-Cache.
+//
+// X-Palisade-Cache is how many seconds the web server may answer requests
+// with the same cache key (engine.CacheKeyHeaders and the request line,
+// host and client address; deploy/nginx) with this answer without asking
+// again: 0 for all but the grants engine.GrantCache allows. On the nginx
+// endpoint a cacheable grant also carries X-Accel-Expires (nginx's
+// proxy_cache honours it) and every other answer X-Accel-Expires: 0.
 package forwardauth
 
 import (
@@ -34,6 +41,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/challenge"
@@ -59,6 +67,8 @@ type Contract struct {
 	NginxAnswers bool // 401/403 only (auth_request)
 	ModeHeader   bool // X-Palisade-Mode: nginx selects NginxAnswers (legacy /forward-auth)
 	client       func(*http.Request, protect.Trusted) netip.Addr
+	// The canonical forms of the names above, read straight from the map.
+	methodKey, uriKey, hostKey, protoKey, clientKey string
 }
 
 // ownHeaders are the headers the integration's web server sets on the
@@ -175,6 +185,10 @@ func misconfigured(w http.ResponseWriter, msg string) {
 
 // endpoint decides the original request as integration c describes it.
 func (h *Handler) endpoint(c Contract) http.Handler {
+	c.methodKey, c.uriKey, c.hostKey, c.clientKey = http.CanonicalHeaderKey(c.Method), http.CanonicalHeaderKey(c.URI), http.CanonicalHeaderKey(c.Host), http.CanonicalHeaderKey(c.ClientHeader)
+	if c.Proto != "" {
+		c.protoKey = http.CanonicalHeaderKey(c.Proto)
+	}
 	// The headers the web server set on this verdict request for
 	// Palisade: the website firewall does not inspect them (they are not
 	// the visitor's; the visitor's own values of these names were replaced).
@@ -185,8 +199,8 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		nginx := c.NginxAnswers || (c.ModeHeader && strings.EqualFold(r.Header.Get("X-Palisade-Mode"), "nginx"))
-		key := r.Header.Get("X-Palisade-Key")
+		nginx := c.NginxAnswers || (c.ModeHeader && strings.EqualFold(first(r.Header, "X-Palisade-Mode"), "nginx"))
+		key := first(r.Header, "X-Palisade-Key")
 		if key == "" {
 			key = r.URL.Query().Get("key") // Traefik's forwardAuth cannot add headers
 		}
@@ -198,7 +212,7 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 			misconfigured(w, "unknown or missing server key; send the website's server key in X-Palisade-Key")
 			return
 		}
-		uri := r.Header.Get(c.URI)
+		uri := first(r.Header, c.uriKey)
 		if uri == "" {
 			// Every integration's web server sets the URI; without it the
 			// request cannot be judged. (A Caddy or Traefik configuration
@@ -208,11 +222,11 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 			return
 		}
 		path, query := protect.SplitURI(uri)
-		host := r.Header.Get(c.Host)
+		host := first(r.Header, c.hostKey)
 		if host == "" {
 			host = r.Host
 		}
-		method := r.Header.Get(c.Method)
+		method := first(r.Header, c.methodKey)
 		if method == "" {
 			method = r.Method
 		}
@@ -220,14 +234,16 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 		// judged) otherwise: Caddy and Traefik call over HTTP/1.1 whatever
 		// the visitor spoke.
 		proto := ""
-		if c.Proto != "" {
-			if p := r.Header.Get(c.Proto); p != "" {
-				proto = p
-			}
+		if c.protoKey != "" {
+			proto = first(r.Header, c.protoKey)
 		}
-		req := engine.Request{
+		// The engine request comes from a pool: the decide hook would
+		// make a local one escape, one allocation per request.
+		req := requests.Get().(*engine.Request)
+		defer func() { *req = engine.Request{}; requests.Put(req) }()
+		*req = engine.Request{
 			IP: c.client(r, h.trusted), Method: method, Host: host, Path: path, Query: query, Proto: proto,
-			UserAgent: r.UserAgent(), Referer: r.Referer(), Header: r.Header, Clearance: protect.Clearance(r),
+			UserAgent: first(r.Header, "User-Agent"), Referer: first(r.Header, "Referer"), Header: r.Header, Clearance: protect.Clearance(r),
 			IntegrationHeaders: own,
 		}
 		// The web server that asked, when it is one whose client address
@@ -235,7 +251,7 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 		// loopback) is the site calling itself (builtin self_calls).
 		// Headers a proxy in front of that web server adds withdraw it
 		// (protect.SelfCallServer).
-		if peer := protect.PeerAddr(r.RemoteAddr); h.trusted.Contains(peer) && len(r.Header.Values(c.ClientHeader)) > 0 {
+		if peer := protect.PeerAddr(r.RemoteAddr); h.trusted.Contains(peer) && len(r.Header[c.clientKey]) > 0 {
 			req.Server = protect.SelfCallServer(peer, r.Header, c.ownHeaders()...)
 		}
 		if c.Body != "" {
@@ -255,28 +271,104 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 				r.Header.Del(c.Body) // the contract's, not the visitor's: not for the firewall
 			}
 		}
-		v := h.decide(pol, &req)
-		h.write(w, r, pol, v, req.IP, uri, nginx)
+		v := h.decide(pol, req)
+		var ttl time.Duration
+		if c.NginxAnswers {
+			// Only nginx's endpoint: its shipped configuration keys its
+			// cache on engine.CacheKeyHeaders and, with the cache on,
+			// passes no other header (deploy/nginx).
+			ttl = h.p.Engine.GrantCache(pol, req, &v)
+		}
+		h.write(w, r, pol, v, req.IP, uri, nginx, c.NginxAnswers, ttl)
 	})
 }
 
-// write answers a verdict in the forward-auth convention.
-func (h *Handler) write(w http.ResponseWriter, r *http.Request, pol *engine.Policy, v engine.Verdict, ip netip.Addr, uri string, nginx bool) {
+// requests recycles the engine requests of the endpoints.
+var requests = sync.Pool{New: func() any { return new(engine.Request) }}
+
+// first is h's first value of the canonical name key, without the
+// canonicalisation Header.Get does.
+func first(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Header values the answers share: a value slice of one element (its
+// capacity one, so an Add elsewhere copies rather than writes into it) per
+// action, fail mode, frequent reason and lifetime, so that answering
+// allocates nothing for them. Nothing may write into these slices.
+var (
+	actionValues   [6][]string
+	reasonValues   = map[string][]string{}
+	failOpen       = []string{"open"}
+	failClosed     = []string{"closed"}
+	noStore        = []string{"no-store"}
+	zeroSeconds    = []string{"0"}
+	secondValues   [int(engine.MaxGrantCache/time.Second) + 1][]string
+	privateMaxAges [int(engine.MaxGrantCache/time.Second) + 1][]string
+)
+
+func init() {
+	for a := range actionValues {
+		actionValues[a] = []string{engine.Action(a).String()}
+	}
+	for _, c := range engine.Categories() {
+		reasonValues[c] = []string{c}
+	}
+	for _, r := range []string{"allow list", "partner allow list", "deny list", "partner deny list", "clearance", "waf", "virtual patch", "unknown website", "protection off", "website paused", "website setup", "website online"} {
+		reasonValues[r] = []string{r}
+	}
+	for i := range secondValues {
+		secondValues[i] = []string{strconv.Itoa(i)}
+		privateMaxAges[i] = []string{"private, max-age=" + strconv.Itoa(i)}
+	}
+}
+
+func values(s string) []string {
+	if v, ok := reasonValues[s]; ok {
+		return v
+	}
+	return []string{s}
+}
+
+// write answers a verdict in the forward-auth convention. ttl is how long
+// the web server may reuse a grant (0: not at all); accel: the caller is
+// nginx, whose proxy_cache reads X-Accel-Expires. Headers are assigned
+// with their canonical names and shared values: no allocation for them.
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, pol *engine.Policy, v engine.Verdict, ip netip.Addr, uri string, nginx, accel bool, ttl time.Duration) {
 	hd := w.Header()
 	act := v.Enforced()
-	hd.Set("X-Palisade-Action", act.String())
-	hd.Set("X-Palisade-Reason", v.Reason)
+	if int(act) < len(actionValues) {
+		hd["X-Palisade-Action"] = actionValues[act]
+	} else {
+		hd["X-Palisade-Action"] = []string{act.String()}
+	}
+	hd["X-Palisade-Reason"] = values(v.Reason)
 	if v.Ref != "" {
 		// The page's reference ID, for web servers that fetch the page
 		// from /forward-auth/page (nginx, HAProxy) and send it back.
-		hd.Set("X-Palisade-Ref", v.Ref)
+		hd["X-Palisade-Ref"] = []string{v.Ref}
 	}
 	if v.FailClosed {
-		hd.Set("X-Palisade-Fail-Mode", "closed")
+		hd["X-Palisade-Fail-Mode"] = failClosed
 	} else {
-		hd.Set("X-Palisade-Fail-Mode", "open")
+		hd["X-Palisade-Fail-Mode"] = failOpen
 	}
-	hd.Set("Cache-Control", "no-store")
+	if secs := int(ttl / time.Second); act == engine.Grant && secs > 0 && secs < len(secondValues) {
+		hd["X-Palisade-Cache"] = secondValues[secs]
+		hd["Cache-Control"] = privateMaxAges[secs]
+		if accel {
+			hd["X-Accel-Expires"] = secondValues[secs]
+		}
+	} else {
+		hd["X-Palisade-Cache"] = zeroSeconds
+		hd["Cache-Control"] = noStore
+		if accel {
+			hd["X-Accel-Expires"] = zeroSeconds
+		}
+	}
 	switch {
 	case act == engine.Grant:
 		w.WriteHeader(http.StatusOK)
