@@ -29,6 +29,13 @@ CASES=${CASES:-.}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 export COMPARE_DIR=$PWD/bench/compare
+case "$DURATION" in
+  *[0-9]s) secs=${DURATION%s} ;; *[0-9]m) secs=$(( ${DURATION%m} * 60 )) ;; *[0-9]) secs=$DURATION ;;
+  *) echo "DURATION=$DURATION: give seconds (10s) or minutes (1m)"; exit 1 ;;
+esac
+case "$secs" in ''|*[!0-9]*) echo "DURATION=$DURATION: give whole seconds (10s) or minutes (1m)"; exit 1 ;; esac
+case "$ROUNDS$CONNS$THREADS" in *[!0-9]*) echo "ROUNDS, CONNS and THREADS are whole numbers"; exit 1 ;; esac
+[ "$ROUNDS" -ge 1 ] && [ "$secs" -ge 1 ] && [ "$secs" -le 300 ] || { echo "ROUNDS ≥ 1 and DURATION between 1s and 5m, please"; exit 1; }
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk): nothing to measure with"; exit 1; }
 command -v go >/dev/null || { echo "go is not installed"; exit 1; }
@@ -346,12 +353,11 @@ for c in "${cases[@]}"; do
   fi
 done
 
-secs=${DURATION%s}
-echo "running ${#cases[@]} cases × $ROUNDS rounds × $DURATION (about $(( ${#cases[@]} * ROUNDS * (${secs%%[^0-9]*} + 1) / 60 + 1 )) min), wrk -t$THREADS -c$CONNS"
+echo "running ${#cases[@]} cases × $ROUNDS rounds × $DURATION (about $(( ${#cases[@]} * ROUNDS * (secs + 2) / 60 + 1 )) min), wrk -t$THREADS -c$CONNS"
 for r in $(seq 1 "$ROUNDS"); do
   for c in "${cases[@]}"; do
     IFS='|' read -r name _ _ _ url script kind <<<"$c"
-    FA_KIND=$kind timeout $(( ${secs%%[^0-9]*} + 60 )) $LOAD wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$COMPARE_DIR/$script" "$url" \
+    FA_KIND=$kind timeout $(( secs + 60 )) $LOAD wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --latency -s "$COMPARE_DIR/$script" "$url" \
       >"$work/$name.$r.wrk" 2>&1 || echo "wrk failed on $name (round $r)"
     printf 'round %s %-26s %7s req/s   (load average %s)\n' "$r" "$name" "$(awk '/Requests\/sec/ {print int($2)}' "$work/$name.$r.wrk")" "$(cut -d' ' -f1 /proc/loadavg)"
     sleep 1
@@ -373,7 +379,7 @@ if [ -n "$APACHE" ] && grep -q '^apache-static' "$work/cases.tsv"; then
     for pair in "apache-static $P_AP_STATIC" "$with $port"; do
       set -- $pair
       echo "open loop at $half req/s: $1"
-      timeout $(( ${secs%%[^0-9]*} + 60 )) $LOAD "$work/load" -url "http://127.0.0.1:$2/" -rate "$half" -duration "$DURATION" "${hdr[@]}" >"$work/lat.$1.load" 2>&1 || true
+      timeout $(( secs + 60 )) $LOAD "$work/load" -url "http://127.0.0.1:$2/" -rate "$half" -duration "${secs}s" "${hdr[@]}" >"$work/lat.$1.load" 2>&1 || true
       sleep 1
     done
   fi

@@ -178,6 +178,9 @@ func main() {
 	check("3. nginx auth_request → Palisade ≥ 0.95 of auth_request → bare", "nginx-authreq-palisade", "nginx-authreq-bare", 0.95)
 	check("3. page with 20 assets through nginx + Palisade (grant cache) ≥ 0.6 of nginx alone", "nginx-page-palisade-cache", "nginx-page", 0.6)
 	check("4. palisade proxy → bare ≥ 0.8 of nginx proxy_pass → bare", "proxy", "nginx-proxy", 0.8)
+	if p, b := byName["proxy"], byName["bare"]; p != nil && b != nil && b.rps > 0 {
+		fmt.Printf("- (for reference: proxy / bare directly = %s / %s = %.2f)\n", thousands(p.rps), thousands(b.rps), p.rps/b.rps)
+	}
 }
 
 var (
