@@ -55,6 +55,7 @@ type planeFlags struct {
 	agentDirs    stringList
 	agents       stringList
 	grantSample  float64
+	grantCache   time.Duration
 	grace        time.Duration
 	logLevel     string
 	logFormat    string
@@ -74,6 +75,7 @@ func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&pf.agents, "web-bot-auth-agent", "IDENTITY: a signed agent whose verified requests are in category signed_agents (repeatable; default "+strings.Join(engine.DefaultTrustedAgents, ",")+"; none: no agent). Others who sign are judged as if unsigned: anyone with a domain can sign; a site grants one by a rule on signed_agent")
 	fs.Var(&pf.agentDirs, "web-bot-auth-directory", "ORIGIN=FILE: an agent's key directory (JWK Set) read from FILE instead of fetched, e.g. https://agent.example=/etc/palisade/agent-keys.json (repeatable)")
 	fs.Float64Var(&pf.grantSample, "grant-sample", 0.01, "share of granted requests kept as events (0 to 1); denies and challenges are always kept")
+	fs.DurationVar(&pf.grantCache, "grant-cache", engine.DefaultGrantCache, "how long nginx may reuse a grant Palisade marks cacheable (whole seconds, at most 1m; deploy/nginx: a browser on a website without rate limits); 0: no grant is cacheable")
 	fs.DurationVar(&pf.grace, "shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	fs.DurationVar(&pf.configPoll, "config-poll", time.Second, "how often to check the store's config version, so a change made on another node (or a missed PostgreSQL notification) reaches this one's engine")
 	fs.StringVar(&pf.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -107,6 +109,9 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	}
 	if pf.grantSample < 0 || pf.grantSample > 1 {
 		return nil, fmt.Errorf("--grant-sample %v: use a share between 0 and 1: %w", pf.grantSample, errUsage)
+	}
+	if pf.grantCache < 0 || pf.grantCache > engine.MaxGrantCache {
+		return nil, fmt.Errorf("--grant-cache %v: use 0 (off) to %v: %w", pf.grantCache, engine.MaxGrantCache, errUsage)
 	}
 	if pf.botDataDir == "" {
 		pf.botDataDir = filepath.Join(sf.dataDir, "bots")
@@ -192,6 +197,7 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	prot.EnableChallenges(challenge.NewIssuer(ck, spent, svc.Now), pf.webServers)
 	prot.RefreshChallengeKeys(keySource)
 	eng := prot.Engine
+	eng.SetGrantCache(pf.grantCache)
 	rec := events.New(svc.RecordBatch, events.Options{GrantSample: pf.grantSample, Logger: log, Now: svc.Now, Counts: svc.RecordEventCounts,
 		Country: func(ip netip.Addr) string { c, _ := eng.GeoIP().Lookup(ip); return c }})
 	m := metrics.New(prot.Engine.Len, rec.Dropped, rec.Written, rec.Pending)
