@@ -33,6 +33,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/proxy"
+	"github.com/palisadehq/palisade/internal/proxy/bodypeek"
 	"github.com/palisadehq/palisade/internal/ratelimit"
 	"github.com/palisadehq/palisade/internal/server"
 	"github.com/palisadehq/palisade/internal/store"
@@ -504,8 +505,23 @@ func cmdProxy(ctx context.Context, args []string, getenv func(string) string, no
 	var routes, proxies stringList
 	fs.Var(&routes, "route", "HOST=URL: send HOST's requests to URL (repeatable, for many sites)")
 	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a load balancer in front, optionally =HEADER: the header it sets the client's address in (default X-Forwarded-For, right-most address that is not a trusted proxy; e.g. 10.0.0.5=X-Real-IP). Only that header is believed, only from that proxy (repeatable)")
+	var po proxy.Options
+	fs.DurationVar(&po.UpstreamTimeout, "upstream-timeout", proxy.DefaultUpstreamTimeout, "longest the application may stay silent: for a response's headers (then 504) and between two reads of a response or WebSocket (then it is cut)")
+	fs.DurationVar(&po.ConnectTimeout, "connect-timeout", proxy.DefaultConnectTimeout, "longest wait to connect to the application (then 504)")
+	fs.DurationVar(&po.ClientTimeout, "client-timeout", proxy.DefaultClientTimeout, "longest a visitor may stay silent while sending a body, or not take the response (then the connection is closed)")
+	fs.DurationVar(&po.BodyTimeout, "body-timeout", bodypeek.DefaultTimeout, "time a visitor has to send the part of its body the website firewall reads (the first 128 KiB; then 408)")
+	fs.IntVar(&po.IdleConns, "upstream-idle-conns", proxy.DefaultIdleConns, "idle keep-alive connections kept per application (at least the concurrent requests you expect)")
+	fs.DurationVar(&po.IdleTimeout, "upstream-idle-timeout", proxy.DefaultIdleTimeout, "close a keep-alive connection to the application idle for that long")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
+	}
+	for name, d := range map[string]time.Duration{"upstream-timeout": po.UpstreamTimeout, "connect-timeout": po.ConnectTimeout, "client-timeout": po.ClientTimeout, "body-timeout": po.BodyTimeout, "upstream-idle-timeout": po.IdleTimeout} {
+		if d <= 0 {
+			return fmt.Errorf("--%s %v: use a duration above 0 (e.g. 30s): %w", name, d, errUsage)
+		}
+	}
+	if po.IdleConns <= 0 {
+		return fmt.Errorf("--upstream-idle-conns %d: use a number above 0: %w", po.IdleConns, errUsage)
 	}
 	var rts []proxy.Route
 	if *upstream != "" {
@@ -555,7 +571,11 @@ func cmdProxy(ctx context.Context, args []string, getenv func(string) string, no
 		}
 		fmt.Fprintf(stdout, "  %s -> %s\n", host, rt.Upstream)
 	}
-	return server.Serve(ctx, ln, proxy.New(pl.prot, rts, trusted, pl.log), pf.grace, pl.log)
+	// Its own server, not server.Serve's: whole-request read and write
+	// limits would cut long uploads, downloads, event streams and
+	// WebSockets; the proxy bounds silence instead (--client-timeout,
+	// --upstream-timeout).
+	return proxy.NewWith(pl.prot, rts, trusted, pl.log, po).Serve(ctx, ln, pf.grace)
 }
 
 // proxyFlag parses --trusted-proxy: IP or CIDR, optionally =HEADER.

@@ -4,14 +4,17 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/challenge"
@@ -25,7 +28,7 @@ import (
 // Proxy decides and forwards.
 type Proxy struct {
 	p       *protect.Protector
-	routes  map[string]*httputil.ReverseProxy // by host; "" is the default
+	routes  map[string]*route // by host; "" is the default
 	trusted netutil.Proxies
 	log     *slog.Logger
 	// challenges serves the challenge endpoints under /_palisade/ inline.
@@ -35,8 +38,58 @@ type Proxy struct {
 	// a shorter body); a client that is slower gets 408 and is not
 	// forwarded. Default bodypeek.DefaultTimeout.
 	BodyTimeout time.Duration
+	opt         Options
+	transport   *http.Transport
+	buffers     *bufferPool
+	writers     sync.Pool // of *clientWriter
 	// decide is p.Decide (tests watch the requests the engine gets).
 	decide func(*engine.Policy, *engine.Request) engine.Verdict
+}
+
+// Options are the proxy's limits and its connection pool; a zero field
+// takes its default.
+type Options struct {
+	// ConnectTimeout bounds connecting to an upstream (and a TLS
+	// handshake with an https:// one): past it the visitor gets 504.
+	// Default 5 s.
+	ConnectTimeout time.Duration
+	// UpstreamTimeout is the longest an upstream may stay silent: from a
+	// request sent to its response's headers (past it, 504), and between
+	// two reads of a response body or of a WebSocket (past it, the
+	// response or the WebSocket is cut), as nginx's proxy_read_timeout.
+	// Default 60 s.
+	UpstreamTimeout time.Duration
+	// ClientTimeout is the longest a visitor may stay silent while it
+	// sends its body, or not take the response (nginx's
+	// client_body_timeout and send_timeout); past it the connection is
+	// closed. Default 60 s.
+	ClientTimeout time.Duration
+	// IdleConns is how many idle keep-alive connections are kept per
+	// upstream (default 512; at least the busy connections you expect,
+	// or connections are opened and closed for each request).
+	IdleConns int
+	// IdleTimeout closes an upstream connection idle for that long
+	// (default 60 s; at most UpstreamTimeout).
+	IdleTimeout time.Duration
+	// BodyTimeout sets Proxy.BodyTimeout (default bodypeek.DefaultTimeout).
+	BodyTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ConnectTimeout, DefaultConnectTimeout)
+	def(&o.UpstreamTimeout, DefaultUpstreamTimeout)
+	def(&o.ClientTimeout, DefaultClientTimeout)
+	def(&o.IdleTimeout, DefaultIdleTimeout)
+	def(&o.BodyTimeout, bodypeek.DefaultTimeout)
+	if o.IdleConns <= 0 {
+		o.IdleConns = DefaultIdleConns
+	}
+	return o
 }
 
 // Route sends one site's requests to an upstream. Host "" matches every
@@ -60,41 +113,111 @@ func ParseRoute(s string) (Route, error) {
 	return Route{Host: strings.ToLower(strings.TrimSpace(host)), Upstream: u}, nil
 }
 
-// New returns a proxy for routes. trusted are load balancers in front of it
-// (--trusted-proxy) and the header each sets the client's address in
-// (X-Forwarded-For unless configured otherwise); nothing else is believed.
+// New returns a proxy for routes with the default Options. trusted are load
+// balancers in front of it (--trusted-proxy) and the header each sets the
+// client's address in (X-Forwarded-For unless configured otherwise);
+// nothing else is believed.
 func New(p *protect.Protector, routes []Route, trusted netutil.Proxies, log *slog.Logger) *Proxy {
+	return NewWith(p, routes, trusted, log, Options{})
+}
+
+// NewWith is New with opt's limits.
+func NewWith(p *protect.Protector, routes []Route, trusted netutil.Proxies, log *slog.Logger, opt Options) *Proxy {
 	if log == nil {
 		log = slog.Default()
 	}
-	px := &Proxy{p: p, routes: map[string]*httputil.ReverseProxy{}, trusted: trusted, log: log, challenges: http.NewServeMux(),
-		BodyTimeout: bodypeek.DefaultTimeout, decide: p.Decide}
+	opt = opt.withDefaults()
+	dial := dialer(opt)
+	px := &Proxy{p: p, routes: map[string]*route{}, trusted: trusted, log: log, challenges: http.NewServeMux(),
+		BodyTimeout: opt.BodyTimeout, opt: opt, transport: newTransport(opt, dial), buffers: &bufferPool{}, decide: p.Decide}
 	p.Challenges().Register(px.challenges)
+	// Errors while a response is already under way (a visitor that left
+	// in the middle of a download) are no one's fault: debug level.
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	for _, rt := range routes {
 		up := rt.Upstream
 		rp := &httputil.ReverseProxy{
+			// Rewrite, not Director: the visitor's Forwarded and
+			// X-Forwarded-* are dropped before it runs, and hop-by-hop
+			// headers (Connection and those it names, Keep-Alive, TE,
+			// Upgrade but for a WebSocket's own) are removed.
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(up)
 				pr.Out.Host = pr.In.Host // the application sees the site's own Host
-				pr.SetXForwarded()
+				px.setForwarded(pr)
 			},
-			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				log.Warn("upstream unreachable", "host", r.Host, "upstream", up.String(), "err", err)
-				p.ErrorPage(w, r, p.Engine.ByDomain(hostOnly(r.Host)), http.StatusBadGateway, challenge.MsgUnreachable)
-			},
+			Transport:    px.transport,
+			BufferPool:   px.buffers,
+			ErrorLog:     errLog,
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { px.upstreamError(w, r, up, err) },
 		}
-		px.routes[rt.Host] = rp
+		px.routes[rt.Host] = &route{rp: rp, direct: newDirect(up, &px.opt, dial)}
 	}
 	return px
 }
 
+// route is one upstream's two paths: the direct one for bodiless requests
+// to an http:// upstream (nil when the upstream is not such), and
+// ReverseProxy for the rest.
+type route struct {
+	rp     *httputil.ReverseProxy
+	direct *direct
+}
+
+// Shared read-only header values.
+var (
+	protoHTTP  = []string{"http"}[:1:1]
+	protoHTTPS = []string{"https"}[:1:1]
+)
+
+// setForwarded tells the application who asked, as the decision saw it:
+// X-Forwarded-For and X-Real-IP are the client's address (the peer, or
+// what a --trusted-proxy said), X-Forwarded-Proto https when the
+// connection or a trusted proxy says so, X-Forwarded-Host the Host. Each
+// replaces the visitor's own copy; Forwarded is removed.
+func (px *Proxy) setForwarded(pr *httputil.ProxyRequest) {
+	h := pr.Out.Header
+	if client := netutil.ClientAddr(pr.In, px.trusted); client.IsValid() {
+		ip := []string{client.String()}[:1:1]
+		h["X-Forwarded-For"], h["X-Real-Ip"] = ip, ip
+	} else {
+		delete(h, "X-Forwarded-For")
+		delete(h, "X-Real-Ip")
+	}
+	h["X-Forwarded-Host"] = []string{pr.In.Host}
+	if netutil.HTTPS(pr.In, px.trusted) {
+		h["X-Forwarded-Proto"] = protoHTTPS
+	} else {
+		h["X-Forwarded-Proto"] = protoHTTP
+	}
+}
+
+// upstreamError answers a request the upstream did not answer: 504 when it
+// timed out (connecting, or silent past UpstreamTimeout), else 502, with
+// the short page in the visitor's language (never Go's error text).
+func (px *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, up *url.URL, err error) {
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		status = http.StatusGatewayTimeout
+	}
+	if r.Context().Err() != nil {
+		// The visitor left (or the proxy is shutting down): not the
+		// upstream's fault.
+		px.log.Debug("request ended before the upstream answered", "host", r.Host, "upstream", up.String(), "err", err)
+	} else {
+		px.log.Warn("upstream did not answer", "host", r.Host, "upstream", up.String(), "status", status, "err", err)
+	}
+	px.p.ErrorPage(w, r, px.p.Engine.ByDomain(hostOnly(r.Host)), status, challenge.MsgUnreachable)
+}
+
 func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := hostOnly(r.Host)
-	rp := px.routes[host]
-	if rp == nil {
-		rp = px.routes[""]
+	rt := px.routes[host]
+	if rt == nil {
+		rt = px.routes[""]
 	}
-	if rp == nil {
+	if rt == nil {
 		px.p.ErrorPage(w, r, nil, http.StatusMisdirectedRequest, challenge.MsgUnknownSite)
 		return
 	}
@@ -123,7 +246,7 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	v := px.decide(pol, &req)
 	switch v.Enforced() {
 	case engine.Grant:
-		rp.ServeHTTP(w, r)
+		px.forward(rt, w, r)
 		return
 	case engine.Redirect:
 		w.Header().Set("Cache-Control", "no-store")
@@ -131,6 +254,39 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	px.p.Page(w, r, pol, v, req.IP, r.URL.RequestURI(), http.StatusForbidden)
+}
+
+// forward hands a granted request to its upstream, the visitor's body
+// and the response streamed under ClientTimeout.
+func (px *Proxy) forward(rt *route, w http.ResponseWriter, r *http.Request) {
+	direct := rt.direct != nil && takes(r)
+	if !direct && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		// Not pooled: the transport may read it after ServeHTTP returns.
+		r.Body = &clientBody{ReadCloser: r.Body, dl: newIdleDeadline(http.NewResponseController(w), false, px.opt.ClientTimeout)}
+	}
+	cw, _ := px.writers.Get().(*clientWriter)
+	if cw == nil {
+		cw = &clientWriter{}
+	}
+	cw.ResponseWriter, cw.rc = w, *http.NewResponseController(w)
+	cw.dl = newIdleDeadline(&cw.rc, true, px.opt.ClientTimeout)
+	if direct {
+		px.forwardDirect(rt.direct, cw, r)
+	} else {
+		rt.rp.ServeHTTP(cw, r)
+	}
+	*cw = clientWriter{}
+	px.writers.Put(cw)
+}
+
+// CloseIdleConnections closes the upstream connections no request uses.
+func (px *Proxy) CloseIdleConnections() {
+	px.transport.CloseIdleConnections()
+	for _, rt := range px.routes {
+		if rt.direct != nil {
+			rt.direct.closeIdle()
+		}
+	}
 }
 
 // badBody answers a request whose body could not be read for inspection:
