@@ -7,9 +7,12 @@
 #   bash bench/compare.sh                              # 3 rounds x 10 s per case
 #   DURATION=3s ROUNDS=1 bash bench/compare.sh         # a quick look
 #   CASES='^(bare|fa-)' bash bench/compare.sh          # a subset (grep -E on the case names)
+#   REV=HEAD bash bench/compare.sh                     # what is committed, not the working tree
 #
 # Knobs: DURATION (10s), ROUNDS (3), CASES (all), CONNS (64), THREADS (wrk
-# threads, 1), KEEP=1 keeps the run's directory (wrk's raw output).
+# threads, 1), KEEP=1 keeps the run's directory (wrk's raw output), REV (a
+# git revision: the run builds and uses that revision's code and
+# configurations, exported with git archive into the run's directory).
 #
 # With at least two cores every server runs on core 0 (Go servers with
 # GOMAXPROCS=1, nginx with one worker, Apache with one child, HAProxy with
@@ -28,7 +31,6 @@ ROUNDS=${ROUNDS:-3}
 CASES=${CASES:-.}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
-export COMPARE_DIR=$PWD/bench/compare
 case "$DURATION" in
   *[0-9]s) secs=${DURATION%s} ;; *[0-9]m) secs=$(( ${DURATION%m} * 60 )) ;; *[0-9]) secs=$DURATION ;;
   *) echo "DURATION=$DURATION: give seconds (10s) or minutes (1m)"; exit 1 ;;
@@ -60,6 +62,13 @@ fi
 work=$(mktemp -d /tmp/palisade-compare.XXXXXX)
 chmod 755 "$work"
 pids=()
+if [ -n "${REV:-}" ]; then
+  mkdir "$work/src"
+  git archive "$REV" | tar -x -C "$work/src" || { rm -rf "$work"; echo "REV=$REV: git archive failed"; exit 1; }
+  echo "building and running $(git rev-parse --short "$REV") (REV=$REV), not the working tree"
+  cd "$work/src"
+fi
+export COMPARE_DIR=$PWD/bench/compare
 cleanup() {
   for f in "$work"/apache-*/httpd.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -342,10 +351,10 @@ for c in "${cases[@]}"; do
   case "$code" in 4*) ;; *) echo "warning: $name: curl's request answered $code, not challenged: is Palisade in the path?" ;; esac
 done
 
-# One request of each case first: the answer it must give.
+# A 2-second warm-up of each case, which also checks the answers it must give.
 for c in "${cases[@]}"; do
   IFS='|' read -r name _ expect _ url script kind <<<"$c"
-  FA_KIND=$kind timeout 20 $LOAD wrk -t1 -c1 -d1s -s "$COMPARE_DIR/$script" "$url" >"$work/check.$name" 2>&1 || true
+  FA_KIND=$kind timeout 20 $LOAD wrk -t"$THREADS" -c"$CONNS" -d2s -s "$COMPARE_DIR/$script" "$url" >"$work/check.$name" 2>&1 || true
   non=$(awk '/Non-2xx/ {print $NF}' "$work/check.$name"); non=${non:-0}
   n=$(awk '/requests in/ {print $1}' "$work/check.$name"); n=${n:-0}
   if [ "$n" = 0 ] || { [ "$expect" = 2xx ] && [ "$non" != 0 ]; } || { [ "$expect" = 4xx ] && [ "$non" != "$n" ]; }; then
