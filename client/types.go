@@ -223,6 +223,12 @@ type Event struct {
 	Ref string `json:"ref,omitempty"`
 	// WAF is what the website firewall found (nil: it matched nothing).
 	WAF *EventWAF `json:"waf,omitempty"`
+	// Count is how many requests the event stands for: identical refused
+	// requests (same client address, user agent, action and reason) within
+	// about 10 seconds are one event (path, query and referrer are the
+	// first request's); LastAt is when the last of them came.
+	Count  int64     `json:"count"`
+	LastAt time.Time `json:"last_at"`
 }
 
 // EventWAF is the website firewall's finding in an event.

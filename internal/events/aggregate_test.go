@@ -298,3 +298,50 @@ func TestNewRef(t *testing.T) {
 		t.Fatalf("%d distinct of 1000", len(seen))
 	}
 }
+
+// benchFlood observes refused requests of kinds different clients × agents
+// (1 × 1: one bot hammering), with or without aggregation, as Protector.
+// Decide does (the ref handed back); the sink stores nothing, so what is
+// measured is what the deciding goroutine pays, plus the writer's share
+// (one core: GOMAXPROCS=1 runs both on it).
+func benchFlood(b *testing.B, clients, agents int, aggregate bool) {
+	opt := Options{Buffer: 1 << 16, Flush: 100 * time.Millisecond, Now: testclock.New(b).Now}
+	if aggregate {
+		opt.Counts = func(context.Context, string, []core.EventCount) error { return nil }
+	}
+	r := New(func(context.Context, string, []core.Event, []core.StatRow) error { return nil }, opt)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	reqs := make([]engine.Request, 0, clients*agents)
+	for c := 0; c < clients; c++ {
+		for a := 0; a < agents; a++ {
+			rq := *req()
+			rq.IP = netip.AddrFrom4([4]byte{198, 51, byte(c >> 8), byte(c)})
+			rq.UserAgent = "Mozilla/5.0 (compatible; BadBot/" + strconv.Itoa(a) + ".0; +http://badbot.example/bot.html)"
+			rq.Query = "s=1&page=2"
+			reqs = append(reqs, rq)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rq := &reqs[i%len(reqs)]
+		i++
+		if r.Observe(pol, rq, denyCurl) == "" {
+			b.Fatal("no ref")
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(r.Dropped())/float64(b.N), "dropped/op")
+}
+
+func BenchmarkObserveDenyFlood(b *testing.B) {
+	for _, c := range []struct {
+		name            string
+		clients, agents int
+	}{{"identical", 1, 1}, {"varied500x50", 500, 50}} {
+		b.Run(c.name+"/each", func(b *testing.B) { benchFlood(b, c.clients, c.agents, false) })
+		b.Run(c.name+"/aggregated", func(b *testing.B) { benchFlood(b, c.clients, c.agents, true) })
+	}
+}

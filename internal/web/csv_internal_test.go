@@ -49,11 +49,11 @@ func TestCSVExportNeutralisesFormulas(t *testing.T) {
 		}
 	}
 	// Ordinary values are untouched.
-	if got := strings.Join(rows[len(rows)-2], ","); got != "99,2001-09-09T01:46:40Z,deny,security_issues,rule,block-admin,x,203.0.113.9,GET,shop.example.com,/a-b,,,,false,K7Q2M4XW6P,,," {
+	if got := strings.Join(rows[len(rows)-2], ","); got != "99,2001-09-09T01:46:40Z,deny,security_issues,rule,block-admin,x,203.0.113.9,GET,shop.example.com,/a-b,,,,false,K7Q2M4XW6P,,,,1,2001-09-09T01:46:40Z" {
 		t.Fatalf("ordinary row: %s", got)
 	}
 	// A firewall event: its class, score and rule ids.
-	if got := strings.Join(rows[len(rows)-1], ","); got != "100,2001-09-09T01:46:40Z,deny,waf,waf,waf,,203.0.113.9,GET,shop.example.com,/search,q=1',,,false,,sqli,10,942100 942190 949110" {
+	if got := strings.Join(rows[len(rows)-1], ","); got != "100,2001-09-09T01:46:40Z,deny,waf,waf,waf,,203.0.113.9,GET,shop.example.com,/search,q=1',,,false,,sqli,10,942100 942190 949110,1,2001-09-09T01:46:40Z" {
 		t.Fatalf("firewall row: %s", got)
 	}
 }

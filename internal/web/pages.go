@@ -320,7 +320,7 @@ func writeCSV(w http.ResponseWriter, domain string, es []core.Event) {
 	w.Header().Set("Cache-Control", "no-store")
 	bw := bufio.NewWriter(w)
 	writeCSVRow(bw, []string{"id", "time", "action", "category", "source", "reason", "detail", "ip", "method", "host", "path", "query", "user_agent", "referrer", "monitored", "ref",
-		"waf_class", "waf_score", "waf_rules"})
+		"waf_class", "waf_score", "waf_rules", "count", "last_at"})
 	for _, e := range es {
 		// The firewall's finding: its class, score and the matched rules'
 		// ids ("942100 949110"), empty when it found nothing.
@@ -334,9 +334,18 @@ func writeCSV(w http.ResponseWriter, domain string, es []core.Event) {
 			rules = strings.Join(ids, " ")
 		}
 		writeCSVRow(bw, []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, e.Category, e.Source, e.Reason, e.Detail,
-			e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer, strconv.FormatBool(e.Monitored), e.Ref, class, score, rules})
+			e.IP, e.Method, e.Host, e.Path, e.Query, e.UserAgent, e.Referrer, strconv.FormatBool(e.Monitored), e.Ref, class, score, rules,
+			strconv.FormatInt(e.Requests(), 10), lastAt(e).UTC().Format(time.RFC3339)})
 	}
 	_ = bw.Flush()
+}
+
+// lastAt is when the last of the requests an event stands for came.
+func lastAt(e core.Event) time.Time {
+	if e.LastAt.Before(e.At) {
+		return e.At
+	}
+	return e.LastAt
 }
 
 // writeCSVRow writes one RFC 4180 record with every field quoted, each made

@@ -244,6 +244,9 @@ type eventView struct {
 	// this" offers (eventallow.go).
 	Explain   explainView
 	AllowThis allowView
+	// Repeats says how many identical requests the event stands for and
+	// when they came ("" for one request).
+	Repeats string
 }
 
 // scoringRule says whether a CRS rule id is one of the rules that add up
@@ -346,6 +349,9 @@ func (h *Handler) event(r *http.Request, s core.Session, v view) (core.Event, er
 
 func newEventView(l string, ev core.Event) eventView {
 	out := eventView{Event: ev}
+	if n := ev.Requests(); n > 1 {
+		out.Repeats = i18n.N(l, "event.count", n, map[string]any{"From": i18n.DateTime(l, ev.At), "To": i18n.DateTime(l, ev.LastAt)})
+	}
 	if e, ok := exclusionFromEvent(ev); ok {
 		out.Allow, out.AllowSummary = &e, summarizeExclusionIn(l, e)
 	}

@@ -166,7 +166,9 @@ func schemas() map[string]any {
 		"Event": obj(map[string]any{"id": intg, "at": str, "ip": str, "method": str, "host": str, "path": str, "query": str, "user_agent": str, "referrer": str,
 			"action": str, "category": str, "source": map[string]any{"enum": []string{"list", "rule", "category", "builtin", "rate_limit", "waf", "challenge"}},
 			"reason": str, "detail": str, "monitored": map[string]any{"type": "boolean"},
-			"ref": map[string]any{"type": "string", "description": "The reference ID the visitor's challenge or deny page showed (absent for decisions that showed none)."},
+			"ref":     map[string]any{"type": "string", "description": "The reference ID the visitor's challenge or deny page showed (absent for decisions that showed none). Identical requests counted into one event (count) all showed the same one."},
+			"count":   map[string]any{"type": "integer", "minimum": 1, "description": "How many requests the event stands for: identical refused requests (same client address, user agent, action and reason) within about 10 seconds of the first are one event that counts them. Its path, query and referrer are the first request's. The count grows until the window ends. 1 for one request."},
+			"last_at": map[string]any{"type": "string", "description": "RFC 3339 time of the last of the count requests (at for one request)."},
 			"waf": obj(map[string]any{
 				"mode":    map[string]any{"enum": []string{"block", "detect"}, "description": "block: the firewall denied the request; detect: it only recorded what it found."},
 				"blocked": map[string]any{"type": "boolean", "description": "The anomaly score reached the threshold or a virtual patch blocks (in detect mode: what block mode would have done)."},

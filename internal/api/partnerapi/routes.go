@@ -98,7 +98,7 @@ func (a *API) routes() []route {
 			Desc:   "JSON only. The whole settings object is validated; every problem is listed in errors[] with its path (such as rules[2].conditions[0]). Saved settings reach the decision engine within a second. With If-Match, the settings are replaced only if the website is still at that version (checked in the transaction that writes): a change made meanwhile in the dashboard or the User API answers 412 with the current version in the ETag header and etag, and nothing is saved. Without If-Match the settings are replaced whatever they hold.",
 			Params: []param{domain, ifMatchH}, JSONBody: "Settings", Resp: "SettingsView", Errors: []int{400, 404, 412}}},
 		{"GET", "/v1/websites/{domain}/events", v1, a.handleEvents(), op{Tag: "v1", Summary: "A website's events, newest first",
-			Desc: "Every deny and challenge, and a sample of grants (--grant-sample). Kept for --event-retention (default 30 days).",
+			Desc: "Every deny and challenge, and a sample of grants (--grant-sample). Identical refused requests (same client address, user agent, action and reason) within about 10 seconds are one event with their count (count, last_at), so a flood is a few events, not one per request; the per-minute counts (GET /v1/websites/{domain}/stats) count every request. Kept for --event-retention (default 30 days).",
 			Params: []param{domain,
 				{Name: "from", In: "query", Desc: "RFC 3339 time; only events at or after it."},
 				{Name: "to", In: "query", Desc: "RFC 3339 time; only events before it."},
