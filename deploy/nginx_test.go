@@ -121,7 +121,7 @@ func nginxServer(port int, name, key, snippet, upstream string) string {
 
 // nginxCacheDir is the grant cache's folder in palisade-upstream.conf,
 // which the tests point at a folder of their own.
-const nginxCacheDir = "/var/cache/nginx/palisade"
+const nginxCacheDir = "/var/cache/nginx-palisade"
 
 // nginxSnippets are the shipped include files (nginx.conf is the example
 // that includes them).
