@@ -301,6 +301,14 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             c->up = def;
         }
         c->slot = n++;
+        {
+            pal_dir_conf *d = ap_get_module_config(v->lookup_defaults, &palisade_module);
+            if (d && d->on == 1 && !c->key)
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, v,
+                             "palisade: Palisade On for %s without a PalisadeKey: Palisade will answer 500 "
+                             "(unknown key) and the site fails %s", v->server_hostname ? v->server_hostname : "a vhost",
+                             c->fail_mode == FAIL_CLOSED ? "closed" : "open");
+        }
     }
     nslots = n;
     /* Anonymous shared memory, inherited by the processes Apache forks. */
@@ -517,7 +525,7 @@ static char *find_crlf2(char *p, size_t n)
 
 /* parse_head splits the status line and headers (in place, NUL-terminated);
  * the head is buf[0, headlen). */
-static int parse_head(char *buf, size_t headlen, pal_answer *a)
+static int parse_head(apr_pool_t *p_, char *buf, size_t headlen, pal_answer *a)
 {
     char *p = buf, *end = buf + headlen, *eol;
     const char *conn;
@@ -560,7 +568,7 @@ static int parse_head(char *buf, size_t headlen, pal_answer *a)
         p = eol + 1;
     }
     conn = answer_header(a, "Connection");
-    a->keepalive = minor == 1 ? !(conn && ap_find_token(NULL, conn, "close")) : 0;
+    a->keepalive = minor == 1 ? !(conn && ap_find_token(p_, conn, "close")) : 0;
     return 0;
 }
 
@@ -645,7 +653,7 @@ static int read_answer(request_rec *r, pal_conn *c, apr_time_t deadline, pal_ans
     headlen = (size_t)(headend - c->buf);
     if (headlen > PAL_HEAD_MAX)
         return EMSGSIZE;
-    if (parse_head(c->buf, headlen, a) != 0)
+    if (parse_head(r->pool, c->buf, headlen, a) != 0)
         return EPROTO;
     te = answer_header(a, "Transfer-Encoding");
     cl = answer_header(a, "Content-Length");
@@ -711,7 +719,7 @@ static int read_answer(request_rec *r, pal_conn *c, apr_time_t deadline, pal_ans
 /* ------------------------------------------------------ verdict request */
 
 /* dropped: the visitor's headers never passed on to Palisade. */
-static int dropped(const char *name, const char *connection)
+static int dropped(apr_pool_t *p, const char *name, const char *connection)
 {
     static const char *const names[] = {
         "Host", "X-Real-IP", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
@@ -725,7 +733,7 @@ static int dropped(const char *name, const char *connection)
         if (strcasecmp(name, names[i]) == 0)
             return 1;
     /* Hop-by-hop by the visitor's own Connection header. */
-    return connection && ap_find_token(NULL, connection, name);
+    return connection && ap_find_token(p, connection, name);
 }
 
 static int token_name(const char *s)
@@ -756,6 +764,7 @@ static char *put(char *w, const char *s, size_t n)
 #define LIT(w, s) (memcpy((w), (s), sizeof(s) - 1), (w) + sizeof(s) - 1)
 
 typedef struct {
+    apr_pool_t *p;
     const char *connection;
     size_t n;
 } size_ctx;
@@ -763,12 +772,13 @@ typedef struct {
 static int size_header(void *rec, const char *k, const char *v)
 {
     size_ctx *z = rec;
-    if (!dropped(k, z->connection) && token_name(k))
+    if (!dropped(z->p, k, z->connection) && token_name(k))
         z->n += strlen(k) + strlen(v) + 4;
     return 1;
 }
 
 typedef struct {
+    apr_pool_t *p;
     const char *connection;
     char *w;
 } write_ctx;
@@ -776,7 +786,7 @@ typedef struct {
 static int write_header(void *rec, const char *k, const char *v)
 {
     write_ctx *z = rec;
-    if (!dropped(k, z->connection) && token_name(k)) {
+    if (!dropped(z->p, k, z->connection) && token_name(k)) {
         z->w = PUTS(z->w, k);
         z->w = LIT(z->w, ": ");
         z->w = PUTS(z->w, v);
@@ -795,7 +805,10 @@ static char *build_request(request_rec *r, pal_server_conf *sc, size_t *len)
     write_ctx wr;
     char *buf, *w;
     if (!host)
+        host = r->server->server_hostname;     /* HTTP/1.0 without Host: the vhost's name */
+    if (!host)
         host = "";
+    sz.p = r->pool;
     sz.connection = apr_table_get(r->headers_in, "Connection");
     sz.n = 512 + strlen(sc->up->hostport) + strlen(sc->key ? sc->key : "") + strlen(r->method) +
         strlen(uri) + strlen(host) + strlen(proto) + strlen(ip);
@@ -818,6 +831,7 @@ static char *build_request(request_rec *r, pal_server_conf *sc, size_t *len)
     w = LIT(w, "\r\nX-Real-IP: ");
     w = PUTS(w, ip);
     w = LIT(w, "\r\n");
+    wr.p = r->pool;
     wr.connection = sz.connection;
     wr.w = w;
     apr_table_do(write_header, &wr, r->headers_in, NULL);
