@@ -140,17 +140,25 @@ chmod -R a+rX "$work"
 cachenote=""
 if [ -n "$NGINX" ]; then
   ng=$work/nginx; mkdir -p "$ng"
-  sub() { sed -e "s#127.0.0.1:8080#127.0.0.1:$P_PAL#g" "$@"; }
+  sub() { sed -e "s#127.0.0.1:8080#127.0.0.1:$P_PAL#g" -e "s#/var/cache/nginx-palisade#$ng/cache#g" "$@"; }
   sub deploy/nginx/palisade-upstream.conf >"$ng/palisade-upstream.conf"
   sub deploy/nginx/palisade.conf >"$ng/palisade.conf"
-  # The grant cache: the shipped palisade.conf with deploy/nginx/palisade-cache.conf, if it exists.
-  if [ -f deploy/nginx/palisade-cache.conf ]; then
-    sub deploy/nginx/palisade-cache.conf >"$ng/palisade-cache.conf"
-    cache_http="include palisade-cache.conf;"
-    cachenote="grant cache: deploy/nginx/palisade-cache.conf"
+  # The grant cache is the palisade-cache block of the shipped files; without
+  # it: the block deleted, as palisade.conf says to switch it off.
+  if grep -q '# ---- palisade-cache begin' deploy/nginx/palisade.conf; then
+    # The block only, from its "# ---- palisade-cache begin" line to its
+    # "# ---- palisade-cache end" line.
+    sed '/^[[:space:]]*# ---- palisade-cache begin/,/^[[:space:]]*# ---- palisade-cache end/d' "$ng/palisade.conf" >"$ng/palisade-nocache.conf"
+    cachenote="with the grant cache: palisade.conf as shipped; without: its palisade-cache block (marker line to marker line) deleted"
+    # The sed line palisade.conf gives for this, checked on a copy.
+    sed '/palisade-cache begin/,/palisade-cache end/d' "$ng/palisade.conf" >"$ng/palisade-sedline.conf"
+    if ! cmp -s "$ng/palisade-sedline.conf" "$ng/palisade-nocache.conf"; then
+      echo "warning: the sed line in deploy/nginx/palisade.conf deletes more than the palisade-cache block" \
+           "($(wc -l <"$ng/palisade-sedline.conf") lines left, not $(wc -l <"$ng/palisade-nocache.conf")); using the marker lines only"
+    fi
   else
-    cache_http=""
-    cachenote="no cache config found (deploy/nginx/palisade-cache.conf): the 'cache' case runs the shipped palisade.conf as it is"
+    cp "$ng/palisade.conf" "$ng/palisade-nocache.conf"
+    cachenote="no cache config found (no palisade-cache block in deploy/nginx/palisade.conf): the 'cache' cases run palisade.conf as it is"
   fi
   echo "nginx: $cachenote"
   user=""; [ "$(id -u)" = 0 ] && user="user root;"
@@ -169,7 +177,6 @@ http {
     client_body_temp_path $ng/body; proxy_temp_path $ng/proxy; fastcgi_temp_path $ng/fastcgi;
     uwsgi_temp_path $ng/uwsgi; scgi_temp_path $ng/scgi;
     include palisade-upstream.conf;
-    $cache_http
     upstream bare { server 127.0.0.1:$P_BARE; keepalive 64; }
 
     # the static file alone
@@ -189,14 +196,14 @@ http {
         }
     }
 
-    # auth_request to Palisade: the shipped palisade.conf
+    # auth_request to Palisade: the shipped palisade.conf without its grant cache
     server {
         listen 127.0.0.1:$P_NG_PAL; server_name bench.example.com; root $htdocs;
         set \$palisade_key "$PALISADE_KEY";
-        include palisade.conf;
+        include palisade-nocache.conf;
     }
 
-    # the same with the grant cache
+    # the shipped palisade.conf as it is, with the grant cache
     server {
         listen 127.0.0.1:$P_NG_PAL_CACHE; server_name bench.example.com; root $htdocs;
         set \$palisade_key "$PALISADE_KEY";
@@ -323,7 +330,8 @@ if [ -n "$NGINX" ]; then
   addcase nginx-proxy bare 2xx "nginx proxy_pass → bench/bare (keepalive 64)" http://127.0.0.1:$P_NG_PROXY/ browser.lua
   addcase nginx-static "" 2xx "nginx, 5.5 KB static file" http://127.0.0.1:$P_NG_STATIC/ browser.lua
   addcase nginx-authreq-bare nginx-static 2xx "nginx auth_request → bench/bare, static file" http://127.0.0.1:$P_NG_AR_BARE/ browser.lua
-  addcase nginx-authreq-palisade nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf), static file" http://127.0.0.1:$P_NG_PAL/ browser.lua
+  addcase nginx-authreq-palisade nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf, grant cache off), static file" http://127.0.0.1:$P_NG_PAL/ browser.lua
+  addcase nginx-authreq-palisade-cache nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf, grant cache on), static file" http://127.0.0.1:$P_NG_PAL_CACHE/ browser.lua
   addcase nginx-page "" 2xx "nginx alone, page + 20 assets" http://127.0.0.1:$P_NG_STATIC/ page.lua
   addcase nginx-page-palisade nginx-page 2xx "nginx + Palisade without the grant cache, page + 20 assets" http://127.0.0.1:$P_NG_PAL/ page.lua
   addcase nginx-page-palisade-cache nginx-page 2xx "nginx + Palisade with the grant cache, page + 20 assets" http://127.0.0.1:$P_NG_PAL_CACHE/ page.lua
@@ -363,11 +371,14 @@ for c in "${cases[@]}"; do
 done
 
 echo "running ${#cases[@]} cases × $ROUNDS rounds × $DURATION (about $(( ${#cases[@]} * ROUNDS * (secs + 2) / 60 + 1 )) min), wrk -t$THREADS -c$CONNS"
+decisions() { curl -s -m 5 http://127.0.0.1:$P_PAL/metrics | awk '/^palisade_decisions_total/ {s += $NF} END {printf "%d", s}'; }
 for r in $(seq 1 "$ROUNDS"); do
   for c in "${cases[@]}"; do
     IFS='|' read -r name _ _ _ url script kind <<<"$c"
+    d0=$(decisions)
     FA_KIND=$kind timeout $(( secs + 60 )) $LOAD wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --latency -s "$COMPARE_DIR/$script" "$url" \
       >"$work/$name.$r.wrk" 2>&1 || echo "wrk failed on $name (round $r)"
+    echo "$d0 $(decisions)" >"$work/$name.$r.asked"
     printf 'round %s %-26s %7s req/s   (load average %s)\n' "$r" "$name" "$(awk '/Requests\/sec/ {print int($2)}' "$work/$name.$r.wrk")" "$(cut -d' ' -f1 /proc/loadavg)"
     sleep 1
   done
