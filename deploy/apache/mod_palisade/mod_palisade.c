@@ -71,7 +71,8 @@ typedef struct pal_conn {
     int fd;
     apr_time_t last_used;
     size_t len;                 /* bytes in buf */
-    char *buf;                  /* PAL_BUF_CAP + 1 */
+    char *buf;                  /* PAL_BUF_CAP + 1; the answer's headers point into it, so
+                                 * it never moves (pages a grant does not touch stay unused) */
 } pal_conn;
 
 /* One Palisade address and this process's idle connections to it. */
@@ -466,9 +467,15 @@ static int send_all(pal_conn *c, const char *p, size_t n, apr_time_t deadline)
 }
 
 /* fill reads more of the answer into the buffer: 0, EPIPE at the end of the
- * stream, E2BIG when the buffer is full, or an errno. */
-static int fill(pal_conn *c, apr_time_t deadline)
+ * stream, E2BIG when the buffer is full, or an errno. wait: poll first (just
+ * after sending, the answer cannot be there yet: saves a recv). */
+static int fill(pal_conn *c, apr_time_t deadline, int wait)
 {
+    if (wait) {
+        int rc = wait_fd(c->fd, POLLIN, deadline);
+        if (rc)
+            return rc;
+    }
     for (;;) {
         ssize_t n;
         int rc;
@@ -642,7 +649,7 @@ static int read_answer(request_rec *r, pal_conn *c, apr_time_t deadline, pal_ans
     *got = 0;
     c->len = 0;
     for (;;) {
-        if ((rc = fill(c, deadline)) != 0)
+        if ((rc = fill(c, deadline, c->len == 0)) != 0)
             return rc == E2BIG ? EMSGSIZE : rc;
         *got = 1;
         if ((headend = find_crlf2(c->buf, c->len)) != NULL)
@@ -667,7 +674,7 @@ static int read_answer(request_rec *r, pal_conn *c, apr_time_t deadline, pal_ans
                 return EMSGSIZE;
             if (raw > 0)
                 break;
-            if ((rc = fill(c, deadline)) != 0)
+            if ((rc = fill(c, deadline, 0)) != 0)
                 return rc == E2BIG ? EMSGSIZE : rc;
         }
         out = apr_palloc(r->pool, dec + 1);
@@ -687,7 +694,7 @@ static int read_answer(request_rec *r, pal_conn *c, apr_time_t deadline, pal_ans
         if (*end != '\0' || end == cl || n > PAL_BODY_MAX)
             return EMSGSIZE;
         while (c->len - headlen < n)
-            if ((rc = fill(c, deadline)) != 0)
+            if ((rc = fill(c, deadline, 0)) != 0)
                 return rc == E2BIG ? EMSGSIZE : rc;
         a->body = headend;
         a->body_len = n;
@@ -702,7 +709,7 @@ static int read_answer(request_rec *r, pal_conn *c, apr_time_t deadline, pal_ans
         /* No length: the body runs to the end of the stream. */
         a->keepalive = 0;
         for (;;) {
-            rc = fill(c, deadline);
+            rc = fill(c, deadline, 0);
             if (rc == EPIPE)
                 break;
             if (rc != 0)
