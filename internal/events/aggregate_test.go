@@ -2,6 +2,8 @@ package events
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/base32"
 	"net/netip"
 	"runtime"
 	"strconv"
@@ -344,4 +346,23 @@ func BenchmarkObserveDenyFlood(b *testing.B) {
 		b.Run(c.name+"/each", func(b *testing.B) { benchFlood(b, c.clients, c.agents, false) })
 		b.Run(c.name+"/aggregated", func(b *testing.B) { benchFlood(b, c.clients, c.agents, true) })
 	}
+}
+
+// BenchmarkNewRef: a reference ID from the runtime's generator, and as it
+// was made before (crypto/rand, base32; challenge.NewRef).
+func BenchmarkNewRef(b *testing.B) {
+	b.Run("runtime", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = NewRef()
+		}
+	})
+	b.Run("crypto", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var r [7]byte
+			_, _ = crand.Read(r[:])
+			_ = base32.StdEncoding.EncodeToString(r[:])[:10]
+		}
+	})
 }
