@@ -196,6 +196,19 @@ Include %[1]s/palisade-module.conf
 		}
 	}
 
+	// Palisade too slow (every verdict held 2 s, PalisadeTimeout is 300
+	// ms): a bad bot on the fail-open site is served unjudged, the
+	// fail-closed sites refuse.
+	watch.stall.Store(int64(2 * time.Second))
+	if code, body, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable"); code != 200 || body != moduleIndex {
+		t.Fatalf("%s: fail-open while Palisade does not answer in time: %d %q", server, code, body)
+	}
+	if code, _, _ := get("closed.example.com", "/", chromeUA); code != 503 {
+		t.Fatalf("%s: fail-closed while Palisade does not answer in time: %d", server, code)
+	}
+	watch.stall.Store(0)
+	get.waitCode(t, "open.example.com", "/", "sqlmap/1.7.2#stable", 403, "protection when Palisade answers in time again")
+
 	// Palisade down: the fail-open site serves; the site set fail-closed in
 	// Palisade (learned from its answers, by every Apache process) and the
 	// one pinned closed in its vhost answer 503.

@@ -117,12 +117,14 @@ func runApache(t *testing.T, apache, cfg, errorLog string) {
 // verdictWatch wraps Palisade's handler to count the verdict requests of
 // Apache's module and note the X-Palisade-Cache of the last answer.
 // standIn makes every 200 answer cacheable for 5 s, as Palisade says of a
-// cacheable grant (engine.GrantCache) on the endpoints that send it.
+// cacheable grant (engine.GrantCache) on the endpoints that send it; stall
+// holds every verdict that long first, as an overloaded Palisade would.
 type verdictWatch struct {
 	h         http.Handler
 	asks      atomic.Int64
 	lastCache atomic.Value // string
 	standIn   atomic.Bool
+	stall     atomic.Int64 // time.Duration
 }
 
 func (v *verdictWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -131,6 +133,9 @@ func (v *verdictWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.asks.Add(1)
+	if d := time.Duration(v.stall.Load()); d > 0 {
+		time.Sleep(d)
+	}
 	v.h.ServeHTTP(&watchedWriter{ResponseWriter: w, v: v}, r)
 }
 
