@@ -60,7 +60,8 @@ module AP_MODULE_DECLARE_DATA palisade_module;
 #define PAL_LOG_EVERY apr_time_from_sec(10)
 #define PAL_DEFAULT_TIMEOUT_MS 300
 #define PAL_PATH "/forward-auth/apache"
-#define PAL_CACHE_SLOTS 1024            /* cached grants per process (a power of two) */
+#define PAL_CACHE_SLOTS 1024            /* cached grants per threaded process (a power of two) */
+#define PAL_CACHE_SLOTS_PREFORK 64      /* per process of a non-threaded MPM (many processes) */
 #define PAL_CACHE_KEY_MAX 4096          /* a longer verdict request is never cached */
 #define PAL_CACHE_TTL_MAX 60            /* seconds; Palisade's MaxGrantCache */
 
@@ -858,7 +859,9 @@ static char *build_request(request_rec *r, pal_server_conf *sc, size_t *len)
  * engine.CacheKeyHeaders or in it, can change a cached verdict. Palisade
  * itself allows caching only for requests whose headers are all in
  * engine.CacheKeyHeaders. The cache is per process, direct-mapped and
- * bounded (PAL_CACHE_SLOTS entries of at most PAL_CACHE_KEY_MAX bytes). */
+ * bounded: PAL_CACHE_SLOTS entries of at most PAL_CACHE_KEY_MAX bytes (4 MiB)
+ * in a threaded MPM's few processes, PAL_CACHE_SLOTS_PREFORK (256 KiB) in
+ * each of prefork's many. */
 
 typedef struct {
     apr_uint64_t hash;
@@ -869,6 +872,7 @@ typedef struct {
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static pal_cached cache[PAL_CACHE_SLOTS];
+static apr_uint64_t cache_mask = PAL_CACHE_SLOTS - 1;  /* set per MPM in child_init */
 
 static apr_uint64_t fnv1a(const char *p, size_t n)
 {
@@ -883,7 +887,7 @@ static apr_uint64_t fnv1a(const char *p, size_t n)
 
 static int cache_hit(const char *key, size_t len, apr_uint64_t hash, apr_time_t now)
 {
-    pal_cached *e = &cache[hash & (PAL_CACHE_SLOTS - 1)];
+    pal_cached *e = &cache[hash & cache_mask];
     int hit;
     if (len > PAL_CACHE_KEY_MAX)
         return 0;
@@ -895,7 +899,7 @@ static int cache_hit(const char *key, size_t len, apr_uint64_t hash, apr_time_t 
 
 static void cache_put(const char *key, size_t len, apr_uint64_t hash, const char *seconds)
 {
-    pal_cached *e = &cache[hash & (PAL_CACHE_SLOTS - 1)];
+    pal_cached *e = &cache[hash & cache_mask];
     char *end;
     long secs;
     if (!seconds || len > PAL_CACHE_KEY_MAX)
@@ -1075,10 +1079,20 @@ static int check_access(request_rec *r)
     return rc;
 }
 
+static void child_init(apr_pool_t *p, server_rec *s)
+{
+    int threaded = 0;
+    (void)p;
+    (void)s;
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) == APR_SUCCESS && threaded == AP_MPMQ_NOT_SUPPORTED)
+        cache_mask = PAL_CACHE_SLOTS_PREFORK - 1;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* access_checker: after the URL is mapped (so <Location>, <Directory>
      * and .htaccess settings apply), before authentication, for every
      * request including static files. */
