@@ -273,10 +273,13 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 		}
 		v := h.decide(pol, req)
 		var ttl time.Duration
-		if c.NginxAnswers {
-			// Only nginx's endpoint: its shipped configuration keys its
+		if c.NginxAnswers || c.Name == "apache" {
+			// Only the endpoints whose callers key a cache on everything
+			// the verdict read: nginx's shipped configuration keys its
 			// cache on engine.CacheKeyHeaders and, with the cache on,
-			// passes no other header (deploy/nginx).
+			// passes no other header (deploy/nginx); Apache's module keys
+			// its cache on the whole verdict request it sent, byte for
+			// byte (deploy/apache/mod_palisade).
 			ttl = h.p.Engine.GrantCache(pol, req, &v)
 		}
 		h.write(w, r, pol, v, req.IP, uri, nginx, c.NginxAnswers, ttl)
