@@ -203,7 +203,9 @@ Include %[1]s/palisade-module.conf
 	if code, body, _ := get("open.example.com", "/", "sqlmap/1.7.2#stable"); code != 200 || body != moduleIndex {
 		t.Fatalf("%s: fail-open while Palisade does not answer in time: %d %q", server, code, body)
 	}
-	if code, _, _ := get("closed.example.com", "/", chromeUA); code != 503 {
+	// (A path of its own: Palisade marks a browser's grant reusable, and a
+	// grant the module holds is served for its lifetime whatever happens.)
+	if code, _, _ := get("closed.example.com", "/?stalled", chromeUA); code != 503 {
 		t.Fatalf("%s: fail-closed while Palisade does not answer in time: %d", server, code)
 	}
 	watch.stall.Store(0)
@@ -218,7 +220,7 @@ Include %[1]s/palisade-module.conf
 			t.Fatalf("%s: fail-open while Palisade is down: %d %q", server, code, body)
 		}
 		for _, host := range []string{"closed.example.com", "pinned.example.com"} {
-			if code, body, _ := get(host, "/", chromeUA); code != 503 || strings.Contains(body, "hello") {
+			if code, body, _ := get(host, fmt.Sprintf("/?down=%d", i), chromeUA); code != 503 || strings.Contains(body, "hello") {
 				t.Fatalf("%s: %s (fail-closed) while Palisade is down: %d %q", server, host, code, body)
 			}
 		}
