@@ -81,6 +81,10 @@ func main() {
 			req, _ := http.NewRequest("GET", *target, nil)
 			for _, h := range hs {
 				k, v, _ := strings.Cut(h, ":")
+				if strings.EqualFold(strings.TrimSpace(k), "Host") {
+					req.Host = strings.TrimSpace(v) // Go's client sends req.Host, never Header["Host"]
+					continue
+				}
 				req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 			}
 			t0 := time.Now()
