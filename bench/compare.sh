@@ -123,7 +123,11 @@ waitfor http://127.0.0.1:$P_PROXY/
 sleep 2   # the settings reach both engines (config poll: 1 s)
 export CLEARANCE=$("$work/clearance" -url http://127.0.0.1:$P_PAL -key "$PALISADE_KEY" -ip 203.0.113.50 -ua curl/8.5.0)
 
-# ---- the static site: a 5.5 KB page and the 20 assets bench/compare/page.lua asks for
+# ---- the static site: a 5.5 KB page and the 20 assets bench/compare/page.lua asks for.
+# The static-file cases ask for /index.html: "/" is the same file through the
+# index (nginx's index module, Apache's mod_dir), an internal redirect that
+# asks Palisade a second time (nginx auth_request, mod_authnz_fcgi); the page
+# case asks for "/" as a browser does.
 htdocs=$work/htdocs
 mkdir -p "$htdocs/assets/css" "$htdocs/assets/js" "$htdocs/assets/img" "$htdocs/assets/icons" "$htdocs/assets/fonts"
 head -c 4096 /dev/urandom | base64 >"$htdocs/index.html"
@@ -328,18 +332,18 @@ addcase fa-cleared bare 2xx "forward-auth: curl with a clearance cookie (200)" h
 addcase proxy nginx-proxy 2xx "palisade proxy → bench/bare, Chrome" http://127.0.0.1:$P_PROXY/ browser.lua
 if [ -n "$NGINX" ]; then
   addcase nginx-proxy bare 2xx "nginx proxy_pass → bench/bare (keepalive 64)" http://127.0.0.1:$P_NG_PROXY/ browser.lua
-  addcase nginx-static "" 2xx "nginx, 5.5 KB static file" http://127.0.0.1:$P_NG_STATIC/ browser.lua
-  addcase nginx-authreq-bare nginx-static 2xx "nginx auth_request → bench/bare, static file" http://127.0.0.1:$P_NG_AR_BARE/ browser.lua
-  addcase nginx-authreq-palisade nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf, grant cache off), static file" http://127.0.0.1:$P_NG_PAL/ browser.lua
-  addcase nginx-authreq-palisade-cache nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf, grant cache on), static file" http://127.0.0.1:$P_NG_PAL_CACHE/ browser.lua
+  addcase nginx-static "" 2xx "nginx, 5.5 KB static file" http://127.0.0.1:$P_NG_STATIC/index.html browser.lua
+  addcase nginx-authreq-bare nginx-static 2xx "nginx auth_request → bench/bare, static file" http://127.0.0.1:$P_NG_AR_BARE/index.html browser.lua
+  addcase nginx-authreq-palisade nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf, grant cache off), static file" http://127.0.0.1:$P_NG_PAL/index.html browser.lua
+  addcase nginx-authreq-palisade-cache nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf, grant cache on), static file" http://127.0.0.1:$P_NG_PAL_CACHE/index.html browser.lua
   addcase nginx-page "" 2xx "nginx alone, page + 20 assets" http://127.0.0.1:$P_NG_STATIC/ page.lua
   addcase nginx-page-palisade nginx-page 2xx "nginx + Palisade without the grant cache, page + 20 assets" http://127.0.0.1:$P_NG_PAL/ page.lua
   addcase nginx-page-palisade-cache nginx-page 2xx "nginx + Palisade with the grant cache, page + 20 assets" http://127.0.0.1:$P_NG_PAL_CACHE/ page.lua
 fi
 if [ -n "$APACHE" ]; then
-  addcase apache-static "" 2xx "Apache alone, 5.5 KB static file" http://127.0.0.1:$P_AP_STATIC/ browser.lua
-  [ -f "$work/apache-fcgi/httpd.pid" ] && addcase apache-fcgi apache-static 2xx "Apache + Palisade, mod_authnz_fcgi (palisade.conf)" http://127.0.0.1:$P_AP_FCGI/ browser.lua
-  [ -f "$work/apache-module/httpd.pid" ] && addcase apache-module apache-static 2xx "Apache + Palisade, native module (mod_palisade)" http://127.0.0.1:$P_AP_MOD/ browser.lua
+  addcase apache-static "" 2xx "Apache alone, 5.5 KB static file" http://127.0.0.1:$P_AP_STATIC/index.html browser.lua
+  [ -f "$work/apache-fcgi/httpd.pid" ] && addcase apache-fcgi apache-static 2xx "Apache + Palisade, mod_authnz_fcgi (palisade.conf), static file" http://127.0.0.1:$P_AP_FCGI/index.html browser.lua
+  [ -f "$work/apache-module/httpd.pid" ] && addcase apache-module apache-static 2xx "Apache + Palisade, native module (mod_palisade), static file" http://127.0.0.1:$P_AP_MOD/index.html browser.lua
 fi
 if [ -n "$HAPROXY" ]; then
   addcase haproxy-bare bare 2xx "HAProxy → bench/bare" http://127.0.0.1:$P_HA_BARE/ browser.lua
@@ -399,7 +403,7 @@ if [ -n "$APACHE" ] && grep -q '^apache-static' "$work/cases.tsv"; then
     for pair in "apache-static $P_AP_STATIC" "$with $port"; do
       set -- $pair
       echo "open loop at $half req/s: $1"
-      timeout $(( secs + 60 )) $LOAD "$work/load" -url "http://127.0.0.1:$2/" -rate "$half" -duration "${secs}s" "${hdr[@]}" >"$work/lat.$1.load" 2>&1 || true
+      timeout $(( secs + 60 )) $LOAD "$work/load" -url "http://127.0.0.1:$2/index.html" -rate "$half" -duration "${secs}s" "${hdr[@]}" >"$work/lat.$1.load" 2>&1 || true
       sleep 1
     done
   fi
