@@ -424,13 +424,12 @@ func (px *Proxy) writeRequest(bw *bufio.Writer, r *http.Request) error {
 	if trailers {
 		bw.WriteString("Te: trailers\r\n")
 	}
-	var scratch [48]byte
 	if client := netutil.ClientAddr(r, px.trusted); client.IsValid() {
-		ip := client.AppendTo(scratch[:0])
+		// Appended in the writer's own buffer: no allocation.
 		bw.WriteString("X-Forwarded-For: ")
-		bw.Write(ip)
+		bw.Write(client.AppendTo(bw.AvailableBuffer()))
 		bw.WriteString("\r\nX-Real-Ip: ")
-		bw.Write(ip)
+		bw.Write(client.AppendTo(bw.AvailableBuffer()))
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("X-Forwarded-Host: ")
