@@ -2,7 +2,11 @@
 
 package redteam21
 
-import "testing"
+import (
+	"os"
+	"strings"
+	"testing"
+)
 
 // TestFinding_InheritedMicroCacheSharesGrants: a WordPress-style
 // micro-cache in the server {} (proxy_cache, proxy_cache_valid 200 1s,
@@ -23,8 +27,23 @@ func TestFinding_InheritedMicroCacheSharesGrants(t *testing.T) {
 		"proxy_ignore_headers Cache-Control Expires;",
 		"proxy_cache_valid 200 1s; proxy_ignore_headers Cache-Control Expires Set-Cookie;",
 	} {
-		if code, body, code2, body2 := siteCacheShares(t, extra); code != 403 || code2 != 403 {
+		if code, body, code2, body2 := siteCacheShares(t, extra, nil); code != 403 || code2 != 403 {
 			t.Errorf("with %q in the server {}: sqlmap after one browser's grant for /page: /page %d %.40q, /wp-admin/elsewhere %d %.40q; want Palisade's 403 for both", extra, code, body, code2, body2)
 		}
+	}
+	// The palisade.conf customers run from before issue 21 (66e8d91,
+	// testdata), against today's Palisade.
+	old, err := os.ReadFile("testdata/palisade-66e8d91.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldConf := func(s string) string {
+		if strings.Contains(s, "part 2 of 2, FAIL-OPEN") {
+			return string(old)
+		}
+		return withoutCache(s)
+	}
+	if code, body, code2, body2 := siteCacheShares(t, "proxy_ignore_headers Cache-Control Expires;", oldConf); code != 403 || code2 != 403 {
+		t.Errorf("the palisade.conf of 66e8d91 under a micro-cache: sqlmap after one browser's grant for /page: /page %d %.40q, /wp-admin/elsewhere %d %.40q; want Palisade's 403 for both", code, body, code2, body2)
 	}
 }

@@ -17,7 +17,7 @@ import (
 // Palisade's auth location included), and reports the answer a bot gets
 // for the URI a browser was just granted and for another URI (want 403
 // for both).
-func siteCacheShares(t *testing.T, extra string) (samePath int, sameBody string, otherPath int, otherBody string) {
+func siteCacheShares(t *testing.T, extra string, edit func(string) string) (samePath int, sameBody string, otherPath int, otherBody string) {
 	t.Helper()
 	pal := testenv.New(t)
 	pal.Protector.Engine.SetGrantCache(engine.DefaultGrantCache) // palisade serve's default
@@ -37,7 +37,10 @@ func siteCacheShares(t *testing.T, extra string) (samePath int, sameBody string,
         include PALISADE_CONF/palisade.conf;
         location / { proxy_pass %s; proxy_set_header Host $host; }
     }`, filepath.Join(dir, "micro"), port, extra, site.ServerKey, backend.URL)
-	startNginxFor(t, pal.Addr, servers, withoutCache)
+	if edit == nil {
+		edit = withoutCache
+	}
+	startNginxFor(t, pal.Addr, servers, edit)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	waitUp(t, addr)
 	bot := "User-Agent: sqlmap/1.7.2#stable (https://sqlmap.org)\r\nAccept: */*\r\nConnection: close\r\n\r\n"
@@ -55,11 +58,11 @@ func siteCacheShares(t *testing.T, extra string) (samePath int, sameBody string,
 
 // TestHeld_InheritedProxyCacheSharesNoGrants: a server {} with its own
 // proxy_cache (inherited into the auth location when the grant cache block
-// is deleted) does not cache Palisade's grants: their Cache-Control:
+// is deleted; edit nil: the shipped snippets with the block deleted) does not cache Palisade's grants: their Cache-Control:
 // private keeps nginx from storing them, though they now carry
 // X-Accel-Expires.
 func TestHeld_InheritedProxyCacheSharesNoGrants(t *testing.T) {
-	if code, body, code2, body2 := siteCacheShares(t, ""); code != 403 || code2 != 403 {
+	if code, body, code2, body2 := siteCacheShares(t, "", nil); code != 403 || code2 != 403 {
 		t.Errorf("sqlmap after a browser's grant: same URI %d %.60q, another URI %d %.60q; want 403 for both", code, body, code2, body2)
 	}
 }
