@@ -12,7 +12,9 @@
 #    (an AI crawler: denied; GPTBot from an address that is not OpenAI's is
 #    a fake, challenged as emulated_humans), and a browser on the website's deny
 #    list (denied before the website firewall looks), each as a share of the
-#    bare handler in the same run.
+#    bare handler in the same run, by throughput and by CPU time a request
+#    (the server's user + system time over the requests it answered: what
+#    one core would give, even on a machine busy with other work).
 # 2. Soak: wrk at full speed with bench/floods.lua (301 addresses × 100
 #    bad-bot agents, 30,100 different clients, walking paths) against one
 #    website for $SOAK, while bench/load (open loop) sends a browser's
@@ -48,6 +50,7 @@ go build -o "$work/bare" ./bench/bare
 go build -o "$work/load" ./bench/load
 
 GOMAXPROCS=1 "${server[@]}" "$work/bare" -addr 127.0.0.1:18091 & pids+=($!)
+bare_pid=$!
 GOMAXPROCS=1 "${server[@]}" "$palisade" serve --addr 127.0.0.1:18081 --data-dir "$work/data" --log-level error >"$work/serve.log" 2>&1 & pids+=($!)
 pal=$!
 for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18081/healthz >/dev/null 2>&1 && break; sleep 0.1; done
@@ -66,16 +69,26 @@ claudebot="Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Claude
 for _ in $(seq 1 100); do [ "$(ask "$browser" 198.51.100.9)" = 403 ] && break; sleep 0.1; done # the engine has the website and its list
 
 rps() { awk '/Requests\/sec/ {print int($2)}'; }
+reqs() { awk '/requests in/ {print $1}'; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # CPU time used (user + system), in clock ticks
+hz=$(getconf CLK_TCK)
+# run PID URL [env]: wrk with bench/floods-one.lua; prints "req/s µs-of-CPU-per-request"
+run() {
+  local pid=$1 url=$2 t0 out
+  t0=$(ticks "$pid")
+  out=$("${loadgen[@]}" wrk -t2 -c64 -d"$RATIO" -s bench/floods-one.lua "$url")
+  echo "$(echo "$out" | rps) $(echo "$out" | reqs) $(( $(ticks "$pid") - t0 ))" | awk -v hz="$hz" '{printf "%d %.1f\n", $1, $3 * 1e6 / hz / $2}'
+}
 
 echo "== ratios ($RATIO each; Palisade GOMAXPROCS=1${server:+, pinned to core 0})"
-bare=$(UA="$browser" "${loadgen[@]}" wrk -t2 -c64 -d"$RATIO" -s bench/floods-one.lua http://127.0.0.1:18091/ | rps)
-echo "bare Go handler (204): $bare req/s"
+read -r bare barecpu <<<"$(UA="$browser" run "$bare_pid" http://127.0.0.1:18091/)"
+echo "bare Go handler (204): $bare req/s, $barecpu µs of CPU a request"
 for c in "browser grant|$browser|198.51.100.7|200" "curl challenge|curl/8.5.0|198.51.100.7|401" "ClaudeBot deny|$claudebot|198.51.100.7|403" "deny-list deny|$browser|198.51.100.9|403"; do
   IFS='|' read -r name ua ip want <<<"$c"
   code=$(ask "$ua" "$ip")
-  n=$(UA="$ua" IP="$ip" "${loadgen[@]}" wrk -t2 -c64 -d"$RATIO" -s bench/floods-one.lua http://127.0.0.1:18081/ | rps)
-  awk -v name="$name" -v n="$n" -v b="$bare" -v code="$code" -v want="$want" 'BEGIN {
-    printf "%-15s %6d req/s = %.3f of bare (first answer %s%s)\n", name, n, n / b, code, (code == want ? "" : ", expected " want) }'
+  read -r n cpu <<<"$(UA="$ua" IP="$ip" run "$pal" http://127.0.0.1:18081/)"
+  awk -v name="$name" -v n="$n" -v b="$bare" -v c="$cpu" -v bc="$barecpu" -v code="$code" -v want="$want" 'BEGIN {
+    printf "%-15s %6d req/s = %.3f of bare; %6.1f µs of CPU a request = %.3f of bare (first answer %s%s)\n", name, n, n / b, c, bc / c, code, (code == want ? "" : ", expected " want) }'
 done
 
 [ "$SOAK" = 0 ] && exit 0
