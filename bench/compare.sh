@@ -398,9 +398,10 @@ if [ -n "$APACHE" ] && grep -q '^apache-static' "$work/cases.tsv"; then
          -H "Accept-Language: en-GB,en-US;q=0.9,en;q=0.8" -H "Accept-Encoding: gzip, deflate, br, zstd"
          -H 'Sec-Ch-Ua: "Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"' -H "Sec-Ch-Ua-Mobile: ?0" -H 'Sec-Ch-Ua-Platform: "Linux"'
          -H "Sec-Fetch-Site: none" -H "Sec-Fetch-Mode: navigate" -H "Sec-Fetch-User: ?1" -H "Sec-Fetch-Dest: document" -H "Upgrade-Insecure-Requests: 1")
-    with=apache-fcgi; port=$P_AP_FCGI
-    [ -f "$work/apache-module/httpd.pid" ] && { with=apache-module; port=$P_AP_MOD; }
-    for pair in "apache-static $P_AP_STATIC" "$with $port"; do
+    pairs=("apache-static $P_AP_STATIC")
+    if grep -q '^apache-module' "$work/cases.tsv"; then pairs+=("apache-module $P_AP_MOD")
+    elif grep -q '^apache-fcgi' "$work/cases.tsv"; then pairs+=("apache-fcgi $P_AP_FCGI"); fi
+    for pair in "${pairs[@]}"; do
       set -- $pair
       echo "open loop at $half req/s: $1"
       timeout $(( secs + 60 )) $LOAD "$work/load" -url "http://127.0.0.1:$2/index.html" -rate "$half" -duration "${secs}s" "${hdr[@]}" >"$work/lat.$1.load" 2>&1 || true
