@@ -20,14 +20,52 @@ import (
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
-// The grant cache's block in the shipped snippets (deploy/nginx): from
-// the begin line to the end line, here and in palisade-upstream.conf.
-var cacheBlock = regexp.MustCompile(`(?ms)^[ \t]*# ---- palisade-cache begin.*?# ---- palisade-cache end ----\n`)
+// cacheOff is the command palisade.conf's header gives to switch the
+// grant cache off; withoutCache does what it does.
+const cacheOff = `sed -i '/^ *# BEGIN palisade-cache/,/^ *# END palisade-cache/d'`
+
+var (
+	cacheBegin = regexp.MustCompile(`^ *# BEGIN palisade-cache`)
+	cacheEnd   = regexp.MustCompile(`^ *# END palisade-cache`)
+)
 
 // withoutCache is a snippet with the grant cache switched off as
-// palisade.conf's header says (sed '/palisade-cache begin/,/palisade-cache
-// end/d'): its block deleted.
-func withoutCache(s string) string { return cacheBlock.ReplaceAllString(s, "") }
+// palisade.conf's header says: sed's range deletion, line by line (the
+// range ends at the first line after its start that matches the end).
+func withoutCache(s string) string {
+	var out []string
+	in := false
+	for _, line := range strings.SplitAfter(s, "\n") {
+		switch {
+		case in:
+			in = !cacheEnd.MatchString(line)
+		case cacheBegin.MatchString(line):
+			in = true
+		default:
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "")
+}
+
+// cacheBlocks are the snippet's grant cache blocks, BEGIN to END lines.
+func cacheBlocks(s string) []string {
+	var blocks []string
+	cur := ""
+	in := false
+	for _, line := range strings.SplitAfter(s, "\n") {
+		switch {
+		case in:
+			cur += line
+			if cacheEnd.MatchString(line) {
+				blocks, in = append(blocks, cur), false
+			}
+		case cacheBegin.MatchString(line):
+			cur, in = line, true
+		}
+	}
+	return blocks
+}
 
 // TestNginxCacheKeyIsTheEngines: the auth location of palisade.conf and
 // palisade-fail-closed.conf keys the cache on the website's key, the host,
@@ -49,7 +87,7 @@ func TestNginxCacheKeyIsTheEngines(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := string(b)
-		blocks := cacheBlock.FindAllString(s, -1)
+		blocks := cacheBlocks(s)
 		if len(blocks) != 1 {
 			t.Fatalf("nginx/%s: %d grant cache blocks, want 1 (in the auth location)", f, len(blocks))
 		}
@@ -98,16 +136,19 @@ func TestNginxCacheKeyIsTheEngines(t *testing.T) {
 		if strings.Contains(off, "proxy_cache") || strings.Contains(off, "proxy_pass_request_headers") || strings.Contains(off, "$http_") {
 			t.Errorf("nginx/%s without the grant cache block still caches or filters headers", f)
 		}
+		if len(off) != len(s)-len(block) {
+			t.Errorf("nginx/%s: the sed line deletes %d bytes, the block is %d: a comment line starts or ends a range", f, len(s)-len(off), len(block))
+		}
 	}
 	b, err := os.ReadFile(filepath.Join("nginx", "palisade-upstream.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if blocks := cacheBlock.FindAllString(string(b), -1); len(blocks) != 1 || !strings.Contains(blocks[0], "proxy_cache_path "+nginxCacheDir+" ") || !strings.Contains(blocks[0], "keys_zone=palisade_grants:") {
+	if blocks := cacheBlocks(string(b)); len(blocks) != 1 || !strings.Contains(blocks[0], "proxy_cache_path "+nginxCacheDir+" ") || !strings.Contains(blocks[0], "keys_zone=palisade_grants:") {
 		t.Errorf("palisade-upstream.conf: want one grant cache block with proxy_cache_path %s … keys_zone=palisade_grants", nginxCacheDir)
 	}
 	conf, _ := os.ReadFile(filepath.Join("nginx", "palisade.conf"))
-	if !strings.Contains(string(conf), "sed -i '/palisade-cache begin/,/palisade-cache end/d'") {
+	if !strings.Contains(string(conf), "#   "+cacheOff+" palisade.conf palisade-fail-closed.conf palisade-upstream.conf\n") {
 		t.Error("palisade.conf's header no longer says how to switch the grant cache off")
 	}
 }
