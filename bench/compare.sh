@@ -41,6 +41,8 @@ case "$ROUNDS$CONNS$THREADS" in *[!0-9]*) echo "ROUNDS, CONNS and THREADS are wh
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk): nothing to measure with"; exit 1; }
 command -v go >/dev/null || { echo "go is not installed"; exit 1; }
+command -v curl >/dev/null || { echo "curl is not installed (apt-get install curl)"; exit 1; }
+command -v taskset >/dev/null || { echo "taskset is not installed (apt-get install util-linux)"; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ]; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 APACHE=$(command -v apache2 || echo /usr/sbin/apache2)
