@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -30,6 +31,19 @@ func TestEventCounts(t *testing.T) {
 			}
 			if err := tx.InsertEvents(ctx, []core.Event{ev("AAAAAAAAAA", "192.0.2.1", "r1", 0), ev("BBBBBBBBBB", "192.0.2.2", "r1", time.Second), ev("", "192.0.2.3", "r2", 2*time.Second)}); err != nil {
 				return err
+			}
+			// Monitor mode: no page, so no reference ID to show, but the
+			// recorder's handle finds it to add repeats.
+			mon := ev("MMMMMMMMMM", "192.0.2.4", "r3", 3*time.Second)
+			mon.Monitored, mon.WebsiteID = true, 9
+			if err := tx.InsertEvents(ctx, []core.Event{mon}); err != nil {
+				return err
+			}
+			if err := tx.AddEventCounts(ctx, []core.EventCount{{PartnerID: 1, WebsiteID: 9, Ref: "MMMMMMMMMM", At: mon.At, Add: 1, LastAt: mon.At}}); err != nil {
+				return err
+			}
+			if m, err := tx.Events(ctx, 1, 9, core.EventFilter{}); err != nil || len(m) != 1 || m[0].Ref != "" || m[0].Count != 2 {
+				return fmt.Errorf("monitored event: %+v, %v", m, err)
 			}
 			return tx.AddEventCounts(ctx, []core.EventCount{
 				{PartnerID: 1, WebsiteID: 7, Ref: "AAAAAAAAAA", At: at, Add: 3, LastAt: at.Add(9 * time.Second)},

@@ -191,6 +191,11 @@ func (t *tx) Events(ctx context.Context, partnerID, websiteID int64, f core.Even
 			return nil, err
 		}
 		e.LastAt = lastAt(e.At, last)
+		if e.Monitored {
+			// A monitored decision showed no page: its reference ID is
+			// only the recorder's handle on it for adding repeats.
+			e.Ref = ""
+		}
 		if wafJSON != "" {
 			e.WAF = new(core.EventWAF)
 			if err := json.Unmarshal([]byte(wafJSON), e.WAF); err != nil {
