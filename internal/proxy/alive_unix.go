@@ -2,29 +2,24 @@
 
 package proxy
 
-import (
-	"net"
-	"syscall"
-)
+import "syscall"
 
 // alive reports whether an idle upstream connection can take a request:
 // the upstream has neither closed it nor sent anything on it. It looks
-// without waiting (MSG_PEEK|MSG_DONTWAIT).
-func alive(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
+// without waiting (MSG_PEEK|MSG_DONTWAIT): one system call.
+func (c *upConn) alive() bool {
+	if c.raw == nil {
 		return true
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return true
+	if err := c.raw.Read(c.look); err != nil {
+		return false
 	}
-	ok = false
-	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		ok = rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK
-		return true
-	})
-	return ok && err == nil
+	return c.seen == syscall.EAGAIN || c.seen == syscall.EWOULDBLOCK
+}
+
+func (c *upConn) lookFunc() func(fd uintptr) bool {
+	return func(fd uintptr) bool {
+		_, _, c.seen = syscall.Recvfrom(int(fd), c.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true // never wait
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/netutil"
@@ -44,6 +45,10 @@ type direct struct {
 // upConn is a connection to an upstream, with its buffers.
 type upConn struct {
 	qc   *quietConn
+	raw  syscall.RawConn // for alive; nil when the connection has none
+	look func(fd uintptr) bool
+	seen error // what look found
+	peek [1]byte
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	used time.Time // when it was last put back
@@ -119,9 +124,12 @@ func (d *direct) get(ctx context.Context) (c *upConn, reused bool, err error) {
 	}
 	d.mu.Unlock()
 	if c != nil {
-		// A connection idle for a while may have been closed by the
-		// upstream (Node.js closes after 5 s): look before using it.
-		if now.Sub(c.used) < time.Second || alive(c.qc.Conn) {
+		// Look before using it: the upstream may have closed it while
+		// it was idle (Node.js does after 5 s), or sent bytes no request
+		// asked for (a body to a HEAD, say), which the next response
+		// must not be read from. (http.Transport's reader loop watches
+		// idle connections for the same; nginx too.)
+		if c.alive() {
 			return c, true, nil
 		}
 		c.qc.Close()
@@ -136,7 +144,12 @@ func (d *direct) get(ctx context.Context) (c *upConn, reused bool, err error) {
 	if !ok {
 		qc = newQuietConn(nc, d.opt.UpstreamTimeout)
 	}
-	return &upConn{qc: qc, br: bufio.NewReaderSize(qc, 4096), bw: bufio.NewWriterSize(qc, 4096)}, false, nil
+	c = &upConn{qc: qc, br: bufio.NewReaderSize(qc, 4096), bw: bufio.NewWriterSize(qc, 4096)}
+	if sc, ok := qc.Conn.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
+	c.look = c.lookFunc() // made once: a closure per look would allocate
+	return c, false, nil
 }
 
 // put keeps c for the next request, unless the pool is full or c holds

@@ -729,3 +729,60 @@ func TestProxyServeShutdown(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
+
+// TestProxyStrayBytes: an application that answers a HEAD with a body
+// (after the head, so the proxy has pooled the connection by then) does
+// not get its stray bytes read as the next request's response: the
+// connection is looked at before it is reused.
+func TestProxyStrayBytes(t *testing.T) {
+	pal := testenv.New(t)
+	pal.Website(t, "shop.example.com", engine.Settings{WAF: wafOff})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	strayed := make(chan struct{}, 1)
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if req.Method == "HEAD" {
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+						time.Sleep(50 * time.Millisecond)
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray") // a buggy body, or worse
+						strayed <- struct{}{}
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	u, _ := url.Parse("http://" + ln.Addr().String())
+	base := serveProxy(t, proxy.New(pal.Protector, []proxy.Route{{Host: "shop.example.com", Upstream: u}}, nil, nil))
+	c := keepAliveClient()
+	if code, _, _ := do(t, c, browserReq(t, "HEAD", base, "/", nil)); code != 200 {
+		t.Fatalf("HEAD: %d", code)
+	}
+	<-strayed
+	time.Sleep(20 * time.Millisecond) // let the stray bytes reach the proxy's socket
+	if code, body, _ := do(t, c, browserReq(t, "GET", base, "/", nil)); code != 200 || body != "ok" {
+		t.Fatalf("GET after the stray bytes: %d %q", code, body)
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Fatalf("%d connections, want a new one in place of the dirty one", n)
+	}
+}
