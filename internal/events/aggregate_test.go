@@ -319,7 +319,7 @@ func benchFlood(b *testing.B, clients, agents int, aggregate bool) {
 	for c := 0; c < clients; c++ {
 		for a := 0; a < agents; a++ {
 			rq := *req()
-			rq.IP = netip.AddrFrom4([4]byte{198, 51, byte(c >> 8), byte(c)})
+			rq.IP = netip.AddrFrom4([4]byte{198, byte(c >> 16), byte(c >> 8), byte(c)})
 			rq.UserAgent = "Mozilla/5.0 (compatible; BadBot/" + strconv.Itoa(a) + ".0; +http://badbot.example/bot.html)"
 			rq.Query = "s=1&page=2"
 			reqs = append(reqs, rq)
@@ -342,7 +342,7 @@ func BenchmarkObserveDenyFlood(b *testing.B) {
 	for _, c := range []struct {
 		name            string
 		clients, agents int
-	}{{"identical", 1, 1}, {"varied500x50", 500, 50}} {
+	}{{"identical", 1, 1}, {"varied500x50", 500, 50}, {"distinct", 262144, 1}} {
 		b.Run(c.name+"/each", func(b *testing.B) { benchFlood(b, c.clients, c.agents, false) })
 		b.Run(c.name+"/aggregated", func(b *testing.B) { benchFlood(b, c.clients, c.agents, true) })
 	}
