@@ -366,3 +366,38 @@ func BenchmarkNewRef(b *testing.B) {
 		}
 	})
 }
+
+// TestAggregationConcurrent: deciding goroutines observing the same and
+// different requests while the writer sweeps and flushes lose no request:
+// the stored events stand for exactly what the counters count.
+func TestAggregationConcurrent(t *testing.T) {
+	clock := &manualClock{t: testclock.Now(t)}
+	sink := &memSink{}
+	r, ctx, stop := startRecorder(t, sink, Options{Now: clock.Now, Buffer: 1 << 16, Flush: time.Millisecond})
+	defer stop()
+	const workers, each = 4, 3000
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				rq := req()
+				rq.IP = netip.AddrFrom4([4]byte{192, 0, 2, byte(i % 3)})
+				if r.Observe(pol, rq, denyCurl) == "" {
+					t.Error("no ref")
+					return
+				}
+				if w == 0 && i%500 == 0 {
+					clock.add(4 * time.Second)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	clock.add(11 * time.Second)
+	r.Flush(ctx)
+	if got := sink.requests(); got != workers*each || sink.stats["deny/automation_tools"] != workers*each || sink.orphans != 0 {
+		t.Fatalf("events stand for %d, counters %d, of %d requests (orphans %d)", got, sink.stats["deny/automation_tools"], workers*each, sink.orphans)
+	}
+}
