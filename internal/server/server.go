@@ -219,7 +219,7 @@ func vendorAlias(r *http.Request) {
 // decisionPath reports whether path is one of the decision plane's.
 func decisionPath(path string) bool {
 	switch path {
-	case "/forward-auth", "/forward-auth/page", "/forward-auth/nginx", "/forward-auth/caddy", "/forward-auth/traefik", "/forward-auth/apache", "/validate-request/v2", "/init-request/v1", "/v2.1/check":
+	case "/forward-auth", "/forward-auth/page", "/forward-auth/nginx", "/forward-auth/nginx-static", "/forward-auth/caddy", "/forward-auth/traefik", "/forward-auth/apache", "/validate-request/v2", "/init-request/v1", "/v2.1/check":
 		return true
 	}
 	return strings.HasPrefix(path, "/_palisade/")

@@ -512,7 +512,7 @@ func rules() map[string]rule {
 		}
 		return h
 	}
-	for _, p := range []string{"/forward-auth", "/forward-auth/nginx", "/forward-auth/caddy", "/forward-auth/traefik", "/forward-auth/apache"} {
+	for _, p := range []string{"/forward-auth", "/forward-auth/nginx", "/forward-auth/nginx-static", "/forward-auth/caddy", "/forward-auth/traefik", "/forward-auth/apache"} {
 		add(p, rule{class: serverKeyOwn, kind: kDecision, build: func(x *cell) req {
 			return req{method: "GET", path: p, header: keyHeader(x)}
 		}})

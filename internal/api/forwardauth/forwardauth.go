@@ -7,6 +7,7 @@
 // sends that its web server passes on unchanged is never believed:
 //
 //	/forward-auth/nginx    X-Original-Method, -Uri, -Host, -Protocol; X-Real-IP    (deploy/nginx)
+//	/forward-auth/nginx-static  as nginx; the grant cache of palisade-static.conf  (deploy/nginx)
 //	/forward-auth/caddy    X-Forwarded-Method, -Uri, -Host; X-Forwarded-For       (deploy/caddy)
 //	/forward-auth/traefik  X-Forwarded-Method, -Uri, -Host; X-Forwarded-For       (deploy/traefik)
 //	/forward-auth/apache   X-Original-Method, -Uri, -Host, -Protocol; X-Real-IP    (deploy/apache/mod_palisade)
@@ -29,10 +30,15 @@
 //
 // X-Palisade-Cache is how many seconds the web server may answer requests
 // with the same cache key (engine.CacheKeyHeaders and the request line,
-// host and client address; deploy/nginx) with this answer without asking
-// again: 0 for all but the grants engine.GrantCache allows. On the nginx
-// endpoint a cacheable grant also carries X-Accel-Expires (nginx's
-// proxy_cache honours it) and every other answer X-Accel-Expires: 0.
+// host and client address) with this answer without asking again: 0 for
+// all but the grants engine.GrantCache allows, and only on the endpoints
+// whose callers key a cache on everything the verdict read
+// (Contract.Cacheable): /forward-auth/nginx-static (deploy/nginx's
+// palisade-static.conf, for locations that serve files) and
+// /forward-auth/apache. The nginx endpoints answer X-Accel-Expires too,
+// which nginx's proxy_cache honours over everything: /forward-auth/nginx
+// always 0 (nginx never caches its verdicts, even under a micro-cache the
+// auth location inherits), /forward-auth/nginx-static the grant's lifetime.
 package forwardauth
 
 import (
@@ -65,8 +71,18 @@ type Contract struct {
 	// "truncated" (there was more). "": the integration passes no body.
 	Body         string
 	NginxAnswers bool // 401/403 only (auth_request)
-	ModeHeader   bool // X-Palisade-Mode: nginx selects NginxAnswers (legacy /forward-auth)
-	client       func(*http.Request, protect.Trusted) netip.Addr
+	// Cacheable: the caller keys a cache on everything the verdict read
+	// (and passes nothing else), so a grant engine.GrantCache allows may be
+	// marked reusable. Every other endpoint marks every answer "not
+	// reusable" (X-Palisade-Cache: 0, and X-Accel-Expires: 0 for nginx).
+	Cacheable bool
+	// CountableCache: a grant is marked reusable only when its
+	// X-Palisade-Reason names a category (engine.ParseCategory), the only
+	// reason a reuse report (internal/api/reuselog) can be counted under:
+	// every reused grant is counted.
+	CountableCache bool
+	ModeHeader     bool // X-Palisade-Mode: nginx selects NginxAnswers (legacy /forward-auth)
+	client         func(*http.Request, protect.Trusted) netip.Addr
 	// The canonical forms of the names above, read straight from the map.
 	methodKey, uriKey, hostKey, protoKey, clientKey string
 }
@@ -81,6 +97,12 @@ func (c Contract) ownHeaders() []string {
 var Contracts = []Contract{
 	{Name: "nginx", Path: "/forward-auth/nginx", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
 		ClientHeader: "X-Real-Ip", NginxAnswers: true, client: protect.RealIP},
+	// nginx's static-file locations (deploy/nginx/palisade-static.conf):
+	// the auth location /_palisade/auth-static keys its grant cache on
+	// engine.CacheKeyHeaders and passes only those headers; nginx reports
+	// the grants it reuses to --reuse-addr (internal/api/reuselog).
+	{Name: "nginx-static", Path: "/forward-auth/nginx-static", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
+		ClientHeader: "X-Real-Ip", NginxAnswers: true, Cacheable: true, CountableCache: true, client: protect.RealIP},
 	{Name: "caddy", Path: "/forward-auth/caddy", Method: "X-Forwarded-Method", URI: "X-Forwarded-Uri", Host: "X-Forwarded-Host",
 		ClientHeader: "X-Forwarded-For", client: protect.ForwardedFor},
 	{Name: "traefik", Path: "/forward-auth/traefik", Method: "X-Forwarded-Method", URI: "X-Forwarded-Uri", Host: "X-Forwarded-Host",
@@ -90,7 +112,7 @@ var Contracts = []Contract{
 	// names and drops any the visitor sent. It relays the answer (the page
 	// with 403, or 302) to the visitor as it is.
 	{Name: "apache", Path: "/forward-auth/apache", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
-		ClientHeader: "X-Real-Ip", client: protect.RealIP},
+		ClientHeader: "X-Real-Ip", Cacheable: true, client: protect.RealIP},
 	{Name: "generic", Path: "/forward-auth", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
 		ClientHeader: "X-Real-Ip", ModeHeader: true, Body: "X-Original-Body", client: protect.RealIP},
 }
@@ -273,13 +295,14 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 		}
 		v := h.decide(pol, req)
 		var ttl time.Duration
-		if c.NginxAnswers || c.Name == "apache" {
+		if c.Cacheable && (!c.CountableCache || v.Source == engine.SourceCategory) {
 			// Only the endpoints whose callers key a cache on everything
-			// the verdict read: nginx's shipped configuration keys its
-			// cache on engine.CacheKeyHeaders and, with the cache on,
-			// passes no other header (deploy/nginx); Apache's module keys
-			// its cache on the whole verdict request it sent, byte for
-			// byte (deploy/apache/mod_palisade).
+			// the verdict read: palisade-static.conf keys its cache on
+			// engine.CacheKeyHeaders and passes no other header
+			// (deploy/nginx); Apache's module keys its cache on the whole
+			// verdict request it sent, byte for byte
+			// (deploy/apache/mod_palisade). /forward-auth/nginx, which gets
+			// every header and no cache, never marks a grant reusable.
 			ttl = h.p.Engine.GrantCache(pol, req, &v)
 		}
 		h.write(w, r, pol, v, req.IP, uri, nginx, c.NginxAnswers, ttl)
