@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -185,18 +186,19 @@ func (e *Engine) ByDomain(host string) *Policy {
 // Decide returns the verdict for r on the website p (nil: unknown website,
 // which is granted as unprotected).
 //
-// Order: the website's then the partner's allow and deny lists; the
-// website firewall (waf.go: CRS and virtual patches; verified search
-// engines skip it), whose deny nothing after it lifts; custom rules
-// in their order; the category (signed agents, verified good bots,
+// Order: the website's then the partner's allow and deny lists; custom
+// rules in their order; the category (signed agents, verified good bots,
 // signatures, header anomalies) and its action; a built-in grant
 // (builtin.go) when that action is not grant; for granted traffic other
 // than verified search engines, the rate limits. A challenge or captcha from a rule or the category
 // becomes a grant when the client carries a valid clearance, and that grant
 // still counts against the rate limits; a rate limit's verdict is never
-// lifted by a clearance, whatever its action, and a deny never is. In
-// monitor mode the verdict is marked
-// Monitored and the request is to be granted.
+// lifted by a clearance, whatever its action, and a deny never is. Last,
+// the website firewall (waf.go: CRS and virtual patches) judges what would
+// be served: a grant, or any verdict in monitor mode (verified search
+// engines skip it); its deny replaces the grant, and nothing lifts it. A
+// request refused otherwise is answered without it. In monitor mode the
+// verdict is marked Monitored and the request is to be granted.
 func (e *Engine) Decide(p *Policy, r *Request) Verdict {
 	if p == nil {
 		return Verdict{Action: Grant, Unprotected: true, Reason: "unknown website"}
@@ -260,18 +262,37 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 		}
 	}
 	e.cls.signedAgent(r, limits)
-	// The website firewall comes after the lists and before the site's
-	// rules, so no rule's grant and no clearance lifts its deny. Verified
-	// index crawlers skip it, not the on-demand fetchers anyone can aim at a
-	// URL (docs/WAF.md says why and what that costs).
-	var c classification
-	classified := false
-	if p.wafApplies() {
-		c, classified = e.cls.classify(r), true
-		if !(c.verified && c.category == SearchEngines && !c.onDemand) && e.checkWAF(p, r, v) {
-			return
-		}
+	c, classified := e.decideRest(p, r, v, ip, limits)
+	// The website firewall judges only requests that would be served: a
+	// grant (from a rule, the category, a built-in, a clearance), or any
+	// verdict of a website in monitor mode. A request the engine refuses
+	// anyway (deny, challenge, captcha, redirect, fake data) never reaches
+	// the application, so CRS's answer could not change what happens to
+	// it; a visitor who solves the challenge comes back with a clearance
+	// and is judged then. The firewall's deny replaces the grant: no rule,
+	// clearance, category or built-in lifts it. Verified index crawlers
+	// skip it, not the on-demand fetchers anyone can aim at a URL
+	// (docs/WAF.md says why and what that costs).
+	if !p.wafApplies() || (v.Action != Grant && p.mode != modeMonitor) {
+		return
 	}
+	if !classified {
+		c = e.cls.classify(r)
+	}
+	if c.verified && c.category == SearchEngines && !c.onDemand {
+		return
+	}
+	if e.checkWAF(p, r, v) {
+		// The firewall's verdict is its own, as when it ran first.
+		v.Category, v.Location = 0, ""
+	}
+}
+
+// decideRest decides r after the lists, without the website firewall:
+// custom rules in their order, the category and its action, built-in
+// grants, clearances and the rate limits. It returns the classification
+// when it made one.
+func (e *Engine) decideRest(p *Policy, r *Request, v *Verdict, ip netip.Addr, limits bool) (c classification, classified bool) {
 	ruled := false
 	r.spent = 0
 	for _, rl := range p.rules {
@@ -294,9 +315,7 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 		}
 	}
 	if !ruled {
-		if !classified {
-			c = e.cls.classify(r)
-		}
+		c, classified = e.cls.classify(r), true
 		v.Category, v.Detail = c.category, c.detail
 		v.Action, v.Reason, v.Source = p.actions[c.category], c.category.String(), SourceCategory
 		if v.Action != Grant {
@@ -328,6 +347,7 @@ func (e *Engine) decideLimits(p *Policy, r *Request, v *Verdict, limits bool) {
 			return
 		}
 	}
+	return
 }
 
 // cleared turns a challenge or captcha into a grant when the request
