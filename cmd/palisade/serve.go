@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/palisadehq/palisade/internal/api/fcgiauth"
+	"github.com/palisadehq/palisade/internal/api/reuselog"
 	"github.com/palisadehq/palisade/internal/api/spoe"
 	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/botdata"
@@ -386,6 +387,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 	userAPIKey := fs.String("userapi-key", "", "PEM file of the RSA key that signs User API tokens (RS256); created when missing (default --data-dir/userapi-key.pem). Every node needs the same file")
 	spoeAddr := fs.String("spoe-addr", "", "also answer HAProxy's SPOE (filter spoe) on this address (e.g. 127.0.0.1:9082; see deploy/haproxy); only from --web-server addresses")
 	fastcgiAddr := fs.String("fastcgi-addr", "", "also answer Apache's mod_authnz_fcgi as a FastCGI authorizer on this address (e.g. 127.0.0.1:9081; see deploy/apache); only from --web-server addresses")
+	reuseAddr := fs.String("reuse-addr", reuselog.DefaultAddr, "count the grants web servers reuse from their grant cache (nginx's palisade-static.conf, mod_palisade), reported as syslog lines over UDP on this address, only from --web-server addresses (docs/INTEGRATIONS.md, \"The grant cache\"); \"\": off (reused grants are then not counted)")
 	smtpFrom := fs.String("smtp-from", "", "sender of delivered emails, such as \"Acme Hosting <noreply@acme.example>\" (required with --smtp-url)")
 	var proxies, webServers, metricsAllow stringList
 	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a load balancer in front of the APIs and dashboards, optionally =HEADER: the header it sets the client's address in (default X-Forwarded-For, right-most address that is not a trusted proxy; or e.g. 10.0.0.5=X-Real-IP for a proxy that overwrites X-Real-IP). Only that header is believed, only from that proxy (repeatable)")
@@ -483,6 +485,20 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 			}
 		}()
 		fmt.Fprintf(stdout, "%s listening on %s\n", side.what, sln.Addr())
+	}
+	if *reuseAddr != "" && *role != server.RoleControl {
+		// Reused grants are requests the websites served: plans count them.
+		pc, err := net.ListenPacket("udp", *reuseAddr)
+		if err != nil && *reuseAddr != reuselog.DefaultAddr {
+			return fmt.Errorf("--reuse-addr %s: %w", *reuseAddr, err)
+		} else if err != nil {
+			pl.log.Error("grant reuse reports cannot be received: grants web servers reuse from their cache are NOT counted (free the address or set --reuse-addr)", "addr", *reuseAddr, "err", err)
+		} else {
+			rl := reuselog.New(pl.prot.Engine, pl.rec, wsTrusted, pl.log)
+			rl.Register(pl.prot.Metrics().Registry)
+			go func() { _ = rl.Serve(ctx, pc) }()
+			fmt.Fprintf(stdout, "grant reuse reports (syslog, UDP) on %s\n", pc.LocalAddr())
+		}
 	}
 	h := server.NewHandler(server.Deps{Service: pl.svc, Logger: pl.log, TrustedProxies: trusted, Protector: pl.prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted, UserAPIKey: ukey, Role: *role})
 	fmt.Fprintf(stdout, "palisade %s listening on http://%s (store: %s, role: %s)\n", version, ln.Addr(), describeStore(sf), *role)
