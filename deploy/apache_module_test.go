@@ -120,6 +120,9 @@ Include %[1]s/palisade-module.conf
 			vhost("pinned.example.com", pinned.ServerKey, "    PalisadeFailMode closed\n")+
 			vhost("unknownkey.example.com", "sk_not_a_key_palisade_knows", "")+
 			fmt.Sprintf("<VirtualHost 127.0.0.1:%d>\n    ServerName unprotected.example.com\n    DocumentRoot %s\n</VirtualHost>\n", port, docroot))
+	// Reused grants are reported here (Palisade's --reuse-addr stands in).
+	reports := newReuseListener(t)
+	cfg += "PalisadeReuseReport " + reports.addr() + "\n"
 	cfgPath := filepath.Join(dir, "httpd.conf")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -185,6 +188,7 @@ Include %[1]s/palisade-module.conf
 	}
 
 	checkModuleGrantCache(t, server, port, watch)
+	checkModuleReuseReports(t, server, port, watch, reports, open.ServerKey)
 
 	// Palisade restarts between two requests: the idle connections are
 	// dead, the module finds out and reconnects within the same request.
@@ -322,5 +326,71 @@ func checkModuleGrantCache(t *testing.T, server string, port int, watch *verdict
 		if n := asks(c.path, c.hd, 1); n != 1 {
 			t.Fatalf("%s: %s with %v after a cached grant asked Palisade %d times, want 1", server, c.path, c.hd, n)
 		}
+	}
+}
+
+// checkModuleReuseReports: every request the module answers from its grant
+// cache is reported to Palisade (PalisadeReuseReport), under the site's
+// server key and the reused grant's reason, so that Palisade counts it;
+// nothing is reported when Palisade says a grant may not be reused.
+func checkModuleReuseReports(t *testing.T, server string, port int, watch *verdictWatch, reports *reuseListener, key string) {
+	t.Helper()
+	get := webHeaderGetter(port)
+	if old := reports.quiet(t); len(old) > 0 {
+		t.Logf("%s: reused grants reported before: %v", server, old)
+	}
+	const n = 60
+	before := watch.asks.Load()
+	for i := 0; i < n; i++ {
+		if code, body := get("open.example.com", "/?reuse=reported", chromeUA, nil); code != 200 || body != moduleIndex {
+			t.Fatalf("%s: request %d: %d %q", server, i, code, body)
+		}
+	}
+	asked := watch.asks.Load() - before
+	said, _ := watch.lastCache.Load().(string)
+	reason, _ := watch.lastReason.Load().(string)
+	if said == "" || said == "0" || reason == "" {
+		t.Fatalf("%s: Palisade answered X-Palisade-Cache: %q, X-Palisade-Reason: %q for a browser; want a reusable grant", server, said, reason)
+	}
+	want := int64(n) - asked
+	if want < n/2 {
+		t.Fatalf("%s: %d identical requests asked Palisade %d times: the grant was hardly reused", server, n, asked)
+	}
+	// The reports come within about a second of the requests (a thread in
+	// each process); wait for all of them, then make sure no more come.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		sums, bad := reports.snapshot()
+		if len(bad) > 0 {
+			t.Fatalf("%s: report lines not in the wire format: %q", server, bad)
+		}
+		if sums[key+" "+reason] >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := reports.quiet(t) // and no report may still be on its way
+	if len(got) != 1 || got[key+" "+reason] != want {
+		t.Fatalf("%s: %d requests, %d asked of Palisade: reported %v, want exactly {%q: %d}",
+			server, n, asked, got, key+" "+reason, want)
+	}
+	t.Logf("%s: %d requests, %d asked of Palisade, %d reported as reused (%s %s)", server, n, asked, want, key, reason)
+
+	// Palisade says a grant may not be reused: every request is asked, and
+	// nothing is reported.
+	watch.noReuse.Store(true)
+	defer watch.noReuse.Store(false)
+	before = watch.asks.Load()
+	for i := 0; i < 20; i++ {
+		if code, body := get("open.example.com", "/?reuse=off", chromeUA, nil); code != 200 || body != moduleIndex {
+			t.Fatalf("%s: request %d without reuse: %d %q", server, i, code, body)
+		}
+	}
+	if asked := watch.asks.Load() - before; asked != 20 {
+		t.Fatalf("%s: X-Palisade-Cache: 0, yet 20 requests asked Palisade %d times", server, asked)
+	}
+	time.Sleep(2 * time.Second) // more than a report's period
+	if got := reports.quiet(t); len(got) != 0 {
+		t.Fatalf("%s: grants Palisade said not to reuse were reported as reused: %v", server, got)
 	}
 }

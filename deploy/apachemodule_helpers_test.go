@@ -6,6 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -120,11 +123,13 @@ func runApache(t *testing.T, apache, cfg, errorLog string) {
 // cacheable grant (engine.GrantCache) on the endpoints that send it; stall
 // holds every verdict that long first, as an overloaded Palisade would.
 type verdictWatch struct {
-	h         http.Handler
-	asks      atomic.Int64
-	lastCache atomic.Value // string
-	standIn   atomic.Bool
-	stall     atomic.Int64 // time.Duration
+	h          http.Handler
+	asks       atomic.Int64
+	lastCache  atomic.Value // string
+	lastReason atomic.Value // string: X-Palisade-Reason of the last answer
+	standIn    atomic.Bool
+	noReuse    atomic.Bool  // every answer says X-Palisade-Cache: 0
+	stall      atomic.Int64 // time.Duration
 }
 
 func (v *verdictWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -148,6 +153,115 @@ func (w *watchedWriter) WriteHeader(code int) {
 	if code == http.StatusOK && w.v.standIn.Load() {
 		w.Header().Set("X-Palisade-Cache", "5")
 	}
+	if w.v.noReuse.Load() {
+		w.Header().Set("X-Palisade-Cache", "0")
+	}
 	w.v.lastCache.Store(w.Header().Get("X-Palisade-Cache"))
+	w.v.lastReason.Store(w.Header().Get("X-Palisade-Reason"))
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// reuseListener stands in for Palisade's report listener (palisade serve
+// --reuse-addr): a UDP socket on loopback that checks every datagram
+// against the wire format (at most 8 KiB; lines of an optional syslog
+// prefix then "v1 <server key> <reason> <count>", count 1..1000000) and
+// adds up the counts per server key and reason.
+type reuseListener struct {
+	conn *net.UDPConn
+	mu   sync.Mutex
+	sums map[string]int64 // "key reason"
+	bad  []string         // what did not follow the wire format
+	last time.Time        // when the last datagram came
+}
+
+var reuseLine = regexp.MustCompile(`^(?:<[0-9]{1,3}>.*palisade_reused: )?v1 ([^ ]+) ([^ ]+) ([0-9]+)$`)
+
+func newReuseListener(t *testing.T) *reuseListener {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &reuseListener{conn: conn, sums: map[string]int64{}}
+	done := make(chan struct{})
+	t.Cleanup(func() { conn.Close(); <-done })
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			l.add(buf[:n])
+		}
+	}()
+	return l
+}
+
+func (l *reuseListener) addr() string { return l.conn.LocalAddr().String() }
+
+func (l *reuseListener) add(d []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last = time.Now()
+	if len(d) > 8192 {
+		l.bad = append(l.bad, "a datagram of "+strconv.Itoa(len(d))+" bytes")
+	}
+	for _, line := range regexp.MustCompile("\n").Split(string(d), -1) {
+		if line == "" {
+			continue
+		}
+		m := reuseLine.FindStringSubmatch(line)
+		if m == nil {
+			l.bad = append(l.bad, line)
+			continue
+		}
+		n, err := strconv.ParseInt(m[3], 10, 64)
+		if err != nil || n < 1 || n > 1_000_000 {
+			l.bad = append(l.bad, line)
+			continue
+		}
+		l.sums[m[1]+" "+m[2]] += n
+	}
+}
+
+// quiet waits until no datagram has come for 2 s since it was called (the
+// module reports about every second), then forgets every count so far and
+// returns what it forgot.
+func (l *reuseListener) quiet(t *testing.T) map[string]int64 {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(30 * time.Second)
+	for {
+		l.mu.Lock()
+		last := l.last
+		l.mu.Unlock()
+		if last.Before(start) {
+			last = start
+		}
+		if time.Since(last) >= 2*time.Second {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("reports of reused grants never stop")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.sums
+	l.sums = map[string]int64{}
+	return old
+}
+
+// snapshot returns the counts so far and the lines that broke the format.
+func (l *reuseListener) snapshot() (map[string]int64, []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := make(map[string]int64, len(l.sums))
+	for k, v := range l.sums {
+		m[k] = v
+	}
+	return m, append([]string(nil), l.bad...)
 }

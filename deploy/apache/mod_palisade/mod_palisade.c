@@ -43,6 +43,8 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,6 +66,13 @@ module AP_MODULE_DECLARE_DATA palisade_module;
 #define PAL_CACHE_SLOTS_PREFORK 64      /* per process of a non-threaded MPM (many processes) */
 #define PAL_CACHE_KEY_MAX 4096          /* a longer verdict request is never cached */
 #define PAL_CACHE_TTL_MAX 60            /* seconds; Palisade's MaxGrantCache */
+#define PAL_REASON_MAX 48               /* a cached grant's X-Palisade-Reason, NUL included */
+#define PAL_KEY_MAX 200                 /* PalisadeKey's length */
+#define PAL_REPORT_PORT "9514"          /* palisade serve --reuse-addr's default port */
+#define PAL_TALLY_SLOTS 256             /* (key, reason) pairs counted between reports (a power of two) */
+#define PAL_REPORT_EVERY apr_time_from_sec(1)
+#define PAL_REPORT_DGRAM 8192           /* bytes of one report datagram at most */
+#define PAL_REPORT_MAX_COUNT 1000000    /* per line; events.MaxReusedReport */
 
 enum { FAIL_UNSET = -1, FAIL_OPEN = 0, FAIL_CLOSED = 1 };
 
@@ -88,12 +97,36 @@ typedef struct pal_upstream {
     apr_time_t last_log;        /* last "unreachable" log line */
 } pal_upstream;
 
+/* Reused grants counted since the last report, per (server key, reason). */
+typedef struct {
+    const char *key;            /* the vhost's PalisadeKey (pconf); NULL: a free slot */
+    char reason[PAL_REASON_MAX];
+    apr_int64_t count;
+} pal_tally;
+
+/* Where reused grants are reported (PalisadeReuseReport), and this
+ * process's tally of them. */
+typedef struct pal_reporter {
+    struct pal_reporter *next;
+    const char *hostport;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    int fd;                     /* this process's UDP socket; -1 none yet */
+    pthread_mutex_t mu;
+    int n;                      /* used slots of tally */
+    apr_time_t last_flush;
+    apr_time_t last_log;        /* last "cannot report" log line */
+    pal_tally tally[PAL_TALLY_SLOTS];
+} pal_reporter;
+
 typedef struct {
     pal_upstream *up;
     const char *key;
     int timeout_ms;             /* -1 unset */
     int fail_mode;              /* configured; FAIL_UNSET: learned, else open */
     int slot;                   /* this server's cell in the learned fail modes */
+    pal_reporter *rep;          /* where its reused grants are reported */
+    int report;                 /* -1 unset (PalisadeURL's host, port 9514), 0 off, 1 rep */
 } pal_server_conf;
 
 typedef struct {
@@ -102,6 +135,8 @@ typedef struct {
 
 /* The upstreams of the current configuration (allocated in pconf). */
 static pal_upstream *upstreams;
+/* The report addresses of the current configuration (pconf). */
+static pal_reporter *reporters;
 /* What Palisade last said of each server's site, shared by all processes:
  * 0 unknown, 1 open, 2 closed. */
 static apr_shm_t *learned_shm;
@@ -117,6 +152,7 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
     c->timeout_ms = -1;
     c->fail_mode = FAIL_UNSET;
     c->slot = -1;
+    c->report = -1;
     return c;
 }
 
@@ -128,6 +164,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->key = add->key ? add->key : base->key;
     c->timeout_ms = add->timeout_ms >= 0 ? add->timeout_ms : base->timeout_ms;
     c->fail_mode = add->fail_mode != FAIL_UNSET ? add->fail_mode : base->fail_mode;
+    c->report = add->report >= 0 ? add->report : base->report;
+    c->rep = add->report >= 0 ? add->rep : base->rep;
     c->slot = -1;
     return c;
 }
@@ -152,6 +190,7 @@ static apr_status_t forget_upstreams(void *data)
 {
     (void)data;
     upstreams = NULL;
+    reporters = NULL;
     learned = NULL;
     learned_shm = NULL;
     return APR_SUCCESS;
@@ -209,12 +248,75 @@ static const char *upstream_for(apr_pool_t *p, const char *url, pal_upstream **o
     freeaddrinfo(res);
     u->hostport = h;
     pthread_mutex_init(&u->mu, NULL);
-    if (!upstreams)
+    if (!upstreams && !reporters)
         apr_pool_cleanup_register(p, NULL, forget_upstreams, apr_pool_cleanup_null);
     u->next = upstreams;
     upstreams = u;
     *out = u;
     return NULL;
+}
+
+/* reporter_for parses "host:port" ("[v6]:port") and returns the reporter
+ * for it, shared by every server naming the same address. */
+static const char *reporter_for(apr_pool_t *p, const char *hp, pal_reporter **out)
+{
+    const char *host, *port;
+    struct addrinfo hints, *res = NULL;
+    pal_reporter *r;
+    int rc;
+
+    for (r = reporters; r; r = r->next) {
+        if (strcmp(r->hostport, hp) == 0) {
+            *out = r;
+            return NULL;
+        }
+    }
+    if (hp[0] == '[') {
+        const char *end = strchr(hp, ']');
+        if (!end || end[1] != ':')
+            return "PalisadeReuseReport: write an IPv6 address as [::1]:9514";
+        host = apr_pstrndup(p, hp + 1, end - hp - 1);
+        port = end + 2;
+    }
+    else {
+        const char *colon = strrchr(hp, ':');
+        if (!colon)
+            return "PalisadeReuseReport needs a port: 127.0.0.1:9514 (or off)";
+        host = apr_pstrndup(p, hp, colon - hp);
+        port = colon + 1;
+    }
+    if (*host == '\0' || *port == '\0' || strspn(port, "0123456789") != strlen(port))
+        return apr_psprintf(p, "PalisadeReuseReport %s: want host:port or off", hp);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_DGRAM;
+    if ((rc = getaddrinfo(host, port, &hints, &res)) != 0 || !res)
+        return apr_psprintf(p, "PalisadeReuseReport %s: %s", hp, gai_strerror(rc));
+    r = apr_pcalloc(p, sizeof(*r));
+    memcpy(&r->addr, res->ai_addr, res->ai_addrlen);
+    r->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    r->hostport = apr_pstrdup(p, hp);
+    r->fd = -1;
+    pthread_mutex_init(&r->mu, NULL);
+    if (!upstreams && !reporters)
+        apr_pool_cleanup_register(p, NULL, forget_upstreams, apr_pool_cleanup_null);
+    r->next = reporters;
+    reporters = r;
+    *out = r;
+    return NULL;
+}
+
+static const char *set_report(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pal_server_conf *c = ap_get_module_config(cmd->server->module_config, &palisade_module);
+    (void)dummy;
+    if (strcasecmp(arg, "off") == 0) {
+        c->report = 0;
+        c->rep = NULL;
+        return NULL;
+    }
+    c->report = 1;
+    return reporter_for(cmd->pool, arg, &c->rep);
 }
 
 static const char *set_url(cmd_parms *cmd, void *dummy, const char *arg)
@@ -228,8 +330,14 @@ static const char *set_key(cmd_parms *cmd, void *dummy, const char *arg)
 {
     pal_server_conf *c = ap_get_module_config(cmd->server->module_config, &palisade_module);
     (void)dummy;
-    if (strpbrk(arg, "\r\n") || !*arg)
-        return "PalisadeKey: the website's server key (server_key)";
+    {
+        const char *q;
+        for (q = arg; *q; q++)
+            if ((unsigned char)*q <= 32 || (unsigned char)*q >= 127)
+                break;
+        if (*q || !*arg || q - arg > PAL_KEY_MAX)
+            return "PalisadeKey: the website's server key (server_key)";
+    }
     c->key = arg;
     return NULL;
 }
@@ -280,6 +388,9 @@ static const command_rec pal_cmds[] = {
                   "milliseconds to connect and answer, else Palisade counts as unreachable (default 300)"),
     AP_INIT_TAKE1("PalisadeFailMode", set_fail_mode, NULL, RSRC_CONF,
                   "open or closed when Palisade is unreachable (default: what Palisade last said for the site, else open)"),
+    AP_INIT_TAKE1("PalisadeReuseReport", set_report, NULL, RSRC_CONF,
+                  "host:port where reused grants are reported to Palisade (palisade serve --reuse-addr), or off "
+                  "(default: PalisadeURL's host, port 9514)"),
     {NULL}
 };
 
@@ -301,6 +412,16 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
                 }
             }
             c->up = def;
+        }
+        if (c->report < 0) {
+            /* PalisadeURL's host, Palisade's report port. */
+            const char *hp = c->up->hostport, *colon = strrchr(hp, ':');
+            const char *err = reporter_for(pconf, apr_pstrcat(pconf, apr_pstrndup(pconf, hp, colon - hp),
+                                                              ":" PAL_REPORT_PORT, NULL), &c->rep);
+            if (err) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "palisade: %s", err);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
         c->slot = n++;
         {
@@ -868,6 +989,7 @@ typedef struct {
     apr_time_t expires;
     size_t len, cap;
     char *key;
+    char reason[PAL_REASON_MAX];        /* the grant's X-Palisade-Reason, for the report */
 } pal_cached;
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -885,7 +1007,9 @@ static apr_uint64_t fnv1a(const char *p, size_t n)
     return h;
 }
 
-static int cache_hit(const char *key, size_t len, apr_uint64_t hash, apr_time_t now)
+/* cache_hit reports whether the request is answered from the cache, and
+ * copies the reused grant's reason into reason (PAL_REASON_MAX bytes). */
+static int cache_hit(const char *key, size_t len, apr_uint64_t hash, apr_time_t now, char *reason)
 {
     pal_cached *e = &cache[hash & cache_mask];
     int hit;
@@ -893,16 +1017,32 @@ static int cache_hit(const char *key, size_t len, apr_uint64_t hash, apr_time_t 
         return 0;
     pthread_mutex_lock(&cache_mu);
     hit = e->hash == hash && e->len == len && e->expires > now && memcmp(e->key, key, len) == 0;
+    if (hit)
+        memcpy(reason, e->reason, PAL_REASON_MAX);
     pthread_mutex_unlock(&cache_mu);
     return hit;
 }
 
-static void cache_put(const char *key, size_t len, apr_uint64_t hash, const char *seconds)
+/* report_word: a reason or key that fits the report's line (no space, no
+ * control character, not empty, shorter than max). */
+static int report_word(const char *s, size_t max)
+{
+    size_t i;
+    for (i = 0; s[i]; i++)
+        if ((unsigned char)s[i] <= 32 || (unsigned char)s[i] >= 127 || i + 1 >= max)
+            return 0;
+    return i > 0;
+}
+
+/* cache_put keeps a grant Palisade said may be reused; only one whose
+ * reuse can be reported (a reason that fits the report), so that every
+ * reused grant is counted. */
+static void cache_put(const char *key, size_t len, apr_uint64_t hash, const char *seconds, const char *reason)
 {
     pal_cached *e = &cache[hash & cache_mask];
     char *end;
     long secs;
-    if (!seconds || len > PAL_CACHE_KEY_MAX)
+    if (!seconds || len > PAL_CACHE_KEY_MAX || !reason || !report_word(reason, PAL_REASON_MAX))
         return;
     secs = strtol(seconds, &end, 10);
     if (*end != '\0' || end == seconds || secs <= 0)
@@ -920,10 +1060,200 @@ static void cache_put(const char *key, size_t len, apr_uint64_t hash, const char
         e->cap = len;
     }
     memcpy(e->key, key, len);
+    strcpy(e->reason, reason);
     e->len = len;
     e->hash = hash;
     e->expires = apr_time_now() + apr_time_from_sec(secs);
     pthread_mutex_unlock(&cache_mu);
+}
+
+
+/* ------------------------------------------------------ reuse reports */
+
+/* A grant answered from the cache is a request the website served, and
+ * plans are priced by requests, yet Palisade never saw it. Each process
+ * counts its reused grants per (server key, reason) and reports the counts
+ * to Palisade (palisade serve --reuse-addr) in UDP datagrams of lines
+ *     <190>palisade_reused: v1 <server key> <reason> <count>
+ * at most about every second (a request finding the last report a second
+ * old or more, the table full, or this process's reporting thread), and
+ * once more when the process exits. Sending never waits and never fails a
+ * request: a datagram the kernel will not take at once is lost, and said
+ * so in the error log at most every 10 s. A crashed process loses its
+ * counts since its last report (about a second's). */
+
+static volatile int reporting_stopped;  /* the process is exiting */
+static int reporter_thread_started;
+
+/* tally_take moves rep's counts into out (PAL_TALLY_SLOTS) and clears
+ * them; rep->mu is held. */
+static int tally_take(pal_reporter *rep, pal_tally *out, apr_time_t now)
+{
+    int i, n = 0;
+    for (i = 0; i < PAL_TALLY_SLOTS; i++) {
+        if (rep->tally[i].key) {
+            out[n++] = rep->tally[i];
+            rep->tally[i].key = NULL;
+            rep->tally[i].count = 0;
+        }
+    }
+    rep->n = 0;
+    rep->last_flush = now;
+    return n;
+}
+
+static void report_failed(pal_reporter *rep, server_rec *s, int err, apr_int64_t lost)
+{
+    apr_time_t now = apr_time_now(), last = rep->last_log;
+    if (now - last >= PAL_LOG_EVERY && __sync_bool_compare_and_swap(&rep->last_log, last, now))
+        ap_log_error(APLOG_MARK, APLOG_ERR, err, s,
+                     "palisade: cannot report %" APR_INT64_T_FMT " reused grants to Palisade at %s "
+                     "(PalisadeReuseReport; logged at most every 10 s per process)", lost, rep->hostport);
+}
+
+/* report_send sends the counts in datagrams of whole lines, never waiting. */
+static void report_send(pal_reporter *rep, server_rec *s, const pal_tally *t, int n)
+{
+    char dgram[PAL_REPORT_DGRAM];
+    size_t len = 0;
+    apr_int64_t in_dgram = 0, lost = 0;
+    int i, err = 0, fd = rep->fd;
+
+    for (i = 0; i <= n; i++) {
+        apr_int64_t left = i < n ? t[i].count : 0;
+        do {
+            char line[40 + PAL_KEY_MAX + PAL_REASON_MAX];
+            apr_int64_t c = left > PAL_REPORT_MAX_COUNT ? PAL_REPORT_MAX_COUNT : left;
+            int ll = 0;
+            if (i < n)
+                ll = snprintf(line, sizeof(line), "<190>palisade_reused: v1 %s %s %" APR_INT64_T_FMT "\n",
+                              t[i].key, t[i].reason, c);
+            /* Send what is gathered when this line would not fit, or at the end. */
+            if (len > 0 && (i == n || len + (size_t)ll > sizeof(dgram))) {
+                ssize_t w;
+                do
+                    w = fd >= 0 ? sendto(fd, dgram, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+                                         (struct sockaddr *)&rep->addr, rep->addrlen) : -1;
+                while (w < 0 && fd >= 0 && errno == EINTR);
+                if (w < 0) {
+                    err = fd >= 0 ? errno : EBADF;
+                    lost += in_dgram;
+                }
+                len = 0;
+                in_dgram = 0;
+            }
+            if (i < n && c > 0 && ll > 0 && (size_t)ll < sizeof(line)) {
+                memcpy(dgram + len, line, (size_t)ll);
+                len += (size_t)ll;
+                in_dgram += c;
+            }
+            left -= c;
+        } while (left > 0);
+    }
+    if (lost > 0)
+        report_failed(rep, s, err, lost);
+}
+
+/* report_flush reports rep's counts if there are any and force is set, or
+ * the last report is a second old or more. */
+static void report_flush(pal_reporter *rep, server_rec *s, int force)
+{
+    pal_tally *t;
+    int n;
+    apr_time_t now = apr_time_now();
+    if (!force && now - __atomic_load_n(&rep->last_flush, __ATOMIC_RELAXED) < PAL_REPORT_EVERY)
+        return;
+    t = malloc(sizeof(pal_tally) * PAL_TALLY_SLOTS);
+    if (!t)
+        return;
+    if (force) {
+        /* At exit, perhaps in prefork's signal handler, which may have
+         * interrupted this very thread holding the lock: do not wait
+         * forever for it. */
+        int tries = 0;
+        while (pthread_mutex_trylock(&rep->mu) != 0) {
+            if (++tries > 50) {
+                free(t);
+                return;
+            }
+            poll(NULL, 0, 2);
+        }
+    }
+    else
+        pthread_mutex_lock(&rep->mu);
+    n = rep->n > 0 ? tally_take(rep, t, now) : 0;
+    if (n == 0)
+        rep->last_flush = now;
+    pthread_mutex_unlock(&rep->mu);
+    if (n > 0)
+        report_send(rep, s, t, n);
+    free(t);
+}
+
+/* tally_insert counts one for (key, reason); 0 when the table is full.
+ * rep->mu is held. */
+static int tally_insert(pal_reporter *rep, apr_uint64_t h, const char *key, const char *reason)
+{
+    int i;
+    for (i = 0; i < PAL_TALLY_SLOTS; i++) {
+        pal_tally *e = &rep->tally[(h + (apr_uint64_t)i) & (PAL_TALLY_SLOTS - 1)];
+        if (!e->key) {
+            e->key = key;
+            strcpy(e->reason, reason);
+            e->count = 1;
+            rep->n++;
+            return 1;
+        }
+        if (e->key == key && strcmp(e->reason, reason) == 0) {
+            e->count++;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* tally_add counts one reused grant of the site key for reason; a full
+ * table is reported first, and the counts once a second. */
+static void tally_add(pal_reporter *rep, server_rec *s, const char *key, const char *reason)
+{
+    apr_uint64_t h = fnv1a(key, strlen(key)) ^ (fnv1a(reason, strlen(reason)) * 31);
+    pal_tally *full = NULL;
+    int n = 0;
+    pthread_mutex_lock(&rep->mu);
+    if (!tally_insert(rep, h, key, reason) && (full = malloc(sizeof(pal_tally) * PAL_TALLY_SLOTS)) != NULL) {
+        n = tally_take(rep, full, apr_time_now());
+        tally_insert(rep, h, key, reason);      /* into the emptied table */
+    }
+    pthread_mutex_unlock(&rep->mu);
+    if (n > 0)
+        report_send(rep, s, full, n);
+    free(full);
+    report_flush(rep, s, 0);
+}
+
+static void *reporting_thread(void *arg)
+{
+    server_rec *s = arg;
+    while (!reporting_stopped) {
+        pal_reporter *rep;
+        poll(NULL, 0, 250);
+        if (reporting_stopped)
+            break;
+        for (rep = reporters; rep; rep = rep->next)
+            report_flush(rep, s, 0);
+    }
+    return NULL;
+}
+
+/* report_at_exit reports what is left when the process exits (a graceful
+ * stop or restart, MaxConnectionsPerChild, an idle prefork child). */
+static apr_status_t report_at_exit(void *data)
+{
+    pal_reporter *rep;
+    reporting_stopped = 1;
+    for (rep = reporters; rep; rep = rep->next)
+        report_flush(rep, data, 1);
+    return APR_SUCCESS;
 }
 
 /* ---------------------------------------------------------------- hook */
@@ -1001,6 +1331,7 @@ static int check_access(request_rec *r)
     size_t reqlen;
     apr_time_t deadline, now;
     apr_uint64_t hash;
+    char reason[PAL_REASON_MAX];
     int rc, got, reused, attempt;
 
     if (!ap_is_initial_req(r))
@@ -1014,11 +1345,16 @@ static int check_access(request_rec *r)
     deadline = now + apr_time_from_msec(sc->timeout_ms >= 0 ? sc->timeout_ms : PAL_DEFAULT_TIMEOUT_MS);
     req = build_request(r, sc, &reqlen);
     hash = fnv1a(req, reqlen);
-    if (cache_hit(req, reqlen, hash, now)) {
+    if (cache_hit(req, reqlen, hash, now, reason)) {
         apr_table_setn(r->subprocess_env, "PALISADE_ACTION", "grant");
+        apr_table_setn(r->subprocess_env, "PALISADE_REASON", apr_pstrdup(r->pool, reason));
         apr_table_setn(r->subprocess_env, "PALISADE_CACHE", "hit");
+        if (sc->rep && sc->key)
+            tally_add(sc->rep, r->server, sc->key, reason);
         return DECLINED;
     }
+    if (sc->rep)
+        report_flush(sc->rep, r->server, 0);
 
     for (attempt = 0;; attempt++) {
         c = pool_get(u, apr_time_now());
@@ -1055,7 +1391,7 @@ static int check_access(request_rec *r)
         note(r, "PALISADE_REF", apr_pstrdup(r->pool, answer_header(&a, "X-Palisade-Ref")));
     }
     if (a.status == 200) {
-        cache_put(req, reqlen, hash, answer_header(&a, "X-Palisade-Cache"));
+        cache_put(req, reqlen, hash, answer_header(&a, "X-Palisade-Cache"), answer_header(&a, "X-Palisade-Reason"));
         rc = DECLINED;
     }
     else if (action && a.status >= 300 && a.status < 500) {
@@ -1082,10 +1418,40 @@ static int check_access(request_rec *r)
 static void child_init(apr_pool_t *p, server_rec *s)
 {
     int threaded = 0;
-    (void)p;
-    (void)s;
+    pal_reporter *rep;
     if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) == APR_SUCCESS && threaded == AP_MPMQ_NOT_SUPPORTED)
         cache_mask = PAL_CACHE_SLOTS_PREFORK - 1;
+    if (!reporters)
+        return;
+    for (rep = reporters; rep; rep = rep->next) {
+        rep->fd = socket(rep->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        rep->last_flush = apr_time_now();
+        if (rep->fd < 0)
+            ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, "palisade: no socket to report reused grants to %s",
+                         rep->hostport);
+    }
+    reporting_stopped = 0;
+    apr_pool_cleanup_register(p, s, report_at_exit, apr_pool_cleanup_null);
+    /* A thread reports for an idle process; it takes no signal (Apache's
+     * are for the process's own threads), and is not joined: at exit,
+     * report_at_exit reports what is left under the same lock. */
+    if (!reporter_thread_started) {
+        pthread_t th;
+        pthread_attr_t attr;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_create(&th, &attr, reporting_thread, s) == 0)
+            reporter_thread_started = 1;
+        else
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "palisade: no reporting thread; reused grants are reported by requests and at exit");
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+    }
 }
 
 static void register_hooks(apr_pool_t *p)
