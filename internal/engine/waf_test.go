@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -70,8 +71,8 @@ type clearAll struct{}
 func (clearAll) Cleared(int64, *Request) bool { return true }
 
 // TestWAFOrder: lists and verified search engines come before the
-// firewall; custom rules, clearances, categories and built-in grants come
-// after it and never lift its deny.
+// firewall; the grants of custom rules, clearances, categories and
+// built-ins are judged by it and never lift its deny.
 func TestWAFOrder(t *testing.T) {
 	e, _ := newTestEngine(t, nil)
 	e.SetClearance(clearAll{})
@@ -114,7 +115,7 @@ func TestWAFOrder(t *testing.T) {
 	if v := e.Decide(p, wafReq(attack, func(r *Request) { r.UserAgent = gb })); v.Source != SourceWAF {
 		t.Errorf("unverified Googlebot: %s source %q; want the firewall's deny", v, v.Source)
 	}
-	// A rule's grant does not lift the firewall's deny: the firewall runs first.
+	// A rule's grant does not lift the firewall's deny: the firewall judges it.
 	if v := e.Decide(p, wafReq(attack)); v.Action != Deny || v.Source != SourceWAF {
 		t.Errorf("rule grant: %s source %q; want the firewall's deny", v, v.Source)
 	}
@@ -249,5 +250,138 @@ func TestWAFApacheSubrequestProtocol(t *testing.T) {
 	p := load(t, e, Settings{})
 	if v := e.Decide(p, wafReq("/index.html", func(r *Request) { r.Proto = "INCLUDED" })); v.Source == SourceWAF {
 		t.Errorf("INCLUDED subrequest: %s; want not denied by the firewall", v)
+	}
+}
+
+// chromeHeaders gives r the header set Chrome 131 sends for a navigation
+// over HTTP/2 (testdata/headers/browsers.txt), with r's user agent.
+func chromeHeaders(r *Request) {
+	r.Proto = "HTTP/2.0"
+	r.Header = http.Header{
+		"Sec-Ch-Ua":                 {`"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"`},
+		"Sec-Ch-Ua-Mobile":          {"?0"},
+		"Sec-Ch-Ua-Platform":        {`"Windows"`},
+		"Upgrade-Insecure-Requests": {"1"},
+		"User-Agent":                {r.UserAgent},
+		"Accept":                    {"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"},
+		"Sec-Fetch-Site":            {"none"},
+		"Sec-Fetch-Mode":            {"navigate"},
+		"Sec-Fetch-User":            {"?1"},
+		"Sec-Fetch-Dest":            {"document"},
+		"Accept-Encoding":           {"gzip, deflate, br, zstd"},
+		"Accept-Language":           {"en-US,en;q=0.9"},
+		"Priority":                  {"u=0, i"},
+	}
+}
+
+// toolHeaders gives r the headers a tool or crawler sends (curl's: its
+// user agent and Accept */*) with ua.
+func toolHeaders(ua string) func(*Request) {
+	return func(r *Request) {
+		r.UserAgent = ua
+		r.Header = http.Header{"User-Agent": {ua}, "Accept": {"*/*"}}
+	}
+}
+
+const claudeUA = "Mozilla/5.0 (compatible; ClaudeBot/1.0; +claudebot@anthropic.com)"
+
+// TestWAFJudgesWhatIsServed (issue 21): a request the engine refuses
+// anyway is answered without the firewall; the same attack in a request
+// that would be served is denied by it, as before.
+func TestWAFJudgesWhatIsServed(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	attack := "/products?id=1'%20OR%20'1'='1"
+	curl, claude := toolHeaders("curl/8.5.0"), toolHeaders(claudeUA)
+	for _, mode := range []string{"block", "detect"} {
+		p := load(t, e, Settings{WAF: WAFSettings{Mode: mode}})
+		// Detect mode attaches whatever CRS finds whenever it runs: no
+		// finding on an SQL injection means CRS did not run.
+		if v := e.Decide(p, wafReq(attack, curl)); v.Action != Challenge || v.Source != SourceCategory || v.Category != AutomationTools || v.WAF != nil {
+			t.Errorf("%s: curl with an SQL injection: %s source %q waf %+v; want the category's challenge, firewall not run", mode, v, v.Source, v.WAF)
+		}
+		if v := e.Decide(p, wafReq(attack, claude)); v.Action != Deny || v.Source != SourceCategory || v.Category != AICrawlers || v.WAF != nil {
+			t.Errorf("%s: ClaudeBot with an SQL injection: %s source %q waf %+v; want the category's deny, firewall not run", mode, v, v.Source, v.WAF)
+		}
+		// A browser's is judged.
+		v := e.Decide(p, wafReq(attack, chromeHeaders))
+		if v.WAF == nil || !v.WAF.Blocked || v.WAF.Class != waf.ClassSQLi {
+			t.Errorf("%s: browser with an SQL injection: %s waf %+v; want the firewall's finding", mode, v, v.WAF)
+		}
+		if want := mode == "block"; (v.Action == Deny && v.Source == SourceWAF) != want {
+			t.Errorf("%s: browser with an SQL injection: %s source %q", mode, v, v.Source)
+		}
+	}
+	p := load(t, e, Settings{})
+	// The challenged client that solved the challenge is judged.
+	e.SetClearance(clearAll{})
+	v := e.Decide(p, wafReq(attack, curl, func(r *Request) { r.Clearance = "solved" }))
+	e.SetClearance(nil)
+	if v.Action != Deny || v.Source != SourceWAF || v.Reason != "waf" || v.Category != Humans || v.WAF == nil || !strings.HasPrefix(v.Detail, waf.ClassSQLi+": ") {
+		t.Errorf("cleared curl with an SQL injection: %s source %q category %s; want the firewall's deny", v, v.Source, v.Category)
+	}
+	// A website that grants automation tools has their requests judged.
+	pa := load(t, e, Settings{Categories: map[string]string{"automation_tools": "grant"}})
+	if v := e.Decide(pa, wafReq(attack, curl)); v.Action != Deny || v.Source != SourceWAF {
+		t.Errorf("granted curl with an SQL injection: %s source %q; want the firewall's deny", v, v.Source)
+	}
+	// In monitor mode the challenge is served, so the firewall judges it.
+	pm := load(t, e, Settings{Mode: "monitor"})
+	if v := e.Decide(pm, wafReq(attack, curl)); v.Action != Deny || v.Source != SourceWAF || !v.Monitored || v.WAF == nil {
+		t.Errorf("monitored curl with an SQL injection: %s source %q; want a monitored firewall deny", v, v.Source)
+	}
+	// A rate-limited request is refused without the firewall; the
+	// request the limit let through was judged by it, and counted once.
+	pl := load(t, e, Settings{RateLimits: []RateLimit{{Name: "one", Requests: 1, Period: "1m", Action: "deny"}}})
+	if v := e.Decide(pl, wafReq(attack, chromeHeaders)); v.Source != SourceWAF {
+		t.Errorf("first browser request with an SQL injection: %s source %q; want the firewall's deny", v, v.Source)
+	}
+	if v := e.Decide(pl, wafReq(attack, chromeHeaders)); v.Source != SourceRateLimit || v.Action != Deny || v.WAF != nil {
+		t.Errorf("second browser request with an SQL injection: %s source %q waf %+v; want the rate limit, firewall not run", v, v.Source, v.WAF)
+	}
+	// A virtual patch is the firewall too: it judges what is served.
+	if errs := e.Load([]Site{{ID: 1, PartnerID: 7, Domain: "shop.example.com", Status: "online"}}, map[int64]PartnerLists{Everyone: {Patches: []waf.Patch{{ID: 1, Name: "hole",
+		Rule: &waf.PatchRule{Path: "/x.php", Target: "arg:a", Op: "equals", Value: "b"}}}}}); len(errs) > 0 {
+		t.Fatal(errs[0].Err)
+	}
+	pp := e.ByDomain("shop.example.com")
+	if v := e.Decide(pp, wafReq("/x.php?a=b", chromeHeaders)); v.Reason != "virtual patch" {
+		t.Errorf("browser on a patched hole: %s; want the patch's deny", v)
+	}
+	if v := e.Decide(pp, wafReq("/x.php?a=b", claude)); v.Source != SourceCategory || v.Action != Deny || v.WAF != nil {
+		t.Errorf("ClaudeBot on a patched hole: %s source %q; want the category's deny", v, v.Source)
+	}
+}
+
+// TestDecideAllocsWithWAF: with the firewall on at its default settings,
+// Decide allocates nothing on the paths that do not run CRS: a browser's
+// clean GET (the prefilter passes it), a challenged curl, a denied
+// GPTBot and ClaudeBot, a deny-listed address.
+func TestDecideAllocsWithWAF(t *testing.T) {
+	e, p := realisticPolicy(t)
+	if p.WAFMode() != "block" {
+		t.Fatalf("firewall %s; want on at its default (block)", p.WAFMode())
+	}
+	openai := firstPrefixAddr(t, "openai-gptbot")
+	gptUA := "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)"
+	for _, c := range []struct {
+		name   string
+		r      *Request
+		action Action
+		source string
+	}{
+		{"browser", req("198.51.100.7", chromeUA, chromeHeaders), Grant, SourceCategory},
+		{"curl", req("198.51.100.7", "", toolHeaders("curl/8.5.0")), Challenge, SourceCategory},
+		{"gptbot", req(openai, "", toolHeaders(gptUA)), Deny, SourceCategory},
+		{"fake gptbot", req("198.51.100.7", "", toolHeaders(gptUA)), Challenge, SourceCategory},
+		{"claudebot", req("198.51.100.7", "", toolHeaders(claudeUA)), Deny, SourceCategory},
+		{"deny list", req("10.3.4.5", chromeUA, chromeHeaders), Deny, SourceList},
+	} {
+		v := e.Decide(p, c.r)
+		if v.Action != c.action || v.Source != c.source || v.WAF != nil {
+			t.Errorf("%s: %s source %q; want %s by %s", c.name, v, v.Source, c.action, c.source)
+		}
+		if n := testing.AllocsPerRun(200, func() { e.Decide(p, c.r) }); n != 0 {
+			t.Errorf("%s: Decide allocates %.1f times per request; want 0", c.name, n)
+		}
 	}
 }
