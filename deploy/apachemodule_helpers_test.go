@@ -88,7 +88,9 @@ func (c *countedServer) stop() { c.srv.Close() }
 
 // runApache starts apache2 on the configuration file cfg in the foreground
 // and stops it when the test ends, logging its error log if the test failed.
-func runApache(t *testing.T, apache, cfg, errorLog string) {
+// Its result stops Apache gracefully (graceful-stop: requests in flight
+// finish, every process exits through its cleanups) and waits for it.
+func runApache(t *testing.T, apache, cfg, errorLog string) (gracefulStop func()) {
 	t.Helper()
 	if out, err := exec.Command(apache, "-f", cfg, "-t").CombinedOutput(); err != nil {
 		t.Fatalf("apache2 -t: %v\n%s", err, out)
@@ -101,20 +103,30 @@ func runApache(t *testing.T, apache, cfg, errorLog string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
+			<-done
 		}
 		if t.Failed() {
 			b, _ := os.ReadFile(errorLog)
 			t.Logf("Apache's error log:\n%s", b)
 		}
 	})
+	return func() {
+		t.Helper()
+		_ = cmd.Process.Signal(syscall.SIGWINCH) // Apache's graceful-stop
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Apache did not stop gracefully")
+		}
+	}
 }
 
 // verdictWatch wraps Palisade's handler to count the verdict requests of
