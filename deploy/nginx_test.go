@@ -300,7 +300,14 @@ func TestNginxExampleAsShipped(t *testing.T) {
 		"127.0.0.1:9000", strings.TrimPrefix(site.URL, "http://"),
 		"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
 		nginxCacheDir, filepath.Join(dir, "grants"),
+		"/var/www/shop.example.com", filepath.Join(dir, "www"),
 	)
+	if err := os.MkdirAll(filepath.Join(dir, "www", "css"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "www", "css", "site.css"), []byte("body{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join("nginx", f.Name()))
 		if err != nil {
@@ -333,6 +340,13 @@ func TestNginxExampleAsShipped(t *testing.T) {
 		t.Fatalf("the deny page does not carry the host's brand: %q", body)
 	}
 	checkOwnRefusals(t, get, "shop.example.com")
+	// The static location: the file for a browser, the deny page for sqlmap.
+	if code, body, _ := get("shop.example.com", "/css/site.css", chromeUA); code != 200 || body != "body{}" {
+		t.Fatalf("a static file: %d %q", code, body)
+	}
+	if code, body, _ := get("shop.example.com", "/css/site.css", "sqlmap/1.7.2#stable"); code != 403 || !pageRef.MatchString(body) {
+		t.Fatalf("sqlmap on a static file: %d %.200q, want the deny page", code, body)
+	}
 
 	pal.Stop()
 	if code, body, _ := get("shop.example.com", "/page", "sqlmap/1.7.2#stable"); code != 200 || body != "hello from shop.example.com/page" {
