@@ -28,7 +28,9 @@ const MinPassRate = 0.95
 
 // TestCRSRegression runs every request-phase test of CRS's own regression
 // suite through palisade proxy at paranoia levels 1 and 2 with default
-// website settings (bench/README.md, "CRS regression suite").
+// firewall settings, on websites that grant every category (NewPlane:
+// the suite tests the firewall, not classification) (bench/README.md,
+// "CRS regression suite").
 func TestCRSRegression(t *testing.T) {
 	files, err := Load(tests.FS)
 	if err != nil {

@@ -38,6 +38,13 @@ import (
 // suite's Hosts (localhost, 127.0.0.1, none at all) are names the service
 // rightly refuses to register, so the websites are loaded into the engine
 // directly, one per Host the suite sends, all with the settings under test.
+//
+// The websites grant every category (unless the settings under test name
+// a category's action): the suite tests the firewall, not classification.
+// The engine runs the firewall only on requests it would serve (docs/WAF.md),
+// and go-ftw's requests (its user agent, few headers) would otherwise be
+// challenged as automation tools or suspicious behaviour before the
+// firewall judged them.
 type Plane struct {
 	Addr      string // the proxy's listener, host:port
 	Protector *protect.Protector
@@ -59,6 +66,14 @@ func NewPlane(settingsJSON string, hosts []string) (*Plane, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&st); err != nil {
 			return nil, fmt.Errorf("settings %s: %w", settingsJSON, err)
+		}
+	}
+	if st.Categories == nil {
+		st.Categories = map[string]string{}
+	}
+	for _, c := range engine.Categories() {
+		if _, set := st.Categories[c]; !set {
+			st.Categories[c] = "grant"
 		}
 	}
 	sigs, err := engine.LoadSignatures()
