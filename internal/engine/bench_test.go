@@ -24,21 +24,54 @@ func realisticPolicy(tb testing.TB) (*Engine, *Policy) {
 	return e, load(tb, e, st)
 }
 
+// benchRequests are BenchmarkDecide's requests, as integrations pass them
+// (the user agent in the headers too): a browser's clean GET with Chrome's
+// own header set (granted; the firewall's prefilter passes it), curl
+// (challenged), GPTBot from OpenAI's addresses and ClaudeBot (denied), and
+// a deny-listed address. None of them runs CRS: BenchmarkDecideCRS does.
+func benchRequests(tb testing.TB) map[string]*Request {
+	gptUA := "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)"
+	return map[string]*Request{
+		"browser":   req("198.51.100.7", chromeUA, chromeHeaders),
+		"curl":      req("198.51.100.7", "", toolHeaders("curl/8.5.0")),
+		"gptbot":    req(firstPrefixAddr(tb, "openai-gptbot"), "", toolHeaders(gptUA)),
+		"claudebot": req("198.51.100.7", "", toolHeaders(claudeUA)),
+		"denied":    req("10.3.4.5", chromeUA, chromeHeaders),
+	}
+}
+
 func BenchmarkDecide(b *testing.B) {
 	e, p := realisticPolicy(b)
-	// The user agent in the headers too, as every integration passes it:
-	// the website firewall's prefilter wants it there (without it CRS runs
-	// in full, which allocates, and the benchmark measured that).
-	withUA := func(r *Request) { r.Header["User-Agent"] = []string{r.UserAgent} }
-	cases := map[string]*Request{
-		"browser": req("198.51.100.7", chromeUA, withUA),
-		"curl":    req("198.51.100.7", "curl/8.5.0", withUA),
-		"gptbot":  req("198.51.100.7", "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)", withUA),
-		"denied":  req("10.3.4.5", chromeUA),
-	}
-	for _, name := range []string{"browser", "curl", "gptbot", "denied"} {
+	cases := benchRequests(b)
+	for _, name := range []string{"browser", "curl", "gptbot", "claudebot", "denied"} {
 		r := cases[name]
 		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				e.Decide(p, r)
+			}
+		})
+	}
+}
+
+// BenchmarkDecideCRS: granted browser requests the firewall's prefilter
+// does not pass, so CRS runs in full: a search with an apostrophe (clean,
+// granted) and an SQL injection (denied by the firewall).
+func BenchmarkDecideCRS(b *testing.B) {
+	e, p := realisticPolicy(b)
+	for _, c := range []struct{ name, query string }{
+		{"clean", "q=o%27brien+shoes"},
+		{"sqli", "id=1%27%20OR%20%271%27=%271"},
+	} {
+		r := req("198.51.100.7", chromeUA, chromeHeaders, func(r *Request) { r.Path, r.Query = "/search", c.query })
+		want := SourceCategory
+		if c.name == "sqli" {
+			want = SourceWAF
+		}
+		if v := e.Decide(p, r); v.Source != want || v.WAF == nil && want == SourceWAF {
+			b.Fatalf("%s: %s source %q; want decided by %s", c.name, v, v.Source, want)
+		}
+		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				e.Decide(p, r)
@@ -124,12 +157,7 @@ func TestDecideAllocatesNothing(t *testing.T) {
 		t.Skip("allocation counts under the race detector are not the program's")
 	}
 	e, p := realisticPolicy(t)
-	withUA := func(r *Request) { r.Header["User-Agent"] = []string{r.UserAgent} }
-	for name, r := range map[string]*Request{
-		"browser": req("198.51.100.7", chromeUA, withUA),
-		"curl":    req("198.51.100.7", "curl/8.5.0", withUA),
-		"denied":  req("10.3.4.5", chromeUA, withUA),
-	} {
+	for name, r := range benchRequests(t) {
 		e.Decide(p, r) // the prefilter's verdict cache warms on the first
 		if n := testing.AllocsPerRun(100, func() { e.Decide(p, r) }); n != 0 {
 			t.Errorf("%s: Decide allocates %v times", name, n)

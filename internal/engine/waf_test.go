@@ -357,6 +357,9 @@ func TestWAFJudgesWhatIsServed(t *testing.T) {
 // clean GET (the prefilter passes it), a challenged curl, a denied
 // GPTBot and ClaudeBot, a deny-listed address.
 func TestDecideAllocsWithWAF(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector are not the program's")
+	}
 	e, p := realisticPolicy(t)
 	if p.WAFMode() != "block" {
 		t.Fatalf("firewall %s; want on at its default (block)", p.WAFMode())
