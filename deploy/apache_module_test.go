@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/palisadehq/palisade/internal/api/reuselog"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
@@ -123,7 +124,7 @@ Include %[1]s/palisade-module.conf
 			vhost("unknownkey.example.com", "sk_not_a_key_palisade_knows", "")+
 			fmt.Sprintf("<VirtualHost 127.0.0.1:%d>\n    ServerName unprotected.example.com\n    DocumentRoot %s\n</VirtualHost>\n", port, docroot))
 	// Reused grants are reported here (Palisade's --reuse-addr stands in).
-	reports := newReuseListener(t)
+	reports := newReuseListener(t, reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil))
 	cfg += "PalisadeReuseReport " + reports.addr() + "\n"
 	cfgPath := filepath.Join(dir, "httpd.conf")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
@@ -190,7 +191,7 @@ Include %[1]s/palisade-module.conf
 	}
 
 	checkModuleGrantCache(t, server, port, watch)
-	checkModuleReuseReports(t, server, port, watch, reports, open.ServerKey)
+	checkModuleReuseReports(t, server, pal, port, watch, reports, open.ServerKey)
 
 	// Palisade restarts between two requests: the idle connections are
 	// dead, the module finds out and reconnects within the same request.
@@ -244,11 +245,15 @@ Include %[1]s/palisade-module.conf
 	// A graceful stop right after reused grants: each process reports what
 	// it has left as it exits, so none is lost.
 	reports.quiet(t)
+	start := countedRequests(t, pal, "open.example.com")
 	asked, want := reuseBurst(t, server, port, watch, "/?reuse=stop", 40)
 	gracefulStop()
 	if got := reports.quiet(t); len(got) != 1 || got[open.ServerKey+" humans"] != want {
 		t.Fatalf("%s: %d requests, %d asked of Palisade, then a graceful stop: reported %v, want exactly %d for %s humans",
 			server, 40, asked, got, want, open.ServerKey)
+	}
+	if got := countedRequests(t, pal, "open.example.com") - start; got != 40 {
+		t.Fatalf("%s: 40 requests (%d asked, %d reused), then a graceful stop: %d counted in the website's statistics", server, asked, want, got)
 	}
 }
 
@@ -398,12 +403,13 @@ func checkModuleGrantCache(t *testing.T, server string, port int, watch *verdict
 // cache is reported to Palisade (PalisadeReuseReport), under the site's
 // server key and the reused grant's reason, so that Palisade counts it;
 // nothing is reported when Palisade says a grant may not be reused.
-func checkModuleReuseReports(t *testing.T, server string, port int, watch *verdictWatch, reports *reuseListener, key string) {
+func checkModuleReuseReports(t *testing.T, server string, pal *testenv.Stack, port int, watch *verdictWatch, reports *reuseListener, key string) {
 	t.Helper()
 	get := webHeaderGetter(port)
 	if old := reports.quiet(t); len(old) > 0 {
 		t.Logf("%s: reused grants reported before: %v", server, old)
 	}
+	start := countedRequests(t, pal, "open.example.com")
 	const n = 60
 	asked, want := reuseBurst(t, server, port, watch, "/?reuse=reported", n)
 	reason, _ := watch.lastReason.Load().(string)
@@ -429,6 +435,14 @@ func checkModuleReuseReports(t *testing.T, server string, port int, watch *verdi
 			server, n, asked, got, key+" "+reason, want)
 	}
 	t.Logf("%s: %d requests, %d asked of Palisade, %d reported as reused (%s %s)", server, n, asked, want, key, reason)
+	// End to end: Palisade (reuselog into its recorder) counts every one of
+	// the requests in the website's statistics, asked or reused.
+	if got := countedRequests(t, pal, "open.example.com") - start; got != n {
+		t.Fatalf("%s: %d requests (%d asked of Palisade, %d reused and reported), %d counted in the website's statistics", server, n, asked, want, got)
+	}
+	if s := reports.pal.Stats(); s.UnknownKey+s.UnknownReason+s.BadLine+s.RefusedPeer+s.Oversize != 0 {
+		t.Fatalf("%s: Palisade's reuse listener refused reports: %+v", server, s)
+	}
 
 	// Palisade says a grant may not be reused: every request is asked, and
 	// nothing is reported.

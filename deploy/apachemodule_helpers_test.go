@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/api/reuselog"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
@@ -173,13 +174,16 @@ func (w *watchedWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// reuseListener stands in for Palisade's report listener (palisade serve
-// --reuse-addr): a UDP socket on loopback that checks every datagram
-// against the wire format (at most 8 KiB; lines of an optional syslog
-// prefix then "v1 <server key> <reason> <count>", count 1..1000000) and
-// adds up the counts per server key and reason.
+// reuseListener is Palisade's report listener (palisade serve
+// --reuse-addr) with a witness: a UDP socket on loopback that checks every
+// datagram against the wire format itself (at most 8 KiB; lines of an
+// optional syslog prefix then "v1 <server key> <reason> <count>", count
+// 1..1000000), adds up the counts per server key and reason, and hands the
+// datagram to Palisade's own reuselog.Listener, which counts it into the
+// website's statistics.
 type reuseListener struct {
 	conn *net.UDPConn
+	pal  *reuselog.Listener
 	mu   sync.Mutex
 	sums map[string]int64 // "key reason"
 	bad  []string         // what did not follow the wire format
@@ -188,24 +192,25 @@ type reuseListener struct {
 
 var reuseLine = regexp.MustCompile(`^(?:<[0-9]{1,3}>.*palisade_reused: )?v1 ([^ ]+) ([^ ]+) ([0-9]+)$`)
 
-func newReuseListener(t *testing.T) *reuseListener {
+func newReuseListener(t *testing.T, pal *reuselog.Listener) *reuseListener {
 	t.Helper()
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &reuseListener{conn: conn, sums: map[string]int64{}}
+	l := &reuseListener{conn: conn, pal: pal, sums: map[string]int64{}}
 	done := make(chan struct{})
 	t.Cleanup(func() { conn.Close(); <-done })
 	go func() {
 		defer close(done)
 		buf := make([]byte, 65536)
 		for {
-			n, _, err := conn.ReadFromUDP(buf)
+			n, from, err := conn.ReadFromUDPAddrPort(buf)
 			if err != nil {
 				return
 			}
 			l.add(buf[:n])
+			l.pal.Handle(from.Addr(), buf[:n])
 		}
 	}()
 	return l
