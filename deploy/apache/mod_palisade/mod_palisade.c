@@ -1084,6 +1084,19 @@ static void cache_put(const char *key, size_t len, apr_uint64_t hash, const char
 
 static volatile int reporting_stopped;  /* the process is exiting */
 static int reporter_thread_started;
+/* The reporting thread sleeps until some tally goes from empty to counting
+ * (pending), so an idle process never wakes. */
+static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pending_cv = PTHREAD_COND_INITIALIZER;
+static int pending;
+
+static void wake_reporting_thread(void)
+{
+    pthread_mutex_lock(&pending_mu);
+    pending = 1;
+    pthread_cond_signal(&pending_cv);
+    pthread_mutex_unlock(&pending_mu);
+}
 
 /* tally_take moves rep's counts into out (PAL_TALLY_SLOTS) and clears
  * them; rep->mu is held. */
@@ -1163,6 +1176,11 @@ static void report_flush(pal_reporter *rep, server_rec *s, int force)
     apr_time_t now = apr_time_now();
     if (!force && now - __atomic_load_n(&rep->last_flush, __ATOMIC_RELAXED) < PAL_REPORT_EVERY)
         return;
+    if (__atomic_load_n(&rep->n, __ATOMIC_RELAXED) == 0) {
+        /* Nothing counted: a request's flush (or a lost race with another
+         * one) costs no allocation. The next first count wakes the thread. */
+        return;
+    }
     t = malloc(sizeof(pal_tally) * PAL_TALLY_SLOTS);
     if (!t)
         return;
@@ -1201,7 +1219,8 @@ static int tally_insert(pal_reporter *rep, apr_uint64_t h, const char *key, cons
             e->key = key;
             strcpy(e->reason, reason);
             e->count = 1;
-            rep->n++;
+            if (rep->n++ == 0)
+                wake_reporting_thread();
             return 1;
         }
         if (e->key == key && strcmp(e->reason, reason) == 0) {
@@ -1231,18 +1250,41 @@ static void tally_add(pal_reporter *rep, server_rec *s, const char *key, const c
     report_flush(rep, s, 0);
 }
 
+/* reporting_thread reports the counts of an idle process: woken by the
+ * first count after a report, it waits until that report is a second old,
+ * then reports what is due. */
 static void *reporting_thread(void *arg)
 {
     server_rec *s = arg;
-    while (!reporting_stopped) {
+    for (;;) {
         pal_reporter *rep;
-        poll(NULL, 0, 250);
-        if (reporting_stopped)
-            break;
-        for (rep = reporters; rep; rep = rep->next)
-            report_flush(rep, s, 0);
+        int more;
+        pthread_mutex_lock(&pending_mu);
+        while (!pending && !reporting_stopped)
+            pthread_cond_wait(&pending_cv, &pending_mu);
+        pending = 0;
+        pthread_mutex_unlock(&pending_mu);
+        do {
+            apr_time_t now = apr_time_now(), wait = 0;
+            if (reporting_stopped)
+                return NULL;
+            more = 0;
+            for (rep = reporters; rep; rep = rep->next) {
+                apr_time_t due = __atomic_load_n(&rep->last_flush, __ATOMIC_RELAXED) + PAL_REPORT_EVERY;
+                if (__atomic_load_n(&rep->n, __ATOMIC_RELAXED) == 0)
+                    continue;
+                if (due > now) {
+                    if (!more || due - now < wait)
+                        wait = due - now;
+                    more = 1;
+                    continue;
+                }
+                report_flush(rep, s, 0);
+            }
+            if (more)
+                poll(NULL, 0, (int)((wait + 999) / 1000) + 1);
+        } while (more);
     }
-    return NULL;
 }
 
 /* report_at_exit reports what is left when the process exits (a graceful
@@ -1251,6 +1293,10 @@ static apr_status_t report_at_exit(void *data)
 {
     pal_reporter *rep;
     reporting_stopped = 1;
+    if (pthread_mutex_trylock(&pending_mu) == 0) {
+        pthread_cond_signal(&pending_cv);
+        pthread_mutex_unlock(&pending_mu);
+    }
     for (rep = reporters; rep; rep = rep->next)
         report_flush(rep, data, 1);
     return APR_SUCCESS;
