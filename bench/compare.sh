@@ -81,7 +81,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Ports, all on 127.0.0.1.
-P_BARE=28090 P_PAL=28080 P_FCGI=28081 P_SPOE=28082 P_PROXY=28083
+P_BARE=28090 P_PAL=28080 P_FCGI=28081 P_SPOE=28082 P_PROXY=28083 P_REUSE=28084
 P_NG_STATIC=28101 P_NG_AR_BARE=28102 P_NG_PAL=28103 P_NG_PAL_CACHE=28104 P_NG_PROXY=28105
 P_AP_STATIC=28181 P_AP_FCGI=28182 P_AP_MOD=28183
 P_HA_BARE=28201 P_HA_SPOE=28202
@@ -108,8 +108,9 @@ waitfor() { # URL [Host]: until it answers (anything but a refused connection)
 # ---- Go servers: bare, Palisade (HTTP, FastCGI, SPOE), Palisade's proxy
 plane=(--data-dir "$work/data" --log-level error --bot-refresh 0 --verify-rdns=false --web-bot-auth=false)
 GOMAXPROCS=1 $SRV "$work/bare" -addr 127.0.0.1:$P_BARE & pids+=($!)
+reuse=(); "$work/palisade" serve -h 2>&1 | grep -q -- -reuse-addr && reuse=(--reuse-addr 127.0.0.1:$P_REUSE)
 GOMAXPROCS=1 $SRV "$work/palisade" serve --addr 127.0.0.1:$P_PAL --fastcgi-addr 127.0.0.1:$P_FCGI --spoe-addr 127.0.0.1:$P_SPOE \
-  "${plane[@]}" >"$work/serve.log" 2>&1 & pids+=($!)
+  "${reuse[@]}" "${plane[@]}" >"$work/serve.log" 2>&1 & pids+=($!)
 waitfor http://127.0.0.1:$P_BARE/
 for i in $(seq 1 200); do curl -fs http://127.0.0.1:$P_PAL/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fs http://127.0.0.1:$P_PAL/healthz >/dev/null 2>&1 || { echo "palisade serve did not start:"; cat "$work/serve.log"; exit 1; }
@@ -149,25 +150,18 @@ chmod -R a+rX "$work"
 cachenote=""
 if [ -n "$NGINX" ]; then
   ng=$work/nginx; mkdir -p "$ng"
-  sub() { sed -e "s#127.0.0.1:8080#127.0.0.1:$P_PAL#g" -e "s#/var/cache/nginx-palisade#$ng/cache#g" "$@"; }
+  sub() { sed -e "s#127.0.0.1:8080#127.0.0.1:$P_PAL#g" -e "s#/var/cache/nginx-palisade#$ng/cache#g" -e "s#127.0.0.1:9514#127.0.0.1:$P_REUSE#g" "$@"; }
   sub deploy/nginx/palisade-upstream.conf >"$ng/palisade-upstream.conf"
   sub deploy/nginx/palisade.conf >"$ng/palisade.conf"
-  # The grant cache is the palisade-cache block of the shipped files; without
-  # it: the block deleted, as palisade.conf says to switch it off.
-  if grep -q '# ---- palisade-cache begin' deploy/nginx/palisade.conf; then
-    # The block only, from its "# ---- palisade-cache begin" line to its
-    # "# ---- palisade-cache end" line.
-    sed '/^[[:space:]]*# ---- palisade-cache begin/,/^[[:space:]]*# ---- palisade-cache end/d' "$ng/palisade.conf" >"$ng/palisade-nocache.conf"
-    cachenote="with the grant cache: palisade.conf as shipped; without: its palisade-cache block (marker line to marker line) deleted"
-    # The sed line palisade.conf gives for this, checked on a copy.
-    sed '/palisade-cache begin/,/palisade-cache end/d' "$ng/palisade.conf" >"$ng/palisade-sedline.conf"
-    if ! cmp -s "$ng/palisade-sedline.conf" "$ng/palisade-nocache.conf"; then
-      echo "warning: the sed line in deploy/nginx/palisade.conf deletes more than the palisade-cache block" \
-           "($(wc -l <"$ng/palisade-sedline.conf") lines left, not $(wc -l <"$ng/palisade-nocache.conf")); using the marker lines only"
-    fi
+  # The grant cache is opt-in: palisade-static.conf in a location that serves
+  # files only, as deploy/nginx/nginx.conf shows.
+  static_loc=""
+  if [ -f deploy/nginx/palisade-static.conf ]; then
+    sub deploy/nginx/palisade-static.conf >"$ng/palisade-static.conf"
+    static_loc='location ~* \.(?:css|js|mjs|png|jpe?g|gif|webp|avif|svg|ico|woff2?|ttf)$ { include palisade-static.conf; try_files $uri =404; }'
+    cachenote="grant cache: palisade-static.conf in the assets' location, as deploy/nginx/nginx.conf shows; the page itself through palisade.conf"
   else
-    cp "$ng/palisade.conf" "$ng/palisade-nocache.conf"
-    cachenote="no cache config found (no palisade-cache block in deploy/nginx/palisade.conf): the 'cache' cases run palisade.conf as it is"
+    cachenote="no cache config found (deploy/nginx/palisade-static.conf): the 'cache' case runs palisade.conf alone"
   fi
   echo "nginx: $cachenote"
   user=""; [ "$(id -u)" = 0 ] && user="user root;"
@@ -205,18 +199,19 @@ http {
         }
     }
 
-    # auth_request to Palisade: the shipped palisade.conf without its grant cache
+    # auth_request to Palisade: the shipped palisade.conf
     server {
         listen 127.0.0.1:$P_NG_PAL; server_name bench.example.com; root $htdocs;
         set \$palisade_key "$PALISADE_KEY";
-        include palisade-nocache.conf;
+        include palisade.conf;
     }
 
-    # the shipped palisade.conf as it is, with the grant cache
+    # the same with the grant cache for the assets (palisade-static.conf)
     server {
         listen 127.0.0.1:$P_NG_PAL_CACHE; server_name bench.example.com; root $htdocs;
         set \$palisade_key "$PALISADE_KEY";
         include palisade.conf;
+        $static_loc
     }
 
     # proxy_pass to bench/bare, upstream keepalive
@@ -283,12 +278,14 @@ if [ -n "$APACHE" ]; then
             deploy/apache/palisade-module.conf >"$apconf/palisade-module.conf"
         chmod -R a+rX "$work/mod" "$apconf"
         loadline=""; grep -q "LoadModule palisade_module" "$apconf/palisade-module.conf" || loadline="LoadModule palisade_module $so"
+        reportline=""; grep -q '"PalisadeReuseReport"' deploy/apache/mod_palisade/mod_palisade.c && reportline="PalisadeReuseReport 127.0.0.1:$P_REUSE"
         if apache_start module $P_AP_MOD "$loadline
 Include $apconf/palisade-module.conf
 <VirtualHost 127.0.0.1:$P_AP_MOD>
     ServerName bench.example.com
     Palisade On
     PalisadeKey $PALISADE_KEY
+    $reportline
 </VirtualHost>"; then
           MODNOTE="native module built from deploy/apache/mod_palisade (apxs -c)"
         else
@@ -339,11 +336,10 @@ if [ -n "$NGINX" ]; then
   addcase nginx-proxy bare 2xx "nginx proxy_pass → bench/bare (keepalive 64)" http://127.0.0.1:$P_NG_PROXY/ browser.lua
   addcase nginx-static "" 2xx "nginx, 5.5 KB static file" http://127.0.0.1:$P_NG_STATIC/index.html browser.lua
   addcase nginx-authreq-bare nginx-static 2xx "nginx auth_request → bench/bare, static file" http://127.0.0.1:$P_NG_AR_BARE/index.html browser.lua
-  addcase nginx-authreq-palisade nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf, grant cache off), static file" http://127.0.0.1:$P_NG_PAL/index.html browser.lua
-  addcase nginx-authreq-palisade-cache nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf, grant cache on), static file" http://127.0.0.1:$P_NG_PAL_CACHE/index.html browser.lua
+  addcase nginx-authreq-palisade nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf), static file" http://127.0.0.1:$P_NG_PAL/index.html browser.lua
   addcase nginx-page "" 2xx "nginx alone, page + 20 assets" http://127.0.0.1:$P_NG_STATIC/ page.lua
-  addcase nginx-page-palisade nginx-page 2xx "nginx + Palisade without the grant cache, page + 20 assets" http://127.0.0.1:$P_NG_PAL/ page.lua
-  addcase nginx-page-palisade-cache nginx-page 2xx "nginx + Palisade with the grant cache, page + 20 assets" http://127.0.0.1:$P_NG_PAL_CACHE/ page.lua
+  addcase nginx-page-palisade nginx-page 2xx "nginx + Palisade (palisade.conf alone), page + 20 assets" http://127.0.0.1:$P_NG_PAL/ page.lua
+  addcase nginx-page-palisade-cache nginx-page 2xx "nginx + Palisade, grant cache for the assets (palisade-static.conf), page + 20 assets" http://127.0.0.1:$P_NG_PAL_CACHE/ page.lua
 fi
 if [ -n "$APACHE" ]; then
   addcase apache-static "" 2xx "Apache alone, 5.5 KB static file" http://127.0.0.1:$P_AP_STATIC/index.html browser.lua
