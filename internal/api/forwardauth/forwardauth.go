@@ -112,7 +112,7 @@ var Contracts = []Contract{
 	// names and drops any the visitor sent. It relays the answer (the page
 	// with 403, or 302) to the visitor as it is.
 	{Name: "apache", Path: "/forward-auth/apache", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
-		ClientHeader: "X-Real-Ip", Cacheable: true, client: protect.RealIP},
+		ClientHeader: "X-Real-Ip", Cacheable: true, CountableCache: true, client: protect.RealIP},
 	{Name: "generic", Path: "/forward-auth", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
 		ClientHeader: "X-Real-Ip", ModeHeader: true, Body: "X-Original-Body", client: protect.RealIP},
 }

@@ -17,7 +17,8 @@ import (
 // /forward-auth/nginx-static (palisade-static.conf) marks a cacheable
 // grant reusable, and only one whose reason is a category, the only reason
 // a reuse report can be counted under: a rule's or an allow list's grant
-// is asked each time.
+// is asked each time. /forward-auth/apache (mod_palisade's own cache, which
+// reports its reuses the same way) likewise.
 func TestOnlyTheStaticEndpointMarksGrantsReusable(t *testing.T) {
 	pal := testenv.New(t)
 	pal.Protector.Engine.SetGrantCache(engine.DefaultGrantCache)
@@ -53,6 +54,7 @@ func TestOnlyTheStaticEndpointMarksGrantsReusable(t *testing.T) {
 		{"/forward-auth/nginx-static", "/page.css", "192.0.2.77", chromeUA, want{"0", "0", "grant", "allow list"}},
 		// Apache's module (its own cache, keyed on the whole request): no X-Accel-Expires.
 		{"/forward-auth/apache", "/page.css", "203.0.113.9", chromeUA, want{"", "5", "grant", "humans"}},
+		{"/forward-auth/apache", "/free", "203.0.113.9", chromeUA, want{"", "0", "grant", "Free pass"}},
 	} {
 		h := answer(c.path, c.uri, c.ip, c.ua)
 		got := want{h.Get("X-Accel-Expires"), h.Get("X-Palisade-Cache"), h.Get("X-Palisade-Action"), h.Get("X-Palisade-Reason")}
