@@ -1,5 +1,3 @@
-//go:build redteam
-
 package redteam21
 
 import (
@@ -18,7 +16,7 @@ import (
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
-// TestFinding_ProxyUnsolicitedBytesReachNextVisitor: palisade proxy's
+// TestFixed_ProxyUnsolicitedBytesReachNextVisitor: palisade proxy's
 // direct path (internal/proxy/fast.go) puts an upstream connection back in
 // its pool as soon as a response's framing ends, and reuses one idle for
 // less than a second without looking at it (get: "now.Sub(c.used) <
@@ -29,7 +27,7 @@ import (
 // http.Transport (the ReverseProxy path, and before this change every
 // request) closes a connection on which unsolicited bytes arrive, as
 // nginx's upstream keepalive does.
-func TestFinding_ProxyUnsolicitedBytesReachNextVisitor(t *testing.T) {
+func TestFixed_ProxyUnsolicitedBytesReachNextVisitor(t *testing.T) {
 	pal := testenv.New(t)
 	pal.Website(t, "shop.example.com", engine.Settings{})
 	planted := "HTTP/1.1 200 OK\r\nContent-Length: 26\r\nX-Planted: yes\r\n\r\nplanted by visitor A's HEAD"
