@@ -169,7 +169,7 @@ func main() {
 		if !ra.ok || !rb.ok {
 			note = " (unexpected answers: see the table)"
 		}
-		fmt.Printf("- %s: %s / %s = %s / %s = %.2f (want ≥ %.2f): %s%s\n", label, a, b, thousands(ra.rps), thousands(rb.rps), ratio, min, met, note)
+		fmt.Printf("- %s: %s / %s = %s / %s = %.3f (want ≥ %.2f): %s%s\n", label, a, b, thousands(ra.rps), thousands(rb.rps), ratio, min, met, note)
 	}
 	apache := "apache-module"
 	if byName[apache] == nil {
