@@ -329,7 +329,7 @@ addcase() { printf '%s\n' "$1" | grep -Eq -- "$CASES" && cases+=("$1|$2|$3|$4|$5
 addcase bare "" 2xx "bench/bare (Go, 204), sent forward-auth's browser request" http://127.0.0.1:$P_BARE/ forwardauth.lua grant
 addcase fa-grant bare 2xx "forward-auth: Chrome, granted (200)" http://127.0.0.1:$P_PAL/forward-auth/nginx forwardauth.lua grant
 addcase fa-challenge bare 4xx "forward-auth: curl, challenged (401)" http://127.0.0.1:$P_PAL/forward-auth/nginx forwardauth.lua challenge
-addcase fa-deny bare 4xx "forward-auth: GPTBot off OpenAI's ranges, denied (403)" http://127.0.0.1:$P_PAL/forward-auth/nginx forwardauth.lua deny
+addcase fa-deny bare 4xx "forward-auth: ClaudeBot, denied (403)" http://127.0.0.1:$P_PAL/forward-auth/nginx forwardauth.lua deny
 addcase fa-cleared bare 2xx "forward-auth: curl with a clearance cookie (200)" http://127.0.0.1:$P_PAL/forward-auth/nginx forwardauth.lua cleared
 addcase proxy nginx-proxy 2xx "palisade proxy → bench/bare, Chrome" http://127.0.0.1:$P_PROXY/ browser.lua
 if [ -n "$NGINX" ]; then
@@ -362,6 +362,24 @@ for c in "${cases[@]}"; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -A curl/8.5.0 -H "Accept: */*" -H "Host: bench.example.com" "$url" || true)
   printf '%s\t%s\n' "$name" "$code" >>"$work/guard.tsv"
   case "$code" in 4*) ;; *) echo "warning: $name: curl's request answered $code, not challenged: is Palisade in the path?" ;; esac
+done
+
+# The verdicts of the forward-auth cases, by the action Palisade names (the
+# warm-up below only tells 2xx from the rest: a challenge is 401 and a deny
+# 403 on the nginx endpoint).
+fa_action() { # UA REAL-IP [COOKIE]
+  curl -s -o /dev/null -D - -m 5 -H "X-Palisade-Key: $PALISADE_KEY" -H "X-Original-Uri: /products/42" -H "X-Original-Method: GET" \
+    -H "X-Original-Host: bench.example.com" -H "X-Original-Protocol: HTTP/1.1" -H "X-Real-IP: $2" -A "$1" -H "Accept: */*" \
+    http://127.0.0.1:$P_PAL/forward-auth/nginx | awk -F': ' 'tolower($1) == "x-palisade-action" {gsub(/\r/, "", $2); print $2}'
+}
+for c in "${cases[@]}"; do
+  IFS='|' read -r name _ _ _ _ _ kind <<<"$c"
+  case "$name" in
+  fa-challenge) got=$(fa_action curl/8.5.0 203.0.113.50); want=challenge ;;
+  fa-deny) got=$(fa_action "Mozilla/5.0 (compatible; ClaudeBot/1.0; +claudebot@anthropic.com)" 198.51.100.9); want=deny ;;
+  *) continue ;;
+  esac
+  [ "$got" = "$want" ] || echo "warning: $name: Palisade answers $got, not $want (the case does not measure what it says)"
 done
 
 # A 2-second warm-up of each case, which also checks the answers it must give.

@@ -4,7 +4,9 @@
 -- X-Real-IP, the server key. FA_KIND picks the visitor:
 --   grant      Chrome 131 on Linux, a page (the full header set)
 --   challenge  curl/8.5.0 (Accept */*)
---   deny       GPTBot from an address outside OpenAI's published ranges
+--   deny       ClaudeBot (an AI crawler: denied by the default policy; a
+--              GPTBot user agent off OpenAI's ranges would be challenged
+--              as a fake, not denied)
 --   cleared    curl/8.5.0 with a clearance cookie (CLEARANCE) for its address
 package.path = os.getenv("COMPARE_DIR") .. "/?.lua;" .. package.path
 local chrome = require("chrome")
@@ -20,7 +22,7 @@ elseif kind == "challenge" or kind == "cleared" then
     h["Cookie"] = "palisade_clearance=" .. (os.getenv("CLEARANCE") or "")
   end
 elseif kind == "deny" then
-  h = { ["User-Agent"] = "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
+  h = { ["User-Agent"] = "Mozilla/5.0 (compatible; ClaudeBot/1.0; +claudebot@anthropic.com)",
         ["Accept"] = "*/*", ["Accept-Encoding"] = "gzip, br", ["X-Real-IP"] = "198.51.100.9" }
 else
   error("FA_KIND: grant, challenge, deny or cleared")
