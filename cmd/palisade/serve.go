@@ -77,7 +77,7 @@ func (pf *planeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&pf.agents, "web-bot-auth-agent", "IDENTITY: a signed agent whose verified requests are in category signed_agents (repeatable; default "+strings.Join(engine.DefaultTrustedAgents, ",")+"; none: no agent). Others who sign are judged as if unsigned: anyone with a domain can sign; a site grants one by a rule on signed_agent")
 	fs.Var(&pf.agentDirs, "web-bot-auth-directory", "ORIGIN=FILE: an agent's key directory (JWK Set) read from FILE instead of fetched, e.g. https://agent.example=/etc/palisade/agent-keys.json (repeatable)")
 	fs.Float64Var(&pf.grantSample, "grant-sample", 0.01, "share of granted requests kept as events (0 to 1); denies and challenges are always kept")
-	fs.DurationVar(&pf.grantCache, "grant-cache", engine.DefaultGrantCache, "how long nginx may reuse a grant Palisade marks cacheable (whole seconds, at most 1m; deploy/nginx: a browser on a website without rate limits); 0: no grant is cacheable")
+	fs.DurationVar(&pf.grantCache, "grant-cache", engine.DefaultGrantCache, "how long a web server may reuse a grant Palisade marks cacheable (whole seconds, at most 1m): nginx in locations with deploy/nginx/palisade-static.conf, Apache's mod_palisade; only category grants (a browser) on websites without rate limits; 0: no grant is cacheable")
 	fs.DurationVar(&pf.grace, "shutdown-grace", 15*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	fs.DurationVar(&pf.configPoll, "config-poll", time.Second, "how often to check the store's config version, so a change made on another node (or a missed PostgreSQL notification) reaches this one's engine")
 	fs.StringVar(&pf.logLevel, "log-level", "info", "debug, info, warn or error")

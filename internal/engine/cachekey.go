@@ -6,17 +6,21 @@ import (
 	"time"
 )
 
-// Grant caching (nginx's proxy_cache on the auth subrequest, deploy/nginx):
-// a web server may answer a request with a grant Palisade gave a request
-// with the same cache key a moment ago, without asking again. The key is
-// everything the verdict reads: the website (its server key), the host,
-// the method, the full URI (path and query: rules and the website firewall
-// read both), the protocol, the client address, and the headers below —
-// and nothing else reaches the engine: with the cache on, the shipped
-// nginx configuration passes Palisade these headers and no others, so a
-// header outside the key can change no cached verdict (at the price that
-// the website firewall and custom rules do not see other headers; see
-// docs/INTEGRATIONS.md).
+// Grant caching (nginx's proxy_cache on the auth subrequest of the
+// locations that include deploy/nginx/palisade-static.conf; Apache's
+// mod_palisade): a web server may answer a request with a grant Palisade
+// gave a request with the same cache key a moment ago, without asking
+// again. The key is everything the verdict reads: the website (its server
+// key), the host, the method, the full URI (path and query: rules and the
+// website firewall read both), the protocol, the client address, and the
+// headers below — and nothing else reaches the engine: nginx's
+// /_palisade/auth-static location passes Palisade these headers and no
+// others, so a header outside the key can change no cached verdict (at the
+// price that the website firewall and custom rules do not see other
+// headers there, which is why it is for locations that serve files only;
+// every other location passes every header and caches nothing), and
+// mod_palisade keys its cache on the whole verdict request it sent. See
+// docs/INTEGRATIONS.md, "The grant cache".
 //
 // Engine.GrantCache says, per verdict, whether and for how long it may be
 // reused: never for anything but a grant, never on a website with a rate
