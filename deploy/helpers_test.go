@@ -117,7 +117,11 @@ func guardedSettings() engine.Settings {
 type headerGetter func(host, path, ua string, hd map[string]string) (code int, body string)
 
 func webHeaderGetter(port int) headerGetter {
-	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return clientHeaderGetter(&http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, port)
+}
+
+// clientHeaderGetter is webHeaderGetter through client.
+func clientHeaderGetter(client *http.Client, port int) headerGetter {
 	return func(host, path, ua string, hd map[string]string) (int, string) {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
 		req.Host = host

@@ -236,25 +236,10 @@ func (c *authCounter) count(hostURI, ip, ua string) int {
 
 // clientFrom asks nginx on loopback port from the local address ip (any
 // of 127.0.0.0/8), as a browser with user agent ua and the headers hd.
-func clientFrom(port int, ip string) func(host, path, ua string, hd map[string]string) (int, string) {
+func clientFrom(port int, ip string) headerGetter {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return func(host, path, ua string, hd map[string]string) (int, string) {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
-		req.Host = host
-		testenv.AsBrowser(req, ua)
-		for k, v := range hd {
-			req.Header.Set(k, v)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	return clientHeaderGetter(&http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, port)
 }
 
 const firefoxUA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
