@@ -17,7 +17,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/palisadehq/palisade/internal/api/reuselog"
-	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
@@ -327,17 +326,7 @@ func browserThroughApacheModule(t *testing.T, pal *testenv.Stack, port int) {
 	if text != "hello from apache" {
 		t.Fatalf("browser landed on %q", text)
 	}
-	pal.Recorder.Flush(context.Background())
-	evs, err := pal.Service.Events(context.Background(), pal.Caller, "open.example.com", core.EventFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	solved := 0
-	for _, e := range evs {
-		if e.Action == "challenge_solved" {
-			solved++
-		}
-	}
+	solved := solvedChallenges(t, pal, "open.example.com")
 	// One by the script above, one by the browser.
 	if solved < 2 {
 		t.Fatalf("the browser was not challenged and did not solve: %d solves in the events", solved)

@@ -256,17 +256,7 @@ fetch("/api/data").then(function (r) { return r.text(); }).then(function (t) {
 	if again, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`palisade.token()`)); again == "forged" || again == "" {
 		t.Fatalf("the refused token was kept: %q", again)
 	}
-	pal.Recorder.Flush(context.Background())
-	evs, err := pal.Service.Events(context.Background(), pal.Caller, "app.example.com", core.EventFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	solved := 0
-	for _, e := range evs {
-		if e.Action == "challenge_solved" {
-			solved++
-		}
-	}
+	solved := solvedChallenges(t, pal, "app.example.com")
 	if solved != 2 {
 		t.Fatalf("%d challenges solved; want 2 (first load, then after the refused token)", solved)
 	}

@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
@@ -222,4 +224,22 @@ func remoteVisitors(s engine.Settings) engine.Settings {
 	}
 	s.Builtins["self_calls"] = false
 	return s
+}
+
+// solvedChallenges counts the challenges solved on domain's website that
+// pal has recorded (its recorder flushed first).
+func solvedChallenges(t *testing.T, pal *testenv.Stack, domain string) int {
+	t.Helper()
+	pal.Recorder.Flush(context.Background())
+	evs, err := pal.Service.Events(context.Background(), pal.Caller, domain, core.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	solved := 0
+	for _, e := range evs {
+		if e.Action == "challenge_solved" {
+			solved++
+		}
+	}
+	return solved
 }
