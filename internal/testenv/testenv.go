@@ -176,6 +176,14 @@ func (s *Stack) EngineCaughtUp(t testing.TB) {
 // host for uri with the website's server key; it returns the status.
 func (s *Stack) AskNginx(t testing.TB, key, host, ip, ua, uri string) int {
 	t.Helper()
+	code, _ := s.AskNginxHeader(t, key, host, ip, ua, uri)
+	return code
+}
+
+// AskNginxHeader is AskNginx, also returning the answer's headers
+// (X-Palisade-Action, -Reason, -Ref …).
+func (s *Stack) AskNginxHeader(t testing.TB, key, host, ip, ua, uri string) (int, http.Header) {
+	t.Helper()
 	req, _ := http.NewRequest("GET", s.URL+"/forward-auth/nginx", nil)
 	req.Header.Set("X-Palisade-Key", key)
 	req.Header.Set("X-Original-Uri", uri)
@@ -188,7 +196,7 @@ func (s *Stack) AskNginx(t testing.TB, key, host, ip, ua, uri string) int {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, resp.Header
 }
 
 // ChromeUA is a current desktop Chrome's user agent.

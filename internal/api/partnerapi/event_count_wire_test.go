@@ -23,22 +23,11 @@ func TestIdenticalDeniesOneEventWire(t *testing.T) {
 	site := e.Website(t, "shop.example.com", engine.Settings{Deny: []string{"203.0.113.70"}})
 	var refs []string
 	for _, uri := range []string{"/wp-login.php", "/xmlrpc.php?x=1"} {
-		req, _ := http.NewRequest("GET", e.URL+"/forward-auth/nginx", nil)
-		req.Header.Set("X-Palisade-Key", site.ServerKey)
-		req.Header.Set("X-Original-Uri", uri)
-		req.Header.Set("X-Original-Method", "GET")
-		req.Header.Set("X-Original-Host", "shop.example.com")
-		req.Header.Set("X-Real-Ip", "203.0.113.70")
-		testenv.AsBrowser(req, testenv.ChromeUA)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		code, h := e.AskNginxHeader(t, site.ServerKey, "shop.example.com", "203.0.113.70", testenv.ChromeUA, uri)
+		if code != 403 || h.Get("X-Palisade-Ref") == "" {
+			t.Fatalf("%s: %d, ref %q", uri, code, h.Get("X-Palisade-Ref"))
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 403 || resp.Header.Get("X-Palisade-Ref") == "" {
-			t.Fatalf("%s: %d, ref %q", uri, resp.StatusCode, resp.Header.Get("X-Palisade-Ref"))
-		}
-		refs = append(refs, resp.Header.Get("X-Palisade-Ref"))
+		refs = append(refs, h.Get("X-Palisade-Ref"))
 	}
 	if refs[0] != refs[1] {
 		t.Fatalf("refs %v: the repeat's page must show the first's", refs)

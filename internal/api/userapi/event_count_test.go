@@ -2,11 +2,8 @@ package userapi_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/palisadehq/palisade/internal/testenv"
 )
 
 // TestEventCountsInTheUserAPI: two identical refused requests of one
@@ -26,22 +23,11 @@ func TestEventCountsInTheUserAPI(t *testing.T) {
 	const gpt = "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; GPTBot/1.2; +https://openai.com/gptbot"
 	var refs []string
 	for _, uri := range []string{"/a", "/b"} {
-		req, _ := http.NewRequest("GET", e.URL+"/forward-auth/nginx", nil)
-		req.Header.Set("X-Palisade-Key", site.ServerKey)
-		req.Header.Set("X-Original-Uri", uri)
-		req.Header.Set("X-Original-Method", "GET")
-		req.Header.Set("X-Original-Host", "shop.example.com")
-		req.Header.Set("X-Real-Ip", "203.0.113.71")
-		testenv.AsBrowser(req, gpt)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		code, h := e.AskNginxHeader(t, site.ServerKey, "shop.example.com", "203.0.113.71", gpt, uri)
+		if code != 403 || h.Get("X-Palisade-Ref") == "" {
+			t.Fatalf("%s: %d, ref %q", uri, code, h.Get("X-Palisade-Ref"))
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 403 || resp.Header.Get("X-Palisade-Ref") == "" {
-			t.Fatalf("%s: %d, ref %q", uri, resp.StatusCode, resp.Header.Get("X-Palisade-Ref"))
-		}
-		refs = append(refs, resp.Header.Get("X-Palisade-Ref"))
+		refs = append(refs, h.Get("X-Palisade-Ref"))
 	}
 	if refs[0] != refs[1] {
 		t.Fatalf("refs %v", refs)
