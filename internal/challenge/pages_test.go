@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/i18n"
 )
@@ -37,7 +38,7 @@ func noJSText(body string) string {
 func TestPagesNeverLeaveAVisitorStuck(t *testing.T) {
 	is, _ := newIssuer(t)
 	wb, pol := testWeb(t, is)
-	ref := NewRef()
+	ref := core.NewRef()
 	cases := []struct {
 		name, lang string
 		v          engine.Verdict
@@ -84,7 +85,7 @@ func TestPageWithoutRefPromisesNone(t *testing.T) {
 func TestChallengePageAccessible(t *testing.T) {
 	is, _ := newIssuer(t)
 	wb, pol := testWeb(t, is)
-	body := renderPage(t, wb, pol, engine.Verdict{Action: engine.Challenge, Category: engine.EmulatedHumans, Source: engine.SourceCategory, Ref: NewRef()}, "en")
+	body := renderPage(t, wb, pol, engine.Verdict{Action: engine.Challenge, Category: engine.EmulatedHumans, Source: engine.SourceCategory, Ref: core.NewRef()}, "en")
 	for _, s := range []string{`role="status"`, `aria-live="polite"`, "@media (prefers-reduced-motion: reduce)", "<main>", "<h1>", `lang="en"`} {
 		if !strings.Contains(body, s) {
 			t.Errorf("challenge page lacks %q", s)
@@ -112,7 +113,7 @@ func TestNoJSPageSaysOneThing(t *testing.T) {
 		pol  *engine.Policy
 		want string
 	}{{pol, "This check needs JavaScript"}, {waitPol, "JavaScript is off: please wait 5 seconds"}} {
-		body := renderPage(t, wb, c.pol, engine.Verdict{Action: engine.Challenge, Ref: NewRef()}, "en")
+		body := renderPage(t, wb, c.pol, engine.Verdict{Action: engine.Challenge, Ref: core.NewRef()}, "en")
 		text := noJSText(body)
 		if !strings.Contains(text, c.want) {
 			t.Errorf("no-JS page lacks %q:\n%s", c.want, text)
@@ -161,7 +162,7 @@ func TestFailedCheckPageHasReportedRef(t *testing.T) {
 func TestNewRef(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 1000; i++ {
-		r := NewRef()
+		r := core.NewRef()
 		if !regexp.MustCompile(`^[A-Z2-7]{10}$`).MatchString(r) || seen[r] {
 			t.Fatalf("ref %q (repeat: %v)", r, seen[r])
 		}
@@ -199,7 +200,7 @@ func TestPagesInEveryLanguage(t *testing.T) {
 		}
 		return pol
 	}
-	ref := NewRef()
+	ref := core.NewRef()
 	verdicts := map[string]engine.Verdict{
 		"deny":      {Action: engine.Deny, Source: engine.SourceWAF, Reason: "waf", Ref: ref},
 		"challenge": {Action: engine.Challenge, Category: engine.AICrawlers, Source: engine.SourceCategory, Ref: ref},

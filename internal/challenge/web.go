@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/routes"
@@ -437,7 +438,7 @@ func failedRef(err error) string {
 	if err == nil {
 		return ""
 	}
-	return NewRef()
+	return core.NewRef()
 }
 
 func errString(err error) string {

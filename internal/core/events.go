@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -341,12 +342,33 @@ func (s *Service) TopBlocked(ctx context.Context, c Caller, domain, field string
 	return out, err
 }
 
+// refAlphabet is base32's: the characters of a reference ID.
+const refAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+// NewRef returns a fresh reference ID for a challenge or deny page and its
+// event: ten characters of base32 (A–Z, 2–7; 50 random bits), short enough
+// to read out on the phone, as ParseRef reads them. The ID is no secret
+// (the web server relays it, the page shows it; only the website's own
+// owner can look an event up by it, and only among its own events): it
+// needs to be unique, not unpredictable, so it comes from the runtime's
+// generator (ChaCha8, seeded from the system's randomness), not a system
+// call per page.
+func NewRef() string {
+	x := rand.Uint64()
+	var b [10]byte
+	for i := range b {
+		b[i] = refAlphabet[x&31]
+		x >>= 5
+	}
+	return string(b[:])
+}
+
 // ParseRef reads a reference ID as a visitor quotes it from a challenge or
-// deny page (challenge.NewRef: ten characters of base32, A–Z and 2–7):
-// case, spaces and dashes do not matter.
+// deny page (NewRef: ten characters of base32, A–Z and 2–7): case, spaces
+// and dashes do not matter.
 func ParseRef(s string) (string, error) {
 	r := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s)))
-	if len(r) != 10 || strings.Trim(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" {
+	if len(r) != 10 || strings.Trim(r, refAlphabet) != "" {
 		return "", FieldError("ref", "ref %q is not a reference ID (ten letters and digits, as the page shows it)", s)
 	}
 	return r, nil

@@ -290,7 +290,7 @@ func TestRepeatCostsNoAllocation(t *testing.T) {
 func TestNewRef(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 1000; i++ {
-		ref := NewRef()
+		ref := core.NewRef()
 		if p, err := core.ParseRef(ref); err != nil || p != ref {
 			t.Fatalf("%q: %v", ref, err)
 		}
@@ -349,12 +349,12 @@ func BenchmarkObserveDenyFlood(b *testing.B) {
 }
 
 // BenchmarkNewRef: a reference ID from the runtime's generator, and as it
-// was made before (crypto/rand, base32; challenge.NewRef).
+// was made before (crypto/rand, base32; the old challenge.NewRef).
 func BenchmarkNewRef(b *testing.B) {
 	b.Run("runtime", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			_ = NewRef()
+			_ = core.NewRef()
 		}
 	})
 	b.Run("crypto", func(b *testing.B) {

@@ -198,25 +198,6 @@ func ShowsPage(v engine.Verdict) bool {
 	return act != engine.Grant && act != engine.Redirect
 }
 
-const refAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-
-// NewRef returns a fresh reference ID: ten characters of base32 (A–Z,
-// 2–7; 50 random bits), as core.ParseRef reads them. The ID is no secret
-// (the web server relays it, the page shows it; only the website's own
-// owner can look an event up by it, and only among its own events): it
-// needs to be unique, not unpredictable, so it comes from the runtime's
-// generator (ChaCha8, seeded from the system's randomness), not a system
-// call per page.
-func NewRef() string {
-	x := rand.Uint64()
-	var b [10]byte
-	for i := range b {
-		b[i] = refAlphabet[x&31]
-		x >>= 5
-	}
-	return string(b[:])
-}
-
 // StatCategory is the category a verdict is counted under: the classified
 // category, "custom_rules" / "lists" for requests decided before
 // classification, or "unprotected" / "unknown_website" for requests granted
@@ -337,7 +318,7 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 	}
 	ref := v.Ref
 	if ref == "" && (agg || ShowsPage(v)) {
-		ref = NewRef() // an aggregate is found by its reference ID
+		ref = core.NewRef() // an aggregate is found by its reference ID
 	}
 	e := core.Event{
 		PartnerID: pol.PartnerID, WebsiteID: pol.WebsiteID, At: now.UTC(),
@@ -371,7 +352,7 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 // pageRef is the reference ID of a decision recorded without an event.
 func pageRef(v engine.Verdict) string {
 	if v.Ref == "" && ShowsPage(v) {
-		return NewRef()
+		return core.NewRef()
 	}
 	return v.Ref
 }

@@ -353,7 +353,7 @@ func (p *Protector) Decide(pol *engine.Policy, r *engine.Request) engine.Verdict
 	if p.rec != nil {
 		v.Ref = p.rec.Observe(pol, r, v)
 	} else if events.ShowsPage(v) {
-		v.Ref = events.NewRef()
+		v.Ref = core.NewRef()
 	}
 	if p.metrics != nil {
 		p.metrics.Decision(v, events.StatCategory(v), took)
