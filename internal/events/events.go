@@ -285,7 +285,7 @@ func eventWAF(pol *engine.Policy, v engine.Verdict) *core.EventWAF {
 // fresh one (NewRef); "" for the rest.
 func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Verdict) string {
 	if pol == nil {
-		return pageRef(v)
+		return PageRef(v)
 	}
 	now := r.opt.Now()
 	cat := StatCategory(v)
@@ -300,7 +300,7 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 	s.mu.Unlock()
 
 	if v.Unprotected || (v.Action == engine.Grant && v.WAF == nil && (r.sample == 0 || rand.Uint32() > r.sample)) {
-		return pageRef(v)
+		return PageRef(v)
 	}
 	// An event is stored with microseconds (both stores' precision), so
 	// that its repeats find it by the time it was stored with.
@@ -349,8 +349,9 @@ func (r *Recorder) Observe(pol *engine.Policy, req *engine.Request, v engine.Ver
 	return ref
 }
 
-// pageRef is the reference ID of a decision recorded without an event.
-func pageRef(v engine.Verdict) string {
+// PageRef is the reference ID of a decision recorded without an event (or
+// not recorded at all): its own, or a fresh one when it shows a page.
+func PageRef(v engine.Verdict) string {
 	if v.Ref == "" && ShowsPage(v) {
 		return core.NewRef()
 	}

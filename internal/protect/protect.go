@@ -352,8 +352,8 @@ func (p *Protector) Decide(pol *engine.Policy, r *engine.Request) engine.Verdict
 	took := time.Since(start)
 	if p.rec != nil {
 		v.Ref = p.rec.Observe(pol, r, v)
-	} else if events.ShowsPage(v) {
-		v.Ref = core.NewRef()
+	} else {
+		v.Ref = events.PageRef(v)
 	}
 	if p.metrics != nil {
 		p.metrics.Decision(v, events.StatCategory(v), took)
