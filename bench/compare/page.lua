@@ -2,6 +2,10 @@
 -- Each connection cycles through the page and its assets (bench/compare.sh
 -- writes them: 2 stylesheets, 5 scripts, 6 images, 4 SVG icons, 3 fonts),
 -- each with the Accept and Sec-Fetch-* Chrome sends for its kind.
+-- Like a browser, it keeps the cookies the answers set (one jar for the
+-- thread: every connection is the same client, address and user agent)
+-- and sends them with every request that follows: Palisade's asset pass
+-- (deploy/nginx/palisade.conf, palisade-static.conf) is such a cookie.
 package.path = os.getenv("COMPARE_DIR") .. "/?.lua;" .. package.path
 local chrome = require("chrome")
 
@@ -18,20 +22,47 @@ local assets = {
   { "/assets/fonts/serif.woff2", "font" },
 }
 
-local reqs = {}
+local reqs, plan, jar, version, built = {}, {}, {}, 0, {}
 local function add(path, kind, referer)
-  local h = chrome.headers(kind, referer)
+  plan[#plan + 1] = { path, kind, referer }
+end
+
+local function build(n)
+  local p = plan[n]
+  local h = chrome.headers(p[2], p[3])
   h["Host"] = chrome.host
-  reqs[#reqs + 1] = wrk.format("GET", path, h)
+  local parts = {}
+  for name, value in pairs(jar) do parts[#parts + 1] = name .. "=" .. value end
+  if #parts > 0 then
+    table.sort(parts)
+    h["Cookie"] = table.concat(parts, "; ")
+  end
+  reqs[n], built[n] = wrk.format("GET", p[1], h), version
 end
 
 function init(args)
   add("/", "document", nil)
   for _, a in ipairs(assets) do add(a[1], a[2], page) end
+  for n = 1, #plan do build(n) end
 end
 
 local i = 0
 function request()
-  i = i % #reqs + 1
+  i = i % #plan + 1
+  if built[i] ~= version then build(i) end
   return reqs[i]
+end
+
+-- The cookie an answer sets (wrk keeps one Set-Cookie header of each
+-- answer: Palisade's pages set one), into the jar; Max-Age=0 removes it.
+function response(status, headers, body)
+  local sc = headers["Set-Cookie"]
+  if sc == nil then return end
+  local name, value = string.match(sc, "^%s*([^=;%s]+)=([^;]*)")
+  if name == nil then return end
+  if string.match(sc, ";%s*[Mm]ax%-[Aa]ge=0") then value = nil end
+  if jar[name] ~= value then
+    jar[name] = value
+    version = version + 1
+  end
 end

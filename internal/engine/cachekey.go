@@ -104,6 +104,49 @@ func (e *Engine) GrantCacheLifetime() time.Duration { return time.Duration(e.gra
 // cache key (CacheKeyHeaders) with v, the verdict Decide gave r under p,
 // without asking again: 0 when it may not. It allocates nothing.
 func (e *Engine) GrantCache(p *Policy, r *Request, v *Verdict) time.Duration {
+	d := e.reusable(p, r, v)
+	if d == 0 {
+		return 0
+	}
+	// Only a request that carries nothing beyond the key: anything else
+	// could have changed the verdict (the website firewall reads every
+	// header) yet would not change the key.
+	for name, vs := range r.Header {
+		if len(vs) != 1 || !cacheKeySet[name] && !integrationHeader(r, name) {
+			return 0
+		}
+	}
+	return d
+}
+
+// PassLifetime reports how long the client of r, granted v under p, may
+// fetch the website's files without asking again (deploy/nginx's asset
+// pass: palisade-static.conf's locations answer a request that carries a
+// valid pass without a verdict): 0 when it may not. The conditions are
+// GrantCache's but for r's headers: r is a page request judged on every
+// header, and a pass covers only the same client address, host and user
+// agent in the locations that serve files, which are judged on the key
+// headers alone anyway (docs/INTEGRATIONS.md, "The asset pass"). A pass
+// lives as long as a cached grant, so that a rate limit, rule or list
+// change reaches its holder within the same time.
+//
+// A pass covers every path of the website's file locations, not the one
+// path judged: so none on a website with a custom rule (a rule may read
+// the path, the query or the method) or under a virtual patch (the
+// operator's, the partner's: they name paths), where each file is asked
+// about (and its grant cached per URI) as before.
+func (e *Engine) PassLifetime(p *Policy, r *Request, v *Verdict) time.Duration {
+	if p == nil || len(p.rules) > 0 || (!p.noWAF && (p.patches[0] != nil || p.patches[1] != nil)) {
+		return 0
+	}
+	return e.reusable(p, r, v)
+}
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.now() }
+
+// reusable is GrantCache's test of everything but r's headers.
+func (e *Engine) reusable(p *Policy, r *Request, v *Verdict) time.Duration {
 	d := time.Duration(e.grantCache.Load())
 	if d <= 0 || p == nil || !p.cacheable || v.Action != Grant || v.Monitored || v.Unprotected || v.WAF != nil {
 		return 0
@@ -127,14 +170,6 @@ func (e *Engine) GrantCache(p *Policy, r *Request, v *Verdict) time.Duration {
 	}
 	if r.Body != nil || r.BodyTruncated || r.SignedAgent != "" || (r.Method != "GET" && r.Method != "HEAD") {
 		return 0
-	}
-	// Only a request that carries nothing beyond the key: anything else
-	// could have changed the verdict (the website firewall reads every
-	// header) yet would not change the key.
-	for name, vs := range r.Header {
-		if len(vs) != 1 || !cacheKeySet[name] && !integrationHeader(r, name) {
-			return 0
-		}
 	}
 	return d
 }

@@ -39,6 +39,8 @@
 // which nginx's proxy_cache honours over everything: /forward-auth/nginx
 // always 0 (nginx never caches its verdicts, even under a micro-cache the
 // auth location inherits), /forward-auth/nginx-static the grant's lifetime.
+// A grant on /forward-auth/nginx that engine.PassLifetime allows also
+// carries X-Palisade-Pass, the asset pass (pass.go).
 package forwardauth
 
 import (
@@ -81,8 +83,12 @@ type Contract struct {
 	// reason a reuse report (internal/api/reuselog) can be counted under:
 	// every reused grant is counted.
 	CountableCache bool
-	ModeHeader     bool // X-Palisade-Mode: nginx selects NginxAnswers (legacy /forward-auth)
-	client         func(*http.Request, protect.Trusted) netip.Addr
+	// Pass: a grant engine.PassLifetime allows carries an asset pass for
+	// the client (X-Palisade-Pass, pass.go), which palisade.conf sets as a
+	// cookie and palisade-static.conf's locations check themselves.
+	Pass       bool
+	ModeHeader bool // X-Palisade-Mode: nginx selects NginxAnswers (legacy /forward-auth)
+	client     func(*http.Request, protect.Trusted) netip.Addr
 	// The canonical forms of the names above, read straight from the map.
 	methodKey, uriKey, hostKey, protoKey, clientKey string
 }
@@ -96,7 +102,7 @@ func (c Contract) ownHeaders() []string {
 // Contracts are the forward-auth endpoints, one per integration.
 var Contracts = []Contract{
 	{Name: "nginx", Path: "/forward-auth/nginx", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
-		ClientHeader: "X-Real-Ip", NginxAnswers: true, client: protect.RealIP},
+		ClientHeader: "X-Real-Ip", NginxAnswers: true, Pass: true, client: protect.RealIP},
 	// nginx's static-file locations (deploy/nginx/palisade-static.conf):
 	// the auth location /_palisade/auth-static keys its grant cache on
 	// engine.CacheKeyHeaders and passes only those headers; nginx reports
@@ -304,6 +310,13 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 			// (deploy/apache/mod_palisade). /forward-auth/nginx, which gets
 			// every header and no cache, never marks a grant reusable.
 			ttl = h.p.Engine.GrantCache(pol, req, &v)
+		}
+		if c.Pass && v.Action == engine.Grant && v.Source == engine.SourceCategory {
+			if life := h.p.Engine.PassLifetime(pol, req, &v); life > 0 {
+				if cookie := nginxPass(key, r.Header, c, req, v.Reason, h.p.Engine.Now(), life); cookie != "" {
+					w.Header()["X-Palisade-Pass"] = []string{cookie}
+				}
+			}
 		}
 		h.write(w, r, pol, v, req.IP, uri, nginx, c.NginxAnswers, ttl)
 	})

@@ -1,0 +1,72 @@
+package forwardauth
+
+import (
+	"crypto/md5"
+	"encoding/base64"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/engine"
+)
+
+// The asset pass (deploy/nginx, docs/INTEGRATIONS.md "The asset pass"):
+// when /forward-auth/nginx grants a page request and
+// engine.PassLifetime allows it, the answer carries X-Palisade-Pass, a
+// Set-Cookie value that palisade.conf adds to the page's response:
+//
+//	palisade_pass=<hash>.<expires>.<reason>; Path=/; Max-Age=<seconds>; HttpOnly; SameSite=Lax
+//
+// hash is nginx's secure_link_md5 of
+//
+//	"<expires> <reason> <client address> <host> <user agent> <server key>"
+//
+// (base64url, no padding), with the client address, host and user agent
+// exactly as nginx's $remote_addr, $host and $http_user_agent give them
+// (palisade.conf sends them as X-Real-IP, X-Original-Host and the
+// visitor's User-Agent). The auth location of palisade-static.conf
+// checks the cookie with nginx's secure_link module and answers 204
+// without asking Palisade while it holds: the same client, host and user
+// agent, before expires. The user agent, the one value the client
+// chooses, comes last before the key, so that no collision can move a
+// pass to another address, host or time. Reuse reports count each such
+// answer under reason, a category.
+
+// passReasonMax bounds the reason in a pass (palisade-upstream.conf's
+// map: [a-z_]{1,40}).
+const passReasonMax = 40
+
+// nginxPass returns the Set-Cookie value of the pass for the request, or
+// "" when its client address, host or user agent is not one nginx's
+// variables give byte for byte (the pass would never check): the client
+// address must be the X-Real-IP nginx set, and believed (req.IP).
+func nginxPass(key string, h http.Header, c Contract, req *engine.Request, reason string, now time.Time, life time.Duration) string {
+	ips, hosts, uas := h[c.clientKey], h[c.hostKey], h["User-Agent"]
+	if len(ips) != 1 || len(hosts) != 1 || len(uas) > 1 || key == "" || hosts[0] != req.Host {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(ips[0]); err != nil || ip != req.IP || ip.String() != ips[0] {
+		return ""
+	}
+	if len(reason) == 0 || len(reason) > passReasonMax {
+		return ""
+	}
+	for i := 0; i < len(reason); i++ {
+		if c := reason[i]; (c < 'a' || c > 'z') && c != '_' {
+			return ""
+		}
+	}
+	ua := ""
+	if len(uas) == 1 {
+		ua = uas[0]
+	}
+	secs := int64(life / time.Second)
+	if secs <= 0 {
+		return ""
+	}
+	exp := strconv.FormatInt(now.Unix()+secs, 10)
+	sum := md5.Sum([]byte(exp + " " + reason + " " + ips[0] + " " + hosts[0] + " " + ua + " " + key))
+	return "palisade_pass=" + base64.RawURLEncoding.EncodeToString(sum[:]) + "." + exp + "." + reason +
+		"; Path=/; Max-Age=" + strconv.FormatInt(secs, 10) + "; HttpOnly; SameSite=Lax"
+}
