@@ -108,7 +108,12 @@ waitfor() { # URL [Host]: until it answers (anything but a refused connection)
 # ---- Go servers: bare, Palisade (HTTP, FastCGI, SPOE), Palisade's proxy
 plane=(--data-dir "$work/data" --log-level error --bot-refresh 0 --verify-rdns=false --web-bot-auth=false)
 GOMAXPROCS=1 $SRV "$work/bare" -addr 127.0.0.1:$P_BARE & pids+=($!)
-reuse=(); "$work/palisade" serve -h 2>&1 | grep -q -- -reuse-addr && reuse=(--reuse-addr 127.0.0.1:$P_REUSE)
+# --reuse-addr where the build has it (REV may name an older one). Not a
+# pipe into grep -q: under pipefail, serve -h's exit status (2) or its
+# SIGPIPE would fail the test, and nginx's reports would then go to a port
+# nobody listens on (an error log line per reused grant).
+reuse=(); serve_help=$("$work/palisade" serve -h 2>&1 || true)
+case "$serve_help" in *-reuse-addr*) reuse=(--reuse-addr 127.0.0.1:$P_REUSE) ;; esac
 GOMAXPROCS=1 $SRV "$work/palisade" serve --addr 127.0.0.1:$P_PAL --fastcgi-addr 127.0.0.1:$P_FCGI --spoe-addr 127.0.0.1:$P_SPOE \
   "${reuse[@]}" "${plane[@]}" >"$work/serve.log" 2>&1 & pids+=($!)
 waitfor http://127.0.0.1:$P_BARE/
@@ -434,5 +439,10 @@ echo "## bench/compare.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $cores cores ($(lsc
 echo "wrk -t$THREADS -c$CONNS, $ROUNDS × $DURATION per case, interleaved; $([ -n "$SRV" ] && echo "servers on core 0, load on core $((cores - 1))" || echo "not pinned")"
 [ -n "$cachenote" ] && echo "nginx: $cachenote"
 [ -n "$MODNOTE" ] && echo "Apache: $MODNOTE"
+# An error nginx logs per request (a reuse report nobody receives, an
+# unreachable Palisade) costs it more than the request: say so.
+if [ -s "$work/nginx/error.log" ]; then
+  echo "nginx logged $(wc -l <"$work/nginx/error.log") error lines during the run (the figures of its cases pay for them), e.g.: $(sort "$work/nginx/error.log" | sed -E 's/^[0-9/: ]+//' | uniq -c | sort -rn | head -1)"
+fi
 echo
 "$work/table" -dir "$work"
