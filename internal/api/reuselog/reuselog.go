@@ -128,8 +128,23 @@ func (l *Listener) Serve(ctx context.Context, pc net.PacketConn) error {
 	stop := context.AfterFunc(ctx, func() { pc.Close() })
 	defer stop()
 	buf := make([]byte, MaxDatagram+1)
+	// A datagram per reused grant (nginx's asset pass: per file): read
+	// without the address allocation of ReadFrom where pc is UDP.
+	udp, _ := pc.(*net.UDPConn)
 	for {
-		n, from, err := pc.ReadFrom(buf)
+		var (
+			n    int
+			from net.Addr
+			peer netip.Addr
+			err  error
+		)
+		if udp != nil {
+			var ap netip.AddrPort
+			n, ap, err = udp.ReadFromUDPAddrPort(buf)
+			peer = ap.Addr()
+		} else {
+			n, from, err = pc.ReadFrom(buf)
+		}
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
@@ -140,7 +155,6 @@ func (l *Listener) Serve(ctx context.Context, pc net.PacketConn) error {
 			}
 			return err
 		}
-		var peer netip.Addr
 		if ua, ok := from.(*net.UDPAddr); ok {
 			peer = ua.AddrPort().Addr()
 		}
