@@ -47,7 +47,8 @@ type upConn struct {
 	qc   *quietConn
 	raw  syscall.RawConn // for alive; nil when the connection has none
 	look func(fd uintptr) bool
-	seen error // what look found
+	seen error  // what look found
+	cut  func() // ends the wait for the upstream (a visitor that left)
 	peek [1]byte
 	br   *bufio.Reader
 	bw   *bufio.Writer
@@ -148,7 +149,9 @@ func (d *direct) get(ctx context.Context) (c *upConn, reused bool, err error) {
 	if sc, ok := qc.Conn.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
-	c.look = c.lookFunc() // made once: a closure per look would allocate
+	// Both made once: a closure per request would allocate.
+	c.look = c.lookFunc()
+	c.cut = func() { _ = qc.SetDeadline(time.Unix(1, 0)) }
 	return c, false, nil
 }
 
@@ -205,7 +208,7 @@ func (px *Proxy) forwardDirect(d *direct, w http.ResponseWriter, r *http.Request
 			return
 		}
 		// A visitor that leaves ends the wait for the upstream.
-		stop := context.AfterFunc(ctx, func() { _ = c.qc.SetDeadline(time.Unix(1, 0)) })
+		stop := context.AfterFunc(ctx, c.cut)
 		before := c.qc.read
 		res, err := px.roundTrip(c, w, r)
 		if err != nil {
