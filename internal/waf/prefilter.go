@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unicode"
@@ -54,7 +55,12 @@ import (
 //     their expressions at start;
 //   - libinjection (the SQL injection and XSS detector of 942100,
 //     942101, 941100 and 941101) finds nothing in the parameters, cookies,
-//     user agent, Referer and path.
+//     user agent, Referer and path;
+//   - the rules that decode base64 in parameters, cookies and the path
+//     (934100, 934101, 934160: any token of letters and digits decodes to
+//     something) match nothing in what they decode (pfB64RuleMatch);
+//   - the user agent holds no command word, but for curl's own
+//     "curl/8.5.0", in which no CRS rule reads one.
 //
 // The checks read the bytes in place. The verdicts on values that repeat
 // (path, query, user agent, cookies, Referer, Accept headers, client
@@ -100,9 +106,11 @@ var pfKeywords = []string{
 
 // pfArgKeywords are looked for in parameters and cookies only (the
 // rules that want them read no header): 942210 (like followed by a
-// digit), 942450 (0x...), 942560 (1.e.), 942220 (whole-value magic
-// numbers, as substrings).
-var pfArgKeywords = []string{"like", "0x", "1.e.", "e-308", "1e309", "4294967295", "4294967296",
+// digit), 942560 (1.e.), 942220 (whole-value magic numbers, as
+// substrings). (942450's "0x..." is not one: pfTokenRuleMatch runs its
+// expression on the token exactly, and "0x" alone turned away one
+// opaque token in 25, e.g. a clearance cookie, for nothing.)
+var pfArgKeywords = []string{"like", "1.e.", "e-308", "1e309", "4294967295", "4294967296",
 	"2147483647", "2147483648", "2147483649", "0000012345", "0000023456",
 	// 942120 (also on the path)
 	"xor", "regexp", "rlike", "isnull", "ilike", "notnull", "collate"}
@@ -182,6 +190,10 @@ type prefilter struct {
 	// headerRules are the rules on the User-Agent and Referer read the
 	// same way ("user-agent", "referer"), by list of transformations.
 	headerRules map[string][]*pfPipeline
+	// b64Rules are the rules on parameters, cookies or the path whose
+	// transformations decode base64 (934100, 934101, 934160): run on a
+	// token or path as their transformations leave it (pfB64RuleMatch).
+	b64Rules []*pfB64Rule
 }
 
 func mustBuildPrefilter() *prefilter {
@@ -299,7 +311,10 @@ func buildPrefilter(crs fs.FS) (*prefilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.tokenNames, p.tokenRules, p.headerRules = rules.names, rules.n, rules.headers
+	p.tokenNames, p.tokenRules, p.headerRules, p.b64Rules = rules.names, rules.n, rules.headers, rules.b64
+	if len(p.b64Rules) < 3 {
+		return nil, fmt.Errorf("only %d CRS rules decode base64 in parameters, cookies or the path", len(p.b64Rules))
+	}
 	if err := p.keywords.build(all, ""); err != nil {
 		return nil, err
 	}
@@ -739,6 +754,7 @@ func pfNeeded(re *syntax.Regexp, depth int) ([]string, bool) {
 type pfRules struct {
 	names   map[string]bool
 	headers map[string][]*pfPipeline
+	b64     []*pfB64Rule
 	n       int // rules and chains read
 	loose   int // chains left out (see buildTokenRules)
 }
@@ -875,6 +891,24 @@ func buildTokenRules(crs fs.FS) (*pfRules, error) {
 						}
 					}
 				}
+			}
+			if !emulated && slices.Contains(ts, "base64decode") && (len(c.keys) > 0 || c.headers["arg"] != nil ||
+				c.headers["cookie"] != nil || strings.Contains(strings.ToUpper(l.vars), "REQUEST_FILENAME")) {
+				full, err := syntax.Parse("(?sm)"+pat, syntax.Perl)
+				if err != nil {
+					return nil, err
+				}
+				m, err := newPFMatcher([]string{full.String()})
+				if err != nil {
+					return nil, err
+				}
+				r := &pfB64Rule{ts: ts, multi: multi, re: m}
+				if rs, ok := pfRestrictTo(full, pfB64RawAlphabet); ok {
+					if r.raw, err = newPFMatcher([]string{rs.String()}); err != nil {
+						return nil, err
+					}
+				}
+				out.b64 = append(out.b64, r)
 			}
 			if len(c.keys) == 0 && len(c.headers) == 0 || !emulated {
 				continue
@@ -1046,6 +1080,133 @@ func pfRestrict(re *syntax.Regexp, alphabet string, depth int) (*syntax.Regexp, 
 		return &syntax.Regexp{Op: syntax.OpEndText}, true
 	}
 	return re, true // anchors, word boundaries, empty match
+}
+
+// pfB64Rule is a CRS rule whose transformations decode base64 (t:urlDecodeUni,
+// t:jsDecode, t:base64Decode, t:urlDecodeUni, …): whatever the alphabet
+// of a token, what it decodes to is any bytes, so the rule's expression
+// runs whole on the value as the transformations leave it.
+type pfB64Rule struct {
+	ts    []string // lower case
+	multi bool
+	re    *pfMatcher
+	// raw is re restricted to pfB64RawAlphabet (pfRestrict), for the
+	// value as given (nil: no such value matches).
+	raw *pfMatcher
+}
+
+// pfB64RawAlphabet: the bytes of the tokens and paths the prefilter
+// passes.
+const pfB64RawAlphabet = pfTokenAlphabet + "/"
+
+// pfB64RuleMatch reports whether a rule of pf.b64Rules may match v (a
+// token or path): true when one matches, or when a transformation would
+// act on the value in a way not emulated here.
+func pfB64RuleMatch(v string) bool {
+	for _, r := range pf.b64Rules {
+		cur, last := v, ""
+		matched := false
+		// Each distinct value once: most transformations leave it as it is.
+		match := func() bool {
+			if matched && cur == last {
+				return false
+			}
+			matched, last = true, cur
+			if cur == v && pfInAlphabet(v, pfB64RawAlphabet) {
+				return r.raw != nil && r.raw.MatchString(cur)
+			}
+			return r.re.MatchString(cur)
+		}
+		if r.multi && match() {
+			return true
+		}
+		for _, t := range r.ts {
+			var ok bool
+			if cur, ok = pfB64ApplyT(t, cur); !ok {
+				return true
+			}
+			if r.multi && match() {
+				return true
+			}
+		}
+		if match() {
+			return true
+		}
+	}
+	return false
+}
+
+// pfB64ApplyT is a transformation of a base64 rule on any bytes as
+// Coraza does it (false: not emulated for this value).
+func pfB64ApplyT(t, v string) (string, bool) {
+	switch t {
+	case "base64decode":
+		return pfBase64Decode(v), true
+	case "urldecodeuni", "urldecode":
+		// pfApplyT's: "%7C" only, "+" a space.
+		return pfApplyT(t, v)
+	case "jsdecode":
+		// Coraza's jsDecode acts from the first "\" only.
+		return v, strings.IndexByte(v, '\\') < 0
+	case "removewhitespace":
+		// Coraza's: strings.Map dropping unicode.IsSpace (an invalid
+		// byte becomes U+FFFD, which expressions read the same).
+		return strings.Map(func(r rune) rune {
+			if unicode.IsSpace(r) {
+				return -1
+			}
+			return r
+		}, v), true
+	case "replacecomments":
+		return v, !strings.Contains(v, "/*")
+	case "none":
+		return v, true
+	}
+	return "", false
+}
+
+// pfBase64Decode is Coraza's t:base64Decode (strict): the bytes of the
+// standard alphabet decoded up to the first other byte ("=", " ", "-",
+// "_", "." …), CR and LF skipped, a last partial group kept.
+func pfBase64Decode(src string) string {
+	var dst []byte
+	x, n := 0, 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if c == '\r' || c == '\n' {
+			continue
+		}
+		var d int
+		switch {
+		case c >= 'A' && c <= 'Z':
+			d = int(c - 'A')
+		case c >= 'a' && c <= 'z':
+			d = int(c-'a') + 26
+		case c >= '0' && c <= '9':
+			d = int(c-'0') + 52
+		case c == '+':
+			d = 62
+		case c == '/':
+			d = 63
+		default:
+			i = len(src) // "=", " " and every other byte end decoding
+			continue
+		}
+		x = x<<6 | d
+		n++
+		if n == 4 {
+			dst = append(dst, byte(x>>16), byte(x>>8), byte(x))
+			x, n = 0, 0
+		}
+	}
+	switch n {
+	case 2:
+		dst = append(dst, byte(x<<12>>16))
+	case 3:
+		x <<= 6
+		dst = append(dst, byte(x>>16), byte(x>>8))
+	}
+	return string(dst)
 }
 
 // pfTokenName reports whether a CRS rule reads the parameter or cookie
@@ -2027,7 +2188,7 @@ func pfPath(p string) bool {
 			return false
 		}
 	}
-	if pf.path.contains(p) {
+	if pf.path.contains(p) || pfB64RuleMatch(p) {
 		return false
 	}
 	last := p[strings.LastIndexByte(p, '/')+1:]
@@ -2123,7 +2284,8 @@ func pfToken(s string) bool {
 			return false
 		}
 	}
-	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s) && !pfTokenRuleMatch("arg", s)
+	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s) && !pfTokenRuleMatch("arg", s) &&
+		!pfB64RuleMatch(s)
 }
 
 // pfStartsWithCommand reports whether s's first word (up to ".", "-"
@@ -2224,7 +2386,7 @@ func pfCookieToken(s string) bool {
 			}
 		}
 		// 942100 reads it URL-decoded, and so do rules with urlDecodeUni.
-		if pfInjection(s[:i]+"||"+tail) || pfTokenRuleMatch("cookie", s) {
+		if pfInjection(s[:i]+"||"+tail) || pfTokenRuleMatch("cookie", s) || pfB64RuleMatch(s) {
 			return false
 		}
 		return pfCookieWord(s[:i], 0)
@@ -2253,7 +2415,8 @@ func pfCookieWord(s string, maxDashes int) bool {
 			return false
 		}
 	}
-	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s) && !pfTokenRuleMatch("cookie", s)
+	return !pf.args.contains(s) && !pfStartsWithCommand(s) && !pfInjection(s) && !pfTokenRuleMatch("cookie", s) &&
+		!pfB64RuleMatch(s)
 }
 
 // pfHost: a domain name, lower or upper case letters, digits, "-" and
@@ -2391,8 +2554,26 @@ func pfUserAgent(v string) bool {
 			return false
 		}
 	}
-	return depth == 0 && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v) && !pfHasCommandWord(v) &&
+	return depth == 0 && !pf.keywords.contains(v) && !pf.keywords.containsCmdLine(v) && (!pfHasCommandWord(v) || pfCurlUA(v)) &&
 		!pfInjection(v) && !pfHeaderRuleMatch("user-agent", v)
+}
+
+// pfCurlUA: curl's own user agent, "curl/" and a version of digits and
+// single dots (at most 16 bytes). pfHasCommandWord reads "curl" as a
+// command, but no CRS rule does in this shape at any paranoia level
+// (TestPrefilterCurlUserAgent runs them); the other checks still apply.
+func pfCurlUA(v string) bool {
+	ver, ok := strings.CutPrefix(v, "curl/")
+	if !ok || ver == "" || len(ver) > 16 || ver[0] == '.' || ver[len(ver)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(ver); i++ {
+		c := ver[i]
+		if !(c >= '0' && c <= '9' || c == '.' && ver[i-1] != '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // pfHasCommandWord reports whether any word (run of letters and digits)

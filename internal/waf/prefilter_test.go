@@ -514,6 +514,7 @@ var (
 		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
 		"Mozilla/5.0 (Linux; Android 14; SM-S918B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/131.0.6778.39 Mobile Safari/537.36",
 		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 OPR/115.0.0.0",
+		"curl/8.5.0",
 	}
 	genAccepts = []string{
 		"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
@@ -525,7 +526,12 @@ var (
 	genCookies = []string{"_ga=GA1.1.417261248.1730758080", "_gid=GA1.2.1234567890.1730758080", "_fbp=fb.1.1730758080123.1234567890",
 		"PHPSESSID=k3v9q2m8t1r7p4s6n0c5b2x8z1", "woocommerce_items_in_cart=1", "theme=dark", "cookielawinfo-checkbox-necessary=yes",
 		"_gcl_au=1.1.1234567890.1730758080", "wordpress_test_cookie=WP-Cookie-check", "lang=en", "cart=a1b2c3", "_hjSessionUser_123=abc",
-		"session=union", "x=select", "id=1", "q=0x41", "a=ls", "b=cat", "__proto__=1", "sid=java", "s=rO0AB"}
+		"session=union", "x=select", "id=1", "q=0x41", "a=ls", "b=cat", "__proto__=1", "sid=java", "s=rO0AB",
+		// Palisade's clearance (two single "-", and three) and base64
+		// tokens that decode to what 934100 looks for
+		"palisade_clearance=" + benchClearance,
+		"palisade_clearance=YzEuMjMuQUFBQS4wMTIzNDU2Nzg5YWJjZGVmLjE3NjQ1NDMyMTA.q-Jx0Tb5mJ8uVZy1Wl4oC9rEw2nKf6dHsAiPgXe-7aM-",
+		"t=ZXZhbCgx", "u=AAAAZXZhbA"}
 )
 
 // genBrowserGET makes an ordinary browser GET from the vocabularies.
