@@ -171,9 +171,8 @@ func TestNginxSnippetsCacheOnlyStatic(t *testing.T) {
 	}
 	up := string(b)
 	for _, d := range []string{"proxy_cache_path " + nginxCacheDir + " ", "keys_zone=palisade_grants:",
-		"log_format palisade_reused 'v1 $palisade_key $palisade_reused_reason 1';", `map "$upstream_cache_status:$secure_link" $palisade_cache_hit {`,
-		"map $upstream_http_x_palisade_reason $palisade_reused_reason {", "map $cookie_palisade_pass $palisade_pass_link {",
-		"map $cookie_palisade_pass $palisade_pass_reason {"} {
+		"log_format palisade_reused 'v1 $palisade_key $upstream_http_x_palisade_reason 1';", "map $upstream_cache_status $palisade_cache_hit {",
+		"log_format palisade_passed 'v1 $palisade_key humans 1';", "map $cookie_palisade_pass $palisade_pass_link {"} {
 		if !strings.Contains(up, d) {
 			t.Errorf("palisade-upstream.conf lacks %q", d)
 		}

@@ -29,12 +29,13 @@ import (
 // passCookieRE is the asset pass's Set-Cookie (forwardauth's pass.go).
 var passCookieRE = regexp.MustCompile(`^palisade_pass=([A-Za-z0-9_-]{22}\.[0-9]+\.[a-z_]+); Path=/; Max-Age=([0-9]+); HttpOnly; SameSite=Lax$`)
 
-// shortcutRE is the shortcut of both auth locations.
-var shortcutRE = regexp.MustCompile(`(?m)^[ \t]*if \(\$palisade_action = "grant"\) \{\n[ \t]*return 204;\n[ \t]*\}\n`)
+// shortcutRE is the shortcuts of both auth locations (a grant of the
+// request, a pass that served it).
+var shortcutRE = regexp.MustCompile(`(?m)^[ \t]*if \(\$palisade_(action = "grant"|granted = "all"|passed = "1")\) \{\n[ \t]*return 204;\n[ \t]*\}\n`)
 
-// withoutShortcut deletes the shortcut (the snippets before 58fe984 asked
-// Palisade on every access phase).
-func withoutShortcut(s string) string { return shortcutRE.ReplaceAllString(s, "") }
+// withoutShortcuts deletes the shortcuts (the snippets before 58fe984
+// asked Palisade on every access phase).
+func withoutShortcuts(s string) string { return shortcutRE.ReplaceAllString(s, "") }
 
 // verdictCounter stands between nginx and Palisade and counts verdict
 // requests by host+URI, client address and user agent.

@@ -39,8 +39,10 @@
 // which nginx's proxy_cache honours over everything: /forward-auth/nginx
 // always 0 (nginx never caches its verdicts, even under a micro-cache the
 // auth location inherits), /forward-auth/nginx-static the grant's lifetime.
-// A grant on /forward-auth/nginx that engine.PassLifetime allows also
-// carries X-Palisade-Pass, the asset pass (pass.go).
+// A grant on /forward-auth/nginx carries X-Palisade-Granted: all (every
+// header was judged: palisade.conf then passes a later check of the same
+// request after an internal redirect) and, when engine.PassLifetime
+// allows, X-Palisade-Pass, the asset pass (pass.go).
 package forwardauth
 
 import (
@@ -86,7 +88,14 @@ type Contract struct {
 	// Pass: a grant engine.PassLifetime allows carries an asset pass for
 	// the client (X-Palisade-Pass, pass.go), which palisade.conf sets as a
 	// cookie and palisade-static.conf's locations check themselves.
-	Pass       bool
+	Pass bool
+	// AllHeaders: the caller passes every header of the visitor's
+	// (palisade.conf's /_palisade/auth), and a grant says so with
+	// X-Palisade-Granted: all, which lets nginx answer a later check of the
+	// same request (after an internal redirect) at once. A grant on
+	// /forward-auth/nginx-static, which sees the grant cache's headers
+	// only, never carries it.
+	AllHeaders bool
 	ModeHeader bool // X-Palisade-Mode: nginx selects NginxAnswers (legacy /forward-auth)
 	client     func(*http.Request, protect.Trusted) netip.Addr
 	// The canonical forms of the names above, read straight from the map.
@@ -102,7 +111,7 @@ func (c Contract) ownHeaders() []string {
 // Contracts are the forward-auth endpoints, one per integration.
 var Contracts = []Contract{
 	{Name: "nginx", Path: "/forward-auth/nginx", Method: "X-Original-Method", URI: "X-Original-Uri", Host: "X-Original-Host", Proto: "X-Original-Protocol",
-		ClientHeader: "X-Real-Ip", NginxAnswers: true, Pass: true, client: protect.RealIP},
+		ClientHeader: "X-Real-Ip", NginxAnswers: true, Pass: true, AllHeaders: true, client: protect.RealIP},
 	// nginx's static-file locations (deploy/nginx/palisade-static.conf):
 	// the auth location /_palisade/auth-static keys its grant cache on
 	// engine.CacheKeyHeaders and passes only those headers; nginx reports
@@ -318,6 +327,9 @@ func (h *Handler) endpoint(c Contract) http.Handler {
 				}
 			}
 		}
+		if c.AllHeaders && v.Enforced() == engine.Grant {
+			w.Header()["X-Palisade-Granted"] = grantedAll
+		}
 		h.write(w, r, pol, v, req.IP, uri, nginx, c.NginxAnswers, ttl)
 	})
 }
@@ -341,6 +353,7 @@ func first(h http.Header, key string) string {
 var (
 	actionValues   [6][]string
 	reasonValues   = map[string][]string{}
+	grantedAll     = []string{"all"}
 	failOpen       = []string{"open"}
 	failClosed     = []string{"closed"}
 	noStore        = []string{"no-store"}

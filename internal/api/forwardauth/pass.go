@@ -16,11 +16,11 @@ import (
 // engine.PassLifetime allows it, the answer carries X-Palisade-Pass, a
 // Set-Cookie value that palisade.conf adds to the page's response:
 //
-//	palisade_pass=<hash>.<expires>.<reason>; Path=/; Max-Age=<seconds>; HttpOnly; SameSite=Lax
+//	palisade_pass=<hash>.<expires>.humans; Path=/; Max-Age=<seconds>; HttpOnly; SameSite=Lax
 //
 // hash is nginx's secure_link_md5 of
 //
-//	"<expires> <reason> <client address> <host> <user agent> <server key>"
+//	"<expires> humans <client address> <host> <user agent> <server key>"
 //
 // (base64url, no padding), with the client address, host and user agent
 // exactly as nginx's $remote_addr, $host and $http_user_agent give them
@@ -31,11 +31,14 @@ import (
 // agent, before expires. The user agent, the one value the client
 // chooses, comes last before the key, so that no collision can move a
 // pass to another address, host or time. Reuse reports count each such
-// answer under reason, a category.
+// answer under humans.
 
-// passReasonMax bounds the reason in a pass (palisade-upstream.conf's
-// map: [a-z_]{1,40}).
-const passReasonMax = 40
+// passReason is the one reason a pass is handed out under (a grant of
+// category humans, engine.PassLifetime): palisade-upstream.conf's map and
+// palisade.conf's secure_link_md5 accept no other, so that no pass a
+// customer could make with the server key is served uncounted (a reuse
+// report under an unknown reason is skipped).
+const passReason = "humans"
 
 // nginxPass returns the Set-Cookie value of the pass for the request, or
 // "" when its client address, host or user agent is not one nginx's
@@ -49,13 +52,8 @@ func nginxPass(key string, h http.Header, c Contract, req *engine.Request, reaso
 	if ip, err := netip.ParseAddr(ips[0]); err != nil || ip != req.IP || ip.String() != ips[0] {
 		return ""
 	}
-	if len(reason) == 0 || len(reason) > passReasonMax {
+	if reason != passReason {
 		return ""
-	}
-	for i := 0; i < len(reason); i++ {
-		if c := reason[i]; (c < 'a' || c > 'z') && c != '_' {
-			return ""
-		}
 	}
 	ua := ""
 	if len(uas) == 1 {

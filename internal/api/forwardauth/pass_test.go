@@ -13,7 +13,8 @@ import (
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
-// TestAssetPass: /forward-auth/nginx hands a granted browser a pass
+// TestAssetPass: /forward-auth/nginx says its grants judged every header
+// (X-Palisade-Granted: all) and hands a granted browser a pass
 // (X-Palisade-Pass, the Set-Cookie palisade.conf adds) whose hash is
 // nginx's secure_link_md5 of palisade-static.conf's expression, over
 // exactly the values nginx's variables give; and no pass to anyone else:
@@ -68,6 +69,17 @@ func TestAssetPass(t *testing.T) {
 	sum := md5.Sum([]byte(f[1] + " humans 203.0.113.9 shop.example.com " + chromeUA + " " + w.ServerKey))
 	if f[0] != base64.RawURLEncoding.EncodeToString(sum[:]) {
 		t.Errorf("hash %q is not secure_link_md5 of palisade-static.conf's expression", f[0])
+	}
+
+	// Only a grant of /forward-auth/nginx (every header judged) says so.
+	if g := ask(good).Get("X-Palisade-Granted"); g != "all" {
+		t.Errorf("a browser's grant on /forward-auth/nginx: X-Palisade-Granted %q, want all", g)
+	}
+	for _, r := range []req{{"/forward-auth/nginx-static", good.key, good.host, good.ip, good.peer, good.ua, nil},
+		{good.path, good.key, good.host, good.ip, good.peer, "sqlmap/1.7", nil}, {good.path, good.key, good.host, good.ip, good.peer, "curl/8.5.0", nil}} {
+		if g := ask(r).Get("X-Palisade-Granted"); g != "" {
+			t.Errorf("%s as %s: X-Palisade-Granted %q, want none", r.path, r.ua, g)
+		}
 	}
 
 	for what, r := range map[string]req{
