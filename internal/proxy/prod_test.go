@@ -786,3 +786,77 @@ func TestProxyStrayBytes(t *testing.T) {
 		t.Fatalf("%d connections, want a new one in place of the dirty one", n)
 	}
 }
+
+// TestProxyVisitorLeaves: a visitor that hangs up while the upstream has
+// not answered ends the wait at once on the direct path (not after
+// UpstreamTimeout): the upstream connection, a kept-alive one here, is
+// closed, and the next visitor is served on a new one.
+func TestProxyVisitorLeaves(t *testing.T) {
+	pal := testenv.New(t)
+	pal.Website(t, "shop.example.com", engine.Settings{WAF: wafOff})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	hanging, cut := make(chan struct{}, 1), make(chan struct{}, 1)
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if req.URL.Path == "/hang" {
+						hanging <- struct{}{}
+						if _, err := br.ReadByte(); err != nil { // until the proxy closes it
+							cut <- struct{}{}
+						}
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	u, _ := url.Parse("http://" + ln.Addr().String())
+	base := serveProxy(t, proxy.New(pal.Protector, []proxy.Route{{Host: "shop.example.com", Upstream: u}}, nil, nil))
+	c := keepAliveClient()
+	if code, body, _ := do(t, c, browserReq(t, "GET", base, "/", nil)); code != 200 || body != "ok" {
+		t.Fatalf("first GET: %d %q", code, body)
+	}
+	vc, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := browserReq(t, "GET", base, "/hang", nil)
+	if err := req.Write(vc); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-hanging:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request did not reach the upstream")
+	}
+	vc.Close() // the visitor leaves
+	select {
+	case <-cut:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upstream connection is still open 10 s after the visitor left")
+	}
+	if code, body, _ := do(t, c, browserReq(t, "GET", base, "/", nil)); code != 200 || body != "ok" {
+		t.Fatalf("GET after the visitor left: %d %q", code, body)
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Fatalf("%d upstream connections, want 2 (the cut one replaced)", n)
+	}
+}
