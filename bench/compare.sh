@@ -219,10 +219,15 @@ http {
         $static_loc
     }
 
-    # proxy_pass to bench/bare, upstream keepalive
+    # proxy_pass to bench/bare, upstream keepalive, with the headers a
+    # production proxy sets for its upstream, which palisade proxy sets too
+    # (the client's address, the host, the scheme; a visitor's Forwarded
+    # dropped): both send bench/bare the same request.
     server {
         listen 127.0.0.1:$P_NG_PROXY; server_name bench.example.com;
-        location / { proxy_pass http://bare; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; }
+        location / { proxy_pass http://bare; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host;
+                     proxy_set_header X-Forwarded-For \$remote_addr; proxy_set_header X-Real-IP \$remote_addr;
+                     proxy_set_header X-Forwarded-Host \$host; proxy_set_header X-Forwarded-Proto \$scheme; proxy_set_header Forwarded ""; }
     }
 }
 EOF
