@@ -84,7 +84,8 @@ func (f *Firewall) evaluateCRS(in *Input, o *Options, res *Result) {
 }
 
 // feed gives in to a transaction: connection, URI, headers (with Host,
-// without the ignored ones), phase 1, then the body (when any) and
+// without the ignored ones, the Cookie header without Palisade's own
+// cookies of their issued shape), phase 1, then the body (when any) and
 // phase 2.
 func feed(tx types.Transaction, in *Input) {
 	client := ""
@@ -117,7 +118,15 @@ func feed(tx types.Transaction, in *Input) {
 		if ignoredHeader(in, k) {
 			continue
 		}
+		cookie := len(k) == 6 && strings.EqualFold(k, "Cookie")
 		for _, v := range vs {
+			if cookie && hasOwnCookie(v) {
+				// Palisade's own cookies of their issued shape are not
+				// inspected (owncookies.go).
+				if v = withoutOwnCookies(v); v == "" {
+					continue
+				}
+			}
 			tx.AddRequestHeader(k, v)
 		}
 	}

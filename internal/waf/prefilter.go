@@ -2342,7 +2342,8 @@ func pfIsCommand(word string) bool {
 // pfCookies: "name=value; name=value", at most 32 cookies, names and
 // values of [A-Za-z0-9_.-] with at most two "-" each (paranoia level 4
 // counts three special characters in a cookie as an attack), no "..",
-// no keyword.
+// no keyword; Palisade's own cookies of their issued shape, which CRS
+// does not see (owncookies.go), are passed whatever their dashes.
 func pfCookies(v string) bool {
 	if v == "" || len(v) > 4096 {
 		return false
@@ -2364,6 +2365,9 @@ func pfCookies(v string) bool {
 			return false
 		}
 		name, value, ok := strings.Cut(c, "=")
+		if ok && ownCookie(name, value) {
+			continue // CRS does not see it either (owncookies.go)
+		}
 		if !ok || name == "" || len(name) > 64 || len(value) > 256 || !pfCookieToken(name) || !pfCookieToken(value) ||
 			pfTokenName(name) {
 			return false
