@@ -486,14 +486,7 @@ func TestNginxStaticReusesAreCounted(t *testing.T) {
 	front := httptest.NewServer(counter)
 	defer front.Close()
 
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reports := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = reports.Serve(ctx, pc) }()
+	reports, pc := startReuseListener(t, pal)
 
 	port := freePort(t)
 	accessLog := filepath.Join(t.TempDir(), "site-access.log")
@@ -555,6 +548,21 @@ func TestNginxStaticReusesAreCounted(t *testing.T) {
 	if bytes.Contains(b, []byte("/_palisade/")) || bytes.Contains(b, []byte("v1 ")) {
 		t.Errorf("the site's own access log got Palisade's subrequests or reports:\n%s", b)
 	}
+}
+
+// startReuseListener runs a reuse report listener (palisade serve
+// --reuse-addr) for pal on a free loopback UDP port until the test ends.
+func startReuseListener(t *testing.T, pal *testenv.Stack) (*reuselog.Listener, net.PacketConn) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = reports.Serve(ctx, pc) }()
+	return reports, pc
 }
 
 // countedRequests is the website's requests in its minute statistics.

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palisadehq/palisade/internal/api/reuselog"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
@@ -85,14 +84,8 @@ func TestNginxAssetPass(t *testing.T) {
 	front := httptest.NewServer(counter)
 	defer front.Close()
 
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reports := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = reports.Serve(ctx, pc) }()
+	reports, pc := startReuseListener(t, pal)
+	ctx := context.Background()
 
 	port := freePort(t)
 	docs := fmt.Sprintf("location /docs/ { root %s; index index.html; }", root)
