@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -52,19 +51,7 @@ func (c *verdictCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.n["all"]++
 		c.mu.Unlock()
 	}
-	out := r.Clone(r.Context())
-	out.RequestURI, out.URL.Scheme, out.URL.Host = "", "http", c.to
-	resp, err := http.DefaultTransport.RoundTrip(out)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
+	testenv.Relay(w, r, c.to)
 }
 
 func (c *verdictCounter) count(hostURI, ua string) int {
