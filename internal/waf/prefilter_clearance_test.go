@@ -2,34 +2,12 @@ package waf
 
 import (
 	"encoding/base64"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
 )
-
-// genClearance makes a value of the shape of Palisade's clearance cookie
-// (internal/challenge: Issuer.Clearance): base64url of
-// "c1.<website>.<base64url address>.<user agent hash>.<expiry>", ".",
-// base64url of a 32-byte signature (random here).
-func genClearance(rng *rand.Rand) string {
-	b64 := base64.RawURLEncoding
-	ip := make([]byte, 4)
-	if rng.IntN(2) == 0 {
-		ip = make([]byte, 16)
-	}
-	for i := range ip {
-		ip[i] = byte(rng.Uint64())
-	}
-	payload := fmt.Sprintf("c1.%d.%s.%x.%d", rng.IntN(100000), b64.EncodeToString(ip), rng.Uint64(), 1700000000+rng.IntN(100000000))
-	sig := make([]byte, 32)
-	for i := range sig {
-		sig[i] = byte(rng.Uint64())
-	}
-	return b64.EncodeToString([]byte(payload)) + "." + b64.EncodeToString(sig)
-}
 
 // curlCleared is bench/compare.sh's fa-cleared request as the firewall
 // sees it: curl with a clearance cookie.
@@ -73,7 +51,7 @@ func TestPrefilterClearanceCookies(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 2026))
 	n, clean := 300, 0
 	for i := 0; i < n; i++ {
-		v := genClearance(rng)
+		v := issuedClearance(rng)
 		if soundAt(t, fws, "clearance "+v, curlCleared("palisade_clearance="+v)) {
 			clean++
 		} else if !strings.Contains(v, "--") && strings.Count(v, "-") <= 2 {
