@@ -737,41 +737,17 @@ func TestProxyServeShutdown(t *testing.T) {
 func TestProxyStrayBytes(t *testing.T) {
 	pal := testenv.New(t)
 	pal.Website(t, "shop.example.com", engine.Settings{WAF: wafOff})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	strayed := make(chan struct{}, 1)
-	var accepted atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if req.Method == "HEAD" {
-						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
-						time.Sleep(50 * time.Millisecond)
-						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray") // a buggy body, or worse
-						strayed <- struct{}{}
-						continue
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			}()
+	u, accepted := rawUpstream(t, func(c net.Conn, br *bufio.Reader, req *http.Request) bool {
+		if req.Method != "HEAD" {
+			return false
 		}
-	}()
-	u, _ := url.Parse("http://" + ln.Addr().String())
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+		time.Sleep(50 * time.Millisecond)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray") // a buggy body, or worse
+		strayed <- struct{}{}
+		return true
+	})
 	base := serveProxy(t, proxy.New(pal.Protector, []proxy.Route{{Host: "shop.example.com", Upstream: u}}, nil, nil))
 	c := keepAliveClient()
 	if code, _, _ := do(t, c, browserReq(t, "HEAD", base, "/", nil)); code != 200 {
@@ -794,41 +770,18 @@ func TestProxyStrayBytes(t *testing.T) {
 func TestProxyVisitorLeaves(t *testing.T) {
 	pal := testenv.New(t)
 	pal.Website(t, "shop.example.com", engine.Settings{WAF: wafOff})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	hanging, cut := make(chan struct{}, 1), make(chan struct{}, 1)
-	var accepted atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if req.URL.Path == "/hang" {
-						hanging <- struct{}{}
-						if _, err := br.ReadByte(); err != nil { // until the proxy closes it
-							cut <- struct{}{}
-						}
-						return
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			}()
+	u, accepted := rawUpstream(t, func(c net.Conn, br *bufio.Reader, req *http.Request) bool {
+		if req.URL.Path != "/hang" {
+			return false
 		}
-	}()
-	u, _ := url.Parse("http://" + ln.Addr().String())
+		hanging <- struct{}{}
+		if _, err := br.ReadByte(); err != nil { // until the proxy closes it
+			cut <- struct{}{}
+		}
+		c.Close()
+		return true
+	})
 	base := serveProxy(t, proxy.New(pal.Protector, []proxy.Route{{Host: "shop.example.com", Upstream: u}}, nil, nil))
 	c := keepAliveClient()
 	if code, body, _ := do(t, c, browserReq(t, "GET", base, "/", nil)); code != 200 || body != "ok" {
@@ -859,4 +812,43 @@ func TestProxyVisitorLeaves(t *testing.T) {
 	if n := accepted.Load(); n != 2 {
 		t.Fatalf("%d upstream connections, want 2 (the cut one replaced)", n)
 	}
+}
+
+// rawUpstream serves HTTP/1.1 by hand on a loopback port until the test
+// ends: each request goes to special first (which answers it itself and
+// reports true, or leaves it), else it is answered 200 "ok". accepted
+// counts the connections.
+func rawUpstream(t *testing.T, special func(c net.Conn, br *bufio.Reader, req *http.Request) bool) (*url.URL, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted := new(atomic.Int64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if special(c, br, req) {
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	u, _ := url.Parse("http://" + ln.Addr().String())
+	return u, accepted
 }
