@@ -161,10 +161,15 @@ if [ -n "$NGINX" ]; then
   # The grant cache is opt-in: palisade-static.conf in a location that serves
   # files only, as deploy/nginx/nginx.conf shows.
   static_loc=""
+  pass_inc=""
+  if [ -f deploy/nginx/palisade-pass.conf ]; then
+    sub deploy/nginx/palisade-pass.conf >"$ng/palisade-pass.conf"
+    pass_inc="include palisade-pass.conf;"
+  fi
   if [ -f deploy/nginx/palisade-static.conf ]; then
     sub deploy/nginx/palisade-static.conf >"$ng/palisade-static.conf"
     static_loc='location ~* \.(?:css|js|mjs|png|jpe?g|gif|webp|avif|svg|ico|woff2?|ttf)$ { include palisade-static.conf; try_files $uri =404; }'
-    cachenote="grant cache: palisade-static.conf in the assets' location, as deploy/nginx/nginx.conf shows; the page itself through palisade.conf"
+    cachenote="grant cache: palisade-static.conf in the assets' location, as deploy/nginx/nginx.conf shows; the page itself through palisade.conf${pass_inc:+, with palisade-pass.conf (the asset pass)}"
   else
     cachenote="no cache config found (deploy/nginx/palisade-static.conf): the 'cache' case runs palisade.conf alone"
   fi
@@ -212,10 +217,12 @@ http {
     }
 
     # the same with the grant cache for the assets (palisade-static.conf)
+    # and the asset pass (palisade-pass.conf), where the build has them
     server {
         listen 127.0.0.1:$P_NG_PAL_CACHE; server_name bench.example.com; root $htdocs;
         set \$palisade_key "$PALISADE_KEY";
         include palisade.conf;
+        $pass_inc
         $static_loc
     }
 

@@ -88,10 +88,10 @@ func TestNginxAssetPass(t *testing.T) {
 	ctx := context.Background()
 
 	port := freePort(t)
-	docs := fmt.Sprintf("location /docs/ { root %s; index index.html; }", root)
+	docs := fmt.Sprintf("include PALISADE_CONF/palisade-pass.conf;\n        location /docs/ { root %s; index index.html; }\n        location /twice/ { root %s; index missing.html; try_files $uri $uri/index.html /page.css; }", root, root)
 	startNginxFor(t, nginx, strings.TrimPrefix(front.URL, "http://"),
 		nginxStaticServer(port, "pass.example.com", w.ServerKey, "palisade.conf", root, site.URL, docs)+
-			nginxStaticServer(port, "limited.example.com", limited.ServerKey, "palisade.conf", root, site.URL, ""),
+			nginxStaticServer(port, "limited.example.com", limited.ServerKey, "palisade.conf", root, site.URL, "include PALISADE_CONF/palisade-pass.conf;"),
 		func(s string) string { return strings.ReplaceAll(s, nginxReuseAddr, pc.LocalAddr().String()) })
 	webGetter(port).waitUp(t, "pass.example.com", "nginx")
 	a, b := passClient(port, "127.0.0.1"), passClient(port, "127.0.0.2")
@@ -185,10 +185,18 @@ func TestNginxAssetPass(t *testing.T) {
 	}
 
 	// Asked once for a request nginx redirects internally (index).
-	if code, body, _ := a("pass.example.com", "/docs/", chromeUA, nil); code != 200 || body != "hello from /docs/index.html" {
-		t.Errorf("/docs/ (index): %d %q", code, body)
+	// The page's pass survives the redirect: the second check, answered in
+	// nginx, keeps the first verdict's cookie.
+	if code, body, set := a("pass.example.com", "/docs/", chromeUA, nil); code != 200 || body != "hello from /docs/index.html" || !passCookie.MatchString(set) {
+		t.Errorf("/docs/ (index): %d %q, pass %q", code, body, set)
 	}
 	asked("pass.example.com/docs/", "127.0.0.1", chromeUA, 1, "/docs/, redirected to its index")
+	// Two redirects (index, then try_files to a file of a static location):
+	// asked once, and the pass still set.
+	if code, body, set := a("pass.example.com", "/twice/", chromeUA, nil); code != 200 || body != "hello from /page.css" || !passCookie.MatchString(set) {
+		t.Errorf("/twice/ (index, then try_files): %d %q, pass %q", code, body, set)
+	}
+	asked("pass.example.com/twice/", "127.0.0.1", chromeUA, 1, "/twice/, redirected twice")
 	if code, _, _ := a("pass.example.com", "/docs/", "sqlmap/1.7.2#stable", nil); code != 403 {
 		t.Errorf("sqlmap on /docs/: %d, want 403", code)
 	}

@@ -125,7 +125,7 @@ const nginxCacheDir = "/var/cache/nginx-palisade"
 
 // nginxSnippets are the shipped include files (nginx.conf is the example
 // that includes them).
-var nginxSnippets = []string{"palisade.conf", "palisade-fail-closed.conf", "palisade-upstream.conf", "palisade-static.conf"}
+var nginxSnippets = []string{"palisade.conf", "palisade-fail-closed.conf", "palisade-upstream.conf", "palisade-static.conf", "palisade-pass.conf"}
 
 // startNginx runs nginx with the shipped snippets, copied as they are into
 // a folder of the test's own (they include nothing, so they work from any
@@ -251,7 +251,7 @@ func TestNginxSnippetsSelfContained(t *testing.T) {
 				t.Errorf("nginx/%s:%d includes another file (%q): the snippets must work from any directory", f, i+1, line)
 			}
 		}
-		if f == "palisade-upstream.conf" || f == "palisade-static.conf" {
+		if f == "palisade-upstream.conf" || f == "palisade-static.conf" || f == "palisade-pass.conf" {
 			continue
 		}
 		i, j := strings.Index(s, begin), strings.Index(s, end)

@@ -57,7 +57,7 @@ func startNginxFor(t *testing.T, addr string, servers string, edit func(string) 
 	if err := os.MkdirAll(conf, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"palisade.conf", "palisade-fail-closed.conf", "palisade-upstream.conf", "palisade-static.conf"} {
+	for _, f := range []string{"palisade.conf", "palisade-fail-closed.conf", "palisade-upstream.conf", "palisade-static.conf", "palisade-pass.conf"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nginx", f))
 		if err != nil {
 			t.Fatal(err)

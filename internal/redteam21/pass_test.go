@@ -96,6 +96,7 @@ func passSite(port int, names, key, root, app string) string {
         server_name %[2]s;
         set $palisade_key "%[3]s";
         include PALISADE_CONF/palisade.conf;
+        include PALISADE_CONF/palisade-pass.conf;
         error_page 404 /index.php;
         location ~* \.(?:css|js|png|svg|woff2?)$ {
             include PALISADE_CONF/palisade-static.conf;
