@@ -5,6 +5,7 @@ import (
 	"github.com/palisadehq/palisade/internal/testenv/cputime"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -568,30 +569,44 @@ func TestPatchRegexBounds(t *testing.T) {
 // TestPatchRegexWorstCaseCost measures the costliest patch ValidatePatch
 // accepts (a never-matching pattern at PatchMaxRegexInsts, Unicode
 // classes, the slowest instructions) on a request with a 16 KiB
-// parameter.
+// parameter, against the same pattern run once by Go's regexp on the same
+// parameter on the same machine: evaluating a patch must not multiply the
+// regular expression's own cost (a scan per variable, per transformation,
+// per phase). The time itself depends on the machine (86 to 102 ms on the
+// AMD EPYC VM of bench/README.md's latest run): it is logged, not judged
+// (it was, against 100 ms, which that machine missed under CI's load);
+// PatchMaxRegexInsts is what bounds it.
 func TestPatchRegexWorstCaseCost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measurement")
 	}
 	var p Patch
-	for n := PatchMaxRegexInsts; ; n-- {
+	var n int
+	for n = PatchMaxRegexInsts; ; n-- {
 		p = Patch{ID: 1, Name: "worst", SecLang: fmt.Sprintf(`SecRule ARGS "@rx (\pL{%d})\PL" "id:1001,phase:2,deny,capture"`, n)}
 		if ValidatePatch(p) == nil {
 			break
 		}
 	}
 	s := mustSet(t, NewRegistry(), p)
-	in := patchReq("GET", "/search", "q="+strings.Repeat("b", 16<<10), "")
-	best := time.Duration(1 << 62)
-	for i := 0; i < 3; i++ {
-		// CPU time of this thread: a loaded machine does not count.
-		if d := cputime.Of(func() { runSet(s, in, patchNow) }); d < best {
-			best = d
+	param := strings.Repeat("b", 16<<10)
+	in := patchReq("GET", "/search", "q="+param, "")
+	rx := regexp.MustCompile(fmt.Sprintf(`(\pL{%d})\PL`, n))
+	// CPU time of this thread, best of three: a loaded machine does not count.
+	bestOf := func(f func()) time.Duration {
+		best := time.Duration(1 << 62)
+		for i := 0; i < 3; i++ {
+			if d := cputime.Of(f); d < best {
+				best = d
+			}
 		}
+		return best
 	}
-	t.Logf("worst accepted patch %s, 16 KiB parameter: %v per request", p.SecLang, best)
-	if best > raceSlowdown*100*time.Millisecond {
-		t.Errorf("the costliest accepted patch takes %v per request with a 16 KiB parameter", best)
+	best := bestOf(func() { runSet(s, in, patchNow) })
+	ref := bestOf(func() { rx.FindStringSubmatchIndex(param) })
+	t.Logf("worst accepted patch %s, 16 KiB parameter: %v per request; the pattern alone: %v", p.SecLang, best, ref)
+	if best > 3*ref+raceSlowdown*5*time.Millisecond {
+		t.Errorf("the costliest accepted patch takes %v per request with a 16 KiB parameter, more than 3 times the pattern's own %v", best, ref)
 	}
 }
 
