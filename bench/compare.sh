@@ -454,7 +454,7 @@ echo "wrk -t$THREADS -c$CONNS, $ROUNDS × $DURATION per case, interleaved; $([ -
 # An error nginx logs per request (a reuse report nobody receives, an
 # unreachable Palisade) costs it more than the request: say so.
 if [ -s "$work/nginx/error.log" ]; then
-  echo "nginx logged $(wc -l <"$work/nginx/error.log") error lines during the run (the figures of its cases pay for them), e.g.: $(sort "$work/nginx/error.log" | sed -E 's/^[0-9/: ]+//' | uniq -c | sort -rn | head -1)"
+  echo "nginx logged $(wc -l <"$work/nginx/error.log") error lines during the run (the figures of its cases pay for them), e.g.: $(sed -E 's/^[0-9/: ]+\[[a-z]+\] [0-9#]+: (\*[0-9]+ )?//; s/, client: .*//' "$work/nginx/error.log" | sort | uniq -c | sort -rn | head -1)"
 fi
 echo
 "$work/table" -dir "$work"

@@ -145,7 +145,7 @@ func TestFixed_CustomerMintsUncountedPasses(t *testing.T) {
 // it out (the website's key, 127.0.0.1, Chrome, reason humans) for the
 // first expiry in the next two days whose hash has that shape; at
 // paranoia 1 the same cookie passes.
-func TestFinding_AssetPassTripsTheFirewall(t *testing.T) {
+func TestFixed_AssetPassTripsTheFirewall(t *testing.T) {
 	r := newPassRig(t)
 	w := r.pal.Website(t, "pl2.example.com", remoteVisitors(engine.Settings{WAF: engine.WAFSettings{Paranoia: 2}}))
 	port := freePort(t)
