@@ -86,7 +86,7 @@ type Contract struct {
 	// every reused grant is counted.
 	CountableCache bool
 	// Pass: a grant engine.PassLifetime allows carries an asset pass for
-	// the client (X-Palisade-Pass, pass.go), which palisade.conf sets as a
+	// the client (X-Palisade-Pass, pass.go), which palisade-pass.conf sets as a
 	// cookie and palisade-static.conf's locations check themselves.
 	Pass bool
 	// AllHeaders: the caller passes every header of the visitor's

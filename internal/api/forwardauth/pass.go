@@ -14,7 +14,7 @@ import (
 // The asset pass (deploy/nginx, docs/INTEGRATIONS.md "The asset pass"):
 // when /forward-auth/nginx grants a page request and
 // engine.PassLifetime allows it, the answer carries X-Palisade-Pass, a
-// Set-Cookie value that palisade.conf adds to the page's response:
+// Set-Cookie value that palisade-pass.conf adds to the page's response:
 //
 //	palisade_pass=<hash>.<expires>.humans; Path=/; Max-Age=<seconds>; HttpOnly; SameSite=Lax
 //
