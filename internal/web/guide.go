@@ -46,7 +46,7 @@ func (f guideFile) Href() string {
 // guideIntegrations lists, per integration card, the files of deploy/ it
 // shows. TestIntegrationGuideMatchesDeploy checks the cards against them.
 var guideIntegrations = map[string][]string{
-	"nginx":   {"nginx/palisade-upstream.conf", "nginx/palisade.conf", "nginx/palisade-fail-closed.conf", "nginx/palisade-static.conf", "nginx/nginx.conf"},
+	"nginx":   {"nginx/palisade-upstream.conf", "nginx/palisade.conf", "nginx/palisade-fail-closed.conf", "nginx/palisade-static.conf", "nginx/palisade-pass.conf", "nginx/nginx.conf"},
 	"caddy":   {"caddy/Caddyfile"},
 	"traefik": {"traefik/palisade.yml"},
 	"apache":  {"apache/palisade.conf", "apache/palisade-unreachable.lua", "apache/palisade-vhost-fail-closed.conf"},

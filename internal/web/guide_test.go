@@ -22,7 +22,7 @@ import (
 // guideFiles are the shipped configurations each card of the integration
 // guide must reproduce (paths under deploy/).
 var guideFiles = map[string][]string{
-	"nginx":   {"nginx/palisade-upstream.conf", "nginx/palisade.conf", "nginx/palisade-fail-closed.conf", "nginx/palisade-static.conf", "nginx/nginx.conf"},
+	"nginx":   {"nginx/palisade-upstream.conf", "nginx/palisade.conf", "nginx/palisade-fail-closed.conf", "nginx/palisade-static.conf", "nginx/palisade-pass.conf", "nginx/nginx.conf"},
 	"caddy":   {"caddy/Caddyfile"},
 	"traefik": {"traefik/palisade.yml"},
 	"apache":  {"apache/palisade.conf", "apache/palisade-unreachable.lua", "apache/palisade-vhost-fail-closed.conf"},
