@@ -409,7 +409,8 @@ func TestHeld_AssetPassIPv6(t *testing.T) {
 }
 
 // TestHeld_AssetPassThenRedirectIsJudged: after a file served on a pass
-// the shortcut does not fire ($palisade_action stays empty), so a missing
+// /_palisade/auth's shortcut does not fire (it needs a grant of its own,
+// $palisade_granted = all, which a pass never sets), so a missing
 // file's redirect to the application (error_page 404 /index.php) is
 // judged by /_palisade/auth on every header: a Log4Shell header with a
 // valid pass never reaches the application.
