@@ -23,6 +23,7 @@ import (
 	"github.com/palisadehq/palisade/internal/api/userapi"
 	"github.com/palisadehq/palisade/internal/api/xmlapi"
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/h1"
 	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/routes"
@@ -317,8 +318,11 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Dura
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The web servers' verdict requests take the fast front (package h1);
+	// everything else, and anything unusual in them, net/http.
+	fs := &h1.Server{HTTP: srv, Take: forwardauth.Endpoint}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- fs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
@@ -327,7 +331,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Dura
 	log.Info("shutting down: finishing in-flight requests", "grace", grace)
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := fs.Shutdown(sctx); err != nil {
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {

@@ -165,6 +165,17 @@ func (h *Handler) Register(mux routes.Mux, wrap func(name string, h http.Handler
 	mux.Handle("GET /forward-auth/page", wrap("forward-auth-page", http.HandlerFunc(h.page)))
 }
 
+// Endpoint reports whether path is a verdict endpoint of a contract: the
+// requests the server's fast front (package h1) may answer itself.
+func Endpoint(path string) bool {
+	for i := range Contracts {
+		if Contracts[i].Path == path {
+			return true
+		}
+	}
+	return false
+}
+
 // page renders the page for a verdict the web server received as 401 or
 // refused itself (nginx's error_page, Apache's ErrorDocument, HAProxy): the
 // web server passes the action and reason back in headers, with the
