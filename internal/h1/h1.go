@@ -28,6 +28,21 @@
 // client that left while its handler runs (net/http cancels the request's
 // context then; here the context ends when the handler returns, and a
 // write to a client that left fails).
+//
+// Differences from net/http, inherent and harmless:
+//
+//   - A pipelined request handed off after fast ones is read by net/http
+//     as a connection's first, so its head is held to MaxHeaderBytes +
+//     4096 bytes counted from its first byte; net/http serving the
+//     connection throughout counts only what it read after the previous
+//     request, which depends on how the bytes were split into reads. A
+//     head within a few KB of the limit can get 431 here where net/http
+//     would have served it (or not: it is net/http's own chance).
+//   - Server.SetKeepAlivesEnabled(false) on HTTP is not seen (no getter):
+//     fast connections stay kept alive until Shutdown or Close.
+//   - The ResponseWriter offers Flush, FlushError, SetReadDeadline and
+//     SetWriteDeadline to http.ResponseController, not Hijack or
+//     EnableFullDuplex (no request it takes has a body or an Upgrade).
 package h1
 
 import (
@@ -329,6 +344,11 @@ func (c *conn) serve() {
 				return
 			}
 			end = headEnd(c.buf[:c.n])
+		}
+		if srv.MaxHeaderBytes > 0 && end > srv.MaxHeaderBytes {
+			// net/http may answer 431: let it judge.
+			c.handOff()
+			return
 		}
 		req, ok := c.parse(c.buf[:end])
 		if !ok || !c.s.Take(req.URL.Path) {
