@@ -246,17 +246,18 @@ const (
 )
 
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	ctx    context.Context
-	state  atomic.Int32
-	buf    []byte
-	n      int // bytes in buf
-	bw     *bufio.Writer
-	remote string
-	wbuf   []byte // the responses' body buffer, reused
-	served int    // requests answered
-	broken bool   // a write failed
+	s       *Server
+	nc      net.Conn
+	ctx     context.Context
+	state   atomic.Int32
+	buf     []byte
+	n       int // bytes in buf
+	bw      *bufio.Writer
+	remote  string
+	wbuf    []byte // the responses' body buffer, reused
+	served  int    // requests answered
+	readErr error  // the read error that ended a partial head
+	broken  bool   // a write failed
 }
 
 func (c *conn) serve() {
@@ -268,6 +269,11 @@ func (c *conn) serve() {
 			c.s.logf("http: panic serving %v: %v\n%s", c.nc.RemoteAddr(), v, stack)
 		}
 		if c.nc != nil {
+			if c.bw != nil {
+				// As net/http's finalFlush: what a handler that
+				// panicked had written goes out before the close.
+				c.bw.Flush()
+			}
 			c.nc.Close()
 			c.s.forget(c)
 		}
@@ -332,14 +338,11 @@ func (c *conn) serve() {
 			m, err := c.nc.Read(c.buf[c.n:])
 			c.n += m
 			if m == 0 && err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					// A partial head and then a timeout: net/http
-					// closes such a connection without an answer.
-					return
-				}
-				// A partial head and then EOF: net/http answers 400
-				// Bad Request; let it, from what was read.
+				// A partial head and then EOF, a timeout or an error:
+				// net/http answers (400 Bad Request) or not as it
+				// judges; let it, from what was read and the same
+				// error at once.
+				c.readErr = err
 				c.handOff()
 				return
 			}
@@ -378,7 +381,7 @@ func (c *conn) handOff() {
 	}
 	handedOff.Add(1)
 	nc.SetDeadline(time.Time{})
-	pc := &prefixConn{Conn: nc}
+	pc := &prefixConn{Conn: nc, err: c.readErr}
 	if c.n > 0 {
 		pc.pre = append([]byte(nil), c.buf[:c.n]...)
 	}
@@ -1057,6 +1060,7 @@ var cachedDate atomic.Pointer[dateCache]
 type prefixConn struct {
 	net.Conn
 	pre []byte
+	err error // returned after pre instead of reading (a partial head's end)
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {
@@ -1064,6 +1068,9 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 		n := copy(p, c.pre)
 		c.pre = c.pre[n:]
 		return n, nil
+	}
+	if c.err != nil {
+		return 0, c.err
 	}
 	return c.Conn.Read(p)
 }

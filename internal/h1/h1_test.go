@@ -140,6 +140,9 @@ func shapeHandler(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("partial"))
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
+	case "panicbuffered":
+		w.Write(bytes.Repeat([]byte("p"), 3000))
+		panic("boom")
 	case "superfluous":
 		w.WriteHeader(http.StatusCreated)
 		w.WriteHeader(0)
@@ -219,16 +222,28 @@ func startPair(t testing.TB, configure ...func(*http.Server)) *pair {
 
 var dateRE = regexp.MustCompile(`Date: [^\r\n]*\r\n`)
 
-// roundTrip writes req, half-closes and reads until EOF or the deadline.
-func roundTrip(addr, req string, d time.Duration) ([]byte, error) {
+// roundTrip writes req (in pieces cut at splits, a pause between),
+// half-closes and reads until EOF or the deadline.
+func roundTrip(addr, req string, d time.Duration, splits ...int) ([]byte, error) {
 	c, err := net.DialTimeout("tcp", addr, d)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(d))
-	if _, err := c.Write([]byte(req)); err != nil {
-		return nil, err
+	c.(*net.TCPConn).SetNoDelay(true)
+	at := 0
+	for _, cut := range append(splits, len(req)) {
+		if cut < at || cut > len(req) {
+			continue
+		}
+		if _, err := c.Write([]byte(req[at:cut])); err != nil {
+			return nil, err
+		}
+		at = cut
+		if at < len(req) {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	c.(*net.TCPConn).CloseWrite()
 	b, err := io.ReadAll(c)
@@ -243,13 +258,13 @@ func roundTrip(addr, req string, d time.Duration) ([]byte, error) {
 	return dateRE.ReplaceAll(b, []byte("Date: X\r\n")), nil
 }
 
-func (p *pair) compare(t testing.TB, req string, d time.Duration) (std, fast []byte) {
+func (p *pair) compare(t testing.TB, req string, d time.Duration, splits ...int) (std, fast []byte) {
 	t.Helper()
 	var wg sync.WaitGroup
 	var e1, e2 error
 	wg.Add(2)
-	go func() { defer wg.Done(); std, e1 = roundTrip(p.std, req, d) }()
-	go func() { defer wg.Done(); fast, e2 = roundTrip(p.fast, req, d) }()
+	go func() { defer wg.Done(); std, e1 = roundTrip(p.std, req, d, splits...) }()
+	go func() { defer wg.Done(); fast, e2 = roundTrip(p.fast, req, d, splits...) }()
 	wg.Wait()
 	if e1 != nil || e2 != nil {
 		t.Errorf("request %q: net/http: %v; h1: %v", req, e1, e2)
@@ -290,7 +305,7 @@ func get(p string) string { return "GET " + p + " HTTP/1.1\r\nHost: example.com\
 var shapes = []string{"echo", "sniff", "ctype", "204", "204body", "304", "big", "smallwrites", "cl", "clshort", "cllong", "clbad",
 	"flush", "flushempty", "trailer", "trailerprefix", "headbody", "headbig", "close", "103", "599", "nothing", "teident",
 	"multihdr", "date", "afterwh", "afterwh2", "afterwrite", "tegzip", "techunked", "badtrailers", "conntoken", "101",
-	"panic", "panicflushed", "superfluous", "cl0", "nilctype", "ce", "flushbig", "exact2048", "exact2049"}
+	"panic", "panicflushed", "panicbuffered", "superfluous", "cl0", "nilctype", "ce", "flushbig", "exact2048", "exact2049"}
 
 func requests() []string {
 	var rs []string
@@ -402,6 +417,81 @@ func TestSameBytesAsNetHTTP(t *testing.T) {
 	f1, h1 := Counts()
 	if f1 == f0 || h1 == h0 {
 		t.Errorf("fast answered %d, handed off %d: the table must exercise both", f1-f0, h1-h0)
+	}
+}
+
+// Requests that arrive in pieces: the head split inside the request
+// line, a header, the final CRLF, and between pipelined requests.
+func TestSplitReads(t *testing.T) {
+	p := startPair(t)
+	reqs := []string{
+		get("/fast/echo"),
+		"HEAD /fast/headbody HTTP/1.1\r\nHost: e\r\n\r\n",
+		"GET /fast/auth HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n" + nginxAuth + "\r\n",
+		"GET /fast/a HTTP/1.1\r\nHost: e\r\n\r\nGET /slow/b HTTP/1.1\r\nHost: e\r\n\r\nGET /fast/c HTTP/1.1\r\nHost: e\r\n\r\n",
+		"GET /fast/a HTTP/1.1\r\nHost: e\r\n\r\nPOST /fast/echo HTTP/1.1\r\nHost: e\r\nContent-Length: 5\r\n\r\nhello",
+		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Fold: a\r\n b\r\n\r\n",
+		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Big: " + strings.Repeat("b", 20<<10) + "\r\n\r\n",
+	}
+	for _, req := range reqs {
+		for _, cut := range []int{1, 3, 10, 30, len(req) / 2, len(req) - 2, len(req) - 1} {
+			p.compare(t, req, 3*time.Second, cut)
+		}
+		p.compare(t, req, 3*time.Second, 2, 20, 41, 42, 43, 44, 45)
+	}
+}
+
+// openRead writes req without half-closing and reads until the server
+// closes or d passes; it returns what came and how long it took.
+func openRead(addr, req string, d time.Duration) ([]byte, time.Duration, error) {
+	c, err := net.DialTimeout("tcp", addr, d)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer c.Close()
+	start := time.Now()
+	c.SetDeadline(start.Add(d))
+	if _, err := c.Write([]byte(req)); err != nil {
+		return nil, 0, err
+	}
+	b, err := io.ReadAll(c)
+	return dateRE.ReplaceAll(b, []byte("Date: X\r\n")), time.Since(start), err
+}
+
+// The server's timeouts close connections as net/http does: a head not
+// finished within ReadHeaderTimeout (without an answer), a kept-alive
+// connection idle for IdleTimeout.
+func TestTimeouts(t *testing.T) {
+	p := startPair(t, func(s *http.Server) {
+		s.ReadHeaderTimeout = 150 * time.Millisecond
+		s.IdleTimeout = 300 * time.Millisecond
+	})
+	for _, req := range []string{
+		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Ha",
+		get("/fast/echo"),
+		get("/fast/echo") + "GET /fast/echo HTTP/1.1\r\nHo",
+		get("/fast/echo") + "GE",
+		get("/slow/echo"),
+		"",
+	} {
+		var wg sync.WaitGroup
+		var std, fast []byte
+		var dStd, dFast time.Duration
+		var e1, e2 error
+		wg.Add(2)
+		go func() { defer wg.Done(); std, dStd, e1 = openRead(p.std, req, 3*time.Second) }()
+		go func() { defer wg.Done(); fast, dFast, e2 = openRead(p.fast, req, 3*time.Second) }()
+		wg.Wait()
+		if e1 != nil || e2 != nil {
+			t.Errorf("%q: net/http %v, h1 %v (the connection must be closed by the server)", req, e1, e2)
+			continue
+		}
+		if !bytes.Equal(std, fast) {
+			t.Errorf("%q: net/http %q, h1 %q", req, std, fast)
+		}
+		if dFast > dStd+time.Second || dStd > dFast+time.Second {
+			t.Errorf("%q: closed after %v by net/http, %v by h1", req, dStd, dFast)
+		}
 	}
 }
 
