@@ -391,6 +391,13 @@ func requests() []string {
 		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nConnection: keep-alive, close\r\n\r\nGET /fast/echo HTTP/1.1\r\nHost: e\r\n\r\n",
 		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nTE: trailers\r\n\r\n",
 		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nTrailer: X\r\n\r\n",
+		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Mid: "+strings.Repeat("m", 4000)+"\r\n\r\n",
+		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Mid: "+strings.Repeat("m", 4100)+"\r\n\r\n",
+		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Mid: "+strings.Repeat("m", 10000)+"\r\n\r\n",
+		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Mid: "+strings.Repeat("m", 16300)+"\r\n\r\n",
+		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Mid: "+strings.Repeat("m", 16340)+"\r\n\r\n",
+		"GET /fast/echo HTTP/1.1\r\nHost: e\r\n"+strings.Repeat("X-Many: v\r\n", 300)+"\r\n",
+		get("/fast/a")+"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Mid: "+strings.Repeat("m", 6000)+"\r\n\r\n"+get("/fast/b"),
 		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Big: "+strings.Repeat("b", 20<<10)+"\r\n\r\n",
 		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Big: "+strings.Repeat("b", 1<<20+100)+"\r\n\r\n",
 		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Ha",
@@ -521,6 +528,10 @@ func TestFastPathTaken(t *testing.T) {
 		"GET /fast/auth HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n" + nginxAuth + "\r\n",
 		"GET /fast/echo HTTP/1.1\r\nHost: example.com\r\n" + browser + "\r\n",
 		"HEAD /fast/headbody HTTP/1.1\r\nHost: e\r\n\r\n",
+		"GET /fast/p HTTP/1.1\r\nHost: e\r\nPragma: no-cache\r\n\r\n",
+		"GET /fast/q?a=1&b=%20x HTTP/1.1\r\nhost: [::1]:8080\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n",
+		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Mid: " + strings.Repeat("m", 10000) + "\r\n\r\n",
+		"GET /fast/trailer HTTP/1.1\r\nHost: e\r\n\r\n",
 	} {
 		f0, h0 := Counts()
 		p.compare(t, req, 3*time.Second)
