@@ -125,7 +125,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				return http.ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTemporary) || isTemporary(err) {
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				s.logf("http: Accept error: %v; retrying in %v", err, delay)
 				time.Sleep(delay)
@@ -151,8 +151,6 @@ func (s *Server) Serve(ln net.Listener) error {
 		go c.serve()
 	}
 }
-
-var errTemporary = errors.New("temporary")
 
 func isTemporary(err error) bool {
 	t, ok := err.(interface{ Temporary() bool })
