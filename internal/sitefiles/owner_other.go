@@ -1,0 +1,7 @@
+//go:build !unix
+
+package sitefiles
+
+import "io/fs"
+
+func owner(fs.FileInfo) (uid, gid int) { return -1, -1 }
