@@ -1,0 +1,453 @@
+// Package backup keeps copies of a website's files and database in a restic
+// repository: back up, list, browse, restore (to a folder or as a tar.gz
+// download), forget by a retention policy and check. Restic does the
+// storage, deduplication and encryption; this package is the glue that runs
+// it safely (secrets only in the environment, bounded output, errors that
+// say what restic said).
+//
+// Every snapshot carries the tag "palisade-site=<site>" and one of
+// "palisade-kind=files" or "palisade-kind=database", so many websites can
+// share one repository without seeing each other's snapshots. The files of
+// a website are stored relative to its document root: "/index.php" in a
+// snapshot is <root>/index.php on disk. A database dump is its own snapshot
+// holding one file, "/<database>.sql".
+//
+// Tested against restic 0.14 (Debian 12); newer versions work too (extra
+// JSON fields are ignored, and the ones they add, such as a snapshot's
+// summary or a restore summary, are read when present).
+package backup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Errors a caller may want to tell apart, matched with errors.Is.
+var (
+	// ErrWrongPassword is restic refusing the repository password.
+	ErrWrongPassword = errors.New("backup: wrong repository password")
+	// ErrNoRepository is a location where restic finds no repository
+	// (Init was not run, or the location is wrong).
+	ErrNoRepository = errors.New("backup: no restic repository at this location")
+	// ErrLocked is a repository locked by another restic process.
+	ErrLocked = errors.New("backup: repository is locked by another operation")
+	// ErrNotFound is a snapshot or a path in a snapshot that does not
+	// exist, or a snapshot of another website.
+	ErrNotFound = errors.New("backup: not found")
+	// ErrIncomplete is a backup that produced a snapshot but could not read
+	// some files (restic exit status 3); the result is still returned.
+	ErrIncomplete = errors.New("backup: some files could not be read")
+	// ErrInvalid is an argument this package refuses before running
+	// anything.
+	ErrInvalid = errors.New("backup: invalid argument")
+)
+
+// Repo is one restic repository and how to reach it. The zero value is not
+// usable; fill Location, Password and CacheDir.
+type Repo struct {
+	// Location is where the repository lives: an absolute local path
+	// ("/srv/backups/repo"), "sftp:user@host:/path" (restic runs ssh; keys
+	// come from the ssh configuration of the user running Palisade) or an
+	// S3-compatible bucket "s3:https://host/bucket/prefix".
+	Location string
+	// Password encrypts the repository. Losing it loses the backups.
+	Password string
+	// S3AccessKeyID and S3SecretAccessKey are the credentials of an s3:
+	// location; S3Region is optional.
+	S3AccessKeyID     string
+	S3SecretAccessKey string
+	S3Region          string
+	// CacheDir is a directory Palisade owns; restic keeps its cache in
+	// CacheDir/restic-cache.
+	CacheDir string
+	// Binary is the restic executable; empty means exec.LookPath("restic").
+	Binary string
+	// Host is the host name written into snapshots; empty means
+	// "palisade". Retention does not group by host, so changing it does
+	// not split a website's history.
+	Host string
+	// Compression is restic's --compression ("auto", "off", "max"); empty
+	// leaves restic's default.
+	Compression string
+	// MaxOutput bounds what is read from restic's standard output for one
+	// JSON answer (snapshot lists, forget reports); 0 means 32 MiB.
+	MaxOutput int64
+}
+
+// Validate reports every problem of the configuration at once.
+func (r *Repo) Validate() error {
+	var errs []error
+	switch {
+	case r.Location == "":
+		errs = append(errs, errors.New("repository location is required"))
+	case strings.HasPrefix(r.Location, "sftp:"):
+		if len(r.Location) == len("sftp:") {
+			errs = append(errs, errors.New("sftp location needs user@host:/path"))
+		}
+	case strings.HasPrefix(r.Location, "s3:"):
+		if !strings.HasPrefix(r.Location, "s3:https://") && !strings.HasPrefix(r.Location, "s3:http://") {
+			errs = append(errs, errors.New("s3 location must look like s3:https://host/bucket/prefix"))
+		}
+		if r.S3AccessKeyID == "" || r.S3SecretAccessKey == "" {
+			errs = append(errs, errors.New("s3 location needs an access key ID and a secret access key"))
+		}
+	case filepath.IsAbs(r.Location):
+	default:
+		errs = append(errs, fmt.Errorf("repository location %q is not an absolute path, sftp: or s3: location", r.Location))
+	}
+	if strings.ContainsAny(r.Location, "\x00\n") {
+		errs = append(errs, errors.New("repository location holds a control character"))
+	}
+	if r.Password == "" {
+		errs = append(errs, errors.New("repository password is required"))
+	}
+	if r.CacheDir == "" || !filepath.IsAbs(r.CacheDir) {
+		errs = append(errs, errors.New("cache directory must be an absolute path"))
+	}
+	switch r.Compression {
+	case "", "auto", "off", "max":
+	default:
+		errs = append(errs, fmt.Errorf("compression %q is not auto, off or max", r.Compression))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+func (r *Repo) host() string {
+	if r.Host == "" {
+		return "palisade"
+	}
+	return r.Host
+}
+
+func (r *Repo) binary() (string, error) {
+	if r.Binary != "" {
+		return r.Binary, nil
+	}
+	p, err := exec.LookPath("restic")
+	if err != nil {
+		return "", fmt.Errorf("backup: restic not found (install the restic package): %w", err)
+	}
+	return p, nil
+}
+
+// secrets are the strings scrubbed from anything restic prints before it
+// goes into an error.
+func (r *Repo) secrets() []string {
+	return []string{r.Password, r.S3SecretAccessKey, r.S3AccessKeyID}
+}
+
+// env is the whole environment restic runs with: nothing is inherited but
+// what ssh and the system need, so a RESTIC_PASSWORD_COMMAND or AWS profile
+// of the service's own environment cannot change which repository or key
+// is used.
+func (r *Repo) env() []string {
+	env := []string{
+		"RESTIC_REPOSITORY=" + r.Location,
+		"RESTIC_PASSWORD=" + r.Password,
+		"RESTIC_CACHE_DIR=" + filepath.Join(r.CacheDir, "restic-cache"),
+		"RESTIC_PROGRESS_FPS=0.016666", // one status line a minute at most
+		"TZ=UTC",                       // --time and restic's own output in UTC
+		"LC_ALL=C",
+	}
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "SSH_AUTH_SOCK"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	if r.S3AccessKeyID != "" {
+		env = append(env, "AWS_ACCESS_KEY_ID="+r.S3AccessKeyID)
+	}
+	if r.S3SecretAccessKey != "" {
+		env = append(env, "AWS_SECRET_ACCESS_KEY="+r.S3SecretAccessKey)
+	}
+	if r.S3Region != "" {
+		env = append(env, "AWS_DEFAULT_REGION="+r.S3Region)
+	}
+	return env
+}
+
+// Error is restic (or a dump tool) failing: which operation, its exit
+// status and the end of what it wrote on standard error, with every secret
+// removed.
+type Error struct {
+	Op       string // "restic backup", "mariadb-dump", ...
+	ExitCode int    // -1 when it did not exit normally (killed, not started)
+	Message  string // trimmed standard error, secrets replaced by "[redacted]"
+	kind     error  // one of the sentinel errors, or nil
+	cause    error  // the exec error or context error, when there is one
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("backup: ")
+	b.WriteString(e.Op)
+	if e.kind != nil && e.kind != ErrIncomplete {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.kind.Error(), "backup: "))
+	}
+	if e.ExitCode >= 0 {
+		fmt.Fprintf(&b, ": exit status %d", e.ExitCode)
+	} else if e.cause != nil {
+		b.WriteString(": ")
+		b.WriteString(e.cause.Error())
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+// Is matches the sentinel errors of the package.
+func (e *Error) Is(target error) bool { return e.kind != nil && target == e.kind }
+
+// Unwrap gives the context or exec error underneath, if any.
+func (e *Error) Unwrap() error { return e.cause }
+
+// classify picks the sentinel error restic's message stands for. The
+// phrases are restic's own (stable from 0.9 to 0.17).
+func classify(stderr string, exit int) error {
+	s := strings.ToLower(stderr)
+	switch {
+	case strings.Contains(s, "wrong password"):
+		return ErrWrongPassword
+	case strings.Contains(s, "is there a repository at the following location"),
+		strings.Contains(s, "unable to open config file"),
+		exit == 10:
+		return ErrNoRepository
+	case strings.Contains(s, "repository is already locked"), exit == 11:
+		return ErrLocked
+	case strings.Contains(s, "no matching id found"),
+		strings.Contains(s, "not found in snapshot"),
+		strings.Contains(s, "no snapshot found"):
+		return ErrNotFound
+	}
+	return nil
+}
+
+const maxStderr = 64 << 10 // kept from a process's standard error
+const maxMessage = 2000    // shown of it in an error
+const maxLine = 4 << 20    // one JSON line from restic
+const defaultOutput = 32 << 20
+
+// redact replaces every non-empty secret in s.
+func redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
+}
+
+// message turns a captured standard error into the short text an error
+// shows: progress and blank lines dropped, the last lines kept, secrets
+// removed (before trimming, so a secret cut in half cannot survive).
+func message(stderr []byte, secrets []string) string {
+	s := redact(string(stderr), secrets)
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(strings.TrimRight(l, "\r"))
+		if i := strings.LastIndexByte(l, '\r'); i >= 0 {
+			l = strings.TrimSpace(l[i+1:])
+		}
+		if l == "" || strings.HasPrefix(l, "[") && strings.Contains(l, "%") {
+			continue // progress bars
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	out := strings.Join(lines, "; ")
+	if len(out) > maxMessage {
+		out = "…" + out[len(out)-maxMessage:]
+	}
+	return out
+}
+
+// capBuffer keeps the first max bytes written to it and counts the rest;
+// a Write never fails, so the process writing into it is never blocked or
+// broken by the bound.
+type capBuffer struct {
+	buf     bytes.Buffer
+	max     int
+	dropped int64
+}
+
+func (c *capBuffer) Write(p []byte) (int, error) {
+	room := c.max - c.buf.Len()
+	if room >= len(p) {
+		c.buf.Write(p)
+	} else {
+		if room > 0 {
+			c.buf.Write(p[:room])
+		}
+		c.dropped += int64(len(p) - max(room, 0))
+	}
+	return len(p), nil
+}
+
+// tailBuffer keeps the last max bytes written to it: the end of a
+// standard error is where the fatal message is.
+type tailBuffer struct {
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= t.max {
+		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
+		return n, nil
+	}
+	if over := len(t.buf) + len(p) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	t.buf = append(t.buf, p...)
+	return n, nil
+}
+
+// process is one command being run: restic or a dump tool.
+type process struct {
+	op      string
+	cmd     *exec.Cmd
+	stderr  *tailBuffer
+	secrets []string
+}
+
+// newProcess prepares bin with args. The context ends it: first with an
+// interrupt, which restic answers by removing its lock and stopping without
+// writing a snapshot, then with a kill if it has not gone after a grace
+// period.
+func newProcess(ctx context.Context, op, bin string, args, env, secrets []string) *process {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	p := &process{op: op, cmd: cmd, stderr: &tailBuffer{max: maxStderr}, secrets: secrets}
+	cmd.Stderr = p.stderr
+	return p
+}
+
+// wrap turns the outcome of Wait (or Start) into an *Error, or nil.
+func (p *process) wrap(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	e := &Error{Op: p.op, ExitCode: -1, Message: message(p.stderr.buf, p.secrets)}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.Exited() {
+		e.ExitCode = exit.ExitCode()
+	} else {
+		e.cause = err
+	}
+	if ctx.Err() != nil {
+		e.cause = ctx.Err()
+		e.ExitCode = -1
+	}
+	e.kind = classify(string(p.stderr.buf), e.ExitCode)
+	if e.kind == nil && e.ExitCode == 3 && p.op == "restic backup" {
+		e.kind = ErrIncomplete
+	}
+	return e
+}
+
+// restic prepares a restic command. Global flags come first; the secrets
+// are in the environment only.
+func (r *Repo) restic(ctx context.Context, sub string, args ...string) (*process, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	bin, err := r.binary()
+	if err != nil {
+		return nil, err
+	}
+	full := []string{sub, "--json"}
+	if r.Compression != "" {
+		full = append(full, "--compression", r.Compression)
+	}
+	full = append(full, args...)
+	return newProcess(ctx, "restic "+sub, bin, full, r.env(), r.secrets()), nil
+}
+
+// runJSON runs restic and decodes the first JSON value of its standard
+// output into v (when v is not nil). Restic may print text after the JSON
+// (forget --prune does), which is ignored.
+func (r *Repo) runJSON(ctx context.Context, v any, sub string, args ...string) error {
+	p, err := r.restic(ctx, sub, args...)
+	if err != nil {
+		return err
+	}
+	limit := r.MaxOutput
+	if limit <= 0 {
+		limit = defaultOutput
+	}
+	out := &capBuffer{max: int(limit)}
+	p.cmd.Stdout = out
+	if err := p.wrap(ctx, p.cmd.Run()); err != nil {
+		return err
+	}
+	if v == nil {
+		return nil
+	}
+	if out.dropped > 0 {
+		return fmt.Errorf("backup: %s: answer larger than %d bytes", p.op, limit)
+	}
+	if err := json.NewDecoder(&out.buf).Decode(v); err != nil {
+		return fmt.Errorf("backup: %s: reading restic's JSON answer: %w", p.op, err)
+	}
+	return nil
+}
+
+// lineWriter hands each complete line written to it to fn; a line longer
+// than maxLine is dropped whole.
+type lineWriter struct {
+	fn   func([]byte)
+	buf  []byte
+	skip bool
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if !l.skip {
+				l.buf = append(l.buf, p...)
+				if len(l.buf) > maxLine {
+					l.buf, l.skip = l.buf[:0], true
+				}
+			}
+			break
+		}
+		if !l.skip {
+			l.buf = append(l.buf, p[:i]...)
+			l.fn(l.buf)
+		}
+		l.buf, l.skip = l.buf[:0], false
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (l *lineWriter) flush() {
+	if len(l.buf) > 0 && !l.skip {
+		l.fn(l.buf)
+	}
+	l.buf = l.buf[:0]
+}
+
+var _ io.Writer = (*lineWriter)(nil)
