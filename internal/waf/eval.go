@@ -303,7 +303,7 @@ func chainCulprit(mds []types.MatchData) types.MatchData {
 // inspect header k.
 func ignoredHeader(in *Input, k string) bool {
 	for _, h := range in.IgnoreHeaders {
-		if strings.EqualFold(h, k) {
+		if len(h) == len(k) && (h == k || strings.EqualFold(h, k)) {
 			return true
 		}
 	}

@@ -49,7 +49,8 @@ func nginxPass(key string, h http.Header, c Contract, req *engine.Request, reaso
 	if len(ips) != 1 || len(hosts) != 1 || len(uas) > 1 || key == "" || hosts[0] != req.Host {
 		return ""
 	}
-	if ip, err := netip.ParseAddr(ips[0]); err != nil || ip != req.IP || ip.String() != ips[0] {
+	var ab [64]byte
+	if ip, err := netip.ParseAddr(ips[0]); err != nil || ip != req.IP || string(ip.AppendTo(ab[:0])) != ips[0] {
 		return ""
 	}
 	if reason != passReason {
@@ -63,8 +64,24 @@ func nginxPass(key string, h http.Header, c Contract, req *engine.Request, reaso
 	if secs <= 0 {
 		return ""
 	}
-	exp := strconv.FormatInt(now.Unix()+secs, 10)
-	sum := md5.Sum([]byte(exp + " " + reason + " " + ips[0] + " " + hosts[0] + " " + ua + " " + key))
-	return "palisade_pass=" + base64.RawURLEncoding.EncodeToString(sum[:]) + "." + exp + "." + reason +
-		"; Path=/; Max-Age=" + strconv.FormatInt(secs, 10) + "; HttpOnly; SameSite=Lax"
+	// Built in one buffer on the stack: this runs on every granted page.
+	var buf [512]byte
+	b := strconv.AppendInt(buf[:0], now.Unix()+secs, 10)
+	expLen := len(b)
+	for _, s := range [...]string{reason, ips[0], hosts[0], ua, key} {
+		b = append(b, ' ')
+		b = append(b, s...)
+	}
+	sum := md5.Sum(b)
+	out := make([]byte, 0, 96+len(reason))
+	out = append(out, "palisade_pass="...)
+	out = base64.RawURLEncoding.AppendEncode(out, sum[:])
+	out = append(out, '.')
+	out = append(out, b[:expLen]...)
+	out = append(out, '.')
+	out = append(out, reason...)
+	out = append(out, "; Path=/; Max-Age="...)
+	out = strconv.AppendInt(out, secs, 10)
+	out = append(out, "; HttpOnly; SameSite=Lax"...)
+	return string(out)
 }
