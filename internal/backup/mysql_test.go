@@ -228,6 +228,16 @@ func TestMySQLBackup(t *testing.T) {
 		}
 	})
 
+	t.Run("wrong repository password with a database", func(t *testing.T) {
+		bad := *r
+		bad.Password = "wrong-" + randHex(t, 4)
+		_, err := bad.Backup(ctx, BackupRequest{Site: "site-db", Database: &cfg})
+		if !errors.Is(err, ErrWrongPassword) {
+			t.Errorf("Backup with the wrong repository password: %v, want ErrWrongPassword", err)
+		}
+		noSecrets(t, err, bad.Password, password)
+	})
+
 	t.Run("dump straight to a writer", func(t *testing.T) {
 		var buf bytes.Buffer
 		if err := DumpMySQL(ctx, cfg, &buf); err != nil {

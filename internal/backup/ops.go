@@ -352,9 +352,18 @@ func (r *Repo) backupDatabase(ctx context.Context, req BackupRequest) (*Snapshot
 		// save as a complete dump.
 		_ = p.cmd.Process.Signal(os.Interrupt)
 		kill := time.AfterFunc(10*time.Second, func() { _ = p.cmd.Process.Kill() })
-		_ = p.cmd.Wait()
+		waitErr := p.wrap(ctx, p.cmd.Wait())
 		kill.Stop()
-		return nil, fmt.Errorf("%w (no database snapshot written)", dumpErr)
+		dumpErr = fmt.Errorf("%w (no database snapshot written)", dumpErr)
+		// The dump may have failed because restic had already stopped
+		// reading (wrong password, locked repository): then restic's own
+		// error is the one that explains it. 130 is restic obeying the
+		// interrupt.
+		var e *Error
+		if errors.As(waitErr, &e) && e.ExitCode > 0 && e.ExitCode != 130 {
+			return nil, errors.Join(waitErr, dumpErr)
+		}
+		return nil, dumpErr
 	}
 	stdin.Close()
 	runErr := p.wrap(ctx, p.cmd.Wait())
