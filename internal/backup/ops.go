@@ -587,7 +587,7 @@ func (r *Repo) RestoreToArchive(ctx context.Context, site, snapshot, include str
 	if err := tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("backup: archive: %w", err)
 	}
-	if err := r.DumpFile(ctx, site, snapshot, include, tw); err != nil {
+	if err := r.dump(ctx, snapshot, include, tw); err != nil {
 		return err
 	}
 	if err := tw.Close(); err != nil { // fails when restic wrote fewer bytes than the size
@@ -606,6 +606,11 @@ func (r *Repo) DumpFile(ctx context.Context, site, snapshot, file string, w io.W
 	if node.Type != "file" {
 		return invalid("%s in snapshot %s is a %s, not a file", file, snapshot, node.Type)
 	}
+	return r.dump(ctx, snapshot, file, w)
+}
+
+// dump writes a file of a snapshot, already checked, to w.
+func (r *Repo) dump(ctx context.Context, snapshot, file string, w io.Writer) error {
 	p, err := r.restic(ctx, "dump", snapshot, file)
 	if err != nil {
 		return err
