@@ -1,0 +1,2 @@
+<?php
+$wp_version = '4.0';

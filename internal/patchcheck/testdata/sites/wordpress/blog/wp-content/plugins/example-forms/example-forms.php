@@ -1,0 +1,5 @@
+<?php
+/*
+ * Plugin Name: Example Forms
+ * Version: 2.4.0
+ */

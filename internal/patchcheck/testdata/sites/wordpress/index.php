@@ -1,0 +1,2 @@
+<?php
+// Test fixture front controller.

@@ -1,0 +1,5 @@
+<?php
+/**
+ * Plugin Name: Site Tweaks
+ * Version: 0.3
+ */

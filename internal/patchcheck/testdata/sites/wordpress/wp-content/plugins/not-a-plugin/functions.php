@@ -1,0 +1,2 @@
+<?php
+// A folder without any plugin header: WordPress does not list it.

@@ -1,0 +1,5 @@
+<?php
+/**
+ * Plugin Name: SEO Helper
+ * Description: Test fixture plugin without a Version header.
+ */

@@ -1,0 +1,1 @@
+<?php /* Plugin Name: Not Scanned (uploads are not plugins) Version: 9 */
