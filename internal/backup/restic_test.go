@@ -466,6 +466,26 @@ func TestRestic(t *testing.T) {
 		noSecrets(t, err, bad.Password, bad.S3SecretAccessKey)
 	})
 
+	t.Run("a dump that fails half way is not saved", func(t *testing.T) {
+		// A stand-in dump tool that writes part of a dump, then fails as
+		// mariadb-dump does when the connection drops.
+		tool := filepath.Join(t.TempDir(), "fake-dump")
+		script := "#!/bin/sh\nprintf -- '-- partial dump\\nINSERT INTO t VALUES (1);\\n'\nsleep 0.3\necho 'mariadb-dump: Error 2013: Lost connection' >&2\nexit 2\n"
+		if err := os.WriteFile(tool, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		db := &MySQLConfig{User: "u", Password: "dbpw-" + randHex(t, 4), Database: "shop", DumpPath: tool, TempDir: t.TempDir()}
+		_, err := r.Backup(ctx, BackupRequest{Site: "site-half", Database: db})
+		var e *Error
+		if !errors.As(err, &e) || e.ExitCode != 2 || !strings.Contains(e.Message, "Lost connection") {
+			t.Fatalf("failed dump: %v", err)
+		}
+		noSecrets(t, err, db.Password, r.Password)
+		if list, err := r.Snapshots(ctx, "site-half"); err != nil || len(list) != 0 {
+			t.Errorf("snapshots after a failed dump: %+v, %v (a partial dump was saved)", list, err)
+		}
+	})
+
 	t.Run("refused before running restic", func(t *testing.T) {
 		for name, req := range map[string]BackupRequest{
 			"bad site":      {Site: "../x", Dir: siteB},
