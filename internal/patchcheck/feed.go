@@ -176,7 +176,12 @@ func ReadJSON(r io.Reader, opts LoadOptions) (*Feed, error) {
 }
 
 func (b *builder) readJSON(r io.Reader) error {
-	br := bufio.NewReader(io.LimitReader(r, b.opts.MaxTotalBytes-b.bytes+1))
+	remaining := b.opts.MaxTotalBytes - b.bytes
+	cr := &countingReader{r: io.LimitReader(r, remaining+1)}
+	tooLarge := func() error {
+		return fmt.Errorf("%w: more than %d bytes", ErrFeedTooLarge, b.opts.MaxTotalBytes)
+	}
+	br := bufio.NewReader(cr)
 	dec := json.NewDecoder(br)
 	first, err := firstNonSpace(br)
 	if err != nil {
@@ -191,11 +196,10 @@ func (b *builder) readJSON(r io.Reader) error {
 		}
 	}
 	for dec.More() {
-		before := dec.InputOffset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			if b.bytes+(dec.InputOffset()-before) > b.opts.MaxTotalBytes {
-				return fmt.Errorf("%w: more than %d bytes", ErrFeedTooLarge, b.opts.MaxTotalBytes)
+			if cr.n > remaining {
+				return tooLarge()
 			}
 			return fmt.Errorf("patchcheck: feed: %w", err)
 		}
@@ -206,10 +210,28 @@ func (b *builder) readJSON(r io.Reader) error {
 	}
 	if first == '[' {
 		if _, err := dec.Token(); err != nil {
+			if cr.n > remaining {
+				return tooLarge()
+			}
 			return fmt.Errorf("patchcheck: feed: %w", err)
 		}
 	}
+	if cr.n > remaining {
+		return tooLarge()
+	}
 	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func firstNonSpace(br *bufio.Reader) (byte, error) {
