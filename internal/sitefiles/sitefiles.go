@@ -7,6 +7,42 @@
 // to the FS's root; a path that is absolute, holds "..", a NUL byte or a
 // backslash, or that resolves (through a symbolic link) outside the root is
 // refused with ErrOutside. Walk does not follow symbolic links.
+//
+// # Where the files are: local path and SFTP
+//
+// Local(root) serves a document root on this machine through an os.Root:
+// every lookup is made step by step by the kernel (openat), so neither
+// ".." nor a symbolic link can leave the root, and there is no window
+// between a check and its use. Palisade needs read access to the tree
+// (and write access for quarantine and repairs); files it rewrites keep
+// their owner when it may set it (as root) and the mode it is given.
+//
+// SFTP(ctx, cfg) reaches an account on another server, the usual case for
+// a hosting provider whose web servers are not the Palisade host:
+//
+//   - HostKey is required and pins the server: paste the line of
+//     /etc/ssh/ssh_host_ed25519_key.pub (or another host key) or its
+//     fingerprint from ssh-keygen -lf. A mismatch fails with ErrHostKey,
+//     naming the key(s) the server showed. There is no trust on first use.
+//   - Authentication by private key (PEM, with its passphrase if any) or
+//     password (also answered to keyboard-interactive prompts).
+//   - Root is the website's directory on the server, absolute or relative
+//     to the login directory. A chrooted SFTP account (OpenSSH
+//     ChrootDirectory with internal-sftp) is the strongest setup: the
+//     server then enforces what this package checks.
+//   - Confinement over SFTP relies on the server's REALPATH resolving
+//     symbolic links, as OpenSSH does; it is checked before each use, and a
+//     link swapped in between is not caught, so the account should not be
+//     able to read or write more than the website.
+//   - Every call is bounded by its context: when it ends mid-operation the
+//     connection is closed and the FS answers ErrClosed from then on.
+//     DialTimeout (10 s) bounds connecting; Walk stops with ErrTooManyFiles
+//     past MaxFiles regular files (200,000 by default).
+//   - Walk costs one request per directory; Open costs three (REALPATH,
+//     STAT so that a FIFO is never opened, OPEN) plus the reads.
+//
+// Probe(ctx, fs) lists the root once; the API uses it to validate a
+// website's file settings before saving them.
 package sitefiles
 
 import (
