@@ -259,6 +259,11 @@ func (l *localFS) WriteFile(ctx context.Context, name string, data []byte, mode 
 	if err = l.root.Rename(tmp, name); err != nil {
 		return l.outside(name, err)
 	}
+	// Make the rename durable too (best effort).
+	if d, err := l.root.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 	return nil
 }
 

@@ -241,6 +241,7 @@ func dialPinned(ctx context.Context, cfg SFTPConfig, addr string, pin hostKeyPin
 			continue
 		}
 		var shown ssh.PublicKey
+		matched := false
 		conf := &ssh.ClientConfig{
 			User:              cfg.User,
 			Auth:              auth,
@@ -249,19 +250,22 @@ func dialPinned(ctx context.Context, cfg SFTPConfig, addr string, pin hostKeyPin
 			HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
 				shown = key
 				if pin.key != nil {
-					if bytes.Equal(key.Marshal(), pin.key.Marshal()) {
-						return nil
-					}
-				} else if ssh.FingerprintSHA256(key) == pin.fingerprint {
-					return nil
+					matched = bytes.Equal(key.Marshal(), pin.key.Marshal())
+				} else {
+					matched = ssh.FingerprintSHA256(key) == pin.fingerprint
 				}
-				return ErrHostKey
+				if !matched {
+					return ErrHostKey
+				}
+				return nil
 			},
 		}
 		s, err := dial(ctx, cfg.DialTimeout, addr, conf)
 		switch {
 		case err == nil:
 			return s, nil
+		case matched:
+			return nil, err // the right server refused us (authentication, SFTP)
 		case shown != nil && errors.Is(err, ErrHostKey):
 			mismatch.shown = append(mismatch.shown, shown.Type()+" "+ssh.FingerprintSHA256(shown))
 			shownTypes = append(shownTypes, shown.Type())
@@ -647,12 +651,14 @@ func (s *sftpFS) WriteFile(ctx context.Context, name string, data []byte, mode f
 		if err != nil {
 			return &fs.PathError{Op: "write", Path: name, Err: err}
 		}
-		_, err = f.Write(data)
+		// Owner and mode first: the data is never readable by more than
+		// the final mode allows.
+		if st, ok := statOwner(old); ok {
+			f.Chown(int(st.UID), int(st.GID)) // best effort: keeps the site's owner when we may
+		}
+		err = f.Chmod(fileMode(mode))
 		if err == nil {
-			if st, ok := statOwner(old); ok {
-				f.Chown(int(st.UID), int(st.GID)) // best effort: keeps the site's owner when we may
-			}
-			err = f.Chmod(fileMode(mode))
+			_, err = f.Write(data)
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr

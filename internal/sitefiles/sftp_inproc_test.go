@@ -387,6 +387,15 @@ func TestSFTPFingerprintOfAnotherHostKey(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The right server (found by a later try) refusing the password is
+	// an authentication error, not a host key mismatch.
+	cfg.HostKey = ssh.FingerprintSHA256(edSigner.PublicKey())
+	cfg.Password = "wrong"
+	if _, err := SFTP(context.Background(), cfg); err == nil || errors.Is(err, ErrHostKey) || !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Fatalf("a wrong password on the pinned server = %v", err)
+	}
+	cfg.Password = testPassword
+
 	_, other := testKey(t, "")
 	cfg.HostKey = ssh.FingerprintSHA256(other)
 	_, err = SFTP(context.Background(), cfg)

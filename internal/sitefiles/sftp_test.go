@@ -202,6 +202,27 @@ func TestSFTPOpenSSH(t *testing.T) {
 		}
 	})
 
+	t.Run("WalkSkipsVanished", func(t *testing.T) {
+		// A directory listed but gone (or unreadable) when the walk
+		// reaches it is skipped.
+		other := filepath.Join(base, "other")
+		mkfiles(t, other, map[string]string{"a/x": "x", "b/y": "y", "c/z": "z"})
+		c := cfg
+		c.Root = other
+		f := dialSFTP(t, c)
+		var got []string
+		err := f.Walk(ctx, func(e Entry) error {
+			got = append(got, e.Path)
+			if e.Path == "a/x" {
+				return os.RemoveAll(filepath.Join(other, "b"))
+			}
+			return nil
+		})
+		if want := []string{"a/x", "c/z"}; err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Walk = %q, %v; want %q", got, err, want)
+		}
+	})
+
 	t.Run("MaxFiles", func(t *testing.T) {
 		c := cfg
 		c.MaxFiles = 3
