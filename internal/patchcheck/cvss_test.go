@@ -55,10 +55,10 @@ func TestCVSS3BaseScoreRefuses(t *testing.T) {
 		"AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
 		"CVSS:2.0/AV:N/AC:L/Au:N/C:P/I:P/A:P",
 		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
-		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",         // A missing
-		"CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",     // bad value
+		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",          // A missing
+		"CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",      // bad value
 		"CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", // repeated
-		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A",       // malformed
+		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A",        // malformed
 	} {
 		if s, err := CVSS3BaseScore(v); err == nil {
 			t.Errorf("CVSS3BaseScore(%q) = %v, want an error", v, s)

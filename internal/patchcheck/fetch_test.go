@@ -2,7 +2,7 @@ package patchcheck
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"

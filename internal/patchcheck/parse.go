@@ -87,12 +87,27 @@ func phpHeaders(b []byte, names ...string) []string {
 	text := strings.ReplaceAll(string(b), "\r", "\n")
 	out := make([]string, len(names))
 	for i, n := range names {
-		re := regexp.MustCompile(`(?mi)^(?:[ \t]*<\?php)?[ \t/*#@]*` + regexp.QuoteMeta(n) + `:(.*)$`)
+		re, ok := headerRes[n]
+		if !ok {
+			re = headerRe(n)
+		}
 		if m := re.FindStringSubmatch(text); m != nil {
 			out[i] = cleanupHeaderComment(m[1])
 		}
 	}
 	return out
+}
+
+func headerRe(name string) *regexp.Regexp {
+	return regexp.MustCompile(`(?mi)^(?:[ \t]*<\?php)?[ \t/*#@]*` + regexp.QuoteMeta(name) + `:(.*)$`)
+}
+
+// headerRes are the headers Detect reads, compiled once.
+var headerRes = map[string]*regexp.Regexp{
+	"Plugin Name": headerRe("Plugin Name"),
+	"Theme Name":  headerRe("Theme Name"),
+	"Version":     headerRe("Version"),
+	"Stable tag":  headerRe("Stable tag"),
 }
 
 var reHeaderEnd = regexp.MustCompile(`\s*(?:\*/|\?>).*`)

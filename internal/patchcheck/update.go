@@ -64,8 +64,9 @@ func (u *Updater) Run(ctx context.Context) (UpdateResult, error) {
 	cmd.Env = u.Env
 	out := &tailBuffer{max: limit}
 	cmd.Stdout, cmd.Stderr = out, out
-	// A grandchild keeping the pipes open must not hold Run past the
-	// timeout.
+	killGroup(cmd)
+	// A grandchild that left the group and keeps the pipes open must not
+	// hold Run long past the timeout.
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	err := cmd.Run()
