@@ -91,3 +91,33 @@ func TestParseVersionRefuses(t *testing.T) {
 		t.Errorf("ParseVersion keeps the text: %q, %v", v.String(), err)
 	}
 }
+
+// TestCompareIsATotalOrder checks antisymmetry and transitivity over
+// every pair and triple of a mixed set of versions.
+func TestCompareIsATotalOrder(t *testing.T) {
+	raw := []string{
+		"0", "1", "1.0", "1.0.0", "1.0.1", "1.0-dev", "1.0-alpha", "1.0a1", "1.0-beta", "1.0-beta2",
+		"1.0-rc1", "1.0-p1", "1.0.0.1", "1.1", "1.10", "1.9", "8.x-1.0", "8.x-1.10", "7.x-1.9-beta1",
+		"2.0.0-beta.11", "2.0.0-beta.2", "2", "2.0-patch1", "10.1.6", "v10.1.7", "1.2.3+build",
+	}
+	vs := make([]Version, len(raw))
+	for i, s := range raw {
+		v, err := ParseVersion(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs[i] = v
+	}
+	for _, a := range vs {
+		for _, b := range vs {
+			if a.Compare(b) != -b.Compare(a) {
+				t.Errorf("not antisymmetric: %s vs %s", a, b)
+			}
+			for _, c := range vs {
+				if a.Compare(b) <= 0 && b.Compare(c) <= 0 && a.Compare(c) > 0 {
+					t.Errorf("not transitive: %s <= %s <= %s but %s > %s", a, b, c, a, c)
+				}
+			}
+		}
+	}
+}
