@@ -2,10 +2,13 @@ package patchcheck
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -110,6 +113,11 @@ func (f *Fetcher) Fetch(ctx context.Context, prev Validators) (Fetched, error) {
 type FeedSource struct {
 	Fetcher Fetcher
 	Options LoadOptions
+	// CacheDir, when set, keeps the last body and its validators on disk
+	// (feed.body, feed.meta.json), so a restarted Palisade asks "changed
+	// since?" instead of downloading the feed again, and has a feed when
+	// the server is down.
+	CacheDir string
 
 	mu         sync.Mutex
 	feed       *Feed
@@ -122,6 +130,9 @@ type FeedSource struct {
 func (s *FeedSource) Feed(ctx context.Context) (*Feed, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.feed == nil && s.CacheDir != "" {
+		s.feed, s.validators = s.readCache() // nothing usable: a full fetch
+	}
 	prev := Validators{}
 	if s.feed != nil {
 		prev = s.validators
@@ -142,5 +153,60 @@ func (s *FeedSource) Feed(ctx context.Context) (*Feed, error) {
 		return s.feed, err
 	}
 	s.feed, s.validators = f, res.Validators
+	if s.CacheDir != "" {
+		if err := s.writeCache(res.Body, res.Validators); err != nil {
+			return f, err
+		}
+	}
 	return f, nil
+}
+
+func (s *FeedSource) readCache() (*Feed, Validators) {
+	var v Validators
+	meta, err := os.ReadFile(filepath.Join(s.CacheDir, "feed.meta.json"))
+	if err != nil || json.Unmarshal(meta, &v) != nil {
+		return nil, Validators{}
+	}
+	f, err := loadPath(filepath.Join(s.CacheDir, "feed.body"), s.Options)
+	if err != nil {
+		return nil, Validators{}
+	}
+	return f, v
+}
+
+// writeCache replaces the body, then the validators, each by a rename: a
+// crash between the two leaves new data with old validators, which costs
+// one full download, never a stale feed taken as current.
+func (s *FeedSource) writeCache(body []byte, v Validators) error {
+	meta, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.CacheDir, 0o700); err != nil {
+		return fmt.Errorf("patchcheck: feed cache: %w", err)
+	}
+	os.Remove(filepath.Join(s.CacheDir, "feed.meta.json"))
+	if err := writeAtomic(filepath.Join(s.CacheDir, "feed.body"), body); err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(s.CacheDir, "feed.meta.json"), meta)
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("patchcheck: feed cache: %w", err)
+	}
+	_, werr := tmp.Write(data)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("patchcheck: feed cache: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("patchcheck: feed cache: %w", err)
+	}
+	return nil
 }

@@ -156,3 +156,40 @@ func TestFetcherBoundsAndErrors(t *testing.T) {
 	}
 	wantFixtureFeed(t, f)
 }
+
+func TestFeedSourceCacheDir(t *testing.T) {
+	recs := fixtureRecords(t)
+	fs := &feedServer{}
+	fs.set(zipOf(t, recs, nil), `"v1"`, "")
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	cache := t.TempDir()
+	ctx := context.Background()
+
+	first := &FeedSource{Fetcher: Fetcher{URL: srv.URL, Client: srv.Client()}, CacheDir: cache}
+	if _, err := first.Feed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A new source (a restart) asks with the cached ETag and, on 304,
+	// serves the cached body.
+	second := &FeedSource{Fetcher: Fetcher{URL: srv.URL, Client: srv.Client()}, CacheDir: cache}
+	f, err := second.Feed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFixtureFeed(t, f)
+	fs.mu.Lock()
+	asked := strings.Join(fs.asked, ",")
+	fs.mu.Unlock()
+	if asked != "200,304" {
+		t.Errorf("server answered %s; want 200,304", asked)
+	}
+	// With the server gone, a third source still has the cached feed,
+	// and the error.
+	srv.Close()
+	third := &FeedSource{Fetcher: Fetcher{URL: srv.URL, Client: srv.Client(), Timeout: time.Second}, CacheDir: cache}
+	f, err = third.Feed(ctx)
+	if err == nil || f == nil || f.Stats().Records != 10 {
+		t.Errorf("server down: feed %v, err %v", f, err)
+	}
+}
