@@ -48,6 +48,7 @@ type Tx interface {
 	RuleHitsTx // per-rule hit counts (rulehits.go)
 
 	AllowThisTx // "allow this" from an event (allowthis.go)
+	ScanTx      // scan jobs and findings (scanning.go)
 
 	Plans(ctx context.Context) ([]Plan, error)
 	PlanByName(ctx context.Context, name string) (Plan, error)

@@ -1,0 +1,50 @@
+-- +goose Up
+-- Scanning (issue 22): jobs that a fleet shares through leases, and what
+-- they find. At most one job runs per website and at most one job of each
+-- kind is queued or running per website: partial unique indexes, so that
+-- two nodes claiming at once cannot both win.
+CREATE TABLE scan_jobs (
+    id          INTEGER PRIMARY KEY,
+    partner_id  INTEGER NOT NULL REFERENCES partners(id),
+    website_id  INTEGER NOT NULL REFERENCES websites(id),
+    kind        TEXT NOT NULL CHECK (kind IN ('files', 'database', 'patch', 'backup')),
+    state       TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    triggered_by TEXT NOT NULL DEFAULT 'on_demand' CHECK (triggered_by IN ('schedule', 'on_demand')),
+    owner       TEXT NOT NULL DEFAULT '',
+    lease_until TIMESTAMP,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    summary     TEXT NOT NULL DEFAULT '',
+    error       TEXT NOT NULL DEFAULT '',
+    created_at  TIMESTAMP NOT NULL,
+    started_at  TIMESTAMP,
+    finished_at TIMESTAMP
+);
+CREATE UNIQUE INDEX scan_jobs_one_running ON scan_jobs(website_id) WHERE state = 'running';
+CREATE UNIQUE INDEX scan_jobs_one_pending ON scan_jobs(website_id, kind) WHERE state IN ('queued', 'running');
+CREATE INDEX scan_jobs_queue ON scan_jobs(state, created_at, id);
+CREATE INDEX scan_jobs_website ON scan_jobs(partner_id, website_id, id);
+
+CREATE TABLE scan_findings (
+    id            INTEGER PRIMARY KEY,
+    partner_id    INTEGER NOT NULL REFERENCES partners(id),
+    website_id    INTEGER NOT NULL REFERENCES websites(id),
+    kind          TEXT NOT NULL CHECK (kind IN ('files', 'database', 'patch')),
+    location      TEXT NOT NULL,
+    signature     TEXT NOT NULL,
+    class         TEXT NOT NULL DEFAULT '',
+    severity      TEXT NOT NULL DEFAULT '',
+    sha256        TEXT NOT NULL DEFAULT '',
+    detail        TEXT NOT NULL DEFAULT '',
+    state         TEXT NOT NULL CHECK (state IN ('open', 'quarantined', 'cleaned', 'ignored', 'resolved')),
+    quarantine_id TEXT NOT NULL DEFAULT '',
+    job_id        INTEGER NOT NULL DEFAULT 0,
+    first_seen    TIMESTAMP NOT NULL,
+    last_seen     TIMESTAMP NOT NULL,
+    changed_at    TIMESTAMP NOT NULL
+);
+CREATE UNIQUE INDEX scan_findings_key ON scan_findings(website_id, kind, location, signature);
+CREATE INDEX scan_findings_website ON scan_findings(partner_id, website_id, id);
+
+-- +goose Down
+DROP TABLE scan_findings;
+DROP TABLE scan_jobs;
