@@ -1,0 +1,132 @@
+package core
+
+import (
+	"context"
+	"strconv"
+)
+
+// The customer-facing side of scanning (issue 22): asking for a scan,
+// reading the jobs and findings, ignoring a finding. The website's partner
+// and the customer that owns it may do these (OwnedWebsite); anyone else
+// gets not_found, as for an unknown domain. Where a website's files,
+// database and backup repository are is the partner's to configure, not
+// the customer's: that part is not here yet.
+
+// MaxScanListing bounds one page of jobs or findings.
+const MaxScanListing = 500
+
+// RequestScan queues a scan (or a backup) of kind for the website at
+// domain, to be run by the next node with a free worker. A paused website
+// is not scanned (EPRECONDITION); one job of each kind is queued or running
+// per website at a time (ECONFLICT names the kind).
+func (s *Service) RequestScan(ctx context.Context, c Caller, domain string, kind ScanKind) (ScanJob, error) {
+	w, err := s.OwnedWebsite(ctx, c, domain)
+	if err != nil {
+		return ScanJob{}, err
+	}
+	if !kind.Valid() {
+		return ScanJob{}, Errorf(EINVALID, "unknown scan kind %q: files, database, patch or backup", kind)
+	}
+	if w.Status == StatusPaused {
+		return ScanJob{}, Errorf(EPRECONDITION, "website %s is paused: it is not scanned until it is resumed", w.Domain)
+	}
+	j := ScanJob{PartnerID: w.PartnerID, WebsiteID: w.ID, Kind: kind, Trigger: "on_demand", CreatedAt: s.clock()}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.InsertScanJob(ctx, &j); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, j.CreatedAt, "website", w.Domain, "request_scan", nil, map[string]any{"kind": kind, "job": j.ID})
+	})
+	if err != nil {
+		return ScanJob{}, err
+	}
+	return j, nil
+}
+
+// ScanJobs lists the website's jobs (of kind, or all), newest first, at
+// most limit (MaxScanListing when 0 or more).
+func (s *Service) ScanJobs(ctx context.Context, c Caller, domain string, kind ScanKind, limit int) ([]ScanJob, error) {
+	w, err := s.OwnedWebsite(ctx, c, domain)
+	if err != nil {
+		return nil, err
+	}
+	if kind != "" && !kind.Valid() {
+		return nil, Errorf(EINVALID, "unknown scan kind %q: files, database, patch or backup", kind)
+	}
+	if limit <= 0 || limit > MaxScanListing {
+		limit = MaxScanListing
+	}
+	var out []ScanJob
+	err = s.store.View(ctx, func(tx Tx) (err error) {
+		out, err = tx.ScanJobs(ctx, w.PartnerID, w.ID, kind, limit)
+		return err
+	})
+	return out, err
+}
+
+// Findings lists the website's findings by ID, at most MaxScanListing.
+func (s *Service) Findings(ctx context.Context, c Caller, domain string, f FindingFilter) ([]Finding, error) {
+	w, err := s.OwnedWebsite(ctx, c, domain)
+	if err != nil {
+		return nil, err
+	}
+	if f.Kind != "" && f.Kind != ScanFiles && f.Kind != ScanDatabase && f.Kind != ScanPatch {
+		return nil, Errorf(EINVALID, "unknown finding kind %q: files, database or patch", f.Kind)
+	}
+	if f.State != "" && !ValidFindingState(f.State) {
+		return nil, Errorf(EINVALID, "unknown finding state %q: open, quarantined, cleaned, ignored or resolved", f.State)
+	}
+	if f.Limit <= 0 || f.Limit > MaxScanListing {
+		f.Limit = MaxScanListing
+	}
+	var out []Finding
+	err = s.store.View(ctx, func(tx Tx) (err error) {
+		out, err = tx.Findings(ctx, w.PartnerID, w.ID, f)
+		return err
+	})
+	return out, err
+}
+
+// IgnoreFinding marks one of the website's open findings as not malware
+// (ignored true), or an ignored one as open again. A later scan keeps an
+// ignored finding ignored while its file's content is unchanged. Findings
+// in other states (quarantined, cleaned, resolved) are changed by the
+// actions that put them there, not here (EPRECONDITION).
+func (s *Service) IgnoreFinding(ctx context.Context, c Caller, domain string, id int64, ignored bool) (Finding, error) {
+	w, err := s.OwnedWebsite(ctx, c, domain)
+	if err != nil {
+		return Finding{}, err
+	}
+	from, to := FindingOpen, FindingIgnored
+	if !ignored {
+		from, to = FindingIgnored, FindingOpen
+	}
+	var f Finding
+	err = s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		f, err = tx.Finding(ctx, w.PartnerID, id)
+		if err != nil {
+			return err
+		}
+		if f.WebsiteID != w.ID {
+			return Errorf(ENOTFOUND, "finding not found")
+		}
+		if f.State == to {
+			return nil
+		}
+		if f.State != from {
+			return Errorf(EPRECONDITION, "finding %d is %s: only an %s finding can be marked %s", id, f.State, from, to)
+		}
+		now := s.clock()
+		if err := tx.SetFindingState(ctx, w.PartnerID, id, to, "", now); err != nil {
+			return err
+		}
+		f.State, f.ChangedAt = to, now
+		return s.audit(ctx, tx, c, now, "website", w.Domain, "finding_"+to, map[string]any{"finding": strconv.FormatInt(id, 10), "state": from},
+			map[string]any{"finding": strconv.FormatInt(id, 10), "state": to})
+	})
+	if err != nil {
+		return Finding{}, err
+	}
+	return f, nil
+}
