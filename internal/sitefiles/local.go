@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -24,6 +26,11 @@ import (
 // Stat and Open. WriteFile and Remove act on the directory entry named by
 // the path (a link there is replaced or removed, not its target), after
 // refusing a path that resolves outside the root.
+//
+// root must be the directory's real path: one that reaches it through a
+// symbolic link is refused, since the site's owner may control a parent
+// (/home/user/public_html) and swap the folder for a link to any
+// directory of the host.
 func Local(root string) (FS, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
@@ -38,6 +45,10 @@ func Local(root string) (FS, error) {
 		r.Close()
 		return nil, fmt.Errorf("sitefiles: local root %s is not a directory", root)
 	}
+	if err := checkRealRoot(r, root); err != nil {
+		r.Close()
+		return nil, err
+	}
 	l := &localFS{root: r, name: root}
 	// os.Root's "path escapes from parent" error is not exported; capture
 	// it from a lookup that must escape, so isEscape can use errors.Is.
@@ -48,6 +59,34 @@ func Local(root string) (FS, error) {
 		}
 	}
 	return l, nil
+}
+
+// checkRealRoot refuses a root that is not the directory opened: one
+// reached through a symbolic link in its path (the site's owner may swap
+// /home/user/public_html for a link to any directory of the host), or a
+// directory moved since. The roots given to Local must be real paths.
+func checkRealRoot(r *os.Root, root string) error {
+	want, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("sitefiles: local root %s: %w", root, err)
+	}
+	d, err := r.Open(".")
+	if err != nil {
+		return fmt.Errorf("sitefiles: local root %s: %w", root, err)
+	}
+	defer d.Close()
+	// The kernel's name of the directory actually opened, where there is
+	// one (Linux); else the path resolved now.
+	got, err := os.Readlink("/proc/self/fd/" + strconv.FormatUint(uint64(d.Fd()), 10))
+	if err != nil {
+		if got, err = filepath.EvalSymlinks(want); err != nil {
+			return fmt.Errorf("sitefiles: local root %s: %w", root, err)
+		}
+	}
+	if got != want {
+		return fmt.Errorf("sitefiles: local root %s resolves to %s through a symbolic link; configure the real path", root, got)
+	}
+	return nil
 }
 
 type localFS struct {
@@ -142,7 +181,9 @@ func (l *localFS) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 	if !info.Mode().IsRegular() {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
 	}
-	f, err := l.root.Open(name)
+	// O_NONBLOCK: a file swapped for a FIFO since the Stat must not block
+	// the open; the type is checked again on what was opened.
+	f, err := l.root.OpenFile(name, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
 		return nil, l.outside(name, err)
 	}

@@ -14,3 +14,7 @@ func owner(info fs.FileInfo) (uid, gid int) {
 	}
 	return -1, -1
 }
+
+// openNonblock makes opening a FIFO return at once instead of waiting for
+// a writer.
+const openNonblock = syscall.O_NONBLOCK
