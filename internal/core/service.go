@@ -82,6 +82,13 @@ type Config struct {
 	// partner brands (such as an unknown host's deny page). "" (the
 	// default): no name at all, a neutral page.
 	BrandName string
+	// ScanRoots are the directories under which a partner may name a
+	// website's document root as a local file source for scans
+	// (--scan-root); none: no local sources.
+	ScanRoots []string
+	// BackupRoots are the directories under which a partner may put a
+	// local backup repository (--backup-root); none: only sftp: and s3:.
+	BackupRoots []string
 }
 
 // Service applies Palisade's business rules on top of a Store.

@@ -22,7 +22,7 @@ type fixture struct {
 	now *atomic.Pointer[time.Time]
 }
 
-func newFixture(t *testing.T, db *store.DB) *fixture {
+func newFixture(t *testing.T, db *store.DB, configure ...func(*core.Config)) *fixture {
 	t.Helper()
 	box, err := secret.NewBox(make([]byte, secret.KeySize), nil)
 	if err != nil {
@@ -33,7 +33,11 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 	// the second; tests move it with advance.
 	start := testclock.Now(t).Truncate(time.Second)
 	f.now.Store(&start)
-	f.svc = core.NewService(db, box, core.Config{PublicURL: "https://palisade.test", Nodes: []string{"https://n1.test", "https://n2.test"}},
+	cfg := core.Config{PublicURL: "https://palisade.test", Nodes: []string{"https://n1.test", "https://n2.test"}}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	f.svc = core.NewService(db, box, cfg,
 		core.WithClock(func() time.Time { return *f.now.Load() }))
 	if _, err := f.svc.SeedPlans(context.Background()); err != nil {
 		t.Fatal(err)

@@ -47,8 +47,9 @@ type Tx interface {
 	OverviewTx // the overviews (overview.go)
 	RuleHitsTx // per-rule hit counts (rulehits.go)
 
-	AllowThisTx // "allow this" from an event (allowthis.go)
-	ScanTx      // scan jobs and findings (scanning.go)
+	AllowThisTx    // "allow this" from an event (allowthis.go)
+	ScanTx         // scan jobs and findings (scanning.go)
+	ScanSettingsTx // where a website's files, database and backups are (scan_settings.go)
 
 	Plans(ctx context.Context) ([]Plan, error)
 	PlanByName(ctx context.Context, name string) (Plan, error)

@@ -236,3 +236,27 @@ func (t *tx) SetFindingState(ctx context.Context, partnerID, id int64, state, qu
 	}
 	return nil
 }
+
+func (t *tx) ScanSettings(ctx context.Context, partnerID, websiteID int64) (string, error) {
+	var s string
+	err := t.queryRow(ctx, "SELECT settings FROM scan_settings WHERE partner_id = $1 AND website_id = $2", partnerID, websiteID).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return s, err
+}
+
+func (t *tx) SetScanSettings(ctx context.Context, partnerID, websiteID int64, settings string, at time.Time) error {
+	res, err := t.exec(ctx, "INSERT INTO scan_settings (website_id, partner_id, settings, updated_at) SELECT id, partner_id, $1, $2 FROM websites WHERE id = $3 AND partner_id = $4 "+
+		"ON CONFLICT (website_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at WHERE scan_settings.partner_id = excluded.partner_id",
+		settings, at, websiteID, partnerID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return core.Errorf(core.ENOTFOUND, "website not found")
+	}
+	return nil
+}

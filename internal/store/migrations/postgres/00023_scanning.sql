@@ -45,6 +45,17 @@ CREATE TABLE scan_findings (
 CREATE UNIQUE INDEX scan_findings_key ON scan_findings(website_id, kind, location, signature);
 CREATE INDEX scan_findings_website ON scan_findings(partner_id, website_id, id);
 
+-- Where a website's files, database and backup repository are (JSON of
+-- core.ScanSettings with its secrets sealed by the master key); set by the
+-- website's partner only.
+CREATE TABLE scan_settings (
+    website_id BIGINT PRIMARY KEY REFERENCES websites(id),
+    partner_id BIGINT NOT NULL REFERENCES partners(id),
+    settings   TEXT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+
 -- +goose Down
+DROP TABLE scan_settings;
 DROP TABLE scan_findings;
 DROP TABLE scan_jobs;

@@ -1,0 +1,401 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ScanSettings say where a website's files, database and backup
+// repository are, and how often each is scanned or backed up. Only the
+// website's partner sets them: the hosting provider knows its servers,
+// and a path or an address is an instruction to Palisade's machine, which
+// a customer must not give. The customer reads them without secrets.
+//
+// Secrets (Password, PrivateKey, RepositoryPassword, S3SecretKey) are
+// write-only: they are sealed with the master key in the store and read
+// back as "set" flags; in an update, an empty secret keeps the stored one
+// and "-" removes it.
+type ScanSettings struct {
+	Files    FileScanSettings   `json:"files"`
+	Database DBScanSettings     `json:"database"`
+	Patch    PatchScanSettings  `json:"patch"`
+	Backup   BackupScanSettings `json:"backup"`
+}
+
+// FileScanSettings: the malware scan of the website's files (SMART).
+type FileScanSettings struct {
+	Enabled    bool       `json:"enabled"`
+	Source     FileSource `json:"source"`
+	EveryHours int        `json:"every_hours"` // 0: on demand only
+	AutoClean  bool       `json:"auto_clean"`  // clean known injections (the original is kept)
+}
+
+// FileSource is where a website's files are: "local", a document root on
+// the machines running Palisade, under one of the operator's allowed roots
+// (Config.ScanRoots); or "sftp", an account on the web server.
+type FileSource struct {
+	Kind          string `json:"kind"` // "local" or "sftp"
+	Path          string `json:"path"` // the document root (on the server, for sftp)
+	Host          string `json:"host,omitempty"`
+	Port          int    `json:"port,omitempty"`
+	User          string `json:"user,omitempty"`
+	HostKey       string `json:"host_key,omitempty"` // the server's key (authorized_keys form) or its SHA256: fingerprint
+	Password      string `json:"password,omitempty"`
+	PrivateKey    string `json:"private_key,omitempty"`
+	PasswordSet   bool   `json:"password_set"`
+	PrivateKeySet bool   `json:"private_key_set"`
+}
+
+// DBScanSettings: the scan of the website's MySQL/MariaDB database (SMART
+// Database), read-only unless Clean.
+type DBScanSettings struct {
+	Enabled     bool   `json:"enabled"`
+	Host        string `json:"host"`
+	Port        int    `json:"port"`
+	User        string `json:"user"`
+	Name        string `json:"name"`
+	TablePrefix string `json:"table_prefix"` // WordPress's, e.g. wp_
+	Password    string `json:"password,omitempty"`
+	PasswordSet bool   `json:"password_set"`
+	Clean       bool   `json:"clean"`
+	EveryHours  int    `json:"every_hours"`
+}
+
+// PatchScanSettings: the check of the CMS and its components against the
+// vulnerability feed (SMART Patch).
+type PatchScanSettings struct {
+	Enabled    bool `json:"enabled"`
+	EveryHours int  `json:"every_hours"`
+}
+
+// BackupScanSettings: backups of the files and the database on restic.
+type BackupScanSettings struct {
+	Enabled bool `json:"enabled"`
+	// Repository is a local path under one of the operator's allowed
+	// backup roots (Config.BackupRoots), "sftp:user@host:/path" or
+	// "s3:https://host/bucket/prefix".
+	Repository            string `json:"repository"`
+	RepositoryPassword    string `json:"repository_password,omitempty"`
+	RepositoryPasswordSet bool   `json:"repository_password_set"`
+	S3AccessKeyID         string `json:"s3_access_key_id,omitempty"`
+	S3SecretKey           string `json:"s3_secret_key,omitempty"`
+	S3SecretKeySet        bool   `json:"s3_secret_key_set"`
+	EveryHours            int    `json:"every_hours"`
+	KeepDaily             int    `json:"keep_daily"`
+	KeepWeekly            int    `json:"keep_weekly"`
+	KeepMonthly           int    `json:"keep_monthly"`
+}
+
+// MaxScanEveryHours is the longest schedule (30 days).
+const MaxScanEveryHours = 720
+
+// ScanSettingsTx is the store's part of scan settings (embedded in Tx).
+type ScanSettingsTx interface {
+	// ScanSettings returns the website's stored settings (JSON with
+	// sealed secrets), "" when none were saved.
+	ScanSettings(ctx context.Context, partnerID, websiteID int64) (string, error)
+	// SetScanSettings stores them.
+	SetScanSettings(ctx context.Context, partnerID, websiteID int64, settings string, at time.Time) error
+}
+
+// sealed is the stored form: the settings with their secrets sealed.
+type sealedScanSettings struct {
+	ScanSettings
+	Sealed map[string]string `json:"sealed,omitempty"` // secret name → sealed value
+}
+
+var secretNames = []string{"files.password", "files.private_key", "database.password", "backup.repository_password", "backup.s3_secret_key"}
+
+func (st *ScanSettings) secret(name string) *string {
+	switch name {
+	case "files.password":
+		return &st.Files.Source.Password
+	case "files.private_key":
+		return &st.Files.Source.PrivateKey
+	case "database.password":
+		return &st.Database.Password
+	case "backup.repository_password":
+		return &st.Backup.RepositoryPassword
+	case "backup.s3_secret_key":
+		return &st.Backup.S3SecretKey
+	}
+	panic("unknown secret " + name)
+}
+
+func (st *ScanSettings) setFlags(sealed map[string]string) {
+	st.Files.Source.PasswordSet = sealed["files.password"] != ""
+	st.Files.Source.PrivateKeySet = sealed["files.private_key"] != ""
+	st.Database.PasswordSet = sealed["database.password"] != ""
+	st.Backup.RepositoryPasswordSet = sealed["backup.repository_password"] != ""
+	st.Backup.S3SecretKeySet = sealed["backup.s3_secret_key"] != ""
+}
+
+func (s *Service) loadScanSettings(ctx context.Context, tx Tx, w Website) (sealedScanSettings, error) {
+	var out sealedScanSettings
+	raw, err := tx.ScanSettings(ctx, w.PartnerID, w.ID)
+	if err != nil || raw == "" {
+		return out, err
+	}
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return out, fmt.Errorf("website %d: stored scan settings: %w", w.ID, err)
+	}
+	return out, nil
+}
+
+// WebsiteScanSettings returns the website's scan settings without their
+// secrets. The website's partner and its customer may read them.
+func (s *Service) WebsiteScanSettings(ctx context.Context, c Caller, domain string) (ScanSettings, error) {
+	w, err := s.OwnedWebsite(ctx, c, domain)
+	if err != nil {
+		return ScanSettings{}, err
+	}
+	var st sealedScanSettings
+	err = s.store.View(ctx, func(tx Tx) (err error) { st, err = s.loadScanSettings(ctx, tx, w); return err })
+	if err != nil {
+		return ScanSettings{}, err
+	}
+	st.setFlags(st.Sealed)
+	return st.ScanSettings, nil
+}
+
+// ScanSecrets returns the website's scan settings with their secrets
+// opened, for the node that runs its jobs. Not for adapters.
+func (s *Service) ScanSecrets(ctx context.Context, partnerID, websiteID int64) (ScanSettings, error) {
+	var st sealedScanSettings
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		st, err = s.loadScanSettings(ctx, tx, Website{ID: websiteID, PartnerID: partnerID})
+		return err
+	})
+	if err != nil {
+		return ScanSettings{}, err
+	}
+	for _, name := range secretNames {
+		if v := st.Sealed[name]; v != "" {
+			plain, err := s.box.Open(v)
+			if err != nil {
+				return ScanSettings{}, fmt.Errorf("website %d: scan secret %s: %w", websiteID, name, err)
+			}
+			*st.secret(name) = plain
+		}
+	}
+	st.setFlags(st.Sealed)
+	return st.ScanSettings, nil
+}
+
+// SetWebsiteScanSettings validates and stores the website's scan
+// settings, replacing all of them but the secrets left empty (kept) or
+// "-" (removed). Only the website's partner may; every problem is reported
+// with its field's path.
+func (s *Service) SetWebsiteScanSettings(ctx context.Context, c Caller, domain string, st ScanSettings) (ScanSettings, error) {
+	if err := c.partnerOnly("configure where a website's files, database and backups are"); err != nil {
+		return ScanSettings{}, err
+	}
+	w, err := s.OwnedWebsite(ctx, c, domain)
+	if err != nil {
+		return ScanSettings{}, err
+	}
+	var out ScanSettings
+	err = s.store.Update(ctx, func(tx Tx) error {
+		old, err := s.loadScanSettings(ctx, tx, w)
+		if err != nil {
+			return err
+		}
+		sealed := map[string]string{}
+		for _, name := range secretNames {
+			v := *st.secret(name)
+			switch v {
+			case "":
+				if old.Sealed[name] != "" {
+					sealed[name] = old.Sealed[name]
+				}
+			case "-":
+			default:
+				if len(v) > 16<<10 {
+					return Errorf(EINVALID, "%s: longer than 16 KiB", name)
+				}
+				if sealed[name], err = s.box.Seal(v); err != nil {
+					return err
+				}
+			}
+			*st.secret(name) = ""
+		}
+		if err := s.validateScanSettings(&st, sealed); err != nil {
+			return err
+		}
+		b, err := json.Marshal(sealedScanSettings{ScanSettings: st, Sealed: sealed})
+		if err != nil {
+			return err
+		}
+		now := s.clock()
+		if err := tx.SetScanSettings(ctx, w.PartnerID, w.ID, string(b), now); err != nil {
+			return err
+		}
+		st.setFlags(sealed)
+		out = st
+		before := old.ScanSettings
+		before.setFlags(old.Sealed)
+		return s.audit(ctx, tx, c, now, "website", w.Domain, "set_scan_settings", before, st)
+	})
+	return out, err
+}
+
+var (
+	hostRE     = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$`)
+	dbIdentRE  = regexp.MustCompile(`^[A-Za-z0-9_$-]{1,64}$`)
+	prefixRE   = regexp.MustCompile(`^[A-Za-z0-9_]{0,32}$`)
+	sshUserRE  = regexp.MustCompile(`^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$`)
+	errScanCfg = errors.New("scan settings")
+)
+
+// validateScanSettings checks st (whose secrets are in sealed) and
+// normalises it; every problem is in the one EINVALID error.
+func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]string) error {
+	var probs []string
+	bad := func(field, format string, a ...any) { probs = append(probs, field+": "+fmt.Sprintf(format, a...)) }
+	every := func(field string, h int) {
+		if h < 0 || h > MaxScanEveryHours {
+			bad(field, "0 (on demand only) to %d hours", MaxScanEveryHours)
+		}
+	}
+	host := func(field, h string) {
+		if ip := net.ParseIP(h); ip == nil && !hostRE.MatchString(h) {
+			bad(field, "a host name or an IP address, not %q", h)
+		}
+	}
+	port := func(field string, p *int, def int) {
+		if *p == 0 {
+			*p = def
+		}
+		if *p < 1 || *p > 65535 {
+			bad(field, "a port from 1 to 65535")
+		}
+	}
+
+	f := &st.Files
+	every("files.every_hours", f.EveryHours)
+	src := &f.Source
+	switch src.Kind {
+	case "":
+		if f.Enabled {
+			bad("files.source.kind", "where the files are is needed to scan them: local or sftp")
+		}
+	case "local":
+		if msg := localUnder(src.Path, s.cfg.ScanRoots, "--scan-root"); msg != "" {
+			bad("files.source.path", "%s", msg)
+		}
+		src.Host, src.Port, src.User, src.HostKey = "", 0, "", ""
+		if sealed["files.password"] != "" || sealed["files.private_key"] != "" {
+			bad("files.source", "a local document root takes no password or key (send \"-\" to remove them)")
+		}
+	case "sftp":
+		host("files.source.host", src.Host)
+		port("files.source.port", &src.Port, 22)
+		if !sshUserRE.MatchString(src.User) {
+			bad("files.source.user", "an account name of letters, digits, '.', '_' and '-'")
+		}
+		if !validHostKey(src.HostKey) {
+			bad("files.source.host_key", "the server's public key (as in known_hosts: \"ssh-ed25519 AAAA...\") or its fingerprint (\"SHA256:...\"): Palisade connects only to the server it was told")
+		}
+		if sealed["files.password"] == "" && sealed["files.private_key"] == "" {
+			bad("files.source", "a password or a private key to sign in with")
+		}
+		if src.Path == "" || strings.ContainsAny(src.Path, "\x00\n\r") || len(src.Path) > 4096 {
+			bad("files.source.path", "the document root's path on the server")
+		}
+	default:
+		bad("files.source.kind", "local or sftp, not %q", src.Kind)
+	}
+
+	d := &st.Database
+	every("database.every_hours", d.EveryHours)
+	if d.Enabled || d.Host != "" {
+		host("database.host", d.Host)
+		port("database.port", &d.Port, 3306)
+		if !dbIdentRE.MatchString(d.User) {
+			bad("database.user", "a MySQL user name (letters, digits, _ $ -; at most 64)")
+		}
+		if !dbIdentRE.MatchString(d.Name) {
+			bad("database.name", "a database name (letters, digits, _ $ -; at most 64)")
+		}
+		if !prefixRE.MatchString(d.TablePrefix) {
+			bad("database.table_prefix", "letters, digits and _ only, at most 32 (WordPress's wp_ by default)")
+		}
+	}
+	every("patch.every_hours", st.Patch.EveryHours)
+	if st.Patch.Enabled && src.Kind == "" {
+		bad("patch.enabled", "the patch check reads the website's files: set files.source first")
+	}
+
+	b := &st.Backup
+	every("backup.every_hours", b.EveryHours)
+	for field, n := range map[string]int{"backup.keep_daily": b.KeepDaily, "backup.keep_weekly": b.KeepWeekly, "backup.keep_monthly": b.KeepMonthly} {
+		if n < 0 || n > 1000 {
+			bad(field, "0 to 1000")
+		}
+	}
+	if b.Enabled || b.Repository != "" {
+		switch {
+		case strings.HasPrefix(b.Repository, "s3:"):
+			if !strings.HasPrefix(b.Repository, "s3:https://") || strings.ContainsAny(b.Repository, " \x00\n\r") {
+				bad("backup.repository", "s3:https://host/bucket/prefix")
+			}
+			if b.S3AccessKeyID == "" || sealed["backup.s3_secret_key"] == "" {
+				bad("backup", "an S3 repository needs s3_access_key_id and s3_secret_key")
+			}
+		case strings.HasPrefix(b.Repository, "sftp:"):
+			if strings.ContainsAny(b.Repository, " \x00\n\r") || !strings.Contains(b.Repository, "@") || len(b.Repository) > 1024 {
+				bad("backup.repository", "sftp:user@host:/path")
+			}
+		default:
+			if msg := localUnder(b.Repository, s.cfg.BackupRoots, "--backup-root"); msg != "" {
+				bad("backup.repository", "%s (or sftp:user@host:/path, s3:https://host/bucket/prefix)", msg)
+			}
+		}
+		if sealed["backup.repository_password"] == "" {
+			bad("backup.repository_password", "restic encrypts every repository with a password: set one, and keep it (without it the backups cannot be read)")
+		}
+		if b.Enabled && src.Kind != "local" {
+			bad("backup.enabled", "backups are taken from a local document root (files.source.kind local)")
+		}
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	return &Error{Code: EINVALID, Message: "invalid scan settings: " + strings.Join(probs, "; "), Cause: errScanCfg}
+}
+
+// localUnder checks that p is a clean absolute path strictly inside one of
+// roots, and says why not.
+func localUnder(p string, roots []string, flag string) string {
+	if len(roots) == 0 {
+		return "the operator allows no local paths (" + flag + " is not set)"
+	}
+	if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.ContainsAny(p, "\x00\n\r") {
+		return "an absolute path without . or .. parts, not " + strconv.Quote(p)
+	}
+	for _, r := range roots {
+		r = filepath.Clean(r)
+		if p != r && strings.HasPrefix(p, strings.TrimSuffix(r, "/")+"/") {
+			return ""
+		}
+	}
+	return "not inside the allowed roots (" + strings.Join(roots, ", ") + ")"
+}
+
+// validHostKey: an authorized_keys-style public key or a SHA256
+// fingerprint (the checks that bind them are the SSH client's).
+func validHostKey(k string) bool {
+	if strings.HasPrefix(k, "SHA256:") {
+		return len(k) >= 7+43 && len(k) <= 7+44 && !strings.ContainsAny(k, " \n")
+	}
+	fields := strings.Fields(k)
+	return len(fields) >= 2 && (strings.HasPrefix(fields[0], "ssh-") || strings.HasPrefix(fields[0], "ecdsa-")) && len(fields[1]) > 40 && len(k) < 16<<10
+}
