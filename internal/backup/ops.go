@@ -176,7 +176,8 @@ type BackupRequest struct {
 	Site string
 	// Dir is the absolute path of the website's document root on this
 	// machine; empty backs up the database only. Its files are stored
-	// relative to it.
+	// relative to it. It must be the folder's real path: one reached
+	// through a symbolic link is refused.
 	Dir string
 	// Excludes are restic --exclude patterns (e.g. "cache/*").
 	Excludes []string
@@ -306,11 +307,18 @@ func (r *Repo) backupFiles(ctx context.Context, req BackupRequest) (*Snapshot, e
 	}
 	// "." from inside the root stores the files at the snapshot's root.
 	args = append(args, ".")
+	dir, cwd, err := openRealDir(req.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
 	p, err := r.restic(ctx, "backup", args...)
 	if err != nil {
 		return nil, err
 	}
-	p.cmd.Dir = req.Dir
+	// restic starts in the folder opened and checked above, not in
+	// whatever the path names by the time it runs.
+	p.cmd.Dir = cwd
 	var sum *jsonSummary
 	lw := summaryCatcher(&sum)
 	p.cmd.Stdout = lw
@@ -324,6 +332,48 @@ func (r *Repo) backupFiles(ctx context.Context, req BackupRequest) (*Snapshot, e
 		return nil, err
 	}
 	return snap, runErr
+}
+
+// openRealDir opens the folder dir and refuses it unless dir is its real
+// path: the site's owner may control a parent of the document root
+// (/home/user/public_html) and swap the root for a symbolic link to any
+// folder of the host, which the backup (run as root) would then store
+// under the site's tag. cwd is where a child process should start to be
+// in the folder opened: through /proc on Linux, else dir itself.
+func openRealDir(dir string) (f *os.File, cwd string, err error) {
+	f, err = os.Open(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("backup: website folder: %w", err)
+	}
+	cwd = fdPath(f)
+	got, err := os.Readlink(cwd)
+	if err != nil { // no /proc: the path resolved now
+		cwd = dir
+		got, err = filepath.EvalSymlinks(dir)
+	}
+	if err == nil && got != filepath.Clean(dir) {
+		err = invalid("folder %q resolves to %q through a symbolic link; configure the real path", dir, got)
+	}
+	if err == nil {
+		var st os.FileInfo
+		if st, err = f.Stat(); err == nil && !st.IsDir() {
+			err = invalid("%q is not a folder", dir)
+		}
+	}
+	if err != nil {
+		f.Close()
+		if !errors.Is(err, ErrInvalid) {
+			err = fmt.Errorf("backup: website folder: %w", err)
+		}
+		return nil, "", err
+	}
+	return f, cwd, nil
+}
+
+// fdPath names an open file through /proc (Linux): a child process that
+// changes into it reaches the very folder opened.
+func fdPath(f *os.File) string {
+	return fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 }
 
 // backupDatabase streams the dump into restic's standard input. If the
