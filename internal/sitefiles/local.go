@@ -49,7 +49,7 @@ func Local(root string) (FS, error) {
 		r.Close()
 		return nil, err
 	}
-	l := &localFS{root: r, name: root}
+	l := &localFS{root: r, name: root, maxFiles: DefaultMaxFiles}
 	// os.Root's "path escapes from parent" error is not exported; capture
 	// it from a lookup that must escape, so isEscape can use errors.Is.
 	if _, err := r.Lstat(".."); err != nil {
@@ -93,6 +93,8 @@ type localFS struct {
 	root   *os.Root
 	name   string
 	escape error // os.Root's sentinel for an escaping path, if captured
+
+	maxFiles int // Walk's bound on regular files, and apart on folders
 }
 
 // outside converts os.Root's refusal of an escaping path into ErrOutside
@@ -108,10 +110,14 @@ func (l *localFS) outside(name string, err error) error {
 }
 
 func (l *localFS) Walk(ctx context.Context, fn func(Entry) error) error {
-	return l.walk(ctx, ".", fn)
+	var c walkCount
+	return l.walk(ctx, ".", fn, &c)
 }
 
-func (l *localFS) walk(ctx context.Context, dir string, fn func(Entry) error) error {
+// walkCount is what a Walk has seen so far, against its bound.
+type walkCount struct{ files, dirs int }
+
+func (l *localFS) walk(ctx context.Context, dir string, fn func(Entry) error, c *walkCount) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -122,7 +128,23 @@ func (l *localFS) walk(ctx context.Context, dir string, fn func(Entry) error) er
 		}
 		return nil // unreadable (or vanished, or no longer a directory): skipped
 	}
-	entries, err := f.ReadDir(-1)
+	// Read in chunks so that a folder of millions of entries is not
+	// listed whole into memory.
+	var entries []os.DirEntry
+	for {
+		chunk, rerr := f.ReadDir(1024)
+		entries = append(entries, chunk...)
+		if len(entries) > l.maxFiles {
+			f.Close()
+			return fmt.Errorf("%w: more than %d entries in %s", ErrTooManyFiles, l.maxFiles, dir)
+		}
+		if rerr != nil || len(chunk) == 0 {
+			if rerr != io.EOF {
+				err = rerr
+			}
+			break
+		}
+	}
 	f.Close()
 	if err != nil && dir == "." {
 		return fmt.Errorf("sitefiles: read local root: %w", err)
@@ -136,13 +158,19 @@ func (l *localFS) walk(ctx context.Context, dir string, fn func(Entry) error) er
 		p := joinRel(dir, e.Name())
 		switch {
 		case e.IsDir():
-			if err := l.walk(ctx, p, fn); err != nil {
+			if c.dirs++; c.dirs > l.maxFiles {
+				return fmt.Errorf("%w: more than %d folders", ErrTooManyFiles, l.maxFiles)
+			}
+			if err := l.walk(ctx, p, fn, c); err != nil {
 				return err
 			}
 		case e.Type().IsRegular():
 			info, err := e.Info()
 			if err != nil || !info.Mode().IsRegular() {
 				continue // vanished or replaced since the listing
+			}
+			if c.files++; c.files > l.maxFiles {
+				return fmt.Errorf("%w: more than %d files", ErrTooManyFiles, l.maxFiles)
 			}
 			if err := fn(Entry{Path: p, Size: info.Size(), ModTime: info.ModTime(), Mode: info.Mode()}); err != nil {
 				return err

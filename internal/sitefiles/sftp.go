@@ -20,12 +20,12 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// DefaultMaxFiles is how many files an SFTP Walk reports at most when
-// SFTPConfig.MaxFiles is zero.
+// DefaultMaxFiles is how many files (and, apart, folders) a Walk goes
+// through at most: Local's, and SFTP's when SFTPConfig.MaxFiles is zero.
 const DefaultMaxFiles = 200_000
 
-// ErrTooManyFiles is returned by an SFTP Walk that found more regular files
-// than its SFTPConfig.MaxFiles.
+// ErrTooManyFiles is returned by a Walk that found more regular files, or
+// more folders, than its bound.
 var ErrTooManyFiles = errors.New("sitefiles: too many files")
 
 // ErrHostKey is a server whose host key is not the configured one.
@@ -60,7 +60,7 @@ type SFTPConfig struct {
 	Root string
 
 	DialTimeout time.Duration // connecting and the SSH handshake; 10 s when zero
-	MaxFiles    int           // Walk's bound; DefaultMaxFiles when zero
+	MaxFiles    int           // Walk's bound on files, and apart on folders; DefaultMaxFiles when zero
 }
 
 // SFTP connects to a website's files on another server over SFTP and
@@ -415,11 +415,11 @@ func serverRefused(err error) bool {
 }
 
 func (s *sftpFS) Walk(ctx context.Context, fn func(Entry) error) error {
-	n := 0
-	return s.do(ctx, func() error { return s.walk(ctx, ".", fn, &n) })
+	var c walkCount
+	return s.do(ctx, func() error { return s.walk(ctx, ".", fn, &c) })
 }
 
-func (s *sftpFS) walk(ctx context.Context, dir string, fn func(Entry) error, n *int) error {
+func (s *sftpFS) walk(ctx context.Context, dir string, fn func(Entry) error, c *walkCount) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -442,11 +442,16 @@ func (s *sftpFS) walk(ctx context.Context, dir string, fn func(Entry) error, n *
 		p := joinRel(dir, name)
 		switch {
 		case fi.IsDir():
-			if err := s.walk(ctx, p, fn, n); err != nil {
+			// Folders are bounded apart: a tree of empty folders (or a
+			// server inventing them) must not walk for ever.
+			if c.dirs++; c.dirs > s.maxFiles {
+				return fmt.Errorf("%w: more than %d folders under %s", ErrTooManyFiles, s.maxFiles, s.root)
+			}
+			if err := s.walk(ctx, p, fn, c); err != nil {
 				return err
 			}
 		case fi.Mode().IsRegular():
-			if *n++; *n > s.maxFiles {
+			if c.files++; c.files > s.maxFiles {
 				return fmt.Errorf("%w: more than %d under %s", ErrTooManyFiles, s.maxFiles, s.root)
 			}
 			if err := fn(Entry{Path: p, Size: fi.Size(), ModTime: fi.ModTime(), Mode: fi.Mode()}); err != nil {

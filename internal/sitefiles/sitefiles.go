@@ -37,7 +37,9 @@
 //   - Every call is bounded by its context: when it ends mid-operation the
 //     connection is closed and the FS answers ErrClosed from then on.
 //     DialTimeout (10 s) bounds connecting; Walk stops with ErrTooManyFiles
-//     past MaxFiles regular files (200,000 by default).
+//     past MaxFiles regular files or MaxFiles folders (200,000 by
+//     default; Local's Walk has the same default bound, and also stops at
+//     a single folder of more entries).
 //   - Walk costs one request per directory; Open costs three (REALPATH,
 //     STAT so that a FIFO is never opened, OPEN) plus the reads.
 //
