@@ -2,7 +2,9 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
+	"time"
 )
 
 // The customer-facing side of scanning (issue 22): asking for a scan,
@@ -29,6 +31,18 @@ func (s *Service) RequestScan(ctx context.Context, c Caller, domain string, kind
 	}
 	if w.Status == StatusPaused {
 		return ScanJob{}, Errorf(EPRECONDITION, "website %s is paused: it is not scanned until it is resumed", w.Domain)
+	}
+	var st sealedScanSettings
+	if err := s.store.View(ctx, func(tx Tx) (err error) { st, err = s.loadScanSettings(ctx, tx, w); return err }); err != nil {
+		return ScanJob{}, err
+	}
+	switch {
+	case kind == ScanDatabase:
+		return ScanJob{}, Errorf(EPRECONDITION, "database scans are not available yet")
+	case (kind == ScanFiles || kind == ScanPatch) && st.Files.Source.Kind == "":
+		return ScanJob{}, Errorf(EPRECONDITION, "website %s has no file source yet: its hosting provider sets where its files are (scan settings)", w.Domain)
+	case kind == ScanBackup && (st.Backup.Repository == "" || st.Files.Source.Kind != "local"):
+		return ScanJob{}, Errorf(EPRECONDITION, "website %s has no backup repository or no local document root yet: its hosting provider sets them (scan settings)", w.Domain)
 	}
 	j := ScanJob{PartnerID: w.PartnerID, WebsiteID: w.ID, Kind: kind, Trigger: "on_demand", CreatedAt: s.clock()}
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -129,4 +143,77 @@ func (s *Service) IgnoreFinding(ctx context.Context, c Caller, domain string, id
 		return Finding{}, err
 	}
 	return f, nil
+}
+
+// The node's side: a runner claims jobs, renews their lease while it
+// works, records what it found and finishes them. These take no Caller:
+// they are the node's own work, never an adapter's.
+
+// ClaimScanJob claims the next job for node, running until now+lease;
+// ok is false when there is none (or another node took it first).
+func (s *Service) ClaimScanJob(ctx context.Context, node string, lease time.Duration) (j ScanJob, ok bool, err error) {
+	err = s.store.Update(ctx, func(tx Tx) (err error) {
+		j, err = tx.ClaimScanJob(ctx, node, s.clock(), lease)
+		return err
+	})
+	switch ErrorCode(err) {
+	case "":
+		return j, true, nil
+	case ENOTFOUND, ECONFLICT:
+		return ScanJob{}, false, nil
+	}
+	return ScanJob{}, false, err
+}
+
+// RenewScanJob moves the lease of a job node holds to now+lease;
+// ECONFLICT when it lost it (the runner must stop).
+func (s *Service) RenewScanJob(ctx context.Context, j ScanJob, node string, lease time.Duration) error {
+	return s.store.Update(ctx, func(tx Tx) error { return tx.RenewScanJob(ctx, j.ID, node, s.clock().Add(lease)) })
+}
+
+// FinishScanJob ends a job node holds: done with its summary (JSON of
+// what the job did), or failed with errMsg.
+func (s *Service) FinishScanJob(ctx context.Context, j ScanJob, node string, summary any, errMsg string) error {
+	state := JobDone
+	if errMsg != "" {
+		state = JobFailed
+		if len(errMsg) > 2000 {
+			errMsg = errMsg[:2000]
+		}
+	}
+	b, err := json.Marshal(summary)
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error { return tx.FinishScanJob(ctx, j.ID, node, state, string(b), errMsg, s.clock()) })
+}
+
+// RecordFindings saves what job j found (each finding's website, kind and
+// job are j's) and, when the job looked at everything (complete), resolves
+// the website's open findings of that kind it did not see again. It
+// returns how many findings are new and how many were resolved.
+func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding, complete bool) (created, resolved int, err error) {
+	now := s.clock()
+	err = s.store.Update(ctx, func(tx Tx) error {
+		created, resolved = 0, 0
+		for i := range found {
+			f := found[i]
+			f.PartnerID, f.WebsiteID, f.Kind, f.JobID, f.LastSeen = j.PartnerID, j.WebsiteID, j.Kind, j.ID, now
+			isNew, err := tx.SaveFinding(ctx, &f)
+			if err != nil {
+				return err
+			}
+			if isNew {
+				created++
+			}
+		}
+		if complete {
+			var err error
+			if resolved, err = tx.ResolveFindings(ctx, j.PartnerID, j.WebsiteID, j.Kind, j.ID, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return created, resolved, err
 }

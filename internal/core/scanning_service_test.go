@@ -17,7 +17,7 @@ import (
 func TestScanService(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db)
+		f := newFixture(t, db, func(c *core.Config) { c.ScanRoots = []string{"/var/www"} })
 		a, b := f.partner(t, "a", 0), f.partner(t, "b", 0)
 		jane, _, err := f.svc.CreateSubaccount(ctx, a, core.SubaccountCreate{Email: "jane@example.com"}, core.Idem{})
 		if err != nil {
@@ -45,6 +45,16 @@ func TestScanService(t *testing.T) {
 		}
 		_, err = f.svc.RequestScan(ctx, janeC, shop.Domain, "antivirus")
 		wantErrCode(t, err, core.EINVALID, "an unknown kind")
+		_, err = f.svc.RequestScan(ctx, janeC, shop.Domain, core.ScanFiles)
+		wantErrCode(t, err, core.EPRECONDITION, "a scan before the partner set where the files are")
+		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, core.ScanSettings{Files: core.FileScanSettings{Enabled: true,
+			Source: core.FileSource{Kind: "local", Path: "/var/www/shop"}}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.RequestScan(ctx, janeC, shop.Domain, core.ScanBackup)
+		wantErrCode(t, err, core.EPRECONDITION, "a backup without a repository")
+		_, err = f.svc.RequestScan(ctx, janeC, shop.Domain, core.ScanDatabase)
+		wantErrCode(t, err, core.EPRECONDITION, "a database scan")
 
 		j, err := f.svc.RequestScan(ctx, janeC, shop.Domain, core.ScanFiles)
 		if err != nil || j.State != core.JobQueued || j.Trigger != "on_demand" || !j.CreatedAt.Equal(*f.now.Load()) {
