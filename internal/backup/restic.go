@@ -93,6 +93,13 @@ func (r *Repo) Validate() error {
 		if len(r.Location) == len("sftp:") {
 			errs = append(errs, errors.New("sftp location needs user@host:/path"))
 		}
+		// restic runs "ssh <host> -l <user> -s sftp": a host (or user)
+		// starting with '-' would be read by ssh as an option
+		// (-oProxyCommand=... runs a command).
+		rest := strings.TrimPrefix(strings.TrimPrefix(r.Location, "sftp:"), "//")
+		if strings.HasPrefix(rest, "-") || strings.Contains(rest, "@-") {
+			errs = append(errs, errors.New("sftp location: the user and host cannot start with '-'"))
+		}
 	case strings.HasPrefix(r.Location, "s3:"):
 		if !strings.HasPrefix(r.Location, "s3:https://") && !strings.HasPrefix(r.Location, "s3:http://") {
 			errs = append(errs, errors.New("s3 location must look like s3:https://host/bucket/prefix"))
