@@ -293,6 +293,10 @@ func (l *localFS) WriteFile(ctx context.Context, name string, data []byte, mode 
 		uid, gid = owner(li)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return l.outside(name, err)
+	} else if di, err := l.root.Stat(dir); err == nil {
+		// A new file belongs to the owner of its folder, not to the
+		// (root) process writing it.
+		uid, gid = owner(di)
 	}
 
 	m := fileMode(mode)

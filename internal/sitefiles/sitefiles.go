@@ -15,7 +15,8 @@
 // ".." nor a symbolic link can leave the root, and there is no window
 // between a check and its use. Palisade needs read access to the tree
 // (and write access for quarantine and repairs); files it rewrites keep
-// their owner when it may set it (as root) and the mode it is given.
+// their owner, and files it creates get their folder's owner, when it may
+// set it (as root), and the mode it is given.
 //
 // SFTP(ctx, cfg) reaches an account on another server, the usual case for
 // a hosting provider whose web servers are not the Palisade host:
