@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/sitefiles"
 )
 
 // Tag names written into every snapshot.
@@ -585,8 +587,26 @@ func (r *Repo) Restore(ctx context.Context, site, snapshot, include, target stri
 	if _, err := r.stat(ctx, site, snapshot, include); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(target, 0o755); err != nil {
+	// restic follows symbolic links already in the target: a website's
+	// owner could make wp-content a link to /etc/cron.d and have files
+	// written there as root. So the target is a folder of Palisade's own,
+	// new or empty, never the website's files (RestoreToSite copies into
+	// those through sitefiles, which cannot be left).
+	if st, err := os.Lstat(target); err == nil {
+		if !st.IsDir() {
+			return invalid("restore target %q is not a folder", target)
+		}
+		if entries, err := os.ReadDir(target); err != nil || len(entries) > 0 {
+			return invalid("restore target %q is not empty: restore into a new folder (RestoreToSite puts files back into a website)", target)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("backup: restore target: %w", err)
+	}
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		return fmt.Errorf("backup: restore target: %w", err)
+	}
+	if real, err := filepath.EvalSymlinks(target); err != nil || real != filepath.Clean(target) {
+		return invalid("restore target %q is reached through a symbolic link", target)
 	}
 	args := []string{snapshot, "--target", target}
 	if include != "/" {
@@ -598,6 +618,64 @@ func (r *Repo) Restore(ctx context.Context, site, snapshot, include, target stri
 	}
 	p.cmd.Stdout = &capBuffer{max: 64 << 10}
 	return p.wrap(ctx, p.cmd.Run())
+}
+
+// MaxRestoreFile bounds one file RestoreToSite puts back (it is held in
+// memory on the way).
+const MaxRestoreFile = 256 << 20
+
+// RestoreToSite puts include (a file, a folder or "/") of a website's
+// snapshot back into the website's files through fsys (sitefiles.Local or
+// SFTP, which refuse paths and links leading outside the website): restic
+// restores into a fresh folder under CacheDir, and each regular file is
+// copied from there with its mode, replacing the website's. Links and
+// other special files in the snapshot are not put back. It returns how
+// many files were written.
+func (r *Repo) RestoreToSite(ctx context.Context, site, snapshot, include string, fsys sitefiles.FS) (int, error) {
+	if r.CacheDir == "" {
+		return 0, invalid("RestoreToSite needs CacheDir for its staging folder")
+	}
+	if err := os.MkdirAll(r.CacheDir, 0o700); err != nil {
+		return 0, err
+	}
+	staging, err := os.MkdirTemp(r.CacheDir, "restore-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(staging)
+	if err := r.Restore(ctx, site, snapshot, include, staging); err != nil {
+		return 0, err
+	}
+	n := 0
+	err = filepath.WalkDir(staging, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Size() > MaxRestoreFile {
+			return invalid("%s is larger than %d MiB: restore it to a download instead", p[len(staging):], MaxRestoreFile>>20)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(staging, p)
+		if err != nil {
+			return err
+		}
+		if err := fsys.WriteFile(ctx, filepath.ToSlash(rel), data, info.Mode().Perm()); err != nil {
+			return fmt.Errorf("backup: putting back %s: %w", filepath.ToSlash(rel), err)
+		}
+		n++
+		return nil
+	})
+	return n, err
 }
 
 // RestoreToArchive writes include (a file, a folder or "/") of a website's

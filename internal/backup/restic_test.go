@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/sitefiles"
 )
 
 // needTool finds a binary the tests run for real; without it they skip,
@@ -308,10 +310,19 @@ func TestRestic(t *testing.T) {
 		if err := os.RemoveAll(filepath.Join(siteA, "wp-content", "d07")); err != nil {
 			t.Fatal(err)
 		}
+		site, err := sitefiles.Local(siteA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer site.Close()
 		for _, inc := range []string{"/index.php", "/odd/a*b [1].txt", "/wp-content/d07"} {
-			if err := r.Restore(ctx, "site-a", snapA.ID, inc, siteA); err != nil {
-				t.Fatalf("Restore %s: %v", inc, err)
+			if _, err := r.RestoreToSite(ctx, "site-a", snapA.ID, inc, site); err != nil {
+				t.Fatalf("RestoreToSite %s: %v", inc, err)
 			}
+		}
+		// restic itself never writes into a website's (non-empty) folder.
+		if err := r.Restore(ctx, "site-a", snapA.ID, "/index.php", siteA); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Restore into the website's own folder: %v, want ErrInvalid", err)
 		}
 		got := hashTree(t, siteA)
 		want := map[string]string{}
@@ -321,7 +332,31 @@ func TestRestic(t *testing.T) {
 			}
 		}
 		sameTree(t, "site a after restores", got, want)
-		if err := r.Restore(ctx, "site-a", snapA.ID, "/odd/missing", siteA); !errors.Is(err, ErrNotFound) {
+
+		// The website's owner turns a folder into a link out of the site
+		// (to /etc/cron.d, say): nothing is written there.
+		outside := t.TempDir()
+		d07 := filepath.Join(siteA, "wp-content", "d07")
+		if err := os.RemoveAll(d07); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, d07); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.RestoreToSite(ctx, "site-a", snapA.ID, "/wp-content/d07", site); err == nil {
+			t.Error("RestoreToSite wrote through a link leading out of the website")
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+			t.Fatalf("files written outside the website: %v", entries)
+		}
+		if err := os.Remove(d07); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.RestoreToSite(ctx, "site-a", snapA.ID, "/wp-content/d07", site); err != nil {
+			t.Fatal(err)
+		}
+		sameTree(t, "site a after the link was removed", hashTree(t, siteA), want)
+		if err := r.Restore(ctx, "site-a", snapA.ID, "/odd/missing", t.TempDir()); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Restore of a missing path: %v, want ErrNotFound", err)
 		}
 		if err := r.Restore(ctx, "site-a", snapA.ID, "/", "relative/dir"); !errors.Is(err, ErrInvalid) {
