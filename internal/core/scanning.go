@@ -127,6 +127,9 @@ type ScanTx interface {
 	// RenewScanJob moves the lease of a job owner still holds; ECONFLICT
 	// when it lost it.
 	RenewScanJob(ctx context.Context, id int64, owner string, until time.Time) error
+	// ScanJobHeld checks, holding the job's row until the transaction
+	// ends, that owner still runs the job; ECONFLICT when not.
+	ScanJobHeld(ctx context.Context, id int64, owner string) error
 	// FinishScanJob ends a job owner holds, as JobDone or JobFailed;
 	// ECONFLICT when it lost the lease.
 	FinishScanJob(ctx context.Context, id int64, owner, state, summary, errMsg string, at time.Time) error

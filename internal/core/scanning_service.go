@@ -2,7 +2,9 @@ package core
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"strconv"
 	"time"
 )
@@ -151,9 +153,18 @@ func (s *Service) IgnoreFinding(ctx context.Context, c Caller, domain string, id
 
 // ClaimScanJob claims the next job for node, running until now+lease;
 // ok is false when there is none (or another node took it first).
+//
+// The job's Owner is node plus a token of this claim, so that a worker
+// whose lease ran out and was claimed again (by any node, even the same
+// one) can no longer renew, record into or finish the new attempt.
 func (s *Service) ClaimScanJob(ctx context.Context, node string, lease time.Duration) (j ScanJob, ok bool, err error) {
+	var tok [8]byte
+	if _, err := io.ReadFull(s.rand, tok[:]); err != nil {
+		return ScanJob{}, false, err
+	}
+	owner := node + "#" + hex.EncodeToString(tok[:])
 	err = s.store.Update(ctx, func(tx Tx) (err error) {
-		j, err = tx.ClaimScanJob(ctx, node, s.clock(), lease)
+		j, err = tx.ClaimScanJob(ctx, owner, s.clock(), lease)
 		return err
 	})
 	switch ErrorCode(err) {
@@ -165,15 +176,15 @@ func (s *Service) ClaimScanJob(ctx context.Context, node string, lease time.Dura
 	return ScanJob{}, false, err
 }
 
-// RenewScanJob moves the lease of a job node holds to now+lease;
-// ECONFLICT when it lost it (the runner must stop).
-func (s *Service) RenewScanJob(ctx context.Context, j ScanJob, node string, lease time.Duration) error {
-	return s.store.Update(ctx, func(tx Tx) error { return tx.RenewScanJob(ctx, j.ID, node, s.clock().Add(lease)) })
+// RenewScanJob moves the lease of a job this claim (j.Owner) holds to
+// now+lease; ECONFLICT when it lost it (the runner must stop).
+func (s *Service) RenewScanJob(ctx context.Context, j ScanJob, lease time.Duration) error {
+	return s.store.Update(ctx, func(tx Tx) error { return tx.RenewScanJob(ctx, j.ID, j.Owner, s.clock().Add(lease)) })
 }
 
-// FinishScanJob ends a job node holds: done with its summary (JSON of
-// what the job did), or failed with errMsg.
-func (s *Service) FinishScanJob(ctx context.Context, j ScanJob, node string, summary any, errMsg string) error {
+// FinishScanJob ends a job this claim (j.Owner) holds: done with its
+// summary (JSON of what the job did), or failed with errMsg.
+func (s *Service) FinishScanJob(ctx context.Context, j ScanJob, summary any, errMsg string) error {
 	state := JobDone
 	if errMsg != "" {
 		state = JobFailed
@@ -185,7 +196,7 @@ func (s *Service) FinishScanJob(ctx context.Context, j ScanJob, node string, sum
 	if err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error { return tx.FinishScanJob(ctx, j.ID, node, state, string(b), errMsg, s.clock()) })
+	return s.store.Update(ctx, func(tx Tx) error { return tx.FinishScanJob(ctx, j.ID, j.Owner, state, string(b), errMsg, s.clock()) })
 }
 
 // RecordFindings saves what job j found (each finding's website, kind and
@@ -196,6 +207,11 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 	now := s.clock()
 	err = s.store.Update(ctx, func(tx Tx) error {
 		created, resolved = 0, 0
+		// Only while this claim still holds the job: a worker that lost
+		// its lease records nothing (and the transaction rolls back).
+		if err := tx.ScanJobHeld(ctx, j.ID, j.Owner); err != nil {
+			return err
+		}
 		for i := range found {
 			f := found[i]
 			f.PartnerID, f.WebsiteID, f.Kind, f.JobID, f.LastSeen = j.PartnerID, j.WebsiteID, j.Kind, j.ID, now

@@ -2,7 +2,9 @@ package core_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/store"
@@ -136,4 +138,51 @@ func wantErrCode(t *testing.T, err error, code, what string) {
 	if core.ErrorCode(err) != code {
 		t.Fatalf("%s: got %v (code %q), want %q", what, err, core.ErrorCode(err), code)
 	}
+}
+
+// TestScanLeaseTokens: every claim has its own owner token, so a worker
+// whose lease ran out and was claimed again, even by the same node, can no
+// longer renew, record findings into or finish the new attempt.
+func TestScanLeaseTokens(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, func(c *core.Config) { c.ScanRoots = []string{"/var/www"} })
+		a := f.partner(t, "a", 0)
+		w, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, w.Domain, core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "local", Path: "/var/www/shop"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.RequestScan(ctx, a, w.Domain, core.ScanFiles); err != nil {
+			t.Fatal(err)
+		}
+		old, ok, err := f.svc.ClaimScanJob(ctx, "node-1", time.Minute)
+		if err != nil || !ok || !strings.HasPrefix(old.Owner, "node-1#") {
+			t.Fatalf("claim: %+v %v %v", old, ok, err)
+		}
+		if _, ok, _ := f.svc.ClaimScanJob(ctx, "node-2", time.Minute); ok {
+			t.Fatal("a second claim while the lease holds")
+		}
+		f.advance(2 * time.Minute)
+		cur, ok, err := f.svc.ClaimScanJob(ctx, "node-1", time.Minute)
+		if err != nil || !ok || cur.ID != old.ID || cur.Owner == old.Owner || cur.Attempts != 2 {
+			t.Fatalf("the claim after the lease ran out: %+v %v %v", cur, ok, err)
+		}
+		finding := []core.Finding{{Location: "x.php", Signature: "Palisade.PHP.Webshell.EvalPost", Class: "webshell", Severity: "critical"}}
+		_, _, err = f.svc.RecordFindings(ctx, old, finding, true)
+		wantErrCode(t, err, core.ECONFLICT, "the stale worker recording findings")
+		wantErrCode(t, f.svc.RenewScanJob(ctx, old, time.Minute), core.ECONFLICT, "the stale worker renewing")
+		wantErrCode(t, f.svc.FinishScanJob(ctx, old, nil, ""), core.ECONFLICT, "the stale worker finishing")
+		if list, _ := f.svc.Findings(ctx, a, w.Domain, core.FindingFilter{}); len(list) != 0 {
+			t.Fatalf("the stale worker's findings were kept: %+v", list)
+		}
+		if n, _, err := f.svc.RecordFindings(ctx, cur, finding, true); err != nil || n != 1 {
+			t.Fatalf("the current claim recording: %d, %v", n, err)
+		}
+		if err := f.svc.FinishScanJob(ctx, cur, map[string]int{"files": 1}, ""); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

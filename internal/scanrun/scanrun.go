@@ -55,8 +55,8 @@ type Runner struct {
 	Now func() time.Time
 	Log *slog.Logger
 
-	engineOnce sync.Once
-	engine     string
+	engineMu sync.Mutex // clamd's VERSION and the signatures' digest, once clamd answered
+	engine   string
 }
 
 func (r *Runner) lease() time.Duration {
@@ -80,14 +80,30 @@ func (r *Runner) log() *slog.Logger {
 	return slog.Default()
 }
 
+// RunWorkers runs n workers (Run each, named Node/0, Node/1, ...) until
+// ctx ends.
+func (r *Runner) RunWorkers(ctx context.Context, n int) {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(node string) {
+			defer wg.Done()
+			_ = r.run1(ctx, node)
+		}(fmt.Sprintf("%s/%d", r.Node, i))
+	}
+	wg.Wait()
+}
+
 // Run claims and runs jobs until ctx ends.
-func (r *Runner) Run(ctx context.Context) error {
+func (r *Runner) Run(ctx context.Context) error { return r.run1(ctx, r.Node) }
+
+func (r *Runner) run1(ctx context.Context, node string) error {
 	poll := r.Poll
 	if poll <= 0 {
 		poll = 10 * time.Second
 	}
 	for {
-		ran, err := r.RunOnce(ctx)
+		ran, err := r.runOnce(ctx, node)
 		if err != nil && ctx.Err() == nil {
 			r.log().Warn("scan runner", "err", err)
 		}
@@ -105,8 +121,10 @@ func (r *Runner) Run(ctx context.Context) error {
 // RunOnce claims one job and runs it; ran is false when there was none.
 // The job's own failure is recorded in the job (err is nil); err is a
 // failure to reach the store.
-func (r *Runner) RunOnce(ctx context.Context) (ran bool, err error) {
-	j, ok, err := r.Service.ClaimScanJob(ctx, r.Node, r.lease())
+func (r *Runner) RunOnce(ctx context.Context) (ran bool, err error) { return r.runOnce(ctx, r.Node) }
+
+func (r *Runner) runOnce(ctx context.Context, node string) (ran bool, err error) {
+	j, ok, err := r.Service.ClaimScanJob(ctx, node, r.lease())
 	if err != nil || !ok {
 		return false, err
 	}
@@ -122,7 +140,7 @@ func (r *Runner) RunOnce(ctx context.Context) (ran bool, err error) {
 			case <-jctx.Done():
 				return
 			case <-t.C:
-				if err := r.Service.RenewScanJob(jctx, j, r.Node, r.lease()); err != nil {
+				if err := r.Service.RenewScanJob(jctx, j, r.lease()); err != nil {
 					if core.ErrorCode(err) == core.ECONFLICT {
 						r.log().Warn("scan job lease lost: stopping it", "job", j.ID, "website", j.WebsiteID)
 						cancel()
@@ -144,7 +162,7 @@ func (r *Runner) RunOnce(ctx context.Context) (ran bool, err error) {
 	if ctx.Err() != nil {
 		return true, ctx.Err() // shutting down: the lease runs out, another node retries
 	}
-	return true, r.Service.FinishScanJob(ctx, j, r.Node, summary, msg)
+	return true, r.Service.FinishScanJob(ctx, j, summary, msg)
 }
 
 func (r *Runner) run(ctx context.Context, j core.ScanJob) (any, error) {
@@ -184,13 +202,13 @@ type FilesSummary struct {
 }
 
 func (r *Runner) engineName(ctx context.Context) string {
-	r.engineOnce.Do(func() {
-		v, err := r.Clamd.Version(ctx)
-		if err != nil {
-			return
+	r.engineMu.Lock()
+	defer r.engineMu.Unlock()
+	if r.engine == "" {
+		if v, err := r.Clamd.Version(ctx); err == nil {
+			r.engine = v + " " + signatures.Digest()
 		}
-		r.engine = v + " " + signatures.Digest()
-	})
+	}
 	return r.engine
 }
 

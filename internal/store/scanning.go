@@ -79,6 +79,15 @@ func (t *tx) FinishScanJob(ctx context.Context, id int64, owner, state, summary,
 	return lostLease(res, err, id)
 }
 
+func (t *tx) ScanJobHeld(ctx context.Context, id int64, owner string) error {
+	var one int
+	err := t.queryRow(ctx, "SELECT 1 FROM scan_jobs WHERE id = $1 AND owner = $2 AND state = 'running'"+t.d.lock(), id, owner).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return core.Errorf(core.ECONFLICT, "scan job %d is not running under this node's lease any more", id)
+	}
+	return err
+}
+
 // lostLease turns an update of no row into ECONFLICT: the job is not (any
 // more) the caller's.
 func lostLease(res sql.Result, err error, id int64) error {
