@@ -58,6 +58,7 @@ Commands:
   user       add: people who sign in to a partner's console or the operator pages
   waf        patch add, list, rm: virtual patches the operator pushes to every website
   bots       verified-bot range lists: refresh (download), list
+  signatures write: Palisade's own malware signatures, in ClamAV's formats, into clamd's database folder
   challenge  rotate-key: new key for challenges and clearances (the previous one still verifies)
   version    print the version
 
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, now fun
 		return cmdUser(ctx, args[1:], getenv, now, stdout, stderr)
 	case "waf":
 		return cmdWAF(ctx, args[1:], getenv, now, stdout, stderr)
+	case "signatures":
+		return cmdSignatures(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "palisade", version)
 		return nil

@@ -392,6 +392,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 	var proxies, webServers, metricsAllow stringList
 	fs.Var(&proxies, "trusted-proxy", "IP or CIDR of a load balancer in front of the APIs and dashboards, optionally =HEADER: the header it sets the client's address in (default X-Forwarded-For, right-most address that is not a trusted proxy; or e.g. 10.0.0.5=X-Real-IP for a proxy that overwrites X-Real-IP). Only that header is believed, only from that proxy (repeatable)")
 	fs.Var(&webServers, "web-server", "IP or CIDR of a web server that asks for decisions: its forwarded client address (each integration's own header, see docs/INTEGRATIONS.md) is believed, and, when listed here, it may look websites up by Host on /v2.1/check without a server key (repeatable; not given: 127.0.0.0/8 and ::1 for addresses, and no keyless lookups)")
+	clamdAddr := fs.String("clamd", "", "clamd that scans websites' files for malware: unix:/run/clamav/clamd.ctl or host:port; load Palisade's own signatures into it (palisade signatures write); empty: no file scans")
+	osvFeed := fs.String("osv-feed", "", "vulnerability feed (OSV JSON) for patch checks: a file, a folder of records, a zip such as osv.dev's all.zip, or an https URL (fetched again when it changed); empty: no patch checks")
+	scanWorkers := fs.Int("scan-workers", 1, "scan and backup jobs this node runs at once (0: none; edge nodes run none)")
 	fs.Var(&metricsAllow, "metrics-allow", "IP or CIDR that may read /metrics (repeatable; default 127.0.0.0/8 and ::1)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -445,6 +448,18 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 		mailer.Now = pl.svc.Now
 		go pl.svc.RunMailer(mctx, mailer, 30*time.Second)
 		pl.log.Info("delivering the outbox's emails", "smtp", mailer.Addr, "from", mailer.From.String())
+	}
+	if *scanWorkers < 0 || *scanWorkers > 64 {
+		return fmt.Errorf("--scan-workers %d: 0 to 64: %w", *scanWorkers, errUsage)
+	}
+	if *role != server.RoleEdge && *scanWorkers > 0 {
+		runner, err := newScanRunner(sf.dataDir, *clamdAddr, *osvFeed, pl.svc, pl.log)
+		if err != nil {
+			return err
+		}
+		sctx, stopScans := context.WithCancel(ctx)
+		defer stopScans()
+		go runner.RunWorkers(sctx, *scanWorkers)
 	}
 	partners, err := pl.svc.Partners(ctx)
 	if err != nil {
