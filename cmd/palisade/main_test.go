@@ -280,7 +280,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--challenge-key", "abcd", "--data-dir", dir}, "--challenge-key: 2 bytes"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--egress-ip", "nope", "--data-dir", dir}, `--egress-ip "nope" is not an IP address`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--addon-price", "-1", "--data-dir", dir}, "--addon-price"},
-		{[]string{"serve", "--addr", "127.0.0.1:0", "--scan-root", "var/www", "--data-dir", dir}, `--scan-root "var/www": give an absolute directory`},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--scan-root", "var/www", "--data-dir", dir}, `--scan-root "var/www": give [PARTNER=]DIR`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--backup-root", "/", "--data-dir", dir}, `--backup-root "/"`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--smtp-url", "http://x", "--data-dir", dir}, "--smtp-url must look like"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--smtp-url", "smtp://127.0.0.1:25", "--data-dir", dir}, "--smtp-from is required"},

@@ -42,8 +42,8 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.defaultPlan, "default-plan", "Free", "plan of a website registered without one")
 	fs.DurationVar(&s.retention, "event-retention", 30*24*time.Hour, "how long events are kept (minute counters are kept 400 days)")
 	fs.Var(&s.egressIPs, "egress-ip", "address Palisade connects to customers' sites from (free scans, the reverse proxy), which XML getIpAddresses tells their firewalls (repeatable)")
-	fs.Var(&s.scanRoots, "scan-root", "a directory under which partners may name a website's document root for malware scans and backups, such as /var/www or /home (repeatable; none: files are reached over SFTP only)")
-	fs.Var(&s.backupRoots, "backup-root", "a directory under which partners may keep local backup repositories (repeatable; none: sftp: and s3: repositories only)")
+	fs.Var(&s.scanRoots, "scan-root", "[PARTNER=]DIR: a directory under which that partner (without PARTNER=: every partner) may name its websites' document roots for malware scans, patch checks and backups, such as acme=/home (repeatable; none: files are reached over SFTP only); no two websites may share or nest one")
+	fs.Var(&s.backupRoots, "backup-root", "[PARTNER=]DIR: a directory under which that partner (without PARTNER=: every partner) may keep local backup repositories (repeatable; none: sftp: and s3: repositories only)")
 	fs.StringVar(&s.brandName, "brand-name", "", "your product's name, shown on the pages before sign-in, the operator pages and the pages of a website no partner brands (an unknown host's deny page, the User API docs before sign-in); empty: no name at all")
 	fs.StringVar(&s.addonPrice, "addon-price", "2.50", "monthly price of one add-on unit (10,000 extra requests a month)")
 }
@@ -97,10 +97,14 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 		flag string
 		dirs []string
 	}{{"--scan-root", s.scanRoots}, {"--backup-root", s.backupRoots}} {
-		for _, d := range roots.dirs {
-			if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
+		for _, r := range roots.dirs {
+			name, d, ok := strings.Cut(r, "=")
+			if !ok {
+				d = r
+			}
+			if (ok && strings.TrimSpace(name) == "") || !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
 				db.Close()
-				return nil, nil, fmt.Errorf("%s %q: give an absolute directory other than /, without . or .. parts: %w", roots.flag, d, errUsage)
+				return nil, nil, fmt.Errorf("%s %q: give [PARTNER=]DIR, DIR absolute and other than /, without . or .. parts: %w", roots.flag, r, errUsage)
 			}
 		}
 	}

@@ -104,6 +104,15 @@ type ScanSettingsTx interface {
 	ScanSettings(ctx context.Context, partnerID, websiteID int64) (string, error)
 	// SetScanSettings stores them.
 	SetScanSettings(ctx context.Context, partnerID, websiteID int64, settings string, at time.Time) error
+	// AllScanSettings returns every website's stored settings, across
+	// partners: only for checks that two websites do not share a folder.
+	AllScanSettings(ctx context.Context) ([]StoredScanSettings, error)
+}
+
+// StoredScanSettings is one website's stored scan settings.
+type StoredScanSettings struct {
+	PartnerID, WebsiteID int64
+	Settings             string
 }
 
 // sealed is the stored form: the settings with their secrets sealed.
@@ -227,7 +236,14 @@ func (s *Service) SetWebsiteScanSettings(ctx context.Context, c Caller, domain s
 			}
 			*st.secret(name) = ""
 		}
-		if err := s.validateScanSettings(&st, sealed); err != nil {
+		p, err := tx.Partner(ctx, w.PartnerID, false)
+		if err != nil {
+			return err
+		}
+		if err := s.validateScanSettings(&st, sealed, p.Name); err != nil {
+			return err
+		}
+		if err := s.checkScanPathsFree(ctx, tx, w, st); err != nil {
 			return err
 		}
 		b, err := json.Marshal(sealedScanSettings{ScanSettings: st, Sealed: sealed})
@@ -257,7 +273,7 @@ var (
 
 // validateScanSettings checks st (whose secrets are in sealed) and
 // normalises it; every problem is in the one EINVALID error.
-func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]string) error {
+func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]string, partner string) error {
 	var probs []string
 	bad := func(field, format string, a ...any) { probs = append(probs, field+": "+fmt.Sprintf(format, a...)) }
 	every := func(field string, h int) {
@@ -288,7 +304,7 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 			bad("files.source.kind", "where the files are is needed to scan them: local or sftp")
 		}
 	case "local":
-		if msg := localUnder(src.Path, s.cfg.ScanRoots, "--scan-root"); msg != "" {
+		if msg := localUnder(src.Path, s.cfg.ScanRoots, "--scan-root", partner); msg != "" {
 			bad("files.source.path", "%s", msg)
 		}
 		src.Host, src.Port, src.User, src.HostKey = "", 0, "", ""
@@ -355,7 +371,7 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 				bad("backup.repository", "sftp:user@host:/path")
 			}
 		default:
-			if msg := localUnder(b.Repository, s.cfg.BackupRoots, "--backup-root"); msg != "" {
+			if msg := localUnder(b.Repository, s.cfg.BackupRoots, "--backup-root", partner); msg != "" {
 				bad("backup.repository", "%s (or sftp:user@host:/path, s3:https://host/bucket/prefix)", msg)
 			}
 		}
@@ -373,21 +389,76 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 }
 
 // localUnder checks that p is a clean absolute path strictly inside one of
-// roots, and says why not.
-func localUnder(p string, roots []string, flag string) string {
-	if len(roots) == 0 {
-		return "the operator allows no local paths (" + flag + " is not set)"
+// the roots the partner may use, and says why not. A root is "DIR" (any
+// partner: for an operator whose partners share one machine's accounts
+// and trust each other, or that has one partner) or "PARTNER=DIR" (that
+// partner only).
+func localUnder(p string, roots []string, flag, partner string) string {
+	var mine []string
+	for _, r := range roots {
+		name, dir, ok := strings.Cut(r, "=")
+		if !ok {
+			dir = r
+		} else if name != partner {
+			continue
+		}
+		mine = append(mine, filepath.Clean(dir))
+	}
+	if len(mine) == 0 {
+		return "the operator allows this partner no local paths (" + flag + ")"
 	}
 	if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.ContainsAny(p, "\x00\n\r") {
 		return "an absolute path without . or .. parts, not " + strconv.Quote(p)
 	}
-	for _, r := range roots {
-		r = filepath.Clean(r)
-		if p != r && strings.HasPrefix(p, strings.TrimSuffix(r, "/")+"/") {
+	for _, r := range mine {
+		if p != r && pathWithin(p, r) {
 			return ""
 		}
 	}
-	return "not inside the allowed roots (" + strings.Join(roots, ", ") + ")"
+	return "not inside the allowed roots (" + strings.Join(mine, ", ") + ")"
+}
+
+// pathWithin reports whether p is inside dir (or is dir).
+func pathWithin(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// checkScanPathsFree refuses a local document root that is, contains or
+// is inside another website's, and a local backup repository inside
+// another partner's: one website's settings never reach another's files
+// or backups.
+func (s *Service) checkScanPathsFree(ctx context.Context, tx Tx, w Website, st ScanSettings) error {
+	root := ""
+	if st.Files.Source.Kind == "local" {
+		root = st.Files.Source.Path
+	}
+	repo := ""
+	if b := st.Backup.Repository; b != "" && !strings.HasPrefix(b, "s3:") && !strings.HasPrefix(b, "sftp:") {
+		repo = b
+	}
+	if root == "" && repo == "" {
+		return nil
+	}
+	all, err := tx.AllScanSettings(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range all {
+		if o.WebsiteID == w.ID {
+			continue
+		}
+		var other sealedScanSettings
+		if json.Unmarshal([]byte(o.Settings), &other) != nil {
+			continue
+		}
+		if src := other.Files.Source; root != "" && src.Kind == "local" && (pathWithin(root, src.Path) || pathWithin(src.Path, root)) {
+			return Errorf(ECONFLICT, "files.source.path: %s overlaps the document root of another website: each website's files are its own folder", root)
+		}
+		if ob := other.Backup.Repository; repo != "" && o.PartnerID != w.PartnerID && ob != "" && (pathWithin(repo, ob) || pathWithin(ob, repo)) {
+			return Errorf(ECONFLICT, "backup.repository: %s overlaps another partner's backup repository", repo)
+		}
+	}
+	return nil
 }
 
 // validHostKey: an authorized_keys-style public key or a SHA256

@@ -160,3 +160,68 @@ func TestScanSettingsNoRoots(t *testing.T) {
 		}
 	})
 }
+
+// TestScanSettingsPaths: a partner names local paths only under its own
+// roots (PARTNER=DIR) or the shared ones (DIR); no two websites share or
+// nest a document root, even of the same partner; a local backup
+// repository is never inside another partner's.
+func TestScanSettingsPaths(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, func(c *core.Config) {
+			c.ScanRoots = []string{"a=/home/a", "/srv/shared"}
+			c.BackupRoots = []string{"/srv/backups"}
+		})
+		a, b := f.partner(t, "a", 0), f.partner(t, "b", 0)
+		site := func(c core.Caller, d string) core.Website {
+			w, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: d}, core.Idem{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return w
+		}
+		a1, a2, b1 := site(a, "a1.example.com"), site(a, "a2.example.com"), site(b, "b1.example.com")
+		local := func(p string) core.ScanSettings {
+			return core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "local", Path: p}}}
+		}
+		set := func(c core.Caller, w core.Website, st core.ScanSettings) error {
+			_, err := f.svc.SetWebsiteScanSettings(ctx, c, w.Domain, st)
+			return err
+		}
+		if err := set(a, a1, local("/home/a/site1")); err != nil {
+			t.Fatal(err)
+		}
+		wantErrCode(t, set(b, b1, local("/home/a/site9")), core.EINVALID, "partner b under partner a's root")
+		wantErrCode(t, set(a, a2, local("/home/a/site1")), core.ECONFLICT, "the same document root twice")
+		wantErrCode(t, set(a, a2, local("/home/a/site1/sub")), core.ECONFLICT, "a root inside another website's")
+		wantErrCode(t, set(a, a2, local("/home/a")), core.EINVALID, "the root itself")
+		if err := set(a, a2, local("/home/a/site2")); err != nil {
+			t.Fatal(err)
+		}
+		if err := set(b, b1, local("/srv/shared/b1")); err != nil {
+			t.Fatalf("a shared root: %v", err)
+		}
+		// Saving a website's own settings again is not an overlap with itself.
+		if err := set(a, a1, local("/home/a/site1")); err != nil {
+			t.Fatal(err)
+		}
+
+		// Backups: one repository for a partner's websites, never inside another partner's.
+		withRepo := func(p, repo string) core.ScanSettings {
+			st := local(p)
+			st.Backup = core.BackupScanSettings{Repository: repo, RepositoryPassword: "pw"}
+			return st
+		}
+		if err := set(a, a1, withRepo("/home/a/site1", "/srv/backups/a")); err != nil {
+			t.Fatal(err)
+		}
+		if err := set(a, a2, withRepo("/home/a/site2", "/srv/backups/a")); err != nil {
+			t.Fatalf("a partner's second website in its repository: %v", err)
+		}
+		wantErrCode(t, set(b, b1, withRepo("/srv/shared/b1", "/srv/backups/a")), core.ECONFLICT, "partner b in partner a's repository")
+		wantErrCode(t, set(b, b1, withRepo("/srv/shared/b1", "/srv/backups/a/inner")), core.ECONFLICT, "partner b inside partner a's repository")
+		if err := set(b, b1, withRepo("/srv/shared/b1", "/srv/backups/b")); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

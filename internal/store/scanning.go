@@ -269,3 +269,20 @@ func (t *tx) SetScanSettings(ctx context.Context, partnerID, websiteID int64, se
 	}
 	return nil
 }
+
+func (t *tx) AllScanSettings(ctx context.Context) ([]core.StoredScanSettings, error) {
+	rows, err := t.query(ctx, "SELECT partner_id, website_id, settings FROM scan_settings ORDER BY website_id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []core.StoredScanSettings
+	for rows.Next() {
+		var s core.StoredScanSettings
+		if err := rows.Scan(&s.PartnerID, &s.WebsiteID, &s.Settings); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
