@@ -97,7 +97,7 @@ type Finding struct {
 	SHA256       string   // of the file or the value, when there is one
 	Detail       string   // JSON: what else the scan said (fixed version, matched data, ...)
 	State        string
-	QuarantineID string // the quarantine entry, while quarantined
+	QuarantineID string // the quarantine entry: the file while quarantined, its original once cleaned
 	JobID        int64  // the job that last saw it
 	FirstSeen    time.Time
 	LastSeen     time.Time

@@ -200,7 +200,7 @@ func (s *Service) FinishScanJob(ctx context.Context, j ScanJob, summary any, err
 }
 
 // RecordFindings saves what job j found (each finding's website, kind and
-// job are j's) and, when the job looked at everything (complete), resolves
+// job are j's; found is updated with the stored IDs and states) and, when the job looked at everything (complete), resolves
 // the website's open findings of that kind it did not see again. It
 // returns how many findings are new and how many were resolved.
 func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding, complete bool) (created, resolved int, err error) {
@@ -222,6 +222,7 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 			if isNew {
 				created++
 			}
+			found[i] = f // its ID and state, for the caller
 		}
 		if complete {
 			var err error
@@ -232,4 +233,22 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 		return nil
 	})
 	return created, resolved, err
+}
+
+// MarkCleaned records that job j's runner cleaned a finding of its
+// website (the file's original kept in quarantine under quarantineID).
+func (s *Service) MarkCleaned(ctx context.Context, j ScanJob, findingID int64, quarantineID string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.ScanJobHeld(ctx, j.ID, j.Owner); err != nil {
+			return err
+		}
+		f, err := tx.Finding(ctx, j.PartnerID, findingID)
+		if err != nil {
+			return err
+		}
+		if f.WebsiteID != j.WebsiteID {
+			return Errorf(ENOTFOUND, "finding not found")
+		}
+		return tx.SetFindingState(ctx, j.PartnerID, findingID, FindingCleaned, quarantineID, s.clock())
+	})
 }

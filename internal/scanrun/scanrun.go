@@ -196,9 +196,11 @@ func open(ctx context.Context, src core.FileSource) (sitefiles.FS, error) {
 // FilesSummary is what a files job stores as its summary.
 type FilesSummary struct {
 	malware.Result
-	Findings int `json:"findings"`
-	New      int `json:"new"`
-	Resolved int `json:"resolved"`
+	Findings    int      `json:"findings"`
+	New         int      `json:"new"`
+	Resolved    int      `json:"resolved"`
+	Cleaned     int      `json:"cleaned,omitempty"` // known injections removed (auto_clean), originals in quarantine
+	CleanErrors []string `json:"clean_errors,omitempty"`
 }
 
 func (r *Runner) engineName(ctx context.Context) string {
@@ -253,6 +255,27 @@ func (r *Runner) files(ctx context.Context, j core.ScanJob, st core.ScanSettings
 	}
 	sum := FilesSummary{Result: res, Findings: len(found), New: created, Resolved: resolved}
 	sum.Result.Findings = nil
+	if st.Files.AutoClean {
+		// Known injections only (malware.Clean refuses what is not
+		// unambiguous); the original is kept in quarantine.
+		q := &malware.Quarantine{Dir: filepath.Join(r.Dir, "quarantine", strconv.FormatInt(j.WebsiteID, 10)), Now: r.Now}
+		for _, f := range found {
+			if f.State != core.FindingOpen {
+				continue // ignored by the customer, or handled already
+			}
+			_, entry, err := malware.Clean(ctx, fsys, q, r.Clamd, f.Location, f.Signature)
+			if err != nil {
+				if !errors.Is(err, malware.ErrNotCleanable) {
+					sum.CleanErrors = append(sum.CleanErrors, f.Location+": "+err.Error())
+				}
+				continue
+			}
+			if err := r.Service.MarkCleaned(ctx, j, f.ID, entry.ID); err != nil {
+				return sum, err
+			}
+			sum.Cleaned++
+		}
+	}
 	return sum, nil
 }
 

@@ -239,3 +239,71 @@ func TestBackupJob(t *testing.T) {
 		t.Fatal("the repository password is in the job's summary")
 	}
 }
+
+// TestAutoClean: with auto_clean, known injections are removed from the
+// website's files (each file back to its original, byte for byte, its
+// finding "cleaned" and naming the quarantined original); what cannot be
+// cleaned unambiguously stays as it is, its finding open.
+func TestAutoClean(t *testing.T) {
+	e := newEnv(t)
+	e.runner.Clamd = clamdtest.Start(t)
+	ctx := context.Background()
+	put := func(src, dst string) []byte {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.root, dst), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	put("../malware/testdata/clean/php-prepend/infected.php", "index.php")
+	put("../malware/testdata/clean/js-append/infected.js", "app.js")
+	whole := put("../malware/testdata/clean/not-cleanable/whole-file.php", "shell.php")
+	if _, err := e.svc.SetWebsiteScanSettings(ctx, e.partner, e.site.Domain, core.ScanSettings{Files: core.FileScanSettings{Enabled: true, AutoClean: true,
+		Source: core.FileSource{Kind: "local", Path: e.root}}}); err != nil {
+		t.Fatal(err)
+	}
+	j := e.runJob(t, core.ScanFiles)
+	var sum scanrun.FilesSummary
+	if err := json.Unmarshal([]byte(j.Summary), &sum); err != nil || j.State != core.JobDone {
+		t.Fatalf("job %+v: %v", j, err)
+	}
+	if sum.Findings != 3 || sum.Cleaned != 2 || len(sum.CleanErrors) != 0 {
+		t.Fatalf("summary: %s", j.Summary)
+	}
+	for file, orig := range map[string]string{"index.php": "../malware/testdata/clean/php-prepend/original.php", "app.js": "../malware/testdata/clean/js-append/original.js"} {
+		got, _ := os.ReadFile(filepath.Join(e.root, file))
+		want, _ := os.ReadFile(orig)
+		if string(got) != string(want) {
+			t.Errorf("%s after cleaning differs from its original", file)
+		}
+		if st, _ := os.Stat(filepath.Join(e.root, file)); st.Mode().Perm() != 0o640 {
+			t.Errorf("%s lost its mode: %v", file, st.Mode())
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(e.root, "shell.php")); string(got) != string(whole) {
+		t.Error("a file that cannot be cleaned was changed")
+	}
+	found, _ := e.svc.Findings(ctx, e.partner, e.site.Domain, core.FindingFilter{})
+	for _, f := range found {
+		switch f.Location {
+		case "index.php", "app.js":
+			if f.State != core.FindingCleaned || f.QuarantineID == "" {
+				t.Errorf("cleaned finding: %+v", f)
+			}
+		case "shell.php":
+			if f.State != core.FindingOpen {
+				t.Errorf("uncleanable finding: %+v", f)
+			}
+		}
+	}
+	// The next scan sees the cleaned files clean: their findings resolve.
+	e.runner.Now = func() time.Time { return t0.Add(time.Hour) }
+	j = e.runJob(t, core.ScanFiles)
+	sum = scanrun.FilesSummary{}
+	if err := json.Unmarshal([]byte(j.Summary), &sum); err != nil || sum.Findings != 1 {
+		t.Fatalf("the scan after cleaning: %s, %v", j.Summary, err)
+	}
+}

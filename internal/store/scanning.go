@@ -230,8 +230,8 @@ func (t *tx) SetFindingState(ctx context.Context, partnerID, id int64, state, qu
 	if !core.ValidFindingState(state) {
 		return core.Errorf(core.EINVALID, "unknown finding state %q", state)
 	}
-	if (state == core.FindingQuarantined) != (quarantineID != "") {
-		return core.Errorf(core.EINVALID, "a quarantined finding, and only one, names its quarantine entry")
+	if (state == core.FindingQuarantined && quarantineID == "") || (quarantineID != "" && state != core.FindingQuarantined && state != core.FindingCleaned) {
+		return core.Errorf(core.EINVALID, "a quarantined finding names its quarantine entry, a cleaned one may (its original), no other does")
 	}
 	res, err := t.exec(ctx, "UPDATE scan_findings SET state = $1, quarantine_id = $2, changed_at = $3 WHERE partner_id = $4 AND id = $5",
 		state, quarantineID, at, partnerID, id)
