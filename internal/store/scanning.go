@@ -270,8 +270,21 @@ func (t *tx) SetScanSettings(ctx context.Context, partnerID, websiteID int64, se
 	return nil
 }
 
+// AllScanSettings returns the settings of every website that is not
+// deleted (a deleted website's folders are free again; its jobs are not
+// run). On PostgreSQL it first locks scan_settings against other writers
+// until the transaction ends: the caller checks a change against every
+// other website's settings and then saves it, and two such transactions
+// reading before either wrote would both save the same folder. (SQLite's
+// single writer connection serialises them already.)
 func (t *tx) AllScanSettings(ctx context.Context) ([]core.StoredScanSettings, error) {
-	rows, err := t.query(ctx, "SELECT partner_id, website_id, settings FROM scan_settings ORDER BY website_id")
+	if t.d.name() == "postgres" {
+		if _, err := t.exec(ctx, "LOCK TABLE scan_settings IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := t.query(ctx, "SELECT s.partner_id, s.website_id, s.settings FROM scan_settings s JOIN websites w ON w.id = s.website_id "+
+		"WHERE w.status <> 'deleted' ORDER BY s.website_id")
 	if err != nil {
 		return nil, err
 	}
