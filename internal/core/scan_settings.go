@@ -104,8 +104,10 @@ type ScanSettingsTx interface {
 	ScanSettings(ctx context.Context, partnerID, websiteID int64) (string, error)
 	// SetScanSettings stores them.
 	SetScanSettings(ctx context.Context, partnerID, websiteID int64, settings string, at time.Time) error
-	// AllScanSettings returns every website's stored settings, across
-	// partners: only for checks that two websites do not share a folder.
+	// AllScanSettings returns the stored settings of every website that
+	// is not deleted, across partners: only for checks that two websites
+	// do not share a folder. It keeps other such checks (and their saves)
+	// out until the transaction ends.
 	AllScanSettings(ctx context.Context) ([]StoredScanSettings, error)
 }
 
@@ -378,6 +380,9 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 		if sealed["backup.repository_password"] == "" {
 			bad("backup.repository_password", "restic encrypts every repository with a password: set one, and keep it (without it the backups cannot be read)")
 		}
+		if root, repo := st.localPaths(); overlap(root, repo) {
+			bad("backup.repository", "not inside (or around) the website's own document root: its owner could change the backups")
+		}
 		if b.Enabled && src.Kind != "local" {
 			bad("backup.enabled", "backups are taken from a local document root (files.source.kind local)")
 		}
@@ -427,15 +432,13 @@ func pathWithin(p, dir string) bool {
 // is inside another website's, and a local backup repository inside
 // another partner's: one website's settings never reach another's files
 // or backups.
+//
+// Nor is a local backup repository inside (or around) any website's local
+// document root, nor a document root inside a repository: the website's
+// owner can write there, and could delete every website's backups in it or
+// plant links that restic, writing the repository as root, follows.
 func (s *Service) checkScanPathsFree(ctx context.Context, tx Tx, w Website, st ScanSettings) error {
-	root := ""
-	if st.Files.Source.Kind == "local" {
-		root = st.Files.Source.Path
-	}
-	repo := ""
-	if b := st.Backup.Repository; b != "" && !strings.HasPrefix(b, "s3:") && !strings.HasPrefix(b, "sftp:") {
-		repo = b
-	}
+	root, repo := st.localPaths()
 	if root == "" && repo == "" {
 		return nil
 	}
@@ -451,14 +454,39 @@ func (s *Service) checkScanPathsFree(ctx context.Context, tx Tx, w Website, st S
 		if json.Unmarshal([]byte(o.Settings), &other) != nil {
 			continue
 		}
-		if src := other.Files.Source; root != "" && src.Kind == "local" && (pathWithin(root, src.Path) || pathWithin(src.Path, root)) {
+		oroot, orepo := other.localPaths()
+		if overlap(root, oroot) {
 			return Errorf(ECONFLICT, "files.source.path: %s overlaps the document root of another website: each website's files are its own folder", root)
 		}
-		if ob := other.Backup.Repository; repo != "" && o.PartnerID != w.PartnerID && ob != "" && (pathWithin(repo, ob) || pathWithin(ob, repo)) {
+		if o.PartnerID != w.PartnerID && overlap(repo, orepo) {
 			return Errorf(ECONFLICT, "backup.repository: %s overlaps another partner's backup repository", repo)
+		}
+		if overlap(repo, oroot) {
+			return Errorf(ECONFLICT, "backup.repository: %s overlaps the document root of another website: its owner could change the backups", repo)
+		}
+		if overlap(root, orepo) {
+			return Errorf(ECONFLICT, "files.source.path: %s overlaps a backup repository: the website's owner could change the backups", root)
 		}
 	}
 	return nil
+}
+
+// localPaths returns the local document root and the local backup
+// repository of st, "" for none.
+func (st *ScanSettings) localPaths() (root, repo string) {
+	if st.Files.Source.Kind == "local" {
+		root = st.Files.Source.Path
+	}
+	if b := st.Backup.Repository; b != "" && !strings.HasPrefix(b, "s3:") && !strings.HasPrefix(b, "sftp:") {
+		repo = b
+	}
+	return root, repo
+}
+
+// overlap reports whether the paths a and b, neither empty, are the same
+// folder or one is inside the other.
+func overlap(a, b string) bool {
+	return a != "" && b != "" && (pathWithin(a, b) || pathWithin(b, a))
 }
 
 // validHostKey: an authorized_keys-style public key or a SHA256
