@@ -252,3 +252,46 @@ func (s *Service) MarkCleaned(ctx context.Context, j ScanJob, findingID int64, q
 		return tx.SetFindingState(ctx, j.PartnerID, findingID, FindingCleaned, quarantineID, s.clock())
 	})
 }
+
+// ScanJobSettings returns the settings, secrets opened, that the node runs
+// job j with, checked again now rather than only when they were saved: a
+// job of a website deleted or paused since it was queued is not run, and a
+// local document root (or, for a backup, a local repository) that the
+// operator's roots no longer allow this partner is not opened
+// (EPRECONDITION, with the reason).
+func (s *Service) ScanJobSettings(ctx context.Context, j ScanJob) (ScanSettings, error) {
+	var w Website
+	var p Partner
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		if w, err = tx.WebsiteByID(ctx, j.PartnerID, j.WebsiteID); err != nil {
+			return err
+		}
+		p, err = tx.Partner(ctx, j.PartnerID, false)
+		return err
+	})
+	if err != nil {
+		return ScanSettings{}, err
+	}
+	switch w.Status {
+	case StatusDeleted:
+		return ScanSettings{}, Errorf(EPRECONDITION, "website %s was deleted after the job was asked for: not run", w.Domain)
+	case StatusPaused:
+		return ScanSettings{}, Errorf(EPRECONDITION, "website %s was paused after the job was asked for: not run", w.Domain)
+	}
+	st, err := s.ScanSecrets(ctx, j.PartnerID, j.WebsiteID)
+	if err != nil {
+		return ScanSettings{}, err
+	}
+	root, repo := st.localPaths()
+	if root != "" {
+		if msg := localUnder(root, s.cfg.ScanRoots, "--scan-root", p.Name); msg != "" {
+			return ScanSettings{}, Errorf(EPRECONDITION, "files.source.path: %s", msg)
+		}
+	}
+	if repo != "" && j.Kind == ScanBackup {
+		if msg := localUnder(repo, s.cfg.BackupRoots, "--backup-root", p.Name); msg != "" {
+			return ScanSettings{}, Errorf(EPRECONDITION, "backup.repository: %s", msg)
+		}
+	}
+	return st, nil
+}

@@ -166,7 +166,7 @@ func (r *Runner) runOnce(ctx context.Context, node string) (ran bool, err error)
 }
 
 func (r *Runner) run(ctx context.Context, j core.ScanJob) (any, error) {
-	st, err := r.Service.ScanSecrets(ctx, j.PartnerID, j.WebsiteID)
+	st, err := r.Service.ScanJobSettings(ctx, j)
 	if err != nil {
 		return nil, err
 	}
