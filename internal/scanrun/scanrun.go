@@ -9,6 +9,8 @@ package scanrun
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -214,8 +216,23 @@ func (r *Runner) engineName(ctx context.Context) string {
 	return r.engine
 }
 
-func (r *Runner) statePath(j core.ScanJob) string {
-	return filepath.Join(r.Dir, "state", strconv.FormatInt(j.WebsiteID, 10)+".files.json")
+// statePath is where the last files scan of the website's current source
+// is kept. A state describes the files of one source: a website moved to
+// another folder or server starts afresh, rather than trusting files there
+// of the same name, size and time as files scanned in the old place.
+func (r *Runner) statePath(j core.ScanJob, src core.FileSource) string {
+	h := sha256.Sum256([]byte(src.Kind + "\x00" + src.Host + "\x00" + strconv.Itoa(src.Port) + "\x00" + src.User + "\x00" + src.Path))
+	return filepath.Join(r.Dir, "state", strconv.FormatInt(j.WebsiteID, 10)+"."+hex.EncodeToString(h[:8])+".files.json")
+}
+
+// dropOtherStates removes the website's states of earlier sources.
+func (r *Runner) dropOtherStates(j core.ScanJob, keep string) {
+	old, _ := filepath.Glob(filepath.Join(r.Dir, "state", strconv.FormatInt(j.WebsiteID, 10)+".*files.json"))
+	for _, p := range old {
+		if p != keep {
+			_ = os.Remove(p)
+		}
+	}
 }
 
 func (r *Runner) files(ctx context.Context, j core.ScanJob, st core.ScanSettings) (any, error) {
@@ -228,7 +245,8 @@ func (r *Runner) files(ctx context.Context, j core.ScanJob, st core.ScanSettings
 	}
 	defer fsys.Close()
 	var prev malware.State
-	if b, err := os.ReadFile(r.statePath(j)); err == nil {
+	statePath := r.statePath(j, st.Files.Source)
+	if b, err := os.ReadFile(statePath); err == nil {
 		if json.Unmarshal(b, &prev) != nil {
 			prev = malware.State{} // unreadable: everything is scanned again
 		}
@@ -240,9 +258,10 @@ func (r *Runner) files(ctx context.Context, j core.ScanJob, st core.ScanSettings
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(r.statePath(j), state); err != nil {
+	if err := writeAtomic(statePath, state); err != nil {
 		return nil, fmt.Errorf("saving the scan state: %w", err)
 	}
+	r.dropOtherStates(j, statePath)
 	found := make([]core.Finding, 0, len(res.Findings))
 	for _, f := range res.Findings {
 		detail, _ := json.Marshal(map[string]any{"size": f.Size})
