@@ -249,7 +249,19 @@ func (s *Service) MarkCleaned(ctx context.Context, j ScanJob, findingID int64, q
 		if f.WebsiteID != j.WebsiteID {
 			return Errorf(ENOTFOUND, "finding not found")
 		}
-		return tx.SetFindingState(ctx, j.PartnerID, findingID, FindingCleaned, quarantineID, s.clock())
+		w, err := tx.WebsiteByID(ctx, j.PartnerID, j.WebsiteID)
+		if err != nil {
+			return err
+		}
+		now := s.clock()
+		if err := tx.SetFindingState(ctx, j.PartnerID, findingID, FindingCleaned, quarantineID, now); err != nil {
+			return err
+		}
+		// Palisade changed the customer's file: the audit log says so.
+		c := Caller{PartnerID: j.PartnerID, Actor: "system (scan job " + strconv.FormatInt(j.ID, 10) + ")", Protocol: "scanner", SourceIP: "local"}
+		return s.audit(ctx, tx, c, now, "website", w.Domain, "finding_"+FindingCleaned,
+			map[string]any{"finding": strconv.FormatInt(findingID, 10), "state": f.State, "location": f.Location, "signature": f.Signature},
+			map[string]any{"finding": strconv.FormatInt(findingID, 10), "state": FindingCleaned, "quarantine_id": quarantineID})
 	})
 }
 
