@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ScanSettings say where a website's files, database and backup
@@ -297,6 +298,18 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 		}
 	}
 
+	// Settings are stored as JSON, which would turn bytes that are not
+	// UTF-8 into U+FFFD: a path checked as given would be stored as
+	// another (possibly another website's folder).
+	for field, v := range map[string]string{"files.source.path": st.Files.Source.Path, "files.source.host": st.Files.Source.Host,
+		"files.source.user": st.Files.Source.User, "files.source.host_key": st.Files.Source.HostKey, "database.host": st.Database.Host,
+		"database.user": st.Database.User, "database.name": st.Database.Name, "database.table_prefix": st.Database.TablePrefix,
+		"backup.repository": st.Backup.Repository, "backup.s3_access_key_id": st.Backup.S3AccessKeyID} {
+		if !utf8.ValidString(v) {
+			bad(field, "not valid UTF-8")
+		}
+	}
+
 	f := &st.Files
 	every("files.every_hours", f.EveryHours)
 	src := &f.Source
@@ -412,7 +425,7 @@ func localUnder(p string, roots []string, flag, partner string) string {
 	if len(mine) == 0 {
 		return "the operator allows this partner no local paths (" + flag + ")"
 	}
-	if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.ContainsAny(p, "\x00\n\r") {
+	if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.ContainsAny(p, "\x00\n\r") || !utf8.ValidString(p) {
 		return "an absolute path without . or .. parts, not " + strconv.Quote(p)
 	}
 	for _, r := range mine {
