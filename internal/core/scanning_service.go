@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -191,6 +192,10 @@ func (s *Service) FinishScanJob(ctx context.Context, j ScanJob, summary any, err
 		if len(errMsg) > 2000 {
 			errMsg = errMsg[:2000]
 		}
+		// Not cut inside a character, and no bytes that are not UTF-8
+		// (file names are bytes): PostgreSQL refuses such text, and the
+		// job could not finish.
+		errMsg = strings.ToValidUTF8(errMsg, "\uFFFD")
 	}
 	b, err := json.Marshal(summary)
 	if err != nil {
@@ -214,6 +219,11 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 		}
 		for i := range found {
 			f := found[i]
+			// File names are bytes; PostgreSQL refuses text that is not
+			// UTF-8, and one such name would lose every finding.
+			for _, p := range []*string{&f.Location, &f.Signature, &f.Class, &f.Severity, &f.SHA256, &f.Detail} {
+				*p = strings.ToValidUTF8(*p, "\uFFFD")
+			}
 			f.PartnerID, f.WebsiteID, f.Kind, f.JobID, f.LastSeen = j.PartnerID, j.WebsiteID, j.Kind, j.ID, now
 			isNew, err := tx.SaveFinding(ctx, &f)
 			if err != nil {

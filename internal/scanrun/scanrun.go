@@ -278,11 +278,13 @@ func (r *Runner) files(ctx context.Context, j core.ScanJob, st core.ScanSettings
 		// Known injections only (malware.Clean refuses what is not
 		// unambiguous); the original is kept in quarantine.
 		q := &malware.Quarantine{Dir: filepath.Join(r.Dir, "quarantine", strconv.FormatInt(j.WebsiteID, 10)), Now: r.Now}
-		for _, f := range found {
+		for i, f := range found {
 			if f.State != core.FindingOpen {
 				continue // ignored by the customer, or handled already
 			}
-			_, entry, err := malware.Clean(ctx, fsys, q, r.Clamd, f.Location, f.Signature)
+			// The file's own name: the stored location has bytes that are
+			// not UTF-8 replaced.
+			_, entry, err := malware.Clean(ctx, fsys, q, r.Clamd, res.Findings[i].Path, f.Signature)
 			if err != nil {
 				if !errors.Is(err, malware.ErrNotCleanable) {
 					sum.CleanErrors = append(sum.CleanErrors, f.Location+": "+err.Error())
