@@ -268,7 +268,10 @@ func (r *Runner) files(ctx context.Context, j core.ScanJob, st core.ScanSettings
 		found = append(found, core.Finding{Location: f.Path, Signature: f.Signature, Class: string(f.Class), Severity: string(f.Severity),
 			SHA256: f.SHA256, Detail: string(detail)})
 	}
-	created, resolved, err := r.Service.RecordFindings(ctx, j, found, true)
+	// A scan that skipped files (too large, unreadable) did not look at
+	// everything: nothing is resolved for want of being seen, or a file
+	// made unreadable would hide its own finding.
+	created, resolved, err := r.Service.RecordFindings(ctx, j, found, res.FilesSkipped == 0 && res.FindingsDropped == 0)
 	if err != nil {
 		return nil, err
 	}

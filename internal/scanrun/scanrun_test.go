@@ -307,3 +307,35 @@ func TestAutoClean(t *testing.T) {
 		t.Fatalf("the scan after cleaning: %s, %v", j.Summary, err)
 	}
 }
+
+// TestSkippedFileKeepsFinding: a scan that could not read a file (here:
+// grown past the size limit) does not resolve that file's finding.
+func TestSkippedFileKeepsFinding(t *testing.T) {
+	e := newEnv(t)
+	e.runner.Clamd = clamdtest.Start(t)
+	b, err := os.ReadFile("../malware/testdata/samples/php-webshell/EvalRequest.php")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shell := filepath.Join(e.root, "shell.php")
+	if err := os.WriteFile(shell, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if j := e.runJob(t, core.ScanFiles); !strings.Contains(j.Summary, `"findings":1`) {
+		t.Fatalf("first scan: %s", j.Summary)
+	}
+	// The file grows past the limit the next scan uses: skipped, not read.
+	if err := os.WriteFile(shell, append(b, make([]byte, 8192)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Scan.MaxFileSize = 4096
+	e.runner.Now = func() time.Time { return t0.Add(time.Hour) }
+	j := e.runJob(t, core.ScanFiles)
+	if !strings.Contains(j.Summary, `"files_skipped":1`) || !strings.Contains(j.Summary, `"resolved":0`) {
+		t.Fatalf("second scan: %s", j.Summary)
+	}
+	open, _ := e.svc.Findings(context.Background(), e.partner, e.site.Domain, core.FindingFilter{State: core.FindingOpen})
+	if len(open) != 1 {
+		t.Fatalf("the skipped file's finding is no longer open: %+v", open)
+	}
+}

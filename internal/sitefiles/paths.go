@@ -2,18 +2,27 @@ package sitefiles
 
 import (
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 )
 
 // checkPath reports whether name is a valid path relative to an FS's root:
 // slash-separated, not absolute, no "." or ".." or empty elements (except
-// "." alone, the root itself), no NUL byte and no backslash. It returns
-// ErrOutside, naming the path, when it is not.
+// "." alone, the root itself) and no NUL byte. Any other byte is a file
+// name's own on Unix, backslashes and bytes that are not UTF-8 included:
+// refusing them would let a file named so go unread by the malware scan.
+// It returns ErrOutside, naming the path, when it is not.
 func checkPath(name string) error {
-	if !fs.ValidPath(name) || strings.ContainsAny(name, "\\\x00") {
+	if name == "." {
+		return nil
+	}
+	if strings.IndexByte(name, 0) >= 0 {
 		return fmt.Errorf("%w: %q", ErrOutside, name)
+	}
+	for elem := range strings.SplitSeq(name, "/") {
+		if elem == "" || elem == "." || elem == ".." {
+			return fmt.Errorf("%w: %q", ErrOutside, name)
+		}
 	}
 	return nil
 }

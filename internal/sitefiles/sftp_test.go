@@ -166,7 +166,7 @@ func TestSFTPOpenSSH(t *testing.T) {
 	t.Run("Confinement", func(t *testing.T) {
 		f := dialSFTP(t, cfg)
 		bad := []string{"", "/etc/passwd", "../outside/secret.txt", "a/../../outside/secret.txt",
-			"./index.php", "a//x.php", `a\x.php`, "a/x.php\x00", "..", "escape/secret.txt",
+			"./index.php", "a//x.php", "a/x.php\x00", "..", "escape/secret.txt",
 			"rel-escape/secret.txt", "leak.php", "a/out-again"}
 		for _, p := range bad {
 			if _, err := f.Open(ctx, p); !errors.Is(err, ErrOutside) {
