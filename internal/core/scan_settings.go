@@ -163,7 +163,8 @@ func (s *Service) loadScanSettings(ctx context.Context, tx Tx, w Website) (seale
 }
 
 // WebsiteScanSettings returns the website's scan settings without their
-// secrets. The website's partner and its customer may read them.
+// secrets. The website's partner and its customer may read them; the
+// customer does not see hosts, users, paths, repositories or keys' IDs.
 func (s *Service) WebsiteScanSettings(ctx context.Context, c Caller, domain string) (ScanSettings, error) {
 	w, err := s.OwnedWebsite(ctx, c, domain)
 	if err != nil {
@@ -175,6 +176,17 @@ func (s *Service) WebsiteScanSettings(ctx context.Context, c Caller, domain stri
 		return ScanSettings{}, err
 	}
 	st.setFlags(st.Sealed)
+	if c.Role == RoleSubaccount {
+		// Where the hosting provider's machines and buckets are is not
+		// the customer's to know: what is on and how often is.
+		src := &st.Files.Source
+		src.Host, src.Port, src.User, src.HostKey = "", 0, "", ""
+		if src.Kind == "local" || src.Kind == "sftp" {
+			src.Path = ""
+		}
+		st.Database.Host, st.Database.Port, st.Database.User = "", 0, ""
+		st.Backup.Repository, st.Backup.S3AccessKeyID = "", ""
+	}
 	return st.ScanSettings, nil
 }
 
@@ -382,9 +394,11 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 				bad("backup", "an S3 repository needs s3_access_key_id and s3_secret_key")
 			}
 		case strings.HasPrefix(b.Repository, "sftp:"):
-			if strings.ContainsAny(b.Repository, " \x00\n\r") || !strings.Contains(b.Repository, "@") || len(b.Repository) > 1024 {
-				bad("backup.repository", "sftp:user@host:/path")
-			}
+			// restic's sftp: runs ssh as the operator, with the operator's
+			// keys and known_hosts: a partner could write into any host
+			// that trusts them. Refused until repositories carry their own
+			// credentials and pinned host key.
+			bad("backup.repository", "sftp: repositories are not available (restic would sign in with the operator's own SSH keys); use a local path under --backup-root or s3:https://...")
 		default:
 			if msg := localUnder(b.Repository, s.cfg.BackupRoots, "--backup-root", partner); msg != "" {
 				bad("backup.repository", "%s (or sftp:user@host:/path, s3:https://host/bucket/prefix)", msg)

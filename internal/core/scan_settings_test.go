@@ -56,8 +56,12 @@ func TestScanSettings(t *testing.T) {
 			t.Fatalf("saved: %+v", got)
 		}
 		read, err := f.svc.WebsiteScanSettings(ctx, janeC, shop.Domain)
-		if err != nil || read.Database.Password != "" || !read.Database.PasswordSet || read.Files.Source.Path != "/var/www/shop" {
-			t.Fatalf("the customer's read: %+v, %v", read, err)
+		if err != nil || read.Database.Password != "" || !read.Database.PasswordSet || read.Files.Source.Kind != "local" || read.Files.Source.Path != "" ||
+			read.Database.Host != "" || read.Backup.Repository != "" || !read.Files.Enabled || read.Files.EveryHours != 24 {
+			t.Fatalf("the customer's read (what is on, not where): %+v, %v", read, err)
+		}
+		if pr, err := f.svc.WebsiteScanSettings(ctx, a, shop.Domain); err != nil || pr.Files.Source.Path != "/var/www/shop" || pr.Backup.Repository != "/srv/backups/shop" {
+			t.Fatalf("the partner's read: %+v, %v", pr, err)
 		}
 		_, err = f.svc.WebsiteScanSettings(ctx, b, shop.Domain)
 		wantErrCode(t, err, core.ENOTFOUND, "another partner reading")
@@ -117,7 +121,8 @@ func TestScanSettings(t *testing.T) {
 			{"an unknown kind", core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "nfs"}}}, []string{"local or sftp"}},
 			{"a schedule too long", core.ScanSettings{Patch: core.PatchScanSettings{EveryHours: 10000}}, []string{"patch.every_hours"}},
 			{"a backup repository elsewhere", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "/tmp/x", RepositoryPassword: "p"}}, []string{"backup.repository", "not inside"}},
-			{"a backup without password", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "sftp:u@h:/b", RepositoryPassword: "-"}}, []string{"backup.repository_password"}},
+			{"a backup without password", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "s3:https://s3.example.net/b", S3AccessKeyID: "k", S3SecretKey: "s", RepositoryPassword: "-"}}, []string{"backup.repository_password"}},
+			{"an sftp repository (the operator's own SSH keys)", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "sftp:u@h:/b", RepositoryPassword: "p"}}, []string{"backup.repository", "operator's own SSH keys"}},
 			{"a database name with a quote", core.ScanSettings{Database: core.DBScanSettings{Enabled: true, Host: "db", User: "u", Name: "x'; DROP", Password: "p"}}, []string{"database.name"}},
 		}
 		for _, c := range bad {

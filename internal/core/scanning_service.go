@@ -46,6 +46,10 @@ func (s *Service) RequestScan(ctx context.Context, c Caller, domain string, kind
 		return ScanJob{}, Errorf(EPRECONDITION, "website %s has no file source yet: its hosting provider sets where its files are (scan settings)", w.Domain)
 	case kind == ScanBackup && (st.Backup.Repository == "" || st.Files.Source.Kind != "local"):
 		return ScanJob{}, Errorf(EPRECONDITION, "website %s has no backup repository or no local document root yet: its hosting provider sets them (scan settings)", w.Domain)
+	// "enabled" is the hosting provider's switch: what it sells and turned
+	// on for this website. A customer cannot run the others.
+	case kind == ScanFiles && !st.Files.Enabled, kind == ScanPatch && !st.Patch.Enabled, kind == ScanBackup && !st.Backup.Enabled:
+		return ScanJob{}, Errorf(EPRECONDITION, "%s is not switched on for website %s: its hosting provider turns it on (scan settings)", kind, w.Domain)
 	}
 	j := ScanJob{PartnerID: w.PartnerID, WebsiteID: w.ID, Kind: kind, Trigger: "on_demand", CreatedAt: s.clock()}
 	err = s.store.Update(ctx, func(tx Tx) error {

@@ -50,7 +50,7 @@ func TestScanService(t *testing.T) {
 		_, err = f.svc.RequestScan(ctx, janeC, shop.Domain, core.ScanFiles)
 		wantErrCode(t, err, core.EPRECONDITION, "a scan before the partner set where the files are")
 		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, core.ScanSettings{Files: core.FileScanSettings{Enabled: true,
-			Source: core.FileSource{Kind: "local", Path: "/var/www/shop"}}}); err != nil {
+			Source: core.FileSource{Kind: "local", Path: "/var/www/shop"}}, Patch: core.PatchScanSettings{Enabled: true}}); err != nil {
 			t.Fatal(err)
 		}
 		_, err = f.svc.RequestScan(ctx, janeC, shop.Domain, core.ScanBackup)
@@ -153,6 +153,11 @@ func TestScanLeaseTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, w.Domain, core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "local", Path: "/var/www/shop"}}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.RequestScan(ctx, a, w.Domain, core.ScanFiles)
+		wantErrCode(t, err, core.EPRECONDITION, "a files scan the hosting provider did not switch on")
+		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, w.Domain, core.ScanSettings{Files: core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: "/var/www/shop"}}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.svc.RequestScan(ctx, a, w.Domain, core.ScanFiles); err != nil {
