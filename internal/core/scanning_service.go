@@ -82,6 +82,11 @@ func (s *Service) ScanJobs(ctx context.Context, c Caller, domain string, kind Sc
 		out, err = tx.ScanJobs(ctx, w.PartnerID, w.ID, kind, limit)
 		return err
 	})
+	if c.Role == RoleSubaccount {
+		for i := range out {
+			out[i].Owner = "" // the node and its claim token are the hosting provider's
+		}
+	}
 	return out, err
 }
 

@@ -67,9 +67,20 @@ func TestScanService(t *testing.T) {
 		if _, err := f.svc.RequestScan(ctx, a, shop.Domain, core.ScanPatch); err != nil {
 			t.Fatalf("the partner's patch check: %v", err)
 		}
+		if _, ok, err := f.svc.ClaimScanJob(ctx, "node-1", time.Minute); !ok || err != nil {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
 		jobs, err := f.svc.ScanJobs(ctx, janeC, shop.Domain, "", 0)
 		if err != nil || len(jobs) != 2 || jobs[0].Kind != core.ScanPatch {
 			t.Fatalf("jane's jobs: %+v, %v", jobs, err)
+		}
+		for _, j := range jobs {
+			if j.Owner != "" {
+				t.Errorf("the customer sees the node holding job %d: %q", j.ID, j.Owner)
+			}
+		}
+		if pj, _ := f.svc.ScanJobs(ctx, a, shop.Domain, core.ScanFiles, 1); len(pj) != 1 || pj[0].Owner == "" {
+			t.Errorf("the partner's view of the running job: %+v", pj)
 		}
 		if jobs, err := f.svc.ScanJobs(ctx, a, shop.Domain, core.ScanFiles, 1); err != nil || len(jobs) != 1 || jobs[0].ID != j.ID {
 			t.Fatalf("the partner's files jobs: %+v, %v", jobs, err)
