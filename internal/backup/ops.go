@@ -114,17 +114,9 @@ type jsonSnapshot struct {
 	Paths    []string  `json:"paths"`
 	Tags     []string  `json:"tags"`
 	Summary  *struct {
-		BackupStart     time.Time `json:"backup_start"`
-		BackupEnd       time.Time `json:"backup_end"`
-		FilesNew        int64     `json:"files_new"`
-		FilesChanged    int64     `json:"files_changed"`
-		FilesUnmodified int64     `json:"files_unmodified"`
-		DirsNew         int64     `json:"dirs_new"`
-		DirsChanged     int64     `json:"dirs_changed"`
-		DirsUnmodified  int64     `json:"dirs_unmodified"`
-		DataAdded       int64     `json:"data_added"`
-		TotalFiles      int64     `json:"total_files_processed"`
-		TotalBytes      int64     `json:"total_bytes_processed"`
+		BackupStart time.Time `json:"backup_start"`
+		BackupEnd   time.Time `json:"backup_end"`
+		resticCounts
 	} `json:"summary"`
 }
 
@@ -249,19 +241,26 @@ func (r *Repo) backupArgs(req BackupRequest, kind string) []string {
 	return args
 }
 
+// resticCounts are the counts restic reports of one backup, both in its
+// final JSON message and in the summary newer versions store in the
+// snapshot.
+type resticCounts struct {
+	FilesNew        int64 `json:"files_new"`
+	FilesChanged    int64 `json:"files_changed"`
+	FilesUnmodified int64 `json:"files_unmodified"`
+	DirsNew         int64 `json:"dirs_new"`
+	DirsChanged     int64 `json:"dirs_changed"`
+	DirsUnmodified  int64 `json:"dirs_unmodified"`
+	DataAdded       int64 `json:"data_added"`
+	TotalFiles      int64 `json:"total_files_processed"`
+	TotalBytes      int64 `json:"total_bytes_processed"`
+}
+
 type jsonSummary struct {
-	MessageType     string  `json:"message_type"`
-	FilesNew        int64   `json:"files_new"`
-	FilesChanged    int64   `json:"files_changed"`
-	FilesUnmodified int64   `json:"files_unmodified"`
-	DirsNew         int64   `json:"dirs_new"`
-	DirsChanged     int64   `json:"dirs_changed"`
-	DirsUnmodified  int64   `json:"dirs_unmodified"`
-	DataAdded       int64   `json:"data_added"`
-	TotalFiles      int64   `json:"total_files_processed"`
-	TotalBytes      int64   `json:"total_bytes_processed"`
-	TotalDuration   float64 `json:"total_duration"`
-	SnapshotID      string  `json:"snapshot_id"`
+	MessageType string `json:"message_type"`
+	resticCounts
+	TotalDuration float64 `json:"total_duration"`
+	SnapshotID    string  `json:"snapshot_id"`
 }
 
 // summaryCatcher keeps restic backup's summary message out of the status
