@@ -19,12 +19,8 @@ import (
 func TestAttack2DeletedWebsiteFreesItsRoot(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db, func(c *core.Config) { c.ScanRoots = []string{"/var/www"} })
-		a := f.partner(t, "a", 0)
-		w, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, a, w := scanFixture(t, db)
+		var err error
 		st := core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "local", Path: "/var/www/shop"}}}
 		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, w.Domain, st); err != nil {
 			t.Fatal(err)

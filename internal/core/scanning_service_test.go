@@ -157,12 +157,8 @@ func wantErrCode(t *testing.T, err error, code, what string) {
 func TestScanLeaseTokens(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db, func(c *core.Config) { c.ScanRoots = []string{"/var/www"} })
-		a := f.partner(t, "a", 0)
-		w, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, a, w := scanFixture(t, db)
+		var err error
 		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, w.Domain, core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "local", Path: "/var/www/shop"}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -201,4 +197,17 @@ func TestScanLeaseTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// scanFixture is a service whose operator allows local document roots
+// under /var/www, a partner "a" and its website shop.example.com.
+func scanFixture(t *testing.T, db *store.DB) (*fixture, core.Caller, core.Website) {
+	t.Helper()
+	f := newFixture(t, db, func(c *core.Config) { c.ScanRoots = []string{"/var/www"} })
+	a := f.partner(t, "a", 0)
+	w, _, err := f.svc.CreateWebsite(context.Background(), a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, a, w
 }
