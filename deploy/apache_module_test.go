@@ -133,6 +133,11 @@ Include %[1]s/palisade-module.conf
 
 	get := webGetter(port)
 	get.waitUp(t, "open.example.com", "Apache")
+	// Palisade's first verdicts can take longer than the module's 300 ms
+	// (a cold engine, or the race detector's slowdown); wait until they
+	// come in time, so that a first verdict that ran late and failed open
+	// is not taken for a wrong one.
+	get.waitCode(t, "open.example.com", "/", "sqlmap/1.7.2#stable", 403, "Palisade's verdicts in time")
 	server := "Apache mod_palisade (" + mpm + ")"
 
 	// The verdicts, as through mod_authnz_fcgi.

@@ -72,7 +72,36 @@ func New(t testing.TB) *Clock {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noteUse(t)
 	return c
+}
+
+// LogEnv names an environment variable holding a file to which New appends
+// the name of each top-level test that asked for a clock, once per test
+// binary: .ci/run runs every package on its first pinned date with it, and
+// on the other dates only the tests that read the clock (a test that never
+// asks for one runs on the real time whatever PALISADE_TEST_NOW says).
+const LogEnv = "PALISADE_TESTCLOCK_LOG"
+
+var logged sync.Map // top-level test name -> struct{}
+
+func noteUse(t testing.TB) {
+	path := os.Getenv(LogEnv)
+	if path == "" {
+		return
+	}
+	name, _, _ := strings.Cut(t.Name(), "/")
+	if _, dup := logged.LoadOrStore(name, struct{}{}); dup {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatalf("%s: %v", LogEnv, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(name + "\n"); err != nil {
+		t.Fatalf("%s: %v", LogEnv, err)
+	}
 }
 
 // Now is New(t).Now(): the current test time, for tests that keep a frozen
