@@ -25,10 +25,23 @@ const (
 	ScanDatabase ScanKind = "database" // injected content in the website's database
 	ScanPatch    ScanKind = "patch"    // outdated and vulnerable CMS components
 	ScanBackup   ScanKind = "backup"   // a backup of files and database (restic)
+	// Jobs that change a website rather than look at it (scan_actions.go):
+	ScanAction  ScanKind = "action"  // quarantine, restore or clean one finding (Params: FindingAction)
+	ScanRestore ScanKind = "restore" // put a backup back into the website (Params: RestoreRequest)
 )
 
 // Valid reports whether k is one of the kinds above.
 func (k ScanKind) Valid() bool {
+	switch k {
+	case ScanFiles, ScanDatabase, ScanPatch, ScanBackup, ScanAction, ScanRestore:
+		return true
+	}
+	return false
+}
+
+// Scan reports whether k is a kind RequestScan queues (a scan or a
+// backup), not an action with parameters.
+func (k ScanKind) Scan() bool {
 	switch k {
 	case ScanFiles, ScanDatabase, ScanPatch, ScanBackup:
 		return true
@@ -50,12 +63,19 @@ const MaxScanAttempts = 3
 
 // ScanJob is one run of a scan or a backup for one website.
 type ScanJob struct {
-	ID         int64
-	PartnerID  int64
-	WebsiteID  int64
-	Kind       ScanKind
-	State      string // JobQueued, JobRunning, JobDone, JobFailed
-	Trigger    string // "schedule" or "on_demand"
+	ID        int64
+	PartnerID int64
+	WebsiteID int64
+	Kind      ScanKind
+	State     string // JobQueued, JobRunning, JobDone, JobFailed
+	Trigger   string // "schedule" or "on_demand"
+	// Params are an action's or a restore's parameters (JSON of
+	// FindingAction or RestoreRequest), "" for scans.
+	Params string
+	// Target is what the job acts on ("finding:12" for an action), "" for
+	// the others: one job per website, kind and target is queued or
+	// running at a time.
+	Target     string
 	Owner      string // the node holding the lease while running
 	LeaseUntil *time.Time
 	Attempts   int
@@ -153,4 +173,15 @@ type ScanTx interface {
 	Findings(ctx context.Context, partnerID, websiteID int64, f FindingFilter) ([]Finding, error)
 	// SetFindingState changes a finding's state (and quarantine entry).
 	SetFindingState(ctx context.Context, partnerID, id int64, state, quarantineID string, at time.Time) error
+	// ScanScheduleCandidates lists, across partners, the websites that
+	// are set up or online and have scan settings, with when the last job
+	// of each kind was queued: for QueueDueScans only.
+	ScanScheduleCandidates(ctx context.Context) ([]ScheduleCandidate, error)
+}
+
+// ScheduleCandidate is one website QueueDueScans looks at.
+type ScheduleCandidate struct {
+	PartnerID, WebsiteID int64
+	Settings             string                 // the stored settings (secrets sealed)
+	Last                 map[ScanKind]time.Time // when the last job of each kind was queued; absent: never
 }

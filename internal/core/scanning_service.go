@@ -29,7 +29,7 @@ func (s *Service) RequestScan(ctx context.Context, c Caller, domain string, kind
 	if err != nil {
 		return ScanJob{}, err
 	}
-	if !kind.Valid() {
+	if !kind.Scan() {
 		return ScanJob{}, Errorf(EINVALID, "unknown scan kind %q: files, database, patch or backup", kind)
 	}
 	if w.Status == StatusPaused {
@@ -39,17 +39,8 @@ func (s *Service) RequestScan(ctx context.Context, c Caller, domain string, kind
 	if err := s.store.View(ctx, func(tx Tx) (err error) { st, err = s.loadScanSettings(ctx, tx, w); return err }); err != nil {
 		return ScanJob{}, err
 	}
-	switch {
-	case kind == ScanDatabase:
-		return ScanJob{}, Errorf(EPRECONDITION, "database scans are not available yet")
-	case (kind == ScanFiles || kind == ScanPatch) && st.Files.Source.Kind == "":
-		return ScanJob{}, Errorf(EPRECONDITION, "website %s has no file source yet: its hosting provider sets where its files are (scan settings)", w.Domain)
-	case kind == ScanBackup && (st.Backup.Repository == "" || st.Files.Source.Kind != "local"):
-		return ScanJob{}, Errorf(EPRECONDITION, "website %s has no backup repository or no local document root yet: its hosting provider sets them (scan settings)", w.Domain)
-	// "enabled" is the hosting provider's switch: what it sells and turned
-	// on for this website. A customer cannot run the others.
-	case kind == ScanFiles && !st.Files.Enabled, kind == ScanPatch && !st.Patch.Enabled, kind == ScanBackup && !st.Backup.Enabled:
-		return ScanJob{}, Errorf(EPRECONDITION, "%s is not switched on for website %s: its hosting provider turns it on (scan settings)", kind, w.Domain)
+	if err := scanRefusal(&st.ScanSettings, kind, w.Domain); err != nil {
+		return ScanJob{}, err
 	}
 	j := ScanJob{PartnerID: w.PartnerID, WebsiteID: w.ID, Kind: kind, Trigger: "on_demand", CreatedAt: s.clock()}
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -72,7 +63,7 @@ func (s *Service) ScanJobs(ctx context.Context, c Caller, domain string, kind Sc
 		return nil, err
 	}
 	if kind != "" && !kind.Valid() {
-		return nil, Errorf(EINVALID, "unknown scan kind %q: files, database, patch or backup", kind)
+		return nil, Errorf(EINVALID, "unknown scan kind %q: files, database, patch, backup, action or restore", kind)
 	}
 	if limit <= 0 || limit > MaxScanListing {
 		limit = MaxScanListing
@@ -221,6 +212,7 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 	now := s.clock()
 	err = s.store.Update(ctx, func(tx Tx) error {
 		created, resolved = 0, 0
+		worst := ""
 		// Only while this claim still holds the job: a worker that lost
 		// its lease records nothing (and the transaction rolls back).
 		if err := tx.ScanJobHeld(ctx, j.ID, j.Owner); err != nil {
@@ -240,6 +232,9 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 			}
 			if isNew {
 				created++
+				if severityRank[f.Severity] > severityRank[worst] {
+					worst = f.Severity
+				}
 			}
 			found[i] = f // its ID and state, for the caller
 		}
@@ -248,6 +243,11 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 			if resolved, err = tx.ResolveFindings(ctx, j.PartnerID, j.WebsiteID, j.Kind, j.ID, now); err != nil {
 				return err
 			}
+		}
+		// New malware (not a patch check's advisories): one email for the
+		// job, however many files.
+		if created > 0 && (j.Kind == ScanFiles || j.Kind == ScanDatabase) {
+			return s.queueMalwareEmail(ctx, tx, j, created, worst, now)
 		}
 		return nil
 	})
@@ -319,7 +319,7 @@ func (s *Service) ScanJobSettings(ctx context.Context, j ScanJob) (ScanSettings,
 			return ScanSettings{}, Errorf(EPRECONDITION, "files.source.path: %s", msg)
 		}
 	}
-	if repo != "" && j.Kind == ScanBackup {
+	if repo != "" && (j.Kind == ScanBackup || j.Kind == ScanRestore) {
 		if msg := localUnder(repo, s.cfg.BackupRoots, "--backup-root", p.Name); msg != "" {
 			return ScanSettings{}, Errorf(EPRECONDITION, "backup.repository: %s", msg)
 		}

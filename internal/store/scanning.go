@@ -11,13 +11,13 @@ import (
 
 // ---- scanning: jobs and findings (core.ScanTx) ----
 
-const scanJobCols = "id, partner_id, website_id, kind, state, triggered_by, owner, lease_until, attempts, summary, error, created_at, started_at, finished_at"
+const scanJobCols = "id, partner_id, website_id, kind, state, triggered_by, owner, lease_until, attempts, summary, error, created_at, started_at, finished_at, params, target"
 
 func scanJobRow(sc interface{ Scan(...any) error }) (core.ScanJob, error) {
 	var j core.ScanJob
 	var kind string
 	err := sc.Scan(&j.ID, &j.PartnerID, &j.WebsiteID, &kind, &j.State, &j.Trigger, &j.Owner, nullTimeCol{&j.LeaseUntil}, &j.Attempts,
-		&j.Summary, &j.Error, timeCol{&j.CreatedAt}, nullTimeCol{&j.StartedAt}, nullTimeCol{&j.FinishedAt})
+		&j.Summary, &j.Error, timeCol{&j.CreatedAt}, nullTimeCol{&j.StartedAt}, nullTimeCol{&j.FinishedAt}, &j.Params, &j.Target)
 	j.Kind = core.ScanKind(kind)
 	return j, err
 }
@@ -30,9 +30,12 @@ func (t *tx) InsertScanJob(ctx context.Context, j *core.ScanJob) error {
 		j.Trigger = "on_demand"
 	}
 	j.State, j.Attempts, j.Owner, j.LeaseUntil, j.StartedAt, j.FinishedAt = core.JobQueued, 0, "", nil, nil, nil
-	id, err := t.insert(ctx, "INSERT INTO scan_jobs (partner_id, website_id, kind, state, triggered_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-		j.PartnerID, j.WebsiteID, string(j.Kind), j.State, j.Trigger, j.CreatedAt)
+	id, err := t.insert(ctx, "INSERT INTO scan_jobs (partner_id, website_id, kind, state, triggered_by, created_at, params, target) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		j.PartnerID, j.WebsiteID, string(j.Kind), j.State, j.Trigger, j.CreatedAt, j.Params, j.Target)
 	if _, ok := t.d.uniqueViolation(err); ok {
+		if j.Target != "" {
+			return core.Errorf(core.ECONFLICT, "a %s job for %s is already queued or running for this website", j.Kind, j.Target)
+		}
 		return core.Errorf(core.ECONFLICT, "a %s job is already queued or running for this website", j.Kind)
 	}
 	j.ID = id
