@@ -460,6 +460,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 		sctx, stopScans := context.WithCancel(ctx)
 		defer stopScans()
 		go runner.RunWorkers(sctx, *scanWorkers)
+		// The schedules (every_hours of the scan settings) are queued by
+		// the nodes that run jobs, once a minute on the service's clock.
+		go runner.Schedule(sctx, time.Minute)
 	}
 	partners, err := pl.svc.Partners(ctx)
 	if err != nil {

@@ -48,6 +48,9 @@ type Runner struct {
 	// Restic and DumpPath are the restic and mariadb-dump executables
 	// ("" looks them up in PATH).
 	Restic, DumpPath string
+	// ClientPath is the mariadb (or mysql) client a database restore runs
+	// ("" looks it up in PATH).
+	ClientPath string
 	// Lease is how long a claimed job is this node's without renewal
 	// (default 2 minutes); it is renewed every third of it.
 	Lease time.Duration
@@ -179,6 +182,10 @@ func (r *Runner) run(ctx context.Context, j core.ScanJob) (any, error) {
 		return r.patch(ctx, j, st)
 	case core.ScanBackup:
 		return r.backup(ctx, j, st)
+	case core.ScanAction:
+		return r.action(ctx, j, st)
+	case core.ScanRestore:
+		return r.restore(ctx, j, st)
 	}
 	return nil, fmt.Errorf("%s jobs are not run by this version of Palisade", j.Kind)
 }
@@ -280,7 +287,7 @@ func (r *Runner) files(ctx context.Context, j core.ScanJob, st core.ScanSettings
 	if st.Files.AutoClean {
 		// Known injections only (malware.Clean refuses what is not
 		// unambiguous); the original is kept in quarantine.
-		q := &malware.Quarantine{Dir: filepath.Join(r.Dir, "quarantine", strconv.FormatInt(j.WebsiteID, 10)), Now: r.Now}
+		q := r.quarantine(j)
 		for i, f := range found {
 			if f.State != core.FindingOpen {
 				continue // ignored by the customer, or handled already
@@ -378,8 +385,7 @@ func (r *Runner) backup(ctx context.Context, j core.ScanJob, st core.ScanSetting
 		return nil, errors.New("backups are taken from a local document root: the website's files are not on this machine")
 	}
 	b := st.Backup
-	repo := &backup.Repo{Location: b.Repository, Password: b.RepositoryPassword, S3AccessKeyID: b.S3AccessKeyID, S3SecretAccessKey: b.S3SecretKey,
-		CacheDir: filepath.Join(r.Dir, "restic"), Binary: r.Restic}
+	repo := r.repo(st)
 	if err := repo.Init(ctx); err != nil {
 		return nil, err
 	}
