@@ -29,12 +29,15 @@ type env struct {
 	client *http.Client
 }
 
-func newEnv(t testing.TB, db *store.DB) *env {
+func newEnv(t testing.TB, db *store.DB, configure ...func(*core.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	box, _ := secret.NewBox(make([]byte, secret.KeySize), nil)
-	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test", Nodes: []string{"https://n1.palisade.test", "https://n2.palisade.test"}},
-		core.WithClock(testclock.New(t).Now))
+	cfg := core.Config{PublicURL: "https://palisade.test", Nodes: []string{"https://n1.palisade.test", "https://n2.palisade.test"}}
+	for _, fn := range configure {
+		fn(&cfg)
+	}
+	svc := core.NewService(db, box, cfg, core.WithClock(testclock.New(t).Now))
 	if _, err := svc.SeedPlans(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func typeOr(t string) string {
 }
 
 var statusText = map[int]string{
-	200: "OK", 201: "Created", 204: "No Content",
+	200: "OK", 201: "Created", 202: "Accepted: the job is queued; follow it in GET /v1/websites/{domain}/scans.", 204: "No Content",
 	400: "Bad input: the message says which field and why.",
 	401: "Missing or wrong API key.",
 	402: "Insufficient credit: top up and retry.",
@@ -77,6 +77,10 @@ func schemas() map[string]any {
 	obj := func(props map[string]any, required ...string) map[string]any {
 		return map[string]any{"type": "object", "properties": props, "required": required}
 	}
+	boolean := map[string]any{"type": "boolean"}
+	everyHours := map[string]any{"type": "integer", "description": "Run every this many hours (1 to 720); 0: on demand only."}
+	secretW := map[string]any{"type": "string", "writeOnly": true, "description": "Write-only: empty keeps the stored secret, \"-\" removes it."}
+	setFlag := map[string]any{"type": "boolean", "readOnly": true, "description": "A secret is stored."}
 	ref := func(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
 	arr := func(name string) map[string]any { return map[string]any{"type": "array", "items": ref(name)} }
 	page := func(name string) map[string]any {
@@ -230,6 +234,59 @@ func schemas() map[string]any {
 			"read_only": map[string]any{"type": "boolean", "description": "The operator's: you cannot delete it."}}, "id", "scope", "name", "reason", "expires_at", "created_by", "created_at"),
 		"WAFPatchList": obj(map[string]any{"data": arr("WAFPatch")}, "data"),
 		"WAFDefaults":  obj(map[string]any{"new_site_mode": map[string]any{"enum": []string{"block", "detect"}}}, "new_site_mode"),
+		"ScanSettings": obj(map[string]any{
+			"files": obj(map[string]any{"enabled": boolean, "every_hours": everyHours,
+				"auto_clean": map[string]any{"type": "boolean", "description": "Clean known injections after every scan (the original is kept in quarantine)."},
+				"source": obj(map[string]any{
+					"kind": map[string]any{"enum": []string{"local", "sftp"}},
+					"path": map[string]any{"type": "string", "description": "The document root: on this server under an allowed root (local), or on the web server (sftp)."},
+					"host": str, "port": intg, "user": str,
+					"host_key": map[string]any{"type": "string", "description": "The server's public key (known_hosts form) or its SHA256: fingerprint."},
+					"password": secretW, "private_key": secretW,
+					"password_set": setFlag, "private_key_set": setFlag})}),
+			"database": obj(map[string]any{"enabled": boolean, "every_hours": everyHours, "host": str, "port": intg, "user": str, "name": str,
+				"table_prefix": map[string]any{"type": "string", "description": "WordPress's, such as wp_."},
+				"password":     secretW, "password_set": setFlag,
+				"clean": map[string]any{"type": "boolean", "description": "Let the scan remove injected content (otherwise it only reads)."}}),
+			"patch": obj(map[string]any{"enabled": boolean, "every_hours": everyHours}),
+			"backup": obj(map[string]any{"enabled": boolean, "every_hours": everyHours,
+				"repository":          map[string]any{"type": "string", "description": "A local path under an allowed backup root, or s3:https://host/bucket/prefix."},
+				"repository_password": secretW, "repository_password_set": setFlag,
+				"s3_access_key_id": str, "s3_secret_key": secretW, "s3_secret_key_set": setFlag,
+				"keep_daily": intg, "keep_weekly": intg, "keep_monthly": intg}),
+		}),
+		"ScannerView": obj(map[string]any{"domain": str, "settings": ref("ScanSettings")}, "domain", "settings"),
+		"ScanJob": obj(map[string]any{"id": intg,
+			"kind":     map[string]any{"enum": []string{"files", "database", "patch", "backup", "action", "restore"}},
+			"state":    map[string]any{"enum": []string{"queued", "running", "done", "failed"}},
+			"trigger":  map[string]any{"enum": []string{"on_demand", "schedule"}},
+			"target":   map[string]any{"type": "string", "description": "What an action job acts on: finding:<id>."},
+			"params":   map[string]any{"type": "object", "description": "An action's {finding_id, action} or a restore's plan."},
+			"node":     map[string]any{"type": "string", "description": "The node running it (or that ran it last)."},
+			"attempts": intg,
+			"summary":  map[string]any{"type": "object", "description": "What the job did: files seen, findings, snapshot."},
+			"error":    str, "created_at": str, "started_at": strN, "finished_at": strN}, "id", "kind", "state", "trigger", "attempts", "created_at"),
+		"ScanJobList": obj(map[string]any{"data": arr("ScanJob")}, "data"),
+		"Finding": obj(map[string]any{"id": intg,
+			"kind":      map[string]any{"enum": []string{"files", "database", "patch"}},
+			"location":  map[string]any{"type": "string", "description": "A file's path, a database row (wp_posts/123) or a component (plugin:contact-form-7)."},
+			"signature": str, "class": str,
+			"severity": map[string]any{"enum": []string{"critical", "high", "medium", "low"}},
+			"sha256":   str, "detail": map[string]any{"type": "object"},
+			"state":         map[string]any{"enum": []string{"open", "quarantined", "cleaned", "ignored", "resolved"}},
+			"quarantine_id": str, "job_id": intg, "first_seen": str, "last_seen": str, "changed_at": str},
+			"id", "kind", "location", "signature", "state", "first_seen", "last_seen"),
+		"FindingList": page("Finding"),
+		"Backup": obj(map[string]any{"job_id": intg, "time": str,
+			"snapshot": map[string]any{"type": "string", "description": "The files' snapshot ID (64 hex digits)."}, "short_id": str,
+			"files": intg, "bytes": intg, "database": boolean, "database_snapshot": str, "database_file": str,
+			"incomplete": map[string]any{"type": "string", "description": "Why the backup job failed although it saved this snapshot."}},
+			"job_id", "time", "snapshot", "short_id", "files", "bytes", "database"),
+		"BackupList": obj(map[string]any{"data": arr("Backup")}, "data"),
+		"RestoreRequest": obj(map[string]any{
+			"snapshot": map[string]any{"type": "string", "description": "A listed backup's snapshot or short_id; its database_snapshot restores the database alone."},
+			"path":     map[string]any{"type": "string", "description": "A file or folder relative to the document root; empty: every file."},
+			"database": map[string]any{"type": "boolean", "description": "Also restore the backup's database dump."}}, "snapshot"),
 		"SettingsView": obj(map[string]any{"domain": str, "settings": ref("Settings"), "etag": str,
 			"warnings": map[string]any{"type": "array", "items": str, "description": "Settings this server cannot apply, and why (such as country conditions without a GeoIP database)."}}, "domain", "settings", "etag", "warnings"),
 	}

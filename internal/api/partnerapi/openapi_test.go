@@ -41,6 +41,10 @@ func TestOpenAPIDocument(t *testing.T) {
 		"get /v1/emails", "post /v1/emails/{id}/sent", "get /v1/email-templates", "put /v1/email-templates/{kind}",
 		"get /v1/branding", "put /v1/branding", "get /v1/userapi", "put /v1/userapi", "get /v1/userapi/log", "post /v1/websites/{domain}/login-link", "post /v1/users/{id}/login-link",
 		"get /v1/waf/patches", "post /v1/waf/patches", "delete /v1/waf/patches/{id}", "get /v1/waf/defaults", "put /v1/waf/defaults",
+		"get /v1/websites/{domain}/scanner", "put /v1/websites/{domain}/scanner", "post /v1/websites/{domain}/scans", "get /v1/websites/{domain}/scans",
+		"get /v1/websites/{domain}/findings", "post /v1/websites/{domain}/findings/{id}/ignore", "post /v1/websites/{domain}/findings/{id}/unignore",
+		"post /v1/websites/{domain}/findings/{id}/quarantine", "post /v1/websites/{domain}/findings/{id}/restore", "post /v1/websites/{domain}/findings/{id}/clean",
+		"get /v1/websites/{domain}/backups", "post /v1/websites/{domain}/backups/restore",
 	}
 	for _, w := range want {
 		method, path, _ := strings.Cut(w, " ")
