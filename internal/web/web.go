@@ -87,13 +87,14 @@ func New(svc *core.Service, explain Explainer, trusted netutil.Proxies, log *slo
 			return m
 		},
 		"label":  label,
+		"size":   func(l string, n int64) string { return byteSize(l, n) },
 		"reason": reasonLabel,
 	}
 	for k, f := range i18nFuncs() {
 		funcs[k] = f
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
-	for _, p := range []string{"statistics", "events", "event", "rules", "integration", "console", "operator", "overview", "login", "message", "switch"} {
+	for _, p := range []string{"statistics", "events", "event", "rules", "integration", "console", "operator", "overview", "login", "message", "switch", "scan", "backups"} {
 		h.pages[p] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+p+".html"))
 	}
 	h.pages["rows"] = template.Must(template.New("rows.html").Funcs(funcs).ParseFS(templateFS, "templates/events.html"))
@@ -135,6 +136,7 @@ func (h *Handler) Register(mux routes.Mux) {
 	mux.HandleFunc("GET /{lang}/website/{domain}/events/{id}", h.eventDetail)
 	mux.HandleFunc("POST /{lang}/website/{domain}/events/{id}/allow", h.eventAllow)
 	h.registerEventAllow(mux)
+	h.registerScan(mux)
 }
 
 func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {
@@ -388,7 +390,7 @@ func (h *Handler) site(w http.ResponseWriter, r *http.Request) (view, core.Sessi
 func (h *Handler) website(w http.ResponseWriter, r *http.Request) {
 	page := r.PathValue("page")
 	switch page {
-	case "statistics", "events", "edit", "integration":
+	case "statistics", "events", "edit", "integration", "scan", "backups":
 	default:
 		h.fail(w, r, nil, core.Errorf(core.ENOTFOUND, "no such page: %s", page))
 		return
@@ -406,6 +408,10 @@ func (h *Handler) website(w http.ResponseWriter, r *http.Request) {
 		h.rulesPage(w, r, v, s, nil)
 	case "integration":
 		h.integration(w, r, v, s)
+	case "scan":
+		h.scanPage(w, r, v, s, nil)
+	case "backups":
+		h.backupsPage(w, r, v, s, nil)
 	}
 }
 
