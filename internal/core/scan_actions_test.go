@@ -325,6 +325,36 @@ func TestMalwareEmail(t *testing.T) {
 		if len(after) != len(emails) {
 			t.Fatalf("emails after a scan with nothing new: %d, before %d", len(after), len(emails))
 		}
+
+		// A job whose node died after recording new malware is claimed
+		// again and finds more: the second claim's findings are saved
+		// (on PostgreSQL a duplicate email key would have aborted the
+		// transaction) and tell of it once more.
+		if _, err := x.svc.RequestScan(ctx, x.a, x.shop.Domain, core.ScanFiles); err != nil {
+			t.Fatal(err)
+		}
+		j1, ok, err := x.svc.ClaimScanJob(ctx, "node-1", time.Minute)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if n, _, err := x.svc.RecordFindings(ctx, j1, []core.Finding{{Location: "a.php", Signature: "Palisade.PHP.Webshell.EvalRequest", Severity: "critical"}}, false); err != nil || n != 1 {
+			t.Fatalf("first claim: %d %v", n, err)
+		}
+		x.advance(2 * time.Minute)
+		j2, ok, err := x.svc.ClaimScanJob(ctx, "node-2", time.Minute)
+		if err != nil || !ok || j2.ID != j1.ID {
+			t.Fatalf("the claim after the lease ran out: %+v %v %v", j2, ok, err)
+		}
+		if n, _, err := x.svc.RecordFindings(ctx, j2, []core.Finding{{Location: "b.php", Signature: "Palisade.PHP.Webshell.EvalRequest", Severity: "critical"}}, false); err != nil || n != 1 {
+			t.Fatalf("second claim: %d %v", n, err)
+		}
+		if got, _ := x.svc.Findings(ctx, x.a, x.shop.Domain, core.FindingFilter{Kind: core.ScanFiles}); len(got) != 4 {
+			t.Fatalf("findings after the second claim: %+v", got)
+		}
+		final, _ := x.svc.Emails(ctx, x.a, core.EmailFilter{})
+		if len(final) != len(emails)+2 {
+			t.Fatalf("emails after two claims with new malware: %d, want %d", len(final), len(emails)+2)
+		}
 	})
 }
 

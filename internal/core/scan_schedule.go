@@ -133,8 +133,8 @@ const EmailMalwareFound = "malware_found"
 
 // queueMalwareEmail queues, in tx, the notice that job j found n new
 // findings (the gravest of severity worst) on website w: to its customer,
-// or to the partner for a website without one. At most one per job
-// (deduplicated on the job).
+// or to the partner for a website without one. At most one per claim of
+// the job (deduplicated on the job and its claim).
 func (s *Service) queueMalwareEmail(ctx context.Context, tx Tx, j ScanJob, n int, worst string, now time.Time) error {
 	w, err := tx.WebsiteByID(ctx, j.PartnerID, j.WebsiteID)
 	if err != nil {
@@ -182,7 +182,11 @@ func (s *Service) queueMalwareEmail(ctx context.Context, tx Tx, j ScanJob, n int
 	b.WriteString(".\nReview them on your dashboard: you can quarantine or clean each of them, or restore a backup.\n")
 	fmt.Fprintf(&b, "\n%s\n\n-- \n%s\n", s.Links(w, lang).Statistics, brand)
 	e := &Email{PartnerID: p.ID, SubaccountID: w.SubaccountID, WebsiteID: w.ID, Kind: EmailMalwareFound,
-		Dedupe: "scanjob:" + strconv.FormatInt(j.ID, 10), To: to, Subject: subject, Body: b.String(),
+		// One per claim of the job: RecordFindings runs once per claim.
+		// (A job claimed again after its node died may tell of newer
+		// files; a duplicate key would abort PostgreSQL's transaction and
+		// lose the findings with it.)
+		Dedupe: "scanjob:" + strconv.FormatInt(j.ID, 10) + ":" + j.Owner, To: to, Subject: subject, Body: b.String(),
 		Status: EmailPending, NextAttemptAt: now, CreatedAt: now}
 	if _, err := tx.InsertEmail(ctx, e); err != nil {
 		return err
