@@ -362,7 +362,7 @@ func cleanRestorePath(p string) (string, error) {
 		return "", Errorf(EINVALID, "path: not valid UTF-8")
 	case strings.ContainsAny(p, "\x00\n\r"):
 		return "", Errorf(EINVALID, "path: must not contain NUL or line breaks")
-	case strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`) || (len(p) > 1 && p[1] == ':'):
+	case strings.HasPrefix(p, "/"):
 		return "", Errorf(EINVALID, "path: %q must be relative to the document root (\"wp-content/uploads\"), not absolute", p)
 	}
 	for _, part := range strings.Split(p, "/") {
@@ -370,7 +370,7 @@ func cleanRestorePath(p string) (string, error) {
 			return "", Errorf(EINVALID, "path: %q must not contain \"..\"", p)
 		}
 	}
-	if path.Clean(p) != strings.TrimSuffix(p, "/") || strings.Contains(p, "//") {
+	if t := strings.TrimSuffix(p, "/"); path.Clean(t) != t || t == "." || strings.Contains(p, "//") {
 		return "", Errorf(EINVALID, "path: %q is not clean (no \".\" parts, no empty parts)", p)
 	}
 	return "/" + strings.TrimSuffix(p, "/"), nil
