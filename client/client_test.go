@@ -45,13 +45,18 @@ func TestMatchesOpenAPI(t *testing.T) {
 			server[strings.ToUpper(m)+" "+path] = true
 		}
 	}
-	src, err := os.ReadFile("ops.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	have := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^// Operation: (\S+ \S+)$`).FindAllStringSubmatch(string(src), -1) {
-		have[m[1]] = true
+	for _, file := range []string{"ops.go", "scanning.go"} {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`(?m)^// Operation: (\S+ \S+)$`).FindAllStringSubmatch(string(src), -1) {
+			if have[m[1]] {
+				t.Errorf("%s: operation %s has two client methods", file, m[1])
+			}
+			have[m[1]] = true
+		}
 	}
 	var missing, extra []string
 	for op := range server {
@@ -75,7 +80,8 @@ func TestMatchesOpenAPI(t *testing.T) {
 		"Stats": client.Stats{}, "Lists": client.Lists{}, "Email": client.Email{}, "EmailTemplate": client.EmailTemplate{},
 		"Branding": client.Branding{}, "LoginLink": client.LoginLink{}, "UserAPIConfig": client.UserAPIConfig{},
 		"UserAPILogEntry": client.UserAPILogEntry{}, "Deleted": client.Deleted{}, "UserAPIState": client.UserAPIState{},
-		"WAFStats": client.WAFStats{},
+		"WAFStats": client.WAFStats{}, "ScannerView": client.Scanner{}, "ScanSettings": client.ScanSettings{}, "ScanJob": client.ScanJob{},
+		"Finding": client.Finding{}, "Backup": client.Backup{}, "RestoreRequest": client.RestoreRequest{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]
