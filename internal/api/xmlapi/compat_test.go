@@ -178,6 +178,33 @@ func TestWrapperShape(t *testing.T) {
 		t.Fatalf("getWafSettings: %s", r.raw)
 	}
 	wantErr(t, same("setWafSettings", "<site_id>"+siteID+"</site_id><mode>panic</mode>"), "invalid settings: waf.mode")
+	// SMART, SMART Patch, SMART Database and Backup (scanning.go).
+	sid := "<site_id>" + siteID + "</site_id>"
+	hostKey := "<host_key>SHA256:" + strings.Repeat("A", 43) + "</host_key>"
+	if r := call("setSmartSettings", sid+"<enabled>on</enabled><source>sftp</source><path>/www</path><host>web1.example.net</host><user>shop</user>"+hostKey+"<password>pw-sftp</password>"); r.get("source", "setting") != "sftp" || r.get("password", "setting") != "set" {
+		t.Fatalf("setSmartSettings: %s", r.raw)
+	}
+	done["getSmartSettings"] = true
+	ok(t, same("getSmartSettings", "<siteInformation><id>"+siteID+"</id></siteInformation>"))
+	call("setSmartPatchSettings", sid+"<enabled>on</enabled>")
+	done["getSmartPatchSettings"] = true
+	ok(t, same("getSmartPatchSettings", sid))
+	call("setSmartDatabaseSettings", sid+"<host>db.example.net</host><user>shop</user><name>shop</name><password>pw-db</password>")
+	done["getSmartDatabaseSettings"] = true
+	ok(t, same("getSmartDatabaseSettings", sid))
+	done["setBackupSettings"] = true
+	wantErr(t, same("setBackupSettings", sid+"<enabled>on</enabled><repository>s3:https://s3.example.net/bucket/shop</repository>"), "invalid scan settings: backup")
+	done["getBackupSettings"] = true
+	ok(t, same("getBackupSettings", sid))
+	if r := call("startScan", sid+"<kind>smart</kind>"); r.get("scan", "status") != "queued" {
+		t.Fatalf("startScan: %s", r.raw)
+	}
+	done["getScanResults"] = true
+	ok(t, same("getScanResults", sid))
+	done["getBackups"] = true
+	ok(t, same("getBackups", sid))
+	done["restoreBackup"] = true
+	wantErr(t, same("restoreBackup", sid+"<snapshot>0123abcd</snapshot>"), "website shop.example.com has no backup repository")
 	call("deleteAccount", "<account_id>"+accountID+"</account_id>")
 
 	for _, m := range xmlapi.Methods {

@@ -69,6 +69,34 @@ type Params struct {
 	Paranoia      string         `xml:"paranoia"`
 	Threshold     string         `xml:"threshold"`
 	ExclusionSets *ExclusionSets `xml:"exclusion_sets"`
+	// The scan and backup methods (scanning.go): the settings of SMART,
+	// SMART Patch, SMART Database and Backup (Password above is also the
+	// file source's and the database's), a scan's kind, the findings'
+	// state, and a restore's snapshot, path and database.
+	Enabled            string `xml:"enabled"`
+	EveryHours         string `xml:"every_hours"`
+	AutoClean          string `xml:"auto_clean"`
+	Source             string `xml:"source"`
+	Path               string `xml:"path"`
+	Host               string `xml:"host"`
+	Port               string `xml:"port"`
+	User               string `xml:"user"`
+	HostKey            string `xml:"host_key"`
+	PrivateKey         string `xml:"private_key"`
+	Name               string `xml:"name"`
+	TablePrefix        string `xml:"table_prefix"`
+	Clean              string `xml:"clean"`
+	Repository         string `xml:"repository"`
+	RepositoryPassword string `xml:"repository_password"`
+	S3AccessKeyID      string `xml:"s3_access_key_id"`
+	S3SecretKey        string `xml:"s3_secret_key"`
+	KeepDaily          string `xml:"keep_daily"`
+	KeepWeekly         string `xml:"keep_weekly"`
+	KeepMonthly        string `xml:"keep_monthly"`
+	Kind               string `xml:"kind"`
+	State              string `xml:"state"`
+	Snapshot           string `xml:"snapshot"`
+	Database           string `xml:"database"`
 }
 
 // ExclusionSets are setWafSettings' switches of the firewall's ready
@@ -122,7 +150,9 @@ type Site struct {
 // Methods lists the methods, in documentation order.
 var Methods = []string{"provisionAccount", "modifyAccount", "deleteAccount", "createToken", "getAccounts", "getStatus",
 	"getPendingEmails", "markEmailSent", "passwordReset", "provisionAddon", "modifyAddon", "deleteAddon", "getIpAddresses", "freeScan",
-	"getWafSettings", "setWafSettings"}
+	"getWafSettings", "setWafSettings",
+	"getSmartSettings", "setSmartSettings", "getSmartPatchSettings", "setSmartPatchSettings", "getSmartDatabaseSettings", "setSmartDatabaseSettings",
+	"getBackupSettings", "setBackupSettings", "startScan", "getScanResults", "getBackups", "restoreBackup"}
 
 // aliases are other names clients send for a method: SiteLock's.
 var aliases = map[string]string{"scanDomain": "freeScan"}
@@ -324,7 +354,12 @@ func (p *Params) set() string {
 	for _, f := range []struct{ name, v string }{{"account_id", p.AccountID}, {"site_id", p.SiteID}, {"login", p.Login}, {"domain", p.Domain},
 		{"email", p.Email}, {"subscription", p.Subscription}, {"renewal_date", p.RenewalDate}, {"status", p.Status}, {"password", p.Password},
 		{"limit", p.Limit}, {"offset", p.Offset}, {"before", p.Before}, {"after", p.After}, {"queue_id", p.QueueID}, {"addon", p.Addon},
-		{"addon_id", p.AddonID}, {"quantity", p.Quantity}, {"mode", p.Mode}, {"paranoia", p.Paranoia}, {"threshold", p.Threshold}} {
+		{"addon_id", p.AddonID}, {"quantity", p.Quantity}, {"mode", p.Mode}, {"paranoia", p.Paranoia}, {"threshold", p.Threshold},
+		{"enabled", p.Enabled}, {"every_hours", p.EveryHours}, {"auto_clean", p.AutoClean}, {"source", p.Source}, {"path", p.Path}, {"host", p.Host},
+		{"port", p.Port}, {"user", p.User}, {"host_key", p.HostKey}, {"private_key", p.PrivateKey}, {"name", p.Name}, {"table_prefix", p.TablePrefix},
+		{"clean", p.Clean}, {"repository", p.Repository}, {"repository_password", p.RepositoryPassword}, {"s3_access_key_id", p.S3AccessKeyID},
+		{"s3_secret_key", p.S3SecretKey}, {"keep_daily", p.KeepDaily}, {"keep_weekly", p.KeepWeekly}, {"keep_monthly", p.KeepMonthly},
+		{"kind", p.Kind}, {"state", p.State}, {"snapshot", p.Snapshot}, {"database", p.Database}} {
 		if f.v != "" {
 			return f.name
 		}

@@ -316,6 +316,17 @@ func (h *Handler) dispatch(ctx context.Context, c core.Caller, req *Request) ([]
 			text("palisade", map[bool]string{true: "detected", false: "not detected"}[res.Palisade]), text("note", res.PalisadeNote)}, nil
 	case "getWafSettings", "setWafSettings":
 		return h.wafSettings(ctx, c, req)
+	case "getSmartSettings", "setSmartSettings", "getSmartPatchSettings", "setSmartPatchSettings", "getSmartDatabaseSettings", "setSmartDatabaseSettings",
+		"getBackupSettings", "setBackupSettings":
+		return h.scanSettings(ctx, c, req)
+	case "startScan":
+		return h.startScan(ctx, c, req)
+	case "getScanResults":
+		return h.getScanResults(ctx, c, req)
+	case "getBackups":
+		return h.getBackups(ctx, c, req)
+	case "restoreBackup":
+		return h.restoreBackup(ctx, c, req)
 	}
 	return nil, methodError("unknown method " + req.Method)
 }
