@@ -74,7 +74,9 @@ func TestScanMethods(t *testing.T) {
 			t.Fatalf("answer %d\n%s\nwant\n%s", r.status, r.raw, want)
 		}
 	}
-	sw := func(name string, on bool) string { return policyXML(name, map[bool]string{true: "on", false: "off"}[on], "on", "off") }
+	sw := func(name string, on bool) string {
+		return policyXML(name, map[bool]string{true: "on", false: "off"}[on], "on", "off")
+	}
 	files := func(method string, enabled bool, hours, source, path, host, port, user, key, pw string) string {
 		return answerXML(method, head+sw("enabled", enabled)+policyXML("every_hours", hours)+sw("auto_clean", false)+policyXML("source", source, "local", "sftp")+
 			policyXML("path", path)+policyXML("host", host)+policyXML("port", port)+policyXML("user", user)+policyXML("host_key", key)+
