@@ -550,5 +550,6 @@ func rules() map[string]rule {
 			return req{method: "POST", path: path, body: "{}", ctype: "application/json", header: http.Header{"X-Original-Host": {x.t.domain}, "User-Agent": {"Mozilla/5.0"}}}
 		})
 	}
+	scanWebRules(add) // the dashboard's Security scan and Backups pages (rules_scanweb_test.go)
 	return rs
 }
