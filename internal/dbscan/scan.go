@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/malware"
 	"github.com/palisadehq/palisade/internal/malware/signatures"
 )
 
@@ -241,6 +242,13 @@ func (s *scanner) scanValue(ctx context.Context, v value, kind int, st *TableSta
 	}
 	text := string(v.data)
 	verdict, err := s.opts.Client.Scan(ctx, bytes.NewReader(v.data))
+	if errors.Is(err, malware.ErrSizeLimit) {
+		// clamd's StreamMaxLength is below MaxValueBytes: the structural
+		// checks still run, but the scan is not complete.
+		s.res.Complete = false
+		s.note(fmt.Sprintf("%s: clamd refused %d bytes (its StreamMaxLength); keep MaxValueBytes below it", v.location(), len(v.data)))
+		err, verdict = nil, malware.Verdict{}
+	}
 	if err != nil {
 		return fmt.Errorf("dbscan: scanning %s: %w", v.location(), err)
 	}
