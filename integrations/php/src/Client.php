@@ -159,6 +159,102 @@ final class Client
         return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/waf/stats', $filter);
     }
 
+    // ---- scanning and backups (docs/SCANNING.md) ----
+
+    /**
+     * The website's scan and backup settings: ['domain' => ..., 'settings' =>
+     * ['files' => [...], 'database' => [...], 'patch' => [...], 'backup' => [...]]].
+     * Secrets are never answered: *_set says whether one is stored.
+     * @operation GET /v1/websites/{domain}/scanner */
+    public function scanner(string $domain): array
+    {
+        return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/scanner');
+    }
+
+    /**
+     * Replaces all four parts of the settings (read them first and change
+     * what you mean to). A secret left "" keeps the stored one, "-" removes
+     * it. Every problem is in ApiException::$errors.
+     * @operation PUT /v1/websites/{domain}/scanner */
+    public function putScanner(string $domain, array $settings): array
+    {
+        // PHP's [] is a JSON array: send the parts left empty as {}.
+        foreach ($settings as $part => $v) {
+            if ($v === []) {
+                $settings[$part] = new \stdClass();
+            }
+        }
+        if (($settings['files']['source'] ?? null) === []) {
+            $settings['files']['source'] = new \stdClass();
+        }
+        return $this->call('PUT', '/v1/websites/' . rawurlencode($domain) . '/scanner', body: (object) $settings);
+    }
+
+    /** Queues a job: $kind files, database, patch or backup. @operation POST /v1/websites/{domain}/scans */
+    public function startScan(string $domain, string $kind): array
+    {
+        return $this->call('POST', '/v1/websites/' . rawurlencode($domain) . '/scans', body: ['kind' => $kind]);
+    }
+
+    /** Jobs, newest first; $filter: kind (files, database, patch, backup, action, restore), limit. @operation GET /v1/websites/{domain}/scans */
+    public function scans(string $domain, array $filter = []): array
+    {
+        return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/scans', $filter)['data'];
+    }
+
+    /** One page of findings; $filter: kind, state (open, quarantined, cleaned, ignored, resolved), limit, cursor. @operation GET /v1/websites/{domain}/findings */
+    public function findings(string $domain, array $filter = []): array
+    {
+        return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/findings', $filter);
+    }
+
+    /** Marks an open finding as not malware. @operation POST /v1/websites/{domain}/findings/{id}/ignore */
+    public function ignoreFinding(string $domain, int $id): array
+    {
+        return $this->call('POST', self::findingPath($domain, $id, 'ignore'));
+    }
+
+    /** Opens an ignored finding again. @operation POST /v1/websites/{domain}/findings/{id}/unignore */
+    public function unignoreFinding(string $domain, int $id): array
+    {
+        return $this->call('POST', self::findingPath($domain, $id, 'unignore'));
+    }
+
+    /** Queues the job moving the finding's file to quarantine (answers the job). @operation POST /v1/websites/{domain}/findings/{id}/quarantine */
+    public function quarantineFinding(string $domain, int $id): array
+    {
+        return $this->call('POST', self::findingPath($domain, $id, 'quarantine'));
+    }
+
+    /** Queues the job putting a quarantined file back. @operation POST /v1/websites/{domain}/findings/{id}/restore */
+    public function restoreFinding(string $domain, int $id): array
+    {
+        return $this->call('POST', self::findingPath($domain, $id, 'restore'));
+    }
+
+    /** Queues the job removing a known injection from the file. @operation POST /v1/websites/{domain}/findings/{id}/clean */
+    public function cleanFinding(string $domain, int $id): array
+    {
+        return $this->call('POST', self::findingPath($domain, $id, 'clean'));
+    }
+
+    /** The website's backups, newest first ($limit 1 to 500). @operation GET /v1/websites/{domain}/backups */
+    public function backups(string $domain, ?int $limit = null): array
+    {
+        return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/backups', self::clean(['limit' => $limit]))['data'];
+    }
+
+    /**
+     * Queues a restore of a listed backup: $snapshot its snapshot or
+     * short_id (its database_snapshot restores the database alone), $path
+     * a file or folder under the document root ("" for every file),
+     * $database also its database dump. Answers the job.
+     * @operation POST /v1/websites/{domain}/backups/restore */
+    public function restoreBackup(string $domain, string $snapshot, string $path = '', bool $database = false): array
+    {
+        return $this->call('POST', '/v1/websites/' . rawurlencode($domain) . '/backups/restore', body: ['snapshot' => $snapshot, 'path' => $path, 'database' => $database]);
+    }
+
     /** @operation GET /v1/lists */
     public function lists(): array
     {
@@ -310,6 +406,11 @@ final class Client
     }
 
     // ---- transport ----
+
+    private static function findingPath(string $domain, int $id, string $action): string
+    {
+        return '/v1/websites/' . rawurlencode($domain) . '/findings/' . $id . '/' . $action;
+    }
 
     private static function clean(array $a): array
     {
