@@ -68,6 +68,13 @@ func pages(f *fixture) []pageSpec {
 	}
 	customer("rules", shop, "edit", "customer", 0)
 	customer("integration", shop, "integration", "customer", 0)
+	customer("scan", shop, "scan", "customer", 0)
+	customer("scan-filtered", shop, "scan?state=open&severity=critical", "customer", 0)
+	customer("backups", shop, "backups", "customer", 0)
+	customer("backups-choose", shop, "backups?snapshot="+shopSnapshot+"&what=path&confirm=1", "customer", 0)
+	customer("backups-confirm", shop, "backups?snapshot="+shopSnapshot+"&what=alldb&confirm=1", "customer", 0)
+	customer("setup-scan", newSite, "scan", "customer", 0)
+	customer("setup-backups", newSite, "backups", "customer", 0)
 	customer("setup-statistics", newSite, "statistics", "customer", 0)
 	customer("setup-integration", newSite, "integration", "customer", 0)
 	customer("deleted-website", gone, "statistics", "customer", statusClient)

@@ -78,7 +78,7 @@ type fixture struct {
 // and the audit entries all of that leaves.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	e := testenv.New(t)
+	e := testenv.New(t, scanRoots)
 	ctx := context.Background()
 	op := core.Operator()
 	f := &fixture{Stack: e, Events: map[string]int64{}}
@@ -132,6 +132,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	e.Recorder.Flush(ctx)
 	seedHistory(t, e, site, 1)
+	seedScans(t, e) // the Security scan and Backups pages (scan_fixture_test.go)
 
 	// Another customer's forum, busy: near its plan's quota this month.
 	bob, _, err := e.Service.CreateSubaccount(ctx, e.Caller, core.SubaccountCreate{Email: "bob@forum.example.org"}, core.Idem{})
