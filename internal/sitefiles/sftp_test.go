@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/netguard"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -289,6 +291,24 @@ func TestSFTPOpenSSH(t *testing.T) {
 				f.Close()
 				t.Errorf("SFTP with root %s succeeded", root)
 			}
+		}
+	})
+
+	// The runner's dialer refuses loopback unless the operator allows it:
+	// the refusal comes from the socket, before any SSH byte.
+	t.Run("GuardedDial", func(t *testing.T) {
+		c := cfg
+		c.Dial = netguard.Policy{}.DialContext
+		if f, err := SFTP(ctx, c); err == nil || !errors.Is(err, netguard.ErrNotPermitted) {
+			if f != nil {
+				f.Close()
+			}
+			t.Fatalf("SFTP to loopback through a guard without allowances: %v", err)
+		}
+		c.Dial = netguard.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}.DialContext
+		f := dialSFTP(t, c)
+		if err := Probe(ctx, f); err != nil {
+			t.Fatalf("Probe through an allowing guard: %v", err)
 		}
 	})
 
