@@ -28,6 +28,9 @@ var cleanable = map[string]struct{ key, cols string }{
 	"posts":    {"ID", "post_content post_title"},
 	"comments": {"comment_ID", "comment_content"},
 	"options":  {"option_name", "option_value"},
+	// Joomla's
+	"content": {"id", "introtext fulltext"},
+	"modules": {"id", "content"},
 }
 
 func cleanableColumn(table, column string) bool {
@@ -59,7 +62,7 @@ func Clean(ctx context.Context, db *sql.DB, client *malware.Client, prefix strin
 	table, ok := strings.CutPrefix(f.Table, prefix)
 	c, known := cleanable[table]
 	if !ok || !known || !cleanableColumn(table, f.Column) || f.KeyColumn != c.key {
-		return Cleaned{}, fmt.Errorf("%w: %s (only %sposts, %scomments and %soptions values are cleaned)", ErrNotCleanable, f.Location, prefix, prefix, prefix)
+		return Cleaned{}, fmt.Errorf("%w: %s (only posts, comments and options values, and Joomla's content and modules, are cleaned)", ErrNotCleanable, f.Location)
 	}
 	if !f.Cleanable || f.Fragment == "" || f.SHA256 == "" {
 		return Cleaned{}, fmt.Errorf("%w: %s: no single injected fragment was found", ErrNotCleanable, f.Location)
@@ -75,7 +78,7 @@ func Clean(ctx context.Context, db *sql.DB, client *malware.Client, prefix strin
 	defer tx.Rollback()
 	qt := "`" + prefix + table + "`"
 	var orig string
-	err = tx.QueryRowContext(ctx, "SELECT "+f.Column+" FROM "+qt+" WHERE "+f.KeyColumn+" = ? FOR UPDATE", f.Key).Scan(&orig)
+	err = tx.QueryRowContext(ctx, "SELECT `"+f.Column+"` FROM "+qt+" WHERE `"+f.KeyColumn+"` = ? FOR UPDATE", f.Key).Scan(&orig)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Cleaned{}, fmt.Errorf("%w: %s is gone", ErrChanged, f.Location)
 	}
@@ -93,7 +96,7 @@ func Clean(ctx context.Context, db *sql.DB, client *malware.Client, prefix strin
 	if err := cured(ctx, client, f.Signature, own, f.Fragment, cleaned); err != nil {
 		return Cleaned{}, fmt.Errorf("%w: %s: %v", ErrNotCleanable, f.Location, err)
 	}
-	res, err := tx.ExecContext(ctx, "UPDATE "+qt+" SET "+f.Column+" = ? WHERE "+f.KeyColumn+" = ?", cleaned, f.Key)
+	res, err := tx.ExecContext(ctx, "UPDATE "+qt+" SET `"+f.Column+"` = ? WHERE `"+f.KeyColumn+"` = ?", cleaned, f.Key)
 	if err != nil {
 		return Cleaned{}, fmt.Errorf("dbscan: writing %s: %w", f.Location, err)
 	}

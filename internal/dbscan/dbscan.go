@@ -1,4 +1,4 @@
-// Package dbscan scans a WordPress website's MySQL/MariaDB database for
+// Package dbscan scans a WordPress (or Joomla) website's MySQL/MariaDB database for
 // injected content (SMART Database, issue 22): scripts, hidden spam links,
 // iframes and redirects in posts, comments and options, hijacked site
 // addresses, odd active plugins, and administrator accounts that were
@@ -91,12 +91,14 @@ func Connect(ctx context.Context, t Target) (*sql.DB, error) {
 type Options struct {
 	// Client is the clamd every value is streamed to.
 	Client *malware.Client
-	// TablePrefix is WordPress's $table_prefix ("wp_"). Empty: taken from
-	// WPConfig if given, else detected from the tables (an options, posts
-	// and users table sharing a prefix); two candidates is an error.
+	// TablePrefix is WordPress's $table_prefix ("wp_") or Joomla's
+	// $dbprefix ("jos_"). Empty: taken from ConfigFile if given, else
+	// detected from the tables (a CMS's tables sharing a prefix); two
+	// candidates is an error.
 	TablePrefix string
-	// WPConfig is the website's wp-config.php, if the caller has it.
-	WPConfig []byte
+	// ConfigFile is the website's wp-config.php or Joomla's
+	// configuration.php, if the caller has it: its prefix is used.
+	ConfigFile []byte
 	// SiteHosts are the website's host names ("shop.example.com"). When
 	// given, siteurl and home must point at one of them (or a subdomain
 	// of one); else only their shape is checked.
@@ -199,6 +201,7 @@ type TableStats struct {
 
 // Result is what a scan did and found.
 type Result struct {
+	CMS      string        `json:"cms"` // WordPress or Joomla
 	Prefix   string        `json:"prefix"`
 	Tables   []TableStats  `json:"tables"`
 	Admins   []Admin       `json:"admins"`

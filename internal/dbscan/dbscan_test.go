@@ -457,18 +457,18 @@ func TestPrefixAndBounds(t *testing.T) {
 	ctx := context.Background()
 	opts := scanOpts(client)
 
-	if _, err := Scan(ctx, f.admin, opts); !errors.Is(err, ErrNoWordPress) {
-		t.Errorf("empty database: %v, want ErrNoWordPress", err)
+	if _, err := Scan(ctx, f.admin, opts); !errors.Is(err, ErrNoInstall) {
+		t.Errorf("empty database: %v, want ErrNoInstall", err)
 	}
 	f.schema(t, "wp_")
 	f.schema(t, "blog2_")
 	seed(t, f, "blog2_")
 	_, err := Scan(ctx, f.admin, opts)
-	if err == nil || !strings.Contains(err.Error(), "blog2_, wp_") {
+	if err == nil || !strings.Contains(err.Error(), "blog2_ (wordpress), wp_ (wordpress)") {
 		t.Errorf("two installs: %v, want both prefixes named", err)
 	}
 	o := opts
-	o.WPConfig = []byte("<?php\ndefine( 'DB_NAME', 'x' );\n$table_prefix = 'blog2_';\nrequire_once ABSPATH . 'wp-settings.php';\n")
+	o.ConfigFile = []byte("<?php\ndefine( 'DB_NAME', 'x' );\n$table_prefix = 'blog2_';\nrequire_once ABSPATH . 'wp-settings.php';\n")
 	res, err := Scan(ctx, f.admin, o)
 	if err != nil || res.Prefix != "blog2_" || len(res.Findings) == 0 {
 		t.Errorf("prefix from wp-config.php: %q, %d findings, %v", res.Prefix, len(res.Findings), err)
@@ -479,8 +479,8 @@ func TestPrefixAndBounds(t *testing.T) {
 		t.Errorf("the empty wp_ install: %d findings, %v", len(res.Findings), err)
 	}
 	o.TablePrefix = "nope_"
-	if _, err := Scan(ctx, f.admin, o); !errors.Is(err, ErrNoWordPress) {
-		t.Errorf("a prefix without tables: %v, want ErrNoWordPress", err)
+	if _, err := Scan(ctx, f.admin, o); !errors.Is(err, ErrNoInstall) {
+		t.Errorf("a prefix without tables: %v, want ErrNoInstall", err)
 	}
 	o.TablePrefix = "wp`; DROP TABLE x; --"
 	if _, err := Scan(ctx, f.admin, o); err == nil || !strings.Contains(err.Error(), "only letters") {

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/palisadehq/palisade/internal/malware"
 	"github.com/palisadehq/palisade/internal/malware/signatures"
@@ -22,8 +21,11 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9_]{0,64}$`)
 // wpConfigPrefixRE reads $table_prefix from wp-config.php.
 var wpConfigPrefixRE = regexp.MustCompile(`(?m)^\s*\$table_prefix\s*=\s*['"]([A-Za-z0-9_]*)['"]\s*;`)
 
-// ErrNoWordPress is a database without WordPress's tables.
-var ErrNoWordPress = errors.New("dbscan: no WordPress tables (options, posts and users sharing a prefix) in the database")
+// ErrNoInstall is a database without a WordPress or Joomla install's tables.
+var ErrNoInstall = errors.New("dbscan: no WordPress or Joomla tables in the database")
+
+// joomlaPrefixRE reads $dbprefix from Joomla's configuration.php.
+var joomlaPrefixRE = regexp.MustCompile(`(?m)^\s*(?:public|var)\s+\$dbprefix\s*=\s*['"]([A-Za-z0-9_]*)['"]\s*;`)
 
 // Scan reads the WordPress database db and reports what is injected in
 // it. db is used read-only: one connection, one READ ONLY transaction.
@@ -56,12 +58,18 @@ func Scan(ctx context.Context, db *sql.DB, opts Options) (Result, error) {
 	defer tx.Rollback()
 	s.tx = tx
 
-	prefix, err := s.prefix(ctx)
+	prefix, cms, err := s.prefix(ctx)
 	if err != nil {
 		return s.res, err
 	}
-	s.res.Prefix = prefix
+	s.res.Prefix, s.res.CMS = prefix, cms
 	s.p = prefix
+	if cms == Joomla {
+		if err := s.joomla(ctx); err != nil {
+			return s.res, err
+		}
+		return s.res, nil
+	}
 	if err := s.options(ctx); err != nil {
 		return s.res, err
 	}
@@ -83,77 +91,105 @@ type scanner struct {
 	opts Options
 	tx   *sql.Tx
 	p    string          // the table prefix
-	has  map[string]bool // WordPress tables present, by name without prefix
+	has  map[string]bool // optional tables present, by name without prefix
 	own  hosts           // the website's hosts: SiteHosts, else siteurl's and home's
 	res  Result
 	seen map[[2]string]bool
 }
 
-// prefix finds the table prefix: the caller's, wp-config.php's, or the
-// one prefix under which options, posts and users tables all exist.
-func (s *scanner) prefix(ctx context.Context) (string, error) {
+// The CMSs a scan knows.
+const (
+	WordPress = "wordpress"
+	Joomla    = "joomla"
+)
+
+// cmsTables are the tables that make an install of each CMS (the first
+// names it in the table list), and the optional ones read when present.
+var cmsTables = map[string]struct{ core, optional []string }{
+	WordPress: {[]string{"options", "posts", "users", "usermeta"}, []string{"comments"}},
+	Joomla:    {[]string{"content", "users", "user_usergroup_map", "modules"}, nil},
+}
+
+// prefix finds the table prefix and the CMS: the caller's prefix,
+// wp-config.php's or configuration.php's, or the one prefix under which
+// a CMS's tables all exist.
+func (s *scanner) prefix(ctx context.Context) (string, string, error) {
 	want, from := s.opts.TablePrefix, "the table prefix"
-	if want == "" && len(s.opts.WPConfig) > 0 {
-		if m := wpConfigPrefixRE.FindSubmatch(s.opts.WPConfig); m != nil {
+	if want == "" && len(s.opts.ConfigFile) > 0 {
+		if m := wpConfigPrefixRE.FindSubmatch(s.opts.ConfigFile); m != nil {
 			want, from = string(m[1]), "wp-config.php's $table_prefix"
+		} else if m := joomlaPrefixRE.FindSubmatch(s.opts.ConfigFile); m != nil {
+			want, from = string(m[1]), "configuration.php's $dbprefix"
 		}
 	}
 	if want != "" && !prefixRE.MatchString(want) {
-		return "", fmt.Errorf("dbscan: %s %q: only letters, digits and _ are allowed", from, want)
+		return "", "", fmt.Errorf("dbscan: %s %q: only letters, digits and _ are allowed", from, want)
 	}
 	qctx, cancel := context.WithTimeout(ctx, s.opts.QueryTimeout)
 	defer cancel()
 	rows, err := s.tx.QueryContext(qctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
 	if err != nil {
-		return "", fmt.Errorf("dbscan: listing tables: %w", err)
+		return "", "", fmt.Errorf("dbscan: listing tables: %w", err)
 	}
 	defer rows.Close()
 	tables := map[string]bool{}
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
-			return "", fmt.Errorf("dbscan: listing tables: %w", err)
+			return "", "", fmt.Errorf("dbscan: listing tables: %w", err)
 		}
 		tables[name] = true
 	}
 	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("dbscan: listing tables: %w", err)
+		return "", "", fmt.Errorf("dbscan: listing tables: %w", err)
 	}
-	core := []string{"options", "posts", "users", "usermeta"}
-	complete := func(p string) bool {
-		for _, t := range core {
+	complete := func(cms, p string) bool {
+		for _, t := range cmsTables[cms].core {
 			if !tables[p+t] {
 				return false
 			}
 		}
 		return true
 	}
+	type install struct{ prefix, cms string }
+	var found []install
 	if want != "" {
-		if !complete(want) {
-			return "", fmt.Errorf("%w: %s is %q, but %soptions, %sposts, %susers or %susermeta is missing", ErrNoWordPress, from, want, want, want, want, want)
-		}
-	} else {
-		var found []string
-		for name := range tables {
-			if p, ok := strings.CutSuffix(name, "options"); ok && prefixRE.MatchString(p) && complete(p) {
-				found = append(found, p)
+		for _, cms := range []string{WordPress, Joomla} {
+			if complete(cms, want) {
+				found = append(found, install{want, cms})
 			}
 		}
-		slices.Sort(found)
-		switch len(found) {
-		case 0:
-			return "", ErrNoWordPress
-		case 1:
-			want = found[0]
-		default:
-			return "", fmt.Errorf("dbscan: the database holds %d WordPress installs (table prefixes %s): give the table prefix or wp-config.php", len(found), strings.Join(found, ", "))
+		if len(found) == 0 {
+			return "", "", fmt.Errorf("%w: %s is %q, but %s's tables are not all there (WordPress: %soptions, %sposts, %susers, %susermeta; Joomla: %scontent, %susers, %suser_usergroup_map, %smodules)",
+				ErrNoInstall, from, want, want, want, want, want, want, want, want, want, want)
 		}
+	} else {
+		for name := range tables {
+			for _, cms := range []string{WordPress, Joomla} {
+				if p, ok := strings.CutSuffix(name, cmsTables[cms].core[0]); ok && prefixRE.MatchString(p) && complete(cms, p) {
+					found = append(found, install{p, cms})
+				}
+			}
+		}
+		slices.SortFunc(found, func(a, b install) int { return strings.Compare(a.prefix+" "+a.cms, b.prefix+" "+b.cms) })
 	}
+	switch len(found) {
+	case 0:
+		return "", "", ErrNoInstall
+	case 1:
+	default:
+		var names []string
+		for _, in := range found {
+			names = append(names, in.prefix+" ("+in.cms+")")
+		}
+		return "", "", fmt.Errorf("dbscan: the database holds %d installs (table prefixes %s): give the table prefix, wp-config.php or configuration.php", len(found), strings.Join(names, ", "))
+	}
+	in := found[0]
 	s.has = map[string]bool{}
-	for _, t := range append(core, "comments") {
-		s.has[t] = tables[want+t]
+	for _, t := range cmsTables[in.cms].optional {
+		s.has[t] = tables[in.prefix+t]
 	}
-	return want, nil
+	return in.prefix, in.cms, nil
 }
 
 // query runs one bounded query and calls fn for each row, streaming.
@@ -506,48 +542,14 @@ func (s *scanner) users(ctx context.Context) error {
 	// serialised role name ("administrator";b:1).
 	q := "SELECT u.ID, u.user_login, u.user_email, CAST(u.user_registered AS CHAR), m.meta_value FROM " + s.table("users") + " u JOIN " +
 		s.table("usermeta") + " m ON m.user_id = u.ID AND m.meta_key = '" + s.p + "capabilities' WHERE m.meta_value LIKE '%\"administrator\"%' ORDER BY u.ID LIMIT ?"
-	known := map[string]bool{}
-	for _, k := range s.opts.KnownAdmins {
-		known[strings.ToLower(strings.TrimSpace(k))] = true
-	}
-	now := s.opts.Now()
 	return s.query(ctx, table, q, func(rows *sql.Rows, st *TableStats) error {
 		var a Admin
 		var registered, caps string
 		if err := rows.Scan(&a.ID, &a.Login, &a.Email, &registered, &caps); err != nil {
 			return fmt.Errorf("dbscan: reading %s: %w", table, err)
 		}
-		if !isAdmin(caps) {
-			return nil
-		}
-		st.Values++
-		if t, err := time.ParseInLocation("2006-01-02 15:04:05", registered, time.UTC); err == nil && t.Year() > 1 {
-			a.Registered = t
-		}
-		if s.opts.RecentAdmin > 0 && !a.Registered.IsZero() && a.Registered.After(now.Add(-s.opts.RecentAdmin)) {
-			a.Flags = append(a.Flags, "recent")
-		}
-		if len(known) > 0 && !known[strings.ToLower(a.Login)] {
-			a.Flags = append(a.Flags, "unknown")
-		}
-		if suspiciousLoginRE.MatchString(a.Login) || markupRE.MatchString(a.Login) {
-			a.Flags = append(a.Flags, "suspicious_login")
-		}
-		if !emailRE.MatchString(a.Email) || platformEmailRE.MatchString(a.Email) {
-			a.Flags = append(a.Flags, "suspicious_email")
-		}
-		s.res.Admins = append(s.res.Admins, a)
-		v := value{table: table, keyCol: "ID", key: strconv.FormatInt(a.ID, 10)}
-		what := fmt.Sprintf("administrator %q <%s>, registered %s", a.Login, a.Email, registered)
-		for _, flag := range a.Flags {
-			sig := map[string]string{"recent": SigRecentAdmin, "unknown": SigUnknownAdmin, "suspicious_login": SigSuspiciousLogin,
-				"suspicious_email": SigSuspiciousEmail}[flag]
-			info := ownSig[sig]
-			before := len(s.res.Findings)
-			s.add(v, sig, info[0], info[1], hit{})
-			if len(s.res.Findings) > before {
-				s.res.Findings[before].Excerpt = strings.ToValidUTF8(what, "\uFFFD")
-			}
+		if isAdmin(caps) {
+			s.admin(a, registered, st)
 		}
 		return nil
 	})
