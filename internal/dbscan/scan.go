@@ -27,7 +27,7 @@ var ErrNoInstall = errors.New("dbscan: no WordPress or Joomla tables in the data
 // joomlaPrefixRE reads $dbprefix from Joomla's configuration.php.
 var joomlaPrefixRE = regexp.MustCompile(`(?m)^\s*(?:public|var)\s+\$dbprefix\s*=\s*['"]([A-Za-z0-9_]*)['"]\s*;`)
 
-// Scan reads the WordPress database db and reports what is injected in
+// Scan reads the WordPress or Joomla database db and reports what is injected in
 // it. db is used read-only: one connection, one READ ONLY transaction.
 // An error stops the scan; the result says what was done until then.
 func Scan(ctx context.Context, db *sql.DB, opts Options) (Result, error) {
