@@ -39,6 +39,11 @@ type Target struct {
 	Database string
 	// DialTimeout bounds connecting (default 10 s).
 	DialTimeout time.Duration
+	// Dial, when set, makes the TCP connections (the job runner passes
+	// netguard's Policy.DialContext, so that a partner's database host
+	// cannot be an address of the operator's own network). A unix
+	// socket is always dialled directly.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Connect opens a pool of at most two connections to t (the scan uses
@@ -61,6 +66,7 @@ func Connect(ctx context.Context, t Target) (*sql.DB, error) {
 			port = 3306
 		}
 		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(t.Host, strconv.Itoa(port))
+		cfg.DialFunc = t.Dial
 	default:
 		return nil, errors.New("dbscan: no database host or socket")
 	}

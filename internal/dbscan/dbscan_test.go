@@ -544,4 +544,14 @@ func TestConnectErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connecting to 127.0.0.1") || strings.Contains(err.Error(), "secret-pw") {
 		t.Errorf("unreachable: %v", err)
 	}
+	// The caller's dialer makes the connection (and may refuse it).
+	refused := errors.New("address not permitted")
+	var dialled string
+	_, err = Connect(ctx, Target{Host: "10.1.2.3", User: "u", Database: "d", Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
+		dialled = network + " " + addr
+		return nil, refused
+	}})
+	if !errors.Is(err, refused) || dialled != "tcp 10.1.2.3:3306" {
+		t.Errorf("through the caller's dialer: %v (dialled %q)", err, dialled)
+	}
 }
