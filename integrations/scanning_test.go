@@ -340,3 +340,236 @@ func TestPHPClientScanning(t *testing.T) {
 		t.Fatalf("the other partner changed the settings: %+v", got)
 	}
 }
+
+// TestWHMCSScanning runs the module's scanning and backup add-ons as WHMCS
+// would: a product selling malware scans as a configurable option and
+// backups included; create applies them to the website's scan settings,
+// upgrades of the option follow, what was set in Palisade by hand (the
+// database, its password) is kept; the client area lists findings and
+// backups and offers Scan now and restores; another website's backup and
+// another partner's website are refused with Palisade's message.
+func TestWHMCSScanning(t *testing.T) {
+	bin := php(t)
+	s := newScanStack(t)
+	ctx := context.Background()
+	module := "whmcs/modules/servers/palisade/palisade.php"
+	const domain = "shop.example.com"
+	params := map[string]any{
+		"serverhostname": strings.TrimPrefix(s.pal.URL, "http://"), "serversecure": "", "serverpassword": s.pal.PartnerKey,
+		"serviceid": 201, "userid": 9, "domain": domain, "username": "shop",
+		"configoption1": "10k", "configoption2": "protect",
+		"configoption3": "add-on", "configoption4": "12", "configoption5": "manual", "configoption6": "24",
+		"configoption7": "included", "configoption8": "24", "configoption9": s.www + "/{username}",
+		"configoption10": s.backups + "/{domain}", "configoption11": "7/4/6", "configoption12": "", "configoption13": "",
+		"configoptions":  map[string]any{"Malware scan": "1"},
+		"clientsdetails": map[string]any{"email": "jane@example.com", "firstname": "Jane", "lastname": "Doe"},
+	}
+	with := func(changes map[string]any) map[string]any {
+		p := map[string]any{}
+		for k, v := range params {
+			p[k] = v
+		}
+		for k, v := range changes {
+			p[k] = v
+		}
+		return p
+	}
+	call := func(fn string, p map[string]any, form ...map[string]any) any {
+		t.Helper()
+		b, _ := json.Marshal(p)
+		args := []string{"testdata/whmcs_driver.php", module, fn, string(b)}
+		if len(form) > 0 {
+			f, _ := json.Marshal(form[0])
+			args = []string{"testdata/whmcs_form_driver.php", module, fn, string(b), string(f)}
+		}
+		out := runPHP(t, bin, args...)
+		var r whmcsResult
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("%s: %v: %s", fn, err, out)
+		}
+		key := p["serverpassword"].(string)
+		if strings.Contains(string(out), "correct horse") || strings.Contains(string(out), "db-secret") {
+			t.Fatalf("%s shows a secret: %s", fn, out)
+		}
+		for _, l := range r.Log {
+			raw, _ := json.Marshal([]any{l["request"], l["response"], l["processed"]})
+			if strings.Contains(string(raw), key) {
+				t.Fatalf("%s logged the API key: %s", fn, raw)
+			}
+		}
+		return r.Result
+	}
+	ok := func(fn string, p map[string]any, form ...map[string]any) {
+		t.Helper()
+		if r := call(fn, p, form...); r != "success" {
+			t.Fatalf("%s: %v", fn, r)
+		}
+	}
+	fails := func(fn string, p map[string]any, want string, form ...map[string]any) {
+		t.Helper()
+		r, _ := call(fn, p, form...).(string)
+		if r == "success" || !strings.Contains(r, want) {
+			t.Fatalf("%s: %q, want an error saying %q", fn, r, want)
+		}
+	}
+	settings := func(d string) core.ScanSettings {
+		t.Helper()
+		st, err := s.pal.Service.WebsiteScanSettings(ctx, s.pal.Caller, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+
+	root := s.site(t, "shop")
+	if r := call("ConfigOptions", params).(map[string]any); r["Malware scan"] == nil || r["Backup"] == nil || len(r) > 24 {
+		t.Fatalf("ConfigOptions: %v", r)
+	}
+	ok("CreateAccount", params)
+	st := settings(domain)
+	if !st.Files.Enabled || st.Files.EveryHours != 12 || st.Files.Source.Kind != "local" || st.Files.Source.Path != root || st.Files.AutoClean ||
+		st.Patch.Enabled || !st.Backup.Enabled || st.Backup.EveryHours != 24 || st.Backup.Repository != filepath.Join(s.backups, domain) ||
+		!st.Backup.RepositoryPasswordSet || st.Backup.KeepDaily != 7 || st.Backup.KeepWeekly != 4 || st.Backup.KeepMonthly != 6 {
+		t.Fatalf("scan settings after CreateAccount: %+v", st)
+	}
+
+	// The provider sets the database by hand in Palisade; the module keeps
+	// it (and its write-only password) when the add-on changes.
+	st.Database = core.DBScanSettings{Host: "db.internal", User: "shop", Name: "shop", TablePrefix: "wp_", Password: "db-secret"}
+	if _, err := s.pal.Service.SetWebsiteScanSettings(ctx, s.pal.Caller, domain, st); err != nil {
+		t.Fatal(err)
+	}
+	ok("ChangePackage", with(map[string]any{"configoptions": map[string]any{"Malware scan": "0"}}))
+	st = settings(domain)
+	if st.Files.Enabled || !st.Backup.Enabled || st.Database.Host != "db.internal" || !st.Database.PasswordSet || !st.Backup.RepositoryPasswordSet {
+		t.Fatalf("after the add-on was removed: %+v", st)
+	}
+	ok("ChangePackage", with(map[string]any{"configoptions": map[string]any{"Malware scan|Malware scan, every 6 hours": "6h"}}))
+	if st = settings(domain); !st.Files.Enabled || st.Files.EveryHours != 6 || !st.Database.PasswordSet {
+		t.Fatalf("after the add-on came back every 6 hours: %+v", st)
+	}
+	// Repeated (WHMCS retrying), nothing changes: no second write.
+	audit := func() int {
+		t.Helper()
+		n := 0
+		entries, err := s.pal.Service.Audit(ctx, s.pal.Caller, 0, 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Action == "set_scan_settings" {
+				n++
+			}
+		}
+		return n
+	}
+	before := audit()
+	ok("ChangePackage", with(map[string]any{"configoptions": map[string]any{"Malware scan|Malware scan, every 6 hours": "6h"}}))
+	ok("ApplyScanSettings", with(map[string]any{"configoptions": map[string]any{"Malware scan": "6h"}}))
+	if after := audit(); after != before || before == 0 {
+		t.Fatalf("scan settings writes: %d before, %d after the same settings again", before, after)
+	}
+
+	// Settings the module cannot use are readable errors, and change nothing.
+	fails("ChangePackage", with(map[string]any{"configoption3": "sometimes"}), "manual, off, included or add-on")
+	fails("ChangePackage", with(map[string]any{"configoptions": map[string]any{"Malware scan": "weekly"}}), "Malware scan")
+	fails("ChangePackage", with(map[string]any{"configoption4": "9999"}), "720")
+	fails("ChangePackage", with(map[string]any{"username": "../other"}), "{username}")
+	fails("ChangePackage", with(map[string]any{"configoption9": "/etc/{domain}"}), "files.source.path")
+	if st = settings(domain); st.Files.Source.Path != root || st.Files.EveryHours != 6 {
+		t.Fatalf("a refused change changed the settings: %+v", st)
+	}
+
+	// Client area: Scan now (twice: the second finds it queued), the scan,
+	// its findings listed.
+	ok("ScanNow", params)
+	ok("ScanNow", params)
+	if js, _ := s.pal.Service.ScanJobs(ctx, s.pal.Caller, domain, "", 10); len(js) != 1 || js[0].Kind != core.ScanFiles || js[0].State != core.JobQueued {
+		t.Fatalf("jobs after Scan now: %+v", js)
+	}
+	s.run(t, s.pal.Caller, domain, core.ScanFiles)
+	if fn := call("ClientAreaCustomButtonArray", params).(map[string]any); fn["Scan now"] != "ScanNow" {
+		t.Fatalf("client area buttons: %v", fn)
+	}
+	if fn := call("ClientAreaAllowedFunctions", params).([]any); len(fn) != 2 {
+		t.Fatalf("client area functions: %v", fn)
+	}
+	page := call("ClientArea", params).(string)
+	for _, want := range []string{"Security scan and backups", "wp-content/uploads/x.php", "index.php", "a=ScanNow", "No backup yet", "<iframe"} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("client area without %q: %s", want, page)
+		}
+	}
+
+	// A backup, listed with a restore form; restored from the client area.
+	if _, err := s.pal.Service.RequestScan(ctx, s.pal.Caller, domain, core.ScanBackup); err != nil {
+		t.Fatal(err)
+	}
+	s.run(t, s.pal.Caller, domain, core.ScanBackup)
+	backups, err := s.pal.Service.Backups(ctx, s.pal.Caller, domain, 10)
+	if err != nil || len(backups) != 1 {
+		t.Fatalf("backups: %+v %v", backups, err)
+	}
+	page = call("ClientArea", params).(string)
+	if !strings.Contains(page, `name="snapshot" value="`+backups[0].Snapshot+`"`) || !strings.Contains(page, "a=RestoreBackup") {
+		t.Fatalf("client area without the backup's restore form: %s", page)
+	}
+	if err := os.Remove(filepath.Join(root, "readme.txt")); err != nil {
+		t.Fatal(err)
+	}
+	fails("RestoreBackup", params, "Choose a backup", map[string]any{})
+	fails("RestoreBackup", params, "path", map[string]any{"snapshot": backups[0].Snapshot, "path": "/etc/passwd"})
+	ok("RestoreBackup", params, map[string]any{"snapshot": backups[0].Snapshot, "path": ""})
+	s.run(t, s.pal.Caller, domain, core.ScanRestore)
+	if _, err := os.Stat(filepath.Join(root, "readme.txt")); err != nil {
+		t.Fatalf("readme.txt after the restore from the client area: %v", err)
+	}
+
+	// Another service of the same provider has its own backups: the
+	// client area of the first cannot restore them into its website.
+	blog := with(map[string]any{"serviceid": 202, "domain": "blog.example.com", "username": "blog"})
+	s.site(t, "blog")
+	ok("CreateAccount", blog)
+	if _, err := s.pal.Service.RequestScan(ctx, s.pal.Caller, "blog.example.com", core.ScanBackup); err != nil {
+		t.Fatal(err)
+	}
+	s.run(t, s.pal.Caller, "blog.example.com", core.ScanBackup)
+	blogBackups, _ := s.pal.Service.Backups(ctx, s.pal.Caller, "blog.example.com", 10)
+	if len(blogBackups) != 1 {
+		t.Fatalf("blog's backups: %+v", blogBackups)
+	}
+	fails("RestoreBackup", params, "is not one of website shop.example.com's backups", map[string]any{"snapshot": blogBackups[0].Snapshot})
+	if js, _ := s.pal.Service.ScanJobs(ctx, s.pal.Caller, domain, core.ScanRestore, 10); len(js) != 1 {
+		t.Fatalf("restore jobs of %s: %d, want the one from before", domain, len(js))
+	}
+
+	// A service whose domain is another partner's website: every function
+	// says so with Palisade's message and touches nothing there.
+	_, other := s.otherPartner(t, "taken.example.com")
+	taken := with(map[string]any{"serviceid": 203, "domain": "taken.example.com", "username": "taken"})
+	for _, fn := range []string{"ScanNow", "ApplyScanSettings"} {
+		fails(fn, taken, "taken.example.com is not registered")
+	}
+	fails("RestoreBackup", taken, "taken.example.com is not registered", map[string]any{"snapshot": backups[0].Snapshot})
+	if page := call("ClientArea", taken).(string); !strings.Contains(page, "is not registered") || strings.Contains(page, "Security scan and backups") {
+		t.Fatalf("client area of another partner's website: %s", page)
+	}
+	if js, err := s.pal.Service.ScanJobs(ctx, other, "taken.example.com", "", 10); err != nil || len(js) != 0 {
+		t.Fatalf("jobs of the other partner's website: %+v %v", js, err)
+	}
+	if st, _ := s.pal.Service.WebsiteScanSettings(ctx, other, "taken.example.com"); st.Files.Enabled || st.Backup.Repository != "" {
+		t.Fatalf("the other partner's scan settings changed: %+v", st)
+	}
+
+	// A product that manages no scanning shows no panel and writes nothing.
+	plain := with(map[string]any{"serviceid": 204, "domain": "plain.example.com", "configoption3": "", "configoption5": "", "configoption7": "",
+		"configoption9": "", "configoption10": ""})
+	ok("CreateAccount", plain)
+	if st := settings("plain.example.com"); st.Files.Enabled || st.Backup.Enabled || st.Files.Source.Kind != "" {
+		t.Fatalf("a product without scanning: %+v", st)
+	}
+	if page := call("ClientArea", plain).(string); strings.Contains(page, "Security scan") {
+		t.Fatalf("client area of a website without scanning: %s", page)
+	}
+	fails("ScanNow", plain, "has no file source")
+}
