@@ -29,6 +29,31 @@ type MySQLConfig struct {
 	// TempDir holds the short-lived option file with the password; empty
 	// means os.TempDir().
 	TempDir string
+	// ResolveHost, when set, turns Host into the address the tool
+	// connects to, or refuses it (the job runner's netguard policy: a
+	// tenant's settings must not reach the operator's own network). The
+	// tool gets the address, so the name is not resolved a second time.
+	ResolveHost func(ctx context.Context, host string) (string, error)
+}
+
+// resolved is c with Host replaced by ResolveHost's answer.
+func (c MySQLConfig) resolved(ctx context.Context) (MySQLConfig, error) {
+	if c.ResolveHost == nil {
+		return c, nil
+	}
+	if c.Socket != "" {
+		return c, fmt.Errorf("%w: a Unix socket is not allowed for this database", ErrInvalid)
+	}
+	host := c.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	a, err := c.ResolveHost(ctx, host)
+	if err != nil {
+		return c, fmt.Errorf("%w: database host: %w", ErrInvalid, err)
+	}
+	c.Host = a
+	return c, nil
 }
 
 func (c *MySQLConfig) validate() error {
@@ -145,6 +170,10 @@ func DumpMySQL(ctx context.Context, cfg MySQLConfig, w io.Writer) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	cfg, err := cfg.resolved(ctx)
+	if err != nil {
+		return err
+	}
 	bin, err := lookTool(cfg.DumpPath, "mariadb-dump", "mysqldump")
 	if err != nil {
 		return err
@@ -167,6 +196,10 @@ func DumpMySQL(ctx context.Context, cfg MySQLConfig, w io.Writer) error {
 // tables in the dump replace tables of the same name.
 func RestoreMySQL(ctx context.Context, cfg MySQLConfig, r io.Reader) error {
 	if err := cfg.validate(); err != nil {
+		return err
+	}
+	cfg, err := cfg.resolved(ctx)
+	if err != nil {
 		return err
 	}
 	bin, err := lookTool(cfg.ClientPath, "mariadb", "mysql")

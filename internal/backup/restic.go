@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,6 +82,31 @@ type Repo struct {
 	// MaxOutput bounds what is read from restic's standard output for one
 	// JSON answer (snapshot lists, forget reports); 0 means 32 MiB.
 	MaxOutput int64
+	// CheckHost, when set, is asked about the host of an s3: or sftp:
+	// location before restic starts, and refuses it (the job runner's
+	// netguard policy: a tenant's repository must not be the operator's
+	// own network).
+	CheckHost func(ctx context.Context, host string) error
+}
+
+// remoteHost is the host of an s3: or sftp: location ("" for a local path).
+func (r *Repo) remoteHost() string {
+	switch {
+	case strings.HasPrefix(r.Location, "s3:"):
+		u, err := url.Parse(strings.TrimPrefix(r.Location, "s3:"))
+		if err != nil {
+			return ""
+		}
+		return u.Hostname()
+	case strings.HasPrefix(r.Location, "sftp:"):
+		rest := strings.TrimPrefix(strings.TrimPrefix(r.Location, "sftp:"), "//")
+		hostPart, _, _ := strings.Cut(rest, ":")
+		if i := strings.LastIndexByte(hostPart, '@'); i >= 0 {
+			hostPart = hostPart[i+1:]
+		}
+		return hostPart
+	}
+	return ""
 }
 
 // Validate reports every problem of the configuration at once.
@@ -377,6 +403,11 @@ func (p *process) wrap(ctx context.Context, err error) error {
 func (r *Repo) restic(ctx context.Context, sub string, args ...string) (*process, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
+	}
+	if h := r.remoteHost(); r.CheckHost != nil && h != "" {
+		if err := r.CheckHost(ctx, h); err != nil {
+			return nil, fmt.Errorf("%w: repository host: %w", ErrInvalid, err)
+		}
 	}
 	bin, err := r.binary()
 	if err != nil {

@@ -134,29 +134,38 @@ func (p Policy) DialContext(ctx context.Context, network, address string) (net.C
 // no socket to watch, so this is checked just before it starts. lookup is
 // the resolver (net.DefaultResolver.LookupNetIP when nil).
 func (p Policy) CheckResolved(ctx context.Context, host string, lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)) error {
+	_, err := p.Resolve(ctx, host, lookup)
+	return err
+}
+
+// Resolve resolves host (a name or an address literal), checks every
+// address it has and returns the first, for a program Palisade starts that
+// takes an address (a database dump tool): connecting to the checked
+// address leaves no room for a second, different answer of the resolver.
+func (p Policy) Resolve(ctx context.Context, host string, lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)) (netip.Addr, error) {
 	if err := p.CheckHost(host); err != nil {
-		return err
+		return netip.Addr{}, err
 	}
 	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if _, err := netip.ParseAddr(h); err == nil {
-		return nil
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Unmap(), nil
 	}
 	if lookup == nil {
 		lookup = net.DefaultResolver.LookupNetIP
 	}
 	addrs, err := lookup(ctx, "ip", h)
 	if err != nil {
-		return fmt.Errorf("resolving %s: %w", host, err)
+		return netip.Addr{}, fmt.Errorf("resolving %s: %w", host, err)
 	}
 	if len(addrs) == 0 {
-		return fmt.Errorf("resolving %s: no addresses", host)
+		return netip.Addr{}, fmt.Errorf("resolving %s: no addresses", host)
 	}
 	for _, a := range addrs {
 		if !p.Permitted(a) {
-			return fmt.Errorf("%s resolves to %s: %w", host, a.Unmap(), ErrNotPermitted)
+			return netip.Addr{}, fmt.Errorf("%s resolves to %s: %w", host, a.Unmap(), ErrNotPermitted)
 		}
 	}
-	return nil
+	return addrs[0].Unmap(), nil
 }
 
 // ParseAllow reads --scan-allow-net values: "CIDR" or "PARTNER=CIDR" (a

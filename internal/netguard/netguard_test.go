@@ -103,6 +103,12 @@ func TestCheckResolved(t *testing.T) {
 	if err := p.CheckResolved(context.Background(), "10.0.0.1", dns); !errors.Is(err, ErrNotPermitted) {
 		t.Fatalf("a private literal: %v", err)
 	}
+	if a, err := p.Resolve(context.Background(), "s3.example.net", dns); err != nil || a.String() != "8.8.4.4" {
+		t.Fatalf("Resolve: %v %v", a, err)
+	}
+	if a, err := (Policy{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}).Resolve(context.Background(), "10.0.0.1", dns); err != nil || a.String() != "10.0.0.1" {
+		t.Fatalf("Resolve of an allowed literal: %v %v", a, err)
+	}
 }
 
 func TestParseAllow(t *testing.T) {
