@@ -470,13 +470,23 @@ func TestWHMCSScanning(t *testing.T) {
 		t.Fatalf("scan settings writes: %d before, %d after the same settings again", before, after)
 	}
 
+	// "off" wins over the option; "included" is on whatever it says.
+	ok("ChangePackage", with(map[string]any{"configoption3": "off", "configoptions": map[string]any{"Malware scan": "1"}}))
+	if st = settings(domain); st.Files.Enabled {
+		t.Fatalf("a product with malware scans off: %+v", st.Files)
+	}
+	ok("ChangePackage", with(map[string]any{"configoption3": "included", "configoptions": map[string]any{"Malware scan": "0"}}))
+	if st = settings(domain); !st.Files.Enabled || st.Files.EveryHours != 12 {
+		t.Fatalf("a product with malware scans included: %+v", st.Files)
+	}
+
 	// Settings the module cannot use are readable errors, and change nothing.
 	fails("ChangePackage", with(map[string]any{"configoption3": "sometimes"}), "manual, off, included or add-on")
 	fails("ChangePackage", with(map[string]any{"configoptions": map[string]any{"Malware scan": "weekly"}}), "Malware scan")
 	fails("ChangePackage", with(map[string]any{"configoption4": "9999"}), "720")
 	fails("ChangePackage", with(map[string]any{"username": "../other"}), "{username}")
 	fails("ChangePackage", with(map[string]any{"configoption9": "/etc/{domain}"}), "files.source.path")
-	if st = settings(domain); st.Files.Source.Path != root || st.Files.EveryHours != 6 {
+	if st = settings(domain); st.Files.Source.Path != root || st.Files.EveryHours != 12 {
 		t.Fatalf("a refused change changed the settings: %+v", st)
 	}
 
