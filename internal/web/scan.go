@@ -78,6 +78,7 @@ type scanView struct {
 	Kinds      []kindRow
 	Findings   []findingRow
 	Patch      []findingRow
+	ShowPatch  bool              // the patch check is on, or has found something
 	Filter     map[string]string // kind, state, severity
 	States     []string
 	Severities []string
@@ -153,16 +154,18 @@ func (h *Handler) scanPage(w http.ResponseWriter, r *http.Request, v view, s cor
 		}
 		sv.Findings = append(sv.Findings, findingRowOf(f, pending[f.ID]))
 	}
-	if st.Patch.Enabled || sv.Kinds[1].Jobs != nil {
-		ps, err := h.svc.Findings(ctx, c, v.Site.Domain, core.FindingFilter{Kind: core.ScanPatch})
-		if err != nil {
-			h.fail(w, r, nil, err)
-			return
-		}
-		for _, f := range ps {
-			if f.State != core.FindingResolved {
-				sv.Patch = append(sv.Patch, findingRowOf(f, ""))
-			}
+	// The patch check's components (shown while it is on, or while it
+	// has findings from when it was).
+	sv.ShowPatch = st.Patch.Enabled
+	ps, err := h.svc.Findings(ctx, c, v.Site.Domain, core.FindingFilter{Kind: core.ScanPatch})
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	for _, f := range ps {
+		if f.State != core.FindingResolved {
+			sv.Patch = append(sv.Patch, findingRowOf(f, ""))
+			sv.ShowPatch = true
 		}
 	}
 	status := http.StatusOK

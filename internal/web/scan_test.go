@@ -135,7 +135,7 @@ func TestScanPage(t *testing.T) {
 		return br.post(path, f)
 	}
 	code, page = post("/en/website/shop.example.com/scan/finding", url.Values{"id": {itoa(spam)}, "action": {"ignore"}, "q": {"severity=medium"}})
-	if code != 200 || !strings.Contains(page, "Marked as not malware") || !strings.Contains(page, `<option value="medium" selected>`) {
+	if code != 200 || !strings.Contains(page, "The finding is ignored") || !strings.Contains(page, `<option value="medium" selected>`) {
 		t.Fatalf("ignore: %d", code)
 	}
 	if fs, _ := e.Service.Findings(ctx, e.Caller, "shop.example.com", core.FindingFilter{State: core.FindingIgnored}); len(fs) != 1 || fs[0].ID != spam {
