@@ -229,6 +229,18 @@ func TestPHPClientScanning(t *testing.T) {
 	if len(page.Data) != 2 || shell.ID == 0 || index.ID == 0 {
 		t.Fatalf("findings: %+v", page)
 	}
+	// Without curl (php -n), through PHP's stream wrapper: the same page.
+	b, _ := json.Marshal([]any{domain, map[string]any{"state": "open"}})
+	var viaStream struct {
+		Result struct {
+			Data []findingJSON `json:"data"`
+		} `json:"result"`
+	}
+	stream := runPHP(t, bin, "-n", "testdata/client_call.php", "php/src", s.pal.URL, s.pal.PartnerKey, "findings", string(b))
+	if err := json.Unmarshal(stream, &viaStream); err != nil || len(viaStream.Result.Data) != 2 ||
+		viaStream.Result.Data[0] != page.Data[0] || viaStream.Result.Data[1] != page.Data[1] {
+		t.Fatalf("findings through the stream wrapper: %s (%v)", stream, err)
+	}
 	ok("findings", &page, domain, map[string]any{"limit": 1})
 	if len(page.Data) != 1 || page.NextCursor == nil {
 		t.Fatalf("a page of one: %+v", page)
@@ -537,13 +549,16 @@ func TestWHMCSScanning(t *testing.T) {
 
 	// Another service of the same provider has its own backups: the
 	// client area of the first cannot restore them into its website.
-	blog := with(map[string]any{"serviceid": 202, "domain": "blog.example.com", "username": "blog"})
+	blog := with(map[string]any{"serviceid": 202, "domain": "blog.example.com", "username": "blog", "configoption12": "on"})
 	s.site(t, "blog")
 	ok("CreateAccount", blog)
 	if _, err := s.pal.Service.RequestScan(ctx, s.pal.Caller, "blog.example.com", core.ScanBackup); err != nil {
 		t.Fatal(err)
 	}
 	s.run(t, s.pal.Caller, "blog.example.com", core.ScanBackup)
+	if st := settings("blog.example.com"); !st.Files.AutoClean || st.Files.Source.Path != filepath.Join(s.www, "blog") || st.Backup.Repository != filepath.Join(s.backups, "blog.example.com") {
+		t.Fatalf("blog's scan settings: %+v", st)
+	}
 	blogBackups, _ := s.pal.Service.Backups(ctx, s.pal.Caller, "blog.example.com", 10)
 	if len(blogBackups) != 1 {
 		t.Fatalf("blog's backups: %+v", blogBackups)
