@@ -328,6 +328,7 @@ func (h *Handler) OpenAPI(p core.Partner, cfg core.UserAPIConfig) map[string]any
 			}
 			if d.Method != "GET" {
 				op["responses"].(map[string]any)["412"] = errorResp
+				op["responses"].(map[string]any)["409"] = errorResp
 			}
 			if d.Body != "" {
 				op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{}, "example": d.Body}}}

@@ -83,6 +83,7 @@ type Param struct{ Name, In, Desc string }
 
 var (
 	domainP  = Param{"domain", "path", "One of your websites, e.g. shop.example.com."}
+	findingP = Param{"id", "path", "A finding's id (the finding list)."}
 	ifMatchP = Param{"If-Match", "header", "Optional: the etag of your last read (the ETag header or \"etag\" of a settings answer). The change is refused with 412 if the settings were changed since; without it the part is replaced whatever it holds."}
 )
 
@@ -110,6 +111,37 @@ var Routes = []Route{
 	{ID: "wafstats.get", Method: "GET", Path: "/api/websites/{domain}/waf/stats", Name: "Firewall statistics", Category: "Traffic",
 		Description: "Requests the website firewall matched on, by attack class (sqli, xss, rce, lfi, rfi, php, java, generic, session, protocol, scanner, virtual_patch): blocked, and detected (only recorded). Default: the last day.",
 		Params:      []Param{domainP, {"from", "query", "RFC 3339 (default: a day before to)."}, {"to", "query", "RFC 3339, exclusive (default: now)."}}, handle: (*Handler).wafStats},
+	// Scanning and backups (scanning.go). Where the files, database and
+	// backups are is your hosting provider's to set: you read what is
+	// switched on and how often.
+	{ID: "scanner.get", Method: "GET", Path: "/api/websites/{domain}/scanner", Name: "Scan and backup settings", Category: "Protection",
+		Description: "What is switched on and how often: files (malware scan), database, patch (outdated and vulnerable components) and backup. Your hosting provider sets them; hosts, users, paths, repositories and secrets are not shown (*_set says whether a secret is stored).",
+		Params:      []Param{domainP}, handle: (*Handler).scannerGet},
+	{ID: "scans.start", Method: "POST", Path: "/api/websites/{domain}/scans", Name: "Start a scan or a backup", Category: "Protection",
+		Description: "kind: files, database, patch or backup. The job is queued (state queued) for the next free worker; follow it in the job list. 409 while a job of that kind is queued or running; 412 when the website is paused or your hosting provider has not switched that kind on.",
+		Params:      []Param{domainP}, Body: `{"kind":"files"}`, handle: (*Handler).scanStart},
+	{ID: "scans.list", Method: "GET", Path: "/api/websites/{domain}/scans", Name: "Scan and backup jobs", Category: "Protection",
+		Description: "Newest first: scans, backups, finding actions and restores, with their state (queued, running, done, failed), summary and error.",
+		Params:      []Param{domainP, {"kind", "query", "files, database, patch, backup, action or restore."}, {"limit", "query", "1 to 500 (default 50)."}}, handle: (*Handler).scanJobs},
+	{ID: "findings.list", Method: "GET", Path: "/api/websites/{domain}/findings", Name: "Scan findings", Category: "Protection",
+		Description: "What the scans found, by id: a file, database row or component with a signature or advisory, its class and severity, and its state (open, quarantined, cleaned, ignored, resolved).",
+		Params:      []Param{domainP, {"kind", "query", "files, database or patch."}, {"state", "query", "open, quarantined, cleaned, ignored or resolved."}, {"limit", "query", "1 to 500."}, {"cursor", "query", "next_cursor."}}, handle: (*Handler).findings},
+	{ID: "findings.ignore", Method: "POST", Path: "/api/websites/{domain}/findings/{id}/ignore", Name: "Mark a finding as not malware", Category: "Protection",
+		Description: "An open finding becomes ignored; later scans keep it ignored while the file is unchanged.", Params: []Param{domainP, findingP}, handle: findingIgnore(true)},
+	{ID: "findings.unignore", Method: "POST", Path: "/api/websites/{domain}/findings/{id}/unignore", Name: "Open an ignored finding again", Category: "Protection",
+		Params: []Param{domainP, findingP}, handle: findingIgnore(false)},
+	{ID: "findings.quarantine", Method: "POST", Path: "/api/websites/{domain}/findings/{id}/quarantine", Name: "Quarantine a file", Category: "Protection",
+		Description: "Queues a job that moves the finding's file aside (restorable); the finding becomes quarantined. Only open findings of file scans.", Params: []Param{domainP, findingP}, handle: findingAction(core.ActionQuarantine)},
+	{ID: "findings.restore", Method: "POST", Path: "/api/websites/{domain}/findings/{id}/restore", Name: "Restore a quarantined file", Category: "Protection",
+		Description: "Queues a job that puts the quarantined file back as it was; the finding is open again.", Params: []Param{domainP, findingP}, handle: findingAction(core.ActionRestore)},
+	{ID: "findings.clean", Method: "POST", Path: "/api/websites/{domain}/findings/{id}/clean", Name: "Clean a file", Category: "Protection",
+		Description: "Queues a job that removes a known injection from the finding's file (the original is kept in quarantine); the finding becomes cleaned.", Params: []Param{domainP, findingP}, handle: findingAction(core.ActionClean)},
+	{ID: "backups.list", Method: "GET", Path: "/api/websites/{domain}/backups", Name: "Backups", Category: "Protection",
+		Description: "Your website's backups, newest first: snapshot, time, files, bytes and whether the database was saved too.",
+		Params:      []Param{domainP, {"limit", "query", "1 to 500 (default 50)."}}, handle: (*Handler).backups},
+	{ID: "backups.restore", Method: "POST", Path: "/api/websites/{domain}/backups/restore", Name: "Restore a backup", Category: "Protection",
+		Description: "snapshot: a backup's snapshot or short_id; path: one file or folder (empty: every file); database: also restore its database. Queues a restore job.",
+		Params:      []Param{domainP}, Body: `{"snapshot":"4f1e2d3c","path":"wp-content/uploads","database":false}`, handle: (*Handler).backupRestore},
 }
 
 // RoutePaths maps route ids to their paths (for validating aliases).
@@ -323,7 +355,7 @@ func match(cfg core.UserAPIConfig, method, path string) (*Route, map[string]stri
 // allowed lists the methods of the partner's routes at path, for Allow.
 func allowed(cfg core.UserAPIConfig, path string) string {
 	var ms []string
-	for _, m := range []string{"GET", "PUT", "PATCH"} {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH"} {
 		if rt, _, _ := match(cfg, m, path); rt != nil {
 			ms = append(ms, m)
 		}
