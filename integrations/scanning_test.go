@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -540,6 +541,14 @@ func TestWHMCSScanning(t *testing.T) {
 		t.Fatal(err)
 	}
 	fails("RestoreBackup", params, "Choose a backup", map[string]any{})
+	// Only a posted form restores: a link with the snapshot does nothing.
+	pb, _ := json.Marshal(params)
+	qb, _ := json.Marshal(map[string]any{"snapshot": backups[0].Snapshot})
+	var viaGet whmcsResult
+	if err := json.Unmarshal(runPHP(t, bin, "testdata/whmcs_form_driver.php", module, "RestoreBackup", string(pb), string(qb), "get"), &viaGet); err != nil ||
+		!strings.Contains(fmt.Sprint(viaGet.Result), "Choose a backup") {
+		t.Fatalf("RestoreBackup from a link: %v %v", viaGet.Result, err)
+	}
 	fails("RestoreBackup", params, "path", map[string]any{"snapshot": backups[0].Snapshot, "path": "/etc/passwd"})
 	ok("RestoreBackup", params, map[string]any{"snapshot": backups[0].Snapshot, "path": ""})
 	s.run(t, s.pal.Caller, domain, core.ScanRestore)

@@ -559,10 +559,13 @@ function palisade_ScanNow(array $params)
     });
 }
 
-/** The request's value of $name (the client area's form). */
+/**
+ * The posted value of $name (the client area's form). Only POST: a link
+ * (GET) someone else crafted cannot restore a backup.
+ */
 function palisade_input(string $name): string
 {
-    $v = $_POST[$name] ?? ($_GET[$name] ?? '');
+    $v = $_POST[$name] ?? '';
     return is_string($v) ? trim($v) : '';
 }
 
