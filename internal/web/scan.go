@@ -122,19 +122,26 @@ func (h *Handler) scanPage(w http.ResponseWriter, r *http.Request, v view, s cor
 	if d := q.Get("done"); d != "" && i18n.Has("en", "scan.done."+d) && r.Method == http.MethodGet {
 		sv.Done = tr(v.Lang, "scan.done."+d)
 	}
-	jobs, err := h.svc.ScanJobs(ctx, c, v.Site.Domain, "", core.MaxScanListing)
+	every := map[core.ScanKind]int{core.ScanFiles: st.Files.EveryHours, core.ScanPatch: st.Patch.EveryHours}
+	enabled := map[core.ScanKind]bool{core.ScanFiles: st.Files.Enabled, core.ScanPatch: st.Patch.Enabled}
+	for _, k := range scanKinds {
+		// The newest jobs of the kind: one queued or running, if any, is
+		// among them (one at a time per website and kind).
+		jobs, err := h.svc.ScanJobs(ctx, c, v.Site.Domain, k, jobLimit)
+		if err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
+		sv.Kinds = append(sv.Kinds, kindRowOf(v.Lang, k, enabled[k], every[k], jobs))
+	}
+	// Actions queued or running, by finding.
+	actions, err := h.svc.ScanJobs(ctx, c, v.Site.Domain, core.ScanAction, core.MaxScanListing)
 	if err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
-	every := map[core.ScanKind]int{core.ScanFiles: st.Files.EveryHours, core.ScanPatch: st.Patch.EveryHours}
-	enabled := map[core.ScanKind]bool{core.ScanFiles: st.Files.Enabled, core.ScanPatch: st.Patch.Enabled}
-	for _, k := range scanKinds {
-		sv.Kinds = append(sv.Kinds, kindRowOf(v.Lang, k, enabled[k], every[k], jobs))
-	}
-	// Actions queued or running, by finding.
 	pending := map[int64]string{}
-	for _, j := range jobs {
+	for _, j := range actions {
 		if j.Kind == core.ScanAction && (j.State == core.JobQueued || j.State == core.JobRunning) {
 			var a core.FindingAction
 			if json.Unmarshal([]byte(j.Params), &a) == nil {
@@ -454,16 +461,19 @@ func (h *Handler) backupsPage(w http.ResponseWriter, r *http.Request, v view, s 
 		return
 	}
 	bv := backupsView{Configured: st.Backup.Enabled, Problem: prob}
-	jobs, err := h.svc.ScanJobs(ctx, c, v.Site.Domain, "", core.MaxScanListing)
+	jobs, err := h.svc.ScanJobs(ctx, c, v.Site.Domain, core.ScanBackup, jobLimit)
 	if err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
 	bv.Kind = kindRowOf(v.Lang, core.ScanBackup, st.Backup.Enabled, st.Backup.EveryHours, jobs)
-	for _, j := range jobs {
-		if j.Kind == core.ScanRestore && len(bv.Restores) < jobLimit {
-			bv.Restores = append(bv.Restores, jobRowOf(v.Lang, j))
-		}
+	restores, err := h.svc.ScanJobs(ctx, c, v.Site.Domain, core.ScanRestore, jobLimit)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	for _, j := range restores {
+		bv.Restores = append(bv.Restores, jobRowOf(v.Lang, j))
 	}
 	if bv.Backups, err = h.svc.Backups(ctx, c, v.Site.Domain, 0); err != nil {
 		h.fail(w, r, nil, err)

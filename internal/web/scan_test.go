@@ -224,7 +224,7 @@ func TestBackupsPage(t *testing.T) {
 	}
 	// The database alone: restored from the backup's dump snapshot.
 	code, page = br.post("/en/website/shop.example.com/backups/restore", url.Values{"csrf": {token}, "snapshot": {snap}, "what": {"database"}, "confirmed": {"1"}})
-	if code != 200 || !strings.Contains(page, "Restore queued") {
+	if code != 200 || !strings.Contains(page, "Restore queued") || !regexp.MustCompile(`<h3>Restores</h3><ul class="jobs"><li><span class="badge job-queued">Queued`).MatchString(page) {
 		t.Fatalf("database restore: %d", code)
 	}
 	jobs, err := e.Service.ScanJobs(ctx, e.Caller, "shop.example.com", core.ScanRestore, 0)
