@@ -5,7 +5,9 @@
  * Sells a Palisade-protected website as a WHMCS product. The product's
  * server holds the Palisade URL (hostname, with "Secure" for https) and the
  * partner API key (the server's password or access hash). The service's
- * domain is the website.
+ * domain is the website. Malware scans, patch checks and backups are
+ * sold with it, included or as configurable options, and applied to the
+ * website's scan settings on create and upgrade (README.md).
  *
  * Every function returns "success" or a readable error, and logs its calls
  * through logModuleCall with the API key redacted.
