@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/netguard"
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/store"
 )
@@ -30,6 +31,7 @@ type storeFlags struct {
 	brandName   string
 	scanRoots   stringList
 	backupRoots stringList
+	allowNets   stringList
 	now         func() time.Time // the service's clock (run's)
 }
 
@@ -44,6 +46,7 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&s.egressIPs, "egress-ip", "address Palisade connects to customers' sites from (free scans, the reverse proxy), which XML getIpAddresses tells their firewalls (repeatable)")
 	fs.Var(&s.scanRoots, "scan-root", "[PARTNER=]DIR: a directory under which that partner (without PARTNER=: every partner) may name its websites' document roots for malware scans, patch checks and backups, such as acme=/home (repeatable; none: files are reached over SFTP only); no two websites may share or nest one")
 	fs.Var(&s.backupRoots, "backup-root", "[PARTNER=]DIR: a directory under which that partner (without PARTNER=: every partner) may keep local backup repositories (repeatable; none: sftp: and s3: repositories only)")
+	fs.Var(&s.allowNets, "scan-allow-net", "[PARTNER=]CIDR: an address range, beyond public addresses, where that partner's (without PARTNER=: every partner's) websites' SFTP servers, databases and S3 endpoints may be, such as 10.0.0.0/8 or 127.0.0.1 for a database on this machine (repeatable; none: public addresses only, so that scan and backup settings cannot reach your own network)")
 	fs.StringVar(&s.brandName, "brand-name", "", "your product's name, shown on the pages before sign-in, the operator pages and the pages of a website no partner brands (an unknown host's deny page, the User API docs before sign-in); empty: no name at all")
 	fs.StringVar(&s.addonPrice, "addon-price", "2.50", "monthly price of one add-on unit (10,000 extra requests a month)")
 }
@@ -108,13 +111,17 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 			}
 		}
 	}
+	if _, _, err := netguard.ParseAllow(s.allowNets); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("%w: %w", err, errUsage)
+	}
 	now := s.now
 	if now == nil {
 		now = time.Now
 	}
 	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan, EventRetention: s.retention,
 		EgressIPs: s.egressIPs, AddonUnitPrice: addonPrice, BrandName: strings.TrimSpace(s.brandName),
-		ScanRoots: s.scanRoots, BackupRoots: s.backupRoots}, append([]core.Option{core.WithLogger(log), core.WithClock(now)}, opts...)...)
+		ScanRoots: s.scanRoots, BackupRoots: s.backupRoots, ScanAllowNets: s.allowNets}, append([]core.Option{core.WithLogger(log), core.WithClock(now)}, opts...)...)
 	if err := svc.CheckMasterKey(ctx); err != nil {
 		db.Close()
 		return nil, nil, err

@@ -40,15 +40,16 @@ func (st *ScanSettings) every(kind ScanKind) int {
 // returns nil. RequestScan and QueueDueScans share it.
 func scanRefusal(st *ScanSettings, kind ScanKind, domain string) error {
 	switch {
-	case kind == ScanDatabase:
-		return Errorf(EPRECONDITION, "database scans are not available yet")
+	case kind == ScanDatabase && (st.Database.Host == "" || st.Database.Name == ""):
+		return Errorf(EPRECONDITION, "website %s has no database settings yet: its hosting provider sets its host, user and name (scan settings)", domain)
 	case (kind == ScanFiles || kind == ScanPatch) && st.Files.Source.Kind == "":
 		return Errorf(EPRECONDITION, "website %s has no file source yet: its hosting provider sets where its files are (scan settings)", domain)
 	case kind == ScanBackup && (st.Backup.Repository == "" || st.Files.Source.Kind != "local"):
 		return Errorf(EPRECONDITION, "website %s has no backup repository or no local document root yet: its hosting provider sets them (scan settings)", domain)
 	// "enabled" is the hosting provider's switch: what it sells and turned
 	// on for this website. A customer cannot run the others.
-	case kind == ScanFiles && !st.Files.Enabled, kind == ScanPatch && !st.Patch.Enabled, kind == ScanBackup && !st.Backup.Enabled:
+	case kind == ScanFiles && !st.Files.Enabled, kind == ScanPatch && !st.Patch.Enabled, kind == ScanBackup && !st.Backup.Enabled,
+		kind == ScanDatabase && !st.Database.Enabled:
 		return Errorf(EPRECONDITION, "%s is not switched on for website %s: its hosting provider turns it on (scan settings)", kind, domain)
 	}
 	return nil

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/palisadehq/palisade/internal/netguard"
 )
 
 // ScanSettings say where a website's files, database and backup
@@ -29,6 +31,15 @@ type ScanSettings struct {
 	Database DBScanSettings     `json:"database"`
 	Patch    PatchScanSettings  `json:"patch"`
 	Backup   BackupScanSettings `json:"backup"`
+
+	// Net is where the job may connect (ScanJobSettings fills it from
+	// Config.ScanAllowNets for the website's partner): the runner dials
+	// the SFTP server and the database, and lets restic reach an S3
+	// endpoint, only through it. Never stored or answered.
+	Net netguard.Policy `json:"-"`
+	// Domain is the website's (ScanJobSettings fills it): the database
+	// scan checks that siteurl and home still point there.
+	Domain string `json:"-"`
 }
 
 // FileScanSettings: the malware scan of the website's files (SMART).

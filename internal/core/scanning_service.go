@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/netguard"
 )
 
 // The customer-facing side of scanning (issue 22): asking for a scan,
@@ -324,5 +326,19 @@ func (s *Service) ScanJobSettings(ctx context.Context, j ScanJob) (ScanSettings,
 			return ScanSettings{}, Errorf(EPRECONDITION, "backup.repository: %s", msg)
 		}
 	}
+	if st.Net, err = scanNet(s.cfg.ScanAllowNets, p.Name); err != nil {
+		return ScanSettings{}, err
+	}
+	st.Domain = w.Domain
 	return st, nil
+}
+
+// scanNet is the partner's connection policy: the ranges allowed for
+// everyone and those allowed to that partner.
+func scanNet(allow []string, partner string) (netguard.Policy, error) {
+	all, byPartner, err := netguard.ParseAllow(allow)
+	if err != nil {
+		return netguard.Policy{}, Errorf(EINTERNAL, "%v", err)
+	}
+	return netguard.Policy{Allow: append(all, byPartner[partner]...)}, nil
 }

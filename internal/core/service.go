@@ -89,6 +89,11 @@ type Config struct {
 	// BackupRoots are the directories under which a partner may put a
 	// local backup repository (--backup-root); none: only sftp: and s3:.
 	BackupRoots []string
+	// ScanAllowNets are the address ranges beyond public addresses that
+	// a website's SFTP server, database and S3 endpoint may be on
+	// (--scan-allow-net, "CIDR" or "PARTNER=CIDR"); none: public
+	// addresses only (package netguard).
+	ScanAllowNets []string
 }
 
 // Service applies Palisade's business rules on top of a Store.

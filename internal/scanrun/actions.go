@@ -27,7 +27,8 @@ func (r *Runner) quarantine(j core.ScanJob) *malware.Quarantine {
 func (r *Runner) repo(st core.ScanSettings) *backup.Repo {
 	b := st.Backup
 	return &backup.Repo{Location: b.Repository, Password: b.RepositoryPassword, S3AccessKeyID: b.S3AccessKeyID, S3SecretAccessKey: b.S3SecretKey,
-		CacheDir: filepath.Join(r.Dir, "restic"), Binary: r.Restic}
+		CacheDir: filepath.Join(r.Dir, "restic"), Binary: r.Restic,
+		CheckHost: func(ctx context.Context, host string) error { return st.Net.CheckResolved(ctx, host, nil) }}
 }
 
 // ActionSummary is what an action job stores as its summary.
@@ -47,7 +48,7 @@ func (r *Runner) action(ctx context.Context, j core.ScanJob, st core.ScanSetting
 		return nil, err
 	}
 	sum := ActionSummary{Finding: f.ID, Action: a.Action, Location: f.Location}
-	fsys, err := open(ctx, st.Files.Source)
+	fsys, err := open(ctx, st)
 	if err != nil {
 		return sum, err
 	}
@@ -144,7 +145,7 @@ func (r *Runner) restore(ctx context.Context, j core.ScanJob, st core.ScanSettin
 			return sum, errors.New("the website has no database settings to restore into (scan settings)")
 		}
 		cfg := backup.MySQLConfig{Host: d.Host, Port: d.Port, User: d.User, Password: d.Password, Database: d.Name,
-			ClientPath: r.ClientPath, TempDir: filepath.Join(r.Dir, "tmp")}
+			ClientPath: r.ClientPath, TempDir: filepath.Join(r.Dir, "tmp"), ResolveHost: resolveHost(st)}
 		if err := os.MkdirAll(cfg.TempDir, 0o700); err != nil {
 			return sum, err
 		}

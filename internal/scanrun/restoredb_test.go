@@ -93,7 +93,7 @@ func TestDatabaseRestoreRoundTrip(t *testing.T) {
 
 	host, port, _ := net.SplitHostPort(cfg.Addr)
 	portN, _ := strconv.Atoi(port)
-	e := newEnv(t)
+	e := newEnv(t, func(c *core.Config) { c.ScanAllowNets = []string{"127.0.0.0/8", "::1"} })
 	ctx := context.Background()
 	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
 	if _, err := e.svc.SetWebsiteScanSettings(ctx, e.partner, e.site.Domain, core.ScanSettings{

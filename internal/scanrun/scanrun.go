@@ -180,6 +180,8 @@ func (r *Runner) run(ctx context.Context, j core.ScanJob) (any, error) {
 		return r.files(ctx, j, st)
 	case core.ScanPatch:
 		return r.patch(ctx, j, st)
+	case core.ScanDatabase:
+		return r.database(ctx, j, st)
 	case core.ScanBackup:
 		return r.backup(ctx, j, st)
 	case core.ScanAction:
@@ -190,16 +192,30 @@ func (r *Runner) run(ctx context.Context, j core.ScanJob) (any, error) {
 	return nil, fmt.Errorf("%s jobs are not run by this version of Palisade", j.Kind)
 }
 
-// open reaches the website's files.
-func open(ctx context.Context, src core.FileSource) (sitefiles.FS, error) {
+// open reaches the website's files: an SFTP server only at an address the
+// operator allows (st.Net).
+func open(ctx context.Context, st core.ScanSettings) (sitefiles.FS, error) {
+	src := st.Files.Source
 	switch src.Kind {
 	case "local":
 		return sitefiles.Local(src.Path)
 	case "sftp":
 		return sitefiles.SFTP(ctx, sitefiles.SFTPConfig{Host: src.Host, Port: src.Port, User: src.User, Password: src.Password,
-			PrivateKey: []byte(src.PrivateKey), HostKey: src.HostKey, Root: src.Path})
+			PrivateKey: []byte(src.PrivateKey), HostKey: src.HostKey, Root: src.Path, Dial: st.Net.DialContext})
 	}
 	return nil, errors.New("the website has no file source (scan settings)")
+}
+
+// resolveHost is backup.MySQLConfig's ResolveHost for st.Net: the dump
+// and restore tools connect to the address checked.
+func resolveHost(st core.ScanSettings) func(ctx context.Context, host string) (string, error) {
+	return func(ctx context.Context, host string) (string, error) {
+		a, err := st.Net.Resolve(ctx, host, nil)
+		if err != nil {
+			return "", err
+		}
+		return a.String(), nil
+	}
 }
 
 // FilesSummary is what a files job stores as its summary.
@@ -246,7 +262,7 @@ func (r *Runner) files(ctx context.Context, j core.ScanJob, st core.ScanSettings
 	if r.Clamd == nil {
 		return nil, errors.New("no clamd is configured on this node (--clamd)")
 	}
-	fsys, err := open(ctx, st.Files.Source)
+	fsys, err := open(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +345,7 @@ func (r *Runner) patch(ctx context.Context, j core.ScanJob, st core.ScanSettings
 	if err != nil {
 		return nil, fmt.Errorf("the vulnerability feed: %w", err)
 	}
-	fsys, err := open(ctx, st.Files.Source)
+	fsys, err := open(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +408,7 @@ func (r *Runner) backup(ctx context.Context, j core.ScanJob, st core.ScanSetting
 	req := backup.BackupRequest{Site: strconv.FormatInt(j.WebsiteID, 10), Dir: st.Files.Source.Path, Time: r.now()}
 	if d := st.Database; d.Enabled && d.Host != "" {
 		req.Database = &backup.MySQLConfig{Host: d.Host, Port: d.Port, User: d.User, Password: d.Password, Database: d.Name, DumpPath: r.DumpPath,
-			TempDir: filepath.Join(r.Dir, "tmp")}
+			TempDir: filepath.Join(r.Dir, "tmp"), ResolveHost: resolveHost(st)}
 		if err := os.MkdirAll(req.Database.TempDir, 0o700); err != nil {
 			return nil, err
 		}

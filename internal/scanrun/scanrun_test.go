@@ -33,7 +33,7 @@ type env struct {
 
 // newEnv: a service on SQLite, a partner, a website whose files are in a
 // temporary document root under the allowed --scan-root.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, configure ...func(*core.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.SQLite(t)
@@ -44,8 +44,11 @@ func newEnv(t *testing.T) *env {
 	base := t.TempDir()
 	roots, backups := filepath.Join(base, "www"), filepath.Join(base, "backups")
 	now := t0
-	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test", ScanRoots: []string{roots}, BackupRoots: []string{backups}},
-		core.WithClock(func() time.Time { return now }))
+	cfg := core.Config{PublicURL: "https://palisade.test", ScanRoots: []string{roots}, BackupRoots: []string{backups}}
+	for _, fn := range configure {
+		fn(&cfg)
+	}
+	svc := core.NewService(db, box, cfg, core.WithClock(func() time.Time { return now }))
 	if _, err := svc.SeedPlans(ctx); err != nil {
 		t.Fatal(err)
 	}
