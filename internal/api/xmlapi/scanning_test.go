@@ -3,6 +3,7 @@ package xmlapi_test
 import (
 	"context"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,7 +153,7 @@ func TestScanMethods(t *testing.T) {
 			t.Fatalf("%s: not the method's error shape: %s", c.method, r.raw)
 		}
 	}
-	if after, _ := e.Service.ScanSecrets(ctx, site.PartnerID, site.ID); after != before {
+	if after, _ := e.Service.ScanSecrets(ctx, site.PartnerID, site.ID); !reflect.DeepEqual(after, before) {
 		t.Fatalf("a refused call changed the settings: %+v", after)
 	}
 
@@ -231,7 +232,7 @@ func TestScanMethods(t *testing.T) {
 			t.Fatalf("%s by another partner, by domain: %s", m, r.raw)
 		}
 	}
-	if after, _ := e.Service.ScanSecrets(ctx, site.PartnerID, site.ID); after != before {
+	if after, _ := e.Service.ScanSecrets(ctx, site.PartnerID, site.ID); !reflect.DeepEqual(after, before) {
 		t.Fatalf("another partner changed the settings: %+v", after)
 	}
 }
