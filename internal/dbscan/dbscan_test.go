@@ -265,10 +265,9 @@ func seed(t *testing.T, f *fixture, p string) map[string][]string {
 			sp.id, sp.title, sp.body, sp.status, sp.typ, now.Add(-24*time.Hour))
 	}
 	expect("posts/ID=10/post_content", SigObfuscatedScript)
-	// clamd's Palisade.JS.Injection.DocWriteAtob does not fire here: clamd
-	// normalises an HTML document (lower case) before its case-sensitive
-	// pattern sees the base64; this package's own check does.
-	expect("posts/ID=11/post_content", SigObfuscatedScript)
+	// clamd normalises an HTML document (lower case) before matching:
+	// Palisade.JS.Injection.DocWriteAtob's pattern is caseless for that.
+	expect("posts/ID=11/post_content", SigObfuscatedScript, "Palisade.JS.Injection.DocWriteAtob")
 	expect("posts/ID=9/post_content", SigObfuscatedScript, "Palisade.JS.Injection.DocWriteUnescape")
 	expect("posts/ID=12/post_content", SigHiddenLinks)
 	expect("posts/ID=13/post_content", SigHiddenLinks, "Palisade.HTML.SEOSpam.HiddenLinks")
