@@ -573,7 +573,10 @@ func (n *auditNames) row(lang string, e core.AuditEntry) auditRow {
 // auditWords are the entries the console says in words: object type →
 // actions (a website's "pause+renew" is said action by action).
 var auditWords = map[string]map[string]bool{
-	"website":        {"create": true, "pause": true, "resume": true, "change_plan": true, "renew": true, "update": true, "update_settings": true, "delete": true, "first_traffic": true},
+	"website": {"create": true, "pause": true, "resume": true, "change_plan": true, "renew": true, "update": true, "update_settings": true, "delete": true, "first_traffic": true,
+		// Scanning and backups (issue 22).
+		"set_scan_settings": true, "request_scan": true, "request_finding_action": true, "request_restore": true, "malware_found": true,
+		"finding_ignored": true, "finding_open": true, "finding_quarantined": true, "finding_cleaned": true},
 	"user":           {"create": true, "delete": true, "change_email": true, "set_password": true},
 	"addon":          {"create": true, "modify": true, "delete": true},
 	"console_user":   {"create": true, "enable_totp": true},
