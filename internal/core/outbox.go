@@ -27,6 +27,11 @@ type EmailData struct {
 	DashboardURL string
 	// PoweredBy: the partner shows "Powered by Palisade" (Branding.PoweredBy).
 	PoweredBy bool
+	// Count and Severity: for malware_found, how many new findings the
+	// scan made and the gravest one's severity (critical, high, medium,
+	// low); zero in the other kinds.
+	Count    int
+	Severity string
 }
 
 // ExpiryNotice is how long before a website expires the "expiring" email goes.
@@ -60,7 +65,18 @@ func (s *Service) queueWebsiteEmail(ctx context.Context, tx Tx, p Partner, w Web
 // queueEmail is queueWebsiteEmail reporting whether an email was queued (an
 // expiry notice already sent for this period is not queued again).
 func (s *Service) queueEmail(ctx context.Context, tx Tx, p Partner, w Website, kind string, now time.Time) (bool, error) {
-	d := EmailData{Brand: firstNonEmptyStr(p.BrandName, p.Name), Domain: w.Domain, Plan: w.Plan.Name, PoweredBy: p.PoweredBy}
+	dedupe := ""
+	if kind == EmailExpiring {
+		dedupe = "website:" + strconv.FormatInt(w.ID, 10) + ":expires:" + strconv.FormatInt(w.ExpiresAt.Unix(), 10)
+	}
+	return s.queueEmailData(ctx, tx, p, w, kind, EmailData{}, dedupe, now)
+}
+
+// queueEmailData is queueEmail with the kind's own fields of EmailData
+// (Count, Severity) and a deduplication key ("" none).
+func (s *Service) queueEmailData(ctx context.Context, tx Tx, p Partner, w Website, kind string, extra EmailData, dedupe string, now time.Time) (bool, error) {
+	d := EmailData{Brand: firstNonEmptyStr(p.BrandName, p.Name), Domain: w.Domain, Plan: w.Plan.Name, PoweredBy: p.PoweredBy,
+		Count: extra.Count, Severity: extra.Severity}
 	to, lang := p.Email, p.Language()
 	if w.SubaccountID != 0 {
 		a, err := tx.Subaccount(ctx, p.ID, w.SubaccountID)
@@ -96,10 +112,6 @@ func (s *Service) queueEmail(ctx context.Context, tx Tx, p Partner, w Website, k
 		if subject, body, err = render(ctx, defaultTemplate(kind, lang), d); err != nil {
 			return false, err
 		}
-	}
-	dedupe := ""
-	if kind == EmailExpiring {
-		dedupe = "website:" + strconv.FormatInt(w.ID, 10) + ":expires:" + strconv.FormatInt(w.ExpiresAt.Unix(), 10)
 	}
 	e := &Email{PartnerID: p.ID, SubaccountID: w.SubaccountID, WebsiteID: w.ID, Kind: kind, Dedupe: dedupe, To: to,
 		Subject: subject, Body: body, Status: EmailPending, NextAttemptAt: now, CreatedAt: now}

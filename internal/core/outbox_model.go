@@ -22,7 +22,7 @@ const (
 )
 
 // EmailKinds lists every kind, in the order documentation shows them.
-var EmailKinds = []string{EmailWelcome, EmailSuspended, EmailResumed, EmailRenewed, EmailExpiring, EmailDeleted}
+var EmailKinds = []string{EmailWelcome, EmailSuspended, EmailResumed, EmailRenewed, EmailExpiring, EmailDeleted, EmailMalwareFound}
 
 // Email is one queued notification.
 type Email struct {

@@ -237,10 +237,10 @@ func renderError(field string, err error, max int) error {
 // emailFields are EmailData's fields as template source: filled into a
 // catalogue message, they give back the placeholders the template keeps.
 var emailFields = map[string]any{"Brand": "{{.Brand}}", "Name": "{{.Name}}", "Email": "{{.Email}}", "Domain": "{{.Domain}}",
-	"Plan": "{{.Plan}}", "ExpiresAt": "{{.ExpiresAt}}", "DashboardURL": "{{.DashboardURL}}"}
+	"Plan": "{{.Plan}}", "ExpiresAt": "{{.ExpiresAt}}", "DashboardURL": "{{.DashboardURL}}", "Count": "{{.Count}}", "Severity": "{{.Severity}}"}
 
 // emailLinks are the kinds whose default body ends with the dashboard link.
-var emailLinks = map[string]bool{EmailWelcome: true, EmailResumed: true}
+var emailLinks = map[string]bool{EmailWelcome: true, EmailResumed: true, EmailMalwareFound: true}
 
 // defaultTemplate is the default template of kind in lang (English for a
 // language the catalogue does not hold).

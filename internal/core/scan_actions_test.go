@@ -302,11 +302,11 @@ func TestMalwareEmail(t *testing.T) {
 		for _, e := range malware {
 			switch e.WebsiteID {
 			case x.shop.ID:
-				if e.To != "jane@example.com" || !strings.Contains(e.Subject, "shop.example.com") || !strings.Contains(e.Body, "2 new infected items") || !strings.Contains(e.Body, "critical") {
+				if e.To != "jane@example.com" || !strings.Contains(e.Subject, "shop.example.com") || !strings.Contains(e.Body, ": 2 new finding(s)") || !strings.Contains(e.Body, "critical") {
 					t.Errorf("shop's email: %+v", e)
 				}
 			case x.blog.ID:
-				if e.To != "bob@example.com" || !strings.Contains(e.Body, "1 new infected item ") {
+				if e.To != "bob@example.com" || !strings.Contains(e.Body, ": 1 new finding(s)") {
 					t.Errorf("blog's email: %+v", e)
 				}
 			default:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -145,51 +144,12 @@ func (s *Service) queueMalwareEmail(ctx context.Context, tx Tx, j ScanJob, n int
 	if err != nil {
 		return err
 	}
-	to, lang, name := p.Email, p.Language(), ""
-	if w.SubaccountID != 0 {
-		a, err := tx.Subaccount(ctx, p.ID, w.SubaccountID)
-		if err != nil && ErrorCode(err) != ENOTFOUND {
-			return err
-		}
-		if err == nil {
-			to, name = a.Email, a.FirstName
-			if a.Lang != "" {
-				lang = a.Lang
-			}
-		}
-	}
-	if to == "" {
-		return nil
-	}
-	if name == "" {
-		name = to
-	}
-	brand := firstNonEmptyStr(p.BrandName, p.Name)
-	where := "files"
-	if j.Kind == ScanDatabase {
-		where = "database"
-	}
-	subject := fmt.Sprintf("Malware found on %s", w.Domain)
-	var b strings.Builder
-	fmt.Fprintf(&b, "Hello %s,\n\n", name)
-	if n == 1 {
-		fmt.Fprintf(&b, "a security scan of %s found 1 new infected item in the website's %s", w.Domain, where)
-	} else {
-		fmt.Fprintf(&b, "a security scan of %s found %d new infected items in the website's %s", w.Domain, n, where)
-	}
-	if worst != "" {
-		fmt.Fprintf(&b, " (the most severe: %s)", worst)
-	}
-	b.WriteString(".\nReview them on your dashboard: you can quarantine or clean each of them, or restore a backup.\n")
-	fmt.Fprintf(&b, "\n%s\n\n-- \n%s\n", s.Links(w, lang).Statistics, brand)
-	e := &Email{PartnerID: p.ID, SubaccountID: w.SubaccountID, WebsiteID: w.ID, Kind: EmailMalwareFound,
-		// One per claim of the job: RecordFindings runs once per claim.
-		// (A job claimed again after its node died may tell of newer
-		// files; a duplicate key would abort PostgreSQL's transaction and
-		// lose the findings with it.)
-		Dedupe: "scanjob:" + strconv.FormatInt(j.ID, 10) + ":" + j.Owner, To: to, Subject: subject, Body: b.String(),
-		Status: EmailPending, NextAttemptAt: now, CreatedAt: now}
-	if _, err := tx.InsertEmail(ctx, e); err != nil {
+	// One per claim of the job: RecordFindings runs once per claim. (A job
+	// claimed again after its node died may tell of newer files; a
+	// duplicate key would abort PostgreSQL's transaction and lose the
+	// findings with it.)
+	dedupe := "scanjob:" + strconv.FormatInt(j.ID, 10) + ":" + j.Owner
+	if _, err := s.queueEmailData(ctx, tx, p, w, EmailMalwareFound, EmailData{Count: n, Severity: worst}, dedupe, now); err != nil {
 		return err
 	}
 	c := Caller{PartnerID: j.PartnerID, Actor: "system (scan job " + strconv.FormatInt(j.ID, 10) + ")", Protocol: "scanner", SourceIP: "local"}
