@@ -94,7 +94,7 @@ func (s *Service) RequestFindingAction(ctx context.Context, c Caller, domain str
 			return Errorf(EPRECONDITION, "finding %d is of a %s scan: only findings in files can be quarantined, restored or cleaned", id, f.Kind)
 		}
 		if f.State != from {
-			return Errorf(EPRECONDITION, "finding %d is %s: only an %s finding can be %s", id, f.State, from, actionPast(action))
+			return Errorf(EPRECONDITION, "finding %d is %s: only a finding that is %s can be %s", id, f.State, from, actionPast(action))
 		}
 		if action == ActionRestore && f.QuarantineID == "" {
 			return Errorf(EPRECONDITION, "finding %d names no quarantined file to restore", id)
@@ -165,7 +165,7 @@ func (s *Service) ActionJob(ctx context.Context, j ScanJob) (FindingAction, Find
 		want = FindingQuarantined
 	}
 	if f.State != want {
-		return a, f, Errorf(EPRECONDITION, "finding %d is %s now: only an %s finding can be %s", f.ID, f.State, want, actionPast(a.Action))
+		return a, f, Errorf(EPRECONDITION, "finding %d is %s now: only a finding that is %s can be %s", f.ID, f.State, want, actionPast(a.Action))
 	}
 	return a, f, nil
 }

@@ -230,6 +230,20 @@ func (s *Service) ScanSecrets(ctx context.Context, partnerID, websiteID int64) (
 // "-" (removed). Only the website's partner may; every problem is reported
 // with its field's path.
 func (s *Service) SetWebsiteScanSettings(ctx context.Context, c Caller, domain string, st ScanSettings) (ScanSettings, error) {
+	return s.EditWebsiteScanSettings(ctx, c, domain, func(cur *ScanSettings) error {
+		*cur = st
+		return nil
+	})
+}
+
+// EditWebsiteScanSettings changes the website's scan settings in one
+// transaction: edit gets the stored settings (secrets empty, their *Set
+// flags true when stored) and changes what it means to; the result is
+// checked and stored as SetWebsiteScanSettings does (a secret left empty
+// keeps the stored one). A change another request makes meanwhile is
+// not lost: it is read in the same transaction that writes. For callers
+// that change some fields only (the XML API's set methods).
+func (s *Service) EditWebsiteScanSettings(ctx context.Context, c Caller, domain string, edit func(*ScanSettings) error) (ScanSettings, error) {
 	if err := c.partnerOnly("configure where a website's files, database and backups are"); err != nil {
 		return ScanSettings{}, err
 	}
@@ -239,8 +253,18 @@ func (s *Service) SetWebsiteScanSettings(ctx context.Context, c Caller, domain s
 	}
 	var out ScanSettings
 	err = s.store.Update(ctx, func(tx Tx) error {
+		// The website's row locked first: two edits of one website take
+		// turns, each reading what the other wrote.
+		if _, err := tx.Website(ctx, w.PartnerID, w.Domain, true); err != nil {
+			return err
+		}
 		old, err := s.loadScanSettings(ctx, tx, w)
 		if err != nil {
+			return err
+		}
+		st := old.ScanSettings
+		st.setFlags(old.Sealed)
+		if err := edit(&st); err != nil {
 			return err
 		}
 		sealed := map[string]string{}

@@ -66,23 +66,29 @@ func (h *Handler) scanSettings(ctx context.Context, c core.Caller, req *Request)
 		return nil, err
 	}
 	part := scanProducts[req.Method]
-	st, err := h.svc.WebsiteScanSettings(ctx, c, site.Domain)
-	if err != nil {
-		return nil, err
-	}
-	if strings.HasPrefix(req.Method, "set") {
-		changed, err := scanEdit(part, &req.Params, &st)
+	if !strings.HasPrefix(req.Method, "set") {
+		st, err := h.svc.WebsiteScanSettings(ctx, c, site.Domain)
 		if err != nil {
 			return nil, err
 		}
+		return scanNodes(site, part, st), nil
+	}
+	// Read, change and write in one transaction of the core, so that a
+	// change another request makes meanwhile is kept. The secrets read
+	// back empty: an empty secret keeps the stored one, so only the ones
+	// given here change.
+	st, err := h.svc.EditWebsiteScanSettings(ctx, c, site.Domain, func(st *core.ScanSettings) error {
+		changed, err := scanEdit(part, &req.Params, st)
+		if err != nil {
+			return err
+		}
 		if !changed {
-			return nil, methodError("nothing to change: give " + strings.Join(scanFields[part], ", "))
+			return methodError("nothing to change: give " + strings.Join(scanFields[part], ", "))
 		}
-		// The secrets read back empty: an empty secret keeps the stored
-		// one, so only the ones given here change.
-		if st, err = h.svc.SetWebsiteScanSettings(ctx, c, site.Domain, st); err != nil {
-			return nil, err
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return scanNodes(site, part, st), nil
 }
