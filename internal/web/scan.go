@@ -29,9 +29,8 @@ func (h *Handler) registerScan(mux routes.Mux) {
 	mux.HandleFunc("POST /{lang}/website/{domain}/backups/restore", h.backupRestorePost)
 }
 
-// scanKinds are the kinds the scan page shows, in its order; database
-// scans are not built (the core refuses them), so they are not offered.
-var scanKinds = []core.ScanKind{core.ScanFiles, core.ScanPatch}
+// scanKinds are the kinds the scan page shows, in its order.
+var scanKinds = []core.ScanKind{core.ScanFiles, core.ScanDatabase, core.ScanPatch}
 
 // findingStates and severities are the filters' choices.
 var (
@@ -102,7 +101,7 @@ func (h *Handler) scanPage(w http.ResponseWriter, r *http.Request, v view, s cor
 		q, _ = url.ParseQuery(r.PostFormValue("q"))
 	}
 	sv := scanView{Filter: map[string]string{}, States: findingStates, Severities: severities, Problem: prob,
-		Configured: st.Files.Enabled || st.Patch.Enabled}
+		Configured: st.Files.Enabled || st.Database.Enabled || st.Patch.Enabled}
 	sv.Filter["kind"], sv.Filter["state"], sv.Filter["severity"] = "", "", ""
 	kept := url.Values{}
 	if k := q.Get("kind"); k == string(core.ScanFiles) || k == string(core.ScanDatabase) {
@@ -122,8 +121,8 @@ func (h *Handler) scanPage(w http.ResponseWriter, r *http.Request, v view, s cor
 	if d := q.Get("done"); d != "" && i18n.Has("en", "scan.done."+d) && r.Method == http.MethodGet {
 		sv.Done = tr(v.Lang, "scan.done."+d)
 	}
-	every := map[core.ScanKind]int{core.ScanFiles: st.Files.EveryHours, core.ScanPatch: st.Patch.EveryHours}
-	enabled := map[core.ScanKind]bool{core.ScanFiles: st.Files.Enabled, core.ScanPatch: st.Patch.Enabled}
+	every := map[core.ScanKind]int{core.ScanFiles: st.Files.EveryHours, core.ScanDatabase: st.Database.EveryHours, core.ScanPatch: st.Patch.EveryHours}
+	enabled := map[core.ScanKind]bool{core.ScanFiles: st.Files.Enabled, core.ScanDatabase: st.Database.Enabled, core.ScanPatch: st.Patch.Enabled}
 	for _, k := range scanKinds {
 		// The newest jobs of the kind: one queued or running, if any, is
 		// among them (one at a time per website and kind).
@@ -234,7 +233,10 @@ type jobSummary struct {
 	Database *struct {
 		ShortID string `json:"ShortID"`
 	} `json:"database"`
-	State string `json:"state"` // an action's finding state after it
+	State  string `json:"state"` // an action's finding state after it
+	Tables []struct {
+		Rows int64 `json:"rows"`
+	} `json:"tables"` // a database scan's tables
 }
 
 func jobRowOf(l string, j core.ScanJob) jobRow {
@@ -255,7 +257,17 @@ func jobRowOf(l string, j core.ScanJob) jobRow {
 	n := func(x int64) string { return i18n.Number(l, x) }
 	var text string
 	switch j.Kind {
-	case core.ScanFiles, core.ScanDatabase:
+	case core.ScanDatabase:
+		var rows int64
+		for _, t := range sum.Tables {
+			rows += t.Rows
+		}
+		text = i18n.T(l, "scan.sum.database", map[string]any{"Tables": n(int64(len(sum.Tables))), "Rows": n(rows), "Findings": n(sum.Findings),
+			"New": n(sum.New), "Resolved": n(sum.Resolved)})
+		if sum.Cleaned > 0 {
+			text += " " + i18n.T(l, "scan.sum.cleaned", map[string]any{"N": n(sum.Cleaned)})
+		}
+	case core.ScanFiles:
 		text = i18n.T(l, "scan.sum.files", map[string]any{"Seen": n(sum.FilesSeen), "Scanned": n(sum.FilesScanned), "Findings": n(sum.Findings),
 			"New": n(sum.New), "Resolved": n(sum.Resolved)})
 		if sum.FilesSkipped > 0 {

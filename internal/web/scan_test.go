@@ -44,7 +44,7 @@ func scanFixture(t *testing.T) (*testenv.Stack, core.Subaccount, core.Subaccount
 	_, err = e.Service.SetWebsiteScanSettings(ctx, e.Caller, "shop.example.com", core.ScanSettings{
 		Files:    core.FileScanSettings{Enabled: true, EveryHours: 24, Source: core.FileSource{Kind: "local", Path: "/srv/www/shop"}},
 		Patch:    core.PatchScanSettings{Enabled: true},
-		Database: core.DBScanSettings{Host: "127.0.0.1", User: "shop", Name: "shop"},
+		Database: core.DBScanSettings{Enabled: true, Host: "127.0.0.1", User: "shop", Name: "shop"},
 		Backup:   core.BackupScanSettings{Enabled: true, Repository: "/srv/backups/shop", RepositoryPassword: "pw", KeepDaily: 7},
 	})
 	must(err)
@@ -82,6 +82,9 @@ func seedScans(t *testing.T, e *testenv.Stack, domain string) (map[string]int64,
 		{Location: "wp-content/themes/shop/footer.php", Signature: "Palisade.JS.Skimmer.Beacon", Class: "js-skimmer", Severity: "critical", SHA256: "bb"},
 		{Location: "robots-old.html", Signature: "Palisade.HTML.SEOSpam.HiddenLinks", Class: "seo-spam", Severity: "medium", SHA256: "cc"},
 	}, map[string]any{"files_seen": 12345, "files_scanned": 12000, "findings": 3, "new": 3, "resolved": 0})
+	db := run(core.ScanDatabase, []core.Finding{
+		{Location: "wp_posts/42", Signature: "Palisade.JS.Injection.DocWriteAtob", Class: "js-injection", Severity: "high", SHA256: "dd"},
+	}, json.RawMessage(`{"tables":[{"table":"wp_posts","rows":1200},{"table":"wp_options","rows":300}],"findings":1,"new":1,"complete":true}`))
 	patch := run(core.ScanPatch, []core.Finding{
 		{Location: "wordpress:plugin:contact-form-7", Signature: "GHSA-0000-1111-2222", Class: "vulnerable", Severity: "high",
 			Detail: `{"name":"Contact Form 7","version":"5.3.1","fixed":"5.3.2","summary":"Unrestricted file upload"}`},
@@ -93,7 +96,7 @@ func seedScans(t *testing.T, e *testenv.Stack, domain string) (map[string]int64,
 		`"Summary":{"TotalFiles":12345,"TotalBytes":734003200}},"database":{"ID":"`+strings.Repeat("cd", 32)+`","ShortID":"cdcdcdcd",`+
 		`"Time":"2026-11-30T02:01:00Z","Paths":["/shop.sql"]}}`))
 	ids := map[string]int64{}
-	for _, f := range append(files, patch...) {
+	for _, f := range append(append(files, patch...), db...) {
 		ids[f.Location] = f.ID
 	}
 	return ids, snap
@@ -108,7 +111,8 @@ func TestScanPage(t *testing.T) {
 		t.Fatalf("scan page: %d %s", code, page)
 	}
 	for _, want := range []string{"Sicherheitsscan", "Acme Shield", "wp-content/<wbr>uploads/<wbr>shell.php", "PHP.Webshell.Eval", "Kritisch",
-		"12.345 Dateien", "Contact Form 7", "5.3.2", "Akismet", "Veraltet", "Dateien jetzt scannen", "Komponenten jetzt prüfen", "Läuft alle 24 Stunden"} {
+		"12.345 Dateien", "Contact Form 7", "5.3.2", "Akismet", "Veraltet", "Dateien jetzt scannen", "Datenbank jetzt scannen", "2 Tabellen, 1.500 Zeilen gelesen",
+		"wp_posts/<wbr>42", "Komponenten jetzt prüfen", "Läuft alle 24 Stunden"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("scan page lacks %q", want)
 		}
@@ -159,6 +163,14 @@ func TestScanPage(t *testing.T) {
 	code, page = post("/en/website/shop.example.com/scan/finding", url.Values{"id": {itoa(ids["wordpress:plugin:akismet"])}, "action": {"quarantine"}})
 	if code != 412 || !strings.Contains(page, "only findings in files") {
 		t.Fatalf("quarantine of a patch finding: %d", code)
+	}
+	// A database finding offers only "not malware", and quarantining one is refused by the core.
+	if m := regexp.MustCompile(`(?s)id="finding-` + itoa(ids["wp_posts/42"]) + `".*?</tr>`).FindString(page); m == "" || strings.Contains(m, `value="quarantine"`) || !strings.Contains(m, `value="ignore"`) {
+		t.Errorf("a database finding's actions: %q", m)
+	}
+	code, page = post("/en/website/shop.example.com/scan/finding", url.Values{"id": {itoa(ids["wp_posts/42"])}, "action": {"quarantine"}})
+	if code != 412 {
+		t.Fatalf("quarantine of a database finding: %d", code)
 	}
 	// Scan now: queued, then busy.
 	code, page = post("/en/website/shop.example.com/scan/request", url.Values{"kind": {"files"}})

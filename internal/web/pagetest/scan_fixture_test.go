@@ -22,7 +22,8 @@ var shopSnapshot = strings.Repeat("5e", 32)
 
 // seedScans switches on the shop's malware scan, patch check and backups
 // and runs a job of each as a node does (claim, findings, finish), so the
-// Security scan and Backups pages have something of each kind to show; a
+// Security scan and Backups pages have something of each kind to show
+// (files, database, patch check, backup); a
 // quarantine is left queued and one finding ignored. The new website
 // stays without scan settings (the "not set up" pages).
 func seedScans(t testing.TB, e *testenv.Stack) {
@@ -37,7 +38,7 @@ func seedScans(t testing.TB, e *testenv.Stack) {
 	_, err := e.Service.SetWebsiteScanSettings(ctx, e.Caller, shop, core.ScanSettings{
 		Files:    core.FileScanSettings{Enabled: true, EveryHours: 24, Source: core.FileSource{Kind: "local", Path: "/srv/www/shop"}},
 		Patch:    core.PatchScanSettings{Enabled: true, EveryHours: 168},
-		Database: core.DBScanSettings{Host: "127.0.0.1", User: "shop", Name: "shop"},
+		Database: core.DBScanSettings{Enabled: true, EveryHours: 24, Host: "127.0.0.1", User: "shop", Name: "shop"},
 		Backup:   core.BackupScanSettings{Enabled: true, Repository: "/srv/backups/shop", RepositoryPassword: "fixture", EveryHours: 24, KeepDaily: 7},
 	})
 	must(err)
@@ -63,6 +64,10 @@ func seedScans(t testing.TB, e *testenv.Stack) {
 		{Location: ".htaccess", Signature: "Palisade.Htaccess.SearchRedirect", Class: "htaccess", Severity: "high", SHA256: strings.Repeat("c", 64)},
 		{Location: "old/landing.html", Signature: "Html.Exploit.Spam-12345", Class: "other", Severity: "medium", SHA256: strings.Repeat("d", 64)},
 	}, map[string]any{"files_seen": 18432, "files_scanned": 18390, "files_skipped": 2, "findings": 4, "new": 4, "resolved": 0})
+	run(core.ScanDatabase, []core.Finding{
+		{Location: "wp_posts/1187", Signature: "Palisade.JS.Injection.DocWriteAtob", Class: "js-injection", Severity: "high", SHA256: strings.Repeat("e", 64)},
+	}, json.RawMessage(`{"cms":"wordpress","prefix":"wp_","tables":[{"table":"wp_posts","rows":1204},{"table":"wp_options","rows":380}],`+
+		`"complete":true,"findings":1,"new":1,"resolved":0}`))
 	run(core.ScanPatch, []core.Finding{
 		{Location: "wordpress:plugin:contact-form-7", Signature: "GHSA-2026-cf7x-0001", Class: "vulnerable", Severity: "high",
 			Detail: `{"name":"Contact Form 7","version":"5.3.1","fixed":"5.3.2","summary":"Unrestricted file upload"}`},
