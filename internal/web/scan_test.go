@@ -111,7 +111,7 @@ func TestScanPage(t *testing.T) {
 		t.Fatalf("scan page: %d %s", code, page)
 	}
 	for _, want := range []string{"Sicherheitsscan", "Acme Shield", "wp-content/<wbr>uploads/<wbr>shell.php", "PHP.Webshell.Eval", "Kritisch",
-		"12.345 Dateien", "Contact Form 7", "5.3.2", "Akismet", "Veraltet", "Dateien jetzt scannen", "Datenbank jetzt scannen", "2 Tabellen, 1.500 Zeilen gelesen",
+		"Dateien: 12.345 gesehen", "Contact Form 7", "5.3.2", "Akismet", "Veraltet", "Dateien jetzt scannen", "Datenbank jetzt scannen", "Tabellen: 2, gelesene Zeilen: 1.500",
 		"wp_posts/<wbr>42", "Komponenten jetzt prüfen", "Läuft alle 24 Stunden"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("scan page lacks %q", want)
