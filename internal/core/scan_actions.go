@@ -274,6 +274,17 @@ func (s *Service) Backups(ctx context.Context, c Caller, domain string, limit in
 	if len(all) > limit {
 		all = all[:limit]
 	}
+	if c.Role == RoleSubaccount {
+		// A failed job's error names the repository (see ScanJobs).
+		var st sealedScanSettings
+		if err := s.store.View(ctx, func(tx Tx) (err error) { st, err = s.loadScanSettings(ctx, tx, w); return err }); err != nil {
+			return nil, err
+		}
+		hidden := st.hiddenFromCustomer()
+		for i := range all {
+			all[i].Incomplete = redactForCustomer(all[i].Incomplete, hidden)
+		}
+	}
 	return all, nil
 }
 

@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net/url"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -71,16 +74,99 @@ func (s *Service) ScanJobs(ctx context.Context, c Caller, domain string, kind Sc
 		limit = MaxScanListing
 	}
 	var out []ScanJob
+	var st sealedScanSettings
 	err = s.store.View(ctx, func(tx Tx) (err error) {
-		out, err = tx.ScanJobs(ctx, w.PartnerID, w.ID, kind, limit)
+		if out, err = tx.ScanJobs(ctx, w.PartnerID, w.ID, kind, limit); err != nil {
+			return err
+		}
+		st, err = s.loadScanSettings(ctx, tx, w)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
 	if c.Role == RoleSubaccount {
+		hidden := st.hiddenFromCustomer()
 		for i := range out {
 			out[i].Owner = "" // the node and its claim token are the hosting provider's
+			out[i].Error = redactForCustomer(out[i].Error, hidden)
+			out[i].Summary = redactSummary(out[i].Summary, hidden)
 		}
 	}
-	return out, err
+	return out, nil
+}
+
+// hiddenFromCustomer lists what WebsiteScanSettings does not show the
+// customer (document root, hosts, backup repository and its host, key
+// ID), longest first, for the texts the node wrote about its jobs: an
+// error says "connecting to db7.internal:3306", "stat
+// /srv/backups/shop/config"; a backup's summary has the snapshot's paths.
+func (st *ScanSettings) hiddenFromCustomer() []string {
+	vals := []string{st.Files.Source.Path, st.Files.Source.Host, st.Database.Host, st.Backup.Repository, st.Backup.S3AccessKeyID}
+	if r := strings.TrimPrefix(st.Backup.Repository, "s3:"); r != st.Backup.Repository {
+		if u, err := url.Parse(r); err == nil {
+			vals = append(vals, u.Host, u.Hostname())
+		}
+	}
+	var out []string
+	for _, v := range vals {
+		if len(v) >= 2 {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// ipv4InText is an IPv4 address in an error message (a resolved host).
+var ipv4InText = regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}\b`)
+
+// redactForCustomer replaces hidden values and IPv4 addresses in a job's
+// error with "[hidden]".
+func redactForCustomer(s string, hidden []string) string {
+	if s == "" {
+		return s
+	}
+	for _, h := range hidden {
+		s = strings.ReplaceAll(s, h, "[hidden]")
+	}
+	return ipv4InText.ReplaceAllString(s, "[hidden]")
+}
+
+// redactSummary replaces hidden values in the strings of a job's JSON
+// summary (not its addresses: a patch check's versions look like them).
+func redactSummary(sum string, hidden []string) string {
+	if sum == "" || len(hidden) == 0 {
+		return sum
+	}
+	var v any
+	if json.Unmarshal([]byte(sum), &v) != nil {
+		return ""
+	}
+	var walk func(any) any
+	walk = func(v any) any {
+		switch t := v.(type) {
+		case string:
+			for _, h := range hidden {
+				t = strings.ReplaceAll(t, h, "[hidden]")
+			}
+			return t
+		case []any:
+			for i := range t {
+				t[i] = walk(t[i])
+			}
+		case map[string]any:
+			for k := range t {
+				t[k] = walk(t[k])
+			}
+		}
+		return v
+	}
+	b, err := json.Marshal(walk(v))
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // Findings lists the website's findings by ID, at most MaxScanListing.
