@@ -110,7 +110,7 @@ func (st *ScanSettings) hiddenFromCustomer() []string {
 	}
 	var out []string
 	for _, v := range vals {
-		if len(v) >= 2 {
+		if len(v) >= 3 { // not a two-letter host ("db") cut out of every word
 			out = append(out, v)
 		}
 	}
