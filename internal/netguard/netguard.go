@@ -4,12 +4,14 @@
 // partner could point a scan at the operator's own network (its database,
 // Redis, a cloud metadata service) and read the answers from the errors.
 //
-// Public addresses are allowed; loopback, private, link-local, shared,
-// unspecified, multicast and reserved ranges only when the operator lists
-// them (`--scan-allow-net`, for everyone or one partner). The check runs
-// when a socket is about to connect (Dialer's Control), on the address the
-// resolver returned, so a name that resolves to an internal address, or
-// that changes its answer after the settings were saved, is caught too.
+// Public addresses are allowed, but not the node's own (those of its
+// network interfaces); loopback, private, link-local, shared, unspecified,
+// multicast and reserved ranges, and the node's own addresses, only when
+// the operator lists them (`--scan-allow-net`, for everyone or one
+// partner). The check runs when a socket is about to connect (Dialer's
+// Control), on the address the resolver returned, so a name that resolves
+// to an internal address, or that changes its answer after the settings
+// were saved, is caught too.
 package netguard
 
 import (
@@ -66,14 +68,40 @@ var reserved = func() []netip.Prefix {
 	return ps
 }()
 
-// Permitted reports whether the policy lets a connection reach a.
+// Permitted reports whether the policy lets a connection reach a: a
+// public address that is not one of this machine's own (a public address
+// on the node's network card reaches the node's own services, as
+// loopback would), or one in Allow.
 func (p Policy) Permitted(a netip.Addr) bool {
 	a = a.Unmap()
-	if Public(a) {
-		return true
-	}
 	for _, pr := range p.Allow {
 		if pr.Contains(a) {
+			return true
+		}
+	}
+	return Public(a) && !ownAddress(a)
+}
+
+// interfaceAddrs lists this machine's addresses (a variable for tests).
+var interfaceAddrs = net.InterfaceAddrs
+
+// ownAddress reports whether a is an address of one of this machine's
+// network interfaces, read when asked (interfaces come and go). When they
+// cannot be read, every address counts as the machine's own: refused.
+func ownAddress(a netip.Addr) bool {
+	addrs, err := interfaceAddrs()
+	if err != nil {
+		return true
+	}
+	for _, ia := range addrs {
+		var ip net.IP
+		switch v := ia.(type) {
+		case *net.IPNet:
+			ip = v.IP
+		case *net.IPAddr:
+			ip = v.IP
+		}
+		if b, ok := netip.AddrFromSlice(ip); ok && b.Unmap() == a {
 			return true
 		}
 	}
