@@ -46,7 +46,7 @@ func newActionFixture(t *testing.T, db *store.DB) *actionFixture {
 		if _, err := f.svc.SetWebsiteScanSettings(ctx, x.a, domain, core.ScanSettings{
 			Files:    core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: root}},
 			Patch:    core.PatchScanSettings{Enabled: true},
-			Database: core.DBScanSettings{Host: "127.0.0.1", User: "shop", Name: "shop", Password: "pw"},
+			Database: core.DBScanSettings{Host: "127.0.0.1", User: "shop", Name: strings.Split(domain, ".")[0], Password: "pw"},
 			Backup: core.BackupScanSettings{Enabled: true, Repository: "/srv/backups/" + strings.Split(domain, ".")[0],
 				RepositoryPassword: "correct horse"},
 		}); err != nil {

@@ -501,7 +501,8 @@ func pathWithin(p, dir string) bool {
 // plant links that restic, writing the repository as root, follows.
 func (s *Service) checkScanPathsFree(ctx context.Context, tx Tx, w Website, st ScanSettings) error {
 	root, repo := st.localPaths()
-	if root == "" && repo == "" {
+	db := st.databaseIdentity()
+	if root == "" && repo == "" && db == "" {
 		return nil
 	}
 	all, err := tx.AllScanSettings(ctx)
@@ -529,8 +530,35 @@ func (s *Service) checkScanPathsFree(ctx context.Context, tx Tx, w Website, st S
 		if overlap(root, orepo) {
 			return Errorf(ECONFLICT, "files.source.path: %s overlaps a backup repository: the website's owner could change the backups", root)
 		}
+		// One database, two owners: a scan would show one customer the
+		// other's rows, and a restore of one's backup would replace the
+		// other's tables. The same customer's (or the partner's own,
+		// unassigned) websites may share one, with their table prefixes.
+		if db != "" && other.databaseIdentity() == db {
+			ow, err := tx.WebsiteByID(ctx, o.PartnerID, o.WebsiteID)
+			if err != nil {
+				return err
+			}
+			if o.PartnerID != w.PartnerID || ow.SubaccountID != w.SubaccountID {
+				return Errorf(ECONFLICT, "database: %s is the database of another customer's website: a scan would show that customer's content and a restore would replace its tables; give each customer a database of its own", db)
+			}
+		}
 	}
 	return nil
+}
+
+// databaseIdentity names the database st scans and backs up
+// ("host:port/name", the host in lower case), "" for none.
+func (st *ScanSettings) databaseIdentity() string {
+	d := st.Database
+	if d.Host == "" || d.Name == "" {
+		return ""
+	}
+	port := d.Port
+	if port == 0 {
+		port = 3306
+	}
+	return strings.ToLower(strings.TrimSuffix(d.Host, ".")) + ":" + strconv.Itoa(port) + "/" + d.Name
 }
 
 // localPaths returns the local document root and the local backup
