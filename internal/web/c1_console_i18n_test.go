@@ -307,7 +307,10 @@ func TestC1ConsoleNotices(t *testing.T) {
 	if _, page, _ := br.get("/console?notice=paused&arg=bob.example.org&lang=de"); !strings.Contains(page, "bob.example.org ist gesperrt.") {
 		t.Fatalf("the notice in German: %s", c1Visible(page))
 	}
-	if _, page, _ := br.get("/console?notice=" + url.QueryEscape("Your account is closed, call +1 555")); strings.Contains(page, "555") || strings.Contains(page, `class="notice"`) {
+	// (Not "555" alone: the page's random tokens and nonces hold it now
+	// and then.)
+	if _, page, _ := br.get("/console?notice=" + url.QueryEscape("Your account is closed, call +1 555")); strings.Contains(page, "call +1 555") ||
+		strings.Contains(page, "account is closed") || strings.Contains(page, `class="notice"`) {
 		t.Fatal("a notice of the address's own words is shown")
 	}
 }
