@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/netguard"
 )
 
 // Key directories are fetched from
@@ -90,39 +92,11 @@ func NewFetcher() *Fetcher {
 	return f
 }
 
-// publicAddr reports whether a is a globally routable unicast address: not
-// private, loopback, link-local, shared (100.64/10), unspecified, multicast,
-// documentation, benchmarking, reserved, NAT64, 6to4 or Teredo, and for
-// IPv6 inside 2000::/3 (so no IPv4-compatible ::a.b.c.d either).
-func publicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
-		return false
-	}
-	if a.Is6() && !globalUnicast6.Contains(a) {
-		return false // only 2000::/3 is allocated for global unicast
-	}
-	for _, p := range reserved {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
-}
-
-var globalUnicast6 = netip.MustParsePrefix("2000::/3")
-
-var reserved = func() []netip.Prefix {
-	var ps []netip.Prefix
-	for _, s := range []string{
-		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "198.18.0.0/15",
-		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
-		"64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:db8::/32", "2002::/16", "fec0::/10", "fc00::/7",
-	} {
-		ps = append(ps, netip.MustParsePrefix(s))
-	}
-	return ps
-}()
+// publicAddr reports whether a is a globally routable unicast address
+// (netguard.Public: not private, loopback, link-local, shared,
+// unspecified, multicast, documentation, benchmarking, reserved, NAT64,
+// 6to4 or Teredo, and for IPv6 inside 2000::/3).
+func publicAddr(a netip.Addr) bool { return netguard.Public(a) }
 
 func (f *Fetcher) permitted(a netip.Addr) bool {
 	return publicAddr(a) || (f.allow != nil && f.allow(a.Unmap()))
