@@ -345,31 +345,8 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 // MarkCleaned records that job j's runner cleaned a finding of its
 // website (the file's original kept in quarantine under quarantineID).
 func (s *Service) MarkCleaned(ctx context.Context, j ScanJob, findingID int64, quarantineID string) error {
-	return s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.ScanJobHeld(ctx, j.ID, j.Owner); err != nil {
-			return err
-		}
-		f, err := tx.Finding(ctx, j.PartnerID, findingID)
-		if err != nil {
-			return err
-		}
-		if f.WebsiteID != j.WebsiteID {
-			return Errorf(ENOTFOUND, "finding not found")
-		}
-		w, err := tx.WebsiteByID(ctx, j.PartnerID, j.WebsiteID)
-		if err != nil {
-			return err
-		}
-		now := s.clock()
-		if err := tx.SetFindingState(ctx, j.PartnerID, findingID, FindingCleaned, quarantineID, now); err != nil {
-			return err
-		}
-		// Palisade changed the customer's file: the audit log says so.
-		c := Caller{PartnerID: j.PartnerID, Actor: "system (scan job " + strconv.FormatInt(j.ID, 10) + ")", Protocol: "scanner", SourceIP: "local"}
-		return s.audit(ctx, tx, c, now, "website", w.Domain, "finding_"+FindingCleaned,
-			map[string]any{"finding": strconv.FormatInt(findingID, 10), "state": f.State, "location": f.Location, "signature": f.Signature},
-			map[string]any{"finding": strconv.FormatInt(findingID, 10), "state": FindingCleaned, "quarantine_id": quarantineID})
-	})
+	// Palisade changed the customer's file: the audit log says so.
+	return s.markFinding(ctx, j, findingID, FindingCleaned, quarantineID)
 }
 
 // ScanJobSettings returns the settings, secrets opened, that the node runs
