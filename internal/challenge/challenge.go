@@ -131,7 +131,9 @@ type Challenge struct {
 	Nonce      string    // identifies the challenge in the spent set
 }
 
-var b64 = base64.RawURLEncoding
+// b64 is strict: a token has one spelling, so a changed last character
+// (whose low bits a lenient decoder ignores) is a different, invalid token.
+var b64 = base64.RawURLEncoding.Strict()
 
 // Issuer issues and verifies challenges and clearances.
 type Issuer struct {

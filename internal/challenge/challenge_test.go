@@ -3,6 +3,7 @@ package challenge
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,6 +113,23 @@ func TestClearance(t *testing.T) {
 	for _, bad := range []string{"", "x", c + "x", "Yz." + c, c[:10]} {
 		if is.Valid(client, bad) {
 			t.Errorf("clearance %q accepted", bad)
+		}
+	}
+	// One spelling: the signature's last character carries bits a lenient
+	// decoder ignores; every other character with the same meaningful bits
+	// must still be refused (it once let a "forged" token through).
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	macLen := len(c) - strings.IndexByte(c, '.') - 1
+	unused := uint((macLen*6)%8) % 6 // low bits of the last character that carry nothing
+	if unused == 0 {
+		t.Fatalf("signature of %d characters has no spare bits; the test needs another shape", macLen)
+	}
+	last := strings.IndexByte(alphabet, c[len(c)-1])
+	for v := 0; v < 64; v++ {
+		if v != last && v>>unused == last>>unused {
+			if alias := c[:len(c)-1] + alphabet[v:v+1]; is.Valid(client, alias) {
+				t.Errorf("clearance %q, another spelling of the signature, accepted", alias)
+			}
 		}
 	}
 	// Rotation: a new signing key still accepts clearances of the old one.

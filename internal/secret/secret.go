@@ -64,7 +64,7 @@ func (b *Box) Open(sealed string) (string, error) {
 	if !ok {
 		return "", errors.New("open: unknown sealed format")
 	}
-	raw, err := base64.RawStdEncoding.DecodeString(body)
+	raw, err := base64.RawStdEncoding.Strict().DecodeString(body)
 	if err != nil || len(raw) < b.aead.NonceSize() {
 		return "", errors.New("open: malformed sealed value")
 	}
