@@ -74,6 +74,16 @@ type Config struct {
 	// AddonUnitPrice is the monthly price of one add-on unit (10,000 extra
 	// requests); 0 means DefaultAddonUnitPrice.
 	AddonUnitPrice Cents
+	// SmartPrice, SmartPatchPrice, SmartDatabasePrice and BackupPrice are
+	// the monthly prices of the scanning add-ons (smart, smart_patch,
+	// smart_database, backup); 0 means the Default...Price.
+	SmartPrice, SmartPatchPrice, SmartDatabasePrice, BackupPrice Cents
+	// ScanAddonsRequired: a scanning feature is switched on for a website
+	// only when the website has bought its add-on (scan_addons.go).
+	// `palisade serve` requires them unless --scan-addons-required=false
+	// (an operator that does not sell scanning through Palisade's
+	// billing); the zero Config, as in tests of scanning itself, does not.
+	ScanAddonsRequired bool
 	// EgressIPs are the addresses Palisade connects from (free scans,
 	// reverse proxy), for customers' firewalls (XML getIpAddresses).
 	EgressIPs []string
@@ -117,6 +127,8 @@ type Service struct {
 	// consoleSignIns limit failed sign-ins (passwords.go).
 	hashGate                        *guard.Gate
 	customerSignIns, consoleSignIns *guard.SignIn
+	// backupRead browses and downloads backups (backup_browse.go).
+	backupRead *backupReads
 }
 
 // Option customises a Service, mostly for tests.
