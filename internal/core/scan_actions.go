@@ -106,6 +106,9 @@ func (s *Service) RequestFindingAction(ctx context.Context, c Caller, domain str
 		if st.Files.Source.Kind == "" {
 			return Errorf(EPRECONDITION, "website %s has no file source: its hosting provider sets where its files are (scan settings)", w.Domain)
 		}
+		if st.Files.Source.Kind == "agent" {
+			return errOnAgent(w.Domain, st.Files.Source.Agent, "quarantine, restore and cleaning")
+		}
 		// Restoring what Palisade moved aside is always allowed: it
 		// gives the customer back its own file.
 		if !st.Files.Enabled && action != ActionRestore {

@@ -43,6 +43,8 @@ func scanRefusal(st *ScanSettings, kind ScanKind, domain string) error {
 		return Errorf(EPRECONDITION, "website %s has no database settings yet: its hosting provider sets its host, user and name (scan settings)", domain)
 	case (kind == ScanFiles || kind == ScanPatch) && st.Files.Source.Kind == "":
 		return Errorf(EPRECONDITION, "website %s has no file source yet: its hosting provider sets where its files are (scan settings)", domain)
+	case kind == ScanPatch && st.Files.Source.Kind == "agent":
+		return errOnAgent(domain, st.Files.Source.Agent, "the patch check")
 	case kind == ScanBackup && (st.Backup.Repository == "" || st.Files.Source.Kind != "local"):
 		return Errorf(EPRECONDITION, "website %s has no backup repository or no local document root yet: its hosting provider sets them (scan settings)", domain)
 	// "enabled" is the hosting provider's switch: what it sells and turned
@@ -87,7 +89,7 @@ func (s *Service) QueueDueScans(ctx context.Context, now time.Time) (queued int,
 			if queued >= MaxScheduledPerPass {
 				return queued, nil
 			}
-			ok, err := s.queueScheduled(ctx, c, kind, every, now)
+			ok, err := s.queueScheduled(ctx, c, &st.ScanSettings, kind, every, now)
 			if err != nil {
 				if ctx.Err() != nil {
 					return queued, ctx.Err()
@@ -102,7 +104,7 @@ func (s *Service) QueueDueScans(ctx context.Context, now time.Time) (queued int,
 	return queued, nil
 }
 
-func (s *Service) queueScheduled(ctx context.Context, c ScheduleCandidate, kind ScanKind, every time.Duration, now time.Time) (bool, error) {
+func (s *Service) queueScheduled(ctx context.Context, c ScheduleCandidate, st *ScanSettings, kind ScanKind, every time.Duration, now time.Time) (bool, error) {
 	ok := false
 	err := s.store.Update(ctx, func(tx Tx) error {
 		// Read again under this transaction: another node's pass may have
@@ -114,7 +116,7 @@ func (s *Service) queueScheduled(ctx context.Context, c ScheduleCandidate, kind 
 		if len(last) > 0 && now.Sub(last[0].CreatedAt) < every {
 			return nil
 		}
-		j := ScanJob{PartnerID: c.PartnerID, WebsiteID: c.WebsiteID, Kind: kind, Trigger: "schedule", CreatedAt: now}
+		j := ScanJob{PartnerID: c.PartnerID, WebsiteID: c.WebsiteID, Kind: kind, Trigger: "schedule", CreatedAt: now, Agent: st.jobAgent(kind)}
 		if err := tx.InsertScanJob(ctx, &j); err != nil {
 			return err
 		}

@@ -52,10 +52,13 @@ type FileScanSettings struct {
 
 // FileSource is where a website's files are: "local", a document root on
 // the machines running Palisade, under one of the operator's allowed roots
-// (Config.ScanRoots); or "sftp", an account on the web server.
+// (Config.ScanRoots); or "sftp", an account on the web server; or
+// "agent", a document root on a web server where the partner's scan agent
+// named Agent runs (`palisade agent`, scan_agents.go).
 type FileSource struct {
-	Kind          string `json:"kind"` // "local" or "sftp"
-	Path          string `json:"path"` // the document root (on the server, for sftp)
+	Kind          string `json:"kind"` // "local", "sftp" or "agent"
+	Path          string `json:"path"` // the document root (on the server, for sftp and agent)
+	Agent         string `json:"agent,omitempty"`
 	Host          string `json:"host,omitempty"`
 	Port          int    `json:"port,omitempty"`
 	User          string `json:"user,omitempty"`
@@ -191,8 +194,8 @@ func (s *Service) WebsiteScanSettings(ctx context.Context, c Caller, domain stri
 		// Where the hosting provider's machines and buckets are is not
 		// the customer's to know: what is on and how often is.
 		src := &st.Files.Source
-		src.Host, src.Port, src.User, src.HostKey = "", 0, "", ""
-		if src.Kind == "local" || src.Kind == "sftp" {
+		src.Host, src.Port, src.User, src.HostKey, src.Agent = "", 0, "", "", ""
+		if src.Kind == "local" || src.Kind == "sftp" || src.Kind == "agent" {
 			src.Path = ""
 		}
 		st.Database.Host, st.Database.Port, st.Database.User = "", 0, ""
@@ -363,7 +366,7 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 	switch src.Kind {
 	case "":
 		if f.Enabled {
-			bad("files.source.kind", "where the files are is needed to scan them: local or sftp")
+			bad("files.source.kind", "where the files are is needed to scan them: local, sftp or agent")
 		}
 	case "local":
 		if msg := localUnder(src.Path, s.cfg.ScanRoots, "--scan-root", partner); msg != "" {
@@ -388,8 +391,25 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 		if src.Path == "" || strings.ContainsAny(src.Path, "\x00\n\r") || len(src.Path) > 4096 {
 			bad("files.source.path", "the document root's path on the server")
 		}
+	case "agent":
+		if msg := validAgentName(src.Agent); msg != "" {
+			bad("files.source.agent", "%s", msg)
+		}
+		if !strings.HasPrefix(src.Path, "/") || strings.ContainsAny(src.Path, "\x00\n\r") || len(src.Path) > 4096 {
+			bad("files.source.path", "the document root's absolute path on the agent's server")
+		}
+		src.Host, src.Port, src.User, src.HostKey = "", 0, "", ""
+		if sealed["files.password"] != "" || sealed["files.private_key"] != "" {
+			bad("files.source", "files on an agent take no password or key (send \"-\" to remove them)")
+		}
+		if f.AutoClean {
+			bad("files.auto_clean", "not available for files on an agent (the agent only scans)")
+		}
+		if st.Patch.Enabled {
+			bad("patch.enabled", "the patch check is not run by agents: files on an agent are scanned for malware only")
+		}
 	default:
-		bad("files.source.kind", "local or sftp, not %q", src.Kind)
+		bad("files.source.kind", "local, sftp or agent, not %q", src.Kind)
 	}
 
 	d := &st.Database

@@ -118,7 +118,7 @@ func TestScanSettings(t *testing.T) {
 			{"sftp without host key", core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "sftp", Host: "web1.example.net", User: "shop", Path: "public_html", Password: "pw"}}}, []string{"files.source.host_key"}},
 			{"sftp without credentials", core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "sftp", Host: "web1.example.net", User: "shop", Path: "public_html", HostKey: testHostKey}}}, []string{"password or a private key"}},
 			{"sftp bad host", core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "sftp", Host: "-oProxyCommand=x", User: "shop", Path: "p", HostKey: testHostKey, Password: "x"}}}, []string{"files.source.host"}},
-			{"an unknown kind", core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "nfs"}}}, []string{"local or sftp"}},
+			{"an unknown kind", core.ScanSettings{Files: core.FileScanSettings{Source: core.FileSource{Kind: "nfs"}}}, []string{"local, sftp or agent"}},
 			{"a schedule too long", core.ScanSettings{Patch: core.PatchScanSettings{EveryHours: 10000}}, []string{"patch.every_hours"}},
 			{"a backup repository elsewhere", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "/tmp/x", RepositoryPassword: "p"}}, []string{"backup.repository", "not inside"}},
 			{"a backup without password", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "s3:https://s3.example.net/b", S3AccessKeyID: "k", S3SecretKey: "s", RepositoryPassword: "-"}}, []string{"backup.repository_password"}},

@@ -75,7 +75,11 @@ type ScanJob struct {
 	// Target is what the job acts on ("finding:12" for an action), "" for
 	// the others: one job per website, kind and target is queued or
 	// running at a time.
-	Target     string
+	Target string
+	// Agent is the scan agent (its name) the job is for: a files job of a
+	// website whose files are on an agent (scan_agents.go); "" for the
+	// nodes' own workers.
+	Agent      string
 	Owner      string // the node holding the lease while running
 	LeaseUntil *time.Time
 	Attempts   int

@@ -47,7 +47,7 @@ func (s *Service) RequestScan(ctx context.Context, c Caller, domain string, kind
 	if err := scanRefusal(&st.ScanSettings, kind, w.Domain); err != nil {
 		return ScanJob{}, err
 	}
-	j := ScanJob{PartnerID: w.PartnerID, WebsiteID: w.ID, Kind: kind, Trigger: "on_demand", CreatedAt: s.clock()}
+	j := ScanJob{PartnerID: w.PartnerID, WebsiteID: w.ID, Kind: kind, Trigger: "on_demand", CreatedAt: s.clock(), Agent: st.jobAgent(kind)}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.InsertScanJob(ctx, &j); err != nil {
 			return err
@@ -377,6 +377,10 @@ func (s *Service) ScanJobSettings(ctx context.Context, j ScanJob) (ScanSettings,
 	st, err := s.ScanSecrets(ctx, j.PartnerID, j.WebsiteID)
 	if err != nil {
 		return ScanSettings{}, err
+	}
+	if st.Files.Source.Kind == "agent" && j.Agent == "" && j.Kind != ScanDatabase {
+		// Queued before the files moved to an agent: a node cannot reach them.
+		return ScanSettings{}, errOnAgent(w.Domain, st.Files.Source.Agent, "a "+string(j.Kind)+" job run by a node")
 	}
 	root, repo := st.localPaths()
 	if root != "" {

@@ -50,6 +50,7 @@ type Tx interface {
 	AllowThisTx    // "allow this" from an event (allowthis.go)
 	ScanTx         // scan jobs and findings (scanning.go)
 	ScanSettingsTx // where a website's files, database and backups are (scan_settings.go)
+	ScanAgentTx    // scan agents, and their jobs (scan_agents.go)
 
 	Plans(ctx context.Context) ([]Plan, error)
 	PlanByName(ctx context.Context, name string) (Plan, error)

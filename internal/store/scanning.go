@@ -11,13 +11,13 @@ import (
 
 // ---- scanning: jobs and findings (core.ScanTx) ----
 
-const scanJobCols = "id, partner_id, website_id, kind, state, triggered_by, owner, lease_until, attempts, summary, error, created_at, started_at, finished_at, params, target"
+const scanJobCols = "id, partner_id, website_id, kind, state, triggered_by, owner, lease_until, attempts, summary, error, created_at, started_at, finished_at, params, target, agent"
 
 func scanJobRow(sc interface{ Scan(...any) error }) (core.ScanJob, error) {
 	var j core.ScanJob
 	var kind string
 	err := sc.Scan(&j.ID, &j.PartnerID, &j.WebsiteID, &kind, &j.State, &j.Trigger, &j.Owner, nullTimeCol{&j.LeaseUntil}, &j.Attempts,
-		&j.Summary, &j.Error, timeCol{&j.CreatedAt}, nullTimeCol{&j.StartedAt}, nullTimeCol{&j.FinishedAt}, &j.Params, &j.Target)
+		&j.Summary, &j.Error, timeCol{&j.CreatedAt}, nullTimeCol{&j.StartedAt}, nullTimeCol{&j.FinishedAt}, &j.Params, &j.Target, &j.Agent)
 	j.Kind = core.ScanKind(kind)
 	return j, err
 }
@@ -30,8 +30,8 @@ func (t *tx) InsertScanJob(ctx context.Context, j *core.ScanJob) error {
 		j.Trigger = "on_demand"
 	}
 	j.State, j.Attempts, j.Owner, j.LeaseUntil, j.StartedAt, j.FinishedAt = core.JobQueued, 0, "", nil, nil, nil
-	id, err := t.insert(ctx, "INSERT INTO scan_jobs (partner_id, website_id, kind, state, triggered_by, created_at, params, target) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-		j.PartnerID, j.WebsiteID, string(j.Kind), j.State, j.Trigger, j.CreatedAt, j.Params, j.Target)
+	id, err := t.insert(ctx, "INSERT INTO scan_jobs (partner_id, website_id, kind, state, triggered_by, created_at, params, target, agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		j.PartnerID, j.WebsiteID, string(j.Kind), j.State, j.Trigger, j.CreatedAt, j.Params, j.Target, j.Agent)
 	if _, ok := t.d.uniqueViolation(err); ok {
 		if j.Target != "" {
 			return core.Errorf(core.ECONFLICT, "a %s job for %s is already queued or running for this website", j.Kind, j.Target)
@@ -42,7 +42,23 @@ func (t *tx) InsertScanJob(ctx context.Context, j *core.ScanJob) error {
 	return err
 }
 
+// ClaimScanJob claims for a node: never a job queued for a scan agent.
 func (t *tx) ClaimScanJob(ctx context.Context, owner string, now time.Time, lease time.Duration) (core.ScanJob, error) {
+	return t.claimScanJob(ctx, owner, now, lease, "j.agent = ''")
+}
+
+// ClaimAgentScanJob claims for the partner's agent named agent: only the
+// files jobs queued for it.
+func (t *tx) ClaimAgentScanJob(ctx context.Context, owner string, now time.Time, lease time.Duration, partnerID int64, agent string) (core.ScanJob, error) {
+	if partnerID <= 0 || agent == "" {
+		return core.ScanJob{}, core.Errorf(core.EINVALID, "an agent's claim needs its partner and name")
+	}
+	return t.claimScanJob(ctx, owner, now, lease, "j.partner_id = $4 AND j.agent = $5 AND j.kind = 'files'", partnerID, agent)
+}
+
+// claimScanJob claims the oldest queued job matching where (on scan_jobs
+// j; its arguments are $4 onwards).
+func (t *tx) claimScanJob(ctx context.Context, owner string, now time.Time, lease time.Duration, where string, args ...any) (core.ScanJob, error) {
 	if owner == "" || lease <= 0 {
 		return core.ScanJob{}, core.Errorf(core.EINVALID, "a claim needs an owner and a lease")
 	}
@@ -55,9 +71,9 @@ func (t *tx) ClaimScanJob(ctx context.Context, owner string, now time.Time, leas
 		return core.ScanJob{}, err
 	}
 	row := t.queryRow(ctx, "UPDATE scan_jobs SET state = 'running', owner = $1, lease_until = $2, attempts = attempts + 1, started_at = $3 "+
-		"WHERE state = 'queued' AND id = (SELECT j.id FROM scan_jobs j WHERE j.state = 'queued' "+
+		"WHERE state = 'queued' AND id = (SELECT j.id FROM scan_jobs j WHERE j.state = 'queued' AND "+where+" "+
 		"AND NOT EXISTS (SELECT 1 FROM scan_jobs r WHERE r.website_id = j.website_id AND r.state = 'running') "+
-		"ORDER BY j.created_at, j.id LIMIT 1) RETURNING "+scanJobCols, owner, now.Add(lease), now)
+		"ORDER BY j.created_at, j.id LIMIT 1) RETURNING "+scanJobCols, append([]any{owner, now.Add(lease), now}, args...)...)
 	j, err := scanJobRow(row)
 	if _, ok := t.d.uniqueViolation(err); ok {
 		return core.ScanJob{}, core.Errorf(core.ECONFLICT, "another node claimed a job of this website at the same time")
