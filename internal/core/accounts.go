@@ -123,36 +123,111 @@ func (s *Service) RenewUntil(ctx context.Context, c Caller, domain string, until
 }
 
 // Add-on products. extra_requests adds Quantity × 10,000 requests a month
-// to a website's quota.
+// to a website's quota. The scanning products (docs/SCANNING.md) are
+// features a website has or has not, so their quantity is always 1: smart
+// (the malware scan of its files, "SMART"), smart_patch (the check of its
+// CMS and components, "SMART Patch"), smart_database (the scan of its
+// database, "SMART Database") and backup. Each has its own monthly price
+// (Config, or the Default...Price below).
 const (
 	AddonExtraRequests = "extra_requests"
+	AddonSmart         = "smart"
+	AddonSmartPatch    = "smart_patch"
+	AddonSmartDatabase = "smart_database"
+	AddonBackup        = "backup"
 	AddonUnitRequests  = 10_000
 	// MaxAddonQuantity bounds one add-on.
 	MaxAddonQuantity = 10_000
 )
 
+// AddonProducts are every add-on product, in the order messages list them.
+var AddonProducts = []string{AddonExtraRequests, AddonSmart, AddonSmartPatch, AddonSmartDatabase, AddonBackup}
+
+// Default monthly prices of the add-on products.
+const (
+	// DefaultAddonUnitPrice is the monthly price of 10,000 extra requests.
+	DefaultAddonUnitPrice Cents = 250
+	// DefaultSmartPrice is the monthly price of the malware scan (smart).
+	DefaultSmartPrice Cents = 300
+	// DefaultSmartPatchPrice is the monthly price of the patch check.
+	DefaultSmartPatchPrice Cents = 150
+	// DefaultSmartDatabasePrice is the monthly price of the database scan.
+	DefaultSmartDatabasePrice Cents = 200
+	// DefaultBackupPrice is the monthly price of backups.
+	DefaultBackupPrice Cents = 400
+)
+
 func (s *Service) addonUnitPrice() Cents {
-	if s.cfg.AddonUnitPrice > 0 {
-		return s.cfg.AddonUnitPrice
-	}
-	return DefaultAddonUnitPrice
+	return s.AddonPrice(AddonExtraRequests)
 }
 
-// DefaultAddonUnitPrice is the monthly price of 10,000 extra requests.
-const DefaultAddonUnitPrice Cents = 250
+// AddonPrice is the monthly price of one unit of product (the operator's
+// Config, or the default); 0 for an unknown product.
+func (s *Service) AddonPrice(product string) Cents {
+	pick := func(cfg, def Cents) Cents {
+		if cfg > 0 {
+			return cfg
+		}
+		return def
+	}
+	switch product {
+	case AddonExtraRequests:
+		return pick(s.cfg.AddonUnitPrice, DefaultAddonUnitPrice)
+	case AddonSmart:
+		return pick(s.cfg.SmartPrice, DefaultSmartPrice)
+	case AddonSmartPatch:
+		return pick(s.cfg.SmartPatchPrice, DefaultSmartPatchPrice)
+	case AddonSmartDatabase:
+		return pick(s.cfg.SmartDatabasePrice, DefaultSmartDatabasePrice)
+	case AddonBackup:
+		return pick(s.cfg.BackupPrice, DefaultBackupPrice)
+	}
+	return 0
+}
+
+// featureAddon reports whether product is a scanning feature (quantity 1).
+func featureAddon(product string) bool {
+	switch product {
+	case AddonSmart, AddonSmartPatch, AddonSmartDatabase, AddonBackup:
+		return true
+	}
+	return false
+}
+
+// addonWords says what one unit of product is, for ledger reasons.
+func addonWords(product string) string {
+	switch product {
+	case AddonSmart:
+		return "malware scanning (SMART)"
+	case AddonSmartPatch:
+		return "patch checks (SMART Patch)"
+	case AddonSmartDatabase:
+		return "database scanning (SMART Database)"
+	case AddonBackup:
+		return "backups"
+	}
+	return product
+}
 
 func checkAddon(product string, qty int64) error {
-	if product != AddonExtraRequests {
-		return FieldError("addon", "unknown add-on %q; the add-on products are: %s", product, AddonExtraRequests)
-	}
-	if qty < 1 || qty > MaxAddonQuantity {
-		return FieldError("quantity", "quantity must be between 1 and %d", MaxAddonQuantity)
+	switch {
+	case product == AddonExtraRequests:
+		if qty < 1 || qty > MaxAddonQuantity {
+			return FieldError("quantity", "quantity must be between 1 and %d", MaxAddonQuantity)
+		}
+	case featureAddon(product):
+		if qty != 1 {
+			return FieldError("quantity", "quantity of add-on %s must be 1: a website has the feature or not, not %d", product, qty)
+		}
+	default:
+		return FieldError("addon", "unknown add-on %q; the add-on products are: %s", product, strings.Join(AddonProducts, ", "))
 	}
 	return nil
 }
 
-// chargeAddon charges units more add-on units for the rest of w's period.
-func (s *Service) chargeAddon(ctx context.Context, tx Tx, c Caller, w Website, units int64, now time.Time, what string) error {
+// chargeAddon charges units more units of product for the rest of w's
+// period.
+func (s *Service) chargeAddon(ctx context.Context, tx Tx, c Caller, w Website, product string, units int64, now time.Time, what string) error {
 	if units <= 0 {
 		return nil
 	}
@@ -160,8 +235,14 @@ func (s *Service) chargeAddon(ctx context.Context, tx Tx, c Caller, w Website, u
 	if err != nil {
 		return err
 	}
-	charge := TermCharge(s.addonUnitPrice()*Cents(units), now, w.ExpiresAt, w.BillingDay)
-	reason := fmt.Sprintf("%s on %s: %d × %d extra requests a month for the %s left of the term", what, w.Domain, units, AddonUnitRequests, termText(now, w.ExpiresAt, w.BillingDay))
+	price := s.AddonPrice(product)
+	charge := TermCharge(price*Cents(units), now, w.ExpiresAt, w.BillingDay)
+	var reason string
+	if product == AddonExtraRequests {
+		reason = fmt.Sprintf("%s on %s: %d × %d extra requests a month for the %s left of the term", what, w.Domain, units, AddonUnitRequests, termText(now, w.ExpiresAt, w.BillingDay))
+	} else {
+		reason = fmt.Sprintf("%s on %s: %s at %s a month for the %s left of the term", what, w.Domain, addonWords(product), price.String(), termText(now, w.ExpiresAt, w.BillingDay))
+	}
 	return s.post(ctx, tx, &p, c, now, -charge, LedgerCharge, reason, w.ID)
 }
 
@@ -191,7 +272,22 @@ func (s *Service) ProvisionAddon(ctx context.Context, c Caller, websiteID int64,
 		if err != nil {
 			return err
 		}
-		if err := s.chargeAddon(ctx, tx, c, w, qty, now, "add-on "+product); err != nil {
+		if featureAddon(product) {
+			// A feature is had once: a second one (a retry of a request
+			// that went through, say) is refused, never charged twice.
+			// The partner's lock above orders every provisioning.
+			have, err := tx.Addons(ctx, c.PartnerID, w.ID)
+			if err != nil {
+				return err
+			}
+			for _, o := range have {
+				if o.Product == product {
+					return &Error{Code: ECONFLICT, Field: "addon", Cause: ErrAddonExists,
+						Message: fmt.Sprintf("website %s already has add-on %s (addon_id %d)", w.Domain, product, o.ID)}
+				}
+			}
+		}
+		if err := s.chargeAddon(ctx, tx, c, w, product, qty, now, "add-on "+product); err != nil {
 			return err
 		}
 		a = Addon{PartnerID: c.PartnerID, WebsiteID: w.ID, Domain: w.Domain, Product: product, Quantity: qty, Status: "active", CreatedAt: now, UpdatedAt: now}
@@ -235,7 +331,7 @@ func (s *Service) ModifyAddon(ctx context.Context, c Caller, id, qty int64) (Add
 			// A deleted website's add-ons are over with it.
 			return Errorf(ENOTFOUND, "addon_id %d not found", id)
 		}
-		if err := s.chargeAddon(ctx, tx, c, w, qty-a.Quantity, now, "more add-on "+a.Product); err != nil {
+		if err := s.chargeAddon(ctx, tx, c, w, a.Product, qty-a.Quantity, now, "more add-on "+a.Product); err != nil {
 			return err
 		}
 		old := a.Quantity
@@ -248,7 +344,10 @@ func (s *Service) ModifyAddon(ctx context.Context, c Caller, id, qty int64) (Add
 	return a, err
 }
 
-// DeleteAddon removes an add-on; nothing is refunded.
+// DeleteAddon removes an add-on; nothing is refunded (the rest of the
+// term was paid for and ends with the term: the next renewal no longer
+// charges it). Removing a scanning add-on switches its feature off in the
+// website's scan settings, in the same transaction.
 func (s *Service) DeleteAddon(ctx context.Context, c Caller, id int64) error {
 	if err := c.partnerOnly("remove add-ons"); err != nil {
 		return err
@@ -265,6 +364,11 @@ func (s *Service) DeleteAddon(ctx context.Context, c Caller, id int64) error {
 		a.Status, a.UpdatedAt = "deleted", now
 		if err := tx.UpdateAddon(ctx, &a); err != nil {
 			return err
+		}
+		if featureAddon(a.Product) {
+			if err := s.switchOffFeature(ctx, tx, c, a, now); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, c, now, "addon", strconv.FormatInt(id, 10), "delete", map[string]any{"quantity": a.Quantity}, nil)
 	})

@@ -49,6 +49,13 @@ var (
 	// ErrAccountExists: a new customer account was asked for, and the
 	// partner has one with that email (ECONFLICT).
 	ErrAccountExists = errors.New("account already exists")
+	// ErrAddonExists: the website has that scanning add-on already
+	// (ECONFLICT): a feature is bought once.
+	ErrAddonExists = errors.New("add-on already active")
+	// ErrAddonRequired: a scanning feature was switched on for a website
+	// that has not bought its add-on (EPRECONDITION, Field names the
+	// setting).
+	ErrAddonRequired = errors.New("add-on required")
 	// ErrAddressNotAllowed: the key is not bound to the caller's address
 	// (EFORBIDDEN, GP and XML authentication).
 	ErrAddressNotAllowed = errors.New("source address not allowed")

@@ -270,6 +270,9 @@ func (s *Service) EditWebsiteScanSettings(ctx context.Context, c Caller, domain 
 		if err := edit(&st); err != nil {
 			return err
 		}
+		if err := s.checkScanAddons(ctx, tx, w, &old.ScanSettings, &st); err != nil {
+			return err
+		}
 		sealed := map[string]string{}
 		for _, name := range secretNames {
 			v := *st.secret(name)

@@ -474,15 +474,25 @@ func (s *Service) renew(ctx context.Context, tx Tx, p *Partner, c Caller, w *Web
 	if err != nil {
 		return err
 	}
+	// Each add-on's monthly price is its product's (extra_requests per
+	// unit; a scanning feature's, quantity 1).
 	monthly, units := w.Plan.Price, int64(0)
+	var features []string
 	for _, a := range addons {
-		units += a.Quantity
+		monthly += s.AddonPrice(a.Product) * Cents(a.Quantity)
+		if a.Product == AddonExtraRequests {
+			units += a.Quantity
+		} else {
+			features = append(features, a.Product)
+		}
 	}
-	monthly += s.addonUnitPrice() * Cents(units)
 	price := monthly * Cents(months)
 	reason := fmt.Sprintf("renew %s on plan %s for %d month(s)", w.Domain, w.Plan.Name, months)
 	if units > 0 {
 		reason += fmt.Sprintf(" with %d add-on unit(s)", units)
+	}
+	if len(features) > 0 {
+		reason += " with add-ons " + strings.Join(features, ", ")
 	}
 	if err := s.post(ctx, tx, p, c, now, -price, LedgerCharge, reason, w.ID); err != nil {
 		return err
