@@ -280,6 +280,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--challenge-key", "abcd", "--data-dir", dir}, "--challenge-key: 2 bytes"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--egress-ip", "nope", "--data-dir", dir}, `--egress-ip "nope" is not an IP address`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--addon-price", "-1", "--data-dir", dir}, "--addon-price"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--smart-patch-price", "0", "--data-dir", dir}, `--smart-patch-price "0": give a positive amount`},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--backup-price", "4.001", "--data-dir", dir}, `--backup-price "4.001"`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--scan-root", "var/www", "--data-dir", dir}, `--scan-root "var/www": give [PARTNER=]DIR`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--backup-root", "/", "--data-dir", dir}, `--backup-root "/"`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--smtp-url", "http://x", "--data-dir", dir}, "--smtp-url must look like"},

@@ -28,11 +28,15 @@ type storeFlags struct {
 	retention   time.Duration
 	egressIPs   stringList
 	addonPrice  string
-	brandName   string
-	scanRoots   stringList
-	backupRoots stringList
-	allowNets   stringList
-	now         func() time.Time // the service's clock (run's)
+	// scanPrices are the monthly prices of the scanning add-ons, by
+	// product (smart, smart_patch, smart_database, backup).
+	scanPrices   map[string]*string
+	scanRequired bool
+	brandName    string
+	scanRoots    stringList
+	backupRoots  stringList
+	allowNets    stringList
+	now          func() time.Time // the service's clock (run's)
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
@@ -49,6 +53,20 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&s.allowNets, "scan-allow-net", "[PARTNER=]CIDR: an address range, beyond public addresses, where that partner's (without PARTNER=: every partner's) websites' SFTP servers, databases and S3 endpoints may be, such as 10.0.0.0/8 or 127.0.0.1 for a database on this machine (repeatable; none: public addresses only, so that scan and backup settings cannot reach your own network)")
 	fs.StringVar(&s.brandName, "brand-name", "", "your product's name, shown on the pages before sign-in, the operator pages and the pages of a website no partner brands (an unknown host's deny page, the User API docs before sign-in); empty: no name at all")
 	fs.StringVar(&s.addonPrice, "addon-price", "2.50", "monthly price of one add-on unit (10,000 extra requests a month)")
+	s.scanPrices = map[string]*string{}
+	for _, p := range []struct {
+		product, flag string
+		def           core.Cents
+		what          string
+	}{
+		{core.AddonSmart, "smart-price", core.DefaultSmartPrice, "malware scanning of its files (SMART)"},
+		{core.AddonSmartPatch, "smart-patch-price", core.DefaultSmartPatchPrice, "patch checks (SMART Patch)"},
+		{core.AddonSmartDatabase, "smart-database-price", core.DefaultSmartDatabasePrice, "database scanning (SMART Database)"},
+		{core.AddonBackup, "backup-price", core.DefaultBackupPrice, "backups"},
+	} {
+		s.scanPrices[p.product] = fs.String(p.flag, p.def.String(), "monthly price of add-on "+p.product+": "+p.what+" for one website")
+	}
+	fs.BoolVar(&s.scanRequired, "scan-addons-required", true, "a website's scanning features (malware scan, patch check, database scan, backups) are switched on only when it has bought their add-ons (smart, smart_patch, smart_database, backup); false: partners switch them on freely, for an operator who does not sell scanning through Palisade's billing")
 }
 
 // open opens the store and the service over it.
@@ -90,6 +108,16 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 		db.Close()
 		return nil, nil, fmt.Errorf("--addon-price %q: give a positive amount such as 2.50: %w", s.addonPrice, errUsage)
 	}
+	scanPrices := map[string]core.Cents{}
+	for _, product := range []string{core.AddonSmart, core.AddonSmartPatch, core.AddonSmartDatabase, core.AddonBackup} {
+		v := *s.scanPrices[product]
+		p, err := core.ParseCents(v)
+		if err != nil || p <= 0 {
+			db.Close()
+			return nil, nil, fmt.Errorf("--%s-price %q: give a positive amount such as 3.00: %w", strings.ReplaceAll(product, "_", "-"), v, errUsage)
+		}
+		scanPrices[product] = p
+	}
 	for _, ip := range s.egressIPs {
 		if _, err := netip.ParseAddr(ip); err != nil {
 			db.Close()
@@ -121,6 +149,8 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 	}
 	svc := core.NewService(db, box, core.Config{PublicURL: s.publicURL, Nodes: nodes, DefaultPlan: s.defaultPlan, EventRetention: s.retention,
 		EgressIPs: s.egressIPs, AddonUnitPrice: addonPrice, BrandName: strings.TrimSpace(s.brandName),
+		SmartPrice: scanPrices[core.AddonSmart], SmartPatchPrice: scanPrices[core.AddonSmartPatch],
+		SmartDatabasePrice: scanPrices[core.AddonSmartDatabase], BackupPrice: scanPrices[core.AddonBackup], ScanAddonsRequired: s.scanRequired,
 		ScanRoots: s.scanRoots, BackupRoots: s.backupRoots, ScanAllowNets: s.allowNets}, append([]core.Option{core.WithLogger(log), core.WithClock(now)}, opts...)...)
 	if err := svc.CheckMasterKey(ctx); err != nil {
 		db.Close()
