@@ -232,9 +232,7 @@ func (r *Runner) engineName(ctx context.Context) string {
 	r.engineMu.Lock()
 	defer r.engineMu.Unlock()
 	if r.engine == "" {
-		if v, err := r.Clamd.Version(ctx); err == nil {
-			r.engine = v + " " + signatures.Digest()
-		}
+		r.engine = EngineName(ctx, r.Clamd)
 	}
 	return r.engine
 }
@@ -267,30 +265,15 @@ func (r *Runner) files(ctx context.Context, j core.ScanJob, st core.ScanSettings
 		return nil, err
 	}
 	defer fsys.Close()
-	var prev malware.State
-	statePath := r.statePath(j, st.Files.Source)
-	if b, err := os.ReadFile(statePath); err == nil {
-		if json.Unmarshal(b, &prev) != nil {
-			prev = malware.State{} // unreadable: everything is scanned again
-		}
-	}
 	opts := r.Scan
 	opts.Client, opts.Now = r.Clamd, r.Now
 	opts.Engine = r.engineName(ctx)
-	res, state, err := malware.Scan(ctx, fsys, prev, opts)
+	statePath := r.statePath(j, st.Files.Source)
+	res, found, err := ScanFiles(ctx, fsys, statePath, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(statePath, state); err != nil {
-		return nil, fmt.Errorf("saving the scan state: %w", err)
-	}
 	r.dropOtherStates(j, statePath)
-	found := make([]core.Finding, 0, len(res.Findings))
-	for _, f := range res.Findings {
-		detail, _ := json.Marshal(map[string]any{"size": f.Size})
-		found = append(found, core.Finding{Location: f.Path, Signature: f.Signature, Class: string(f.Class), Severity: string(f.Severity),
-			SHA256: f.SHA256, Detail: string(detail)})
-	}
 	// A scan that skipped files (too large, unreadable) did not look at
 	// everything: nothing is resolved for want of being seen, or a file
 	// made unreadable would hide its own finding.
@@ -324,6 +307,46 @@ func (r *Runner) files(ctx context.Context, j core.ScanJob, st core.ScanSettings
 		}
 	}
 	return sum, nil
+}
+
+// ScanFiles is a files job's scan, for a node's runner and for a scan
+// agent (internal/scanagent) alike: it scans fsys with opts (Client and
+// Engine set), only what changed since the state kept at statePath (read,
+// then replaced; a missing or unreadable state scans everything), and
+// returns clamd's result and its findings as the core records them
+// (core.Service.RecordFindings), in the same order as res.Findings.
+func ScanFiles(ctx context.Context, fsys sitefiles.FS, statePath string, opts malware.Options) (res malware.Result, found []core.Finding, err error) {
+	var prev malware.State
+	if b, err := os.ReadFile(statePath); err == nil {
+		if json.Unmarshal(b, &prev) != nil {
+			prev = malware.State{} // unreadable: everything is scanned again
+		}
+	}
+	res, state, err := malware.Scan(ctx, fsys, prev, opts)
+	if err != nil {
+		return res, nil, err
+	}
+	if err := writeAtomic(statePath, state); err != nil {
+		return res, nil, fmt.Errorf("saving the scan state: %w", err)
+	}
+	found = make([]core.Finding, 0, len(res.Findings))
+	for _, f := range res.Findings {
+		detail, _ := json.Marshal(map[string]any{"size": f.Size})
+		found = append(found, core.Finding{Location: f.Path, Signature: f.Signature, Class: string(f.Class), Severity: string(f.Severity),
+			SHA256: f.SHA256, Detail: string(detail)})
+	}
+	return res, found, nil
+}
+
+// EngineName names the engine in scan states: clamd's VERSION and the
+// project's signatures' digest ("" when clamd does not answer). A state of
+// another engine is scanned again in full.
+func EngineName(ctx context.Context, clamd *malware.Client) string {
+	v, err := clamd.Version(ctx)
+	if err != nil {
+		return ""
+	}
+	return v + " " + signatures.Digest()
 }
 
 // PatchSummary is what a patch job stores as its summary.
