@@ -27,6 +27,7 @@ type op struct {
 	// /user: 200 for an existing subaccount).
 	AltStatus int
 	Resp      string // component schema of the success body; "" for none
+	RespType  string // the media type of a success body that is not JSON (a download)
 	Errors    []int  // error statuses besides 401/403/500
 	Public    bool   // no API key needed
 }
@@ -63,6 +64,7 @@ var statusText = map[int]string{
 	404: "No such object among yours.",
 	409: "Conflict: already exists, still in use, or an Idempotency-Key reused for another request.",
 	412: "If-Match does not match the current version.",
+	429: "Too many at once (rate_limited): retry in a moment.",
 	500: "Internal error; it is logged on the server.",
 	502: "Outcome unknown (outcome_unknown): the database connection broke while the change was saved, so it may or may not have been applied. Read the resource before retrying, or retry with the same Idempotency-Key. No Retry-After.",
 	503: "Unavailable (unavailable): the database does not answer or is full; nothing was changed. Retry after Retry-After seconds.",
@@ -283,6 +285,13 @@ func schemas() map[string]any {
 			"incomplete": map[string]any{"type": "string", "description": "Why the backup job failed although it saved this snapshot."}},
 			"job_id", "time", "snapshot", "short_id", "files", "bytes", "database"),
 		"BackupList": obj(map[string]any{"data": arr("Backup")}, "data"),
+		"BackupFolder": obj(map[string]any{"snapshot": str, "short_id": str,
+			"path":      map[string]any{"type": "string", "description": "The folder, relative to the document root; empty for the root."},
+			"truncated": map[string]any{"type": "boolean", "description": "The folder holds more than 5,000 entries: these are the first."},
+			"entries": map[string]any{"type": "array", "items": obj(map[string]any{"name": str,
+				"path": map[string]any{"type": "string", "description": "Relative to the document root."},
+				"type": map[string]any{"type": "string", "description": "file, dir, symlink, ..."}, "size": intg, "mode": str, "mtime": str}, "name", "path", "type")}},
+			"snapshot", "short_id", "path", "entries", "truncated"),
 		"RestoreRequest": obj(map[string]any{
 			"snapshot": map[string]any{"type": "string", "description": "A listed backup's snapshot or short_id; its database_snapshot restores the database alone."},
 			"path":     map[string]any{"type": "string", "description": "A file or folder relative to the document root; empty: every file."},
@@ -349,6 +358,9 @@ func (a *API) openAPI() map[string]any {
 		ok := map[string]any{"description": statusText[status]}
 		if d.Resp != "" {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + d.Resp}}}
+		}
+		if d.RespType != "" {
+			ok["content"] = map[string]any{d.RespType: map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
 		}
 		resps := map[string]any{strconv.Itoa(status): ok}
 		if d.AltStatus != 0 {

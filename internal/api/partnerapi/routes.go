@@ -32,6 +32,7 @@ func (a *API) routes() []route {
 	limitQ := param{Name: "limit", In: "query", Type: "integer", Desc: "Page size, 1 to 500 (default 50)."}
 	cursorQ := param{Name: "cursor", In: "query", Desc: "next_cursor from the previous page."}
 	findingIDP := param{Name: "id", In: "path", Required: true, Type: "integer", Desc: "Finding id (GET /v1/websites/{domain}/findings)."}
+	backupSnapshotP := param{Name: "snapshot", In: "path", Required: true, Desc: "A backup's snapshot, short_id or database_snapshot (GET /v1/websites/{domain}/backups)."}
 	createFields := []field{
 		{Name: "domain", Required: true, Desc: "Host name to protect. Lower-cased, IDNA to punycode; no scheme, path or port."},
 		{Name: "user", Type: "integer", Desc: "Subaccount id that owns the website."},
@@ -160,6 +161,17 @@ func (a *API) routes() []route {
 			Desc: "JSON: snapshot (a listed backup's snapshot or short_id; its database_snapshot restores the database alone), path (a file or folder relative to the document root such as wp-content/uploads; empty: every file) and database (also restore the backup's database dump). " +
 				"Queues a restore job (GET .../scans?kind=restore). Files the snapshot does not hold are left as they are. 404 for a snapshot that is not one of the website's backups; 412 for a paused website or backups not set up; 409 while a restore is queued or running.",
 			Params: []param{domain}, JSONBody: "RestoreRequest", Status: 202, Resp: "ScanJob", Errors: []int{400, 404, 409, 412}}},
+		{"GET", "/v1/websites/{domain}/backups/{snapshot}/files", v1, a.handleBackupBrowse(), op{Tag: "v1", Summary: "A folder of a backup",
+			Desc: "The entries (name, path relative to the document root, type, size, mode, mtime) of one folder of a listed backup (its snapshot, short_id or database_snapshot), at most 5,000 (truncated says there were more). " +
+				"Read from the repository by the node that answers (docs/SCANNING.md). 400 for a path that is absolute, holds .., is not clean or names a file; 404 for a snapshot or folder not among the website's backups; 412 without backups set up; 429 while the node's backup reads are all busy; 503 when the repository cannot be read.",
+			Params: []param{domain, backupSnapshotP, {Name: "path", In: "query", Desc: "A folder relative to the document root (wp-content/uploads); empty: the root."}},
+			Resp:   "BackupFolder", Errors: []int{400, 404, 412, 429}}},
+		{"GET", "/v1/websites/{domain}/backups/{snapshot}/download", v1, a.handleBackupDownload(), op{Tag: "v1", Summary: "Download a file, a folder or everything from a backup",
+			Desc: "A gzip-compressed tar archive (application/gzip, streamed; names relative to the document root) of path in a listed backup (its snapshot, short_id or database_snapshot), or of everything when path is empty. " +
+				"Errors before the first byte are JSON as usual; one after it cuts the connection (a broken download, never a short archive that looks whole). The server caps a download's size (--backup-download-max, default 2 GiB): a whole backup over it is 400, anything else is cut when it reaches it. " +
+				"400 for a bad path; 404 for a snapshot or path not among the website's backups; 412 without backups set up; 429 while the node's backup reads are all busy; 503 when the repository cannot be read.",
+			Params:   []param{domain, backupSnapshotP, {Name: "path", In: "query", Desc: "A file or folder relative to the document root; empty: everything."}},
+			RespType: "application/gzip", Errors: []int{400, 404, 412, 429}}},
 		{"GET", "/v1/lists", v1, a.handleListsGet(), op{Tag: "v1", Summary: "Your allow and deny lists",
 			Desc: "IPs and CIDRs granted or denied on all your websites, after each website's own lists.", Resp: "Lists"}},
 		{"PUT", "/v1/lists", v1, a.handleListsPut(), op{Tag: "v1", Summary: "Replace your allow and deny lists",
