@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/api/agentapi"
 	"github.com/palisadehq/palisade/internal/api/botbye"
 	"github.com/palisadehq/palisade/internal/api/botguard"
 	"github.com/palisadehq/palisade/internal/api/forwardauth"
@@ -98,6 +99,7 @@ func NewHandler(d Deps) http.Handler {
 		}
 		web.New(d.Service, explain, d.TrustedProxies, d.Logger).Register(mux)
 		xmlapi.New(d.Service, d.TrustedProxies, d.Scanner, d.Logger).Register(mux)
+		agentapi.New(d.Service, d.Logger).Register(mux) // scan agents (palisade agent): /v1/agent/
 		if d.UserAPIKey != nil {
 			uapi = userapi.New(d.Service, d.UserAPIKey, d.Service.Config().PublicURL, d.TrustedProxies, d.Logger)
 		}

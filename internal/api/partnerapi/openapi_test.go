@@ -32,6 +32,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	want := []string{
 		"get /website", "post /website", "get /website/{domain}", "put /website/{domain}", "delete /website/{domain}",
 		"get /user", "post /user", "delete /user/{id}",
+		"get /v1/scan-agents", "post /v1/scan-agents", "delete /v1/scan-agents/{id}",
 		"get /v1/plans", "get /v1/websites", "post /v1/websites", "get /v1/websites/{domain}", "patch /v1/websites/{domain}",
 		"delete /v1/websites/{domain}", "post /v1/websites/{domain}/plan", "post /v1/websites/{domain}/renew",
 		"get /v1/websites/{domain}/settings", "put /v1/websites/{domain}/settings",
