@@ -194,6 +194,18 @@ func featureAddon(product string) bool {
 	return false
 }
 
+// AddonMaxQuantity is the largest quantity of product a website may have
+// (1 for a scanning feature); 0 for an unknown product.
+func AddonMaxQuantity(product string) int64 {
+	switch {
+	case product == AddonExtraRequests:
+		return MaxAddonQuantity
+	case featureAddon(product):
+		return 1
+	}
+	return 0
+}
+
 // addonWords says what one unit of product is, for ledger reasons.
 func addonWords(product string) string {
 	switch product {

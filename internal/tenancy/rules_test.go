@@ -343,6 +343,7 @@ func rules() map[string]rule {
 	})
 	xmlRule("modifyAddon", partnerOwn, true, func(x *cell) string { return el("addon_id", x.t.addon) + el("quantity", "2") })
 	xmlRule("deleteAddon", partnerOwn, true, func(x *cell) string { return el("addon_id", x.t.addon) })
+	addonRules(add) // the partner REST add-on routes: rules_addons_test.go
 	xmlRule("getIpAddresses", partnerAny, false, nil)
 	xmlRule("freeScan", partnerAny, false, func(*cell) string { return el("domain", "localhost") }) // no network: refused as not public
 	add("POST /v1/partner methodName=getWafSettings", rule{class: partnerOwn, kind: kXML, build: xmlCall("getWafSettings", func(x *cell) string { return el("site_id", x.t.siteID) }),

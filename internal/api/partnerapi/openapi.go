@@ -412,7 +412,7 @@ func (a *API) openAPI() map[string]any {
 		"security":   []any{map[string]any{"bearer": []string{}}},
 		"tags":       []any{map[string]any{"name": "compat", "description": "BotGuard Partner API v2 compatible"}, map[string]any{"name": "v1", "description": "Native API"}},
 		"paths":      paths,
-		"components": map[string]any{"schemas": schemas(), "securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "Your partner API key."}}},
+		"components": map[string]any{"schemas": withAddonSchemas(schemas()), "securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "Your partner API key."}}},
 	}
 }
 

@@ -47,6 +47,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"post /v1/websites/{domain}/findings/{id}/quarantine", "post /v1/websites/{domain}/findings/{id}/restore", "post /v1/websites/{domain}/findings/{id}/clean",
 		"get /v1/websites/{domain}/backups", "post /v1/websites/{domain}/backups/restore",
 		"get /v1/websites/{domain}/backups/{snapshot}/files", "get /v1/websites/{domain}/backups/{snapshot}/download",
+		"get /v1/websites/{domain}/addons", "post /v1/websites/{domain}/addons", "patch /v1/websites/{domain}/addons/{addon}", "delete /v1/websites/{domain}/addons/{addon}",
 	}
 	for _, w := range want {
 		method, path, _ := strings.Cut(w, " ")
@@ -60,7 +61,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 		// Every documented endpoint is served: an unauthenticated call gets
 		// 401, never 404 or 405.
-		p := strings.NewReplacer("{domain}", "x.example.com", "{id}", "1", "{kind}", "welcome").Replace(path)
+		p := strings.NewReplacer("{domain}", "x.example.com", "{id}", "1", "{kind}", "welcome", "{addon}", "1").Replace(path)
 		if res := e.do(t, call{method: strings.ToUpper(method), path: p}); res.status != 401 {
 			t.Errorf("%s answered %d without a key; want 401", w, res.status)
 		}

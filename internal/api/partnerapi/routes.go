@@ -46,7 +46,7 @@ func (a *API) routes() []route {
 		{Name: "lang", Desc: "Dashboard language: an ISO 639-1 code (de), a locale (de_DE, pt-BR) or an English name as WHMCS sends it (german, portuguese-br, ukranian), case-insensitive. Empty: your default language (default_lang, PUT /v1/branding; en until you set one). Unknown: your default language, with a warning in warnings naming it (never an error)."},
 	}
 	rest, v1 := core.ProtocolREST, core.ProtocolV1
-	return []route{
+	return append([]route{
 		// BotGuard Partner API v2 compatible surface.
 		{"GET", "/website", rest, a.withBodyParams(a.handleWebsiteList()), op{Tag: "compat", Summary: "List your websites", Resp: "WebsiteArray", Params: []param{langQ}}},
 		{"POST", "/website", rest, a.handleWebsiteCreate(false), op{Tag: "compat", Summary: "Register a website",
@@ -240,5 +240,5 @@ func (a *API) routes() []route {
 		{"GET", "/v1/userapi/log", v1, a.handleUserAPILog(), op{Tag: "v1", Summary: "The User API request log, newest first",
 			Desc: "Kept while logging is on (7 days); bodies are cut and passwords, tokens and keys redacted.", Params: []param{limitQ, cursorQ}, Resp: "UserAPILog", Errors: []int{400}}},
 		{"GET", "/v1/audit", v1, a.handleAudit(), op{Tag: "v1", Summary: "Your audit log, oldest first", Desc: "Every state change: who, through which protocol, from which address, and the state before and after.", Params: []param{limitQ, cursorQ}, Resp: "AuditList", Errors: []int{400}}},
-	}
+	}, a.addonRoutes()...)
 }
