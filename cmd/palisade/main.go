@@ -50,6 +50,7 @@ Usage:
 Commands:
   serve      run Palisade: partner APIs, decision endpoints (forward-auth, BotBye, BotGuard), metrics
   proxy      protect applications with no web server in front: decide, then forward by Host
+  agent      run on a web server: scan the websites whose files are there for Palisade, with the local clamd
   migrate    bring the database schema up to date and exit
   backup     copy the SQLite database while Palisade runs (PostgreSQL: use pg_dump)
   restore    put a backup in place (Palisade must be stopped)
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, now fun
 		return cmdServe(ctx, args[1:], getenv, now, stdout, stderr)
 	case "proxy":
 		return cmdProxy(ctx, args[1:], getenv, now, stdout, stderr)
+	case "agent":
+		return cmdAgent(ctx, args[1:], getenv, now, stdout, stderr)
 	case "challenge":
 		return cmdChallenge(ctx, args[1:], getenv, now, stdout, stderr)
 	case "bots":

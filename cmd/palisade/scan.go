@@ -27,14 +27,9 @@ func newScanRunner(dataDir, clamdAddr, feed string, svc *core.Service, log *slog
 	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	switch {
-	case clamdAddr == "":
-	case strings.HasPrefix(clamdAddr, "unix:"):
-		r.Clamd = malware.NewClient("unix", strings.TrimPrefix(clamdAddr, "unix:"), malware.ClientOptions{})
-	case strings.Contains(clamdAddr, ":"):
-		r.Clamd = malware.NewClient("tcp", clamdAddr, malware.ClientOptions{})
-	default:
-		return nil, fmt.Errorf("--clamd %q: unix:/path/to/socket or host:port: %w", clamdAddr, errUsage)
+	var err error
+	if r.Clamd, err = clamdClient(clamdAddr); err != nil {
+		return nil, err
 	}
 	if r.Clamd != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -86,6 +81,20 @@ func (f *fileFeed) get(ctx context.Context) (*patchcheck.Feed, error) {
 	}
 	f.feed, f.mod = feed, st.ModTime()
 	return feed, nil
+}
+
+// clamdClient is the client of --clamd: unix:/path/to/socket or
+// host:port; nil for "".
+func clamdClient(addr string) (*malware.Client, error) {
+	switch {
+	case addr == "":
+		return nil, nil
+	case strings.HasPrefix(addr, "unix:"):
+		return malware.NewClient("unix", strings.TrimPrefix(addr, "unix:"), malware.ClientOptions{}), nil
+	case strings.Contains(addr, ":"):
+		return malware.NewClient("tcp", addr, malware.ClientOptions{}), nil
+	}
+	return nil, fmt.Errorf("--clamd %q: unix:/path/to/socket or host:port: %w", addr, errUsage)
 }
 
 const signaturesUsage = `Usage: palisade signatures write --dir DIR
