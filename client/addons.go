@@ -38,11 +38,13 @@ type AddonProduct struct {
 }
 
 // AddonList is a website's active add-ons and the products on sale
-// (schema AddonList).
+// (schema AddonList). ScanAddonsRequired: a scanning feature can be
+// switched on (PutScanner) only once its add-on is bought.
 type AddonList struct {
-	Domain   string         `json:"domain"`
-	Data     []Addon        `json:"data"`
-	Products []AddonProduct `json:"products"`
+	Domain             string         `json:"domain"`
+	Data               []Addon        `json:"data"`
+	Products           []AddonProduct `json:"products"`
+	ScanAddonsRequired bool           `json:"scan_addons_required"`
 }
 
 // Addons lists a website's add-ons and the products with their prices.

@@ -28,7 +28,7 @@ func TestAddons(t *testing.T) {
 	const d = "shop.example.com"
 
 	l, err := c.Addons(ctx, d)
-	if err != nil || l.Domain != d || len(l.Data) != 0 || len(l.Products) != 5 {
+	if err != nil || l.Domain != d || len(l.Data) != 0 || len(l.Products) != 5 || !l.ScanAddonsRequired {
 		t.Fatalf("addons: %+v %v", l, err)
 	}
 	for _, p := range l.Products {

@@ -80,7 +80,8 @@ func (a *API) handleAddonList() http.Handler {
 			Domain   string         `json:"domain"`
 			Data     []addonView    `json:"data"`
 			Products []addonProduct `json:"products"`
-		}{Domain: site.Domain, Data: []addonView{}}
+			Required bool           `json:"scan_addons_required"`
+		}{Domain: site.Domain, Data: []addonView{}, Required: a.svc.Config().ScanAddonsRequired}
 		for _, ad := range as {
 			out.Data = append(out.Data, a.addon(ad))
 		}
@@ -169,7 +170,8 @@ func (a *API) addonRoutes() []route {
 	v1 := core.ProtocolV1
 	return []route{
 		{"GET", "/v1/websites/{domain}/addons", v1, a.handleAddonList(), op{Tag: "v1", Summary: "A website's add-ons, and the products with their prices",
-			Desc:   "data: the website's active add-ons (monthly_price is what each adds to every renewal). products: every add-on product this server sells, with its monthly price per unit and its largest quantity: " + products + ".",
+			Desc: "data: the website's active add-ons (monthly_price is what each adds to every renewal). products: every add-on product this server sells, with its monthly price per unit and its largest quantity: " + products + ". " +
+				"scan_addons_required: a scanning feature can be switched on (PUT .../scanner) only once its add-on is bought (the operator's --scan-addons-required, default true); false: the features are switched on freely and the scanning add-ons need not be bought.",
 			Params: []param{domain}, Resp: "AddonList", Errors: []int{400, 404}}},
 		{"POST", "/v1/websites/{domain}/addons", v1, a.handleAddonCreate(), op{Tag: "v1", Summary: "Buy an add-on for a website",
 			Desc: "JSON: addon (" + products + ") and quantity (default 1). Charged at once for the rest of the term, as an upgrade is (the monthly price times the whole billing months left plus the fraction left of the current one, rounded half up to the cent), and with every renewal after. " +
@@ -206,8 +208,9 @@ func addonSchemas() map[string]any {
 	return map[string]any{
 		"Addon": addon,
 		"AddonList": obj(map[string]any{"domain": str, "data": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/Addon"}},
-			"products": map[string]any{"type": "array", "items": obj(map[string]any{"addon": product, "monthly_price": money, "max_quantity": intg}, "addon", "monthly_price", "max_quantity")}},
-			"domain", "data", "products"),
+			"products":             map[string]any{"type": "array", "items": obj(map[string]any{"addon": product, "monthly_price": money, "max_quantity": intg}, "addon", "monthly_price", "max_quantity")},
+			"scan_addons_required": map[string]any{"type": "boolean", "description": "A scanning feature needs its add-on before it is switched on."}},
+			"domain", "data", "products", "scan_addons_required"),
 		"AddonIn":       obj(map[string]any{"addon": product, "quantity": map[string]any{"type": "integer", "description": "Default 1; a scanning feature's is 1."}}, "addon"),
 		"AddonQuantity": obj(map[string]any{"quantity": intg}, "quantity"),
 	}

@@ -28,7 +28,7 @@ func TestAddonsREST(t *testing.T) {
 			{name: "none yet, the products priced", call: call{method: "GET", path: base + "/addons", key: e.keyA}, status: 200,
 				has: []string{`"domain":"shop.example.com","data":[]`, `{"addon":"extra_requests","monthly_price":"2.50","max_quantity":10000}`,
 					`{"addon":"smart","monthly_price":"3.00","max_quantity":1}`, `{"addon":"smart_patch","monthly_price":"1.50","max_quantity":1}`,
-					`{"addon":"smart_database","monthly_price":"2.00","max_quantity":1}`, `{"addon":"backup","monthly_price":"4.00","max_quantity":1}`}},
+					`{"addon":"smart_database","monthly_price":"2.00","max_quantity":1}`, `{"addon":"backup","monthly_price":"4.00","max_quantity":1}`, `"scan_addons_required":true`}},
 			{name: "the scan switched on without smart", call: call{method: "PUT", path: base + "/scanner", key: e.keyA, body: filesOn}, status: 412,
 				has: []string{`"code":"precondition_failed"`, `"field":"files.enabled"`, `is sold as add-on smart, which website shop.example.com does not have`}},
 			{name: "where the files are, without switching on", call: call{method: "PUT", path: base + "/scanner", key: e.keyA,
