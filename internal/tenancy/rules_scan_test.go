@@ -105,6 +105,18 @@ func scanRules(rs map[string]rule, add func(key string, r rule)) {
 	rest("POST /v1/websites/{domain}/backups/restore", onVictim(jsonBody("POST", "/v1/websites/{domain}/backups/restore", func(*cell) any {
 		return map[string]any{"snapshot": "0123abcd", "path": "wp-content"}
 	})), false)
+	// Browsing and downloading a backup: a snapshot the victim does not
+	// have (its partner is told backups are not set up, 412); everyone
+	// else that the website is not theirs.
+	rest("GET /v1/websites/{domain}/backups/{snapshot}/files", onVictim(at("GET", "/v1/websites/{domain}/backups/0123abcd/files?path=wp-content")), false,
+		upper(at("GET", "/v1/websites/{domain}/backups/0123abcd/files")))
+	rest("GET /v1/websites/{domain}/backups/{snapshot}/download", onVictim(at("GET", "/v1/websites/{domain}/backups/0123abcd/download?path=index.php")), false,
+		upper(at("GET", "/v1/websites/{domain}/backups/0123abcd/download")))
+	for _, p := range []string{"/v1/websites/{domain}/backups/{snapshot}/files", "/v1/websites/{domain}/backups/{snapshot}/download"} {
+		add(p, rule{class: public, kind: kNone, build: func(x *cell) req {
+			return req{method: "TRACE", path: expand(p, x.t, map[string]string{"snapshot": "0123abcd"})}
+		}})
+	}
 	for _, p := range []string{"/v1/websites/{domain}/scanner", "/v1/websites/{domain}/scans", "/v1/websites/{domain}/findings",
 		"/v1/websites/{domain}/findings/{id}/ignore", "/v1/websites/{domain}/findings/{id}/unignore", "/v1/websites/{domain}/findings/{id}/quarantine",
 		"/v1/websites/{domain}/findings/{id}/restore", "/v1/websites/{domain}/findings/{id}/clean", "/v1/websites/{domain}/backups",
@@ -147,6 +159,17 @@ func scanRules(rs map[string]rule, add func(key string, r rule)) {
 			panic("no User API rule " + key + " to aim at the victim's finding")
 		}
 		rs[key] = rule{class: customerOwn, kind: kUser, build: withFinding("POST", "/api/websites/{domain}/findings/{id}/"+a, "")}
+	}
+	// ---- User API: a backup's files and download name a snapshot ----
+	for _, p := range []string{"/api/websites/{domain}/backups/{snapshot}/files", "/api/websites/{domain}/backups/{snapshot}/download"} {
+		key := "userapi GET " + p
+		if _, ok := rs[key]; !ok {
+			panic("no User API rule " + key)
+		}
+		b := func(x *cell) req {
+			return req{method: "GET", path: expand(p, x.t, map[string]string{"snapshot": "0123abcd"}) + "?path=wp-content"}
+		}
+		rs[key] = rule{class: customerOwn, kind: kUser, build: onVictim(b), also: []func(x *cell) req{upper(b)}}
 	}
 	key := "userapi POST /api/websites/{domain}/scans"
 	if _, ok := rs[key]; !ok {

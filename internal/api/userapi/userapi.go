@@ -142,6 +142,12 @@ var Routes = []Route{
 	{ID: "backups.restore", Method: "POST", Path: "/api/websites/{domain}/backups/restore", Name: "Restore a backup", Category: "Protection",
 		Description: "snapshot: a backup's snapshot or short_id; path: one file or folder (empty: every file); database: also restore its database. Queues a restore job.",
 		Params:      []Param{domainP}, Body: `{"snapshot":"4f1e2d3c","path":"wp-content/uploads","database":false}`, handle: (*Handler).backupRestore},
+	{ID: "backups.browse", Method: "GET", Path: "/api/websites/{domain}/backups/{snapshot}/files", Name: "Browse a backup", Category: "Protection",
+		Description: "The files and folders in one folder of a backup (name, path, type, size, mode, mtime), at most 5,000 (truncated says there were more). 429 while the server is busy with other backups: retry in a moment.",
+		Params:      []Param{domainP, snapshotP, backupPathP}, handle: (*Handler).backupBrowse},
+	{ID: "backups.download", Method: "GET", Path: "/api/websites/{domain}/backups/{snapshot}/download", Name: "Download from a backup", Category: "Protection",
+		Description: "A file, a folder or everything from a backup as a .tar.gz archive (application/gzip, not JSON), names relative to your website's root. An error before the download starts is JSON as usual; one after it cuts the download. Your hosting provider caps a download's size: a whole backup over it is refused (download a folder, or restore it).",
+		Params:      []Param{domainP, snapshotP, backupPathP}, handle: (*Handler).backupDownload},
 }
 
 // RoutePaths maps route ids to their paths (for validating aliases).
@@ -163,6 +169,7 @@ type request struct {
 	vars     map[string]string
 	customer core.Subaccount
 	caller   core.Caller
+	w        http.ResponseWriter // for a handler that streams its answer (streamed)
 }
 
 // scopeKey carries the partner scope of a request (/api/p/<partner>/…).
@@ -275,7 +282,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, r, fail(404, "no such route: "+r.Method+" "+r.URL.Path))
 		return
 	}
-	req := &request{Request: r, vars: vars, customer: a, caller: core.CustomerCaller(a, netutil.ClientAddr(r, h.trusted).String())}
+	req := &request{Request: r, vars: vars, customer: a, caller: core.CustomerCaller(a, netutil.ClientAddr(r, h.trusted).String()), w: w}
 	var reqBody []byte
 	if cfg.Log && r.Body != nil {
 		reqBody, _ = io.ReadAll(r.Body)
@@ -288,6 +295,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w}
 		status = h.writeErr(rec, r, err)
 		resp = rec.body.Bytes()
+	} else if s, ok := out.(streamed); ok {
+		status, resp = s.status, []byte(`"(a download)"`)
 	} else {
 		answer := map[string]any{"success": true, "data": out}
 		if v, ok := out.(versioned); ok {

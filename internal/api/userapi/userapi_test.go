@@ -405,12 +405,13 @@ func TestNoCrossCustomerAccess(t *testing.T) {
 	// What Bob's own site answers where its state, not Bob, refuses: a
 	// restore of an open finding, a clean while the quarantine is queued,
 	// a backup restore without backups set up.
-	own := map[string]int{"findings.restore": 412, "findings.clean": 409, "backups.restore": 412}
+	// A backup's files or download without backups set up: 412 too.
+	own := map[string]int{"findings.restore": 412, "findings.clean": 409, "backups.restore": 412, "backups.browse": 412, "backups.download": 412}
 	for _, rt := range Routes {
 		if !strings.Contains(rt.Path, "{domain}") {
 			continue
 		}
-		path := strings.ReplaceAll(rt.Path, "{id}", fid)
+		path := strings.NewReplacer("{id}", fid, "{snapshot}", "0123abcd").Replace(rt.Path)
 		for _, domain := range []string{"shop.example.com", "SHOP.EXAMPLE.COM", "xn--nonexistent.example"} {
 			a := e.do(t, rt.Method, strings.ReplaceAll(path, "{domain}", domain), bob, rt.Body)
 			if a.status != 404 || strings.Contains(a.raw, "sk_") {
