@@ -255,6 +255,43 @@ final class Client
         return $this->call('POST', '/v1/websites/' . rawurlencode($domain) . '/backups/restore', body: ['snapshot' => $snapshot, 'path' => $path, 'database' => $database]);
     }
 
+    // ---- add-ons: extra requests and the scanning features (docs/API.md) ----
+
+    /**
+     * The website's add-ons and the products on sale: ['domain' => ...,
+     * 'data' => [add-on, ...], 'products' => [['addon' => 'smart',
+     * 'monthly_price' => '3.00', 'max_quantity' => 1], ...],
+     * 'scan_addons_required' => bool]. With scan_addons_required a scanning
+     * feature is switched on (putScanner) only once its add-on is bought.
+     * @operation GET /v1/websites/{domain}/addons */
+    public function addons(string $domain): array
+    {
+        return $this->call('GET', '/v1/websites/' . rawurlencode($domain) . '/addons');
+    }
+
+    /**
+     * Buys an add-on: $addon extra_requests (quantity 1 to 10,000), smart,
+     * smart_patch, smart_database or backup (quantity 1), charged at once
+     * for the rest of the term and with every renewal. A feature the
+     * website has is a 409 (ApiException code conflict), nothing charged.
+     * @operation POST /v1/websites/{domain}/addons */
+    public function addAddon(string $domain, string $addon, int $quantity = 1): array
+    {
+        return $this->call('POST', '/v1/websites/' . rawurlencode($domain) . '/addons', body: ['addon' => $addon, 'quantity' => $quantity]);
+    }
+
+    /** Changes an add-on's quantity (an increase is charged, a decrease refunds nothing). @operation PATCH /v1/websites/{domain}/addons/{addon} */
+    public function setAddonQuantity(string $domain, int $id, int $quantity): array
+    {
+        return $this->call('PATCH', '/v1/websites/' . rawurlencode($domain) . '/addons/' . $id, body: ['quantity' => $quantity]);
+    }
+
+    /** Removes an add-on (nothing refunded); a scanning feature is switched off with it. @operation DELETE /v1/websites/{domain}/addons/{addon} */
+    public function removeAddon(string $domain, int $id): void
+    {
+        $this->call('DELETE', '/v1/websites/' . rawurlencode($domain) . '/addons/' . $id);
+    }
+
     /** @operation GET /v1/lists */
     public function lists(): array
     {

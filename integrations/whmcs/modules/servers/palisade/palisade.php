@@ -523,9 +523,66 @@ function palisade_apply_scanner(Client $c, array $params, string $domain): void
         $pw = (string) ($params['configoption13'] ?? '');
         $st['backup']['repository_password'] = $pw !== '' ? $pw : bin2hex(random_bytes(24));
     }
+    // Palisade sells the scanning features as add-ons: where it requires
+    // them, the add-on of a feature switched on is bought first, and that
+    // of a feature switched off removed after (nothing is refunded; the
+    // renewals stop charging it).
+    $addons = palisade_scan_addons($c, $domain, $plan);
+    foreach ($addons['buy'] as $product) {
+        try {
+            $c->addAddon($domain, $product, 1);
+        } catch (ApiException $e) {
+            if (!$e->is('conflict')) {
+                throw $e; // such as too little credit: Palisade's words
+            }
+            // bought meanwhile (a retry of WHMCS's): had once, charged once
+        }
+    }
     if (json_encode($st) !== $before) {
         $c->putScanner($domain, $st);
     }
+    foreach ($addons['remove'] as $id) {
+        $c->removeAddon($domain, $id);
+    }
+}
+
+/** The Palisade add-on product of each scan kind the module manages. */
+function palisade_scan_addon_products(): array
+{
+    return ['files' => 'smart', 'patch' => 'smart_patch', 'backup' => 'backup'];
+}
+
+/**
+ * What the product's scan plan means for the website's Palisade add-ons,
+ * when Palisade requires them (scan_addons_required): ['buy' => [product,
+ * ...], 'remove' => [add-on id, ...]]. A kind left manual is left alone.
+ */
+function palisade_scan_addons(Client $c, string $domain, array $plan): array
+{
+    $out = ['buy' => [], 'remove' => []];
+    if (!array_filter($plan)) {
+        return $out;
+    }
+    $list = $c->addons($domain);
+    if (empty($list['scan_addons_required'])) {
+        return $out;
+    }
+    $have = [];
+    foreach ((array) ($list['data'] ?? []) as $a) {
+        $have[(string) $a['addon']] = (int) $a['id'];
+    }
+    foreach (palisade_scan_addon_products() as $kind => $product) {
+        $want = $plan[$kind] ?? null;
+        if ($want === null) {
+            continue;
+        }
+        if ($want['enabled'] && !isset($have[$product])) {
+            $out['buy'][] = $product;
+        } elseif (!$want['enabled'] && isset($have[$product])) {
+            $out['remove'][] = $have[$product];
+        }
+    }
+    return $out;
 }
 
 /** Admin button: applies the product's scan settings again. */
