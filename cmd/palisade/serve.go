@@ -31,6 +31,7 @@ import (
 	"github.com/palisadehq/palisade/internal/mail"
 	"github.com/palisadehq/palisade/internal/metrics"
 	"github.com/palisadehq/palisade/internal/netutil"
+	"github.com/palisadehq/palisade/internal/scanrun"
 
 	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/proxy"
@@ -395,6 +396,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 	clamdAddr := fs.String("clamd", "", "clamd that scans websites' files for malware: unix:/run/clamav/clamd.ctl or host:port; load Palisade's own signatures into it (palisade signatures write); empty: no file scans")
 	osvFeed := fs.String("osv-feed", "", "vulnerability feed (OSV JSON) for patch checks: a file, a folder of records, a zip such as osv.dev's all.zip, or an https URL (fetched again when it changed); empty: no patch checks")
 	scanWorkers := fs.Int("scan-workers", 1, "scan and backup jobs this node runs at once (0: none; edge nodes run none)")
+	backupReads := fs.Int("backup-reads", core.DefaultBackupReads, "backup browses and downloads (restic processes) this node runs at once for the APIs and dashboards; one more is refused with 429 (0: this node does not browse or download backups; edge nodes never do). The node must reach the backup repositories: a local one only where that path holds it (docs/SCANNING.md)")
+	backupDownloadMax := fs.Int64("backup-download-max-mib", core.DefaultBackupDownloadMax>>20, "the most MiB one backup download sends: a whole backup larger than this is refused before it starts, any other download is cut when it reaches it")
 	fs.Var(&metricsAllow, "metrics-allow", "IP or CIDR that may read /metrics (repeatable; default 127.0.0.0/8 and ::1)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -451,6 +454,21 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 	}
 	if *scanWorkers < 0 || *scanWorkers > 64 {
 		return fmt.Errorf("--scan-workers %d: 0 to 64: %w", *scanWorkers, errUsage)
+	}
+	if *backupReads < 0 || *backupReads > 64 {
+		return fmt.Errorf("--backup-reads %d: 0 to 64: %w", *backupReads, errUsage)
+	}
+	if *backupDownloadMax < 1 || *backupDownloadMax > 1<<30 {
+		return fmt.Errorf("--backup-download-max-mib %d: 1 to %d: %w", *backupDownloadMax, 1<<30, errUsage)
+	}
+	if *role != server.RoleEdge && *backupReads > 0 {
+		// Browsing and downloading backups runs restic on the node that
+		// answers, with the runner's cache (DATA-DIR/scan/restic).
+		dir := filepath.Join(sf.dataDir, "scan")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		pl.svc.SetBackupReader(&scanrun.Reader{Dir: dir}, core.BackupReadLimits{Concurrent: *backupReads, MaxDownload: *backupDownloadMax << 20})
 	}
 	if *role != server.RoleEdge && *scanWorkers > 0 {
 		runner, err := newScanRunner(sf.dataDir, *clamdAddr, *osvFeed, pl.svc, pl.log)
