@@ -112,6 +112,9 @@ func TestTermChargeWorkedExamples(t *testing.T) {
 		// 3 add-on units (2.50 each) added on an anniversary (Mar 31, term
 		// to Jun 30 on day 31): exactly 3 whole months left.
 		{"add-on", 750, at(2027, 3, 31, 0), at(2027, 6, 30, 0), 31, 2250, "3 months and 0.0 days"},
+		// A backup add-on at 4.01 bought on Feb 14 of a Jan 31 → Feb 28
+		// term: 14 of 28 days, 2.005 rounded half up.
+		{"scanning add-on", 401, at(2027, 2, 14, 8), at(2027, 2, 28, 8), 31, 201, "14.0 days"},
 		{"expired", 400, at(2027, 3, 2, 0), at(2027, 3, 1, 0), 1, 0, "0.0 days"},
 	}
 	for _, c := range cases {
