@@ -1,0 +1,211 @@
+package core_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/secret"
+	"github.com/palisadehq/palisade/internal/store"
+	"github.com/palisadehq/palisade/internal/store/storetest"
+)
+
+// TestScanAgents: only a partner creates, lists and revokes its own scan
+// agents; the key is answered once and kept hashed; names are unique
+// among the agents that are not revoked; a partner has at most
+// MaxScanAgents; a revoked key is refused.
+func TestScanAgents(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		a, b := f.partner(t, "a", 0), f.partner(t, "b", 0)
+		jane, _, err := f.svc.CreateSubaccount(ctx, a, core.SubaccountCreate{Email: "jane@example.com"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		janeC := core.Caller{Role: core.RoleSubaccount, PartnerID: a.PartnerID, SubaccountID: jane.ID, Protocol: core.ProtocolSSO, Actor: "jane"}
+		for name, c := range map[string]core.Caller{"a customer": janeC, "the operator": core.Operator(), "nobody": {}} {
+			_, _, err := f.svc.CreateScanAgent(ctx, c, "web01")
+			wantErrCode(t, err, core.EFORBIDDEN, name+" creating an agent")
+			_, err = f.svc.ScanAgents(ctx, c)
+			wantErrCode(t, err, core.EFORBIDDEN, name+" listing agents")
+		}
+		for _, bad := range []string{"", "Web01", "web 01", "-web", strings.Repeat("a", 64), "web01/x"} {
+			_, _, err := f.svc.CreateScanAgent(ctx, a, bad)
+			wantErrCode(t, err, core.EINVALID, "agent name "+strconv.Quote(bad))
+		}
+		ag, key, err := f.svc.CreateScanAgent(ctx, a, "web01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(key, core.AgentKeyPrefix) || ag.KeyHash != secret.Hash(key) || !strings.HasPrefix(key, ag.KeyPrefix) || len(ag.KeyPrefix) != 10 {
+			t.Fatalf("agent %+v, key %q", ag, key)
+		}
+		_, _, err = f.svc.CreateScanAgent(ctx, a, "web01")
+		wantErrCode(t, err, core.ECONFLICT, "a second agent of the same name")
+		bAgent, _, err := f.svc.CreateScanAgent(ctx, b, "web01") // another partner: its own namespace
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := f.svc.ScanAgents(ctx, b)
+		if err != nil || len(list) != 1 || list[0].ID != bAgent.ID {
+			t.Fatalf("B's agents: %+v, %v", list, err)
+		}
+		_, err = f.svc.RevokeScanAgent(ctx, b, ag.ID)
+		wantErrCode(t, err, core.ENOTFOUND, "B revoking A's agent")
+		_, _, err = f.svc.LeaseAgentJob(ctx, key)
+		if err != nil {
+			t.Fatalf("a live key: %v", err)
+		}
+		rev, err := f.svc.RevokeScanAgent(ctx, a, ag.ID)
+		if err != nil || rev.RevokedAt == nil {
+			t.Fatalf("revoke: %+v, %v", rev, err)
+		}
+		if again, err := f.svc.RevokeScanAgent(ctx, a, ag.ID); err != nil || again.RevokedAt == nil || !again.RevokedAt.Equal(*rev.RevokedAt) {
+			t.Fatalf("revoking again: %+v, %v", again, err)
+		}
+		for _, k := range []string{key, "", "pk_" + key[4:], key + "x"} {
+			_, _, err := f.svc.LeaseAgentJob(ctx, k)
+			wantErrCode(t, err, core.EUNAUTHORIZED, "key "+strconv.Quote(k))
+			_, err = f.svc.RenewAgentJob(ctx, k, 1, "00")
+			wantErrCode(t, err, core.EUNAUTHORIZED, "renewing with key "+strconv.Quote(k))
+		}
+		// The name is free again once revoked.
+		if _, _, err := f.svc.CreateScanAgent(ctx, a, "web01"); err != nil {
+			t.Fatalf("a new web01 after the revocation: %v", err)
+		}
+		// At most MaxScanAgents that are not revoked.
+		for i := 2; i <= core.MaxScanAgents; i++ {
+			if _, _, err := f.svc.CreateScanAgent(ctx, a, "web"+strconv.Itoa(i)); err != nil {
+				t.Fatalf("agent %d: %v", i, err)
+			}
+		}
+		_, _, err = f.svc.CreateScanAgent(ctx, a, "one-too-many")
+		wantErrCode(t, err, core.ECONFLICT, "an agent past the limit")
+		list, err = f.svc.ScanAgents(ctx, a)
+		if err != nil || len(list) != core.MaxScanAgents+1 {
+			t.Fatalf("A's agents: %d, %v", len(list), err)
+		}
+	})
+}
+
+// TestScanAgentSettings: files on an agent name it and an absolute
+// document root; patch checks, auto_clean, quarantine and patch jobs are
+// refused for them; the files job is queued for the agent, never claimed
+// by a node; a website moved off the agent, or onto one, after its job was
+// queued is not scanned by the wrong worker.
+func TestScanAgentSettings(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, func(c *core.Config) { c.ScanRoots = []string{"/var/www"} })
+		a := f.partner(t, "a", 0)
+		shop, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		onAgent := core.ScanSettings{Files: core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "agent", Agent: "web01", Path: "/home/shop/www"}}}
+		bad := []struct {
+			name string
+			edit func(*core.ScanSettings)
+			want string
+		}{
+			{"a bad agent name", func(s *core.ScanSettings) { s.Files.Source.Agent = "Web 01" }, "files.source.agent"},
+			{"no agent", func(s *core.ScanSettings) { s.Files.Source.Agent = "" }, "files.source.agent"},
+			{"a relative path", func(s *core.ScanSettings) { s.Files.Source.Path = "home/shop" }, "files.source.path"},
+			{"auto_clean", func(s *core.ScanSettings) { s.Files.AutoClean = true }, "files.auto_clean"},
+			{"patch checks", func(s *core.ScanSettings) { s.Patch.Enabled = true }, "patch.enabled"},
+			{"a password", func(s *core.ScanSettings) { s.Files.Source.Password = "x" }, "files.source"},
+		}
+		for _, c := range bad {
+			st := onAgent
+			c.edit(&st)
+			_, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, st)
+			wantErrCode(t, err, core.EINVALID, c.name)
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: %v does not name %s", c.name, err, c.want)
+			}
+		}
+		got, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, onAgent)
+		if err != nil || got.Files.Source.Kind != "agent" || got.Files.Source.Agent != "web01" || got.Files.Source.Path != "/home/shop/www" {
+			t.Fatalf("saved: %+v, %v", got.Files, err)
+		}
+		_, err = f.svc.RequestScan(ctx, a, shop.Domain, core.ScanPatch)
+		wantErrCode(t, err, core.EPRECONDITION, "a patch check of files on an agent")
+		_, err = f.svc.RequestScan(ctx, a, shop.Domain, core.ScanBackup)
+		wantErrCode(t, err, core.EPRECONDITION, "a backup of files on an agent")
+		j, err := f.svc.RequestScan(ctx, a, shop.Domain, core.ScanFiles)
+		if err != nil || j.Agent != "web01" {
+			t.Fatalf("files job: %+v, %v", j, err)
+		}
+		if nj, ok, err := f.svc.ClaimScanJob(ctx, "node-1", time.Minute); ok || err != nil {
+			t.Fatalf("a node claimed the agent's job: %+v, %v", nj, err)
+		}
+
+		// Moved to a local root while queued: the agent fails it, with the reason.
+		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, core.ScanSettings{Files: core.FileScanSettings{Enabled: true,
+			Source: core.FileSource{Kind: "local", Path: "/var/www/shop"}}}); err != nil {
+			t.Fatal(err)
+		}
+		_, key, err := f.svc.CreateScanAgent(ctx, a, "web01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aj, ok, err := f.svc.LeaseAgentJob(ctx, key); ok || err != nil {
+			t.Fatalf("the agent leased a job of a website no longer on it: %+v, %v", aj, err)
+		}
+		js, err := f.svc.ScanJobs(ctx, a, shop.Domain, core.ScanFiles, 1)
+		if err != nil || len(js) != 1 || js[0].State != core.JobFailed || !strings.Contains(js[0].Error, "no longer on scan agent") {
+			t.Fatalf("the job: %+v, %v", js, err)
+		}
+
+		// Queued for a node, then moved onto an agent: the node does not
+		// run it (it cannot reach the files).
+		if _, err := f.svc.RequestScan(ctx, a, shop.Domain, core.ScanFiles); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, onAgent); err != nil {
+			t.Fatal(err)
+		}
+		nj, ok, err := f.svc.ClaimScanJob(ctx, "node-1", time.Minute)
+		if !ok || err != nil || nj.Agent != "" {
+			t.Fatalf("the node's job: %+v, %v, %v", nj, ok, err)
+		}
+		_, err = f.svc.ScanJobSettings(ctx, nj)
+		wantErrCode(t, err, core.EPRECONDITION, "a node's files job of a website now on an agent")
+		if err := f.svc.FinishScanJob(ctx, nj, nil, err.Error()); err != nil {
+			t.Fatal(err)
+		}
+
+		// Quarantine is refused for files on an agent (a finding recorded
+		// by the agent's job).
+		if _, err := f.svc.RequestScan(ctx, a, shop.Domain, core.ScanFiles); err != nil {
+			t.Fatal(err)
+		}
+		aj, ok, err := f.svc.LeaseAgentJob(ctx, key)
+		if !ok || err != nil || aj.Domain != shop.Domain || aj.Path != "/home/shop/www" {
+			t.Fatalf("lease: %+v, %v, %v", aj, ok, err)
+		}
+		created, _, err := f.svc.ReportAgentFindings(ctx, key, aj.ID, aj.Lease, []core.Finding{{Location: "x.php", Signature: "Palisade.PHP.Webshell.EvalPost",
+			Class: "webshell", Severity: "critical"}}, true)
+		if err != nil || created != 1 {
+			t.Fatalf("report: %d, %v", created, err)
+		}
+		if err := f.svc.FinishAgentJob(ctx, key, aj.ID, aj.Lease, []byte(`{"files_seen":1}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := f.svc.Findings(ctx, a, shop.Domain, core.FindingFilter{})
+		if err != nil || len(fs) != 1 {
+			t.Fatalf("findings: %+v, %v", fs, err)
+		}
+		for _, action := range []string{core.ActionQuarantine, core.ActionClean} {
+			_, err = f.svc.RequestFindingAction(ctx, a, shop.Domain, fs[0].ID, action)
+			wantErrCode(t, err, core.EPRECONDITION, action+" on files on an agent")
+			if !strings.Contains(err.Error(), `scan agent "web01"`) {
+				t.Errorf("%s: %v does not say why", action, err)
+			}
+		}
+	})
+}
