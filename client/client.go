@@ -168,25 +168,7 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 		return fmt.Errorf("palisade: %s %s: reading the answer: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
-		e := &Error{Status: resp.StatusCode}
-		var body struct {
-			Code    string         `json:"code"`
-			Message string         `json:"message"`
-			Field   string         `json:"field"`
-			Errors  []FieldProblem `json:"errors"`
-		}
-		if json.Unmarshal(raw, &body) == nil && body.Message != "" {
-			e.Code, e.Message, e.Field, e.Errors = body.Code, body.Message, body.Field, body.Errors
-		} else {
-			e.Code, e.Message = "internal", strings.TrimSpace(string(raw))
-			if e.Message == "" {
-				e.Message = resp.Status
-			}
-		}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-			e.RetryAfter = time.Duration(s) * time.Second
-		}
-		return e
+		return errorOf(resp, raw)
 	}
 	if out == nil {
 		return nil
@@ -195,6 +177,29 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 		return fmt.Errorf("palisade: %s %s: the answer is not what this client expects: %w", method, path, err)
 	}
 	return nil
+}
+
+// errorOf reads an error answer (raw is its body).
+func errorOf(resp *http.Response, raw []byte) *Error {
+	e := &Error{Status: resp.StatusCode}
+	var body struct {
+		Code    string         `json:"code"`
+		Message string         `json:"message"`
+		Field   string         `json:"field"`
+		Errors  []FieldProblem `json:"errors"`
+	}
+	if json.Unmarshal(raw, &body) == nil && body.Message != "" {
+		e.Code, e.Message, e.Field, e.Errors = body.Code, body.Message, body.Field, body.Errors
+	} else {
+		e.Code, e.Message = "internal", strings.TrimSpace(string(raw))
+		if e.Message == "" {
+			e.Message = resp.Status
+		}
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+		e.RetryAfter = time.Duration(s) * time.Second
+	}
+	return e
 }
 
 func pathEscape(s string) string { return url.PathEscape(s) }

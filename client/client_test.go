@@ -90,7 +90,7 @@ func TestMatchesOpenAPI(t *testing.T) {
 		"UserAPILogEntry": client.UserAPILogEntry{}, "Deleted": client.Deleted{}, "UserAPIState": client.UserAPIState{},
 		"WAFStats": client.WAFStats{}, "ScannerView": client.Scanner{}, "ScanSettings": client.ScanSettings{}, "ScanJob": client.ScanJob{},
 		"Finding": client.Finding{}, "Backup": client.Backup{}, "RestoreRequest": client.RestoreRequest{},
-		"Addon": client.Addon{}, "AddonList": client.AddonList{},
+		"Addon": client.Addon{}, "AddonList": client.AddonList{}, "BackupFolder": client.BackupFolder{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]
