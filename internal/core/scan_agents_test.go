@@ -209,3 +209,34 @@ func TestScanAgentSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestScanAgentSchedule: a scheduled files scan of a website on an agent
+// is queued for that agent (and no patch check is, files on an agent
+// have none); a node's runner does not claim it.
+func TestScanAgentSchedule(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		a := f.partner(t, "a", 0)
+		shop, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := core.ScanSettings{Files: core.FileScanSettings{Enabled: true, EveryHours: 24, Source: core.FileSource{Kind: "agent", Agent: "web01", Path: "/home/shop/www"}},
+			Patch: core.PatchScanSettings{EveryHours: 24}}
+		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, st); err != nil {
+			t.Fatal(err)
+		}
+		n, err := f.svc.QueueDueScans(ctx, f.svc.Now())
+		if err != nil || n != 1 {
+			t.Fatalf("queued %d, %v; want 1", n, err)
+		}
+		js, err := f.svc.ScanJobs(ctx, a, shop.Domain, "", 10)
+		if err != nil || len(js) != 1 || js[0].Kind != core.ScanFiles || js[0].Agent != "web01" || js[0].Trigger != "schedule" {
+			t.Fatalf("jobs: %+v, %v", js, err)
+		}
+		if j, ok, err := f.svc.ClaimScanJob(ctx, "node-1", time.Minute); ok || err != nil {
+			t.Fatalf("a node claimed the agent's scheduled job: %+v, %v", j, err)
+		}
+	})
+}
