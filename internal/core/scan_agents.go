@@ -268,7 +268,9 @@ func (s *Service) LeaseAgentJob(ctx context.Context, key string) (AgentJob, bool
 			err = Errorf(EPRECONDITION, "the website's files are no longer on scan agent %q (scan settings changed after the job was queued): not run", a.Name)
 		}
 		if err != nil {
-			if ErrorCode(err) == EINTERNAL {
+			if c := ErrorCode(err); c != EPRECONDITION && c != ENOTFOUND {
+				// Not the job's fault (the store, a secret that does not
+				// open): its lease runs out and it is leased again.
 				return AgentJob{}, false, err
 			}
 			if ferr := s.FinishScanJob(ctx, j, nil, err.Error()); ferr != nil {
