@@ -155,7 +155,16 @@ type site struct {
 	expires time.Time
 	day     int
 	units   int64
+	feats   uint8 // the scanning add-ons it has: bit i is featureProducts[i]
 }
+
+// featureProducts are the scanning add-ons (quantity 1) at their default
+// monthly prices (docs/API.md#add-ons).
+var featureProducts = []struct {
+	name  string
+	price int64
+}{{core.AddonSmart, int64(core.DefaultSmartPrice)}, {core.AddonSmartPatch, int64(core.DefaultSmartPatchPrice)},
+	{core.AddonSmartDatabase, int64(core.DefaultSmartDatabasePrice)}, {core.AddonBackup, int64(core.DefaultBackupPrice)}}
 
 type outcome int
 
@@ -288,7 +297,7 @@ func (w *world) state(s *site) *site {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return &site{domain: got.Domain, id: got.ID, plan: got.Plan.Name, status: got.Status, expires: got.ExpiresAt, day: got.BillingDay, units: s.units}
+	return &site{domain: got.Domain, id: got.ID, plan: got.Plan.Name, status: got.Status, expires: got.ExpiresAt, day: got.BillingDay, units: s.units, feats: s.feats}
 }
 
 func same(a, b *site) bool {
@@ -422,7 +431,15 @@ func (w *world) pick() *site {
 
 func clone(s *site) *site { c := *s; return &c }
 
-func (w *world) monthly(s *site) int64 { return planPrice[s.plan] + addonUnit*s.units }
+func (w *world) monthly(s *site) int64 {
+	m := planPrice[s.plan] + addonUnit*s.units
+	for i, f := range featureProducts {
+		if s.feats&(1<<i) != 0 {
+			m += f.price
+		}
+	}
+	return m
+}
 
 func (w *world) create(step int, fault int32) {
 	w.seq++
@@ -592,6 +609,19 @@ func (w *world) modify(step int, fault int32, s *site) {
 }
 
 func (w *world) addon(step int, fault int32, s *site) {
+	if i := w.rng.IntN(2 * len(featureProducts)); i < len(featureProducts) {
+		// A scanning feature: had once (a second is refused, nothing
+		// charged), then in every renewal.
+		f, bit := featureProducts[i], uint8(1)<<i
+		charge := refTermCharge(f.price, w.clock(), s.expires, s.day)
+		has := s.feats&bit != 0
+		got, _ := w.xml("provisionAddon", fmt.Sprintf("<site_id>%d</site_id><addon>%s</addon><quantity>1</quantity>", s.id, f.name))
+		what := fmt.Sprintf("add-on %s to %s (expires %s, had it: %v)", f.name, s.domain, s.expires.Format(time.RFC3339), has)
+		if w.settle(step, what, s, s, -charge, !has && charge <= w.balance, got, fault) {
+			s.feats |= bit
+		}
+		return
+	}
 	qty := int64(1 + w.rng.IntN(5))
 	charge := refTermCharge(addonUnit*qty, w.clock(), s.expires, s.day)
 	got, _ := w.xml("provisionAddon", fmt.Sprintf("<site_id>%d</site_id><addon>%s</addon><quantity>%d</quantity>", s.id, core.AddonExtraRequests, qty))
