@@ -659,9 +659,11 @@ func (n *auditNames) what(lang string, e core.AuditEntry) string {
 // The core writes a charge's reason in English; these read it back.
 var (
 	ledgerRegister = regexp.MustCompile(`^register (\S+) on plan (.+) for 1 month$`)
-	ledgerRenew    = regexp.MustCompile(`^renew (\S+) on plan (.+) for (\d+) month\(s\)(?: with (\d+) add-on unit\(s\))?$`)
+	ledgerRenew    = regexp.MustCompile(`^renew (\S+) on plan (.+) for (\d+) month\(s\)(?: with (\d+) add-on unit\(s\))?(?: with add-ons ([a-z_, ]+))?$`)
 	ledgerUpgrade  = regexp.MustCompile(`^upgrade (\S+) from (.+) to (.+) for the .+ left of the term$`)
 	ledgerAddon    = regexp.MustCompile(`^.+ on (\S+): (\d+) × (\d+) extra requests a month for the .+ left of the term$`)
+	// A scanning add-on (smart, smart_patch, smart_database, backup).
+	ledgerScanAddon = regexp.MustCompile(`^(?:more )?add-on ([a-z_]+) on (\S+): .+ at (\d+\.\d\d) a month for the .+ left of the term$`)
 )
 
 // ledgerWhat says what a credit entry was for: a charge in words (the
@@ -676,10 +678,16 @@ func ledgerWhat(lang string, e core.LedgerEntry) string {
 		if m[4] != "" {
 			s += " " + i18n.N(lang, "console.ledger.renewaddons", n(m[4]))
 		}
+		if m[5] != "" {
+			s += " " + i18n.T(lang, "console.ledger.renewfeatures", map[string]any{"Addons": m[5]})
+		}
 		return s
 	}
 	if m := ledgerUpgrade.FindStringSubmatch(e.Reason); m != nil {
 		return i18n.T(lang, "console.ledger.upgrade", map[string]any{"Domain": m[1], "From": m[2], "To": m[3]})
+	}
+	if m := ledgerScanAddon.FindStringSubmatch(e.Reason); m != nil {
+		return i18n.T(lang, "console.ledger.scanaddon", map[string]any{"Addon": m[1], "Domain": m[2], "Price": m[3]})
 	}
 	if m := ledgerAddon.FindStringSubmatch(e.Reason); m != nil {
 		return i18n.N(lang, "console.ledger.addon", n(m[2]), map[string]any{"Domain": m[1], "Requests": i18n.Number(lang, n(m[3]))})
