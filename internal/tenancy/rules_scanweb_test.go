@@ -34,6 +34,12 @@ func scanWebRules(add func(key string, r rule)) {
 		also: []func(x *cell) req{post("/en/website/{domain}/scan/finding", "id=1&action=quarantine")}, check: onPage("scan-page")})
 	add("POST /{lang}/website/{domain}/backups/request", rule{class: customerPage, kind: kWeb, build: post("/en/website/{domain}/backups/request", ""),
 		check: onPage("backups-page")})
+	// A download from a snapshot the victim does not have: the core
+	// refuses it (412, no backups set up) on the Backups page.
+	add("POST /{lang}/website/{domain}/backups/download", rule{class: customerPage, kind: kWeb,
+		build: post("/en/website/{domain}/backups/download", "snapshot=0123abcd&path=index.php"),
+		also:  []func(x *cell) req{post("/en/website/{domain}/backups/download", "snapshot=0123abcd&path=&browse=0123abcd")},
+		check: onPage("backups-page")})
 	add("POST /{lang}/website/{domain}/backups/restore", rule{class: customerPage, kind: kWeb,
 		build: post("/en/website/{domain}/backups/restore", "snapshot="+strings.Repeat("ab", 32)+"&what=all&confirmed=1"),
 		also:  []func(x *cell) req{post("/en/website/{domain}/backups/restore", "snapshot="+strings.Repeat("ab", 32)+"&what=database&confirmed=1")},

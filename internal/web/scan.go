@@ -27,6 +27,7 @@ func (h *Handler) registerScan(mux routes.Mux) {
 	mux.HandleFunc("POST /{lang}/website/{domain}/scan/finding", h.scanFindingPost)
 	mux.HandleFunc("POST /{lang}/website/{domain}/backups/request", h.backupRequestPost)
 	mux.HandleFunc("POST /{lang}/website/{domain}/backups/restore", h.backupRestorePost)
+	mux.HandleFunc("POST /{lang}/website/{domain}/backups/download", h.backupDownloadPost) // backup_browse.go
 }
 
 // scanKinds are the kinds the scan page shows, in its order.
@@ -442,6 +443,9 @@ type backupsView struct {
 	// Restore is the restore being chosen (?snapshot=) or confirmed
 	// (&confirm=1); nil: none.
 	Restore *restoreView
+	// Browse is the folder of a backup being browsed (?browse=&dir=,
+	// backup_browse.go); nil: none.
+	Browse *browseView
 }
 
 type restoreView struct {
@@ -502,6 +506,13 @@ func (h *Handler) backupsPage(w http.ResponseWriter, r *http.Request, v view, s 
 		bv.Restore = chooseRestore(v.Lang, bv.Backups, snap, q)
 		if bv.Restore == nil && prob == nil {
 			bv.Problem = &pageProblem{Status: http.StatusNotFound, Message: tr(v.Lang, "bk.nosuch")}
+		}
+	}
+	if snap := q.Get("browse"); snap != "" {
+		var bprob *pageProblem
+		bv.Browse, bprob = h.browse(w, r, v, s, bv.Backups, snap, q.Get("dir"))
+		if bv.Problem == nil {
+			bv.Problem = bprob
 		}
 	}
 	status := http.StatusOK
