@@ -207,6 +207,9 @@ func startPlane(ctx context.Context, sf *storeFlags, pf *planeFlags, role string
 	prot.Observe(rec, m)
 	hostname, _ := os.Hostname()
 	m.WatchFleet(prot.Fleet(), hostname, role, version, role != server.RoleControl)
+	// Findings and jobs (palisade_scan_*): counted where the core stores
+	// them, so on the node that runs the job (or that an agent reports to).
+	svc.SetScanObserver(m.Scans())
 	decides := role != server.RoleControl
 	var syncer *ratelimit.Syncer
 	if rdb != nil && decides {

@@ -289,7 +289,11 @@ func (s *Service) FinishScanJob(ctx context.Context, j ScanJob, summary any, err
 	if err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error { return tx.FinishScanJob(ctx, j.ID, j.Owner, state, string(b), errMsg, s.clock()) })
+	if err := s.store.Update(ctx, func(tx Tx) error { return tx.FinishScanJob(ctx, j.ID, j.Owner, state, string(b), errMsg, s.clock()) }); err != nil {
+		return err
+	}
+	s.observeJob(j.Kind, state)
+	return nil
 }
 
 // RecordFindings saves what job j found (each finding's website, kind and
@@ -298,8 +302,10 @@ func (s *Service) FinishScanJob(ctx context.Context, j ScanJob, summary any, err
 // returns how many findings are new and how many were resolved.
 func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding, complete bool) (created, resolved int, err error) {
 	now := s.clock()
+	var bySeverity map[string]int // the new findings, for the observer
 	err = s.store.Update(ctx, func(tx Tx) error {
 		created, resolved = 0, 0
+		bySeverity = map[string]int{}
 		worst := ""
 		// Only while this claim still holds the job: a worker that lost
 		// its lease records nothing (and the transaction rolls back).
@@ -320,6 +326,7 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 			}
 			if isNew {
 				created++
+				bySeverity[f.Severity]++
 				if severityRank[f.Severity] > severityRank[worst] {
 					worst = f.Severity
 				}
@@ -339,6 +346,9 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 		}
 		return nil
 	})
+	if err == nil {
+		s.observeFindings(j.Kind, bySeverity)
+	}
 	return created, resolved, err
 }
 

@@ -129,6 +129,8 @@ type Service struct {
 	customerSignIns, consoleSignIns *guard.SignIn
 	// backupRead browses and downloads backups (backup_browse.go).
 	backupRead *backupReads
+	// scanObs counts findings and jobs for metrics (scan_observe.go).
+	scanObs ScanObserver
 }
 
 // Option customises a Service, mostly for tests.
