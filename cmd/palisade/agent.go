@@ -24,8 +24,9 @@ are there for Palisade (docs/SCANNING.md, "A fleet with agents"). It asks
 Palisade over HTTPS for the files scans of the websites whose scan settings
 say files.source.kind "agent" with this agent's name, scans their document
 roots with the local clamd (Palisade's own signatures loaded: palisade
-signatures write), and sends the findings back. It only reads files: it
-never quarantines, cleans or restores.
+signatures write), and sends the findings back. It changes a file only
+when Palisade asks for an action on a finding (quarantine, restore, clean);
+the quarantine is kept under --state-dir on this server.
 
 Create the agent and its key on Palisade first (the key is shown once):
   curl -H "Authorization: Bearer $PARTNER_KEY" -H "Content-Type: application/json" \

@@ -33,7 +33,7 @@ func TestAgentCommand(t *testing.T) {
 	if err := run(ctx, []string{"agent", "--help"}, noEnv, now, io.Discard, &help); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, w := range []string{"-key-file", "-server", "-clamd", "-root", "POST /v1/scan-agents", "never quarantines"} {
+	for _, w := range []string{"-key-file", "-server", "-clamd", "-root", "POST /v1/scan-agents", "quarantine is kept under --state-dir"} {
 		if !strings.Contains(help.String(), w) {
 			t.Errorf("--help does not mention %s", w)
 		}

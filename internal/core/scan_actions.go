@@ -106,9 +106,8 @@ func (s *Service) RequestFindingAction(ctx context.Context, c Caller, domain str
 		if st.Files.Source.Kind == "" {
 			return Errorf(EPRECONDITION, "website %s has no file source: its hosting provider sets where its files are (scan settings)", w.Domain)
 		}
-		if st.Files.Source.Kind == "agent" {
-			return errOnAgent(w.Domain, st.Files.Source.Agent, "quarantine, restore and cleaning")
-		}
+		// Files on an agent: the agent acts on them (scan_agents.go).
+		j.Agent = st.jobAgent(ScanAction)
 		// Restoring what Palisade moved aside is always allowed: it
 		// gives the customer back its own file.
 		if !st.Files.Enabled && action != ActionRestore {

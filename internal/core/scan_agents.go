@@ -25,9 +25,11 @@ import (
 // lease token it got: an agent can never lease, read or report on another
 // partner's or another agent's job.
 //
-// Agents run files scans only: the patch check, quarantine, restore,
-// cleaning and backups need the files on a node, and are refused for a
-// website whose files are on an agent (EPRECONDITION, with the reason).
+// Agents run files scans and the actions on their findings (quarantine,
+// restore, clean: the quarantine is kept on the agent's machine). The
+// patch check, cleaning after every scan (files.auto_clean), backups and
+// their restores need the files on a node, and are refused for a website
+// whose files are on an agent (EPRECONDITION, with the reason).
 
 // ScanAgent is one agent of a partner.
 type ScanAgent struct {
@@ -76,7 +78,8 @@ type ScanAgentTx interface {
 	// SetScanAgentSeen records an agent's last call.
 	SetScanAgentSeen(ctx context.Context, id int64, at time.Time) error
 	// ClaimAgentScanJob is ClaimScanJob for the partner's agent named
-	// agent: only files jobs queued for it (ScanJob.Agent) are claimed.
+	// agent: only files and action jobs queued for it (ScanJob.Agent) are
+	// claimed.
 	ClaimAgentScanJob(ctx context.Context, owner string, now time.Time, lease time.Duration, partnerID int64, agent string) (ScanJob, error)
 }
 
@@ -91,10 +94,10 @@ func validAgentName(name string) string {
 }
 
 // jobAgent is the agent a job of kind for a website with st is queued
-// for: its agent's name for a files job of a website whose files are on
-// an agent, else "" (a node runs it).
+// for: its agent's name for a files or action job of a website whose files
+// are on an agent, else "" (a node runs it).
 func (st *ScanSettings) jobAgent(kind ScanKind) string {
-	if kind == ScanFiles && st.Files.Source.Kind == "agent" {
+	if (kind == ScanFiles || kind == ScanAction) && st.Files.Source.Kind == "agent" {
 		return st.Files.Source.Agent
 	}
 	return ""
@@ -220,17 +223,23 @@ func (s *Service) agentByKey(ctx context.Context, tx Tx, key string) (ScanAgent,
 // agentNode is how an agent is named in its jobs' Owner (before "#").
 func agentNode(a ScanAgent) string { return "agent:" + a.Name + "/" + strconv.FormatInt(a.ID, 10) }
 
-// AgentJob is a files job an agent leased: where to scan and until when.
+// AgentJob is a job an agent leased: a files scan, or an action on one
+// finding's file; where, and until when.
 type AgentJob struct {
 	ID         int64
-	Lease      string // the lease token: every later call on the job names it
+	Kind       ScanKind // ScanFiles or ScanAction
+	Lease      string   // the lease token: every later call on the job names it
 	Domain     string
 	Path       string // the document root on the agent's machine
 	LeaseUntil time.Time
+	// Action and Finding are an action job's: what to do to which file
+	// (Finding's ID, Location, Signature and QuarantineID).
+	Action  string
+	Finding Finding
 }
 
-// LeaseAgentJob gives the agent with key the next files job queued for it
-// (ok false when there is none). A job whose website is paused or deleted,
+// LeaseAgentJob gives the agent with key the next files or action job
+// queued for it (ok false when there is none). A job whose website is paused or deleted,
 // or whose files are no longer on this agent, is failed with the reason
 // and the next is looked at.
 func (s *Service) LeaseAgentJob(ctx context.Context, key string) (AgentJob, bool, error) {
@@ -260,12 +269,20 @@ func (s *Service) LeaseAgentJob(ctx context.Context, key string) (AgentJob, bool
 		}
 		// The store claims only this partner's jobs for this agent; the
 		// website is checked again now, as a node checks its jobs.
-		if j.PartnerID != a.PartnerID || j.Agent != a.Name || j.Kind != ScanFiles {
+		if j.PartnerID != a.PartnerID || j.Agent != a.Name || (j.Kind != ScanFiles && j.Kind != ScanAction) {
 			return AgentJob{}, false, Errorf(EINTERNAL, "the store gave agent %d job %d of another agent", a.ID, j.ID)
 		}
 		st, err := s.ScanJobSettings(ctx, j)
 		if err == nil && (st.Files.Source.Kind != "agent" || st.Files.Source.Agent != a.Name) {
 			err = Errorf(EPRECONDITION, "the website's files are no longer on scan agent %q (scan settings changed after the job was queued): not run", a.Name)
+		}
+		out := AgentJob{ID: j.ID, Kind: j.Kind, Lease: hex.EncodeToString(tok[:]), Domain: st.Domain, Path: st.Files.Source.Path, LeaseUntil: *j.LeaseUntil}
+		if err == nil && j.Kind == ScanAction {
+			var act FindingAction
+			var f Finding
+			act, f, err = s.ActionJob(ctx, j)
+			out.Action = act.Action
+			out.Finding = Finding{ID: f.ID, Location: f.Location, Signature: f.Signature, QuarantineID: f.QuarantineID}
 		}
 		if err != nil {
 			if c := ErrorCode(err); c != EPRECONDITION && c != ENOTFOUND {
@@ -278,7 +295,7 @@ func (s *Service) LeaseAgentJob(ctx context.Context, key string) (AgentJob, bool
 			}
 			continue
 		}
-		return AgentJob{ID: j.ID, Lease: hex.EncodeToString(tok[:]), Domain: st.Domain, Path: st.Files.Source.Path, LeaseUntil: *j.LeaseUntil}, true, nil
+		return out, true, nil
 	}
 	return AgentJob{}, false, nil
 }
@@ -293,7 +310,7 @@ func (s *Service) agentJob(ctx context.Context, tx Tx, key string, id int64, tok
 		return ScanJob{}, err
 	}
 	j, err := tx.ScanJob(ctx, a.PartnerID, id)
-	if ErrorCode(err) == ENOTFOUND || (err == nil && (j.Agent != a.Name || j.Kind != ScanFiles)) {
+	if ErrorCode(err) == ENOTFOUND || (err == nil && (j.Agent != a.Name || (j.Kind != ScanFiles && j.Kind != ScanAction))) {
 		return ScanJob{}, Errorf(ENOTFOUND, "scan job %d not found", id)
 	}
 	if err != nil {
@@ -341,6 +358,9 @@ func (s *Service) ReportAgentFindings(ctx context.Context, key string, id int64,
 	j, err := s.agentJobView(ctx, key, id, token)
 	if err != nil {
 		return 0, 0, err
+	}
+	if j.Kind != ScanFiles {
+		return 0, 0, Errorf(EINVALID, "job %d is a %s job: findings are reported by files jobs", id, j.Kind)
 	}
 	// RecordFindings checks again, in its own transaction, that this
 	// claim still holds the job.
@@ -392,4 +412,40 @@ func (s *Service) FinishAgentJob(ctx context.Context, key string, id int64, toke
 		sum = summary
 	}
 	return s.FinishScanJob(ctx, j, sum, errMsg)
+}
+
+var quarantineIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// FinishAgentAction records what the agent's action job did to its
+// finding's file, as a node's runner records it (FinishFindingAction):
+// quarantined or cleaned (quarantineID the agent's quarantine entry), or
+// restored (quarantineID ""). The finding and the new state are the job's,
+// not the agent's to choose; the finding must still be in the state the
+// action needs.
+func (s *Service) FinishAgentAction(ctx context.Context, key string, id int64, token, quarantineID string) error {
+	j, err := s.agentJobView(ctx, key, id, token)
+	if err != nil {
+		return err
+	}
+	if j.Kind != ScanAction {
+		return Errorf(EINVALID, "job %d is a %s job, not an action", id, j.Kind)
+	}
+	a, f, err := s.ActionJob(ctx, j)
+	if err != nil {
+		return err
+	}
+	state := FindingQuarantined
+	switch a.Action {
+	case ActionRestore:
+		state = FindingOpen
+		if quarantineID != "" {
+			return FieldError("quarantine_id", "a restore empties the quarantine entry: send none")
+		}
+	case ActionClean:
+		state = FindingCleaned
+	}
+	if state != FindingOpen && !quarantineIDRE.MatchString(quarantineID) {
+		return FieldError("quarantine_id", "the quarantine entry's id (32 lower-case hex digits)")
+	}
+	return s.FinishFindingAction(ctx, j, f.ID, state, quarantineID)
 }

@@ -93,8 +93,8 @@ func TestScanAgents(t *testing.T) {
 }
 
 // TestScanAgentSettings: files on an agent name it and an absolute
-// document root; patch checks, auto_clean, quarantine and patch jobs are
-// refused for them; the files job is queued for the agent, never claimed
+// document root; patch checks, auto_clean and backups are refused for
+// them; actions on their findings are the agent's; the files job is queued for the agent, never claimed
 // by a node; a website moved off the agent, or onto one, after its job was
 // queued is not scanned by the wrong worker.
 func TestScanAgentSettings(t *testing.T) {
@@ -179,13 +179,14 @@ func TestScanAgentSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		// Quarantine is refused for files on an agent (a finding recorded
-		// by the agent's job).
+		// An action on a finding of files on an agent is the agent's:
+		// queued for it, leased by it with the finding, recorded as a
+		// node's (a finding recorded by the agent's job).
 		if _, err := f.svc.RequestScan(ctx, a, shop.Domain, core.ScanFiles); err != nil {
 			t.Fatal(err)
 		}
 		aj, ok, err := f.svc.LeaseAgentJob(ctx, key)
-		if !ok || err != nil || aj.Domain != shop.Domain || aj.Path != "/home/shop/www" {
+		if !ok || err != nil || aj.Domain != shop.Domain || aj.Path != "/home/shop/www" || aj.Kind != core.ScanFiles {
 			t.Fatalf("lease: %+v, %v, %v", aj, ok, err)
 		}
 		created, _, err := f.svc.ReportAgentFindings(ctx, key, aj.ID, aj.Lease, []core.Finding{{Location: "x.php", Signature: "Palisade.PHP.Webshell.EvalPost",
@@ -193,6 +194,8 @@ func TestScanAgentSettings(t *testing.T) {
 		if err != nil || created != 1 {
 			t.Fatalf("report: %d, %v", created, err)
 		}
+		err = f.svc.FinishAgentAction(ctx, key, aj.ID, aj.Lease, "0123456789abcdef0123456789abcdef")
+		wantErrCode(t, err, core.EINVALID, "an action's result on a files job")
 		if err := f.svc.FinishAgentJob(ctx, key, aj.ID, aj.Lease, []byte(`{"files_seen":1}`), ""); err != nil {
 			t.Fatal(err)
 		}
@@ -200,13 +203,33 @@ func TestScanAgentSettings(t *testing.T) {
 		if err != nil || len(fs) != 1 {
 			t.Fatalf("findings: %+v, %v", fs, err)
 		}
-		for _, action := range []string{core.ActionQuarantine, core.ActionClean} {
-			_, err = f.svc.RequestFindingAction(ctx, a, shop.Domain, fs[0].ID, action)
-			wantErrCode(t, err, core.EPRECONDITION, action+" on files on an agent")
-			if !strings.Contains(err.Error(), `scan agent "web01"`) {
-				t.Errorf("%s: %v does not say why", action, err)
-			}
+		qj, err := f.svc.RequestFindingAction(ctx, a, shop.Domain, fs[0].ID, core.ActionQuarantine)
+		if err != nil || qj.Agent != "web01" {
+			t.Fatalf("quarantine on an agent's website: %+v, %v", qj, err)
 		}
+		if nj, ok, err := f.svc.ClaimScanJob(ctx, "node-1", time.Minute); ok || err != nil {
+			t.Fatalf("a node claimed the agent's action: %+v, %v", nj, err)
+		}
+		aj, ok, err = f.svc.LeaseAgentJob(ctx, key)
+		if !ok || err != nil || aj.Kind != core.ScanAction || aj.Action != core.ActionQuarantine || aj.Finding.ID != fs[0].ID || aj.Finding.Location != "x.php" {
+			t.Fatalf("the action's lease: %+v, %v, %v", aj, ok, err)
+		}
+		_, _, err = f.svc.ReportAgentFindings(ctx, key, aj.ID, aj.Lease, nil, true)
+		wantErrCode(t, err, core.EINVALID, "findings on an action job")
+		for _, bad := range []string{"", "../x", "0123456789ABCDEF0123456789ABCDEF"} {
+			err = f.svc.FinishAgentAction(ctx, key, aj.ID, aj.Lease, bad)
+			wantErrCode(t, err, core.EINVALID, "quarantine id "+strconv.Quote(bad))
+		}
+		if err := f.svc.FinishAgentAction(ctx, key, aj.ID, aj.Lease, "0123456789abcdef0123456789abcdef"); err != nil {
+			t.Fatal(err)
+		}
+		fs, err = f.svc.Findings(ctx, a, shop.Domain, core.FindingFilter{})
+		if err != nil || fs[0].State != core.FindingQuarantined || fs[0].QuarantineID != "0123456789abcdef0123456789abcdef" {
+			t.Fatalf("after the agent's quarantine: %+v, %v", fs, err)
+		}
+		// The finding is quarantined now: a second report is refused.
+		err = f.svc.FinishAgentAction(ctx, key, aj.ID, aj.Lease, "0123456789abcdef0123456789abcdef")
+		wantErrCode(t, err, core.EPRECONDITION, "the action recorded twice")
 	})
 }
 

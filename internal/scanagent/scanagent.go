@@ -1,13 +1,14 @@
 // Package scanagent is `palisade agent`: a remote worker that runs on a
 // web server next to a local clamd, for hosts with many web servers. It
 // polls Palisade over HTTPS (internal/api/agentapi) with its agent key,
-// leases the files jobs of the websites whose files are on this agent (the
+// leases the files and action jobs of the websites whose files are on this agent (the
 // core gives it those of its own partner and name only), scans the
 // document root here with the node's own scan code (scanrun.ScanFiles:
 // clamd through internal/malware, incremental by a local state), and
-// reports the findings and the job's end. It never changes a file: the
-// findings' quarantine, restore and cleaning need the files on a node and
-// are refused by Palisade for websites on an agent.
+// reports the findings and the job's end. It changes a file only when
+// Palisade asks for an action on a finding (quarantine, restore, clean),
+// with the node's own action code (scanrun.RunAction); the quarantine is
+// kept on this machine, under the agent's state folder.
 package scanagent
 
 import (
@@ -192,7 +193,16 @@ func (a *Agent) RunOnce(ctx context.Context) (ran bool, err error) {
 			}
 		}
 	}()
-	sum, jerr := a.files(jctx, j, jobPath)
+	var sum any
+	var jerr error
+	switch j.Kind {
+	case string(core.ScanFiles):
+		sum, jerr = a.files(jctx, j, jobPath)
+	case string(core.ScanAction):
+		sum, jerr = a.action(jctx, j, jobPath)
+	default:
+		jerr = fmt.Errorf("%s jobs are not run by this version of the agent", j.Kind)
+	}
 	cancel()
 	<-renewed
 	if ctx.Err() != nil {
@@ -206,6 +216,34 @@ func (a *Agent) RunOnce(ctx context.Context) (ran bool, err error) {
 		return true, err
 	}
 	return true, a.call(ctx, jobPath+"/finish", fin, nil)
+}
+
+// siteKey names a website's state and quarantine here: one per website
+// and document root (a website moved to another folder starts afresh).
+func siteKey(j agentapi.Job) string {
+	h := sha256.Sum256([]byte(j.Domain + "\x00" + j.Path))
+	return hex.EncodeToString(h[:12])
+}
+
+// action quarantines, restores or cleans one finding's file.
+func (a *Agent) action(ctx context.Context, j agentapi.Job, jobPath string) (*scanrun.ActionSummary, error) {
+	if j.Finding == nil {
+		return nil, errors.New("an action job without its finding")
+	}
+	if !a.allowed(j.Path) {
+		return nil, fmt.Errorf("document root %q is not under this agent's --root folders: not changed", j.Path)
+	}
+	fsys, err := sitefiles.Local(j.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer fsys.Close()
+	q := &malware.Quarantine{Dir: filepath.Join(a.Dir, "quarantine", siteKey(j)), Now: a.Now}
+	f := core.Finding{ID: j.Finding.ID, Location: j.Finding.Location, Signature: j.Finding.Signature, QuarantineID: j.Finding.QuarantineID}
+	sum, err := scanrun.RunAction(ctx, fsys, q, a.Clamd, j.Action, f, func(state, quarantineID string) error {
+		return a.call(ctx, jobPath+"/action", agentapi.ActionDone{Lease: j.Lease, QuarantineID: quarantineID}, nil)
+	})
+	return &sum, err
 }
 
 // allowed says whether path is one of a.Roots or inside one.
@@ -237,10 +275,7 @@ func (a *Agent) files(ctx context.Context, j agentapi.Job, jobPath string) (*Sum
 	opts := a.Scan
 	opts.Client, opts.Now = a.Clamd, a.Now
 	opts.Engine = scanrun.EngineName(ctx, a.Clamd)
-	// One state per website and document root: a website moved to
-	// another folder starts afresh.
-	h := sha256.Sum256([]byte(j.Domain + "\x00" + j.Path))
-	statePath := filepath.Join(a.Dir, "state", hex.EncodeToString(h[:12])+".files.json")
+	statePath := filepath.Join(a.Dir, "state", siteKey(j)+".files.json")
 	res, found, err := scanrun.ScanFiles(ctx, fsys, statePath, opts)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package scanagent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io/fs"
@@ -160,7 +161,9 @@ func malwareEmails(t *testing.T, svc *core.Service, c core.Caller) int {
 // anything for another partner's or another agent's key), scans the
 // project's harmless samples with the real clamd, and the findings, the
 // job's end and the email on new malware are recorded by the core as a
-// node's are. A second scan is incremental; a revoked key is refused.
+// node's are. A second scan is incremental; quarantine and restore of a
+// finding run on the agent (never on a node or another partner's agent);
+// a revoked key is refused.
 func TestAgentScansItsWebsites(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t)
@@ -268,10 +271,55 @@ func TestAgentScansItsWebsites(t *testing.T) {
 		t.Fatalf("%d malware emails after a scan with nothing new, want 1", n)
 	}
 
-	// Quarantine is refused for a website on an agent, with the reason.
-	_, err = f.svc.RequestFindingAction(ctx, f.a, "shop.example.com", found[1].ID, core.ActionQuarantine)
-	if core.ErrorCode(err) != core.EPRECONDITION {
-		t.Fatalf("quarantine on an agent's website: %v; want precondition_failed", err)
+	// Quarantine and restore, on the agent: the file moves aside and
+	// comes back byte for byte; the core records each as a node's.
+	file := filepath.Join(root, filepath.FromSlash(found[1].Location))
+	orig, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finding := func() core.Finding {
+		t.Helper()
+		fs, err := f.svc.Findings(ctx, f.a, "shop.example.com", core.FindingFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range fs {
+			if x.ID == found[1].ID {
+				return x
+			}
+		}
+		t.Fatalf("finding %d is gone", found[1].ID)
+		return core.Finding{}
+	}
+	for _, step := range []struct {
+		action string
+		state  string
+		exists bool
+	}{{core.ActionQuarantine, core.FindingQuarantined, false}, {core.ActionRestore, core.FindingOpen, true}} {
+		if _, err := f.svc.RequestFindingAction(ctx, f.a, "shop.example.com", found[1].ID, step.action); err != nil {
+			t.Fatal(err)
+		}
+		if ran, err := node.RunOnce(ctx); ran || err != nil {
+			t.Fatalf("node and the agent's %s: ran %v, %v", step.action, ran, err)
+		}
+		if ran, err := agB.RunOnce(ctx); ran || err != nil {
+			t.Fatalf("B's agent and A's %s: ran %v, %v", step.action, ran, err)
+		}
+		if ran, err := agA.RunOnce(ctx); !ran || err != nil {
+			t.Fatalf("agent %s: ran %v, %v", step.action, ran, err)
+		}
+		js, err := f.svc.ScanJobs(ctx, f.a, "shop.example.com", core.ScanAction, 1)
+		if err != nil || len(js) != 1 || js[0].State != core.JobDone {
+			t.Fatalf("%s job: %+v, %v", step.action, js, err)
+		}
+		b, err := os.ReadFile(file)
+		if step.exists != (err == nil) || (step.exists && !bytes.Equal(b, orig)) {
+			t.Fatalf("after %s the file: %v (%d bytes, want %d)", step.action, err, len(b), len(orig))
+		}
+		if x := finding(); x.State != step.state {
+			t.Fatalf("after %s the finding: %+v", step.action, x)
+		}
 	}
 
 	// Revoked: the key is refused.

@@ -47,20 +47,33 @@ func (r *Runner) action(ctx context.Context, j core.ScanJob, st core.ScanSetting
 	if err != nil {
 		return nil, err
 	}
-	sum := ActionSummary{Finding: f.ID, Action: a.Action, Location: f.Location}
 	fsys, err := open(ctx, st)
 	if err != nil {
-		return sum, err
+		return ActionSummary{Finding: f.ID, Action: a.Action, Location: f.Location}, err
 	}
 	defer fsys.Close()
-	q := r.quarantine(j)
-	switch a.Action {
+	return RunAction(ctx, fsys, r.quarantine(j), r.Clamd, a.Action, f, func(state, quarantineID string) error {
+		return r.Service.FinishFindingAction(ctx, j, f.ID, state, quarantineID)
+	})
+}
+
+// RunAction is an action job's work, for a node's runner and for a scan
+// agent alike: it quarantines, restores or cleans finding f's file in fsys
+// (action: core.ActionQuarantine, ActionRestore or ActionClean), with q
+// the website's quarantine, and records the finding's new state with
+// record (the core, for a node; Palisade's agent API, for an agent). A
+// quarantine that cannot be recorded is put back, so that the finding and
+// the website agree.
+func RunAction(ctx context.Context, fsys sitefiles.FS, q *malware.Quarantine, clamd *malware.Client, action string, f core.Finding,
+	record func(state, quarantineID string) error) (ActionSummary, error) {
+	sum := ActionSummary{Finding: f.ID, Action: action, Location: f.Location}
+	switch action {
 	case core.ActionQuarantine:
 		e, err := q.Put(ctx, fsys, f.Location, f.Signature)
 		if err != nil {
 			return sum, fmt.Errorf("quarantining %s: %w", f.Location, err)
 		}
-		if err := r.Service.FinishFindingAction(ctx, j, f.ID, core.FindingQuarantined, e.ID); err != nil {
+		if err := record(core.FindingQuarantined, e.ID); err != nil {
 			// Not recorded (the lease was lost): the file goes back, so
 			// that the finding and the website agree.
 			if _, rerr := q.Restore(context.WithoutCancel(ctx), fsys, e.ID, false); rerr != nil {
@@ -79,27 +92,27 @@ func (r *Runner) action(ctx context.Context, j core.ScanJob, st core.ScanSetting
 			}
 			return sum, fmt.Errorf("restoring %s: %w", f.Location, err)
 		}
-		if err := r.Service.FinishFindingAction(ctx, j, f.ID, core.FindingOpen, ""); err != nil {
+		if err := record(core.FindingOpen, ""); err != nil {
 			return sum, err
 		}
 		sum.QuarantineID, sum.State = f.QuarantineID, core.FindingOpen
 	case core.ActionClean:
-		if r.Clamd == nil {
+		if clamd == nil {
 			return sum, errors.New("no clamd is configured on this node (--clamd): cleaning checks the result with it")
 		}
-		c, e, err := malware.Clean(ctx, fsys, q, r.Clamd, f.Location, f.Signature)
+		c, e, err := malware.Clean(ctx, fsys, q, clamd, f.Location, f.Signature)
 		if err != nil {
 			if errors.Is(err, malware.ErrNotCleanable) {
 				return sum, fmt.Errorf("%s cannot be cleaned safely (only known injections with an unambiguous boundary are removed): quarantine it or restore it from a backup", f.Location)
 			}
 			return sum, fmt.Errorf("cleaning %s: %w", f.Location, err)
 		}
-		if err := r.Service.FinishFindingAction(ctx, j, f.ID, core.FindingCleaned, e.ID); err != nil {
+		if err := record(core.FindingCleaned, e.ID); err != nil {
 			return sum, err
 		}
 		sum.QuarantineID, sum.Diff, sum.State = e.ID, c.Diff, core.FindingCleaned
 	default:
-		return sum, fmt.Errorf("unknown finding action %q", a.Action)
+		return sum, fmt.Errorf("unknown finding action %q", action)
 	}
 	return sum, nil
 }

@@ -48,12 +48,12 @@ func (t *tx) ClaimScanJob(ctx context.Context, owner string, now time.Time, leas
 }
 
 // ClaimAgentScanJob claims for the partner's agent named agent: only the
-// files jobs queued for it.
+// files and action jobs queued for it.
 func (t *tx) ClaimAgentScanJob(ctx context.Context, owner string, now time.Time, lease time.Duration, partnerID int64, agent string) (core.ScanJob, error) {
 	if partnerID <= 0 || agent == "" {
 		return core.ScanJob{}, core.Errorf(core.EINVALID, "an agent's claim needs its partner and name")
 	}
-	return t.claimScanJob(ctx, owner, now, lease, "j.partner_id = $4 AND j.agent = $5 AND j.kind = 'files'", partnerID, agent)
+	return t.claimScanJob(ctx, owner, now, lease, "j.partner_id = $4 AND j.agent = $5 AND j.kind IN ('files', 'action')", partnerID, agent)
 }
 
 // claimScanJob claims the oldest queued job matching where (on scan_jobs

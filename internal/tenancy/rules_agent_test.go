@@ -54,7 +54,7 @@ func agentRules(add func(key string, r rule)) {
 		return req{method: "POST", path: "/v1/agent/lease", body: "{}", ctype: "application/json"}
 	}
 	add("POST /v1/agent/lease", rule{class: nobody, kind: kREST, build: lease})
-	for _, p := range []string{"renew", "findings", "finish"} {
+	for _, p := range []string{"renew", "findings", "action", "finish"} {
 		path := "/v1/agent/jobs/{id}/" + p
 		add("POST "+path, rule{class: nobody, kind: kREST, build: func(x *cell) req {
 			return req{method: "POST", path: "/v1/agent/jobs/1/" + p, body: `{"lease": "00"}`, ctype: "application/json"}

@@ -1,7 +1,8 @@
 // Package agentapi is the API scan agents (`palisade agent`, package
-// scanagent) call on Palisade, under /v1/agent/: lease a files job of a
-// website whose files are on the agent, keep its lease, report what the
-// scan found and finish it. Every call carries the agent's key
+// scanagent) call on Palisade, under /v1/agent/: lease a files job (or an
+// action on a finding's file) of a website whose files are on the agent,
+// keep its lease, report what the scan found (or what the action did) and
+// finish it. Every call carries the agent's key
 // (Authorization: Bearer pak_...); the core authenticates it and decides
 // what the agent may see (core/scan_agents.go). This package reads
 // requests, calls the core and maps its errors through ErrorTable.
@@ -29,10 +30,29 @@ const (
 // Job is a leased job (the answer of POST /v1/agent/lease).
 type Job struct {
 	ID         int64     `json:"id"`
+	Kind       string    `json:"kind"`  // files or action
 	Lease      string    `json:"lease"` // named by every later call on the job
 	Domain     string    `json:"domain"`
 	Path       string    `json:"path"` // the document root on the agent's server
 	LeaseUntil time.Time `json:"lease_until"`
+	// An action job's: quarantine, restore or clean the finding's file.
+	Action  string      `json:"action,omitempty"`
+	Finding *JobFinding `json:"finding,omitempty"`
+}
+
+// JobFinding is the finding an action job acts on.
+type JobFinding struct {
+	ID           int64  `json:"id"`
+	Location     string `json:"location"`
+	Signature    string `json:"signature"`
+	QuarantineID string `json:"quarantine_id,omitempty"` // a restore's entry
+}
+
+// ActionDone is the body of POST /v1/agent/jobs/{id}/action: the action
+// was done; QuarantineID is the entry a quarantine or a clean made.
+type ActionDone struct {
+	Lease        string `json:"lease"`
+	QuarantineID string `json:"quarantine_id,omitempty"`
 }
 
 // LeaseAnswer is the answer of POST /v1/agent/lease: Job is nil when
@@ -125,6 +145,7 @@ func (a *API) Register(mux Registrar) {
 	mux.Handle("POST /v1/agent/lease", a.h(MaxBody, a.lease))
 	mux.Handle("POST /v1/agent/jobs/{id}/renew", a.h(MaxBody, a.renew))
 	mux.Handle("POST /v1/agent/jobs/{id}/findings", a.h(MaxReportBody, a.findings))
+	mux.Handle("POST /v1/agent/jobs/{id}/action", a.h(MaxBody, a.action))
 	mux.Handle("POST /v1/agent/jobs/{id}/finish", a.h(MaxBody, a.finish))
 }
 
@@ -213,7 +234,11 @@ func (a *API) lease(w http.ResponseWriter, r *http.Request, key string) error {
 	}
 	var out LeaseAnswer
 	if ok {
-		out.Job = &Job{ID: j.ID, Lease: j.Lease, Domain: j.Domain, Path: j.Path, LeaseUntil: j.LeaseUntil.UTC()}
+		out.Job = &Job{ID: j.ID, Kind: string(j.Kind), Lease: j.Lease, Domain: j.Domain, Path: j.Path, LeaseUntil: j.LeaseUntil.UTC(), Action: j.Action}
+		if j.Kind == core.ScanAction {
+			f := j.Finding
+			out.Job.Finding = &JobFinding{ID: f.ID, Location: f.Location, Signature: f.Signature, QuarantineID: f.QuarantineID}
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -258,6 +283,22 @@ func (a *API) findings(w http.ResponseWriter, r *http.Request, key string) error
 		return err
 	}
 	writeJSON(w, http.StatusOK, ReportAnswer{New: created, Resolved: resolved})
+	return nil
+}
+
+func (a *API) action(w http.ResponseWriter, r *http.Request, key string) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	var in ActionDone
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := a.svc.FinishAgentAction(r.Context(), key, id, in.Lease, in.QuarantineID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"recorded": true})
 	return nil
 }
 
