@@ -375,11 +375,12 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 		if msg := localUnder(src.Path, s.cfg.ScanRoots, "--scan-root", partner); msg != "" {
 			bad("files.source.path", "%s", msg)
 		}
-		src.Host, src.Port, src.User, src.HostKey = "", 0, "", ""
+		src.Host, src.Port, src.User, src.HostKey, src.Agent = "", 0, "", "", ""
 		if sealed["files.password"] != "" || sealed["files.private_key"] != "" {
 			bad("files.source", "a local document root takes no password or key (send \"-\" to remove them)")
 		}
 	case "sftp":
+		src.Agent = ""
 		host("files.source.host", src.Host)
 		port("files.source.port", &src.Port, 22)
 		if !sshUserRE.MatchString(src.User) {

@@ -82,6 +82,7 @@ type Params struct {
 	Port               string `xml:"port"`
 	User               string `xml:"user"`
 	HostKey            string `xml:"host_key"`
+	Agent              string `xml:"agent"`
 	PrivateKey         string `xml:"private_key"`
 	Name               string `xml:"name"`
 	TablePrefix        string `xml:"table_prefix"`
@@ -356,7 +357,7 @@ func (p *Params) set() string {
 		{"limit", p.Limit}, {"offset", p.Offset}, {"before", p.Before}, {"after", p.After}, {"queue_id", p.QueueID}, {"addon", p.Addon},
 		{"addon_id", p.AddonID}, {"quantity", p.Quantity}, {"mode", p.Mode}, {"paranoia", p.Paranoia}, {"threshold", p.Threshold},
 		{"enabled", p.Enabled}, {"every_hours", p.EveryHours}, {"auto_clean", p.AutoClean}, {"source", p.Source}, {"path", p.Path}, {"host", p.Host},
-		{"port", p.Port}, {"user", p.User}, {"host_key", p.HostKey}, {"private_key", p.PrivateKey}, {"name", p.Name}, {"table_prefix", p.TablePrefix},
+		{"port", p.Port}, {"user", p.User}, {"host_key", p.HostKey}, {"agent", p.Agent}, {"private_key", p.PrivateKey}, {"name", p.Name}, {"table_prefix", p.TablePrefix},
 		{"clean", p.Clean}, {"repository", p.Repository}, {"repository_password", p.RepositoryPassword}, {"s3_access_key_id", p.S3AccessKeyID},
 		{"s3_secret_key", p.S3SecretKey}, {"keep_daily", p.KeepDaily}, {"keep_weekly", p.KeepWeekly}, {"keep_monthly", p.KeepMonthly},
 		{"kind", p.Kind}, {"state", p.State}, {"snapshot", p.Snapshot}, {"database", p.Database}} {

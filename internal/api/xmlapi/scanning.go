@@ -95,7 +95,7 @@ func (h *Handler) scanSettings(ctx context.Context, c core.Caller, req *Request)
 
 // scanFields are the parameters of each set method, in answer order.
 var scanFields = map[string][]string{
-	"files":    {"enabled", "every_hours", "auto_clean", "source", "path", "host", "port", "user", "host_key", "password", "private_key"},
+	"files":    {"enabled", "every_hours", "auto_clean", "source", "path", "host", "port", "user", "host_key", "password", "private_key", "agent"},
 	"patch":    {"enabled", "every_hours"},
 	"database": {"enabled", "every_hours", "host", "port", "user", "name", "table_prefix", "password", "clean"},
 	"backup":   {"enabled", "every_hours", "repository", "repository_password", "s3_access_key_id", "s3_secret_key", "keep_daily", "keep_weekly", "keep_monthly"},
@@ -155,6 +155,7 @@ func scanEdit(part string, p *Params, st *core.ScanSettings) (bool, error) {
 		str(p.Host, &f.Source.Host)
 		str(p.User, &f.Source.User)
 		str(p.HostKey, &f.Source.HostKey)
+		str(p.Agent, &f.Source.Agent)
 		secret(p.Password, &f.Source.Password)
 		secret(p.PrivateKey, &f.Source.PrivateKey)
 	case "patch":
@@ -210,8 +211,9 @@ func scanNodes(site core.Website, part string, st core.ScanSettings) []*Node {
 	case "files":
 		f := st.Files
 		out = append(out, sw("enabled", f.Enabled), policy("every_hours", f.EveryHours), sw("auto_clean", f.AutoClean),
-			policy("source", f.Source.Kind, "local", "sftp"), policy("path", f.Source.Path), policy("host", f.Source.Host), policy("port", f.Source.Port),
-			policy("user", f.Source.User), policy("host_key", f.Source.HostKey), secret("password", f.Source.PasswordSet), secret("private_key", f.Source.PrivateKeySet))
+			policy("source", f.Source.Kind, "local", "sftp", "agent"), policy("path", f.Source.Path), policy("host", f.Source.Host), policy("port", f.Source.Port),
+			policy("user", f.Source.User), policy("host_key", f.Source.HostKey), secret("password", f.Source.PasswordSet), secret("private_key", f.Source.PrivateKeySet),
+			policy("agent", f.Source.Agent))
 	case "patch":
 		out = append(out, sw("enabled", st.Patch.Enabled), policy("every_hours", st.Patch.EveryHours))
 	case "database":

@@ -78,10 +78,10 @@ func TestScanMethods(t *testing.T) {
 	sw := func(name string, on bool) string {
 		return policyXML(name, map[bool]string{true: "on", false: "off"}[on], "on", "off")
 	}
-	files := func(method string, enabled bool, hours, source, path, host, port, user, key, pw string) string {
-		return answerXML(method, head+sw("enabled", enabled)+policyXML("every_hours", hours)+sw("auto_clean", false)+policyXML("source", source, "local", "sftp")+
+	files := func(method string, enabled bool, hours, source, path, host, port, user, key, pw string, agent ...string) string {
+		return answerXML(method, head+sw("enabled", enabled)+policyXML("every_hours", hours)+sw("auto_clean", false)+policyXML("source", source, "local", "sftp", "agent")+
 			policyXML("path", path)+policyXML("host", host)+policyXML("port", port)+policyXML("user", user)+policyXML("host_key", key)+
-			policyXML("password", pw)+policyXML("private_key", "not set"))
+			policyXML("password", pw)+policyXML("private_key", "not set")+policyXML("agent", strings.Join(agent, "")))
 	}
 	exact(e.call(t, "getSmartSettings", sid), files("getSmartSettings", false, "0", "", "", "", "0", "", "", "not set"))
 	exact(e.call(t, "setSmartSettings", sid+"<enabled>yes</enabled><source>local</source><path>/var/www/shop</path><every_hours>24</every_hours>"),
@@ -96,6 +96,9 @@ func TestScanMethods(t *testing.T) {
 		t.Fatalf("stored: %+v %v", stored.Files, err)
 	}
 	exact(e.call(t, "getSmartSettings", sid), files("getSmartSettings", true, "24", "sftp", "/home/shop/www", "web1.example.net", "22", "shop", hostKey, "set"))
+	// Files on a scan agent (palisade agent on the web server): its name.
+	exact(e.call(t, "setSmartSettings", sid+"<source>agent</source><agent>web01</agent><password>-</password>"),
+		files("setSmartSettings", true, "24", "agent", "/home/shop/www", "", "0", "", "", "not set", "web01"))
 	// Back to a local document root (backups and restores need one); "-"
 	// removes the stored password.
 	exact(e.call(t, "setSmartSettings", sid+"<source>local</source><path>/var/www/shop</path><password>-</password>"),
@@ -125,7 +128,7 @@ func TestScanMethods(t *testing.T) {
 	// Refusals: the method's <error>, nothing changed.
 	before, _ := e.Service.ScanSecrets(ctx, site.PartnerID, site.ID)
 	for _, c := range []struct{ method, params, err string }{
-		{"setSmartSettings", sid, "nothing to change: give enabled, every_hours, auto_clean, source, path, host, port, user, host_key, password, private_key"},
+		{"setSmartSettings", sid, "nothing to change: give enabled, every_hours, auto_clean, source, path, host, port, user, host_key, password, private_key, agent"},
 		{"setSmartSettings", sid + "<enabled>maybe</enabled>", `enabled must be on or off, not "maybe"`},
 		{"setSmartSettings", sid + "<source>local</source><path>/etc</path>", "invalid scan settings: files.source.path: not inside the allowed roots (/var/www)"},
 		{"setSmartPatchSettings", sid + "<every_hours>soon</every_hours>", `every_hours must be a whole number, not "soon"`},
