@@ -91,6 +91,7 @@ func TestMatchesOpenAPI(t *testing.T) {
 		"WAFStats": client.WAFStats{}, "ScannerView": client.Scanner{}, "ScanSettings": client.ScanSettings{}, "ScanJob": client.ScanJob{},
 		"Finding": client.Finding{}, "Backup": client.Backup{}, "RestoreRequest": client.RestoreRequest{},
 		"Addon": client.Addon{}, "AddonList": client.AddonList{}, "BackupFolder": client.BackupFolder{},
+		"ScanAgent": client.ScanAgent{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

@@ -31,8 +31,9 @@ type FileScanSettings struct {
 }
 
 // FileSource is where the website's files are: Kind "local" (Path under
-// one of the operator's --scan-root folders) or "sftp" (Host, Port, User,
-// HostKey and a Password or PrivateKey).
+// one of the operator's --scan-root folders), "sftp" (Host, Port, User,
+// HostKey and a Password or PrivateKey) or "agent" (Agent: the name of
+// your scan agent on the web server, Path: the document root there).
 type FileSource struct {
 	Kind          string `json:"kind"`
 	Path          string `json:"path"`
@@ -40,6 +41,7 @@ type FileSource struct {
 	Port          int    `json:"port,omitempty"`
 	User          string `json:"user,omitempty"`
 	HostKey       string `json:"host_key,omitempty"`
+	Agent         string `json:"agent,omitempty"`
 	Password      string `json:"password,omitempty"`
 	PrivateKey    string `json:"private_key,omitempty"`
 	PasswordSet   bool   `json:"password_set"`
