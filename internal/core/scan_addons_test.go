@@ -275,3 +275,50 @@ func wantField(t *testing.T, err error, field string) {
 		t.Fatalf("error %v; want one about field %q", err, field)
 	}
 }
+
+// TestScanAddonRemovalRacingAnEdit: an edit switching the scan on and the
+// removal of its add-on, at the same time, never leave the scan on
+// without its add-on, whichever commits first.
+func TestScanAddonRemovalRacingAnEdit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		root := t.TempDir()
+		f := newFixture(t, db, func(c *core.Config) { c.ScanRoots = []string{root}; c.ScanAddonsRequired = true })
+		c := f.partner(t, "racer", 1_000_000)
+		w, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "race.example", Plan: "10k"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		on := core.ScanSettings{Files: core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: root + "/race"}}}
+		off := on
+		off.Files.Enabled = false
+		edits := 0
+		for i := 0; i < 20; i++ {
+			if _, err := f.svc.SetWebsiteScanSettings(ctx, c, "race.example", off); err != nil {
+				t.Fatal(err)
+			}
+			a, err := f.svc.ProvisionAddon(ctx, c, w.ID, core.AddonSmart, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			editErr, delErr := make(chan error, 1), make(chan error, 1)
+			go func() { _, err := f.svc.SetWebsiteScanSettings(ctx, c, "race.example", on); editErr <- err }()
+			go func() { delErr <- f.svc.DeleteAddon(ctx, c, a.ID) }()
+			if err := <-delErr; err != nil {
+				t.Fatalf("round %d: removal: %v", i, err)
+			}
+			switch err := <-editErr; {
+			case err == nil:
+				edits++
+			case errors.Is(err, core.ErrAddonRequired):
+			default:
+				t.Fatalf("round %d: edit: %v", i, err)
+			}
+			st, err := f.svc.WebsiteScanSettings(ctx, c, "race.example")
+			if err != nil || st.Files.Enabled {
+				t.Fatalf("round %d: the scan is on without its add-on: %+v %v", i, st.Files, err)
+			}
+		}
+		t.Logf("%s: %d of 20 edits went through before the removal", db.Name(), edits)
+	})
+}
