@@ -292,6 +292,27 @@ final class Client
         $this->call('DELETE', '/v1/websites/' . rawurlencode($domain) . '/addons/' . $id);
     }
 
+    /** Your scan agents (palisade agent on your web servers), revoked ones too. @operation GET /v1/scan-agents */
+    public function scanAgents(): array
+    {
+        return $this->call('GET', '/v1/scan-agents')['data'];
+    }
+
+    /**
+     * Creates a scan agent and its key: the answer's 'key' is shown here
+     * only; a name in use by an agent that is not revoked is a 409.
+     * @operation POST /v1/scan-agents */
+    public function createScanAgent(string $name): array
+    {
+        return $this->call('POST', '/v1/scan-agents', body: ['name' => $name]);
+    }
+
+    /** Revokes a scan agent: its key is refused from then on. @operation DELETE /v1/scan-agents/{id} */
+    public function revokeScanAgent(int $id): array
+    {
+        return $this->call('DELETE', '/v1/scan-agents/' . $id);
+    }
+
     /** @operation GET /v1/lists */
     public function lists(): array
     {
