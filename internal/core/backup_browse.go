@@ -71,10 +71,10 @@ type backupReads struct {
 
 // SetBackupReader lets this node browse and download backups with r
 // (nil: it cannot; BrowseBackup and DownloadBackup answer unavailable).
-// Call it before serving.
+// A read already running keeps the reader and limits it started with.
 func (s *Service) SetBackupReader(r BackupReader, lim BackupReadLimits) {
 	if r == nil {
-		s.backupRead = nil
+		s.backupRead.Store(nil)
 		return
 	}
 	if lim.Concurrent <= 0 {
@@ -83,7 +83,7 @@ func (s *Service) SetBackupReader(r BackupReader, lim BackupReadLimits) {
 	if lim.MaxDownload <= 0 {
 		lim.MaxDownload = DefaultBackupDownloadMax
 	}
-	s.backupRead = &backupReads{r: r, lim: lim, sem: make(chan struct{}, lim.Concurrent)}
+	s.backupRead.Store(&backupReads{r: r, lim: lim, sem: make(chan struct{}, lim.Concurrent)})
 }
 
 // BackupEntry is a file or folder in a backup.
@@ -194,7 +194,7 @@ func (s *Service) resolveBackup(ctx context.Context, c Caller, domain, snapshot,
 	if rb.st.Net, err = scanNet(s.cfg.ScanAllowNets, p0.Name); err != nil {
 		return rb, err
 	}
-	rb.reads = s.backupRead
+	rb.reads = s.backupRead.Load()
 	if rb.reads == nil {
 		return rb, Errorf(EUNAVAILABLE, "backups cannot be browsed or downloaded on this node (it has no backup reader)")
 	}

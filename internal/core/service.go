@@ -128,7 +128,7 @@ type Service struct {
 	hashGate                        *guard.Gate
 	customerSignIns, consoleSignIns *guard.SignIn
 	// backupRead browses and downloads backups (backup_browse.go).
-	backupRead *backupReads
+	backupRead atomic.Pointer[backupReads]
 	// scanObs counts findings and jobs for metrics (scan_observe.go).
 	scanObs ScanObserver
 }
