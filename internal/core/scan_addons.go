@@ -73,7 +73,8 @@ func (s *Service) checkScanAddons(ctx context.Context, tx Tx, w Website, old, st
 
 // switchOffFeature switches off, in tx, the feature of the scanning add-on
 // a (being removed) in its website's scan settings, and audits the change.
-// A deleted website, or one without settings, has nothing to switch off.
+// A deleted website (even one whose domain was registered again), or one
+// without settings, has nothing to switch off.
 func (s *Service) switchOffFeature(ctx context.Context, tx Tx, c Caller, a Addon, now time.Time) error {
 	// The website's row locked first, as EditWebsiteScanSettings does: an
 	// edit in flight commits first and its result is read here, or waits
@@ -84,6 +85,11 @@ func (s *Service) switchOffFeature(ctx context.Context, tx Tx, c Caller, a Addon
 	}
 	if err != nil {
 		return err
+	}
+	if w.ID != a.WebsiteID {
+		// a's website was deleted and its domain registered again: the
+		// new website's feature is its own add-on's, not a's.
+		return nil
 	}
 	cur, err := s.loadScanSettings(ctx, tx, w)
 	if err != nil {

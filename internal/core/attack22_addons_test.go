@@ -1,0 +1,121 @@
+package core_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/store"
+	"github.com/palisadehq/palisade/internal/store/storetest"
+)
+
+// TestAttack22StaleAddonKeepsNewWebsiteFeature: a deleted website's
+// scanning add-on stays addressable by its addon_id (XML deleteAddon).
+// Removing it must not switch off the feature of the website registered
+// since under the same domain, which has bought and pays for its own
+// add-on.
+func TestAttack22StaleAddonKeepsNewWebsiteFeature(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		root := t.TempDir()
+		f := newFixture(t, db, func(c *core.Config) { c.ScanRoots = []string{root}; c.ScanAddonsRequired = true })
+		start := time.Date(2027, 3, 10, 9, 0, 0, 0, time.UTC)
+		f.now.Store(&start)
+		c := f.partner(t, "stale", 100_000)
+		on := core.ScanSettings{Files: core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: root + "/shop"}}}
+
+		old, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "shop.example", Plan: "10k"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale, err := f.svc.ProvisionAddon(ctx, c, old.ID, core.AddonSmart, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SetWebsiteScanSettings(ctx, c, "shop.example", on); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.DeleteWebsite(ctx, c, "shop.example", core.Match{}); err != nil {
+			t.Fatal(err)
+		}
+
+		f.advance(time.Hour)
+		w, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "shop.example", Plan: "10k"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.ID == old.ID {
+			t.Fatal("the new registration reused the deleted website's id")
+		}
+		if _, err := f.svc.ProvisionAddon(ctx, c, w.ID, core.AddonSmart, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SetWebsiteScanSettings(ctx, c, "shop.example", on); err != nil {
+			t.Fatal(err)
+		}
+
+		// The old website's add-on, removed by its id.
+		if err := f.svc.DeleteAddon(ctx, c, stale.ID); err != nil && core.ErrorCode(err) != core.ENOTFOUND {
+			t.Fatal(err)
+		}
+		got, err := f.svc.WebsiteScanSettings(ctx, c, "shop.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Files.Enabled {
+			t.Fatal("removing the deleted website's smart add-on switched off the file scan of the new shop.example, which still has (and is charged for) its own smart add-on")
+		}
+	})
+}
+
+// TestAttack22ConcurrentFeaturePurchase: two purchases of one feature at
+// the same moment (a billing module's retry racing the first request)
+// buy it once and charge it once.
+func TestAttack22ConcurrentFeaturePurchase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		start := time.Date(2028, 2, 29, 12, 0, 0, 0, time.UTC)
+		f.now.Store(&start)
+		c := f.partner(t, "racer", 100_000)
+		for round := 0; round < 10; round++ {
+			domain := "race" + string(rune('a'+round)) + ".example"
+			w, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: domain, Plan: "10k"}, core.Idem{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					_, errs[i] = f.svc.ProvisionAddon(ctx, c, w.ID, core.AddonBackup, 1)
+				}(i)
+			}
+			wg.Wait()
+			ok := 0
+			for _, err := range errs {
+				switch core.ErrorCode(err) {
+				case "":
+					ok++
+				case core.ECONFLICT:
+				default:
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			if ok != 1 {
+				t.Fatalf("round %d: %d purchases of one feature went through; want 1", round, ok)
+			}
+			as, err := f.svc.Addons(ctx, c, w.ID)
+			if err != nil || len(as) != 1 {
+				t.Fatalf("round %d: add-ons %+v %v", round, as, err)
+			}
+		}
+		// Each website: the plan (500) and one month of backup bought
+		// the minute it was registered.
+		f.checkLedger(t, c, 100_000-10*(500+core.DefaultBackupPrice))
+	})
+}
