@@ -239,9 +239,10 @@ type AgentJob struct {
 }
 
 // LeaseAgentJob gives the agent with key the next files or action job
-// queued for it (ok false when there is none). A job whose website is paused or deleted,
-// or whose files are no longer on this agent, is failed with the reason
-// and the next is looked at.
+// queued for it (ok false when there is none, or when another claim took
+// it at the same time). A job whose website is paused or deleted, or whose
+// files are no longer on this agent, is failed with the reason and the
+// next is looked at.
 func (s *Service) LeaseAgentJob(ctx context.Context, key string) (AgentJob, bool, error) {
 	for range 5 {
 		var a ScanAgent
@@ -259,11 +260,14 @@ func (s *Service) LeaseAgentJob(ctx context.Context, key string) (AgentJob, bool
 				return err
 			}
 			j, err = tx.ClaimAgentScanJob(ctx, agentNode(a)+"#"+hex.EncodeToString(tok[:]), now, AgentJobLease, a.PartnerID, a.Name)
-			if ErrorCode(err) == ENOTFOUND || ErrorCode(err) == ECONFLICT {
-				j, err = ScanJob{}, nil
+			if ErrorCode(err) == ENOTFOUND {
+				j, err = ScanJob{}, nil // nothing queued: the call is still recorded (seen_at)
 			}
-			return err
+			return err // ECONFLICT (a concurrent claim) rolls back
 		})
+		if ErrorCode(err) == ECONFLICT {
+			return AgentJob{}, false, nil
+		}
 		if err != nil || j.ID == 0 {
 			return AgentJob{}, false, err
 		}
