@@ -263,3 +263,58 @@ func TestScanAgentSchedule(t *testing.T) {
 		}
 	})
 }
+
+// TestScanAgentLeaseRace: several processes of one agent asking at once
+// for the one queued job: exactly one gets it, none fails.
+func TestScanAgentLeaseRace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		a := f.partner(t, "a", 0)
+		_, key, err := f.svc.CreateScanAgent(ctx, a, "web01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{"shop.example.com", "blog.example.com"} {
+			if _, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: d}, core.Idem{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.SetWebsiteScanSettings(ctx, a, d, core.ScanSettings{Files: core.FileScanSettings{Enabled: true,
+				Source: core.FileSource{Kind: "agent", Agent: "web01", Path: "/home/" + d}}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.RequestScan(ctx, a, d, core.ScanFiles); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const n = 8
+		type res struct {
+			j   core.AgentJob
+			ok  bool
+			err error
+		}
+		out := make(chan res, n)
+		start := make(chan struct{})
+		for range n {
+			go func() {
+				<-start
+				j, ok, err := f.svc.LeaseAgentJob(ctx, key)
+				out <- res{j, ok, err}
+			}()
+		}
+		close(start)
+		got := map[string]int{}
+		for range n {
+			r := <-out
+			if r.err != nil {
+				t.Errorf("a concurrent lease failed: %v", r.err)
+			}
+			if r.ok {
+				got[r.j.Domain]++
+			}
+		}
+		if got["shop.example.com"] > 1 || got["blog.example.com"] > 1 || len(got) == 0 {
+			t.Fatalf("leases by website: %v; want each job leased at most once", got)
+		}
+	})
+}
