@@ -261,54 +261,76 @@ func (s *Service) chargeAddon(ctx context.Context, tx Tx, c Caller, w Website, p
 // ProvisionAddon adds an add-on to a website, charged pro rata for the rest
 // of the period and with every renewal.
 func (s *Service) ProvisionAddon(ctx context.Context, c Caller, websiteID int64, product string, qty int64) (Addon, error) {
+	a, _, err := s.ProvisionAddonKeyed(ctx, c, websiteID, product, qty, Idem{})
+	return a, err
+}
+
+// ProvisionAddonKeyed is ProvisionAddon once per Idempotency-Key: a retry
+// with the same key and request answers the first add-on (replayed true)
+// and charges nothing.
+func (s *Service) ProvisionAddonKeyed(ctx context.Context, c Caller, websiteID int64, product string, qty int64, idem Idem) (Addon, bool, error) {
 	if err := c.partnerOnly("buy add-ons"); err != nil {
-		return Addon{}, err
+		return Addon{}, false, err
 	}
 	product = strings.TrimSpace(product)
 	if err := checkAddon(product, qty); err != nil {
-		return Addon{}, err
+		return Addon{}, false, err
 	}
 	var a Addon
-	err := s.store.Update(ctx, func(tx Tx) error {
-		now := s.clock()
-		// Lock the partner before reading the website, as renewals do:
-		// a renewal in flight commits first, so the add-on is priced
-		// against the term as it now ends, never a stale one.
-		if _, err := tx.Partner(ctx, c.PartnerID, true); err != nil {
-			return err
-		}
-		w, err := tx.WebsiteByID(ctx, c.PartnerID, websiteID)
-		if ErrorCode(err) == ENOTFOUND || err == nil && w.Status == StatusDeleted {
-			return Errorf(ENOTFOUND, "site_id %d not found", websiteID)
-		}
+	replayed, err := s.keyed(ctx, c, idem, "addon", func(tx Tx, now time.Time) (string, error) {
+		a = Addon{}
+		err := s.provisionAddon(ctx, tx, c, websiteID, product, qty, now, &a)
+		return strconv.FormatInt(a.ID, 10), err
+	}, func(tx Tx, objectID string) error {
+		id, err := strconv.ParseInt(objectID, 10, 64)
 		if err != nil {
 			return err
 		}
-		if featureAddon(product) {
-			// A feature is had once: a second one (a retry of a request
-			// that went through, say) is refused, never charged twice.
-			// The partner's lock above orders every provisioning.
-			have, err := tx.Addons(ctx, c.PartnerID, w.ID)
-			if err != nil {
-				return err
-			}
-			for _, o := range have {
-				if o.Product == product {
-					return &Error{Code: ECONFLICT, Field: "addon", Cause: ErrAddonExists,
-						Message: fmt.Sprintf("website %s already has add-on %s (addon_id %d)", w.Domain, product, o.ID)}
-				}
-			}
-		}
-		if err := s.chargeAddon(ctx, tx, c, w, product, qty, now, "add-on "+product); err != nil {
-			return err
-		}
-		a = Addon{PartnerID: c.PartnerID, WebsiteID: w.ID, Domain: w.Domain, Product: product, Quantity: qty, Status: "active", CreatedAt: now, UpdatedAt: now}
-		if err := tx.InsertAddon(ctx, &a); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, c, now, "addon", strconv.FormatInt(a.ID, 10), "create", nil, map[string]any{"website": w.Domain, "product": product, "quantity": qty})
+		a, err = tx.Addon(ctx, c.PartnerID, id, false)
+		return err
 	})
-	return a, err
+	return a, replayed, err
+}
+
+// provisionAddon is ProvisionAddon's work in tx; out gets the add-on.
+func (s *Service) provisionAddon(ctx context.Context, tx Tx, c Caller, websiteID int64, product string, qty int64, now time.Time, out *Addon) error {
+	// Lock the partner before reading the website, as renewals do:
+	// a renewal in flight commits first, so the add-on is priced
+	// against the term as it now ends, never a stale one.
+	if _, err := tx.Partner(ctx, c.PartnerID, true); err != nil {
+		return err
+	}
+	w, err := tx.WebsiteByID(ctx, c.PartnerID, websiteID)
+	if ErrorCode(err) == ENOTFOUND || err == nil && w.Status == StatusDeleted {
+		return Errorf(ENOTFOUND, "site_id %d not found", websiteID)
+	}
+	if err != nil {
+		return err
+	}
+	if featureAddon(product) {
+		// A feature is had once: a second one (a retry of a request
+		// that went through, say) is refused, never charged twice.
+		// The partner's lock above orders every provisioning.
+		have, err := tx.Addons(ctx, c.PartnerID, w.ID)
+		if err != nil {
+			return err
+		}
+		for _, o := range have {
+			if o.Product == product {
+				return &Error{Code: ECONFLICT, Field: "addon", Cause: ErrAddonExists,
+					Message: fmt.Sprintf("website %s already has add-on %s (addon_id %d)", w.Domain, product, o.ID)}
+			}
+		}
+	}
+	if err := s.chargeAddon(ctx, tx, c, w, product, qty, now, "add-on "+product); err != nil {
+		return err
+	}
+	a := Addon{PartnerID: c.PartnerID, WebsiteID: w.ID, Domain: w.Domain, Product: product, Quantity: qty, Status: "active", CreatedAt: now, UpdatedAt: now}
+	if err := tx.InsertAddon(ctx, &a); err != nil {
+		return err
+	}
+	*out = a
+	return s.audit(ctx, tx, c, now, "addon", strconv.FormatInt(a.ID, 10), "create", nil, map[string]any{"website": w.Domain, "product": product, "quantity": qty})
 }
 
 // ModifyAddon changes an add-on's quantity; an increase is charged pro

@@ -2,6 +2,7 @@ package partnerapi
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -109,14 +110,24 @@ func (a *API) handleAddonCreate() http.Handler {
 		if in.Quantity != nil {
 			qty = *in.Quantity
 		}
+		// A retry with the same Idempotency-Key replays the first add-on
+		// and charges nothing (docs/API.md); the fingerprint is the
+		// request as read.
+		key, err := idem(r, &input{vals: url.Values{"addon": {strings.TrimSpace(in.Addon)}, "quantity": {strconv.FormatInt(qty, 10)}}})
+		if err != nil {
+			return err
+		}
 		c := callerFrom(r.Context())
 		site, err := a.svc.Website(r.Context(), c, r.PathValue("domain"))
 		if err != nil {
 			return err
 		}
-		ad, err := a.svc.ProvisionAddon(r.Context(), c, site.ID, in.Addon, qty)
+		ad, replayed, err := a.svc.ProvisionAddonKeyed(r.Context(), c, site.ID, in.Addon, qty, key)
 		if err != nil {
 			return err
+		}
+		if replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
 		}
 		writeJSON(w, http.StatusCreated, a.addon(ad))
 		return nil
@@ -167,6 +178,7 @@ func (a *API) addonRoutes() []route {
 	addonP := param{Name: "addon", In: "path", Required: true, Type: "integer", Desc: "The add-on's id (GET /v1/websites/{domain}/addons)."}
 	products := "extra_requests (10,000 more requests a month per unit, quantity 1 to 10,000), and the scanning features, quantity 1: smart (malware scan of the files), " +
 		"smart_patch (patch check), smart_database (database scan), backup"
+	idemH := param{Name: "Idempotency-Key", In: "header", Desc: "Any unique string (up to 255 characters). A retry with the same key and request returns the first result and never charges twice; keys are kept for 24 hours."}
 	v1 := core.ProtocolV1
 	return []route{
 		{"GET", "/v1/websites/{domain}/addons", v1, a.handleAddonList(), op{Tag: "v1", Summary: "A website's add-ons, and the products with their prices",
@@ -176,7 +188,7 @@ func (a *API) addonRoutes() []route {
 		{"POST", "/v1/websites/{domain}/addons", v1, a.handleAddonCreate(), op{Tag: "v1", Summary: "Buy an add-on for a website",
 			Desc: "JSON: addon (" + products + ") and quantity (default 1). Charged at once for the rest of the term, as an upgrade is (the monthly price times the whole billing months left plus the fraction left of the current one, rounded half up to the cent), and with every renewal after. " +
 				"A scanning feature is had once: buying it again is 409 (nothing charged). When the operator requires scanning add-ons (the default), a feature can be switched on in PUT .../scanner only once its add-on is bought.",
-			Params: []param{domain}, JSONBody: "AddonIn", Status: 201, Resp: "Addon", Errors: []int{400, 402, 404, 409}}},
+			Params: []param{domain, idemH}, JSONBody: "AddonIn", Status: 201, Resp: "Addon", Errors: []int{400, 402, 404, 409}}},
 		{"PATCH", "/v1/websites/{domain}/addons/{addon}", v1, a.handleAddonUpdate(), op{Tag: "v1", Summary: "Change an add-on's quantity",
 			Desc:   "JSON: quantity. An increase is charged for the rest of the term; a decrease refunds nothing and applies from the next renewal. A scanning feature's quantity is always 1.",
 			Params: []param{domain, addonP}, JSONBody: "AddonQuantity", Resp: "Addon", Errors: []int{400, 402, 404}}},

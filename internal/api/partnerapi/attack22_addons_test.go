@@ -1,0 +1,43 @@
+package partnerapi_test
+
+import (
+	"testing"
+
+	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/store"
+	"github.com/palisadehq/palisade/internal/store/storetest"
+)
+
+// TestAttack22AddonIdempotencyKey: POST /v1/websites/{domain}/addons
+// charges, and docs/API.md promises that a retry of any POST with the same
+// Idempotency-Key answers the first result with Idempotent-Replayed: true
+// and never charges again; the same key with another request is a 409.
+func TestAttack22AddonIdempotencyKey(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, func(c *core.Config) { c.ScanAddonsRequired = true })
+		if r := e.do(t, call{method: "POST", path: "/v1/websites", key: e.keyA, body: `{"domain":"shop.example.com"}`}); r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		const base = "/v1/websites/shop.example.com"
+		k1 := map[string]string{"Idempotency-Key": "order-17-extra"}
+		k2 := map[string]string{"Idempotency-Key": "order-17-smart"}
+		first := e.do(t, call{method: "POST", path: base + "/addons", key: e.keyA, body: `{"addon":"extra_requests","quantity":2}`, headers: k1})
+		if first.status != 201 {
+			t.Fatalf("first: %d %s", first.status, first.body)
+		}
+		runScenarios(t, e, []scenario{
+			{name: "a month of 20,000 requests charged", call: call{method: "GET", path: "/v1/credit", key: e.keyA}, status: 200, has: []string{`"balance":"15.00"`}},
+			{name: "the retry replays", call: call{method: "POST", path: base + "/addons", key: e.keyA, body: `{"addon":"extra_requests","quantity":2}`, headers: k1}, status: 201,
+				has: []string{first.body[:len(first.body)-1]}, headers: map[string]string{"Idempotent-Replayed": "true"}},
+			{name: "and charges nothing", call: call{method: "GET", path: "/v1/credit", key: e.keyA}, status: 200, has: []string{`"balance":"15.00"`}},
+			{name: "the key with another request", call: call{method: "POST", path: base + "/addons", key: e.keyA, body: `{"addon":"extra_requests","quantity":3}`, headers: k1}, status: 409,
+				has: []string{`"code":"conflict"`, `Idempotency-Key`}},
+			{name: "smart", call: call{method: "POST", path: base + "/addons", key: e.keyA, body: `{"addon":"smart"}`, headers: k2}, status: 201},
+			{name: "smart's retry replays, not 409", call: call{method: "POST", path: base + "/addons", key: e.keyA, body: `{"addon":"smart"}`, headers: k2}, status: 201,
+				has: []string{`"addon":"smart"`}, headers: map[string]string{"Idempotent-Replayed": "true"}},
+			{name: "smart charged once", call: call{method: "GET", path: "/v1/credit", key: e.keyA}, status: 200, has: []string{`"balance":"12.00"`}},
+			{name: "without a key a second smart is still 409", call: call{method: "POST", path: base + "/addons", key: e.keyA, body: `{"addon":"smart"}`}, status: 409},
+			{name: "another partner's key of the same name buys nothing of A's", call: call{method: "POST", path: base + "/addons", key: e.keyB, body: `{"addon":"extra_requests","quantity":2}`, headers: k1}, status: 404},
+		})
+	})
+}
