@@ -390,6 +390,13 @@ func TestAgentCannotReportOnOthersJobs(t *testing.T) {
 			}
 		}
 	}
+	// Its own agent renews it: the lease moves on.
+	var renewed struct {
+		LeaseUntil time.Time `json:"lease_until"`
+	}
+	if err := agA.call(ctx, p+"/renew", agentapi.Renew{Lease: j.Lease}, &renewed); err != nil || renewed.LeaseUntil.IsZero() {
+		t.Fatalf("renew: %+v, %v", renewed, err)
+	}
 	bad := rep
 	bad.Lease = "0123"
 	if err := agA.call(ctx, p+"/findings", bad, nil); Code(err) != core.ECONFLICT {
