@@ -318,3 +318,55 @@ func TestScanAgentLeaseRace(t *testing.T) {
 		}
 	})
 }
+
+// TestScanAgentLeaseRunsOut: an agent that stops renewing loses its job
+// when the lease runs out; the job is leased again under a new token, and
+// the old one can no longer report or finish.
+func TestScanAgentLeaseRunsOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		a := f.partner(t, "a", 0)
+		_, key, err := f.svc.CreateScanAgent(ctx, a, "web01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, "shop.example.com", core.ScanSettings{Files: core.FileScanSettings{Enabled: true,
+			Source: core.FileSource{Kind: "agent", Agent: "web01", Path: "/home/shop"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.RequestScan(ctx, a, "shop.example.com", core.ScanFiles); err != nil {
+			t.Fatal(err)
+		}
+		first, ok, err := f.svc.LeaseAgentJob(ctx, key)
+		if !ok || err != nil {
+			t.Fatalf("first lease: %v %v", ok, err)
+		}
+		if _, ok, err := f.svc.LeaseAgentJob(ctx, key); ok || err != nil {
+			t.Fatalf("a second lease while the first holds: %v %v", ok, err)
+		}
+		f.advance(core.AgentJobLease + time.Second)
+		second, ok, err := f.svc.LeaseAgentJob(ctx, key)
+		if !ok || err != nil || second.ID != first.ID || second.Lease == first.Lease {
+			t.Fatalf("the lease after the first ran out: %+v %v %v", second, ok, err)
+		}
+		found := []core.Finding{{Location: "x.php", Signature: "Palisade.PHP.Webshell.EvalPost", Class: "webshell", Severity: "critical"}}
+		_, _, err = f.svc.ReportAgentFindings(ctx, key, first.ID, first.Lease, found, true)
+		wantErrCode(t, err, core.ECONFLICT, "a report under the lost lease")
+		err = f.svc.FinishAgentJob(ctx, key, first.ID, first.Lease, nil, "x")
+		wantErrCode(t, err, core.ECONFLICT, "finishing under the lost lease")
+		if _, _, err := f.svc.ReportAgentFindings(ctx, key, second.ID, second.Lease, found, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.FinishAgentJob(ctx, key, second.ID, second.Lease, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		js, err := f.svc.ScanJobs(ctx, a, "shop.example.com", core.ScanFiles, 1)
+		if err != nil || js[0].State != core.JobDone || js[0].Attempts != 2 {
+			t.Fatalf("the job: %+v %v", js, err)
+		}
+	})
+}
