@@ -11,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/api/agentapi"
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/malware"
 	"github.com/palisadehq/palisade/internal/malware/clamdtest"
 	"github.com/palisadehq/palisade/internal/scanrun"
 	"github.com/palisadehq/palisade/internal/secret"
@@ -438,5 +440,32 @@ func TestAgentCannotReportOnOthersJobs(t *testing.T) {
 		if _, err := ag.RunOnce(ctx); Code(err) != core.EUNAUTHORIZED {
 			t.Errorf("key %q: %v; want unauthorized", key, err)
 		}
+	}
+}
+
+// TestAgentRefusesRootsOutsideItsOwn: a document root outside the agent's
+// --root folders is neither read nor changed, whatever the website's
+// settings say: the job fails with the reason.
+func TestAgentRefusesRootsOutsideItsOwn(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t)
+	ag, _ := f.agent(t, f.a, "web01")
+	ag.Clamd = malware.NewClient("unix", filepath.Join(f.base, "no-clamd.sock"), malware.ClientOptions{})
+	outside := filepath.Join(f.base, "etc")
+	f.site(t, f.a, "shop.example.com", "web01", outside)
+	if _, err := f.svc.RequestScan(ctx, f.a, "shop.example.com", core.ScanFiles); err != nil {
+		t.Fatal(err)
+	}
+	if ran, err := ag.RunOnce(ctx); !ran || err != nil {
+		t.Fatalf("ran %v, %v", ran, err)
+	}
+	js := f.jobs(t, f.a, "shop.example.com")
+	if len(js) != 1 || js[0].State != core.JobFailed || !strings.Contains(js[0].Error, "is not under this agent's --root folders") {
+		t.Fatalf("job: %+v", js)
+	}
+	// A root that only starts like an allowed one is not inside it.
+	ag.Roots = []string{outside + "-not"}
+	if ag.allowed(outside) || ag.allowed(outside+"-not/../etc") || !ag.allowed(outside+"-not/x") {
+		t.Fatal("allowed() is wrong about prefixes or unclean paths")
 	}
 }
