@@ -617,7 +617,8 @@ func (w *world) addon(step int, fault int32, s *site) {
 		has := s.feats&bit != 0
 		got, _ := w.xml("provisionAddon", fmt.Sprintf("<site_id>%d</site_id><addon>%s</addon><quantity>1</quantity>", s.id, f.name))
 		what := fmt.Sprintf("add-on %s to %s (expires %s, had it: %v)", f.name, s.domain, s.expires.Format(time.RFC3339), has)
-		if w.settle(step, what, s, s, -charge, !has && charge <= w.balance, got, fault) {
+		// A website whose term has ended is renewed before it buys.
+		if w.settle(step, what, s, s, -charge, !has && s.expires.After(w.clock()) && charge <= w.balance, got, fault) {
 			s.feats |= bit
 		}
 		return
@@ -626,7 +627,7 @@ func (w *world) addon(step int, fault int32, s *site) {
 	charge := refTermCharge(addonUnit*qty, w.clock(), s.expires, s.day)
 	got, _ := w.xml("provisionAddon", fmt.Sprintf("<site_id>%d</site_id><addon>%s</addon><quantity>%d</quantity>", s.id, core.AddonExtraRequests, qty))
 	what := fmt.Sprintf("add-on %d units to %s (expires %s)", qty, s.domain, s.expires.Format(time.RFC3339))
-	if w.settle(step, what, s, s, -charge, charge <= w.balance, got, fault) {
+	if w.settle(step, what, s, s, -charge, s.expires.After(w.clock()) && charge <= w.balance, got, fault) {
 		s.units += qty
 	}
 }

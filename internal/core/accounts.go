@@ -237,6 +237,17 @@ func checkAddon(product string, qty int64) error {
 	return nil
 }
 
+// addonTermLeft refuses an add-on bought (or increased) for a website
+// whose term has ended: nothing is left of it to charge for, so it would
+// be had for nothing until a renewal. Renew first, as before an upgrade.
+func addonTermLeft(w Website, now time.Time) error {
+	if w.ExpiresAt.After(now) {
+		return nil
+	}
+	return &Error{Code: ECONFLICT, Cause: ErrWebsiteExpired,
+		Message: fmt.Sprintf("website %s expired on %s; renew it before adding add-ons (nothing is left of the term to charge them for)", w.Domain, w.ExpiresAt.UTC().Format("2006-01-02"))}
+}
+
 // chargeAddon charges units more units of product for the rest of w's
 // period.
 func (s *Service) chargeAddon(ctx context.Context, tx Tx, c Caller, w Website, product string, units int64, now time.Time, what string) error {
@@ -307,6 +318,9 @@ func (s *Service) provisionAddon(ctx context.Context, tx Tx, c Caller, websiteID
 	if err != nil {
 		return err
 	}
+	if err := addonTermLeft(w, now); err != nil {
+		return err
+	}
 	if featureAddon(product) {
 		// A feature is had once: a second one (a retry of a request
 		// that went through, say) is refused, never charged twice.
@@ -364,6 +378,11 @@ func (s *Service) ModifyAddon(ctx context.Context, c Caller, id, qty int64) (Add
 		if w.Status == StatusDeleted {
 			// A deleted website's add-ons are over with it.
 			return Errorf(ENOTFOUND, "addon_id %d not found", id)
+		}
+		if qty > a.Quantity {
+			if err := addonTermLeft(w, now); err != nil {
+				return err
+			}
 		}
 		if err := s.chargeAddon(ctx, tx, c, w, a.Product, qty-a.Quantity, now, "more add-on "+a.Product); err != nil {
 			return err

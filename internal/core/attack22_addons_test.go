@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -117,5 +118,61 @@ func TestAttack22ConcurrentFeaturePurchase(t *testing.T) {
 		// Each website: the plan (500) and one month of backup bought
 		// the minute it was registered.
 		f.checkLedger(t, c, 100_000-10*(500+core.DefaultBackupPrice))
+	})
+}
+
+// TestAttack22AddonOnExpiredWebsite: an add-on is charged "as an upgrade
+// is" for what is left of the term; an expired website has none left, so
+// a purchase (or an increase) would charge 0.00 and the feature would run
+// for free until a renewal that may never come. It is refused as an
+// upgrade is (renew first), and nothing is charged or added.
+func TestAttack22AddonOnExpiredWebsite(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		start := time.Date(2027, 1, 31, 10, 0, 0, 0, time.UTC)
+		f.now.Store(&start)
+		c := f.partner(t, "lapsed", 100_000)
+		w, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "lapsed.example", Plan: "10k"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		extra, err := f.svc.ProvisionAddon(ctx, c, w.ID, core.AddonExtraRequests, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bal := core.Cents(100_000 - 500 - 250)
+		f.checkLedger(t, c, bal)
+		// 28 February 10:00 is the end of the term: nothing is left.
+		f.advance(28 * 24 * time.Hour)
+		for _, p := range []string{core.AddonSmart, core.AddonBackup, core.AddonExtraRequests} {
+			_, err := f.svc.ProvisionAddon(ctx, c, w.ID, p, 1)
+			wantCode(t, err, core.ECONFLICT)
+			if !errors.Is(err, core.ErrWebsiteExpired) {
+				t.Fatalf("%s on an expired website: %v", p, err)
+			}
+		}
+		_, err = f.svc.ModifyAddon(ctx, c, extra.ID, 5)
+		wantCode(t, err, core.ECONFLICT)
+		// A decrease charges nothing and is still allowed.
+		if _, err := f.svc.ModifyAddon(ctx, c, extra.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		as, err := f.svc.Addons(ctx, c, w.ID)
+		if err != nil || len(as) != 1 || as[0].Quantity != 1 {
+			t.Fatalf("add-ons of the expired website: %+v %v", as, err)
+		}
+		f.checkLedger(t, c, bal)
+		// Renewed (from today, 28 February: to 28 March), it is bought
+		// for the new term.
+		if _, _, err := f.svc.Renew(ctx, c, "lapsed.example", 1, core.Match{}, core.Idem{}); err != nil {
+			t.Fatal(err)
+		}
+		bal -= 500 + 250
+		if _, err := f.svc.ProvisionAddon(ctx, c, w.ID, core.AddonSmart, 1); err != nil {
+			t.Fatal(err)
+		}
+		bal -= core.DefaultSmartPrice
+		f.checkLedger(t, c, bal)
 	})
 }
