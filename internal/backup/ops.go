@@ -512,7 +512,10 @@ func (r *Repo) ls(ctx context.Context, site, snapshot, dir string, limit int) (L
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p, err := r.restic(ctx, "ls", snapshot, dir)
+	// --no-lock: a read leaves no lock behind when it is cut short (a
+	// download's client gone: restic dies of SIGPIPE), and restic never
+	// ignores a stale lock when prune wants the repository to itself.
+	p, err := r.restic(ctx, "ls", "--no-lock", snapshot, dir)
 	if err != nil {
 		return l, nil, err
 	}
@@ -689,7 +692,7 @@ func (r *Repo) RestoreToArchive(ctx context.Context, site, snapshot, include str
 	}
 	gz := gzip.NewWriter(w)
 	if node.Type == "dir" {
-		p, err := r.restic(ctx, "dump", "--archive", "tar", snapshot, include)
+		p, err := r.restic(ctx, "dump", "--no-lock", "--archive", "tar", snapshot, include)
 		if err != nil {
 			return err
 		}
@@ -738,7 +741,7 @@ func (r *Repo) DumpFile(ctx context.Context, site, snapshot, file string, w io.W
 
 // dump writes a file of a snapshot, already checked, to w.
 func (r *Repo) dump(ctx context.Context, snapshot, file string, w io.Writer) error {
-	p, err := r.restic(ctx, "dump", snapshot, file)
+	p, err := r.restic(ctx, "dump", "--no-lock", snapshot, file) // see ls
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,87 @@
+package scanrun_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/core"
+)
+
+// locks lists the lock files in a local restic repository.
+func locks(t *testing.T, repo string) []string {
+	t.Helper()
+	es, err := os.ReadDir(filepath.Join(repo, "locks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// TestAttack22DownloadCutLeavesNoLock: a download the client walks away
+// from (its writes fail) or that the size cap cuts leaves no lock in the
+// website's repository. restic 0.14 never ignores a stale lock when it
+// wants an exclusive one, so a lock left behind by a restic that died
+// (SIGPIPE when Palisade stopped reading its output) made every later
+// backup job's retention (forget --prune) fail "repository is already
+// locked" until someone ran restic unlock by hand.
+func TestAttack22DownloadCutLeavesNoLock(t *testing.T) {
+	b := newBrowseEnv(t, core.BackupReadLimits{MaxDownload: 10 << 10})
+	ctx := context.Background()
+	if l := locks(t, b.repo); len(l) != 0 {
+		t.Fatalf("locks before: %v", l)
+	}
+	gone := errors.New("client went away")
+	for i := 0; i < 5; i++ {
+		// The client goes after the first bytes.
+		err := b.svc.DownloadBackup(ctx, b.jane, b.domain, core.BackupDownload{Snapshot: b.backup.ShortID, Path: "wp-content/uploads"}, func(string) io.Writer {
+			return writerFunc(func(p []byte) (int, error) { return 0, gone })
+		})
+		if err == nil {
+			t.Fatal("a download whose client went away succeeded")
+		}
+		// The size cap cuts a folder.
+		if _, _, err := b.download(b.jane, b.backup.ShortID, "wp-content"); !errors.Is(err, core.ErrDownloadTooLarge) {
+			t.Fatalf("folder over the cap: %v", err)
+		}
+	}
+	// restic has exited when DownloadBackup returns; give a lock removal
+	// in flight a moment anyway.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(locks(t, b.repo)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if l := locks(t, b.repo); len(l) != 0 {
+		t.Fatalf("%d lock(s) left in the repository by cut downloads: the next backup's retention (forget --prune) fails", len(l))
+	}
+	// And so the next backup job applies its retention.
+	st, err := b.svc.WebsiteScanSettings(ctx, b.env.partner, b.domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Backup.KeepDaily = 7
+	if _, err := b.svc.SetWebsiteScanSettings(ctx, b.env.partner, b.domain, st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.RequestScan(ctx, b.env.partner, b.domain, core.ScanBackup); err != nil {
+		t.Fatal(err)
+	}
+	if ran, err := b.runner.RunOnce(ctx); err != nil || !ran {
+		t.Fatalf("RunOnce: %v %v", ran, err)
+	}
+	jobs, err := b.svc.ScanJobs(ctx, b.env.partner, b.domain, core.ScanBackup, 1)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("jobs: %v %v", jobs, err)
+	}
+	if jobs[0].State != core.JobDone {
+		t.Fatalf("the backup job after cut downloads: %s: %s", jobs[0].State, jobs[0].Error)
+	}
+}
