@@ -67,6 +67,10 @@ func (h *Handler) backupDownloadPost(w http.ResponseWriter, r *http.Request) {
 	err := h.svc.DownloadBackup(r.Context(), callerOf(s), v.Site.Domain,
 		core.BackupDownload{Snapshot: r.PostFormValue("snapshot"), Path: r.PostFormValue("path")}, open)
 	if err = download.Finish(got, err); err != nil {
+		// The page reads the form as its query: the download's snapshot
+		// and path are not a restore being chosen.
+		r.PostForm.Del("snapshot")
+		r.PostForm.Del("path")
 		h.backupsPage(w, r, v, s, h.actionProblem(w, r, err))
 	}
 }
