@@ -58,13 +58,14 @@ func (c *Client) Addons(ctx context.Context, domain string) (AddonList, error) {
 // AddAddon buys quantity of product for a website, charged at once for the
 // rest of the term and with every renewal. A scanning feature's quantity
 // is 1, and buying one the website has is ErrConflict; too little credit
-// is ErrPaymentRequired.
+// is ErrPaymentRequired. With an IdempotencyKey, a retry (after
+// ErrOutcomeUnknown, say) answers the first add-on and charges nothing.
 //
 // Operation: POST /v1/websites/{domain}/addons
-func (c *Client) AddAddon(ctx context.Context, domain, product string, quantity int64) (Addon, error) {
+func (c *Client) AddAddon(ctx context.Context, domain, product string, quantity int64, o ...Options) (Addon, error) {
 	var out Addon
 	body := map[string]any{"addon": product, "quantity": quantity}
-	return out, c.call(ctx, "POST", "/v1/websites/"+pathEscape(domain)+"/addons", nil, body, Options{}, &out)
+	return out, c.call(ctx, "POST", "/v1/websites/"+pathEscape(domain)+"/addons", nil, body, opts(o), &out)
 }
 
 // SetAddonQuantity changes an add-on's quantity: an increase is charged
