@@ -1,6 +1,7 @@
 package partnerapi_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/palisadehq/palisade/internal/core"
@@ -39,5 +40,30 @@ func TestAttack22AddonIdempotencyKey(t *testing.T) {
 			{name: "without a key a second smart is still 409", call: call{method: "POST", path: base + "/addons", key: e.keyA, body: `{"addon":"smart"}`}, status: 409},
 			{name: "another partner's key of the same name buys nothing of A's", call: call{method: "POST", path: base + "/addons", key: e.keyB, body: `{"addon":"extra_requests","quantity":2}`, headers: k1}, status: 404},
 		})
+	})
+}
+
+// TestAttack22ScannerPutDocuments412: PUT .../scanner answers 412 when a
+// feature is switched on without its add-on (docs/API.md "Add-ons");
+// /openapi.json, which billing modules are generated from, must list it.
+func TestAttack22ScannerPutDocuments412(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		r := e.do(t, call{method: "GET", path: "/openapi.json"})
+		var doc struct {
+			Paths map[string]map[string]struct {
+				Responses map[string]any `json:"responses"`
+			} `json:"paths"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &doc); err != nil {
+			t.Fatal(err)
+		}
+		put, ok := doc.Paths["/v1/websites/{domain}/scanner"]["put"]
+		if !ok {
+			t.Fatal("no PUT /v1/websites/{domain}/scanner in /openapi.json")
+		}
+		if _, ok := put.Responses["412"]; !ok {
+			t.Fatalf("PUT /v1/websites/{domain}/scanner documents %v, not the 412 of a feature switched on without its add-on", put.Responses)
+		}
 	})
 }

@@ -127,8 +127,9 @@ func (a *API) routes() []route {
 			Params: []param{domain}, Resp: "ScannerView", Errors: []int{400, 404}}},
 		{"PUT", "/v1/websites/{domain}/scanner", v1, a.handleScannerPut(), op{Tag: "v1", Summary: "Replace a website's scan and backup settings",
 			Desc: "JSON only: the settings object (or {\"settings\": {...}} as GET answers it); unknown fields are refused. Replaces all four parts. A secret left empty keeps the stored one, \"-\" removes it; secrets are stored sealed and never answered. " +
-				"Every problem is listed in errors[] with its path (such as files.source.host_key). A local path must be under one of the operator's allowed roots, and no two websites may share a folder (409).",
-			Params: []param{domain}, JSONBody: "ScanSettings", Resp: "ScannerView", Errors: []int{400, 404, 409}}},
+				"Every problem is listed in errors[] with its path (such as files.source.host_key). A local path must be under one of the operator's allowed roots, and no two websites may share a folder (409). " +
+				"Where the operator requires scanning add-ons (GET .../addons says scan_addons_required), switching a feature on without its add-on is 412 with field naming the setting (files.enabled, patch.enabled, database.enabled, backup.enabled).",
+			Params: []param{domain}, JSONBody: "ScanSettings", Resp: "ScannerView", Errors: []int{400, 404, 409, 412}}},
 		{"POST", "/v1/websites/{domain}/scans", v1, a.handleScanStart(), op{Tag: "v1", Summary: "Start a scan or a backup",
 			Desc:   "Queues a job of kind files, database, patch or backup for the next node with a free worker. 409 while a job of that kind is queued or running for the website; 412 when the website is paused or that kind is not switched on or not set up (PUT .../scanner).",
 			Params: []param{domain}, Body: []field{{Name: "kind", Required: true, Enum: []string{"files", "database", "patch", "backup"}}}, Status: 202, Resp: "ScanJob", Errors: []int{400, 404, 409, 412}}},
