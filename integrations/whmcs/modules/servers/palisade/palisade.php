@@ -532,8 +532,10 @@ function palisade_apply_scanner(Client $c, array $params, string $domain): void
         try {
             $c->addAddon($domain, $product, 1);
         } catch (ApiException $e) {
-            if (!$e->is('conflict')) {
-                throw $e; // such as too little credit: Palisade's words
+            if (!$e->is('conflict') || $e->field !== 'addon') {
+                // such as too little credit, or a term that has ended
+                // (renew first): Palisade's words
+                throw $e;
             }
             // bought meanwhile (a retry of WHMCS's): had once, charged once
         }
