@@ -85,3 +85,54 @@ func TestAttack22DownloadCutLeavesNoLock(t *testing.T) {
 		t.Fatalf("the backup job after cut downloads: %s: %s", jobs[0].State, jobs[0].Error)
 	}
 }
+
+// TestAttack22DashNamesAreNotOptions: files and folders whose names look
+// like restic's options ("--help", "-n", "--no-lock") are browsed and
+// downloaded as the paths they are: the core makes every path absolute
+// ("/--help") before restic sees it.
+func TestAttack22DashNamesAreNotOptions(t *testing.T) {
+	b := newBrowseEnv(t, core.BackupReadLimits{})
+	ctx := context.Background()
+	for p, c := range map[string]string{"--help/-n": "dash n\n", "--no-lock.php": "<?php // no lock\n", `back\slash.txt`: "bs\n"} {
+		if err := os.MkdirAll(filepath.Join(b.root, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(b.root, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.svc.RequestScan(ctx, b.env.partner, b.domain, core.ScanBackup); err != nil {
+		t.Fatal(err)
+	}
+	if ran, err := b.runner.RunOnce(ctx); err != nil || !ran {
+		t.Fatalf("RunOnce: %v %v", ran, err)
+	}
+	bs, err := b.svc.Backups(ctx, b.jane, b.domain, 0)
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("backups: %+v %v", bs, err)
+	}
+	snap := bs[0].Snapshot
+	f, err := b.svc.BrowseBackup(ctx, b.jane, b.domain, snap, "--help")
+	if err != nil || len(f.Entries) != 1 || f.Entries[0].Path != "--help/-n" {
+		t.Fatalf("browse --help: %+v %v", f, err)
+	}
+	for p, want := range map[string]map[string]string{
+		"--no-lock.php":  {"--no-lock.php": "<?php // no lock\n"},
+		"--help":         {"--help/-n": "dash n\n"},
+		`back\slash.txt`: {`back\slash.txt`: "bs\n"},
+	} {
+		data, _, err := b.download(b.jane, snap, p)
+		if err != nil {
+			t.Fatalf("download %q: %v", p, err)
+		}
+		got := untar(t, data)
+		if len(got) != len(want) {
+			t.Fatalf("download %q: %d files", p, len(got))
+		}
+		for n, c := range want {
+			if string(got[n]) != c {
+				t.Errorf("download %q: %s is %q", p, n, got[n])
+			}
+		}
+	}
+}
