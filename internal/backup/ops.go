@@ -389,7 +389,7 @@ func (r *Repo) backupDatabase(ctx context.Context, req BackupRequest) (*Snapshot
 	}
 	stdin, err := p.cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return nil, p.wrap(ctx, err)
 	}
 	var sum *jsonSummary
 	lw := summaryCatcher(&sum)

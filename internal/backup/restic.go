@@ -24,12 +24,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // Errors a caller may want to tell apart, matched with errors.Is.
@@ -56,10 +59,24 @@ var (
 // usable; fill Location, Password and CacheDir.
 type Repo struct {
 	// Location is where the repository lives: an absolute local path
-	// ("/srv/backups/repo"), "sftp:user@host:/path" (restic runs ssh; keys
-	// come from the ssh configuration of the user running Palisade) or an
-	// S3-compatible bucket "s3:https://host/bucket/prefix".
+	// ("/srv/backups/repo"), "sftp:user@host:/path" or
+	// "sftp://user@host:port//path" (restic runs ssh: with SFTPKey and
+	// SFTPHostKey, with those alone; without them, with the ssh
+	// configuration of the user running Palisade) or an S3-compatible
+	// bucket "s3:https://host/bucket/prefix".
 	Location string
+	// SFTPKey is the private key (OpenSSH or PEM, unencrypted) ssh signs
+	// in with to an sftp: location, and SFTPHostKey the server's public
+	// key as in known_hosts ("ssh-ed25519 AAAA..."). With both set, ssh
+	// runs with nothing of the operator's ssh set-up: no configuration
+	// file, agent, default keys or known_hosts; the key lives in a file of
+	// its own (mode 0600) under CacheDir only while restic runs.
+	SFTPKey     string
+	SFTPHostKey string
+	// ResolveHost, when set, gives the address ssh connects to for an
+	// sftp: location with SFTPKey (the host name is then the host key's
+	// alias only): the address checked is the address used.
+	ResolveHost func(ctx context.Context, host string) (string, error)
 	// Password encrypts the repository. Losing it loses the backups.
 	Password string
 	// S3AccessKeyID and S3SecretAccessKey are the credentials of an s3:
@@ -99,14 +116,33 @@ func (r *Repo) remoteHost() string {
 		}
 		return u.Hostname()
 	case strings.HasPrefix(r.Location, "sftp:"):
-		rest := strings.TrimPrefix(strings.TrimPrefix(r.Location, "sftp:"), "//")
-		hostPart, _, _ := strings.Cut(rest, ":")
-		if i := strings.LastIndexByte(hostPart, '@'); i >= 0 {
-			hostPart = hostPart[i+1:]
-		}
-		return hostPart
+		_, host, _, _ := r.sftpParts()
+		return host
 	}
 	return ""
+}
+
+// sftpParts splits an sftp: location into its user, host, port ("" for
+// ssh's default) and path, in restic's two spellings:
+// "sftp:user@host:/path" and "sftp://user@host:port//path".
+func (r *Repo) sftpParts() (user, host, port, path string) {
+	rest := strings.TrimPrefix(r.Location, "sftp:")
+	if u, ok := strings.CutPrefix(rest, "//"); ok {
+		hostPart, p, _ := strings.Cut(u, "/")
+		path = p // "//path" is absolute, "/path" relative to the user's home
+		if i := strings.LastIndexByte(hostPart, '@'); i >= 0 {
+			user, hostPart = hostPart[:i], hostPart[i+1:]
+		}
+		if h, pt, err := net.SplitHostPort(hostPart); err == nil {
+			return user, h, pt, path
+		}
+		return user, strings.TrimSuffix(strings.TrimPrefix(hostPart, "["), "]"), "", path
+	}
+	hostPart, path, _ := strings.Cut(rest, ":")
+	if i := strings.LastIndexByte(hostPart, '@'); i >= 0 {
+		user, hostPart = hostPart[:i], hostPart[i+1:]
+	}
+	return user, hostPart, "", path
 }
 
 // Validate reports every problem of the configuration at once.
@@ -125,6 +161,24 @@ func (r *Repo) Validate() error {
 		rest := strings.TrimPrefix(strings.TrimPrefix(r.Location, "sftp:"), "//")
 		if strings.HasPrefix(rest, "-") || strings.Contains(rest, "@-") {
 			errs = append(errs, errors.New("sftp location: the user and host cannot start with '-'"))
+		}
+		if (r.SFTPKey == "") != (r.SFTPHostKey == "") {
+			errs = append(errs, errors.New("sftp location: a key of its own needs the server's host key too, and the other way round"))
+		}
+		if r.SFTPKey != "" {
+			user, host, port, _ := r.sftpParts()
+			if user == "" || host == "" {
+				errs = append(errs, errors.New("sftp location needs user@host"))
+			}
+			if !sshWord(user) || !sshWord(host) || !sshWord(port) {
+				errs = append(errs, errors.New("sftp location: user, host and port may hold letters, digits and . _ - : only"))
+			}
+			if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(r.SFTPHostKey)); err != nil || strings.ContainsAny(r.SFTPHostKey, "\n\r") {
+				errs = append(errs, errors.New("sftp host key: one public key as in known_hosts (\"ssh-ed25519 AAAA...\")"))
+			}
+			if _, err := ssh.ParsePrivateKey([]byte(r.SFTPKey)); err != nil {
+				errs = append(errs, errors.New("sftp key: an unencrypted private key (OpenSSH or PEM)"))
+			}
 		}
 	case strings.HasPrefix(r.Location, "s3:"):
 		if !strings.HasPrefix(r.Location, "s3:https://") && !strings.HasPrefix(r.Location, "s3:http://") {
@@ -178,7 +232,7 @@ func (r *Repo) binary() (string, error) {
 // secrets are the strings scrubbed from anything restic prints before it
 // goes into an error.
 func (r *Repo) secrets() []string {
-	return []string{r.Password, r.S3SecretAccessKey, r.S3AccessKeyID}
+	return []string{r.Password, r.S3SecretAccessKey, r.S3AccessKeyID, strings.TrimSpace(r.SFTPKey)}
 }
 
 // env is the whole environment restic runs with: nothing is inherited but
@@ -359,6 +413,7 @@ type process struct {
 	cmd     *exec.Cmd
 	stderr  *tailBuffer
 	secrets []string
+	cleanup func() // after the process ended (wrap); nil for none
 }
 
 // newProcess prepares bin with args. The context ends it: first with an
@@ -377,6 +432,10 @@ func newProcess(ctx context.Context, op, bin string, args, env, secrets []string
 
 // wrap turns the outcome of Wait (or Start) into an *Error, or nil.
 func (p *process) wrap(ctx context.Context, err error) error {
+	if p.cleanup != nil {
+		p.cleanup()
+		p.cleanup = nil
+	}
 	if err == nil {
 		return nil
 	}
@@ -417,8 +476,93 @@ func (r *Repo) restic(ctx context.Context, sub string, args ...string) (*process
 	if r.Compression != "" {
 		full = append(full, "--compression", r.Compression)
 	}
+	var cleanup func()
+	if strings.HasPrefix(r.Location, "sftp:") && r.SFTPKey != "" {
+		command, done, err := r.sftpCommand(ctx)
+		if err != nil {
+			return nil, err
+		}
+		full = append(full, "-o", "sftp.command="+command)
+		cleanup = done
+	}
 	full = append(full, args...)
-	return newProcess(ctx, "restic "+sub, bin, full, r.env(), r.secrets()), nil
+	p := newProcess(ctx, "restic "+sub, bin, full, r.env(), r.secrets())
+	p.cleanup = cleanup
+	return p, nil
+}
+
+// sshWord reports whether s (a user, host or port of an sftp: location
+// that goes into ssh's command line) holds only characters that need no
+// quoting and cannot start an option.
+func sshWord(s string) bool {
+	if strings.HasPrefix(s, "-") {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-:", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// sftpCommand writes the key and the pinned host key into a directory of
+// their own under CacheDir and returns the ssh command restic runs (its
+// sftp.command option) and the function that removes them. ssh reads no
+// configuration file, uses no agent and no key but this one, and accepts
+// no host key but the pinned one, under the location's host name as alias
+// while it connects to the address ResolveHost gave.
+func (r *Repo) sftpCommand(ctx context.Context) (string, func(), error) {
+	user, host, port, _ := r.sftpParts()
+	addr := host
+	if r.ResolveHost != nil {
+		a, err := r.ResolveHost(ctx, host)
+		if err != nil {
+			return "", nil, fmt.Errorf("%w: repository host: %w", ErrInvalid, err)
+		}
+		addr = a
+	}
+	if !sshWord(addr) {
+		return "", nil, fmt.Errorf("%w: repository host address %q", ErrInvalid, addr)
+	}
+	base := filepath.Join(r.CacheDir, "ssh")
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", nil, fmt.Errorf("backup: ssh key directory: %w", err)
+	}
+	dir, err := os.MkdirTemp(base, "run-")
+	if err != nil {
+		return "", nil, fmt.Errorf("backup: ssh key directory: %w", err)
+	}
+	done := func() { os.RemoveAll(dir) }
+	key := strings.TrimSpace(r.SFTPKey) + "\n"
+	keyFile, knownHosts := filepath.Join(dir, "key"), filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
+		done()
+		return "", nil, fmt.Errorf("backup: ssh key: %w", err)
+	}
+	if err := os.WriteFile(knownHosts, []byte(host+" "+strings.TrimSpace(r.SFTPHostKey)+"\n"), 0o600); err != nil {
+		done()
+		return "", nil, fmt.Errorf("backup: ssh known hosts: %w", err)
+	}
+	if port == "" {
+		port = "22"
+	}
+	// restic splits the command on spaces (quotes allowed); no part of it
+	// holds a space: the paths are under CacheDir (checked below), the
+	// rest passed sshWord.
+	if strings.ContainsAny(dir, " \t'\"\\") {
+		done()
+		return "", nil, fmt.Errorf("%w: the cache directory %q holds a space or quote, which ssh's command line cannot", ErrInvalid, r.CacheDir)
+	}
+	cmd := strings.Join([]string{"ssh", "-F", "/dev/null",
+		"-i", keyFile, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+		"-o", "UserKnownHostsFile=" + knownHosts, "-o", "GlobalKnownHostsFile=/dev/null",
+		"-o", "StrictHostKeyChecking=yes", "-o", "HostKeyAlias=" + host, "-o", "CheckHostIP=no",
+		"-o", "BatchMode=yes", "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
+		"-o", "ConnectTimeout=15", "-o", "ServerAliveInterval=30", "-o", "ClearAllForwardings=yes",
+		"-o", "ProxyCommand=none", "-o", "ProxyJump=none", "-o", "PermitLocalCommand=no",
+		"-p", port, "-l", user, "-s", "--", addr, "sftp"}, " ")
+	return cmd, done, nil
 }
 
 // runJSON runs restic and decodes the first JSON value of its standard
