@@ -16,8 +16,12 @@ var (
 )
 
 // streamed is what a handler returns when it wrote the response itself (a
-// download): ServeHTTP writes nothing more.
-type streamed struct{ status int }
+// download): ServeHTTP writes nothing more. cut: the download failed after
+// its first byte; ServeHTTP logs the call, then aborts the response.
+type streamed struct {
+	status int
+	cut    bool
+}
 
 func (h *Handler) backupBrowse(r *request) (any, error) {
 	w, err := h.site(r)
@@ -34,7 +38,10 @@ func (h *Handler) backupDownload(r *request) (any, error) {
 	}
 	open, got := download.Opener(r.w)
 	err = h.svc.DownloadBackup(r.Context(), r.caller, w.Domain, core.BackupDownload{Snapshot: r.vars["snapshot"], Path: r.URL.Query().Get("path")}, open)
-	if err := download.Finish(got, err); err != nil {
+	if err != nil && download.Started(got) {
+		return streamed{status: http.StatusOK, cut: true}, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	return streamed{status: http.StatusOK}, nil

@@ -297,6 +297,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp = rec.body.Bytes()
 	} else if s, ok := out.(streamed); ok {
 		status, resp = s.status, []byte(`"(a download)"`)
+		if s.cut {
+			resp = []byte(`"(a download, cut off after its first bytes)"`)
+		}
 	} else {
 		answer := map[string]any{"success": true, "data": out}
 		if v, ok := out.(versioned); ok {
@@ -316,6 +319,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := h.svc.LogUserAPI(context.WithoutCancel(r.Context()), e); err != nil {
 			h.log.Warn("user api log", "err", err)
 		}
+	}
+	if s, ok := out.(streamed); ok && s.cut {
+		// A broken download, never a short archive that looks whole
+		// (internal/api/download).
+		panic(http.ErrAbortHandler)
 	}
 }
 
