@@ -379,8 +379,8 @@ func checkAgentFinding(f *Finding) string {
 	in := *f
 	*f = Finding{Location: in.Location, Signature: in.Signature, Class: in.Class, Severity: in.Severity, SHA256: in.SHA256, Detail: in.Detail}
 	switch {
-	case f.Location == "" || len(f.Location) > 4096 || strings.HasPrefix(f.Location, "/") || strings.ContainsRune(f.Location, 0):
-		return "location: the file's path relative to the document root (at most 4096 bytes)"
+	case f.Location == "" || len(f.Location) > 4096 || !relativeInside(f.Location):
+		return "location: the file's path relative to the document root (at most 4096 bytes; no '.', '..' or empty parts)"
 	case f.Signature == "" || len(f.Signature) > 256:
 		return "signature: 1 to 256 bytes"
 	case len(f.Class) > 64:
@@ -393,6 +393,21 @@ func checkAgentFinding(f *Finding) string {
 		return "detail: JSON of at most 4096 bytes"
 	}
 	return ""
+}
+
+// relativeInside says whether loc is a path inside a document root as a
+// files scan names it (sitefiles' rule): slash-separated, not absolute, no
+// NUL, no ".", ".." or empty part. "../other-site/index.php" is not one.
+func relativeInside(loc string) bool {
+	if strings.ContainsRune(loc, 0) {
+		return false
+	}
+	for elem := range strings.SplitSeq(loc, "/") {
+		if elem == "" || elem == "." || elem == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // FinishAgentJob ends the agent's job: done with its summary (a JSON

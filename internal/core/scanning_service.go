@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +47,12 @@ func (s *Service) RequestScan(ctx context.Context, c Caller, domain string, kind
 		return ScanJob{}, err
 	}
 	if err := scanRefusal(&st.ScanSettings, kind, w.Domain); err != nil {
+		var e *Error
+		if c.Role == RoleSubaccount && errors.As(err, &e) {
+			// A refusal may name the scan agent (errOnAgent): not the
+			// customer's to know, as in WebsiteScanSettings.
+			err = &Error{Code: e.Code, Field: e.Field, Message: redactForCustomer(e.Message, st.hiddenFromCustomer())}
+		}
 		return ScanJob{}, err
 	}
 	j := ScanJob{PartnerID: w.PartnerID, WebsiteID: w.ID, Kind: kind, Trigger: "on_demand", CreatedAt: s.clock(), Agent: st.jobAgent(kind)}
@@ -89,8 +97,14 @@ func (s *Service) ScanJobs(ctx context.Context, c Caller, domain string, kind Sc
 		hidden := st.hiddenFromCustomer()
 		for i := range out {
 			out[i].Owner = "" // the node and its claim token are the hosting provider's
-			out[i].Error = redactForCustomer(out[i].Error, hidden)
-			out[i].Summary = redactSummary(out[i].Summary, hidden)
+			h := hidden
+			if out[i].Agent != "" {
+				// The agent the job was for, which the settings may no
+				// longer name ("no longer on scan agent \"web01\"").
+				h = append(slices.Clip(hidden), strconv.Quote(out[i].Agent))
+			}
+			out[i].Error = redactForCustomer(out[i].Error, h)
+			out[i].Summary = redactSummary(out[i].Summary, h)
 		}
 	}
 	return out, nil
@@ -113,6 +127,11 @@ func (st *ScanSettings) hiddenFromCustomer() []string {
 		if len(v) >= 3 { // not a two-letter host ("db") cut out of every word
 			out = append(out, v)
 		}
+	}
+	if st.Files.Source.Agent != "" {
+		// The scan agent's name (a web server's host name), as the core's
+		// errors quote it: "has its files on scan agent \"web01\"".
+		out = append(out, strconv.Quote(st.Files.Source.Agent))
 	}
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
