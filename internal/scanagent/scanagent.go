@@ -87,10 +87,17 @@ func (a *Agent) log() *slog.Logger {
 }
 
 func (a *Agent) client() *http.Client {
+	c := &http.Client{Timeout: 30 * time.Second}
 	if a.HTTP != nil {
-		return a.HTTP
+		cp := *a.HTTP
+		c = &cp
 	}
-	return &http.Client{Timeout: 30 * time.Second}
+	// The agent API never redirects. Following one would send the key
+	// (Go keeps Authorization for the same host, whatever the scheme) and
+	// the findings where --server does not say: to http://, past the
+	// https-only rule.
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
 }
 
 // call POSTs in as JSON to path and reads the answer into out.
