@@ -10,7 +10,8 @@ namespace Palisade;
  * $status is the HTTP status (0 when Palisade could not be reached), $code
  * Palisade's error code (invalid, not_found, conflict, unauthorized,
  * forbidden, payment_required, precondition_failed, rate_limited,
- * unavailable, outcome_unknown, internal; "unreachable" without an answer),
+ * unavailable, outcome_unknown, internal; "unreachable" without an answer;
+ * "broken_download" for a backup download cut after it started),
  * $field the input field it is about, $errors every problem of an invalid
  * settings document.
  *

@@ -255,6 +255,81 @@ final class Client
         return $this->call('POST', '/v1/websites/' . rawurlencode($domain) . '/backups/restore', body: ['snapshot' => $snapshot, 'path' => $path, 'database' => $database]);
     }
 
+    /**
+     * One folder of a backup: ['snapshot' => …, 'short_id' => …, 'path' =>
+     * …, 'entries' => [['name', 'path', 'type', 'size', 'mode', 'mtime'],
+     * …], 'truncated' => bool]. $snapshot is a listed backup's snapshot,
+     * short_id or database_snapshot; $path a folder relative to the
+     * document root ('' for the root). At most 5,000 entries: truncated
+     * says there were more.
+     * @operation GET /v1/websites/{domain}/backups/{snapshot}/files */
+    public function browseBackup(string $domain, string $snapshot, string $path = ''): array
+    {
+        return $this->call('GET', self::backupPath($domain, $snapshot, 'files'), $path === '' ? [] : ['path' => $path]);
+    }
+
+    /**
+     * Downloads a file, a folder or everything ($path '') of a backup as a
+     * gzip-compressed tar archive (names relative to the document root)
+     * into $to, and answers its size in bytes. $to is a writable stream,
+     * or a file path: the archive is then written beside it under a
+     * temporary name and renamed to $to once complete, so $to never holds
+     * part of one. Streamed: the archive is never held in memory.
+     *
+     * An error Palisade answers before the download starts is an
+     * ApiException as for any call (not_found, invalid, rate_limited, …;
+     * nothing written). A download that breaks off after it started (the
+     * server's size cap, the repository failing, the connection lost) is
+     * an ApiException with code broken_download: a file path is left as it
+     * was, a stream holds a broken archive. Failing to write $to is a
+     * \RuntimeException.
+     *
+     * @param resource|string $to
+     * @throws ApiException
+     * @operation GET /v1/websites/{domain}/backups/{snapshot}/download */
+    public function downloadBackup(string $domain, string $snapshot, string $path, $to): int
+    {
+        $p = self::backupPath($domain, $snapshot, 'download');
+        $url = $this->baseUrl . $p . ($path === '' ? '' : '?' . http_build_query(['path' => $path]));
+        $headers = ['Authorization: Bearer ' . $this->apiKey, 'Accept: application/gzip, application/json', 'User-Agent: ' . $this->userAgent];
+        $tmp = null;
+        if (is_string($to) && $to !== '') {
+            $tmp = dirname($to) . '/.' . basename($to) . '.' . bin2hex(random_bytes(6)) . '.part';
+            $out = @fopen($tmp, 'xb');
+            if ($out === false) {
+                throw new \RuntimeException("cannot write the download to $to: " . (error_get_last()['message'] ?? 'fopen failed'));
+            }
+        } elseif (is_resource($to) && get_resource_type($to) === 'stream' && strpbrk(stream_get_meta_data($to)['mode'], 'waxc+') !== false) {
+            $out = $to;
+        } else {
+            throw new \InvalidArgumentException('downloadBackup: $to must be a stream open for writing or a file path');
+        }
+        try {
+            $n = extension_loaded('curl')
+                ? $this->downloadCurl($p, $url, $headers, $out)
+                : $this->downloadStream($p, $url, $headers, $out);
+            if (!fflush($out)) {
+                throw new \RuntimeException('cannot write the download to ' . (is_string($to) ? $to : 'the stream'));
+            }
+            if ($tmp !== null) {
+                $closed = fclose($out);
+                $out = null;
+                if (!$closed || !@rename($tmp, $to)) {
+                    throw new \RuntimeException("cannot write the download to $to: " . (error_get_last()['message'] ?? 'close failed'));
+                }
+                $tmp = null;
+            }
+            return $n;
+        } finally {
+            if ($tmp !== null) {
+                if (is_resource($out)) {
+                    fclose($out);
+                }
+                @unlink($tmp);
+            }
+        }
+    }
+
     // ---- add-ons: extra requests and the scanning features (docs/API.md) ----
 
     /**
@@ -500,17 +575,23 @@ final class Client
             : $this->sendStream($method, $url, $headers, $payload);
         $data = $raw === '' ? [] : json_decode($raw, true);
         if ($status >= 300) {
-            $retry = (int) ($respHeaders['retry-after'] ?? 0);
-            if (is_array($data) && isset($data['message'])) {
-                throw new ApiException((string) $data['message'], $status, (string) ($data['code'] ?? 'internal'),
-                    (string) ($data['field'] ?? ''), (array) ($data['errors'] ?? []), $retry);
-            }
-            throw new ApiException("Palisade answered HTTP $status to $method $path", $status, 'internal', retryAfter: $retry);
+            throw self::answered($method, $path, $status, $respHeaders, $data);
         }
         if (!is_array($data)) {
             throw new ApiException("Palisade's answer to $method $path is not JSON", $status, 'internal');
         }
         return $data;
+    }
+
+    /** The ApiException of an error answer ($data: its decoded JSON). */
+    private static function answered(string $method, string $path, int $status, array $respHeaders, mixed $data): ApiException
+    {
+        $retry = (int) ($respHeaders['retry-after'] ?? 0);
+        if (is_array($data) && isset($data['message'])) {
+            return new ApiException((string) $data['message'], $status, (string) ($data['code'] ?? 'internal'),
+                (string) ($data['field'] ?? ''), (array) ($data['errors'] ?? []), $retry);
+        }
+        return new ApiException("Palisade answered HTTP $status to $method $path", $status, 'internal', retryAfter: $retry);
     }
 
     private function unreachable(string $method, string $url, string $why): ApiException
@@ -567,6 +648,18 @@ final class Client
             $err = error_get_last()['message'] ?? 'no answer';
             throw $this->unreachable($method, $url, $err);
         }
+        [$status, $respHeaders] = self::headerLines($lines);
+        return [$status, $respHeaders, (string) $raw];
+    }
+
+    /**
+     * The status and headers (names in lower case) of the last response
+     * in $lines (a redirect's come first).
+     *
+     * @return array{int, array<string,string>}
+     */
+    private static function headerLines(array $lines): array
+    {
         $status = 0;
         $respHeaders = [];
         foreach ($lines as $line) {
@@ -578,6 +671,213 @@ final class Client
                 $respHeaders[strtolower(trim($k))] = trim($v);
             }
         }
-        return [$status, $respHeaders, (string) $raw];
+        return [$status, $respHeaders];
+    }
+
+    // ---- backup downloads: the archive streamed to a stream ----
+
+    private static function backupPath(string $domain, string $snapshot, string $verb): string
+    {
+        return '/v1/websites/' . rawurlencode($domain) . '/backups/' . rawurlencode($snapshot) . '/' . $verb;
+    }
+
+    private function broken(string $path, int $status, int $n, string $why): ApiException
+    {
+        return new ApiException("GET $path: the download broke off after $n bytes ($why): what was received is not a whole archive", $status, 'broken_download');
+    }
+
+    /** Writes all of $data to $out. */
+    private static function writeAll($out, string $data): bool
+    {
+        while ($data !== '') {
+            $w = @fwrite($out, $data);
+            if ($w === false || $w === 0) {
+                return false;
+            }
+            $data = substr($data, $w);
+        }
+        return true;
+    }
+
+    /**
+     * With curl: the body goes to $out as it arrives; an error answer is
+     * kept (at most 1 MiB) and thrown. curl reports a body cut short of
+     * its chunked encoding's end or its Content-Length. No limit on the
+     * whole transfer: it gives up when nothing arrives for $timeout
+     * seconds.
+     */
+    private function downloadCurl(string $path, string $url, array $headers, $out): int
+    {
+        $status = 0;
+        $respHeaders = [];
+        $errBody = '';
+        $n = 0;
+        $writeFailed = false;
+        $ch = curl_init($url);
+        curl_setopt_array($ch, [
+            CURLOPT_HTTPGET => true,
+            CURLOPT_HTTPHEADER => $headers,
+            CURLOPT_CONNECTTIMEOUT => min(10, $this->timeout),
+            CURLOPT_LOW_SPEED_LIMIT => 1,
+            CURLOPT_LOW_SPEED_TIME => $this->timeout,
+            CURLOPT_HEADERFUNCTION => static function ($ch, string $line) use (&$status, &$respHeaders): int {
+                [$s, $h] = self::headerLines([rtrim($line, "\r\n")]);
+                if ($s !== 0) {
+                    [$status, $respHeaders] = [$s, []];
+                } else {
+                    $respHeaders = $h + $respHeaders;
+                }
+                return strlen($line);
+            },
+            CURLOPT_WRITEFUNCTION => static function ($ch, string $data) use (&$status, &$errBody, &$n, &$writeFailed, $out): int {
+                if ($status >= 300) {
+                    if (strlen($errBody) < 1 << 20) {
+                        $errBody .= $data;
+                    }
+                    return strlen($data);
+                }
+                if (!self::writeAll($out, $data)) {
+                    $writeFailed = true;
+                    return 0; // curl stops
+                }
+                $n += strlen($data);
+                return strlen($data);
+            },
+        ]);
+        $ok = curl_exec($ch);
+        $err = curl_error($ch);
+        curl_close($ch);
+        if ($writeFailed) {
+            throw new \RuntimeException("cannot write the download of $path: " . (error_get_last()['message'] ?? 'write failed'));
+        }
+        if ($status === 0) {
+            throw $this->unreachable('GET', $url, $ok === false ? $err : 'no answer');
+        }
+        if ($status >= 300) {
+            throw self::answered('GET', $path, $status, $respHeaders, json_decode($errBody, true));
+        }
+        if ($ok === false) {
+            throw $this->broken($path, $status, $n, $err);
+        }
+        return $n;
+    }
+
+    /**
+     * With PHP's stream wrapper, as HTTP/1.1 with the body left encoded:
+     * the chunked encoding's last chunk (or the Content-Length) tells a
+     * whole download from one cut short, which PHP's own dechunking does
+     * not report.
+     */
+    private function downloadStream(string $path, string $url, array $headers, $out): int
+    {
+        $ctx = stream_context_create(['http' => [
+            'method' => 'GET',
+            'header' => implode("\r\n", [...$headers, 'Connection: close']),
+            'timeout' => $this->timeout,
+            'ignore_errors' => true,
+            'follow_location' => 0,
+            'protocol_version' => 1.1,
+            'auto_decode' => false,
+        ]]);
+        $in = @fopen($url, 'rb', false, $ctx);
+        if ($in === false) {
+            throw $this->unreachable('GET', $url, error_get_last()['message'] ?? 'no answer');
+        }
+        try {
+            [$status, $respHeaders] = self::headerLines(stream_get_meta_data($in)['wrapper_data'] ?? []);
+            if ($status === 0) {
+                throw $this->unreachable('GET', $url, 'no answer');
+            }
+            if ($status >= 300) {
+                $buf = fopen('php://temp', 'w+b');
+                $n = 0;
+                $this->copyBody($in, $buf, $respHeaders, $n, 1 << 20);
+                rewind($buf);
+                $raw = (string) stream_get_contents($buf);
+                fclose($buf);
+                throw self::answered('GET', $path, $status, $respHeaders, json_decode($raw, true));
+            }
+            $n = 0;
+            $why = $this->copyBody($in, $out, $respHeaders, $n);
+            if ($why !== '') {
+                throw $this->broken($path, $status, $n, $why);
+            }
+            return $n;
+        } finally {
+            fclose($in);
+        }
+    }
+
+    /**
+     * Copies the body of $in (its framing by $respHeaders: chunked, a
+     * Content-Length or the connection's end) to $out, at most $max bytes;
+     * $n counts the bytes written. Answers '' when the body was whole, else
+     * why not.
+     */
+    private function copyBody($in, $out, array $respHeaders, int &$n, int $max = PHP_INT_MAX): string
+    {
+        if (stripos($respHeaders['transfer-encoding'] ?? '', 'chunked') !== false) {
+            while (true) {
+                $line = fgets($in, 1024);
+                if ($line === false || !str_ends_with($line, "\n")) {
+                    return $this->readFailure($in, 'before the last chunk');
+                }
+                if (!preg_match('/^([0-9a-fA-F]{1,15})[ \t]*(;[^\r\n]*)?\r?\n$/', $line, $m)) {
+                    return 'a malformed chunk';
+                }
+                $size = (int) hexdec($m[1]);
+                if ($size === 0) {
+                    do { // trailers, up to the empty line
+                        $line = fgets($in, 8192);
+                        if ($line === false) {
+                            return $this->readFailure($in, 'in the trailer');
+                        }
+                    } while (rtrim($line, "\r\n") !== '');
+                    return '';
+                }
+                if (($why = $this->copyN($in, $out, $size, $n, $max)) !== '') {
+                    return $why;
+                }
+                $crlf = fgets($in, 3);
+                if ($crlf !== "\r\n" && $crlf !== "\n") {
+                    return $crlf === false ? $this->readFailure($in, 'inside a chunk') : 'a malformed chunk';
+                }
+            }
+        }
+        if (isset($respHeaders['content-length']) && preg_match('/^\d{1,18}$/', $respHeaders['content-length'])) {
+            return $this->copyN($in, $out, (int) $respHeaders['content-length'], $n, $max);
+        }
+        // Delimited by the connection's end: only a timeout tells a cut
+        // from the end (Palisade answers HTTP/1.1 chunked; a proxy may not).
+        $why = $this->copyN($in, $out, PHP_INT_MAX, $n, $max);
+        return stream_get_meta_data($in)['timed_out'] ? $why : '';
+    }
+
+    /** Copies $len bytes of $in to $out (those beyond $max are read and dropped). */
+    private function copyN($in, $out, int $len, int &$n, int $max): string
+    {
+        while ($len > 0) {
+            $buf = fread($in, min(1 << 16, $len));
+            if ($buf === false || $buf === '') {
+                return $this->readFailure($in, 'before the end');
+            }
+            $len -= strlen($buf);
+            if ($n < $max) {
+                $buf = substr($buf, 0, $max - $n);
+                if (!self::writeAll($out, $buf)) {
+                    throw new \RuntimeException('cannot write the download: ' . (error_get_last()['message'] ?? 'write failed'));
+                }
+                $n += strlen($buf);
+            }
+        }
+        return '';
+    }
+
+    private function readFailure($in, string $where): string
+    {
+        if (stream_get_meta_data($in)['timed_out']) {
+            return "nothing arrived for {$this->timeout} seconds";
+        }
+        return "the connection closed $where";
     }
 }
