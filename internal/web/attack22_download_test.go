@@ -20,7 +20,9 @@ import (
 // browsed, and nothing else: the download form's snapshot and path are
 // not read as a restore being chosen (the page offered "Restore a
 // backup" with the downloaded path filled in, two clicks from
-// overwriting the website's files with it).
+// overwriting the website's files with it). And a folder whose name
+// starts or ends with a space is browsed (the page trimmed spaces from
+// dir: 404, or another folder).
 func TestAttack22DownloadRefusalOffersNoRestore(t *testing.T) {
 	if _, err := exec.LookPath("restic"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -45,6 +47,15 @@ func TestAttack22DownloadRefusalOffersNoRestore(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(root, "wp-content", "uploads", "a.txt"), []byte("a\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// A folder whose name starts with a space (and one that ends with one).
+	for _, d := range []string{" notes", "wp-content/old "} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, d, "in-"+strings.TrimSpace(filepath.Base(d))+".txt"), []byte("n\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := e.Service.SetWebsiteScanSettings(ctx, e.Caller, "shop.example.com", core.ScanSettings{
 		Files:  core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: root}},
@@ -86,6 +97,15 @@ func TestAttack22DownloadRefusalOffersNoRestore(t *testing.T) {
 		}
 		if strings.Contains(page, `id="restore"`) || strings.Contains(page, `/backups/restore"`) {
 			t.Errorf("a refused download of %q offers to restore it into the website", p)
+		}
+	}
+
+	// Folders whose names start or end with a space are browsed as
+	// named (the page trimmed spaces from dir and browsed another path).
+	for dir, want := range map[string]string{" notes": "in-notes.txt", "wp-content/old ": "in-old.txt"} {
+		code, page, _ = br.get("/en/website/shop.example.com/backups?browse=" + snap + "&dir=" + url.QueryEscape(dir))
+		if code != 200 || !strings.Contains(page, want) {
+			t.Errorf("browse %q: %d, %s listed: %v", dir, code, want, strings.Contains(page, want))
 		}
 	}
 }

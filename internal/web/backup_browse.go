@@ -38,7 +38,7 @@ func (h *Handler) browse(w http.ResponseWriter, r *http.Request, v view, s core.
 	if b == nil {
 		return nil, &pageProblem{Status: http.StatusNotFound, Message: tr(v.Lang, "bk.nosuch")}
 	}
-	dir = strings.Trim(strings.TrimSpace(dir), "/")
+	dir = strings.Trim(dir, "/") // not spaces: a folder's name may start or end with one
 	f, err := h.svc.BrowseBackup(r.Context(), callerOf(s), v.Site.Domain, b.Snapshot, dir)
 	if err != nil {
 		return nil, h.actionProblem(w, r, err)
