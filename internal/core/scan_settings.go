@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/palisadehq/palisade/internal/netguard"
+	"golang.org/x/crypto/ssh"
 )
 
 // ScanSettings say where a website's files, database and backup
@@ -95,18 +96,23 @@ type PatchScanSettings struct {
 type BackupScanSettings struct {
 	Enabled bool `json:"enabled"`
 	// Repository is a local path under one of the operator's allowed
-	// backup roots (Config.BackupRoots), "sftp:user@host:/path" or
-	// "s3:https://host/bucket/prefix".
+	// backup roots (Config.BackupRoots), "sftp:user@host:/path" (or
+	// "sftp://user@host:port//path") or "s3:https://host/bucket/prefix".
 	Repository            string `json:"repository"`
 	RepositoryPassword    string `json:"repository_password,omitempty"`
 	RepositoryPasswordSet bool   `json:"repository_password_set"`
-	S3AccessKeyID         string `json:"s3_access_key_id,omitempty"`
-	S3SecretKey           string `json:"s3_secret_key,omitempty"`
-	S3SecretKeySet        bool   `json:"s3_secret_key_set"`
-	EveryHours            int    `json:"every_hours"`
-	KeepDaily             int    `json:"keep_daily"`
-	KeepWeekly            int    `json:"keep_weekly"`
-	KeepMonthly           int    `json:"keep_monthly"`
+	// An sftp: repository is reached with its own key (secret) and the
+	// server's pinned public key, never with the operator's ssh set-up.
+	RepositoryPrivateKey    string `json:"repository_private_key,omitempty"`
+	RepositoryPrivateKeySet bool   `json:"repository_private_key_set"`
+	RepositoryHostKey       string `json:"repository_host_key,omitempty"`
+	S3AccessKeyID           string `json:"s3_access_key_id,omitempty"`
+	S3SecretKey             string `json:"s3_secret_key,omitempty"`
+	S3SecretKeySet          bool   `json:"s3_secret_key_set"`
+	EveryHours              int    `json:"every_hours"`
+	KeepDaily               int    `json:"keep_daily"`
+	KeepWeekly              int    `json:"keep_weekly"`
+	KeepMonthly             int    `json:"keep_monthly"`
 }
 
 // MaxScanEveryHours is the longest schedule (30 days).
@@ -138,7 +144,7 @@ type sealedScanSettings struct {
 	Sealed map[string]string `json:"sealed,omitempty"` // secret name → sealed value
 }
 
-var secretNames = []string{"files.password", "files.private_key", "database.password", "backup.repository_password", "backup.s3_secret_key"}
+var secretNames = []string{"files.password", "files.private_key", "database.password", "backup.repository_password", "backup.s3_secret_key", "backup.repository_private_key"}
 
 func (st *ScanSettings) secret(name string) *string {
 	switch name {
@@ -152,6 +158,8 @@ func (st *ScanSettings) secret(name string) *string {
 		return &st.Backup.RepositoryPassword
 	case "backup.s3_secret_key":
 		return &st.Backup.S3SecretKey
+	case "backup.repository_private_key":
+		return &st.Backup.RepositoryPrivateKey
 	}
 	panic("unknown secret " + name)
 }
@@ -162,6 +170,7 @@ func (st *ScanSettings) setFlags(sealed map[string]string) {
 	st.Database.PasswordSet = sealed["database.password"] != ""
 	st.Backup.RepositoryPasswordSet = sealed["backup.repository_password"] != ""
 	st.Backup.S3SecretKeySet = sealed["backup.s3_secret_key"] != ""
+	st.Backup.RepositoryPrivateKeySet = sealed["backup.repository_private_key"] != ""
 }
 
 func (s *Service) loadScanSettings(ctx context.Context, tx Tx, w Website) (sealedScanSettings, error) {
@@ -199,7 +208,7 @@ func (s *Service) WebsiteScanSettings(ctx context.Context, c Caller, domain stri
 			src.Path = ""
 		}
 		st.Database.Host, st.Database.Port, st.Database.User = "", 0, ""
-		st.Backup.Repository, st.Backup.S3AccessKeyID = "", ""
+		st.Backup.Repository, st.Backup.S3AccessKeyID, st.Backup.RepositoryHostKey = "", "", ""
 	}
 	return st.ScanSettings, nil
 }
@@ -286,6 +295,11 @@ func (s *Service) EditWebsiteScanSettings(ctx context.Context, c Caller, domain 
 				if len(v) > 16<<10 {
 					return Errorf(EINVALID, "%s: longer than 16 KiB", name)
 				}
+				if name == "backup.repository_private_key" {
+					if _, err := ssh.ParsePrivateKey([]byte(v)); err != nil {
+						return FieldError(name, "an unencrypted private key (OpenSSH or PEM) that the repository's server accepts")
+					}
+				}
 				if sealed[name], err = s.box.Seal(v); err != nil {
 					return err
 				}
@@ -357,7 +371,8 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 	for field, v := range map[string]string{"files.source.path": st.Files.Source.Path, "files.source.host": st.Files.Source.Host,
 		"files.source.user": st.Files.Source.User, "files.source.host_key": st.Files.Source.HostKey, "database.host": st.Database.Host,
 		"database.user": st.Database.User, "database.name": st.Database.Name, "database.table_prefix": st.Database.TablePrefix,
-		"backup.repository": st.Backup.Repository, "backup.s3_access_key_id": st.Backup.S3AccessKeyID} {
+		"backup.repository": st.Backup.Repository, "backup.s3_access_key_id": st.Backup.S3AccessKeyID,
+		"backup.repository_host_key": st.Backup.RepositoryHostKey} {
 		if !utf8.ValidString(v) {
 			bad(field, "not valid UTF-8")
 		}
@@ -453,11 +468,34 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 				bad("backup", "an S3 repository needs s3_access_key_id and s3_secret_key")
 			}
 		case strings.HasPrefix(b.Repository, "sftp:"):
-			// restic's sftp: runs ssh as the operator, with the operator's
-			// keys and known_hosts: a partner could write into any host
-			// that trusts them. Refused until repositories carry their own
-			// credentials and pinned host key.
-			bad("backup.repository", "sftp: repositories are not available (restic would sign in with the operator's own SSH keys); use a local path under --backup-root or s3:https://...")
+			// ssh runs with the repository's own key and pinned host key
+			// alone (internal/backup): never the operator's keys, agent or
+			// known_hosts, which would let a partner write into any host
+			// that trusts the operator.
+			user, h, pt, path, ok := sftpRepository(b.Repository)
+			switch {
+			case !ok || strings.ContainsAny(b.Repository, " \x00\n\r\t'\"\\"):
+				bad("backup.repository", "sftp:user@host:/path or sftp://user@host:port//path")
+			default:
+				if !sshUserRE.MatchString(user) {
+					bad("backup.repository", "the sftp account: letters, digits, '.', '_' and '-'")
+				}
+				host("backup.repository", h)
+				if pt != "" {
+					if n, err := strconv.Atoi(pt); err != nil || n < 1 || n > 65535 {
+						bad("backup.repository", "a port from 1 to 65535")
+					}
+				}
+				if path == "" {
+					bad("backup.repository", "the repository's folder on the server")
+				}
+			}
+			if !pinnableHostKey(b.RepositoryHostKey) {
+				bad("backup.repository_host_key", "the server's public key as in known_hosts (\"ssh-ed25519 AAAA...\"; a fingerprint cannot be pinned for ssh): Palisade stores backups only on the server it was told")
+			}
+			if sealed["backup.repository_private_key"] == "" {
+				bad("backup.repository_private_key", "the private key the repository's server accepts (Palisade never signs in with the operator's own keys)")
+			}
 		default:
 			if msg := localUnder(b.Repository, s.cfg.BackupRoots, "--backup-root", partner); msg != "" {
 				bad("backup.repository", "%s (or sftp:user@host:/path, s3:https://host/bucket/prefix)", msg)
@@ -605,6 +643,34 @@ func overlap(a, b string) bool {
 
 // validHostKey: an authorized_keys-style public key or a SHA256
 // fingerprint (the checks that bind them are the SSH client's).
+// sftpRepository splits an sftp: repository location in restic's two
+// spellings, "sftp:user@host:/path" and "sftp://user@host:port//path".
+func sftpRepository(loc string) (user, host, port, path string, ok bool) {
+	rest := strings.TrimPrefix(loc, "sftp:")
+	if u, isURL := strings.CutPrefix(rest, "//"); isURL {
+		hostPart, p, _ := strings.Cut(u, "/")
+		user, hostPart, ok = strings.Cut(hostPart, "@")
+		if h, pt, err := net.SplitHostPort(hostPart); err == nil {
+			return user, h, pt, p, ok
+		}
+		return user, strings.TrimSuffix(strings.TrimPrefix(hostPart, "["), "]"), "", p, ok
+	}
+	hostPart, path, hasPath := strings.Cut(rest, ":")
+	user, host, ok = strings.Cut(hostPart, "@")
+	return user, host, "", path, ok && hasPath
+}
+
+// pinnableHostKey reports whether k is one public key as known_hosts holds
+// it ("ssh-ed25519 AAAA...", an optional comment): what ssh can pin.
+func pinnableHostKey(k string) bool {
+	k = strings.TrimSpace(k)
+	if k == "" || len(k) > 16<<10 || strings.ContainsAny(k, "\n\r") {
+		return false
+	}
+	key, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(k))
+	return err == nil && len(rest) == 0 && strings.Fields(k)[0] == key.Type()
+}
+
 func validHostKey(k string) bool {
 	if strings.HasPrefix(k, "SHA256:") {
 		return len(k) >= 7+43 && len(k) <= 7+44 && !strings.ContainsAny(k, " \n")

@@ -122,7 +122,9 @@ func TestScanSettings(t *testing.T) {
 			{"a schedule too long", core.ScanSettings{Patch: core.PatchScanSettings{EveryHours: 10000}}, []string{"patch.every_hours"}},
 			{"a backup repository elsewhere", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "/tmp/x", RepositoryPassword: "p"}}, []string{"backup.repository", "not inside"}},
 			{"a backup without password", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "s3:https://s3.example.net/b", S3AccessKeyID: "k", S3SecretKey: "s", RepositoryPassword: "-"}}, []string{"backup.repository_password"}},
-			{"an sftp repository (the operator's own SSH keys)", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "sftp:u@h:/b", RepositoryPassword: "p"}}, []string{"backup.repository", "operator's own SSH keys"}},
+			{"an sftp repository without a key of its own (never the operator's)", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "sftp:u@h:/b", RepositoryPassword: "p"}}, []string{"backup.repository_private_key", "operator's own keys", "backup.repository_host_key"}},
+			{"an sftp repository whose host is an ssh option", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "sftp:u@-oProxyCommand=x:/b", RepositoryPassword: "p"}}, []string{"backup.repository: a host name"}},
+			{"an sftp repository with a space", core.ScanSettings{Backup: core.BackupScanSettings{Repository: "sftp:u@h:/b c", RepositoryPassword: "p"}}, []string{"backup.repository: sftp:user@host:/path"}},
 			{"a database name with a quote", core.ScanSettings{Database: core.DBScanSettings{Enabled: true, Host: "db", User: "u", Name: "x'; DROP", Password: "p"}}, []string{"database.name"}},
 		}
 		for _, c := range bad {

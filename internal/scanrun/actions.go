@@ -27,8 +27,18 @@ func (r *Runner) quarantine(j core.ScanJob) *malware.Quarantine {
 func (r *Runner) repo(st core.ScanSettings) *backup.Repo {
 	b := st.Backup
 	return &backup.Repo{Location: b.Repository, Password: b.RepositoryPassword, S3AccessKeyID: b.S3AccessKeyID, S3SecretAccessKey: b.S3SecretKey,
+		SFTPKey: b.RepositoryPrivateKey, SFTPHostKey: b.RepositoryHostKey,
 		CacheDir: filepath.Join(r.Dir, "restic"), Binary: r.Restic,
-		CheckHost: func(ctx context.Context, host string) error { return st.Net.CheckResolved(ctx, host, nil) }}
+		CheckHost: func(ctx context.Context, host string) error { return st.Net.CheckResolved(ctx, host, nil) },
+		// ssh connects to the address the policy checked, not to a
+		// second answer of the resolver.
+		ResolveHost: func(ctx context.Context, host string) (string, error) {
+			a, err := st.Net.Resolve(ctx, host, nil)
+			if err != nil {
+				return "", err
+			}
+			return a.String(), nil
+		}}
 }
 
 // ActionSummary is what an action job stores as its summary.
