@@ -47,7 +47,7 @@ type BackupReadLimits struct {
 	// 0). One more is refused (rate_limited) rather than queued.
 	Concurrent int
 	// MaxDownload is the most bytes one download sends
-	// (--backup-download-max; DefaultBackupDownloadMax when 0). A whole
+	// (--backup-download-max-mib; DefaultBackupDownloadMax when 0). A whole
 	// snapshot whose files add up to more is refused before anything is
 	// sent; any other download is cut once it has sent that much (the
 	// archive is then broken, never a short valid one).
@@ -188,7 +188,10 @@ func (s *Service) resolveBackup(ctx context.Context, c Caller, domain, snapshot,
 	}
 	if _, repo := st.localPaths(); repo != "" {
 		if msg := localUnder(repo, s.cfg.BackupRoots, "--backup-root", p0.Name); msg != "" {
-			return rb, Errorf(EPRECONDITION, "backup.repository: %s", s.redactIf(c, msg, rb.hidden))
+			if c.Role == RoleSubaccount { // msg names the operator's folders
+				return rb, Errorf(EPRECONDITION, "the backups of website %s cannot be read on this server: its hosting provider's backup settings need attention", w.Domain)
+			}
+			return rb, Errorf(EPRECONDITION, "backup.repository: %s", msg)
 		}
 	}
 	if rb.st.Net, err = scanNet(s.cfg.ScanAllowNets, p0.Name); err != nil {

@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/scanrun"
+	"github.com/palisadehq/palisade/internal/secret"
+	"github.com/palisadehq/palisade/internal/store/storetest"
 )
 
 // locks lists the lock files in a local restic repository.
@@ -133,6 +139,94 @@ func TestAttack22DashNamesAreNotOptions(t *testing.T) {
 			if string(got[n]) != c {
 				t.Errorf("download %q: %s is %q", p, n, got[n])
 			}
+		}
+	}
+}
+
+// TestAttack22MovedBackupRootHiddenFromCustomer: when the operator's
+// --backup-root no longer holds a website's local repository (the node
+// restarted with other roots), the customer browsing or downloading its
+// backups is told the backups cannot be read, not the operator's folders
+// (the core told the customer "not inside the allowed roots
+// (/srv/...)", redacting only the repository itself). The partner still
+// reads the reason.
+func TestAttack22MovedBackupRootHiddenFromCustomer(t *testing.T) {
+	if _, err := exec.LookPath("restic"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: restic is not installed")
+		}
+		t.Skip("restic is not installed (Debian package restic)")
+	}
+	ctx := context.Background()
+	db := storetest.SQLite(t)
+	box, err := secret.NewBox(make([]byte, secret.KeySize), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := t.TempDir()
+	www, backups := filepath.Join(base, "www"), filepath.Join(base, "backups")
+	now := func() time.Time { return t0 }
+	svc := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test", ScanRoots: []string{www}, BackupRoots: []string{backups}}, core.WithClock(now))
+	if _, err := svc.SeedPlans(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := svc.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Authenticate(ctx, key, netip.MustParseAddr("127.0.0.1"), core.ProtocolREST)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := svc.CreateSubaccount(ctx, p, core.SubaccountCreate{Email: "jane@example.com"}, core.Idem{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.CreateWebsite(ctx, p, core.WebsiteCreate{Domain: "shop.example.com", SubaccountID: s.ID}, core.Idem{}); err != nil {
+		t.Fatal(err)
+	}
+	jane := core.Caller{Role: core.RoleSubaccount, PartnerID: p.PartnerID, SubaccountID: s.ID, Protocol: core.ProtocolSSO, Actor: "jane"}
+	root := filepath.Join(www, "shop")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "index.php"), []byte("<?php\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SetWebsiteScanSettings(ctx, p, "shop.example.com", core.ScanSettings{
+		Files:  core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: root}},
+		Backup: core.BackupScanSettings{Enabled: true, Repository: filepath.Join(backups, "shop"), RepositoryPassword: "correct horse"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RequestScan(ctx, p, "shop.example.com", core.ScanBackup); err != nil {
+		t.Fatal(err)
+	}
+	runner := &scanrun.Runner{Service: svc, Node: "node-1", Dir: filepath.Join(base, "runner"), Lease: time.Minute, Now: now}
+	if ran, err := runner.RunOnce(ctx); err != nil || !ran {
+		t.Fatalf("RunOnce: %v %v", ran, err)
+	}
+	bs, err := svc.Backups(ctx, jane, "shop.example.com", 0)
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("backups: %+v %v", bs, err)
+	}
+
+	// The node restarts with other backup roots.
+	const moved = "/srv/operator-private/restic-roots"
+	svc2 := core.NewService(db, box, core.Config{PublicURL: "https://palisade.test", ScanRoots: []string{www}, BackupRoots: []string{"host=" + moved}}, core.WithClock(now))
+	svc2.SetBackupReader(&scanrun.Reader{Dir: runner.Dir}, core.BackupReadLimits{})
+	_, err = svc2.BrowseBackup(ctx, p, "shop.example.com", bs[0].ShortID, "")
+	if core.ErrorCode(err) != core.EPRECONDITION || !strings.Contains(core.ErrorMessage(err), moved) {
+		t.Fatalf("partner: %v (want precondition naming the roots)", err)
+	}
+	_, berr := svc2.BrowseBackup(ctx, jane, "shop.example.com", bs[0].ShortID, "")
+	derr := svc2.DownloadBackup(ctx, jane, "shop.example.com", core.BackupDownload{Snapshot: bs[0].ShortID, Path: "index.php"}, func(string) io.Writer { return io.Discard })
+	for _, err := range []error{berr, derr} {
+		if core.ErrorCode(err) != core.EPRECONDITION {
+			t.Fatalf("customer: %v (want precondition)", err)
+		}
+		if msg := core.ErrorMessage(err); strings.Contains(msg, moved) || strings.Contains(msg, "--backup-root") || strings.Contains(msg, backups) {
+			t.Errorf("the customer is told the operator's folders: %s", msg)
 		}
 	}
 }
