@@ -123,7 +123,7 @@ func (a *API) routes() []route {
 				{Name: "to", In: "query", Desc: "RFC 3339 end, exclusive (default: now)."}}, Resp: "WAFStats", Errors: []int{400, 404}}},
 		{"GET", "/v1/websites/{domain}/scanner", v1, a.handleScannerGet(), op{Tag: "v1", Summary: "A website's scan and backup settings",
 			Desc: "Where the website's files are (local, under the operator's --scan-root, or sftp), its database, its backup repository, and what is switched on how often: files (malware scan, SMART), database (SMART Database), patch (outdated and vulnerable components, SMART Patch), backup. " +
-				"Secrets (files.source.password, files.source.private_key, database.password, backup.repository_password, backup.s3_secret_key) are never answered: *_set says whether one is stored.",
+				"Secrets (files.source.password, files.source.private_key, database.password, backup.repository_password, backup.repository_private_key, backup.s3_secret_key) are never answered: *_set says whether one is stored.",
 			Params: []param{domain}, Resp: "ScannerView", Errors: []int{400, 404}}},
 		{"PUT", "/v1/websites/{domain}/scanner", v1, a.handleScannerPut(), op{Tag: "v1", Summary: "Replace a website's scan and backup settings",
 			Desc: "JSON only: the settings object (or {\"settings\": {...}} as GET answers it); unknown fields are refused. Replaces all four parts. A secret left empty keeps the stored one, \"-\" removes it; secrets are stored sealed and never answered. " +

@@ -89,6 +89,8 @@ type Params struct {
 	Clean              string `xml:"clean"`
 	Repository         string `xml:"repository"`
 	RepositoryPassword string `xml:"repository_password"`
+	RepositoryKey      string `xml:"repository_private_key"`
+	RepositoryHostKey  string `xml:"repository_host_key"`
 	S3AccessKeyID      string `xml:"s3_access_key_id"`
 	S3SecretKey        string `xml:"s3_secret_key"`
 	KeepDaily          string `xml:"keep_daily"`
@@ -358,7 +360,7 @@ func (p *Params) set() string {
 		{"addon_id", p.AddonID}, {"quantity", p.Quantity}, {"mode", p.Mode}, {"paranoia", p.Paranoia}, {"threshold", p.Threshold},
 		{"enabled", p.Enabled}, {"every_hours", p.EveryHours}, {"auto_clean", p.AutoClean}, {"source", p.Source}, {"path", p.Path}, {"host", p.Host},
 		{"port", p.Port}, {"user", p.User}, {"host_key", p.HostKey}, {"agent", p.Agent}, {"private_key", p.PrivateKey}, {"name", p.Name}, {"table_prefix", p.TablePrefix},
-		{"clean", p.Clean}, {"repository", p.Repository}, {"repository_password", p.RepositoryPassword}, {"s3_access_key_id", p.S3AccessKeyID},
+		{"clean", p.Clean}, {"repository", p.Repository}, {"repository_password", p.RepositoryPassword}, {"repository_private_key", p.RepositoryKey}, {"repository_host_key", p.RepositoryHostKey}, {"s3_access_key_id", p.S3AccessKeyID},
 		{"s3_secret_key", p.S3SecretKey}, {"keep_daily", p.KeepDaily}, {"keep_weekly", p.KeepWeekly}, {"keep_monthly", p.KeepMonthly},
 		{"kind", p.Kind}, {"state", p.State}, {"snapshot", p.Snapshot}, {"database", p.Database}} {
 		if f.v != "" {

@@ -98,7 +98,7 @@ var scanFields = map[string][]string{
 	"files":    {"enabled", "every_hours", "auto_clean", "source", "path", "host", "port", "user", "host_key", "password", "private_key", "agent"},
 	"patch":    {"enabled", "every_hours"},
 	"database": {"enabled", "every_hours", "host", "port", "user", "name", "table_prefix", "password", "clean"},
-	"backup":   {"enabled", "every_hours", "repository", "repository_password", "s3_access_key_id", "s3_secret_key", "keep_daily", "keep_weekly", "keep_monthly"},
+	"backup":   {"enabled", "every_hours", "repository", "repository_password", "repository_private_key", "repository_host_key", "s3_access_key_id", "s3_secret_key", "keep_daily", "keep_weekly", "keep_monthly"},
 }
 
 // scanEdit applies the parameters given for part to st; the core
@@ -175,7 +175,9 @@ func scanEdit(part string, p *Params, st *core.ScanSettings) (bool, error) {
 			number("keep_daily", p.KeepDaily, &b.KeepDaily), number("keep_weekly", p.KeepWeekly, &b.KeepWeekly), number("keep_monthly", p.KeepMonthly, &b.KeepMonthly))
 		str(p.Repository, &b.Repository)
 		str(p.S3AccessKeyID, &b.S3AccessKeyID)
+		str(p.RepositoryHostKey, &b.RepositoryHostKey)
 		secret(p.RepositoryPassword, &b.RepositoryPassword)
+		secret(p.RepositoryKey, &b.RepositoryPrivateKey)
 		secret(p.S3SecretKey, &b.S3SecretKey)
 	}
 	for _, err := range errs {
@@ -223,7 +225,8 @@ func scanNodes(site core.Website, part string, st core.ScanSettings) []*Node {
 	case "backup":
 		b := st.Backup
 		out = append(out, sw("enabled", b.Enabled), policy("every_hours", b.EveryHours), policy("repository", b.Repository),
-			secret("repository_password", b.RepositoryPasswordSet), policy("s3_access_key_id", b.S3AccessKeyID), secret("s3_secret_key", b.S3SecretKeySet),
+			secret("repository_password", b.RepositoryPasswordSet), secret("repository_private_key", b.RepositoryPrivateKeySet),
+			policy("repository_host_key", b.RepositoryHostKey), policy("s3_access_key_id", b.S3AccessKeyID), secret("s3_secret_key", b.S3SecretKeySet),
 			policy("keep_daily", b.KeepDaily), policy("keep_weekly", b.KeepWeekly), policy("keep_monthly", b.KeepMonthly))
 	}
 	return out

@@ -118,7 +118,7 @@ func TestScanMethods(t *testing.T) {
 
 	backup := func(method string) string {
 		return answerXML(method, head+sw("enabled", true)+policyXML("every_hours", "24")+policyXML("repository", "/var/backups/shop")+
-			policyXML("repository_password", "set")+policyXML("s3_access_key_id", "")+policyXML("s3_secret_key", "not set")+
+			policyXML("repository_password", "set")+policyXML("repository_private_key", "not set")+policyXML("repository_host_key", "")+policyXML("s3_access_key_id", "")+policyXML("s3_secret_key", "not set")+
 			policyXML("keep_daily", "7")+policyXML("keep_weekly", "4")+policyXML("keep_monthly", "0"))
 	}
 	exact(e.call(t, "setBackupSettings", sid+"<enabled>on</enabled><every_hours>24</every_hours><repository>/var/backups/shop</repository>"+
