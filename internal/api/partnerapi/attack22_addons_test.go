@@ -67,3 +67,36 @@ func TestAttack22ScannerPutDocuments412(t *testing.T) {
 		}
 	})
 }
+
+// TestAttack22AddonBadInput: quantities and names a billing module may
+// send by mistake are 400 in the API's error shape, name the field, and
+// charge nothing; surrounding spaces are not a different product.
+func TestAttack22AddonBadInput(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		if r := e.do(t, call{method: "POST", path: "/v1/websites", key: e.keyA, body: `{"domain":"shop.example.com"}`}); r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		const base = "/v1/websites/shop.example.com/addons"
+		var steps []scenario
+		for _, body := range []string{`{"addon":"extra_requests","quantity":0}`, `{"addon":"extra_requests","quantity":-1}`, `{"addon":"extra_requests","quantity":10001}`,
+			`{"addon":"smart","quantity":0}`, `{"addon":"smart","quantity":-1}`, `{"addon":"smart","quantity":2}`} {
+			steps = append(steps, scenario{name: body, call: call{method: "POST", path: base, key: e.keyA, body: body}, status: 400, has: []string{`"field":"quantity"`}})
+		}
+		for _, body := range []string{`{"addon":"smart","quantity":"1"}`, `{"addon":"smart","quantity":1.5}`, `{"addon":"smart","quantity":99999999999999999999}`,
+			`{"addon":["smart"]}`, `{"addon":"smart"} {"addon":"backup"}`} {
+			steps = append(steps, scenario{name: body, call: call{method: "POST", path: base, key: e.keyA, body: body}, status: 400, has: []string{`"code":"invalid`}})
+		}
+		for _, name := range []string{"Smart", "SMART", "smart-patch", "smart\u200b"} {
+			b, _ := json.Marshal(map[string]any{"addon": name})
+			steps = append(steps, scenario{name: name, call: call{method: "POST", path: base, key: e.keyA, body: string(b)}, status: 400, has: []string{`"field":"addon"`, `unknown add-on`}})
+		}
+		steps = append(steps,
+			scenario{name: "nothing charged", call: call{method: "GET", path: "/v1/credit", key: e.keyA}, status: 200, has: []string{`"balance":"20.00"`}},
+			scenario{name: "spaces around the name", call: call{method: "POST", path: base, key: e.keyA, body: `{"addon":"  smart\t"}`}, status: 201, has: []string{`"addon":"smart"`}},
+			scenario{name: "and smart again, spelled plainly", call: call{method: "POST", path: base, key: e.keyA, body: `{"addon":"smart"}`}, status: 409, has: []string{`"field":"addon"`}},
+			scenario{name: "charged once", call: call{method: "GET", path: "/v1/credit", key: e.keyA}, status: 200, has: []string{`"balance":"17.00"`}},
+		)
+		runScenarios(t, e, steps)
+	})
+}

@@ -87,6 +87,11 @@ func decodeJSON(r *http.Request, v any, shape string) error {
 	if err := dec.Decode(v); err != nil {
 		return core.Errorf(core.EINVALID, "send JSON %s: %v", shape, err)
 	}
+	// One object: what follows it (a second object glued on) would be
+	// silently ignored.
+	if _, err := dec.Token(); err != io.EOF {
+		return core.Errorf(core.EINVALID, "send one JSON object %s, and nothing after it", shape)
+	}
 	return nil
 }
 
