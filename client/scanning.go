@@ -75,13 +75,18 @@ type BackupScanSettings struct {
 	Repository            string `json:"repository"`
 	RepositoryPassword    string `json:"repository_password,omitempty"`
 	RepositoryPasswordSet bool   `json:"repository_password_set"`
-	S3AccessKeyID         string `json:"s3_access_key_id,omitempty"`
-	S3SecretKey           string `json:"s3_secret_key,omitempty"`
-	S3SecretKeySet        bool   `json:"s3_secret_key_set"`
-	EveryHours            int    `json:"every_hours"`
-	KeepDaily             int    `json:"keep_daily"`
-	KeepWeekly            int    `json:"keep_weekly"`
-	KeepMonthly           int    `json:"keep_monthly"`
+	// An sftp: repository's own key (write-only) and its server's public
+	// key as in known_hosts.
+	RepositoryPrivateKey    string `json:"repository_private_key,omitempty"`
+	RepositoryPrivateKeySet bool   `json:"repository_private_key_set"`
+	RepositoryHostKey       string `json:"repository_host_key,omitempty"`
+	S3AccessKeyID           string `json:"s3_access_key_id,omitempty"`
+	S3SecretKey             string `json:"s3_secret_key,omitempty"`
+	S3SecretKeySet          bool   `json:"s3_secret_key_set"`
+	EveryHours              int    `json:"every_hours"`
+	KeepDaily               int    `json:"keep_daily"`
+	KeepWeekly              int    `json:"keep_weekly"`
+	KeepMonthly             int    `json:"keep_monthly"`
 }
 
 // Scanner is a website's settings as GET and PUT .../scanner answer them
