@@ -149,3 +149,68 @@ func TestAttack22AgentNameHiddenFromCustomer(t *testing.T) {
 		}
 	})
 }
+
+// TestAttack22AgentReportsBounded: one report holds at most
+// MaxAgentFindings, but a holder of the agent's key could send report
+// after report under one lease (renewed for ever), each of new findings,
+// and grow the website's findings without end (a node's scan records one
+// bounded set per claim). A job's reports together now record at most
+// MaxAgentFindings; reporting findings it has already recorded again is
+// still accepted.
+func TestAttack22AgentReportsBounded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		a := f.partner(t, "a", 0)
+		shop, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, core.ScanSettings{Files: core.FileScanSettings{Enabled: true,
+			Source: core.FileSource{Kind: "agent", Agent: "web01", Path: "/home/shop/www"}}}); err != nil {
+			t.Fatal(err)
+		}
+		_, key, err := f.svc.CreateScanAgent(ctx, a, "web01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.RequestScan(ctx, a, shop.Domain, core.ScanFiles); err != nil {
+			t.Fatal(err)
+		}
+		aj, ok, err := f.svc.LeaseAgentJob(ctx, key)
+		if !ok || err != nil {
+			t.Fatalf("lease: %+v, %v, %v", aj, ok, err)
+		}
+		batch := func(prefix string, n int) []core.Finding {
+			out := make([]core.Finding, n)
+			for i := range out {
+				out[i] = core.Finding{Location: prefix + "/" + strconv.Itoa(i) + ".php", Signature: "Palisade.PHP.Webshell.EvalPost", Class: "webshell", Severity: "critical"}
+			}
+			return out
+		}
+		created, _, err := f.svc.ReportAgentFindings(ctx, key, aj.ID, aj.Lease, batch("a", core.MaxAgentFindings), false)
+		if err != nil || created != core.MaxAgentFindings {
+			t.Fatalf("the first report: %d, %v", created, err)
+		}
+		_, _, err = f.svc.ReportAgentFindings(ctx, key, aj.ID, aj.Lease, batch("b", 10), false)
+		wantErrCode(t, err, core.EINVALID, "a second report of new findings past the job's bound")
+		fs, err := f.svc.Findings(ctx, a, shop.Domain, core.FindingFilter{Kind: core.ScanFiles, After: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(fs)
+		for len(fs) == core.MaxScanListing {
+			if fs, err = f.svc.Findings(ctx, a, shop.Domain, core.FindingFilter{Kind: core.ScanFiles, After: fs[len(fs)-1].ID}); err != nil {
+				t.Fatal(err)
+			}
+			n += len(fs)
+		}
+		if n != core.MaxAgentFindings {
+			t.Fatalf("the website has %d findings; want %d", n, core.MaxAgentFindings)
+		}
+		// The same findings again (a report retried) are accepted.
+		if created, _, err := f.svc.ReportAgentFindings(ctx, key, aj.ID, aj.Lease, batch("a", 10), false); err != nil || created != 0 {
+			t.Fatalf("findings reported again: %d, %v", created, err)
+		}
+	})
+}

@@ -349,7 +349,8 @@ func (s *Service) RenewAgentJob(ctx context.Context, key string, id int64, token
 // ReportAgentFindings records what the agent's job found, as a node's
 // runner records it (RecordFindings: the same findings, the same email on
 // new malware); complete says the scan looked at every file, so that open
-// findings it did not see again are resolved. At most MaxAgentFindings.
+// findings it did not see again are resolved. At most MaxAgentFindings in
+// one report, and in all the job's reports together.
 func (s *Service) ReportAgentFindings(ctx context.Context, key string, id int64, token string, found []Finding, complete bool) (created, resolved int, err error) {
 	if len(found) > MaxAgentFindings {
 		return 0, 0, FieldError("findings", "at most %d findings in one report, not %d", MaxAgentFindings, len(found))
@@ -367,8 +368,10 @@ func (s *Service) ReportAgentFindings(ctx context.Context, key string, id int64,
 		return 0, 0, Errorf(EINVALID, "job %d is a %s job: findings are reported by files jobs", id, j.Kind)
 	}
 	// RecordFindings checks again, in its own transaction, that this
-	// claim still holds the job.
-	return s.RecordFindings(ctx, j, found, complete)
+	// claim still holds the job. A job's reports together record at most
+	// MaxAgentFindings (as a node's one scan records at most its bound):
+	// reports repeated under one lease cannot grow the findings without end.
+	return s.recordFindings(ctx, j, found, complete, MaxAgentFindings)
 }
 
 var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -171,6 +171,9 @@ type ScanTx interface {
 	// ResolveFindings marks the website's open findings of kind that job
 	// did not see as resolved, and returns how many.
 	ResolveFindings(ctx context.Context, partnerID, websiteID int64, kind ScanKind, jobID int64, at time.Time) (int, error)
+	// CountJobFindings counts the website's findings last recorded by
+	// job jobID.
+	CountJobFindings(ctx context.Context, websiteID, jobID int64) (int, error)
 	// Finding loads one of the partner's findings.
 	Finding(ctx context.Context, partnerID, id int64) (Finding, error)
 	// Findings lists a website's findings by ID.

@@ -320,6 +320,13 @@ func (s *Service) FinishScanJob(ctx context.Context, j ScanJob, summary any, err
 // the website's open findings of that kind it did not see again. It
 // returns how many findings are new and how many were resolved.
 func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding, complete bool) (created, resolved int, err error) {
+	return s.recordFindings(ctx, j, found, complete, 0)
+}
+
+// recordFindings is RecordFindings; with maxJob above 0, a report that
+// leaves more than maxJob findings recorded by job j (over all its reports
+// and claims) is refused and records nothing.
+func (s *Service) recordFindings(ctx context.Context, j ScanJob, found []Finding, complete bool, maxJob int) (created, resolved int, err error) {
 	now := s.clock()
 	var bySeverity map[string]int // the new findings, for the observer
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -351,6 +358,15 @@ func (s *Service) RecordFindings(ctx context.Context, j ScanJob, found []Finding
 				}
 			}
 			found[i] = f // its ID and state, for the caller
+		}
+		if maxJob > 0 {
+			n, err := tx.CountJobFindings(ctx, j.WebsiteID, j.ID)
+			if err != nil {
+				return err
+			}
+			if n > maxJob {
+				return FieldError("findings", "job %d would have %d findings, at most %d in all of its reports", j.ID, n, maxJob)
+			}
 		}
 		if complete {
 			var err error

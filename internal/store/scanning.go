@@ -209,6 +209,12 @@ func (t *tx) ResolveFindings(ctx context.Context, partnerID, websiteID int64, ki
 	return int(n), err
 }
 
+func (t *tx) CountJobFindings(ctx context.Context, websiteID, jobID int64) (int, error) {
+	var n int
+	err := t.queryRow(ctx, "SELECT COUNT(*) FROM scan_findings WHERE website_id = $1 AND job_id = $2", websiteID, jobID).Scan(&n)
+	return n, err
+}
+
 func (t *tx) Finding(ctx context.Context, partnerID, id int64) (core.Finding, error) {
 	f, err := findingRow(t.queryRow(ctx, "SELECT "+findingCols+" FROM scan_findings WHERE partner_id = $1 AND id = $2", partnerID, id))
 	return f, notFound(err, "finding")
