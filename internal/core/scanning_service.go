@@ -122,6 +122,10 @@ func (st *ScanSettings) hiddenFromCustomer() []string {
 			vals = append(vals, u.Host, u.Hostname())
 		}
 	}
+	if user, host, _, path, ok := sftpRepository(st.Backup.Repository); ok && strings.HasPrefix(st.Backup.Repository, "sftp:") {
+		// The netguard refusal and ssh's errors name the server alone.
+		vals = append(vals, host, user, path)
+	}
 	var out []string
 	for _, v := range vals {
 		if len(v) >= 3 { // not a two-letter host ("db") cut out of every word

@@ -2,6 +2,9 @@ package scanrun_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/netip"
@@ -16,6 +19,7 @@ import (
 	"github.com/palisadehq/palisade/internal/scanrun"
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"golang.org/x/crypto/ssh"
 )
 
 // locks lists the lock files in a local restic repository.
@@ -227,6 +231,63 @@ func TestAttack22MovedBackupRootHiddenFromCustomer(t *testing.T) {
 		}
 		if msg := core.ErrorMessage(err); strings.Contains(msg, moved) || strings.Contains(msg, "--backup-root") || strings.Contains(msg, backups) {
 			t.Errorf("the customer is told the operator's folders: %s", msg)
+		}
+	}
+}
+
+// TestAttack22SFTPRepositoryHiddenFromCustomer: a customer browsing or
+// downloading a backup whose sftp: repository cannot be reached is told
+// so without the partner's backup server, its account or its folder
+// (SCANNING.md: the customer's errors have the hosts and the repository
+// hidden). Only the whole location and s3: hosts were hidden: the
+// netguard refusal and ssh's errors name the host alone.
+func TestAttack22SFTPRepositoryHiddenFromCustomer(t *testing.T) {
+	b := newBrowseEnv(t, core.BackupReadLimits{})
+	ctx := context.Background()
+	_, clientKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(clientKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hk, err := ssh.NewPublicKey(hostPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.svc.WebsiteScanSettings(ctx, b.env.partner, b.domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The backup server's name: localhost, so that the test needs no DNS
+	// (the partner's network policy does not permit it).
+	st.Backup.Repository = "sftp://acme-backups@localhost:2222/srv/restic/acme-store"
+	st.Backup.RepositoryPassword = "correct horse"
+	st.Backup.RepositoryPrivateKey = string(pem.EncodeToMemory(block))
+	st.Backup.RepositoryHostKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hk)))
+	if _, err := b.svc.SetWebsiteScanSettings(ctx, b.env.partner, b.domain, st); err != nil {
+		t.Fatal(err)
+	}
+	_, perr := b.svc.BrowseBackup(ctx, b.env.partner, b.domain, b.backup.ShortID, "")
+	if perr == nil || !strings.Contains(core.ErrorMessage(perr), "localhost") {
+		t.Fatalf("partner: %v (want restic's reason, naming the server)", perr)
+	}
+	_, cerr := b.svc.BrowseBackup(ctx, b.jane, b.domain, b.backup.ShortID, "")
+	_, _, derr := b.download(b.jane, b.backup.ShortID, "index.php")
+	for _, err := range []error{cerr, derr} {
+		if err == nil {
+			t.Fatal("an unreachable repository was read")
+		}
+		msg := core.ErrorMessage(err)
+		for _, secret := range []string{"localhost", "acme-backups", "/srv/restic/acme-store"} {
+			if strings.Contains(msg, secret) {
+				t.Errorf("the customer is told %q: %s", secret, msg)
+			}
 		}
 	}
 }
