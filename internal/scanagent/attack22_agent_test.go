@@ -2,11 +2,18 @@ package scanagent
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/internal/api/agentapi"
+	"github.com/palisadehq/palisade/internal/core"
 )
 
 // TestAttack22AgentRefusesRedirects: a Palisade (or a proxy in front of
@@ -44,5 +51,70 @@ func TestAttack22AgentRefusesRedirects(t *testing.T) {
 		if len(got) != 0 {
 			t.Errorf("%d redirect: the plain http server got %d request(s), Authorization %q", status, len(got), got)
 		}
+	}
+}
+
+// TestAttack22AgentQuarantinesOnlyItsFindings: a compromised or spoofed
+// Palisade that leases the agent an action job on any file under its
+// --root (a customer's wp-config.php, .htaccess, another user's files
+// named by a document root that is a --root itself) does not get the file
+// moved: the agent quarantines or cleans only a file its own last scan of
+// that document root flagged. The agent moved any file it was named.
+func TestAttack22AgentQuarantinesOnlyItsFindings(t *testing.T) {
+	root := t.TempDir()
+	site := filepath.Join(root, "shop")
+	if err := os.MkdirAll(site, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(site, "wp-config.php")
+	if err := os.WriteFile(victim, []byte("<?php define('DB_PASSWORD', 'x');\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var calls []string
+	var finish agentapi.Finish
+	leased := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, r.URL.Path)
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/agent/lease":
+			if leased {
+				_, _ = w.Write([]byte(`{"job": null}`))
+				return
+			}
+			leased = true
+			_ = json.NewEncoder(w).Encode(agentapi.LeaseAnswer{Job: &agentapi.Job{ID: 7, Kind: string(core.ScanAction), Lease: "aa", Domain: "shop.example.com",
+				Path: site, LeaseUntil: time.Now().Add(time.Minute), Action: core.ActionQuarantine,
+				Finding: &agentapi.JobFinding{ID: 1, Location: "wp-config.php", Signature: "Palisade.PHP.Webshell.EvalPost"}}})
+		case "/v1/agent/jobs/7/action":
+			_, _ = w.Write([]byte(`{"recorded": true}`))
+		case "/v1/agent/jobs/7/finish":
+			_ = json.NewDecoder(r.Body).Decode(&finish)
+			_, _ = w.Write([]byte(`{"state": "failed"}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	ag := &Agent{Server: srv.URL, Key: "pak_0123456789abcdefghijklmnopqrstuvwxyzABCD", Roots: []string{root}, Dir: t.TempDir()}
+	ran, err := ag.RunOnce(context.Background())
+	if !ran || err != nil {
+		t.Fatalf("RunOnce: %v, %v", ran, err)
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Errorf("the file the agent never flagged was moved: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, c := range calls {
+		if strings.HasSuffix(c, "/action") {
+			t.Errorf("the agent reported the action done: %v", calls)
+		}
+	}
+	if finish.Error == "" {
+		t.Errorf("the job was not failed: %+v", finish)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -240,6 +241,11 @@ func (a *Agent) action(ctx context.Context, j agentapi.Job, jobPath string) (*sc
 	if !a.allowed(j.Path) {
 		return nil, fmt.Errorf("document root %q is not under this agent's --root folders: not changed", j.Path)
 	}
+	if j.Action == core.ActionQuarantine || j.Action == core.ActionClean {
+		if err := a.flagged(j); err != nil {
+			return nil, err
+		}
+	}
 	fsys, err := sitefiles.Local(j.Path)
 	if err != nil {
 		return nil, err
@@ -251,6 +257,28 @@ func (a *Agent) action(ctx context.Context, j agentapi.Job, jobPath string) (*sc
 		return a.call(ctx, jobPath+"/action", agentapi.ActionDone{Lease: j.Lease, QuarantineID: quarantineID}, nil)
 	})
 	return &sum, err
+}
+
+// flagged refuses to quarantine or clean a file that this agent's last
+// scan of the job's document root did not flag: the server names the
+// file, and a compromised or spoofed one must not get any file under
+// --root moved (a customer's wp-config.php, another user's files).
+func (a *Agent) flagged(j agentapi.Job) error {
+	var st malware.State
+	b, err := os.ReadFile(a.statePath(j))
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil || st.Files[j.Finding.Location].Signature == "" {
+		return fmt.Errorf("%s was not flagged by this agent's last scan of the website: not changed (scan it again first)", j.Finding.Location)
+	}
+	return nil
+}
+
+// statePath is where the agent keeps what its last scan of the job's
+// website saw.
+func (a *Agent) statePath(j agentapi.Job) string {
+	return filepath.Join(a.Dir, "state", siteKey(j)+".files.json")
 }
 
 // allowed says whether path is one of a.Roots or inside one.
@@ -282,8 +310,7 @@ func (a *Agent) files(ctx context.Context, j agentapi.Job, jobPath string) (*Sum
 	opts := a.Scan
 	opts.Client, opts.Now = a.Clamd, a.Now
 	opts.Engine = scanrun.EngineName(ctx, a.Clamd)
-	statePath := filepath.Join(a.Dir, "state", siteKey(j)+".files.json")
-	res, found, err := scanrun.ScanFiles(ctx, fsys, statePath, opts)
+	res, found, err := scanrun.ScanFiles(ctx, fsys, a.statePath(j), opts)
 	if err != nil {
 		return nil, err
 	}
