@@ -176,3 +176,47 @@ func TestAttack22AddonOnExpiredWebsite(t *testing.T) {
 		f.checkLedger(t, c, bal)
 	})
 }
+
+// TestAttack22KeyedPurchaseRacing: retries of one purchase with its
+// Idempotency-Key arriving at the same moment buy one add-on and charge
+// once; each answer is that add-on or "still in progress".
+func TestAttack22KeyedPurchaseRacing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		start := time.Date(2027, 12, 31, 23, 30, 0, 0, time.UTC)
+		f.now.Store(&start)
+		c := f.partner(t, "keyed", 100_000)
+		w, _, err := f.svc.CreateWebsite(ctx, c, core.WebsiteCreate{Domain: "keyed.example", Plan: "10k"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idem := core.Idem{Key: "po-4411", Hash: "same request"}
+		var wg sync.WaitGroup
+		got := make([]core.Addon, 6)
+		errs := make([]error, len(got))
+		for i := range got {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				got[i], _, errs[i] = f.svc.ProvisionAddonKeyed(ctx, c, w.ID, core.AddonExtraRequests, 4, idem)
+			}(i)
+		}
+		wg.Wait()
+		var id int64
+		for i, err := range errs {
+			switch {
+			case err == nil && (id == 0 || got[i].ID == id):
+				id = got[i].ID
+			case core.ErrorCode(err) == core.ECONFLICT:
+			default:
+				t.Fatalf("answer %d: %+v %v", i, got[i], err)
+			}
+		}
+		as, err := f.svc.Addons(ctx, c, w.ID)
+		if err != nil || len(as) != 1 || as[0].ID != id || as[0].Quantity != 4 {
+			t.Fatalf("add-ons %+v %v; want the one add-on %d", as, err, id)
+		}
+		f.checkLedger(t, c, 100_000-500-4*core.DefaultAddonUnitPrice)
+	})
+}
