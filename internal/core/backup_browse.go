@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -67,6 +68,14 @@ type backupReads struct {
 	r   BackupReader
 	lim BackupReadLimits
 	sem chan struct{}
+
+	// Fair shares: one website holds at most one of the slots, one
+	// partner at most half of them (at least one), so that one customer's
+	// slow or large downloads cannot keep every other tenant out. The maps
+	// hold only the reads running (at most cap(sem) entries).
+	mu        sync.Mutex
+	byWebsite map[int64]int
+	byPartner map[int64]int
 }
 
 // SetBackupReader lets this node browse and download backups with r
@@ -83,7 +92,7 @@ func (s *Service) SetBackupReader(r BackupReader, lim BackupReadLimits) {
 	if lim.MaxDownload <= 0 {
 		lim.MaxDownload = DefaultBackupDownloadMax
 	}
-	s.backupRead.Store(&backupReads{r: r, lim: lim, sem: make(chan struct{}, lim.Concurrent)})
+	s.backupRead.Store(&backupReads{r: r, lim: lim, sem: make(chan struct{}, lim.Concurrent), byWebsite: map[int64]int{}, byPartner: map[int64]int{}})
 }
 
 // BackupEntry is a file or folder in a backup.
@@ -212,14 +221,45 @@ func (s *Service) redactIf(c Caller, msg string, hidden []string) string {
 	return msg
 }
 
-// acquire takes one of the node's backup read slots, or says it is busy.
-func (b *backupReads) acquire() (release func(), err error) {
+// partnerShare is the most read slots one partner holds at once.
+func (b *backupReads) partnerShare() int { return max(1, cap(b.sem)/2) }
+
+// acquire takes one of the node's backup read slots for w, or says it is
+// busy: all slots taken, the website already reading, or its partner
+// holding its share.
+func (b *backupReads) acquire(w Website) (release func(), err error) {
+	b.mu.Lock()
+	switch {
+	case b.byWebsite[w.ID] >= 1:
+		b.mu.Unlock()
+		return nil, Errorf(ERATELIMITED, "a browse or download of this website's backups is running: one at a time, try again once it ends")
+	case b.byPartner[w.PartnerID] >= b.partnerShare():
+		b.mu.Unlock()
+		return nil, Errorf(ERATELIMITED, "%d backup browses or downloads of this hosting account are running on this node, its share: try again in a moment", b.partnerShare())
+	}
 	select {
 	case b.sem <- struct{}{}:
-		return func() { <-b.sem }, nil
 	default:
+		b.mu.Unlock()
 		return nil, Errorf(ERATELIMITED, "%d backup browses or downloads are running on this node: try again in a moment", cap(b.sem))
 	}
+	b.byWebsite[w.ID]++
+	b.byPartner[w.PartnerID]++
+	b.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			if b.byWebsite[w.ID]--; b.byWebsite[w.ID] <= 0 {
+				delete(b.byWebsite, w.ID)
+			}
+			if b.byPartner[w.PartnerID]--; b.byPartner[w.PartnerID] <= 0 {
+				delete(b.byPartner, w.PartnerID)
+			}
+			b.mu.Unlock()
+			<-b.sem
+		})
+	}, nil
 }
 
 // readerError keeps the reader's core errors (not found, invalid) and
@@ -261,7 +301,7 @@ func (s *Service) BrowseBackup(ctx context.Context, c Caller, domain, snapshot, 
 	if err != nil {
 		return BackupFolder{}, err
 	}
-	release, err := rb.reads.acquire()
+	release, err := rb.reads.acquire(rb.w)
 	if err != nil {
 		return BackupFolder{}, err
 	}
@@ -325,7 +365,7 @@ func (s *Service) DownloadBackup(ctx context.Context, c Caller, domain string, d
 	if rb.include == "/" && rb.bytes > max {
 		return Errorf(EINVALID, "backup %s holds %d bytes, more than the %d bytes this server sends in one download: download a folder, or restore it to the website", rb.short, rb.bytes, max)
 	}
-	release, err := rb.reads.acquire()
+	release, err := rb.reads.acquire(rb.w)
 	if err != nil {
 		return err
 	}
