@@ -178,10 +178,10 @@ func (a *API) routes() []route {
 			Resp:   "BackupFolder", Errors: []int{400, 404, 412, 429}}},
 		{"GET", "/v1/websites/{domain}/backups/{snapshot}/download", v1, a.handleBackupDownload(), op{Tag: "v1", Summary: "Download a file, a folder or everything from a backup",
 			Desc: "A gzip-compressed tar archive (application/gzip, streamed; names relative to the document root) of path in a listed backup (its snapshot, short_id or database_snapshot), or of everything when path is empty. " +
-				"Errors before the first byte are JSON as usual; one after it cuts the connection (a broken download, never a short archive that looks whole). The server caps a download's size (--backup-download-max, default 2 GiB): a whole backup over it is 400, anything else is cut when it reaches it. " +
+				"Errors before the first byte are JSON as usual; one after it cuts the connection (a broken download, never a short archive that looks whole). The server caps a download's size (--backup-download-max-mib, default 2 GiB): a whole backup over it is 400, anything else is cut when it reaches it. " +
 				"400 for a bad path; 404 for a snapshot or path not among the website's backups; 412 without backups set up; 429 while the node's backup reads are all busy; 503 when the repository cannot be read.",
 			Params:   []param{domain, backupSnapshotP, {Name: "path", In: "query", Desc: "A file or folder relative to the document root; empty: everything."}},
-			RespType: "application/gzip", Errors: []int{400, 404, 412, 429}}},
+			RespType: "application/gzip", Errors: []int{400, 404, 412, 429, 503}}},
 		{"GET", "/v1/lists", v1, a.handleListsGet(), op{Tag: "v1", Summary: "Your allow and deny lists",
 			Desc: "IPs and CIDRs granted or denied on all your websites, after each website's own lists.", Resp: "Lists"}},
 		{"PUT", "/v1/lists", v1, a.handleListsPut(), op{Tag: "v1", Summary: "Replace your allow and deny lists",
