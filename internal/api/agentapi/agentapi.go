@@ -9,6 +9,7 @@
 package agentapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -80,9 +81,44 @@ type Finding struct {
 // core.MaxAgentFindings findings; complete says the scan looked at every
 // file (open findings not seen again are then resolved).
 type Report struct {
-	Lease    string    `json:"lease"`
-	Findings []Finding `json:"findings"`
-	Complete bool      `json:"complete"`
+	Lease    string   `json:"lease"`
+	Findings Findings `json:"findings"`
+	Complete bool     `json:"complete"`
+}
+
+// Findings are a report's findings. They are decoded one by one and
+// refused past core.MaxAgentFindings: a body of millions of "{}" within
+// MaxReportBody is not decoded whole first (hundreds of MB for one call).
+type Findings []Finding
+
+// UnmarshalJSON decodes at most core.MaxAgentFindings findings.
+func (fs *Findings) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		*fs = nil
+		return nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return core.FieldError("findings", "an array of findings")
+	}
+	var out []Finding
+	for dec.More() {
+		if len(out) == core.MaxAgentFindings {
+			return core.FieldError("findings", "at most %d findings in one report", core.MaxAgentFindings)
+		}
+		var f Finding
+		if err := dec.Decode(&f); err != nil {
+			return err
+		}
+		out = append(out, f)
+	}
+	*fs = out
+	return nil
 }
 
 // ReportAnswer says how many findings are new and how many were resolved.
@@ -209,6 +245,10 @@ func decode(r *http.Request, v any) error {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return core.Errorf(core.EINVALID, "request body is larger than %d bytes", tooBig.Limit)
+	}
+	var ce *core.Error
+	if errors.As(err, &ce) {
+		return ce // a field's own refusal (Findings)
 	}
 	if err != nil {
 		return core.Errorf(core.EINVALID, "send JSON: %v", err)
