@@ -118,3 +118,50 @@ func TestAttack22AgentQuarantinesOnlyItsFindings(t *testing.T) {
 		t.Errorf("the job was not failed: %+v", finish)
 	}
 }
+
+// TestAttack22AgentRestoreErrorHidesStateDir: a restore whose quarantined
+// copy is not on this agent fails with a reason the website's customer
+// reads (the job's error), without the web server's --state-dir path. It
+// named the quarantine folder (/var/lib/palisade-agent/quarantine/...).
+func TestAttack22AgentRestoreErrorHidesStateDir(t *testing.T) {
+	root := t.TempDir()
+	site := filepath.Join(root, "shop")
+	if err := os.MkdirAll(site, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stateDir := t.TempDir()
+	var mu sync.Mutex
+	var finish agentapi.Finish
+	leased := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/agent/lease":
+			if leased {
+				_, _ = w.Write([]byte(`{"job": null}`))
+				return
+			}
+			leased = true
+			_ = json.NewEncoder(w).Encode(agentapi.LeaseAnswer{Job: &agentapi.Job{ID: 8, Kind: string(core.ScanAction), Lease: "bb", Domain: "shop.example.com",
+				Path: site, LeaseUntil: time.Now().Add(time.Minute), Action: core.ActionRestore,
+				Finding: &agentapi.JobFinding{ID: 1, Location: "x.php", Signature: "Palisade.PHP.Webshell.EvalPost", QuarantineID: "0123456789abcdef0123456789abcdef"}}})
+		case "/v1/agent/jobs/8/finish":
+			_ = json.NewDecoder(r.Body).Decode(&finish)
+			_, _ = w.Write([]byte(`{"state": "failed"}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	ag := &Agent{Server: srv.URL, Key: "pak_0123456789abcdefghijklmnopqrstuvwxyzABCD", Roots: []string{root}, Dir: stateDir}
+	if ran, err := ag.RunOnce(context.Background()); !ran || err != nil {
+		t.Fatalf("RunOnce: %v, %v", ran, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if finish.Error == "" || strings.Contains(finish.Error, stateDir) || !strings.Contains(finish.Error, "x.php") {
+		t.Errorf("the restore's error %q; want it failed naming x.php, not %s", finish.Error, stateDir)
+	}
+}

@@ -94,7 +94,10 @@ func RunAction(ctx context.Context, fsys sitefiles.FS, q *malware.Quarantine, cl
 		sum.QuarantineID, sum.State = e.ID, core.FindingQuarantined
 	case core.ActionRestore:
 		if _, err := q.Get(f.QuarantineID); err != nil {
-			return sum, fmt.Errorf("the quarantined copy of %s is not on this node (%s): %w", f.Location, q.Dir, err)
+			// Not q.Dir: the job's error is the customer's to read, and
+			// the folder is the host's (a node's DATA-DIR, an agent's
+			// --state-dir).
+			return sum, fmt.Errorf("the quarantined copy of %s is not in this machine's quarantine (the website moved to another node, agent or folder since): %w", f.Location, err)
 		}
 		if _, err := q.Restore(ctx, fsys, f.QuarantineID, false); err != nil {
 			if errors.Is(err, malware.ErrConflict) {
