@@ -26,7 +26,6 @@ import (
 
 const sshdPath = "/usr/sbin/sshd"
 
-
 // Key is a fresh ed25519 key: its PEM (OpenSSH format, encrypted with
 // passphrase when not empty) and its public half.
 func Key(t testing.TB, passphrase string) (pemBytes []byte, pub ssh.PublicKey) {
