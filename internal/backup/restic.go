@@ -20,7 +20,9 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +33,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -70,7 +73,8 @@ type Repo struct {
 	// key as in known_hosts ("ssh-ed25519 AAAA..."). With both set, ssh
 	// runs with nothing of the operator's ssh set-up: no configuration
 	// file, agent, default keys or known_hosts; the key lives in a file of
-	// its own (mode 0600) under CacheDir only while restic runs.
+	// its own (mode 0600) under CacheDir only while restic runs (one that
+	// a killed service left behind goes with a run an hour later or more).
 	SFTPKey     string
 	SFTPHostKey string
 	// ResolveHost, when set, gives the address ssh connects to for an
@@ -486,7 +490,14 @@ func (r *Repo) restic(ctx context.Context, sub string, args ...string) (*process
 		cleanup = done
 	}
 	full = append(full, args...)
-	p := newProcess(ctx, "restic "+sub, bin, full, r.env(), r.secrets())
+	secrets := r.secrets()
+	if cleanup != nil {
+		// ssh names its known_hosts on a host key mismatch ("Add correct
+		// host key in …"): the node's folders are not for a job's error,
+		// which the customer reads.
+		secrets = append(secrets, filepath.Join(r.CacheDir, "ssh"))
+	}
+	p := newProcess(ctx, "restic "+sub, bin, full, r.env(), secrets)
 	p.cleanup = cleanup
 	return p, nil
 }
@@ -529,12 +540,13 @@ func (r *Repo) sftpCommand(ctx context.Context) (string, func(), error) {
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return "", nil, fmt.Errorf("backup: ssh key directory: %w", err)
 	}
+	sweepStaleKeys(base, time.Now())
 	dir, err := os.MkdirTemp(base, "run-")
 	if err != nil {
 		return "", nil, fmt.Errorf("backup: ssh key directory: %w", err)
 	}
 	done := func() { os.RemoveAll(dir) }
-	key := strings.TrimSpace(r.SFTPKey) + "\n"
+	key := sshKeyFile(r.SFTPKey)
 	keyFile, knownHosts := filepath.Join(dir, "key"), filepath.Join(dir, "known_hosts")
 	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
 		done()
@@ -550,7 +562,7 @@ func (r *Repo) sftpCommand(ctx context.Context) (string, func(), error) {
 	// restic splits the command on spaces (quotes allowed); no part of it
 	// holds a space: the paths are under CacheDir (checked below), the
 	// rest passed sshWord.
-	if strings.ContainsAny(dir, " \t'\"\\") {
+	if strings.ContainsAny(dir, "'\"\\") || strings.IndexFunc(dir, unicode.IsSpace) >= 0 {
 		done()
 		return "", nil, fmt.Errorf("%w: the cache directory %q holds a space or quote, which ssh's command line cannot", ErrInvalid, r.CacheDir)
 	}
@@ -563,6 +575,47 @@ func (r *Repo) sftpCommand(ctx context.Context) (string, func(), error) {
 		"-o", "ProxyCommand=none", "-o", "ProxyJump=none", "-o", "PermitLocalCommand=no",
 		"-p", port, "-l", user, "-s", "--", addr, "sftp"}, " ")
 	return cmd, done, nil
+}
+
+// staleKeyAge: a run-* directory of sftpCommand older than this belongs
+// to a run that never removed it (the service killed or crashed while
+// restic ran). ssh read its key within ConnectTimeout of starting, and
+// restic never starts ssh twice, so the key has no use left.
+const staleKeyAge = time.Hour
+
+// sweepStaleKeys removes the key directories under base that runs cut
+// short left behind: a partner's private key does not stay on the node's
+// disk for good.
+func sweepStaleKeys(base string, now time.Time) {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "run-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) >= staleKeyAge {
+			os.RemoveAll(filepath.Join(base, e.Name()))
+		}
+	}
+}
+
+// sshKeyFile is the key as ssh gets it: in OpenSSH's own format when it
+// can be written so, since ssh does not read every format Validate
+// accepts (OpenSSH 9.2 calls a PKCS#8 ed25519 key, "BEGIN PRIVATE KEY",
+// an invalid format); otherwise as given.
+func sshKeyFile(k string) string {
+	raw, err := ssh.ParseRawPrivateKey([]byte(k))
+	if err == nil {
+		if p, ok := raw.(*ed25519.PrivateKey); ok {
+			raw = *p
+		}
+		if b, err := ssh.MarshalPrivateKey(raw, ""); err == nil {
+			return string(pem.EncodeToMemory(b))
+		}
+	}
+	return strings.TrimSpace(k) + "\n"
 }
 
 // runJSON runs restic and decodes the first JSON value of its standard
