@@ -20,7 +20,7 @@ import (
 )
 
 const agentUsage = `palisade agent runs on a web server and scans the websites whose files
-are there for Palisade (docs/SCANNING.md, "A fleet with agents"). It asks
+are there for Palisade (docs/SCANNING.md, "Set-up for a fleet with agents"). It asks
 Palisade over HTTPS for the files scans of the websites whose scan settings
 say files.source.kind "agent" with this agent's name, scans their document
 roots with the local clamd (Palisade's own signatures loaded: palisade

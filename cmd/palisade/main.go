@@ -54,11 +54,12 @@ Commands:
   migrate    bring the database schema up to date and exit
   backup     copy the SQLite database while Palisade runs (PostgreSQL: use pg_dump)
   restore    put a backup in place (Palisade must be stopped)
-  partner    manage partners (hosting providers): create, list, show, topup, allow-ip, deny-ip, allow-downgrade
+  partner    manage partners (hosting providers): create, list, show, topup, allow-ip, deny-ip, allow-downgrade,
+             brand, set-lang, rotate-key, revoke-key
   plan       manage plans: list, create
   user       add: people who sign in to a partner's console or the operator pages
   waf        patch add, list, rm: virtual patches the operator pushes to every website
-  bots       verified-bot range lists: refresh (download), list
+  bots       verified-bot range lists: refresh (download), status (alias list)
   signatures write: Palisade's own malware signatures, in ClamAV's formats, into clamd's database folder
   challenge  rotate-key: new key for challenges and clearances (the previous one still verifies)
   version    print the version

@@ -175,7 +175,7 @@ func (a *API) routes() []route {
 			Desc: "The entries (name, path relative to the document root, type, size, mode, mtime) of one folder of a listed backup (its snapshot, short_id or database_snapshot), at most 5,000 (truncated says there were more). " +
 				"Read from the repository by the node that answers (docs/SCANNING.md). 400 for a path that is absolute, holds .., is not clean or names a file; 404 for a snapshot or folder not among the website's backups; 412 without backups set up; 429 while the node's backup reads are all busy; 503 when the repository cannot be read.",
 			Params: []param{domain, backupSnapshotP, {Name: "path", In: "query", Desc: "A folder relative to the document root (wp-content/uploads); empty: the root."}},
-			Resp:   "BackupFolder", Errors: []int{400, 404, 412, 429}}},
+			Resp:   "BackupFolder", Errors: []int{400, 404, 412, 429, 503}}},
 		{"GET", "/v1/websites/{domain}/backups/{snapshot}/download", v1, a.handleBackupDownload(), op{Tag: "v1", Summary: "Download a file, a folder or everything from a backup",
 			Desc: "A gzip-compressed tar archive (application/gzip, streamed; names relative to the document root) of path in a listed backup (its snapshot, short_id or database_snapshot), or of everything when path is empty. " +
 				"Errors before the first byte are JSON as usual; one after it cuts the connection (a broken download, never a short archive that looks whole). The server caps a download's size (--backup-download-max-mib, default 2 GiB): a whole backup over it is 400, anything else is cut when it reaches it. " +
