@@ -28,12 +28,13 @@ const (
 	// Jobs that change a website rather than look at it (scan_actions.go):
 	ScanAction  ScanKind = "action"  // quarantine, restore or clean one finding (Params: FindingAction)
 	ScanRestore ScanKind = "restore" // put a backup back into the website (Params: RestoreRequest)
+	// ScanUpdate (scan_update.go): the CMS's updater for one component.
 )
 
 // Valid reports whether k is one of the kinds above.
 func (k ScanKind) Valid() bool {
 	switch k {
-	case ScanFiles, ScanDatabase, ScanPatch, ScanBackup, ScanAction, ScanRestore:
+	case ScanFiles, ScanDatabase, ScanPatch, ScanBackup, ScanAction, ScanRestore, ScanUpdate:
 		return true
 	}
 	return false

@@ -76,7 +76,7 @@ func (s *Service) ScanJobs(ctx context.Context, c Caller, domain string, kind Sc
 		return nil, err
 	}
 	if kind != "" && !kind.Valid() {
-		return nil, Errorf(EINVALID, "unknown scan kind %q: files, database, patch, backup, action or restore", kind)
+		return nil, Errorf(EINVALID, "unknown scan kind %q: files, database, patch, backup, action, restore or update", kind)
 	}
 	if limit <= 0 || limit > MaxScanListing {
 		limit = MaxScanListing
@@ -437,7 +437,7 @@ func (s *Service) ScanJobSettings(ctx context.Context, j ScanJob) (ScanSettings,
 			return ScanSettings{}, Errorf(EPRECONDITION, "files.source.path: %s", msg)
 		}
 	}
-	if repo != "" && (j.Kind == ScanBackup || j.Kind == ScanRestore) {
+	if repo != "" && (j.Kind == ScanBackup || j.Kind == ScanRestore || j.Kind == ScanUpdate) {
 		if msg := localUnder(repo, s.cfg.BackupRoots, "--backup-root", p.Name); msg != "" {
 			return ScanSettings{}, Errorf(EPRECONDITION, "backup.repository: %s", msg)
 		}

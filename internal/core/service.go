@@ -104,6 +104,10 @@ type Config struct {
 	// (--scan-allow-net, "CIDR" or "PARTNER=CIDR"); none: public
 	// addresses only (package netguard).
 	ScanAllowNets []string
+	// PatchUpdateCommand is the operator's command template that updates
+	// one component of a website's CMS (--patch-update-command,
+	// scan_update.go); "": updates are not offered.
+	PatchUpdateCommand string
 }
 
 // Service applies Palisade's business rules on top of a Store.

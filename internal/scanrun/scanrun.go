@@ -188,6 +188,8 @@ func (r *Runner) run(ctx context.Context, j core.ScanJob) (any, error) {
 		return r.action(ctx, j, st)
 	case core.ScanRestore:
 		return r.restore(ctx, j, st)
+	case core.ScanUpdate:
+		return r.update(ctx, j, st)
 	}
 	return nil, fmt.Errorf("%s jobs are not run by this version of Palisade", j.Kind)
 }
