@@ -177,7 +177,7 @@ func (r *Repo) Validate() error {
 			if !sshWord(user) || !sshWord(host) || !sshWord(port) {
 				errs = append(errs, errors.New("sftp location: user, host and port may hold letters, digits and . _ - : only"))
 			}
-			if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(r.SFTPHostKey)); err != nil || strings.ContainsAny(r.SFTPHostKey, "\n\r") {
+			if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(r.SFTPHostKey)); err != nil || strings.ContainsAny(strings.TrimSpace(r.SFTPHostKey), "\n\r") {
 				errs = append(errs, errors.New("sftp host key: one public key as in known_hosts (\"ssh-ed25519 AAAA...\")"))
 			}
 			if _, err := ssh.ParsePrivateKey([]byte(r.SFTPKey)); err != nil {
