@@ -236,3 +236,18 @@ func TestAttack22SFTPNoOperatorAgent(t *testing.T) {
 		t.Errorf("ssh key files left behind: %v", left)
 	}
 }
+
+// TestAttack22SFTPHostNameCase: the host key is pinned under the
+// location's host name as written ("Backup.Example.NET") and found
+// again by ssh, whatever case it compares the alias in.
+func TestAttack22SFTPHostNameCase(t *testing.T) {
+	bin := attackNeedSSH(t)
+	srv := sshdtest.Start(t)
+	r := attackSFTPRepo(t, srv, bin)
+	r.Location = strings.Replace(r.Location, "backup.example.net", "Backup.Example.NET", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := r.Init(ctx); err != nil {
+		t.Fatalf("Init with a host name in capitals: %v", err)
+	}
+}
