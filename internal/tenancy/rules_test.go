@@ -364,8 +364,9 @@ func rules() map[string]rule {
 		}
 		add("userapi "+r.Method+" "+r.Path, rl)
 	}
-	scanRules(rs, add) // scanning and backups in every protocol: rules_scan_test.go
-	agentRules(add)    // scan agents: rules_agent_test.go
+	scanRules(rs, add)   // scanning and backups in every protocol: rules_scan_test.go
+	agentRules(add)      // scan agents: rules_agent_test.go
+	updateRules(rs, add) // updates (SMART Patch): rules_update_test.go
 	// Signed out, the documentation is the named partner's public face.
 	pub("userapi /api/docs", kNone, at("GET", "/api/docs?partner=host"))
 	pub("userapi /api/openapi.json", kNone, at("GET", "/api/openapi.json?partner=host"))

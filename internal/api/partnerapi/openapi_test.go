@@ -45,7 +45,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"get /v1/websites/{domain}/scanner", "put /v1/websites/{domain}/scanner", "post /v1/websites/{domain}/scans", "get /v1/websites/{domain}/scans",
 		"get /v1/websites/{domain}/findings", "post /v1/websites/{domain}/findings/{id}/ignore", "post /v1/websites/{domain}/findings/{id}/unignore",
 		"post /v1/websites/{domain}/findings/{id}/quarantine", "post /v1/websites/{domain}/findings/{id}/restore", "post /v1/websites/{domain}/findings/{id}/clean",
-		"get /v1/websites/{domain}/backups", "post /v1/websites/{domain}/backups/restore",
+		"get /v1/websites/{domain}/backups", "post /v1/websites/{domain}/backups/restore", "post /v1/websites/{domain}/updates",
 		"get /v1/websites/{domain}/backups/{snapshot}/files", "get /v1/websites/{domain}/backups/{snapshot}/download",
 		"get /v1/websites/{domain}/addons", "post /v1/websites/{domain}/addons", "patch /v1/websites/{domain}/addons/{addon}", "delete /v1/websites/{domain}/addons/{addon}",
 	}

@@ -133,9 +133,15 @@ func (a *API) routes() []route {
 		{"POST", "/v1/websites/{domain}/scans", v1, a.handleScanStart(), op{Tag: "v1", Summary: "Start a scan or a backup",
 			Desc:   "Queues a job of kind files, database, patch or backup for the next node with a free worker. 409 while a job of that kind is queued or running for the website; 412 when the website is paused or that kind is not switched on or not set up (PUT .../scanner).",
 			Params: []param{domain}, Body: []field{{Name: "kind", Required: true, Enum: []string{"files", "database", "patch", "backup"}}}, Status: 202, Resp: "ScanJob", Errors: []int{400, 404, 409, 412}}},
+		{"POST", "/v1/websites/{domain}/updates", v1, a.handleUpdateStart(), op{Tag: "v1", Summary: "Update a component with the CMS's own updater, after a backup",
+			Desc: "JSON: type (core, plugin or theme), slug (as the last patch check reported it; empty for the core) and root (the install's folder as the patch check reported it; empty for the document root). " +
+				"Queues an update job (GET .../scans?kind=update): a backup first (no update when it fails), then the operator's update command (palisade serve --patch-update-command), then a patch check; its summary names the snapshot, the command's exit and last output, and the versions before and after. " +
+				"400 for a type or slug that is not one; 404 for a component the last patch check did not report; 412 when the operator offers no updates, the website is paused, its files are not in a local document root, backups are not set up and switched on, or patch checks are not switched on (or their add-on is missing); 409 while an update is queued or running.",
+			Params: []param{domain}, Body: []field{{Name: "type", Required: true, Enum: []string{"core", "plugin", "theme"}}, {Name: "slug"}, {Name: "root"}},
+			Status: 202, Resp: "ScanJob", Errors: []int{400, 404, 409, 412}}},
 		{"GET", "/v1/websites/{domain}/scans", v1, a.handleScanJobs(), op{Tag: "v1", Summary: "A website's scan, backup, action and restore jobs, newest first",
 			Desc: "state is queued, running, done or failed; summary is what the job did (files seen, findings, snapshot), error why it failed.",
-			Params: []param{domain, {Name: "kind", In: "query", Desc: "files, database, patch, backup, action or restore (default: all)."},
+			Params: []param{domain, {Name: "kind", In: "query", Desc: "files, database, patch, backup, action, restore or update (default: all)."},
 				{Name: "limit", In: "query", Type: "integer", Desc: "1 to 500 (default 50)."}}, Resp: "ScanJobList", Errors: []int{400, 404}}},
 		{"GET", "/v1/websites/{domain}/findings", v1, a.handleFindings(), op{Tag: "v1", Summary: "What the scans found on a website, by id",
 			Desc: "A finding is one file, database row or component with one signature or advisory; found again, it is the same finding with a new last_seen. state: open, quarantined, cleaned, ignored or resolved (not found by a later scan).",
