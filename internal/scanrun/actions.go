@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/backup"
@@ -29,7 +30,15 @@ func (r *Runner) repo(st core.ScanSettings) *backup.Repo {
 	return &backup.Repo{Location: b.Repository, Password: b.RepositoryPassword, S3AccessKeyID: b.S3AccessKeyID, S3SecretAccessKey: b.S3SecretKey,
 		SFTPKey: b.RepositoryPrivateKey, SFTPHostKey: b.RepositoryHostKey,
 		CacheDir: filepath.Join(r.Dir, "restic"), Binary: r.Restic,
-		CheckHost: func(ctx context.Context, host string) error { return st.Net.CheckResolved(ctx, host, nil) },
+		CheckHost: func(ctx context.Context, host string) error {
+			if strings.HasPrefix(b.Repository, "sftp:") && (b.RepositoryPrivateKey == "" || b.RepositoryHostKey == "") {
+				// Settings stored before sftp: repositories needed a key
+				// of their own: restic would run ssh with the operator's
+				// keys, agent and known_hosts.
+				return errors.New("an sftp: repository without its own key and host key (repository_private_key, repository_host_key): ssh never signs in with the operator's own keys")
+			}
+			return st.Net.CheckResolved(ctx, host, nil)
+		},
 		// ssh connects to the address the policy checked, not to a
 		// second answer of the resolver.
 		ResolveHost: func(ctx context.Context, host string) (string, error) {
