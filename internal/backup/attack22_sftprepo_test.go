@@ -251,3 +251,29 @@ func TestAttack22SFTPHostNameCase(t *testing.T) {
 		t.Fatalf("Init with a host name in capitals: %v", err)
 	}
 }
+
+// TestAttack22SFTPHostKeyCommentAndBrackets: the pinned key's comment
+// (spaces, quotes, a backslash: what would cut restic's split of
+// sftp.command apart) goes into known_hosts only, never into the
+// command; a host written as a bracketed address literal is the address
+// checked and connected to.
+func TestAttack22SFTPHostKeyCommentAndBrackets(t *testing.T) {
+	bin := attackNeedSSH(t)
+	srv := sshdtest.Start(t)
+	r := attackSFTPRepo(t, srv, bin)
+	r.SFTPHostKey += ` it's "a" \ comment -oProxyCommand=x`
+	var asked []string
+	r.ResolveHost = func(_ context.Context, host string) (string, error) {
+		asked = append(asked, host)
+		return host, nil
+	}
+	r.Location = strings.Replace(r.Location, "backup.example.net", "[127.0.0.1]", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := r.Init(ctx); err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	if len(asked) == 0 || asked[0] != "127.0.0.1" {
+		t.Errorf("ResolveHost asked about %q, want 127.0.0.1", asked)
+	}
+}
