@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -144,7 +145,13 @@ func (st *ScanSettings) hiddenFromCustomer() []string {
 // ipv4InText is an IPv4 address in an error message (a resolved host).
 var ipv4InText = regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}\b`)
 
-// redactForCustomer replaces hidden values and IPv4 addresses in a job's
+// ipv6InText is what may be an IPv6 address in an error message (ssh
+// connects to the address the policy checked: "connect to host
+// 2001:db8::5 port 22"); only what parses as one is hidden, not a time
+// ("12:00:00").
+var ipv6InText = regexp.MustCompile(`[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*`)
+
+// redactForCustomer replaces hidden values and IP addresses in a job's
 // error with "[hidden]".
 func redactForCustomer(s string, hidden []string) string {
 	if s == "" {
@@ -153,6 +160,14 @@ func redactForCustomer(s string, hidden []string) string {
 	for _, h := range hidden {
 		s = strings.ReplaceAll(s, h, "[hidden]")
 	}
+	s = ipv6InText.ReplaceAllStringFunc(s, func(m string) string {
+		for _, c := range []string{m, strings.TrimRight(m, "."), strings.TrimRight(m, ":.")} { // "…::5." ends a sentence
+			if a, err := netip.ParseAddr(c); err == nil && a.Is6() {
+				return "[hidden]" + m[len(c):]
+			}
+		}
+		return m
+	})
 	return ipv4InText.ReplaceAllString(s, "[hidden]")
 }
 
