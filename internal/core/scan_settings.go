@@ -482,7 +482,9 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 				}
 				host("backup.repository", h)
 				if pt != "" {
-					if n, err := strconv.Atoi(pt); err != nil || n < 1 || n > 65535 {
+					// Digits only: Atoi takes "+22", which ssh's command line
+					// (internal/backup) refuses at every run.
+					if n, err := strconv.Atoi(pt); err != nil || n < 1 || n > 65535 || strings.Trim(pt, "0123456789") != "" {
 						bad("backup.repository", "a port from 1 to 65535")
 					}
 				}
