@@ -1,8 +1,13 @@
 package backup
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -275,5 +280,78 @@ func TestAttack22SFTPHostKeyCommentAndBrackets(t *testing.T) {
 	}
 	if len(asked) == 0 || asked[0] != "127.0.0.1" {
 		t.Errorf("ResolveHost asked about %q, want 127.0.0.1", asked)
+	}
+}
+
+// TestAttack22SFTPKeyFormats: every key format Validate takes (PKCS#1,
+// SEC 1, PKCS#8 and OpenSSH; RSA, ECDSA, ed25519) is written so that
+// OpenSSH reads it as the same key (ssh-keygen -y prints its public half).
+func TestAttack22SFTPKeyFormats(t *testing.T) {
+	keygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: ssh-keygen (openssh-client) is missing")
+		}
+		t.Skip("ssh-keygen is missing")
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemOf := func(typ string, der []byte, err error) string {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+	}
+	openssh := func(k any) string {
+		b, err := ssh.MarshalPrivateKey(k, "comment")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(pem.EncodeToMemory(b))
+	}
+	ecDER, ecErr := x509.MarshalECPrivateKey(ecKey)
+	rsaP8, rsaP8Err := x509.MarshalPKCS8PrivateKey(rsaKey)
+	ecP8, ecP8Err := x509.MarshalPKCS8PrivateKey(ecKey)
+	edP8, edP8Err := x509.MarshalPKCS8PrivateKey(edKey)
+	dir := t.TempDir()
+	for name, k := range map[string]string{
+		"RSA PKCS#1":      pemOf("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey), nil),
+		"RSA PKCS#8":      pemOf("PRIVATE KEY", rsaP8, rsaP8Err),
+		"RSA OpenSSH":     openssh(rsaKey),
+		"ECDSA SEC 1":     pemOf("EC PRIVATE KEY", ecDER, ecErr),
+		"ECDSA PKCS#8":    pemOf("PRIVATE KEY", ecP8, ecP8Err),
+		"ECDSA OpenSSH":   openssh(ecKey),
+		"ed25519 PKCS#8":  pemOf("PRIVATE KEY", edP8, edP8Err),
+		"ed25519 OpenSSH": openssh(edKey),
+		"CRLF line ends":  strings.ReplaceAll(openssh(edKey), "\n", "\r\n"),
+	} {
+		signer, err := ssh.ParsePrivateKey([]byte(k))
+		if err != nil {
+			t.Errorf("%s: Go does not read it: %v", name, err)
+			continue
+		}
+		f := filepath.Join(dir, "key")
+		if err := os.WriteFile(f, []byte(sshKeyFile(k)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(keygen, "-y", "-f", f).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: OpenSSH does not read the key file: %v %s", name, err, out)
+			continue
+		}
+		pub, _, _, _, err := ssh.ParseAuthorizedKey(out)
+		if err != nil || !bytes.Equal(pub.Marshal(), signer.PublicKey().Marshal()) {
+			t.Errorf("%s: OpenSSH reads another key (%v): %s", name, err, out)
+		}
 	}
 }
