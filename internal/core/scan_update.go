@@ -325,3 +325,7 @@ func (s *Service) UpdateCommand() ([]string, error) {
 	}
 	return args, nil
 }
+
+// UpdatesOffered reports whether the operator configured an update
+// command: the dashboards offer updates only then.
+func (s *Service) UpdatesOffered() bool { return strings.TrimSpace(s.cfg.PatchUpdateCommand) != "" }

@@ -25,6 +25,7 @@ import (
 func (h *Handler) registerScan(mux routes.Mux) {
 	mux.HandleFunc("POST /{lang}/website/{domain}/scan/request", h.scanRequestPost)
 	mux.HandleFunc("POST /{lang}/website/{domain}/scan/finding", h.scanFindingPost)
+	mux.HandleFunc("POST /{lang}/website/{domain}/scan/update", h.scanUpdatePost) // scan_update.go
 	mux.HandleFunc("POST /{lang}/website/{domain}/backups/request", h.backupRequestPost)
 	mux.HandleFunc("POST /{lang}/website/{domain}/backups/restore", h.backupRestorePost)
 	mux.HandleFunc("POST /{lang}/website/{domain}/backups/download", h.backupDownloadPost) // backup_browse.go
@@ -71,6 +72,9 @@ type findingRow struct {
 	// Patch findings: the component's name and version, the advisory's
 	// summary and the version that fixes it.
 	Name, Version, Advisory, Fixed string
+	// Update is the component's update request when the page offers one
+	// (scan_update.go); nil: no "Update" button.
+	Update *core.UpdateRequest
 }
 
 type scanView struct {
@@ -79,6 +83,7 @@ type scanView struct {
 	Findings   []findingRow
 	Patch      []findingRow
 	ShowPatch  bool              // the patch check is on, or has found something
+	Updates    bool              // components may be updated (the operator's command, backups on)
 	Filter     map[string]string // kind, state, severity
 	States     []string
 	Severities []string
@@ -169,9 +174,14 @@ func (h *Handler) scanPage(w http.ResponseWriter, r *http.Request, v view, s cor
 		h.fail(w, r, nil, err)
 		return
 	}
+	sv.Updates = h.svc.UpdatesOffered() && st.Patch.Enabled && st.Backup.Enabled && st.Files.Source.Kind == "local"
 	for _, f := range ps {
 		if f.State != core.FindingResolved {
-			sv.Patch = append(sv.Patch, findingRowOf(f, ""))
+			row := findingRowOf(f, "")
+			if sv.Updates && f.State == core.FindingOpen {
+				row.Update = updateTarget(f.Location)
+			}
+			sv.Patch = append(sv.Patch, row)
 			sv.ShowPatch = true
 		}
 	}
