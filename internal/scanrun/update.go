@@ -71,6 +71,9 @@ func (r *Runner) update(ctx context.Context, j core.ScanJob, st core.ScanSetting
 	if plan.Root != "" {
 		dir = filepath.Join(dir, filepath.FromSlash(plan.Root))
 	}
+	if err := insideRoot(st.Files.Source.Path, dir); err != nil {
+		return nil, err
+	}
 	args, err := core.ExpandUpdateCommand(tmpl, dir, plan.Type, plan.Slug)
 	if err != nil {
 		return nil, err
@@ -175,4 +178,22 @@ func (r *Runner) componentVersion(ctx context.Context, st core.ScanSettings, pla
 		}
 	}
 	return "", nil
+}
+
+// insideRoot refuses an install folder that is not, once its symbolic
+// links are followed, inside the document root: the website's own files
+// could otherwise point the updater at another website's folder.
+func insideRoot(root, dir string) error {
+	r, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("the document root: %w", err)
+	}
+	d, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("the install's folder: %w", err)
+	}
+	if rel, err := filepath.Rel(r, d); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return fmt.Errorf("the install's folder %s leads outside the document root (a symbolic link): not updated", dir)
+	}
+	return nil
 }

@@ -150,8 +150,28 @@ func TestUpdateJob(t *testing.T) {
 		t.Fatalf("the snapshot does not hold the version before: %s", out)
 	}
 
+	// An install folder the website's files turned into a symbolic link
+	// out of the document root after the check: refused, nothing runs.
+	outside := filepath.Join(filepath.Dir(e.root), "elsewhere")
+	if err := os.Rename(filepath.Join(e.root, "blog"), outside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(e.root, "blog")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(bin, "ran")); err != nil {
+		t.Fatal(err)
+	}
+	sj := e.runUpdate(t, core.UpdateRequest{Type: "plugin", Slug: "example-forms", Root: "blog"})
+	if sj.State != core.JobFailed || !strings.Contains(sj.Error, "outside the document root") {
+		t.Fatalf("an install behind a symbolic link: %+v", sj)
+	}
+	if _, err := os.Stat(filepath.Join(bin, "ran")); !os.IsNotExist(err) {
+		t.Fatalf("the update command ran for an install outside the document root (%v)", err)
+	}
+
 	jobs, err := e.svc.ScanJobs(ctx, e.partner, e.site.Domain, core.ScanUpdate, 1)
-	if err != nil || len(jobs) != 1 || jobs[0].ID != j.ID {
+	if err != nil || len(jobs) != 1 || jobs[0].ID != sj.ID {
 		t.Fatalf("jobs: %+v %v", jobs, err)
 	}
 	// The updated component may be asked for again (the update's own check).
