@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,20 @@ func TestRequestUpdate(t *testing.T) {
 		}
 		if plan, err := svc.UpdateJob(j); err != nil || plan.Type != "core" || plan.Version != "6.1.0" {
 			t.Fatalf("core plan %+v, %v", plan, err)
+		}
+
+		// Where the operator requires add-ons, a website whose patch
+		// checks were switched on before (no smart_patch add-on) is refused.
+		req := newFixture(t, db, func(c *core.Config) {
+			c.ScanRoots = []string{"/var/www"}
+			c.BackupRoots = []string{"/srv/backups"}
+			c.PatchUpdateCommand = "wp --path={root} {type} update {slug}"
+			c.ScanAddonsRequired = true
+		})
+		_, err = req.svc.RequestUpdate(ctx, x.jane, x.shop.Domain, plugin)
+		wantErrCode(t, err, core.EPRECONDITION, "no smart_patch add-on")
+		if !errors.Is(err, core.ErrAddonRequired) || !strings.Contains(err.Error(), core.AddonSmartPatch) {
+			t.Fatalf("the add-on refusal: %v", err)
 		}
 
 		// Where the files are, backups and the patch switch.
