@@ -293,7 +293,11 @@ func (s *Service) Backups(ctx context.Context, c Caller, domain string, limit in
 func (s *Service) backups(ctx context.Context, w Website) ([]Backup, error) {
 	var jobs []ScanJob
 	err := s.store.View(ctx, func(tx Tx) (err error) {
-		jobs, err = tx.ScanJobs(ctx, w.PartnerID, w.ID, ScanBackup, MaxBackupJobsRead)
+		if jobs, err = tx.ScanJobs(ctx, w.PartnerID, w.ID, ScanBackup, MaxBackupJobsRead); err != nil {
+			return err
+		}
+		// The backups taken before updates too (scan_update.go).
+		jobs, err = withUpdateBackups(ctx, tx, w, jobs)
 		return err
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -329,3 +330,35 @@ func (s *Service) UpdateCommand() ([]string, error) {
 // UpdatesOffered reports whether the operator configured an update
 // command: the dashboards offer updates only then.
 func (s *Service) UpdatesOffered() bool { return strings.TrimSpace(s.cfg.PatchUpdateCommand) != "" }
+
+// withUpdateBackups adds to the website's backup jobs (newest first) its
+// update jobs that took a backup, each as a backup job would read (its
+// summary the update's "backup" part; failed only when the backup did),
+// newest first together: the backup taken before an update is listed,
+// browsed and restored like the others, and a later job's retention that
+// removed it is seen.
+func withUpdateBackups(ctx context.Context, tx Tx, w Website, jobs []ScanJob) ([]ScanJob, error) {
+	ups, err := tx.ScanJobs(ctx, w.PartnerID, w.ID, ScanUpdate, MaxBackupJobsRead)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range ups {
+		if j.State != JobDone && j.State != JobFailed || j.Summary == "" {
+			continue
+		}
+		var u struct {
+			Backup      json.RawMessage `json:"backup"`
+			BackupError string          `json:"backup_error"`
+		}
+		if json.Unmarshal([]byte(j.Summary), &u) != nil || len(u.Backup) == 0 || string(u.Backup) == "null" {
+			continue
+		}
+		j.Summary, j.State, j.Error = string(u.Backup), JobDone, ""
+		if u.BackupError != "" {
+			j.State, j.Error = JobFailed, u.BackupError
+		}
+		jobs = append(jobs, j)
+	}
+	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].ID > jobs[b].ID })
+	return jobs, nil
+}

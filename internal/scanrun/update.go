@@ -26,12 +26,14 @@ const UpdateOutputMax = 8 << 10
 
 // UpdateSummary is what an update job stores as its summary.
 type UpdateSummary struct {
-	CMS     string               `json:"cms"`
-	Root    string               `json:"root,omitempty"` // the install's folder below the document root
-	Type    string               `json:"type"`
-	Slug    string               `json:"slug,omitempty"`
-	Backup  *BackupSummary       `json:"backup,omitempty"`
-	Command *UpdateCommandResult `json:"command,omitempty"` // nil when it did not run
+	CMS    string         `json:"cms"`
+	Root   string         `json:"root,omitempty"` // the install's folder below the document root
+	Type   string         `json:"type"`
+	Slug   string         `json:"slug,omitempty"`
+	Backup *BackupSummary `json:"backup,omitempty"`
+	// BackupError is why the backup failed (then nothing was updated).
+	BackupError string               `json:"backup_error,omitempty"`
+	Command     *UpdateCommandResult `json:"command,omitempty"` // nil when it did not run
 	// VersionBefore and VersionAfter are the component's version as the
 	// files said before the backup and after the command ("" when not
 	// found).
@@ -91,6 +93,9 @@ func (r *Runner) update(ctx context.Context, j core.ScanJob, st core.ScanSetting
 			}
 			if err == nil && (sum.Backup == nil || sum.Backup.Files == nil || sum.Backup.Files.ID == "") {
 				err = errors.New("restic made no snapshot")
+			}
+			if err != nil {
+				sum.BackupError = err.Error()
 			}
 			return err
 		}}

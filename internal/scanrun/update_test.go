@@ -150,6 +150,22 @@ func TestUpdateJob(t *testing.T) {
 		t.Fatalf("the snapshot does not hold the version before: %s", out)
 	}
 
+	// The backup taken before the update is listed among the website's
+	// backups and can be restored like the others.
+	bs, err := e.svc.Backups(ctx, e.partner, e.site.Domain, 10)
+	if err != nil || len(bs) != 1 || bs[0].Snapshot != sum.Backup.Files.ID || bs[0].JobID != j.ID || bs[0].Incomplete != "" {
+		t.Fatalf("backups: %+v %v", bs, err)
+	}
+	if _, err := e.svc.RequestRestore(ctx, e.partner, e.site.Domain, core.RestoreRequest{Snapshot: bs[0].ShortID, Path: "wp-content/plugins"}); err != nil {
+		t.Fatalf("restore of the update's backup: %v", err)
+	}
+	if ran, err := e.runner.RunOnce(ctx); err != nil || !ran {
+		t.Fatalf("restore job: %v %v", ran, err)
+	}
+	if b, _ := os.ReadFile(plugin); !strings.Contains(string(b), "Version:           2.3.1") {
+		t.Fatalf("the restore did not put the version before back: %s", b)
+	}
+
 	// An install folder the website's files turned into a symbolic link
 	// out of the document root after the check: refused, nothing runs.
 	outside := filepath.Join(filepath.Dir(e.root), "elsewhere")
