@@ -196,6 +196,18 @@ final class Client
         return $this->call('POST', '/v1/websites/' . rawurlencode($domain) . '/scans', body: ['kind' => $kind]);
     }
 
+    /**
+     * Queues an update of one component the last patch check reported:
+     * $type core, plugin or theme, $slug the plugin's or theme's slug (''
+     * for the core), $root the install's folder under the document root
+     * ('' for the root). Palisade takes a backup first, then runs the
+     * operator's update command, then checks again; answers the job.
+     * @operation POST /v1/websites/{domain}/updates */
+    public function updateComponent(string $domain, string $type, string $slug = '', string $root = ''): array
+    {
+        return $this->call('POST', '/v1/websites/' . rawurlencode($domain) . '/updates', body: ['type' => $type, 'slug' => $slug, 'root' => $root]);
+    }
+
     /** Jobs, newest first; $filter: kind (files, database, patch, backup, action, restore), limit. @operation GET /v1/websites/{domain}/scans */
     public function scans(string $domain, array $filter = []): array
     {
