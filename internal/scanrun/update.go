@@ -96,11 +96,18 @@ func (r *Runner) update(ctx context.Context, j core.ScanJob, st core.ScanSetting
 			}
 			if err != nil {
 				sum.BackupError = err.Error()
+				return err
 			}
-			return err
+			// Checked again now, just before the command: the website's
+			// owner may have swapped the folder for a symbolic link while
+			// the backup ran.
+			return insideRoot(st.Files.Source.Path, dir)
 		}}
 	res, uerr := u.Run(ctx)
 	if errors.Is(uerr, patchcheck.ErrBeforeFailed) {
+		if sum.BackupError == "" {
+			return sum, fmt.Errorf("nothing was updated (backup %s taken): %w", sum.Backup.Files.ShortID, uerr)
+		}
 		return sum, fmt.Errorf("the backup before the update failed, nothing was updated: %w", uerr)
 	}
 	sum.Command = &UpdateCommandResult{Args: args, Exit: res.ExitCode, Output: strings.ToValidUTF8(string(res.Output), "\uFFFD"),
@@ -192,6 +199,11 @@ func insideRoot(root, dir string) error {
 	r, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return fmt.Errorf("the document root: %w", err)
+	}
+	if r != filepath.Clean(root) {
+		// As sitefiles.Local: the owner may swap the document root itself
+		// for a link to another website's folder.
+		return fmt.Errorf("the document root %s leads outside the document root (a symbolic link in its path): not updated", root)
 	}
 	d, err := filepath.EvalSymlinks(dir)
 	if err != nil {
