@@ -362,3 +362,27 @@ func withUpdateBackups(ctx context.Context, tx Tx, w Website, jobs []ScanJob) ([
 	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].ID > jobs[b].ID })
 	return jobs, nil
 }
+
+// withoutUpdateArgs drops the command's arguments from an update job's
+// summary, for the customer: they are the operator's command (its program,
+// its options, perhaps a token), not the customer's to read.
+func withoutUpdateArgs(sum string) string {
+	var v map[string]json.RawMessage
+	if sum == "" || json.Unmarshal([]byte(sum), &v) != nil {
+		return sum
+	}
+	var cmd map[string]json.RawMessage
+	if json.Unmarshal(v["command"], &cmd) != nil || cmd == nil {
+		return sum
+	}
+	delete(cmd, "args")
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return ""
+	}
+	v["command"] = b
+	if b, err = json.Marshal(v); err != nil {
+		return ""
+	}
+	return string(b)
+}

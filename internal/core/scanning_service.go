@@ -105,6 +105,9 @@ func (s *Service) ScanJobs(ctx context.Context, c Caller, domain string, kind Sc
 				h = append(slices.Clip(hidden), strconv.Quote(out[i].Agent))
 			}
 			out[i].Error = redactForCustomer(out[i].Error, h)
+			if out[i].Kind == ScanUpdate {
+				out[i].Summary = withoutUpdateArgs(out[i].Summary)
+			}
 			out[i].Summary = redactSummary(out[i].Summary, h)
 		}
 	}
