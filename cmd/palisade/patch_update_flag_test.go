@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -23,6 +25,39 @@ func TestPatchUpdateCommandFlag(t *testing.T) {
 			testclock.New(t).Now, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "--patch-update-command") || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v; want it to mention %q", c.cmd, err, c.want)
+		}
+	}
+}
+
+// TestPatchUpdateCommandAsRoot: run as root, serve refuses an update
+// command that would run the website's own code (wp-config.php, plugins)
+// as root: it must name {owner}; as another user, or with {owner}, the
+// template is taken.
+func TestPatchUpdateCommandAsRoot(t *testing.T) {
+	for _, c := range []struct {
+		euid    int
+		cmd     string
+		refused bool
+	}{
+		{0, "wp --path={root} {type} update {slug}", true},
+		{0, "sudo -u www-data wp --path={root} {type} update {slug}", true},
+		{0, "sudo -u {owner} wp --path={root} {type} update {slug}", false},
+		{1000, "wp --path={root} {type} update {slug}", false},
+	} {
+		sf := storeFlags{now: testclock.New(t).Now}
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		sf.register(fs)
+		if err := fs.Parse([]string{"--data-dir", t.TempDir(), "--patch-update-command", c.cmd}); err != nil {
+			t.Fatal(err)
+		}
+		euid := c.euid
+		sf.euid = func() int { return euid }
+		db, _, err := sf.open(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+		if db != nil {
+			db.Close()
+		}
+		if refused := err != nil && strings.Contains(err.Error(), "{owner}"); refused != c.refused {
+			t.Errorf("euid %d, %q: %v; want refused %v", c.euid, c.cmd, err, c.refused)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ type storeFlags struct {
 	allowNets    stringList
 	patchUpdate  string
 	now          func() time.Time // the service's clock (run's)
+	euid         func() int       // the process's user (os.Geteuid when nil)
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
@@ -52,7 +54,7 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&s.scanRoots, "scan-root", "[PARTNER=]DIR: a directory under which that partner (without PARTNER=: every partner) may name its websites' document roots for malware scans, patch checks and backups, such as acme=/home (repeatable; none: files are reached over SFTP only); no two websites may share or nest one")
 	fs.Var(&s.backupRoots, "backup-root", "[PARTNER=]DIR: a directory under which that partner (without PARTNER=: every partner) may keep local backup repositories (repeatable; none: sftp: and s3: repositories only)")
 	fs.Var(&s.allowNets, "scan-allow-net", "[PARTNER=]CIDR: an address range, beyond public addresses, where that partner's (without PARTNER=: every partner's) websites' SFTP servers, databases, S3 endpoints and SFTP backup servers may be, such as 10.0.0.0/8 or 127.0.0.1 for a database on this machine (repeatable; none: public addresses only, so that scan and backup settings cannot reach your own network)")
-	fs.StringVar(&s.patchUpdate, "patch-update-command", "", "command that updates one component of a website's CMS, run by the node after a backup when the website's partner or customer asks (never chosen by them), without a shell; {root} is the install's folder, {type} core, plugin or theme, {slug} the component's checked slug (left out for the core), such as \"sudo -u www-data wp --path={root} {type} update {slug}\"; empty: updates are not offered")
+	fs.StringVar(&s.patchUpdate, "patch-update-command", "", "command that updates one component of a website's CMS, run by the node after a backup when the website's partner or customer asks (never chosen by them), without a shell; {root} is the install's folder, {type} core, plugin or theme, {slug} the component's checked slug (left out for the core), {owner} the user owning the install's folder (never root), such as \"sudo -u {owner} wp --path={root} {type} update {slug}\"; run as root, Palisade requires {owner}, since the command loads the website's own code; empty: updates are not offered")
 	fs.StringVar(&s.brandName, "brand-name", "", "your product's name, shown on the pages before sign-in, the operator pages and the pages of a website no partner brands (an unknown host's deny page, the User API docs before sign-in); empty: no name at all")
 	fs.StringVar(&s.addonPrice, "addon-price", "2.50", "monthly price of one add-on unit (10,000 extra requests a month)")
 	s.scanPrices = map[string]*string{}
@@ -142,9 +144,20 @@ func (s *storeFlags) open(ctx context.Context, log *slog.Logger, stderr io.Write
 		}
 	}
 	if s.patchUpdate != "" {
-		if _, err := core.ParseUpdateCommand(s.patchUpdate); err != nil {
+		args, err := core.ParseUpdateCommand(s.patchUpdate)
+		if err != nil {
 			db.Close()
 			return nil, nil, fmt.Errorf("--patch-update-command: %w: %w", err, errUsage)
+		}
+		euid := os.Geteuid
+		if s.euid != nil {
+			euid = s.euid
+		}
+		if euid() == 0 && !core.UpdateCommandUsesOwner(args) {
+			// WP-CLI and the like load the website's wp-config.php and
+			// plugins: run by root, a customer's file would run as root.
+			db.Close()
+			return nil, nil, fmt.Errorf("--patch-update-command: Palisade runs as root, and the command loads the website's own code: run it as the site's user with {owner}, such as \"sudo -u {owner} wp --path={root} {type} update {slug}\": %w", errUsage)
 		}
 	}
 	if _, _, err := netguard.ParseAllow(s.allowNets); err != nil {

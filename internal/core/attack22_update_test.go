@@ -42,7 +42,7 @@ func TestAttack22UpdateCommandHiddenFromCustomer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		args, err := core.ExpandUpdateCommand(tmpl, "/var/www/shop", "plugin", "example-forms")
+		args, err := core.ExpandUpdateCommand(tmpl, "/var/www/shop", "plugin", "example-forms", "shop")
 		if err != nil {
 			t.Fatal(err)
 		}

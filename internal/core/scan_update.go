@@ -26,12 +26,15 @@ const ScanUpdate ScanKind = "update"
 // the template's arguments (split on white space, no shell): {root} by the
 // install's folder (the document root, or the folder of an install below
 // it), {type} by "core", "plugin" or "theme", {slug} by the component's
-// slug. An argument that is exactly {slug} is left out for the core,
-// which has no slug.
+// slug, {owner} by the name of the system user that owns the install's
+// folder (the website's own user: "sudo -u {owner} wp ..." runs the
+// site's code as that user, not as a user every site shares). An argument
+// that is exactly {slug} is left out for the core, which has no slug.
 const (
-	UpdateRoot = "{root}"
-	UpdateType = "{type}"
-	UpdateSlug = "{slug}"
+	UpdateRoot  = "{root}"
+	UpdateType  = "{type}"
+	UpdateSlug  = "{slug}"
+	UpdateOwner = "{owner}"
 )
 
 // updateSlugRE is a slug an update is run for: what WP-CLI takes, never
@@ -59,9 +62,9 @@ func ParseUpdateCommand(tmpl string) ([]string, error) {
 	}
 	root := false
 	for _, a := range args {
-		rest := strings.NewReplacer(UpdateRoot, "", UpdateType, "", UpdateSlug, "").Replace(a)
+		rest := strings.NewReplacer(UpdateRoot, "", UpdateType, "", UpdateSlug, "", UpdateOwner, "").Replace(a)
 		if strings.ContainsAny(rest, "{}") {
-			return nil, fmt.Errorf("update command: argument %q has an unknown placeholder: {root}, {type} and {slug} are known", a)
+			return nil, fmt.Errorf("update command: argument %q has an unknown placeholder: {root}, {type}, {slug} and {owner} are known", a)
 		}
 		root = root || strings.Contains(a, UpdateRoot)
 	}
@@ -75,9 +78,15 @@ func ParseUpdateCommand(tmpl string) ([]string, error) {
 // component typ/slug of the install in folder root: args is
 // ParseUpdateCommand's result. Type and slug are checked again here: this
 // is the last step before the command runs.
-func ExpandUpdateCommand(args []string, root, typ, slug string) ([]string, error) {
+//
+// owner is the install folder's owner, for {owner}: a user name (or
+// "#uid", sudo's form, for a user without one); never root's.
+func ExpandUpdateCommand(args []string, root, typ, slug, owner string) ([]string, error) {
 	if err := checkUpdateComponent(typ, slug); err != nil {
 		return nil, err
+	}
+	if uses(args, UpdateOwner) && (owner == "" || owner == "root" || owner == "#0" || !updateOwnerRE.MatchString(owner)) {
+		return nil, fmt.Errorf("update: the install's folder is owned by %q: a website's code is never run as root or as a user whose name is not a plain one", owner)
 	}
 	if !path.IsAbs(root) || path.Clean(root) != root {
 		return nil, fmt.Errorf("update: the install's folder %q is not a clean absolute path", root)
@@ -87,10 +96,27 @@ func ExpandUpdateCommand(args []string, root, typ, slug string) ([]string, error
 		if a == UpdateSlug && typ == "core" {
 			continue
 		}
-		out = append(out, strings.NewReplacer(UpdateRoot, root, UpdateType, typ, UpdateSlug, slug).Replace(a))
+		out = append(out, strings.NewReplacer(UpdateRoot, root, UpdateType, typ, UpdateSlug, slug, UpdateOwner, owner).Replace(a))
 	}
 	return out, nil
 }
+
+// updateOwnerRE is a user name {owner} may become (or sudo's "#uid").
+var updateOwnerRE = regexp.MustCompile(`^([a-z_][a-z0-9_.-]{0,31}|#[1-9][0-9]{0,9})$`)
+
+// uses reports whether a template argument holds placeholder p.
+func uses(args []string, p string) bool {
+	for _, a := range args {
+		if strings.Contains(a, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// UpdateCommandUsesOwner reports whether the template runs the command as
+// the install folder's owner ({owner}).
+func UpdateCommandUsesOwner(args []string) bool { return uses(args, UpdateOwner) }
 
 // checkUpdateComponent checks what a request names.
 func checkUpdateComponent(typ, slug string) error {

@@ -166,18 +166,36 @@ func TestUpdateCommandTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := core.ExpandUpdateCommand(args, "/var/www/shop/blog", "plugin", "example-forms")
+	got, err := core.ExpandUpdateCommand(args, "/var/www/shop/blog", "plugin", "example-forms", "shop")
 	if want := "sudo -u www-data wp --path=/var/www/shop/blog plugin update example-forms"; err != nil || strings.Join(got, " ") != want || len(got) != 8 {
 		t.Fatalf("%q %v; want %q", got, err, want)
 	}
-	got, err = core.ExpandUpdateCommand(args, "/var/www/shop", "core", "")
+	got, err = core.ExpandUpdateCommand(args, "/var/www/shop", "core", "", "shop")
 	if want := "sudo -u www-data wp --path=/var/www/shop core update"; err != nil || strings.Join(got, " ") != want {
 		t.Fatalf("%q %v; want %q", got, err, want)
 	}
 	for _, c := range [][3]string{{"/var/www/shop", "plugin", "--help"}, {"/var/www/shop", "plugin", "a b"}, {"/var/www/shop", "plugin", "x;id"},
 		{"/var/www/shop", "sh", "x"}, {"relative", "plugin", "x"}, {"/var/www/shop/../x", "plugin", "x"}} {
-		if got, err := core.ExpandUpdateCommand(args, c[0], c[1], c[2]); err == nil {
+		if got, err := core.ExpandUpdateCommand(args, c[0], c[1], c[2], "shop"); err == nil {
 			t.Errorf("%q expanded to %q", c, got)
+		}
+	}
+	// {owner}: the install folder's owner, never root or a name that is
+	// not a plain user name.
+	owned, err := core.ParseUpdateCommand("sudo -u {owner} wp --path={root} {type} update {slug}")
+	if err != nil || !core.UpdateCommandUsesOwner(owned) || core.UpdateCommandUsesOwner(args) {
+		t.Fatalf("a template with {owner}: %v", err)
+	}
+	got, err = core.ExpandUpdateCommand(owned, "/var/www/shop", "plugin", "example-forms", "shop")
+	if want := "sudo -u shop wp --path=/var/www/shop plugin update example-forms"; err != nil || strings.Join(got, " ") != want {
+		t.Fatalf("%q %v; want %q", got, err, want)
+	}
+	if got, err = core.ExpandUpdateCommand(owned, "/var/www/shop", "plugin", "example-forms", "#1001"); err != nil || got[2] != "#1001" {
+		t.Fatalf("a uid without a name: %q %v", got, err)
+	}
+	for _, owner := range []string{"root", "#0", "", "-u", "a b", "#-1", "x;id"} {
+		if got, err := core.ExpandUpdateCommand(owned, "/var/www/shop", "plugin", "example-forms", owner); err == nil {
+			t.Errorf("owner %q expanded to %q", owner, got)
 		}
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/core"
@@ -76,7 +79,15 @@ func (r *Runner) update(ctx context.Context, j core.ScanJob, st core.ScanSetting
 	if err := insideRoot(st.Files.Source.Path, dir); err != nil {
 		return nil, err
 	}
-	args, err := core.ExpandUpdateCommand(tmpl, dir, plan.Type, plan.Slug)
+	var owner string
+	if core.UpdateCommandUsesOwner(tmpl) {
+		// The command runs as the folder's owner: the website's own user,
+		// never root (ExpandUpdateCommand refuses that).
+		if owner, err = folderOwner(dir); err != nil {
+			return nil, err
+		}
+	}
+	args, err := core.ExpandUpdateCommand(tmpl, dir, plan.Type, plan.Slug, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -213,4 +224,22 @@ func insideRoot(root, dir string) error {
 		return fmt.Errorf("the install's folder %s leads outside the document root (a symbolic link): not updated", dir)
 	}
 	return nil
+}
+
+// folderOwner is the name of the user owning dir ("#uid" when the uid has
+// no name), for the update command's {owner}.
+func folderOwner(dir string) (string, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("the install's folder: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", errors.New("the install's folder: its owner cannot be read on this system")
+	}
+	uid := strconv.FormatUint(uint64(st.Uid), 10)
+	if u, err := user.LookupId(uid); err == nil {
+		return u.Username, nil
+	}
+	return "#" + uid, nil
 }
