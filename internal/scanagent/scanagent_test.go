@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -22,6 +21,7 @@ import (
 	"github.com/palisadehq/palisade/internal/scanrun"
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/sitetree"
 )
 
 var t0 = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
@@ -109,31 +109,6 @@ func (f *fleet) site(t *testing.T, c core.Caller, domain, agent, root string) {
 	}
 }
 
-// copyTree copies the files under src into dst and returns how many.
-func copyTree(t *testing.T, src, dst string) int {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o755); err != nil {
-			return err
-		}
-		n++
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func (f *fleet) jobs(t *testing.T, c core.Caller, domain string) []core.ScanJob {
 	t.Helper()
 	js, err := f.svc.ScanJobs(context.Background(), c, domain, core.ScanFiles, 10)
@@ -179,7 +154,7 @@ func TestAgentScansItsWebsites(t *testing.T) {
 
 	root := filepath.Join(f.www, "shop")
 	f.site(t, f.a, "shop.example.com", "web01", root)
-	samples := copyTree(t, "../malware/testdata/samples", filepath.Join(root, "wp-content", "uploads"))
+	samples := sitetree.Copy(t, "../malware/testdata/samples", filepath.Join(root, "wp-content", "uploads"))
 	if err := os.WriteFile(filepath.Join(root, "index.php"), []byte("<?php echo 'hello';\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

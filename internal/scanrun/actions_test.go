@@ -14,6 +14,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/malware/clamdtest"
 	"github.com/palisadehq/palisade/internal/scanrun"
+	"github.com/palisadehq/palisade/internal/testenv/sitetree"
 )
 
 // runAction asks through the core (as the website's customer would, here
@@ -182,7 +183,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	e := newEnv(t)
 	ctx := context.Background()
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", e.root)
 	if err := os.WriteFile(filepath.Join(e.root, "wp-config.php"), []byte("<?php define('DB_NAME', 'shop');\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

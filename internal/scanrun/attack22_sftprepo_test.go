@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/testenv/sitetree"
 	"github.com/palisadehq/palisade/internal/testenv/sshdtest"
 	"golang.org/x/crypto/ssh"
 )
@@ -29,7 +30,7 @@ func TestAttack22SFTPHostKeyAsPasted(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	e := newEnv(t, func(c *core.Config) { c.ScanAllowNets = []string{"127.0.0.0/8"} })
 	ctx := context.Background()
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", e.root)
 	location := "sftp://" + srv.User + "@127.0.0.1:" + strconv.Itoa(srv.Port) + "/" + filepath.Join(t.TempDir(), "repo")
 	pasted := string(ssh.MarshalAuthorizedKey(srv.HostKey)) // "ssh-ed25519 AAAA...\n"
 	if _, err := e.svc.SetWebsiteScanSettings(ctx, e.partner, e.site.Domain, core.ScanSettings{

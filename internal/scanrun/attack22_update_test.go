@@ -1,7 +1,6 @@
 package scanrun_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/palisadehq/palisade/internal/core"
-	"github.com/palisadehq/palisade/internal/patchcheck"
+	"github.com/palisadehq/palisade/internal/testenv/sitetree"
 )
 
 // TestAttack22UpdateFolderSwappedDuringBackup: the website's owner, who
@@ -20,7 +19,6 @@ import (
 // the command must not run in the other website's folder.
 func TestAttack22UpdateFolderSwappedDuringBackup(t *testing.T) {
 	requireRestic(t)
-	ctx := context.Background()
 	realRestic, err := exec.LookPath("restic")
 	if err != nil {
 		t.Fatal(err)
@@ -30,27 +28,11 @@ func TestAttack22UpdateFolderSwappedDuringBackup(t *testing.T) {
 	if err := os.WriteFile(script, []byte(updateScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(c *core.Config) { c.PatchUpdateCommand = script + " {root} {type} {slug}" })
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
-	feed, err := patchcheck.ReadDir("../patchcheck/testdata/feed", patchcheck.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.runner.Feed = func(context.Context) (*patchcheck.Feed, error) { return feed, nil }
-	if _, err := e.svc.SetWebsiteScanSettings(ctx, e.partner, e.site.Domain, core.ScanSettings{
-		Files:  core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: e.root}},
-		Patch:  core.PatchScanSettings{Enabled: true},
-		Backup: core.BackupScanSettings{Enabled: true, Repository: filepath.Join(e.backups, "shop"), RepositoryPassword: "correct horse"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if j := e.runJob(t, core.ScanPatch); j.State != core.JobDone {
-		t.Fatalf("patch check: %+v", j)
-	}
+	e := newUpdateEnv(t, script+" {root} {type} {slug}")
 
 	// The other website's folder: a copy of the blog install.
 	victim := filepath.Join(filepath.Dir(e.root), "victim")
-	copyTree(t, filepath.Join(e.root, "blog"), victim)
+	sitetree.Copy(t, filepath.Join(e.root, "blog"), victim)
 	victimPlugin := filepath.Join(victim, "wp-content/plugins/example-forms/example-forms.php")
 	before, err := os.ReadFile(victimPlugin)
 	if err != nil {

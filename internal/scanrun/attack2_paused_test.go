@@ -7,6 +7,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/patchcheck"
+	"github.com/palisadehq/palisade/internal/testenv/sitetree"
 )
 
 // TestAttack2PausedBeforeRun: a job asked for while the website was live,
@@ -21,7 +22,7 @@ func TestAttack2PausedBeforeRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.runner.Feed = func(context.Context) (*patchcheck.Feed, error) { return feed, nil }
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", e.root)
 	if _, err := e.svc.RequestScan(ctx, e.partner, e.site.Domain, core.ScanPatch); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/scanrun"
+	"github.com/palisadehq/palisade/internal/testenv/sitetree"
 )
 
 // browseEnv: the env's service with a customer (jane) owning a website
@@ -64,7 +65,7 @@ func newBrowseEnv(t *testing.T, lim core.BackupReadLimits) *browseEnv {
 		t.Fatal(err)
 	}
 	b.root, b.repo = filepath.Join(filepath.Dir(e.root), "store"), filepath.Join(e.backups, "store")
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", b.root)
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", b.root)
 	// A file of known bytes, binary ones included.
 	big := bytes.Repeat([]byte("palisade \x00\x01\xff backup\n"), 5000)
 	if err := os.WriteFile(filepath.Join(b.root, "wp-content", "uploads", "photo.bin"), big, 0o644); err != nil {

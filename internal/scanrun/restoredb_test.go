@@ -16,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/testenv/sitetree"
 )
 
 // TestDatabaseRestoreRoundTrip: a backup job through the core dumps the
@@ -95,7 +96,7 @@ func TestDatabaseRestoreRoundTrip(t *testing.T) {
 	portN, _ := strconv.Atoi(port)
 	e := newEnv(t, func(c *core.Config) { c.ScanAllowNets = []string{"127.0.0.0/8", "::1"} })
 	ctx := context.Background()
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", e.root)
 	if _, err := e.svc.SetWebsiteScanSettings(ctx, e.partner, e.site.Domain, core.ScanSettings{
 		Files:    core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: e.root}},
 		Database: core.DBScanSettings{Enabled: true, Host: host, Port: portN, User: user, Name: dbName, Password: password},

@@ -3,7 +3,6 @@ package scanrun_test
 import (
 	"context"
 	"encoding/json"
-	"io/fs"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"github.com/palisadehq/palisade/internal/scanrun"
 	"github.com/palisadehq/palisade/internal/secret"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/sitetree"
 )
 
 var t0 = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
@@ -76,31 +76,6 @@ func newEnv(t *testing.T, configure ...func(*core.Config)) *env {
 	return &env{svc: svc, partner: p, site: w, root: root, backups: backups, runner: r}
 }
 
-// copyTree copies the files under src into dst.
-func copyTree(t *testing.T, src, dst string) int {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o755); err != nil {
-			return err
-		}
-		n++
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func (e *env) runJob(t *testing.T, kind core.ScanKind) core.ScanJob {
 	t.Helper()
 	ctx := context.Background()
@@ -126,8 +101,8 @@ func (e *env) runJob(t *testing.T, kind core.ScanKind) core.ScanJob {
 func TestFilesJob(t *testing.T) {
 	e := newEnv(t)
 	e.runner.Clamd = clamdtest.Start(t)
-	samples := copyTree(t, "../malware/testdata/samples", filepath.Join(e.root, "wp-content", "uploads"))
-	clean := copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
+	samples := sitetree.Copy(t, "../malware/testdata/samples", filepath.Join(e.root, "wp-content", "uploads"))
+	clean := sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", e.root)
 	j := e.runJob(t, core.ScanFiles)
 	if j.State != core.JobDone {
 		t.Fatalf("job: %+v", j)
@@ -174,7 +149,7 @@ func TestFilesJob(t *testing.T) {
 // the fixture feed is reported, with the advisory's severity.
 func TestPatchJob(t *testing.T) {
 	e := newEnv(t)
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", e.root)
 	feed, err := patchcheck.ReadDir("../patchcheck/testdata/feed", patchcheck.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +195,7 @@ func TestBackupJob(t *testing.T) {
 	}
 	e := newEnv(t)
 	ctx := context.Background()
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", e.root)
 	if _, err := e.svc.SetWebsiteScanSettings(ctx, e.partner, e.site.Domain, core.ScanSettings{
 		Files:  core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: e.root}},
 		Backup: core.BackupScanSettings{Enabled: true, Repository: filepath.Join(e.backups, "shop"), RepositoryPassword: "correct horse", KeepDaily: 7},

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/palisadehq/palisade/internal/core"
+	"github.com/palisadehq/palisade/internal/testenv/sitetree"
 	"github.com/palisadehq/palisade/internal/testenv/sshdtest"
 	"golang.org/x/crypto/ssh"
 )
@@ -35,7 +36,7 @@ func TestSFTPBackupRepository(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	e := newEnv(t, func(c *core.Config) { c.ScanAllowNets = []string{"127.0.0.0/8"} })
 	ctx := context.Background()
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", e.root)
 	want, err := os.ReadFile(filepath.Join(e.root, "wp-includes", "version.php"))
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +124,7 @@ func TestSFTPBackupRepository(t *testing.T) {
 	// Another partner's policy: loopback is not permitted, the job fails
 	// before restic starts.
 	strict := newEnv(t)
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", strict.root)
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", strict.root)
 	if _, err := strict.svc.SetWebsiteScanSettings(ctx, strict.partner, strict.site.Domain, core.ScanSettings{Files: core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: strict.root}},
 		Backup: core.BackupScanSettings{Enabled: true, Repository: location, RepositoryPassword: "pw", RepositoryPrivateKey: string(srv.ClientKey), RepositoryHostKey: hostKey}}); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package scanrun_test
 
 import (
-	"context"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/palisadehq/palisade/internal/core"
-	"github.com/palisadehq/palisade/internal/patchcheck"
 )
 
 // TestUpdateRunsAsOwner: with {owner} in the operator's template, the
@@ -19,7 +17,6 @@ import (
 // root): the job fails before the backup or the command.
 func TestUpdateRunsAsOwner(t *testing.T) {
 	requireRestic(t)
-	ctx := context.Background()
 	bin := t.TempDir()
 	script := filepath.Join(bin, "update.sh")
 	// The first argument is the owner; the rest is the usual script's.
@@ -27,23 +24,7 @@ func TestUpdateRunsAsOwner(t *testing.T) {
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(c *core.Config) { c.PatchUpdateCommand = script + " {owner} {root} {type} {slug}" })
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
-	feed, err := patchcheck.ReadDir("../patchcheck/testdata/feed", patchcheck.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.runner.Feed = func(context.Context) (*patchcheck.Feed, error) { return feed, nil }
-	if _, err := e.svc.SetWebsiteScanSettings(ctx, e.partner, e.site.Domain, core.ScanSettings{
-		Files:  core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: e.root}},
-		Patch:  core.PatchScanSettings{Enabled: true},
-		Backup: core.BackupScanSettings{Enabled: true, Repository: filepath.Join(e.backups, "shop"), RepositoryPassword: "correct horse"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if j := e.runJob(t, core.ScanPatch); j.State != core.JobDone {
-		t.Fatalf("patch check: %+v", j)
-	}
+	e := newUpdateEnv(t, script+" {owner} {root} {type} {slug}")
 	j := e.runUpdate(t, core.UpdateRequest{Type: "plugin", Slug: "example-forms"})
 	ran, _ := os.ReadFile(filepath.Join(bin, "ran"))
 	if os.Geteuid() == 0 {

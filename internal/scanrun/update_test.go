@@ -12,6 +12,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/patchcheck"
 	"github.com/palisadehq/palisade/internal/scanrun"
+	"github.com/palisadehq/palisade/internal/testenv/sitetree"
 )
 
 // updateScript is the configured update command of the tests: a real
@@ -53,7 +54,7 @@ func TestUpdateJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, func(c *core.Config) { c.PatchUpdateCommand = script + " {root} {type} {slug}" })
-	copyTree(t, "../patchcheck/testdata/sites/wordpress", e.root)
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", e.root)
 	feed, err := patchcheck.ReadDir("../patchcheck/testdata/feed", patchcheck.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -215,4 +216,31 @@ func (e *env) runUpdate(t *testing.T, r core.UpdateRequest) core.ScanJob {
 		t.Fatalf("the job: %+v, %v", jobs, err)
 	}
 	return jobs[0]
+}
+
+// newUpdateEnv is an env whose operator's update command is template, on
+// a copy of the WordPress-like test site with the test feed, files, patch
+// checks and backups on, after one patch check (so that its components
+// may be updated).
+func newUpdateEnv(t *testing.T, template string) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := newEnv(t, func(c *core.Config) { c.PatchUpdateCommand = template })
+	sitetree.Copy(t, "../patchcheck/testdata/sites/wordpress", e.root)
+	feed, err := patchcheck.ReadDir("../patchcheck/testdata/feed", patchcheck.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Feed = func(context.Context) (*patchcheck.Feed, error) { return feed, nil }
+	if _, err := e.svc.SetWebsiteScanSettings(ctx, e.partner, e.site.Domain, core.ScanSettings{
+		Files:  core.FileScanSettings{Enabled: true, Source: core.FileSource{Kind: "local", Path: e.root}},
+		Patch:  core.PatchScanSettings{Enabled: true},
+		Backup: core.BackupScanSettings{Enabled: true, Repository: filepath.Join(e.backups, "shop"), RepositoryPassword: "correct horse"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if j := e.runJob(t, core.ScanPatch); j.State != core.JobDone {
+		t.Fatalf("patch check: %+v", j)
+	}
+	return e
 }
