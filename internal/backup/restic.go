@@ -120,17 +120,18 @@ func (r *Repo) remoteHost() string {
 		}
 		return u.Hostname()
 	case strings.HasPrefix(r.Location, "sftp:"):
-		_, host, _, _ := r.sftpParts()
+		_, host, _, _ := SFTPLocation(r.Location)
 		return host
 	}
 	return ""
 }
 
-// sftpParts splits an sftp: location into its user, host, port ("" for
+// SFTPLocation splits an sftp: location into its user, host, port ("" for
 // ssh's default) and path, in restic's two spellings:
-// "sftp:user@host:/path" and "sftp://user@host:port//path".
-func (r *Repo) sftpParts() (user, host, port, path string) {
-	rest := strings.TrimPrefix(r.Location, "sftp:")
+// "sftp:user@host:/path" and "sftp://user@host:port//path". The core
+// checks a website's settings with it, so what is checked is what runs.
+func SFTPLocation(loc string) (user, host, port, path string) {
+	rest := strings.TrimPrefix(loc, "sftp:")
 	if u, ok := strings.CutPrefix(rest, "//"); ok {
 		hostPart, p, _ := strings.Cut(u, "/")
 		path = p // "//path" is absolute, "/path" relative to the user's home
@@ -170,7 +171,7 @@ func (r *Repo) Validate() error {
 			errs = append(errs, errors.New("sftp location: a key of its own needs the server's host key too, and the other way round"))
 		}
 		if r.SFTPKey != "" {
-			user, host, port, _ := r.sftpParts()
+			user, host, port, _ := SFTPLocation(r.Location)
 			if user == "" || host == "" {
 				errs = append(errs, errors.New("sftp location needs user@host"))
 			}
@@ -524,7 +525,7 @@ func sshWord(s string) bool {
 // no host key but the pinned one, under the location's host name as alias
 // while it connects to the address ResolveHost gave.
 func (r *Repo) sftpCommand(ctx context.Context) (string, func(), error) {
-	user, host, port, _ := r.sftpParts()
+	user, host, port, _ := SFTPLocation(r.Location)
 	addr := host
 	if r.ResolveHost != nil {
 		a, err := r.ResolveHost(ctx, host)

@@ -154,10 +154,9 @@ func TestSFTPValidate(t *testing.T) {
 		"sftp://backup@store.example.net:2222//srv/repo": {"backup", "store.example.net", "2222", "/srv/repo"},
 		"sftp://backup@[2001:db8::1]:2222//srv/repo":     {"backup", "2001:db8::1", "2222", "/srv/repo"},
 	} {
-		r := Repo{Location: loc}
-		u, h, p, path := r.sftpParts()
+		u, h, p, path := SFTPLocation(loc)
 		if got := [4]string{u, h, p, path}; got != want {
-			t.Errorf("sftpParts(%q) = %q, want %q", loc, got, want)
+			t.Errorf("SFTPLocation(%q) = %q, want %q", loc, got, want)
 		}
 	}
 }

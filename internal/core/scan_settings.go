@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/palisadehq/palisade/internal/backup"
 	"github.com/palisadehq/palisade/internal/netguard"
 	"golang.org/x/crypto/ssh"
 )
@@ -472,9 +473,9 @@ func (s *Service) validateScanSettings(st *ScanSettings, sealed map[string]strin
 			// alone (internal/backup): never the operator's keys, agent or
 			// known_hosts, which would let a partner write into any host
 			// that trusts the operator.
-			user, h, pt, path, ok := sftpRepository(b.Repository)
+			user, h, pt, path := backup.SFTPLocation(b.Repository)
 			switch {
-			case !ok || strings.ContainsAny(b.Repository, " \x00\n\r\t'\"\\"):
+			case user == "" || h == "" || strings.ContainsAny(b.Repository, " \x00\n\r\t'\"\\"):
 				bad("backup.repository", "sftp:user@host:/path or sftp://user@host:port//path")
 			default:
 				if !sshUserRE.MatchString(user) {
@@ -643,25 +644,6 @@ func overlap(a, b string) bool {
 	return a != "" && b != "" && (pathWithin(a, b) || pathWithin(b, a))
 }
 
-// validHostKey: an authorized_keys-style public key or a SHA256
-// fingerprint (the checks that bind them are the SSH client's).
-// sftpRepository splits an sftp: repository location in restic's two
-// spellings, "sftp:user@host:/path" and "sftp://user@host:port//path".
-func sftpRepository(loc string) (user, host, port, path string, ok bool) {
-	rest := strings.TrimPrefix(loc, "sftp:")
-	if u, isURL := strings.CutPrefix(rest, "//"); isURL {
-		hostPart, p, _ := strings.Cut(u, "/")
-		user, hostPart, ok = strings.Cut(hostPart, "@")
-		if h, pt, err := net.SplitHostPort(hostPart); err == nil {
-			return user, h, pt, p, ok
-		}
-		return user, strings.TrimSuffix(strings.TrimPrefix(hostPart, "["), "]"), "", p, ok
-	}
-	hostPart, path, hasPath := strings.Cut(rest, ":")
-	user, host, ok = strings.Cut(hostPart, "@")
-	return user, host, "", path, ok && hasPath
-}
-
 // pinnableHostKey reports whether k is one public key as known_hosts holds
 // it ("ssh-ed25519 AAAA...", an optional comment): what ssh can pin.
 func pinnableHostKey(k string) bool {
@@ -673,6 +655,8 @@ func pinnableHostKey(k string) bool {
 	return err == nil && len(rest) == 0 && strings.Fields(k)[0] == key.Type()
 }
 
+// validHostKey: an authorized_keys-style public key or a SHA256
+// fingerprint (the checks that bind them are the SSH client's).
 func validHostKey(k string) bool {
 	if strings.HasPrefix(k, "SHA256:") {
 		return len(k) >= 7+43 && len(k) <= 7+44 && !strings.ContainsAny(k, " \n")

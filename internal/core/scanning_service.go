@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/backup"
 	"github.com/palisadehq/palisade/internal/netguard"
 )
 
@@ -126,7 +127,7 @@ func (st *ScanSettings) hiddenFromCustomer() []string {
 			vals = append(vals, u.Host, u.Hostname())
 		}
 	}
-	if user, host, _, path, ok := sftpRepository(st.Backup.Repository); ok && strings.HasPrefix(st.Backup.Repository, "sftp:") {
+	if user, host, _, path := backup.SFTPLocation(st.Backup.Repository); user != "" && host != "" && strings.HasPrefix(st.Backup.Repository, "sftp:") {
 		// The netguard refusal and ssh's errors name the server alone.
 		vals = append(vals, host, user, path)
 	}
