@@ -71,6 +71,7 @@ type Stats struct {
 	BadLine       uint64 // lines skipped: not the format, or a bad count
 	RefusedPeer   uint64 // datagrams dropped: the peer is not a web server
 	Oversize      uint64 // datagrams dropped: longer than MaxDatagram
+	Overflow      uint64 // datagrams the kernel dropped: the receive buffer was full (Linux)
 }
 
 // Listener reads reports and counts them.
@@ -81,6 +82,9 @@ type Listener struct {
 	log     *slog.Logger
 
 	counted, requests, unknownKey, unknownReason, badLine, refusedPeer, oversize atomic.Uint64
+	// overflow: datagrams the kernel dropped because the socket's receive
+	// buffer was full (Linux: SO_MEMINFO), as last read.
+	overflow atomic.Uint64
 }
 
 // New returns a listener that counts into rec the reports of the web
@@ -98,7 +102,7 @@ func New(sites Websites, rec Counter, trusted protect.Trusted, log *slog.Logger)
 // Stats reports the counts.
 func (l *Listener) Stats() Stats {
 	return Stats{Counted: l.counted.Load(), Requests: l.requests.Load(), UnknownKey: l.unknownKey.Load(), UnknownReason: l.unknownReason.Load(),
-		BadLine: l.badLine.Load(), RefusedPeer: l.refusedPeer.Load(), Oversize: l.oversize.Load()}
+		BadLine: l.badLine.Load(), RefusedPeer: l.refusedPeer.Load(), Oversize: l.oversize.Load(), Overflow: l.overflow.Load()}
 }
 
 // Register adds the listener's counters to reg.
@@ -116,20 +120,33 @@ func (l *Listener) Register(reg prometheus.Registerer) {
 	for _, c := range []struct {
 		why string
 		v   *atomic.Uint64
-	}{{"peer", &l.refusedPeer}, {"oversize", &l.oversize}} {
+	}{{"peer", &l.refusedPeer}, {"oversize", &l.oversize}, {"overflow", &l.overflow}} {
 		v := c.v
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_reuse_datagrams_dropped_total", Help: "Grant reuse report datagrams dropped whole, by why (peer: not a --web-server; oversize).",
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_reuse_datagrams_dropped_total", Help: "Grant reuse report datagrams dropped whole, by why (peer: not a --web-server; oversize; overflow: the socket's receive buffer was full, Linux).",
 			ConstLabels: prometheus.Labels{"why": c.why}}, func() float64 { return float64(v.Load()) }))
 	}
 }
 
 // Serve reads datagrams from pc until ctx ends (then closes pc).
+//
+// On Linux a UDP socket is read in batches (serveBatched): nginx sends a
+// datagram per asset it serves with a pass, and waking for each one cost
+// Palisade (and the nginx worker that woke it) more than the whole rest of
+// the asset's request. Elsewhere, or for another kind of PacketConn, one
+// datagram is read at a time.
 func (l *Listener) Serve(ctx context.Context, pc net.PacketConn) error {
 	stop := context.AfterFunc(ctx, func() { pc.Close() })
 	defer stop()
+	if udp, ok := pc.(*net.UDPConn); ok {
+		if done, err := l.serveBatched(ctx, udp); done {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+	}
 	buf := make([]byte, MaxDatagram+1)
-	// A datagram per reused grant (nginx's asset pass: per file): read
-	// without the address allocation of ReadFrom where pc is UDP.
+	// Without the address allocation of ReadFrom where pc is UDP.
 	udp, _ := pc.(*net.UDPConn)
 	for {
 		var (
