@@ -124,32 +124,69 @@ func main() {
 			ms(r.p50), ms(r.p99), r.answers, asked, ratio, to)
 	}
 
-	// Latency at half of Apache alone's peak (open loop, bench/load).
+	// Latency at half of Apache alone's peak (open loop, bench/load): each
+	// case's rounds (lat.NAME.ROUND.load; an older run's lat.NAME.load is
+	// one round), after a warm-up that is not counted; the figures are the
+	// medians of the rounds.
 	lat := map[string][2]float64{}
-	latBad := map[string]string{} // a run where the loader could not keep the rate
+	latBad := map[string]string{} // most rounds could not keep the rate
 	rate := ""
 	if b, err := os.ReadFile(filepath.Join(*dir, "lat.rate")); err == nil {
 		rate = strings.TrimSpace(string(b))
 		files, _ := filepath.Glob(filepath.Join(*dir, "lat.*.load"))
 		sort.Strings(files)
-		if len(files) > 0 {
-			fmt.Printf("\nOpen loop (bench/load) at %s req/s, half of apache-static's median peak:\n\n", rate)
-			fmt.Println("| case | p50 | p99 | sent, answered, errors, skipped |")
-			fmt.Println("|---|---|---|---|")
+		type latRound struct {
+			p50, p99  float64
+			info, bad string
 		}
+		rounds := map[string][]latRound{}
+		var names []string
 		for _, p := range files {
 			name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "lat."), ".load")
+			if i := strings.LastIndexByte(name, '.'); i > 0 {
+				if _, err := strconv.Atoi(name[i+1:]); err == nil {
+					name = name[:i]
+				}
+			}
+			if _, seen := rounds[name]; !seen {
+				names = append(names, name)
+				rounds[name] = nil
+			}
 			b, _ := os.ReadFile(p)
 			p50, p99, info, bad, ok := parseLoad(string(b))
-			if bad != "" {
-				latBad[name] = bad
-			}
 			if !ok {
-				fmt.Printf("| %s | — | — | no result |\n", name)
 				continue
 			}
-			lat[name] = [2]float64{p50, p99}
-			fmt.Printf("| %s | %s | %s | %s |\n", name, ms(p50), ms(p99), info)
+			rounds[name] = append(rounds[name], latRound{p50, p99, info, bad})
+		}
+		if len(names) > 0 {
+			fmt.Printf("\nOpen loop (bench/load) at %s req/s, half of apache-static's median peak (after a warm-up that is not counted; median of the rounds):\n\n", rate)
+			fmt.Println("| case | p50 | p99 | p99 of each round | each round: sent, answered, errors, skipped |")
+			fmt.Println("|---|---|---|---|---|")
+		}
+		for _, name := range names {
+			rs := rounds[name]
+			if len(rs) == 0 {
+				fmt.Printf("| %s | — | — | — | no result |\n", name)
+				continue
+			}
+			var p50s, p99s []float64
+			var each, infos []string
+			nbad := 0
+			for _, r := range rs {
+				p50s = append(p50s, r.p50)
+				p99s = append(p99s, r.p99)
+				each = append(each, ms(r.p99))
+				infos = append(infos, r.info)
+				if r.bad != "" {
+					nbad++
+				}
+			}
+			if 2*nbad > len(rs) {
+				latBad[name] = fmt.Sprintf("%d of %d rounds did not keep up with the rate", nbad, len(rs))
+			}
+			lat[name] = [2]float64{medianOf(p50s), medianOf(p99s)}
+			fmt.Printf("| %s | %s | %s | %s | %s |\n", name, ms(lat[name][0]), ms(lat[name][1]), strings.Join(each, " / "), strings.Join(infos, "; "))
 		}
 	}
 
@@ -331,4 +368,19 @@ func thousands(v float64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// medianOf is the median of xs (the mean of the middle two for an even
+// count).
+func medianOf(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	v := append([]float64(nil), xs...)
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }

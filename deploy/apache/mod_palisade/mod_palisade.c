@@ -992,7 +992,10 @@ typedef struct {
     char reason[PAL_REASON_MAX];        /* the grant's X-Palisade-Reason, for the report */
 } pal_cached;
 
-static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+/* A read-write lock: every request of a cached page reads the same slot,
+ * and with a plain mutex one reader that lost its CPU while holding it
+ * (64 threads on a busy core) held up all the others. */
+static pthread_rwlock_t cache_mu = PTHREAD_RWLOCK_INITIALIZER;
 static pal_cached cache[PAL_CACHE_SLOTS];
 static apr_uint64_t cache_mask = PAL_CACHE_SLOTS - 1;  /* set per MPM in child_init */
 
@@ -1015,11 +1018,11 @@ static int cache_hit(const char *key, size_t len, apr_uint64_t hash, apr_time_t 
     int hit;
     if (len > PAL_CACHE_KEY_MAX)
         return 0;
-    pthread_mutex_lock(&cache_mu);
+    pthread_rwlock_rdlock(&cache_mu);
     hit = e->hash == hash && e->len == len && e->expires > now && memcmp(e->key, key, len) == 0;
     if (hit)
         memcpy(reason, e->reason, PAL_REASON_MAX);
-    pthread_mutex_unlock(&cache_mu);
+    pthread_rwlock_unlock(&cache_mu);
     return hit;
 }
 
@@ -1049,11 +1052,11 @@ static void cache_put(const char *key, size_t len, apr_uint64_t hash, const char
         return;
     if (secs > PAL_CACHE_TTL_MAX)
         secs = PAL_CACHE_TTL_MAX;
-    pthread_mutex_lock(&cache_mu);
+    pthread_rwlock_wrlock(&cache_mu);
     if (e->cap < len) {
         char *k = realloc(e->key, len);
         if (!k) {
-            pthread_mutex_unlock(&cache_mu);
+            pthread_rwlock_unlock(&cache_mu);
             return;
         }
         e->key = k;
@@ -1064,7 +1067,7 @@ static void cache_put(const char *key, size_t len, apr_uint64_t hash, const char
     e->len = len;
     e->hash = hash;
     e->expires = apr_time_now() + apr_time_from_sec(secs);
-    pthread_mutex_unlock(&cache_mu);
+    pthread_rwlock_unlock(&cache_mu);
 }
 
 
