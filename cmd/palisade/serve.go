@@ -535,7 +535,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 		} else {
 			rl := reuselog.New(pl.prot.Engine, pl.rec, wsTrusted, pl.log)
 			rl.Register(pl.prot.Metrics().Registry)
-			go func() { _ = rl.Serve(ctx, pc) }()
+			go func() {
+				if err := rl.Serve(ctx, pc); err != nil {
+					pl.log.Error("grant reuse reports are no longer received: grants web servers reuse from their cache are NOT counted until palisade serve restarts", "addr", pc.LocalAddr().String(), "err", err)
+				}
+			}()
 			fmt.Fprintf(stdout, "grant reuse reports (syslog, UDP) on %s\n", pc.LocalAddr())
 		}
 	}

@@ -72,6 +72,14 @@ func (l *Listener) serveBatched(ctx context.Context, udp *net.UDPConn) (done boo
 	if err != nil {
 		return false, nil
 	}
+	// ctx's end wakes a poll(2) through a pipe, made before the socket is
+	// taken over: should it fail, Serve still reads the socket its way.
+	var stopPipe [2]int
+	if err := unix.Pipe2(stopPipe[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return false, nil
+	}
+	defer unix.Close(stopPipe[0])
+	defer unix.Close(stopPipe[1])
 	fd := -1
 	var derr error
 	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || derr != nil {
@@ -89,29 +97,37 @@ func (l *Listener) serveBatched(ctx context.Context, udp *net.UDPConn) (done boo
 		quarter = rb / truesize / 4
 	}
 
-	// ctx's end wakes a poll(2) through a pipe.
-	var stopPipe [2]int
-	if err := unix.Pipe2(stopPipe[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		return true, err
-	}
-	defer unix.Close(stopPipe[0])
-	defer unix.Close(stopPipe[1])
-	stop := context.AfterFunc(ctx, func() { _, _ = unix.Write(stopPipe[1], []byte{1}) })
-	defer stop()
+	// The write must be over before the pipe is closed: stop() does not wait
+	// for a write already started, and one that ran after the deferred
+	// closes would put its byte into whatever descriptor took the number.
+	woken := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(woken)
+		_, _ = unix.Write(stopPipe[1], []byte{1})
+	})
+	defer func() {
+		if !stop() {
+			<-woken
+		}
+	}()
 
 	var r batch
 	r.init()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	warned := false
-	var lastDrops time.Time
-	last := time.Now() // when the previous drain ended
-	for {
-		if ctx.Err() != nil {
-			return true, nil
+	readDrops := func() {
+		if d, ok := drops(fd); ok && d > l.overflow.Load() {
+			l.overflow.Store(d)
+			if !warned {
+				warned = true
+				l.log.Warn("grant reuse reports were lost: the socket's receive buffer was full; raise net.core.rmem_max (sysctl) to at least 4194304 (counted in palisade_reuse_datagrams_dropped_total{why=\"overflow\"})", "dropped", d)
+			}
 		}
-		got := 0
-		for got < maxDrain {
+	}
+	// drain reads and counts what the socket holds, limit datagrams at most.
+	drain := func(limit int) (got int, err error) {
+		for got < limit {
 			n, err := r.read(fd)
 			if err == unix.EINTR {
 				continue
@@ -120,7 +136,7 @@ func (l *Listener) serveBatched(ctx context.Context, udp *net.UDPConn) (done boo
 				break
 			}
 			if err != nil {
-				return true, err
+				return got, err
 			}
 			for i := 0; i < n; i++ {
 				// A datagram longer than its buffer is cut to len(buffer)
@@ -132,15 +148,32 @@ func (l *Listener) serveBatched(ctx context.Context, udp *net.UDPConn) (done boo
 				break
 			}
 		}
+		return got, nil
+	}
+	// finish ends on ctx's end. The datagrams the socket holds were
+	// received (the kernel took them: nginx will not send them again) and
+	// would go with the descriptor: while the listener coalesces that is up
+	// to Coalesce of reports, or a quarter of the buffer. So they are
+	// counted first (at most what a full buffer holds, should a flood go
+	// on), and the drops read a last time.
+	finish := func() (bool, error) {
+		_, err := drain(max(maxDrain, 8*4*quarter))
+		readDrops()
+		return true, err
+	}
+	var lastDrops time.Time
+	last := time.Now() // when the previous drain ended
+	for {
+		if ctx.Err() != nil {
+			return finish()
+		}
+		got, err := drain(maxDrain)
+		if err != nil {
+			return true, err
+		}
 		if now := time.Now(); now.Sub(lastDrops) >= time.Second || got == 0 {
 			lastDrops = now
-			if d, ok := drops(fd); ok && d > l.overflow.Load() {
-				l.overflow.Store(d)
-				if !warned {
-					warned = true
-					l.log.Warn("grant reuse reports were lost: the socket's receive buffer was full; raise net.core.rmem_max (sysctl) to at least 4194304 (counted in palisade_reuse_datagrams_dropped_total{why=\"overflow\"})", "dropped", d)
-				}
-			}
+			readDrops()
 		}
 		now := time.Now()
 		window := now.Sub(last)
@@ -159,7 +192,7 @@ func (l *Listener) serveBatched(ctx context.Context, udp *net.UDPConn) (done boo
 			select {
 			case <-ctx.Done():
 				timer.Stop()
-				return true, nil
+				return finish()
 			case <-timer.C:
 			}
 		default:
@@ -169,7 +202,7 @@ func (l *Listener) serveBatched(ctx context.Context, udp *net.UDPConn) (done boo
 				return true, err
 			}
 			if fds[1].Revents != 0 {
-				return true, nil
+				return finish()
 			}
 			last = time.Now()
 		}

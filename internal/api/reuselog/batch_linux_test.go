@@ -5,12 +5,18 @@ package reuselog_test
 import (
 	"context"
 	"net"
+	"net/netip"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/palisadehq/palisade/internal/api/reuselog"
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/protect"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
@@ -155,5 +161,153 @@ func TestBatchedStops(t *testing.T) {
 				e.until(t, 10)
 			}
 		})
+	}
+}
+
+// TestBatchedCountsQueuedAtStop: the reports the socket holds when the
+// context ends (the kernel took them; while the listener coalesces, up to
+// Coalesce of them) are counted before Serve returns, not closed away
+// with the descriptor, neither counted nor shown.
+func TestBatchedCountsQueuedAtStop(t *testing.T) {
+	for round := 0; round < 3; round++ {
+		e := newBatchEnv(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.l.Serve(ctx, e.pc) }()
+		const steady, burst = 200, 300
+		for i := 0; i < steady; i++ { // a steady stream: the listener coalesces
+			if _, err := e.out.Write(e.line); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		for i := 0; i < burst; i++ {
+			if _, err := e.out.Write(e.line); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+		if s := e.l.Stats(); s.Requests+s.Overflow != steady+burst {
+			t.Fatalf("round %d: stats %+v: %d of %d reports sent before the end neither counted nor shown as dropped", round, s, steady+burst-int(s.Requests+s.Overflow), steady+burst)
+		}
+	}
+}
+
+// TestBatchedStopWritesNothingAfterClose: the context's end wakes the
+// listener through a pipe; the wake-up must not write to the pipe's
+// descriptor number after Serve closed it (here a context already ended,
+// one P: the write ran after Serve returned and put a byte into whatever
+// the process opened next).
+func TestBatchedStopWritesNothingAfterClose(t *testing.T) {
+	pal := testenv.New(t)
+	l := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for i := 0; i < 50; i++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := l.Serve(ctx, pc); err != nil {
+			t.Fatal(err)
+		}
+		// Take the descriptor numbers Serve freed, in sockets that any
+		// stray write would show in.
+		var pairs [4][2]int
+		for j := range pairs {
+			p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pairs[j] = p
+		}
+		time.Sleep(2 * time.Millisecond)
+		for _, p := range pairs {
+			for k := 0; k < 2; k++ {
+				var b [8]byte
+				if n, _ := unix.Read(p[k], b[:]); n > 0 {
+					t.Errorf("round %d: %d byte(s) %v written into descriptor %d, opened after Serve returned", i, n, b[:n], p[1-k])
+				}
+			}
+			unix.Close(p[0])
+			unix.Close(p[1])
+		}
+	}
+}
+
+// TestBatchedSizes: a datagram of exactly MaxDatagram bytes is counted
+// whole; one byte more, or far more, is dropped as oversize; an empty one
+// counts nothing and stops nothing.
+func TestBatchedSizes(t *testing.T) {
+	e := newBatchEnv(t)
+	e.serve(t)
+	one := string(e.line)
+	lines := reuselog.MaxDatagram / len(one)
+	exact := strings.Repeat(one, lines)
+	exact += strings.Repeat("\n", reuselog.MaxDatagram-len(exact))
+	send := func(s string) {
+		t.Helper()
+		if _, err := e.out.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(exact)
+	e.until(t, uint64(lines))
+	send(exact + "\n")
+	send(exact + strings.Repeat("x", 3*reuselog.MaxDatagram))
+	send("")
+	send(one)
+	if s := e.until(t, uint64(lines)+1); s.Oversize != 2 || s.BadLine != 0 {
+		t.Errorf("stats %+v: want the 2 long datagrams oversize, nothing else", s)
+	}
+}
+
+// TestBatchedDualStack: on a listener of [::] (dual-stack), a report from
+// 127.0.0.1 arrives as ::ffff:127.0.0.1 and is judged as 127.0.0.1: counted
+// when that is a --web-server, refused when only ::1 is, and a report from
+// ::1 the other way round.
+func TestBatchedDualStack(t *testing.T) {
+	pal := testenv.New(t)
+	site := pal.Website(t, "dualstack.example.com", engine.Settings{})
+	line := []byte("v1 " + site.ServerKey + " humans 1")
+	for _, tc := range []struct {
+		trust            string
+		counted, refused uint64
+	}{{"127.0.0.1/32", 2, 1}, {"::1/128", 1, 2}} {
+		pc, err := net.ListenPacket("udp", "[::]:0")
+		if err != nil {
+			t.Skipf("no dual-stack socket: %v", err)
+		}
+		l := reuselog.New(pal.Protector.Engine, pal.Recorder, protect.Trusted{netip.MustParsePrefix(tc.trust)}, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- l.Serve(ctx, pc) }()
+		port := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
+		for _, from := range []string{"127.0.0.1", "::ffff:127.0.0.1", "::1"} {
+			c, err := net.Dial("udp", net.JoinHostPort(from, port))
+			if err != nil {
+				cancel()
+				t.Skipf("%s: %v", from, err)
+			}
+			if _, err := c.Write(line); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for s := l.Stats(); s.Counted+s.RefusedPeer < 3 && time.Now().Before(deadline); s = l.Stats() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if s := l.Stats(); s.Counted != tc.counted || s.RefusedPeer != tc.refused {
+			t.Errorf("trusting %s: stats %+v, want %d counted, %d refused", tc.trust, s, tc.counted, tc.refused)
+		}
 	}
 }
