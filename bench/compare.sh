@@ -446,18 +446,20 @@ if [ -n "$APACHE" ] && grep -q '^apache-static' "$work/cases.tsv"; then
     # wrk's 64 closing connections (one such run: p99 159 ms with the
     # module, 6 ms alone; steady state, the two are within noise). Then
     # LAT_ROUNDS interleaved rounds; the table gives each case's median.
+    openloop() { # NAME PORT SECONDS OUTPUT
+      timeout $(( $3 + 60 )) $LOAD "$work/load" -url "http://127.0.0.1:$2/index.html" -rate "$half" -duration "$3s" "${hdr[@]}" >"$4" 2>&1 || true
+      sleep 1
+    }
     for pair in "${pairs[@]}"; do
       set -- $pair
       echo "open loop warm-up at $half req/s: $1 (${LAT_WARMUP}s, not counted)"
-      timeout $(( LAT_WARMUP + 60 )) $LOAD "$work/load" -url "http://127.0.0.1:$2/index.html" -rate "$half" -duration "${LAT_WARMUP}s" "${hdr[@]}" >"$work/lat.$1.warm" 2>&1 || true
-      sleep 1
+      openloop "$1" "$2" "$LAT_WARMUP" "$work/lat.$1.warm"
     done
     for r in $(seq 1 "$LAT_ROUNDS"); do
       for pair in "${pairs[@]}"; do
         set -- $pair
         echo "open loop at $half req/s: $1 (round $r)"
-        timeout $(( secs + 60 )) $LOAD "$work/load" -url "http://127.0.0.1:$2/index.html" -rate "$half" -duration "${secs}s" "${hdr[@]}" >"$work/lat.$1.$r.load" 2>&1 || true
-        sleep 1
+        openloop "$1" "$2" "$secs" "$work/lat.$1.$r.load"
       done
     done
   fi
