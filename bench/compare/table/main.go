@@ -348,12 +348,7 @@ func median(runs []run, f func(run) float64) float64 {
 	for i, x := range runs {
 		v[i] = f(x)
 	}
-	sort.Float64s(v)
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
+	return medianOf(v)
 }
 
 func ms(v float64) string {

@@ -171,11 +171,11 @@ func (l *Listener) serveBatched(ctx context.Context, udp *net.UDPConn) (done boo
 		if err != nil {
 			return true, err
 		}
-		if now := time.Now(); now.Sub(lastDrops) >= time.Second || got == 0 {
+		now := time.Now()
+		if now.Sub(lastDrops) >= time.Second || got == 0 {
 			lastDrops = now
 			readDrops()
 		}
-		now := time.Now()
 		window := now.Sub(last)
 		last = now
 		switch {
