@@ -21,26 +21,7 @@ func TestAttack22AgentFindingOutsideRoot(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := newFixture(t, db)
-		a := f.partner(t, "a", 0)
-		shop, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, core.ScanSettings{Files: core.FileScanSettings{Enabled: true,
-			Source: core.FileSource{Kind: "agent", Agent: "web01", Path: "/home/shop/www"}}}); err != nil {
-			t.Fatal(err)
-		}
-		_, key, err := f.svc.CreateScanAgent(ctx, a, "web01")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.svc.RequestScan(ctx, a, shop.Domain, core.ScanFiles); err != nil {
-			t.Fatal(err)
-		}
-		aj, ok, err := f.svc.LeaseAgentJob(ctx, key)
-		if !ok || err != nil {
-			t.Fatalf("lease: %+v, %v, %v", aj, ok, err)
-		}
+		a, shop, key, aj := leasedAgentFilesJob(t, f)
 		for _, loc := range []string{"../blog/index.php", "wp/../../blog/index.php", "..", "./x.php", "wp//x.php", "wp/", ".", "x.php\x00.jpg"} {
 			_, _, err := f.svc.ReportAgentFindings(ctx, key, aj.ID, aj.Lease, []core.Finding{{Location: loc, Signature: "Palisade.PHP.Webshell.EvalPost",
 				Class: "webshell", Severity: "critical"}}, false)
@@ -161,26 +142,7 @@ func TestAttack22AgentReportsBounded(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := newFixture(t, db)
-		a := f.partner(t, "a", 0)
-		shop, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, core.ScanSettings{Files: core.FileScanSettings{Enabled: true,
-			Source: core.FileSource{Kind: "agent", Agent: "web01", Path: "/home/shop/www"}}}); err != nil {
-			t.Fatal(err)
-		}
-		_, key, err := f.svc.CreateScanAgent(ctx, a, "web01")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.svc.RequestScan(ctx, a, shop.Domain, core.ScanFiles); err != nil {
-			t.Fatal(err)
-		}
-		aj, ok, err := f.svc.LeaseAgentJob(ctx, key)
-		if !ok || err != nil {
-			t.Fatalf("lease: %+v, %v, %v", aj, ok, err)
-		}
+		a, shop, key, aj := leasedAgentFilesJob(t, f)
 		batch := func(prefix string, n int) []core.Finding {
 			out := make([]core.Finding, n)
 			for i := range out {
@@ -213,4 +175,32 @@ func TestAttack22AgentReportsBounded(t *testing.T) {
 			t.Fatalf("findings reported again: %d, %v", created, err)
 		}
 	})
+}
+
+// leasedAgentFilesJob: partner "a"'s website shop.example.com has its
+// files on scan agent web01 (/home/shop/www), a files scan was requested,
+// and the agent (key) leased its job (aj).
+func leasedAgentFilesJob(t *testing.T, f *fixture) (a core.Caller, shop core.Website, key string, aj core.AgentJob) {
+	t.Helper()
+	ctx := context.Background()
+	a = f.partner(t, "a", 0)
+	shop, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "shop.example.com"}, core.Idem{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SetWebsiteScanSettings(ctx, a, shop.Domain, core.ScanSettings{Files: core.FileScanSettings{Enabled: true,
+		Source: core.FileSource{Kind: "agent", Agent: "web01", Path: "/home/shop/www"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, key, err = f.svc.CreateScanAgent(ctx, a, "web01"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RequestScan(ctx, a, shop.Domain, core.ScanFiles); err != nil {
+		t.Fatal(err)
+	}
+	aj, ok, err := f.svc.LeaseAgentJob(ctx, key)
+	if !ok || err != nil {
+		t.Fatalf("lease: %+v, %v, %v", aj, ok, err)
+	}
+	return a, shop, key, aj
 }
