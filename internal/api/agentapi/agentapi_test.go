@@ -19,24 +19,7 @@ import (
 // refuses bodies past its bounds and unknown fields, and answers every
 // refusal as {"code","message"} with the status of its one table.
 func TestAgentAPIRequests(t *testing.T) {
-	ctx := context.Background()
-	box, err := secret.NewBox(make([]byte, secret.KeySize), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
-	svc := core.NewService(storetest.SQLite(t), box, core.Config{PublicURL: "https://palisade.test"}, core.WithClock(func() time.Time { return now }))
-	p, _, err := svc.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "host"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := core.PartnerCaller(p.ID, "test", core.ProtocolV1, "127.0.0.1")
-	_, key, err := svc.CreateScanAgent(ctx, c, "web01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	agentapi.New(svc, nil).Register(mux)
+	key, mux := newAgentMux(t)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -95,4 +78,27 @@ func TestAgentAPIRequests(t *testing.T) {
 	if _, ok := ans["job"]; !ok {
 		t.Fatalf("lease answer without job: %v", ans)
 	}
+}
+
+// newAgentMux is the agent API over a service on SQLite with a fixed clock,
+// and the key of partner "host"'s scan agent web01.
+func newAgentMux(t *testing.T) (key string, mux *http.ServeMux) {
+	t.Helper()
+	ctx := context.Background()
+	box, err := secret.NewBox(make([]byte, secret.KeySize), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
+	svc := core.NewService(storetest.SQLite(t), box, core.Config{PublicURL: "https://palisade.test"}, core.WithClock(func() time.Time { return now }))
+	p, _, err := svc.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, key, err = svc.CreateScanAgent(ctx, core.PartnerCaller(p.ID, "test", core.ProtocolV1, "127.0.0.1"), "web01"); err != nil {
+		t.Fatal(err)
+	}
+	mux = http.NewServeMux()
+	agentapi.New(svc, nil).Register(mux)
+	return key, mux
 }

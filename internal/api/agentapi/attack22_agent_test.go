@@ -2,18 +2,14 @@ package agentapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/palisadehq/palisade/internal/api/agentapi"
 	"github.com/palisadehq/palisade/internal/core"
-	"github.com/palisadehq/palisade/internal/secret"
-	"github.com/palisadehq/palisade/internal/store/storetest"
 )
 
 // TestAttack22AgentReportMemoryBounded: a findings report within the
@@ -22,23 +18,7 @@ import (
 // core findings first (each ~100 bytes for 3 bytes of body: over 500 MB
 // for one request) and only then counted against MaxAgentFindings.
 func TestAttack22AgentReportMemoryBounded(t *testing.T) {
-	ctx := context.Background()
-	box, err := secret.NewBox(make([]byte, secret.KeySize), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
-	svc := core.NewService(storetest.SQLite(t), box, core.Config{PublicURL: "https://palisade.test"}, core.WithClock(func() time.Time { return now }))
-	p, _, err := svc.CreatePartner(ctx, core.Operator(), core.PartnerCreate{Name: "host"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, key, err := svc.CreateScanAgent(ctx, core.PartnerCaller(p.ID, "test", core.ProtocolV1, "127.0.0.1"), "web01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	agentapi.New(svc, nil).Register(mux)
+	key, mux := newAgentMux(t)
 
 	var body bytes.Buffer
 	body.WriteString(`{"lease": "00", "findings": [`)
