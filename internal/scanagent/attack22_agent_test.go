@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -70,36 +71,10 @@ func TestAttack22AgentQuarantinesOnlyItsFindings(t *testing.T) {
 	if err := os.WriteFile(victim, []byte("<?php define('DB_PASSWORD', 'x');\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var calls []string
-	var finish agentapi.Finish
-	leased := false
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		calls = append(calls, r.URL.Path)
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/v1/agent/lease":
-			if leased {
-				_, _ = w.Write([]byte(`{"job": null}`))
-				return
-			}
-			leased = true
-			_ = json.NewEncoder(w).Encode(agentapi.LeaseAnswer{Job: &agentapi.Job{ID: 7, Kind: string(core.ScanAction), Lease: "aa", Domain: "shop.example.com",
-				Path: site, LeaseUntil: time.Now().Add(time.Minute), Action: core.ActionQuarantine,
-				Finding: &agentapi.JobFinding{ID: 1, Location: "wp-config.php", Signature: "Palisade.PHP.Webshell.EvalPost"}}})
-		case "/v1/agent/jobs/7/action":
-			_, _ = w.Write([]byte(`{"recorded": true}`))
-		case "/v1/agent/jobs/7/finish":
-			_ = json.NewDecoder(r.Body).Decode(&finish)
-			_, _ = w.Write([]byte(`{"state": "failed"}`))
-		default:
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
-	defer srv.Close()
-	ag := &Agent{Server: srv.URL, Key: "pak_0123456789abcdefghijklmnopqrstuvwxyzABCD", Roots: []string{root}, Dir: t.TempDir()}
+	pal := serveOneJob(t, agentapi.Job{ID: 7, Kind: string(core.ScanAction), Lease: "aa", Domain: "shop.example.com",
+		Path: site, LeaseUntil: time.Now().Add(time.Minute), Action: core.ActionQuarantine,
+		Finding: &agentapi.JobFinding{ID: 1, Location: "wp-config.php", Signature: "Palisade.PHP.Webshell.EvalPost"}})
+	ag := &Agent{Server: pal.url, Key: "pak_0123456789abcdefghijklmnopqrstuvwxyzABCD", Roots: []string{root}, Dir: t.TempDir()}
 	ran, err := ag.RunOnce(context.Background())
 	if !ran || err != nil {
 		t.Fatalf("RunOnce: %v, %v", ran, err)
@@ -107,15 +82,15 @@ func TestAttack22AgentQuarantinesOnlyItsFindings(t *testing.T) {
 	if _, err := os.Stat(victim); err != nil {
 		t.Errorf("the file the agent never flagged was moved: %v", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, c := range calls {
+	pal.mu.Lock()
+	defer pal.mu.Unlock()
+	for _, c := range pal.calls {
 		if strings.HasSuffix(c, "/action") {
-			t.Errorf("the agent reported the action done: %v", calls)
+			t.Errorf("the agent reported the action done: %v", pal.calls)
 		}
 	}
-	if finish.Error == "" {
-		t.Errorf("the job was not failed: %+v", finish)
+	if pal.finish.Error == "" {
+		t.Errorf("the job was not failed: %+v", pal.finish)
 	}
 }
 
@@ -130,12 +105,39 @@ func TestAttack22AgentRestoreErrorHidesStateDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	stateDir := t.TempDir()
-	var mu sync.Mutex
-	var finish agentapi.Finish
+	pal := serveOneJob(t, agentapi.Job{ID: 8, Kind: string(core.ScanAction), Lease: "bb", Domain: "shop.example.com",
+		Path: site, LeaseUntil: time.Now().Add(time.Minute), Action: core.ActionRestore,
+		Finding: &agentapi.JobFinding{ID: 1, Location: "x.php", Signature: "Palisade.PHP.Webshell.EvalPost", QuarantineID: "0123456789abcdef0123456789abcdef"}})
+	ag := &Agent{Server: pal.url, Key: "pak_0123456789abcdefghijklmnopqrstuvwxyzABCD", Roots: []string{root}, Dir: stateDir}
+	if ran, err := ag.RunOnce(context.Background()); !ran || err != nil {
+		t.Fatalf("RunOnce: %v, %v", ran, err)
+	}
+	pal.mu.Lock()
+	defer pal.mu.Unlock()
+	if pal.finish.Error == "" || strings.Contains(pal.finish.Error, stateDir) || !strings.Contains(pal.finish.Error, "x.php") {
+		t.Errorf("the restore's error %q; want it failed naming x.php, not %s", pal.finish.Error, stateDir)
+	}
+}
+
+// oneJobPalisade is a spoofed Palisade (serveOneJob): it leases one job
+// once, answers an action report as recorded, and keeps the paths the
+// agent asked and the job's finish.
+type oneJobPalisade struct {
+	url    string
+	mu     sync.Mutex
+	calls  []string
+	finish agentapi.Finish
+}
+
+func serveOneJob(t *testing.T, job agentapi.Job) *oneJobPalisade {
+	t.Helper()
+	p := &oneJobPalisade{}
 	leased := false
+	jobPath := "/v1/agent/jobs/" + strconv.FormatInt(job.ID, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.calls = append(p.calls, r.URL.Path)
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/v1/agent/lease":
@@ -144,24 +146,17 @@ func TestAttack22AgentRestoreErrorHidesStateDir(t *testing.T) {
 				return
 			}
 			leased = true
-			_ = json.NewEncoder(w).Encode(agentapi.LeaseAnswer{Job: &agentapi.Job{ID: 8, Kind: string(core.ScanAction), Lease: "bb", Domain: "shop.example.com",
-				Path: site, LeaseUntil: time.Now().Add(time.Minute), Action: core.ActionRestore,
-				Finding: &agentapi.JobFinding{ID: 1, Location: "x.php", Signature: "Palisade.PHP.Webshell.EvalPost", QuarantineID: "0123456789abcdef0123456789abcdef"}}})
-		case "/v1/agent/jobs/8/finish":
-			_ = json.NewDecoder(r.Body).Decode(&finish)
+			_ = json.NewEncoder(w).Encode(agentapi.LeaseAnswer{Job: &job})
+		case jobPath + "/action":
+			_, _ = w.Write([]byte(`{"recorded": true}`))
+		case jobPath + "/finish":
+			_ = json.NewDecoder(r.Body).Decode(&p.finish)
 			_, _ = w.Write([]byte(`{"state": "failed"}`))
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
 	}))
-	defer srv.Close()
-	ag := &Agent{Server: srv.URL, Key: "pak_0123456789abcdefghijklmnopqrstuvwxyzABCD", Roots: []string{root}, Dir: stateDir}
-	if ran, err := ag.RunOnce(context.Background()); !ran || err != nil {
-		t.Fatalf("RunOnce: %v, %v", ran, err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if finish.Error == "" || strings.Contains(finish.Error, stateDir) || !strings.Contains(finish.Error, "x.php") {
-		t.Errorf("the restore's error %q; want it failed naming x.php, not %s", finish.Error, stateDir)
-	}
+	t.Cleanup(srv.Close)
+	p.url = srv.URL
+	return p
 }
