@@ -125,13 +125,7 @@ func TestPHPClientScanning(t *testing.T) {
 	const domain = "shop.example.com"
 	call := func(key, method string, args ...any) phpAnswer {
 		t.Helper()
-		b, _ := json.Marshal(args)
-		var a phpAnswer
-		out := runPHP(t, bin, "testdata/client_call.php", "php/src", s.pal.URL, key, method, string(b))
-		if err := json.Unmarshal(out, &a); err != nil {
-			t.Fatalf("%s: %v: %s", method, err, out)
-		}
-		return a
+		return phpCall(t, bin, nil, s.pal.URL, key, method, args...)
 	}
 	ok := func(method string, into any, args ...any) {
 		t.Helper()

@@ -1,7 +1,6 @@
 package integrations
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -16,13 +15,7 @@ func TestPHPClientUpdateComponent(t *testing.T) {
 	s := newScanStack(t)
 	call := func(key, method string, args ...any) phpAnswer {
 		t.Helper()
-		b, _ := json.Marshal(args)
-		var a phpAnswer
-		out := runPHP(t, bin, "testdata/client_call.php", "php/src", s.pal.URL, key, method, string(b))
-		if err := json.Unmarshal(out, &a); err != nil {
-			t.Fatalf("%s: %v: %s", method, err, out)
-		}
-		return a
+		return phpCall(t, bin, nil, s.pal.URL, key, method, args...)
 	}
 	if a := call(s.pal.PartnerKey, "registerWebsite", "shop.example.com"); a.Error != nil {
 		t.Fatalf("registerWebsite: %+v", *a.Error)
