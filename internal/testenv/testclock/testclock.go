@@ -77,10 +77,12 @@ func New(t testing.TB) *Clock {
 }
 
 // LogEnv names an environment variable holding a file to which New appends
-// the name of each top-level test that asked for a clock, once per test
-// binary: .ci/run runs every package on its first pinned date with it, and
-// on the other dates only the tests that read the clock (a test that never
-// asks for one runs on the real time whatever PALISADE_TEST_NOW says).
+// a line for each top-level test that asked for a clock, once per test
+// binary: the test's package directory (the test binary's working
+// directory, as go test runs it), a tab, and the test's name. .ci/run sets
+// it for the plain run of the whole suite and then runs, on each pinned
+// date, only the tests it names: a test that never asks for a clock runs
+// on the real time whatever PALISADE_TEST_NOW says.
 const LogEnv = "PALISADE_TESTCLOCK_LOG"
 
 var logged sync.Map // top-level test name -> struct{}
@@ -94,12 +96,18 @@ func noteUse(t testing.TB) {
 	if _, dup := logged.LoadOrStore(name, struct{}{}); dup {
 		return
 	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("%s: %v", LogEnv, err)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		t.Fatalf("%s: %v", LogEnv, err)
 	}
 	defer f.Close()
-	if _, err := f.WriteString(name + "\n"); err != nil {
+	// One write per line (O_APPEND): the packages of a go test run write
+	// to the same file at once.
+	if _, err := f.WriteString(dir + "\t" + name + "\n"); err != nil {
 		t.Fatalf("%s: %v", LogEnv, err)
 	}
 }

@@ -1,6 +1,8 @@
 package testclock
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +59,21 @@ func TestRealClock(t *testing.T) {
 	c := &Clock{}
 	if d := time.Since(c.Now()); d < 0 || d > time.Second || c.Pinned() || c.Environ() != "" {
 		t.Fatalf("unpinned clock is %v off the real time (pinned %v, environ %q)", d, c.Pinned(), c.Environ())
+	}
+}
+
+func TestLogNamesPackageAndTest(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "clock.log")
+	t.Setenv(LogEnv, log)
+	New(t)
+	t.Run("sub", func(t *testing.T) { New(t) }) // logged under its top-level test
+	New(t)
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := os.Getwd()
+	if want := dir + "\tTestLogNamesPackageAndTest\n"; string(b) != want {
+		t.Fatalf("log holds %q; want %q (once, with the package's directory)", b, want)
 	}
 }
