@@ -43,7 +43,12 @@ func TestProtect(t *testing.T) {
 		Rules: []engine.Rule{{Name: "Moved", Action: "redirect", Location: "/new", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}},
 	})
 	var errs int
-	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, OnError: func(error) { errs++ }})
+	// A generous timeout: the verdicts are the subject here, and a first
+	// check (a page rendered the first time) on a loaded machine under the
+	// race detector can take longer than the default 500 ms, which would
+	// fail open. Failing open is asserted below with Palisade stopped (a
+	// refused connection, answered at once).
+	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, Timeout: 10 * time.Second, OnError: func(error) { errs++ }})
 
 	if code, body, _ := do(t, h, chromeUA, "/cart"); code != 200 || body != "app: /cart" {
 		t.Fatalf("browser: %d %q", code, body)
@@ -67,6 +72,9 @@ func TestProtect(t *testing.T) {
 		t.Fatalf("deny list: %d %v", rec.Code, rec.Header())
 	}
 
+	if errs != 0 {
+		t.Fatalf("OnError was told %d times while Palisade answered", errs)
+	}
 	pal.Stop()
 	if code, body, _ := do(t, h, "sqlmap/1.7", "/x"); code != 200 || body != "app: /x" {
 		t.Fatalf("fail-open: %d %q", code, body)
