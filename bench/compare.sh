@@ -11,7 +11,8 @@
 #
 # Knobs: DURATION (10s), ROUNDS (3), CASES (all), CONNS (64), THREADS (wrk
 # threads, 1), LAT_ROUNDS (rounds of the open-loop latency run, 3; each
-# DURATION long, after a warm-up of LAT_WARMUP seconds, 3), KEEP=1 keeps the run's directory (wrk's raw output), REV (a
+# DURATION long, after a warm-up of LAT_WARMUP seconds, 3), LAT_CONNS (the
+# open loop's most requests in flight, 256), KEEP=1 keeps the run's directory (wrk's raw output), REV (a
 # git revision: the run builds and uses that revision's code and
 # configurations, exported with git archive into the run's directory).
 #
@@ -34,12 +35,13 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 LAT_ROUNDS=${LAT_ROUNDS:-3}
 LAT_WARMUP=${LAT_WARMUP:-3}
+LAT_CONNS=${LAT_CONNS:-256}
 case "$DURATION" in
   *[0-9]s) secs=${DURATION%s} ;; *[0-9]m) secs=$(( ${DURATION%m} * 60 )) ;; *[0-9]) secs=$DURATION ;;
   *) echo "DURATION=$DURATION: give seconds (10s) or minutes (1m)"; exit 1 ;;
 esac
 case "$secs" in ''|*[!0-9]*) echo "DURATION=$DURATION: give whole seconds (10s) or minutes (1m)"; exit 1 ;; esac
-case "$ROUNDS$CONNS$THREADS$LAT_ROUNDS$LAT_WARMUP" in *[!0-9]*) echo "ROUNDS, CONNS, THREADS, LAT_ROUNDS and LAT_WARMUP are whole numbers"; exit 1 ;; esac
+case "$ROUNDS$CONNS$THREADS$LAT_ROUNDS$LAT_WARMUP$LAT_CONNS" in *[!0-9]*) echo "ROUNDS, CONNS, THREADS, LAT_ROUNDS, LAT_WARMUP and LAT_CONNS are whole numbers"; exit 1 ;; esac
 [ "$LAT_ROUNDS" -ge 1 ] && [ "$LAT_WARMUP" -le 60 ] || { echo "LAT_ROUNDS ≥ 1 and LAT_WARMUP at most 60, please"; exit 1; }
 [ "$ROUNDS" -ge 1 ] && [ "$secs" -ge 1 ] && [ "$secs" -le 300 ] || { echo "ROUNDS ≥ 1 and DURATION between 1s and 5m, please"; exit 1; }
 
@@ -447,7 +449,7 @@ if [ -n "$APACHE" ] && grep -q '^apache-static' "$work/cases.tsv"; then
     # module, 6 ms alone; steady state, the two are within noise). Then
     # LAT_ROUNDS interleaved rounds; the table gives each case's median.
     openloop() { # NAME PORT SECONDS OUTPUT
-      timeout $(( $3 + 60 )) $LOAD "$work/load" -url "http://127.0.0.1:$2/index.html" -rate "$half" -duration "$3s" "${hdr[@]}" >"$4" 2>&1 || true
+      timeout $(( $3 + 60 )) $LOAD "$work/load" -url "http://127.0.0.1:$2/index.html" -rate "$half" -conns "$LAT_CONNS" -duration "$3s" "${hdr[@]}" >"$4" 2>&1 || true
       sleep 1
     }
     for pair in "${pairs[@]}"; do
