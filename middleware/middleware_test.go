@@ -26,6 +26,12 @@ const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, lik
 
 var app = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app: "+r.URL.Path) })
 
+// liveTimeout bounds a check against a running Palisade in the tests whose
+// subject is the verdict: a first check (a page rendered the first time)
+// under the race detector on a loaded machine took longer than the default
+// 500 ms, failed open, and a bad bot's request got the application's 200.
+const liveTimeout = 10 * time.Second
+
 func do(t *testing.T, h http.Handler, ua, path string) (int, string, http.Header) {
 	t.Helper()
 	req := httptest.NewRequest("GET", "http://shop.example.com"+path, nil)
@@ -43,12 +49,9 @@ func TestProtect(t *testing.T) {
 		Rules: []engine.Rule{{Name: "Moved", Action: "redirect", Location: "/new", Conditions: []engine.Condition{{Field: "path", Op: "is", Value: "/old"}}}},
 	})
 	var errs int
-	// A generous timeout: the verdicts are the subject here, and a first
-	// check (a page rendered the first time) on a loaded machine under the
-	// race detector can take longer than the default 500 ms, which would
-	// fail open. Failing open is asserted below with Palisade stopped (a
-	// refused connection, answered at once).
-	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, Timeout: 10 * time.Second, OnError: func(error) { errs++ }})
+	// Failing open is asserted below with Palisade stopped (a refused
+	// connection, answered at once).
+	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, Timeout: liveTimeout, OnError: func(error) { errs++ }})
 
 	if code, body, _ := do(t, h, chromeUA, "/cart"); code != 200 || body != "app: /cart" {
 		t.Fatalf("browser: %d %q", code, body)
@@ -87,7 +90,7 @@ func TestProtect(t *testing.T) {
 func TestFailClosedLearnedFromPalisade(t *testing.T) {
 	pal := testenv.New(t)
 	site := pal.Website(t, "shop.example.com", engine.Settings{FailMode: "closed"})
-	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey})
+	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, Timeout: liveTimeout})
 	if code, _, _ := do(t, h, chromeUA, "/"); code != 200 {
 		t.Fatalf("browser: %d", code)
 	}
@@ -131,7 +134,7 @@ func TestChallengeThroughMiddleware(t *testing.T) {
 	// server calling itself (built-in grant self_calls): switched off here
 	// so the visitor is judged like one from elsewhere.
 	site := pal.Website(t, "shop.example.com", engine.Settings{Builtins: map[string]bool{"self_calls": false}})
-	srv := httptest.NewServer(middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey}))
+	srv := httptest.NewServer(middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, Timeout: liveTimeout}))
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}
@@ -188,7 +191,7 @@ func TestForgedHeadersThroughMiddleware(t *testing.T) {
 		Rules: []engine.Rule{{Name: "Admin", Action: "deny", Conditions: []engine.Condition{{Field: "path", Op: "starts_with", Value: "/admin"}}}},
 	})
 	lb := netip.MustParsePrefix("10.0.0.5/32")
-	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, TrustedProxies: []netip.Prefix{lb}})
+	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, Timeout: liveTimeout, TrustedProxies: []netip.Prefix{lb}})
 	ask := func(peer, ua, path string, hd map[string]string) int {
 		req := httptest.NewRequest("GET", "http://shop.example.com"+path, nil)
 		req.RemoteAddr = peer
@@ -230,7 +233,7 @@ func TestMiddlewarePathSpellings(t *testing.T) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "home") })
 	plain := httptest.NewServer(mux)
 	defer plain.Close()
-	guarded := httptest.NewServer(middleware.Protect(mux, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey}))
+	guarded := httptest.NewServer(middleware.Protect(mux, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, Timeout: liveTimeout}))
 	defer guarded.Close()
 	raw := func(srv *httptest.Server, target string) (int, string) {
 		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
@@ -266,7 +269,7 @@ func TestMiddlewarePathSpellings(t *testing.T) {
 func TestSelfCallThroughMiddleware(t *testing.T) {
 	pal := testenv.New(t)
 	site := pal.Website(t, "shop.example.com", engine.Settings{})
-	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey})
+	h := middleware.Protect(app, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, Timeout: liveTimeout})
 	ask := func(hd map[string]string) int {
 		req := httptest.NewRequest("GET", "http://shop.example.com/wp-cron.php", nil)
 		req.RemoteAddr = "127.0.0.1:50000"

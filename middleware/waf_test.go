@@ -15,11 +15,11 @@ import (
 func TestMiddlewareFirewallSeesBody(t *testing.T) {
 	pal := testenv.New(t)
 	site := pal.Website(t, "shop.example.com", engine.Settings{})
-	h := middleware.Protect(echoApp, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey})
+	h := middleware.Protect(echoApp, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, Timeout: liveTimeout})
 	if code, body := postTo(t, h, []byte(sqli), nil); code != 403 || strings.HasPrefix(body, "app:") {
 		t.Fatalf("SQL injection in the body: %d %.200q", code, body)
 	}
-	skip := middleware.Protect(echoApp, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, SkipBody: true})
+	skip := middleware.Protect(echoApp, middleware.Config{Endpoint: pal.URL, ServerKey: site.ServerKey, Timeout: liveTimeout, SkipBody: true})
 	if code, body := postTo(t, skip, []byte(sqli), nil); code != 200 || body != echoed([]byte(sqli), int64(len(sqli))) {
 		t.Fatalf("SkipBody: %d %.200q", code, body)
 	}
