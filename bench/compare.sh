@@ -12,7 +12,7 @@
 # Knobs: DURATION (10s), ROUNDS (3), CASES (all), CONNS (64), THREADS (wrk
 # threads, 1), LAT_ROUNDS (rounds of the open-loop latency run, 3; each
 # DURATION long, after a warm-up of LAT_WARMUP seconds, 3), LAT_CONNS (the
-# open loop's most requests in flight, 256), KEEP=1 keeps the run's directory (wrk's raw output), REV (a
+# open loop's most requests in flight: CONNS, as wrk's), KEEP=1 keeps the run's directory (wrk's raw output), REV (a
 # git revision: the run builds and uses that revision's code and
 # configurations, exported with git archive into the run's directory).
 #
@@ -35,7 +35,7 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 LAT_ROUNDS=${LAT_ROUNDS:-3}
 LAT_WARMUP=${LAT_WARMUP:-3}
-LAT_CONNS=${LAT_CONNS:-256}
+LAT_CONNS=${LAT_CONNS:-$CONNS}
 case "$DURATION" in
   *[0-9]s) secs=${DURATION%s} ;; *[0-9]m) secs=$(( ${DURATION%m} * 60 )) ;; *[0-9]) secs=$DURATION ;;
   *) echo "DURATION=$DURATION: give seconds (10s) or minutes (1m)"; exit 1 ;;
