@@ -18,6 +18,10 @@ func TestPartnerOverview(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := newFixture(t, db)
+		// The test books rows an hour back and reads them two hours and a
+		// minute after its start: all within one month (the test's subject
+		// is not the month's edge: TestPartnerOverviewAcrossMonthStart's is).
+		f.advance(clearOfMonthEdge(f.svc.Now(), 0, 3*time.Hour))
 		a := f.partner(t, "a", 100000)
 		b := f.partner(t, "b", 100000)
 		site := func(c core.Caller, domain, plan string, seen bool) core.Website {
@@ -141,6 +145,93 @@ func TestPartnerOverview(t *testing.T) {
 		}
 		if _, err := f.svc.PartnerOverview(ctx, a, "year"); core.ErrorCode(err) != core.EINVALID {
 			t.Fatalf("period year: %v", err)
+		}
+	})
+}
+
+// clearOfMonthEdge returns how far to move a test's clock, now, so that the
+// stretch from before it to after it lies within one calendar month: 0
+// when it does already; otherwise to the next month's start plus before.
+// For tests whose subject is not a month's edge but that book statistics
+// at one time and read a month's totals at another.
+func clearOfMonthEdge(now time.Time, before, after time.Duration) time.Duration {
+	start := core.MonthStart(now)
+	if now.Add(-before).Before(start) {
+		return start.Add(before).Sub(now)
+	}
+	if next := core.AddMonths(start, 1, 1); !now.Add(after).Before(next) {
+		return next.Add(before).Sub(now)
+	}
+	return 0
+}
+
+func TestClearOfMonthEdge(t *testing.T) {
+	at := func(s string) time.Time { return time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC).Add(mustDuration(t, s)) }
+	for _, c := range []struct {
+		now           time.Time
+		before, after time.Duration
+		want          time.Duration
+	}{
+		{at("12h"), time.Hour, time.Hour, 0},
+		{at("30m"), time.Hour, time.Minute, 30 * time.Minute},                                        // too close to the start
+		{at("-10m"), time.Hour, 30 * time.Minute, 70 * time.Minute},                                  // crosses into March
+		{at("-10m"), 0, 5 * time.Minute, 0},                                                          // February's last minutes suffice
+		{at("744h").Add(-time.Minute), 0, 3 * time.Hour, time.Minute},                                // March 31 23:59 → April 1
+		{time.Date(2028, 2, 29, 23, 0, 0, 0, time.UTC), 2 * time.Hour, 2 * time.Hour, 3 * time.Hour}, // a leap day's end
+	} {
+		if got := clearOfMonthEdge(c.now, c.before, c.after); got != c.want {
+			t.Errorf("clearOfMonthEdge(%v, %v, %v) = %v, want %v", c.now, c.before, c.after, got, c.want)
+		}
+	}
+}
+
+func mustDuration(t *testing.T, s string) time.Duration {
+	t.Helper()
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestPartnerOverviewAcrossMonthStart: half an hour into a month, the day's
+// overview holds the last hours of the month before as well, while a
+// website's month (its quota) counts only this month's requests.
+func TestPartnerOverviewAcrossMonthStart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		start := core.AddMonths(core.MonthStart(f.svc.Now()), 1, 1)
+		f.advance(start.Add(30 * time.Minute).Sub(f.svc.Now()))
+		a := f.partner(t, "a", 100000)
+		w, _, err := f.svc.CreateWebsite(ctx, a, core.WebsiteCreate{Domain: "edge.a.example", Plan: "10k"}, core.Idem{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.MarkSeen(ctx, a.PartnerID, w.ID, "edge.a.example"); err != nil {
+			t.Fatal(err)
+		}
+		row := func(at time.Time, action, category string, n int64) core.StatRow {
+			return core.StatRow{WebsiteID: w.ID, PartnerID: w.PartnerID, Minute: at, Action: action, Category: category, Count: n}
+		}
+		if err := f.svc.RecordDecisions(ctx, nil, []core.StatRow{
+			row(start.Add(-20*time.Minute), "grant", "humans", 100), // the month before
+			row(start.Add(-20*time.Minute), "deny", "bad_bots", 4),
+			row(start.Add(10*time.Minute), "grant", "humans", 7), // this month
+			row(start.Add(10*time.Minute), "deny", "bad_bots", 2),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		f.advance(time.Minute)
+		o, err := f.svc.PartnerOverview(ctx, a, core.OverviewDay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Total.Requests != 113 || o.Total.Blocked != 6 {
+			t.Fatalf("the day's totals across the month's start: %+v (want 113 requests, 6 blocked)", o.Total)
+		}
+		if len(o.Sites) != 1 || o.Sites[0].MonthRequests != 9 {
+			t.Fatalf("the website's month counts the month before: %+v (want 9 requests this month)", o.Sites)
 		}
 	})
 }
