@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 
@@ -53,4 +55,28 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 	var v int64
 	err := db.read.QueryRowContext(ctx, "SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&v)
 	return v, err
+}
+
+// MigrationsDigest returns a hex SHA-256 of the named dialect's embedded
+// migrations ("postgres" or "sqlite"), names and contents in order: two
+// builds with the same digest make the same schema. Test fixtures key a
+// migrated template database by it.
+func MigrationsDigest(dialect string) (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(migrations, "migrations/"+dialect, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := migrations.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", p, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("migrations of %q: %w", dialect, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -1,7 +1,7 @@
 // Package storetest opens the stores a test suite runs against: SQLite in a
 // temporary directory always, and PostgreSQL when PALISADE_TEST_POSTGRES_URL
-// is set (required when CI=true). Each PostgreSQL store gets a schema of its
-// own that is dropped when the test ends.
+// is set (required when CI=true). Each PostgreSQL store gets a database of
+// its own, a copy of a migrated template, dropped when the test ends.
 package storetest
 
 import (
@@ -9,10 +9,17 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/redis/go-redis/v9"
 
@@ -81,10 +88,161 @@ func PostgresSchemaURL(tb testing.TB) string {
 	return u.String()
 }
 
-// Postgres opens a PostgreSQL store in a fresh schema.
+// PostgresDatabaseURL creates a database holding the newest schema and
+// returns its URL; the database is dropped when the test ends. It is a
+// copy of a template database migrated once (CREATE DATABASE ... TEMPLATE:
+// tens of milliseconds, where migrating a fresh schema takes most of a
+// second). Where the template cannot be made (a role without CREATEDB), it
+// falls back to a fresh schema, which the store migrates when opened.
+func PostgresDatabaseURL(tb testing.TB) string {
+	tb.Helper()
+	base := PostgresURL(tb)
+	tpl, err := template(base)
+	if err != nil {
+		tb.Logf("no template database (%v): a fresh schema instead", err)
+		return PostgresSchemaURL(tb)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "palisade_test_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := whileInUse(func() error {
+		_, err := admin.Exec("CREATE DATABASE " + name + " TEMPLATE " + tpl)
+		return err
+	}); err != nil {
+		admin.Close()
+		tb.Fatalf("create database from %s on %s: %v", tpl, base, err)
+	}
+	tb.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	})
+	return withDatabase(base, name)
+}
+
+// tpl is the template database of this test binary, made (or found) once.
+var tpl struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+func template(base string) (string, error) {
+	tpl.once.Do(func() { tpl.name, tpl.err = makeTemplate(base) })
+	return tpl.name, tpl.err
+}
+
+// templateLock is the advisory lock (on the base database) under which one
+// test binary at a time makes a template: go test runs packages at once.
+const templateLock = 0x70616c74706c // "paltpl"
+
+// makeTemplate returns the template database of the embedded migrations,
+// named by their digest, making it when it does not exist: migrated under
+// a temporary name, then renamed, so that a template by that name is
+// always complete. Templates of other migrations are dropped when nobody
+// uses them.
+func makeTemplate(base string) (string, error) {
+	if _, err := url.Parse(base); err != nil {
+		return "", err
+	}
+	digest, err := store.MigrationsDigest("postgres")
+	if err != nil {
+		return "", err
+	}
+	name := "palisade_tpl_" + digest[:16]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", err
+	}
+	defer admin.Close()
+	conn, err := admin.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", templateLock); err != nil {
+		return "", err
+	}
+	defer conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", templateLock)
+	var exists bool
+	if err := conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if exists {
+		return name, nil
+	}
+	building := name + "_new"
+	if _, err := conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+building+" WITH (FORCE)"); err != nil {
+		return "", err
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+building); err != nil {
+		return "", err
+	}
+	db, err := store.OpenPostgres(ctx, withDatabase(base, building))
+	if err != nil {
+		return "", fmt.Errorf("migrate %s: %w", building, err)
+	}
+	if err := db.Close(); err != nil {
+		return "", err
+	}
+	if err := whileInUse(func() error {
+		_, err := conn.ExecContext(ctx, "ALTER DATABASE "+building+" RENAME TO "+name)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'palisade\_tpl\_%' AND datname <> $1`, name)
+	if err != nil {
+		return name, nil
+	}
+	var old []string
+	for rows.Next() {
+		var n string
+		if rows.Scan(&n) == nil {
+			old = append(old, n)
+		}
+	}
+	rows.Close()
+	for _, n := range old {
+		_, _ = conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pgIdent(n)) // in use: left for next time
+	}
+	return name, nil
+}
+
+// whileInUse runs fn again, for up to 10 s, while PostgreSQL says a
+// database it names is in use (a closed pool's sessions end a moment
+// after Close returns; a copy is refused while anyone uses the template).
+func whileInUse(fn func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := fn()
+		var pe *pgconn.PgError
+		if err == nil || !errors.As(err, &pe) || pe.Code != "55006" || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func pgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// withDatabase returns base with its database replaced by name; base
+// parsed already (makeTemplate).
+func withDatabase(base, name string) string {
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Postgres opens a PostgreSQL store in a fresh database (PostgresDatabaseURL).
 func Postgres(tb testing.TB) *store.DB {
 	tb.Helper()
-	db, err := store.OpenPostgres(context.Background(), PostgresSchemaURL(tb))
+	db, err := store.OpenPostgres(context.Background(), PostgresDatabaseURL(tb))
 	if err != nil {
 		tb.Fatalf("open PostgreSQL: %v", err)
 	}
