@@ -370,9 +370,19 @@ func (s *sftpFS) isClosed() bool {
 }
 
 // watch closes the connection if ctx ends before the returned stop is
-// called; stop reports whether it did not.
+// called; stop reports whether it did not. When it did, the connection is
+// closed by the time stop returns: context.AfterFunc's own stop reports
+// only that the close has started, in a goroutine of its own, and the
+// caller's next use of the FS must get ErrClosed.
 func (s *sftpFS) watch(ctx context.Context) func() bool {
-	return context.AfterFunc(ctx, func() { s.Close() })
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	return func() bool {
+		if stop() {
+			return true
+		}
+		s.Close() // the other Close may not have marked it yet; Close is idempotent
+		return false
+	}
 }
 
 // do runs op under ctx: the connection is closed if ctx ends meanwhile.
