@@ -533,7 +533,7 @@ func TestFastPathTaken(t *testing.T) {
 		"GET /fast/echo HTTP/1.1\r\nHost: e\r\nX-Mid: " + strings.Repeat("m", 10000) + "\r\n\r\n",
 		"GET /fast/trailer HTTP/1.1\r\nHost: e\r\n\r\n",
 	} {
-		f0, h0 := Counts()
+		f0, h0 := settledCounts(t)
 		p.compare(t, req, 3*time.Second)
 		f1, h1 := Counts()
 		if f1-f0 != 1 || h1 != h0 {
@@ -541,7 +541,7 @@ func TestFastPathTaken(t *testing.T) {
 		}
 	}
 	for _, req := range []string{get("/slow/echo"), "POST /fast/echo HTTP/1.1\r\nHost: e\r\nContent-Length: 0\r\n\r\n"} {
-		f0, h0 := Counts()
+		f0, h0 := settledCounts(t)
 		p.compare(t, req, 3*time.Second)
 		f1, h1 := Counts()
 		if f1 != f0 || h1-h0 != 1 {
@@ -661,7 +661,7 @@ func TestShutdown(t *testing.T) {
 	}
 
 	// An idle keep-alive fast connection, after one answered request.
-	f0, h0 := Counts()
+	f0, h0 := settledCounts(t)
 	idle := dial()
 	defer idle.Close()
 	io.WriteString(idle, get("/fast/one"))
@@ -730,6 +730,25 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// settledCounts returns Counts once they have stood still for 50 ms (up
+// to 2 s): the counters are the process's, and a connection of an earlier
+// test may still be finishing a request (a handler that streamed its
+// answer is counted when it returns, after the client read it).
+func settledCounts(t *testing.T) (fast, handed int64) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	f, h := Counts()
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		f2, h2 := Counts()
+		if f2 == f && h2 == h {
+			break
+		}
+		f, h = f2, h2
+	}
+	return f, h
+}
+
 func TestShutdownHandedOff(t *testing.T) {
 	hs := &http.Server{ErrorLog: quietLog(), Handler: http.HandlerFunc(shapeHandler)}
 	fs := &Server{HTTP: hs, Take: func(p string) bool { return strings.HasPrefix(p, "/fast") }}
@@ -745,7 +764,7 @@ func TestShutdownHandedOff(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, h0 := Counts()
+	_, h0 := settledCounts(t)
 	io.WriteString(c, get("/slow/sniff"))
 	buf := make([]byte, 4096)
 	if n, err := c.Read(buf); err != nil || !bytes.Contains(buf[:n], []byte("hi")) {
