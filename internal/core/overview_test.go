@@ -8,6 +8,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/store"
 	"github.com/palisadehq/palisade/internal/store/storetest"
+	"github.com/palisadehq/palisade/internal/testenv/monthedge"
 )
 
 // TestPartnerOverview: a partner's overview sums its own websites only
@@ -21,7 +22,7 @@ func TestPartnerOverview(t *testing.T) {
 		// The test books rows an hour back and reads them two hours and a
 		// minute after its start: all within one month (the test's subject
 		// is not the month's edge: TestPartnerOverviewAcrossMonthStart's is).
-		f.advance(clearOfMonthEdge(f.svc.Now(), 0, 3*time.Hour))
+		f.advance(monthedge.Clear(f.svc.Now(), 0, 3*time.Hour))
 		a := f.partner(t, "a", 100000)
 		b := f.partner(t, "b", 100000)
 		site := func(c core.Caller, domain, plan string, seen bool) core.Website {
@@ -147,51 +148,6 @@ func TestPartnerOverview(t *testing.T) {
 			t.Fatalf("period year: %v", err)
 		}
 	})
-}
-
-// clearOfMonthEdge returns how far to move a test's clock, now, so that the
-// stretch from before it to after it lies within one calendar month: 0
-// when it does already; otherwise to the next month's start plus before.
-// For tests whose subject is not a month's edge but that book statistics
-// at one time and read a month's totals at another.
-func clearOfMonthEdge(now time.Time, before, after time.Duration) time.Duration {
-	start := core.MonthStart(now)
-	if now.Add(-before).Before(start) {
-		return start.Add(before).Sub(now)
-	}
-	if next := core.AddMonths(start, 1, 1); !now.Add(after).Before(next) {
-		return next.Add(before).Sub(now)
-	}
-	return 0
-}
-
-func TestClearOfMonthEdge(t *testing.T) {
-	at := func(s string) time.Time { return time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC).Add(mustDuration(t, s)) }
-	for _, c := range []struct {
-		now           time.Time
-		before, after time.Duration
-		want          time.Duration
-	}{
-		{at("12h"), time.Hour, time.Hour, 0},
-		{at("30m"), time.Hour, time.Minute, 30 * time.Minute},                                        // too close to the start
-		{at("-10m"), time.Hour, 30 * time.Minute, 70 * time.Minute},                                  // crosses into March
-		{at("-10m"), 0, 5 * time.Minute, 0},                                                          // February's last minutes suffice
-		{at("744h").Add(-time.Minute), 0, 3 * time.Hour, time.Minute},                                // March 31 23:59 → April 1
-		{time.Date(2028, 2, 29, 23, 0, 0, 0, time.UTC), 2 * time.Hour, 2 * time.Hour, 3 * time.Hour}, // a leap day's end
-	} {
-		if got := clearOfMonthEdge(c.now, c.before, c.after); got != c.want {
-			t.Errorf("clearOfMonthEdge(%v, %v, %v) = %v, want %v", c.now, c.before, c.after, got, c.want)
-		}
-	}
-}
-
-func mustDuration(t *testing.T, s string) time.Duration {
-	t.Helper()
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 // TestPartnerOverviewAcrossMonthStart: half an hour into a month, the day's

@@ -13,6 +13,7 @@ import (
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/i18n"
 	"github.com/palisadehq/palisade/internal/testenv"
+	"github.com/palisadehq/palisade/internal/testenv/monthedge"
 )
 
 // overviewFixture: partner A (the stack's) with a busy website near its
@@ -25,7 +26,7 @@ func overviewFixture(t *testing.T) (e *testenv.Stack, a, b *browser) {
 	// The fixture books rows an hour back and at the month's start and
 	// reads them a minute later: all in one month, whatever the day (the
 	// month's edge is core's TestPartnerOverviewAcrossMonthStart's).
-	e.Clock.Advance(clearOfMonthEdge(e.Service.Now(), time.Hour, 10*time.Minute))
+	e.Clock.Advance(monthedge.Clear(e.Service.Now(), time.Hour, 10*time.Minute))
 	ctx := context.Background()
 	op := core.Operator()
 	if _, err := e.Service.CreatePlan(ctx, op, core.Plan{Name: `=HYPERLINK("http://evil.example","x")`, MonthlyQuota: 1000, Price: 100, Rank: 30}); err != nil {
@@ -88,20 +89,6 @@ func overviewFixture(t *testing.T) (e *testenv.Stack, a, b *browser) {
 	login(t, a, "ops@alpha.example", "S3cure-Passw0rd", "")
 	login(t, b, "ops@beta.example", "B3ta-Passw0rd!", "")
 	return e, a, b
-}
-
-// clearOfMonthEdge returns how far to move the clock, now, so that the
-// stretch from before it to after it lies within one calendar month (as
-// core's test of the same name).
-func clearOfMonthEdge(now time.Time, before, after time.Duration) time.Duration {
-	start := core.MonthStart(now)
-	if now.Add(-before).Before(start) {
-		return start.Add(before).Sub(now)
-	}
-	if next := core.AddMonths(start, 1, 1); !now.Add(after).Before(next) {
-		return next.Add(before).Sub(now)
-	}
-	return 0
 }
 
 // TestOverviewPartner: a partner's overview sums its own websites only
