@@ -63,21 +63,7 @@ func SQLite(tb testing.TB) *store.DB {
 func PostgresSchemaURL(tb testing.TB) string {
 	tb.Helper()
 	base := PostgresURL(tb)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "palisade_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		admin.Close()
-		tb.Fatalf("create schema on %s: %v", base, err)
-	}
-	tb.Cleanup(func() {
-		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-	})
+	schema := throwaway(tb, base, "CREATE SCHEMA %s", "DROP SCHEMA %s CASCADE")
 	u, err := url.Parse(base)
 	if err != nil {
 		tb.Fatal(err)
@@ -102,6 +88,16 @@ func PostgresDatabaseURL(tb testing.TB) string {
 		tb.Logf("no template database (%v): a fresh schema instead", err)
 		return PostgresSchemaURL(tb)
 	}
+	name := throwaway(tb, base, "CREATE DATABASE %s TEMPLATE "+tpl, "DROP DATABASE IF EXISTS %s WITH (FORCE)")
+	return withDatabase(base, name)
+}
+
+// throwaway creates an object named palisade_test_<random> on base with
+// create (a format with one %s, the name) and runs drop (the same) when the
+// test ends; it returns the name. A create PostgreSQL refuses because a
+// database it names is in use is tried again (whileInUse).
+func throwaway(tb testing.TB, base, create, drop string) string {
+	tb.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "palisade_test_" + hex.EncodeToString(b)
@@ -109,18 +105,19 @@ func PostgresDatabaseURL(tb testing.TB) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	stmt := fmt.Sprintf(create, name)
 	if err := whileInUse(func() error {
-		_, err := admin.Exec("CREATE DATABASE " + name + " TEMPLATE " + tpl)
+		_, err := admin.Exec(stmt)
 		return err
 	}); err != nil {
 		admin.Close()
-		tb.Fatalf("create database from %s on %s: %v", tpl, base, err)
+		tb.Fatalf("%s on %s: %v", stmt, base, err)
 	}
 	tb.Cleanup(func() {
-		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		_, _ = admin.Exec(fmt.Sprintf(drop, name))
 		admin.Close()
 	})
-	return withDatabase(base, name)
+	return name
 }
 
 // tpl is the template database of this test binary, made (or found) once.
