@@ -21,9 +21,20 @@ import (
 	"github.com/palisadehq/palisade/internal/testenv"
 )
 
-// nginxReuseAddr is where the shipped snippets send grant reuse reports
-// (palisade serve --reuse-addr's default); tests point it at their own.
-const nginxReuseAddr = "127.0.0.1:9514"
+// nginxSyslogReports are the lines of docs/INTEGRATIONS.md ("Reuse
+// reports") that send the reports over UDP instead (nginx on another host
+// than Palisade), with Palisade's address as ADDR.
+var nginxSyslogReports = [2]string{
+	"access_log syslog:server=ADDR,nohostname,tag=palisade_reused palisade_reused if=$palisade_cache_hit;",
+	"access_log syslog:server=ADDR,nohostname,tag=palisade_reused palisade_passed if=$palisade_report;",
+}
+
+// nginxFileReports are the shipped lines that append the reports to the
+// file Palisade reads (palisade serve --reuse-file).
+var nginxFileReports = [2]string{
+	"access_log " + nginxReuseFile + " palisade_reused buffer=64k flush=1s if=$palisade_cache_hit;",
+	"access_log " + nginxReuseFile + " palisade_passed buffer=64k flush=1s if=$palisade_report;",
+}
 
 // staticLocation is the location docs/INTEGRATIONS.md and
 // palisade-static.conf's header give for a site's files.
@@ -136,7 +147,7 @@ func TestNginxSnippetsCacheOnlyStatic(t *testing.T) {
 		}
 		for _, d := range []string{"proxy_cache palisade_grants;", "proxy_cache_methods GET HEAD;", "proxy_cache_lock off;", "proxy_cache_use_stale off;",
 			"proxy_ignore_headers Cache-Control Expires;", "proxy_pass_request_headers off;", "log_subrequest on;",
-			"access_log syslog:server=" + nginxReuseAddr + ",nohostname,tag=palisade_reused palisade_reused if=$palisade_cache_hit;"} {
+			nginxFileReports[0], nginxFileReports[1]} {
 			if !strings.Contains(loc, "\n    "+d+"\n") {
 				t.Errorf("nginx/%s: /_palisade/auth-static lacks %q", f, d)
 			}
@@ -452,13 +463,20 @@ func TestNginxDefaultPassesEveryHeader(t *testing.T) {
 // TestNginxStaticReusesAreCounted: a browser loads a page (palisade.conf)
 // with its 20 assets (palisade-static.conf), twice within the grant's
 // lifetime. Palisade decides 22 requests (both pages, each asset once);
-// nginx answers the 20 others from the grant cache and reports each by
-// syslog to a reuselog listener, one line per cache HIT and none per MISS:
-// the website's minute counters count all 42 requests. The host's own
-// access log of the requests (a server-level access_log) still logs each
-// of the 42 once.
+// nginx answers the 20 others from the grant cache and reports each, one
+// line per cache HIT and none per MISS: the website's minute counters
+// count all 42 requests. The host's own access log of the requests (a
+// server-level access_log) still logs each of the 42 once. Both ways of
+// reporting: the shipped one (a file Palisade reads, --reuse-file) and
+// syslog over UDP (--reuse-addr) with the lines of docs/INTEGRATIONS.md.
 func TestNginxStaticReusesAreCounted(t *testing.T) {
 	nginx := testenv.NeedBinary(t, "nginx", "/usr/sbin/nginx")
+	for _, how := range []string{"file", "syslog"} {
+		t.Run(how, func(t *testing.T) { testNginxStaticReuses(t, nginx, how) })
+	}
+}
+
+func testNginxStaticReuses(t *testing.T, nginx, how string) {
 	pal := testenv.New(t)
 	pal.Protector.Engine.SetGrantCache(engine.MaxGrantCache)
 	w := pal.Website(t, "count.example.com", remoteVisitors(engine.Settings{}))
@@ -473,13 +491,13 @@ func TestNginxStaticReusesAreCounted(t *testing.T) {
 	front := httptest.NewServer(counter)
 	defer front.Close()
 
-	reports, pc := startReuseListener(t, pal)
+	reports, toReader := startReuseReader(t, pal, how)
 
 	port := freePort(t)
 	accessLog := filepath.Join(t.TempDir(), "site-access.log")
 	startNginxFor(t, nginx, strings.TrimPrefix(front.URL, "http://"),
 		nginxStaticServer(port, "count.example.com", w.ServerKey, "palisade.conf", root, site.URL, "access_log "+accessLog+";"),
-		func(s string) string { return strings.ReplaceAll(s, nginxReuseAddr, pc.LocalAddr().String()) })
+		toReader)
 	a := clientFrom(port, "127.0.0.1")
 	// Up: one asset request that is then not counted below.
 	deadline := time.Now().Add(10 * time.Second)
@@ -507,7 +525,8 @@ func TestNginxStaticReusesAreCounted(t *testing.T) {
 	if n, m := counter.endpoint("/forward-auth/nginx"), counter.endpoint("/forward-auth/nginx-static"); n != 3 || m != 20 {
 		t.Errorf("Palisade decided %d pages (want 2, and the start-up probe) and %d assets (want 20: the second load from the cache)", n, m)
 	}
-	// The reports are UDP: wait (bounded) for the counters.
+	// The reports come late (nginx's buffer, a datagram): wait (bounded)
+	// for the counters.
 	deadline = time.Now().Add(10 * time.Second)
 	var got int64
 	for {
@@ -517,7 +536,7 @@ func TestNginxStaticReusesAreCounted(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // any stray report (a MISS logged) would arrive by now
+	time.Sleep(1500 * time.Millisecond) // any stray report (a MISS logged) would arrive by now: nginx flushes its buffer each second
 	got = countedRequests(t, pal, "count.example.com") - startCount
 	if got != 42 {
 		t.Errorf("42 requests served (20 from the grant cache), %d counted in the website's statistics", got)
@@ -537,19 +556,51 @@ func TestNginxStaticReusesAreCounted(t *testing.T) {
 	}
 }
 
-// startReuseListener runs a reuse report listener (palisade serve
-// --reuse-addr) for pal on a free loopback UDP port until the test ends.
-func startReuseListener(t *testing.T, pal *testenv.Stack) (*reuselog.Listener, net.PacketConn) {
+// startReuseReader runs a reuse report reader for pal until the test
+// ends: how is "file" (a file of the test's own, as palisade serve
+// --reuse-file) or "syslog" (a free loopback UDP port, as --reuse-addr).
+// It returns the reader and the edit that points the shipped snippets at
+// it (for startNginxFor), which fails the test when a snippet that reports
+// does not have the expected lines.
+func startReuseReader(t *testing.T, pal *testenv.Stack, how string) (*reuselog.Listener, func(string) string) {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	reports := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go func() { _ = reports.Serve(ctx, pc) }()
-	return reports, pc
+	switch how {
+	case "file":
+		path := filepath.Join(t.TempDir(), "reuse.log")
+		fr, err := reports.OpenFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { fr.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return reports, func(s string) string {
+			if strings.Contains(s, "log_subrequest on;") && !strings.Contains(s, nginxFileReports[0]) {
+				t.Errorf("a snippet that reports lacks %q", nginxFileReports[0])
+			}
+			return strings.ReplaceAll(s, nginxReuseFile, path)
+		}
+	case "syslog":
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = reports.Serve(ctx, pc) }()
+		return reports, func(s string) string {
+			for i, line := range nginxFileReports {
+				if strings.Contains(s, "log_subrequest on;") && !strings.Contains(s, line) {
+					t.Errorf("a snippet that reports lacks %q", line)
+				}
+				s = strings.ReplaceAll(s, line, strings.ReplaceAll(nginxSyslogReports[i], "ADDR", pc.LocalAddr().String()))
+			}
+			return s
+		}
+	}
+	t.Fatalf("startReuseReader: %q", how)
+	return nil, nil
 }
 
 // countedRequests is the website's requests in its minute statistics.

@@ -84,7 +84,7 @@ func TestNginxAssetPass(t *testing.T) {
 	front := httptest.NewServer(counter)
 	defer front.Close()
 
-	reports, pc := startReuseListener(t, pal)
+	reports, toReader := startReuseReader(t, pal, "file")
 	ctx := context.Background()
 
 	port := freePort(t)
@@ -92,7 +92,7 @@ func TestNginxAssetPass(t *testing.T) {
 	startNginxFor(t, nginx, strings.TrimPrefix(front.URL, "http://"),
 		nginxStaticServer(port, "pass.example.com", w.ServerKey, "palisade.conf", root, site.URL, docs)+
 			nginxStaticServer(port, "limited.example.com", limited.ServerKey, "palisade.conf", root, site.URL, "include PALISADE_CONF/palisade-pass.conf;"),
-		func(s string) string { return strings.ReplaceAll(s, nginxReuseAddr, pc.LocalAddr().String()) })
+		toReader)
 	webGetter(port).waitUp(t, "pass.example.com", "nginx")
 	a, b := passClient(port, "127.0.0.1"), passClient(port, "127.0.0.2")
 	asked := func(hostURI, ip, ua string, n int, what string) {

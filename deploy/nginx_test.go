@@ -123,6 +123,11 @@ func nginxServer(port int, name, key, snippet, upstream string) string {
 // which the tests point at a folder of their own.
 const nginxCacheDir = "/var/cache/nginx-palisade"
 
+// nginxReuseFile is the file palisade.conf appends its reuse reports to
+// (palisade serve --reuse-file's default with deploy/systemd); tests point
+// it at a file of their own.
+const nginxReuseFile = "/var/lib/palisade/reuse.log"
+
 // nginxSnippets are the shipped include files (nginx.conf is the example
 // that includes them).
 var nginxSnippets = []string{"palisade.conf", "palisade-fail-closed.conf", "palisade-upstream.conf", "palisade-static.conf", "palisade-pass.conf"}
@@ -156,6 +161,9 @@ func startNginxFor(t *testing.T, nginx, addr string, servers string, edit func(s
 		if edit != nil {
 			s = edit(s)
 		}
+		// Reports no test reads (a test that counts them edits the path
+		// to its own reader's file first).
+		s = strings.ReplaceAll(s, nginxReuseFile, filepath.Join(dir, "reuse.log"))
 		if err := os.WriteFile(filepath.Join(conf, f), []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -300,6 +308,7 @@ func TestNginxExampleAsShipped(t *testing.T) {
 		"127.0.0.1:9000", strings.TrimPrefix(site.URL, "http://"),
 		"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
 		nginxCacheDir, filepath.Join(dir, "grants"),
+		nginxReuseFile, filepath.Join(dir, "reuse.log"),
 		"/var/www/shop.example.com", filepath.Join(dir, "www"),
 	)
 	if err := os.MkdirAll(filepath.Join(dir, "www", "css"), 0o755); err != nil {

@@ -391,6 +391,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 	userAPIKey := fs.String("userapi-key", "", "PEM file of the RSA key that signs User API tokens (RS256); created when missing (default --data-dir/userapi-key.pem). Every node needs the same file")
 	spoeAddr := fs.String("spoe-addr", "", "also answer HAProxy's SPOE (filter spoe) on this address (e.g. 127.0.0.1:9082; see deploy/haproxy); only from --web-server addresses")
 	fastcgiAddr := fs.String("fastcgi-addr", "", "also answer Apache's mod_authnz_fcgi as a FastCGI authorizer on this address (e.g. 127.0.0.1:9081; see deploy/apache); only from --web-server addresses")
+	reuseFile := fs.String("reuse-file", "", "count the requests nginx serves without asking (grants reused from its grant cache, files served on an asset pass), which deploy/nginx/palisade.conf appends as lines to this file; Palisade creates it (mode 0660) and frees what it has counted (docs/INTEGRATIONS.md, \"Reuse reports\"); default --data-dir/reuse.log; off: not read")
 	reuseAddr := fs.String("reuse-addr", reuselog.DefaultAddr, "count the grants web servers reuse from their grant cache (nginx's palisade-static.conf, mod_palisade), reported as syslog lines over UDP on this address, only from --web-server addresses (docs/INTEGRATIONS.md, \"The grant cache\"); \"\": off (reused grants are then not counted)")
 	smtpFrom := fs.String("smtp-from", "", "sender of delivered emails, such as \"Acme Hosting <noreply@acme.example>\" (required with --smtp-url)")
 	var proxies, webServers, metricsAllow stringList
@@ -525,22 +526,41 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, no
 		}()
 		fmt.Fprintf(stdout, "%s listening on %s\n", side.what, sln.Addr())
 	}
-	if *reuseAddr != "" && *role != server.RoleControl {
+	if (*reuseFile != "off" || *reuseAddr != "") && *role != server.RoleControl {
 		// Reused grants are requests the websites served: plans count them.
-		pc, err := net.ListenPacket("udp", *reuseAddr)
-		if err != nil && *reuseAddr != reuselog.DefaultAddr {
-			return fmt.Errorf("--reuse-addr %s: %w", *reuseAddr, err)
-		} else if err != nil {
-			pl.log.Error("grant reuse reports cannot be received: grants web servers reuse from their cache are NOT counted (free the address or set --reuse-addr)", "addr", *reuseAddr, "err", err)
-		} else {
-			rl := reuselog.New(pl.prot.Engine, pl.rec, wsTrusted, pl.log)
-			rl.Register(pl.prot.Metrics().Registry)
-			go func() {
-				if err := rl.Serve(ctx, pc); err != nil {
-					pl.log.Error("grant reuse reports are no longer received: grants web servers reuse from their cache are NOT counted until palisade serve restarts", "addr", pc.LocalAddr().String(), "err", err)
-				}
-			}()
-			fmt.Fprintf(stdout, "grant reuse reports (syslog, UDP) on %s\n", pc.LocalAddr())
+		rl := reuselog.New(pl.prot.Engine, pl.rec, wsTrusted, pl.log)
+		rl.Register(pl.prot.Metrics().Registry)
+		if *reuseFile != "off" {
+			// From nginx's buffered access log: a write per few hundred
+			// reports instead of a datagram each (reuselog's file.go).
+			path, explicit := *reuseFile, *reuseFile != ""
+			if !explicit {
+				path = filepath.Join(sf.dataDir, "reuse.log")
+			}
+			fr, err := rl.OpenFile(path)
+			if err != nil && explicit {
+				return fmt.Errorf("--reuse-file: %w", err)
+			} else if err != nil {
+				pl.log.Error("the grant reuse report file cannot be opened: requests nginx serves without asking are NOT counted (set --reuse-file to a path Palisade can create, or off)", "err", err)
+			} else {
+				go fr.Run(ctx)
+				fmt.Fprintf(stdout, "grant reuse reports (file) read from %s\n", path)
+			}
+		}
+		if *reuseAddr != "" {
+			pc, err := net.ListenPacket("udp", *reuseAddr)
+			if err != nil && *reuseAddr != reuselog.DefaultAddr {
+				return fmt.Errorf("--reuse-addr %s: %w", *reuseAddr, err)
+			} else if err != nil {
+				pl.log.Error("grant reuse reports cannot be received: grants web servers reuse from their cache are NOT counted (free the address or set --reuse-addr)", "addr", *reuseAddr, "err", err)
+			} else {
+				go func() {
+					if err := rl.Serve(ctx, pc); err != nil {
+						pl.log.Error("grant reuse reports are no longer received: grants web servers reuse from their cache are NOT counted until palisade serve restarts", "addr", pc.LocalAddr().String(), "err", err)
+					}
+				}()
+				fmt.Fprintf(stdout, "grant reuse reports (syslog, UDP) on %s\n", pc.LocalAddr())
+			}
 		}
 	}
 	h := server.NewHandler(server.Deps{Service: pl.svc, Logger: pl.log, TrustedProxies: trusted, Protector: pl.prot, WebServers: wsTrusted, MetricsAllowed: metricsTrusted, UserAPIKey: ukey, Role: *role})

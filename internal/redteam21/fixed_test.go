@@ -3,7 +3,6 @@ package redteam21
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -93,8 +92,7 @@ func TestFixed_InheritedMicroCacheSharesGrants(t *testing.T) {
 // the website's statistics, through palisade.conf as shipped (no cache:
 // each decided) and through a static-file location with
 // palisade-static.conf, where nginx answers nine from the grant cache and
-// reports each by syslog to the reuse listener (palisade serve
-// --reuse-addr).
+// reports each to the reuse report file (palisade serve --reuse-file).
 func TestFixed_GrantCacheUncountedRequests(t *testing.T) {
 	pal := testenv.New(t)
 	pal.Protector.Engine.SetGrantCache(engine.DefaultGrantCache) // palisade serve's default
@@ -106,14 +104,16 @@ func TestFixed_GrantCacheUncountedRequests(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "style.css"), []byte("body{}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	reports := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
+	reportFile := filepath.Join(t.TempDir(), "reuse.log")
+	fr, err := reports.OpenFile(reportFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reports := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = reports.Serve(ctx, pc) }()
+	done := make(chan struct{})
+	go func() { fr.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
 
 	port, staticPort := freePort(t), freePort(t)
 	staticServer := fmt.Sprintf(`
@@ -130,7 +130,7 @@ func TestFixed_GrantCacheUncountedRequests(t *testing.T) {
         location / { proxy_pass %s; proxy_set_header Host $host; }
     }`, staticPort, static.ServerKey, root, backend.URL)
 	startNginxFor(t, pal.Addr, nginxServer(port, "count.example.com", plain.ServerKey, "palisade.conf", backend.URL)+staticServer,
-		func(s string) string { return strings.ReplaceAll(s, "127.0.0.1:9514", pc.LocalAddr().String()) })
+		func(s string) string { return strings.ReplaceAll(s, reuseFile, reportFile) })
 	const n = 10
 	for _, c := range []struct {
 		host string
@@ -159,7 +159,7 @@ func TestFixed_GrantCacheUncountedRequests(t *testing.T) {
 		}
 		return c
 	}
-	// The reports are UDP: wait (bounded) for them.
+	// The reports come within nginx's flush second: wait (bounded) for them.
 	deadline := time.Now().Add(10 * time.Second)
 	for counted("static.example.com") < n && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

@@ -67,11 +67,33 @@ func startNginxFor(t *testing.T, addr string, servers string, edit func(string) 
 		if edit != nil {
 			s = edit(s)
 		}
+		// Reuse reports no test reads (tests that count them edit the
+		// path, or the lines, first).
+		s = strings.ReplaceAll(s, reuseFile, filepath.Join(dir, "reuse.log"))
 		if err := os.WriteFile(filepath.Join(conf, f), []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	testenv.RunNginx(t, nginx, dir, fmt.Sprintf("    include %s/palisade-upstream.conf;\n    %s", conf, strings.ReplaceAll(servers, "PALISADE_CONF", conf)))
+}
+
+// reuseFile is where the shipped palisade.conf appends its reuse reports
+// (palisade serve --reuse-file's default with deploy/systemd).
+const reuseFile = "/var/lib/palisade/reuse.log"
+
+// toSyslog replaces palisade.conf's reuse report lines (a buffered file)
+// with syslog lines to addr (docs/INTEGRATIONS.md, "Reuse reports"): a
+// report then arrives at once, not within nginx's flush second.
+func toSyslog(t *testing.T, s, addr string) string {
+	t.Helper()
+	for _, format := range []string{"palisade_reused buffer=64k flush=1s if=$palisade_cache_hit;", "palisade_passed buffer=64k flush=1s if=$palisade_report;"} {
+		line := "access_log " + reuseFile + " " + format
+		if strings.Contains(s, "log_subrequest on;") && !strings.Contains(s, line) {
+			t.Errorf("a snippet that reports lacks %q", line)
+		}
+		s = strings.ReplaceAll(s, line, "access_log syslog:server="+addr+",nohostname,tag=palisade_reused "+strings.Replace(format, " buffer=64k flush=1s", "", 1))
+	}
+	return s
 }
 
 func remoteVisitors(s engine.Settings) engine.Settings {

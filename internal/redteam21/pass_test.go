@@ -168,7 +168,7 @@ func newPassRig(t *testing.T) *passRig {
 func (r *passRig) start(t *testing.T, port int, servers string, edit func(string) string) string {
 	t.Helper()
 	startNginxFor(t, r.front, servers, func(s string) string {
-		s = strings.ReplaceAll(s, "127.0.0.1:9514", r.reuseUDP)
+		s = toSyslog(t, s, r.reuseUDP)
 		if edit != nil {
 			s = edit(s)
 		}

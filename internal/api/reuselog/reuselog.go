@@ -1,12 +1,16 @@
 // Package reuselog counts the grants web servers answered from their grant
-// cache (palisade serve --reuse-addr): nginx's palisade-static.conf reports
-// each one as a syslog line over UDP, mod_palisade sums them per report.
-// Plans are priced by requests, so a reused grant counts like any other
+// cache or on an asset pass without asking Palisade: nginx's
+// palisade.conf appends a line per such request to a file that Palisade
+// reads (palisade serve --reuse-file, TailFile: file.go says why a file),
+// or sends it as a syslog line over UDP (--reuse-addr, for nginx on
+// another host); mod_palisade sums them per report over UDP. Plans are
+// priced by requests, so a reused grant counts like any other
 // (events.Recorder.CountReused).
 //
-// The wire format (fixed; deploy/nginx and deploy/apache send it): a UDP
+// The wire format (fixed; deploy/nginx and deploy/apache send it): the
+// file holds lines ending in "\n" (at most MaxLine bytes each); a UDP
 // datagram of at most MaxDatagram bytes holds one or more lines separated
-// by "\n"; each line is an optional syslog prefix ("<PRI>" then anything,
+// by "\n". Each line is an optional syslog prefix ("<PRI>" then anything,
 // up to and including the tag "palisade_reused: ") followed by
 //
 //	v1 <server_key> <reason> <count>
@@ -16,7 +20,8 @@
 // A line with an unknown server key, an unknown reason or a bad count is
 // skipped (and counted in palisade_reuse_lines_total by result); a datagram
 // from a peer that is not a --web-server, or longer than MaxDatagram, is
-// dropped whole.
+// dropped whole. The file's trust is its permissions: whoever can write to
+// it can report requests for any server key it knows.
 package reuselog
 
 import (
@@ -72,6 +77,7 @@ type Stats struct {
 	RefusedPeer   uint64 // datagrams dropped: the peer is not a web server
 	Oversize      uint64 // datagrams dropped: longer than MaxDatagram
 	Overflow      uint64 // datagrams the kernel dropped: the receive buffer was full (Linux)
+	FileFreed     uint64 // bytes of the report file (TailFile) freed after they were counted
 }
 
 // Listener reads reports and counts them.
@@ -85,6 +91,11 @@ type Listener struct {
 	// overflow: datagrams the kernel dropped because the socket's receive
 	// buffer was full (Linux: SO_MEMINFO), as last read.
 	overflow atomic.Uint64
+
+	// The report file's reader (TailFile: one goroutine).
+	fbuf       []byte
+	fileWarned bool
+	freedBytes atomic.Uint64 // bytes of the file freed after counting
 }
 
 // New returns a listener that counts into rec the reports of the web
@@ -102,7 +113,7 @@ func New(sites Websites, rec Counter, trusted protect.Trusted, log *slog.Logger)
 // Stats reports the counts.
 func (l *Listener) Stats() Stats {
 	return Stats{Counted: l.counted.Load(), Requests: l.requests.Load(), UnknownKey: l.unknownKey.Load(), UnknownReason: l.unknownReason.Load(),
-		BadLine: l.badLine.Load(), RefusedPeer: l.refusedPeer.Load(), Oversize: l.oversize.Load(), Overflow: l.overflow.Load()}
+		BadLine: l.badLine.Load(), RefusedPeer: l.refusedPeer.Load(), Oversize: l.oversize.Load(), Overflow: l.overflow.Load(), FileFreed: l.freedBytes.Load()}
 }
 
 // Register adds the listener's counters to reg.
@@ -115,6 +126,8 @@ func (l *Listener) Register(reg prometheus.Registerer) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_reuse_lines_total", Help: "Lines of grant reuse reports (--reuse-addr), by result.",
 			ConstLabels: prometheus.Labels{"result": c.result}}, func() float64 { return float64(v.Load()) }))
 	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_reuse_file_freed_bytes_total", Help: "Bytes of the grant reuse report file (--reuse-file) freed after they were counted."},
+		func() float64 { return float64(l.freedBytes.Load()) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_reuse_requests_total", Help: "Reused grants counted from reports (--reuse-addr)."},
 		func() float64 { return float64(l.requests.Load()) }))
 	for _, c := range []struct {
