@@ -120,6 +120,9 @@ GOMAXPROCS=1 $SRV "$work/bare" -addr 127.0.0.1:$P_BARE & pids+=($!)
 # nobody listens on (an error log line per reused grant).
 reuse=(); serve_help=$("$work/palisade" serve -h 2>&1 || true)
 case "$serve_help" in *-reuse-addr*) reuse=(--reuse-addr 127.0.0.1:$P_REUSE) ;; esac
+# nginx's reports go to a file since --reuse-file (palisade.conf's path,
+# replaced below by the run's own).
+case "$serve_help" in *-reuse-file*) reuse+=(--reuse-file "$work/reuse.log") ;; esac
 GOMAXPROCS=1 $SRV "$work/palisade" serve --addr 127.0.0.1:$P_PAL --fastcgi-addr 127.0.0.1:$P_FCGI --spoe-addr 127.0.0.1:$P_SPOE \
   "${reuse[@]}" "${plane[@]}" >"$work/serve.log" 2>&1 & pids+=($!)
 waitfor http://127.0.0.1:$P_BARE/
@@ -161,7 +164,7 @@ chmod -R a+rX "$work"
 cachenote=""
 if [ -n "$NGINX" ]; then
   ng=$work/nginx; mkdir -p "$ng"
-  sub() { sed -e "s#127.0.0.1:8080#127.0.0.1:$P_PAL#g" -e "s#/var/cache/nginx-palisade#$ng/cache#g" -e "s#127.0.0.1:9514#127.0.0.1:$P_REUSE#g" "$@"; }
+  sub() { sed -e "s#127.0.0.1:8080#127.0.0.1:$P_PAL#g" -e "s#/var/cache/nginx-palisade#$ng/cache#g" -e "s#127.0.0.1:9514#127.0.0.1:$P_REUSE#g" -e "s#/var/log/palisade/reuse.log#$work/reuse.log#g" "$@"; }
   sub deploy/nginx/palisade-upstream.conf >"$ng/palisade-upstream.conf"
   sub deploy/nginx/palisade.conf >"$ng/palisade.conf"
   # The grant cache is opt-in: palisade-static.conf in a location that serves
@@ -418,13 +421,20 @@ done
 
 echo "running ${#cases[@]} cases × $ROUNDS rounds × $DURATION (about $(( ${#cases[@]} * ROUNDS * (secs + 2) / 60 + 1 )) min), wrk -t$THREADS -c$CONNS"
 decisions() { curl -s -m 5 http://127.0.0.1:$P_PAL/metrics | awk '/^palisade_decisions_total/ {s += $NF} END {printf "%d", s}'; }
+reused() { curl -s -m 5 http://127.0.0.1:$P_PAL/metrics | awk '/^palisade_reuse_requests_total/ {s += $NF} END {printf "%d", s}'; }
 for r in $(seq 1 "$ROUNDS"); do
   for c in "${cases[@]}"; do
     IFS='|' read -r name _ _ _ url script kind <<<"$c"
-    d0=$(decisions)
+    d0=$(decisions); u0=$(reused)
     FA_KIND=$kind timeout $(( secs + 60 )) $LOAD wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --latency -s "$COMPARE_DIR/$script" "$url" \
       >"$work/$name.$r.wrk" 2>&1 || echo "wrk failed on $name (round $r)"
     echo "$d0 $(decisions)" >"$work/$name.$r.asked"
+    if [ "$name" = nginx-page-palisade-cache ]; then
+      # The requests nginx served without asking are reported (a buffered
+      # file, flushed each second) and counted: check that they all were.
+      sleep 2
+      echo "$u0 $(reused)" >"$work/$name.$r.reused"
+    fi
     printf 'round %s %-26s %7s req/s   (load average %s)\n' "$r" "$name" "$(awk '/Requests\/sec/ {print int($2)}' "$work/$name.$r.wrk")" "$(cut -d' ' -f1 /proc/loadavg)"
     sleep 1
   done
@@ -477,5 +487,12 @@ echo "wrk -t$THREADS -c$CONNS, $ROUNDS × $DURATION per case, interleaved; $([ -
 if [ -s "$work/nginx/error.log" ]; then
   echo "nginx logged $(wc -l <"$work/nginx/error.log") error lines during the run (the figures of its cases pay for them), e.g.: $(sed -E 's/^[0-9/: ]+\[[a-z]+\] [0-9#]+: (\*[0-9]+ )?//; s/, client: .*//' "$work/nginx/error.log" | sort | uniq -c | sort -rn | head -1)"
 fi
+for f in "$work"/nginx-page-palisade-cache.*.reused; do
+  [ -e "$f" ] || continue
+  r=${f%.reused}; r=${r##*.}
+  read -r u0 u1 <"$f"; read -r d0 d1 <"$work/nginx-page-palisade-cache.$r.asked"
+  n=$(awk '/requests in/ {print $1}' "$work/nginx-page-palisade-cache.$r.wrk")
+  echo "nginx-page-palisade-cache round $r: wrk got ${n:-?} answers; Palisade decided $((d1 - d0)) and counted $((u1 - u0)) from nginx's reports, $(( (d1 - d0) + (u1 - u0) - ${n:-0} )) more than wrk got (at most the $CONNS requests in flight when wrk stops, which it does not count)"
+done
 echo
 "$work/table" -dir "$work"

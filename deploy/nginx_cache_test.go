@@ -476,6 +476,35 @@ func TestNginxStaticReusesAreCounted(t *testing.T) {
 	}
 }
 
+// TestNginxReuseReportLinesDocumented: the syslog lines the tests run
+// (nginxSyslogReports) are the ones docs/INTEGRATIONS.md gives, and the
+// shipped files' report lines are the ones the tests replace.
+func TestNginxReuseReportLinesDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "INTEGRATIONS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range nginxSyslogReports {
+		if doc := strings.ReplaceAll(line, "ADDR", "<palisade host>:9514"); !bytes.Contains(b, []byte("\n"+doc+"\n")) {
+			t.Errorf("docs/INTEGRATIONS.md lacks the line\n%s", doc)
+		}
+	}
+	for _, line := range nginxFileReports {
+		if !bytes.Contains(b, []byte("\n"+line+"\n")) {
+			t.Errorf("docs/INTEGRATIONS.md lacks the shipped line\n%s", line)
+		}
+		for _, f := range []string{"palisade.conf", "palisade-fail-closed.conf"} {
+			c, err := os.ReadFile(filepath.Join("nginx", f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(c, []byte("\n    "+line+"\n")) {
+				t.Errorf("nginx/%s lacks\n%s", f, line)
+			}
+		}
+	}
+}
+
 func testNginxStaticReuses(t *testing.T, nginx, how string) {
 	pal := testenv.New(t)
 	pal.Protector.Engine.SetGrantCache(engine.MaxGrantCache)

@@ -126,7 +126,7 @@ const nginxCacheDir = "/var/cache/nginx-palisade"
 // nginxReuseFile is the file palisade.conf appends its reuse reports to
 // (palisade serve --reuse-file's default with deploy/systemd); tests point
 // it at a file of their own.
-const nginxReuseFile = "/var/lib/palisade/reuse.log"
+const nginxReuseFile = "/var/log/palisade/reuse.log"
 
 // nginxSnippets are the shipped include files (nginx.conf is the example
 // that includes them).

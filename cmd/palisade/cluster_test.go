@@ -54,6 +54,7 @@ func TestClusterExample(t *testing.T) {
 		"PALISADE_DATABASE_URL": dbURL, "PALISADE_REDIS_URL": redisURL, "PALISADE_MASTER_KEY": fmt.Sprintf("%x", mk),
 		"PALISADE_USERAPI_KEY": filepath.Join(t.TempDir(), "userapi-key.pem"), "PALISADE_TRUSTED_PROXY": "127.0.0.1",
 		"PALISADE_WEB_SERVER": "127.0.0.0/8", "PALISADE_METRICS_ALLOW": "127.0.0.1", "PALISADE_LOG_LEVEL": "warn",
+		"PALISADE_REUSE_ADDR": "127.0.0.1:0",
 	}
 	var nodes []fleetNode
 	for _, n := range []string{"a", "b", "c"} {

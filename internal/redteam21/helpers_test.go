@@ -79,7 +79,7 @@ func startNginxFor(t *testing.T, addr string, servers string, edit func(string) 
 
 // reuseFile is where the shipped palisade.conf appends its reuse reports
 // (palisade serve --reuse-file's default with deploy/systemd).
-const reuseFile = "/var/lib/palisade/reuse.log"
+const reuseFile = "/var/log/palisade/reuse.log"
 
 // toSyslog replaces palisade.conf's reuse report lines (a buffered file)
 // with syslog lines to addr (docs/INTEGRATIONS.md, "Reuse reports"): a

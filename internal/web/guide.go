@@ -3,6 +3,7 @@ package web
 import (
 	"io/fs"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -69,6 +70,10 @@ func nodeHostPort(node string) string {
 	return u.Host + ":80"
 }
 
+// reuseFile is the file deploy/nginx/palisade.conf appends its reuse
+// reports to (palisade serve --reuse-file, on nginx's own host).
+const reuseFile = "/var/log/palisade/reuse.log"
+
 // guideFiles returns the shipped files of each integration with the
 // website's domain and server key and the node put in place of the
 // placeholders (see deploy.Files), so that the guide is the shipped
@@ -94,12 +99,31 @@ func guideFiles(domain, key, node string) map[string][]guideFile {
 			"127.0.0.1:8080", nodeNoScheme,
 		)
 	}
+	// The customer's nginx runs on a host of its own, where there is no
+	// Palisade to read a report file: its reuse reports go to the node over
+	// UDP instead (docs/INTEGRATIONS.md, "Reuse reports"; the node's
+	// --reuse-addr must be reachable from the customer's server, which is a
+	// --web-server already, or nginx's auth_request would not be believed).
+	reportHost := hostPort
+	if h, _, err := net.SplitHostPort(hostPort); err == nil {
+		reportHost = h
+		if strings.Contains(h, ":") {
+			reportHost = "[" + h + "]"
+		}
+	}
+	toNode := strings.NewReplacer(
+		"access_log "+reuseFile+" palisade_reused buffer=64k flush=1s if=$palisade_cache_hit;",
+		"access_log syslog:server="+reportHost+":9514,nohostname,tag=palisade_reused palisade_reused if=$palisade_cache_hit;",
+		"access_log "+reuseFile+" palisade_passed buffer=64k flush=1s if=$palisade_report;",
+		"access_log syslog:server="+reportHost+":9514,nohostname,tag=palisade_reused palisade_passed if=$palisade_report;",
+	)
 	out := map[string][]guideFile{}
 	for name, paths := range guideIntegrations {
 		r := put(hostPort)
 		if name == "caddy" {
 			r = put(caddyNode)
 		}
+
 		// The files name each other (includes, scripts, lists): by the
 		// names the customer saves them under.
 		var names []string
@@ -113,6 +137,9 @@ func guideFiles(domain, key, node string) map[string][]guideFile {
 				panic("deploy.Files lacks " + p) // embedded at build time
 			}
 			text := withoutComments(r.Replace(string(b)), commentMark(p))
+			if name == "nginx" {
+				text = toNode.Replace(text)
+			}
 			out[name] = append(out[name], guideFile{Name: p, Text: rename.Replace(text)})
 		}
 	}

@@ -92,7 +92,16 @@ func TestIntegrationGuideMatchesDeploy(t *testing.T) {
 	}
 	for name, files := range guideFiles {
 		card := guideSection(t, page, name)
-		put := strings.NewReplacer(append([]string{"sk_REPLACE_WITH_THE_SERVER_KEY", site.ServerKey, "http://127.0.0.1:8080", e.URL, "127.0.0.1:8080", e.Addr}, savedNames(files)...)...)
+		// The customer's nginx reports reused grants to the node over UDP
+		// (there is no Palisade beside it to read the shipped report file).
+		host, _, _ := net.SplitHostPort(e.Addr)
+		toNode := []string{
+			"access_log /var/log/palisade/reuse.log palisade_reused buffer=64k flush=1s if=$palisade_cache_hit;",
+			"access_log syslog:server=" + host + ":9514,nohostname,tag=palisade_reused palisade_reused if=$palisade_cache_hit;",
+			"access_log /var/log/palisade/reuse.log palisade_passed buffer=64k flush=1s if=$palisade_report;",
+			"access_log syslog:server=" + host + ":9514,nohostname,tag=palisade_reused palisade_passed if=$palisade_report;",
+		}
+		put := strings.NewReplacer(append(append([]string{"sk_REPLACE_WITH_THE_SERVER_KEY", site.ServerKey, "http://127.0.0.1:8080", e.URL, "127.0.0.1:8080", e.Addr}, toNode...), savedNames(files)...)...)
 		for _, f := range files {
 			b, err := os.ReadFile(filepath.Join("..", "..", "deploy", f))
 			if err != nil {
@@ -327,6 +336,19 @@ func TestIntegrationGuideNginx(t *testing.T) {
 		code, body, _ := br.get(href)
 		if code != 200 {
 			t.Fatalf("%s: %d", href, code)
+		}
+		if strings.HasSuffix(f, "/palisade.conf") || strings.HasSuffix(f, "/palisade-fail-closed.conf") {
+			// The customer's nginx has no Palisade beside it to read a report
+			// file: its reuse reports go to the node over UDP.
+			host, _, _ := net.SplitHostPort(strings.TrimPrefix(e.URL, "http://"))
+			for _, format := range []string{"palisade_reused if=$palisade_cache_hit;", "palisade_passed if=$palisade_report;"} {
+				if want := "access_log syslog:server=" + host + ":9514,nohostname,tag=palisade_reused " + format; !strings.Contains(body, want) {
+					t.Errorf("%s does not send the reuse reports to the node: no line\n%s", f, want)
+				}
+			}
+			if strings.Contains(body, "/var/log/palisade") {
+				t.Errorf("%s names the report file of Palisade's own host", f)
+			}
 		}
 		if err := os.WriteFile(filepath.Join(dir, savedAs(f)), []byte(put.Replace(body)), 0o644); err != nil {
 			t.Fatal(err)

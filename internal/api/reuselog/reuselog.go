@@ -123,12 +123,12 @@ func (l *Listener) Register(reg prometheus.Registerer) {
 		v      *atomic.Uint64
 	}{{"counted", &l.counted}, {"unknown_key", &l.unknownKey}, {"unknown_reason", &l.unknownReason}, {"bad_line", &l.badLine}} {
 		v := c.v
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_reuse_lines_total", Help: "Lines of grant reuse reports (--reuse-addr), by result.",
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_reuse_lines_total", Help: "Lines of grant reuse reports (--reuse-file and --reuse-addr), by result.",
 			ConstLabels: prometheus.Labels{"result": c.result}}, func() float64 { return float64(v.Load()) }))
 	}
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_reuse_file_freed_bytes_total", Help: "Bytes of the grant reuse report file (--reuse-file) freed after they were counted."},
 		func() float64 { return float64(l.freedBytes.Load()) }))
-	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_reuse_requests_total", Help: "Reused grants counted from reports (--reuse-addr)."},
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_reuse_requests_total", Help: "Requests served without asking (reused grants, files on an asset pass) counted from reports (--reuse-file and --reuse-addr)."},
 		func() float64 { return float64(l.requests.Load()) }))
 	for _, c := range []struct {
 		why string
