@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -44,8 +45,16 @@ import (
 //   - When Palisade starts, the file holds what nginx appended while it was
 //     down, after the zero bytes of what an earlier Palisade counted: it
 //     skips the zeros and counts the rest, so a restart loses no report
-//     (a crash between counting and freeing counts up to one read again).
-//   - A file truncated by someone else is read again from its start; a file
+//     (a crash between counting and freeing counts up to one read, 64 KiB,
+//     again: each read is freed before the next one). Where the file
+//     cannot be freed (not writable by Palisade, a file system that cannot
+//     punch holes), nothing tells what an earlier Palisade counted, and
+//     reading it from its start would bill every line in it again at each
+//     restart: Palisade then starts at its end (what nginx appended while
+//     Palisade was down is not counted) and says so in the log.
+//   - A file truncated by someone else is read again from its start (also
+//     when nginx appended more than Palisade had read before the next turn:
+//     the last byte Palisade freed is no longer a zero byte); a file
 //     replaced (moved, deleted and created again) is read to its end and
 //     the new one followed from its start. nginx writes to the file it
 //     opened until it reopens its logs (nginx -s reopen, or a reload).
@@ -53,6 +62,13 @@ import (
 // Where Palisade cannot write to the file (created by someone else with
 // other permissions), it still reads and counts it, cannot free it, and
 // says so in the log.
+//
+// Palisade frees what it reads, so it opens only a regular file at the
+// path: not a symbolic link (whose target, another file Palisade can write,
+// would be punched away), a FIFO (whose opening blocks) or a device. It
+// takes an advisory lock (flock) on the file: a second Palisade reading
+// the same file would count each line again, and its cuts would move the
+// first one's offsets.
 
 // File reading's constants.
 const (
@@ -68,7 +84,22 @@ const (
 	collapseAt = 1 << 20
 	// FileMode is the mode of the file Palisade creates.
 	FileMode fs.FileMode = 0o660
+	// maxPartial bounds an incomplete line: MaxLine and its "\r".
+	maxPartial = MaxLine + 1
+	// punchAlign: punching starts at a multiple of it (of the block and
+	// page sizes).
+	punchAlign = 64 << 10
+	// probeGap is how far past the file's end freeing is tried when the
+	// file is opened (a no-op there), so that nginx's appends meanwhile
+	// are not in the range.
+	probeGap = 1 << 30
 )
+
+// punchHole frees what was counted (punch; the tests replace it).
+var punchHole = punch
+
+// errLocked: another process reads the file.
+var errLocked = errors.New("another Palisade reads this file (it holds its lock): each line would be counted twice")
 
 // errNoFree: the file system or the permissions do not let Palisade free
 // what it counted.
@@ -86,6 +117,8 @@ type tailed struct {
 	noPunch  bool   // punching failed: not tried again
 	noCut    bool   // collapsing failed: not tried again
 	still    int    // turns without growth (a replaced file)
+	buf      []byte // one read
+	warned   bool   // a read error was logged
 }
 
 // FileReader reads a report file (Listener.OpenFile).
@@ -102,7 +135,37 @@ func (l *Listener) OpenFile(path string) (*FileReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := l.resume(cur, path); err != nil {
+		cur.f.Close()
+		return nil, err
+	}
 	return &FileReader{l: l, path: path, cur: cur}, nil
+}
+
+// resume positions a file found at start: at its start when what an
+// earlier Palisade counted in it is freed (zero bytes, skipped), at its
+// end when it cannot be freed (its lines may all have been counted).
+func (l *Listener) resume(t *tailed, path string) error {
+	fi, err := t.f.Stat()
+	if err != nil {
+		return fmt.Errorf("grant reuse report file %s: %w", path, err)
+	}
+	size := fi.Size()
+	if t.canWrite {
+		if err := punchHole(t.f, size+probeGap, 4096); err == nil {
+			return nil
+		}
+		t.noPunch = true
+	}
+	if size > 0 {
+		t.off = size
+		var last [1]byte
+		if _, err := t.f.ReadAt(last[:], size-1); err == nil && last[0] != '\n' && last[0] != 0 {
+			t.skipping = true // the end of a line nginx is writing
+		}
+	}
+	l.log.Warn("the grant reuse report file cannot be freed as it is read, so it grows by what nginx appends, and what is in it may have been counted by an earlier Palisade: read from its end (reports nginx appended while Palisade was down are NOT counted); make it writable by Palisade, on a file system that can punch holes (ext4, XFS, Btrfs, tmpfs)", "path", path, "skipped", size)
+	return nil
 }
 
 // TailFile is OpenFile and Run.
@@ -120,6 +183,7 @@ func (l *Listener) TailFile(ctx context.Context, path string) error {
 func (r *FileReader) Run(ctx context.Context) {
 	l, path, cur := r.l, r.path, r.cur
 	var old []*tailed // replaced files, read until they stand still
+	warned := false
 	defer func() {
 		cur.f.Close()
 		for _, o := range old {
@@ -149,11 +213,18 @@ func (r *FileReader) Run(ctx context.Context) {
 		}
 		// Replaced or gone: follow the file at path (creating it when gone).
 		if id, err := statID(path); err != nil || id != cur.id {
-			next, err := l.openTail(path)
-			if err != nil {
-				l.warnOnce(&l.fileWarned, "the grant reuse report file cannot be opened again: reports nginx writes to it are NOT counted until it can", "path", path, "err", err)
+			if i := slices.IndexFunc(old, func(o *tailed) bool { return o.id == id }); err == nil && i >= 0 {
+				// Moved back: one reader per file, or its lines count twice.
+				old[i], cur = cur, old[i]
+				old[i].still, cur.still = 0, 0
 				continue
 			}
+			next, err := l.openTail(path)
+			if err != nil {
+				l.warnOnce(&warned, "the grant reuse report file cannot be opened again: reports nginx writes to it are NOT counted until it can", "path", path, "err", err)
+				continue
+			}
+			warned = false
 			l.log.Warn("the grant reuse report file was replaced: reading the old one to its end, then the new one", "path", path)
 			old = append(old, cur)
 			cur = next
@@ -164,9 +235,15 @@ func (r *FileReader) Run(ctx context.Context) {
 // openTail opens (or creates) the file at path for reading and freeing.
 func (l *Listener) openTail(path string) (*tailed, error) {
 	t := &tailed{canWrite: true}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
+	// Only a regular file (or none): not opened at all when something else
+	// is at the path, and opened so that what comes there meanwhile is
+	// refused without following a link, blocking or taking a terminal.
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("grant reuse report file %s: not a regular file (%v)", path, fi.Mode().Type())
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openFlags, FileMode)
 	if errors.Is(err, fs.ErrPermission) {
-		f, err = os.Open(path)
+		f, err = os.OpenFile(path, os.O_RDONLY|openFlags, 0)
 		t.canWrite = false
 		if err == nil {
 			l.log.Warn("the grant reuse report file is not writable by Palisade: its reports are counted, but what was counted cannot be freed, so the file grows; give Palisade's user or group write access (chmod 0660, chgrp palisade)", "path", path)
@@ -184,6 +261,10 @@ func (l *Listener) openTail(path string) (*tailed, error) {
 	if !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, fmt.Errorf("grant reuse report file %s: not a regular file", path)
+	}
+	if err := lock(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("grant reuse report file %s: %w", path, err)
 	}
 	if t.canWrite && fi.Mode().Perm() != FileMode && isOwner(fi) {
 		// The umask took bits off at creation; nginx (root) writes
@@ -205,8 +286,19 @@ func (l *Listener) readTail(t *tailed, path string) int64 {
 		// Truncated by someone: what is there now is new.
 		l.log.Warn("the grant reuse report file was truncated: reading it again from its start", "path", path)
 		t.off, t.freed, t.partial, t.skipping = 0, 0, t.partial[:0], false
+	} else if t.freed > 0 {
+		// Truncated, then appended past where Palisade had read: the last
+		// byte it freed reads as a zero byte unless it is new.
+		var b [1]byte
+		if n, _ := t.f.ReadAt(b[:], t.freed-1); n == 1 && b[0] != 0 {
+			l.log.Warn("the grant reuse report file was truncated: reading it again from its start", "path", path)
+			t.off, t.freed, t.partial, t.skipping = 0, 0, t.partial[:0], false
+		}
 	}
-	buf := l.fileBuf()
+	if t.buf == nil {
+		t.buf = make([]byte, fileChunk)
+	}
+	buf := t.buf
 	var total int64
 	for total < maxFileRead {
 		if len(t.partial) == 0 && !t.skipping {
@@ -216,19 +308,29 @@ func (l *Listener) readTail(t *tailed, path string) int64 {
 			}
 		}
 		n, err := t.f.ReadAt(buf, t.off)
+		if n < len(buf) {
+			// Zero bytes at the file's end are not taken as freed: nginx
+			// writes no zero byte, and a read racing its append may see
+			// its bytes as zeros still (a buffered read/write race some
+			// kernels had); they are read again next turn.
+			for n > 0 && buf[n-1] == 0 {
+				n--
+			}
+		}
 		if n > 0 {
 			l.consume(t, buf[:n])
 			t.off += int64(n)
 			total += int64(n)
+			// Freed read by read: a crash counts at most one again.
+			l.free(t, path)
 		}
 		if err != nil || n < len(buf) {
 			if err != nil && !errors.Is(err, io.EOF) {
-				l.warnOnce(&l.fileWarned, "the grant reuse report file cannot be read", "path", path, "err", err)
+				l.warnOnce(&t.warned, "the grant reuse report file cannot be read", "path", path, "err", err)
 			}
 			break
 		}
 	}
-	l.free(t, path)
 	return total
 }
 
@@ -251,7 +353,7 @@ func (l *Listener) consume(t *tailed, b []byte) {
 			if t.skipping {
 				return
 			}
-			if len(t.partial)+len(b) > MaxLine {
+			if len(t.partial)+len(b) > maxPartial {
 				l.badLine.Add(1)
 				t.partial, t.skipping = t.partial[:0], true
 				return
@@ -266,7 +368,7 @@ func (l *Listener) consume(t *tailed, b []byte) {
 			continue
 		}
 		if len(t.partial) > 0 {
-			if len(t.partial)+len(line) > MaxLine {
+			if len(t.partial)+len(line) > maxPartial {
 				l.badLine.Add(1)
 				t.partial = t.partial[:0]
 				continue
@@ -293,7 +395,13 @@ func (l *Listener) free(t *tailed, path string) {
 		done = t.off // an overlong line's start is discarded already
 	}
 	if done > t.freed {
-		if err := punch(t.f, t.freed, done-t.freed); err != nil {
+		// From the start of the block holding t.freed: everything before
+		// t.freed is freed already (zero bytes), and a block freed in two
+		// parts, each partial, would stay allocated (one per read: on
+		// tmpfs, which cannot cut, memory growing for as long as nginx
+		// appends).
+		start := t.freed / punchAlign * punchAlign
+		if err := punchHole(t.f, start, done-start); err != nil {
 			t.noPunch = true
 			l.log.Warn("the grant reuse report file cannot be freed as it is read (fallocate punch hole): it grows by what nginx appends; put it on ext4, XFS, Btrfs or tmpfs", "path", path, "err", err)
 			return
@@ -320,14 +428,6 @@ func (l *Listener) free(t *tailed, path string) {
 	}
 	t.off -= cut
 	t.freed -= cut
-}
-
-// fileBuf is the listener's read buffer (one reader goroutine).
-func (l *Listener) fileBuf() []byte {
-	if l.fbuf == nil {
-		l.fbuf = make([]byte, fileChunk)
-	}
-	return l.fbuf
 }
 
 // warnOnce logs msg the first time flag is set.

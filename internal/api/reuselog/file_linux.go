@@ -10,6 +10,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// openFlags open the report file without following a symbolic link,
+// blocking on a FIFO or taking a terminal as the controlling one.
+const openFlags = unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY
+
+// lock takes the file's advisory lock (flock), or says who holds it.
+func lock(f *os.File) error {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if err == unix.EWOULDBLOCK {
+		return errLocked
+	}
+	if err == unix.ENOLCK || err == unix.EOPNOTSUPP || err == unix.ENOSYS {
+		return nil // no locks on this file system (NFS without them)
+	}
+	return err
+}
+
 // fileID names a file: its device and inode.
 type fileID struct{ dev, ino uint64 }
 
