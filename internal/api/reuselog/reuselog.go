@@ -92,10 +92,7 @@ type Listener struct {
 	// buffer was full (Linux: SO_MEMINFO), as last read.
 	overflow atomic.Uint64
 
-	// The report file's reader (TailFile: one goroutine).
-	fbuf       []byte
-	fileWarned bool
-	freedBytes atomic.Uint64 // bytes of the file freed after counting
+	freedBytes atomic.Uint64 // bytes of the report file (file.go) freed after counting
 }
 
 // New returns a listener that counts into rec the reports of the web
