@@ -68,6 +68,18 @@ func turns(r *reuselog.FileReader) {
 	}
 }
 
+// open opens the report file at path for l, failing the test when it
+// cannot; the file is closed when the test ends (Close twice is harmless).
+func open(t *testing.T, l *reuselog.Listener, path string) *reuselog.FileReader {
+	t.Helper()
+	r, err := l.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
 // TestFileAttackSymlink: a symbolic link at the path is refused, and the
 // file it points to (which Palisade could write) is neither counted nor
 // punched; a dangling one does not create its target.
@@ -151,10 +163,7 @@ func TestFileAttackNoFreeRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "reuse.log")
 	c := &fakeCounter{}
 	first := newAttackListener(c)
-	r, err := first.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := open(t, first, path)
 	appendTo(t, path, strings.Repeat(attackLine, 10))
 	turns(r)
 	r.Close()
@@ -164,11 +173,7 @@ func TestFileAttackNoFreeRestart(t *testing.T) {
 
 	appendTo(t, path, "v1 "+attackKey+" hum") // nginx is writing a line
 	second := newAttackListener(c)
-	r, err = second.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r = open(t, second, path)
 	turns(r)
 	appendTo(t, path, "ans 1\n"+strings.Repeat(attackLine, 5))
 	turns(r)
@@ -189,11 +194,7 @@ func TestFileAttackTruncatedRefilled(t *testing.T) {
 	path := filepath.Join(dir, "reuse.log")
 	c := &fakeCounter{}
 	l := newAttackListener(c)
-	r, err := l.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := open(t, l, path)
 	appendTo(t, path, strings.Repeat(attackLine, 10))
 	turns(r)
 	if err := os.Truncate(path, 0); err != nil {
@@ -217,10 +218,7 @@ func TestFileAttackCrashRecount(t *testing.T) {
 	path := filepath.Join(dir, "reuse.log")
 	const lines, crashAt = 100000, 60000
 	c1 := &fakeCounter{panicAt: crashAt}
-	r, err := newAttackListener(c1).OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := open(t, newAttackListener(c1), path)
 	appendTo(t, path, strings.Repeat(attackLine, lines))
 	func() {
 		defer func() {
@@ -233,11 +231,7 @@ func TestFileAttackCrashRecount(t *testing.T) {
 	r.Close()
 
 	c2 := &fakeCounter{}
-	r, err = newAttackListener(c2).OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r = open(t, newAttackListener(c2), path)
 	turns(r)
 	again := c1.total() + c2.total() - lines
 	if again < 0 {
@@ -254,11 +248,7 @@ func TestFileAttackCRLFAtMaxLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "reuse.log")
 	c := &fakeCounter{}
 	l := newAttackListener(c)
-	r, err := l.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := open(t, l, path)
 	head := "v1 " + attackKey + " humans "
 	long := head + strings.Repeat("0", reuselog.MaxLine-len(head)-1) + "1\r\n"
 	k := (reuselog.FileChunk - 500) / len(attackLine) // the first long line straddles the first read's end
@@ -278,11 +268,7 @@ func TestFileAttackCRLFAtMaxLine(t *testing.T) {
 func TestFileAttackSecondReader(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "reuse.log")
 	c := &fakeCounter{}
-	r1, err := newAttackListener(c).OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r1.Close()
+	r1 := open(t, newAttackListener(c), path)
 	r2, err := newAttackListener(c).OpenFile(path)
 	if err == nil {
 		defer r2.Close()
@@ -304,10 +290,7 @@ func TestFileAttackWithDatagrams(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "reuse.log")
 	c := &fakeCounter{}
 	l := newAttackListener(c)
-	r, err := l.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := open(t, l, path)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
@@ -341,11 +324,7 @@ func TestFileAttackZerosAtEnd(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "reuse.log")
 	c := &fakeCounter{}
 	l := newAttackListener(c)
-	r, err := l.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := open(t, l, path)
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -372,10 +351,7 @@ func TestFileAttackMovedBack(t *testing.T) {
 	path := filepath.Join(dir, "reuse.log")
 	c := &fakeCounter{}
 	l := newAttackListener(c)
-	r, err := l.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := open(t, l, path)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
@@ -416,11 +392,7 @@ func TestFileAttackManyTurnsFreed(t *testing.T) {
 	needPunch(t, dir)
 	path := filepath.Join(dir, "reuse.log")
 	c := &fakeCounter{}
-	r, err := newAttackListener(c).OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := open(t, newAttackListener(c), path)
 	const turnsN, per = 1000, 5
 	for i := 0; i < turnsN; i++ {
 		appendTo(t, path, strings.Repeat(attackLine, per))

@@ -37,6 +37,17 @@ func tail(t *testing.T, l *reuselog.Listener, path string) (stop func()) {
 	return stop
 }
 
+// tailNew reads a new report file in dir for pal until the test ends, once
+// the reader has created it.
+func tailNew(t *testing.T, pal *testenv.Stack, dir string) (*reuselog.Listener, string) {
+	t.Helper()
+	path := filepath.Join(dir, "reuse.log")
+	l := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
+	tail(t, l, path)
+	waitStats(t, l, "the file is created", func(reuselog.Stats) bool { _, err := os.Stat(path); return err == nil })
+	return l, path
+}
+
 // appendTo appends s to the file at path as nginx does (O_APPEND, one write).
 func appendTo(t *testing.T, path, s string) {
 	t.Helper()
@@ -110,10 +121,7 @@ func TestFileReports(t *testing.T) {
 	site := pal.Website(t, "file.example.com", engine.Settings{})
 	dir := t.TempDir()
 	needPunch(t, dir)
-	path := filepath.Join(dir, "reuse.log")
-	l := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
-	tail(t, l, path)
-	waitStats(t, l, "the file is created", func(reuselog.Stats) bool { _, err := os.Stat(path); return err == nil })
+	l, path := tailNew(t, pal, dir)
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != reuselog.FileMode {
 		t.Errorf("the file's mode is %v, want %v", fi.Mode().Perm(), reuselog.FileMode)
 	}
@@ -185,10 +193,7 @@ func TestFileConcurrentWriters(t *testing.T) {
 	site := pal.Website(t, "writers.example.com", engine.Settings{})
 	dir := t.TempDir()
 	needPunch(t, dir)
-	path := filepath.Join(dir, "reuse.log")
-	l := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
-	tail(t, l, path)
-	waitStats(t, l, "the file is created", func(reuselog.Stats) bool { _, err := os.Stat(path); return err == nil })
+	l, path := tailNew(t, pal, dir)
 
 	line := "v1 " + site.ServerKey + " humans 1\n"
 	const writers, lines = 4, 10000
@@ -237,12 +242,8 @@ func TestFileConcurrentWriters(t *testing.T) {
 func TestFileTruncatedOrReplaced(t *testing.T) {
 	pal := testenv.New(t)
 	site := pal.Website(t, "moved.example.com", engine.Settings{})
-	dir := t.TempDir()
-	path := filepath.Join(dir, "reuse.log")
+	l, path := tailNew(t, pal, t.TempDir())
 	line := "v1 " + site.ServerKey + " humans 1\n"
-	l := reuselog.New(pal.Protector.Engine, pal.Recorder, nil, nil)
-	tail(t, l, path)
-	waitStats(t, l, "the file is created", func(reuselog.Stats) bool { _, err := os.Stat(path); return err == nil })
 	appendTo(t, path, strings.Repeat(line, 10))
 	waitStats(t, l, "ten", func(s reuselog.Stats) bool { return s.Requests == 10 })
 
