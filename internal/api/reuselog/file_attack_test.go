@@ -68,6 +68,17 @@ func turns(r *reuselog.FileReader) {
 	}
 }
 
+// counts checks that c counted want requests and l skipped no line as bad.
+func counts(t *testing.T, c *fakeCounter, l *reuselog.Listener, want int64, what string) {
+	t.Helper()
+	if got := c.total(); got != want {
+		t.Errorf("%s: %d requests counted, want %d", what, got, want)
+	}
+	if s := l.Stats(); s.BadLine != 0 {
+		t.Errorf("%s: %+v, want no bad line", what, s)
+	}
+}
+
 // open opens the report file at path for l, failing the test when it
 // cannot; the file is closed when the test ends (Close twice is harmless).
 func open(t *testing.T, l *reuselog.Listener, path string) *reuselog.FileReader {
@@ -177,12 +188,7 @@ func TestFileAttackNoFreeRestart(t *testing.T) {
 	turns(r)
 	appendTo(t, path, "ans 1\n"+strings.Repeat(attackLine, 5))
 	turns(r)
-	if c.total() != 15 {
-		t.Errorf("after a restart: %d requests counted, want 15 (the first 10 once, then 5)", c.total())
-	}
-	if s := second.Stats(); s.BadLine != 0 {
-		t.Errorf("after a restart: %+v, want no bad line", s)
-	}
+	counts(t, c, second, 15, "after a restart (the first 10 once, then 5)")
 }
 
 // TestFileAttackTruncatedRefilled: a file truncated and then appended past
@@ -202,12 +208,7 @@ func TestFileAttackTruncatedRefilled(t *testing.T) {
 	}
 	appendTo(t, path, strings.Repeat(attackLine, 20))
 	turns(r)
-	if c.total() != 30 {
-		t.Errorf("%d requests counted, want 30 (10, then 20 after the truncation)", c.total())
-	}
-	if s := l.Stats(); s.BadLine != 0 {
-		t.Errorf("%+v, want no bad line", s)
-	}
+	counts(t, c, l, 30, "10, then 20 after the truncation")
 }
 
 // TestFileAttackCrashRecount: a crash between counting and freeing counts
