@@ -123,7 +123,6 @@ func guideFiles(domain, key, node string) map[string][]guideFile {
 		if name == "caddy" {
 			r = put(caddyNode)
 		}
-
 		// The files name each other (includes, scripts, lists): by the
 		// names the customer saves them under.
 		var names []string
