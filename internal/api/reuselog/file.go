@@ -48,10 +48,9 @@ import (
 //     (a crash between counting and freeing counts up to one read, 64 KiB,
 //     again: each read is freed before the next one). Where the file
 //     cannot be freed (not writable by Palisade, a file system that cannot
-//     punch holes), nothing tells what an earlier Palisade counted, and
-//     reading it from its start would bill every line in it again at each
-//     restart: Palisade then starts at its end (what nginx appended while
-//     Palisade was down is not counted) and says so in the log.
+//     punch holes), nothing in it tells what an earlier Palisade counted:
+//     Palisade notes that in a mark beside the file (see "The mark"
+//     below) and goes on from the mark at its next start.
 //   - A file truncated by someone else is read again from its start (also
 //     when nginx appended more than Palisade had read before the next turn:
 //     the last byte Palisade freed is no longer a zero byte); a file
@@ -119,6 +118,9 @@ type tailed struct {
 	still    int    // turns without growth (a replaced file)
 	buf      []byte // one read
 	warned   bool   // a read error was logged
+	mark     string // where to note how far it counted, while it cannot free ("": not at the path any more)
+	marked   int64  // what the mark says
+	markErr  bool   // writing the mark failed (logged once)
 }
 
 // FileReader reads a report file (Listener.OpenFile).
@@ -151,11 +153,33 @@ func (l *Listener) resume(t *tailed, path string) error {
 		return fmt.Errorf("grant reuse report file %s: %w", path, err)
 	}
 	size := fi.Size()
+	mark, marked := readMark(t.mark, t.id)
+	if marked && mark > size {
+		marked = false // truncated since: the mark is of what is gone
+	}
 	if t.canWrite {
 		if err := punchHole(t.f, size+probeGap, 4096); err == nil {
+			if marked && mark > 0 {
+				// An earlier Palisade that could not free the file (not
+				// writable then) counted up to mark: free that now, or it
+				// would be read, and billed, again.
+				if err := punchHole(t.f, 0, mark); err != nil {
+					return fmt.Errorf("grant reuse report file %s: freeing what an earlier run counted: %w", path, err)
+				}
+				t.off, t.freed = mark, mark
+				l.log.Info("the grant reuse report file can be freed again: what an earlier run counted (its mark) is freed, and reading goes on from there", "path", path, "counted", mark)
+			}
+			removeMark(t.mark)
 			return nil
 		}
 		t.noPunch = true
+	}
+	if marked {
+		// Where the last Palisade that could not free it stopped: what
+		// nginx appended since is counted, nothing before it again.
+		t.off, t.marked = mark, mark
+		l.log.Warn("the grant reuse report file cannot be freed as it is read, so it grows by what nginx appends: reading on from where the last run stopped (its mark); make it writable by Palisade, on a file system that can punch holes (ext4, XFS, Btrfs, tmpfs)", "path", path, "mark", t.mark, "from", mark)
+		return nil
 	}
 	if size > 0 {
 		t.off = size
@@ -216,6 +240,7 @@ func (r *FileReader) Run(ctx context.Context) {
 			if i := slices.IndexFunc(old, func(o *tailed) bool { return o.id == id }); err == nil && i >= 0 {
 				// Moved back: one reader per file, or its lines count twice.
 				old[i], cur = cur, old[i]
+				old[i].mark, cur.mark = "", markPath(path)
 				old[i].still, cur.still = 0, 0
 				continue
 			}
@@ -226,6 +251,7 @@ func (r *FileReader) Run(ctx context.Context) {
 			}
 			warned = false
 			l.log.Warn("the grant reuse report file was replaced: reading the old one to its end, then the new one", "path", path)
+			cur.mark = "" // not at the path any more: the new file's mark is the path's
 			old = append(old, cur)
 			cur = next
 		}
@@ -272,6 +298,7 @@ func (l *Listener) openTail(path string) (*tailed, error) {
 		_ = f.Chmod(FileMode)
 	}
 	t.id = idOf(fi)
+	t.mark = markPath(path)
 	return t, nil
 }
 
@@ -387,12 +414,13 @@ func (l *Listener) consume(t *tailed, b []byte) {
 // free deallocates what t counted (up to its last complete line) and, once
 // there is enough of it, cuts it off the front of the file.
 func (l *Listener) free(t *tailed, path string) {
-	if !t.canWrite || t.noPunch {
-		return
-	}
 	done := t.off - int64(len(t.partial))
 	if t.skipping {
 		done = t.off // an overlong line's start is discarded already
+	}
+	if !t.canWrite || t.noPunch {
+		l.noteMark(t, path, done)
+		return
 	}
 	if done > t.freed {
 		// From the start of the block holding t.freed: everything before
@@ -445,4 +473,78 @@ func statID(path string) (fileID, error) {
 		return fileID{}, err
 	}
 	return idOf(fi), nil
+}
+
+// The mark. A Palisade that cannot free the file (not writable by it, a
+// file system that cannot punch holes) leaves nothing in it to tell what it
+// counted, so it notes how far it counted in a file beside it
+// (markPath: "v1 <device> <inode> <offset>"), after each read. The next
+// Palisade goes on from there: if it can free the file, it frees what the
+// mark covers first (an operator who made the file writable, then
+// restarted, would otherwise have every line in it billed again); if it
+// cannot either, it counts what nginx appended while no Palisade ran. A
+// mark of another file (replaced) or past the file's end (truncated) is
+// ignored. Writing it needs the file's directory to be writable by
+// Palisade (/var/log/palisade with deploy/systemd); where it is not, the
+// reader says so once and starts at the file's end at each start instead.
+
+// markPath is the mark of the report file at path.
+func markPath(path string) string { return path + ".counted" }
+
+// readMark is how far the mark at p says the file id was counted.
+func readMark(p string, id fileID) (int64, bool) {
+	if p == "" {
+		return 0, false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil || len(b) > 128 {
+		return 0, false
+	}
+	var dev, ino uint64
+	var off int64
+	if n, err := fmt.Sscanf(string(b), "v1 %d %d %d\n", &dev, &ino, &off); err != nil || n != 3 || off < 0 || (fileID{dev, ino}) != id {
+		return 0, false
+	}
+	return off, true
+}
+
+// noteMark writes the mark of t (counted up to done) when it moved.
+func (l *Listener) noteMark(t *tailed, path string, done int64) {
+	if t.mark == "" || done == t.marked {
+		return
+	}
+	if err := writeMark(t.mark, t.id, done); err != nil {
+		if !t.markErr {
+			t.markErr = true
+			l.log.Warn("the grant reuse report file cannot be freed, and how far it was counted cannot be noted beside it: the next start reads it from its end (what nginx appends while Palisade is down is NOT counted)", "path", path, "err", err)
+		}
+		return
+	}
+	t.marked = done
+}
+
+// writeMark replaces the mark at p: a new file (never through a link) renamed over it.
+func writeMark(p string, id fileID, off int64) error {
+	tmp := p + ".tmp"
+	_ = os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|openFlags, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "v1 %d %d %d\n", id.dev, id.ino, off)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// removeMark removes the mark at p (a file that can be freed needs none).
+func removeMark(p string) {
+	if p != "" {
+		_ = os.Remove(p)
+	}
 }

@@ -188,7 +188,71 @@ func TestFileAttackNoFreeRestart(t *testing.T) {
 	turns(r)
 	appendTo(t, path, "ans 1\n"+strings.Repeat(attackLine, 5))
 	turns(r)
-	counts(t, c, second, 15, "after a restart (the first 10 once, then 5)")
+	counts(t, c, second, 16, "after a restart (the first 10 once, the line nginx was writing, then 5)")
+}
+
+// TestFileMarkMadeWritable: a Palisade that could not free the file notes
+// how far it counted beside it; once the file can be freed (the operator
+// made it writable and restarted Palisade), what that run counted is freed
+// first, not billed again, and what nginx appended meanwhile is counted
+// once. Without the mark, every line in the file would count twice.
+func TestFileMarkMadeWritable(t *testing.T) {
+	dir := t.TempDir()
+	needPunch(t, dir)
+	path := filepath.Join(dir, "reuse.log")
+	c := &fakeCounter{}
+	restore := reuselog.SetPunch(func(*os.File, int64, int64) error { return reuselog.ErrNoFree })
+	first := newAttackListener(c)
+	r := open(t, first, path)
+	appendTo(t, path, strings.Repeat(attackLine, 10))
+	turns(r)
+	r.Close()
+	restore()
+	if b, err := os.ReadFile(path + ".counted"); err != nil || !strings.HasPrefix(string(b), "v1 ") {
+		t.Fatalf("no mark beside the file: %q %v", b, err)
+	}
+
+	appendTo(t, path, strings.Repeat(attackLine, 3)) // while no Palisade runs
+	second := newAttackListener(c)
+	r = open(t, second, path)
+	turns(r)
+	appendTo(t, path, strings.Repeat(attackLine, 2))
+	turns(r)
+	counts(t, c, second, 15, "made writable (the first 10 once, 3 appended meanwhile, then 2)")
+	if _, err := os.Stat(path + ".counted"); !os.IsNotExist(err) {
+		t.Errorf("the mark is left beside a file that can be freed: %v", err)
+	}
+	if a := allocated(t, path); a > 8<<10 {
+		t.Errorf("the file still takes %d bytes: what the first run counted is not freed", a)
+	}
+
+	// A third run: the zeros tell what was counted, as without a mark.
+	r.Close()
+	third := newAttackListener(c)
+	r = open(t, third, path)
+	turns(r)
+	counts(t, c, third, 15, "a third start")
+}
+
+// TestFileMarkOfAnotherFile: a mark beside the path that names another
+// file (the report file was replaced) is not applied to the new one.
+func TestFileMarkOfAnotherFile(t *testing.T) {
+	defer reuselog.SetPunch(func(*os.File, int64, int64) error { return reuselog.ErrNoFree })()
+	path := filepath.Join(t.TempDir(), "reuse.log")
+	c := &fakeCounter{}
+	r := open(t, newAttackListener(c), path)
+	appendTo(t, path, strings.Repeat(attackLine, 10))
+	turns(r)
+	r.Close()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, strings.Repeat(attackLine, 4)) // a new file, shorter than the mark says
+	second := newAttackListener(c)
+	r = open(t, second, path)
+	appendTo(t, path, strings.Repeat(attackLine, 2))
+	turns(r)
+	counts(t, c, second, 12, "a new file (what it held when Palisade started is not known to be uncounted: from its end)")
 }
 
 // TestFileAttackTruncatedRefilled: a file truncated and then appended past
