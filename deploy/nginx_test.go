@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palisadehq/palisade/deploy"
 	"github.com/palisadehq/palisade/internal/core"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
@@ -126,7 +127,7 @@ const nginxCacheDir = "/var/cache/nginx-palisade"
 // nginxReuseFile is the file palisade.conf appends its reuse reports to
 // (palisade serve --reuse-file's default with deploy/systemd); tests point
 // it at a file of their own.
-const nginxReuseFile = "/var/log/palisade/reuse.log"
+const nginxReuseFile = deploy.NginxReuseFile
 
 // nginxSnippets are the shipped include files (nginx.conf is the example
 // that includes them).

@@ -3,6 +3,7 @@ package redteam21
 import (
 	"bufio"
 	"fmt"
+	"github.com/palisadehq/palisade/deploy"
 	"io"
 	"net"
 	"net/http"
@@ -77,21 +78,17 @@ func startNginxFor(t *testing.T, addr string, servers string, edit func(string) 
 	testenv.RunNginx(t, nginx, dir, fmt.Sprintf("    include %s/palisade-upstream.conf;\n    %s", conf, strings.ReplaceAll(servers, "PALISADE_CONF", conf)))
 }
 
-// reuseFile is where the shipped palisade.conf appends its reuse reports
-// (palisade serve --reuse-file's default with deploy/systemd).
-const reuseFile = "/var/log/palisade/reuse.log"
+// reuseFile is where the shipped palisade.conf appends its reuse reports.
+const reuseFile = deploy.NginxReuseFile
 
 // toSyslog replaces palisade.conf's reuse report lines (a buffered file)
 // with syslog lines to addr (docs/INTEGRATIONS.md, "Reuse reports"): a
 // report then arrives at once, not within nginx's flush second.
 func toSyslog(t *testing.T, s, addr string) string {
 	t.Helper()
-	for _, format := range []string{"palisade_reused buffer=64k flush=1s if=$palisade_cache_hit;", "palisade_passed buffer=64k flush=1s if=$palisade_report;"} {
-		line := "access_log " + reuseFile + " " + format
-		if strings.Contains(s, "log_subrequest on;") && !strings.Contains(s, line) {
-			t.Errorf("a snippet that reports lacks %q", line)
-		}
-		s = strings.ReplaceAll(s, line, "access_log syslog:server="+addr+",nohostname,tag=palisade_reused "+strings.Replace(format, " buffer=64k flush=1s", "", 1))
+	s, n := deploy.NginxReportsToSyslog(s, addr)
+	if strings.Contains(s, "log_subrequest on;") && n != 2 {
+		t.Errorf("a snippet that reports has %d of its two report lines", n)
 	}
 	return s
 }

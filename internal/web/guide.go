@@ -70,10 +70,6 @@ func nodeHostPort(node string) string {
 	return u.Host + ":80"
 }
 
-// reuseFile is the file deploy/nginx/palisade.conf appends its reuse
-// reports to (palisade serve --reuse-file, on nginx's own host).
-const reuseFile = "/var/log/palisade/reuse.log"
-
 // guideFiles returns the shipped files of each integration with the
 // website's domain and server key and the node put in place of the
 // placeholders (see deploy.Files), so that the guide is the shipped
@@ -111,12 +107,6 @@ func guideFiles(domain, key, node string) map[string][]guideFile {
 			reportHost = "[" + h + "]"
 		}
 	}
-	toNode := strings.NewReplacer(
-		"access_log "+reuseFile+" palisade_reused buffer=64k flush=1s if=$palisade_cache_hit;",
-		"access_log syslog:server="+reportHost+":9514,nohostname,tag=palisade_reused palisade_reused if=$palisade_cache_hit;",
-		"access_log "+reuseFile+" palisade_passed buffer=64k flush=1s if=$palisade_report;",
-		"access_log syslog:server="+reportHost+":9514,nohostname,tag=palisade_reused palisade_passed if=$palisade_report;",
-	)
 	out := map[string][]guideFile{}
 	for name, paths := range guideIntegrations {
 		r := put(hostPort)
@@ -137,7 +127,7 @@ func guideFiles(domain, key, node string) map[string][]guideFile {
 			}
 			text := withoutComments(r.Replace(string(b)), commentMark(p))
 			if name == "nginx" {
-				text = toNode.Replace(text)
+				text, _ = deploy.NginxReportsToSyslog(text, reportHost+":9514")
 			}
 			out[name] = append(out[name], guideFile{Name: p, Text: rename.Replace(text)})
 		}
