@@ -24,10 +24,12 @@
 // net/http's own answer.
 //
 // What it does not do: TLS (use http.Server for TLS listeners), HTTP/1.0,
-// Expect, Upgrade, request bodies (all handed to net/http), and noticing a
-// client that left while its handler runs (net/http cancels the request's
-// context then; here the context ends when the handler returns, and a
-// write to a client that left fails).
+// Expect, Upgrade, request bodies (all handed to net/http). A client that
+// leaves while its handler runs cancels the request's context only when
+// the handler has run for Server.WatchAfter (net/http watches every
+// request from its start, with a read in another goroutine per request);
+// without WatchAfter the context ends when the handler returns, and a
+// write to a client that left fails.
 //
 // Differences from net/http, inherent and harmless:
 //
@@ -80,6 +82,13 @@ type Server struct {
 	// Take reports whether a request for path (without its query) may go
 	// the fast path.
 	Take func(path string) bool
+	// WatchAfter: once a fast request's handler has run this long, a
+	// read in the background watches its client, and a client that
+	// closes the connection or resets it cancels the request's context,
+	// as net/http does for every request from the start (a reverse
+	// proxy stops waiting for its upstream then). 0: never; the context
+	// ends when the handler returns. Watching costs nothing until then.
+	WatchAfter time.Duration
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -151,6 +160,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		go c.serve()
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func isTemporary(err error) bool {
@@ -257,7 +271,27 @@ type conn struct {
 	served  int    // requests answered
 	readErr error  // the read error that ended a partial head
 	broken  bool   // a write failed
+	w       watch  // the client of a long request (Server.WatchAfter)
 }
+
+// watch is a connection's watch of its client while a handler runs long.
+type watch struct {
+	timer  *time.Timer // runs c.watchClient after WatchAfter; made once
+	mu     sync.Mutex
+	state  int // watchOff, watchArmed, watchReading, watchEnded
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the read ends (watchReading)
+	b      [1]byte
+	n      int
+	err    error
+}
+
+const (
+	watchOff = iota
+	watchArmed
+	watchReading
+	watchEnded
+)
 
 func (c *conn) serve() {
 	defer func() {
@@ -426,7 +460,15 @@ func (c *conn) answer(req *http.Request) (keep bool) {
 	if handler == nil {
 		handler = http.DefaultServeMux
 	}
+	watching := c.s.WatchAfter > 0 && c.n == 0
+	if watching {
+		c.startWatch(cancel)
+		defer c.stopWatch()
+	}
 	handler.ServeHTTP(w, req)
+	if watching {
+		c.stopWatch()
+	}
 	cancel()
 	fastServed.Add(1)
 	w.finish()
@@ -434,6 +476,82 @@ func (c *conn) answer(req *http.Request) (keep bool) {
 		c.broken = true
 	}
 	return !c.broken && !w.closeAfter && !c.s.closing.Load()
+}
+
+// startWatch arms the watch of the client for the request whose context
+// cancel ends: after WatchAfter, watchClient reads from the connection.
+func (c *conn) startWatch(cancel context.CancelFunc) {
+	c.w.mu.Lock()
+	c.w.state, c.w.cancel, c.w.n, c.w.err = watchArmed, cancel, 0, nil
+	c.w.mu.Unlock()
+	if c.w.timer == nil {
+		c.w.timer = time.AfterFunc(c.s.WatchAfter, c.watchClient)
+	} else {
+		c.w.timer.Reset(c.s.WatchAfter)
+	}
+}
+
+// watchClient reads from a long request's connection (its own goroutine:
+// the timer's): nothing arrives while the client waits for its answer,
+// unless it sends its next request (a byte that is kept for it), closes
+// the connection or resets it, which cancels the request's context.
+func (c *conn) watchClient() {
+	c.w.mu.Lock()
+	if c.w.state != watchArmed {
+		c.w.mu.Unlock()
+		return
+	}
+	c.w.state = watchReading
+	done := make(chan struct{})
+	c.w.done = done
+	c.w.mu.Unlock()
+	// The head's deadline must not end the watch; stopWatch ends it
+	// with a deadline in the past.
+	c.nc.SetReadDeadline(time.Time{})
+	n, err := c.nc.Read(c.w.b[:])
+	c.w.mu.Lock()
+	c.w.n, c.w.err = n, err
+	c.w.state = watchEnded
+	cancel := c.w.cancel
+	c.w.mu.Unlock()
+	if n == 0 && err != nil && !isTimeout(err) {
+		cancel() // the client left (or the server is closing)
+	}
+	close(done)
+}
+
+// stopWatch ends the watch when the handler returns: it stops a read in
+// progress and keeps a byte it read (the next request's first). Safe to
+// call twice.
+func (c *conn) stopWatch() {
+	c.w.timer.Stop()
+	c.w.mu.Lock()
+	st := c.w.state
+	c.w.state = watchOff
+	done := c.w.done
+	c.w.done = nil
+	c.w.mu.Unlock()
+	switch st {
+	case watchReading:
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+		<-done
+		c.nc.SetReadDeadline(time.Time{})
+	case watchEnded:
+	default:
+		return
+	}
+	switch {
+	case c.w.n == 1:
+		c.buf[c.n] = c.w.b[0]
+		c.n++
+		if hdr := c.s.HTTP.ReadHeaderTimeout; hdr > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(hdr))
+		} else if rt := c.s.HTTP.ReadTimeout; rt > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(rt))
+		}
+	case c.w.err != nil && !isTimeout(c.w.err):
+		c.broken = true // the client left: nothing more to read or answer
+	}
 }
 
 // tchar reports whether b may appear in a header field name (RFC 9110's

@@ -44,15 +44,17 @@ type direct struct {
 
 // upConn is a connection to an upstream, with its buffers.
 type upConn struct {
-	qc   *quietConn
-	raw  syscall.RawConn // for alive; nil when the connection has none
-	look func(fd uintptr) bool
-	seen error  // what look found
-	cut  func() // ends the wait for the upstream (a visitor that left)
-	peek [1]byte
-	br   *bufio.Reader
-	bw   *bufio.Writer
-	used time.Time // when it was last put back
+	qc  *quietConn
+	raw syscall.RawConn // for send; nil when the connection has none
+	cut func()          // ends the wait for the upstream (a visitor that left)
+	// send's state (send_unix.go).
+	sendFn       func(fd uintptr) bool
+	reused, sent bool
+	sendErr      error
+	peek         [1]byte
+	br           *bufio.Reader
+	bw           *bufio.Writer
+	used         time.Time // when it was last put back
 }
 
 // maxResponseHead bounds a response's status line and headers.
@@ -103,12 +105,18 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// get returns an idle connection (reused true) or a new one.
-func (d *direct) get(ctx context.Context) (c *upConn, reused bool, err error) {
+// errStale is an idle connection that the upstream closed, or sent bytes
+// on that no request asked for, while it was idle (send).
+var errStale = errors.New("the upstream closed the idle connection or sent bytes nobody asked for")
+
+// get returns an idle connection (reused true) or, when there is none or
+// fresh is set, a new one. An idle connection is looked at when it is
+// used (send).
+func (d *direct) get(ctx context.Context, fresh bool) (c *upConn, reused bool, err error) {
 	now := time.Now()
 	keep := min(d.opt.IdleTimeout, d.opt.UpstreamTimeout)
 	d.mu.Lock()
-	for len(d.idle) > 0 {
+	for len(d.idle) > 0 && !fresh {
 		c = d.idle[len(d.idle)-1]
 		d.idle[len(d.idle)-1] = nil
 		d.idle = d.idle[:len(d.idle)-1]
@@ -125,15 +133,7 @@ func (d *direct) get(ctx context.Context) (c *upConn, reused bool, err error) {
 	}
 	d.mu.Unlock()
 	if c != nil {
-		// Look before using it: the upstream may have closed it while
-		// it was idle (Node.js does after 5 s), or sent bytes no request
-		// asked for (a body to a HEAD, say), which the next response
-		// must not be read from. (http.Transport's reader loop watches
-		// idle connections for the same; nginx too.)
-		if c.alive() {
-			return c, true, nil
-		}
-		c.qc.Close()
+		return c, true, nil
 	}
 	dctx, cancel := context.WithTimeout(ctx, d.opt.ConnectTimeout)
 	defer cancel()
@@ -150,7 +150,7 @@ func (d *direct) get(ctx context.Context) (c *upConn, reused bool, err error) {
 		c.raw, _ = sc.SyscallConn()
 	}
 	// Both made once: a closure per request would allocate.
-	c.look = c.lookFunc()
+	c.sendFn = c.sendFunc()
 	c.cut = func() { _ = qc.SetDeadline(time.Unix(1, 0)) }
 	return c, false, nil
 }
@@ -201,8 +201,9 @@ var errAborted = errors.New("the visitor left")
 // forwardDirect forwards r, which takes() accepted, on d.
 func (px *Proxy) forwardDirect(d *direct, w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	fresh := false
 	for attempt := 0; ; attempt++ {
-		c, reused, err := d.get(ctx)
+		c, reused, err := d.get(ctx, fresh)
 		if err != nil {
 			px.upstreamError(w, r, d.up, err)
 			return
@@ -210,10 +211,18 @@ func (px *Proxy) forwardDirect(d *direct, w http.ResponseWriter, r *http.Request
 		// A visitor that leaves ends the wait for the upstream.
 		stop := context.AfterFunc(ctx, c.cut)
 		before := c.qc.read
-		res, err := px.roundTrip(c, w, r)
+		res, err := px.roundTrip(c, w, r, reused)
 		if err != nil {
 			stop()
 			c.qc.Close()
+			if errors.Is(err, errStale) && ctx.Err() == nil {
+				// Closed (Node.js does after 5 s idle) or holding stray
+				// bytes, which the response must not be read from:
+				// nothing was sent on it; a new connection.
+				fresh = true
+				attempt--
+				continue
+			}
 			if ctx.Err() != nil {
 				err = errors.Join(errAborted, err)
 			} else if reused && attempt == 0 && c.qc.read == before && replayable(r) {
@@ -243,8 +252,9 @@ func (px *Proxy) forwardDirect(d *direct, w http.ResponseWriter, r *http.Request
 
 // roundTrip writes r on c and reads the response's head; a 103 Early Hints
 // on the way is passed to the visitor, other 1xx are skipped.
-func (px *Proxy) roundTrip(c *upConn, w http.ResponseWriter, r *http.Request) (*http.Response, error) {
-	if err := px.writeRequest(c.bw, r); err != nil {
+func (px *Proxy) roundTrip(c *upConn, w http.ResponseWriter, r *http.Request, reused bool) (*http.Response, error) {
+	px.writeRequest(c.bw, r)
+	if err := c.send(reused); err != nil {
 		return nil, err
 	}
 	c.qc.limit = maxResponseHead
@@ -401,10 +411,11 @@ func hasToken(v, tok string) bool {
 	return false
 }
 
-// writeRequest writes r's head for the upstream: the visitor's headers but
-// the hop-by-hop ones and those naming a client, then the proxy's own, as
-// setForwarded sets them for ReverseProxy.
-func (px *Proxy) writeRequest(bw *bufio.Writer, r *http.Request) error {
+// writeRequest writes r's head for the upstream into bw (send writes it
+// out): the visitor's headers but the hop-by-hop ones and those naming a
+// client, then the proxy's own, as setForwarded sets them for
+// ReverseProxy.
+func (px *Proxy) writeRequest(bw *bufio.Writer, r *http.Request) {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
 	if p := r.URL.EscapedPath(); p == "" {
@@ -460,5 +471,4 @@ func (px *Proxy) writeRequest(bw *bufio.Writer, r *http.Request) error {
 		bw.WriteString("Content-Length: 0\r\n")
 	}
 	bw.WriteString("\r\n")
-	return bw.Flush()
 }

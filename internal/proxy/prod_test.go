@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/palisadehq/palisade/internal/engine"
+	"github.com/palisadehq/palisade/internal/h1"
 	"github.com/palisadehq/palisade/internal/netutil"
 	"github.com/palisadehq/palisade/internal/proxy"
 	"github.com/palisadehq/palisade/internal/testenv"
@@ -784,8 +785,12 @@ func TestProxyVisitorLeaves(t *testing.T) {
 	})
 	base := serveProxy(t, proxy.New(pal.Protector, []proxy.Route{{Host: "shop.example.com", Upstream: u}}, nil, nil))
 	c := keepAliveClient()
+	fastBefore, _ := h1.Counts()
 	if code, body, _ := do(t, c, browserReq(t, "GET", base, "/", nil)); code != 200 || body != "ok" {
 		t.Fatalf("first GET: %d %q", code, body)
+	}
+	if fast, _ := h1.Counts(); fast == fastBefore {
+		t.Fatal("a browser's GET did not take the fast front (package h1), whose watch of the visitor this test is about")
 	}
 	vc, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -851,4 +856,42 @@ func rawUpstream(t *testing.T, special func(c net.Conn, br *bufio.Reader, req *h
 	}()
 	u, _ := url.Parse("http://" + ln.Addr().String())
 	return u, accepted
+}
+
+// TestProxyUpstreamClosedIdle: an upstream that closes a kept-alive
+// connection while it is idle (Node.js does after 5 s) costs a visitor
+// nothing, even for a request that may not be sent twice (a bodiless
+// DELETE): the connection is looked at before the request is written on
+// it, and the request goes on a new one.
+func TestProxyUpstreamClosedIdle(t *testing.T) {
+	pal := testenv.New(t)
+	pal.Website(t, "shop.example.com", engine.Settings{WAF: wafOff})
+	var deletes atomic.Int64
+	u, accepted := rawUpstream(t, func(c net.Conn, br *bufio.Reader, req *http.Request) bool {
+		switch {
+		case req.URL.Path == "/then-close":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			time.Sleep(10 * time.Millisecond)
+			c.Close() // idle, closed without a word
+			return true
+		case req.Method == "DELETE":
+			deletes.Add(1)
+		}
+		return false
+	})
+	base := serveProxy(t, proxy.New(pal.Protector, []proxy.Route{{Host: "shop.example.com", Upstream: u}}, nil, nil))
+	c := keepAliveClient()
+	if code, body, _ := do(t, c, browserReq(t, "GET", base, "/then-close", nil)); code != 200 || body != "ok" {
+		t.Fatalf("GET: %d %q", code, body)
+	}
+	time.Sleep(50 * time.Millisecond) // the upstream's FIN reaches the proxy
+	if code, body, _ := do(t, c, browserReq(t, "DELETE", base, "/item/1", nil)); code != 200 || body != "ok" {
+		t.Fatalf("DELETE on the closed connection's turn: %d %q", code, body)
+	}
+	if n := deletes.Load(); n != 1 {
+		t.Fatalf("the upstream got the DELETE %d times, want once", n)
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Fatalf("%d upstream connections, want 2 (the closed one replaced)", n)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/h1"
 )
 
 // Limits of the proxy's own HTTP server (Serve).
@@ -22,6 +24,11 @@ const (
 	MaxHeaderBytes = 64 << 10
 )
 
+// WatchClientAfter is how long a request may run before the proxy
+// watches its visitor: a visitor that leaves after that ends the wait for
+// the upstream at once (h1.Server.WatchAfter).
+const WatchClientAfter = 100 * time.Millisecond
+
 // Server returns the proxy's HTTP server: headers within ReadHeaderTimeout,
 // at most MaxHeaderBytes of them, keep-alive connections closed after
 // ClientIdleTimeout. It has no ReadTimeout or WriteTimeout, which would cut
@@ -29,13 +36,23 @@ const (
 // progress: Options.ClientTimeout bounds the silence of a visitor instead,
 // Options.BodyTimeout the inspected part of a body, Options.UpstreamTimeout
 // the silence of an upstream.
-func (px *Proxy) Server() *http.Server {
-	return &http.Server{
-		Handler:           px,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		IdleTimeout:       ClientIdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
+//
+// Package h1's front answers the bodiless GETs and HEADs of HTTP/1.1
+// visitors (most of a site's requests) without net/http's per-request
+// machinery; every other request, and the rest of its connection, goes to
+// net/http (its Handler and limits are the same). A visitor that leaves is
+// noticed once its request has run WatchClientAfter.
+func (px *Proxy) Server() *h1.Server {
+	return &h1.Server{
+		HTTP: &http.Server{
+			Handler:           px,
+			ReadHeaderTimeout: ReadHeaderTimeout,
+			IdleTimeout:       ClientIdleTimeout,
+			MaxHeaderBytes:    MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
+		},
+		Take:       func(string) bool { return true },
+		WatchAfter: WatchClientAfter,
 	}
 }
 
@@ -49,9 +66,9 @@ func (px *Proxy) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	// upstream side of a WebSocket and so ends it.
 	base, endRequests := context.WithCancel(context.Background())
 	defer endRequests()
-	srv.BaseContext = func(net.Listener) context.Context { return base }
+	srv.HTTP.BaseContext = func(net.Listener) context.Context { return base }
 	var inFlight sync.WaitGroup
-	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv.HTTP.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inFlight.Add(1)
 		defer inFlight.Done()
 		px.ServeHTTP(w, r)
