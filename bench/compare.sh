@@ -422,12 +422,46 @@ done
 echo "running ${#cases[@]} cases × $ROUNDS rounds × $DURATION (about $(( ${#cases[@]} * ROUNDS * (secs + 2) / 60 + 1 )) min), wrk -t$THREADS -c$CONNS"
 decisions() { curl -s -m 5 http://127.0.0.1:$P_PAL/metrics | awk '/^palisade_decisions_total/ {s += $NF} END {printf "%d", s}'; }
 reused() { curl -s -m 5 http://127.0.0.1:$P_PAL/metrics | awk '/^palisade_reuse_requests_total/ {s += $NF} END {printf "%d", s}'; }
+# The CPU time (clock ticks, user + system) every server has used so far:
+# each started server with the children it reaped (nginx's and Apache's
+# workers that ended) and those still running. Servers that a case does
+# not use are idle, so the growth during a run is the case's own cost on
+# core 0, which a busy or throttled machine's steal does not inflate as it
+# does req/s.
+srvcpu() {
+  local t=0 p c f
+  for p in "${pids[@]}"; do
+    f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
+    set -- $f; t=$(( t + ${12} + ${13} + ${14} + ${15} ))
+    for c in $(pgrep -P "$p" 2>/dev/null); do
+      f=$(cut -d')' -f2- "/proc/$c/stat" 2>/dev/null) || continue
+      set -- $f; t=$(( t + ${12} + ${13} ))
+    done
+  done
+  echo "$t"
+}
+echo "$(getconf CLK_TCK)" >"$work/clk_tck"
+# The same per server (for KEEP=1 runs: which server the time went to):
+# "pid command ticks" lines.
+srvcpu_each() {
+  local p c f t
+  for p in "${pids[@]}"; do
+    f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
+    set -- $f; t=$(( ${12} + ${13} + ${14} + ${15} ))
+    for c in $(pgrep -P "$p" 2>/dev/null); do
+      f=$(cut -d')' -f2- "/proc/$c/stat" 2>/dev/null) || continue
+      set -- $f; t=$(( t + ${12} + ${13} ))
+    done
+    echo "$p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60) $t"
+  done
+}
 for r in $(seq 1 "$ROUNDS"); do
   for c in "${cases[@]}"; do
     IFS='|' read -r name _ _ _ url script kind <<<"$c"
-    d0=$(decisions); u0=$(reused)
+    d0=$(decisions); u0=$(reused); c0=$(srvcpu); srvcpu_each >"$work/$name.$r.cpus0"
     FA_KIND=$kind timeout $(( secs + 60 )) $LOAD wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --latency -s "$COMPARE_DIR/$script" "$url" \
       >"$work/$name.$r.wrk" 2>&1 || echo "wrk failed on $name (round $r)"
+    echo "$c0 $(srvcpu)" >"$work/$name.$r.cpu"; srvcpu_each >"$work/$name.$r.cpus1"
     echo "$d0 $(decisions)" >"$work/$name.$r.asked"
     if [ "$name" = nginx-page-palisade-cache ]; then
       # The requests nginx served without asking are reported (a buffered

@@ -28,6 +28,7 @@ type run struct {
 	rps, p50, p99 float64 // req/s, ms, ms
 	requests      int64
 	asked         float64 // decisions palisade serve made during the run, per request; -1: not known
+	cpu           float64 // the servers' CPU time during the run, µs per request; -1: not known
 	non2xx        int64
 	sockErrs      int64
 }
@@ -60,6 +61,12 @@ func main() {
 			}
 		}
 	}
+	// Clock ticks per second of the servers' CPU times (compare.sh's
+	// srvcpu); 0: an older run without them.
+	var clk float64
+	if b, err := os.ReadFile(filepath.Join(*dir, "clk_tck")); err == nil {
+		clk, _ = strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	}
 	var results []*result
 	byName := map[string]*result{}
 	sc := bufio.NewScanner(f)
@@ -84,6 +91,13 @@ func main() {
 						x.asked = (d1 - d0) / float64(x.requests)
 					}
 				}
+				x.cpu = -1
+				var c0, c1 float64
+				if a, err := os.ReadFile(strings.TrimSuffix(p, ".wrk") + ".cpu"); err == nil && x.requests > 0 && clk > 0 {
+					if n, _ := fmt.Sscan(string(a), &c0, &c1); n == 2 && c1 >= c0 {
+						x.cpu = (c1 - c0) / clk * 1e6 / float64(x.requests)
+					}
+				}
 				r.runs = append(r.runs, x)
 			}
 		}
@@ -103,8 +117,8 @@ func main() {
 	}
 	f.Close()
 
-	fmt.Println("| case | what | req/s (median) | rounds | p50 | p99 | answers | Palisade asked per request | ratio | to |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| case | what | req/s (median) | rounds | p50 | p99 | answers | Palisade asked per request | servers' CPU per request | ratio | to |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		var rounds []string
 		for _, x := range r.runs {
@@ -120,8 +134,12 @@ func main() {
 				asked = fmt.Sprintf("%.2f", a)
 			}
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, r.desc, thousands(r.rps), strings.Join(rounds, " / "),
-			ms(r.p50), ms(r.p99), r.answers, asked, ratio, to)
+		cpu := "—"
+		if c := median(r.runs, func(x run) float64 { return x.cpu }); c >= 0 {
+			cpu = fmt.Sprintf("%.1f µs", c)
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, r.desc, thousands(r.rps), strings.Join(rounds, " / "),
+			ms(r.p50), ms(r.p99), r.answers, asked, cpu, ratio, to)
 	}
 
 	// Latency at half of Apache alone's peak (open loop, bench/load): each
@@ -206,7 +224,16 @@ func main() {
 		if !ra.ok || !rb.ok {
 			note = " (unexpected answers: see the table)"
 		}
-		fmt.Printf("- %s: %s / %s = %s / %s = %.3f (want ≥ %.2f): %s%s\n", label, a, b, thousands(ra.rps), thousands(rb.rps), ratio, min, met, note)
+		// The same comparison by CPU time: what the servers spent per
+		// request on core 0 in the reference's case over this case's.
+		// Not the target (that is req/s), but steadier where the
+		// machine's speed drifts between runs.
+		byCPU := ""
+		ca, cb := median(ra.runs, func(x run) float64 { return x.cpu }), median(rb.runs, func(x run) float64 { return x.cpu })
+		if ca > 0 && cb > 0 {
+			byCPU = fmt.Sprintf(" (by the servers' CPU per request: %.1f / %.1f µs = %.3f)", cb, ca, cb/ca)
+		}
+		fmt.Printf("- %s: %s / %s = %s / %s = %.3f (want ≥ %.2f): %s%s%s\n", label, a, b, thousands(ra.rps), thousands(rb.rps), ratio, min, met, note, byCPU)
 	}
 	apache := "apache-module"
 	if byName[apache] == nil {
