@@ -272,6 +272,9 @@ type conn struct {
 	readErr error  // the read error that ended a partial head
 	broken  bool   // a write failed
 	w       watch  // the client of a long request (Server.WatchAfter)
+	// The watch saw the client close or reset the connection: the
+	// answer is the last.
+	clientDone bool
 }
 
 // watch is a connection's watch of its client while a handler runs long.
@@ -475,7 +478,7 @@ func (c *conn) answer(req *http.Request) (keep bool) {
 	if err := c.bw.Flush(); err != nil {
 		c.broken = true
 	}
-	return !c.broken && !w.closeAfter && !c.s.closing.Load()
+	return !c.broken && !c.clientDone && !w.closeAfter && !c.s.closing.Load()
 }
 
 // startWatch arms the watch of the client for the request whose context
@@ -504,10 +507,12 @@ func (c *conn) watchClient() {
 	c.w.state = watchReading
 	done := make(chan struct{})
 	c.w.done = done
-	c.w.mu.Unlock()
 	// The head's deadline must not end the watch; stopWatch ends it
-	// with a deadline in the past.
+	// with a deadline in the past. Cleared under the lock: stopWatch sets
+	// its deadline only after it has seen watchReading, so it cannot be
+	// undone here.
 	c.nc.SetReadDeadline(time.Time{})
+	c.w.mu.Unlock()
 	n, err := c.nc.Read(c.w.b[:])
 	c.w.mu.Lock()
 	c.w.n, c.w.err = n, err
@@ -550,7 +555,10 @@ func (c *conn) stopWatch() {
 			c.nc.SetReadDeadline(time.Now().Add(rt))
 		}
 	case c.w.err != nil && !isTimeout(c.w.err):
-		c.broken = true // the client left: nothing more to read or answer
+		// The client closed its side (or reset): it may still read (a
+		// half-close), so the answer is written as net/http writes it,
+		// and then the connection is closed.
+		c.clientDone = true
 	}
 }
 

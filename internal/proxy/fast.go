@@ -151,7 +151,7 @@ func (d *direct) get(ctx context.Context, fresh bool) (c *upConn, reused bool, e
 	}
 	// Both made once: a closure per request would allocate.
 	c.sendFn = c.sendFunc()
-	c.cut = func() { _ = qc.SetDeadline(time.Unix(1, 0)) }
+	c.cut = qc.cutNow
 	return c, false, nil
 }
 

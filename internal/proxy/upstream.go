@@ -65,6 +65,10 @@ type quietConn struct {
 	net.Conn
 	silence, slack time.Duration
 	deadline       atomic.Int64 // the read deadline set, UnixNano
+	// mu orders extend's deadline after cutNow's: once cut, a
+	// connection's deadline stays in the past.
+	mu  sync.Mutex
+	cut bool
 	// For the direct path, which reads in one goroutine: bytes read so
 	// far, and how many more may be (a response's head; -1: no limit).
 	read, limit int64
@@ -82,8 +86,22 @@ func (c *quietConn) extend() {
 	if want.UnixNano()-c.deadline.Load() < int64(c.slack) {
 		return
 	}
-	c.deadline.Store(want.UnixNano())
-	_ = c.Conn.SetReadDeadline(want)
+	c.mu.Lock()
+	if !c.cut {
+		c.deadline.Store(want.UnixNano())
+		_ = c.Conn.SetReadDeadline(want)
+	}
+	c.mu.Unlock()
+}
+
+// cutNow ends every wait on the connection at once, for good: a later
+// read or write (and its extend) fails at once rather than waiting until
+// the upstream's silence ends it.
+func (c *quietConn) cutNow() {
+	c.mu.Lock()
+	c.cut = true
+	_ = c.Conn.SetDeadline(time.Unix(1, 0))
+	c.mu.Unlock()
 }
 
 func (c *quietConn) Read(p []byte) (int, error) {
