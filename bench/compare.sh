@@ -70,6 +70,7 @@ fi
 work=$(mktemp -d /tmp/palisade-compare.XXXXXX)
 chmod 755 "$work"
 pids=()
+daemons=() # servers that detach (Apache): counted in the CPU figures, stopped their own way
 if [ -n "${REV:-}" ]; then
   mkdir "$work/src"
   git archive "$REV" | tar -x -C "$work/src" || { rm -rf "$work"; echo "REV=$REV: git archive failed"; exit 1; }
@@ -278,6 +279,8 @@ apache_start() { # NAME PORT EXTRA-CONFIG
   fi
   $SRV "$APACHE" -f "$d/httpd.conf" -k start
   waitfor "http://127.0.0.1:$2/"
+  # Apache runs as a daemon: its main process (for the CPU figures).
+  [ -s "$d/httpd.pid" ] && daemons+=("$(cat "$d/httpd.pid")")
 }
 if [ -n "$APACHE" ]; then
   apconf=$work/apache-conf; mkdir -p "$apconf"
@@ -428,15 +431,20 @@ reused() { curl -s -m 5 http://127.0.0.1:$P_PAL/metrics | awk '/^palisade_reuse_
 # not use are idle, so the growth during a run is the case's own cost on
 # core 0, which a busy or throttled machine's steal does not inflate as it
 # does req/s.
+tree() { # PID: it and every process below it
+  echo "$1"
+  local c
+  for c in $(pgrep -P "$1" 2>/dev/null); do tree "$c"; done
+}
+ticks() { # PID: its user + system ticks and those of the children it reaped
+  local f
+  f=$(cut -d')' -f2- "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  set -- $f; echo $(( ${12} + ${13} + ${14} + ${15} ))
+}
 srvcpu() {
-  local t=0 p c f
-  for p in "${pids[@]}"; do
-    f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
-    set -- $f; t=$(( t + ${12} + ${13} + ${14} + ${15} ))
-    for c in $(pgrep -P "$p" 2>/dev/null); do
-      f=$(cut -d')' -f2- "/proc/$c/stat" 2>/dev/null) || continue
-      set -- $f; t=$(( t + ${12} + ${13} ))
-    done
+  local t=0 p q
+  for p in "${pids[@]}" "${daemons[@]}"; do
+    for q in $(tree "$p"); do t=$(( t + $(ticks "$q") )); done
   done
   echo "$t"
 }
@@ -444,14 +452,10 @@ echo "$(getconf CLK_TCK)" >"$work/clk_tck"
 # The same per server (for KEEP=1 runs: which server the time went to):
 # "pid command ticks" lines.
 srvcpu_each() {
-  local p c f t
-  for p in "${pids[@]}"; do
-    f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
-    set -- $f; t=$(( ${12} + ${13} + ${14} + ${15} ))
-    for c in $(pgrep -P "$p" 2>/dev/null); do
-      f=$(cut -d')' -f2- "/proc/$c/stat" 2>/dev/null) || continue
-      set -- $f; t=$(( t + ${12} + ${13} ))
-    done
+  local p q t
+  for p in "${pids[@]}" "${daemons[@]}"; do
+    [ -r "/proc/$p/cmdline" ] || continue
+    t=0; for q in $(tree "$p"); do t=$(( t + $(ticks "$q") )); done
     echo "$p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60) $t"
   done
 }
