@@ -259,15 +259,7 @@ func TestAttackWatchSlowPipeline(t *testing.T) {
 	br := bufio.NewReader(c)
 	read := func(want string) {
 		t.Helper()
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		res, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("want %q: %v", want, err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		if string(b) != want {
-			t.Fatalf("body %q, want %q", b, want)
-		}
+		expectBody(t, c, br, want)
 	}
 	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: e\r\n\r\n")
 	time.Sleep(40 * time.Millisecond) // the watch reads
@@ -387,14 +379,21 @@ func TestAttackWatchPipelinedHandOff(t *testing.T) {
 	time.Sleep(40 * time.Millisecond)
 	io.WriteString(c, "POST /p HTTP/1.1\r\nHost: e\r\nContent-Length: 3\r\n\r\nabc")
 	for _, want := range []string{"GET /slow ", "POST /p abc"} {
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		res, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("want %q: %v", want, err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		if string(b) != want {
-			t.Fatalf("body %q, want %q", b, want)
-		}
+		expectBody(t, c, br, want)
+	}
+}
+
+// expectBody reads the next answer on c (within 3 s) and fails unless its
+// body is want.
+func expectBody(t *testing.T, c net.Conn, br *bufio.Reader, want string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("want %q: %v", want, err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	if string(b) != want {
+		t.Fatalf("body %q, want %q", b, want)
 	}
 }

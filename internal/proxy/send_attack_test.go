@@ -61,18 +61,22 @@ func pathAnswer(c net.Conn, path string) {
 	fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(path), path)
 }
 
+// slowAtSlow is an upstream that answers each request with its path,
+// /slow after three times WatchClientAfter.
+func slowAtSlow(c net.Conn, br *bufio.Reader, req *http.Request) bool {
+	if req.URL.Path == "/slow" {
+		time.Sleep(3 * proxy.WatchClientAfter)
+	}
+	pathAnswer(c, req.URL.Path)
+	return true
+}
+
 // TestAttackSendPipelinedDuringSlowUpstream: a visitor pipelines its next
 // request while the upstream takes longer than WatchClientAfter on the
 // first (the watch reads the second's first byte): both answers come, in
 // order, and the upstream's context was not cut.
 func TestAttackSendPipelinedDuringSlowUpstream(t *testing.T) {
-	base, _ := attackProxy(t, func(c net.Conn, br *bufio.Reader, req *http.Request) bool {
-		if req.URL.Path == "/slow" {
-			time.Sleep(3 * proxy.WatchClientAfter)
-		}
-		pathAnswer(c, req.URL.Path)
-		return true
-	})
+	base, _ := attackProxy(t, slowAtSlow)
 	vc, br := rawVisitor(t, base)
 	if err := browserReq(t, "GET", base, "/slow", nil).Write(vc); err != nil {
 		t.Fatal(err)
@@ -303,13 +307,7 @@ func TestAttackSendHeadThenGet(t *testing.T) {
 // either way; what must not happen is an answer that looks like a
 // success: a 200 with no body (a cache in front would keep it).
 func TestAttackSendHalfClosedVisitor(t *testing.T) {
-	base, _ := attackProxy(t, func(c net.Conn, br *bufio.Reader, req *http.Request) bool {
-		if req.URL.Path == "/slow" {
-			time.Sleep(3 * proxy.WatchClientAfter)
-		}
-		pathAnswer(c, req.URL.Path)
-		return true
-	})
+	base, _ := attackProxy(t, slowAtSlow)
 	vc, br := rawVisitor(t, base)
 	if err := browserReq(t, "GET", base, "/slow", nil).Write(vc); err != nil {
 		t.Fatal(err)
