@@ -425,12 +425,13 @@ done
 echo "running ${#cases[@]} cases × $ROUNDS rounds × $DURATION (about $(( ${#cases[@]} * ROUNDS * (secs + 2) / 60 + 1 )) min), wrk -t$THREADS -c$CONNS"
 decisions() { curl -s -m 5 http://127.0.0.1:$P_PAL/metrics | awk '/^palisade_decisions_total/ {s += $NF} END {printf "%d", s}'; }
 reused() { curl -s -m 5 http://127.0.0.1:$P_PAL/metrics | awk '/^palisade_reuse_requests_total/ {s += $NF} END {printf "%d", s}'; }
-# The CPU time (clock ticks, user + system) every server has used so far:
-# each started server with the children it reaped (nginx's and Apache's
-# workers that ended) and those still running. Servers that a case does
-# not use are idle, so the growth during a run is the case's own cost on
-# core 0, which a busy or throttled machine's steal does not inflate as it
-# does req/s.
+# The CPU time (clock ticks, user + system) every server has used so far,
+# one "pid command ticks" line per server: each started server with the
+# children it reaped (nginx's and Apache's workers that ended) and those
+# still running. Servers that a case does not use are idle, so the growth
+# of the lines' sum during a run is the case's own cost on core 0, which a
+# busy or throttled machine's steal does not inflate as it does req/s; a
+# KEEP=1 run keeps the lines (which server the time went to).
 tree() { # PID: it and every process below it
   echo "$1"
   local c
@@ -441,31 +442,23 @@ ticks() { # PID: its user + system ticks and those of the children it reaped
   f=$(cut -d')' -f2- "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
   set -- $f; echo $(( ${12} + ${13} + ${14} + ${15} ))
 }
-srvcpu() {
-  local t=0 p q
-  for p in "${pids[@]}" "${daemons[@]}"; do
-    for q in $(tree "$p"); do t=$(( t + $(ticks "$q") )); done
-  done
-  echo "$t"
-}
-echo "$(getconf CLK_TCK)" >"$work/clk_tck"
-# The same per server (for KEEP=1 runs: which server the time went to):
-# "pid command ticks" lines.
-srvcpu_each() {
+srvcpu() { # FILE: the lines into FILE; prints their sum
   local p q t
   for p in "${pids[@]}" "${daemons[@]}"; do
     [ -r "/proc/$p/cmdline" ] || continue
     t=0; for q in $(tree "$p"); do t=$(( t + $(ticks "$q") )); done
     echo "$p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60) $t"
-  done
+  done >"$1"
+  awk '{s += $NF} END {printf "%d", s}' "$1"
 }
+echo "$(getconf CLK_TCK)" >"$work/clk_tck"
 for r in $(seq 1 "$ROUNDS"); do
   for c in "${cases[@]}"; do
     IFS='|' read -r name _ _ _ url script kind <<<"$c"
-    d0=$(decisions); u0=$(reused); c0=$(srvcpu); srvcpu_each >"$work/$name.$r.cpus0"
+    d0=$(decisions); u0=$(reused); c0=$(srvcpu "$work/$name.$r.cpus0")
     FA_KIND=$kind timeout $(( secs + 60 )) $LOAD wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --latency -s "$COMPARE_DIR/$script" "$url" \
       >"$work/$name.$r.wrk" 2>&1 || echo "wrk failed on $name (round $r)"
-    echo "$c0 $(srvcpu)" >"$work/$name.$r.cpu"; srvcpu_each >"$work/$name.$r.cpus1"
+    echo "$c0 $(srvcpu "$work/$name.$r.cpus1")" >"$work/$name.$r.cpu"
     echo "$d0 $(decisions)" >"$work/$name.$r.asked"
     if [ "$name" = nginx-page-palisade-cache ]; then
       # The requests nginx served without asking are reported (a buffered
