@@ -3,7 +3,6 @@ package redteam21
 import (
 	"bufio"
 	"fmt"
-	"github.com/palisadehq/palisade/deploy"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/deploy"
 	"github.com/palisadehq/palisade/internal/engine"
 	"github.com/palisadehq/palisade/internal/testenv"
 )
