@@ -271,7 +271,8 @@ type conn struct {
 	served  int    // requests answered
 	readErr error  // the read error that ended a partial head
 	broken  bool   // a write failed
-	w       watch  // the client of a long request (Server.WatchAfter)
+	numBuf  [20]byte
+	w       watch // the client of a long request (Server.WatchAfter)
 	// The watch saw the client close or reset the connection: the
 	// answer is the last.
 	clientDone bool
@@ -287,6 +288,10 @@ type watch struct {
 	b      [1]byte
 	n      int
 	err    error
+	// The handler's SetGone: run once when the request's context ends
+	// early (the client left, or the connection's context ended).
+	gone    func()
+	goneRan bool
 }
 
 const (
@@ -316,6 +321,12 @@ func (c *conn) serve() {
 	}()
 	c.remote = c.nc.RemoteAddr().String()
 	c.buf = make([]byte, 4096)
+	if c.ctx.Done() != nil {
+		// The connection's context ends every request's (a server's
+		// base context after a grace): a SetGone runs then too.
+		stop := context.AfterFunc(c.ctx, c.runGone)
+		defer stop()
+	}
 	srv := c.s.HTTP
 	for {
 		// Wait for a request, then for its head.
@@ -472,6 +483,9 @@ func (c *conn) answer(req *http.Request) (keep bool) {
 	if watching {
 		c.stopWatch()
 	}
+	c.w.mu.Lock()
+	c.w.gone, c.w.goneRan = nil, false // a handler that did not ClearGone
+	c.w.mu.Unlock()
 	cancel()
 	fastServed.Add(1)
 	w.finish()
@@ -479,6 +493,53 @@ func (c *conn) answer(req *http.Request) (keep bool) {
 		c.broken = true
 	}
 	return !c.broken && !c.clientDone && !w.closeAfter && !c.s.closing.Load()
+}
+
+// Gone is implemented by the fast path's ResponseWriter. It does what
+// context.AfterFunc(r.Context(), f) does for a handler that only needs to
+// hear that its request ended early, without AfterFunc's allocations and
+// its registration with the connection's context on every request (a
+// reverse proxy cutting its wait for the upstream when the visitor
+// leaves). SetGone(f) runs f once if the request's context ends while
+// the handler runs because the client left (Server.WatchAfter) or the
+// connection's context ended, and at once if it has already ended; f
+// runs under the connection's lock and must be quick. ClearGone undoes it
+// and reports whether f ran (it has then returned). The handler must
+// ClearGone before it returns (what it left set is cleared then).
+type Gone interface {
+	SetGone(f func())
+	ClearGone() (ran bool)
+}
+
+// SetGone implements Gone.
+func (w *response) SetGone(f func()) {
+	c := w.c
+	c.w.mu.Lock()
+	c.w.gone, c.w.goneRan = f, false
+	c.w.mu.Unlock()
+	if w.req.Context().Err() != nil {
+		c.runGone()
+	}
+}
+
+// ClearGone implements Gone.
+func (w *response) ClearGone() bool {
+	c := w.c
+	c.w.mu.Lock()
+	ran := c.w.goneRan
+	c.w.gone, c.w.goneRan = nil, false
+	c.w.mu.Unlock()
+	return ran
+}
+
+// runGone runs the handler's SetGone once.
+func (c *conn) runGone() {
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	if c.w.gone != nil && !c.w.goneRan {
+		c.w.goneRan = true
+		c.w.gone()
+	}
 }
 
 // startWatch arms the watch of the client for the request whose context
@@ -521,6 +582,7 @@ func (c *conn) watchClient() {
 	c.w.mu.Unlock()
 	if n == 0 && err != nil && !isTimeout(err) {
 		cancel() // the client left (or the server is closing)
+		c.runGone()
 	}
 	close(done)
 }
@@ -1163,6 +1225,59 @@ func (w *response) sendHead(p []byte) {
 	}
 	_, err := bw.WriteString("\r\n")
 	_ = w.fail(err)
+}
+
+// RawHead is the fast path's ResponseWriter for a handler that holds a
+// response head as bytes, not as an http.Header: a reverse proxy relaying
+// its upstream's answer (internal/proxy). It skips the header map, its
+// copy and its sorting; the head goes out in the order given.
+type RawHead interface {
+	// WriteRawHead writes the status line for code (its standard reason
+	// phrase, as WriteHeader), then lines, then Date unless hasDate,
+	// Content-Length: cl when cl ≥ 0 and code allows a body, and
+	// Connection: close when the server is shutting down. lines are
+	// whole "Name: value\r\n" lines the caller checked: token names,
+	// values without control bytes, and none of Content-Length,
+	// Transfer-Encoding, Connection or another hop-by-hop header. A body
+	// that code allows must have a length: cl ≥ 0, or a HEAD request. It
+	// reports false, and writes nothing, when the response has begun or
+	// those rules are not met; the caller then uses Header and
+	// WriteHeader. Write sends the body, as after WriteHeader.
+	WriteRawHead(code int, lines []byte, hasDate bool, cl int64) bool
+}
+
+// WriteRawHead implements RawHead.
+func (w *response) WriteRawHead(code int, lines []byte, hasDate bool, cl int64) bool {
+	if w.wrote || w.calledHeader || code < 200 || code > 999 || code == http.StatusSwitchingProtocols ||
+		(cl < 0 && bodyAllowed(code) && !w.head) {
+		return false
+	}
+	w.wrote, w.code = true, code
+	w.sent = true
+	if bodyAllowed(code) {
+		w.cl = cl
+	}
+	keepAlives := !w.c.s.closing.Load()
+	bw := w.c.bw
+	writeStatusLine(bw, code)
+	bw.Write(lines)
+	if !hasDate {
+		bw.WriteString("Date: ")
+		bw.Write(date())
+		bw.WriteString("\r\n")
+	}
+	if cl >= 0 && bodyAllowed(code) {
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(w.c.numBuf[:0], cl, 10))
+		bw.WriteString("\r\n")
+	}
+	if !keepAlives {
+		w.closeAfter = true
+		bw.WriteString("Connection: close\r\n")
+	}
+	_, err := bw.WriteString("\r\n")
+	_ = w.fail(err)
+	return true
 }
 
 func writeStatusLine(bw *bufio.Writer, code int) {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palisadehq/palisade/internal/h1"
 	"github.com/palisadehq/palisade/internal/netutil"
 )
 
@@ -52,6 +53,7 @@ type upConn struct {
 	reused, sent bool
 	sendErr      error
 	peek         [1]byte
+	lines        []byte // the raw relay's header lines (raw.go)
 	br           *bufio.Reader
 	bw           *bufio.Writer
 	used         time.Time // when it was last put back
@@ -199,8 +201,11 @@ func replayable(r *http.Request) bool {
 var errAborted = errors.New("the visitor left")
 
 // forwardDirect forwards r, which takes() accepted, on d.
-func (px *Proxy) forwardDirect(d *direct, w http.ResponseWriter, r *http.Request) {
+func (px *Proxy) forwardDirect(d *direct, cw *clientWriter, r *http.Request) {
 	ctx := r.Context()
+	var w http.ResponseWriter = cw
+	rh, _ := cw.ResponseWriter.(h1.RawHead)
+	gone, _ := cw.ResponseWriter.(h1.Gone)
 	fresh := false
 	for attempt := 0; ; attempt++ {
 		c, reused, err := d.get(ctx, fresh)
@@ -209,11 +214,27 @@ func (px *Proxy) forwardDirect(d *direct, w http.ResponseWriter, r *http.Request
 			return
 		}
 		// A visitor that leaves ends the wait for the upstream.
-		stop := context.AfterFunc(ctx, c.cut)
+		stop := endWatch{g: gone}
+		if gone != nil {
+			gone.SetGone(c.cut)
+		} else {
+			stop.stop = context.AfterFunc(ctx, c.cut)
+		}
 		before := c.qc.read
-		res, err := px.roundTrip(c, w, r, reused)
+		px.writeRequest(c.bw, r)
+		err = c.send(reused)
+		if err == nil && rh != nil {
+			if handled, reuse, rerr := px.tryRaw(c, cw, rh, r); handled {
+				px.done(d, c, stop, reuse, rerr, r)
+				return
+			}
+		}
+		var res *http.Response
+		if err == nil {
+			res, err = px.readResponse(c, w, r)
+		}
 		if err != nil {
-			stop()
+			stop.end()
 			c.qc.Close()
 			if errors.Is(err, errStale) && ctx.Err() == nil {
 				// Closed (Node.js does after 5 s idle) or holding stray
@@ -232,31 +253,50 @@ func (px *Proxy) forwardDirect(d *direct, w http.ResponseWriter, r *http.Request
 			return
 		}
 		reuse, err := px.relay(w, res)
-		if !stop() {
-			reuse = false // the visitor left: the deadline is cut
-		}
-		if reuse {
-			d.put(c)
-		} else {
-			c.qc.Close()
-		}
-		if err != nil {
-			// The upstream broke off the body: all that can be done
-			// is to break off the response too, as ReverseProxy does.
-			px.log.Debug("upstream response cut", "host", r.Host, "upstream", d.up.String(), "err", err)
-			panic(http.ErrAbortHandler)
-		}
+		px.done(d, c, stop, reuse, err, r)
 		return
 	}
 }
 
-// roundTrip writes r on c and reads the response's head; a 103 Early Hints
-// on the way is passed to the visitor, other 1xx are skipped.
-func (px *Proxy) roundTrip(c *upConn, w http.ResponseWriter, r *http.Request, reused bool) (*http.Response, error) {
-	px.writeRequest(c.bw, r)
-	if err := c.send(reused); err != nil {
-		return nil, err
+// done ends a request on c whose response went out: c goes back to the
+// pool when it can serve another (reuse, and the visitor did not leave);
+// an upstream that broke off the body breaks off the response too.
+func (px *Proxy) done(d *direct, c *upConn, stop endWatch, reuse bool, err error, r *http.Request) {
+	if !stop.end() {
+		reuse = false // the visitor left: the deadline is cut
 	}
+	if reuse {
+		d.put(c)
+	} else {
+		c.qc.Close()
+	}
+	if err != nil {
+		// All that can be done is to break off the response too, as
+		// ReverseProxy does.
+		px.log.Debug("upstream response cut", "host", r.Host, "upstream", d.up.String(), "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// endWatch ends the watch of the visitor that cuts the wait for the
+// upstream: h1's Gone on its fast path, context.AfterFunc's stop
+// otherwise. end reports whether the watch had not fired.
+type endWatch struct {
+	g    h1.Gone
+	stop func() bool
+}
+
+func (e endWatch) end() bool {
+	if e.g != nil {
+		return !e.g.ClearGone()
+	}
+	return e.stop()
+}
+
+// readResponse reads the response's head from c, once send wrote the
+// request; a 103 Early Hints on the way is passed to the visitor, other
+// 1xx are skipped.
+func (px *Proxy) readResponse(c *upConn, w http.ResponseWriter, r *http.Request) (*http.Response, error) {
 	c.qc.limit = maxResponseHead
 	defer func() { c.qc.limit = -1 }()
 	for n := 0; ; n++ {
