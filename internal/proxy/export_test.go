@@ -20,3 +20,10 @@ func Verdicts(px *Proxy, f func(*engine.Request, engine.Verdict)) {
 		return v
 	}
 }
+
+// NoRaw turns px's raw relay off: every answer then goes through
+// http.ReadResponse and relay.
+func NoRaw(px *Proxy) { px.noRaw = true }
+
+// RawRelayed is how many answers px's raw relay passed on.
+func RawRelayed(px *Proxy) int64 { return px.rawRelayed.Load() }

@@ -205,6 +205,9 @@ func (px *Proxy) forwardDirect(d *direct, cw *clientWriter, r *http.Request) {
 	ctx := r.Context()
 	var w http.ResponseWriter = cw
 	rh, _ := cw.ResponseWriter.(h1.RawHead)
+	if px.noRaw {
+		rh = nil
+	}
 	gone, _ := cw.ResponseWriter.(h1.Gone)
 	fresh := false
 	for attempt := 0; ; attempt++ {
@@ -225,6 +228,7 @@ func (px *Proxy) forwardDirect(d *direct, cw *clientWriter, r *http.Request) {
 		err = c.send(reused)
 		if err == nil && rh != nil {
 			if handled, reuse, rerr := px.tryRaw(c, cw, rh, r); handled {
+				px.rawRelayed.Add(1)
 				px.done(d, c, stop, reuse, rerr, r)
 				return
 			}

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisadehq/palisade/internal/challenge"
@@ -44,6 +45,10 @@ type Proxy struct {
 	writers     sync.Pool // of *clientWriter
 	// decide is p.Decide (tests watch the requests the engine gets).
 	decide func(*engine.Policy, *engine.Request) engine.Verdict
+	// noRaw turns the raw relay off (tests compare it with relay's);
+	// rawRelayed counts the answers it relayed.
+	noRaw      bool
+	rawRelayed atomic.Int64
 }
 
 // Options are the proxy's limits and its connection pool; a zero field
