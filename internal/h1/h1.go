@@ -65,6 +65,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/rawio"
 )
 
 // MaxFastHead bounds the request line and headers the fast path reads;
@@ -267,10 +269,11 @@ type conn struct {
 	n       int // bytes in buf
 	bw      *bufio.Writer
 	remote  string
-	wbuf    []byte // the responses' body buffer, reused
-	served  int    // requests answered
-	readErr error  // the read error that ended a partial head
-	broken  bool   // a write failed
+	wbuf    []byte      // the responses' body buffer, reused
+	served  int         // requests answered
+	readErr error       // the read error that ended a partial head
+	broken  bool        // a write failed
+	rio     *rawio.Conn // nc's reads and writes without waking sysmon; nil: nc's own
 	numBuf  [20]byte
 	w       watch // the client of a long request (Server.WatchAfter)
 	// The watch saw the client close or reset the connection: the
@@ -321,6 +324,7 @@ func (c *conn) serve() {
 	}()
 	c.remote = c.nc.RemoteAddr().String()
 	c.buf = make([]byte, 4096)
+	c.rio = rawio.New(c.nc)
 	if c.ctx.Done() != nil {
 		// The connection's context ends every request's (a server's
 		// base context after a grace): a SetGone runs then too.
@@ -344,7 +348,7 @@ func (c *conn) serve() {
 			} else {
 				c.nc.SetReadDeadline(time.Time{})
 			}
-			m, err := c.nc.Read(c.buf)
+			m, err := c.read(c.buf)
 			if m == 0 {
 				_ = err
 				return
@@ -365,7 +369,7 @@ func (c *conn) serve() {
 			// net/http peeks 4 bytes before a kept-alive connection's
 			// next request, and closes without an answer when they do
 			// not come.
-			m, err := c.nc.Read(c.buf[c.n:])
+			m, err := c.read(c.buf[c.n:])
 			c.n += m
 			if m == 0 && err != nil {
 				return
@@ -382,7 +386,7 @@ func (c *conn) serve() {
 				copy(nb, c.buf[:c.n])
 				c.buf = nb
 			}
-			m, err := c.nc.Read(c.buf[c.n:])
+			m, err := c.read(c.buf[c.n:])
 			c.n += m
 			if m == 0 && err != nil {
 				// A partial head and then EOF, a timeout or an error:
@@ -415,6 +419,14 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// read reads from the client, through rio when the connection has one.
+func (c *conn) read(p []byte) (int, error) {
+	if c.rio != nil {
+		return c.rio.Read(p)
+	}
+	return c.nc.Read(p)
 }
 
 // handOff gives the connection and what was read from it to net/http.
@@ -459,7 +471,11 @@ func headEnd(b []byte) int {
 // whether the connection can serve another request.
 func (c *conn) answer(req *http.Request) (keep bool) {
 	if c.bw == nil {
-		c.bw = bufio.NewWriterSize(c.nc, 4096)
+		var out io.Writer = c.nc
+		if c.rio != nil {
+			out = c.rio
+		}
+		c.bw = bufio.NewWriterSize(out, 4096)
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	req = req.WithContext(ctx)
@@ -574,7 +590,7 @@ func (c *conn) watchClient() {
 	// undone here.
 	c.nc.SetReadDeadline(time.Time{})
 	c.w.mu.Unlock()
-	n, err := c.nc.Read(c.w.b[:])
+	n, err := c.read(c.w.b[:])
 	c.w.mu.Lock()
 	c.w.n, c.w.err = n, err
 	c.w.state = watchEnded

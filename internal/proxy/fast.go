@@ -16,6 +16,7 @@ import (
 
 	"github.com/palisadehq/palisade/internal/h1"
 	"github.com/palisadehq/palisade/internal/netutil"
+	"github.com/palisadehq/palisade/internal/rawio"
 )
 
 // The direct path. Most requests a site gets are bodiless (GET, HEAD) and
@@ -52,7 +53,6 @@ type upConn struct {
 	sendFn       func(fd uintptr) bool
 	reused, sent bool
 	sendErr      error
-	peek         [1]byte
 	lines        []byte // the raw relay's header lines (raw.go)
 	br           *bufio.Reader
 	bw           *bufio.Writer
@@ -147,6 +147,7 @@ func (d *direct) get(ctx context.Context, fresh bool) (c *upConn, reused bool, e
 	if !ok {
 		qc = newQuietConn(nc, d.opt.UpstreamTimeout)
 	}
+	qc.rio = rawio.New(qc.Conn)
 	c = &upConn{qc: qc, br: bufio.NewReaderSize(qc, 4096), bw: bufio.NewWriterSize(qc, 4096)}
 	if sc, ok := qc.Conn.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()

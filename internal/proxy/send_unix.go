@@ -2,7 +2,7 @@
 
 package proxy
 
-import "syscall"
+import "github.com/palisadehq/palisade/internal/rawio"
 
 // send writes the request buffered in c.bw and waits until the upstream's
 // answer can be read. On a kept-alive connection (reused) it first looks
@@ -35,18 +35,9 @@ func (c *upConn) sendFunc() func(fd uintptr) bool {
 		if c.sent {
 			return true // readable: the answer, or the upstream's end, is there
 		}
-		if c.reused {
-			for {
-				_, _, err := syscall.Recvfrom(int(fd), c.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-				if err == syscall.EINTR {
-					continue
-				}
-				if err != syscall.EAGAIN && err != syscall.EWOULDBLOCK {
-					c.sendErr = errStale // closed, reset, or bytes nobody asked for
-					return true
-				}
-				break
-			}
+		if c.reused && rawio.Peek(fd) {
+			c.sendErr = errStale // closed, reset, or bytes nobody asked for
+			return true
 		}
 		c.sent = true
 		if err := c.bw.Flush(); err != nil {

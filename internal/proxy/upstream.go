@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/palisadehq/palisade/internal/rawio"
 )
 
 // Defaults of Options.
@@ -72,6 +74,9 @@ type quietConn struct {
 	// For the direct path, which reads in one goroutine: bytes read so
 	// far, and how many more may be (a response's head; -1: no limit).
 	read, limit int64
+	// The direct path's raw reads and writes (nil: Conn's own). Not for
+	// http.Transport's connections, whose reads and writes are its own.
+	rio *rawio.Conn
 }
 
 func newQuietConn(c net.Conn, silence time.Duration) *quietConn {
@@ -112,7 +117,13 @@ func (c *quietConn) Read(p []byte) (int, error) {
 		p = p[:c.limit]
 	}
 	c.extend()
-	n, err := c.Conn.Read(p)
+	var n int
+	var err error
+	if c.rio != nil {
+		n, err = c.rio.Read(p)
+	} else {
+		n, err = c.Conn.Read(p)
+	}
 	c.read += int64(n)
 	if c.limit > 0 {
 		c.limit -= int64(n)
@@ -123,7 +134,13 @@ func (c *quietConn) Read(p []byte) (int, error) {
 // Write sends a request (or a WebSocket's frames): the wait for its answer
 // starts now, not when the connection went idle.
 func (c *quietConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
+	var n int
+	var err error
+	if c.rio != nil {
+		n, err = c.rio.Write(p)
+	} else {
+		n, err = c.Conn.Write(p)
+	}
 	c.extend()
 	return n, err
 }
