@@ -275,7 +275,8 @@ type conn struct {
 	broken  bool        // a write failed
 	rio     *rawio.Conn // nc's reads and writes without waking sysmon; nil: nc's own
 	numBuf  [20]byte
-	w       watch // the client of a long request (Server.WatchAfter)
+	req     http.Request // parse's, copied for each handler
+	w       watch        // the client of a long request (Server.WatchAfter)
 	// The watch saw the client close or reset the connection: the
 	// answer is the last.
 	clientDone bool
@@ -479,7 +480,7 @@ func (c *conn) answer(req *http.Request) (keep bool) {
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	req = req.WithContext(ctx)
-	w := &response{c: c, req: req, hdr: make(http.Header, 8), head: req.Method == "HEAD", cl: -1}
+	w := &response{c: c, req: req, head: req.Method == "HEAD", cl: -1}
 	defer func() {
 		if v := recover(); v != nil {
 			cancel()
@@ -759,7 +760,9 @@ func (c *conn) parse(head []byte) (*http.Request, bool) {
 			h["Cache-Control"] = []string{"no-cache"}
 		}
 	}
-	return &http.Request{
+	// Built in the connection's own Request: answer hands the handler
+	// a copy with its context (Request.WithContext), the one made.
+	c.req = http.Request{
 		Method:     method,
 		URL:        u,
 		Proto:      "HTTP/1.1",
@@ -770,7 +773,8 @@ func (c *conn) parse(head []byte) (*http.Request, bool) {
 		Host:       host,
 		RemoteAddr: c.remote,
 		RequestURI: target,
-	}, true
+	}
+	return &c.req, true
 }
 
 // validHost is stricter than net/http's check of a Host header: letters,
@@ -817,6 +821,9 @@ type response struct {
 const bufferBeforeChunking = 2048
 
 func (w *response) Header() http.Header {
+	if w.hdr == nil {
+		w.hdr = make(http.Header, 8) // made when asked: a raw head needs none
+	}
 	if w.snap == nil && w.wrote && !w.sent {
 		w.snap = w.hdr.Clone()
 	}

@@ -228,11 +228,13 @@ func (px *Proxy) forwardDirect(d *direct, cw *clientWriter, r *http.Request) {
 		px.writeRequest(c.bw, r)
 		err = c.send(reused)
 		if err == nil && rh != nil {
-			if handled, reuse, rerr := px.tryRaw(c, cw, rh, r); handled {
+			handled, reuse, rerr := px.tryRaw(c, cw, rh, r)
+			if handled {
 				px.rawRelayed.Add(1)
 				px.done(d, c, stop, reuse, rerr, r)
 				return
 			}
+			err = rerr // the head could not be read: answered below
 		}
 		var res *http.Response
 		if err == nil {

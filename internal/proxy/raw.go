@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 
 	"github.com/palisadehq/palisade/internal/h1"
@@ -30,9 +31,14 @@ type rawHead struct {
 }
 
 // tryRaw relays the upstream's answer on c to w when it can (handled);
-// reuse and err are then relay's.
+// reuse and err are then relay's. When the head could not be read (the
+// upstream's silence, its close), it returns that error unhandled, with
+// nothing written.
 func (px *Proxy) tryRaw(c *upConn, w *clientWriter, rh h1.RawHead, r *http.Request) (handled, reuse bool, err error) {
-	head, lines, ok := c.rawHead(r.Method == "HEAD")
+	head, lines, ok, herr := c.rawHead(r.Method == "HEAD")
+	if herr != nil {
+		return false, false, herr // nothing was written: the caller answers
+	}
 	if !ok {
 		return false, false, nil
 	}
@@ -82,19 +88,30 @@ func bodyAllowedFor(code int) bool {
 // whole and fits the buffer) without consuming it, and returns the header
 // lines to pass on (in c.lines); ok false: not a head the raw relay
 // takes.
-func (c *upConn) rawHead(isHead bool) (h rawHead, lines []byte, ok bool) {
+func (c *upConn) rawHead(isHead bool) (h rawHead, lines []byte, ok bool, err error) {
 	var b []byte
 	end := -1
 	for {
 		b, _ = c.br.Peek(c.br.Buffered())
-		if end = bytes.Index(b, crlfcrlf); end >= 0 {
+		end = bytes.Index(b, crlfcrlf)
+		if bareLF(b, end) {
+			return h, nil, false, nil // ReadResponse reads bare LFs too: its
+		}
+		if end >= 0 {
 			break
 		}
 		if len(b) >= c.br.Size() {
-			return h, nil, false // longer than the buffer: ReadResponse's
+			return h, nil, false, nil // longer than the buffer: ReadResponse's
 		}
 		if _, err := c.br.Peek(len(b) + 1); err != nil {
-			return h, nil, false // ReadResponse meets the error and says it
+			// Not ReadResponse's turn: it would wait a second silence.
+			if len(b) == 0 && err == io.EOF {
+				return h, nil, false, io.EOF
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return h, nil, false, err
 		}
 	}
 	h.headLen = end + 4
@@ -102,55 +119,56 @@ func (c *upConn) rawHead(isHead bool) (h rawHead, lines []byte, ok bool) {
 	// The status line: "HTTP/1.1 NNN[ reason]".
 	i := bytes.IndexByte(b, '\n')
 	if i < 1 || b[i-1] != '\r' {
-		return h, nil, false // a bare LF
+		return h, nil, false, nil // a bare LF
 	}
 	status := b[:i-1]
 	if len(status) < 12 || string(status[:9]) != "HTTP/1.1 " || (len(status) > 12 && status[12] != ' ') ||
 		!digit(status[9]) || !digit(status[10]) || !digit(status[11]) {
-		return h, nil, false
+		return h, nil, false, nil
 	}
 	h.code = int(status[9]-'0')*100 + int(status[10]-'0')*10 + int(status[11]-'0')
 	if h.code < 200 || h.code == http.StatusSwitchingProtocols {
-		return h, nil, false
+		return h, nil, false, nil
 	}
 	for j := 12; j < len(status); j++ {
 		if status[j] < ' ' && status[j] != '\t' || status[j] == 0x7f {
-			return h, nil, false
+			return h, nil, false, nil
 		}
 	}
 	h.cl = -1
+	typed := false
 	lines = c.lines[:0]
 	for rest := b[i+1:]; len(rest) > 0; {
 		k := bytes.IndexByte(rest, '\n')
 		if k < 1 || rest[k-1] != '\r' {
-			return h, nil, false // a bare LF
+			return h, nil, false, nil // a bare LF
 		}
 		line := rest[:k-1]
 		rest = rest[k+1:]
 		colon := bytes.IndexByte(line, ':')
 		if colon < 1 {
-			return h, nil, false // no name, or an obs-fold
+			return h, nil, false, nil // no name, or an obs-fold
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
 		for _, ch := range name {
 			if !tokenByte[ch] {
-				return h, nil, false
+				return h, nil, false, nil
 			}
 		}
 		for _, ch := range value {
 			if ch < ' ' && ch != '\t' || ch == 0x7f {
-				return h, nil, false
+				return h, nil, false, nil
 			}
 		}
 		switch {
 		case asciiEqualFold(name, "Content-Length"):
-			if h.cl >= 0 || len(value) == 0 || len(value) > 18 {
-				return h, nil, false
+			if h.cl >= 0 || len(value) == 0 || len(value) > 18 || (len(value) > 1 && value[0] == '0') {
+				return h, nil, false, nil
 			}
 			var n int64
 			for _, ch := range value {
 				if !digit(ch) {
-					return h, nil, false
+					return h, nil, false, nil
 				}
 				n = n*10 + int64(ch-'0')
 			}
@@ -162,19 +180,22 @@ func (c *upConn) rawHead(isHead bool) (h rawHead, lines []byte, ok bool) {
 				h.close = true
 			case asciiEqualFold(value, "keep-alive"):
 			default:
-				return h, nil, false // it may name headers to leave out
+				return h, nil, false, nil // it may name headers to leave out
 			}
 			continue
 		case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Trailer"):
-			return h, nil, false
+			return h, nil, false, nil
 		case asciiEqualFold(name, "Keep-Alive"), asciiEqualFold(name, "Proxy-Connection"),
 			asciiEqualFold(name, "Proxy-Authenticate"), asciiEqualFold(name, "Proxy-Authorization"),
 			asciiEqualFold(name, "Te"), asciiEqualFold(name, "Upgrade"):
 			continue
 		case asciiEqualFold(name, "Content-Type"):
+			typed = true
 			if ct, _, _ := bytes.Cut(value, []byte(";")); asciiEqualFold(trimOWS(ct), "text/event-stream") {
-				return h, nil, false // flushed as it comes: relay's
+				return h, nil, false, nil // flushed as it comes: relay's
 			}
+		case asciiEqualFold(name, "Content-Encoding"):
+			typed = true // net/http sniffs no type for an encoded body
 		case asciiEqualFold(name, "Date"):
 			h.hasDate = true
 		}
@@ -184,7 +205,10 @@ func (c *upConn) rawHead(isHead bool) (h rawHead, lines []byte, ok bool) {
 		lines = append(lines, "\r\n"...)
 	}
 	if h.cl < 0 && !isHead && bodyAllowedFor(h.code) {
-		return h, nil, false // chunked or until the upstream closes: relay's
+		return h, nil, false, nil // chunked or until the upstream closes: relay's
+	}
+	if !typed && h.cl > 0 && !isHead && bodyAllowedFor(h.code) {
+		return h, nil, false, nil // the server sniffs a Content-Type from the body: relay's
 	}
 	if isHead || !bodyAllowedFor(h.code) {
 		// No body follows whatever the length says; HEAD's length is
@@ -194,10 +218,29 @@ func (c *upConn) rawHead(isHead bool) (h rawHead, lines []byte, ok bool) {
 		}
 	}
 	c.lines = lines
-	return h, lines, true
+	return h, lines, true, nil
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
+
+// bareLF reports whether the head in b (ending at end, or not whole yet:
+// end < 0) has a line feed without its carriage return.
+func bareLF(b []byte, end int) bool {
+	if end >= 0 {
+		b = b[:end+4]
+	}
+	for i := bytes.IndexByte(b, '\n'); i >= 0; {
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '\n')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
 
 func digit(b byte) bool { return '0' <= b && b <= '9' }
 
