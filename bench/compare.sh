@@ -88,11 +88,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Ports, all on 127.0.0.1.
-P_BARE=28090 P_PAL=28080 P_FCGI=28081 P_SPOE=28082 P_PROXY=28083 P_REUSE=28084
+P_BARE=28090 P_PAL=28080 P_FCGI=28081 P_SPOE=28082 P_PROXY=28083 P_REUSE=28084 P_FLOOR=28085
 P_NG_STATIC=28101 P_NG_AR_BARE=28102 P_NG_PAL=28103 P_NG_PAL_CACHE=28104 P_NG_PROXY=28105
 P_AP_STATIC=28181 P_AP_FCGI=28182 P_AP_MOD=28183
 P_HA_BARE=28201 P_HA_SPOE=28202
-for p in $P_BARE $P_PAL $P_FCGI $P_SPOE $P_PROXY $P_NG_STATIC $P_NG_AR_BARE $P_NG_PAL $P_NG_PAL_CACHE $P_NG_PROXY \
+for p in $P_BARE $P_PAL $P_FCGI $P_SPOE $P_PROXY $P_FLOOR $P_NG_STATIC $P_NG_AR_BARE $P_NG_PAL $P_NG_PAL_CACHE $P_NG_PROXY \
          $P_AP_STATIC $P_AP_FCGI $P_AP_MOD $P_HA_BARE $P_HA_SPOE; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "port $p on 127.0.0.1 is in use: stop what listens there"; exit 1; fi
 done
@@ -100,6 +100,7 @@ done
 echo "building palisade, bench/bare, bench/load and the helpers"
 go build -o "$work/palisade" ./cmd/palisade
 go build -o "$work/bare" ./bench/bare
+[ -d bench/floor ] && go build -o "$work/floor" ./bench/floor # (REV may name a build without it)
 go build -o "$work/load" ./bench/load
 go build -o "$work/clearance" ./bench/compare/clearance
 go build -o "$work/table" ./bench/compare/table
@@ -139,6 +140,13 @@ echo "website bench.example.com: default settings but self_calls off: $(curl -fs
 GOMAXPROCS=1 $SRV "$work/palisade" proxy --addr 127.0.0.1:$P_PROXY --upstream http://127.0.0.1:$P_BARE --site bench.example.com \
   "${plane[@]}" >"$work/proxy.log" 2>&1 & pids+=($!)
 waitfor http://127.0.0.1:$P_PROXY/
+# bench/floor: the least a Go proxy does per request (no decision, bytes
+# passed as they come), to tell the Go runtime's share of the gap between
+# palisade proxy and nginx's proxy_pass from Palisade's own.
+if [ -x "$work/floor" ]; then
+  GOMAXPROCS=1 $SRV "$work/floor" -addr 127.0.0.1:$P_FLOOR -upstream 127.0.0.1:$P_BARE >"$work/floor.log" 2>&1 & pids+=($!)
+  waitfor http://127.0.0.1:$P_FLOOR/
+fi
 sleep 2   # the settings reach both engines (config poll: 1 s)
 CLEARANCE=$("$work/clearance" -url http://127.0.0.1:$P_PAL -key "$PALISADE_KEY" -ip 203.0.113.50 -ua curl/8.5.0) || CLEARANCE=
 [ -n "$CLEARANCE" ] || echo "warning: no clearance: fa-cleared will be challenged (the table will say so)"
@@ -361,6 +369,7 @@ addcase fa-challenge bare 4xx "forward-auth: curl, challenged (401)" http://127.
 addcase fa-deny bare 4xx "forward-auth: ClaudeBot, denied (403)" http://127.0.0.1:$P_PAL/forward-auth/nginx forwardauth.lua deny
 addcase fa-cleared bare 2xx "forward-auth: curl with a clearance cookie (200)" http://127.0.0.1:$P_PAL/forward-auth/nginx forwardauth.lua cleared
 addcase proxy nginx-proxy 2xx "palisade proxy → bench/bare, Chrome" http://127.0.0.1:$P_PROXY/ browser.lua
+[ -x "$work/floor" ] && addcase go-floor nginx-proxy 2xx "bench/floor → bench/bare: the least a Go proxy does (for reference)" http://127.0.0.1:$P_FLOOR/ browser.lua
 if [ -n "$NGINX" ]; then
   addcase nginx-proxy bare 2xx "nginx proxy_pass → bench/bare (keepalive 64)" http://127.0.0.1:$P_NG_PROXY/ browser.lua
   addcase nginx-static "" 2xx "nginx, 5.5 KB static file" http://127.0.0.1:$P_NG_STATIC/index.html browser.lua
@@ -387,7 +396,7 @@ for c in "${cases[@]}"; do IFS='|' read -r name ref expect desc _ <<<"$c"; print
 : >"$work/guard.tsv"
 for c in "${cases[@]}"; do
   IFS='|' read -r name _ _ desc url _ _ <<<"$c"
-  case "$name" in fa-*|bare|nginx-static|nginx-page|nginx-authreq-bare|nginx-proxy|apache-static|haproxy-bare) continue ;; esac
+  case "$name" in fa-*|bare|go-floor|nginx-static|nginx-page|nginx-authreq-bare|nginx-proxy|apache-static|haproxy-bare) continue ;; esac
   code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -A curl/8.5.0 -H "Accept: */*" -H "Host: bench.example.com" "$url" || true)
   printf '%s\t%s\n' "$name" "$code" >>"$work/guard.tsv"
   case "$code" in 4*) ;; *) echo "warning: $name: curl's request answered $code, not challenged: is Palisade in the path?" ;; esac

@@ -274,6 +274,9 @@ func main() {
 	if p, b := byName["proxy"], byName["bare"]; p != nil && b != nil && b.rps > 0 {
 		fmt.Printf("- (for reference: proxy / bare directly = %s / %s = %.2f)\n", thousands(p.rps), thousands(b.rps), p.rps/b.rps)
 	}
+	if f, n := byName["go-floor"], byName["nginx-proxy"]; f != nil && n != nil && n.rps > 0 {
+		fmt.Printf("- (for reference: bench/floor, a Go proxy that does nothing but pass bytes, / nginx-proxy = %s / %s = %.2f)\n", thousands(f.rps), thousands(n.rps), f.rps/n.rps)
+	}
 }
 
 var (
