@@ -718,7 +718,7 @@ func (c *conn) parse(head []byte) (*http.Request, bool) {
 				return nil, false
 			}
 		}
-		v = strings.Trim(v, " \t")
+		v = textproto.TrimString(v) // no CR or LF is left in v: the same as trimming spaces and tabs
 		key := name
 		if !canonical {
 			key = http.CanonicalHeaderKey(name)
