@@ -89,10 +89,10 @@ trap 'exit 130' INT TERM
 
 # Ports, all on 127.0.0.1.
 P_BARE=28090 P_PAL=28080 P_FCGI=28081 P_SPOE=28082 P_PROXY=28083 P_REUSE=28084 P_FLOOR=28085
-P_NG_STATIC=28101 P_NG_AR_BARE=28102 P_NG_PAL=28103 P_NG_PAL_CACHE=28104 P_NG_PROXY=28105
+P_NG_STATIC=28101 P_NG_AR_BARE=28102 P_NG_PAL=28103 P_NG_PAL_CACHE=28104 P_NG_PROXY=28105 P_NG_CONF_BARE=28106
 P_AP_STATIC=28181 P_AP_FCGI=28182 P_AP_MOD=28183
 P_HA_BARE=28201 P_HA_SPOE=28202
-for p in $P_BARE $P_PAL $P_FCGI $P_SPOE $P_PROXY $P_FLOOR $P_NG_STATIC $P_NG_AR_BARE $P_NG_PAL $P_NG_PAL_CACHE $P_NG_PROXY \
+for p in $P_BARE $P_PAL $P_FCGI $P_SPOE $P_PROXY $P_FLOOR $P_NG_STATIC $P_NG_AR_BARE $P_NG_PAL $P_NG_PAL_CACHE $P_NG_PROXY $P_NG_CONF_BARE \
          $P_AP_STATIC $P_AP_FCGI $P_AP_MOD $P_HA_BARE $P_HA_SPOE; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "port $p on 127.0.0.1 is in use: stop what listens there"; exit 1; fi
 done
@@ -176,6 +176,10 @@ if [ -n "$NGINX" ]; then
   sub() { sed -e "s#127.0.0.1:8080#127.0.0.1:$P_PAL#g" -e "s#/var/cache/nginx-palisade#$ng/cache#g" -e "s#127.0.0.1:9514#127.0.0.1:$P_REUSE#g" -e "s#/var/log/palisade/reuse.log#$work/reuse.log#g" "$@"; }
   sub deploy/nginx/palisade-upstream.conf >"$ng/palisade-upstream.conf"
   sub deploy/nginx/palisade.conf >"$ng/palisade.conf"
+  # The shipped palisade.conf with bench/bare (204, no headers) where
+  # Palisade would be: what target 3 can reach at most with it, nginx's own
+  # work for the snippet counted, Palisade's not.
+  sed -e 's#http://palisade#http://bare#g' "$ng/palisade.conf" >"$ng/palisade-onbare.conf"
   # The grant cache is opt-in: palisade-static.conf in a location that serves
   # files only, as deploy/nginx/nginx.conf shows.
   static_loc=""
@@ -232,6 +236,13 @@ http {
         listen 127.0.0.1:$P_NG_PAL; server_name bench.example.com; root $htdocs;
         set \$palisade_key "$PALISADE_KEY";
         include palisade.conf;
+    }
+
+    # the shipped palisade.conf in front of bench/bare: target 3's ceiling
+    server {
+        listen 127.0.0.1:$P_NG_CONF_BARE; server_name bench.example.com; root $htdocs;
+        set \$palisade_key "$PALISADE_KEY";
+        include palisade-onbare.conf;
     }
 
     # the same with the grant cache for the assets (palisade-static.conf)
@@ -375,6 +386,7 @@ if [ -n "$NGINX" ]; then
   addcase nginx-static "" 2xx "nginx, 5.5 KB static file" http://127.0.0.1:$P_NG_STATIC/index.html browser.lua
   addcase nginx-authreq-bare nginx-static 2xx "nginx auth_request → bench/bare, static file" http://127.0.0.1:$P_NG_AR_BARE/index.html browser.lua
   addcase nginx-authreq-palisade nginx-authreq-bare 2xx "nginx auth_request → Palisade (shipped palisade.conf), static file" http://127.0.0.1:$P_NG_PAL/index.html browser.lua
+  addcase nginx-authreq-conf-bare nginx-authreq-bare 2xx "nginx auth_request, shipped palisade.conf → bench/bare (204): target 3's ceiling (for reference)" http://127.0.0.1:$P_NG_CONF_BARE/index.html browser.lua
   addcase nginx-page "" 2xx "nginx alone, page + 20 assets" http://127.0.0.1:$P_NG_STATIC/ page.lua
   addcase nginx-page-palisade nginx-page 2xx "nginx + Palisade (palisade.conf alone), page + 20 assets" http://127.0.0.1:$P_NG_PAL/ page.lua
   addcase nginx-page-palisade-cache nginx-page 2xx "nginx + Palisade, grant cache for the assets (palisade-static.conf), page + 20 assets" http://127.0.0.1:$P_NG_PAL_CACHE/ page.lua
@@ -396,7 +408,7 @@ for c in "${cases[@]}"; do IFS='|' read -r name ref expect desc _ <<<"$c"; print
 : >"$work/guard.tsv"
 for c in "${cases[@]}"; do
   IFS='|' read -r name _ _ desc url _ _ <<<"$c"
-  case "$name" in fa-*|bare|go-floor|nginx-static|nginx-page|nginx-authreq-bare|nginx-proxy|apache-static|haproxy-bare) continue ;; esac
+  case "$name" in fa-*|bare|go-floor|nginx-authreq-conf-bare|nginx-static|nginx-page|nginx-authreq-bare|nginx-proxy|apache-static|haproxy-bare) continue ;; esac
   code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -A curl/8.5.0 -H "Accept: */*" -H "Host: bench.example.com" "$url" || true)
   printf '%s\t%s\n' "$name" "$code" >>"$work/guard.tsv"
   case "$code" in 4*) ;; *) echo "warning: $name: curl's request answered $code, not challenged: is Palisade in the path?" ;; esac
