@@ -231,7 +231,12 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		px.challenges.ServeHTTP(w, px.asWebServer(r, client))
 		return
 	}
-	req := protect.FromHTTP(r, client)
+	// The engine's request comes from a pool: px.decide, a function
+	// value, would make a local one escape (an allocation per request).
+	// Nothing keeps it past ServeHTTP.
+	req := engineRequests.Get().(*engine.Request)
+	defer func() { *req = engine.Request{}; engineRequests.Put(req) }()
+	*req = protect.FromHTTP(r, client)
 	// The website firewall sees the first bodypeek.Max bytes of the body;
 	// r.Body then yields the whole body again for the upstream (prefix,
 	// then the rest, streamed; Content-Length unchanged).
@@ -248,7 +253,7 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		px.p.ErrorPage(w, r, nil, http.StatusMisdirectedRequest, challenge.MsgUnknownSite)
 		return
 	}
-	v := px.decide(pol, &req)
+	v := px.decide(pol, req)
 	switch v.Enforced() {
 	case engine.Grant:
 		px.forward(rt, w, r)
@@ -260,6 +265,9 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	px.p.Page(w, r, pol, v, req.IP, r.URL.RequestURI(), http.StatusForbidden)
 }
+
+// engineRequests recycles ServeHTTP's engine requests.
+var engineRequests = sync.Pool{New: func() any { return new(engine.Request) }}
 
 // forward hands a granted request to its upstream, the visitor's body
 // and the response streamed under ClientTimeout.
