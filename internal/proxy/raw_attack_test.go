@@ -804,3 +804,50 @@ func TestAttackRaw304Headers(t *testing.T) {
 		t.Errorf("a 304 with Content-Type: the raw relay gives %s, relay %s", a, b)
 	}
 }
+
+// TestAttackPipelinedDuringWatch: a visitor whose next request arrives
+// while the first waits on a slow upstream (past WatchClientAfter, so the
+// watch reads it) is not taken for a visitor that left: both answers come,
+// whole and in order, and the slow one's upstream connection is not cut.
+func TestAttackPipelinedDuringWatch(t *testing.T) {
+	pal := testenv.New(t)
+	pal.Website(t, "shop.example.com", engine.Settings{WAF: wafOff})
+	u, _ := rawUpstream(t, func(c net.Conn, br *bufio.Reader, req *http.Request) bool {
+		body := "fast"
+		if req.URL.Path == "/slow" {
+			time.Sleep(300 * time.Millisecond)
+			body = "slow"
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		return true
+	})
+	px, base := rawAttackProxy(t, pal, u.String(), proxy.Options{UpstreamTimeout: 3 * time.Second}, false)
+	for _, split := range []int{1, 0} { // the next request's first byte alone, or whole
+		vc, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vc.SetDeadline(time.Now().Add(5 * time.Second))
+		before := proxy.RawRelayed(px)
+		vc.Write(visitorRequest(t, "GET", base, "/slow"))
+		time.Sleep(150 * time.Millisecond) // past WatchClientAfter
+		next := visitorRequest(t, "GET", base, "/fast")
+		if split > 0 {
+			vc.Write(next[:split])
+			time.Sleep(50 * time.Millisecond)
+			vc.Write(next[split:])
+		} else {
+			vc.Write(next)
+		}
+		br := bufio.NewReader(vc)
+		for _, want := range []string{"slow", "fast"} {
+			if a := readAnswer(br, "GET"); !a.complete || a.code != 200 || a.body != want {
+				t.Errorf("split %d: want %q, got %v", split, want, a)
+			}
+		}
+		if d := proxy.RawRelayed(px) - before; d != 2 {
+			t.Errorf("split %d: the raw relay took %d of 2", split, d)
+		}
+		vc.Close()
+	}
+}

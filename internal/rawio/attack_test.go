@@ -268,3 +268,31 @@ func TestAttackEmptyDatagram(t *testing.T) {
 	}
 	t.Logf("first Read: %d %q %v", n, buf[:n], err)
 }
+
+// TestAttackWriteRacingClose: a Write blocked on a peer that does not read
+// ends promptly with net.ErrClosed when another goroutine closes the
+// connection, reporting no more than it wrote.
+func TestAttackWriteRacingClose(t *testing.T) {
+	a, r, _ := pair(t)
+	a.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	p := pattern(64<<20, 4)
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := r.Write(p)
+		done <- result{n, err}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	a.Close()
+	select {
+	case res := <-done:
+		if !errors.Is(res.err, net.ErrClosed) || res.n < 0 || res.n >= len(p) {
+			t.Fatalf("Write after Close: %d of %d, %v; want net.ErrClosed", res.n, len(p), res.err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Write still blocked 3 s after Close")
+	}
+}
