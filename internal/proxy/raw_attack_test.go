@@ -606,19 +606,28 @@ func TestAttackVisitorLeavesMidBody(t *testing.T) {
 	})
 }
 
-// TestAttackGoneRace: 200 visitors of a slow upstream (raw relay) that
+// TestAttackGoneRace: 200 visitors of a slow upstream (raw relay, a
+// quarter through relay) that
 // hang up at random moments, 25 at a time: no request hangs, nothing
 // panics, and the goroutines go back to about where they were.
 func TestAttackGoneRace(t *testing.T) {
 	pal := testenv.New(t)
 	pal.Website(t, "shop.example.com", engine.Settings{WAF: wafOff})
 	u, _ := rawUpstream(t, func(c net.Conn, br *bufio.Reader, req *http.Request) bool {
-		ms, _ := strconv.Atoi(strings.TrimPrefix(req.URL.Path, "/slow/"))
+		// /slow/N: the raw relay's answer after N ms; /slow/Nc: a chunked
+		// one (relay's).
+		arg := strings.TrimPrefix(req.URL.Path, "/slow/")
+		chunked := strings.HasSuffix(arg, "c")
+		ms, _ := strconv.Atoi(strings.TrimSuffix(arg, "c"))
 		if ms > 0 {
 			time.Sleep(time.Duration(ms) * time.Millisecond)
 		}
 		if req.URL.Path == "/" {
 			return false
+		}
+		if chunked {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nslow\r\n0\r\n\r\n")
+			return true
 		}
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nslow")
 		return true
@@ -640,7 +649,11 @@ func TestAttackGoneRace(t *testing.T) {
 	var answered, left atomic.Int64
 	reqs := make([][]byte, 200)
 	for i := range reqs {
-		reqs[i] = visitorRequest(t, "GET", base, fmt.Sprintf("/slow/%d", 20+i%7*30))
+		kind := ""
+		if i%4 == 1 {
+			kind = "c"
+		}
+		reqs[i] = visitorRequest(t, "GET", base, fmt.Sprintf("/slow/%d%s", 20+i%7*30, kind))
 	}
 	for i := 0; i < 200; i++ {
 		wg.Add(1)
@@ -697,10 +710,28 @@ func TestAttackGoneRace(t *testing.T) {
 		t.Fatal("visitors still waiting after 40 s")
 	}
 	t.Logf("answered %d, left %d", answered.Load(), left.Load())
-	// The proxy still serves.
-	if code, b, _ := do(t, hc, browserReq(t, "GET", base, "/slow/1", nil)); code != 200 || b != "slow" {
-		t.Errorf("after: %d %q", code, b)
+	// The proxy still serves, on whatever the pool kept: a connection
+	// cut for a visitor that left must not be handed to the next one.
+	// 40 at once, to take every pooled connection.
+	var after sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		req := browserReq(t, "GET", base, fmt.Sprintf("/slow/%d", 30), nil)
+		after.Add(1)
+		go func() {
+			defer after.Done()
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Errorf("after, %d: %v", i, err)
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != "slow" || err != nil {
+				t.Errorf("after, %d: %d %q %v", i, resp.StatusCode, b, err)
+			}
+		}()
 	}
+	after.Wait()
 	var g int
 	for i := 0; i < 100; i++ {
 		px.CloseIdleConnections()
