@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -312,6 +313,11 @@ func (px *Proxy) readResponse(c *upConn, w http.ResponseWriter, r *http.Request)
 			return nil, err
 		}
 		switch {
+		case res.StatusCode < 100 || res.StatusCode > 999:
+			// http.ReadResponse takes any three digits; 000–099 is no
+			// status a server can pass on (WriteHeader would panic).
+			res.Body.Close()
+			return nil, fmt.Errorf("the upstream answered status %03d, which is not an HTTP status", res.StatusCode)
 		case res.StatusCode == http.StatusSwitchingProtocols:
 			return nil, errors.New("101 Switching Protocols to a request that asked for no upgrade")
 		case res.StatusCode >= 200 || res.StatusCode < 100:

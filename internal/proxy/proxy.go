@@ -151,8 +151,16 @@ func NewWith(p *protect.Protector, routes []Route, trusted netutil.Proxies, log 
 				pr.Out.Host = pr.In.Host // the application sees the site's own Host
 				px.setForwarded(pr)
 			},
-			Transport:    px.transport,
-			BufferPool:   px.buffers,
+			Transport:  px.transport,
+			BufferPool: px.buffers,
+			// http.ReadResponse takes any three digits: a status below
+			// 100 is not one a server can pass on (WriteHeader panics).
+			ModifyResponse: func(res *http.Response) error {
+				if res.StatusCode < 100 || res.StatusCode > 999 {
+					return fmt.Errorf("the upstream answered status %03d, which is not an HTTP status", res.StatusCode)
+				}
+				return nil
+			},
 			ErrorLog:     errLog,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { px.upstreamError(w, r, up, err) },
 		}

@@ -191,6 +191,9 @@ func (c *upConn) rawHead(isHead bool) (h rawHead, lines []byte, ok bool, err err
 			continue
 		case asciiEqualFold(name, "Content-Type"):
 			typed = true
+			if h.code == http.StatusNotModified {
+				continue // a 304 has none (net/http drops it too)
+			}
 			if ct, _, _ := bytes.Cut(value, []byte(";")); asciiEqualFold(trimOWS(ct), "text/event-stream") {
 				return h, nil, false, nil // flushed as it comes: relay's
 			}

@@ -254,19 +254,11 @@ func TestAttackEmptyDatagram(t *testing.T) {
 		t.Skip(err)
 	}
 	defer cb.Close()
-	r := New(ca)
-	if r == nil {
-		return // datagram sockets refused: nothing to attack
+	// rawio reads a zero-length datagram as the end (io.EOF), where net's
+	// Read returns 0, nil: New takes TCP connections only.
+	if New(ca) != nil {
+		t.Fatal("New accepted a datagram socket")
 	}
-	ca.SetReadDeadline(time.Now().Add(2 * time.Second))
-	cb.Write(nil) // an empty datagram
-	cb.Write([]byte("after"))
-	buf := make([]byte, 16)
-	n, err := r.Read(buf)
-	if err == io.EOF {
-		t.Skip(`BUG (minor, no caller affected): rawio.New accepts a SOCK_DGRAM *net.UnixConn and Read reports io.EOF for a zero-length datagram (bytes: none), where net's Read returns 0, nil; h1 and the proxy use only stream sockets`)
-	}
-	t.Logf("first Read: %d %q %v", n, buf[:n], err)
 }
 
 // TestAttackWriteRacingClose: a Write blocked on a peer that does not read

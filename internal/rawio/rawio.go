@@ -38,9 +38,8 @@ type Conn struct {
 }
 
 // New returns c's raw reader and writer, or nil when c is not a
-// *net.TCPConn or *net.UnixConn (TLS, in-memory, or a wrapper with its
-// own Read and Write) or the platform has no raw system calls (use c
-// itself then).
+// *net.TCPConn (TLS, in-memory, Unix, or a wrapper with its own Read and
+// Write) or the platform has no raw system calls (use c itself then).
 func New(c net.Conn) *Conn {
 	if !supported {
 		return nil
@@ -49,16 +48,13 @@ func New(c net.Conn) *Conn {
 	// one (and so offers SyscallConn) may read or write differently
 	// (a PROXY protocol header consumed, bytes counted, TLS), and going
 	// around its Read and Write would be wrong.
-	var sc syscall.Conn
-	switch c := c.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
+	// TCP only: a Unix socket may be a datagram one, where an empty read
+	// is an empty datagram, not the end.
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
 		return nil
 	}
-	rc, err := sc.SyscallConn()
+	rc, err := tc.SyscallConn()
 	if err != nil {
 		return nil
 	}
