@@ -269,11 +269,11 @@ type conn struct {
 	n       int // bytes in buf
 	bw      *bufio.Writer
 	remote  string
-	wbuf    []byte      // the responses' body buffer, reused
-	served  int         // requests answered
-	readErr error       // the read error that ended a partial head
-	broken  bool        // a write failed
-	rio     *rawio.Conn // nc's reads and writes without waking sysmon; nil: nc's own
+	wbuf    []byte        // the responses' body buffer, reused
+	served  int           // requests answered
+	readErr error         // the read error that ended a partial head
+	broken  bool          // a write failed
+	rw      io.ReadWriter // nc, or its raw reads and writes (no sysmon wake-up)
 	numBuf  [20]byte
 	req     http.Request // parse's, copied for each handler
 	w       watch        // the client of a long request (Server.WatchAfter)
@@ -325,7 +325,7 @@ func (c *conn) serve() {
 	}()
 	c.remote = c.nc.RemoteAddr().String()
 	c.buf = make([]byte, 4096)
-	c.rio = rawio.New(c.nc)
+	c.rw = rawio.ReadWriter(c.nc)
 	if c.ctx.Done() != nil {
 		// The connection's context ends every request's (a server's
 		// base context after a grace): a SetGone runs then too.
@@ -422,13 +422,8 @@ func (c *conn) serve() {
 	}
 }
 
-// read reads from the client, through rio when the connection has one.
-func (c *conn) read(p []byte) (int, error) {
-	if c.rio != nil {
-		return c.rio.Read(p)
-	}
-	return c.nc.Read(p)
-}
+// read reads from the client.
+func (c *conn) read(p []byte) (int, error) { return c.rw.Read(p) }
 
 // handOff gives the connection and what was read from it to net/http.
 func (c *conn) handOff() {
@@ -472,11 +467,7 @@ func headEnd(b []byte) int {
 // whether the connection can serve another request.
 func (c *conn) answer(req *http.Request) (keep bool) {
 	if c.bw == nil {
-		var out io.Writer = c.nc
-		if c.rio != nil {
-			out = c.rio
-		}
-		c.bw = bufio.NewWriterSize(out, 4096)
+		c.bw = bufio.NewWriterSize(c.rw, 4096)
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	req = req.WithContext(ctx)

@@ -148,7 +148,7 @@ func (d *direct) get(ctx context.Context, fresh bool) (c *upConn, reused bool, e
 	if !ok {
 		qc = newQuietConn(nc, d.opt.UpstreamTimeout)
 	}
-	qc.rio = rawio.New(qc.Conn)
+	qc.rw = rawio.ReadWriter(qc.Conn)
 	c = &upConn{qc: qc, br: bufio.NewReaderSize(qc, 4096), bw: bufio.NewWriterSize(qc, 4096)}
 	if sc, ok := qc.Conn.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()

@@ -45,7 +45,6 @@ func (px *Proxy) tryRaw(c *upConn, w *clientWriter, rh h1.RawHead, r *http.Reque
 	if !rh.WriteRawHead(head.code, lines, head.hasDate, head.cl) {
 		return false, false, nil
 	}
-	c.lines = lines[:0]
 	_, _ = c.br.Discard(head.headLen)
 	if r.Method == "HEAD" || !bodyAllowedFor(head.code) || head.cl == 0 {
 		return true, !head.close, nil

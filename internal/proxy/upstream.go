@@ -3,13 +3,12 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/palisadehq/palisade/internal/rawio"
 )
 
 // Defaults of Options.
@@ -74,13 +73,14 @@ type quietConn struct {
 	// For the direct path, which reads in one goroutine: bytes read so
 	// far, and how many more may be (a response's head; -1: no limit).
 	read, limit int64
-	// The direct path's raw reads and writes (nil: Conn's own). Not for
-	// http.Transport's connections, whose reads and writes are its own.
-	rio *rawio.Conn
+	// What Read and Write go through: Conn, or on the direct path its
+	// raw reads and writes (rawio; not for http.Transport's connections,
+	// whose reads and writes are its own).
+	rw io.ReadWriter
 }
 
 func newQuietConn(c net.Conn, silence time.Duration) *quietConn {
-	return &quietConn{Conn: c, silence: silence, slack: max(silence/8, time.Millisecond), limit: -1}
+	return &quietConn{Conn: c, rw: c, silence: silence, slack: max(silence/8, time.Millisecond), limit: -1}
 }
 
 var errHeadTooLarge = errors.New("the upstream's response head is larger than 1 MiB")
@@ -117,13 +117,7 @@ func (c *quietConn) Read(p []byte) (int, error) {
 		p = p[:c.limit]
 	}
 	c.extend()
-	var n int
-	var err error
-	if c.rio != nil {
-		n, err = c.rio.Read(p)
-	} else {
-		n, err = c.Conn.Read(p)
-	}
+	n, err := c.rw.Read(p)
 	c.read += int64(n)
 	if c.limit > 0 {
 		c.limit -= int64(n)
@@ -134,13 +128,7 @@ func (c *quietConn) Read(p []byte) (int, error) {
 // Write sends a request (or a WebSocket's frames): the wait for its answer
 // starts now, not when the connection went idle.
 func (c *quietConn) Write(p []byte) (int, error) {
-	var n int
-	var err error
-	if c.rio != nil {
-		n, err = c.rio.Write(p)
-	} else {
-		n, err = c.Conn.Write(p)
-	}
+	n, err := c.rw.Write(p)
 	c.extend()
 	return n, err
 }

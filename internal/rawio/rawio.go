@@ -65,6 +65,15 @@ func New(c net.Conn) *Conn {
 	return r
 }
 
+// ReadWriter is c's raw Conn when New offers one, else c itself: what a
+// caller reads and writes through.
+func ReadWriter(c net.Conn) io.ReadWriter {
+	if r := New(c); r != nil {
+		return r
+	}
+	return c
+}
+
 // Read reads into p as net.Conn's Read does: at least one byte, io.EOF
 // at the end, a timeout error past the read deadline.
 func (r *Conn) Read(p []byte) (int, error) {
